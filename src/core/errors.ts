@@ -1,0 +1,73 @@
+/**
+ * The one error registry. Every failure in Switchyard is a SwitchyardError whose code is listed
+ * here with a one-line meaning; docs/errors.md must list the same codes (a test checks both ways).
+ * Callers decide by `code` and `retryable`, never by message text.
+ */
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'One or more configuration keys are missing or malformed',
+  STORE_UNREACHABLE: 'The database could not be reached or opened',
+  STORE_MIGRATION_FAILED: 'A schema migration failed and was rolled back',
+  BUS_MESSAGE_INVALID: 'A bus message was malformed (missing id, topic or payload)',
+  BUS_HANDLER_FAILED: 'A bus handler threw something that was not a SwitchyardError',
+  BUS_ATTEMPTS_EXHAUSTED: 'A message failed on every allowed attempt and was dead-lettered',
+  BUS_NO_HANDLER: 'A message arrived for a type no handler knows',
+  DEAD_LETTER_NOT_FOUND: 'No dead letter has that id',
+  NOT_FOUND: 'The requested resource does not exist',
+  VALIDATION_FAILED: 'A request or input did not match its schema',
+  ESP_RATE_LIMITED: 'Provider asked us to slow down; retry after retryAfterMs',
+  ESP_RECIPIENT_REJECTED: 'Provider refused the address permanently',
+  ESP_MESSAGE_REJECTED: 'Provider refused the message itself permanently (content, size, sender)',
+  ESP_UNAVAILABLE: 'Provider could not be reached or failed temporarily; retryable',
+  ESP_AUTH_FAILED: 'Provider refused our credentials',
+  WEBHOOK_SIGNATURE_INVALID: 'A webhook signature or credential did not verify',
+  WEBHOOK_PAYLOAD_INVALID: 'A webhook body was malformed or had an unknown shape',
+  WEBHOOK_PAYLOAD_TOO_LARGE: 'A webhook body exceeded the configured size limit',
+  WEBHOOK_STALE: 'A webhook timestamp was outside the accepted tolerance',
+  TEMPLATE_INVALID: 'A template failed to parse or compile',
+  TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
+  CAMPAIGN_INVALID: 'A campaign definition failed validation',
+  CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
+  WAREHOUSE_UNREACHABLE: 'The warehouse could not be reached or the query failed',
+  WAREHOUSE_ROW_INVALID: 'A warehouse row could not be mapped to a contact',
+  CRM_UNAVAILABLE: 'The CRM could not be reached or failed temporarily; retryable',
+  TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
+  INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface SwitchyardErrorOptions {
+  retryable?: boolean;
+  retryAfterMs?: number;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details;
+  }
+}
+
+/** True for a SwitchyardError from any copy of this module (decides by shape, not instanceof). */
+export function isSwitchyardError(err: unknown): err is SwitchyardError {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'SwitchyardError'
+    && typeof (err as { code?: unknown }).code === 'string';
+}
+
+/** Wraps anything thrown into an Error, keeping SwitchyardErrors as they are. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown));
+}
