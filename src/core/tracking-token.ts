@@ -1,0 +1,188 @@
+/**
+ * Compact signed tokens for tracking links (click, open, unsubscribe) and VERP bounce addresses.
+ * Owns the token wire format and nothing else: no clock, no I/O (node:crypto HMAC is deterministic).
+ * Invariant: a token verifies only if every byte is exactly what one of the secrets signed, and the
+ * token string is the canonical base64url of those bytes (so no two strings verify as one token).
+ *
+ * Layout (base64url, no padding) of `header | ledger | [linkIndex] | [url] | mac`:
+ *   header   1 byte: bits 0-1 kind (c=0 o=1 u=2 b=3), bit 2 ledger packed as two UUIDs,
+ *            bit 3 linkIndex present, bit 4 url present, bits 5-7 version (0).
+ *   ledger   32 bytes when `<uuid>:<uuid>` in canonical lower case, else varint length + UTF-8.
+ *   linkIdx  varint.       url  the remaining bytes, UTF-8 (last field, so no length).
+ *   mac      HMAC-SHA256(secret, everything before it), truncated: 16 bytes for links, 9 for 'b'.
+ * Why truncate: a 128-bit tag can only be attacked by online guessing against our endpoints
+ * (2^128 tries), so the full 256 bits would only add 22 characters to every link in every email.
+ * VERP tokens live in an SMTP local part (RFC 5321: at most 64 octets, `bounces+` included), so
+ * they keep 72 bits: a forged bounce address still needs ~2^71 online guesses, and bounce mail
+ * with an unknown token is quarantined, not acted on. Tokens carry no expiry: unsubscribe links
+ * must keep working for at least 30 days (CAN-SPAM) / 60 days (CASL); rotate secrets to expire.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export type TokenKind = 'c' | 'o' | 'u' | 'b';
+
+export interface TokenPayload {
+  /** c = click, o = open pixel, u = unsubscribe, b = bounce (VERP return path). */
+  kind: TokenKind;
+  /** The send-ledger row: `<campaignId>:<contactId>`. */
+  ledgerId: string;
+  /** Click tokens: the destination (http/https only). */
+  url?: string;
+  /** Click tokens: position of the link in the template, for per-link reporting. */
+  linkIndex?: number;
+}
+
+/** A signer bound to a list of secrets; the first signs, all verify (key rotation). */
+export interface TokenCodec {
+  sign(payload: TokenPayload): string;
+  verify(token: string): TokenPayload | null;
+}
+
+const KIND_CODES: Record<TokenKind, number> = { c: 0, o: 1, u: 2, b: 3 };
+const KINDS: readonly TokenKind[] = ['c', 'o', 'u', 'b'];
+const FLAG_UUIDS = 0b100;
+const FLAG_LINK = 0b1000;
+const FLAG_URL = 0b10000;
+const VERSION_MASK = 0b11100000;
+const MAC_LINK = 16;
+const MAC_BOUNCE = 9;
+const UUID_PAIR = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function macLength(kind: TokenKind): number {
+  return kind === 'b' ? MAC_BOUNCE : MAC_LINK;
+}
+
+function pushVarint(out: number[], value: number): void {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+}
+
+/** Reads a varint at `pos`; returns [value, nextPos] or null when truncated or absurdly long. */
+function readVarint(buf: Buffer, pos: number, end: number): [number, number] | null {
+  let value = 0;
+  let scale = 1;
+  for (let i = pos; i < end && i < pos + 5; i++) {
+    const byte = buf[i] as number;
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) return [value, i + 1];
+    scale *= 128;
+  }
+  return null;
+}
+
+function encodeBody(p: TokenPayload): Buffer {
+  if (!(p.kind in KIND_CODES)) throw new TypeError(`token kind must be c, o, u or b, got ${String(p.kind)}`);
+  const uuids = UUID_PAIR.exec(p.ledgerId);
+  let header = KIND_CODES[p.kind];
+  const parts: Buffer[] = [];
+  if (uuids !== null) {
+    header |= FLAG_UUIDS;
+    parts.push(Buffer.from(uuids.slice(1).join(''), 'hex'));
+  } else {
+    const ledger = Buffer.from(p.ledgerId, 'utf8');
+    const len: number[] = [];
+    pushVarint(len, ledger.length);
+    parts.push(Buffer.from(len), ledger);
+  }
+  if (p.linkIndex !== undefined) {
+    if (!Number.isSafeInteger(p.linkIndex) || p.linkIndex < 0 || p.linkIndex > 0xfffffff) {
+      throw new TypeError(`linkIndex must be a small non-negative integer, got ${p.linkIndex}`);
+    }
+    header |= FLAG_LINK;
+    const idx: number[] = [];
+    pushVarint(idx, p.linkIndex);
+    parts.push(Buffer.from(idx));
+  }
+  if (p.url !== undefined) {
+    header |= FLAG_URL;
+    parts.push(Buffer.from(p.url, 'utf8'));
+  }
+  return Buffer.concat([Buffer.from([header]), ...parts]);
+}
+
+function decodeBody(body: Buffer): TokenPayload | null {
+  const header = body[0];
+  if (header === undefined || (header & VERSION_MASK) !== 0) return null;
+  const kind = KINDS[header & 0b11] as TokenKind;
+  let pos = 1;
+  let ledgerId: string;
+  if ((header & FLAG_UUIDS) !== 0) {
+    if (body.length < pos + 32) return null;
+    const hex = body.subarray(pos, pos + 32).toString('hex');
+    const uuid = (h: string): string => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    ledgerId = `${uuid(hex.slice(0, 32))}:${uuid(hex.slice(32))}`;
+    pos += 32;
+  } else {
+    const len = readVarint(body, pos, body.length);
+    if (len === null || len[1] + len[0] > body.length) return null;
+    ledgerId = body.subarray(len[1], len[1] + len[0]).toString('utf8');
+    pos = len[1] + len[0];
+  }
+  const payload: TokenPayload = { kind, ledgerId };
+  if ((header & FLAG_LINK) !== 0) {
+    const idx = readVarint(body, pos, body.length);
+    if (idx === null) return null;
+    payload.linkIndex = idx[0];
+    pos = idx[1];
+  }
+  if ((header & FLAG_URL) !== 0) {
+    payload.url = body.subarray(pos).toString('utf8');
+    pos = body.length;
+  }
+  return pos === body.length ? payload : null;
+}
+
+function toKeys(secrets: string | readonly string[]): Buffer[] {
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
+  if (list.length === 0 || list.some((s) => s.length === 0)) {
+    throw new TypeError('tracking secrets must be a non-empty list of non-empty strings');
+  }
+  return list.map((s) => Buffer.from(s, 'utf8'));
+}
+
+/** Builds a codec once (per campaign or per server) so each token costs one HMAC. */
+export function createTokenCodec(secrets: string | readonly string[]): TokenCodec {
+  const keys = toKeys(secrets);
+  const signingKey = keys[0] as Buffer;
+  return {
+    sign(payload) {
+      const body = encodeBody(payload);
+      const mac = createHmac('sha256', signingKey).update(body).digest().subarray(0, macLength(payload.kind));
+      return Buffer.concat([body, mac]).toString('base64url');
+    },
+    verify(token) {
+      if (typeof token !== 'string' || token.length < 4 || token.length > 8192 || !BASE64URL.test(token)) return null;
+      const raw = Buffer.from(token, 'base64url');
+      // Reject non-canonical spellings (spare low bits in the last character): one token, one string.
+      if (raw.toString('base64url') !== token) return null;
+      const header = raw[0];
+      if (header === undefined) return null;
+      const macLen = macLength(KINDS[header & 0b11] as TokenKind);
+      if (raw.length <= macLen + 1) return null;
+      const body = raw.subarray(0, raw.length - macLen);
+      const mac = raw.subarray(raw.length - macLen);
+      let ok = false;
+      for (const key of keys) {
+        const expected = createHmac('sha256', key).update(body).digest().subarray(0, macLen);
+        // Check every key (no early exit) so timing does not reveal which key matched.
+        if (timingSafeEqual(expected, mac)) ok = true;
+      }
+      return ok ? decodeBody(body) : null;
+    },
+  };
+}
+
+/** Signs with the first secret. Prefer createTokenCodec when signing many tokens. */
+export function signToken(secrets: string | readonly string[], payload: TokenPayload): string {
+  return createTokenCodec(secrets).sign(payload);
+}
+
+/** The payload when any of the secrets signed exactly this token, else null. Constant-time compare. */
+export function verifyToken(secrets: string | readonly string[], token: string): TokenPayload | null {
+  return createTokenCodec(secrets).verify(token);
+}
