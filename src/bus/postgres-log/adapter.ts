@@ -1,0 +1,196 @@
+/**
+ * postgres-log bus adapter: durable topics in the Switchyard database (PGlite or PostgreSQL).
+ * A fetch leases a contiguous range of the topic for the group (one row, however many messages),
+ * so the common path costs a read and two single-row writes per batch; only messages that fail
+ * or outlive their lease get per-message retry rows. NOTIFY wakes consumers, polling decides.
+ */
+import { SwitchyardError } from '../../core/errors.ts';
+import type { Clock } from '../../clock/port.ts';
+import type { Db, Queryable } from '../../store/port.ts';
+import type {
+  Bus, DeadLetter, DeadLetters, Delivery, FetchedBatch, FetchOptions, GroupDepth, GroupSpec, OutgoingMessage, Outcome,
+} from '../port.ts';
+import * as q from './queries.ts';
+
+interface MessageRow {
+  seq: number; msg_id: string; msg_key: string | null; payload: unknown; published_at: Date; attempts: number;
+}
+
+const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
+
+export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
+  const { db, clock } = deps;
+  const waiters = new Map<string, Set<() => void>>();
+  let unlisten: Promise<() => Promise<void>> | undefined;
+
+  function wake(topic: string): void {
+    const set = waiters.get(topic);
+    if (set === undefined) return;
+    waiters.delete(topic);
+    for (const resolve of set) resolve();
+  }
+
+  function toDelivery(topic: string, r: MessageRow): Delivery {
+    return { topic, id: r.msg_id, key: r.msg_key, payload: r.payload, seq: r.seq, attempt: r.attempts, publishedAt: r.published_at };
+  }
+
+  async function claim(tx: Queryable, spec: GroupSpec, opts: FetchOptions, now: Date): Promise<{ rows: MessageRow[]; leaseId?: number }> {
+    const { group, topic } = spec;
+    await tx.query(q.ENSURE_GROUP, [group, topic, spec.ordered ?? false]);
+    const { rows: [g] } = await tx.query<{ cursor: number; ordered: boolean }>(q.LOCK_GROUP, [group, topic]);
+    if (g === undefined) throw new SwitchyardError('BUS_MESSAGE_INVALID', `group ${group} on ${topic} vanished`);
+    await tx.query(q.EXPIRE_LEASES, [group, topic, now]);
+    await tx.query(q.DEAD_LETTER_EXHAUSTED, [group, topic, now, opts.maxAttempts]);
+    const leaseUntil = new Date(now.getTime() + opts.leaseMs);
+    let max = opts.max;
+    if (g.ordered) {
+      const { rows: [s] } = await tx.query<{ leased: boolean; first_retry: number | null; first_due: number | null; retry_in_flight: boolean }>(
+        q.ORDERED_STATE, [group, topic, now]);
+      if (s === undefined || s.leased || s.retry_in_flight) return { rows: [] };
+      if (s.first_retry !== null) {
+        // the oldest waiting message goes first, alone; if it is backing off, everything waits
+        if (s.first_due !== s.first_retry) return { rows: [] };
+        const { rows } = await tx.query<MessageRow>(q.CLAIM_ONE_RETRY, [group, topic, s.first_retry, leaseUntil]);
+        return { rows };
+      }
+    }
+    const retried = g.ordered ? [] : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max])).rows;
+    max -= retried.length;
+    if (max <= 0) return { rows: retried };
+    const { rows: fresh } = await tx.query<MessageRow>(q.READ_RANGE, [topic, g.cursor, max]);
+    const last = fresh.at(-1);
+    if (last === undefined) return { rows: retried };
+    await tx.query(q.ADVANCE_CURSOR, [group, topic, last.seq]);
+    const { rows: [lease] } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil]);
+    return { rows: [...retried, ...fresh], leaseId: lease!.id };
+  }
+
+  async function settle(spec: GroupSpec, messages: Delivery[], leaseId: number | undefined, outcomes: readonly Outcome[]): Promise<void> {
+    if (outcomes.length !== messages.length) {
+      throw new SwitchyardError('BUS_MESSAGE_INVALID', `settle got ${outcomes.length} outcomes for ${messages.length} messages`);
+    }
+    const now = clock.now();
+    const done: number[] = [];
+    const dead: { seq: number; code: string; message: string; attempts: number }[] = [];
+    const again: { seq: number; attempts: number; visible_at: string; error: string | null }[] = [];
+    outcomes.forEach((o, i) => {
+      const m = messages[i]!;
+      switch (o.kind) {
+        case 'ack': done.push(m.seq); break;
+        case 'dead': dead.push({ seq: m.seq, code: o.error.code, message: o.error.message, attempts: m.attempt }); done.push(m.seq); break;
+        case 'retry': again.push({ seq: m.seq, attempts: m.attempt, visible_at: new Date(now.getTime() + o.delayMs).toISOString(), error: `${o.error.code}: ${o.error.message}` }); break;
+        case 'release': again.push({ seq: m.seq, attempts: m.attempt - 1, visible_at: now.toISOString(), error: null }); break;
+      }
+    });
+    await db.transaction(async (tx) => {
+      if (leaseId !== undefined) await tx.query(q.DELETE_LEASE, [leaseId]);
+      if (dead.length > 0) await tx.query(q.INSERT_DEAD, [spec.group, spec.topic, JSON.stringify(dead), now]);
+      if (done.length > 0) await tx.query(q.DELETE_RETRIES, [spec.group, spec.topic, done]);
+      if (again.length > 0) await tx.query(q.UPSERT_RETRIES, [spec.group, spec.topic, JSON.stringify(again), now]);
+    });
+  }
+
+  const deadLetters: DeadLetters = {
+    async list(filter = {}) {
+      const { rows } = await db.query<Record<string, unknown>>(q.LIST_DEAD, [filter.stage ?? null, filter.includeRetried ?? false, filter.limit ?? 100]);
+      return rows.map(toDeadLetter);
+    },
+    async count() {
+      const { rows } = await db.query<{ n: number }>(q.COUNT_DEAD);
+      return rows[0]?.n ?? 0;
+    },
+    async add(entry) {
+      const { rows } = await db.query<{ id: number }>(q.ADD_DEAD, [entry.stage, JSON.stringify(entry.payload ?? null), entry.code, entry.message, clock.now()]);
+      return rows[0]!.id;
+    },
+    async retry(ids) {
+      const now = clock.now();
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ id: number; stage: string; topic: string; seq: number }>(q.MARK_DEAD_RETRIED, [ids, now]);
+        if (rows.length > 0) await tx.query(q.REQUEUE_DEAD, [JSON.stringify(rows), now]);
+        for (const topic of new Set(rows.map((r) => r.topic))) wake(topic);
+        return rows.map((r) => r.id);
+      });
+    },
+  };
+
+  return {
+    name: 'postgres-log',
+    supportsKeyOrdering: true,
+    async publish(topic, messages) {
+      if (!TOPIC_PATTERN.test(topic)) throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
+      if (messages.length === 0) return { published: 0, duplicates: 0 };
+      const input = messages.map((m: OutgoingMessage, ord) => {
+        if (typeof m.id !== 'string' || m.id.length === 0) throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${ord} on ${topic} has no id`);
+        if (m.payload === undefined) throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${m.id} on ${topic} has no payload`);
+        return { id: m.id, key: m.key ?? null, payload: m.payload, ord };
+      });
+      const published = await db.transaction(async (tx) => {
+        await tx.query(q.LOCK_TOPIC, [topic]);
+        const { rows } = await tx.query<{ published: number }>(q.PUBLISH, [topic, JSON.stringify(input), clock.now()]);
+        await tx.query(q.NOTIFY, [topic]);
+        return rows[0]?.published ?? 0;
+      });
+      wake(topic);
+      return { published, duplicates: messages.length - published };
+    },
+    async ensureGroup(spec) {
+      await db.query(q.ENSURE_GROUP, [spec.group, spec.topic, spec.ordered ?? false]);
+    },
+    async fetch<P>(spec: GroupSpec, options: FetchOptions): Promise<FetchedBatch<P>> {
+      const now = clock.now();
+      const { rows, leaseId } = await db.transaction((tx) => claim(tx, spec, options, now));
+      const messages = rows.map((r) => toDelivery(spec.topic, r)) as Delivery<P>[];
+      let settled = false;
+      return {
+        messages,
+        async settle(outcomes) {
+          if (settled) return;
+          await settle(spec, messages, leaseId, outcomes);
+          settled = true;
+        },
+      };
+    },
+    waitForMessages(topic, maxWaitMs, signal) {
+      unlisten ??= db.listen('switchyard_bus', wake);
+      return new Promise<void>((resolve) => {
+        const stop = new AbortController();
+        const done = (): void => {
+          waiters.get(topic)?.delete(done);
+          stop.abort();
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        if (signal?.aborted) return resolve();
+        signal?.addEventListener('abort', done, { once: true });
+        let set = waiters.get(topic);
+        if (set === undefined) waiters.set(topic, (set = new Set()));
+        set.add(done);
+        clock.sleep(maxWaitMs, stop.signal).then(done, () => undefined);
+      });
+    },
+    async depth(): Promise<GroupDepth[]> {
+      const now = clock.now().getTime();
+      const { rows } = await db.query<{ group_name: string; topic: string; pending: number; in_flight: number; retrying: number; oldest_pending: Date | null }>(q.DEPTH);
+      return rows.map((r) => ({
+        topic: r.topic, group: r.group_name, pending: r.pending, inFlight: r.in_flight, retrying: r.retrying,
+        oldestPendingMs: r.oldest_pending === null ? 0 : Math.max(0, now - r.oldest_pending.getTime()),
+      }));
+    },
+    deadLetters,
+    ping: () => db.ping(),
+    async close() {
+      for (const topic of [...waiters.keys()]) wake(topic);
+      if (unlisten !== undefined) await (await unlisten)().catch(() => undefined);
+    },
+  };
+}
+
+function toDeadLetter(r: Record<string, unknown>): DeadLetter {
+  return {
+    id: r.id as number, stage: r.stage as string, topic: (r.topic as string | null) ?? null,
+    messageId: (r.msg_id as string | null) ?? null, key: (r.msg_key as string | null) ?? null, payload: r.payload,
+    code: r.code as string, message: r.message as string, attempts: r.attempts as number,
+    firstFailedAt: r.first_failed_at as Date, lastFailedAt: r.last_failed_at as Date, retriedAt: (r.retried_at as Date | null) ?? null,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * SQL of the postgres-log bus. Every statement is set-wise: one statement per publish call, per
+ * fetch step and per settle step, whatever the batch size. Tables: migration 0001_bus.sql.
+ */
+
+export const PUBLISH = `
+  with input as (
+    select x.id, x.key, x.payload, x.ord
+    from jsonb_to_recordset($2::jsonb) as x(id text, key text, payload jsonb, ord int)
+  ), inserted as (
+    insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
+    select $1, id, key, payload, $3 from input order by ord
+    on conflict (topic, msg_id) do nothing
+    returning 1
+  )
+  select count(*)::int as published from inserted`;
+
+// Serialises publishers of one topic until commit, so seq order = commit order in a topic and a
+// group cursor can never pass a seq that commits later.
+export const LOCK_TOPIC = `select pg_advisory_xact_lock(hashtext('switchyard_bus:' || $1))`;
+export const NOTIFY = `select pg_notify('switchyard_bus', $1)`;
+
+export const ENSURE_GROUP = `
+  insert into bus_groups (group_name, topic, ordered) values ($1, $2, $3)
+  on conflict (group_name, topic) do nothing`;
+
+export const LOCK_GROUP = `
+  select cursor, ordered from bus_groups where group_name = $1 and topic = $2 for update`;
+
+// A range whose lease ran out was never settled: every message in it becomes a retry row
+// (attempts = 1: the first delivery happened), so from here each is redelivered on its own.
+export const EXPIRE_LEASES = `
+  with expired as (
+    delete from bus_leases where group_name = $1 and topic = $2 and lease_until <= $3
+    returning from_seq, to_seq
+  )
+  insert into bus_retries (group_name, topic, seq, attempts, visible_at, first_failed_at, last_error)
+  select $1, $2, m.seq, 1, $3, $3, 'lease expired before the batch was settled'
+  from expired e join bus_messages m on m.topic = $2 and m.seq between e.from_seq and e.to_seq
+  on conflict do nothing`;
+
+// A redelivered message whose lease expired again on its last allowed attempt is a crash loop:
+// dead-letter it so it stops taking consumers down.
+export const DEAD_LETTER_EXHAUSTED = `
+  with dead as (
+    delete from bus_retries
+    where group_name = $1 and topic = $2 and leased and visible_at <= $3 and attempts >= $4
+    returning seq, attempts, first_failed_at, last_error
+  )
+  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at)
+  select $1, $2, d.seq, m.msg_id, m.msg_key, m.payload, 'BUS_ATTEMPTS_EXHAUSTED',
+         'lease expired on the last allowed attempt (consumer crashed or hung); last error: ' || coalesce(d.last_error, 'none'),
+         d.attempts, coalesce(d.first_failed_at, $3), $3
+  from dead d join bus_messages m on m.topic = $2 and m.seq = d.seq`;
+
+export const CLAIM_RETRIES = `
+  with due as (
+    select seq from bus_retries
+    where group_name = $1 and topic = $2 and visible_at <= $3
+    order by seq limit $5
+    for update skip locked
+  ), claimed as (
+    update bus_retries r set attempts = r.attempts + 1, leased = true, visible_at = $4
+    from due where r.group_name = $1 and r.topic = $2 and r.seq = due.seq
+    returning r.seq, r.attempts
+  )
+  select m.seq, m.msg_id, m.msg_key, m.payload, m.published_at, c.attempts
+  from claimed c join bus_messages m on m.topic = $2 and m.seq = c.seq
+  order by m.seq`;
+
+// Ordered groups: is anything of this group in flight or waiting (which must go first)?
+export const ORDERED_STATE = `
+  select
+    exists (select 1 from bus_leases where group_name = $1 and topic = $2) as leased,
+    (select min(seq) from bus_retries where group_name = $1 and topic = $2) as first_retry,
+    (select min(seq) from bus_retries where group_name = $1 and topic = $2 and visible_at <= $3 and not leased) as first_due,
+    exists (select 1 from bus_retries where group_name = $1 and topic = $2 and leased and visible_at > $3) as retry_in_flight`;
+
+export const CLAIM_ONE_RETRY = `
+  with claimed as (
+    update bus_retries set attempts = attempts + 1, leased = true, visible_at = $4
+    where group_name = $1 and topic = $2 and seq = $3
+    returning seq, attempts
+  )
+  select m.seq, m.msg_id, m.msg_key, m.payload, m.published_at, c.attempts
+  from claimed c join bus_messages m on m.topic = $2 and m.seq = c.seq`;
+
+// Uses bus_messages_topic_seq: an index range scan from the cursor.
+export const READ_RANGE = `
+  select seq, msg_id, msg_key, payload, published_at, 1 as attempts
+  from bus_messages where topic = $1 and seq > $2 order by seq limit $3`;
+
+export const ADVANCE_CURSOR = `update bus_groups set cursor = $3 where group_name = $1 and topic = $2`;
+
+export const INSERT_LEASE = `
+  insert into bus_leases (group_name, topic, from_seq, to_seq, lease_until)
+  values ($1, $2, $3, $4, $5) returning id`;
+
+export const DELETE_LEASE = `delete from bus_leases where id = $1`;
+
+export const INSERT_DEAD = `
+  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at)
+  select $1, $2, x.seq, m.msg_id, m.msg_key, m.payload, x.code, x.message, x.attempts, coalesce(r.first_failed_at, $4), $4
+  from jsonb_to_recordset($3::jsonb) as x(seq bigint, code text, message text, attempts int)
+  join bus_messages m on m.topic = $2 and m.seq = x.seq
+  left join bus_retries r on r.group_name = $1 and r.topic = $2 and r.seq = x.seq`;
+
+export const DELETE_RETRIES = `
+  delete from bus_retries where group_name = $1 and topic = $2 and seq = any($3::bigint[])`;
+
+export const UPSERT_RETRIES = `
+  insert into bus_retries (group_name, topic, seq, attempts, visible_at, leased, first_failed_at, last_error)
+  select $1, $2, x.seq, x.attempts, x.visible_at, false, $4, x.error
+  from jsonb_to_recordset($3::jsonb) as x(seq bigint, attempts int, visible_at timestamptz, error text)
+  on conflict (group_name, topic, seq) do update
+    set attempts = excluded.attempts, visible_at = excluded.visible_at, leased = false,
+        last_error = coalesce(excluded.last_error, bus_retries.last_error)`;
+
+export const DEPTH = `
+  select g.group_name, g.topic,
+    (select count(*) from bus_messages m where m.topic = g.topic and m.seq > g.cursor)::int as pending,
+    ((select count(*) from bus_leases l join bus_messages m
+        on m.topic = l.topic and m.seq between l.from_seq and l.to_seq
+      where l.group_name = g.group_name and l.topic = g.topic)
+     + (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic and r.leased))::int as in_flight,
+    (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic and not r.leased)::int as retrying,
+    (select m.published_at from bus_messages m where m.topic = g.topic and m.seq > g.cursor order by m.seq limit 1) as oldest_pending
+  from bus_groups g order by g.topic, g.group_name`;
+
+export const LIST_DEAD = `
+  select id, stage, topic, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at, retried_at
+  from dead_letters
+  where ($1::text is null or stage = $1) and ($2 or retried_at is null)
+  order by id desc limit $3`;
+
+export const COUNT_DEAD = `select count(*)::int as n from dead_letters where retried_at is null`;
+
+export const ADD_DEAD = `
+  insert into dead_letters (stage, payload, code, message, attempts, first_failed_at, last_failed_at)
+  values ($1, $2, $3, $4, 0, $5, $5) returning id`;
+
+export const MARK_DEAD_RETRIED = `
+  update dead_letters set retried_at = $2
+  where id = any($1::bigint[]) and retried_at is null and topic is not null and seq is not null
+  returning id, stage, topic, seq`;
+
+export const REQUEUE_DEAD = `
+  insert into bus_retries (group_name, topic, seq, attempts, visible_at, leased)
+  select x.stage, x.topic, x.seq, 0, $2, false
+  from jsonb_to_recordset($1::jsonb) as x(stage text, topic text, seq bigint)
+  on conflict (group_name, topic, seq) do update set attempts = 0, visible_at = excluded.visible_at, leased = false`;

@@ -1,0 +1,113 @@
+/**
+ * Configuration: one typed, frozen object read once at start from the environment and an optional
+ * switchyard.config.json (same keys as the variables; the environment wins). Every key is declared
+ * in SCHEMA with its type, default and meaning; docs/configuration.md lists the same keys (a test
+ * checks both ways). Secrets have no default and are never logged. Only app.ts/cli hand
+ * process.env to loadConfig.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { SwitchyardError } from './core/errors.ts';
+
+const Port = (description: string, def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
+
+export const SCHEMA = Type.Object({
+  PORT: Port('HTTP port of the API, tracking and webhook endpoints', 3000),
+  SWITCHYARD_HOST: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
+  SWITCHYARD_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Public base URL used in tracking and unsubscribe links (default http://HOST:PORT)' })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string; when unset the embedded PGlite store is used' })),
+  SWITCHYARD_DATA_DIR: Type.String({ default: './.switchyard', description: 'Directory for the embedded PGlite database and generated local secrets' }),
+  SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log')], { default: 'postgres-log', description: 'Bus adapter (postgres-log; NATS JetStream comes later)' }),
+  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Open the demo workspace (synthetic warehouse, demo CRM, sandbox ESP)' }),
+  SWITCHYARD_ESP: Type.Union(['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'].map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
+  SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
+  SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),
+  SWITCHYARD_DKIM_DOMAIN: Type.Optional(Type.String({ minLength: 1, description: 'DKIM signing domain (with SELECTOR and PRIVATE_KEY)' })),
+  SWITCHYARD_DKIM_SELECTOR: Type.Optional(Type.String({ minLength: 1, description: 'DKIM selector' })),
+  SWITCHYARD_DKIM_PRIVATE_KEY: Secret('DKIM private key (PEM)'),
+  SWITCHYARD_ESP_API_KEY: Secret('API key of the HTTP ESP (SendGrid, Mailgun, Postmark server token)'),
+  SWITCHYARD_TRACKING_SECRET: Secret('HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into DATA_DIR when unset)'),
+  SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
+  SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
+  SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
+  SWITCHYARD_STRIPE_WEBHOOK_SECRET: Secret('Stripe webhook signing secret (whsec_…)'),
+  SWITCHYARD_SES_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Trusted SNS signing certificate (PEM file) for offline verification' })),
+  SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024, description: 'Largest accepted webhook body in bytes (413 above)' }),
+  SWITCHYARD_INBOUND_SMTP_PORT: Port('Port of the inbound SMTP listener for bounces and replies (0 = disabled)', 2525),
+  SWITCHYARD_WORKER_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'Bus messages leased per fetch by each consumer' }),
+  SWITCHYARD_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Handlers run at once per consumer' }),
+  SWITCHYARD_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Attempts per message before it is dead-lettered' }),
+});
+
+export type RawConfig = Static<typeof SCHEMA>;
+
+export interface Config {
+  readonly raw: Readonly<RawConfig>;
+  readonly http: { port: number; host: string; publicUrl: string };
+  readonly logLevel: RawConfig['LOG_LEVEL'];
+  readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  readonly dataDir: string;
+  readonly demo: boolean;
+  readonly worker: { batchSize: number; concurrency: number; maxAttempts: number };
+}
+
+/** Names of every configuration key, with its schema (for docs and the docs test). */
+export function describeConfig(): { name: string; type: string; default: unknown; description: string; secret: boolean }[] {
+  return Object.entries(SCHEMA.properties).map(([name, s]) => {
+    const schema = s as TSchema & { default?: unknown; description?: string; secret?: boolean; anyOf?: { const: string }[] };
+    const type = schema.anyOf ? schema.anyOf.map((a) => a.const).join(' \\| ') : String(schema.type);
+    return { name, type, default: schema.default, description: schema.description ?? '', secret: schema.secret === true };
+  });
+}
+
+/** Reads the optional JSON file; a missing file is fine, a malformed one is CONFIG_INVALID. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    return parsed as Record<string, unknown>;
+  } catch (cause) {
+    throw new SwitchyardError('CONFIG_INVALID', `${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Pure: env (+ file values) → validated Config. Throws CONFIG_INVALID listing every bad key. */
+export function loadConfig(env: Record<string, string | undefined>, file: Record<string, unknown> = {}): Config {
+  const known = new Set(Object.keys(SCHEMA.properties));
+  const errors: string[] = [];
+  for (const k of Object.keys(file)) if (!known.has(k)) errors.push(`${k}: unknown key in switchyard.config.json`);
+  const input: Record<string, unknown> = {};
+  for (const k of known) {
+    const v = env[k] !== undefined && env[k] !== '' ? env[k] : file[k];
+    if (v !== undefined) input[k] = v;
+  }
+  const converted = Value.Convert(SCHEMA, Value.Default(SCHEMA, input));
+  for (const e of Value.Errors(SCHEMA, converted)) {
+    const key = e.path.replace(/^\//, '').split('/')[0] ?? e.path;
+    const shown = SCHEMA.properties[key as keyof RawConfig] && (SCHEMA.properties[key as keyof RawConfig] as { secret?: boolean }).secret ? '(hidden)' : JSON.stringify(input[key]);
+    const prop = SCHEMA.properties[key as keyof RawConfig] as { anyOf?: { const: string }[] } | undefined;
+    const why = prop?.anyOf ? `must be one of ${prop.anyOf.map((a) => a.const).join(', ')}` : e.message;
+    const line = `${key}: ${why} (got ${shown})`;
+    if (!errors.some((x) => x.startsWith(`${key}:`))) errors.push(line);
+  }
+  const raw = converted as RawConfig;
+  if (raw.SWITCHYARD_ESP === 'smtp' && raw.SWITCHYARD_SMTP_URL === undefined) errors.push('SWITCHYARD_SMTP_URL: required when SWITCHYARD_ESP=smtp');
+  if (['sendgrid', 'mailgun', 'postmark', 'ses'].includes(raw.SWITCHYARD_ESP) && raw.SWITCHYARD_ESP_API_KEY === undefined) {
+    errors.push(`SWITCHYARD_ESP_API_KEY: required when SWITCHYARD_ESP=${raw.SWITCHYARD_ESP}`);
+  }
+  if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
+  const dataDir = raw.SWITCHYARD_DATA_DIR;
+  return Object.freeze({
+    raw: Object.freeze(raw),
+    http: { port: raw.PORT, host: raw.SWITCHYARD_HOST, publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, '') },
+    logLevel: raw.LOG_LEVEL,
+    store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
+    dataDir,
+    demo: raw.SWITCHYARD_DEMO,
+    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS },
+  });
+}
