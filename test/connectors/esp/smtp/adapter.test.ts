@@ -1,0 +1,158 @@
+/**
+ * The SMTP Esp against a real smtp-server (test/support/smtp-sink.ts): the shared contract, then
+ * SMTP-only behaviour (VERP envelope, DKIM signature that verifies, reply-code mapping).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimVerify } from 'mailauth';
+import { createManualClock } from '../../../../src/clock/manual.ts';
+import { createSmtpEsp } from '../../../../src/connectors/esp/smtp/adapter.ts';
+import type { SmtpEspOptions } from '../../../../src/connectors/esp/smtp/adapter.ts';
+import { mapSmtpError } from '../../../../src/connectors/esp/smtp/smtp-errors.ts';
+import type { Esp } from '../../../../src/connectors/esp/port.ts';
+import { startSmtpSink } from '../../../support/smtp-sink.ts';
+import type { SmtpSink } from '../../../support/smtp-sink.ts';
+import { aMessage, espContract } from '../port.contract.ts';
+import type { EspHarness, ReceivedMessage } from '../port.contract.ts';
+
+const REFUSED = 'nobody@inbox.example.test';
+const AUTH = { user: 'relay-user', pass: 'relay-pass' };
+
+function headerMap(lines: readonly { key: string; line: string }[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { key, line } of lines) {
+    out[key.toLowerCase()] = line.slice(line.indexOf(':') + 1).replace(/\r?\n([ \t])/g, '$1').trim();
+  }
+  return out;
+}
+
+export async function receivedFromSink(sink: SmtpSink): Promise<ReceivedMessage[]> {
+  const parsed = await sink.parsed();
+  return parsed.map((p) => {
+    const headers = headerMap(p.headerLines);
+    return {
+      to: sink.messages()[parsed.indexOf(p)]!.envelope.rcptTo[0] ?? '',
+      from: (Array.isArray(p.from) ? p.from[0] : p.from)?.value[0]?.address ?? '',
+      subject: p.subject ?? '',
+      messageId: (p.messageId ?? '').replace(/^<|>$/g, ''),
+      headers,
+      correlation: {
+        campaignId: headers['x-switchyard-campaign'] ?? '',
+        contactId: headers['x-switchyard-contact'] ?? '',
+        ledgerId: headers['x-switchyard-msg'] ?? '',
+      },
+    };
+  });
+}
+
+function optionsFor(sink: SmtpSink, over: Partial<SmtpEspOptions> = {}): SmtpEspOptions {
+  return { host: sink.host, port: sink.port, auth: AUTH, pool: { maxConnections: 3, maxMessages: 50 }, name: 'mta.example.test', ...over };
+}
+
+async function smtpHarness(): Promise<EspHarness> {
+  const sink = await startSmtpSink({ refuse: [REFUSED], authRequired: AUTH });
+  const clock = createManualClock();
+  const esp = createSmtpEsp({ clock }, optionsFor(sink));
+  const extra: Esp[] = [];
+  return {
+    esp,
+    received: () => receivedFromSink(sink),
+    requestSizes: () => sink.messages().map(() => 1),
+    refusedAddress: REFUSED,
+    throttleNext: (n) => sink.throttleNext(n),
+    failNext: (n) => sink.failNext(n),
+    reportsRetryAfter: false,
+    async withBadCredentials() {
+      const bad = createSmtpEsp({ clock }, optionsFor(sink, { auth: { user: AUTH.user, pass: 'wrong' } }));
+      extra.push(bad);
+      return bad;
+    },
+    async close() {
+      await esp.close();
+      for (const e of extra) await e.close();
+      await sink.close();
+    },
+  };
+}
+
+describe('smtp esp', () => {
+  espContract('smtp', smtpHarness);
+
+  it('uses the VERP return path as envelope sender and keeps our Message-ID', async (t) => {
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined }));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    const msg = aMessage({ returnPath: 'b+tok123@bounce.example.test' });
+    const receipt = await esp.send(msg);
+    assert.equal(receipt.providerMessageId, msg.messageId);
+    assert.equal(sink.messages()[0]!.envelope.mailFrom, 'b+tok123@bounce.example.test');
+    assert.deepEqual(sink.messages()[0]!.envelope.rcptTo, [msg.to.address]);
+    const [p] = await sink.parsed();
+    assert.equal(p!.messageId, `<${msg.messageId}>`);
+    assert.equal(p!.text?.trim(), msg.text);
+  });
+
+  it('signs with DKIM so that a verifier passes the signature', async (t) => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, {
+      auth: undefined, dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
+    }));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    await esp.send(aMessage());
+    const raw = sink.messages()[0]!.raw;
+    assert.match(raw.toString('utf8'), /^DKIM-Signature: /m);
+    const lookups: string[] = [];
+    const result = await dkimVerify(raw, {
+      resolver: async (name: string, type: string) => {
+        lookups.push(`${type} ${name}`);
+        if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
+        throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
+      },
+    });
+    assert.deepEqual(lookups, ['TXT sy1._domainkey.mail.example.test']);
+    const sig = result.results[0];
+    assert.equal(sig?.signingDomain, 'mail.example.test');
+    assert.equal(sig?.status.result, 'pass', JSON.stringify(sig?.status));
+  });
+
+  it('an unreachable server is a retryable ESP_UNAVAILABLE', async (t) => {
+    const sink = await startSmtpSink();
+    const port = sink.port;
+    await sink.close();
+    const esp = createSmtpEsp({ clock: createManualClock() }, { host: '127.0.0.1', port, pool: { maxConnections: 1, maxMessages: 10 } });
+    t.after(() => esp.close());
+    const err = await esp.send(aMessage()).catch((e: unknown) => e) as { code: string; retryable: boolean };
+    assert.equal(err.code, 'ESP_UNAVAILABLE');
+    assert.equal(err.retryable, true);
+  });
+
+  it('maps reply codes: 5.1.x recipient, 552/554 and 5.7.x message, 4.7.x rate, other 4xx unavailable', () => {
+    const cases: [number, string, string, boolean][] = [
+      [550, '550 5.1.1 user unknown', 'ESP_RECIPIENT_REJECTED', false],
+      [551, '551 user not local', 'ESP_RECIPIENT_REJECTED', false],
+      [553, '553 5.1.3 bad address syntax', 'ESP_RECIPIENT_REJECTED', false],
+      [552, '552 5.3.4 message too big', 'ESP_MESSAGE_REJECTED', false],
+      [554, '554 5.6.0 content rejected', 'ESP_MESSAGE_REJECTED', false],
+      [550, '550 5.7.1 blocked by policy', 'ESP_MESSAGE_REJECTED', false],
+      [535, '535 5.7.8 bad credentials', 'ESP_AUTH_FAILED', false],
+      [421, '421 4.7.0 try again later', 'ESP_RATE_LIMITED', true],
+      [451, '451 4.7.650 rate limited due to IP reputation', 'ESP_RATE_LIMITED', true],
+      [450, '450 4.2.1 receiving too quickly', 'ESP_UNAVAILABLE', true],
+      [452, '452 4.5.3 too many recipients', 'ESP_UNAVAILABLE', true],
+      [451, '451 4.4.2 timeout', 'ESP_UNAVAILABLE', true],
+    ];
+    for (const [responseCode, response, code, retryable] of cases) {
+      const err = mapSmtpError({ responseCode, response, command: 'RCPT TO' });
+      assert.equal(err.code, code, response);
+      assert.equal(err.retryable, retryable, response);
+      assert.equal(err.details?.['smtpCode'], responseCode);
+    }
+    const conn = mapSmtpError({ code: 'ECONNECTION', message: 'connect ECONNREFUSED' });
+    assert.equal(conn.code, 'ESP_UNAVAILABLE');
+    assert.equal(mapSmtpError({ responseCode: 550, response: '550 5.1.1 x' }).details?.['enhanced'], '5.1.1');
+  });
+});
