@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CRM_UNAVAILABLE: 'The CRM could not be reached or failed temporarily; retryable',
   TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
   INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
+  DELIVERABILITY_PAUSED: 'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
