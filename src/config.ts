@@ -2,8 +2,8 @@
  * Configuration: one typed, frozen object read once at start from the environment and an optional
  * switchyard.config.json (same keys as the variables; the environment wins). Every key is declared
  * in SCHEMA with its type, default and meaning; docs/configuration.md lists the same keys (a test
- * checks both ways). Secrets have no default and are never logged. Only app.ts/cli hand
- * process.env to loadConfig.
+ * checks both ways). Secrets have no default and are never logged. Only app.ts hands the
+ * process environment to loadConfig.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';

@@ -1,0 +1,28 @@
+/** The one place where error codes become HTTP statuses (services never know about HTTP). */
+import type { ErrorCode } from '../core/errors.ts';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  BUS_MESSAGE_INVALID: 400,
+  WEBHOOK_PAYLOAD_INVALID: 400,
+  TEMPLATE_INVALID: 400,
+  CAMPAIGN_INVALID: 400,
+  TRACKING_SIGNATURE_INVALID: 400,
+  INBOUND_MESSAGE_INVALID: 400,
+  WAREHOUSE_ROW_INVALID: 400,
+  WEBHOOK_SIGNATURE_INVALID: 401,
+  WEBHOOK_STALE: 401,
+  NOT_FOUND: 404,
+  DEAD_LETTER_NOT_FOUND: 404,
+  CAMPAIGN_STATE_CONFLICT: 409,
+  WEBHOOK_PAYLOAD_TOO_LARGE: 413,
+  ESP_RATE_LIMITED: 429,
+  STORE_UNREACHABLE: 503,
+  WAREHOUSE_UNREACHABLE: 503,
+  CRM_UNAVAILABLE: 503,
+  ESP_UNAVAILABLE: 503,
+};
+
+export function httpStatusFor(code: string): number {
+  return STATUS[code as ErrorCode] ?? 500;
+}

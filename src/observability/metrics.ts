@@ -1,0 +1,70 @@
+/**
+ * Prometheus metrics for one app instance (its own registry, no global state): handler latency
+ * and outcomes per stage, HTTP latency, and bus depth / lag / dead letters read from the bus at
+ * scrape time, so the figures are the durable truth rather than in-process counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Bus } from '../bus/port.ts';
+import type { ConsumerMetrics } from '../bus/consumer.ts';
+
+export interface Metrics {
+  registry: Registry;
+  consumer: ConsumerMetrics;
+  http: Histogram<'method' | 'route' | 'status'>;
+  /** Free-form counter for services: name must be registered here first. */
+  events: Counter<'type' | 'provider' | 'result'>;
+}
+
+export function createMetrics(deps: { bus: Bus }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  const duration = new Histogram({
+    name: 'switchyard_handler_duration_seconds', help: 'Time spent in a bus handler per message',
+    labelNames: ['group', 'topic'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry],
+  });
+  const handled = new Counter({
+    name: 'switchyard_messages_handled_total', help: 'Bus messages handled, by outcome (ack, retry, dead, release)',
+    labelNames: ['group', 'topic', 'outcome'] as const, registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'switchyard_handler_errors_total', help: 'Handler failures by error code',
+    labelNames: ['group', 'topic', 'code'] as const, registers: [registry],
+  });
+  const gauge = (name: string, help: string, pick: (d: Awaited<ReturnType<Bus['depth']>>[number]) => number): void => {
+    new Gauge({
+      name, help, labelNames: ['topic', 'group'] as const, registers: [registry],
+      async collect() {
+        this.reset();
+        for (const d of await deps.bus.depth()) this.set({ topic: d.topic, group: d.group }, pick(d));
+      },
+    });
+  };
+  gauge('switchyard_bus_pending_messages', 'Messages published and not yet handed to the group', (d) => d.pending);
+  gauge('switchyard_bus_in_flight_messages', 'Messages leased by a consumer and not yet settled', (d) => d.inFlight);
+  gauge('switchyard_bus_retrying_messages', 'Messages waiting for redelivery', (d) => d.retrying);
+  gauge('switchyard_bus_consumer_lag_seconds', 'Age of the oldest message the group has not taken yet', (d) => d.oldestPendingMs / 1000);
+  new Gauge({
+    name: 'switchyard_dead_letters', help: 'Dead letters not yet retried', registers: [registry],
+    async collect() { this.set(await deps.bus.deadLetters.count()); },
+  });
+  const http = new Histogram({
+    name: 'switchyard_http_request_duration_seconds', help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry],
+  });
+  const events = new Counter({
+    name: 'switchyard_events_total', help: 'Engagement events ingested, by type, provider and result',
+    labelNames: ['type', 'provider', 'result'] as const, registers: [registry],
+  });
+  return {
+    registry,
+    http,
+    events,
+    consumer: {
+      observe(labels, outcome, seconds, code) {
+        duration.observe(labels, seconds);
+        handled.inc({ ...labels, outcome });
+        if (code !== undefined && outcome !== 'ack') errors.inc({ ...labels, code });
+      },
+    },
+  };
+}
