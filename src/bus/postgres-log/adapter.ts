@@ -57,6 +57,7 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     const retried = g.ordered ? [] : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max])).rows;
     max -= retried.length;
     if (max <= 0) return { rows: retried };
+    await tx.query(q.PREFER_INDEX_ORDER);
     const { rows: fresh } = await tx.query<MessageRow>(q.READ_RANGE, [topic, g.cursor, max]);
     const last = fresh.at(-1);
     if (last === undefined) return { rows: retried };
