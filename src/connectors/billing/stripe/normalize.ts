@@ -1,0 +1,40 @@
+/**
+ * Reads a verified Stripe webhook body into a small billing event (connectors.md §3). Pure.
+ * Stripe events are not engagement events: this only checks the envelope and gives the revenue
+ * road a dedup key (`stripe:<event id>`), the type, the time and the object snapshot. Events may
+ * arrive twice and out of order; consumers dedup on sourceId and re-fetch when order matters.
+ */
+import { SwitchyardError } from '../../../core/errors.ts';
+
+export interface StripeEvent {
+  sourceId: string;
+  /** e.g. invoice.paid, charge.refunded, checkout.session.completed */
+  type: string;
+  occurredAt: Date;
+  livemode: boolean;
+  /** data.object: the Stripe object snapshot at event time. */
+  object: Record<string, unknown>;
+  raw: unknown;
+}
+
+export function normalize(body: unknown): StripeEvent {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe body must be a JSON event object');
+  }
+  const e = body as Record<string, unknown>;
+  if (e['object'] !== 'event') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `Stripe body has object ${JSON.stringify(e['object'])}, expected "event"`);
+  if (typeof e['id'] !== 'string' || e['id'] === '') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no id');
+  if (typeof e['type'] !== 'string' || e['type'] === '') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no type');
+  if (typeof e['created'] !== 'number') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no numeric created');
+  const data = e['data'];
+  const object = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['object'] : undefined;
+  if (typeof object !== 'object' || object === null) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no data.object');
+  return {
+    sourceId: `stripe:${e['id']}`,
+    type: e['type'],
+    occurredAt: new Date(e['created'] * 1000),
+    livemode: e['livemode'] === true,
+    object: object as Record<string, unknown>,
+    raw: body,
+  };
+}
