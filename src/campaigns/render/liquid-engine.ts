@@ -1,0 +1,83 @@
+/**
+ * Builds the Liquid engines one compiled campaign uses. Owns the sandbox settings: no file system
+ * (partials resolve against an empty in-memory map and include/render/layout are parse errors),
+ * unknown filters are parse errors, only own properties of the scope are visible. Engines are
+ * created per compile, never shared between campaigns (no module-level state).
+ *
+ * It also defines `{% sy_track_link N %}…{% endsy_track_link %}`, which link rewriting wraps around
+ * an href that contains Liquid: the body renders in the current scope (so loop variables work),
+ * then the URL is signed through the `__sy_track` function the renderer puts in the scope.
+ */
+import { Liquid } from 'liquidjs';
+import type { Template, TagToken, TopLevelToken } from 'liquidjs';
+import { decodeHTMLAttribute, escapeAttribute } from 'entities';
+
+export interface Engines {
+  /** HTML part: every `{{ }}` output is HTML-escaped unless piped through `| raw`. */
+  html: Liquid;
+  /** Subject and text part: outputs are written as they are. */
+  text: Liquid;
+}
+
+/** Scope key of the per-recipient signer: (url, linkIndex) → tracking URL. */
+export const TRACK_FN_VAR = '__sy_track';
+export const TRACK_TAG = 'sy_track_link';
+export type TrackFn = (url: string, linkIndex: number) => string;
+
+/** Tags that would read other templates; a campaign template is one self-contained source. */
+const FILE_TAGS = ['include', 'render', 'layout'] as const;
+const HTTP_URL = /^https?:\/\//i;
+
+function registerTrackTag(engine: Liquid, escape: boolean): void {
+  engine.registerTag(TRACK_TAG, {
+    parse(token: TagToken, remaining: TopLevelToken[]) {
+      const index = Number(token.args.trim());
+      if (!Number.isSafeInteger(index) || index < 0) throw new Error(`${TRACK_TAG} needs a link index`);
+      const templates: Template[] = [];
+      let closed = false;
+      const stream = engine.parser.parseStream(remaining)
+        .on('tag:end' + TRACK_TAG, () => { closed = true; stream.stop(); })
+        .on('template', (tpl: Template) => { templates.push(tpl); })
+        .on('end', () => { if (!closed) throw new Error(`${TRACK_TAG} not closed`); });
+      stream.start();
+      this['linkIndex'] = index;
+      this['body'] = templates;
+    },
+    * render(ctx, emitter) {
+      const rendered = (yield engine.renderer.renderTemplates(this['body'] as Template[], ctx)) as string;
+      const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
+      const track = ctx.environments[TRACK_FN_VAR] as TrackFn | undefined;
+      // A Liquid href that did not come out as http(s) (mailto:, empty) is written as rendered.
+      if (track === undefined || !HTTP_URL.test(url)) { emitter.write(rendered); return; }
+      const tracked = track(url, this['linkIndex'] as number);
+      emitter.write(escape ? escapeAttribute(tracked) : tracked);
+    },
+  });
+}
+
+function createEngine(escape: boolean): Liquid {
+  const engine = new Liquid({
+    strictFilters: true,
+    strictVariables: false,
+    ownPropertyOnly: true,
+    // An empty in-memory map replaces the file system, so no template can read a file.
+    templates: {},
+    dynamicPartials: false,
+    cache: false,
+    ...(escape ? { outputEscape: 'escape' as const } : {}),
+  });
+  for (const name of FILE_TAGS) {
+    engine.registerTag(name, {
+      parse() {
+        throw new Error(`{% ${name} %} is not allowed: campaign templates cannot load other files`);
+      },
+      * render() { /* never reached: parse always throws */ },
+    });
+  }
+  registerTrackTag(engine, escape);
+  return engine;
+}
+
+export function createEngines(): Engines {
+  return { html: createEngine(true), text: createEngine(false) };
+}

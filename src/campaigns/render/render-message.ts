@@ -1,0 +1,138 @@
+/**
+ * Renders one recipient's message from a CompiledTemplate: evaluates the parsed Liquid, signs the
+ * tracking, unsubscribe and VERP tokens, and sets the headers the render stage owns
+ * (deliverability.md §8). Pure apart from HMAC: same inputs, same message (Message-ID included),
+ * so a retried render after a crash produces an identical message.
+ */
+import { createHash } from 'node:crypto';
+import { escapeAttribute } from 'entities';
+import { SwitchyardError } from '../../core/errors.ts';
+import { createTokenCodec } from '../../core/tracking-token.ts';
+import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
+import type { CompiledTemplate } from './compile.ts';
+import { OPEN_VAR } from './compile.ts';
+import { LINKS_VAR } from './links.ts';
+import { TRACK_FN_VAR } from './liquid-engine.ts';
+import type { TrackFn } from './liquid-engine.ts';
+
+export interface RenderContact {
+  id: string;
+  email: string;
+  firstName?: string;
+  [field: string]: unknown;
+}
+
+export interface RenderCampaign {
+  id: string;
+  name: string;
+  from: Address;
+  replyTo?: Address;
+  subject?: string;
+  /** Sender's physical postal address; required in every message (CAN-SPAM, CASL). */
+  postalAddress: string;
+  /** Mailbox for mailto unsubscribes, `unsub@example.com` or `mailto:unsub@example.com`. */
+  listUnsubscribeMailto: string;
+  /** e.g. `https://t.example.com` (no trailing slash needed). */
+  trackingBaseUrl: string;
+  /** Signing secrets, newest first (a single string is one secret). Never exposed to templates. */
+  trackingSecret: string | readonly string[];
+  returnPathDomain: string;
+  messageIdDomain: string;
+  sendingDomain: string;
+}
+
+export interface RenderContext {
+  contact: RenderContact;
+  campaign: RenderCampaign;
+  /** Extra template variables (e.g. products); they cannot override the names above. */
+  [extra: string]: unknown;
+}
+
+/** `<sha256(campaignId:contactId) prefix>@domain`: stable per ledger row, unique across rows. */
+export function messageIdFor(campaignId: string, contactId: string, domain: string): string {
+  const hash = createHash('sha256').update(`${campaignId}:${contactId}`).digest('hex').slice(0, 32);
+  return `${hash}@${domain}`;
+}
+
+function renderFailed(err: unknown, campaignId: string, contactId: string, part: string): SwitchyardError {
+  return new SwitchyardError('TEMPLATE_RENDER_FAILED',
+    `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`,
+    { details: { campaignId, contactId, part }, cause: err });
+}
+
+/** Signed URLs for the links known at compile time; Liquid hrefs sign through TRACK_FN_VAR. */
+function staticLinks(compiled: CompiledTemplate, track: TrackFn): string[] {
+  const out: string[] = new Array<string>(compiled.links.length).fill('');
+  for (const link of compiled.links) {
+    if (link.url !== undefined) out[link.index] = escapeAttribute(track(link.url, link.index));
+  }
+  return out;
+}
+
+function mailtoAddress(value: string): string {
+  return value.replace(/^mailto:/i, '').split('?')[0] as string;
+}
+
+/** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED or CAMPAIGN_INVALID. */
+export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
+  const { contact, campaign, ...extra } = ctx;
+  if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
+    throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
+      { details: { campaignId: campaign.id } });
+  }
+  const ledgerId = `${campaign.id}:${contact.id}`;
+  const codec = createTokenCodec(campaign.trackingSecret);
+  const base = campaign.trackingBaseUrl.replace(/\/+$/, '');
+  const unsubscribeToken = codec.sign({ kind: 'u', ledgerId });
+  const unsubscribeUrl = `${base}/t/u/${unsubscribeToken}`;
+  const scope: Record<string, unknown> = {
+    ...extra,
+    contact,
+    campaign: { id: campaign.id, name: campaign.name, from: campaign.from, postalAddress: campaign.postalAddress },
+    unsubscribe_url: unsubscribeUrl,
+    postal_address: campaign.postalAddress,
+    sender_name: campaign.from.name ?? campaign.from.address,
+  };
+
+  let subject: string;
+  let html: string | undefined;
+  let text: string;
+  let part = 'subject';
+  try {
+    subject = (compiled.engines.text.renderSync(compiled.subject, scope) as string).replace(/\s+/g, ' ').trim();
+    if (compiled.html !== null) {
+      part = 'html';
+      const track: TrackFn = (url, linkIndex) => `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex })}`;
+      scope[TRACK_FN_VAR] = track;
+      scope[LINKS_VAR] = staticLinks(compiled, track);
+      scope[OPEN_VAR] = `${base}/t/o/${codec.sign({ kind: 'o', ledgerId })}`;
+      html = compiled.engines.html.renderSync(compiled.html, scope) as string;
+    }
+    part = 'text';
+    if (compiled.text !== null) text = compiled.engines.text.renderSync(compiled.text, scope) as string;
+    else if (compiled.textFromHtml !== null && html !== undefined) text = compiled.textFromHtml(html);
+    else text = '';
+    if (compiled.textIsDerived) text = text.trim();
+  } catch (err) {
+    throw renderFailed(err, campaign.id, contact.id, part);
+  }
+
+  const mailto = mailtoAddress(campaign.listUnsubscribeMailto);
+  const message: OutboundMessage = {
+    messageId: messageIdFor(campaign.id, contact.id, campaign.messageIdDomain),
+    from: campaign.from,
+    to: { address: contact.email },
+    subject,
+    text,
+    headers: {
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${unsubscribeToken}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      'X-Switchyard-Msg': ledgerId,
+    },
+    returnPath: `bounces+${codec.sign({ kind: 'b', ledgerId })}@${campaign.returnPathDomain}`,
+    correlation: { campaignId: campaign.id, contactId: contact.id, ledgerId },
+  };
+  if (html !== undefined) message.html = html;
+  if (campaign.replyTo !== undefined) message.replyTo = campaign.replyTo;
+  return message;
+}

@@ -1,0 +1,115 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { escapeAttribute } from 'entities';
+import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
+import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
+import { verifyToken } from '../../../src/core/tracking-token.ts';
+import { isSwitchyardError } from '../../../src/core/errors.ts';
+import { SECRET, aCampaign, aContext, fixture, trackingTokens } from './builders.ts';
+
+const golden = (name: string): string => readFileSync(new URL(`../../fixtures/templates/${name}`, import.meta.url), 'utf8');
+
+describe('renderMessage', () => {
+  it('matches the golden newsletter (html, text, headers)', async () => {
+    const compiled = await compileTemplate({ subject: 'News for {{ contact.firstName }}', html: fixture('newsletter.mjml') });
+    const msg = renderMessage(compiled, aContext());
+    const { html, text, ...rest } = msg;
+    assert.equal(html, golden('newsletter.golden.html'));
+    assert.equal(text, golden('newsletter.golden.txt'));
+    assert.deepEqual(rest, JSON.parse(golden('newsletter.golden.json')));
+  });
+
+  it('signs every tracked link with its real destination, per loop item, &amp; decoded', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
+    const msg = renderMessage(compiled, aContext());
+    const clicks = trackingTokens(msg.html ?? '', 'c').map((t) => verifyToken(SECRET, t));
+    assert.deepEqual(clicks, [
+      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 0, url: 'https://acme.example/?utm_source=email&utm_medium=newsletter' },
+      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/widget?ref=contact-7' },
+      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
+      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
+    ]);
+    assert.deepEqual(trackingTokens(msg.text, 'c').map((t) => verifyToken(SECRET, t)?.url), clicks.map((c) => c?.url));
+  });
+
+  it('leaves mailto, anchors, data-no-track and the unsubscribe link untouched', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
+    const html = renderMessage(compiled, aContext()).html ?? '';
+    assert.ok(html.includes('href="mailto:help@acme.example"'));
+    assert.ok(html.includes('href="https://acme.example/terms" data-no-track'));
+    const unsub = trackingTokens(html, 'u');
+    assert.equal(unsub.length, 1);
+    assert.deepEqual(verifyToken(SECRET, unsub[0] as string), { kind: 'u', ledgerId: 'camp-1:contact-7' });
+    assert.ok(!html.includes('sy-legal-footer'), 'no footer appended when the template has one');
+  });
+
+  it('appends the legal footer and the open pixel to plain HTML, in html and text', async () => {
+    const compiled = await compileTemplate({ subject: 'Hi {{ contact.firstName }}', html: fixture('plain-no-footer.html') });
+    const msg = renderMessage(compiled, aContext({ contact: { id: 'k&1', email: 'a@b.example', firstName: 'Jo & "Al" <x>' } }));
+    const html = msg.html ?? '';
+    assert.match(html, /<div class="sy-legal-footer"[^>]*>Acme, 1 Main St, Springfield, IL 62701<br><a href="https:\/\/t\.acme\.example\/t\/u\/[\w-]+"/);
+    assert.match(html, /<img src="https:\/\/t\.acme\.example\/t\/o\/[\w-]+" width="1" height="1" alt=""[^>]*><\/body>/);
+    assert.deepEqual(verifyToken(SECRET, trackingTokens(html, 'o')[0] as string), { kind: 'o', ledgerId: 'camp-1:k&1' });
+    assert.ok(html.includes('Hi Jo &amp; &#34;Al&#34; &lt;x&gt;'), 'contact data is HTML-escaped in html');
+    assert.equal(msg.subject, 'Hi Jo & "Al" <x>', 'but not in the subject');
+    assert.ok(msg.text.startsWith('Hi Jo & "Al" <x>'), 'nor in the text');
+    assert.match(msg.text, /Acme, 1 Main St, Springfield, IL 62701\nUnsubscribe \[https:\/\/t\.acme\.example\/t\/u\/[\w-]+\]/);
+    const urls = trackingTokens(html, 'c').map((t) => verifyToken(SECRET, t)?.url);
+    assert.deepEqual(urls, ['https://shop.example/deals?a=1&b=2', 'https://shop.example/u/k&1?n=Jo & "Al" <x>']);
+    assert.ok(html.includes('href="mailto:help@shop.example?subject=Hi"') && html.includes('href="#top"'));
+  });
+
+  it('appends the text footer to a text template that lacks one', async () => {
+    const compiled = await compileTemplate({ subject: 's', text: 'Hello {{ contact.firstName }}' });
+    const msg = renderMessage(compiled, aContext());
+    assert.equal(msg.html, undefined);
+    assert.match(msg.text, /^Hello Ann\n\n--\nAcme, 1 Main St, Springfield, IL 62701\nUnsubscribe: https:\/\/t\.acme\.example\/t\/u\/[\w-]+\n$/);
+  });
+
+  it('sets the one-click headers, VERP return path, Message-ID and correlation', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: fixture('plain-no-footer.html') });
+    const msg = renderMessage(compiled, aContext({ campaign: aCampaign({ listUnsubscribeMailto: 'mailto:unsub@acme.example', replyTo: { address: 'reply@acme.example' } }) }));
+    const u = trackingTokens(msg.headers['List-Unsubscribe'] ?? '', 'u')[0] as string;
+    assert.equal(msg.headers['List-Unsubscribe'], `<https://t.acme.example/t/u/${u}>, <mailto:unsub@acme.example?subject=unsubscribe-${u}>`);
+    assert.equal(msg.headers['List-Unsubscribe-Post'], 'List-Unsubscribe=One-Click');
+    const verp = /^bounces\+([\w-]+)@bounce\.acme\.example$/.exec(msg.returnPath ?? '');
+    assert.ok(verp);
+    assert.deepEqual(verifyToken(SECRET, verp[1] as string), { kind: 'b', ledgerId: 'camp-1:contact-7' });
+    assert.match(msg.messageId, /^[0-9a-f]{32}@mail\.acme\.example$/);
+    assert.equal(renderMessage(compiled, aContext()).messageId, msg.messageId, 'deterministic per ledger row');
+    assert.notEqual(renderMessage(compiled, aContext({ contact: { id: 'other', email: 'o@x.example' } })).messageId, msg.messageId);
+    assert.deepEqual(msg.correlation, { campaignId: 'camp-1', contactId: 'contact-7', ledgerId: 'camp-1:contact-7' });
+    assert.deepEqual(msg.replyTo, { address: 'reply@acme.example' });
+  });
+
+  it('never exposes the tracking secret to templates', async () => {
+    const compiled = await compileTemplate({ subject: '[{{ campaign.trackingSecret }}]', text: '{{ campaign.trackingSecret }} {{ unsubscribe_url }} {{ postal_address }}' });
+    const msg = renderMessage(compiled, aContext());
+    assert.equal(msg.subject, '[]');
+    assert.ok(!msg.text.includes(SECRET));
+  });
+
+  it('refuses a campaign without a postal address', async () => {
+    const compiled = await compileTemplate({ subject: 's', text: 't' });
+    const err = (() => { try { renderMessage(compiled, aContext({ campaign: aCampaign({ postalAddress: '' }) })); return null; } catch (e) { return e; } })();
+    assert.ok(isSwitchyardError(err));
+    assert.equal(err.code, 'CAMPAIGN_INVALID');
+  });
+
+  it('derives the text from each rendered html when the template injects raw markup', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: '<body><div>{{ intro | raw }}</div></body>' });
+    const msg = renderMessage(compiled, aContext({ intro: '<p>Big <b>news</b></p>' }));
+    assert.ok(msg.html?.includes('<p>Big <b>news</b></p>'));
+    assert.ok(msg.text.startsWith('Big news'), msg.text);
+  });
+
+  it('property: any http(s) URL in an href comes back from its click token unchanged', async () => {
+    await fc.assert(fc.asyncProperty(fc.webUrl({ withQueryParameters: true, withFragments: true }), async (url) => {
+      const compiled = await compileTemplate({ subject: 's', html: `<a href="${escapeAttribute(url)}">x</a>` });
+      const html = renderMessage(compiled, aContext()).html ?? '';
+      assert.equal(verifyToken(SECRET, trackingTokens(html, 'c')[0] as string)?.url, url);
+    }), { numRuns: 60 });
+  });
+});
