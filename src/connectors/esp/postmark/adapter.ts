@@ -1,0 +1,113 @@
+/**
+ * The Postmark Esp: POST /email for one message, POST /email/batch for up to 500 (each entry is a
+ * complete message, so any mix of rendered messages batches). Auth is the X-Postmark-Server-Token
+ * header. A batch answers HTTP 200 even when some entries failed, so each entry's ErrorCode is
+ * checked; a non-2xx (401, 422, 429, 5xx) fails every message of that request. It never retries.
+ */
+import type { Clock } from '../../../clock/port.ts';
+import { SwitchyardError } from '../../../core/errors.ts';
+import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import { mapPostmarkErrorCode, mapPostmarkHttpError } from './postmark-errors.ts';
+import { toPostmarkMessage } from './postmark-request.ts';
+import type { PostmarkMessage } from './postmark-request.ts';
+
+export interface PostmarkEspOptions {
+  /** Default https://api.postmarkapp.com */
+  baseUrl?: string;
+  serverToken: string;
+  /** Default 'broadcast' (marketing mail must go through a broadcast stream). */
+  messageStream?: string;
+  trackOpens?: boolean;
+  trackLinks?: PostmarkMessage['TrackLinks'];
+  /** Messages per /email/batch call, at most 500 (default 500). */
+  maxBatchSize?: number;
+  /** Batch requests in flight at once during sendBatch (default 4). */
+  concurrency?: number;
+}
+
+interface PostmarkResult { ErrorCode?: unknown; Message?: unknown; MessageID?: unknown }
+
+/** Retry-After as delay-seconds or an HTTP date, in ms from `now`. */
+function parseRetryAfter(value: string | null, now: Date): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: PostmarkEspOptions): Esp {
+  const baseUrl = (options.baseUrl ?? 'https://api.postmarkapp.com').replace(/\/+$/, '');
+  const doFetch = deps.fetch ?? fetch;
+  const maxBatchSize = Math.min(options.maxBatchSize ?? 500, 500);
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const shape = { messageStream: options.messageStream ?? 'broadcast', trackOpens: options.trackOpens, trackLinks: options.trackLinks };
+  let isClosed = false;
+
+  /** POSTs JSON; resolves with the parsed 2xx body, throws the mapped error otherwise. */
+  async function post(path: string, body: unknown): Promise<unknown> {
+    if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Postmark Esp is closed', { retryable: true });
+    let res: Response;
+    try {
+      res = await doFetch(`${baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'Accept': 'application/json', 'Content-Type': 'application/json', 'X-Postmark-Server-Token': options.serverToken },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) throw mapPostmarkHttpError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark answered ${res.status} with a body that is not JSON`, {
+        retryable: true, cause: err, details: { status: res.status, body: text.slice(0, 300) },
+      });
+    }
+  }
+
+  function toResult(r: PostmarkResult | undefined, msg: OutboundMessage): BatchResult {
+    if (r === undefined) {
+      return { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'Postmark batch response has no entry for this message; outcome unknown', { retryable: true }) };
+    }
+    const code = typeof r.ErrorCode === 'number' ? r.ErrorCode : -1;
+    if (code === 0 && typeof r.MessageID === 'string') {
+      return { ok: true, receipt: { providerMessageId: r.MessageID, acceptedAt: deps.clock.now() } };
+    }
+    return { ok: false, error: mapPostmarkErrorCode(code, String(r.Message ?? 'no message'), 200, msg.to.address) };
+  }
+
+  async function sendChunk(chunk: readonly OutboundMessage[]): Promise<BatchResult[]> {
+    try {
+      const body = await post('/email/batch', chunk.map((m) => toPostmarkMessage(m, shape)));
+      const entries = Array.isArray(body) ? (body as PostmarkResult[]) : [];
+      return chunk.map((m, i) => toResult(entries[i], m));
+    } catch (err) {
+      return chunk.map(() => ({ ok: false, error: err as SwitchyardError }));
+    }
+  }
+
+  return {
+    name: 'postmark',
+    maxBatchSize,
+    async send(msg): Promise<SendReceipt> {
+      const result = toResult(await post('/email', toPostmarkMessage(msg, shape)) as PostmarkResult, msg);
+      if (!result.ok) throw result.error;
+      return result.receipt;
+    },
+    async sendBatch(messages) {
+      const chunks: OutboundMessage[][] = [];
+      for (let i = 0; i < messages.length; i += maxBatchSize) chunks.push(messages.slice(i, i + maxBatchSize));
+      const results: BatchResult[][] = new Array(chunks.length);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < chunks.length; i = next++) results[i] = await sendChunk(chunks[i]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
+      return results.flat();
+    },
+    async close() { isClosed = true; },
+  };
+}
