@@ -1,0 +1,113 @@
+/**
+ * Circuit breaker over hard-bounce and complaint rates (pure state machine). The caller keeps the
+ * counts in a sliding window (sliding-window.ts) and passes the totals in; this file only decides.
+ *
+ *   closed ──rate over threshold──▶ open (paused, reason)
+ *   open ──cool-down elapsed──▶ half_open (sends again at a reduced rate; window cleared)
+ *   half_open ──halfOpenSamples clean sends──▶ closed      half_open ──over threshold──▶ open
+ *   open | half_open ──operator resume──▶ closed
+ * A trip marked `requiresOperator` (hard stops such as 5.7.515 / SC-00x) never half-opens by itself.
+ *
+ * Invariant (fast-check property): the breaker never reaches closed from open without either the
+ * cool-down having elapsed since it opened or an operator resume.
+ * Defaults come from deliverability.md §9: complaints pause at 0.2 % (our margin under Gmail's
+ * 0.3 %), campaign hard bounces stop at > 2 %.
+ */
+
+export type BreakerPhase = 'closed' | 'open' | 'half_open';
+
+export interface BreakerOptions {
+  /** Hard bounces / sent at or above which the breaker opens (§9: 2 %). */
+  hardBounceRate: number;
+  /** Complaints / sent at or above which the breaker opens (§9: 0.2 %). */
+  complaintRate: number;
+  /** Sends in the window before a rate is judged; below it, the count that would trip at
+   *  minSamples (threshold × minSamples events) still trips. */
+  minSamples: number;
+  /** Time open before half-opening. */
+  cooldownMs: number;
+  /** Clean sends needed in half-open before closing. */
+  halfOpenSamples: number;
+}
+
+export interface BreakerState {
+  readonly phase: BreakerPhase;
+  readonly reason: string | undefined;
+  /** When the current phase began (epoch ms). */
+  readonly since: number;
+  /** When the breaker last opened (epoch ms); -Infinity when never. */
+  readonly openedAt: number;
+  readonly requiresOperator: boolean;
+}
+
+export interface BreakerTotals { sent: number; hardBounces: number; complaints: number }
+
+export interface BreakerStep {
+  state: BreakerState;
+  transition: 'opened' | 'half_opened' | 'closed' | undefined;
+  /** True when the caller must clear its window (half-open judges fresh traffic only). */
+  resetWindow: boolean;
+}
+
+export function createBreaker(nowMs: number): BreakerState {
+  return { phase: 'closed', reason: undefined, since: nowMs, openedAt: Number.NEGATIVE_INFINITY, requiresOperator: false };
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+/** Why the totals breach a threshold, or undefined when they do not. */
+export function breachReason(opts: BreakerOptions, totals: BreakerTotals, minSamples = opts.minSamples): string | undefined {
+  const judge = (count: number, threshold: number, what: string): string | undefined => {
+    const rate = totals.sent > 0 ? count / totals.sent : count > 0 ? 1 : 0;
+    const enough = totals.sent >= minSamples || count >= Math.max(1, Math.ceil(threshold * minSamples));
+    if (!enough || rate < threshold) return undefined;
+    return `${what} rate ${pct(rate)} (${count} of ${totals.sent} sent) reached the ${pct(threshold)} threshold`;
+  };
+  return judge(totals.complaints, opts.complaintRate, 'complaint')
+    ?? judge(totals.hardBounces, opts.hardBounceRate, 'hard-bounce');
+}
+
+function open(nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
+  return { phase: 'open', reason, since: nowMs, openedAt: nowMs, requiresOperator };
+}
+
+/** Moves the breaker on: checks thresholds and the cool-down. Call on every report and acquire. */
+export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals): BreakerStep {
+  switch (state.phase) {
+    case 'closed': {
+      const reason = breachReason(opts, totals);
+      if (reason === undefined) return { state, transition: undefined, resetWindow: false };
+      return { state: open(nowMs, reason, false), transition: 'opened', resetWindow: false };
+    }
+    case 'open': {
+      if (state.requiresOperator || nowMs - state.openedAt < opts.cooldownMs) {
+        return { state, transition: undefined, resetWindow: false };
+      }
+      return {
+        state: { ...state, phase: 'half_open', since: nowMs, reason: `half-open after cool-down (was: ${state.reason ?? 'unknown'})` },
+        transition: 'half_opened',
+        resetWindow: true,
+      };
+    }
+    case 'half_open': {
+      const reason = breachReason(opts, totals, opts.halfOpenSamples);
+      if (reason !== undefined) return { state: open(nowMs, reason, false), transition: 'opened', resetWindow: false };
+      if (totals.sent < opts.halfOpenSamples) return { state, transition: undefined, resetWindow: false };
+      return { state: { ...state, phase: 'closed', since: nowMs, reason: undefined }, transition: 'closed', resetWindow: false };
+    }
+  }
+}
+
+/** Opens the breaker at once, e.g. on a hard block (5.7.515, SC-00x) that needs a human. */
+export function breakerTrip(state: BreakerState, nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
+  if (state.phase === 'open' && state.requiresOperator && !requiresOperator) return state;
+  return open(nowMs, reason, requiresOperator);
+}
+
+/** Operator override: closes the breaker whatever its phase. */
+export function breakerResume(state: BreakerState, nowMs: number, _by: { operator: true }): BreakerState {
+  if (state.phase === 'closed') return state;
+  return { ...state, phase: 'closed', since: nowMs, reason: undefined, requiresOperator: false };
+}
