@@ -6,9 +6,9 @@
  *
  * Layout (base64url, no padding) of `header | ledger | [linkIndex] | [url] | mac`:
  *   header   1 byte: bits 0-1 kind (c=0 o=1 u=2 b=3), bit 2 ledger packed as two UUIDs,
- *            bit 3 linkIndex present, bit 4 url present, bits 5-7 version (0).
+ *            bit 3 linkIndex present, bit 4 url present, bit 5 sentAt present, bits 6-7 version (0).
  *   ledger   32 bytes when `<uuid>:<uuid>` in canonical lower case, else varint length + UTF-8.
- *   linkIdx  varint.       url  the remaining bytes, UTF-8 (last field, so no length).
+ *   linkIdx  varint.   sentAt  varint, unix seconds.   url  the remaining bytes, UTF-8 (last, no length).
  *   mac      HMAC-SHA256(secret, everything before it), truncated: 16 bytes for links, 9 for 'b'.
  * Why truncate: a 128-bit tag can only be attacked by online guessing against our endpoints
  * (2^128 tries), so the full 256 bits would only add 22 characters to every link in every email.
@@ -30,6 +30,9 @@ export interface TokenPayload {
   url?: string;
   /** Click tokens: position of the link in the template, for per-link reporting. */
   linkIndex?: number;
+  /** Click/open tokens: when the message was sent (unix seconds), so the tracking endpoint can
+   *  tell scanner clicks and prefetch opens seconds after delivery (esp.md §7) without a lookup. */
+  sentAt?: number;
 }
 
 /** A signer bound to a list of secrets; the first signs, all verify (key rotation). */
@@ -43,7 +46,8 @@ const KINDS: readonly TokenKind[] = ['c', 'o', 'u', 'b'];
 const FLAG_UUIDS = 0b100;
 const FLAG_LINK = 0b1000;
 const FLAG_URL = 0b10000;
-const VERSION_MASK = 0b11100000;
+const FLAG_SENT_AT = 0b100000;
+const VERSION_MASK = 0b11000000;
 const MAC_LINK = 16;
 const MAC_BOUNCE = 9;
 const UUID_PAIR = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
@@ -98,6 +102,15 @@ function encodeBody(p: TokenPayload): Buffer {
     pushVarint(idx, p.linkIndex);
     parts.push(Buffer.from(idx));
   }
+  if (p.sentAt !== undefined) {
+    if (!Number.isSafeInteger(p.sentAt) || p.sentAt < 0 || p.sentAt > 2 ** 34) {
+      throw new TypeError(`sentAt must be unix seconds, got ${p.sentAt}`);
+    }
+    header |= FLAG_SENT_AT;
+    const at: number[] = [];
+    pushVarint(at, p.sentAt);
+    parts.push(Buffer.from(at));
+  }
   if (p.url !== undefined) {
     header |= FLAG_URL;
     parts.push(Buffer.from(p.url, 'utf8'));
@@ -129,6 +142,12 @@ function decodeBody(body: Buffer): TokenPayload | null {
     if (idx === null) return null;
     payload.linkIndex = idx[0];
     pos = idx[1];
+  }
+  if ((header & FLAG_SENT_AT) !== 0) {
+    const at = readVarint(body, pos, body.length);
+    if (at === null) return null;
+    payload.sentAt = at[0];
+    pos = at[1];
   }
   if ((header & FLAG_URL) !== 0) {
     payload.url = body.subarray(pos).toString('utf8');

@@ -12,8 +12,10 @@ const payloadArb: fc.Arbitrary<TokenPayload> = fc.record({
   ledgerId: fc.oneof(fc.string({ minLength: 1 }), fc.tuple(fc.uuid(), fc.uuid()).map(([a, b]) => `${a}:${b}`)),
   url: fc.option(fc.webUrl(), { nil: undefined }),
   linkIndex: fc.option(fc.nat({ max: 100000 }), { nil: undefined }),
+  sentAt: fc.option(fc.integer({ min: 0, max: 2 ** 34 }), { nil: undefined }),
 }).map((p) => {
   const out: TokenPayload = { kind: p.kind, ledgerId: p.ledgerId };
+  if (p.sentAt !== undefined) out.sentAt = p.sentAt;
   if (p.url !== undefined) out.url = p.url;
   if (p.linkIndex !== undefined) out.linkIndex = p.linkIndex;
   return out;

@@ -44,6 +44,9 @@ export interface RenderCampaign {
 export interface RenderContext {
   contact: RenderContact;
   campaign: RenderCampaign;
+  /** When the send stage hands the message over (its clock). Stamped into click and open tokens
+   *  so the tracking endpoint can spot scanner clicks seconds after delivery; omit for no stamp. */
+  sendAt?: Date;
   /** Extra template variables (e.g. products); they cannot override the names above. */
   [extra: string]: unknown;
 }
@@ -75,7 +78,7 @@ function mailtoAddress(value: string): string {
 
 /** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED or CAMPAIGN_INVALID. */
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
-  const { contact, campaign, ...extra } = ctx;
+  const { contact, campaign, sendAt, ...extra } = ctx;
   if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
     throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
       { details: { campaignId: campaign.id } });
@@ -102,10 +105,11 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject = (compiled.engines.text.renderSync(compiled.subject, scope) as string).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
-      const track: TrackFn = (url, linkIndex) => `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex })}`;
+      const stamp = sendAt === undefined ? {} : { sentAt: Math.floor(sendAt.getTime() / 1000) };
+      const track: TrackFn = (url, linkIndex) => `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex, ...stamp })}`;
       scope[TRACK_FN_VAR] = track;
       scope[LINKS_VAR] = staticLinks(compiled, track);
-      scope[OPEN_VAR] = `${base}/t/o/${codec.sign({ kind: 'o', ledgerId })}`;
+      scope[OPEN_VAR] = `${base}/t/o/${codec.sign({ kind: 'o', ledgerId, ...stamp })}`;
       html = compiled.engines.html.renderSync(compiled.html, scope) as string;
     }
     part = 'text';

@@ -84,6 +84,14 @@ describe('renderMessage', () => {
     assert.deepEqual(msg.replyTo, { address: 'reply@acme.example' });
   });
 
+  it('stamps the send time into click and open tokens when given', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: fixture('plain-no-footer.html') });
+    const msg = renderMessage(compiled, aContext({ sendAt: new Date('2026-03-02T10:00:00.900Z') }));
+    const sentAt = Date.parse('2026-03-02T10:00:00Z') / 1000;
+    assert.equal(verifyToken(SECRET, trackingTokens(msg.html ?? '', 'c')[0] as string)?.sentAt, sentAt);
+    assert.equal(verifyToken(SECRET, trackingTokens(msg.html ?? '', 'o')[0] as string)?.sentAt, sentAt);
+  });
+
   it('never exposes the tracking secret to templates', async () => {
     const compiled = await compileTemplate({ subject: '[{{ campaign.trackingSecret }}]', text: '{{ campaign.trackingSecret }} {{ unsubscribe_url }} {{ postal_address }}' });
     const msg = renderMessage(compiled, aContext());

@@ -1,0 +1,178 @@
+/**
+ * Tracking endpoints: open pixel, click redirect, RFC 8058 one-click unsubscribe and the small
+ * preference page. Thin: verify the signed token, classify machine hits (core/machine-detect),
+ * hand an EngagementEvent to `record` or the unsubscribe to `unsubscribe` (the lead's services).
+ * Never redirects anywhere but the signed URL (no open redirect), never unsubscribes on GET (link
+ * scanners prefetch), always answers the pixel with a GIF (mail clients show broken images).
+ *
+ * Dedup (sourceId): a retried HTTP request (client retry, proxy double fetch) must count once,
+ * a real repeat open or click later must count again. So the sourceId is
+ * `tracking:<o|c>:<ledgerId>[:<link>]:<minute>:<h|m>`: the same ledger row (and link) in the same
+ * UTC minute is one event; `h`/`m` keeps a scanner's hit from swallowing a human's in that minute.
+ * Unsubscribes are idempotent by ledgerId in the service, so repeats (RFC 8058 retries) are safe.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../../clock/port.ts';
+import { SwitchyardError } from '../../core/errors.ts';
+import type { EngagementEvent } from '../../core/events.ts';
+import { classifyClick as defaultClassifyClick, classifyOpen as defaultClassifyOpen } from '../../core/machine-detect.ts';
+import type { ClickSignals, MachineVerdict, OpenSignals } from '../../core/machine-detect.ts';
+import { createTokenCodec } from '../../core/tracking-token.ts';
+import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
+
+export type UnsubscribeSource = 'one_click' | 'preference_page' | 'mailto';
+
+export interface TrackingDeps {
+  /** Tracking secrets, newest first: the first signs (render), all verify (rotation). */
+  secrets: string[];
+  clock: Clock;
+  /** Ingests one event; deduplicates by sourceId. */
+  record(event: EngagementEvent): Promise<void>;
+  /** Suppresses the ledger row's contact now; idempotent (a repeat for a removed contact is fine). */
+  unsubscribe(input: { ledgerId: string; source: UnsubscribeSource; at: Date }): Promise<void>;
+  classifyOpen?(signals: OpenSignals): MachineVerdict;
+  classifyClick?(signals: ClickSignals): MachineVerdict;
+}
+
+/** The classic 43-byte transparent 1x1 GIF. */
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
+const HTTP_URL = /^https?:\/\//i;
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+interface TokenParams { token: string }
+
+function splitLedger(ledgerId: string): { campaignId: string; contactId: string } {
+  const at = ledgerId.indexOf(':');
+  return at === -1 ? { campaignId: ledgerId, contactId: '' } : { campaignId: ledgerId.slice(0, at), contactId: ledgerId.slice(at + 1) };
+}
+
+function sourceIdFor(kind: 'o' | 'c', payload: TokenPayload, at: Date, isMachine: boolean): string {
+  const minute = Math.floor(at.getTime() / 60_000);
+  const link = kind === 'c'
+    ? `:${payload.linkIndex ?? createHash('sha256').update(payload.url ?? '').digest('hex').slice(0, 12)}` : '';
+  return `tracking:${kind}:${payload.ledgerId}${link}:${minute}:${isMachine ? 'm' : 'h'}`;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(reply: FastifyReply, title: string, body: string): FastifyReply {
+  return reply.status(200)
+    .header('cache-control', NO_STORE).header('content-security-policy', PAGE_CSP)
+    .header('referrer-policy', 'no-referrer').header('x-robots-tag', 'noindex')
+    .type('text/html; charset=utf-8')
+    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+      + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
+      + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
+}
+
+/** Registers GET /t/o/:token, GET|HEAD /t/c/:token, GET|POST /t/u/:token, POST /t/u/:token/confirm. */
+export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
+  const codec = createTokenCodec(deps.secrets);
+  const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
+  const classifyClick = deps.classifyClick ?? defaultClassifyClick;
+
+  /** The payload, or the reason a token of `kind` is refused. */
+  function check(token: string, kind: TokenKind): TokenPayload | string {
+    const payload = codec.verify(token);
+    if (payload === null) return 'the token signature did not verify (tampered, truncated or signed with an unknown key)';
+    if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
+    if (kind === 'c' && (payload.url === undefined || !HTTP_URL.test(payload.url))) return 'the click token carries no http(s) destination';
+    return payload;
+  }
+
+  function refuse(reason: string, token: string): never {
+    throw new SwitchyardError('TRACKING_SIGNATURE_INVALID', `tracking link refused: ${reason}`, { details: { tokenLength: token.length } });
+  }
+
+  function secondsSince(payload: TokenPayload, at: Date): number | undefined {
+    return payload.sentAt === undefined ? undefined : Math.floor(at.getTime() / 1000) - payload.sentAt;
+  }
+
+  function baseEvent(type: 'opened' | 'clicked', payload: TokenPayload, at: Date, verdict: MachineVerdict, request: FastifyRequest): EngagementEvent {
+    const ua = header(request, 'user-agent');
+    const event: EngagementEvent = {
+      type, sourceId: sourceIdFor(type === 'opened' ? 'o' : 'c', payload, at, verdict.isMachine), provider: 'tracking',
+      occurredAt: at, ledgerId: payload.ledgerId, ...splitLedger(payload.ledgerId), isMachine: verdict.isMachine, ip: request.ip,
+      raw: { method: request.method, machineReasons: verdict.reasons, linkIndex: payload.linkIndex, sentAt: payload.sentAt },
+    };
+    if (ua !== undefined) event.userAgent = ua;
+    return event;
+  }
+
+  await app.register(async (scope) => {
+    // Mailbox providers POST form-urlencoded or multipart; any body is accepted as text (bounded),
+    // since the token, not the body, is the credential. Scoped so other routes keep their parsers.
+    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'],
+      { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
+
+    scope.get<{ Params: TokenParams }>('/t/o/:token', { schema: { hide: true } }, async (request, reply) => {
+      const at = deps.clock.now();
+      const payload = check(request.params.token, 'o');
+      if (typeof payload === 'string') {
+        request.log.info({ reason: payload }, 'open pixel token refused; nothing recorded');
+      } else {
+        const verdict = classifyOpen({ userAgent: header(request, 'user-agent'), ip: request.ip, secondsSinceSend: secondsSince(payload, at) });
+        try {
+          await deps.record(baseEvent('opened', payload, at, verdict, request));
+        } catch (err) {
+          // The image must still load; the failure is logged where it is handled.
+          request.log.error({ err, ledgerId: payload.ledgerId }, 'recording an open failed');
+        }
+      }
+      return reply.status(200).header('cache-control', NO_STORE).header('pragma', 'no-cache').header('expires', '0')
+        .type('image/gif').send(PIXEL);
+    });
+
+    scope.get<{ Params: TokenParams }>('/t/c/:token', { schema: { hide: true } }, async (request, reply) => {
+      const at = deps.clock.now();
+      const payload = check(request.params.token, 'c');
+      if (typeof payload === 'string') refuse(payload, request.params.token);
+      const verdict = classifyClick({ userAgent: header(request, 'user-agent'), ip: request.ip, method: request.method, secondsSinceSend: secondsSince(payload, at) });
+      try {
+        await deps.record({ ...baseEvent('clicked', payload, at, verdict, request), url: payload.url as string });
+      } catch (err) {
+        // Never strand a reader on a failed insert: log it and send them on.
+        request.log.error({ err, ledgerId: payload.ledgerId }, 'recording a click failed');
+      }
+      return reply.status(302).header('cache-control', NO_STORE).header('referrer-policy', 'no-referrer')
+        .header('location', payload.url as string).send();
+    });
+
+    scope.post<{ Params: TokenParams }>('/t/u/:token', { schema: { hide: true } }, async (request, reply) => {
+      const payload = check(request.params.token, 'u');
+      if (typeof payload === 'string') refuse(payload, request.params.token);
+      await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'one_click', at: deps.clock.now() });
+      // RFC 8058 §3.1: answer directly with 200, never a redirect.
+      return reply.status(200).header('cache-control', NO_STORE).type('text/plain; charset=utf-8').send('unsubscribed\n');
+    });
+
+    scope.get<{ Params: TokenParams }>('/t/u/:token', { schema: { hide: true } }, async (request, reply) => {
+      const token = request.params.token;
+      const payload = check(token, 'u');
+      if (typeof payload === 'string') refuse(payload, token);
+      // GET never unsubscribes: scanners fetch every link. The button POSTs to the confirm URL,
+      // relative so it works behind any path prefix.
+      return page(reply, 'Unsubscribe', '<h1 style="font-size:1.4rem">Unsubscribe</h1>'
+        + '<p>Do you want to stop receiving these emails?</p>'
+        + `<form method="post" action="${escapeHtml(token)}/confirm"><input type="hidden" name="confirm" value="yes">`
+        + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button></form>');
+    });
+
+    scope.post<{ Params: TokenParams }>('/t/u/:token/confirm', { schema: { hide: true } }, async (request, reply) => {
+      const payload = check(request.params.token, 'u');
+      if (typeof payload === 'string') refuse(payload, request.params.token);
+      await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'preference_page', at: deps.clock.now() });
+      return page(reply, 'Unsubscribed', '<h1 style="font-size:1.4rem">You are unsubscribed</h1>'
+        + '<p>You will not receive these emails any more.</p>');
+    });
+  });
+}

@@ -1,0 +1,220 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { registerTrackingRoutes } from '../../src/api/routes/tracking.ts';
+import type { TrackingDeps } from '../../src/api/routes/tracking.ts';
+import { createManualClock } from '../../src/clock/manual.ts';
+import type { ManualClock } from '../../src/clock/manual.ts';
+import { isSwitchyardError } from '../../src/core/errors.ts';
+import type { EngagementEvent } from '../../src/core/events.ts';
+import { signToken } from '../../src/core/tracking-token.ts';
+import { httpStatusFor } from '../../src/api/http-status.ts';
+
+const SECRETS = ['current-secret', 'previous-secret'];
+const LEDGER = 'camp-1:contact-9';
+const SENT = new Date('2026-03-02T10:00:00Z');
+const HUMAN_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15';
+
+interface Harness {
+  app: FastifyInstance;
+  clock: ManualClock;
+  events: EngagementEvent[];
+  unsubscribes: Parameters<TrackingDeps['unsubscribe']>[0][];
+}
+
+/** A bare Fastify app with the server's error mapping (codes → statuses via http-status.ts). */
+async function harness(t: { after(fn: () => Promise<void>): void }, overrides: Partial<TrackingDeps> = {}): Promise<Harness> {
+  const app = Fastify();
+  app.setErrorHandler((err, _req, reply) => {
+    if (isSwitchyardError(err)) return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: err.message });
+    return reply.status(500).send({ error: 'INTERNAL', message: (err as Error).message });
+  });
+  const clock = createManualClock(new Date(SENT.getTime() + 3600_000));
+  const events: EngagementEvent[] = [];
+  const unsubscribes: Harness['unsubscribes'] = [];
+  await registerTrackingRoutes(app, {
+    secrets: SECRETS, clock,
+    async record(e) { events.push(e); },
+    async unsubscribe(input) { unsubscribes.push(input); },
+    ...overrides,
+  });
+  await app.ready();
+  t.after(() => app.close());
+  return { app, clock, events, unsubscribes };
+}
+
+const sentAt = Math.floor(SENT.getTime() / 1000);
+const clickToken = signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/deals?a=1&b=2', linkIndex: 3, sentAt });
+const openToken = signToken(SECRETS, { kind: 'o', ledgerId: LEDGER, sentAt });
+const unsubToken = signToken(SECRETS, { kind: 'u', ledgerId: LEDGER });
+
+function tamper(token: string): string {
+  const i = Math.floor(token.length / 2);
+  return token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
+}
+
+describe('tracking routes', () => {
+  it('open pixel: 1x1 GIF, no-store, records a human open', async (t) => {
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'GET', url: `/t/o/${openToken}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'image/gif');
+    assert.match(String(res.headers['cache-control']), /no-store/);
+    assert.equal(res.rawPayload.subarray(0, 6).toString(), 'GIF89a');
+    assert.equal(res.rawPayload.readUInt16LE(6), 1, 'width 1');
+    assert.equal(res.rawPayload.readUInt16LE(8), 1, 'height 1');
+    assert.equal(h.events.length, 1);
+    const e = h.events[0] as EngagementEvent;
+    assert.equal(e.type, 'opened');
+    assert.equal(e.provider, 'tracking');
+    assert.equal(e.ledgerId, LEDGER);
+    assert.equal(e.campaignId, 'camp-1');
+    assert.equal(e.contactId, 'contact-9');
+    assert.equal(e.isMachine, false);
+    assert.equal(e.userAgent, HUMAN_UA);
+    assert.deepEqual(e.occurredAt, h.clock.now());
+  });
+
+  it('open pixel: still a GIF for a bad token, but nothing is recorded', async (t) => {
+    const h = await harness(t);
+    for (const token of [tamper(openToken), 'garbage', clickToken]) {
+      const res = await h.app.inject({ method: 'GET', url: `/t/o/${token}` });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'image/gif');
+    }
+    assert.equal(h.events.length, 0);
+  });
+
+  it('open pixel: an Apple-proxy fetch or a fetch right after sending is a machine open', async (t) => {
+    const h = await harness(t);
+    await h.app.inject({ method: 'GET', url: `/t/o/${openToken}`, headers: { 'user-agent': 'Mozilla/5.0' }, remoteAddress: '17.58.1.2' });
+    assert.equal(h.events[0]?.isMachine, true);
+    assert.deepEqual((h.events[0]?.raw as { machineReasons: string[] }).machineReasons, ['apple-proxy']);
+    const justSent = signToken(SECRETS, { kind: 'o', ledgerId: LEDGER, sentAt: Math.floor(h.clock.now().getTime() / 1000) - 20 });
+    await h.app.inject({ method: 'GET', url: `/t/o/${justSent}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.deepEqual((h.events[1]?.raw as { machineReasons: string[] }).machineReasons, ['prefetch-soon-after-send']);
+  });
+
+  it('open pixel: a retried request in the same minute dedups, a later open counts again', async (t) => {
+    const h = await harness(t);
+    const get = () => h.app.inject({ method: 'GET', url: `/t/o/${openToken}`, headers: { 'user-agent': HUMAN_UA } });
+    await get();
+    await h.clock.advance(5_000);
+    await get();
+    await h.clock.advance(10 * 60_000);
+    await get();
+    const ids = h.events.map((e) => e.sourceId);
+    assert.equal(ids[0], ids[1], 'a retry within the minute has the same sourceId');
+    assert.notEqual(ids[1], ids[2], 'a real repeat open later is a new event');
+  });
+
+  it('open pixel: a failing record still serves the GIF', async (t) => {
+    const h = await harness(t, { async record() { throw new Error('store down'); } });
+    const res = await h.app.inject({ method: 'GET', url: `/t/o/${openToken}` });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'image/gif');
+  });
+
+  it('click: 302 to exactly the signed URL and records the click', async (t) => {
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'GET', url: `/t/c/${clickToken}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://shop.example/deals?a=1&b=2');
+    assert.match(String(res.headers['cache-control']), /no-store/);
+    assert.equal(h.events.length, 1);
+    const e = h.events[0] as EngagementEvent;
+    assert.equal(e.type, 'clicked');
+    assert.equal(e.url, 'https://shop.example/deals?a=1&b=2');
+    assert.equal(e.isMachine, false);
+    assert.match(e.sourceId, /^tracking:c:camp-1:contact-9:3:\d+:h$/);
+  });
+
+  it('click: tampered, wrong-kind or query-smuggled tokens get 400 with a reason, never a redirect', async (t) => {
+    const h = await harness(t);
+    const bad = await h.app.inject({ method: 'GET', url: `/t/c/${tamper(clickToken)}` });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.headers.location, undefined);
+    assert.deepEqual(bad.json().error, 'TRACKING_SIGNATURE_INVALID');
+    assert.match(bad.json().message, /signature did not verify/);
+    const wrongKind = await h.app.inject({ method: 'GET', url: `/t/c/${unsubToken}` });
+    assert.equal(wrongKind.statusCode, 400);
+    assert.match(wrongKind.json().message, /'u' token, not a 'c' token/);
+    const foreign = signToken('attacker-secret', { kind: 'c', ledgerId: LEDGER, url: 'https://evil.example/' });
+    const evil = await h.app.inject({ method: 'GET', url: `/t/c/${foreign}` });
+    assert.equal(evil.statusCode, 400);
+    const smuggled = await h.app.inject({ method: 'GET', url: `/t/c/${clickToken}?url=https://evil.example/` });
+    assert.equal(smuggled.headers.location, 'https://shop.example/deals?a=1&b=2');
+    const js = signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: 'javascript:alert(1)' });
+    assert.equal((await h.app.inject({ method: 'GET', url: `/t/c/${js}` })).statusCode, 400);
+    assert.equal(h.events.length, 1, 'only the smuggled-but-valid click was recorded');
+  });
+
+  it('click: HEAD requests, scanner user agents and clicks seconds after sending are machine clicks', async (t) => {
+    const h = await harness(t);
+    const head = await h.app.inject({ method: 'HEAD', url: `/t/c/${clickToken}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(head.statusCode, 302);
+    await h.app.inject({ method: 'GET', url: `/t/c/${clickToken}`, headers: { 'user-agent': 'Mozilla/5.0 HeadlessChrome/120.0' } });
+    await h.clock.set(new Date(SENT.getTime() + 2 * 3600_000));
+    const fresh = signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/', linkIndex: 0, sentAt: Math.floor(h.clock.now().getTime() / 1000) - 3 });
+    await h.app.inject({ method: 'GET', url: `/t/c/${fresh}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.deepEqual(h.events.map((e) => [e.isMachine, (e.raw as { machineReasons: string[] }).machineReasons]), [
+      [true, ['head-request']],
+      [true, ['scanner-user-agent']],
+      [true, ['click-soon-after-send']],
+    ]);
+    assert.match(h.events[0]?.sourceId ?? '', /:m$/, 'a machine hit never shares a sourceId with a human one');
+  });
+
+  it('click: tokens signed with a previous secret still work (rotation)', async (t) => {
+    const h = await harness(t);
+    const old = signToken(['previous-secret'], { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/old' });
+    const res = await h.app.inject({ method: 'GET', url: `/t/c/${old}` });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://shop.example/old');
+  });
+
+  it('one-click unsubscribe: RFC 8058 POST answers 200 without redirect and is idempotent', async (t) => {
+    const h = await harness(t);
+    for (const contentType of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const payload = contentType.startsWith('multipart')
+        ? '--x\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--x--\r\n'
+        : 'List-Unsubscribe=One-Click';
+      const res = await h.app.inject({ method: 'POST', url: `/t/u/${unsubToken}`, headers: { 'content-type': contentType }, payload });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers.location, undefined);
+    }
+    assert.deepEqual(h.unsubscribes, [
+      { ledgerId: LEDGER, source: 'one_click', at: h.clock.now() },
+      { ledgerId: LEDGER, source: 'one_click', at: h.clock.now() },
+    ]);
+  });
+
+  it('one-click unsubscribe: a tampered token is 400 and unsubscribes nobody', async (t) => {
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'POST', url: `/t/u/${tamper(unsubToken)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error, 'TRACKING_SIGNATURE_INVALID');
+    assert.equal(h.unsubscribes.length, 0);
+  });
+
+  it('preference page: GET never unsubscribes; the form POST does, then confirms', async (t) => {
+    const h = await harness(t);
+    const get = await h.app.inject({ method: 'GET', url: `/t/u/${unsubToken}` });
+    assert.equal(get.statusCode, 200);
+    assert.match(String(get.headers['content-type']), /^text\/html/);
+    assert.ok(get.body.includes(`<form method="post" action="${unsubToken}/confirm">`));
+    await h.app.inject({ method: 'HEAD', url: `/t/u/${unsubToken}` });
+    assert.equal(h.unsubscribes.length, 0, 'link scanners (GET/HEAD) unsubscribe nobody');
+    const confirm = await h.app.inject({ method: 'POST', url: `/t/u/${unsubToken}/confirm`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'confirm=yes' });
+    assert.equal(confirm.statusCode, 200);
+    assert.match(confirm.body, /You are unsubscribed/);
+    assert.deepEqual(h.unsubscribes, [{ ledgerId: LEDGER, source: 'preference_page', at: h.clock.now() }]);
+  });
+
+  it('unsubscribe: a failing service is an error response, not a false 200', async (t) => {
+    const h = await harness(t, { async unsubscribe() { throw new Error('store down'); } });
+    const res = await h.app.inject({ method: 'POST', url: `/t/u/${unsubToken}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal(res.statusCode, 500);
+  });
+});
