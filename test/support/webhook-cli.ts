@@ -1,0 +1,7 @@
+/** A tiny CLI entry with only the webhook commands, so tests spawn them without src/cli/main.ts. */
+import { Command } from 'commander';
+import { registerWebhookCommands } from '../../src/cli/commands/webhooks.ts';
+
+const program = new Command('switchyard-test');
+registerWebhookCommands(program);
+await program.parseAsync(process.argv);
