@@ -1,0 +1,94 @@
+/**
+ * The Amazon SES Esp: SES API v2 SendEmail (POST /v2/email/outbound-emails) with Raw MIME, signed
+ * with AWS Signature V4 (the small `aws4` package, time from the injected clock). One request per
+ * message (SendBulkEmail takes only stored templates, and SES events cannot tell which of several
+ * recipients acted), so maxBatchSize is 1 and sendBatch runs up to `concurrency` requests at once.
+ * SES owns the envelope sender (set a custom MAIL FROM domain in SES), so returnPath is not used.
+ * It never retries: the bus owns that.
+ */
+import aws4 from 'aws4';
+import type { Clock } from '../../../clock/port.ts';
+import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
+import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import { mapSesError, sesErrorType } from './ses-errors.ts';
+import { toSesSendEmail } from './ses-request.ts';
+
+export interface SesEspOptions {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Default https://email.<region>.amazonaws.com */
+  baseUrl?: string;
+  /** Configuration set whose event destination publishes to our SNS webhook. */
+  configurationSetName?: string;
+  /** Requests in flight at once during sendBatch (default 10; keep under the account's max send rate). */
+  concurrency?: number;
+}
+
+function amzDate(d: Date): string {
+  return d.toISOString().replace(/[:-]|\.\d{3}/g, '');
+}
+
+export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: SesEspOptions): Esp {
+  const base = new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const doFetch = deps.fetch ?? fetch;
+  const concurrency = Math.max(1, options.concurrency ?? 10);
+  let isClosed = false;
+
+  async function send(msg: OutboundMessage): Promise<SendReceipt> {
+    if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SES Esp is closed', { retryable: true });
+    const body = JSON.stringify(await toSesSendEmail(msg, options.configurationSetName));
+    const path = `${basePath}/v2/email/outbound-emails`;
+    const signed = aws4.sign({
+      host: base.host, path, method: 'POST', service: 'ses', region: options.region, body,
+      headers: { 'Content-Type': 'application/json', 'X-Amz-Date': amzDate(deps.clock.now()) },
+    }, options.credentials);
+    // fetch derives Host and Content-Length itself (the same values that were signed).
+    const headers = Object.fromEntries(Object.entries(signed.headers ?? {})
+      .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
+      .map(([k, v]) => [k, String(v)]));
+    let res: Response;
+    try {
+      res = await doFetch(`${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body });
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `SES unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+    const text = await res.text();
+    let parsed: { MessageId?: unknown; message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
+    try { parsed = JSON.parse(text) as typeof parsed; } catch { /* error pages may be XML or empty */ }
+    if (res.ok && typeof parsed.MessageId === 'string') {
+      return { providerMessageId: parsed.MessageId, acceptedAt: deps.clock.now() };
+    }
+    if (res.ok) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `SES answered ${res.status} without a MessageId; outcome unknown`, {
+        retryable: true, details: { status: res.status, body: text.slice(0, 300) },
+      });
+    }
+    const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+    const message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.Message === 'string' ? parsed.Message : text.slice(0, 300);
+    throw mapSesError(res.status, sesErrorType(res.headers.get('x-amzn-errortype'), parsed), message, msg.to.address,
+      Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+  }
+
+  return {
+    name: 'ses',
+    maxBatchSize: 1,
+    send,
+    async sendBatch(messages) {
+      const results: BatchResult[] = new Array(messages.length);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < messages.length; i = next++) {
+          try {
+            results[i] = { ok: true, receipt: await send(messages[i]!) };
+          } catch (err) {
+            results[i] = { ok: false, error: isSwitchyardError(err) ? err : new SwitchyardError('ESP_UNAVAILABLE', String(err), { retryable: true, cause: err }) };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
+      return results;
+    },
+    async close() { isClosed = true; },
+  };
+}
