@@ -1,0 +1,100 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { aimdObserve, aimdSetCeiling, createAimd, isHeld } from '../../../src/core/throttle/aimd.ts';
+import type { AimdOptions, AimdSignal, AimdState } from '../../../src/core/throttle/aimd.ts';
+
+const opts: AimdOptions = {
+  floor: 1, ceiling: 1000, initial: 100, increaseStep: 10, increaseIntervalMs: 2_000,
+  decreaseFactor: 0.7, severeDecreaseFactor: 0.5, decreaseAbove: 0.05, severeAbove: 0.3, increaseBelow: 0.01,
+  decreaseCooldownMs: 2_000, hardHoldMs: 600_000, latencyTargetMs: 5_000, latencyDecreaseFactor: 0.9,
+  ratioHalfLifeMs: 1_000, minUtilisation: 0.5,
+};
+
+function feed(state: AimdState, at: number, signals: AimdSignal[], o = opts): { state: AimdState; changes: string[] } {
+  const changes: string[] = [];
+  for (const s of signals) {
+    const step = aimdObserve(state, o, at, s);
+    state = step.state;
+    if (step.change !== undefined) changes.push(step.change);
+  }
+  return { state, changes };
+}
+
+const successes = (n: number): AimdSignal[] => Array.from({ length: n }, () => ({ kind: 'success' }));
+const deferrals = (n: number): AimdSignal[] => Array.from({ length: n }, () => ({ kind: 'deferral', severity: 'throttle' }));
+
+describe('AIMD controller', () => {
+  it('adds one step per clean, used interval', () => {
+    let s = createAimd(opts, 0);
+    for (let t = 100; t <= 4_100; t += 100) s = feed(s, t, successes(10)).state; // 100/s offered at rate 100
+    assert.equal(s.rate, 120);
+  });
+
+  it('does not grow while the rate is unused', () => {
+    let s = createAimd(opts, 0);
+    for (let t = 1_000; t <= 20_000; t += 1_000) s = feed(s, t, successes(1)).state;
+    assert.equal(s.rate, 100);
+  });
+
+  it('one burst of deferrals decreases once (cool-down), a later burst again', () => {
+    let s = createAimd(opts, 0);
+    s = feed(s, 0, successes(50)).state;
+    const burst = feed(s, 100, deferrals(20));
+    assert.deepEqual(burst.changes, ['decreased']);
+    assert.equal(burst.state.rate, 70); // decided at the 3rd deferral (3 of 53 > 5%), the rest fall in the cool-down
+    const later = feed(burst.state, 2_200, deferrals(5));
+    assert.deepEqual(later.changes, ['decreased']);
+  });
+
+  it('ignores a deferral ratio below 5% and uses 0.7 between 5% and 30%', () => {
+    let s = createAimd(opts, 0);
+    s = feed(s, 0, successes(100)).state;
+    assert.deepEqual(feed(s, 0, deferrals(3)).changes, []);
+    const mild = feed(s, 0, deferrals(10));
+    assert.equal(mild.state.rate, 70);
+  });
+
+  it('a hard signal halves and holds the key for hardHoldMs', () => {
+    const s = feed(createAimd(opts, 0), 1_000, [{ kind: 'deferral', severity: 'hard' }]).state;
+    assert.equal(s.rate, 50);
+    assert.ok(isHeld(s, 600_999));
+    assert.ok(!isHeld(s, 601_000));
+  });
+
+  it('latency above target slows down', () => {
+    const s = feed(createAimd(opts, 0), 1_000, [{ kind: 'success', latencyMs: 9_000 }]).state;
+    assert.equal(s.rate, 90);
+  });
+
+  it('a lower ceiling clamps at once', () => {
+    const { state } = aimdSetCeiling(createAimd(opts, 0), opts, 40);
+    assert.equal(state.rate, 40);
+  });
+
+  it('property: the rate stays within [floor, ceiling]', () => {
+    const signal = fc.oneof(
+      fc.constant<AimdSignal>({ kind: 'success' }),
+      fc.integer({ min: 0, max: 20_000 }).map((latencyMs): AimdSignal => ({ kind: 'success', latencyMs })),
+      fc.constantFrom<AimdSignal>({ kind: 'deferral', severity: 'throttle' }, { kind: 'deferral', severity: 'hard' }),
+    );
+    fc.assert(fc.property(
+      fc.double({ min: 0.1, max: 100, noNaN: true }),
+      fc.double({ min: 0, max: 5_000, noNaN: true }),
+      fc.double({ min: 0, max: 10_000, noNaN: true }),
+      fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5_000 }), signal }), { maxLength: 300 }),
+      (floor, span, initial, factor, events) => {
+        const o: AimdOptions = { ...opts, floor, ceiling: floor + span, initial, decreaseFactor: factor, increaseStep: span / 3 + 0.1 };
+        let s = createAimd(o, 0);
+        let t = 0;
+        assert.ok(s.rate >= floor && s.rate <= floor + span);
+        for (const e of events) {
+          t += e.dt;
+          s = aimdObserve(s, o, t, e.signal).state;
+          assert.ok(s.rate >= floor && s.rate <= floor + span, `rate ${s.rate} outside [${floor}, ${floor + span}]`);
+        }
+      },
+    ), { numRuns: 300 });
+  });
+});
