@@ -133,13 +133,14 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
 
   /** Every budget the key draws on, after checking the pauses. */
   function limitsFor(key: SendKey, now: number): Limit[] {
-    entries.sweep(now);
     const domain = entries.sendingDomain(key.sendingDomain, now);
     const campaign = key.campaignId === undefined ? undefined : entries.campaign(key.campaignId, now);
-    throwIfPaused(domain, now);
+    // The campaign first: when both are paused its reason is the more specific one.
     if (campaign !== undefined) throwIfPaused(campaign, now);
+    throwIfPaused(domain, now);
     const provider = entries.provider(key.provider, now);
     const group = entries.group(key.provider, key.sendingDomain, receivingGroup(key.recipientDomain), now);
+    entries.sweep(now); // after the touches above, so this key's entries are the newest
     const limits = [provider, group].map((e) =>
       bucketLimit(() => e.bucket, (b) => { e.bucket = b; }, now, Math.max(e.aimd.heldUntil, e.retryAfterUntil)));
     for (const p of campaign === undefined ? [domain] : [domain, campaign]) {
@@ -214,6 +215,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     const domain = entries.sendingDomain(out.sendingDomain, now);
     const campaign = out.campaignId === undefined ? undefined : entries.campaign(out.campaignId, now);
     const pauses = campaign === undefined ? [domain] : [campaign, domain];
+    entries.sweep(now);
     const stats = (field: StatField): void => {
       for (const e of [provider, group, ...pauses]) recordInWindow(e.stats, now, field);
     };
