@@ -6,6 +6,7 @@
  * event is reported in `rejected` (index 0).
  */
 import { SwitchyardError } from '../../../core/errors.ts';
+import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import type { NormalizeResult } from '../webhooks.ts';
@@ -33,6 +34,17 @@ function failedType(d: Record<string, unknown>): EventType {
   const reason = str(d['reason']) ?? '';
   if (reason.startsWith('suppress-')) return 'dropped';
   return reason === 'bounce' ? 'bounced_hard' : 'bounced_soft';
+}
+
+/**
+ * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
+ * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
+ */
+function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
+  if (c.matchedBy === 'none') return { type: hint };
+  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  return { type, reason: c.reason };
 }
 
 function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject: string } | { ignore: string } {
@@ -81,6 +93,11 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
     if (type === 'dropped') ev.reason = 'suppressed';
     else if (reason === 'bounce' && type === 'bounced_hard') ev.reason = status?.startsWith('5.1.') ? 'userunknown' : 'undefined';
     else if (reason) ev.reason = reason === 'espblock' ? 'blocked' : 'undefined';
+    if (type === 'bounced_hard' || type === 'bounced_soft') {
+      const c = classifyBounce(type, enhanced ?? undefined, message);
+      ev.type = c.type;
+      if (c.reason) ev.reason = c.reason;
+    }
   } else if (kind === 'rejected') {
     ev.reason = 'suppressed';
     const diag = str(obj(d['reject'])?.['reason']);

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
+import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import type { NormalizeResult } from '../webhooks.ts';
@@ -45,6 +46,17 @@ function hashedId(parts: (string | undefined)[]): string {
   return createHash('sha256').update(parts.map((p) => p ?? '').join('\n')).digest('hex').slice(0, 24);
 }
 
+/**
+ * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
+ * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
+ */
+function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
+  if (c.matchedBy === 'none') return { type: hint };
+  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  return { type, reason: c.reason };
+}
+
 interface Decision { type: EventType; email?: string; at?: string; extra: Partial<EngagementEvent> }
 
 function decide(b: Obj, record: string): Decision | { reject: string } | { ignore: string } {
@@ -59,6 +71,10 @@ function decide(b: Obj, record: string): Decision | { reject: string } | { ignor
       if (!type) return { reject: `unknown Postmark bounce Type ${JSON.stringify(kind)}` };
       const reason = type === 'dropped' ? 'suppressed' : type === 'complained' ? 'feedback' : type === 'auto_replied' ? 'vacation' : undefined;
       const details = str(b['Details']) ?? str(b['Description']);
+      if (type === 'bounced_hard' || type === 'bounced_soft') {
+        const c = classifyBounce(type, undefined, details);
+        return { type: c.type, email: str(b['Email']), at: str(b['BouncedAt']), extra: { reason: c.reason, diagnostic: details } };
+      }
       return { type, email: str(b['Email']), at: str(b['BouncedAt']), extra: { reason, diagnostic: details } };
     }
     case 'Open': {

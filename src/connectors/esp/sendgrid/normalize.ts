@@ -5,6 +5,7 @@
  * not an array of objects throws WEBHOOK_PAYLOAD_INVALID. Our ids ride as top-level `sy_*` custom args.
  */
 import { SwitchyardError } from '../../../core/errors.ts';
+import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import type { NormalizeResult } from '../webhooks.ts';
@@ -46,6 +47,17 @@ function bounceType(e: Record<string, unknown>): EventType {
   return 'bounced_soft';
 }
 
+/**
+ * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
+ * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
+ */
+function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
+  if (c.matchedBy === 'none') return { type: hint };
+  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  return { type, reason: c.reason };
+}
+
 function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: string } | { ignore: string } {
   const kind = e['event'];
   if (typeof kind !== 'string') return { reject: 'event has no "event" field' };
@@ -82,6 +94,9 @@ function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: s
     if (status) ev.status = status;
     const diag = str(e['reason']);
     if (diag) ev.diagnostic = diag;
+    const c = classifyBounce(type, status, diag);
+    ev.type = c.type;
+    if (c.reason) ev.reason = c.reason;
   } else if (kind === 'deferred') {
     const diag = str(e['response']);
     if (diag) ev.diagnostic = diag;

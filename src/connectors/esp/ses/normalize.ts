@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
+import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import type { NormalizeResult } from '../webhooks.ts';
@@ -42,6 +43,17 @@ function recipientHash(email: string): string {
 
 interface Target { email: string; type: EventType; extra: Partial<EngagementEvent> }
 
+/**
+ * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
+ * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
+ */
+function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
+  if (c.matchedBy === 'none') return { type: hint };
+  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  return { type, reason: c.reason };
+}
+
 /** Decides type and recipients for one SES event, or why it is rejected / ignored. */
 function targets(e: Obj, kind: string, mail: Obj): Target[] | { reject: string } | { ignore: string } {
   const destination = arr(mail['destination']).filter((d): d is string => typeof d === 'string');
@@ -57,11 +69,12 @@ function targets(e: Obj, kind: string, mail: Obj): Target[] | { reject: string }
       const sub = str(b['bounceSubType']) ?? 'General';
       const type: EventType = sub === 'Suppressed' || sub === 'OnAccountSuppressionList' ? 'dropped'
         : bounceType === 'Permanent' ? 'bounced_hard' : 'bounced_soft';
-      return arr(b['bouncedRecipients']).map(obj).filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string').map((r) => ({
-        email: r['emailAddress'] as string,
-        type,
-        extra: { reason: SUB_TYPE_REASON[sub] ?? 'undefined', status: str(r['status']), diagnostic: str(r['diagnosticCode']) },
-      }));
+      return arr(b['bouncedRecipients']).map(obj).filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string').map((r) => {
+        const status = str(r['status']);
+        const diagnostic = str(r['diagnosticCode']);
+        const c = type === 'dropped' ? { type } : classifyBounce(type, status, diagnostic);
+        return { email: r['emailAddress'] as string, type: c.type, extra: { reason: c.reason ?? SUB_TYPE_REASON[sub] ?? 'undefined', status, diagnostic } };
+      });
     }
     case 'Complaint': {
       const c = obj(e['complaint']) ?? {};

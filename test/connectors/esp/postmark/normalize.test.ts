@@ -35,11 +35,13 @@ describe('postmark normalize', () => {
     assert.deepEqual([c.isMachine, c.url], [false, 'https://shop.example.org/spring?utm_source=email']);
   });
   it('maps bounce Types per esp.md §4 and SubscriptionChange by SuppressionReason', () => {
-    const b = fixture('bounce-hard');
+    const b = { ...fixture('bounce-hard'), Details: 'Test bounce details' };
     const typeOf = (Type: string) => normalize({ ...b, Type }).events[0]?.type;
     assert.deepEqual(['SoftBounce', 'Transient', 'Blocked', 'SpamNotification', 'AutoResponder'].map(typeOf), ['bounced_soft', 'deferred', 'dropped', 'complained', 'auto_replied']);
     assert.equal(normalize({ ...b, Type: 'TemplateRenderingFailed' }).ignored.length, 1);
     assert.deepEqual(normalize({ ...b, Type: 'Mystery' }).rejected, [{ index: 0, reason: 'unknown Postmark bounce Type "Mystery"' }]);
+    // core/bounce overrides the vendor's hint when the diagnostic is clear: a "SoftBounce" saying 5.1.1 is hard.
+    assert.deepEqual([one('soft', { ...fixture('bounce-hard'), Type: 'SoftBounce' }).type, one('soft', { ...fixture('bounce-hard'), Type: 'SoftBounce' }).reason], ['bounced_hard', 'userunknown']);
     const s = fixture('subscription-change-manual-suppression');
     assert.equal(one('hard', { ...s, SuppressionReason: 'HardBounce' }).type, 'bounced_hard');
     assert.equal(normalize({ ...s, SuppressSending: false }).ignored.length, 1);

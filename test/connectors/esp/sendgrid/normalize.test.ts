@@ -30,11 +30,11 @@ describe('sendgrid normalize', () => {
     assert.equal(e.occurredAt.toISOString(), '2026-03-01T00:00:05.000Z');
     assert.equal(e.raw, batch[1]);
   });
-  it('keeps bounce status, reason and diagnostic; a blocked bounce is soft with a reputation reason', () => {
+  it('keeps bounce status, reason and diagnostic; a blocked bounce is soft with the core/bounce reason', () => {
     const hard = get('sg-evt-3-bounce');
     assert.deepEqual([hard.reason, hard.status, hard.diagnostic?.slice(0, 9)], ['userunknown', '5.1.1', '550 5.1.1']);
     const blocked = get('sg-evt-4-bounce');
-    assert.deepEqual([blocked.type, blocked.reason, blocked.status], ['bounced_soft', 'badreputation', '5.7.1']);
+    assert.deepEqual([blocked.type, blocked.reason, blocked.status], ['bounced_soft', 'blocked', '5.7.1']);
     assert.equal(get('sg-evt-6-dropped').diagnostic, 'Unsubscribed Address');
   });
   it('flags the Apple MPP open as machine and the human open and click as not', () => {

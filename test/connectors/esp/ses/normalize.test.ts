@@ -19,7 +19,7 @@ describe('ses normalize', () => {
   it('fans a bounce out per recipient with distinct, stable sourceIds that hold no address', () => {
     const r = normalize(fixture('bounce-permanent-two-recipients'));
     assert.deepEqual(r.events.map((e) => [e.type, e.email, e.status, e.reason]), [
-      ['bounced_hard', 'nobody@example.net', '5.1.1', 'undefined'], ['bounced_hard', 'ghost@example.net', '5.1.1', 'undefined'],
+      ['bounced_hard', 'nobody@example.net', '5.1.1', 'userunknown'], ['bounced_hard', 'ghost@example.net', '5.1.1', 'userunknown'],
     ]);
     const ids = r.events.map((e) => e.sourceId);
     assert.equal(new Set(ids).size, 2);
@@ -31,6 +31,13 @@ describe('ses normalize', () => {
     assert.equal(normalize(fixture('open-apple-mpp')).events[0]?.isMachine, true);
     const click = normalize(fixture('click')).events[0]!;
     assert.deepEqual([click.isMachine, click.url], [false, 'https://shop.example.org/spring?utm_source=email']);
+  });
+  it('lets core/bounce override the vendor hint: a "Permanent" reputation block is soft', () => {
+    const f = fixture('bounce-permanent-two-recipients');
+    const e = JSON.parse(f['Message'] as string) as Record<string, Record<string, unknown>>;
+    const recipients = [{ emailAddress: 'nobody@example.net', action: 'failed', status: '5.7.1', diagnosticCode: 'smtp; 550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using Spamhaus' }];
+    const r = normalize({ ...f, Message: JSON.stringify({ ...e, bounce: { ...e['bounce'], bouncedRecipients: recipients } }) });
+    assert.deepEqual(r.events.map((x) => [x.type, x.reason]), [['bounced_soft', 'blocked']]);
   });
   it('maps suppressed bounces to dropped and skips not-spam complaints', () => {
     const f = fixture('bounce-permanent-two-recipients');
