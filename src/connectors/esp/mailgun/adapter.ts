@@ -1,0 +1,110 @@
+/**
+ * The Mailgun Esp: POST /v3/<domain>/messages as multipart/form-data with basic auth `api:<key>`,
+ * on the US (api.mailgun.net) or EU (api.eu.mailgun.net) base URL. By default one request per
+ * message (maxBatchSize 1, sendBatch runs `concurrency` at once). With `batchSending: true`,
+ * messages of identical content share a request of ≤ 1000 recipients with recipient-variables; a
+ * 400 about an invalid recipient in such a request falls back to one request per message, so only
+ * the bad address fails. 429 honours Retry-After. It never retries a retryable failure itself.
+ */
+import type { Clock } from '../../../clock/port.ts';
+import { SwitchyardError } from '../../../core/errors.ts';
+import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import { isMailgunRecipientError, mailgunMessage, mapMailgunError } from './mailgun-errors.ts';
+import { groupForMailgunBatch, toMailgunBatchFields, toMailgunFields } from './mailgun-request.ts';
+import type { FormFields } from './mailgun-request.ts';
+
+export interface MailgunEspOptions {
+  domain: string;
+  apiKey: string;
+  /** 'us' (default) or 'eu'; ignored when baseUrl is given. */
+  region?: 'us' | 'eu';
+  baseUrl?: string;
+  /** Group identical-content messages into batch requests (≤ 1000 recipients). Default false. */
+  batchSending?: boolean;
+  /** Requests in flight at once during sendBatch (default 4). */
+  concurrency?: number;
+}
+
+function parseRetryAfter(value: string | null, now: Date): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: MailgunEspOptions): Esp {
+  const baseUrl = (options.baseUrl ?? (options.region === 'eu' ? 'https://api.eu.mailgun.net' : 'https://api.mailgun.net')).replace(/\/+$/, '');
+  const url = `${baseUrl}/v3/${encodeURIComponent(options.domain)}/messages`;
+  const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
+  const doFetch = deps.fetch ?? fetch;
+  const isBatch = options.batchSending === true;
+  const maxBatchSize = isBatch ? 1000 : 1;
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  let isClosed = false;
+
+  /** Posts one request; resolves with Mailgun's message id (without angle brackets). */
+  async function post(fields: FormFields): Promise<string> {
+    if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Mailgun Esp is closed', { retryable: true });
+    const form = new FormData();
+    for (const [k, v] of fields) form.append(k, v);
+    let res: Response;
+    try {
+      res = await doFetch(url, { method: 'POST', headers: { Authorization: authorization }, body: form });
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) throw mapMailgunError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
+    let id: unknown;
+    try { id = (JSON.parse(text) as { id?: unknown }).id; } catch { /* handled below */ }
+    if (typeof id !== 'string') {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun answered ${res.status} without a message id; outcome unknown`, {
+        retryable: true, details: { status: res.status, body: mailgunMessage(text) },
+      });
+    }
+    return id.replace(/^<|>$/g, '');
+  }
+
+  async function send(msg: OutboundMessage): Promise<SendReceipt> {
+    return { providerMessageId: await post(toMailgunFields(msg)), acceptedAt: deps.clock.now() };
+  }
+
+  async function sendGroup(indexes: number[], messages: readonly OutboundMessage[], results: BatchResult[]): Promise<void> {
+    const settle = async (i: number) => {
+      try { results[i] = { ok: true, receipt: await send(messages[i]!) }; } catch (err) { results[i] = { ok: false, error: err as SwitchyardError }; }
+    };
+    if (indexes.length === 1) return settle(indexes[0]!);
+    try {
+      const id = await post(toMailgunBatchFields(indexes.map((i) => messages[i]!)));
+      const acceptedAt = deps.clock.now();
+      for (const i of indexes) results[i] = { ok: true, receipt: { providerMessageId: id, acceptedAt } };
+    } catch (err) {
+      const e = err as SwitchyardError;
+      const status = e.details?.['status'];
+      if (typeof status === 'number' && isMailgunRecipientError(status, String(e.details?.['vendorMessage'] ?? ''))) {
+        // Mailgun does not say which address; nothing was sent, so send one by one.
+        for (const i of indexes) await settle(i);
+        return;
+      }
+      for (const i of indexes) results[i] = { ok: false, error: e };
+    }
+  }
+
+  return {
+    name: 'mailgun',
+    maxBatchSize,
+    send,
+    async sendBatch(messages) {
+      const results: BatchResult[] = new Array(messages.length);
+      const groups = isBatch ? groupForMailgunBatch(messages, maxBatchSize) : messages.map((_, i) => [i]);
+      let next = 0;
+      const worker = async () => {
+        for (let g = next++; g < groups.length; g = next++) await sendGroup(groups[g]!, messages, results);
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+      return results;
+    },
+    async close() { isClosed = true; },
+  };
+}
