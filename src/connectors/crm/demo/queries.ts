@@ -1,0 +1,128 @@
+/**
+ * SQL of the demo CRM, kept in its own demo_crm_* tables of the Switchyard store. Demo-only, so
+ * the tables come from ensureDemoCrmSchema (idempotent DDL), not from a numbered migration, and
+ * nothing outside connectors/crm/demo reads them. Writes are set-wise (one statement per batch).
+ */
+import type { Queryable } from '../../../store/port.ts';
+
+export const DEMO_CRM_SCHEMA = `
+  create table if not exists demo_crm_accounts (
+    contact_id text primary key,
+    engagement_score double precision,
+    last_engaged_at timestamptz,
+    opted_out boolean not null default false,
+    updated_at timestamptz not null
+  );
+  create table if not exists demo_crm_opt_outs (
+    email text primary key,            -- lower-cased
+    contact_id text,
+    opted_out boolean not null,
+    reason text not null,
+    recorded_at timestamptz not null
+  );
+  create table if not exists demo_crm_tasks (
+    n bigint generated always as identity primary key,
+    contact_id text not null,
+    kind text not null,
+    title text not null,
+    body text not null,
+    dedupe_key text unique,            -- nulls never collide: tasks without a key always insert
+    created_at timestamptz not null
+  );`;
+
+export interface AccountState { contactId: string; engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean }
+
+interface AccountRow { contact_id: string; engagement_score: number | null; last_engaged_at: Date | null; opted_out: boolean }
+
+function toAccountState(row: AccountRow): AccountState {
+  return {
+    contactId: row.contact_id,
+    ...(row.engagement_score === null ? {} : { engagementScore: row.engagement_score }),
+    ...(row.last_engaged_at === null ? {} : { lastEngagedAt: new Date(row.last_engaged_at) }),
+    optedOut: row.opted_out,
+  };
+}
+
+const SELECT_ACCOUNTS = `
+  select contact_id, engagement_score, last_engaged_at, opted_out
+  from demo_crm_accounts where contact_id = any($1::text[])`;
+
+export async function selectAccounts(db: Queryable, contactIds: string[]): Promise<AccountState[]> {
+  const { rows } = await db.query<AccountRow>(SELECT_ACCOUNTS, [contactIds]);
+  return rows.map(toAccountState);
+}
+
+// Last writer by engagement time wins: a late, older update never regresses the score.
+const UPSERT_ENGAGEMENT = `
+  insert into demo_crm_accounts (contact_id, engagement_score, last_engaged_at, updated_at)
+  select u.contact_id, u.score, u.at::timestamptz, $4
+  from unnest($1::text[], $2::float8[], $3::text[]) as u(contact_id, score, at)
+  on conflict (contact_id) do update
+    set engagement_score = excluded.engagement_score, last_engaged_at = excluded.last_engaged_at,
+        updated_at = excluded.updated_at
+    where demo_crm_accounts.last_engaged_at is null
+       or demo_crm_accounts.last_engaged_at <= excluded.last_engaged_at`;
+
+/** One row per contact (the caller dedupes: ON CONFLICT cannot touch a row twice). */
+export async function upsertEngagement(db: Queryable, updates: { contactId: string; score: number; lastEngagedAt: Date }[], now: Date): Promise<void> {
+  await db.query(UPSERT_ENGAGEMENT, [
+    updates.map((u) => u.contactId), updates.map((u) => u.score), updates.map((u) => u.lastEngagedAt.toISOString()), now,
+  ]);
+}
+
+const UPSERT_OPT_OUTS = `
+  insert into demo_crm_opt_outs (email, contact_id, opted_out, reason, recorded_at)
+  select o.email, o.contact_id, o.opted_out, o.reason, $5
+  from unnest($1::text[], $2::text[], $3::bool[], $4::text[]) as o(email, contact_id, opted_out, reason)
+  on conflict (email) do update
+    set contact_id = coalesce(excluded.contact_id, demo_crm_opt_outs.contact_id),
+        opted_out = excluded.opted_out, reason = excluded.reason, recorded_at = excluded.recorded_at`;
+
+const MARK_ACCOUNTS_OPTED_OUT = `
+  insert into demo_crm_accounts (contact_id, opted_out, updated_at)
+  select a.contact_id, a.opted_out, $3 from unnest($1::text[], $2::bool[]) as a(contact_id, opted_out)
+  on conflict (contact_id) do update set opted_out = excluded.opted_out, updated_at = excluded.updated_at`;
+
+/** One item per email and per contact (the caller dedupes). Both statements in one transaction. */
+export async function upsertOptOuts(
+  db: Queryable,
+  byEmail: { email: string; contactId: string | null; optedOut: boolean; reason: string }[],
+  byContact: { contactId: string; optedOut: boolean }[],
+  now: Date,
+): Promise<void> {
+  await db.query(UPSERT_OPT_OUTS, [
+    byEmail.map((o) => o.email), byEmail.map((o) => o.contactId), byEmail.map((o) => o.optedOut), byEmail.map((o) => o.reason), now,
+  ]);
+  if (byContact.length > 0) {
+    await db.query(MARK_ACCOUNTS_OPTED_OUT, [byContact.map((c) => c.contactId), byContact.map((c) => c.optedOut), now]);
+  }
+}
+
+const INSERT_TASK = `
+  insert into demo_crm_tasks (contact_id, kind, title, body, dedupe_key, created_at)
+  values ($1, $2, $3, $4, $5, $6)
+  on conflict (dedupe_key) do nothing
+  returning 'task_' || n as id`;
+const SELECT_TASK_BY_KEY = `select 'task_' || n as id from demo_crm_tasks where dedupe_key = $1`;
+
+export async function insertTask(
+  db: Queryable,
+  task: { contactId: string; kind: string; title: string; body: string; dedupeKey?: string },
+  now: Date,
+): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(INSERT_TASK, [task.contactId, task.kind, task.title, task.body, task.dedupeKey ?? null, now]);
+  if (rows[0] !== undefined) return rows[0].id;
+  const existing = await db.query<{ id: string }>(SELECT_TASK_BY_KEY, [task.dedupeKey]);
+  return existing.rows[0]?.id ?? '';
+}
+
+export interface DemoTask { id: string; contactId: string; kind: string; title: string; body: string; createdAt: Date }
+
+const SELECT_TASKS = `
+  select 'task_' || n as id, contact_id, kind, title, body, created_at
+  from demo_crm_tasks where contact_id = $1 order by n`;
+
+export async function selectTasks(db: Queryable, contactId: string): Promise<DemoTask[]> {
+  const { rows } = await db.query<{ id: string; contact_id: string; kind: string; title: string; body: string; created_at: Date }>(SELECT_TASKS, [contactId]);
+  return rows.map((r) => ({ id: r.id, contactId: r.contact_id, kind: r.kind, title: r.title, body: r.body, createdAt: new Date(r.created_at) }));
+}

@@ -1,0 +1,101 @@
+/**
+ * The CRM port: what Switchyard reads from and writes to a customer's CRM (HubSpot, Salesforce,
+ * the demo CRM). It is shaped for vendor batch APIs — every method takes a set and is ONE vendor
+ * request — so enrichment and engagement sync cost one call per chunk, never one per contact.
+ * Vendor shapes (HubSpot properties, Salesforce sObjects) stay in the adapter folders; this file
+ * speaks Switchyard's contact ids.
+ *
+ * Sizing and pacing are declared, not discovered: `maxBatchSize` and `rateLimit` say what one
+ * adapter instance may send. Adapters never split or pace on their own; callers go through
+ * createCrmBatcher (batcher.ts), which splits into `maxBatchSize` chunks and spaces requests to
+ * stay within `rateLimit`. How the known vendors fit (see docs/connectors.md):
+ * - HubSpot: CRM v3 `…/batch/read|update` take 100 inputs ⇒ maxBatchSize 100; burst limit
+ *   100–190 requests / 10 s per account ⇒ rateLimit { requests: ~80% of it, perMs: 10_000 }.
+ *   Opt-outs go through the subscription/communication-preferences API keyed by email.
+ * - Salesforce: sObject Collections (`/composite/sobjects`) take 200 records in one API call ⇒
+ *   maxBatchSize 200; the budget is daily (rolling 24 h), so rateLimit is derived from the org's
+ *   allocation (e.g. { requests: 25, perMs: 1_000 }) and `Sforce-Limit-Info` is watched.
+ *
+ * Errors (SwitchyardError): CRM_UNAVAILABLE (retryable, with retryAfterMs when the vendor sent
+ * Retry-After) for network failures, 429 and 5xx; VALIDATION_FAILED (permanent) for input the
+ * adapter refuses, such as more than `maxBatchSize` items. A failed call may have been partly
+ * applied by the vendor; every write here is idempotent, so the caller simply retries it.
+ */
+
+/** What the CRM knows about one contact, already normalised out of the vendor's schema. */
+export interface CrmRecord {
+  /** Switchyard's contact id (the warehouse id the CRM stores as an external id). */
+  contactId: string;
+  /** The CRM's own id for the record (HubSpot object id, Salesforce 18-char Id). */
+  crmId: string;
+  /** Lifecycle of the account: e.g. 'prospect' | 'trial' | 'customer' | 'churned'. */
+  accountStatus: string;
+  /** Commercial tier: e.g. 'smb' | 'mid-market' | 'enterprise'. */
+  tier: string;
+  /** The account owner (sales rep / CSM), when there is one. */
+  owner?: { id: string; name: string; email: string };
+  /** Last engagement score Switchyard wrote (0–100), if any. */
+  engagementScore?: number;
+  lastEngagedAt?: Date;
+  /** True when the CRM records an opt-out for this contact. */
+  optedOut: boolean;
+  /** Further vendor fields, normalised to camelCase names. */
+  fields: Record<string, unknown>;
+}
+
+export interface EngagementUpdate {
+  contactId: string;
+  /** 0–100. */
+  score: number;
+  lastEngagedAt: Date;
+}
+
+export interface OptOutItem {
+  /** Known when the opt-out came from a Switchyard contact; absent for email-only requests. */
+  contactId?: string;
+  email: string;
+  /** false records an opt-in again (re-subscribe). */
+  optedOut: boolean;
+  /** Why, for the CRM's audit trail ('unsubscribe link', 'complaint', 'DSR opt-out', …). */
+  reason: string;
+}
+
+export interface CrmTask {
+  contactId: string;
+  /** Task category, e.g. 'reply-follow-up', 'churn-risk'. */
+  kind: string;
+  title: string;
+  body: string;
+  /**
+   * Optional idempotency key: a repeat call with the same key returns the first task's id and
+   * creates nothing (the bus may redeliver the message that asked for the task).
+   */
+  dedupeKey?: string;
+}
+
+export interface Crm {
+  readonly name: string;
+  /** Most items one call may carry (HubSpot 100, Salesforce 200). */
+  readonly maxBatchSize: number;
+  /** Requests this instance may make per window, across all methods (one call = one request). */
+  readonly rateLimit: { requests: number; perMs: number };
+  /**
+   * Reads the records of up to maxBatchSize contact ids in one request. Ids the CRM does not
+   * know are absent from the map (not an error); duplicates are fine. Read-only.
+   */
+  lookup(ids: readonly string[]): Promise<Map<string, CrmRecord>>;
+  /**
+   * Writes engagement scores (up to maxBatchSize). Idempotent: the same update twice leaves the
+   * same state; an update whose lastEngagedAt is older than the stored one does not regress it.
+   * `updated` counts contacts the CRM knows (unknown ids are skipped, not errors).
+   */
+  updateEngagement(updates: readonly EngagementUpdate[]): Promise<{ updated: number }>;
+  /**
+   * Records opt-outs (and opt-ins) by email, up to maxBatchSize. Idempotent. `confirmed` lists
+   * the emails, as given, that the CRM has durably recorded — the compliance road marks a system
+   * done only for confirmed emails and retries the rest.
+   */
+  setOptOut(items: readonly OptOutItem[]): Promise<{ confirmed: string[] }>;
+  /** Creates one follow-up task for the contact's owner (one request). Idempotent by dedupeKey. */
+  createTask(task: CrmTask): Promise<{ id: string }>;
+}

@@ -1,0 +1,99 @@
+/** Demo CRM on one in-memory PGlite for the file: the CRM contract plus demo-only behaviour. */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createManualClock } from '../../../src/clock/manual.ts';
+import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
+import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
+import { selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
+import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
+import type { Db } from '../../../src/store/port.ts';
+import { crmContract } from './port.contract.ts';
+
+let opened: Promise<Db> | undefined;
+const database = (): Promise<Db> => (opened ??= createPgliteDb({}).then(async (db) => { await ensureDemoCrmSchema(db); return db; }));
+after(async () => { if (opened !== undefined) await (await opened).close(); });
+
+/** `n` fresh ids the demo CRM knows (it pretends not to know ~3%). */
+function knownIds(n: number): string[] {
+  const prefix = randomBytes(4).toString('hex');
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i += 1) if (isKnownContact(`${prefix}-${i}`)) out.push(`${prefix}-${i}`);
+  return out;
+}
+function unknownId(): string {
+  for (let i = 0; ; i += 1) if (!isKnownContact(`ghost-${i}`)) return `ghost-${i}`;
+}
+
+crmContract('demo', async () => {
+  const clock = createManualClock();
+  return { crm: createDemoCrm({ db: await database(), clock }), knownIds, unknownId: unknownId(), run: (p) => p };
+});
+
+crmContract('demo with latency', async () => {
+  const clock = createManualClock();
+  const crm = createDemoCrm({ db: await database(), clock }, { latencyMs: 250 });
+  return {
+    crm, knownIds, unknownId: unknownId(),
+    async run(p) {
+      let done = false;
+      p.then(() => { done = true; }, () => { done = true; });
+      while (!done) await clock.advance(250);
+      return p;
+    },
+  };
+});
+
+test('demo CRM: account fields are derived from the contact id, the same every time', async () => {
+  const clock = createManualClock();
+  const db = await database();
+  const ids = knownIds(400);
+  const a = await createDemoCrm({ db, clock }).lookup(ids.slice(0, 100));
+  const b = await createDemoCrm({ db, clock }).lookup(ids.slice(0, 100));
+  assert.deepEqual(a, b);
+  const all = await createCrmBatcher(createDemoCrm({ db, clock }, { rateLimit: { requests: 100, perMs: 1000 } }), { clock }).lookup(ids);
+  const statuses = new Set([...all.values()].map((r) => r.accountStatus));
+  assert.deepEqual([...statuses].sort(), ['churned', 'customer', 'prospect', 'trial']);
+  assert.ok([...all.values()].every((r) => (r.accountStatus === 'prospect') === (r.owner === undefined)));
+  assert.ok([...all.values()].every((r) => r.owner === undefined || r.owner.email.endsWith('@crm.example.com')));
+});
+
+test('demo CRM: failRate makes reproducible retryable CRM_UNAVAILABLE failures that change nothing', async () => {
+  const clock = createManualClock();
+  const db = await database();
+  const outcomes = async (): Promise<string[]> => {
+    const crm = createDemoCrm({ db, clock }, { failRate: 0.5, seed: 42 });
+    const out: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      out.push(await crm.lookup(['x']).then(() => 'ok', (e: { code: string; retryable: boolean }) => `${e.code}:${e.retryable}`));
+    }
+    return out;
+  };
+  const first = await outcomes();
+  assert.deepEqual(await outcomes(), first);
+  assert.ok(first.includes('ok'));
+  assert.ok(first.includes('CRM_UNAVAILABLE:true'));
+  assert.ok(first.every((o) => o === 'ok' || o === 'CRM_UNAVAILABLE:true'));
+  const [id] = knownIds(1) as [string];
+  const always = createDemoCrm({ db, clock }, { failRate: 1 });
+  await assert.rejects(always.updateEngagement([{ contactId: id, score: 90, lastEngagedAt: clock.now() }]), { code: 'CRM_UNAVAILABLE' });
+  assert.equal((await createDemoCrm({ db, clock }).lookup([id])).get(id)?.engagementScore, undefined);
+});
+
+test('demo CRM: tasks are stored with the clock time; bad input is VALIDATION_FAILED naming the field', async () => {
+  const clock = createManualClock(new Date('2026-05-01T09:00:00Z'));
+  const db = await database();
+  const crm = createDemoCrm({ db, clock });
+  const [id] = knownIds(1) as [string];
+  const { id: taskId } = await crm.createTask({ contactId: id, kind: 'churn-risk', title: 'Call them', body: 'Score dropped' });
+  assert.deepEqual(await selectTasks(db, id), [{ id: taskId, contactId: id, kind: 'churn-risk', title: 'Call them', body: 'Score dropped', createdAt: new Date('2026-05-01T09:00:00Z') }]);
+  await assert.rejects(crm.createTask({ contactId: unknownId(), kind: 'x', title: 'y', body: '' }), { code: 'VALIDATION_FAILED' });
+  await assert.rejects(crm.updateEngagement([{ contactId: id, score: 101, lastEngagedAt: clock.now() }]), /must be within 0…100, got 101/);
+  await assert.rejects(crm.setOptOut([{ email: 'not-an-address', optedOut: true, reason: 'x' }]), /opt-out email is not an address: "not-an-address"/);
+});
+
+test('demo CRM: ensureDemoCrmSchema is idempotent', async () => {
+  const db = await database();
+  await ensureDemoCrmSchema(db);
+  await ensureDemoCrmSchema(db);
+});

@@ -1,0 +1,86 @@
+/**
+ * The CRM port's contract, from its doc comment; every CRM adapter (demo now, HubSpot and
+ * Salesforce later against local vendor-shaped servers) must pass it. The harness names ids
+ * the far side knows and one it does not.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Crm } from '../../../src/connectors/crm/port.ts';
+
+export interface CrmHarness {
+  crm: Crm;
+  /** Fresh ids (unique to this call) the CRM knows. */
+  knownIds(n: number): string[];
+  /** An id the CRM does not know. */
+  unknownId: string;
+  /** Moves the clock when the adapter simulates latency (no-op otherwise). */
+  run<T>(p: Promise<T>): Promise<T>;
+}
+
+export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
+  test(`${label}: lookup returns known ids and leaves unknown ones out`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const ids = h.knownIds(3);
+    const found = await h.run(h.crm.lookup([...ids, h.unknownId, ids[0] as string]));
+    assert.deepEqual([...found.keys()].sort(), [...ids].sort());
+    const record = found.get(ids[0] as string);
+    assert.equal(record?.contactId, ids[0]);
+    assert.equal(typeof record?.accountStatus, 'string');
+    assert.equal(typeof record?.tier, 'string');
+    assert.equal(record?.optedOut, false);
+  });
+
+  test(`${label}: engagement updates are idempotent and never regress to an older engagement`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const [a, b] = h.knownIds(2) as [string, string];
+    const newer = new Date('2026-03-02T10:00:00Z');
+    const older = new Date('2026-03-01T10:00:00Z');
+    assert.deepEqual(await h.run(h.crm.updateEngagement([{ contactId: a, score: 70, lastEngagedAt: newer }, { contactId: h.unknownId, score: 5, lastEngagedAt: newer }])), { updated: 1 });
+    await h.run(h.crm.updateEngagement([{ contactId: a, score: 70, lastEngagedAt: newer }]));
+    await h.run(h.crm.updateEngagement([{ contactId: a, score: 10, lastEngagedAt: older }, { contactId: b, score: 33, lastEngagedAt: older }]));
+    const found = await h.run(h.crm.lookup([a, b]));
+    assert.equal(found.get(a)?.engagementScore, 70);
+    assert.deepEqual(found.get(a)?.lastEngagedAt, newer);
+    assert.equal(found.get(b)?.engagementScore, 33);
+  });
+
+  test(`${label}: opt-outs are confirmed by email and show on the record; opting in again reverses it`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const [a] = h.knownIds(1) as [string];
+    const email = `${a}@example.com`;
+    const res = await h.run(h.crm.setOptOut([
+      { contactId: a, email, optedOut: true, reason: 'unsubscribe link' },
+      { email: `stranger-${a}@example.org`, optedOut: true, reason: 'DSR opt-out' },
+    ]));
+    assert.deepEqual(res.confirmed, [email, `stranger-${a}@example.org`]);
+    assert.equal((await h.run(h.crm.lookup([a]))).get(a)?.optedOut, true);
+    await h.run(h.crm.setOptOut([{ contactId: a, email, optedOut: true, reason: 'unsubscribe link' }]));
+    await h.run(h.crm.setOptOut([{ contactId: a, email, optedOut: false, reason: 're-subscribed' }]));
+    assert.equal((await h.run(h.crm.lookup([a]))).get(a)?.optedOut, false);
+  });
+
+  test(`${label}: createTask returns an id; the same dedupeKey returns the same task`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const [a] = h.knownIds(1) as [string];
+    const task = { contactId: a, kind: 'reply-follow-up', title: 'Asked about pricing', body: 'Reply classified as pricing intent', dedupeKey: `reply:${a}` };
+    const first = await h.run(h.crm.createTask(task));
+    const again = await h.run(h.crm.createTask(task));
+    const other = await h.run(h.crm.createTask({ ...task, dedupeKey: undefined }));
+    assert.ok(first.id.length > 0);
+    assert.equal(again.id, first.id);
+    assert.notEqual(other.id, first.id);
+  });
+
+  test(`${label}: more than maxBatchSize items in one call is VALIDATION_FAILED`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const ids = Array.from({ length: h.crm.maxBatchSize + 1 }, (_, i) => `too-many-${i}`);
+    const err = await h.run(h.crm.lookup(ids)).catch((e: unknown) => e);
+    assert.equal((err as { code: string }).code, 'VALIDATION_FAILED');
+    assert.ok(h.crm.rateLimit.requests >= 1 && h.crm.rateLimit.perMs > 0);
+  });
+}
