@@ -1,0 +1,64 @@
+/**
+ * Header and subject signals that decide what an inbound message is before any body parsing:
+ * bounce-like senders and subjects (for DSNs without a delivery-status part), non-ARF complaint
+ * formats, and RFC 3834 / vendor auto-reply markers (bounces.md §4–5). Pure functions over header
+ * values; a bounce is never mistaken for an auto-reply (mailer-daemon exclusion first).
+ */
+
+/** Raw header access: lower-cased name → every value (unfolded). */
+export type HeaderLookup = (name: string) => string[];
+
+const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|root|bounce|bounces|mdaemon|mail\.delivery)@/i;
+const BOUNCE_DISPLAY = /mail delivery (system|subsystem)|mailer-daemon|postmaster/i;
+const BOUNCE_SUBJECT = new RegExp([
+  'undeliver', 'undelivered mail', 'delivery status notification', 'returned mail', 'failure notice',
+  'mail delivery failed', 'delivery failure', 'non[- ]?delivery', 'could not be delivered', 'mail failure',
+  'delivery has failed', 'delivery notification', 'warning: could not send', 'delayed mail', 'returning message to sender',
+].join('|'), 'i');
+const DELAY_SUBJECT = /delay|warning|still being retried|will (be )?retr/i;
+
+/** Does the sender or subject say "this is a bounce"? (used when there is no delivery-status part) */
+export function isBounceLike(from: { address?: string; name?: string }, subject: string, headers: HeaderLookup): boolean {
+  if (headers('x-failed-recipients').length > 0) return true;
+  if (BOUNCE_SENDER.test(from.address ?? '') || BOUNCE_DISPLAY.test(from.name ?? '')) return true;
+  return BOUNCE_SUBJECT.test(subject);
+}
+
+/** A text bounce whose subject says it is only a delay warning. */
+export function isDelayNotice(subject: string): boolean {
+  return DELAY_SUBJECT.test(subject);
+}
+
+/** Known non-ARF complaint formats (bounces.md §4): Hotmail JMRP, SES, Apple. Returns the format name. */
+export function detectNonArfComplaint(from: string, subject: string, headers: HeaderLookup): string | null {
+  const sender = from.toLowerCase();
+  if (sender === 'staff@hotmail.com' && /complaint about message from/i.test(subject)) return 'microsoft-jmrp';
+  if (sender === 'complaints@email-abuse.amazonses.com') return 'amazon-ses';
+  if (headers('x-apple-unsubscribe').some((v) => v.trim().toLowerCase() === 'true')) return 'apple-unsubscribe';
+  return null;
+}
+
+const AUTO_SUBJECT = /^\s*(auto:|automatic reply:|auto(matic)? response:|autoreply:|auto-reply:|out of (the )?office( autoreply)?:|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence:|respuesta autom[aá]tica|fuera de la oficina)/i;
+
+/**
+ * RFC 3834 and vendor auto-reply signals, each named (e.g. `auto-submitted:auto-replied`).
+ * Empty when the message looks human. Callers exclude bounces first.
+ */
+export function detectAutoReplySignals(subject: string, headers: HeaderLookup): string[] {
+  const signals: string[] = [];
+  for (const v of headers('auto-submitted')) {
+    const value = v.trim().toLowerCase().split(/[\s;(]/)[0] ?? '';
+    if (value !== '' && value !== 'no') signals.push(`auto-submitted:${value}`);
+  }
+  for (const name of ['x-autoreply', 'x-autorespond', 'x-auto-response-suppress']) {
+    if (headers(name).length > 0) signals.push(name);
+  }
+  if (headers('x-apple-action').some((v) => /vacation/i.test(v))) signals.push('x-apple-action:vacation');
+  for (const v of headers('precedence')) {
+    const value = v.trim().toLowerCase();
+    if (value === 'auto_reply' || value === 'bulk' || value === 'junk') signals.push(`precedence:${value}`);
+  }
+  const subj = AUTO_SUBJECT.exec(subject);
+  if (subj !== null) signals.push(`subject:${(subj[1] ?? '').trim().toLowerCase()}`);
+  return signals;
+}
