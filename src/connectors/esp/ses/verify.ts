@@ -74,7 +74,7 @@ export function snsStringToSign(msg: Record<string, unknown>): string {
 function certNames(cert: X509Certificate): string[] {
   const cn = /(?:^|\n|,\s*)CN=([^\n,]+)/.exec(cert.subject)?.[1];
   const sans = (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
-  return [...(cn ? [cn] : []), ...sans];
+  return [...new Set([...(cn ? [cn] : []), ...sans])];
 }
 
 /** Returns why the certificate is not trusted, or undefined when it is. */
