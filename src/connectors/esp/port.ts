@@ -2,10 +2,23 @@
  * The ESP port: hands rendered messages to an email service provider. No dedupe here: the send
  * stage claims the ledger row first, so an adapter is called at most once per (campaign, contact)
  * unless a previous call's outcome is unknown (crash after the call, before the ledger update).
+ * Adapters never retry and never sleep: a retryable failure goes back to the bus runner, which
+ * owns backoff (honouring retryAfterMs).
  *
  * Errors are SwitchyardErrors: ESP_RECIPIENT_REJECTED / ESP_MESSAGE_REJECTED (permanent),
  * ESP_RATE_LIMITED (retryable, retryAfterMs when the provider said so), ESP_UNAVAILABLE
- * (retryable), ESP_AUTH_FAILED (permanent for the batch). Vendor status goes in `details`.
+ * (retryable; also "outcome unknown", e.g. a 2xx without an id), ESP_AUTH_FAILED (permanent for
+ * the batch). Vendor status goes in `details` (`status` for HTTP, `smtpCode`/`enhanced`/`response`
+ * for SMTP, the vendor's error code/type and message). `details.accountLevel: true` on an
+ * ESP_MESSAGE_REJECTED means the account or sending domain itself is refused (paused, suspended,
+ * unverified sender): every later message will fail the same way until a human acts.
+ * Policy refusals (SMTP 5.7.x) are ESP_MESSAGE_REJECTED, never ESP_RECIPIENT_REJECTED, so a
+ * reputation block does not suppress the contact.
+ *
+ * Correlation always travels with the message in the vendor's own metadata channel (SMTP:
+ * X-Switchyard-Msg/-Campaign/-Contact headers; SendGrid custom_args; Mailgun v: variables; SES
+ * EmailTags; Postmark Metadata: keys sy_msg = ledgerId, sy_campaign, sy_contact) so webhook
+ * events map back to the ledger row. See docs/esp-adapters.md.
  */
 
 export interface Address { address: string; name?: string }
@@ -37,7 +50,11 @@ export interface OutboundMessage {
 }
 
 export interface SendReceipt {
-  /** The provider's id for the accepted message (SMTP: our Message-ID or the queue id). */
+  /**
+   * The provider's id for the accepted message (SMTP and sandbox: derived from our Message-ID).
+   * Where one request carries many messages (SendGrid personalizations, Mailgun batch mode) the
+   * messages of that request share it; webhook events still carry our correlation ids.
+   */
   providerMessageId: string;
   acceptedAt: Date;
 }
@@ -48,15 +65,23 @@ export type BatchResult =
   | { ok: false; error: import('../../core/errors.ts').SwitchyardError };
 
 export interface Esp {
+  /** smtp | sandbox | sendgrid | mailgun | ses | postmark (matches EngagementEvent.provider). */
   readonly name: string;
-  /** Largest batch one sendBatch call hands to the provider in one request (1 = no batching). */
+  /**
+   * Most messages one provider request carries (1 = one request per message). sendBatch accepts
+   * any number and splits by this itself; callers size chunks by it to keep requests full.
+   */
   readonly maxBatchSize: number;
-  /** Sends one message now. Throws a SwitchyardError as described above. */
+  /** Sends one message now. Resolves once the provider accepted it; throws a SwitchyardError as
+   *  described above. After close() it throws ESP_UNAVAILABLE. */
   send(msg: OutboundMessage): Promise<SendReceipt>;
   /**
-   * Sends many; results[i] belongs to messages[i]. A failure that hits the whole request
-   * (auth, 429, network) is reported on every message of that request, never thrown.
+   * Sends many; results[i] belongs to messages[i], always messages.length results, and it does
+   * not throw. A failure that hits the whole request (auth, 429, network) is reported on every
+   * message of that request; a refused recipient fails only its own message (adapters resend
+   * the rest of a request the provider refused as a whole). Requests may run concurrently.
    */
   sendBatch(messages: readonly OutboundMessage[]): Promise<BatchResult[]>;
+  /** Releases connections and loops; idempotent. In-flight sends finish or fail. */
   close(): Promise<void>;
 }
