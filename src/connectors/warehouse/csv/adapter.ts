@@ -139,8 +139,11 @@ function fromLatin1(text: string): string {
   return Buffer.from(text, 'latin1').toString('utf8');
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 function strictUtf8(latin1: string): string {
-  return STRICT_UTF8.decode(Buffer.from(latin1, 'latin1'));
+  // ASCII is the same in latin1 and UTF-8: skip the copy for the common case.
+  return NON_ASCII.test(latin1) ? STRICT_UTF8.decode(Buffer.from(latin1, 'latin1')) : latin1;
 }
 
 function decodeHeader(fields: string[], path: string): string[] {
