@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { signStripePayload, verify } from '../../../../src/connectors/billing/stripe/verify.ts';
 import { normalize } from '../../../../src/connectors/billing/stripe/normalize.ts';
 
@@ -51,5 +52,19 @@ describe('stripe normalize', () => {
   it('throws WEBHOOK_PAYLOAD_INVALID naming what is wrong', () => {
     assert.throws(() => normalize([]), { code: 'WEBHOOK_PAYLOAD_INVALID', message: 'Stripe body must be a JSON event object' });
     assert.throws(() => normalize({ object: 'event', id: 'evt_1', type: 'x', created: 1 }), { code: 'WEBHOOK_PAYLOAD_INVALID', message: 'Stripe event has no data.object' });
+  });
+});
+
+describe('stripe verify properties', () => {
+  it('any signed body verifies, and changing any one byte of it never does', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, pos, delta) => {
+      const body = Buffer.from(bytes);
+      const headers = { 'stripe-signature': signStripePayload(body, SECRET, T) };
+      assert.deepEqual(verify({ body, headers }, { signingSecret: SECRET }, at(T)), { ok: true });
+      const tampered = Buffer.from(body);
+      const i = pos % tampered.length;
+      tampered[i] = (tampered[i]! + delta) % 256;
+      assert.equal(verify({ body: tampered, headers }, { signingSecret: SECRET }, at(T)).ok, false);
+    }));
   });
 });
