@@ -17,7 +17,8 @@
  * with an unknown token is quarantined, not acted on. Tokens carry no expiry: unsubscribe links
  * must keep working for at least 30 days (CAN-SPAM) / 60 days (CASL); rotate secrets to expire.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 export type TokenKind = 'c' | 'o' | 'u' | 'b';
 
@@ -79,43 +80,44 @@ function readVarint(buf: Buffer, pos: number, end: number): [number, number] | n
   return null;
 }
 
-function encodeBody(p: TokenPayload): Buffer {
+/** The ledger field's bytes (packed UUID pair or varint length + UTF-8) and whether packed. */
+function encodeLedger(ledgerId: string): { bytes: Buffer; packed: boolean } {
+  const uuids = UUID_PAIR.exec(ledgerId);
+  if (uuids !== null) return { bytes: Buffer.from(uuids.slice(1).join(''), 'hex'), packed: true };
+  const utf8 = Buffer.from(ledgerId, 'utf8');
+  const len: number[] = [];
+  pushVarint(len, utf8.length);
+  return { bytes: Buffer.concat([Buffer.from(len), utf8]), packed: false };
+}
+
+/** Builds the signed body; `ledger` is passed in so one recipient's tokens encode it once. */
+function encodeBody(p: TokenPayload, ledger: { bytes: Buffer; packed: boolean }): Buffer {
   if (!(p.kind in KIND_CODES)) throw new TypeError(`token kind must be c, o, u or b, got ${String(p.kind)}`);
-  const uuids = UUID_PAIR.exec(p.ledgerId);
-  let header = KIND_CODES[p.kind];
-  const parts: Buffer[] = [];
-  if (uuids !== null) {
-    header |= FLAG_UUIDS;
-    parts.push(Buffer.from(uuids.slice(1).join(''), 'hex'));
-  } else {
-    const ledger = Buffer.from(p.ledgerId, 'utf8');
-    const len: number[] = [];
-    pushVarint(len, ledger.length);
-    parts.push(Buffer.from(len), ledger);
-  }
+  let header = KIND_CODES[p.kind] | (ledger.packed ? FLAG_UUIDS : 0);
+  const numbers: number[] = [];
   if (p.linkIndex !== undefined) {
     if (!Number.isSafeInteger(p.linkIndex) || p.linkIndex < 0 || p.linkIndex > 0xfffffff) {
       throw new TypeError(`linkIndex must be a small non-negative integer, got ${p.linkIndex}`);
     }
     header |= FLAG_LINK;
-    const idx: number[] = [];
-    pushVarint(idx, p.linkIndex);
-    parts.push(Buffer.from(idx));
+    pushVarint(numbers, p.linkIndex);
   }
   if (p.sentAt !== undefined) {
     if (!Number.isSafeInteger(p.sentAt) || p.sentAt < 0 || p.sentAt > 2 ** 34) {
       throw new TypeError(`sentAt must be unix seconds, got ${p.sentAt}`);
     }
     header |= FLAG_SENT_AT;
-    const at: number[] = [];
-    pushVarint(at, p.sentAt);
-    parts.push(Buffer.from(at));
+    pushVarint(numbers, p.sentAt);
   }
-  if (p.url !== undefined) {
-    header |= FLAG_URL;
-    parts.push(Buffer.from(p.url, 'utf8'));
-  }
-  return Buffer.concat([Buffer.from([header]), ...parts]);
+  if (p.url !== undefined) header |= FLAG_URL;
+  const urlLength = p.url === undefined ? 0 : Buffer.byteLength(p.url, 'utf8');
+  const body = Buffer.allocUnsafe(1 + ledger.bytes.length + numbers.length + urlLength);
+  body[0] = header;
+  ledger.bytes.copy(body, 1);
+  let pos = 1 + ledger.bytes.length;
+  for (const n of numbers) body[pos++] = n;
+  if (p.url !== undefined) body.write(p.url, pos, 'utf8');
+  return body;
 }
 
 function decodeBody(body: Buffer): TokenPayload | null {
@@ -156,23 +158,28 @@ function decodeBody(body: Buffer): TokenPayload | null {
   return pos === body.length ? payload : null;
 }
 
-function toKeys(secrets: string | readonly string[]): Buffer[] {
+function toKeys(secrets: string | readonly string[]): KeyObject[] {
   const list = typeof secrets === 'string' ? [secrets] : secrets;
-  if (list.length === 0 || list.some((s) => s.length === 0)) {
+  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new TypeError('tracking secrets must be a non-empty list of non-empty strings');
   }
-  return list.map((s) => Buffer.from(s, 'utf8'));
+  return list.map((s) => createSecretKey(Buffer.from(s, 'utf8')));
 }
 
 /** Builds a codec once (per campaign or per server) so each token costs one HMAC. */
 export function createTokenCodec(secrets: string | readonly string[]): TokenCodec {
   const keys = toKeys(secrets);
-  const signingKey = keys[0] as Buffer;
+  const signingKey = keys[0] as KeyObject;
+  // One recipient's tokens share a ledgerId: remember the last one's encoding (per codec).
+  let lastLedger: { id: string; encoded: { bytes: Buffer; packed: boolean } } | null = null;
   return {
     sign(payload) {
-      const body = encodeBody(payload);
+      if (lastLedger === null || lastLedger.id !== payload.ledgerId) {
+        lastLedger = { id: payload.ledgerId, encoded: encodeLedger(payload.ledgerId) };
+      }
+      const body = encodeBody(payload, lastLedger.encoded);
       const mac = createHmac('sha256', signingKey).update(body).digest().subarray(0, macLength(payload.kind));
-      return Buffer.concat([body, mac]).toString('base64url');
+      return Buffer.concat([body, mac], body.length + mac.length).toString('base64url');
     },
     verify(token) {
       if (typeof token !== 'string' || token.length < 4 || token.length > 8192 || !BASE64URL.test(token)) return null;

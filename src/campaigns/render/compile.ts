@@ -14,6 +14,8 @@ import type { Engines } from './liquid-engine.ts';
 import { rewriteLinks, LINKS_VAR } from './links.ts';
 import type { LinkSlot } from './links.ts';
 import { htmlFooter, textFooter } from './footer.ts';
+import { planTemplate } from './fast-render.ts';
+import type { FastPlan } from './fast-render.ts';
 import type { FooterNeeds } from './footer.ts';
 
 export interface TemplateInput {
@@ -50,6 +52,8 @@ export interface CompiledTemplate {
   /** Trackable links by index; static ones are signed per recipient into `__sy_links`. */
   readonly links: readonly LinkSlot[];
   readonly hasOpenPixel: boolean;
+  /** Fast-path plans (fast-render.ts) for subject, html and text; null renders with liquidjs. */
+  readonly plans: { subject: FastPlan | null; html: FastPlan | null; text: FastPlan | null };
 }
 
 export interface ValidationResult { ok: boolean; errors: string[] }
@@ -164,16 +168,19 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
   }
 
   let text: Template[] | null = null;
+  let textSource = '';
   let textFromHtml: ((h: string) => string) | null = null;
   if (input.text !== undefined) {
     const needs = footerNeeds(input.text, 'text', options, errors);
-    text = parseInto(engines, 'text', input.text + textFooter(needs), 'text', errors);
+    textSource = input.text + textFooter(needs);
+    text = parseInto(engines, 'text', textSource, 'text', errors);
   } else if (htmlSource !== null) {
     const toText = compileHtmlToText(HTML_TO_TEXT_OPTIONS);
     const userRaw = (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
     // Deriving once keeps html-to-text off the per-recipient path; raw markup injected per
     // recipient could only be seen by converting each rendered HTML, so fall back to that.
-    const derived = userRaw ? null : parseInto(engines, 'text', toText(htmlSource), 'text (derived)', []);
+    textSource = userRaw ? '' : toText(htmlSource);
+    const derived = userRaw ? null : parseInto(engines, 'text', textSource, 'text (derived)', []);
     if (derived === null) textFromHtml = toText;
     text = derived;
   }
@@ -184,6 +191,11 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     compiled: {
       engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
       textIsDerived: input.text === undefined,
+      plans: {
+        subject: planTemplate(engines.text, subject, input.subject, false),
+        html: html === null || htmlSource === null ? null : planTemplate(engines.html, html, htmlSource, true),
+        text: text === null ? null : planTemplate(engines.text, text, textSource, false),
+      },
       hasOpenPixel: html !== null,
     },
   };

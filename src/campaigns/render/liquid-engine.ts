@@ -28,6 +28,15 @@ export type TrackFn = (url: string, linkIndex: number) => string;
 const FILE_TAGS = ['include', 'render', 'layout'] as const;
 const HTTP_URL = /^https?:\/\//i;
 
+/** The href a rendered `sy_track_link` body becomes (shared with fast-render.ts). */
+export function trackHref(rendered: string, escape: boolean, track: TrackFn | undefined, linkIndex: number): string {
+  const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
+  // A Liquid href that did not come out as http(s) (mailto:, empty) is written as rendered.
+  if (track === undefined || !HTTP_URL.test(url)) return rendered;
+  const tracked = track(url, linkIndex);
+  return escape ? escapeAttribute(tracked) : tracked;
+}
+
 function registerTrackTag(engine: Liquid, escape: boolean): void {
   engine.registerTag(TRACK_TAG, {
     parse(token: TagToken, remaining: TopLevelToken[]) {
@@ -45,12 +54,8 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
     },
     * render(ctx, emitter) {
       const rendered = (yield engine.renderer.renderTemplates(this['body'] as Template[], ctx)) as string;
-      const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
       const track = ctx.environments[TRACK_FN_VAR] as TrackFn | undefined;
-      // A Liquid href that did not come out as http(s) (mailto:, empty) is written as rendered.
-      if (track === undefined || !HTTP_URL.test(url)) { emitter.write(rendered); return; }
-      const tracked = track(url, this['linkIndex'] as number);
-      emitter.write(escape ? escapeAttribute(tracked) : tracked);
+      emitter.write(trackHref(rendered, escape, track, this['linkIndex'] as number));
     },
   });
 }

@@ -10,6 +10,9 @@ import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
 import type { CompiledTemplate } from './compile.ts';
+import { renderPlan } from './fast-render.ts';
+import type { FastPlan } from './fast-render.ts';
+import type { Liquid, Template } from 'liquidjs';
 import { OPEN_VAR } from './compile.ts';
 import { LINKS_VAR } from './links.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
@@ -72,6 +75,10 @@ function staticLinks(compiled: CompiledTemplate, track: TrackFn): string[] {
   return out;
 }
 
+function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>): string {
+  return plan === null ? engine.renderSync(templates, scope) as string : renderPlan(engine, plan, scope);
+}
+
 function mailtoAddress(value: string): string {
   return value.replace(/^mailto:/i, '').split('?')[0] as string;
 }
@@ -102,18 +109,28 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
   let text: string;
   let part = 'subject';
   try {
-    subject = (compiled.engines.text.renderSync(compiled.subject, scope) as string).replace(/\s+/g, ' ').trim();
+    subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
       const stamp = sendAt === undefined ? {} : { sentAt: Math.floor(sendAt.getTime() / 1000) };
-      const track: TrackFn = (url, linkIndex) => `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex, ...stamp })}`;
+      // html and text show the same links: sign each (url, link) once per recipient.
+      const signed = new Map<string, string>();
+      const track: TrackFn = (url, linkIndex) => {
+        const key = `${linkIndex} ${url}`;
+        let tracked = signed.get(key);
+        if (tracked === undefined) {
+          tracked = `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex, ...stamp })}`;
+          signed.set(key, tracked);
+        }
+        return tracked;
+      };
       scope[TRACK_FN_VAR] = track;
       scope[LINKS_VAR] = staticLinks(compiled, track);
       scope[OPEN_VAR] = `${base}/t/o/${codec.sign({ kind: 'o', ledgerId, ...stamp })}`;
-      html = compiled.engines.html.renderSync(compiled.html, scope) as string;
+      html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
     }
     part = 'text';
-    if (compiled.text !== null) text = compiled.engines.text.renderSync(compiled.text, scope) as string;
+    if (compiled.text !== null) text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope);
     else if (compiled.textFromHtml !== null && html !== undefined) text = compiled.textFromHtml(html);
     else text = '';
     if (compiled.textIsDerived) text = text.trim();

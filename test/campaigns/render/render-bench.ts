@@ -42,3 +42,8 @@ console.log(`liquid html render alone: ${(20000 / ((performance.now() - liquidOn
 const textOnly = performance.now();
 for (let i = 0; i < 20000; i++) compiled.engines.text.renderSync(compiled.text!, scope);
 console.log(`liquid text render alone: ${(20000 / ((performance.now() - textOnly) / 1000)).toFixed(0)} renders/s`);
+const { renderPlan } = await import('../../../src/campaigns/render/fast-render.ts');
+const fastOnly = performance.now();
+for (let i = 0; i < 20000; i++) renderPlan(compiled.engines.html, compiled.plans.html!, scope);
+console.log(`planned html render alone: ${(20000 / ((performance.now() - fastOnly) / 1000)).toFixed(0)} renders/s`);
+console.log('html pieces:', compiled.plans.html?.pieces.map((p) => p.kind).join(','));
