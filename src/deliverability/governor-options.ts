@@ -64,6 +64,7 @@ export const DEFAULT_RECEIVING_AIMD: AimdOptions = {
   ceiling: 1000,
   initial: 50,
   increaseStep: 10,
+  increaseMaxFraction: 0.1,
   increaseIntervalMs: 2_000,
   decreaseFactor: 0.7,
   severeDecreaseFactor: 0.5,
@@ -125,6 +126,7 @@ function validate(r: ResolvedGovernorOptions): void {
     positive(`${name}.floor`, a.floor);
     if (!(a.ceiling >= a.floor)) problems.push(`${name}.ceiling must be >= floor (got ${a.ceiling} < ${a.floor})`);
     positive(`${name}.increaseStep`, a.increaseStep);
+    positive(`${name}.increaseMaxFraction`, a.increaseMaxFraction);
     positive(`${name}.increaseIntervalMs`, a.increaseIntervalMs);
     positive(`${name}.ratioHalfLifeMs`, a.ratioHalfLifeMs);
     fraction(`${name}.decreaseFactor`, a.decreaseFactor);

@@ -7,7 +7,8 @@
  *   `decreaseAbove`, any "hard" signal (421 4.7.28, RP-00x, 4.7.650/651; also holds the key for
  *   `hardHoldMs`), or a latency above `latencyTargetMs`. A cool-down between decreases makes one
  *   burst of deferrals (many sends in flight when the receiver pushed back) count once.
- * - Increase is slow: once per `increaseIntervalMs`, by `increaseStep`, only when the recent
+ * - Increase is slow: once per `increaseIntervalMs`, by `increaseStep` (capped at
+ *   `increaseMaxFraction` of the rate, so small rates probe gently), only when the recent
  *   deferral ratio is below `increaseBelow`, outside the cool-down, and only when the current rate
  *   was actually used (an idle key must not creep up to the ceiling and then burst).
  * - Between the two thresholds the rate holds (§5: 1 % – 5 %).
@@ -25,6 +26,9 @@ export interface AimdOptions {
   initial: number;
   /** Added to the rate per clean interval (msgs/s). */
   increaseStep: number;
+  /** At low rates the step is at most this fraction of the current rate (a fixed +10/s would be a
+   *  200 % overshoot at 5/s); above increaseStep / fraction the increase is purely additive. */
+  increaseMaxFraction: number;
   increaseIntervalMs: number;
   /** Multiplier on a throttle deferral (deliverability.md §5: 0.7). */
   decreaseFactor: number;
@@ -127,7 +131,8 @@ function maybeIncrease(state: AimdState, opts: AimdOptions, nowMs: number): Aimd
   const cooled = nowMs - state.lastDecreaseAt >= opts.decreaseCooldownMs;
   const next = { ...state, intervalStart: nowMs, intervalAttempts: 0 };
   if (used && calm && cooled && state.rate < opts.ceiling) {
-    return { state: { ...next, rate: clamp(state.rate + opts.increaseStep, opts) }, change: 'increased' };
+    const step = Math.min(opts.increaseStep, state.rate * opts.increaseMaxFraction);
+    return { state: { ...next, rate: clamp(state.rate + step, opts) }, change: 'increased' };
   }
   return { state: next, change: undefined };
 }

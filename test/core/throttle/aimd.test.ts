@@ -5,7 +5,7 @@ import { aimdObserve, aimdSetCeiling, createAimd, isHeld } from '../../../src/co
 import type { AimdOptions, AimdSignal, AimdState } from '../../../src/core/throttle/aimd.ts';
 
 const opts: AimdOptions = {
-  floor: 1, ceiling: 1000, initial: 100, increaseStep: 10, increaseIntervalMs: 2_000,
+  floor: 1, ceiling: 1000, initial: 100, increaseStep: 10, increaseMaxFraction: 0.1, increaseIntervalMs: 2_000,
   decreaseFactor: 0.7, severeDecreaseFactor: 0.5, decreaseAbove: 0.05, severeAbove: 0.3, increaseBelow: 0.01,
   decreaseCooldownMs: 2_000, hardHoldMs: 600_000, latencyTargetMs: 5_000, latencyDecreaseFactor: 0.9,
   ratioHalfLifeMs: 1_000, minUtilisation: 0.5,
@@ -29,6 +29,12 @@ describe('AIMD controller', () => {
     let s = createAimd(opts, 0);
     for (let t = 100; t <= 4_100; t += 100) s = feed(s, t, successes(10)).state; // 100/s offered at rate 100
     assert.equal(s.rate, 120);
+  });
+
+  it('grows by at most increaseMaxFraction of a small rate', () => {
+    let s = createAimd({ ...opts, initial: 5 }, 0);
+    for (let t = 100; t <= 2_100; t += 100) s = feed(s, t, successes(1), { ...opts, initial: 5 }).state;
+    assert.equal(s.rate, 5.5);
   });
 
   it('does not grow while the rate is unused', () => {
