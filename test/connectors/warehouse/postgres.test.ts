@@ -56,6 +56,7 @@ async function setup(t: TestContext): Promise<Fixture | null> {
                'Name' || g, case when g % 7 = 0 then null else 'Europe/Berlin' end, 'de',
                (array['free','pro','enterprise'])[1 + g % 3]
         from generate_series(1, ${ROWS}) g`);
+    await admin.query(`create sequence ${schema}.rows_evaluated`);
     const warehouse = createPostgresWarehouse({ url, mapping: MAPPING, orderBy: 'customer_id' });
     return { warehouse, table: `${schema}.customers`, schema, admin };
   })();
@@ -101,6 +102,17 @@ test('postgres: resumes after a key with a parameterised SQL query', async (t) =
   // Resuming from a batch's cursor continues exactly after it.
   const again = await collect(warehouse.stream({ sql, params: ['free'], afterKey: batches[0]?.cursor }, { batchSize: 4000 }));
   assert.deepEqual(again[0]?.rows[0], batches[1]?.rows[0]);
+});
+
+test('postgres: the cursor runs read-only, so a query with side effects cannot write to the warehouse', async (t) => {
+  const f = await setup(t);
+  if (f === null) return;
+  const { warehouse, schema } = f;
+  const sql = `select c.*, nextval('${schema}.rows_evaluated') as n from ${schema}.customers c`;
+  const err = await collect(warehouse.stream({ sql }, { batchSize: 100 })).catch((e: unknown) => e);
+  assert.equal((err as { code: string }).code, 'WAREHOUSE_UNREACHABLE');
+  assert.equal((err as { retryable: boolean }).retryable, false);
+  assert.match((err as Error).message, /cannot execute nextval\(\) in a read-only transaction \(SQLSTATE 25006\)/);
 });
 
 test('postgres: breaking out early releases the connection', async (t) => {
