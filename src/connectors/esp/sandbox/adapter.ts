@@ -13,7 +13,7 @@ import type { EngagementEvent } from '../../../core/events.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mulberry32 } from './prng.ts';
-import { DEFAULT_SANDBOX_RATES, createEventQueue, simulateOutcome } from './simulated-events.ts';
+import { DEFAULT_SANDBOX_RATES, createEventQueue, drawOutcome } from './simulated-events.ts';
 import type { SandboxRates } from './simulated-events.ts';
 
 export { mulberry32 } from './prng.ts';
@@ -69,7 +69,7 @@ export interface SandboxCounts {
 export interface SandboxEsp extends Esp {
   outbox(): ReadonlyArray<SentRecord>;
   counts(): SandboxCounts;
-  /** Messages per request, in order (send() is a request of one). */
+  /** Messages per request, in order (send() is a request of one); the most recent 10000. */
   requestSizes(): number[];
   /** The next n requests are answered ESP_RATE_LIMITED (with retryAfterMs when given). */
   throttleNext(n: number, retryAfterMs?: number): void;
@@ -93,7 +93,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   const maxBatchSize = options.maxBatchSize ?? 1000;
   const outboxLimit = options.outboxLimit ?? 100_000;
   const emitBatchSize = options.emitBatchSize ?? 5000;
-  const queue = createEventQueue();
+  const queue = createEventQueue(delay);
   let outbox: SentRecord[] = [];
   const sizes: number[] = [];
   const counts: SandboxCounts = {
@@ -106,8 +106,10 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   const stop = new AbortController();
 
   /** A whole-request failure (auth, throttle, outage), or undefined when the request goes through. */
-  function requestFault(): SwitchyardError | undefined {
+  function requestFault(size: number): SwitchyardError | undefined {
     counts.requests++;
+    sizes.push(size);
+    if (sizes.length > 20_000) sizes.splice(0, sizes.length - 10_000);
     if (isClosed) return new SwitchyardError('ESP_UNAVAILABLE', 'sandbox Esp is closed', { retryable: true });
     if (options.simulateAuthFailure === true) {
       return new SwitchyardError('ESP_AUTH_FAILED', 'sandbox: simulated credential failure', { details: { status: 401 } });
@@ -153,14 +155,15 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     if (deferred !== undefined) throw deferred;
     const providerMessageId = `sandbox-${msg.messageId}`;
     counts.accepted++;
+    // The outbox shares the caller's header/correlation objects: messages are not mutated after send.
     outbox.push({
       providerMessageId, acceptedAt: now, messageId: msg.messageId, from: msg.from.address, to: msg.to.address,
-      subject: msg.subject, headers: { ...msg.headers }, correlation: { ...msg.correlation }, tags: [...(msg.tags ?? [])],
+      subject: msg.subject, headers: msg.headers, correlation: msg.correlation, tags: msg.tags ?? [],
     });
     if (outbox.length > outboxLimit * 1.5) outbox = outbox.slice(outbox.length - outboxLimit);
-    for (const { stage, event } of simulateOutcome(msg, providerMessageId, rates, random)) {
-      const due = now.getTime() + stage * delay;
-      queue.push(stage, { due, event: { ...event, occurredAt: new Date(due) } });
+    const { flags, url } = drawOutcome(msg, rates, random);
+    if (flags !== 0) {
+      queue.push({ acceptedAt: now.getTime(), providerMessageId, messageId: msg.messageId, email: msg.to.address, correlation: msg.correlation, flags, url });
     }
     return { providerMessageId, acceptedAt: now };
   }
@@ -201,8 +204,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     name: 'sandbox',
     maxBatchSize,
     async send(msg) {
-      sizes.push(1);
-      const fault = requestFault();
+      const fault = requestFault(1);
       if (fault !== undefined) throw fault;
       return accept(msg);
     },
@@ -210,8 +212,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
       const results: BatchResult[] = [];
       for (let i = 0; i < messages.length; i += maxBatchSize) {
         const chunk = messages.slice(i, i + maxBatchSize);
-        sizes.push(chunk.length);
-        const fault = requestFault();
+        const fault = requestFault(chunk.length);
         for (const msg of chunk) {
           if (fault !== undefined) { results.push({ ok: false, error: fault }); continue; }
           try {

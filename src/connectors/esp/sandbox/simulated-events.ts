@@ -1,14 +1,16 @@
 /**
- * Decides what "happens" to one message the sandbox accepted and builds the normalised events for
- * it, and keeps them in due-time order without a timer per message. Outcomes are drawn from the
- * injected random source; event ids are derived from the provider message id, so re-sending the
- * same message yields the same sourceIds (downstream dedup sees a repeat, as with a real ESP).
+ * Decides what "happens" to one message the sandbox accepted, and turns that into normalised
+ * events when they fall due, without a timer per message. Per accepted message only one compact
+ * record is kept (outcome flags, ids, click URL); the EngagementEvent objects are built when they
+ * are taken, so a 1M blast holds 1M small records, not millions of events. Outcomes come from the
+ * injected random source; event ids derive from the provider message id, so re-sending the same
+ * message yields the same sourceIds (downstream dedup sees a repeat, as with a real ESP).
  */
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
-import type { OutboundMessage } from '../port.ts';
+import type { Correlation, OutboundMessage } from '../port.ts';
 
-/** Probabilities. bounce and delivered apply to every message; the rest apply to delivered ones,
- *  except click, which applies to opened ones. */
+/** Probabilities. bounce and delivered apply to every message; open, unsubscribe and complaint
+ *  to delivered ones; click to opened ones. */
 export interface SandboxRates {
   delivered: number;
   bounce: number;
@@ -22,74 +24,103 @@ export const DEFAULT_SANDBOX_RATES: SandboxRates = {
   delivered: 0.98, bounce: 0.01, open: 0.3, click: 0.1, unsubscribe: 0.002, complaint: 0.0005,
 };
 
-/** How many eventDelayMs after acceptance each event type fires (its stage). */
-const STAGE: Partial<Record<EventType, number>> = {
-  delivered: 1, bounced_hard: 1, opened: 2, clicked: 3, unsubscribed: 3, complained: 4,
-};
-export const STAGE_COUNT = 4;
+/** One accepted message's fate. */
+export interface SimulatedSend {
+  acceptedAt: number;
+  providerMessageId: string;
+  messageId: string;
+  email: string;
+  correlation: Correlation;
+  /** Bit set of OUTCOME values. */
+  flags: number;
+  url: string | undefined;
+}
 
-export interface PendingEvent { due: number; event: EngagementEvent }
+const OUTCOME = { bounced_hard: 1, delivered: 2, opened: 4, clicked: 8, unsubscribed: 16, complained: 32 } as const;
+type SimulatedType = keyof typeof OUTCOME;
+
+/** Stage k (1-based) fires k × eventDelayMs after acceptance, with these event types in order. */
+const STAGES: readonly (readonly SimulatedType[])[] = [
+  ['bounced_hard', 'delivered'], ['opened'], ['clicked', 'unsubscribed'], ['complained'],
+];
 
 function firstUrl(msg: OutboundMessage): string | undefined {
   const href = msg.html === undefined ? undefined : /href\s*=\s*["'](https?:\/\/[^"']+)["']/i.exec(msg.html)?.[1];
   return href ?? /https?:\/\/[^\s<>"')]+/.exec(msg.text)?.[0];
 }
 
-/** Draws the outcome of one accepted message and returns its events with their stage (1-based). */
-export function simulateOutcome(
-  msg: OutboundMessage, providerMessageId: string, rates: SandboxRates, random: () => number,
-): { stage: number; event: Omit<EngagementEvent, 'occurredAt'> }[] {
-  const base = {
-    provider: 'sandbox', email: msg.to.address, messageId: msg.messageId, providerMessageId,
-    campaignId: msg.correlation.campaignId, contactId: msg.correlation.contactId, ledgerId: msg.correlation.ledgerId,
-  };
-  const make = (type: EventType, extra: Partial<EngagementEvent> = {}) => ({
-    stage: STAGE[type] ?? 1,
-    event: {
-      ...base, ...extra, type, sourceId: `sandbox:${providerMessageId}:${type}`,
-      raw: { simulated: true, type, providerMessageId, ...extra },
-    },
-  });
-  if (random() < rates.bounce) {
-    return [make('bounced_hard', {
-      reason: 'userunknown', status: '5.1.1',
-      diagnostic: `smtp; 550 5.1.1 <${msg.to.address}>: user unknown (simulated by the sandbox ESP)`,
-    })];
-  }
-  if (random() >= rates.delivered) return [];
-  const out = [make('delivered')];
+/** Draws the outcome of one accepted message. */
+export function drawOutcome(msg: OutboundMessage, rates: SandboxRates, random: () => number): { flags: number; url: string | undefined } {
+  if (random() < rates.bounce) return { flags: OUTCOME.bounced_hard, url: undefined };
+  if (random() >= rates.delivered) return { flags: 0, url: undefined };
+  let flags: number = OUTCOME.delivered;
+  let url: string | undefined;
   if (random() < rates.open) {
-    out.push(make('opened'));
-    const url = firstUrl(msg);
-    if (random() < rates.click && url !== undefined) out.push(make('clicked', { url }));
+    flags |= OUTCOME.opened;
+    if (random() < rates.click) {
+      url = firstUrl(msg);
+      if (url !== undefined) flags |= OUTCOME.clicked;
+    }
   }
-  if (random() < rates.unsubscribe) out.push(make('unsubscribed'));
-  if (random() < rates.complaint) out.push(make('complained', { reason: 'abuse' }));
-  return out;
+  if (random() < rates.unsubscribe) flags |= OUTCOME.unsubscribed;
+  if (random() < rates.complaint) flags |= OUTCOME.complained;
+  return { flags, url };
+}
+
+function buildEvent(rec: SimulatedSend, type: SimulatedType, due: number): EngagementEvent {
+  const event: EngagementEvent = {
+    type: type satisfies EventType,
+    sourceId: `sandbox:${rec.providerMessageId}:${type}`,
+    provider: 'sandbox',
+    occurredAt: new Date(due),
+    email: rec.email,
+    messageId: rec.messageId,
+    providerMessageId: rec.providerMessageId,
+    campaignId: rec.correlation.campaignId,
+    contactId: rec.correlation.contactId,
+    ledgerId: rec.correlation.ledgerId,
+    raw: { simulated: true, type, providerMessageId: rec.providerMessageId },
+  };
+  if (type === 'clicked') event.url = rec.url;
+  if (type === 'complained') event.reason = 'abuse';
+  if (type === 'bounced_hard') {
+    event.reason = 'userunknown';
+    event.status = '5.1.1';
+    event.diagnostic = `smtp; 550 5.1.1 <${rec.email}>: user unknown (simulated by the sandbox ESP)`;
+  }
+  return event;
 }
 
 /**
- * One FIFO per stage: within a stage due times only grow (the clock does not go back), so the due
- * events are always at the head. Memory is one small object per pending event, no timers.
+ * One FIFO per stage: within a stage due times only grow (acceptance times do not go back), so
+ * the due records are always at the head.
  */
-export function createEventQueue() {
-  const stages: { items: PendingEvent[]; head: number }[] = Array.from({ length: STAGE_COUNT }, () => ({ items: [], head: 0 }));
-  let size = 0;
+export function createEventQueue(delayMs: number) {
+  const stages = STAGES.map((types) => ({ types, mask: types.reduce((m, t) => m | OUTCOME[t], 0), items: [] as SimulatedSend[], head: 0 }));
+  let pendingEvents = 0;
   return {
-    push(stage: number, item: PendingEvent): void {
-      stages[Math.min(Math.max(stage, 1), STAGE_COUNT) - 1]!.items.push(item);
-      size++;
+    push(rec: SimulatedSend): void {
+      for (const s of stages) {
+        if ((rec.flags & s.mask) === 0) continue;
+        s.items.push(rec);
+        for (const t of s.types) if ((rec.flags & OUTCOME[t]) !== 0) pendingEvents++;
+      }
     },
     /** Removes and returns every event due at or before `now`, oldest first. */
     takeDue(now: number): EngagementEvent[] {
-      const due: PendingEvent[] = [];
-      for (const s of stages) {
-        while (s.head < s.items.length && s.items[s.head]!.due <= now) due.push(s.items[s.head++]!);
+      const due: EngagementEvent[] = [];
+      stages.forEach((s, i) => {
+        const offset = (i + 1) * delayMs;
+        while (s.head < s.items.length && s.items[s.head]!.acceptedAt + offset <= now) {
+          const rec = s.items[s.head++]!;
+          for (const t of s.types) if ((rec.flags & OUTCOME[t]) !== 0) due.push(buildEvent(rec, t, rec.acceptedAt + offset));
+        }
         if (s.head > 1024 && s.head * 2 > s.items.length) { s.items = s.items.slice(s.head); s.head = 0; }
-      }
-      size -= due.length;
-      return due.sort((a, b) => a.due - b.due).map((p) => p.event);
+      });
+      pendingEvents -= due.length;
+      // Stable sort: equal times keep stage order (delivered before opened before clicked).
+      return due.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
     },
-    size: () => size,
+    size: () => pendingEvents,
   };
 }
