@@ -189,14 +189,16 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
     throw invalid(`inbound message must be a Buffer or string, got ${raw === null ? 'null' : typeof raw}`);
   }
   if (raw.length === 0 || raw.toString().trim() === '') throw invalid('inbound message is empty');
+  // RFC 5322 field names are printable ASCII without spaces; an mbox "From " line may precede them.
+  const firstLine = /^(?:From [^\n]*\n)?([^\r\n]*)/.exec(typeof raw === 'string' ? raw.slice(0, 1000) : raw.subarray(0, 1000).toString())?.[1] ?? '';
+  if (!/^[!-9;-~]+:/.test(firstLine)) {
+    throw invalid(`inbound message has no RFC 822 header fields: first line is not "Name: value" (${JSON.stringify(firstLine.slice(0, 40))})`);
+  }
   let mail: ParsedMail;
   try {
     mail = await simpleParser(raw, { keepDeliveryStatus: true, skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
   } catch (err) {
     throw invalid(`inbound message could not be parsed as MIME: ${toError(err).message}`, err);
-  }
-  if (!mail.headerLines.some((h) => h.key !== '')) {
-    throw invalid('inbound message has no RFC 822 header fields (expected "Name: value" lines before the body)');
   }
   return mail;
 }
