@@ -3,11 +3,14 @@
  * bus stages, and hands them to the HTTP server and the workers. The only file in src/ that
  * imports adapters, and the only one that reads process.env.
  */
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createServer, type RouteRegistrar } from './api/server.ts';
-import { createConsumer, type Consumer, type ConsumerOptions, type Handler } from './bus/consumer.ts';
+import { createConsumer, type Consumer, type Handler } from './bus/consumer.ts';
+import type { StageDefinition } from './bus/stage.ts';
 import type { Bus } from './bus/port.ts';
 import { createPostgresLogBus } from './bus/postgres-log/adapter.ts';
 import type { Clock } from './clock/port.ts';
@@ -19,18 +22,29 @@ import { migrate } from './store/migrate.ts';
 import { createPgliteDb } from './store/pglite/adapter.ts';
 import type { Db } from './store/port.ts';
 import { createPostgresDb } from './store/postgres/adapter.ts';
+import { registerCampaignRoutes } from './api/routes/campaigns.ts';
+import { createCampaignService, type CampaignService } from './campaigns/service.ts';
+import { sendStage } from './campaigns/send-stage.ts';
+import { runDispatcher } from './campaigns/staging.ts';
+import { blastEarlyStages } from './campaigns/stages.ts';
+import { createTemplateCache, type RenderSettings } from './campaigns/template-cache.ts';
+import type { Audience } from './campaigns/types.ts';
+import { createCrmBatcher } from './connectors/crm/batcher.ts';
+import { createDemoCrm, ensureDemoCrmSchema } from './connectors/crm/demo/adapter.ts';
+import type { Crm } from './connectors/crm/port.ts';
+import type { Esp } from './connectors/esp/port.ts';
+import { createSandboxEsp } from './connectors/esp/sandbox/adapter.ts';
+import { createSmtpEsp } from './connectors/esp/smtp/adapter.ts';
+import { createCsvWarehouse } from './connectors/warehouse/csv/adapter.ts';
+import { createDemoWarehouse } from './connectors/warehouse/demo/adapter.ts';
+import { createPostgresWarehouse } from './connectors/warehouse/postgres/adapter.ts';
+import type { Warehouse } from './connectors/warehouse/port.ts';
+import { SwitchyardError } from './core/errors.ts';
+import { createIngest, type Ingest } from './reactions/ingest.ts';
+import { ledgerOutcomeStage } from './reactions/ledger-stage.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** One consumer group of a stage: what it reads and what it does with each message. */
-export interface StageConsumer {
-  options: ConsumerOptions;
-  handler: Handler<never>;
-}
-export interface StageDefinition {
-  name: string;
-  consumers: StageConsumer[];
-}
 
 export interface App {
   config: Config;
@@ -41,6 +55,10 @@ export interface App {
   metrics: Metrics;
   server: FastifyInstance;
   stages: StageDefinition[];
+  esp: Esp;
+  crm: Crm;
+  campaigns: CampaignService;
+  ingest: Ingest;
   /** Builds consumers for the named stages (all when omitted) and starts them. */
   startWorkers(only?: readonly string[]): Consumer[];
   /** Opens the HTTP listener; resolves to the URL it listens on. */
@@ -53,8 +71,56 @@ export interface AppOptions {
   log?: Logger;
   /** An already opened (and migrated) store, e.g. one shared by a test file. */
   db?: Db;
-  /** Skip the HTTP server's listener and routes that need it (worker processes still get /metrics only if they listen). */
-  withServer?: boolean;
+  /** Use this ESP instead of the configured one (tests, benchmarks). */
+  esp?: (deps: { clock: Clock; ingest: Ingest }) => Esp;
+  /** Audience resolution override (tests). */
+  openWarehouse?: (audience: Audience) => Warehouse;
+  newId?: () => string;
+}
+
+/** The tracking secret(s): configured, or generated once into the data directory (local use). */
+export function trackingSecrets(config: Config): string[] {
+  if (config.raw.SWITCHYARD_TRACKING_SECRET !== undefined) return config.raw.SWITCHYARD_TRACKING_SECRET.split(',').map((x) => x.trim()).filter(Boolean);
+  const file = join(config.dataDir, 'tracking-secret');
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  }
+  return [readFileSync(file, 'utf8').trim()];
+}
+
+function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Ingest }): Esp {
+  const raw = config.raw;
+  switch (raw.SWITCHYARD_ESP) {
+    case 'sandbox':
+      return createSandboxEsp({ clock: deps.clock, emit: async (events) => { await deps.ingest(events); } }, { flushEveryMs: 1000 });
+    case 'smtp': {
+      const url = new URL(raw.SWITCHYARD_SMTP_URL!);
+      const dkim = raw.SWITCHYARD_DKIM_DOMAIN && raw.SWITCHYARD_DKIM_SELECTOR && raw.SWITCHYARD_DKIM_PRIVATE_KEY
+        ? { domainName: raw.SWITCHYARD_DKIM_DOMAIN, keySelector: raw.SWITCHYARD_DKIM_SELECTOR, privateKey: raw.SWITCHYARD_DKIM_PRIVATE_KEY } : undefined;
+      return createSmtpEsp({ clock: deps.clock }, {
+        host: url.hostname, port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)), secure: url.protocol === 'smtps:',
+        ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
+        pool: { maxConnections: raw.SWITCHYARD_SMTP_POOL_SIZE, maxMessages: 1000 }, dkim,
+      });
+    }
+    default:
+      throw new SwitchyardError('CONFIG_INVALID', `SWITCHYARD_ESP=${raw.SWITCHYARD_ESP} is not wired into the send stage yet`);
+  }
+}
+
+function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
+  return (audience) => {
+    switch (audience.source) {
+      case 'demo': return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
+      case 'csv': return createCsvWarehouse({ path: audience.path, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
+      case 'postgres': {
+        const url = config.raw.SWITCHYARD_WAREHOUSE_URL;
+        if (url === undefined) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "postgres" needs SWITCHYARD_WAREHOUSE_URL');
+        return createPostgresWarehouse({ url, mapping: audience.mapping, orderBy: audience.orderBy });
+      }
+    }
+  };
 }
 
 /** The one place that reads the process environment. */
@@ -81,14 +147,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const bus = createPostgresLogBus({ db, clock });
   const metrics = createMetrics({ bus });
-  const stages: StageDefinition[] = [];
-  const routes: RouteRegistrar[] = [];
+  const ingest = createIngest({ db, bus, clock });
+  const esp = (options.esp ?? ((d) => createConfiguredEsp(config, d)))({ clock, ingest });
+  await ensureDemoCrmSchema(db);
+  const crm = createCrmBatcher(createDemoCrm({ db, clock }), { clock });
+  const templates = createTemplateCache();
+  const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
+  const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
+  const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`) });
+  const blastDeps = { db, bus, clock, log, openWarehouse, crm };
+  const stages: StageDefinition[] = [
+    ...blastEarlyStages(blastDeps),
+    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts }),
+    ledgerOutcomeStage({ db, clock }),
+  ];
+  stages.find((s) => s.name === 'schedule')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
+  const routes: RouteRegistrar[] = [registerCampaignRoutes(campaigns)];
 
   const server = await createServer({ log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES }, routes);
   const running: Consumer[] = [];
+  const loops = new AbortController();
+  const loopRuns: Promise<void>[] = [];
 
   return {
-    config, log, clock, db, bus, metrics, server, stages,
+    config, log, clock, db, bus, metrics, server, stages, esp, crm, campaigns, ingest,
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
       if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
@@ -98,13 +180,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }, c.handler as Handler<unknown>)));
       for (const c of consumers) c.start();
       running.push(...consumers);
+      for (const s of picked) for (const loop of s.loops ?? []) loopRuns.push(loop(loops.signal));
       return consumers;
     },
     async listen() {
       return server.listen({ port: config.http.port, host: config.http.host });
     },
     async close() {
+      loops.abort();
       await Promise.all(running.splice(0).map((c) => c.stop()));
+      await Promise.all(loopRuns.splice(0));
+      await esp.close();
       await server.close();
       await bus.close();
       if (ownsDb) await db.close();

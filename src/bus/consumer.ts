@@ -10,7 +10,11 @@ import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
 import type { Bus, Delivery, FailureInfo, GroupSpec, Outcome } from './port.ts';
 
-export type Handler<P = unknown> = (message: Delivery<P>, context: { signal: AbortSignal }) => Promise<void>;
+/** What a handler may return instead of finishing: put the message back for later, unattempted
+ *  (e.g. its campaign is paused). Throwing is for failures; this is an expected outcome. */
+export interface Deferral { kind: 'defer'; delayMs: number; reason: string }
+
+export type Handler<P = unknown> = (message: Delivery<P>, context: { signal: AbortSignal }) => Promise<void | Deferral>;
 
 export interface ConsumerOptions extends GroupSpec {
   /** Messages leased per fetch (and so the in-flight bound per consumer). */
@@ -80,8 +84,8 @@ export function createConsumer<P>(deps: ConsumerDeps, options: ConsumerOptions, 
     const started = performance.now();
     let outcome: Outcome;
     try {
-      await handler(m, { signal: controller.signal });
-      outcome = { kind: 'ack' };
+      const result = await handler(m, { signal: controller.signal });
+      outcome = result === undefined ? { kind: 'ack' } : { kind: 'release', delayMs: result.delayMs };
     } catch (err) {
       outcome = decideOutcome(err, m, o);
       const level = outcome.kind === 'dead' ? 'error' : 'warn';

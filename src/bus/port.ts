@@ -42,8 +42,9 @@ export type Outcome =
   | { kind: 'retry'; delayMs: number; error: FailureInfo }
   /** Give up: keep as a dead letter (then ack), so later messages are not blocked. */
   | { kind: 'dead'; error: FailureInfo }
-  /** Put back untouched (not attempted), e.g. the rest of an ordered batch after a failure. */
-  | { kind: 'release' };
+  /** Put back untouched (not attempted), e.g. the rest of an ordered batch after a failure, or
+   *  a message whose work must wait (paused campaign): visible again after delayMs (default 0). */
+  | { kind: 'release'; delayMs?: number };
 
 export interface GroupSpec {
   topic: string;

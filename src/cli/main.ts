@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { createApp, loadConfigFromProcess, openStore } from '../app.ts';
 import { isSwitchyardError } from '../core/errors.ts';
 import { migrate } from '../store/migrate.ts';
+import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 
 function fail(err: unknown): never {
@@ -69,5 +70,6 @@ program.command('stages')
   });
 
 registerDeadLetterCommands(program, async () => createApp(loadConfigFromProcess()));
+registerCampaignCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

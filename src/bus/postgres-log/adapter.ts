@@ -80,7 +80,7 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
         case 'ack': done.push(m.seq); break;
         case 'dead': dead.push({ seq: m.seq, code: o.error.code, message: o.error.message, attempts: m.attempt }); done.push(m.seq); break;
         case 'retry': again.push({ seq: m.seq, attempts: m.attempt, visible_at: new Date(now.getTime() + o.delayMs).toISOString(), error: `${o.error.code}: ${o.error.message}` }); break;
-        case 'release': again.push({ seq: m.seq, attempts: m.attempt - 1, visible_at: now.toISOString(), error: null }); break;
+        case 'release': again.push({ seq: m.seq, attempts: m.attempt - 1, visible_at: new Date(now.getTime() + (o.delayMs ?? 0)).toISOString(), error: null }); break;
       }
     });
     await db.transaction(async (tx) => {

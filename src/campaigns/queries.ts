@@ -1,0 +1,144 @@
+/** SQL of the campaigns service and the blast stages. Set-wise: one statement per chunk. */
+import type { Queryable } from '../store/port.ts';
+import type { Campaign, CampaignDefinition, CampaignStatus, Recipient } from './types.ts';
+
+interface CampaignRow {
+  id: string; status: CampaignStatus; status_reason: string | null; definition: CampaignDefinition;
+  select_after: string | null; select_seq: number; select_done: boolean; selected: number; rejected: number;
+  created_at: Date; started_at: Date | null; finished_at: Date | null;
+}
+
+function toCampaign(r: CampaignRow): Campaign {
+  return {
+    id: r.id, status: r.status, statusReason: r.status_reason, definition: r.definition, selectDone: r.select_done,
+    selected: r.selected, rejected: r.rejected, createdAt: r.created_at, startedAt: r.started_at, finishedAt: r.finished_at,
+  };
+}
+
+export async function insertCampaign(db: Queryable, id: string, def: CampaignDefinition, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `insert into campaigns (id, name, definition, priority, created_at, updated_at) values ($1, $2, $3, $4, $5, $5) on conflict (id) do nothing`,
+    [id, def.name, JSON.stringify(def), def.priority, at]);
+  return rowCount === 1;
+}
+
+export async function getCampaign(db: Queryable, id: string): Promise<(Campaign & { selectAfter: string | null; selectSeq: number }) | null> {
+  const { rows: [r] } = await db.query<CampaignRow>('select * from campaigns where id = $1', [id]);
+  return r === undefined ? null : { ...toCampaign(r), selectAfter: r.select_after, selectSeq: r.select_seq };
+}
+
+export async function listCampaigns(db: Queryable, limit: number): Promise<Campaign[]> {
+  const { rows } = await db.query<CampaignRow>('select * from campaigns order by created_at desc, id limit $1', [limit]);
+  return rows.map(toCampaign);
+}
+
+/** Moves status only from one of `from`; returns false when the campaign was elsewhere. */
+export async function transition(db: Queryable, id: string, from: readonly CampaignStatus[], to: CampaignStatus, at: Date, reason: string | null = null): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update campaigns set status = $3, status_reason = $4, updated_at = $5,
+       started_at = case when $3 = 'running' and started_at is null then $5 else started_at end,
+       finished_at = case when $3 in ('completed', 'cancelled', 'failed') then $5 else finished_at end
+     where id = $1 and status = any($2::text[])`,
+    [id, from, to, reason, at]);
+  return rowCount === 1;
+}
+
+/** Records one select step; the seq guard makes a redelivered step a no-op. */
+export async function advanceSelect(db: Queryable, id: string, fromSeq: number, toSeq: number, after: string | null, done: boolean, selected: number, rejected: number, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update campaigns set select_seq = $3, select_after = coalesce($4, select_after), select_done = $5,
+       selected = selected + $6, rejected = rejected + $7, updated_at = $8
+     where id = $1 and select_seq = $2`,
+    [id, fromSeq, toSeq, after, done, selected, rejected, at]);
+  return rowCount === 1;
+}
+
+export interface LedgerInsert { contactId: string; email: string; state: 'queued' | 'suppressed'; reason: string | null }
+
+/** Inserts the chunk's ledger rows and marks the chunk complied, in one transaction. */
+export async function insertLedgerChunk(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerInsert[], at: Date): Promise<void> {
+  await db.query(
+    `insert into send_ledger (campaign_id, contact_id, email, state, reason, chunk, updated_at)
+     select $1, x.contact_id, x.email, x.state, x.reason, $2, $3
+     from jsonb_to_recordset($4::jsonb) as x(contact_id text, email text, state text, reason text)
+     on conflict (campaign_id, contact_id) do nothing`,
+    [campaignId, seq, at, JSON.stringify(rows.map((r) => ({ contact_id: r.contactId, email: r.email, state: r.state, reason: r.reason })))]);
+  await db.query(`insert into campaign_chunks (campaign_id, seq, recipients) values ($1, $2, $3) on conflict do nothing`, [campaignId, seq, rows.length]);
+}
+
+/** Contacts that were sent to at least `max` times since `since` (frequency cap). */
+export async function overCap(db: Queryable, contactIds: readonly string[], since: Date, max: number): Promise<Set<string>> {
+  const { rows } = await db.query<{ contact_id: string }>(
+    // uses send_ledger_contact_sent (partial index on sent rows)
+    `select contact_id from send_ledger where contact_id = any($1::text[]) and sent_at > $2
+     group by contact_id having count(*) >= $3`, [contactIds, since, max]);
+  return new Set(rows.map((r) => r.contact_id));
+}
+
+/** Moves the given contacts of a campaign from `from` states to `to`; returns the moved ids. */
+export async function moveLedger(db: Queryable, campaignId: string, contactIds: readonly string[], from: readonly string[], to: string, reason: string | null, at: Date): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await db.query<{ contact_id: string }>(
+    `update send_ledger set state = $4, reason = coalesce($5, reason), updated_at = $6
+     where campaign_id = $1 and contact_id = any($2::text[]) and state = any($3::text[])
+     returning contact_id`, [campaignId, contactIds, from, to, reason, at]);
+  return rows.map((r) => r.contact_id);
+}
+
+/** The send claim: queued → rendered (ESP call under way), with the deterministic Message-ID. */
+export async function claimForSend(db: Queryable, campaignId: string, claims: readonly { contactId: string; messageId: string }[], esp: string, at: Date): Promise<Set<string>> {
+  if (claims.length === 0) return new Set();
+  const { rows } = await db.query<{ contact_id: string }>(
+    `update send_ledger l set state = 'rendered', attempts = l.attempts + 1, message_id = x.message_id, esp = $3, updated_at = $4
+     from jsonb_to_recordset($2::jsonb) as x(contact_id text, message_id text)
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.state = 'queued'
+     returning l.contact_id`,
+    [campaignId, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, message_id: c.messageId }))), esp, at]);
+  return new Set(rows.map((r) => r.contact_id));
+}
+
+export interface SendResult { contactId: string; state: 'sent' | 'failed' | 'queued'; espMessageId?: string; error?: string }
+
+/** Records ESP outcomes of claimed rows (rendered or unknown → sent / failed / back to queued). */
+export async function recordSendResults(db: Queryable, campaignId: string, results: readonly SendResult[], at: Date): Promise<void> {
+  if (results.length === 0) return;
+  await db.query(
+    `update send_ledger l set state = x.state, esp_message_id = coalesce(x.esp_message_id, l.esp_message_id),
+       last_error = x.error, sent_at = case when x.state = 'sent' then $3 else l.sent_at end, updated_at = $3
+     from jsonb_to_recordset($2::jsonb) as x(contact_id text, state text, esp_message_id text, error text)
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.state in ('rendered', 'unknown')`,
+    [campaignId, JSON.stringify(results.map((r) => ({ contact_id: r.contactId, state: r.state, esp_message_id: r.espMessageId ?? null, error: r.error ?? null }))), at]);
+}
+
+export async function ledgerCounts(db: Queryable, campaignId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ state: string; n: number }>(
+    'select state, count(*)::int as n from send_ledger where campaign_id = $1 group by state', [campaignId]);
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+export async function ledgerReasons(db: Queryable, campaignId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ reason: string; n: number }>(
+    `select reason, count(*)::int as n from send_ledger where campaign_id = $1 and reason is not null group by reason order by n desc limit 20`, [campaignId]);
+  return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+}
+
+/** Completed when selection is done, every chunk passed comply, and nothing waits or is in flight. */
+export async function completeIfDone(db: Queryable, campaignId: string, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update campaigns c set status = 'completed', finished_at = $2, updated_at = $2
+     where c.id = $1 and c.status = 'running' and c.select_done
+       and (select count(*) from campaign_chunks k where k.campaign_id = c.id) = c.select_seq
+       and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state in ('queued', 'rendered'))`,
+    [campaignId, at]);
+  return rowCount === 1;
+}
+
+export async function cancelQueued(db: Queryable, campaignId: string, at: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `update send_ledger set state = 'cancelled', updated_at = $2 where campaign_id = $1 and state = 'queued'`, [campaignId, at]);
+  return rowCount;
+}
+
+export function recipientsById(recipients: readonly Recipient[]): Map<string, Recipient> {
+  return new Map(recipients.map((r) => [r.id, r]));
+}

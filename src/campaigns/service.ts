@@ -1,0 +1,171 @@
+/**
+ * Campaign lifecycle: create, validate, preview, start, pause, resume, cancel, status. Starting
+ * publishes the first select step; everything after that is the stages' work on the bus.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { Bus, GroupDepth } from '../bus/port.ts';
+import type { Clock } from '../clock/port.ts';
+import { SwitchyardError } from '../core/errors.ts';
+import type { OutboundMessage } from '../connectors/esp/port.ts';
+import type { Warehouse } from '../connectors/warehouse/port.ts';
+import { checkEmail } from '../connectors/warehouse/mapping.ts';
+import type { Db } from '../store/port.ts';
+import * as q from './queries.ts';
+import { validateTemplate } from './render/compile.ts';
+import { renderMessage } from './render/render-message.ts';
+import { renderCampaignOf, type RenderSettings, type TemplateCache } from './template-cache.ts';
+import { PRIORITIES, TOPICS, type Audience, type Campaign, type CampaignDefinition, type SelectStep } from './types.ts';
+
+const Hours = Type.Object({ start: Type.Integer({ minimum: 0, maximum: 23 }), end: Type.Integer({ minimum: 0, maximum: 24 }) });
+const AddressSchema = Type.Object({ address: Type.String({ minLength: 3 }), name: Type.Optional(Type.String()) });
+const MappingSchema = Type.Object({ columns: Type.Record(Type.String(), Type.String()), fields: Type.Optional(Type.Array(Type.String())) });
+
+export const CampaignInput = Type.Object({
+  id: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  from: AddressSchema,
+  replyTo: Type.Optional(AddressSchema),
+  subject: Type.String({ minLength: 1 }),
+  template: Type.Object({ html: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }),
+  audience: Type.Union([
+    Type.Object({ source: Type.Literal('demo'), size: Type.Optional(Type.Integer({ minimum: 0 })), seed: Type.Optional(Type.Integer()) }),
+    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String()), table: Type.Optional(Type.String()), orderBy: Type.String(), mapping: MappingSchema }),
+    Type.Object({ source: Type.Literal('csv'), path: Type.String(), mapping: MappingSchema, delimiter: Type.Optional(Type.String()) }),
+  ]),
+  postalAddress: Type.String({ minLength: 1 }),
+  priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),
+  schedule: Type.Optional(Type.Object({ window: Type.Optional(Hours), quiet: Type.Optional(Hours), bestTime: Type.Optional(Type.Boolean()) })),
+  frequencyCap: Type.Optional(Type.Object({ max: Type.Integer({ minimum: 1 }), windowHours: Type.Integer({ minimum: 1 }) })),
+  tags: Type.Optional(Type.Array(Type.String())),
+});
+export type CampaignInput = Static<typeof CampaignInput>;
+
+export interface CampaignServiceDeps {
+  db: Db;
+  bus: Bus;
+  clock: Clock;
+  templates: TemplateCache;
+  render: RenderSettings;
+  openWarehouse(audience: Audience): Warehouse;
+  newId(): string;
+}
+
+export interface CampaignStatusReport {
+  campaign: Campaign;
+  counts: Record<string, number>;
+  reasons: Record<string, number>;
+  stages: Pick<GroupDepth, 'topic' | 'group' | 'pending' | 'inFlight' | 'retrying'>[];
+  ratePerSecond: number;
+  etaSeconds: number | null;
+}
+
+export interface CampaignService {
+  create(input: unknown): Promise<Campaign>;
+  /** Every problem at once: schema, template, footer fields, audience query. */
+  validate(idOrInput: string | unknown): Promise<{ ok: boolean; errors: string[] }>;
+  preview(id: string, contact: { id: string; email: string; [field: string]: unknown }): Promise<OutboundMessage>;
+  start(id: string): Promise<Campaign>;
+  pause(id: string, reason?: string): Promise<Campaign>;
+  resume(id: string): Promise<Campaign>;
+  cancel(id: string): Promise<Campaign>;
+  get(id: string): Promise<Campaign>;
+  list(limit?: number): Promise<Campaign[]>;
+  status(id: string): Promise<CampaignStatusReport>;
+}
+
+function schemaErrors(input: unknown): string[] {
+  return [...Value.Errors(CampaignInput, input)].map((e) => `${e.path || '/'}: ${e.message}`).slice(0, 20);
+}
+
+export function createCampaignService(deps: CampaignServiceDeps): CampaignService {
+  const { db, bus, clock } = deps;
+
+  async function mustGet(id: string): Promise<Campaign> {
+    const c = await q.getCampaign(db, id);
+    if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${id} not found`);
+    return c;
+  }
+
+  async function validateDefinition(def: CampaignDefinition): Promise<string[]> {
+    const errors: string[] = [];
+    const fromProblem = checkEmail(def.from.address);
+    if (fromProblem !== null) errors.push(`from.address: ${fromProblem}`);
+    const t = await validateTemplate({ subject: def.subject, ...def.template }, { postalAddress: def.postalAddress });
+    errors.push(...t.errors.map((e) => `template: ${e}`));
+    try {
+      const stream = deps.openWarehouse(def.audience).stream({ ...(def.audience.source === 'postgres' ? { sql: def.audience.sql, table: def.audience.table } : {}) }, { batchSize: 1 });
+      for await (const batch of stream) { void batch; break; }
+    } catch (err) {
+      errors.push(`audience: ${(err as Error).message}`);
+    }
+    return errors;
+  }
+
+  async function move(id: string, from: Campaign['status'][], to: Campaign['status'], reason: string | null = null): Promise<Campaign> {
+    const c = await mustGet(id);
+    if (!(await q.transition(db, id, from, to, clock.now(), reason))) {
+      throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} is ${c.status}; it can become ${to} only from ${from.join(' or ')}`);
+    }
+    return mustGet(id);
+  }
+
+  return {
+    async create(input) {
+      const errors = schemaErrors(input);
+      if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign is invalid: ${errors.join('; ')}`, { details: { errors } });
+      const { id: givenId, ...rest } = input as CampaignInput;
+      const def: CampaignDefinition = { ...rest, priority: rest.priority ?? 'bulk' } as CampaignDefinition;
+      const id = givenId ?? deps.newId();
+      if (!(await q.insertCampaign(db, id, def, clock.now()))) throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} already exists`);
+      return mustGet(id);
+    },
+    async validate(idOrInput) {
+      if (typeof idOrInput === 'string') {
+        const errors = await validateDefinition((await mustGet(idOrInput)).definition);
+        return { ok: errors.length === 0, errors };
+      }
+      const schema = schemaErrors(idOrInput);
+      if (schema.length > 0) return { ok: false, errors: schema };
+      const errors = await validateDefinition({ priority: 'bulk', ...(idOrInput as CampaignInput) } as CampaignDefinition);
+      return { ok: errors.length === 0, errors };
+    },
+    async preview(id, contact) {
+      const c = await mustGet(id);
+      const compiled = await deps.templates.get(c);
+      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, deps.render), sendAt: clock.now() });
+    },
+    async start(id) {
+      const c = await mustGet(id);
+      if (c.status !== 'draft') throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} is ${c.status}; only a draft can start`);
+      const errors = await validateDefinition(c.definition);
+      if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${id} cannot start: ${errors.join('; ')}`, { details: { errors } });
+      const started = await move(id, ['draft'], 'running');
+      await bus.publish<SelectStep>(TOPICS.select, [{ id: `${id}:select:0`, key: id, payload: { campaignId: id, seq: 0 } }]);
+      return started;
+    },
+    pause: (id, reason) => move(id, ['running'], 'paused', reason ?? 'paused by operator'),
+    resume: (id) => move(id, ['paused'], 'running'),
+    async cancel(id) {
+      const c = await move(id, ['draft', 'running', 'paused'], 'cancelled', 'cancelled by operator');
+      await q.cancelQueued(db, id, clock.now());
+      return c;
+    },
+    get: mustGet,
+    list: (limit = 50) => q.listCampaigns(db, limit),
+    async status(id) {
+      const campaign = await mustGet(id);
+      const counts = await q.ledgerCounts(db, id);
+      const reasons = await q.ledgerReasons(db, id);
+      const stages = (await bus.depth()).filter((d) => d.topic.startsWith('blast.'))
+        .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
+      const handed = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.bounced ?? 0);
+      const end = campaign.finishedAt ?? clock.now();
+      const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
+      const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
+      const waiting = (counts.queued ?? 0) + (counts.rendered ?? 0);
+      const etaSeconds = campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0 ? null : Math.round(waiting / ratePerSecond);
+      return { campaign, counts, reasons, stages, ratePerSecond: Math.round(ratePerSecond * 10) / 10, etaSeconds };
+    },
+  };
+}

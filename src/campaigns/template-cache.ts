@@ -1,0 +1,51 @@
+/**
+ * Compile once, render many: one compiled template per campaign, kept while the campaign sends
+ * (bounded; the oldest is dropped first), plus how a campaign becomes the renderer's context.
+ */
+import { compileTemplate, type CompiledTemplate } from './render/compile.ts';
+import type { RenderCampaign } from './render/render-message.ts';
+import type { Campaign } from './types.ts';
+
+export interface RenderSettings {
+  /** Public base URL of the tracking endpoints. */
+  trackingBaseUrl: string;
+  /** Newest first. */
+  trackingSecrets: readonly string[];
+  /** Domain of the VERP return path and the mailto unsubscribe (default: the sender's domain). */
+  returnPathDomain?: string;
+}
+
+export interface TemplateCache {
+  get(c: Campaign): Promise<CompiledTemplate>;
+}
+
+export function createTemplateCache(maxEntries = 64): TemplateCache {
+  const cache = new Map<string, Promise<CompiledTemplate>>();
+  return {
+    get(c) {
+      let hit = cache.get(c.id);
+      if (hit === undefined) {
+        hit = compileTemplate({ subject: c.definition.subject, ...c.definition.template }, { postalAddress: c.definition.postalAddress });
+        hit.catch(() => cache.delete(c.id));
+        cache.set(c.id, hit);
+        if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
+      }
+      return hit;
+    },
+  };
+}
+
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+export function renderCampaignOf(c: Campaign, s: RenderSettings): RenderCampaign {
+  const d = c.definition;
+  const senderDomain = domainOf(d.from.address);
+  const returnPathDomain = s.returnPathDomain ?? senderDomain;
+  return {
+    id: c.id, name: d.name, from: d.from, replyTo: d.replyTo, subject: d.subject, postalAddress: d.postalAddress,
+    listUnsubscribeMailto: `unsubscribe@${returnPathDomain}`, trackingBaseUrl: s.trackingBaseUrl, trackingSecret: s.trackingSecrets,
+    returnPathDomain, messageIdDomain: senderDomain, sendingDomain: senderDomain,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Reaction ingest: every normalised event from any source (webhooks, tracking, inbound mail, the
+ * sandbox ESP) enters here. One statement inserts the batch, deduplicated by source id; for the
+ * new events, unsubscribes, complaints and hard bounces suppress at once (same transaction), and
+ * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
+ */
+import { createHash } from 'node:crypto';
+import type { Bus } from '../bus/port.ts';
+import type { Clock } from '../clock/port.ts';
+import type { EngagementEvent } from '../core/events.ts';
+import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
+import type { Db } from '../store/port.ts';
+
+export const REACTIONS_TOPIC = 'reaction.received';
+export const SUPPRESSED_TOPIC = 'contact.suppressed';
+
+/** The bus payload: new events of one ingest call (stored rows are the source of truth). */
+export interface ReactionBatch { events: StoredEvent[] }
+export interface StoredEvent {
+  sourceId: string; type: EngagementEvent['type']; provider: string; occurredAt: string; email: string | null;
+  messageId: string | null; campaignId: string | null; contactId: string | null; isMachine: boolean; reason: string | null; url: string | null;
+}
+export interface SuppressedPayload { email: string; reason: string; source: string; contactId: string | null; campaignId: string | null; at: string }
+
+export interface IngestResult { accepted: number; duplicates: number }
+
+const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['reason']>> = {
+  unsubscribed: 'unsubscribed', complained: 'complained', bounced_hard: 'bounced_hard',
+};
+
+const INSERT = `
+  insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id, contact_id, is_machine, reason, url, raw)
+  select x.source_id, x.type, x.provider, x.occurred_at, $2, x.email, x.message_id, x.campaign_id, x.contact_id, coalesce(x.is_machine, false), x.reason, x.url, x.raw
+  from jsonb_to_recordset($1::jsonb) as x(source_id text, type text, provider text, occurred_at timestamptz, email text, message_id text,
+       campaign_id text, contact_id text, is_machine boolean, reason text, url text, raw jsonb)
+  on conflict (source_id) do nothing
+  returning source_id`;
+
+/** Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs). */
+const CORRELATE = `
+  select message_id, campaign_id, contact_id, email from send_ledger where message_id = any($1::text[])`;
+
+export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
+  const { db, bus, clock } = deps;
+  return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    const unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
+    const needIds = unique.filter((e) => e.contactId === undefined && e.messageId !== undefined).map((e) => e.messageId!);
+    if (needIds.length > 0) {
+      const { rows } = await db.query<{ message_id: string; campaign_id: string; contact_id: string; email: string }>(CORRELATE, [needIds]);
+      const byMsg = new Map(rows.map((r) => [r.message_id, r]));
+      for (const e of unique) {
+        const hit = e.messageId === undefined ? undefined : byMsg.get(e.messageId);
+        if (hit !== undefined && e.contactId === undefined) Object.assign(e, { campaignId: e.campaignId ?? hit.campaign_id, contactId: hit.contact_id, email: e.email ?? hit.email });
+      }
+    }
+    const rows = unique.map((e) => ({
+      source_id: e.sourceId, type: e.type, provider: e.provider, occurred_at: e.occurredAt.toISOString(), email: e.email?.toLowerCase() ?? null,
+      message_id: e.messageId ?? null, campaign_id: e.campaignId ?? null, contact_id: e.contactId ?? null, is_machine: e.isMachine ?? false,
+      reason: e.reason ?? null, url: e.url ?? null, raw: e.raw ?? null,
+    }));
+    const now = clock.now();
+    const { fresh, suppressed } = await db.transaction(async (tx) => {
+      const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [JSON.stringify(rows), now]);
+      const isNew = new Set(inserted.map((r) => r.source_id));
+      const fresh = rows.filter((r) => isNew.has(r.source_id));
+      const entries: SuppressionEntry[] = fresh.flatMap((r) => {
+        const reason = SUPPRESSING[r.type as EngagementEvent['type']];
+        return reason === undefined || r.email === null || r.is_machine ? [] : [{ email: r.email, reason, source: `${r.provider}:${r.type}`, contactId: r.contact_id ?? undefined, campaignId: r.campaign_id ?? undefined }];
+      });
+      const added = new Set(await addSuppressions(tx, entries, now));
+      return { fresh, suppressed: entries.filter((e) => added.has(e.email)) };
+    });
+    if (fresh.length > 0) {
+      const id = createHash('sha1').update(fresh.map((r) => r.source_id).join('\n')).digest('hex');
+      const stored: StoredEvent[] = fresh.map((r) => ({
+        sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
+        campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
+      }));
+      await bus.publish<ReactionBatch>(REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } }]);
+    }
+    if (suppressed.length > 0) {
+      await bus.publish<SuppressedPayload>(SUPPRESSED_TOPIC, suppressed.map((s) => ({
+        id: `suppressed:${s.email}`, key: s.email,
+        payload: { email: s.email, reason: s.reason, source: s.source, contactId: s.contactId ?? null, campaignId: s.campaignId ?? null, at: now.toISOString() },
+      })));
+    }
+    return { accepted: fresh.length, duplicates: events.length - fresh.length };
+  };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;
