@@ -23,6 +23,8 @@ export interface MailgunEspOptions {
   batchSending?: boolean;
   /** Requests in flight at once during sendBatch (default 4). */
   concurrency?: number;
+  /** Abort a request after this long (default 30000 ms); its outcome is then unknown (ESP_UNAVAILABLE). */
+  timeoutMs?: number;
 }
 
 function parseRetryAfter(value: string | null, now: Date): number | undefined {
@@ -41,6 +43,7 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
   const isBatch = options.batchSending === true;
   const maxBatchSize = isBatch ? 1000 : 1;
   const concurrency = Math.max(1, options.concurrency ?? 4);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let isClosed = false;
 
   /** Posts one request; resolves with Mailgun's message id (without angle brackets). */
@@ -50,11 +53,16 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     for (const [k, v] of fields) form.append(k, v);
     let res: Response;
     try {
-      res = await doFetch(url, { method: 'POST', headers: { Authorization: authorization }, body: form });
+      res = await doFetch(url, { method: 'POST', headers: { Authorization: authorization }, body: form, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
+    }
     if (!res.ok) throw mapMailgunError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     let id: unknown;
     try { id = (JSON.parse(text) as { id?: unknown }).id; } catch { /* handled below */ }

@@ -23,6 +23,8 @@ export interface PostmarkEspOptions {
   maxBatchSize?: number;
   /** Batch requests in flight at once during sendBatch (default 4). */
   concurrency?: number;
+  /** Abort a request after this long (default 30000 ms); its outcome is then unknown (ESP_UNAVAILABLE). */
+  timeoutMs?: number;
 }
 
 interface PostmarkResult { ErrorCode?: unknown; Message?: unknown; MessageID?: unknown }
@@ -41,6 +43,7 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
   const doFetch = deps.fetch ?? fetch;
   const maxBatchSize = Math.min(options.maxBatchSize ?? 500, 500);
   const concurrency = Math.max(1, options.concurrency ?? 4);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const shape = { messageStream: options.messageStream ?? 'broadcast', trackOpens: options.trackOpens, trackLinks: options.trackLinks };
   let isClosed = false;
 
@@ -53,11 +56,17 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
         method: 'POST',
         headers: { 'Accept': 'application/json', 'Content-Type': 'application/json', 'X-Postmark-Server-Token': options.serverToken },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
+    }
     if (!res.ok) throw mapPostmarkHttpError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     try {
       return JSON.parse(text) as unknown;

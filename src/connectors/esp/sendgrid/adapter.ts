@@ -21,6 +21,8 @@ export interface SendGridEspOptions {
   maxBatchSize?: number;
   /** Requests in flight at once during sendBatch (default 4). */
   concurrency?: number;
+  /** Abort a request after this long (default 30000 ms); its outcome is then unknown (ESP_UNAVAILABLE). */
+  timeoutMs?: number;
 }
 
 const MAX_RECIPIENT_RESENDS = 2;
@@ -30,6 +32,7 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
   const doFetch = deps.fetch ?? fetch;
   const maxBatchSize = Math.min(options.maxBatchSize ?? 1000, 1000);
   const concurrency = Math.max(1, options.concurrency ?? 4);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let isClosed = false;
 
   async function post(body: unknown): Promise<Response> {
@@ -39,6 +42,7 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
         method: 'POST',
         headers: { 'Authorization': `Bearer ${options.apiKey}`, 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `SendGrid unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
@@ -54,7 +58,12 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     } catch (err) {
       return fail(err as SwitchyardError);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      return fail(new SwitchyardError('ESP_UNAVAILABLE', `SendGrid response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } }));
+    }
     if (res.ok) {
       const providerId = res.headers.get('x-message-id');
       const acceptedAt = deps.clock.now();

@@ -22,6 +22,8 @@ export interface SesEspOptions {
   configurationSetName?: string;
   /** Requests in flight at once during sendBatch (default 10; keep under the account's max send rate). */
   concurrency?: number;
+  /** Abort a request after this long (default 30000 ms); its outcome is then unknown (ESP_UNAVAILABLE). */
+  timeoutMs?: number;
 }
 
 function amzDate(d: Date): string {
@@ -33,6 +35,7 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
   const basePath = base.pathname.replace(/\/+$/, '');
   const doFetch = deps.fetch ?? fetch;
   const concurrency = Math.max(1, options.concurrency ?? 10);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let isClosed = false;
 
   async function send(msg: OutboundMessage): Promise<SendReceipt> {
@@ -49,11 +52,16 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
       .map(([k, v]) => [k, String(v)]));
     let res: Response;
     try {
-      res = await doFetch(`${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body });
+      res = await doFetch(`${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `SES unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', `SES response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
+    }
     let parsed: { MessageId?: unknown; message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
     try { parsed = JSON.parse(text) as typeof parsed; } catch { /* error pages may be XML or empty */ }
     if (res.ok && typeof parsed.MessageId === 'string') {

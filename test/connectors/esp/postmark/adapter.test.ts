@@ -81,6 +81,19 @@ describe('postmark esp', () => {
     assert.equal(mapPostmarkHttpError(500, '<html>oops</html>', undefined).code, 'ESP_UNAVAILABLE');
   });
 
+  it('every request carries an abort signal; a timed-out request is a retryable ESP_UNAVAILABLE', async () => {
+    const signals: unknown[] = [];
+    const timingOut: typeof fetch = async (_input, init) => {
+      signals.push(init?.signal);
+      throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    };
+    const esp = createPostmarkEsp({ clock: createManualClock(), fetch: timingOut }, { serverToken: 'x', timeoutMs: 5000 });
+    const err = await esp.send(aMessage()).catch((e: unknown) => e) as { code: string; retryable: boolean };
+    assert.equal(err.code, 'ESP_UNAVAILABLE');
+    assert.equal(err.retryable, true);
+    assert.ok(signals[0] instanceof AbortSignal);
+  });
+
   it('an unreachable API is a retryable ESP_UNAVAILABLE on every message', async () => {
     const fake = await startFakePostmark();
     await fake.close();
