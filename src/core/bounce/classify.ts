@@ -58,10 +58,13 @@ function decideReason(code: string | null, diagnostic: string, remoteMta: string
 
 function result(kind: BounceKind, reason: BounceReason, status: string | null, reply: number | null,
   rest: Partial<BounceClassification> = {}): BounceClassification {
+  // x.2.x codes are about the mailbox (e.g. Gmail 4.2.1 "this user receives too fast"): retry that
+  // recipient later, but never slow the whole stream down (deliverability.md §3, §5).
+  const isMailboxCode = status !== null && /^[45]\.2\./.test(status);
   return {
     kind, reason, status, smtpReplyCode: reply,
     countsTowardSoftLimit: kind === 'soft_bounce' && RECIPIENT_SIDE_REASONS.has(reason),
-    isThrottleSignal: kind !== 'hard_bounce' && THROTTLE_REASONS.has(reason),
+    isThrottleSignal: kind !== 'hard_bounce' && THROTTLE_REASONS.has(reason) && !isMailboxCode,
     matchedBy: 'none', matchedRule: null, ...rest,
   };
 }

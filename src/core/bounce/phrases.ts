@@ -92,9 +92,9 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
   { reason: 'expired', source: 'generic', patterns: [
     'delivery time expired', 'message expired', 'retry timeout exceeded', 'giving up on',
     'has been in the queue too long', 'too long in queue', 'could not be delivered within',
-    'retry time not reached for any host', 'message timed out', 'expired after'] },
+    'retry time not reached for any host', 'message timed out', 'expired after', 'connection timed out'] },
   { reason: 'networkerror', source: 'generic', patterns: [
-    'connection timed out', 'timed out while', 'conversation with', 'network is unreachable',
+    'timed out while', 'conversation with', 'network is unreachable',
     'no route to host', 'connection reset', 'lost connection', 'temporary lookup failure', 'mail loop',
     'too many hops', 'routing loop', 'delivery temporarily suspended'] },
   { reason: 'systemfull', source: 'generic', patterns: ['insufficient system storage', 'system storage'] },

@@ -23,7 +23,7 @@ describe('parseInboundMessage: DSNs (RFC 3464)', () => {
     ['exchange/hard-bounce-5-1-10-recipient-not-found.eml', [['mark.smith@contoso.example', 'hard_bounce', 'userunknown', '5.1.10']], '01JDQ9CCCC0000000000000003@shop.example.com'],
     ['gmail/soft-bounce-552-5-2-2-over-quota.eml', [['lucy.example@gmail.com', 'soft_bounce', 'mailboxfull', '5.2.2']], '01JDQAAAAA0000000000000004@shop.example.com'],
     ['yahoo/delayed-421-4-7-0-tss04-deferral.eml', [['sam_example@yahoo.com', 'deferred', 'badreputation', '4.7.0']], '01JDQBBBBB0000000000000005@shop.example.com'],
-    ['sendmail/delayed-dsn-4-4-1-no-answer.eml', [['prof@example.edu', 'deferred', 'networkerror', '4.4.1']], undefined],
+    ['sendmail/delayed-dsn-4-4-1-no-answer.eml', [['prof@example.edu', 'deferred', 'expired', '4.4.1']], undefined],
     ['ses/hard-bounce-dsn-5-1-1.eml', [['noone@example.com', 'hard_bounce', 'userunknown', '5.1.1']], '01JDQEEEEE0000000000000008@shop.example.com'],
   ];
   for (const [file, expected, originalMessageId] of cases) {
