@@ -243,7 +243,8 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
         const cls = classifyDeferral(out);
         if (cls === 'recipient') break;
         stats('deferred');
-        if (day !== undefined) { day.deferred++; if (cls === 'hard') day.hardSignal = true; else day.throttleSignal ||= /4\.7\.28|RP-00/.test(out.diagnostic ?? ''); }
+        // Ref §6: a 4.7.28 / RP-00x day holds the ramp; only a provider block halves it.
+        if (day !== undefined) { day.deferred++; if (cls === 'hard') day.throttleSignal = true; }
         applyAimd(group, now, { kind: 'deferral', severity: cls }, `${cls} deferral ${out.enhancedStatus ?? out.smtpCode ?? ''}`.trim(), groupScope);
         break;
       }
