@@ -53,6 +53,8 @@ const MAC_LINK = 16;
 const MAC_BOUNCE = 9;
 const UUID_PAIR = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** Longest token either side accepts (a ~12 kB URL); longer is refused when signing. */
+const MAX_TOKEN_CHARS = 16384;
 
 function macLength(kind: TokenKind): number {
   return kind === 'b' ? MAC_BOUNCE : MAC_LINK;
@@ -179,10 +181,12 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
       }
       const body = encodeBody(payload, lastLedger.encoded);
       const mac = createHmac('sha256', signingKey).update(body).digest().subarray(0, macLength(payload.kind));
-      return Buffer.concat([body, mac], body.length + mac.length).toString('base64url');
+      const token = Buffer.concat([body, mac], body.length + mac.length).toString('base64url');
+      if (token.length > MAX_TOKEN_CHARS) throw new TypeError(`token would be ${token.length} characters (limit ${MAX_TOKEN_CHARS}): URL too long`);
+      return token;
     },
     verify(token) {
-      if (typeof token !== 'string' || token.length < 4 || token.length > 8192 || !BASE64URL.test(token)) return null;
+      if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) return null;
       const raw = Buffer.from(token, 'base64url');
       // Reject non-canonical spellings (spare low bits in the last character): one token, one string.
       if (raw.toString('base64url') !== token) return null;

@@ -166,6 +166,18 @@ describe('tracking routes', () => {
     assert.match(h.events[0]?.sourceId ?? '', /:m$/, 'a machine hit never shares a sourceId with a human one');
   });
 
+  it('click: long and non-ASCII destinations redirect (no 100-character param limit, valid Location)', async (t) => {
+    const h = await harness(t);
+    const long = `https://shop.example/p?q=${'x'.repeat(1500)}`;
+    const res = await h.app.inject({ method: 'GET', url: `/t/c/${signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: long, linkIndex: 0 })}` });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, long);
+    const unicode = signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/café?n=Jo & "Al"' });
+    const res2 = await h.app.inject({ method: 'GET', url: `/t/c/${unicode}` });
+    assert.equal(res2.statusCode, 302);
+    assert.equal(res2.headers.location, 'https://shop.example/caf%C3%A9?n=Jo%20&%20%22Al%22');
+  });
+
   it('click: tokens signed with a previous secret still work (rotation)', async (t) => {
     const h = await harness(t);
     const old = signToken(['previous-secret'], { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/old' });
@@ -210,6 +222,10 @@ describe('tracking routes', () => {
     assert.equal(confirm.statusCode, 200);
     assert.match(confirm.body, /You are unsubscribed/);
     assert.deepEqual(h.unsubscribes, [{ ledgerId: LEDGER, source: 'preference_page', at: h.clock.now() }]);
+    const getConfirm = await h.app.inject({ method: 'GET', url: `/t/u/${unsubToken}/confirm` });
+    assert.equal(getConfirm.statusCode, 200);
+    assert.ok(getConfirm.body.includes('<form method="post" action="confirm">'), 'a GET on the confirm URL only shows the page');
+    assert.equal(h.unsubscribes.length, 1);
   });
 
   it('unsubscribe: a failing service is an error response, not a false 200', async (t) => {

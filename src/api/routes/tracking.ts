@@ -41,7 +41,10 @@ const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
 const HTTP_URL = /^https?:\/\//i;
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
-interface TokenParams { token: string }
+/** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
+ *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix. */
+interface RestParams { '*': string }
+const CONFIRM_SUFFIX = '/confirm';
 
 function splitLedger(ledgerId: string): { campaignId: string; contactId: string } {
   const at = ledgerId.indexOf(':');
@@ -74,7 +77,7 @@ function page(reply: FastifyReply, title: string, body: string): FastifyReply {
       + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
 }
 
-/** Registers GET /t/o/:token, GET|HEAD /t/c/:token, GET|POST /t/u/:token, POST /t/u/:token/confirm. */
+/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>, GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
 export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
   const codec = createTokenCodec(deps.secrets);
   const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
@@ -85,7 +88,11 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     const payload = codec.verify(token);
     if (payload === null) return 'the token signature did not verify (tampered, truncated or signed with an unknown key)';
     if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
-    if (kind === 'c' && (payload.url === undefined || !HTTP_URL.test(payload.url))) return 'the click token carries no http(s) destination';
+    if (kind === 'c') {
+      if (payload.url === undefined || !HTTP_URL.test(payload.url)) return 'the click token carries no http(s) destination';
+      // Percent-encode what a Location header cannot carry (spaces, non-Latin-1), as browsers do.
+      try { payload.url = new URL(payload.url).href; } catch { return 'the click token destination is not a valid URL'; }
+    }
     return payload;
   }
 
@@ -114,9 +121,9 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'],
       { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
 
-    scope.get<{ Params: TokenParams }>('/t/o/:token', { schema: { hide: true } }, async (request, reply) => {
+    scope.get<{ Params: RestParams }>('/t/o/*', { schema: { hide: true } }, async (request, reply) => {
       const at = deps.clock.now();
-      const payload = check(request.params.token, 'o');
+      const payload = check(request.params['*'], 'o');
       if (typeof payload === 'string') {
         request.log.info({ reason: payload }, 'open pixel token refused; nothing recorded');
       } else {
@@ -132,10 +139,10 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         .type('image/gif').send(PIXEL);
     });
 
-    scope.get<{ Params: TokenParams }>('/t/c/:token', { schema: { hide: true } }, async (request, reply) => {
+    scope.get<{ Params: RestParams }>('/t/c/*', { schema: { hide: true } }, async (request, reply) => {
       const at = deps.clock.now();
-      const payload = check(request.params.token, 'c');
-      if (typeof payload === 'string') refuse(payload, request.params.token);
+      const payload = check(request.params['*'], 'c');
+      if (typeof payload === 'string') refuse(payload, request.params['*']);
       const verdict = classifyClick({ userAgent: header(request, 'user-agent'), ip: request.ip, method: request.method, secondsSinceSend: secondsSince(payload, at) });
       try {
         await deps.record({ ...baseEvent('clicked', payload, at, verdict, request), url: payload.url as string });
@@ -147,32 +154,35 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         .header('location', payload.url as string).send();
     });
 
-    scope.post<{ Params: TokenParams }>('/t/u/:token', { schema: { hide: true } }, async (request, reply) => {
-      const payload = check(request.params.token, 'u');
-      if (typeof payload === 'string') refuse(payload, request.params.token);
+    scope.post<{ Params: RestParams }>('/t/u/*', { schema: { hide: true } }, async (request, reply) => {
+      const rest = request.params['*'];
+      const isConfirm = rest.endsWith(CONFIRM_SUFFIX);
+      const token = isConfirm ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
+      const payload = check(token, 'u');
+      if (typeof payload === 'string') refuse(payload, token);
+      if (isConfirm) {
+        await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'preference_page', at: deps.clock.now() });
+        return page(reply, 'Unsubscribed', '<h1 style="font-size:1.4rem">You are unsubscribed</h1>'
+          + '<p>You will not receive these emails any more.</p>');
+      }
       await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'one_click', at: deps.clock.now() });
       // RFC 8058 §3.1: answer directly with 200, never a redirect.
       return reply.status(200).header('cache-control', NO_STORE).type('text/plain; charset=utf-8').send('unsubscribed\n');
     });
 
-    scope.get<{ Params: TokenParams }>('/t/u/:token', { schema: { hide: true } }, async (request, reply) => {
-      const token = request.params.token;
+    scope.get<{ Params: RestParams }>('/t/u/*', { schema: { hide: true } }, async (request, reply) => {
+      const rest = request.params['*'];
+      const onConfirmPath = rest.endsWith(CONFIRM_SUFFIX);
+      const token = onConfirmPath ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
       const payload = check(token, 'u');
       if (typeof payload === 'string') refuse(payload, token);
       // GET never unsubscribes: scanners fetch every link. The button POSTs to the confirm URL,
       // relative so it works behind any path prefix.
+      const action = onConfirmPath ? 'confirm' : `${escapeHtml(token)}/confirm`;
       return page(reply, 'Unsubscribe', '<h1 style="font-size:1.4rem">Unsubscribe</h1>'
         + '<p>Do you want to stop receiving these emails?</p>'
-        + `<form method="post" action="${escapeHtml(token)}/confirm"><input type="hidden" name="confirm" value="yes">`
+        + `<form method="post" action="${action}"><input type="hidden" name="confirm" value="yes">`
         + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button></form>');
-    });
-
-    scope.post<{ Params: TokenParams }>('/t/u/:token/confirm', { schema: { hide: true } }, async (request, reply) => {
-      const payload = check(request.params.token, 'u');
-      if (typeof payload === 'string') refuse(payload, request.params.token);
-      await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'preference_page', at: deps.clock.now() });
-      return page(reply, 'Unsubscribed', '<h1 style="font-size:1.4rem">You are unsubscribed</h1>'
-        + '<p>You will not receive these emails any more.</p>');
     });
   });
 }
