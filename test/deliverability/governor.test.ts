@@ -153,6 +153,30 @@ describe('governor', () => {
     assert.deepEqual(domain?.warmup, { step: 1, dailyCap: 672, usedToday: 1 });
   });
 
+  it('warm-up holds its step after a 4.7.28 day and halves after a provider block', async () => {
+    const { clock, gov } = setup({ sendingDomains: { 'new.example.com': { warmup: { startedAt: new Date('2026-03-02T00:00:00Z'), ramp: { dailyCaps: [100, 200, 400, 800] }, step: 2 } } } });
+    const k = { ...key, sendingDomain: 'new.example.com', campaignId: 'w2' };
+    const warmup = () => gov.status().sendingDomains.find((d) => d.scope.sendingDomain === 'new.example.com')?.warmup;
+    assert.equal(gov.tryAcquireMany(10, k), 10);
+    for (let i = 0; i < 10; i++) gov.report({ ...k, kind: 'accepted' });
+    gov.report({ ...k, kind: 'deferred', smtpCode: 421, enhancedStatus: '4.7.28' });
+    await clock.set(new Date('2026-03-03T00:10:00Z'));
+    gov.tryAcquireMany(1, k);
+    assert.deepEqual(warmup(), { step: 2, dailyCap: 400, usedToday: 1 });
+    gov.report({ ...k, kind: 'bounced_hard', enhancedStatus: '5.7.515' });
+    gov.resume({ sendingDomain: 'new.example.com' }, { operator: true });
+    await clock.set(new Date('2026-03-04T00:10:00Z'));
+    gov.tryAcquireMany(1, k);
+    assert.deepEqual(warmup(), { step: 1, dailyCap: 200, usedToday: 1 });
+  });
+
+  it('slow answers (latency above target) lower the receiving group rate and raise an alert', () => {
+    const { gov, alerts } = setup();
+    gov.report({ ...key, kind: 'accepted', latencyMs: 30_000 });
+    assert.equal(gov.status().receivingGroups[0]?.ratePerSec, 45);
+    assert.match(alerts[0]?.reason ?? '', /latency 30000 ms above target/);
+  });
+
   it('forgets idle keys but never a paused one (bounded memory)', async () => {
     const { clock, gov } = setup({ maxKeys: 20, idleEvictMs: 60_000 });
     complainOut(gov, 1_000, 10, { ...key, campaignId: 'paused-one', sendingDomain: 'other.example.com' });
