@@ -156,28 +156,22 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     return limits;
   }
 
-  function tryAcquireMany(n: number, key: SendKey): number {
-    const now = nowMs();
-    const limits = limitsFor(key, now);
+  /** Takes as many of n as every budget admits now; otherwise says how long to wait for one. */
+  function grant(n: number, key: SendKey): { granted: number; waitMs: number } {
+    const limits = limitsFor(key, nowMs());
     const granted = Math.max(0, Math.floor(Math.min(n, ...limits.map((l) => l.avail))));
     if (granted > 0) for (const l of limits) l.take(granted);
-    return granted;
+    return { granted, waitMs: Math.max(o.minWaitMs, ...limits.filter((l) => l.avail < 1).map((l) => l.waitMs)) };
   }
 
   async function acquireMany(n: number, key: SendKey, signal?: AbortSignal): Promise<number> {
     if (n <= 0) return 0;
     for (;;) {
       signal?.throwIfAborted();
-      const now = nowMs();
-      const limits = limitsFor(key, now);
-      const granted = Math.max(0, Math.floor(Math.min(n, ...limits.map((l) => l.avail))));
-      if (granted > 0) {
-        for (const l of limits) l.take(granted);
-        return granted;
-      }
-      const wait = Math.max(o.minWaitMs, ...limits.filter((l) => l.avail < 1).map((l) => l.waitMs));
+      const { granted, waitMs } = grant(n, key);
+      if (granted > 0) return granted;
       // A wait of Infinity (rate 0) is capped so pauses and rate changes are noticed.
-      await sleepFor(Math.min(wait, 60_000), signal);
+      await sleepFor(Math.min(waitMs, 60_000), signal);
     }
   }
 
@@ -299,7 +293,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
   return {
     acquire: async (key, signal) => { await acquireMany(1, key, signal); },
     acquireMany,
-    tryAcquireMany,
+    tryAcquireMany: (n, key) => grant(n, key).granted,
     report,
     status: () => {
       const now = nowMs();
