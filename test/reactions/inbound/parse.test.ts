@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { decodeVerpToken } from '../../../src/core/bounce/verp.ts';
 import { classifyReplyIntent } from '../../../src/core/reply/intent.ts';
 import { parseInboundMessage, toEngagementEvents } from '../../../src/reactions/inbound/parse.ts';
@@ -25,6 +25,7 @@ describe('parseInboundMessage: DSNs (RFC 3464)', () => {
     ['yahoo/delayed-421-4-7-0-tss04-deferral.eml', [['sam_example@yahoo.com', 'deferred', 'badreputation', '4.7.0']], '01JDQBBBBB0000000000000005@shop.example.com'],
     ['sendmail/delayed-dsn-4-4-1-no-answer.eml', [['prof@example.edu', 'deferred', 'expired', '4.4.1']], undefined],
     ['ses/hard-bounce-dsn-5-1-1.eml', [['noone@example.com', 'hard_bounce', 'userunknown', '5.1.1']], '01JDQEEEEE0000000000000008@shop.example.com'],
+    ['yahoo/hard-bounce-554-dd-no-account.eml', [['no_such_member@yahoo.com', 'hard_bounce', 'userunknown', '5.0.0']], '01JDQMMMMM0000000000000015@shop.example.com'],
   ];
   for (const [file, expected, originalMessageId] of cases) {
     it(file, async () => {
@@ -84,6 +85,16 @@ describe('parseInboundMessage: complaints, auto-replies, replies', () => {
     assert.equal(m.sourceIp, '198.51.100.14');
     assert.equal(m.originalMessageId, '01JDQCCCCC0000000000000006@shop.example.com');
     assert.deepEqual(decodeVerpToken(m.verpToken ?? '', SECRET), { ok: true, campaignId: 'cmp_2026_11_blackfriday', contactId: 'ct_1003' });
+  });
+
+  it('Hotmail JMRP (non-ARF) is a complaint correlated through the attached original', async () => {
+    const m = await parse('hotmail/jmrp-complaint-non-arf.eml');
+    assert.equal(m.kind, 'complaint');
+    assert.equal(m.kind === 'complaint' && m.format, 'microsoft-jmrp');
+    assert.equal(m.kind === 'complaint' && m.feedbackType, 'abuse');
+    assert.equal(m.originalMessageId, '01JDQLLLLL0000000000000014@shop.example.com');
+    assert.equal(m.ledgerId, 'ldg_7f4314');
+    assert.deepEqual(decodeVerpToken(m.verpToken ?? '', SECRET), { ok: true, campaignId: 'cmp_2026_11_blackfriday', contactId: 'ct_1004' });
   });
 
   it('RFC 3834 vacation reply and Outlook "Automatic reply" are auto-replies', async () => {
@@ -174,6 +185,23 @@ describe('toEngagementEvents', () => {
   it('not-spam and auth-failure reports are not contact complaints', () => {
     for (const feedbackType of ['not-spam', 'auth-failure']) {
       assert.deepEqual(toEngagementEvents({ kind: 'complaint', format: 'arf', feedbackType }, { receivedAt, sourceId: 'x' }), []);
+    }
+  });
+});
+
+describe('every fixture', () => {
+  it('parses, and every DSN recipient has exactly one kind and a recipient address', async () => {
+    const root = new URL('../../fixtures/inbound/', import.meta.url);
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.eml'));
+    assert.ok(files.length >= 18, `found ${files.length}`);
+    for (const f of files) {
+      const m = await parse(f);
+      if (m.kind !== 'dsn') continue;
+      assert.ok(m.recipients.length > 0, f);
+      for (const r of m.recipients) {
+        assert.match(r.recipient, /@/, f);
+        assert.ok(['hard_bounce', 'soft_bounce', 'deferred', 'delivered'].includes(r.classification.kind), f);
+      }
     }
   });
 });
