@@ -16,6 +16,7 @@ import type { LinkSlot } from './links.ts';
 import { htmlFooter, textFooter } from './footer.ts';
 import { planTemplate } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
+import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { FooterNeeds } from './footer.ts';
 
 export interface TemplateInput {
@@ -54,6 +55,8 @@ export interface CompiledTemplate {
   readonly hasOpenPixel: boolean;
   /** Fast-path plans (fast-render.ts) for subject, html and text; null renders with liquidjs. */
   readonly plans: { subject: FastPlan | null; html: FastPlan | null; text: FastPlan | null };
+  /** Token codecs by secret list, built on first use so each recipient does not rebuild keys. */
+  readonly codecs: Map<string, TokenCodec>;
 }
 
 export interface ValidationResult { ok: boolean; errors: string[] }
@@ -191,6 +194,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     compiled: {
       engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
       textIsDerived: input.text === undefined,
+      codecs: new Map(),
       plans: {
         subject: planTemplate(engines.text, subject, input.subject, false),
         html: html === null || htmlSource === null ? null : planTemplate(engines.html, html, htmlSource, true),

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { escapeAttribute } from 'entities';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
+import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
 import type { CompiledTemplate } from './compile.ts';
 import { renderPlan } from './fast-render.ts';
@@ -75,6 +76,16 @@ function staticLinks(compiled: CompiledTemplate, track: TrackFn): string[] {
   return out;
 }
 
+function codecFor(compiled: CompiledTemplate, secrets: string | readonly string[]): TokenCodec {
+  const key = typeof secrets === 'string' ? secrets : secrets.join('\n');
+  let codec = compiled.codecs.get(key);
+  if (codec === undefined) {
+    codec = createTokenCodec(secrets);
+    compiled.codecs.set(key, codec);
+  }
+  return codec;
+}
+
 function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>): string {
   return plan === null ? engine.renderSync(templates, scope) as string : renderPlan(engine, plan, scope);
 }
@@ -83,15 +94,20 @@ function mailtoAddress(value: string): string {
   return value.replace(/^mailto:/i, '').split('?')[0] as string;
 }
 
-/** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED or CAMPAIGN_INVALID. */
+/** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED, CAMPAIGN_INVALID (no postal
+ *  address) or VALIDATION_FAILED (contact without an email address). */
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
   const { contact, campaign, sendAt, ...extra } = ctx;
   if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
     throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
       { details: { campaignId: campaign.id } });
   }
+  if (typeof contact.email !== 'string' || !contact.email.includes('@')) {
+    throw new SwitchyardError('VALIDATION_FAILED', `contact ${contact.id} has no email address to send to`,
+      { details: { campaignId: campaign.id, contactId: contact.id } });
+  }
   const ledgerId = `${campaign.id}:${contact.id}`;
-  const codec = createTokenCodec(campaign.trackingSecret);
+  const codec = codecFor(compiled, campaign.trackingSecret);
   const base = campaign.trackingBaseUrl.replace(/\/+$/, '');
   const unsubscribeToken = codec.sign({ kind: 'u', ledgerId });
   const unsubscribeUrl = `${base}/t/u/${unsubscribeToken}`;

@@ -106,6 +106,23 @@ describe('renderMessage', () => {
     assert.equal(err.code, 'CAMPAIGN_INVALID');
   });
 
+  it('refuses a contact without an email address', async () => {
+    const compiled = await compileTemplate({ subject: 's', text: 't' });
+    const err = (() => { try { renderMessage(compiled, aContext({ contact: { id: 'k', email: '' } })); return null; } catch (e) { return e; } })();
+    assert.ok(isSwitchyardError(err));
+    assert.equal(err.code, 'VALIDATION_FAILED');
+    assert.match(err.message, /contact k has no email address/);
+  });
+
+  it('names the recipient and part when rendering fails', async () => {
+    const compiled = await compileTemplate({ subject: 's', text: '{{ contact.broken | upcase }} {{ unsubscribe_url }} {{ postal_address }}' });
+    const contact = { id: 'k9', email: 'a@b.example', get broken(): string { throw new Error('field decryption failed'); } };
+    const err = (() => { try { renderMessage(compiled, aContext({ contact })); return null; } catch (e) { return e; } })();
+    assert.ok(isSwitchyardError(err), String(err));
+    assert.equal(err.code, 'TEMPLATE_RENDER_FAILED');
+    assert.match(err.message, /rendering the text for contact k9 failed: field decryption failed/);
+  });
+
   it('derives the text from each rendered html when the template injects raw markup', async () => {
     const compiled = await compileTemplate({ subject: 's', html: '<body><div>{{ intro | raw }}</div></body>' });
     const msg = renderMessage(compiled, aContext({ intro: '<p>Big <b>news</b></p>' }));
