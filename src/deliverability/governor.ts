@@ -27,6 +27,9 @@ import type { GovernorOptions } from './governor-options.ts';
 import { describeStatus } from './governor-status.ts';
 import type { GovernorStatus } from './governor-status.ts';
 
+export type { GovernorOptions } from './governor-options.ts';
+export type { GovernorStatus, ScopeStatus } from './governor-status.ts';
+
 export interface AlertScope { campaignId?: string; sendingDomain?: string; provider?: string; receivingGroup?: string }
 export interface GovernorAlert { kind: 'paused' | 'resumed' | 'rate_reduced'; scope: AlertScope; reason: string; at: Date }
 
