@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { decodeVerpToken } from '../../../src/core/bounce/verp.ts';
 import { classifyReplyIntent } from '../../../src/core/reply/intent.ts';
@@ -203,5 +204,22 @@ describe('every fixture', () => {
         assert.ok(['hard_bounce', 'soft_bounce', 'deferred', 'delivered'].includes(r.classification.kind), f);
       }
     }
+  });
+});
+
+describe('robustness', () => {
+  it('property: any input either parses or fails with INBOUND_MESSAGE_INVALID, never another error', async () => {
+    const body = fc.string({ maxLength: 300 });
+    const report = fc.tuple(fc.constantFrom('delivery-status', 'feedback-report', 'other'), fc.constantFrom('message/delivery-status', 'message/feedback-report', 'text/rfc822-headers'), body)
+      .map(([type, part, content]) => `From: x@example.com\nContent-Type: multipart/report; report-type=${type}; boundary=b\n\n--b\nContent-Type: ${part}\n\n${content}\n--b--\n`);
+    const input = fc.oneof(body, body.map((b) => `From: a@example.com\nSubject: s\n\n${b}`), report);
+    await fc.assert(fc.asyncProperty(input, async (raw) => {
+      try {
+        const m = await parseInboundMessage(raw);
+        assert.ok(['dsn', 'complaint', 'auto_reply', 'reply'].includes(m.kind));
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'INBOUND_MESSAGE_INVALID', String(err));
+      }
+    }), { numRuns: 300 });
   });
 });
