@@ -42,6 +42,11 @@ import type { Warehouse } from './connectors/warehouse/port.ts';
 import { SwitchyardError } from './core/errors.ts';
 import { createIngest, type Ingest } from './reactions/ingest.ts';
 import { ledgerOutcomeStage } from './reactions/ledger-stage.ts';
+import { createUnsubscriber } from './reactions/unsubscribe.ts';
+import { registerTrackingRoutes } from './api/routes/tracking.ts';
+import { registerWebhookRoutes } from './api/routes/webhooks.ts';
+import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
+import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -109,6 +114,27 @@ function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Inges
   }
 }
 
+/** Webhook verification keys from config; a vendor without keys refuses every request (401). */
+export function webhookSecrets(config: Config): WebhookSecrets {
+  const raw = config.raw;
+  const secrets: WebhookSecrets = {};
+  if (raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY) secrets.sendgrid = { publicKey: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY };
+  if (raw.SWITCHYARD_MAILGUN_SIGNING_KEY) secrets.mailgun = { signingKey: raw.SWITCHYARD_MAILGUN_SIGNING_KEY };
+  if (raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET) secrets.stripe = { signingSecret: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET };
+  if (raw.SWITCHYARD_POSTMARK_WEBHOOK_AUTH) {
+    const i = raw.SWITCHYARD_POSTMARK_WEBHOOK_AUTH.indexOf(':');
+    secrets.postmark = { username: raw.SWITCHYARD_POSTMARK_WEBHOOK_AUTH.slice(0, i), password: raw.SWITCHYARD_POSTMARK_WEBHOOK_AUTH.slice(i + 1) };
+  }
+  if (raw.SWITCHYARD_SES_TOPIC_ARNS) {
+    const pinned = raw.SWITCHYARD_SES_CERT_FILE === undefined ? undefined : [readFileSync(raw.SWITCHYARD_SES_CERT_FILE, 'utf8')];
+    secrets.ses = {
+      topicArns: raw.SWITCHYARD_SES_TOPIC_ARNS.split(',').map((x) => x.trim()),
+      ...(pinned ? { trustedCertificates: pinned } : { loadCertificate: async (url: string) => (await fetch(url)).text() }),
+    };
+  }
+  return secrets;
+}
+
 function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
   return (audience) => {
     switch (audience.source) {
@@ -162,7 +188,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ledgerOutcomeStage({ db, clock }),
   ];
   stages.find((s) => s.name === 'schedule')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
-  const routes: RouteRegistrar[] = [registerCampaignRoutes(campaigns)];
+  const unsubscribe = createUnsubscriber({ db, ingest });
+  const routes: RouteRegistrar[] = [
+    registerCampaignRoutes(campaigns),
+    (app) => registerWebhookRoutes(app, {
+      verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
+      maxBodyBytes: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
+    }),
+    (app) => registerTrackingRoutes(app, {
+      secrets: render.trackingSecrets as string[], clock,
+      record: async (event) => { await ingest([event]); },
+      unsubscribe: async (u) => { await unsubscribe(u); },
+    }),
+  ];
 
   const server = await createServer({ log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES }, routes);
   const running: Consumer[] = [];

@@ -37,6 +37,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
   SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
   SWITCHYARD_STRIPE_WEBHOOK_SECRET: Secret('Stripe webhook signing secret (whsec_…)'),
+  SWITCHYARD_SES_TOPIC_ARNS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated SNS topic ARNs accepted on /webhooks/ses (required to accept SES events)' })),
   SWITCHYARD_SES_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Trusted SNS signing certificate (PEM file) for offline verification' })),
   SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024, description: 'Largest accepted webhook body in bytes (413 above)' }),
   SWITCHYARD_INBOUND_SMTP_PORT: Port('Port of the inbound SMTP listener for bounces and replies (0 = disabled)', 2525),

@@ -8,6 +8,8 @@ import { isSwitchyardError } from '../core/errors.ts';
 import { migrate } from '../store/migrate.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
+import { registerInboundCommands } from './commands/inbound.ts';
+import { registerWebhookCommands } from './commands/webhooks.ts';
 
 function fail(err: unknown): never {
   if (isSwitchyardError(err)) {
@@ -71,5 +73,7 @@ program.command('stages')
 
 registerDeadLetterCommands(program, async () => createApp(loadConfigFromProcess()));
 registerCampaignCommands(program);
+registerInboundCommands(program);
+registerWebhookCommands(program);
 
 program.parseAsync(process.argv).catch(fail);
