@@ -105,7 +105,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   }
   if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
   const dataDir = raw.SWITCHYARD_DATA_DIR;
-  return Object.freeze({
+  const config: Config = {
     raw: Object.freeze(raw),
     http: { port: raw.PORT, host: raw.SWITCHYARD_HOST, publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, '') },
     logLevel: raw.LOG_LEVEL,
@@ -113,5 +113,6 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     dataDir,
     demo: raw.SWITCHYARD_DEMO,
     worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS },
-  });
+  };
+  return Object.freeze(config);
 }
