@@ -79,10 +79,12 @@ export const DEFAULT_RECEIVING_AIMD: AimdOptions = {
   minUtilisation: 0.5,
 };
 
-/** deliverability.md §9: pause at 0.2 % complaints, stop at > 2 % hard bounces; the rest is ours. */
+/** deliverability.md §9: pause at 0.2 % complaints, stop at > 2 % hard bounces; §4: at 0.3 %
+ *  complaints only an operator resumes; the rest is ours. */
 export const DEFAULT_BREAKER: BreakerOptions = {
   hardBounceRate: 0.02,
   complaintRate: 0.002,
+  operatorComplaintRate: 0.003,
   minSamples: 1_000,
   cooldownMs: 30 * 60_000,
   halfOpenSamples: 500,
@@ -135,6 +137,7 @@ function validate(r: ResolvedGovernorOptions): void {
   for (const [name, rate] of Object.entries(r.providerRates)) positive(`providers.${name}.ratePerSec`, rate);
   fraction('breaker.complaintRate', r.breaker.complaintRate);
   fraction('breaker.hardBounceRate', r.breaker.hardBounceRate);
+  fraction('breaker.operatorComplaintRate', r.breaker.operatorComplaintRate);
   positive('breaker.minSamples', r.breaker.minSamples);
   positive('breaker.halfOpenSamples', r.breaker.halfOpenSamples);
   positive('breaker.halfOpenRatePerSec', r.halfOpenRatePerSec);

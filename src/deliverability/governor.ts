@@ -93,6 +93,8 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       case 'opened':
         e.halfOpenBucket = undefined;
         return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
+      case 'escalated':
+        return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
       case 'half_opened':
         e.halfOpenBucket = createTokenBucket(o.halfOpenRatePerSec, 1, now);
         return alert('resumed', scopeOf(e), `half-open at ${o.halfOpenRatePerSec}/s after cool-down`, now);

@@ -53,7 +53,7 @@ describe('governor', () => {
 
   it('pauses a campaign over the complaint threshold, says why, and an operator resumes it', async () => {
     const { gov, alerts } = setup();
-    complainOut(gov, 1_000, 3);
+    complainOut(gov, 1_000, 2);
     const err = await caught(gov.acquire(key));
     assert.equal(err.code, 'DELIVERABILITY_PAUSED');
     assert.equal(err.retryable, true);
@@ -61,7 +61,7 @@ describe('governor', () => {
     assert.match(err.message, /campaign c1 is paused: complaint rate 0\.20% \(2 of 1000 sent\)/);
     const campaign = gov.status().campaigns.find((c) => c.scope.campaignId === 'c1');
     assert.equal(campaign?.breaker?.state, 'open');
-    assert.equal(campaign?.complaintPct, 0.3);
+    assert.equal(campaign?.complaintPct, 0.2);
     assert.equal(alerts.filter((a) => a.kind === 'paused').length, 2); // campaign and its sending domain
 
     gov.resume({ campaignId: 'c1', sendingDomain: key.sendingDomain }, { operator: true });
@@ -86,7 +86,7 @@ describe('governor', () => {
   it('half-opens after the cool-down at a reduced rate and closes after clean sends', async () => {
     const { clock, gov, alerts } = setup({ breaker: { cooldownMs: 60_000, halfOpenSamples: 100, halfOpenRatePerSec: 2 } });
     const k = { ...key, campaignId: 'c3' };
-    complainOut(gov, 1_000, 5, k);
+    complainOut(gov, 1_000, 2, k);
     await clock.advance(60_000);
     assert.equal(gov.status().campaigns.find((c) => c.scope.campaignId === 'c3')?.breaker?.state, 'half_open');
     assert.equal(gov.tryAcquireMany(100, k), 1); // half-open bucket: 2/s, burst 1
@@ -95,6 +95,16 @@ describe('governor', () => {
     for (let i = 0; i < 100; i++) gov.report({ ...k, kind: 'accepted' });
     assert.equal(gov.status().campaigns.find((c) => c.scope.campaignId === 'c3')?.breaker?.state, 'closed');
     assert.ok(alerts.some((a) => a.kind === 'resumed' && /closed after 100 clean sends/.test(a.reason)));
+  });
+
+  it('at 0.3% complaints the pause needs an operator: not retryable, no half-open', async () => {
+    const { clock, gov } = setup({ breaker: { cooldownMs: 60_000 } });
+    complainOut(gov, 1_000, 3);
+    await clock.advance(120_000);
+    const err = await caught(gov.acquire(key));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /an operator must resume/);
+    assert.equal(gov.status().campaigns[0]?.breaker?.requiresOperator, true);
   });
 
   it('a provider block (5.7.515) pauses the sending domain until an operator resumes it', async () => {

@@ -6,7 +6,8 @@
  *   open ──cool-down elapsed──▶ half_open (sends again at a reduced rate; window cleared)
  *   half_open ──halfOpenSamples clean sends──▶ closed      half_open ──over threshold──▶ open
  *   open | half_open ──operator resume──▶ closed
- * A trip marked `requiresOperator` (hard stops such as 5.7.515 / SC-00x) never half-opens by itself.
+ * A trip marked `requiresOperator` (hard stops such as 5.7.515 / SC-00x, or complaints at the
+ * operator-only rate, §4: 0.3 %) never half-opens by itself.
  *
  * Invariant (fast-check property): the breaker never reaches closed from open without either the
  * cool-down having elapsed since it opened or an operator resume.
@@ -21,6 +22,8 @@ export interface BreakerOptions {
   hardBounceRate: number;
   /** Complaints / sent at or above which the breaker opens (§9: 0.2 %). */
   complaintRate: number;
+  /** Complaints / sent at or above which only an operator may resume (§4 hard stop: 0.3 %). */
+  operatorComplaintRate: number;
   /** Sends in the window before a rate is judged; below it, the count that would trip at
    *  minSamples (threshold × minSamples events) still trips. */
   minSamples: number;
@@ -44,7 +47,8 @@ export interface BreakerTotals { sent: number; hardBounces: number; complaints: 
 
 export interface BreakerStep {
   state: BreakerState;
-  transition: 'opened' | 'half_opened' | 'closed' | undefined;
+  /** `escalated`: still open, but the rate reached operatorComplaintRate, so no cool-down any more. */
+  transition: 'opened' | 'escalated' | 'half_opened' | 'closed' | undefined;
   /** True when the caller must clear its window (half-open judges fresh traffic only). */
   resetWindow: boolean;
 }
@@ -73,15 +77,30 @@ function open(nowMs: number, reason: string, requiresOperator: boolean): Breaker
   return { phase: 'open', reason, since: nowMs, openedAt: nowMs, requiresOperator };
 }
 
+/** The reason when complaints reached the operator-only rate, else undefined. */
+function operatorReason(opts: BreakerOptions, totals: BreakerTotals, minSamples: number): string | undefined {
+  const only = { ...opts, complaintRate: opts.operatorComplaintRate, hardBounceRate: Number.POSITIVE_INFINITY };
+  const reason = breachReason(only, { ...totals, hardBounces: 0 }, minSamples);
+  return reason === undefined ? undefined : `${reason}; an operator must resume`;
+}
+
+function openOnBreach(nowMs: number, opts: BreakerOptions, totals: BreakerTotals, reason: string, minSamples: number): BreakerStep {
+  const hard = operatorReason(opts, totals, minSamples);
+  return { state: open(nowMs, hard ?? reason, hard !== undefined), transition: 'opened', resetWindow: false };
+}
+
 /** Moves the breaker on: checks thresholds and the cool-down. Call on every report and acquire. */
 export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals): BreakerStep {
   switch (state.phase) {
     case 'closed': {
       const reason = breachReason(opts, totals);
       if (reason === undefined) return { state, transition: undefined, resetWindow: false };
-      return { state: open(nowMs, reason, false), transition: 'opened', resetWindow: false };
+      return openOnBreach(nowMs, opts, totals, reason, opts.minSamples);
     }
     case 'open': {
+      // Late complaints keep arriving while paused; past the hard-stop rate a timer may not resume.
+      const hard = state.requiresOperator ? undefined : operatorReason(opts, totals, opts.minSamples);
+      if (hard !== undefined) return { state: { ...state, reason: hard, requiresOperator: true }, transition: 'escalated', resetWindow: false };
       if (state.requiresOperator || nowMs - state.openedAt < opts.cooldownMs) {
         return { state, transition: undefined, resetWindow: false };
       }
@@ -93,7 +112,7 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
     }
     case 'half_open': {
       const reason = breachReason(opts, totals, opts.halfOpenSamples);
-      if (reason !== undefined) return { state: open(nowMs, reason, false), transition: 'opened', resetWindow: false };
+      if (reason !== undefined) return openOnBreach(nowMs, opts, totals, reason, opts.halfOpenSamples);
       if (totals.sent < opts.halfOpenSamples) return { state, transition: undefined, resetWindow: false };
       return { state: { ...state, phase: 'closed', since: nowMs, reason: undefined }, transition: 'closed', resetWindow: false };
     }

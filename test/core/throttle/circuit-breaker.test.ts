@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { breachReason, breakerCheck, breakerResume, breakerTrip, createBreaker } from '../../../src/core/throttle/circuit-breaker.ts';
 import type { BreakerOptions, BreakerState } from '../../../src/core/throttle/circuit-breaker.ts';
 
-const opts: BreakerOptions = { hardBounceRate: 0.02, complaintRate: 0.002, minSamples: 1_000, cooldownMs: 1_800_000, halfOpenSamples: 500 };
+const opts: BreakerOptions = { hardBounceRate: 0.02, complaintRate: 0.002, operatorComplaintRate: 0.003, minSamples: 1_000, cooldownMs: 1_800_000, halfOpenSamples: 500 };
 const clean = { sent: 0, hardBounces: 0, complaints: 0 };
 
 describe('circuit breaker', () => {
@@ -24,7 +24,7 @@ describe('circuit breaker', () => {
   });
 
   it('half-opens after the cool-down with a fresh window, closes after clean sends, re-opens on a breach', () => {
-    let b = breakerCheck(createBreaker(0), opts, 0, { sent: 1_000, hardBounces: 0, complaints: 5 }).state;
+    let b = breakerCheck(createBreaker(0), opts, 0, { sent: 1_000, hardBounces: 0, complaints: 2 }).state;
     assert.equal(breakerCheck(b, opts, 1_799_999, clean).transition, undefined);
     const half = breakerCheck(b, opts, 1_800_000, clean);
     assert.deepEqual([half.transition, half.resetWindow, half.state.phase], ['half_opened', true, 'half_open']);
@@ -32,6 +32,17 @@ describe('circuit breaker', () => {
     assert.equal(breakerCheck(b, opts, 1_800_001, { sent: 499, hardBounces: 0, complaints: 0 }).transition, undefined);
     assert.equal(breakerCheck(b, opts, 1_800_001, { sent: 500, hardBounces: 0, complaints: 0 }).state.phase, 'closed');
     assert.equal(breakerCheck(b, opts, 1_800_001, { sent: 100, hardBounces: 0, complaints: 1 }).state.phase, 'open');
+  });
+
+  it('at 0.3% complaints only an operator may resume, also when late complaints push an open breaker there', () => {
+    const direct = breakerCheck(createBreaker(0), opts, 0, { sent: 1_000, hardBounces: 0, complaints: 3 });
+    assert.deepEqual([direct.state.phase, direct.state.requiresOperator], ['open', true]);
+    assert.match(direct.state.reason ?? '', /an operator must resume/);
+    const soft = breakerCheck(createBreaker(0), opts, 0, { sent: 1_000, hardBounces: 0, complaints: 2 }).state;
+    assert.equal(soft.requiresOperator, false);
+    const later = breakerCheck(soft, opts, 5_000, { sent: 1_000, hardBounces: 0, complaints: 4 });
+    assert.deepEqual([later.transition, later.state.requiresOperator, later.state.openedAt], ['escalated', true, 0]);
+    assert.equal(breakerCheck(later.state, opts, 10 * opts.cooldownMs, clean).state.phase, 'open');
   });
 
   it('a trip that requires an operator never half-opens; the operator closes it', () => {
