@@ -25,7 +25,7 @@ export type UnsubscribeSource = 'one_click' | 'preference_page' | 'mailto';
 
 export interface TrackingDeps {
   /** Tracking secrets, newest first: the first signs (render), all verify (rotation). */
-  secrets: string[];
+  secrets: readonly string[];
   clock: Clock;
   /** Ingests one event; deduplicates by sourceId. */
   record(event: EngagementEvent): Promise<void>;

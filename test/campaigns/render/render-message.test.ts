@@ -45,6 +45,19 @@ describe('renderMessage', () => {
     assert.ok(!html.includes('sy-legal-footer'), 'no footer appended when the template has one');
   });
 
+  it('keeps Liquid inside MJML attributes (mj-button href, mj-image src) and tracks the rendered URL', async () => {
+    const html = '<mjml><mj-body><mj-section><mj-column>'
+      + '<mj-image src="https://cdn.example/{{ contact.id }}.png" alt="{{ contact.firstName }}" />'
+      + '<mj-button href="https://shop.example/c/{{ contact.id }}?a=1&amp;b={{ contact.firstName | url_encode }}">Go</mj-button>'
+      + '</mj-column></mj-section></mj-body></mjml>';
+    const compiled = await compileTemplate({ subject: 's', html });
+    const msg = renderMessage(compiled, aContext({ contact: { id: 'k7', email: 'k@x.example', firstName: 'Zoë & Al' } }));
+    assert.ok(msg.html?.includes('src="https://cdn.example/k7.png"'));
+    assert.ok(msg.html?.includes('alt="Zoë &amp; Al"'));
+    const clicks = trackingTokens(msg.html ?? '', 'c').map((t) => verifyToken(SECRET, t)?.url);
+    assert.deepEqual(clicks, ['https://shop.example/c/k7?a=1&b=Zo%C3%AB+%26+Al']);
+  });
+
   it('appends the legal footer and the open pixel to plain HTML, in html and text', async () => {
     const compiled = await compileTemplate({ subject: 'Hi {{ contact.firstName }}', html: fixture('plain-no-footer.html') });
     const msg = renderMessage(compiled, aContext({ contact: { id: 'k&1', email: 'a@b.example', firstName: 'Jo & "Al" <x>' } }));
