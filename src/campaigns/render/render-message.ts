@@ -6,15 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { escapeAttribute } from 'entities';
+import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
+import { OPEN_VAR } from './compile.ts';
 import type { CompiledTemplate } from './compile.ts';
 import { renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
-import type { Liquid, Template } from 'liquidjs';
-import { OPEN_VAR } from './compile.ts';
 import { LINKS_VAR } from './links.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
 import type { TrackFn } from './liquid-engine.ts';
