@@ -69,6 +69,10 @@ function createEngine(escape: boolean): Liquid {
     templates: {},
     dynamicPartials: false,
     cache: false,
+    // A template must not stall a send worker: bound source size, allocations and render time.
+    parseLimit: 4_000_000,
+    memoryLimit: 64_000_000,
+    renderLimit: 1000,
     ...(escape ? { outputEscape: 'escape' as const } : {}),
   });
   for (const name of FILE_TAGS) {

@@ -136,6 +136,14 @@ describe('renderMessage', () => {
     assert.match(err.message, /rendering the text for contact k9 failed: field decryption failed/);
   });
 
+  it('stops a runaway template with TEMPLATE_RENDER_FAILED instead of stalling the worker', async () => {
+    const compiled = await compileTemplate({ subject: 's', text: '{% for i in (1..100000000) %}x{% endfor %} {{ unsubscribe_url }} {{ postal_address }}' });
+    const err = (() => { try { renderMessage(compiled, aContext()); return null; } catch (e) { return e; } })();
+    assert.ok(isSwitchyardError(err), String(err));
+    assert.equal(err.code, 'TEMPLATE_RENDER_FAILED');
+    assert.match(err.message, /memory alloc limit exceeded/);
+  });
+
   it('derives the text from each rendered html when the template injects raw markup', async () => {
     const compiled = await compileTemplate({ subject: 's', html: '<body><div>{{ intro | raw }}</div></body>' });
     const msg = renderMessage(compiled, aContext({ intro: '<p>Big <b>news</b></p>' }));
