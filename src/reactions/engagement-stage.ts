@@ -1,0 +1,178 @@
+/**
+ * Reactions → engagement score → CRM. The `engagement` group folds each reaction batch into
+ * contact_engagement set-wise (one upsert per batch), in the same transaction as the batch's bus
+ * message id, so a redelivered message never counts twice. Changed scores go to
+ * crm_engagement_outbox; the flusher sends every row due (≤ coalesceMs after a contact's first
+ * pending change) in one crm.updateEngagement call per batchSize. No CRM call happens inside a
+ * transaction; a row changed while its call was in flight stays for the next flush (revision).
+ */
+import type { Logger } from 'pino';
+import type { Delivery } from '../bus/port.ts';
+import type { StageDefinition } from '../bus/stage.ts';
+import type { Clock } from '../clock/port.ts';
+import type { Crm } from '../connectors/crm/port.ts';
+import {
+  accumulateEngagement, DEFAULT_ENGAGEMENT_OPTIONS, scoreAt, type EngagementOptions, type EngagementState,
+} from '../core/engagement-score.ts';
+import { toError } from '../core/errors.ts';
+import type { Db } from '../store/port.ts';
+import { REACTIONS_TOPIC, type ReactionBatch } from './ingest.ts';
+
+export interface EngagementStageDeps {
+  db: Db;
+  clock: Clock;
+  crm: Crm;
+  log: Logger;
+  options?: Partial<EngagementFlushOptions> & { score?: EngagementOptions };
+}
+
+export interface EngagementFlushOptions {
+  /** How long a contact's first pending change waits for more before it is sent (default 5 s). */
+  coalesceMs: number;
+  /** Contacts per crm.updateEngagement call; default min(crm.maxBatchSize, 500). */
+  batchSize: number;
+  /** How often the flusher looks for due rows (default 1 s). */
+  intervalMs: number;
+  /** After a failed CRM call its rows wait this long (default 30 s). */
+  retryDelayMs: number;
+}
+
+function flushOptions(deps: EngagementStageDeps): EngagementFlushOptions {
+  const o = deps.options ?? {};
+  return {
+    coalesceMs: o.coalesceMs ?? 5_000,
+    batchSize: o.batchSize ?? Math.min(Number.isFinite(deps.crm.maxBatchSize) ? deps.crm.maxBatchSize : 500, 500),
+    intervalMs: o.intervalMs ?? 1_000,
+    retryDelayMs: o.retryDelayMs ?? 30_000,
+  };
+}
+
+const MARK_APPLIED = `
+  insert into engagement_applied_batches (message_id, applied_at) values ($1, $2)
+  on conflict (message_id) do nothing returning message_id`;
+
+// Mirrors mergeEngagement (core/engagement-score.ts): both sides decay to the later reference
+// time, then add. The exponent is clamped at −1000 because PostgreSQL's power() raises an
+// underflow error where JavaScript returns 0; 2^−1000 ≈ 1e−301 is 0 for every purpose here.
+const UPSERT_ENGAGEMENT = `
+  insert into contact_engagement as c (contact_id, raw_score, raw_at, last_engaged_at, updated_at)
+  select x.contact_id, x.raw, x.at, x.last_engaged_at, $2
+  from jsonb_to_recordset($1::jsonb) as x(contact_id text, raw float8, at timestamptz, last_engaged_at timestamptz)
+  on conflict (contact_id) do update set
+    raw_score =
+        c.raw_score * power(2::float8, greatest(-1000::float8,
+          -extract(epoch from greatest(c.raw_at, excluded.raw_at) - c.raw_at)::float8 / $3::float8))
+      + excluded.raw_score * power(2::float8, greatest(-1000::float8,
+          -extract(epoch from greatest(c.raw_at, excluded.raw_at) - excluded.raw_at)::float8 / $3::float8)),
+    raw_at = greatest(c.raw_at, excluded.raw_at),
+    last_engaged_at = greatest(c.last_engaged_at, excluded.last_engaged_at),
+    updated_at = excluded.updated_at
+  returning contact_id, raw_score, raw_at, last_engaged_at`;
+
+// due_at keeps the first pending change's deadline: later changes ride along with it.
+const UPSERT_OUTBOX = `
+  insert into crm_engagement_outbox as o (contact_id, score, last_engaged_at, due_at)
+  select u.contact_id, u.score, u.last_engaged_at, $4
+  from unnest($1::text[], $2::float8[], $3::timestamptz[]) as u(contact_id, score, last_engaged_at)
+  on conflict (contact_id) do update set
+    score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at), revision = o.revision + 1`;
+
+export interface StoredEngagement { contactId: string; state: EngagementState }
+
+/**
+ * Folds one reaction batch into the stored scores and queues the changed ones for the CRM.
+ * `messageId` is the bus message id: applying the same id twice is a no-op (returns []).
+ */
+export async function applyEngagementBatch(
+  db: Db, batch: ReactionBatch, messageId: string, now: Date, options: { coalesceMs: number; score?: EngagementOptions },
+): Promise<StoredEngagement[]> {
+  const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
+  const byContact = new Map<string, { type: string; occurredAt: Date; isMachine: boolean }[]>();
+  for (const e of batch.events) {
+    if (e.contactId === null) continue;
+    const list = byContact.get(e.contactId) ?? [];
+    list.push({ type: e.type, occurredAt: new Date(e.occurredAt), isMachine: e.isMachine });
+    byContact.set(e.contactId, list);
+  }
+  const input = [...byContact].flatMap(([contactId, events]) => {
+    const s = accumulateEngagement(events, score);
+    return s === null ? [] : [{ contact_id: contactId, raw: s.raw, at: s.at.toISOString(), last_engaged_at: s.lastEngagedAt.toISOString() }];
+  });
+  if (input.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const { rows: marked } = await tx.query(MARK_APPLIED, [messageId, now]);
+    if (marked.length === 0) return [];
+    const { rows } = await tx.query<{ contact_id: string; raw_score: number; raw_at: Date; last_engaged_at: Date }>(
+      UPSERT_ENGAGEMENT, [JSON.stringify(input), now, score.halfLifeDays * 86_400]);
+    const stored = rows.map((r) => ({ contactId: r.contact_id, state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) } }));
+    await tx.query(UPSERT_OUTBOX, [
+      stored.map((s) => s.contactId), stored.map((s) => scoreAt(s.state, now, score)), stored.map((s) => s.state.lastEngagedAt.toISOString()),
+      new Date(now.getTime() + options.coalesceMs),
+    ]);
+    return stored;
+  });
+}
+
+const SELECT_DUE = `
+  select contact_id, score, last_engaged_at, revision from crm_engagement_outbox
+  where due_at <= $1 order by due_at, contact_id limit $2`;
+
+// Only rows whose revision is still the one sent: a change that arrived meanwhile stays queued.
+const DELETE_SENT = `
+  delete from crm_engagement_outbox o using unnest($1::text[], $2::int[]) as s(contact_id, revision)
+  where o.contact_id = s.contact_id and o.revision = s.revision`;
+
+const POSTPONE = `update crm_engagement_outbox set due_at = $2 where contact_id = any($1::text[])`;
+
+/**
+ * Sends every outbox row due now, batchSize contacts per crm.updateEngagement call. Returns how
+ * many contacts were sent. A failed call postpones its rows by retryDelayMs and rethrows.
+ */
+export async function flushEngagementOutbox(deps: EngagementStageDeps): Promise<number> {
+  const o = flushOptions(deps);
+  const now = deps.clock.now();
+  let sent = 0;
+  for (;;) {
+    const { rows } = await deps.db.query<{ contact_id: string; score: number; last_engaged_at: Date; revision: number }>(SELECT_DUE, [now, o.batchSize]);
+    if (rows.length === 0) return sent;
+    try {
+      await deps.crm.updateEngagement(rows.map((r) => ({ contactId: r.contact_id, score: Number(r.score), lastEngagedAt: new Date(r.last_engaged_at) })));
+    } catch (err) {
+      await deps.db.query(POSTPONE, [rows.map((r) => r.contact_id), new Date(now.getTime() + o.retryDelayMs)]);
+      throw err;
+    }
+    await deps.db.query(DELETE_SENT, [rows.map((r) => r.contact_id), rows.map((r) => r.revision)]);
+    sent += rows.length;
+    if (rows.length < o.batchSize) return sent;
+  }
+}
+
+/** The flusher loop: flush, then sleep intervalMs on the clock, until the signal aborts. */
+export async function runEngagementFlusher(deps: EngagementStageDeps, signal: AbortSignal): Promise<void> {
+  const o = flushOptions(deps);
+  const log = deps.log.child({ stage: 'engagement', loop: 'crm-flush' });
+  while (!signal.aborted) {
+    try {
+      const n = await flushEngagementOutbox(deps);
+      if (n > 0) log.debug({ sent: n }, 'engagement scores sent to CRM');
+    } catch (err) {
+      log.warn({ err: toError(err) }, 'engagement CRM flush failed; rows postponed');
+    }
+    await deps.clock.sleep(o.intervalMs, signal).catch(() => undefined);
+  }
+}
+
+export function engagementStage(deps: EngagementStageDeps): StageDefinition {
+  const coalesceMs = flushOptions(deps).coalesceMs;
+  const score = deps.options?.score;
+  return {
+    name: 'engagement',
+    consumers: [{
+      options: { topic: REACTIONS_TOPIC, group: 'engagement', batchSize: 20 },
+      handler: async (m: Delivery<ReactionBatch>) => {
+        await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), { coalesceMs, ...(score === undefined ? {} : { score }) });
+      },
+    }],
+    loops: [(signal) => runEngagementFlusher(deps, signal)],
+  };
+}
