@@ -43,12 +43,14 @@ export function createManualClock(start: Date = new Date('2026-01-01T00:00:00Z')
     sleep(ms, signal) {
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
-        const sleeper: Sleeper = { due: now + Math.max(0, ms), seq: seq++, resolve };
-        sleepers.push(sleeper);
-        signal?.addEventListener('abort', () => {
+        const onAbort = (): void => {
           sleepers = sleepers.filter((s) => s !== sleeper);
-          reject(signal.reason);
-        }, { once: true });
+          reject(signal?.reason);
+        };
+        // the listener goes when the sleep ends, so loops that reuse one signal do not pile them up
+        const sleeper: Sleeper = { due: now + Math.max(0, ms), seq: seq++, resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
+        sleepers.push(sleeper);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
     advance: (ms) => runUntil(now + ms),
