@@ -1,0 +1,210 @@
+/**
+ * Suppression propagation: after an address is suppressed here (immediately, at ingest), every
+ * connected system must learn it too — the ESP's own suppression list, the CRM opt-out, the
+ * warehouse table, the compliance archive. The `propagation` group turns each contact.suppressed
+ * message into one pending row per system; the loop claims due rows, calls each system's sink in
+ * batches, and records per-system confirmation, retrying with exponential backoff until
+ * maxAttempts, after which the row is `failed` and needs an operator (docs/reactions.md).
+ * No sink is called inside a transaction; claiming leases rows, so a crash mid-call only delays.
+ */
+import type { Logger } from 'pino';
+import type { Delivery } from '../bus/port.ts';
+import type { StageDefinition } from '../bus/stage.ts';
+import type { Clock } from '../clock/port.ts';
+import { isSwitchyardError, toError } from '../core/errors.ts';
+import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../reactions/ingest.ts';
+import type { Queryable } from '../store/port.ts';
+import type { SuppressionItem, SuppressionSink } from './sink-port.ts';
+import { normalizeEmail } from './suppression.ts';
+
+/** The systems a suppression reaches when nothing else is configured (names of the sinks app.ts wires). */
+export const PROPAGATION_SYSTEMS = ['esp', 'crm', 'warehouse', 'compliance'] as const;
+
+export interface PropagationOptions {
+  /** Rows per sink call (default 100, the port's promise). */
+  batchSize: number;
+  /** Attempts per (address, system) before it is marked failed (default 25 ≈ 19 h of retries). */
+  maxAttempts: number;
+  /** First retry delay, doubled per attempt up to backoffMaxMs (defaults 30 s and 1 h). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** How long a claimed row is hidden from other loops while its sink call runs (default 5 min). */
+  leaseMs: number;
+  /** How often the loop looks for due rows (default 1 s). */
+  intervalMs: number;
+}
+
+export interface PropagationDeps {
+  db: Queryable;
+  clock: Clock;
+  log: Logger;
+  sinks: readonly SuppressionSink[];
+  options?: Partial<PropagationOptions>;
+}
+
+const DEFAULTS: PropagationOptions = { batchSize: 100, maxAttempts: 25, backoffBaseMs: 30_000, backoffMaxMs: 3_600_000, leaseMs: 300_000, intervalMs: 1_000 };
+
+/** Delay before attempt n + 1 after n failed attempts. */
+export function propagationBackoff(attempts: number, o: Pick<PropagationOptions, 'backoffBaseMs' | 'backoffMaxMs'> = DEFAULTS): number {
+  return Math.min(o.backoffMaxMs, o.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
+}
+
+// A failed row comes back to pending (a new suppression of the address, or an operator's retry);
+// pending and confirmed rows are left alone, so a redelivered message changes nothing.
+const ENQUEUE = `
+  insert into suppression_propagations as p (email, system, reason, contact_id, status, attempts, next_attempt_at, created_at, updated_at)
+  select x.email, s.system, x.reason, x.contact_id, 'pending', 0, $3, $3, $3
+  from jsonb_to_recordset($1::jsonb) as x(email text, reason text, contact_id text) cross join unnest($2::text[]) as s(system)
+  on conflict (email, system) do update set
+    status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = null,
+    reason = excluded.reason, contact_id = coalesce(excluded.contact_id, p.contact_id), updated_at = excluded.updated_at
+  where p.status = 'failed'`;
+
+/** Creates a pending row per (address, system); returns how many rows were created or revived. */
+export async function enqueuePropagations(db: Queryable, items: readonly SuppressionItem[], systems: readonly string[], now: Date): Promise<number> {
+  if (items.length === 0 || systems.length === 0) return 0;
+  const rows = items.map((i) => ({ email: normalizeEmail(i.email), reason: i.reason, contact_id: i.contactId ?? null }));
+  const { rowCount } = await db.query(ENQUEUE, [JSON.stringify(rows), [...systems], now]);
+  return rowCount;
+}
+
+// Claim = push next_attempt_at past the lease, so a second loop (or this one after a crash)
+// does not take the same rows meanwhile; skip locked keeps concurrent claimers apart.
+const CLAIM = `
+  with due as (
+    select email, system from suppression_propagations
+    where status = 'pending' and next_attempt_at <= $1 and system = any($2::text[])
+    order by next_attempt_at, email, system
+    limit $3
+    for update skip locked
+  )
+  update suppression_propagations p set next_attempt_at = $4, updated_at = $1
+  from due
+  where p.email = due.email and p.system = due.system
+  returning p.email, p.system, p.reason, p.contact_id, p.attempts`;
+
+const RECORD = `
+  update suppression_propagations p set
+    status = x.status, attempts = x.attempts, next_attempt_at = x.next_attempt_at, last_error = x.last_error,
+    confirmed_at = x.confirmed_at, updated_at = $2
+  from jsonb_to_recordset($1::jsonb) as x(email text, system text, status text, attempts int, next_attempt_at timestamptz, last_error text, confirmed_at timestamptz)
+  where p.email = x.email and p.system = x.system and p.status = 'pending'`;
+
+interface Claimed { email: string; system: string; reason: string; contact_id: string | null; attempts: number }
+interface Result { email: string; system: string; status: 'pending' | 'confirmed' | 'failed'; attempts: number; next_attempt_at: string; last_error: string | null; confirmed_at: string | null }
+
+/**
+ * One pass: claims every due pending row (in rounds of batchSize per call), calls the sinks and
+ * records the outcome of each row. Returns how many rows were attempted.
+ */
+export async function propagateDue(deps: PropagationDeps): Promise<number> {
+  const o = { ...DEFAULTS, ...deps.options };
+  const sinks = new Map(deps.sinks.map((s) => [s.name, s]));
+  let attempted = 0;
+  for (;;) {
+    const now = deps.clock.now();
+    const { rows } = await deps.db.query<Claimed>(CLAIM, [now, [...sinks.keys()], o.batchSize, new Date(now.getTime() + o.leaseMs)]);
+    if (rows.length === 0) return attempted;
+    const results: Result[] = [];
+    for (const [system, group] of groupBy(rows, (r) => r.system)) {
+      results.push(...await callSink(sinks.get(system)!, group, deps, o));
+    }
+    await deps.db.query(RECORD, [JSON.stringify(results), deps.clock.now()]);
+    attempted += rows.length;
+    if (rows.length < o.batchSize) return attempted;
+  }
+}
+
+async function callSink(sink: SuppressionSink, rows: Claimed[], deps: PropagationDeps, o: PropagationOptions): Promise<Result[]> {
+  const item = (r: Claimed): SuppressionItem => ({ email: r.email, reason: r.reason, ...(r.contact_id === null ? {} : { contactId: r.contact_id }) });
+  const outcome = async (batch: Claimed[]): Promise<{ confirmed: Set<string>; error: unknown }> => {
+    try {
+      const { confirmed } = await sink.suppress(batch.map(item));
+      return { confirmed: new Set(confirmed.map(normalizeEmail)), error: undefined };
+    } catch (err) {
+      return { confirmed: new Set(), error: err };
+    }
+  };
+  const first = await outcome(rows);
+  // A permanent failure of a batch may be one bad address: try each alone so the rest go through.
+  if (first.error !== undefined && isPermanent(first.error) && rows.length > 1) {
+    const results: Result[] = [];
+    for (const r of rows) results.push(...toResults(sink.name, [r], await outcome([r]), deps.clock.now(), o));
+    logFailures(deps.log, sink.name, results, first.error);
+    return results;
+  }
+  const results = toResults(sink.name, rows, first, deps.clock.now(), o);
+  logFailures(deps.log, sink.name, results, first.error);
+  return results;
+}
+
+function toResults(system: string, rows: Claimed[], out: { confirmed: Set<string>; error: unknown }, now: Date, o: PropagationOptions): Result[] {
+  return rows.map((r) => {
+    const attempts = r.attempts + 1;
+    if (out.confirmed.has(r.email)) {
+      return { email: r.email, system, status: 'confirmed', attempts, next_attempt_at: now.toISOString(), last_error: null, confirmed_at: now.toISOString() };
+    }
+    const message = out.error === undefined ? `${system} did not confirm the address` : describeError(out.error);
+    const giveUp = attempts >= o.maxAttempts || (out.error !== undefined && isPermanent(out.error));
+    return {
+      email: r.email, system, status: giveUp ? 'failed' : 'pending', attempts, last_error: message, confirmed_at: null,
+      next_attempt_at: new Date(now.getTime() + (giveUp ? 0 : propagationBackoff(attempts, o))).toISOString(),
+    };
+  });
+}
+
+function isPermanent(err: unknown): boolean {
+  return isSwitchyardError(err) && !err.retryable;
+}
+
+function describeError(err: unknown): string {
+  const e = toError(err);
+  return isSwitchyardError(e) ? `${e.code}: ${e.message}` : `${e.name}: ${e.message}`;
+}
+
+function logFailures(log: Logger, system: string, results: Result[], error: unknown): void {
+  const failed = results.filter((r) => r.status === 'failed').length;
+  const retrying = results.filter((r) => r.status === 'pending').length;
+  if (failed > 0) log.error({ system, failed, err: error === undefined ? undefined : toError(error) }, 'suppression propagation gave up; operator action needed');
+  else if (retrying > 0) log.warn({ system, retrying, err: error === undefined ? undefined : toError(error) }, 'suppression propagation will be retried');
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = m.get(k) ?? [];
+    list.push(it);
+    m.set(k, list);
+  }
+  return m;
+}
+
+/** The loop: propagate what is due, then sleep intervalMs on the clock, until aborted. */
+export async function runPropagation(deps: PropagationDeps, signal: AbortSignal): Promise<void> {
+  const o = { ...DEFAULTS, ...deps.options };
+  const log = deps.log.child({ stage: 'propagation', loop: 'propagate' });
+  while (!signal.aborted) {
+    try {
+      await propagateDue({ ...deps, log });
+    } catch (err) {
+      log.error({ err: toError(err) }, 'suppression propagation pass failed; will retry');
+    }
+    await deps.clock.sleep(o.intervalMs, signal).catch(() => undefined);
+  }
+}
+
+export function propagationStage(deps: PropagationDeps): StageDefinition {
+  const systems = deps.sinks.map((s) => s.name);
+  return {
+    name: 'propagation',
+    consumers: [{
+      options: { topic: SUPPRESSED_TOPIC, group: 'propagation', batchSize: 100 },
+      handler: async (m: Delivery<SuppressedPayload>) => {
+        const p = m.payload;
+        await enqueuePropagations(deps.db, [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }], systems, deps.clock.now());
+      },
+    }],
+    loops: [(signal) => runPropagation(deps, signal)],
+  };
+}
