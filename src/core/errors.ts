@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
   INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
   DELIVERABILITY_PAUSED: 'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
+  REVIEW_ITEM_CONFLICT: 'The review item cannot take that action in its current state (claimed by someone else, or already resolved)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
