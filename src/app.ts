@@ -176,7 +176,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config, d)))({ clock, ingest });
   await ensureDemoCrmSchema(db);
-  const crm = createCrmBatcher(createDemoCrm({ db, clock }), { clock });
+  // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
+  const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
   const templates = createTemplateCache();
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
@@ -187,7 +188,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts }),
     ledgerOutcomeStage({ db, clock }),
   ];
-  stages.find((s) => s.name === 'schedule')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
+  stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
   const routes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),

@@ -53,17 +53,26 @@ export async function advanceSelect(db: Queryable, id: string, fromSeq: number, 
   return rowCount === 1;
 }
 
-export interface LedgerInsert { contactId: string; email: string; state: 'queued' | 'suppressed'; reason: string | null }
+export interface LedgerExclusion { contactId: string; email: string; state: 'suppressed' | 'capped' | 'cancelled' | 'failed'; reason: string | null }
 
-/** Inserts the chunk's ledger rows and marks the chunk complied, in one transaction. */
-export async function insertLedgerChunk(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerInsert[], at: Date): Promise<void> {
+/** Records recipients that will not be sent (suppressed, capped, …); an existing row wins. */
+export async function insertExclusions(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerExclusion[], at: Date): Promise<void> {
+  if (rows.length === 0) return;
   await db.query(
     `insert into send_ledger (campaign_id, contact_id, email, state, reason, chunk, updated_at)
      select $1, x.contact_id, x.email, x.state, x.reason, $2, $3
      from jsonb_to_recordset($4::jsonb) as x(contact_id text, email text, state text, reason text)
      on conflict (campaign_id, contact_id) do nothing`,
     [campaignId, seq, at, JSON.stringify(rows.map((r) => ({ contact_id: r.contactId, email: r.email, state: r.state, reason: r.reason })))]);
-  await db.query(`insert into campaign_chunks (campaign_id, seq, recipients) values ($1, $2, $3) on conflict do nothing`, [campaignId, seq, rows.length]);
+}
+
+/** Marks a chunk prepared (past comply/enrich/schedule) and how many parts it was split into. */
+export async function markChunkPrepared(db: Queryable, campaignId: string, seq: number, recipients: number, parts: number): Promise<void> {
+  await db.query(`insert into campaign_chunks (campaign_id, seq, recipients, parts) values ($1, $2, $3, $4) on conflict do nothing`, [campaignId, seq, recipients, parts]);
+}
+
+export async function markPartDone(db: Queryable, campaignId: string, seq: number, part: number): Promise<void> {
+  await db.query(`insert into campaign_chunk_parts (campaign_id, seq, part) values ($1, $2, $3) on conflict do nothing`, [campaignId, seq, part]);
 }
 
 /** Contacts that were sent to at least `max` times since `since` (frequency cap). */
@@ -85,21 +94,29 @@ export async function moveLedger(db: Queryable, campaignId: string, contactIds: 
   return rows.map((r) => r.contact_id);
 }
 
-/** The send claim: queued → rendered (ESP call under way), with the deterministic Message-ID. */
-export async function claimForSend(db: Queryable, campaignId: string, claims: readonly { contactId: string; messageId: string }[], esp: string, at: Date): Promise<Set<string>> {
+/**
+ * The send claim, one statement per chunk: inserts the row as `rendered` (ESP call under way).
+ * A row that exists already (sent, unknown, excluded, or claimed by a duplicate of this contact
+ * in another chunk) is not returned, so it is not sent, unless it is `retry` (a retryable ESP
+ * failure), which this claims again.
+ */
+export async function claimForSend(db: Queryable, campaignId: string, seq: number, claims: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date): Promise<Set<string>> {
   if (claims.length === 0) return new Set();
   const { rows } = await db.query<{ contact_id: string }>(
-    `update send_ledger l set state = 'rendered', attempts = l.attempts + 1, message_id = x.message_id, esp = $3, updated_at = $4
-     from jsonb_to_recordset($2::jsonb) as x(contact_id text, message_id text)
-     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.state = 'queued'
+    `insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, updated_at)
+     select $1, x.contact_id, x.email, 'rendered', $2, x.message_id, $3, 1, $4
+     from jsonb_to_recordset($5::jsonb) as x(contact_id text, email text, message_id text)
+     on conflict (campaign_id, contact_id) do update
+       set state = 'rendered', attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
+       where l.state = 'retry'
      returning l.contact_id`,
-    [campaignId, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, message_id: c.messageId }))), esp, at]);
+    [campaignId, seq, esp, at, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, email: c.email, message_id: c.messageId })))]);
   return new Set(rows.map((r) => r.contact_id));
 }
 
-export interface SendResult { contactId: string; state: 'sent' | 'failed' | 'queued'; espMessageId?: string; error?: string }
+export interface SendResult { contactId: string; state: 'sent' | 'failed' | 'retry'; espMessageId?: string; error?: string }
 
-/** Records ESP outcomes of claimed rows (rendered or unknown → sent / failed / back to queued). */
+/** Records ESP outcomes of claimed rows (rendered or unknown → sent / failed / retry). */
 export async function recordSendResults(db: Queryable, campaignId: string, results: readonly SendResult[], at: Date): Promise<void> {
   if (results.length === 0) return;
   await db.query(
@@ -122,21 +139,24 @@ export async function ledgerReasons(db: Queryable, campaignId: string): Promise<
   return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
 }
 
-/** Completed when selection is done, every chunk passed comply, and nothing waits or is in flight. */
+/** Completed when selection is done, every chunk was prepared and every part of it handled. */
 export async function completeIfDone(db: Queryable, campaignId: string, at: Date): Promise<boolean> {
   const { rowCount } = await db.query(
     `update campaigns c set status = 'completed', finished_at = $2, updated_at = $2
      where c.id = $1 and c.status = 'running' and c.select_done
        and (select count(*) from campaign_chunks k where k.campaign_id = c.id) = c.select_seq
-       and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state in ('queued', 'rendered'))`,
+       and (select coalesce(sum(parts), 0) from campaign_chunks k where k.campaign_id = c.id)
+         = (select count(*) from campaign_chunk_parts p where p.campaign_id = c.id)
+       and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state in ('rendered', 'retry'))`,
     [campaignId, at]);
   return rowCount === 1;
 }
 
-export async function cancelQueued(db: Queryable, campaignId: string, at: Date): Promise<number> {
-  const { rowCount } = await db.query(
-    `update send_ledger set state = 'cancelled', updated_at = $2 where campaign_id = $1 and state = 'queued'`, [campaignId, at]);
-  return rowCount;
+/** Recipients selected but not yet in the ledger (waiting in a stage or staged for later). */
+export async function waitingCount(db: Queryable, campaignId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select greatest(0, c.selected - (select count(*) from send_ledger l where l.campaign_id = c.id))::int as n from campaigns c where c.id = $1`, [campaignId]);
+  return rows[0]?.n ?? 0;
 }
 
 export function recipientsById(recipients: readonly Recipient[]): Map<string, Recipient> {

@@ -1,7 +1,7 @@
 /**
  * The send stage: last-moment suppression check, render, ledger claim, ESP hand-off, outcome.
- * Ledger discipline (the idempotency record): only `queued` rows are claimed (→ `rendered`) and
- * sent, so a redelivered chunk never sends a row twice. A row left `rendered` by an interrupted
+ * Ledger discipline (the idempotency record): a recipient is sent only when this chunk's claim
+ * inserted its row (→ `rendered`), so a redelivered chunk never sends a row twice. A row left `rendered` by an interrupted
  * attempt has an unknown outcome; it becomes `unknown` and is never resent automatically.
  */
 import type { Logger } from 'pino';
@@ -14,7 +14,7 @@ import type { Esp, OutboundMessage } from '../connectors/esp/port.ts';
 import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 import * as q from './queries.ts';
-import { messageIdFor, renderMessage } from './render/render-message.ts';
+import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
 import { PRIORITIES, TOPICS, type ChunkPayload } from './types.ts';
@@ -34,45 +34,45 @@ const RECHECK_MS = 5_000;
 
 export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Promise<void | Deferral> {
   const { db, clock } = deps;
-  const { campaignId, recipients } = m.payload;
+  const { campaignId, seq, part = 0, recipients } = m.payload;
   const c = await q.getCampaign(db, campaignId);
   if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${campaignId} not found`);
   if (c.status === 'paused' || c.status === 'draft') return { kind: 'defer', delayMs: RECHECK_MS, reason: `campaign ${c.status}` };
-  const ids = recipients.map((r) => r.id);
   if (c.status !== 'running') {
-    if (c.status === 'cancelled') await q.moveLedger(db, campaignId, ids, ['queued'], 'cancelled', null, clock.now());
+    if (c.status === 'cancelled') {
+      await q.insertExclusions(db, campaignId, seq, recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })), clock.now());
+    }
     return;
   }
+  const ids = recipients.map((r) => r.id);
   if (m.attempt > 1) await q.moveLedger(db, campaignId, ids, ['rendered'], 'unknown', 'send interrupted; outcome unknown', clock.now());
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
   const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
-  const bySuppression = new Map<string, string[]>();
-  for (const r of recipients) {
-    const reason = suppressed.get(normalizeEmail(r.email));
-    if (reason !== undefined) bySuppression.set(reason, [...(bySuppression.get(reason) ?? []), r.id]);
-  }
-  for (const [reason, list] of bySuppression) await q.moveLedger(db, campaignId, list, ['queued'], 'suppressed', `suppressed_before_send:${reason}`, clock.now());
-
+  const exclusions: q.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c);
   const campaign = renderCampaignOf(c, deps.render);
   const now = clock.now();
   const messages: OutboundMessage[] = [];
-  const renderFailures: q.SendResult[] = [];
   for (const r of recipients) {
-    if (suppressed.has(normalizeEmail(r.email))) continue;
+    const reason = suppressed.get(normalizeEmail(r.email));
+    if (reason !== undefined) {
+      exclusions.push({ contactId: r.id, email: r.email, state: 'suppressed', reason: `suppressed_before_send:${reason}` });
+      continue;
+    }
     try {
       messages.push(renderMessage(compiled, { contact: { ...r.fields, id: r.id, email: r.email }, campaign, sendAt: now }));
     } catch (err) {
-      renderFailures.push({ contactId: r.id, state: 'failed', error: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}` });
+      exclusions.push({ contactId: r.id, email: r.email, state: 'failed', reason: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}` });
     }
   }
+  await q.insertExclusions(db, campaignId, seq, exclusions, now);
+  const renderFailures = exclusions.filter((e) => e.state === 'failed');
   if (renderFailures.length > 0) {
-    await q.moveLedger(db, campaignId, renderFailures.map((f) => f.contactId), ['queued'], 'failed', 'render failed', now);
-    await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, failures: renderFailures }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.error}` });
+    await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}` });
   }
 
-  const claimed = await q.claimForSend(db, campaignId, messages.map((msg) => ({ contactId: msg.correlation.contactId, messageId: messageIdFor(campaignId, msg.correlation.contactId, campaign.messageIdDomain) })), deps.esp.name, now);
+  const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })), deps.esp.name, now);
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
   const results = toSend.length === 0 ? [] : await deps.esp.sendBatch(toSend);
   const lastAttempt = m.attempt >= deps.maxAttempts;
@@ -83,16 +83,17 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
     const error = `${res.error.code}: ${res.error.message}`;
     if (res.error.retryable && !lastAttempt) {
       retryAfterMs = Math.max(retryAfterMs, res.error.retryAfterMs ?? 0);
-      return { contactId, state: 'queued', error };
+      return { contactId, state: 'retry', error };
     }
     return { contactId, state: 'failed', error };
   });
   await q.recordSendResults(db, campaignId, outcomes, clock.now());
-  const retrying = outcomes.filter((o) => o.state === 'queued').length;
-  if (retrying > 0) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', `${retrying} of ${toSend.length} message(s) of chunk ${m.payload.seq} must be retried: ${outcomes.find((o) => o.state === 'queued')!.error}`,
+  const retrying = outcomes.filter((o) => o.state === 'retry');
+  if (retrying.length > 0) {
+    throw new SwitchyardError('ESP_UNAVAILABLE', `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: ${retrying[0]!.error}`,
       { retryable: true, retryAfterMs: retryAfterMs || undefined });
   }
+  await q.markPartDone(db, campaignId, seq, part);
   await q.completeIfDone(db, campaignId, clock.now());
 }
 

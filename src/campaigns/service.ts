@@ -147,15 +147,16 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     pause: (id, reason) => move(id, ['running'], 'paused', reason ?? 'paused by operator'),
     resume: (id) => move(id, ['paused'], 'running'),
     async cancel(id) {
-      const c = await move(id, ['draft', 'running', 'paused'], 'cancelled', 'cancelled by operator');
-      await q.cancelQueued(db, id, clock.now());
-      return c;
+      // chunks still on the bus or staged record themselves as cancelled when they reach send
+      return move(id, ['draft', 'running', 'paused'], 'cancelled', 'cancelled by operator');
     },
     get: mustGet,
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);
       const counts = await q.ledgerCounts(db, id);
+      const waiting = await q.waitingCount(db, id);
+      if (waiting > 0) counts.waiting = waiting;
       const reasons = await q.ledgerReasons(db, id);
       const stages = (await bus.depth()).filter((d) => d.topic.startsWith('blast.'))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
@@ -163,8 +164,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const end = campaign.finishedAt ?? clock.now();
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
-      const waiting = (counts.queued ?? 0) + (counts.rendered ?? 0);
-      const etaSeconds = campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0 ? null : Math.round(waiting / ratePerSecond);
+      const etaSeconds = campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0 ? null : Math.round((waiting + (counts.rendered ?? 0)) / ratePerSecond);
       return { campaign, counts, reasons, stages, ratePerSecond: Math.round(ratePerSecond * 10) / 10, etaSeconds };
     },
   };

@@ -17,8 +17,6 @@ export type Priority = (typeof PRIORITIES)[number];
 export const TOPICS = {
   select: 'blast.select',
   selected: 'blast.selected',
-  complied: 'blast.complied',
-  enriched: 'blast.enriched',
   ready: (p: Priority) => `blast.ready.${p}`,
   events: 'campaign.events',
 } as const;

@@ -1,0 +1,22 @@
+/**
+ * Runs an app's stages in-process until nothing is left to do: every consumer's runOnce() in
+ * turn, plus due staged chunks, until a full pass handles nothing. Deterministic, no sleeps.
+ */
+import { pino } from 'pino';
+import type { App } from '../../src/app.ts';
+import { createConsumer, type Handler } from '../../src/bus/consumer.ts';
+import { dispatchDue } from '../../src/campaigns/staging.ts';
+
+export async function drain(app: App, options: { only?: string[]; maxPasses?: number } = {}): Promise<number> {
+  const log = pino({ level: 'silent' });
+  const consumers = app.stages.filter((s) => options.only === undefined || options.only.includes(s.name))
+    .flatMap((s) => s.consumers.map((c) => createConsumer({ bus: app.bus, clock: app.clock, log }, { maxAttempts: app.config.worker.maxAttempts, ...c.options }, c.handler as Handler<unknown>)));
+  let total = 0;
+  for (let pass = 0; pass < (options.maxPasses ?? 100_000); pass++) {
+    let n = options.only === undefined || options.only.includes('prepare') ? await dispatchDue(app) : 0;
+    for (const c of consumers) n += await c.runOnce();
+    total += n;
+    if (n === 0) return total;
+  }
+  throw new Error('pipeline did not settle');
+}
