@@ -33,7 +33,7 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
     const t0 = performance.now();
     await app.campaigns.start(c.id);
-    app.startWorkers(['select', 'comply', 'enrich', 'schedule', 'send']);
+    app.startWorkers(['select', 'prepare', 'send']);
     for (;;) {
       const s = await app.campaigns.get(c.id);
       if (s.status !== 'running') break;
@@ -59,7 +59,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 
-  const blast = await runCampaign(url, size, ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, { eventDelayMs: 1e12, outboxLimit: 1000 }), 'sandbox');
+  const blast = await runCampaign(url, size, ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } }), 'sandbox');
   const perS = size / blast.seconds;
   console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB`);
 

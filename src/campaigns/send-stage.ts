@@ -99,7 +99,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
 
 export function sendStage(deps: SendDeps): StageDefinition {
   // one consumer per priority; transactional gets the most handlers so it overtakes bulk
-  const concurrency = { transactional: 8, triggered: 4, bulk: 2 } as const;
+  const concurrency = { transactional: 8, triggered: 6, bulk: 4 } as const;
   return {
     name: 'send',
     consumers: PRIORITIES.map((p) => ({

@@ -48,8 +48,9 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   try {
     const warehouse = deps.openWarehouse(c.definition.audience);
     const stream = warehouse.stream({ ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined }, { batchSize: CHUNK_SIZE });
+    const chunks: { id: string; key: string; payload: ChunkPayload }[] = [];
     for await (const batch of stream) {
-      await bus.publish<ChunkPayload>(TOPICS.selected, [{ id: `${c.id}:chunk:${seq}`, key: c.id, payload: { campaignId: c.id, seq, recipients: batch.rows } }]);
+      chunks.push({ id: `${c.id}:chunk:${seq}`, key: c.id, payload: { campaignId: c.id, seq, recipients: batch.rows } });
       for (const r of batch.rejected) {
         await bus.deadLetters.add({ stage: 'select', payload: { campaignId: c.id, rowNumber: r.rowNumber, row: r.raw }, code: 'WAREHOUSE_ROW_INVALID', message: `campaign ${c.id}, row ${r.rowNumber}: ${r.reason}` });
       }
@@ -59,6 +60,8 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
       after = batch.cursor;
       if (seq - c.selectSeq >= CHUNKS_PER_SELECT_STEP) { done = false; break; }
     }
+    // one publish per step; a crash before advanceSelect republishes the same ids (dropped as duplicates)
+    await bus.publish<ChunkPayload>(TOPICS.selected, chunks);
   } catch (err) {
     const retryable = isSwitchyardError(err) && err.retryable;
     if (retryable && m.attempt < 5) throw err;
