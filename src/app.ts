@@ -185,7 +185,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const blastDeps = { db, bus, clock, log, openWarehouse, crm };
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
-    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts }),
+    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs }),
     ledgerOutcomeStage({ db, clock }),
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
@@ -215,7 +215,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
       const picked = stages.filter((s) => only === undefined || only.includes(s.name));
       const consumers = picked.flatMap((s) => s.consumers.map((c) => createConsumer({ bus, clock, log, metrics: metrics.consumer }, {
-        batchSize: config.worker.batchSize, concurrency: config.worker.concurrency, maxAttempts: config.worker.maxAttempts, ...c.options,
+        batchSize: config.worker.batchSize, concurrency: config.worker.concurrency, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, ...c.options,
       }, c.handler as Handler<unknown>)));
       for (const c of consumers) c.start();
       running.push(...consumers);

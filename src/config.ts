@@ -43,6 +43,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_INBOUND_SMTP_PORT: Port('Port of the inbound SMTP listener for bounces and replies (0 = disabled)', 2525),
   SWITCHYARD_WORKER_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'Bus messages leased per fetch by each consumer' }),
   SWITCHYARD_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Handlers run at once per consumer' }),
+  SWITCHYARD_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000, description: 'How long a worker may hold a fetched batch before it is redelivered (a worker that died is detected after this)' }),
   SWITCHYARD_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Attempts per message before it is dead-lettered' }),
 });
 
@@ -55,7 +56,7 @@ export interface Config {
   readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   readonly dataDir: string;
   readonly demo: boolean;
-  readonly worker: { batchSize: number; concurrency: number; maxAttempts: number };
+  readonly worker: { batchSize: number; concurrency: number; maxAttempts: number; leaseMs: number };
 }
 
 /** Names of every configuration key, with its schema (for docs and the docs test). */
@@ -112,7 +113,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
     dataDir,
     demo: raw.SWITCHYARD_DEMO,
-    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS },
+    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS, leaseMs: raw.SWITCHYARD_LEASE_MS },
   };
   return Object.freeze(config);
 }

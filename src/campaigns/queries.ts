@@ -95,36 +95,49 @@ export async function moveLedger(db: Queryable, campaignId: string, contactIds: 
 }
 
 /**
- * The send claim, one statement per chunk: inserts the row as `rendered` (ESP call under way).
- * A row that exists already (sent, unknown, excluded, or claimed by a duplicate of this contact
- * in another chunk) is not returned, so it is not sent, unless it is `retry` (a retryable ESP
- * failure), which this claims again.
+ * The send claim, one statement per chunk: inserts the row as `rendered` (claimed, not yet
+ * committed to the provider) and returns its claim number (`attempts`). A row that exists
+ * already (sent, excluded, or claimed by a duplicate of this contact elsewhere) is not returned,
+ * so it is not sent — unless it is `retry`, or `rendered` by a claim older than `staleBefore`
+ * (its worker died before the commit point, so the provider never accepted it).
  */
-export async function claimForSend(db: Queryable, campaignId: string, seq: number, claims: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date): Promise<Set<string>> {
-  if (claims.length === 0) return new Set();
-  const { rows } = await db.query<{ contact_id: string }>(
+export async function claimForSend(db: Queryable, campaignId: string, seq: number, claims: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date, staleBefore: Date): Promise<Map<string, number>> {
+  if (claims.length === 0) return new Map();
+  const { rows } = await db.query<{ contact_id: string; attempts: number }>(
     `insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, updated_at)
      select $1, x.contact_id, x.email, 'rendered', $2, x.message_id, $3, 1, $4
      from jsonb_to_recordset($5::jsonb) as x(contact_id text, email text, message_id text)
      on conflict (campaign_id, contact_id) do update
        set state = 'rendered', attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
-       where l.state = 'retry'
+       where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $6)
+     returning l.contact_id, l.attempts`,
+    [campaignId, seq, esp, at, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, email: c.email, message_id: c.messageId }))), staleBefore]);
+  return new Map(rows.map((r) => [r.contact_id, r.attempts]));
+}
+
+/**
+ * The commit point: rendered → sent for rows still held by these claims. Returns the contact ids
+ * committed; a row whose claim was taken over (stale claim re-claimed elsewhere) is not.
+ */
+export async function commitSent(db: Queryable, campaignId: string, claims: readonly { contactId: string; attempt: number }[], at: Date): Promise<Set<string>> {
+  if (claims.length === 0) return new Set();
+  const { rows } = await db.query<{ contact_id: string }>(
+    `update send_ledger l set state = 'sent', sent_at = $2, updated_at = $2
+     from unnest($3::text[], $4::int[]) as x(contact_id, attempts)
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state = 'rendered'
      returning l.contact_id`,
-    [campaignId, seq, esp, at, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, email: c.email, message_id: c.messageId })))]);
+    [campaignId, at, claims.map((c) => c.contactId), claims.map((c) => c.attempt)]);
   return new Set(rows.map((r) => r.contact_id));
 }
 
-export interface SendResult { contactId: string; state: 'sent' | 'failed' | 'retry'; espMessageId?: string; error?: string }
-
-/** Records ESP outcomes of claimed rows (rendered or unknown → sent / failed / retry). */
-export async function recordSendResults(db: Queryable, campaignId: string, results: readonly SendResult[], at: Date): Promise<void> {
-  if (results.length === 0) return;
+/** Records failed hand-offs of our claims: rendered, or sent when the provider refused after the commit point. */
+export async function recordSendFailures(db: Queryable, campaignId: string, failures: readonly { contactId: string; attempt: number; state: 'failed' | 'retry'; error: string }[], at: Date): Promise<void> {
+  if (failures.length === 0) return;
   await db.query(
-    `update send_ledger l set state = x.state, esp_message_id = coalesce(x.esp_message_id, l.esp_message_id),
-       last_error = x.error, sent_at = case when x.state = 'sent' then $3 else l.sent_at end, updated_at = $3
-     from jsonb_to_recordset($2::jsonb) as x(contact_id text, state text, esp_message_id text, error text)
-     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.state in ('rendered', 'unknown')`,
-    [campaignId, JSON.stringify(results.map((r) => ({ contact_id: r.contactId, state: r.state, esp_message_id: r.espMessageId ?? null, error: r.error ?? null }))), at]);
+    `update send_ledger l set state = x.state, last_error = x.error, sent_at = null, updated_at = $3
+     from jsonb_to_recordset($2::jsonb) as x(contact_id text, attempts int, state text, error text)
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state in ('rendered', 'sent')`,
+    [campaignId, JSON.stringify(failures.map((f) => ({ contact_id: f.contactId, attempts: f.attempt, state: f.state, error: f.error }))), at]);
 }
 
 export async function ledgerCounts(db: Queryable, campaignId: string): Promise<Record<string, number>> {

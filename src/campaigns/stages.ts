@@ -167,7 +167,7 @@ export async function handlePrepare(deps: BlastDeps, m: Delivery<ChunkPayload>):
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {
   const on = <P>(fn: (d: BlastDeps, m: Delivery<P>) => Promise<void | Deferral>) => (m: Delivery<P>) => fn(deps, m);
   return [
-    { name: 'select', consumers: [{ options: { topic: TOPICS.select, group: 'select', batchSize: 1, concurrency: 1, leaseMs: 300_000 }, handler: on(handleSelect) }] },
+    { name: 'select', consumers: [{ options: { topic: TOPICS.select, group: 'select', batchSize: 1, concurrency: 1 }, handler: on(handleSelect) }] },
     { name: 'prepare', consumers: [{ options: { topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, handler: on(handlePrepare) }] },
   ];
 }

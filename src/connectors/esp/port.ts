@@ -64,9 +64,29 @@ export type BatchResult =
   | { ok: true; receipt: SendReceipt }
   | { ok: false; error: import('../../core/errors.ts').SwitchyardError };
 
+/**
+ * Two-phase hand-off, so a crash can never make the ledger and the provider disagree by a resend.
+ * `beforeCommit(msg)` is called once per message right before the provider's commit point; the
+ * message goes out only when it resolves (the caller records the message as sent there), and a
+ * rejection abandons that message (reported as ESP_UNAVAILABLE, retryable).
+ */
+export interface SendHooks {
+  beforeCommit?(msg: OutboundMessage): Promise<void>;
+}
+
 export interface Esp {
   /** smtp | sandbox | sendgrid | mailgun | ses | postmark (matches EngagementEvent.provider). */
   readonly name: string;
+  /**
+   * Where this adapter can hold a message before the provider accepts it:
+   * - 'before-final-dot' (SMTP): the whole message is transmitted, and the server only commits it
+   *   on the final "." of DATA, which is sent after beforeCommit resolves. A crash before that
+   *   point leaves the server without the message, so the message may safely be sent again.
+   * - 'before-request' (HTTP APIs, sandbox): sendBatch takes no hooks; the caller records the
+   *   messages before the request, so a crash inside the request can lose them (at most once),
+   *   never send them twice.
+   */
+  readonly commitPoint: 'before-final-dot' | 'before-request';
   /**
    * Most messages one provider request carries (1 = one request per message). sendBatch accepts
    * any number and splits by this itself; callers size chunks by it to keep requests full.
@@ -81,7 +101,7 @@ export interface Esp {
    * message of that request; a refused recipient fails only its own message (adapters resend
    * the rest of a request the provider refused as a whole). Requests may run concurrently.
    */
-  sendBatch(messages: readonly OutboundMessage[]): Promise<BatchResult[]>;
+  sendBatch(messages: readonly OutboundMessage[], hooks?: SendHooks): Promise<BatchResult[]>;
   /** Releases connections and loops; idempotent. In-flight sends finish or fail. */
   close(): Promise<void>;
 }

@@ -101,6 +101,7 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
 
   return {
     name: 'mailgun',
+    commitPoint: 'before-request',
     maxBatchSize,
     send,
     async sendBatch(messages) {

@@ -100,6 +100,7 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   return {
     name: 'postmark',
+    commitPoint: 'before-request',
     maxBatchSize,
     async send(msg): Promise<SendReceipt> {
       const result = toResult(await post('/email', toPostmarkMessage(msg, shape)) as PostmarkResult, msg);

@@ -202,6 +202,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
 
   return {
     name: 'sandbox',
+    commitPoint: 'before-request',
     maxBatchSize,
     async send(msg) {
       const fault = requestFault(1);

@@ -109,6 +109,7 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   return {
     name: 'sendgrid',
+    commitPoint: 'before-request',
     maxBatchSize,
     async send(msg): Promise<SendReceipt> {
       const [result] = await sendBatch([msg]);

@@ -80,6 +80,7 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
 
   return {
     name: 'ses',
+    commitPoint: 'before-request',
     maxBatchSize: 1,
     send,
     async sendBatch(messages) {

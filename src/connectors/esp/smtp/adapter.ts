@@ -6,13 +6,16 @@
  * X-Switchyard-Msg (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF
  * report that comes back by mail still names the ledger row. It never retries: the bus owns that.
  */
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import DKIM from 'nodemailer/lib/dkim/index.js';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
-import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import type { BatchResult, Esp, OutboundMessage, SendHooks, SendReceipt } from '../port.ts';
 import { mapSmtpError } from './smtp-errors.ts';
 import type { SmtpFailure } from './smtp-errors.ts';
 
@@ -69,23 +72,65 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     ...(options.auth === undefined ? {} : { auth: { user: options.auth.user, pass: options.auth.pass } }),
     maxConnections: options.pool.maxConnections,
     maxMessages: options.pool.maxMessages,
-    ...(options.dkim === undefined ? {} : { dkim: { ...options.dkim } }),
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
     ...(options.socketTimeoutMs === undefined ? {} : { socketTimeout: options.socketTimeoutMs }),
   } satisfies SMTPPool.Options);
   let isClosed = false;
+  // DKIM is applied here, to the composed bytes, not by the transport: the message must be
+  // complete before the commit point so that nothing but the final dot is left to send after it.
+  const dkim = options.dkim === undefined ? undefined : new DKIM({ ...options.dkim });
 
-  async function send(msg: OutboundMessage): Promise<SendReceipt> {
+  async function compose(msg: OutboundMessage): Promise<Buffer> {
+    const built = await new MailComposer(toMail(msg)).compile().build();
+    if (dkim === undefined) return built;
+    const chunks: Buffer[] = [];
+    for await (const chunk of dkim.sign(built)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * The message as a stream that withholds its end until beforeCommit resolved: nodemailer
+   * writes the terminating "." of DATA only when the stream ends, and the server accepts the
+   * message only on that dot. The hook runs once the consumer has taken every byte.
+   */
+  function withheldEnd(raw: Buffer, msg: OutboundMessage, hooks: SendHooks | undefined, onRefused: (err: unknown) => void): Readable {
+    let sent = false;
+    let committing = false;
+    return new Readable({
+      read() {
+        if (!sent) {
+          sent = true;
+          this.push(raw);
+          return;
+        }
+        if (committing) return;
+        committing = true;
+        const commit = hooks?.beforeCommit === undefined ? Promise.resolve() : hooks.beforeCommit(msg);
+        commit.then(() => this.push(null), (err: unknown) => {
+          onRefused(err);
+          this.destroy(err instanceof Error ? err : new Error(String(err)));
+        });
+      },
+    });
+  }
+
+  async function send(msg: OutboundMessage, hooks?: SendHooks): Promise<SendReceipt> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
+    let refused: unknown;
     try {
-      const info = await transport.sendMail(toMail(msg)) as { rejected?: unknown[]; response?: string };
+      const raw = await compose(msg);
+      const mail = toMail(msg);
+      const info = await transport.sendMail({ envelope: mail.envelope, raw: withheldEnd(raw, msg, hooks, (err) => { refused = err; }) }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
       }
       return { providerMessageId: msg.messageId, acceptedAt: deps.clock.now() };
     } catch (thrown) {
+      if (refused !== undefined) {
+        throw new SwitchyardError('ESP_UNAVAILABLE', `message withheld before the final dot: ${(refused as Error).message ?? String(refused)}`, { retryable: true, cause: refused });
+      }
       if (isSwitchyardError(thrown)) throw thrown;
       throw mapSmtpError(thrown as SmtpFailure, thrown);
     }
@@ -93,11 +138,12 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
 
   return {
     name: 'smtp',
+    commitPoint: 'before-final-dot',
     maxBatchSize: 1,
-    send,
-    async sendBatch(messages) {
+    send: (msg) => send(msg),
+    async sendBatch(messages, hooks) {
       // The pool queues beyond maxConnections, so all can be handed over at once.
-      return Promise.all(messages.map((m): Promise<BatchResult> => send(m).then(
+      return Promise.all(messages.map((m): Promise<BatchResult> => send(m, hooks).then(
         (receipt) => ({ ok: true, receipt }),
         (error: SwitchyardError) => ({ ok: false, error }),
       )));

@@ -156,3 +156,34 @@ describe('smtp esp', () => {
     assert.equal(mapSmtpError({ responseCode: 550, response: '550 5.1.1 x' }).details?.['enhanced'], '5.1.1');
   });
 });
+
+describe('smtp esp: commit point before the final dot', () => {
+  it('calls beforeCommit once per message after the body is sent and before the server accepts it', async (t) => {
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    const seenAtCommit: number[] = [];
+    const results = await esp.sendBatch([aMessage({ to: { address: 'a@inbox.example.test' } }), aMessage({ to: { address: 'b@inbox.example.test' } })], {
+      beforeCommit: async () => { seenAtCommit.push(sink.count()); },
+    });
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(seenAtCommit.length, 2);
+    assert.ok(seenAtCommit.every((n) => n < 2), 'the server had not accepted the message when the hook ran');
+    assert.equal(sink.count(), 2);
+  });
+
+  it('a refused commit withholds the final dot: the server never accepts that message', async (t) => {
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    const [refused, ok] = await esp.sendBatch([aMessage({ to: { address: 'no@inbox.example.test' } }), aMessage({ to: { address: 'yes@inbox.example.test' } })], {
+      beforeCommit: async (msg) => { if (msg.to.address.startsWith('no@')) throw new Error('ledger claim lost'); },
+    });
+    assert.equal(refused!.ok, false);
+    assert.equal(!refused!.ok && refused!.error.code, 'ESP_UNAVAILABLE');
+    assert.equal(!refused!.ok && refused!.error.retryable, true);
+    assert.match(!refused!.ok ? refused!.error.message : '', /withheld before the final dot: ledger claim lost/);
+    assert.equal(ok!.ok, true);
+    assert.deepEqual(sink.messages().map((m) => m.envelope.rcptTo[0]), ['yes@inbox.example.test']);
+  });
+});
