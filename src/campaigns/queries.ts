@@ -116,13 +116,14 @@ export async function claimForSend(db: Queryable, campaignId: string, seq: numbe
 }
 
 /**
- * The commit point: rendered → sent for rows still held by these claims. Returns the contact ids
- * committed; a row whose claim was taken over (stale claim re-claimed elsewhere) is not.
+ * The commit point: rendered → sending for rows still held by these claims (a claim taken over
+ * by another worker is not returned). `sending` is in doubt until confirmSent: a worker that dies
+ * between this and the provider's answer leaves rows that markInDoubt turns into `unknown`.
  */
-export async function commitSent(db: Queryable, campaignId: string, claims: readonly { contactId: string; attempt: number }[], at: Date): Promise<Set<string>> {
+export async function commitSending(db: Queryable, campaignId: string, claims: readonly { contactId: string; attempt: number }[], at: Date): Promise<Set<string>> {
   if (claims.length === 0) return new Set();
   const { rows } = await db.query<{ contact_id: string }>(
-    `update send_ledger l set state = 'sent', sent_at = $2, updated_at = $2
+    `update send_ledger l set state = 'sending', sent_at = $2, updated_at = $2
      from unnest($3::text[], $4::int[]) as x(contact_id, attempts)
      where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state = 'rendered'
      returning l.contact_id`,
@@ -130,13 +131,37 @@ export async function commitSent(db: Queryable, campaignId: string, claims: read
   return new Set(rows.map((r) => r.contact_id));
 }
 
-/** Records failed hand-offs of our claims: rendered, or sent when the provider refused after the commit point. */
+/** The provider accepted these: sending → sent (also unknown → sent, when a worker whose rows
+ *  were presumed dead was only slow). */
+export async function confirmSent(db: Queryable, campaignId: string, claims: readonly { contactId: string; attempt: number; espMessageId?: string }[], at: Date): Promise<void> {
+  if (claims.length === 0) return;
+  await db.query(
+    `update send_ledger l set state = 'sent', esp_message_id = x.esp_message_id, updated_at = $2
+     from jsonb_to_recordset($3::jsonb) as x(contact_id text, attempts int, esp_message_id text)
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state in ('sending', 'unknown')`,
+    [campaignId, at, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, attempts: c.attempt, esp_message_id: c.espMessageId ?? null })))]);
+}
+
+/**
+ * Rows of a redelivered chunk still `sending` were committed by a worker that died before the
+ * provider answered: whether the provider has them is unknowable (SMTP has no look-up), so they
+ * become `unknown` — reported, never resent automatically (a resend could be a duplicate).
+ */
+export async function markInDoubt(db: Queryable, campaignId: string, contactIds: readonly string[], at: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `update send_ledger set state = 'unknown', reason = 'worker died between commit and the provider''s answer', updated_at = $3
+     where campaign_id = $1 and contact_id = any($2::text[]) and state = 'sending'`,
+    [campaignId, contactIds, at]);
+  return rowCount;
+}
+
+/** Records failed hand-offs of our claims: rendered, or sending when the provider refused after the commit point. */
 export async function recordSendFailures(db: Queryable, campaignId: string, failures: readonly { contactId: string; attempt: number; state: 'failed' | 'retry'; error: string }[], at: Date): Promise<void> {
   if (failures.length === 0) return;
   await db.query(
     `update send_ledger l set state = x.state, last_error = x.error, sent_at = null, updated_at = $3
      from jsonb_to_recordset($2::jsonb) as x(contact_id text, attempts int, state text, error text)
-     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state in ('rendered', 'sent')`,
+     where l.campaign_id = $1 and l.contact_id = x.contact_id and l.attempts = x.attempts and l.state in ('rendered', 'sending')`,
     [campaignId, JSON.stringify(failures.map((f) => ({ contact_id: f.contactId, attempts: f.attempt, state: f.state, error: f.error }))), at]);
 }
 
@@ -160,7 +185,7 @@ export async function completeIfDone(db: Queryable, campaignId: string, at: Date
        and (select count(*) from campaign_chunks k where k.campaign_id = c.id) = c.select_seq
        and (select coalesce(sum(parts), 0) from campaign_chunks k where k.campaign_id = c.id)
          = (select count(*) from campaign_chunk_parts p where p.campaign_id = c.id)
-       and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state in ('rendered', 'retry'))`,
+       and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state in ('rendered', 'retry', 'sending'))`,
     [campaignId, at]);
   return rowCount === 1;
 }

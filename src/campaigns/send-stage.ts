@@ -1,9 +1,11 @@
 /**
  * The send stage: last-moment suppression check, render, ledger claim, ESP hand-off, outcome.
  * Ledger discipline (the idempotency record): a recipient is sent only under a claim this chunk
- * made (row → `rendered`), and becomes `sent` at the provider's commit point (SMTP: before the
- * final dot, group-committed), so a crash before that point leaves a `rendered` row the provider
- * never accepted — safe to claim again once stale — and a crash after it leaves `sent`.
+ * made (row → `rendered`); it becomes `sending` at the provider's commit point (SMTP: before the
+ * final dot, group-committed) and `sent` when the provider answered. A crash before the commit
+ * point leaves `rendered` — the provider never accepted it, so it is claimed again once stale;
+ * a crash after it leaves `sending`, which the redelivered chunk marks `unknown` (in doubt:
+ * reported, never resent, because a resend could be a duplicate).
  */
 import type { Logger } from 'pino';
 import type { Deferral } from '../bus/consumer.ts';
@@ -14,6 +16,7 @@ import { SwitchyardError } from '../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage } from '../connectors/esp/port.ts';
 import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
+import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
 import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
@@ -48,6 +51,9 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
     }
     return;
   }
+  // a redelivered chunk's lease ran out: rows its last worker left `sending` are in doubt
+  if (m.attempt > 1) await q.markInDoubt(db, campaignId, recipients.map((r) => r.id), clock.now());
+
   // last moment: an unsubscribe that landed while this chunk waited stops it here
   const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
   const exclusions: q.LedgerExclusion[] = [];
@@ -76,26 +82,31 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
   const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
     deps.esp.name, now, new Date(now.getTime() - deps.leaseMs));
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
-  const committer = createCommitter(db, campaignId, claimed, clock);
+  const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
   if (toSend.length > 0) {
     if (deps.esp.commitPoint === 'before-final-dot') {
-      results = await deps.esp.sendBatch(toSend, { beforeCommit: (msg) => committer.commit(msg.correlation.contactId) });
+      results = await deps.esp.sendBatch(toSend, {
+        beforeCommit: (msg) => ledger.commit(msg.correlation.contactId),
+        afterAccepted: (msg) => { void ledger.confirm(msg.correlation.contactId).catch(() => undefined); },
+      });
     } else {
       // the provider commits on the request itself: record first (at most once), then send
-      const committed = await q.commitSent(db, campaignId, toSend.map((msg) => ({ contactId: msg.correlation.contactId, attempt: claimed.get(msg.correlation.contactId)! })), clock.now());
+      const committed = await q.commitSending(db, campaignId, toSend.map((msg) => ({ contactId: msg.correlation.contactId, attempt: claimed.get(msg.correlation.contactId)! })), clock.now());
       const going = toSend.filter((msg) => committed.has(msg.correlation.contactId));
       const sent = going.length === 0 ? [] : await deps.esp.sendBatch(going);
       const byId = new Map(going.map((msg, i) => [msg.correlation.contactId, sent[i]!]));
       results = toSend.map((msg) => byId.get(msg.correlation.contactId) ?? { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'claim taken over by another worker', { retryable: false }) });
+      sent.forEach((res, i) => { if (res.ok) void ledger.confirm(going[i]!.correlation.contactId, res.receipt.providerMessageId).catch(() => undefined); });
     }
   }
+  await ledger.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
   let retryAfterMs = 0;
   const failures: { contactId: string; attempt: number; state: 'failed' | 'retry'; error: string }[] = [];
   results.forEach((res, i) => {
-    if (res.ok) return;
     const contactId = toSend[i]!.correlation.contactId;
+    if (res.ok) return;
     const error = `${res.error.code}: ${res.error.message}`;
     const retry = res.error.retryable && !lastAttempt;
     if (retry) retryAfterMs = Math.max(retryAfterMs, res.error.retryAfterMs ?? 0);
@@ -108,32 +119,50 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
       { retryable: true, retryAfterMs: retryAfterMs || undefined });
   }
   await q.markPartDone(db, campaignId, seq, part);
-  await q.completeIfDone(db, campaignId, clock.now());
+  await finishIfDone(deps, campaignId, clock.now());
 }
 
 /**
- * Group commit for the 'before-final-dot' commit point: every message waiting at its final dot
- * joins the next statement (one per event-loop turn), so the ledger write costs one round trip
- * per group of concurrent SMTP transactions, not one per message.
+ * Group commits for the ledger during a hand-off: `commit` (rendered → sending, at the commit
+ * point) and `confirm` (sending → sent, as each acceptance arrives) each join the next statement
+ * of their kind, one per event-loop turn, so concurrent SMTP transactions share round trips and
+ * at most the messages in flight are ever in doubt.
  */
-function createCommitter(db: Db, campaignId: string, claims: ReadonlyMap<string, number>, clock: Clock): { commit(contactId: string): Promise<void> } {
-  let pending: { contactId: string; resolve: () => void; reject: (e: Error) => void }[] = [];
-  const flush = async (): Promise<void> => {
-    const group = pending;
-    pending = [];
-    try {
-      const done = await q.commitSent(db, campaignId, group.map((g) => ({ contactId: g.contactId, attempt: claims.get(g.contactId)! })), clock.now());
-      for (const g of group) if (done.has(g.contactId)) g.resolve(); else g.reject(new Error(`ledger claim of ${g.contactId} was taken over`));
-    } catch (err) {
-      for (const g of group) g.reject(err as Error);
-    }
-  };
-  return {
-    commit(contactId) {
-      return new Promise<void>((resolve, reject) => {
+function createLedgerBatcher(db: Db, campaignId: string, claims: ReadonlyMap<string, number>, clock: Clock) {
+  type Waiter = { contactId: string; espMessageId?: string; resolve: () => void; reject: (e: Error) => void };
+  const inFlight = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  function group(run: (batch: Waiter[]) => Promise<Set<string> | void>): (contactId: string, espMessageId?: string) => Promise<void> {
+    let pending: Waiter[] = [];
+    const flush = async (): Promise<void> => {
+      const batch = pending;
+      pending = [];
+      try {
+        const done = await run(batch);
+        for (const w of batch) if (done === undefined || done.has(w.contactId)) w.resolve(); else w.reject(new Error(`ledger claim of ${w.contactId} was taken over`));
+      } catch (err) {
+        for (const w of batch) w.reject(err as Error);
+      }
+    };
+    return (contactId, espMessageId) => {
+      const p = new Promise<void>((resolve, reject) => {
         if (pending.length === 0) setImmediate(() => void flush());
-        pending.push({ contactId, resolve, reject });
+        pending.push({ contactId, espMessageId, resolve, reject });
       });
+      const tracked = p.then(() => undefined, (err: Error) => { if (!/was taken over/.test(err.message)) failure ??= err; });
+      inFlight.add(tracked);
+      void tracked.then(() => inFlight.delete(tracked));
+      return p;
+    };
+  }
+  const claimOf = (w: Waiter): { contactId: string; attempt: number; espMessageId?: string } => ({ contactId: w.contactId, attempt: claims.get(w.contactId)!, espMessageId: w.espMessageId });
+  return {
+    commit: group((batch) => q.commitSending(db, campaignId, batch.map(claimOf), clock.now())),
+    confirm: group((batch) => q.confirmSent(db, campaignId, batch.map(claimOf), clock.now())),
+    /** Waits for every commit and confirm issued so far; throws if a ledger write failed. */
+    async settled(): Promise<void> {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      if (failure !== undefined) throw new SwitchyardError('STORE_UNREACHABLE', `ledger write during send failed: ${failure.message}`, { retryable: true, cause: failure });
     },
   };
 }

@@ -17,6 +17,7 @@ import type { Crm } from '../connectors/crm/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
+import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
 import { stageChunk } from './staging.ts';
 import { CHUNK_SIZE, CHUNKS_PER_SELECT_STEP, TOPICS, type Audience, type Campaign, type ChunkPayload, type Recipient, type SelectStep } from './types.ts';
@@ -73,7 +74,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   if (await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now()) && !done) {
     await bus.publish<SelectStep>(TOPICS.select, [{ id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } }]);
   }
-  if (done) await q.completeIfDone(db, c.id, clock.now());
+  if (done) await finishIfDone(deps, c.id, clock.now());
 }
 
 function queryOf(a: Audience): { sql?: string; table?: string } {
@@ -161,7 +162,7 @@ export async function handlePrepare(deps: BlastDeps, m: Delivery<ChunkPayload>):
   }
   if (ready.length > 0) await bus.publish<ChunkPayload>(topic, ready);
   await q.markChunkPrepared(db, campaignId, seq, m.payload.recipients.length, parts.length);
-  if (parts.length === 0) await q.completeIfDone(db, campaignId, clock.now());
+  if (parts.length === 0) await finishIfDone(deps, campaignId, clock.now());
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {

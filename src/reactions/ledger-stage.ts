@@ -14,7 +14,7 @@ const APPLY = `
   update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
   from jsonb_to_recordset($1::jsonb) as x(campaign_id text, contact_id text, state text, reason text)
   where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
-    and (l.state in ('sent', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered' and x.state in ('bounced', 'complained')))`;
+    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered' and x.state in ('bounced', 'complained')))`;
 
 export async function applyLedgerOutcomes(db: Db, batch: ReactionBatch, at: Date): Promise<void> {
   const updates = batch.events

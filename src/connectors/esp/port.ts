@@ -72,6 +72,9 @@ export type BatchResult =
  */
 export interface SendHooks {
   beforeCommit?(msg: OutboundMessage): Promise<void>;
+  /** Called as soon as the provider accepted a message (before sendBatch returns), so the
+   *  caller can confirm it while the rest of the batch is still going. */
+  afterAccepted?(msg: OutboundMessage, receipt: SendReceipt): void;
 }
 
 export interface Esp {

@@ -29,7 +29,7 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
     connectionString: options.url,
     max: options.maxConnections ?? 10,
     types: typeParsers,
-    options: schema === undefined ? undefined : `-c search_path=${schema},public`,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema},public` }),
   });
   pool.on('error', () => { /* idle client errors surface on the next query */ });
   try {

@@ -126,7 +126,9 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
       }
-      return { providerMessageId: msg.messageId, acceptedAt: deps.clock.now() };
+      const receipt = { providerMessageId: msg.messageId, acceptedAt: deps.clock.now() };
+      hooks?.afterAccepted?.(msg, receipt);
+      return receipt;
     } catch (thrown) {
       if (refused !== undefined) {
         throw new SwitchyardError('ESP_UNAVAILABLE', `message withheld before the final dot: ${(refused as Error).message ?? String(refused)}`, { retryable: true, cause: refused });
