@@ -43,6 +43,15 @@ import { SwitchyardError } from './core/errors.ts';
 import { createIngest, type Ingest } from './reactions/ingest.ts';
 import { ledgerOutcomeStage } from './reactions/ledger-stage.ts';
 import { createUnsubscriber } from './reactions/unsubscribe.ts';
+import { engagementStage } from './reactions/engagement-stage.ts';
+import { clicksStage } from './reactions/clicks-stage.ts';
+import { repliesStage } from './reactions/replies-stage.ts';
+import { createInboundHandler } from './reactions/inbound-handler.ts';
+import { createInboundSmtpListener } from './reactions/inbound/smtp-listener.ts';
+import { propagationStage } from './compliance/propagation.ts';
+import type { SuppressionSink } from './compliance/sink-port.ts';
+import { createComplianceLogSink, createCrmSuppressionSink, createRecordingSuppressionSink, createWarehouseTableSink } from './compliance/sinks.ts';
+import { registerReviewRoutes } from './api/routes/review.ts';
 import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
@@ -68,6 +77,8 @@ export interface App {
   startWorkers(only?: readonly string[]): Consumer[];
   /** Opens the HTTP listener; resolves to the URL it listens on. */
   listen(): Promise<string>;
+  /** Opens the inbound SMTP listener (bounces, complaints, replies); resolves to its port, or null when disabled. */
+  listenInbound(): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -112,6 +123,19 @@ function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Inges
     default:
       throw new SwitchyardError('CONFIG_INVALID', `SWITCHYARD_ESP=${raw.SWITCHYARD_ESP} is not wired into the send stage yet`);
   }
+}
+
+/**
+ * Where a suppression must also be recorded (propagation confirms each): the ESP's own list, the
+ * CRM opt-out field, the warehouse table and the compliance log. The sandbox ESP records in
+ * memory; SMTP relays keep no list of their own, so Switchyard's list is the ESP's and confirms
+ * at once. HTTP ESP suppression APIs are not wired yet (their rows stay pending, visibly).
+ */
+function suppressionSinks(config: Config, deps: { db: Db; clock: Clock; crm: Crm }): SuppressionSink[] {
+  const esp: SuppressionSink[] = config.raw.SWITCHYARD_ESP === 'sandbox' ? [createRecordingSuppressionSink('esp')]
+    : config.raw.SWITCHYARD_ESP === 'smtp' ? [{ name: 'esp', suppress: async (items) => ({ confirmed: items.map((i) => i.email) }) }]
+    : [];
+  return [...esp, createCrmSuppressionSink(deps.crm), createWarehouseTableSink(deps), createComplianceLogSink(deps)];
 }
 
 /** Webhook verification keys from config; a vendor without keys refuses every request (401). */
@@ -187,11 +211,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...blastEarlyStages(blastDeps),
     sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs }),
     ledgerOutcomeStage({ db, clock }),
+    engagementStage({ db, clock, crm, log }),
+    clicksStage({ bus }),
+    repliesStage({ db, clock, crm, ingest, log }),
+    propagationStage({ db, clock, log, sinks: suppressionSinks(config, { db, clock, crm }) }),
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
   const routes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
+    registerReviewRoutes({ db, clock, crm, ingest }),
     (app) => registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
       maxBodyBytes: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
@@ -205,6 +234,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const server = await createServer({ log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES }, routes);
   const running: Consumer[] = [];
+  const inbound = createInboundSmtpListener({
+    log,
+    onMessage: createInboundHandler({ ingest, deadLetters: bus.deadLetters, clock, verpSecret: render.trackingSecrets[0] }),
+  }, { host: config.http.host, port: config.raw.SWITCHYARD_INBOUND_SMTP_PORT, maxMessageBytes: 10 * 1024 * 1024 });
+  let inboundOpen = false;
   const loops = new AbortController();
   const loopRuns: Promise<void>[] = [];
 
@@ -225,8 +259,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async listen() {
       return server.listen({ port: config.http.port, host: config.http.host });
     },
+    async listenInbound() {
+      if (config.raw.SWITCHYARD_INBOUND_SMTP_PORT === 0) return null;
+      const { port } = await inbound.listen();
+      inboundOpen = true;
+      return port;
+    },
     async close() {
       loops.abort();
+      if (inboundOpen) await inbound.close();
       await Promise.all(running.splice(0).map((c) => c.stop()));
       await Promise.all(loopRuns.splice(0));
       await esp.close();

@@ -10,6 +10,7 @@ import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
+import { registerSuppressionCommands } from './commands/suppression.ts';
 
 function fail(err: unknown): never {
   if (isSwitchyardError(err)) {
@@ -29,8 +30,12 @@ program.command('start')
     const app = await createApp(config);
     app.startWorkers();
     const url = await app.listen();
+    const inboundPort = await app.listenInbound().catch((err: Error) => {
+      app.log.warn({ err }, 'inbound SMTP listener not started');
+      return null;
+    });
     const shown = url.replace('0.0.0.0', '127.0.0.1');
-    process.stdout.write(`Switchyard listening on ${shown}  (docs: ${shown}/docs, store: ${config.store.kind})\n`);
+    process.stdout.write(`Switchyard listening on ${shown}  (docs: ${shown}/docs, store: ${config.store.kind}${inboundPort === null ? '' : `, inbound SMTP on port ${inboundPort}`})\n`);
     const shutdown = async (): Promise<void> => {
       await app.close();
       process.exit(0);
@@ -75,5 +80,6 @@ registerDeadLetterCommands(program, async () => createApp(loadConfigFromProcess(
 registerCampaignCommands(program);
 registerInboundCommands(program);
 registerWebhookCommands(program);
+registerSuppressionCommands(program, async () => createApp(loadConfigFromProcess()));
 
 program.parseAsync(process.argv).catch(fail);

@@ -16,6 +16,7 @@ import type { CompiledTemplate } from './compile.ts';
 import { renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import { LINKS_VAR } from './links.ts';
+import { encodeVerpAddress } from '../../core/bounce/verp.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
 import type { TrackFn } from './liquid-engine.ts';
 
@@ -94,6 +95,20 @@ function mailtoAddress(value: string): string {
   return value.replace(/^mailto:/i, '').split('?')[0] as string;
 }
 
+/**
+ * The VERP return path: the same case-insensitive base32 token the inbound bounce parser decodes
+ * (core/bounce/verp.ts; MTAs may lower-case local parts). Ids too long for the 64-octet local
+ * part fall back to the plain bounce mailbox; bounces then correlate by Message-ID.
+ */
+function returnPathFor(campaign: RenderCampaign, contactId: string): string {
+  const secret = typeof campaign.trackingSecret === 'string' ? campaign.trackingSecret : campaign.trackingSecret[0]!;
+  try {
+    return encodeVerpAddress({ campaignId: campaign.id, contactId }, { secret, domain: campaign.returnPathDomain });
+  } catch {
+    return `bounces@${campaign.returnPathDomain}`;
+  }
+}
+
 /** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED, CAMPAIGN_INVALID (no postal
  *  address) or VALIDATION_FAILED (contact without an email address). */
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
@@ -166,7 +181,7 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Switchyard-Msg': ledgerId,
     },
-    returnPath: `bounces+${codec.sign({ kind: 'b', ledgerId })}@${campaign.returnPathDomain}`,
+    returnPath: returnPathFor(campaign, contact.id),
     correlation: { campaignId: campaign.id, contactId: contact.id, ledgerId },
   };
   if (html !== undefined) message.html = html;
