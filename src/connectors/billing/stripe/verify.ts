@@ -4,6 +4,7 @@
  * secrets roll; any match is enough; other schemes (v0) are ignored. Tolerance defaults to 300 s as
  * in Stripe's libraries. Never throws: every failure is a result naming what failed.
  */
+import { headerValue } from '../../webhook-headers.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../../esp/webhooks.ts';
 
@@ -16,13 +17,6 @@ export interface StripeKeys {
   toleranceSeconds?: number;
 }
 
-function headerValue(headers: WebhookInput['headers'], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === wanted) return Array.isArray(v) ? v[0] : v;
-  }
-  return undefined;
-}
 
 /** Builds a header value for tests and local tooling (what Stripe would send). */
 export function signStripePayload(body: Buffer | string, secret: string, timestamp: number): string {

@@ -7,6 +7,7 @@
  * the bad address fails. 429 honours Retry-After. It never retries a retryable failure itself.
  */
 import type { Clock } from '../../../clock/port.ts';
+import { callProvider } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { isMailgunRecipientError, mailgunMessage, mapMailgunError } from './mailgun-errors.ts';
@@ -51,18 +52,7 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Mailgun Esp is closed', { retryable: true });
     const form = new FormData();
     for (const [k, v] of fields) form.append(k, v);
-    let res: Response;
-    try {
-      res = await doFetch(url, { method: 'POST', headers: { Authorization: authorization }, body: form, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
-    }
+    const { res, text } = await callProvider(doFetch, 'Mailgun', url, { method: 'POST', headers: { Authorization: authorization }, body: form }, timeoutMs);
     if (!res.ok) throw mapMailgunError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     let id: unknown;
     try { id = (JSON.parse(text) as { id?: unknown }).id; } catch { /* handled below */ }

@@ -5,6 +5,7 @@
  * checked; a non-2xx (401, 422, 429, 5xx) fails every message of that request. It never retries.
  */
 import type { Clock } from '../../../clock/port.ts';
+import { callProvider } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapPostmarkErrorCode, mapPostmarkHttpError } from './postmark-errors.ts';
@@ -50,23 +51,11 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
   /** POSTs JSON; resolves with the parsed 2xx body, throws the mapped error otherwise. */
   async function post(path: string, body: unknown): Promise<unknown> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Postmark Esp is closed', { retryable: true });
-    let res: Response;
-    try {
-      res = await doFetch(`${baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'Accept': 'application/json', 'Content-Type': 'application/json', 'X-Postmark-Server-Token': options.serverToken },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
-    }
+    const { res, text } = await callProvider(doFetch, 'Postmark', `${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'Accept': 'application/json', 'Content-Type': 'application/json', 'X-Postmark-Server-Token': options.serverToken },
+      body: JSON.stringify(body),
+    }, timeoutMs);
     if (!res.ok) throw mapPostmarkHttpError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     try {
       return JSON.parse(text) as unknown;

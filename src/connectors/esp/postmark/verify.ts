@@ -4,6 +4,7 @@
  * through timing. Because nothing is signed, Postmark events are claims: fine for conservative
  * actions (suppress, score), never grant anything on one.
  */
+import { headerValue } from '../../webhook-headers.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
 
@@ -12,13 +13,6 @@ export interface PostmarkKeys {
   password: string;
 }
 
-function headerValue(headers: WebhookInput['headers'], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === wanted) return Array.isArray(v) ? v[0] : v;
-  }
-  return undefined;
-}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();

@@ -7,6 +7,7 @@
  * retryable failure itself: the bus owns that.
  */
 import type { Clock } from '../../../clock/port.ts';
+import { callProvider } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapSendGridError, parseSendGridErrors, refusedPersonalizations, sendGridRetryAfterMs } from './sendgrid-errors.ts';
@@ -35,34 +36,24 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
   const timeoutMs = options.timeoutMs ?? 30_000;
   let isClosed = false;
 
-  async function post(body: unknown): Promise<Response> {
+  async function post(body: unknown): Promise<{ res: Response; text: string }> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SendGrid Esp is closed', { retryable: true });
-    try {
-      return await doFetch(`${baseUrl}/v3/mail/send`, {
-        method: 'POST',
-        headers: { 'Authorization': `Bearer ${options.apiKey}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `SendGrid unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
-    }
+    return callProvider(doFetch, 'SendGrid', `${baseUrl}/v3/mail/send`, {
+      method: 'POST',
+      headers: { 'Authorization': `Bearer ${options.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    }, timeoutMs);
   }
 
   /** Sends one planned request and writes a result for each of its messages into `results`. */
   async function sendPlan(plan: SendGridRequestPlan, messages: readonly OutboundMessage[], results: BatchResult[], resends: number): Promise<void> {
     const fail = (error: SwitchyardError, indexes = plan.indexes) => { for (const i of indexes) results[i] = { ok: false, error }; };
     let res: Response;
-    try {
-      res = await post(plan.body);
-    } catch (err) {
-      return fail(err as SwitchyardError);
-    }
     let text: string;
     try {
-      text = await res.text();
+      ({ res, text } = await post(plan.body));
     } catch (err) {
-      return fail(new SwitchyardError('ESP_UNAVAILABLE', `SendGrid response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } }));
+      return fail(err as SwitchyardError);
     }
     if (res.ok) {
       const providerId = res.headers.get('x-message-id');

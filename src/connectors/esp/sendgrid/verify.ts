@@ -3,6 +3,7 @@
  * over the timestamp header followed by the raw body bytes. Runs on the raw bytes only, before any
  * JSON parsing, and never throws: every failure is a result whose reason names what failed.
  */
+import { headerValue } from '../../webhook-headers.ts';
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
 
@@ -18,13 +19,6 @@ export interface SendgridKeys {
   toleranceSeconds?: number;
 }
 
-function headerValue(headers: WebhookInput['headers'], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === wanted) return Array.isArray(v) ? v[0] : v;
-  }
-  return undefined;
-}
 
 /** Parses the verification key; throws a plain Error naming the problem (callers turn it into a result). */
 export function parseSendgridPublicKey(key: string | KeyObject): KeyObject {

@@ -8,6 +8,7 @@
  */
 import aws4 from 'aws4';
 import type { Clock } from '../../../clock/port.ts';
+import { callProvider } from '../http-call.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapSesError, sesErrorType } from './ses-errors.ts';
@@ -50,18 +51,7 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
     const headers = Object.fromEntries(Object.entries(signed.headers ?? {})
       .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
       .map(([k, v]) => [k, String(v)]));
-    let res: Response;
-    try {
-      res = await doFetch(`${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `SES unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `SES response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
-    }
+    const { res, text } = await callProvider(doFetch, 'SES', `${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body }, timeoutMs);
     let parsed: { MessageId?: unknown; message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
     try { parsed = JSON.parse(text) as typeof parsed; } catch { /* error pages may be XML or empty */ }
     if (res.ok && typeof parsed.MessageId === 'string') {

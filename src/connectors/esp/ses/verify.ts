@@ -7,6 +7,7 @@
  * returns its SubscribeURL; confirming (an HTTP GET) is the caller's job via confirmSubscription.
  * Never throws: every failure is a result naming what failed.
  */
+import { headerValue } from '../../webhook-headers.ts';
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
 
@@ -33,13 +34,6 @@ export interface SesKeys {
 
 export type SnsEnvelope = Record<string, unknown> & { Type: string; MessageId: string };
 
-function headerValue(headers: WebhookInput['headers'], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === wanted) return Array.isArray(v) ? v[0] : v;
-  }
-  return undefined;
-}
 
 function fail(code: 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_INVALID' | 'WEBHOOK_STALE', reason: string): VerifyResult {
   return { ok: false, code, reason };
