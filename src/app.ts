@@ -56,6 +56,9 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
+import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
+import { createAlertHandler } from './deliverability/campaign-pauses.ts';
+import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -73,6 +76,8 @@ export interface App {
   crm: Crm;
   campaigns: CampaignService;
   ingest: Ingest;
+  /** Deliverability governor used by the send stage (one per process). */
+  governor: Governor;
   /** Builds consumers for the named stages (all when omitted) and starts them. */
   startWorkers(only?: readonly string[]): Consumer[];
   /** Opens the HTTP listener; resolves to the URL it listens on. */
@@ -92,6 +97,8 @@ export interface AppOptions {
   /** Audience resolution override (tests). */
   openWarehouse?: (audience: Audience) => Warehouse;
   newId?: () => string;
+  /** Deliverability governor options (rates, breakers, warm-up); defaults per docs/deliverability.md. */
+  governor?: GovernorOptions;
 }
 
 /** The tracking secret(s): configured, or generated once into the data directory (local use). */
@@ -202,6 +209,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await ensureDemoCrmSchema(db);
   // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
+  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? {});
   const templates = createTemplateCache();
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
@@ -209,7 +217,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const blastDeps = { db, bus, clock, log, openWarehouse, crm };
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
-    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs }),
+    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, governor }),
+    governorReactionsStage({ db, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
     clicksStage({ bus }),
@@ -243,7 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const loopRuns: Promise<void>[] = [];
 
   return {
-    config, log, clock, db, bus, metrics, server, stages, esp, crm, campaigns, ingest,
+    config, log, clock, db, bus, metrics, server, stages, esp, crm, campaigns, ingest, governor,
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
       if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);

@@ -6,6 +6,11 @@
  * point leaves `rendered` — the provider never accepted it, so it is claimed again once stale;
  * a crash after it leaves `sending`, which the redelivered chunk marks `unknown` (in doubt:
  * reported, never resent, because a resend could be a duplicate).
+ *
+ * Deliverability (when deps.governor is set): after render and before the claim, the chunk's
+ * messages are admitted per receiving domain by governor.acquireMany; a DELIVERABILITY_PAUSED
+ * answer defers the whole chunk, unattempted and holding no claims. After the hand-off every
+ * result is reported back (accepted with latency, deferred, failed) so AIMD and the breakers see it.
  */
 import type { Logger } from 'pino';
 import type { Deferral } from '../bus/consumer.ts';
@@ -14,6 +19,8 @@ import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage } from '../connectors/esp/port.ts';
+import type { Governor, SendOutcome } from '../deliverability/governor.ts';
+import { admitChunk, outcomeOf, senderDomain } from '../deliverability/send-admission.ts';
 import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
@@ -34,12 +41,14 @@ export interface SendDeps {
   maxAttempts: number;
   /** Lease of a chunk; a `rendered` claim older than this belongs to a worker that died. */
   leaseMs: number;
+  /** Deliverability governor: admits sends per receiving domain and learns from outcomes. */
+  governor?: Governor;
 }
 
 const RECHECK_MS = 5_000;
 
 
-export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Promise<void | Deferral> {
+export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, context?: { signal: AbortSignal }): Promise<void | Deferral> {
   const { db, clock } = deps;
   const { campaignId, seq, part = 0, recipients } = m.payload;
   const c = await q.getCampaign(db, campaignId);
@@ -79,11 +88,17 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
     await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}` });
   }
 
+  // admission before the claim: a deferred chunk holds no claims
+  if (deps.governor !== undefined && messages.length > 0) {
+    const deferral = await admitChunk(deps.governor, deps.esp.name, campaignId, messages, context?.signal);
+    if (deferral !== undefined) return deferral;
+  }
   const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
     deps.esp.name, now, new Date(now.getTime() - deps.leaseMs));
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
   const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
+  const handOffStart = clock.now().getTime();
   if (toSend.length > 0) {
     if (deps.esp.commitPoint === 'before-final-dot') {
       results = await deps.esp.sendBatch(toSend, {
@@ -99,6 +114,16 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>): Pro
       results = toSend.map((msg) => byId.get(msg.correlation.contactId) ?? { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'claim taken over by another worker', { retryable: false }) });
       sent.forEach((res, i) => { if (res.ok) void ledger.confirm(going[i]!.correlation.contactId, res.receipt.providerMessageId).catch(() => undefined); });
     }
+  }
+  if (deps.governor !== undefined && results.length > 0) {
+    const latencyMs = clock.now().getTime() - handOffStart;
+    const report = deps.governor.report;
+    results.forEach((res, i) => {
+      const msg = toSend[i]!;
+      const key = { provider: deps.esp.name, sendingDomain: senderDomain(msg), recipientDomain: msg.to.address, campaignId };
+      const outcome: SendOutcome = outcomeOf(res, key, latencyMs);
+      report(outcome);
+    });
   }
   await ledger.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
@@ -174,7 +199,7 @@ export function sendStage(deps: SendDeps): StageDefinition {
     name: 'send',
     consumers: PRIORITIES.map((p) => ({
       options: { topic: TOPICS.ready(p), group: 'send', batchSize: concurrency[p], concurrency: concurrency[p], maxAttempts: deps.maxAttempts, leaseMs: deps.leaseMs },
-      handler: (m: Delivery<ChunkPayload>) => handleSend(deps, m),
+      handler: (m: Delivery<ChunkPayload>, context: { signal: AbortSignal }) => handleSend(deps, m, context),
     })),
   };
 }

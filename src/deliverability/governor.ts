@@ -23,6 +23,7 @@ import { msUntilNextDay, warmupCap, warmupRollover } from '../core/throttle/warm
 import { createEntries, emptyWarmupDay, isRateEntry } from './governor-entries.ts';
 import type { PauseEntry, RateEntry, StatField } from './governor-entries.ts';
 import { resolveGovernorOptions } from './governor-options.ts';
+import { isReservedDomain } from './reserved-domains.ts';
 import type { GovernorOptions } from './governor-options.ts';
 import { describeStatus } from './governor-status.ts';
 import type { GovernorStatus } from './governor-status.ts';
@@ -146,7 +147,9 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     const provider = entries.provider(key.provider, now);
     const group = entries.group(key.provider, key.sendingDomain, receivingGroup(key.recipientDomain), now);
     entries.sweep(now); // after the touches above, so this key's entries are the newest
-    const limits = [provider, group].map((e) =>
+    // reserved test domains (demo, sandbox, local sinks) have no receiver to protect
+    const rated = isReservedDomain(key.recipientDomain) ? [provider] : [provider, group];
+    const limits = rated.map((e) =>
       bucketLimit(() => e.bucket, (b) => { e.bucket = b; }, now, Math.max(e.aimd.heldUntil, e.retryAfterUntil)));
     for (const p of campaign === undefined ? [domain] : [domain, campaign]) {
       if (p.halfOpenBucket !== undefined) limits.push(bucketLimit(() => p.halfOpenBucket!, (b) => { p.halfOpenBucket = b; }, now));
