@@ -15,7 +15,7 @@ import type { Bus } from './bus/port.ts';
 import { createPostgresLogBus } from './bus/postgres-log/adapter.ts';
 import type { Clock } from './clock/port.ts';
 import { createSystemClock } from './clock/system.ts';
-import { loadConfig, readConfigFile, type Config } from './config.ts';
+import { loadConfig, readConfigFile, type Config, type RawConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { migrate } from './store/migrate.ts';
@@ -35,6 +35,11 @@ import type { Crm } from './connectors/crm/port.ts';
 import type { Esp } from './connectors/esp/port.ts';
 import { createSandboxEsp } from './connectors/esp/sandbox/adapter.ts';
 import { createSmtpEsp } from './connectors/esp/smtp/adapter.ts';
+import { createSendGridEsp } from './connectors/esp/sendgrid/adapter.ts';
+import { createMailgunEsp } from './connectors/esp/mailgun/adapter.ts';
+import { createSesEsp } from './connectors/esp/ses/adapter.ts';
+import { createPostmarkEsp } from './connectors/esp/postmark/adapter.ts';
+import { createFailoverEsp } from './deliverability/failover-esp.ts';
 import { createCsvWarehouse } from './connectors/warehouse/csv/adapter.ts';
 import { createDemoWarehouse } from './connectors/warehouse/demo/adapter.ts';
 import { createPostgresWarehouse } from './connectors/warehouse/postgres/adapter.ts';
@@ -52,6 +57,7 @@ import { propagationStage } from './compliance/propagation.ts';
 import type { SuppressionSink } from './compliance/sink-port.ts';
 import { createComplianceLogSink, createCrmSuppressionSink, createRecordingSuppressionSink, createWarehouseTableSink } from './compliance/sinks.ts';
 import { registerReviewRoutes } from './api/routes/review.ts';
+import { registerDeliverabilityRoutes } from './api/routes/deliverability.ts';
 import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
@@ -112,13 +118,18 @@ export function trackingSecrets(config: Config): string[] {
   return [readFileSync(file, 'utf8').trim()];
 }
 
-function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Ingest }): Esp {
+/** One ESP adapter by name, from config; `apiKey` is the key of its role (primary / secondary). */
+function createEspNamed(name: RawConfig['SWITCHYARD_ESP'], apiKey: string | undefined, config: Config, deps: { clock: Clock; ingest: Ingest }): Esp {
   const raw = config.raw;
-  switch (raw.SWITCHYARD_ESP) {
+  const need = <T>(value: T | undefined, key: string): T => {
+    if (value === undefined) throw new SwitchyardError('CONFIG_INVALID', `${key}: required for the ${name} ESP`);
+    return value;
+  };
+  switch (name) {
     case 'sandbox':
       return createSandboxEsp({ clock: deps.clock, emit: async (events) => { await deps.ingest(events); } }, { flushEveryMs: 1000 });
     case 'smtp': {
-      const url = new URL(raw.SWITCHYARD_SMTP_URL!);
+      const url = new URL(need(raw.SWITCHYARD_SMTP_URL, 'SWITCHYARD_SMTP_URL'));
       const dkim = raw.SWITCHYARD_DKIM_DOMAIN && raw.SWITCHYARD_DKIM_SELECTOR && raw.SWITCHYARD_DKIM_PRIVATE_KEY
         ? { domainName: raw.SWITCHYARD_DKIM_DOMAIN, keySelector: raw.SWITCHYARD_DKIM_SELECTOR, privateKey: raw.SWITCHYARD_DKIM_PRIVATE_KEY } : undefined;
       return createSmtpEsp({ clock: deps.clock }, {
@@ -127,9 +138,34 @@ function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Inges
         pool: { maxConnections: raw.SWITCHYARD_SMTP_POOL_SIZE, maxMessages: 1000 }, dkim,
       });
     }
-    default:
-      throw new SwitchyardError('CONFIG_INVALID', `SWITCHYARD_ESP=${raw.SWITCHYARD_ESP} is not wired into the send stage yet`);
+    case 'sendgrid':
+      return createSendGridEsp({ clock: deps.clock }, { apiKey: need(apiKey, 'API key') });
+    case 'mailgun':
+      return createMailgunEsp({ clock: deps.clock }, { apiKey: need(apiKey, 'API key'), domain: need(raw.SWITCHYARD_MAILGUN_DOMAIN, 'SWITCHYARD_MAILGUN_DOMAIN'), region: raw.SWITCHYARD_MAILGUN_REGION });
+    case 'ses':
+      return createSesEsp({ clock: deps.clock }, {
+        region: need(raw.SWITCHYARD_SES_REGION, 'SWITCHYARD_SES_REGION'),
+        credentials: { accessKeyId: need(raw.SWITCHYARD_SES_ACCESS_KEY_ID, 'SWITCHYARD_SES_ACCESS_KEY_ID'), secretAccessKey: need(raw.SWITCHYARD_SES_SECRET_ACCESS_KEY, 'SWITCHYARD_SES_SECRET_ACCESS_KEY') },
+        ...(raw.SWITCHYARD_SES_CONFIGURATION_SET ? { configurationSetName: raw.SWITCHYARD_SES_CONFIGURATION_SET } : {}),
+      });
+    case 'postmark':
+      return createPostmarkEsp({ clock: deps.clock }, { serverToken: need(apiKey, 'API key'), messageStream: raw.SWITCHYARD_POSTMARK_MESSAGE_STREAM });
   }
+}
+
+/**
+ * The ESP of the send stage: SWITCHYARD_ESP, wrapped in failover to SWITCHYARD_ESP_SECONDARY when
+ * that is set (src/deliverability/failover-esp.ts; switches are logged).
+ */
+export function createConfiguredEsp(config: Config, deps: { clock: Clock; ingest: Ingest; log?: Logger }): Esp {
+  const raw = config.raw;
+  const primary = createEspNamed(raw.SWITCHYARD_ESP, raw.SWITCHYARD_ESP_API_KEY, config, deps);
+  if (raw.SWITCHYARD_ESP_SECONDARY === undefined) return primary;
+  const secondary = createEspNamed(raw.SWITCHYARD_ESP_SECONDARY, raw.SWITCHYARD_ESP_SECONDARY_API_KEY, config, deps);
+  return createFailoverEsp(primary, secondary, {
+    clock: deps.clock, failureThreshold: raw.SWITCHYARD_FAILOVER_THRESHOLD, coolDownMs: raw.SWITCHYARD_FAILOVER_COOLDOWN_MS,
+    onSwitch: (to, reason) => deps.log?.warn({ esp: to === 'primary' ? primary.name : secondary.name, reason }, `ESP failover: now sending through the ${to} (${reason})`),
+  });
 }
 
 /**
@@ -203,17 +239,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const bus = createPostgresLogBus({ db, clock });
-  const metrics = createMetrics({ bus });
+  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? {});
+  const metrics = createMetrics({ bus, governor });
   const ingest = createIngest({ db, bus, clock });
-  const esp = (options.esp ?? ((d) => createConfiguredEsp(config, d)))({ clock, ingest });
+  const esp = (options.esp ?? ((d) => createConfiguredEsp(config, { ...d, log })))({ clock, ingest });
   await ensureDemoCrmSchema(db);
   // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
-  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? {});
   const templates = createTemplateCache();
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
-  const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`) });
+  const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
+    deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null });
   const blastDeps = { db, bus, clock, log, openWarehouse, crm };
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
@@ -230,6 +267,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const routes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
     registerReviewRoutes({ db, clock, crm, ingest }),
+    registerDeliverabilityRoutes({ governor }),
     (app) => registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
       maxBodyBytes: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),

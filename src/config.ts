@@ -13,6 +13,8 @@ import { SwitchyardError } from './core/errors.ts';
 const Port = (description: string, def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
 
+const ESPS = ['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'] as const;
+
 export const SCHEMA = Type.Object({
   PORT: Port('HTTP port of the API, tracking and webhook endpoints', 3000),
   SWITCHYARD_HOST: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
@@ -25,13 +27,24 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_WAREHOUSE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)', secret: true })),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
   SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Open the demo workspace (synthetic warehouse, demo CRM, sandbox ESP)' }),
-  SWITCHYARD_ESP: Type.Union(['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'].map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
+  SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
   SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
   SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),
   SWITCHYARD_DKIM_DOMAIN: Type.Optional(Type.String({ minLength: 1, description: 'DKIM signing domain (with SELECTOR and PRIVATE_KEY)' })),
   SWITCHYARD_DKIM_SELECTOR: Type.Optional(Type.String({ minLength: 1, description: 'DKIM selector' })),
   SWITCHYARD_DKIM_PRIVATE_KEY: Secret('DKIM private key (PEM)'),
   SWITCHYARD_ESP_API_KEY: Secret('API key of the HTTP ESP (SendGrid, Mailgun, Postmark server token)'),
+  SWITCHYARD_ESP_SECONDARY: Type.Optional(Type.Union(ESPS.map((l) => Type.Literal(l)), { description: 'Failover ESP: new batches go here while the primary keeps failing (unset = no failover)' })),
+  SWITCHYARD_ESP_SECONDARY_API_KEY: Secret('API key of the secondary HTTP ESP (SendGrid, Mailgun, Postmark)'),
+  SWITCHYARD_FAILOVER_THRESHOLD: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'Whole-request failures of the primary ESP in a row (unavailable / auth) that switch to the secondary' }),
+  SWITCHYARD_FAILOVER_COOLDOWN_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'How long the secondary ESP stays active before the primary is tried again' }),
+  SWITCHYARD_MAILGUN_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Mailgun sending domain (required when an ESP is mailgun)' })),
+  SWITCHYARD_MAILGUN_REGION: Type.Union([Type.Literal('us'), Type.Literal('eu')], { default: 'us', description: 'Mailgun API region' }),
+  SWITCHYARD_SES_REGION: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-\\d$', description: 'AWS region of SES, e.g. eu-west-1 (required when an ESP is ses)' })),
+  SWITCHYARD_SES_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 16, description: 'AWS access key id for SES (required when an ESP is ses)' })),
+  SWITCHYARD_SES_SECRET_ACCESS_KEY: Secret('AWS secret access key for SES (required when an ESP is ses)'),
+  SWITCHYARD_SES_CONFIGURATION_SET: Type.Optional(Type.String({ minLength: 1, description: 'SES configuration set whose event destination publishes to our SNS webhook' })),
+  SWITCHYARD_POSTMARK_MESSAGE_STREAM: Type.String({ minLength: 1, default: 'broadcast', description: 'Postmark message stream (marketing mail must use a broadcast stream)' }),
   SWITCHYARD_TRACKING_SECRET: Secret('HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into DATA_DIR when unset)'),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
@@ -80,6 +93,25 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
+/** What the chosen primary and secondary ESPs need and is missing. */
+function espProblems(raw: RawConfig): string[] {
+  const out: string[] = [];
+  const needs = (esp: string, role: string, keyVar: 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY'): void => {
+    const req = (name: keyof RawConfig): void => { if (raw[name] === undefined) out.push(`${name}: required when ${role}=${esp}`); };
+    if (esp === 'smtp') req('SWITCHYARD_SMTP_URL');
+    if (esp === 'sendgrid' || esp === 'mailgun' || esp === 'postmark') req(keyVar);
+    if (esp === 'mailgun') req('SWITCHYARD_MAILGUN_DOMAIN');
+    if (esp === 'ses') { req('SWITCHYARD_SES_REGION'); req('SWITCHYARD_SES_ACCESS_KEY_ID'); req('SWITCHYARD_SES_SECRET_ACCESS_KEY'); }
+  };
+  needs(raw.SWITCHYARD_ESP, 'SWITCHYARD_ESP', 'SWITCHYARD_ESP_API_KEY');
+  const second = raw.SWITCHYARD_ESP_SECONDARY;
+  if (second !== undefined) {
+    if (second === raw.SWITCHYARD_ESP) out.push(`SWITCHYARD_ESP_SECONDARY: must differ from SWITCHYARD_ESP (both ${second})`);
+    else needs(second, 'SWITCHYARD_ESP_SECONDARY', 'SWITCHYARD_ESP_SECONDARY_API_KEY');
+  }
+  return out;
+}
+
 /** Pure: env (+ file values) → validated Config. Throws CONFIG_INVALID listing every bad key. */
 export function loadConfig(env: Record<string, string | undefined>, file: Record<string, unknown> = {}): Config {
   const known = new Set(Object.keys(SCHEMA.properties));
@@ -100,10 +132,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     if (!errors.some((x) => x.startsWith(`${key}:`))) errors.push(line);
   }
   const raw = converted as RawConfig;
-  if (raw.SWITCHYARD_ESP === 'smtp' && raw.SWITCHYARD_SMTP_URL === undefined) errors.push('SWITCHYARD_SMTP_URL: required when SWITCHYARD_ESP=smtp');
-  if (['sendgrid', 'mailgun', 'postmark', 'ses'].includes(raw.SWITCHYARD_ESP) && raw.SWITCHYARD_ESP_API_KEY === undefined) {
-    errors.push(`SWITCHYARD_ESP_API_KEY: required when SWITCHYARD_ESP=${raw.SWITCHYARD_ESP}`);
-  }
+  if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP'))) errors.push(...espProblems(raw));
   if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
   const dataDir = raw.SWITCHYARD_DATA_DIR;
   const config: Config = {

@@ -11,6 +11,7 @@ import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { checkEmail } from '../connectors/warehouse/mapping.ts';
 import type { Db } from '../store/port.ts';
+import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
@@ -49,7 +50,12 @@ export interface CampaignServiceDeps {
   render: RenderSettings;
   openWarehouse(audience: Audience): Warehouse;
   newId(): string;
+  /** The deliverability governor's view of one campaign (breaker, rates), for status(). */
+  deliverability?(campaignId: string): CampaignDeliverability | null;
 }
+
+/** The governor's row for the campaign (src/deliverability/governor-status.ts ScopeStatus). */
+export type CampaignDeliverability = ScopeStatus;
 
 export interface CampaignStatusReport {
   campaign: Campaign;
@@ -58,6 +64,8 @@ export interface CampaignStatusReport {
   stages: Pick<GroupDepth, 'topic' | 'group' | 'pending' | 'inFlight' | 'retrying'>[];
   ratePerSecond: number;
   etaSeconds: number | null;
+  /** Present when a governor is wired and knows the campaign: breaker state and reason, rates. */
+  deliverability?: CampaignDeliverability | null;
 }
 
 export interface CampaignService {
@@ -165,7 +173,9 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
       const etaSeconds = campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0 ? null : Math.round((waiting + (counts.rendered ?? 0)) / ratePerSecond);
-      return { campaign, counts, reasons, stages, ratePerSecond: Math.round(ratePerSecond * 10) / 10, etaSeconds };
+      const report: CampaignStatusReport = { campaign, counts, reasons, stages, ratePerSecond: Math.round(ratePerSecond * 10) / 10, etaSeconds };
+      if (deps.deliverability !== undefined) report.deliverability = deps.deliverability(id);
+      return report;
     },
   };
 }

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Bus } from '../bus/port.ts';
 import type { ConsumerMetrics } from '../bus/consumer.ts';
+import type { GovernorStatus, ScopeStatus } from '../deliverability/governor-status.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -15,7 +16,13 @@ export interface Metrics {
   events: Counter<'type' | 'provider' | 'result'>;
 }
 
-export function createMetrics(deps: { bus: Bus }): Metrics {
+export interface MetricsDeps {
+  bus: Bus;
+  /** Deliverability governor: its status() is exported per scope at scrape time. */
+  governor?: { status(): GovernorStatus };
+}
+
+export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
   const duration = new Histogram({
@@ -47,6 +54,7 @@ export function createMetrics(deps: { bus: Bus }): Metrics {
     name: 'switchyard_dead_letters', help: 'Dead letters not yet retried', registers: [registry],
     async collect() { this.set(await deps.bus.deadLetters.count()); },
   });
+  if (deps.governor !== undefined) governorGauges(registry, deps.governor);
   const http = new Histogram({
     name: 'switchyard_http_request_duration_seconds', help: 'HTTP request latency',
     labelNames: ['method', 'route', 'status'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry],
@@ -67,4 +75,45 @@ export function createMetrics(deps: { bus: Bus }): Metrics {
       },
     },
   };
+}
+
+const SCOPE_LABELS = ['scope', 'provider', 'sending_domain', 'receiving_group', 'campaign_id'] as const;
+type ScopeLabel = typeof SCOPE_LABELS[number];
+
+/** Gauges from governor.status(): one series per provider, sending domain, receiving group and
+ *  campaign (scope label says which), read at scrape time; reset each scrape so evicted keys go. */
+function governorGauges(registry: Registry, governor: { status(): GovernorStatus }): void {
+  // status() per gauge collect: six cheap reads per scrape, no cached state to go stale
+  const rows = (): [string, ScopeStatus][] => {
+    const s = governor.status();
+    return [
+      ...s.providers.map((r) => ['provider', r] as [string, ScopeStatus]),
+      ...s.sendingDomains.map((r) => ['sending_domain', r] as [string, ScopeStatus]),
+      ...s.receivingGroups.map((r) => ['receiving_group', r] as [string, ScopeStatus]),
+      ...s.campaigns.map((r) => ['campaign', r] as [string, ScopeStatus]),
+    ];
+  };
+  const labels = (scope: string, r: ScopeStatus): Record<ScopeLabel, string> => ({
+    scope, provider: r.scope.provider ?? '', sending_domain: r.scope.sendingDomain ?? '',
+    receiving_group: r.scope.receivingGroup ?? '', campaign_id: r.scope.campaignId ?? '',
+  });
+  const gauge = (name: string, help: string, pick: (r: ScopeStatus) => number | null): void => {
+    new Gauge({
+      name, help, labelNames: SCOPE_LABELS, registers: [registry],
+      collect() {
+        this.reset();
+        for (const [scope, r] of rows()) {
+          const v = pick(r);
+          if (v !== null) this.set(labels(scope, r), v);
+        }
+      },
+    });
+  };
+  gauge('switchyard_deliverability_rate_per_second', 'Admitted send rate of the scope (msgs/s; providers and receiving groups, half-open or capped domains)', (r) => r.ratePerSec);
+  gauge('switchyard_deliverability_attempts', 'Send attempts in the governor stats window', (r) => r.attempts);
+  gauge('switchyard_deliverability_deferral_percent', 'Deferred attempts in the stats window (%)', (r) => r.deferralPct);
+  gauge('switchyard_deliverability_bounce_hard_percent', 'Hard bounces per accepted send in the stats window (%)', (r) => r.bounceHardPct);
+  gauge('switchyard_deliverability_complaint_percent', 'Complaints per accepted send in the stats window (%)', (r) => r.complaintPct);
+  gauge('switchyard_deliverability_breaker_open', 'Circuit breaker open (1) or not (0; half-open counts as 0) for campaigns and sending domains', (r) =>
+    r.breaker === null ? null : r.breaker.state === 'open' ? 1 : 0);
 }

@@ -91,6 +91,12 @@ describe('deliverability governor in the send stage', () => {
     assert.match(status.campaign.statusReason ?? '', /^deliverability governor: .*complaint/i);
     const gs = app.governor.status().campaigns.find((x) => x.scope.campaignId === c.id);
     assert.equal(gs?.breaker?.state, 'open');
+    assert.equal(status.deliverability?.breaker?.state, 'open', 'campaign status includes the governor view');
+    assert.ok((status.deliverability?.complaintPct ?? 0) > 5);
+    const metrics = await app.metrics.registry.metrics();
+    assert.match(metrics, new RegExp(`switchyard_deliverability_breaker_open\\{scope="campaign",provider="",sending_domain="",receiving_group="",campaign_id="${c.id}"\\} 1`));
+    assert.match(metrics, /switchyard_deliverability_breaker_open\{scope="sending_domain",provider="",sending_domain="demo.example.com",receiving_group="",campaign_id=""\} 1/);
+    assert.match(metrics, /switchyard_deliverability_deferral_percent\{scope="receiving_group",provider="sandbox",sending_domain="demo.example.com",receiving_group="example.org",campaign_id=""\} [1-9]/);
 
     // the operator resumes the campaign row, but the governor still holds it: the retried chunk
     // is deferred before the ledger claim — no row is rendered/sending, nothing more is sent
@@ -109,7 +115,7 @@ describe('deliverability governor in the send stage', () => {
     assert.ok(depth.some((d) => d.pending + d.retrying + d.inFlight > 0), 'the chunk waits on the bus');
   });
 
-  it('a new campaign from the paused sending domain waits unclaimed until an operator resume', async () => {
+  it('a new campaign from the paused sending domain waits unclaimed until an operator resume (POST /v1/deliverability/resume)', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 100, seed: 12 } }));
     await app.campaigns.start(c.id);
     const sentBefore = esp.outbox().length;
@@ -119,7 +125,11 @@ describe('deliverability governor in the send stage', () => {
     assert.equal(states.rendered ?? 0, 0);
     assert.equal(states.sent ?? 0, 0);
 
-    app.governor.resume({ sendingDomain: 'demo.example.com' }, { operator: true });
+    const bad = await app.server.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: {} });
+    assert.equal(bad.statusCode, 400);
+    const res = await app.server.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: { sendingDomain: 'demo.example.com' } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal((res.json() as { sendingDomains: { breaker: { state: string } }[] }).sendingDomains[0]?.breaker.state, 'closed');
     await clock.advance(60_000);
     await drain(app);
     const sent = esp.outbox().filter((m) => m.correlation.campaignId === c.id).length;
