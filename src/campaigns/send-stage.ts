@@ -99,6 +99,8 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
   const handOffStart = clock.now().getTime();
+  /** Messages really handed to the ESP (not those whose claim another worker took over). */
+  let attempted: ReadonlySet<string> | undefined;
   if (toSend.length > 0) {
     if (deps.esp.commitPoint === 'before-final-dot') {
       results = await deps.esp.sendBatch(toSend, {
@@ -109,6 +111,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       // the provider commits on the request itself: record first (at most once), then send
       const committed = await q.commitSending(db, campaignId, toSend.map((msg) => ({ contactId: msg.correlation.contactId, attempt: claimed.get(msg.correlation.contactId)! })), clock.now());
       const going = toSend.filter((msg) => committed.has(msg.correlation.contactId));
+      attempted = committed;
       const sent = going.length === 0 ? [] : await deps.esp.sendBatch(going);
       const byId = new Map(going.map((msg, i) => [msg.correlation.contactId, sent[i]!]));
       results = toSend.map((msg) => byId.get(msg.correlation.contactId) ?? { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'claim taken over by another worker', { retryable: false }) });
@@ -120,6 +123,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     const report = deps.governor.report;
     results.forEach((res, i) => {
       const msg = toSend[i]!;
+      if (attempted !== undefined && !attempted.has(msg.correlation.contactId)) return;
       const key = { provider: deps.esp.name, sendingDomain: senderDomain(msg), recipientDomain: msg.to.address, campaignId };
       const outcome: SendOutcome = outcomeOf(res, key, latencyMs);
       report(outcome);
