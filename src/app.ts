@@ -181,6 +181,17 @@ function suppressionSinks(config: Config, deps: { db: Db; clock: Clock; crm: Crm
   return [...esp, createCrmSuppressionSink(deps.crm), createWarehouseTableSink(deps), createComplianceLogSink(deps)];
 }
 
+/** Governor options from config: the ESP accounts' send-rate limits (the rest uses the defaults). */
+export function governorOptions(config: Config): GovernorOptions {
+  const raw = config.raw;
+  const providers: Record<string, { ratePerSec: number }> = {};
+  if (raw.SWITCHYARD_ESP_RATE_PER_SEC !== undefined) providers[raw.SWITCHYARD_ESP] = { ratePerSec: raw.SWITCHYARD_ESP_RATE_PER_SEC };
+  if (raw.SWITCHYARD_ESP_SECONDARY !== undefined && raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC !== undefined) {
+    providers[raw.SWITCHYARD_ESP_SECONDARY] = { ratePerSec: raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC };
+  }
+  return { providers };
+}
+
 /** Webhook verification keys from config; a vendor without keys refuses every request (401). */
 export function webhookSecrets(config: Config): WebhookSecrets {
   const raw = config.raw;
@@ -239,7 +250,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const bus = createPostgresLogBus({ db, clock });
-  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? {});
+  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? governorOptions(config));
   const metrics = createMetrics({ bus, governor });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config, { ...d, log })))({ clock, ingest });

@@ -36,6 +36,8 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_ESP_API_KEY: Secret('API key of the HTTP ESP (SendGrid, Mailgun, Postmark server token)'),
   SWITCHYARD_ESP_SECONDARY: Type.Optional(Type.Union(ESPS.map((l) => Type.Literal(l)), { description: 'Failover ESP: new batches go here while the primary keeps failing (unset = no failover)' })),
   SWITCHYARD_ESP_SECONDARY_API_KEY: Secret('API key of the secondary HTTP ESP (SendGrid, Mailgun, Postmark)'),
+  SWITCHYARD_ESP_RATE_PER_SEC: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Send-rate limit of the primary ESP account (msgs/s) for the deliverability governor (default 1000; AIMD backs off below it on 429)' })),
+  SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Send-rate limit of the secondary ESP account (msgs/s)' })),
   SWITCHYARD_FAILOVER_THRESHOLD: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'Whole-request failures of the primary ESP in a row (unavailable / auth) that switch to the secondary' }),
   SWITCHYARD_FAILOVER_COOLDOWN_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'How long the secondary ESP stays active before the primary is tried again' }),
   SWITCHYARD_MAILGUN_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Mailgun sending domain (required when an ESP is mailgun)' })),

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConfiguredEsp } from '../../src/app.ts';
+import { createConfiguredEsp, governorOptions } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { SwitchyardError } from '../../src/core/errors.ts';
@@ -54,5 +54,13 @@ describe('ESP selection by config', () => {
     const failover = createConfiguredEsp(loadConfig({ ...base, SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: 'smtp://127.0.0.1:2525', SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y' }), deps);
     assert.equal((failover as unknown as { active(): string }).active(), 'primary');
     await failover.close();
+  });
+
+  it('ESP account rate limits reach the governor options', () => {
+    assert.deepEqual(governorOptions(loadConfig({ ...base, SWITCHYARD_ESP: 'postmark', SWITCHYARD_ESP_API_KEY: 'k', SWITCHYARD_ESP_RATE_PER_SEC: '50',
+      SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y', SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: '600' })),
+    { providers: { postmark: { ratePerSec: 50 }, sendgrid: { ratePerSec: 600 } } });
+    assert.deepEqual(governorOptions(loadConfig(base)), { providers: {} });
+    assert.match(problems({ SWITCHYARD_ESP_RATE_PER_SEC: '0' })[0]!, /^SWITCHYARD_ESP_RATE_PER_SEC: /);
   });
 });
