@@ -27,7 +27,8 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
-  const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4' });
+  // the governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so lift it
+  const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4', SWITCHYARD_ESP_RATE_PER_SEC: '1000000' });
   const app = await createApp(config, { db, log: pino({ level: 'silent' }), esp: makeEsp });
   try {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
