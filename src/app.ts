@@ -50,6 +50,7 @@ import { ledgerOutcomeStage } from './reactions/ledger-stage.ts';
 import { createUnsubscriber } from './reactions/unsubscribe.ts';
 import { engagementStage } from './reactions/engagement-stage.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
+import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
 import { createInboundHandler } from './reactions/inbound-handler.ts';
 import { createInboundSmtpListener } from './reactions/inbound/smtp-listener.ts';
@@ -270,6 +271,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
     clicksStage({ bus }),
+    softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
     propagationStage({ db, clock, log, sinks: suppressionSinks(config, { db, clock, crm }) }),
   ];
