@@ -13,6 +13,7 @@ import type { Clock } from '../clock/port.ts';
 import { checkEligibility, consentFromField } from '../core/eligibility.ts';
 import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import { nextAllowedTime } from '../core/send-window.ts';
+import { addEngagement, bestSendTime, emptyHistogram, mergeHistograms, type OpenHistogram } from '../core/send-time.ts';
 import type { Crm } from '../connectors/crm/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
@@ -127,13 +128,43 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
     }
   }
   const rules = c.definition.schedule ?? {};
+  const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules) : undefined;
   const byDue = new Map<number, Recipient[]>();
   for (const r of recipients) {
-    const due = Math.max(now.getTime(), nextAllowedTime(now, r.timezone, rules).getTime());
+    const due = best?.get(r.id) ?? Math.max(now.getTime(), nextAllowedTime(now, r.timezone, rules).getTime());
     const list = byDue.get(due);
     if (list === undefined) byDue.set(due, [r]); else list.push(r);
   }
   return [...byDue.entries()].sort((a, b) => a[0] - b[0]).map(([due, list]) => ({ due: new Date(due), recipients: list }));
+}
+
+const LEARN_DAYS = 90;
+const HUMAN_ENGAGEMENT = `
+  select contact_id, occurred_at from engagement_events
+  where contact_id = any($1::text[]) and type in ('opened', 'clicked') and not is_machine and occurred_at > $2`;
+
+/**
+ * "Send at the best time within 24 h": each contact's open-hour histogram from its human opens
+ * and clicks (one query per chunk), falling back to the chunk's merged histogram (the segment),
+ * then to the first allowed time. Quiet hours and the send window still apply.
+ */
+async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, rules: NonNullable<Campaign['definition']['schedule']>): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ contact_id: string; occurred_at: Date }>(HUMAN_ENGAGEMENT, [recipients.map((r) => r.id), new Date(now.getTime() - LEARN_DAYS * 86_400_000)]);
+  const tzOf = new Map(recipients.map((r) => [r.id, r.timezone ?? 'UTC']));
+  const perContact = new Map<string, OpenHistogram>();
+  for (const row of rows.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime())) {
+    perContact.set(row.contact_id, addEngagement(perContact.get(row.contact_id) ?? emptyHistogram(), row.occurred_at, tzOf.get(row.contact_id) ?? 'UTC'));
+  }
+  const segment = mergeHistograms([...perContact.values()]);
+  const result = new Map<string, number>();
+  for (const r of recipients) {
+    const earliest = new Date(Math.max(now.getTime(), nextAllowedTime(now, r.timezone, rules).getTime()));
+    const at = bestSendTime({ contact: perContact.get(r.id), segment }, {
+      tz: r.timezone ?? 'UTC', earliest, withinHours: 24, quietHours: rules.quiet, sendWindow: rules.window, spreadKey: r.id,
+    });
+    result.set(r.id, at.getTime());
+  }
+  return result;
 }
 
 /**
