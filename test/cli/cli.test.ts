@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,6 +28,20 @@ describe('switchyard CLI', () => {
     const r = run(['dead-letters', 'list'], { SWITCHYARD_DATA_DIR: dataDir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no dead letters/);
+  });
+
+  it('the embedded database has one owner: a second process is refused, a dead owner\'s lock is taken over', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-lock-'));
+    const pgliteDir = join(dir, 'pglite');
+    run(['migrate'], { SWITCHYARD_DATA_DIR: dir });
+    writeFileSync(join(pgliteDir, 'switchyard.lock'), String(process.pid)); // a live owner (this test process)
+    const refused = run(['migrate'], { SWITCHYARD_DATA_DIR: dir });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /STORE_UNREACHABLE: the embedded database in .* is in use by process \d+/);
+    writeFileSync(join(pgliteDir, 'switchyard.lock'), '999999999'); // an owner that died
+    const taken = run(['migrate'], { SWITCHYARD_DATA_DIR: dir });
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.equal(existsSync(join(pgliteDir, 'switchyard.lock')), false, 'released on exit');
   });
 
   it('bad configuration exits 2 naming every bad key', () => {

@@ -5,7 +5,8 @@
  * transaction() does so), because an aborted one would poison every later query.
  */
 import { PGlite, types } from '@electric-sql/pglite';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Db, Queryable, QueryResult } from '../port.ts';
 
@@ -16,12 +17,51 @@ export interface PgliteOptions {
   dataDir?: string;
 }
 
+/**
+ * PGlite's files must have one owner: a second process opening the same directory (a CLI
+ * command next to a running server) would corrupt it. A lock file with the owner's pid says who
+ * has it; a lock left by a dead process is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'switchyard.lock');
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => { try { unlinkSync(path); } catch { /* already gone */ } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+        throw new SwitchyardError('STORE_UNREACHABLE', `the embedded database in ${dataDir} is in use by process ${owner} (is \`npm start\` running?); use the HTTP API or stop it first`);
+      }
+      unlinkSync(path); // stale: its owner died
+    }
+  }
+  throw new SwitchyardError('STORE_UNREACHABLE', `cannot lock ${path}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
   let pg: PGlite;
+  let unlock = (): void => undefined;
+  if (options.dataDir !== undefined) {
+    mkdirSync(options.dataDir, { recursive: true });
+    unlock = lockDataDir(options.dataDir);
+  }
   try {
-    if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
     pg = await PGlite.create(options.dataDir ?? 'memory://', { parsers: PARSERS });
   } catch (cause) {
+    unlock();
     throw new SwitchyardError('STORE_UNREACHABLE', `cannot open PGlite data directory ${options.dataDir ?? '(memory)'}: ${String(cause)}`, { cause });
   }
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
@@ -48,6 +88,7 @@ export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     },
     async close() {
       if (!pg.closed) await pg.close();
+      unlock();
     },
   };
 }
