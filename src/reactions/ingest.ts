@@ -44,15 +44,15 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
   const { db, bus, clock } = deps;
   return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
     if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    const unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
+    let unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
     const needIds = unique.filter((e) => e.contactId === undefined && e.messageId !== undefined).map((e) => e.messageId!);
     if (needIds.length > 0) {
       const { rows } = await db.query<{ message_id: string; campaign_id: string; contact_id: string; email: string }>(CORRELATE, [needIds]);
       const byMsg = new Map(rows.map((r) => [r.message_id, r]));
-      for (const e of unique) {
-        const hit = e.messageId === undefined ? undefined : byMsg.get(e.messageId);
-        if (hit !== undefined && e.contactId === undefined) Object.assign(e, { campaignId: e.campaignId ?? hit.campaign_id, contactId: hit.contact_id, email: e.email ?? hit.email });
-      }
+      unique = unique.map((e) => {
+        const hit = e.messageId === undefined || e.contactId !== undefined ? undefined : byMsg.get(e.messageId);
+        return hit === undefined ? e : { ...e, campaignId: e.campaignId ?? hit.campaign_id, contactId: hit.contact_id, email: e.email ?? hit.email };
+      });
     }
     const rows = unique.map((e) => ({
       source_id: e.sourceId, type: e.type, provider: e.provider, occurred_at: e.occurredAt.toISOString(), email: e.email?.toLowerCase() ?? null,
