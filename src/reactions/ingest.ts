@@ -81,7 +81,9 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
     }
     if (suppressed.length > 0) {
       await bus.publish<SuppressedPayload>(SUPPRESSED_TOPIC, suppressed.map((s) => ({
-        id: `suppressed:${s.email}`, key: s.email,
+        // one message per suppression episode: only newly added addresses get here, and a later
+        // re-suppression (after a removal) must not be dropped as a duplicate of the first
+        id: `suppressed:${s.email}:${now.getTime()}`, key: s.email,
         payload: { email: s.email, reason: s.reason, source: s.source, contactId: s.contactId ?? null, campaignId: s.campaignId ?? null, at: now.toISOString() },
       })));
     }

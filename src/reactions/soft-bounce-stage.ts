@@ -34,7 +34,7 @@ export async function applySoftBounces(deps: { db: Db; bus: Bus; clock: Clock; p
   const added = await addSuppressions(deps.db, over.map((email) => ({ email, reason: 'bounced_soft', source: 'soft-bounce-limit' })), now);
   if (added.length > 0) {
     await deps.bus.publish<SuppressedPayload>(SUPPRESSED_TOPIC, added.map((email) => ({
-      id: `suppressed:${email}`, key: email,
+      id: `suppressed:${email}:${now.getTime()}`, key: email,
       payload: { email, reason: 'bounced_soft', source: 'soft-bounce-limit', contactId: null, campaignId: null, at: now.toISOString() },
     })));
   }
