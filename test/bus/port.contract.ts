@@ -212,3 +212,28 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     assert.ok((await bus.deadLetters.count()) >= 1);
   });
 }
+
+export function busGroupPublishContract(label: string, setup: () => Promise<BusHarness>): void {
+  it(`${label}: concurrent publishers each get their own counts, and a bad message fails only its caller`, async () => {
+    const clock = createManualClock();
+    const bus = (await setup()).makeBus(clock);
+    const topic = uniqueName('topic').replaceAll('_', '.');
+    try {
+      const results = await Promise.allSettled([
+        bus.publish(topic, msgs(3, 'a')),
+        bus.publish(topic, [...msgs(2, 'a'), ...msgs(2, 'b')]),
+        bus.publish(topic, [{ id: 'bad', payload: { text: 'nul \u0000 byte' } }]),
+        bus.publish(topic, msgs(1, 'c')),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const counts = results.map((r) => (r.status === 'fulfilled' ? r.value : null));
+      assert.equal(counts[0]!.published + counts[1]!.published, 5);
+      assert.equal(counts[0]!.duplicates + counts[1]!.duplicates, 2);
+      assert.deepEqual(counts[3], { published: 1, duplicates: 0 });
+      const batch = await bus.fetch({ topic, group: 'g' }, opts);
+      assert.deepEqual(batch.messages.map((m) => m.id).sort(), ['a0', 'a1', 'a2', 'b0', 'b1', 'c0']);
+    } finally {
+      await bus.close();
+    }
+  });
+}

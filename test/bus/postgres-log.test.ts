@@ -1,7 +1,7 @@
 import { after, describe } from 'node:test';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { testDatabases } from '../support/databases.ts';
-import { busContract } from './port.contract.ts';
+import { busContract, busGroupPublishContract } from './port.contract.ts';
 
 for (const tdb of await testDatabases()) {
   describe(`postgres-log bus on ${tdb.label}`, { skip: tdb.skip }, () => {
@@ -11,5 +11,9 @@ for (const tdb of await testDatabases()) {
       const db = await tdb.open();
       return { makeBus: (clock) => createPostgresLogBus({ db, clock }) };
     }, () => { passed = false; });
+    busGroupPublishContract(`postgres-log/${tdb.label}`, async () => {
+      const db = await tdb.open();
+      return { makeBus: (clock) => createPostgresLogBus({ db, clock }) };
+    });
   });
 }

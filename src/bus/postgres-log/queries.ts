@@ -11,9 +11,9 @@ export const PUBLISH = `
     insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
     select $1, id, key, payload, $3 from input order by ord
     on conflict (topic, msg_id) do nothing
-    returning 1
+    returning msg_id
   )
-  select count(*)::int as published from inserted`;
+  select msg_id from inserted`;
 
 // Serialises publishers of one topic until commit, so seq order = commit order in a topic and a
 // group cursor can never pass a seq that commits later.
