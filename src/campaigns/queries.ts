@@ -84,7 +84,6 @@ export async function overCap(db: Queryable, contactIds: readonly string[], sinc
   return new Set(rows.map((r) => r.contact_id));
 }
 
-/** Moves the given contacts of a campaign from `from` states to `to`; returns the moved ids. */
 export async function moveLedger(db: Queryable, campaignId: string, contactIds: readonly string[], from: readonly string[], to: string, reason: string | null, at: Date): Promise<string[]> {
   if (contactIds.length === 0) return [];
   const { rows } = await db.query<{ contact_id: string }>(

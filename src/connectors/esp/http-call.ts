@@ -20,3 +20,12 @@ export async function callProvider(doFetch: typeof fetch, vendor: string, url: s
     throw new SwitchyardError('ESP_UNAVAILABLE', `${vendor} response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
   }
 }
+
+/** Retry-After as delay-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: Date): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}

@@ -7,7 +7,7 @@
  * the bad address fails. 429 honours Retry-After. It never retries a retryable failure itself.
  */
 import type { Clock } from '../../../clock/port.ts';
-import { callProvider } from '../http-call.ts';
+import { callProvider, parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { isMailgunRecipientError, mailgunMessage, mapMailgunError } from './mailgun-errors.ts';
@@ -28,13 +28,6 @@ export interface MailgunEspOptions {
   timeoutMs?: number;
 }
 
-function parseRetryAfter(value: string | null, now: Date): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const secs = Number(value);
-  if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
 
 export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: MailgunEspOptions): Esp {
   const baseUrl = (options.baseUrl ?? (options.region === 'eu' ? 'https://api.eu.mailgun.net' : 'https://api.mailgun.net')).replace(/\/+$/, '');

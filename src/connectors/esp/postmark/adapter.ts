@@ -5,7 +5,7 @@
  * checked; a non-2xx (401, 422, 429, 5xx) fails every message of that request. It never retries.
  */
 import type { Clock } from '../../../clock/port.ts';
-import { callProvider } from '../http-call.ts';
+import { callProvider, parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapPostmarkErrorCode, mapPostmarkHttpError } from './postmark-errors.ts';
@@ -30,14 +30,6 @@ export interface PostmarkEspOptions {
 
 interface PostmarkResult { ErrorCode?: unknown; Message?: unknown; MessageID?: unknown }
 
-/** Retry-After as delay-seconds or an HTTP date, in ms from `now`. */
-function parseRetryAfter(value: string | null, now: Date): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const secs = Number(value);
-  if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
 
 export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: PostmarkEspOptions): Esp {
   const baseUrl = (options.baseUrl ?? 'https://api.postmarkapp.com').replace(/\/+$/, '');

@@ -5,6 +5,7 @@
  * a from address that is not a verified sender), 413 payload too large, 429 rate limited
  * (Retry-After or X-RateLimit-Reset), 5xx temporary.
  */
+import { parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 
 export interface SendGridErrorItem { message: string; field: string | null }
@@ -55,13 +56,8 @@ export function mapSendGridError(status: number, errors: readonly SendGridErrorI
 
 /** Retry-After (seconds or HTTP date), else X-RateLimit-Reset (unix seconds), in ms from now. */
 export function sendGridRetryAfterMs(headers: Headers, now: Date): number | undefined {
-  const ra = headers.get('retry-after');
-  if (ra !== null && ra.trim() !== '') {
-    const secs = Number(ra);
-    if (Number.isFinite(secs)) return Math.max(0, Math.round(secs * 1000));
-    const at = Date.parse(ra);
-    if (!Number.isNaN(at)) return Math.max(0, at - now.getTime());
-  }
+  const fromRetryAfter = parseRetryAfter(headers.get('retry-after'), now);
+  if (fromRetryAfter !== undefined) return fromRetryAfter;
   const reset = Number(headers.get('x-ratelimit-reset') ?? NaN);
   return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - now.getTime()) : undefined;
 }
