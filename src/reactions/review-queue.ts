@@ -32,14 +32,7 @@ export interface ReviewItem {
   updatedAt: Date;
 }
 
-export interface NewReviewItem {
-  sourceId: string;
-  contactId: string | null;
-  campaignId: string | null;
-  intent: string;
-  confidence: number;
-  excerpt: string;
-}
+export type NewReviewItem = Pick<ReviewItem, 'sourceId' | 'contactId' | 'campaignId' | 'intent' | 'confidence' | 'excerpt'>;
 
 interface ReviewRow {
   id: string; source_id: string; contact_id: string | null; campaign_id: string | null; intent: string; confidence: number; excerpt: string;
