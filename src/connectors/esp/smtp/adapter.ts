@@ -43,7 +43,8 @@ export const SMTP_CORRELATION_HEADERS = {
   contactId: 'X-Switchyard-Contact',
 } as const;
 
-function toMail(msg: OutboundMessage): Mail.Options {
+/** The message as nodemailer mail options (also what a bare nodemailer comparison sends). */
+export function smtpMailOptions(msg: OutboundMessage): Mail.Options {
   return {
     messageId: `<${msg.messageId}>`,
     from: { name: msg.from.name ?? '', address: msg.from.address },
@@ -82,7 +83,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
   const dkim = options.dkim === undefined ? undefined : new DKIM({ ...options.dkim });
 
   async function compose(msg: OutboundMessage): Promise<Buffer> {
-    const built = await new MailComposer(toMail(msg)).compile().build();
+    const built = await new MailComposer(smtpMailOptions(msg)).compile().build();
     if (dkim === undefined) return built;
     const chunks: Buffer[] = [];
     for await (const chunk of dkim.sign(built)) chunks.push(chunk as Buffer);
@@ -120,7 +121,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     let refused: unknown;
     try {
       const raw = await compose(msg);
-      const mail = toMail(msg);
+      const mail = smtpMailOptions(msg);
       const info = await transport.sendMail({ envelope: mail.envelope, raw: withheldEnd(raw, msg, hooks, (err) => { refused = err; }) }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
