@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createTokenCodec, signToken, verifyToken } from '../../src/core/tracking-token.ts';
-import type { TokenPayload } from '../../src/core/tracking-token.ts';
+import type { MessageTokenPayload, MessageTokenUse, TokenPayload } from '../../src/core/tracking-token.ts';
 
 const SECRET = 'test-secret-one';
 const UUID_LEDGER = '0b7c6f1e-2a4d-4c8e-9f00-123456789abc:ffeeddcc-bbaa-4998-8776-655443322110';
@@ -22,6 +22,12 @@ const payloadArb: fc.Arbitrary<TokenPayload> = fc.record({
 });
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+const messageArb: fc.Arbitrary<MessageTokenPayload> = fc.record({
+  ledgerId: fc.oneof(fc.string({ minLength: 1 }), fc.tuple(fc.uuid(), fc.uuid()).map(([a, b]) => `${a}:${b}`)),
+  sentAt: fc.option(fc.integer({ min: 0, max: 2 ** 34 }), { nil: undefined }),
+}).map((p) => (p.sentAt === undefined ? { ledgerId: p.ledgerId } : { ledgerId: p.ledgerId, sentAt: p.sentAt }));
+const useArb = fc.constantFrom<MessageTokenUse>('track', 'unsubscribe');
 
 describe('tracking tokens', () => {
   it('round-trips every payload', () => {
@@ -76,5 +82,81 @@ describe('tracking tokens', () => {
 
   it('refuses an empty secret list', () => {
     assert.throws(() => createTokenCodec([]), /non-empty/);
+  });
+});
+
+describe('per-message tokens (version 1)', () => {
+  const codec = createTokenCodec([SECRET]);
+
+  it('round-trips every payload, each token for its own use only', () => {
+    fc.assert(fc.property(messageArb, (p) => {
+      const tokens = codec.signMessage(p);
+      for (const use of ['track', 'unsubscribe'] as const) {
+        assert.match(tokens[use], /^[A-Za-z0-9_-]+$/);
+        assert.deepEqual(codec.verifyMessage(tokens[use], use), p);
+      }
+      assert.notEqual(tokens.track, tokens.unsubscribe);
+      assert.equal(codec.verifyMessage(tokens.track, 'unsubscribe'), null, 'a track token cannot unsubscribe');
+      assert.equal(codec.verifyMessage(tokens.unsubscribe, 'track'), null);
+    }), { numRuns: 300 });
+  });
+
+  it('rejects any flipped bit of the token bytes', () => {
+    fc.assert(fc.property(messageArb, useArb, fc.nat(), fc.integer({ min: 0, max: 7 }), (p, use, at, bit) => {
+      const raw = Buffer.from(codec.signMessage(p)[use], 'base64url');
+      raw[at % raw.length] ^= 1 << bit;
+      assert.equal(codec.verifyMessage(raw.toString('base64url'), use), null);
+    }), { numRuns: 500 });
+  });
+
+  it('rejects any single-character change, including non-canonical spellings of the same bytes', () => {
+    fc.assert(fc.property(messageArb, useArb, fc.nat(), fc.nat({ max: 63 }), (p, use, at, ch) => {
+      const token = codec.signMessage(p)[use];
+      const i = at % token.length;
+      fc.pre(B64[ch] !== token[i]);
+      assert.equal(codec.verifyMessage(token.slice(0, i) + (B64[ch] as string) + token.slice(i + 1), use), null);
+    }), { numRuns: 500 });
+    // a 52-byte token's last character holds 2 data bits and 4 spare ones: same bytes, other string
+    const token = codec.signMessage({ ledgerId: 'cmp_0123456789ab:cus_00000001', sentAt: 1_772_445_600 }).track;
+    const last = B64.indexOf(token.at(-1) as string);
+    const respelled = token.slice(0, -1) + (B64[last ^ 1] as string);
+    assert.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(token, 'base64url'));
+    assert.equal(codec.verifyMessage(respelled, 'track'), null);
+  });
+
+  it('is the canonical string of its bytes, and decoding then re-signing gives the same string', () => {
+    fc.assert(fc.property(messageArb, useArb, (p, use) => {
+      const token = codec.signMessage(p)[use];
+      assert.equal(Buffer.from(token, 'base64url').toString('base64url'), token);
+      assert.equal(codec.signMessage(codec.verifyMessage(token, use) as MessageTokenPayload)[use], token);
+    }), { numRuns: 200 });
+  });
+
+  it('never passes a message token as a per-link token or the reverse', () => {
+    fc.assert(fc.property(messageArb, payloadArb, (m, p) => {
+      const tokens = codec.signMessage(m);
+      assert.equal(codec.verify(tokens.track), null);
+      assert.equal(codec.verify(tokens.unsubscribe), null);
+      const old = codec.sign(p);
+      assert.equal(codec.verifyMessage(old, 'track'), null);
+      assert.equal(codec.verifyMessage(old, 'unsubscribe'), null);
+    }), { numRuns: 200 });
+  });
+
+  it('rotates like per-link tokens, and refuses a foreign secret, truncation and extension', () => {
+    const p = { ledgerId: UUID_LEDGER, sentAt: 1_772_445_600 };
+    const old = createTokenCodec(['old-secret']).signMessage(p);
+    const rotated = createTokenCodec(['new-secret', 'old-secret']);
+    assert.deepEqual(rotated.verifyMessage(old.unsubscribe, 'unsubscribe'), p);
+    assert.deepEqual(createTokenCodec(['new-secret']).verifyMessage(rotated.signMessage(p).track, 'track'), p);
+    assert.equal(createTokenCodec(['new-secret']).verifyMessage(old.track, 'track'), null);
+    assert.equal(codec.verifyMessage(old.track.slice(0, -1), 'track'), null);
+    assert.equal(codec.verifyMessage(`${old.track}AA`, 'track'), null);
+    assert.equal(codec.verifyMessage('', 'track'), null);
+  });
+
+  it('is shorter than the per-link tokens it replaces (72 characters for two UUIDs and sentAt)', () => {
+    const tokens = codec.signMessage({ ledgerId: UUID_LEDGER, sentAt: 1_772_445_600 });
+    assert.equal(tokens.track.length, Math.ceil(((1 + 32 + 5 + 16) * 8) / 6));
   });
 });
