@@ -6,10 +6,11 @@ import { registerTrackingRoutes } from '../../src/api/routes/tracking.ts';
 import type { TrackingDeps } from '../../src/api/routes/tracking.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import type { ManualClock } from '../../src/clock/manual.ts';
-import { isSwitchyardError } from '../../src/core/errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../../src/core/errors.ts';
 import type { EngagementEvent } from '../../src/core/events.ts';
-import { signToken } from '../../src/core/tracking-token.ts';
+import { createTokenCodec, signToken } from '../../src/core/tracking-token.ts';
 import { httpStatusFor } from '../../src/api/http-status.ts';
+import { compileTemplate } from '../../src/campaigns/render/compile.ts';
 
 const SECRETS = ['current-secret', 'previous-secret'];
 const LEDGER = 'camp-1:contact-9';
@@ -21,7 +22,16 @@ interface Harness {
   clock: ManualClock;
   events: EngagementEvent[];
   unsubscribes: Parameters<TrackingDeps['unsubscribe']>[0][];
+  /** Campaign ids the routes asked a template for, in order. */
+  templateLookups: string[];
 }
+
+/** camp-1's template: links 0 and 2 are static, link 1 is built by Liquid per recipient. */
+const template = await compileTemplate({
+  subject: 's',
+  html: '<body><a href="https://shop.example/deals?a=1&amp;b=2">deals</a> <a href="https://shop.example/u/{{ contact.id }}">you</a>'
+    + ' <a href="https://shop.example/café">café</a> {{ unsubscribe_url }} {{ postal_address }}</body>',
+});
 
 /** A bare Fastify app with the server's error mapping (codes → statuses via http-status.ts). */
 async function harness(t: { after(fn: () => Promise<void>): void }, overrides: Partial<TrackingDeps> = {}): Promise<Harness> {
@@ -33,18 +43,27 @@ async function harness(t: { after(fn: () => Promise<void>): void }, overrides: P
   const clock = createManualClock(new Date(SENT.getTime() + 3600_000));
   const events: EngagementEvent[] = [];
   const unsubscribes: Harness['unsubscribes'] = [];
+  const templateLookups: string[] = [];
   await registerTrackingRoutes(app, {
     secrets: SECRETS, clock,
     async record(e) { events.push(e); },
     async unsubscribe(input) { unsubscribes.push(input); },
+    async template(campaignId) {
+      templateLookups.push(campaignId);
+      if (campaignId !== 'camp-1') throw new SwitchyardError('NOT_FOUND', `campaign ${campaignId} not found`);
+      return template;
+    },
     ...overrides,
   });
   await app.ready();
   t.after(() => app.close());
-  return { app, clock, events, unsubscribes };
+  return { app, clock, events, unsubscribes, templateLookups };
 }
 
 const sentAt = Math.floor(SENT.getTime() / 1000);
+// What a message rendered now carries: one track token (pixel, static links), one unsubscribe token.
+const message = createTokenCodec(SECRETS).signMessage({ ledgerId: LEDGER, sentAt });
+// Per-link (version 0) tokens: what Liquid-built links use and every email sent before carries.
 const clickToken = signToken(SECRETS, { kind: 'c', ledgerId: LEDGER, url: 'https://shop.example/deals?a=1&b=2', linkIndex: 3, sentAt });
 const openToken = signToken(SECRETS, { kind: 'o', ledgerId: LEDGER, sentAt });
 const unsubToken = signToken(SECRETS, { kind: 'u', ledgerId: LEDGER });
@@ -232,5 +251,135 @@ describe('tracking routes', () => {
     const h = await harness(t, { async unsubscribe() { throw new Error('store down'); } });
     const res = await h.app.inject({ method: 'POST', url: `/t/u/${unsubToken}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
     assert.equal(res.statusCode, 500);
+  });
+
+  it('message token: tokens in emails sent before message tokens (per-link format) still work', async (t) => {
+    const h = await harness(t);
+    const click = await h.app.inject({ method: 'GET', url: `/t/c/${clickToken}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(click.headers.location, 'https://shop.example/deals?a=1&b=2');
+    await h.app.inject({ method: 'GET', url: `/t/o/${openToken}`, headers: { 'user-agent': HUMAN_UA } });
+    const unsub = await h.app.inject({ method: 'POST', url: `/t/u/${unsubToken}`, headers: { 'content-type': 'text/plain' }, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal(unsub.statusCode, 200);
+    assert.deepEqual(h.events.map((e) => [e.type, e.ledgerId, (e.raw as { sentAt?: number }).sentAt]), [['clicked', LEDGER, sentAt], ['opened', LEDGER, sentAt]]);
+    assert.deepEqual(h.unsubscribes.map((u) => u.ledgerId), [LEDGER]);
+    assert.deepEqual(h.templateLookups, [], 'per-link tokens carry their URL; no template is needed');
+  });
+
+  it('message token: /t/c/<token>/<index> redirects to that static link of the template and records it', async (t) => {
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'GET', url: `/t/c/${message.track}/0`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://shop.example/deals?a=1&b=2');
+    assert.match(String(res.headers['cache-control']), /no-store/);
+    const other = await h.app.inject({ method: 'GET', url: `/t/c/${message.track}/2`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(other.headers.location, 'https://shop.example/caf%C3%A9');
+    const e = h.events[0] as EngagementEvent;
+    assert.deepEqual([e.type, e.url, e.ledgerId, e.campaignId, e.contactId, e.isMachine], ['clicked', 'https://shop.example/deals?a=1&b=2', LEDGER, 'camp-1', 'contact-9', false]);
+    assert.deepEqual(e.raw, { method: 'GET', machineReasons: [], linkIndex: 0, sentAt });
+    assert.match(e.sourceId, /^tracking:c:camp-1:contact-9:0:\d+:h$/, 'same sourceId shape as a per-link click of that link');
+    assert.equal(h.events[1]?.url, 'https://shop.example/caf%C3%A9');
+    assert.deepEqual(h.templateLookups, ['camp-1'], 'the template is looked up once per campaign, not per click');
+  });
+
+  it('message token: scanner detection still sees HEAD requests and clicks seconds after sending', async (t) => {
+    const h = await harness(t);
+    const head = await h.app.inject({ method: 'HEAD', url: `/t/c/${message.track}/0`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(head.statusCode, 302);
+    const fresh = createTokenCodec(SECRETS).signMessage({ ledgerId: LEDGER, sentAt: Math.floor(h.clock.now().getTime() / 1000) - 3 });
+    await h.app.inject({ method: 'GET', url: `/t/c/${fresh.track}/2`, headers: { 'user-agent': HUMAN_UA } });
+    assert.deepEqual(h.events.map((e) => (e.raw as { machineReasons: string[] }).machineReasons), [['head-request'], ['click-soon-after-send']]);
+  });
+
+  it('message token: an index that is not a static link of the template is 400 with the reason, never a redirect', async (t) => {
+    const h = await harness(t);
+    const cases: [string, RegExp][] = [
+      [`${message.track}/1`, /link 1 is not a static link of campaign camp-1's template/],
+      [`${message.track}/3`, /link 3 is not a static link of campaign camp-1's template/],
+      [`${message.track}/9999999`, /link 9999999 is not a static link/],
+      [`${message.track}/-1`, /link index is not a non-negative integer/],
+      [`${message.track}/01`, /link index is not a non-negative integer/],
+      [`${message.track}/0/extra`, /link index is not a non-negative integer/],
+      [`${message.track}/`, /link index is not a non-negative integer/],
+      [`${message.track}/https:%2F%2Fevil.example`, /link index is not a non-negative integer/],
+    ];
+    for (const [path, reason] of cases) {
+      const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
+      assert.equal(res.statusCode, 400, path);
+      assert.equal(res.headers.location, undefined, path);
+      assert.equal(res.json().error, 'TRACKING_SIGNATURE_INVALID');
+      assert.match(res.json().message, reason, path);
+    }
+    assert.equal(h.events.length, 0);
+  });
+
+  it('message token: tampered, foreign, wrong-use or index-less click tokens are 400 and look nothing up', async (t) => {
+    const h = await harness(t);
+    const cases: [string, RegExp][] = [
+      [`${tamper(message.track)}/0`, /signature did not verify/],
+      [`${createTokenCodec('attacker-secret').signMessage({ ledgerId: LEDGER }).track}/0`, /signature did not verify/],
+      [`${message.unsubscribe}/0`, /signature did not verify .*another use/],
+      [`${clickToken}/0`, /'c' token; only a message token takes a link index/],
+      [message.track, /message token needs a link index/],
+    ];
+    for (const [path, reason] of cases) {
+      const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
+      assert.equal(res.statusCode, 400, path);
+      assert.equal(res.headers.location, undefined, path);
+      assert.match(res.json().message, reason, path);
+    }
+    assert.deepEqual(h.templateLookups, []);
+    assert.equal(h.events.length, 0);
+  });
+
+  it('message token: an unknown campaign is 400; a failing template lookup is 500 and is retried next time', async (t) => {
+    const ghost = createTokenCodec(SECRETS).signMessage({ ledgerId: 'camp-gone:contact-9' });
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'GET', url: `/t/c/${ghost.track}/0` });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().message, /campaign camp-gone does not exist/);
+    let fail = true;
+    const h2 = await harness(t, {
+      async template() {
+        if (fail) throw new Error('store down');
+        return template;
+      },
+    });
+    assert.equal((await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode, 500);
+    fail = false;
+    assert.equal((await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode, 302, 'a failure is not cached');
+  });
+
+  it('message token: the track token is the open pixel (sentAt for prefetch detection); the unsubscribe token is not', async (t) => {
+    const h = await harness(t);
+    const res = await h.app.inject({ method: 'GET', url: `/t/o/${message.track}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(res.headers['content-type'], 'image/gif');
+    const justSent = Math.floor(h.clock.now().getTime() / 1000) - 20;
+    const fresh = createTokenCodec(SECRETS).signMessage({ ledgerId: LEDGER, sentAt: justSent });
+    await h.app.inject({ method: 'GET', url: `/t/o/${fresh.track}`, headers: { 'user-agent': HUMAN_UA } });
+    await h.app.inject({ method: 'GET', url: `/t/o/${message.unsubscribe}`, headers: { 'user-agent': HUMAN_UA } });
+    assert.deepEqual(h.events.map((e) => [e.type, e.ledgerId, (e.raw as { sentAt?: number; machineReasons: string[] }).sentAt, (e.raw as { machineReasons: string[] }).machineReasons]), [
+      ['opened', LEDGER, sentAt, []],
+      ['opened', LEDGER, justSent, ['prefetch-soon-after-send']],
+    ]);
+    assert.match(h.events[0]?.sourceId ?? '', /^tracking:o:camp-1:contact-9:\d+:h$/);
+  });
+
+  it('message token: the unsubscribe token does one-click, the preference page and confirm; the track token cannot', async (t) => {
+    const h = await harness(t);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const refused = await h.app.inject({ method: 'POST', url: `/t/u/${message.track}`, headers: form, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal(refused.statusCode, 400, 'a link or pixel URL from the message cannot unsubscribe');
+    assert.equal((await h.app.inject({ method: 'GET', url: `/t/u/${message.track}` })).statusCode, 400);
+    const page = await h.app.inject({ method: 'GET', url: `/t/u/${message.unsubscribe}` });
+    assert.ok(page.body.includes(`<form method="post" action="${message.unsubscribe}/confirm">`));
+    assert.equal(h.unsubscribes.length, 0);
+    const oneClick = await h.app.inject({ method: 'POST', url: `/t/u/${message.unsubscribe}`, headers: form, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal(oneClick.statusCode, 200);
+    const confirm = await h.app.inject({ method: 'POST', url: `/t/u/${message.unsubscribe}/confirm`, headers: form, payload: 'confirm=yes' });
+    assert.match(confirm.body, /You are unsubscribed/);
+    assert.deepEqual(h.unsubscribes, [
+      { ledgerId: LEDGER, source: 'one_click', at: h.clock.now() },
+      { ledgerId: LEDGER, source: 'preference_page', at: h.clock.now() },
+    ]);
   });
 });

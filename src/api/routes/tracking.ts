@@ -2,8 +2,13 @@
  * Tracking endpoints: open pixel, click redirect, RFC 8058 one-click unsubscribe and the small
  * preference page. Thin: verify the signed token, classify machine hits (core/machine-detect),
  * hand an EngagementEvent to `record` or the unsubscribe to `unsubscribe` (the lead's services).
- * Never redirects anywhere but the signed URL (no open redirect), never unsubscribes on GET (link
- * scanners prefetch), always answers the pixel with a GIF (mail clients show broken images).
+ * Never redirects anywhere but a signed URL or a static link of the campaign's own template (no
+ * open redirect), never unsubscribes on GET (link scanners prefetch), always answers the pixel
+ * with a GIF (mail clients show broken images).
+ *
+ * Two token formats are accepted (core/tracking-token.ts): the message's track/unsubscribe tokens
+ * (`/t/o/<track>`, `/t/c/<track>/<linkIndex>`, `/t/u/<unsubscribe>`), and the per-link tokens that
+ * Liquid-built links still use and every email sent before them carries (`/t/c/<c-token>`, ...).
  *
  * Dedup (sourceId): a retried HTTP request (client retry, proxy double fetch) must count once,
  * a real repeat open or click later must count again. So the sourceId is
@@ -14,12 +19,14 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
-import { SwitchyardError } from '../../core/errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../../core/errors.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import { classifyClick as defaultClassifyClick, classifyOpen as defaultClassifyOpen } from '../../core/machine-detect.ts';
 import type { ClickSignals, MachineVerdict, OpenSignals } from '../../core/machine-detect.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
+import { staticLinkUrl } from '../../campaigns/render/links.ts';
+import type { CompiledTemplate } from '../../campaigns/render/compile.ts';
 
 export type UnsubscribeSource = 'one_click' | 'preference_page' | 'mailto';
 
@@ -31,6 +38,10 @@ export interface TrackingDeps {
   record(event: EngagementEvent): Promise<void>;
   /** Suppresses the ledger row's contact now; idempotent (a repeat for a removed contact is fine). */
   unsubscribe(input: { ledgerId: string; source: UnsubscribeSource; at: Date }): Promise<void>;
+  /** The campaign's compiled template, whose static links resolve `/t/c/<track>/<linkIndex>`.
+   *  Rejects with NOT_FOUND for an unknown campaign. Templates never change once a campaign
+   *  exists, so the links are kept here (bounded) after the first click. */
+  template(campaignId: string): Promise<Pick<CompiledTemplate, 'links'>>;
   classifyOpen?(signals: OpenSignals): MachineVerdict;
   classifyClick?(signals: ClickSignals): MachineVerdict;
 }
@@ -42,9 +53,14 @@ const HTTP_URL = /^https?:\/\//i;
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 /** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
- *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix. */
+ *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix or, under
+ *  /t/c/, the link index. */
 interface RestParams { '*': string }
 const CONFIRM_SUFFIX = '/confirm';
+const LINK_INDEX = /^(0|[1-9][0-9]{0,6})$/;
+/** Campaigns whose static links are kept in memory (a few strings each). */
+const LINK_CACHE_ENTRIES = 1000;
+const BAD_SIGNATURE = 'the token signature did not verify (tampered, truncated, signed with an unknown key or made for another use)';
 
 function splitLedger(ledgerId: string): { campaignId: string; contactId: string } {
   const at = ledgerId.indexOf(':');
@@ -77,23 +93,68 @@ function page(reply: FastifyReply, title: string, body: string): FastifyReply {
       + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
 }
 
-/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>, GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
+/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
 export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
   const codec = createTokenCodec(deps.secrets);
   const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
   const classifyClick = deps.classifyClick ?? defaultClassifyClick;
 
-  /** The payload, or the reason a token of `kind` is refused. */
-  function check(token: string, kind: TokenKind): TokenPayload | string {
-    const payload = codec.verify(token);
-    if (payload === null) return 'the token signature did not verify (tampered, truncated or signed with an unknown key)';
-    if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
-    if (kind === 'c') {
-      if (payload.url === undefined || !HTTP_URL.test(payload.url)) return 'the click token carries no http(s) destination';
-      // Percent-encode what a Location header cannot carry (spaces, non-Latin-1), as browsers do.
-      try { payload.url = new URL(payload.url).href; } catch { return 'the click token destination is not a valid URL'; }
-    }
+  /** Percent-encodes what a Location header cannot carry (spaces, non-Latin-1), as browsers do. */
+  function destination(payload: TokenPayload, url: string | undefined): TokenPayload | string {
+    if (url === undefined || !HTTP_URL.test(url)) return 'the click token carries no http(s) destination';
+    try { payload.url = new URL(url).href; } catch { return 'the click token destination is not a valid URL'; }
     return payload;
+  }
+
+  /** The payload, or the reason a token of `kind` is refused. Takes message tokens (o, u) and
+   *  per-link tokens (every kind). */
+  function check(token: string, kind: TokenKind): TokenPayload | string {
+    if (kind !== 'c') {
+      const message = codec.verifyMessage(token, kind === 'u' ? 'unsubscribe' : 'track');
+      if (message !== null) return { kind, ...message };
+    }
+    const payload = codec.verify(token);
+    if (payload === null) {
+      if (kind === 'c' && codec.verifyMessage(token, 'track') !== null) return 'a message token needs a link index: /t/c/<token>/<index>';
+      return BAD_SIGNATURE;
+    }
+    if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
+    return kind === 'c' ? destination(payload, payload.url) : payload;
+  }
+
+  const linkCache = new Map<string, Promise<Pick<CompiledTemplate, 'links'>>>();
+  function templateOf(campaignId: string): Promise<Pick<CompiledTemplate, 'links'>> {
+    let hit = linkCache.get(campaignId);
+    if (hit === undefined) {
+      hit = deps.template(campaignId).then((t) => ({ links: t.links }));
+      hit.catch(() => linkCache.delete(campaignId));
+      linkCache.set(campaignId, hit);
+      if (linkCache.size > LINK_CACHE_ENTRIES) linkCache.delete(linkCache.keys().next().value as string);
+    }
+    return hit;
+  }
+
+  /** `/t/c/<track>/<linkIndex>`: the static link `linkIndex` of the token's campaign, or the reason
+   *  it is refused. The index is not signed: any index only reaches that template's own links. */
+  async function checkStaticClick(token: string, indexText: string): Promise<TokenPayload | string> {
+    const message = codec.verifyMessage(token, 'track');
+    if (message === null) {
+      const other = codec.verify(token);
+      return other === null ? BAD_SIGNATURE : `the token is a '${other.kind}' token; only a message token takes a link index`;
+    }
+    if (!LINK_INDEX.test(indexText)) return 'the link index is not a non-negative integer';
+    const linkIndex = Number(indexText);
+    const { campaignId } = splitLedger(message.ledgerId);
+    let template: Pick<CompiledTemplate, 'links'>;
+    try {
+      template = await templateOf(campaignId);
+    } catch (err) {
+      if (isSwitchyardError(err) && err.code === 'NOT_FOUND') return `campaign ${campaignId} does not exist`;
+      throw err;
+    }
+    const url = staticLinkUrl(template.links, linkIndex);
+    if (url === null) return `link ${linkIndex} is not a static link of campaign ${campaignId}'s template`;
+    return destination({ kind: 'c', ...message, linkIndex }, url);
   }
 
   function refuse(reason: string, token: string): never {
@@ -141,8 +202,10 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
 
     scope.get<{ Params: RestParams }>('/t/c/*', { schema: { hide: true } }, async (request, reply) => {
       const at = deps.clock.now();
-      const payload = check(request.params['*'], 'c');
-      if (typeof payload === 'string') refuse(payload, request.params['*']);
+      const rest = request.params['*'];
+      const slash = rest.indexOf('/');
+      const payload = slash === -1 ? check(rest, 'c') : await checkStaticClick(rest.slice(0, slash), rest.slice(slash + 1));
+      if (typeof payload === 'string') refuse(payload, rest);
       const verdict = classifyClick({ userAgent: header(request, 'user-agent'), ip: request.ip, method: request.method, secondsSinceSend: secondsSince(payload, at) });
       try {
         await deps.record({ ...baseEvent('clicked', payload, at, verdict, request), url: payload.url as string });

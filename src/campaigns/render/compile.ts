@@ -50,7 +50,8 @@ export interface CompiledTemplate {
   readonly textFromHtml: ((html: string) => string) | null;
   /** True when the text part comes from the HTML (at compile time or per recipient). */
   readonly textIsDerived: boolean;
-  /** Trackable links by index; static ones are signed per recipient into `__sy_links`. */
+  /** Trackable links by index; static ones become `/t/c/<message token>/<index>` in `__sy_links`,
+   *  and the tracking endpoint resolves a clicked index back to `url` here. */
   readonly links: readonly LinkSlot[];
   readonly hasOpenPixel: boolean;
   /** Fast-path plans (fast-render.ts) for subject, html and text; null renders with liquidjs. */

@@ -1,6 +1,6 @@
 /**
  * Finds the links of a compiled HTML template once per campaign and swaps each trackable href for
- * a Liquid placeholder (`{{ __sy_links[i] | raw }}`, signed once per recipient), or, when the href
+ * a Liquid placeholder (`{{ __sy_links[i] | raw }}`, per recipient `<tracking>/t/c/<message token>/i`), or, when the href
  * itself holds Liquid, wraps it in `{% sy_track_link i %}` so it is signed where it renders (inside
  * loops too). Rendering one recipient then only evaluates Liquid and signs tokens. Uses htmlparser2 to find `<a>`/`<area>` tags (it skips comments, scripts and styles and
  * keeps Liquid inside quoted attributes intact); only the href attribute's text is replaced.
@@ -73,4 +73,11 @@ export function rewriteLinks(html: string): RewrittenHtml {
     cursor = tag.end + 1;
   }
   return { html: out + html.slice(cursor), links };
+}
+
+/** The destination of static link `index`, or null when there is no such link or its href is
+ *  rendered per recipient (then only a per-link token, which carries its URL, can point there). */
+export function staticLinkUrl(links: readonly LinkSlot[], index: number): string | null {
+  const slot = Number.isSafeInteger(index) && index >= 0 ? links[index] : undefined;
+  return slot !== undefined && slot.index === index && slot.url !== undefined ? slot.url : null;
 }

@@ -3,6 +3,8 @@
  * tracking, unsubscribe and VERP tokens, and sets the headers the render stage owns
  * (deliverability.md §8). Pure apart from HMAC: same inputs, same message (Message-ID included),
  * so a retried render after a crash produces an identical message.
+ * HMACs per message: one message signature (open pixel, every static link, unsubscribe URLs and
+ * mailto subject; core/tracking-token.ts version 1), one per distinct Liquid-built link, one VERP.
  */
 import { createHash } from 'node:crypto';
 import { escapeAttribute } from 'entities';
@@ -68,11 +70,13 @@ function renderFailed(err: unknown, campaignId: string, contactId: string, part:
     { details: { campaignId, contactId, part }, cause: err });
 }
 
-/** Signed URLs for the links known at compile time; Liquid hrefs sign through TRACK_FN_VAR. */
-function staticLinks(compiled: CompiledTemplate, track: TrackFn): string[] {
+/** `<prefix><index>` for each link known at compile time (the tracking endpoint resolves the
+ *  index in the campaign's template); Liquid hrefs sign their own token through TRACK_FN_VAR. */
+function staticLinks(compiled: CompiledTemplate, prefix: string): string[] {
   const out: string[] = new Array<string>(compiled.links.length).fill('');
+  const escaped = escapeAttribute(prefix);
   for (const link of compiled.links) {
-    if (link.url !== undefined) out[link.index] = escapeAttribute(track(link.url, link.index));
+    if (link.url !== undefined) out[link.index] = `${escaped}${link.index}`;
   }
   return out;
 }
@@ -124,8 +128,9 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
   const ledgerId = `${campaign.id}:${contact.id}`;
   const codec = codecFor(compiled, campaign.trackingSecret);
   const base = campaign.trackingBaseUrl.replace(/\/+$/, '');
-  const unsubscribeToken = codec.sign({ kind: 'u', ledgerId });
-  const unsubscribeUrl = `${base}/t/u/${unsubscribeToken}`;
+  const stamp = sendAt === undefined ? {} : { sentAt: Math.floor(sendAt.getTime() / 1000) };
+  const tokens = codec.signMessage({ ledgerId, ...stamp });
+  const unsubscribeUrl = `${base}/t/u/${tokens.unsubscribe}`;
   const scope: Record<string, unknown> = {
     ...extra,
     contact,
@@ -143,8 +148,7 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
-      const stamp = sendAt === undefined ? {} : { sentAt: Math.floor(sendAt.getTime() / 1000) };
-      // html and text show the same links: sign each (url, link) once per recipient.
+      // html and text show the same Liquid-built links: sign each (url, link) once per recipient.
       const signed = new Map<string, string>();
       const track: TrackFn = (url, linkIndex) => {
         const key = `${linkIndex} ${url}`;
@@ -156,8 +160,8 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
         return tracked;
       };
       scope[TRACK_FN_VAR] = track;
-      scope[LINKS_VAR] = staticLinks(compiled, track);
-      scope[OPEN_VAR] = `${base}/t/o/${codec.sign({ kind: 'o', ledgerId, ...stamp })}`;
+      scope[LINKS_VAR] = staticLinks(compiled, `${base}/t/c/${tokens.track}/`);
+      scope[OPEN_VAR] = `${base}/t/o/${tokens.track}`;
       html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
     }
     part = 'text';
@@ -177,7 +181,7 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject,
     text,
     headers: {
-      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${unsubscribeToken}>`,
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${tokens.unsubscribe}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Switchyard-Msg': ledgerId,
     },

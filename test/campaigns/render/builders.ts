@@ -1,6 +1,9 @@
 // Builders for render tests: a campaign and a context with overrides.
 import { readFileSync } from 'node:fs';
 import type { RenderCampaign, RenderContext } from '../../../src/campaigns/render/render-message.ts';
+import { staticLinkUrl } from '../../../src/campaigns/render/links.ts';
+import type { LinkSlot } from '../../../src/campaigns/render/links.ts';
+import { createTokenCodec } from '../../../src/core/tracking-token.ts';
 
 export const SECRET = 'render-test-secret';
 
@@ -30,4 +33,31 @@ export function fixture(name: string): string {
 /** Every `/t/<kind>/<token>` in a string, in order. */
 export function trackingTokens(text: string, kind: 'c' | 'o' | 'u'): string[] {
   return [...text.matchAll(new RegExp(`https://t\\.acme\\.example/t/${kind}/([A-Za-z0-9_-]+)`, 'g'))].map((m) => m[1] as string);
+}
+
+export interface ClickTarget {
+  /** `message`: `/t/c/<message token>/<index>` (static link); `link`: `/t/c/<token with its url>`. */
+  form: 'message' | 'link';
+  ledgerId: string;
+  linkIndex?: number;
+  url?: string;
+  sentAt?: number;
+}
+
+/** Every click link in a string, resolved as the tracking endpoint does: a message token's index
+ *  through the template's static links, a per-link token through the URL it carries. */
+export function clickTargets(text: string, links: readonly LinkSlot[], secret = SECRET): (ClickTarget | null)[] {
+  const codec = createTokenCodec(secret);
+  return [...text.matchAll(/https:\/\/t\.acme\.example\/t\/c\/([A-Za-z0-9_-]+)(?:\/(\d+))?/g)].map((m): ClickTarget | null => {
+    const [, token, index] = m as unknown as [string, string, string | undefined];
+    if (index !== undefined) {
+      const p = codec.verifyMessage(token, 'track');
+      const url = staticLinkUrl(links, Number(index));
+      return p === null || url === null ? null : { form: 'message', ...p, linkIndex: Number(index), url };
+    }
+    const p = codec.verify(token);
+    if (p === null || p.kind !== 'c') return null;
+    const { kind: _kind, ...rest } = p;
+    return { form: 'link', ...rest };
+  });
 }

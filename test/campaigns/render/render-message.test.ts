@@ -6,9 +6,11 @@ import fc from 'fast-check';
 import { escapeAttribute } from 'entities';
 import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
-import { verifyToken } from '../../../src/core/tracking-token.ts';
+import { createTokenCodec } from '../../../src/core/tracking-token.ts';
 import { isSwitchyardError } from '../../../src/core/errors.ts';
-import { SECRET, aCampaign, aContext, fixture, trackingTokens } from './builders.ts';
+import { SECRET, aCampaign, aContext, clickTargets, fixture, trackingTokens } from './builders.ts';
+
+const codec = createTokenCodec(SECRET);
 
 const golden = (name: string): string => readFileSync(new URL(`../../fixtures/templates/${name}`, import.meta.url), 'utf8');
 
@@ -22,17 +24,31 @@ describe('renderMessage', () => {
     assert.deepEqual(rest, JSON.parse(golden('newsletter.golden.json')));
   });
 
-  it('signs every tracked link with its real destination, per loop item, &amp; decoded', async () => {
+  it('tracks every link to its real destination: static ones by index, Liquid ones per loop item, &amp; decoded', async () => {
     const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
     const msg = renderMessage(compiled, aContext());
-    const clicks = trackingTokens(msg.html ?? '', 'c').map((t) => verifyToken(SECRET, t));
+    const clicks = clickTargets(msg.html ?? '', compiled.links);
     assert.deepEqual(clicks, [
-      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 0, url: 'https://acme.example/?utm_source=email&utm_medium=newsletter' },
-      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/widget?ref=contact-7' },
-      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
-      { kind: 'c', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
+      { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 0, url: 'https://acme.example/?utm_source=email&utm_medium=newsletter' },
+      { form: 'link', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/widget?ref=contact-7' },
+      { form: 'link', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
+      { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
     ]);
-    assert.deepEqual(trackingTokens(msg.text, 'c').map((t) => verifyToken(SECRET, t)?.url), clicks.map((c) => c?.url));
+    assert.deepEqual(clickTargets(msg.text, compiled.links), clicks);
+  });
+
+  it('uses one message token for the open pixel, every static link and (its other half) unsubscribe', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
+    const msg = renderMessage(compiled, aContext({ sendAt: new Date('2026-03-02T10:00:00Z') }));
+    const html = msg.html ?? '';
+    const open = trackingTokens(html, 'o')[0] as string;
+    assert.deepEqual([...html.matchAll(/\/t\/c\/([\w-]+)\/(\d+)"/g)].map((m) => [m[1], m[2]]), [[open, '0'], [open, '2']]);
+    const unsub = trackingTokens(html, 'u')[0] as string;
+    assert.ok(msg.headers['List-Unsubscribe']?.includes(`/t/u/${unsub}>`) && msg.headers['List-Unsubscribe']?.includes(`subject=unsubscribe-${unsub}>`));
+    const p = { ledgerId: 'camp-1:contact-7', sentAt: Date.parse('2026-03-02T10:00:00Z') / 1000 };
+    assert.deepEqual(codec.verifyMessage(open, 'track'), p);
+    assert.deepEqual(codec.verifyMessage(unsub, 'unsubscribe'), p);
+    assert.equal(codec.verifyMessage(open, 'unsubscribe'), null, 'a link or the pixel URL cannot unsubscribe');
   });
 
   it('leaves mailto, anchors, data-no-track and the unsubscribe link untouched', async () => {
@@ -42,7 +58,7 @@ describe('renderMessage', () => {
     assert.ok(html.includes('href="https://acme.example/terms" data-no-track'));
     const unsub = trackingTokens(html, 'u');
     assert.equal(unsub.length, 1);
-    assert.deepEqual(verifyToken(SECRET, unsub[0] as string), { kind: 'u', ledgerId: 'camp-1:contact-7' });
+    assert.deepEqual(codec.verifyMessage(unsub[0] as string, 'unsubscribe'), { ledgerId: 'camp-1:contact-7' });
     assert.ok(!html.includes('sy-legal-footer'), 'no footer appended when the template has one');
   });
 
@@ -55,7 +71,7 @@ describe('renderMessage', () => {
     const msg = renderMessage(compiled, aContext({ contact: { id: 'k7', email: 'k@x.example', firstName: 'Zoë & Al' } }));
     assert.ok(msg.html?.includes('src="https://cdn.example/k7.png"'));
     assert.ok(msg.html?.includes('alt="Zoë &amp; Al"'));
-    const clicks = trackingTokens(msg.html ?? '', 'c').map((t) => verifyToken(SECRET, t)?.url);
+    const clicks = clickTargets(msg.html ?? '', compiled.links).map((c) => c?.url);
     assert.deepEqual(clicks, ['https://shop.example/c/k7?a=1&b=Zo%C3%AB+%26+Al']);
   });
 
@@ -65,12 +81,12 @@ describe('renderMessage', () => {
     const html = msg.html ?? '';
     assert.match(html, /<div class="sy-legal-footer"[^>]*>Acme, 1 Main St, Springfield, IL 62701<br><a href="https:\/\/t\.acme\.example\/t\/u\/[\w-]+"/);
     assert.match(html, /<img src="https:\/\/t\.acme\.example\/t\/o\/[\w-]+" width="1" height="1" alt=""[^>]*><\/body>/);
-    assert.deepEqual(verifyToken(SECRET, trackingTokens(html, 'o')[0] as string), { kind: 'o', ledgerId: 'camp-1:k&1' });
+    assert.deepEqual(codec.verifyMessage(trackingTokens(html, 'o')[0] as string, 'track'), { ledgerId: 'camp-1:k&1' });
     assert.ok(html.includes('Hi Jo &amp; &#34;Al&#34; &lt;x&gt;'), 'contact data is HTML-escaped in html');
     assert.equal(msg.subject, 'Hi Jo & "Al" <x>', 'but not in the subject');
     assert.ok(msg.text.startsWith('Hi Jo & "Al" <x>'), 'nor in the text');
     assert.match(msg.text, /Acme, 1 Main St, Springfield, IL 62701\nUnsubscribe \[https:\/\/t\.acme\.example\/t\/u\/[\w-]+\]/);
-    const urls = trackingTokens(html, 'c').map((t) => verifyToken(SECRET, t)?.url);
+    const urls = clickTargets(html, compiled.links).map((c) => c?.url);
     assert.deepEqual(urls, ['https://shop.example/deals?a=1&b=2', 'https://shop.example/u/k&1?n=Jo & "Al" <x>']);
     assert.ok(html.includes('href="mailto:help@shop.example?subject=Hi"') && html.includes('href="#top"'));
   });
@@ -102,8 +118,8 @@ describe('renderMessage', () => {
     const compiled = await compileTemplate({ subject: 's', html: fixture('plain-no-footer.html') });
     const msg = renderMessage(compiled, aContext({ sendAt: new Date('2026-03-02T10:00:00.900Z') }));
     const sentAt = Date.parse('2026-03-02T10:00:00Z') / 1000;
-    assert.equal(verifyToken(SECRET, trackingTokens(msg.html ?? '', 'c')[0] as string)?.sentAt, sentAt);
-    assert.equal(verifyToken(SECRET, trackingTokens(msg.html ?? '', 'o')[0] as string)?.sentAt, sentAt);
+    assert.deepEqual(clickTargets(msg.html ?? '', compiled.links).map((c) => [c?.form, c?.sentAt]), [['message', sentAt], ['link', sentAt]]);
+    assert.equal(codec.verifyMessage(trackingTokens(msg.html ?? '', 'o')[0] as string, 'track')?.sentAt, sentAt);
   });
 
   it('never exposes the tracking secret to templates', async () => {
@@ -152,11 +168,11 @@ describe('renderMessage', () => {
     assert.ok(msg.text.startsWith('Big news'), msg.text);
   });
 
-  it('property: any http(s) URL in an href comes back from its click token unchanged', async () => {
+  it('property: any http(s) URL in an href comes back from its click link unchanged', async () => {
     await fc.assert(fc.asyncProperty(fc.webUrl({ withQueryParameters: true, withFragments: true }), async (url) => {
       const compiled = await compileTemplate({ subject: 's', html: `<a href="${escapeAttribute(url)}">x</a>` });
       const html = renderMessage(compiled, aContext()).html ?? '';
-      assert.equal(verifyToken(SECRET, trackingTokens(html, 'c')[0] as string)?.url, url);
+      assert.deepEqual(clickTargets(html, compiled.links), [{ form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 0, url }]);
     }), { numRuns: 60 });
   });
 });
