@@ -289,6 +289,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       secrets: render.trackingSecrets as string[], clock,
       record: async (event) => { await ingest([event]); },
       unsubscribe: async (u) => { await unsubscribe(u); },
+      template: async (campaignId) => templates.get(await campaigns.get(campaignId)),
     }),
   ];
 
