@@ -80,8 +80,12 @@ export function createEntries(o: ResolvedGovernorOptions) {
     return entry;
   }
 
+  const providerKey = (name: string): string => `p:${name}`;
+  const groupKey = (providerName: string, sendingDomain: string, groupName: string): string => `g:${providerName}|${sendingDomain}|${groupName}`;
+  const pauseKey = (kind: PauseEntry['kind'], id: string): string => `${kind === 'campaign' ? 'c' : 'd'}:${id}`;
+
   function provider(name: string, nowMs: number): RateEntry {
-    const key = `p:${name}`;
+    const key = providerKey(name);
     const found = map.get(key) as RateEntry | undefined;
     if (found !== undefined) return touch(key, found, nowMs);
     const ceiling = o.providerRates[name] ?? o.defaultProviderRate;
@@ -94,7 +98,7 @@ export function createEntries(o: ResolvedGovernorOptions) {
   }
 
   function group(providerName: string, sendingDomain: string, groupName: string, nowMs: number): RateEntry {
-    const key = `g:${providerName}|${sendingDomain}|${groupName}`;
+    const key = groupKey(providerName, sendingDomain, groupName);
     const found = map.get(key) as RateEntry | undefined;
     if (found !== undefined) return touch(key, found, nowMs);
     const aimdOpts: AimdOptions = { ...o.receivingAimd, ...o.receivingGroups[groupName] };
@@ -106,7 +110,7 @@ export function createEntries(o: ResolvedGovernorOptions) {
   }
 
   function pauseScope(kind: PauseEntry['kind'], id: string, nowMs: number): PauseEntry {
-    const key = `${kind === 'campaign' ? 'c' : 'd'}:${id}`;
+    const key = pauseKey(kind, id);
     const found = map.get(key) as PauseEntry | undefined;
     if (found !== undefined) return touch(key, found, nowMs);
     const cfg = kind === 'sending_domain' ? o.sendingDomains[id] : undefined;
@@ -133,9 +137,14 @@ export function createEntries(o: ResolvedGovernorOptions) {
     return e.breaker.phase !== 'closed' || e.warmup !== undefined;
   }
 
+  /** Whether sweep(nowMs) would look at the entries (else it is a no-op). */
+  function isSweepDue(nowMs: number): boolean {
+    return !(map.size <= o.maxKeys && nowMs - lastSweep < o.idleEvictMs / 4);
+  }
+
   /** Forgets idle unpinned keys; runs at most every idleEvictMs / 4 unless over maxKeys. */
   function sweep(nowMs: number): void {
-    if (map.size <= o.maxKeys && nowMs - lastSweep < o.idleEvictMs / 4) return;
+    if (!isSweepDue(nowMs)) return;
     lastSweep = nowMs;
     for (const [key, e] of map) {
       const idle = nowMs - e.lastUsed >= o.idleEvictMs;
@@ -149,9 +158,14 @@ export function createEntries(o: ResolvedGovernorOptions) {
     campaign: (id: string, nowMs: number) => pauseScope('campaign', id, nowMs),
     sendingDomain: (id: string, nowMs: number) => pauseScope('sending_domain', id, nowMs),
     peek: (key: string): Entry | undefined => map.get(key),
+    /** Whether e is still the entry held for its key (not evicted, not replaced). */
+    isCurrent: (e: Entry): boolean => map.get(isRateEntry(e)
+      ? (e.kind === 'provider' ? providerKey(e.provider) : groupKey(e.provider, e.sendingDomain ?? '', e.group ?? ''))
+      : pauseKey(e.kind, e.id)) === e,
     all: (): Entry[] => [...map.values()],
     size: (): number => map.size,
     sweep,
+    isSweepDue,
     burst,
   };
 }

@@ -2,7 +2,8 @@
  * The deliverability governor: decides when the send stage may hand the next message to an ESP.
  * It owns rate limits (token buckets whose rates AIMD controllers steer from deferrals), warm-up
  * daily caps, and circuit breakers that pause a campaign or sending domain when hard bounces or
- * complaints cross deliverability.md §9 thresholds. It sends nothing and stores nothing.
+ * complaints cross deliverability.md §9 thresholds. It sends nothing and stores nothing. This
+ * file is admission (acquire), status and resume; outcomes are fed in by governor-report.ts.
  *
  * State is in memory for one process. Several send workers would each hold their own buckets and
  * together exceed the limits; multi-process coordination would keep buckets and breaker state in
@@ -11,17 +12,15 @@
  */
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
-import { aimdObserve, isHeld, recentDeferralRatio } from '../core/throttle/aimd.ts';
-import type { AimdSignal } from '../core/throttle/aimd.ts';
-import { breakerCheck, breakerResume, breakerTrip } from '../core/throttle/circuit-breaker.ts';
-import { classifyDeferral } from '../core/throttle/deferral-class.ts';
+import { breakerResume } from '../core/throttle/circuit-breaker.ts';
 import { receivingGroup } from '../core/throttle/receiving-group.ts';
-import { clearWindow, recordInWindow, windowTotals } from '../core/throttle/sliding-window.ts';
-import { available, createTokenBucket, setRate, takeUpTo, tryTake } from '../core/throttle/token-bucket.ts';
+import { clearWindow } from '../core/throttle/sliding-window.ts';
+import { available, takeUpTo, tryTake } from '../core/throttle/token-bucket.ts';
 import type { TokenBucket } from '../core/throttle/token-bucket.ts';
 import { msUntilNextDay, warmupCap, warmupRollover } from '../core/throttle/warmup.ts';
 import { createEntries, emptyWarmupDay, isRateEntry } from './governor-entries.ts';
-import type { PauseEntry, RateEntry, StatField } from './governor-entries.ts';
+import type { PauseEntry } from './governor-entries.ts';
+import { createReporter, scopeOf } from './governor-report.ts';
 import { resolveGovernorOptions } from './governor-options.ts';
 import { isReservedDomain } from './reserved-domains.ts';
 import type { GovernorOptions } from './governor-options.ts';
@@ -68,6 +67,10 @@ export interface Governor {
   tryAcquireMany(n: number, key: SendKey): number;
   /** Feeds one outcome (from the ESP call, or later from reactions) to AIMD and the breakers. */
   report(outcome: SendOutcome): void;
+  /** Counted form for a chunk: exactly as n report({ ...key, kind: 'accepted', latencyMs }) calls
+   *  at this clock time (same state, same alerts), in O(1) while those sends only bump counters —
+   *  in practice all but the first few. n must be a whole number >= 0 (RangeError otherwise). */
+  reportAccepted(key: SendKey, n: number, latencyMs?: number): void;
   status(): GovernorStatus;
   /** Operator override: closes the breakers (and clears holds) in scope. */
   resume(scope: AlertScope, by: { operator: true }): void;
@@ -80,30 +83,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
   const alert = (kind: GovernorAlert['kind'], scope: AlertScope, reason: string, at: number): void =>
     deps.onAlert({ kind, scope, reason, at: new Date(at) });
 
-  function scopeOf(e: PauseEntry): AlertScope {
-    return e.kind === 'campaign' ? { campaignId: e.id } : { sendingDomain: e.id };
-  }
-
-  /** Moves a breaker on (cool-down, thresholds) and emits the alert for any transition. */
-  function checkBreaker(e: PauseEntry, now: number): void {
-    const step = breakerCheck(e.breaker, o.breaker, now, windowTotals(e.window, now));
-    e.breaker = step.state;
-    if (step.resetWindow) clearWindow(e.window);
-    switch (step.transition) {
-      case undefined: return;
-      case 'opened':
-        e.halfOpenBucket = undefined;
-        return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
-      case 'escalated':
-        return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
-      case 'half_opened':
-        e.halfOpenBucket = createTokenBucket(o.halfOpenRatePerSec, 1, now);
-        return alert('resumed', scopeOf(e), `half-open at ${o.halfOpenRatePerSec}/s after cool-down`, now);
-      case 'closed':
-        e.halfOpenBucket = undefined;
-        return alert('resumed', scopeOf(e), `closed after ${o.breaker.halfOpenSamples} clean sends`, now);
-    }
-  }
+  const { checkBreaker, report, reportAccepted } = createReporter(entries, o, nowMs, alert);
 
   function throwIfPaused(e: PauseEntry, now: number): void {
     checkBreaker(e, now);
@@ -197,82 +177,6 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     }
   }
 
-  function applyAimd(e: RateEntry, now: number, signal: AimdSignal, why: string, scope: AlertScope): void {
-    const before = e.aimd.rate;
-    const step = aimdObserve(e.aimd, e.aimdOpts, now, signal);
-    e.aimd = step.state;
-    if (step.change === undefined) return;
-    e.bucket = setRate(e.bucket, now, e.aimd.rate, entries.burst(e.aimd.rate));
-    if (step.change === 'decreased' || step.change === 'held') {
-      const held = isHeld(e.aimd, now) ? `; held until ${new Date(e.aimd.heldUntil).toISOString()}` : '';
-      alert('rate_reduced', scope, `${why}: ${before.toFixed(1)} → ${e.aimd.rate.toFixed(1)} msgs/s (recent deferrals ${(recentDeferralRatio(e.aimd) * 100).toFixed(1)}%)${held}`, now);
-    }
-  }
-
-  function report(out: SendOutcome): void {
-    const now = nowMs();
-    const provider = entries.provider(out.provider, now);
-    const groupName = receivingGroup(out.recipientDomain);
-    const group = entries.group(out.provider, out.sendingDomain, groupName, now);
-    const domain = entries.sendingDomain(out.sendingDomain, now);
-    const campaign = out.campaignId === undefined ? undefined : entries.campaign(out.campaignId, now);
-    const pauses = campaign === undefined ? [domain] : [campaign, domain];
-    entries.sweep(now);
-    const stats = (field: StatField): void => {
-      for (const e of [provider, group, ...pauses]) recordInWindow(e.stats, now, field);
-    };
-    const groupScope: AlertScope = { provider: out.provider, sendingDomain: out.sendingDomain, receivingGroup: groupName };
-    const day = domain.warmup?.today;
-    switch (out.kind) {
-      case 'accepted': {
-        stats('attempts'); stats('accepted');
-        if (day !== undefined) { day.attempts++; day.accepted++; }
-        for (const p of pauses) recordInWindow(p.window, now, 'sent');
-        const success: AimdSignal = out.latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs: out.latencyMs };
-        applyAimd(group, now, success, `latency ${out.latencyMs ?? 0} ms above target`, groupScope);
-        applyAimd(provider, now, { kind: 'success' }, 'provider', { provider: out.provider });
-        break;
-      }
-      case 'deferred': {
-        stats('attempts');
-        if (day !== undefined) day.attempts++;
-        if (out.httpStatus === 429) {
-          stats('deferred');
-          if (out.retryAfterMs !== undefined) provider.retryAfterUntil = Math.max(provider.retryAfterUntil, now + out.retryAfterMs);
-          applyAimd(provider, now, { kind: 'deferral', severity: 'throttle' }, 'provider returned 429', { provider: out.provider });
-          break;
-        }
-        const cls = classifyDeferral(out);
-        if (cls === 'recipient') break;
-        stats('deferred');
-        // Ref §6: a 4.7.28 / RP-00x day holds the ramp; only a provider block halves it.
-        if (day !== undefined) { day.deferred++; if (cls === 'hard') day.throttleSignal = true; }
-        applyAimd(group, now, { kind: 'deferral', severity: cls }, `${cls} deferral ${out.enhancedStatus ?? out.smtpCode ?? ''}`.trim(), groupScope);
-        break;
-      }
-      case 'bounced_hard': {
-        stats('bounced_hard');
-        for (const p of pauses) recordInWindow(p.window, now, 'hardBounces');
-        if (/5\.7\.515|SC-00\d/.test(`${out.enhancedStatus ?? ''} ${out.diagnostic ?? ''}`)) {
-          // deliverability.md §4 hard stop: a provider block needs a human, never a timer.
-          domain.breaker = breakerTrip(domain.breaker, now, `provider block ${out.enhancedStatus ?? ''} ${out.diagnostic ?? ''}`.trim(), true);
-          if (day !== undefined) day.hardSignal = true;
-          alert('paused', { sendingDomain: domain.id }, domain.breaker.reason ?? 'provider block', now);
-        }
-        break;
-      }
-      case 'complained':
-        stats('complained');
-        if (day !== undefined) day.complaints++;
-        for (const p of pauses) recordInWindow(p.window, now, 'complaints');
-        break;
-      case 'bounced_soft': stats('bounced_soft'); break;
-      case 'delivered': stats('delivered'); break;
-      case 'failed': stats('attempts'); stats('failed'); break;
-    }
-    for (const p of pauses) checkBreaker(p, now);
-  }
-
   function resume(scope: AlertScope, _by: { operator: true }): void {
     const now = nowMs();
     const targets: PauseEntry[] = [];
@@ -303,6 +207,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     acquireMany,
     tryAcquireMany: (n, key) => grant(n, key).granted,
     report,
+    reportAccepted,
     status: () => {
       const now = nowMs();
       for (const e of entries.all()) if (!isRateEntry(e)) checkBreaker(e, now);

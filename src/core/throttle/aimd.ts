@@ -157,6 +157,45 @@ export function aimdObserve(state: AimdState, opts: AimdOptions, nowMs: number, 
   return maybeIncrease(counted, opts, nowMs);
 }
 
+/**
+ * True when one more success at nowMs would only be counted: no decrease (inside the cool-down
+ * when latency is over target) and no interval end (so no increase). Neither `lastDecreaseAt` nor
+ * `intervalStart` moves on such a step, so every further success at nowMs is quiet too.
+ */
+export function isQuietSuccess(state: AimdState, opts: AimdOptions, nowMs: number, latencyMs?: number): boolean {
+  // the same comparisons as aimdObserve → decrease / maybeIncrease, so the answer is exact
+  if (opts.latencyTargetMs !== undefined && latencyMs !== undefined && latencyMs > opts.latencyTargetMs) {
+    return nowMs - state.lastDecreaseAt < opts.decreaseCooldownMs;
+  }
+  return nowMs - state.intervalStart < opts.increaseIntervalMs;
+}
+
+/**
+ * n successes at nowMs in one call: the state is bit-for-bit what n aimdObserve calls would give.
+ * Only allowed while isQuietSuccess holds (RangeError otherwise). The decayed attempt weight is
+ * still summed one by one (x + 1 + 1 ≠ x + 2 in floating point), which is n additions and no
+ * allocation, against n objects and look-ups for the per-outcome path.
+ */
+export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: number, n: number, latencyMs?: number): AimdState {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`aimdCountSuccesses needs a whole count >= 0 (got ${n})`);
+  if (n === 0) return state;
+  if (!isQuietSuccess(state, opts, nowMs, latencyMs)) {
+    throw new RangeError(`aimdCountSuccesses: a success at ${nowMs} would change the rate (interval from ${state.intervalStart}, last decrease ${state.lastDecreaseAt}); observe it with aimdObserve`);
+  }
+  // decay(), unrolled: the first step decays by the time since decayedAt; from then on
+  // decayedAt >= nowMs, so every later step decays by the same factor (dt = 0)
+  const first = Math.pow(0.5, Math.max(0, nowMs - state.decayedAt) / opts.ratioHalfLifeMs);
+  let attempts = state.decayedAttempts * first + 1;
+  let deferrals = state.decayedDeferrals * first + 0;
+  const at = Math.max(state.decayedAt, nowMs);
+  const keep = Math.pow(0.5, Math.max(0, nowMs - at) / opts.ratioHalfLifeMs);
+  for (let i = 1; i < n; i++) {
+    attempts = attempts * keep + 1;
+    deferrals = deferrals * keep + 0;
+  }
+  return { ...state, decayedAttempts: attempts, decayedDeferrals: deferrals, decayedAt: at, intervalAttempts: state.intervalAttempts + n };
+}
+
 /** Applies a new ceiling (e.g. the warm-up cap moved); the rate is clamped into range at once. */
 export function aimdSetCeiling(state: AimdState, opts: AimdOptions, ceiling: number): { state: AimdState; opts: AimdOptions } {
   const next = { ...opts, ceiling };

@@ -119,6 +119,39 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
   }
 }
 
+/**
+ * How many of the next `max` checks make no transition, when the k-th check sees `sentPerCheck`
+ * × k more sends than `totals` (the other counts unchanged) at the same nowMs — e.g. a run of
+ * accepted sends, each recorded and then checked. A check without a transition leaves the state
+ * as it is, so the caller may skip that many checks. Exactly the brute-force answer, in O(1):
+ * - a threshold whose count alone is enough (count >= threshold × minSamples) is breached by a
+ *   prefix of the sends (count / sent only falls), so if at all then at the first check;
+ * - otherwise it needs sent >= minSamples, and then is breached by an interval that starts there;
+ * - half-open closes once sent >= halfOpenSamples; the cool-down does not depend on sent.
+ * So the first transition, if any, is at the first check or where sent first reaches minSamples or
+ * halfOpenSamples; breakerCheck is evaluated at those candidates only.
+ */
+export function breakerQuietChecks(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals, sentPerCheck: number, max: number): number {
+  if (!Number.isInteger(sentPerCheck) || sentPerCheck < 0) throw new RangeError(`breakerQuietChecks needs a whole sentPerCheck >= 0 (got ${sentPerCheck})`);
+  if (!(max >= 1)) return 0;
+  const sentAt = (k: number): number => totals.sent + sentPerCheck * k;
+  /** First k in 1..max with sentAt(k) >= m (the comparison breakerCheck makes), else undefined. */
+  const firstReaching = (m: number): number | undefined => {
+    if (sentPerCheck === 0) return undefined;
+    let k = Math.min(max, Math.max(1, Math.ceil((m - totals.sent) / sentPerCheck)));
+    while (k > 1 && sentAt(k - 1) >= m) k--; // guard against rounding in the division above
+    while (k <= max && sentAt(k) < m) k++;
+    return k <= max ? k : undefined;
+  };
+  const candidates = [1, firstReaching(opts.minSamples), firstReaching(opts.halfOpenSamples)]
+    .filter((k): k is number => k !== undefined)
+    .sort((a, b) => a - b);
+  for (const k of candidates) {
+    if (breakerCheck(state, opts, nowMs, { ...totals, sent: sentAt(k) }).transition !== undefined) return k - 1;
+  }
+  return max;
+}
+
 /** Opens the breaker at once, e.g. on a hard block (5.7.515, SC-00x) that needs a human. */
 export function breakerTrip(state: BreakerState, nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
   if (state.phase === 'open' && state.requiresOperator && !requiresOperator) return state;

@@ -46,6 +46,12 @@ export function recordInWindow<F extends string>(w: SlidingWindow<F>, nowMs: num
   row[index]! += n;
 }
 
+/** Whether an event recorded at nowMs would count (false when its slot already holds a later period). */
+export function isCountedAt<F extends string>(w: SlidingWindow<F>, nowMs: number): boolean {
+  const period = Math.floor(nowMs / w.bucketMs);
+  return w.starts[period % w.starts.length]! <= period * w.bucketMs;
+}
+
 /** Totals per field over the window ending at nowMs. */
 export function windowTotals<F extends string>(w: SlidingWindow<F>, nowMs: number): Record<F, number> {
   const current = Math.floor(nowMs / w.bucketMs) * w.bucketMs;

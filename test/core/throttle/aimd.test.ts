@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { aimdObserve, aimdSetCeiling, createAimd, isHeld } from '../../../src/core/throttle/aimd.ts';
+import { aimdCountSuccesses, aimdObserve, aimdSetCeiling, createAimd, isHeld, isQuietSuccess } from '../../../src/core/throttle/aimd.ts';
 import type { AimdOptions, AimdSignal, AimdState } from '../../../src/core/throttle/aimd.ts';
 
 const opts: AimdOptions = {
@@ -102,5 +102,55 @@ describe('AIMD controller', () => {
         }
       },
     ), { numRuns: 300 });
+  });
+
+  it('counts a run of successes at once only while they change nothing but counters', () => {
+    let s = feed(createAimd(opts, 0), 2_500, successes(10)).state; // the first ended the interval
+    assert.equal(isQuietSuccess(s, opts, 2_500), true);
+    assert.deepEqual(aimdCountSuccesses(s, opts, 2_500, 990), feed(s, 2_500, successes(990)).state);
+    // why the decayed weight is summed one by one: 1 000 × (x + 1) is not x + 1 000 in floating point
+    const odd = { ...s, decayedAttempts: 27.32401259670736 };
+    assert.equal(aimdCountSuccesses(odd, opts, 2_500, 1_000).decayedAttempts, feed(odd, 2_500, successes(1_000)).state.decayedAttempts);
+    assert.notEqual(aimdCountSuccesses(odd, opts, 2_500, 1_000).decayedAttempts, 27.32401259670736 + 1_000);
+    assert.equal(isQuietSuccess(s, opts, 4_500), false); // the next interval ends at 4 500
+    assert.throws(() => aimdCountSuccesses(s, opts, 4_500, 5), /would change the rate/);
+    assert.throws(() => aimdCountSuccesses(s, opts, 2_500, 1.5), /whole count/);
+    s = feed(s, 3_000, [{ kind: 'success', latencyMs: 9_000 }]).state; // decreased: cool-down until 5 000
+    assert.equal(isQuietSuccess(s, opts, 4_999, 9_000), true);
+    assert.equal(isQuietSuccess(s, opts, 5_000, 9_000), false);
+  });
+
+  it('property: counted successes are bit-for-bit n observed ones, each without a change', () => {
+    const signal = fc.oneof(
+      fc.constant<AimdSignal>({ kind: 'success' }),
+      fc.integer({ min: 0, max: 20_000 }).map((latencyMs): AimdSignal => ({ kind: 'success', latencyMs })),
+      fc.constantFrom<AimdSignal>({ kind: 'deferral', severity: 'throttle' }, { kind: 'deferral', severity: 'hard' }),
+    );
+    fc.assert(fc.property(
+      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), signal }), { maxLength: 100 }),
+      fc.integer({ min: 0, max: 3_000 }),
+      fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
+      fc.integer({ min: 0, max: 2_000 }),
+      fc.constantFrom(1, 250, 1_000, 7_919),
+      fc.constantFrom(0, 500, 2_000),
+      (history, dt, latencyMs, n, halfLife, cooldown) => {
+        const o: AimdOptions = { ...opts, ratioHalfLifeMs: halfLife, decreaseCooldownMs: cooldown };
+        let s = createAimd(o, 0);
+        let t = 0;
+        for (const e of history) { t += e.dt; s = aimdObserve(s, o, t, e.signal).state; }
+        t += dt;
+        if (!isQuietSuccess(s, o, t, latencyMs)) {
+          assert.throws(() => aimdCountSuccesses(s, o, t, Math.max(1, n), latencyMs), RangeError);
+          return;
+        }
+        let one = s;
+        for (let i = 0; i < n; i++) {
+          const step = aimdObserve(one, o, t, latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs });
+          assert.equal(step.change, undefined, `success ${i + 1} of a quiet run changed the rate`);
+          one = step.state;
+        }
+        assert.deepEqual(aimdCountSuccesses(s, o, t, n, latencyMs), one);
+      },
+    ), { numRuns: 500 });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clearWindow, createSlidingWindow, recordInWindow, windowTotals } from '../../../src/core/throttle/sliding-window.ts';
+import { clearWindow, createSlidingWindow, isCountedAt, recordInWindow, windowTotals } from '../../../src/core/throttle/sliding-window.ts';
 
 describe('sliding window counters', () => {
   it('counts per field and forgets buckets older than the window', () => {
@@ -49,5 +49,23 @@ describe('sliding window counters', () => {
         assert.deepEqual(windowTotals(w, t), naive);
       },
     ), { numRuns: 300 });
+  });
+
+  it('isCountedAt says whether a record at that time would count', () => {
+    const w = createSlidingWindow(['a'] as const, { windowMs: 1000, buckets: 4 });
+    assert.equal(isCountedAt(w, 0), true); // empty slot
+    recordInWindow(w, 5_000, 'a');
+    assert.equal(isCountedAt(w, 5_100), true);
+    assert.equal(isCountedAt(w, 4_000), false); // same slot, already holding a later period
+    recordInWindow(w, 4_000, 'a', 3);
+    assert.deepEqual(windowTotals(w, 5_100), { a: 1 });
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 20_000 }), { maxLength: 50 }), fc.integer({ min: 0, max: 20_000 }), (times, t) => {
+      const v = createSlidingWindow(['a'] as const, { windowMs: 1000, buckets: 4 });
+      for (const x of times) recordInWindow(v, x, 'a');
+      const before = windowTotals(v, t).a;
+      const counted = isCountedAt(v, t);
+      recordInWindow(v, t, 'a');
+      assert.equal(windowTotals(v, t).a - before, counted ? 1 : 0);
+    }), { numRuns: 300 });
   });
 });
