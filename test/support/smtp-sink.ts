@@ -40,6 +40,10 @@ export interface SmtpSink {
   count(): number;
   /** Resolves once at least n messages have been accepted. */
   waitFor(n: number): Promise<void>;
+  /** DATA bytes received so far, including those of transactions not yet ended by their final dot. */
+  dataBytes(): number;
+  /** Resolves once at least n DATA bytes have arrived (see dataBytes). */
+  waitForDataBytes(n: number): Promise<void>;
   /** The next n transactions get `451 4.7.1` at MAIL FROM (a rate-limit deferral). */
   throttleNext(n: number): void;
   /** The next n transactions get `451 4.3.0` at MAIL FROM (temporary system problem). */
@@ -59,6 +63,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   let throttle = 0;
   let fail = 0;
   let waiters: { n: number; resolve: () => void }[] = [];
+  let dataBytes = 0;
+  let byteWaiters: { n: number; resolve: () => void }[] = [];
   const auth = options.authRequired;
 
   const server = new SMTPServer({
@@ -86,7 +92,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => { if (keep) chunks.push(c); });
+      stream.on('data', (c: Buffer) => {
+        if (keep) chunks.push(c);
+        dataBytes += c.length;
+        const due = byteWaiters.filter((w) => w.n <= dataBytes);
+        byteWaiters = byteWaiters.filter((w) => w.n > dataBytes);
+        for (const w of due) w.resolve();
+      });
       stream.on('end', () => {
         count++;
         if (keep) {
@@ -124,6 +136,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     parsed: () => Promise.all(stored.map((m) => m.parse())),
     count: () => count,
     waitFor: (n) => (count >= n ? Promise.resolve() : new Promise((resolve) => { waiters.push({ n, resolve }); })),
+    dataBytes: () => dataBytes,
+    waitForDataBytes: (n) => (dataBytes >= n ? Promise.resolve() : new Promise((resolve) => { byteWaiters.push({ n, resolve }); })),
     throttleNext(n) { throttle += n; },
     failNext(n) { fail += n; },
     close: () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve()))),

@@ -16,6 +16,7 @@ import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendHooks, SendReceipt } from '../port.ts';
+import { createCommitWindow } from './commit-window.ts';
 import { mapSmtpError } from './smtp-errors.ts';
 import type { SmtpFailure } from './smtp-errors.ts';
 
@@ -34,6 +35,12 @@ export interface SmtpEspOptions {
   /** Socket timeouts in ms (defaults: nodemailer's). */
   connectionTimeoutMs?: number;
   socketTimeoutMs?: number;
+  /**
+   * Most messages at once between "beforeCommit started" and "the server answered" (default
+   * 2 × pool.maxConnections). The look-ahead that lets ledger commits overlap transfers; also the
+   * most a crash can leave in doubt, and the most composed messages held in memory.
+   */
+  commitWindow?: number;
 }
 
 /** The correlation headers this adapter stamps on every message. */
@@ -90,14 +97,17 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     return Buffer.concat(chunks);
   }
 
+  const closedError = (): SwitchyardError => new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
+  const window = createCommitWindow(options.commitWindow ?? 2 * options.pool.maxConnections, closedError);
+
   /**
-   * The message as a stream that withholds its end until beforeCommit resolved: nodemailer
-   * writes the terminating "." of DATA only when the stream ends, and the server accepts the
-   * message only on that dot. The hook runs once the consumer has taken every byte.
+   * The message as a stream that withholds its end until the commit settled: nodemailer writes
+   * the terminating "." of DATA only when the stream ends, and the server accepts the message
+   * only on that dot. A refused commit destroys the stream instead, which aborts the transaction.
    */
-  function withheldEnd(raw: Buffer, msg: OutboundMessage, hooks: SendHooks | undefined, onRefused: (err: unknown) => void): Readable {
+  function withheldEnd(raw: Buffer, committed: Promise<{ refused?: unknown }>, onRefused: (err: unknown) => void): Readable {
     let sent = false;
-    let committing = false;
+    let waiting = false;
     return new Readable({
       read() {
         if (!sent) {
@@ -105,24 +115,37 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
           this.push(raw);
           return;
         }
-        if (committing) return;
-        committing = true;
-        const commit = hooks?.beforeCommit === undefined ? Promise.resolve() : hooks.beforeCommit(msg);
-        commit.then(() => this.push(null), (err: unknown) => {
-          onRefused(err);
-          this.destroy(err instanceof Error ? err : new Error(String(err)));
+        if (waiting) return;
+        waiting = true;
+        void committed.then(({ refused }) => {
+          if (refused === undefined) {
+            this.push(null);
+            return;
+          }
+          onRefused(refused);
+          this.destroy(refused instanceof Error ? refused : new Error(String(refused)));
         });
       },
     });
   }
 
+  /**
+   * One SMTP transaction inside the commit window. beforeCommit starts as soon as the message
+   * holds a slot, before it is composed or reaches a connection, so the commit's round trip to
+   * the ledger overlaps this message's queueing, envelope and body and the transfers of the
+   * messages ahead of it; only the final dot waits for it.
+   */
   async function send(msg: OutboundMessage, hooks?: SendHooks): Promise<SendReceipt> {
-    if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
+    await window.enter();
     let refused: unknown;
     try {
+      if (isClosed) throw closedError();
+      const commit = hooks?.beforeCommit === undefined ? Promise.resolve() : hooks.beforeCommit(msg);
+      // settled here so that a refusal is never unhandled when the transaction fails first
+      const committed = commit.then(() => ({}), (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }));
       const raw = await compose(msg);
       const mail = smtpMailOptions(msg);
-      const info = await transport.sendMail({ envelope: mail.envelope, raw: withheldEnd(raw, msg, hooks, (err) => { refused = err; }) }) as { rejected?: unknown[]; response?: string };
+      const info = await transport.sendMail({ envelope: mail.envelope, raw: withheldEnd(raw, committed, (err) => { refused = err; }) }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
@@ -136,6 +159,8 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
       }
       if (isSwitchyardError(thrown)) throw thrown;
       throw mapSmtpError(thrown as SmtpFailure, thrown);
+    } finally {
+      window.leave();
     }
   }
 
@@ -145,7 +170,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     maxBatchSize: 1,
     send: (msg) => send(msg),
     async sendBatch(messages, hooks) {
-      // The pool queues beyond maxConnections, so all can be handed over at once.
+      // the commit window admits them in order; the rest wait as plain references, not composed
       return Promise.all(messages.map((m): Promise<BatchResult> => send(m, hooks).then(
         (receipt) => ({ ok: true, receipt }),
         (error: SwitchyardError) => ({ ok: false, error }),
@@ -154,6 +179,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     async close() {
       if (isClosed) return;
       isClosed = true;
+      window.close();
       transport.close();
     },
   };

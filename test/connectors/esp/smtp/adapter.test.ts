@@ -10,7 +10,7 @@ import { createManualClock } from '../../../../src/clock/manual.ts';
 import { createSmtpEsp } from '../../../../src/connectors/esp/smtp/adapter.ts';
 import type { SmtpEspOptions } from '../../../../src/connectors/esp/smtp/adapter.ts';
 import { mapSmtpError } from '../../../../src/connectors/esp/smtp/smtp-errors.ts';
-import type { Esp } from '../../../../src/connectors/esp/port.ts';
+import type { BatchResult, Esp, OutboundMessage } from '../../../../src/connectors/esp/port.ts';
 import { startSmtpSink } from '../../../support/smtp-sink.ts';
 import type { SmtpSink } from '../../../support/smtp-sink.ts';
 import { aMessage, espContract } from '../port.contract.ts';
@@ -158,7 +158,7 @@ describe('smtp esp', () => {
 });
 
 describe('smtp esp: commit point before the final dot', () => {
-  it('calls beforeCommit once per message after the body is sent and before the server accepts it', async (t) => {
+  it('calls beforeCommit once per message, before the server accepts it', async (t) => {
     const sink = await startSmtpSink();
     const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink));
     t.after(async () => { await esp.close(); await sink.close(); });
@@ -185,5 +185,119 @@ describe('smtp esp: commit point before the final dot', () => {
     assert.match(!refused!.ok ? refused!.error.message : '', /withheld before the final dot: ledger claim lost/);
     assert.equal(ok!.ok, true);
     assert.deepEqual(sink.messages().map((m) => m.envelope.rcptTo[0]), ['yes@inbox.example.test']);
+  });
+});
+
+describe('smtp esp: the commit overlaps the transfer inside a bounded window', () => {
+  /** Messages of one shape and one byte length (fixed-width ids), so one reference size fits all. */
+  const sameSize = (i: number, text: string): OutboundMessage => aMessage({
+    messageId: `w${String(i).padStart(3, '0')}.camp-1@mail.example.test`,
+    to: { address: `u${String(i).padStart(3, '0')}@inbox.example.test` },
+    returnPath: `bounce+w${String(i).padStart(3, '0')}@mail.example.test`,
+    correlation: { campaignId: 'camp-1', contactId: `c${String(i).padStart(3, '0')}`, ledgerId: `camp-1:c${String(i).padStart(3, '0')}` },
+    text,
+  });
+  /** 300 kB of body: far more than any stream buffer, so it really is on the wire while the commit waits. */
+  const BIG_TEXT = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(4, '0')} ${'x'.repeat(64)}`).join('\n');
+
+  it('starts beforeCommit before the body is written, and the server gets the message only once it resolved', async (t) => {
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 } }));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    await esp.send(sameSize(0, BIG_TEXT));
+    const size = sink.messages()[0]!.raw.length;
+    assert.ok(size > 300_000, `reference message is ${size} bytes`);
+
+    let release!: () => void;
+    let bytesAtCommit = -1;
+    const commitStarted = new Promise<void>((started) => {
+      void esp.sendBatch([sameSize(1, BIG_TEXT)], {
+        beforeCommit: () => {
+          bytesAtCommit = sink.dataBytes() - size;
+          started();
+          return new Promise<void>((resolve) => { release = resolve; });
+        },
+      }).then((results) => { finished(results); });
+    });
+    let finished!: (r: BatchResult[]) => void;
+    const results = new Promise<BatchResult[]>((resolve) => { finished = resolve; });
+    await commitStarted;
+    assert.ok(bytesAtCommit >= 0 && bytesAtCommit < size, `the commit started with ${bytesAtCommit} of ${size} body bytes at the server`);
+    // the whole message is at the server but for the final dot (smtp-server passes on a message's
+    // last 4 bytes only once it has seen whether the terminator follows them)
+    await sink.waitForDataBytes(2 * size - 4);
+    assert.equal(sink.count(), 1, 'the server does not have the message while beforeCommit is pending');
+    release();
+    const [res] = await results;
+    assert.equal(res!.ok, true);
+    assert.equal(sink.count(), 2);
+    assert.equal(sink.messages()[1]!.raw.length, size);
+  });
+
+  it('never has more messages committed but not yet accepted than the window', async (t) => {
+    const WINDOW = 3;
+    const COUNT = 12;
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 2, maxMessages: 50 }, commitWindow: WINDOW }));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    await esp.send(sameSize(999, 'short body'));
+    const size = sink.messages()[0]!.raw.length;
+    let started = 0;
+    let resolved = 0;
+    let accepted = 0;
+    let maxStartedNotAccepted = 0;
+    let maxResolvedNotAccepted = 0;
+    let holding = true;
+    const held: (() => void)[] = [];
+    let windowFull!: () => void;
+    const full = new Promise<void>((resolve) => { windowFull = resolve; });
+    const resolveOne = (done: () => void): void => {
+      resolved++;
+      maxResolvedNotAccepted = Math.max(maxResolvedNotAccepted, resolved - accepted);
+      done();
+    };
+    const pending = esp.sendBatch(Array.from({ length: COUNT }, (_, i) => sameSize(i, 'short body')), {
+      beforeCommit: () => {
+        started++;
+        maxStartedNotAccepted = Math.max(maxStartedNotAccepted, started - accepted);
+        if (started === WINDOW) windowFull();
+        return new Promise<void>((resolve) => { if (holding) held.push(resolve); else resolveOne(resolve); });
+      },
+      afterAccepted: () => { accepted++; },
+    });
+    await full;
+    // both connections have carried their message's body (all but the dot) by now; the window
+    // still admits no one
+    await sink.waitForDataBytes(size + 2 * (size - 4));
+    assert.equal(started, WINDOW, 'no message beyond the window started its commit');
+    assert.equal(sink.count(), 1, 'only the reference message was accepted');
+    holding = false;
+    for (const done of held.splice(0)) resolveOne(done);
+    const results = await pending;
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(sink.count(), COUNT + 1);
+    assert.equal(started, COUNT, 'beforeCommit ran once per message');
+    assert.ok(maxResolvedNotAccepted <= WINDOW, `at most ${WINDOW} committed but not accepted, saw ${maxResolvedNotAccepted}`);
+    assert.ok(maxStartedNotAccepted <= WINDOW, `at most ${WINDOW} commits started but not accepted, saw ${maxStartedNotAccepted}`);
+    assert.equal(maxStartedNotAccepted, WINDOW, 'the window was used in full');
+  });
+
+  it('a message waiting for the window fails ESP_UNAVAILABLE when the Esp closes', async (t) => {
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 }, commitWindow: 1 }));
+    t.after(() => sink.close());
+    let release!: () => void;
+    let started!: () => void;
+    const first = new Promise<void>((resolve) => { started = resolve; });
+    const pending = esp.sendBatch([aMessage(), aMessage()], {
+      beforeCommit: () => { started(); return new Promise<void>((resolve) => { release = resolve; }); },
+    });
+    await first;
+    await esp.close();
+    release();
+    const [, waiting] = await pending;
+    assert.equal(waiting!.ok, false);
+    assert.equal(!waiting!.ok && waiting!.error.code, 'ESP_UNAVAILABLE');
+    assert.match(!waiting!.ok ? waiting!.error.message : '', /closed/);
   });
 });
