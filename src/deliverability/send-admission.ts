@@ -1,7 +1,9 @@
 /**
- * The send stage's side of the governor: admitting a chunk's messages per receiving domain before
- * they are claimed, and turning each hand-off result into a SendOutcome for governor.report.
- * Pure glue over the Governor interface; no state of its own.
+ * The send stage's side of the governor: admitting a chunk's messages per (sending domain,
+ * receiving domain) before they are claimed, and feeding the hand-off results back. Both work per
+ * key, not per message: a chunk is ~1000 messages to a handful of domains, so the per-message
+ * work is one address split and one map look-up. Pure glue over the Governor interface; no state
+ * of its own.
  */
 import type { Deferral } from '../bus/consumer.ts';
 import type { BatchResult, OutboundMessage } from '../connectors/esp/port.ts';
@@ -21,6 +23,32 @@ export function senderDomain(msg: OutboundMessage): string {
   return domainOf(msg.from.address);
 }
 
+interface KeyCount { key: SendKey; n: number }
+
+/** Groups messages by (sending domain, recipient domain); the same message key gives the same
+ *  object. The sender is parsed once per distinct from address (one per campaign in practice). */
+function createKeyCounts(provider: string, campaignId: string) {
+  const bySender = new Map<string, Map<string, KeyCount>>();
+  let lastFrom: string | undefined;
+  let lastByRecipient = new Map<string, KeyCount>();
+  let lastSending = '';
+  return (msg: OutboundMessage): KeyCount => {
+    if (msg.from.address !== lastFrom) {
+      lastFrom = msg.from.address;
+      lastSending = domainOf(lastFrom);
+      lastByRecipient = bySender.get(lastSending) ?? new Map<string, KeyCount>();
+      bySender.set(lastSending, lastByRecipient);
+    }
+    const recipientDomain = domainOf(msg.to.address);
+    let g = lastByRecipient.get(recipientDomain);
+    if (g === undefined) {
+      g = { key: { provider, sendingDomain: lastSending, recipientDomain, campaignId }, n: 0 };
+      lastByRecipient.set(recipientDomain, g);
+    }
+    return g;
+  };
+}
+
 /**
  * Waits until the governor admitted every message (grouped by receiving domain). Returns a
  * deferral when the campaign or sending domain is paused; other errors (abort) propagate.
@@ -28,15 +56,14 @@ export function senderDomain(msg: OutboundMessage): string {
  * sending domain, so it hits the first group already in practice).
  */
 export async function admitChunk(governor: Governor, provider: string, campaignId: string, messages: readonly OutboundMessage[], signal?: AbortSignal): Promise<Deferral | undefined> {
-  const groups = new Map<string, { key: SendKey; n: number }>();
+  const keyOf = createKeyCounts(provider, campaignId);
+  const groups: KeyCount[] = [];
   for (const msg of messages) {
-    const recipientDomain = domainOf(msg.to.address);
-    const g = groups.get(recipientDomain);
-    if (g !== undefined) g.n++;
-    else groups.set(recipientDomain, { key: { provider, sendingDomain: senderDomain(msg), recipientDomain, campaignId }, n: 1 });
+    const g = keyOf(msg);
+    if (g.n++ === 0) groups.push(g);
   }
   try {
-    for (const { key, n } of groups.values()) {
+    for (const { key, n } of groups) {
       for (let left = n; left > 0;) left -= await governor.acquireMany(left, key, signal);
     }
   } catch (err) {
@@ -71,4 +98,37 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
     ...(smtpCode !== undefined ? { smtpCode } : {}), ...(httpStatus !== undefined ? { httpStatus } : {}),
     ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}),
   };
+}
+
+/**
+ * Feeds one hand-off's results to the governor: results[i] belongs to messages[i], all answered
+ * after latencyMs; a message whose contact id is not in `attempted` (when given) was not handed
+ * over and is skipped. Accepted results are counted per (sending domain, recipient domain) and
+ * fed with one reportAccepted per key — just before the next result that is not accepted, and at
+ * the end; the others go one by one to report. So every entry sees its own outcomes in message
+ * order, and every shared scope (provider, sending domain, campaign) the same counts before each
+ * deferral or failure, as with one report per message: the state is the same. What may differ is
+ * only the order of alerts from different keys and which key counts as most recently used.
+ */
+export function reportResults(governor: Governor, provider: string, campaignId: string, messages: readonly OutboundMessage[], results: readonly BatchResult[], latencyMs: number, attempted?: ReadonlySet<string>): void {
+  if (results.length !== messages.length) throw new RangeError(`reportResults: ${results.length} result(s) for ${messages.length} message(s)`);
+  const keyOf = createKeyCounts(provider, campaignId);
+  const pending: KeyCount[] = [];
+  const flush = (): void => {
+    for (const g of pending) { governor.reportAccepted(g.key, g.n, latencyMs); g.n = 0; }
+    pending.length = 0;
+  };
+  for (let i = 0; i < messages.length; i++) {
+    const msg = messages[i]!;
+    if (attempted !== undefined && !attempted.has(msg.correlation.contactId)) continue;
+    const g = keyOf(msg);
+    const res = results[i]!;
+    if (res.ok) {
+      if (g.n++ === 0) pending.push(g);
+      continue;
+    }
+    flush();
+    governor.report(outcomeOf(res, g.key, latencyMs));
+  }
+  flush();
 }
