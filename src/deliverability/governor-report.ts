@@ -5,10 +5,10 @@
  *
  * `reportAccepted(key, n)` is the counted form the send stage uses for a chunk: its effect —
  * entries, their order, every number, every alert — is identical to n `report` calls of the same
- * accepted outcome at the same clock time (a fast-check property in test/deliverability). It does
- * the first send like `report`; after that, while the next sends would only bump counters (the
- * same entries, no sweep, AIMD inside its interval or cool-down, no breaker transition), it adds
- * them in one step, and otherwise it reports one more send the long way and looks again.
+ * accepted outcome at the same clock time (a fast-check property in test/deliverability). It
+ * looks the key up once; while the next sends would only bump counters (the same entries, no
+ * sweep, AIMD inside its interval or cool-down, no breaker transition) it adds them in one step,
+ * and otherwise it applies one send the long way and looks again.
  */
 import { aimdCountSuccesses, aimdObserve, isHeld, isQuietSuccess, recentDeferralRatio } from '../core/throttle/aimd.ts';
 import type { AimdSignal } from '../core/throttle/aimd.ts';
@@ -137,7 +137,8 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     apply(touch(out, now), out, now);
   }
 
-  /** How many of the next `max` identical accepted sends would only bump counters (see top). */
+  /** How many of the next `max` identical accepted sends would only bump counters (see top); t is
+   *  the first one's look-up, and the later look-ups must change nothing (no sweep, same entries). */
   function quietAccepts(t: Touched, latencyMs: number | undefined, now: number, max: number): number {
     if (entries.isSweepDue(now)) return 0;
     if (!entries.isCurrent(t.provider) || !entries.isCurrent(t.group) || !t.pauses.every(entries.isCurrent)) return 0;
@@ -168,12 +169,18 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     if (n === 0) return;
     const out: SendOutcome = latencyMs === undefined ? { ...key, kind: 'accepted' } : { ...key, kind: 'accepted', latencyMs };
     const now = nowMs();
+    // Loop invariant: t is the look-up of the next send, already done; its apply is not.
     let t = touch(out, now);
-    apply(t, out, now);
-    for (let left = n - 1; left > 0;) {
+    for (let left = n; left > 0;) {
       const quiet = quietAccepts(t, latencyMs, now, left);
-      if (quiet > 0) { countAccepts(t, latencyMs, now, quiet); left -= quiet; }
-      if (left > 0) { t = touch(out, now); apply(t, out, now); left--; }
+      if (quiet > 0) {
+        countAccepts(t, latencyMs, now, quiet);
+        left -= quiet;
+        if (left === 0) break;
+        // the next send's look-up would change nothing (quietAccepts checked), so t stands
+      }
+      apply(t, out, now);
+      if (--left > 0) t = touch(out, now);
     }
   }
 

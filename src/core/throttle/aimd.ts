@@ -172,9 +172,8 @@ export function isQuietSuccess(state: AimdState, opts: AimdOptions, nowMs: numbe
 
 /**
  * n successes at nowMs in one call: the state is bit-for-bit what n aimdObserve calls would give.
- * Only allowed while isQuietSuccess holds (RangeError otherwise). The decayed attempt weight is
- * still summed one by one (x + 1 + 1 ≠ x + 2 in floating point), which is n additions and no
- * allocation, against n objects and look-ups for the per-outcome path.
+ * Only allowed while isQuietSuccess holds (RangeError otherwise). The decayed attempt weight
+ * must round as n separate additions would (x + 1 + 1 ≠ x + 2 in floating point): addOnes.
  */
 export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: number, n: number, latencyMs?: number): AimdState {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`aimdCountSuccesses needs a whole count >= 0 (got ${n})`);
@@ -189,11 +188,41 @@ export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: n
   let deferrals = state.decayedDeferrals * first + 0;
   const at = Math.max(state.decayedAt, nowMs);
   const keep = Math.pow(0.5, Math.max(0, nowMs - at) / opts.ratioHalfLifeMs);
-  for (let i = 1; i < n; i++) {
-    attempts = attempts * keep + 1;
-    deferrals = deferrals * keep + 0;
+  if (keep === 1) {
+    // x * 1 is x, and deferrals (never -0 after "+ 0") stay as they are
+    attempts = addOnes(attempts, n - 1);
+  } else {
+    for (let i = 1; i < n; i++) {
+      attempts = attempts * keep + 1;
+      deferrals = deferrals * keep + 0;
+    }
   }
   return { ...state, decayedAttempts: attempts, decayedDeferrals: deferrals, decayedAt: at, intervalAttempts: state.intervalAttempts + n };
+}
+
+/**
+ * x + 1 + 1 + … (k ones, rounding after each addition) without k additions. Within a binade
+ * [B/2, B) whose spacing is at most 1, adding 1 is exact while the sum stays below B, so x + j is
+ * the same number; only a step across B rounds, and that one is done as a real addition. So the
+ * cost is one step per power of two crossed. B - x is exact (Sterbenz: B/2 <= x <= B).
+ */
+export function addOnes(x: number, k: number): number {
+  while (k > 0) {
+    if (!(x > 0 && x < 2 ** 53)) { x += 1; k--; continue; } // 0, NaN, ±Infinity, huge or negative: the plain way
+    let top = 2 ** Math.ceil(Math.log2(x));
+    while (top <= x) top *= 2; // log2 may round; make x < top <= 2x hold exactly
+    while (top / 2 > x) top /= 2;
+    const exactSteps = Math.ceil(top - x) - 1; // largest j with x + j < top
+    if (exactSteps >= 1) {
+      const j = Math.min(k, exactSteps);
+      x += j;
+      k -= j;
+    } else {
+      x += 1;
+      k--;
+    }
+  }
+  return x;
 }
 
 /** Applies a new ceiling (e.g. the warm-up cap moved); the rate is clamped into range at once. */

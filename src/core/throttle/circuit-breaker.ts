@@ -61,16 +61,17 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(2)}%`;
 }
 
+function judge(count: number, sent: number, threshold: number, minSamples: number, what: string): string | undefined {
+  const rate = sent > 0 ? count / sent : count > 0 ? 1 : 0;
+  const enough = sent >= minSamples || count >= Math.max(1, Math.ceil(threshold * minSamples));
+  if (!enough || rate < threshold) return undefined;
+  return `${what} rate ${pct(rate)} (${count} of ${sent} sent) reached the ${pct(threshold)} threshold`;
+}
+
 /** Why the totals breach a threshold, or undefined when they do not. */
 export function breachReason(opts: BreakerOptions, totals: BreakerTotals, minSamples = opts.minSamples): string | undefined {
-  const judge = (count: number, threshold: number, what: string): string | undefined => {
-    const rate = totals.sent > 0 ? count / totals.sent : count > 0 ? 1 : 0;
-    const enough = totals.sent >= minSamples || count >= Math.max(1, Math.ceil(threshold * minSamples));
-    if (!enough || rate < threshold) return undefined;
-    return `${what} rate ${pct(rate)} (${count} of ${totals.sent} sent) reached the ${pct(threshold)} threshold`;
-  };
-  return judge(totals.complaints, opts.complaintRate, 'complaint')
-    ?? judge(totals.hardBounces, opts.hardBounceRate, 'hard-bounce');
+  return judge(totals.complaints, totals.sent, opts.complaintRate, minSamples, 'complaint')
+    ?? judge(totals.hardBounces, totals.sent, opts.hardBounceRate, minSamples, 'hard-bounce');
 }
 
 function open(nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
@@ -134,22 +135,25 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
 export function breakerQuietChecks(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals, sentPerCheck: number, max: number): number {
   if (!Number.isInteger(sentPerCheck) || sentPerCheck < 0) throw new RangeError(`breakerQuietChecks needs a whole sentPerCheck >= 0 (got ${sentPerCheck})`);
   if (!(max >= 1)) return 0;
-  const sentAt = (k: number): number => totals.sent + sentPerCheck * k;
-  /** First k in 1..max with sentAt(k) >= m (the comparison breakerCheck makes), else undefined. */
-  const firstReaching = (m: number): number | undefined => {
-    if (sentPerCheck === 0) return undefined;
-    let k = Math.min(max, Math.max(1, Math.ceil((m - totals.sent) / sentPerCheck)));
-    while (k > 1 && sentAt(k - 1) >= m) k--; // guard against rounding in the division above
-    while (k <= max && sentAt(k) < m) k++;
-    return k <= max ? k : undefined;
-  };
-  const candidates = [1, firstReaching(opts.minSamples), firstReaching(opts.halfOpenSamples)]
-    .filter((k): k is number => k !== undefined)
-    .sort((a, b) => a - b);
-  for (const k of candidates) {
-    if (breakerCheck(state, opts, nowMs, { ...totals, sent: sentAt(k) }).transition !== undefined) return k - 1;
+  // the candidates in ascending order, each checked once (0 = not reached within max)
+  const a = firstReaching(totals.sent, sentPerCheck, opts.minSamples, max);
+  const b = firstReaching(totals.sent, sentPerCheck, opts.halfOpenSamples, max);
+  let last = 0;
+  for (const k of [1, Math.min(a, b), Math.max(a, b)]) {
+    if (k <= last) continue;
+    last = k;
+    if (breakerCheck(state, opts, nowMs, { sent: totals.sent + sentPerCheck * k, hardBounces: totals.hardBounces, complaints: totals.complaints }).transition !== undefined) return k - 1;
   }
   return max;
+}
+
+/** First k in 1..max with sent + perCheck × k >= m (the comparison breakerCheck makes), else 0. */
+function firstReaching(sent: number, perCheck: number, m: number, max: number): number {
+  if (perCheck === 0) return 0;
+  let k = Math.min(max, Math.max(1, Math.ceil((m - sent) / perCheck)));
+  while (k > 1 && sent + perCheck * (k - 1) >= m) k--; // guard against rounding in the division above
+  while (k <= max && sent + perCheck * k < m) k++;
+  return k <= max ? k : 0;
 }
 
 /** Opens the breaker at once, e.g. on a hard block (5.7.515, SC-00x) that needs a human. */

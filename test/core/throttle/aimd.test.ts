@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { aimdCountSuccesses, aimdObserve, aimdSetCeiling, createAimd, isHeld, isQuietSuccess } from '../../../src/core/throttle/aimd.ts';
+import { addOnes, aimdCountSuccesses, aimdObserve, aimdSetCeiling, createAimd, isHeld, isQuietSuccess } from '../../../src/core/throttle/aimd.ts';
 import type { AimdOptions, AimdSignal, AimdState } from '../../../src/core/throttle/aimd.ts';
 
 const opts: AimdOptions = {
@@ -152,5 +152,21 @@ describe('AIMD controller', () => {
         assert.deepEqual(aimdCountSuccesses(s, o, t, n, latencyMs), one);
       },
     ), { numRuns: 500 });
+  });
+
+  it('property: addOnes(x, k) is k separate additions of 1, rounding and all', () => {
+    const nearPowerOfTwo = fc.tuple(fc.integer({ min: -40, max: 60 }), fc.integer({ min: -3, max: 3 }))
+      .map(([e, ulps]) => 2 ** e + ulps * 2 ** (e - 52));
+    const x = fc.oneof(
+      fc.double({ min: 0, max: 10_000, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      nearPowerOfTwo,
+      fc.constantFrom(0, -0, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, Number.MIN_VALUE, Infinity, NaN, -2.5),
+    );
+    fc.assert(fc.property(x, fc.integer({ min: 0, max: 5_000 }), (x0, k) => {
+      let one = x0;
+      for (let i = 0; i < k; i++) one += 1;
+      assert.ok(Object.is(addOnes(x0, k), one), `addOnes(${x0}, ${k}) = ${addOnes(x0, k)}, one by one ${one}`);
+    }), { numRuns: 2_000 });
   });
 });
