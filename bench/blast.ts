@@ -72,14 +72,16 @@ function keepAccepted(esp: Esp, into: OutboundMessage[]): Esp {
 
 /** Bare pooled nodemailer: the same mail options the SMTP adapter composes (headers, envelope),
  *  same pool size, same sink, all handed over at once as a plain nodemailer user would. */
-async function sendBare(sink: SmtpSinkProcess, messages: readonly OutboundMessage[]): Promise<{ rate: number; received: number }> {
+async function sendBare(sink: SmtpSinkProcess, messages: readonly OutboundMessage[]): Promise<{ rate: number; received: number; cpuMsPerMessage: number }> {
   const before = await sink.count();
   const transport = nodemailer.createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: POOL, maxMessages: 100_000 });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(messages.map((m) => transport.sendMail(smtpMailOptions(m))));
+  const cpu = process.cpuUsage(cpu0);
   const rate = messages.length / ((performance.now() - t0) / 1000);
   transport.close();
-  return { rate, received: (await sink.count()) - before };
+  return { rate, received: (await sink.count()) - before, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / messages.length };
 }
 
 export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
@@ -100,7 +102,11 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   // SMTP: the pipeline vs bare nodemailer, same messages, same sink (its own process), same pool size
   const sink = await startSmtpSinkProcess();
   const accepted: OutboundMessage[] = [];
-  const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: POOL, maxMessages: 100_000 } }), accepted), 'smtp');
+  // --smtp-window=N overrides the adapter's commit window (default 2 × pool) to measure its effect
+  const window = args.options['smtp-window'] === undefined ? {} : { commitWindow: Number(args.options['smtp-window']) };
+  const cpu0 = process.cpuUsage();
+  const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: POOL, maxMessages: 100_000 }, ...window }), accepted), 'smtp');
+  const pipelineCpu = process.cpuUsage(cpu0);
   const pipelineReceived = await sink.count();
   const pipelineRate = smtp.handed / smtp.seconds;
   const bare = await sendBare(sink, accepted);
@@ -110,8 +116,13 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const smtpRatio = pipelineRate / bare.rate;
   console.log(`smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), ${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html ${Math.round(bytes / Math.max(1, accepted.length))} chars)`);
   console.log(`smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = ${smtpRatio.toFixed(2)}`);
+  // CPU of this process per message (the sink and PostgreSQL are other processes): on a busy
+  // machine this is steadier than the rates, and both legs are bound by this process's core
+  const pipelineCpuMs = (pipelineCpu.user + pipelineCpu.system) / 1000 / Math.max(1, smtp.handed);
+  console.log(`smtp: this process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (whole campaign, setup included) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`);
   return {
     recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(peak / 1e6),
     smtp_size: smtp.handed, smtp_pipeline_per_s: Math.round(pipelineRate), smtp_bare_per_s: Math.round(bare.rate), smtp_ratio: Number(smtpRatio.toFixed(2)),
+    smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)), smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
   };
 }

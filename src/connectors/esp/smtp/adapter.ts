@@ -6,10 +6,9 @@
  * X-Switchyard-Msg (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF
  * report that comes back by mail still names the ledger row. It never retries: the bus owns that.
  */
-import { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import DKIM from 'nodemailer/lib/dkim/index.js';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
@@ -70,6 +69,35 @@ export function smtpMailOptions(msg: OutboundMessage): Mail.Options {
   };
 }
 
+/** Where a message's commit travels with it through nodemailer (mail.data keeps own string keys). */
+const HOLD_KEY = 'switchyardHold';
+interface Hold {
+  /** Settles once beforeCommit did; `refused` is set when it rejected. */
+  committed: Promise<{ refused?: unknown }>;
+  onRefused(err: unknown): void;
+}
+
+/**
+ * Passes the message through but withholds its end until the commit settled: nodemailer writes
+ * the terminating "." of DATA only when the stream ends, and the server accepts the message only
+ * on that dot. A refused commit fails the stream instead, which aborts the transaction.
+ */
+function withholdEnd(input: Readable, hold: Hold): Readable {
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, callback) { callback(null, chunk); },
+    flush(callback) {
+      void hold.committed.then(({ refused }) => {
+        if (refused === undefined) return callback();
+        hold.onRefused(refused);
+        callback(refused instanceof Error ? refused : new Error(String(refused)));
+      });
+    },
+  });
+  // not stream.pipeline: its per-call AbortController costs more than the rest of this stage
+  input.once('error', (err) => out.destroy(err));
+  return input.pipe(out);
+}
+
 export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): Esp {
   const transport: Transporter = nodemailer.createTransport({
     pool: true,
@@ -85,49 +113,20 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     ...(options.socketTimeoutMs === undefined ? {} : { socketTimeout: options.socketTimeoutMs }),
   } satisfies SMTPPool.Options);
   let isClosed = false;
-  // DKIM is applied here, to the composed bytes, not by the transport: the message must be
-  // complete before the commit point so that nothing but the final dot is left to send after it.
   const dkim = options.dkim === undefined ? undefined : new DKIM({ ...options.dkim });
-
-  async function compose(msg: OutboundMessage): Promise<Buffer> {
-    const built = await new MailComposer(smtpMailOptions(msg)).compile().build();
-    if (dkim === undefined) return built;
-    const chunks: Buffer[] = [];
-    for await (const chunk of dkim.sign(built)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
-
+  // nodemailer composes each message once, straight into the socket. Its last two stream stages
+  // are ours, in this order: DKIM (which emits the signed message only once it has all of it),
+  // then the hold on the end of the stream. So the whole signed message is transmitted and only
+  // the final dot waits for the commit. (The transport's own `dkim` option would sign after
+  // the hold, sending the whole message only after the commit.)
+  transport.use('stream', (mail, done) => {
+    if (dkim !== undefined) mail.message.processFunc((input) => dkim.sign(input));
+    const hold = (mail.data as { [HOLD_KEY]?: Hold })[HOLD_KEY];
+    if (hold !== undefined) mail.message.processFunc((input) => withholdEnd(input, hold));
+    done();
+  });
   const closedError = (): SwitchyardError => new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
   const window = createCommitWindow(options.commitWindow ?? 2 * options.pool.maxConnections, closedError);
-
-  /**
-   * The message as a stream that withholds its end until the commit settled: nodemailer writes
-   * the terminating "." of DATA only when the stream ends, and the server accepts the message
-   * only on that dot. A refused commit destroys the stream instead, which aborts the transaction.
-   */
-  function withheldEnd(raw: Buffer, committed: Promise<{ refused?: unknown }>, onRefused: (err: unknown) => void): Readable {
-    let sent = false;
-    let waiting = false;
-    return new Readable({
-      read() {
-        if (!sent) {
-          sent = true;
-          this.push(raw);
-          return;
-        }
-        if (waiting) return;
-        waiting = true;
-        void committed.then(({ refused }) => {
-          if (refused === undefined) {
-            this.push(null);
-            return;
-          }
-          onRefused(refused);
-          this.destroy(refused instanceof Error ? refused : new Error(String(refused)));
-        });
-      },
-    });
-  }
 
   /**
    * One SMTP transaction inside the commit window. beforeCommit starts as soon as the message
@@ -140,12 +139,13 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     let refused: unknown;
     try {
       if (isClosed) throw closedError();
-      const commit = hooks?.beforeCommit === undefined ? Promise.resolve() : hooks.beforeCommit(msg);
-      // settled here so that a refusal is never unhandled when the transaction fails first
-      const committed = commit.then(() => ({}), (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }));
-      const raw = await compose(msg);
-      const mail = smtpMailOptions(msg);
-      const info = await transport.sendMail({ envelope: mail.envelope, raw: withheldEnd(raw, committed, (err) => { refused = err; }) }) as { rejected?: unknown[]; response?: string };
+      let hold: Hold | undefined;
+      if (hooks?.beforeCommit !== undefined) {
+        // settled here so that a refusal is never unhandled when the transaction fails first
+        const committed = hooks.beforeCommit(msg).then(() => ({}), (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }));
+        hold = { committed, onRefused: (err) => { refused = err; } };
+      }
+      const info = await transport.sendMail({ ...smtpMailOptions(msg), ...(hold === undefined ? {} : { [HOLD_KEY]: hold }) }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
