@@ -102,7 +102,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   // SMTP: the pipeline vs bare nodemailer, same messages, same sink (its own process), same pool size
   const sink = await startSmtpSinkProcess();
   const accepted: OutboundMessage[] = [];
-  // --smtp-window=N overrides the adapter's commit window (default 2 × pool) to measure its effect
+  // --smtp-window=N overrides the adapter's commit window (default: the pool size) to measure its effect
   const window = args.options['smtp-window'] === undefined ? {} : { commitWindow: Number(args.options['smtp-window']) };
   const cpu0 = process.cpuUsage();
   const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: POOL, maxMessages: 100_000 }, ...window }), accepted), 'smtp');

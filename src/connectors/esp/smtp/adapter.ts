@@ -36,8 +36,10 @@ export interface SmtpEspOptions {
   socketTimeoutMs?: number;
   /**
    * Most messages at once between "beforeCommit started" and "the server answered" (default
-   * 2 × pool.maxConnections). The look-ahead that lets ledger commits overlap transfers; also the
-   * most a crash can leave in doubt, and the most composed messages held in memory.
+   * pool.maxConnections: each connection's message commits while it is composed and transferred).
+   * Raising it lets commits run further ahead of the connections (worth it when the ledger is
+   * far away); it is also the most messages a crash can leave in doubt, and the most held
+   * composed at once.
    */
   commitWindow?: number;
 }
@@ -126,7 +128,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     done();
   });
   const closedError = (): SwitchyardError => new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
-  const window = createCommitWindow(options.commitWindow ?? 2 * options.pool.maxConnections, closedError);
+  const window = createCommitWindow(options.commitWindow ?? options.pool.maxConnections, closedError);
 
   /**
    * One SMTP transaction inside the commit window. beforeCommit starts as soon as the message
