@@ -66,9 +66,15 @@ export type BatchResult =
 
 /**
  * Two-phase hand-off, so a crash can never make the ledger and the provider disagree by a resend.
- * `beforeCommit(msg)` is called once per message right before the provider's commit point; the
- * message goes out only when it resolves (the caller records the message as sent there), and a
- * rejection abandons that message (reported as ESP_UNAVAILABLE, retryable).
+ * `beforeCommit(msg)` is called once per message, before the provider's commit point; the message
+ * reaches that point only after it resolved (the caller records the message as committed there),
+ * and a rejection abandons that message: it is withheld, never accepted, and reported as
+ * ESP_UNAVAILABLE (retryable). An adapter may call it early, so the caller's write overlaps the
+ * transfer, but only for a bounded window of messages (SMTP: `commitWindow`, default the pool
+ * size): at any moment at most that many messages are committed by the caller and not yet
+ * answered by the provider. That window is what a crash can leave in doubt (committed, outcome
+ * unknown), plus the accepted messages whose afterAccepted write had not landed yet. A message
+ * committed and then refused or failed by the provider is reported like any failure.
  */
 export interface SendHooks {
   beforeCommit?(msg: OutboundMessage): Promise<void>;
@@ -82,9 +88,12 @@ export interface Esp {
   readonly name: string;
   /**
    * Where this adapter can hold a message before the provider accepts it:
-   * - 'before-final-dot' (SMTP): the whole message is transmitted, and the server only commits it
-   *   on the final "." of DATA, which is sent after beforeCommit resolves. A crash before that
-   *   point leaves the server without the message, so the message may safely be sent again.
+   * - 'before-final-dot' (SMTP): the server only commits a message on the final "." of DATA,
+   *   which is sent after beforeCommit resolved (the commit starts when the message enters the
+   *   commit window, so it overlaps composing and transmitting it). A crash before the dot
+   *   leaves the server without the message: if beforeCommit had not resolved, the caller may
+   *   safely send it again; if it had, the message is in doubt (the caller cannot know the dot
+   *   was not sent), and the commit window bounds how many messages are.
    * - 'before-request' (HTTP APIs, sandbox): sendBatch takes no hooks; the caller records the
    *   messages before the request, so a crash inside the request can lose them (at most once),
    *   never send them twice.
