@@ -50,7 +50,8 @@ function createKeyCounts(provider: string, campaignId: string) {
 }
 
 /**
- * Waits until the governor admitted every message (grouped by receiving domain). Returns a
+ * Waits until the governor admitted every message (grouped by sending and receiving domain,
+ * one acquireMany loop per group). Returns a
  * deferral when the campaign or sending domain is paused; other errors (abort) propagate.
  * Tokens already taken for earlier groups are not returned on a pause (a pause is per campaign or
  * sending domain, so it hits the first group already in practice).
@@ -108,7 +109,8 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
  * the end; the others go one by one to report. So every entry sees its own outcomes in message
  * order, and every shared scope (provider, sending domain, campaign) the same counts before each
  * deferral or failure, as with one report per message: the state is the same. What may differ is
- * only the order of alerts from different keys and which key counts as most recently used.
+ * only the order of alerts from different keys and which key counts as most recently used (so,
+ * past maxKeys, which idle key is evicted first).
  */
 export function reportResults(governor: Governor, provider: string, campaignId: string, messages: readonly OutboundMessage[], results: readonly BatchResult[], latencyMs: number, attempted?: ReadonlySet<string>): void {
   if (results.length !== messages.length) throw new RangeError(`reportResults: ${results.length} result(s) for ${messages.length} message(s)`);
