@@ -42,6 +42,9 @@ const codec = createTokenCodec('bench-secret');
 best('token sign (click, UUID ledger)', 50000, (i) => {
   codec.sign({ kind: 'c', ledgerId: `${campaign.id}:${contactId(i)}`, url: 'https://acme.example/p/widget?ref=1', linkIndex: 1 });
 });
+best('token sign (message, UUID ledger)', 50000, (i) => {
+  codec.signMessage({ ledgerId: `${campaign.id}:${contactId(i)}`, sentAt: 1_772_445_600 });
+});
 const scope = { contact: { id: 'x', firstName: 'Ann' }, products, __sy_links: ['a', 'b', 'c'], __sy_track: (u: string) => u, __sy_open: 'o', unsubscribe_url: 'u', postal_address: 'p', sender_name: 's' };
 best('html part via liquidjs renderSync', 5000, () => compiled.engines.html.renderSync(compiled.html ?? [], scope));
 best('html part via fast-render plan', 20000, () => compiled.plans.html && renderPlan(compiled.engines.html, compiled.plans.html, scope));
