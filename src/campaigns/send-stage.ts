@@ -2,7 +2,8 @@
  * The send stage: last-moment suppression check, render, ledger claim, ESP hand-off, outcome.
  * Ledger discipline (the idempotency record): a recipient is sent only under a claim this chunk
  * made (row → `rendered`); it becomes `sending` at the provider's commit point (SMTP: before the
- * final dot, group-committed) and `sent` when the provider answered. A crash before the commit
+ * final dot, group-committed; a provider that commits on the request itself is claimed straight
+ * as `sending`, one write instead of two) and `sent` when the provider answered. A crash before the commit
  * point leaves `rendered` — the provider never accepted it, so it is claimed again once stale;
  * a crash after it leaves `sending`, which the redelivered chunk marks `unknown` (in doubt:
  * reported, never resent, because a resend could be a duplicate).
@@ -93,29 +94,24 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     const deferral = await admitChunk(deps.governor, deps.esp.name, campaignId, messages, context?.signal);
     if (deferral !== undefined) return deferral;
   }
+  // a provider that commits on the request itself: the claim is the commit (one write, not two)
+  const commitsOnRequest = deps.esp.commitPoint !== 'before-final-dot';
   const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
-    deps.esp.name, now, new Date(now.getTime() - deps.leaseMs));
+    deps.esp.name, now, new Date(now.getTime() - deps.leaseMs), commitsOnRequest ? 'sending' : 'rendered');
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
   const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
   const handOffStart = clock.now().getTime();
-  /** Messages really handed to the ESP (not those whose claim another worker took over). */
-  let attempted: ReadonlySet<string> | undefined;
   if (toSend.length > 0) {
-    if (deps.esp.commitPoint === 'before-final-dot') {
+    if (!commitsOnRequest) {
       results = await deps.esp.sendBatch(toSend, {
         beforeCommit: (msg) => ledger.commit(msg.correlation.contactId),
         afterAccepted: (msg) => { void ledger.confirm(msg.correlation.contactId).catch(() => undefined); },
       });
     } else {
-      // the provider commits on the request itself: record first (at most once), then send
-      const committed = await q.commitSending(db, campaignId, toSend.map((msg) => ({ contactId: msg.correlation.contactId, attempt: claimed.get(msg.correlation.contactId)! })), clock.now());
-      const going = toSend.filter((msg) => committed.has(msg.correlation.contactId));
-      attempted = committed;
-      const sent = going.length === 0 ? [] : await deps.esp.sendBatch(going);
-      const byId = new Map(going.map((msg, i) => [msg.correlation.contactId, sent[i]!]));
-      results = toSend.map((msg) => byId.get(msg.correlation.contactId) ?? { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'claim taken over by another worker', { retryable: false }) });
-      sent.forEach((res, i) => { if (res.ok) void ledger.confirm(going[i]!.correlation.contactId, res.receipt.providerMessageId).catch(() => undefined); });
+      // claimed as `sending` above: recorded (at most once) before the request, then sent
+      results = await deps.esp.sendBatch(toSend);
+      results.forEach((res, i) => { if (res.ok) void ledger.confirm(toSend[i]!.correlation.contactId, res.receipt.providerMessageId).catch(() => undefined); });
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
@@ -123,7 +119,6 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     const report = deps.governor.report;
     results.forEach((res, i) => {
       const msg = toSend[i]!;
-      if (attempted !== undefined && !attempted.has(msg.correlation.contactId)) return;
       const key = { provider: deps.esp.name, sendingDomain: senderDomain(msg), recipientDomain: msg.to.address, campaignId };
       const outcome: SendOutcome = outcomeOf(res, key, latencyMs);
       report(outcome);
@@ -132,14 +127,14 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   await ledger.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
   let retryAfterMs = 0;
-  const failures: { contactId: string; attempt: number; state: 'failed' | 'retry'; error: string }[] = [];
+  const failures: Parameters<typeof q.recordSendFailures>[2][number][] = [];
   results.forEach((res, i) => {
     const contactId = toSend[i]!.correlation.contactId;
     if (res.ok) return;
     const error = `${res.error.code}: ${res.error.message}`;
     const retry = res.error.retryable && !lastAttempt;
     if (retry) retryAfterMs = Math.max(retryAfterMs, res.error.retryAfterMs ?? 0);
-    failures.push({ contactId, attempt: claimed.get(contactId)!, state: retry ? 'retry' : 'failed', error });
+    failures.push({ contactId, ...ledger.claimOf(contactId), state: retry ? 'retry' : 'failed', error });
   });
   await q.recordSendFailures(db, campaignId, failures, clock.now());
   const retrying = failures.filter((f) => f.state === 'retry');
@@ -157,7 +152,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
  * of their kind, one per event-loop turn, so concurrent SMTP transactions share round trips and
  * at most the messages in flight are ever in doubt.
  */
-function createLedgerBatcher(db: Db, campaignId: string, claims: ReadonlyMap<string, number>, clock: Clock) {
+function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.LedgerClaim>, clock: Clock) {
   type Waiter = { contactId: string; espMessageId?: string; resolve: () => void; reject: (e: Error) => void };
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
@@ -184,10 +179,17 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: ReadonlyMap<str
       return p;
     };
   }
-  const claimOf = (w: Waiter): { contactId: string; attempt: number; espMessageId?: string } => ({ contactId: w.contactId, attempt: claims.get(w.contactId)!, espMessageId: w.espMessageId });
+  const claimOf = (contactId: string): q.LedgerClaim => claims.get(contactId)!;
+  const update = (w: Waiter) => ({ contactId: w.contactId, ...claimOf(w.contactId), espMessageId: w.espMessageId });
   return {
-    commit: group((batch) => q.commitSending(db, campaignId, batch.map(claimOf), clock.now())),
-    confirm: group((batch) => q.confirmSent(db, campaignId, batch.map(claimOf), clock.now())),
+    claimOf,
+    commit: group(async (batch) => {
+      const committed = await q.commitSending(db, campaignId, batch.map(update), clock.now());
+      // the row moved to a new version: later updates of this claim look there
+      for (const [contactId, row] of committed) claims.set(contactId, { ...claimOf(contactId), row });
+      return new Set(committed.keys());
+    }),
+    confirm: group((batch) => q.confirmSent(db, campaignId, batch.map(update), clock.now())),
     /** Waits for every commit and confirm issued so far; throws if a ledger write failed. */
     async settled(): Promise<void> {
       while (inFlight.size > 0) await Promise.all([...inFlight]);

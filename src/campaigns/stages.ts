@@ -130,8 +130,15 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
   const rules = c.definition.schedule ?? {};
   const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules) : undefined;
   const byDue = new Map<number, Recipient[]>();
+  // a chunk has few distinct time zones: each one's next allowed time is worked out once
+  const dueByZone = new Map<string | undefined, number>();
+  const dueIn = (tz: string | undefined): number => {
+    let due = dueByZone.get(tz);
+    if (due === undefined) dueByZone.set(tz, due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime()));
+    return due;
+  };
   for (const r of recipients) {
-    const due = best?.get(r.id) ?? Math.max(now.getTime(), nextAllowedTime(now, r.timezone, rules).getTime());
+    const due = best?.get(r.id) ?? dueIn(r.timezone);
     const list = byDue.get(due);
     if (list === undefined) byDue.set(due, [r]); else list.push(r);
   }

@@ -6,7 +6,8 @@
 export const PUBLISH = `
   with input as (
     select x.id, x.key, x.payload, x.ord
-    from jsonb_to_recordset($2::jsonb) as x(id text, key text, payload jsonb, ord int)
+    -- json, not jsonb: each payload is stored as the text the producer wrote (migration 0007)
+    from json_to_recordset($2::json) as x(id text, key text, payload json, ord int)
   ), inserted as (
     insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
     select $1, id, key, payload, $3 from input order by ord
