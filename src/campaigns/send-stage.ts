@@ -20,8 +20,8 @@ import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage } from '../connectors/esp/port.ts';
-import type { Governor, SendOutcome } from '../deliverability/governor.ts';
-import { admitChunk, outcomeOf, senderDomain } from '../deliverability/send-admission.ts';
+import type { Governor } from '../deliverability/governor.ts';
+import { admitChunk, reportResults } from '../deliverability/send-admission.ts';
 import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
@@ -115,14 +115,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
-    const latencyMs = clock.now().getTime() - handOffStart;
-    const report = deps.governor.report;
-    results.forEach((res, i) => {
-      const msg = toSend[i]!;
-      const key = { provider: deps.esp.name, sendingDomain: senderDomain(msg), recipientDomain: msg.to.address, campaignId };
-      const outcome: SendOutcome = outcomeOf(res, key, latencyMs);
-      report(outcome);
-    });
+    reportResults(deps.governor, deps.esp.name, campaignId, toSend, results, clock.now().getTime() - handOffStart);
   }
   await ledger.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
