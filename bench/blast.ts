@@ -6,6 +6,7 @@
  * SMTP to a local sink, divided by bare pooled nodemailer sending the same messages to the same
  * sink in the same run.
  */
+import { spawn } from 'node:child_process';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp, type App } from '../src/app.ts';
@@ -18,23 +19,49 @@ import { demoCampaign } from '../src/demo/campaign.ts';
 import type { Esp, OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
 import type { BenchArgs } from './run.ts';
+import { BENCH_ENV, SILENT_SANDBOX } from './blast-setup.ts';
 
 const POOL = 5;
 
 type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
 
-async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string): Promise<{ seconds: number; handed: number }> {
+/** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
+async function startSendWorkers(url: string, schema: string, n: number): Promise<{ stop(): Promise<number[]> }> {
+  const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--import', 'tsx', entry, url, schema], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));
+  })));
+  return {
+    async stop() {
+      return Promise.all(children.map((child) => new Promise<number>((resolve) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+        child.once('exit', () => resolve(Number(out.trim()) || 0));
+        child.kill('SIGTERM');
+      })));
+    },
+  };
+}
+
+/**
+ * One campaign of `size` demo recipients. With `sendWorkers` > 0 the send stage runs in that many
+ * child processes and this one runs select and prepare (one process per stage, as deployed);
+ * otherwise all stages run here.
+ */
+async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0): Promise<{ seconds: number; handed: number; workerRssMb: number[] }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
-  // the governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so lift it
-  const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4', SWITCHYARD_ESP_RATE_PER_SEC: '1000000' });
-  const app = await createApp(config, { db, log: pino({ level: 'silent' }), esp: makeEsp });
+  const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp });
+  const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers) : undefined;
+  let workerRssMb: number[] = [];
   try {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
     const t0 = performance.now();
     await app.campaigns.start(c.id);
-    app.startWorkers(['select', 'prepare', 'send']);
+    app.startWorkers(workers === undefined ? ['select', 'prepare', 'send'] : ['select', 'prepare']);
     for (;;) {
       const s = await app.campaigns.get(c.id);
       if (s.status !== 'running') break;
@@ -45,8 +72,10 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
       .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum')).map((v) => `${v.labels.group}/${v.labels.topic}=${(v.value as number).toFixed(1)}s`);
     console.log(`  handler time: ${hist.join(' ')}`);
     const { counts } = await app.campaigns.status(c.id);
-    return { seconds, handed: counts.sent ?? 0 };
+    if (workers !== undefined) workerRssMb = await workers.stop();
+    return { seconds, handed: counts.sent ?? 0, workerRssMb };
   } finally {
+    if (workers !== undefined && workerRssMb.length === 0) await workers.stop();
     await app.close();
     await db.exec(`drop schema ${schema} cascade`).catch(() => undefined);
     await db.close();
@@ -91,13 +120,19 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 
-  const blast = await runCampaign(url, size, ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } }), 'sandbox');
+  const sendWorkers = Number(args.options['send-workers'] ?? 1);
+  const blast = await runCampaign(url, size, ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX), 'sandbox', sendWorkers);
   const perS = size / blast.seconds;
-  console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB`);
+  const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
+  console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`);
+  const blastFields = {
+    recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
+    send_workers: sendWorkers, ...(blast.workerRssMb.length > 0 ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb } : {}),
+  };
 
   if (smtpSize === 0) {
     clearInterval(sampler);
-    return { recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(peak / 1e6) };
+    return blastFields;
   }
   // SMTP: the pipeline vs bare nodemailer, same messages, same sink (its own process), same pool size
   const sink = await startSmtpSinkProcess();
@@ -121,7 +156,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const pipelineCpuMs = (pipelineCpu.user + pipelineCpu.system) / 1000 / Math.max(1, smtp.handed);
   console.log(`smtp: this process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (whole campaign, setup included) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`);
   return {
-    recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(peak / 1e6),
+    ...blastFields,
     smtp_size: smtp.handed, smtp_pipeline_per_s: Math.round(pipelineRate), smtp_bare_per_s: Math.round(bare.rate), smtp_ratio: Number(smtpRatio.toFixed(2)),
     smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)), smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
   };

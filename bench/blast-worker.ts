@@ -1,0 +1,30 @@
+/**
+ * A send-stage worker process for `npm run bench -- blast --send-workers=N`: the way Switchyard is
+ * deployed at volume (one process per stage, `switchyard worker --stage send`), with the bench's
+ * sandbox ESP (events off) and lifted account rate. Arguments: <database url> <schema>.
+ * Runs until SIGTERM, then closes cleanly and prints its peak RSS (MB) on stdout.
+ */
+import { pino } from 'pino';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
+import { createPostgresDb } from '../src/store/postgres/adapter.ts';
+import { BENCH_ENV, SILENT_SANDBOX } from './blast-setup.ts';
+
+const [url, schema] = process.argv.slice(2);
+if (url === undefined || schema === undefined) throw new Error('usage: blast-worker.ts <database url> <schema>');
+const db = await createPostgresDb({ url, schema, maxConnections: 8 });
+const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX) });
+let peak = process.memoryUsage().rss;
+const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+app.startWorkers(['send']);
+process.send?.('ready');
+process.once('SIGTERM', () => {
+  void (async () => {
+    clearInterval(sampler);
+    await app.close();
+    await db.close();
+    process.stdout.write(`${Math.round(peak / 1e6)}\n`);
+    process.exit(0);
+  })();
+});
