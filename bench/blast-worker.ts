@@ -2,7 +2,7 @@
  * A send-stage worker process for `npm run bench -- blast --send-workers=N`: the way Switchyard is
  * deployed at volume (one process per stage, `switchyard worker --stage send`), with the bench's
  * sandbox ESP (events off) and lifted account rate. Arguments: <database url> <schema>.
- * Runs until SIGTERM, then closes cleanly and prints its peak RSS (MB) on stdout.
+ * Runs until SIGTERM, then closes cleanly and prints its peak RSS (MB) and CPU time (ms, from ready) on stdout.
  */
 import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
@@ -17,6 +17,7 @@ const db = await createPostgresDb({ url, schema, maxConnections: 8 });
 const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX) });
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+const cpu0 = process.cpuUsage();
 app.startWorkers(['send']);
 process.send?.('ready');
 process.once('SIGTERM', () => {
@@ -24,7 +25,8 @@ process.once('SIGTERM', () => {
     clearInterval(sampler);
     await app.close();
     await db.close();
-    process.stdout.write(`${Math.round(peak / 1e6)}\n`);
+    const cpu = process.cpuUsage(cpu0);
+    process.stdout.write(`${Math.round(peak / 1e6)} ${Math.round((cpu.user + cpu.system) / 1000)}\n`);
     process.exit(0);
   })();
 });

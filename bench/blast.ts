@@ -26,7 +26,7 @@ const POOL = 5;
 type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
 
 /** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
-async function startSendWorkers(url: string, schema: string, n: number): Promise<{ stop(): Promise<number[]> }> {
+async function startSendWorkers(url: string, schema: string, n: number): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
   const children = Array.from({ length: n }, () => spawn(process.execPath, ['--import', 'tsx', entry, url, schema], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
@@ -35,10 +35,13 @@ async function startSendWorkers(url: string, schema: string, n: number): Promise
   })));
   return {
     async stop() {
-      return Promise.all(children.map((child) => new Promise<number>((resolve) => {
+      return Promise.all(children.map((child) => new Promise<{ rssMb: number; cpuMs: number }>((resolve) => {
         let out = '';
         child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-        child.once('exit', () => resolve(Number(out.trim()) || 0));
+        child.once('exit', () => {
+          const [rssMb = 0, cpuMs = 0] = out.trim().split(' ').map(Number);
+          resolve({ rssMb, cpuMs });
+        });
         child.kill('SIGTERM');
       })));
     },
@@ -50,13 +53,14 @@ async function startSendWorkers(url: string, schema: string, n: number): Promise
  * child processes and this one runs select and prepare (one process per stage, as deployed);
  * otherwise all stages run here.
  */
-async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0): Promise<{ seconds: number; handed: number; workerRssMb: number[] }> {
+async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
   const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp });
   const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers) : undefined;
-  let workerRssMb: number[] = [];
+  let stopped: { rssMb: number; cpuMs: number }[] = [];
+  const cpu0 = process.cpuUsage();
   try {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
     const t0 = performance.now();
@@ -72,10 +76,14 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
       .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum')).map((v) => `${v.labels.group}/${v.labels.topic}=${(v.value as number).toFixed(1)}s`);
     console.log(`  handler time: ${hist.join(' ')}`);
     const { counts } = await app.campaigns.status(c.id);
-    if (workers !== undefined) workerRssMb = await workers.stop();
-    return { seconds, handed: counts.sent ?? 0, workerRssMb };
+    const cpu = process.cpuUsage(cpu0);
+    if (workers !== undefined) stopped = await workers.stop();
+    return {
+      seconds, handed: counts.sent ?? 0, workerRssMb: stopped.map((w) => w.rssMb),
+      cpuMs: { main: Math.round((cpu.user + cpu.system) / 1000), sendWorkers: stopped.map((w) => w.cpuMs) },
+    };
   } finally {
-    if (workers !== undefined && workerRssMb.length === 0) await workers.stop();
+    if (workers !== undefined && stopped.length === 0) await workers.stop();
     await app.close();
     await db.exec(`drop schema ${schema} cascade`).catch(() => undefined);
     await db.close();
@@ -128,6 +136,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const blastFields = {
     recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
     send_workers: sendWorkers, ...(blast.workerRssMb.length > 0 ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb } : {}),
+    // CPU per recipient of each process (main: select + prepare, or everything without send workers)
+    cpu_us_per_recipient: { main: Math.round(blast.cpuMs.main * 1000 / size), send_workers: blast.cpuMs.sendWorkers.map((ms) => Math.round(ms * 1000 / size)) },
   };
 
   if (smtpSize === 0) {

@@ -142,7 +142,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
 /**
  * Group commits for the ledger during a hand-off: `commit` (rendered → sending, at the commit
  * point) and `confirm` (sending → sent, as each acceptance arrives) each join the next statement
- * of their kind, one per event-loop turn, so concurrent SMTP transactions share round trips and
+ * of their kind (one in flight per kind), so concurrent SMTP transactions share round trips and
  * at most the messages in flight are ever in doubt.
  */
 function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.LedgerClaim>, clock: Clock) {
@@ -151,19 +151,26 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
   let failure: Error | undefined;
   function group(run: (batch: Waiter[]) => Promise<Set<string> | void>): (contactId: string, espMessageId?: string) => Promise<void> {
     let pending: Waiter[] = [];
+    let running = false;
+    // one statement of each kind in flight: what arrives meanwhile joins the next one, so a slow
+    // round trip makes the next batch larger instead of adding statements
     const flush = async (): Promise<void> => {
-      const batch = pending;
-      pending = [];
-      try {
-        const done = await run(batch);
-        for (const w of batch) if (done === undefined || done.has(w.contactId)) w.resolve(); else w.reject(new Error(`ledger claim of ${w.contactId} was taken over`));
-      } catch (err) {
-        for (const w of batch) w.reject(err as Error);
+      running = true;
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        try {
+          const done = await run(batch);
+          for (const w of batch) if (done === undefined || done.has(w.contactId)) w.resolve(); else w.reject(new Error(`ledger claim of ${w.contactId} was taken over`));
+        } catch (err) {
+          for (const w of batch) w.reject(err as Error);
+        }
       }
+      running = false;
     };
     return (contactId, espMessageId) => {
       const p = new Promise<void>((resolve, reject) => {
-        if (pending.length === 0) setImmediate(() => void flush());
+        if (pending.length === 0 && !running) setImmediate(() => void flush());
         pending.push({ contactId, espMessageId, resolve, reject });
       });
       const tracked = p.then(() => undefined, (err: Error) => { if (!/was taken over/.test(err.message)) failure ??= err; });

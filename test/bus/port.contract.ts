@@ -222,7 +222,8 @@ export function busGroupPublishContract(label: string, setup: () => Promise<BusH
       const results = await Promise.allSettled([
         bus.publish(topic, msgs(3, 'a')),
         bus.publish(topic, [...msgs(2, 'a'), ...msgs(2, 'b')]),
-        bus.publish(topic, [{ id: 'bad', payload: { text: 'nul \u0000 byte' } }]),
+        // a payload JSON cannot carry (a NUL character is fine since payloads are stored as text)
+        bus.publish(topic, [{ id: 'bad', payload: { n: 10n } }]),
         bus.publish(topic, msgs(1, 'c')),
       ]);
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);

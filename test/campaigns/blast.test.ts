@@ -93,7 +93,7 @@ describe('blast pipeline over SMTP', () => {
     await drain(app);
     const before = sink.count();
     // republish the send-stage chunks under fresh ids: the ledger, not the bus, must stop them
-    const { rows } = await db.query<{ payload: unknown }>(`select payload from bus_messages where topic = 'blast.ready.bulk' and payload->>'campaignId' = $1`, [c.id]);
+    const { rows } = await db.query<{ payload: unknown }>(`select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`, [c.id]);
     await app.bus.publish('blast.ready.bulk', rows.map((r, i) => ({ id: `replay-${c.id}-${i}`, payload: r.payload })));
     await drain(app);
     assert.equal(sink.count(), before);
@@ -120,7 +120,7 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     await drain(app, { only: ['select', 'prepare'] });
     // the recipients whose chunks now wait in the send queue
     const { rows: waiting } = await db.query<{ payload: { recipients: { id: string; email: string }[] } }>(
-      `select payload from bus_messages where topic = 'blast.ready.bulk' and payload->>'campaignId' = $1`, [c.id]);
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`, [c.id]);
     const queued = waiting.flatMap((r) => r.payload.recipients);
     assert.ok(queued.length > 1500);
     const victim = queued[1234]!;

@@ -13,7 +13,7 @@ import type {
 import * as q from './queries.ts';
 
 interface MessageRow {
-  seq: number; msg_id: string; msg_key: string | null; payload: unknown; published_at: Date; attempts: number;
+  seq: number; msg_id: string; msg_key: string | null; payload: string; published_at: Date; attempts: number;
 }
 
 const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
@@ -31,7 +31,8 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
   }
 
   function toDelivery(topic: string, r: MessageRow): Delivery {
-    return { topic, id: r.msg_id, key: r.msg_key, payload: r.payload, seq: r.seq, attempt: r.attempts, publishedAt: r.published_at };
+    // payloads are stored as the producer's JSON text (migration 0007)
+    return { topic, id: r.msg_id, key: r.msg_key, payload: JSON.parse(r.payload), seq: r.seq, attempt: r.attempts, publishedAt: r.published_at };
   }
 
   async function claim(tx: Queryable, spec: GroupSpec, opts: FetchOptions, now: Date): Promise<{ rows: MessageRow[]; leaseId?: number }> {
@@ -100,7 +101,9 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
   const publisher = createGroupPublisher(async (topic, input) => {
     const inserted = await db.transaction(async (tx) => {
       await tx.query(q.LOCK_TOPIC, [topic]);
-      const { rows } = await tx.query<{ msg_id: string }>(q.PUBLISH, [topic, JSON.stringify(input), clock.now()]);
+      const params: unknown[] = [topic, clock.now()];
+      for (const m of input) params.push(m.id, m.key, JSON.stringify(m.payload));
+      const { rows } = await tx.query<{ msg_id: string }>(q.publishSql(input.length), params);
       await tx.query(q.NOTIFY, [topic]);
       return new Set(rows.map((r) => r.msg_id));
     });

@@ -4,9 +4,11 @@
 -- the rest on ledger rows written three times with four indexes each.
 
 -- Chunk payloads (≤ 1000 recipients, ~250 kB) are written once and read once per group: keep the
--- producer's JSON text as it is (json, not jsonb: no tree to build on insert nor to print on
--- fetch) and compress it with lz4 where the server has it (PGlite does not; pglz stays there).
-alter table bus_messages alter column payload type json using payload::json;
+-- producer's JSON text as it is (text: no jsonb tree to build on insert nor to print on fetch,
+-- and no json_lex, which was the next hot spot with a json column) and compress it with lz4
+-- where the server has it (PGlite does not; pglz stays there). The bus writes it with
+-- JSON.stringify and reads it with JSON.parse; inspect it with `payload::jsonb`.
+alter table bus_messages alter column payload type text using payload::text;
 do $$ begin
   execute 'alter table bus_messages alter column payload set compression lz4';
 exception when others then null;
