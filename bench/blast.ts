@@ -28,7 +28,9 @@ type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
 /** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
 async function startSendWorkers(url: string, schema: string, n: number): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
-  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--import', 'tsx', entry, url, schema], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  // BENCH_CPU_PROF_DIR=dir: each send worker writes a V8 CPU profile there (the main process: run it with --cpu-prof)
+  const profile = process.env.BENCH_CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR];
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, '--import', 'tsx', entry, url, schema], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));

@@ -106,7 +106,8 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     if (!commitsOnRequest) {
       results = await deps.esp.sendBatch(toSend, {
         beforeCommit: (msg) => ledger.commit(msg.correlation.contactId),
-        afterAccepted: (msg) => { void ledger.confirm(msg.correlation.contactId).catch(() => undefined); },
+        // returned: the message keeps its place in the adapter's commit window until `sent` is written
+        afterAccepted: (msg) => ledger.confirm(msg.correlation.contactId),
       });
     } else {
       // claimed as `sending` above: recorded (at most once) before the request, then sent

@@ -72,15 +72,18 @@ export type BatchResult =
  * ESP_UNAVAILABLE (retryable). An adapter may call it early, so the caller's write overlaps the
  * transfer, but only for a bounded window of messages (SMTP: `commitWindow`, default the pool
  * size): at any moment at most that many messages are committed by the caller and not yet
- * answered by the provider. That window is what a crash can leave in doubt (committed, outcome
- * unknown), plus the accepted messages whose afterAccepted write had not landed yet. A message
- * committed and then refused or failed by the provider is reported like any failure.
+ * confirmed by afterAccepted (a message keeps its place in the window until the promise
+ * afterAccepted returned settles). That window is exactly what a crash can leave in doubt
+ * (committed, outcome unknown). A message committed and then refused or failed by the provider is
+ * reported like any failure.
  */
 export interface SendHooks {
   beforeCommit?(msg: OutboundMessage): Promise<void>;
   /** Called as soon as the provider accepted a message (before sendBatch returns), so the
-   *  caller can confirm it while the rest of the batch is still going. */
-  afterAccepted?(msg: OutboundMessage, receipt: SendReceipt): void;
+   *  caller can confirm it while the rest of the batch is still going. A returned promise holds
+   *  the message's place in the commit window until it settles; its rejection does not make the
+   *  accepted message a failure (the caller records its own write failures). */
+  afterAccepted?(msg: OutboundMessage, receipt: SendReceipt): void | Promise<void>;
 }
 
 export interface Esp {

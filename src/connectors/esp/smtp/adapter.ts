@@ -6,8 +6,9 @@
  * X-Switchyard-Msg (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF
  * report that comes back by mail still names the ledger row. It never retries: the bus owns that.
  * Commit point: the final "." of DATA is withheld until beforeCommit resolved; beforeCommit starts
- * when a message enters the commit window (commit-window.ts), so at most `commitWindow` messages
- * are ever committed and unanswered, which bounds what a crash leaves in doubt.
+ * when a message enters the commit window (commit-window.ts), and the message leaves the window
+ * when afterAccepted's confirmation settled, so at most `commitWindow` messages are ever committed
+ * and unconfirmed, which bounds what a crash leaves in doubt.
  */
 import { Transform, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
@@ -38,7 +39,7 @@ export interface SmtpEspOptions {
   connectionTimeoutMs?: number;
   socketTimeoutMs?: number;
   /**
-   * Most messages at once between "beforeCommit started" and "the server answered" (default
+   * Most messages at once between "beforeCommit started" and "afterAccepted settled" (default
    * pool.maxConnections: each connection's message commits while it is composed and transferred).
    * Raising it lets commits run further ahead of the connections (worth it when the ledger is
    * far away); it is also the most messages a crash can leave in doubt, and the most held
@@ -157,7 +158,9 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
       }
       const receipt = { providerMessageId: msg.messageId, acceptedAt: deps.clock.now() };
-      hooks?.afterAccepted?.(msg, receipt);
+      // the place in the window is kept until the caller's confirmation landed: so a crash can
+      // leave in doubt only messages inside the window
+      await Promise.resolve(hooks?.afterAccepted?.(msg, receipt)).catch(() => undefined);
       return receipt;
     } catch (thrown) {
       if (refused !== undefined) {
