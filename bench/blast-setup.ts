@@ -1,7 +1,31 @@
 /** Settings shared by the blast bench and its send-worker processes. */
+import type { createApp } from '../src/app.ts';
+import type { Esp, OutboundMessage } from '../src/connectors/esp/port.ts';
+
+export type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
+
+/** SMTP connections of both legs of the SMTP comparison. */
+export const SMTP_POOL = 5;
 
 /** The governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so lift it. */
 export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4', SWITCHYARD_ESP_RATE_PER_SEC: '1000000' };
 
 /** Sandbox ESP with its simulated reactions off, so it keeps no per-message state. */
 export const SILENT_SANDBOX = { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } };
+
+/**
+ * The ESP as the pipeline sees it, keeping every message the server accepted (in acceptance
+ * order) so that bare nodemailer can send exactly those afterwards. The messages are the objects
+ * the send stage rendered anyway; keeping them costs only their retention.
+ */
+export function keepAccepted(esp: Esp, into: OutboundMessage[]): Esp {
+  return {
+    name: esp.name, commitPoint: esp.commitPoint, maxBatchSize: esp.maxBatchSize,
+    send: (msg) => esp.send(msg).then((receipt) => { into.push(msg); return receipt; }),
+    sendBatch: (messages, hooks) => esp.sendBatch(messages, {
+      ...hooks,
+      afterAccepted(msg, receipt) { into.push(msg); hooks?.afterAccepted?.(msg, receipt); },
+    }),
+    close: () => esp.close(),
+  };
+}

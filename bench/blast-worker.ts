@@ -1,7 +1,9 @@
 /**
  * A send-stage worker process for `npm run bench -- blast --send-workers=N`: the way Switchyard is
  * deployed at volume (one process per stage, `switchyard worker --stage send`), with the bench's
- * sandbox ESP (events off) and lifted account rate. Arguments: <database url> <schema>.
+ * sandbox ESP (events off) and lifted account rate, or SMTP to the bench's sink (then it writes the
+ * messages the server accepted to a file, for the bare nodemailer leg). Arguments: <database url>
+ * <schema> [<smtp host:port> <accepted file> [commit window]].
  * Runs until SIGTERM, then closes cleanly and prints its peak RSS (MB) and CPU time (ms, from ready) on stdout.
  */
 import { pino } from 'pino';
@@ -9,12 +11,22 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
-import { BENCH_ENV, SILENT_SANDBOX } from './blast-setup.ts';
+import { writeFileSync } from 'node:fs';
+import { createSmtpEsp } from '../src/connectors/esp/smtp/adapter.ts';
+import type { OutboundMessage } from '../src/connectors/esp/port.ts';
+import { BENCH_ENV, SILENT_SANDBOX, SMTP_POOL, keepAccepted, type MakeEsp } from './blast-setup.ts';
 
-const [url, schema] = process.argv.slice(2);
-if (url === undefined || schema === undefined) throw new Error('usage: blast-worker.ts <database url> <schema>');
+const [url, schema, smtpAt, acceptedFile, window] = process.argv.slice(2);
+if (url === undefined || schema === undefined) throw new Error('usage: blast-worker.ts <database url> <schema> [<smtp host:port> <accepted file> [window]]');
 const db = await createPostgresDb({ url, schema, maxConnections: 8 });
-const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX) });
+const accepted: OutboundMessage[] = [];
+const esp: MakeEsp = smtpAt === undefined
+  ? ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX)
+  : ({ clock }) => keepAccepted(createSmtpEsp({ clock }, {
+    host: smtpAt.slice(0, smtpAt.lastIndexOf(':')), port: Number(smtpAt.slice(smtpAt.lastIndexOf(':') + 1)),
+    pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow: window ? Number(window) : undefined,
+  }), accepted);
+const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp });
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 const cpu0 = process.cpuUsage();
@@ -25,6 +37,7 @@ process.once('SIGTERM', () => {
     clearInterval(sampler);
     await app.close();
     await db.close();
+    if (acceptedFile !== undefined) writeFileSync(acceptedFile, accepted.map((m) => `${JSON.stringify(m)}\n`).join(''));
     const cpu = process.cpuUsage(cpu0);
     process.stdout.write(`${Math.round(peak / 1e6)} ${Math.round((cpu.user + cpu.system) / 1000)}\n`);
     process.exit(0);

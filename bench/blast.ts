@@ -7,30 +7,31 @@
  * sink in the same run.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
-import { createApp, type App } from '../src/app.ts';
+import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
 import { createSmtpEsp, smtpMailOptions } from '../src/connectors/esp/smtp/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { demoCampaign } from '../src/demo/campaign.ts';
-import type { Esp, OutboundMessage } from '../src/connectors/esp/port.ts';
+import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
 import type { BenchArgs } from './run.ts';
-import { BENCH_ENV, SILENT_SANDBOX } from './blast-setup.ts';
+import { BENCH_ENV, SILENT_SANDBOX, SMTP_POOL, keepAccepted, type MakeEsp } from './blast-setup.ts';
 
-const POOL = 5;
 
-type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
 
 /** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
-async function startSendWorkers(url: string, schema: string, n: number): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
+async function startSendWorkers(url: string, schema: string, n: number, smtp?: WorkerSmtp): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
   // BENCH_CPU_PROF_DIR=dir: each send worker writes a V8 CPU profile there (the main process: run it with --cpu-prof)
   const profile = process.env.BENCH_CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR];
-  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, '--import', 'tsx', entry, url, schema], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, '--import', 'tsx', entry, url, schema, ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));
@@ -55,12 +56,15 @@ async function startSendWorkers(url: string, schema: string, n: number): Promise
  * child processes and this one runs select and prepare (one process per stage, as deployed);
  * otherwise all stages run here.
  */
-async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
+/** The send workers' ESP when not the silent sandbox: SMTP to `url`, accepted messages written to `acceptedFile`. */
+interface WorkerSmtp { url: string; acceptedFile: string; window?: number }
+
+async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0, workerSmtp?: WorkerSmtp): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
   const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp });
-  const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers) : undefined;
+  const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp) : undefined;
   let stopped: { rssMb: number; cpuMs: number }[] = [];
   const cpu0 = process.cpuUsage();
   try {
@@ -92,28 +96,12 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
   }
 }
 
-/**
- * The ESP as the pipeline sees it, keeping every message the server accepted (in acceptance
- * order) so that bare nodemailer can send exactly those afterwards. The messages are the objects
- * the send stage rendered anyway; keeping them costs only their retention.
- */
-function keepAccepted(esp: Esp, into: OutboundMessage[]): Esp {
-  return {
-    name: esp.name, commitPoint: esp.commitPoint, maxBatchSize: esp.maxBatchSize,
-    send: (msg) => esp.send(msg).then((receipt) => { into.push(msg); return receipt; }),
-    sendBatch: (messages, hooks) => esp.sendBatch(messages, {
-      ...hooks,
-      afterAccepted(msg, receipt) { into.push(msg); hooks?.afterAccepted?.(msg, receipt); },
-    }),
-    close: () => esp.close(),
-  };
-}
 
 /** Bare pooled nodemailer: the same mail options the SMTP adapter composes (headers, envelope),
  *  same pool size, same sink, all handed over at once as a plain nodemailer user would. */
 async function sendBare(sink: SmtpSinkProcess, messages: readonly OutboundMessage[]): Promise<{ rate: number; received: number; cpuMsPerMessage: number }> {
   const before = await sink.count();
-  const transport = nodemailer.createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: POOL, maxMessages: 100_000 });
+  const transport = nodemailer.createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: SMTP_POOL, maxMessages: 100_000 });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(messages.map((m) => transport.sendMail(smtpMailOptions(m))));
@@ -148,12 +136,17 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   }
   // SMTP: the pipeline vs bare nodemailer, same messages, same sink (its own process), same pool size
   const sink = await startSmtpSinkProcess();
-  const accepted: OutboundMessage[] = [];
   // --smtp-window=N overrides the adapter's commit window (default: the pool size) to measure its effect
-  const window = args.options['smtp-window'] === undefined ? {} : { commitWindow: Number(args.options['smtp-window']) };
-  const cpu0 = process.cpuUsage();
-  const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: POOL, maxMessages: 100_000 }, ...window }), accepted), 'smtp');
-  const pipelineCpu = process.cpuUsage(cpu0);
+  const smtpWindow = args.options['smtp-window'] === undefined ? undefined : Number(args.options['smtp-window']);
+  // the send stage runs in its own process here too (with --send-workers=0, in this one); either
+  // way the messages the server accepted are kept so bare nodemailer can send exactly those
+  let accepted: OutboundMessage[] = [];
+  const acceptedFile = join(mkdtempSync(join(tmpdir(), 'blast-smtp-')), 'accepted.jsonl');
+  const smtpWorkers = Math.min(sendWorkers, 1);
+  const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow: smtpWindow }), accepted), 'smtp',
+    smtpWorkers, { url: `${sink.host}:${sink.port}`, acceptedFile, window: smtpWindow });
+  if (smtpWorkers > 0) accepted = readFileSync(acceptedFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutboundMessage);
+  const pipelineCpuMs = (smtpWorkers > 0 ? smtp.cpuMs.sendWorkers[0]! : smtp.cpuMs.main) / Math.max(1, smtp.handed);
   const pipelineReceived = await sink.count();
   const pipelineRate = smtp.handed / smtp.seconds;
   const bare = await sendBare(sink, accepted);
@@ -163,10 +156,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const smtpRatio = pipelineRate / bare.rate;
   console.log(`smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), ${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html ${Math.round(bytes / Math.max(1, accepted.length))} chars)`);
   console.log(`smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = ${smtpRatio.toFixed(2)}`);
-  // CPU of this process per message (the sink and PostgreSQL are other processes): on a busy
-  // machine this is steadier than the rates, and both legs are bound by this process's core
-  const pipelineCpuMs = (pipelineCpu.user + pipelineCpu.system) / 1000 / Math.max(1, smtp.handed);
-  console.log(`smtp: this process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (whole campaign, setup included) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`);
+  // CPU per message of the sending process (the sink and PostgreSQL are other processes): on a
+  // busy machine this is steadier than the rates, and both legs are bound by that process's core
+  console.log(`smtp: sending process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (${smtpWorkers > 0 ? 'send worker' : 'all stages'}) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`);
   return {
     ...blastFields,
     smtp_size: smtp.handed, smtp_pipeline_per_s: Math.round(pipelineRate), smtp_bare_per_s: Math.round(bare.rate), smtp_ratio: Number(smtpRatio.toFixed(2)),
