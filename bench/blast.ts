@@ -31,7 +31,9 @@ async function startSendWorkers(url: string, schema: string, n: number, smtp?: W
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
   // BENCH_CPU_PROF_DIR=dir: each send worker writes a V8 CPU profile there (the main process: run it with --cpu-prof)
   const profile = process.env.BENCH_CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR];
-  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, '--import', 'tsx', entry, url, schema, ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  // the same V8 heap flags as this process (npm run bench sets a 64 MB young generation semi-space)
+  const heap = process.execArgv.filter((a) => a.startsWith('--max-semi-space-size'));
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', entry, url, schema, ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));
