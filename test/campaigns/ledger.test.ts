@@ -1,0 +1,85 @@
+/**
+ * The send ledger's claim discipline through its queries, on PGlite and PostgreSQL: claims,
+ * commits and confirmations find their rows by the row version the claim wrote, fall back to the
+ * key when that version moved, and never touch a claim another worker took over. Both statement
+ * shapes are covered: a few rows (SMTP group commits) and a whole chunk (index scans off).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { claimForSend, commitSending, confirmSent, markInDoubt, recordSendFailures } from '../../src/campaigns/queries.ts';
+import type { Db } from '../../src/store/port.ts';
+import { testDatabases, uniqueName } from '../support/databases.ts';
+
+const T0 = new Date('2026-11-26T10:00:00Z');
+const LATER = new Date('2026-11-26T10:05:00Z');
+
+const recipients = (campaign: string, n: number) => Array.from({ length: n }, (_, i) => ({ contactId: `${campaign}-c${i}`, email: `u${i}@example.com`, messageId: `${campaign}-m${i}@example.com` }));
+
+async function states(db: Db, campaign: string): Promise<Map<string, { state: string; attempts: number; esp: string | null; error: string | null }>> {
+  const { rows } = await db.query<{ contact_id: string; state: string; attempts: number; esp_message_id: string | null; last_error: string | null }>(
+    'select contact_id, state, attempts, esp_message_id, last_error from send_ledger where campaign_id = $1', [campaign]);
+  return new Map(rows.map((r) => [r.contact_id, { state: r.state, attempts: r.attempts, esp: r.esp_message_id, error: r.last_error }]));
+}
+
+for (const tdb of await testDatabases()) {
+  describe(`send ledger on ${tdb.label}`, { skip: tdb.skip }, () => {
+    after(() => tdb.close(true));
+
+    for (const size of [3, 150]) {
+      it(`${tdb.label}, ${size} rows: claim straight as sending, then confirm records sent with each ESP id`, async () => {
+        const db = await tdb.open();
+        const campaign = uniqueName('cmp');
+        const list = recipients(campaign, size);
+        const claims = await claimForSend(db, campaign, 0, list, 'sandbox', T0, new Date(0), 'sending');
+        assert.equal(claims.size, size);
+        await confirmSent(db, campaign, [...claims].map(([contactId, c]) => ({ contactId, ...c, espMessageId: `esp-${contactId}` })), T0);
+        const after = await states(db, campaign);
+        for (const r of list) assert.deepEqual(after.get(r.contactId), { state: 'sent', attempts: 1, esp: `esp-${r.contactId}`, error: null });
+        // a replayed chunk claims nothing: every row exists and is not retry or stale-rendered
+        assert.equal((await claimForSend(db, campaign, 0, list, 'sandbox', LATER, new Date(0), 'sending')).size, 0);
+      });
+
+      it(`${tdb.label}, ${size} rows: rendered → sending moves the row; confirm finds the new version`, async () => {
+        const db = await tdb.open();
+        const campaign = uniqueName('cmp');
+        const claims = await claimForSend(db, campaign, 0, recipients(campaign, size), 'smtp', T0, new Date(0));
+        const committed = await commitSending(db, campaign, [...claims].map(([contactId, c]) => ({ contactId, ...c })), T0);
+        assert.equal(committed.size, size);
+        for (const [contactId, row] of committed) assert.notEqual(row, claims.get(contactId)!.row, 'an update writes a new row version');
+        // confirm with the commit's row versions (the send stage's batcher keeps them)
+        await confirmSent(db, campaign, [...committed].map(([contactId, row]) => ({ contactId, attempt: 1, row })), T0);
+        assert.deepEqual([...(await states(db, campaign)).values()].map((s) => s.state), Array(size).fill('sent'));
+      });
+    }
+
+    it(`${tdb.label}: a row marked unknown by a redelivered chunk is still confirmed when its slow worker's answer arrives`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 5);
+      const claims = await claimForSend(db, campaign, 0, list, 'sandbox', T0, new Date(0), 'sending');
+      assert.equal(await markInDoubt(db, campaign, list.slice(0, 2).map((r) => r.contactId), LATER), 2);
+      // the old row versions are gone: the confirmation falls back to the key
+      await confirmSent(db, campaign, [...claims].map(([contactId, c]) => ({ contactId, ...c })), LATER);
+      assert.deepEqual([...(await states(db, campaign)).values()].map((s) => s.state), Array(5).fill('sent'));
+    });
+
+    it(`${tdb.label}: a claim taken over by another worker is neither committed nor failed by the first one`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 4);
+      const first = await claimForSend(db, campaign, 0, list, 'smtp', T0, new Date(0));
+      // the first worker looks dead: its `rendered` claims are older than the stale limit
+      const second = await claimForSend(db, campaign, 0, list, 'smtp', LATER, LATER);
+      assert.deepEqual([...second.values()].map((c) => c.attempt), [2, 2, 2, 2]);
+      const late = await commitSending(db, campaign, [...first].map(([contactId, c]) => ({ contactId, ...c })), LATER);
+      assert.equal(late.size, 0, 'claim number 1 no longer holds any row');
+      await recordSendFailures(db, campaign, [...first].map(([contactId, c]) => ({ contactId, ...c, state: 'failed' as const, error: 'late' })), LATER);
+      assert.deepEqual([...(await states(db, campaign)).values()].map((s) => s.state), Array(4).fill('rendered'));
+      // the new owner's failures are recorded with the reason
+      await recordSendFailures(db, campaign, [...second].map(([contactId, c], i) => ({ contactId, ...c, state: i === 0 ? 'failed' as const : 'retry' as const, error: `ESP_UNAVAILABLE: try ${i}` })), LATER);
+      const after = await states(db, campaign);
+      assert.deepEqual(list.map((r) => after.get(r.contactId)!.state), ['failed', 'retry', 'retry', 'retry']);
+      assert.equal(after.get(list[0]!.contactId)!.error, 'ESP_UNAVAILABLE: try 0');
+    });
+  });
+}
