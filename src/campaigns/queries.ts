@@ -124,6 +124,10 @@ type ClaimUpdate = { contactId: string } & LedgerClaim;
 /** Up to this many rows, a claim update is one statement (see updateClaimed). */
 const SMALL_UPDATE = 64;
 
+/** In updateClaimed's statements: this row's values (`[attempt, ...values(claim)]`). `$3` is read
+ *  through an InitPlan, so the jsonb is parsed once per statement, not once per row. */
+const ROW_VALUES = '((select $3::jsonb) -> l.contact_id)';
+
 /**
  * Updates this worker's own claimed rows in one statement: found by the physical row version the
  * claim (or the last update) wrote (`ctid = any(...)`: a TID scan, whatever the statistics say),
@@ -133,9 +137,8 @@ const SMALL_UPDATE = 64;
  */
 async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[]): Promise<Map<string, string>> {
   const byContact = JSON.stringify(Object.fromEntries(claims.map((c) => [c.contactId, [c.attempt, ...values(c)]])));
-  // `$3` is read through an InitPlan so the jsonb is parsed once per statement, not once per row
-  const sql = (where: string, campaign: string): string => `update send_ledger l set ${set.replaceAll('$3::jsonb', '(select $3::jsonb)')}
-    where ${where} and ${campaign} and l.state = any($2::text[]) and l.attempts = ((select $3::jsonb) -> l.contact_id ->> 0)::int
+  const sql = (where: string, campaign: string): string => `update send_ledger l set ${set}
+    where ${where} and ${campaign} and l.state = any($2::text[]) and l.attempts = (${ROW_VALUES} ->> 0)::int
     returning l.contact_id, l.ctid::text as row`;
   type Row = { contact_id: string; row: string };
   const byRow = [campaignId, states, byContact, claims.map((c) => c.row), ...params];
@@ -174,7 +177,7 @@ export async function commitSending(db: Db, campaignId: string, claims: readonly
  *  were presumed dead was only slow). */
 export async function confirmSent(db: Db, campaignId: string, claims: readonly (ClaimUpdate & { espMessageId?: string })[], at: Date): Promise<void> {
   if (claims.length === 0) return;
-  await updateClaimed(db, campaignId, claims, `state = 'sent', esp_message_id = $3::jsonb -> l.contact_id ->> 1, updated_at = $5`,
+  await updateClaimed(db, campaignId, claims, `state = 'sent', esp_message_id = ${ROW_VALUES} ->> 1, updated_at = $5`,
     ['sending', 'unknown'], (c) => [c.espMessageId ?? null], [at]);
 }
 
@@ -195,7 +198,7 @@ export async function markInDoubt(db: Queryable, campaignId: string, contactIds:
 export async function recordSendFailures(db: Db, campaignId: string, failures: readonly (ClaimUpdate & { state: 'failed' | 'retry'; error: string })[], at: Date): Promise<void> {
   if (failures.length === 0) return;
   await updateClaimed(db, campaignId, failures,
-    `state = $3::jsonb -> l.contact_id ->> 1, last_error = $3::jsonb -> l.contact_id ->> 2, sent_at = null, updated_at = $5`,
+    `state = ${ROW_VALUES} ->> 1, last_error = ${ROW_VALUES} ->> 2, sent_at = null, updated_at = $5`,
     ['rendered', 'sending'], (f) => [f.state, f.error], [at]);
 }
 

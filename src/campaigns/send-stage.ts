@@ -123,8 +123,8 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   let retryAfterMs = 0;
   const failures: Parameters<typeof q.recordSendFailures>[2][number][] = [];
   results.forEach((res, i) => {
-    const contactId = toSend[i]!.correlation.contactId;
     if (res.ok) return;
+    const contactId = toSend[i]!.correlation.contactId;
     const error = `${res.error.code}: ${res.error.message}`;
     const retry = res.error.retryable && !lastAttempt;
     if (retry) retryAfterMs = Math.max(retryAfterMs, res.error.retryAfterMs ?? 0);

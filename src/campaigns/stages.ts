@@ -128,8 +128,6 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
     }
   }
   const rules = c.definition.schedule ?? {};
-  const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules) : undefined;
-  const byDue = new Map<number, Recipient[]>();
   // a chunk has few distinct time zones: each one's next allowed time is worked out once
   const dueByZone = new Map<string | undefined, number>();
   const dueIn = (tz: string | undefined): number => {
@@ -137,6 +135,8 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
     if (due === undefined) dueByZone.set(tz, due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime()));
     return due;
   };
+  const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules, dueIn) : undefined;
+  const byDue = new Map<number, Recipient[]>();
   for (const r of recipients) {
     const due = best?.get(r.id) ?? dueIn(r.timezone);
     const list = byDue.get(due);
@@ -155,7 +155,7 @@ const HUMAN_ENGAGEMENT = `
  * and clicks (one query per chunk), falling back to the chunk's merged histogram (the segment),
  * then to the first allowed time. Quiet hours and the send window still apply.
  */
-async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, rules: NonNullable<Campaign['definition']['schedule']>): Promise<Map<string, number>> {
+async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, rules: NonNullable<Campaign['definition']['schedule']>, earliestIn: (tz: string | undefined) => number): Promise<Map<string, number>> {
   const { rows } = await db.query<{ contact_id: string; occurred_at: Date }>(HUMAN_ENGAGEMENT, [recipients.map((r) => r.id), new Date(now.getTime() - LEARN_DAYS * 86_400_000)]);
   const tzOf = new Map(recipients.map((r) => [r.id, r.timezone ?? 'UTC']));
   const perContact = new Map<string, OpenHistogram>();
@@ -165,7 +165,7 @@ async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, ru
   const segment = mergeHistograms([...perContact.values()]);
   const result = new Map<string, number>();
   for (const r of recipients) {
-    const earliest = new Date(Math.max(now.getTime(), nextAllowedTime(now, r.timezone, rules).getTime()));
+    const earliest = new Date(earliestIn(r.timezone));
     const at = bestSendTime({ contact: perContact.get(r.id), segment }, {
       tz: r.timezone ?? 'UTC', earliest, withinHours: 24, quietHours: rules.quiet, sendWindow: rules.window, spreadKey: r.id,
     });

@@ -102,7 +102,7 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     const inserted = await db.transaction(async (tx) => {
       await tx.query(q.LOCK_TOPIC, [topic]);
       const params: unknown[] = [topic, clock.now()];
-      for (const m of input) params.push(m.id, m.key, JSON.stringify(m.payload));
+      for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
       const { rows } = await tx.query<{ msg_id: string }>(q.publishSql(input.length), params);
       await tx.query(q.NOTIFY, [topic]);
       return new Set(rows.map((r) => r.msg_id));
@@ -199,16 +199,15 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
   };
 }
 
-type PublishRow = { id: string; key: string | null; payload: unknown; ord: number };
-
-function createGroupPublisher(write: (topic: string, rows: PublishRow[]) => Promise<Set<string>>) {
+/** `write` inserts the messages in list order and returns the ids it inserted (not duplicates). */
+function createGroupPublisher(write: (topic: string, messages: readonly OutgoingMessage[]) => Promise<Set<string>>) {
   interface Waiter { messages: readonly OutgoingMessage[]; resolve: (r: { published: number; duplicates: number }) => void; reject: (e: unknown) => void }
   const queued = new Map<string, Waiter[]>();
   const busy = new Set<string>();
 
   async function publishAlone(topic: string, w: Waiter): Promise<void> {
     try {
-      const inserted = await write(topic, w.messages.map((m, ord) => ({ id: m.id, key: m.key ?? null, payload: m.payload, ord })));
+      const inserted = await write(topic, w.messages);
       const published = w.messages.filter((m) => inserted.delete(m.id)).length;
       w.resolve({ published, duplicates: w.messages.length - published });
     } catch (err) {
@@ -222,10 +221,8 @@ function createGroupPublisher(write: (topic: string, rows: PublishRow[]) => Prom
       const group = queued.get(topic) ?? [];
       queued.delete(topic);
       if (group.length === 0) break;
-      const rows: PublishRow[] = [];
-      for (const w of group) for (const m of w.messages) rows.push({ id: m.id, key: m.key ?? null, payload: m.payload, ord: rows.length });
       try {
-        const inserted = await write(topic, rows);
+        const inserted = await write(topic, group.flatMap((w) => w.messages));
         for (const w of group) {
           // an id published twice in one group counts once, for the first caller
           const published = w.messages.filter((m) => inserted.delete(m.id)).length;
