@@ -1,6 +1,8 @@
 /** Settings shared by the blast bench and its send-worker processes. */
 import type { createApp } from '../src/app.ts';
 import type { Esp, OutboundMessage } from '../src/connectors/esp/port.ts';
+import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
+import { createSmtpEsp } from '../src/connectors/esp/smtp/adapter.ts';
 
 export type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['esp']>;
 
@@ -11,7 +13,13 @@ export const SMTP_POOL = 5;
 export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4', SWITCHYARD_ESP_RATE_PER_SEC: '1000000' };
 
 /** Sandbox ESP with its simulated reactions off, so it keeps no per-message state. */
-export const SILENT_SANDBOX = { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } };
+export const silentSandbox: MakeEsp = ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } },
+  { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } });
+
+/** The SMTP leg's ESP: a pool of SMTP_POOL connections to the sink, keeping what it accepted in `into`. */
+export function keptSmtp(sink: { host: string; port: number }, commitWindow: number | undefined, into: OutboundMessage[]): MakeEsp {
+  return ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow }), into);
+}
 
 /**
  * The ESP as the pipeline sees it, keeping every message the server accepted (in acceptance

@@ -9,23 +9,17 @@
 import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import { writeFileSync } from 'node:fs';
-import { createSmtpEsp } from '../src/connectors/esp/smtp/adapter.ts';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
-import { BENCH_ENV, SILENT_SANDBOX, SMTP_POOL, keepAccepted, type MakeEsp } from './blast-setup.ts';
+import { BENCH_ENV, keptSmtp, silentSandbox } from './blast-setup.ts';
 
 const [url, schema, smtpAt, acceptedFile, window] = process.argv.slice(2);
 if (url === undefined || schema === undefined) throw new Error('usage: blast-worker.ts <database url> <schema> [<smtp host:port> <accepted file> [window]]');
 const db = await createPostgresDb({ url, schema, maxConnections: 8 });
 const accepted: OutboundMessage[] = [];
-const esp: MakeEsp = smtpAt === undefined
-  ? ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX)
-  : ({ clock }) => keepAccepted(createSmtpEsp({ clock }, {
-    host: smtpAt.slice(0, smtpAt.lastIndexOf(':')), port: Number(smtpAt.slice(smtpAt.lastIndexOf(':') + 1)),
-    pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow: window ? Number(window) : undefined,
-  }), accepted);
+const esp = smtpAt === undefined ? silentSandbox
+  : keptSmtp({ host: smtpAt.slice(0, smtpAt.lastIndexOf(':')), port: Number(smtpAt.slice(smtpAt.lastIndexOf(':') + 1)) }, window ? Number(window) : undefined, accepted);
 const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp });
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);

@@ -14,15 +14,14 @@ import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
-import { createSmtpEsp, smtpMailOptions } from '../src/connectors/esp/smtp/adapter.ts';
+import { smtpMailOptions } from '../src/connectors/esp/smtp/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { demoCampaign } from '../src/demo/campaign.ts';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
 import type { BenchArgs } from './run.ts';
-import { BENCH_ENV, SILENT_SANDBOX, SMTP_POOL, keepAccepted, type MakeEsp } from './blast-setup.ts';
+import { BENCH_ENV, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
 
 
 
@@ -121,7 +120,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 
   const sendWorkers = Number(args.options['send-workers'] ?? 1);
-  const blast = await runCampaign(url, size, ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, SILENT_SANDBOX), 'sandbox', sendWorkers);
+  const blast = await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers);
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
   console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`);
@@ -145,7 +144,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   let accepted: OutboundMessage[] = [];
   const acceptedFile = join(mkdtempSync(join(tmpdir(), 'blast-smtp-')), 'accepted.jsonl');
   const smtpWorkers = Math.min(sendWorkers, 1);
-  const smtp = await runCampaign(url, smtpSize, ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow: smtpWindow }), accepted), 'smtp',
+  const smtp = await runCampaign(url, smtpSize, keptSmtp(sink, smtpWindow, accepted), 'smtp',
     smtpWorkers, { url: `${sink.host}:${sink.port}`, acceptedFile, window: smtpWindow });
   if (smtpWorkers > 0) accepted = readFileSync(acceptedFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutboundMessage);
   const pipelineCpuMs = (smtpWorkers > 0 ? smtp.cpuMs.sendWorkers[0]! : smtp.cpuMs.main) / Math.max(1, smtp.handed);
