@@ -138,10 +138,10 @@ const ROW_VALUES = '((select $3::jsonb) -> l.contact_id)';
  * by contact id. A row whose version moved since (marked in doubt by a redelivered chunk, say) is
  * looked up again by its key in a second statement. Returns each updated contact's new row.
  */
-async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[]): Promise<Map<string, string>> {
+async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[], rowGuard = 'true'): Promise<Map<string, string>> {
   const byContact = JSON.stringify(Object.fromEntries(claims.map((c) => [c.contactId, [c.attempt, ...values(c)]])));
   const sql = (where: string, campaign: string): string => `update send_ledger l set ${set}
-    where ${where} and ${campaign} and l.state = any($2::text[]) and l.attempts = (${ROW_VALUES} ->> 0)::int
+    where ${where} and ${campaign} and l.state = any($2::text[]) and ${rowGuard} and l.attempts = (${ROW_VALUES} ->> 0)::int
     returning l.contact_id, l.ctid::text as row`;
   type Row = { contact_id: string; row: string };
   const byRow = [campaignId, states, byContact, claims.map((c) => c.row), ...params];
@@ -182,6 +182,25 @@ export async function confirmSent(db: Db, campaignId: string, claims: readonly (
   if (claims.length === 0) return;
   await updateClaimed(db, campaignId, claims, `state = 'sent', esp_message_id = ${ROW_VALUES} ->> 1, updated_at = $5`,
     ['sending', 'unknown'], (c) => [c.espMessageId ?? null], [at]);
+}
+
+/** One step of a claim during an SMTP hand-off: committed (rendered → sending) or confirmed (→ sent). */
+export type ClaimStep = ClaimUpdate & ({ to: 'sending' } | { to: 'sent'; espMessageId?: string });
+
+/**
+ * commitSending and confirmSent of different messages in one statement (SMTP's group commits:
+ * while one message reaches its commit point another is being accepted, and both are waiting on
+ * the same round trip). Each row's step is in its values; a commit still requires `rendered`, a
+ * confirmation `sending` or `unknown`. Returns the new row versions of the rows it updated.
+ */
+export async function advanceClaims(db: Db, campaignId: string, steps: readonly ClaimStep[], at: Date): Promise<Map<string, string>> {
+  if (steps.length === 0) return new Map();
+  const to = `(${ROW_VALUES} ->> 1)`;
+  return updateClaimed(db, campaignId, steps,
+    `state = ${to}, sent_at = case when ${to} = 'sending' then $5 else l.sent_at end,
+     esp_message_id = case when ${to} = 'sent' then ${ROW_VALUES} ->> 2 else l.esp_message_id end, updated_at = $5`,
+    ['rendered', 'sending', 'unknown'], (c) => [c.to, c.to === 'sent' ? c.espMessageId ?? null : null], [at],
+    `(l.state = 'rendered') = (${to} = 'sending')`);
 }
 
 /**

@@ -107,7 +107,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       results = await deps.esp.sendBatch(toSend, {
         beforeCommit: (msg) => ledger.commit(msg.correlation.contactId),
         // returned: the message keeps its place in the adapter's commit window until `sent` is written
-        afterAccepted: (msg) => ledger.confirm(msg.correlation.contactId),
+        afterAccepted: (msg, receipt) => ledger.confirm(msg.correlation.contactId, receipt.providerMessageId),
       });
     } else {
       // claimed as `sending` above: recorded (at most once) before the request, then sent
@@ -143,59 +143,58 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
 
 /**
  * Group commits for the ledger during a hand-off: `commit` (rendered → sending, at the commit
- * point) and `confirm` (sending → sent, as each acceptance arrives) each join the next statement
- * of their kind (one in flight per kind), so concurrent SMTP transactions share round trips and
- * at most the messages in flight are ever in doubt.
+ * point) and `confirm` (sending → sent, as each acceptance arrives) join the next statement; one
+ * is in flight at a time and carries both kinds, so concurrent SMTP transactions share round trips
+ * and at most the messages in flight are ever in doubt.
  */
 function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.LedgerClaim>, clock: Clock) {
-  type Waiter = { contactId: string; espMessageId?: string; resolve: () => void; reject: (e: Error) => void };
+  type Step = { contactId: string } & ({ to: 'sending' } | { to: 'sent'; espMessageId: string });
+  type Waiter = { step: Step; resolve: () => void; reject: (e: Error) => void };
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
-  function group(run: (batch: Waiter[]) => Promise<Set<string> | void>): (contactId: string, espMessageId?: string) => Promise<void> {
-    let pending: Waiter[] = [];
-    let running = false;
-    // one statement of each kind in flight: what arrives meanwhile joins the next one, so a slow
-    // round trip makes the next batch larger instead of adding statements
-    const flush = async (): Promise<void> => {
-      running = true;
-      while (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        try {
-          const done = await run(batch);
-          for (const w of batch) if (done === undefined || done.has(w.contactId)) w.resolve(); else w.reject(new Error(`ledger claim of ${w.contactId} was taken over`));
-        } catch (err) {
-          for (const w of batch) w.reject(err as Error);
-        }
-      }
-      running = false;
-    };
-    return (contactId, espMessageId) => {
-      const p = new Promise<void>((resolve, reject) => {
-        if (pending.length === 0 && !running) setImmediate(() => void flush());
-        pending.push({ contactId, espMessageId, resolve, reject });
-      });
-      const tracked = p.then(() => undefined, (err: Error) => { if (!/was taken over/.test(err.message)) failure ??= err; });
-      inFlight.add(tracked);
-      void tracked.then(() => inFlight.delete(tracked));
-      return p;
-    };
-  }
+  let pending: Waiter[] = [];
+  let running = false;
   const claimOf = (contactId: string): q.LedgerClaim => claims.get(contactId)!;
-  const update = (w: { contactId: string; espMessageId?: string }) => ({ contactId: w.contactId, ...claimOf(w.contactId), espMessageId: w.espMessageId });
+  // what arrives while a statement is in flight joins the next one, so a slow round trip makes
+  // the next batch larger instead of adding statements
+  const flush = async (): Promise<void> => {
+    running = true;
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
+        const updated = await q.advanceClaims(db, campaignId, batch.map((w) => ({ ...w.step, ...claimOf(w.step.contactId) })), clock.now());
+        // the row moved to a new version: later updates of this claim look there
+        for (const [contactId, row] of updated) claims.set(contactId, { ...claimOf(contactId), row });
+        for (const { step, resolve, reject } of batch) {
+          // a confirmation of a row taken over meanwhile is no error (the row says what happened);
+          // a commit of one is: that message must not be sent
+          if (step.to === 'sent' || updated.has(step.contactId)) resolve(); else reject(new Error(`ledger claim of ${step.contactId} was taken over`));
+        }
+      } catch (err) {
+        for (const w of batch) w.reject(err as Error);
+      }
+    }
+    running = false;
+  };
+  const enqueue = (step: Step): Promise<void> => {
+    const p = new Promise<void>((resolve, reject) => {
+      if (pending.length === 0 && !running) setImmediate(() => void flush());
+      pending.push({ step, resolve, reject });
+    });
+    const tracked = p.then(() => undefined, (err: Error) => { if (!/was taken over/.test(err.message)) failure ??= err; });
+    inFlight.add(tracked);
+    void tracked.then(() => inFlight.delete(tracked));
+    return p;
+  };
   return {
     claimOf,
-    commit: group(async (batch) => {
-      const committed = await q.commitSending(db, campaignId, batch.map(update), clock.now());
-      // the row moved to a new version: later updates of this claim look there
-      for (const [contactId, row] of committed) claims.set(contactId, { ...claimOf(contactId), row });
-      return new Set(committed.keys());
-    }),
-    confirm: group((batch) => q.confirmSent(db, campaignId, batch.map(update), clock.now())),
+    commit: (contactId: string) => enqueue({ contactId, to: 'sending' }),
+    confirm: (contactId: string, espMessageId: string) => enqueue({ contactId, to: 'sent', espMessageId }),
     /** Confirms many acceptances in one statement (a provider that answers a batch at once). */
     async confirmAll(accepted: readonly { contactId: string; espMessageId: string }[]): Promise<void> {
       try {
-        await q.confirmSent(db, campaignId, accepted.map(update), clock.now());
+        await q.confirmSent(db, campaignId, accepted.map((a) => ({ ...a, ...claimOf(a.contactId) })), clock.now());
       } catch (err) {
         failure ??= err as Error;
       }

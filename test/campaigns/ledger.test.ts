@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimForSend, commitSending, confirmSent, markInDoubt, recordSendFailures } from '../../src/campaigns/queries.ts';
+import { advanceClaims, claimForSend, commitSending, confirmSent, markInDoubt, recordSendFailures } from '../../src/campaigns/queries.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases, uniqueName } from '../support/databases.ts';
 
@@ -51,6 +51,26 @@ for (const tdb of await testDatabases()) {
         assert.deepEqual([...(await states(db, campaign)).values()].map((s) => s.state), Array(size).fill('sent'));
       });
     }
+
+    it(`${tdb.label}: one statement commits some claims and confirms others; each step only from its own state`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 4);
+      const [a, b, c, d] = list.map((r) => r.contactId) as [string, string, string, string];
+      const claims = await claimForSend(db, campaign, 0, list, 'smtp', T0, new Date(0));
+      const first = await advanceClaims(db, campaign, [{ contactId: a, ...claims.get(a)!, to: 'sending' }, { contactId: b, ...claims.get(b)!, to: 'sending' }], T0);
+      assert.deepEqual([...first.keys()].sort(), [a, b].sort());
+      const step = await advanceClaims(db, campaign, [
+        { contactId: a, attempt: 1, row: first.get(a)!, to: 'sent', espMessageId: 'esp-a' }, // accepted
+        { contactId: b, attempt: 1, row: first.get(b)!, to: 'sending' }, // committed already: refused
+        { contactId: c, ...claims.get(c)!, to: 'sending' }, // committed now
+        { contactId: d, ...claims.get(d)!, to: 'sent', espMessageId: 'esp-d' }, // never committed: not sent
+      ], LATER);
+      assert.deepEqual([...step.keys()].sort(), [a, c].sort());
+      const after = await states(db, campaign);
+      assert.deepEqual(list.map((r) => [after.get(r.contactId)!.state, after.get(r.contactId)!.esp]),
+        [['sent', 'esp-a'], ['sending', null], ['sending', null], ['rendered', null]]);
+    });
 
     it(`${tdb.label}: a row marked unknown by a redelivered chunk is still confirmed when its slow worker's answer arrives`, async () => {
       const db = await tdb.open();
