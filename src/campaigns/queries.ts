@@ -139,7 +139,9 @@ const ROW_VALUES = '((select $3::jsonb) -> l.contact_id)';
  * looked up again by its key in a second statement. Returns each updated contact's new row.
  */
 async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[], rowGuard = 'true'): Promise<Map<string, string>> {
-  const byContact = JSON.stringify(Object.fromEntries(claims.map((c) => [c.contactId, [c.attempt, ...values(c)]])));
+  // the object's text built directly: Object.fromEntries of 1000 distinct keys walks V8 through
+  // as many hidden-class transitions before it gives up on them (visible in the send worker's profile)
+  const byContact = `{${claims.map((c) => `${JSON.stringify(c.contactId)}:${JSON.stringify([c.attempt, ...values(c)])}`).join(',')}}`;
   const sql = (where: string, campaign: string): string => `update send_ledger l set ${set}
     where ${where} and ${campaign} and l.state = any($2::text[]) and ${rowGuard} and l.attempts = (${ROW_VALUES} ->> 0)::int
     returning l.contact_id, l.ctid::text as row`;
