@@ -4,8 +4,9 @@
  * maxBatchSize is 1 and sendBatch runs the messages concurrently over the pool. It sets our own
  * Message-ID, the VERP envelope sender (msg.returnPath) and the correlation headers
  * X-Switchyard-Msg (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF
- * report that comes back by mail still names the ledger row. It never retries: the bus owns that.
- * Commit point: the final "." of DATA is withheld until beforeCommit resolved; beforeCommit starts
+ * report that comes back by mail still names the ledger row. The message is composed here
+ * (compose.ts) and handed to nodemailer as `raw`, so nodemailer only signs and transports it.
+ * It never retries: the bus owns that. Commit point: the final "." of DATA is withheld until beforeCommit resolved; beforeCommit starts
  * when a message enters the commit window (commit-window.ts), and the message leaves the window
  * when afterAccepted's confirmation settled, so at most `commitWindow` messages are ever committed
  * and unconfirmed, which bounds what a crash leaves in doubt.
@@ -20,6 +21,7 @@ import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendHooks, SendReceipt } from '../port.ts';
 import { createCommitWindow } from './commit-window.ts';
+import { SMTP_CORRELATION_HEADERS, composeMessage } from './compose.ts';
 import { mapSmtpError } from './smtp-errors.ts';
 import type { SmtpFailure } from './smtp-errors.ts';
 
@@ -48,14 +50,13 @@ export interface SmtpEspOptions {
   commitWindow?: number;
 }
 
-/** The correlation headers this adapter stamps on every message. */
-export const SMTP_CORRELATION_HEADERS = {
-  ledgerId: 'X-Switchyard-Msg',
-  campaignId: 'X-Switchyard-Campaign',
-  contactId: 'X-Switchyard-Contact',
-} as const;
+export { SMTP_CORRELATION_HEADERS };
 
-/** The message as nodemailer mail options (also what a bare nodemailer comparison sends). */
+/**
+ * The message as nodemailer mail options, for nodemailer to compose. The adapter sends
+ * composeMessage's raw message instead; this stays as what a bare nodemailer comparison sends
+ * and what the composition test compares against.
+ */
 export function smtpMailOptions(msg: OutboundMessage): Mail.Options {
   return {
     messageId: `<${msg.messageId}>`,
@@ -121,8 +122,8 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
   } satisfies SMTPPool.Options);
   let isClosed = false;
   const dkim = options.dkim === undefined ? undefined : new DKIM({ ...options.dkim });
-  // nodemailer composes each message once, straight into the socket. Its last two stream stages
-  // are ours, in this order: DKIM (which emits the signed message only once it has all of it),
+  // nodemailer streams each (raw) message once, straight into the socket. Its last two stream
+  // stages are ours, in this order: DKIM (which emits the signed message only once it has all of it),
   // then the hold on the end of the stream. So the whole signed message is transmitted and only
   // the final dot waits for the commit. (The transport's own `dkim` option would sign after
   // the hold, sending the whole message only after the commit.)
@@ -152,7 +153,11 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
         const committed = hooks.beforeCommit(msg).then(() => ({}), (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }));
         hold = { committed, onRefused: (err) => { refused = err; } };
       }
-      const info = await transport.sendMail({ ...smtpMailOptions(msg), ...(hold === undefined ? {} : { [HOLD_KEY]: hold }) }) as { rejected?: unknown[]; response?: string };
+      const info = await transport.sendMail({
+        raw: composeMessage(msg, deps.clock.now()),
+        envelope: { from: msg.returnPath ?? msg.from.address, to: [msg.to.address] },
+        ...(hold === undefined ? {} : { [HOLD_KEY]: hold }),
+      }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
