@@ -10,6 +10,7 @@
  * 3 s per chunk; with `contact_id = any(...)` the planner still scanned the campaign's whole key
  * range, 200 000 rows, for 1000 updates).
  */
+import { namesLedgerRow } from '../core/message-id.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import type { Campaign, CampaignDefinition, CampaignStatus, Recipient } from './types.ts';
 
@@ -115,7 +116,10 @@ export async function claimForSend(db: Queryable, campaignId: string, seq: numbe
        set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
        where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $6)
      returning l.contact_id, l.attempts, l.ctid::text as row`,
-    [campaignId, seq, esp, at, claims.map((c) => c.contactId), staleBefore, as, claims.map((c) => c.email), claims.map((c) => c.messageId)]);
+    [campaignId, seq, esp, at, claims.map((c) => c.contactId), staleBefore, as, claims.map((c) => c.email),
+      // a Message-ID that names its row is not stored: nothing needs to find the row by it (and
+      // the ledger's message_id index, random keys, stays out of the blast's writes)
+      claims.map((c) => namesLedgerRow(c.messageId) ? null : c.messageId)]);
   return new Map(rows.map((r) => [r.contact_id, { attempt: r.attempts, row: r.row }]));
 }
 

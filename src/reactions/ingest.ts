@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
+import { ledgerOfMessageId } from '../core/message-id.ts';
 import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 
@@ -36,9 +37,41 @@ const INSERT = `
   on conflict (source_id) do nothing
   returning source_id`;
 
-/** Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs). */
-const CORRELATE = `
+/**
+ * Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs).
+ * Current Message-IDs name their row (core/message-id.ts), which must exist; mail sent before
+ * that format is found by the ledger's message_id (a partial index holds only those rows).
+ */
+const CORRELATE_ROWS = `
+  select l.campaign_id, l.contact_id, l.email from send_ledger l
+  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id and l.contact_id = x.contact_id`;
+const CORRELATE_LEGACY = `
   select message_id, campaign_id, contact_id, email from send_ledger where message_id = any($1::text[])`;
+
+type LedgerHit = { campaign_id: string; contact_id: string; email: string };
+
+async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<string, LedgerHit>> {
+  const named = new Map<string, { campaignId: string; contactId: string }>();
+  const legacy: string[] = [];
+  for (const id of new Set(messageIds)) {
+    const row = ledgerOfMessageId(id);
+    if (row === null) legacy.push(id); else named.set(id, row);
+  }
+  const byMsg = new Map<string, LedgerHit>();
+  if (named.size > 0) {
+    const { rows } = await db.query<LedgerHit>(CORRELATE_ROWS, [[...named.values()].map((r) => r.campaignId), [...named.values()].map((r) => r.contactId)]);
+    const found = new Map(rows.map((r) => [`${r.campaign_id}:${r.contact_id}`, r]));
+    for (const [id, r] of named) {
+      const hit = found.get(`${r.campaignId}:${r.contactId}`);
+      if (hit !== undefined) byMsg.set(id, hit);
+    }
+  }
+  if (legacy.length > 0) {
+    const { rows } = await db.query<LedgerHit & { message_id: string }>(CORRELATE_LEGACY, [legacy]);
+    for (const r of rows) byMsg.set(r.message_id, r);
+  }
+  return byMsg;
+}
 
 export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
   const { db, bus, clock } = deps;
@@ -47,8 +80,7 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
     let unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
     const needIds = unique.filter((e) => e.contactId === undefined && e.messageId !== undefined).map((e) => e.messageId!);
     if (needIds.length > 0) {
-      const { rows } = await db.query<{ message_id: string; campaign_id: string; contact_id: string; email: string }>(CORRELATE, [needIds]);
-      const byMsg = new Map(rows.map((r) => [r.message_id, r]));
+      const byMsg = await correlate(db, needIds);
       unique = unique.map((e) => {
         const hit = e.messageId === undefined || e.contactId !== undefined ? undefined : byMsg.get(e.messageId);
         return hit === undefined ? e : { ...e, campaignId: e.campaignId ?? hit.campaign_id, contactId: hit.contact_id, email: e.email ?? hit.email };
