@@ -119,6 +119,34 @@ describe('smtp esp', () => {
     assert.equal(sig?.status.result, 'pass', JSON.stringify(sig?.status));
   });
 
+  it('delivers awkward content intact and DKIM-signed: dot lines, lone CR/LF, long and non-ASCII lines', async (t) => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const sink = await startSmtpSink();
+    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, {
+      auth: undefined, dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
+    }));
+    t.after(async () => { await esp.close(); await sink.close(); });
+    const text = `.\n..two dots\n.\r\nlone cr\rlone lf\n${'y'.repeat(1200)}\n. \nend`;
+    const html = `<p>Grüße</p>\n.\n<p>${'z'.repeat(1000)}</p>`;
+    await esp.send(aMessage({ subject: 'Grüße aus Köln — ein Betreff', from: { address: 'news@mail.example.test', name: 'Zeitung Köln' }, text, html }));
+    const raw = sink.messages()[0]!.raw;
+    const result = await dkimVerify(raw, {
+      resolver: async (name: string, type: string) => {
+        if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
+        throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
+      },
+    });
+    assert.equal(result.results[0]?.status.result, 'pass', JSON.stringify(result.results[0]?.status));
+    const [parsed] = await sink.parsed();
+    const lf = (s: string): string => s.replace(/\r\n|\r|\n/g, '\n');
+    assert.equal(parsed!.subject, 'Grüße aus Köln — ein Betreff');
+    assert.deepEqual((Array.isArray(parsed!.from) ? parsed!.from[0] : parsed!.from)?.value, [{ address: 'news@mail.example.test', name: 'Zeitung Köln' }]);
+    assert.equal(lf(parsed!.text ?? ''), lf(text));
+    assert.equal(lf(parsed!.html || ''), lf(html));
+  });
+
   it('an unreachable server is a retryable ESP_UNAVAILABLE', async (t) => {
     const sink = await startSmtpSink();
     const port = sink.port;
