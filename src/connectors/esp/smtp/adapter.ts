@@ -155,6 +155,8 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
       }
       const info = await transport.sendMail({
         raw: composeMessage(msg, deps.clock.now()),
+        // not written (the raw message has its own), but spares nodemailer generating a random one
+        messageId: `<${msg.messageId}>`,
         envelope: { from: msg.returnPath ?? msg.from.address, to: [msg.to.address] },
         ...(hold === undefined ? {} : { [HOLD_KEY]: hold }),
       }) as { rejected?: unknown[]; response?: string };

@@ -90,6 +90,7 @@ describe('smtp esp', () => {
     assert.deepEqual(sink.messages()[0]!.envelope.rcptTo, [msg.to.address]);
     const [p] = await sink.parsed();
     assert.equal(p!.messageId, `<${msg.messageId}>`);
+    assert.equal(sink.messages()[0]!.raw.toString('latin1').match(/^Message-ID:/gim)?.length, 1, 'one Message-ID header');
     assert.equal(p!.text?.trim(), msg.text);
   });
 
