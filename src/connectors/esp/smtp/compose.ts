@@ -55,8 +55,8 @@ function addressLine(key: string, address: Address): string {
 }
 
 /**
- * Lines that repeat across a campaign's messages (From and Reply-To, the subject, constant
- * extra headers), keyed by their inputs. Bounded: emptied when full, so one process sending
+ * Lines that repeat across a campaign's messages and cost the encoder (From and Reply-To,
+ * a non-ASCII subject or extra header), keyed by their inputs. Bounded: emptied when full, so one process sending
  * for many campaigns (or a personalised subject) only loses the cache's benefit.
  */
 const CACHE_LIMIT = 512;
@@ -72,15 +72,16 @@ function cached(key: string, build: () => string): string {
 }
 
 function senderLines(from: Address, replyTo: Address | undefined): string {
-  const key = `s\0${from.name ?? ''}\0${from.address}\0${replyTo === undefined ? '\0' : `${replyTo.name ?? ''}\0${replyTo.address}`}`;
+  const field = (v: string): string => `${v.length}:${v}`;
+  const key = `s${field(from.name ?? '')}${field(from.address)}${replyTo === undefined ? '' : field(replyTo.name ?? '') + field(replyTo.address)}`;
   return cached(key, () => addressLine('From', from) + '\r\n' + (replyTo === undefined ? '' : addressLine('Reply-To', replyTo) + '\r\n'));
 }
 
-/** A header line that needs encoding or folding is built once per distinct value. */
+/** A header value that needs the encoder (a non-ASCII subject) is encoded once per distinct value;
+ *  a plain one (a per-contact List-Unsubscribe) is only folded, and stays out of the cache. */
 function extraHeaderLine(key: string, value: string): string {
-  const line = `${key}: ${value}`;
-  if (line.length <= 76 && PLAIN_VALUE.test(value) && !value.includes('=?')) return line;
-  return cached(`h\0${key}\0${value}`, () => headerLine(key, value));
+  if (PLAIN_VALUE.test(value) && !value.includes('=?')) return foldLines(`${key}: ${value}`, 76);
+  return cached(`h${key.length}:${key}${value}`, () => headerLine(key, value));
 }
 
 let lastDateSecond = Number.NaN;
@@ -144,7 +145,7 @@ function partHeaders(part: Part): string {
 export function composeMessage(msg: OutboundMessage, now: Date): Buffer {
   let head = senderLines(msg.from, msg.replyTo)
     + addressLine('To', msg.to) + '\r\n'
-    + cached(`S\0${msg.subject}`, () => headerLine('Subject', msg.subject)) + '\r\n'
+    + extraHeaderLine('Subject', msg.subject) + '\r\n'
     + `Date: ${dateValue(now)}\r\n`
     + headerLine('Message-ID', `<${msg.messageId}>`) + '\r\n'
     + 'MIME-Version: 1.0\r\n';
