@@ -11,6 +11,8 @@ import type { EngagementEvent } from '../../src/core/events.ts';
 import { createTokenCodec, signToken } from '../../src/core/tracking-token.ts';
 import { httpStatusFor } from '../../src/api/http-status.ts';
 import { compileTemplate } from '../../src/campaigns/render/compile.ts';
+import { renderMessage } from '../../src/campaigns/render/render-message.ts';
+import type { RenderCampaign } from '../../src/campaigns/render/render-message.ts';
 
 const SECRETS = ['current-secret', 'previous-secret'];
 const LEDGER = 'camp-1:contact-9';
@@ -298,7 +300,7 @@ describe('tracking routes', () => {
       [`${message.track}/9999999`, /link 9999999 is not a static link/],
       [`${message.track}/-1`, /link index is not a non-negative integer/],
       [`${message.track}/01`, /link index is not a non-negative integer/],
-      [`${message.track}/0/extra`, /link index is not a non-negative integer/],
+      [`${message.track}/0/extra`, /link tag did not verify for link 0 of campaign camp-1/],
       [`${message.track}/`, /link index is not a non-negative integer/],
       [`${message.track}/https:%2F%2Fevil.example`, /link index is not a non-negative integer/],
     ];
@@ -329,6 +331,73 @@ describe('tracking routes', () => {
     }
     assert.deepEqual(h.templateLookups, []);
     assert.equal(h.events.length, 0);
+  });
+
+  /** camp-1's message for contact-9 (or another campaign's), rendered as the send stage does. */
+  function rendered(campaignId = 'camp-1', secrets: readonly string[] = SECRETS): { links: string[]; track: string } {
+    const campaign: RenderCampaign = {
+      id: campaignId, name: 'n', from: { address: 'news@shop.example' }, postalAddress: '1 Main St', listUnsubscribeMailto: 'unsub@shop.example',
+      trackingBaseUrl: 'https://t.shop.example', trackingSecret: secrets, returnPathDomain: 'bounce.shop.example',
+      messageIdDomain: 'shop.example', sendingDomain: 'shop.example',
+    };
+    const msg = renderMessage(template, { contact: { id: 'contact-9', email: 'ann@example.com' }, campaign, sendAt: SENT });
+    const links = [...(msg.html ?? '').matchAll(/href="https:\/\/t\.shop\.example(\/t\/c\/[^"]+)"/g)].map((m) => (m[1] as string).replaceAll('&#x2F;', '/'));
+    return { links, track: /\/t\/c\/([A-Za-z0-9_-]+)\//.exec(links[0] ?? '')?.[1] ?? '' };
+  }
+  const tagOf = (path: string): string => path.split('/')[5] ?? '';
+
+  it('link tag: a rendered Liquid-built link redirects through the route to its URL and records the click', async (t) => {
+    const h = await harness(t);
+    const { links, track } = rendered();
+    assert.equal(links.length, 3);
+    assert.match(links[1] ?? '', new RegExp(`^/t/c/${track}/1/[A-Za-z0-9_-]+$`), 'the message track token, the link index, the tag');
+    const res = await h.app.inject({ method: 'GET', url: links[1] ?? '', headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://shop.example/u/contact-9');
+    const e = h.events[0] as EngagementEvent;
+    assert.deepEqual([e.type, e.url, e.ledgerId, e.campaignId, e.contactId, e.isMachine], ['clicked', 'https://shop.example/u/contact-9', LEDGER, 'camp-1', 'contact-9', false]);
+    assert.deepEqual(e.raw, { method: 'GET', machineReasons: [], linkIndex: 1, sentAt });
+    assert.deepEqual(h.templateLookups, [], 'the tag carries its URL: no template lookup');
+    // the static links of the same message still resolve through the template
+    const deals = await h.app.inject({ method: 'GET', url: links[0] ?? '', headers: { 'user-agent': HUMAN_UA } });
+    assert.equal(deals.headers.location, 'https://shop.example/deals?a=1&b=2');
+  });
+
+  it('link tag: a tampered URL, a tag from another campaign or link, a track token from another campaign are 400, never a redirect', async (t) => {
+    const h = await harness(t);
+    const mine = rendered();
+    const other = rendered('camp-2');
+    const path = mine.links[1] as string;
+    const raw = Buffer.from(tagOf(path), 'base64url');
+    const evilTag = Buffer.concat([raw.subarray(0, 16), Buffer.from('https://evil.example/u/contact-9')]).toString('base64url');
+    const cases: [string, RegExp][] = [
+      [`${mine.track}/1/${evilTag}`, /link tag did not verify for link 1 of campaign camp-1/],
+      [`${mine.track}/1/${tagOf(other.links[1] as string)}`, /link tag did not verify for link 1 of campaign camp-1/],
+      [`${other.track}/1/${tagOf(path)}`, /link tag did not verify for link 1 of campaign camp-2/],
+      [`${mine.track}/0/${tagOf(path)}`, /link tag did not verify for link 0/],
+      [`${mine.track}/1/${tagOf(rendered('camp-1', ['attacker-secret']).links[1] as string)}`, /link tag did not verify/],
+      [`${mine.track}/1/${tamper(tagOf(path))}`, /link tag did not verify/],
+      [`${mine.track}/1/${tagOf(path)}x`, /link tag did not verify/],
+      [`${tamper(mine.track)}/1/${tagOf(path)}`, /signature did not verify/],
+      [`${message.unsubscribe}/1/${tagOf(path)}`, /signature did not verify/],
+    ];
+    for (const [p, reason] of cases) {
+      const res = await h.app.inject({ method: 'GET', url: `/t/c/${p}` });
+      assert.equal(res.statusCode, 400, p);
+      assert.equal(res.headers.location, undefined, p);
+      assert.match(res.json().message, reason, p);
+    }
+    assert.equal(h.events.length, 0);
+    // camp-2's own pieces together are fine (the harness has no camp-2 template: none is needed)
+    assert.equal((await h.app.inject({ method: 'GET', url: other.links[1] as string })).headers.location, 'https://shop.example/u/contact-9');
+  });
+
+  it('link tag: tags signed with a previous secret still work (rotation)', async (t) => {
+    const h = await harness(t);
+    const old = rendered('camp-1', ['previous-secret']);
+    const res = await h.app.inject({ method: 'GET', url: old.links[1] as string });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, 'https://shop.example/u/contact-9');
   });
 
   it('message token: an unknown campaign is 400; a failing template lookup is 500 and is retried next time', async (t) => {

@@ -6,9 +6,10 @@
  * open redirect), never unsubscribes on GET (link scanners prefetch), always answers the pixel
  * with a GIF (mail clients show broken images).
  *
- * Two token formats are accepted (core/tracking-token.ts): the message's track/unsubscribe tokens
- * (`/t/o/<track>`, `/t/c/<track>/<linkIndex>`, `/t/u/<unsubscribe>`), and the per-link tokens that
- * Liquid-built links still use and every email sent before them carries (`/t/c/<c-token>`, ...).
+ * Token formats accepted (core/tracking-token.ts): the message's track/unsubscribe tokens
+ * (`/t/o/<track>`, `/t/c/<track>/<linkIndex>`, `/t/u/<unsubscribe>`), Liquid-built links as the
+ * track token plus a link tag signed per campaign (`/t/c/<track>/<linkIndex>/<link tag>`), and
+ * the per-link tokens every email sent before them carries (`/t/c/<c-token>`, `/t/o/<o-token>`, ...).
  *
  * Dedup (sourceId): a retried HTTP request (client retry, proxy double fetch) must count once,
  * a real repeat open or click later must count again. So the sourceId is
@@ -54,7 +55,7 @@ const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'se
 
 /** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
  *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix or, under
- *  /t/c/, the link index. */
+ *  /t/c/, the link index (and after it, a link tag). */
 interface RestParams { '*': string }
 const CONFIRM_SUFFIX = '/confirm';
 const LINK_INDEX = /^(0|[1-9][0-9]{0,6})$/;
@@ -93,7 +94,7 @@ function page(reply: FastifyReply, title: string, body: string): FastifyReply {
       + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
 }
 
-/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
+/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>[/<link tag>]], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
 export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
   const codec = createTokenCodec(deps.secrets);
   const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
@@ -134,17 +135,28 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     return hit;
   }
 
-  /** `/t/c/<track>/<linkIndex>`: the static link `linkIndex` of the token's campaign, or the reason
-   *  it is refused. The index is not signed: any index only reaches that template's own links. */
-  async function checkStaticClick(token: string, indexText: string): Promise<TokenPayload | string> {
+  /** `/t/c/<track>/<linkIndex>[/<link tag>]`: with a tag, the URL the tag signed for that link of
+   *  the track token's campaign; without, the static link `linkIndex` of the token's campaign; or
+   *  the reason it is refused. Without a tag the index is not signed: any index only reaches that
+   *  template's own links. */
+  async function checkMessageClick(token: string, rest: string): Promise<TokenPayload | string> {
     const message = codec.verifyMessage(token, 'track');
     if (message === null) {
       const other = codec.verify(token);
       return other === null ? BAD_SIGNATURE : `the token is a '${other.kind}' token; only a message token takes a link index`;
     }
+    const slash = rest.indexOf('/');
+    const indexText = slash === -1 ? rest : rest.slice(0, slash);
     if (!LINK_INDEX.test(indexText)) return 'the link index is not a non-negative integer';
     const linkIndex = Number(indexText);
     const { campaignId } = splitLedger(message.ledgerId);
+    if (slash !== -1) {
+      // The tag is checked against the track token's campaign: a tag made for another campaign
+      // (or another link index) does not verify here.
+      const url = codec.verifyLink(rest.slice(slash + 1), campaignId, linkIndex);
+      if (url === null) return `the link tag did not verify for link ${linkIndex} of campaign ${campaignId} (tampered, or made for another campaign or link)`;
+      return destination({ kind: 'c', ...message, linkIndex }, url);
+    }
     let template: Pick<CompiledTemplate, 'links'>;
     try {
       template = await templateOf(campaignId);
@@ -204,7 +216,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
       const at = deps.clock.now();
       const rest = request.params['*'];
       const slash = rest.indexOf('/');
-      const payload = slash === -1 ? check(rest, 'c') : await checkStaticClick(rest.slice(0, slash), rest.slice(slash + 1));
+      const payload = slash === -1 ? check(rest, 'c') : await checkMessageClick(rest.slice(0, slash), rest.slice(slash + 1));
       if (typeof payload === 'string') refuse(payload, rest);
       const verdict = classifyClick({ userAgent: header(request, 'user-agent'), ip: request.ip, method: request.method, secondsSinceSend: secondsSince(payload, at) });
       try {

@@ -18,6 +18,7 @@ import { planTemplate } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { FooterNeeds } from './footer.ts';
+import type { PreparedCampaign } from './render-message.ts';
 
 export interface TemplateInput {
   /** Liquid. */
@@ -58,6 +59,9 @@ export interface CompiledTemplate {
   readonly plans: { subject: FastPlan | null; html: FastPlan | null; text: FastPlan | null };
   /** Token codecs by secret list, built on first use so each recipient does not rebuild keys. */
   readonly codecs: Map<string, TokenCodec>;
+  /** The campaign strings, signers and link tags render-message.ts last prepared (one campaign
+   *  renders with its template; another campaign replaces them). */
+  readonly prepared: { current: PreparedCampaign | null };
 }
 
 export interface ValidationResult { ok: boolean; errors: string[] }
@@ -196,6 +200,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
       engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
       textIsDerived: input.text === undefined,
       codecs: new Map(),
+      prepared: { current: null },
       plans: {
         subject: planTemplate(engines.text, subject, input.subject, false),
         html: html === null || htmlSource === null ? null : planTemplate(engines.html, html, htmlSource, true),

@@ -152,7 +152,18 @@ function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope): string {
         if (list === null || list === undefined || (Array.isArray(list) && list.length === 0)) {
           out += renderPieces(engine, piece.otherwise, scope);
         } else if (Array.isArray(list)) {
-          for (const item of list) out += renderPieces(engine, piece.body, { ...scope, [piece.variable]: item });
+          // The loop variable is set on the scope and put back after (no object copy per item).
+          const had = Object.hasOwn(scope, piece.variable);
+          const saved = scope[piece.variable];
+          try {
+            for (const item of list) {
+              scope[piece.variable] = item;
+              out += renderPieces(engine, piece.body, scope);
+            }
+          } finally {
+            if (had) scope[piece.variable] = saved;
+            else delete scope[piece.variable];
+          }
         } else {
           out += engine.renderSync([piece.template], scope) as string;
         }

@@ -4,23 +4,28 @@
  * (deliverability.md §8). Pure apart from HMAC: same inputs, same message (Message-ID included),
  * so a retried render after a crash produces an identical message.
  * HMACs per message: one message signature (open pixel, every static link, unsubscribe URLs and
- * mailto subject; core/tracking-token.ts version 1), one per distinct Liquid-built link, one VERP.
+ * mailto subject; core/tracking-token.ts version 1) and one VERP. A Liquid-built link costs an
+ * HMAC only the first time its URL appears in the campaign (a link tag, kept per campaign and
+ * combined with the message's track token); the strings that depend only on the campaign
+ * (prefixes, mailto, signers) are prepared once per compiled template and campaign.
  */
-import { createHash } from 'node:crypto';
 import { escapeAttribute } from 'entities';
 import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
+import { messageIdFor } from '../../core/message-id.ts';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
 import { OPEN_VAR } from './compile.ts';
 import type { CompiledTemplate } from './compile.ts';
 import { renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import { LINKS_VAR } from './links.ts';
-import { encodeVerpAddress } from '../../core/bounce/verp.ts';
+import { createVerpEncoder } from '../../core/bounce/verp.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
 import type { TrackFn } from './liquid-engine.ts';
+
+export { messageIdFor };
 
 export interface RenderContact {
   id: string;
@@ -58,27 +63,45 @@ export interface RenderContext {
   [extra: string]: unknown;
 }
 
-/** `<sha256(campaignId:contactId) prefix>@domain`: stable per ledger row, unique across rows. */
-export function messageIdFor(campaignId: string, contactId: string, domain: string): string {
-  const hash = createHash('sha256').update(`${campaignId}:${contactId}`).digest('hex').slice(0, 32);
-  return `${hash}@${domain}`;
+/** Link tags kept per campaign (a URL and its tag, ~100 bytes each). Per-recipient URLs
+ *  (`?ref={{ contact.id }}`) never repeat: they cycle through the map, which stays bounded. */
+const LINK_TAG_ENTRIES = 4096;
+
+/** What rendering needs that depends only on the campaign, built once per compiled template and
+ *  campaign (the send stage builds a new RenderCampaign object per batch, so it is matched by the
+ *  fields it was built from, not by identity). */
+export interface PreparedCampaign {
+  readonly source: Pick<RenderCampaign, 'id' | 'name' | 'from' | 'postalAddress' | 'trackingBaseUrl' | 'trackingSecret'
+    | 'listUnsubscribeMailto' | 'returnPathDomain' | 'messageIdDomain'>;
+  readonly codec: TokenCodec;
+  /** `<base>/t/c/`, `<base>/t/o/`, `<base>/t/u/` with the base URL's trailing slashes removed. */
+  readonly clickPrefix: string;
+  readonly openPrefix: string;
+  readonly unsubscribePrefix: string;
+  /** `, <mailto:<address>?subject=unsubscribe-` (the List-Unsubscribe header's second part). */
+  readonly mailtoPrefix: string;
+  /** Static link slots: null, or the HTML-escaped `/<index>` suffix after the track token. */
+  readonly staticSuffixes: readonly (string | null)[];
+  /** The scope's `campaign` object (shared: templates cannot write to it). */
+  readonly scopeCampaign: Readonly<Record<string, unknown>>;
+  readonly senderName: string;
+  readonly returnPath: (contactId: string) => string;
+  /** `<linkIndex> <url>` → `/<linkIndex>/<link tag>` (after the track token). */
+  readonly linkTags: Map<string, string>;
 }
 
-function renderFailed(err: unknown, campaignId: string, contactId: string, part: string): SwitchyardError {
-  return new SwitchyardError('TEMPLATE_RENDER_FAILED',
-    `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`,
-    { details: { campaignId, contactId, part }, cause: err });
+function sameSecrets(a: string | readonly string[], b: string | readonly string[]): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' || typeof b === 'string') return false;
+  return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
-/** `<prefix><index>` for each link known at compile time (the tracking endpoint resolves the
- *  index in the campaign's template); Liquid hrefs sign their own token through TRACK_FN_VAR. */
-function staticLinks(compiled: CompiledTemplate, prefix: string): string[] {
-  const out: string[] = new Array<string>(compiled.links.length).fill('');
-  const escaped = escapeAttribute(prefix);
-  for (const link of compiled.links) {
-    if (link.url !== undefined) out[link.index] = `${escaped}${link.index}`;
-  }
-  return out;
+function matches(p: PreparedCampaign, c: RenderCampaign): boolean {
+  const s = p.source;
+  return s.id === c.id && s.trackingBaseUrl === c.trackingBaseUrl && sameSecrets(s.trackingSecret, c.trackingSecret)
+    && s.listUnsubscribeMailto === c.listUnsubscribeMailto && s.returnPathDomain === c.returnPathDomain
+    && s.messageIdDomain === c.messageIdDomain && s.name === c.name && s.postalAddress === c.postalAddress
+    && (s.from === c.from || (s.from.address === c.from.address && s.from.name === c.from.name));
 }
 
 function codecFor(compiled: CompiledTemplate, secrets: string | readonly string[]): TokenCodec {
@@ -91,10 +114,6 @@ function codecFor(compiled: CompiledTemplate, secrets: string | readonly string[
   return codec;
 }
 
-function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>): string {
-  return plan === null ? engine.renderSync(templates, scope) as string : renderPlan(engine, plan, scope);
-}
-
 function mailtoAddress(value: string): string {
   return value.replace(/^mailto:/i, '').split('?')[0] as string;
 }
@@ -104,19 +123,72 @@ function mailtoAddress(value: string): string {
  * (core/bounce/verp.ts; MTAs may lower-case local parts). Ids too long for the 64-octet local
  * part fall back to the plain bounce mailbox; bounces then correlate by Message-ID.
  */
-function returnPathFor(campaign: RenderCampaign, contactId: string): string {
+function returnPathOf(campaign: RenderCampaign): (contactId: string) => string {
   const secret = typeof campaign.trackingSecret === 'string' ? campaign.trackingSecret : campaign.trackingSecret[0]!;
-  try {
-    return encodeVerpAddress({ campaignId: campaign.id, contactId }, { secret, domain: campaign.returnPathDomain });
-  } catch {
-    return `bounces@${campaign.returnPathDomain}`;
+  const encode = createVerpEncoder({ secret, domain: campaign.returnPathDomain });
+  const fallback = `bounces@${campaign.returnPathDomain}`;
+  return (contactId) => {
+    try {
+      return encode({ campaignId: campaign.id, contactId });
+    } catch {
+      return fallback;
+    }
+  };
+}
+
+function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): PreparedCampaign {
+  const current = compiled.prepared.current;
+  if (current !== null && matches(current, campaign)) return current;
+  const base = campaign.trackingBaseUrl.replace(/\/+$/, '');
+  const staticSuffixes: (string | null)[] = new Array<string | null>(compiled.links.length).fill(null);
+  for (const link of compiled.links) {
+    if (link.url !== undefined) staticSuffixes[link.index] = escapeAttribute(`/${link.index}`);
   }
+  const { id, name, from, postalAddress, trackingBaseUrl, trackingSecret, listUnsubscribeMailto, returnPathDomain, messageIdDomain } = campaign;
+  const prepared: PreparedCampaign = {
+    source: { id, name, from, postalAddress, trackingBaseUrl, trackingSecret, listUnsubscribeMailto, returnPathDomain, messageIdDomain },
+    codec: codecFor(compiled, campaign.trackingSecret),
+    clickPrefix: `${base}/t/c/`,
+    openPrefix: `${base}/t/o/`,
+    unsubscribePrefix: `${base}/t/u/`,
+    mailtoPrefix: `, <mailto:${mailtoAddress(campaign.listUnsubscribeMailto)}?subject=unsubscribe-`,
+    staticSuffixes,
+    scopeCampaign: { id, name, from, postalAddress },
+    senderName: from.name ?? from.address,
+    returnPath: returnPathOf(campaign),
+    linkTags: new Map(),
+  };
+  compiled.prepared.current = prepared;
+  return prepared;
+}
+
+/** `/<linkIndex>/<link tag>` for a Liquid-built URL: one HMAC the first time the campaign renders
+ *  this URL for this link, a map lookup after that. */
+function linkTagSuffix(p: PreparedCampaign, campaignId: string, url: string, linkIndex: number): string {
+  const key = `${linkIndex} ${url}`;
+  let suffix = p.linkTags.get(key);
+  if (suffix === undefined) {
+    suffix = `/${linkIndex}/${p.codec.signLink(campaignId, linkIndex, url)}`;
+    if (p.linkTags.size >= LINK_TAG_ENTRIES) p.linkTags.delete(p.linkTags.keys().next().value as string);
+    p.linkTags.set(key, suffix);
+  }
+  return suffix;
+}
+
+function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>): string {
+  return plan === null ? engine.renderSync(templates, scope) as string : renderPlan(engine, plan, scope);
+}
+
+function renderFailed(err: unknown, campaignId: string, contactId: string, part: string): SwitchyardError {
+  return new SwitchyardError('TEMPLATE_RENDER_FAILED',
+    `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`,
+    { details: { campaignId, contactId, part }, cause: err });
 }
 
 /** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED, CAMPAIGN_INVALID (no postal
  *  address) or VALIDATION_FAILED (contact without an email address). */
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
-  const { contact, campaign, sendAt, ...extra } = ctx;
+  const { contact, campaign, sendAt } = ctx;
   if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
     throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
       { details: { campaignId: campaign.id } });
@@ -125,20 +197,20 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     throw new SwitchyardError('VALIDATION_FAILED', `contact ${contact.id} has no email address to send to`,
       { details: { campaignId: campaign.id, contactId: contact.id } });
   }
+  const p = prepare(compiled, campaign);
   const ledgerId = `${campaign.id}:${contact.id}`;
-  const codec = codecFor(compiled, campaign.trackingSecret);
-  const base = campaign.trackingBaseUrl.replace(/\/+$/, '');
-  const stamp = sendAt === undefined ? {} : { sentAt: Math.floor(sendAt.getTime() / 1000) };
-  const tokens = codec.signMessage({ ledgerId, ...stamp });
-  const unsubscribeUrl = `${base}/t/u/${tokens.unsubscribe}`;
-  const scope: Record<string, unknown> = {
-    ...extra,
-    contact,
-    campaign: { id: campaign.id, name: campaign.name, from: campaign.from, postalAddress: campaign.postalAddress },
-    unsubscribe_url: unsubscribeUrl,
-    postal_address: campaign.postalAddress,
-    sender_name: campaign.from.name ?? campaign.from.address,
-  };
+  const tokens = p.codec.signMessage(sendAt === undefined ? { ledgerId } : { ledgerId, sentAt: Math.floor(sendAt.getTime() / 1000) });
+  const unsubscribeUrl = p.unsubscribePrefix + tokens.unsubscribe;
+  // Extra variables first, so they cannot override the names below.
+  const scope: Record<string, unknown> = {};
+  for (const key in ctx) {
+    if (key !== 'campaign' && key !== 'sendAt' && Object.hasOwn(ctx, key)) scope[key] = ctx[key];
+  }
+  scope['contact'] = contact;
+  scope['campaign'] = p.scopeCampaign;
+  scope['unsubscribe_url'] = unsubscribeUrl;
+  scope['postal_address'] = campaign.postalAddress;
+  scope['sender_name'] = p.senderName;
 
   let subject: string;
   let html: string | undefined;
@@ -148,20 +220,13 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
-      // html and text show the same Liquid-built links: sign each (url, link) once per recipient.
-      const signed = new Map<string, string>();
-      const track: TrackFn = (url, linkIndex) => {
-        const key = `${linkIndex} ${url}`;
-        let tracked = signed.get(key);
-        if (tracked === undefined) {
-          tracked = `${base}/t/c/${codec.sign({ kind: 'c', ledgerId, url, linkIndex, ...stamp })}`;
-          signed.set(key, tracked);
-        }
-        return tracked;
-      };
+      const trackPrefix = p.clickPrefix + tokens.track;
+      // html and text show the same Liquid-built links: the campaign keeps each URL's tag.
+      const track: TrackFn = (url, linkIndex) => trackPrefix + linkTagSuffix(p, campaign.id, url, linkIndex);
+      const escapedPrefix = escapeAttribute(trackPrefix);
       scope[TRACK_FN_VAR] = track;
-      scope[LINKS_VAR] = staticLinks(compiled, `${base}/t/c/${tokens.track}/`);
-      scope[OPEN_VAR] = `${base}/t/o/${tokens.track}`;
+      scope[LINKS_VAR] = p.staticSuffixes.map((suffix) => (suffix === null ? '' : escapedPrefix + suffix));
+      scope[OPEN_VAR] = p.openPrefix + tokens.track;
       html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
     }
     part = 'text';
@@ -173,7 +238,6 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     throw renderFailed(err, campaign.id, contact.id, part);
   }
 
-  const mailto = mailtoAddress(campaign.listUnsubscribeMailto);
   const message: OutboundMessage = {
     messageId: messageIdFor(campaign.id, contact.id, campaign.messageIdDomain),
     from: campaign.from,
@@ -181,11 +245,11 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject,
     text,
     headers: {
-      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${tokens.unsubscribe}>`,
+      'List-Unsubscribe': `<${unsubscribeUrl}>${p.mailtoPrefix}${tokens.unsubscribe}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Switchyard-Msg': ledgerId,
     },
-    returnPath: returnPathFor(campaign, contact.id),
+    returnPath: p.returnPath(contact.id),
     correlation: { campaignId: campaign.id, contactId: contact.id, ledgerId },
   };
   if (html !== undefined) message.html = html;

@@ -7,6 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SwitchyardError } from '../errors.ts';
+import { createHmacSha256 } from '../tracking-token.ts';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -93,6 +94,33 @@ export function encodeVerpToken(ids: VerpIds, secret: string): string {
   const k = packId(ids.contactId);
   const payload = Buffer.concat([Buffer.from([(c.isUuid ? 1 : 0) | (k.isUuid ? 2 : 0)]), c.bytes, k.bytes]);
   return toBase32(payload) + toBase32(mac(secret, payload));
+}
+
+/**
+ * encodeVerpAddress for many messages with one secret and domain (a campaign's send): the HMAC
+ * key is prepared once and the last campaign id's packing is kept, so each address costs one
+ * HMAC over the payload. Same addresses as encodeVerpAddress, byte for byte.
+ */
+export function createVerpEncoder(options: VerpOptions): (ids: VerpIds) => string {
+  const sign = createHmacSha256(options.secret);
+  const start = `${options.prefix ?? 'b'}+`;
+  const suffix = `@${options.domain}`;
+  let last: { id: string; packed: { isUuid: boolean; bytes: Buffer } } | null = null;
+  return (ids) => {
+    if (last === null || last.id !== ids.campaignId) last = { id: ids.campaignId, packed: packId(ids.campaignId) };
+    const c = last.packed;
+    const k = packId(ids.contactId);
+    const payload = Buffer.allocUnsafe(1 + c.bytes.length + k.bytes.length);
+    payload[0] = (c.isUuid ? 1 : 0) | (k.isUuid ? 2 : 0);
+    c.bytes.copy(payload, 1);
+    k.bytes.copy(payload, 1 + c.bytes.length);
+    const local = start + toBase32(payload) + toBase32(sign(payload).subarray(0, MAC_BYTES));
+    if (local.length > MAX_LOCAL_PART) {
+      throw new SwitchyardError('VALIDATION_FAILED',
+        `VERP local part is ${local.length} octets (max ${MAX_LOCAL_PART}): use shorter ids or prefix`);
+    }
+    return local + suffix;
+  };
 }
 
 /** Verifies and unpacks a token (case-insensitive). */

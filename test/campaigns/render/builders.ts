@@ -36,8 +36,9 @@ export function trackingTokens(text: string, kind: 'c' | 'o' | 'u'): string[] {
 }
 
 export interface ClickTarget {
-  /** `message`: `/t/c/<message token>/<index>` (static link); `link`: `/t/c/<token with its url>`. */
-  form: 'message' | 'link';
+  /** `message`: `/t/c/<message token>/<index>` (static link); `tagged`: `/t/c/<message token>/<index>/<link tag>`
+   *  (Liquid-built link); `link`: `/t/c/<token with its url>` (per-link token, mail sent before link tags). */
+  form: 'message' | 'tagged' | 'link';
   ledgerId: string;
   linkIndex?: number;
   url?: string;
@@ -48,8 +49,13 @@ export interface ClickTarget {
  *  through the template's static links, a per-link token through the URL it carries. */
 export function clickTargets(text: string, links: readonly LinkSlot[], secret = SECRET): (ClickTarget | null)[] {
   const codec = createTokenCodec(secret);
-  return [...text.matchAll(/https:\/\/t\.acme\.example\/t\/c\/([A-Za-z0-9_-]+)(?:\/(\d+))?/g)].map((m): ClickTarget | null => {
-    const [, token, index] = m as unknown as [string, string, string | undefined];
+  return [...text.matchAll(/https:\/\/t\.acme\.example\/t\/c\/([A-Za-z0-9_-]+)(?:\/(\d+)(?:\/([A-Za-z0-9_-]+))?)?/g)].map((m): ClickTarget | null => {
+    const [, token, index, tag] = m as unknown as [string, string, string | undefined, string | undefined];
+    if (index !== undefined && tag !== undefined) {
+      const p = codec.verifyMessage(token, 'track');
+      const url = p === null ? null : codec.verifyLink(tag, p.ledgerId.slice(0, p.ledgerId.indexOf(':')), Number(index));
+      return p === null || url === null ? null : { form: 'tagged', ...p, linkIndex: Number(index), url };
+    }
     if (index !== undefined) {
       const p = codec.verifyMessage(token, 'track');
       const url = staticLinkUrl(links, Number(index));

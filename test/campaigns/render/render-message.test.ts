@@ -7,6 +7,7 @@ import { escapeAttribute } from 'entities';
 import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
 import { createTokenCodec } from '../../../src/core/tracking-token.ts';
+import { ledgerOfMessageId, messageIdFor } from '../../../src/core/message-id.ts';
 import { isSwitchyardError } from '../../../src/core/errors.ts';
 import { SECRET, aCampaign, aContext, clickTargets, fixture, trackingTokens } from './builders.ts';
 
@@ -30,8 +31,8 @@ describe('renderMessage', () => {
     const clicks = clickTargets(msg.html ?? '', compiled.links);
     assert.deepEqual(clicks, [
       { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 0, url: 'https://acme.example/?utm_source=email&utm_medium=newsletter' },
-      { form: 'link', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/widget?ref=contact-7' },
-      { form: 'link', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
+      { form: 'tagged', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/widget?ref=contact-7' },
+      { form: 'tagged', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
       { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
     ]);
     assert.deepEqual(clickTargets(msg.text, compiled.links), clicks);
@@ -107,18 +108,41 @@ describe('renderMessage', () => {
     // the inbound bounce parser must be able to read the return path back
     const verp = decodeVerpAddress(msg.returnPath ?? '', { secret: SECRET, domain: 'bounce.acme.example' });
     assert.deepEqual(verp, { ok: true, campaignId: 'camp-1', contactId: 'contact-7' });
-    assert.match(msg.messageId, /^[0-9a-f]{32}@mail\.acme\.example$/);
+    // core/message-id.ts: the id names its ledger row (ingest correlates it without an index)
+    assert.equal(msg.messageId, messageIdFor('camp-1', 'contact-7', 'mail.acme.example'));
+    assert.deepEqual(ledgerOfMessageId(msg.messageId), { campaignId: 'camp-1', contactId: 'contact-7' });
+    assert.match(msg.messageId, /@mail\.acme\.example$/);
     assert.equal(renderMessage(compiled, aContext()).messageId, msg.messageId, 'deterministic per ledger row');
     assert.notEqual(renderMessage(compiled, aContext({ contact: { id: 'other', email: 'o@x.example' } })).messageId, msg.messageId);
     assert.deepEqual(msg.correlation, { campaignId: 'camp-1', contactId: 'contact-7', ledgerId: 'camp-1:contact-7' });
     assert.deepEqual(msg.replyTo, { address: 'reply@acme.example' });
   });
 
+  it('signs a repeated Liquid-built URL once per campaign: recipients share its link tag, each with their own track token', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: '<body><a href="https://shop.example/plans?plan={{ contact.plan }}">new</a> {{ unsubscribe_url }} {{ postal_address }}</body>' });
+    const render = (id: string, plan: string, campaign = aCampaign()): string =>
+      renderMessage(compiled, aContext({ contact: { id, email: `${id}@example.com`, plan }, campaign })).html ?? '';
+    const tagOf = (html: string): string => /\/t\/c\/[A-Za-z0-9_-]+\/0\/([A-Za-z0-9_-]+)"/.exec(html)?.[1] ?? '';
+    const [a, b, c] = [render('k1', 'pro'), render('k2', 'pro'), render('k3', 'free')];
+    assert.equal(tagOf(a), tagOf(b), 'same campaign, link and URL: same tag');
+    assert.notEqual(tagOf(a), tagOf(c));
+    assert.deepEqual([a, b, c].map((h) => clickTargets(h, compiled.links)[0]), [
+      { form: 'tagged', ledgerId: 'camp-1:k1', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
+      { form: 'tagged', ledgerId: 'camp-1:k2', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
+      { form: 'tagged', ledgerId: 'camp-1:k3', linkIndex: 0, url: 'https://shop.example/plans?plan=free' },
+    ]);
+    // another campaign (or secret) rendering the same compiled template gets its own tags and prefixes
+    const other = render('k1', 'pro', aCampaign({ id: 'camp-2', trackingBaseUrl: 'https://t.acme.example/', trackingSecret: ['s2', SECRET] }));
+    assert.notEqual(tagOf(other), tagOf(a));
+    assert.deepEqual(clickTargets(other, compiled.links, 's2')[0], { form: 'tagged', ledgerId: 'camp-2:k1', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' });
+    assert.equal(render('k1', 'pro'), a, 'back to the first campaign: the identical message');
+  });
+
   it('stamps the send time into click and open tokens when given', async () => {
     const compiled = await compileTemplate({ subject: 's', html: fixture('plain-no-footer.html') });
     const msg = renderMessage(compiled, aContext({ sendAt: new Date('2026-03-02T10:00:00.900Z') }));
     const sentAt = Date.parse('2026-03-02T10:00:00Z') / 1000;
-    assert.deepEqual(clickTargets(msg.html ?? '', compiled.links).map((c) => [c?.form, c?.sentAt]), [['message', sentAt], ['link', sentAt]]);
+    assert.deepEqual(clickTargets(msg.html ?? '', compiled.links).map((c) => [c?.form, c?.sentAt]), [['message', sentAt], ['tagged', sentAt]]);
     assert.equal(codec.verifyMessage(trackingTokens(msg.html ?? '', 'o')[0] as string, 'track')?.sentAt, sentAt);
   });
 
