@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createTokenCodec, signToken, verifyToken } from '../../src/core/tracking-token.ts';
+import { createHmac } from 'node:crypto';
+import { createHmacSha256, createTokenCodec, signToken, verifyToken } from '../../src/core/tracking-token.ts';
 import type { MessageTokenPayload, MessageTokenUse, TokenPayload } from '../../src/core/tracking-token.ts';
 
 const SECRET = 'test-secret-one';
@@ -159,5 +160,62 @@ describe('per-message tokens (version 1)', () => {
   it('is shorter than the per-link tokens it replaces (72 characters for two UUIDs and sentAt)', () => {
     const tokens = codec.signMessage({ ledgerId: UUID_LEDGER, sentAt: 1_772_445_600 });
     assert.equal(tokens.track.length, Math.ceil(((1 + 32 + 5 + 16) * 8) / 6));
+  });
+});
+
+describe('HMAC-SHA256 over one-shot hashes', () => {
+  it('gives the same 32 bytes as createHmac for any key and data, across calls of one keyed instance', () => {
+    fc.assert(fc.property(fc.oneof(fc.string({ minLength: 1 }), fc.uint8Array({ minLength: 0, maxLength: 200 }).map((b) => Buffer.from(b))),
+      fc.array(fc.uint8Array({ maxLength: 600 }), { minLength: 1, maxLength: 4 }), (key, inputs) => {
+        const mac = createHmacSha256(key);
+        for (const data of inputs) assert.deepEqual(mac(data), createHmac('sha256', key).update(data).digest());
+      }), { numRuns: 300 });
+  });
+});
+
+describe('link tags', () => {
+  const codec = createTokenCodec([SECRET]);
+  const campaignArb = fc.oneof(fc.string({ minLength: 1, maxLength: 64 }), fc.uuid());
+  const urlArb = fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string({ minLength: 1 }).map((s) => `https://x.example/${s}`));
+
+  it('round-trips: the tag gives back its URL for its campaign and link index, and only those', () => {
+    fc.assert(fc.property(campaignArb, campaignArb, fc.nat({ max: 100000 }), fc.nat({ max: 100000 }), urlArb, (c, c2, i, i2, url) => {
+      const tag = codec.signLink(c, i, url);
+      assert.match(tag, /^[A-Za-z0-9_-]+$/);
+      assert.equal(codec.verifyLink(tag, c, i), url);
+      assert.equal(codec.signLink(c, i, url), tag, 'deterministic: one tag per (campaign, link, URL)');
+      if (c2 !== c) assert.equal(codec.verifyLink(tag, c2, i), null);
+      if (i2 !== i) assert.equal(codec.verifyLink(tag, c, i2), null);
+    }), { numRuns: 300 });
+  });
+
+  it('rejects any single-character change (the URL or the MAC), truncation, extension and a foreign secret', () => {
+    fc.assert(fc.property(campaignArb, fc.nat({ max: 1000 }), urlArb, fc.nat(), fc.nat({ max: 63 }), (c, i, url, at, ch) => {
+      const tag = codec.signLink(c, i, url);
+      const k = at % tag.length;
+      const replacement = B64[ch] as string;
+      fc.pre(replacement !== tag[k]);
+      assert.equal(codec.verifyLink(tag.slice(0, k) + replacement + tag.slice(k + 1), c, i), null);
+      assert.equal(codec.verifyLink(tag.slice(0, -1), c, i), null);
+      assert.equal(codec.verifyLink(`${tag}A`, c, i), null);
+      assert.equal(createTokenCodec(['another-secret']).verifyLink(tag, c, i), null);
+    }), { numRuns: 300 });
+  });
+
+  it('never passes as a message or per-link token, nor they as a tag; rotates like them', () => {
+    fc.assert(fc.property(campaignArb, fc.nat({ max: 1000 }), urlArb, messageArb, payloadArb, (c, i, url, m, p) => {
+      const tag = codec.signLink(c, i, url);
+      assert.equal(codec.verify(tag), null);
+      assert.equal(codec.verifyMessage(tag, 'track'), null);
+      assert.equal(codec.verifyMessage(tag, 'unsubscribe'), null);
+      for (const other of [codec.sign(p), codec.signMessage(m).track, codec.signMessage(m).unsubscribe]) {
+        assert.equal(codec.verifyLink(other, c, i), null);
+      }
+    }), { numRuns: 200 });
+    const old = createTokenCodec(['old-secret']).signLink('camp', 2, 'https://x.example/a');
+    assert.equal(createTokenCodec(['new-secret', 'old-secret']).verifyLink(old, 'camp', 2), 'https://x.example/a');
+    assert.throws(() => codec.signLink('camp', -1, 'https://x.example/'), TypeError);
+    assert.equal(codec.verifyLink('', 'camp', 0), null);
+    assert.equal(codec.verifyLink(codec.signLink('camp', 0, 'https://x.example/').slice(0, 22), 'camp', 0), null, 'a bare MAC has no URL');
   });
 });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  decodeVerpAddress, decodeVerpToken, encodeVerpAddress, encodeVerpToken, extractVerpToken,
+  createVerpEncoder, decodeVerpAddress, decodeVerpToken, encodeVerpAddress, encodeVerpToken, extractVerpToken,
 } from '../../../src/core/bounce/verp.ts';
 
 const opts = { secret: 'test-secret', domain: 'bounce.example.com' };
@@ -46,5 +46,19 @@ describe('VERP', () => {
       const flipped = token.slice(0, i) + (token[i] === 'a' ? 'b' : 'a') + token.slice(i + 1);
       assert.equal(decodeVerpToken(flipped, opts.secret).ok, false);
     }), { numRuns: 500 });
+  });
+
+  it('property: a reusable encoder gives exactly the addresses encodeVerpAddress gives, and they decode', () => {
+    const id = fc.oneof(fc.uuid().map((u) => u.toLowerCase()), fc.string({ minLength: 1, maxLength: 20 }));
+    fc.assert(fc.property(fc.string({ minLength: 1 }), fc.array(fc.tuple(id, id), { minLength: 1, maxLength: 5 }), (secret, pairs) => {
+      const o = { secret, domain: 'bounce.example.com' };
+      const encode = createVerpEncoder(o);
+      for (const [c, k] of pairs) {
+        const address = encode({ campaignId: c, contactId: k });
+        assert.equal(address, encodeVerpAddress({ campaignId: c, contactId: k }, o));
+        assert.deepEqual(decodeVerpAddress(address, o), { ok: true, campaignId: c, contactId: k });
+      }
+    }), { numRuns: 300 });
+    assert.throws(() => createVerpEncoder(opts)({ campaignId: 'x'.repeat(40), contactId }), { code: 'VALIDATION_FAILED' });
   });
 });
