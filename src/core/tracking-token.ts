@@ -158,10 +158,13 @@ function readVarint(buf: Buffer, pos: number, end: number): [number, number] | n
 function encodeLedger(ledgerId: string): { bytes: Buffer; packed: boolean } {
   const uuids = UUID_PAIR.exec(ledgerId);
   if (uuids !== null) return { bytes: Buffer.from(uuids.slice(1).join(''), 'hex'), packed: true };
-  const utf8 = Buffer.from(ledgerId, 'utf8');
+  const length = Buffer.byteLength(ledgerId, 'utf8');
   const len: number[] = [];
-  pushVarint(len, utf8.length);
-  return { bytes: Buffer.concat([Buffer.from(len), utf8]), packed: false };
+  pushVarint(len, length);
+  const bytes = Buffer.allocUnsafe(len.length + length);
+  for (let i = 0; i < len.length; i++) bytes[i] = len[i] as number;
+  bytes.write(ledgerId, len.length, 'utf8');
+  return { bytes, packed: false };
 }
 
 function checkSentAt(sentAt: number): void {
@@ -203,8 +206,12 @@ function encodeMessageBody(p: MessageTokenPayload, ledger: { bytes: Buffer; pack
     checkSentAt(p.sentAt);
     pushVarint(numbers, p.sentAt);
   }
-  const header = VERSION_MESSAGE | (ledger.packed ? FLAG_UUIDS : 0) | (p.sentAt !== undefined ? FLAG_SENT_AT : 0);
-  return Buffer.concat([Buffer.from([header]), ledger.bytes, Buffer.from(numbers)]);
+  const body = Buffer.allocUnsafe(1 + ledger.bytes.length + numbers.length);
+  body[0] = VERSION_MESSAGE | (ledger.packed ? FLAG_UUIDS : 0) | (p.sentAt !== undefined ? FLAG_SENT_AT : 0);
+  ledger.bytes.copy(body, 1);
+  let pos = 1 + ledger.bytes.length;
+  for (const n of numbers) body[pos++] = n;
+  return body;
 }
 
 function checkLinkIndex(linkIndex: number): void {

@@ -132,8 +132,10 @@ function lookup(scope: Scope, path: Segment[]): unknown {
   return v;
 }
 
+const NEEDS_ESCAPE = /[&<>"']/;
+
 function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+  return NEEDS_ESCAPE.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string) : s;
 }
 
 function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope): string {

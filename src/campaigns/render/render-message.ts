@@ -76,6 +76,8 @@ export interface PreparedCampaign {
   readonly codec: TokenCodec;
   /** `<base>/t/c/`, `<base>/t/o/`, `<base>/t/u/` with the base URL's trailing slashes removed. */
   readonly clickPrefix: string;
+  /** clickPrefix HTML-escaped (tokens are base64url: nothing in them needs escaping). */
+  readonly escapedClickPrefix: string;
   readonly openPrefix: string;
   readonly unsubscribePrefix: string;
   /** `, <mailto:<address>?subject=unsubscribe-` (the List-Unsubscribe header's second part). */
@@ -149,6 +151,7 @@ function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): Prepared
     source: { id, name, from, postalAddress, trackingBaseUrl, trackingSecret, listUnsubscribeMailto, returnPathDomain, messageIdDomain },
     codec: codecFor(compiled, campaign.trackingSecret),
     clickPrefix: `${base}/t/c/`,
+    escapedClickPrefix: escapeAttribute(`${base}/t/c/`),
     openPrefix: `${base}/t/o/`,
     unsubscribePrefix: `${base}/t/u/`,
     mailtoPrefix: `, <mailto:${mailtoAddress(campaign.listUnsubscribeMailto)}?subject=unsubscribe-`,
@@ -223,7 +226,7 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
       const trackPrefix = p.clickPrefix + tokens.track;
       // html and text show the same Liquid-built links: the campaign keeps each URL's tag.
       const track: TrackFn = (url, linkIndex) => trackPrefix + linkTagSuffix(p, campaign.id, url, linkIndex);
-      const escapedPrefix = escapeAttribute(trackPrefix);
+      const escapedPrefix = p.escapedClickPrefix + tokens.track;
       scope[TRACK_FN_VAR] = track;
       scope[LINKS_VAR] = p.staticSuffixes.map((suffix) => (suffix === null ? '' : escapedPrefix + suffix));
       scope[OPEN_VAR] = p.openPrefix + tokens.track;

@@ -7,6 +7,8 @@ import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
 import type { RenderCampaign } from '../../../src/campaigns/render/render-message.ts';
 import { renderPlan } from '../../../src/campaigns/render/fast-render.ts';
 import { createTokenCodec } from '../../../src/core/tracking-token.ts';
+import { demoCampaign } from '../../../src/demo/campaign.ts';
+import { demoRow } from '../../../src/connectors/warehouse/demo/generate.ts';
 
 const html = readFileSync(new URL('../../fixtures/templates/newsletter.mjml', import.meta.url), 'utf8');
 const campaign: RenderCampaign = {
@@ -37,6 +39,18 @@ best('renderMessage, 3 products', 10000, (i) => {
 });
 best('renderMessage, no products', 10000, (i) => {
   renderMessage(compiled, { contact: { id: contactId(i), email: `u${i}@example.com`, firstName: 'Ann' }, campaign, products: [], sendAt });
+});
+// What `npm run bench -- blast` sends: the demo campaign to the synthetic warehouse (a slug
+// campaign id, one Liquid-built link with a few distinct URLs, one static link).
+const demo = demoCampaign();
+const demoCompiled = await compileTemplate({ subject: demo.subject, html: demo.template.html ?? '' });
+const demoRender: RenderCampaign = { ...campaign, id: 'demo-autumn', name: demo.name, from: demo.from, replyTo: demo.replyTo, postalAddress: demo.postalAddress };
+const demoContacts = Array.from({ length: 10000 }, (_, i) => {
+  const row = demoRow(1, i);
+  return { id: row.customer_id, email: row.email_address, firstName: row.first_name, lastName: row.last_name, company: row.company, plan: row.plan };
+});
+best('renderMessage, demo campaign', 10000, (i) => {
+  renderMessage(demoCompiled, { contact: demoContacts[i] as (typeof demoContacts)[number], campaign: demoRender, sendAt });
 });
 const codec = createTokenCodec('bench-secret');
 best('token sign (click, UUID ledger)', 50000, (i) => {
