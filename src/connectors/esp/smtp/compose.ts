@@ -35,8 +35,9 @@ const OWN_HEADERS = new Set(['from', 'reply-to', 'to', 'subject', 'date', 'messa
  *  unstructured values (encoded words for non-ASCII, control characters and "=?" look-alikes). */
 const encoder = new MimeNode(false);
 
-/** A header value that goes out as it is: printable ASCII, nothing that reads as an encoded word. */
-const PLAIN_VALUE = /^[\x20-\x7e]*$/;
+/** A header value that goes out as it is: printable ASCII, nothing that reads as an encoded word,
+ *  and no '"' (nodemailer's encodeWords encodes a value holding one; so do we, to read the same). */
+const PLAIN_VALUE = /^[\x20\x21\x23-\x7e]*$/;
 /** CRLF-separated lines of printable ASCII and TAB: one linear pass (the classes are disjoint, so
  *  it never backtracks more than a line), several times faster than searching for the opposite. */
 const ASCII_LINES = /^(?:[\t\x20-\x7e]*\r\n)*[\t\x20-\x7e]*$/;

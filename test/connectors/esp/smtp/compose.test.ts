@@ -19,6 +19,7 @@ const NOW = new Date('2026-11-26T18:00:00Z');
 const line = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 80 }),
+  fc.string({ unit: 'binary-ascii', maxLength: 40 }),
   fc.string({ maxLength: 20 }).map((s) => `.${s}`),
   fc.constantFrom('.', '..', '. ', ' trailing space ', 'tab\there\t', '=3D not qp', '--=_sy_ looks like a boundary', 'héllo wörld', '日本語のテキスト'),
   fc.tuple(fc.integer({ min: 990, max: 1200 }), fc.constantFrom('x', 'é', 'ab ')).map(([n, c]) => c.repeat(Math.ceil(n / c.length)).slice(0, n)),
@@ -27,6 +28,7 @@ const body = fc.tuple(fc.array(line, { maxLength: 12 }), fc.array(fc.constantFro
   .map(([lines, breaks, trailing]) => lines.map((l, i) => l + (i < lines.length - 1 || trailing ? breaks[i]! : '')).join(''));
 const displayName = fc.option(fc.oneof(
   fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'binary-ascii', maxLength: 20 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.constantFrom('Example News', 'Ünïcode News, Inc.', 'Jöhn "JJ" Døe', 'Ο Ταχυδρόμος', '日本語の名前', 'a very long display name that will need folding somewhere along the way ok'),
 ), { nil: undefined });
@@ -42,7 +44,7 @@ const message: fc.Arbitrary<OutboundMessage> = fc.record({
   from: anAddress,
   replyTo: fc.option(anAddress, { nil: undefined }),
   to: anAddress,
-  subject: fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: 'grapheme', maxLength: 120 }),
+  subject: fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: 'grapheme', maxLength: 120 }), fc.string({ unit: 'binary-ascii', maxLength: 40 }),
     fc.constantFrom('Autumn offers', 'Héllo wörld, your offers are ready', '=?utf-8?Q?not_encoded?= really', '')),
   text: body,
   html: fc.option(fc.oneof(body, body.map((b) => `<p>${b}</p>`), fc.constant('')), { nil: undefined }),
