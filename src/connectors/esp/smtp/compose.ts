@@ -56,9 +56,9 @@ function addressLine(key: string, address: Address): string {
 }
 
 /**
- * Lines that repeat across a campaign's messages and cost the encoder (From and Reply-To,
- * a non-ASCII subject or extra header), keyed by their inputs. Bounded: emptied when full, so one process sending
- * for many campaigns (or a personalised subject) only loses the cache's benefit.
+ * Lines that repeat across a campaign's messages and cost the encoder (From and Reply-To, a
+ * non-ASCII subject or extra header), keyed by their inputs. Bounded: emptied when full, so a
+ * process sending for many campaigns (or personalised non-ASCII subjects) only loses its benefit.
  */
 const CACHE_LIMIT = 512;
 const cache = new Map<string, string>();
