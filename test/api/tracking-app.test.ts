@@ -26,14 +26,14 @@ describe('tracking routes wired by app.ts', () => {
   });
   after(async () => { await app.close(); await db.close(); });
 
-  it('resolves a static link of the campaign template, a Liquid-built link by its token, and the pixel', async () => {
+  it('resolves a static link of the campaign template, a Liquid-built link by its tag, and the pixel', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 1 } }));
     const msg = await app.campaigns.preview(c.id, { id: 'cus_00000001', email: 'ann@example.com', firstName: 'Ann', plan: 'pro' });
     const links = [...(msg.html ?? '').matchAll(/href="https:\/\/t\.example\.com(\/t\/c\/[^"]+)"/g)].map((m) => m[1] as string);
     assert.equal(links.length, 2, msg.html);
     const [dynamic, fixed] = links as [string, string];
     assert.match(fixed, /^\/t\/c\/[\w-]+\/1$/, 'the static pricing link is the message token and its index');
-    assert.match(dynamic, /^\/t\/c\/[\w-]+$/, 'the Liquid-built button keeps a per-link token');
+    assert.match(dynamic, /^\/t\/c\/[\w-]+\/0\/[\w-]+$/, 'the Liquid-built button is the message token, its index and a link tag');
 
     const pricing = await app.server.inject({ method: 'GET', url: fixed, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(pricing.statusCode, 302, pricing.body);
