@@ -95,6 +95,11 @@ export interface PreparedCampaign {
   readonly returnPath: (contactId: string) => string;
   /** `<linkIndex> <url>` → `/<linkIndex>/<link tag>` (after the track token). */
   readonly linkTags: Map<string, string>;
+  /** The TrackFn for Liquid-built links: `<clickPrefix><track token><link tag suffix>`, for the
+   *  message being rendered (renderMessage sets `trackPrefix`; rendering is synchronous). One
+   *  function per campaign, not a closure per message. */
+  readonly track: TrackFn;
+  trackPrefix: string;
 }
 
 function sameSecrets(a: string | readonly string[], b: string | readonly string[]): boolean {
@@ -165,6 +170,8 @@ function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): Prepared
     senderName: from.name ?? from.address,
     returnPath: returnPathOf(campaign),
     linkTags: new Map(),
+    track: (url, linkIndex) => prepared.trackPrefix + linkTagSuffix(prepared, id, url, linkIndex),
+    trackPrefix: '',
   };
   compiled.prepared.current = prepared;
   return prepared;
@@ -228,12 +235,16 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
     subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
-      const trackPrefix = p.clickPrefix + tokens.track;
       // html and text show the same Liquid-built links: the campaign keeps each URL's tag.
-      const track: TrackFn = (url, linkIndex) => trackPrefix + linkTagSuffix(p, campaign.id, url, linkIndex);
+      p.trackPrefix = p.clickPrefix + tokens.track;
+      scope[TRACK_FN_VAR] = p.track;
       const escapedPrefix = p.escapedClickPrefix + tokens.track;
-      scope[TRACK_FN_VAR] = track;
-      scope[LINKS_VAR] = p.staticSuffixes.map((suffix) => (suffix === null ? '' : escapedPrefix + suffix));
+      const links = new Array<string>(p.staticSuffixes.length);
+      for (let i = 0; i < links.length; i++) {
+        const suffix = p.staticSuffixes[i];
+        links[i] = suffix === null || suffix === undefined ? '' : escapedPrefix + suffix;
+      }
+      scope[LINKS_VAR] = links;
       scope[OPEN_VAR] = p.openPrefix + tokens.track;
       html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
     }
