@@ -7,9 +7,9 @@
  * sink in the same run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
@@ -147,6 +147,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const smtp = await runCampaign(url, smtpSize, keptSmtp(sink, smtpWindow, accepted), 'smtp',
     smtpWorkers, { url: `${sink.host}:${sink.port}`, acceptedFile, window: smtpWindow });
   if (smtpWorkers > 0) accepted = readFileSync(acceptedFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutboundMessage);
+  rmSync(dirname(acceptedFile), { recursive: true, force: true });
   const pipelineCpuMs = (smtpWorkers > 0 ? smtp.cpuMs.sendWorkers[0]! : smtp.cpuMs.main) / Math.max(1, smtp.handed);
   const pipelineReceived = await sink.count();
   const pipelineRate = smtp.handed / smtp.seconds;
