@@ -12,8 +12,8 @@
  *   ledger   32 bytes when `<uuid>:<uuid>` in canonical lower case, else varint length + UTF-8.
  *   linkIdx  varint.   sentAt  varint, unix seconds.   url  the remaining bytes, UTF-8 (last, no length).
  *   mac      HMAC-SHA256(secret, everything before it), truncated: 16 bytes for links, 9 for 'b'.
- * Still signed for links whose URL holds Liquid (known only per recipient) and for VERP ('b'),
- * and still accepted everywhere: tokens already sent in emails must keep working.
+ * No longer signed by the renderer (Liquid-built links use link tags, VERP uses core/bounce/verp.ts),
+ * but still accepted everywhere: tokens already sent in emails must keep working.
  *
  * Version 1, one token per message (signMessage), `header | ledger | [sentAt] | mac`:
  *   header   1 byte: bits 6-7 = 01, bit 2 ledger packed, bit 5 sentAt present; every other bit 0.
