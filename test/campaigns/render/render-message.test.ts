@@ -136,6 +136,14 @@ describe('renderMessage', () => {
     assert.equal(render('k1', 'pro'), a, 'back to the first campaign: the identical message');
   });
 
+  it('keeps the per-campaign link tags bounded when every recipient has their own URL', async () => {
+    const compiled = await compileTemplate({ subject: 's', html: '<body><a href="https://shop.example/u/{{ contact.id }}">you</a> {{ unsubscribe_url }} {{ postal_address }}</body>' });
+    let last = '';
+    for (let i = 0; i < 5000; i++) last = renderMessage(compiled, aContext({ contact: { id: `k${i}`, email: `k${i}@example.com` } })).html ?? '';
+    assert.ok((compiled.prepared.current?.linkTags.size ?? 0) <= 4096);
+    assert.deepEqual(clickTargets(last, compiled.links)[0], { form: 'tagged', ledgerId: 'camp-1:k4999', linkIndex: 0, url: 'https://shop.example/u/k4999' });
+  });
+
   it('stamps the send time into click and open tokens when given', async () => {
     const compiled = await compileTemplate({ subject: 's', html: fixture('plain-no-footer.html') });
     const msg = renderMessage(compiled, aContext({ sendAt: new Date('2026-03-02T10:00:00.900Z') }));
