@@ -20,6 +20,7 @@ import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import type { Db } from '../../src/store/port.ts';
 import { demoCampaign } from '../../src/demo/campaign.ts';
+import { ledgerOfMessageId } from '../../src/core/message-id.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { drain } from '../support/pipeline.ts';
 import type { SwitchyardError } from '../../src/core/errors.ts';
@@ -79,7 +80,10 @@ describe('blast pipeline over SMTP', () => {
     const line = (name: string): string => (first!.headerLines.find((l) => l.key === name)?.line ?? '').replace(/\r\n\s+/g, ' ');
     assert.match(line('list-unsubscribe'), /^List-Unsubscribe:\s*<https:\/\/t\.example\.com\/t\/u\/[^>]+>,\s*<mailto:unsubscribe@demo\.example\.com\?subject=[^>]+>$/);
     assert.equal(line('list-unsubscribe-post'), 'List-Unsubscribe-Post: List-Unsubscribe=One-Click');
-    assert.match(String(first!.headers.get('message-id')), /^<[0-9a-f]{32}@demo\.example\.com>$/);
+    // the Message-ID names its ledger row (core/message-id.ts)
+    const messageId = String(first!.headers.get('message-id'));
+    assert.match(messageId, /^<sy1\.[A-Za-z0-9_-]+@demo\.example\.com>$/);
+    assert.equal(ledgerOfMessageId(messageId)?.campaignId, c.id);
     assert.match(sink.messages()[0]!.envelope.mailFrom, /@demo\.example\.com$/);
     assert.notEqual(sink.messages()[0]!.envelope.mailFrom, 'news@demo.example.com', 'VERP return path, not the From');
     assert.match(first!.html || '', /https:\/\/t\.example\.com\/t\/c\//);

@@ -147,7 +147,7 @@ describe('reactions end to end on the demo workspace', () => {
   it('(c) a redelivered signed SendGrid webhook changes nothing the second time', async () => {
     // a sent contact with no engagement yet, so the webhook's effect is plain to see
     const { rows: [target] } = await db.query<{ contact_id: string; email: string; message_id: string }>(`
-      select l.contact_id, l.email, l.message_id from send_ledger l
+      select l.contact_id, l.email, l.esp_message_id as message_id from send_ledger l
       where l.campaign_id = $1 and l.state = 'sent'
         and not exists (select 1 from contact_engagement c where c.contact_id = l.contact_id)
         and not exists (select 1 from suppressions s where s.email = l.email)

@@ -14,7 +14,6 @@ import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
-import { hash } from 'node:crypto';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
 import { OPEN_VAR } from './compile.ts';
 import type { CompiledTemplate } from './compile.ts';
@@ -22,15 +21,9 @@ import { renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import { LINKS_VAR } from './links.ts';
 import { createVerpEncoder } from '../../core/bounce/verp.ts';
+import { messageIdFor } from '../../core/message-id.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
 import type { TrackFn } from './liquid-engine.ts';
-
-/** `<sha256(campaignId:contactId) prefix>@domain`: stable per ledger row, unique across rows.
- *  (core/message-id.ts's `sy1.` ids, which name their row, are the next step: see docs/rendering.md.) */
-export function messageIdFor(campaignId: string, contactId: string, domain: string): string {
-  // One-shot hash(): the same digest as createHash, without a Hash object per message.
-  return `${hash('sha256', `${campaignId}:${contactId}`, 'hex').slice(0, 32)}@${domain}`;
-}
 
 export interface RenderContact {
   id: string;
