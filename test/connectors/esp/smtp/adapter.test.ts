@@ -94,7 +94,8 @@ describe('smtp esp', () => {
     assert.equal(p!.text?.trim(), msg.text);
   });
 
-  it('signs with DKIM so that a verifier passes the signature', async (t) => {
+  /** A DKIM-signing SMTP Esp to a fresh sink, and a verifier that answers the key's DNS look-up. */
+  async function dkimSetup(t: { after(fn: () => Promise<void>): void }) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
@@ -103,17 +104,23 @@ describe('smtp esp', () => {
       auth: undefined, dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
     }));
     t.after(async () => { await esp.close(); await sink.close(); });
-    await esp.send(aMessage());
-    const raw = sink.messages()[0]!.raw;
-    assert.match(raw.toString('utf8'), /^DKIM-Signature: /m);
     const lookups: string[] = [];
-    const result = await dkimVerify(raw, {
+    const verify = (raw: Buffer) => dkimVerify(raw, {
       resolver: async (name: string, type: string) => {
         lookups.push(`${type} ${name}`);
         if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
         throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
       },
     });
+    return { sink, esp, verify, lookups };
+  }
+
+  it('signs with DKIM so that a verifier passes the signature', async (t) => {
+    const { sink, esp, verify, lookups } = await dkimSetup(t);
+    await esp.send(aMessage());
+    const raw = sink.messages()[0]!.raw;
+    assert.match(raw.toString('utf8'), /^DKIM-Signature: /m);
+    const result = await verify(raw);
     assert.deepEqual(lookups, ['TXT sy1._domainkey.mail.example.test']);
     const sig = result.results[0];
     assert.equal(sig?.signingDomain, 'mail.example.test');
@@ -121,24 +128,11 @@ describe('smtp esp', () => {
   });
 
   it('delivers awkward content intact and DKIM-signed: dot lines, lone CR/LF, long and non-ASCII lines', async (t) => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-    const sink = await startSmtpSink();
-    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, {
-      auth: undefined, dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
-    }));
-    t.after(async () => { await esp.close(); await sink.close(); });
+    const { sink, esp, verify } = await dkimSetup(t);
     const text = `.\n..two dots\n.\r\nlone cr\rlone lf\n${'y'.repeat(1200)}\n. \nend`;
     const html = `<p>Grüße</p>\n.\n<p>${'z'.repeat(1000)}</p>`;
     await esp.send(aMessage({ subject: 'Grüße aus Köln — ein Betreff', from: { address: 'news@mail.example.test', name: 'Zeitung Köln' }, text, html }));
-    const raw = sink.messages()[0]!.raw;
-    const result = await dkimVerify(raw, {
-      resolver: async (name: string, type: string) => {
-        if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
-        throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
-      },
-    });
+    const result = await verify(sink.messages()[0]!.raw);
     assert.equal(result.results[0]?.status.result, 'pass', JSON.stringify(result.results[0]?.status));
     const [parsed] = await sink.parsed();
     const lf = (s: string): string => s.replace(/\r\n|\r|\n/g, '\n');
