@@ -97,7 +97,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   // a provider that commits on the request itself: the claim is the commit (one write, not two)
   const commitsOnRequest = deps.esp.commitPoint !== 'before-final-dot';
   const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
-    deps.esp.name, now, new Date(now.getTime() - deps.leaseMs), commitsOnRequest ? 'sending' : 'rendered');
+    deps.esp.name, now, new Date(now.getTime() - deps.leaseMs), commitsOnRequest ? 'sending' : 'rendered', m.attempt === 1);
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
   const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];

@@ -52,6 +52,23 @@ for (const tdb of await testDatabases()) {
       });
     }
 
+    it(`${tdb.label}: a first try claims fresh rows with a plain insert, and falls back to the full claim when any row exists`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 6);
+      const fresh = await claimForSend(db, campaign, 0, list.slice(0, 3), 'sandbox', T0, new Date(0), 'sending', true);
+      assert.deepEqual([...fresh.values()].map((c) => c.attempt), [1, 1, 1]);
+      // rows 0-2 exist (sending): a first try of the whole list must not fail nor claim them again
+      const mixed = await claimForSend(db, campaign, 1, list, 'sandbox', LATER, LATER, 'sending', true);
+      assert.deepEqual([...mixed.keys()].sort(), list.slice(3).map((r) => r.contactId).sort());
+      const after = await states(db, campaign);
+      assert.deepEqual(list.map((r) => [after.get(r.contactId)!.state, after.get(r.contactId)!.attempts]), Array(6).fill(['sending', 1]));
+      // a retry row is claimed again through the fallback, with the next claim number
+      await db.query(`update send_ledger set state = 'retry' where campaign_id = $1 and contact_id = $2`, [campaign, list[0]!.contactId]);
+      const again = await claimForSend(db, campaign, 0, list.slice(0, 1), 'sandbox', LATER, new Date(0), 'sending', true);
+      assert.deepEqual([...again.values()].map((c) => c.attempt), [2]);
+    });
+
     it(`${tdb.label}: one statement commits some claims and confirms others; each step only from its own state`, async () => {
       const db = await tdb.open();
       const campaign = uniqueName('cmp');
