@@ -26,6 +26,7 @@ import { registerCampaignRoutes } from './api/routes/campaigns.ts';
 import { createCampaignService, type CampaignService } from './campaigns/service.ts';
 import { sendStage } from './campaigns/send-stage.ts';
 import { runDispatcher } from './campaigns/staging.ts';
+import { runOutboxRelay } from './bus/outbox.ts';
 import { blastEarlyStages } from './campaigns/stages.ts';
 import { createTemplateCache, type RenderSettings } from './campaigns/template-cache.ts';
 import type { Audience } from './campaigns/types.ts';
@@ -274,6 +275,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
     propagationStage({ db, clock, log, sinks: suppressionSinks(config, { db, clock, crm }) }),
+    // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
+    { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });

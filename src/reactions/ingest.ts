@@ -5,6 +5,7 @@
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
  */
 import { createHash } from 'node:crypto';
+import { addToOutbox, relayOutbox } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
@@ -92,7 +93,10 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
       reason: e.reason ?? null, url: e.url ?? null, raw: e.raw ?? null,
     }));
     const now = clock.now();
-    const { fresh, suppressed } = await db.transaction(async (tx) => {
+    // The events, the suppressions they cause and the messages announcing both commit together
+    // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which
+    // a redelivered webhook would not repeat (its events are no longer new).
+    const { fresh, outbox } = await db.transaction(async (tx) => {
       const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [JSON.stringify(rows), now]);
       const isNew = new Set(inserted.map((r) => r.source_id));
       const fresh = rows.filter((r) => isNew.has(r.source_id));
@@ -101,23 +105,28 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
         return reason === undefined || r.email === null || r.is_machine ? [] : [{ email: r.email, reason, source: `${r.provider}:${r.type}`, contactId: r.contact_id ?? undefined, campaignId: r.campaign_id ?? undefined }];
       });
       const added = new Set(await addSuppressions(tx, entries, now));
-      return { fresh, suppressed: entries.filter((e) => added.has(e.email)) };
-    });
-    if (fresh.length > 0) {
-      const id = createHash('sha1').update(fresh.map((r) => r.source_id).join('\n')).digest('hex');
-      const stored: StoredEvent[] = fresh.map((r) => ({
-        sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
-        campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
-      }));
-      await bus.publish<ReactionBatch>(REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } }]);
-    }
-    if (suppressed.length > 0) {
-      await bus.publish<SuppressedPayload>(SUPPRESSED_TOPIC, suppressed.map((s) => ({
+      const suppressed = entries.filter((e) => added.has(e.email));
+      const outbox: number[] = [];
+      if (fresh.length > 0) {
+        const id = createHash('sha1').update(fresh.map((r) => r.source_id).join('\n')).digest('hex');
+        const stored: StoredEvent[] = fresh.map((r) => ({
+          sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
+          campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
+        }));
+        outbox.push(...await addToOutbox(tx, REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
+      }
+      outbox.push(...await addToOutbox(tx, SUPPRESSED_TOPIC, suppressed.map((s) => ({
         // one message per suppression episode: only newly added addresses get here, and a later
         // re-suppression (after a removal) must not be dropped as a duplicate of the first
         id: `suppressed:${s.email}:${now.getTime()}`, key: s.email,
-        payload: { email: s.email, reason: s.reason, source: s.source, contactId: s.contactId ?? null, campaignId: s.campaignId ?? null, at: now.toISOString() },
-      })));
+        payload: { email: s.email, reason: s.reason, source: s.source, contactId: s.contactId ?? null, campaignId: s.campaignId ?? null, at: now.toISOString() } satisfies SuppressedPayload,
+      })), now));
+      return { fresh, outbox };
+    });
+    try {
+      await relayOutbox({ db, bus }, outbox);
+    } catch {
+      // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     }
     return { accepted: fresh.length, duplicates: events.length - fresh.length };
   };
