@@ -105,7 +105,8 @@ export async function overCap(db: Queryable, contactIds: readonly string[], sinc
  * `as: 'sending'` claims and commits in the same write, for providers whose commit point is the
  * request itself (nothing happens between the two, so a second write would only cost time):
  * the row is in doubt from here until confirmSent, exactly as after commitSending.
- * `firstTry` (the chunk's first delivery) tries a plain insert first, see below.
+ * `firstTry` (the chunk's first delivery) tries a plain insert first, see below; not inside a
+ * transaction (a failed statement would abort it).
  */
 export async function claimForSend(db: Queryable, campaignId: string, seq: number, claims: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date, staleBefore: Date, as: 'rendered' | 'sending' = 'rendered', firstTry = false): Promise<Map<string, LedgerClaim>> {
   if (claims.length === 0) return new Map();
