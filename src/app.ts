@@ -264,7 +264,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
   const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
     deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null });
-  const blastDeps = { db, bus, clock, log, openWarehouse, crm };
+  const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, governor }),

@@ -72,6 +72,10 @@ describe('blast pipeline over SMTP', () => {
     for (const email of preSuppressed) assert.ok(!received.includes(email.toLowerCase()), `${email} is suppressed`);
     const reasons = [...rows.values()].filter((r) => r.state === 'suppressed').map((r) => r.reason);
     assert.equal(reasons.filter((r) => r === 'suppressed:manual').length, 50);
+    // prepare sends on only the contact fields the demo template reads
+    const { rows: [chunk] } = await db.query<{ payload: string }>(`select payload from bus_messages where topic = 'blast.ready.bulk' order by seq limit 1`);
+    const recipient = (JSON.parse(chunk!.payload) as { recipients: { fields: Record<string, unknown> }[] }).recipients[0]!;
+    assert.deepEqual(Object.keys(recipient.fields).sort(), ['firstName', 'plan']);
     assert.ok(reasons.some((r) => r === 'consent:denied'), 'contacts who declined are held back');
     assert.equal((await app.campaigns.get(c.id)).status, 'completed');
 

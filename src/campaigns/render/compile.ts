@@ -7,7 +7,7 @@
  */
 import mjml2html from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
-import type { Template } from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createEngines } from './liquid-engine.ts';
 import type { Engines } from './liquid-engine.ts';
@@ -62,6 +62,29 @@ export interface CompiledTemplate {
   /** The campaign strings, signers and link tags render-message.ts last prepared (one campaign
    *  renders with its template; another campaign replaces them). */
   readonly prepared: { current: PreparedCampaign | null };
+  /** The `contact.<field>` names subject, html and text read (liquidjs static analysis), or null
+   *  when a part reads the contact as a whole or by a computed key: then every field is needed. */
+  readonly contactFields: ReadonlySet<string> | null;
+}
+
+/** See CompiledTemplate.contactFields. */
+function contactFieldsOf(parts: readonly [Liquid, Template[] | null][]): ReadonlySet<string> | null {
+  const fields = new Set<string>();
+  for (const [engine, templates] of parts) {
+    if (templates === null) continue;
+    let segments: ReturnType<Liquid['globalVariableSegmentsSync']>;
+    try {
+      segments = engine.globalVariableSegmentsSync(templates);
+    } catch {
+      return null;
+    }
+    for (const path of segments) {
+      if (path[0] !== 'contact') continue;
+      if (path.length < 2 || typeof path[1] !== 'string') return null;
+      fields.add(path[1]);
+    }
+  }
+  return fields;
 }
 
 export interface ValidationResult { ok: boolean; errors: string[] }
@@ -201,6 +224,8 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
       textIsDerived: input.text === undefined,
       codecs: new Map(),
       prepared: { current: null },
+      // per-recipient text (textFromHtml) reads what the html reads
+      contactFields: contactFieldsOf([[engines.text, subject], [engines.html, html], [engines.text, text]]),
       plans: {
         subject: planTemplate(engines.text, subject, input.subject, false),
         html: html === null || htmlSource === null ? null : planTemplate(engines.html, html, htmlSource, true),

@@ -8,8 +8,8 @@
  * an href that contains Liquid: the body renders in the current scope (so loop variables work),
  * then the URL is signed through the `__sy_track` function the renderer puts in the scope.
  */
-import { Liquid } from 'liquidjs';
-import type { Template, TagToken, TopLevelToken } from 'liquidjs';
+import { Liquid, Tag } from 'liquidjs';
+import type { Context, Emitter, Template, TagToken, TopLevelToken } from 'liquidjs';
 import { decodeHTMLAttribute, escapeAttribute } from 'entities';
 
 export interface Engines {
@@ -38,25 +38,36 @@ export function trackHref(rendered: string, escape: boolean, track: TrackFn | un
 }
 
 function registerTrackTag(engine: Liquid, escape: boolean): void {
-  engine.registerTag(TRACK_TAG, {
-    parse(token: TagToken, remaining: TopLevelToken[]) {
+  // A Tag class rather than an options object: liquidjs copies only parse and render from an
+  // options object, and its static analysis (compile.ts: which contact fields a template reads)
+  // needs `children` to see into the link's body.
+  engine.registerTag(TRACK_TAG, class TrackLinkTag extends Tag {
+    /** Read by fast-render.ts. */
+    readonly linkIndex: number;
+    readonly body: Template[] = [];
+
+    constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
+      super(token, remaining, liquid);
       const index = Number(token.args.trim());
       if (!Number.isSafeInteger(index) || index < 0) throw new Error(`${TRACK_TAG} needs a link index`);
-      const templates: Template[] = [];
+      this.linkIndex = index;
       let closed = false;
-      const stream = engine.parser.parseStream(remaining)
+      const stream = liquid.parser.parseStream(remaining)
         .on('tag:end' + TRACK_TAG, () => { closed = true; stream.stop(); })
-        .on('template', (tpl: Template) => { templates.push(tpl); })
+        .on('template', (tpl: Template) => { this.body.push(tpl); })
         .on('end', () => { if (!closed) throw new Error(`${TRACK_TAG} not closed`); });
       stream.start();
-      this['linkIndex'] = index;
-      this['body'] = templates;
-    },
-    * render(ctx, emitter) {
-      const rendered = (yield engine.renderer.renderTemplates(this['body'] as Template[], ctx)) as string;
-      const track = ctx.environments[TRACK_FN_VAR] as TrackFn | undefined;
-      emitter.write(trackHref(rendered, escape, track, this['linkIndex'] as number));
-    },
+    }
+
+    * children(): Generator<unknown, Template[]> {
+      return this.body;
+    }
+
+    * render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
+      const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
+      const track = ctx.environments[TRACK_FN_VAR as keyof typeof ctx.environments] as TrackFn | undefined;
+      emitter.write(trackHref(rendered, escape, track, this.linkIndex));
+    }
   });
 }
 

@@ -87,3 +87,18 @@ describe('compileTemplate / validateTemplate', () => {
     assert.notEqual(c.textFromHtml, null);
   });
 });
+
+describe('contact fields a template reads (what prepare sends on to the send stage)', () => {
+  it('names the fields read anywhere, links built with Liquid included; null when the contact is read whole or by a computed key', async () => {
+    const fields = async (input: Parameters<typeof compileTemplate>[0]) => {
+      const f = (await compileTemplate(input, { postalAddress: '1 Main St' })).contactFields;
+      return f === null ? null : [...f].sort();
+    };
+    assert.deepEqual(await fields({ subject: 'Hi {{ contact.firstName | default: "there" }}', text: '{% if contact.plan == "pro" %}{{ contact.crm.tier }}{% endif %}' }), ['crm', 'firstName', 'plan']);
+    assert.deepEqual(await fields({ subject: 's', html: '<html><body><a href="https://x.example/p/{{ contact.slug }}">x</a></body></html>' }), ['slug']);
+    assert.deepEqual(await fields({ subject: 's', html: '<html><body>{% for p in contact.products %}{{ p.name }}{% endfor %}</body></html>' }), ['products']);
+    assert.equal(await fields({ subject: 's', html: '<html><body>{{ contact | json }}</body></html>' }), null);
+    assert.equal(await fields({ subject: 's', html: '<html><body>{% assign c = contact %}{{ c.plan }}</body></html>' }), null);
+    assert.equal(await fields({ subject: 's', text: '{% assign k = "plan" %}{{ contact[k] }}' }), null);
+  });
+});

@@ -207,3 +207,17 @@ describe('renderMessage', () => {
     }), { numRuns: 60 });
   });
 });
+
+describe('rendering with only the contact fields the template reads', () => {
+  it('gives the same message as rendering with every field (newsletter, Liquid-built links, derived text)', async () => {
+    const { forRender } = await import('../../../src/campaigns/stages.ts');
+    const compiled = await compileTemplate({ subject: 'News for {{ contact.firstName }}, {{ contact.plan | default: "free" }}', html: fixture('newsletter.mjml') });
+    fc.assert(fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (firstName, plan, company, slug) => {
+      const full = { id: 'contact-7', email: 'ann@example.com', fields: { firstName, plan, company, slug, crm: { tier: 'gold' }, lifetimeValue: '12.00' } };
+      const [projected] = forRender([full], compiled.contactFields);
+      const render = (r: typeof full) => renderMessage(compiled, aContext({ contact: { ...r.fields, id: r.id, email: r.email } }));
+      assert.ok(Object.keys(projected!.fields).length < Object.keys(full.fields).length, 'fields were dropped');
+      assert.deepEqual(render(projected as typeof full), render(full));
+    }), { numRuns: 50 });
+  });
+});
