@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/port.ts';
+import { pollUntilAborted, publishToTopics } from '../bus/relay.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Db, Queryable } from '../store/port.ts';
 
@@ -17,26 +18,12 @@ export async function dispatchDue(deps: { db: Db; bus: Bus; clock: Clock }, limi
   const { rows } = await deps.db.query<{ id: string; topic: string; payload: unknown }>(
     'select id, topic, payload from staged_chunks where due_at <= $1 order by due_at, id limit $2', [deps.clock.now(), limit]);
   if (rows.length === 0) return 0;
-  const byTopic = new Map<string, { id: string; payload: unknown }[]>();
-  for (const r of rows) {
-    const list = byTopic.get(r.topic) ?? [];
-    list.push({ id: r.id, payload: r.payload });
-    byTopic.set(r.topic, list);
-  }
-  for (const [topic, messages] of byTopic) await deps.bus.publish(topic, messages);
+  await publishToTopics(deps.bus, rows.map((r) => ({ topic: r.topic, message: { id: r.id, payload: r.payload } })));
   await deps.db.query('delete from staged_chunks where id = any($1::text[])', [rows.map((r) => r.id)]);
   return rows.length;
 }
 
 /** The dispatcher loop of the schedule stage: drains due chunks, then waits on the clock. */
-export async function runDispatcher(deps: { db: Db; bus: Bus; clock: Clock; log: Logger }, signal: AbortSignal, intervalMs = 1_000): Promise<void> {
-  while (!signal.aborted) {
-    let n = 0;
-    try {
-      n = await dispatchDue(deps);
-    } catch (err) {
-      if (!signal.aborted) deps.log.error({ err }, 'dispatching staged chunks failed; will retry');
-    }
-    if (n === 0) await deps.clock.sleep(intervalMs, signal).catch(() => undefined);
-  }
+export function runDispatcher(deps: { db: Db; bus: Bus; clock: Clock; log: Logger }, signal: AbortSignal, intervalMs = 1_000): Promise<void> {
+  return pollUntilAborted(deps, signal, intervalMs, 'dispatching staged chunks', () => dispatchDue(deps));
 }

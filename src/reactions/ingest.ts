@@ -5,7 +5,7 @@
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
  */
 import { createHash } from 'node:crypto';
-import { addToOutbox, relayOutbox } from '../bus/outbox.ts';
+import { addToOutbox, publishOutboxed, type Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
@@ -106,16 +106,16 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
       });
       const added = new Set(await addSuppressions(tx, entries, now));
       const suppressed = entries.filter((e) => added.has(e.email));
-      const outbox: number[] = [];
+      const outbox: Outboxed[] = [];
       if (fresh.length > 0) {
         const id = createHash('sha1').update(fresh.map((r) => r.source_id).join('\n')).digest('hex');
         const stored: StoredEvent[] = fresh.map((r) => ({
           sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
           campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
         }));
-        outbox.push(...await addToOutbox(tx, REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
+        outbox.push(await addToOutbox(tx, REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
       }
-      outbox.push(...await addToOutbox(tx, SUPPRESSED_TOPIC, suppressed.map((s) => ({
+      outbox.push(await addToOutbox(tx, SUPPRESSED_TOPIC, suppressed.map((s) => ({
         // one message per suppression episode: only newly added addresses get here, and a later
         // re-suppression (after a removal) must not be dropped as a duplicate of the first
         id: `suppressed:${s.email}:${now.getTime()}`, key: s.email,
@@ -124,7 +124,7 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
       return { fresh, outbox };
     });
     try {
-      await relayOutbox({ db, bus }, outbox);
+      await publishOutboxed({ db, bus }, outbox);
     } catch {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     }

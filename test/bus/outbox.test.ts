@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { addToOutbox, OUTBOX_GRACE_MS, relayOutbox, runOutboxRelay } from '../../src/bus/outbox.ts';
+import { addToOutbox, OUTBOX_GRACE_MS, publishOutboxed, relayOutbox, runOutboxRelay } from '../../src/bus/outbox.ts';
 import type { Bus } from '../../src/bus/port.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
@@ -39,10 +39,10 @@ for (const tdb of await testDatabases()) {
         await addToOutbox(tx, topic, [{ id: 'lost', payload: { n: 0 } }], clock.now());
         throw new Error('rolled back');
       }));
-      const seqs = await db.transaction((tx) => addToOutbox(tx, topic, [{ id: 'a', key: 'k1', payload: { n: 1 } }, { id: 'b', payload: { n: 2 } }], clock.now()));
-      assert.equal(seqs.length, 2);
-      assert.equal(await relayOutbox({ db, bus }, seqs), 2);
-      assert.equal(await relayOutbox({ db, bus }, seqs), 0, 'deleted once published');
+      const written = await db.transaction((tx) => addToOutbox(tx, topic, [{ id: 'a', key: 'k1', payload: { n: 1 } }, { id: 'b', payload: { n: 2 } }], clock.now()));
+      assert.equal(written.seqs.length, 2);
+      assert.equal(await publishOutboxed({ db, bus }, [written]), 2);
+      assert.equal(await relayOutbox({ db, bus }), 0, 'deleted once published');
       // a second publish of the same rows (the delete was lost) is the same messages
       await bus.publish(topic, [{ id: 'a', key: 'k1', payload: { n: 1 } }]);
       assert.deepEqual(await published(db, topic), [{ id: 'a', key: 'k1' }, { id: 'b', key: null }]);
@@ -65,7 +65,7 @@ for (const tdb of await testDatabases()) {
 
       // the relay leaves rows to their writer for the grace time, then publishes them
       down = false;
-      assert.equal(await relayOutbox({ db, bus: real }, undefined, { writtenBefore: new Date(clock.now().getTime() - OUTBOX_GRACE_MS) }), 0);
+      assert.equal(await relayOutbox({ db, bus: real }, { writtenBefore: new Date(clock.now().getTime() - OUTBOX_GRACE_MS) }), 0);
       await clock.advance(OUTBOX_GRACE_MS);
       const stop = new AbortController();
       const relay = runOutboxRelay({ db, bus: real, clock, log }, stop.signal, 1_000);
