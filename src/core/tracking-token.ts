@@ -214,8 +214,12 @@ function encodeMessageBody(p: MessageTokenPayload, ledger: { bytes: Buffer; pack
   return body;
 }
 
+function isLinkIndex(linkIndex: number): boolean {
+  return Number.isSafeInteger(linkIndex) && linkIndex >= 0 && linkIndex <= 0xfffffff;
+}
+
 function checkLinkIndex(linkIndex: number): void {
-  if (!Number.isSafeInteger(linkIndex) || linkIndex < 0 || linkIndex > 0xfffffff) {
+  if (!isLinkIndex(linkIndex)) {
     throw new TypeError(`linkIndex must be a small non-negative integer, got ${linkIndex}`);
   }
 }
@@ -401,7 +405,7 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
     },
     verifyLink(tag, campaignId, linkIndex) {
       const raw = canonicalBytes(tag);
-      if (raw === null || raw.length <= MAC_LINK || !Number.isSafeInteger(linkIndex) || linkIndex < 0 || linkIndex > 0xfffffff) return null;
+      if (raw === null || raw.length <= MAC_LINK || !isLinkIndex(linkIndex)) return null;
       const url = raw.subarray(MAC_LINK).toString('utf8');
       const body = encodeLinkTagBody(campaignId, linkIndex, url);
       return anyKeySigned(body, raw.subarray(0, MAC_LINK), 0) ? url : null;

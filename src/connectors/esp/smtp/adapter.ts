@@ -52,6 +52,11 @@ export interface SmtpEspOptions {
 
 export { SMTP_CORRELATION_HEADERS };
 
+/** SMTP envelope: the VERP return path (else the From address) and the one recipient. */
+function envelopeOf(msg: OutboundMessage): { from: string; to: string[] } {
+  return { from: msg.returnPath ?? msg.from.address, to: [msg.to.address] };
+}
+
 /**
  * The message as nodemailer mail options, for nodemailer to compose. The adapter sends
  * composeMessage's raw message instead; this stays as what a bare nodemailer comparison sends
@@ -72,7 +77,7 @@ export function smtpMailOptions(msg: OutboundMessage): Mail.Options {
       [SMTP_CORRELATION_HEADERS.campaignId]: msg.correlation.campaignId,
       [SMTP_CORRELATION_HEADERS.contactId]: msg.correlation.contactId,
     },
-    envelope: { from: msg.returnPath ?? msg.from.address, to: [msg.to.address] },
+    envelope: envelopeOf(msg),
   };
 }
 
@@ -157,7 +162,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
         raw: composeMessage(msg, deps.clock.now()),
         // not written (the raw message has its own), but spares nodemailer generating a random one
         messageId: `<${msg.messageId}>`,
-        envelope: { from: msg.returnPath ?? msg.from.address, to: [msg.to.address] },
+        envelope: envelopeOf(msg),
         ...(hold === undefined ? {} : { [HOLD_KEY]: hold }),
       }) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
