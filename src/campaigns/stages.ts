@@ -1,7 +1,8 @@
 /**
- * The blast road's early stages: select (warehouse → chunks, resumable by continuation
- * messages) and prepare = comply (suppression, consent, geography), enrich (CRM batch look-ups)
- * and schedule (send window, quiet hours, frequency cap → ready now, or staged until due).
+ * The blast road's early stages, one consumer group: select (warehouse → chunks, resumable by
+ * continuation messages), each chunk prepared as it is read: comply (suppression, consent,
+ * geography), enrich (CRM batch look-ups) and schedule (send window, quiet hours, frequency cap
+ * → ready now, or staged until due).
  * Each handler is idempotent: chunk ids are deterministic and every write is set-wise with
  * `on conflict do nothing` or guarded by the state it expects.
  */
@@ -38,7 +39,18 @@ export interface BlastDeps {
 const PAUSED_RECHECK_MS = 5_000;
 const paused = (reason: string): Deferral => ({ kind: 'defer', delayMs: PAUSED_RECHECK_MS, reason });
 
-/** select: reads CHUNKS_PER_SELECT_STEP chunks after the stored position, then hands on. */
+/** Chunks of one select step prepared at once (CRM look-ups and ledger writes overlap). */
+const PREPARE_CONCURRENCY = 4;
+
+/**
+ * select: reads CHUNKS_PER_SELECT_STEP chunks after the stored position, prepares each one
+ * (comply → enrich → schedule) as it arrives, then records the position and hands on.
+ * Select and prepare are one consumer group: the selected chunk no longer crosses the bus
+ * (its whole rows, ~390 bytes per demo recipient, were stringified, stored, fetched and parsed
+ * again by the next stage in the same kind of process; measured in docs/architecture.md).
+ * A crash re-runs the step from the stored position: every write of prepare is idempotent
+ * (exclusions and chunk marks `on conflict do nothing`, ready parts deduplicated by id).
+ */
 export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Promise<void | Deferral> {
   const { db, bus, clock } = deps;
   const c = await q.getCampaign(db, m.payload.campaignId);
@@ -50,24 +62,34 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   let selected = 0;
   let rejected = 0;
   let done = true;
+  const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
+  // prepare's failures are the step's (retried, or dead-lettered with the step); the
+  // warehouse's are the audience's (below)
+  let prepareFailure: { err: unknown } | undefined;
+  const preparing = new Set<Promise<void>>();
+  const startPrepare = (chunk: ChunkPayload): void => {
+    const p: Promise<void> = prepareChunk(deps, c, chunk, fields).catch((err: unknown) => { prepareFailure ??= { err }; })
+      .finally(() => preparing.delete(p));
+    preparing.add(p);
+  };
   try {
     const warehouse = deps.openWarehouse(c.definition.audience);
     const stream = warehouse.stream({ ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined }, { batchSize: CHUNK_SIZE });
-    const chunks: { id: string; key: string; payload: ChunkPayload }[] = [];
     for await (const batch of stream) {
-      chunks.push({ id: `${c.id}:chunk:${seq}`, key: c.id, payload: { campaignId: c.id, seq, recipients: batch.rows } });
       for (const r of batch.rejected) {
         await bus.deadLetters.add({ stage: 'select', payload: { campaignId: c.id, rowNumber: r.rowNumber, row: r.raw }, code: 'WAREHOUSE_ROW_INVALID', message: `campaign ${c.id}, row ${r.rowNumber}: ${r.reason}` });
       }
+      while (preparing.size >= PREPARE_CONCURRENCY) await Promise.race(preparing);
+      if (prepareFailure !== undefined) break;
+      startPrepare({ campaignId: c.id, seq, recipients: batch.rows });
       seq++;
       selected += batch.rows.length;
       rejected += batch.rejected.length;
       after = batch.cursor;
       if (seq - c.selectSeq >= CHUNKS_PER_SELECT_STEP) { done = false; break; }
     }
-    // one publish per step; a crash before advanceSelect republishes the same ids (dropped as duplicates)
-    await bus.publish<ChunkPayload>(TOPICS.selected, chunks);
   } catch (err) {
+    await Promise.all(preparing);
     const retryable = isSwitchyardError(err) && err.retryable;
     if (retryable && m.attempt < 5) throw err;
     // the audience itself is broken (bad query, missing email column, warehouse gone for good)
@@ -75,6 +97,9 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
     deps.log.error({ campaignId: c.id, err }, 'campaign failed while selecting');
     return;
   }
+  await Promise.all(preparing);
+  // nothing recorded: the step runs again from the stored position (prepare is idempotent)
+  if (prepareFailure !== undefined) throw prepareFailure.err;
   if (await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now()) && !done) {
     await bus.publish<SelectStep>(TOPICS.select, [{ id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } }]);
   }
@@ -192,22 +217,17 @@ export function forRender(recipients: Recipient[], fields: ReadonlySet<string> |
 }
 
 /**
- * prepare = comply → enrich → schedule on one chunk, in memory. They run as one consumer group
- * because each bus hop of a 1000-recipient chunk costs ~20 ms of serialisation and storage
- * (measured; three hops were half the blast's CPU), while none of them needs to scale apart.
- * Parts due now go to the send queue; later ones are staged until due.
+ * prepare = comply → enrich → schedule on one chunk, in memory, then the chunk is marked
+ * prepared. They run in one process because each bus hop of a 1000-recipient chunk costs
+ * serialisation and storage (measured; three hops were half the blast's CPU), while none of
+ * them needs to scale apart. Parts due now go to the send queue; later ones are staged until due.
  */
-export async function handlePrepare(deps: BlastDeps, m: Delivery<ChunkPayload>): Promise<void | Deferral> {
+async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null): Promise<void> {
   const { db, bus, clock } = deps;
-  const { campaignId, seq } = m.payload;
-  const c = await q.getCampaign(db, campaignId);
-  if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${campaignId} not found`);
-  if (c.status === 'paused') return paused('campaign paused');
-  if (c.status !== 'running') return;
-  const eligible = await comply(deps, m.payload);
+  const { campaignId, seq } = chunk;
+  const eligible = await comply(deps, chunk);
   const enriched = await enrich(deps, eligible);
   const parts = await schedule(deps, c, seq, enriched);
-  const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
   const topic = TOPICS.ready(c.definition.priority);
   const now = clock.now().getTime();
   const ready = [];
@@ -217,14 +237,29 @@ export async function handlePrepare(deps: BlastDeps, m: Delivery<ChunkPayload>):
     else await stageChunk(db, { topic, id: message.id, dueAt: p.due, payload: message.payload });
   }
   if (ready.length > 0) await bus.publish<ChunkPayload>(topic, ready);
-  await q.markChunkPrepared(db, campaignId, seq, m.payload.recipients.length, parts.length);
+  await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts.length);
   if (parts.length === 0) await finishIfDone(deps, campaignId, clock.now());
+}
+
+/**
+ * Chunks published on `blast.selected` by versions before select and prepare were one step
+ * (a campaign started before an upgrade, or a dead letter replayed there) are prepared here.
+ */
+export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayload>): Promise<void | Deferral> {
+  const c = await q.getCampaign(deps.db, m.payload.campaignId);
+  if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${m.payload.campaignId} not found`);
+  if (c.status === 'paused') return paused('campaign paused');
+  if (c.status !== 'running') return;
+  const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
+  await prepareChunk(deps, c, m.payload, fields);
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {
   const on = <P>(fn: (d: BlastDeps, m: Delivery<P>) => Promise<void | Deferral>) => (m: Delivery<P>) => fn(deps, m);
   return [
-    { name: 'select', consumers: [{ options: { topic: TOPICS.select, group: 'select', batchSize: 1, concurrency: 1 }, handler: on(handleSelect) }] },
-    { name: 'prepare', consumers: [{ options: { topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, handler: on(handlePrepare) }] },
+    // steps of different campaigns run side by side; one campaign's steps follow each other (continuations)
+    { name: 'select', consumers: [{ options: { topic: TOPICS.select, group: 'select', batchSize: 2, concurrency: 2 }, handler: on(handleSelect) }] },
+    // the staged-chunk dispatcher runs here too (app.ts)
+    { name: 'prepare', consumers: [{ options: { topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, handler: on(handleSelectedChunk) }] },
   ];
 }
