@@ -209,7 +209,7 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
 
 export function sendStage(deps: SendDeps): StageDefinition {
   // one consumer per priority; transactional gets the most handlers so it overtakes bulk
-  const concurrency = { transactional: 8, triggered: 6, bulk: 4 } as const;
+  const concurrency = { transactional: 8, triggered: 6, bulk: 2 } as const;
   return {
     name: 'send',
     consumers: PRIORITIES.map((p) => ({
