@@ -9,8 +9,14 @@ export type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['
 /** SMTP connections of both legs of the SMTP comparison. */
 export const SMTP_POOL = 5;
 
-/** The governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so lift it. */
-export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4', SWITCHYARD_ESP_RATE_PER_SEC: '1000000' };
+export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4' };
+
+/**
+ * The governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so it
+ * is lifted for both ESPs it uses (the environment's SWITCHYARD_ESP_RATE_PER_SEC names only the
+ * configured ESP, and the SMTP leg's `smtp` had stayed at 1000/s).
+ */
+export const BENCH_GOVERNOR = { providers: { sandbox: { ratePerSec: 1_000_000 }, smtp: { ratePerSec: 1_000_000 } } };
 
 /** Sandbox ESP with its simulated reactions off, so it keeps no per-message state. */
 export const silentSandbox: MakeEsp = ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } },
@@ -32,7 +38,8 @@ export function keepAccepted(esp: Esp, into: OutboundMessage[]): Esp {
     send: (msg) => esp.send(msg).then((receipt) => { into.push(msg); return receipt; }),
     sendBatch: (messages, hooks) => esp.sendBatch(messages, {
       ...hooks,
-      afterAccepted(msg, receipt) { into.push(msg); hooks?.afterAccepted?.(msg, receipt); },
+      // the pipeline's confirmation is returned: the message keeps its place in the commit window until it lands
+      afterAccepted(msg, receipt) { into.push(msg); return hooks?.afterAccepted?.(msg, receipt); },
     }),
     close: () => esp.close(),
   };

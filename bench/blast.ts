@@ -21,7 +21,7 @@ import { demoCampaign } from '../src/demo/campaign.ts';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
 import type { BenchArgs } from './run.ts';
-import { BENCH_ENV, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
+import { BENCH_ENV, BENCH_GOVERNOR, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
 
 
 
@@ -64,7 +64,7 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
-  const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp });
+  const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp, governor: BENCH_GOVERNOR });
   const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp) : undefined;
   let stopped: { rssMb: number; cpuMs: number }[] = [];
   const cpu0 = process.cpuUsage();

@@ -137,7 +137,7 @@ function createEspNamed(name: RawConfig['SWITCHYARD_ESP'], apiKey: string | unde
       return createSmtpEsp({ clock: deps.clock }, {
         host: url.hostname, port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)), secure: url.protocol === 'smtps:',
         ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
-        pool: { maxConnections: raw.SWITCHYARD_SMTP_POOL_SIZE, maxMessages: 1000 }, dkim,
+        pool: { maxConnections: raw.SWITCHYARD_SMTP_POOL_SIZE, maxMessages: 1000 }, dkim, commitWindow: raw.SWITCHYARD_SMTP_COMMIT_WINDOW,
       });
     }
     case 'sendgrid':

@@ -30,6 +30,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
   SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
   SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),
+  SWITCHYARD_SMTP_COMMIT_WINDOW: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Most SMTP messages between their ledger commit and their recorded acceptance (the most a crash can leave in doubt); default 4 × SWITCHYARD_SMTP_POOL_SIZE' })),
   SWITCHYARD_DKIM_DOMAIN: Type.Optional(Type.String({ minLength: 1, description: 'DKIM signing domain (with SELECTOR and PRIVATE_KEY)' })),
   SWITCHYARD_DKIM_SELECTOR: Type.Optional(Type.String({ minLength: 1, description: 'DKIM selector' })),
   SWITCHYARD_DKIM_PRIVATE_KEY: Secret('DKIM private key (PEM)'),

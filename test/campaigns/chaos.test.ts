@@ -6,7 +6,7 @@
  * is in the ledger; every eligible recipient is accounted for. The only rows allowed to differ
  * are the ones the ledger itself reports as `unknown` — committed at the final dot by a worker
  * that died before the server answered, which no SMTP client can resolve — and there are at
- * most as many of those per kill as the SMTP adapter's commit window (the pool size).
+ * most as many of those per kill as the SMTP adapter's commit window (set to 5 here).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +40,7 @@ describe('chaos: SIGKILL the blast worker mid-campaign', async () => {
     const sink = await startSmtpSink();
     const env = {
       ...process.env, DATABASE_URL: url, SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
-      SWITCHYARD_LEASE_MS: String(LEASE_MS), SWITCHYARD_TRACKING_SECRET: 'chaos', LOG_LEVEL: 'silent',
+      SWITCHYARD_LEASE_MS: String(LEASE_MS), SWITCHYARD_SMTP_COMMIT_WINDOW: '5', SWITCHYARD_TRACKING_SECRET: 'chaos', LOG_LEVEL: 'silent',
       SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'chaos-')),
     };
     const app = await createApp(loadConfig(env), { db, log: pino({ level: 'silent' }) });
@@ -100,7 +100,7 @@ describe('chaos: SIGKILL the blast worker mid-campaign', async () => {
     assert.deepEqual({ missing, unrecorded }, { missing: [], unrecorded: [] }, 'the ledger and the SMTP server agree');
     assert.deepEqual([...new Set(rows.map((r) => r.state))].filter((s) => !['sent', 'unknown', 'suppressed'].includes(s)), []);
     t.diagnostic(`kills at ${a}, ${b}, ${d} messages; ${received.length} received; ${sent.size} sent; ${unknown.size} in doubt`);
-    // the SMTP adapter's commit window (default: the pool size, 5) holds every message from its
+    // the SMTP adapter's commit window (set to 5 here) holds every message from its
     // ledger commit until its `sent` row is written, so one kill leaves at most that many in doubt
     assert.ok(unknown.size <= 5 * 3, `in-doubt rows are bounded by the commit window × kills (${unknown.size})`);
     const { rows: [open] } = await db.query<{ n: number }>(`select count(*)::int as n from send_ledger where campaign_id = $1 and state in ('rendered', 'retry')`, [c.id]);

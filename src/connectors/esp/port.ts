@@ -70,8 +70,8 @@ export type BatchResult =
  * reaches that point only after it resolved (the caller records the message as committed there),
  * and a rejection abandons that message: it is withheld, never accepted, and reported as
  * ESP_UNAVAILABLE (retryable). An adapter may call it early, so the caller's write overlaps the
- * transfer, but only for a bounded window of messages (SMTP: `commitWindow`, default the pool
- * size): at any moment at most that many messages are committed by the caller and not yet
+ * transfer, but only for a bounded window of messages (SMTP: `commitWindow`, default 4 × the
+ * pool size): at any moment at most that many messages are committed by the caller and not yet
  * confirmed by afterAccepted (a message keeps its place in the window until the promise
  * afterAccepted returned settles). That window is exactly what a crash can leave in doubt
  * (committed, outcome unknown). A message committed and then refused or failed by the provider is
