@@ -67,15 +67,35 @@ export async function advanceSelect(db: Queryable, id: string, fromSeq: number, 
 
 export interface LedgerExclusion { contactId: string; email: string; state: 'suppressed' | 'capped' | 'cancelled' | 'failed'; reason: string | null }
 
-/** Records recipients that will not be sent (suppressed, capped, …); an existing row wins. */
-export async function insertExclusions(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerExclusion[], at: Date): Promise<void> {
+/**
+ * Records recipients that will not be sent (suppressed, capped, …); an existing row wins.
+ * `firstTry` (the chunk's first delivery): a plain insert first, as claimForSend does.
+ */
+export async function insertExclusions(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerExclusion[], at: Date, firstTry = false): Promise<void> {
   if (rows.length === 0) return;
-  await db.query(
+  const insert = (onConflict: string) => db.query(
     `insert into send_ledger (campaign_id, contact_id, email, state, reason, chunk, updated_at)
      select $1, x.contact_id, x.email, x.state, x.reason, $2, $3
-     from unnest($4::text[], $5::text[], $6::text[], $7::text[]) as x(contact_id, email, state, reason)
-     on conflict (campaign_id, contact_id) do nothing`,
+     from unnest($4::text[], $5::text[], $6::text[], $7::text[]) as x(contact_id, email, state, reason) ${onConflict}`,
     [campaignId, seq, at, rows.map((r) => r.contactId), rows.map((r) => r.email), rows.map((r) => r.state), rows.map((r) => r.reason)]);
+  await plainInsertFirst(firstTry, () => insert(''), () => insert('on conflict (campaign_id, contact_id) do nothing'));
+}
+
+/**
+ * A chunk's first delivery almost never meets an existing ledger row: a plain insert skips the
+ * speculative insertion that ON CONFLICT costs per row (measured on the claim: 8 → 5 µs of
+ * server CPU per row). Any existing row fails it as a whole (nothing is written), and `full`,
+ * the ON CONFLICT form, decides. Not inside a transaction: the failed statement would abort it.
+ */
+async function plainInsertFirst<T>(firstTry: boolean, plain: () => Promise<T>, full: () => Promise<T>): Promise<T> {
+  if (firstTry) {
+    try {
+      return await plain();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    }
+  }
+  return full();
 }
 
 /** Marks a chunk prepared (past comply/enrich/schedule) and how many parts it was split into. */
@@ -105,8 +125,8 @@ export async function overCap(db: Queryable, contactIds: readonly string[], sinc
  * `as: 'sending'` claims and commits in the same write, for providers whose commit point is the
  * request itself (nothing happens between the two, so a second write would only cost time):
  * the row is in doubt from here until confirmSent, exactly as after commitSending.
- * `firstTry` (the chunk's first delivery) tries a plain insert first, see below; not inside a
- * transaction (a failed statement would abort it).
+ * `firstTry` (the chunk's first delivery) tries a plain insert first (plainInsertFirst); not
+ * inside a transaction (a failed statement would abort it).
  */
 export async function claimForSend(db: Queryable, campaignId: string, seq: number, claims: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date, staleBefore: Date, as: 'rendered' | 'sending' = 'rendered', firstTry = false): Promise<Map<string, LedgerClaim>> {
   if (claims.length === 0) return new Map();
@@ -120,22 +140,13 @@ export async function claimForSend(db: Queryable, campaignId: string, seq: numbe
     // the ledger's message_id index, random keys, stays out of the blast's writes)
     claims.map((c) => namesLedgerRow(c.messageId) ? null : c.messageId)];
   const returning = 'returning l.contact_id, l.attempts, l.ctid::text as row';
-  let rows: Row[] | undefined;
-  if (firstTry) {
-    // A chunk's first delivery almost never meets an existing row: a plain insert skips the
-    // speculative insertion that ON CONFLICT costs (measured: 8 → 5 µs of server CPU per row).
-    // Any existing row fails it as a whole (nothing is written) and the full claim below decides.
-    try {
-      ({ rows } = await db.query<Row>(`${rowsIn(5)} ${returning}`, [campaignId, seq, esp, at, ...columns]));
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
-    }
-  }
-  rows ??= (await db.query<Row>(`${rowsIn(6)}
-    on conflict (campaign_id, contact_id) do update
-      set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
-      where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $5)
-    ${returning}`, [campaignId, seq, esp, at, staleBefore, ...columns])).rows;
+  const { rows } = await plainInsertFirst(firstTry,
+    () => db.query<Row>(`${rowsIn(5)} ${returning}`, [campaignId, seq, esp, at, ...columns]),
+    () => db.query<Row>(`${rowsIn(6)}
+      on conflict (campaign_id, contact_id) do update
+        set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
+        where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $5)
+      ${returning}`, [campaignId, seq, esp, at, staleBefore, ...columns]));
   return new Map(rows.map((r) => [r.contact_id, { attempt: r.attempts, row: r.row }]));
 }
 

@@ -83,7 +83,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       exclusions.push({ contactId: r.id, email: r.email, state: 'failed', reason: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}` });
     }
   }
-  await q.insertExclusions(db, campaignId, seq, exclusions, now);
+  await q.insertExclusions(db, campaignId, seq, exclusions, now, m.attempt === 1);
   const renderFailures = exclusions.filter((e) => e.state === 'failed');
   if (renderFailures.length > 0) {
     await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}` });

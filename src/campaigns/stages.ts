@@ -68,7 +68,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   let prepareFailure: { err: unknown } | undefined;
   const preparing = new Set<Promise<void>>();
   const startPrepare = (chunk: ChunkPayload): void => {
-    const p: Promise<void> = prepareChunk(deps, c, chunk, fields).catch((err: unknown) => { prepareFailure ??= { err }; })
+    const p: Promise<void> = prepareChunk(deps, c, chunk, fields, m.attempt === 1).catch((err: unknown) => { prepareFailure ??= { err }; })
       .finally(() => preparing.delete(p));
     preparing.add(p);
   };
@@ -114,7 +114,7 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
  * comply: suppression, consent and geography for a whole chunk (one query each). Excluded
  * recipients get their ledger row now, with the reason; the eligible ones are returned.
  */
-export async function comply(deps: BlastDeps, chunk: ChunkPayload): Promise<Recipient[]> {
+export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = false): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
   const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
@@ -127,7 +127,7 @@ export async function comply(deps: BlastDeps, chunk: ChunkPayload): Promise<Reci
     if (verdict.eligible) eligible.push({ ...r, email });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
-  await q.insertExclusions(db, chunk.campaignId, chunk.seq, excluded, clock.now());
+  await q.insertExclusions(db, chunk.campaignId, chunk.seq, excluded, clock.now(), firstTry);
   return eligible;
 }
 
@@ -222,10 +222,10 @@ export function forRender(recipients: Recipient[], fields: ReadonlySet<string> |
  * serialisation and storage (measured; three hops were half the blast's CPU), while none of
  * them needs to scale apart. Parts due now go to the send queue; later ones are staged until due.
  */
-async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null): Promise<void> {
+async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null, firstTry: boolean): Promise<void> {
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
-  const eligible = await comply(deps, chunk);
+  const eligible = await comply(deps, chunk, firstTry);
   const enriched = await enrich(deps, eligible);
   const parts = await schedule(deps, c, seq, enriched);
   const topic = TOPICS.ready(c.definition.priority);
@@ -251,7 +251,7 @@ export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayl
   if (c.status === 'paused') return paused('campaign paused');
   if (c.status !== 'running') return;
   const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
-  await prepareChunk(deps, c, m.payload, fields);
+  await prepareChunk(deps, c, m.payload, fields, m.attempt === 1);
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {

@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceClaims, claimForSend, commitSending, confirmSent, markInDoubt, recordSendFailures } from '../../src/campaigns/queries.ts';
+import { advanceClaims, claimForSend, commitSending, confirmSent, insertExclusions, markInDoubt, recordSendFailures } from '../../src/campaigns/queries.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases, uniqueName } from '../support/databases.ts';
 
@@ -67,6 +67,21 @@ for (const tdb of await testDatabases()) {
       await db.query(`update send_ledger set state = 'retry' where campaign_id = $1 and contact_id = $2`, [campaign, list[0]!.contactId]);
       const again = await claimForSend(db, campaign, 0, list.slice(0, 1), 'sandbox', LATER, new Date(0), 'sending', true);
       assert.deepEqual([...again.values()].map((c) => c.attempt), [2]);
+    });
+
+    it(`${tdb.label}: a first try records exclusions with a plain insert, and an existing row still wins when one exists`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 4);
+      const excluded = (rows: typeof list, reason: string) => rows.map((r) => ({ contactId: r.contactId, email: r.email, state: 'suppressed' as const, reason }));
+      await insertExclusions(db, campaign, 0, excluded(list.slice(0, 2), 'first'), T0, true);
+      await claimForSend(db, campaign, 0, list.slice(2, 3), 'sandbox', T0, new Date(0), 'sending', true);
+      // rows 0-2 exist: the plain insert fails as a whole, the fallback adds only row 3
+      await insertExclusions(db, campaign, 1, excluded(list, 'second'), LATER, true);
+      const after = await states(db, campaign);
+      assert.deepEqual(list.map((r) => after.get(r.contactId)!.state), ['suppressed', 'suppressed', 'sending', 'suppressed']);
+      const { rows } = await db.query<{ contact_id: string; reason: string | null }>('select contact_id, reason from send_ledger where campaign_id = $1 order by contact_id', [campaign]);
+      assert.deepEqual(rows.map((r) => r.reason), ['first', 'first', null, 'second']);
     });
 
     it(`${tdb.label}: one statement commits some claims and confirms others; each step only from its own state`, async () => {
