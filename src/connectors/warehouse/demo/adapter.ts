@@ -8,7 +8,7 @@ import { SwitchyardError } from '../../../core/errors.ts';
 import { checkBatchSize } from '../batch.ts';
 import { createRowMapper, parseSchemaMapping } from '../mapping.ts';
 import type { SchemaMapping, Warehouse, WarehouseBatch, WarehouseQuery, WarehouseStreamOptions } from '../port.ts';
-import { DEMO_COLUMNS, DEMO_MAPPING, demoIndexOf, demoRow } from './generate.ts';
+import { DEMO_COLUMNS, DEMO_MAPPING, demoIndexOf, demoValues } from './generate.ts';
 
 export interface DemoWarehouseOptions {
   /** Number of contacts; default 50 000. */
@@ -43,12 +43,11 @@ async function* streamDemo(size: number, seed: number, mapping: SchemaMapping, q
     const batch: WarehouseBatch = { rows: [], rejected: [], cursor: '' };
     for (let i = next; i < end; i += 1) {
       position += 1;
-      const row = demoRow(seed, i);
-      const values = DEMO_COLUMNS.map((c) => row[c]);
+      const values = demoValues(seed, i);
       const outcome = mapper.map(values);
       if (outcome.ok) batch.rows.push(outcome.contact);
-      else batch.rejected.push({ rowNumber: position, reason: outcome.reason, raw: row });
-      batch.cursor = row.customer_id;
+      else batch.rejected.push({ rowNumber: position, reason: outcome.reason, raw: mapper.toObject(values) });
+      batch.cursor = values[0]!;
     }
     opts.onRowsRead?.(end - next);
     next = end;
