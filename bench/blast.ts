@@ -128,7 +128,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
     send_workers: sendWorkers, ...(blast.workerRssMb.length > 0 ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb } : {}),
     // CPU per recipient of each process (main: select + prepare, or everything without send workers)
-    cpu_us_per_recipient: { main: Math.round(blast.cpuMs.main * 1000 / size), send_workers: blast.cpuMs.sendWorkers.map((ms) => Math.round(ms * 1000 / size)) },
+    cpu_us_per_recipient: { main: round1(blast.cpuMs.main * 1000 / size), send_workers: blast.cpuMs.sendWorkers.map((ms) => round1(ms * 1000 / size)) },
   };
 
   if (smtpSize === 0) {
@@ -166,4 +166,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     smtp_size: smtp.handed, smtp_pipeline_per_s: Math.round(pipelineRate), smtp_bare_per_s: Math.round(bare.rate), smtp_ratio: Number(smtpRatio.toFixed(2)),
     smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)), smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
   };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }

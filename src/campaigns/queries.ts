@@ -170,17 +170,32 @@ const ROW_VALUES = '((select $3::jsonb) -> l.contact_id)';
  * claim (or the last update) wrote (`ctid = any(...)`: a TID scan, whatever the statistics say),
  * guarded by campaign, state and claim number; each row's values come from one jsonb object keyed
  * by contact id. A row whose version moved since (marked in doubt by a redelivered chunk, say) is
- * looked up again by its key in a second statement. Returns each updated contact's new row.
+ * looked up again by its key in a second statement. Returns each updated contact's new row, or
+ * with `rows: false` (the claim's last step: nobody updates it by version again) nothing: no row
+ * is returned, and only when fewer rows than claims were updated are all of them looked up again
+ * by key (the guards skip the ones already done).
  */
-async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[], rowGuard = 'true'): Promise<Map<string, string>> {
+async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, claims: readonly C[], set: string, states: readonly string[], values: (c: C) => unknown[], params: readonly unknown[], rowGuard = 'true', newVersions = true): Promise<Map<string, string>> {
   // the object's text built directly: Object.fromEntries of 1000 distinct keys walks V8 through
   // as many hidden-class transitions before it gives up on them (visible in the send worker's profile)
   const byContact = `{${claims.map((c) => `${JSON.stringify(c.contactId)}:${JSON.stringify([c.attempt, ...values(c)])}`).join(',')}}`;
   const sql = (where: string, campaign: string): string => `update send_ledger l set ${set}
     where ${where} and ${campaign} and l.state = any($2::text[]) and ${rowGuard} and l.attempts = (${ROW_VALUES} ->> 0)::int
-    returning l.contact_id, l.ctid::text as row`;
+    ${newVersions ? 'returning l.contact_id, l.ctid::text as row' : ''}`;
   type Row = { contact_id: string; row: string };
   const byRow = [campaignId, states, byContact, claims.map((c) => c.row), ...params];
+  if (!newVersions) {
+    const { rowCount } = claims.length <= SMALL_UPDATE
+      ? await db.query(sql('l.ctid = any($4::tid[])', `l.campaign_id || '' = $1`), byRow)
+      : await db.transaction(async (tx) => {
+        await tx.exec('set local enable_indexscan = off; set local enable_bitmapscan = off');
+        return tx.query(sql('l.ctid = any($4::tid[])', 'l.campaign_id = $1'), byRow);
+      });
+    if (rowCount < claims.length) {
+      await db.query(sql('l.contact_id = any($4::text[])', 'l.campaign_id = $1'), [campaignId, states, byContact, claims.map((c) => c.contactId), ...params]);
+    }
+    return new Map();
+  }
   // A few rows (SMTP's per-message group commits): one statement whose campaign guard no index
   // can serve (`|| ''`), so a TID scan is the only cheap plan for a handful of TIDs. A whole
   // chunk: the planner could prefer a sequential scan to 1000 TID fetches on a mid-sized table,
@@ -216,8 +231,9 @@ export async function commitSending(db: Db, campaignId: string, claims: readonly
  *  were presumed dead was only slow). */
 export async function confirmSent(db: Db, campaignId: string, claims: readonly (ClaimUpdate & { espMessageId?: string })[], at: Date): Promise<void> {
   if (claims.length === 0) return;
+  // the claim's last step: no row versions needed back
   await updateClaimed(db, campaignId, claims, `state = 'sent', esp_message_id = ${ROW_VALUES} ->> 1, updated_at = $5`,
-    ['sending', 'unknown'], (c) => [c.espMessageId ?? null], [at]);
+    ['sending', 'unknown'], (c) => [c.espMessageId ?? null], [at], 'true', false);
 }
 
 /** One step of a claim during an SMTP hand-off: committed (rendered → sending) or confirmed (→ sent). */

@@ -113,7 +113,9 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       // claimed as `sending` above: recorded (at most once) before the request, then sent
       results = await deps.esp.sendBatch(toSend);
       // the whole batch answered at once: one confirmation statement, no per-message waiters
-      await ledger.confirmAll(results.flatMap((res, i) => res.ok ? [{ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId }] : []));
+      const accepted: { contactId: string; espMessageId: string }[] = [];
+      results.forEach((res, i) => { if (res.ok) accepted.push({ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId }); });
+      await ledger.confirmAll(accepted);
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
@@ -194,7 +196,10 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
     /** Confirms many acceptances in one statement (a provider that answers a batch at once). */
     async confirmAll(accepted: readonly { contactId: string; espMessageId: string }[]): Promise<void> {
       try {
-        await q.confirmSent(db, campaignId, accepted.map((a) => ({ ...a, ...claimOf(a.contactId) })), clock.now());
+        await q.confirmSent(db, campaignId, accepted.map(({ contactId, espMessageId }) => {
+          const { attempt, row } = claimOf(contactId);
+          return { contactId, espMessageId, attempt, row };
+        }), clock.now());
       } catch (err) {
         failure ??= err as Error;
       }
