@@ -142,6 +142,38 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     assert.equal(esp.outbox().filter((m) => m.correlation.campaignId === c.id).length, queued.length - 1);
   });
 
+  it('a select step run again from its stored position (a crash before it recorded the step) changes nothing', async () => {
+    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 2500, seed: 5 } }));
+    await app.campaigns.start(c.id);
+    await drain(app, { only: ['select', 'prepare'] });
+    const ready = async () => (await db.query<{ n: number }>(`select count(*)::int as n from bus_messages where topic = 'blast.ready.bulk' and msg_id like $1`, [`${c.id}:%`])).rows[0]!.n;
+    const before = { ledger: await ledger(db, c.id), ready: await ready() };
+    // as if the step had died after preparing its chunks and before recording its position
+    await db.query(`update campaigns set select_seq = 0, select_after = null, select_done = false, selected = 0, rejected = 0 where id = $1`, [c.id]);
+    await app.bus.publish('blast.select', [{ id: `${c.id}:select:again`, key: c.id, payload: { campaignId: c.id, seq: 0 } }]);
+    await drain(app, { only: ['select', 'prepare'] });
+    assert.equal(await ready(), before.ready, 'ready parts are deduplicated by id');
+    assert.deepEqual(await ledger(db, c.id), before.ledger, 'exclusions are written once');
+    await drain(app);
+    const sent = esp.outbox().filter((m) => m.correlation.campaignId === c.id);
+    assert.equal(new Set(sent.map((m) => m.to)).size, sent.length, 'nobody twice');
+    const counts = await app.campaigns.status(c.id);
+    assert.equal(counts.campaign.status, 'completed');
+    assert.equal((await ledger(db, c.id)).size, 2500);
+  });
+
+  it('a chunk an older version left on blast.selected is still prepared', async () => {
+    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10, seed: 6 } }));
+    await app.campaigns.start(c.id);
+    const recipients = [0, 1, 2].map((i) => ({ id: `legacy-${i}`, email: `legacy${i}@example.com`, country: 'US', fields: { firstName: `L${i}` } }));
+    await app.bus.publish('blast.selected', [{ id: `${c.id}:chunk:99`, key: c.id, payload: { campaignId: c.id, seq: 99, recipients } }]);
+    await drain(app, { only: ['prepare'] });
+    const { rows } = await db.query<{ payload: { recipients: { id: string }[] } }>(`select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and msg_id = $1`, [`${c.id}:chunk:99:0`]);
+    assert.deepEqual(rows[0]?.payload.recipients.map((r) => r.id), recipients.map((r) => r.id));
+    const { rows: chunks } = await db.query<{ recipients: number }>('select recipients from campaign_chunks where campaign_id = $1 and seq = 99', [c.id]);
+    assert.deepEqual(chunks.map((k) => k.recipients), [3]);
+  });
+
   it('an invalid template is refused at create/start with the problem named', async () => {
     const c = await app.campaigns.create(demoCampaign({ template: { html: '<mjml><mj-body><mj-section><mj-column><mj-text>{{ contact.firstName </mj-text></mj-column></mj-section></mj-body></mjml>' } }));
     const v = await app.campaigns.validate(c.id);
