@@ -162,6 +162,26 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     assert.equal((await ledger(db, c.id)).size, 2500);
   });
 
+  it('a select step that fails while preparing records nothing; replayed once the cause is fixed, the campaign completes', async () => {
+    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 2500, seed: 8 } }));
+    await app.campaigns.start(c.id);
+    await db.exec('alter table consents rename to consents_away');
+    try {
+      await drain(app, { only: ['select', 'prepare'] });
+    } finally {
+      await db.exec('alter table consents_away rename to consents');
+    }
+    const [dead] = await app.bus.deadLetters.list({ stage: 'select' });
+    assert.match(dead?.message ?? '', /consents/);
+    assert.equal((await app.campaigns.get(c.id))?.selected, 0, 'the failed step recorded no position');
+    assert.deepEqual(await app.bus.deadLetters.retry([dead!.id]), [dead!.id]);
+    await drain(app);
+    assert.equal((await app.campaigns.status(c.id)).campaign.status, 'completed');
+    assert.equal((await ledger(db, c.id)).size, 2500);
+    const sent = esp.outbox().filter((m) => m.correlation.campaignId === c.id);
+    assert.equal(new Set(sent.map((m) => m.to)).size, sent.length, 'nobody twice');
+  });
+
   it('a chunk an older version left on blast.selected is still prepared', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10, seed: 6 } }));
     await app.campaigns.start(c.id);
