@@ -1,6 +1,6 @@
 /**
  * Schema mapping: turns one warehouse row (column names + values) into a MappedContact or a
- * rejection reason naming the column. Pure apart from Intl look-ups (cached per mapper); shared
+ * rejection reason naming the column. Pure apart from Intl look-ups (cached per process); shared
  * by every warehouse adapter so they reject the same rows for the same reasons. A mapping that
  * names a column the source lacks is fatal before streaming; a bad value only rejects its row.
  */
@@ -9,6 +9,10 @@ import type { MappedContact, SchemaMapping } from './port.ts';
 
 const OWN_PROPERTIES = new Set(['id', 'email', 'timezone', 'country', 'locale']);
 const MAX_CACHE = 10_000;
+// Canonical names per raw value, for every mapper of the process: a select step opens a new
+// stream (and mapper) each time, and an Intl.DateTimeFormat per zone per step was visible.
+const zones = new Map<string, string | null>();
+const locales = new Map<string, string | null>();
 
 /** Validates a mapping read from JSON configuration; throws VALIDATION_FAILED naming every problem. */
 export function parseSchemaMapping(input: unknown): SchemaMapping {
@@ -67,8 +71,6 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
   }
   for (const column of mapping.fields ?? []) extra.push([column, need(column, 'VALIDATION_FAILED', 'field')]);
 
-  const zones = new Map<string, string | null>();
-  const locales = new Map<string, string | null>();
 
   return {
     toObject: (values) => Object.fromEntries(sourceColumns.map((c, i) => [c, values[i]])),

@@ -122,17 +122,19 @@ export function isKnownContact(contactId: string): boolean {
 function toCrmRecord(contactId: string, state: { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean } | undefined): CrmRecord {
   const owner = OWNERS[Math.floor(hashUnit(`owner:${contactId}`) * OWNERS.length)];
   const status = weighted(STATUSES, hashUnit(`status:${contactId}`));
-  return {
+  const record: CrmRecord = {
     contactId,
     crmId: `demo-${Math.floor(hashUnit(`crm:${contactId}`) * 2 ** 32).toString(16).padStart(8, '0')}`,
     accountStatus: status,
     tier: weighted(TIERS, hashUnit(`tier:${contactId}`)),
-    ...(status === 'prospect' || owner === undefined ? {} : { owner }),
-    ...(state?.engagementScore === undefined ? {} : { engagementScore: state.engagementScore }),
-    ...(state?.lastEngagedAt === undefined ? {} : { lastEngagedAt: state.lastEngagedAt }),
     optedOut: state?.optedOut ?? false,
     fields: { source: 'demo' },
   };
+  // set only when present (a lookup per blast chunk: no spreads of throwaway objects)
+  if (status !== 'prospect' && owner !== undefined) record.owner = owner;
+  if (state?.engagementScore !== undefined) record.engagementScore = state.engagementScore;
+  if (state?.lastEngagedAt !== undefined) record.lastEngagedAt = state.lastEngagedAt;
+  return record;
 }
 
 function checkEngagement(u: EngagementUpdate): void {
@@ -146,8 +148,11 @@ function checkOptOut(item: OptOutItem): void {
   if (typeof item.reason !== 'string' || item.reason.trim() === '') throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
 }
 
+const totals = new WeakMap<readonly [string, number][], number>();
+
 function weighted(items: [string, number][], u: number): string {
-  const total = items.reduce((s, [, w]) => s + w, 0);
+  let total = totals.get(items);
+  if (total === undefined) totals.set(items, total = items.reduce((s, [, w]) => s + w, 0));
   let target = u * total;
   for (const [name, w] of items) {
     target -= w;

@@ -73,29 +73,31 @@ let signupDates: string[] | undefined;
 const signupDate = (day: number): string =>
   (signupDates ??= Array.from({ length: SIGNUP_DAYS }, (_, d) => new Date(SIGNUP_FROM + d * 86_400_000).toISOString().slice(0, 10)))[day]!;
 
+const placeWeight = (p: (typeof PLACES)[number]): number => p[3];
+const planWeight = (p: (typeof PLANS)[number]): number => p[1];
+
 /** Row `index` as its values in DEMO_COLUMNS order (what the warehouse port's mapper reads). */
 export function demoValues(seed: number, index: number): string[] {
-  const r = (salt: number): number => unitRandom(seed, index, salt);
-  const f = Math.floor(r(1) * FIRST.length);
-  const l = Math.floor(r(2) * LAST.length);
-  const place = weighted(PLACES, PLACE_WEIGHT, r(3), (p) => p[3]);
-  const plan = weighted(PLANS, 100, r(4), (p) => p[1]);
-  const signupDay = Math.floor(r(5) * SIGNUP_DAYS);
+  const f = Math.floor(unitRandom(seed, index, 1) * FIRST.length);
+  const l = Math.floor(unitRandom(seed, index, 2) * LAST.length);
+  const place = weighted(PLACES, PLACE_WEIGHT, unitRandom(seed, index, 3), placeWeight);
+  const plan = weighted(PLANS, 100, unitRandom(seed, index, 4), planWeight);
+  const signupDay = Math.floor(unitRandom(seed, index, 5) * SIGNUP_DAYS);
   const months = Math.max(1, Math.floor((SIGNUP_DAYS - signupDay) / 30));
-  const value = plan[2] * months * (0.6 + r(6) * 0.8);
+  const value = plan[2] * months * (0.6 + unitRandom(seed, index, 6) * 0.8);
   return [
     demoContactId(index),
-    `${EMAIL_FIRST[f]}.${EMAIL_LAST[l]}${index + 1}@${pick(DOMAINS, r(7))}`,
+    `${EMAIL_FIRST[f]}.${EMAIL_LAST[l]}${index + 1}@${pick(DOMAINS, unitRandom(seed, index, 7))}`,
     FIRST[f]!,
     LAST[l]!,
-    pick(COMPANIES, r(8)),
+    pick(COMPANIES, unitRandom(seed, index, 8)),
     place[1],
     place[0],
     place[2],
     plan[0],
     signupDate(signupDay),
     value.toFixed(2),
-    r(9) < 0.85 ? 'true' : 'false',
+    unitRandom(seed, index, 9) < 0.85 ? 'true' : 'false',
   ];
 }
 
