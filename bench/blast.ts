@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
@@ -119,7 +119,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 
-  const sendWorkers = Number(args.options['send-workers'] ?? 1);
+  // one send process per core, as docs/architecture.md (Processes) deploys the send stage at volume
+  const sendWorkers = Number(args.options['send-workers'] ?? availableParallelism());
   const blast = await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers);
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
