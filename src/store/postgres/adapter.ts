@@ -41,40 +41,77 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
   }
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      const res = await q.query(sql, params as unknown[]);
+      const res = await q.query(sql, params as unknown[]).catch(transientAsRetryable);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length };
     },
     async exec(sql: string) {
-      await q.query(sql);
+      await q.query(sql).catch(transientAsRetryable);
     },
   });
   const listeners: pg.PoolClient[] = [];
+  let ending = false;
   return {
     kind: 'postgres',
     ...wrap(pool),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(transientAsRetryable);
+      // a checked-out client that loses its connection emits 'error'; unheard, it would end the
+      // process. The failing query rejects as well, which is what the caller sees.
+      let broken: Error | undefined;
+      const onError = (err: Error): void => { broken = err; };
+      client.on('error', onError);
       try {
-        await client.query('begin');
+        await client.query('begin').catch(transientAsRetryable);
         const result = await fn(wrap(client));
-        await client.query('commit');
+        await client.query('commit').catch(transientAsRetryable);
         return result;
       } catch (err) {
-        await client.query('rollback').catch(() => undefined);
+        if (broken === undefined) await client.query('rollback').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // a broken connection is destroyed, not returned to the pool
+        client.release(broken);
       }
     },
     async listen(channel, onNotify) {
-      const client = await pool.connect();
-      listeners.push(client);
       const handler = (msg: pg.Notification): void => {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       };
-      client.on('notification', handler);
-      await client.query(`listen ${quoteIdent(channel)}`);
+      let closed = false;
+      let current: pg.PoolClient | undefined;
+      const attach = async (): Promise<void> => {
+        const client = await pool.connect();
+        client.on('notification', handler);
+        // the connection was lost (server restart, backend terminated): drop it and listen on a
+        // new one, waking the listener once so nothing published meanwhile waits for a poll
+        client.once('error', () => {
+          client.off('notification', handler);
+          listeners.splice(listeners.indexOf(client), 1);
+          client.release(true);
+          current = undefined;
+          if (!closed && !ending) void reattach();
+        });
+        listeners.push(client);
+        current = client;
+        await client.query(`listen ${quoteIdent(channel)}`);
+      };
+      const reattach = async (): Promise<void> => {
+        for (let delayMs = 100; !closed && !ending && current === undefined; delayMs = Math.min(delayMs * 2, 5_000)) {
+          try {
+            await attach();
+            onNotify('');
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+          }
+        }
+      };
+      await attach();
       return async () => {
+        closed = true;
+        const client = current;
+        if (client === undefined) return;
+        current = undefined;
         client.off('notification', handler);
         await client.query(`unlisten ${quoteIdent(channel)}`).catch(() => undefined);
         listeners.splice(listeners.indexOf(client), 1);
@@ -89,10 +126,35 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
       }
     },
     async close() {
+      ending = true;
       for (const c of listeners.splice(0)) c.release();
       await pool.end();
     },
   };
+}
+
+/**
+ * SQLSTATE classes and codes that say nothing about the statement, only that this attempt could
+ * not run: connection exceptions (08), the server shutting down or the backend terminated (57P01-03),
+ * too many connections (53300), serialization failure and deadlock (40001, 40P01).
+ */
+const TRANSIENT_SQLSTATE = /^(08...|57P0[123]|53300|40001|40P01)$/;
+/** Socket-level failures of node-pg (no SQLSTATE). */
+const TRANSIENT_SOCKET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * A failure of the attempt rather than of the statement becomes a retryable STORE_UNREACHABLE, so
+ * a bus consumer redelivers the message with backoff instead of dead-lettering it at once (a
+ * PostgreSQL restart during a blast). Anything else (a constraint, a bad statement) is rethrown
+ * as it is: callers read its SQLSTATE (e.g. 23505).
+ */
+function transientAsRetryable(err: unknown): never {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(err);
+  const transient = (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_SOCKET.has(code)))
+    || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(text);
+  if (!transient) throw err;
+  throw new SwitchyardError('STORE_UNREACHABLE', `PostgreSQL: ${text}`, { cause: err, retryable: true, details: typeof code === 'string' ? { sqlstate: code } : undefined });
 }
 
 /** Removes the password from a connection string before it is shown. */
