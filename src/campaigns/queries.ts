@@ -171,7 +171,7 @@ const ROW_VALUES = '((select $3::jsonb) -> l.contact_id)';
  * guarded by campaign, state and claim number; each row's values come from one jsonb object keyed
  * by contact id. A row whose version moved since (marked in doubt by a redelivered chunk, say) is
  * looked up again by its key in a second statement. Returns each updated contact's new row, or
- * with `rows: false` (the claim's last step: nobody updates it by version again) nothing: no row
+ * with `newVersions: false` (the claim's last step: nobody updates it by version again) nothing: no row
  * is returned, and only when fewer rows than claims were updated are all of them looked up again
  * by key (the guards skip the ones already done).
  */
@@ -184,29 +184,23 @@ async function updateClaimed<C extends ClaimUpdate>(db: Db, campaignId: string, 
     ${newVersions ? 'returning l.contact_id, l.ctid::text as row' : ''}`;
   type Row = { contact_id: string; row: string };
   const byRow = [campaignId, states, byContact, claims.map((c) => c.row), ...params];
-  if (!newVersions) {
-    const { rowCount } = claims.length <= SMALL_UPDATE
-      ? await db.query(sql('l.ctid = any($4::tid[])', `l.campaign_id || '' = $1`), byRow)
-      : await db.transaction(async (tx) => {
-        await tx.exec('set local enable_indexscan = off; set local enable_bitmapscan = off');
-        return tx.query(sql('l.ctid = any($4::tid[])', 'l.campaign_id = $1'), byRow);
-      });
-    if (rowCount < claims.length) {
-      await db.query(sql('l.contact_id = any($4::text[])', 'l.campaign_id = $1'), [campaignId, states, byContact, claims.map((c) => c.contactId), ...params]);
-    }
-    return new Map();
-  }
   // A few rows (SMTP's per-message group commits): one statement whose campaign guard no index
   // can serve (`|| ''`), so a TID scan is the only cheap plan for a handful of TIDs. A whole
   // chunk: the planner could prefer a sequential scan to 1000 TID fetches on a mid-sized table,
   // so index and bitmap scans are switched off for that one statement instead (three round
   // trips more, once per chunk).
-  const { rows } = claims.length <= SMALL_UPDATE
+  const { rows, rowCount } = claims.length <= SMALL_UPDATE
     ? await db.query<Row>(sql('l.ctid = any($4::tid[])', `l.campaign_id || '' = $1`), byRow)
     : await db.transaction(async (tx) => {
       await tx.exec('set local enable_indexscan = off; set local enable_bitmapscan = off');
       return tx.query<Row>(sql('l.ctid = any($4::tid[])', 'l.campaign_id = $1'), byRow);
     });
+  if (!newVersions) {
+    if (rowCount < claims.length) {
+      await db.query(sql('l.contact_id = any($4::text[])', 'l.campaign_id = $1'), [campaignId, states, byContact, claims.map((c) => c.contactId), ...params]);
+    }
+    return new Map();
+  }
   const updated = new Map(rows.map((r) => [r.contact_id, r.row]));
   const moved = claims.filter((c) => !updated.has(c.contactId)).map((c) => c.contactId);
   if (moved.length > 0) {
