@@ -48,7 +48,7 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
       await q.query(sql).catch(transientAsRetryable);
     },
   });
-  const listeners: pg.PoolClient[] = [];
+  const listeners = new Set<{ drop(broken: boolean): void }>();
   let ending = false;
   return {
     kind: 'postgres',
@@ -79,22 +79,40 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       };
       let closed = false;
-      let current: pg.PoolClient | undefined;
+      let current: { client: pg.PoolClient; drop(broken: boolean): void } | undefined;
+      // one LISTEN connection; it counts as current only once LISTEN succeeded
       const attach = async (): Promise<void> => {
         const client = await pool.connect();
-        client.on('notification', handler);
+        let dropped = false;
+        const connection = {
+          client,
+          drop(broken: boolean): void {
+            if (dropped) return;
+            dropped = true;
+            client.off('notification', handler);
+            client.off('error', onLost);
+            listeners.delete(connection);
+            client.release(broken);
+          },
+        };
         // the connection was lost (server restart, backend terminated): drop it and listen on a
         // new one, waking the listener once so nothing published meanwhile waits for a poll
-        client.once('error', () => {
-          client.off('notification', handler);
-          listeners.splice(listeners.indexOf(client), 1);
-          client.release(true);
+        const onLost = (): void => {
+          connection.drop(true);
+          if (current !== connection) return;
           current = undefined;
           if (!closed && !ending) void reattach();
-        });
-        listeners.push(client);
-        current = client;
-        await client.query(`listen ${quoteIdent(channel)}`);
+        };
+        client.on('notification', handler);
+        client.on('error', onLost);
+        listeners.add(connection);
+        try {
+          await client.query(`listen ${quoteIdent(channel)}`);
+        } catch (err) {
+          connection.drop(true);
+          throw err;
+        }
+        current = connection;
       };
       const reattach = async (): Promise<void> => {
         for (let delayMs = 100; !closed && !ending && current === undefined; delayMs = Math.min(delayMs * 2, 5_000)) {
@@ -109,13 +127,12 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
       await attach();
       return async () => {
         closed = true;
-        const client = current;
-        if (client === undefined) return;
+        const connection = current;
+        if (connection === undefined) return;
         current = undefined;
-        client.off('notification', handler);
-        await client.query(`unlisten ${quoteIdent(channel)}`).catch(() => undefined);
-        listeners.splice(listeners.indexOf(client), 1);
-        client.release();
+        connection.client.off('notification', handler);
+        await connection.client.query(`unlisten ${quoteIdent(channel)}`).catch(() => undefined);
+        connection.drop(false);
       };
     },
     async ping() {
@@ -127,7 +144,7 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
     },
     async close() {
       ending = true;
-      for (const c of listeners.splice(0)) c.release();
+      for (const l of [...listeners]) l.drop(false);
       await pool.end();
     },
   };
