@@ -62,7 +62,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   let selected = 0;
   let rejected = 0;
   let done = true;
-  const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
+  const fields = await templateFields(deps, c);
   // prepare's failures are the step's (retried, or dead-lettered with the step); the
   // warehouse's are the audience's (below)
   let prepareFailure: { err: unknown } | undefined;
@@ -241,6 +241,11 @@ async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, f
   if (parts.length === 0) await finishIfDone(deps, campaignId, clock.now());
 }
 
+/** The contact fields the campaign's template reads (forRender); null: all of them. */
+function templateFields(deps: BlastDeps, c: Campaign): Promise<ReadonlySet<string> | null> {
+  return deps.templates === undefined ? Promise.resolve(null) : deps.templates.get(c).then((t) => t.contactFields, () => null);
+}
+
 /**
  * Chunks published on `blast.selected` by versions before select and prepare were one step
  * (a campaign started before an upgrade, or a dead letter replayed there) are prepared here.
@@ -250,7 +255,7 @@ export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayl
   if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${m.payload.campaignId} not found`);
   if (c.status === 'paused') return paused('campaign paused');
   if (c.status !== 'running') return;
-  const fields = deps.templates === undefined ? null : await deps.templates.get(c).then((t) => t.contactFields, () => null);
+  const fields = await templateFields(deps, c);
   await prepareChunk(deps, c, m.payload, fields, m.attempt === 1);
 }
 

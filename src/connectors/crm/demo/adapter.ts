@@ -34,6 +34,8 @@ export async function ensureDemoCrmSchema(db: Db): Promise<void> {
 
 const STATUSES: [string, number][] = [['prospect', 20], ['trial', 15], ['customer', 55], ['churned', 10]];
 const TIERS: [string, number][] = [['smb', 60], ['mid-market', 30], ['enterprise', 10]];
+const STATUS_WEIGHT = totalWeight(STATUSES);
+const TIER_WEIGHT = totalWeight(TIERS);
 const OWNERS = [
   { id: 'own_1', name: 'Alex Rivera', email: 'alex.rivera@crm.example.com' },
   { id: 'own_2', name: 'Sam Okafor', email: 'sam.okafor@crm.example.com' },
@@ -121,12 +123,12 @@ export function isKnownContact(contactId: string): boolean {
 
 function toCrmRecord(contactId: string, state: { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean } | undefined): CrmRecord {
   const owner = OWNERS[Math.floor(hashUnit(`owner:${contactId}`) * OWNERS.length)];
-  const status = weighted(STATUSES, hashUnit(`status:${contactId}`));
+  const status = weighted(STATUSES, STATUS_WEIGHT, hashUnit(`status:${contactId}`));
   const record: CrmRecord = {
     contactId,
     crmId: `demo-${Math.floor(hashUnit(`crm:${contactId}`) * 2 ** 32).toString(16).padStart(8, '0')}`,
     accountStatus: status,
-    tier: weighted(TIERS, hashUnit(`tier:${contactId}`)),
+    tier: weighted(TIERS, TIER_WEIGHT, hashUnit(`tier:${contactId}`)),
     optedOut: state?.optedOut ?? false,
     fields: { source: 'demo' },
   };
@@ -148,11 +150,11 @@ function checkOptOut(item: OptOutItem): void {
   if (typeof item.reason !== 'string' || item.reason.trim() === '') throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
 }
 
-const totals = new WeakMap<readonly [string, number][], number>();
+function totalWeight(items: [string, number][]): number {
+  return items.reduce((s, [, w]) => s + w, 0);
+}
 
-function weighted(items: [string, number][], u: number): string {
-  let total = totals.get(items);
-  if (total === undefined) totals.set(items, total = items.reduce((s, [, w]) => s + w, 0));
+function weighted(items: [string, number][], total: number, u: number): string {
   let target = u * total;
   for (const [name, w] of items) {
     target -= w;
