@@ -68,7 +68,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   let prepareFailure: { err: unknown } | undefined;
   const preparing = new Set<Promise<void>>();
   const startPrepare = (chunk: ChunkPayload): void => {
-    const p: Promise<void> = prepareChunk(deps, c, chunk, fields, m.attempt === 1).catch((err: unknown) => { prepareFailure ??= { err }; })
+    const p: Promise<void> = prepareChunk(deps, c, chunk, fields, m.attempt === 1).then(() => undefined, (err: unknown) => { prepareFailure ??= { err }; })
       .finally(() => preparing.delete(p));
     preparing.add(p);
   };
@@ -221,8 +221,9 @@ export function forRender(recipients: Recipient[], fields: ReadonlySet<string> |
  * prepared. They run in one process because each bus hop of a 1000-recipient chunk costs
  * serialisation and storage (measured; three hops were half the blast's CPU), while none of
  * them needs to scale apart. Parts due now go to the send queue; later ones are staged until due.
+ * Returns how many parts the chunk became.
  */
-async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null, firstTry: boolean): Promise<void> {
+async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null, firstTry: boolean): Promise<number> {
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
   const eligible = await comply(deps, chunk, firstTry);
@@ -238,7 +239,7 @@ async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, f
   }
   if (ready.length > 0) await bus.publish<ChunkPayload>(topic, ready);
   await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts.length);
-  if (parts.length === 0) await finishIfDone(deps, campaignId, clock.now());
+  return parts.length;
 }
 
 /** The contact fields the campaign's template reads (forRender); null: all of them. */
@@ -256,7 +257,8 @@ export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayl
   if (c.status === 'paused') return paused('campaign paused');
   if (c.status !== 'running') return;
   const fields = await templateFields(deps, c);
-  await prepareChunk(deps, c, m.payload, fields, m.attempt === 1);
+  // a chunk with nothing left to send may be the campaign's last (select completes its own steps)
+  if (await prepareChunk(deps, c, m.payload, fields, m.attempt === 1) === 0) await finishIfDone(deps, c.id, deps.clock.now());
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {
