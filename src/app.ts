@@ -114,7 +114,7 @@ export function trackingSecrets(config: Config): string[] {
   if (config.raw.SWITCHYARD_TRACKING_SECRET !== undefined) return config.raw.SWITCHYARD_TRACKING_SECRET.split(',').map((x) => x.trim()).filter(Boolean);
   const file = join(config.dataDir, 'tracking-secret');
   if (!existsSync(file)) {
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
   }
   return [readFileSync(file, 'utf8').trim()];

@@ -5,7 +5,7 @@
  * transaction() does so), because an aborted one would poison every later query.
  */
 import { PGlite, types } from '@electric-sql/pglite';
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Db, Queryable, QueryResult } from '../port.ts';
@@ -26,7 +26,7 @@ function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'switchyard.lock');
   for (let tries = 0; tries < 2; tries++) {
     try {
-      const fd = openSync(path, 'wx');
+      const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return () => { try { unlinkSync(path); } catch { /* already gone */ } };
@@ -42,6 +42,20 @@ function lockDataDir(dataDir: string): () => void {
   throw new SwitchyardError('STORE_UNREACHABLE', `cannot lock ${path}`);
 }
 
+/**
+ * PGlite's WASM file system creates every file 0666 whatever the umask, so the data directory is
+ * kept 0700 (nobody else can even reach the files) and the tree is narrowed to 0600/0700 on open
+ * and on close, so a copied or backed-up directory carries no world-writable files.
+ */
+function restrictTree(dir: string): void {
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) restrictTree(path);
+    else if (entry.isFile() && (lstatSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -54,9 +68,12 @@ function isAlive(pid: number): boolean {
 export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
   let pg: PGlite;
   let unlock = (): void => undefined;
-  if (options.dataDir !== undefined) {
-    mkdirSync(options.dataDir, { recursive: true });
-    unlock = lockDataDir(options.dataDir);
+  const dataDir = options.dataDir;
+  if (dataDir !== undefined) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
+    const lock = lockDataDir(dataDir);
+    unlock = () => { restrictTree(dataDir); lock(); };
   }
   try {
     pg = await PGlite.create(options.dataDir ?? 'memory://', { parsers: PARSERS });
@@ -64,6 +81,7 @@ export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     unlock();
     throw new SwitchyardError('STORE_UNREACHABLE', `cannot open PGlite data directory ${options.dataDir ?? '(memory)'}: ${String(cause)}`, { cause });
   }
+  if (dataDir !== undefined) restrictTree(dataDir);
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
       const res = await q.query<R>(sql, params as unknown[]);
