@@ -22,9 +22,11 @@ import { httpStatusFor } from '../http-status.ts';
 import { pathOf, PROBE_PATHS } from './paths.ts';
 
 export interface BrowserSafetyOptions {
-  /** Host header values answered to, case-insensitive: `name` or `name:port` (IPv6 in brackets). */
+  /** Host header values answered to, case-insensitive: `name`, `name:port` or `name:*` (any
+   *  port); IPv6 in brackets. */
   allowedHosts: readonly string[];
-  /** Browser origins allowed to call, e.g. `https://admin.example.com` (scheme://host[:port]). */
+  /** Browser origins allowed to call, e.g. `https://admin.example.com` (scheme://host[:port],
+   *  or `:*` for any port). */
   allowedOrigins: readonly string[];
   /** Exact paths exempt from the Host check (default `/healthz`, `/readyz`). */
   hostCheckExempt?: readonly string[];
@@ -33,14 +35,25 @@ export interface BrowserSafetyOptions {
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The names an admin listener on loopback answers to: bare and with the port. */
+/** The names an admin listener on loopback answers to: bare and with the port. Port 0 (let the
+ *  system choose, as tests do) allows any port on the loopback names (`name:*`). */
 export function defaultAdminHosts(adminPort: number): string[] {
-  return [...LOOPBACK_NAMES, ...LOOPBACK_NAMES.map((n) => `${n}:${adminPort}`)];
+  const port = adminPort === 0 ? '*' : String(adminPort);
+  return [...LOOPBACK_NAMES, ...LOOPBACK_NAMES.map((n) => `${n}:${port}`)];
 }
 
-/** The admin listener's own origins on loopback (what its dashboard and docs page send). */
+/** The admin listener's own origins on loopback (what its dashboard and docs page send); with
+ *  port 0, any port on the loopback names. */
 export function defaultAdminOrigins(adminPort: number): string[] {
-  return LOOPBACK_NAMES.map((n) => `http://${n}:${adminPort}`);
+  const port = adminPort === 0 ? '*' : String(adminPort);
+  return LOOPBACK_NAMES.map((n) => `http://${n}:${port}`);
+}
+
+/** True when `value` (`name[:port]`, lower case) is in `allowed` as is, or as `name:*`. */
+function isListed(allowed: ReadonlySet<string>, value: string): boolean {
+  if (allowed.has(value)) return true;
+  const colon = value.lastIndexOf(':');
+  return colon > value.lastIndexOf(']') && allowed.has(`${value.slice(0, colon)}:*`);
 }
 
 /** Splits a comma-separated config value into trimmed, non-empty entries. */
@@ -79,14 +92,14 @@ export function registerBrowserSafety(app: FastifyInstance, options: BrowserSafe
   app.addHook('onRequest', async (request, reply) => {
     if (!hostExempt.has(pathOf(request))) {
       const host = request.host;
-      if (typeof host !== 'string' || !hosts.has(host.toLowerCase())) {
+      if (typeof host !== 'string' || !isListed(hosts, host.toLowerCase())) {
         return refuse(reply, 'HOST_NOT_ALLOWED', 'this server does not answer to that host name; add it to SWITCHYARD_ADMIN_ALLOWED_HOSTS if it should');
       }
     }
 
     const origin = single(request.headers.origin);
     if (origin !== undefined) {
-      if (!origins.has(normaliseOrigin(origin))) {
+      if (!isListed(origins, normaliseOrigin(origin))) {
         return refuse(reply, 'ORIGIN_NOT_ALLOWED', 'requests from that web origin are not allowed; add it to SWITCHYARD_ADMIN_ALLOWED_ORIGINS if it should be');
       }
     } else {

@@ -63,6 +63,19 @@ describe('browser safety guard (admin listener)', () => {
     assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: 'localhost:3002' } })).statusCode, 421, 'another port is another server');
   });
 
+  it('port 0 (tests) allows any port on the loopback names only', async (t) => {
+    const g = createGuardedApp();
+    registerBrowserSafety(g.app, { allowedHosts: defaultAdminHosts(0), allowedOrigins: defaultAdminOrigins(0) });
+    addDummyRoutes(g);
+    t.after(() => g.app.close());
+    const get = (host: string, origin?: string) => g.app.inject({ url: '/v1/campaigns', headers: { host, ...(origin ? { origin } : {}) } });
+    assert.equal((await get('127.0.0.1:45678', 'http://127.0.0.1:45678')).statusCode, 200);
+    assert.equal((await get('[::1]:1')).statusCode, 200);
+    assert.equal((await get('attacker.example:45678')).statusCode, 421);
+    assert.equal((await get('127.0.0.1:45678', 'http://evil.example:45678')).statusCode, 403);
+    assert.equal((await get('127.0.0.1:45678', 'https://127.0.0.1:45678')).statusCode, 403);
+  });
+
   it('state changes need Content-Type: application/json (forms, text/plain, none → 415)', async (t) => {
     const g = await setup();
     t.after(() => g.app.close());
