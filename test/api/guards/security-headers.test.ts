@@ -36,6 +36,8 @@ describe('security headers', () => {
     assert.equal(res.headers['x-frame-options'], 'DENY');
     assert.equal(res.headers['cache-control'], 'no-store');
     assert.equal(res.headers['strict-transport-security'], undefined, 'HSTS belongs to the TLS proxy');
+    assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin');
     const policy = csp(res.headers['content-security-policy']);
     assert.deepEqual(policy.get('frame-ancestors'), ["'none'"]);
     assert.deepEqual(policy.get('script-src'), ["'self'"]);
