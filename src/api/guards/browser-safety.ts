@@ -72,6 +72,7 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 function refuse(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  reply.log.debug({ code }, 'request refused by the browser-safety guard');
   return reply.status(httpStatusFor(code)).send({ error: code, message });
 }
 

@@ -66,6 +66,8 @@ export function keyBucket(authorization: string | string[] | undefined): string 
 
 function refuse(reply: FastifyReply, waitMs: number, what: string): FastifyReply {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  // debug, not warn: a flood would otherwise flood the log too; 429s are counted in the HTTP metrics.
+  reply.log.debug({ limit: what, retryAfter: seconds }, 'rate limited');
   return reply.status(httpStatusFor('RATE_LIMITED')).header('retry-after', String(seconds))
     .send({ error: 'RATE_LIMITED', message: `too many requests from this ${what}; retry in ${seconds} s` });
 }

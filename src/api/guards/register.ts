@@ -8,7 +8,8 @@
  * content type) → rate limit (address, then key) → [authentication, added by the caller]
  * → body parsing with the JSON depth limit. Browser safety comes before the rate limit so a
  * hostile page's refused requests do not spend the loopback address's budget.
- * Public order: security headers → rate limit (address; /webhooks/* by its own rule) → parsing.
+ * Public order: security headers → rate limit (address; /webhooks/* and /t/u/* by their own
+ * rule) → parsing.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
@@ -45,10 +46,13 @@ export function adminGuardOptions(raw: GuardConfig, adminPort: number): AdminGua
 
 /** Public listener options from configuration. */
 export function publicGuardOptions(raw: GuardConfig): PublicGuardOptions {
+  const providerRule = { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST };
   return {
     rateLimit: {
       perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST },
-      prefixRules: [{ prefix: '/webhooks/', perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST } }],
+      // Provider-to-server traffic: ESP webhooks, and RFC 8058 one-click unsubscribes, which
+      // mailbox providers post from their own servers (a lost one is a compliance failure).
+      prefixRules: ['/webhooks/', '/t/u/'].map((prefix) => ({ prefix, perAddress: providerRule })),
       maxTracked: raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED,
     },
     json: { maxDepth: raw.SWITCHYARD_JSON_MAX_DEPTH },

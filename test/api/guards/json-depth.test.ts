@@ -39,6 +39,8 @@ describe('JSON depth guard', () => {
     const g = await setup(3);
     t.after(() => g.app.close());
     assert.equal((await post(g, '{"a":[{"b":1}]}')).statusCode, 200);
+    const withCharset = await g.app.inject({ method: 'POST', url: '/v1/campaigns', payload: '[[[[]]]]', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    assert.equal(withCharset.json().error, 'JSON_TOO_DEEP', 'media type parameters do not bypass the check');
     assert.equal((await post(g, '{"a":[{"b":[]}]}')).statusCode, 400);
     assert.equal((await post(g, JSON.stringify({ a: '[[[[[[{{{{', b: 'say \\"[[[[ "', c: [1] }))).statusCode, 200);
     assert.deepEqual(g.bodies[1], { a: '[[[[[[{{{{', b: 'say \\"[[[[ "', c: [1] });

@@ -90,6 +90,7 @@ describe('rate limit guard', () => {
       const r = await g.app.inject({ method: 'POST', url: '/webhooks/sendgrid', remoteAddress: '10.0.0.1', payload: {} });
       assert.equal(r.statusCode, 200);
     }
+    assert.deepEqual(publicGuardOptions(raw).rateLimit.prefixRules?.map((r) => r.prefix), ['/webhooks/', '/t/u/'], 'one-click unsubscribes from mailbox providers get the provider budget');
   });
 
   it('uses request.ip: X-Forwarded-For is ignored unless trustProxy is set', async (t) => {
