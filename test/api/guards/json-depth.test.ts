@@ -15,7 +15,6 @@ async function setup(maxDepth = 64): Promise<GuardedApp> {
   const g = createGuardedApp();
   registerJsonDepthLimit(g.app, { maxDepth });
   addDummyRoutes(g);
-  await g.app.ready();
   return g;
 }
 
@@ -24,8 +23,21 @@ const post = (g: GuardedApp, payload: string, url = '/v1/campaigns') =>
 
 describe('JSON depth guard', () => {
   it('attack: JSON nested 100 000 deep gets 400 JSON_TOO_DEEP, not a 500', async (t) => {
+    // Reproduce: JSON.parse copes, but any recursive walk of the parsed body (validation,
+    // serialisation) overflows the stack.
+    const walk = (v: unknown): number => (Array.isArray(v) ? 1 + walk(v[0]) : 0);
+    const bare = createGuardedApp();
+    bare.app.post('/walk', async (req) => ({ depth: walk(req.body) }));
+    t.after(() => bare.app.close());
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    assert.equal((await bare.app.inject({ method: 'POST', url: '/walk', payload: deep, headers: { 'content-type': 'application/json' } })).statusCode, 500);
+
     const g = await setup();
+    g.app.post('/walk', async (req) => ({ depth: walk(req.body) }));
     t.after(() => g.app.close());
+    const walked = await g.app.inject({ method: 'POST', url: '/walk', payload: deep, headers: { 'content-type': 'application/json' } });
+    assert.equal(walked.statusCode, 400);
+    assert.equal(walked.json().error, 'JSON_TOO_DEEP');
     for (const body of ['['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000), '['.repeat(100_000)]) {
       const res = await post(g, body);
       assert.equal(res.statusCode, 400);
