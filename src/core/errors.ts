@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
   DELIVERABILITY_PAUSED: 'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
   REVIEW_ITEM_CONFLICT: 'The review item cannot take that action in its current state (claimed by someone else, or already resolved)',
+  RATE_LIMITED: 'Too many requests from this source address or API key; retry after the Retry-After header (seconds)',
+  HOST_NOT_ALLOWED: 'The Host header is not one of the names the admin listener answers to (DNS rebinding defence)',
+  ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
+  CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
+  JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,10 +13,13 @@ interface Status {
   etaSeconds: number | null;
 }
 
-async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+/** One API call. Every non-GET request sends a JSON body (`{}` when there is nothing to say):
+ *  the admin listener refuses state changes without Content-Type: application/json. */
+export async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const payload = body === undefined && method !== 'GET' && method !== 'HEAD' ? {} : body;
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${base}${path}`, { method, headers: payload === undefined ? {} : { 'content-type': 'application/json' }, body: payload === undefined ? undefined : JSON.stringify(payload) });
   } catch (err) {
     throw new Error(`cannot reach Switchyard at ${base} (is \`npm start\` running?): ${(err as Error).message}`);
   }

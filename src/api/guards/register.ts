@@ -1,0 +1,75 @@
+/**
+ * One call per listener that registers every guard in the order that matters, plus the builders
+ * that turn configuration into their options. Register the
+ * guards on a fresh instance before authentication, swagger and any route, so their hooks cover
+ * every route (Fastify runs onRequest hooks in registration order).
+ *
+ * Admin order: security headers (so refusals carry them too) → browser safety (Host, Origin,
+ * content type) → rate limit (address, then key) → [authentication, added by the caller]
+ * → body parsing with the JSON depth limit. Browser safety comes before the rate limit so a
+ * hostile page's refused requests do not spend the loopback address's budget.
+ * Public order: security headers → rate limit (address; /webhooks/* and /t/u/* by their own
+ * rule) → parsing.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../clock/port.ts';
+import type { RawConfig } from '../../config.ts';
+import { defaultAdminHosts, defaultAdminOrigins, registerBrowserSafety, splitList, type BrowserSafetyOptions } from './browser-safety.ts';
+import { registerJsonDepthLimit, type JsonDepthOptions } from './json-depth.ts';
+import { registerRateLimit, type RateLimitOptions } from './rate-limit.ts';
+import { registerAdminSecurityHeaders, registerPublicSecurityHeaders } from './security-headers.ts';
+
+
+export interface AdminGuardOptions { browser: BrowserSafetyOptions; rateLimit: RateLimitOptions; json: JsonDepthOptions }
+export interface PublicGuardOptions { rateLimit: RateLimitOptions; json: JsonDepthOptions }
+export interface GuardDeps { clock: Clock }
+
+type GuardConfig = Pick<RawConfig,
+  | 'SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_ADMIN_BURST'
+  | 'SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_PUBLIC_BURST'
+  | 'SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST'
+  | 'SWITCHYARD_RATE_LIMIT_MAX_TRACKED' | 'SWITCHYARD_ADMIN_ALLOWED_HOSTS' | 'SWITCHYARD_ADMIN_ALLOWED_ORIGINS'
+  | 'SWITCHYARD_JSON_MAX_DEPTH'>;
+
+/** Admin listener options from configuration; `adminPort` fills the loopback defaults. */
+export function adminGuardOptions(raw: GuardConfig, adminPort: number): AdminGuardOptions {
+  const rule = { perMinute: raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_ADMIN_BURST };
+  return {
+    browser: {
+      allowedHosts: splitList(raw.SWITCHYARD_ADMIN_ALLOWED_HOSTS) ?? defaultAdminHosts(adminPort),
+      allowedOrigins: splitList(raw.SWITCHYARD_ADMIN_ALLOWED_ORIGINS) ?? defaultAdminOrigins(adminPort),
+    },
+    rateLimit: { perAddress: rule, perKey: rule, maxTracked: raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED },
+    json: { maxDepth: raw.SWITCHYARD_JSON_MAX_DEPTH },
+  };
+}
+
+/** Public listener options from configuration. */
+export function publicGuardOptions(raw: GuardConfig): PublicGuardOptions {
+  const providerRule = { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST };
+  return {
+    rateLimit: {
+      perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST },
+      // Provider-to-server traffic: ESP webhooks, and RFC 8058 one-click unsubscribes, which
+      // mailbox providers post from their own servers (a lost one is a compliance failure).
+      prefixRules: ['/webhooks/', '/t/u/'].map((prefix) => ({ prefix, perAddress: providerRule })),
+      maxTracked: raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED,
+    },
+    json: { maxDepth: raw.SWITCHYARD_JSON_MAX_DEPTH },
+  };
+}
+
+/** Every admin guard, in order. Add authentication after this call and before the routes. */
+export async function registerAdminGuards(app: FastifyInstance, options: AdminGuardOptions, deps: GuardDeps): Promise<void> {
+  await registerAdminSecurityHeaders(app);
+  registerBrowserSafety(app, options.browser);
+  registerRateLimit(app, options.rateLimit, deps);
+  registerJsonDepthLimit(app, options.json);
+}
+
+/** Every public guard, in order, before the routes. */
+export function registerPublicGuards(app: FastifyInstance, options: PublicGuardOptions, deps: GuardDeps): void {
+  registerPublicSecurityHeaders(app);
+  registerRateLimit(app, options.rateLimit, deps);
+  registerJsonDepthLimit(app, options.json);
+}
