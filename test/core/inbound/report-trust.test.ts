@@ -61,7 +61,7 @@ describe('judging a report', () => {
   });
 
   it('property: a trusted verdict names a referenced row whose address is among the claimed ones', () => {
-    const email = fc.constantFrom('a@x.example', 'b@x.example', 'c@y.example');
+    const email = fc.constantFrom<string>('a@x.example', 'b@x.example', 'c@y.example');
     const row = fc.record({ campaignId: fc.constantFrom('c1', 'c2'), contactId: fc.constantFrom('k1', 'k2', 'k3'), email, messageId: fc.constant(null) });
     fc.assert(fc.property(fc.array(row, { maxLength: 5 }), fc.array(fc.nat(4), { maxLength: 3 }), fc.array(email, { maxLength: 2 }), fc.constantFrom('required', 'if_given', 'none'),
       (rows, signedIdx, addresses, match) => {
