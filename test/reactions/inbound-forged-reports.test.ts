@@ -15,6 +15,7 @@ import { createDemoCrm, ensureDemoCrmSchema } from '../../src/connectors/crm/dem
 import { encodeVerpAddress } from '../../src/core/bounce/verp.ts';
 import { createIngest, type Ingest, type StoredEvent } from '../../src/reactions/ingest.ts';
 import { handleReplies } from '../../src/reactions/replies-stage.ts';
+import { MAX_REVIEW_ITEMS_PER_MESSAGE } from '../../src/reactions/inbound/vouch.ts';
 import { listReviewItems } from '../../src/reactions/review-queue.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
@@ -72,6 +73,17 @@ describe('forged inbound reports do not suppress anyone', () => {
     assert.equal(await getSuppression(db, 'victim2@example.net'), null);
     assert.deepEqual((await reviewFor('victim2@example.net')).map((i) => i.excerpt.replace(/.*not acted on: /, '')).sort(),
       ['it carries no VERP token of ours and none of our Message-IDs.', 'the message it names is not in the send ledger.']);
+  });
+
+  it('one forged DSN listing 500 recipients adds at most MAX_REVIEW_ITEMS_PER_MESSAGE review items and suppresses none', async (t) => {
+    const send = await startInbound(t, rig());
+    const victims = Array.from({ length: 500 }, (_, i) => `mass${i}@example.net`);
+    await send(aDsn({ recipient: victims[0]!, moreRecipients: victims.slice(1), id: 'forged-mass' }));
+    const items = (await listReviewItems(db, { limit: 1000 })).filter((i) => /mass\d+@example\.net/.test(i.excerpt));
+    assert.equal(items.length, MAX_REVIEW_ITEMS_PER_MESSAGE);
+    assert.ok(items.some((i) => i.excerpt.startsWith(`This and ${500 - MAX_REVIEW_ITEMS_PER_MESSAGE} more unverified reports`)));
+    const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from suppressions where email like 'mass%@example.net'`);
+    assert.equal(rows[0]!.n, 0);
   });
 
   it('a RCPT with a forged VERP signature is refused at the envelope', async (t) => {

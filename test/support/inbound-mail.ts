@@ -43,14 +43,15 @@ export async function sentMessage(db: Db, campaignId: string, contactId: string,
 const lines = (...l: string[]): string => `${l.join('\r\n')}\r\n`;
 
 /** An RFC 3464 hard bounce for `recipient`; `originalMessageId` goes into the returned headers. */
-export function aDsn(o: { recipient: string; originalMessageId?: string; to?: string; id?: string; diagnostic?: string; subject?: string }): string {
+export function aDsn(o: { recipient: string; originalMessageId?: string; to?: string; id?: string; diagnostic?: string; subject?: string; moreRecipients?: readonly string[] }): string {
   return lines(
     'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)', `To: ${o.to ?? 'bounces@bounce.shop.example.com'}`,
     `Subject: ${o.subject ?? 'Undelivered Mail Returned to Sender'}`, `Message-ID: <${o.id ?? 'dsn-1'}@mx.example.net>`, 'MIME-Version: 1.0',
     'Content-Type: multipart/report; report-type=delivery-status; boundary="RB"', '',
     '--RB', 'Content-Type: text/plain', '', 'Your message could not be delivered.', '',
     '--RB', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.net', '',
-    `Final-Recipient: rfc822; ${o.recipient}`, 'Action: failed', 'Status: 5.1.1', `Diagnostic-Code: smtp; ${o.diagnostic ?? '550 5.1.1 No such user'}`, '',
+    ...[o.recipient, ...(o.moreRecipients ?? [])].flatMap((r) => [
+      `Final-Recipient: rfc822; ${r}`, 'Action: failed', 'Status: 5.1.1', `Diagnostic-Code: smtp; ${o.diagnostic ?? '550 5.1.1 No such user'}`, '']),
     '--RB', 'Content-Type: text/rfc822-headers', '', 'From: Example Shop <news@shop.example.com>', `To: ${o.recipient}`,
     ...(o.originalMessageId === undefined ? [] : [`Message-ID: <${o.originalMessageId}>`]), 'Subject: Black Friday', '',
     '--RB--');

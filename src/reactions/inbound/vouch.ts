@@ -25,6 +25,8 @@ export interface VouchedEvents {
 }
 
 const EXCERPT_CHARS = 500;
+/** Review items per email: a forged 10 MB DSN may list 100 000 recipients, a person needs a few. */
+export const MAX_REVIEW_ITEMS_PER_MESSAGE = 10;
 const WHY: Readonly<Record<UntrustedReason, string>> = {
   no_reference: 'it carries no VERP token of ours and none of our Message-IDs',
   unknown_message: 'the message it names is not in the send ledger',
@@ -90,6 +92,12 @@ export async function vouchForEvents(
       });
     }
   });
+  if (out.review.length > MAX_REVIEW_ITEMS_PER_MESSAGE) {
+    const extra = out.review.length - MAX_REVIEW_ITEMS_PER_MESSAGE + 1;
+    out.review = out.review.slice(0, MAX_REVIEW_ITEMS_PER_MESSAGE);
+    const last = out.review[out.review.length - 1]!;
+    last.excerpt = excerpt(`This and ${extra - 1} more unverified reports in this message (not listed one by one). This one: ${last.excerpt}`);
+  }
   return out;
 }
 
