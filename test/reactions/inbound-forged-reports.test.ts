@@ -125,6 +125,8 @@ describe('forged inbound reports do not suppress anyone', () => {
     assert.equal(await getSuppression(db, 'victim6@example.net'), null);
     const { rows } = await db.query<{ raw: { verified: boolean; unverified: string } }>(`select raw from engagement_events where email = $1 order by source_id`, ['victim6@example.net']);
     assert.deepEqual(rows.map((r) => [r.raw.verified, r.raw.unverified]).sort(), [[false, 'address_mismatch'], [false, 'no_reference']]);
+    const { rows: attributed } = await db.query(`select 1 from engagement_events where email = $1 and (contact_id is not null or message_id is not null)`, ['victim6@example.net']);
+    assert.equal(attributed.length, 0, "a spoofed reply credits no contact (not even the attacker's)");
 
     const realMsg = await sentMessage(db, 'cmp_reply', 'ct_rita', 'rita@example.org', clock.now());
     await send(aReply({ from: 'Rita <RITA@example.org>', text: 'Please unsubscribe me from this list.', inReplyTo: realMsg, id: 'real-1' }), ['news@shop.example.com']);

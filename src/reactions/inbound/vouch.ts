@@ -82,9 +82,11 @@ export async function vouchForEvents(
         raw: isReply ? { ...(event.raw as object), verified: true, via: verdict.via } : event.raw,
       });
     } else if (isReply) {
-      // not ours to act on, but a person may still want to read it: the replies stage reviews it
-      const { campaignId: _c, contactId: _k, ...unattributed } = event;
-      out.ingest.push({ ...unattributed, raw: { ...(event.raw as object), verified: false, unverified: verdict.reason } });
+      // Not ours to act on, but a person may still want to read it: the replies stage reviews it.
+      // Unattributed (no message id for ingest to correlate), so a spoofed reply earns no contact
+      // any engagement; the id it claimed stays in raw for the reviewer.
+      const { campaignId: _c, contactId: _k, messageId, ...unattributed } = event;
+      out.ingest.push({ ...unattributed, raw: { ...(event.raw as object), verified: false, unverified: verdict.reason, claimedMessageId: messageId ?? null } });
     } else {
       out.review.push({
         sourceId: event.sourceId, contactId: null, campaignId: null, intent: `unverified_${event.type}`, confidence: 0,
