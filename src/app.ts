@@ -55,6 +55,7 @@ import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
 import { createInboundHandler } from './reactions/inbound-handler.ts';
 import { createInboundSmtpListener } from './reactions/inbound/smtp-listener.ts';
+import { decideRecipient, parseDomainList } from './core/inbound/recipients.ts';
 import { propagationStage } from './compliance/propagation.ts';
 import type { SuppressionSink } from './compliance/sink-port.ts';
 import { createComplianceLogSink, createCrmSuppressionSink, createRecordingSuppressionSink, createWarehouseTableSink } from './compliance/sinks.ts';
@@ -298,10 +299,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const server = await createServer({ log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES }, routes);
   const running: Consumer[] = [];
+  const raw = config.raw;
+  const inboundPolicy = { domains: parseDomainList(raw.SWITCHYARD_INBOUND_DOMAINS ?? raw.SWITCHYARD_RETURN_PATH_DOMAIN), verpSecrets: render.trackingSecrets };
   const inbound = createInboundSmtpListener({
     log,
-    onMessage: createInboundHandler({ ingest, deadLetters: bus.deadLetters, clock, verpSecret: render.trackingSecrets[0] }),
-  }, { host: config.http.host, port: config.raw.SWITCHYARD_INBOUND_SMTP_PORT, maxMessageBytes: 10 * 1024 * 1024 });
+    acceptRecipient: (address) => decideRecipient(address, inboundPolicy).accept,
+    onMessage: createInboundHandler({ db, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets }),
+  }, { host: config.http.host, port: raw.SWITCHYARD_INBOUND_SMTP_PORT, maxMessageBytes: 10 * 1024 * 1024, maxRecipients: raw.SWITCHYARD_INBOUND_MAX_RECIPIENTS,
+    maxConnectionsPerIp: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP, maxConnections: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS, socketTimeoutMs: raw.SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS });
   let inboundOpen = false;
   const loops = new AbortController();
   const loopRuns: Promise<void>[] = [];

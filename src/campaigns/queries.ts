@@ -313,3 +313,20 @@ export async function waitingCount(db: Queryable, campaignId: string): Promise<n
 export function recipientsById(recipients: readonly Recipient[]): Map<string, Recipient> {
   return new Map(recipients.map((r) => [r.id, r]));
 }
+
+// Rows that became a message (message_id set at claim; exclusion rows have none). The pairs use the
+// primary key; the legacy ids use the partial index send_ledger_message.
+const SENT_MESSAGES = `
+  select l.campaign_id, l.contact_id, l.email, l.message_id from send_ledger l
+  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
+  where l.message_id is not null
+  union
+  select campaign_id, contact_id, email, message_id from send_ledger where message_id = any($3::text[])`;
+
+/** The sent messages among these ledger keys and legacy Message-IDs (inbound report checks). */
+export async function findSentMessages(db: Queryable, keys: readonly { campaignId: string; contactId: string }[], messageIds: readonly string[]): Promise<{ campaignId: string; contactId: string; email: string; messageId: string | null }[]> {
+  if (keys.length === 0 && messageIds.length === 0) return [];
+  const { rows } = await db.query<{ campaign_id: string; contact_id: string; email: string; message_id: string | null }>(SENT_MESSAGES,
+    [keys.map((k) => k.campaignId), keys.map((k) => k.contactId), [...messageIds]]);
+  return rows.map((r) => ({ campaignId: r.campaign_id, contactId: r.contact_id, email: r.email, messageId: r.message_id }));
+}

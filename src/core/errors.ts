@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CRM_UNAVAILABLE: 'The CRM could not be reached or failed temporarily; retryable',
   TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
   INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
+  INBOUND_MESSAGE_UNSTORABLE: 'An inbound email could not be stored for a reason that would repeat; kept as a dead letter with its bytes',
   DELIVERABILITY_PAUSED: 'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
   REVIEW_ITEM_CONFLICT: 'The review item cannot take that action in its current state (claimed by someone else, or already resolved)',
   RATE_LIMITED: 'Too many requests from this source address or API key; retry after the Retry-After header (seconds)',

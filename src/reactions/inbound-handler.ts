@@ -1,29 +1,38 @@
 /**
  * Inbound mail → reactions: the `onMessage` of the inbound SMTP listener. Parses the raw message
- * (DSN, ARF, auto-reply, reply), turns it into engagement events and ingests them, so a hard
- * bounce or complaint is suppressed before the SMTP transaction ends. A message that cannot be
- * parsed is kept as an `inbound` dead letter (with the raw bytes, for replay) and accepted: the
- * sender retrying would not make it parseable. A store failure throws, so the listener answers
- * 451 and the sender delivers again; event source ids derive from a hash of the raw message, so
- * that redelivery is deduplicated at ingest.
+ * (DSN, ARF, auto-reply, reply), turns it into engagement events, and acts only on the reports that
+ * reference a message we sent to the address they name (inbound/vouch.ts): those are ingested, so
+ * a hard bounce or complaint is suppressed before the SMTP transaction ends; the others go to the
+ * review queue and suppress no one. Every string is made storable first (NUL, lone surrogates).
+ * Failures: a message that cannot be parsed, or whose storing fails in a way that would repeat, is
+ * kept as an `inbound` dead letter with its raw bytes and accepted, since the sender retrying would
+ * not change the outcome. Only an outage (store or bus unreachable) is thrown, so the listener
+ * answers 451 and the sender delivers again; event source ids derive from a hash of the raw
+ * message, so that redelivery is deduplicated at ingest.
  */
 import { createHash } from 'node:crypto';
 import type { DeadLetters } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
-import { extractVerpToken } from '../core/bounce/verp.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
+import { toStorable, toStorableText } from '../core/storable-text.ts';
+import { isTransientFailure } from '../core/transient-failure.ts';
+import type { Queryable } from '../store/port.ts';
 import { parseInboundMessage, toEngagementEvents, type InboundMessage, type ParseInboundOptions } from './inbound/parse.ts';
 import type { InboundEnvelope } from './inbound/smtp-listener.ts';
+import { referencesOf, vouchForEvents } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
+import { addReviewItems } from './review-queue.ts';
 
 export const INBOUND_DEAD_LETTER_STAGE = 'inbound';
 
 export interface InboundHandlerDeps {
+  /** The send ledger (to check what a report references) and the review queue. */
+  db: Queryable;
   ingest: Ingest;
   deadLetters: Pick<DeadLetters, 'add'>;
   clock: Clock;
-  /** VERP secret: when set, a valid token ties the report to its campaign and contact. */
-  verpSecret?: string;
+  /** VERP signing secrets, newest first (the tracking secrets). Without them only our Message-IDs vouch for a report. */
+  verpSecrets?: readonly string[];
   /** VERP prefix/domain, as used when sending. */
   parse?: ParseInboundOptions;
 }
@@ -34,35 +43,41 @@ export function inboundSourceId(raw: Buffer): string {
 }
 
 export function createInboundHandler(deps: InboundHandlerDeps): (raw: Buffer, envelope: InboundEnvelope) => Promise<void> {
-  return async function onMessage(raw, envelope) {
+  const options = deps.parse ?? {};
+  const keep = async (raw: Buffer, envelope: InboundEnvelope, sourceId: string, code: string, message: string): Promise<void> => {
+    await deps.deadLetters.add({
+      stage: INBOUND_DEAD_LETTER_STAGE, code, message: toStorableText(message),
+      payload: { sourceId, envelope, bytes: raw.length, rawBase64: raw.toString('base64') },
+    });
+  };
+
+  return async function onMessage(raw, rawEnvelope) {
     const sourceId = inboundSourceId(raw);
+    const envelope = toStorable(rawEnvelope);
     let parsed: InboundMessage;
     try {
-      parsed = withEnvelopeVerp(await parseInboundMessage(raw, deps.parse ?? {}), envelope, deps.parse ?? {});
+      parsed = toStorable(await parseInboundMessage(raw, options));
     } catch (err) {
       const e = toError(err);
       // parsing is deterministic: the same bytes would fail again, so keep them and accept
-      await deps.deadLetters.add({
-        stage: INBOUND_DEAD_LETTER_STAGE,
-        code: isSwitchyardError(e) ? e.code : 'INBOUND_MESSAGE_INVALID',
-        message: e.message,
-        payload: { sourceId, envelope, bytes: raw.length, rawBase64: raw.toString('base64') },
-      });
+      await keep(raw, envelope, sourceId, isSwitchyardError(e) ? e.code : 'INBOUND_MESSAGE_INVALID', e.message);
       return;
     }
-    const events = toEngagementEvents(parsed, {
-      receivedAt: deps.clock.now(), sourceId, ...(deps.verpSecret === undefined ? {} : { verpSecret: deps.verpSecret }),
-    });
-    if (events.length > 0) await deps.ingest(events);
+    try {
+      const events = toEngagementEvents(parsed, { receivedAt: deps.clock.now(), sourceId });
+      const vouched = await vouchForEvents(deps.db, parsed, events, referencesOf(parsed, envelope, options), deps.verpSecrets ?? []);
+      if (vouched.ingest.length > 0) await deps.ingest(vouched.ingest);
+      if (vouched.review.length > 0) await addReviewItems(deps.db, vouched.review, deps.clock.now());
+    } catch (err) {
+      if (isTransientFailure(err)) throw err; // the store or bus is down: the sender retries later
+      if (isSwitchyardError(err)) {
+        await keep(raw, envelope, sourceId, err.code, err.message);
+        return;
+      }
+      const sqlstate = (err as { code?: unknown }).code;
+      // No data values in the message: a database error may quote the row it refused.
+      await keep(raw, envelope, sourceId, 'INBOUND_MESSAGE_UNSTORABLE',
+        `storing the inbound message failed in a way that would repeat${typeof sqlstate === 'string' ? ` (${sqlstate})` : ''}`);
+    }
   };
-}
-
-/** Reports often drop our return path from the returned headers; the SMTP envelope still has it. */
-function withEnvelopeVerp(parsed: InboundMessage, envelope: InboundEnvelope, options: ParseInboundOptions): InboundMessage {
-  if (parsed.verpToken !== undefined) return parsed;
-  for (const rcpt of envelope.rcptTo) {
-    const token = extractVerpToken(rcpt, { prefix: options.verpPrefix ?? 'b', ...(options.verpDomain === undefined ? {} : { domain: options.verpDomain }) });
-    if (token !== null) return { ...parsed, verpToken: token };
-  }
-  return parsed;
 }

@@ -6,7 +6,10 @@
  * propagation follows); complaint → the same, plus a review item so a person sees it;
  * interested → one CRM follow-up task (dedupeKey = the reply's sourceId); out_of_office → no
  * action. Everything else, and anything automation cannot complete (no contact, no address, the
- * CRM refusing the task), goes to the review queue. Every step is idempotent under redelivery.
+ * CRM refusing the task), goes to the review queue. Automation runs only for a reply the inbound
+ * path verified (`raw.verified`: a reply to one of our messages, from the address it went to);
+ * anyone can send us "unsubscribe me" in someone else's name, so every other reply is reviewed.
+ * Every step is idempotent under redelivery.
  */
 import type { Logger } from 'pino';
 import type { Delivery } from '../bus/port.ts';
@@ -50,6 +53,11 @@ export function decideReplyAction(result: Pick<IntentResult, 'intent' | 'isClear
   }
 }
 
+/** Whether the inbound path verified this reply (raw.verified === true); anything else is not. */
+export function isVerifiedReply(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { verified?: unknown }).verified === true;
+}
+
 /** The reply text stored by the inbound path: trimmedText, else text (trimmed here). */
 export function replyText(raw: unknown): string {
   if (typeof raw !== 'object' || raw === null) return '';
@@ -73,9 +81,11 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
   const review: NewReviewItem[] = [];
 
   for (const e of replies) {
-    const text = replyText(rawById.get(e.sourceId));
+    const raw = rawById.get(e.sourceId);
+    const text = replyText(raw);
     const result = classify(text);
     let action = decideReplyAction(result);
+    if (action !== 'none' && !isVerifiedReply(raw)) action = 'review';
     const item: NewReviewItem = { sourceId: e.sourceId, contactId: e.contactId, campaignId: e.campaignId, intent: result.intent, confidence: result.confidence, excerpt: excerpt(text) };
     if ((action === 'unsubscribe' || action === 'unsubscribe_and_review') && e.email === null) action = 'review';
     if (action === 'task' && e.contactId === null) action = 'review';

@@ -16,8 +16,9 @@ import { selectTasks } from '../../src/connectors/crm/demo/queries.ts';
 import type { Crm } from '../../src/connectors/crm/port.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { parseInboundMessage, toEngagementEvents } from '../../src/reactions/inbound/parse.ts';
+import { referencesOf, vouchForEvents } from '../../src/reactions/inbound/vouch.ts';
 import { createIngest, type Ingest, type ReactionBatch } from '../../src/reactions/ingest.ts';
-import { decideReplyAction, handleReplies, repliesStage, replyText, type RepliesStageDeps } from '../../src/reactions/replies-stage.ts';
+import { decideReplyAction, handleReplies, isVerifiedReply, repliesStage, replyText, type RepliesStageDeps } from '../../src/reactions/replies-stage.ts';
 import { listReviewItems, reviewItemId, type ReviewItem } from '../../src/reactions/review-queue.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
@@ -56,9 +57,12 @@ async function sent(messageId: string, email: string): Promise<{ contactId: stri
   return { contactId, campaignId };
 }
 
+/** What the inbound handler does with a reply: parse, check it against the ledger, ingest. */
 async function receive(fixture: string, sourceId: string): Promise<void> {
   const parsed = await parseInboundMessage(readFileSync(new URL(`../fixtures/inbound/${fixture}`, import.meta.url)));
-  await ingest(toEngagementEvents(parsed, { receivedAt: clock.now(), sourceId }));
+  const events = toEngagementEvents(parsed, { receivedAt: clock.now(), sourceId });
+  const vouched = await vouchForEvents(db, parsed, events, referencesOf(parsed, { mailFrom: 'x@example.org', rcptTo: ['news@shop.example.com'] }), []);
+  await ingest(vouched.ingest);
 }
 
 describe('reply intent → action', () => {
@@ -73,6 +77,8 @@ describe('reply intent → action', () => {
     assert.equal(replyText({ trimmedText: 'yes please' }), 'yes please');
     assert.equal(replyText({ text: 'Stop.\n\nOn Mon, 1 Jan 2026, Shop <news@shop.example.com> wrote:\n> Black Friday' }), 'Stop.');
     assert.equal(replyText(null), '');
+    assert.equal(isVerifiedReply({ verified: true }), true);
+    for (const raw of [{ verified: false }, { verified: 'true' }, {}, null, 'x']) assert.equal(isVerifiedReply(raw), false);
   });
 });
 
