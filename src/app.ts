@@ -64,6 +64,7 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
+import { createSnsCertificateLoader } from './connectors/esp/ses/cert-loader.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
@@ -209,7 +210,7 @@ export function webhookSecrets(config: Config): WebhookSecrets {
     const pinned = raw.SWITCHYARD_SES_CERT_FILE === undefined ? undefined : [readFileSync(raw.SWITCHYARD_SES_CERT_FILE, 'utf8')];
     secrets.ses = {
       topicArns: raw.SWITCHYARD_SES_TOPIC_ARNS.split(',').map((x) => x.trim()),
-      ...(pinned ? { trustedCertificates: pinned } : { loadCertificate: async (url: string) => (await fetch(url)).text() }),
+      ...(pinned ? { trustedCertificates: pinned } : { loadCertificate: createSnsCertificateLoader({ fetch, clock: createSystemClock() }) }),
     };
   }
   return secrets;
