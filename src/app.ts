@@ -65,6 +65,7 @@ import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createSnsCertificateLoader } from './connectors/esp/ses/cert-loader.ts';
+import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
@@ -287,6 +288,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDeliverabilityRoutes({ governor }),
     (app) => registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
+      replay: createWebhookReplayGuard({ db, clock }), refused: metrics.webhookRefused,
       maxBodyBytes: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
     }),
     (app) => registerTrackingRoutes(app, {

@@ -31,6 +31,8 @@ export function dateFromText(v: string | undefined): Date | undefined {
 
 /** Fields that identify or correlate: changing them would change meaning, so unstorable text refuses the event. */
 const IDENTITY_FIELDS = ['sourceId', 'messageId', 'providerMessageId', 'campaignId', 'contactId', 'ledgerId'] as const;
+/** Ids are keys of btree indexes, whose rows must stay well under PostgreSQL's ~2.7 KB limit. */
+export const MAX_ID_LENGTH = 500;
 /** Free text: kept with NUL and unpaired surrogates replaced. */
 const TEXT_FIELDS = ['url', 'reason', 'status', 'diagnostic', 'userAgent', 'ip'] as const;
 
@@ -46,7 +48,9 @@ export function finishEvent(ev: EngagementEvent, what: string): EngagementEvent 
   }
   for (const f of IDENTITY_FIELDS) {
     const v = ev[f];
-    if (v !== undefined && hasUnstorableChars(v)) return { reject: `${what}: field ${f} contains NUL or an unpaired surrogate` };
+    if (v === undefined) continue;
+    if (hasUnstorableChars(v)) return { reject: `${what}: field ${f} contains NUL or an unpaired surrogate` };
+    if (v.length > MAX_ID_LENGTH) return { reject: `${what}: field ${f} is longer than ${MAX_ID_LENGTH} characters` };
   }
   for (const f of TEXT_FIELDS) {
     const v = ev[f];
