@@ -77,10 +77,10 @@ describe('unsigned requests do not fill the database', () => {
     assert.equal(await s.refusedCount('sendgrid', 'WEBHOOK_SIGNATURE_INVALID'), 20);
   });
   it('stops sampling once a vendor holds maxStored dead letters', async () => {
-    await db.query(`delete from dead_letters where stage = 'webhook.postmark'`);
+    await db.query(`delete from dead_letters where stage = 'webhook.postmark.refused'`);
     const s = await createWebhookStack(db, { sampling: { perMinute: 100, perHour: 100, maxStored: 3 } });
     for (let i = 0; i < 10; i++) await s.app.inject({ method: 'POST', url: '/webhooks/postmark', payload: '{}', headers: json });
-    const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from dead_letters where stage = 'webhook.postmark'`);
+    const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from dead_letters where stage = 'webhook.postmark.refused'`);
     assert.equal(rows[0]!.n, 3);
   });
 });

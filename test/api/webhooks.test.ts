@@ -105,7 +105,7 @@ describe('POST /webhooks/sendgrid', () => {
     assert.equal(bad.statusCode, 401);
     assert.equal(bad.json().error, 'WEBHOOK_SIGNATURE_INVALID');
     assert.match(bad.json().message, /^bad signature/);
-    assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid');
+    assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid.refused');
     assert.equal(h.ingested.length, 0);
     const good = await h.app.inject(req);
     assert.equal(good.statusCode, 200);
@@ -137,7 +137,7 @@ describe('POST /webhooks/sendgrid', () => {
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().error, 'WEBHOOK_PAYLOAD_TOO_LARGE');
     assert.match(res.json().message, /body exceeds 2048 bytes/);
-    assert.deepEqual(h.deadLetters.map((d) => [d.stage, d.code]), [['webhook.sendgrid', 'WEBHOOK_PAYLOAD_TOO_LARGE']]);
+    assert.deepEqual(h.deadLetters.map((d) => [d.stage, d.code]), [['webhook.sendgrid.refused', 'WEBHOOK_PAYLOAD_TOO_LARGE']]);
     assert.equal((await h.app.inject(sendgridRequest('[]'))).statusCode, 200);
   });
   it('answers 500 when ingest fails (so SendGrid redelivers) and accepts the redelivery', async (t) => {

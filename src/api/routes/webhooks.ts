@@ -69,7 +69,8 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     async function refuseUnverified(request: FastifyRequest, reply: FastifyReply, vendor: string, code: ErrorCode, reason: string, raw?: Buffer): Promise<FastifyReply> {
       try {
         if (sampler.allow(vendor, deps.clock.now().getTime())) {
-          const stage = `webhook.${vendor}`;
+          // a stage of their own: what anyone sent is kept apart from (and never crowds out) what the vendor sent
+          const stage = `webhook.${vendor}.refused`;
           const stored = await deps.deadLetters.list({ stage, limit: sampling.maxStored });
           if (stored.length < sampling.maxStored) {
             await deps.deadLetters.add({ stage, payload: requestSample(request.headers, raw, sampling.bodyBytes), code, message: safeReason(reason) });
