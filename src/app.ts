@@ -65,6 +65,8 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
+import { createSnsCertificateLoader } from './connectors/esp/ses/cert-loader.ts';
+import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
@@ -210,7 +212,7 @@ export function webhookSecrets(config: Config): WebhookSecrets {
     const pinned = raw.SWITCHYARD_SES_CERT_FILE === undefined ? undefined : [readFileSync(raw.SWITCHYARD_SES_CERT_FILE, 'utf8')];
     secrets.ses = {
       topicArns: raw.SWITCHYARD_SES_TOPIC_ARNS.split(',').map((x) => x.trim()),
-      ...(pinned ? { trustedCertificates: pinned } : { loadCertificate: async (url: string) => (await fetch(url)).text() }),
+      ...(pinned ? { trustedCertificates: pinned } : { loadCertificate: createSnsCertificateLoader({ fetch, clock: createSystemClock() }) }),
     };
   }
   return secrets;
@@ -287,6 +289,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDeliverabilityRoutes({ governor }),
     (app) => registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
+      replay: createWebhookReplayGuard({ db, clock }), refused: metrics.webhookRefused,
       maxBodyBytes: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
     }),
     (app) => registerTrackingRoutes(app, {

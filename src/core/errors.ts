@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   WEBHOOK_PAYLOAD_INVALID: 'A webhook body was malformed or had an unknown shape',
   WEBHOOK_PAYLOAD_TOO_LARGE: 'A webhook body exceeded the configured size limit',
   WEBHOOK_STALE: 'A webhook timestamp was outside the accepted tolerance',
+  WEBHOOK_REPLAYED: 'A webhook request whose signature was already used (same token or signed timestamp) was refused',
   TEMPLATE_INVALID: 'A template failed to parse or compile',
   TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',

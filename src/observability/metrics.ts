@@ -14,6 +14,8 @@ export interface Metrics {
   http: Histogram<'method' | 'route' | 'status'>;
   /** Free-form counter for services: name must be registered here first. */
   events: Counter<'type' | 'provider' | 'result'>;
+  /** Webhook requests answered 4xx, by vendor and error code (only a sample of them is stored). */
+  webhookRefused: Counter<'vendor' | 'code'>;
 }
 
 export interface MetricsDeps {
@@ -63,10 +65,15 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     name: 'switchyard_events_total', help: 'Engagement events ingested, by type, provider and result',
     labelNames: ['type', 'provider', 'result'] as const, registers: [registry],
   });
+  const webhookRefused = new Counter({
+    name: 'switchyard_webhook_refused_total', help: 'Webhook requests refused (4xx), by vendor and error code; only a bounded sample is dead-lettered',
+    labelNames: ['vendor', 'code'] as const, registers: [registry],
+  });
   return {
     registry,
     http,
     events,
+    webhookRefused,
     consumer: {
       observe(labels, outcome, seconds, code) {
         duration.observe(labels, seconds);

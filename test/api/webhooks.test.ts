@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -6,6 +6,10 @@ import { createManualClock } from '../../src/clock/manual.ts';
 import type { EngagementEvent } from '../../src/core/events.ts';
 import { createWebhookVerifiers } from '../../src/connectors/esp/webhooks.ts';
 import { registerWebhookRoutes } from '../../src/api/routes/webhooks.ts';
+import { createWebhookReplayGuard } from '../../src/reactions/webhook-replay.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
+import type { Db } from '../../src/store/port.ts';
 import { basicAuth, createSendgridSigner, createSnsSigner, signMailgunBody } from '../support/webhook-signing.ts';
 
 const fixture = (path: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/webhooks/${path}`, import.meta.url), 'utf8'));
@@ -14,6 +18,12 @@ const sns = createSnsSigner();
 const MAILGUN_KEY = 'key-test-mailgun';
 const POSTMARK = { username: 'pm', password: 'pm-secret' };
 const T = 1772323200; // 2026-03-01T00:00:00Z
+
+// replay keys are remembered in the real store; each harness starts with none, as tests re-sign the same fixtures
+let db: Db;
+before(async () => { db = await createPgliteDb({}); await migrate(db); });
+after(async () => { await db.close(); });
+const noCount = { inc() {} };
 
 interface Harness {
   app: FastifyInstance;
@@ -25,6 +35,7 @@ interface Harness {
 
 /** A fastify app with the webhook routes, a recording ingest that dedups by sourceId, and an in-memory dead-letter list. */
 async function harness(t: { after(fn: () => Promise<void>): void }, options: { maxBodyBytes?: number; confirm?: boolean } = {}): Promise<Harness> {
+  await db.query('delete from webhook_replay');
   const clock = createManualClock(new Date(T * 1000 + 5_000));
   const seen = new Set<string>();
   const h: Omit<Harness, 'app'> = { ingested: [], deadLetters: [], confirmed: [], failIngestOnce: { armed: false } };
@@ -50,7 +61,11 @@ async function harness(t: { after(fn: () => Promise<void>): void }, options: { m
       }
       return { accepted, duplicates: events.length - accepted };
     },
-    deadLetters: { async add(entry) { h.deadLetters.push(entry); return h.deadLetters.length; } },
+    deadLetters: {
+      async add(entry) { h.deadLetters.push(entry); return h.deadLetters.length; },
+      async list(filter) { return h.deadLetters.filter((d) => d.stage === filter.stage).slice(0, filter.limit); },
+    },
+    replay: createWebhookReplayGuard({ db, clock }), refused: noCount,
     clock,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     ...(options.confirm === false ? {} : { async confirmSnsSubscription(url: string) { h.confirmed.push(url); } }),
@@ -75,8 +90,11 @@ describe('POST /webhooks/sendgrid', () => {
     assert.deepEqual(h.deadLetters.map((d) => [d.stage, d.code, d.message]), [['webhook.sendgrid', 'WEBHOOK_PAYLOAD_INVALID', 'unknown SendGrid event type "test_event"']]);
     assert.equal((h.deadLetters[0]?.payload as { index: number }).index, 12);
 
-    const again = await h.app.inject(sendgridRequest(body));
+    const again = await h.app.inject(sendgridRequest(body, T + 1));
     assert.deepEqual(again.json(), { accepted: 0, duplicates: 11, rejected: 1, ignored: 1 });
+    const replayed = await h.app.inject(sendgridRequest(body));
+    assert.equal(replayed.statusCode, 401, 'the same signed timestamp and body a second time is a replay');
+    assert.equal(replayed.json().error, 'WEBHOOK_REPLAYED');
     assert.deepEqual(h.ingested[1]?.map((e) => e.sourceId), h.ingested[0]?.map((e) => e.sourceId));
   });
   it('answers 401 with the reason for a tampered body, dead-letters it, and still serves the next request', async (t) => {
@@ -87,7 +105,7 @@ describe('POST /webhooks/sendgrid', () => {
     assert.equal(bad.statusCode, 401);
     assert.equal(bad.json().error, 'WEBHOOK_SIGNATURE_INVALID');
     assert.match(bad.json().message, /^bad signature/);
-    assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid');
+    assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid.refused');
     assert.equal(h.ingested.length, 0);
     const good = await h.app.inject(req);
     assert.equal(good.statusCode, 200);
@@ -119,7 +137,7 @@ describe('POST /webhooks/sendgrid', () => {
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().error, 'WEBHOOK_PAYLOAD_TOO_LARGE');
     assert.match(res.json().message, /body exceeds 2048 bytes/);
-    assert.deepEqual(h.deadLetters.map((d) => [d.stage, d.code]), [['webhook.sendgrid', 'WEBHOOK_PAYLOAD_TOO_LARGE']]);
+    assert.deepEqual(h.deadLetters.map((d) => [d.stage, d.code]), [['webhook.sendgrid.refused', 'WEBHOOK_PAYLOAD_TOO_LARGE']]);
     assert.equal((await h.app.inject(sendgridRequest('[]'))).statusCode, 200);
   });
   it('answers 500 when ingest fails (so SendGrid redelivers) and accepts the redelivery', async (t) => {
@@ -205,7 +223,8 @@ describe('POST /webhooks/postmark', () => {
     const dead: unknown[] = [];
     registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers({}), ingest: async () => ({ accepted: 0, duplicates: 0 }),
-      deadLetters: { async add(e) { dead.push(e); return 1; } }, clock: createManualClock(), maxBodyBytes: 1024,
+      deadLetters: { async add(e) { dead.push(e); return 1; }, async list() { return dead; } }, clock: createManualClock(), maxBodyBytes: 1024,
+      replay: createWebhookReplayGuard({ db, clock: createManualClock() }), refused: noCount,
     });
     t.after(() => app.close());
     const res = await app.inject({ method: 'POST', url: '/webhooks/postmark', payload: '{}', headers: { 'content-type': 'application/json' } });

@@ -25,9 +25,16 @@ export interface WebhookInput {
 
 export type VerifyFailureCode = 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_INVALID' | 'WEBHOOK_STALE';
 
+/**
+ * What makes a verified request unique, where the vendor signs something unique: Mailgun's token,
+ * Stripe's and SendGrid's signed timestamp with the signature or body. The caller remembers it
+ * until `expiresAt` (when the signature turns stale anyway) and refuses a second use.
+ */
+export interface ReplayKey { key: string; expiresAt: Date }
+
 /** ok, or why not. `subscribeUrl` is set for a verified SNS SubscriptionConfirmation. */
 export type VerifyResult =
-  | { ok: true; subscribeUrl?: string }
+  | { ok: true; subscribeUrl?: string; replay?: ReplayKey }
   | { ok: false; code: VerifyFailureCode; reason: string };
 
 export interface RejectedEvent {
@@ -56,7 +63,7 @@ export interface WebhookSecrets {
   ses?: {
     /** Accepted SNS topics; required (anyone can subscribe our URL to their own topic). */
     topicArns: string[];
-    /** Loads the PEM at a SigningCertURL (production: HTTPS GET); results are cached per URL. */
+    /** Loads the PEM at a SigningCertURL (production: ses/cert-loader.ts); results are cached per URL (LRU, 16). */
     loadCertificate?: (certUrl: string) => Promise<string>;
     /** Pinned SNS signing certificates (PEM). Without a loader exactly one must be given. */
     trustedCertificates?: string[];
@@ -88,7 +95,13 @@ function notConfigured(vendor: string): VerifyResult {
   return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `${vendor} webhooks are not configured (no key or secret)` };
 }
 
-/** Caches certificates per URL for this registry; failed loads are not cached. */
+/** Certificates kept per registry: SNS uses a handful of signing certificates at a time. */
+export const CERTIFICATE_CACHE_SIZE = 16;
+
+/**
+ * Caches certificates per (already host-checked) URL for this registry, least recently used out
+ * first, so senders naming many URLs cannot grow it; failed loads are not cached.
+ */
 function createCertificateSource(ses: NonNullable<WebhookSecrets['ses']>): (url: string) => Promise<string> {
   const cache = new Map<string, Promise<string>>();
   const load = ses.loadCertificate;
@@ -100,11 +113,17 @@ function createCertificateSource(ses: NonNullable<WebhookSecrets['ses']>): (url:
     };
   }
   return (url) => {
-    const hit = cache.get(url);
-    if (hit) return hit;
-    const p = load(url);
-    cache.set(url, p);
-    p.catch(() => cache.delete(url));
+    const key = new URL(url).href;
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
+    }
+    const p = load(key);
+    cache.set(key, p);
+    if (cache.size > CERTIFICATE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    p.catch(() => { if (cache.get(key) === p) cache.delete(key); });
     return p;
   };
 }

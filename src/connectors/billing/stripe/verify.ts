@@ -2,7 +2,8 @@
  * Verifies a Stripe webhook (connectors.md §3): `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`,
  * each v1 = hex(HMAC-SHA256(endpoint secret, `${t}.` + raw body)). Several v1 values appear while
  * secrets roll; any match is enough; other schemes (v0) are ignored. Tolerance defaults to 300 s as
- * in Stripe's libraries. Never throws: every failure is a result naming what failed.
+ * in Stripe's libraries. Never throws: every failure is a result naming what failed. A verified
+ * result carries a replay key (timestamp + signature) so an exact replay can be refused.
  */
 import { headerValue } from '../../webhook-headers.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -55,5 +56,6 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
   if (Math.abs(skew) > tolerance) {
     return { ok: false, code: 'WEBHOOK_STALE', reason: `timestamp ${t} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s` };
   }
-  return { ok: true };
+  // HMAC is deterministic: t + the expected signature names this exact request
+  return { ok: true, replay: { key: `${t}.${expected.toString('hex')}`, expiresAt: new Date((Number(t) + tolerance + 1) * 1000) } };
 }

@@ -2,13 +2,15 @@
  * Turns one Mailgun JSON webhook (`{ signature, "event-data" }`) into EngagementEvents (esp.md §3–4).
  * Pure. Mailgun's event id is unique only within a day, so the sourceId is id + UTC day of the
  * event. Our ids come back in `event-data["user-variables"]` (sy_msg, sy_campaign, sy_contact).
- * Only a body without an `event-data` object throws WEBHOOK_PAYLOAD_INVALID; a bad or unknown
- * event is reported in `rejected` (index 0).
+ * Only a body without an `event-data` object, or with a timestamp out of range, throws
+ * WEBHOOK_PAYLOAD_INVALID; a bad or unknown event (incl. one event-checks.ts refuses) is reported
+ * in `rejected` (index 0).
  */
 import { SwitchyardError } from '../../../core/errors.ts';
 import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
+import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../webhooks.ts';
 
 const SIMPLE: Record<string, EventType> = {
@@ -56,10 +58,12 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
   const id = str(d['id']);
   if (!id) return { reject: `${kind} event has no event-data.id` };
   const ts = d['timestamp'];
-  if (typeof ts !== 'number' || !Number.isFinite(ts)) return { reject: `${kind} event ${id} has no numeric timestamp` };
+  if (typeof ts !== 'number') return { reject: `${kind} event ${id} has no numeric timestamp` };
+  const occurredAt = dateFromUnixSeconds(ts);
+  // one event per request: a number out of range makes the whole body invalid (400)
+  if (!occurredAt) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'event-data.timestamp is not unix seconds between 1970 and 2100');
   const email = str(d['recipient']);
   if (!email) return { reject: `${kind} event ${id} has no recipient` };
-  const occurredAt = new Date(Math.round(ts * 1000));
 
   const ev: EngagementEvent = {
     type, sourceId: `mailgun:${id}:${occurredAt.toISOString().slice(0, 10)}`, provider: 'mailgun', occurredAt, email, raw: d,
@@ -110,7 +114,7 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
     ev.url = url;
     ev.isMachine = classifyClick({ userAgent: ua, ip }).isMachine;
   }
-  return ev;
+  return finishEvent(ev, `${kind} event ${id}`);
 }
 
 export function normalize(body: unknown): NormalizeResult {

@@ -1,9 +1,10 @@
 /**
  * Verifies a Mailgun JSON webhook (esp.md §5): the signature travels inside the body as
  * `signature.{timestamp, token, signature}`, where signature = hex(HMAC-SHA256(signing key,
- * timestamp + token)). Replay defence: reject when the timestamp is more than the tolerance
- * (default 15 min) away from now; redeliveries inside the window dedup by sourceId downstream.
- * Never throws: every failure is a result naming what failed.
+ * timestamp + token)). The signature does not cover the event, so replay defence has two parts:
+ * the timestamp must be within the tolerance (default 15 min, past or future), and the verified
+ * result carries the token as a replay key that the caller remembers until the signature turns
+ * stale (a second use with any event data is refused). Never throws: every failure is a result.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
@@ -56,5 +57,6 @@ export function verify(input: WebhookInput, keys: MailgunKeys, now: Date): Verif
   if (Math.abs(skew) > tolerance) {
     return { ok: false, code: 'WEBHOOK_STALE', reason: `timestamp ${sig.timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s` };
   }
-  return { ok: true };
+  // the token (not the signature) is what Mailgun makes unique; expiry is when this timestamp turns stale
+  return { ok: true, replay: { key: sig.token, expiresAt: new Date((Number(sig.timestamp) + tolerance + 1) * 1000) } };
 }

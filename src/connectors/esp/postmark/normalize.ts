@@ -3,13 +3,15 @@
  * Bounces and spam complaints carry an `ID`; other records have none, so their sourceId hashes
  * (RecordType, MessageID, Recipient, time) — stable across redeliveries, no address inside an id.
  * Our ids come back in `Metadata` (sy_msg, sy_campaign, sy_contact). Only a body that is not an
- * object with a RecordType throws WEBHOOK_PAYLOAD_INVALID.
+ * object with a RecordType, or whose date is unreadable or out of range, throws
+ * WEBHOOK_PAYLOAD_INVALID; event-checks.ts refusals are reported in `rejected`.
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
 import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
+import { dateFromText, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../webhooks.ts';
 
 type Obj = Record<string, unknown>;
@@ -116,18 +118,20 @@ export function normalize(body: unknown): NormalizeResult {
     out.rejected.push({ index: 0, reason: `${record} record has no recipient` });
     return out;
   }
-  const ms = d.at ? Date.parse(d.at) : NaN;
-  if (Number.isNaN(ms)) {
-    out.rejected.push({ index: 0, reason: `${record} record has no readable timestamp` });
+  if (!d.at) {
+    out.rejected.push({ index: 0, reason: `${record} record has no timestamp` });
     return out;
   }
+  const occurredAt = dateFromText(d.at);
+  // one record per request: an unreadable or far-off date makes the whole body invalid (400)
+  if (!occurredAt) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `${record} record timestamp is not a date between 1970 and 2100`);
   const messageId = str(b['MessageID']);
   const id = str(b['ID']);
   const sourceId = id && (record === 'Bounce' || record === 'SpamComplaint')
     // Postmark IDs exceed 2^53 and lose digits in JSON.parse; the MessageID keeps the key unique.
     ? `postmark:${record}:${id}:${messageId ?? ''}`
     : `postmark:${record}:${hashedId([record, messageId, d.email.toLowerCase(), d.at])}`;
-  const ev: EngagementEvent = { type: d.type, sourceId, provider: 'postmark', occurredAt: new Date(ms), email: d.email, raw: b };
+  const ev: EngagementEvent = { type: d.type, sourceId, provider: 'postmark', occurredAt, email: d.email, raw: b };
   for (const [k, v] of Object.entries(d.extra)) {
     if (v !== undefined) (ev as unknown as Obj)[k] = v;
   }
@@ -141,6 +145,8 @@ export function normalize(body: unknown): NormalizeResult {
   if (contactId) ev.contactId = contactId;
   if (ev.type === 'opened') ev.isMachine = classifyOpen({ userAgent: ev.userAgent, ip: ev.ip }).isMachine;
   if (ev.type === 'clicked') ev.isMachine = classifyClick({ userAgent: ev.userAgent, ip: ev.ip }).isMachine;
-  out.events.push(ev);
+  const checked = finishEvent(ev, `${record} record`);
+  if ('reject' in checked) out.rejected.push({ index: 0, reason: checked.reject });
+  else out.events.push(checked);
   return out;
 }

@@ -3,11 +3,13 @@
  * One bad or unknown event is reported in `rejected` and never stops the rest of the batch; events
  * we recognise but do not carry (processed, group_resubscribe) go to `ignored`. Only a body that is
  * not an array of objects throws WEBHOOK_PAYLOAD_INVALID. Our ids ride as top-level `sy_*` custom args.
+ * Every event passes event-checks.ts (address, time range, storable text) or is rejected alone.
  */
 import { SwitchyardError } from '../../../core/errors.ts';
 import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
+import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../webhooks.ts';
 
 /** SendGrid bounce_classification → our bounce reason taxonomy (bounces.md §6). */
@@ -66,12 +68,12 @@ function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: s
   if (!type) return { reject: `unknown SendGrid event type ${JSON.stringify(kind)}` };
   const id = str(e['sg_event_id']);
   if (!id) return { reject: `${kind} event has no sg_event_id` };
-  const ts = e['timestamp'];
-  if (typeof ts !== 'number' || !Number.isFinite(ts)) return { reject: `${kind} event ${id} has no numeric timestamp` };
+  const occurredAt = dateFromUnixSeconds(e['timestamp']);
+  if (!occurredAt) return { reject: `${kind} event ${id} has no numeric timestamp in range` };
   const email = str(e['email']);
   if (!email) return { reject: `${kind} event ${id} has no email` };
 
-  const ev: EngagementEvent = { type, sourceId: `sendgrid:${id}`, provider: 'sendgrid', occurredAt: new Date(ts * 1000), email, raw: e };
+  const ev: EngagementEvent = { type, sourceId: `sendgrid:${id}`, provider: 'sendgrid', occurredAt, email, raw: e };
   const smtpId = str(e['smtp-id']);
   if (smtpId) ev.messageId = smtpId.replace(/^<|>$/g, '');
   const sgMessageId = str(e['sg_message_id']);
@@ -112,7 +114,7 @@ function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: s
     ev.url = url;
     ev.isMachine = classifyClick({ userAgent: ua, ip }).isMachine;
   }
-  return ev;
+  return finishEvent(ev, `${kind} event ${id}`);
 }
 
 export function normalize(body: unknown): NormalizeResult {

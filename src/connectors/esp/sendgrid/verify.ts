@@ -1,10 +1,11 @@
 /**
  * Verifies a SendGrid Signed Event Webhook request (esp.md §5): an ECDSA P-256 / SHA-256 signature
  * over the timestamp header followed by the raw body bytes. Runs on the raw bytes only, before any
- * JSON parsing, and never throws: every failure is a result whose reason names what failed.
+ * JSON parsing, and never throws: every failure is a result whose reason names what failed. A
+ * verified result carries a replay key (hash of timestamp + body) so an exact replay is refused.
  */
 import { headerValue } from '../../webhook-headers.ts';
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
 
 export const SIGNATURE_HEADER = 'X-Twilio-Email-Event-Webhook-Signature';
@@ -63,5 +64,7 @@ export function verify(input: WebhookInput, keys: SendgridKeys, now: Date): Veri
   if (Math.abs(skew) > tolerance) {
     return { ok: false, code: 'WEBHOOK_STALE', reason: `timestamp ${timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s` };
   }
-  return { ok: true };
+  // ECDSA signatures are randomised and malleable, so the replay key is what they sign: timestamp + body
+  const replayKey = createHash('sha256').update(timestamp).update(body).digest('base64url');
+  return { ok: true, replay: { key: replayKey, expiresAt: new Date((Number(timestamp) + tolerance + 1) * 1000) } };
 }

@@ -4,15 +4,21 @@
  * into one event per recipient; the sourceId is the SNS MessageId plus a hash of the recipient
  * (no address inside an id). Our ids come back in `mail.tags` (sy_msg, sy_campaign, sy_contact)
  * or the X-Switchyard-Msg header. Confirmation messages and SES's plain-text "Successfully
- * validated" notice produce no events (ignored). Only a body that is not an SNS message, or a
- * Notification whose Message is not an SES event, throws WEBHOOK_PAYLOAD_INVALID.
+ * validated" notice produce no events (ignored). Only a body that is not an SNS message, a
+ * Notification whose Message is not an SES event (or nests too deep), or an event time that is
+ * unreadable or out of range throws WEBHOOK_PAYLOAD_INVALID; event-checks.ts refusals are rejected per recipient.
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
 import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
+import { jsonNestingExceeds } from '../../../core/json-depth.ts';
+import { dateFromText, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../webhooks.ts';
+
+/** Same bound as the raw request body (routes/webhooks.ts): the Message is a second JSON text. */
+export const MAX_MESSAGE_NESTING = 32;
 
 type Obj = Record<string, unknown>;
 
@@ -112,8 +118,11 @@ function targets(e: Obj, kind: string, mail: Obj): Target[] | { reject: string }
 function occurredAt(e: Obj, kind: string, snsTimestamp: unknown): Date | undefined {
   const section = { Bounce: 'bounce', Complaint: 'complaint', Delivery: 'delivery', Open: 'open', Click: 'click', DeliveryDelay: 'deliveryDelay', Reject: 'reject', Subscription: 'subscription' }[kind];
   const t = (section && str(obj(e[section])?.['timestamp'])) ?? str(snsTimestamp);
-  const ms = t ? Date.parse(t) : NaN;
-  return Number.isNaN(ms) ? undefined : new Date(ms);
+  if (t === undefined) return undefined;
+  const at = dateFromText(t);
+  // one SNS message per request: an unreadable or far-off date makes the whole body invalid (400)
+  if (!at) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `SES ${kind} event timestamp is not a date between 1970 and 2100`);
+  return at;
 }
 
 function correlate(ev: EngagementEvent, mail: Obj): void {
@@ -150,6 +159,9 @@ export function normalize(body: unknown): NormalizeResult {
   if (message.startsWith('Successfully validated SNS topic')) {
     out.ignored.push({ index: 0, reason: 'SES topic validation notice' });
     return out;
+  }
+  if (jsonNestingExceeds(Buffer.from(message, 'utf8'), MAX_MESSAGE_NESTING)) {
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `SNS Message nests deeper than ${MAX_MESSAGE_NESTING} levels`);
   }
   let e: Obj | undefined;
   try {
@@ -198,7 +210,10 @@ export function normalize(body: unknown): NormalizeResult {
     const secondsSinceSend = Number.isNaN(sentAt) ? undefined : (at.getTime() - sentAt) / 1000;
     if (ev.type === 'opened') ev.isMachine = classifyOpen({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
     if (ev.type === 'clicked') ev.isMachine = classifyClick({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
-    out.events.push(ev);
+    // one bad recipient is refused alone; the others of the same message still count
+    const checked = finishEvent(ev, `SES ${kind} event`);
+    if ('reject' in checked) out.rejected.push({ index: 0, reason: checked.reject });
+    else out.events.push(checked);
   }
   return out;
 }

@@ -11,6 +11,8 @@ import { headerValue } from '../../webhook-headers.ts';
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import type { VerifyResult, WebhookInput } from '../webhooks.ts';
 
+/** SNS retries keep the original Timestamp, so age is unbounded by default; the future is not. */
+export const MAX_FUTURE_SKEW_SECONDS = 15 * 60;
 export const SNS_CERT_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 const SNS_CERT_NAME = /^sns(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$/;
 const MESSAGE_TYPES = ['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation'] as const;
@@ -147,6 +149,10 @@ export async function verify(input: WebhookInput, keys: SesKeys, now: Date): Pro
   }
   if (!valid) return fail('WEBHOOK_SIGNATURE_INVALID', `bad signature: SignatureVersion ${version} signature does not verify with the certificate (tampered message or wrong certificate)`);
 
+  const signedAt = Date.parse(String(msg['Timestamp']));
+  if (signedAt - now.getTime() > MAX_FUTURE_SKEW_SECONDS * 1000) {
+    return fail('WEBHOOK_STALE', `timestamp ${String(msg['Timestamp']).slice(0, 40)} is more than ${MAX_FUTURE_SKEW_SECONDS} s in the future`);
+  }
   if (keys.toleranceSeconds !== undefined) {
     const at = Date.parse(String(msg['Timestamp']));
     const skew = Math.round((now.getTime() - at) / 1000);

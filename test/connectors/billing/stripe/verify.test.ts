@@ -14,12 +14,12 @@ const at = (s: number): Date => new Date(s * 1000);
 
 describe('stripe verify', () => {
   it('accepts an independently computed v1 signature', () => {
-    assert.deepEqual(verify({ body: BODY, headers: { 'stripe-signature': `t=${T},v1=${KNOWN_V1}` } }, { signingSecret: SECRET }, at(T)), { ok: true });
+    assert.equal(verify({ body: BODY, headers: { 'stripe-signature': `t=${T},v1=${KNOWN_V1}` } }, { signingSecret: SECRET }, at(T)).ok, true);
     assert.equal(signStripePayload(BODY, SECRET, T), `t=${T},v1=${KNOWN_V1}`);
   });
   it('accepts when any of several v1 signatures matches (secret rolling) and ignores v0', () => {
     const header = `t=${T},v1=${'0'.repeat(64)},v0=${'1'.repeat(64)},v1=${KNOWN_V1}`;
-    assert.deepEqual(verify({ body: Buffer.from(BODY), headers: { 'Stripe-Signature': header } }, { signingSecret: SECRET }, at(T)), { ok: true });
+    assert.equal(verify({ body: Buffer.from(BODY), headers: { 'Stripe-Signature': header } }, { signingSecret: SECRET }, at(T)).ok, true);
   });
   it('rejects a tampered body and the wrong secret', () => {
     const h = { 'stripe-signature': `t=${T},v1=${KNOWN_V1}` };
@@ -30,7 +30,7 @@ describe('stripe verify', () => {
   it('rejects a timestamp outside 300 s by default, accepts at the edge', () => {
     const h = { 'stripe-signature': `t=${T},v1=${KNOWN_V1}` };
     assert.deepEqual(verify({ body: BODY, headers: h }, { signingSecret: SECRET }, at(T + 301)), { ok: false, code: 'WEBHOOK_STALE', reason: `timestamp ${T} is 301 s old, outside tolerance 300 s` });
-    assert.deepEqual(verify({ body: BODY, headers: h }, { signingSecret: SECRET }, at(T + 300)), { ok: true });
+    assert.equal(verify({ body: BODY, headers: h }, { signingSecret: SECRET }, at(T + 300)).ok, true);
     assert.match((verify({ body: BODY, headers: h }, { signingSecret: SECRET, toleranceSeconds: 10 }, at(T - 11)) as { reason: string }).reason, /11 s in the future/);
   });
   it('names what is missing from the header', () => {
@@ -60,7 +60,7 @@ describe('stripe verify properties', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, pos, delta) => {
       const body = Buffer.from(bytes);
       const headers = { 'stripe-signature': signStripePayload(body, SECRET, T) };
-      assert.deepEqual(verify({ body, headers }, { signingSecret: SECRET }, at(T)), { ok: true });
+      assert.equal(verify({ body, headers }, { signingSecret: SECRET }, at(T)).ok, true);
       const tampered = Buffer.from(body);
       const i = pos % tampered.length;
       tampered[i] = (tampered[i]! + delta) % 256;

@@ -17,11 +17,11 @@ function headers(sig = SIGNATURE, ts = TIMESTAMP): Record<string, string> {
 
 describe('sendgrid verify: SendGrid SDK test vector', () => {
   it('accepts the documented signature (base64 DER key, string body)', () => {
-    assert.deepEqual(verify({ body: PAYLOAD, headers: headers() }, { publicKey: PUBLIC_KEY }, AT), { ok: true });
+    assert.equal(verify({ body: PAYLOAD, headers: headers() }, { publicKey: PUBLIC_KEY }, AT).ok, true);
   });
   it('accepts the same bytes as a Buffer with lower-case header names', () => {
     const h = Object.fromEntries(Object.entries(headers()).map(([k, v]) => [k.toLowerCase(), v]));
-    assert.deepEqual(verify({ body: Buffer.from(PAYLOAD), headers: h }, { publicKey: PUBLIC_KEY }, AT), { ok: true });
+    assert.equal(verify({ body: Buffer.from(PAYLOAD), headers: h }, { publicKey: PUBLIC_KEY }, AT).ok, true);
   });
   it('rejects the wrong key', () => {
     const r = verify({ body: PAYLOAD, headers: headers() }, { publicKey: OTHER_KEY }, AT);
@@ -60,8 +60,8 @@ describe('sendgrid verify: locally signed', () => {
     const body = '[{"event":"delivered"}]';
     const h = s.headers(body, 1772323200);
     const now = new Date(1772323200_000);
-    assert.deepEqual(verify({ body, headers: h }, { publicKey: s.publicKeyPem }, now), { ok: true });
-    assert.deepEqual(verify({ body, headers: h }, { publicKey: s.publicKeyBase64 }, now), { ok: true });
+    assert.equal(verify({ body, headers: h }, { publicKey: s.publicKeyPem }, now).ok, true);
+    assert.equal(verify({ body, headers: h }, { publicKey: s.publicKeyBase64 }, now).ok, true);
     assert.equal(verify({ body: body.replace('delivered', 'delivereD'), headers: h }, { publicKey: s.publicKeyPem }, now).ok, false);
   });
 });

@@ -23,6 +23,12 @@ describe('ses verify (SNS signature)', () => {
       assert.deepEqual(await verify(request(signer.sign(fixture('delivery'), v)), keys(), NOW), { ok: true });
     }
   });
+  it('refuses a Timestamp more than 15 minutes in the future even without a tolerance', async () => {
+    const msg = signer.sign({ ...fixture('delivery'), Timestamp: new Date(NOW.getTime() + 16 * 60_000).toISOString() });
+    const r = await verify(request(msg), keys(), NOW);
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.code, 'WEBHOOK_STALE');
+  });
   it('loads the certificate from the SigningCertURL it was given', async () => {
     const asked: string[] = [];
     await verify(request(signer.sign(fixture('delivery'))), keys({ certificates: async (u) => { asked.push(u); return signer.certPem; } }), NOW);

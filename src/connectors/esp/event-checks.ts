@@ -1,0 +1,61 @@
+/**
+ * Last checks every vendor normaliser runs on an event before it leaves the connector. Pure.
+ * A verified body is still outside input: a vendor (or whoever holds its key) can send any
+ * recipient, any number and any character. So the recipient must be a real address (it may
+ * suppress someone), times must be in a range PostgreSQL and Date can hold, identity fields
+ * must be storable (an event is refused rather than keyed on altered text), and free text and
+ * the raw payload are made storable (NUL and unpaired surrogates become U+FFFD). Refusal
+ * reasons name the field, never its value.
+ */
+import { checkEmailAddress } from '../../core/email-address.ts';
+import type { EngagementEvent } from '../../core/events.ts';
+import { boundJson, hasUnstorableChars, toStorableText } from '../../core/storable-json.ts';
+
+/** Event times outside [1970, 2100) are refused: no real event has one, and far years break storage. */
+export const MIN_EVENT_MS = 0;
+export const MAX_EVENT_MS = Date.UTC(2100, 0, 1);
+
+/** Unix seconds (a finite number in range) → Date, else undefined. */
+export function dateFromUnixSeconds(v: unknown): Date | undefined {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  const ms = Math.round(v * 1000);
+  return ms >= MIN_EVENT_MS && ms < MAX_EVENT_MS ? new Date(ms) : undefined;
+}
+
+/** A date string Date.parse reads, in range → Date, else undefined. */
+export function dateFromText(v: string | undefined): Date | undefined {
+  if (v === undefined || v.length > 64) return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) && ms >= MIN_EVENT_MS && ms < MAX_EVENT_MS ? new Date(ms) : undefined;
+}
+
+/** Fields that identify or correlate: changing them would change meaning, so unstorable text refuses the event. */
+const IDENTITY_FIELDS = ['sourceId', 'messageId', 'providerMessageId', 'campaignId', 'contactId', 'ledgerId'] as const;
+/** Ids are keys of btree indexes, whose rows must stay well under PostgreSQL's ~2.7 KB limit. */
+export const MAX_ID_LENGTH = 500;
+/** Free text: kept with NUL and unpaired surrogates replaced. */
+const TEXT_FIELDS = ['url', 'reason', 'status', 'diagnostic', 'userAgent', 'ip'] as const;
+
+/** Returns the event ready to store, or why it is refused (`what` prefixes the reason, e.g. "bounce event"). */
+export function finishEvent(ev: EngagementEvent, what: string): EngagementEvent | { reject: string } {
+  const t = ev.occurredAt.getTime();
+  if (!(t >= MIN_EVENT_MS && t < MAX_EVENT_MS)) return { reject: `${what}: timestamp is out of range` };
+  const out: EngagementEvent = { ...ev };
+  if (ev.email !== undefined) {
+    const checked = checkEmailAddress(ev.email);
+    if (!checked.ok) return { reject: `${what}: recipient address ${checked.problem}` };
+    out.email = checked.address;
+  }
+  for (const f of IDENTITY_FIELDS) {
+    const v = ev[f];
+    if (v === undefined) continue;
+    if (hasUnstorableChars(v)) return { reject: `${what}: field ${f} contains NUL or an unpaired surrogate` };
+    if (v.length > MAX_ID_LENGTH) return { reject: `${what}: field ${f} is longer than ${MAX_ID_LENGTH} characters` };
+  }
+  for (const f of TEXT_FIELDS) {
+    const v = ev[f];
+    if (v !== undefined) out[f] = toStorableText(v);
+  }
+  out.raw = boundJson(ev.raw);
+  return out;
+}
