@@ -77,3 +77,34 @@ export function boundJson(value: unknown, bounds: JsonBounds = UNBOUNDED, depth 
   if (entries.length > bounds.maxEntries) out['…'] = `${entries.length - bounds.maxEntries} more keys`;
   return out;
 }
+
+/**
+ * A deep copy of a JSON-like value with every string (object keys included) made storable. Dates,
+ * Buffers and other class instances are kept as they are; only plain objects and arrays are walked.
+ */
+export function toStorable<T>(value: T): T {
+  return clean(value) as T;
+}
+
+function clean(value: unknown): unknown {
+  if (typeof value === 'string') return toStorableText(value);
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const c = clean(v);
+      if (c !== v) changed = true;
+      return c;
+    });
+    return changed ? out : value;
+  }
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = toStorableText(k);
+    const c = clean(v);
+    if (key !== k || c !== v) changed = true;
+    out[key] = c;
+  }
+  return changed ? out : value;
+}

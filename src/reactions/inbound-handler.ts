@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { DeadLetters } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
-import { toStorable, toStorableText } from '../core/storable-text.ts';
+import { toStorable, toStorableText } from '../core/storable-json.ts';
 import { isTransientFailure } from '../core/transient-failure.ts';
 import type { Queryable } from '../store/port.ts';
 import { parseInboundMessage, toEngagementEvents, type InboundMessage, type ParseInboundOptions } from './inbound/parse.ts';

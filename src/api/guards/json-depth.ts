@@ -10,38 +10,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../core/errors.ts';
+import { jsonNestingExceeds } from '../../core/json-depth.ts';
 
 export interface JsonDepthOptions {
   /** Deepest nesting of arrays and objects accepted; `[]` and `{}` are depth 1. */
   maxDepth: number;
-}
-
-const OPEN_BRACKET = 0x5b;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACKET = 0x5d;
-const CLOSE_BRACE = 0x7d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** True when `text`, read as JSON, nests arrays and objects deeper than `maxDepth`. Brackets
- *  inside strings do not count. Malformed text is left for the JSON parser to refuse. */
-export function exceedsJsonDepth(text: string, maxDepth: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
-    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
-      if (++depth > maxDepth) return true;
-    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
-      depth--;
-    }
-  }
-  return false;
 }
 
 /** Replaces `app`'s application/json parser with the depth-checked one (400 JSON_TOO_DEEP via
@@ -52,7 +25,7 @@ export function registerJsonDepthLimit(app: FastifyInstance, options: JsonDepthO
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
-    if (exceedsJsonDepth(text, options.maxDepth)) {
+    if (jsonNestingExceeds(text, options.maxDepth)) {
       return done(new SwitchyardError('JSON_TOO_DEEP', `JSON body nests deeper than ${options.maxDepth} levels`), undefined);
     }
     return parseJson(request, text, done);

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { exceedsJsonDepth, registerJsonDepthLimit } from '../../../src/api/guards/json-depth.ts';
+import { registerJsonDepthLimit } from '../../../src/api/guards/json-depth.ts';
+import { jsonNestingExceeds as exceedsJsonDepth } from '../../../src/core/json-depth.ts';
 import { addDummyRoutes, callsTo, createGuardedApp, type GuardedApp } from '../../support/guarded-app.ts';
 
 /** Nesting depth of a parsed value, the slow obvious way ([] and {} are 1). */

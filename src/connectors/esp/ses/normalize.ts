@@ -160,7 +160,7 @@ export function normalize(body: unknown): NormalizeResult {
     out.ignored.push({ index: 0, reason: 'SES topic validation notice' });
     return out;
   }
-  if (jsonNestingExceeds(Buffer.from(message, 'utf8'), MAX_MESSAGE_NESTING)) {
+  if (jsonNestingExceeds(message, MAX_MESSAGE_NESTING)) {
     throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `SNS Message nests deeper than ${MAX_MESSAGE_NESTING} levels`);
   }
   let e: Obj | undefined;

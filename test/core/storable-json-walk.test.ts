@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { hasUnstorableText, toStorable, toStorableText } from '../../src/core/storable-text.ts';
+import { hasUnstorableChars as hasUnstorableText, toStorable, toStorableText } from '../../src/core/storable-json.ts';
 
 /** No lone surrogate (String.prototype.isWellFormed is ES2024, past our lib setting). */
 const isWellFormed = (s: string): boolean => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s) && Buffer.from(s, 'utf8').toString('utf8') === s;
