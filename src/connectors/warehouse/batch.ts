@@ -10,3 +10,18 @@ export function checkBatchSize(batchSize: number): number {
   }
   return batchSize;
 }
+
+/**
+ * A CSV delimiter: a tab or one printable ASCII punctuation character other than the double
+ * quote. Letters, digits, spaces, NUL and line breaks would let any file (even one without
+ * commas) parse as one huge column, which is how whole files used to surface in messages.
+ */
+export const CSV_DELIMITER_PATTERN = '^(?:\\t|[!#-/:-@[-`{-~])$';
+const CSV_DELIMITER = new RegExp(CSV_DELIMITER_PATTERN);
+
+export function checkCsvDelimiter(delimiter: string): string {
+  if (!CSV_DELIMITER.test(delimiter)) {
+    throw new SwitchyardError('VALIDATION_FAILED', 'CSV delimiter must be a tab or one ASCII punctuation character other than a double quote');
+  }
+  return delimiter;
+}
