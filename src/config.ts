@@ -27,7 +27,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_WAREHOUSE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)', secret: true })),
   SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: 'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the cursor, each FETCH)' }),
   SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)' }),
-  SWITCHYARD_CSV_DIRS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated directories CSV audiences may be read from (absolute, or relative to SWITCHYARD_DATA_DIR); checked after symlinks; default DATA_DIR/audiences. Never the data directory itself, the root or /proc, /sys, /dev' })),
+  SWITCHYARD_CSV_DIRS: Type.String({ minLength: 1, default: 'audiences', description: 'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev' }),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
   SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Open the demo workspace (synthetic warehouse, demo CRM, sandbox ESP)' }),
   SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
@@ -151,7 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     dataDir,
     demo: raw.SWITCHYARD_DEMO,
     audiences: {
-      csvDirs: (raw.SWITCHYARD_CSV_DIRS ?? 'audiences').split(',').map((d) => d.trim()).filter((d) => d !== ''),
+      csvDirs: raw.SWITCHYARD_CSV_DIRS.split(',').map((d) => d.trim()).filter((d) => d !== ''),
       statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
     },

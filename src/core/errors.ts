@@ -28,7 +28,7 @@ export const ERROR_CODES = {
   TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
-  WAREHOUSE_UNREACHABLE: 'The warehouse could not be reached or the query failed',
+  WAREHOUSE_UNREACHABLE: 'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless details say otherwise)',
   WAREHOUSE_ROW_INVALID: 'A warehouse row could not be mapped to a contact',
   WAREHOUSE_QUERY_FAILED: 'The warehouse refused or aborted the audience query; details.sqlstate says why (the message never quotes data)',
   AUDIENCE_PATH_NOT_ALLOWED: 'A CSV audience path is not a regular file inside the configured SWITCHYARD_CSV_DIRS (checked after symlinks)',
