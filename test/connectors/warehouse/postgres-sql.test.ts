@@ -174,4 +174,7 @@ test('warehouse sql: the parser check keeps one statement and drops a trailing s
   await assert.rejects(checkAudienceSql('select 1 /* never closed'), (e: { code: string }) => e.code === 'AUDIENCE_SQL_INVALID');
   await assert.rejects(checkAudienceSql('select 1\u0000'), /NUL/);
   await assert.rejects(checkAudienceSql('(select 1) union (select 2 for share)'), /FOR UPDATE\/SHARE/);
+  // $n beyond the caller's parameters would bind the adapter's own (the limit, the resume key)
+  await assert.rejects(checkAudienceSql('select * from t where id > $1'), /uses \$1 but 0 parameters are given/);
+  assert.equal(await checkAudienceSql('select * from t where id > $1', 1), 'select * from t where id > $1');
 });

@@ -61,14 +61,15 @@ export async function checkCsvPath(path: string, allowed: CsvDirectories): Promi
   // Nothing outside the directories is even looked at, so refusals say nothing about what exists there.
   if (!allowed.dirs.some((d) => isInside(d, given)) && !dirs.some((d) => isInside(d, given))) throw notAllowed(path, allowed, 'it is outside the allowed directories');
   let real: string;
+  let st: Stats;
   try {
     real = await realpath(given);
+    st = await stat(real);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, { retryable: false, details: { path, errno: code } });
   }
   if (inSystemTree(real) || !dirs.some((d) => isInside(d, real))) throw notAllowed(path, allowed, 'after resolving symlinks it is outside the allowed directories');
-  const st = await stat(real);
   if (!st.isFile()) throw notAllowed(path, allowed, `it is ${kindOf(st)}, not a regular file`);
   return real;
 }

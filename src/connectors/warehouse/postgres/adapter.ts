@@ -165,7 +165,7 @@ async function sourceOf(query: WarehouseQuery): Promise<Source> {
   const hasSql = query.sql !== undefined && query.sql.trim() !== '';
   const hasTable = query.table !== undefined && query.table !== '';
   if (hasSql === hasTable) throw new SwitchyardError('VALIDATION_FAILED', 'a PostgreSQL warehouse query needs exactly one of "sql" or "table"');
-  if (hasSql) return { text: await checkAudienceSql(query.sql ?? ''), isSql: true };
+  if (hasSql) return { text: await checkAudienceSql(query.sql ?? '', query.params?.length ?? 0), isSql: true };
   const parts = (query.table ?? '').split('.');
   if (parts.length > 2 || parts.some((p) => !IDENTIFIER.test(p))) {
     throw new SwitchyardError('VALIDATION_FAILED', 'table must be "name" or "schema.name" of plain identifiers');

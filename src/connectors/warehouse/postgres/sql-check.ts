@@ -29,9 +29,11 @@ function invalid(reason: string): SwitchyardError {
 
 /**
  * Parses `sql` and returns it reduced to its one statement (a trailing `;` dropped), ready to be
- * wrapped as a subquery. Throws AUDIENCE_SQL_INVALID naming the problem.
+ * wrapped as a subquery. `paramCount` is how many parameters the caller binds: a higher `$n`
+ * would reach the adapter's own (the resume key), so it is refused. Throws AUDIENCE_SQL_INVALID
+ * naming the problem.
  */
-export async function checkAudienceSql(sql: string): Promise<string> {
+export async function checkAudienceSql(sql: string, paramCount = 0): Promise<string> {
   if (sql.includes('\0')) throw invalid('the query contains a NUL character');
   let tree: { stmts?: { stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }[] };
   try {
@@ -49,7 +51,9 @@ export async function checkAudienceSql(sql: string): Promise<string> {
   if (kind !== 'SelectStmt') throw invalid(`statement 1 is ${kind}, only a SELECT is allowed`);
   const select = (only?.stmt as { SelectStmt: Record<string, unknown> }).SelectStmt;
   if (select.intoClause !== undefined) throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
-  walk(select);
+  const highest = { n: 0 };
+  walk(select, highest);
+  if (highest.n > paramCount) throw invalid(`it uses $${highest.n} but ${paramCount} parameter${paramCount === 1 ? ' is' : 's are'} given`);
   // Locations are byte offsets into the UTF-8 text: cut the statement out of the bytes.
   const bytes = Buffer.from(sql, 'utf8');
   const start = only?.stmt_location ?? 0;
@@ -57,9 +61,9 @@ export async function checkAudienceSql(sql: string): Promise<string> {
   return bytes.subarray(start, end).toString('utf8').trim();
 }
 
-function walk(node: unknown): void {
+function walk(node: unknown, highest: { n: number }): void {
   if (Array.isArray(node)) {
-    for (const item of node) walk(item);
+    for (const item of node) walk(item, highest);
     return;
   }
   if (typeof node !== 'object' || node === null) return;
@@ -67,7 +71,8 @@ function walk(node: unknown): void {
     if (WRITING_NODES.has(key)) throw invalid(key === 'LockingClause' ? 'FOR UPDATE/SHARE takes locks; only a plain SELECT is allowed' : `it contains ${key} (a data-modifying statement)`);
     if (key === 'intoClause') throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
     if (key === 'FuncCall') checkFunction(value as { funcname?: { String?: { sval?: string } }[]; location?: number });
-    walk(value);
+    if (key === 'ParamRef') highest.n = Math.max(highest.n, Number((value as { number?: number }).number ?? 0));
+    walk(value, highest);
   }
 }
 
