@@ -52,12 +52,15 @@ export function createPostgresWarehouse(options: PostgresWarehouseOptions): Ware
 }
 
 interface Resolved extends PostgresWarehouseOptions {
-  target: { label: string; password: string };
+  target: { label: string };
   timeouts: { statement: number; lock: number };
 }
 
 /** A statement to run, and where the user's query sits in it (to map error positions). */
 interface Statement { text: string; values: unknown[]; queryAt: number; queryLength: number }
+
+/** A statement of our own text only (transaction control, FETCH): no user SQL inside. */
+const ours = (text: string): Statement => ({ text, values: [], queryAt: 0, queryLength: 0 });
 
 async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
   const batchSize = checkBatchSize(opts.batchSize);
@@ -72,10 +75,10 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
     throw connectFailure(cause, o.target);
   }
   try {
-    await run(o, client, { text: 'begin transaction isolation level repeatable read read only', values: [], queryAt: 0, queryLength: 0 });
+    await run(o, client, ours('begin transaction isolation level repeatable read read only'));
     // Numbers we validated, not input: SET takes no parameters.
-    await run(o, client, { text: `set local statement_timeout = ${o.timeouts.statement}`, values: [], queryAt: 0, queryLength: 0 });
-    await run(o, client, { text: `set local lock_timeout = ${o.timeouts.lock}`, values: [], queryAt: 0, queryLength: 0 });
+    await run(o, client, ours(`set local statement_timeout = ${o.timeouts.statement}`));
+    await run(o, client, ours(`set local lock_timeout = ${o.timeouts.lock}`));
     const probe = await run(o, client, probeStatement(source, params));
     const columns = probe.fields.map((f) => f.name);
     const mapper = createRowMapper(o.mapping, columns, `warehouse query on ${o.target.label}`);
@@ -87,7 +90,7 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
     let cursor = query.afterKey ?? '';
     for (;;) {
       opts.signal?.throwIfAborted();
-      const res = await run(o, client, { text: `fetch forward ${batchSize} from switchyard_rows`, values: [], queryAt: 0, queryLength: 0 });
+      const res = await run(o, client, ours(`fetch forward ${batchSize} from switchyard_rows`));
       opts.signal?.throwIfAborted();
       opts.onRowsRead?.(res.rows.length);
       if (res.rows.length === 0) break;
@@ -107,7 +110,7 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
       yield batch;
       if (res.rows.length < batchSize) break;
     }
-    await run(o, client, { text: 'commit', values: [], queryAt: 0, queryLength: 0 });
+    await run(o, client, ours('commit'));
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -178,10 +181,10 @@ function checkTimeout(ms: number): number {
   return ms;
 }
 
-function describeTarget(url: string): { label: string; password: string } {
+function describeTarget(url: string): { label: string } {
   try {
     const u = new URL(url);
-    return { label: `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname}`, password: decodeURIComponent(u.password) };
+    return { label: `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname}` };
   } catch {
     throw new SwitchyardError('VALIDATION_FAILED', 'warehouse url is not a valid postgres:// URL');
   }
