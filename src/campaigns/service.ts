@@ -10,7 +10,7 @@ import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { checkEmail } from '../connectors/warehouse/mapping.ts';
-import { CSV_DELIMITER_PATTERN } from '../connectors/warehouse/batch.ts';
+import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../connectors/warehouse/batch.ts';
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
@@ -32,7 +32,7 @@ export const CampaignInput = Type.Object({
   template: Type.Object({ html: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }),
   audience: Type.Union([
     Type.Object({ source: Type.Literal('demo'), size: Type.Optional(Type.Integer({ minimum: 0 })), seed: Type.Optional(Type.Integer()) }),
-    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String({ maxLength: 100_000 })), table: Type.Optional(Type.String({ maxLength: 200 })), orderBy: Type.String({ maxLength: 63 }), mapping: MappingSchema }),
+    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String({ maxLength: MAX_AUDIENCE_SQL_LENGTH })), table: Type.Optional(Type.String({ maxLength: 200 })), orderBy: Type.String({ maxLength: 63 }), mapping: MappingSchema }),
     // the path is checked against SWITCHYARD_CSV_DIRS by the adapter (create, validate and open)
     Type.Object({ source: Type.Literal('csv'), path: Type.String({ minLength: 1, maxLength: 4096 }), mapping: MappingSchema, delimiter: Type.Optional(Type.String({ pattern: CSV_DELIMITER_PATTERN })) }),
   ]),

@@ -1,6 +1,6 @@
 /**
- * Small helpers shared by the warehouse adapters: option checks, so every adapter refuses the
- * same bad options with the same VALIDATION_FAILED message.
+ * Small helpers shared by the warehouse adapters (and the campaign input schema): option checks
+ * and input limits, so every adapter refuses the same bad options with the same message.
  */
 import { SwitchyardError } from '../../core/errors.ts';
 
@@ -25,3 +25,6 @@ export function checkCsvDelimiter(delimiter: string): string {
   }
   return delimiter;
 }
+
+/** Longer audience SQL is refused: parsing it is synchronous CPU work (~20 ms per KB at worst). */
+export const MAX_AUDIENCE_SQL_LENGTH = 20_000;

@@ -174,6 +174,9 @@ test('warehouse sql: the parser check keeps one statement and drops a trailing s
   await assert.rejects(checkAudienceSql('select 1 /* never closed'), (e: { code: string }) => e.code === 'AUDIENCE_SQL_INVALID');
   await assert.rejects(checkAudienceSql('select 1\u0000'), /NUL/);
   await assert.rejects(checkAudienceSql('(select 1) union (select 2 for share)'), /FOR UPDATE\/SHARE/);
+  // deep or long input is refused, never a stack overflow (a 500)
+  await assert.rejects(checkAudienceSql(`select ${Array(5000).fill('1').join('+')}`), /too deeply nested/);
+  await assert.rejects(checkAudienceSql(`select 1 from t where ${Array(6000).fill('a = 1').join(' and ')}`), /longer than 20000 characters/);
   // $n beyond the caller's parameters would bind the adapter's own (the limit, the resume key)
   await assert.rejects(checkAudienceSql('select * from t where id > $1'), /uses \$1 but 0 parameters are given/);
   assert.equal(await checkAudienceSql('select * from t where id > $1', 1), 'select * from t where id > $1');

@@ -10,6 +10,7 @@
  */
 import { parse } from 'libpg-query';
 import { SwitchyardError } from '../../../core/errors.ts';
+import { MAX_AUDIENCE_SQL_LENGTH } from '../batch.ts';
 
 /** Node types that write or lock, wherever they appear in the tree (a CTE, a subquery). */
 const WRITING_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'LockingClause']);
@@ -23,6 +24,9 @@ const DENIED_FUNCTIONS = [
   /^cursor_to_xml/, /^schema_to_xml/, /^pg_import_system_collations$/, /^txid_current$/,
 ];
 
+/** Deeper syntax trees are refused rather than walked (an expression nested thousands deep). */
+const MAX_DEPTH = 2_000;
+
 function invalid(reason: string): SwitchyardError {
   return new SwitchyardError('AUDIENCE_SQL_INVALID', `audience query refused: ${reason}`, { details: { reason } });
 }
@@ -35,12 +39,15 @@ function invalid(reason: string): SwitchyardError {
  */
 export async function checkAudienceSql(sql: string, paramCount = 0): Promise<string> {
   if (sql.includes('\0')) throw invalid('the query contains a NUL character');
+  if (sql.length > MAX_AUDIENCE_SQL_LENGTH) throw invalid(`it is longer than ${MAX_AUDIENCE_SQL_LENGTH} characters`);
   let tree: { stmts?: { stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }[] };
   try {
     tree = await parse(sql) as typeof tree;
   } catch (err) {
     const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
-    const at = e.sqlDetails?.cursorPosition;
+    // a JS error here (stack exhausted reading a deep tree) is not the parser's verdict on the text
+    if (e.sqlDetails === undefined) throw invalid('it is too deeply nested to check');
+    const at = e.sqlDetails.cursorPosition;
     // the parser's message quotes only the query's own token near the error
     throw invalid(`it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}${at === undefined ? '' : ` (character ${at + 1})`}`);
   }
@@ -61,18 +68,24 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   return bytes.subarray(start, end).toString('utf8').trim();
 }
 
-function walk(node: unknown, highest: { n: number }): void {
-  if (Array.isArray(node)) {
-    for (const item of node) walk(item, highest);
-    return;
-  }
-  if (typeof node !== 'object' || node === null) return;
-  for (const [key, value] of Object.entries(node)) {
-    if (WRITING_NODES.has(key)) throw invalid(key === 'LockingClause' ? 'FOR UPDATE/SHARE takes locks; only a plain SELECT is allowed' : `it contains ${key} (a data-modifying statement)`);
-    if (key === 'intoClause') throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
-    if (key === 'FuncCall') checkFunction(value as { funcname?: { String?: { sval?: string } }[]; location?: number });
-    if (key === 'ParamRef') highest.n = Math.max(highest.n, Number((value as { number?: number }).number ?? 0));
-    walk(value, highest);
+/** Visits every node with an explicit stack (a recursive walk overflows on deep expressions). */
+function walk(root: unknown, highest: { n: number }): void {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, depth } = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > MAX_DEPTH) throw invalid('it is too deeply nested to check');
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push({ node: item, depth: depth + 1 });
+      continue;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (WRITING_NODES.has(key)) throw invalid(key === 'LockingClause' ? 'FOR UPDATE/SHARE takes locks; only a plain SELECT is allowed' : `it contains ${key} (a data-modifying statement)`);
+      if (key === 'intoClause') throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
+      if (key === 'FuncCall') checkFunction(value as { funcname?: { String?: { sval?: string } }[]; location?: number });
+      if (key === 'ParamRef') highest.n = Math.max(highest.n, Number((value as { number?: number }).number ?? 0));
+      stack.push({ node: value, depth: depth + 1 });
+    }
   }
 }
 
