@@ -46,7 +46,7 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   } catch (err) {
     const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
     // a JS error here (stack exhausted reading a deep tree) is not the parser's verdict on the text
-    if (e.sqlDetails === undefined) throw invalid('it is too deeply nested to check');
+    if (e.sqlDetails === undefined) throw invalid(err instanceof RangeError ? 'it is too deeply nested to check' : 'it could not be checked');
     const at = e.sqlDetails.cursorPosition;
     // the parser's message quotes only the query's own token near the error
     throw invalid(`it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}${at === undefined ? '' : ` (character ${at + 1})`}`);
