@@ -97,8 +97,8 @@ export interface Warehouse {
   readonly name: string;
   /**
    * Checks the source and the query without reading a row or connecting anywhere (a campaign is
-   * checked when it is created): CSV, that the file is a regular file inside the allowed
-   * directories; PostgreSQL, that `sql` is exactly one plain SELECT. Throws
+   * checked when it is created): CSV, that the path lies inside the allowed directories and, if
+   * the file exists yet, is a regular file; PostgreSQL, that `sql` is exactly one plain SELECT. Throws
    * AUDIENCE_PATH_NOT_ALLOWED, AUDIENCE_SQL_INVALID or VALIDATION_FAILED. `stream` repeats every
    * check itself (the source may change in between), so passing here is not a licence to skip it.
    */

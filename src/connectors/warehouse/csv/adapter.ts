@@ -12,7 +12,7 @@ import { SwitchyardError } from '../../../core/errors.ts';
 import { checkBatchSize, checkCsvDelimiter } from '../batch.ts';
 import { createRowMapper, parseSchemaMapping, type RowMapper } from '../mapping.ts';
 import type { MappedContact, RejectedRow, SchemaMapping, Warehouse, WarehouseBatch, WarehouseQuery, WarehouseStreamOptions } from '../port.ts';
-import { checkCsvPath, openCsvFile, type CsvDirectories } from './allowed-path.ts';
+import { admitCsvPath, openCsvFile, type CsvDirectories } from './allowed-path.ts';
 
 export interface CsvWarehouseOptions {
   /** Absolute, or relative to the first allowed directory. */
@@ -35,7 +35,7 @@ export function createCsvWarehouse(options: CsvWarehouseOptions): Warehouse {
   const resolved: Resolved = { path: options.path, allowed, mapping, delimiter };
   return {
     name: 'csv',
-    check: async () => { await checkCsvPath(options.path, allowed); },
+    check: () => admitCsvPath(options.path, allowed),
     stream: (query, opts) => streamFile(resolved, query, opts),
   };
 }

@@ -16,7 +16,7 @@ import { SwitchyardError } from '../../../core/errors.ts';
 /** Kernel-generated trees: their files claim to be regular but expose process and device state. */
 const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
 
-/** The operator's directories, as configured and as resolved once (for messages and lexical checks). */
+/** The operator's directories; their real paths are resolved at every check (they may be symlinks). */
 export interface CsvDirectories {
   /** Absolute directories as configured; a relative audience path is resolved against the first. */
   readonly dirs: readonly string[];
@@ -53,6 +53,15 @@ async function realDirs(allowed: CsvDirectories): Promise<string[]> {
  * WAREHOUSE_UNREACHABLE (not retryable) when an allowed path does not exist.
  */
 export async function checkCsvPath(path: string, allowed: CsvDirectories): Promise<string> {
+  return await resolveAllowed(path, allowed, false) as string;
+}
+
+/** As checkCsvPath, but a file that does not exist yet passes (a campaign may precede its upload). */
+export async function admitCsvPath(path: string, allowed: CsvDirectories): Promise<void> {
+  await resolveAllowed(path, allowed, true);
+}
+
+async function resolveAllowed(path: string, allowed: CsvDirectories, allowMissing: boolean): Promise<string | null> {
   if (path === '' || path.includes('\0')) throw notAllowed(path, allowed, 'it is empty or contains a NUL byte');
   const first = allowed.dirs[0];
   if (first === undefined) throw notAllowed(path, allowed, 'no CSV directory is configured');
@@ -67,6 +76,7 @@ export async function checkCsvPath(path: string, allowed: CsvDirectories): Promi
     st = await stat(real);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT' && allowMissing) return null;
     throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, { retryable: false, details: { path, errno: code } });
   }
   if (inSystemTree(real) || !dirs.some((d) => isInside(d, real))) throw notAllowed(path, allowed, 'after resolving symlinks it is outside the allowed directories');
