@@ -42,6 +42,7 @@ import { createSesEsp } from './connectors/esp/ses/adapter.ts';
 import { createPostmarkEsp } from './connectors/esp/postmark/adapter.ts';
 import { createFailoverEsp } from './deliverability/failover-esp.ts';
 import { createCsvWarehouse } from './connectors/warehouse/csv/adapter.ts';
+import { resolveCsvDirs } from './connectors/warehouse/csv/allowed-path.ts';
 import { createDemoWarehouse } from './connectors/warehouse/demo/adapter.ts';
 import { createPostgresWarehouse } from './connectors/warehouse/postgres/adapter.ts';
 import type { Warehouse } from './connectors/warehouse/port.ts';
@@ -219,14 +220,17 @@ export function webhookSecrets(config: Config): WebhookSecrets {
 }
 
 function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
+  // refused at start when a directory would expose the data directory or the system
+  const csvDirs = resolveCsvDirs(config.audiences.csvDirs, config.dataDir).dirs;
+  const { statementTimeoutMs, lockTimeoutMs } = config.audiences;
   return (audience) => {
     switch (audience.source) {
       case 'demo': return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
-      case 'csv': return createCsvWarehouse({ path: audience.path, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
+      case 'csv': return createCsvWarehouse({ path: audience.path, allowedDirs: csvDirs, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
       case 'postgres': {
         const url = config.raw.SWITCHYARD_WAREHOUSE_URL;
         if (url === undefined) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "postgres" needs SWITCHYARD_WAREHOUSE_URL');
-        return createPostgresWarehouse({ url, mapping: audience.mapping, orderBy: audience.orderBy });
+        return createPostgresWarehouse({ url, mapping: audience.mapping, orderBy: audience.orderBy, statementTimeoutMs, lockTimeoutMs });
       }
     }
   };

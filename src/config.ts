@@ -25,6 +25,9 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log')], { default: 'postgres-log', description: 'Bus adapter (postgres-log; NATS JetStream comes later)' }),
   SWITCHYARD_DEMO_SIZE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000, description: 'Contacts in the demo synthetic warehouse' }),
   SWITCHYARD_WAREHOUSE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)', secret: true })),
+  SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: 'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the cursor, each FETCH)' }),
+  SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)' }),
+  SWITCHYARD_CSV_DIRS: Type.String({ minLength: 1, default: 'audiences', description: 'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev' }),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
   SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Open the demo workspace (synthetic warehouse, demo CRM, sandbox ESP)' }),
   SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
@@ -87,6 +90,8 @@ export interface Config {
   readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   readonly dataDir: string;
   readonly demo: boolean;
+  /** Audience sources: CSV directories (absolute or data-dir-relative, as configured) and warehouse limits. */
+  readonly audiences: { csvDirs: readonly string[]; statementTimeoutMs: number; lockTimeoutMs: number };
   readonly worker: { batchSize: number; concurrency: number; maxAttempts: number; leaseMs: number };
 }
 
@@ -160,6 +165,11 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
     dataDir,
     demo: raw.SWITCHYARD_DEMO,
+    audiences: {
+      csvDirs: raw.SWITCHYARD_CSV_DIRS.split(',').map((d) => d.trim()).filter((d) => d !== ''),
+      statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
+    },
     worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS, leaseMs: raw.SWITCHYARD_LEASE_MS },
   };
   return Object.freeze(config);

@@ -6,10 +6,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
-import { SwitchyardError } from '../core/errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { checkEmail } from '../connectors/warehouse/mapping.ts';
+import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../connectors/warehouse/batch.ts';
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
@@ -31,8 +32,9 @@ export const CampaignInput = Type.Object({
   template: Type.Object({ html: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }),
   audience: Type.Union([
     Type.Object({ source: Type.Literal('demo'), size: Type.Optional(Type.Integer({ minimum: 0 })), seed: Type.Optional(Type.Integer()) }),
-    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String()), table: Type.Optional(Type.String()), orderBy: Type.String(), mapping: MappingSchema }),
-    Type.Object({ source: Type.Literal('csv'), path: Type.String(), mapping: MappingSchema, delimiter: Type.Optional(Type.String()) }),
+    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String({ maxLength: MAX_AUDIENCE_SQL_LENGTH })), table: Type.Optional(Type.String({ maxLength: 200 })), orderBy: Type.String({ maxLength: 63 }), mapping: MappingSchema }),
+    // the path is checked against SWITCHYARD_CSV_DIRS by the adapter (create, validate and open)
+    Type.Object({ source: Type.Literal('csv'), path: Type.String({ minLength: 1, maxLength: 4096 }), mapping: MappingSchema, delimiter: Type.Optional(Type.String({ pattern: CSV_DELIMITER_PATTERN })) }),
   ]),
   postalAddress: Type.String({ minLength: 1 }),
   priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),
@@ -82,6 +84,10 @@ export interface CampaignService {
   status(id: string): Promise<CampaignStatusReport>;
 }
 
+function queryOf(a: Audience): { sql?: string; table?: string } {
+  return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
+}
+
 function schemaErrors(input: unknown): string[] {
   return [...Value.Errors(CampaignInput, input)].map((e) => `${e.path || '/'}: ${e.message}`).slice(0, 20);
 }
@@ -102,12 +108,18 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     const t = await validateTemplate({ subject: def.subject, ...def.template }, { postalAddress: def.postalAddress });
     errors.push(...t.errors.map((e) => `template: ${e}`));
     try {
-      const stream = deps.openWarehouse(def.audience).stream({ ...(def.audience.source === 'postgres' ? { sql: def.audience.sql, table: def.audience.table } : {}) }, { batchSize: 1 });
+      const stream = deps.openWarehouse(def.audience).stream(queryOf(def.audience), { batchSize: 1 });
       for await (const batch of stream) { void batch; break; }
     } catch (err) {
-      errors.push(`audience: ${(err as Error).message}`);
+      // adapters build their messages without source data; anything else is named by kind only
+      errors.push(`audience: ${isSwitchyardError(err) ? err.message : 'the audience source could not be read'}`);
     }
     return errors;
+  }
+
+  /** Refuses an audience the adapter would never read (path outside the CSV dirs, not one SELECT). */
+  async function checkAudience(audience: Audience): Promise<void> {
+    await deps.openWarehouse(audience).check(queryOf(audience));
   }
 
   async function move(id: string, from: Campaign['status'][], to: Campaign['status'], reason: string | null = null): Promise<Campaign> {
@@ -124,6 +136,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign is invalid: ${errors.join('; ')}`, { details: { errors } });
       const { id: givenId, ...rest } = input as CampaignInput;
       const def: CampaignDefinition = { ...rest, priority: rest.priority ?? 'bulk' } as CampaignDefinition;
+      await checkAudience(def.audience);
       const id = givenId ?? deps.newId();
       if (!(await q.insertCampaign(db, id, def, clock.now()))) throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} already exists`);
       return mustGet(id);

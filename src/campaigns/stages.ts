@@ -77,6 +77,8 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
     const stream = warehouse.stream({ ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined }, { batchSize: CHUNK_SIZE });
     for await (const batch of stream) {
       for (const r of batch.rejected) {
+        // The row stays in the payload for inspection: sources are only the operator's allowed
+        // CSV directories and warehouse, and the reason names columns, never values.
         await bus.deadLetters.add({ stage: 'select', payload: { campaignId: c.id, rowNumber: r.rowNumber, row: r.raw }, code: 'WAREHOUSE_ROW_INVALID', message: `campaign ${c.id}, row ${r.rowNumber}: ${r.reason}` });
       }
       while (preparing.size >= PREPARE_CONCURRENCY) await Promise.race(preparing);
@@ -93,7 +95,9 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
     const retryable = isSwitchyardError(err) && err.retryable;
     if (retryable && m.attempt < 5) throw err;
     // the audience itself is broken (bad query, missing email column, warehouse gone for good)
-    await q.transition(db, c.id, ['running', 'paused'], 'failed', clock.now(), `audience: ${(err as Error).message}`);
+    // adapters build messages without source data; anything else is named by kind only
+    const reason = isSwitchyardError(err) ? err.message : 'the audience source could not be read';
+    await q.transition(db, c.id, ['running', 'paused'], 'failed', clock.now(), `audience: ${reason}`);
     deps.log.error({ campaignId: c.id, err }, 'campaign failed while selecting');
     return;
   }

@@ -3,6 +3,9 @@
  * rejection reason naming the column. Pure apart from Intl look-ups (cached per process); shared
  * by every warehouse adapter so they reject the same rows for the same reasons. A mapping that
  * names a column the source lacks is fatal before streaming; a bad value only rejects its row.
+ * Messages and reasons name only what the mapping names (its columns) and counts: never a source
+ * header that is not mapped, never a cell value. A rejected row's values ride in `raw` instead,
+ * because a message can end up in places a row should not (HTTP errors, status, logs).
  */
 import { SwitchyardError } from '../../core/errors.ts';
 import type { MappedContact, SchemaMapping } from './port.ts';
@@ -43,6 +46,8 @@ export interface RowMapper {
   map(values: readonly unknown[]): RowOutcome;
   /** The row as a column → value object (for `rejected[].raw`). */
   toObject(values: readonly unknown[]): Record<string, unknown>;
+  /** Whether the mapping refers to this source column (so a reason may name it). */
+  maps(column: string): boolean;
 }
 
 /**
@@ -52,10 +57,14 @@ export interface RowMapper {
 export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly string[], sourceLabel: string): RowMapper {
   const index = new Map<string, number>();
   sourceColumns.forEach((c, i) => { if (!index.has(c)) index.set(c, i); });
+  const wanted = [...Object.values(mapping.columns), ...(mapping.fields ?? [])];
   const need = (column: string, code: 'WAREHOUSE_ROW_INVALID' | 'VALIDATION_FAILED', role: string): number => {
     const i = index.get(column);
     if (i === undefined) {
-      throw new SwitchyardError(code, `${sourceLabel} has no column "${column}" (mapped as ${role}); columns are: ${sourceColumns.join(', ')}`, { details: { column, role } });
+      // The source's own column names are its content (a file's first line): count them, never list them.
+      const expected = wanted.map((c) => JSON.stringify(c)).join(', ');
+      throw new SwitchyardError(code, `${sourceLabel} has no column "${column}" (mapped as ${role}); it has ${sourceColumns.length} column${sourceColumns.length === 1 ? '' : 's'}, and the mapping expects ${expected}`,
+        { details: { column, role, sourceColumnCount: sourceColumns.length, expected: wanted } });
     }
     return i;
   };
@@ -74,6 +83,7 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
 
   return {
     toObject: (values) => Object.fromEntries(sourceColumns.map((c, i) => [c, values[i]])),
+    maps: (column) => wanted.includes(column),
     map(values) {
       const id = textOf(values[idAt]);
       if (id === '') return { ok: false, reason: `column "${idCol}" (id) is empty` };
@@ -85,14 +95,14 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
         const raw = textOf(values[tzAt]);
         if (raw !== '') {
           const zone = cached(zones, raw, canonicalZone);
-          if (zone === null) return { ok: false, reason: `column "${tzCol}" (timezone) has unknown time zone "${raw}"` };
+          if (zone === null) return { ok: false, reason: `column "${tzCol}" (timezone) is not a known IANA time zone` };
           contact.timezone = zone;
         }
       }
       if (countryAt !== undefined && countryCol !== undefined) {
         const raw = textOf(values[countryAt]).toUpperCase();
         if (raw !== '') {
-          if (!/^[A-Z]{2}$/.test(raw)) return { ok: false, reason: `column "${countryCol}" (country) is not a two-letter ISO 3166 code: "${raw}"` };
+          if (!/^[A-Z]{2}$/.test(raw)) return { ok: false, reason: `column "${countryCol}" (country) is not a two-letter ISO 3166 code` };
           contact.country = raw;
         }
       }
@@ -100,7 +110,7 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
         const raw = textOf(values[localeAt]).replace('_', '-');
         if (raw !== '') {
           const locale = cached(locales, raw, canonicalLocale);
-          if (locale === null) return { ok: false, reason: `column "${localeCol}" (locale) is not a BCP 47 tag: "${raw}"` };
+          if (locale === null) return { ok: false, reason: `column "${localeCol}" (locale) is not a BCP 47 tag` };
           contact.locale = locale;
         }
       }
@@ -116,19 +126,22 @@ function textOf(value: unknown): string {
   return String(value).trim();
 }
 
-/** Returns what is wrong with an address, or null. Deliberately simple: the ESP is the judge. */
+/**
+ * Returns what is wrong with an address, or null. Deliberately simple: the ESP is the judge.
+ * The answer never quotes the address: it becomes a rejection reason, which must carry no data.
+ */
 export function checkEmail(email: string): string | null {
   if (email === '') return 'is empty';
   if (email.length > 254) return 'is longer than 254 characters';
-  if (/\s/.test(email)) return `contains whitespace: "${email}"`;
+  if (/\s/.test(email)) return 'contains whitespace';
   const at = email.lastIndexOf('@');
-  if (at < 0) return `has no @: "${email}"`;
+  if (at < 0) return 'has no @';
   const local = email.slice(0, at);
   const domain = email.slice(at + 1);
-  if (local === '' || local.length > 64) return `has an empty or over-long local part: "${email}"`;
-  if (!/^[^\s@]+$/.test(local) && !/^".*"$/.test(local)) return `has an invalid local part: "${email}"`;
+  if (local === '' || local.length > 64) return 'has an empty or over-long local part';
+  if (!/^[^\s@]+$/.test(local) && !/^".*"$/.test(local)) return 'has an invalid local part';
   if (!/^[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?(\.[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?)+$/.test(domain)) {
-    return `has an invalid domain: "${email}"`;
+    return 'has an invalid domain';
   }
   return null;
 }

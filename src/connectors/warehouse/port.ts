@@ -96,6 +96,14 @@ export interface SchemaMapping {
 export interface Warehouse {
   readonly name: string;
   /**
+   * Checks the source and the query without reading a row or connecting anywhere (a campaign is
+   * checked when it is created): CSV, that the path lies inside the allowed directories and, if
+   * the file exists yet, is a regular file; PostgreSQL, that `sql` is exactly one plain SELECT. Throws
+   * AUDIENCE_PATH_NOT_ALLOWED, AUDIENCE_SQL_INVALID or VALIDATION_FAILED. `stream` repeats every
+   * check itself (the source may change in between), so passing here is not a licence to skip it.
+   */
+  check(query: WarehouseQuery): Promise<void>;
+  /**
    * Streams the query's rows as mapped batches. Contract:
    * - Ordering: rows come in a stable order defined by the adapter (PostgreSQL: `orderBy`
    *   ascending; CSV: file order; demo: id order), so `cursor`/`afterKey` resumes exactly after
@@ -105,10 +113,14 @@ export interface Warehouse {
    * - Bad rows go to `rejected` with a reason naming the column; they never end the stream.
    * - Throws (from the first iteration step, before any batch): VALIDATION_FAILED for a bad
    *   mapping, query or option, or an orderBy column missing from the result;
-   *   WAREHOUSE_ROW_INVALID when the source lacks the id or email column (the message names it);
+   *   AUDIENCE_PATH_NOT_ALLOWED / AUDIENCE_SQL_INVALID as `check` does;
+   *   WAREHOUSE_ROW_INVALID when the source lacks the id or email column (the message names it
+   *   and the mapping's columns, never the source's own header);
    *   WAREHOUSE_UNREACHABLE when the source cannot be reached (retryable; names the host or
-   *   path, never a password) or the query fails (retryable only for transient failures).
-   *   The same WAREHOUSE_UNREACHABLE may come from any later step if the connection drops.
+   *   path, never a password) or fails transiently; WAREHOUSE_QUERY_FAILED when the query fails
+   *   for good (details.sqlstate; the message is generic, never the server's text, which can
+   *   quote data). The same two may come from any later step.
+   * - No message ever carries a source value: values appear only in `rejected[].raw`.
    */
   stream(query: WarehouseQuery, options: WarehouseStreamOptions): AsyncIterable<WarehouseBatch>;
 }

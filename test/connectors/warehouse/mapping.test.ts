@@ -27,11 +27,11 @@ test('mapping: bad values reject the row with a reason naming the column', () =>
   };
   assert.equal(reason([null, 'a@example.com']), 'column "customer_id" (id) is empty');
   assert.equal(reason([1, null]), 'column "email_address" (email) is empty');
-  assert.equal(reason([1, 'a@example']), 'column "email_address" (email) has an invalid domain: "a@example"');
-  assert.equal(reason([1, 'a@@example.com']), 'column "email_address" (email) has an invalid local part: "a@@example.com"');
-  assert.equal(reason([1, 'a@example.com', '', 'Nowhere/City']), 'column "tz" (timezone) has unknown time zone "Nowhere/City"');
-  assert.equal(reason([1, 'a@example.com', '', '', 'USA']), 'column "country_code" (country) is not a two-letter ISO 3166 code: "USA"');
-  assert.equal(reason([1, 'a@example.com', '', '', '', 'not a locale!']), 'column "lang" (locale) is not a BCP 47 tag: "not a locale!"');
+  assert.equal(reason([1, 'a@example']), 'column "email_address" (email) has an invalid domain');
+  assert.equal(reason([1, 'a@@example.com']), 'column "email_address" (email) has an invalid local part');
+  assert.equal(reason([1, 'a@example.com', '', 'Nowhere/City']), 'column "tz" (timezone) is not a known IANA time zone');
+  assert.equal(reason([1, 'a@example.com', '', '', 'USA']), 'column "country_code" (country) is not a two-letter ISO 3166 code');
+  assert.equal(reason([1, 'a@example.com', '', '', '', 'not a locale!']), 'column "lang" (locale) is not a BCP 47 tag');
 });
 
 test('mapping: a source lacking the id or email column is fatal, naming it', () => {
@@ -39,6 +39,24 @@ test('mapping: a source lacking the id or email column is fatal, naming it', () 
     err.code === 'WAREHOUSE_ROW_INVALID' && /crm_export has no column "email_address" \(mapped as email\)/.test(err.message));
   assert.throws(() => createRowMapper(MAPPING, ['customer_id', 'email_address'], 'x'), (err: { code: string; message: string }) =>
     err.code === 'VALIDATION_FAILED' && /no column "tz" \(mapped as timezone\)/.test(err.message));
+});
+
+test('mapping: a missing column names the count and the expected columns, never the source header', () => {
+  const header = ['SECRET_KEY=abc123', 'DB_PASSWORD=hunter2', 'customer_id'];
+  const err = (() => { try { createRowMapper(MAPPING, header, 'CSV file x.csv'); return null; } catch (e) { return e as Error; } })();
+  assert.ok(err !== null);
+  assert.match(err.message, /has no column "email_address" \(mapped as email\); it has 3 columns, and the mapping expects "customer_id", "email_address", "first_name", "tz", "country_code", "lang", "plan"$/);
+  assert.doesNotMatch(JSON.stringify({ message: err.message, details: (err as { details?: unknown }).details }), /abc123|hunter2|SECRET_KEY/);
+});
+
+test('mapping: no rejection reason ever contains a cell value (property)', () => {
+  const mapper = createRowMapper(MAPPING, COLUMNS, 'test source');
+  // values tagged with a marker that no column name contains, so any echo is detectable
+  const cell = fc.string({ maxLength: 12 }).map((s) => `§${s}`);
+  fc.assert(fc.property(fc.array(fc.oneof(cell, fc.constant(''), fc.constant('a@example.com')), { minLength: 8, maxLength: 8 }), (values) => {
+    const out = mapper.map(values);
+    if (!out.ok) assert.ok(!out.reason.includes('§'), out.reason);
+  }), { numRuns: 500 });
 });
 
 test('mapping: invalid configuration names every problem', () => {

@@ -79,6 +79,12 @@ export function warehouseContract(label: string, setup: (t: TestContext) => Prom
     assert.equal((err as Error).message, 'operator cancelled');
   });
 
+  test(`${label}: check() accepts the source it streams, without reading a row`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    await h.warehouse.check(h.query);
+  });
+
   test(`${label}: a bad batchSize is VALIDATION_FAILED`, async (t) => {
     const h = await setup(t);
     if (h === null) return;

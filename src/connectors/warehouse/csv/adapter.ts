@@ -4,18 +4,23 @@
  * bytes that are not UTF-8, a bad email — becomes a rejected row with its line number and the
  * stream goes on. Reading follows the consumer: the file is read only as batches are pulled, so
  * memory holds at most a file chunk plus one batch. Resume is by line number (the cursor).
+ * Only files inside the configured directories are read (allowed-path.ts), and no message built
+ * here carries file content: header names and cells reach only `rejected[].raw`.
  */
-import { createReadStream } from 'node:fs';
 import { parse, type CsvError } from 'csv-parse';
 import { SwitchyardError } from '../../../core/errors.ts';
-import { checkBatchSize } from '../batch.ts';
+import { checkBatchSize, checkCsvDelimiter } from '../batch.ts';
 import { createRowMapper, parseSchemaMapping, type RowMapper } from '../mapping.ts';
 import type { MappedContact, RejectedRow, SchemaMapping, Warehouse, WarehouseBatch, WarehouseQuery, WarehouseStreamOptions } from '../port.ts';
+import { admitCsvPath, openCsvFile, type CsvDirectories } from './allowed-path.ts';
 
 export interface CsvWarehouseOptions {
+  /** Absolute, or relative to the first allowed directory. */
   path: string;
+  /** The only directories a file may be read from (after symlinks); see allowed-path.ts. */
+  allowedDirs: readonly string[];
   mapping: SchemaMapping;
-  /** One character; default ','. */
+  /** A tab or one ASCII punctuation character other than '"'; default ','. */
   delimiter?: string;
 }
 
@@ -23,21 +28,26 @@ interface ParsedRecord { record: string[]; raw: string; info: { lines: number } 
 /** A record the parser gave up on, with how many good records preceded it (for ordering). */
 interface Skipped { afterRecords: number; endLine: number; reason: string; raw: string }
 
-const NOT_RETRYABLE_FS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM']);
-
 export function createCsvWarehouse(options: CsvWarehouseOptions): Warehouse {
   const mapping = parseSchemaMapping(options.mapping);
-  const delimiter = options.delimiter ?? ',';
-  if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new SwitchyardError('VALIDATION_FAILED', `CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
-  }
-  return { name: 'csv', stream: (query, opts) => streamFile({ ...options, mapping, delimiter }, query, opts) };
+  const delimiter = checkCsvDelimiter(options.delimiter ?? ',');
+  const allowed: CsvDirectories = { dirs: [...options.allowedDirs] };
+  const resolved: Resolved = { path: options.path, allowed, mapping, delimiter };
+  return {
+    name: 'csv',
+    check: () => admitCsvPath(options.path, allowed),
+    stream: (query, opts) => streamFile(resolved, query, opts),
+  };
 }
 
-async function* streamFile(o: Required<CsvWarehouseOptions>, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
+interface Resolved { path: string; allowed: CsvDirectories; mapping: SchemaMapping; delimiter: string }
+
+async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
   const batchSize = checkBatchSize(opts.batchSize);
   const afterLine = resumeLine(query.afterKey);
   opts.signal?.throwIfAborted();
+  // Checked again here, on the open descriptor: the file may have been swapped since validation.
+  const handle = await openCsvFile(o.path, o.allowed);
   const skipped: Skipped[] = [];
   let parsedRecords = 0;
   const parser = parse({
@@ -55,16 +65,18 @@ async function* streamFile(o: Required<CsvWarehouseOptions>, query: WarehouseQue
       return undefined;
     },
   });
-  const file = createReadStream(o.path);
+  const file = handle.createReadStream();
   file.on('error', (cause: NodeJS.ErrnoException) => {
-    parser.destroy(new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${o.path}: ${cause.code ?? cause.message}`, {
-      cause, retryable: !NOT_RETRYABLE_FS.has(cause.code ?? ''), details: { path: o.path },
+    parser.destroy(new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${o.path}: ${cause.code ?? 'read error'}`, {
+      retryable: !['EACCES', 'EISDIR', 'EPERM'].includes(cause.code ?? ''), details: { path: o.path },
     }));
   });
   file.pipe(parser);
 
   let mapper: RowMapper | undefined;
   let header: string[] = [];
+  // header names the mapping asked for: the only ones a rejection reason may repeat
+  let expected = new Set<string>();
   let lastLine = 0;
   let seen = 0;
   // Outcomes in line order, each with the line it ends on (the resume cursor after it).
@@ -92,8 +104,9 @@ async function* streamFile(o: Required<CsvWarehouseOptions>, query: WarehouseQue
       if (mapper === undefined) {
         header = decodeHeader(item.record, o.path);
         mapper = createRowMapper(o.mapping, header, `CSV file ${o.path}`);
+        expected = new Set(header.filter((name) => mapper?.maps(name)));
       } else if (!(item.record.length === 1 && item.record[0] === '') && start > afterLine) {
-        const outcome = mapRecord(item.record, header, mapper);
+        const outcome = mapRecord(item.record, header, expected, mapper);
         pending.push(outcome.ok
           ? { row: outcome.contact, endLine: lastLine }
           : { rejected: { rowNumber: start, reason: outcome.reason, raw: outcome.raw ?? fromLatin1(item.raw).replace(/\r?\n$/, '') }, endLine: lastLine });
@@ -112,6 +125,7 @@ async function* streamFile(o: Required<CsvWarehouseOptions>, query: WarehouseQue
   } finally {
     file.destroy();
     parser.destroy();
+    await handle.close().catch(() => undefined);
   }
 }
 
@@ -156,7 +170,7 @@ function decodeHeader(fields: string[], path: string): string[] {
 
 type MapOutcome = { ok: true; contact: MappedContact } | { ok: false; reason: string; raw?: Record<string, unknown> };
 
-function mapRecord(fields: string[], header: string[], mapper: RowMapper): MapOutcome {
+function mapRecord(fields: string[], header: string[], expected: ReadonlySet<string>, mapper: RowMapper): MapOutcome {
   if (fields.length !== header.length) {
     return { ok: false, reason: `record has ${fields.length} fields but the header has ${header.length}` };
   }
@@ -165,7 +179,8 @@ function mapRecord(fields: string[], header: string[], mapper: RowMapper): MapOu
     try {
       values.push(strictUtf8(fields[i] ?? ''));
     } catch {
-      return { ok: false, reason: `column "${header[i]}" is not valid UTF-8` };
+      const name = header[i] ?? '';
+      return { ok: false, reason: expected.has(name) ? `column "${name}" is not valid UTF-8` : `column ${i + 1} is not valid UTF-8` };
     }
   }
   const outcome = mapper.map(values);
@@ -177,6 +192,7 @@ function describeParseError(err: CsvError | undefined): string {
     case 'CSV_QUOTE_NOT_CLOSED': return 'unclosed quote: the file ends inside a quoted field';
     case 'CSV_INVALID_CLOSING_QUOTE': return 'unclosed or misplaced quote: a quoted field is followed by text before the delimiter';
     case 'INVALID_OPENING_QUOTE': return 'misplaced quote: a quote inside an unquoted field';
-    default: return `unparseable record: ${err?.message ?? 'unknown parser error'}`;
+    // csv-parse's own messages may quote the text it choked on
+    default: return `unparseable record (${err?.code ?? 'unknown parser error'})`;
   }
 }

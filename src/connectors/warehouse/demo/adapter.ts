@@ -24,7 +24,8 @@ export function createDemoWarehouse(options: DemoWarehouseOptions = {}): Warehou
   const seed = options.seed ?? 1;
   if (!Number.isInteger(size) || size < 0 || size > 99_999_999) throw new SwitchyardError('VALIDATION_FAILED', `demo warehouse size must be an integer 0…99 999 999, got ${size}`);
   const mapping = parseSchemaMapping(options.mapping ?? DEMO_MAPPING);
-  return { name: 'demo', stream: (query, opts) => streamDemo(size, seed, mapping, query, opts) };
+  // nothing to check: the source is generated and `sql`/`table` are ignored
+  return { name: 'demo', check: async () => undefined, stream: (query, opts) => streamDemo(size, seed, mapping, query, opts) };
 }
 
 async function* streamDemo(size: number, seed: number, mapping: SchemaMapping, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
