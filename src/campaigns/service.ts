@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
+import { previewSecrets } from '../core/tracking-token.ts';
 import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { checkEmail } from '../connectors/warehouse/mapping.ts';
@@ -141,7 +142,11 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     async preview(id, contact) {
       const c = await mustGet(id);
       const compiled = await deps.templates.get(c);
-      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, deps.render), sendAt: clock.now() });
+      // Preview signs with preview-only secrets (tracking links, unsubscribe, VERP): the links look
+      // like real ones, but whoever may preview must not mint working unsubscribe or click links
+      // for any contact id; the tracking routes answer them with TRACKING_PREVIEW_TOKEN.
+      const settings: RenderSettings = { ...deps.render, trackingSecrets: previewSecrets(deps.render.trackingSecrets) };
+      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, settings), sendAt: clock.now() });
     },
     async start(id) {
       const c = await mustGet(id);
