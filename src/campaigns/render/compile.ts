@@ -51,6 +51,9 @@ export interface CompiledTemplate {
   readonly textFromHtml: ((html: string) => string) | null;
   /** True when the text part comes from the HTML (at compile time or per recipient). */
   readonly textIsDerived: boolean;
+  /** True when the HTML prints something raw (`| raw`), so data can bring its own tags: each
+   *  rendered HTML then goes through url-safety.ts neutraliseUnsafeUrls. */
+  readonly printsRawMarkup: boolean;
   /** Trackable links by index; static ones become `/t/c/<message token>/<index>` in `__sy_links`,
    *  and the tracking endpoint resolves a clicked index back to `url` here. */
   readonly links: readonly LinkSlot[];
@@ -198,6 +201,8 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     }
   }
 
+  const printsRawMarkup = htmlSource !== null
+    && (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
   let text: Template[] | null = null;
   let textSource = '';
   let textFromHtml: ((h: string) => string) | null = null;
@@ -207,7 +212,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     text = parseInto(engines, 'text', textSource, 'text', errors);
   } else if (htmlSource !== null) {
     const toText = compileHtmlToText(HTML_TO_TEXT_OPTIONS);
-    const userRaw = (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
+    const userRaw = printsRawMarkup;
     // Deriving once keeps html-to-text off the per-recipient path; raw markup injected per
     // recipient could only be seen by converting each rendered HTML, so fall back to that.
     textSource = userRaw ? '' : toText(htmlSource);
@@ -222,6 +227,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     compiled: {
       engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
       textIsDerived: input.text === undefined,
+      printsRawMarkup,
       codecs: new Map(),
       prepared: { current: null },
       // per-recipient text (textFromHtml) reads what the html reads

@@ -12,7 +12,8 @@
  */
 import { ForTag, Output, Tag, TokenKind } from 'liquidjs';
 import type { Liquid, Template } from 'liquidjs';
-import { TRACK_FN_VAR, TRACK_TAG, trackHref } from './liquid-engine.ts';
+import { SAFE_URL_TAG, TRACK_FN_VAR, TRACK_TAG, trackHref } from './liquid-engine.ts';
+import { safeHref } from './url-safety.ts';
 import type { TrackFn } from './liquid-engine.ts';
 
 type Segment = string | number;
@@ -23,6 +24,7 @@ export type Piece =
   | { kind: 'lookup'; path: Segment[]; fallback: string | undefined; escape: boolean; template: Template }
   | { kind: 'for'; variable: string; path: Segment[]; body: Piece[]; otherwise: Piece[]; template: Template }
   | { kind: 'track'; linkIndex: number; body: Piece[]; escape: boolean }
+  | { kind: 'safe'; body: Piece[]; escape: boolean }
   | { kind: 'liquid'; templates: Template[] };
 
 export interface FastPlan { pieces: Piece[] }
@@ -93,6 +95,10 @@ function planOne(engine: Liquid, tpl: Template, escapeOutput: boolean): Piece | 
     const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
     return body === null ? null : { kind: 'track', linkIndex: (tpl as unknown as { linkIndex: number }).linkIndex, body, escape: escapeOutput };
   }
+  if (tpl instanceof Tag && tpl.name === SAFE_URL_TAG) {
+    const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
+    return body === null ? null : { kind: 'safe', body, escape: escapeOutput };
+  }
   if (tpl.token.kind === TokenKind.HTML) return { kind: 'static', text: engine.renderSync([tpl], {}) as string };
   return null;
 }
@@ -149,6 +155,7 @@ function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope): string {
         out += trackHref(rendered, piece.escape, scope[TRACK_FN_VAR] as TrackFn | undefined, piece.linkIndex);
         break;
       }
+      case 'safe': out += safeHref(renderPieces(engine, piece.body, scope), piece.escape); break;
       case 'for': {
         const list = lookup(scope, piece.path);
         if (list === null || list === undefined || (Array.isArray(list) && list.length === 0)) {

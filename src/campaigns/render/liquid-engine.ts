@@ -6,11 +6,14 @@
  *
  * It also defines `{% sy_track_link N %}…{% endsy_track_link %}`, which link rewriting wraps around
  * an href that contains Liquid: the body renders in the current scope (so loop variables work),
- * then the URL is signed through the `__sy_track` function the renderer puts in the scope.
+ * then the URL is signed through the `__sy_track` function the renderer puts in the scope; and
+ * `{% sy_safe_url %}…{% endsy_safe_url %}`, around any other URL attribute whose scheme can come
+ * from data. Both pass the rendered URL through url-safety.ts: only allowed schemes survive.
  */
 import { Liquid, Tag } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, TopLevelToken } from 'liquidjs';
 import { decodeHTMLAttribute, escapeAttribute } from 'entities';
+import { isSafeUrl, NEUTRAL_URL, safeHref } from './url-safety.ts';
 
 export interface Engines {
   /** HTML part: every `{{ }}` output is HTML-escaped unless piped through `| raw`. */
@@ -22,6 +25,7 @@ export interface Engines {
 /** Scope key of the per-recipient signer: (url, linkIndex) → tracking URL. */
 export const TRACK_FN_VAR = '__sy_track';
 export const TRACK_TAG = 'sy_track_link';
+export const SAFE_URL_TAG = 'sy_safe_url';
 export type TrackFn = (url: string, linkIndex: number) => string;
 
 /** Tags that would read other templates; a campaign template is one self-contained source. */
@@ -31,8 +35,9 @@ const HTTP_URL = /^https?:\/\//i;
 /** The href a rendered `sy_track_link` body becomes (shared with fast-render.ts). */
 export function trackHref(rendered: string, escape: boolean, track: TrackFn | undefined, linkIndex: number): string {
   const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
-  // A Liquid href that did not come out as http(s) (mailto:, empty) is written as rendered.
-  if (track === undefined || !HTTP_URL.test(url)) return rendered;
+  if (!HTTP_URL.test(url)) return isSafeUrl(url) ? rendered : NEUTRAL_URL;
+  // A Liquid href that did not come out as http(s) (mailto:, relative, empty) is written as rendered.
+  if (track === undefined) return rendered;
   const tracked = track(url, linkIndex);
   return escape ? escapeAttribute(tracked) : tracked;
 }
@@ -71,6 +76,33 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
   });
 }
 
+/** `{% sy_safe_url %}…{% endsy_safe_url %}`: renders its body, then url-safety.ts's safeHref. */
+function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
+  engine.registerTag(SAFE_URL_TAG, class SafeUrlTag extends Tag {
+    /** Read by fast-render.ts. */
+    readonly body: Template[] = [];
+
+    constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
+      super(token, remaining, liquid);
+      let closed = false;
+      const stream = liquid.parser.parseStream(remaining)
+        .on('tag:end' + SAFE_URL_TAG, () => { closed = true; stream.stop(); })
+        .on('template', (tpl: Template) => { this.body.push(tpl); })
+        .on('end', () => { if (!closed) throw new Error(`${SAFE_URL_TAG} not closed`); });
+      stream.start();
+    }
+
+    * children(): Generator<unknown, Template[]> {
+      return this.body;
+    }
+
+    * render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
+      const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
+      emitter.write(safeHref(rendered, escape));
+    }
+  });
+}
+
 function createEngine(escape: boolean): Liquid {
   const engine = new Liquid({
     strictFilters: true,
@@ -95,6 +127,7 @@ function createEngine(escape: boolean): Liquid {
     });
   }
   registerTrackTag(engine, escape);
+  registerSafeUrlTag(engine, escape);
   return engine;
 }
 

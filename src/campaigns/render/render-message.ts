@@ -20,6 +20,7 @@ import type { CompiledTemplate } from './compile.ts';
 import { renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import { LINKS_VAR } from './links.ts';
+import { neutraliseUnsafeUrls } from './url-safety.ts';
 import { createVerpEncoder } from '../../core/bounce/verp.ts';
 import { messageIdFor } from '../../core/message-id.ts';
 import { TRACK_FN_VAR } from './liquid-engine.ts';
@@ -242,6 +243,7 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
       scope[LINKS_VAR] = links;
       scope[OPEN_VAR] = p.openPrefix + tokens.track;
       html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
+      if (compiled.printsRawMarkup) html = neutraliseUnsafeUrls(html);
     }
     part = 'text';
     if (compiled.text !== null) text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope);
