@@ -14,6 +14,7 @@ import { renderMessage } from '../../src/campaigns/render/render-message.ts';
 import { renderCampaignOf } from '../../src/campaigns/template-cache.ts';
 import type { Campaign } from '../../src/campaigns/types.ts';
 import { decodeVerpAddress } from '../../src/core/bounce/verp.ts';
+import { httpStatusFor } from '../../src/api/http-status.ts';
 import type { OutboundMessage } from '../../src/connectors/esp/port.ts';
 import { loadConfig } from '../../src/config.ts';
 import { demoCampaign } from '../../src/demo/campaign.ts';
@@ -118,5 +119,15 @@ describe('tracking routes wired by app.ts', () => {
     assert.equal(ok.statusCode, 200);
     assert.deepEqual(await events(), ['clicked', 'unsubscribed']);
     assert.equal(await suppressed(), 1);
+  });
+
+  it('a preview whose template exceeds the limits is a 4xx TEMPLATE_LIMIT_EXCEEDED, not a 500', async () => {
+    const c = await app.campaigns.create(demoCampaign({ id: 'cmp-preview-loop', audience: { source: 'demo', size: 1 },
+      template: { html: '<body>{% for i in (1..100000000) %}x{% endfor %}</body>' } }));
+    const err = await app.campaigns.preview(c.id, { id: 'cus_1', email: 'ann@example.com' }).then(() => null, (e: unknown) => e);
+    assert.equal((err as { code?: string }).code, 'TEMPLATE_LIMIT_EXCEEDED');
+    assert.equal(httpStatusFor('TEMPLATE_LIMIT_EXCEEDED'), 422);
+    const validation = await app.campaigns.validate(c.id);
+    assert.match(validation.errors.join('\n'), /exceeds the template limits/);
   });
 });

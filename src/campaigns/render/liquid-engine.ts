@@ -20,6 +20,37 @@ export interface Engines {
   html: Liquid;
   /** Subject and text part: outputs are written as they are. */
   text: Liquid;
+  /** The resource limits the engines were built with (render-message.ts spends renderMs per message). */
+  limits: Required<TemplateLimits>;
+}
+
+/** Resource guards, so no template (or contact data) can stall a worker or a preview request. */
+export interface TemplateLimits {
+  /** Wall time one recipient's whole message may take to render, in ms (all parts together).
+   *  Real time on purpose: it guards the CPU, it is not business time. */
+  renderMs: number;
+  /** liquidjs memoryLimit per render call (range sizes, joins, string filters: roughly characters). */
+  memory: number;
+  /** Monotonic milliseconds for the renderMs budget; performance.now unless a test steps it. */
+  now?: () => number;
+}
+
+export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = { renderMs: 200, memory: 10_000_000 };
+/** Longest template source, in characters: far above any real email (Gmail clips at 102 kB). */
+const PARSE_LIMIT = 4_000_000;
+
+/** Limit errors look like this (liquidjs's Limiter, and fast-render.ts for its own loops). */
+const LIMIT_MESSAGE = /^(memory alloc|template render|parse length) limit exceeded/;
+
+/** Whether a render failure is a resource limit (liquidjs's limits, or a string/array/stack the
+ *  runtime refused to grow), not a template or data error. Looks through liquidjs's wrapping. */
+export function isLimitError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    if (e instanceof RangeError || LIMIT_MESSAGE.test(e.message)) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
 }
 
 /** Scope key of the per-recipient signer: (url, linkIndex) → tracking URL. */
@@ -103,7 +134,7 @@ function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
   });
 }
 
-function createEngine(escape: boolean): Liquid {
+function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
   const engine = new Liquid({
     strictFilters: true,
     strictVariables: false,
@@ -112,10 +143,11 @@ function createEngine(escape: boolean): Liquid {
     templates: {},
     dynamicPartials: false,
     cache: false,
-    // A template must not stall a send worker: bound source size, allocations and render time.
-    parseLimit: 4_000_000,
-    memoryLimit: 64_000_000,
-    renderLimit: 1000,
+    // A template must not stall a send worker: bound source size, allocations and render time
+    // (render-message.ts narrows renderLimit to what is left of the message's budget per call).
+    parseLimit: PARSE_LIMIT,
+    memoryLimit: limits.memory,
+    renderLimit: limits.renderMs,
     ...(escape ? { outputEscape: 'escape' as const } : {}),
   });
   for (const name of FILE_TAGS) {
@@ -131,6 +163,7 @@ function createEngine(escape: boolean): Liquid {
   return engine;
 }
 
-export function createEngines(): Engines {
-  return { html: createEngine(true), text: createEngine(false) };
+export function createEngines(limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS): Engines {
+  const full: Required<TemplateLimits> = { renderMs: limits.renderMs, memory: limits.memory, now: limits.now ?? (() => performance.now()) };
+  return { html: createEngine(true, full), text: createEngine(false, full), limits: full };
 }
