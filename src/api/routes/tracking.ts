@@ -214,6 +214,10 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     // parsers and limits.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ONE_CLICK_BODY_LIMIT }, (_req, _body, done) => done(null, undefined));
+    // Even a malformed Content-Type (Fastify answers 415 before any parser) must not block it.
+    scope.addHook('onRequest', async (request) => {
+      if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+    });
 
     // Every refusal on a tracking URL is a 4xx with a code; only our own failures are 5xx.
     scope.setErrorHandler((err: FastifyError, request, reply) => {
