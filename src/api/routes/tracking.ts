@@ -16,9 +16,13 @@
  * `tracking:<o|c>:<ledgerId>[:<link>]:<minute>:<h|m>`: the same ledger row (and link) in the same
  * UTC minute is one event; `h`/`m` keeps a scanner's hit from swallowing a human's in that minute.
  * Unsubscribes are idempotent by ledgerId in the service, so repeats (RFC 8058 retries) are safe.
+ *
+ * Refusals: every refused request under /t is a 4xx with an error code (TRACKING_SIGNATURE_INVALID,
+ * TRACKING_PREVIEW_TOKEN for links from a campaign preview, TRACKING_PAYLOAD_TOO_LARGE, NOT_FOUND),
+ * except the open pixel, which is always a GIF and records nothing for a bad token.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../../core/errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
@@ -30,6 +34,7 @@ import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
 import { staticLinkUrl } from '../../campaigns/render/links.ts';
 import type { CompiledTemplate } from '../../campaigns/render/compile.ts';
 import { httpStatusFor } from '../http-status.ts';
+import { escapeHtml, NO_STORE, page } from './tracking-pages.ts';
 
 export type UnsubscribeSource = 'one_click' | 'preference_page' | 'mailto';
 
@@ -51,11 +56,9 @@ export interface TrackingDeps {
 
 /** The classic 43-byte transparent 1x1 GIF. */
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
 const HTTP_URL = /^https?:\/\//i;
 /** RFC 8058 one-click bodies are a few bytes; anything up to this is read and ignored, more is 413. */
 const ONE_CLICK_BODY_LIMIT = 64 * 1024;
-const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 /** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
  *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix or, under
@@ -84,20 +87,6 @@ function sourceIdFor(kind: 'o' | 'c', payload: TokenPayload, at: Date, isMachine
 function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function page(reply: FastifyReply, title: string, body: string): FastifyReply {
-  return reply.status(200)
-    .header('cache-control', NO_STORE).header('content-security-policy', PAGE_CSP)
-    .header('referrer-policy', 'no-referrer').header('x-robots-tag', 'noindex')
-    .type('text/html; charset=utf-8')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-      + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
-      + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
 }
 
 /** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>[/<link tag>]], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
