@@ -18,6 +18,8 @@ export interface RenderSettings {
 
 export interface TemplateCache {
   get(c: Campaign): Promise<CompiledTemplate>;
+  /** The limits every template compiled here renders under (validation should check the same). */
+  readonly limits: TemplateLimits | undefined;
 }
 
 /** `limits`: render time and memory per recipient (config SWITCHYARD_TEMPLATE_*), for preview
@@ -25,6 +27,7 @@ export interface TemplateCache {
 export function createTemplateCache(maxEntries = 64, limits?: TemplateLimits): TemplateCache {
   const cache = new Map<string, Promise<CompiledTemplate>>();
   return {
+    limits,
     get(c) {
       let hit = cache.get(c.id);
       if (hit === undefined) {
