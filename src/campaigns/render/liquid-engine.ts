@@ -13,7 +13,7 @@
 import { Liquid, Tag } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, TopLevelToken } from 'liquidjs';
 import { decodeHTMLAttribute, escapeAttribute } from 'entities';
-import { isSafeUrl, NEUTRAL_URL, safeHref } from './url-safety.ts';
+import { isSafeAttributeUrl, NEUTRAL_URL, safeHref } from './url-safety.ts';
 
 export interface Engines {
   /** HTML part: every `{{ }}` output is HTML-escaped unless piped through `| raw`. */
@@ -66,9 +66,9 @@ const HTTP_URL = /^https?:\/\//i;
 /** The href a rendered `sy_track_link` body becomes (shared with fast-render.ts). */
 export function trackHref(rendered: string, escape: boolean, track: TrackFn | undefined, linkIndex: number): string {
   const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
-  if (!HTTP_URL.test(url)) return isSafeUrl(url) ? rendered : NEUTRAL_URL;
-  // A Liquid href that did not come out as http(s) (mailto:, relative, empty) is written as rendered.
-  if (track === undefined) return rendered;
+  if (!HTTP_URL.test(url)) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
+  // Untracked (no signer in scope): written as rendered only when it cannot close its attribute.
+  if (track === undefined) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
   const tracked = track(url, linkIndex);
   return escape ? escapeAttribute(tracked) : tracked;
 }

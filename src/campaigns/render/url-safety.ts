@@ -30,10 +30,21 @@ export function isSafeUrl(url: string): boolean {
   return m === null || SAFE_SCHEMES.has((m[1] as string).toLowerCase());
 }
 
+/** Quotes and angle brackets never appear unescaped in a URL; in attribute text they can only
+ *  come from `| raw` output and would end the attribute (`x" onerror="…`). */
+const BREAKS_ATTRIBUTE = /["'<>`]/;
+
+/** Whether rendered attribute text may be written as it is (see safeHref). */
+export function isSafeAttributeUrl(rendered: string, escaped: boolean): boolean {
+  if (!escaped) return isSafeUrl(rendered);
+  return !BREAKS_ATTRIBUTE.test(rendered) && isSafeUrl(decodeHTMLAttribute(rendered));
+}
+
 /** The rendered attribute value, or NEUTRAL_URL when it is not allowed. `escaped`: the value is
- *  HTML-escaped attribute text (the HTML part), so it is decoded once, as a browser would. */
+ *  HTML-escaped attribute text (the HTML part), so it is decoded once, as a browser would, and
+ *  must not close its attribute. */
 export function safeHref(rendered: string, escaped: boolean): string {
-  return isSafeUrl(escaped ? decodeHTMLAttribute(rendered) : rendered) ? rendered : NEUTRAL_URL;
+  return isSafeAttributeUrl(rendered, escaped) ? rendered : NEUTRAL_URL;
 }
 
 /**

@@ -68,6 +68,14 @@ describe('link safety', () => {
     assert.equal((html.match(/\{% sy_safe_url/g) ?? []).length, 1, html);
   });
 
+  it('a raw value cannot close its URL attribute to add a handler', async () => {
+    const html = await renderHtml('<img src="{{ contact.u | raw }}" alt=""><a href="{{ contact.u | raw }}">x</a><a data-no-track href=\'{{ contact.u | raw }}\'>y</a>',
+      { u: 'https://x.example/a.png" onerror="alert(1)' });
+    assert.ok(!html.includes('onerror'), html);
+    const quoted = await renderHtml('<a data-no-track href="{{ contact.u | raw }}">y</a>', { u: "/p' onclick='alert(1)" });
+    assert.ok(!quoted.includes('onclick'), quoted);
+  });
+
   it('markup printed raw from data has its URL attributes neutralised', async () => {
     const bio = '<a href="javascript:alert(1)">x</a><a href=\'jav&#x09;ascript:alert(2)\'>y</a><img src=data:image/svg+xml,x><a href="https://ok.example/">z</a>';
     const html = await renderHtml('<div>{{ contact.bio | raw }}</div>', { bio });
