@@ -35,7 +35,9 @@ export interface TemplateLimits {
   now?: () => number;
 }
 
-export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = { renderMs: 200, memory: 10_000_000 };
+/** 1 s: a real newsletter renders in well under a millisecond, so only a runaway template gets
+ *  near it, while a worker stalled by GC or a busy machine does not fail good recipients. */
+export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = { renderMs: 1000, memory: 10_000_000 };
 /** Longest template source, in characters: far above any real email (Gmail clips at 102 kB). */
 const PARSE_LIMIT = 4_000_000;
 

@@ -10,6 +10,7 @@ import { decodeHTMLAttribute } from 'entities';
 import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
 import { createEngines, TRACK_FN_VAR } from '../../../src/campaigns/render/liquid-engine.ts';
+import type { TemplateLimits } from '../../../src/campaigns/render/liquid-engine.ts';
 import { rewriteLinks } from '../../../src/campaigns/render/links.ts';
 import { planTemplate, renderPlan } from '../../../src/campaigns/render/fast-render.ts';
 import { isSafeUrl, neutraliseUnsafeUrls } from '../../../src/campaigns/render/url-safety.ts';
@@ -23,9 +24,11 @@ const HOSTILE = [
 const SAFE = ['https://shop.example/a?b=1&c=2', 'http://x.example', 'mailto:ann@example.com', 'tel:+1555', '#top', '/relative/path', ''];
 
 const FOOTER = '{{ unsubscribe_url }} {{ postal_address }}';
+/** No real-time limit worth the name: a busy machine must not make liquidjs give up mid-property. */
+const NO_TIME_LIMIT: TemplateLimits = { renderMs: 600_000, memory: 10_000_000 };
 
 async function renderHtml(html: string, contact: Record<string, unknown>): Promise<string> {
-  const compiled = await compileTemplate({ subject: 's', html: `<body>${html} ${FOOTER}</body>` });
+  const compiled = await compileTemplate({ subject: 's', html: `<body>${html} ${FOOTER}</body>` }, { limits: NO_TIME_LIMIT });
   const ctx = aContext();
   return renderMessage(compiled, { ...ctx, contact: { ...ctx.contact, ...contact } }).html ?? '';
 }
@@ -84,7 +87,7 @@ describe('link safety', () => {
   });
 
   it('the fast path and liquidjs render the same guarded links for any value, hostile ones included', () => {
-    const engines = createEngines();
+    const engines = createEngines(NO_TIME_LIMIT);
     const sources = [
       '<a href="{{ contact.u }}">x</a>', '<a data-no-track href="{{ contact.u }}">x</a>', '<img src="{{ contact.u | raw }}">',
       '{% for l in contact.links %}<a href="{{ l }}">{{ l }}</a>{% endfor %}', '<a href="{{ contact.u | default: \'#\' }}">x</a>',
