@@ -266,7 +266,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await ensureDemoCrmSchema(db);
   // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
-  const templates = createTemplateCache();
+  const templates = createTemplateCache(64, { renderMs: config.raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: config.raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT });
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
   const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),

@@ -58,6 +58,8 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_STRIPE_WEBHOOK_SECRET: Secret('Stripe webhook signing secret (whsec_…)'),
   SWITCHYARD_SES_TOPIC_ARNS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated SNS topic ARNs accepted on /webhooks/ses (required to accept SES events)' })),
   SWITCHYARD_SES_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Trusted SNS signing certificate (PEM file) for offline verification' })),
+  SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000, description: 'Longest one recipient\'s message may take to render, in ms of real time (preview and sending); above it the recipient fails with TEMPLATE_LIMIT_EXCEEDED' }),
+  SWITCHYARD_TEMPLATE_MEMORY_LIMIT: Type.Integer({ minimum: 100_000, maximum: 1_000_000_000, default: 10_000_000, description: 'Allocation budget of one template render call (ranges, joins, string filters; roughly characters); above it TEMPLATE_LIMIT_EXCEEDED' }),
   SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024, description: 'Largest accepted webhook body in bytes (413 above)' }),
   SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600, description: 'Admin listener: requests per minute allowed per source address and, separately, per API key (0 = no limit)' }),
   SWITCHYARD_RATE_LIMIT_ADMIN_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 120, description: 'Admin listener: requests allowed at once after a pause, per address and per API key' }),

@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
+import { previewSecrets } from '../core/tracking-token.ts';
 import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { checkEmail } from '../connectors/warehouse/mapping.ts';
@@ -105,7 +106,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     const errors: string[] = [];
     const fromProblem = checkEmail(def.from.address);
     if (fromProblem !== null) errors.push(`from.address: ${fromProblem}`);
-    const t = await validateTemplate({ subject: def.subject, ...def.template }, { postalAddress: def.postalAddress });
+    const t = await validateTemplate({ subject: def.subject, ...def.template }, { postalAddress: def.postalAddress, ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }) });
     errors.push(...t.errors.map((e) => `template: ${e}`));
     try {
       const stream = deps.openWarehouse(def.audience).stream(queryOf(def.audience), { batchSize: 1 });
@@ -154,7 +155,11 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     async preview(id, contact) {
       const c = await mustGet(id);
       const compiled = await deps.templates.get(c);
-      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, deps.render), sendAt: clock.now() });
+      // Preview signs with preview-only secrets (tracking links, unsubscribe, VERP): the links look
+      // like real ones, but whoever may preview must not mint working unsubscribe or click links
+      // for any contact id; the tracking routes answer them with TRACKING_PREVIEW_TOKEN.
+      const settings: RenderSettings = { ...deps.render, trackingSecrets: previewSecrets(deps.render.trackingSecrets) };
+      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, settings), sendAt: clock.now() });
     },
     async start(id) {
       const c = await mustGet(id);

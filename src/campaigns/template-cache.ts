@@ -4,6 +4,7 @@
  */
 import { compileTemplate, type CompiledTemplate } from './render/compile.ts';
 import type { RenderCampaign } from './render/render-message.ts';
+import type { TemplateLimits } from './render/liquid-engine.ts';
 import type { Campaign } from './types.ts';
 
 export interface RenderSettings {
@@ -17,15 +18,20 @@ export interface RenderSettings {
 
 export interface TemplateCache {
   get(c: Campaign): Promise<CompiledTemplate>;
+  /** The limits every template compiled here renders under (validation should check the same). */
+  readonly limits: TemplateLimits | undefined;
 }
 
-export function createTemplateCache(maxEntries = 64): TemplateCache {
+/** `limits`: render time and memory per recipient (config SWITCHYARD_TEMPLATE_*), for preview
+ *  and sending alike, since both render through this cache. */
+export function createTemplateCache(maxEntries = 64, limits?: TemplateLimits): TemplateCache {
   const cache = new Map<string, Promise<CompiledTemplate>>();
   return {
+    limits,
     get(c) {
       let hit = cache.get(c.id);
       if (hit === undefined) {
-        hit = compileTemplate({ subject: c.definition.subject, ...c.definition.template }, { postalAddress: c.definition.postalAddress });
+        hit = compileTemplate({ subject: c.definition.subject, ...c.definition.template }, { postalAddress: c.definition.postalAddress, ...(limits === undefined ? {} : { limits }) });
         hit.catch(() => cache.delete(c.id));
         cache.set(c.id, hit);
         if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);

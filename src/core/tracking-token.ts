@@ -413,6 +413,24 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
   };
 }
 
+/** Label the preview secrets are derived under; changing it invalidates nothing that was sent. */
+const PREVIEW_LABEL = Buffer.from('switchyard preview tokens v1', 'utf8');
+
+/**
+ * The secrets a preview signs with: HMAC(secret, label) for each tracking secret, same order.
+ * A preview must show links shaped like the real ones, but whoever can preview a campaign for a
+ * contact id must not get working unsubscribe or click links for that contact. Tokens signed
+ * with a derived key never verify under the tracking secrets themselves (a different HMAC key),
+ * and the tracking routes verify them under these only to answer TRACKING_PREVIEW_TOKEN.
+ */
+export function previewSecrets(secrets: string | readonly string[]): string[] {
+  const list = typeof secrets === 'string' ? [secrets] : [...secrets];
+  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new TypeError('tracking secrets must be a non-empty list of non-empty strings');
+  }
+  return list.map((s) => `preview:${createHmacSha256(s)(PREVIEW_LABEL).toString('base64url')}`);
+}
+
 /** Signs with the first secret. Prefer createTokenCodec when signing many tokens. */
 export function signToken(secrets: string | readonly string[], payload: TokenPayload): string {
   return createTokenCodec(secrets).sign(payload);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
-import { createHmacSha256, createTokenCodec, signToken, verifyToken } from '../../src/core/tracking-token.ts';
+import { createHmacSha256, createTokenCodec, previewSecrets, signToken, verifyToken } from '../../src/core/tracking-token.ts';
 import type { MessageTokenPayload, MessageTokenUse, TokenPayload } from '../../src/core/tracking-token.ts';
 
 const SECRET = 'test-secret-one';
@@ -217,5 +217,30 @@ describe('link tags', () => {
     assert.throws(() => codec.signLink('camp', -1, 'https://x.example/'), TypeError);
     assert.equal(codec.verifyLink('', 'camp', 0), null);
     assert.equal(codec.verifyLink(codec.signLink('camp', 0, 'https://x.example/').slice(0, 22), 'camp', 0), null, 'a bare MAC has no URL');
+  });
+});
+
+describe('preview secrets', () => {
+  it('tokens a preview signs never verify under the tracking secrets, for any payload, and vice versa', () => {
+    const secrets = ['newest', 'older'];
+    const real = createTokenCodec(secrets);
+    const preview = createTokenCodec(previewSecrets(secrets));
+    fc.assert(fc.property(fc.tuple(fc.uuid(), fc.uuid()).map(([a, b]) => `${a}:${b}`), fc.nat({ max: 1000 }), fc.webUrl(), (ledgerId, linkIndex, url) => {
+      const p = preview.signMessage({ ledgerId });
+      for (const use of ['track', 'unsubscribe'] as const) assert.equal(real.verifyMessage(p[use], use), null);
+      assert.equal(real.verifyLink(preview.signLink('camp', linkIndex, url), 'camp', linkIndex), null);
+      assert.equal(real.verify(preview.sign({ kind: 'u', ledgerId })), null);
+      const r = real.signMessage({ ledgerId });
+      assert.equal(preview.verifyMessage(r.unsubscribe, 'unsubscribe'), null);
+      assert.deepEqual(preview.verifyMessage(p.unsubscribe, 'unsubscribe'), { ledgerId });
+    }), { numRuns: 100 });
+  });
+
+  it('are derived deterministically, one per tracking secret, all distinct from them', () => {
+    const derived = previewSecrets(['a', 'b']);
+    assert.deepEqual(derived, previewSecrets(['a', 'b']));
+    assert.deepEqual(previewSecrets('a'), derived.slice(0, 1));
+    assert.equal(new Set([...derived, 'a', 'b']).size, 4);
+    assert.throws(() => previewSecrets([]), TypeError);
   });
 });

@@ -16,18 +16,25 @@
  * `tracking:<o|c>:<ledgerId>[:<link>]:<minute>:<h|m>`: the same ledger row (and link) in the same
  * UTC minute is one event; `h`/`m` keeps a scanner's hit from swallowing a human's in that minute.
  * Unsubscribes are idempotent by ledgerId in the service, so repeats (RFC 8058 retries) are safe.
+ *
+ * Refusals: every refused request under /t is a 4xx with an error code (TRACKING_SIGNATURE_INVALID,
+ * TRACKING_PREVIEW_TOKEN for links from a campaign preview, TRACKING_PAYLOAD_TOO_LARGE, NOT_FOUND),
+ * except the open pixel, which is always a GIF and records nothing for a bad token.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../../core/errors.ts';
+import type { ErrorCode } from '../../core/errors.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import { classifyClick as defaultClassifyClick, classifyOpen as defaultClassifyOpen } from '../../core/machine-detect.ts';
 import type { ClickSignals, MachineVerdict, OpenSignals } from '../../core/machine-detect.ts';
-import { createTokenCodec } from '../../core/tracking-token.ts';
+import { createTokenCodec, previewSecrets } from '../../core/tracking-token.ts';
 import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
 import { staticLinkUrl } from '../../campaigns/render/links.ts';
 import type { CompiledTemplate } from '../../campaigns/render/compile.ts';
+import { httpStatusFor } from '../http-status.ts';
+import { escapeHtml, NO_STORE, page } from './tracking-pages.ts';
 
 export type UnsubscribeSource = 'one_click' | 'preference_page' | 'mailto';
 
@@ -49,9 +56,9 @@ export interface TrackingDeps {
 
 /** The classic 43-byte transparent 1x1 GIF. */
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
 const HTTP_URL = /^https?:\/\//i;
-const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+/** RFC 8058 one-click bodies are a few bytes; anything up to this is read and ignored, more is 413. */
+const ONE_CLICK_BODY_LIMIT = 64 * 1024;
 
 /** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
  *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix or, under
@@ -62,6 +69,8 @@ const LINK_INDEX = /^(0|[1-9][0-9]{0,6})$/;
 /** Campaigns whose static links are kept in memory (a few strings each). */
 const LINK_CACHE_ENTRIES = 1000;
 const BAD_SIGNATURE = 'the token signature did not verify (tampered, truncated, signed with an unknown key or made for another use)';
+/** Sentinel reason: the token was signed by a preview (core/tracking-token.ts previewSecrets). */
+const PREVIEW = 'the link comes from a campaign preview; previews never track clicks or opens, nor unsubscribe anyone';
 
 function splitLedger(ledgerId: string): { campaignId: string; contactId: string } {
   const at = ledgerId.indexOf(':');
@@ -80,30 +89,28 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function page(reply: FastifyReply, title: string, body: string): FastifyReply {
-  return reply.status(200)
-    .header('cache-control', NO_STORE).header('content-security-policy', PAGE_CSP)
-    .header('referrer-policy', 'no-referrer').header('x-robots-tag', 'noindex')
-    .type('text/html; charset=utf-8')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-      + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
-      + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
-}
-
 /** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>[/<link tag>]], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
 export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
   const codec = createTokenCodec(deps.secrets);
+  const previewCodec = createTokenCodec(previewSecrets(deps.secrets));
+
+  /** BAD_SIGNATURE, or PREVIEW when a preview signed the token: a distinct answer, so whoever
+   *  tries a preview's links learns why they do not work. Costs HMACs only on refused tokens. */
+  function badSignature(token: string): string {
+    const isPreview = previewCodec.verifyMessage(token, 'track') !== null || previewCodec.verifyMessage(token, 'unsubscribe') !== null;
+    return isPreview ? PREVIEW : BAD_SIGNATURE;
+  }
   const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
   const classifyClick = deps.classifyClick ?? defaultClassifyClick;
 
   /** Percent-encodes what a Location header cannot carry (spaces, non-Latin-1), as browsers do. */
   function destination(payload: TokenPayload, url: string | undefined): TokenPayload | string {
     if (url === undefined || !HTTP_URL.test(url)) return 'the click token carries no http(s) destination';
-    try { payload.url = new URL(url).href; } catch { return 'the click token destination is not a valid URL'; }
+    let parsed: URL;
+    try { parsed = new URL(url); } catch { return 'the click token destination is not a valid URL'; }
+    // Only ever redirect to http(s), whatever the URL parser made of the signed string.
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'the click token carries no http(s) destination';
+    payload.url = parsed.href;
     return payload;
   }
 
@@ -117,7 +124,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     const payload = codec.verify(token);
     if (payload === null) {
       if (kind === 'c' && codec.verifyMessage(token, 'track') !== null) return 'a message token needs a link index: /t/c/<token>/<index>';
-      return BAD_SIGNATURE;
+      return badSignature(token);
     }
     if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
     return kind === 'c' ? destination(payload, payload.url) : payload;
@@ -143,7 +150,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     const message = codec.verifyMessage(token, 'track');
     if (message === null) {
       const other = codec.verify(token);
-      return other === null ? BAD_SIGNATURE : `the token is a '${other.kind}' token; only a message token takes a link index`;
+      return other === null ? badSignature(token) : `the token is a '${other.kind}' token; only a message token takes a link index`;
     }
     const slash = rest.indexOf('/');
     const indexText = slash === -1 ? rest : rest.slice(0, slash);
@@ -170,7 +177,8 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
   }
 
   function refuse(reason: string, token: string): never {
-    throw new SwitchyardError('TRACKING_SIGNATURE_INVALID', `tracking link refused: ${reason}`, { details: { tokenLength: token.length } });
+    const code: ErrorCode = reason === PREVIEW ? 'TRACKING_PREVIEW_TOKEN' : 'TRACKING_SIGNATURE_INVALID';
+    throw new SwitchyardError(code, `tracking link refused: ${reason}`, { details: { tokenLength: token.length } });
   }
 
   function secondsSince(payload: TokenPayload, at: Date): number | undefined {
@@ -189,12 +197,36 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
   }
 
   await app.register(async (scope) => {
-    // Mailbox providers POST form-urlencoded or multipart; any body is accepted as text (bounded),
-    // since the token, not the body, is the credential. Scoped so other routes keep their parsers.
-    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'],
-      { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
+    // RFC 8058 asks for `List-Unsubscribe=One-Click` form-encoded, but mailbox providers and
+    // proxies send every content type (or none), and the token, not the body, is the credential:
+    // so any body up to the limit is read and dropped. Scoped to /t, so other routes keep their
+    // parsers and limits.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ONE_CLICK_BODY_LIMIT }, (_req, _body, done) => done(null, undefined));
+    // Even a malformed Content-Type (Fastify answers 415 before any parser) must not block it.
+    scope.addHook('onRequest', async (request) => {
+      if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+    });
 
-    scope.get<{ Params: RestParams }>('/t/o/*', { schema: { hide: true } }, async (request, reply) => {
+    // Every refusal on a tracking URL is a 4xx with a code; only our own failures are 5xx.
+    scope.setErrorHandler((err: FastifyError, request, reply) => {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply.status(httpStatusFor('TRACKING_PAYLOAD_TOO_LARGE')).send({ error: 'TRACKING_PAYLOAD_TOO_LARGE', message: `request body exceeds ${ONE_CLICK_BODY_LIMIT} bytes` });
+      }
+      if (isSwitchyardError(err)) {
+        const status = httpStatusFor(err.code);
+        if (status >= 500) request.log.error({ err }, 'tracking request failed');
+        return reply.status(status).send({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+      }
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+        return reply.status(err.statusCode).send({ error: 'VALIDATION_FAILED', message: 'malformed tracking request' });
+      }
+      request.log.error({ err }, 'tracking request failed');
+      return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
+    });
+    scope.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: 'NOT_FOUND', message: 'no tracking URL here' }));
+
+    scope.get<{ Params: RestParams }>('/o/*', { schema: { hide: true } }, async (request, reply) => {
       const at = deps.clock.now();
       const payload = check(request.params['*'], 'o');
       if (typeof payload === 'string') {
@@ -212,7 +244,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         .type('image/gif').send(PIXEL);
     });
 
-    scope.get<{ Params: RestParams }>('/t/c/*', { schema: { hide: true } }, async (request, reply) => {
+    scope.get<{ Params: RestParams }>('/c/*', { schema: { hide: true } }, async (request, reply) => {
       const at = deps.clock.now();
       const rest = request.params['*'];
       const slash = rest.indexOf('/');
@@ -229,7 +261,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         .header('location', payload.url as string).send();
     });
 
-    scope.post<{ Params: RestParams }>('/t/u/*', { schema: { hide: true } }, async (request, reply) => {
+    scope.post<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
       const rest = request.params['*'];
       const isConfirm = rest.endsWith(CONFIRM_SUFFIX);
       const token = isConfirm ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
@@ -245,7 +277,7 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
       return reply.status(200).header('cache-control', NO_STORE).type('text/plain; charset=utf-8').send('unsubscribed\n');
     });
 
-    scope.get<{ Params: RestParams }>('/t/u/*', { schema: { hide: true } }, async (request, reply) => {
+    scope.get<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
       const rest = request.params['*'];
       const onConfirmPath = rest.endsWith(CONFIRM_SUFFIX);
       const token = onConfirmPath ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
@@ -259,5 +291,5 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         + `<form method="post" action="${action}"><input type="hidden" name="confirm" value="yes">`
         + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button></form>');
     });
-  });
+  }, { prefix: '/t' });
 }

@@ -9,12 +9,12 @@ import mjml2html from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
 import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
-import { createEngines } from './liquid-engine.ts';
-import type { Engines } from './liquid-engine.ts';
+import { createEngines, isLimitError } from './liquid-engine.ts';
+import type { Engines, TemplateLimits } from './liquid-engine.ts';
 import { rewriteLinks, LINKS_VAR } from './links.ts';
 import type { LinkSlot } from './links.ts';
 import { htmlFooter, textFooter } from './footer.ts';
-import { planTemplate } from './fast-render.ts';
+import { budgetOptions, planTemplate, renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { FooterNeeds } from './footer.ts';
@@ -36,6 +36,8 @@ export interface CompileOptions {
   footer?: 'auto' | 'none';
   /** The campaign's sender postal address when known now; blank is an error (CAN-SPAM, CASL). */
   postalAddress?: string;
+  /** Render time and memory limits (liquid-engine.ts DEFAULT_TEMPLATE_LIMITS when absent). */
+  limits?: TemplateLimits;
 }
 
 export interface CompiledTemplate {
@@ -51,6 +53,9 @@ export interface CompiledTemplate {
   readonly textFromHtml: ((html: string) => string) | null;
   /** True when the text part comes from the HTML (at compile time or per recipient). */
   readonly textIsDerived: boolean;
+  /** True when the HTML prints something raw (`| raw`), so data can bring its own tags: each
+   *  rendered HTML then goes through url-safety.ts neutraliseUnsafeUrls. */
+  readonly printsRawMarkup: boolean;
   /** Trackable links by index; static ones become `/t/c/<message token>/<index>` in `__sy_links`,
    *  and the tracking endpoint resolves a clicked index back to `url` here. */
   readonly links: readonly LinkSlot[];
@@ -102,7 +107,7 @@ function lineOf(source: string, index: number): number {
   return line;
 }
 
-function parseInto(engines: Engines, which: keyof Engines, source: string, label: string, errors: string[]): Template[] | null {
+function parseInto(engines: Engines, which: 'html' | 'text', source: string, label: string, errors: string[]): Template[] | null {
   try {
     return engines[which].parse(source);
   } catch (err) {
@@ -168,7 +173,7 @@ interface Analysis { errors: string[]; compiled: CompiledTemplate | null }
 
 async function analyse(input: TemplateInput, options: CompileOptions): Promise<Analysis> {
   const errors: string[] = [];
-  const engines = createEngines();
+  const engines = createEngines(options.limits);
   if (typeof input.subject !== 'string' || input.subject.trim() === '') errors.push('subject: is empty');
   const subject = parseInto(engines, 'text', input.subject ?? '', 'subject', errors);
   if (input.html === undefined && input.text === undefined) errors.push('template: needs an html or a text part');
@@ -198,6 +203,8 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     }
   }
 
+  const printsRawMarkup = htmlSource !== null
+    && (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
   let text: Template[] | null = null;
   let textSource = '';
   let textFromHtml: ((h: string) => string) | null = null;
@@ -207,7 +214,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     text = parseInto(engines, 'text', textSource, 'text', errors);
   } else if (htmlSource !== null) {
     const toText = compileHtmlToText(HTML_TO_TEXT_OPTIONS);
-    const userRaw = (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
+    const userRaw = printsRawMarkup;
     // Deriving once keeps html-to-text off the per-recipient path; raw markup injected per
     // recipient could only be seen by converting each rendered HTML, so fall back to that.
     textSource = userRaw ? '' : toText(htmlSource);
@@ -222,6 +229,7 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     compiled: {
       engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
       textIsDerived: input.text === undefined,
+      printsRawMarkup,
       codecs: new Map(),
       prepared: { current: null },
       // per-recipient text (textFromHtml) reads what the html reads
@@ -236,9 +244,30 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
   };
 }
 
+/** A template whose own loops exceed the limits fails for every recipient: a trial render with
+ *  no recipient data finds that before a blast starts. Other render errors depend on the data. */
+function trialRender(compiled: CompiledTemplate, errors: string[]): void {
+  const { engines, plans } = compiled;
+  const budget = { deadline: engines.limits.now() + engines.limits.renderMs, now: engines.limits.now };
+  const parts = [['subject', engines.text, compiled.subject, plans.subject], ['html', engines.html, compiled.html, plans.html],
+    ['text', engines.text, compiled.text, plans.text]] as const;
+  for (const [part, engine, templates, plan] of parts) {
+    if (templates === null) continue;
+    try {
+      if (plan === null) engine.renderSync(templates, {}, budgetOptions(budget));
+      else renderPlan(engine, plan, {}, budget);
+    } catch (err) {
+      if (!isLimitError(err)) continue;
+      errors.push(`${part}: exceeds the template limits (render time ${engines.limits.renderMs} ms, memory ${engines.limits.memory}): ${(err as Error).message}`);
+      return;
+    }
+  }
+}
+
 /** Every problem with the template, without throwing. */
 export async function validateTemplate(input: TemplateInput, options: CompileOptions = {}): Promise<ValidationResult> {
-  const { errors } = await analyse(input, options);
+  const { errors, compiled } = await analyse(input, options);
+  if (compiled !== null) trialRender(compiled, errors);
   return { ok: errors.length === 0, errors };
 }
 

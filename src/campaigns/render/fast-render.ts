@@ -12,7 +12,8 @@
  */
 import { ForTag, Output, Tag, TokenKind } from 'liquidjs';
 import type { Liquid, Template } from 'liquidjs';
-import { TRACK_FN_VAR, TRACK_TAG, trackHref } from './liquid-engine.ts';
+import { SAFE_URL_TAG, TRACK_FN_VAR, TRACK_TAG, trackHref } from './liquid-engine.ts';
+import { safeHref } from './url-safety.ts';
 import type { TrackFn } from './liquid-engine.ts';
 
 type Segment = string | number;
@@ -23,9 +24,25 @@ export type Piece =
   | { kind: 'lookup'; path: Segment[]; fallback: string | undefined; escape: boolean; template: Template }
   | { kind: 'for'; variable: string; path: Segment[]; body: Piece[]; otherwise: Piece[]; template: Template }
   | { kind: 'track'; linkIndex: number; body: Piece[]; escape: boolean }
+  | { kind: 'safe'; body: Piece[]; escape: boolean }
   | { kind: 'liquid'; templates: Template[] };
 
 export interface FastPlan { pieces: Piece[] }
+
+/** What is left of one message's render time (liquid-engine.ts TemplateLimits). */
+export interface RenderBudget {
+  /** In `now()` milliseconds. */
+  deadline: number;
+  now: () => number;
+}
+
+/** liquidjs's own wording, so one check (liquid-engine.ts isLimitError) covers both paths. */
+const RENDER_LIMIT_MESSAGE = 'template render limit exceeded';
+
+/** renderSync options that give liquidjs only the rest of the budget. */
+export function budgetOptions(budget: RenderBudget | undefined): { renderLimit: number } | undefined {
+  return budget === undefined ? undefined : { renderLimit: budget.deadline - budget.now() };
+}
 
 const CONTEXT_TAGS = /\{%-?\s*(assign|capture|increment|decrement|liquid|cycle|ifchanged|tablerow)\b/;
 const PATH = '[A-Za-z_][\\w-]*(?:\\.[A-Za-z_][\\w-]*|\\[\\d+\\])*';
@@ -93,6 +110,10 @@ function planOne(engine: Liquid, tpl: Template, escapeOutput: boolean): Piece | 
     const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
     return body === null ? null : { kind: 'track', linkIndex: (tpl as unknown as { linkIndex: number }).linkIndex, body, escape: escapeOutput };
   }
+  if (tpl instanceof Tag && tpl.name === SAFE_URL_TAG) {
+    const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
+    return body === null ? null : { kind: 'safe', body, escape: escapeOutput };
+  }
   if (tpl.token.kind === TokenKind.HTML) return { kind: 'static', text: engine.renderSync([tpl], {}) as string };
   return null;
 }
@@ -138,43 +159,46 @@ function escapeHtml(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string) : s;
 }
 
-function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope): string {
+function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope, budget: RenderBudget | undefined): string {
   let out = '';
   for (const piece of pieces) {
     switch (piece.kind) {
       case 'static': out += piece.text; break;
-      case 'liquid': out += engine.renderSync(piece.templates, scope) as string; break;
+      case 'liquid': out += engine.renderSync(piece.templates, scope, budgetOptions(budget)) as string; break;
       case 'track': {
-        const rendered = renderPieces(engine, piece.body, scope);
+        const rendered = renderPieces(engine, piece.body, scope, budget);
         out += trackHref(rendered, piece.escape, scope[TRACK_FN_VAR] as TrackFn | undefined, piece.linkIndex);
         break;
       }
+      case 'safe': out += safeHref(renderPieces(engine, piece.body, scope, budget), piece.escape); break;
       case 'for': {
         const list = lookup(scope, piece.path);
         if (list === null || list === undefined || (Array.isArray(list) && list.length === 0)) {
-          out += renderPieces(engine, piece.otherwise, scope);
+          out += renderPieces(engine, piece.otherwise, scope, budget);
         } else if (Array.isArray(list)) {
           // The loop variable is set on the scope and put back after (no object copy per item).
           const had = Object.hasOwn(scope, piece.variable);
           const saved = scope[piece.variable];
           try {
             for (const item of list) {
+              // Loops are where time goes: check the budget on each pass, as liquidjs does.
+              if (budget !== undefined && budget.now() > budget.deadline) throw new Error(RENDER_LIMIT_MESSAGE);
               scope[piece.variable] = item;
-              out += renderPieces(engine, piece.body, scope);
+              out += renderPieces(engine, piece.body, scope, budget);
             }
           } finally {
             if (had) scope[piece.variable] = saved;
             else delete scope[piece.variable];
           }
         } else {
-          out += engine.renderSync([piece.template], scope) as string;
+          out += engine.renderSync([piece.template], scope, budgetOptions(budget)) as string;
         }
         break;
       }
       case 'lookup': {
         let v = lookup(scope, piece.path);
         const printable = v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-        if (!printable) { out += engine.renderSync([piece.template], scope) as string; break; }
+        if (!printable) { out += engine.renderSync([piece.template], scope, budgetOptions(budget)) as string; break; }
         if (piece.fallback !== undefined && (v === undefined || v === null || v === false || v === '')) v = piece.fallback;
         const text = v === undefined || v === null ? '' : String(v);
         out += piece.escape ? escapeHtml(text) : text;
@@ -185,7 +209,8 @@ function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope): string {
   return out;
 }
 
-/** Renders a plan; same output as `engine.renderSync(templates, scope)`. */
-export function renderPlan(engine: Liquid, plan: FastPlan, scope: Scope): string {
-  return renderPieces(engine, plan.pieces, scope);
+/** Renders a plan; same output as `engine.renderSync(templates, scope)`. With a budget, throws
+ *  `template render limit exceeded` once it is spent (liquidjs pieces get only what is left). */
+export function renderPlan(engine: Liquid, plan: FastPlan, scope: Scope, budget?: RenderBudget): string {
+  return renderPieces(engine, plan.pieces, scope, budget);
 }

@@ -2,14 +2,17 @@
  * Finds the links of a compiled HTML template once per campaign and swaps each trackable href for
  * a Liquid placeholder (`{{ __sy_links[i] | raw }}`, per recipient `<tracking>/t/c/<message token>/i`), or, when the href
  * itself holds Liquid, wraps it in `{% sy_track_link i %}` so it is signed where it renders (inside
- * loops too). Rendering one recipient then only evaluates Liquid and signs tokens. Uses htmlparser2 to find `<a>`/`<area>` tags (it skips comments, scripts and styles and
- * keeps Liquid inside quoted attributes intact); only the href attribute's text is replaced.
+ * loops too). Rendering one recipient then only evaluates Liquid and signs tokens. Start tags
+ * come from htmlparser2 (url-safety.ts startTags: comments, scripts and styles skipped, Liquid
+ * inside quoted attributes kept intact); only attribute values are replaced, quotes kept.
  * Never tracked: mailto:/tel:/anchors and other schemes, links with `data-no-track`, and any href
  * that uses `unsubscribe_url` (the unsubscribe link must stay the signed unsubscribe URL).
+ * Every other URL attribute (url-safety.ts URL_ATTRIBUTES) whose scheme Liquid can decide is
+ * wrapped in `{% sy_safe_url %}`, so data never brings in a `javascript:` or `data:` URL.
  */
-import { Parser } from 'htmlparser2';
 import { decodeHTMLAttribute } from 'entities';
-import { TRACK_TAG } from './liquid-engine.ts';
+import { SAFE_URL_TAG, TRACK_TAG } from './liquid-engine.ts';
+import { attributeSpans, schemeDependsOnData, startTags, URL_ATTRIBUTES } from './url-safety.ts';
 
 export interface LinkSlot {
   index: number;
@@ -25,23 +28,9 @@ export interface RewrittenHtml {
 }
 
 export const LINKS_VAR = '__sy_links';
-const HREF_ATTR = /(\shref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/i;
 const HAS_LIQUID = /\{\{|\{%/;
 const HTTP_URL = /^https?:\/\//i;
 const UNSUBSCRIBE_VAR = /\bunsubscribe_url\b/;
-
-interface TagSpan { start: number; end: number; attribs: Record<string, string> }
-
-function findAnchorTags(html: string): TagSpan[] {
-  const spans: TagSpan[] = [];
-  const parser: Parser = new Parser({
-    onopentag(name, attribs) {
-      if (name === 'a' || name === 'area') spans.push({ start: parser.startIndex, end: parser.endIndex, attribs });
-    },
-  }, { decodeEntities: true, lowerCaseAttributeNames: true });
-  parser.end(html);
-  return spans;
-}
 
 /** The slot for one href, or null when the link must be left exactly as written. */
 function classifyHref(raw: string, attribs: Record<string, string>, index: number): LinkSlot | null {
@@ -57,19 +46,34 @@ export function rewriteLinks(html: string): RewrittenHtml {
   const links: LinkSlot[] = [];
   let out = '';
   let cursor = 0;
-  for (const tag of findAnchorTags(html)) {
+  for (const tag of startTags(html)) {
     const source = html.slice(tag.start, tag.end + 1);
-    const m = HREF_ATTR.exec(source);
-    if (m === null) continue;
-    const raw = m[2] ?? m[3] ?? m[4] ?? '';
-    const slot = classifyHref(raw, tag.attribs, links.length);
-    if (slot === null) continue;
-    links.push(slot);
-    const value = slot.hrefSource === undefined
-      ? `{{ ${LINKS_VAR}[${slot.index}] | raw }}`
-      : `{% ${TRACK_TAG} ${slot.index} %}${slot.hrefSource}{% end${TRACK_TAG} %}`;
-    const replaced = `${m[1]}"${value}"`;
-    out += html.slice(cursor, tag.start) + source.slice(0, m.index) + replaced + source.slice(m.index + m[0].length);
+    let rewritten = '';
+    let at = 0;
+    let sawHref = false;
+    for (const attr of attributeSpans(source)) {
+      if (!URL_ATTRIBUTES.has(attr.name)) continue;
+      let value: string | null = null;
+      // The first href of a link is what a browser follows (later duplicates are ignored).
+      if (attr.name === 'href' && !sawHref && (tag.name === 'a' || tag.name === 'area')) {
+        const slot = classifyHref(attr.raw, tag.attribs, links.length);
+        if (slot !== null) {
+          links.push(slot);
+          value = slot.hrefSource === undefined
+            ? `{{ ${LINKS_VAR}[${slot.index}] | raw }}`
+            : `{% ${TRACK_TAG} ${slot.index} %}${slot.hrefSource}{% end${TRACK_TAG} %}`;
+        }
+      }
+      if (attr.name === 'href') sawHref = true;
+      if (value === null && HAS_LIQUID.test(attr.raw) && schemeDependsOnData(attr.raw)) {
+        value = `{% ${SAFE_URL_TAG} %}${attr.raw}{% end${SAFE_URL_TAG} %}`;
+      }
+      if (value === null) continue;
+      rewritten += source.slice(at, attr.start) + (attr.quoted ? value : `"${value}"`);
+      at = attr.end;
+    }
+    if (at === 0) continue;
+    out += html.slice(cursor, tag.start) + rewritten + source.slice(at);
     cursor = tag.end + 1;
   }
   return { html: out + html.slice(cursor), links };

@@ -6,22 +6,59 @@
  *
  * It also defines `{% sy_track_link N %}…{% endsy_track_link %}`, which link rewriting wraps around
  * an href that contains Liquid: the body renders in the current scope (so loop variables work),
- * then the URL is signed through the `__sy_track` function the renderer puts in the scope.
+ * then the URL is signed through the `__sy_track` function the renderer puts in the scope; and
+ * `{% sy_safe_url %}…{% endsy_safe_url %}`, around any other URL attribute whose scheme can come
+ * from data. Both pass the rendered URL through url-safety.ts: only allowed schemes survive.
  */
 import { Liquid, Tag } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, TopLevelToken } from 'liquidjs';
 import { decodeHTMLAttribute, escapeAttribute } from 'entities';
+import { isSafeAttributeUrl, NEUTRAL_URL, safeHref } from './url-safety.ts';
 
 export interface Engines {
   /** HTML part: every `{{ }}` output is HTML-escaped unless piped through `| raw`. */
   html: Liquid;
   /** Subject and text part: outputs are written as they are. */
   text: Liquid;
+  /** The resource limits the engines were built with (render-message.ts spends renderMs per message). */
+  limits: Required<TemplateLimits>;
+}
+
+/** Resource guards, so no template (or contact data) can stall a worker or a preview request. */
+export interface TemplateLimits {
+  /** Wall time one recipient's whole message may take to render, in ms (all parts together).
+   *  Real time on purpose: it guards the CPU, it is not business time. */
+  renderMs: number;
+  /** liquidjs memoryLimit per render call (range sizes, joins, string filters: roughly characters). */
+  memory: number;
+  /** Monotonic milliseconds for the renderMs budget; performance.now unless a test steps it. */
+  now?: () => number;
+}
+
+/** 1 s: a real newsletter renders in well under a millisecond, so only a runaway template gets
+ *  near it, while a worker stalled by GC or a busy machine does not fail good recipients. */
+export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = { renderMs: 1000, memory: 10_000_000 };
+/** Longest template source, in characters: far above any real email (Gmail clips at 102 kB). */
+const PARSE_LIMIT = 4_000_000;
+
+/** Limit errors look like this (liquidjs's Limiter, and fast-render.ts for its own loops). */
+const LIMIT_MESSAGE = /^(memory alloc|template render|parse length) limit exceeded/;
+
+/** Whether a render failure is a resource limit (liquidjs's limits, or a string/array/stack the
+ *  runtime refused to grow), not a template or data error. Looks through liquidjs's wrapping. */
+export function isLimitError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    if (e instanceof RangeError || LIMIT_MESSAGE.test(e.message)) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
 }
 
 /** Scope key of the per-recipient signer: (url, linkIndex) → tracking URL. */
 export const TRACK_FN_VAR = '__sy_track';
 export const TRACK_TAG = 'sy_track_link';
+export const SAFE_URL_TAG = 'sy_safe_url';
 export type TrackFn = (url: string, linkIndex: number) => string;
 
 /** Tags that would read other templates; a campaign template is one self-contained source. */
@@ -31,8 +68,9 @@ const HTTP_URL = /^https?:\/\//i;
 /** The href a rendered `sy_track_link` body becomes (shared with fast-render.ts). */
 export function trackHref(rendered: string, escape: boolean, track: TrackFn | undefined, linkIndex: number): string {
   const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
-  // A Liquid href that did not come out as http(s) (mailto:, empty) is written as rendered.
-  if (track === undefined || !HTTP_URL.test(url)) return rendered;
+  if (!HTTP_URL.test(url)) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
+  // Untracked (no signer in scope): written as rendered only when it cannot close its attribute.
+  if (track === undefined) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
   const tracked = track(url, linkIndex);
   return escape ? escapeAttribute(tracked) : tracked;
 }
@@ -71,7 +109,34 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
   });
 }
 
-function createEngine(escape: boolean): Liquid {
+/** `{% sy_safe_url %}…{% endsy_safe_url %}`: renders its body, then url-safety.ts's safeHref. */
+function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
+  engine.registerTag(SAFE_URL_TAG, class SafeUrlTag extends Tag {
+    /** Read by fast-render.ts. */
+    readonly body: Template[] = [];
+
+    constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
+      super(token, remaining, liquid);
+      let closed = false;
+      const stream = liquid.parser.parseStream(remaining)
+        .on('tag:end' + SAFE_URL_TAG, () => { closed = true; stream.stop(); })
+        .on('template', (tpl: Template) => { this.body.push(tpl); })
+        .on('end', () => { if (!closed) throw new Error(`${SAFE_URL_TAG} not closed`); });
+      stream.start();
+    }
+
+    * children(): Generator<unknown, Template[]> {
+      return this.body;
+    }
+
+    * render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
+      const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
+      emitter.write(safeHref(rendered, escape));
+    }
+  });
+}
+
+function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
   const engine = new Liquid({
     strictFilters: true,
     strictVariables: false,
@@ -80,10 +145,11 @@ function createEngine(escape: boolean): Liquid {
     templates: {},
     dynamicPartials: false,
     cache: false,
-    // A template must not stall a send worker: bound source size, allocations and render time.
-    parseLimit: 4_000_000,
-    memoryLimit: 64_000_000,
-    renderLimit: 1000,
+    // A template must not stall a send worker: bound source size, allocations and render time
+    // (render-message.ts narrows renderLimit to what is left of the message's budget per call).
+    parseLimit: PARSE_LIMIT,
+    memoryLimit: limits.memory,
+    renderLimit: limits.renderMs,
     ...(escape ? { outputEscape: 'escape' as const } : {}),
   });
   for (const name of FILE_TAGS) {
@@ -95,9 +161,11 @@ function createEngine(escape: boolean): Liquid {
     });
   }
   registerTrackTag(engine, escape);
+  registerSafeUrlTag(engine, escape);
   return engine;
 }
 
-export function createEngines(): Engines {
-  return { html: createEngine(true), text: createEngine(false) };
+export function createEngines(limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS): Engines {
+  const full: Required<TemplateLimits> = { renderMs: limits.renderMs, memory: limits.memory, now: limits.now ?? (() => performance.now()) };
+  return { html: createEngine(true, full), text: createEngine(false, full), limits: full };
 }

@@ -17,12 +17,13 @@ import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
 import { OPEN_VAR } from './compile.ts';
 import type { CompiledTemplate } from './compile.ts';
-import { renderPlan } from './fast-render.ts';
-import type { FastPlan } from './fast-render.ts';
+import { budgetOptions, renderPlan } from './fast-render.ts';
+import type { FastPlan, RenderBudget } from './fast-render.ts';
 import { LINKS_VAR } from './links.ts';
+import { neutraliseUnsafeUrls } from './url-safety.ts';
 import { createVerpEncoder } from '../../core/bounce/verp.ts';
 import { messageIdFor } from '../../core/message-id.ts';
-import { TRACK_FN_VAR } from './liquid-engine.ts';
+import { isLimitError, TRACK_FN_VAR } from './liquid-engine.ts';
 import type { TrackFn } from './liquid-engine.ts';
 
 export interface RenderContact {
@@ -185,18 +186,23 @@ function linkTagSuffix(p: PreparedCampaign, campaignId: string, url: string, lin
   return suffix;
 }
 
-function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>): string {
-  return plan === null ? engine.renderSync(templates, scope) as string : renderPlan(engine, plan, scope);
+function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>, budget: RenderBudget): string {
+  return plan === null ? engine.renderSync(templates, scope, budgetOptions(budget)) as string : renderPlan(engine, plan, scope, budget);
 }
 
+/** TEMPLATE_LIMIT_EXCEEDED (permanent: the same recipient trips it again) or TEMPLATE_RENDER_FAILED. */
 function renderFailed(err: unknown, campaignId: string, contactId: string, part: string): SwitchyardError {
-  return new SwitchyardError('TEMPLATE_RENDER_FAILED',
-    `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`,
-    { details: { campaignId, contactId, part }, cause: err });
+  const details = { campaignId, contactId, part };
+  if (isLimitError(err)) {
+    return new SwitchyardError('TEMPLATE_LIMIT_EXCEEDED',
+      `rendering the ${part} for contact ${contactId} exceeded the template limits (render time, memory or size): ${(err as Error).message}`,
+      { details, cause: err });
+  }
+  return new SwitchyardError('TEMPLATE_RENDER_FAILED', `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`, { details, cause: err });
 }
 
-/** One recipient's OutboundMessage. Throws TEMPLATE_RENDER_FAILED, CAMPAIGN_INVALID (no postal
- *  address) or VALIDATION_FAILED (contact without an email address). */
+/** One recipient's OutboundMessage. Throws TEMPLATE_LIMIT_EXCEEDED, TEMPLATE_RENDER_FAILED,
+ *  CAMPAIGN_INVALID (no postal address) or VALIDATION_FAILED (contact without an email address). */
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
   const { contact, campaign, sendAt } = ctx;
   if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
@@ -226,8 +232,10 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
   let html: string | undefined;
   let text: string;
   let part = 'subject';
+  const { limits } = compiled.engines;
+  const budget: RenderBudget = { deadline: limits.now() + limits.renderMs, now: limits.now };
   try {
-    subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope).replace(/\s+/g, ' ').trim();
+    subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope, budget).replace(/\s+/g, ' ').trim();
     if (compiled.html !== null) {
       part = 'html';
       // html and text show the same Liquid-built links: the campaign keeps each URL's tag.
@@ -241,10 +249,11 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
       }
       scope[LINKS_VAR] = links;
       scope[OPEN_VAR] = p.openPrefix + tokens.track;
-      html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope);
+      html = renderPart(compiled.engines.html, compiled.html, compiled.plans.html, scope, budget);
+      if (compiled.printsRawMarkup) html = neutraliseUnsafeUrls(html);
     }
     part = 'text';
-    if (compiled.text !== null) text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope);
+    if (compiled.text !== null) text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope, budget);
     else if (compiled.textFromHtml !== null && html !== undefined) text = compiled.textFromHtml(html);
     else text = '';
     if (compiled.textIsDerived) text = text.trim();

@@ -184,11 +184,11 @@ describe('renderMessage', () => {
     assert.match(err.message, /rendering the text for contact k9 failed: field decryption failed/);
   });
 
-  it('stops a runaway template with TEMPLATE_RENDER_FAILED instead of stalling the worker', async () => {
+  it('stops a runaway template with TEMPLATE_LIMIT_EXCEEDED instead of stalling the worker', async () => {
     const compiled = await compileTemplate({ subject: 's', text: '{% for i in (1..100000000) %}x{% endfor %} {{ unsubscribe_url }} {{ postal_address }}' });
     const err = (() => { try { renderMessage(compiled, aContext()); return null; } catch (e) { return e; } })();
     assert.ok(isSwitchyardError(err), String(err));
-    assert.equal(err.code, 'TEMPLATE_RENDER_FAILED');
+    assert.equal(err.code, 'TEMPLATE_LIMIT_EXCEEDED');
     assert.match(err.message, /memory alloc limit exceeded/);
   });
 
