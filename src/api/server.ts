@@ -1,13 +1,12 @@
 /**
- * The HTTP server: health, readiness, metrics, OpenAPI + docs UI, dead letters, and whatever
- * route plugins app.ts hands in (campaigns, webhooks, tracking). Handlers stay thin; errors are
- * mapped to HTTP here only, from their code.
+ * The two HTTP servers' common base and the public server. The base owns the one error handler
+ * (codes → statuses through http-status.ts), HTTP metrics and the health probes, so both
+ * listeners answer errors alike. The public server adds only what the internet must reach:
+ * tracking, one-click unsubscribe and webhooks. It never registers an admin route (/v1, /docs,
+ * /openapi.json, /metrics); those live on the admin server (admin-server.ts).
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import { Type } from '@sinclair/typebox';
 import type { Bus } from '../bus/port.ts';
 import { isSwitchyardError } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -26,15 +25,10 @@ export interface ServerDeps {
   bodyLimit: number;
 }
 
-export async function createServer(deps: ServerDeps, routes: RouteRegistrar[] = []): Promise<FastifyInstance> {
+/** Fastify with the shared error handler, HTTP metrics and /healthz, /readyz. */
+export function createBaseServer(deps: ServerDeps): FastifyInstance {
   // the pino instance is typed as Logger; Fastify's default instance type expects FastifyBaseLogger
   const app = Fastify({ loggerInstance: deps.log, bodyLimit: deps.bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Switchyard API', version: deps.version, description: 'Email-marketing orchestration: campaigns, reactions, dead letters, health.' },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((err, request, reply) => {
     if (isSwitchyardError(err)) {
@@ -65,28 +59,12 @@ export async function createServer(deps: ServerDeps, routes: RouteRegistrar[] = 
     const ok = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
   });
+  return app;
+}
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  app.get('/v1/dead-letters', {
-    schema: {
-      tags: ['dead letters'], summary: 'List dead letters, newest first',
-      querystring: Type.Object({ stage: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })), includeRetried: Type.Optional(Type.Boolean()) }),
-    },
-  }, async (req) => {
-    const q = req.query as { stage?: string; limit?: number; includeRetried?: boolean };
-    return { deadLetters: await deps.bus.deadLetters.list(q) };
-  });
-
-  app.post('/v1/dead-letters/retry', {
-    schema: { tags: ['dead letters'], summary: 'Requeue dead letters to their stage', body: Type.Object({ ids: Type.Array(Type.Integer(), { minItems: 1, maxItems: 10_000 }) }) },
-  }, async (req) => ({ retried: await deps.bus.deadLetters.retry((req.body as { ids: number[] }).ids) }));
-
+/** The internet-facing listener: health plus the given public routes (tracking, webhooks). */
+export async function createPublicServer(deps: ServerDeps, routes: RouteRegistrar[] = []): Promise<FastifyInstance> {
+  const app = createBaseServer(deps);
   for (const register of routes) await register(app);
   return app;
 }
