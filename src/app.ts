@@ -251,6 +251,20 @@ export async function openStore(config: Config): Promise<Db> {
     : createPgliteDb({ dataDir: config.store.dataDir });
 }
 
+/** The access service on the store alone, for the CLI's key and audit commands (no server, no workers). */
+export async function openAccess(config: Config): Promise<{ keys: KeyService; audit: AuditLog; close(): Promise<void> }> {
+  const db = await openStore(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  const clock = createSystemClock();
+  const audit = createAuditLog({ db, clock });
+  return { keys: createKeyService({ db, clock, audit }), audit, close: () => db.close() };
+}
+
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const clock = options.clock ?? createSystemClock();

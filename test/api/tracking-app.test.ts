@@ -35,16 +35,16 @@ describe('tracking routes wired by app.ts', () => {
     assert.match(fixed, /^\/t\/c\/[\w-]+\/1$/, 'the static pricing link is the message token and its index');
     assert.match(dynamic, /^\/t\/c\/[\w-]+\/0\/[\w-]+$/, 'the Liquid-built button is the message token, its index and a link tag');
 
-    const pricing = await app.server.inject({ method: 'GET', url: fixed, headers: { 'user-agent': HUMAN_UA } });
+    const pricing = await app.publicServer.inject({ method: 'GET', url: fixed, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(pricing.statusCode, 302, pricing.body);
     assert.equal(pricing.headers.location, 'https://demo.example.com/pricing');
-    const button = await app.server.inject({ method: 'GET', url: dynamic, headers: { 'user-agent': HUMAN_UA } });
+    const button = await app.publicServer.inject({ method: 'GET', url: dynamic, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(button.headers.location, 'https://demo.example.com/whats-new?plan=pro');
-    const wrong = await app.server.inject({ method: 'GET', url: fixed.replace(/\/1$/, '/0') });
+    const wrong = await app.publicServer.inject({ method: 'GET', url: fixed.replace(/\/1$/, '/0') });
     assert.equal(wrong.statusCode, 400);
     assert.match(wrong.json().message, /link 0 is not a static link of campaign cmp-track-1's template/);
     const pixel = /src="https:\/\/t\.example\.com(\/t\/o\/[\w-]+)"/.exec(msg.html ?? '')?.[1] as string;
-    assert.equal((await app.server.inject({ method: 'GET', url: pixel, headers: { 'user-agent': HUMAN_UA } })).statusCode, 200);
+    assert.equal((await app.publicServer.inject({ method: 'GET', url: pixel, headers: { 'user-agent': HUMAN_UA } })).statusCode, 200);
 
     const { rows } = await db.query<{ type: string; url: string | null }>(
       `select type, url from engagement_events where campaign_id = $1 and provider = 'tracking' order by type, url`, [c.id]);
