@@ -29,7 +29,7 @@ export function registerAccessRoutes(deps: { keys: KeyService; audit: AuditLog }
       async () => ({ keys: await deps.keys.list() }));
     app.post('/v1/keys/:id/revoke', {
       config: manage,
-      schema: { tags, summary: 'Revoke a key; its next request is refused', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }) },
+      schema: { tags, summary: 'Revoke a key; its next request is refused', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000]+$' }) }) },
     }, async (req) => deps.keys.revoke((req.params as { id: string }).id, { by: req.principal?.name ?? 'unknown' }));
 
     app.get('/v1/audit', {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CampaignInput, type CampaignService } from '../../campaigns/service.ts';
 
-const Id = Type.Object({ id: Type.String() });
+// PostgreSQL cannot store NUL: refused here as a 400 rather than failing in the store as a 500
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000]+$' }) });
 
 export function registerCampaignRoutes(service: CampaignService) {
   return (app: FastifyInstance): void => {

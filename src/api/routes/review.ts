@@ -10,7 +10,7 @@ import {
   claimReviewItem, listReviewItems, resolveReviewItem, REVIEW_ACTIONS, REVIEW_STATUSES, type ReviewAction, type ReviewDeps, type ReviewStatus,
 } from '../../reactions/review-queue.ts';
 
-const Id = Type.Object({ id: Type.String({ minLength: 1 }) });
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000]+$' }) });
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
 export function registerReviewRoutes(deps: ReviewDeps) {
