@@ -34,7 +34,9 @@ export async function ensureLocalAdminKey(keys: KeyService, dataDir: string): Pr
 
 /** Writes through a temporary file and a rename, so a reader never sees half a key. */
 function writeKeyFile(dataDir: string, key: string): void {
-  if (mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
+  // the data directory holds the database and every local secret: owner only, even if it existed
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const path = adminKeyPath(dataDir);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${key}\n`, { mode: 0o600, flag: 'w' });
