@@ -17,7 +17,7 @@ import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'HEAD' | 'POST' | 'DELETE';
 
 describe('admin API access control and audit', () => {
   let db: Db;
@@ -34,7 +34,7 @@ describe('admin API access control and audit', () => {
   after(async () => { await app.close(); await db.close(); });
 
   const call = (method: Method, url: string, h: Record<string, string> = {}, payload?: unknown) =>
-    admin.inject({ method, url, headers: h, ...(payload === undefined ? (method === 'GET' ? {} : { payload: {} }) : { payload: payload as Record<string, unknown> }) });
+    admin.inject({ method, url, headers: h, ...(payload === undefined ? (method === 'GET' || method === 'HEAD' ? {} : { payload: {} }) : { payload: payload as Record<string, unknown> }) });
 
   it('no key, a malformed key, an unknown key and a wrong secret are 401 UNAUTHENTICATED, before the body is looked at', async () => {
     const { key } = await app.keys.create({ name: 'victim', role: 'admin' }, { by: 'test' });
@@ -42,10 +42,10 @@ describe('admin API access control and audit', () => {
     const bad: Record<string, string>[] = [{}, { authorization: 'Bearer' }, { authorization: 'Basic YTpi' }, { authorization: 'Bearer sy_nope' },
       { authorization: `Bearer sy_abcdefgh_${'x'.repeat(43)}` }, { authorization: `Bearer ${wrongSecret}` }, { authorization: key }];
     for (const h of bad) {
-      for (const [method, url] of [['GET', '/v1/campaigns'], ['POST', '/v1/campaigns/x/cancel'], ['GET', '/v1/dead-letters'], ['GET', '/v1/no-such-route']] as const) {
+      for (const [method, url] of [['GET', '/v1/campaigns'], ['HEAD', '/v1/campaigns'], ['POST', '/v1/campaigns/x/cancel'], ['GET', '/v1/dead-letters'], ['GET', '/v1/no-such-route'], ['GET', '/v1/campaigns/'], ['GET', '/%761/campaigns']] as const) {
         const res = await call(method, url, h);
         assert.equal(res.statusCode, 401, `${method} ${url} with ${JSON.stringify(h)}`);
-        assert.equal(res.json().error, 'UNAUTHENTICATED');
+        if (method !== 'HEAD') assert.equal(res.json().error, 'UNAUTHENTICATED');
         assert.match(String(res.headers['www-authenticate']), /^Bearer/);
       }
     }
