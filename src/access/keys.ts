@@ -52,7 +52,8 @@ export function createKeyService(deps: { db: Db; clock: Clock; audit: AuditLog }
   return {
     async create(input, options) {
       const name = input.name.trim();
-      if (name.length === 0 || name.length > 100) throw new SwitchyardError('VALIDATION_FAILED', 'key name must be 1 to 100 characters');
+      // eslint-disable-next-line no-control-regex
+      if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new SwitchyardError('VALIDATION_FAILED', 'key name must be 1 to 100 characters, no control characters');
       const secret = randomBytes(32).toString('base64url');
       const salt = randomBytes(16).toString('hex');
       const prefix = randomPrefix();

@@ -122,6 +122,12 @@ describe('admin API access control and audit', () => {
     assert.equal(listed.body.includes(key.slice(12)), false, 'no secret in the listing');
     assert.doesNotMatch(listed.body, /salt|hash/i);
     assert.equal((await call('POST', '/v1/keys', headers.admin, { name: 'x', role: 'root' })).statusCode, 400);
+    assert.equal((await call('POST', '/v1/keys', headers.admin, { name: 'x\u0000', role: 'analyst' })).statusCode, 400);
+    for (const q of ['action=%00', 'actorKeyId=%00', 'since=yesterday', 'limit=0', 'before=-1']) {
+      const res = await call('GET', `/v1/audit?${q}`, headers.admin);
+      assert.equal(res.statusCode, 400, q);
+      assert.equal(res.json().error, 'VALIDATION_FAILED');
+    }
 
     const mine = { authorization: `Bearer ${key}` };
     assert.equal((await call('GET', '/v1/campaigns', mine)).statusCode, 200);

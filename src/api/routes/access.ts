@@ -9,6 +9,9 @@ import type { AuditLog } from '../../access/audit.ts';
 import type { KeyService } from '../../access/keys.ts';
 import { ROLES, type Role } from '../../core/access-roles.ts';
 
+// PostgreSQL cannot store NUL, and control characters have no place in a name or filter: a 400, not a 500
+const Text = (maxLength: number, description?: string) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f]+$', ...(description ? { description } : {}) });
+
 export function registerAccessRoutes(deps: { keys: KeyService; audit: AuditLog }) {
   return (app: FastifyInstance): void => {
     const tags = ['access'];
@@ -17,7 +20,7 @@ export function registerAccessRoutes(deps: { keys: KeyService; audit: AuditLog }
       config: manage,
       schema: {
         tags, summary: 'Create an API key; the key is in this response only',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, { additionalProperties: false }),
+        body: Type.Object({ name: Text(100), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, { additionalProperties: false }),
       },
     }, async (req, reply) => {
       const body = req.body as { name: string; role: Role };
@@ -29,7 +32,7 @@ export function registerAccessRoutes(deps: { keys: KeyService; audit: AuditLog }
       async () => ({ keys: await deps.keys.list() }));
     app.post('/v1/keys/:id/revoke', {
       config: manage,
-      schema: { tags, summary: 'Revoke a key; its next request is refused', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000]+$' }) }) },
+      schema: { tags, summary: 'Revoke a key; its next request is refused', params: Type.Object({ id: Text(100) }) },
     }, async (req) => deps.keys.revoke((req.params as { id: string }).id, { by: req.principal?.name ?? 'unknown' }));
 
     app.get('/v1/audit', {
@@ -37,8 +40,8 @@ export function registerAccessRoutes(deps: { keys: KeyService; audit: AuditLog }
       schema: {
         tags, summary: 'Audit log, newest first (keyset paging: pass `next` as `before`)',
         querystring: Type.Object({
-          actorKeyId: Type.Optional(Type.String({ maxLength: 100 })),
-          action: Type.Optional(Type.String({ maxLength: 300, description: 'e.g. "POST /v1/campaigns/:id/start"' })),
+          actorKeyId: Type.Optional(Text(100)),
+          action: Type.Optional(Text(300, 'e.g. "POST /v1/campaigns/:id/start"')),
           since: Type.Optional(Type.String({ format: 'date-time' })),
           until: Type.Optional(Type.String({ format: 'date-time' })),
           before: Type.Optional(Type.Integer({ minimum: 1 })),
