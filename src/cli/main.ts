@@ -94,7 +94,7 @@ function apiTarget(config: Config, url: string | undefined): ApiTarget {
 }
 
 registerCampaignCommands(program, (url) => apiTarget(loadConfigFromProcess(), url));
-registerAccessCommands(program, { open: async () => openAccess(loadConfigFromProcess()), adminUrl: () => loadConfigFromProcess().admin.url });
+registerAccessCommands(program, { open: async () => openAccess(loadConfigFromProcess()), api: () => apiTarget(loadConfigFromProcess(), undefined) });
 registerInboundCommands(program);
 registerWebhookCommands(program);
 registerSuppressionCommands(program, async () => createApp(loadConfigFromProcess()));

@@ -42,7 +42,7 @@ describe('switchyard keys and audit', () => {
     const audit = run(['audit', 'list'], env);
     assert.equal(audit.code, 0, audit.stderr);
     assert.match(audit.stdout, new RegExp(`cli:[^\\t]+\\t-\\tkeys\\.revoke\\t\\{"keyId":"${id}"\\}\\t200`));
-    assert.match(audit.stdout, new RegExp(`keys\\.create\\t\\{"role":"marketer","keyId":"${id}"\\}\\t201`));
+    assert.match(audit.stdout, new RegExp(`keys\\.create\\t\\{"keyId":"${id}","role":"marketer"\\}\\t201`));
     const verify = run(['audit', 'verify'], env);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /audit chain intact: 2 rows/);
@@ -52,14 +52,14 @@ describe('switchyard keys and audit', () => {
     assert.match(bad.stderr, /unknown role "root"; roles: admin, marketer, analyst, compliance/);
   });
 
-  it('with the embedded store in use by a server, key commands refuse and name the admin API route', () => {
+  it('with the embedded store held by a process that serves no admin API, key commands fail naming both', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-keys-lock-'));
     assert.equal(run(['migrate'], { SWITCHYARD_DATA_DIR: dir }).code, 0);
     writeFileSync(join(dir, 'pglite', 'switchyard.lock'), String(process.pid));
-    const r = run(['keys', 'create', '--role', 'analyst', '--name', 'x'], { SWITCHYARD_DATA_DIR: dir });
+    const r = run(['keys', 'create', '--role', 'analyst', '--name', 'x'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_ADMIN_PORT: '1' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /STORE_UNREACHABLE: the embedded database .* is in use by process \d+/);
-    assert.match(r.stderr, /use the admin API instead: POST \/v1\/keys on http:\/\/127\.0\.0\.1:3001/);
+    assert.match(r.stderr, /no admin API answers at http:\/\/127\.0\.0\.1:1/);
   });
 
   it('first start creates an admin key file (0600 in a 0700 directory), never prints the key, and the CLI uses it', async (t) => {
@@ -94,6 +94,15 @@ describe('switchyard keys and audit', () => {
     const noKey = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')) });
     assert.equal(noKey.code, 1);
     assert.match(noKey.stderr, /UNAUTHENTICATED: no API key: set SWITCHYARD_API_KEY, or run `npm start` once/);
+
+    // the server holds the embedded store: key and audit commands go through its admin API
+    const viaApi = { SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_ADMIN_PORT: new URL(adminUrl).port };
+    const created = run(['keys', 'create', '--role', 'analyst', '--name', 'bob'], viaApi);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout.trimEnd().split('\n').pop()!, KEY);
+    const audit = run(['audit', 'list', '--limit', '5'], viaApi);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.match(audit.stdout, /local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1/);
 
     child.kill('SIGTERM');
     await exited;

@@ -1,23 +1,34 @@
 /**
  * `switchyard keys create|list|revoke` and `switchyard audit list|verify`, on the store directly
  * (key changes are audited in the same transaction, as the CLI user). The embedded PGlite store
- * has one owner: while a server runs on it these commands refuse and name the admin API route
- * that does the same, rather than going around the lock. Exit codes: 0 ok, 1 failure or broken
- * chain, 2 bad input.
+ * has one owner: while a server runs on it, the same commands go through its admin API with the
+ * CLI's key (audited there as that key), never around the lock. Exit codes: 0 ok, 1 failure or
+ * broken chain, 2 bad input.
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { AuditLog } from '../../access/audit.ts';
-import type { KeyService } from '../../access/keys.ts';
-import { isRole, ROLES, scopesOf } from '../../core/access-roles.ts';
+import type { AuditFilter, AuditLog, AuditRecord, ChainCheck } from '../../access/audit.ts';
+import type { ApiKeyInfo, KeyService } from '../../access/keys.ts';
+import { isRole, ROLES, scopesOf, type Role } from '../../core/access-roles.ts';
 import { isSwitchyardError, SwitchyardError } from '../../core/errors.ts';
+import { callApi, type ApiTarget } from '../http.ts';
 
 export interface AccessCliStore { keys: KeyService; audit: AuditLog; close(): Promise<void> }
 
 export interface AccessCliDeps {
   open(): Promise<AccessCliStore>;
-  /** The admin URL named when the store is in use by a running server. */
-  adminUrl(): string;
+  /** The admin API of a server that holds the store, with the CLI's key. */
+  api(): ApiTarget;
+}
+
+/** What the commands need, from the store or from the admin API. */
+interface AccessBackend {
+  createKey(input: { name: string; role: Role }): Promise<{ info: ApiKeyInfo; key: string }>;
+  listKeys(): Promise<ApiKeyInfo[]>;
+  revokeKey(id: string): Promise<ApiKeyInfo>;
+  listAudit(filter: AuditFilter): Promise<{ entries: AuditRecord[]; next: number | null }>;
+  verifyAudit(): Promise<ChainCheck>;
+  close(): Promise<void>;
 }
 
 const out = (line: string): void => { process.stdout.write(`${line}\n`); };
@@ -28,20 +39,66 @@ function cliActor(): { actorKeyId: null; actorName: string; role: null; sourceIp
   return { actorKeyId: null, actorName: `cli:${user}`, role: null, sourceIp: null };
 }
 
-async function withStore<T>(deps: AccessCliDeps, route: string, fn: (s: AccessCliStore) => Promise<T>): Promise<T> {
-  let store: AccessCliStore;
+function storeBackend(store: AccessCliStore): AccessBackend {
+  const actor = cliActor();
+  const by = { by: actor.actorName, audit: actor };
+  return {
+    createKey: (input) => store.keys.create(input, by),
+    listKeys: () => store.keys.list(),
+    revokeKey: (id) => store.keys.revoke(id, by),
+    listAudit: (f) => store.audit.list(f),
+    verifyAudit: () => store.audit.verify(),
+    close: () => store.close(),
+  };
+}
+
+/** JSON carries times as ISO strings; the printers take Dates. */
+function keyFromJson(k: ApiKeyInfo): ApiKeyInfo {
+  return { ...k, createdAt: new Date(k.createdAt), revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt) };
+}
+
+function apiBackend(target: ApiTarget): AccessBackend {
+  return {
+    createKey: async (input) => {
+      const r = await callApi<{ info: ApiKeyInfo; key: string }>(target, 'POST', '/v1/keys', input);
+      return { key: r.key, info: keyFromJson(r.info) };
+    },
+    listKeys: async () => (await callApi<{ keys: ApiKeyInfo[] }>(target, 'GET', '/v1/keys')).keys.map(keyFromJson),
+    revokeKey: async (id) => keyFromJson(await callApi<ApiKeyInfo>(target, 'POST', `/v1/keys/${encodeURIComponent(id)}/revoke`)),
+    listAudit: async (f) => {
+      const q = new URLSearchParams({ limit: String(f.limit) });
+      if (f.actorKeyId !== undefined) q.set('actorKeyId', f.actorKeyId);
+      if (f.action !== undefined) q.set('action', f.action);
+      if (f.since !== undefined) q.set('since', f.since.toISOString());
+      if (f.until !== undefined) q.set('until', f.until.toISOString());
+      if (f.before !== undefined) q.set('before', String(f.before));
+      const r = await callApi<{ entries: AuditRecord[]; next: number | null }>(target, 'GET', `/v1/audit?${q.toString()}`);
+      return { next: r.next, entries: r.entries.map((e) => ({ ...e, at: new Date(e.at) })) };
+    },
+    verifyAudit: () => callApi<ChainCheck>(target, 'GET', '/v1/audit/verify'),
+    close: async () => undefined,
+  };
+}
+
+/** The store; when a server holds the embedded store, that server's admin API, if it answers. */
+async function openBackend(deps: AccessCliDeps): Promise<AccessBackend> {
   try {
-    store = await deps.open();
+    return storeBackend(await deps.open());
   } catch (err) {
-    if (isSwitchyardError(err) && err.code === 'STORE_UNREACHABLE') {
-      throw new SwitchyardError('STORE_UNREACHABLE', `${err.message}\nWith the server running, use the admin API instead: ${route} on ${deps.adminUrl()} with Authorization: Bearer <admin key>`, { cause: err });
-    }
-    throw err;
+    if (!isSwitchyardError(err) || err.code !== 'STORE_UNREACHABLE') throw err;
+    const target = deps.api();
+    const answers = await fetch(`${target.base}/healthz`).then((r) => r.ok, () => false);
+    if (!answers) throw new SwitchyardError('STORE_UNREACHABLE', `${err.message}\nand no admin API answers at ${target.base} (set --url or SWITCHYARD_ADMIN_PORT)`, { cause: err });
+    return apiBackend(target);
   }
+}
+
+async function withBackend<T>(deps: AccessCliDeps, fn: (b: AccessBackend) => Promise<T>): Promise<T> {
+  const backend = await openBackend(deps);
   try {
-    return await fn(store);
+    return await fn(backend);
   } finally {
-    await store.close();
+    await backend.close();
   }
 }
 
@@ -57,23 +114,21 @@ export function registerAccessCommands(program: Command, deps: AccessCliDeps): v
         return;
       }
       const role = o.role;
-      const actor = cliActor();
-      const created = await withStore(deps, 'POST /v1/keys', (s) => s.keys.create({ name: o.name, role }, { by: actor.actorName, audit: actor }));
+      const created = await withBackend(deps, (b) => b.createKey({ name: o.name, role }));
       out(`created ${created.info.id} name=${created.info.name} role=${created.info.role} prefix=${created.info.prefix}`);
       out(`scopes: ${scopesOf(role).join(' ')}`);
       out('The key is shown only now; store it (e.g. SWITCHYARD_API_KEY). Key:');
       out(created.key);
     });
   keys.command('list').description('List keys (never their secrets)').action(async () => {
-    const list = await withStore(deps, 'GET /v1/keys', (s) => s.keys.list());
+    const list = await withBackend(deps, (b) => b.listKeys());
     for (const k of list) {
       out(`${k.id}\t${k.name}\t${k.role}\tsy_${k.prefix}_…\tcreated ${k.createdAt.toISOString()} by ${k.createdBy}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt.toISOString()}`}`);
     }
     if (list.length === 0) out('no keys');
   });
   keys.command('revoke').description('Revoke a key at once').argument('<id>').action(async (id: string) => {
-    const actor = cliActor();
-    const k = await withStore(deps, 'POST /v1/keys/:id/revoke', (s) => s.keys.revoke(id, { by: actor.actorName, audit: actor }));
+    const k = await withBackend(deps, (b) => b.revokeKey(id));
     out(`revoked ${k.id} (${k.name}, ${k.role}) at ${k.revokedAt?.toISOString() ?? ''}`);
   });
 
@@ -92,16 +147,16 @@ export function registerAccessCommands(program: Command, deps: AccessCliDeps): v
         process.exitCode = 2;
         return;
       }
-      const page = await withStore(deps, 'GET /v1/audit', (s) => s.audit.list({ actorKeyId: o.actor, action: o.action, since: dates[0], until: dates[1], before: o.before, limit: o.limit }));
+      const page = await withBackend(deps, (b) => b.listAudit({ actorKeyId: o.actor, action: o.action, since: dates[0], until: dates[1], before: o.before, limit: o.limit }));
       for (const e of page.entries) {
         out(o.json === true ? JSON.stringify(e)
-          : `${e.id}\t${e.at.toISOString()}\t${e.actorName}${e.actorKeyId === null ? '' : ` (${e.actorKeyId})`}\t${e.role ?? '-'}\t${e.action}\t${JSON.stringify(e.target)}\t${e.outcome}\t${e.sourceIp ?? '-'}`);
+          : `${e.id}\t${e.at.toISOString()}\t${e.actorName}${e.actorKeyId === null ? '' : ` (${e.actorKeyId})`}\t${e.role ?? '-'}\t${e.action}\t${JSON.stringify(Object.fromEntries(Object.entries(e.target).sort()))}\t${e.outcome}\t${e.sourceIp ?? '-'}`);
       }
       if (page.entries.length === 0 && o.json !== true) out('no audit rows');
       if (page.next !== null && o.json !== true) out(`more: --before ${page.next}`);
     });
   audit.command('verify').description('Check the hash chain; exit 1 naming the first broken row').action(async () => {
-    const r = await withStore(deps, 'GET /v1/audit/verify', (s) => s.audit.verify());
+    const r = await withBackend(deps, (b) => b.verifyAudit());
     if (r.ok) out(`audit chain intact: ${r.rows} rows`);
     else {
       out(`audit chain BROKEN at row ${r.brokenId} (${r.reason === 'hash' ? 'content does not match its hash' : 'does not link to the row before it'}); ${r.rows} rows before it verify`);
