@@ -68,7 +68,9 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
     if (!isScope(scope)) throw new Error(`route ${route.method} ${route.url} must declare config.scope (one of core/access-roles.ts SCOPES)`);
     const schema = (route.schema ??= {}) as { security?: unknown; description?: string };
     schema.security ??= [{ [BEARER_SCHEME]: [] }];
-    schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires scope \`${scope}\`.`;
+    const note = `Requires scope \`${scope}\`.`;
+    // the HEAD twin of a GET route shares its schema object: note the scope once
+    if (!schema.description?.includes(note)) schema.description = `${schema.description ? `${schema.description}\n\n` : ''}${note}`;
   });
 
   app.addHook('onRequest', async (req, reply) => {
