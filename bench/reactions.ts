@@ -267,7 +267,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     await migrate(db);
     await seedLedger(db, contacts);
     const config = loadConfig({
-      SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_DEMO: 'false', PORT: '0', SWITCHYARD_HOST: '127.0.0.1',
+      SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_DEMO: 'false', PORT: '0', SWITCHYARD_HOST: '127.0.0.1', SWITCHYARD_ADMIN_PORT: '0',
       SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
     });
     const app = await createApp(config, {
@@ -278,7 +278,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let seen: Visibility;
     try {
       app.startWorkers();
-      const url = await app.listen();
+      const { publicUrl: url } = await app.listen(); // webhooks are on the public listener
       const poller = startVisibilityPoller(db, run, contacts);
       load = await runLoadChild({ ...base, url, run });
       seen = await poller.stop();

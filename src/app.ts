@@ -1,6 +1,6 @@
 /**
  * Composition root: reads config once, opens the store, picks adapters, builds services and their
- * bus stages, and hands them to the HTTP server and the workers. The only file in src/ that
+ * bus stages, and hands them to the two HTTP servers (public and admin) and the workers. The only file in src/ that
  * imports adapters, and the only one that reads process.env.
  */
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createServer, type RouteRegistrar } from './api/server.ts';
+import { createPublicServer, type RouteRegistrar } from './api/server.ts';
+import { createAdminServer } from './api/admin-server.ts';
+import { adminGuardOptions, publicGuardOptions } from './api/guards/register.ts';
+import { createAuditLog, type AuditLog } from './access/audit.ts';
+import { createKeyService, type KeyService } from './access/keys.ts';
+import { ensureLocalAdminKey, type LocalKeyOutcome } from './access/local-key.ts';
 import { createConsumer, type Consumer, type Handler } from './bus/consumer.ts';
 import type { StageDefinition } from './bus/stage.ts';
 import type { Bus } from './bus/port.ts';
@@ -82,7 +87,12 @@ export interface App {
   db: Db;
   bus: Bus;
   metrics: Metrics;
-  server: FastifyInstance;
+  /** The internet-facing listener: health, tracking, one-click unsubscribe, webhooks. */
+  publicServer: FastifyInstance;
+  /** The private listener: /v1 (API keys required), /docs, /openapi.json, /metrics, health. */
+  adminServer: FastifyInstance;
+  keys: KeyService;
+  audit: AuditLog;
   stages: StageDefinition[];
   esp: Esp;
   crm: Crm;
@@ -92,8 +102,10 @@ export interface App {
   governor: Governor;
   /** Builds consumers for the named stages (all when omitted) and starts them. */
   startWorkers(only?: readonly string[]): Consumer[];
-  /** Opens the HTTP listener; resolves to the URL it listens on. */
-  listen(): Promise<string>;
+  /** Opens both HTTP listeners; resolves to the URL of each. */
+  listen(): Promise<{ publicUrl: string; adminUrl: string }>;
+  /** First start: creates an admin key and its file in the data directory when no active admin key exists. */
+  ensureLocalAdminKey(): Promise<LocalKeyOutcome>;
   /** Opens the inbound SMTP listener (bounces, complaints, replies); resolves to its port, or null when disabled. */
   listenInbound(): Promise<number | null>;
   close(): Promise<void>;
@@ -236,6 +248,11 @@ function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
   };
 }
 
+/** SWITCHYARD_*TRUST_PROXY → Fastify's trustProxy: true, or the proxies' addresses / CIDRs. */
+function trustProxySetting(value: string): boolean | string {
+  return value === 'true' ? true : value;
+}
+
 /** The one place that reads the process environment. */
 export function loadConfigFromProcess(configFile = 'switchyard.config.json'): Config {
   return loadConfig(process.env, readConfigFile(configFile));
@@ -245,6 +262,20 @@ export async function openStore(config: Config): Promise<Db> {
   return config.store.kind === 'postgres'
     ? createPostgresDb({ url: config.store.url })
     : createPgliteDb({ dataDir: config.store.dataDir });
+}
+
+/** The access service on the store alone, for the CLI's key and audit commands (no server, no workers). */
+export async function openAccess(config: Config): Promise<{ keys: KeyService; audit: AuditLog; close(): Promise<void> }> {
+  const db = await openStore(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  const clock = createSystemClock();
+  const audit = createAuditLog({ db, clock });
+  return { keys: createKeyService({ db, clock, audit }), audit, close: () => db.close() };
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -287,10 +318,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
-  const routes: RouteRegistrar[] = [
+  const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
+  ];
+  const publicRoutes: RouteRegistrar[] = [
     (app) => registerWebhookRoutes(app, {
       verifiers: createWebhookVerifiers(webhookSecrets(config)), ingest, deadLetters: bus.deadLetters, clock,
       replay: createWebhookReplayGuard({ db, clock }), refused: metrics.webhookRefused,
@@ -304,7 +337,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }),
   ];
 
-  const server = await createServer({ log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES }, routes);
+  const audit = createAuditLog({ db, clock });
+  const keys = createKeyService({ db, clock, audit });
+  const serverDeps = { log, db, bus, metrics, version: VERSION, bodyLimit: config.raw.SWITCHYARD_WEBHOOK_MAX_BYTES };
+  const publicServer = await createPublicServer({
+    ...serverDeps, guards: { options: publicGuardOptions(config.raw), clock },
+    ...(config.raw.SWITCHYARD_TRUST_PROXY === undefined ? {} : { trustProxy: trustProxySetting(config.raw.SWITCHYARD_TRUST_PROXY) }),
+  }, publicRoutes);
+  const adminServer = await createAdminServer({
+    ...serverDeps, keys, audit, guards: { options: adminGuardOptions(config.raw, config.admin.port), clock },
+    ...(config.raw.SWITCHYARD_ADMIN_TRUST_PROXY === undefined ? {} : { trustProxy: trustProxySetting(config.raw.SWITCHYARD_ADMIN_TRUST_PROXY) }), ...(config.raw.SWITCHYARD_METRICS_TOKEN === undefined ? {} : { metricsToken: config.raw.SWITCHYARD_METRICS_TOKEN }),
+  }, adminRoutes);
   const running: Consumer[] = [];
   const raw = config.raw;
   const inboundPolicy = { domains: parseDomainList(raw.SWITCHYARD_INBOUND_DOMAINS ?? raw.SWITCHYARD_RETURN_PATH_DOMAIN), verpSecrets: render.trackingSecrets };
@@ -319,7 +362,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const loopRuns: Promise<void>[] = [];
 
   return {
-    config, log, clock, db, bus, metrics, server, stages, esp, crm, campaigns, ingest, governor,
+    config, log, clock, db, bus, metrics, publicServer, adminServer, keys, audit, stages, esp, crm, campaigns, ingest, governor,
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
       if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
@@ -333,8 +376,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return consumers;
     },
     async listen() {
-      return server.listen({ port: config.http.port, host: config.http.host });
+      const publicUrl = await publicServer.listen({ port: config.http.port, host: config.http.host });
+      const adminUrl = await adminServer.listen({ port: config.admin.port, host: config.admin.host });
+      return { publicUrl, adminUrl };
     },
+    ensureLocalAdminKey: () => ensureLocalAdminKey(keys, config.dataDir),
     async listenInbound() {
       if (config.raw.SWITCHYARD_INBOUND_SMTP_PORT === 0) return null;
       const { port } = await inbound.listen();
@@ -347,7 +393,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await Promise.all(running.splice(0).map((c) => c.stop()));
       await Promise.all(loopRuns.splice(0));
       await esp.close();
-      await server.close();
+      await Promise.all([publicServer.close(), adminServer.close()]);
       await bus.close();
       if (ownsDb) await db.close();
     },

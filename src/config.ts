@@ -16,8 +16,14 @@ const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1
 const ESPS = ['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'] as const;
 
 export const SCHEMA = Type.Object({
-  PORT: Port('HTTP port of the API, tracking and webhook endpoints', 3000),
-  SWITCHYARD_HOST: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to' }),
+  PORT: Port('HTTP port of the public listener: tracking, one-click unsubscribe and webhook endpoints', 3000),
+  SWITCHYARD_HOST: Type.String({ default: '127.0.0.1', description: 'Address the public listener binds to (0.0.0.0 to reach it from the internet)' }),
+  SWITCHYARD_ADMIN_PORT: Port('HTTP port of the admin listener: /v1 API, /docs, /openapi.json, /metrics', 3001),
+  SWITCHYARD_ADMIN_HOST: Type.String({ default: '127.0.0.1', description: 'Address the admin listener binds to; keep it private (a proxy or VPN in front when remote)' }),
+  SWITCHYARD_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true = any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is the client' })),
+  SWITCHYARD_ADMIN_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'Admin listener behind a reverse proxy: which peers may name the client in X-Forwarded-For (as SWITCHYARD_TRUST_PROXY); unset = the socket address' })),
+  SWITCHYARD_API_KEY: Secret('API key the CLI sends to the admin API (default: the key file DATA_DIR/admin-key written on first start)'),
+  SWITCHYARD_METRICS_TOKEN: Secret('When set, /metrics requires Authorization: Bearer <token> (unset: no key needed, for Prometheus on a private network)'),
   SWITCHYARD_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Public base URL used in tracking and unsubscribe links (default http://HOST:PORT)' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string; when unset the embedded PGlite store is used' })),
@@ -88,6 +94,8 @@ export type RawConfig = Static<typeof SCHEMA>;
 export interface Config {
   readonly raw: Readonly<RawConfig>;
   readonly http: { port: number; host: string; publicUrl: string };
+  /** The admin listener; `url` is where a local CLI reaches it. */
+  readonly admin: { port: number; host: string; url: string };
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   readonly dataDir: string;
@@ -137,6 +145,13 @@ function espProblems(raw: RawConfig): string[] {
   return out;
 }
 
+/** A wildcard bind address is reached locally through loopback. */
+function localHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 /** Pure: env (+ file values) → validated Config. Throws CONFIG_INVALID listing every bad key. */
 export function loadConfig(env: Record<string, string | undefined>, file: Record<string, unknown> = {}): Config {
   const known = new Set(Object.keys(SCHEMA.properties));
@@ -158,11 +173,15 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   }
   const raw = converted as RawConfig;
   if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP'))) errors.push(...espProblems(raw));
+  if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
+    errors.push(`SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`);
+  }
   if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
   const dataDir = raw.SWITCHYARD_DATA_DIR;
   const config: Config = {
     raw: Object.freeze(raw),
     http: { port: raw.PORT, host: raw.SWITCHYARD_HOST, publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, '') },
+    admin: { port: raw.SWITCHYARD_ADMIN_PORT, host: raw.SWITCHYARD_ADMIN_HOST, url: `http://${localHost(raw.SWITCHYARD_ADMIN_HOST)}:${raw.SWITCHYARD_ADMIN_PORT}` },
     logLevel: raw.LOG_LEVEL,
     store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
     dataDir,

@@ -1,17 +1,18 @@
 /**
- * The HTTP server: health, readiness, metrics, OpenAPI + docs UI, dead letters, and whatever
- * route plugins app.ts hands in (campaigns, webhooks, tracking). Handlers stay thin; errors are
- * mapped to HTTP here only, from their code.
+ * The two HTTP servers' common base and the public server. The base owns the one error handler
+ * (codes → statuses through http-status.ts), HTTP metrics and the health probes, so both
+ * listeners answer errors alike. The public server adds only what the internet must reach:
+ * tracking, one-click unsubscribe and webhooks. It never registers an admin route (/v1, /docs,
+ * /openapi.json, /metrics); those live on the admin server (admin-server.ts).
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { Type } from '@sinclair/typebox';
 import type { Bus } from '../bus/port.ts';
 import { isSwitchyardError } from '../core/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
+import { registerPublicGuards, type PublicGuardOptions } from './guards/register.ts';
 import { httpStatusFor } from './http-status.ts';
 
 export type RouteRegistrar = (app: FastifyInstance) => void | Promise<void>;
@@ -24,17 +25,24 @@ export interface ServerDeps {
   version: string;
   /** Largest request body (webhook batches can be large). */
   bodyLimit: number;
+  /** Fastify's trustProxy: which peers' X-Forwarded-For names the client (rate limits, audit). */
+  trustProxy?: boolean | string;
 }
 
-export async function createServer(deps: ServerDeps, routes: RouteRegistrar[] = []): Promise<FastifyInstance> {
+/** Rate limits, headers and body checks of a listener (src/api/guards), on the server's clock. */
+export interface Guards<O> { options: O; clock: Clock }
+
+/** Fastify with the shared error handler, HTTP metrics and /healthz, /readyz. */
+export function createBaseServer(deps: ServerDeps): FastifyInstance {
   // the pino instance is typed as Logger; Fastify's default instance type expects FastifyBaseLogger
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: deps.bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Switchyard API', version: deps.version, description: 'Email-marketing orchestration: campaigns, reactions, dead letters, health.' },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const app = Fastify({
+    loggerInstance: deps.log, bodyLimit: deps.bodyLimit, logController: new LogController({ disableRequestLogging: true }),
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
+    // tracking tokens are long and travel in the path; the wildcard routes never hit this, named params might
+    maxParamLength: 2048,
+    // a URL Fastify cannot decode is answered before any route or hook: keep our error shape, never echo it
+    frameworkErrors: (err, _request, reply) => { void (reply as FastifyReply).status(400).send({ error: 'VALIDATION_FAILED', message: `malformed request URL (${err.code})` }); },
+  }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, request, reply) => {
     if (isSwitchyardError(err)) {
@@ -65,28 +73,13 @@ export async function createServer(deps: ServerDeps, routes: RouteRegistrar[] = 
     const ok = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
   });
+  return app;
+}
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  app.get('/v1/dead-letters', {
-    schema: {
-      tags: ['dead letters'], summary: 'List dead letters, newest first',
-      querystring: Type.Object({ stage: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })), includeRetried: Type.Optional(Type.Boolean()) }),
-    },
-  }, async (req) => {
-    const q = req.query as { stage?: string; limit?: number; includeRetried?: boolean };
-    return { deadLetters: await deps.bus.deadLetters.list(q) };
-  });
-
-  app.post('/v1/dead-letters/retry', {
-    schema: { tags: ['dead letters'], summary: 'Requeue dead letters to their stage', body: Type.Object({ ids: Type.Array(Type.Integer(), { minItems: 1, maxItems: 10_000 }) }) },
-  }, async (req) => ({ retried: await deps.bus.deadLetters.retry((req.body as { ids: number[] }).ids) }));
-
+/** The internet-facing listener: health plus the given public routes (tracking, webhooks). */
+export async function createPublicServer(deps: ServerDeps & { guards?: Guards<PublicGuardOptions> }, routes: RouteRegistrar[] = []): Promise<FastifyInstance> {
+  const app = createBaseServer(deps);
+  if (deps.guards) registerPublicGuards(app, deps.guards.options, { clock: deps.guards.clock });
   for (const register of routes) await register(app);
   return app;
 }

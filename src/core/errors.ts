@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   BUS_NO_HANDLER: 'A message arrived for a type no handler knows',
   DEAD_LETTER_NOT_FOUND: 'No dead letter has that id',
   NOT_FOUND: 'The requested resource does not exist',
+  UNAUTHENTICATED: 'No API key, or an unknown or revoked one (send Authorization: Bearer KEY)',
+  FORBIDDEN: 'The API key is valid but its role does not grant the scope this route needs',
   VALIDATION_FAILED: 'A request or input did not match its schema',
   ESP_RATE_LIMITED: 'Provider asked us to slow down; retry after retryAfterMs',
   ESP_RECIPIENT_REJECTED: 'Provider refused the address permanently',

@@ -60,16 +60,16 @@ describe('tracking routes wired by app.ts', () => {
     assert.match(fixed, /^\/t\/c\/[\w-]+\/1$/, 'the static pricing link is the message token and its index');
     assert.match(dynamic, /^\/t\/c\/[\w-]+\/0\/[\w-]+$/, 'the Liquid-built button is the message token, its index and a link tag');
 
-    const pricing = await app.server.inject({ method: 'GET', url: fixed, headers: { 'user-agent': HUMAN_UA } });
+    const pricing = await app.publicServer.inject({ method: 'GET', url: fixed, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(pricing.statusCode, 302, pricing.body);
     assert.equal(pricing.headers.location, 'https://demo.example.com/pricing');
-    const button = await app.server.inject({ method: 'GET', url: dynamic, headers: { 'user-agent': HUMAN_UA } });
+    const button = await app.publicServer.inject({ method: 'GET', url: dynamic, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(button.headers.location, 'https://demo.example.com/whats-new?plan=pro');
-    const wrong = await app.server.inject({ method: 'GET', url: fixed.replace(/\/1$/, '/0') });
+    const wrong = await app.publicServer.inject({ method: 'GET', url: fixed.replace(/\/1$/, '/0') });
     assert.equal(wrong.statusCode, 400);
     assert.match(wrong.json().message, /link 0 is not a static link of campaign cmp-track-1's template/);
     const pixel = /src="https:\/\/t\.example\.com(\/t\/o\/[\w-]+)"/.exec(msg.html ?? '')?.[1] as string;
-    assert.equal((await app.server.inject({ method: 'GET', url: pixel, headers: { 'user-agent': HUMAN_UA } })).statusCode, 200);
+    assert.equal((await app.publicServer.inject({ method: 'GET', url: pixel, headers: { 'user-agent': HUMAN_UA } })).statusCode, 200);
 
     const { rows } = await db.query<{ type: string; url: string | null }>(
       `select type, url from engagement_events where campaign_id = $1 and provider = 'tracking' order by type, url`, [c.id]);
@@ -90,18 +90,18 @@ describe('tracking routes wired by app.ts', () => {
     for (const path of [...p.clicks, p.unsubscribe, p.headerUnsubscribe]) assert.ok(path !== undefined, preview.html);
 
     for (const path of p.clicks) {
-      const res = await app.server.inject({ method: 'GET', url: path, headers: { 'user-agent': HUMAN_UA } });
+      const res = await app.publicServer.inject({ method: 'GET', url: path, headers: { 'user-agent': HUMAN_UA } });
       assert.equal(res.statusCode, 400, path);
       assert.equal(res.headers.location, undefined, 'no redirect from a preview link');
       assert.equal(res.json().error, 'TRACKING_PREVIEW_TOKEN');
     }
     for (const path of [p.unsubscribe, p.headerUnsubscribe, `${p.unsubscribe}/confirm`]) {
-      const post = await app.server.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+      const post = await app.publicServer.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
       assert.equal(post.statusCode, 400, path);
       assert.equal(post.json().error, 'TRACKING_PREVIEW_TOKEN');
     }
-    assert.equal((await app.server.inject({ method: 'GET', url: p.unsubscribe })).json().error, 'TRACKING_PREVIEW_TOKEN');
-    const pixel = await app.server.inject({ method: 'GET', url: p.pixel, headers: { 'user-agent': HUMAN_UA } });
+    assert.equal((await app.publicServer.inject({ method: 'GET', url: p.unsubscribe })).json().error, 'TRACKING_PREVIEW_TOKEN');
+    const pixel = await app.publicServer.inject({ method: 'GET', url: p.pixel, headers: { 'user-agent': HUMAN_UA } });
     assert.equal(pixel.headers['content-type'], 'image/gif', 'the pixel still loads in a preview');
     assert.equal(decodeVerpAddress(preview.returnPath ?? '', { secret: 'app-secret', domain: 'demo.example.com' }).ok, false,
       'the preview\'s return path carries no VERP token a forged bounce could use');
@@ -114,8 +114,8 @@ describe('tracking routes wired by app.ts', () => {
 
     // The message the send path renders for the same contact works.
     const sent = trackingPaths(await sentMessage(c, victim));
-    assert.equal((await app.server.inject({ method: 'GET', url: sent.clicks[1] as string, headers: { 'user-agent': HUMAN_UA } })).statusCode, 302);
-    const ok = await app.server.inject({ method: 'POST', url: sent.headerUnsubscribe, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+    assert.equal((await app.publicServer.inject({ method: 'GET', url: sent.clicks[1] as string, headers: { 'user-agent': HUMAN_UA } })).statusCode, 302);
+    const ok = await app.publicServer.inject({ method: 'POST', url: sent.headerUnsubscribe, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
     assert.equal(ok.statusCode, 200);
     assert.deepEqual(await events(), ['clicked', 'unsubscribed']);
     assert.equal(await suppressed(), 1);

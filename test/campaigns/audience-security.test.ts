@@ -21,6 +21,7 @@ import type { Db } from '../../src/store/port.ts';
 import { TEST_DATABASE_URL, postgresUnreachable, uniqueName } from '../support/databases.ts';
 import { requirePostgres } from '../support/services.ts';
 import { drain } from '../support/pipeline.ts';
+import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 
 const SECRET = 'hunter2-s3cr3t-value';
 const root = mkdtempSync(join(tmpdir(), 'sy-audsec-'));
@@ -43,6 +44,7 @@ function linesOf(file: string, text: string): string[] {
 describe('audience attacks through the API', () => {
   let db: Db;
   let app: App;
+  let auth: AuthHeaders;
   let admin: pg.Client | undefined;
   const logLines: string[] = [];
   before(async () => {
@@ -60,6 +62,7 @@ describe('audience attacks through the API', () => {
     const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_PUBLIC_URL: 'https://t.example.com', SWITCHYARD_WAREHOUSE_URL: TEST_DATABASE_URL });
     const log = pino({ level: 'trace' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
     app = await createApp(config, { db, log, newId: () => `cmp-sec-${++ids}` });
+    auth = await authHeaders(app);
   });
   after(async () => {
     await app.close();
@@ -71,7 +74,8 @@ describe('audience attacks through the API', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const post = (url: string, body: unknown) => app.server.inject({ method: 'POST', url, payload: body as Record<string, unknown> });
+  const post = (url: string, body: unknown) => app.adminServer.inject({ method: 'POST', url, headers: auth, payload: body as Record<string, unknown> });
+  const get = (url: string) => app.adminServer.inject({ method: 'GET', url, headers: auth });
 
   it('CSV paths outside the directories are refused at validate and create, with nothing of the file in the answer', async () => {
     const secretFile = join(dataDir, 'tracking-secret');
@@ -111,10 +115,10 @@ describe('audience attacks through the API', () => {
     unlinkSync(path);
     symlinkSync(outside, path);
     await drain(app);
-    const got = await app.server.inject({ method: 'GET', url: `/v1/campaigns/${id}` });
+    const got = await get(`/v1/campaigns/${id}`);
     assert.equal(got.json().status, 'failed');
     assert.match(got.json().statusReason, /^audience: CSV audience path "swapped\.csv" is not allowed/);
-    const dead = await app.server.inject({ method: 'GET', url: '/v1/dead-letters?limit=1000' });
+    const dead = await get('/v1/dead-letters?limit=1000');
     assert.deepEqual(linesOf(outside, got.body + dead.body + logLines.join('\n')), []);
   });
 
@@ -148,11 +152,11 @@ describe('audience attacks through the API', () => {
       assert.match(v.json().errors.join('\n'), /SQLSTATE 22P02: invalid_text_representation/);
       const again = await post(`/v1/campaigns/${id}/validate`, {});
       await drain(app);
-      const got = await app.server.inject({ method: 'GET', url: `/v1/campaigns/${id}` });
+      const got = await get(`/v1/campaigns/${id}`);
       assert.equal(got.json().status, 'failed');
       assert.match(got.json().statusReason, /^audience: the audience query failed \(SQLSTATE 22P02: invalid_text_representation\)/);
-      const dead = await app.server.inject({ method: 'GET', url: '/v1/dead-letters?limit=1000' });
-      const status = await app.server.inject({ method: 'GET', url: `/v1/campaigns/${id}/status` });
+      const dead = await get('/v1/dead-letters?limit=1000');
+      const status = await get(`/v1/campaigns/${id}/status`);
       const everything = [v.body, again.body, got.body, dead.body, status.body, ...logLines].join('\n');
       assert.ok(logLines.some((l) => l.includes('campaign failed while selecting')), 'the failure was logged');
       assert.ok(!everything.includes(SECRET) && !everything.includes('hunter2'), 'the secret leaked');

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { call } from '../../src/cli/commands/campaigns.ts';
+import { callApi } from '../../src/cli/http.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import { adminGuardOptions, registerAdminGuards } from '../../src/api/guards/register.ts';
@@ -15,12 +15,12 @@ describe('campaign CLI against the admin guards', () => {
     addDummyRoutes(g);
     await g.app.listen({ host: '127.0.0.1', port: 0 });
     t.after(() => g.app.close());
-    const base = `http://127.0.0.1:${(g.app.server.address() as AddressInfo).port}`;
+    const base = { base: `http://127.0.0.1:${(g.app.server.address() as AddressInfo).port}`, key: 'sy_test_key', keyHint: 'test' };
 
-    assert.deepEqual(await call(base, 'POST', '/v1/campaigns/c1/cancel'), { ok: true });
+    assert.deepEqual(await callApi(base, 'POST', '/v1/campaigns/c1/cancel'), { ok: true });
     assert.deepEqual(g.bodies, [{}]);
-    assert.deepEqual(await call(base, 'GET', '/v1/campaigns'), { campaigns: [] });
-    assert.deepEqual(await call(base, 'POST', '/v1/campaigns', { name: 'x' }), { ok: true });
+    assert.deepEqual(await callApi(base, 'GET', '/v1/campaigns'), { campaigns: [] });
+    assert.deepEqual(await callApi(base, 'POST', '/v1/campaigns', { name: 'x' }), { ok: true });
     assert.equal(callsTo(g, '/v1/campaigns/:id/cancel'), 1);
   });
 });

@@ -16,6 +16,7 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { drain } from '../support/pipeline.ts';
+import { authHeaders } from '../support/api-keys.ts';
 
 const silent = pino({ level: 'silent' });
 const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
@@ -125,9 +126,9 @@ describe('deliverability governor in the send stage', () => {
     assert.equal(states.rendered ?? 0, 0);
     assert.equal(states.sent ?? 0, 0);
 
-    const bad = await app.server.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: {} });
+    const bad = await app.adminServer.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: {}, headers: await authHeaders(app) });
     assert.equal(bad.statusCode, 400);
-    const res = await app.server.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: { sendingDomain: 'demo.example.com' } });
+    const res = await app.adminServer.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: { sendingDomain: 'demo.example.com' }, headers: await authHeaders(app) });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal((res.json() as { sendingDomains: { breaker: { state: string } }[] }).sendingDomains[0]?.breaker.state, 'closed');
     await clock.advance(60_000);

@@ -113,7 +113,7 @@ describe('reactions end to end on the demo workspace', () => {
     const url = new URL(/<(https:[^>]+)>/.exec(header)![1]!);
     assert.equal(url.origin, 'https://t.example.com');
 
-    const res = await app.server.inject({
+    const res = await app.publicServer.inject({
       method: 'POST', url: url.pathname, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     assert.equal(res.statusCode, 200, res.body);
@@ -139,7 +139,7 @@ describe('reactions end to end on the demo workspace', () => {
     assert.equal(await count('select count(*) as n from compliance_suppression_log where email = $1', [email]), 1);
 
     // RFC 8058 retries are harmless: same answer, no second event
-    const again = await app.server.inject({ method: 'POST', url: url.pathname, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const again = await app.publicServer.inject({ method: 'POST', url: url.pathname, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(again.statusCode, 200);
     assert.equal(await count(`select count(*) as n from engagement_events where type = 'unsubscribed' and email = $1`, [email]), 1);
   });
@@ -159,7 +159,7 @@ describe('reactions end to end on the demo workspace', () => {
       { ...common, event: 'open', sg_event_id: 'e2e-open-1', useragent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)' },
       { ...common, event: 'click', sg_event_id: 'e2e-click-1', url: 'https://demo.example.com/pricing', useragent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)' },
     ]);
-    const post = () => app.server.inject({ method: 'POST', url: '/webhooks/sendgrid', payload: body, headers: signer.headers(body, ts) });
+    const post = () => app.publicServer.inject({ method: 'POST', url: '/webhooks/sendgrid', payload: body, headers: signer.headers(body, ts) });
 
     const first = await post();
     assert.equal(first.statusCode, 200, first.body);

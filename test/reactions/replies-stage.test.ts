@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { createServer } from '../../src/api/server.ts';
+import { createAdminServer } from '../../src/api/admin-server.ts';
 import { httpStatusFor } from '../../src/api/http-status.ts';
 import { registerReviewRoutes } from '../../src/api/routes/review.ts';
 import { createConsumer } from '../../src/bus/consumer.ts';
@@ -23,6 +23,8 @@ import { listReviewItems, reviewItemId, type ReviewItem } from '../../src/reacti
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import type { InjectOptions } from 'fastify';
+import { accessServices, authHeaders } from '../support/api-keys.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;
@@ -133,8 +135,11 @@ describe('replies stage and review queue', () => {
   });
 
   it('HTTP: list, claim (one reviewer wins), resolve with an action; suppression status by email', async (t) => {
-    const server = await createServer({ log, db, bus, metrics: createMetrics({ bus }), version: 'test', bodyLimit: 1_000_000 }, [registerReviewRoutes({ db, clock, crm, ingest })]);
-    t.after(() => server.close());
+    const access = accessServices(db, clock);
+    const admin = await createAdminServer({ log, db, bus, metrics: createMetrics({ bus }), version: 'test', bodyLimit: 1_000_000, ...access }, [registerReviewRoutes({ db, clock, crm, ingest })]);
+    t.after(() => admin.close());
+    const headers = await authHeaders(access, 'compliance');
+    const server = { inject: (opts: InjectOptions) => admin.inject({ ...opts, headers }) };
     const id = reviewItemId(`${run.apple}:reply`);
     const listed = await server.inject({ method: 'GET', url: '/v1/review-items?status=open&limit=1000' });
     assert.equal(listed.statusCode, 200);

@@ -35,11 +35,11 @@ export interface BrowserSafetyOptions {
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The names an admin listener on loopback answers to: bare and with the port. Port 0 (let the
- *  system choose, as tests do) allows any port on the loopback names (`name:*`). */
-export function defaultAdminHosts(adminPort: number): string[] {
-  const port = adminPort === 0 ? '*' : String(adminPort);
-  return [...LOOPBACK_NAMES, ...LOOPBACK_NAMES.map((n) => `${n}:${port}`)];
+/** The names an admin listener on loopback answers to, on any port: DNS rebinding shows up as a
+ *  foreign *name* in Host, and a port forwarded or proxied locally (ssh -L, a test's port 0)
+ *  must not lock out the operator. Origins, which a browser sets, stay port-exact. */
+export function defaultAdminHosts(_adminPort: number): string[] {
+  return [...LOOPBACK_NAMES, ...LOOPBACK_NAMES.map((n) => `${n}:*`)];
 }
 
 /** The admin listener's own origins on loopback (what its dashboard and docs page send); with

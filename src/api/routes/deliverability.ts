@@ -17,8 +17,9 @@ const Scope = Type.Object({
 export function registerDeliverabilityRoutes(deps: { governor: Pick<Governor, 'status' | 'resume'> }) {
   return (app: FastifyInstance): void => {
     const tags = ['deliverability'];
-    app.get('/v1/deliverability/status', { schema: { tags, summary: 'Governor status: rates, deferral/bounce/complaint %, breakers per scope' } }, async () => deps.governor.status());
+    app.get('/v1/deliverability/status', { config: { scope: 'deliverability:read' }, schema: { tags, summary: 'Governor status: rates, deferral/bounce/complaint %, breakers per scope' } }, async () => deps.governor.status());
     app.post('/v1/deliverability/resume', {
+      config: { scope: 'deliverability:write' },
       schema: { tags, summary: 'Operator resume: close breakers of a campaign / sending domain, clear holds of a provider', body: Scope },
     }, async (req) => {
       const scope = req.body as AlertScope;

@@ -1,10 +1,12 @@
 /**
- * `switchyard campaign …`: the campaign lifecycle over the HTTP API of a running server (the
- * same API users script against; an embedded PGlite store has one owner, the server).
+ * `switchyard campaign …`: the campaign lifecycle over the admin API of a running server (the
+ * same API users script against; an embedded PGlite store has one owner, the server), with the
+ * CLI's API key (SWITCHYARD_API_KEY or the local key file).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { demoCampaign } from '../../demo/campaign.ts';
+import { callApi, type ApiTarget } from '../http.ts';
 
 interface Status {
   campaign: { id: string; name: string; status: string; statusReason: string | null; selected: number; selectDone: boolean };
@@ -13,20 +15,8 @@ interface Status {
   etaSeconds: number | null;
 }
 
-/** One API call. Every non-GET request sends a JSON body (`{}` when there is nothing to say):
- *  the admin listener refuses state changes without Content-Type: application/json. */
-export async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const payload = body === undefined && method !== 'GET' && method !== 'HEAD' ? {} : body;
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method, headers: payload === undefined ? {} : { 'content-type': 'application/json' }, body: payload === undefined ? undefined : JSON.stringify(payload) });
-  } catch (err) {
-    throw new Error(`cannot reach Switchyard at ${base} (is \`npm start\` running?): ${(err as Error).message}`);
-  }
-  const json = (await res.json()) as T & { error?: string; message?: string };
-  if (!res.ok) throw new Error(`${json.error ?? res.status}: ${json.message ?? res.statusText}`);
-  return json;
-}
+/** The admin API, from `--url` or the configured admin listener, with the CLI's key. */
+export type TargetResolver = (url: string | undefined) => ApiTarget;
 
 /** One line: a bar of handled / selected and the counts that matter. */
 export function progressLine(s: Status, width = 30): string {
@@ -39,9 +29,9 @@ export function progressLine(s: Status, width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${s.campaign.selectDone ? total : `${total}+`} ${s.campaign.status} ${s.ratePerSecond}/s${eta}  ${counts}`;
 }
 
-async function watch(base: string, id: string, out: NodeJS.WriteStream): Promise<Status> {
+async function watch(base: ApiTarget, id: string, out: NodeJS.WriteStream): Promise<Status> {
   for (;;) {
-    const s = await call<Status>(base, 'GET', `/v1/campaigns/${id}/status`);
+    const s = await callApi<Status>(base, 'GET', `/v1/campaigns/${id}/status`);
     out.write(`${out.isTTY ? '\r\x1b[2K' : ''}${progressLine(s)}${out.isTTY ? '' : '\n'}`);
     if (!['running', 'draft', 'paused'].includes(s.campaign.status) || (s.campaign.status === 'paused' && s.campaign.statusReason !== null && !out.isTTY)) {
       out.write(`\n${s.campaign.status}${s.campaign.statusReason ? `: ${s.campaign.statusReason}` : ''}\n`);
@@ -51,26 +41,26 @@ async function watch(base: string, id: string, out: NodeJS.WriteStream): Promise
   }
 }
 
-export function registerCampaignCommands(program: Command): void {
+export function registerCampaignCommands(program: Command, resolveTarget: TargetResolver): void {
   const cmd = program.command('campaign').description('Create, run and watch campaigns through a running server')
-    .option('--url <url>', 'server base URL', 'http://127.0.0.1:3000');
-  const base = (): string => (cmd.opts() as { url: string }).url.replace(/\/$/, '');
+    .option('--url <url>', 'admin API base URL (default: the configured admin listener, http://127.0.0.1:3001)');
+  const base = (): ApiTarget => resolveTarget((cmd.opts() as { url?: string }).url);
   const print = (x: unknown): void => { process.stdout.write(`${JSON.stringify(x, null, 2)}\n`); };
 
   cmd.command('demo').description('Create and start the demo campaign on the demo workspace, then watch it')
     .option('--size <n>', 'audience size', (v) => Number(v))
     .option('--no-watch', 'return after starting')
     .action(async (opts: { size?: number; watch: boolean }) => {
-      const created = await call<{ id: string }>(base(), 'POST', '/v1/campaigns', demoCampaign(opts.size === undefined ? {} : { audience: { source: 'demo', size: opts.size } }));
-      await call(base(), 'POST', `/v1/campaigns/${created.id}/start`);
+      const created = await callApi<{ id: string }>(base(), 'POST', '/v1/campaigns', demoCampaign(opts.size === undefined ? {} : { audience: { source: 'demo', size: opts.size } }));
+      await callApi(base(), 'POST', `/v1/campaigns/${created.id}/start`);
       process.stdout.write(`started ${created.id}\n`);
       if (opts.watch) await watch(base(), created.id, process.stdout);
     });
   cmd.command('create').description('Create a draft from a JSON definition file').argument('<file>')
-    .action(async (file: string) => print(await call(base(), 'POST', '/v1/campaigns', JSON.parse(readFileSync(file, 'utf8')))));
+    .action(async (file: string) => print(await callApi(base(), 'POST', '/v1/campaigns', JSON.parse(readFileSync(file, 'utf8')))));
   cmd.command('validate').description('Validate a saved campaign, or a JSON file').argument('<idOrFile>')
     .action(async (x: string) => {
-      const r = x.endsWith('.json') ? await call<{ ok: boolean }>(base(), 'POST', '/v1/campaigns/validate', JSON.parse(readFileSync(x, 'utf8'))) : await call<{ ok: boolean }>(base(), 'POST', `/v1/campaigns/${x}/validate`);
+      const r = x.endsWith('.json') ? await callApi<{ ok: boolean }>(base(), 'POST', '/v1/campaigns/validate', JSON.parse(readFileSync(x, 'utf8'))) : await callApi<{ ok: boolean }>(base(), 'POST', `/v1/campaigns/${x}/validate`);
       print(r);
       if (!r.ok) process.exitCode = 1;
     });
@@ -78,14 +68,14 @@ export function registerCampaignCommands(program: Command): void {
     .option('--field <k=v...>', 'extra contact fields')
     .action(async (id: string, o: { email: string; contact: string; field?: string[] }) => {
       const fields = Object.fromEntries((o.field ?? []).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-      print(await call(base(), 'POST', `/v1/campaigns/${id}/preview`, { id: o.contact, email: o.email, ...fields }));
+      print(await callApi(base(), 'POST', `/v1/campaigns/${id}/preview`, { id: o.contact, email: o.email, ...fields }));
     });
   for (const action of ['start', 'pause', 'resume', 'cancel'] as const) {
-    cmd.command(action).description(`${action} a campaign`).argument('<id>').action(async (id: string) => print(await call(base(), 'POST', `/v1/campaigns/${id}/${action}`)));
+    cmd.command(action).description(`${action} a campaign`).argument('<id>').action(async (id: string) => print(await callApi(base(), 'POST', `/v1/campaigns/${id}/${action}`)));
   }
   cmd.command('status').description('Counts per stage and outcome, rate, ETA').argument('<id>').option('--watch', 'live progress bar until it ends')
     .action(async (id: string, o: { watch?: boolean }) => {
-      if (o.watch) await watch(base(), id, process.stdout); else print(await call(base(), 'GET', `/v1/campaigns/${id}/status`));
+      if (o.watch) await watch(base(), id, process.stdout); else print(await callApi(base(), 'GET', `/v1/campaigns/${id}/status`));
     });
-  cmd.command('list').description('Recent campaigns').action(async () => print(await call(base(), 'GET', '/v1/campaigns')));
+  cmd.command('list').description('Recent campaigns').action(async () => print(await callApi(base(), 'GET', '/v1/campaigns')));
 }

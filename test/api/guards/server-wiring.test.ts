@@ -1,56 +1,54 @@
 /**
- * The guards on the real HTTP server (src/api/server.ts), added through a route registrar as the
- * listener split will do: the issue's attacks on a real state-changing route (dead-letter retry)
- * are refused, the docs UI still loads, and the deep-JSON 500 is now a 400.
+ * The guards on the admin listener as app.ts wires it (guards, then API keys, then routes): the
+ * issue's attacks on a real state-changing route (dead-letter retry) are refused before the key
+ * is even looked at, the docs UI still loads, and the deep-JSON 500 is now a 400.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { createServer } from '../../../src/api/server.ts';
-import { adminGuardOptions, registerAdminGuards } from '../../../src/api/guards/register.ts';
-import { createPostgresLogBus } from '../../../src/bus/postgres-log/adapter.ts';
+import { createApp, type App } from '../../../src/app.ts';
 import { createManualClock } from '../../../src/clock/manual.ts';
 import { loadConfig } from '../../../src/config.ts';
-import { createMetrics } from '../../../src/observability/metrics.ts';
-import { migrate } from '../../../src/store/migrate.ts';
 import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import type { Db } from '../../../src/store/port.ts';
+import { authHeaders, type AuthHeaders } from '../../support/api-keys.ts';
 
 const HOST = '127.0.0.1:3001';
 const DEEP = '{"ids":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}';
 
-describe('admin guards on the real server', () => {
+describe('admin guards on the admin listener', () => {
   let db: Db;
+  let app: App;
   let guarded: FastifyInstance;
+  let auth: AuthHeaders;
   before(async () => {
     db = await createPgliteDb({});
-    await migrate(db);
-    const clock = createManualClock();
-    const bus = createPostgresLogBus({ db, clock });
-    const deps = { log: pino({ level: 'silent' }), db, bus, version: 'test', bodyLimit: 5 * 1024 * 1024 };
-    const options = adminGuardOptions(loadConfig({}).raw, 3001);
-    guarded = await createServer({ ...deps, metrics: createMetrics({ bus }) }, [(app) => registerAdminGuards(app, options, { clock })]);
+    app = await createApp(loadConfig({ SWITCHYARD_DEMO: 'false' }), { db, log: pino({ level: 'silent' }), clock: createManualClock() });
+    guarded = app.adminServer;
     await guarded.ready();
+    auth = await authHeaders(app);
   });
-  after(async () => { await guarded.close(); await db.close(); });
+  after(async () => { await app.close(); await db.close(); });
 
   it('a cross-site text/plain retry and a rebinding Host are refused; the CLI shape is served', async () => {
-    const evil = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' } });
+    const evil = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { ...auth, host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' } });
     assert.equal(evil.statusCode, 403);
     assert.equal(evil.json().error, 'ORIGIN_NOT_ALLOWED');
-    const noOrigin = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { host: HOST, 'content-type': 'text/plain' } });
+    const noOrigin = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { ...auth, host: HOST, 'content-type': 'text/plain' } });
     assert.equal(noOrigin.statusCode, 415);
-    const rebind = await guarded.inject({ url: '/v1/dead-letters', headers: { host: 'attacker.example:3001' } });
+    const rebind = await guarded.inject({ url: '/v1/dead-letters', headers: { ...auth, host: 'attacker.example:3001' } });
     assert.equal(rebind.statusCode, 421);
-    const cli = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { host: HOST, 'content-type': 'application/json' } });
-    assert.equal(cli.statusCode, 200);
+    const keyless = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { host: HOST, 'content-type': 'application/json' } });
+    assert.equal(keyless.statusCode, 401);
+    const cli = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: '{"ids":[1]}', headers: { ...auth, host: HOST, 'content-type': 'application/json' } });
+    assert.equal(cli.statusCode, 200, cli.body);
     assert.equal(cli.headers['cache-control'], 'no-store');
     assert.equal((await guarded.inject({ url: '/healthz', headers: { host: '10.0.0.9:3001' } })).statusCode, 200);
   });
 
   it('JSON nested 100 000 deep: 400 JSON_TOO_DEEP, never a 5xx', async () => {
-    const res = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: DEEP, headers: { host: HOST, 'content-type': 'application/json' } });
+    const res = await guarded.inject({ method: 'POST', url: '/v1/dead-letters/retry', payload: DEEP, headers: { ...auth, host: HOST, 'content-type': 'application/json' } });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().error, 'JSON_TOO_DEEP');
   });
