@@ -39,7 +39,7 @@ export function createBaseServer(deps: ServerDeps): FastifyInstance {
     loggerInstance: deps.log, bodyLimit: deps.bodyLimit, logController: new LogController({ disableRequestLogging: true }),
     ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
     // tracking tokens are long and travel in the path; the wildcard routes never hit this, named params might
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     // a URL Fastify cannot decode is answered before any route or hook: keep our error shape, never echo it
     frameworkErrors: (err, _request, reply) => { void (reply as FastifyReply).status(400).send({ error: 'VALIDATION_FAILED', message: `malformed request URL (${err.code})` }); },
   }) as unknown as FastifyInstance;
@@ -58,6 +58,9 @@ export function createBaseServer(deps: ServerDeps): FastifyInstance {
     request.log.error({ err }, 'unexpected error');
     return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
   });
+
+  // Fastify's own 404 body has no code of ours and echoes the path
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} on this listener` }));
 
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.http.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
