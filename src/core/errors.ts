@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   WEBHOOK_PAYLOAD_INVALID: 'A webhook body was malformed or had an unknown shape',
   WEBHOOK_PAYLOAD_TOO_LARGE: 'A webhook body exceeded the configured size limit',
   WEBHOOK_STALE: 'A webhook timestamp was outside the accepted tolerance',
-  WEBHOOK_REPLAYED: 'A webhook request whose signature was already used (same token or signed timestamp) was refused',
+  WEBHOOK_REPLAYED: 'A webhook signature already used with another body (same token or signed timestamp) was refused',
   TEMPLATE_INVALID: 'A template failed to parse or compile',
   TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
   TEMPLATE_LIMIT_EXCEEDED: 'A template exceeded its render time, memory or size limit (permanent for that recipient)',

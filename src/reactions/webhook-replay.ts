@@ -1,24 +1,33 @@
 /**
- * Remembers the replay key of every verified webhook request until its signature would be stale
- * anyway, so a captured request (or a Mailgun signature re-used with other event data) is
- * refused the second time. The database decides (insert … on conflict do nothing), so two
+ * Remembers the replay key of every verified webhook request, with its body's digest, until its
+ * signature would be stale anyway, so a Mailgun signature re-used with other event data is
+ * refused. The same key with the same body is the vendor redelivering after a lost answer: it
+ * goes through, and ingest's dedup by event id makes it change nothing. The database decides (insert … on conflict do nothing), so two
  * processes cannot both accept the same key. Expired keys are deleted set-wise at most once per
  * prune interval of the injected clock; time never comes from the database's now().
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
 import type { Queryable } from '../store/port.ts';
 
+/** `new`: first use of the key; `redelivery`: the key again with the same body; `replay`: the key with another body. */
+export type ReplayVerdict = 'new' | 'redelivery' | 'replay';
+
 export interface ReplayGuard {
-  /** Claims `key` for `vendor` until `expiresAt`; false when it is already claimed (a replay). Idempotency is the database's. */
-  claim(vendor: string, key: string, expiresAt: Date): Promise<boolean>;
+  /** Claims `key` for `vendor` until `expiresAt`, remembering `body`'s digest. Idempotency is the database's. */
+  claim(vendor: string, key: string, expiresAt: Date, body: Uint8Array): Promise<ReplayVerdict>;
   /** Gives a claim back after processing failed (5xx), so the vendor's retry of the same request is accepted. */
   release(vendor: string, key: string): Promise<void>;
 }
 
+// the outer select reads the snapshot before the insert: it sees only an earlier claim's digest
 const CLAIM = `
-  insert into webhook_replay (vendor, replay_key, expires_at) values ($1, $2, $3)
-  on conflict (vendor, replay_key) do nothing
-  returning replay_key`;
+  with claimed as (
+    insert into webhook_replay (vendor, replay_key, expires_at, body_sha256) values ($1, $2, $3, $4)
+    on conflict (vendor, replay_key) do nothing
+    returning 1)
+  select exists (select 1 from claimed) as is_new,
+         (select body_sha256 = $4 from webhook_replay where vendor = $1 and replay_key = $2) as same_body`;
 const RELEASE = `delete from webhook_replay where vendor = $1 and replay_key = $2`;
 // webhook_replay_expires: a range delete on the index, whatever the table size
 const PRUNE = `delete from webhook_replay where expires_at <= $1`;
@@ -29,14 +38,16 @@ export function createWebhookReplayGuard(deps: { db: Queryable; clock: Clock }, 
   const pruneEveryMs = options.pruneEveryMs ?? DEFAULT_PRUNE_EVERY_MS;
   let lastPrune = -Infinity;
   return {
-    async claim(vendor, key, expiresAt) {
+    async claim(vendor, key, expiresAt, body) {
       const now = deps.clock.now();
       if (now.getTime() - lastPrune >= pruneEveryMs) {
         lastPrune = now.getTime();
         await deps.db.query(PRUNE, [now]);
       }
-      const { rows } = await deps.db.query(CLAIM, [vendor, key, expiresAt]);
-      return rows.length === 1;
+      const digest = createHash('sha256').update(body).digest();
+      const { rows } = await deps.db.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest]);
+      const row = rows[0]!;
+      return row.is_new ? 'new' : row.same_body === true ? 'redelivery' : 'replay';
     },
     async release(vendor, key) {
       await deps.db.query(RELEASE, [vendor, key]);

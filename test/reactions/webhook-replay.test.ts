@@ -20,32 +20,34 @@ for (const tdb of await testDatabases()) {
     };
     const key = (s: string): string => `${tdb.label}-${s}`;
 
-    check('a key is claimed once, even by two guards at the same time; release gives it back', async () => {
+    check('a key is claimed once, even by two guards at the same time; the same body again is a redelivery, another body a replay; release gives it back', async () => {
       const db = await tdb.open();
       const clock = createManualClock(new Date('2026-03-01T00:00:00Z'));
       const a = createWebhookReplayGuard({ db, clock });
       const b = createWebhookReplayGuard({ db, clock });
       const until = new Date(clock.now().getTime() + 60_000);
-      const both = await Promise.all([a.claim('mailgun', key('k1'), until), b.claim('mailgun', key('k1'), until)]);
-      assert.deepEqual(both.sort(), [false, true]);
-      assert.equal(await a.claim('sendgrid', key('k1'), until), true, 'keys are per vendor');
+      const body = Buffer.from('{"event":"complained"}');
+      const both = await Promise.all([a.claim('mailgun', key('k1'), until, body), b.claim('mailgun', key('k1'), until, body)]);
+      assert.deepEqual(both.sort(), ['new', 'redelivery']);
+      assert.equal(await a.claim('mailgun', key('k1'), until, Buffer.from('{"event":"unsubscribed"}')), 'replay');
+      assert.equal(await a.claim('sendgrid', key('k1'), until, body), 'new', 'keys are per vendor');
       await a.release('mailgun', key('k1'));
-      assert.equal(await b.claim('mailgun', key('k1'), until), true);
+      assert.equal(await b.claim('mailgun', key('k1'), until, body), 'new');
     });
     check('expired keys are pruned set-wise at most once per interval, live ones kept', async () => {
       const db = await tdb.open();
       const clock = createManualClock(new Date('2026-04-01T00:00:00Z'));
       const guard = createWebhookReplayGuard({ db, clock }, { pruneEveryMs: 60_000 });
       const at = (ms: number): Date => new Date(clock.now().getTime() + ms);
-      await guard.claim('mailgun', key('short'), at(1_000));
-      await guard.claim('mailgun', key('long'), at(3_600_000));
+      await guard.claim('mailgun', key('short'), at(1_000), Buffer.from('1'));
+      await guard.claim('mailgun', key('long'), at(3_600_000), Buffer.from('2'));
       await clock.advance(2_000);
-      await guard.claim('mailgun', key('x1'), at(60_000)); // within the interval: no prune yet
+      await guard.claim('mailgun', key('x1'), at(60_000), Buffer.from('3')); // within the interval: no prune yet
       const alive = async (): Promise<string[]> => (await db.query<{ replay_key: string }>(
         'select replay_key from webhook_replay where replay_key = any($1::text[]) order by replay_key', [[key('short'), key('long')]])).rows.map((r) => r.replay_key);
       assert.deepEqual(await alive(), [key('long'), key('short')].sort());
       await clock.advance(60_000);
-      await guard.claim('mailgun', key('x2'), at(60_000));
+      await guard.claim('mailgun', key('x2'), at(60_000), Buffer.from('4'));
       assert.deepEqual(await alive(), [key('long')]);
     });
     if (tdb.label === 'postgres') {

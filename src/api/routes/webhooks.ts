@@ -123,14 +123,15 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
       const verdict = await verifier.verify({ body: raw, headers: request.headers }, deps.clock.now());
       if (!verdict.ok) return refuseUnverified(request, reply, vendor, verdict.code, verdict.reason, raw);
       const replay = verdict.replay;
-      if (replay && !(await deps.replay.claim(vendor, replay.key, replay.expiresAt))) {
-        return refuseUnverified(request, reply, vendor, 'WEBHOOK_REPLAYED', 'this signature was already used; a repeated request is refused', raw);
+      const seen = replay ? await deps.replay.claim(vendor, replay.key, replay.expiresAt, raw) : 'new';
+      if (seen === 'replay') {
+        return refuseUnverified(request, reply, vendor, 'WEBHOOK_REPLAYED', 'this signature was already used with another body; the request is refused', raw);
       }
       try {
         return await processVerified(vendor, request, reply, raw, verdict.subscribeUrl);
       } catch (err) {
         // the vendor will retry after a 5xx: its retry must not be refused as a replay
-        if (replay) await deps.replay.release(vendor, replay.key).catch((e: unknown) => request.log.error({ err: e, vendor }, 'webhook replay key could not be released'));
+        if (replay && seen === 'new') await deps.replay.release(vendor, replay.key).catch((e: unknown) => request.log.error({ err: e, vendor }, 'webhook replay key could not be released'));
         throw err;
       }
     }
