@@ -71,7 +71,8 @@ export function createBaseServer(deps: ServerDeps): FastifyInstance {
   app.get('/readyz', { schema: { tags: ['system'], summary: 'Readiness: store and bus reachable' } }, async (_req, reply) => {
     const checks: Record<string, string> = {};
     for (const [name, ping] of [['store', () => deps.db.ping()], ['bus', () => deps.bus.ping()]] as const) {
-      try { await ping(); checks[name] = 'ok'; } catch (err) { checks[name] = (err as Error).message; }
+      // the code only: a driver's message can name hosts, users or paths, and /readyz is public
+      try { await ping(); checks[name] = 'ok'; } catch (err) { checks[name] = isSwitchyardError(err) ? err.code : 'unavailable'; }
     }
     const ok = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { createBaseServer } from '../../src/api/server.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -26,6 +27,16 @@ describe('HTTP servers (public and admin)', () => {
       assert.equal(ready.statusCode, 200);
       assert.deepEqual(ready.json().checks, { store: 'ok', bus: 'ok' });
     }
+  });
+
+  it('/readyz names a failed check by its code, never by the driver message', async () => {
+    const closed = await createPgliteDb({});
+    await closed.close();
+    const server = createBaseServer({ log: pino({ level: 'silent' }), db: closed, bus: app.bus, metrics: app.metrics, version: 'test', bodyLimit: 1024 });
+    const ready = await server.inject('/readyz');
+    assert.equal(ready.statusCode, 503);
+    assert.deepEqual(ready.json().checks, { store: 'STORE_UNREACHABLE', bus: 'ok' });
+    await server.close();
   });
 
   it('/metrics (admin, no key when no scrape token is set) exposes bus depth, lag and dead letters', async () => {
