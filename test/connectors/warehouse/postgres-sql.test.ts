@@ -6,7 +6,7 @@
  * statements the adapter builds always carry a parameter, so the extended protocol refuses a
  * second statement even if the parse check were bypassed.
  */
-import { test, after, afterEach, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
@@ -15,42 +15,22 @@ import { pino } from 'pino';
 import { cursorStatement, createPostgresWarehouse, probeStatement } from '../../../src/connectors/warehouse/postgres/adapter.ts';
 import { checkAudienceSql } from '../../../src/connectors/warehouse/postgres/sql-check.ts';
 import type { SchemaMapping } from '../../../src/connectors/warehouse/port.ts';
-import { uniqueName } from '../../support/databases.ts';
-import { requirePostgres } from '../../support/services.ts';
+import { pgSchemaFixture, type SchemaBase } from '../../support/pg-schema.ts';
 import { collect } from './port.contract.ts';
 
 const SECRET = 'hunter2-s3cr3t-value';
 const MAPPING: SchemaMapping = { columns: { id: 'id', email: 'email' } };
 
-interface Fixture { url: string; schema: string; admin: pg.Client }
-let fixture: Promise<Fixture> | undefined;
-let allPassed = true;
-afterEach((t) => { if ('passed' in t && t.passed === false) allPassed = false; });
-after(async () => {
-  if (fixture === undefined) return;
-  const { admin, schema } = await fixture;
-  if (allPassed) await admin.query(`drop schema if exists ${schema} cascade`);
-  await admin.end();
+type Fixture = SchemaBase;
+const setup = pgSchemaFixture('wh_sql', async ({ schema, admin }) => {
+  await admin.query(`create table ${schema}.victim (id int primary key, email text)`);
+  await admin.query(`insert into ${schema}.victim values (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`);
+  await admin.query(`create table ${schema}.secrets (secret text)`);
+  await admin.query(`insert into ${schema}.secrets values ($1)`, [SECRET]);
+  await admin.query(`create sequence ${schema}.s`);
+  await admin.query(`create function ${schema}.sneaky() returns int language sql as $$ insert into ${schema}.victim values (999, 'x@example.com') returning id $$`);
+  return {};
 });
-
-async function setup(t: TestContext): Promise<Fixture | null> {
-  const url = await requirePostgres(t);
-  if (url === null) return null;
-  fixture ??= (async () => {
-    const schema = uniqueName('wh_sql');
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.query(`create table ${schema}.victim (id int primary key, email text)`);
-    await admin.query(`insert into ${schema}.victim values (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`);
-    await admin.query(`create table ${schema}.secrets (secret text)`);
-    await admin.query(`insert into ${schema}.secrets values ($1)`, [SECRET]);
-    await admin.query(`create sequence ${schema}.s`);
-    await admin.query(`create function ${schema}.sneaky() returns int language sql as $$ insert into ${schema}.victim values (999, 'x@example.com') returning id $$`);
-    return { url, schema, admin };
-  })();
-  return fixture;
-}
 
 const victimIds = async (f: Fixture): Promise<number[]> =>
   (await f.admin.query(`select id from ${f.schema}.victim order by id`)).rows.map((r: { id: number }) => r.id);

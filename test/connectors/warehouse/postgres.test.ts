@@ -2,14 +2,13 @@
  * PostgreSQL warehouse against the real server (TEST_DATABASE_URL or 127.0.0.1:5432/test), in a
  * private schema filled set-wise with 50k rows; the schema is dropped only when the file passed.
  */
-import { test, after, afterEach, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { createPostgresWarehouse } from '../../../src/connectors/warehouse/postgres/adapter.ts';
 import type { SchemaMapping, Warehouse, WarehouseBatch } from '../../../src/connectors/warehouse/port.ts';
-import { uniqueName } from '../../support/databases.ts';
-import { requirePostgres } from '../../support/services.ts';
+import { pgSchemaFixture } from '../../support/pg-schema.ts';
 import { collect, warehouseContract } from './port.contract.ts';
 
 const ROWS = 50_000;
@@ -27,41 +26,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-interface Fixture { warehouse: Warehouse; table: string; schema: string; admin: pg.Client }
-let fixture: Promise<Fixture> | undefined;
-let allPassed = true;
-afterEach((t) => { if ('passed' in t && t.passed === false) allPassed = false; });
-after(async () => {
-  if (fixture === undefined) return;
-  const { admin, schema } = await fixture;
-  // Kept after a failure so the rows can be inspected.
-  if (allPassed) await admin.query(`drop schema if exists ${schema} cascade`);
-  await admin.end();
-});
-
 /** The shared 50k-row schema, created on first use; null (test skipped) when the server is down. */
-async function setup(t: TestContext): Promise<Fixture | null> {
-  const url = await requirePostgres(t);
-  if (url === null) return null;
-  fixture ??= (async () => {
-    const schema = uniqueName('wh_test');
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.query(`create table ${schema}.customers (
-        customer_id bigint primary key, email_address text, first_name text, tz text, country_code text, plan text)`);
-    // Every 1000th row has an address without @ (50 rejects); every 7th has no time zone.
-    await admin.query(`insert into ${schema}.customers
-        select g, case when g % 1000 = 0 then 'broken-' || g else 'user' || g || '@example.com' end,
-               'Name' || g, case when g % 7 = 0 then null else 'Europe/Berlin' end, 'de',
-               (array['free','pro','enterprise'])[1 + g % 3]
-        from generate_series(1, ${ROWS}) g`);
-    await admin.query(`create sequence ${schema}.rows_evaluated`);
-    const warehouse = createPostgresWarehouse({ url, mapping: MAPPING, orderBy: 'customer_id' });
-    return { warehouse, table: `${schema}.customers`, schema, admin };
-  })();
-  return fixture;
-}
+const setup = pgSchemaFixture('wh_test', async ({ url, schema, admin }) => {
+  await admin.query(`create table ${schema}.customers (
+      customer_id bigint primary key, email_address text, first_name text, tz text, country_code text, plan text)`);
+  // Every 1000th row has an address without @ (50 rejects); every 7th has no time zone.
+  await admin.query(`insert into ${schema}.customers
+      select g, case when g % 1000 = 0 then 'broken-' || g else 'user' || g || '@example.com' end,
+             'Name' || g, case when g % 7 = 0 then null else 'Europe/Berlin' end, 'de',
+             (array['free','pro','enterprise'])[1 + g % 3]
+      from generate_series(1, ${ROWS}) g`);
+  await admin.query(`create sequence ${schema}.rows_evaluated`);
+  const warehouse = createPostgresWarehouse({ url, mapping: MAPPING, orderBy: 'customer_id' });
+  return { warehouse, table: `${schema}.customers` };
+});
 
 warehouseContract('postgres', async (t) => {
   const f = await setup(t);
