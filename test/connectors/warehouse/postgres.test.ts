@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import pg from 'pg';
 import { createPostgresWarehouse } from '../../../src/connectors/warehouse/postgres/adapter.ts';
 import type { SchemaMapping, Warehouse, WarehouseBatch } from '../../../src/connectors/warehouse/port.ts';
 import { pgSchemaFixture } from '../../support/pg-schema.ts';
