@@ -4,8 +4,9 @@
  *   new route cannot be forgotten) and gets the bearer scheme in its OpenAPI security;
  * - onRequest: a route with a scope needs `Authorization: Bearer KEY` whose role grants it
  *   (401 UNAUTHENTICATED, 403 FORBIDDEN); /metrics needs the scrape token when one is set;
- * - onSend: every POST/PUT/PATCH/DELETE, refused ones included, is appended to the audit log
- *   before the response leaves, so a client never sees a success that was not recorded.
+ * - onSend: every POST/PUT/PATCH/DELETE that got past the guards, refused ones (401, 403, 4xx)
+ *   included, is appended to the audit log before the response leaves, so a client never sees a
+ *   success that was not recorded.
  * Decisions are by the matched route's declared scope, not by URL text, so encoding tricks that
  * still match a route still need its scope.
  */
@@ -26,6 +27,8 @@ declare module 'fastify' {
     principal: Principal | null;
     /** Extra audit target fields a handler learned (e.g. the id of a key it created). */
     auditTarget: Record<string, string> | null;
+    /** The request got past the guards (Host, Origin, content type, rate limit) to access control. */
+    reachedAccessControl: boolean;
   }
 }
 
@@ -61,6 +64,7 @@ function unauthenticated(message: string): SwitchyardError {
 export function installAccessControl(app: FastifyInstance, deps: AccessControlDeps): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('auditTarget', null);
+  app.decorateRequest('reachedAccessControl', false);
 
   app.addHook('onRoute', (route) => {
     if (!isAdminPath(route.url)) return;
@@ -74,6 +78,7 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    req.reachedAccessControl = true;
     const scope = req.routeOptions.config.scope;
     const url = req.routeOptions.url;
     if (url === '/metrics') {
@@ -104,7 +109,9 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!STATE_CHANGING.has(req.method)) return payload;
+    // what the guards refused (a hostile page's requests, a flood) is counted in metrics, not
+    // audited: those refusals come before any rate limit, and each row would cost a store write
+    if (!STATE_CHANGING.has(req.method) || !req.reachedAccessControl) return payload;
     const route = req.routeOptions.url;
     const params = typeof req.params === 'object' && req.params !== null ? req.params as Record<string, string> : {};
     const target = route === undefined ? { path: req.url.split('?')[0] ?? '' } : { ...params, ...(req.auditTarget ?? {}) };
