@@ -237,7 +237,10 @@ function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
   const { statementTimeoutMs, lockTimeoutMs } = config.audiences;
   return (audience) => {
     switch (audience.source) {
-      case 'demo': return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
+      case 'demo':
+        // refused at create and validate (both open the source), so the answer is a 400 naming the key
+        if (!config.demo) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "demo" is off: SWITCHYARD_DEMO is false');
+        return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
       case 'csv': return createCsvWarehouse({ path: audience.path, allowedDirs: csvDirs, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
       case 'postgres': {
         const url = config.raw.SWITCHYARD_WAREHOUSE_URL;
@@ -294,8 +297,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const metrics = createMetrics({ bus, governor });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config, { ...d, log })))({ clock, ingest });
+  // the demo CRM is the only CRM adapter, so it is wired whatever SWITCHYARD_DEMO says; it is local
+  // tables: give it a batch size and rate a real vendor would not allow
   await ensureDemoCrmSchema(db);
-  // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
   const templates = createTemplateCache(64, { renderMs: config.raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: config.raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT });
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };

@@ -32,7 +32,7 @@ const EVENT_DELAY_MS = 1_000;
 const AUDIENCE_SIZE = 500;
 const signer = createSendgridSigner();
 const config = loadConfig({
-  SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'e2e-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+  SWITCHYARD_TRACKING_SECRET: 'e2e-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: signer.publicKeyBase64,
 });
 
