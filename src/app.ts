@@ -369,7 +369,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config, log, clock, db, bus, metrics, publicServer, adminServer, keys, audit, stages, esp, crm, campaigns, ingest, governor,
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
-      if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
+      // a typo in `worker --stage` is bad configuration (exit 2), not a crash with a stack trace
+      if (unknown.length > 0) throw new SwitchyardError('CONFIG_INVALID', `unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
       const picked = stages.filter((s) => only === undefined || only.includes(s.name));
       const consumers = picked.flatMap((s) => s.consumers.map((c) => createConsumer({ bus, clock, log, metrics: metrics.consumer }, {
         batchSize: config.worker.batchSize, concurrency: config.worker.concurrency, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, ...c.options,
