@@ -237,7 +237,10 @@ function warehouseOpener(config: Config): (audience: Audience) => Warehouse {
   const { statementTimeoutMs, lockTimeoutMs } = config.audiences;
   return (audience) => {
     switch (audience.source) {
-      case 'demo': return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
+      case 'demo':
+        // refused at create and validate (both open the source), so the answer is a 400 naming the key
+        if (!config.demo) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "demo" is off: SWITCHYARD_DEMO is false');
+        return createDemoWarehouse({ size: audience.size ?? config.raw.SWITCHYARD_DEMO_SIZE, seed: audience.seed });
       case 'csv': return createCsvWarehouse({ path: audience.path, allowedDirs: csvDirs, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
       case 'postgres': {
         const url = config.raw.SWITCHYARD_WAREHOUSE_URL;
@@ -294,8 +297,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const metrics = createMetrics({ bus, governor });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config, { ...d, log })))({ clock, ingest });
+  // the demo CRM is the only CRM adapter, so it is wired whatever SWITCHYARD_DEMO says; it is local
+  // tables: give it a batch size and rate a real vendor would not allow
   await ensureDemoCrmSchema(db);
-  // the demo CRM is local tables: give it a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(createDemoCrm({ db, clock }, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock });
   const templates = createTemplateCache(64, { renderMs: config.raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: config.raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT });
   const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.raw.SWITCHYARD_RETURN_PATH_DOMAIN };
@@ -365,7 +369,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config, log, clock, db, bus, metrics, publicServer, adminServer, keys, audit, stages, esp, crm, campaigns, ingest, governor,
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
-      if (unknown.length > 0) throw new Error(`unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
+      // a typo in `worker --stage` is bad configuration (exit 2), not a crash with a stack trace
+      if (unknown.length > 0) throw new SwitchyardError('CONFIG_INVALID', `unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
       const picked = stages.filter((s) => only === undefined || only.includes(s.name));
       const consumers = picked.flatMap((s) => s.consumers.map((c) => createConsumer({ bus, clock, log, metrics: metrics.consumer }, {
         batchSize: config.worker.batchSize, concurrency: config.worker.concurrency, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, ...c.options,

@@ -35,7 +35,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)' }),
   SWITCHYARD_CSV_DIRS: Type.String({ minLength: 1, default: 'audiences', description: 'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev' }),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
-  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Open the demo workspace (synthetic warehouse, demo CRM, sandbox ESP)' }),
+  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Accept the demo audience source (the synthetic warehouse); false refuses it with CAMPAIGN_INVALID. The demo CRM stays wired either way (the only CRM adapter); the ESP is SWITCHYARD_ESP' }),
   SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
   SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
   SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),

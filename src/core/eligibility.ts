@@ -1,8 +1,9 @@
 /**
  * Who may receive marketing email, decided per contact from suppression, consent and country
  * (law.md §12, strictest wins): opt-in regions (EU/EEA, UK, Canada, Australia, Japan, and any
- * unknown country) need recorded consent; opt-out regions (US, Brazil on legitimate interest,
- * Singapore, …) may be mailed unless the person said no. Pure: the caller loads the facts.
+ * every country §12 does not list, and an unknown one) need recorded consent; the opt-out regions
+ * (US, Brazil on legitimate interest, Singapore) may be mailed unless the person said no. Pure:
+ * the caller loads the facts.
  */
 
 export type ConsentStatus = 'granted' | 'denied';
@@ -16,7 +17,8 @@ export interface EligibilityFacts {
 
 export type Eligibility = { eligible: true } | { eligible: false; reason: string };
 
-const OPT_OUT = new Set(['US', 'BR', 'SG', 'MX', 'IN']);
+// only the opt-out rows of law.md §12; a country is added here when that table gains a row for it
+const OPT_OUT = new Set(['US', 'BR', 'SG']);
 
 /** Does this country require prior consent for B2C marketing email? Unknown → yes (treated as EU). */
 export function requiresConsent(country: string | undefined): boolean {

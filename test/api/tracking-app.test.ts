@@ -21,7 +21,7 @@ import { demoCampaign } from '../../src/demo/campaign.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 
-const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'app-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'app-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
 /** The message the send stage would render: the app's own settings and secret. */
 async function sentMessage(c: Campaign, contact: { id: string; email: string; [field: string]: unknown }): Promise<OutboundMessage> {
   const compiled = await compileTemplate({ subject: c.definition.subject, ...c.definition.template }, { postalAddress: c.definition.postalAddress });

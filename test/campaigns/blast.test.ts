@@ -29,7 +29,7 @@ const silent = pino({ level: 'silent' });
 let ids = 0;
 // CSV audiences are read only from SWITCHYARD_CSV_DIRS: this file's CSVs go here
 const csvDir = mkdtempSync(join(tmpdir(), 'csv-'));
-const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com', SWITCHYARD_CSV_DIRS: csvDir });
+const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com', SWITCHYARD_CSV_DIRS: csvDir });
 after(() => rmSync(csvDir, { recursive: true, force: true }));
 
 async function ledger(db: Db, campaignId: string): Promise<Map<string, { state: string; reason: string | null; email: string }>> {

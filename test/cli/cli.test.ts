@@ -52,6 +52,14 @@ describe('switchyard CLI', () => {
     assert.match(r.stderr, /SWITCHYARD_ESP: must be one of/);
   });
 
+  it('worker --stage with an unknown stage exits 2 with CONFIG_INVALID listing the stages, starting nothing', () => {
+    const r = run(['worker', '--stage', 'send', 'sned'], { SWITCHYARD_DATA_DIR: dataDir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^switchyard: CONFIG_INVALID: unknown stage sned; stages: (\w[\w-]*, )+\w[\w-]*\n$/);
+    for (const stage of ['select', 'prepare', 'send', 'outbox']) assert.match(r.stderr, new RegExp(`[ ,]${stage}[,\n]`));
+    assert.doesNotMatch(r.stdout, /worker running/);
+  });
+
   it('an unreachable database exits 1 with STORE_UNREACHABLE and no password', () => {
     const r = run(['migrate'], { DATABASE_URL: 'postgres://me:hunter2@127.0.0.1:1/db' });
     assert.equal(r.code, 1);

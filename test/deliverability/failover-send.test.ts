@@ -18,7 +18,7 @@ import type { Db } from '../../src/store/port.ts';
 import { drain } from '../support/pipeline.ts';
 
 const silent = pino({ level: 'silent' });
-const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
 
 describe('failover ESP in the send stage', () => {
   let db: Db;

@@ -19,7 +19,7 @@ import { drain } from '../support/pipeline.ts';
 import { authHeaders } from '../support/api-keys.ts';
 
 const silent = pino({ level: 'silent' });
-const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
 
 /** Lets the background campaign transition started by a governor alert finish (no timers). */
 async function settle(check: () => Promise<boolean>): Promise<void> {

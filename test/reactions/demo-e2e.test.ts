@@ -18,6 +18,7 @@ import {
 import { getSuppressionStatus } from '../../src/compliance/suppression-status.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createSandboxEsp, type SandboxEsp, type SentRecord } from '../../src/connectors/esp/sandbox/adapter.ts';
+import { demoRow } from '../../src/connectors/warehouse/demo/generate.ts';
 import { demoCampaign } from '../../src/demo/campaign.ts';
 import { flushEngagementOutbox } from '../../src/reactions/engagement-stage.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -28,9 +29,10 @@ import { createSendgridSigner } from '../support/webhook-signing.ts';
 
 const log = pino({ level: 'silent' });
 const EVENT_DELAY_MS = 1_000;
+const AUDIENCE_SIZE = 500;
 const signer = createSendgridSigner();
 const config = loadConfig({
-  SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'e2e-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+  SWITCHYARD_TRACKING_SECRET: 'e2e-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: signer.publicKeyBase64,
 });
 
@@ -61,7 +63,8 @@ describe('reactions end to end on the demo workspace', () => {
         eventDelayMs: EVENT_DELAY_MS, seed: 42, rates: { open: 0.4, click: 0.3 },
       })),
     });
-    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 500 } }));
+    assert.equal(await count('select count(*) as n from suppressions'), 0, 'nothing is suppressed before the send');
+    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: AUDIENCE_SIZE } }));
     campaignId = c.id;
     await app.campaigns.start(c.id);
     await drain(app);
@@ -74,8 +77,15 @@ describe('reactions end to end on the demo workspace', () => {
 
   it('sends the campaign and ingests the simulated reactions', async () => {
     assert.equal((await app.campaigns.get(campaignId)).status, 'completed');
+    // every demo contact carries an explicit opt-in value and the store starts with no
+    // suppressions, so exactly the opted-in rows of seed 1 are sent, each once (418 of 500)
+    const optedIn = Array.from({ length: AUDIENCE_SIZE }, (_, i) => demoRow(1, i)).filter((r) => r.marketing_opt_in === 'true').map((r) => r.customer_id);
+    assert.equal(optedIn.length, 418);
     const sent = esp.outbox().filter((m) => m.correlation.campaignId === campaignId);
-    assert.ok(sent.length > 200, `most of the 500 were sent (${sent.length})`);
+    assert.deepEqual(sent.map((m) => m.correlation.contactId).sort(), optedIn);
+    const { rows: excluded } = await db.query<{ reason: string; n: number }>(
+      `select reason, count(*)::int as n from send_ledger where campaign_id = $1 and state = 'suppressed' group by reason`, [campaignId]);
+    assert.deepEqual(excluded, [{ reason: 'consent:denied', n: AUDIENCE_SIZE - optedIn.length }]);
     assert.equal(esp.counts().eventsPending, 0);
     const stored = await count(`select count(*) as n from engagement_events where campaign_id = $1 and provider = 'sandbox'`, [campaignId]);
     assert.equal(stored, esp.counts().eventsEmitted, 'every emitted event is stored once');

@@ -92,8 +92,30 @@ test('demo CRM: tasks are stored with the clock time; bad input is VALIDATION_FA
   await assert.rejects(crm.setOptOut([{ email: 'not-an-address', optedOut: true, reason: 'x' }]), /opt-out email is not an address: "not-an-address"/);
 });
 
-test('demo CRM: ensureDemoCrmSchema is idempotent', async () => {
+test('demo CRM: ensureDemoCrmSchema again leaves the tables and every row the CRM holds as they were', async () => {
+  const clock = createManualClock(new Date('2026-05-02T09:00:00Z'));
   const db = await database();
+  const crm = createDemoCrm({ db, clock });
+  const [id] = knownIds(1) as [string];
+  const email = `${id}@example.com`;
+  await crm.updateEngagement([{ contactId: id, score: 42, lastEngagedAt: clock.now() }]);
+  await crm.setOptOut([{ email, contactId: id, optedOut: true, reason: 'unsubscribed' }]);
+  await crm.createTask({ contactId: id, kind: 'churn-risk', title: 'Call them', body: '' });
+  const snapshot = async () => ({
+    columns: (await db.query(`select table_name, column_name, data_type, is_nullable from information_schema.columns
+      where table_name like 'demo_crm_%' order by table_name, ordinal_position`)).rows,
+    record: (await crm.lookup([id])).get(id),
+    optOuts: (await db.query('select email, contact_id, opted_out, reason from demo_crm_opt_outs where email = $1', [email])).rows,
+    tasks: await selectTasks(db, id),
+  });
+  const before = await snapshot();
+  assert.deepEqual(before.columns.map((c) => c.table_name).filter((t, i, all) => all.indexOf(t) === i), ['demo_crm_accounts', 'demo_crm_opt_outs', 'demo_crm_tasks']);
+  assert.equal(before.record?.engagementScore, 42);
+  assert.equal(before.record?.optedOut, true);
+  assert.deepEqual(before.optOuts, [{ email, contact_id: id, opted_out: true, reason: 'unsubscribed' }]);
+  assert.equal(before.tasks.length, 1);
+
   await ensureDemoCrmSchema(db);
   await ensureDemoCrmSchema(db);
+  assert.deepEqual(await snapshot(), before);
 });
