@@ -10,11 +10,10 @@
 import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import * as q from '../campaigns/queries.ts';
-import type { ReactionBatch, StoredEvent } from '../reactions/ingest.ts';
-import { REACTIONS_TOPIC } from '../reactions/ingest.ts';
 import type { Db } from '../store/port.ts';
 import type { Governor, OutcomeKind } from './governor.ts';
 import { domainOf } from './send-admission.ts';
+import { type ReactionBatch, type StoredEvent, REACTIONS_TOPIC } from '../bus/topics.ts';
 
 const KIND: Partial<Record<StoredEvent['type'], OutcomeKind>> = {
   bounced_hard: 'bounced_hard',
