@@ -133,9 +133,6 @@ const ALLOWED: Record<string, string> = {
   'cycle: src/connectors/esp/ses/normalize.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
   'cycle: src/connectors/esp/ses/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
   'composition: src/cli/commands/dead-letters.ts -> src/app.ts': 'takes the App type from app.ts',
-  'queries: src/deliverability/campaign-pauses.ts -> src/campaigns/queries.ts': 'pauses not yet through the campaign service',
-  'queries: src/deliverability/reactions-stage.ts -> src/campaigns/queries.ts': 'not yet through the campaign service',
-  'queries: src/reactions/inbound/vouch.ts -> src/campaigns/queries.ts': 'not yet through the campaign service',
 };
 
 interface Violation { key: string; message: string }
