@@ -69,7 +69,8 @@ import { registerReviewRoutes } from './api/routes/review.ts';
 import { registerDeliverabilityRoutes } from './api/routes/deliverability.ts';
 import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
-import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
+import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
+import type { WebhookSecrets } from './connectors/webhook-port.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createSnsCertificateLoader } from './connectors/esp/ses/cert-loader.ts';
 import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
@@ -79,6 +80,9 @@ import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+
+/** The CLI's `webhooks verify` builds its registry with this, as the HTTP routes' is built here. */
+export { createWebhookVerifiers };
 
 export interface App {
   config: Config;

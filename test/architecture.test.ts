@@ -110,29 +110,6 @@ const packageName = (spec: string) => spec.split('/').slice(0, spec.startsWith('
  * Keys: `<rule>: <importer> -> <imported>`, or `cycle: <files of the cycle, sorted>`.
  */
 const ALLOWED: Record<string, string> = {
-  // The ESP webhook registry (types, registry and vendor wiring in one file) is split next.
-  'adapter: src/api/routes/webhooks.ts -> src/connectors/esp/webhooks.ts': 'webhook registry not yet handed in by app.ts',
-  'adapter: src/cli/commands/webhooks.ts -> src/connectors/esp/webhooks.ts': 'webhook registry not yet handed in by app.ts',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/billing/stripe/normalize.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/billing/stripe/verify.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/mailgun/normalize.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/mailgun/verify.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/postmark/normalize.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/postmark/verify.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/sendgrid/normalize.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/sendgrid/verify.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/ses/normalize.ts': 'registry not yet in the composition root',
-  'adapter: src/connectors/esp/webhooks.ts -> src/connectors/esp/ses/verify.ts': 'registry not yet in the composition root',
-  'cycle: src/connectors/billing/stripe/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/mailgun/normalize.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/mailgun/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/postmark/normalize.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/postmark/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/sendgrid/normalize.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/sendgrid/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/ses/normalize.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'cycle: src/connectors/esp/ses/verify.ts src/connectors/esp/webhooks.ts': 'shared webhook types live in the registry file',
-  'composition: src/cli/commands/dead-letters.ts -> src/app.ts': 'takes the App type from app.ts',
 };
 
 interface Violation { key: string; message: string }
