@@ -8,7 +8,8 @@ import ts from 'typescript';
 
 const SRC = resolve('src');
 
-// Libraries src/core may use: pure functions over values, no I/O, clock or randomness of their own.
+// Libraries src/core may use, each with why it is pure: functions over values, no I/O, clock or
+// randomness of their own.
 const CORE_PURE_LIBRARIES: Record<string, string> = {
   'email-reply-parser': 'splits a reply body from its quoted history; string in, strings out',
   'html-to-text': 'turns an HTML part into plain text for reply trimming; string in, string out',
@@ -17,7 +18,9 @@ const CORE_PURE_LIBRARIES: Record<string, string> = {
 // Files that choose and build adapters. app.ts is the root; the helpers under src/composition/
 // are parts of it kept in their own files.
 const COMPOSITION = new Set(['src/app.ts']);
-for (const f of existsSync(join(SRC, 'composition')) ? readdirSync(join(SRC, 'composition')) : []) COMPOSITION.add(`src/composition/${f}`);
+for (const f of existsSync(join(SRC, 'composition')) ? readdirSync(join(SRC, 'composition')) : []) {
+  COMPOSITION.add(`src/composition/${f}`);
+}
 
 // Connector files outside a vendor folder that are not a port: helpers shared by the vendor adapters.
 const CONNECTOR_HELPERS = 'connectors (shared adapter helpers)';
@@ -65,15 +68,14 @@ function specifiers(file: string): Spec[] {
   const visit = (n: ts.Node) => {
     if (ts.isImportDeclaration(n)) {
       const bindings = n.importClause?.namedBindings;
-      const names = bindings && ts.isNamedImports(bindings) ? bindings.elements.map((b) => (b.propertyName ?? b.name).text) : [];
-      const allTypes = bindings !== undefined && ts.isNamedImports(bindings) && n.importClause?.name === undefined &&
-        bindings.elements.length > 0 && bindings.elements.every((b) => b.isTypeOnly);
+      const named = bindings !== undefined && ts.isNamedImports(bindings) ? bindings.elements : [];
+      const names = named.map((b) => (b.propertyName ?? b.name).text);
+      const allTypes = n.importClause?.name === undefined && named.length > 0 && named.every((b) => b.isTypeOnly);
       add(n.moduleSpecifier, (n.importClause?.isTypeOnly ?? false) || allTypes, names);
     } else if (ts.isExportDeclaration(n) && n.moduleSpecifier) {
-      const names = n.exportClause && ts.isNamedExports(n.exportClause) ? n.exportClause.elements.map((b) => (b.propertyName ?? b.name).text) : [];
-      add(n.moduleSpecifier, n.isTypeOnly, names);
-    }
-    else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) {
+      const named = n.exportClause !== undefined && ts.isNamedExports(n.exportClause) ? n.exportClause.elements : [];
+      add(n.moduleSpecifier, n.isTypeOnly, named.map((b) => (b.propertyName ?? b.name).text));
+    } else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) {
       add(n.moduleReference.expression, n.isTypeOnly);
     } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0]) {
       add(n.arguments[0], false);
@@ -127,8 +129,10 @@ function coreViolations(): Violation[] {
   return [
     ...g.edges.filter((e) => inCore(e.from) && !inCore(e.to))
       .map((e) => edgeViolation('core', e, `core may not import ${rel(e.to)} (outside src/core)`)),
-    ...g.external.filter((e) => inCore(e.from) && !e.spec.startsWith('node:') && !(packageName(e.spec) in CORE_PURE_LIBRARIES))
-      .map((e) => edgeViolation('core', e, `core may not import the package '${packageName(e.spec)}' (not in CORE_PURE_LIBRARIES)`)),
+    ...g.external
+      .filter((e) => inCore(e.from) && !e.spec.startsWith('node:') && !(packageName(e.spec) in CORE_PURE_LIBRARIES))
+      .map((e) => edgeViolation('core', e,
+        `core may not import the package '${packageName(e.spec)}' (not in CORE_PURE_LIBRARIES)`)),
   ];
 }
 
@@ -160,8 +164,11 @@ function queriesViolations(): Violation[] {
 // A topic is a contract between services, so its name comes from the catalogue in src/bus/topics.ts
 // (or from the service's own folder), never from another service's module.
 function topicViolations(): Violation[] {
-  return g.edges.filter((e) => e.names.some((n) => /(^|_)TOPICS?$/.test(n)) && top(e.from) !== top(e.to) && rel(e.to) !== 'src/bus/topics.ts' && e.from !== APP)
-    .map((e) => edgeViolation('topic', e, `takes a topic name from ${rel(e.to)}; cross-service topics live in src/bus/topics.ts`));
+  const namesTopic = (e: Edge) => e.names.some((n) => /(^|_)TOPICS?$/.test(n));
+  return g.edges
+    .filter((e) => namesTopic(e) && top(e.from) !== top(e.to) && rel(e.to) !== 'src/bus/topics.ts' && e.from !== APP)
+    .map((e) => edgeViolation('topic', e,
+      `takes a topic name from ${rel(e.to)}; cross-service topics live in src/bus/topics.ts`));
 }
 
 // Depth-first search; a back edge to a file on the stack closes a cycle, reported once per set of
@@ -195,19 +202,27 @@ function cycleViolations(): Violation[] {
 
 describe('architecture: import boundaries', () => {
   it('every relative import resolves to a file under src/', () => {
+    // Guards against the checks below passing on an empty graph.
+    assert.ok(g.files.length > 100 && g.edges.length > 500, `read ${g.files.length} files, ${g.edges.length} imports`);
     const known = new Set(walk(SRC));
     const broken = g.edges.filter((e) => !known.has(e.to)).map((e) => `${where(e)}: no such file under src/`);
     assert.deepEqual(broken, []);
   });
 
-  it('src/core imports only src/core, node: built-ins and the listed pure libraries', () => check(coreViolations()));
-  it('only the composition root imports adapters, and only cli/main.ts imports the composition root', () => check(adapterViolations()));
+  it('src/core imports only src/core, node: built-ins and the listed pure libraries', () => {
+    check(coreViolations());
+  });
+  it('only the composition root imports adapters, and only cli/main.ts imports the composition root', () => {
+    check(adapterViolations());
+  });
   it("no service imports another service's queries.ts", () => check(queriesViolations()));
   it('topic names shared between services come from src/bus/topics.ts', () => check(topicViolations()));
   it('no import cycles, type-only imports included', () => check(cycleViolations()));
 
   it('every allow-list entry still matches a violation', () => {
-    const all = new Set([...coreViolations(), ...adapterViolations(), ...queriesViolations(), ...topicViolations(), ...cycleViolations()].map((v) => v.key));
+    const all = new Set([
+      ...coreViolations(), ...adapterViolations(), ...queriesViolations(), ...topicViolations(), ...cycleViolations(),
+    ].map((v) => v.key));
     const stale = Object.keys(ALLOWED).filter((k) => !all.has(k));
     assert.deepEqual(stale, [], 'fixed: remove these entries from ALLOWED');
   });
