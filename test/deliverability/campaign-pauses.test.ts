@@ -16,10 +16,13 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 
-const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({
+  SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+});
 const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
-const alert = (kind: GovernorAlert['kind'], campaignId: string | undefined, reason: string): GovernorAlert =>
-  ({ kind, scope: campaignId === undefined ? { sendingDomain: 'demo.example.com' } : { campaignId }, reason, at: clock.now() });
+const alert = (kind: GovernorAlert['kind'], campaignId: string | undefined, reason: string): GovernorAlert => ({
+  kind, scope: campaignId === undefined ? { sendingDomain: 'demo.example.com' } : { campaignId }, reason, at: clock.now(),
+});
 
 describe('governor alerts → campaign status', () => {
   let db: Db;
@@ -44,7 +47,8 @@ describe('governor alerts → campaign status', () => {
     let c = await app.campaigns.get(id);
     assert.equal(c.status, 'paused');
     assert.equal(c.statusReason, 'deliverability governor: complaint rate 9 %');
-    assert.equal(await applyAlertToCampaign(app.campaigns, alert('paused', id, 'again')), false, 'only a running campaign is held');
+    const again = await applyAlertToCampaign(app.campaigns, alert('paused', id, 'again'));
+    assert.equal(again, false, 'only a running campaign is held');
     assert.equal(await applyAlertToCampaign(app.campaigns, alert('resumed', id, 'breaker closed')), true);
     c = await app.campaigns.get(id);
     assert.equal(c.status, 'running');
