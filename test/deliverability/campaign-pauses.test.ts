@@ -21,7 +21,8 @@ const config = loadConfig({
 });
 const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
 const alert = (kind: GovernorAlert['kind'], campaignId: string | undefined, reason: string): GovernorAlert => ({
-  kind, scope: campaignId === undefined ? { sendingDomain: 'demo.example.com' } : { campaignId }, reason, at: clock.now(),
+  kind, reason, at: clock.now(),
+  scope: campaignId === undefined ? { sendingDomain: 'demo.example.com' } : { campaignId },
 });
 
 describe('governor alerts → campaign status', () => {
