@@ -69,7 +69,8 @@ import { registerReviewRoutes } from './api/routes/review.ts';
 import { registerDeliverabilityRoutes } from './api/routes/deliverability.ts';
 import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
-import { createWebhookVerifiers, type WebhookSecrets } from './connectors/esp/webhooks.ts';
+import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
+import type { WebhookSecrets } from './connectors/webhook-port.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createSnsCertificateLoader } from './connectors/esp/ses/cert-loader.ts';
 import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
@@ -79,6 +80,9 @@ import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+
+/** The CLI's `webhooks verify` builds its registry with this, as the HTTP routes' is built here. */
+export { createWebhookVerifiers };
 
 export interface App {
   config: Config;
@@ -293,8 +297,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const bus = createPostgresLogBus({ db, clock });
-  const governor = createGovernor({ clock, onAlert: createAlertHandler({ db, log }) }, options.governor ?? governorOptions(config));
-  const metrics = createMetrics({ bus, governor });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config, { ...d, log })))({ clock, ingest });
   // the demo CRM is the only CRM adapter, so it is wired whatever SWITCHYARD_DEMO says; it is local
@@ -306,11 +308,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
   const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
     deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null });
+  // After the campaign service: the governor's alerts change campaign state through it (the
+  // service reads the governor's status only when asked).
+  const governor = createGovernor({ clock, onAlert: createAlertHandler({ campaigns, log }) }, options.governor ?? governorOptions(config));
+  const metrics = createMetrics({ bus, governor });
   const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, governor }),
-    governorReactionsStage({ db, governor, defaultProvider: esp.name }),
+    governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
     clicksStage({ bus }),
@@ -358,7 +364,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const inbound = createInboundSmtpListener({
     log,
     acceptRecipient: (address) => decideRecipient(address, inboundPolicy).accept,
-    onMessage: createInboundHandler({ db, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets }),
+    onMessage: createInboundHandler({ db, findSentMessages: campaigns.findSentMessages, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets }),
   }, { host: config.http.host, port: raw.SWITCHYARD_INBOUND_SMTP_PORT, maxMessageBytes: 10 * 1024 * 1024, maxRecipients: raw.SWITCHYARD_INBOUND_MAX_RECIPIENTS,
     maxConnectionsPerIp: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP, maxConnections: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS, socketTimeoutMs: raw.SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS });
   let inboundOpen = false;

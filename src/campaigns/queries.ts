@@ -55,6 +55,15 @@ export async function transition(db: Queryable, id: string, from: readonly Campa
   return rowCount === 1;
 }
 
+/** Moves paused → running only when the pause's reason starts with `heldBy` (whoever paused it). */
+export async function releaseHold(db: Queryable, id: string, heldBy: string, reason: string, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update campaigns set status = 'running', status_reason = $3, updated_at = $2
+      where id = $1 and status = 'paused' and starts_with(coalesce(status_reason, ''), $4)`,
+    [id, at, reason, heldBy]);
+  return rowCount === 1;
+}
+
 /** Records one select step; the seq guard makes a redelivered step a no-op. */
 export async function advanceSelect(db: Queryable, id: string, fromSeq: number, toSeq: number, after: string | null, done: boolean, selected: number, rejected: number, at: Date): Promise<boolean> {
   const { rowCount } = await db.query(

@@ -10,8 +10,9 @@ import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import { previewSecrets } from '../core/tracking-token.ts';
 import type { OutboundMessage } from '../connectors/esp/port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
-import { checkEmail } from '../connectors/warehouse/mapping.ts';
-import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../connectors/warehouse/batch.ts';
+import { checkEmail } from '../core/email-address.ts';
+import type { SendKey, SentMessage } from '../core/inbound/report-trust.ts';
+import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../core/audience-limits.ts';
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
@@ -44,6 +45,10 @@ export const CampaignInput = Type.Object({
   tags: Type.Optional(Type.Array(Type.String())),
 });
 export type CampaignInput = Static<typeof CampaignInput>;
+
+/** Starts the status reason of a pause the deliverability governor made, so its resume can tell
+ *  the pause apart from an operator's. */
+export const DELIVERABILITY_HOLD_PREFIX = 'deliverability governor: ';
 
 export interface CampaignServiceDeps {
   db: Db;
@@ -79,8 +84,19 @@ export interface CampaignService {
   start(id: string): Promise<Campaign>;
   pause(id: string, reason?: string): Promise<Campaign>;
   resume(id: string): Promise<Campaign>;
+  /** The deliverability governor's pause: running → paused with its reason; false when the
+   *  campaign was not running. Never throws for the state, since alerts arrive asynchronously. */
+  holdForDeliverability(id: string, reason: string, at: Date): Promise<boolean>;
+  /** Back to running, but only from a pause holdForDeliverability made (an operator's pause is
+   *  never lifted by the governor); false otherwise. */
+  releaseDeliverabilityHold(id: string, reason: string, at: Date): Promise<boolean>;
   cancel(id: string): Promise<Campaign>;
   get(id: string): Promise<Campaign>;
+  /** The campaign, or null when there is none (for readers that skip unknown campaigns). */
+  find(id: string): Promise<Campaign | null>;
+  /** Send-ledger rows by (campaign, contact) or by a legacy Message-ID: what an inbound report
+   *  may reference. */
+  findSentMessages(keys: readonly SendKey[], messageIds: readonly string[]): Promise<SentMessage[]>;
   list(limit?: number): Promise<Campaign[]>;
   status(id: string): Promise<CampaignStatusReport>;
 }
@@ -172,11 +188,17 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     },
     pause: (id, reason) => move(id, ['running'], 'paused', reason ?? 'paused by operator'),
     resume: (id) => move(id, ['paused'], 'running'),
+    holdForDeliverability: (id, reason, at) =>
+      q.transition(db, id, ['running'], 'paused', at, `${DELIVERABILITY_HOLD_PREFIX}${reason}`),
+    releaseDeliverabilityHold: (id, reason, at) =>
+      q.releaseHold(db, id, DELIVERABILITY_HOLD_PREFIX, `${DELIVERABILITY_HOLD_PREFIX}${reason}`, at),
     async cancel(id) {
       // chunks still on the bus or staged record themselves as cancelled when they reach send
       return move(id, ['draft', 'running', 'paused'], 'cancelled', 'cancelled by operator');
     },
     get: mustGet,
+    find: (id) => q.getCampaign(db, id),
+    findSentMessages: (keys, messageIds) => q.findSentMessages(db, keys, messageIds),
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);

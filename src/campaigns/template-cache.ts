@@ -3,7 +3,7 @@
  * (bounded; the oldest is dropped first), plus how a campaign becomes the renderer's context.
  */
 import { compileTemplate, type CompiledTemplate } from './render/compile.ts';
-import type { RenderCampaign } from './render/render-message.ts';
+import type { RenderCampaign } from './render/campaign-types.ts';
 import type { TemplateLimits } from './render/liquid-engine.ts';
 import type { Campaign } from './types.ts';
 

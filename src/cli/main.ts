@@ -3,7 +3,7 @@
  * function, format. Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.
  */
 import { Command } from 'commander';
-import { createApp, loadConfigFromProcess, openAccess, openStore } from '../app.ts';
+import { createApp, createWebhookVerifiers, loadConfigFromProcess, openAccess, openStore } from '../app.ts';
 import { adminKeyPath, readLocalAdminKey } from '../access/local-key.ts';
 import type { Config } from '../config.ts';
 import { isSwitchyardError } from '../core/errors.ts';
@@ -96,7 +96,7 @@ function apiTarget(config: Config, url: string | undefined): ApiTarget {
 registerCampaignCommands(program, (url) => apiTarget(loadConfigFromProcess(), url));
 registerAccessCommands(program, { open: async () => openAccess(loadConfigFromProcess()), api: () => apiTarget(loadConfigFromProcess(), undefined) });
 registerInboundCommands(program);
-registerWebhookCommands(program);
+registerWebhookCommands(program, createWebhookVerifiers);
 registerSuppressionCommands(program, async () => createApp(loadConfigFromProcess()));
 
 program.parseAsync(process.argv).catch(fail);

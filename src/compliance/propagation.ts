@@ -12,10 +12,10 @@ import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
-import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../reactions/ingest.ts';
 import type { Queryable } from '../store/port.ts';
 import type { SuppressionItem, SuppressionSink } from './sink-port.ts';
 import { normalizeEmail } from './suppression.ts';
+import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../bus/topics.ts';
 
 /** The systems a suppression reaches when nothing else is configured (names of the sinks app.ts wires). */
 export const PROPAGATION_SYSTEMS = ['esp', 'crm', 'warehouse', 'compliance'] as const;

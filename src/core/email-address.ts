@@ -35,3 +35,24 @@ export function checkEmailAddress(raw: string): EmailAddressCheck {
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return { ok: false, problem: 'domain ends in a numeric label' };
   return { ok: true, address: `${local}@${domain}` };
 }
+
+/**
+ * Returns what is wrong with an address we are asked to send to or from, or null. Deliberately
+ * lenient, unlike checkEmailAddress for addresses from outside: the ESP is the judge.
+ * The answer never quotes the address: it becomes a rejection reason, which must carry no data.
+ */
+export function checkEmail(email: string): string | null {
+  if (email === '') return 'is empty';
+  if (email.length > 254) return 'is longer than 254 characters';
+  if (/\s/.test(email)) return 'contains whitespace';
+  const at = email.lastIndexOf('@');
+  if (at < 0) return 'has no @';
+  const local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  if (local === '' || local.length > 64) return 'has an empty or over-long local part';
+  if (!/^[^\s@]+$/.test(local) && !/^".*"$/.test(local)) return 'has an invalid local part';
+  if (!/^[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?(\.[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?)+$/.test(domain)) {
+    return 'has an invalid domain';
+  }
+  return null;
+}

@@ -19,7 +19,7 @@ import { clearWindow, isCountedAt, recordInWindow, windowTotals } from '../core/
 import { createTokenBucket, setRate } from '../core/throttle/token-bucket.ts';
 import type { Entries, PauseEntry, RateEntry, StatField } from './governor-entries.ts';
 import type { ResolvedGovernorOptions } from './governor-options.ts';
-import type { AlertScope, GovernorAlert, SendKey, SendOutcome } from './governor.ts';
+import type { AlertScope, GovernorAlert, SendKey, SendOutcome } from './governor-types.ts';
 
 type Alert = (kind: GovernorAlert['kind'], scope: AlertScope, reason: string, at: number) => void;
 

@@ -26,34 +26,16 @@ import { isReservedDomain } from './reserved-domains.ts';
 import type { GovernorOptions } from './governor-options.ts';
 import { describeStatus } from './governor-status.ts';
 import type { GovernorStatus } from './governor-status.ts';
+import type { AlertScope, GovernorAlert, SendKey, SendOutcome } from './governor-types.ts';
 
 export type { GovernorOptions } from './governor-options.ts';
 export type { GovernorStatus, ScopeStatus } from './governor-status.ts';
-
-export interface AlertScope { campaignId?: string; sendingDomain?: string; provider?: string; receivingGroup?: string }
-export interface GovernorAlert { kind: 'paused' | 'resumed' | 'rate_reduced'; scope: AlertScope; reason: string; at: Date }
+export type { AlertScope, GovernorAlert, OutcomeKind, SendKey, SendOutcome } from './governor-types.ts';
 
 export interface GovernorDeps {
   clock: Clock;
   /** Called synchronously on every pause, resume and rate reduction; must not throw. */
   onAlert(alert: GovernorAlert): void;
-}
-
-/** Which budgets one send draws on. `recipientDomain` may be a full address. */
-export interface SendKey { provider: string; sendingDomain: string; recipientDomain: string; campaignId?: string }
-
-export type OutcomeKind = 'accepted' | 'deferred' | 'bounced_hard' | 'bounced_soft' | 'complained' | 'delivered' | 'failed';
-
-export interface SendOutcome extends SendKey {
-  kind: OutcomeKind;
-  /** Time the ESP / MX took to answer; above the AIMD latency target it slows the key down. */
-  latencyMs?: number;
-  smtpCode?: number;
-  enhancedStatus?: string;
-  httpStatus?: number;
-  diagnostic?: string;
-  /** Provider's Retry-After on a 429: the provider key sends nothing until then. */
-  retryAfterMs?: number;
 }
 
 export interface Governor {

@@ -9,12 +9,10 @@
  */
 import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import * as q from '../campaigns/queries.ts';
-import type { ReactionBatch, StoredEvent } from '../reactions/ingest.ts';
-import { REACTIONS_TOPIC } from '../reactions/ingest.ts';
-import type { Db } from '../store/port.ts';
+import type { CampaignService } from '../campaigns/service.ts';
 import type { Governor, OutcomeKind } from './governor.ts';
 import { domainOf } from './send-admission.ts';
+import { type ReactionBatch, type StoredEvent, REACTIONS_TOPIC } from '../bus/topics.ts';
 
 const KIND: Partial<Record<StoredEvent['type'], OutcomeKind>> = {
   bounced_hard: 'bounced_hard',
@@ -26,7 +24,7 @@ const KIND: Partial<Record<StoredEvent['type'], OutcomeKind>> = {
 const NOT_AN_ESP = new Set(['inbound', 'tracking']);
 
 export interface GovernorReactionDeps {
-  db: Db;
+  campaigns: Pick<CampaignService, 'find'>;
   governor: Governor;
   /** Name of the ESP events from our own listeners are attributed to. */
   defaultProvider: string;
@@ -39,7 +37,7 @@ export async function reportReactions(deps: GovernorReactionDeps, batch: Reactio
     const kind = KIND[e.type];
     if (kind === undefined || e.campaignId === null || e.email === null) continue;
     if (!senders.has(e.campaignId)) {
-      const c = await q.getCampaign(deps.db, e.campaignId);
+      const c = await deps.campaigns.find(e.campaignId);
       senders.set(e.campaignId, c === null ? null : domainOf(c.definition.from.address));
     }
     const sendingDomain = senders.get(e.campaignId);

@@ -6,7 +6,7 @@
  */
 import type { Bus, Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from './ingest.ts';
+import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
 
 export const LINK_CLICKED_TOPIC = 'link.clicked';
 

@@ -16,7 +16,7 @@ import {
 } from '../core/engagement-score.ts';
 import { toError } from '../core/errors.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from './ingest.ts';
+import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
 
 export interface EngagementStageDeps {
   db: Db;

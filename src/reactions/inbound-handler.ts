@@ -19,15 +19,17 @@ import { isTransientFailure } from '../core/transient-failure.ts';
 import type { Queryable } from '../store/port.ts';
 import { parseInboundMessage, toEngagementEvents, type InboundMessage, type ParseInboundOptions } from './inbound/parse.ts';
 import type { InboundEnvelope } from './inbound/smtp-listener.ts';
-import { referencesOf, vouchForEvents } from './inbound/vouch.ts';
+import { referencesOf, vouchForEvents, type FindSentMessages } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
 import { addReviewItems } from './review-queue.ts';
 
 export const INBOUND_DEAD_LETTER_STAGE = 'inbound';
 
 export interface InboundHandlerDeps {
-  /** The send ledger (to check what a report references) and the review queue. */
+  /** The review queue. */
   db: Queryable;
+  /** The send ledger's rows a report references (the campaign service answers). */
+  findSentMessages: FindSentMessages;
   ingest: Ingest;
   deadLetters: Pick<DeadLetters, 'add'>;
   clock: Clock;
@@ -65,7 +67,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (raw: Buffer, en
     }
     try {
       const events = toEngagementEvents(parsed, { receivedAt: deps.clock.now(), sourceId });
-      const vouched = await vouchForEvents(deps.db, parsed, events, referencesOf(parsed, envelope, options), deps.verpSecrets ?? []);
+      const vouched = await vouchForEvents(deps.findSentMessages, parsed, events, referencesOf(parsed, envelope, options), deps.verpSecrets ?? []);
       if (vouched.ingest.length > 0) await deps.ingest(vouched.ingest);
       if (vouched.review.length > 0) await addReviewItems(deps.db, vouched.review, deps.clock.now());
     } catch (err) {

@@ -12,17 +12,7 @@ import type { EngagementEvent } from '../core/events.ts';
 import { ledgerOfMessageId } from '../core/message-id.ts';
 import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
-
-export const REACTIONS_TOPIC = 'reaction.received';
-export const SUPPRESSED_TOPIC = 'contact.suppressed';
-
-/** The bus payload: new events of one ingest call (stored rows are the source of truth). */
-export interface ReactionBatch { events: StoredEvent[] }
-export interface StoredEvent {
-  sourceId: string; type: EngagementEvent['type']; provider: string; occurredAt: string; email: string | null;
-  messageId: string | null; campaignId: string | null; contactId: string | null; isMachine: boolean; reason: string | null; url: string | null;
-}
-export interface SuppressedPayload { email: string; reason: string; source: string; contactId: string | null; campaignId: string | null; at: string }
+import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
 
 export interface IngestResult { accepted: number; duplicates: number }
 

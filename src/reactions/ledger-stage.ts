@@ -6,7 +6,7 @@ import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from './ingest.ts';
+import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
 
 const OUTCOME: Record<string, string> = { delivered: 'delivered', bounced_hard: 'bounced', bounced_soft: 'deferred', dropped: 'failed', complained: 'complained' };
 

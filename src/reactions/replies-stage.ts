@@ -21,8 +21,9 @@ import type { EngagementEvent } from '../core/events.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import { trimReplyText } from '../core/reply/trim.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, type Ingest, type ReactionBatch, type StoredEvent } from './ingest.ts';
+import { type Ingest } from './ingest.ts';
 import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem } from './review-queue.ts';
+import { REACTIONS_TOPIC, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 export interface RepliesStageDeps {
   db: Db;

@@ -11,7 +11,7 @@ import type { Clock } from '../clock/port.ts';
 import { evaluateSoftBounces, type SoftBouncePolicy } from '../core/bounce/soft-policy.ts';
 import { addSuppressions } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, type ReactionBatch, type SuppressedPayload } from './ingest.ts';
+import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, type ReactionBatch, type SuppressedPayload } from '../bus/topics.ts';
 
 const HISTORY = `
   select email, type, occurred_at from engagement_events

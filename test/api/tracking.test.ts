@@ -12,7 +12,7 @@ import { createTokenCodec, signToken } from '../../src/core/tracking-token.ts';
 import { httpStatusFor } from '../../src/api/http-status.ts';
 import { compileTemplate } from '../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../src/campaigns/render/render-message.ts';
-import type { RenderCampaign } from '../../src/campaigns/render/render-message.ts';
+import type { RenderCampaign } from '../../src/campaigns/render/campaign-types.ts';
 
 const SECRETS = ['current-secret', 'previous-secret'];
 const LEDGER = 'camp-1:contact-9';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createManualClock } from '../../src/clock/manual.ts';
 import type { EngagementEvent } from '../../src/core/events.ts';
-import { createWebhookVerifiers } from '../../src/connectors/esp/webhooks.ts';
+import { createWebhookVerifiers } from '../../src/composition/webhook-verifiers.ts';
 import { registerWebhookRoutes } from '../../src/api/routes/webhooks.ts';
 import { createWebhookReplayGuard } from '../../src/reactions/webhook-replay.ts';
 import { migrate } from '../../src/store/migrate.ts';

@@ -10,9 +10,10 @@ import { addToOutbox, OUTBOX_GRACE_MS, publishOutboxed, relayOutbox, runOutboxRe
 import type { Bus } from '../../src/bus/port.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
-import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, createIngest } from '../../src/reactions/ingest.ts';
+import { createIngest } from '../../src/reactions/ingest.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases, uniqueName } from '../support/databases.ts';
+import { REACTIONS_TOPIC, SUPPRESSED_TOPIC } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 

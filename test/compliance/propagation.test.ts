@@ -15,10 +15,11 @@ import {
 import { getSuppressionStatus } from '../../src/compliance/suppression-status.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../src/connectors/crm/demo/adapter.ts';
 import { SwitchyardError } from '../../src/core/errors.ts';
-import { createIngest, type SuppressedPayload } from '../../src/reactions/ingest.ts';
+import { createIngest } from '../../src/reactions/ingest.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { type SuppressedPayload } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;

@@ -7,10 +7,11 @@ import type { Delivery } from '../../src/bus/port.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { clicksStage, LINK_CLICKED_TOPIC, linkTags, type LinkClickedPayload } from '../../src/reactions/clicks-stage.ts';
-import { createIngest, type ReactionBatch } from '../../src/reactions/ingest.ts';
+import { createIngest } from '../../src/reactions/ingest.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { type ReactionBatch } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;

@@ -10,13 +10,14 @@ import type { Crm, EngagementUpdate } from '../../src/connectors/crm/port.ts';
 import { accumulateEngagement, engagementScore } from '../../src/core/engagement-score.ts';
 import { SwitchyardError } from '../../src/core/errors.ts';
 import type { EngagementEvent } from '../../src/core/events.ts';
-import { createIngest, type ReactionBatch } from '../../src/reactions/ingest.ts';
+import { createIngest } from '../../src/reactions/ingest.ts';
 import {
   applyEngagementBatch, engagementStage, flushEngagementOutbox, runEngagementFlusher, type EngagementStageDeps,
 } from '../../src/reactions/engagement-stage.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { type ReactionBatch } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;

@@ -15,9 +15,10 @@ import { getSuppressionStatus } from '../../src/compliance/suppression-status.ts
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../src/connectors/crm/demo/adapter.ts';
 import { accumulateEngagement } from '../../src/core/engagement-score.ts';
 import { applyEngagementBatch, flushEngagementOutbox } from '../../src/reactions/engagement-stage.ts';
-import { createIngest, type StoredEvent } from '../../src/reactions/ingest.ts';
+import { createIngest } from '../../src/reactions/ingest.ts';
 import { addReviewItems, claimReviewItem, resolveReviewItem, reviewItemId } from '../../src/reactions/review-queue.ts';
 import { testDatabases } from '../support/databases.ts';
+import { type StoredEvent } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;

@@ -13,7 +13,7 @@ import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
 import { getSuppression } from '../../src/compliance/suppression.ts';
 import { createDemoCrm, ensureDemoCrmSchema } from '../../src/connectors/crm/demo/adapter.ts';
 import { encodeVerpAddress } from '../../src/core/bounce/verp.ts';
-import { createIngest, type Ingest, type StoredEvent } from '../../src/reactions/ingest.ts';
+import { createIngest, type Ingest } from '../../src/reactions/ingest.ts';
 import { handleReplies } from '../../src/reactions/replies-stage.ts';
 import { MAX_REVIEW_ITEMS_PER_MESSAGE } from '../../src/reactions/inbound/vouch.ts';
 import { listReviewItems } from '../../src/reactions/review-queue.ts';
@@ -21,6 +21,7 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { aDsn, anArf, aReply, INBOUND_SECRET, sentMessage, startInbound } from '../support/inbound-mail.ts';
+import { type StoredEvent } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;

@@ -10,11 +10,12 @@ import { getSuppression } from '../../src/compliance/suppression.ts';
 import { encodeVerpAddress } from '../../src/core/bounce/verp.ts';
 import { SwitchyardError } from '../../src/core/errors.ts';
 import { inboundSourceId, INBOUND_DEAD_LETTER_STAGE } from '../../src/reactions/inbound-handler.ts';
-import { createIngest, SUPPRESSED_TOPIC, type Ingest, type SuppressedPayload } from '../../src/reactions/ingest.ts';
+import { createIngest, type Ingest } from '../../src/reactions/ingest.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { aDsn, aReply, INBOUND_SECRET, sentMessage, startInbound } from '../support/inbound-mail.ts';
+import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/inbound/${name}`, import.meta.url));

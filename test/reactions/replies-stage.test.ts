@@ -17,7 +17,8 @@ import type { Crm } from '../../src/connectors/crm/port.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { parseInboundMessage, toEngagementEvents } from '../../src/reactions/inbound/parse.ts';
 import { referencesOf, vouchForEvents } from '../../src/reactions/inbound/vouch.ts';
-import { createIngest, type Ingest, type ReactionBatch } from '../../src/reactions/ingest.ts';
+import { findSentMessages } from '../../src/campaigns/queries.ts';
+import { createIngest, type Ingest } from '../../src/reactions/ingest.ts';
 import { decideReplyAction, handleReplies, isVerifiedReply, repliesStage, replyText, type RepliesStageDeps } from '../../src/reactions/replies-stage.ts';
 import { listReviewItems, reviewItemId, type ReviewItem } from '../../src/reactions/review-queue.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -25,6 +26,7 @@ import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import type { InjectOptions } from 'fastify';
 import { accessServices, authHeaders } from '../support/api-keys.ts';
+import { type ReactionBatch } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;
@@ -63,7 +65,7 @@ async function sent(messageId: string, email: string): Promise<{ contactId: stri
 async function receive(fixture: string, sourceId: string): Promise<void> {
   const parsed = await parseInboundMessage(readFileSync(new URL(`../fixtures/inbound/${fixture}`, import.meta.url)));
   const events = toEngagementEvents(parsed, { receivedAt: clock.now(), sourceId });
-  const vouched = await vouchForEvents(db, parsed, events, referencesOf(parsed, { mailFrom: 'x@example.org', rcptTo: ['news@shop.example.com'] }), []);
+  const vouched = await vouchForEvents((keys, ids) => findSentMessages(db, keys, ids), parsed, events, referencesOf(parsed, { mailFrom: 'x@example.org', rcptTo: ['news@shop.example.com'] }), []);
   await ingest(vouched.ingest);
 }
 

@@ -13,6 +13,7 @@ import { createInboundHandler, type InboundHandlerDeps } from '../../src/reactio
 import { createInboundSmtpListener } from '../../src/reactions/inbound/smtp-listener.ts';
 import type { Ingest } from '../../src/reactions/ingest.ts';
 import type { Db } from '../../src/store/port.ts';
+import { findSentMessages } from '../../src/campaigns/queries.ts';
 
 export const INBOUND_SECRET = 'fixture-secret';
 export const INBOUND_DOMAINS = ['bounce.shop.example.com', 'shop.example.com'];
@@ -21,7 +22,7 @@ export interface InboundRig { db: Db; bus: Bus; clock: Clock; ingest: Ingest }
 
 /** Starts listener + handler as app.ts wires them; returns send(raw, rcptTo). */
 export async function startInbound(t: TestContext, rig: InboundRig, overrides: Partial<InboundHandlerDeps> = {}) {
-  const onMessage = createInboundHandler({ db: rig.db, ingest: rig.ingest, deadLetters: rig.bus.deadLetters, clock: rig.clock, verpSecrets: [INBOUND_SECRET], ...overrides });
+  const onMessage = createInboundHandler({ db: rig.db, findSentMessages: (keys, ids) => findSentMessages(rig.db, keys, ids), ingest: rig.ingest, deadLetters: rig.bus.deadLetters, clock: rig.clock, verpSecrets: [INBOUND_SECRET], ...overrides });
   const policy = { domains: INBOUND_DOMAINS, verpSecrets: [INBOUND_SECRET] };
   const listener = createInboundSmtpListener({ onMessage, acceptRecipient: (a) => decideRecipient(a, policy).accept }, { host: '127.0.0.1', port: 0, maxMessageBytes: 256 * 1024 });
   const { port } = await listener.listen();

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
 import { getSuppression } from '../../src/compliance/suppression.ts';
-import { createWebhookVerifiers } from '../../src/connectors/esp/webhooks.ts';
+import { createWebhookVerifiers } from '../../src/composition/webhook-verifiers.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from '../../src/api/routes/webhooks.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { createIngest } from '../../src/reactions/ingest.ts';

@@ -13,7 +13,7 @@ import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, type ErrorCode } from '../../core/errors.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import { jsonNestingExceeds } from '../../core/json-depth.ts';
-import { ESP_WEBHOOK_VENDORS, type EspWebhookVendor, type NormalizeResult, type WebhookVerifiers } from '../../connectors/esp/webhooks.ts';
+import { ESP_WEBHOOK_VENDORS, type EspWebhookVendor, type NormalizeResult, type WebhookVerifiers } from '../../connectors/webhook-port.ts';
 import type { ReplayGuard } from '../../reactions/webhook-replay.ts';
 import { httpStatusFor } from '../http-status.ts';
 import {

@@ -18,7 +18,7 @@ import { budgetOptions, planTemplate, renderPlan } from './fast-render.ts';
 import type { FastPlan } from './fast-render.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
 import type { FooterNeeds } from './footer.ts';
-import type { PreparedCampaign } from './render-message.ts';
+import type { PreparedCampaign } from './campaign-types.ts';
 
 export interface TemplateInput {
   /** Liquid. */

@@ -14,7 +14,8 @@ import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
 import { createTokenCodec } from '../../core/tracking-token.ts';
 import type { TokenCodec } from '../../core/tracking-token.ts';
-import type { Address, OutboundMessage } from '../../connectors/esp/port.ts';
+import type { OutboundMessage } from '../../connectors/esp/port.ts';
+import type { PreparedCampaign, RenderCampaign } from './campaign-types.ts';
 import { OPEN_VAR } from './compile.ts';
 import type { CompiledTemplate } from './compile.ts';
 import { budgetOptions, renderPlan } from './fast-render.ts';
@@ -24,32 +25,12 @@ import { neutraliseUnsafeUrls } from './url-safety.ts';
 import { createVerpEncoder } from '../../core/bounce/verp.ts';
 import { messageIdFor } from '../../core/message-id.ts';
 import { isLimitError, TRACK_FN_VAR } from './liquid-engine.ts';
-import type { TrackFn } from './liquid-engine.ts';
 
 export interface RenderContact {
   id: string;
   email: string;
   firstName?: string;
   [field: string]: unknown;
-}
-
-export interface RenderCampaign {
-  id: string;
-  name: string;
-  from: Address;
-  replyTo?: Address;
-  subject?: string;
-  /** Sender's physical postal address; required in every message (CAN-SPAM, CASL). */
-  postalAddress: string;
-  /** Mailbox for mailto unsubscribes, `unsub@example.com` or `mailto:unsub@example.com`. */
-  listUnsubscribeMailto: string;
-  /** e.g. `https://t.example.com` (no trailing slash needed). */
-  trackingBaseUrl: string;
-  /** Signing secrets, newest first (a single string is one secret). Never exposed to templates. */
-  trackingSecret: string | readonly string[];
-  returnPathDomain: string;
-  messageIdDomain: string;
-  sendingDomain: string;
 }
 
 export interface RenderContext {
@@ -65,36 +46,6 @@ export interface RenderContext {
 /** Link tags kept per campaign (a URL and its tag, ~100 bytes each). Per-recipient URLs
  *  (`?ref={{ contact.id }}`) never repeat: they fill the map, which is then cleared (bounded). */
 const LINK_TAG_ENTRIES = 4096;
-
-/** What rendering needs that depends only on the campaign, built once per compiled template and
- *  campaign (the send stage builds a new RenderCampaign object per batch, so it is matched by the
- *  fields it was built from, not by identity). */
-export interface PreparedCampaign {
-  readonly source: Pick<RenderCampaign, 'id' | 'name' | 'from' | 'postalAddress' | 'trackingBaseUrl' | 'trackingSecret'
-    | 'listUnsubscribeMailto' | 'returnPathDomain' | 'messageIdDomain'>;
-  readonly codec: TokenCodec;
-  /** `<base>/t/c/`, `<base>/t/o/`, `<base>/t/u/` with the base URL's trailing slashes removed. */
-  readonly clickPrefix: string;
-  /** clickPrefix HTML-escaped (tokens are base64url: nothing in them needs escaping). */
-  readonly escapedClickPrefix: string;
-  readonly openPrefix: string;
-  readonly unsubscribePrefix: string;
-  /** `, <mailto:<address>?subject=unsubscribe-` (the List-Unsubscribe header's second part). */
-  readonly mailtoPrefix: string;
-  /** Static link slots: null, or the HTML-escaped `/<index>` suffix after the track token. */
-  readonly staticSuffixes: readonly (string | null)[];
-  /** The scope's `campaign` object (shared: templates cannot write to it). */
-  readonly scopeCampaign: Readonly<Record<string, unknown>>;
-  readonly senderName: string;
-  readonly returnPath: (contactId: string) => string;
-  /** `<linkIndex> <url>` → `/<linkIndex>/<link tag>` (after the track token). */
-  readonly linkTags: Map<string, string>;
-  /** The TrackFn for Liquid-built links: `<clickPrefix><track token><link tag suffix>`, for the
-   *  message being rendered (renderMessage sets `trackPrefix`; rendering is synchronous). One
-   *  function per campaign, not a closure per message. */
-  readonly track: TrackFn;
-  trackPrefix: string;
-}
 
 function sameSecrets(a: string | readonly string[], b: string | readonly string[]): boolean {
   if (a === b) return true;

@@ -1,8 +1,11 @@
 /** `switchyard dead-letters list|retry`: inspect and requeue what the stages gave up on. */
 import type { Command } from 'commander';
-import type { App } from '../../app.ts';
+import type { DeadLetters } from '../../bus/port.ts';
 
-export function registerDeadLetterCommands(program: Command, openApp: () => Promise<App>): void {
+/** The part of the app these commands use; main.ts opens the whole app. */
+export interface DeadLetterApp { bus: { deadLetters: Pick<DeadLetters, 'list' | 'retry'> }; close(): Promise<void> }
+
+export function registerDeadLetterCommands(program: Command, openApp: () => Promise<DeadLetterApp>): void {
   const dl = program.command('dead-letters').description('Inspect and retry dead letters');
   dl.command('list')
     .description('List dead letters, newest first')

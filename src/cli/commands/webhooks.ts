@@ -1,11 +1,11 @@
 /**
  * `switchyard webhooks verify`: checks a captured webhook request offline with exactly the code the
- * HTTP endpoints use (createWebhookVerifiers), so "why did this delivery get a 401?" can be answered
+ * HTTP endpoints use (the registry main.ts hands in, src/composition/webhook-verifiers.ts), so "why did this delivery get a 401?" can be answered
  * from a body file and its headers. Exit 0 and "valid", 1 and the reason, 2 for usage errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createWebhookVerifiers, type WebhookSecrets } from '../../connectors/esp/webhooks.ts';
+import type { WebhookSecrets, WebhookVerifiers } from '../../connectors/webhook-port.ts';
 
 const PROVIDERS = ['sendgrid', 'mailgun', 'ses', 'postmark', 'stripe'] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -64,7 +64,7 @@ function secretsFor(provider: Provider, o: VerifyOptions, body: Buffer): Webhook
   }
 }
 
-export function registerWebhookCommands(program: Command): void {
+export function registerWebhookCommands(program: Command, createWebhookVerifiers: (secrets: WebhookSecrets) => WebhookVerifiers): void {
   const webhooks = program.command('webhooks').description('Webhook tools');
   webhooks.command('verify')
     .description('Verify a captured webhook request (body file + headers) offline')

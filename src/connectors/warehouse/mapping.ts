@@ -7,6 +7,7 @@
  * header that is not mapped, never a cell value. A rejected row's values ride in `raw` instead,
  * because a message can end up in places a row should not (HTTP errors, status, logs).
  */
+import { checkEmail } from '../../core/email-address.ts';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { MappedContact, SchemaMapping } from './port.ts';
 
@@ -124,26 +125,6 @@ function textOf(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   return String(value).trim();
-}
-
-/**
- * Returns what is wrong with an address, or null. Deliberately simple: the ESP is the judge.
- * The answer never quotes the address: it becomes a rejection reason, which must carry no data.
- */
-export function checkEmail(email: string): string | null {
-  if (email === '') return 'is empty';
-  if (email.length > 254) return 'is longer than 254 characters';
-  if (/\s/.test(email)) return 'contains whitespace';
-  const at = email.lastIndexOf('@');
-  if (at < 0) return 'has no @';
-  const local = email.slice(0, at);
-  const domain = email.slice(at + 1);
-  if (local === '' || local.length > 64) return 'has an empty or over-long local part';
-  if (!/^[^\s@]+$/.test(local) && !/^".*"$/.test(local)) return 'has an invalid local part';
-  if (!/^[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?(\.[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?)+$/.test(domain)) {
-    return 'has an invalid domain';
-  }
-  return null;
 }
 
 function normaliseEmail(email: string): string {

@@ -6,16 +6,18 @@
  * is always stored (the replies stage classifies it), marked `raw.verified` so that only a
  * verified reply can unsubscribe anyone or create a task on its own.
  */
-import { findSentMessages } from '../../campaigns/queries.ts';
 import { extractVerpToken } from '../../core/bounce/verp.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import {
-  judgeReport, sendsToLookUp, type ReportClaim, type ReportReferences, type UntrustedReason,
+  judgeReport, sendsToLookUp, type ReportClaim, type ReportReferences, type SendKey, type SentMessage, type UntrustedReason,
 } from '../../core/inbound/report-trust.ts';
-import type { Queryable } from '../../store/port.ts';
 import type { NewReviewItem } from '../review-queue.ts';
 import type { InboundEnvelope } from './smtp-listener.ts';
 import type { InboundMessage, ParseInboundOptions } from './types.ts';
+
+/** The send ledger's rows for these (campaign, contact) keys or legacy Message-IDs; the campaign
+ *  service answers it (CampaignService.findSentMessages). */
+export type FindSentMessages = (keys: readonly SendKey[], messageIds: readonly string[]) => Promise<SentMessage[]>;
 
 export interface VouchedEvents {
   /** Events to ingest: trusted reports, and every reply (verified or not). */
@@ -63,13 +65,13 @@ function claimOf(parsed: InboundMessage, event: EngagementEvent, index: number):
 }
 
 export async function vouchForEvents(
-  db: Queryable, parsed: InboundMessage, events: readonly EngagementEvent[],
+  findSentMessages: FindSentMessages, parsed: InboundMessage, events: readonly EngagementEvent[],
   refs: ReportReferences, verpSecrets: readonly string[],
 ): Promise<VouchedEvents> {
   if (events.length === 0) return { ingest: [], review: [] };
   const lookup = sendsToLookUp(refs, verpSecrets);
   const keys = [...lookup.signed, ...lookup.named];
-  const found = keys.length === 0 && lookup.legacyMessageIds.length === 0 ? [] : await findSentMessages(db, keys, lookup.legacyMessageIds);
+  const found = keys.length === 0 && lookup.legacyMessageIds.length === 0 ? [] : await findSentMessages(keys, lookup.legacyMessageIds);
   const out: VouchedEvents = { ingest: [], review: [] };
   events.forEach((event, i) => {
     const verdict = judgeReport(claimOf(parsed, event, i), lookup, found);

@@ -1,6 +1,7 @@
 // Builders for render tests: a campaign and a context with overrides.
 import { readFileSync } from 'node:fs';
-import type { RenderCampaign, RenderContext } from '../../../src/campaigns/render/render-message.ts';
+import type { RenderCampaign } from '../../../src/campaigns/render/campaign-types.ts';
+import type { RenderContext } from '../../../src/campaigns/render/render-message.ts';
 import { staticLinkUrl } from '../../../src/campaigns/render/links.ts';
 import type { LinkSlot } from '../../../src/campaigns/render/links.ts';
 import { createTokenCodec } from '../../../src/core/tracking-token.ts';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
-import type { RenderCampaign } from '../../../src/campaigns/render/render-message.ts';
+import type { RenderCampaign } from '../../../src/campaigns/render/campaign-types.ts';
 import { renderPlan } from '../../../src/campaigns/render/fast-render.ts';
 import { createTokenCodec } from '../../../src/core/tracking-token.ts';
 import { demoCampaign } from '../../../src/demo/campaign.ts';

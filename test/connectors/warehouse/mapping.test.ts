@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkEmail, createRowMapper, parseSchemaMapping } from '../../../src/connectors/warehouse/mapping.ts';
+import { checkEmail } from '../../../src/core/email-address.ts';
+import { createRowMapper, parseSchemaMapping } from '../../../src/connectors/warehouse/mapping.ts';
 
 const MAPPING = parseSchemaMapping(JSON.parse(`{
   "columns": { "id": "customer_id", "email": "email_address", "firstName": "first_name",

@@ -7,19 +7,9 @@
 import { SwitchyardError } from '../../../core/errors.ts';
 import { boundJson, hasUnstorableChars } from '../../../core/storable-json.ts';
 import { dateFromUnixSeconds } from '../../esp/event-checks.ts';
+import type { BillingEvent } from '../port.ts';
 
-export interface StripeEvent {
-  sourceId: string;
-  /** e.g. invoice.paid, charge.refunded, checkout.session.completed */
-  type: string;
-  occurredAt: Date;
-  livemode: boolean;
-  /** data.object: the Stripe object snapshot at event time. */
-  object: Record<string, unknown>;
-  raw: unknown;
-}
-
-export function normalize(body: unknown): StripeEvent {
+export function normalize(body: unknown): BillingEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe body must be a JSON event object');
   }

@@ -7,7 +7,7 @@
  */
 import { headerValue } from '../../webhook-headers.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { VerifyResult, WebhookInput } from '../../esp/webhooks.ts';
+import type { VerifyResult, WebhookInput } from '../../webhook-port.ts';
 
 export const SIGNATURE_HEADER = 'Stripe-Signature';
 export const DEFAULT_TOLERANCE_SECONDS = 300;

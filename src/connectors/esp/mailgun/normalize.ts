@@ -11,7 +11,7 @@ import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
-import type { NormalizeResult } from '../webhooks.ts';
+import type { NormalizeResult } from '../../webhook-port.ts';
 
 const SIMPLE: Record<string, EventType> = {
   delivered: 'delivered',

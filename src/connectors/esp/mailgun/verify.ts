@@ -7,7 +7,7 @@
  * stale (a second use with any event data is refused). Never throws: every failure is a result.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { VerifyResult, WebhookInput } from '../webhooks.ts';
+import type { VerifyResult, WebhookInput } from '../../webhook-port.ts';
 
 export const DEFAULT_TOLERANCE_SECONDS = 15 * 60;
 

@@ -12,7 +12,7 @@ import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import { dateFromText, finishEvent } from '../event-checks.ts';
-import type { NormalizeResult } from '../webhooks.ts';
+import type { NormalizeResult } from '../../webhook-port.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -6,7 +6,7 @@
  */
 import { headerValue } from '../../webhook-headers.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { VerifyResult, WebhookInput } from '../webhooks.ts';
+import type { VerifyResult, WebhookInput } from '../../webhook-port.ts';
 
 export interface PostmarkKeys {
   username: string;

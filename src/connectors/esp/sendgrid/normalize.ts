@@ -10,7 +10,7 @@ import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
-import type { NormalizeResult } from '../webhooks.ts';
+import type { NormalizeResult } from '../../webhook-port.ts';
 
 /** SendGrid bounce_classification → our bounce reason taxonomy (bounces.md §6). */
 const CLASSIFICATION_REASON: Record<string, string> = {

@@ -6,7 +6,7 @@
  */
 import { headerValue } from '../../webhook-headers.ts';
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import type { VerifyResult, WebhookInput } from '../webhooks.ts';
+import type { VerifyResult, WebhookInput } from '../../webhook-port.ts';
 
 export const SIGNATURE_HEADER = 'X-Twilio-Email-Event-Webhook-Signature';
 export const TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp';

@@ -15,7 +15,7 @@ import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import { jsonNestingExceeds } from '../../../core/json-depth.ts';
 import { dateFromText, finishEvent } from '../event-checks.ts';
-import type { NormalizeResult } from '../webhooks.ts';
+import type { NormalizeResult } from '../../webhook-port.ts';
 
 /** Same bound as the raw request body (routes/webhooks.ts): the Message is a second JSON text. */
 export const MAX_MESSAGE_NESTING = 32;

@@ -9,7 +9,7 @@
  */
 import { headerValue } from '../../webhook-headers.ts';
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
-import type { VerifyResult, WebhookInput } from '../webhooks.ts';
+import type { VerifyResult, WebhookInput } from '../../webhook-port.ts';
 
 /** SNS retries keep the original Timestamp, so age is unbounded by default; the future is not. */
 export const MAX_FUTURE_SKEW_SECONDS = 15 * 60;

@@ -9,7 +9,8 @@
  */
 import { parse, type CsvError } from 'csv-parse';
 import { SwitchyardError } from '../../../core/errors.ts';
-import { checkBatchSize, checkCsvDelimiter } from '../batch.ts';
+import { checkCsvDelimiter } from '../../../core/audience-limits.ts';
+import { checkBatchSize } from '../batch.ts';
 import { createRowMapper, parseSchemaMapping, type RowMapper } from '../mapping.ts';
 import type { MappedContact, RejectedRow, SchemaMapping, Warehouse, WarehouseBatch, WarehouseQuery, WarehouseStreamOptions } from '../port.ts';
 import { admitCsvPath, openCsvFile, type CsvDirectories } from './allowed-path.ts';

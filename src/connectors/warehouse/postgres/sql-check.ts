@@ -10,7 +10,7 @@
  */
 import { parse } from 'libpg-query';
 import { SwitchyardError } from '../../../core/errors.ts';
-import { MAX_AUDIENCE_SQL_LENGTH } from '../batch.ts';
+import { MAX_AUDIENCE_SQL_LENGTH } from '../../../core/audience-limits.ts';
 
 /** Node types that write or lock, wherever they appear in the tree (a CTE, a subquery). */
 const WRITING_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'LockingClause']);

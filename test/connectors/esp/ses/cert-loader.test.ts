@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createManualClock } from '../../../../src/clock/manual.ts';
 import { createSnsCertificateLoader, type CertFetch } from '../../../../src/connectors/esp/ses/cert-loader.ts';
-import { CERTIFICATE_CACHE_SIZE, createWebhookVerifiers } from '../../../../src/connectors/esp/webhooks.ts';
+import { CERTIFICATE_CACHE_SIZE, createWebhookVerifiers } from '../../../../src/composition/webhook-verifiers.ts';
 import { createSnsSigner } from '../../../support/webhook-signing.ts';
 
 const signer = createSnsSigner();
