@@ -10,14 +10,10 @@ import { createWebhookReplayGuard } from '../../src/reactions/webhook-replay.ts'
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
-import { basicAuth, createSendgridSigner, createSnsSigner, signMailgunBody } from '../support/webhook-signing.ts';
+import { basicAuth, signMailgunBody } from '../support/webhook-signing.ts';
+import { MAILGUN_KEY, POSTMARK, sendgrid, sns, T, testWebhookVerifiers } from '../support/webhook-stack.ts';
 
 const fixture = (path: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/webhooks/${path}`, import.meta.url), 'utf8'));
-const sendgrid = createSendgridSigner();
-const sns = createSnsSigner();
-const MAILGUN_KEY = 'key-test-mailgun';
-const POSTMARK = { username: 'pm', password: 'pm-secret' };
-const T = 1772323200; // 2026-03-01T00:00:00Z
 
 // replay keys are remembered in the real store; each harness starts with none, as tests re-sign the same fixtures
 let db: Db;
@@ -41,12 +37,7 @@ async function harness(t: { after(fn: () => Promise<void>): void }, options: { m
   const h: Omit<Harness, 'app'> = { ingested: [], deadLetters: [], confirmed: [], failIngestOnce: { armed: false } };
   const app = Fastify();
   registerWebhookRoutes(app, {
-    verifiers: createWebhookVerifiers({
-      sendgrid: { publicKey: sendgrid.publicKeyBase64 },
-      mailgun: { signingKey: MAILGUN_KEY },
-      postmark: POSTMARK,
-      ses: { topicArns: [sns.topicArn], loadCertificate: async () => sns.certPem, trustedCas: [sns.caPem] },
-    }),
+    verifiers: testWebhookVerifiers(),
     async ingest(events) {
       if (h.failIngestOnce.armed) {
         h.failIngestOnce.armed = false;

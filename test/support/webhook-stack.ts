@@ -34,8 +34,19 @@ export interface WebhookStack {
   refusedCount(vendor: string, code: string): Promise<number>;
 }
 
-const sendgrid = createSendgridSigner();
-const sns = createSnsSigner();
+/** The signers whose keys the test verifiers trust (one pair per test process). */
+export const sendgrid = createSendgridSigner();
+export const sns = createSnsSigner();
+
+/** Verifiers for every vendor, configured with the test keys above. */
+export function testWebhookVerifiers(): ReturnType<typeof createWebhookVerifiers> {
+  return createWebhookVerifiers({
+    sendgrid: { publicKey: sendgrid.publicKeyBase64 },
+    mailgun: { signingKey: MAILGUN_KEY },
+    postmark: POSTMARK,
+    ses: { topicArns: [sns.topicArn], loadCertificate: async () => sns.certPem, trustedCas: [sns.caPem] },
+  });
+}
 
 export async function createWebhookStack(db: Db, options: Partial<Pick<WebhookRouteDeps, 'maxBodyBytes' | 'sampling'>> = {}): Promise<WebhookStack> {
   const clock = createManualClock(new Date(T * 1000 + 5_000));
@@ -43,12 +54,7 @@ export async function createWebhookStack(db: Db, options: Partial<Pick<WebhookRo
   const metrics = createMetrics({ bus });
   const app = Fastify();
   registerWebhookRoutes(app, {
-    verifiers: createWebhookVerifiers({
-      sendgrid: { publicKey: sendgrid.publicKeyBase64 },
-      mailgun: { signingKey: MAILGUN_KEY },
-      postmark: POSTMARK,
-      ses: { topicArns: [sns.topicArn], loadCertificate: async () => sns.certPem, trustedCas: [sns.caPem] },
-    }),
+    verifiers: testWebhookVerifiers(),
     ingest: createIngest({ db, bus, clock }),
     deadLetters: bus.deadLetters,
     replay: createWebhookReplayGuard({ db, clock }),
