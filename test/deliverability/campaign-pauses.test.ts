@@ -17,7 +17,7 @@ import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 
 const config = loadConfig({
-  SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+  SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
 });
 const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
 const alert = (kind: GovernorAlert['kind'], campaignId: string | undefined, reason: string): GovernorAlert => ({
