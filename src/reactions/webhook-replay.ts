@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
-import type { Queryable } from '../store/port.ts';
+import type { Db } from '../store/port.ts';
 
 /** `new`: first use of the key; `redelivery`: the key again with the same body; `replay`: the key with another body. */
 export type ReplayVerdict = 'new' | 'redelivery' | 'replay';
@@ -34,7 +34,7 @@ const PRUNE = `delete from webhook_replay where expires_at <= $1`;
 
 export const DEFAULT_PRUNE_EVERY_MS = 60_000;
 
-export function createWebhookReplayGuard(deps: { db: Queryable; clock: Clock }, options: { pruneEveryMs?: number } = {}): ReplayGuard {
+export function createWebhookReplayGuard(deps: { db: Pick<Db, 'query' | 'transaction'>; clock: Clock }, options: { pruneEveryMs?: number } = {}): ReplayGuard {
   const pruneEveryMs = options.pruneEveryMs ?? DEFAULT_PRUNE_EVERY_MS;
   let lastPrune = -Infinity;
   return {
@@ -45,8 +45,12 @@ export function createWebhookReplayGuard(deps: { db: Queryable; clock: Clock }, 
         await deps.db.query(PRUNE, [now]);
       }
       const digest = createHash('sha256').update(body).digest();
-      const { rows } = await deps.db.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest]);
-      const row = rows[0]!;
+      // The claim need not wait for its WAL flush: a crash could forget only the last few claims,
+      // and the request's own ingest commit (which is flushed) still dedups its events.
+      const row = await deps.db.transaction(async (tx) => {
+        await tx.query('set local synchronous_commit = off');
+        return (await tx.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest])).rows[0]!;
+      });
       return row.is_new ? 'new' : row.same_body === true ? 'redelivery' : 'replay';
     },
     async release(vendor, key) {
