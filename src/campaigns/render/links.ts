@@ -12,7 +12,7 @@
  */
 import { decodeHTMLAttribute } from 'entities';
 import { SAFE_URL_TAG, TRACK_TAG } from './liquid-engine.ts';
-import { attributeSpans, schemeDependsOnData, startTags, URL_ATTRIBUTES } from './url-safety.ts';
+import { rewriteUrlAttributes, schemeDependsOnData } from './url-safety.ts';
 
 export interface LinkSlot {
   index: number;
@@ -44,15 +44,9 @@ function classifyHref(raw: string, attribs: Record<string, string>, index: numbe
 
 export function rewriteLinks(html: string): RewrittenHtml {
   const links: LinkSlot[] = [];
-  let out = '';
-  let cursor = 0;
-  for (const tag of startTags(html)) {
-    const source = html.slice(tag.start, tag.end + 1);
-    let rewritten = '';
-    let at = 0;
+  const rewritten = rewriteUrlAttributes(html, (tag) => {
     let sawHref = false;
-    for (const attr of attributeSpans(source)) {
-      if (!URL_ATTRIBUTES.has(attr.name)) continue;
+    return (attr) => {
       let value: string | null = null;
       // The first href of a link is what a browser follows (later duplicates are ignored).
       if (attr.name === 'href' && !sawHref && (tag.name === 'a' || tag.name === 'area')) {
@@ -68,15 +62,10 @@ export function rewriteLinks(html: string): RewrittenHtml {
       if (value === null && HAS_LIQUID.test(attr.raw) && schemeDependsOnData(attr.raw)) {
         value = `{% ${SAFE_URL_TAG} %}${attr.raw}{% end${SAFE_URL_TAG} %}`;
       }
-      if (value === null) continue;
-      rewritten += source.slice(at, attr.start) + (attr.quoted ? value : `"${value}"`);
-      at = attr.end;
-    }
-    if (at === 0) continue;
-    out += html.slice(cursor, tag.start) + rewritten + source.slice(at);
-    cursor = tag.end + 1;
-  }
-  return { html: out + html.slice(cursor), links };
+      return value;
+    };
+  });
+  return { html: rewritten, links };
 }
 
 /** The destination of static link `index`, or null when there is no such link or its href is

@@ -75,6 +75,18 @@ export function trackHref(rendered: string, escape: boolean, track: TrackFn | un
   return escape ? escapeAttribute(tracked) : tracked;
 }
 
+/** The templates between a block tag and its `end<name>`, taken from `remaining`. */
+function parseBlockBody(liquid: Liquid, remaining: TopLevelToken[], name: string): Template[] {
+  const body: Template[] = [];
+  let closed = false;
+  const stream = liquid.parser.parseStream(remaining)
+    .on('tag:end' + name, () => { closed = true; stream.stop(); })
+    .on('template', (tpl: Template) => { body.push(tpl); })
+    .on('end', () => { if (!closed) throw new Error(`${name} not closed`); });
+  stream.start();
+  return body;
+}
+
 function registerTrackTag(engine: Liquid, escape: boolean): void {
   // A Tag class rather than an options object: liquidjs copies only parse and render from an
   // options object, and its static analysis (compile.ts: which contact fields a template reads)
@@ -89,12 +101,7 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
       const index = Number(token.args.trim());
       if (!Number.isSafeInteger(index) || index < 0) throw new Error(`${TRACK_TAG} needs a link index`);
       this.linkIndex = index;
-      let closed = false;
-      const stream = liquid.parser.parseStream(remaining)
-        .on('tag:end' + TRACK_TAG, () => { closed = true; stream.stop(); })
-        .on('template', (tpl: Template) => { this.body.push(tpl); })
-        .on('end', () => { if (!closed) throw new Error(`${TRACK_TAG} not closed`); });
-      stream.start();
+      this.body.push(...parseBlockBody(liquid, remaining, TRACK_TAG));
     }
 
     * children(): Generator<unknown, Template[]> {
@@ -117,12 +124,7 @@ function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
 
     constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
       super(token, remaining, liquid);
-      let closed = false;
-      const stream = liquid.parser.parseStream(remaining)
-        .on('tag:end' + SAFE_URL_TAG, () => { closed = true; stream.stop(); })
-        .on('template', (tpl: Template) => { this.body.push(tpl); })
-        .on('end', () => { if (!closed) throw new Error(`${SAFE_URL_TAG} not closed`); });
-      stream.start();
+      this.body.push(...parseBlockBody(liquid, remaining, SAFE_URL_TAG));
     }
 
     * children(): Generator<unknown, Template[]> {

@@ -91,9 +91,11 @@ export function attributeSpans(tagSource: string): AttributeSpan[] {
   return spans;
 }
 
+export interface StartTag { name: string; start: number; end: number; attribs: Record<string, string> }
+
 /** Every start tag of `html` with its source span (comments, scripts and styles skipped). */
-export function startTags(html: string): { name: string; start: number; end: number; attribs: Record<string, string> }[] {
-  const tags: { name: string; start: number; end: number; attribs: Record<string, string> }[] = [];
+export function startTags(html: string): StartTag[] {
+  const tags: StartTag[] = [];
   const parser: Parser = new Parser({
     onopentag(name, attribs) { tags.push({ name, start: parser.startIndex, end: parser.endIndex, attribs }); },
   }, { decodeEntities: true, lowerCaseAttributeNames: true });
@@ -102,19 +104,23 @@ export function startTags(html: string): { name: string; start: number; end: num
 }
 
 /**
- * Rendered HTML with every unsafe URL attribute value replaced by NEUTRAL_URL. Run per recipient
- * only on templates that print markup raw (`| raw`), where data can bring its own tags.
+ * `html` with URL attribute values replaced where `forTag(tag)` (called once per start tag, so it
+ * may keep per-tag state) returns a new value for the attribute; null keeps it. The value is put
+ * in quotes when the source had none. Returns `html` itself when nothing changed.
  */
-export function neutraliseUnsafeUrls(html: string): string {
+export function rewriteUrlAttributes(html: string, forTag: (tag: StartTag) => (attr: AttributeSpan) => string | null): string {
   let out = '';
   let cursor = 0;
   for (const tag of startTags(html)) {
     const source = html.slice(tag.start, tag.end + 1);
+    const valueOf = forTag(tag);
     let rewritten = '';
     let at = 0;
     for (const attr of attributeSpans(source)) {
-      if (!URL_ATTRIBUTES.has(attr.name) || isSafeUrl(decodeHTMLAttribute(attr.raw))) continue;
-      rewritten += source.slice(at, attr.start) + (attr.quoted ? NEUTRAL_URL : `"${NEUTRAL_URL}"`);
+      if (!URL_ATTRIBUTES.has(attr.name)) continue;
+      const value = valueOf(attr);
+      if (value === null) continue;
+      rewritten += source.slice(at, attr.start) + (attr.quoted ? value : `"${value}"`);
       at = attr.end;
     }
     if (at === 0) continue;
@@ -122,4 +128,12 @@ export function neutraliseUnsafeUrls(html: string): string {
     cursor = tag.end + 1;
   }
   return cursor === 0 ? html : out + html.slice(cursor);
+}
+
+/**
+ * Rendered HTML with every unsafe URL attribute value replaced by NEUTRAL_URL. Run per recipient
+ * only on templates that print markup raw (`| raw`), where data can bring its own tags.
+ */
+export function neutraliseUnsafeUrls(html: string): string {
+  return rewriteUrlAttributes(html, () => (attr) => (isSafeUrl(decodeHTMLAttribute(attr.raw)) ? null : NEUTRAL_URL));
 }
