@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { TOPIC_NAMES } from '../src/bus/topics.ts';
 
 const SRC = resolve('src');
 
@@ -171,6 +172,46 @@ function topicViolations(): Violation[] {
       `takes a topic name from ${rel(e.to)}; cross-service topics live in src/bus/topics.ts`));
 }
 
+// Where a topic name is written, it is the catalogue's: no src file outside src/bus/topics.ts spells
+// a catalogued name (or the start of one, like `blast.ready.${p}`), and no publish, outbox write,
+// consumer or wait names its topic with a string, so a new topic cannot skip the catalogue.
+const CATALOGUE = join(SRC, 'bus', 'topics.ts');
+const TOPIC_ARGUMENT: Record<string, number> = { publish: 0, publishTo: 1, addToOutbox: 1, waitForMessages: 0 };
+
+function topicLiteralViolations(): Violation[] {
+  const found: Violation[] = [];
+  const spellsTopic = (text: string, isPrefix: boolean) =>
+    TOPIC_NAMES.some((t) => (isPrefix ? text.length > 0 && t.startsWith(text) && text.endsWith('.') : t === text));
+  for (const file of g.files.filter((f) => f !== CATALOGUE)) {
+    const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const report = (n: ts.Node, why: string) => {
+      const line = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1;
+      found.push({ key: `topic-literal: ${rel(file)}:${n.getText(sf)}`, message: `${rel(file)}:${line}: ${why}` });
+    };
+    const isWritten = (n: ts.Node) => ts.isStringLiteralLike(n) || ts.isTemplateExpression(n);
+    const visit = (n: ts.Node) => {
+      if (ts.isStringLiteralLike(n) && spellsTopic(n.text, false)) {
+        report(n, `spells the topic ${n.getText(sf)}; use TOPICS from src/bus/topics.ts`);
+      } else if (ts.isTemplateExpression(n) && spellsTopic(n.head.text, true)) {
+        report(n, `builds a topic name from \`${n.head.text}\`; use TOPICS from src/bus/topics.ts`);
+      } else if (ts.isCallExpression(n)) {
+        const callee = ts.isPropertyAccessExpression(n.expression) ? n.expression.name.text
+          : ts.isIdentifier(n.expression) ? n.expression.text : '';
+        const arg = callee in TOPIC_ARGUMENT ? n.arguments[TOPIC_ARGUMENT[callee]!] : undefined;
+        if (arg !== undefined && isWritten(arg)) {
+          report(arg, `${callee}() names its topic with a string; add it to src/bus/topics.ts`);
+        }
+      } else if (ts.isPropertyAssignment(n) && ts.isIdentifier(n.name) && n.name.text === 'topic'
+        && isWritten(n.initializer)) {
+        report(n.initializer, 'a consumer or group names its topic with a string; add it to src/bus/topics.ts');
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  return found;
+}
+
 // Depth-first search; a back edge to a file on the stack closes a cycle, reported once per set of
 // files so that one cycle does not print once per member.
 function cycleViolations(): Violation[] {
@@ -217,11 +258,16 @@ describe('architecture: import boundaries', () => {
   });
   it("no service imports another service's queries.ts", () => check(queriesViolations()));
   it('topic names shared between services come from src/bus/topics.ts', () => check(topicViolations()));
+  it('no topic is spelled as a string outside src/bus/topics.ts', () => {
+    assert.ok(TOPIC_NAMES.length >= 9, `catalogue lists ${TOPIC_NAMES.length} topics`);
+    check(topicLiteralViolations());
+  });
   it('no import cycles, type-only imports included', () => check(cycleViolations()));
 
   it('every allow-list entry still matches a violation', () => {
     const all = new Set([
-      ...coreViolations(), ...adapterViolations(), ...queriesViolations(), ...topicViolations(), ...cycleViolations(),
+      ...coreViolations(), ...adapterViolations(), ...queriesViolations(), ...topicViolations(),
+      ...topicLiteralViolations(), ...cycleViolations(),
     ].map((v) => v.key));
     const stale = Object.keys(ALLOWED).filter((k) => !all.has(k));
     assert.deepEqual(stale, [], 'fixed: remove these entries from ALLOWED');

@@ -1,16 +1,118 @@
 /**
- * Topics that cross service lines and their payload types, so a consumer in one service does not
- * import the module of the service that publishes.
+ * The catalogue of bus topics: every topic name and the payload type its messages carry. Publishers
+ * and consumers take names from `TOPICS` only (test/architecture.test.ts rejects a topic written as
+ * a string anywhere else in src/), so this file is the one place to see what flows between stages.
+ * Wire names never change: messages already stored under a name must still be consumed.
+ * Payload types use only core and port types, so the bus layer imports no service.
  */
+import type { MappedContact } from '../connectors/warehouse/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
+import { PRIORITIES, type Priority } from '../core/priority.ts';
+import type { ConsumerOptions, Handler } from './consumer.ts';
+import type { Bus, OutgoingMessage } from './port.ts';
+import type { StageConsumer } from './stage.ts';
 
-export const REACTIONS_TOPIC = 'reaction.received';
-export const SUPPRESSED_TOPIC = 'contact.suppressed';
+export const TOPICS = {
+  /** A campaign's select step: read the next chunks of the audience from the warehouse. */
+  select: 'blast.select',
+  /** A chunk read from the warehouse, before comply, enrich and schedule. */
+  selected: 'blast.selected',
+  /** A chunk due now, per priority, for the send stage. */
+  ready: (p: Priority) => `blast.ready.${p}` as const,
+  /** Campaign lifecycle events (`campaign.completed`). */
+  campaignEvents: 'campaign.events',
+  /** New engagement events of one ingest call (webhooks, tracking, inbound mail). */
+  reactions: 'reaction.received',
+  /** Addresses newly suppressed, for propagation to connected systems. */
+  suppressed: 'contact.suppressed',
+  /** One human click on a tracked link, tagged for journeys. */
+  linkClicked: 'link.clicked',
+} as const;
+
+/** All blast-road topics start with this, so status views can pick them out of the bus depth. */
+export const BLAST_TOPIC_PREFIX = 'blast.';
+
+/** One select step: where the select stage resumes reading the audience. */
+export interface SelectStep { campaignId: string; seq: number }
+
+/** ≤ CHUNK_SIZE recipients moving from stage to stage; per-recipient state lives in the ledger. */
+export interface ChunkPayload {
+  campaignId: string;
+  seq: number;
+  /** Set once the schedule stage split a chunk by due time. */
+  part?: number;
+  recipients: MappedContact[];
+}
+
+export interface CampaignEvent { type: 'campaign.completed'; campaignId: string; at: string }
 
 /** The bus payload: new events of one ingest call (stored rows are the source of truth). */
 export interface ReactionBatch { events: StoredEvent[] }
 export interface StoredEvent {
-  sourceId: string; type: EngagementEvent['type']; provider: string; occurredAt: string; email: string | null;
-  messageId: string | null; campaignId: string | null; contactId: string | null; isMachine: boolean; reason: string | null; url: string | null;
+  sourceId: string;
+  type: EngagementEvent['type'];
+  provider: string;
+  occurredAt: string;
+  email: string | null;
+  messageId: string | null;
+  campaignId: string | null;
+  contactId: string | null;
+  isMachine: boolean;
+  reason: string | null;
+  url: string | null;
 }
-export interface SuppressedPayload { email: string; reason: string; source: string; contactId: string | null; campaignId: string | null; at: string }
+
+/** One newly suppressed address; one message per suppression episode. */
+export interface SuppressedPayload {
+  email: string;
+  reason: string;
+  source: string;
+  contactId: string | null;
+  campaignId: string | null;
+  at: string;
+}
+
+export interface LinkClickedPayload {
+  contactId: string;
+  campaignId: string | null;
+  url: string;
+  /** `utm_campaign:<v>`, `utm_content:<v>`, `host:<h>`, `path:<segment>` — lower-case, deduplicated. */
+  tags: string[];
+  sourceId: string;
+  occurredAt: string;
+}
+
+/** Topic name → payload type. */
+export interface TopicPayloads {
+  'blast.select': SelectStep;
+  'blast.selected': ChunkPayload;
+  'blast.ready.transactional': ChunkPayload;
+  'blast.ready.triggered': ChunkPayload;
+  'blast.ready.bulk': ChunkPayload;
+  'campaign.events': CampaignEvent;
+  'reaction.received': ReactionBatch;
+  'contact.suppressed': SuppressedPayload;
+  'link.clicked': LinkClickedPayload;
+}
+export type TopicName = keyof TopicPayloads;
+export type TopicPayload<T extends TopicName> = TopicPayloads[T];
+
+/** Every topic in the catalogue, e.g. for a check that none is written out elsewhere. */
+export const TOPIC_NAMES: readonly TopicName[] = [
+  TOPICS.select, TOPICS.selected, ...PRIORITIES.map(TOPICS.ready), TOPICS.campaignEvents,
+  TOPICS.reactions, TOPICS.suppressed, TOPICS.linkClicked,
+];
+
+/** Publishes on a catalogued topic; the payload must be that topic's type. */
+export function publishTo<T extends TopicName>(
+  bus: Pick<Bus, 'publish'>, topic: T, messages: readonly OutgoingMessage<TopicPayload<T>>[],
+): Promise<{ published: number; duplicates: number }> {
+  return bus.publish(topic, messages);
+}
+
+/** A stage consumer of a catalogued topic; the handler receives that topic's payload type. */
+export function consumerOf<T extends TopicName>(
+  options: ConsumerOptions & { topic: T }, handler: Handler<TopicPayload<T>>,
+): StageConsumer {
+  return { options, handler };
+}

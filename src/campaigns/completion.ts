@@ -4,14 +4,12 @@
  * it: journeys, notifications, the CLI, tests.
  */
 import type { Bus } from '../bus/port.ts';
+import { publishTo, TOPICS } from '../bus/topics.ts';
 import type { Queryable } from '../store/port.ts';
 import { completeIfDone } from './queries.ts';
-import { TOPICS } from './types.ts';
-
-export interface CampaignEvent { type: 'campaign.completed'; campaignId: string; at: string }
 
 export async function finishIfDone(deps: { db: Queryable; bus: Bus }, campaignId: string, at: Date): Promise<boolean> {
   if (!(await completeIfDone(deps.db, campaignId, at))) return false;
-  await deps.bus.publish<CampaignEvent>(TOPICS.events, [{ id: `${campaignId}:completed`, key: campaignId, payload: { type: 'campaign.completed', campaignId, at: at.toISOString() } }]);
+  await publishTo(deps.bus, TOPICS.campaignEvents, [{ id: `${campaignId}:completed`, key: campaignId, payload: { type: 'campaign.completed', campaignId, at: at.toISOString() } }]);
   return true;
 }

@@ -29,7 +29,8 @@ import * as q from './queries.ts';
 import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
-import { PRIORITIES, TOPICS, type ChunkPayload } from './types.ts';
+import { TOPICS, type ChunkPayload } from '../bus/topics.ts';
+import { PRIORITIES } from './types.ts';
 
 export interface SendDeps {
   db: Db;

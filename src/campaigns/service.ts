@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
+import { BLAST_TOPIC_PREFIX, publishTo, TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import { previewSecrets } from '../core/tracking-token.ts';
@@ -19,7 +20,7 @@ import * as q from './queries.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
 import { renderCampaignOf, type RenderSettings, type TemplateCache } from './template-cache.ts';
-import { PRIORITIES, TOPICS, type Audience, type Campaign, type CampaignDefinition, type SelectStep } from './types.ts';
+import { PRIORITIES, type Audience, type Campaign, type CampaignDefinition } from './types.ts';
 
 const Hours = Type.Object({ start: Type.Integer({ minimum: 0, maximum: 23 }), end: Type.Integer({ minimum: 0, maximum: 24 }) });
 const AddressSchema = Type.Object({ address: Type.String({ minLength: 3 }), name: Type.Optional(Type.String()) });
@@ -183,7 +184,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const errors = await validateDefinition(c.definition);
       if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${id} cannot start: ${errors.join('; ')}`, { details: { errors } });
       const started = await move(id, ['draft'], 'running');
-      await bus.publish<SelectStep>(TOPICS.select, [{ id: `${id}:select:0`, key: id, payload: { campaignId: id, seq: 0 } }]);
+      await publishTo(bus, TOPICS.select, [{ id: `${id}:select:0`, key: id, payload: { campaignId: id, seq: 0 } }]);
       return started;
     },
     pause: (id, reason) => move(id, ['running'], 'paused', reason ?? 'paused by operator'),
@@ -206,7 +207,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const waiting = await q.waitingCount(db, id);
       if (waiting > 0) counts.waiting = waiting;
       const reasons = await q.ledgerReasons(db, id);
-      const stages = (await bus.depth()).filter((d) => d.topic.startsWith('blast.'))
+      const stages = (await bus.depth()).filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
       const handed = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.bounced ?? 0);
       const end = campaign.finishedAt ?? clock.now();

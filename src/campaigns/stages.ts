@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Deferral } from '../bus/consumer.ts';
 import type { Bus, Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
+import { consumerOf, publishTo, TOPICS, type ChunkPayload, type SelectStep } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { checkEligibility, consentFromField } from '../core/eligibility.ts';
 import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
@@ -23,7 +24,7 @@ import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
 import { stageChunk } from './staging.ts';
 import type { TemplateCache } from './template-cache.ts';
-import { CHUNK_SIZE, CHUNKS_PER_SELECT_STEP, TOPICS, type Audience, type Campaign, type ChunkPayload, type Recipient, type SelectStep } from './types.ts';
+import { CHUNK_SIZE, CHUNKS_PER_SELECT_STEP, type Audience, type Campaign, type Recipient } from './types.ts';
 
 export interface BlastDeps {
   db: Db;
@@ -105,7 +106,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   // nothing recorded: the step runs again from the stored position (prepare is idempotent)
   if (prepareFailure !== undefined) throw prepareFailure.err;
   if (await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now()) && !done) {
-    await bus.publish<SelectStep>(TOPICS.select, [{ id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } }]);
+    await publishTo(bus, TOPICS.select, [{ id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } }]);
   }
   if (done) await finishIfDone(deps, c.id, clock.now());
 }
@@ -241,7 +242,7 @@ async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, f
     if (p.due.getTime() <= now) ready.push(message);
     else await stageChunk(db, { topic, id: message.id, dueAt: p.due, payload: message.payload });
   }
-  if (ready.length > 0) await bus.publish<ChunkPayload>(topic, ready);
+  if (ready.length > 0) await publishTo(bus, topic, ready);
   await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts.length);
   return parts.length;
 }
@@ -269,8 +270,8 @@ export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {
   const on = <P>(fn: (d: BlastDeps, m: Delivery<P>) => Promise<void | Deferral>) => (m: Delivery<P>) => fn(deps, m);
   return [
     // steps of different campaigns run side by side; one campaign's steps follow each other (continuations)
-    { name: 'select', consumers: [{ options: { topic: TOPICS.select, group: 'select', batchSize: 2, concurrency: 2 }, handler: on(handleSelect) }] },
+    { name: 'select', consumers: [consumerOf({ topic: TOPICS.select, group: 'select', batchSize: 2, concurrency: 2 }, on(handleSelect))] },
     // the staged-chunk dispatcher runs here too (app.ts)
-    { name: 'prepare', consumers: [{ options: { topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, handler: on(handleSelectedChunk) }] },
+    { name: 'prepare', consumers: [consumerOf({ topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, on(handleSelectedChunk))] },
   ];
 }

@@ -1,25 +1,19 @@
 /**
- * Campaign definitions and the bus payloads of the blast road. A chunk carries ≤ CHUNK_SIZE
- * recipients from stage to stage; its message id is deterministic (`<campaign>:chunk:<seq>`), so
- * a republished chunk is dropped by the bus and a redelivered one finds the ledger already moved.
+ * Campaign definitions and the blast road's chunking. A chunk carries ≤ CHUNK_SIZE recipients from
+ * stage to stage (its payload type is in src/bus/topics.ts); its message id is deterministic
+ * (`<campaign>:chunk:<seq>`), so a republished chunk is dropped by the bus and a redelivered one
+ * finds the ledger already moved.
  */
 import type { Address } from '../connectors/esp/port.ts';
 import type { MappedContact, SchemaMapping } from '../connectors/warehouse/port.ts';
+import type { Priority } from '../core/priority.ts';
 import type { HourRange } from '../core/send-window.ts';
+
+export { PRIORITIES, type Priority } from '../core/priority.ts';
 
 export const CHUNK_SIZE = 1000;
 /** Chunks the select stage reads per bus message before handing on a continuation. */
 export const CHUNKS_PER_SELECT_STEP = 10;
-
-export const PRIORITIES = ['transactional', 'triggered', 'bulk'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-
-export const TOPICS = {
-  select: 'blast.select',
-  selected: 'blast.selected',
-  ready: (p: Priority) => `blast.ready.${p}`,
-  events: 'campaign.events',
-} as const;
 
 export type Audience =
   | { source: 'demo'; size?: number; seed?: number }
@@ -66,13 +60,3 @@ export interface Campaign {
 }
 
 export type Recipient = MappedContact;
-
-export interface SelectStep { campaignId: string; seq: number }
-
-export interface ChunkPayload {
-  campaignId: string;
-  seq: number;
-  /** Set once the schedule stage split a chunk by due time. */
-  part?: number;
-  recipients: Recipient[];
-}

@@ -8,14 +8,13 @@
  * No sink is called inside a transaction; claiming leases rows, so a crash mid-call only delays.
  */
 import type { Logger } from 'pino';
-import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
 import type { Queryable } from '../store/port.ts';
 import type { SuppressionItem, SuppressionSink } from './sink-port.ts';
 import { normalizeEmail } from './suppression.ts';
-import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../bus/topics.ts';
+import { consumerOf, TOPICS } from '../bus/topics.ts';
 
 /** The systems a suppression reaches when nothing else is configured (names of the sinks app.ts wires). */
 export const PROPAGATION_SYSTEMS = ['esp', 'crm', 'warehouse', 'compliance'] as const;
@@ -198,13 +197,13 @@ export function propagationStage(deps: PropagationDeps): StageDefinition {
   const systems = deps.sinks.map((s) => s.name);
   return {
     name: 'propagation',
-    consumers: [{
-      options: { topic: SUPPRESSED_TOPIC, group: 'propagation', batchSize: 100 },
-      handler: async (m: Delivery<SuppressedPayload>) => {
+    consumers: [consumerOf(
+      { topic: TOPICS.suppressed, group: 'propagation', batchSize: 100 },
+      async (m) => {
         const p = m.payload;
         await enqueuePropagations(deps.db, [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }], systems, deps.clock.now());
       },
-    }],
+    )],
     loops: [(signal) => runPropagation(deps, signal)],
   };
 }

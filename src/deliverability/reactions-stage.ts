@@ -7,12 +7,11 @@
  * The governor is in memory: a redelivered batch is reported again (rates move slightly; the
  * consumer redelivers only after a crash or lease loss).
  */
-import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { CampaignService } from '../campaigns/service.ts';
 import type { Governor, OutcomeKind } from './governor.ts';
 import { domainOf } from './send-admission.ts';
-import { type ReactionBatch, type StoredEvent, REACTIONS_TOPIC } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 const KIND: Partial<Record<StoredEvent['type'], OutcomeKind>> = {
   bounced_hard: 'bounced_hard',
@@ -55,9 +54,9 @@ export async function reportReactions(deps: GovernorReactionDeps, batch: Reactio
 export function governorReactionsStage(deps: GovernorReactionDeps): StageDefinition {
   return {
     name: 'governor',
-    consumers: [{
-      options: { topic: REACTIONS_TOPIC, group: 'governor', batchSize: 20 },
-      handler: async (m: Delivery<ReactionBatch>) => { await reportReactions(deps, m.payload); },
-    }],
+    consumers: [consumerOf(
+      { topic: TOPICS.reactions, group: 'governor', batchSize: 20 },
+      async (m) => { await reportReactions(deps, m.payload); },
+    )],
   };
 }

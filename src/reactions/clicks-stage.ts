@@ -4,21 +4,9 @@
  * tie to a contact are not published. Message ids derive from the click's sourceId, so a
  * redelivered batch republishes the same ids and the bus drops the duplicates.
  */
-import type { Bus, Delivery } from '../bus/port.ts';
+import type { Bus } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
-
-export const LINK_CLICKED_TOPIC = 'link.clicked';
-
-export interface LinkClickedPayload {
-  contactId: string;
-  campaignId: string | null;
-  url: string;
-  /** `utm_campaign:<v>`, `utm_content:<v>`, `host:<h>`, `path:<segment>` — lower-case, deduplicated. */
-  tags: string[];
-  sourceId: string;
-  occurredAt: string;
-}
+import { consumerOf, publishTo, TOPICS, type LinkClickedPayload, type ReactionBatch } from '../bus/topics.ts';
 
 /** Segments that are ids, not topics (numbers, long hex/uuid-like tokens) make poor tags. */
 function isIdLike(segment: string): boolean {
@@ -72,12 +60,12 @@ export function toLinkClicks(batch: ReactionBatch): { id: string; key: string; p
 export function clicksStage(deps: { bus: Bus }): StageDefinition {
   return {
     name: 'clicks',
-    consumers: [{
-      options: { topic: REACTIONS_TOPIC, group: 'clicks', batchSize: 20 },
-      handler: async (m: Delivery<ReactionBatch>) => {
+    consumers: [consumerOf(
+      { topic: TOPICS.reactions, group: 'clicks', batchSize: 20 },
+      async (m) => {
         const messages = toLinkClicks(m.payload);
-        if (messages.length > 0) await deps.bus.publish<LinkClickedPayload>(LINK_CLICKED_TOPIC, messages);
+        if (messages.length > 0) await publishTo(deps.bus, TOPICS.linkClicked, messages);
       },
-    }],
+    )],
   };
 }

@@ -7,7 +7,6 @@
  * transaction; a row changed while its call was in flight stays for the next flush (revision).
  */
 import type { Logger } from 'pino';
-import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Crm } from '../connectors/crm/port.ts';
@@ -16,7 +15,7 @@ import {
 } from '../core/engagement-score.ts';
 import { toError } from '../core/errors.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch } from '../bus/topics.ts';
 
 export interface EngagementStageDeps {
   db: Db;
@@ -167,12 +166,12 @@ export function engagementStage(deps: EngagementStageDeps): StageDefinition {
   const score = deps.options?.score;
   return {
     name: 'engagement',
-    consumers: [{
-      options: { topic: REACTIONS_TOPIC, group: 'engagement', batchSize: 20 },
-      handler: async (m: Delivery<ReactionBatch>) => {
+    consumers: [consumerOf(
+      { topic: TOPICS.reactions, group: 'engagement', batchSize: 20 },
+      async (m) => {
         await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), { coalesceMs, ...(score === undefined ? {} : { score }) });
       },
-    }],
+    )],
     loops: [(signal) => runEngagementFlusher(deps, signal)],
   };
 }

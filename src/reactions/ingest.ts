@@ -12,7 +12,7 @@ import type { EngagementEvent } from '../core/events.ts';
 import { ledgerOfMessageId } from '../core/message-id.ts';
 import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
+import { TOPICS, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
 
 export interface IngestResult { accepted: number; duplicates: number }
 
@@ -103,9 +103,9 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
           sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
           campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
         }));
-        outbox.push(await addToOutbox(tx, REACTIONS_TOPIC, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
+        outbox.push(await addToOutbox(tx, TOPICS.reactions, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
       }
-      outbox.push(await addToOutbox(tx, SUPPRESSED_TOPIC, suppressed.map((s) => ({
+      outbox.push(await addToOutbox(tx, TOPICS.suppressed, suppressed.map((s) => ({
         // one message per suppression episode: only newly added addresses get here, and a later
         // re-suppression (after a removal) must not be dropped as a duplicate of the first
         id: `suppressed:${s.email}:${now.getTime()}`, key: s.email,

@@ -2,11 +2,10 @@
  * Reactions → send ledger: delivered and bounced events move the (campaign, contact) row from
  * `sent` to its outcome. Set-wise per batch; a repeated batch finds the rows already moved.
  */
-import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, type ReactionBatch } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch } from '../bus/topics.ts';
 
 const OUTCOME: Record<string, string> = { delivered: 'delivered', bounced_hard: 'bounced', bounced_soft: 'deferred', dropped: 'failed', complained: 'complained' };
 
@@ -26,6 +25,6 @@ export async function applyLedgerOutcomes(db: Db, batch: ReactionBatch, at: Date
 export function ledgerOutcomeStage(deps: { db: Db; clock: Clock }): StageDefinition {
   return {
     name: 'outcomes',
-    consumers: [{ options: { topic: REACTIONS_TOPIC, group: 'ledger-outcomes', batchSize: 20 }, handler: (m: Delivery<ReactionBatch>) => applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()) }],
+    consumers: [consumerOf({ topic: TOPICS.reactions, group: 'ledger-outcomes', batchSize: 20 }, (m) => applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()))],
   };
 }

@@ -12,7 +12,6 @@
  * Every step is idempotent under redelivery.
  */
 import type { Logger } from 'pino';
-import type { Delivery } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Crm } from '../connectors/crm/port.ts';
@@ -23,7 +22,7 @@ import { trimReplyText } from '../core/reply/trim.ts';
 import type { Db } from '../store/port.ts';
 import { type Ingest } from './ingest.ts';
 import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem } from './review-queue.ts';
-import { REACTIONS_TOPIC, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 export interface RepliesStageDeps {
   db: Db;
@@ -136,9 +135,9 @@ function excerpt(text: string): string {
 export function repliesStage(deps: RepliesStageDeps): StageDefinition {
   return {
     name: 'replies',
-    consumers: [{
-      options: { topic: REACTIONS_TOPIC, group: 'replies', batchSize: 20 },
-      handler: async (m: Delivery<ReactionBatch>) => { await handleReplies(deps, m.payload); },
-    }],
+    consumers: [consumerOf(
+      { topic: TOPICS.reactions, group: 'replies', batchSize: 20 },
+      async (m) => { await handleReplies(deps, m.payload); },
+    )],
   };
 }

@@ -5,13 +5,13 @@
  * bounces set-wise and suppresses those over the limit through the same suppression list and
  * `contact.suppressed` topic as every other suppression. Idempotent: adding is a no-op twice.
  */
-import type { Bus, Delivery } from '../bus/port.ts';
+import type { Bus } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import { evaluateSoftBounces, type SoftBouncePolicy } from '../core/bounce/soft-policy.ts';
 import { addSuppressions } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
-import { REACTIONS_TOPIC, SUPPRESSED_TOPIC, type ReactionBatch, type SuppressedPayload } from '../bus/topics.ts';
+import { consumerOf, publishTo, TOPICS, type ReactionBatch } from '../bus/topics.ts';
 
 const HISTORY = `
   select email, type, occurred_at from engagement_events
@@ -33,7 +33,7 @@ export async function applySoftBounces(deps: { db: Db; bus: Bus; clock: Clock; p
   if (over.length === 0) return [];
   const added = await addSuppressions(deps.db, over.map((email) => ({ email, reason: 'bounced_soft', source: 'soft-bounce-limit' })), now);
   if (added.length > 0) {
-    await deps.bus.publish<SuppressedPayload>(SUPPRESSED_TOPIC, added.map((email) => ({
+    await publishTo(deps.bus, TOPICS.suppressed, added.map((email) => ({
       id: `suppressed:${email}:${now.getTime()}`, key: email,
       payload: { email, reason: 'bounced_soft', source: 'soft-bounce-limit', contactId: null, campaignId: null, at: now.toISOString() },
     })));
@@ -44,6 +44,6 @@ export async function applySoftBounces(deps: { db: Db; bus: Bus; clock: Clock; p
 export function softBounceStage(deps: { db: Db; bus: Bus; clock: Clock; policy?: Partial<SoftBouncePolicy> }): StageDefinition {
   return {
     name: 'soft-bounces',
-    consumers: [{ options: { topic: REACTIONS_TOPIC, group: 'soft-bounces', batchSize: 20 }, handler: async (m: Delivery<ReactionBatch>) => { await applySoftBounces(deps, m.payload); } }],
+    consumers: [consumerOf({ topic: TOPICS.reactions, group: 'soft-bounces', batchSize: 20 }, async (m) => { await applySoftBounces(deps, m.payload); })],
   };
 }

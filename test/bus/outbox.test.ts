@@ -13,7 +13,7 @@ import { createManualClock } from '../../src/clock/manual.ts';
 import { createIngest } from '../../src/reactions/ingest.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases, uniqueName } from '../support/databases.ts';
-import { REACTIONS_TOPIC, SUPPRESSED_TOPIC } from '../../src/bus/topics.ts';
+import { TOPICS } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -62,7 +62,7 @@ for (const tdb of await testDatabases()) {
       const result = await ingest([{ type: 'unsubscribed', sourceId: uniqueName('sg'), provider: 'sendgrid', occurredAt: clock.now(), email, raw: {} }]);
       assert.deepEqual(result, { accepted: 1, duplicates: 0 }, 'the events are stored: the caller must not retry');
       assert.equal(await outboxSize(db), 2, 'the reaction batch and the suppression wait in the outbox');
-      const before = (await published(db, SUPPRESSED_TOPIC)).length;
+      const before = (await published(db, TOPICS.suppressed)).length;
 
       // the relay leaves rows to their writer for the grace time, then publishes them
       down = false;
@@ -75,10 +75,10 @@ for (const tdb of await testDatabases()) {
       stop.abort();
       await relay;
       assert.equal(await outboxSize(db), 0);
-      const suppressed = await published(db, SUPPRESSED_TOPIC);
+      const suppressed = await published(db, TOPICS.suppressed);
       assert.equal(suppressed.length, before + 1);
       assert.equal(suppressed.at(-1)!.key, email);
-      const { rows } = await db.query<{ payload: string }>('select payload from bus_messages where topic = $1 order by seq desc limit 1', [REACTIONS_TOPIC]);
+      const { rows } = await db.query<{ payload: string }>('select payload from bus_messages where topic = $1 order by seq desc limit 1', [TOPICS.reactions]);
       assert.equal((JSON.parse(rows[0]!.payload) as { events: { email: string }[] }).events[0]!.email, email);
       await real.close();
     });

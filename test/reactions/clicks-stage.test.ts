@@ -6,7 +6,8 @@ import { createConsumer } from '../../src/bus/consumer.ts';
 import type { Delivery } from '../../src/bus/port.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
-import { clicksStage, LINK_CLICKED_TOPIC, linkTags, type LinkClickedPayload } from '../../src/reactions/clicks-stage.ts';
+import { TOPICS, type LinkClickedPayload } from '../../src/bus/topics.ts';
+import { clicksStage, linkTags } from '../../src/reactions/clicks-stage.ts';
 import { createIngest } from '../../src/reactions/ingest.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
@@ -57,7 +58,7 @@ describe('clicks stage', () => {
     await handler(seen[0]!, { signal: new AbortController().signal }); // a redelivery
 
     const received: LinkClickedPayload[] = [];
-    const journeys = createConsumer<LinkClickedPayload>({ bus, clock, log }, { topic: LINK_CLICKED_TOPIC, group: 'journeys-test' }, async (m) => {
+    const journeys = createConsumer<LinkClickedPayload>({ bus, clock, log }, { topic: TOPICS.linkClicked, group: 'journeys-test' }, async (m) => {
       assert.equal(m.id, 'clicked:tracking:click-1');
       assert.equal(m.key, 'c1');
       received.push(m.payload);

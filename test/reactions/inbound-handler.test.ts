@@ -15,7 +15,7 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { aDsn, aReply, INBOUND_SECRET, sentMessage, startInbound } from '../support/inbound-mail.ts';
-import { SUPPRESSED_TOPIC, type SuppressedPayload } from '../../src/bus/topics.ts';
+import { TOPICS, type SuppressedPayload } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/inbound/${name}`, import.meta.url));
@@ -40,7 +40,7 @@ const rig = () => ({ db, bus, clock, ingest });
 
 async function suppressedMessages(group: string): Promise<SuppressedPayload[]> {
   const got: SuppressedPayload[] = [];
-  const consumer = createConsumer<SuppressedPayload>({ bus, clock, log }, { topic: SUPPRESSED_TOPIC, group }, async (m) => { got.push(m.payload); });
+  const consumer = createConsumer<SuppressedPayload>({ bus, clock, log }, { topic: TOPICS.suppressed, group }, async (m) => { got.push(m.payload); });
   while (await consumer.runOnce() > 0) { /* drain */ }
   return got;
 }
