@@ -4,7 +4,9 @@
  * server, private schema), all stages in this process. Reports recipients/s (selected → handed to
  * the ESP), peak RSS, and the SMTP ratio: the same pipeline sending `--smtp-size` messages over
  * SMTP to a local sink, divided by bare pooled nodemailer sending the same messages to the same
- * sink in the same run.
+ * sink in the same run. `limit_ratio` is recipients/s divided by the ledger floor measured in the
+ * same run on the same server: a bare batched insert and update of ledger-shaped rows (see
+ * ledgerFloor and bench/README.md).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { smtpMailOptions } from '../src/connectors/esp/smtp/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { demoCampaign } from '../src/demo/campaign.ts';
+import { CHUNK_SIZE } from '../src/campaigns/types.ts';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
 import type { BenchArgs } from './run.ts';
@@ -97,6 +100,52 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
   }
 }
 
+// A plain table with send_ledger's columns and its primary key (an update finds its rows by it),
+// no other index and default storage settings: what any ledger design writes at the least.
+const FLOOR_TABLE = `
+  create table ledger_floor (
+    campaign_id text not null, contact_id text not null, email text not null, state text not null,
+    reason text, chunk integer not null, message_id text, esp text, esp_message_id text,
+    attempts integer not null default 0, last_error text, due_at timestamptz, sent_at timestamptz,
+    updated_at timestamptz not null,
+    primary key (campaign_id, contact_id))`;
+const FLOOR_INSERT = `
+  insert into ledger_floor (campaign_id, contact_id, email, state, chunk, message_id, attempts, updated_at)
+  select $1, c, e, 'claimed', $2, m, 1, $3 from unnest($4::text[], $5::text[], $6::text[]) as x(c, e, m)`;
+const FLOOR_UPDATE = `
+  update ledger_floor l set state = 'sent', esp = 'sandbox', esp_message_id = x.p, sent_at = $2, updated_at = $2
+  from unnest($3::text[], $4::text[]) as x(c, p)
+  where l.campaign_id = $1 and l.contact_id = x.c`;
+
+/**
+ * The least ledger work per recipient, on the blast's server: `size` ledger-shaped rows, each
+ * inserted once and updated once to its final state, CHUNK_SIZE rows per statement, on `lanes`
+ * connections at once (as many as the blast's send processes). Returns rows/s.
+ */
+async function ledgerFloor(url: string, size: number, lanes: number): Promise<{ rowsPerS: number; seconds: number }> {
+  const schema = `bench_floor_${Date.now()}`;
+  const db = await createPostgresDb({ url, schema, maxConnections: lanes });
+  try {
+    await db.exec(FLOOR_TABLE);
+    const campaign = 'floor';
+    const chunks = Math.ceil(size / CHUNK_SIZE);
+    let next = 0;
+    const lane = async () => {
+      for (let k = next++; k < chunks; k = next++) {
+        const ids = Array.from({ length: Math.min(CHUNK_SIZE, size - k * CHUNK_SIZE) }, (_, i) => String(k * CHUNK_SIZE + i).padStart(8, '0'));
+        await db.query(FLOOR_INSERT, [campaign, k, new Date(), ids, ids.map((id) => `c${id}@example.com`), ids.map((id) => `${campaign}.${id}@bench.invalid`)]);
+        await db.query(FLOOR_UPDATE, [campaign, new Date(), ids, ids.map((id) => `esp-${id}`)]);
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: lanes }, lane));
+    const seconds = (performance.now() - t0) / 1000;
+    return { rowsPerS: size / seconds, seconds };
+  } finally {
+    await db.exec(`drop schema ${schema} cascade`).catch(() => undefined);
+    await db.close();
+  }
+}
 
 /** Bare pooled nodemailer: the same mail options the SMTP adapter composes (headers, envelope),
  *  same pool size, same sink, all handed over at once as a plain nodemailer user would. */
@@ -125,8 +174,12 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
   console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`);
+  // the floor right after the blast, on the same server, with as many connections as send processes
+  const floor = await ledgerFloor(url, size, Math.max(1, sendWorkers));
+  const limitRatio = perS / floor.rowsPerS;
+  console.log(`ledger floor: ${size} rows inserted and updated in ${floor.seconds.toFixed(1)} s = ${Math.round(floor.rowsPerS)} rows/s; limit_ratio ${limitRatio.toFixed(3)}`);
   const blastFields = {
-    recipients_per_s: Math.round(perS), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
+    recipients_per_s: Math.round(perS), floor_rows_per_s: Math.round(floor.rowsPerS), limit_ratio: Number(limitRatio.toFixed(3)), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
     send_workers: sendWorkers, ...(blast.workerRssMb.length > 0 ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb } : {}),
     // CPU per recipient of each process (main: select + prepare, or everything without send workers)
     cpu_us_per_recipient: { main: round1(blast.cpuMs.main * 1000 / size), send_workers: blast.cpuMs.sendWorkers.map((ms) => round1(ms * 1000 / size)) },

@@ -46,9 +46,8 @@ const PREPARE_CONCURRENCY = 4;
 /**
  * select: reads CHUNKS_PER_SELECT_STEP chunks after the stored position, prepares each one
  * (comply → enrich → schedule) as it arrives, then records the position and hands on.
- * Select and prepare are one consumer group: the selected chunk no longer crosses the bus
- * (its whole rows, ~390 bytes per demo recipient, were stringified, stored, fetched and parsed
- * again by the next stage in the same kind of process; measured in docs/architecture.md).
+ * Select and prepare are one consumer group, so the selected chunk's whole rows do not cross the
+ * bus to another process of the same kind (docs/decisions/0004-one-prepare-step.md).
  * A crash re-runs the step from the stored position: every write of prepare is idempotent
  * (exclusions and chunk marks `on conflict do nothing`, ready parts deduplicated by id).
  */
@@ -209,8 +208,8 @@ async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, ru
 
 /**
  * The recipients as the send stage needs them: id, email and the contact fields the template
- * reads (null: all of them). Every mapped and CRM field was ~390 bytes of JSON per recipient that
- * prepare stringified, PostgreSQL stored and the send worker parsed; the demo template reads two.
+ * reads (null: all of them). Every other field would be JSON that prepare stringifies, PostgreSQL
+ * stores and the send worker parses for nothing; the demo template reads two.
  */
 export function forRender(recipients: Recipient[], fields: ReadonlySet<string> | null): Recipient[] {
   if (fields === null) return recipients;
@@ -224,7 +223,7 @@ export function forRender(recipients: Recipient[], fields: ReadonlySet<string> |
 /**
  * prepare = comply → enrich → schedule on one chunk, in memory, then the chunk is marked
  * prepared. They run in one process because each bus hop of a 1000-recipient chunk costs
- * serialisation and storage (measured; three hops were half the blast's CPU), while none of
+ * serialisation and storage (docs/decisions/0004-one-prepare-step.md), while none of
  * them needs to scale apart. Parts due now go to the send queue; later ones are staged until due.
  * Returns how many parts the chunk became.
  */
@@ -253,8 +252,8 @@ function templateFields(deps: BlastDeps, c: Campaign): Promise<ReadonlySet<strin
 }
 
 /**
- * Chunks published on `blast.selected` by versions before select and prepare were one step
- * (a campaign started before an upgrade, or a dead letter replayed there) are prepared here.
+ * Chunks on `blast.selected` (published by an older version for a campaign running across an
+ * upgrade, or a dead letter replayed there) are prepared here.
  */
 export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayload>): Promise<void | Deferral> {
   const c = await q.getCampaign(deps.db, m.payload.campaignId);

@@ -7,7 +7,7 @@ import { SwitchyardError } from './errors.ts';
 /**
  * A CSV delimiter: a tab or one printable ASCII punctuation character other than the double
  * quote. Letters, digits, spaces, NUL and line breaks would let any file (even one without
- * commas) parse as one huge column, which is how whole files used to surface in messages.
+ * commas) parse as one huge column, and the whole file would surface in an error message.
  */
 export const CSV_DELIMITER_PATTERN = '^(?:\\t|[!#-/:-@[-`{-~])$';
 const CSV_DELIMITER = new RegExp(CSV_DELIMITER_PATTERN);

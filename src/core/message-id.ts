@@ -3,10 +3,10 @@
  * send-ledger row (a retried render produces the identical message) and unique across rows, and
  * it names its row by itself: anything that comes back with only the Message-ID (a DSN without
  * VERP, an ESP event without our custom fields, a reply's In-Reply-To) maps to the ledger row
- * without an index on the ledger's message ids. That index had random keys (the old ids were
- * sha256 prefixes), so at a million rows every insert dirtied a random index page: a third of
- * the blast's WAL. Mail sent before this format carries `<32 hex chars>@<domain>`; those rows
- * keep their message_id in the ledger and its (partial) index, and are still looked up there.
+ * without an index on the ledger's message ids: such an index has random keys, so every insert
+ * dirties a random index page, a large share of a blast's WAL (bench/README.md, blast). Mail
+ * with the earlier format, `<32 hex chars>@<domain>`, keeps its message_id in the ledger and its
+ * (partial) index, and is still looked up there.
  * The ids it reveals are the ones the X-Switchyard-Campaign/-Contact headers carry anyway.
  */
 

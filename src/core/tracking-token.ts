@@ -4,59 +4,14 @@
  * Invariant: a token verifies only if every byte is exactly what one of the secrets signed, and the
  * token string is the canonical base64url of those bytes (so no two strings verify as one token).
  *
- * Two formats, told apart by the version bits of the first byte (base64url, no padding):
- *
- * Version 0, one token per link, `header | ledger | [linkIndex] | [sentAt] | [url] | mac`:
- *   header   1 byte: bits 0-1 kind (c=0 o=1 u=2 b=3), bit 2 ledger packed as two UUIDs,
- *            bit 3 linkIndex present, bit 4 url present, bit 5 sentAt present, bits 6-7 version (0).
- *   ledger   32 bytes when `<uuid>:<uuid>` in canonical lower case, else varint length + UTF-8.
- *   linkIdx  varint.   sentAt  varint, unix seconds.   url  the remaining bytes, UTF-8 (last, no length).
- *   mac      HMAC-SHA256(secret, everything before it), truncated: 16 bytes for links, 9 for 'b'.
- * No longer signed by the renderer (Liquid-built links use link tags, VERP uses core/bounce/verp.ts),
- * but still accepted everywhere: tokens already sent in emails must keep working.
- *
- * Version 1, one token per message (signMessage), `header | ledger | [sentAt] | mac`:
- *   header   1 byte: bits 6-7 = 01, bit 2 ledger packed, bit 5 sentAt present; every other bit 0.
- *   mac      16 bytes: ONE HMAC-SHA256 over the body per message gives two independent 128-bit tags
- *            (halves of one PRF output): bytes 0-15 for the `track` token, 16-31 for `unsubscribe`.
- * The message's open pixel (`/t/o/<track>`), every static link (`/t/c/<track>/<linkIndex>`) and
- * its unsubscribe URLs and mailto subject (`<unsubscribe>`) use these two strings, so rendering
- * costs one HMAC instead of one per link (an HMAC was ~2.7 µs, ~13 % of a blast's CPU).
- * What the token is used for (open or click, which link) is given by the URL path, not signed.
- * That is acceptable because whoever holds the message holds all its links anyway, and a changed
- * linkIndex can only name another static link of the same campaign's template (the endpoint
- * resolves it there, so no destination outside the template is reachable). Unsubscribing is kept
- * apart on purpose: it changes state, and single links travel without their message (a shared or
- * forwarded link, a pixel fetched by an image proxy), so a track token cannot unsubscribe anyone.
- *
- * Link tags (version 2 in the signed body; signLink), for links whose URL holds Liquid, rendered
- * as `/t/c/<track>/<linkIndex>/<link tag>` with `<link tag>` = base64url(`mac | url`):
- *   mac      16 bytes, HMAC-SHA256(secret, `0x80 | varint len | campaignId UTF-8 | varint linkIndex
- *            | url UTF-8`), truncated.   url  the destination, UTF-8 (the rest of the bytes).
- * The tag names no recipient, so one tag serves every recipient whose rendered href is the same
- * URL (the renderer keeps tags per campaign: `?plan={{ contact.plan }}` costs one HMAC per plan,
- * not one per message). The recipient, sentAt and campaign come from the message's `track`
- * token beside it; the endpoint verifies both and recomputes the tag over the track token's
- * campaign id and the path's link index, so a tag is accepted only with a track token of the
- * campaign it was made for, for the link index it was made for, and it redirects only to the URL
- * it signed: a URL that this campaign's template really produced for that link for some
- * recipient. What mixing pieces can still do is what a track token allows anyway: whoever holds
- * message A's track token and a tag from message B (same campaign) can record a click on A for
- * one of the campaign's own destinations, as they already can with A's static links. The header
- * byte's version bits (10) keep tag bodies apart from version 0 and 1 bodies (00, 01) and from
- * VERP payloads (first byte 0-3) signed with the same secret, so no MAC of one format is a MAC of
- * another. Version-0 click tokens stay valid for mail sent before link tags.
- *
- * HMAC-SHA256 here is RFC 2104 over node:crypto's one-shot `hash()` with the key's pads prepared
- * once per codec (createHmacSha256): the same bytes as createHmac, at under half its cost, since
- * a Hmac object per call is mostly stream set-up. Verifying uses the same function.
- *
- * Why truncate: a 128-bit tag can only be attacked by online guessing against our endpoints
- * (2^128 tries), so the full 256 bits would only add 22 characters to every link in every email.
- * VERP tokens live in an SMTP local part (RFC 5321: at most 64 octets, `bounces+` included), so
- * they keep 72 bits: a forged bounce address still needs ~2^71 online guesses, and bounce mail
- * with an unknown token is quarantined, not acted on. Tokens carry no expiry: unsubscribe links
- * must keep working for at least 30 days (CAN-SPAM) / 60 days (CASL); rotate secrets to expire.
+ * Three formats, told apart by the version bits (6-7) of the first byte: version 0, one token per
+ * link (`header | ledger | [linkIndex] | [sentAt] | [url] | mac`), no longer signed but accepted
+ * because mail already sent carries it; version 1, one HMAC per message whose two 16-byte halves
+ * are the `track` and `unsubscribe` tokens (signMessage); version 2, link tags for Liquid-built
+ * URLs, bound to a campaign and link index, naming no recipient (signLink). MACs are truncated
+ * HMAC-SHA256 (16 bytes, 9 for VERP so it fits an SMTP local part); tokens carry no expiry, so
+ * secrets are rotated instead. Layouts: docs/rendering.md (Tokens); why one MAC per message, what
+ * the unsigned path segments allow and why truncation is safe: docs/decisions/0002-tracking-tokens.md.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
 
@@ -263,7 +218,7 @@ export function createHmacSha256(key: string | Buffer): (data: Uint8Array) => Bu
       inner = grown;
     }
     inner.set(data, BLOCK);
-    // 'binary' (latin1) strings: node's one-shot hash returns them faster than a Buffer.
+    // 'binary' (latin1) strings: node's one-shot hash returns them with less copying than a Buffer.
     outer.write(hash('sha256', inner.subarray(0, BLOCK + data.length), 'binary'), BLOCK, 32, 'latin1');
     return Buffer.from(hash('sha256', outer, 'binary'), 'latin1');
   };

@@ -9,7 +9,7 @@ const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, pattern
 export function registerCampaignRoutes(service: CampaignService) {
   return (app: FastifyInstance): void => {
     const tags = ['campaigns'];
-    // validate and preview are writes: they open audience sources and mint links (issue 12)
+    // validate and preview are writes: they open audience sources and mint links
     const read = { scope: 'campaigns:read' } as const;
     const write = { scope: 'campaigns:write' } as const;
     app.post('/v1/campaigns', { config: write, schema: { tags, summary: 'Create a campaign (draft)', body: CampaignInput } }, async (req, reply) =>

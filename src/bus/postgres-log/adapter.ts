@@ -95,8 +95,8 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
   /**
    * Group publish: callers publishing to a topic while that topic's transaction is in flight
    * join the next one, so N concurrent publishers cost one lock wait and one commit (fsync), not
-   * N serialised ones (measured: the per-request publish lock capped webhook ingest). Each caller
-   * still gets its own published/duplicate counts and its own failure.
+   * N serialised ones: with a lock per call, webhook ingest queued behind it (bench/README.md,
+   * reactions). Each caller still gets its own published/duplicate counts and its own failure.
    */
   const publisher = createGroupPublisher(async (topic, input) => {
     const inserted = await db.transaction(async (tx) => {

@@ -5,8 +5,8 @@
 
 /**
  * Publish of n messages: one VALUES row per message, each payload its own text parameter, so
- * PostgreSQL copies the producer's JSON as it is (no array or JSON lexing of ~250 kB chunks:
- * json_lex was 15-20 % of PostgreSQL's time in a blast). Rows are inserted in list order.
+ * PostgreSQL copies the producer's JSON as it is: lexing ~250 kB chunks as an array or as JSON
+ * is a large share of its time in a blast (bench/README.md, bus). Rows are inserted in list order.
  * Parameters: $1 topic, $2 published_at, then (id, key, payload) per message.
  */
 const publishStatements = new Map<number, string>();
@@ -93,9 +93,9 @@ export const CLAIM_ONE_RETRY = `
 
 // Planner trap: right after a burst of publishes the table's statistics are stale, the planner
 // expects a handful of rows above the cursor and picks a bitmap scan plus a sort of the WHOLE
-// backlog (measured: 6 ms per 1000-row fetch at a 30k backlog, growing with it). Switching
-// bitmap scans off for the fetch transaction keeps the ordered index scan on
-// bus_messages_topic_seq, which stops after `limit` rows (0.2 ms).
+// backlog, so each fetch costs more as the backlog grows. Switching bitmap scans off for the
+// fetch transaction keeps the ordered index scan on bus_messages_topic_seq, which stops after
+// `limit` rows (figures: bench/README.md, bus).
 export const PREFER_INDEX_ORDER = `set local enable_bitmapscan = off`;
 
 export const READ_RANGE = `

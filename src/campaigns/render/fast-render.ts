@@ -1,7 +1,7 @@
 /**
  * A faster way to evaluate a parsed Liquid template for one recipient, with output identical to
- * liquidjs's renderSync (a property test compares both). liquidjs spends ~3 µs on every `{{ }}`
- * (generator machinery); a newsletter has dozens, in html and text, for every recipient. So at
+ * liquidjs's renderSync (a property test compares both). liquidjs runs its generator machinery
+ * for every `{{ }}`; a newsletter has dozens, in html and text, for every recipient. So at
  * compile time each top-level template becomes a piece: static text (rendered once), a plain
  * variable lookup (`{{ a.b[0] }}` with only `default: '<literal>'` and `raw` filters), a plain
  * `{% for x in a.b %}` or our `sy_track_link` tag whose bodies are such pieces, or anything else

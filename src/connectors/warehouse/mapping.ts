@@ -14,7 +14,7 @@ import type { MappedContact, SchemaMapping } from './port.ts';
 const OWN_PROPERTIES = new Set(['id', 'email', 'timezone', 'country', 'locale']);
 const MAX_CACHE = 10_000;
 // Canonical names per raw value, for every mapper of the process: a select step opens a new
-// stream (and mapper) each time, and an Intl.DateTimeFormat per zone per step was visible.
+// stream (and mapper) each time, and an Intl.DateTimeFormat per zone per step is not cheap.
 const zones = new Map<string, string | null>();
 const locales = new Map<string, string | null>();
 

@@ -43,10 +43,9 @@ export interface SmtpEspOptions {
   /**
    * Most messages at once between "beforeCommit started" and "afterAccepted settled" (default
    * 4 × pool.maxConnections). A message holds its place from before its commit until its `sent`
-   * row is written, two ledger round trips plus its transfer; with the window at the pool size
-   * the connections waited on the ledger (measured with the ledger on the same 2-core machine:
-   * window 5 → 0.74 of bare nodemailer's rate over 5 connections, 10 → 0.90, 20 → 1.09). It is
-   * also the most messages a crash can leave in doubt, and the most held composed at once.
+   * row is written, two ledger round trips plus its transfer, so a window the size of the pool
+   * leaves the connections waiting on the ledger (docs/decisions/0003-smtp-commit-window.md). It
+   * is also the most messages a crash can leave in doubt, and the most held composed at once.
    */
   commitWindow?: number;
 }
@@ -106,8 +105,8 @@ function withholdEnd(input: Readable, hold: Hold): Readable {
       });
     },
   });
-  // not stream.pipeline: its per-call AbortController (and the DOMException it builds when the
-  // stream finishes) was a visible share of the send path's CPU profile
+  // not stream.pipeline: it builds an AbortController per call (and a DOMException when the
+  // stream finishes), a cost paid on every message of the send path
   input.on('error', (err) => out.destroy(err));
   return input.pipe(out);
 }

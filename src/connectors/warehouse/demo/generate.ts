@@ -66,7 +66,7 @@ export function demoRow(seed: number, index: number): DemoRow {
   return row;
 }
 
-// per-name and per-day strings, built once: they were most of a row's cost
+// per-name and per-day strings, built once: rebuilding them per row would be most of a row's cost
 const EMAIL_FIRST = FIRST.map((n) => ascii(n).toLowerCase());
 const EMAIL_LAST = LAST.map((n) => ascii(n).toLowerCase());
 let signupDates: string[] | undefined;
