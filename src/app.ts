@@ -168,6 +168,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const governor = createGovernor({ clock, onAlert: createAlertHandler({ campaigns, log }) }, options.governor ?? config.deliverability);
   const metrics = createMetrics({ bus, governor });
   const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
+  // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
+  const suppressionSinks = [...espSuppressionSinks(config.esp.primary), ...crmSinks, createWarehouseTableSink({ db, clock }), createComplianceLogSink({ db, clock })];
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, governor }),
@@ -177,7 +179,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clicksStage({ bus }),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
-    propagationStage({ db, clock, log, sinks: [...espSuppressionSinks(config.esp.primary), ...crmSinks, createWarehouseTableSink({ db, clock }), createComplianceLogSink({ db, clock })] }),
+    propagationStage({ db, clock, log, sinks: suppressionSinks }),
     // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
   ];

@@ -7,7 +7,7 @@ import type { Clock } from '../clock/port.ts';
 import type { Config } from '../config.ts';
 import { createCrmBatcher } from '../connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema } from '../connectors/crm/demo/adapter.ts';
-import { createNoCrm } from '../connectors/crm/none.ts';
+import { createNoCrm } from '../connectors/crm/none/adapter.ts';
 import type { Crm } from '../connectors/crm/port.ts';
 import { createCrmSuppressionSink } from '../compliance/sinks.ts';
 import type { SuppressionSink } from '../compliance/sink-port.ts';

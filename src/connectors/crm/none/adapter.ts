@@ -4,8 +4,8 @@
  * updates touch nothing; writes it cannot keep (opt-outs, tasks) are refused permanently, so a
  * reply's follow-up goes to the review queue and a reviewer's "create task" is a 400.
  */
-import { SwitchyardError } from '../../core/errors.ts';
-import type { Crm } from './port.ts';
+import { SwitchyardError } from '../../../core/errors.ts';
+import type { Crm } from '../port.ts';
 
 export function createNoCrm(): Crm {
   const refuse = (what: string): never => {
