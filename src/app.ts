@@ -91,6 +91,8 @@ export interface App {
   crm: Crm;
   campaigns: CampaignService;
   ingest: Ingest;
+  /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
+  suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
   governor: Governor;
   /** Builds consumers for the named stages (all when omitted) and starts them. */
@@ -230,6 +232,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   return {
     config, log, clock, db, bus, metrics, publicServer, adminServer, keys, audit, stages, esp, crm, campaigns, ingest, governor,
+    suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
       // a typo in `worker --stage` is bad configuration (exit 2), not a crash with a stack trace

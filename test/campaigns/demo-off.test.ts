@@ -1,8 +1,8 @@
 /**
  * SWITCHYARD_DEMO=false end to end: the app starts with no demo workspace at all. A CSV campaign
  * still sends through the configured SMTP ESP (recipients pass enrichment unenriched), the demo
- * audience is refused, no demo_crm_* table or row is created, and a suppression propagates to
- * every connected system but a CRM. `switchyard start` with the key off starts and stops cleanly.
+ * audience is refused, no demo_crm_* table or row is created, and a suppression (from a reaction
+ * or the CLI) propagates to every connected system but a CRM. `switchyard start` with the key off starts and stops cleanly.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +10,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
+import { registerSuppressionCommands } from '../../src/cli/commands/suppression.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { SwitchyardError } from '../../src/core/errors.ts';
@@ -89,6 +91,16 @@ describe('SWITCHYARD_DEMO=false end to end', () => {
     const { rows } = await db.query<{ system: string }>('select system from suppression_propagations where email = $1 order by system', [email]);
     assert.deepEqual(rows.map((r) => r.system), ['compliance', 'esp', 'warehouse']);
     assert.deepEqual(await demoTables(db), []);
+  });
+
+  it('a manual suppression from the CLI queues the same systems', async () => {
+    const out: string[] = [];
+    const program = new Command().exitOverride();
+    registerSuppressionCommands(program, async () => ({ ...app, close: async () => {} }), { out: (l) => out.push(l), err: (l) => out.push(l), setExitCode: () => {} });
+    await program.parseAsync(['node', 'switchyard', 'suppression', 'add', 'manual.off@example.com']);
+    assert.deepEqual(out, ['suppressed; 3 system(s) queued for propagation']);
+    const { rows } = await db.query<{ system: string }>('select system from suppression_propagations where email = $1 order by system', ['manual.off@example.com']);
+    assert.deepEqual(rows.map((r) => r.system), ['compliance', 'esp', 'warehouse']);
   });
 });
 
