@@ -9,9 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createPublicServer, type RouteRegistrar } from './api/server.ts';
-import { createAdminServer } from './api/admin-server.ts';
-import { adminGuardOptions, publicGuardOptions } from './api/guards/register.ts';
+import type { RouteRegistrar } from './api/server.ts';
 import { createAuditLog, type AuditLog } from './access/audit.ts';
 import { createKeyService, type KeyService } from './access/keys.ts';
 import { ensureLocalAdminKey, type LocalKeyOutcome } from './access/local-key.ts';
@@ -47,9 +45,6 @@ import { engagementStage } from './reactions/engagement-stage.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
-import { createInboundHandler } from './reactions/inbound-handler.ts';
-import { createInboundSmtpListener } from './reactions/inbound/smtp-listener.ts';
-import { decideRecipient } from './core/inbound/recipients.ts';
 import { propagationStage } from './compliance/propagation.ts';
 import { createComplianceLogSink, createWarehouseTableSink } from './compliance/sinks.ts';
 import { registerReviewRoutes } from './api/routes/review.ts';
@@ -58,6 +53,8 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createConfiguredCrm } from './composition/crm.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
+import { createInboundListener } from './composition/inbound.ts';
+import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
@@ -208,24 +205,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const audit = createAuditLog({ db, clock });
   const keys = createKeyService({ db, clock, audit });
-  const serverDeps = { log, db, bus, metrics, version: VERSION };
-  const { http, admin, inbound: inboundConfig } = config;
-  const publicServer = await createPublicServer({
-    ...serverDeps, bodyLimit: http.bodyLimitBytes, guards: { options: publicGuardOptions(http), clock },
-    ...(http.trustProxy === undefined ? {} : { trustProxy: http.trustProxy }),
-  }, publicRoutes);
-  const adminServer = await createAdminServer({
-    ...serverDeps, bodyLimit: admin.bodyLimitBytes, keys, audit, guards: { options: adminGuardOptions(admin), clock },
-    ...(admin.trustProxy === undefined ? {} : { trustProxy: admin.trustProxy }), ...(admin.metricsToken === undefined ? {} : { metricsToken: admin.metricsToken }),
-  }, adminRoutes);
+  const { publicServer, adminServer } = await createListeners(config, { log, db, bus, metrics, version: VERSION, clock, keys, audit }, { public: publicRoutes, admin: adminRoutes });
   const running: Consumer[] = [];
-  const { domains, ...listenerOptions } = inboundConfig;
-  const inboundPolicy = { domains: [...domains], verpSecrets: render.trackingSecrets };
-  const inbound = createInboundSmtpListener({
-    log,
-    acceptRecipient: (address) => decideRecipient(address, inboundPolicy).accept,
-    onMessage: createInboundHandler({ db, findSentMessages: campaigns.findSentMessages, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets }),
-  }, { ...listenerOptions, maxMessageBytes: 10 * 1024 * 1024 });
+  const inbound = createInboundListener(config.inbound, {
+    log, db, findSentMessages: campaigns.findSentMessages, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets,
+  });
   let inboundOpen = false;
   const loops = new AbortController();
   const loopRuns: Promise<void>[] = [];
@@ -253,7 +237,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     ensureLocalAdminKey: () => ensureLocalAdminKey(keys, config.dataDir),
     async listenInbound() {
-      if (inboundConfig.port === 0) return null;
+      if (config.inbound.port === 0) return null;
       const { port } = await inbound.listen();
       inboundOpen = true;
       return port;
