@@ -1,14 +1,17 @@
 /**
- * Configuration: one typed, frozen object read once at start from the environment and an optional
- * switchyard.config.json (same keys as the variables; the environment wins). Every key is declared
- * in SCHEMA with its type, default and meaning; docs/configuration.md lists the same keys (a test
- * checks both ways). Secrets have no default and are never logged. Only app.ts hands the
- * process environment to loadConfig.
+ * Configuration: read once at start from the environment and an optional switchyard.config.json
+ * (same keys as the variables; the environment wins). Every key is declared in SCHEMA with its
+ * type, default and meaning; docs/configuration.md lists the same keys (a test checks both ways).
+ * loadConfig validates the keys and returns one frozen slice per service, with values already
+ * parsed (URLs, comma lists) and derived defaults resolved, so the rest of src/ never sees a key
+ * name. Secrets have no default and are never logged. Only app.ts hands the process environment
+ * to loadConfig.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SwitchyardError } from './core/errors.ts';
+import { parseDomainList } from './core/inbound/recipients.ts';
 
 const Port = (description: string, def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
@@ -35,7 +38,7 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)' }),
   SWITCHYARD_CSV_DIRS: Type.String({ minLength: 1, default: 'audiences', description: 'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev' }),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
-  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'Accept the demo audience source (the synthetic warehouse); false refuses it with CAMPAIGN_INVALID. The demo CRM stays wired either way (the only CRM adapter); the ESP is SWITCHYARD_ESP' }),
+  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'The demo workspace: the demo audience source (synthetic warehouse) and the demo CRM (its demo_crm_* tables). false refuses the demo source with CAMPAIGN_INVALID and wires no CRM: enrichment passes recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The ESP is SWITCHYARD_ESP' }),
   SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
   SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
   SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),
@@ -90,19 +93,120 @@ export const SCHEMA = Type.Object({
 });
 
 export type RawConfig = Static<typeof SCHEMA>;
+export type EspKind = (typeof ESPS)[number];
+
+/** A request budget: `perMinute` sustained (0 = no limit), `burst` at once after a pause. */
+export interface RateRule { perMinute: number; burst: number }
+
+/** The internet-facing listener: tracking, one-click unsubscribe, webhooks. */
+export interface PublicListenerConfig {
+  port: number;
+  host: string;
+  /** Base of tracking and unsubscribe links, without a trailing slash. */
+  publicUrl: string;
+  /** Fastify's trustProxy: true (any peer) or the proxies' addresses / CIDRs; undefined = the socket address. */
+  trustProxy: true | string | undefined;
+  bodyLimitBytes: number;
+  jsonMaxDepth: number;
+  /** `perAddress` for tracking; `providers` for /webhooks/* and /t/u/* (each its own budget). */
+  rateLimit: { perAddress: RateRule; providers: RateRule; maxTracked: number };
+}
+
+/** The private listener: /v1 API, /docs, /metrics. `url` is where a local CLI reaches it. */
+export interface AdminListenerConfig {
+  port: number;
+  host: string;
+  url: string;
+  trustProxy: true | string | undefined;
+  /** Bearer token /metrics requires; undefined = none. */
+  metricsToken: string | undefined;
+  /** Host header values and browser origins answered; undefined = the loopback defaults. */
+  allowedHosts: readonly string[] | undefined;
+  allowedOrigins: readonly string[] | undefined;
+  bodyLimitBytes: number;
+  jsonMaxDepth: number;
+  /** One rule, applied per source address and, separately, per API key. */
+  rateLimit: { rule: RateRule; maxTracked: number };
+}
+
+export interface SmtpEspConfig {
+  kind: 'smtp';
+  host: string;
+  port: number;
+  /** smtps: (implicit TLS) rather than smtp: with STARTTLS. */
+  secure: boolean;
+  auth: { user: string; pass: string } | undefined;
+  poolSize: number;
+  /** Most messages between ledger commit and recorded acceptance; 4 × poolSize unless set. */
+  commitWindow: number;
+  /** Set only when domain, selector and key are all configured. */
+  dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
+}
+
+/** One ESP account, by adapter, with everything its adapter needs. */
+export type EspConfig =
+  | { kind: 'sandbox' }
+  | SmtpEspConfig
+  | { kind: 'sendgrid'; apiKey: string }
+  | { kind: 'mailgun'; apiKey: string; domain: string; region: 'us' | 'eu' }
+  | { kind: 'ses'; region: string; accessKeyId: string; secretAccessKey: string; configurationSet: string | undefined }
+  | { kind: 'postmark'; serverToken: string; messageStream: string };
+
+export interface EspsConfig {
+  primary: EspConfig;
+  /** Failover target while the primary keeps failing; undefined = no failover. */
+  secondary: EspConfig | undefined;
+  failover: { threshold: number; coolDownMs: number };
+}
+
+export interface WebhooksConfig {
+  maxBodyBytes: number;
+  /** Verification keys per vendor; a vendor left undefined refuses every request (401). */
+  sendgrid: { publicKey: string } | undefined;
+  mailgun: { signingKey: string } | undefined;
+  postmark: { username: string; password: string } | undefined;
+  stripe: { signingSecret: string } | undefined;
+  /** Accepted SNS topics; `certFile` pins the signing certificate (else it is fetched). */
+  ses: { topicArns: readonly string[]; certFile: string | undefined } | undefined;
+}
+
+export interface InboundSmtpConfig {
+  /** 0 = the listener is disabled. */
+  port: number;
+  host: string;
+  /** Mailbox domains accepted besides signed VERP return paths (lower case, deduplicated). */
+  domains: readonly string[];
+  maxRecipients: number;
+  maxConnectionsPerIp: number;
+  maxConnections: number;
+  socketTimeoutMs: number;
+}
 
 export interface Config {
-  readonly raw: Readonly<RawConfig>;
-  readonly http: { port: number; host: string; publicUrl: string };
-  /** The admin listener; `url` is where a local CLI reaches it. */
-  readonly admin: { port: number; host: string; url: string };
   readonly logLevel: RawConfig['LOG_LEVEL'];
-  readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  /** Embedded database and generated local secrets (tracking secret, admin key file). */
   readonly dataDir: string;
-  readonly demo: boolean;
-  /** Audience sources: CSV directories (absolute or data-dir-relative, as configured) and warehouse limits. */
-  readonly audiences: { csvDirs: readonly string[]; statementTimeoutMs: number; lockTimeoutMs: number };
+  readonly http: PublicListenerConfig;
+  readonly admin: AdminListenerConfig;
+  /** What the CLI sends to the admin API; undefined = the key file in dataDir. */
+  readonly cli: { apiKey: string | undefined };
+  readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  readonly bus: { kind: RawConfig['SWITCHYARD_BUS'] };
   readonly worker: { batchSize: number; concurrency: number; maxAttempts: number; leaseMs: number };
+  /** The demo workspace: demo audience source and demo CRM, both off when `enabled` is false. */
+  readonly demo: { enabled: boolean; size: number };
+  /** CSV audience directories, absolute or relative to dataDir, as configured. */
+  readonly csv: { dirs: readonly string[] };
+  /** The "postgres" audience source; `url` undefined = that source is refused. */
+  readonly warehouse: { url: string | undefined; statementTimeoutMs: number; lockTimeoutMs: number };
+  readonly esp: EspsConfig;
+  /** Send-rate limits per ESP account for the deliverability governor (unset ones use its default). */
+  readonly deliverability: { providers: Readonly<Record<string, { ratePerSec: number }>> };
+  /** Link signing: `secrets` newest first, or undefined to use the one generated into dataDir. */
+  readonly tracking: { secrets: readonly string[] | undefined; returnPathDomain: string | undefined };
+  readonly templates: { renderMs: number; memory: number };
+  readonly webhooks: WebhooksConfig;
+  readonly inbound: InboundSmtpConfig;
 }
 
 /** Names of every configuration key, with its schema (for docs and the docs test). */
@@ -126,12 +230,15 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
+type ApiKeyVar = 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY';
+
 /** What the chosen primary and secondary ESPs need and is missing. */
 function espProblems(raw: RawConfig): string[] {
   const out: string[] = [];
-  const needs = (esp: string, role: string, keyVar: 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY'): void => {
+  const needs = (esp: string, role: string, keyVar: ApiKeyVar): void => {
     const req = (name: keyof RawConfig): void => { if (raw[name] === undefined) out.push(`${name}: required when ${role}=${esp}`); };
     if (esp === 'smtp') req('SWITCHYARD_SMTP_URL');
+    if (esp === 'smtp' && raw.SWITCHYARD_SMTP_URL !== undefined && !URL.canParse(raw.SWITCHYARD_SMTP_URL)) out.push('SWITCHYARD_SMTP_URL: not a valid URL (got (hidden))');
     if (esp === 'sendgrid' || esp === 'mailgun' || esp === 'postmark') req(keyVar);
     if (esp === 'mailgun') req('SWITCHYARD_MAILGUN_DOMAIN');
     if (esp === 'ses') { req('SWITCHYARD_SES_REGION'); req('SWITCHYARD_SES_ACCESS_KEY_ID'); req('SWITCHYARD_SES_SECRET_ACCESS_KEY'); }
@@ -142,7 +249,7 @@ function espProblems(raw: RawConfig): string[] {
     if (second === raw.SWITCHYARD_ESP) out.push(`SWITCHYARD_ESP_SECONDARY: must differ from SWITCHYARD_ESP (both ${second})`);
     else needs(second, 'SWITCHYARD_ESP_SECONDARY', 'SWITCHYARD_ESP_SECONDARY_API_KEY');
   }
-  return out;
+  return [...new Set(out)];
 }
 
 /** A wildcard bind address is reached locally through loopback. */
@@ -152,7 +259,140 @@ function localHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-/** Pure: env (+ file values) → validated Config. Throws CONFIG_INVALID listing every bad key. */
+/** A comma-separated value as trimmed, non-empty entries; undefined when nothing is listed. */
+function list(value: string | undefined): string[] | undefined {
+  const items = (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return items.length > 0 ? items : undefined;
+}
+
+function trustProxy(value: string | undefined): true | string | undefined {
+  return value === 'true' ? true : value;
+}
+
+/** A key espProblems has already required; the throw keeps the types honest, never the secret. */
+function required<T>(value: T | undefined, key: keyof RawConfig, kind: string): T {
+  if (value === undefined) throw new SwitchyardError('CONFIG_INVALID', `${key}: required for the ${kind} ESP`);
+  return value;
+}
+
+function smtpEsp(raw: RawConfig): SmtpEspConfig {
+  const url = new URL(required(raw.SWITCHYARD_SMTP_URL, 'SWITCHYARD_SMTP_URL', 'smtp'));
+  const secure = url.protocol === 'smtps:';
+  const { SWITCHYARD_DKIM_DOMAIN: domainName, SWITCHYARD_DKIM_SELECTOR: keySelector, SWITCHYARD_DKIM_PRIVATE_KEY: privateKey } = raw;
+  return {
+    kind: 'smtp', host: url.hostname, port: Number(url.port || (secure ? 465 : 587)), secure,
+    auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+    poolSize: raw.SWITCHYARD_SMTP_POOL_SIZE,
+    commitWindow: raw.SWITCHYARD_SMTP_COMMIT_WINDOW ?? 4 * raw.SWITCHYARD_SMTP_POOL_SIZE,
+    dkim: domainName && keySelector && privateKey ? { domainName, keySelector, privateKey } : undefined,
+  };
+}
+
+/** One ESP account's settings; `apiKey` is the key of its role (primary or secondary). */
+function espConfig(raw: RawConfig, kind: EspKind, apiKey: string | undefined, keyVar: ApiKeyVar): EspConfig {
+  switch (kind) {
+    case 'sandbox': return { kind };
+    case 'smtp': return smtpEsp(raw);
+    case 'sendgrid': return { kind, apiKey: required(apiKey, keyVar, kind) };
+    case 'mailgun':
+      return { kind, apiKey: required(apiKey, keyVar, kind), domain: required(raw.SWITCHYARD_MAILGUN_DOMAIN, 'SWITCHYARD_MAILGUN_DOMAIN', kind), region: raw.SWITCHYARD_MAILGUN_REGION };
+    case 'ses':
+      return {
+        kind, region: required(raw.SWITCHYARD_SES_REGION, 'SWITCHYARD_SES_REGION', kind),
+        accessKeyId: required(raw.SWITCHYARD_SES_ACCESS_KEY_ID, 'SWITCHYARD_SES_ACCESS_KEY_ID', kind),
+        secretAccessKey: required(raw.SWITCHYARD_SES_SECRET_ACCESS_KEY, 'SWITCHYARD_SES_SECRET_ACCESS_KEY', kind),
+        configurationSet: raw.SWITCHYARD_SES_CONFIGURATION_SET,
+      };
+    case 'postmark': return { kind, serverToken: required(apiKey, keyVar, kind), messageStream: raw.SWITCHYARD_POSTMARK_MESSAGE_STREAM };
+  }
+}
+
+function rateProviders(raw: RawConfig): Record<string, { ratePerSec: number }> {
+  const providers: Record<string, { ratePerSec: number }> = {};
+  if (raw.SWITCHYARD_ESP_RATE_PER_SEC !== undefined) providers[raw.SWITCHYARD_ESP] = { ratePerSec: raw.SWITCHYARD_ESP_RATE_PER_SEC };
+  if (raw.SWITCHYARD_ESP_SECONDARY !== undefined && raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC !== undefined) {
+    providers[raw.SWITCHYARD_ESP_SECONDARY] = { ratePerSec: raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC };
+  }
+  return providers;
+}
+
+function webhooks(raw: RawConfig): WebhooksConfig {
+  const auth = raw.SWITCHYARD_POSTMARK_WEBHOOK_AUTH;
+  const colon = auth?.indexOf(':') ?? -1;
+  const arns = list(raw.SWITCHYARD_SES_TOPIC_ARNS);
+  return {
+    maxBodyBytes: raw.SWITCHYARD_WEBHOOK_MAX_BYTES,
+    sendgrid: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY ? { publicKey: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY } : undefined,
+    mailgun: raw.SWITCHYARD_MAILGUN_SIGNING_KEY ? { signingKey: raw.SWITCHYARD_MAILGUN_SIGNING_KEY } : undefined,
+    postmark: auth ? { username: auth.slice(0, colon), password: auth.slice(colon + 1) } : undefined,
+    stripe: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET ? { signingSecret: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET } : undefined,
+    ses: arns ? { topicArns: arns, certFile: raw.SWITCHYARD_SES_CERT_FILE } : undefined,
+  };
+}
+
+/** Validated keys → the slices. Pure; every check has run, so nothing here is a user error. */
+function slices(raw: RawConfig): Config {
+  const dataDir = raw.SWITCHYARD_DATA_DIR;
+  const bodyLimitBytes = raw.SWITCHYARD_WEBHOOK_MAX_BYTES;
+  const jsonMaxDepth = raw.SWITCHYARD_JSON_MAX_DEPTH;
+  const maxTracked = raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED;
+  return {
+    logLevel: raw.LOG_LEVEL,
+    dataDir,
+    http: {
+      port: raw.PORT, host: raw.SWITCHYARD_HOST,
+      publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, ''),
+      trustProxy: trustProxy(raw.SWITCHYARD_TRUST_PROXY), bodyLimitBytes, jsonMaxDepth,
+      rateLimit: {
+        perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST },
+        providers: { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST },
+        maxTracked,
+      },
+    },
+    admin: {
+      port: raw.SWITCHYARD_ADMIN_PORT, host: raw.SWITCHYARD_ADMIN_HOST,
+      url: `http://${localHost(raw.SWITCHYARD_ADMIN_HOST)}:${raw.SWITCHYARD_ADMIN_PORT}`,
+      trustProxy: trustProxy(raw.SWITCHYARD_ADMIN_TRUST_PROXY), metricsToken: raw.SWITCHYARD_METRICS_TOKEN,
+      allowedHosts: list(raw.SWITCHYARD_ADMIN_ALLOWED_HOSTS), allowedOrigins: list(raw.SWITCHYARD_ADMIN_ALLOWED_ORIGINS),
+      bodyLimitBytes, jsonMaxDepth,
+      rateLimit: { rule: { perMinute: raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_ADMIN_BURST }, maxTracked },
+    },
+    cli: { apiKey: raw.SWITCHYARD_API_KEY },
+    store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
+    bus: { kind: raw.SWITCHYARD_BUS },
+    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS, leaseMs: raw.SWITCHYARD_LEASE_MS },
+    demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
+    csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
+    warehouse: { url: raw.SWITCHYARD_WAREHOUSE_URL, statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS },
+    esp: {
+      primary: espConfig(raw, raw.SWITCHYARD_ESP, raw.SWITCHYARD_ESP_API_KEY, 'SWITCHYARD_ESP_API_KEY'),
+      secondary: raw.SWITCHYARD_ESP_SECONDARY === undefined ? undefined
+        : espConfig(raw, raw.SWITCHYARD_ESP_SECONDARY, raw.SWITCHYARD_ESP_SECONDARY_API_KEY, 'SWITCHYARD_ESP_SECONDARY_API_KEY'),
+      failover: { threshold: raw.SWITCHYARD_FAILOVER_THRESHOLD, coolDownMs: raw.SWITCHYARD_FAILOVER_COOLDOWN_MS },
+    },
+    deliverability: { providers: rateProviders(raw) },
+    tracking: { secrets: list(raw.SWITCHYARD_TRACKING_SECRET), returnPathDomain: raw.SWITCHYARD_RETURN_PATH_DOMAIN },
+    templates: { renderMs: raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT },
+    webhooks: webhooks(raw),
+    inbound: {
+      port: raw.SWITCHYARD_INBOUND_SMTP_PORT, host: raw.SWITCHYARD_HOST,
+      domains: parseDomainList(raw.SWITCHYARD_INBOUND_DOMAINS ?? raw.SWITCHYARD_RETURN_PATH_DOMAIN),
+      maxRecipients: raw.SWITCHYARD_INBOUND_MAX_RECIPIENTS, maxConnectionsPerIp: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP,
+      maxConnections: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS, socketTimeoutMs: raw.SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS,
+    },
+  };
+}
+
+/** Freezes a slice tree, so no service can change what another one was given. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Pure: env (+ file values) → validated, frozen slices. Throws CONFIG_INVALID listing every bad key. */
 export function loadConfig(env: Record<string, string | undefined>, file: Record<string, unknown> = {}): Config {
   const known = new Set(Object.keys(SCHEMA.properties));
   const errors: string[] = [];
@@ -172,26 +412,11 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
     if (!errors.some((x) => x.startsWith(`${key}:`))) errors.push(line);
   }
   const raw = converted as RawConfig;
-  if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP'))) errors.push(...espProblems(raw));
+  const named = (key: string): boolean => errors.some((e) => e.startsWith(`${key}:`));
+  if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP'))) errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
     errors.push(`SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`);
   }
   if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
-  const dataDir = raw.SWITCHYARD_DATA_DIR;
-  const config: Config = {
-    raw: Object.freeze(raw),
-    http: { port: raw.PORT, host: raw.SWITCHYARD_HOST, publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, '') },
-    admin: { port: raw.SWITCHYARD_ADMIN_PORT, host: raw.SWITCHYARD_ADMIN_HOST, url: `http://${localHost(raw.SWITCHYARD_ADMIN_HOST)}:${raw.SWITCHYARD_ADMIN_PORT}` },
-    logLevel: raw.LOG_LEVEL,
-    store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
-    dataDir,
-    demo: raw.SWITCHYARD_DEMO,
-    audiences: {
-      csvDirs: raw.SWITCHYARD_CSV_DIRS.split(',').map((d) => d.trim()).filter((d) => d !== ''),
-      statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
-      lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
-    },
-    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS, leaseMs: raw.SWITCHYARD_LEASE_MS },
-  };
-  return Object.freeze(config);
+  return deepFreeze(slices(raw));
 }

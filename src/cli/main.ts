@@ -89,7 +89,7 @@ program.command('stages')
 registerDeadLetterCommands(program, async () => createApp(loadConfigFromProcess()));
 /** The CLI's key: SWITCHYARD_API_KEY, else the key file the server wrote on first start. */
 function apiTarget(config: Config, url: string | undefined): ApiTarget {
-  const key = config.raw.SWITCHYARD_API_KEY ?? readLocalAdminKey(config.dataDir);
+  const key = config.cli.apiKey ?? readLocalAdminKey(config.dataDir);
   return { base: (url ?? config.admin.url).replace(/\/$/, ''), key, keyHint: `set SWITCHYARD_API_KEY, or run \`npm start\` once to create ${adminKeyPath(config.dataDir)}` };
 }
 

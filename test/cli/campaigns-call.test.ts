@@ -11,7 +11,7 @@ import { addDummyRoutes, callsTo, createGuardedApp } from '../support/guarded-ap
 describe('campaign CLI against the admin guards', () => {
   it('a body-less action (cancel) sends JSON {} and is accepted; a read and a create work too', async (t) => {
     const g = createGuardedApp();
-    await registerAdminGuards(g.app, adminGuardOptions(loadConfig({}).raw, 0), { clock: createManualClock() });
+    await registerAdminGuards(g.app, adminGuardOptions(loadConfig({ SWITCHYARD_ADMIN_PORT: '0' }).admin), { clock: createManualClock() });
     addDummyRoutes(g);
     await g.app.listen({ host: '127.0.0.1', port: 0 });
     t.after(() => g.app.close());

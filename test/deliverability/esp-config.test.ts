@@ -1,11 +1,11 @@
 /**
  * HTTP ESPs and failover selected by configuration: loadConfig names every missing key for the
- * chosen primary and secondary, and createConfiguredEsp builds the named adapter (wrapped in
+ * chosen primary and secondary, and createConfiguredEsp (src/composition/esp.ts) builds the named adapter (wrapped in
  * failover when a secondary is set). No request is made.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConfiguredEsp, governorOptions } from '../../src/app.ts';
+import { createConfiguredEsp } from '../../src/composition/esp.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { SwitchyardError } from '../../src/core/errors.ts';
@@ -46,21 +46,21 @@ describe('ESP selection by config', () => {
       [{ SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: 'smtp://127.0.0.1:2525', SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y' }, 'smtp', 'before-request'],
     ];
     for (const [env, name, commitPoint] of cases) {
-      const esp = createConfiguredEsp(loadConfig({ ...base, ...env }), deps);
+      const esp = createConfiguredEsp(loadConfig({ ...base, ...env }).esp, deps);
       assert.equal(esp.name, name, JSON.stringify(env));
       assert.equal(esp.commitPoint, commitPoint);
       await esp.close();
     }
-    const failover = createConfiguredEsp(loadConfig({ ...base, SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: 'smtp://127.0.0.1:2525', SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y' }), deps);
+    const failover = createConfiguredEsp(loadConfig({ ...base, SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: 'smtp://127.0.0.1:2525', SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y' }).esp, deps);
     assert.equal((failover as unknown as { active(): string }).active(), 'primary');
     await failover.close();
   });
 
-  it('ESP account rate limits reach the governor options', () => {
-    assert.deepEqual(governorOptions(loadConfig({ ...base, SWITCHYARD_ESP: 'postmark', SWITCHYARD_ESP_API_KEY: 'k', SWITCHYARD_ESP_RATE_PER_SEC: '50',
-      SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y', SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: '600' })),
+  it('ESP account rate limits reach the deliverability slice the governor gets', () => {
+    assert.deepEqual(loadConfig({ ...base, SWITCHYARD_ESP: 'postmark', SWITCHYARD_ESP_API_KEY: 'k', SWITCHYARD_ESP_RATE_PER_SEC: '50',
+      SWITCHYARD_ESP_SECONDARY: 'sendgrid', SWITCHYARD_ESP_SECONDARY_API_KEY: 'SG.y', SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: '600' }).deliverability,
     { providers: { postmark: { ratePerSec: 50 }, sendgrid: { ratePerSec: 600 } } });
-    assert.deepEqual(governorOptions(loadConfig(base)), { providers: {} });
+    assert.deepEqual(loadConfig(base).deliverability, { providers: {} });
     assert.match(problems({ SWITCHYARD_ESP_RATE_PER_SEC: '0' })[0]!, /^SWITCHYARD_ESP_RATE_PER_SEC: /);
   });
 });

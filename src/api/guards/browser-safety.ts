@@ -56,13 +56,6 @@ function isListed(allowed: ReadonlySet<string>, value: string): boolean {
   return colon > value.lastIndexOf(']') && allowed.has(`${value.slice(0, colon)}:*`);
 }
 
-/** Splits a comma-separated config value into trimmed, non-empty entries. */
-export function splitList(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return items.length > 0 ? items : undefined;
-}
-
 function normaliseOrigin(origin: string): string {
   return origin.trim().toLowerCase().replace(/\/+$/, '');
 }

@@ -13,8 +13,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
-import type { RawConfig } from '../../config.ts';
-import { defaultAdminHosts, defaultAdminOrigins, registerBrowserSafety, splitList, type BrowserSafetyOptions } from './browser-safety.ts';
+import type { AdminListenerConfig, PublicListenerConfig } from '../../config.ts';
+import { defaultAdminHosts, defaultAdminOrigins, registerBrowserSafety, type BrowserSafetyOptions } from './browser-safety.ts';
 import { registerJsonDepthLimit, type JsonDepthOptions } from './json-depth.ts';
 import { registerRateLimit, type RateLimitOptions } from './rate-limit.ts';
 import { registerAdminSecurityHeaders, registerPublicSecurityHeaders } from './security-headers.ts';
@@ -24,38 +24,30 @@ export interface AdminGuardOptions { browser: BrowserSafetyOptions; rateLimit: R
 export interface PublicGuardOptions { rateLimit: RateLimitOptions; json: JsonDepthOptions }
 export interface GuardDeps { clock: Clock }
 
-type GuardConfig = Pick<RawConfig,
-  | 'SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_ADMIN_BURST'
-  | 'SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_PUBLIC_BURST'
-  | 'SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN' | 'SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST'
-  | 'SWITCHYARD_RATE_LIMIT_MAX_TRACKED' | 'SWITCHYARD_ADMIN_ALLOWED_HOSTS' | 'SWITCHYARD_ADMIN_ALLOWED_ORIGINS'
-  | 'SWITCHYARD_JSON_MAX_DEPTH'>;
-
-/** Admin listener options from configuration; `adminPort` fills the loopback defaults. */
-export function adminGuardOptions(raw: GuardConfig, adminPort: number): AdminGuardOptions {
-  const rule = { perMinute: raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_ADMIN_BURST };
+/** Admin listener options from its configuration slice; unset hosts and origins are the loopback defaults. */
+export function adminGuardOptions(admin: AdminListenerConfig): AdminGuardOptions {
+  const rule = admin.rateLimit.rule;
   return {
     browser: {
-      allowedHosts: splitList(raw.SWITCHYARD_ADMIN_ALLOWED_HOSTS) ?? defaultAdminHosts(adminPort),
-      allowedOrigins: splitList(raw.SWITCHYARD_ADMIN_ALLOWED_ORIGINS) ?? defaultAdminOrigins(adminPort),
+      allowedHosts: admin.allowedHosts ?? defaultAdminHosts(admin.port),
+      allowedOrigins: admin.allowedOrigins ?? defaultAdminOrigins(admin.port),
     },
-    rateLimit: { perAddress: rule, perKey: rule, maxTracked: raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED },
-    json: { maxDepth: raw.SWITCHYARD_JSON_MAX_DEPTH },
+    rateLimit: { perAddress: rule, perKey: rule, maxTracked: admin.rateLimit.maxTracked },
+    json: { maxDepth: admin.jsonMaxDepth },
   };
 }
 
-/** Public listener options from configuration. */
-export function publicGuardOptions(raw: GuardConfig): PublicGuardOptions {
-  const providerRule = { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST };
+/** Public listener options from its configuration slice. */
+export function publicGuardOptions(http: PublicListenerConfig): PublicGuardOptions {
   return {
     rateLimit: {
-      perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST },
+      perAddress: http.rateLimit.perAddress,
       // Provider-to-server traffic: ESP webhooks, and RFC 8058 one-click unsubscribes, which
       // mailbox providers post from their own servers (a lost one is a compliance failure).
-      prefixRules: ['/webhooks/', '/t/u/'].map((prefix) => ({ prefix, perAddress: providerRule })),
-      maxTracked: raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED,
+      prefixRules: ['/webhooks/', '/t/u/'].map((prefix) => ({ prefix, perAddress: http.rateLimit.providers })),
+      maxTracked: http.rateLimit.maxTracked,
     },
-    json: { maxDepth: raw.SWITCHYARD_JSON_MAX_DEPTH },
+    json: { maxDepth: http.jsonMaxDepth },
   };
 }
 

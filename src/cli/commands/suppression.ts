@@ -24,7 +24,13 @@ const PROCESS_IO: SuppressionCliIo = {
 };
 
 /** What the commands need from the app; `clock` is used when present (the App has one). */
-export interface SuppressionCliApp { db: Db; close(): Promise<void>; clock?: Clock }
+export interface SuppressionCliApp {
+  db: Db;
+  close(): Promise<void>;
+  clock?: Clock;
+  /** The systems the app propagates to (its sinks); default every system, PROPAGATION_SYSTEMS. */
+  suppressionSystems?: readonly string[];
+}
 
 export function formatSuppressionStatus(s: SuppressionStatus): string[] {
   const lines = [s.suppressed === null
@@ -72,7 +78,7 @@ export function registerSuppressionCommands(program: Command, openApp: () => Pro
     .argument('<email>')
     .option('--reason <reason>', 'unsubscribed | complained | bounced_hard | bounced_soft | manual | erased', 'manual')
     .action((email: string, opts: { reason: string }) => withApp(async (app) => {
-      const r = await addManualSuppression(app.db, { email, reason: opts.reason, source: 'cli' }, app.clock?.now() ?? new Date());
+      const r = await addManualSuppression(app.db, { email, reason: opts.reason, source: 'cli' }, app.clock?.now() ?? new Date(), app.suppressionSystems);
       io.out(`${r.added ? 'suppressed' : 'already suppressed'}; ${r.queued} system(s) queued for propagation`);
     }));
 

@@ -123,9 +123,9 @@ describe('browser safety guard (admin listener)', () => {
   });
 
   it('configured names replace the defaults', async (t) => {
-    const raw = loadConfig({ SWITCHYARD_ADMIN_ALLOWED_HOSTS: 'admin.example.com, admin.example.com:443', SWITCHYARD_ADMIN_ALLOWED_ORIGINS: 'https://admin.example.com' }).raw;
+    const admin = loadConfig({ SWITCHYARD_ADMIN_ALLOWED_HOSTS: 'admin.example.com, admin.example.com:443', SWITCHYARD_ADMIN_ALLOWED_ORIGINS: 'https://admin.example.com' }).admin;
     const g = createGuardedApp();
-    await registerAdminGuards(g.app, adminGuardOptions(raw, 3001), { clock: createManualClock() });
+    await registerAdminGuards(g.app, adminGuardOptions(admin), { clock: createManualClock() });
     addDummyRoutes(g);
     t.after(() => g.app.close());
     assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: '127.0.0.1:3001' } })).statusCode, 421);
@@ -133,13 +133,13 @@ describe('browser safety guard (admin listener)', () => {
     assert.equal(ok.statusCode, 200);
     const other = await g.app.inject({ method: 'POST', url: '/v1/campaigns', payload: '{}', headers: { host: 'admin.example.com', origin: 'http://admin.example.com', ...json } });
     assert.equal(other.statusCode, 403, 'http is not the https origin');
-    assert.deepEqual(adminGuardOptions(loadConfig({}).raw, 3001).browser.allowedOrigins, ['http://127.0.0.1:3001', 'http://localhost:3001', 'http://[::1]:3001']);
+    assert.deepEqual(adminGuardOptions(loadConfig({}).admin).browser.allowedOrigins, ['http://127.0.0.1:3001', 'http://localhost:3001', 'http://[::1]:3001']);
   });
 
   it('all admin guards together: the refusal carries the security headers and does not spend the rate-limit budget', async (t) => {
-    const raw = loadConfig({ SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '60', SWITCHYARD_RATE_LIMIT_ADMIN_BURST: '2' }).raw;
+    const admin = loadConfig({ SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '60', SWITCHYARD_RATE_LIMIT_ADMIN_BURST: '2' }).admin;
     const g = createGuardedApp();
-    await registerAdminGuards(g.app, adminGuardOptions(raw, 3001), { clock: createManualClock() });
+    await registerAdminGuards(g.app, adminGuardOptions(admin), { clock: createManualClock() });
     addDummyRoutes(g);
     t.after(() => g.app.close());
     for (let i = 0; i < 10; i++) {

@@ -15,7 +15,7 @@ describe('public guards with the real tracking routes', () => {
     const clock = createManualClock();
     const g = createGuardedApp();
     const unsubscribes: Parameters<TrackingDeps['unsubscribe']>[0][] = [];
-    registerPublicGuards(g.app, publicGuardOptions(loadConfig({}).raw), { clock });
+    registerPublicGuards(g.app, publicGuardOptions(loadConfig({}).http), { clock });
     await registerTrackingRoutes(g.app, {
       secrets: SECRETS, clock,
       async record() {},
@@ -44,8 +44,8 @@ describe('public guards with the real tracking routes', () => {
   it('a flood of pixel hits from one address is cut at the configured limit, with Retry-After', async (t) => {
     const clock = createManualClock();
     const g = createGuardedApp();
-    const raw = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '600', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '50' }).raw;
-    registerPublicGuards(g.app, publicGuardOptions(raw), { clock });
+    const http = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '600', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '50' }).http;
+    registerPublicGuards(g.app, publicGuardOptions(http), { clock });
     await registerTrackingRoutes(g.app, { secrets: SECRETS, clock, async record() {}, async unsubscribe() {}, async template() { return { links: [] }; } });
     t.after(() => g.app.close());
     const url = `/t/o/${signToken(SECRETS, { kind: 'o', ledgerId: LEDGER })}`;

@@ -81,8 +81,8 @@ describe('rate limit guard', () => {
   });
 
   it('the public options give /webhooks/* its own, larger per-address budget; 0 disables a limit', async (t) => {
-    const raw = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '60', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '2', SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: '0' }).raw;
-    const { g } = await setup(publicGuardOptions(raw).rateLimit);
+    const http = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '60', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '2', SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: '0' }).http;
+    const { g } = await setup(publicGuardOptions(http).rateLimit);
     t.after(() => g.app.close());
     const pixel = () => g.app.inject({ url: '/t/o/abc', remoteAddress: '10.0.0.1' });
     assert.deepEqual([(await pixel()).statusCode, (await pixel()).statusCode, (await pixel()).statusCode], [200, 200, 429]);
@@ -90,7 +90,7 @@ describe('rate limit guard', () => {
       const r = await g.app.inject({ method: 'POST', url: '/webhooks/sendgrid', remoteAddress: '10.0.0.1', payload: {} });
       assert.equal(r.statusCode, 200);
     }
-    assert.deepEqual(publicGuardOptions(raw).rateLimit.prefixRules?.map((r) => r.prefix), ['/webhooks/', '/t/u/'], 'one-click unsubscribes from mailbox providers get the provider budget');
+    assert.deepEqual(publicGuardOptions(http).rateLimit.prefixRules?.map((r) => r.prefix), ['/webhooks/', '/t/u/'], 'one-click unsubscribes from mailbox providers get the provider budget');
   });
 
   it('uses request.ip: X-Forwarded-For is ignored unless trustProxy is set', async (t) => {
@@ -139,14 +139,14 @@ describe('rate limit guard', () => {
   });
 
   it('config: defaults, and admin options limit per address and per key', () => {
-    const raw = loadConfig({}).raw;
-    assert.equal(raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, 600);
-    assert.equal(raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, 6000);
-    assert.equal(raw.SWITCHYARD_RATE_LIMIT_MAX_TRACKED, 100_000);
-    const admin = adminGuardOptions(raw, 3001);
+    const config = loadConfig({});
+    assert.equal(config.admin.rateLimit.rule.perMinute, 600);
+    assert.equal(config.http.rateLimit.perAddress.perMinute, 6000);
+    assert.equal(config.http.rateLimit.maxTracked, 100_000);
+    const admin = adminGuardOptions(config.admin);
     assert.deepEqual(admin.rateLimit.perAddress, { perMinute: 600, burst: 120 });
     assert.deepEqual(admin.rateLimit.perKey, { perMinute: 600, burst: 120 });
-    assert.equal(publicGuardOptions(raw).rateLimit.perKey, undefined);
+    assert.equal(publicGuardOptions(config.http).rateLimit.perKey, undefined);
     assert.throws(() => loadConfig({ SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '-1' }), /SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN/);
   });
 });
