@@ -52,7 +52,8 @@ type Row = { state: string; attempts: number };
 /** The model: the bus as postgres-log keeps it, and how many slow handlers are waiting. */
 interface Model { bus: { pending: boolean; attempt: number }[]; paused: number }
 
-interface Paused { chunk: number; attempt: number; done: Promise<Settled>; release: () => void }
+/** A slow handler; `events` are what the provider saw of it before it stopped. */
+interface Paused { chunk: number; attempt: number; done: Promise<Settled>; release: () => void; events: Map<string, EspEvent[]> }
 type Settled = { kind: 'ack' } | { kind: 'defer' } | { kind: 'retry' } | { kind: 'dead'; error: string };
 
 interface Real {
@@ -214,7 +215,8 @@ function allowedAfter(before: Row | undefined, events: readonly EspEvent[], step
   if (has('refused-permanent')) return clean ? ['failed'] : ['sending', 'failed'];
   if (has('refused-retryable')) return clean ? ['retry'] : ['sending', 'retry'];
   if (has('committed')) return ['sending'];
-  if (has('withheld')) return [was, 'rendered', 'retry'];
+  // a commit whose answer was lost withholds the message although its row says `sending`
+  if (has('withheld')) return [was, 'rendered', 'retry', ...(clean ? [] : ['sending'])];
   if (was === 'sending') {
     if (step.kind === 'deliver' && step.attempt > 1) return clean ? ['unknown'] : ['sending', 'unknown'];
     return ['sending'];
@@ -269,7 +271,7 @@ async function deliver(model: Model, real: Real, chunk: number, outcomes: readon
     // the lease runs out: the bus hands the chunk out again with the next attempt number
     model.bus[chunk] = { pending: true, attempt: attempt + 1 };
     if (fault.kind === 'pause') {
-      real.paused.push({ chunk, attempt, done, release });
+      real.paused.push({ chunk, attempt, done, release, events: new Map(real.events) });
       model.paused++;
     }
   }
@@ -280,7 +282,8 @@ async function resume(model: Model, real: Real, index: number): Promise<void> {
   const [p] = real.paused.splice(index, 1);
   model.paused--;
   const before = await ledger(real);
-  real.events = new Map();
+  // what it did before it stopped is settled now, with what it does next
+  real.events = new Map(p!.events);
   p!.release();
   const s = await p!.done;
   settleBus(model, real, p!.chunk, p!.attempt, s);
