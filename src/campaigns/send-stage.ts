@@ -4,9 +4,10 @@
  * made (row → `rendered`); it becomes `sending` at the provider's commit point (SMTP: before the
  * final dot, group-committed; a provider that commits on the request itself is claimed straight
  * as `sending`, one write instead of two) and `sent` when the provider answered. A crash before the commit
- * point leaves `rendered` — the provider never accepted it, so it is claimed again once stale;
- * a crash after it leaves `sending`, which the redelivered chunk marks `unknown` (in doubt:
- * reported, never resent, because a resend could be a duplicate).
+ * point leaves `rendered` — the provider never accepted it, so the redelivered chunk claims it
+ * again; a crash after it leaves `sending`, which the redelivered chunk marks `unknown` (in doubt:
+ * reported, never resent, because a resend could be a duplicate). A chunk is acknowledged only
+ * once each of its recipients is final: one still held by another claim makes it retry.
  *
  * Deliverability (when deps.governor is set): after render and before the claim, the chunk's
  * messages are admitted per receiving domain by governor.acquireMany; a DELIVERABILITY_PAUSED
@@ -26,6 +27,7 @@ import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
+import * as ledger from './send-ledger.ts';
 import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
@@ -58,16 +60,17 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   if (c.status === 'paused' || c.status === 'draft') return { kind: 'defer', delayMs: RECHECK_MS, reason: `campaign ${c.status}` };
   if (c.status !== 'running') {
     if (c.status === 'cancelled') {
-      await q.insertExclusions(db, campaignId, seq, recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })), clock.now());
+      await ledger.recordExclusions(db, campaignId, seq, recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })), clock.now(), { redelivered: m.attempt > 1 });
     }
     return;
   }
-  // a redelivered chunk's lease ran out: rows its last worker left `sending` are in doubt
-  if (m.attempt > 1) await q.markInDoubt(db, campaignId, recipients.map((r) => r.id), clock.now());
+  // an earlier delivery of this chunk failed or lost its lease: rows it left `sending` are in doubt
+  const redelivered = m.attempt > 1;
+  if (redelivered) await ledger.markInDoubt(db, campaignId, recipients.map((r) => r.id), clock.now());
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
   const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
-  const exclusions: q.LedgerExclusion[] = [];
+  const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c);
   const campaign = renderCampaignOf(c, deps.render);
   const now = clock.now();
@@ -84,7 +87,7 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       exclusions.push({ contactId: r.id, email: r.email, state: 'failed', reason: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}` });
     }
   }
-  await q.insertExclusions(db, campaignId, seq, exclusions, now, m.attempt === 1);
+  const excluded = await ledger.recordExclusions(db, campaignId, seq, exclusions, now, { firstTry: m.attempt === 1, redelivered });
   const renderFailures = exclusions.filter((e) => e.state === 'failed');
   if (renderFailures.length > 0) {
     await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}` });
@@ -97,18 +100,21 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   }
   // a provider that commits on the request itself: the claim is the commit (one write, not two)
   const commitsOnRequest = deps.esp.commitPoint !== 'before-final-dot';
-  const claimed = await q.claimForSend(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
-    deps.esp.name, now, new Date(now.getTime() - deps.leaseMs), commitsOnRequest ? 'sending' : 'rendered', m.attempt === 1);
+  const claimed = await ledger.claim(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
+    deps.esp.name, now, { as: commitsOnRequest ? 'sending' : 'rendered', firstTry: m.attempt === 1, redelivered, staleBefore: new Date(now.getTime() - deps.leaseMs) });
+  // while every recipient's row is one this delivery wrote, and every write of its claims applied,
+  // the chunk needs no check before it is acknowledged (the common case: a first delivery)
+  let allOwn = excluded === exclusions.length && claimed.size === messages.length;
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
-  const ledger = createLedgerBatcher(db, campaignId, claimed, clock);
+  const batcher = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
   const handOffStart = clock.now().getTime();
   if (toSend.length > 0) {
     if (!commitsOnRequest) {
       results = await deps.esp.sendBatch(toSend, {
-        beforeCommit: (msg) => ledger.commit(msg.correlation.contactId),
+        beforeCommit: (msg) => batcher.commit(msg.correlation.contactId),
         // returned: the message keeps its place in the adapter's commit window until `sent` is written
-        afterAccepted: (msg, receipt) => ledger.confirm(msg.correlation.contactId, receipt.providerMessageId),
+        afterAccepted: (msg, receipt) => batcher.confirm(msg.correlation.contactId, receipt.providerMessageId),
       });
     } else {
       // claimed as `sending` above: recorded (at most once) before the request, then sent
@@ -116,29 +122,39 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       // the whole batch answered at once: one confirmation statement, no per-message waiters
       const accepted: { contactId: string; espMessageId: string }[] = [];
       results.forEach((res, i) => { if (res.ok) accepted.push({ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId }); });
-      await ledger.confirmAll(accepted);
+      await batcher.confirmAll(accepted);
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
     reportResults(deps.governor, deps.esp.name, campaignId, toSend, results, clock.now().getTime() - handOffStart);
   }
-  await ledger.settled();
+  await batcher.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
   let retryAfterMs = 0;
-  const failures: Parameters<typeof q.recordSendFailures>[2][number][] = [];
+  const failures: Parameters<typeof ledger.recordFailures>[2][number][] = [];
   results.forEach((res, i) => {
     if (res.ok) return;
     const contactId = toSend[i]!.correlation.contactId;
     const error = `${res.error.code}: ${res.error.message}`;
     const retry = res.error.retryable && !lastAttempt;
     if (retry) retryAfterMs = Math.max(retryAfterMs, res.error.retryAfterMs ?? 0);
-    failures.push({ contactId, ...ledger.claimOf(contactId), state: retry ? 'retry' : 'failed', error });
+    failures.push({ contactId, ...batcher.claimOf(contactId), state: retry ? 'retry' : 'failed', error });
   });
-  await q.recordSendFailures(db, campaignId, failures, clock.now());
+  const failed = await ledger.recordFailures(db, campaignId, failures, clock.now());
   const retrying = failures.filter((f) => f.state === 'retry');
   if (retrying.length > 0) {
     throw new SwitchyardError('ESP_UNAVAILABLE', `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: ${retrying[0]!.error}`,
       { retryable: true, retryAfterMs: retryAfterMs || undefined });
+  }
+  batcher.throwIfUnconfirmed();
+  allOwn &&= batcher.allApplied() && failed === failures.length;
+  // Acknowledged, nothing would come back to a recipient still held by another claim (an
+  // earlier attempt's row that moved on meanwhile, or another chunk's): retry until it is final.
+  if (!allOwn) {
+    const held = await ledger.findUnsettled(db, campaignId, recipients.map((r) => r.id));
+    if (held.length > 0) {
+      throw new SwitchyardError('SEND_CLAIMS_UNSETTLED', `${held.length} recipient(s) of chunk ${seq} part ${part} are held by another claim, first ${held[0]}`, { retryable: true });
+    }
   }
   await q.markPartDone(db, campaignId, seq, part);
   await finishIfDone(deps, campaignId, clock.now());
@@ -150,14 +166,16 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
  * is in flight at a time and carries both kinds, so concurrent SMTP transactions share round trips
  * and at most the messages in flight are ever in doubt.
  */
-function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.LedgerClaim>, clock: Clock) {
+function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, ledger.LedgerClaim>, clock: Clock) {
   type Step = { contactId: string } & ({ to: 'sending' } | { to: 'sent'; espMessageId: string });
   type Waiter = { step: Step; resolve: () => void; reject: (e: Error) => void };
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
   let pending: Waiter[] = [];
   let running = false;
-  const claimOf = (contactId: string): q.LedgerClaim => claims.get(contactId)!;
+  // a commit or confirmation that did not apply: the row moved on under someone else
+  let refused = 0;
+  const claimOf = (contactId: string): ledger.LedgerClaim => claims.get(contactId)!;
   // what arrives while a statement is in flight joins the next one, so a slow round trip makes
   // the next batch larger instead of adding statements
   const flush = async (): Promise<void> => {
@@ -166,12 +184,13 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
       const batch = pending;
       pending = [];
       try {
-        const updated = await q.advanceClaims(db, campaignId, batch.map((w) => ({ ...w.step, ...claimOf(w.step.contactId) })), clock.now());
+        const updated = await ledger.commitOrConfirm(db, campaignId, batch.map((w) => ({ ...w.step, ...claimOf(w.step.contactId) })), clock.now());
         // the row moved to a new version: later updates of this claim look there
         for (const [contactId, row] of updated) claims.set(contactId, { ...claimOf(contactId), row });
         for (const { step, resolve, reject } of batch) {
           // a confirmation of a row taken over meanwhile is no error (the row says what happened);
           // a commit of one is: that message must not be sent
+          if (!updated.has(step.contactId)) refused++;
           if (step.to === 'sent' || updated.has(step.contactId)) resolve(); else reject(new Error(`ledger claim of ${step.contactId} was taken over`));
         }
       } catch (err) {
@@ -185,7 +204,9 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
       if (pending.length === 0 && !running) setImmediate(() => void flush());
       pending.push({ step, resolve, reject });
     });
-    const tracked = p.then(() => undefined, (err: Error) => { if (!/was taken over/.test(err.message)) failure ??= err; });
+    // a failed commit withholds its message, which then fails like any refused hand-off; a failed
+    // confirmation leaves an accepted message `sending`, so the chunk must not be acknowledged
+    const tracked = p.then(() => undefined, (err: Error) => { if (step.to === 'sent') failure ??= err; });
     inFlight.add(tracked);
     void tracked.then(() => inFlight.delete(tracked));
     return p;
@@ -197,17 +218,23 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, q.L
     /** Confirms many acceptances in one statement (a provider that answers a batch at once). */
     async confirmAll(accepted: readonly { contactId: string; espMessageId: string }[]): Promise<void> {
       try {
-        await q.confirmSent(db, campaignId, accepted.map(({ contactId, espMessageId }) => {
+        const confirmed = await ledger.confirm(db, campaignId, accepted.map(({ contactId, espMessageId }) => {
           const { attempt, row } = claimOf(contactId);
           return { contactId, espMessageId, attempt, row };
         }), clock.now());
+        refused += accepted.length - confirmed;
       } catch (err) {
         failure ??= err as Error;
       }
     },
-    /** Waits for every commit and confirm issued so far; throws if a ledger write failed. */
+    /** Whether every commit and confirmation issued so far changed its row. */
+    allApplied: () => refused === 0,
+    /** Waits for every commit and confirm issued so far. */
     async settled(): Promise<void> {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+    /** Throws if the write of an acceptance failed. */
+    throwIfUnconfirmed(): void {
       if (failure !== undefined) throw new SwitchyardError('STORE_UNREACHABLE', `ledger write during send failed: ${failure.message}`, { retryable: true, cause: failure });
     },
   };

@@ -17,6 +17,7 @@ import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../core/audience
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
+import * as ledger from './send-ledger.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
 import { renderCampaignOf, type RenderSettings, type TemplateCache } from './template-cache.ts';
@@ -199,14 +200,14 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     },
     get: mustGet,
     find: (id) => q.getCampaign(db, id),
-    findSentMessages: (keys, messageIds) => q.findSentMessages(db, keys, messageIds),
+    findSentMessages: (keys, messageIds) => ledger.findSentMessages(db, keys, messageIds),
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);
-      const counts = await q.ledgerCounts(db, id);
+      const counts = await ledger.countStates(db, id);
       const waiting = await q.waitingCount(db, id);
       if (waiting > 0) counts.waiting = waiting;
-      const reasons = await q.ledgerReasons(db, id);
+      const reasons = await ledger.countReasons(db, id);
       const stages = (await bus.depth()).filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
       const handed = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.bounced ?? 0);

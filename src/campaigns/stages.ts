@@ -22,6 +22,7 @@ import { findConsents, findSuppressed, normalizeEmail } from '../compliance/supp
 import type { Db } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
+import * as ledger from './send-ledger.ts';
 import { stageChunk } from './staging.ts';
 import type { TemplateCache } from './template-cache.ts';
 import { CHUNK_SIZE, CHUNKS_PER_SELECT_STEP, type Audience, type Campaign, type Recipient } from './types.ts';
@@ -124,14 +125,14 @@ export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = fa
   const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
   const consents = await findConsents(db, recipients.map((r) => r.id));
   const eligible: Recipient[] = [];
-  const excluded: q.LedgerExclusion[] = [];
+  const excluded: ledger.LedgerExclusion[] = [];
   for (const r of recipients) {
     const email = normalizeEmail(r.email);
     const verdict = checkEligibility({ suppressedReason: suppressed.get(email), consent: consents.get(r.id) ?? consentFromField(r.fields.marketingOptIn), country: r.country });
     if (verdict.eligible) eligible.push({ ...r, email });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
-  await q.insertExclusions(db, chunk.campaignId, chunk.seq, excluded, clock.now(), firstTry);
+  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, excluded, clock.now(), { firstTry });
   return eligible;
 }
 
@@ -152,10 +153,10 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
   let recipients = input;
   const cap = c.definition.frequencyCap;
   if (cap !== undefined && recipients.length > 0) {
-    const over = await q.overCap(db, recipients.map((r) => r.id), new Date(now.getTime() - cap.windowHours * 3_600_000), cap.max);
+    const over = await ledger.overCap(db, recipients.map((r) => r.id), new Date(now.getTime() - cap.windowHours * 3_600_000), cap.max);
     if (over.size > 0) {
       const reason = `frequency_cap:${cap.max}/${cap.windowHours}h`;
-      await q.insertExclusions(db, c.id, seq, recipients.filter((r) => over.has(r.id)).map((r) => ({ contactId: r.id, email: r.email, state: 'capped', reason })), now);
+      await ledger.recordExclusions(db, c.id, seq, recipients.filter((r) => over.has(r.id)).map((r) => ({ contactId: r.id, email: r.email, state: 'capped', reason })), now);
       recipients = recipients.filter((r) => !over.has(r.id));
     }
   }

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   TEMPLATE_LIMIT_EXCEEDED: 'A template exceeded its render time, memory or size limit (permanent for that recipient)',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
+  SEND_CLAIMS_UNSETTLED: 'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
   WAREHOUSE_UNREACHABLE: 'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless details say otherwise)',
   WAREHOUSE_ROW_INVALID: 'A warehouse row could not be mapped to a contact',
   WAREHOUSE_QUERY_FAILED: 'The warehouse refused or aborted the audience query; details.sqlstate says why (the message never quotes data)',

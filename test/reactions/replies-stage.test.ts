@@ -17,7 +17,7 @@ import type { Crm } from '../../src/connectors/crm/port.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { parseInboundMessage, toEngagementEvents } from '../../src/reactions/inbound/parse.ts';
 import { referencesOf, vouchForEvents } from '../../src/reactions/inbound/vouch.ts';
-import { findSentMessages } from '../../src/campaigns/queries.ts';
+import { findSentMessages } from '../../src/campaigns/send-ledger.ts';
 import { createIngest, type Ingest } from '../../src/reactions/ingest.ts';
 import { decideReplyAction, handleReplies, isVerifiedReply, repliesStage, replyText, type RepliesStageDeps } from '../../src/reactions/replies-stage.ts';
 import { listReviewItems, reviewItemId, type ReviewItem } from '../../src/reactions/review-queue.ts';

@@ -13,7 +13,7 @@ import { createInboundHandler, type InboundHandlerDeps } from '../../src/reactio
 import { createInboundSmtpListener } from '../../src/reactions/inbound/smtp-listener.ts';
 import type { Ingest } from '../../src/reactions/ingest.ts';
 import type { Db } from '../../src/store/port.ts';
-import { findSentMessages } from '../../src/campaigns/queries.ts';
+import { findSentMessages } from '../../src/campaigns/send-ledger.ts';
 
 export const INBOUND_SECRET = 'fixture-secret';
 export const INBOUND_DOMAINS = ['bounce.shop.example.com', 'shop.example.com'];
