@@ -39,7 +39,7 @@ import type { Esp } from './connectors/esp/port.ts';
 import type { Warehouse } from './connectors/warehouse/port.ts';
 import { SwitchyardError } from './core/errors.ts';
 import { createIngest, type Ingest } from './reactions/ingest.ts';
-import { ledgerOutcomeStage } from './reactions/ledger-stage.ts';
+import { ledgerOutcomeStage } from './campaigns/outcome-stage.ts';
 import { createUnsubscriber } from './reactions/unsubscribe.ts';
 import { engagementStage } from './reactions/engagement-stage.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';

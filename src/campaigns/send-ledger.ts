@@ -282,6 +282,25 @@ export async function markInDoubt(db: Queryable, campaignId: string, contactIds:
   return rowCount;
 }
 
+// A delivery report can overtake our own confirmation (rendered or sending), and a bounce or complaint
+// can follow a delivery; nothing else moves a row that already has an outcome.
+const RECORD_OUTCOMES = `
+  update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
+  from jsonb_to_recordset($1::jsonb) as x(campaign_id text, contact_id text, state text, reason text)
+  where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
+    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered' and x.state in ('bounced', 'complained')))`;
+
+/** What the provider or the receiving side reported after the hand-off. */
+export interface LedgerOutcome { campaignId: string; contactId: string; state: 'delivered' | 'bounced' | 'deferred' | 'failed' | 'complained'; reason: string | null }
+
+/** Records reported outcomes, set-wise; a repeated batch finds its rows already moved. */
+export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const rows = outcomes.map((o) => ({ campaign_id: o.campaignId, contact_id: o.contactId, state: o.state, reason: o.reason }));
+  const { rowCount } = await db.query(RECORD_OUTCOMES, [JSON.stringify(rows), at]);
+  return rowCount;
+}
+
 const UNSETTLED = `
   select contact_id from send_ledger where campaign_id = $1 and contact_id = any($2::text[]) and state = any($3::text[])`;
 

@@ -7,7 +7,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { claim, commitOrConfirm, confirm, findUnsettled, markInDoubt, recordExclusions, recordFailures, type HeldClaim, type LedgerClaim } from '../../src/campaigns/send-ledger.ts';
+import { claim, commitOrConfirm, confirm, findUnsettled, markInDoubt, recordExclusions, recordFailures, recordOutcomes, type HeldClaim, type LedgerClaim } from '../../src/campaigns/send-ledger.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases, uniqueName } from '../support/databases.ts';
 
@@ -188,6 +188,22 @@ for (const tdb of await testDatabases()) {
       assert.equal(await markInDoubt(db, campaign, list.map((r) => r.contactId), LATER), 2);
       assert.equal(await recordFailures(db, campaign, held(claims).map((c) => ({ ...c, state: 'failed' as const, error: 'ESP_RECIPIENT_REJECTED: no such user' })), LATER), 2);
       assert.deepEqual([...(await states(db, campaign)).values()].map((s) => s.state), ['failed', 'failed']);
+    });
+
+    it(`${tdb.label}: reported outcomes move sent rows once; a bounce follows a delivery; exclusions stay`, async () => {
+      const db = await tdb.open();
+      const campaign = uniqueName('cmp');
+      const list = recipients(campaign, 3);
+      const claims = await claimAll(db, campaign, 0, list.slice(0, 2), 'sandbox', T0, new Date(0), 'sending');
+      await confirm(db, campaign, held(claims).map((c) => ({ ...c, espMessageId: `esp-${c.contactId}` })), T0);
+      await recordExclusions(db, campaign, 0, [{ contactId: list[2]!.contactId, email: list[2]!.email, state: 'suppressed', reason: 'unsubscribed' }], T0);
+      const [a, b, c] = list.map((r) => r.contactId) as [string, string, string];
+      const delivered = [a, b, c].map((contactId) => ({ campaignId: campaign, contactId, state: 'delivered' as const, reason: null }));
+      assert.equal(await recordOutcomes(db, delivered, LATER), 2, 'the suppressed row is no send and gets no outcome');
+      assert.equal(await recordOutcomes(db, [{ campaignId: campaign, contactId: b, state: 'bounced', reason: '5.1.1' }], LATER), 1);
+      assert.equal(await recordOutcomes(db, [{ campaignId: campaign, contactId: b, state: 'delivered', reason: null }], LATER), 0, 'a late delivery does not undo a bounce');
+      const after = await states(db, campaign);
+      assert.deepEqual([a, b, c].map((id) => after.get(id)!.state), ['delivered', 'bounced', 'suppressed']);
     });
   });
 }
