@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings the whole tree to the Biome configuration in one go (docs/decisions/0002-formatter-and-linter.md):
+# Brings the whole tree to the Biome configuration in one go (docs/decisions/0007-formatter-and-linter.md):
 # formatting, then the lint fixes that keep behaviour, then formatting again for what the fixes left.
 # Safe to run twice. Ends with the checks CI runs; what is still reported there needs a hand.
 set -euo pipefail
