@@ -9,7 +9,11 @@ export type MakeEsp = NonNullable<NonNullable<Parameters<typeof createApp>[1]>['
 /** SMTP connections of both legs of the SMTP comparison. */
 export const SMTP_POOL = 5;
 
-export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'silent', SWITCHYARD_WORKER_CONCURRENCY: '4' };
+export const BENCH_ENV = {
+  SWITCHYARD_TRACKING_SECRET: 'bench',
+  LOG_LEVEL: 'silent',
+  SWITCHYARD_WORKER_CONCURRENCY: '4',
+};
 
 /**
  * The governor's per-ESP account limit defaults to 1000/s; the bench measures the pipeline, so it
@@ -19,12 +23,31 @@ export const BENCH_ENV = { SWITCHYARD_TRACKING_SECRET: 'bench', LOG_LEVEL: 'sile
 export const BENCH_GOVERNOR = { providers: { sandbox: { ratePerSec: 1_000_000 }, smtp: { ratePerSec: 1_000_000 } } };
 
 /** Sandbox ESP with its simulated reactions off, so it keeps no per-message state. */
-export const silentSandbox: MakeEsp = ({ clock, ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } },
-  { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } });
+export const silentSandbox: MakeEsp = ({ clock, ingest }) =>
+  createSandboxEsp(
+    {
+      clock,
+      emit: async (e) => {
+        await ingest(e);
+      },
+    },
+    { outboxLimit: 1000, rates: { delivered: 0, bounce: 0, open: 0, click: 0, unsubscribe: 0, complaint: 0 } },
+  );
 
 /** The SMTP leg's ESP: a pool of SMTP_POOL connections to the sink, keeping what it accepted in `into`. */
-export function keptSmtp(sink: { host: string; port: number }, commitWindow: number | undefined, into: OutboundMessage[]): MakeEsp {
-  return ({ clock }) => keepAccepted(createSmtpEsp({ clock }, { host: sink.host, port: sink.port, pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow }), into);
+export function keptSmtp(
+  sink: { host: string; port: number },
+  commitWindow: number | undefined,
+  into: OutboundMessage[],
+): MakeEsp {
+  return ({ clock }) =>
+    keepAccepted(
+      createSmtpEsp(
+        { clock },
+        { host: sink.host, port: sink.port, pool: { maxConnections: SMTP_POOL, maxMessages: 100_000 }, commitWindow },
+      ),
+      into,
+    );
 }
 
 /**
@@ -34,13 +57,23 @@ export function keptSmtp(sink: { host: string; port: number }, commitWindow: num
  */
 export function keepAccepted(esp: Esp, into: OutboundMessage[]): Esp {
   return {
-    name: esp.name, commitPoint: esp.commitPoint, maxBatchSize: esp.maxBatchSize,
-    send: (msg) => esp.send(msg).then((receipt) => { into.push(msg); return receipt; }),
-    sendBatch: (messages, hooks) => esp.sendBatch(messages, {
-      ...hooks,
-      // the pipeline's confirmation is returned: the message keeps its place in the commit window until it lands
-      afterAccepted(msg, receipt) { into.push(msg); return hooks?.afterAccepted?.(msg, receipt); },
-    }),
+    name: esp.name,
+    commitPoint: esp.commitPoint,
+    maxBatchSize: esp.maxBatchSize,
+    send: (msg) =>
+      esp.send(msg).then((receipt) => {
+        into.push(msg);
+        return receipt;
+      }),
+    sendBatch: (messages, hooks) =>
+      esp.sendBatch(messages, {
+        ...hooks,
+        // the pipeline's confirmation is returned: the message keeps its place in the commit window until it lands
+        afterAccepted(msg, receipt) {
+          into.push(msg);
+          return hooks?.afterAccepted?.(msg, receipt);
+        },
+      }),
     close: () => esp.close(),
   };
 }

@@ -15,14 +15,28 @@ import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { BENCH_ENV, BENCH_GOVERNOR, keptSmtp, silentSandbox } from './blast-setup.ts';
 
 const [url, schema, smtpAt, acceptedFile, window] = process.argv.slice(2);
-if (url === undefined || schema === undefined) throw new Error('usage: blast-worker.ts <database url> <schema> [<smtp host:port> <accepted file> [window]]');
+if (url === undefined || schema === undefined)
+  throw new Error('usage: blast-worker.ts <database url> <schema> [<smtp host:port> <accepted file> [window]]');
 const db = await createPostgresDb({ url, schema, maxConnections: 8 });
 const accepted: OutboundMessage[] = [];
-const esp = smtpAt === undefined ? silentSandbox
-  : keptSmtp({ host: smtpAt.slice(0, smtpAt.lastIndexOf(':')), port: Number(smtpAt.slice(smtpAt.lastIndexOf(':') + 1)) }, window ? Number(window) : undefined, accepted);
-const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp, governor: BENCH_GOVERNOR });
+const esp =
+  smtpAt === undefined
+    ? silentSandbox
+    : keptSmtp(
+        { host: smtpAt.slice(0, smtpAt.lastIndexOf(':')), port: Number(smtpAt.slice(smtpAt.lastIndexOf(':') + 1)) },
+        window ? Number(window) : undefined,
+        accepted,
+      );
+const app = await createApp(loadConfig(BENCH_ENV), {
+  db,
+  log: pino({ level: 'silent' }),
+  esp,
+  governor: BENCH_GOVERNOR,
+});
 let peak = process.memoryUsage().rss;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+const sampler = setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+}, 100);
 const cpu0 = process.cpuUsage();
 app.startWorkers(['send']);
 process.send?.('ready');

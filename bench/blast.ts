@@ -26,31 +26,64 @@ import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp
 import type { BenchArgs } from './run.ts';
 import { BENCH_ENV, BENCH_GOVERNOR, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
 
-
-
 /** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
-async function startSendWorkers(url: string, schema: string, n: number, smtp?: WorkerSmtp): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
+async function startSendWorkers(
+  url: string,
+  schema: string,
+  n: number,
+  smtp?: WorkerSmtp,
+): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
   // BENCH_CPU_PROF_DIR=dir: each send worker writes a V8 CPU profile there (the main process: run it with --cpu-prof)
-  const profile = process.env.BENCH_CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR];
+  const profile =
+    process.env.BENCH_CPU_PROF_DIR === undefined
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR];
   // the same V8 heap flags as this process (npm run bench sets a 64 MB young generation semi-space)
   const heap = process.execArgv.filter((a) => a.startsWith('--max-semi-space-size'));
-  const children = Array.from({ length: n }, () => spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', entry, url, schema, ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
-  await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));
-  })));
+  const children = Array.from({ length: n }, () =>
+    spawn(
+      process.execPath,
+      [
+        ...profile,
+        ...heap,
+        '--import',
+        'tsx',
+        entry,
+        url,
+        schema,
+        ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')]),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+    ),
+  );
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve, reject) => {
+          child.once('message', () => resolve());
+          child.once('exit', (code) => reject(new Error(`send worker exited with ${code} before it was ready`)));
+        }),
+    ),
+  );
   return {
     async stop() {
-      return Promise.all(children.map((child) => new Promise<{ rssMb: number; cpuMs: number }>((resolve) => {
-        let out = '';
-        child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-        child.once('exit', () => {
-          const [rssMb = 0, cpuMs = 0] = out.trim().split(' ').map(Number);
-          resolve({ rssMb, cpuMs });
-        });
-        child.kill('SIGTERM');
-      })));
+      return Promise.all(
+        children.map(
+          (child) =>
+            new Promise<{ rssMb: number; cpuMs: number }>((resolve) => {
+              let out = '';
+              child.stdout!.on('data', (d: Buffer) => {
+                out += d.toString();
+              });
+              child.once('exit', () => {
+                const [rssMb = 0, cpuMs = 0] = out.trim().split(' ').map(Number);
+                resolve({ rssMb, cpuMs });
+              });
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
     },
   };
 }
@@ -61,13 +94,29 @@ async function startSendWorkers(url: string, schema: string, n: number, smtp?: W
  * otherwise all stages run here.
  */
 /** The send workers' ESP when not the silent sandbox: SMTP to `url`, accepted messages written to `acceptedFile`. */
-interface WorkerSmtp { url: string; acceptedFile: string; window?: number }
+interface WorkerSmtp {
+  url: string;
+  acceptedFile: string;
+  window?: number;
+}
 
-async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: string, sendWorkers = 0, workerSmtp?: WorkerSmtp): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
+async function runCampaign(
+  url: string,
+  size: number,
+  makeEsp: MakeEsp,
+  label: string,
+  sendWorkers = 0,
+  workerSmtp?: WorkerSmtp,
+): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
-  const app = await createApp(loadConfig(BENCH_ENV), { db, log: pino({ level: 'silent' }), esp: makeEsp, governor: BENCH_GOVERNOR });
+  const app = await createApp(loadConfig(BENCH_ENV), {
+    db,
+    log: pino({ level: 'silent' }),
+    esp: makeEsp,
+    governor: BENCH_GOVERNOR,
+  });
   const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp) : undefined;
   let stopped: { rssMb: number; cpuMs: number }[] = [];
   const cpu0 = process.cpuUsage();
@@ -83,13 +132,16 @@ async function runCampaign(url: string, size: number, makeEsp: MakeEsp, label: s
     }
     const seconds = (performance.now() - t0) / 1000;
     const hist = (await app.metrics.registry.getSingleMetric('switchyard_handler_duration_seconds')!.get()).values
-      .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum')).map((v) => `${v.labels.group}/${v.labels.topic}=${(v.value as number).toFixed(1)}s`);
+      .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))
+      .map((v) => `${v.labels.group}/${v.labels.topic}=${(v.value as number).toFixed(1)}s`);
     console.log(`  handler time: ${hist.join(' ')}`);
     const { counts } = await app.campaigns.status(c.id);
     const cpu = process.cpuUsage(cpu0);
     if (workers !== undefined) stopped = await workers.stop();
     return {
-      seconds, handed: counts.sent ?? 0, workerRssMb: stopped.map((w) => w.rssMb),
+      seconds,
+      handed: counts.sent ?? 0,
+      workerRssMb: stopped.map((w) => w.rssMb),
       cpuMs: { main: Math.round((cpu.user + cpu.system) / 1000), sendWorkers: stopped.map((w) => w.cpuMs) },
     };
   } finally {
@@ -136,10 +188,19 @@ async function ledgerFloor(url: string, size: number, lanes: number): Promise<{ 
     let next = 0;
     const lane = async () => {
       for (let k = next++; k < chunks; k = next++) {
-        const ids = Array.from({ length: Math.min(CHUNK_SIZE, size - k * CHUNK_SIZE) }, (_, i) => String(k * CHUNK_SIZE + i).padStart(8, '0'));
+        const ids = Array.from({ length: Math.min(CHUNK_SIZE, size - k * CHUNK_SIZE) }, (_, i) =>
+          String(k * CHUNK_SIZE + i).padStart(8, '0'),
+        );
         const emails = ids.map((id) => `c${id}@example.com`);
         const messageIds = ids.map((id) => `${campaign}.${id}@bench.invalid`);
-        const { rows } = await db.query<{ tid: string }>(FLOOR_INSERT, [campaign, k, new Date(), ids, emails, messageIds]);
+        const { rows } = await db.query<{ tid: string }>(FLOOR_INSERT, [
+          campaign,
+          k,
+          new Date(),
+          ids,
+          emails,
+          messageIds,
+        ]);
         await db.query(FLOOR_UPDATE, [new Date(), rows.map((r) => r.tid)]);
       }
     };
@@ -157,16 +218,29 @@ async function ledgerFloor(url: string, size: number, lanes: number): Promise<{ 
 
 /** Bare pooled nodemailer: the same mail options the SMTP adapter composes (headers, envelope),
  *  same pool size, same sink, all handed over at once as a plain nodemailer user would. */
-async function sendBare(sink: SmtpSinkProcess, messages: readonly OutboundMessage[]): Promise<{ rate: number; received: number; cpuMsPerMessage: number }> {
+async function sendBare(
+  sink: SmtpSinkProcess,
+  messages: readonly OutboundMessage[],
+): Promise<{ rate: number; received: number; cpuMsPerMessage: number }> {
   const before = await sink.count();
-  const transport = nodemailer.createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: SMTP_POOL, maxMessages: 100_000 });
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: sink.host,
+    port: sink.port,
+    maxConnections: SMTP_POOL,
+    maxMessages: 100_000,
+  });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(messages.map((m) => transport.sendMail(smtpMailOptions(m))));
   const cpu = process.cpuUsage(cpu0);
   const rate = messages.length / ((performance.now() - t0) / 1000);
   transport.close();
-  return { rate, received: (await sink.count()) - before, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / messages.length };
+  return {
+    rate,
+    received: (await sink.count()) - before,
+    cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / messages.length,
+  };
 }
 
 export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
@@ -174,23 +248,39 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const smtpSize = Number(args.options['smtp-size'] ?? 10_000);
   const url = args.options.url ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
 
   // one send process per core, as docs/architecture.md (Processes) deploys the send stage at volume
   const sendWorkers = Number(args.options['send-workers'] ?? availableParallelism());
   const blast = await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers);
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
-  console.log(`blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`);
+  console.log(
+    `blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`,
+  );
   // the floor right after the blast, on the same server, with as many connections as send processes
   const floor = await ledgerFloor(url, size, Math.max(1, sendWorkers));
   const limitRatio = perS / floor.rowsPerS;
-  console.log(`ledger floor: ${size} rows inserted and updated in ${floor.seconds.toFixed(1)} s = ${Math.round(floor.rowsPerS)} rows/s; limit_ratio ${limitRatio.toFixed(3)}`);
+  console.log(
+    `ledger floor: ${size} rows inserted and updated in ${floor.seconds.toFixed(1)} s = ${Math.round(floor.rowsPerS)} rows/s; limit_ratio ${limitRatio.toFixed(3)}`,
+  );
   const blastFields = {
-    recipients_per_s: Math.round(perS), floor_rows_per_s: Math.round(floor.rowsPerS), limit_ratio: Number(limitRatio.toFixed(3)), seconds: Number(blast.seconds.toFixed(1)), peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
-    send_workers: sendWorkers, ...(blast.workerRssMb.length > 0 ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb } : {}),
+    recipients_per_s: Math.round(perS),
+    floor_rows_per_s: Math.round(floor.rowsPerS),
+    limit_ratio: Number(limitRatio.toFixed(3)),
+    seconds: Number(blast.seconds.toFixed(1)),
+    peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
+    send_workers: sendWorkers,
+    ...(blast.workerRssMb.length > 0
+      ? { main_rss_mb: Math.round(peak / 1e6), send_worker_rss_mb: blast.workerRssMb }
+      : {}),
     // CPU per recipient of each process (main: select + prepare, or everything without send workers)
-    cpu_us_per_recipient: { main: round1(blast.cpuMs.main * 1000 / size), send_workers: blast.cpuMs.sendWorkers.map((ms) => round1(ms * 1000 / size)) },
+    cpu_us_per_recipient: {
+      main: round1((blast.cpuMs.main * 1000) / size),
+      send_workers: blast.cpuMs.sendWorkers.map((ms) => round1((ms * 1000) / size)),
+    },
   };
 
   if (smtpSize === 0) {
@@ -206,9 +296,16 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   let accepted: OutboundMessage[] = [];
   const acceptedFile = join(mkdtempSync(join(tmpdir(), 'blast-smtp-')), 'accepted.jsonl');
   const smtpWorkers = Math.min(sendWorkers, 1);
-  const smtp = await runCampaign(url, smtpSize, keptSmtp(sink, smtpWindow, accepted), 'smtp',
-    smtpWorkers, { url: `${sink.host}:${sink.port}`, acceptedFile, window: smtpWindow });
-  if (smtpWorkers > 0) accepted = readFileSync(acceptedFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutboundMessage);
+  const smtp = await runCampaign(url, smtpSize, keptSmtp(sink, smtpWindow, accepted), 'smtp', smtpWorkers, {
+    url: `${sink.host}:${sink.port}`,
+    acceptedFile,
+    window: smtpWindow,
+  });
+  if (smtpWorkers > 0)
+    accepted = readFileSync(acceptedFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as OutboundMessage);
   rmSync(dirname(acceptedFile), { recursive: true, force: true });
   const pipelineCpuMs = (smtpWorkers > 0 ? smtp.cpuMs.sendWorkers[0]! : smtp.cpuMs.main) / Math.max(1, smtp.handed);
   const pipelineReceived = await sink.count();
@@ -218,15 +315,25 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   clearInterval(sampler);
   const bytes = accepted.reduce((n, m) => n + m.subject.length + m.text.length + (m.html?.length ?? 0), 0);
   const smtpRatio = pipelineRate / bare.rate;
-  console.log(`smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), ${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html ${Math.round(bytes / Math.max(1, accepted.length))} chars)`);
-  console.log(`smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = ${smtpRatio.toFixed(2)}`);
+  console.log(
+    `smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), ${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html ${Math.round(bytes / Math.max(1, accepted.length))} chars)`,
+  );
+  console.log(
+    `smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = ${smtpRatio.toFixed(2)}`,
+  );
   // CPU per message of the sending process (the sink and PostgreSQL are other processes): on a
   // busy machine this is steadier than the rates, and both legs are bound by that process's core
-  console.log(`smtp: sending process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (${smtpWorkers > 0 ? 'send worker' : 'all stages'}) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`);
+  console.log(
+    `smtp: sending process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (${smtpWorkers > 0 ? 'send worker' : 'all stages'}) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`,
+  );
   return {
     ...blastFields,
-    smtp_size: smtp.handed, smtp_pipeline_per_s: Math.round(pipelineRate), smtp_bare_per_s: Math.round(bare.rate), smtp_ratio: Number(smtpRatio.toFixed(2)),
-    smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)), smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
+    smtp_size: smtp.handed,
+    smtp_pipeline_per_s: Math.round(pipelineRate),
+    smtp_bare_per_s: Math.round(bare.rate),
+    smtp_ratio: Number(smtpRatio.toFixed(2)),
+    smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)),
+    smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
   };
 }
 

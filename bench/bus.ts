@@ -13,8 +13,20 @@ import type { BenchArgs } from './run.ts';
 
 const BATCH = 1000;
 
-function payload(i: number): { campaignId: string; chunk: number; contactId: string; email: string; fields: Record<string, unknown> } {
-  return { campaignId: 'c-bench', chunk: i >> 10, contactId: `ct-${i}`, email: `user${i}@example.com`, fields: { firstName: 'Ada', tz: 'Europe/Berlin', plan: 'pro' } };
+function payload(i: number): {
+  campaignId: string;
+  chunk: number;
+  contactId: string;
+  email: string;
+  fields: Record<string, unknown>;
+} {
+  return {
+    campaignId: 'c-bench',
+    chunk: i >> 10,
+    contactId: `ct-${i}`,
+    email: `user${i}@example.com`,
+    fields: { firstName: 'Ada', tz: 'Europe/Berlin', plan: 'pro' },
+  };
 }
 
 export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
@@ -25,17 +37,22 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const clock = createSystemClock();
   try {
     await migrate(db);
-    await db.exec('create table bench_baseline (seq bigserial primary key, topic text not null, msg_id text not null, payload jsonb not null)');
+    await db.exec(
+      'create table bench_baseline (seq bigserial primary key, topic text not null, msg_id text not null, payload jsonb not null)',
+    );
     const batches = Array.from({ length: Math.ceil(size / BATCH) }, (_, b) =>
       Array.from({ length: Math.min(BATCH, size - b * BATCH) }, (_, j) => {
         const i = b * BATCH + j;
         return { id: `m-${i}`, payload: payload(i) };
-      }));
+      }),
+    );
 
     let t = performance.now();
     for (const batch of batches) {
-      await db.query('insert into bench_baseline (topic, msg_id, payload) select $1, * from unnest($2::text[], $3::jsonb[])',
-        ['bench', batch.map((m) => m.id), batch.map((m) => JSON.stringify(m.payload))]);
+      await db.query(
+        'insert into bench_baseline (topic, msg_id, payload) select $1, * from unnest($2::text[], $3::jsonb[])',
+        ['bench', batch.map((m) => m.id), batch.map((m) => JSON.stringify(m.payload))],
+      );
     }
     const baselinePerS = size / ((performance.now() - t) / 1000);
 
@@ -46,20 +63,33 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     const publishPerS = size / ((performance.now() - t) / 1000);
 
     let handled = 0;
-    const consumer = createConsumer({ bus, clock, log: pino({ level: 'silent' }) }, { topic: 'bench', group: 'g', batchSize: BATCH, concurrency: 1 }, async () => { handled++; });
+    const consumer = createConsumer(
+      { bus, clock, log: pino({ level: 'silent' }) },
+      { topic: 'bench', group: 'g', batchSize: BATCH, concurrency: 1 },
+      async () => {
+        handled++;
+      },
+    );
     t = performance.now();
-    while (await consumer.runOnce() > 0);
+    while ((await consumer.runOnce()) > 0);
     const consumePerS = handled / ((performance.now() - t) / 1000);
     await bus.close();
     if (handled !== size) throw new Error(`consumed ${handled} of ${size}`);
 
     const round = (x: number): number => Math.round(x);
     console.log(`baseline unnest insert: ${round(baselinePerS)} rows/s`);
-    console.log(`postgres-log publish:   ${round(publishPerS)} msg/s  ratio ${(publishPerS / baselinePerS).toFixed(2)}`);
-    console.log(`postgres-log consume:   ${round(consumePerS)} msg/s  ratio ${(consumePerS / baselinePerS).toFixed(2)}`);
+    console.log(
+      `postgres-log publish:   ${round(publishPerS)} msg/s  ratio ${(publishPerS / baselinePerS).toFixed(2)}`,
+    );
+    console.log(
+      `postgres-log consume:   ${round(consumePerS)} msg/s  ratio ${(consumePerS / baselinePerS).toFixed(2)}`,
+    );
     return {
-      baseline_rows_per_s: round(baselinePerS), publish_per_s: round(publishPerS), consume_per_s: round(consumePerS),
-      publish_ratio: Number((publishPerS / baselinePerS).toFixed(2)), consume_ratio: Number((consumePerS / baselinePerS).toFixed(2)),
+      baseline_rows_per_s: round(baselinePerS),
+      publish_per_s: round(publishPerS),
+      consume_per_s: round(consumePerS),
+      publish_ratio: Number((publishPerS / baselinePerS).toFixed(2)),
+      consume_ratio: Number((consumePerS / baselinePerS).toFixed(2)),
     };
   } finally {
     await db.exec(`drop schema ${schema} cascade`).catch(() => undefined);

@@ -10,7 +10,12 @@ import type { GovernorAlert, SendKey } from '../src/deliverability/governor.ts';
 import { DEFAULT_RECEIVING_AIMD } from '../src/deliverability/governor-options.ts';
 import { createDeferringReceiver, startSimulatedSender } from '../test/support/deferring-receiver.ts';
 
-const key: SendKey = { provider: 'smtp', sendingDomain: 'news.example.com', recipientDomain: 'gmail.com', campaignId: 'bench' };
+const key: SendKey = {
+  provider: 'smtp',
+  sendingDomain: 'news.example.com',
+  recipientDomain: 'gmail.com',
+  campaignId: 'bench',
+};
 
 function pct(part: number, whole: number): number {
   return whole > 0 ? Math.round((10_000 * part) / whole) / 100 : 0;

@@ -6,11 +6,16 @@
 import { parseArgs } from 'node:util';
 import { readdirSync } from 'node:fs';
 
-export interface BenchArgs { size?: number; options: Record<string, string> }
+export interface BenchArgs {
+  size?: number;
+  options: Record<string, string>;
+}
 export type BenchFn = (args: BenchArgs) => Promise<Record<string, unknown>>;
 
 const [name, ...rest] = process.argv.slice(2);
-const available = readdirSync(new URL('.', import.meta.url)).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
+const available = readdirSync(new URL('.', import.meta.url))
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.slice(0, -3));
 if (name === undefined || !available.includes(name)) {
   console.error(`usage: npm run bench -- <${available.join('|')}> [--size N]`);
   process.exit(2);

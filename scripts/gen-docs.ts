@@ -18,10 +18,15 @@ function replaceBlock(path: string, intro: string, table: string): void {
   writeFileSync(path, next);
 }
 
-const configRows = describeConfig().map((k) =>
-  `| \`${k.name}\` | ${k.type} | ${k.secret ? '(secret, no default)' : k.default === undefined ? '—' : `\`${String(k.default)}\``} | ${k.description} |`);
-replaceBlock('docs/configuration.md', '# Configuration',
-  ['| name | type | default | meaning |', '|---|---|---|---|', ...configRows].join('\n'));
+const configRows = describeConfig().map(
+  (k) =>
+    `| \`${k.name}\` | ${k.type} | ${k.secret ? '(secret, no default)' : k.default === undefined ? '—' : `\`${String(k.default)}\``} | ${k.description} |`,
+);
+replaceBlock(
+  'docs/configuration.md',
+  '# Configuration',
+  ['| name | type | default | meaning |', '|---|---|---|---|', ...configRows].join('\n'),
+);
 
 const errorRows = Object.entries(ERROR_CODES).map(([code, meaning]) => `| \`${code}\` | ${meaning} |`);
 replaceBlock('docs/errors.md', '# Error codes', ['| code | meaning |', '|---|---|', ...errorRows].join('\n'));

@@ -65,7 +65,8 @@ import { createGovernor, type Governor, type GovernorOptions } from './deliverab
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** The CLI's `webhooks verify` builds its registry with this, as the HTTP routes' is built here. */
 export { createWebhookVerifiers };
@@ -129,7 +130,9 @@ export async function openStore(config: Pick<Config, 'store'>): Promise<Db> {
 }
 
 /** The access service on the store alone, for the CLI's key and audit commands (no server, no workers). */
-export async function openAccess(config: Config): Promise<{ keys: KeyService; audit: AuditLog; close(): Promise<void> }> {
+export async function openAccess(
+  config: Config,
+): Promise<{ keys: KeyService; audit: AuditLog; close(): Promise<void> }> {
   const db = await openStore(config);
   try {
     await migrate(db);
@@ -145,7 +148,7 @@ export async function openAccess(config: Config): Promise<{ keys: KeyService; au
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const clock = options.clock ?? createSystemClock();
-  const db = options.db ?? await openStore(config);
+  const db = options.db ?? (await openStore(config));
   const ownsDb = options.db === undefined;
   try {
     await migrate(db);
@@ -158,20 +161,51 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log })))({ clock, ingest });
   const { crm, sinks: crmSinks } = await createConfiguredCrm(config.demo, { db, clock });
   const templates = createTemplateCache(64, config.templates);
-  const render: RenderSettings = { trackingBaseUrl: config.http.publicUrl, trackingSecrets: trackingSecrets(config), returnPathDomain: config.tracking.returnPathDomain };
+  const render: RenderSettings = {
+    trackingBaseUrl: config.http.publicUrl,
+    trackingSecrets: trackingSecrets(config),
+    returnPathDomain: config.tracking.returnPathDomain,
+  };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
-  const campaigns = createCampaignService({ db, bus, clock, templates, render, openWarehouse, newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
-    deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null });
+  const campaigns = createCampaignService({
+    db,
+    bus,
+    clock,
+    templates,
+    render,
+    openWarehouse,
+    newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
+    deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null,
+  });
   // After the campaign service: the governor's alerts change campaign state through it (the
   // service reads the governor's status only when asked).
-  const governor = createGovernor({ clock, onAlert: createAlertHandler({ campaigns, log }) }, options.governor ?? config.deliverability);
+  const governor = createGovernor(
+    { clock, onAlert: createAlertHandler({ campaigns, log }) },
+    options.governor ?? config.deliverability,
+  );
   const metrics = createMetrics({ bus, governor });
   const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
-  const suppressionSinks = [...espSuppressionSinks(config.esp.primary), ...crmSinks, createWarehouseTableSink({ db, clock }), createComplianceLogSink({ db, clock })];
+  const suppressionSinks = [
+    ...espSuppressionSinks(config.esp.primary),
+    ...crmSinks,
+    createWarehouseTableSink({ db, clock }),
+    createComplianceLogSink({ db, clock }),
+  ];
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
-    sendStage({ db, bus, clock, log, esp, templates, render, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, governor }),
+    sendStage({
+      db,
+      bus,
+      clock,
+      log,
+      esp,
+      templates,
+      render,
+      maxAttempts: config.worker.maxAttempts,
+      leaseMs: config.worker.leaseMs,
+      governor,
+    }),
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
@@ -190,41 +224,94 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDeliverabilityRoutes({ governor }),
   ];
   const publicRoutes: RouteRegistrar[] = [
-    (app) => registerWebhookRoutes(app, {
-      verifiers: createWebhookVerifiers(webhookSecrets(config.webhooks)), ingest, deadLetters: bus.deadLetters, clock,
-      replay: createWebhookReplayGuard({ db, clock }), refused: metrics.webhookRefused,
-      maxBodyBytes: config.webhooks.maxBodyBytes, confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
-    }),
-    (app) => registerTrackingRoutes(app, {
-      secrets: render.trackingSecrets as string[], clock,
-      record: async (event) => { await ingest([event]); },
-      unsubscribe: async (u) => { await unsubscribe(u); },
-      template: async (campaignId) => templates.get(await campaigns.get(campaignId)),
-    }),
+    (app) =>
+      registerWebhookRoutes(app, {
+        verifiers: createWebhookVerifiers(webhookSecrets(config.webhooks)),
+        ingest,
+        deadLetters: bus.deadLetters,
+        clock,
+        replay: createWebhookReplayGuard({ db, clock }),
+        refused: metrics.webhookRefused,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
+        confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
+      }),
+    (app) =>
+      registerTrackingRoutes(app, {
+        secrets: render.trackingSecrets as string[],
+        clock,
+        record: async (event) => {
+          await ingest([event]);
+        },
+        unsubscribe: async (u) => {
+          await unsubscribe(u);
+        },
+        template: async (campaignId) => templates.get(await campaigns.get(campaignId)),
+      }),
   ];
 
   const audit = createAuditLog({ db, clock });
   const keys = createKeyService({ db, clock, audit });
-  const { publicServer, adminServer } = await createListeners(config, { log, db, bus, metrics, version: VERSION, clock, keys, audit }, { public: publicRoutes, admin: adminRoutes });
+  const { publicServer, adminServer } = await createListeners(
+    config,
+    { log, db, bus, metrics, version: VERSION, clock, keys, audit },
+    { public: publicRoutes, admin: adminRoutes },
+  );
   const running: Consumer[] = [];
   const inbound = createInboundListener(config.inbound, {
-    log, db, findSentMessages: campaigns.findSentMessages, ingest, deadLetters: bus.deadLetters, clock, verpSecrets: render.trackingSecrets,
+    log,
+    db,
+    findSentMessages: campaigns.findSentMessages,
+    ingest,
+    deadLetters: bus.deadLetters,
+    clock,
+    verpSecrets: render.trackingSecrets,
   });
   let inboundOpen = false;
   const loops = new AbortController();
   const loopRuns: Promise<void>[] = [];
 
   return {
-    config, log, clock, db, bus, metrics, publicServer, adminServer, keys, audit, stages, esp, crm, campaigns, ingest, governor,
+    config,
+    log,
+    clock,
+    db,
+    bus,
+    metrics,
+    publicServer,
+    adminServer,
+    keys,
+    audit,
+    stages,
+    esp,
+    crm,
+    campaigns,
+    ingest,
+    governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
       // a typo in `worker --stage` is bad configuration (exit 2), not a crash with a stack trace
-      if (unknown.length > 0) throw new SwitchyardError('CONFIG_INVALID', `unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`);
+      if (unknown.length > 0)
+        throw new SwitchyardError(
+          'CONFIG_INVALID',
+          `unknown stage ${unknown.join(', ')}; stages: ${stages.map((s) => s.name).join(', ')}`,
+        );
       const picked = stages.filter((s) => only === undefined || only.includes(s.name));
-      const consumers = picked.flatMap((s) => s.consumers.map((c) => createConsumer({ bus, clock, log, metrics: metrics.consumer }, {
-        batchSize: config.worker.batchSize, concurrency: config.worker.concurrency, maxAttempts: config.worker.maxAttempts, leaseMs: config.worker.leaseMs, ...c.options,
-      }, c.handler as Handler<unknown>)));
+      const consumers = picked.flatMap((s) =>
+        s.consumers.map((c) =>
+          createConsumer(
+            { bus, clock, log, metrics: metrics.consumer },
+            {
+              batchSize: config.worker.batchSize,
+              concurrency: config.worker.concurrency,
+              maxAttempts: config.worker.maxAttempts,
+              leaseMs: config.worker.leaseMs,
+              ...c.options,
+            },
+            c.handler as Handler<unknown>,
+          ),
+        ),
+      );
       for (const c of consumers) c.start();
       running.push(...consumers);
       for (const s of picked) for (const loop of s.loops ?? []) loopRuns.push(loop(loops.signal));

@@ -13,90 +13,372 @@ import { Value } from '@sinclair/typebox/value';
 import { SwitchyardError } from './core/errors.ts';
 import { parseDomainList } from './core/inbound/recipients.ts';
 
-const Port = (description: string, def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+const Port = (description: string, def: number) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
 
 const ESPS = ['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'] as const;
 
 export const SCHEMA = Type.Object({
   PORT: Port('HTTP port of the public listener: tracking, one-click unsubscribe and webhook endpoints', 3000),
-  SWITCHYARD_HOST: Type.String({ default: '127.0.0.1', description: 'Address the public listener binds to (0.0.0.0 to reach it from the internet)' }),
+  SWITCHYARD_HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address the public listener binds to (0.0.0.0 to reach it from the internet)',
+  }),
   SWITCHYARD_ADMIN_PORT: Port('HTTP port of the admin listener: /v1 API, /docs, /openapi.json, /metrics', 3001),
-  SWITCHYARD_ADMIN_HOST: Type.String({ default: '127.0.0.1', description: 'Address the admin listener binds to; keep it private (a proxy or VPN in front when remote)' }),
-  SWITCHYARD_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true = any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is the client' })),
-  SWITCHYARD_ADMIN_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'Admin listener behind a reverse proxy: which peers may name the client in X-Forwarded-For (as SWITCHYARD_TRUST_PROXY); unset = the socket address' })),
-  SWITCHYARD_API_KEY: Secret('API key the CLI sends to the admin API (default: the key file DATA_DIR/admin-key written on first start)'),
-  SWITCHYARD_METRICS_TOKEN: Secret('When set, /metrics requires Authorization: Bearer <token> (unset: no key needed, for Prometheus on a private network)'),
-  SWITCHYARD_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Public base URL used in tracking and unsubscribe links (default http://HOST:PORT)' })),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level' }),
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string; when unset the embedded PGlite store is used' })),
-  SWITCHYARD_DATA_DIR: Type.String({ default: './.switchyard', description: 'Directory for the embedded PGlite database and generated local secrets' }),
-  SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log')], { default: 'postgres-log', description: 'Bus adapter (postgres-log; NATS JetStream comes later)' }),
-  SWITCHYARD_DEMO_SIZE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000, description: 'Contacts in the demo synthetic warehouse' }),
-  SWITCHYARD_WAREHOUSE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)', secret: true })),
-  SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: 'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the cursor, each FETCH)' }),
-  SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)' }),
-  SWITCHYARD_CSV_DIRS: Type.String({ minLength: 1, default: 'audiences', description: 'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev' }),
-  SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)' })),
-  SWITCHYARD_DEMO: Type.Boolean({ default: true, description: 'The demo workspace: the demo audience source (synthetic warehouse) and the demo CRM (its demo_crm_* tables). false refuses the demo source with CAMPAIGN_INVALID and wires no CRM: enrichment passes recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The ESP is SWITCHYARD_ESP' }),
-  SWITCHYARD_ESP: Type.Union(ESPS.map((l) => Type.Literal(l)), { default: 'sandbox', description: 'ESP adapter used by the send stage' }),
-  SWITCHYARD_SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)', secret: true })),
-  SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Pooled SMTP connections' }),
-  SWITCHYARD_SMTP_COMMIT_WINDOW: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Most SMTP messages between their ledger commit and their recorded acceptance (the most a crash can leave in doubt); default 4 × SWITCHYARD_SMTP_POOL_SIZE' })),
-  SWITCHYARD_DKIM_DOMAIN: Type.Optional(Type.String({ minLength: 1, description: 'DKIM signing domain (with SELECTOR and PRIVATE_KEY)' })),
+  SWITCHYARD_ADMIN_HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address the admin listener binds to; keep it private (a proxy or VPN in front when remote)',
+  }),
+  SWITCHYARD_TRUST_PROXY: Type.Optional(
+    Type.String({
+      pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$',
+      description:
+        'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true = any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is the client',
+    }),
+  ),
+  SWITCHYARD_ADMIN_TRUST_PROXY: Type.Optional(
+    Type.String({
+      pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$',
+      description:
+        'Admin listener behind a reverse proxy: which peers may name the client in X-Forwarded-For (as SWITCHYARD_TRUST_PROXY); unset = the socket address',
+    }),
+  ),
+  SWITCHYARD_API_KEY: Secret(
+    'API key the CLI sends to the admin API (default: the key file DATA_DIR/admin-key written on first start)',
+  ),
+  SWITCHYARD_METRICS_TOKEN: Secret(
+    'When set, /metrics requires Authorization: Bearer <token> (unset: no key needed, for Prometheus on a private network)',
+  ),
+  SWITCHYARD_PUBLIC_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description: 'Public base URL used in tracking and unsubscribe links (default http://HOST:PORT)',
+    }),
+  ),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  ),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'PostgreSQL connection string; when unset the embedded PGlite store is used',
+    }),
+  ),
+  SWITCHYARD_DATA_DIR: Type.String({
+    default: './.switchyard',
+    description: 'Directory for the embedded PGlite database and generated local secrets',
+  }),
+  SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log')], {
+    default: 'postgres-log',
+    description: 'Bus adapter (postgres-log; NATS JetStream comes later)',
+  }),
+  SWITCHYARD_DEMO_SIZE: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 50_000,
+    description: 'Contacts in the demo synthetic warehouse',
+  }),
+  SWITCHYARD_WAREHOUSE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description:
+        'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)',
+      secret: true,
+    }),
+  ),
+  SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 30_000,
+    description:
+      'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the cursor, each FETCH)',
+  }),
+  SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 5_000,
+    description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)',
+  }),
+  SWITCHYARD_CSV_DIRS: Type.String({
+    minLength: 1,
+    default: 'audiences',
+    description:
+      'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev',
+  }),
+  SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(
+    Type.String({
+      minLength: 3,
+      description: 'Domain of VERP return paths and mailto unsubscribes (default: the sender domain)',
+    }),
+  ),
+  SWITCHYARD_DEMO: Type.Boolean({
+    default: true,
+    description:
+      'The demo workspace: the demo audience source (synthetic warehouse) and the demo CRM (its demo_crm_* tables). false refuses the demo source with CAMPAIGN_INVALID and wires no CRM: enrichment passes recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The ESP is SWITCHYARD_ESP',
+  }),
+  SWITCHYARD_ESP: Type.Union(
+    ESPS.map((l) => Type.Literal(l)),
+    { default: 'sandbox', description: 'ESP adapter used by the send stage' },
+  ),
+  SWITCHYARD_SMTP_URL: Type.Optional(
+    Type.String({
+      pattern: '^smtps?://',
+      description: 'SMTP relay for the smtp ESP, e.g. smtp://user:pass@host:587 (secret: may hold credentials)',
+      secret: true,
+    }),
+  ),
+  SWITCHYARD_SMTP_POOL_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 5,
+    description: 'Pooled SMTP connections',
+  }),
+  SWITCHYARD_SMTP_COMMIT_WINDOW: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      description:
+        'Most SMTP messages between their ledger commit and their recorded acceptance (the most a crash can leave in doubt); default 4 × SWITCHYARD_SMTP_POOL_SIZE',
+    }),
+  ),
+  SWITCHYARD_DKIM_DOMAIN: Type.Optional(
+    Type.String({ minLength: 1, description: 'DKIM signing domain (with SELECTOR and PRIVATE_KEY)' }),
+  ),
   SWITCHYARD_DKIM_SELECTOR: Type.Optional(Type.String({ minLength: 1, description: 'DKIM selector' })),
   SWITCHYARD_DKIM_PRIVATE_KEY: Secret('DKIM private key (PEM)'),
   SWITCHYARD_ESP_API_KEY: Secret('API key of the HTTP ESP (SendGrid, Mailgun, Postmark server token)'),
-  SWITCHYARD_ESP_SECONDARY: Type.Optional(Type.Union(ESPS.map((l) => Type.Literal(l)), { description: 'Failover ESP: new batches go here while the primary keeps failing (unset = no failover)' })),
+  SWITCHYARD_ESP_SECONDARY: Type.Optional(
+    Type.Union(
+      ESPS.map((l) => Type.Literal(l)),
+      { description: 'Failover ESP: new batches go here while the primary keeps failing (unset = no failover)' },
+    ),
+  ),
   SWITCHYARD_ESP_SECONDARY_API_KEY: Secret('API key of the secondary HTTP ESP (SendGrid, Mailgun, Postmark)'),
-  SWITCHYARD_ESP_RATE_PER_SEC: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Send-rate limit of the primary ESP account (msgs/s) for the deliverability governor (default 1000; AIMD backs off below it on 429)' })),
-  SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Send-rate limit of the secondary ESP account (msgs/s)' })),
-  SWITCHYARD_FAILOVER_THRESHOLD: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'Whole-request failures of the primary ESP in a row (unavailable / auth) that switch to the secondary' }),
-  SWITCHYARD_FAILOVER_COOLDOWN_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 300_000, description: 'How long the secondary ESP stays active before the primary is tried again' }),
-  SWITCHYARD_MAILGUN_DOMAIN: Type.Optional(Type.String({ minLength: 3, description: 'Mailgun sending domain (required when an ESP is mailgun)' })),
-  SWITCHYARD_MAILGUN_REGION: Type.Union([Type.Literal('us'), Type.Literal('eu')], { default: 'us', description: 'Mailgun API region' }),
-  SWITCHYARD_SES_REGION: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-\\d$', description: 'AWS region of SES, e.g. eu-west-1 (required when an ESP is ses)' })),
-  SWITCHYARD_SES_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 16, description: 'AWS access key id for SES (required when an ESP is ses)' })),
+  SWITCHYARD_ESP_RATE_PER_SEC: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1_000_000,
+      description:
+        'Send-rate limit of the primary ESP account (msgs/s) for the deliverability governor (default 1000; AIMD backs off below it on 429)',
+    }),
+  ),
+  SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1_000_000,
+      description: 'Send-rate limit of the secondary ESP account (msgs/s)',
+    }),
+  ),
+  SWITCHYARD_FAILOVER_THRESHOLD: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 3,
+    description: 'Whole-request failures of the primary ESP in a row (unavailable / auth) that switch to the secondary',
+  }),
+  SWITCHYARD_FAILOVER_COOLDOWN_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 300_000,
+    description: 'How long the secondary ESP stays active before the primary is tried again',
+  }),
+  SWITCHYARD_MAILGUN_DOMAIN: Type.Optional(
+    Type.String({ minLength: 3, description: 'Mailgun sending domain (required when an ESP is mailgun)' }),
+  ),
+  SWITCHYARD_MAILGUN_REGION: Type.Union([Type.Literal('us'), Type.Literal('eu')], {
+    default: 'us',
+    description: 'Mailgun API region',
+  }),
+  SWITCHYARD_SES_REGION: Type.Optional(
+    Type.String({
+      pattern: '^[a-z]{2}(-[a-z]+)+-\\d$',
+      description: 'AWS region of SES, e.g. eu-west-1 (required when an ESP is ses)',
+    }),
+  ),
+  SWITCHYARD_SES_ACCESS_KEY_ID: Type.Optional(
+    Type.String({ minLength: 16, description: 'AWS access key id for SES (required when an ESP is ses)' }),
+  ),
   SWITCHYARD_SES_SECRET_ACCESS_KEY: Secret('AWS secret access key for SES (required when an ESP is ses)'),
-  SWITCHYARD_SES_CONFIGURATION_SET: Type.Optional(Type.String({ minLength: 1, description: 'SES configuration set whose event destination publishes to our SNS webhook' })),
-  SWITCHYARD_POSTMARK_MESSAGE_STREAM: Type.String({ minLength: 1, default: 'broadcast', description: 'Postmark message stream (marketing mail must use a broadcast stream)' }),
-  SWITCHYARD_TRACKING_SECRET: Secret('HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into DATA_DIR when unset)'),
+  SWITCHYARD_SES_CONFIGURATION_SET: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'SES configuration set whose event destination publishes to our SNS webhook',
+    }),
+  ),
+  SWITCHYARD_POSTMARK_MESSAGE_STREAM: Type.String({
+    minLength: 1,
+    default: 'broadcast',
+    description: 'Postmark message stream (marketing mail must use a broadcast stream)',
+  }),
+  SWITCHYARD_TRACKING_SECRET: Secret(
+    'HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into DATA_DIR when unset)',
+  ),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
   SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
   SWITCHYARD_STRIPE_WEBHOOK_SECRET: Secret('Stripe webhook signing secret (whsec_…)'),
-  SWITCHYARD_SES_TOPIC_ARNS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated SNS topic ARNs accepted on /webhooks/ses (required to accept SES events)' })),
-  SWITCHYARD_SES_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Trusted SNS signing certificate (PEM file) for offline verification' })),
-  SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000, description: 'Longest one recipient\'s message may take to render, in ms of real time (preview and sending); above it the recipient fails with TEMPLATE_LIMIT_EXCEEDED' }),
-  SWITCHYARD_TEMPLATE_MEMORY_LIMIT: Type.Integer({ minimum: 100_000, maximum: 1_000_000_000, default: 10_000_000, description: 'Allocation budget of one template render call (ranges, joins, string filters; roughly characters); above it TEMPLATE_LIMIT_EXCEEDED' }),
-  SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024, description: 'Largest accepted webhook body in bytes (413 above)' }),
-  SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600, description: 'Admin listener: requests per minute allowed per source address and, separately, per API key (0 = no limit)' }),
-  SWITCHYARD_RATE_LIMIT_ADMIN_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 120, description: 'Admin listener: requests allowed at once after a pause, per address and per API key' }),
-  SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000, description: 'Public listener (open pixel, click redirect): requests per minute per source address; generous because mail-client image proxies and corporate NATs share one address (0 = no limit)' }),
-  SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: 'Public listener: requests allowed at once per source address after a pause' }),
-  SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 60_000, description: 'Public listener, /webhooks/* and unsubscribes /t/u/* (each its own budget): requests per minute per source address, larger than the tracking limit because ESPs and mailbox providers post bursts from few addresses (0 = no limit)' }),
-  SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 5000, description: 'Public listener, /webhooks/* and /t/u/*: requests allowed at once per source address after a pause' }),
-  SWITCHYARD_RATE_LIMIT_MAX_TRACKED: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Most rate-limit buckets kept per listener and kind (address, key); the least recently seen is forgotten beyond this' }),
-  SWITCHYARD_ADMIN_ALLOWED_HOSTS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated Host header values the admin listener answers to, e.g. admin.example.com,admin.example.com:8443 (name:* = any port; default: 127.0.0.1, localhost and [::1] on any port)' })),
-  SWITCHYARD_ADMIN_ALLOWED_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated browser origins allowed to call the admin API, e.g. https://admin.example.com (default: http://127.0.0.1, http://localhost and http://[::1] on the admin port)' })),
-  SWITCHYARD_JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 1000, default: 64, description: 'Deepest nesting of arrays and objects accepted in a JSON request body (400 JSON_TOO_DEEP above)' }),
+  SWITCHYARD_SES_TOPIC_ARNS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Comma-separated SNS topic ARNs accepted on /webhooks/ses (required to accept SES events)',
+    }),
+  ),
+  SWITCHYARD_SES_CERT_FILE: Type.Optional(
+    Type.String({ minLength: 1, description: 'Trusted SNS signing certificate (PEM file) for offline verification' }),
+  ),
+  SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 1000,
+    description:
+      "Longest one recipient's message may take to render, in ms of real time (preview and sending); above it the recipient fails with TEMPLATE_LIMIT_EXCEEDED",
+  }),
+  SWITCHYARD_TEMPLATE_MEMORY_LIMIT: Type.Integer({
+    minimum: 100_000,
+    maximum: 1_000_000_000,
+    default: 10_000_000,
+    description:
+      'Allocation budget of one template render call (ranges, joins, string filters; roughly characters); above it TEMPLATE_LIMIT_EXCEEDED',
+  }),
+  SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    default: 5 * 1024 * 1024,
+    description: 'Largest accepted webhook body in bytes (413 above)',
+  }),
+  SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    default: 600,
+    description:
+      'Admin listener: requests per minute allowed per source address and, separately, per API key (0 = no limit)',
+  }),
+  SWITCHYARD_RATE_LIMIT_ADMIN_BURST: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 120,
+    description: 'Admin listener: requests allowed at once after a pause, per address and per API key',
+  }),
+  SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 6000,
+    description:
+      'Public listener (open pixel, click redirect): requests per minute per source address; generous because mail-client image proxies and corporate NATs share one address (0 = no limit)',
+  }),
+  SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: Type.Integer({
+    minimum: 1,
+    maximum: 10_000_000,
+    default: 1000,
+    description: 'Public listener: requests allowed at once per source address after a pause',
+  }),
+  SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 60_000,
+    description:
+      'Public listener, /webhooks/* and unsubscribes /t/u/* (each its own budget): requests per minute per source address, larger than the tracking limit because ESPs and mailbox providers post bursts from few addresses (0 = no limit)',
+  }),
+  SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST: Type.Integer({
+    minimum: 1,
+    maximum: 10_000_000,
+    default: 5000,
+    description: 'Public listener, /webhooks/* and /t/u/*: requests allowed at once per source address after a pause',
+  }),
+  SWITCHYARD_RATE_LIMIT_MAX_TRACKED: Type.Integer({
+    minimum: 100,
+    maximum: 10_000_000,
+    default: 100_000,
+    description:
+      'Most rate-limit buckets kept per listener and kind (address, key); the least recently seen is forgotten beyond this',
+  }),
+  SWITCHYARD_ADMIN_ALLOWED_HOSTS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated Host header values the admin listener answers to, e.g. admin.example.com,admin.example.com:8443 (name:* = any port; default: 127.0.0.1, localhost and [::1] on any port)',
+    }),
+  ),
+  SWITCHYARD_ADMIN_ALLOWED_ORIGINS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated browser origins allowed to call the admin API, e.g. https://admin.example.com (default: http://127.0.0.1, http://localhost and http://[::1] on the admin port)',
+    }),
+  ),
+  SWITCHYARD_JSON_MAX_DEPTH: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 64,
+    description: 'Deepest nesting of arrays and objects accepted in a JSON request body (400 JSON_TOO_DEEP above)',
+  }),
   SWITCHYARD_INBOUND_SMTP_PORT: Port('Port of the inbound SMTP listener for bounces and replies (0 = disabled)', 2525),
-  SWITCHYARD_INBOUND_DOMAINS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated domains whose mailboxes the inbound SMTP listener accepts (return-path, reply and feedback-loop domains; default: SWITCHYARD_RETURN_PATH_DOMAIN). VERP return paths with a valid signature are accepted on any domain; with neither set, only those' })),
-  SWITCHYARD_INBOUND_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Recipients accepted per inbound SMTP transaction (452 4.5.3 beyond)' }),
-  SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 1, maximum: 10_000, default: 10, description: 'Open inbound SMTP connections per source address (421 and close beyond)' }),
-  SWITCHYARD_INBOUND_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Open inbound SMTP connections in all (421 beyond)' }),
-  SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000, description: 'Idle time after which the inbound SMTP listener closes a connection' }),
-  SWITCHYARD_WORKER_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'Bus messages leased per fetch by each consumer' }),
-  SWITCHYARD_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Handlers run at once per consumer' }),
-  SWITCHYARD_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000, description: 'How long a worker may hold a fetched batch before it is redelivered (a worker that died is detected after this)' }),
-  SWITCHYARD_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Attempts per message before it is dead-lettered' }),
+  SWITCHYARD_INBOUND_DOMAINS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated domains whose mailboxes the inbound SMTP listener accepts (return-path, reply and feedback-loop domains; default: SWITCHYARD_RETURN_PATH_DOMAIN). VERP return paths with a valid signature are accepted on any domain; with neither set, only those',
+    }),
+  ),
+  SWITCHYARD_INBOUND_MAX_RECIPIENTS: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 50,
+    description: 'Recipients accepted per inbound SMTP transaction (452 4.5.3 beyond)',
+  }),
+  SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 10,
+    description: 'Open inbound SMTP connections per source address (421 and close beyond)',
+  }),
+  SWITCHYARD_INBOUND_MAX_CONNECTIONS: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 100,
+    description: 'Open inbound SMTP connections in all (421 beyond)',
+  }),
+  SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'Idle time after which the inbound SMTP listener closes a connection',
+  }),
+  SWITCHYARD_WORKER_BATCH: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 100,
+    description: 'Bus messages leased per fetch by each consumer',
+  }),
+  SWITCHYARD_WORKER_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 256,
+    default: 8,
+    description: 'Handlers run at once per consumer',
+  }),
+  SWITCHYARD_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 120_000,
+    description:
+      'How long a worker may hold a fetched batch before it is redelivered (a worker that died is detected after this)',
+  }),
+  SWITCHYARD_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 5,
+    description: 'Attempts per message before it is dead-lettered',
+  }),
 });
 
 export type RawConfig = Static<typeof SCHEMA>;
 export type EspKind = (typeof ESPS)[number];
 
 /** A request budget: `perMinute` sustained (0 = no limit), `burst` at once after a pause. */
-export interface RateRule { perMinute: number; burst: number }
+export interface RateRule {
+  perMinute: number;
+  burst: number;
+}
 
 /** The internet-facing listener: tracking, one-click unsubscribe, webhooks. */
 export interface PublicListenerConfig {
@@ -210,11 +492,28 @@ export interface Config {
 }
 
 /** Names of every configuration key, with its schema (for docs and the docs test). */
-export function describeConfig(): { name: string; type: string; default: unknown; description: string; secret: boolean }[] {
+export function describeConfig(): {
+  name: string;
+  type: string;
+  default: unknown;
+  description: string;
+  secret: boolean;
+}[] {
   return Object.entries(SCHEMA.properties).map(([name, s]) => {
-    const schema = s as TSchema & { default?: unknown; description?: string; secret?: boolean; anyOf?: { const: string }[] };
+    const schema = s as TSchema & {
+      default?: unknown;
+      description?: string;
+      secret?: boolean;
+      anyOf?: { const: string }[];
+    };
     const type = schema.anyOf ? schema.anyOf.map((a) => a.const).join(' \\| ') : String(schema.type);
-    return { name, type, default: schema.default, description: schema.description ?? '', secret: schema.secret === true };
+    return {
+      name,
+      type,
+      default: schema.default,
+      description: schema.description ?? '',
+      secret: schema.secret === true,
+    };
   });
 }
 
@@ -223,7 +522,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('top level must be an object');
     return parsed as Record<string, unknown>;
   } catch (cause) {
     throw new SwitchyardError('CONFIG_INVALID', `${path}: ${(cause as Error).message}`, { cause });
@@ -236,17 +536,25 @@ type ApiKeyVar = 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY';
 function espProblems(raw: RawConfig): string[] {
   const out: string[] = [];
   const needs = (esp: string, role: string, keyVar: ApiKeyVar): void => {
-    const req = (name: keyof RawConfig): void => { if (raw[name] === undefined) out.push(`${name}: required when ${role}=${esp}`); };
+    const req = (name: keyof RawConfig): void => {
+      if (raw[name] === undefined) out.push(`${name}: required when ${role}=${esp}`);
+    };
     if (esp === 'smtp') req('SWITCHYARD_SMTP_URL');
-    if (esp === 'smtp' && raw.SWITCHYARD_SMTP_URL !== undefined && !URL.canParse(raw.SWITCHYARD_SMTP_URL)) out.push('SWITCHYARD_SMTP_URL: not a valid URL (got (hidden))');
+    if (esp === 'smtp' && raw.SWITCHYARD_SMTP_URL !== undefined && !URL.canParse(raw.SWITCHYARD_SMTP_URL))
+      out.push('SWITCHYARD_SMTP_URL: not a valid URL (got (hidden))');
     if (esp === 'sendgrid' || esp === 'mailgun' || esp === 'postmark') req(keyVar);
     if (esp === 'mailgun') req('SWITCHYARD_MAILGUN_DOMAIN');
-    if (esp === 'ses') { req('SWITCHYARD_SES_REGION'); req('SWITCHYARD_SES_ACCESS_KEY_ID'); req('SWITCHYARD_SES_SECRET_ACCESS_KEY'); }
+    if (esp === 'ses') {
+      req('SWITCHYARD_SES_REGION');
+      req('SWITCHYARD_SES_ACCESS_KEY_ID');
+      req('SWITCHYARD_SES_SECRET_ACCESS_KEY');
+    }
   };
   needs(raw.SWITCHYARD_ESP, 'SWITCHYARD_ESP', 'SWITCHYARD_ESP_API_KEY');
   const second = raw.SWITCHYARD_ESP_SECONDARY;
   if (second !== undefined) {
-    if (second === raw.SWITCHYARD_ESP) out.push(`SWITCHYARD_ESP_SECONDARY: must differ from SWITCHYARD_ESP (both ${second})`);
+    if (second === raw.SWITCHYARD_ESP)
+      out.push(`SWITCHYARD_ESP_SECONDARY: must differ from SWITCHYARD_ESP (both ${second})`);
     else needs(second, 'SWITCHYARD_ESP_SECONDARY', 'SWITCHYARD_ESP_SECONDARY_API_KEY');
   }
   return [...new Set(out)];
@@ -261,7 +569,10 @@ function localHost(host: string): string {
 
 /** A comma-separated value as trimmed, non-empty entries; undefined when nothing is listed. */
 function list(value: string | undefined): string[] | undefined {
-  const items = (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return items.length > 0 ? items : undefined;
 }
 
@@ -278,9 +589,16 @@ function required<T>(value: T | undefined, key: keyof RawConfig, kind: string): 
 function smtpEsp(raw: RawConfig): SmtpEspConfig {
   const url = new URL(required(raw.SWITCHYARD_SMTP_URL, 'SWITCHYARD_SMTP_URL', 'smtp'));
   const secure = url.protocol === 'smtps:';
-  const { SWITCHYARD_DKIM_DOMAIN: domainName, SWITCHYARD_DKIM_SELECTOR: keySelector, SWITCHYARD_DKIM_PRIVATE_KEY: privateKey } = raw;
+  const {
+    SWITCHYARD_DKIM_DOMAIN: domainName,
+    SWITCHYARD_DKIM_SELECTOR: keySelector,
+    SWITCHYARD_DKIM_PRIVATE_KEY: privateKey,
+  } = raw;
   return {
-    kind: 'smtp', host: url.hostname, port: Number(url.port || (secure ? 465 : 587)), secure,
+    kind: 'smtp',
+    host: url.hostname,
+    port: Number(url.port || (secure ? 465 : 587)),
+    secure,
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     poolSize: raw.SWITCHYARD_SMTP_POOL_SIZE,
     commitWindow: raw.SWITCHYARD_SMTP_COMMIT_WINDOW ?? 4 * raw.SWITCHYARD_SMTP_POOL_SIZE,
@@ -291,25 +609,40 @@ function smtpEsp(raw: RawConfig): SmtpEspConfig {
 /** One ESP account's settings; `apiKey` is the key of its role (primary or secondary). */
 function espConfig(raw: RawConfig, kind: EspKind, apiKey: string | undefined, keyVar: ApiKeyVar): EspConfig {
   switch (kind) {
-    case 'sandbox': return { kind };
-    case 'smtp': return smtpEsp(raw);
-    case 'sendgrid': return { kind, apiKey: required(apiKey, keyVar, kind) };
+    case 'sandbox':
+      return { kind };
+    case 'smtp':
+      return smtpEsp(raw);
+    case 'sendgrid':
+      return { kind, apiKey: required(apiKey, keyVar, kind) };
     case 'mailgun':
-      return { kind, apiKey: required(apiKey, keyVar, kind), domain: required(raw.SWITCHYARD_MAILGUN_DOMAIN, 'SWITCHYARD_MAILGUN_DOMAIN', kind), region: raw.SWITCHYARD_MAILGUN_REGION };
+      return {
+        kind,
+        apiKey: required(apiKey, keyVar, kind),
+        domain: required(raw.SWITCHYARD_MAILGUN_DOMAIN, 'SWITCHYARD_MAILGUN_DOMAIN', kind),
+        region: raw.SWITCHYARD_MAILGUN_REGION,
+      };
     case 'ses':
       return {
-        kind, region: required(raw.SWITCHYARD_SES_REGION, 'SWITCHYARD_SES_REGION', kind),
+        kind,
+        region: required(raw.SWITCHYARD_SES_REGION, 'SWITCHYARD_SES_REGION', kind),
         accessKeyId: required(raw.SWITCHYARD_SES_ACCESS_KEY_ID, 'SWITCHYARD_SES_ACCESS_KEY_ID', kind),
         secretAccessKey: required(raw.SWITCHYARD_SES_SECRET_ACCESS_KEY, 'SWITCHYARD_SES_SECRET_ACCESS_KEY', kind),
         configurationSet: raw.SWITCHYARD_SES_CONFIGURATION_SET,
       };
-    case 'postmark': return { kind, serverToken: required(apiKey, keyVar, kind), messageStream: raw.SWITCHYARD_POSTMARK_MESSAGE_STREAM };
+    case 'postmark':
+      return {
+        kind,
+        serverToken: required(apiKey, keyVar, kind),
+        messageStream: raw.SWITCHYARD_POSTMARK_MESSAGE_STREAM,
+      };
   }
 }
 
 function rateProviders(raw: RawConfig): Record<string, { ratePerSec: number }> {
   const providers: Record<string, { ratePerSec: number }> = {};
-  if (raw.SWITCHYARD_ESP_RATE_PER_SEC !== undefined) providers[raw.SWITCHYARD_ESP] = { ratePerSec: raw.SWITCHYARD_ESP_RATE_PER_SEC };
+  if (raw.SWITCHYARD_ESP_RATE_PER_SEC !== undefined)
+    providers[raw.SWITCHYARD_ESP] = { ratePerSec: raw.SWITCHYARD_ESP_RATE_PER_SEC };
   if (raw.SWITCHYARD_ESP_SECONDARY !== undefined && raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC !== undefined) {
     providers[raw.SWITCHYARD_ESP_SECONDARY] = { ratePerSec: raw.SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC };
   }
@@ -322,7 +655,9 @@ function webhooks(raw: RawConfig): WebhooksConfig {
   const arns = list(raw.SWITCHYARD_SES_TOPIC_ARNS);
   return {
     maxBodyBytes: raw.SWITCHYARD_WEBHOOK_MAX_BYTES,
-    sendgrid: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY ? { publicKey: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY } : undefined,
+    sendgrid: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY
+      ? { publicKey: raw.SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY }
+      : undefined,
     mailgun: raw.SWITCHYARD_MAILGUN_SIGNING_KEY ? { signingKey: raw.SWITCHYARD_MAILGUN_SIGNING_KEY } : undefined,
     postmark: auth ? { username: auth.slice(0, colon), password: auth.slice(colon + 1) } : undefined,
     stripe: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET ? { signingSecret: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET } : undefined,
@@ -340,34 +675,69 @@ function slices(raw: RawConfig): Config {
     logLevel: raw.LOG_LEVEL,
     dataDir,
     http: {
-      port: raw.PORT, host: raw.SWITCHYARD_HOST,
+      port: raw.PORT,
+      host: raw.SWITCHYARD_HOST,
       publicUrl: (raw.SWITCHYARD_PUBLIC_URL ?? `http://${raw.SWITCHYARD_HOST}:${raw.PORT}`).replace(/\/$/, ''),
-      trustProxy: trustProxy(raw.SWITCHYARD_TRUST_PROXY), bodyLimitBytes, jsonMaxDepth,
+      trustProxy: trustProxy(raw.SWITCHYARD_TRUST_PROXY),
+      bodyLimitBytes,
+      jsonMaxDepth,
       rateLimit: {
-        perAddress: { perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST },
-        providers: { perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST },
+        perAddress: {
+          perMinute: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN,
+          burst: raw.SWITCHYARD_RATE_LIMIT_PUBLIC_BURST,
+        },
+        providers: {
+          perMinute: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN,
+          burst: raw.SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST,
+        },
         maxTracked,
       },
     },
     admin: {
-      port: raw.SWITCHYARD_ADMIN_PORT, host: raw.SWITCHYARD_ADMIN_HOST,
+      port: raw.SWITCHYARD_ADMIN_PORT,
+      host: raw.SWITCHYARD_ADMIN_HOST,
       url: `http://${localHost(raw.SWITCHYARD_ADMIN_HOST)}:${raw.SWITCHYARD_ADMIN_PORT}`,
-      trustProxy: trustProxy(raw.SWITCHYARD_ADMIN_TRUST_PROXY), metricsToken: raw.SWITCHYARD_METRICS_TOKEN,
-      allowedHosts: list(raw.SWITCHYARD_ADMIN_ALLOWED_HOSTS), allowedOrigins: list(raw.SWITCHYARD_ADMIN_ALLOWED_ORIGINS),
-      bodyLimitBytes, jsonMaxDepth,
-      rateLimit: { rule: { perMinute: raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_ADMIN_BURST }, maxTracked },
+      trustProxy: trustProxy(raw.SWITCHYARD_ADMIN_TRUST_PROXY),
+      metricsToken: raw.SWITCHYARD_METRICS_TOKEN,
+      allowedHosts: list(raw.SWITCHYARD_ADMIN_ALLOWED_HOSTS),
+      allowedOrigins: list(raw.SWITCHYARD_ADMIN_ALLOWED_ORIGINS),
+      bodyLimitBytes,
+      jsonMaxDepth,
+      rateLimit: {
+        rule: { perMinute: raw.SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN, burst: raw.SWITCHYARD_RATE_LIMIT_ADMIN_BURST },
+        maxTracked,
+      },
     },
     cli: { apiKey: raw.SWITCHYARD_API_KEY },
-    store: raw.DATABASE_URL !== undefined ? { kind: 'postgres', url: raw.DATABASE_URL } : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
+    store:
+      raw.DATABASE_URL !== undefined
+        ? { kind: 'postgres', url: raw.DATABASE_URL }
+        : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
     bus: { kind: raw.SWITCHYARD_BUS },
-    worker: { batchSize: raw.SWITCHYARD_WORKER_BATCH, concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY, maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS, leaseMs: raw.SWITCHYARD_LEASE_MS },
+    worker: {
+      batchSize: raw.SWITCHYARD_WORKER_BATCH,
+      concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY,
+      maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS,
+      leaseMs: raw.SWITCHYARD_LEASE_MS,
+    },
     demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
-    warehouse: { url: raw.SWITCHYARD_WAREHOUSE_URL, statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS },
+    warehouse: {
+      url: raw.SWITCHYARD_WAREHOUSE_URL,
+      statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
+    },
     esp: {
       primary: espConfig(raw, raw.SWITCHYARD_ESP, raw.SWITCHYARD_ESP_API_KEY, 'SWITCHYARD_ESP_API_KEY'),
-      secondary: raw.SWITCHYARD_ESP_SECONDARY === undefined ? undefined
-        : espConfig(raw, raw.SWITCHYARD_ESP_SECONDARY, raw.SWITCHYARD_ESP_SECONDARY_API_KEY, 'SWITCHYARD_ESP_SECONDARY_API_KEY'),
+      secondary:
+        raw.SWITCHYARD_ESP_SECONDARY === undefined
+          ? undefined
+          : espConfig(
+              raw,
+              raw.SWITCHYARD_ESP_SECONDARY,
+              raw.SWITCHYARD_ESP_SECONDARY_API_KEY,
+              'SWITCHYARD_ESP_SECONDARY_API_KEY',
+            ),
       failover: { threshold: raw.SWITCHYARD_FAILOVER_THRESHOLD, coolDownMs: raw.SWITCHYARD_FAILOVER_COOLDOWN_MS },
     },
     deliverability: { providers: rateProviders(raw) },
@@ -375,10 +745,13 @@ function slices(raw: RawConfig): Config {
     templates: { renderMs: raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT },
     webhooks: webhooks(raw),
     inbound: {
-      port: raw.SWITCHYARD_INBOUND_SMTP_PORT, host: raw.SWITCHYARD_HOST,
+      port: raw.SWITCHYARD_INBOUND_SMTP_PORT,
+      host: raw.SWITCHYARD_HOST,
       domains: parseDomainList(raw.SWITCHYARD_INBOUND_DOMAINS ?? raw.SWITCHYARD_RETURN_PATH_DOMAIN),
-      maxRecipients: raw.SWITCHYARD_INBOUND_MAX_RECIPIENTS, maxConnectionsPerIp: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP,
-      maxConnections: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS, socketTimeoutMs: raw.SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS,
+      maxRecipients: raw.SWITCHYARD_INBOUND_MAX_RECIPIENTS,
+      maxConnectionsPerIp: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS_PER_IP,
+      maxConnections: raw.SWITCHYARD_INBOUND_MAX_CONNECTIONS,
+      socketTimeoutMs: raw.SWITCHYARD_INBOUND_SOCKET_TIMEOUT_MS,
     },
   };
 }
@@ -405,7 +778,11 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   const converted = Value.Convert(SCHEMA, Value.Default(SCHEMA, input));
   for (const e of Value.Errors(SCHEMA, converted)) {
     const key = e.path.replace(/^\//, '').split('/')[0] ?? e.path;
-    const shown = SCHEMA.properties[key as keyof RawConfig] && (SCHEMA.properties[key as keyof RawConfig] as { secret?: boolean }).secret ? '(hidden)' : JSON.stringify(input[key]);
+    const shown =
+      SCHEMA.properties[key as keyof RawConfig]
+      && (SCHEMA.properties[key as keyof RawConfig] as { secret?: boolean }).secret
+        ? '(hidden)'
+        : JSON.stringify(input[key]);
     const prop = SCHEMA.properties[key as keyof RawConfig] as { anyOf?: { const: string }[] } | undefined;
     const why = prop?.anyOf ? `must be one of ${prop.anyOf.map((a) => a.const).join(', ')}` : e.message;
     const line = `${key}: ${why} (got ${shown})`;
@@ -413,10 +790,16 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   }
   const raw = converted as RawConfig;
   const named = (key: string): boolean => errors.some((e) => e.startsWith(`${key}:`));
-  if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP'))) errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
+  if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP')))
+    errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
-    errors.push(`SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`);
+    errors.push(
+      `SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`,
+    );
   }
-  if (errors.length > 0) throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, { details: { errors } });
+  if (errors.length > 0)
+    throw new SwitchyardError('CONFIG_INVALID', `invalid configuration:\n  ${errors.join('\n  ')}`, {
+      details: { errors },
+    });
   return deepFreeze(slices(raw));
 }

@@ -30,10 +30,10 @@ const CONNECTOR_HELPERS = 'connectors (shared adapter helpers)';
 function adapterOf(file: string): string | undefined {
   const p = rel(file);
   const m =
-    /^src\/(store\/(?:pglite|postgres))\//.exec(p) ??
-    /^src\/(bus\/postgres-log)\//.exec(p) ??
-    /^src\/(clock\/(?:system|manual))\.ts$/.exec(p) ??
-    /^src\/(connectors\/[^/]+\/[^/]+)\//.exec(p);
+    /^src\/(store\/(?:pglite|postgres))\//.exec(p)
+    ?? /^src\/(bus\/postgres-log)\//.exec(p)
+    ?? /^src\/(clock\/(?:system|manual))\.ts$/.exec(p)
+    ?? /^src\/(connectors\/[^/]+\/[^/]+)\//.exec(p);
   if (m) return m[1];
   if (p.startsWith('src/connectors/') && !/(^|\/|-)port\.ts$/.test(p)) return CONNECTOR_HELPERS;
   return undefined;
@@ -42,7 +42,14 @@ function adapterOf(file: string): string | undefined {
 // Top-level folders that are not services: layers, ports and adapters.
 const NOT_SERVICES = new Set(['core', 'api', 'cli', 'connectors', 'store', 'bus', 'clock', 'observability']);
 
-interface Edge { from: string; to: string; spec: string; line: number; typeOnly: boolean; names: string[] }
+interface Edge {
+  from: string;
+  to: string;
+  spec: string;
+  line: number;
+  typeOnly: boolean;
+  names: string[];
+}
 type Spec = Omit<Edge, 'from' | 'to'>;
 
 function rel(file: string): string {
@@ -75,7 +82,11 @@ function specifiers(file: string): Spec[] {
       add(n.moduleSpecifier, (n.importClause?.isTypeOnly ?? false) || allTypes, names);
     } else if (ts.isExportDeclaration(n) && n.moduleSpecifier) {
       const named = n.exportClause !== undefined && ts.isNamedExports(n.exportClause) ? n.exportClause.elements : [];
-      add(n.moduleSpecifier, n.isTypeOnly, named.map((b) => (b.propertyName ?? b.name).text));
+      add(
+        n.moduleSpecifier,
+        n.isTypeOnly,
+        named.map((b) => (b.propertyName ?? b.name).text),
+      );
     } else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) {
       add(n.moduleReference.expression, n.isTypeOnly);
     } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0]) {
@@ -105,61 +116,90 @@ const g = graph();
 const APP = join(SRC, 'app.ts');
 const where = (e: Edge) => `${rel(e.from)}:${e.line} imports '${e.spec}'${e.typeOnly ? ' (type-only)' : ''}`;
 const top = (file: string): string => rel(file).split('/')[1] ?? '';
-const packageName = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageName = (spec: string) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /**
  * Violations still in the tree, each with why it is still there. A listed violation does not
  * fail its rule; an entry that no longer matches anything fails, so the list only shrinks.
  * Keys: `<rule>: <importer> -> <imported>`, or `cycle: <files of the cycle, sorted>`.
  */
-const ALLOWED: Record<string, string> = {
-};
+const ALLOWED: Record<string, string> = {};
 
-interface Violation { key: string; message: string }
+interface Violation {
+  key: string;
+  message: string;
+}
 
 function check(found: Violation[]): void {
   const bad = found.filter((v) => !(v.key in ALLOWED)).map((v) => v.message);
   assert.deepEqual(bad, [], `\n${bad.join('\n')}\n`);
 }
 
-const edgeViolation = (rule: string, e: Edge, why: string): Violation =>
-  ({ key: `${rule}: ${rel(e.from)} -> ${rel(e.to)}`, message: `${where(e)}: ${why}` });
+const edgeViolation = (rule: string, e: Edge, why: string): Violation => ({
+  key: `${rule}: ${rel(e.from)} -> ${rel(e.to)}`,
+  message: `${where(e)}: ${why}`,
+});
 
 function coreViolations(): Violation[] {
   const inCore = (f: string) => rel(f).startsWith('src/core/');
   return [
-    ...g.edges.filter((e) => inCore(e.from) && !inCore(e.to))
+    ...g.edges
+      .filter((e) => inCore(e.from) && !inCore(e.to))
       .map((e) => edgeViolation('core', e, `core may not import ${rel(e.to)} (outside src/core)`)),
     ...g.external
       .filter((e) => inCore(e.from) && !e.spec.startsWith('node:') && !(packageName(e.spec) in CORE_PURE_LIBRARIES))
-      .map((e) => edgeViolation('core', e,
-        `core may not import the package '${packageName(e.spec)}' (not in CORE_PURE_LIBRARIES)`)),
+      .map((e) =>
+        edgeViolation(
+          'core',
+          e,
+          `core may not import the package '${packageName(e.spec)}' (not in CORE_PURE_LIBRARIES)`,
+        ),
+      ),
   ];
 }
 
 function adapterViolations(): Violation[] {
   const composition = (f: string) => f === APP || COMPOSITION.has(rel(f));
   return [
-    ...g.edges.filter((e) => {
-      const target = adapterOf(e.to);
-      if (target === undefined || composition(e.from)) return false;
-      const from = adapterOf(e.from);
-      // Files of one adapter import each other; any connector may use the shared connector helpers.
-      return from !== target && !(target === CONNECTOR_HELPERS && rel(e.from).startsWith('src/connectors/'));
-    }).map((e) => edgeViolation('adapter', e,
-      `only the composition root (src/app.ts) may import the adapter ${adapterOf(e.to)} (${rel(e.to)})`)),
-    ...g.edges.filter((e) => composition(e.to) && !composition(e.from) && e.from !== join(SRC, 'cli', 'main.ts'))
-      .map((e) => edgeViolation('composition', e,
-        `only src/cli/main.ts may import the composition root ${rel(e.to)}; hand what is needed in instead`)),
+    ...g.edges
+      .filter((e) => {
+        const target = adapterOf(e.to);
+        if (target === undefined || composition(e.from)) return false;
+        const from = adapterOf(e.from);
+        // Files of one adapter import each other; any connector may use the shared connector helpers.
+        return from !== target && !(target === CONNECTOR_HELPERS && rel(e.from).startsWith('src/connectors/'));
+      })
+      .map((e) =>
+        edgeViolation(
+          'adapter',
+          e,
+          `only the composition root (src/app.ts) may import the adapter ${adapterOf(e.to)} (${rel(e.to)})`,
+        ),
+      ),
+    ...g.edges
+      .filter((e) => composition(e.to) && !composition(e.from) && e.from !== join(SRC, 'cli', 'main.ts'))
+      .map((e) =>
+        edgeViolation(
+          'composition',
+          e,
+          `only src/cli/main.ts may import the composition root ${rel(e.to)}; hand what is needed in instead`,
+        ),
+      ),
   ];
 }
 
 function queriesViolations(): Violation[] {
-  return g.edges.filter((e) => {
-    if (!e.to.endsWith('/queries.ts') || adapterOf(e.to) !== undefined) return false;
-    if (NOT_SERVICES.has(top(e.to)) || e.from === APP) return false;
-    return top(e.from) !== top(e.to);
-  }).map((e) => edgeViolation('queries', e, `${rel(e.to)} is private to src/${top(e.to)}; call that service instead`));
+  return g.edges
+    .filter((e) => {
+      if (!e.to.endsWith('/queries.ts') || adapterOf(e.to) !== undefined) return false;
+      if (NOT_SERVICES.has(top(e.to)) || e.from === APP) return false;
+      return top(e.from) !== top(e.to);
+    })
+    .map((e) => edgeViolation('queries', e, `${rel(e.to)} is private to src/${top(e.to)}; call that service instead`));
 }
 
 // A topic is a contract between services, so its name comes from the catalogue in src/bus/topics.ts
@@ -168,8 +208,9 @@ function topicViolations(): Violation[] {
   const namesTopic = (e: Edge) => e.names.some((n) => /(^|_)TOPICS?$/.test(n));
   return g.edges
     .filter((e) => namesTopic(e) && top(e.from) !== top(e.to) && rel(e.to) !== 'src/bus/topics.ts' && e.from !== APP)
-    .map((e) => edgeViolation('topic', e,
-      `takes a topic name from ${rel(e.to)}; cross-service topics live in src/bus/topics.ts`));
+    .map((e) =>
+      edgeViolation('topic', e, `takes a topic name from ${rel(e.to)}; cross-service topics live in src/bus/topics.ts`),
+    );
 }
 
 // Where a topic name is written, it is the catalogue's: no src file outside src/bus/topics.ts spells
@@ -195,14 +236,21 @@ function topicLiteralViolations(): Violation[] {
       } else if (ts.isTemplateExpression(n) && spellsTopic(n.head.text, true)) {
         report(n, `builds a topic name from \`${n.head.text}\`; use TOPICS from src/bus/topics.ts`);
       } else if (ts.isCallExpression(n)) {
-        const callee = ts.isPropertyAccessExpression(n.expression) ? n.expression.name.text
-          : ts.isIdentifier(n.expression) ? n.expression.text : '';
+        const callee = ts.isPropertyAccessExpression(n.expression)
+          ? n.expression.name.text
+          : ts.isIdentifier(n.expression)
+            ? n.expression.text
+            : '';
         const arg = callee in TOPIC_ARGUMENT ? n.arguments[TOPIC_ARGUMENT[callee]!] : undefined;
         if (arg !== undefined && isWritten(arg)) {
           report(arg, `${callee}() names its topic with a string; add it to src/bus/topics.ts`);
         }
-      } else if (ts.isPropertyAssignment(n) && ts.isIdentifier(n.name) && n.name.text === 'topic'
-        && isWritten(n.initializer)) {
+      } else if (
+        ts.isPropertyAssignment(n)
+        && ts.isIdentifier(n.name)
+        && n.name.text === 'topic'
+        && isWritten(n.initializer)
+      ) {
         report(n.initializer, 'a consumer or group names its topic with a string; add it to src/bus/topics.ts');
       }
       ts.forEachChild(n, visit);
@@ -226,7 +274,10 @@ function cycleViolations(): Violation[] {
       if (state.get(e.to) === 'open') {
         const start = stack.findIndex((s) => s.from === e.to);
         const path = [...stack.slice(start === -1 ? stack.length : start), e];
-        const key = `cycle: ${path.map((p) => rel(p.from)).sort().join(' ')}`;
+        const key = `cycle: ${path
+          .map((p) => rel(p.from))
+          .sort()
+          .join(' ')}`;
         const steps = path.map((p) => `${rel(p.from)}:${p.line}${p.typeOnly ? ' (type-only)' : ''}`);
         if (!found.has(key)) found.set(key, { key, message: `import cycle: ${steps.join(' -> ')} -> ${rel(e.to)}` });
       } else if (!state.has(e.to)) {
@@ -265,10 +316,16 @@ describe('architecture: import boundaries', () => {
   it('no import cycles, type-only imports included', () => check(cycleViolations()));
 
   it('every allow-list entry still matches a violation', () => {
-    const all = new Set([
-      ...coreViolations(), ...adapterViolations(), ...queriesViolations(), ...topicViolations(),
-      ...topicLiteralViolations(), ...cycleViolations(),
-    ].map((v) => v.key));
+    const all = new Set(
+      [
+        ...coreViolations(),
+        ...adapterViolations(),
+        ...queriesViolations(),
+        ...topicViolations(),
+        ...topicLiteralViolations(),
+        ...cycleViolations(),
+      ].map((v) => v.key),
+    );
     const stale = Object.keys(ALLOWED).filter((k) => !all.has(k));
     assert.deepEqual(stale, [], 'fixed: remove these entries from ALLOWED');
   });

@@ -6,7 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
-import { canonicalAuditText, checkChain, GENESIS_HASH, type AuditEntry, type ChainCheck, type ChainedAuditEntry } from '../core/audit-chain.ts';
+import {
+  canonicalAuditText,
+  checkChain,
+  GENESIS_HASH,
+  type AuditEntry,
+  type ChainCheck,
+  type ChainedAuditEntry,
+} from '../core/audit-chain.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import { auditPage, insertAudit, listAudit, lockAuditTail, type AuditFilter } from './queries.ts';
 
@@ -49,7 +56,11 @@ function cleanEntry(e: AuditInput): AuditInput {
     actorName: clean(e.actorName),
     role: e.role === null ? null : clean(e.role),
     action: clean(e.action),
-    target: Object.fromEntries(Object.entries(e.target).slice(0, 20).map(([k, v]) => [clean(k), clean(String(v))])),
+    target: Object.fromEntries(
+      Object.entries(e.target)
+        .slice(0, 20)
+        .map(([k, v]) => [clean(k), clean(String(v))]),
+    ),
     sourceIp: e.sourceIp === null ? null : clean(e.sourceIp),
     outcome: e.outcome,
   };

@@ -10,12 +10,24 @@ import { formatApiKey, parseApiKey, type Role } from '../core/access-roles.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import type { Db } from '../store/port.ts';
 import type { AuditInput, AuditLog } from './audit.ts';
-import { findKeyByPrefix, hasActiveKeyOfRole, insertKey, listKeys, publicKeyInfo, revokeKey, type ApiKeyInfo } from './queries.ts';
+import {
+  findKeyByPrefix,
+  hasActiveKeyOfRole,
+  insertKey,
+  listKeys,
+  publicKeyInfo,
+  revokeKey,
+  type ApiKeyInfo,
+} from './queries.ts';
 
 export type { ApiKeyInfo } from './queries.ts';
 
 /** Who is calling: the key's id, name and role. */
-export interface Principal { keyId: string; name: string; role: Role }
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+}
 
 /** Who made a key change, for its audit row (written in the same transaction). */
 export type KeyChangeActor = Pick<AuditInput, 'actorKeyId' | 'actorName' | 'role' | 'sourceIp'>;
@@ -24,7 +36,10 @@ export type KeyChangeActor = Pick<AuditInput, 'actorKeyId' | 'actorName' | 'role
  * `by` is recorded on the key row. `audit` is for changes made outside the admin API (CLI, first
  * start): the API already records every request in its own audit hook, so it passes none.
  */
-export interface KeyChangeOptions { by: string; audit?: KeyChangeActor }
+export interface KeyChangeOptions {
+  by: string;
+  audit?: KeyChangeActor;
+}
 
 export interface KeyService {
   /** Creates a key; `key` is the only time the full key text exists outside the caller. */
@@ -53,16 +68,29 @@ export function createKeyService(deps: { db: Db; clock: Clock; audit: AuditLog }
     async create(input, options) {
       const name = input.name.trim();
       // eslint-disable-next-line no-control-regex
-      if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new SwitchyardError('VALIDATION_FAILED', 'key name must be 1 to 100 characters, no control characters');
+      if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name))
+        throw new SwitchyardError('VALIDATION_FAILED', 'key name must be 1 to 100 characters, no control characters');
       const secret = randomBytes(32).toString('base64url');
       const salt = randomBytes(16).toString('hex');
       const prefix = randomPrefix();
       const stored = await db.transaction(async (tx) => {
         const k = await insertKey(tx, {
-          id: `key_${randomBytes(6).toString('hex')}`, name, role: input.role, prefix, salt,
-          secretHash: hashSecret(salt, secret).toString('hex'), createdAt: clock.now(), createdBy: options.by,
+          id: `key_${randomBytes(6).toString('hex')}`,
+          name,
+          role: input.role,
+          prefix,
+          salt,
+          secretHash: hashSecret(salt, secret).toString('hex'),
+          createdAt: clock.now(),
+          createdBy: options.by,
         });
-        if (options.audit) await audit.appendIn(tx, { ...options.audit, action: 'keys.create', target: { keyId: k.id, role: k.role }, outcome: 201 });
+        if (options.audit)
+          await audit.appendIn(tx, {
+            ...options.audit,
+            action: 'keys.create',
+            target: { keyId: k.id, role: k.role },
+            outcome: 201,
+          });
         return k;
       });
       return { info: publicKeyInfo(stored), key: formatApiKey({ prefix, secret }) };
@@ -73,7 +101,8 @@ export function createKeyService(deps: { db: Db; clock: Clock; audit: AuditLog }
     async revoke(id, options) {
       const k = await db.transaction(async (tx) => {
         const revoked = await revokeKey(tx, id, clock.now(), options.by);
-        if (revoked !== null && options.audit) await audit.appendIn(tx, { ...options.audit, action: 'keys.revoke', target: { keyId: id }, outcome: 200 });
+        if (revoked !== null && options.audit)
+          await audit.appendIn(tx, { ...options.audit, action: 'keys.revoke', target: { keyId: id }, outcome: 200 });
         return revoked;
       });
       if (k === null) throw new SwitchyardError('NOT_FOUND', `no API key ${id}`);

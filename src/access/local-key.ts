@@ -14,7 +14,9 @@ export function adminKeyPath(dataDir: string): string {
   return join(dataDir, ADMIN_KEY_FILE);
 }
 
-export type LocalKeyOutcome = { kind: 'created'; path: string; keyId: string } | { kind: 'exists'; path: string | null };
+export type LocalKeyOutcome =
+  | { kind: 'created'; path: string; keyId: string }
+  | { kind: 'exists'; path: string | null };
 
 /** Creates the first admin key when there is none; `exists` names the key file when it is there. */
 export async function ensureLocalAdminKey(keys: KeyService, dataDir: string): Promise<LocalKeyOutcome> {

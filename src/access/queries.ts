@@ -18,17 +18,36 @@ export interface ApiKeyInfo {
   revokedBy: string | null;
 }
 
-export interface StoredApiKey extends ApiKeyInfo { salt: string; secretHash: string }
+export interface StoredApiKey extends ApiKeyInfo {
+  salt: string;
+  secretHash: string;
+}
 
 interface KeyRow {
-  id: string; name: string; role: Role; prefix: string; salt: string; secret_hash: string;
-  created_at: Date; created_by: string; revoked_at: Date | null; revoked_by: string | null;
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  salt: string;
+  secret_hash: string;
+  created_at: Date;
+  created_by: string;
+  revoked_at: Date | null;
+  revoked_by: string | null;
 }
 
 function toKey(r: KeyRow): StoredApiKey {
   return {
-    id: r.id, name: r.name, role: r.role, prefix: r.prefix, salt: r.salt, secretHash: r.secret_hash,
-    createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at, revokedBy: r.revoked_by,
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    prefix: r.prefix,
+    salt: r.salt,
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    revokedAt: r.revoked_at,
+    revokedBy: r.revoked_by,
   };
 }
 
@@ -42,8 +61,20 @@ const INSERT_KEY = `
   insert into api_keys (id, name, role, prefix, salt, secret_hash, created_at, created_by)
   values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`;
 
-export async function insertKey(db: Queryable, k: Omit<StoredApiKey, 'revokedAt' | 'revokedBy'>): Promise<StoredApiKey> {
-  const { rows } = await db.query<KeyRow>(INSERT_KEY, [k.id, k.name, k.role, k.prefix, k.salt, k.secretHash, k.createdAt, k.createdBy]);
+export async function insertKey(
+  db: Queryable,
+  k: Omit<StoredApiKey, 'revokedAt' | 'revokedBy'>,
+): Promise<StoredApiKey> {
+  const { rows } = await db.query<KeyRow>(INSERT_KEY, [
+    k.id,
+    k.name,
+    k.role,
+    k.prefix,
+    k.salt,
+    k.secretHash,
+    k.createdAt,
+    k.createdBy,
+  ]);
   return toKey(rows[0]!);
 }
 
@@ -73,14 +104,32 @@ export async function hasActiveKeyOfRole(db: Queryable, role: Role): Promise<boo
 }
 
 interface AuditRow {
-  id: number; at: Date; actor_key_id: string | null; actor_name: string; role: string | null; action: string;
-  target: Record<string, string>; source_ip: string | null; outcome: number; prev_hash: string; hash: string;
+  id: number;
+  at: Date;
+  actor_key_id: string | null;
+  actor_name: string;
+  role: string | null;
+  action: string;
+  target: Record<string, string>;
+  source_ip: string | null;
+  outcome: number;
+  prev_hash: string;
+  hash: string;
 }
 
 function toAudit(r: AuditRow): ChainedAuditEntry {
   return {
-    id: Number(r.id), at: r.at, actorKeyId: r.actor_key_id, actorName: r.actor_name, role: r.role, action: r.action,
-    target: r.target, sourceIp: r.source_ip, outcome: r.outcome, prevHash: r.prev_hash, hash: r.hash,
+    id: Number(r.id),
+    at: r.at,
+    actorKeyId: r.actor_key_id,
+    actorName: r.actor_name,
+    role: r.role,
+    action: r.action,
+    target: r.target,
+    sourceIp: r.source_ip,
+    outcome: r.outcome,
+    prevHash: r.prev_hash,
+    hash: r.hash,
   };
 }
 
@@ -100,7 +149,19 @@ const INSERT_AUDIT = `
   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
 
 export async function insertAudit(tx: Queryable, e: ChainedAuditEntry): Promise<void> {
-  await tx.query(INSERT_AUDIT, [e.id, e.at, e.actorKeyId, e.actorName, e.role, e.action, JSON.stringify(e.target), e.sourceIp, e.outcome, e.prevHash, e.hash]);
+  await tx.query(INSERT_AUDIT, [
+    e.id,
+    e.at,
+    e.actorKeyId,
+    e.actorName,
+    e.role,
+    e.action,
+    JSON.stringify(e.target),
+    e.sourceIp,
+    e.outcome,
+    e.prevHash,
+    e.hash,
+  ]);
 }
 
 export interface AuditFilter {
@@ -122,12 +183,22 @@ const LIST_AUDIT = `
   order by id desc limit $6`;
 
 export async function listAudit(db: Queryable, f: AuditFilter): Promise<ChainedAuditEntry[]> {
-  const { rows } = await db.query<AuditRow>(LIST_AUDIT, [f.actorKeyId ?? null, f.action ?? null, f.since ?? null, f.until ?? null, f.before ?? null, f.limit]);
+  const { rows } = await db.query<AuditRow>(LIST_AUDIT, [
+    f.actorKeyId ?? null,
+    f.action ?? null,
+    f.since ?? null,
+    f.until ?? null,
+    f.before ?? null,
+    f.limit,
+  ]);
   return rows.map(toAudit);
 }
 
 /** Oldest first after `afterId`, for verifying the chain a page at a time. */
 export async function auditPage(db: Queryable, afterId: number, limit: number): Promise<ChainedAuditEntry[]> {
-  const { rows } = await db.query<AuditRow>('select * from audit_log where id > $1 order by id limit $2', [afterId, limit]);
+  const { rows } = await db.query<AuditRow>('select * from audit_log where id > $1 order by id limit $2', [
+    afterId,
+    limit,
+  ]);
   return rows.map(toAudit);
 }

@@ -69,12 +69,16 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
   app.addHook('onRoute', (route) => {
     if (!isAdminPath(route.url)) return;
     const scope = (route.config as { scope?: unknown } | undefined)?.scope;
-    if (!isScope(scope)) throw new Error(`route ${route.method} ${route.url} must declare config.scope (one of core/access-roles.ts SCOPES)`);
+    if (!isScope(scope))
+      throw new Error(
+        `route ${route.method} ${route.url} must declare config.scope (one of core/access-roles.ts SCOPES)`,
+      );
     const schema = (route.schema ??= {}) as { security?: unknown; description?: string };
     schema.security ??= [{ [BEARER_SCHEME]: [] }];
     const note = `Requires scope \`${scope}\`.`;
     // the HEAD twin of a GET route shares its schema object: note the scope once
-    if (!schema.description?.includes(note)) schema.description = `${schema.description ? `${schema.description}\n\n` : ''}${note}`;
+    if (!schema.description?.includes(note))
+      schema.description = `${schema.description ? `${schema.description}\n\n` : ''}${note}`;
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -113,13 +117,19 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
     // audited: those refusals come before any rate limit, and each row would cost a store write
     if (!STATE_CHANGING.has(req.method) || !req.reachedAccessControl) return payload;
     const route = req.routeOptions.url;
-    const params = typeof req.params === 'object' && req.params !== null ? req.params as Record<string, string> : {};
-    const target = route === undefined ? { path: req.url.split('?')[0] ?? '' } : { ...params, ...(req.auditTarget ?? {}) };
+    const params = typeof req.params === 'object' && req.params !== null ? (req.params as Record<string, string>) : {};
+    const target =
+      route === undefined ? { path: req.url.split('?')[0] ?? '' } : { ...params, ...(req.auditTarget ?? {}) };
     const p = req.principal;
     try {
       await deps.audit.append({
-        actorKeyId: p?.keyId ?? null, actorName: p?.name ?? 'anonymous', role: p?.role ?? null,
-        action: `${req.method} ${route ?? '(no route)'}`, target, sourceIp: req.ip, outcome: reply.statusCode,
+        actorKeyId: p?.keyId ?? null,
+        actorName: p?.name ?? 'anonymous',
+        role: p?.role ?? null,
+        action: `${req.method} ${route ?? '(no route)'}`,
+        target,
+        sourceIp: req.ip,
+        outcome: reply.statusCode,
       });
     } catch (err) {
       // the request's effect has happened; a person must look at why its record is missing

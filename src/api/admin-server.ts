@@ -24,24 +24,53 @@ export interface AdminServerDeps extends ServerDeps {
   guards?: Guards<AdminGuardOptions>;
 }
 
-export async function createAdminServer(deps: AdminServerDeps, routes: RouteRegistrar[] = []): Promise<FastifyInstance> {
+export async function createAdminServer(
+  deps: AdminServerDeps,
+  routes: RouteRegistrar[] = [],
+): Promise<FastifyInstance> {
   const app = createBaseServer(deps);
   // guards first: a refused browser request or a flood costs no key check (docs/security.md)
   if (deps.guards) await registerAdminGuards(app, deps.guards.options, { clock: deps.guards.clock });
   // before any route, so the onRoute check sees every /v1 route
-  installAccessControl(app, { keys: deps.keys, audit: deps.audit, ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }) });
+  installAccessControl(app, {
+    keys: deps.keys,
+    audit: deps.audit,
+    ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
+  });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Switchyard admin API', version: deps.version, description: 'Email-marketing orchestration: campaigns, reactions, dead letters, keys, audit. Every /v1 route needs `Authorization: Bearer KEY` whose role grants the scope the route names.' },
-      components: { securitySchemes: { [BEARER_SCHEME]: { type: 'http', scheme: 'bearer', description: 'API key from `switchyard keys create` or POST /v1/keys (sy_…)' } } },
+      info: {
+        title: 'Switchyard admin API',
+        version: deps.version,
+        description:
+          'Email-marketing orchestration: campaigns, reactions, dead letters, keys, audit. Every /v1 route needs `Authorization: Bearer KEY` whose role grants the scope the route names.',
+      },
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'API key from `switchyard keys create` or POST /v1/keys (sy_…)',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics (bearer scrape token when SWITCHYARD_METRICS_TOKEN is set)' } }, async (_req, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Prometheus metrics (bearer scrape token when SWITCHYARD_METRICS_TOKEN is set)',
+      },
+    },
+    async (_req, reply) => {
+      const body = await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(body);
+    },
+  );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerDeadLetterRoutes({ bus: deps.bus })(app);

@@ -12,7 +12,11 @@ import type { Bus, Delivery, FailureInfo, GroupSpec, Outcome } from './port.ts';
 
 /** What a handler may return instead of finishing: put the message back for later, unattempted
  *  (e.g. its campaign is paused). Throwing is for failures; this is an expected outcome. */
-export interface Deferral { kind: 'defer'; delayMs: number; reason: string }
+export interface Deferral {
+  kind: 'defer';
+  delayMs: number;
+  reason: string;
+}
 
 export type Handler<P = unknown> = (message: Delivery<P>, context: { signal: AbortSignal }) => Promise<void | Deferral>;
 
@@ -49,7 +53,15 @@ export interface ConsumerDeps {
   metrics?: ConsumerMetrics;
 }
 
-const DEFAULTS = { batchSize: 100, concurrency: 8, maxAttempts: 5, leaseMs: 60_000, backoffBaseMs: 1_000, backoffMaxMs: 300_000, pollMs: 1_000 };
+const DEFAULTS = {
+  batchSize: 100,
+  concurrency: 8,
+  maxAttempts: 5,
+  leaseMs: 60_000,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 300_000,
+  pollMs: 1_000,
+};
 
 /** Exponential backoff with a deterministic ±10% spread (hash of id and attempt, not Math.random). */
 export function backoffDelay(id: string, attempt: number, baseMs: number, maxMs: number): number {
@@ -58,16 +70,26 @@ export function backoffDelay(id: string, attempt: number, baseMs: number, maxMs:
   return Math.round(raw * (0.9 + 0.2 * h));
 }
 
-export function decideOutcome(err: unknown, message: Delivery, o: Required<Pick<ConsumerOptions, 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs'>>): Outcome {
+export function decideOutcome(
+  err: unknown,
+  message: Delivery,
+  o: Required<Pick<ConsumerOptions, 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs'>>,
+): Outcome {
   const e = toError(err);
   const info: FailureInfo = isSwitchyardError(e)
     ? { code: e.code, message: e.message }
     : { code: 'BUS_HANDLER_FAILED', message: `${e.name}: ${e.message}` };
   if (!isSwitchyardError(e) || !e.retryable) return { kind: 'dead', error: info };
   if (message.attempt >= o.maxAttempts) {
-    return { kind: 'dead', error: { code: info.code, message: `gave up after ${message.attempt} attempts: ${info.message}` } };
+    return {
+      kind: 'dead',
+      error: { code: info.code, message: `gave up after ${message.attempt} attempts: ${info.message}` },
+    };
   }
-  const delayMs = Math.max(e.retryAfterMs ?? 0, backoffDelay(message.id, message.attempt, o.backoffBaseMs, o.backoffMaxMs));
+  const delayMs = Math.max(
+    e.retryAfterMs ?? 0,
+    backoffDelay(message.id, message.attempt, o.backoffBaseMs, o.backoffMaxMs),
+  );
   return { kind: 'retry', delayMs, error: info };
 }
 
@@ -89,9 +111,22 @@ export function createConsumer<P>(deps: ConsumerDeps, options: ConsumerOptions, 
     } catch (err) {
       outcome = decideOutcome(err, m, o);
       const level = outcome.kind === 'dead' ? 'error' : 'warn';
-      log[level]({ messageId: m.id, attempt: m.attempt, code: 'error' in outcome ? outcome.error.code : undefined, err: toError(err) }, outcome.kind === 'dead' ? 'message dead-lettered' : 'message will be retried');
+      log[level](
+        {
+          messageId: m.id,
+          attempt: m.attempt,
+          code: 'error' in outcome ? outcome.error.code : undefined,
+          err: toError(err),
+        },
+        outcome.kind === 'dead' ? 'message dead-lettered' : 'message will be retried',
+      );
     }
-    deps.metrics?.observe(labels, outcome.kind, (performance.now() - started) / 1000, 'error' in outcome ? outcome.error.code : undefined);
+    deps.metrics?.observe(
+      labels,
+      outcome.kind,
+      (performance.now() - started) / 1000,
+      'error' in outcome ? outcome.error.code : undefined,
+    );
     return outcome;
   }
 

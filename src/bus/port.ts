@@ -34,7 +34,10 @@ export interface Delivery<P = unknown> {
   publishedAt: Date;
 }
 
-export interface FailureInfo { code: string; message: string }
+export interface FailureInfo {
+  code: string;
+  message: string;
+}
 
 export type Outcome =
   | { kind: 'ack' }
@@ -120,7 +123,10 @@ export interface Bus {
   readonly name: string;
   readonly supportsKeyOrdering: boolean;
   /** Publishes in order; returns how many were new and how many were duplicates of earlier ids. */
-  publish<P>(topic: string, messages: readonly OutgoingMessage<P>[]): Promise<{ published: number; duplicates: number }>;
+  publish<P>(
+    topic: string,
+    messages: readonly OutgoingMessage<P>[],
+  ): Promise<{ published: number; duplicates: number }>;
   /** Creates the group if missing (it then receives every message still in the topic). */
   ensureGroup(spec: GroupSpec): Promise<void>;
   /** Leases up to `max` messages for the group; an empty batch when none are due. */

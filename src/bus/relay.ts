@@ -8,11 +8,15 @@ import type { Clock } from '../clock/port.ts';
 import type { Bus, OutgoingMessage } from './port.ts';
 
 /** Publishes each message to its topic: one publish per topic, list order kept within a topic. */
-export async function publishToTopics(bus: Bus, items: readonly { topic: string; message: OutgoingMessage }[]): Promise<void> {
+export async function publishToTopics(
+  bus: Bus,
+  items: readonly { topic: string; message: OutgoingMessage }[],
+): Promise<void> {
   const byTopic = new Map<string, OutgoingMessage[]>();
   for (const { topic, message } of items) {
     const list = byTopic.get(topic);
-    if (list === undefined) byTopic.set(topic, [message]); else list.push(message);
+    if (list === undefined) byTopic.set(topic, [message]);
+    else list.push(message);
   }
   for (const [topic, messages] of byTopic) await bus.publish(topic, messages);
 }
@@ -21,7 +25,13 @@ export async function publishToTopics(bus: Bus, items: readonly { topic: string;
  * Runs `step` until `signal` aborts: again at once while it moved something, after `intervalMs`
  * on the clock when it moved nothing or failed (logged as `what` failing; it retries).
  */
-export async function pollUntilAborted(deps: { clock: Clock; log: Logger }, signal: AbortSignal, intervalMs: number, what: string, step: () => Promise<number>): Promise<void> {
+export async function pollUntilAborted(
+  deps: { clock: Clock; log: Logger },
+  signal: AbortSignal,
+  intervalMs: number,
+  what: string,
+  step: () => Promise<number>,
+): Promise<void> {
   while (!signal.aborted) {
     let n = 0;
     try {

@@ -33,7 +33,10 @@ export const TOPICS = {
 export const BLAST_TOPIC_PREFIX = 'blast.';
 
 /** One select step: where the select stage resumes reading the audience. */
-export interface SelectStep { campaignId: string; seq: number }
+export interface SelectStep {
+  campaignId: string;
+  seq: number;
+}
 
 /** ≤ CHUNK_SIZE recipients moving from stage to stage; per-recipient state lives in the ledger. */
 export interface ChunkPayload {
@@ -44,10 +47,16 @@ export interface ChunkPayload {
   recipients: MappedContact[];
 }
 
-export interface CampaignEvent { type: 'campaign.completed'; campaignId: string; at: string }
+export interface CampaignEvent {
+  type: 'campaign.completed';
+  campaignId: string;
+  at: string;
+}
 
 /** The bus payload: new events of one ingest call (stored rows are the source of truth). */
-export interface ReactionBatch { events: StoredEvent[] }
+export interface ReactionBatch {
+  events: StoredEvent[];
+}
 export interface StoredEvent {
   sourceId: string;
   type: EngagementEvent['type'];
@@ -99,20 +108,28 @@ export type TopicPayload<T extends TopicName> = TopicPayloads[T];
 
 /** Every topic in the catalogue, e.g. for a check that none is written out elsewhere. */
 export const TOPIC_NAMES: readonly TopicName[] = [
-  TOPICS.select, TOPICS.selected, ...PRIORITIES.map(TOPICS.ready), TOPICS.campaignEvents,
-  TOPICS.reactions, TOPICS.suppressed, TOPICS.linkClicked,
+  TOPICS.select,
+  TOPICS.selected,
+  ...PRIORITIES.map(TOPICS.ready),
+  TOPICS.campaignEvents,
+  TOPICS.reactions,
+  TOPICS.suppressed,
+  TOPICS.linkClicked,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */
 export function publishTo<T extends TopicName>(
-  bus: Pick<Bus, 'publish'>, topic: T, messages: readonly OutgoingMessage<TopicPayload<T>>[],
+  bus: Pick<Bus, 'publish'>,
+  topic: T,
+  messages: readonly OutgoingMessage<TopicPayload<T>>[],
 ): Promise<{ published: number; duplicates: number }> {
   return bus.publish(topic, messages);
 }
 
 /** A stage consumer of a catalogued topic; the handler receives that topic's payload type. */
 export function consumerOf<T extends TopicName>(
-  options: ConsumerOptions & { topic: T }, handler: Handler<TopicPayload<T>>,
+  options: ConsumerOptions & { topic: T },
+  handler: Handler<TopicPayload<T>>,
 ): StageConsumer {
   return { options, handler };
 }

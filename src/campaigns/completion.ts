@@ -10,6 +10,12 @@ import { completeIfDone } from './queries.ts';
 
 export async function finishIfDone(deps: { db: Queryable; bus: Bus }, campaignId: string, at: Date): Promise<boolean> {
   if (!(await completeIfDone(deps.db, campaignId, at))) return false;
-  await publishTo(deps.bus, TOPICS.campaignEvents, [{ id: `${campaignId}:completed`, key: campaignId, payload: { type: 'campaign.completed', campaignId, at: at.toISOString() } }]);
+  await publishTo(deps.bus, TOPICS.campaignEvents, [
+    {
+      id: `${campaignId}:completed`,
+      key: campaignId,
+      payload: { type: 'campaign.completed', campaignId, at: at.toISOString() },
+    },
+  ]);
   return true;
 }

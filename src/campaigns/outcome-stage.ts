@@ -10,7 +10,11 @@ import type { Db } from '../store/port.ts';
 import { recordOutcomes, type LedgerOutcome } from './send-ledger.ts';
 
 const OUTCOME: Partial<Record<string, LedgerOutcome['state']>> = {
-  delivered: 'delivered', bounced_hard: 'bounced', bounced_soft: 'deferred', dropped: 'failed', complained: 'complained',
+  delivered: 'delivered',
+  bounced_hard: 'bounced',
+  bounced_soft: 'deferred',
+  dropped: 'failed',
+  complained: 'complained',
 };
 
 export async function applyLedgerOutcomes(db: Db, batch: ReactionBatch, at: Date): Promise<void> {
@@ -27,6 +31,10 @@ export async function applyLedgerOutcomes(db: Db, batch: ReactionBatch, at: Date
 export function ledgerOutcomeStage(deps: { db: Db; clock: Clock }): StageDefinition {
   return {
     name: 'outcomes',
-    consumers: [consumerOf({ topic: TOPICS.reactions, group: 'ledger-outcomes', batchSize: 20 }, (m) => applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()))],
+    consumers: [
+      consumerOf({ topic: TOPICS.reactions, group: 'ledger-outcomes', batchSize: 20 }, (m) =>
+        applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()),
+      ),
+    ],
   };
 }

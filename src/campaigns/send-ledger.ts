@@ -20,10 +20,18 @@ import type { Db, Queryable } from '../store/port.ts';
 export const UNSETTLED_STATES: readonly string[] = ['rendered', 'sending', 'retry'];
 
 /** A claim this worker holds: the claim number and where the row version it wrote lives. */
-export interface LedgerClaim { attempt: number; row: string }
+export interface LedgerClaim {
+  attempt: number;
+  row: string;
+}
 export type HeldClaim = { contactId: string } & LedgerClaim;
 
-export interface LedgerExclusion { contactId: string; email: string; state: 'suppressed' | 'capped' | 'cancelled' | 'failed'; reason: string | null }
+export interface LedgerExclusion {
+  contactId: string;
+  email: string;
+  state: 'suppressed' | 'capped' | 'cancelled' | 'failed';
+  reason: string | null;
+}
 
 /** SQLSTATE of a unique constraint violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -70,12 +78,29 @@ const EXCLUDE_OVER_UNCOMMITTED = `
  * on a redelivered chunk, where an uncommitted claim (`rendered`, `retry`) is replaced. `firstTry`
  * (the chunk's first delivery) tries a plain insert first. Returns how many rows it wrote.
  */
-export async function recordExclusions(db: Queryable, campaignId: string, seq: number, rows: readonly LedgerExclusion[], at: Date, how: { firstTry?: boolean; redelivered?: boolean } = {}): Promise<number> {
+export async function recordExclusions(
+  db: Queryable,
+  campaignId: string,
+  seq: number,
+  rows: readonly LedgerExclusion[],
+  at: Date,
+  how: { firstTry?: boolean; redelivered?: boolean } = {},
+): Promise<number> {
   if (rows.length === 0) return 0;
-  const params = [campaignId, seq, at, rows.map((r) => r.contactId), rows.map((r) => r.email), rows.map((r) => r.state), rows.map((r) => r.reason)];
-  const { rowCount } = await plainInsertFirst(how.firstTry === true,
+  const params = [
+    campaignId,
+    seq,
+    at,
+    rows.map((r) => r.contactId),
+    rows.map((r) => r.email),
+    rows.map((r) => r.state),
+    rows.map((r) => r.reason),
+  ];
+  const { rowCount } = await plainInsertFirst(
+    how.firstTry === true,
     () => db.query(EXCLUDE_NEW, params),
-    () => db.query(how.redelivered === true ? EXCLUDE_OVER_UNCOMMITTED : EXCLUDE_UNLESS_PRESENT, params));
+    () => db.query(how.redelivered === true ? EXCLUDE_OVER_UNCOMMITTED : EXCLUDE_UNLESS_PRESENT, params),
+  );
   return rowCount;
 }
 
@@ -122,16 +147,37 @@ export interface ClaimOptions {
 }
 
 /** The send claim, one statement per chunk; returns the claims this call took, by contact. */
-export async function claim(db: Queryable, campaignId: string, seq: number, recipients: readonly { contactId: string; email: string; messageId: string }[], esp: string, at: Date, o: ClaimOptions): Promise<Map<string, LedgerClaim>> {
+export async function claim(
+  db: Queryable,
+  campaignId: string,
+  seq: number,
+  recipients: readonly { contactId: string; email: string; messageId: string }[],
+  esp: string,
+  at: Date,
+  o: ClaimOptions,
+): Promise<Map<string, LedgerClaim>> {
   if (recipients.length === 0) return new Map();
   type Row = { contact_id: string; attempts: number; row: string };
-  const params = [campaignId, seq, esp, at, o.as, recipients.map((c) => c.contactId), recipients.map((c) => c.email),
+  const params = [
+    campaignId,
+    seq,
+    esp,
+    at,
+    o.as,
+    recipients.map((c) => c.contactId),
+    recipients.map((c) => c.email),
     // a Message-ID that names its row is not stored: nothing needs to find the row by it (and
     // the ledger's message_id index, random keys, stays out of the blast's writes)
-    recipients.map((c) => namesLedgerRow(c.messageId) ? null : c.messageId)];
-  const { rows } = await plainInsertFirst(o.firstTry,
+    recipients.map((c) => (namesLedgerRow(c.messageId) ? null : c.messageId)),
+  ];
+  const { rows } = await plainInsertFirst(
+    o.firstTry,
     () => db.query<Row>(CLAIM_NEW, params),
-    () => o.redelivered ? db.query<Row>(CLAIM_OVER_UNCOMMITTED, params) : db.query<Row>(CLAIM_OVER_STALE, [...params, o.staleBefore]));
+    () =>
+      o.redelivered
+        ? db.query<Row>(CLAIM_OVER_UNCOMMITTED, params)
+        : db.query<Row>(CLAIM_OVER_STALE, [...params, o.staleBefore]),
+  );
   return new Map(rows.map((r) => [r.contact_id, { attempt: r.attempts, row: r.row }]));
 }
 
@@ -212,21 +258,43 @@ function valuesByContact<C extends HeldClaim>(claims: readonly C[], values: (c: 
 
 /** Runs `byVersion` over the claims' row versions: alone for a few rows; for a whole chunk with
  *  index and bitmap scans off for that one statement, so no plan on stale statistics replaces the TID scan. */
-function updateHeld<R>(db: Db, byVersion: string, campaignId: string, values: string, rows: readonly string[], at: Date) {
+function updateHeld<R>(
+  db: Db,
+  byVersion: string,
+  campaignId: string,
+  values: string,
+  rows: readonly string[],
+  at: Date,
+) {
   const params = [campaignId, values, rows, at];
   return rows.length <= SMALL_UPDATE
     ? db.query<R>(byVersion, params)
     : db.transaction(async (tx) => {
-      await tx.exec('set local enable_indexscan = off; set local enable_bitmapscan = off');
-      return tx.query<R>(byVersion, params);
-    });
+        await tx.exec('set local enable_indexscan = off; set local enable_bitmapscan = off');
+        return tx.query<R>(byVersion, params);
+      });
 }
 
 /** Updates a claim's last step (confirm, failure): no versions back; only when fewer rows than
  *  claims changed are they all looked up again by key (the guards skip the rows already done).
  *  Returns how many rows changed. */
-async function finishHeld(db: Db, byVersion: string, byKey: string, campaignId: string, claims: readonly HeldClaim[], values: string, at: Date): Promise<number> {
-  const { rowCount } = await updateHeld(db, byVersion, campaignId, values, claims.map((c) => c.row), at);
+async function finishHeld(
+  db: Db,
+  byVersion: string,
+  byKey: string,
+  campaignId: string,
+  claims: readonly HeldClaim[],
+  values: string,
+  at: Date,
+): Promise<number> {
+  const { rowCount } = await updateHeld(
+    db,
+    byVersion,
+    campaignId,
+    values,
+    claims.map((c) => c.row),
+    at,
+  );
   if (rowCount >= claims.length) return rowCount;
   const again = await db.query(byKey, [campaignId, values, claims.map((c) => c.contactId), at]);
   return rowCount + again.rowCount;
@@ -241,11 +309,23 @@ export type ClaimStep = HeldClaim & ({ to: 'sending' } | { to: 'sent'; espMessag
  * trip). Returns the new row version of each row it changed; a step missing from it was refused
  * (a commit of a claim taken over, a confirmation of a row already settled).
  */
-export async function commitOrConfirm(db: Db, campaignId: string, steps: readonly ClaimStep[], at: Date): Promise<Map<string, string>> {
+export async function commitOrConfirm(
+  db: Db,
+  campaignId: string,
+  steps: readonly ClaimStep[],
+  at: Date,
+): Promise<Map<string, string>> {
   if (steps.length === 0) return new Map();
   type Row = { contact_id: string; row: string };
-  const values = valuesByContact(steps, (s) => [s.to, s.to === 'sent' ? s.espMessageId ?? null : null]);
-  const { rows } = await updateHeld<Row>(db, COMMIT_OR_CONFIRM, campaignId, values, steps.map((s) => s.row), at);
+  const values = valuesByContact(steps, (s) => [s.to, s.to === 'sent' ? (s.espMessageId ?? null) : null]);
+  const { rows } = await updateHeld<Row>(
+    db,
+    COMMIT_OR_CONFIRM,
+    campaignId,
+    values,
+    steps.map((s) => s.row),
+    at,
+  );
   const updated = new Map(rows.map((r) => [r.contact_id, r.row]));
   const moved = steps.filter((s) => !updated.has(s.contactId)).map((s) => s.contactId);
   if (moved.length > 0) {
@@ -256,15 +336,41 @@ export async function commitOrConfirm(db: Db, campaignId: string, steps: readonl
 }
 
 /** The provider accepted these (a request-commit provider's whole batch): → sent. Returns how many rows changed. */
-export async function confirm(db: Db, campaignId: string, claims: readonly (HeldClaim & { espMessageId?: string })[], at: Date): Promise<number> {
+export async function confirm(
+  db: Db,
+  campaignId: string,
+  claims: readonly (HeldClaim & { espMessageId?: string })[],
+  at: Date,
+): Promise<number> {
   if (claims.length === 0) return 0;
-  return finishHeld(db, CONFIRM, CONFIRM_BY_KEY, campaignId, claims, valuesByContact(claims, (c) => [c.espMessageId ?? null]), at);
+  return finishHeld(
+    db,
+    CONFIRM,
+    CONFIRM_BY_KEY,
+    campaignId,
+    claims,
+    valuesByContact(claims, (c) => [c.espMessageId ?? null]),
+    at,
+  );
 }
 
 /** Records failed hand-offs of held claims (failed, or retry for another attempt). Returns how many rows changed. */
-export async function recordFailures(db: Db, campaignId: string, failures: readonly (HeldClaim & { state: 'failed' | 'retry'; error: string })[], at: Date): Promise<number> {
+export async function recordFailures(
+  db: Db,
+  campaignId: string,
+  failures: readonly (HeldClaim & { state: 'failed' | 'retry'; error: string })[],
+  at: Date,
+): Promise<number> {
   if (failures.length === 0) return 0;
-  return finishHeld(db, RECORD_FAILURE, RECORD_FAILURE_BY_KEY, campaignId, failures, valuesByContact(failures, (f) => [f.state, f.error]), at);
+  return finishHeld(
+    db,
+    RECORD_FAILURE,
+    RECORD_FAILURE_BY_KEY,
+    campaignId,
+    failures,
+    valuesByContact(failures, (f) => [f.state, f.error]),
+    at,
+  );
 }
 
 const MARK_IN_DOUBT = `
@@ -277,7 +383,12 @@ const MARK_IN_DOUBT = `
  * whether the provider has them is unknowable (SMTP has no look-up), so they become `unknown`,
  * reported and never resent automatically. A slow worker's late answer still settles them.
  */
-export async function markInDoubt(db: Queryable, campaignId: string, contactIds: readonly string[], at: Date): Promise<number> {
+export async function markInDoubt(
+  db: Queryable,
+  campaignId: string,
+  contactIds: readonly string[],
+  at: Date,
+): Promise<number> {
   const { rowCount } = await db.query(MARK_IN_DOUBT, [campaignId, contactIds, at]);
   return rowCount;
 }
@@ -291,12 +402,22 @@ const RECORD_OUTCOMES = `
     and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered' and x.state in ('bounced', 'complained')))`;
 
 /** What the provider or the receiving side reported after the hand-off. */
-export interface LedgerOutcome { campaignId: string; contactId: string; state: 'delivered' | 'bounced' | 'deferred' | 'failed' | 'complained'; reason: string | null }
+export interface LedgerOutcome {
+  campaignId: string;
+  contactId: string;
+  state: 'delivered' | 'bounced' | 'deferred' | 'failed' | 'complained';
+  reason: string | null;
+}
 
 /** Records reported outcomes, set-wise; a repeated batch finds its rows already moved. */
 export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
   if (outcomes.length === 0) return 0;
-  const rows = outcomes.map((o) => ({ campaign_id: o.campaignId, contact_id: o.contactId, state: o.state, reason: o.reason }));
+  const rows = outcomes.map((o) => ({
+    campaign_id: o.campaignId,
+    contact_id: o.contactId,
+    state: o.state,
+    reason: o.reason,
+  }));
   const { rowCount } = await db.query(RECORD_OUTCOMES, [JSON.stringify(rows), at]);
   return rowCount;
 }
@@ -305,7 +426,11 @@ const UNSETTLED = `
   select contact_id from send_ledger where campaign_id = $1 and contact_id = any($2::text[]) and state = any($3::text[])`;
 
 /** Those of these contacts whose rows are not final yet (see UNSETTLED_STATES). */
-export async function findUnsettled(db: Queryable, campaignId: string, contactIds: readonly string[]): Promise<string[]> {
+export async function findUnsettled(
+  db: Queryable,
+  campaignId: string,
+  contactIds: readonly string[],
+): Promise<string[]> {
   const { rows } = await db.query<{ contact_id: string }>(UNSETTLED, [campaignId, contactIds, UNSETTLED_STATES]);
   return rows.map((r) => r.contact_id);
 }
@@ -332,7 +457,12 @@ const OVER_CAP = `
   group by contact_id having count(*) >= $3`;
 
 /** Contacts that were sent to at least `max` times since `since` (frequency cap). */
-export async function overCap(db: Queryable, contactIds: readonly string[], since: Date, max: number): Promise<Set<string>> {
+export async function overCap(
+  db: Queryable,
+  contactIds: readonly string[],
+  since: Date,
+  max: number,
+): Promise<Set<string>> {
   const { rows } = await db.query<{ contact_id: string }>(OVER_CAP, [contactIds, since, max]);
   return new Set(rows.map((r) => r.contact_id));
 }
@@ -347,9 +477,22 @@ const SENT_MESSAGES = `
   select campaign_id, contact_id, email, message_id from send_ledger where message_id = any($3::text[])`;
 
 /** The sent messages among these ledger keys and legacy Message-IDs (inbound report checks). */
-export async function findSentMessages(db: Queryable, keys: readonly { campaignId: string; contactId: string }[], messageIds: readonly string[]): Promise<{ campaignId: string; contactId: string; email: string; messageId: string | null }[]> {
+export async function findSentMessages(
+  db: Queryable,
+  keys: readonly { campaignId: string; contactId: string }[],
+  messageIds: readonly string[],
+): Promise<{ campaignId: string; contactId: string; email: string; messageId: string | null }[]> {
   if (keys.length === 0 && messageIds.length === 0) return [];
-  const { rows } = await db.query<{ campaign_id: string; contact_id: string; email: string; message_id: string | null }>(SENT_MESSAGES,
-    [keys.map((k) => k.campaignId), keys.map((k) => k.contactId), [...messageIds]]);
-  return rows.map((r) => ({ campaignId: r.campaign_id, contactId: r.contact_id, email: r.email, messageId: r.message_id }));
+  const { rows } = await db.query<{
+    campaign_id: string;
+    contact_id: string;
+    email: string;
+    message_id: string | null;
+  }>(SENT_MESSAGES, [keys.map((k) => k.campaignId), keys.map((k) => k.contactId), [...messageIds]]);
+  return rows.map((r) => ({
+    campaignId: r.campaign_id,
+    contactId: r.contact_id,
+    email: r.email,
+    messageId: r.message_id,
+  }));
 }

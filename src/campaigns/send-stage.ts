@@ -51,25 +51,45 @@ export interface SendDeps {
 
 const RECHECK_MS = 5_000;
 
-
-export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, context?: { signal: AbortSignal }): Promise<void | Deferral> {
+export async function handleSend(
+  deps: SendDeps,
+  m: Delivery<ChunkPayload>,
+  context?: { signal: AbortSignal },
+): Promise<void | Deferral> {
   const { db, clock } = deps;
   const { campaignId, seq, part = 0, recipients } = m.payload;
   const c = await q.getCampaign(db, campaignId);
   if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${campaignId} not found`);
-  if (c.status === 'paused' || c.status === 'draft') return { kind: 'defer', delayMs: RECHECK_MS, reason: `campaign ${c.status}` };
+  if (c.status === 'paused' || c.status === 'draft')
+    return { kind: 'defer', delayMs: RECHECK_MS, reason: `campaign ${c.status}` };
   if (c.status !== 'running') {
     if (c.status === 'cancelled') {
-      await ledger.recordExclusions(db, campaignId, seq, recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })), clock.now(), { redelivered: m.attempt > 1 });
+      await ledger.recordExclusions(
+        db,
+        campaignId,
+        seq,
+        recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })),
+        clock.now(),
+        { redelivered: m.attempt > 1 },
+      );
     }
     return;
   }
   // an earlier delivery of this chunk failed or lost its lease: rows it left `sending` are in doubt
   const redelivered = m.attempt > 1;
-  if (redelivered) await ledger.markInDoubt(db, campaignId, recipients.map((r) => r.id), clock.now());
+  if (redelivered)
+    await ledger.markInDoubt(
+      db,
+      campaignId,
+      recipients.map((r) => r.id),
+      clock.now(),
+    );
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
-  const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
+  const suppressed = await findSuppressed(
+    db,
+    recipients.map((r) => r.email),
+  );
   const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c);
   const campaign = renderCampaignOf(c, deps.render);
@@ -78,19 +98,39 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   for (const r of recipients) {
     const reason = suppressed.get(normalizeEmail(r.email));
     if (reason !== undefined) {
-      exclusions.push({ contactId: r.id, email: r.email, state: 'suppressed', reason: `suppressed_before_send:${reason}` });
+      exclusions.push({
+        contactId: r.id,
+        email: r.email,
+        state: 'suppressed',
+        reason: `suppressed_before_send:${reason}`,
+      });
       continue;
     }
     try {
-      messages.push(renderMessage(compiled, { contact: { ...r.fields, id: r.id, email: r.email }, campaign, sendAt: now }));
+      messages.push(
+        renderMessage(compiled, { contact: { ...r.fields, id: r.id, email: r.email }, campaign, sendAt: now }),
+      );
     } catch (err) {
-      exclusions.push({ contactId: r.id, email: r.email, state: 'failed', reason: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}` });
+      exclusions.push({
+        contactId: r.id,
+        email: r.email,
+        state: 'failed',
+        reason: `${(err as SwitchyardError).code ?? 'TEMPLATE_RENDER_FAILED'}: ${(err as Error).message}`,
+      });
     }
   }
-  const excluded = await ledger.recordExclusions(db, campaignId, seq, exclusions, now, { firstTry: m.attempt === 1, redelivered });
+  const excluded = await ledger.recordExclusions(db, campaignId, seq, exclusions, now, {
+    firstTry: m.attempt === 1,
+    redelivered,
+  });
   const renderFailures = exclusions.filter((e) => e.state === 'failed');
   if (renderFailures.length > 0) {
-    await deps.bus.deadLetters.add({ stage: 'render', payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) }, code: 'TEMPLATE_RENDER_FAILED', message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}` });
+    await deps.bus.deadLetters.add({
+      stage: 'render',
+      payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) },
+      code: 'TEMPLATE_RENDER_FAILED',
+      message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}`,
+    });
   }
 
   // admission before the claim: a deferred chunk holds no claims
@@ -100,8 +140,20 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   }
   // a provider that commits on the request itself: the claim is the commit (one write, not two)
   const commitsOnRequest = deps.esp.commitPoint !== 'before-final-dot';
-  const claimed = await ledger.claim(db, campaignId, seq, messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
-    deps.esp.name, now, { as: commitsOnRequest ? 'sending' : 'rendered', firstTry: m.attempt === 1, redelivered, staleBefore: new Date(now.getTime() - deps.leaseMs) });
+  const claimed = await ledger.claim(
+    db,
+    campaignId,
+    seq,
+    messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
+    deps.esp.name,
+    now,
+    {
+      as: commitsOnRequest ? 'sending' : 'rendered',
+      firstTry: m.attempt === 1,
+      redelivered,
+      staleBefore: new Date(now.getTime() - deps.leaseMs),
+    },
+  );
   // while every recipient's row is one this delivery wrote, and every write of its claims applied,
   // the chunk needs no check before it is acknowledged (the common case: a first delivery)
   let allOwn = excluded === exclusions.length && claimed.size === messages.length;
@@ -121,7 +173,10 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
       results = await deps.esp.sendBatch(toSend);
       // the whole batch answered at once: one confirmation statement, no per-message waiters
       const accepted: { contactId: string; espMessageId: string }[] = [];
-      results.forEach((res, i) => { if (res.ok) accepted.push({ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId }); });
+      results.forEach((res, i) => {
+        if (res.ok)
+          accepted.push({ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId });
+      });
       await batcher.confirmAll(accepted);
     }
   }
@@ -143,17 +198,28 @@ export async function handleSend(deps: SendDeps, m: Delivery<ChunkPayload>, cont
   const failed = await ledger.recordFailures(db, campaignId, failures, clock.now());
   const retrying = failures.filter((f) => f.state === 'retry');
   if (retrying.length > 0) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: ${retrying[0]!.error}`,
-      { retryable: true, retryAfterMs: retryAfterMs || undefined });
+    throw new SwitchyardError(
+      'ESP_UNAVAILABLE',
+      `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: ${retrying[0]!.error}`,
+      { retryable: true, retryAfterMs: retryAfterMs || undefined },
+    );
   }
   batcher.throwIfUnconfirmed();
   allOwn &&= batcher.allApplied() && failed === failures.length;
   // Acknowledged, nothing would come back to a recipient still held by another claim (an
   // earlier attempt's row that moved on meanwhile, or another chunk's): retry until it is final.
   if (!allOwn) {
-    const held = await ledger.findUnsettled(db, campaignId, recipients.map((r) => r.id));
+    const held = await ledger.findUnsettled(
+      db,
+      campaignId,
+      recipients.map((r) => r.id),
+    );
     if (held.length > 0) {
-      throw new SwitchyardError('SEND_CLAIMS_UNSETTLED', `${held.length} recipient(s) of chunk ${seq} part ${part} are held by another claim, first ${held[0]}`, { retryable: true });
+      throw new SwitchyardError(
+        'SEND_CLAIMS_UNSETTLED',
+        `${held.length} recipient(s) of chunk ${seq} part ${part} are held by another claim, first ${held[0]}`,
+        { retryable: true },
+      );
     }
   }
   await q.markPartDone(db, campaignId, seq, part);
@@ -184,14 +250,20 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, led
       const batch = pending;
       pending = [];
       try {
-        const updated = await ledger.commitOrConfirm(db, campaignId, batch.map((w) => ({ ...w.step, ...claimOf(w.step.contactId) })), clock.now());
+        const updated = await ledger.commitOrConfirm(
+          db,
+          campaignId,
+          batch.map((w) => ({ ...w.step, ...claimOf(w.step.contactId) })),
+          clock.now(),
+        );
         // the row moved to a new version: later updates of this claim look there
         for (const [contactId, row] of updated) claims.set(contactId, { ...claimOf(contactId), row });
         for (const { step, resolve, reject } of batch) {
           // a confirmation of a row taken over meanwhile is no error (the row says what happened);
           // a commit of one is: that message must not be sent
           if (!updated.has(step.contactId)) refused++;
-          if (step.to === 'sent' || updated.has(step.contactId)) resolve(); else reject(new Error(`ledger claim of ${step.contactId} was taken over`));
+          if (step.to === 'sent' || updated.has(step.contactId)) resolve();
+          else reject(new Error(`ledger claim of ${step.contactId} was taken over`));
         }
       } catch (err) {
         for (const w of batch) w.reject(err as Error);
@@ -206,7 +278,12 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, led
     });
     // a failed commit withholds its message, which then fails like any refused hand-off; a failed
     // confirmation leaves an accepted message `sending`, so the chunk must not be acknowledged
-    const tracked = p.then(() => undefined, (err: Error) => { if (step.to === 'sent') failure ??= err; });
+    const tracked = p.then(
+      () => undefined,
+      (err: Error) => {
+        if (step.to === 'sent') failure ??= err;
+      },
+    );
     inFlight.add(tracked);
     void tracked.then(() => inFlight.delete(tracked));
     return p;
@@ -218,10 +295,15 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, led
     /** Confirms many acceptances in one statement (a provider that answers a batch at once). */
     async confirmAll(accepted: readonly { contactId: string; espMessageId: string }[]): Promise<void> {
       try {
-        const confirmed = await ledger.confirm(db, campaignId, accepted.map(({ contactId, espMessageId }) => {
-          const { attempt, row } = claimOf(contactId);
-          return { contactId, espMessageId, attempt, row };
-        }), clock.now());
+        const confirmed = await ledger.confirm(
+          db,
+          campaignId,
+          accepted.map(({ contactId, espMessageId }) => {
+            const { attempt, row } = claimOf(contactId);
+            return { contactId, espMessageId, attempt, row };
+          }),
+          clock.now(),
+        );
         refused += accepted.length - confirmed;
       } catch (err) {
         failure ??= err as Error;
@@ -235,7 +317,11 @@ function createLedgerBatcher(db: Db, campaignId: string, claims: Map<string, led
     },
     /** Throws if the write of an acceptance failed. */
     throwIfUnconfirmed(): void {
-      if (failure !== undefined) throw new SwitchyardError('STORE_UNREACHABLE', `ledger write during send failed: ${failure.message}`, { retryable: true, cause: failure });
+      if (failure !== undefined)
+        throw new SwitchyardError('STORE_UNREACHABLE', `ledger write during send failed: ${failure.message}`, {
+          retryable: true,
+          cause: failure,
+        });
     },
   };
 }
@@ -246,7 +332,14 @@ export function sendStage(deps: SendDeps): StageDefinition {
   return {
     name: 'send',
     consumers: PRIORITIES.map((p) => ({
-      options: { topic: TOPICS.ready(p), group: 'send', batchSize: concurrency[p], concurrency: concurrency[p], maxAttempts: deps.maxAttempts, leaseMs: deps.leaseMs },
+      options: {
+        topic: TOPICS.ready(p),
+        group: 'send',
+        batchSize: concurrency[p],
+        concurrency: concurrency[p],
+        maxAttempts: deps.maxAttempts,
+        leaseMs: deps.leaseMs,
+      },
       handler: (m: Delivery<ChunkPayload>, context: { signal: AbortSignal }) => handleSend(deps, m, context),
     })),
   };

@@ -23,9 +23,15 @@ import { renderMessage } from './render/render-message.ts';
 import { renderCampaignOf, type RenderSettings, type TemplateCache } from './template-cache.ts';
 import { PRIORITIES, type Audience, type Campaign, type CampaignDefinition } from './types.ts';
 
-const Hours = Type.Object({ start: Type.Integer({ minimum: 0, maximum: 23 }), end: Type.Integer({ minimum: 0, maximum: 24 }) });
+const Hours = Type.Object({
+  start: Type.Integer({ minimum: 0, maximum: 23 }),
+  end: Type.Integer({ minimum: 0, maximum: 24 }),
+});
 const AddressSchema = Type.Object({ address: Type.String({ minLength: 3 }), name: Type.Optional(Type.String()) });
-const MappingSchema = Type.Object({ columns: Type.Record(Type.String(), Type.String()), fields: Type.Optional(Type.Array(Type.String())) });
+const MappingSchema = Type.Object({
+  columns: Type.Record(Type.String(), Type.String()),
+  fields: Type.Optional(Type.Array(Type.String())),
+});
 
 export const CampaignInput = Type.Object({
   id: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
@@ -35,15 +41,34 @@ export const CampaignInput = Type.Object({
   subject: Type.String({ minLength: 1 }),
   template: Type.Object({ html: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }),
   audience: Type.Union([
-    Type.Object({ source: Type.Literal('demo'), size: Type.Optional(Type.Integer({ minimum: 0 })), seed: Type.Optional(Type.Integer()) }),
-    Type.Object({ source: Type.Literal('postgres'), sql: Type.Optional(Type.String({ maxLength: MAX_AUDIENCE_SQL_LENGTH })), table: Type.Optional(Type.String({ maxLength: 200 })), orderBy: Type.String({ maxLength: 63 }), mapping: MappingSchema }),
+    Type.Object({
+      source: Type.Literal('demo'),
+      size: Type.Optional(Type.Integer({ minimum: 0 })),
+      seed: Type.Optional(Type.Integer()),
+    }),
+    Type.Object({
+      source: Type.Literal('postgres'),
+      sql: Type.Optional(Type.String({ maxLength: MAX_AUDIENCE_SQL_LENGTH })),
+      table: Type.Optional(Type.String({ maxLength: 200 })),
+      orderBy: Type.String({ maxLength: 63 }),
+      mapping: MappingSchema,
+    }),
     // the path is checked against SWITCHYARD_CSV_DIRS by the adapter (create, validate and open)
-    Type.Object({ source: Type.Literal('csv'), path: Type.String({ minLength: 1, maxLength: 4096 }), mapping: MappingSchema, delimiter: Type.Optional(Type.String({ pattern: CSV_DELIMITER_PATTERN })) }),
+    Type.Object({
+      source: Type.Literal('csv'),
+      path: Type.String({ minLength: 1, maxLength: 4096 }),
+      mapping: MappingSchema,
+      delimiter: Type.Optional(Type.String({ pattern: CSV_DELIMITER_PATTERN })),
+    }),
   ]),
   postalAddress: Type.String({ minLength: 1 }),
   priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),
-  schedule: Type.Optional(Type.Object({ window: Type.Optional(Hours), quiet: Type.Optional(Hours), bestTime: Type.Optional(Type.Boolean()) })),
-  frequencyCap: Type.Optional(Type.Object({ max: Type.Integer({ minimum: 1 }), windowHours: Type.Integer({ minimum: 1 }) })),
+  schedule: Type.Optional(
+    Type.Object({ window: Type.Optional(Hours), quiet: Type.Optional(Hours), bestTime: Type.Optional(Type.Boolean()) }),
+  ),
+  frequencyCap: Type.Optional(
+    Type.Object({ max: Type.Integer({ minimum: 1 }), windowHours: Type.Integer({ minimum: 1 }) }),
+  ),
   tags: Type.Optional(Type.Array(Type.String())),
 });
 export type CampaignInput = Static<typeof CampaignInput>;
@@ -124,11 +149,20 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     const errors: string[] = [];
     const fromProblem = checkEmail(def.from.address);
     if (fromProblem !== null) errors.push(`from.address: ${fromProblem}`);
-    const t = await validateTemplate({ subject: def.subject, ...def.template }, { postalAddress: def.postalAddress, ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }) });
+    const t = await validateTemplate(
+      { subject: def.subject, ...def.template },
+      {
+        postalAddress: def.postalAddress,
+        ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }),
+      },
+    );
     errors.push(...t.errors.map((e) => `template: ${e}`));
     try {
       const stream = deps.openWarehouse(def.audience).stream(queryOf(def.audience), { batchSize: 1 });
-      for await (const batch of stream) { void batch; break; }
+      for await (const batch of stream) {
+        void batch;
+        break;
+      }
     } catch (err) {
       // adapters build their messages without source data; anything else is named by kind only
       errors.push(`audience: ${isSwitchyardError(err) ? err.message : 'the audience source could not be read'}`);
@@ -141,10 +175,18 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     await deps.openWarehouse(audience).check(queryOf(audience));
   }
 
-  async function move(id: string, from: Campaign['status'][], to: Campaign['status'], reason: string | null = null): Promise<Campaign> {
+  async function move(
+    id: string,
+    from: Campaign['status'][],
+    to: Campaign['status'],
+    reason: string | null = null,
+  ): Promise<Campaign> {
     const c = await mustGet(id);
     if (!(await q.transition(db, id, from, to, clock.now(), reason))) {
-      throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} is ${c.status}; it can become ${to} only from ${from.join(' or ')}`);
+      throw new SwitchyardError(
+        'CAMPAIGN_STATE_CONFLICT',
+        `campaign ${id} is ${c.status}; it can become ${to} only from ${from.join(' or ')}`,
+      );
     }
     return mustGet(id);
   }
@@ -152,12 +194,16 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
   return {
     async create(input) {
       const errors = schemaErrors(input);
-      if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign is invalid: ${errors.join('; ')}`, { details: { errors } });
+      if (errors.length > 0)
+        throw new SwitchyardError('CAMPAIGN_INVALID', `campaign is invalid: ${errors.join('; ')}`, {
+          details: { errors },
+        });
       const { id: givenId, ...rest } = input as CampaignInput;
       const def: CampaignDefinition = { ...rest, priority: rest.priority ?? 'bulk' } as CampaignDefinition;
       await checkAudience(def.audience);
       const id = givenId ?? deps.newId();
-      if (!(await q.insertCampaign(db, id, def, clock.now()))) throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} already exists`);
+      if (!(await q.insertCampaign(db, id, def, clock.now())))
+        throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} already exists`);
       return mustGet(id);
     },
     async validate(idOrInput) {
@@ -167,7 +213,10 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       }
       const schema = schemaErrors(idOrInput);
       if (schema.length > 0) return { ok: false, errors: schema };
-      const errors = await validateDefinition({ priority: 'bulk', ...(idOrInput as CampaignInput) } as CampaignDefinition);
+      const errors = await validateDefinition({
+        priority: 'bulk',
+        ...(idOrInput as CampaignInput),
+      } as CampaignDefinition);
       return { ok: errors.length === 0, errors };
     },
     async preview(id, contact) {
@@ -177,13 +226,21 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       // like real ones, but whoever may preview must not mint working unsubscribe or click links
       // for any contact id; the tracking routes answer them with TRACKING_PREVIEW_TOKEN.
       const settings: RenderSettings = { ...deps.render, trackingSecrets: previewSecrets(deps.render.trackingSecrets) };
-      return renderMessage(compiled, { contact: { ...contact }, campaign: renderCampaignOf(c, settings), sendAt: clock.now() });
+      return renderMessage(compiled, {
+        contact: { ...contact },
+        campaign: renderCampaignOf(c, settings),
+        sendAt: clock.now(),
+      });
     },
     async start(id) {
       const c = await mustGet(id);
-      if (c.status !== 'draft') throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} is ${c.status}; only a draft can start`);
+      if (c.status !== 'draft')
+        throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id} is ${c.status}; only a draft can start`);
       const errors = await validateDefinition(c.definition);
-      if (errors.length > 0) throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${id} cannot start: ${errors.join('; ')}`, { details: { errors } });
+      if (errors.length > 0)
+        throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${id} cannot start: ${errors.join('; ')}`, {
+          details: { errors },
+        });
       const started = await move(id, ['draft'], 'running');
       await publishTo(bus, TOPICS.select, [{ id: `${id}:select:0`, key: id, payload: { campaignId: id, seq: 0 } }]);
       return started;
@@ -208,14 +265,25 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const waiting = await q.waitingCount(db, id);
       if (waiting > 0) counts.waiting = waiting;
       const reasons = await ledger.countReasons(db, id);
-      const stages = (await bus.depth()).filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
+      const stages = (await bus.depth())
+        .filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
       const handed = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.bounced ?? 0);
       const end = campaign.finishedAt ?? clock.now();
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
-      const etaSeconds = campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0 ? null : Math.round((waiting + (counts.rendered ?? 0)) / ratePerSecond);
-      const report: CampaignStatusReport = { campaign, counts, reasons, stages, ratePerSecond: Math.round(ratePerSecond * 10) / 10, etaSeconds };
+      const etaSeconds =
+        campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0
+          ? null
+          : Math.round((waiting + (counts.rendered ?? 0)) / ratePerSecond);
+      const report: CampaignStatusReport = {
+        campaign,
+        counts,
+        reasons,
+        stages,
+        ratePerSecond: Math.round(ratePerSecond * 10) / 10,
+        etaSeconds,
+      };
       if (deps.deliverability !== undefined) report.deliverability = deps.deliverability(id);
       return report;
     },

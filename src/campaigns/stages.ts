@@ -69,18 +69,32 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   let prepareFailure: { err: unknown } | undefined;
   const preparing = new Set<Promise<void>>();
   const startPrepare = (chunk: ChunkPayload): void => {
-    const p: Promise<void> = prepareChunk(deps, c, chunk, fields, m.attempt === 1).then(() => undefined, (err: unknown) => { prepareFailure ??= { err }; })
+    const p: Promise<void> = prepareChunk(deps, c, chunk, fields, m.attempt === 1)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          prepareFailure ??= { err };
+        },
+      )
       .finally(() => preparing.delete(p));
     preparing.add(p);
   };
   try {
     const warehouse = deps.openWarehouse(c.definition.audience);
-    const stream = warehouse.stream({ ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined }, { batchSize: CHUNK_SIZE });
+    const stream = warehouse.stream(
+      { ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined },
+      { batchSize: CHUNK_SIZE },
+    );
     for await (const batch of stream) {
       for (const r of batch.rejected) {
         // The row stays in the payload for inspection: sources are only the operator's allowed
         // CSV directories and warehouse, and the reason names columns, never values.
-        await bus.deadLetters.add({ stage: 'select', payload: { campaignId: c.id, rowNumber: r.rowNumber, row: r.raw }, code: 'WAREHOUSE_ROW_INVALID', message: `campaign ${c.id}, row ${r.rowNumber}: ${r.reason}` });
+        await bus.deadLetters.add({
+          stage: 'select',
+          payload: { campaignId: c.id, rowNumber: r.rowNumber, row: r.raw },
+          code: 'WAREHOUSE_ROW_INVALID',
+          message: `campaign ${c.id}, row ${r.rowNumber}: ${r.reason}`,
+        });
       }
       while (preparing.size >= PREPARE_CONCURRENCY) await Promise.race(preparing);
       if (prepareFailure !== undefined) break;
@@ -89,7 +103,10 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
       selected += batch.rows.length;
       rejected += batch.rejected.length;
       after = batch.cursor;
-      if (seq - c.selectSeq >= CHUNKS_PER_SELECT_STEP) { done = false; break; }
+      if (seq - c.selectSeq >= CHUNKS_PER_SELECT_STEP) {
+        done = false;
+        break;
+      }
     }
   } catch (err) {
     await Promise.all(preparing);
@@ -105,8 +122,10 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   await Promise.all(preparing);
   // nothing recorded: the step runs again from the stored position (prepare is idempotent)
   if (prepareFailure !== undefined) throw prepareFailure.err;
-  if (await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now()) && !done) {
-    await publishTo(bus, TOPICS.select, [{ id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } }]);
+  if ((await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now())) && !done) {
+    await publishTo(bus, TOPICS.select, [
+      { id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } },
+    ]);
   }
   if (done) await finishIfDone(deps, c.id, clock.now());
 }
@@ -122,13 +141,23 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
 export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = false): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
-  const suppressed = await findSuppressed(db, recipients.map((r) => r.email));
-  const consents = await findConsents(db, recipients.map((r) => r.id));
+  const suppressed = await findSuppressed(
+    db,
+    recipients.map((r) => r.email),
+  );
+  const consents = await findConsents(
+    db,
+    recipients.map((r) => r.id),
+  );
   const eligible: Recipient[] = [];
   const excluded: ledger.LedgerExclusion[] = [];
   for (const r of recipients) {
     const email = normalizeEmail(r.email);
-    const verdict = checkEligibility({ suppressedReason: suppressed.get(email), consent: consents.get(r.id) ?? consentFromField(r.fields.marketingOptIn), country: r.country });
+    const verdict = checkEligibility({
+      suppressedReason: suppressed.get(email),
+      consent: consents.get(r.id) ?? consentFromField(r.fields.marketingOptIn),
+      country: r.country,
+    });
     if (verdict.eligible) eligible.push({ ...r, email });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
@@ -142,21 +171,53 @@ export async function enrich(deps: BlastDeps, recipients: Recipient[]): Promise<
   const records = await deps.crm.lookup(recipients.map((r) => r.id));
   return recipients.map((r) => {
     const crm = records.get(r.id);
-    return crm === undefined ? r : { ...r, fields: { ...r.fields, crm: { accountStatus: crm.accountStatus, tier: crm.tier, owner: crm.owner?.name, engagementScore: crm.engagementScore, ...crm.fields } } };
+    return crm === undefined
+      ? r
+      : {
+          ...r,
+          fields: {
+            ...r.fields,
+            crm: {
+              accountStatus: crm.accountStatus,
+              tier: crm.tier,
+              owner: crm.owner?.name,
+              engagementScore: crm.engagementScore,
+              ...crm.fields,
+            },
+          },
+        };
   });
 }
 
 /** schedule: frequency cap, then each recipient's due time; returns the parts by due time. */
-export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input: Recipient[]): Promise<{ due: Date; recipients: Recipient[] }[]> {
+export async function schedule(
+  deps: BlastDeps,
+  c: Campaign,
+  seq: number,
+  input: Recipient[],
+): Promise<{ due: Date; recipients: Recipient[] }[]> {
   const { db, clock } = deps;
   const now = clock.now();
   let recipients = input;
   const cap = c.definition.frequencyCap;
   if (cap !== undefined && recipients.length > 0) {
-    const over = await ledger.overCap(db, recipients.map((r) => r.id), new Date(now.getTime() - cap.windowHours * 3_600_000), cap.max);
+    const over = await ledger.overCap(
+      db,
+      recipients.map((r) => r.id),
+      new Date(now.getTime() - cap.windowHours * 3_600_000),
+      cap.max,
+    );
     if (over.size > 0) {
       const reason = `frequency_cap:${cap.max}/${cap.windowHours}h`;
-      await ledger.recordExclusions(db, c.id, seq, recipients.filter((r) => over.has(r.id)).map((r) => ({ contactId: r.id, email: r.email, state: 'capped', reason })), now);
+      await ledger.recordExclusions(
+        db,
+        c.id,
+        seq,
+        recipients
+          .filter((r) => over.has(r.id))
+          .map((r) => ({ contactId: r.id, email: r.email, state: 'capped', reason })),
+        now,
+      );
       recipients = recipients.filter((r) => !over.has(r.id));
     }
   }
@@ -165,7 +226,8 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
   const dueByZone = new Map<string | undefined, number>();
   const dueIn = (tz: string | undefined): number => {
     let due = dueByZone.get(tz);
-    if (due === undefined) dueByZone.set(tz, due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime()));
+    if (due === undefined)
+      dueByZone.set(tz, (due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime())));
     return due;
   };
   const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules, dueIn) : undefined;
@@ -173,9 +235,12 @@ export async function schedule(deps: BlastDeps, c: Campaign, seq: number, input:
   for (const r of recipients) {
     const due = best?.get(r.id) ?? dueIn(r.timezone);
     const list = byDue.get(due);
-    if (list === undefined) byDue.set(due, [r]); else list.push(r);
+    if (list === undefined) byDue.set(due, [r]);
+    else list.push(r);
   }
-  return [...byDue.entries()].sort((a, b) => a[0] - b[0]).map(([due, list]) => ({ due: new Date(due), recipients: list }));
+  return [...byDue.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([due, list]) => ({ due: new Date(due), recipients: list }));
 }
 
 const LEARN_DAYS = 90;
@@ -188,20 +253,44 @@ const HUMAN_ENGAGEMENT = `
  * and clicks (one query per chunk), falling back to the chunk's merged histogram (the segment),
  * then to the first allowed time. Quiet hours and the send window still apply.
  */
-async function bestTimes(db: Db, recipients: readonly Recipient[], now: Date, rules: NonNullable<Campaign['definition']['schedule']>, earliestIn: (tz: string | undefined) => number): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ contact_id: string; occurred_at: Date }>(HUMAN_ENGAGEMENT, [recipients.map((r) => r.id), new Date(now.getTime() - LEARN_DAYS * 86_400_000)]);
+async function bestTimes(
+  db: Db,
+  recipients: readonly Recipient[],
+  now: Date,
+  rules: NonNullable<Campaign['definition']['schedule']>,
+  earliestIn: (tz: string | undefined) => number,
+): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ contact_id: string; occurred_at: Date }>(HUMAN_ENGAGEMENT, [
+    recipients.map((r) => r.id),
+    new Date(now.getTime() - LEARN_DAYS * 86_400_000),
+  ]);
   const tzOf = new Map(recipients.map((r) => [r.id, r.timezone ?? 'UTC']));
   const perContact = new Map<string, OpenHistogram>();
   for (const row of rows.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime())) {
-    perContact.set(row.contact_id, addEngagement(perContact.get(row.contact_id) ?? emptyHistogram(), row.occurred_at, tzOf.get(row.contact_id) ?? 'UTC'));
+    perContact.set(
+      row.contact_id,
+      addEngagement(
+        perContact.get(row.contact_id) ?? emptyHistogram(),
+        row.occurred_at,
+        tzOf.get(row.contact_id) ?? 'UTC',
+      ),
+    );
   }
   const segment = mergeHistograms([...perContact.values()]);
   const result = new Map<string, number>();
   for (const r of recipients) {
     const earliest = new Date(earliestIn(r.timezone));
-    const at = bestSendTime({ contact: perContact.get(r.id), segment }, {
-      tz: r.timezone ?? 'UTC', earliest, withinHours: 24, quietHours: rules.quiet, sendWindow: rules.window, spreadKey: r.id,
-    });
+    const at = bestSendTime(
+      { contact: perContact.get(r.id), segment },
+      {
+        tz: r.timezone ?? 'UTC',
+        earliest,
+        withinHours: 24,
+        quietHours: rules.quiet,
+        sendWindow: rules.window,
+        spreadKey: r.id,
+      },
+    );
     result.set(r.id, at.getTime());
   }
   return result;
@@ -228,7 +317,13 @@ export function forRender(recipients: Recipient[], fields: ReadonlySet<string> |
  * them needs to scale apart. Parts due now go to the send queue; later ones are staged until due.
  * Returns how many parts the chunk became.
  */
-async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, fields: ReadonlySet<string> | null, firstTry: boolean): Promise<number> {
+async function prepareChunk(
+  deps: BlastDeps,
+  c: Campaign,
+  chunk: ChunkPayload,
+  fields: ReadonlySet<string> | null,
+  firstTry: boolean,
+): Promise<number> {
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
   const eligible = await comply(deps, chunk, firstTry);
@@ -238,7 +333,11 @@ async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, f
   const now = clock.now().getTime();
   const ready = [];
   for (const [part, p] of parts.entries()) {
-    const message = { id: `${campaignId}:chunk:${seq}:${part}`, key: campaignId, payload: { campaignId, seq, part, recipients: forRender(p.recipients, fields) } };
+    const message = {
+      id: `${campaignId}:chunk:${seq}:${part}`,
+      key: campaignId,
+      payload: { campaignId, seq, part, recipients: forRender(p.recipients, fields) },
+    };
     if (p.due.getTime() <= now) ready.push(message);
     else await stageChunk(db, { topic, id: message.id, dueAt: p.due, payload: message.payload });
   }
@@ -249,7 +348,12 @@ async function prepareChunk(deps: BlastDeps, c: Campaign, chunk: ChunkPayload, f
 
 /** The contact fields the campaign's template reads (forRender); null: all of them. */
 function templateFields(deps: BlastDeps, c: Campaign): Promise<ReadonlySet<string> | null> {
-  return deps.templates === undefined ? Promise.resolve(null) : deps.templates.get(c).then((t) => t.contactFields, () => null);
+  return deps.templates === undefined
+    ? Promise.resolve(null)
+    : deps.templates.get(c).then(
+        (t) => t.contactFields,
+        () => null,
+      );
 }
 
 /**
@@ -263,15 +367,29 @@ export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayl
   if (c.status !== 'running') return;
   const fields = await templateFields(deps, c);
   // a chunk with nothing left to send may be the campaign's last (select completes its own steps)
-  if (await prepareChunk(deps, c, m.payload, fields, m.attempt === 1) === 0) await finishIfDone(deps, c.id, deps.clock.now());
+  if ((await prepareChunk(deps, c, m.payload, fields, m.attempt === 1)) === 0)
+    await finishIfDone(deps, c.id, deps.clock.now());
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {
-  const on = <P>(fn: (d: BlastDeps, m: Delivery<P>) => Promise<void | Deferral>) => (m: Delivery<P>) => fn(deps, m);
+  const on =
+    <P>(fn: (d: BlastDeps, m: Delivery<P>) => Promise<void | Deferral>) =>
+    (m: Delivery<P>) =>
+      fn(deps, m);
   return [
     // steps of different campaigns run side by side; one campaign's steps follow each other (continuations)
-    { name: 'select', consumers: [consumerOf({ topic: TOPICS.select, group: 'select', batchSize: 2, concurrency: 2 }, on(handleSelect))] },
+    {
+      name: 'select',
+      consumers: [
+        consumerOf({ topic: TOPICS.select, group: 'select', batchSize: 2, concurrency: 2 }, on(handleSelect)),
+      ],
+    },
     // the staged-chunk dispatcher runs here too (app.ts)
-    { name: 'prepare', consumers: [consumerOf({ topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, on(handleSelectedChunk))] },
+    {
+      name: 'prepare',
+      consumers: [
+        consumerOf({ topic: TOPICS.selected, group: 'prepare', batchSize: 4, concurrency: 4 }, on(handleSelectedChunk)),
+      ],
+    },
   ];
 }

@@ -31,7 +31,10 @@ export function createTemplateCache(maxEntries = 64, limits?: TemplateLimits): T
     get(c) {
       let hit = cache.get(c.id);
       if (hit === undefined) {
-        hit = compileTemplate({ subject: c.definition.subject, ...c.definition.template }, { postalAddress: c.definition.postalAddress, ...(limits === undefined ? {} : { limits }) });
+        hit = compileTemplate(
+          { subject: c.definition.subject, ...c.definition.template },
+          { postalAddress: c.definition.postalAddress, ...(limits === undefined ? {} : { limits }) },
+        );
         hit.catch(() => cache.delete(c.id));
         cache.set(c.id, hit);
         if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
@@ -50,8 +53,17 @@ export function renderCampaignOf(c: Campaign, s: RenderSettings): RenderCampaign
   const senderDomain = domainOf(d.from.address);
   const returnPathDomain = s.returnPathDomain ?? senderDomain;
   return {
-    id: c.id, name: d.name, from: d.from, replyTo: d.replyTo, subject: d.subject, postalAddress: d.postalAddress,
-    listUnsubscribeMailto: `unsubscribe@${returnPathDomain}`, trackingBaseUrl: s.trackingBaseUrl, trackingSecret: s.trackingSecrets,
-    returnPathDomain, messageIdDomain: senderDomain, sendingDomain: senderDomain,
+    id: c.id,
+    name: d.name,
+    from: d.from,
+    replyTo: d.replyTo,
+    subject: d.subject,
+    postalAddress: d.postalAddress,
+    listUnsubscribeMailto: `unsubscribe@${returnPathDomain}`,
+    trackingBaseUrl: s.trackingBaseUrl,
+    trackingSecret: s.trackingSecrets,
+    returnPathDomain,
+    messageIdDomain: senderDomain,
+    sendingDomain: senderDomain,
   };
 }

@@ -21,9 +21,15 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
   if (target.key !== undefined) headers.authorization = `Bearer ${target.key}`;
   let res: Response;
   try {
-    res = await fetch(`${target.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${target.base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
-    throw new Error(`cannot reach the Switchyard admin API at ${target.base} (is \`npm start\` running?): ${(err as Error).message}`);
+    throw new Error(
+      `cannot reach the Switchyard admin API at ${target.base} (is \`npm start\` running?): ${(err as Error).message}`,
+    );
   }
   const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
   if (res.status === 401 && target.key === undefined) throw new Error(`UNAUTHENTICATED: no API key: ${target.keyHint}`);

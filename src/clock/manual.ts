@@ -13,7 +13,11 @@ export interface ManualClock extends Clock {
   pending(): number;
 }
 
-interface Sleeper { due: number; seq: number; resolve: () => void }
+interface Sleeper {
+  due: number;
+  seq: number;
+  resolve: () => void;
+}
 
 export function createManualClock(start: Date = new Date('2026-01-01T00:00:00Z')): ManualClock {
   let now = start.getTime();
@@ -48,7 +52,14 @@ export function createManualClock(start: Date = new Date('2026-01-01T00:00:00Z')
           reject(signal?.reason);
         };
         // the listener goes when the sleep ends, so loops that reuse one signal do not pile them up
-        const sleeper: Sleeper = { due: now + Math.max(0, ms), seq: seq++, resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
+        const sleeper: Sleeper = {
+          due: now + Math.max(0, ms),
+          seq: seq++,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
         sleepers.push(sleeper);
         signal?.addEventListener('abort', onAbort, { once: true });
       });

@@ -41,10 +41,20 @@ export interface PropagationDeps {
   options?: Partial<PropagationOptions>;
 }
 
-const DEFAULTS: PropagationOptions = { batchSize: 100, maxAttempts: 25, backoffBaseMs: 30_000, backoffMaxMs: 3_600_000, leaseMs: 300_000, intervalMs: 1_000 };
+const DEFAULTS: PropagationOptions = {
+  batchSize: 100,
+  maxAttempts: 25,
+  backoffBaseMs: 30_000,
+  backoffMaxMs: 3_600_000,
+  leaseMs: 300_000,
+  intervalMs: 1_000,
+};
 
 /** Delay before attempt n + 1 after n failed attempts. */
-export function propagationBackoff(attempts: number, o: Pick<PropagationOptions, 'backoffBaseMs' | 'backoffMaxMs'> = DEFAULTS): number {
+export function propagationBackoff(
+  attempts: number,
+  o: Pick<PropagationOptions, 'backoffBaseMs' | 'backoffMaxMs'> = DEFAULTS,
+): number {
   return Math.min(o.backoffMaxMs, o.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
 }
 
@@ -60,9 +70,18 @@ const ENQUEUE = `
   where p.status = 'failed'`;
 
 /** Creates a pending row per (address, system); returns how many rows were created or revived. */
-export async function enqueuePropagations(db: Queryable, items: readonly SuppressionItem[], systems: readonly string[], now: Date): Promise<number> {
+export async function enqueuePropagations(
+  db: Queryable,
+  items: readonly SuppressionItem[],
+  systems: readonly string[],
+  now: Date,
+): Promise<number> {
   if (items.length === 0 || systems.length === 0) return 0;
-  const rows = items.map((i) => ({ email: normalizeEmail(i.email), reason: i.reason, contact_id: i.contactId ?? null }));
+  const rows = items.map((i) => ({
+    email: normalizeEmail(i.email),
+    reason: i.reason,
+    contact_id: i.contactId ?? null,
+  }));
   const { rowCount } = await db.query(ENQUEUE, [JSON.stringify(rows), [...systems], now]);
   return rowCount;
 }
@@ -89,8 +108,22 @@ const RECORD = `
   from jsonb_to_recordset($1::jsonb) as x(email text, system text, status text, attempts int, next_attempt_at timestamptz, last_error text, confirmed_at timestamptz)
   where p.email = x.email and p.system = x.system and p.status = 'pending'`;
 
-interface Claimed { email: string; system: string; reason: string; contact_id: string | null; attempts: number }
-interface Result { email: string; system: string; status: 'pending' | 'confirmed' | 'failed'; attempts: number; next_attempt_at: string; last_error: string | null; confirmed_at: string | null }
+interface Claimed {
+  email: string;
+  system: string;
+  reason: string;
+  contact_id: string | null;
+  attempts: number;
+}
+interface Result {
+  email: string;
+  system: string;
+  status: 'pending' | 'confirmed' | 'failed';
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  confirmed_at: string | null;
+}
 
 /**
  * One pass: claims every due pending row (in rounds of batchSize per call), calls the sinks and
@@ -102,11 +135,16 @@ export async function propagateDue(deps: PropagationDeps): Promise<number> {
   let attempted = 0;
   for (;;) {
     const now = deps.clock.now();
-    const { rows } = await deps.db.query<Claimed>(CLAIM, [now, [...sinks.keys()], o.batchSize, new Date(now.getTime() + o.leaseMs)]);
+    const { rows } = await deps.db.query<Claimed>(CLAIM, [
+      now,
+      [...sinks.keys()],
+      o.batchSize,
+      new Date(now.getTime() + o.leaseMs),
+    ]);
     if (rows.length === 0) return attempted;
     const results: Result[] = [];
     for (const [system, group] of groupBy(rows, (r) => r.system)) {
-      results.push(...await callSink(sinks.get(system)!, group, deps, o));
+      results.push(...(await callSink(sinks.get(system)!, group, deps, o)));
     }
     await deps.db.query(RECORD, [JSON.stringify(results), deps.clock.now()]);
     attempted += rows.length;
@@ -114,8 +152,17 @@ export async function propagateDue(deps: PropagationDeps): Promise<number> {
   }
 }
 
-async function callSink(sink: SuppressionSink, rows: Claimed[], deps: PropagationDeps, o: PropagationOptions): Promise<Result[]> {
-  const item = (r: Claimed): SuppressionItem => ({ email: r.email, reason: r.reason, ...(r.contact_id === null ? {} : { contactId: r.contact_id }) });
+async function callSink(
+  sink: SuppressionSink,
+  rows: Claimed[],
+  deps: PropagationDeps,
+  o: PropagationOptions,
+): Promise<Result[]> {
+  const item = (r: Claimed): SuppressionItem => ({
+    email: r.email,
+    reason: r.reason,
+    ...(r.contact_id === null ? {} : { contactId: r.contact_id }),
+  });
   const outcome = async (batch: Claimed[]): Promise<{ confirmed: Set<string>; error: unknown }> => {
     try {
       const { confirmed } = await sink.suppress(batch.map(item));
@@ -137,16 +184,35 @@ async function callSink(sink: SuppressionSink, rows: Claimed[], deps: Propagatio
   return results;
 }
 
-function toResults(system: string, rows: Claimed[], out: { confirmed: Set<string>; error: unknown }, now: Date, o: PropagationOptions): Result[] {
+function toResults(
+  system: string,
+  rows: Claimed[],
+  out: { confirmed: Set<string>; error: unknown },
+  now: Date,
+  o: PropagationOptions,
+): Result[] {
   return rows.map((r) => {
     const attempts = r.attempts + 1;
     if (out.confirmed.has(r.email)) {
-      return { email: r.email, system, status: 'confirmed', attempts, next_attempt_at: now.toISOString(), last_error: null, confirmed_at: now.toISOString() };
+      return {
+        email: r.email,
+        system,
+        status: 'confirmed',
+        attempts,
+        next_attempt_at: now.toISOString(),
+        last_error: null,
+        confirmed_at: now.toISOString(),
+      };
     }
     const message = out.error === undefined ? `${system} did not confirm the address` : describeError(out.error);
     const giveUp = attempts >= o.maxAttempts || (out.error !== undefined && isPermanent(out.error));
     return {
-      email: r.email, system, status: giveUp ? 'failed' : 'pending', attempts, last_error: message, confirmed_at: null,
+      email: r.email,
+      system,
+      status: giveUp ? 'failed' : 'pending',
+      attempts,
+      last_error: message,
+      confirmed_at: null,
       next_attempt_at: new Date(now.getTime() + (giveUp ? 0 : propagationBackoff(attempts, o))).toISOString(),
     };
   });
@@ -164,8 +230,16 @@ function describeError(err: unknown): string {
 function logFailures(log: Logger, system: string, results: Result[], error: unknown): void {
   const failed = results.filter((r) => r.status === 'failed').length;
   const retrying = results.filter((r) => r.status === 'pending').length;
-  if (failed > 0) log.error({ system, failed, err: error === undefined ? undefined : toError(error) }, 'suppression propagation gave up; operator action needed');
-  else if (retrying > 0) log.warn({ system, retrying, err: error === undefined ? undefined : toError(error) }, 'suppression propagation will be retried');
+  if (failed > 0)
+    log.error(
+      { system, failed, err: error === undefined ? undefined : toError(error) },
+      'suppression propagation gave up; operator action needed',
+    );
+  else if (retrying > 0)
+    log.warn(
+      { system, retrying, err: error === undefined ? undefined : toError(error) },
+      'suppression propagation will be retried',
+    );
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
@@ -197,13 +271,17 @@ export function propagationStage(deps: PropagationDeps): StageDefinition {
   const systems = deps.sinks.map((s) => s.name);
   return {
     name: 'propagation',
-    consumers: [consumerOf(
-      { topic: TOPICS.suppressed, group: 'propagation', batchSize: 100 },
-      async (m) => {
+    consumers: [
+      consumerOf({ topic: TOPICS.suppressed, group: 'propagation', batchSize: 100 }, async (m) => {
         const p = m.payload;
-        await enqueuePropagations(deps.db, [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }], systems, deps.clock.now());
-      },
-    )],
+        await enqueuePropagations(
+          deps.db,
+          [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }],
+          systems,
+          deps.clock.now(),
+        );
+      }),
+    ],
     loops: [(signal) => runPropagation(deps, signal)],
   };
 }

@@ -19,9 +19,14 @@ export function createCrmSuppressionSink(crm: Crm, name = 'crm'): SuppressionSin
       const confirmed: string[] = [];
       for (let i = 0; i < items.length; i += size) {
         const chunk = items.slice(i, i + size);
-        const result = await crm.setOptOut(chunk.map((it) => ({
-          email: it.email, optedOut: true, reason: it.reason, ...(it.contactId === undefined ? {} : { contactId: it.contactId }),
-        })));
+        const result = await crm.setOptOut(
+          chunk.map((it) => ({
+            email: it.email,
+            optedOut: true,
+            reason: it.reason,
+            ...(it.contactId === undefined ? {} : { contactId: it.contactId }),
+          })),
+        );
         confirmed.push(...result.confirmed);
       }
       return { confirmed };

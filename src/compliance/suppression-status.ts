@@ -9,7 +9,12 @@ import { SwitchyardError } from '../core/errors.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import { enqueuePropagations, PROPAGATION_SYSTEMS } from './propagation.ts';
 import {
-  addSuppressions, getSuppression, normalizeEmail, removeSuppression, SUPPRESSION_REASONS, type SuppressionReason,
+  addSuppressions,
+  getSuppression,
+  normalizeEmail,
+  removeSuppression,
+  SUPPRESSION_REASONS,
+  type SuppressionReason,
 } from './suppression.ts';
 
 export interface SystemPropagation {
@@ -35,14 +40,24 @@ const PROPAGATIONS = `
 export async function getSuppressionStatus(db: Queryable, email: string): Promise<SuppressionStatus> {
   const address = checkEmail(email);
   const s = await getSuppression(db, address);
-  const { rows } = await db.query<{ system: string; status: SystemPropagation['status']; attempts: number; confirmed_at: Date | null; last_error: string | null; next_attempt_at: Date }>(
-    PROPAGATIONS, [address]);
+  const { rows } = await db.query<{
+    system: string;
+    status: SystemPropagation['status'];
+    attempts: number;
+    confirmed_at: Date | null;
+    last_error: string | null;
+    next_attempt_at: Date;
+  }>(PROPAGATIONS, [address]);
   return {
     email: address,
     suppressed: s === null ? null : { reason: s.reason, source: s.source, at: s.createdAt },
     systems: rows.map((r) => ({
-      system: r.system, status: r.status, attempts: Number(r.attempts), confirmedAt: r.confirmed_at === null ? null : new Date(r.confirmed_at),
-      lastError: r.last_error, nextAttemptAt: r.status === 'pending' ? new Date(r.next_attempt_at) : null,
+      system: r.system,
+      status: r.status,
+      attempts: Number(r.attempts),
+      confirmedAt: r.confirmed_at === null ? null : new Date(r.confirmed_at),
+      lastError: r.last_error,
+      nextAttemptAt: r.status === 'pending' ? new Date(r.next_attempt_at) : null,
     })),
   };
 }
@@ -53,17 +68,45 @@ export async function getSuppressionStatus(db: Queryable, email: string): Promis
  * also how an operator retries a failed propagation).
  */
 export async function addManualSuppression(
-  db: Db, input: { email: string; reason?: string; source?: string; contactId?: string }, now: Date, systems: readonly string[] = PROPAGATION_SYSTEMS,
+  db: Db,
+  input: { email: string; reason?: string; source?: string; contactId?: string },
+  now: Date,
+  systems: readonly string[] = PROPAGATION_SYSTEMS,
 ): Promise<{ added: boolean; queued: number }> {
   const email = checkEmail(input.email);
   const reason = (input.reason ?? 'manual') as SuppressionReason;
   if (!SUPPRESSION_REASONS.includes(reason)) {
-    throw new SwitchyardError('VALIDATION_FAILED', `suppression reason "${input.reason}" is not one of ${SUPPRESSION_REASONS.join(', ')}`);
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `suppression reason "${input.reason}" is not one of ${SUPPRESSION_REASONS.join(', ')}`,
+    );
   }
   return db.transaction(async (tx) => {
-    const added = await addSuppressions(tx, [{ email, reason, source: input.source ?? 'cli', ...(input.contactId === undefined ? {} : { contactId: input.contactId }) }], now);
+    const added = await addSuppressions(
+      tx,
+      [
+        {
+          email,
+          reason,
+          source: input.source ?? 'cli',
+          ...(input.contactId === undefined ? {} : { contactId: input.contactId }),
+        },
+      ],
+      now,
+    );
     const current = await getSuppression(tx, email);
-    const queued = await enqueuePropagations(tx, [{ email, reason: current?.reason ?? reason, ...(input.contactId === undefined ? {} : { contactId: input.contactId }) }], systems, now);
+    const queued = await enqueuePropagations(
+      tx,
+      [
+        {
+          email,
+          reason: current?.reason ?? reason,
+          ...(input.contactId === undefined ? {} : { contactId: input.contactId }),
+        },
+      ],
+      systems,
+      now,
+    );
     return { added: added.length === 1, queued };
   });
 }
@@ -80,6 +123,7 @@ export async function removeManualSuppression(db: Db, email: string): Promise<bo
 
 function checkEmail(email: string): string {
   const address = normalizeEmail(String(email));
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) throw new SwitchyardError('VALIDATION_FAILED', `"${email}" is not an email address`);
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address))
+    throw new SwitchyardError('VALIDATION_FAILED', `"${email}" is not an email address`);
   return address;
 }

@@ -6,7 +6,14 @@
 import type { Queryable } from '../store/port.ts';
 import type { ConsentStatus } from '../core/eligibility.ts';
 
-export const SUPPRESSION_REASONS = ['unsubscribed', 'complained', 'bounced_hard', 'bounced_soft', 'manual', 'erased'] as const;
+export const SUPPRESSION_REASONS = [
+  'unsubscribed',
+  'complained',
+  'bounced_hard',
+  'bounced_soft',
+  'manual',
+  'erased',
+] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export interface SuppressionEntry {
@@ -17,7 +24,9 @@ export interface SuppressionEntry {
   campaignId?: string;
 }
 
-export interface Suppression extends SuppressionEntry { createdAt: Date }
+export interface Suppression extends SuppressionEntry {
+  createdAt: Date;
+}
 
 /** Lower-cases the whole address: suppression matches case-insensitively. */
 export function normalizeEmail(email: string): string {
@@ -41,9 +50,19 @@ const ADD = `
   returning email`;
 
 /** Adds entries; returns the addresses that were not suppressed before. */
-export async function addSuppressions(db: Queryable, entries: readonly SuppressionEntry[], at: Date): Promise<string[]> {
+export async function addSuppressions(
+  db: Queryable,
+  entries: readonly SuppressionEntry[],
+  at: Date,
+): Promise<string[]> {
   if (entries.length === 0) return [];
-  const input = entries.map((e) => ({ email: normalizeEmail(e.email), reason: e.reason, source: e.source, contact_id: e.contactId ?? null, campaign_id: e.campaignId ?? null }));
+  const input = entries.map((e) => ({
+    email: normalizeEmail(e.email),
+    reason: e.reason,
+    source: e.source,
+    contact_id: e.contactId ?? null,
+    campaign_id: e.campaignId ?? null,
+  }));
   const { rows } = await db.query<{ email: string }>(ADD, [JSON.stringify(input), at]);
   return rows.map((r) => r.email);
 }
@@ -51,9 +70,25 @@ export async function addSuppressions(db: Queryable, entries: readonly Suppressi
 const GET = `select email, reason, source, contact_id, campaign_id, created_at from suppressions where email = $1`;
 
 export async function getSuppression(db: Queryable, email: string): Promise<Suppression | null> {
-  const { rows: [r] } = await db.query<{ email: string; reason: SuppressionReason; source: string; contact_id: string | null; campaign_id: string | null; created_at: Date }>(GET, [normalizeEmail(email)]);
+  const {
+    rows: [r],
+  } = await db.query<{
+    email: string;
+    reason: SuppressionReason;
+    source: string;
+    contact_id: string | null;
+    campaign_id: string | null;
+    created_at: Date;
+  }>(GET, [normalizeEmail(email)]);
   if (r === undefined) return null;
-  return { email: r.email, reason: r.reason, source: r.source, contactId: r.contact_id ?? undefined, campaignId: r.campaign_id ?? undefined, createdAt: r.created_at };
+  return {
+    email: r.email,
+    reason: r.reason,
+    source: r.source,
+    contactId: r.contact_id ?? undefined,
+    campaignId: r.campaign_id ?? undefined,
+    createdAt: r.created_at,
+  };
 }
 
 export async function removeSuppression(db: Queryable, email: string): Promise<boolean> {
@@ -74,6 +109,9 @@ const SET_CONSENT = `
   on conflict (contact_id) do update set status = excluded.status, basis = excluded.basis, source = excluded.source, updated_at = excluded.updated_at
   where consents.updated_at <= excluded.updated_at`;
 
-export async function setConsent(db: Queryable, c: { contactId: string; status: ConsentStatus; basis?: string; source: string; at: Date }): Promise<void> {
+export async function setConsent(
+  db: Queryable,
+  c: { contactId: string; status: ConsentStatus; basis?: string; source: string; at: Date },
+): Promise<void> {
   await db.query(SET_CONSENT, [c.contactId, c.status, c.basis ?? null, c.source, c.at]);
 }

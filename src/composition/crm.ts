@@ -13,10 +13,16 @@ import { createCrmSuppressionSink } from '../compliance/sinks.ts';
 import type { SuppressionSink } from '../compliance/sink-port.ts';
 import type { Db } from '../store/port.ts';
 
-export async function createConfiguredCrm(demo: Config['demo'], deps: { db: Db; clock: Clock }): Promise<{ crm: Crm; sinks: SuppressionSink[] }> {
+export async function createConfiguredCrm(
+  demo: Config['demo'],
+  deps: { db: Db; clock: Clock },
+): Promise<{ crm: Crm; sinks: SuppressionSink[] }> {
   if (!demo.enabled) return { crm: createNoCrm(), sinks: [] };
   await ensureDemoCrmSchema(deps.db);
   // local tables: a batch size and rate a real vendor would not allow
-  const crm = createCrmBatcher(createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }), { clock: deps.clock });
+  const crm = createCrmBatcher(
+    createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }),
+    { clock: deps.clock },
+  );
   return { crm, sinks: [createCrmSuppressionSink(crm)] };
 }

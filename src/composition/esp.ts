@@ -18,28 +18,52 @@ import { createRecordingSuppressionSink } from '../compliance/sinks.ts';
 import { createFailoverEsp } from '../deliverability/failover-esp.ts';
 import type { Ingest } from '../reactions/ingest.ts';
 
-export interface EspDeps { clock: Clock; ingest: Ingest; log?: Logger }
+export interface EspDeps {
+  clock: Clock;
+  ingest: Ingest;
+  log?: Logger;
+}
 
 /** One ESP adapter for one configured account. */
 export function createEsp(esp: EspConfig, deps: EspDeps): Esp {
   const { clock } = deps;
   switch (esp.kind) {
     case 'sandbox':
-      return createSandboxEsp({ clock, emit: async (events) => { await deps.ingest(events); } }, { flushEveryMs: 1000 });
+      return createSandboxEsp(
+        {
+          clock,
+          emit: async (events) => {
+            await deps.ingest(events);
+          },
+        },
+        { flushEveryMs: 1000 },
+      );
     case 'smtp':
-      return createSmtpEsp({ clock }, {
-        host: esp.host, port: esp.port, secure: esp.secure, ...(esp.auth ? { auth: esp.auth } : {}),
-        pool: { maxConnections: esp.poolSize, maxMessages: 1000 }, dkim: esp.dkim, commitWindow: esp.commitWindow,
-      });
+      return createSmtpEsp(
+        { clock },
+        {
+          host: esp.host,
+          port: esp.port,
+          secure: esp.secure,
+          ...(esp.auth ? { auth: esp.auth } : {}),
+          pool: { maxConnections: esp.poolSize, maxMessages: 1000 },
+          dkim: esp.dkim,
+          commitWindow: esp.commitWindow,
+        },
+      );
     case 'sendgrid':
       return createSendGridEsp({ clock }, { apiKey: esp.apiKey });
     case 'mailgun':
       return createMailgunEsp({ clock }, { apiKey: esp.apiKey, domain: esp.domain, region: esp.region });
     case 'ses':
-      return createSesEsp({ clock }, {
-        region: esp.region, credentials: { accessKeyId: esp.accessKeyId, secretAccessKey: esp.secretAccessKey },
-        ...(esp.configurationSet ? { configurationSetName: esp.configurationSet } : {}),
-      });
+      return createSesEsp(
+        { clock },
+        {
+          region: esp.region,
+          credentials: { accessKeyId: esp.accessKeyId, secretAccessKey: esp.secretAccessKey },
+          ...(esp.configurationSet ? { configurationSetName: esp.configurationSet } : {}),
+        },
+      );
     case 'postmark':
       return createPostmarkEsp({ clock }, { serverToken: esp.serverToken, messageStream: esp.messageStream });
   }
@@ -51,8 +75,14 @@ export function createConfiguredEsp(esps: EspsConfig, deps: EspDeps): Esp {
   if (esps.secondary === undefined) return primary;
   const secondary = createEsp(esps.secondary, deps);
   return createFailoverEsp(primary, secondary, {
-    clock: deps.clock, failureThreshold: esps.failover.threshold, coolDownMs: esps.failover.coolDownMs,
-    onSwitch: (to, reason) => deps.log?.warn({ esp: to === 'primary' ? primary.name : secondary.name, reason }, `ESP failover: now sending through the ${to} (${reason})`),
+    clock: deps.clock,
+    failureThreshold: esps.failover.threshold,
+    coolDownMs: esps.failover.coolDownMs,
+    onSwitch: (to, reason) =>
+      deps.log?.warn(
+        { esp: to === 'primary' ? primary.name : secondary.name, reason },
+        `ESP failover: now sending through the ${to} (${reason})`,
+      ),
   });
 }
 
@@ -63,6 +93,7 @@ export function createConfiguredEsp(esps: EspsConfig, deps: EspDeps): Esp {
  */
 export function espSuppressionSinks(esp: EspConfig): SuppressionSink[] {
   if (esp.kind === 'sandbox') return [createRecordingSuppressionSink('esp')];
-  if (esp.kind === 'smtp') return [{ name: 'esp', suppress: async (items) => ({ confirmed: items.map((i) => i.email) }) }];
+  if (esp.kind === 'smtp')
+    return [{ name: 'esp', suppress: async (items) => ({ confirmed: items.map((i) => i.email) }) }];
   return [];
 }

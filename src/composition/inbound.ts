@@ -6,20 +6,28 @@
 import type { InboundSmtpConfig } from '../config.ts';
 import { decideRecipient } from '../core/inbound/recipients.ts';
 import { createInboundHandler, type InboundHandlerDeps } from '../reactions/inbound-handler.ts';
-import { createInboundSmtpListener, type InboundSmtpListener, type InboundSmtpListenerDeps } from '../reactions/inbound/smtp-listener.ts';
+import {
+  createInboundSmtpListener,
+  type InboundSmtpListener,
+  type InboundSmtpListenerDeps,
+} from '../reactions/inbound/smtp-listener.ts';
 
 /** Largest inbound message accepted. */
 const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
 export function createInboundListener(
-  inbound: InboundSmtpConfig, deps: InboundHandlerDeps & Pick<InboundSmtpListenerDeps, 'log'> & { verpSecrets: readonly string[] },
+  inbound: InboundSmtpConfig,
+  deps: InboundHandlerDeps & Pick<InboundSmtpListenerDeps, 'log'> & { verpSecrets: readonly string[] },
 ): InboundSmtpListener {
   const { domains, ...listenerOptions } = inbound;
   const policy = { domains: [...domains], verpSecrets: deps.verpSecrets };
   const { log, ...handlerDeps } = deps;
-  return createInboundSmtpListener({
-    log,
-    acceptRecipient: (address) => decideRecipient(address, policy).accept,
-    onMessage: createInboundHandler(handlerDeps),
-  }, { ...listenerOptions, maxMessageBytes: MAX_MESSAGE_BYTES });
+  return createInboundSmtpListener(
+    {
+      log,
+      acceptRecipient: (address) => decideRecipient(address, policy).accept,
+      onMessage: createInboundHandler(handlerDeps),
+    },
+    { ...listenerOptions, maxMessageBytes: MAX_MESSAGE_BYTES },
+  );
 }

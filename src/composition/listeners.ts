@@ -19,18 +19,32 @@ export interface ListenerDeps extends Omit<ServerDeps, 'bodyLimit' | 'trustProxy
 }
 
 export async function createListeners(
-  config: Pick<Config, 'http' | 'admin'>, deps: ListenerDeps, routes: { public: RouteRegistrar[]; admin: RouteRegistrar[] },
+  config: Pick<Config, 'http' | 'admin'>,
+  deps: ListenerDeps,
+  routes: { public: RouteRegistrar[]; admin: RouteRegistrar[] },
 ): Promise<{ publicServer: FastifyInstance; adminServer: FastifyInstance }> {
   const { http, admin } = config;
   const { clock, keys, audit, ...serverDeps } = deps;
-  const publicServer = await createPublicServer({
-    ...serverDeps, bodyLimit: http.bodyLimitBytes, guards: { options: publicGuardOptions(http), clock },
-    ...(http.trustProxy === undefined ? {} : { trustProxy: http.trustProxy }),
-  }, routes.public);
-  const adminServer = await createAdminServer({
-    ...serverDeps, bodyLimit: admin.bodyLimitBytes, keys, audit, guards: { options: adminGuardOptions(admin), clock },
-    ...(admin.trustProxy === undefined ? {} : { trustProxy: admin.trustProxy }),
-    ...(admin.metricsToken === undefined ? {} : { metricsToken: admin.metricsToken }),
-  }, routes.admin);
+  const publicServer = await createPublicServer(
+    {
+      ...serverDeps,
+      bodyLimit: http.bodyLimitBytes,
+      guards: { options: publicGuardOptions(http), clock },
+      ...(http.trustProxy === undefined ? {} : { trustProxy: http.trustProxy }),
+    },
+    routes.public,
+  );
+  const adminServer = await createAdminServer(
+    {
+      ...serverDeps,
+      bodyLimit: admin.bodyLimitBytes,
+      keys,
+      audit,
+      guards: { options: adminGuardOptions(admin), clock },
+      ...(admin.trustProxy === undefined ? {} : { trustProxy: admin.trustProxy }),
+      ...(admin.metricsToken === undefined ? {} : { metricsToken: admin.metricsToken }),
+    },
+    routes.admin,
+  );
   return { publicServer, adminServer };
 }

@@ -11,7 +11,9 @@ import { createPostgresWarehouse } from '../connectors/warehouse/postgres/adapte
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 
-export function warehouseOpener(config: Pick<Config, 'dataDir' | 'demo' | 'csv' | 'warehouse'>): (audience: Audience) => Warehouse {
+export function warehouseOpener(
+  config: Pick<Config, 'dataDir' | 'demo' | 'csv' | 'warehouse'>,
+): (audience: Audience) => Warehouse {
   // refused at start when a directory would expose the data directory or the system
   const csvDirs = resolveCsvDirs(config.csv.dirs, config.dataDir).dirs;
   const { url, statementTimeoutMs, lockTimeoutMs } = config.warehouse;
@@ -19,12 +21,26 @@ export function warehouseOpener(config: Pick<Config, 'dataDir' | 'demo' | 'csv' 
     switch (audience.source) {
       case 'demo':
         // refused at create and validate (both open the source), so the answer is a 400 naming the key
-        if (!config.demo.enabled) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "demo" is off: SWITCHYARD_DEMO is false');
+        if (!config.demo.enabled)
+          throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "demo" is off: SWITCHYARD_DEMO is false');
         return createDemoWarehouse({ size: audience.size ?? config.demo.size, seed: audience.seed });
-      case 'csv': return createCsvWarehouse({ path: audience.path, allowedDirs: csvDirs, mapping: audience.mapping, ...(audience.delimiter ? { delimiter: audience.delimiter } : {}) });
+      case 'csv':
+        return createCsvWarehouse({
+          path: audience.path,
+          allowedDirs: csvDirs,
+          mapping: audience.mapping,
+          ...(audience.delimiter ? { delimiter: audience.delimiter } : {}),
+        });
       case 'postgres':
-        if (url === undefined) throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "postgres" needs SWITCHYARD_WAREHOUSE_URL');
-        return createPostgresWarehouse({ url, mapping: audience.mapping, orderBy: audience.orderBy, statementTimeoutMs, lockTimeoutMs });
+        if (url === undefined)
+          throw new SwitchyardError('CAMPAIGN_INVALID', 'audience source "postgres" needs SWITCHYARD_WAREHOUSE_URL');
+        return createPostgresWarehouse({
+          url,
+          mapping: audience.mapping,
+          orderBy: audience.orderBy,
+          statementTimeoutMs,
+          lockTimeoutMs,
+        });
     }
   };
 }

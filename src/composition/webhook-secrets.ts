@@ -18,7 +18,9 @@ export function webhookSecrets(webhooks: WebhooksConfig): WebhookSecrets {
     const { topicArns, certFile } = webhooks.ses;
     secrets.ses = {
       topicArns: [...topicArns],
-      ...(certFile !== undefined ? { trustedCertificates: [readFileSync(certFile, 'utf8')] } : { loadCertificate: createSnsCertificateLoader({ fetch, clock: createSystemClock() }) }),
+      ...(certFile !== undefined
+        ? { trustedCertificates: [readFileSync(certFile, 'utf8')] }
+        : { loadCertificate: createSnsCertificateLoader({ fetch, clock: createSystemClock() }) }),
     };
   }
   return secrets;

@@ -17,7 +17,11 @@ import { verify as verifySes } from '../connectors/esp/ses/verify.ts';
 import type { VerifyResult, WebhookSecrets, WebhookVerifiers } from '../connectors/webhook-port.ts';
 
 function notConfigured(vendor: string): VerifyResult {
-  return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `${vendor} webhooks are not configured (no key or secret)` };
+  return {
+    ok: false,
+    code: 'WEBHOOK_SIGNATURE_INVALID',
+    reason: `${vendor} webhooks are not configured (no key or secret)`,
+  };
 }
 
 /** Certificates kept per registry: SNS uses a handful of signing certificates at a time. */
@@ -48,7 +52,9 @@ function createCertificateSource(ses: NonNullable<WebhookSecrets['ses']>): (url:
     const p = load(key);
     cache.set(key, p);
     if (cache.size > CERTIFICATE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-    p.catch(() => { if (cache.get(key) === p) cache.delete(key); });
+    p.catch(() => {
+      if (cache.get(key) === p) cache.delete(key);
+    });
     return p;
   };
 }
@@ -82,10 +88,17 @@ export function createWebhookVerifiers(config: WebhookSecrets): WebhookVerifiers
     ses: {
       async verify(req, now) {
         if (!ses || !certificates) return notConfigured('ses');
-        return verifySes(req, {
-          certificates, topicArns: ses.topicArns, trustedCertificates: ses.trustedCertificates,
-          trustedCas: ses.trustedCas, toleranceSeconds: ses.toleranceSeconds,
-        }, now);
+        return verifySes(
+          req,
+          {
+            certificates,
+            topicArns: ses.topicArns,
+            trustedCertificates: ses.trustedCertificates,
+            trustedCas: ses.trustedCas,
+            toleranceSeconds: ses.toleranceSeconds,
+          },
+          now,
+        );
       },
       normalize: normalizeSes,
     },

@@ -20,7 +20,10 @@ export type VerifyFailureCode = 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_I
  * Stripe's and SendGrid's signed timestamp with the signature or body. The caller remembers it
  * until `expiresAt` (when the signature turns stale anyway) and refuses a second use.
  */
-export interface ReplayKey { key: string; expiresAt: Date }
+export interface ReplayKey {
+  key: string;
+  expiresAt: Date;
+}
 
 /** ok, or why not. `subscribeUrl` is set for a verified SNS SubscriptionConfirmation. */
 export type VerifyResult =

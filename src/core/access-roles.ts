@@ -13,16 +13,25 @@ export type Role = (typeof ROLES)[number];
  * routes added later only have to name them.
  */
 export const SCOPES = [
-  'campaigns:read', 'campaigns:write',
-  'lists:read', 'lists:write',
-  'journeys:read', 'journeys:write',
+  'campaigns:read',
+  'campaigns:write',
+  'lists:read',
+  'lists:write',
+  'journeys:read',
+  'journeys:write',
   'reports:read',
-  'deliverability:read', 'deliverability:write',
-  'suppressions:read', 'suppressions:write',
-  'review:read', 'review:write',
-  'dead-letters:read', 'dead-letters:write',
-  'dsr:read', 'dsr:write',
-  'consent:read', 'consent:write',
+  'deliverability:read',
+  'deliverability:write',
+  'suppressions:read',
+  'suppressions:write',
+  'review:read',
+  'review:write',
+  'dead-letters:read',
+  'dead-letters:write',
+  'dsr:read',
+  'dsr:write',
+  'consent:read',
+  'consent:write',
   'audit:read',
   'keys:manage',
 ] as const;
@@ -34,11 +43,28 @@ export type Scope = (typeof SCOPES)[number];
  * an unsubscribe or complaint that failed to process lands there.
  */
 const GRANTS: Record<Exclude<Role, 'admin'>, readonly Scope[]> = {
-  marketer: ['campaigns:read', 'campaigns:write', 'lists:read', 'lists:write', 'journeys:read', 'journeys:write', 'reports:read', 'deliverability:read'],
+  marketer: [
+    'campaigns:read',
+    'campaigns:write',
+    'lists:read',
+    'lists:write',
+    'journeys:read',
+    'journeys:write',
+    'reports:read',
+    'deliverability:read',
+  ],
   analyst: ['campaigns:read', 'lists:read', 'journeys:read', 'reports:read', 'deliverability:read'],
   compliance: [
-    'suppressions:read', 'suppressions:write', 'review:read', 'review:write', 'dead-letters:read',
-    'dsr:read', 'dsr:write', 'consent:read', 'consent:write', 'audit:read',
+    'suppressions:read',
+    'suppressions:write',
+    'review:read',
+    'review:write',
+    'dead-letters:read',
+    'dsr:read',
+    'dsr:write',
+    'consent:read',
+    'consent:write',
+    'audit:read',
   ],
 };
 
@@ -61,7 +87,10 @@ export function scopesOf(role: Role): Scope[] {
 }
 
 /** An API key as its parts: `sy_<8-char lookup prefix>_<secret>`. */
-export interface ApiKeyParts { prefix: string; secret: string }
+export interface ApiKeyParts {
+  prefix: string;
+  secret: string;
+}
 
 const KEY_FORMAT = /^sy_([a-z0-9]{8})_([A-Za-z0-9_-]{43,128})$/;
 

@@ -14,7 +14,10 @@ const CSV_DELIMITER = new RegExp(CSV_DELIMITER_PATTERN);
 
 export function checkCsvDelimiter(delimiter: string): string {
   if (!CSV_DELIMITER.test(delimiter)) {
-    throw new SwitchyardError('VALIDATION_FAILED', 'CSV delimiter must be a tab or one ASCII punctuation character other than a double quote');
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      'CSV delimiter must be a tab or one ASCII punctuation character other than a double quote',
+    );
   }
   return delimiter;
 }

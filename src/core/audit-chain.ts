@@ -17,7 +17,10 @@ export interface AuditEntry {
   outcome: number;
 }
 
-export interface ChainedAuditEntry extends AuditEntry { prevHash: string; hash: string }
+export interface ChainedAuditEntry extends AuditEntry {
+  prevHash: string;
+  hash: string;
+}
 
 /** The prev_hash of the first row. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -27,21 +30,41 @@ export const GENESIS_HASH = '0'.repeat(64);
  * every field is equal, and a value can never pass for a field separator.
  */
 export function canonicalAuditText(prevHash: string, e: AuditEntry): string {
-  const target = Object.keys(e.target).sort().map((k) => [k, e.target[k]]);
-  return JSON.stringify([prevHash, e.id, e.at.toISOString(), e.actorKeyId, e.actorName, e.role, e.action, target, e.sourceIp, e.outcome]);
+  const target = Object.keys(e.target)
+    .sort()
+    .map((k) => [k, e.target[k]]);
+  return JSON.stringify([
+    prevHash,
+    e.id,
+    e.at.toISOString(),
+    e.actorKeyId,
+    e.actorName,
+    e.role,
+    e.action,
+    target,
+    e.sourceIp,
+    e.outcome,
+  ]);
 }
 
-export type ChainCheck = { ok: true; rows: number; lastHash: string } | { ok: false; rows: number; brokenId: number; reason: 'prev_hash' | 'hash' };
+export type ChainCheck =
+  | { ok: true; rows: number; lastHash: string }
+  | { ok: false; rows: number; brokenId: number; reason: 'prev_hash' | 'hash' };
 
 /**
  * Folds rows in id order onto the running state; call with `start` for the first page and the
  * returned state for the next one, so a long log is verified a page at a time.
  */
-export function checkChain(rows: readonly ChainedAuditEntry[], hash: (text: string) => string, start: { rows: number; lastHash: string } = { rows: 0, lastHash: GENESIS_HASH }): ChainCheck {
+export function checkChain(
+  rows: readonly ChainedAuditEntry[],
+  hash: (text: string) => string,
+  start: { rows: number; lastHash: string } = { rows: 0, lastHash: GENESIS_HASH },
+): ChainCheck {
   let { rows: n, lastHash } = start;
   for (const r of rows) {
     if (r.prevHash !== lastHash) return { ok: false, rows: n, brokenId: r.id, reason: 'prev_hash' };
-    if (hash(canonicalAuditText(r.prevHash, r)) !== r.hash) return { ok: false, rows: n, brokenId: r.id, reason: 'hash' };
+    if (hash(canonicalAuditText(r.prevHash, r)) !== r.hash)
+      return { ok: false, rows: n, brokenId: r.id, reason: 'hash' };
     lastHash = r.hash;
     n += 1;
   }

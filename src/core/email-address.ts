@@ -6,9 +6,7 @@
  * recipient. Problems name the rule that failed, never the value, so they are safe to store and log.
  */
 
-export type EmailAddressCheck =
-  | { ok: true; address: string }
-  | { ok: false; problem: string };
+export type EmailAddressCheck = { ok: true; address: string } | { ok: false; problem: string };
 
 export const MAX_ADDRESS_LENGTH = 254;
 export const MAX_LOCAL_LENGTH = 64;
@@ -27,11 +25,17 @@ export function checkEmailAddress(raw: string): EmailAddressCheck {
   if (at < 0) return { ok: false, problem: 'has no @' };
   const local = raw.slice(0, at);
   const domain = raw.slice(at + 1).toLowerCase();
-  if (local.length === 0 || local.length > MAX_LOCAL_LENGTH) return { ok: false, problem: `local part is empty or longer than ${MAX_LOCAL_LENGTH} characters` };
-  if (!local.split('.').every((atom) => LOCAL_ATOM.test(atom))) return { ok: false, problem: 'local part is not a dot-atom (no quotes, spaces, control characters or <>()[]\\,;:"@)' };
+  if (local.length === 0 || local.length > MAX_LOCAL_LENGTH)
+    return { ok: false, problem: `local part is empty or longer than ${MAX_LOCAL_LENGTH} characters` };
+  if (!local.split('.').every((atom) => LOCAL_ATOM.test(atom)))
+    return {
+      ok: false,
+      problem: 'local part is not a dot-atom (no quotes, spaces, control characters or <>()[]\\,;:"@)',
+    };
   const labels = domain.split('.');
   if (labels.length < 2) return { ok: false, problem: 'domain has no dot' };
-  if (!labels.every((l) => l.length <= MAX_LABEL_LENGTH && DOMAIN_LABEL.test(l))) return { ok: false, problem: 'domain is not a host name' };
+  if (!labels.every((l) => l.length <= MAX_LABEL_LENGTH && DOMAIN_LABEL.test(l)))
+    return { ok: false, problem: 'domain is not a host name' };
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return { ok: false, problem: 'domain ends in a numeric label' };
   return { ok: true, address: `${local}@${domain}` };
 }
@@ -51,7 +55,11 @@ export function checkEmail(email: string): string | null {
   const domain = email.slice(at + 1);
   if (local === '' || local.length > 64) return 'has an empty or over-long local part';
   if (!/^[^\s@]+$/.test(local) && !/^".*"$/.test(local)) return 'has an invalid local part';
-  if (!/^[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?(\.[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?)+$/.test(domain)) {
+  if (
+    !/^[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?(\.[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?)+$/.test(
+      domain,
+    )
+  ) {
     return 'has an invalid domain';
   }
   return null;

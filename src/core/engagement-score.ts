@@ -46,10 +46,14 @@ export interface EngagementState {
 export function eventWeight(e: EngagementSignal, options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS): number {
   if (e.isMachine) return 0;
   switch (e.type) {
-    case 'opened': return options.weights.opened;
-    case 'clicked': return options.weights.clicked;
-    case 'replied': return options.weights.replied;
-    default: return 0;
+    case 'opened':
+      return options.weights.opened;
+    case 'clicked':
+      return options.weights.clicked;
+    case 'replied':
+      return options.weights.replied;
+    default:
+      return 0;
   }
 }
 
@@ -60,24 +64,42 @@ export function decayFactor(elapsedMs: number, halfLifeDays: number): number {
 }
 
 /** The state of a set of events, as of the newest one; null when none of them counts. */
-export function accumulateEngagement(events: readonly EngagementSignal[], options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS): EngagementState | null {
+export function accumulateEngagement(
+  events: readonly EngagementSignal[],
+  options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS,
+): EngagementState | null {
   const counted = events.filter((e) => eventWeight(e, options) > 0);
   if (counted.length === 0) return null;
   const at = counted.reduce((m, e) => Math.max(m, e.occurredAt.getTime()), -Infinity);
   let raw = 0;
-  for (const e of counted) raw += eventWeight(e, options) * decayFactor(at - e.occurredAt.getTime(), options.halfLifeDays);
+  for (const e of counted)
+    raw += eventWeight(e, options) * decayFactor(at - e.occurredAt.getTime(), options.halfLifeDays);
   return { raw, at: new Date(at), lastEngagedAt: new Date(at) };
 }
 
 /** Combines two states (e.g. stored + new batch): both decayed to the later reference time. */
-export function mergeEngagement(a: EngagementState, b: EngagementState, options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS): EngagementState {
+export function mergeEngagement(
+  a: EngagementState,
+  b: EngagementState,
+  options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS,
+): EngagementState {
   const at = Math.max(a.at.getTime(), b.at.getTime());
-  const raw = a.raw * decayFactor(at - a.at.getTime(), options.halfLifeDays) + b.raw * decayFactor(at - b.at.getTime(), options.halfLifeDays);
-  return { raw, at: new Date(at), lastEngagedAt: new Date(Math.max(a.lastEngagedAt.getTime(), b.lastEngagedAt.getTime())) };
+  const raw =
+    a.raw * decayFactor(at - a.at.getTime(), options.halfLifeDays)
+    + b.raw * decayFactor(at - b.at.getTime(), options.halfLifeDays);
+  return {
+    raw,
+    at: new Date(at),
+    lastEngagedAt: new Date(Math.max(a.lastEngagedAt.getTime(), b.lastEngagedAt.getTime())),
+  };
 }
 
 /** The 0–100 score of a state at `now`, rounded to one decimal. */
-export function scoreAt(state: EngagementState | null, now: Date, options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS): number {
+export function scoreAt(
+  state: EngagementState | null,
+  now: Date,
+  options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS,
+): number {
   if (state === null) return 0;
   const raw = state.raw * decayFactor(now.getTime() - state.at.getTime(), options.halfLifeDays);
   const score = 100 * (1 - Math.exp(-raw / options.saturation));
@@ -85,6 +107,10 @@ export function scoreAt(state: EngagementState | null, now: Date, options: Engag
 }
 
 /** The score of a contact with these events, at `now`. */
-export function engagementScore(events: readonly EngagementSignal[], now: Date, options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS): number {
+export function engagementScore(
+  events: readonly EngagementSignal[],
+  now: Date,
+  options: EngagementOptions = DEFAULT_ENGAGEMENT_OPTIONS,
+): number {
   return scoreAt(accumulateEngagement(events, options), now, options);
 }

@@ -32,20 +32,27 @@ export const ERROR_CODES = {
   TEMPLATE_LIMIT_EXCEEDED: 'A template exceeded its render time, memory or size limit (permanent for that recipient)',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
-  SEND_CLAIMS_UNSETTLED: 'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
-  WAREHOUSE_UNREACHABLE: 'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless details say otherwise)',
+  SEND_CLAIMS_UNSETTLED:
+    'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
+  WAREHOUSE_UNREACHABLE:
+    'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless details say otherwise)',
   WAREHOUSE_ROW_INVALID: 'A warehouse row could not be mapped to a contact',
-  WAREHOUSE_QUERY_FAILED: 'The warehouse refused or aborted the audience query; details.sqlstate says why (the message never quotes data)',
-  AUDIENCE_PATH_NOT_ALLOWED: 'A CSV audience path is not a regular file inside the configured SWITCHYARD_CSV_DIRS (checked after symlinks)',
+  WAREHOUSE_QUERY_FAILED:
+    'The warehouse refused or aborted the audience query; details.sqlstate says why (the message never quotes data)',
+  AUDIENCE_PATH_NOT_ALLOWED:
+    'A CSV audience path is not a regular file inside the configured SWITCHYARD_CSV_DIRS (checked after symlinks)',
   AUDIENCE_SQL_INVALID: 'An audience query is not exactly one plain SELECT (or calls a refused function)',
   CRM_UNAVAILABLE: 'The CRM could not be reached or failed temporarily; retryable',
   TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
   TRACKING_PREVIEW_TOKEN: 'A tracking or unsubscribe link came from a preview; previews never track or unsubscribe',
   TRACKING_PAYLOAD_TOO_LARGE: 'A request body to a tracking or unsubscribe URL exceeded its size limit',
   INBOUND_MESSAGE_INVALID: 'An inbound email could not be parsed',
-  INBOUND_MESSAGE_UNSTORABLE: 'An inbound email could not be stored for a reason that would repeat; kept as a dead letter with its bytes',
-  DELIVERABILITY_PAUSED: 'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
-  REVIEW_ITEM_CONFLICT: 'The review item cannot take that action in its current state (claimed by someone else, or already resolved)',
+  INBOUND_MESSAGE_UNSTORABLE:
+    'An inbound email could not be stored for a reason that would repeat; kept as a dead letter with its bytes',
+  DELIVERABILITY_PAUSED:
+    'Sending is paused for this campaign or sending domain by the deliverability governor (see details.reason)',
+  REVIEW_ITEM_CONFLICT:
+    'The review item cannot take that action in its current state (claimed by someone else, or already resolved)',
   RATE_LIMITED: 'Too many requests from this source address or API key; retry after the Retry-After header (seconds)',
   HOST_NOT_ALLOWED: 'The Host header is not one of the names the admin listener answers to (DNS rebinding defence)',
   ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
@@ -80,8 +87,12 @@ export class SwitchyardError extends Error {
 
 /** True for a SwitchyardError from any copy of this module (decides by shape, not instanceof). */
 export function isSwitchyardError(err: unknown): err is SwitchyardError {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'SwitchyardError'
-    && typeof (err as { code?: unknown }).code === 'string';
+  return (
+    typeof err === 'object'
+    && err !== null
+    && (err as { name?: unknown }).name === 'SwitchyardError'
+    && typeof (err as { code?: unknown }).code === 'string'
+  );
 }
 
 /** Wraps anything thrown into an Error, keeping SwitchyardErrors as they are. */

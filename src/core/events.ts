@@ -5,8 +5,17 @@
  */
 
 export const EVENT_TYPES = [
-  'delivered', 'deferred', 'bounced_hard', 'bounced_soft', 'complained', 'opened', 'clicked',
-  'unsubscribed', 'replied', 'auto_replied', 'dropped',
+  'delivered',
+  'deferred',
+  'bounced_hard',
+  'bounced_soft',
+  'complained',
+  'opened',
+  'clicked',
+  'unsubscribed',
+  'replied',
+  'auto_replied',
+  'dropped',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -65,7 +65,8 @@ function isAppleIp(ip: string | undefined): boolean {
   return parts.length === 4 && parts[0] === '17' && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
-const SCANNER_UA = /safe ?links|headlesschrome|mimecast|proofpoint|barracuda|symantec|forcepoint|trendmicro|bingpreview|python-requests|curl\/|go-http-client|wget\//i;
+const SCANNER_UA =
+  /safe ?links|headlesschrome|mimecast|proofpoint|barracuda|symantec|forcepoint|trendmicro|bingpreview|python-requests|curl\/|go-http-client|wget\//i;
 
 /** Is this user agent a known link scanner or headless browser? */
 export function isScannerUserAgent(userAgent: string | undefined): boolean {
@@ -89,7 +90,11 @@ export function classifyOpen(s: OpenSignals): MachineVerdict {
 /** Classifies a click: scanners click fast, click everything at once, and click what people cannot see. */
 export function classifyClick(s: ClickSignals): MachineVerdict {
   const reasons: MachineReason[] = [];
-  if (s.secondsSinceSend !== undefined && s.secondsSinceSend >= 0 && s.secondsSinceSend <= SCANNER_CLICK_WINDOW_SECONDS) {
+  if (
+    s.secondsSinceSend !== undefined
+    && s.secondsSinceSend >= 0
+    && s.secondsSinceSend <= SCANNER_CLICK_WINDOW_SECONDS
+  ) {
     reasons.push('click-soon-after-send');
   }
   if (s.hasOpenedBefore === false) reasons.push('click-before-open');

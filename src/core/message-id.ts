@@ -34,6 +34,7 @@ export function ledgerOfMessageId(messageId: string): { campaignId: string; cont
   const ledgerId = bytes.toString('utf8');
   const colon = ledgerId.indexOf(':');
   // campaign ids never hold ':' (service.ts: ^[a-z0-9][a-z0-9_-]{0,63}$); contact ids may
-  if (colon <= 0 || colon === ledgerId.length - 1 || Buffer.from(ledgerId, 'utf8').toString('base64url') !== encoded) return null;
+  if (colon <= 0 || colon === ledgerId.length - 1 || Buffer.from(ledgerId, 'utf8').toString('base64url') !== encoded)
+    return null;
   return { campaignId: ledgerId.slice(0, colon), contactId: ledgerId.slice(colon + 1) };
 }

@@ -24,7 +24,10 @@ export interface OpenHistogram {
 }
 
 /** A range of local hours [start, end); wraps midnight when start > end (22 → 7). */
-export interface HourRange { start: number; end: number }
+export interface HourRange {
+  start: number;
+  end: number;
+}
 
 export interface SendTimeOptions {
   /** IANA time zone of the contact, e.g. "Europe/Berlin". */
@@ -43,9 +46,17 @@ export interface SendTimeOptions {
   spreadKey?: string;
 }
 
-export interface SendTimeHistograms { contact?: OpenHistogram; segment?: OpenHistogram; global?: OpenHistogram }
+export interface SendTimeHistograms {
+  contact?: OpenHistogram;
+  segment?: OpenHistogram;
+  global?: OpenHistogram;
+}
 
-export interface SendTimePlan { at: Date; source: 'contact' | 'segment' | 'global' | 'none'; localHour: number }
+export interface SendTimePlan {
+  at: Date;
+  source: 'contact' | 'segment' | 'global' | 'none';
+  localHour: number;
+}
 
 export const DEFAULT_HALF_LIFE_DAYS = 30;
 
@@ -57,7 +68,13 @@ export function emptyHistogram(): OpenHistogram {
 export function createLocalTime(tz: string): (at: Date) => { hour: number; minute: number; second: number } {
   let fmt: Intl.DateTimeFormat;
   try {
-    fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
   } catch (cause) {
     throw new SwitchyardError('VALIDATION_FAILED', `unknown time zone "${tz}"`, { cause, details: { tz } });
   }
@@ -74,12 +91,17 @@ export function localHour(at: Date, tz: string): number {
 
 function decayTo(h: OpenHistogram, toMs: number, halfLifeDays: number): number[] {
   if (!(toMs > h.updatedAt) || h.updatedAt === Number.NEGATIVE_INFINITY) return [...h.counts];
-  const keep = Math.pow(0.5, (toMs - h.updatedAt) / (halfLifeDays * DAY_MS));
+  const keep = 0.5 ** ((toMs - h.updatedAt) / (halfLifeDays * DAY_MS));
   return h.counts.map((c) => c * keep);
 }
 
 /** Adds one open or click at `at` (any order of arrival; older events weigh less). */
-export function addEngagement(h: OpenHistogram, at: Date, tz: string, halfLifeDays = DEFAULT_HALF_LIFE_DAYS): OpenHistogram {
+export function addEngagement(
+  h: OpenHistogram,
+  at: Date,
+  tz: string,
+  halfLifeDays = DEFAULT_HALF_LIFE_DAYS,
+): OpenHistogram {
   const t = at.getTime();
   const hour = localHour(at, tz);
   if (t >= h.updatedAt) {
@@ -88,15 +110,20 @@ export function addEngagement(h: OpenHistogram, at: Date, tz: string, halfLifeDa
     return { counts, events: h.events + 1, updatedAt: t };
   }
   const counts = [...h.counts];
-  counts[hour] = counts[hour]! + Math.pow(0.5, (h.updatedAt - t) / (halfLifeDays * DAY_MS));
+  counts[hour] = counts[hour]! + 0.5 ** ((h.updatedAt - t) / (halfLifeDays * DAY_MS));
   return { counts, events: h.events + 1, updatedAt: h.updatedAt };
 }
 
 /** Learns a contact's histogram from normalised events: human opens and clicks only. */
-export function learnHistogram(events: readonly EngagementEvent[], tz: string, halfLifeDays = DEFAULT_HALF_LIFE_DAYS): OpenHistogram {
+export function learnHistogram(
+  events: readonly EngagementEvent[],
+  tz: string,
+  halfLifeDays = DEFAULT_HALF_LIFE_DAYS,
+): OpenHistogram {
   let h = emptyHistogram();
   for (const e of events) {
-    if ((e.type === 'opened' || e.type === 'clicked') && e.isMachine !== true) h = addEngagement(h, e.occurredAt, tz, halfLifeDays);
+    if ((e.type === 'opened' || e.type === 'clicked') && e.isMachine !== true)
+      h = addEngagement(h, e.occurredAt, tz, halfLifeDays);
   }
   return h;
 }
@@ -107,7 +134,9 @@ export function mergeHistograms(hs: readonly OpenHistogram[], halfLifeDays = DEF
   const counts = Array.from({ length: 24 }, () => 0);
   let events = 0;
   for (const h of hs) {
-    decayTo(h, newest, halfLifeDays).forEach((c, i) => { counts[i] = counts[i]! + c; });
+    decayTo(h, newest, halfLifeDays).forEach((c, i) => {
+      counts[i] = counts[i]! + c;
+    });
     events += h.events;
   }
   return { counts, events, updatedAt: newest };
@@ -122,13 +151,20 @@ function checkRange(name: string, r: HourRange | undefined): void {
   if (r === undefined) return;
   for (const v of [r.start, r.end]) {
     if (!Number.isInteger(v) || v < 0 || v > 23) {
-      throw new SwitchyardError('VALIDATION_FAILED', `${name} hours must be integers 0..23 (got ${r.start}..${r.end})`, { details: { [name]: r } });
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `${name} hours must be integers 0..23 (got ${r.start}..${r.end})`,
+        { details: { [name]: r } },
+      );
     }
   }
 }
 
 /** Contact if it has enough events, else segment, else global, else none. */
-export function pickHistogram(hs: SendTimeHistograms, minEvents: number): { histogram: OpenHistogram | undefined; source: SendTimePlan['source'] } {
+export function pickHistogram(
+  hs: SendTimeHistograms,
+  minEvents: number,
+): { histogram: OpenHistogram | undefined; source: SendTimePlan['source'] } {
   for (const source of ['contact', 'segment', 'global'] as const) {
     const h = hs[source];
     if (h !== undefined && h.events >= minEvents) return { histogram: h, source };
@@ -148,7 +184,8 @@ export function planSendTime(hs: SendTimeHistograms, opts: SendTimeOptions): Sen
   checkRange('quietHours', opts.quietHours);
   checkRange('sendWindow', opts.sendWindow);
   const withinHours = opts.withinHours ?? 24;
-  if (!(withinHours >= 0)) throw new SwitchyardError('VALIDATION_FAILED', `withinHours must be >= 0 (got ${withinHours})`);
+  if (!(withinHours >= 0))
+    throw new SwitchyardError('VALIDATION_FAILED', `withinHours must be >= 0 (got ${withinHours})`);
   const local = createLocalTime(opts.tz);
   const { histogram, source } = pickHistogram(hs, opts.minEvents ?? 5);
   const start = opts.earliest.getTime();
@@ -165,9 +202,13 @@ export function planSendTime(hs: SendTimeHistograms, opts: SendTimeOptions): Sen
     if (best === undefined || score > best.score) best = { at, end, hour, score };
   }
   if (best === undefined) {
-    throw new SwitchyardError('VALIDATION_FAILED', `no send time within ${withinHours} h of ${opts.earliest.toISOString()} in ${opts.tz} is outside quiet hours and inside the send window`, {
-      details: { quietHours: opts.quietHours, sendWindow: opts.sendWindow },
-    });
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `no send time within ${withinHours} h of ${opts.earliest.toISOString()} in ${opts.tz} is outside quiet hours and inside the send window`,
+      {
+        details: { quietHours: opts.quietHours, sendWindow: opts.sendWindow },
+      },
+    );
   }
   const room = Math.min(best.end, limit + 1) - best.at;
   const spread = opts.spreadKey === undefined ? best.at : best.at + Math.floor(unitHash(opts.spreadKey) * room);

@@ -32,7 +32,10 @@ export function localTime(at: Date, timezone: string | undefined): { hour: numbe
     formatters.set(tz, f);
   }
   const parts = f.formatToParts(at);
-  return { hour: Number(parts.find((p) => p.type === 'hour')?.value), minute: Number(parts.find((p) => p.type === 'minute')?.value) };
+  return {
+    hour: Number(parts.find((p) => p.type === 'hour')?.value),
+    minute: Number(parts.find((p) => p.type === 'minute')?.value),
+  };
 }
 
 function inRange(hour: number, r: HourRange): boolean {

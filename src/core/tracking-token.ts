@@ -78,7 +78,8 @@ const VERSION_LINK_TAG = 0b10000000;
 const MESSAGE_BITS = VERSION_MASK | FLAG_UUIDS | FLAG_SENT_AT;
 const MAC_LINK = 16;
 const MAC_BOUNCE = 9;
-const UUID_PAIR = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
+const UUID_PAIR =
+  /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Longest token either side accepts (a ~12 kB URL); longer is refused when signing. */
 const MAX_TOKEN_CHARS = 16384;
@@ -229,7 +230,8 @@ function readLedger(body: Buffer, pos: number, packed: boolean): [string, number
   if (packed) {
     if (body.length < pos + 32) return null;
     const hex = body.subarray(pos, pos + 32).toString('hex');
-    const uuid = (h: string): string => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    const uuid = (h: string): string =>
+      `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
     return [`${uuid(hex.slice(0, 32))}:${uuid(hex.slice(32))}`, pos + 32];
   }
   const len = readVarint(body, pos, body.length);
@@ -266,7 +268,8 @@ function decodeBody(body: Buffer): TokenPayload | null {
 
 function decodeMessageBody(body: Buffer): MessageTokenPayload | null {
   const header = body[0];
-  if (header === undefined || (header & VERSION_MASK) !== VERSION_MESSAGE || (header & ~MESSAGE_BITS) !== 0) return null;
+  if (header === undefined || (header & VERSION_MASK) !== VERSION_MESSAGE || (header & ~MESSAGE_BITS) !== 0)
+    return null;
   const ledger = readLedger(body, 1, (header & FLAG_UUIDS) !== 0);
   if (ledger === null) return null;
   const payload: MessageTokenPayload = { ledgerId: ledger[0] };
@@ -282,7 +285,8 @@ function decodeMessageBody(body: Buffer): MessageTokenPayload | null {
 
 /** The token's bytes when it is a canonical base64url string within limits, else null. */
 function canonicalBytes(token: string): Buffer | null {
-  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) return null;
+  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token))
+    return null;
   const raw = Buffer.from(token, 'base64url');
   // Reject non-canonical spellings (spare low bits in the last character): one token, one string.
   return raw.toString('base64url') === token ? raw : null;
@@ -305,7 +309,8 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
   // One recipient's tokens share a ledgerId: remember the last one's encoding (per codec).
   let lastLedger: { id: string; encoded: { bytes: Buffer; packed: boolean } } | null = null;
   const ledgerBytes = (ledgerId: string): { bytes: Buffer; packed: boolean } => {
-    if (lastLedger === null || lastLedger.id !== ledgerId) lastLedger = { id: ledgerId, encoded: encodeLedger(ledgerId) };
+    if (lastLedger === null || lastLedger.id !== ledgerId)
+      lastLedger = { id: ledgerId, encoded: encodeLedger(ledgerId) };
     return lastLedger.encoded;
   };
   /** True when some key's HMAC of `body`, bytes [from, from + mac.length), equals `mac`. */
@@ -320,7 +325,8 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
   };
   const withMac = (body: Buffer, mac: Buffer): string => {
     const token = Buffer.concat([body, mac], body.length + mac.length).toString('base64url');
-    if (token.length > MAX_TOKEN_CHARS) throw new TypeError(`token would be ${token.length} characters (limit ${MAX_TOKEN_CHARS}): URL too long`);
+    if (token.length > MAX_TOKEN_CHARS)
+      throw new TypeError(`token would be ${token.length} characters (limit ${MAX_TOKEN_CHARS}): URL too long`);
     return token;
   };
   return {
@@ -340,7 +346,10 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
     signMessage(payload) {
       const body = encodeMessageBody(payload, ledgerBytes(payload.ledgerId));
       const mac = signingKey(body);
-      return { track: withMac(body, mac.subarray(0, MAC_LINK)), unsubscribe: withMac(body, mac.subarray(MAC_LINK, 2 * MAC_LINK)) };
+      return {
+        track: withMac(body, mac.subarray(0, MAC_LINK)),
+        unsubscribe: withMac(body, mac.subarray(MAC_LINK, 2 * MAC_LINK)),
+      };
     },
     verifyMessage(token, use) {
       const raw = canonicalBytes(token);
@@ -356,7 +365,10 @@ export function createTokenCodec(secrets: string | readonly string[]): TokenCode
     signLink(campaignId, linkIndex, url) {
       checkLinkIndex(linkIndex);
       const body = encodeLinkTagBody(campaignId, linkIndex, url);
-      return withMac(signingKey(body).subarray(0, MAC_LINK), body.subarray(body.length - Buffer.byteLength(url, 'utf8')));
+      return withMac(
+        signingKey(body).subarray(0, MAC_LINK),
+        body.subarray(body.length - Buffer.byteLength(url, 'utf8')),
+      );
     },
     verifyLink(tag, campaignId, linkIndex) {
       const raw = canonicalBytes(tag);

@@ -14,7 +14,15 @@ import { isSwitchyardError } from './errors.ts';
 const TRANSIENT_SQLSTATE = /^(08...|57P0[123]|53[123]00|40001|40P01)$/;
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 /** Socket-level failures (no SQLSTATE). */
-const TRANSIENT_SOCKET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const TRANSIENT_SOCKET = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 /**
  * True when retrying the same work later may succeed: a retryable SwitchyardError, a transient

@@ -23,8 +23,12 @@ export async function applyAlertToCampaign(campaigns: CampaignHolds, alert: Gove
 export function createAlertHandler(deps: { campaigns: CampaignHolds; log: Logger }): (alert: GovernorAlert) => void {
   return (alert) => {
     const level = alert.kind === 'paused' ? 'warn' : 'info';
-    deps.log[level]({ alert: alert.kind, scope: alert.scope, reason: alert.reason }, `deliverability ${alert.kind}: ${alert.reason}`);
+    deps.log[level](
+      { alert: alert.kind, scope: alert.scope, reason: alert.reason },
+      `deliverability ${alert.kind}: ${alert.reason}`,
+    );
     void applyAlertToCampaign(deps.campaigns, alert).catch((err: unknown) =>
-      deps.log.error({ err, scope: alert.scope }, 'could not apply a governor alert to the campaign'));
+      deps.log.error({ err, scope: alert.scope }, 'could not apply a governor alert to the campaign'),
+    );
   };
 }

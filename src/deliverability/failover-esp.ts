@@ -35,8 +35,10 @@ const OUTAGE_CODES = new Set(['ESP_UNAVAILABLE', 'ESP_AUTH_FAILED']);
 export function createFailoverEsp(primary: Esp, secondary: Esp, options: FailoverOptions): FailoverEsp {
   const threshold = options.failureThreshold ?? 3;
   const coolDownMs = options.coolDownMs ?? 5 * 60_000;
-  if (!(Number.isInteger(threshold) && threshold >= 1)) throw new SwitchyardError('CONFIG_INVALID', `failover failureThreshold must be an integer >= 1 (got ${threshold})`);
-  if (!(coolDownMs > 0)) throw new SwitchyardError('CONFIG_INVALID', `failover coolDownMs must be > 0 (got ${coolDownMs})`);
+  if (!(Number.isInteger(threshold) && threshold >= 1))
+    throw new SwitchyardError('CONFIG_INVALID', `failover failureThreshold must be an integer >= 1 (got ${threshold})`);
+  if (!(coolDownMs > 0))
+    throw new SwitchyardError('CONFIG_INVALID', `failover coolDownMs must be > 0 (got ${coolDownMs})`);
   const both = primary.commitPoint === 'before-final-dot' && secondary.commitPoint === 'before-final-dot';
   let failuresInRow = 0;
   let secondaryUntil = 0;
@@ -57,18 +59,26 @@ export function createFailoverEsp(primary: Esp, secondary: Esp, options: Failove
   function observe(results: readonly BatchResult[]): void {
     if (results.length === 0) return;
     const outage = results.every((r) => !r.ok && OUTAGE_CODES.has(r.error.code));
-    if (!outage) { failuresInRow = 0; return; }
+    if (!outage) {
+      failuresInRow = 0;
+      return;
+    }
     failuresInRow++;
     if (failuresInRow >= threshold && lastRoute === 'primary') {
       const first = results[0] as { ok: false; error: SwitchyardError };
       secondaryUntil = options.clock.now().getTime() + coolDownMs;
       lastRoute = 'secondary';
-      options.onSwitch?.('secondary', `${failuresInRow} primary request(s) in a row failed: ${first.error.code}: ${first.error.message}`);
+      options.onSwitch?.(
+        'secondary',
+        `${failuresInRow} primary request(s) in a row failed: ${first.error.code}: ${first.error.message}`,
+      );
     }
   }
 
   return {
-    get name() { return route() === 'primary' ? primary.name : secondary.name; },
+    get name() {
+      return route() === 'primary' ? primary.name : secondary.name;
+    },
     commitPoint: both ? 'before-final-dot' : 'before-request',
     maxBatchSize: Math.min(primary.maxBatchSize, secondary.maxBatchSize),
     active: route,

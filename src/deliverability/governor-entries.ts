@@ -19,7 +19,16 @@ import type { WarmupRamp, WarmupState } from '../core/throttle/warmup.ts';
 import { createWarmup } from '../core/throttle/warmup.ts';
 import type { ResolvedGovernorOptions } from './governor-options.ts';
 
-export const STAT_FIELDS = ['attempts', 'accepted', 'deferred', 'bounced_hard', 'bounced_soft', 'complained', 'delivered', 'failed'] as const;
+export const STAT_FIELDS = [
+  'attempts',
+  'accepted',
+  'deferred',
+  'bounced_hard',
+  'bounced_soft',
+  'complained',
+  'delivered',
+  'failed',
+] as const;
 export type StatField = (typeof STAT_FIELDS)[number];
 export const BREAKER_FIELDS = ['sent', 'hardBounces', 'complaints'] as const;
 export type BreakerField = (typeof BREAKER_FIELDS)[number];
@@ -39,7 +48,14 @@ export interface RateEntry {
   lastUsed: number;
 }
 
-export interface WarmupDay { attempts: number; deferred: number; accepted: number; complaints: number; throttleSignal: boolean; hardSignal: boolean }
+export interface WarmupDay {
+  attempts: number;
+  deferred: number;
+  accepted: number;
+  complaints: number;
+  throttleSignal: boolean;
+  hardSignal: boolean;
+}
 
 /** A scope that can be paused: a campaign or a sending domain. */
 export interface PauseEntry {
@@ -70,7 +86,8 @@ export function createEntries(o: ResolvedGovernorOptions) {
   const map = new Map<string, Entry>();
   let lastSweep = Number.NEGATIVE_INFINITY;
 
-  const statsWindow = (): SlidingWindow<StatField> => createSlidingWindow(STAT_FIELDS, { windowMs: o.statsWindowMs, buckets: 30 });
+  const statsWindow = (): SlidingWindow<StatField> =>
+    createSlidingWindow(STAT_FIELDS, { windowMs: o.statsWindowMs, buckets: 30 });
   const burst = (rate: number): number => Math.max(1, rate * o.burstSeconds);
 
   function touch<E extends Entry>(key: string, entry: E, nowMs: number): E {
@@ -81,7 +98,8 @@ export function createEntries(o: ResolvedGovernorOptions) {
   }
 
   const providerKey = (name: string): string => `p:${name}`;
-  const groupKey = (providerName: string, sendingDomain: string, groupName: string): string => `g:${providerName}|${sendingDomain}|${groupName}`;
+  const groupKey = (providerName: string, sendingDomain: string, groupName: string): string =>
+    `g:${providerName}|${sendingDomain}|${groupName}`;
   const pauseKey = (kind: PauseEntry['kind'], id: string): string => `${kind === 'campaign' ? 'c' : 'd'}:${id}`;
 
   function provider(name: string, nowMs: number): RateEntry {
@@ -91,10 +109,22 @@ export function createEntries(o: ResolvedGovernorOptions) {
     const ceiling = o.providerRates[name] ?? o.defaultProviderRate;
     const aimdOpts: AimdOptions = { ...o.providerAimd, ceiling, initial: ceiling };
     const aimd = createAimd(aimdOpts, nowMs);
-    return touch(key, {
-      kind: 'provider', provider: name, sendingDomain: undefined, group: undefined, aimd, aimdOpts,
-      bucket: createTokenBucket(aimd.rate, burst(aimd.rate), nowMs), retryAfterUntil: 0, stats: statsWindow(), lastUsed: nowMs,
-    }, nowMs);
+    return touch(
+      key,
+      {
+        kind: 'provider',
+        provider: name,
+        sendingDomain: undefined,
+        group: undefined,
+        aimd,
+        aimdOpts,
+        bucket: createTokenBucket(aimd.rate, burst(aimd.rate), nowMs),
+        retryAfterUntil: 0,
+        stats: statsWindow(),
+        lastUsed: nowMs,
+      },
+      nowMs,
+    );
   }
 
   function group(providerName: string, sendingDomain: string, groupName: string, nowMs: number): RateEntry {
@@ -103,10 +133,22 @@ export function createEntries(o: ResolvedGovernorOptions) {
     if (found !== undefined) return touch(key, found, nowMs);
     const aimdOpts: AimdOptions = { ...o.receivingAimd, ...o.receivingGroups[groupName] };
     const aimd = createAimd(aimdOpts, nowMs);
-    return touch(key, {
-      kind: 'group', provider: providerName, sendingDomain, group: groupName, aimd, aimdOpts,
-      bucket: createTokenBucket(aimd.rate, burst(aimd.rate), nowMs), retryAfterUntil: 0, stats: statsWindow(), lastUsed: nowMs,
-    }, nowMs);
+    return touch(
+      key,
+      {
+        kind: 'group',
+        provider: providerName,
+        sendingDomain,
+        group: groupName,
+        aimd,
+        aimdOpts,
+        bucket: createTokenBucket(aimd.rate, burst(aimd.rate), nowMs),
+        retryAfterUntil: 0,
+        stats: statsWindow(),
+        lastUsed: nowMs,
+      },
+      nowMs,
+    );
   }
 
   function pauseScope(kind: PauseEntry['kind'], id: string, nowMs: number): PauseEntry {
@@ -116,20 +158,33 @@ export function createEntries(o: ResolvedGovernorOptions) {
     const cfg = kind === 'sending_domain' ? o.sendingDomains[id] : undefined;
     const rate = cfg?.ratePerSec;
     const warm = cfg?.warmup;
-    return touch(key, {
-      kind, id, breaker: createBreaker(nowMs),
-      window: createSlidingWindow(BREAKER_FIELDS, { windowMs: o.breakerWindowMs, buckets: o.breakerWindowBuckets }),
-      halfOpenBucket: undefined,
-      domainBucket: rate === undefined ? undefined : createTokenBucket(rate, burst(rate), nowMs),
-      warmup: warm === undefined ? undefined : {
-        ramp: warm.ramp ?? o.defaultRamp,
-        // After a restart the step is re-derived from the age (one step per day): in-memory state
-        // is lost, and assuming clean days is the same guess the operator made when configuring.
-        state: createWarmup(nowMs, warm.step ?? Math.max(0, Math.floor((nowMs - warm.startedAt.getTime()) / 86_400_000))),
-        today: emptyWarmupDay(),
+    return touch(
+      key,
+      {
+        kind,
+        id,
+        breaker: createBreaker(nowMs),
+        window: createSlidingWindow(BREAKER_FIELDS, { windowMs: o.breakerWindowMs, buckets: o.breakerWindowBuckets }),
+        halfOpenBucket: undefined,
+        domainBucket: rate === undefined ? undefined : createTokenBucket(rate, burst(rate), nowMs),
+        warmup:
+          warm === undefined
+            ? undefined
+            : {
+                ramp: warm.ramp ?? o.defaultRamp,
+                // After a restart the step is re-derived from the age (one step per day): in-memory state
+                // is lost, and assuming clean days is the same guess the operator made when configuring.
+                state: createWarmup(
+                  nowMs,
+                  warm.step ?? Math.max(0, Math.floor((nowMs - warm.startedAt.getTime()) / 86_400_000)),
+                ),
+                today: emptyWarmupDay(),
+              },
+        stats: statsWindow(),
+        lastUsed: nowMs,
       },
-      stats: statsWindow(), lastUsed: nowMs,
-    }, nowMs);
+      nowMs,
+    );
   }
 
   function isPinned(e: Entry, nowMs: number): boolean {
@@ -159,9 +214,14 @@ export function createEntries(o: ResolvedGovernorOptions) {
     sendingDomain: (id: string, nowMs: number) => pauseScope('sending_domain', id, nowMs),
     peek: (key: string): Entry | undefined => map.get(key),
     /** Whether e is still the entry held for its key (not evicted, not replaced). */
-    isCurrent: (e: Entry): boolean => map.get(isRateEntry(e)
-      ? (e.kind === 'provider' ? providerKey(e.provider) : groupKey(e.provider, e.sendingDomain ?? '', e.group ?? ''))
-      : pauseKey(e.kind, e.id)) === e,
+    isCurrent: (e: Entry): boolean =>
+      map.get(
+        isRateEntry(e)
+          ? e.kind === 'provider'
+            ? providerKey(e.provider)
+            : groupKey(e.provider, e.sendingDomain ?? '', e.group ?? '')
+          : pauseKey(e.kind, e.id),
+      ) === e,
     all: (): Entry[] => [...map.values()],
     size: (): number => map.size,
     sweep,

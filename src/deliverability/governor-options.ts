@@ -95,7 +95,8 @@ export const DEFAULT_PROVIDER_RATE = 1_000;
 export function resolveGovernorOptions(o: GovernorOptions): ResolvedGovernorOptions {
   const receivingAimd = { ...DEFAULT_RECEIVING_AIMD, ...o.receivingAimd };
   const providerRates: Record<string, number> = {};
-  for (const [name, p] of Object.entries(o.providers ?? {})) providerRates[name] = p.ratePerSec ?? DEFAULT_PROVIDER_RATE;
+  for (const [name, p] of Object.entries(o.providers ?? {}))
+    providerRates[name] = p.ratePerSec ?? DEFAULT_PROVIDER_RATE;
   const resolved: ResolvedGovernorOptions = {
     providerRates,
     defaultProviderRate: DEFAULT_PROVIDER_RATE,
@@ -122,8 +123,12 @@ export function resolveGovernorOptions(o: GovernorOptions): ResolvedGovernorOpti
 
 function validate(r: ResolvedGovernorOptions): void {
   const problems: string[] = [];
-  const positive = (name: string, v: number): void => { if (!(v > 0)) problems.push(`${name} must be > 0 (got ${v})`); };
-  const fraction = (name: string, v: number): void => { if (!(v > 0 && v < 1)) problems.push(`${name} must be between 0 and 1 (got ${v})`); };
+  const positive = (name: string, v: number): void => {
+    if (!(v > 0)) problems.push(`${name} must be > 0 (got ${v})`);
+  };
+  const fraction = (name: string, v: number): void => {
+    if (!(v > 0 && v < 1)) problems.push(`${name} must be between 0 and 1 (got ${v})`);
+  };
   for (const [name, a] of [['receivingAimd', r.receivingAimd]] as const) {
     positive(`${name}.floor`, a.floor);
     if (!(a.ceiling >= a.floor)) problems.push(`${name}.ceiling must be >= floor (got ${a.ceiling} < ${a.floor})`);
@@ -145,6 +150,8 @@ function validate(r: ResolvedGovernorOptions): void {
   positive('maxKeys', r.maxKeys);
   positive('minWaitMs', r.minWaitMs);
   if (problems.length > 0) {
-    throw new SwitchyardError('CONFIG_INVALID', `governor options invalid: ${problems.join('; ')}`, { details: { problems } });
+    throw new SwitchyardError('CONFIG_INVALID', `governor options invalid: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
 }

@@ -28,7 +28,13 @@ export function scopeOf(e: PauseEntry): AlertScope {
 }
 
 /** The entries one outcome touches, looked up (and swept) in report's order. */
-interface Touched { provider: RateEntry; group: RateEntry; groupName: string; domain: PauseEntry; pauses: PauseEntry[] }
+interface Touched {
+  provider: RateEntry;
+  group: RateEntry;
+  groupName: string;
+  domain: PauseEntry;
+  pauses: PauseEntry[];
+}
 
 export function createReporter(entries: Entries, o: ResolvedGovernorOptions, nowMs: () => number, alert: Alert) {
   /** Moves a breaker on (cool-down, thresholds) and emits the alert for any transition. */
@@ -37,7 +43,8 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     e.breaker = step.state;
     if (step.resetWindow) clearWindow(e.window);
     switch (step.transition) {
-      case undefined: return;
+      case undefined:
+        return;
       case 'opened':
         e.halfOpenBucket = undefined;
         return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
@@ -60,7 +67,12 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     e.bucket = setRate(e.bucket, now, e.aimd.rate, entries.burst(e.aimd.rate));
     if (step.change === 'decreased' || step.change === 'held') {
       const held = isHeld(e.aimd, now) ? `; held until ${new Date(e.aimd.heldUntil).toISOString()}` : '';
-      alert('rate_reduced', scope, `${why}: ${before.toFixed(1)} → ${e.aimd.rate.toFixed(1)} msgs/s (recent deferrals ${(recentDeferralRatio(e.aimd) * 100).toFixed(1)}%)${held}`, now);
+      alert(
+        'rate_reduced',
+        scope,
+        `${why}: ${before.toFixed(1)} → ${e.aimd.rate.toFixed(1)} msgs/s (recent deferrals ${(recentDeferralRatio(e.aimd) * 100).toFixed(1)}%)${held}`,
+        now,
+      );
     }
   }
 
@@ -80,14 +92,23 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     const stats = (field: StatField): void => {
       for (const e of [provider, group, ...pauses]) recordInWindow(e.stats, now, field);
     };
-    const groupScope: AlertScope = { provider: out.provider, sendingDomain: out.sendingDomain, receivingGroup: groupName };
+    const groupScope: AlertScope = {
+      provider: out.provider,
+      sendingDomain: out.sendingDomain,
+      receivingGroup: groupName,
+    };
     const day = domain.warmup?.today;
     switch (out.kind) {
       case 'accepted': {
-        stats('attempts'); stats('accepted');
-        if (day !== undefined) { day.attempts++; day.accepted++; }
+        stats('attempts');
+        stats('accepted');
+        if (day !== undefined) {
+          day.attempts++;
+          day.accepted++;
+        }
         for (const p of pauses) recordInWindow(p.window, now, 'sent');
-        const success: AimdSignal = out.latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs: out.latencyMs };
+        const success: AimdSignal =
+          out.latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs: out.latencyMs };
         applyAimd(group, now, success, `latency ${out.latencyMs ?? 0} ms above target`, groupScope);
         applyAimd(provider, now, { kind: 'success' }, 'provider', { provider: out.provider });
         break;
@@ -97,16 +118,28 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
         if (day !== undefined) day.attempts++;
         if (out.httpStatus === 429) {
           stats('deferred');
-          if (out.retryAfterMs !== undefined) provider.retryAfterUntil = Math.max(provider.retryAfterUntil, now + out.retryAfterMs);
-          applyAimd(provider, now, { kind: 'deferral', severity: 'throttle' }, 'provider returned 429', { provider: out.provider });
+          if (out.retryAfterMs !== undefined)
+            provider.retryAfterUntil = Math.max(provider.retryAfterUntil, now + out.retryAfterMs);
+          applyAimd(provider, now, { kind: 'deferral', severity: 'throttle' }, 'provider returned 429', {
+            provider: out.provider,
+          });
           break;
         }
         const cls = classifyDeferral(out);
         if (cls === 'recipient') break;
         stats('deferred');
         // Ref §6: a 4.7.28 / RP-00x day holds the ramp; only a provider block halves it.
-        if (day !== undefined) { day.deferred++; if (cls === 'hard') day.throttleSignal = true; }
-        applyAimd(group, now, { kind: 'deferral', severity: cls }, `${cls} deferral ${out.enhancedStatus ?? out.smtpCode ?? ''}`.trim(), groupScope);
+        if (day !== undefined) {
+          day.deferred++;
+          if (cls === 'hard') day.throttleSignal = true;
+        }
+        applyAimd(
+          group,
+          now,
+          { kind: 'deferral', severity: cls },
+          `${cls} deferral ${out.enhancedStatus ?? out.smtpCode ?? ''}`.trim(),
+          groupScope,
+        );
         break;
       }
       case 'bounced_hard': {
@@ -114,7 +147,12 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
         for (const p of pauses) recordInWindow(p.window, now, 'hardBounces');
         if (/5\.7\.515|SC-00\d/.test(`${out.enhancedStatus ?? ''} ${out.diagnostic ?? ''}`)) {
           // deliverability.md §4 hard stop: a provider block needs a human, never a timer.
-          domain.breaker = breakerTrip(domain.breaker, now, `provider block ${out.enhancedStatus ?? ''} ${out.diagnostic ?? ''}`.trim(), true);
+          domain.breaker = breakerTrip(
+            domain.breaker,
+            now,
+            `provider block ${out.enhancedStatus ?? ''} ${out.diagnostic ?? ''}`.trim(),
+            true,
+          );
           if (day !== undefined) day.hardSignal = true;
           alert('paused', { sendingDomain: domain.id }, domain.breaker.reason ?? 'provider block', now);
         }
@@ -125,9 +163,16 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
         if (day !== undefined) day.complaints++;
         for (const p of pauses) recordInWindow(p.window, now, 'complaints');
         break;
-      case 'bounced_soft': stats('bounced_soft'); break;
-      case 'delivered': stats('delivered'); break;
-      case 'failed': stats('attempts'); stats('failed'); break;
+      case 'bounced_soft':
+        stats('bounced_soft');
+        break;
+      case 'delivered':
+        stats('delivered');
+        break;
+      case 'failed':
+        stats('attempts');
+        stats('failed');
+        break;
     }
     for (const p of pauses) checkBreaker(p, now);
   }
@@ -142,7 +187,11 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
   function quietAccepts(t: Touched, latencyMs: number | undefined, now: number, max: number): number {
     if (entries.isSweepDue(now)) return 0;
     if (!entries.isCurrent(t.provider) || !entries.isCurrent(t.group) || !t.pauses.every(entries.isCurrent)) return 0;
-    if (!isQuietSuccess(t.group.aimd, t.group.aimdOpts, now, latencyMs) || !isQuietSuccess(t.provider.aimd, t.provider.aimdOpts, now)) return 0;
+    if (
+      !isQuietSuccess(t.group.aimd, t.group.aimdOpts, now, latencyMs)
+      || !isQuietSuccess(t.provider.aimd, t.provider.aimdOpts, now)
+    )
+      return 0;
     let quiet = max;
     for (const p of t.pauses) {
       const sentPerCheck = isCountedAt(p.window, now) ? 1 : 0;
@@ -158,7 +207,10 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
       recordInWindow(e.stats, now, 'accepted', n);
     }
     const day = t.domain.warmup?.today;
-    if (day !== undefined) { day.attempts += n; day.accepted += n; }
+    if (day !== undefined) {
+      day.attempts += n;
+      day.accepted += n;
+    }
     for (const p of t.pauses) recordInWindow(p.window, now, 'sent', n);
     t.group.aimd = aimdCountSuccesses(t.group.aimd, t.group.aimdOpts, now, n, latencyMs);
     t.provider.aimd = aimdCountSuccesses(t.provider.aimd, t.provider.aimdOpts, now, n);
@@ -167,11 +219,12 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
   function reportAccepted(key: SendKey, n: number, latencyMs?: number): void {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`reportAccepted needs a whole count >= 0 (got ${n})`);
     if (n === 0) return;
-    const out: SendOutcome = latencyMs === undefined ? { ...key, kind: 'accepted' } : { ...key, kind: 'accepted', latencyMs };
+    const out: SendOutcome =
+      latencyMs === undefined ? { ...key, kind: 'accepted' } : { ...key, kind: 'accepted', latencyMs };
     const now = nowMs();
     // Loop invariant: t is the look-up of the next send, already done; its apply is not.
     let t = touch(out, now);
-    for (let left = n; left > 0;) {
+    for (let left = n; left > 0; ) {
       const quiet = quietAccepts(t, latencyMs, now, left);
       if (quiet > 0) {
         countAccepts(t, latencyMs, now, quiet);

@@ -40,7 +40,13 @@ function pct(part: number, whole: number): number {
 }
 
 export function describeStatus(all: readonly Entry[], nowMs: number, o: ResolvedGovernorOptions): GovernorStatus {
-  const out: GovernorStatus = { at: new Date(nowMs), providers: [], sendingDomains: [], receivingGroups: [], campaigns: [] };
+  const out: GovernorStatus = {
+    at: new Date(nowMs),
+    providers: [],
+    sendingDomains: [],
+    receivingGroups: [],
+    campaigns: [],
+  };
   for (const e of all) {
     const t = windowTotals(e.stats, nowMs);
     const common = {
@@ -52,9 +58,10 @@ export function describeStatus(all: readonly Entry[], nowMs: number, o: Resolved
     if (isRateEntry(e)) {
       const held = Math.max(e.aimd.heldUntil, e.retryAfterUntil);
       const row: ScopeStatus = {
-        scope: e.kind === 'provider'
-          ? { provider: e.provider }
-          : { provider: e.provider, sendingDomain: e.sendingDomain ?? '', receivingGroup: e.group ?? '' },
+        scope:
+          e.kind === 'provider'
+            ? { provider: e.provider }
+            : { provider: e.provider, sendingDomain: e.sendingDomain ?? '', receivingGroup: e.group ?? '' },
         ratePerSec: Math.round(e.aimd.rate * 100) / 100,
         ...common,
         breaker: null,
@@ -69,9 +76,21 @@ export function describeStatus(all: readonly Entry[], nowMs: number, o: Resolved
       scope: e.kind === 'campaign' ? { campaignId: e.id } : { sendingDomain: e.id },
       ratePerSec: halfOpenRate ?? (e.domainBucket === undefined ? null : e.domainBucket.rate),
       ...common,
-      breaker: { state: e.breaker.phase, reason: e.breaker.reason ?? null, since: new Date(e.breaker.since), requiresOperator: e.breaker.requiresOperator },
+      breaker: {
+        state: e.breaker.phase,
+        reason: e.breaker.reason ?? null,
+        since: new Date(e.breaker.since),
+        requiresOperator: e.breaker.requiresOperator,
+      },
       heldUntil: null,
-      warmup: e.warmup === undefined ? null : { step: e.warmup.state.step, dailyCap: warmupCap(e.warmup.ramp, e.warmup.state), usedToday: e.warmup.state.used },
+      warmup:
+        e.warmup === undefined
+          ? null
+          : {
+              step: e.warmup.state.step,
+              dailyCap: warmupCap(e.warmup.ramp, e.warmup.state),
+              usedToday: e.warmup.state.used,
+            },
     };
     (e.kind === 'campaign' ? out.campaigns : out.sendingDomains).push(row);
   }

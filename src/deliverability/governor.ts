@@ -70,20 +70,34 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
   function throwIfPaused(e: PauseEntry, now: number): void {
     checkBreaker(e, now);
     if (e.breaker.phase !== 'open') return;
-    const waitMs = e.breaker.requiresOperator ? undefined : Math.max(0, e.breaker.openedAt + o.breaker.cooldownMs - now);
-    throw new SwitchyardError('DELIVERABILITY_PAUSED', `${e.kind === 'campaign' ? 'campaign' : 'sending domain'} ${e.id} is paused: ${e.breaker.reason ?? 'no reason recorded'}`, {
-      retryable: waitMs !== undefined,
-      ...(waitMs === undefined ? {} : { retryAfterMs: waitMs }),
-      details: { scope: scopeOf(e), reason: e.breaker.reason, requiresOperator: e.breaker.requiresOperator },
-    });
+    const waitMs = e.breaker.requiresOperator
+      ? undefined
+      : Math.max(0, e.breaker.openedAt + o.breaker.cooldownMs - now);
+    throw new SwitchyardError(
+      'DELIVERABILITY_PAUSED',
+      `${e.kind === 'campaign' ? 'campaign' : 'sending domain'} ${e.id} is paused: ${e.breaker.reason ?? 'no reason recorded'}`,
+      {
+        retryable: waitMs !== undefined,
+        ...(waitMs === undefined ? {} : { retryAfterMs: waitMs }),
+        details: { scope: scopeOf(e), reason: e.breaker.reason, requiresOperator: e.breaker.requiresOperator },
+      },
+    );
   }
 
-  interface Limit { avail: number; waitMs: number; take(k: number): void }
+  interface Limit {
+    avail: number;
+    waitMs: number;
+    take(k: number): void;
+  }
 
   function bucketLimit(get: () => TokenBucket, set: (b: TokenBucket) => void, now: number, heldUntil = 0): Limit {
     if (now < heldUntil) return { avail: 0, waitMs: heldUntil - now, take: () => undefined };
     const b = get();
-    return { avail: available(b, now), waitMs: tryTake(b, now, 1).waitMs, take: (k) => set(takeUpTo(get(), now, k).state) };
+    return {
+      avail: available(b, now),
+      waitMs: tryTake(b, now, 1).waitMs,
+      take: (k) => set(takeUpTo(get(), now, k).state),
+    };
   }
 
   function rollWarmup(d: PauseEntry, now: number): void {
@@ -96,7 +110,10 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       hadThrottleSignal: t.throttleSignal,
       hadHardSignal: t.hardSignal,
     });
-    if (state !== w.state) { w.state = state; w.today = emptyWarmupDay(); }
+    if (state !== w.state) {
+      w.state = state;
+      w.today = emptyWarmupDay();
+    }
   }
 
   /** Every budget the key draws on, after checking the pauses. */
@@ -112,16 +129,48 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     // reserved test domains (demo, sandbox, local sinks) have no receiver to protect
     const rated = isReservedDomain(key.recipientDomain) ? [provider] : [provider, group];
     const limits = rated.map((e) =>
-      bucketLimit(() => e.bucket, (b) => { e.bucket = b; }, now, Math.max(e.aimd.heldUntil, e.retryAfterUntil)));
+      bucketLimit(
+        () => e.bucket,
+        (b) => {
+          e.bucket = b;
+        },
+        now,
+        Math.max(e.aimd.heldUntil, e.retryAfterUntil),
+      ),
+    );
     for (const p of campaign === undefined ? [domain] : [domain, campaign]) {
-      if (p.halfOpenBucket !== undefined) limits.push(bucketLimit(() => p.halfOpenBucket!, (b) => { p.halfOpenBucket = b; }, now));
+      if (p.halfOpenBucket !== undefined)
+        limits.push(
+          bucketLimit(
+            () => p.halfOpenBucket!,
+            (b) => {
+              p.halfOpenBucket = b;
+            },
+            now,
+          ),
+        );
     }
-    if (domain.domainBucket !== undefined) limits.push(bucketLimit(() => domain.domainBucket!, (b) => { domain.domainBucket = b; }, now));
+    if (domain.domainBucket !== undefined)
+      limits.push(
+        bucketLimit(
+          () => domain.domainBucket!,
+          (b) => {
+            domain.domainBucket = b;
+          },
+          now,
+        ),
+      );
     rollWarmup(domain, now);
     const w = domain.warmup;
     if (w !== undefined) {
       const left = warmupCap(w.ramp, w.state) - w.state.used;
-      limits.push({ avail: left, waitMs: left >= 1 ? 0 : msUntilNextDay(now), take: (k) => { w.state = { ...w.state, used: w.state.used + k }; } });
+      limits.push({
+        avail: left,
+        waitMs: left >= 1 ? 0 : msUntilNextDay(now),
+        take: (k) => {
+          w.state = { ...w.state, used: w.state.used + k };
+        },
+      });
     }
     return limits;
   }
@@ -174,8 +223,13 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     }
     if (scope.provider !== undefined) {
       for (const e of entries.all()) {
-        if (isRateEntry(e) && e.provider === scope.provider
-          && (scope.sendingDomain === undefined || e.sendingDomain === undefined || e.sendingDomain === scope.sendingDomain)) {
+        if (
+          isRateEntry(e)
+          && e.provider === scope.provider
+          && (scope.sendingDomain === undefined
+            || e.sendingDomain === undefined
+            || e.sendingDomain === scope.sendingDomain)
+        ) {
           e.aimd = { ...e.aimd, heldUntil: 0 };
           e.retryAfterUntil = 0;
         }
@@ -185,7 +239,9 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
   }
 
   return {
-    acquire: async (key, signal) => { await acquireMany(1, key, signal); },
+    acquire: async (key, signal) => {
+      await acquireMany(1, key, signal);
+    },
     acquireMany,
     tryAcquireMany: (n, key) => grant(n, key).granted,
     report,

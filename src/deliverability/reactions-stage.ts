@@ -42,8 +42,11 @@ export async function reportReactions(deps: GovernorReactionDeps, batch: Reactio
     const sendingDomain = senders.get(e.campaignId);
     if (sendingDomain === null || sendingDomain === undefined) continue;
     deps.governor.report({
-      kind, provider: NOT_AN_ESP.has(e.provider) ? deps.defaultProvider : e.provider,
-      sendingDomain, recipientDomain: domainOf(e.email), campaignId: e.campaignId,
+      kind,
+      provider: NOT_AN_ESP.has(e.provider) ? deps.defaultProvider : e.provider,
+      sendingDomain,
+      recipientDomain: domainOf(e.email),
+      campaignId: e.campaignId,
       ...(e.reason !== null ? { diagnostic: e.reason } : {}),
     });
     reported++;
@@ -54,9 +57,10 @@ export async function reportReactions(deps: GovernorReactionDeps, batch: Reactio
 export function governorReactionsStage(deps: GovernorReactionDeps): StageDefinition {
   return {
     name: 'governor',
-    consumers: [consumerOf(
-      { topic: TOPICS.reactions, group: 'governor', batchSize: 20 },
-      async (m) => { await reportReactions(deps, m.payload); },
-    )],
+    consumers: [
+      consumerOf({ topic: TOPICS.reactions, group: 'governor', batchSize: 20 }, async (m) => {
+        await reportReactions(deps, m.payload);
+      }),
+    ],
   };
 }

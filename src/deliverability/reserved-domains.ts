@@ -9,7 +9,11 @@ const RESERVED_TLDS = new Set(['example', 'test', 'invalid', 'localhost']);
 const RESERVED_SLDS = new Set(['example.com', 'example.net', 'example.org']);
 
 export function isReservedDomain(addressOrDomain: string): boolean {
-  const domain = addressOrDomain.slice(addressOrDomain.lastIndexOf('@') + 1).trim().toLowerCase().replace(/\.$/, '');
+  const domain = addressOrDomain
+    .slice(addressOrDomain.lastIndexOf('@') + 1)
+    .trim()
+    .toLowerCase()
+    .replace(/\.$/, '');
   const labels = domain.split('.');
   if (RESERVED_TLDS.has(labels[labels.length - 1]!)) return true;
   return RESERVED_SLDS.has(labels.slice(-2).join('.'));

@@ -16,14 +16,20 @@ export const MIN_PAUSE_RECHECK_MS = 5_000;
 export const MAX_PAUSE_RECHECK_MS = 60_000;
 
 export function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).trim().toLowerCase();
+  return address
+    .slice(address.lastIndexOf('@') + 1)
+    .trim()
+    .toLowerCase();
 }
 
 export function senderDomain(msg: OutboundMessage): string {
   return domainOf(msg.from.address);
 }
 
-interface KeyCount { key: SendKey; n: number }
+interface KeyCount {
+  key: SendKey;
+  n: number;
+}
 
 /** Groups messages by (sending domain, recipient domain); the same message key gives the same
  *  object. The sender is parsed once per distinct from address (one per campaign in practice). */
@@ -56,7 +62,13 @@ function createKeyCounts(provider: string, campaignId: string) {
  * Tokens already taken for earlier groups are not returned on a pause (a pause is per campaign or
  * sending domain, so it hits the first group already in practice).
  */
-export async function admitChunk(governor: Governor, provider: string, campaignId: string, messages: readonly OutboundMessage[], signal?: AbortSignal): Promise<Deferral | undefined> {
+export async function admitChunk(
+  governor: Governor,
+  provider: string,
+  campaignId: string,
+  messages: readonly OutboundMessage[],
+  signal?: AbortSignal,
+): Promise<Deferral | undefined> {
   const keyOf = createKeyCounts(provider, campaignId);
   const groups: KeyCount[] = [];
   for (const msg of messages) {
@@ -65,11 +77,14 @@ export async function admitChunk(governor: Governor, provider: string, campaignI
   }
   try {
     for (const { key, n } of groups) {
-      for (let left = n; left > 0;) left -= await governor.acquireMany(left, key, signal);
+      for (let left = n; left > 0; ) left -= await governor.acquireMany(left, key, signal);
     }
   } catch (err) {
     if (isSwitchyardError(err) && err.code === 'DELIVERABILITY_PAUSED') {
-      const delayMs = Math.min(MAX_PAUSE_RECHECK_MS, Math.max(MIN_PAUSE_RECHECK_MS, err.retryAfterMs ?? MAX_PAUSE_RECHECK_MS));
+      const delayMs = Math.min(
+        MAX_PAUSE_RECHECK_MS,
+        Math.max(MIN_PAUSE_RECHECK_MS, err.retryAfterMs ?? MAX_PAUSE_RECHECK_MS),
+      );
       return { kind: 'defer', delayMs, reason: err.message };
     }
     throw err;
@@ -89,14 +104,32 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
   const httpStatus = num(d.status);
   const diagnostic = str(d.response) ?? e.message;
   if (smtpCode !== undefined && smtpCode >= 400 && smtpCode < 500) {
-    return { ...key, kind: 'deferred', smtpCode, ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}), diagnostic, latencyMs };
+    return {
+      ...key,
+      kind: 'deferred',
+      smtpCode,
+      ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}),
+      diagnostic,
+      latencyMs,
+    };
   }
   if (e.code === 'ESP_RATE_LIMITED') {
-    return { ...key, kind: 'deferred', httpStatus: httpStatus ?? 429, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}), diagnostic, latencyMs };
+    return {
+      ...key,
+      kind: 'deferred',
+      httpStatus: httpStatus ?? 429,
+      ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+      diagnostic,
+      latencyMs,
+    };
   }
   return {
-    ...key, kind: 'failed', diagnostic, latencyMs,
-    ...(smtpCode !== undefined ? { smtpCode } : {}), ...(httpStatus !== undefined ? { httpStatus } : {}),
+    ...key,
+    kind: 'failed',
+    diagnostic,
+    latencyMs,
+    ...(smtpCode !== undefined ? { smtpCode } : {}),
+    ...(httpStatus !== undefined ? { httpStatus } : {}),
     ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}),
   };
 }
@@ -112,12 +145,24 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
  * only the order of alerts from different keys and which key counts as most recently used (so,
  * past maxKeys, which idle key is evicted first).
  */
-export function reportResults(governor: Governor, provider: string, campaignId: string, messages: readonly OutboundMessage[], results: readonly BatchResult[], latencyMs: number, attempted?: ReadonlySet<string>): void {
-  if (results.length !== messages.length) throw new RangeError(`reportResults: ${results.length} result(s) for ${messages.length} message(s)`);
+export function reportResults(
+  governor: Governor,
+  provider: string,
+  campaignId: string,
+  messages: readonly OutboundMessage[],
+  results: readonly BatchResult[],
+  latencyMs: number,
+  attempted?: ReadonlySet<string>,
+): void {
+  if (results.length !== messages.length)
+    throw new RangeError(`reportResults: ${results.length} result(s) for ${messages.length} message(s)`);
   const keyOf = createKeyCounts(provider, campaignId);
   const pending: KeyCount[] = [];
   const flush = (): void => {
-    for (const g of pending) { governor.reportAccepted(g.key, g.n, latencyMs); g.n = 0; }
+    for (const g of pending) {
+      governor.reportAccepted(g.key, g.n, latencyMs);
+      g.n = 0;
+    }
     pending.length = 0;
   };
   for (let i = 0; i < messages.length; i++) {

@@ -2,9 +2,15 @@
 import { pino, type Logger } from 'pino';
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({
-    level,
-    base: { service: 'switchyard' },
-    redact: { paths: ['*.password', '*.apiKey', '*.secret', '*.email', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-  }, destination as pino.DestinationStream | undefined);
+  return pino(
+    {
+      level,
+      base: { service: 'switchyard' },
+      redact: {
+        paths: ['*.password', '*.apiKey', '*.secret', '*.email', 'req.headers.authorization', 'req.headers.cookie'],
+        censor: '[redacted]',
+      },
+    },
+    destination as pino.DestinationStream | undefined,
+  );
 }

@@ -40,7 +40,10 @@ export function linkTags(url: string): string[] {
     } catch {
       segment = raw;
     }
-    segment = segment.trim().toLowerCase().replace(/\.(html?|php|aspx?)$/, '');
+    segment = segment
+      .trim()
+      .toLowerCase()
+      .replace(/\.(html?|php|aspx?)$/, '');
     if (segment !== '' && !isIdLike(segment)) tags.push(`path:${segment}`);
   }
   return [...new Set(tags)];
@@ -50,22 +53,31 @@ export function linkTags(url: string): string[] {
 export function toLinkClicks(batch: ReactionBatch): { id: string; key: string; payload: LinkClickedPayload }[] {
   return batch.events.flatMap((e) => {
     if (e.type !== 'clicked' || e.isMachine || e.contactId === null || e.url === null) return [];
-    return [{
-      id: `clicked:${e.sourceId}`, key: e.contactId,
-      payload: { contactId: e.contactId, campaignId: e.campaignId, url: e.url, tags: linkTags(e.url), sourceId: e.sourceId, occurredAt: e.occurredAt },
-    }];
+    return [
+      {
+        id: `clicked:${e.sourceId}`,
+        key: e.contactId,
+        payload: {
+          contactId: e.contactId,
+          campaignId: e.campaignId,
+          url: e.url,
+          tags: linkTags(e.url),
+          sourceId: e.sourceId,
+          occurredAt: e.occurredAt,
+        },
+      },
+    ];
   });
 }
 
 export function clicksStage(deps: { bus: Bus }): StageDefinition {
   return {
     name: 'clicks',
-    consumers: [consumerOf(
-      { topic: TOPICS.reactions, group: 'clicks', batchSize: 20 },
-      async (m) => {
+    consumers: [
+      consumerOf({ topic: TOPICS.reactions, group: 'clicks', batchSize: 20 }, async (m) => {
         const messages = toLinkClicks(m.payload);
         if (messages.length > 0) await publishTo(deps.bus, TOPICS.linkClicked, messages);
-      },
-    )],
+      }),
+    ],
   };
 }

@@ -11,7 +11,11 @@ import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Crm } from '../connectors/crm/port.ts';
 import {
-  accumulateEngagement, DEFAULT_ENGAGEMENT_OPTIONS, scoreAt, type EngagementOptions, type EngagementState,
+  accumulateEngagement,
+  DEFAULT_ENGAGEMENT_OPTIONS,
+  scoreAt,
+  type EngagementOptions,
+  type EngagementState,
 } from '../core/engagement-score.ts';
 import { toError } from '../core/errors.ts';
 import type { Db } from '../store/port.ts';
@@ -76,14 +80,21 @@ const UPSERT_OUTBOX = `
   on conflict (contact_id) do update set
     score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at), revision = o.revision + 1`;
 
-export interface StoredEngagement { contactId: string; state: EngagementState }
+export interface StoredEngagement {
+  contactId: string;
+  state: EngagementState;
+}
 
 /**
  * Folds one reaction batch into the stored scores and queues the changed ones for the CRM.
  * `messageId` is the bus message id: applying the same id twice is a no-op (returns []).
  */
 export async function applyEngagementBatch(
-  db: Db, batch: ReactionBatch, messageId: string, now: Date, options: { coalesceMs: number; score?: EngagementOptions },
+  db: Db,
+  batch: ReactionBatch,
+  messageId: string,
+  now: Date,
+  options: { coalesceMs: number; score?: EngagementOptions },
 ): Promise<StoredEngagement[]> {
   const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
   const byContact = new Map<string, { type: string; occurredAt: Date; isMachine: boolean }[]>();
@@ -95,17 +106,26 @@ export async function applyEngagementBatch(
   }
   const input = [...byContact].flatMap(([contactId, events]) => {
     const s = accumulateEngagement(events, score);
-    return s === null ? [] : [{ contact_id: contactId, raw: s.raw, at: s.at.toISOString(), last_engaged_at: s.lastEngagedAt.toISOString() }];
+    return s === null
+      ? []
+      : [{ contact_id: contactId, raw: s.raw, at: s.at.toISOString(), last_engaged_at: s.lastEngagedAt.toISOString() }];
   });
   if (input.length === 0) return [];
   return db.transaction(async (tx) => {
     const { rows: marked } = await tx.query(MARK_APPLIED, [messageId, now]);
     if (marked.length === 0) return [];
     const { rows } = await tx.query<{ contact_id: string; raw_score: number; raw_at: Date; last_engaged_at: Date }>(
-      UPSERT_ENGAGEMENT, [JSON.stringify(input), now, score.halfLifeDays * 86_400]);
-    const stored = rows.map((r) => ({ contactId: r.contact_id, state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) } }));
+      UPSERT_ENGAGEMENT,
+      [JSON.stringify(input), now, score.halfLifeDays * 86_400],
+    );
+    const stored = rows.map((r) => ({
+      contactId: r.contact_id,
+      state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) },
+    }));
     await tx.query(UPSERT_OUTBOX, [
-      stored.map((s) => s.contactId), stored.map((s) => scoreAt(s.state, now, score)), stored.map((s) => s.state.lastEngagedAt.toISOString()),
+      stored.map((s) => s.contactId),
+      stored.map((s) => scoreAt(s.state, now, score)),
+      stored.map((s) => s.state.lastEngagedAt.toISOString()),
       new Date(now.getTime() + options.coalesceMs),
     ]);
     return stored;
@@ -132,10 +152,21 @@ export async function flushEngagementOutbox(deps: EngagementStageDeps): Promise<
   const now = deps.clock.now();
   let sent = 0;
   for (;;) {
-    const { rows } = await deps.db.query<{ contact_id: string; score: number; last_engaged_at: Date; revision: number }>(SELECT_DUE, [now, o.batchSize]);
+    const { rows } = await deps.db.query<{
+      contact_id: string;
+      score: number;
+      last_engaged_at: Date;
+      revision: number;
+    }>(SELECT_DUE, [now, o.batchSize]);
     if (rows.length === 0) return sent;
     try {
-      await deps.crm.updateEngagement(rows.map((r) => ({ contactId: r.contact_id, score: Number(r.score), lastEngagedAt: new Date(r.last_engaged_at) })));
+      await deps.crm.updateEngagement(
+        rows.map((r) => ({
+          contactId: r.contact_id,
+          score: Number(r.score),
+          lastEngagedAt: new Date(r.last_engaged_at),
+        })),
+      );
     } catch (err) {
       await deps.db.query(POSTPONE, [rows.map((r) => r.contact_id), new Date(now.getTime() + o.retryDelayMs)]);
       throw err;
@@ -166,12 +197,14 @@ export function engagementStage(deps: EngagementStageDeps): StageDefinition {
   const score = deps.options?.score;
   return {
     name: 'engagement',
-    consumers: [consumerOf(
-      { topic: TOPICS.reactions, group: 'engagement', batchSize: 20 },
-      async (m) => {
-        await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), { coalesceMs, ...(score === undefined ? {} : { score }) });
-      },
-    )],
+    consumers: [
+      consumerOf({ topic: TOPICS.reactions, group: 'engagement', batchSize: 20 }, async (m) => {
+        await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), {
+          coalesceMs,
+          ...(score === undefined ? {} : { score }),
+        });
+      }),
+    ],
     loops: [(signal) => runEngagementFlusher(deps, signal)],
   };
 }

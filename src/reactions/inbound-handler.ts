@@ -17,7 +17,12 @@ import { isSwitchyardError, toError } from '../core/errors.ts';
 import { toStorable, toStorableText } from '../core/storable-json.ts';
 import { isTransientFailure } from '../core/transient-failure.ts';
 import type { Queryable } from '../store/port.ts';
-import { parseInboundMessage, toEngagementEvents, type InboundMessage, type ParseInboundOptions } from './inbound/parse.ts';
+import {
+  parseInboundMessage,
+  toEngagementEvents,
+  type InboundMessage,
+  type ParseInboundOptions,
+} from './inbound/parse.ts';
 import type { InboundEnvelope } from './inbound/smtp-listener.ts';
 import { referencesOf, vouchForEvents, type FindSentMessages } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
@@ -44,11 +49,21 @@ export function inboundSourceId(raw: Buffer): string {
   return `inbound:${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`;
 }
 
-export function createInboundHandler(deps: InboundHandlerDeps): (raw: Buffer, envelope: InboundEnvelope) => Promise<void> {
+export function createInboundHandler(
+  deps: InboundHandlerDeps,
+): (raw: Buffer, envelope: InboundEnvelope) => Promise<void> {
   const options = deps.parse ?? {};
-  const keep = async (raw: Buffer, envelope: InboundEnvelope, sourceId: string, code: string, message: string): Promise<void> => {
+  const keep = async (
+    raw: Buffer,
+    envelope: InboundEnvelope,
+    sourceId: string,
+    code: string,
+    message: string,
+  ): Promise<void> => {
     await deps.deadLetters.add({
-      stage: INBOUND_DEAD_LETTER_STAGE, code, message: toStorableText(message),
+      stage: INBOUND_DEAD_LETTER_STAGE,
+      code,
+      message: toStorableText(message),
       payload: { sourceId, envelope, bytes: raw.length, rawBase64: raw.toString('base64') },
     });
   };
@@ -67,7 +82,13 @@ export function createInboundHandler(deps: InboundHandlerDeps): (raw: Buffer, en
     }
     try {
       const events = toEngagementEvents(parsed, { receivedAt: deps.clock.now(), sourceId });
-      const vouched = await vouchForEvents(deps.findSentMessages, parsed, events, referencesOf(parsed, envelope, options), deps.verpSecrets ?? []);
+      const vouched = await vouchForEvents(
+        deps.findSentMessages,
+        parsed,
+        events,
+        referencesOf(parsed, envelope, options),
+        deps.verpSecrets ?? [],
+      );
       if (vouched.ingest.length > 0) await deps.ingest(vouched.ingest);
       if (vouched.review.length > 0) await addReviewItems(deps.db, vouched.review, deps.clock.now());
     } catch (err) {
@@ -78,8 +99,13 @@ export function createInboundHandler(deps: InboundHandlerDeps): (raw: Buffer, en
       }
       const sqlstate = (err as { code?: unknown }).code;
       // No data values in the message: a database error may quote the row it refused.
-      await keep(raw, envelope, sourceId, 'INBOUND_MESSAGE_UNSTORABLE',
-        `storing the inbound message failed in a way that would repeat${typeof sqlstate === 'string' ? ` (${sqlstate})` : ''}`);
+      await keep(
+        raw,
+        envelope,
+        sourceId,
+        'INBOUND_MESSAGE_UNSTORABLE',
+        `storing the inbound message failed in a way that would repeat${typeof sqlstate === 'string' ? ` (${sqlstate})` : ''}`,
+      );
     }
   };
 }

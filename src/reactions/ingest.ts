@@ -14,10 +14,15 @@ import { addSuppressions, type SuppressionEntry } from '../compliance/suppressio
 import type { Db } from '../store/port.ts';
 import { TOPICS, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
 
-export interface IngestResult { accepted: number; duplicates: number }
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
 
 const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['reason']>> = {
-  unsubscribed: 'unsubscribed', complained: 'complained', bounced_hard: 'bounced_hard',
+  unsubscribed: 'unsubscribed',
+  complained: 'complained',
+  bounced_hard: 'bounced_hard',
 };
 
 const INSERT = `
@@ -46,11 +51,15 @@ async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<str
   const legacy: string[] = [];
   for (const id of new Set(messageIds)) {
     const row = ledgerOfMessageId(id);
-    if (row === null) legacy.push(id); else named.set(id, row);
+    if (row === null) legacy.push(id);
+    else named.set(id, row);
   }
   const byMsg = new Map<string, LedgerHit>();
   if (named.size > 0) {
-    const { rows } = await db.query<LedgerHit>(CORRELATE_ROWS, [[...named.values()].map((r) => r.campaignId), [...named.values()].map((r) => r.contactId)]);
+    const { rows } = await db.query<LedgerHit>(CORRELATE_ROWS, [
+      [...named.values()].map((r) => r.campaignId),
+      [...named.values()].map((r) => r.contactId),
+    ]);
     const found = new Map(rows.map((r) => [`${r.campaign_id}:${r.contact_id}`, r]));
     for (const [id, r] of named) {
       const hit = found.get(`${r.campaignId}:${r.contactId}`);
@@ -69,18 +78,36 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
   return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
     if (events.length === 0) return { accepted: 0, duplicates: 0 };
     let unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
-    const needIds = unique.filter((e) => e.contactId === undefined && e.messageId !== undefined).map((e) => e.messageId!);
+    const needIds = unique
+      .filter((e) => e.contactId === undefined && e.messageId !== undefined)
+      .map((e) => e.messageId!);
     if (needIds.length > 0) {
       const byMsg = await correlate(db, needIds);
       unique = unique.map((e) => {
         const hit = e.messageId === undefined || e.contactId !== undefined ? undefined : byMsg.get(e.messageId);
-        return hit === undefined ? e : { ...e, campaignId: e.campaignId ?? hit.campaign_id, contactId: hit.contact_id, email: e.email ?? hit.email };
+        return hit === undefined
+          ? e
+          : {
+              ...e,
+              campaignId: e.campaignId ?? hit.campaign_id,
+              contactId: hit.contact_id,
+              email: e.email ?? hit.email,
+            };
       });
     }
     const rows = unique.map((e) => ({
-      source_id: e.sourceId, type: e.type, provider: e.provider, occurred_at: e.occurredAt.toISOString(), email: e.email?.toLowerCase() ?? null,
-      message_id: e.messageId ?? null, campaign_id: e.campaignId ?? null, contact_id: e.contactId ?? null, is_machine: e.isMachine ?? false,
-      reason: e.reason ?? null, url: e.url ?? null, raw: e.raw ?? null,
+      source_id: e.sourceId,
+      type: e.type,
+      provider: e.provider,
+      occurred_at: e.occurredAt.toISOString(),
+      email: e.email?.toLowerCase() ?? null,
+      message_id: e.messageId ?? null,
+      campaign_id: e.campaignId ?? null,
+      contact_id: e.contactId ?? null,
+      is_machine: e.isMachine ?? false,
+      reason: e.reason ?? null,
+      url: e.url ?? null,
+      raw: e.raw ?? null,
     }));
     const now = clock.now();
     // The events, the suppressions they cause and the messages announcing both commit together
@@ -92,25 +119,68 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
       const fresh = rows.filter((r) => isNew.has(r.source_id));
       const entries: SuppressionEntry[] = fresh.flatMap((r) => {
         const reason = SUPPRESSING[r.type as EngagementEvent['type']];
-        return reason === undefined || r.email === null || r.is_machine ? [] : [{ email: r.email, reason, source: `${r.provider}:${r.type}`, contactId: r.contact_id ?? undefined, campaignId: r.campaign_id ?? undefined }];
+        return reason === undefined || r.email === null || r.is_machine
+          ? []
+          : [
+              {
+                email: r.email,
+                reason,
+                source: `${r.provider}:${r.type}`,
+                contactId: r.contact_id ?? undefined,
+                campaignId: r.campaign_id ?? undefined,
+              },
+            ];
       });
       const added = new Set(await addSuppressions(tx, entries, now));
       const suppressed = entries.filter((e) => added.has(e.email));
       const outbox: Outboxed[] = [];
       if (fresh.length > 0) {
-        const id = createHash('sha1').update(fresh.map((r) => r.source_id).join('\n')).digest('hex');
+        const id = createHash('sha1')
+          .update(fresh.map((r) => r.source_id).join('\n'))
+          .digest('hex');
         const stored: StoredEvent[] = fresh.map((r) => ({
-          sourceId: r.source_id, type: r.type as EngagementEvent['type'], provider: r.provider, occurredAt: r.occurred_at, email: r.email, messageId: r.message_id,
-          campaignId: r.campaign_id, contactId: r.contact_id, isMachine: r.is_machine, reason: r.reason, url: r.url,
+          sourceId: r.source_id,
+          type: r.type as EngagementEvent['type'],
+          provider: r.provider,
+          occurredAt: r.occurred_at,
+          email: r.email,
+          messageId: r.message_id,
+          campaignId: r.campaign_id,
+          contactId: r.contact_id,
+          isMachine: r.is_machine,
+          reason: r.reason,
+          url: r.url,
         }));
-        outbox.push(await addToOutbox(tx, TOPICS.reactions, [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }], now));
+        outbox.push(
+          await addToOutbox(
+            tx,
+            TOPICS.reactions,
+            [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }],
+            now,
+          ),
+        );
       }
-      outbox.push(await addToOutbox(tx, TOPICS.suppressed, suppressed.map((s) => ({
-        // one message per suppression episode: only newly added addresses get here, and a later
-        // re-suppression (after a removal) must not be dropped as a duplicate of the first
-        id: `suppressed:${s.email}:${now.getTime()}`, key: s.email,
-        payload: { email: s.email, reason: s.reason, source: s.source, contactId: s.contactId ?? null, campaignId: s.campaignId ?? null, at: now.toISOString() } satisfies SuppressedPayload,
-      })), now));
+      outbox.push(
+        await addToOutbox(
+          tx,
+          TOPICS.suppressed,
+          suppressed.map((s) => ({
+            // one message per suppression episode: only newly added addresses get here, and a later
+            // re-suppression (after a removal) must not be dropped as a duplicate of the first
+            id: `suppressed:${s.email}:${now.getTime()}`,
+            key: s.email,
+            payload: {
+              email: s.email,
+              reason: s.reason,
+              source: s.source,
+              contactId: s.contactId ?? null,
+              campaignId: s.campaignId ?? null,
+              at: now.toISOString(),
+            } satisfies SuppressedPayload,
+          })),
+          now,
+        ),
+      );
       return { fresh, outbox };
     });
     try {

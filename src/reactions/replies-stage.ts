@@ -20,7 +20,7 @@ import type { EngagementEvent } from '../core/events.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import { trimReplyText } from '../core/reply/trim.ts';
 import type { Db } from '../store/port.ts';
-import { type Ingest } from './ingest.ts';
+import type { Ingest } from './ingest.ts';
 import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem } from './review-queue.ts';
 import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
@@ -36,7 +36,12 @@ export interface RepliesStageDeps {
 
 export type ReplyAction = 'unsubscribe' | 'unsubscribe_and_review' | 'task' | 'none' | 'review';
 
-export interface ReplyOutcome { sourceId: string; intent: string; confidence: number; action: ReplyAction }
+export interface ReplyOutcome {
+  sourceId: string;
+  intent: string;
+  confidence: number;
+  action: ReplyAction;
+}
 
 const EXCERPT_CHARS = 500;
 
@@ -44,12 +49,17 @@ const EXCERPT_CHARS = 500;
 export function decideReplyAction(result: Pick<IntentResult, 'intent' | 'isClear'>): ReplyAction {
   if (!result.isClear) return 'review';
   switch (result.intent) {
-    case 'unsubscribe_request': return 'unsubscribe';
-    case 'complaint': return 'unsubscribe_and_review';
-    case 'interested': return 'task';
-    case 'out_of_office': return 'none';
+    case 'unsubscribe_request':
+      return 'unsubscribe';
+    case 'complaint':
+      return 'unsubscribe_and_review';
+    case 'interested':
+      return 'task';
+    case 'out_of_office':
+      return 'none';
     case 'wrong_person':
-    case 'other': return 'review';
+    case 'other':
+      return 'review';
   }
 }
 
@@ -86,7 +96,14 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
     const result = classify(text);
     let action = decideReplyAction(result);
     if (action !== 'none' && !isVerifiedReply(raw)) action = 'review';
-    const item: NewReviewItem = { sourceId: e.sourceId, contactId: e.contactId, campaignId: e.campaignId, intent: result.intent, confidence: result.confidence, excerpt: excerpt(text) };
+    const item: NewReviewItem = {
+      sourceId: e.sourceId,
+      contactId: e.contactId,
+      campaignId: e.campaignId,
+      intent: result.intent,
+      confidence: result.confidence,
+      excerpt: excerpt(text),
+    };
     if ((action === 'unsubscribe' || action === 'unsubscribe_and_review') && e.email === null) action = 'review';
     if (action === 'task' && e.contactId === null) action = 'review';
     if (action === 'task') action = await createFollowUpTask(deps, e, result, item.excerpt);
@@ -100,10 +117,17 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
 }
 
 /** 'task' when the CRM took it; 'review' when the CRM refused it permanently (a person decides). */
-async function createFollowUpTask(deps: RepliesStageDeps, e: StoredEvent, result: IntentResult, text: string): Promise<ReplyAction> {
+async function createFollowUpTask(
+  deps: RepliesStageDeps,
+  e: StoredEvent,
+  result: IntentResult,
+  text: string,
+): Promise<ReplyAction> {
   try {
     await deps.crm.createTask({
-      contactId: e.contactId!, kind: 'reply-follow-up', title: 'Interested reply to a campaign',
+      contactId: e.contactId!,
+      kind: 'reply-follow-up',
+      title: 'Interested reply to a campaign',
       body: `${text}\n\n(intent ${result.intent}, confidence ${result.confidence}${e.campaignId === null ? '' : `, campaign ${e.campaignId}`})`,
       dedupeKey: e.sourceId,
     });
@@ -120,10 +144,22 @@ async function createFollowUpTask(deps: RepliesStageDeps, e: StoredEvent, result
 /** The opt-out took effect when the person replied, so the event carries the reply's time. */
 function unsubscribeEvent(e: StoredEvent, result: IntentResult): EngagementEvent {
   return {
-    type: 'unsubscribed', sourceId: replyUnsubscribeSourceId(e.sourceId), provider: 'inbound', occurredAt: new Date(e.occurredAt), email: e.email!,
-    ...(e.contactId === null ? {} : { contactId: e.contactId }), ...(e.campaignId === null ? {} : { campaignId: e.campaignId }),
-    ...(e.messageId === null ? {} : { messageId: e.messageId }), reason: 'reply',
-    raw: { via: 'reply', replySourceId: e.sourceId, intent: result.intent, confidence: result.confidence, rule: result.matchedRule?.ruleId ?? null },
+    type: 'unsubscribed',
+    sourceId: replyUnsubscribeSourceId(e.sourceId),
+    provider: 'inbound',
+    occurredAt: new Date(e.occurredAt),
+    email: e.email!,
+    ...(e.contactId === null ? {} : { contactId: e.contactId }),
+    ...(e.campaignId === null ? {} : { campaignId: e.campaignId }),
+    ...(e.messageId === null ? {} : { messageId: e.messageId }),
+    reason: 'reply',
+    raw: {
+      via: 'reply',
+      replySourceId: e.sourceId,
+      intent: result.intent,
+      confidence: result.confidence,
+      rule: result.matchedRule?.ruleId ?? null,
+    },
   };
 }
 
@@ -135,9 +171,10 @@ function excerpt(text: string): string {
 export function repliesStage(deps: RepliesStageDeps): StageDefinition {
   return {
     name: 'replies',
-    consumers: [consumerOf(
-      { topic: TOPICS.reactions, group: 'replies', batchSize: 20 },
-      async (m) => { await handleReplies(deps, m.payload); },
-    )],
+    consumers: [
+      consumerOf({ topic: TOPICS.reactions, group: 'replies', batchSize: 20 }, async (m) => {
+        await handleReplies(deps, m.payload);
+      }),
+    ],
   };
 }

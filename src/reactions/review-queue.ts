@@ -32,17 +32,40 @@ export interface ReviewItem {
   updatedAt: Date;
 }
 
-export type NewReviewItem = Pick<ReviewItem, 'sourceId' | 'contactId' | 'campaignId' | 'intent' | 'confidence' | 'excerpt'>;
+export type NewReviewItem = Pick<
+  ReviewItem,
+  'sourceId' | 'contactId' | 'campaignId' | 'intent' | 'confidence' | 'excerpt'
+>;
 
 interface ReviewRow {
-  id: string; source_id: string; contact_id: string | null; campaign_id: string | null; intent: string; confidence: number; excerpt: string;
-  status: ReviewStatus; claimed_by: string | null; resolution: ReviewAction | null; created_at: Date; updated_at: Date;
+  id: string;
+  source_id: string;
+  contact_id: string | null;
+  campaign_id: string | null;
+  intent: string;
+  confidence: number;
+  excerpt: string;
+  status: ReviewStatus;
+  claimed_by: string | null;
+  resolution: ReviewAction | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 function toReviewItem(r: ReviewRow): ReviewItem {
   return {
-    id: r.id, sourceId: r.source_id, contactId: r.contact_id, campaignId: r.campaign_id, intent: r.intent, confidence: Number(r.confidence),
-    excerpt: r.excerpt, status: r.status, claimedBy: r.claimed_by, resolution: r.resolution, createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at),
+    id: r.id,
+    sourceId: r.source_id,
+    contactId: r.contact_id,
+    campaignId: r.campaign_id,
+    intent: r.intent,
+    confidence: Number(r.confidence),
+    excerpt: r.excerpt,
+    status: r.status,
+    claimedBy: r.claimed_by,
+    resolution: r.resolution,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
   };
 }
 
@@ -56,7 +79,8 @@ export function replyUnsubscribeSourceId(replySourceId: string): string {
   return `unsubscribe:reply:${replySourceId}`;
 }
 
-const COLUMNS = 'id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, claimed_by, resolution, created_at, updated_at';
+const COLUMNS =
+  'id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, claimed_by, resolution, created_at, updated_at';
 
 const ADD = `
   insert into review_items (id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, created_at, updated_at)
@@ -67,7 +91,15 @@ const ADD = `
 /** Adds items set-wise; a reply that already has an item is skipped. Returns how many were new. */
 export async function addReviewItems(db: Queryable, items: readonly NewReviewItem[], now: Date): Promise<number> {
   if (items.length === 0) return 0;
-  const rows = items.map((i) => ({ id: reviewItemId(i.sourceId), source_id: i.sourceId, contact_id: i.contactId, campaign_id: i.campaignId, intent: i.intent, confidence: i.confidence, excerpt: i.excerpt }));
+  const rows = items.map((i) => ({
+    id: reviewItemId(i.sourceId),
+    source_id: i.sourceId,
+    contact_id: i.contactId,
+    campaign_id: i.campaignId,
+    intent: i.intent,
+    confidence: i.confidence,
+    excerpt: i.excerpt,
+  }));
   const { rowCount } = await db.query(ADD, [JSON.stringify(rows), now]);
   return rowCount;
 }
@@ -78,9 +110,15 @@ const LIST = `
   where ($1::text is null or status = $1) and ($2::text is null or (created_at, id) > (select created_at, id from review_items where id = $2))
   order by created_at, id limit $3`;
 
-export async function listReviewItems(db: Queryable, filter: { status?: ReviewStatus; after?: string; limit?: number } = {}): Promise<ReviewItem[]> {
+export async function listReviewItems(
+  db: Queryable,
+  filter: { status?: ReviewStatus; after?: string; limit?: number } = {},
+): Promise<ReviewItem[]> {
   if (filter.status !== undefined && !REVIEW_STATUSES.includes(filter.status)) {
-    throw new SwitchyardError('VALIDATION_FAILED', `review status "${filter.status}" is not one of ${REVIEW_STATUSES.join(', ')}`);
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `review status "${filter.status}" is not one of ${REVIEW_STATUSES.join(', ')}`,
+    );
   }
   const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000);
   const { rows } = await db.query<ReviewRow>(LIST, [filter.status ?? null, filter.after ?? null, limit]);
@@ -88,7 +126,9 @@ export async function listReviewItems(db: Queryable, filter: { status?: ReviewSt
 }
 
 export async function getReviewItem(db: Queryable, id: string): Promise<ReviewItem> {
-  const { rows: [r] } = await db.query<ReviewRow>(`select ${COLUMNS} from review_items where id = $1`, [id]);
+  const {
+    rows: [r],
+  } = await db.query<ReviewRow>(`select ${COLUMNS} from review_items where id = $1`, [id]);
   if (r === undefined) throw new SwitchyardError('NOT_FOUND', `no review item ${id}`);
   return toReviewItem(r);
 }
@@ -100,15 +140,25 @@ const CLAIM = `
 /** open → claimed by `by`, atomically. Claiming again by the same person returns the item. */
 export async function claimReviewItem(db: Queryable, id: string, by: string, now: Date): Promise<ReviewItem> {
   checkReviewer(by);
-  const { rows: [r] } = await db.query<ReviewRow>(CLAIM, [id, by, now]);
+  const {
+    rows: [r],
+  } = await db.query<ReviewRow>(CLAIM, [id, by, now]);
   if (r !== undefined) return toReviewItem(r);
   const item = await getReviewItem(db, id);
   if (item.status === 'claimed' && item.claimedBy === by) return item;
-  throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is ${item.status}${item.claimedBy === null ? '' : ` by ${item.claimedBy}`}; only open items can be claimed`,
-    { details: { status: item.status, claimedBy: item.claimedBy } });
+  throw new SwitchyardError(
+    'REVIEW_ITEM_CONFLICT',
+    `review item ${id} is ${item.status}${item.claimedBy === null ? '' : ` by ${item.claimedBy}`}; only open items can be claimed`,
+    { details: { status: item.status, claimedBy: item.claimedBy } },
+  );
 }
 
-export interface ReviewDeps { db: Db; clock: Clock; crm: Crm; ingest: Ingest }
+export interface ReviewDeps {
+  db: Db;
+  clock: Clock;
+  crm: Crm;
+  ingest: Ingest;
+}
 
 const RESOLVE = `
   update review_items set status = 'resolved', resolution = $2, claimed_by = coalesce(claimed_by, $3), updated_at = $4
@@ -121,49 +171,87 @@ const REPLY_EVENT = `select email, message_id, occurred_at from engagement_event
  * Resolves an item with an action. The item must be open or claimed by `by` (an open item is
  * claimed implicitly). Resolving again with the same action returns the item unchanged.
  */
-export async function resolveReviewItem(deps: ReviewDeps, id: string, input: { by: string; action: ReviewAction; note?: string }): Promise<ReviewItem> {
+export async function resolveReviewItem(
+  deps: ReviewDeps,
+  id: string,
+  input: { by: string; action: ReviewAction; note?: string },
+): Promise<ReviewItem> {
   checkReviewer(input.by);
   if (!REVIEW_ACTIONS.includes(input.action)) {
-    throw new SwitchyardError('VALIDATION_FAILED', `review action "${input.action}" is not one of ${REVIEW_ACTIONS.join(', ')}`);
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `review action "${input.action}" is not one of ${REVIEW_ACTIONS.join(', ')}`,
+    );
   }
   const item = await getReviewItem(deps.db, id);
   if (item.status === 'resolved') {
     if (item.resolution === input.action) return item;
-    throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is already resolved with ${item.resolution}`, { details: { status: item.status, resolution: item.resolution } });
+    throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is already resolved with ${item.resolution}`, {
+      details: { status: item.status, resolution: item.resolution },
+    });
   }
   if (item.claimedBy !== null && item.claimedBy !== input.by) {
-    throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is claimed by ${item.claimedBy}`, { details: { status: item.status, claimedBy: item.claimedBy } });
+    throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is claimed by ${item.claimedBy}`, {
+      details: { status: item.status, claimedBy: item.claimedBy },
+    });
   }
   await runAction(deps, item, input);
-  const { rows: [r] } = await deps.db.query<ReviewRow>(RESOLVE, [id, input.action, input.by, deps.clock.now()]);
+  const {
+    rows: [r],
+  } = await deps.db.query<ReviewRow>(RESOLVE, [id, input.action, input.by, deps.clock.now()]);
   if (r === undefined) {
     const now = await getReviewItem(deps.db, id);
     if (now.status === 'resolved' && now.resolution === input.action) return now;
-    throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} changed while it was being resolved (now ${now.status})`, { details: { status: now.status } });
+    throw new SwitchyardError(
+      'REVIEW_ITEM_CONFLICT',
+      `review item ${id} changed while it was being resolved (now ${now.status})`,
+      { details: { status: now.status } },
+    );
   }
   return toReviewItem(r);
 }
 
-async function runAction(deps: ReviewDeps, item: ReviewItem, input: { by: string; action: ReviewAction; note?: string }): Promise<void> {
+async function runAction(
+  deps: ReviewDeps,
+  item: ReviewItem,
+  input: { by: string; action: ReviewAction; note?: string },
+): Promise<void> {
   switch (input.action) {
     case 'ignore':
       return;
     case 'unsubscribe': {
-      const { rows: [e] } = await deps.db.query<{ email: string | null; message_id: string | null }>(REPLY_EVENT, [item.sourceId]);
-      if (e?.email === null || e?.email === undefined) throw new SwitchyardError('VALIDATION_FAILED', `review item ${item.id} has no sender address to unsubscribe`);
-      await deps.ingest([{
-        type: 'unsubscribed', sourceId: replyUnsubscribeSourceId(item.sourceId), provider: 'inbound', occurredAt: deps.clock.now(), email: e.email,
-        ...(item.contactId === null ? {} : { contactId: item.contactId }), ...(item.campaignId === null ? {} : { campaignId: item.campaignId }),
-        ...(e.message_id === null ? {} : { messageId: e.message_id }), reason: 'reply',
-        raw: { via: 'review', reviewItemId: item.id, by: input.by },
-      }]);
+      const {
+        rows: [e],
+      } = await deps.db.query<{ email: string | null; message_id: string | null }>(REPLY_EVENT, [item.sourceId]);
+      if (e?.email === null || e?.email === undefined)
+        throw new SwitchyardError('VALIDATION_FAILED', `review item ${item.id} has no sender address to unsubscribe`);
+      await deps.ingest([
+        {
+          type: 'unsubscribed',
+          sourceId: replyUnsubscribeSourceId(item.sourceId),
+          provider: 'inbound',
+          occurredAt: deps.clock.now(),
+          email: e.email,
+          ...(item.contactId === null ? {} : { contactId: item.contactId }),
+          ...(item.campaignId === null ? {} : { campaignId: item.campaignId }),
+          ...(e.message_id === null ? {} : { messageId: e.message_id }),
+          reason: 'reply',
+          raw: { via: 'review', reviewItemId: item.id, by: input.by },
+        },
+      ]);
       return;
     }
     case 'create_task': {
-      if (item.contactId === null) throw new SwitchyardError('VALIDATION_FAILED', `review item ${item.id} has no contact to attach a CRM task to`);
+      if (item.contactId === null)
+        throw new SwitchyardError('VALIDATION_FAILED', `review item ${item.id} has no contact to attach a CRM task to`);
       await deps.crm.createTask({
-        contactId: item.contactId, kind: 'reply-follow-up', title: `Reply needs follow-up (${item.intent})`,
-        body: input.note === undefined || input.note.trim() === '' ? item.excerpt : `${item.excerpt}\n\nReviewer note (${input.by}): ${input.note}`,
+        contactId: item.contactId,
+        kind: 'reply-follow-up',
+        title: `Reply needs follow-up (${item.intent})`,
+        body:
+          input.note === undefined || input.note.trim() === ''
+            ? item.excerpt
+            : `${item.excerpt}\n\nReviewer note (${input.by}): ${input.note}`,
         dedupeKey: `review:${item.id}`,
       });
       return;
@@ -172,5 +260,6 @@ async function runAction(deps: ReviewDeps, item: ReviewItem, input: { by: string
 }
 
 function checkReviewer(by: string): void {
-  if (typeof by !== 'string' || by.trim() === '') throw new SwitchyardError('VALIDATION_FAILED', 'reviewer ("by") must be a non-empty string');
+  if (typeof by !== 'string' || by.trim() === '')
+    throw new SwitchyardError('VALIDATION_FAILED', 'reviewer ("by") must be a non-empty string');
 }

@@ -12,13 +12,27 @@ export function createUnsubscriber(deps: { db: Db; ingest: Ingest }) {
     if (at <= 0) return false;
     const campaignId = input.ledgerId.slice(0, at);
     const contactId = input.ledgerId.slice(at + 1);
-    const { rows: [row] } = await deps.db.query<{ email: string; message_id: string | null }>(
-      'select email, message_id from send_ledger where campaign_id = $1 and contact_id = $2', [campaignId, contactId]);
+    const {
+      rows: [row],
+    } = await deps.db.query<{ email: string; message_id: string | null }>(
+      'select email, message_id from send_ledger where campaign_id = $1 and contact_id = $2',
+      [campaignId, contactId],
+    );
     if (row === undefined) return false; // erased or never sent: nothing left to suppress by this link
-    await deps.ingest([{
-      type: 'unsubscribed', sourceId: `unsubscribe:${input.ledgerId}`, provider: 'tracking', occurredAt: input.at,
-      email: row.email, campaignId, contactId, ledgerId: input.ledgerId, messageId: row.message_id ?? undefined, raw: { source: input.source },
-    }]);
+    await deps.ingest([
+      {
+        type: 'unsubscribed',
+        sourceId: `unsubscribe:${input.ledgerId}`,
+        provider: 'tracking',
+        occurredAt: input.at,
+        email: row.email,
+        campaignId,
+        contactId,
+        ledgerId: input.ledgerId,
+        messageId: row.message_id ?? undefined,
+        raw: { source: input.source },
+      },
+    ]);
     return true;
   };
 }

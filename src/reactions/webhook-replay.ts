@@ -34,7 +34,10 @@ const PRUNE = `delete from webhook_replay where expires_at <= $1`;
 
 export const DEFAULT_PRUNE_EVERY_MS = 60_000;
 
-export function createWebhookReplayGuard(deps: { db: Pick<Db, 'query' | 'transaction'>; clock: Clock }, options: { pruneEveryMs?: number } = {}): ReplayGuard {
+export function createWebhookReplayGuard(
+  deps: { db: Pick<Db, 'query' | 'transaction'>; clock: Clock },
+  options: { pruneEveryMs?: number } = {},
+): ReplayGuard {
   const pruneEveryMs = options.pruneEveryMs ?? DEFAULT_PRUNE_EVERY_MS;
   let lastPrune = -Infinity;
   return {
@@ -49,7 +52,8 @@ export function createWebhookReplayGuard(deps: { db: Pick<Db, 'query' | 'transac
       // and the request's own ingest commit (which is flushed) still dedups its events.
       const row = await deps.db.transaction(async (tx) => {
         await tx.query('set local synchronous_commit = off');
-        return (await tx.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest])).rows[0]!;
+        return (await tx.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest]))
+          .rows[0]!;
       });
       return row.is_new ? 'new' : row.same_body === true ? 'redelivery' : 'replay';
     },

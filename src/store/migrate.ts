@@ -12,13 +12,21 @@ import type { Db } from './port.ts';
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_KEY = 7_427_301; // arbitrary, constant: "switchyard migrations"
 
-export interface Migration { id: number; name: string; sql: string }
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
 
 export function listMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
-    .map((f) => ({ id: Number(f.slice(0, 4)), name: f.replace(/\.sql$/, ''), sql: readFileSync(join(dir, f), 'utf8') }));
+    .map((f) => ({
+      id: Number(f.slice(0, 4)),
+      name: f.replace(/\.sql$/, ''),
+      sql: readFileSync(join(dir, f), 'utf8'),
+    }));
 }
 
 /** Applies pending migrations; returns the names applied by this call. */
@@ -32,14 +40,17 @@ export async function migrate(db: Db, migrations: Migration[] = listMigrations()
           id integer primary key, name text not null, applied_at timestamptz not null default now())`);
         const { rows } = await tx.query(
           'insert into switchyard_migrations (id, name) values ($1, $2) on conflict (id) do nothing returning id',
-          [m.id, m.name]);
+          [m.id, m.name],
+        );
         if (rows.length === 0) return false;
         await tx.exec(m.sql);
         return true;
       });
       if (didApply) applied.push(m.name);
     } catch (cause) {
-      throw new SwitchyardError('STORE_MIGRATION_FAILED', `migration ${m.name} failed: ${(cause as Error).message}`, { cause });
+      throw new SwitchyardError('STORE_MIGRATION_FAILED', `migration ${m.name} failed: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
   return applied;

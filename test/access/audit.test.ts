@@ -49,10 +49,21 @@ for (const tdb of await testDatabases()) {
       const audit = createAuditLog({ db, clock });
       const keys = createKeyService({ db, clock, audit });
       const who = uniqueName('cli');
-      await Promise.all(Array.from({ length: 24 }, (_, i) => audit.append({ ...actor(who), action: 'POST /v1/test/:id', target: { id: String(i) }, outcome: 200 })));
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          audit.append({ ...actor(who), action: 'POST /v1/test/:id', target: { id: String(i) }, outcome: 200 }),
+        ),
+      );
       const created = await keys.create({ name: 'x', role: 'analyst' }, { by: who, audit: actor(who) });
-      const { rows } = await db.query<{ id: number; prev_hash: string; hash: string }>('select id, prev_hash, hash from audit_log order by id');
-      for (let i = 0; i < rows.length; i++) assert.equal(rows[i]!.prev_hash, i === 0 ? GENESIS_HASH : rows[i - 1]!.hash, `row ${rows[i]!.id} links to its predecessor`);
+      const { rows } = await db.query<{ id: number; prev_hash: string; hash: string }>(
+        'select id, prev_hash, hash from audit_log order by id',
+      );
+      for (let i = 0; i < rows.length; i++)
+        assert.equal(
+          rows[i]!.prev_hash,
+          i === 0 ? GENESIS_HASH : rows[i - 1]!.hash,
+          `row ${rows[i]!.id} links to its predecessor`,
+        );
       assert.deepEqual(await audit.verify(), { ok: true, rows: rows.length, lastHash: rows[rows.length - 1]!.hash });
       const mine = (await audit.list({ limit: 1000 })).entries.filter((e) => e.actorName === who);
       assert.equal(mine.length, 25);
@@ -64,7 +75,15 @@ for (const tdb of await testDatabases()) {
       const db = await tdb.open();
       const audit = createAuditLog({ db, clock });
       const rows = [];
-      for (let i = 0; i < 3; i++) rows.push(await audit.append({ ...actor('tamper'), action: 'POST /v1/campaigns/:id/cancel', target: { id: `c${i}` }, outcome: 200 }));
+      for (let i = 0; i < 3; i++)
+        rows.push(
+          await audit.append({
+            ...actor('tamper'),
+            action: 'POST /v1/campaigns/:id/cancel',
+            target: { id: `c${i}` },
+            outcome: 200,
+          }),
+        );
       await assert.rejects(db.query('update audit_log set outcome = 403 where id = $1', [rows[1]!.id]), /append-only/);
       await assert.rejects(db.query('delete from audit_log where id = $1', [rows[1]!.id]), /append-only/);
       assert.equal((await audit.verify()).ok, true);

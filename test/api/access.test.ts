@@ -27,22 +27,56 @@ describe('admin API access control and audit', () => {
   const clock = createManualClock(new Date('2026-12-06T10:00:00Z'));
   before(async () => {
     db = await createPgliteDb({});
-    app = await createApp(loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 's', SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '0' }), { db, clock, log: pino({ level: 'silent' }) });
+    app = await createApp(
+      loadConfig({
+        SWITCHYARD_DEMO: 'false',
+        SWITCHYARD_TRACKING_SECRET: 's',
+        SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '0',
+      }),
+      { db, clock, log: pino({ level: 'silent' }) },
+    );
     admin = app.adminServer;
     for (const role of ROLES) headers[role] = await authHeaders(app, role);
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   const call = (method: Method, url: string, h: Record<string, string> = {}, payload?: unknown) =>
-    admin.inject({ method, url, headers: h, ...(payload === undefined ? (method === 'GET' || method === 'HEAD' ? {} : { payload: {} }) : { payload: payload as Record<string, unknown> }) });
+    admin.inject({
+      method,
+      url,
+      headers: h,
+      ...(payload === undefined
+        ? method === 'GET' || method === 'HEAD'
+          ? {}
+          : { payload: {} }
+        : { payload: payload as Record<string, unknown> }),
+    });
 
   it('no key, a malformed key, an unknown key and a wrong secret are 401 UNAUTHENTICATED, before the body is looked at', async () => {
     const { key } = await app.keys.create({ name: 'victim', role: 'admin' }, { by: 'test' });
     const wrongSecret = `${key.slice(0, 12)}${'A'.repeat(43)}`;
-    const bad: Record<string, string>[] = [{}, { authorization: 'Bearer' }, { authorization: 'Basic YTpi' }, { authorization: 'Bearer sy_nope' },
-      { authorization: `Bearer sy_abcdefgh_${'x'.repeat(43)}` }, { authorization: `Bearer ${wrongSecret}` }, { authorization: key }];
+    const bad: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer' },
+      { authorization: 'Basic YTpi' },
+      { authorization: 'Bearer sy_nope' },
+      { authorization: `Bearer sy_abcdefgh_${'x'.repeat(43)}` },
+      { authorization: `Bearer ${wrongSecret}` },
+      { authorization: key },
+    ];
     for (const h of bad) {
-      for (const [method, url] of [['GET', '/v1/campaigns'], ['HEAD', '/v1/campaigns'], ['POST', '/v1/campaigns/x/cancel'], ['GET', '/v1/dead-letters'], ['GET', '/v1/no-such-route'], ['GET', '/v1/campaigns/'], ['GET', '/%761/campaigns']] as const) {
+      for (const [method, url] of [
+        ['GET', '/v1/campaigns'],
+        ['HEAD', '/v1/campaigns'],
+        ['POST', '/v1/campaigns/x/cancel'],
+        ['GET', '/v1/dead-letters'],
+        ['GET', '/v1/no-such-route'],
+        ['GET', '/v1/campaigns/'],
+        ['GET', '/%761/campaigns'],
+      ] as const) {
         const res = await call(method, url, h);
         assert.equal(res.statusCode, 401, `${method} ${url} with ${JSON.stringify(h)}`);
         if (method !== 'HEAD') assert.equal(res.json().error, 'UNAUTHENTICATED');
@@ -50,13 +84,20 @@ describe('admin API access control and audit', () => {
       }
     }
     // issue 12's critical finding needs a key now: the procfs environment file is never opened
-    const leak = await call('POST', '/v1/campaigns/validate', {}, { audience: { source: 'csv', path: '/proc/self/environ', delimiter: '\u0000' } });
+    const leak = await call(
+      'POST',
+      '/v1/campaigns/validate',
+      {},
+      { audience: { source: 'csv', path: '/proc/self/environ', delimiter: '\u0000' } },
+    );
     assert.equal(leak.statusCode, 401);
     assert.doesNotMatch(leak.body, /PATH=|columns are/);
   });
 
   it('each role gets exactly the scopes of core/access-roles.ts on every /v1 route (403 FORBIDDEN otherwise)', async () => {
-    const spec = (await admin.inject('/openapi.json')).json() as { paths: Record<string, Record<string, { description: string }>> };
+    const spec = (await admin.inject('/openapi.json')).json() as {
+      paths: Record<string, Record<string, { description: string }>>;
+    };
     let checked = 0;
     for (const [path, ops] of Object.entries(spec.paths)) {
       if (!path.startsWith('/v1')) continue;
@@ -150,17 +191,35 @@ describe('admin API access control and audit', () => {
     await call('GET', '/v1/campaigns', headers.admin);
     const page = await call('GET', `/v1/audit?since=${encodeURIComponent(since)}&limit=10`, headers.compliance);
     assert.equal(page.statusCode, 200);
-    const rows = (page.json() as { entries: { actorName: string; actorKeyId: string | null; role: string | null; action: string; target: Record<string, string>; sourceIp: string; outcome: number; at: string }[] }).entries;
-    assert.deepEqual(rows.map((r) => [r.actorName, r.role, r.action, r.target, r.outcome]), [
-      ['test-analyst', 'analyst', 'POST /v1/campaigns/:id/start', { id: 'cmp_victim' }, 403],
-      ['anonymous', null, 'POST /v1/campaigns/:id/cancel', { id: 'cmp_victim' }, 401],
-      ['test-admin', 'admin', 'POST /v1/dead-letters/retry', {}, 200],
-    ]);
+    const rows = (
+      page.json() as {
+        entries: {
+          actorName: string;
+          actorKeyId: string | null;
+          role: string | null;
+          action: string;
+          target: Record<string, string>;
+          sourceIp: string;
+          outcome: number;
+          at: string;
+        }[];
+      }
+    ).entries;
+    assert.deepEqual(
+      rows.map((r) => [r.actorName, r.role, r.action, r.target, r.outcome]),
+      [
+        ['test-analyst', 'analyst', 'POST /v1/campaigns/:id/start', { id: 'cmp_victim' }, 403],
+        ['anonymous', null, 'POST /v1/campaigns/:id/cancel', { id: 'cmp_victim' }, 401],
+        ['test-admin', 'admin', 'POST /v1/dead-letters/retry', {}, 200],
+      ],
+    );
     assert.equal(rows[0]!.at, '2026-12-06T11:00:00.000Z', 'time from the injected clock');
     assert.equal(rows[0]!.sourceIp, '127.0.0.1');
     assert.ok(rows[2]!.actorKeyId?.startsWith('key_'));
     // a key created through the API is named in its audit row
-    const created = (await call('POST', '/v1/keys', headers.admin, { name: 'audited', role: 'analyst' })).json() as { info: { id: string } };
+    const created = (await call('POST', '/v1/keys', headers.admin, { name: 'audited', role: 'analyst' })).json() as {
+      info: { id: string };
+    };
     const last = (await call('GET', '/v1/audit?limit=1&action=POST%20%2Fv1%2Fkeys', headers.admin)).json();
     assert.deepEqual(last.entries[0].target, { keyId: created.info.id, role: 'analyst' });
   });
@@ -174,7 +233,10 @@ describe('admin API access control and audit', () => {
       seen.push(...body.entries.map((e) => e.id));
       before = body.next;
     } while (before !== null);
-    assert.deepEqual(seen, [...seen].sort((a, b) => b - a));
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => b - a),
+    );
     assert.equal(new Set(seen).size, seen.length);
     assert.ok(seen.length >= 5);
   });
@@ -184,7 +246,9 @@ describe('admin API access control and audit', () => {
     assert.equal(nul.statusCode, 400);
     const long = await call('POST', `/v1/${'x'.repeat(5000)}`, headers.marketer);
     assert.equal(long.statusCode, 404);
-    const last = (await call('GET', '/v1/audit?limit=2', headers.admin)).json() as { entries: { action: string; target: Record<string, string> }[] };
+    const last = (await call('GET', '/v1/audit?limit=2', headers.admin)).json() as {
+      entries: { action: string; target: Record<string, string> }[];
+    };
     assert.equal(last.entries[0]!.action, 'POST (no route)');
     assert.ok(last.entries[0]!.target.path!.length <= 201);
     assert.deepEqual(last.entries[1]!.target, { id: '\uFFFD' });
@@ -194,7 +258,11 @@ describe('admin API access control and audit', () => {
     const intact = (await call('GET', '/v1/audit/verify', headers.compliance)).json();
     assert.equal(intact.ok, true);
     assert.ok(intact.rows >= 5);
-    const { rows: [victim] } = await db.query<{ id: number }>(`select id from audit_log where action = 'POST /v1/campaigns/:id/start' order by id limit 1`);
+    const {
+      rows: [victim],
+    } = await db.query<{ id: number }>(
+      `select id from audit_log where action = 'POST /v1/campaigns/:id/start' order by id limit 1`,
+    );
     await db.exec('alter table audit_log disable trigger audit_log_no_change');
     await db.query(`update audit_log set outcome = 200, actor_name = 'someone else' where id = $1`, [victim!.id]);
     await db.exec('alter table audit_log enable trigger audit_log_no_change');
@@ -204,20 +272,60 @@ describe('admin API access control and audit', () => {
 
   it('/metrics needs the scrape token when SWITCHYARD_METRICS_TOKEN is set', async (t) => {
     const server = await createAdminServer({
-      log: pino({ level: 'silent' }), db, bus: app.bus, metrics: createMetrics({ bus: app.bus }), version: 't', bodyLimit: 1024,
-      keys: app.keys, audit: app.audit, metricsToken: 'scrape-me',
+      log: pino({ level: 'silent' }),
+      db,
+      bus: app.bus,
+      metrics: createMetrics({ bus: app.bus }),
+      version: 't',
+      bodyLimit: 1024,
+      keys: app.keys,
+      audit: app.audit,
+      metricsToken: 'scrape-me',
     });
     t.after(() => server.close());
     assert.equal((await server.inject('/metrics')).statusCode, 401);
-    assert.equal((await server.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-mE' } })).statusCode, 401);
-    assert.equal((await server.inject({ url: '/metrics', headers: headers.admin })).statusCode, 401, 'an API key is not the scrape token');
-    assert.equal((await server.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-me' } })).statusCode, 200);
+    assert.equal(
+      (await server.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-mE' } })).statusCode,
+      401,
+    );
+    assert.equal(
+      (await server.inject({ url: '/metrics', headers: headers.admin })).statusCode,
+      401,
+      'an API key is not the scrape token',
+    );
+    assert.equal(
+      (await server.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-me' } })).statusCode,
+      200,
+    );
     assert.equal((await server.inject('/healthz')).statusCode, 200);
   });
 
   it('a /v1 route that declares no scope cannot be registered', async () => {
-    const deps = { log: pino({ level: 'silent' }), db, bus: app.bus, metrics: createMetrics({ bus: app.bus }), version: 't', bodyLimit: 1024, keys: app.keys, audit: app.audit };
-    await assert.rejects(createAdminServer(deps, [(s) => { s.get('/v1/forgotten', async () => ({})); }]), /must declare config\.scope/);
-    await assert.rejects(createAdminServer(deps, [(s) => { s.post('/v1/typo', { config: { scope: 'campaigns:wirte' as Scope } }, async () => ({})); }]), /must declare config\.scope/);
+    const deps = {
+      log: pino({ level: 'silent' }),
+      db,
+      bus: app.bus,
+      metrics: createMetrics({ bus: app.bus }),
+      version: 't',
+      bodyLimit: 1024,
+      keys: app.keys,
+      audit: app.audit,
+    };
+    await assert.rejects(
+      createAdminServer(deps, [
+        (s) => {
+          s.get('/v1/forgotten', async () => ({}));
+        },
+      ]),
+      /must declare config\.scope/,
+    );
+    await assert.rejects(
+      createAdminServer(deps, [
+        (s) => {
+          s.post('/v1/typo', { config: { scope: 'campaigns:wirte' as Scope } }, async () => ({}));
+        },
+      ]),
+      /must declare config\.scope/,
+    );
   });
 });

@@ -23,8 +23,15 @@ function msgs(n: number, prefix = 'm'): { id: string; key: string; payload: { n:
   return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, key: `k${i % 3}`, payload: { n: i } }));
 }
 
-export function busContract(label: string, setup: () => Promise<BusHarness>, onFailure: () => void = () => undefined): void {
-  const test = (name: string, fn: (h: { bus: Bus; clock: ManualClock; topic: string; harness: BusHarness }) => Promise<void>): void => {
+export function busContract(
+  label: string,
+  setup: () => Promise<BusHarness>,
+  onFailure: () => void = () => undefined,
+): void {
+  const test = (
+    name: string,
+    fn: (h: { bus: Bus; clock: ManualClock; topic: string; harness: BusHarness }) => Promise<void>,
+  ): void => {
     it(`${label}: ${name}`, async () => {
       const harness = await setup();
       const clock = createManualClock();
@@ -50,16 +57,25 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
       seen.push(...batch.messages);
       await batch.settle(batch.messages.map(() => ({ kind: 'ack' })));
     }
-    assert.deepEqual(seen.map((m) => (m.payload as { n: number }).n), Array.from({ length: 250 }, (_, i) => i));
+    assert.deepEqual(
+      seen.map((m) => (m.payload as { n: number }).n),
+      Array.from({ length: 250 }, (_, i) => i),
+    );
     assert.ok(seen.every((m) => m.attempt === 1 && m.topic === topic));
     assert.equal(seen[4]!.key, 'k1');
   });
 
   test('a republished id is a duplicate and is delivered once', async ({ bus, topic }) => {
     await bus.publish(topic, msgs(3));
-    assert.deepEqual(await bus.publish(topic, [...msgs(3), { id: 'new', payload: { n: 9 } }]), { published: 1, duplicates: 3 });
+    assert.deepEqual(await bus.publish(topic, [...msgs(3), { id: 'new', payload: { n: 9 } }]), {
+      published: 1,
+      duplicates: 3,
+    });
     const batch = await bus.fetch({ topic, group: 'g' }, opts);
-    assert.deepEqual(batch.messages.map((m) => m.id), ['m0', 'm1', 'm2', 'new']);
+    assert.deepEqual(
+      batch.messages.map((m) => m.id),
+      ['m0', 'm1', 'm2', 'new'],
+    );
   });
 
   test('each group gets every message; a late group still gets earlier ones', async ({ bus, topic }) => {
@@ -86,7 +102,15 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     assert.equal((await bus.fetch({ topic, group: 'g' }, opts)).messages.length, 0);
     await clock.advance(opts.leaseMs);
     const again = await bus.fetch({ topic, group: 'g' }, opts);
-    assert.deepEqual(again.messages.map((m) => [m.id, m.attempt]), [['m0', 2], ['m1', 2], ['m2', 2], ['m3', 2]]);
+    assert.deepEqual(
+      again.messages.map((m) => [m.id, m.attempt]),
+      [
+        ['m0', 2],
+        ['m1', 2],
+        ['m2', 2],
+        ['m3', 2],
+      ],
+    );
     await again.settle(again.messages.map(() => ({ kind: 'ack' })));
     await first.settle(first.messages.map(() => ({ kind: 'ack' }))); // late settle of a lost lease is harmless
     await clock.advance(opts.leaseMs * 2);
@@ -102,19 +126,37 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     assert.equal((await bus.fetch({ topic, group: 'g' }, opts)).messages.length, 0);
     await clock.advance(1);
     const b2 = await bus.fetch({ topic, group: 'g' }, opts);
-    assert.deepEqual(b2.messages.map((m) => [m.id, m.attempt]), [['m0', 2]]);
+    assert.deepEqual(
+      b2.messages.map((m) => [m.id, m.attempt]),
+      [['m0', 2]],
+    );
   });
 
-  test('the runner dead-letters after maxAttempts retryable failures, then the message can be retried', async ({ bus, clock, topic }) => {
+  test('the runner dead-letters after maxAttempts retryable failures, then the message can be retried', async ({
+    bus,
+    clock,
+    topic,
+  }) => {
     await bus.publish(topic, msgs(3));
     const handled: string[] = [];
     let failing = true;
-    const consumer = createConsumer({ bus, clock, log: silent }, { topic, group: 'stage-a', maxAttempts: 3, backoffBaseMs: 1000 }, async (m) => {
-      handled.push(`${m.id}#${m.attempt}`);
-      if (failing && m.id === 'm1') throw new SwitchyardError('ESP_UNAVAILABLE', 'provider down', { retryable: true });
-    });
-    for (let i = 0; i < 6; i++) { await consumer.runOnce(); await clock.advance(10_000); }
-    assert.deepEqual(handled.filter((h) => h.startsWith('m1')), ['m1#1', 'm1#2', 'm1#3']);
+    const consumer = createConsumer(
+      { bus, clock, log: silent },
+      { topic, group: 'stage-a', maxAttempts: 3, backoffBaseMs: 1000 },
+      async (m) => {
+        handled.push(`${m.id}#${m.attempt}`);
+        if (failing && m.id === 'm1')
+          throw new SwitchyardError('ESP_UNAVAILABLE', 'provider down', { retryable: true });
+      },
+    );
+    for (let i = 0; i < 6; i++) {
+      await consumer.runOnce();
+      await clock.advance(10_000);
+    }
+    assert.deepEqual(
+      handled.filter((h) => h.startsWith('m1')),
+      ['m1#1', 'm1#2', 'm1#3'],
+    );
     const [dl] = await bus.deadLetters.list({ stage: 'stage-a' });
     assert.equal(dl?.messageId, 'm1');
     assert.equal(dl?.code, 'ESP_UNAVAILABLE');
@@ -129,7 +171,11 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     assert.equal((await bus.deadLetters.list({ stage: 'stage-a' })).length, 0);
   });
 
-  test('a non-retryable failure is dead-lettered at once and does not block the messages behind it', async ({ bus, clock, topic }) => {
+  test('a non-retryable failure is dead-lettered at once and does not block the messages behind it', async ({
+    bus,
+    clock,
+    topic,
+  }) => {
     await bus.publish(topic, msgs(5));
     const ok: string[] = [];
     const consumer = createConsumer({ bus, clock, log: silent }, { topic, group: 'g' }, async (m) => {
@@ -143,7 +189,11 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     assert.match(dl!.message, /boom/);
   });
 
-  test('a message whose lease keeps expiring is dead-lettered after maxAttempts (crash loop)', async ({ bus, clock, topic }) => {
+  test('a message whose lease keeps expiring is dead-lettered after maxAttempts (crash loop)', async ({
+    bus,
+    clock,
+    topic,
+  }) => {
     await bus.publish(topic, msgs(1));
     for (let i = 0; i < 3; i++) {
       assert.equal((await bus.fetch({ topic, group: 'g' }, opts)).messages.length, 1);
@@ -156,16 +206,32 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
 
   test('ordered groups handle one key in publish order even across retries', async ({ bus, clock, topic }) => {
     if (!bus.supportsKeyOrdering) return;
-    await bus.publish(topic, Array.from({ length: 12 }, (_, i) => ({ id: `o${i}`, key: `c${i % 2}`, payload: { i } })));
+    await bus.publish(
+      topic,
+      Array.from({ length: 12 }, (_, i) => ({ id: `o${i}`, key: `c${i % 2}`, payload: { i } })),
+    );
     const order: number[] = [];
     let failOnce = true;
-    const consumer = createConsumer({ bus, clock, log: silent }, { topic, group: 'ord', ordered: true, batchSize: 5, backoffBaseMs: 1000 }, async (m) => {
-      const i = (m.payload as { i: number }).i;
-      if (i === 3 && failOnce) { failOnce = false; throw new SwitchyardError('CRM_UNAVAILABLE', 'later', { retryable: true }); }
-      order.push(i);
-    });
-    for (let k = 0; k < 12 && order.length < 12; k++) { await consumer.runOnce(); await clock.advance(2_000); }
-    assert.deepEqual(order, Array.from({ length: 12 }, (_, i) => i));
+    const consumer = createConsumer(
+      { bus, clock, log: silent },
+      { topic, group: 'ord', ordered: true, batchSize: 5, backoffBaseMs: 1000 },
+      async (m) => {
+        const i = (m.payload as { i: number }).i;
+        if (i === 3 && failOnce) {
+          failOnce = false;
+          throw new SwitchyardError('CRM_UNAVAILABLE', 'later', { retryable: true });
+        }
+        order.push(i);
+      },
+    );
+    for (let k = 0; k < 12 && order.length < 12; k++) {
+      await consumer.runOnce();
+      await clock.advance(2_000);
+    }
+    assert.deepEqual(
+      order,
+      Array.from({ length: 12 }, (_, i) => i),
+    );
   });
 
   test('nothing is lost when the bus is reopened (process restart)', async ({ bus, clock, topic, harness }) => {
@@ -185,10 +251,18 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
     await bus.ensureGroup({ topic, group: 'g' });
     await bus.publish(topic, msgs(10));
     const b = await bus.fetch({ topic, group: 'g' }, { ...opts, max: 4 });
-    await b.settle([{ kind: 'ack' }, { kind: 'retry', delayMs: 60_000, error: { code: 'X', message: 'x' } }, { kind: 'ack' }, { kind: 'ack' }]);
+    await b.settle([
+      { kind: 'ack' },
+      { kind: 'retry', delayMs: 60_000, error: { code: 'X', message: 'x' } },
+      { kind: 'ack' },
+      { kind: 'ack' },
+    ]);
     await bus.fetch({ topic, group: 'g' }, { ...opts, max: 2 });
     const d = (await bus.depth()).find((x) => x.topic === topic && x.group === 'g');
-    assert.deepEqual({ pending: d?.pending, inFlight: d?.inFlight, retrying: d?.retrying }, { pending: 4, inFlight: 2, retrying: 1 });
+    assert.deepEqual(
+      { pending: d?.pending, inFlight: d?.inFlight, retrying: d?.retrying },
+      { pending: 4, inFlight: 2, retrying: 1 },
+    );
   });
 
   test('waitForMessages resolves on publish before its timeout', async ({ bus, clock, topic }) => {
@@ -199,13 +273,24 @@ export function busContract(label: string, setup: () => Promise<BusHarness>, onF
   });
 
   test('malformed messages are refused with a reason naming the problem', async ({ bus, topic }) => {
-    await assert.rejects(bus.publish(topic, [{ id: '', payload: {} }]), (e: SwitchyardError) => e.code === 'BUS_MESSAGE_INVALID' && /has no id/.test(e.message));
-    await assert.rejects(bus.publish('Bad Topic!', msgs(1)), (e: SwitchyardError) => e.code === 'BUS_MESSAGE_INVALID' && /invalid topic/.test(e.message));
+    await assert.rejects(
+      bus.publish(topic, [{ id: '', payload: {} }]),
+      (e: SwitchyardError) => e.code === 'BUS_MESSAGE_INVALID' && /has no id/.test(e.message),
+    );
+    await assert.rejects(
+      bus.publish('Bad Topic!', msgs(1)),
+      (e: SwitchyardError) => e.code === 'BUS_MESSAGE_INVALID' && /invalid topic/.test(e.message),
+    );
     await assert.rejects(bus.publish(topic, [{ id: 'x', payload: undefined }]), /has no payload/);
   });
 
   test('ingress dead letters are kept for inspection and are not retryable', async ({ bus }) => {
-    const id = await bus.deadLetters.add({ stage: 'webhook.test', payload: { body: 'garbage' }, code: 'WEBHOOK_PAYLOAD_INVALID', message: 'not JSON' });
+    const id = await bus.deadLetters.add({
+      stage: 'webhook.test',
+      payload: { body: 'garbage' },
+      code: 'WEBHOOK_PAYLOAD_INVALID',
+      message: 'not JSON',
+    });
     const [dl] = await bus.deadLetters.list({ stage: 'webhook.test' });
     assert.equal(dl?.id, id);
     assert.deepEqual(await bus.deadLetters.retry([id]), []);
@@ -226,7 +311,10 @@ export function busGroupPublishContract(label: string, setup: () => Promise<BusH
         bus.publish(topic, [{ id: 'bad', payload: { n: 10n } }]),
         bus.publish(topic, msgs(1, 'c')),
       ]);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
       const counts = results.map((r) => (r.status === 'fulfilled' ? r.value : null));
       assert.equal(counts[0]!.published + counts[1]!.published, 5);
       assert.equal(counts[0]!.duplicates + counts[1]!.duplicates, 2);

@@ -37,8 +37,15 @@ let ids = 0;
 /** Every line (4+ characters) of `file` that appears in `text`. */
 function linesOf(file: string, text: string): string[] {
   let content = '';
-  try { content = readFileSync(file, 'latin1'); } catch { return []; }
-  return content.split(/[\n\0]/).map((l) => l.trim()).filter((l) => l.length >= 4 && text.includes(l));
+  try {
+    content = readFileSync(file, 'latin1');
+  } catch {
+    return [];
+  }
+  return content
+    .split(/[\n\0]/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 4 && text.includes(l));
 }
 
 describe('audience attacks through the API', () => {
@@ -53,14 +60,29 @@ describe('audience attacks through the API', () => {
       await admin.connect();
       await admin.query(`create schema ${schema}`);
       await admin.query(`create table ${schema}.victim (customer_id text primary key, email_address text)`);
-      await admin.query(`insert into ${schema}.victim values ('cus_00000001', 'a@example.com'), ('cus_00000002', 'b@example.com')`);
+      await admin.query(
+        `insert into ${schema}.victim values ('cus_00000001', 'a@example.com'), ('cus_00000002', 'b@example.com')`,
+      );
       await admin.query(`create table ${schema}.secrets (secret text)`);
       await admin.query(`insert into ${schema}.secrets values ('1')`);
     }
     db = await createPgliteDb({});
     // no SWITCHYARD_TRACKING_SECRET: the app generates DATA_DIR/tracking-secret, a target below
-    const config = loadConfig({ SWITCHYARD_DEMO: 'false', SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_PUBLIC_URL: 'https://t.example.com', SWITCHYARD_WAREHOUSE_URL: TEST_DATABASE_URL });
-    const log = pino({ level: 'trace' }, new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
+    const config = loadConfig({
+      SWITCHYARD_DEMO: 'false',
+      SWITCHYARD_DATA_DIR: dataDir,
+      SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+      SWITCHYARD_WAREHOUSE_URL: TEST_DATABASE_URL,
+    });
+    const log = pino(
+      { level: 'trace' },
+      new Writable({
+        write(chunk, _enc, done) {
+          logLines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     app = await createApp(config, { db, log, newId: () => `cmp-sec-${++ids}` });
     auth = await authHeaders(app);
   });
@@ -74,7 +96,8 @@ describe('audience attacks through the API', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const post = (url: string, body: unknown) => app.adminServer.inject({ method: 'POST', url, headers: auth, payload: body as Record<string, unknown> });
+  const post = (url: string, body: unknown) =>
+    app.adminServer.inject({ method: 'POST', url, headers: auth, payload: body as Record<string, unknown> });
   const get = (url: string) => app.adminServer.inject({ method: 'GET', url, headers: auth });
 
   it('CSV paths outside the directories are refused at validate and create, with nothing of the file in the answer', async () => {
@@ -92,7 +115,12 @@ describe('audience attacks through the API', () => {
       { path: 'link.csv', target: outside },
     ];
     for (const a of attacks) {
-      const audience = { source: 'csv', path: a.path, mapping: CSV_MAPPING, ...(a.delimiter === undefined ? {} : { delimiter: a.delimiter }) };
+      const audience = {
+        source: 'csv',
+        path: a.path,
+        mapping: CSV_MAPPING,
+        ...(a.delimiter === undefined ? {} : { delimiter: a.delimiter }),
+      };
       const v = await post('/v1/campaigns/validate', { ...demoCampaign(), audience });
       assert.equal(v.statusCode, 200);
       assert.equal(v.json().ok, false, a.path);
@@ -108,7 +136,10 @@ describe('audience attacks through the API', () => {
   it('a CSV swapped for a symlink out after creation fails the campaign at select, leaking nothing', async () => {
     const path = join(allowed, 'swapped.csv');
     writeFileSync(path, 'customer_id,email_address\ncus_00000001,ok@example.com\n');
-    const created = await post('/v1/campaigns', { ...demoCampaign(), audience: { source: 'csv', path: 'swapped.csv', mapping: CSV_MAPPING } });
+    const created = await post('/v1/campaigns', {
+      ...demoCampaign(),
+      audience: { source: 'csv', path: 'swapped.csv', mapping: CSV_MAPPING },
+    });
     assert.equal(created.statusCode, 201, created.body);
     const id = created.json().id as string;
     assert.equal((await post(`/v1/campaigns/${id}/start`, {})).statusCode, 200);
@@ -131,10 +162,16 @@ describe('audience attacks through the API', () => {
     const c = await post('/v1/campaigns', { ...demoCampaign(), audience });
     assert.equal(c.statusCode, 400);
     assert.equal(c.json().error, 'AUDIENCE_SQL_INVALID');
-    const dropped = await post('/v1/campaigns', { ...demoCampaign(), audience: { ...audience, sql: `drop table ${schema}.victim` } });
+    const dropped = await post('/v1/campaigns', {
+      ...demoCampaign(),
+      audience: { ...audience, sql: `drop table ${schema}.victim` },
+    });
     assert.equal(dropped.json().error, 'AUDIENCE_SQL_INVALID');
     const { rows } = await admin.query(`select customer_id from ${schema}.victim order by 1`);
-    assert.deepEqual(rows.map((r: { customer_id: string }) => r.customer_id), ['cus_00000001', 'cus_00000002']);
+    assert.deepEqual(
+      rows.map((r: { customer_id: string }) => r.customer_id),
+      ['cus_00000001', 'cus_00000002'],
+    );
   });
 
   it('a secret cast into a warehouse error reaches no response, status reason, dead letter or log line', async (t) => {
@@ -154,11 +191,17 @@ describe('audience attacks through the API', () => {
       await drain(app);
       const got = await get(`/v1/campaigns/${id}`);
       assert.equal(got.json().status, 'failed');
-      assert.match(got.json().statusReason, /^audience: the audience query failed \(SQLSTATE 22P02: invalid_text_representation\)/);
+      assert.match(
+        got.json().statusReason,
+        /^audience: the audience query failed \(SQLSTATE 22P02: invalid_text_representation\)/,
+      );
       const dead = await get('/v1/dead-letters?limit=1000');
       const status = await get(`/v1/campaigns/${id}/status`);
       const everything = [v.body, again.body, got.body, dead.body, status.body, ...logLines].join('\n');
-      assert.ok(logLines.some((l) => l.includes('campaign failed while selecting')), 'the failure was logged');
+      assert.ok(
+        logLines.some((l) => l.includes('campaign failed while selecting')),
+        'the failure was logged',
+      );
       assert.ok(!everything.includes(SECRET) && !everything.includes('hunter2'), 'the secret leaked');
     } finally {
       await admin.query(`update ${schema}.secrets set secret = '1'`);

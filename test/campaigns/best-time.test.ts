@@ -22,11 +22,23 @@ describe('best send time', () => {
     db = await createPgliteDb({});
     await migrate(db);
     app = await createApp(loadConfig({ SWITCHYARD_TRACKING_SECRET: 's' }), {
-      db, clock, log: pino({ level: 'silent' }), newId: () => 'best-1',
-      esp: ({ ingest }) => createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }),
+      db,
+      clock,
+      log: pino({ level: 'silent' }),
+      newId: () => 'best-1',
+      esp: ({ ingest }) =>
+        createSandboxEsp({
+          clock,
+          emit: async (e) => {
+            await ingest(e);
+          },
+        }),
     });
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   it('stages each contact at its learned open hour; the rest fall back to the segment', async () => {
     // contact 0 of the demo warehouse opened at 18:00 its local time on five past days
@@ -37,13 +49,25 @@ describe('best send time', () => {
       // find the UTC instant that is 18:xx local, d days ago
       let t = new Date(clock.now().getTime() - d * 86_400_000);
       while (localTime(t, tz).hour !== 18) t = new Date(t.getTime() + 3_600_000);
-      opens.push({ type: 'opened' as const, sourceId: `o${d}`, provider: 'test', occurredAt: t, contactId: id, email: demoRow(1, 0).email_address, raw: {} });
+      opens.push({
+        type: 'opened' as const,
+        sourceId: `o${d}`,
+        provider: 'test',
+        occurredAt: t,
+        contactId: id,
+        email: demoRow(1, 0).email_address,
+        raw: {},
+      });
     }
     await app.ingest(opens);
-    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 50 }, schedule: { bestTime: true } }));
+    const c = await app.campaigns.create(
+      demoCampaign({ audience: { source: 'demo', size: 50 }, schedule: { bestTime: true } }),
+    );
     await app.campaigns.start(c.id);
     await drain(app, { only: ['select', 'prepare'] });
-    const { rows } = await db.query<{ due_at: Date; payload: { recipients: { id: string }[] } }>('select due_at, payload from staged_chunks');
+    const { rows } = await db.query<{ due_at: Date; payload: { recipients: { id: string }[] } }>(
+      'select due_at, payload from staged_chunks',
+    );
     const mine = rows.find((r) => r.payload.recipients.some((x) => x.id === id));
     assert.ok(mine, 'the contact was staged for later, not sent now');
     assert.equal(localTime(mine.due_at, tz).hour, 18);

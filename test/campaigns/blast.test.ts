@@ -29,11 +29,21 @@ const silent = pino({ level: 'silent' });
 let ids = 0;
 // CSV audiences are read only from SWITCHYARD_CSV_DIRS: this file's CSVs go here
 const csvDir = mkdtempSync(join(tmpdir(), 'csv-'));
-const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com', SWITCHYARD_CSV_DIRS: csvDir });
+const config = loadConfig({
+  SWITCHYARD_TRACKING_SECRET: 'test-secret',
+  SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+  SWITCHYARD_CSV_DIRS: csvDir,
+});
 after(() => rmSync(csvDir, { recursive: true, force: true }));
 
-async function ledger(db: Db, campaignId: string): Promise<Map<string, { state: string; reason: string | null; email: string }>> {
-  const { rows } = await db.query<{ contact_id: string; state: string; reason: string | null; email: string }>('select contact_id, state, reason, email from send_ledger where campaign_id = $1', [campaignId]);
+async function ledger(
+  db: Db,
+  campaignId: string,
+): Promise<Map<string, { state: string; reason: string | null; email: string }>> {
+  const { rows } = await db.query<{ contact_id: string; state: string; reason: string | null; email: string }>(
+    'select contact_id, state, reason, email from send_ledger where campaign_id = $1',
+    [campaignId],
+  );
   return new Map(rows.map((r) => [r.contact_id, r]));
 }
 
@@ -46,20 +56,36 @@ describe('blast pipeline over SMTP', () => {
     await migrate(db);
     sink = await startSmtpSink();
     app = await createApp(config, {
-      db, log: silent, newId: () => `cmp-${++ids}`,
-      esp: ({ clock }) => createSmtpEsp({ clock }, { host: '127.0.0.1', port: sink.port, pool: { maxConnections: 5, maxMessages: 10_000 } }),
+      db,
+      log: silent,
+      newId: () => `cmp-${++ids}`,
+      esp: ({ clock }) =>
+        createSmtpEsp(
+          { clock },
+          { host: '127.0.0.1', port: sink.port, pool: { maxConnections: 5, maxMessages: 10_000 } },
+        ),
     });
   });
-  after(async () => { await app.close(); await sink.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await sink.close();
+    await db.close();
+  });
 
-  it('20k recipients: each eligible one gets exactly one message with the required headers; suppressed ones none', { timeout: 300_000 }, async () => {
+  it('20k recipients: each eligible one gets exactly one message with the required headers; suppressed ones none', {
+    timeout: 300_000,
+  }, async () => {
     // suppress 50 contacts that would otherwise be eligible (US: no consent needed)
     const preSuppressed: string[] = [];
     for (let i = 0; preSuppressed.length < 50; i++) {
       const row = demoRow(1, i);
       if (row.country_code === 'US' && row.marketing_opt_in !== 'false') preSuppressed.push(row.email_address);
     }
-    await addSuppressions(db, preSuppressed.map((email) => ({ email, reason: 'manual', source: 'test' })), new Date());
+    await addSuppressions(
+      db,
+      preSuppressed.map((email) => ({ email, reason: 'manual', source: 'test' })),
+      new Date(),
+    );
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 20_000 } }));
     await app.campaigns.start(c.id);
     await drain(app);
@@ -76,16 +102,28 @@ describe('blast pipeline over SMTP', () => {
     const reasons = [...rows.values()].filter((r) => r.state === 'suppressed').map((r) => r.reason);
     assert.equal(reasons.filter((r) => r === 'suppressed:manual').length, 50);
     // prepare sends on only the contact fields the demo template reads
-    const { rows: [chunk] } = await db.query<{ payload: string }>(`select payload from bus_messages where topic = 'blast.ready.bulk' order by seq limit 1`);
-    const recipient = (JSON.parse(chunk!.payload) as { recipients: { fields: Record<string, unknown> }[] }).recipients[0]!;
+    const {
+      rows: [chunk],
+    } = await db.query<{ payload: string }>(
+      `select payload from bus_messages where topic = 'blast.ready.bulk' order by seq limit 1`,
+    );
+    const recipient = (JSON.parse(chunk!.payload) as { recipients: { fields: Record<string, unknown> }[] })
+      .recipients[0]!;
     assert.deepEqual(Object.keys(recipient.fields).sort(), ['firstName', 'plan']);
-    assert.ok(reasons.some((r) => r === 'consent:denied'), 'contacts who declined are held back');
+    assert.ok(
+      reasons.some((r) => r === 'consent:denied'),
+      'contacts who declined are held back',
+    );
     assert.equal((await app.campaigns.get(c.id)).status, 'completed');
 
     const [first] = await sink.parsed();
     // mailparser folds List-* headers into one structure; read the raw lines instead
-    const line = (name: string): string => (first!.headerLines.find((l) => l.key === name)?.line ?? '').replace(/\r\n\s+/g, ' ');
-    assert.match(line('list-unsubscribe'), /^List-Unsubscribe:\s*<https:\/\/t\.example\.com\/t\/u\/[^>]+>,\s*<mailto:unsubscribe@demo\.example\.com\?subject=[^>]+>$/);
+    const line = (name: string): string =>
+      (first!.headerLines.find((l) => l.key === name)?.line ?? '').replace(/\r\n\s+/g, ' ');
+    assert.match(
+      line('list-unsubscribe'),
+      /^List-Unsubscribe:\s*<https:\/\/t\.example\.com\/t\/u\/[^>]+>,\s*<mailto:unsubscribe@demo\.example\.com\?subject=[^>]+>$/,
+    );
     assert.equal(line('list-unsubscribe-post'), 'List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     // the Message-ID names its ledger row (core/message-id.ts)
     const messageId = String(first!.headers.get('message-id'));
@@ -104,8 +142,14 @@ describe('blast pipeline over SMTP', () => {
     await drain(app);
     const before = sink.count();
     // republish the send-stage chunks under fresh ids: the ledger, not the bus, must stop them
-    const { rows } = await db.query<{ payload: unknown }>(`select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`, [c.id]);
-    await app.bus.publish('blast.ready.bulk', rows.map((r, i) => ({ id: `replay-${c.id}-${i}`, payload: r.payload })));
+    const { rows } = await db.query<{ payload: unknown }>(
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`,
+      [c.id],
+    );
+    await app.bus.publish(
+      'blast.ready.bulk',
+      rows.map((r, i) => ({ id: `replay-${c.id}-${i}`, payload: r.payload })),
+    );
     await drain(app);
     assert.equal(sink.count(), before);
   });
@@ -119,11 +163,25 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     db = await createPgliteDb({});
     await migrate(db);
     app = await createApp(config, {
-      db, log: silent, newId: () => `cmp-b${++ids}`,
-      esp: ({ clock, ingest }) => (esp = createSandboxEsp({ clock, emit: async (e) => { await ingest(e); } }, { eventDelayMs: 60_000 })),
+      db,
+      log: silent,
+      newId: () => `cmp-b${++ids}`,
+      esp: ({ clock, ingest }) =>
+        (esp = createSandboxEsp(
+          {
+            clock,
+            emit: async (e) => {
+              await ingest(e);
+            },
+          },
+          { eventDelayMs: 60_000 },
+        )),
     });
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   it('an unsubscribe that lands while the chunk is queued for sending stops that message', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 3000, seed: 3 } }));
@@ -131,12 +189,25 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     await drain(app, { only: ['select', 'prepare'] });
     // the recipients whose chunks now wait in the send queue
     const { rows: waiting } = await db.query<{ payload: { recipients: { id: string; email: string }[] } }>(
-      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`, [c.id]);
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`,
+      [c.id],
+    );
     const queued = waiting.flatMap((r) => r.payload.recipients);
     assert.ok(queued.length > 1500);
     const victim = queued[1234]!;
     const ledgerId = `${c.id}:${victim.id}`;
-    await app.ingest([{ type: 'unsubscribed', sourceId: `test:${ledgerId}`, provider: 'tracking', occurredAt: new Date(), email: victim.email, campaignId: c.id, contactId: victim.id, raw: {} }]);
+    await app.ingest([
+      {
+        type: 'unsubscribed',
+        sourceId: `test:${ledgerId}`,
+        provider: 'tracking',
+        occurredAt: new Date(),
+        email: victim.email,
+        campaignId: c.id,
+        contactId: victim.id,
+        raw: {},
+      },
+    ]);
     await drain(app);
     const after = (await ledger(db, c.id)).get(victim.id)!;
     assert.equal(after.state, 'suppressed');
@@ -149,11 +220,22 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 2500, seed: 5 } }));
     await app.campaigns.start(c.id);
     await drain(app, { only: ['select', 'prepare'] });
-    const ready = async () => (await db.query<{ n: number }>(`select count(*)::int as n from bus_messages where topic = 'blast.ready.bulk' and msg_id like $1`, [`${c.id}:%`])).rows[0]!.n;
+    const ready = async () =>
+      (
+        await db.query<{ n: number }>(
+          `select count(*)::int as n from bus_messages where topic = 'blast.ready.bulk' and msg_id like $1`,
+          [`${c.id}:%`],
+        )
+      ).rows[0]!.n;
     const before = { ledger: await ledger(db, c.id), ready: await ready() };
     // as if the step had died after preparing its chunks and before recording its position
-    await db.query(`update campaigns set select_seq = 0, select_after = null, select_done = false, selected = 0, rejected = 0 where id = $1`, [c.id]);
-    await app.bus.publish('blast.select', [{ id: `${c.id}:select:again`, key: c.id, payload: { campaignId: c.id, seq: 0 } }]);
+    await db.query(
+      `update campaigns set select_seq = 0, select_after = null, select_done = false, selected = 0, rejected = 0 where id = $1`,
+      [c.id],
+    );
+    await app.bus.publish('blast.select', [
+      { id: `${c.id}:select:again`, key: c.id, payload: { campaignId: c.id, seq: 0 } },
+    ]);
     await drain(app, { only: ['select', 'prepare'] });
     assert.equal(await ready(), before.ready, 'ready parts are deduplicated by id');
     assert.deepEqual(await ledger(db, c.id), before.ledger, 'exclusions are written once');
@@ -188,25 +270,56 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
   it('a chunk an older version left on blast.selected is still prepared', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10, seed: 6 } }));
     await app.campaigns.start(c.id);
-    const recipients = [0, 1, 2].map((i) => ({ id: `legacy-${i}`, email: `legacy${i}@example.com`, country: 'US', fields: { firstName: `L${i}` } }));
-    await app.bus.publish('blast.selected', [{ id: `${c.id}:chunk:99`, key: c.id, payload: { campaignId: c.id, seq: 99, recipients } }]);
+    const recipients = [0, 1, 2].map((i) => ({
+      id: `legacy-${i}`,
+      email: `legacy${i}@example.com`,
+      country: 'US',
+      fields: { firstName: `L${i}` },
+    }));
+    await app.bus.publish('blast.selected', [
+      { id: `${c.id}:chunk:99`, key: c.id, payload: { campaignId: c.id, seq: 99, recipients } },
+    ]);
     await drain(app, { only: ['prepare'] });
-    const { rows } = await db.query<{ payload: { recipients: { id: string }[] } }>(`select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and msg_id = $1`, [`${c.id}:chunk:99:0`]);
-    assert.deepEqual(rows[0]?.payload.recipients.map((r) => r.id), recipients.map((r) => r.id));
-    const { rows: chunks } = await db.query<{ recipients: number }>('select recipients from campaign_chunks where campaign_id = $1 and seq = 99', [c.id]);
-    assert.deepEqual(chunks.map((k) => k.recipients), [3]);
+    const { rows } = await db.query<{ payload: { recipients: { id: string }[] } }>(
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and msg_id = $1`,
+      [`${c.id}:chunk:99:0`],
+    );
+    assert.deepEqual(
+      rows[0]?.payload.recipients.map((r) => r.id),
+      recipients.map((r) => r.id),
+    );
+    const { rows: chunks } = await db.query<{ recipients: number }>(
+      'select recipients from campaign_chunks where campaign_id = $1 and seq = 99',
+      [c.id],
+    );
+    assert.deepEqual(
+      chunks.map((k) => k.recipients),
+      [3],
+    );
   });
 
   it('an invalid template is refused at create/start with the problem named', async () => {
-    const c = await app.campaigns.create(demoCampaign({ template: { html: '<mjml><mj-body><mj-section><mj-column><mj-text>{{ contact.firstName </mj-text></mj-column></mj-section></mj-body></mjml>' } }));
+    const c = await app.campaigns.create(
+      demoCampaign({
+        template: {
+          html: '<mjml><mj-body><mj-section><mj-column><mj-text>{{ contact.firstName </mj-text></mj-column></mj-section></mj-body></mjml>',
+        },
+      }),
+    );
     const v = await app.campaigns.validate(c.id);
     assert.equal(v.ok, false);
     assert.match(v.errors.join('\n'), /template:/);
-    await assert.rejects(app.campaigns.start(c.id), (e: SwitchyardError) => e.code === 'CAMPAIGN_INVALID' && /template/.test(e.message));
+    await assert.rejects(
+      app.campaigns.start(c.id),
+      (e: SwitchyardError) => e.code === 'CAMPAIGN_INVALID' && /template/.test(e.message),
+    );
   });
 
   it('a definition without a postal address or with a bad from address is refused naming the field', async () => {
-    await assert.rejects(app.campaigns.create({ ...demoCampaign(), postalAddress: '' }), (e: SwitchyardError) => e.code === 'CAMPAIGN_INVALID' && /postalAddress/.test(e.message));
+    await assert.rejects(
+      app.campaigns.create({ ...demoCampaign(), postalAddress: '' }),
+      (e: SwitchyardError) => e.code === 'CAMPAIGN_INVALID' && /postalAddress/.test(e.message),
+    );
     const v = await app.campaigns.validate({ ...demoCampaign(), from: { address: 'not-an-address' } });
     assert.equal(v.ok, false);
     assert.match(v.errors.join('\n'), /from\.address/);
@@ -219,28 +332,54 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     lines.splice(50, 0, 'cus_bad00001,not-an-email,US,true', 'cus_bad00002,x@example.com,US,true,unexpected,extra');
     lines.push('only-one-column');
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const c = await app.campaigns.create(demoCampaign({ audience: { source: 'csv', path, mapping: { columns: { id: 'customer_id', email: 'email_address', country: 'country_code', marketingOptIn: 'marketing_opt_in' } } } }));
+    const c = await app.campaigns.create(
+      demoCampaign({
+        audience: {
+          source: 'csv',
+          path,
+          mapping: {
+            columns: {
+              id: 'customer_id',
+              email: 'email_address',
+              country: 'country_code',
+              marketingOptIn: 'marketing_opt_in',
+            },
+          },
+        },
+      }),
+    );
     await app.campaigns.start(c.id);
     await drain(app);
     const rows = await ledger(db, c.id);
     assert.ok(rows.size >= 190, `most rows made it (${rows.size})`);
-    const dead = (await app.bus.deadLetters.list({ stage: 'select' })).filter((d) => (d.payload as { campaignId: string }).campaignId === c.id);
+    const dead = (await app.bus.deadLetters.list({ stage: 'select' })).filter(
+      (d) => (d.payload as { campaignId: string }).campaignId === c.id,
+    );
     assert.ok(dead.length >= 2, 'bad rows are dead-lettered');
-    assert.ok(dead.some((d) => /email/.test(d.message)), dead.map((d) => d.message).join('\n'));
+    assert.ok(
+      dead.some((d) => /email/.test(d.message)),
+      dead.map((d) => d.message).join('\n'),
+    );
     assert.equal((await app.campaigns.get(c.id)).status, 'completed');
   });
 
   it('a CSV without the email column fails the campaign with the column named', async () => {
     const path = join(csvDir, 'no-email.csv');
     writeFileSync(path, 'customer_id,name\ncus_00000001,Ada\n');
-    const v = await app.campaigns.validate({ ...demoCampaign(), audience: { source: 'csv', path, mapping: { columns: { id: 'customer_id', email: 'email_address' } } } });
+    const v = await app.campaigns.validate({
+      ...demoCampaign(),
+      audience: { source: 'csv', path, mapping: { columns: { id: 'customer_id', email: 'email_address' } } },
+    });
     assert.equal(v.ok, false);
     assert.match(v.errors.join('\n'), /no column "email_address" \(mapped as email\); it has 2 columns/);
     assert.doesNotMatch(v.errors.join('\n'), /cus_00000001|Ada/, 'no cell of the file');
   });
 
   it('an unreachable warehouse is a clear audience error', async () => {
-    const v = await app.campaigns.validate({ ...demoCampaign(), audience: { source: 'csv', path: 'nonexistent.csv', mapping: DEMO_MAPPING } });
+    const v = await app.campaigns.validate({
+      ...demoCampaign(),
+      audience: { source: 'csv', path: 'nonexistent.csv', mapping: DEMO_MAPPING },
+    });
     assert.equal(v.ok, false);
     assert.match(v.errors.join('\n'), /audience: cannot read CSV file nonexistent\.csv: ENOENT/);
   });

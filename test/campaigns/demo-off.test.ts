@@ -29,7 +29,9 @@ const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 const RECIPIENTS = 40;
 
 async function demoTables(db: Db): Promise<string[]> {
-  const { rows } = await db.query<{ table_name: string }>(`select table_name from information_schema.tables where table_name like 'demo\\_%' order by 1`);
+  const { rows } = await db.query<{ table_name: string }>(
+    `select table_name from information_schema.tables where table_name like 'demo\\_%' order by 1`,
+  );
   return rows.map((r) => r.table_name);
 }
 
@@ -44,10 +46,18 @@ describe('SWITCHYARD_DEMO=false end to end', () => {
     await migrate(db);
     sink = await startSmtpSink();
     const config = loadConfig({
-      SWITCHYARD_DEMO: 'false', SWITCHYARD_TRACKING_SECRET: 's', SWITCHYARD_CSV_DIRS: csvDir,
-      SWITCHYARD_ESP: 'smtp', SWITCHYARD_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+      SWITCHYARD_DEMO: 'false',
+      SWITCHYARD_TRACKING_SECRET: 's',
+      SWITCHYARD_CSV_DIRS: csvDir,
+      SWITCHYARD_ESP: 'smtp',
+      SWITCHYARD_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
     });
-    app = await createApp(config, { db, log: pino({ level: 'silent' }), clock: createManualClock(new Date('2026-06-01T10:00:00Z')), newId: () => `cmp-demo-off-${++ids}` });
+    app = await createApp(config, {
+      db,
+      log: pino({ level: 'silent' }),
+      clock: createManualClock(new Date('2026-06-01T10:00:00Z')),
+      newId: () => `cmp-demo-off-${++ids}`,
+    });
   });
   after(async () => {
     await app.close();
@@ -68,54 +78,115 @@ describe('SWITCHYARD_DEMO=false end to end', () => {
     const lines = ['customer_id,email_address,country_code,marketing_opt_in'];
     for (let i = 0; i < RECIPIENTS; i++) lines.push(`${demoContactId(i)},off${i}@example.com,US,true`);
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const mapping = { columns: { id: 'customer_id', email: 'email_address', country: 'country_code', marketingOptIn: 'marketing_opt_in' } };
+    const mapping = {
+      columns: {
+        id: 'customer_id',
+        email: 'email_address',
+        country: 'country_code',
+        marketingOptIn: 'marketing_opt_in',
+      },
+    };
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'csv', path, mapping } }));
     await app.campaigns.start(c.id);
     await drain(app);
 
     assert.equal((await app.campaigns.get(c.id)).status, 'completed');
-    const { rows } = await db.query<{ state: string; n: string }>('select state, count(*) as n from send_ledger where campaign_id = $1 group by state', [c.id]);
-    assert.deepEqual(rows.map((r) => [r.state, Number(r.n)]), [['sent', RECIPIENTS]]);
-    const received = sink.messages().map((m) => m.envelope.rcptTo[0]!.toLowerCase()).sort();
+    const { rows } = await db.query<{ state: string; n: string }>(
+      'select state, count(*) as n from send_ledger where campaign_id = $1 group by state',
+      [c.id],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.state, Number(r.n)]),
+      [['sent', RECIPIENTS]],
+    );
+    const received = sink
+      .messages()
+      .map((m) => m.envelope.rcptTo[0]!.toLowerCase())
+      .sort();
     assert.deepEqual(received, Array.from({ length: RECIPIENTS }, (_, i) => `off${i}@example.com`).sort());
 
-    await assert.rejects(app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10 } })),
-      (e: SwitchyardError) => e.code === 'CAMPAIGN_INVALID' && /audience source "demo" is off: SWITCHYARD_DEMO is false/.test(e.message));
+    await assert.rejects(
+      app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10 } })),
+      (e: SwitchyardError) =>
+        e.code === 'CAMPAIGN_INVALID' && /audience source "demo" is off: SWITCHYARD_DEMO is false/.test(e.message),
+    );
     assert.deepEqual(await demoTables(db), [], 'sending touched no demo CRM table');
   });
 
   it('an unsubscribe propagates to the ESP, warehouse and compliance log, never to a CRM', async () => {
     const email = 'off3@example.com';
-    await app.ingest([{ type: 'unsubscribed', sourceId: 'test:demo-off-unsub', provider: 'tracking', occurredAt: app.clock.now(), email, raw: {} }]);
+    await app.ingest([
+      {
+        type: 'unsubscribed',
+        sourceId: 'test:demo-off-unsub',
+        provider: 'tracking',
+        occurredAt: app.clock.now(),
+        email,
+        raw: {},
+      },
+    ]);
     await drain(app);
-    const { rows } = await db.query<{ system: string }>('select system from suppression_propagations where email = $1 order by system', [email]);
-    assert.deepEqual(rows.map((r) => r.system), ['compliance', 'esp', 'warehouse']);
+    const { rows } = await db.query<{ system: string }>(
+      'select system from suppression_propagations where email = $1 order by system',
+      [email],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.system),
+      ['compliance', 'esp', 'warehouse'],
+    );
     assert.deepEqual(await demoTables(db), []);
   });
 
   it('a manual suppression from the CLI queues the same systems', async () => {
     const out: string[] = [];
     const program = new Command().exitOverride();
-    registerSuppressionCommands(program, async () => ({ ...app, close: async () => {} }), { out: (l) => out.push(l), err: (l) => out.push(l), setExitCode: () => {} });
+    registerSuppressionCommands(program, async () => ({ ...app, close: async () => {} }), {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      setExitCode: () => {},
+    });
     await program.parseAsync(['node', 'switchyard', 'suppression', 'add', 'manual.off@example.com']);
     assert.deepEqual(out, ['suppressed; 3 system(s) queued for propagation']);
-    const { rows } = await db.query<{ system: string }>('select system from suppression_propagations where email = $1 order by system', ['manual.off@example.com']);
-    assert.deepEqual(rows.map((r) => r.system), ['compliance', 'esp', 'warehouse']);
+    const { rows } = await db.query<{ system: string }>(
+      'select system from suppression_propagations where email = $1 order by system',
+      ['manual.off@example.com'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.system),
+      ['compliance', 'esp', 'warehouse'],
+    );
   });
 });
 
 describe('switchyard start with SWITCHYARD_DEMO=false', () => {
-  it('starts both listeners, logs no warning or error, and stops on SIGTERM with exit 0', { timeout: 120_000 }, async (t) => {
+  it('starts both listeners, logs no warning or error, and stops on SIGTERM with exit 0', {
+    timeout: 120_000,
+  }, async (t) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'sy-demo-off-')), 'data');
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DEMO: 'false', SWITCHYARD_DATA_DIR: dataDir, PORT: '0', SWITCHYARD_ADMIN_PORT: '0', SWITCHYARD_INBOUND_SMTP_PORT: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SWITCHYARD_DEMO: 'false',
+      SWITCHYARD_DATA_DIR: dataDir,
+      PORT: '0',
+      SWITCHYARD_ADMIN_PORT: '0',
+      SWITCHYARD_INBOUND_SMTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
     delete env.DATABASE_URL;
     const child = spawn(process.execPath, [BIN, 'start'], { env });
     let stdout = '';
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    t.after(async () => { if (child.exitCode === null) { child.kill('SIGKILL'); await exited; } });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    t.after(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         stdout += d.toString();

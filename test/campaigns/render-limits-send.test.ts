@@ -25,28 +25,49 @@ describe('template limits during a send', () => {
   before(async () => {
     db = await createPgliteDb({});
     await migrate(db);
-    app = await createApp(loadConfig({ SWITCHYARD_TRACKING_SECRET: 's', SWITCHYARD_TEMPLATE_MEMORY_LIMIT: '1000000' }), {
-      db, clock, log: pino({ level: 'silent' }), newId: () => 'limits-1',
-      esp: () => createSandboxEsp({ clock, emit: async () => undefined }),
-    });
+    app = await createApp(
+      loadConfig({ SWITCHYARD_TRACKING_SECRET: 's', SWITCHYARD_TEMPLATE_MEMORY_LIMIT: '1000000' }),
+      {
+        db,
+        clock,
+        log: pino({ level: 'silent' }),
+        newId: () => 'limits-1',
+        esp: () => createSandboxEsp({ clock, emit: async () => undefined }),
+      },
+    );
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   it('the one recipient whose data makes the template blow its memory limit fails; the others are sent', async () => {
     const heavy = demoContactId(2);
-    const c = await app.campaigns.create(demoCampaign({
-      audience: { source: 'demo', size: 8 },
-      template: { html: `<body>Hi {% if contact.id == '${heavy}' %}{% for i in (1..2000000) %}x{% endfor %}{% endif %}</body>` },
-    }));
+    const c = await app.campaigns.create(
+      demoCampaign({
+        audience: { source: 'demo', size: 8 },
+        template: {
+          html: `<body>Hi {% if contact.id == '${heavy}' %}{% for i in (1..2000000) %}x{% endfor %}{% endif %}</body>`,
+        },
+      }),
+    );
     assert.deepEqual(await app.campaigns.validate(c.id), { ok: true, errors: [] }, 'on its own the template is fine');
     await app.campaigns.start(c.id);
     await drain(app);
     const { rows } = await db.query<{ contact_id: string; state: string; reason: string | null }>(
-      'select contact_id, state, reason from send_ledger where campaign_id = $1 order by contact_id', [c.id]);
+      'select contact_id, state, reason from send_ledger where campaign_id = $1 order by contact_id',
+      [c.id],
+    );
     const failed = rows.filter((r) => r.state === 'failed');
-    assert.deepEqual(failed.map((r) => r.contact_id), [heavy]);
+    assert.deepEqual(
+      failed.map((r) => r.contact_id),
+      [heavy],
+    );
     assert.match(failed[0]?.reason ?? '', /^TEMPLATE_LIMIT_EXCEEDED: /);
-    assert.ok(rows.some((r) => r.state === 'sent'), JSON.stringify(rows));
+    assert.ok(
+      rows.some((r) => r.state === 'sent'),
+      JSON.stringify(rows),
+    );
     const letters = await app.bus.deadLetters.list({ stage: 'render' });
     assert.equal(letters.length, 1);
     assert.match(letters[0]?.message ?? '', /TEMPLATE_LIMIT_EXCEEDED/);

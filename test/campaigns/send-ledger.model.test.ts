@@ -52,10 +52,19 @@ type EspEvent = 'withheld' | 'committed' | 'accepted' | 'refused-permanent' | 'r
 type Row = { state: string; attempts: number };
 
 /** The model: the bus as postgres-log keeps it, and how many slow handlers are waiting. */
-interface Model { bus: { pending: boolean; attempt: number }[]; paused: number }
+interface Model {
+  bus: { pending: boolean; attempt: number }[];
+  paused: number;
+}
 
 /** A slow handler; `events` are what the provider saw of it before it stopped. */
-interface Paused { chunk: number; attempt: number; done: Promise<Settled>; release: () => void; events: Map<string, EspEvent[]> }
+interface Paused {
+  chunk: number;
+  attempt: number;
+  done: Promise<Settled>;
+  release: () => void;
+  events: Map<string, EspEvent[]>;
+}
 type Settled = { kind: 'ack' } | { kind: 'defer' } | { kind: 'retry' } | { kind: 'dead'; error: string };
 
 interface Real {
@@ -79,7 +88,11 @@ interface Real {
   dead: string[];
 }
 
-interface FaultInjector { db: Db; arm(after: number, count: number, lostReply: boolean): void; disarm(): void }
+interface FaultInjector {
+  db: Db;
+  arm(after: number, count: number, lostReply: boolean): void;
+  disarm(): void;
+}
 
 /** Fails statements `after` … `after + count - 1` (counted from arm); with lostReply the first of
  *  them runs and then fails, as when the connection drops after the server committed. */
@@ -109,14 +122,24 @@ function createFaultInjector(db: Db): FaultInjector {
       ping: () => db.ping(),
       close: () => db.close(),
     },
-    arm(after, count, lostReply) { n = 0; from = after; until = after + count; lost = lostReply; },
-    disarm() { from = Infinity; until = -1; },
+    arm(after, count, lostReply) {
+      n = 0;
+      from = after;
+      until = after + count;
+      lost = lostReply;
+    },
+    disarm() {
+      from = Infinity;
+      until = -1;
+    },
   };
 }
 
 async function ledger(real: Real): Promise<Map<string, Row>> {
   const { rows } = await real.raw.query<{ contact_id: string; state: string; attempts: number }>(
-    'select contact_id, state, attempts from send_ledger where campaign_id = $1', [real.campaignId]);
+    'select contact_id, state, attempts from send_ledger where campaign_id = $1',
+    [real.campaignId],
+  );
   return new Map(rows.map((r) => [r.contact_id, { state: r.state, attempts: r.attempts }]));
 }
 
@@ -126,7 +149,11 @@ async function ledger(real: Real): Promise<Map<string, Row>> {
  * rejection withholds it as ESP_UNAVAILABLE); outcomes[i] decides the i-th message's answer.
  * At `fault.point`, the handler is stopped: forever (crash) or until released (slow worker).
  */
-function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], stop: { point: Point; at: number; hold: Promise<void>; reached: () => void } | undefined): Esp {
+function createRecordingEsp(
+  real: Real,
+  outcomes: readonly ProviderOutcome[],
+  stop: { point: Point; at: number; hold: Promise<void>; reached: () => void } | undefined,
+): Esp {
   const halt = async (point: Point, i: number): Promise<void> => {
     if (stop === undefined || stop.point !== point || (point !== 'after-claim' && stop.at !== i)) return;
     stop.reached();
@@ -137,10 +164,19 @@ function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], st
   };
   const commitPoint = async (msg: OutboundMessage): Promise<void> => {
     const contactId = msg.correlation.contactId;
-    const { rows: [row] } = await real.raw.query<{ state: string }>('select state from send_ledger where campaign_id = $1 and contact_id = $2', [real.campaignId, contactId]);
+    const {
+      rows: [row],
+    } = await real.raw.query<{ state: string }>(
+      'select state from send_ledger where campaign_id = $1 and contact_id = $2',
+      [real.campaignId, contactId],
+    );
     const allowed = real.mode === 'before-final-dot' ? ['sending'] : ['sending', 'unknown'];
-    if (!allowed.includes(row?.state ?? 'absent')) real.violations.push(`${contactId} reached the provider with its row ${row?.state ?? 'absent'}`);
-    if (real.open.has(contactId)) real.violations.push(`${contactId} reached the provider under a second claim while an earlier hand-off may have been accepted`);
+    if (!allowed.includes(row?.state ?? 'absent'))
+      real.violations.push(`${contactId} reached the provider with its row ${row?.state ?? 'absent'}`);
+    if (real.open.has(contactId))
+      real.violations.push(
+        `${contactId} reached the provider under a second claim while an earlier hand-off may have been accepted`,
+      );
     real.open.add(contactId);
     event(contactId, 'committed');
   };
@@ -148,7 +184,9 @@ function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], st
     name: 'recording',
     commitPoint: real.mode,
     maxBatchSize: 1000,
-    async send() { throw new Error('not used'); },
+    async send() {
+      throw new Error('not used');
+    },
     async sendBatch(messages: readonly OutboundMessage[], hooks?: SendHooks): Promise<BatchResult[]> {
       const results: BatchResult[] = [];
       await halt('after-claim', 0);
@@ -159,7 +197,10 @@ function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], st
             await hooks?.beforeCommit?.(msg);
           } catch (err) {
             event(contactId, 'withheld');
-            results.push({ ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', `withheld: ${(err as Error).message}`, { retryable: true }) });
+            results.push({
+              ok: false,
+              error: new SwitchyardError('ESP_UNAVAILABLE', `withheld: ${(err as Error).message}`, { retryable: true }),
+            });
             continue;
           }
         }
@@ -170,9 +211,13 @@ function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], st
           real.open.delete(contactId);
           if (outcome === 'permanent') real.refusedPermanently.add(contactId);
           event(contactId, outcome === 'permanent' ? 'refused-permanent' : 'refused-retryable');
-          results.push({ ok: false, error: outcome === 'permanent'
-            ? new SwitchyardError('ESP_RECIPIENT_REJECTED', 'no such user')
-            : new SwitchyardError('ESP_UNAVAILABLE', 'try again later', { retryable: true }) });
+          results.push({
+            ok: false,
+            error:
+              outcome === 'permanent'
+                ? new SwitchyardError('ESP_RECIPIENT_REJECTED', 'no such user')
+                : new SwitchyardError('ESP_UNAVAILABLE', 'try again later', { retryable: true }),
+          });
           continue;
         }
         real.accepted.set(contactId, (real.accepted.get(contactId) ?? 0) + 1);
@@ -192,17 +237,27 @@ function createRecordingEsp(real: Real, outcomes: readonly ProviderOutcome[], st
 function settledOf(p: Promise<void | Deferral>): Promise<Settled> {
   return p.then(
     (r) => (r === undefined ? { kind: 'ack' } : { kind: 'defer' }),
-    (err: unknown) => (err instanceof SwitchyardError && err.retryable ? { kind: 'retry' } : { kind: 'dead', error: String(err) }),
+    (err: unknown) =>
+      err instanceof SwitchyardError && err.retryable ? { kind: 'retry' } : { kind: 'dead', error: String(err) },
   );
 }
 
 /** The bus after a settle: the last settle of a message wins, whichever delivery it came from. */
 function settleBus(model: Model, real: Real, chunk: number, attempt: number, s: Settled): void {
   switch (s.kind) {
-    case 'ack': model.bus[chunk] = { pending: false, attempt }; break;
-    case 'defer': model.bus[chunk] = { pending: true, attempt }; break;
-    case 'retry': model.bus[chunk] = { pending: true, attempt: attempt + 1 }; break;
-    case 'dead': model.bus[chunk] = { pending: false, attempt }; real.dead.push(`chunk ${chunk}: ${s.error}`); break;
+    case 'ack':
+      model.bus[chunk] = { pending: false, attempt };
+      break;
+    case 'defer':
+      model.bus[chunk] = { pending: true, attempt };
+      break;
+    case 'retry':
+      model.bus[chunk] = { pending: true, attempt: attempt + 1 };
+      break;
+    case 'dead':
+      model.bus[chunk] = { pending: false, attempt };
+      real.dead.push(`chunk ${chunk}: ${s.error}`);
+      break;
   }
 }
 
@@ -225,7 +280,11 @@ function allowedAfter(before: Row | undefined, events: readonly EspEvent[], step
   }
   if (FINAL.has(was)) return [was];
   if (clean) return [was];
-  return [was, mode === 'before-final-dot' ? 'rendered' : 'sending', ...(step.kind === 'deliver' && step.fault === 'outage' ? ['retry'] : [])];
+  return [
+    was,
+    mode === 'before-final-dot' ? 'rendered' : 'sending',
+    ...(step.kind === 'deliver' && step.fault === 'outage' ? ['retry'] : []),
+  ];
 }
 
 function checkStep(real: Real, before: Map<string, Row>, afterRows: Map<string, Row>, step: Step, chunk: number): void {
@@ -235,38 +294,79 @@ function checkStep(real: Real, before: Map<string, Row>, afterRows: Map<string, 
       const a = afterRows.get(r.id);
       const events = real.events.get(r.id) ?? [];
       if (i !== chunk) {
-        if (events.length > 0 || a?.state !== b?.state || a?.attempts !== b?.attempts) real.violations.push(`${r.id} of chunk ${i} changed in a step of chunk ${chunk}`);
+        if (events.length > 0 || a?.state !== b?.state || a?.attempts !== b?.attempts)
+          real.violations.push(`${r.id} of chunk ${i} changed in a step of chunk ${chunk}`);
         continue;
       }
       const allowed = allowedAfter(b, events, step, real.mode);
       const now = a?.state ?? 'absent';
-      if (!allowed.includes(now)) real.violations.push(`${r.id}: ${b?.state ?? 'absent'} → ${now} with [${events.join(', ')}] in ${JSON.stringify(step)}; allowed ${allowed.join(' | ')}`);
-      if (a !== undefined && b !== undefined && a.attempts < b.attempts) real.violations.push(`${r.id}: claim number went back from ${b.attempts} to ${a.attempts}`);
+      if (!allowed.includes(now))
+        real.violations.push(
+          `${r.id}: ${b?.state ?? 'absent'} → ${now} with [${events.join(', ')}] in ${JSON.stringify(step)}; allowed ${allowed.join(' | ')}`,
+        );
+      if (a !== undefined && b !== undefined && a.attempts < b.attempts)
+        real.violations.push(`${r.id}: claim number went back from ${b.attempts} to ${a.attempts}`);
     }
   }
 }
 
 function sendDeps(real: Real, esp: Esp): SendDeps {
   return {
-    db: real.db, bus: real.bus, clock: real.clock, log: pino({ level: 'silent' }), esp,
-    templates: real.templates, render: { trackingBaseUrl: 'https://t.example.com', trackingSecrets: ['model-secret'] },
-    maxAttempts: MAX_ATTEMPTS, leaseMs: LEASE_MS,
+    db: real.db,
+    bus: real.bus,
+    clock: real.clock,
+    log: pino({ level: 'silent' }),
+    esp,
+    templates: real.templates,
+    render: { trackingBaseUrl: 'https://t.example.com', trackingSecrets: ['model-secret'] },
+    maxAttempts: MAX_ATTEMPTS,
+    leaseMs: LEASE_MS,
   };
 }
 
-async function deliver(model: Model, real: Real, chunk: number, outcomes: readonly ProviderOutcome[], fault: Fault): Promise<void> {
+async function deliver(
+  model: Model,
+  real: Real,
+  chunk: number,
+  outcomes: readonly ProviderOutcome[],
+  fault: Fault,
+): Promise<void> {
   const attempt = model.bus[chunk]!.attempt;
   const before = await ledger(real);
   real.events = new Map();
   let reached!: () => void;
-  const reachedStop = new Promise<void>((r) => { reached = r; });
+  const reachedStop = new Promise<void>((r) => {
+    reached = r;
+  });
   let release = () => {};
-  const hold = fault.kind === 'pause' ? new Promise<void>((r) => { release = r; }) : new Promise<void>(() => {});
-  const esp = createRecordingEsp(real, outcomes, fault.kind === 'crash' || fault.kind === 'pause' ? { point: fault.point, at: fault.at, hold, reached } : undefined);
+  const hold =
+    fault.kind === 'pause'
+      ? new Promise<void>((r) => {
+          release = r;
+        })
+      : new Promise<void>(() => {});
+  const esp = createRecordingEsp(
+    real,
+    outcomes,
+    fault.kind === 'crash' || fault.kind === 'pause' ? { point: fault.point, at: fault.at, hold, reached } : undefined,
+  );
   if (fault.kind === 'outage') real.faults.arm(fault.after, fault.count, fault.lostReply);
   const payload: ChunkPayload = { campaignId: real.campaignId, seq: chunk, part: 0, recipients: real.chunks[chunk]! };
-  const done = settledOf(handleSend(sendDeps(real, esp), { topic: 'blast.ready.bulk', id: `${real.campaignId}:chunk:${chunk}:0`, key: null, payload, seq: chunk, attempt, publishedAt: real.clock.now() }));
-  const first = await Promise.race([done.then((s) => ({ settled: s })), reachedStop.then(() => ({ stopped: true as const }))]);
+  const done = settledOf(
+    handleSend(sendDeps(real, esp), {
+      topic: 'blast.ready.bulk',
+      id: `${real.campaignId}:chunk:${chunk}:0`,
+      key: null,
+      payload,
+      seq: chunk,
+      attempt,
+      publishedAt: real.clock.now(),
+    }),
+  );
+  const first = await Promise.race([
+    done.then((s) => ({ settled: s })),
+    reachedStop.then(() => ({ stopped: true as const })),
+  ]);
   real.faults.disarm();
   if ('settled' in first) settleBus(model, real, chunk, attempt, first.settled);
   else {
@@ -325,14 +425,28 @@ const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Fault>({ kind: 'none' }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), point, at: fc.nat(PER_CHUNK - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), point, at: fc.nat(PER_CHUNK - 1) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('outage' as const), after: fc.nat(10), count: fc.integer({ min: 1, max: 4 }), lostReply: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('outage' as const),
+      after: fc.nat(10),
+      count: fc.integer({ min: 1, max: 4 }),
+      lostReply: fc.boolean(),
+    }),
+  },
 );
-const outcomesArb = fc.array(fc.constantFrom<ProviderOutcome>('accept', 'accept', 'permanent', 'retryable'), { minLength: 1, maxLength: 4 });
-const commandsArb = fc.commands([
-  fc.tuple(fc.nat(CHUNKS - 1), outcomesArb, faultArb).map(([c, o, f]) => deliverCommand(c, o, f)),
-  fc.nat(2).map(resumeCommand),
-  fc.constantFrom(1_000, LEASE_MS + 1).map(advanceCommand),
-], { maxCommands: 14 });
+const outcomesArb = fc.array(fc.constantFrom<ProviderOutcome>('accept', 'accept', 'permanent', 'retryable'), {
+  minLength: 1,
+  maxLength: 4,
+});
+const commandsArb = fc.commands(
+  [
+    fc.tuple(fc.nat(CHUNKS - 1), outcomesArb, faultArb).map(([c, o, f]) => deliverCommand(c, o, f)),
+    fc.nat(2).map(resumeCommand),
+    fc.constantFrom(1_000, LEASE_MS + 1).map(advanceCommand),
+  ],
+  { maxCommands: 14 },
+);
 
 /** Slow workers finish, then every chunk left on the bus is delivered (no faults, every message
  *  accepted) until the bus is empty; then every recipient must be final and the campaign done. */
@@ -346,9 +460,15 @@ async function drainAndCheck(model: Model, real: Real): Promise<void> {
   }
   assert.deepEqual(real.violations, []);
   assert.deepEqual(real.dead, [], 'no chunk was dead-lettered');
-  assert.deepEqual(model.bus.map((b) => b.pending), Array(CHUNKS).fill(false), 'the bus drained');
+  assert.deepEqual(
+    model.bus.map((b) => b.pending),
+    Array(CHUNKS).fill(false),
+    'the bus drained',
+  );
   const rows = await ledger(real);
-  const stuck = real.chunks.flat().filter((r) => !FINAL.has(rows.get(r.id)?.state ?? 'absent'))
+  const stuck = real.chunks
+    .flat()
+    .filter((r) => !FINAL.has(rows.get(r.id)?.state ?? 'absent'))
     .map((r) => `${r.id}: ${rows.get(r.id)?.state ?? 'absent'}`);
   assert.deepEqual(stuck, [], 'every recipient is in a final state once the bus is drained');
   for (const r of real.chunks.flat()) {
@@ -359,18 +479,35 @@ async function drainAndCheck(model: Model, real: Real): Promise<void> {
     if (state === 'failed') assert.ok(real.refusedPermanently.has(r.id), `${r.id} failed without a permanent refusal`);
     if (accepted === 1) assert.ok(state === 'sent' || state === 'unknown', `${r.id} was accepted but is ${state}`);
   }
-  const { rows: [c] } = await real.raw.query<{ status: string }>('select status from campaigns where id = $1', [real.campaignId]);
+  const {
+    rows: [c],
+  } = await real.raw.query<{ status: string }>('select status from campaigns where id = $1', [real.campaignId]);
   assert.equal(c?.status, 'completed');
 }
 
 async function newCampaign(db: Db, clock: ManualClock): Promise<{ campaignId: string; chunks: Recipient[][] }> {
   const campaignId = uniqueName('model');
-  const def = { ...demoCampaign({ template: { html: '<p>Hi {{ contact.id }}</p>', text: 'Hi {{ contact.id }}' } }), priority: 'bulk' } as CampaignDefinition;
+  const def = {
+    ...demoCampaign({ template: { html: '<p>Hi {{ contact.id }}</p>', text: 'Hi {{ contact.id }}' } }),
+    priority: 'bulk',
+  } as CampaignDefinition;
   await insertCampaign(db, campaignId, def, clock.now());
-  await db.query(`update campaigns set status = 'running', started_at = $2, select_done = true, select_seq = $3 where id = $1`, [campaignId, clock.now(), CHUNKS]);
-  const chunks = Array.from({ length: CHUNKS }, (_, c) => Array.from({ length: PER_CHUNK }, (_, i) => ({ id: `${campaignId}-${c}-${i}`, email: `u${c}-${i}@example.com`, fields: {} }) as Recipient));
+  await db.query(
+    `update campaigns set status = 'running', started_at = $2, select_done = true, select_seq = $3 where id = $1`,
+    [campaignId, clock.now(), CHUNKS],
+  );
+  const chunks = Array.from({ length: CHUNKS }, (_, c) =>
+    Array.from(
+      { length: PER_CHUNK },
+      (_, i) => ({ id: `${campaignId}-${c}-${i}`, email: `u${c}-${i}@example.com`, fields: {} }) as Recipient,
+    ),
+  );
   for (let c = 0; c < CHUNKS; c++) {
-    await db.query('insert into campaign_chunks (campaign_id, seq, recipients, parts) values ($1, $2, $3, 1)', [campaignId, c, PER_CHUNK]);
+    await db.query('insert into campaign_chunks (campaign_id, seq, recipients, parts) values ($1, $2, $3, 1)', [
+      campaignId,
+      c,
+      PER_CHUNK,
+    ]);
   }
   return { campaignId, chunks };
 }
@@ -382,9 +519,22 @@ async function runSequence(raw: Db, mode: Mode, cmds: Iterable<Command>): Promis
   const { campaignId, chunks } = await newCampaign(raw, clock);
   const model: Model = { bus: Array.from({ length: CHUNKS }, () => ({ pending: true, attempt: 1 })), paused: 0 };
   const real: Real = {
-    mode, db: faults.db, raw, faults, bus: createPostgresLogBus({ db: raw, clock }), clock, templates: createTemplateCache(),
-    campaignId, chunks, paused: [], events: new Map(), open: new Set(), accepted: new Map(), refusedPermanently: new Set(),
-    violations: [], dead: [],
+    mode,
+    db: faults.db,
+    raw,
+    faults,
+    bus: createPostgresLogBus({ db: raw, clock }),
+    clock,
+    templates: createTemplateCache(),
+    campaignId,
+    chunks,
+    paused: [],
+    events: new Map(),
+    open: new Set(),
+    accepted: new Map(),
+    refusedPermanently: new Set(),
+    violations: [],
+    dead: [],
   };
   await fc.asyncModelRun(() => ({ model, real }), cmds);
   await drainAndCheck(model, real);
@@ -398,8 +548,10 @@ for (const tdb of await testDatabases()) {
     for (const mode of ['before-final-dot', 'before-request'] as const) {
       it(`${tdb.label}, ${mode}: claims, crashes, slow workers, outages and outcomes leave every recipient final, sent at most once`, async () => {
         const raw = await tdb.open();
-        await fc.assert(fc.asyncProperty(commandsArb, (cmds) => runSequence(raw, mode, cmds)),
-          { numRuns: tdb.label === 'pglite' ? 50 : 15, seed: SEED, includeErrorInReport: true });
+        await fc.assert(
+          fc.asyncProperty(commandsArb, (cmds) => runSequence(raw, mode, cmds)),
+          { numRuns: tdb.label === 'pglite' ? 50 : 15, seed: SEED, includeErrorInReport: true },
+        );
       });
 
       // counterexamples the property found, kept as plain cases
@@ -427,22 +579,61 @@ for (const tdb of await testDatabases()) {
       const { campaignId, chunks } = await newCampaign(raw, clock);
       const [held, ...rest] = chunks[0]!;
       // the same contact, claimed a moment ago by another chunk's worker that is still going
-      const [other] = await ledgerOps.claim(raw, campaignId, 9, [{ contactId: held!.id, email: held!.email, messageId: 'm@x' }], 'recording', clock.now(),
-        { as: 'rendered', firstTry: true, redelivered: false, staleBefore: new Date(0) }).then((m) => [...m]);
-      const real = { mode: 'before-final-dot', raw, clock, campaignId, events: new Map(), open: new Set(), accepted: new Map(), refusedPermanently: new Set(), violations: [] } as unknown as Real;
-      const deps = { ...sendDeps({ ...real, db: raw, bus: createPostgresLogBus({ db: raw, clock }), templates: createTemplateCache() }, createRecordingEsp(real, ['accept'], undefined)) };
-      const delivery = (attempt: number) => ({ topic: 'blast.ready.bulk', id: `${campaignId}:chunk:0:0`, key: null, payload: { campaignId, seq: 0, part: 0, recipients: chunks[0]! }, seq: 0, attempt, publishedAt: clock.now() });
+      const [other] = await ledgerOps
+        .claim(
+          raw,
+          campaignId,
+          9,
+          [{ contactId: held!.id, email: held!.email, messageId: 'm@x' }],
+          'recording',
+          clock.now(),
+          { as: 'rendered', firstTry: true, redelivered: false, staleBefore: new Date(0) },
+        )
+        .then((m) => [...m]);
+      const real = {
+        mode: 'before-final-dot',
+        raw,
+        clock,
+        campaignId,
+        events: new Map(),
+        open: new Set(),
+        accepted: new Map(),
+        refusedPermanently: new Set(),
+        violations: [],
+      } as unknown as Real;
+      const deps = {
+        ...sendDeps(
+          { ...real, db: raw, bus: createPostgresLogBus({ db: raw, clock }), templates: createTemplateCache() },
+          createRecordingEsp(real, ['accept'], undefined),
+        ),
+      };
+      const delivery = (attempt: number) => ({
+        topic: 'blast.ready.bulk',
+        id: `${campaignId}:chunk:0:0`,
+        key: null,
+        payload: { campaignId, seq: 0, part: 0, recipients: chunks[0]! },
+        seq: 0,
+        attempt,
+        publishedAt: clock.now(),
+      });
       const err = await handleSend(deps, delivery(1)).catch((e: unknown) => e);
       assert.equal((err as SwitchyardError).code, 'SEND_CLAIMS_UNSETTLED');
       assert.equal((err as SwitchyardError).retryable, true);
-      assert.deepEqual(rest.map((r) => real.accepted.get(r.id)), [1, 1], 'the others were sent');
+      assert.deepEqual(
+        rest.map((r) => real.accepted.get(r.id)),
+        [1, 1],
+        'the others were sent',
+      );
       // the other worker finishes; the chunk's next delivery then completes its part
       const [contactId, c] = other!;
       await ledgerOps.commitOrConfirm(raw, campaignId, [{ contactId, ...c, to: 'sending' }], clock.now());
       await ledgerOps.confirm(raw, campaignId, [{ contactId, attempt: c.attempt, row: '(0,0)' }], clock.now());
       assert.equal(await handleSend(deps, delivery(2)), undefined);
       assert.deepEqual(real.violations, []);
-      const { rows } = await raw.query<{ n: number }>('select count(*)::int as n from campaign_chunk_parts where campaign_id = $1', [campaignId]);
+      const { rows } = await raw.query<{ n: number }>(
+        'select count(*)::int as n from campaign_chunk_parts where campaign_id = $1',
+        [campaignId],
+      );
       assert.equal(rows[0]?.n, 1);
     });
   });

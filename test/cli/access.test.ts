@@ -12,10 +12,17 @@ import { join } from 'node:path';
 const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 const KEY = /^sy_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/;
 
-function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string } {
   const base = { ...process.env };
   delete base.SWITCHYARD_API_KEY;
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...base, LOG_LEVEL: 'silent', ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...base, LOG_LEVEL: 'silent', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -56,7 +63,10 @@ describe('switchyard keys and audit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-keys-lock-'));
     assert.equal(run(['migrate'], { SWITCHYARD_DATA_DIR: dir }).code, 0);
     writeFileSync(join(dir, 'pglite', 'switchyard.lock'), String(process.pid));
-    const r = run(['keys', 'create', '--role', 'analyst', '--name', 'x'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_ADMIN_PORT: '1' });
+    const r = run(['keys', 'create', '--role', 'analyst', '--name', 'x'], {
+      SWITCHYARD_DATA_DIR: dir,
+      SWITCHYARD_ADMIN_PORT: '1',
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /STORE_UNREACHABLE: the embedded database .* is in use by process \d+/);
     assert.match(r.stderr, /no admin API answers at http:\/\/127\.0\.0\.1:1/);
@@ -64,13 +74,27 @@ describe('switchyard keys and audit', () => {
 
   it('first start creates an admin key file (0600 in a 0700 directory), never prints the key, and the CLI uses it', async (t) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'sy-start-')), 'data');
-    const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dataDir, PORT: '0', SWITCHYARD_ADMIN_PORT: '0', SWITCHYARD_INBOUND_SMTP_PORT: '0', LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SWITCHYARD_DATA_DIR: dataDir,
+      PORT: '0',
+      SWITCHYARD_ADMIN_PORT: '0',
+      SWITCHYARD_INBOUND_SMTP_PORT: '0',
+      LOG_LEVEL: 'info',
+    };
     delete env.SWITCHYARD_API_KEY;
     const child = spawn(process.execPath, [BIN, 'start'], { env });
     let output = '';
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    t.after(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    t.after(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const adminUrl = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         output += d.toString();
@@ -80,8 +104,13 @@ describe('switchyard keys and audit', () => {
       child.once('exit', (code) => reject(new Error(`start exited ${code}: ${output}`)));
     });
     const keyFile = join(dataDir, 'admin-key');
-    assert.match(output, new RegExp(`Switchyard public listener on http://127\\.0\\.0\\.1:\\d+`));
-    assert.match(output, new RegExp(`Created admin API key key_[0-9a-f]+; it is in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 0600\\)`));
+    assert.match(output, /Switchyard public listener on http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      output,
+      new RegExp(
+        `Created admin API key key_[0-9a-f]+; it is in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 0600\\)`,
+      ),
+    );
     assert.equal(statSync(keyFile).mode & 0o777, 0o600);
     assert.equal(statSync(dataDir).mode & 0o777, 0o700);
     const key = readFileSync(keyFile, 'utf8').trim();
@@ -91,7 +120,9 @@ describe('switchyard keys and audit', () => {
     const list = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout), { campaigns: [] });
-    const noKey = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')) });
+    const noKey = run(['campaign', 'list', '--url', adminUrl], {
+      SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')),
+    });
     assert.equal(noKey.code, 1);
     assert.match(noKey.stderr, /UNAUTHENTICATED: no API key: set SWITCHYARD_API_KEY, or run `npm start` once/);
 
@@ -102,7 +133,10 @@ describe('switchyard keys and audit', () => {
     assert.match(created.stdout.trimEnd().split('\n').pop()!, KEY);
     const audit = run(['audit', 'list', '--limit', '5'], viaApi);
     assert.equal(audit.code, 0, audit.stderr);
-    assert.match(audit.stdout, /local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1/);
+    assert.match(
+      audit.stdout,
+      /local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1/,
+    );
 
     child.kill('SIGTERM');
     await exited;

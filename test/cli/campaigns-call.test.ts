@@ -11,11 +11,17 @@ import { addDummyRoutes, callsTo, createGuardedApp } from '../support/guarded-ap
 describe('campaign CLI against the admin guards', () => {
   it('a body-less action (cancel) sends JSON {} and is accepted; a read and a create work too', async (t) => {
     const g = createGuardedApp();
-    await registerAdminGuards(g.app, adminGuardOptions(loadConfig({ SWITCHYARD_ADMIN_PORT: '0' }).admin), { clock: createManualClock() });
+    await registerAdminGuards(g.app, adminGuardOptions(loadConfig({ SWITCHYARD_ADMIN_PORT: '0' }).admin), {
+      clock: createManualClock(),
+    });
     addDummyRoutes(g);
     await g.app.listen({ host: '127.0.0.1', port: 0 });
     t.after(() => g.app.close());
-    const base = { base: `http://127.0.0.1:${(g.app.server.address() as AddressInfo).port}`, key: 'sy_test_key', keyHint: 'test' };
+    const base = {
+      base: `http://127.0.0.1:${(g.app.server.address() as AddressInfo).port}`,
+      key: 'sy_test_key',
+      keyHint: 'test',
+    };
 
     assert.deepEqual(await callApi(base, 'POST', '/v1/campaigns/c1/cancel'), { ok: true });
     assert.deepEqual(g.bodies, [{}]);

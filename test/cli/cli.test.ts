@@ -8,8 +8,15 @@ import { join } from 'node:path';
 
 const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 
-function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'silent', ...env }, encoding: 'utf8', timeout: 60_000 });
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -30,7 +37,7 @@ describe('switchyard CLI', () => {
     assert.match(r.stdout, /no dead letters/);
   });
 
-  it('the embedded database has one owner: a second process is refused, a dead owner\'s lock is taken over', () => {
+  it("the embedded database has one owner: a second process is refused, a dead owner's lock is taken over", () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-lock-'));
     const pgliteDir = join(dir, 'pglite');
     run(['migrate'], { SWITCHYARD_DATA_DIR: dir });
@@ -56,7 +63,8 @@ describe('switchyard CLI', () => {
     const r = run(['worker', '--stage', 'send', 'sned'], { SWITCHYARD_DATA_DIR: dataDir });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^switchyard: CONFIG_INVALID: unknown stage sned; stages: (\w[\w-]*, )+\w[\w-]*\n$/);
-    for (const stage of ['select', 'prepare', 'send', 'outbox']) assert.match(r.stderr, new RegExp(`[ ,]${stage}[,\n]`));
+    for (const stage of ['select', 'prepare', 'send', 'outbox'])
+      assert.match(r.stderr, new RegExp(`[ ,]${stage}[,\n]`));
     assert.doesNotMatch(r.stdout, /worker running/);
   });
 

@@ -18,24 +18,49 @@ function runCli(args: string[]): { stdout: string; stderr: string; status: numbe
     const program = new Command('switchyard');
     registerInboundCommands(program);
     await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
 describe('bounce classify', () => {
   it('prints one line per recipient, in report order, across many files', async () => {
-    const files = [fx('postfix/two-recipients-user-unknown-and-mailbox-full.eml'), fx('yahoo/arf-abuse-complaint.eml'),
-      fx('yahoo/delayed-421-4-7-0-tss04-deferral.eml'), fx('rfc3834/auto-replied-vacation.eml'), fx('gmail/reply-interested-with-quote.eml')];
+    const files = [
+      fx('postfix/two-recipients-user-unknown-and-mailbox-full.eml'),
+      fx('yahoo/arf-abuse-complaint.eml'),
+      fx('yahoo/delayed-421-4-7-0-tss04-deferral.eml'),
+      fx('rfc3834/auto-replied-vacation.eml'),
+      fx('gmail/reply-interested-with-quote.eml'),
+    ];
     const { lines, failed } = await classifyBounceFiles(files);
     assert.equal(failed, false);
-    assert.deepEqual(lines.map((l) => JSON.parse(l)), [
-      { file: files[0], recipient: 'zed@example.net', kind: 'hard_bounce', reason: 'userunknown', status: '5.1.1' },
-      { file: files[0], recipient: 'amy@example.net', kind: 'soft_bounce', reason: 'mailboxfull', status: '4.2.2' },
-      { file: files[1], recipient: 'pat_example@yahoo.com', kind: 'complaint', reason: 'feedback', status: null, detail: 'abuse' },
-      { file: files[2], recipient: 'sam_example@yahoo.com', kind: 'not_bounce', reason: 'badreputation', status: '4.7.0', detail: 'deferred' },
-      { file: files[3], recipient: 'claire.martin@example.fr', kind: 'auto_reply', reason: 'vacation', status: null },
-      { file: files[4], recipient: 'anna.schmidt.example@gmail.com', kind: 'reply', reason: null, status: null },
-    ]);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l)),
+      [
+        { file: files[0], recipient: 'zed@example.net', kind: 'hard_bounce', reason: 'userunknown', status: '5.1.1' },
+        { file: files[0], recipient: 'amy@example.net', kind: 'soft_bounce', reason: 'mailboxfull', status: '4.2.2' },
+        {
+          file: files[1],
+          recipient: 'pat_example@yahoo.com',
+          kind: 'complaint',
+          reason: 'feedback',
+          status: null,
+          detail: 'abuse',
+        },
+        {
+          file: files[2],
+          recipient: 'sam_example@yahoo.com',
+          kind: 'not_bounce',
+          reason: 'badreputation',
+          status: '4.7.0',
+          detail: 'deferred',
+        },
+        { file: files[3], recipient: 'claire.martin@example.fr', kind: 'auto_reply', reason: 'vacation', status: null },
+        { file: files[4], recipient: 'anna.schmidt.example@gmail.com', kind: 'reply', reason: null, status: null },
+      ],
+    );
   });
 
   it('a missing or unparsable file gives a not_bounce line with error; the rest still run; exit 1 (child process)', () => {
@@ -43,20 +68,37 @@ describe('bounce classify', () => {
     const missing = fx('does-not-exist.eml');
     const r = runCli(['bounce', 'classify', missing, good]);
     assert.equal(r.status, 1, r.stderr);
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(out.length, 2);
     assert.equal(out[0]?.file, missing);
     assert.equal(out[0]?.kind, 'not_bounce');
     assert.match(String(out[0]?.error), /^cannot read file: ENOENT/);
-    assert.deepEqual(out[1], { file: good, recipient: 'kim@example.net', kind: 'hard_bounce', reason: 'userunknown', status: '5.1.1' });
+    assert.deepEqual(out[1], {
+      file: good,
+      recipient: 'kim@example.net',
+      kind: 'hard_bounce',
+      reason: 'userunknown',
+      status: '5.1.1',
+    });
   });
 
   it('an invalid message names the problem; exit 0 when every file parsed (in-process program)', async () => {
     const out: string[] = [];
     let code = 0;
     const program = new Command('switchyard').exitOverride();
-    registerInboundCommands(program, { out: (l) => out.push(l), err: (l) => out.push(l), setExitCode: (c) => { code = c; } });
-    await program.parseAsync(['bounce', 'classify', fx('exchange/hard-bounce-5-1-10-recipient-not-found.eml')], { from: 'user' });
+    registerInboundCommands(program, {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      setExitCode: (c) => {
+        code = c;
+      },
+    });
+    await program.parseAsync(['bounce', 'classify', fx('exchange/hard-bounce-5-1-10-recipient-not-found.eml')], {
+      from: 'user',
+    });
     assert.equal(code, 0);
     assert.equal(JSON.parse(out[0]!).kind, 'hard_bounce');
     const { lines, failed } = await classifyBounceFiles([fileURLToPath(import.meta.url)]);
@@ -67,10 +109,27 @@ describe('bounce classify', () => {
 
 describe('reply trim', () => {
   it('trims a raw .eml, an HTML body and plain text', async () => {
-    assert.equal(await trimReplyInput(Buffer.from('Yes please.\n\nOn Tue, Nov 24, 2026 at 10:02 AM Shop <a@b.example> wrote:\n> old\n')), 'Yes please.');
-    assert.equal(await trimReplyInput('<div>Count me in.</div><div class="gmail_quote">On Tue … wrote:<blockquote>old</blockquote></div>'), 'Count me in.');
+    assert.equal(
+      await trimReplyInput(
+        Buffer.from('Yes please.\n\nOn Tue, Nov 24, 2026 at 10:02 AM Shop <a@b.example> wrote:\n> old\n'),
+      ),
+      'Yes please.',
+    );
+    assert.equal(
+      await trimReplyInput(
+        '<div>Count me in.</div><div class="gmail_quote">On Tue … wrote:<blockquote>old</blockquote></div>',
+      ),
+      'Count me in.',
+    );
     assert.equal(looksLikeRfc822('Hello there:\nfriend'), false);
-    await assert.rejects(trimReplyInput(Buffer.from('From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n<a@b.example>:\nno mailbox here by that name\n')), { code: 'INBOUND_MESSAGE_INVALID' });
+    await assert.rejects(
+      trimReplyInput(
+        Buffer.from(
+          'From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n<a@b.example>:\nno mailbox here by that name\n',
+        ),
+      ),
+      { code: 'INBOUND_MESSAGE_INVALID' },
+    );
   });
 
   it('prints the trimmed body of an Outlook HTML-only reply (child process)', () => {

@@ -19,7 +19,10 @@ const address = (): string => `sink.${randomBytes(5).toString('hex')}@example.co
 export function suppressionSinkContract(label: string, setup: () => Promise<SinkHarness>): void {
   it(`${label}: confirms what it recorded, and the far side holds every confirmed address`, async () => {
     const h = await setup();
-    const items = [{ email: address(), reason: 'unsubscribed', contactId: 'c_1' }, { email: address(), reason: 'bounced_hard' }];
+    const items = [
+      { email: address(), reason: 'unsubscribed', contactId: 'c_1' },
+      { email: address(), reason: 'bounced_hard' },
+    ];
     const { confirmed } = await h.sink.suppress(items);
     assert.deepEqual([...confirmed].sort(), items.map((i) => i.email).sort());
     for (const i of items) assert.equal(await h.holds(i.email), true, `${i.email} recorded`);

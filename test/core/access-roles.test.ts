@@ -18,20 +18,34 @@ describe('roles and scopes', () => {
   });
 
   it('the audit log is readable by admin and compliance only', () => {
-    assert.deepEqual(ROLES.filter((r) => roleAllows(r, 'audit:read')), ['admin', 'compliance']);
+    assert.deepEqual(
+      ROLES.filter((r) => roleAllows(r, 'audit:read')),
+      ['admin', 'compliance'],
+    );
   });
 
   it('a formatted key parses back; anything not shaped like a key is refused before a lookup', () => {
     const prefix = fc.stringMatching(/^[a-z0-9]{8}$/);
     const secret = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/);
-    fc.assert(fc.property(prefix, secret, (p, s) => {
-      assert.deepEqual(parseApiKey(formatApiKey({ prefix: p, secret: s })), { prefix: p, secret: s });
-    }));
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), (text) => {
-      const parsed = parseApiKey(text);
-      if (parsed !== null) assert.equal(formatApiKey(parsed), text);
-    }));
-    for (const bad of ['', 'sy__', `sy_ABCDEFGH_${'a'.repeat(43)}`, `sy_abcdefgh_${'a'.repeat(42)}`, `sy_abcdefgh_${'a'.repeat(43)}\n`, ` sy_abcdefgh_${'a'.repeat(43)}`]) {
+    fc.assert(
+      fc.property(prefix, secret, (p, s) => {
+        assert.deepEqual(parseApiKey(formatApiKey({ prefix: p, secret: s })), { prefix: p, secret: s });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (text) => {
+        const parsed = parseApiKey(text);
+        if (parsed !== null) assert.equal(formatApiKey(parsed), text);
+      }),
+    );
+    for (const bad of [
+      '',
+      'sy__',
+      `sy_ABCDEFGH_${'a'.repeat(43)}`,
+      `sy_abcdefgh_${'a'.repeat(42)}`,
+      `sy_abcdefgh_${'a'.repeat(43)}\n`,
+      ` sy_abcdefgh_${'a'.repeat(43)}`,
+    ]) {
       assert.equal(parseApiKey(bad), null, JSON.stringify(bad));
     }
   });

@@ -20,7 +20,11 @@ describe('error registry', () => {
   });
 
   it('a SwitchyardError carries code, retryable and retry hint, and is recognised by shape', () => {
-    const e = new SwitchyardError('ESP_RATE_LIMITED', 'slow down', { retryable: true, retryAfterMs: 2000, details: { status: 429 } });
+    const e = new SwitchyardError('ESP_RATE_LIMITED', 'slow down', {
+      retryable: true,
+      retryAfterMs: 2000,
+      details: { status: 429 },
+    });
     assert.equal(e.retryable, true);
     assert.equal(e.retryAfterMs, 2000);
     assert.ok(isSwitchyardError(e));

@@ -6,7 +6,8 @@ import { jsonNestingExceeds } from '../../src/core/json-depth.ts';
 
 /** Independent oracle for what jsonb refuses: NUL, or text that is not well-formed UTF-16 (Node 20's String#isWellFormed). */
 function storable(v: unknown): boolean {
-  const ok = (s: string): boolean => !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+  const ok = (s: string): boolean =>
+    !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
   if (typeof v === 'string') return ok(v);
   if (typeof v === 'object' && v !== null) return Object.entries(v).every(([k, x]) => ok(k) && storable(x));
   return true;
@@ -20,18 +21,28 @@ describe('storable text and JSON', () => {
     assert.equal(hasUnstorableChars('ok 😀'), false);
   });
   it('property: any JSON-like value becomes storable in jsonb, and stays valid JSON', () => {
-    const anyKeyValue = fc.anything({ key: fc.oneof(fc.string({ unit: 'binary' }), hostile), maxDepth: 6, withNullPrototype: true,
-      values: [fc.string({ unit: 'binary' }), hostile, fc.double(), fc.boolean(), fc.constant(null)] });
-    fc.assert(fc.property(anyKeyValue, (v) => {
-      const text = JSON.stringify(boundJson(v)) ?? 'null';
-      assert.equal(storable(JSON.parse(text)), true, text);
-    }), { numRuns: 500 });
+    const anyKeyValue = fc.anything({
+      key: fc.oneof(fc.string({ unit: 'binary' }), hostile),
+      maxDepth: 6,
+      withNullPrototype: true,
+      values: [fc.string({ unit: 'binary' }), hostile, fc.double(), fc.boolean(), fc.constant(null)],
+    });
+    fc.assert(
+      fc.property(anyKeyValue, (v) => {
+        const text = JSON.stringify(boundJson(v)) ?? 'null';
+        assert.equal(storable(JSON.parse(text)), true, text);
+      }),
+      { numRuns: 500 },
+    );
   });
   it('property: dead-letter bounds keep any value to a few KB', () => {
     const big = fc.anything({ maxDepth: 10, maxKeys: 60, values: [fc.string({ maxLength: 5000 }), fc.integer()] });
-    fc.assert(fc.property(big, (v) => {
-      assert.ok(Buffer.byteLength(JSON.stringify(boundJson(v, DEAD_LETTER_BOUNDS)) ?? '') < 64 * 1024);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(big, (v) => {
+        assert.ok(Buffer.byteLength(JSON.stringify(boundJson(v, DEAD_LETTER_BOUNDS)) ?? '') < 64 * 1024);
+      }),
+      { numRuns: 200 },
+    );
     const wide = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'x'.repeat(10_000)]));
     assert.ok(JSON.stringify(boundJson(wide, DEAD_LETTER_BOUNDS)).length < 8 * 1024);
   });
@@ -53,9 +64,13 @@ describe('jsonNestingExceeds', () => {
     assert.equal(jsonNestingExceeds(Buffer.from('['.repeat(100_000)), 32), true);
   });
   it('property: agrees with the depth of the parsed value', () => {
-    const depth = (v: unknown): number => (typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0);
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 8 }), fc.nat({ max: 9 }), (v, max) => {
-      assert.equal(jsonNestingExceeds(Buffer.from(JSON.stringify(v)), max), depth(v) > max);
-    }), { numRuns: 1000 });
+    const depth = (v: unknown): number =>
+      typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0;
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.nat({ max: 9 }), (v, max) => {
+        assert.equal(jsonNestingExceeds(Buffer.from(JSON.stringify(v)), max), depth(v) > max);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

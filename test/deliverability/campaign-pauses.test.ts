@@ -17,11 +17,14 @@ import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 
 const config = loadConfig({
-  SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+  SWITCHYARD_TRACKING_SECRET: 'test-secret',
+  SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
 });
 const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
 const alert = (kind: GovernorAlert['kind'], campaignId: string | undefined, reason: string): GovernorAlert => ({
-  kind, reason, at: clock.now(),
+  kind,
+  reason,
+  at: clock.now(),
   scope: campaignId === undefined ? { sendingDomain: 'demo.example.com' } : { campaignId },
 });
 
@@ -34,7 +37,10 @@ describe('governor alerts → campaign status', () => {
     await migrate(db);
     app = await createApp(config, { db, clock, log: pino({ level: 'silent' }), newId: () => `cmp-p${++ids}` });
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   const running = async (): Promise<string> => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10, seed: 1 } }));

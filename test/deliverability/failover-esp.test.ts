@@ -17,7 +17,12 @@ function pair() {
   const primary = createSandboxEsp({ clock, emit }, { eventDelayMs: 86_400_000 });
   const secondary = createSandboxEsp({ clock, emit }, { eventDelayMs: 86_400_000 });
   const switches: string[] = [];
-  const esp = createFailoverEsp(primary, secondary, { clock, failureThreshold: 2, coolDownMs: 60_000, onSwitch: (to) => switches.push(to) });
+  const esp = createFailoverEsp(primary, secondary, {
+    clock,
+    failureThreshold: 2,
+    coolDownMs: 60_000,
+    onSwitch: (to) => switches.push(to),
+  });
   return { clock, primary, secondary, esp, switches };
 }
 
@@ -33,7 +38,10 @@ describe('failover ESP', () => {
     const failed = [[aMessage(), aMessage()], [aMessage()]];
     for (const b of failed) {
       const res = await esp.sendBatch(b);
-      assert.ok(res.every((r) => !r.ok && r.error.code === 'ESP_UNAVAILABLE' && r.error.retryable), 'a failed attempt is returned failed and retryable');
+      assert.ok(
+        res.every((r) => !r.ok && r.error.code === 'ESP_UNAVAILABLE' && r.error.retryable),
+        'a failed attempt is returned failed and retryable',
+      );
     }
     assert.equal(esp.active(), 'secondary');
     // the send stage's chunk retry: the same messages now go to the secondary
@@ -43,7 +51,11 @@ describe('failover ESP', () => {
 
     const inPrimary = new Set(primary.outbox().map((m) => m.messageId));
     const inSecondary = new Set(secondary.outbox().map((m) => m.messageId));
-    assert.deepEqual([...inPrimary].filter((id) => inSecondary.has(id)), [], 'no message in both outboxes');
+    assert.deepEqual(
+      [...inPrimary].filter((id) => inSecondary.has(id)),
+      [],
+      'no message in both outboxes',
+    );
     assert.deepEqual([...inSecondary].sort(), [...failed.flat(), ...fresh].map((m) => m.messageId).sort());
     assert.deepEqual([...inPrimary].sort(), batch1.map((m) => m.messageId).sort());
 
@@ -70,11 +82,30 @@ describe('failover ESP', () => {
   it('commit point is the weaker of the two; bad options fail clearly', () => {
     const clock = createManualClock();
     const fake = (commitPoint: Esp['commitPoint']): Esp => ({
-      name: 'x', commitPoint, maxBatchSize: 10, send: async () => { throw new Error('unused'); }, sendBatch: async () => [], close: async () => undefined,
+      name: 'x',
+      commitPoint,
+      maxBatchSize: 10,
+      send: async () => {
+        throw new Error('unused');
+      },
+      sendBatch: async () => [],
+      close: async () => undefined,
     });
-    assert.equal(createFailoverEsp(fake('before-final-dot'), fake('before-final-dot'), { clock }).commitPoint, 'before-final-dot');
-    assert.equal(createFailoverEsp(fake('before-final-dot'), fake('before-request'), { clock }).commitPoint, 'before-request');
-    assert.equal(createFailoverEsp(fake('before-request'), fake('before-final-dot'), { clock }).commitPoint, 'before-request');
-    assert.throws(() => createFailoverEsp(fake('before-request'), fake('before-request'), { clock, failureThreshold: 0 }), /failureThreshold must be an integer >= 1 \(got 0\)/);
+    assert.equal(
+      createFailoverEsp(fake('before-final-dot'), fake('before-final-dot'), { clock }).commitPoint,
+      'before-final-dot',
+    );
+    assert.equal(
+      createFailoverEsp(fake('before-final-dot'), fake('before-request'), { clock }).commitPoint,
+      'before-request',
+    );
+    assert.equal(
+      createFailoverEsp(fake('before-request'), fake('before-final-dot'), { clock }).commitPoint,
+      'before-request',
+    );
+    assert.throws(
+      () => createFailoverEsp(fake('before-request'), fake('before-request'), { clock, failureThreshold: 0 }),
+      /failureThreshold must be an integer >= 1 \(got 0\)/,
+    );
   });
 });

@@ -18,7 +18,10 @@ import type { Db } from '../../src/store/port.ts';
 import { drain } from '../support/pipeline.ts';
 
 const silent = pino({ level: 'silent' });
-const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({
+  SWITCHYARD_TRACKING_SECRET: 'test-secret',
+  SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+});
 
 describe('failover ESP in the send stage', () => {
   let db: Db;
@@ -31,7 +34,10 @@ describe('failover ESP in the send stage', () => {
     db = await createPgliteDb({});
     await migrate(db);
     app = await createApp(config, {
-      db, clock, log: silent, newId: () => 'cmp-failover',
+      db,
+      clock,
+      log: silent,
+      newId: () => 'cmp-failover',
       esp: ({ clock: c }) => {
         const emit = async (): Promise<void> => undefined;
         primary = createSandboxEsp({ clock: c, emit }, { eventDelayMs: 86_400_000 });
@@ -42,7 +48,10 @@ describe('failover ESP in the send stage', () => {
       governor: { providers: { sandbox: { ratePerSec: 100_000 } } },
     });
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   it('a failing primary: the chunk retry goes to the secondary, and no message reaches both', async () => {
     primary.failNext(1); // the first request fails: its chunk is retried after the switch
@@ -55,13 +64,20 @@ describe('failover ESP in the send stage', () => {
       await drain(app);
     }
     assert.equal((await app.campaigns.get(c.id)).status, 'completed');
-    const { rows } = await db.query<{ contact_id: string }>(`select contact_id from send_ledger where campaign_id = $1 and state = 'sent'`, [c.id]);
+    const { rows } = await db.query<{ contact_id: string }>(
+      `select contact_id from send_ledger where campaign_id = $1 and state = 'sent'`,
+      [c.id],
+    );
     const inPrimary = primary.outbox().map((m) => m.correlation.contactId);
     const inSecondary = secondary.outbox().map((m) => m.correlation.contactId);
     assert.ok(inSecondary.length > 0, 'the secondary took over');
     const all = [...inPrimary, ...inSecondary];
     assert.equal(new Set(all).size, all.length, 'no message in both outboxes, nobody got two');
-    assert.deepEqual(new Set(all), new Set(rows.map((r) => r.contact_id)), 'every sent ledger row is in exactly one outbox');
+    assert.deepEqual(
+      new Set(all),
+      new Set(rows.map((r) => r.contact_id)),
+      'every sent ledger row is in exactly one outbox',
+    );
     assert.ok(rows.length > 100);
   });
 });

@@ -11,7 +11,12 @@ import type { GovernorAlert, SendKey } from '../../src/deliverability/governor.t
 import { isSwitchyardError } from '../../src/core/errors.ts';
 import { createDeferringReceiver, startSimulatedSender } from '../support/deferring-receiver.ts';
 
-const key: SendKey = { provider: 'smtp', sendingDomain: 'news.example.com', recipientDomain: 'gmail.com', campaignId: 'c-sim' };
+const key: SendKey = {
+  provider: 'smtp',
+  sendingDomain: 'news.example.com',
+  recipientDomain: 'gmail.com',
+  campaignId: 'c-sim',
+};
 
 describe('governor against a deferring receiver', () => {
   it('converges to >= 90% of the hidden rate with < 5% deferred, and backs off within seconds when it drops', async (t) => {
@@ -30,15 +35,23 @@ describe('governor against a deferring receiver', () => {
     const achieved = accepted / 300;
     assert.ok(achieved >= 0.9 * 200, `achieved ${achieved}/s, want >= 180/s`);
     assert.ok(deferred / (accepted + deferred) < 0.05, `deferred ${deferred} of ${accepted + deferred}`);
-    t.diagnostic(`steady: ${achieved.toFixed(1)}/s of 200, deferred ${((100 * deferred) / (accepted + deferred)).toFixed(2)}%`);
+    t.diagnostic(
+      `steady: ${achieved.toFixed(1)}/s of 200, deferred ${((100 * deferred) / (accepted + deferred)).toFixed(2)}%`,
+    );
 
     receiver.setHiddenRate(50, clock.now());
     const dropAt = clock.now().getTime();
     await clock.advance(5_000);
     const group = gov.status().receivingGroups.find((g) => g.scope.receivingGroup === 'google');
-    assert.ok(group !== undefined && group.ratePerSec !== null && group.ratePerSec <= 60, `rate after 5 s: ${group?.ratePerSec}`);
+    assert.ok(
+      group !== undefined && group.ratePerSec !== null && group.ratePerSec <= 60,
+      `rate after 5 s: ${group?.ratePerSec}`,
+    );
     const reduced = alerts.filter((a) => a.kind === 'rate_reduced' && a.at.getTime() >= dropAt);
-    assert.ok(reduced.length >= 1 && reduced[0]!.at.getTime() - dropAt <= 2_000, 'first reduction within 2 s of the drop');
+    assert.ok(
+      reduced.length >= 1 && reduced[0]!.at.getTime() - dropAt <= 2_000,
+      'first reduction within 2 s of the drop',
+    );
 
     const mid = { ...receiver.counts };
     await clock.advance(120_000);
@@ -46,7 +59,9 @@ describe('governor against a deferring receiver', () => {
     const def2 = receiver.counts.deferred - mid.deferred;
     assert.ok(acc2 / 120 >= 0.9 * 50, `achieved ${acc2 / 120}/s after the drop`);
     assert.ok(def2 / (acc2 + def2) < 0.05, `deferred ${def2} of ${acc2 + def2} after the drop`);
-    t.diagnostic(`after drop: rate ${group.ratePerSec}/s at +5 s, first reduction +${reduced[0]!.at.getTime() - dropAt} ms, then ${(acc2 / 120).toFixed(1)}/s of 50, deferred ${((100 * def2) / (acc2 + def2)).toFixed(2)}%`);
+    t.diagnostic(
+      `after drop: rate ${group.ratePerSec}/s at +5 s, first reduction +${reduced[0]!.at.getTime() - dropAt} ms, then ${(acc2 / 120).toFixed(1)}/s of 50, deferred ${((100 * def2) / (acc2 + def2)).toFixed(2)}%`,
+    );
 
     sender.stop();
     await clock.advance(1);

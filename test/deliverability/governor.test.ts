@@ -6,7 +6,12 @@ import type { GovernorAlert, SendKey } from '../../src/deliverability/governor.t
 import type { GovernorOptions } from '../../src/deliverability/governor-options.ts';
 import { isSwitchyardError, type SwitchyardError } from '../../src/core/errors.ts';
 
-const key: SendKey = { provider: 'sandbox', sendingDomain: 'news.example.com', recipientDomain: 'someone@gmail.com', campaignId: 'c1' };
+const key: SendKey = {
+  provider: 'sandbox',
+  sendingDomain: 'news.example.com',
+  recipientDomain: 'someone@gmail.com',
+  campaignId: 'c1',
+};
 
 function setup(options: GovernorOptions = {}) {
   const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
@@ -16,7 +21,10 @@ function setup(options: GovernorOptions = {}) {
 }
 
 async function caught(p: Promise<unknown>): Promise<SwitchyardError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(isSwitchyardError(err), `expected a SwitchyardError, got ${String(err)}`);
   return err;
 }
@@ -31,7 +39,9 @@ describe('governor', () => {
     const { clock, gov } = setup();
     assert.equal(gov.tryAcquireMany(500, key), 50); // receiving group starts at 50/s, burst 1 s
     let done = false;
-    const p = gov.acquire(key).then(() => { done = true; });
+    const p = gov.acquire(key).then(() => {
+      done = true;
+    });
     await clock.advance(0);
     assert.equal(done, false);
     await clock.advance(20);
@@ -44,7 +54,10 @@ describe('governor', () => {
     const { clock, gov } = setup();
     gov.tryAcquireMany(50, key);
     const ac = new AbortController();
-    const p = gov.acquire(key, ac.signal).then(() => 'ok', (e: unknown) => e);
+    const p = gov.acquire(key, ac.signal).then(
+      () => 'ok',
+      (e: unknown) => e,
+    );
     await clock.advance(0);
     ac.abort(new Error('stage shutting down'));
     assert.equal(((await p) as Error).message, 'stage shutting down');
@@ -68,7 +81,10 @@ describe('governor', () => {
     await gov.acquire(key);
     gov.report({ ...key, kind: 'accepted' }); // old complaints must not re-trip it
     assert.equal(gov.status().campaigns[0]?.breaker?.state, 'closed');
-    assert.deepEqual(alerts.filter((a) => a.kind === 'resumed').map((a) => a.reason), ['resumed by operator', 'resumed by operator']);
+    assert.deepEqual(
+      alerts.filter((a) => a.kind === 'resumed').map((a) => a.reason),
+      ['resumed by operator', 'resumed by operator'],
+    );
   });
 
   it('a waiting acquire throws when its campaign is paused meanwhile; other campaigns keep going', async () => {
@@ -84,7 +100,9 @@ describe('governor', () => {
   });
 
   it('half-opens after the cool-down at a reduced rate and closes after clean sends', async () => {
-    const { clock, gov, alerts } = setup({ breaker: { cooldownMs: 60_000, halfOpenSamples: 100, halfOpenRatePerSec: 2 } });
+    const { clock, gov, alerts } = setup({
+      breaker: { cooldownMs: 60_000, halfOpenSamples: 100, halfOpenRatePerSec: 2 },
+    });
     const k = { ...key, campaignId: 'c3' };
     complainOut(gov, 1_000, 2, k);
     await clock.advance(60_000);
@@ -109,7 +127,14 @@ describe('governor', () => {
 
   it('a provider block (5.7.515) pauses the sending domain until an operator resumes it', async () => {
     const { clock, gov } = setup();
-    gov.report({ ...key, recipientDomain: 'x@outlook.com', kind: 'bounced_hard', smtpCode: 550, enhancedStatus: '5.7.515', diagnostic: 'Access denied' });
+    gov.report({
+      ...key,
+      recipientDomain: 'x@outlook.com',
+      kind: 'bounced_hard',
+      smtpCode: 550,
+      enhancedStatus: '5.7.515',
+      diagnostic: 'Access denied',
+    });
     await clock.advance(24 * 3_600_000);
     const err = await caught(gov.acquire({ ...key, campaignId: 'another' }));
     assert.equal(err.retryable, false);
@@ -120,7 +145,13 @@ describe('governor', () => {
 
   it('a 4.7.28 deferral halves and holds that receiving group for 10 minutes only', async () => {
     const { clock, gov, alerts } = setup();
-    gov.report({ ...key, kind: 'deferred', smtpCode: 421, enhancedStatus: '4.7.28', diagnostic: 'unusual rate of unsolicited mail' });
+    gov.report({
+      ...key,
+      kind: 'deferred',
+      smtpCode: 421,
+      enhancedStatus: '4.7.28',
+      diagnostic: 'unusual rate of unsolicited mail',
+    });
     assert.equal(gov.tryAcquireMany(10, key), 0);
     assert.equal(gov.tryAcquireMany(10, { ...key, recipientDomain: 'yahoo.com' }), 10);
     const google = gov.status().receivingGroups.find((g) => g.scope.receivingGroup === 'google');
@@ -150,10 +181,16 @@ describe('governor', () => {
   });
 
   it('caps a warming sending domain per day and waits for the next day', async () => {
-    const { clock, gov } = setup({ sendingDomains: { 'new.example.com': { warmup: { startedAt: new Date('2026-03-02T00:00:00Z') } } } });
+    const { clock, gov } = setup({
+      sendingDomains: { 'new.example.com': { warmup: { startedAt: new Date('2026-03-02T00:00:00Z') } } },
+    });
     const k = { ...key, sendingDomain: 'new.example.com', campaignId: 'w1' };
     let sent = 0;
-    for (let i = 0; i < 40; i++) { sent += gov.tryAcquireMany(1_000, k); for (let j = 0; j < 20; j++) gov.report({ ...k, kind: 'accepted' }); await clock.advance(1_000); }
+    for (let i = 0; i < 40; i++) {
+      sent += gov.tryAcquireMany(1_000, k);
+      for (let j = 0; j < 20; j++) gov.report({ ...k, kind: 'accepted' });
+      await clock.advance(1_000);
+    }
     assert.equal(sent, 480);
     const p = gov.acquire(k);
     await clock.advance(0);
@@ -164,7 +201,13 @@ describe('governor', () => {
   });
 
   it('warm-up holds its step after a 4.7.28 day and halves after a provider block', async () => {
-    const { clock, gov } = setup({ sendingDomains: { 'new.example.com': { warmup: { startedAt: new Date('2026-03-02T00:00:00Z'), ramp: { dailyCaps: [100, 200, 400, 800] }, step: 2 } } } });
+    const { clock, gov } = setup({
+      sendingDomains: {
+        'new.example.com': {
+          warmup: { startedAt: new Date('2026-03-02T00:00:00Z'), ramp: { dailyCaps: [100, 200, 400, 800] }, step: 2 },
+        },
+      },
+    });
     const k = { ...key, sendingDomain: 'new.example.com', campaignId: 'w2' };
     const warmup = () => gov.status().sendingDomains.find((d) => d.scope.sendingDomain === 'new.example.com')?.warmup;
     assert.equal(gov.tryAcquireMany(10, k), 10);
@@ -190,7 +233,8 @@ describe('governor', () => {
   it('forgets idle keys but never a paused one (bounded memory)', async () => {
     const { clock, gov } = setup({ maxKeys: 20, idleEvictMs: 60_000 });
     complainOut(gov, 1_000, 10, { ...key, campaignId: 'paused-one', sendingDomain: 'other.example.com' });
-    for (let i = 0; i < 200; i++) gov.tryAcquireMany(1, { ...key, campaignId: `c${i}`, recipientDomain: `d${i}.example` });
+    for (let i = 0; i < 200; i++)
+      gov.tryAcquireMany(1, { ...key, campaignId: `c${i}`, recipientDomain: `d${i}.example` });
     const s = gov.status();
     const total = s.providers.length + s.sendingDomains.length + s.receivingGroups.length + s.campaigns.length;
     assert.ok(total <= 22, `tracking ${total} keys`); // 20 + the paused campaign and its domain
@@ -200,8 +244,13 @@ describe('governor', () => {
   });
 
   it('refuses bad options naming each key', () => {
-    assert.throws(() => setup({ receivingAimd: { decreaseFactor: 1.5 }, breaker: { complaintRate: 0 } }), (e: unknown) =>
-      isSwitchyardError(e) && e.code === 'CONFIG_INVALID'
-      && /receivingAimd\.decreaseFactor/.test(e.message) && /breaker\.complaintRate/.test(e.message));
+    assert.throws(
+      () => setup({ receivingAimd: { decreaseFactor: 1.5 }, breaker: { complaintRate: 0 } }),
+      (e: unknown) =>
+        isSwitchyardError(e)
+        && e.code === 'CONFIG_INVALID'
+        && /receivingAimd\.decreaseFactor/.test(e.message)
+        && /breaker\.complaintRate/.test(e.message),
+    );
   });
 });

@@ -19,7 +19,10 @@ import { drain } from '../support/pipeline.ts';
 import { authHeaders } from '../support/api-keys.ts';
 
 const silent = pino({ level: 'silent' });
-const config = loadConfig({ SWITCHYARD_TRACKING_SECRET: 'test-secret', SWITCHYARD_PUBLIC_URL: 'https://t.example.com' });
+const config = loadConfig({
+  SWITCHYARD_TRACKING_SECRET: 'test-secret',
+  SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+});
 
 /** Lets the background campaign transition started by a governor alert finish (no timers). */
 async function settle(check: () => Promise<boolean>): Promise<void> {
@@ -27,7 +30,10 @@ async function settle(check: () => Promise<boolean>): Promise<void> {
 }
 
 async function ledgerStates(db: Db, campaignId: string): Promise<Record<string, number>> {
-  const { rows } = await db.query<{ state: string; n: number }>('select state, count(*)::int as n from send_ledger where campaign_id = $1 group by state', [campaignId]);
+  const { rows } = await db.query<{ state: string; n: number }>(
+    'select state, count(*)::int as n from send_ledger where campaign_id = $1 group by state',
+    [campaignId],
+  );
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
@@ -42,10 +48,23 @@ describe('deliverability governor in the send stage', () => {
     await migrate(db);
     clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
     app = await createApp(config, {
-      db, clock, log: silent, newId: () => `cmp-g${++ids}`,
-      esp: ({ clock: c, ingest }) => (esp = createSandboxEsp({ clock: c, emit: async (e) => { await ingest(e); } }, {
-        eventDelayMs: 86_400_000, receivingDomainLimits: { 'example.org': 5 },
-      })),
+      db,
+      clock,
+      log: silent,
+      newId: () => `cmp-g${++ids}`,
+      esp: ({ clock: c, ingest }) =>
+        (esp = createSandboxEsp(
+          {
+            clock: c,
+            emit: async (e) => {
+              await ingest(e);
+            },
+          },
+          {
+            eventDelayMs: 86_400_000,
+            receivingDomainLimits: { 'example.org': 5 },
+          },
+        )),
       // rates high enough that the manual clock never has to move for tokens; breaker sized for a small test
       governor: {
         providers: { sandbox: { ratePerSec: 100_000 } },
@@ -54,7 +73,10 @@ describe('deliverability governor in the send stage', () => {
       },
     });
   });
-  after(async () => { await app.close(); await db.close(); });
+  after(async () => {
+    await app.close();
+    await db.close();
+  });
 
   it('hand-off outcomes reach the governor: deferrals of a throttling receiver show in its group', async () => {
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 300, seed: 11 } }));
@@ -80,10 +102,18 @@ describe('deliverability governor in the send stage', () => {
     const accepted = esp.outbox().filter((m) => m.correlation.campaignId === c.id);
     assert.ok(accepted.length >= 20, `enough accepted sends for the breaker (${accepted.length})`);
     const complainers = accepted.slice(0, 30); // ~15 % of the accepted sends, over the 5 % threshold
-    await app.ingest(complainers.map((m) => ({
-      type: 'complained' as const, sourceId: `test:complaint:${m.correlation.ledgerId}`, provider: 'sandbox', occurredAt: clock.now(),
-      email: m.to, campaignId: c.id, contactId: m.correlation.contactId, raw: {},
-    })));
+    await app.ingest(
+      complainers.map((m) => ({
+        type: 'complained' as const,
+        sourceId: `test:complaint:${m.correlation.ledgerId}`,
+        provider: 'sandbox',
+        occurredAt: clock.now(),
+        email: m.to,
+        campaignId: c.id,
+        contactId: m.correlation.contactId,
+        raw: {},
+      })),
+    );
     await drain(app, { only: ['governor'] });
     await settle(async () => (await app.campaigns.get(c.id)).status === 'paused');
 
@@ -95,9 +125,20 @@ describe('deliverability governor in the send stage', () => {
     assert.equal(status.deliverability?.breaker?.state, 'open', 'campaign status includes the governor view');
     assert.ok((status.deliverability?.complaintPct ?? 0) > 5);
     const metrics = await app.metrics.registry.metrics();
-    assert.match(metrics, new RegExp(`switchyard_deliverability_breaker_open\\{scope="campaign",provider="",sending_domain="",receiving_group="",campaign_id="${c.id}"\\} 1`));
-    assert.match(metrics, /switchyard_deliverability_breaker_open\{scope="sending_domain",provider="",sending_domain="demo.example.com",receiving_group="",campaign_id=""\} 1/);
-    assert.match(metrics, /switchyard_deliverability_deferral_percent\{scope="receiving_group",provider="sandbox",sending_domain="demo.example.com",receiving_group="example.org",campaign_id=""\} [1-9]/);
+    assert.match(
+      metrics,
+      new RegExp(
+        `switchyard_deliverability_breaker_open\\{scope="campaign",provider="",sending_domain="",receiving_group="",campaign_id="${c.id}"\\} 1`,
+      ),
+    );
+    assert.match(
+      metrics,
+      /switchyard_deliverability_breaker_open\{scope="sending_domain",provider="",sending_domain="demo.example.com",receiving_group="",campaign_id=""\} 1/,
+    );
+    assert.match(
+      metrics,
+      /switchyard_deliverability_deferral_percent\{scope="receiving_group",provider="sandbox",sending_domain="demo.example.com",receiving_group="example.org",campaign_id=""\} [1-9]/,
+    );
 
     // the operator resumes the campaign row, but the governor still holds it: the retried chunk
     // is deferred before the ledger claim — no row is rendered/sending, nothing more is sent
@@ -111,9 +152,15 @@ describe('deliverability governor in the send stage', () => {
     assert.equal(afterStates.rendered ?? 0, 0, 'no claims held');
     assert.equal(afterStates.sending ?? 0, 0);
     assert.equal(afterStates.retry, before.retry, 'the waiting recipients stay unclaimed');
-    assert.equal((afterStates.sent ?? 0) + (afterStates.complained ?? 0), (before.sent ?? 0) + (before.complained ?? 0));
+    assert.equal(
+      (afterStates.sent ?? 0) + (afterStates.complained ?? 0),
+      (before.sent ?? 0) + (before.complained ?? 0),
+    );
     const depth = (await app.bus.depth()).filter((d) => d.topic.startsWith('blast.ready.') && d.group === 'send');
-    assert.ok(depth.some((d) => d.pending + d.retrying + d.inFlight > 0), 'the chunk waits on the bus');
+    assert.ok(
+      depth.some((d) => d.pending + d.retrying + d.inFlight > 0),
+      'the chunk waits on the bus',
+    );
   });
 
   it('a new campaign from the paused sending domain waits unclaimed until an operator resume (POST /v1/deliverability/resume)', async () => {
@@ -126,11 +173,24 @@ describe('deliverability governor in the send stage', () => {
     assert.equal(states.rendered ?? 0, 0);
     assert.equal(states.sent ?? 0, 0);
 
-    const bad = await app.adminServer.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: {}, headers: await authHeaders(app) });
+    const bad = await app.adminServer.inject({
+      method: 'POST',
+      url: '/v1/deliverability/resume',
+      payload: {},
+      headers: await authHeaders(app),
+    });
     assert.equal(bad.statusCode, 400);
-    const res = await app.adminServer.inject({ method: 'POST', url: '/v1/deliverability/resume', payload: { sendingDomain: 'demo.example.com' }, headers: await authHeaders(app) });
+    const res = await app.adminServer.inject({
+      method: 'POST',
+      url: '/v1/deliverability/resume',
+      payload: { sendingDomain: 'demo.example.com' },
+      headers: await authHeaders(app),
+    });
     assert.equal(res.statusCode, 200, res.body);
-    assert.equal((res.json() as { sendingDomains: { breaker: { state: string } }[] }).sendingDomains[0]?.breaker.state, 'closed');
+    assert.equal(
+      (res.json() as { sendingDomains: { breaker: { state: string } }[] }).sendingDomains[0]?.breaker.state,
+      'closed',
+    );
     await clock.advance(60_000);
     await drain(app);
     const sent = esp.outbox().filter((m) => m.correlation.campaignId === c.id).length;

@@ -34,14 +34,24 @@ before(async () => {
   await sentMessage(db, 'cmp_2026_11_blackfriday', 'ct_1001', 'jane.doe@example.org', clock.now());
   await sentMessage(db, 'cmp_2026_11_blackfriday', 'ct_1004', 'kim@example.net', clock.now());
 });
-after(async () => { await db.close(); });
+after(async () => {
+  await db.close();
+});
 
 const rig = () => ({ db, bus, clock, ingest });
 
 async function suppressedMessages(group: string): Promise<SuppressedPayload[]> {
   const got: SuppressedPayload[] = [];
-  const consumer = createConsumer<SuppressedPayload>({ bus, clock, log }, { topic: TOPICS.suppressed, group }, async (m) => { got.push(m.payload); });
-  while (await consumer.runOnce() > 0) { /* drain */ }
+  const consumer = createConsumer<SuppressedPayload>(
+    { bus, clock, log },
+    { topic: TOPICS.suppressed, group },
+    async (m) => {
+      got.push(m.payload);
+    },
+  );
+  while ((await consumer.runOnce()) > 0) {
+    /* drain */
+  }
   return got;
 }
 
@@ -56,25 +66,40 @@ describe('inbound handler over real SMTP', () => {
     const published = (await suppressedMessages('test-dsn')).filter((p) => p.email === 'jane.doe@example.org');
     assert.equal(published.length, 1);
     assert.deepEqual([published[0]!.campaignId, published[0]!.contactId], ['cmp_2026_11_blackfriday', 'ct_1001']);
-    const { rows } = await db.query<{ source_id: string }>('select source_id from engagement_events where email = $1', ['jane.doe@example.org']);
+    const { rows } = await db.query<{ source_id: string }>('select source_id from engagement_events where email = $1', [
+      'jane.doe@example.org',
+    ]);
     assert.equal(rows.length, 1);
     assert.match(rows[0]!.source_id, /^inbound:[0-9a-f]{32}:jane\.doe@example\.org$/);
     assert.equal(inboundSourceId(Buffer.from('x')), inboundSourceId(Buffer.from('x')));
 
     // the sender delivering the same report again adds nothing
     await send(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml'));
-    assert.equal((await db.query('select 1 from engagement_events where email = $1', ['jane.doe@example.org'])).rows.length, 1);
+    assert.equal(
+      (await db.query('select 1 from engagement_events where email = $1', ['jane.doe@example.org'])).rows.length,
+      1,
+    );
   });
 
   it('takes the VERP token from the SMTP envelope when the report dropped our return path', async (t) => {
     const send = await startInbound(t, rig());
     await sentMessage(db, 'cmp_env', 'ct_env', 'jim.doe@example.org', clock.now());
-    const raw = Buffer.from(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml').toString('latin1')
-      .replaceAll('b+aalwg3lql4zdamrwl4ytcx3cnrqwg23gojuwiylza5rxixzrgaydckiqhpaim@', 'bounces@')
-      .replaceAll('jane.doe@example.org', 'jim.doe@example.org'), 'latin1');
-    const verp = encodeVerpAddress({ campaignId: 'cmp_env', contactId: 'ct_env' }, { secret: INBOUND_SECRET, domain: 'bounce.shop.example.com' });
+    const raw = Buffer.from(
+      fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml')
+        .toString('latin1')
+        .replaceAll('b+aalwg3lql4zdamrwl4ytcx3cnrqwg23gojuwiylza5rxixzrgaydckiqhpaim@', 'bounces@')
+        .replaceAll('jane.doe@example.org', 'jim.doe@example.org'),
+      'latin1',
+    );
+    const verp = encodeVerpAddress(
+      { campaignId: 'cmp_env', contactId: 'ct_env' },
+      { secret: INBOUND_SECRET, domain: 'bounce.shop.example.com' },
+    );
     await send(raw, [verp]);
-    const { rows } = await db.query<{ campaign_id: string; contact_id: string; type: string }>('select campaign_id, contact_id, type from engagement_events where email = $1', ['jim.doe@example.org']);
+    const { rows } = await db.query<{ campaign_id: string; contact_id: string; type: string }>(
+      'select campaign_id, contact_id, type from engagement_events where email = $1',
+      ['jim.doe@example.org'],
+    );
     assert.deepEqual(rows, [{ campaign_id: 'cmp_env', contact_id: 'ct_env', type: 'bounced_hard' }]);
   });
 
@@ -107,7 +132,10 @@ describe('inbound handler over real SMTP', () => {
         return ingest(events);
       },
     });
-    await assert.rejects(send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')), (err: { responseCode?: number }) => err.responseCode === 451);
+    await assert.rejects(
+      send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')),
+      (err: { responseCode?: number }) => err.responseCode === 451,
+    );
     assert.equal(await getSuppression(db, 'kim@example.net'), null);
     down = false;
     await send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml'));
@@ -117,42 +145,91 @@ describe('inbound handler over real SMTP', () => {
 
 describe('inbound mail with characters PostgreSQL cannot store (was: 451 forever)', () => {
   it('PostgreSQL refuses NUL in text, so storing it as-is would fail the same way on every retry', async () => {
-    await assert.rejects(ingest([{ type: 'replied', sourceId: 'nul-probe', provider: 'inbound', occurredAt: clock.now(), email: 'x@example.org', raw: { trimmedText: 'a\u0000b' } }]),
-      (err: { code?: string }) => err.code === '22P05');
+    await assert.rejects(
+      ingest([
+        {
+          type: 'replied',
+          sourceId: 'nul-probe',
+          provider: 'inbound',
+          occurredAt: clock.now(),
+          email: 'x@example.org',
+          raw: { trimmedText: 'a\u0000b' },
+        },
+      ]),
+      (err: { code?: string }) => err.code === '22P05',
+    );
   });
 
   it('a bounce with NUL in headers and body is stored with U+FFFD and acts (250, suppressed)', async (t) => {
     const send = await startInbound(t, rig());
     const id = await sentMessage(db, 'cmp_nul', 'ct_nul', 'nul@example.org', clock.now());
-    const raw = aDsn({ recipient: 'nul@example.org', originalMessageId: id, id: 'nul-dsn', subject: 'Undelivered Mail\u0000 Returned', diagnostic: '550 5.1.1 no such user \u0000here' });
+    const raw = aDsn({
+      recipient: 'nul@example.org',
+      originalMessageId: id,
+      id: 'nul-dsn',
+      subject: 'Undelivered Mail\u0000 Returned',
+      diagnostic: '550 5.1.1 no such user \u0000here',
+    });
     const info = await send(raw);
     assert.match(info.response, /^250/);
     assert.equal((await getSuppression(db, 'nul@example.org'))?.reason, 'bounced_hard');
-    const { rows } = await db.query<{ type: string; reason: string }>(`select type, reason from engagement_events where email = 'nul@example.org'`);
+    const { rows } = await db.query<{ type: string; reason: string }>(
+      `select type, reason from engagement_events where email = 'nul@example.org'`,
+    );
     assert.deepEqual(rows, [{ type: 'bounced_hard', reason: 'userunknown' }]);
   });
 
   it('a reply with NUL and a lone surrogate in its text is stored, not refused', async (t) => {
     const send = await startInbound(t, rig());
     const id = await sentMessage(db, 'cmp_nul', 'ct_nul2', 'nul2@example.org', clock.now());
-    const info = await send(Buffer.concat([Buffer.from(aReply({ from: 'nul2@example.org', inReplyTo: id, text: 'yes\u0000please', id: 'nul-reply' }), 'utf8'), Buffer.from([0, 0xed, 0xa0, 0x80, 0x0d, 0x0a])]));
+    const info = await send(
+      Buffer.concat([
+        Buffer.from(
+          aReply({ from: 'nul2@example.org', inReplyTo: id, text: 'yes\u0000please', id: 'nul-reply' }),
+          'utf8',
+        ),
+        Buffer.from([0, 0xed, 0xa0, 0x80, 0x0d, 0x0a]),
+      ]),
+    );
     assert.match(info.response, /^250/);
-    const { rows: [e] } = await db.query<{ raw: { trimmedText: string; verified: boolean } }>(`select raw from engagement_events where email = 'nul2@example.org'`);
+    const {
+      rows: [e],
+    } = await db.query<{ raw: { trimmedText: string; verified: boolean } }>(
+      `select raw from engagement_events where email = 'nul2@example.org'`,
+    );
     assert.equal(e?.raw.verified, true);
     assert.match(e!.raw.trimmedText, /^yes\uFFFDplease/);
     assert.equal(e!.raw.trimmedText.includes('\u0000'), false);
   });
 
   it('a failure that would repeat is kept as a dead letter and accepted; only if even that fails, 554 (never 451)', async (t) => {
-    const permanent = () => { throw Object.assign(new Error('invalid value "secret data"'), { code: '22021' }); };
+    const permanent = () => {
+      throw Object.assign(new Error('invalid value "secret data"'), { code: '22021' });
+    };
     const send = await startInbound(t, rig(), { ingest: async () => permanent() });
     const info = await send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml'));
     assert.match(info.response, /^250/);
-    const [dl] = (await bus.deadLetters.list({ stage: INBOUND_DEAD_LETTER_STAGE })).filter((d) => d.code === 'INBOUND_MESSAGE_UNSTORABLE');
-    assert.equal(dl?.message, 'storing the inbound message failed in a way that would repeat (22021)', 'no data values from the database error');
-    assert.match(Buffer.from((dl!.payload as { rawBase64: string }).rawBase64, 'base64').toString(), /Message-ID: <20261124102014\.31337\.qmail@mail\.example\.net>/, 'the bytes, for replay');
+    const [dl] = (await bus.deadLetters.list({ stage: INBOUND_DEAD_LETTER_STAGE })).filter(
+      (d) => d.code === 'INBOUND_MESSAGE_UNSTORABLE',
+    );
+    assert.equal(
+      dl?.message,
+      'storing the inbound message failed in a way that would repeat (22021)',
+      'no data values from the database error',
+    );
+    assert.match(
+      Buffer.from((dl!.payload as { rawBase64: string }).rawBase64, 'base64').toString(),
+      /Message-ID: <20261124102014\.31337\.qmail@mail\.example\.net>/,
+      'the bytes, for replay',
+    );
 
-    const worse = await startInbound(t, rig(), { ingest: async () => permanent(), deadLetters: { add: async () => permanent() } });
-    await assert.rejects(worse(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')), (err: { responseCode?: number }) => err.responseCode === 554);
+    const worse = await startInbound(t, rig(), {
+      ingest: async () => permanent(),
+      deadLetters: { add: async () => permanent() },
+    });
+    await assert.rejects(
+      worse(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')),
+      (err: { responseCode?: number }) => err.responseCode === 554,
+    );
   });
 });

@@ -21,16 +21,27 @@ before(async () => {
   db = await createPgliteDb({});
   await migrate(db);
   ingest = createIngest({ db, bus: createPostgresLogBus({ db, clock }), clock });
-  await db.query(`insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values
+  await db.query(
+    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values
     ('spring', 'cus_1', 'ann@example.com', 'sent', 0, null, $1),
     ('spring', 'cus:2', 'bob@example.com', 'sent', 0, null, $1),
-    ('autumn', 'cus_3', 'cy@example.com', 'sent', 0, '0123456789abcdef0123456789abcdef@shop.example.com', $1)`, [clock.now()]);
+    ('autumn', 'cus_3', 'cy@example.com', 'sent', 0, '0123456789abcdef0123456789abcdef@shop.example.com', $1)`,
+    [clock.now()],
+  );
 });
-after(async () => { await db.close(); });
+after(async () => {
+  await db.close();
+});
 
-async function stored(sourceId: string): Promise<{ campaign_id: string | null; contact_id: string | null; email: string | null }> {
-  const { rows: [r] } = await db.query<{ campaign_id: string | null; contact_id: string | null; email: string | null }>(
-    'select campaign_id, contact_id, email from engagement_events where source_id = $1', [sourceId]);
+async function stored(
+  sourceId: string,
+): Promise<{ campaign_id: string | null; contact_id: string | null; email: string | null }> {
+  const {
+    rows: [r],
+  } = await db.query<{ campaign_id: string | null; contact_id: string | null; email: string | null }>(
+    'select campaign_id, contact_id, email from engagement_events where source_id = $1',
+    [sourceId],
+  );
   return r!;
 }
 
@@ -38,8 +49,23 @@ describe('ingest correlates by Message-ID', () => {
   it('a current Message-ID names its row: campaign, contact and the ledger email; a hard bounce suppresses that address', async () => {
     const at = clock.now();
     await ingest([
-      { type: 'bounced_hard', sourceId: 'dsn:1', provider: 'inbound', occurredAt: at, raw: {}, messageId: messageIdFor('spring', 'cus_1', 'shop.example.com') },
-      { type: 'opened', sourceId: 'ses:2', provider: 'ses', occurredAt: at, raw: {}, email: 'bob@example.com', messageId: messageIdFor('spring', 'cus:2', 'shop.example.com') },
+      {
+        type: 'bounced_hard',
+        sourceId: 'dsn:1',
+        provider: 'inbound',
+        occurredAt: at,
+        raw: {},
+        messageId: messageIdFor('spring', 'cus_1', 'shop.example.com'),
+      },
+      {
+        type: 'opened',
+        sourceId: 'ses:2',
+        provider: 'ses',
+        occurredAt: at,
+        raw: {},
+        email: 'bob@example.com',
+        messageId: messageIdFor('spring', 'cus:2', 'shop.example.com'),
+      },
     ]);
     assert.deepEqual(await stored('dsn:1'), { campaign_id: 'spring', contact_id: 'cus_1', email: 'ann@example.com' });
     assert.deepEqual(await stored('ses:2'), { campaign_id: 'spring', contact_id: 'cus:2', email: 'bob@example.com' });
@@ -47,12 +73,30 @@ describe('ingest correlates by Message-ID', () => {
   });
 
   it('a well-formed Message-ID for a row that does not exist correlates nothing', async () => {
-    await ingest([{ type: 'complained', sourceId: 'arf:3', provider: 'inbound', occurredAt: clock.now(), raw: {}, messageId: messageIdFor('spring', 'cus_404', 'shop.example.com') }]);
+    await ingest([
+      {
+        type: 'complained',
+        sourceId: 'arf:3',
+        provider: 'inbound',
+        occurredAt: clock.now(),
+        raw: {},
+        messageId: messageIdFor('spring', 'cus_404', 'shop.example.com'),
+      },
+    ]);
     assert.deepEqual(await stored('arf:3'), { campaign_id: null, contact_id: null, email: null });
   });
 
   it('mail sent before the format is still found by its stored message_id', async () => {
-    await ingest([{ type: 'bounced_soft', sourceId: 'dsn:4', provider: 'inbound', occurredAt: clock.now(), raw: {}, messageId: '0123456789abcdef0123456789abcdef@shop.example.com' }]);
+    await ingest([
+      {
+        type: 'bounced_soft',
+        sourceId: 'dsn:4',
+        provider: 'inbound',
+        occurredAt: clock.now(),
+        raw: {},
+        messageId: '0123456789abcdef0123456789abcdef@shop.example.com',
+      },
+    ]);
     assert.deepEqual(await stored('dsn:4'), { campaign_id: 'autumn', contact_id: 'cus_3', email: 'cy@example.com' });
   });
 });

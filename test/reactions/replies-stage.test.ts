@@ -19,14 +19,21 @@ import { parseInboundMessage, toEngagementEvents } from '../../src/reactions/inb
 import { referencesOf, vouchForEvents } from '../../src/reactions/inbound/vouch.ts';
 import { findSentMessages } from '../../src/campaigns/send-ledger.ts';
 import { createIngest, type Ingest } from '../../src/reactions/ingest.ts';
-import { decideReplyAction, handleReplies, isVerifiedReply, repliesStage, replyText, type RepliesStageDeps } from '../../src/reactions/replies-stage.ts';
+import {
+  decideReplyAction,
+  handleReplies,
+  isVerifiedReply,
+  repliesStage,
+  replyText,
+  type RepliesStageDeps,
+} from '../../src/reactions/replies-stage.ts';
 import { listReviewItems, reviewItemId, type ReviewItem } from '../../src/reactions/review-queue.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import type { InjectOptions } from 'fastify';
 import { accessServices, authHeaders } from '../support/api-keys.ts';
-import { type ReactionBatch } from '../../src/bus/topics.ts';
+import type { ReactionBatch } from '../../src/bus/topics.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;
@@ -43,7 +50,9 @@ before(async () => {
   ingest = createIngest({ db, bus, clock });
   crm = createDemoCrm({ db, clock });
 });
-after(async () => { await db.close(); });
+after(async () => {
+  await db.close();
+});
 
 function knownContact(): string {
   for (;;) {
@@ -56,8 +65,10 @@ function knownContact(): string {
 async function sent(messageId: string, email: string): Promise<{ contactId: string; campaignId: string }> {
   const contactId = knownContact();
   const campaignId = `cmp_${randomBytes(3).toString('hex')}`;
-  await db.query(`insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values ($1, $2, $3, 'delivered', 0, $4, $5)`,
-    [campaignId, contactId, email, messageId, clock.now()]);
+  await db.query(
+    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values ($1, $2, $3, 'delivered', 0, $4, $5)`,
+    [campaignId, contactId, email, messageId, clock.now()],
+  );
   return { contactId, campaignId };
 }
 
@@ -65,7 +76,13 @@ async function sent(messageId: string, email: string): Promise<{ contactId: stri
 async function receive(fixture: string, sourceId: string): Promise<void> {
   const parsed = await parseInboundMessage(readFileSync(new URL(`../fixtures/inbound/${fixture}`, import.meta.url)));
   const events = toEngagementEvents(parsed, { receivedAt: clock.now(), sourceId });
-  const vouched = await vouchForEvents((keys, ids) => findSentMessages(db, keys, ids), parsed, events, referencesOf(parsed, { mailFrom: 'x@example.org', rcptTo: ['news@shop.example.com'] }), []);
+  const vouched = await vouchForEvents(
+    (keys, ids) => findSentMessages(db, keys, ids),
+    parsed,
+    events,
+    referencesOf(parsed, { mailFrom: 'x@example.org', rcptTo: ['news@shop.example.com'] }),
+    [],
+  );
   await ingest(vouched.ingest);
 }
 
@@ -79,10 +96,14 @@ describe('reply intent → action', () => {
     assert.equal(decideReplyAction({ intent: 'wrong_person', isClear: true }), 'review');
     assert.equal(decideReplyAction({ intent: 'other', isClear: false }), 'review');
     assert.equal(replyText({ trimmedText: 'yes please' }), 'yes please');
-    assert.equal(replyText({ text: 'Stop.\n\nOn Mon, 1 Jan 2026, Shop <news@shop.example.com> wrote:\n> Black Friday' }), 'Stop.');
+    assert.equal(
+      replyText({ text: 'Stop.\n\nOn Mon, 1 Jan 2026, Shop <news@shop.example.com> wrote:\n> Black Friday' }),
+      'Stop.',
+    );
     assert.equal(replyText(null), '');
     assert.equal(isVerifiedReply({ verified: true }), true);
-    for (const raw of [{ verified: false }, { verified: 'true' }, {}, null, 'x']) assert.equal(isVerifiedReply(raw), false);
+    for (const raw of [{ verified: false }, { verified: 'true' }, {}, null, 'x'])
+      assert.equal(isVerifiedReply(raw), false);
   });
 });
 
@@ -131,14 +152,48 @@ describe('replies stage and review queue', () => {
 
   it('a clear intent automation cannot carry out (interested, but no known contact) goes to review', async () => {
     const sourceId = `inbound:${randomBytes(4).toString('hex')}:reply`;
-    await ingest([{ type: 'replied', sourceId, provider: 'inbound', occurredAt: clock.now(), email: 'stranger@example.net', raw: { trimmedText: 'Sounds great, tell me more about the pricing' } }]);
-    const outcomes = await handleReplies({ db, clock, crm, ingest, log }, { events: [{ sourceId, type: 'replied', provider: 'inbound', occurredAt: clock.now().toISOString(), email: 'stranger@example.net', messageId: null, campaignId: null, contactId: null, isMachine: false, reason: null, url: null }] });
-    assert.deepEqual(outcomes.map((o) => [o.intent, o.action]), [['interested', 'review']]);
+    await ingest([
+      {
+        type: 'replied',
+        sourceId,
+        provider: 'inbound',
+        occurredAt: clock.now(),
+        email: 'stranger@example.net',
+        raw: { trimmedText: 'Sounds great, tell me more about the pricing' },
+      },
+    ]);
+    const outcomes = await handleReplies(
+      { db, clock, crm, ingest, log },
+      {
+        events: [
+          {
+            sourceId,
+            type: 'replied',
+            provider: 'inbound',
+            occurredAt: clock.now().toISOString(),
+            email: 'stranger@example.net',
+            messageId: null,
+            campaignId: null,
+            contactId: null,
+            isMachine: false,
+            reason: null,
+            url: null,
+          },
+        ],
+      },
+    );
+    assert.deepEqual(
+      outcomes.map((o) => [o.intent, o.action]),
+      [['interested', 'review']],
+    );
   });
 
   it('HTTP: list, claim (one reviewer wins), resolve with an action; suppression status by email', async (t) => {
     const access = accessServices(db, clock);
-    const admin = await createAdminServer({ log, db, bus, metrics: createMetrics({ bus }), version: 'test', bodyLimit: 1_000_000, ...access }, [registerReviewRoutes({ db, clock, crm, ingest })]);
+    const admin = await createAdminServer(
+      { log, db, bus, metrics: createMetrics({ bus }), version: 'test', bodyLimit: 1_000_000, ...access },
+      [registerReviewRoutes({ db, clock, crm, ingest })],
+    );
     t.after(() => admin.close());
     const headers = await authHeaders(access, 'compliance');
     const server = { inject: (opts: InjectOptions) => admin.inject({ ...opts, headers }) };
@@ -147,7 +202,8 @@ describe('replies stage and review queue', () => {
     assert.equal(listed.statusCode, 200);
     assert.ok((listed.json() as { items: ReviewItem[] }).items.some((i) => i.id === id));
 
-    const claim = (by: string) => server.inject({ method: 'POST', url: `/v1/review-items/${id}/claim`, payload: { by } });
+    const claim = (by: string) =>
+      server.inject({ method: 'POST', url: `/v1/review-items/${id}/claim`, payload: { by } });
     const claimed = await claim('alice');
     assert.equal(claimed.statusCode, 200);
     assert.deepEqual([claimed.json().status, claimed.json().claimedBy], ['claimed', 'alice']);
@@ -156,7 +212,12 @@ describe('replies stage and review queue', () => {
     assert.equal(lost.json().error, 'REVIEW_ITEM_CONFLICT');
     assert.equal(lost.statusCode, httpStatusFor('REVIEW_ITEM_CONFLICT'));
 
-    const resolve = (by: string, action: string, note?: string) => server.inject({ method: 'POST', url: `/v1/review-items/${id}/resolve`, payload: { by, action, ...(note ? { note } : {}) } });
+    const resolve = (by: string, action: string, note?: string) =>
+      server.inject({
+        method: 'POST',
+        url: `/v1/review-items/${id}/resolve`,
+        payload: { by, action, ...(note ? { note } : {}) },
+      });
     assert.equal((await resolve('bob', 'ignore')).json().error, 'REVIEW_ITEM_CONFLICT');
     assert.equal((await resolve('alice', 'archive')).statusCode, 400);
     const done = await resolve('alice', 'create_task', 'Forward to procurement');
@@ -169,12 +230,22 @@ describe('replies stage and review queue', () => {
     assert.equal((await selectTasks(db, eve.contactId)).length, 1);
     assert.equal((await resolve('alice', 'unsubscribe')).json().error, 'REVIEW_ITEM_CONFLICT');
 
-    const missing = await server.inject({ method: 'POST', url: '/v1/review-items/rev_nope/claim', payload: { by: 'alice' } });
+    const missing = await server.inject({
+      method: 'POST',
+      url: '/v1/review-items/rev_nope/claim',
+      payload: { by: 'alice' },
+    });
     assert.deepEqual([missing.statusCode, missing.json().error], [404, 'NOT_FOUND']);
 
     // resolve with unsubscribe: the stranger's item from the previous test
-    const stranger = (await listReviewItems(db, { status: 'open', limit: 1000 })).find((i) => i.excerpt.startsWith('Sounds great'))!;
-    const unsub = await server.inject({ method: 'POST', url: `/v1/review-items/${stranger.id}/resolve`, payload: { by: 'carol', action: 'unsubscribe' } });
+    const stranger = (await listReviewItems(db, { status: 'open', limit: 1000 })).find((i) =>
+      i.excerpt.startsWith('Sounds great'),
+    )!;
+    const unsub = await server.inject({
+      method: 'POST',
+      url: `/v1/review-items/${stranger.id}/resolve`,
+      payload: { by: 'carol', action: 'unsubscribe' },
+    });
     assert.deepEqual([unsub.statusCode, unsub.json().claimedBy], [200, 'carol']);
     const status = await server.inject({ method: 'GET', url: '/v1/suppressions/Stranger@Example.net' });
     assert.equal(status.statusCode, 200);

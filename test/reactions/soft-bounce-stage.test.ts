@@ -12,11 +12,20 @@ import type { Db } from '../../src/store/port.ts';
 
 describe('soft bounces suppress after the limit', () => {
   let db: Db;
-  before(async () => { db = await createPgliteDb({}); await migrate(db); });
+  before(async () => {
+    db = await createPgliteDb({});
+    await migrate(db);
+  });
   after(() => db.close());
 
-  const event = (email: string, type: EngagementEvent['type'], n: number, at: Date): EngagementEvent =>
-    ({ type, sourceId: `t:${email}:${type}:${n}`, provider: 'test', occurredAt: at, email, raw: {} });
+  const event = (email: string, type: EngagementEvent['type'], n: number, at: Date): EngagementEvent => ({
+    type,
+    sourceId: `t:${email}:${type}:${n}`,
+    provider: 'test',
+    occurredAt: at,
+    email,
+    raw: {},
+  });
 
   it('the 7th soft bounce in the window suppresses; a delivery in between resets the count', async () => {
     const clock = createManualClock();
@@ -27,7 +36,23 @@ describe('soft bounces suppress after the limit', () => {
       await ingest([event('soft@example.com', 'bounced_soft', i, clock.now())]);
       await clock.advance(3_600_000);
     }
-    const six = { events: [{ sourceId: 'x', type: 'bounced_soft' as const, provider: 'test', occurredAt: '', email: 'soft@example.com', messageId: null, campaignId: null, contactId: null, isMachine: false, reason: null, url: null }] };
+    const six = {
+      events: [
+        {
+          sourceId: 'x',
+          type: 'bounced_soft' as const,
+          provider: 'test',
+          occurredAt: '',
+          email: 'soft@example.com',
+          messageId: null,
+          campaignId: null,
+          contactId: null,
+          isMachine: false,
+          reason: null,
+          url: null,
+        },
+      ],
+    };
     assert.deepEqual(await applySoftBounces(deps, six), []);
     await ingest([event('soft@example.com', 'bounced_soft', 6, clock.now())]);
     assert.deepEqual(await applySoftBounces(deps, six), ['soft@example.com']);
@@ -35,9 +60,15 @@ describe('soft bounces suppress after the limit', () => {
 
     // another address: 6 bounces, a delivery, then 3 more — not suppressed
     const other = { events: [{ ...six.events[0]!, email: 'reset@example.com' }] };
-    for (let i = 0; i < 6; i++) { await ingest([event('reset@example.com', 'bounced_soft', i, clock.now())]); await clock.advance(60_000); }
+    for (let i = 0; i < 6; i++) {
+      await ingest([event('reset@example.com', 'bounced_soft', i, clock.now())]);
+      await clock.advance(60_000);
+    }
     await ingest([event('reset@example.com', 'delivered', 0, clock.now())]);
-    for (let i = 6; i < 9; i++) { await clock.advance(60_000); await ingest([event('reset@example.com', 'bounced_soft', i, clock.now())]); }
+    for (let i = 6; i < 9; i++) {
+      await clock.advance(60_000);
+      await ingest([event('reset@example.com', 'bounced_soft', i, clock.now())]);
+    }
     assert.deepEqual(await applySoftBounces(deps, other), []);
     assert.equal(await getSuppression(db, 'reset@example.com'), null);
     await bus.close();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 
 function looseEntries(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => join(dir, p))
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((p) => join(dir, p))
     .filter((p) => (statSync(p).mode & 0o077) !== 0);
 }
 

@@ -19,7 +19,10 @@ for (const tdb of await testDatabases()) {
       const db = await tdb.open();
       assert.deepEqual(await migrate(db), []);
       const { rows } = await db.query<{ id: number }>('select id from switchyard_migrations order by id');
-      assert.deepEqual(rows.map((r) => r.id), listMigrations().map((m) => m.id));
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        listMigrations().map((m) => m.id),
+      );
     });
   });
 }
@@ -51,8 +54,11 @@ describe('migrations', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mig-'));
     writeFileSync(join(dir, '0001_ok.sql'), 'create table ok (n int);');
     writeFileSync(join(dir, '0002_broken.sql'), 'create table half (n int); select * from missing_table;');
-    await assert.rejects(migrate(db, listMigrations(dir)), (e: SwitchyardError) =>
-      e.code === 'STORE_MIGRATION_FAILED' && /0002_broken/.test(e.message) && /missing_table/.test(e.message));
+    await assert.rejects(
+      migrate(db, listMigrations(dir)),
+      (e: SwitchyardError) =>
+        e.code === 'STORE_MIGRATION_FAILED' && /0002_broken/.test(e.message) && /missing_table/.test(e.message),
+    );
     const { rows } = await db.query(`select to_regclass('half') as t`);
     assert.deepEqual(rows, [{ t: null }]);
     await db.close();
@@ -64,15 +70,28 @@ describe('migrations', () => {
     const db = await createPostgresDb({ url: TEST_DATABASE_URL, schema: uniqueName('transient'), maxConnections: 2 });
     try {
       // the server ends this very backend (what a restart or an administrator does)
-      await assert.rejects(db.query('select pg_terminate_backend(pg_backend_pid())'), (e: SwitchyardError) =>
-        e.name === 'SwitchyardError' && e.code === 'STORE_UNREACHABLE' && e.retryable === true && /terminat/i.test(e.message));
-      await assert.rejects(db.transaction(async (tx) => { await tx.query('select pg_terminate_backend(pg_backend_pid())'); }), (e: SwitchyardError) =>
-        e.code === 'STORE_UNREACHABLE' && e.retryable === true);
+      await assert.rejects(
+        db.query('select pg_terminate_backend(pg_backend_pid())'),
+        (e: SwitchyardError) =>
+          e.name === 'SwitchyardError'
+          && e.code === 'STORE_UNREACHABLE'
+          && e.retryable === true
+          && /terminat/i.test(e.message),
+      );
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query('select pg_terminate_backend(pg_backend_pid())');
+        }),
+        (e: SwitchyardError) => e.code === 'STORE_UNREACHABLE' && e.retryable === true,
+      );
       // the pool replaces the dead connections
       assert.deepEqual((await db.query<{ one: number }>('select 1 as one')).rows, [{ one: 1 }]);
       await db.exec('create table t (id int primary key)');
       await db.query('insert into t values (1)');
-      await assert.rejects(db.query('insert into t values (1)'), (e: { code?: string; name?: string }) => e.code === '23505' && e.name !== 'SwitchyardError');
+      await assert.rejects(
+        db.query('insert into t values (1)'),
+        (e: { code?: string; name?: string }) => e.code === '23505' && e.name !== 'SwitchyardError',
+      );
     } finally {
       await db.close();
     }
@@ -87,10 +106,17 @@ describe('migrations', () => {
     const heard = (payload: string): Promise<void> => new Promise((resolve) => waiting.set(payload, resolve));
     const unlisten = await db.listen(channel, (payload) => waiting.get(payload)?.());
     // a safety net for a broken build, not a wait for a deadline
-    const within = <T>(p: Promise<T>, what: string): Promise<T> => Promise.race([p,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not ${what} within 10 s`)), 10_000).unref())]);
+    const within = <T>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`not ${what} within 10 s`)), 10_000).unref(),
+        ),
+      ]);
     try {
-      const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where query = $1', [`listen "${channel}"`]);
+      const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where query = $1', [
+        `listen "${channel}"`,
+      ]);
       assert.equal(rows.length, 1);
       const woken = heard('');
       await db.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
@@ -106,7 +132,10 @@ describe('migrations', () => {
   });
 
   it('an unreachable PostgreSQL is a clear STORE_UNREACHABLE without the password', async () => {
-    await assert.rejects(createPostgresDb({ url: 'postgres://u:sekret@127.0.0.1:1/x' }), (e: SwitchyardError) =>
-      e.code === 'STORE_UNREACHABLE' && /127\.0\.0\.1:1/.test(e.message) && !e.message.includes('sekret'));
+    await assert.rejects(
+      createPostgresDb({ url: 'postgres://u:sekret@127.0.0.1:1/x' }),
+      (e: SwitchyardError) =>
+        e.code === 'STORE_UNREACHABLE' && /127\.0\.0\.1:1/.test(e.message) && !e.message.includes('sekret'),
+    );
   });
 });

@@ -11,7 +11,11 @@ import type { Db } from '../../src/store/port.ts';
 export type AuthHeaders = { authorization: string };
 
 /** Creates a key of `role` (admin by default) and returns its Authorization header. */
-export async function authHeaders(app: { keys: KeyService }, role: Role = 'admin', name = `test-${role}`): Promise<AuthHeaders> {
+export async function authHeaders(
+  app: { keys: KeyService },
+  role: Role = 'admin',
+  name = `test-${role}`,
+): Promise<AuthHeaders> {
   const { key } = await app.keys.create({ name, role }, { by: 'test' });
   return { authorization: `Bearer ${key}` };
 }

@@ -16,14 +16,16 @@ const db = await createPostgresDb({ url: env.TEST_DATABASE_URL!, schema: env.TES
 const bus = createPostgresLogBus({ db, clock });
 const topic = env.TEST_TOPIC!;
 let handled = 0;
-const consumer = createConsumer({ bus, clock, log: pino({ level: 'silent' }) },
+const consumer = createConsumer(
+  { bus, clock, log: pino({ level: 'silent' }) },
   { topic, group: 'crashy', batchSize: 50, concurrency: 4, leaseMs: 10_000 },
   async (m) => {
     await db.query('insert into crash_effects (msg_id) values ($1) on conflict do nothing', [m.id]);
     await db.query('insert into crash_runs (msg_id) values ($1)', [m.id]);
     handled++;
     process.stdout.write(`progress ${handled}\n`);
-  });
+  },
+);
 for (;;) {
   await consumer.runOnce();
   const d = (await bus.depth()).find((x) => x.topic === topic && x.group === 'crashy');

@@ -45,8 +45,14 @@ function pgliteDatabase(): TestDatabase {
   let db: Promise<Db> | undefined;
   return {
     label: 'pglite',
-    open: () => (db ??= createPgliteDb({}).then(async (d) => { await migrate(d); return d; })),
-    async close() { if (db) await (await db).close(); },
+    open: () =>
+      (db ??= createPgliteDb({}).then(async (d) => {
+        await migrate(d);
+        return d;
+      })),
+    async close() {
+      if (db) await (await db).close();
+    },
   };
 }
 
@@ -58,7 +64,11 @@ async function postgresDatabase(): Promise<TestDatabase> {
   return {
     label: 'postgres',
     skip: reason ?? undefined,
-    open: () => (db ??= createPostgresDb({ url: TEST_DATABASE_URL, schema, maxConnections: 6 }).then(async (d) => { await migrate(d); return d; })),
+    open: () =>
+      (db ??= createPostgresDb({ url: TEST_DATABASE_URL, schema, maxConnections: 6 }).then(async (d) => {
+        await migrate(d);
+        return d;
+      })),
     async close(passed) {
       if (!db) return;
       const d = await db;

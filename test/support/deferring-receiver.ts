@@ -5,9 +5,7 @@
  * tested against itself). Time comes from the caller; nothing here sleeps.
  */
 
-export type ReceiverAnswer =
-  | { ok: true }
-  | { ok: false; smtpCode: number; enhancedStatus: string; diagnostic: string };
+export type ReceiverAnswer = { ok: true } | { ok: false; smtpCode: number; enhancedStatus: string; diagnostic: string };
 
 export interface DeferringReceiver {
   /** One delivery attempt at `now`. */
@@ -17,7 +15,11 @@ export interface DeferringReceiver {
   readonly counts: { accepted: number; deferred: number };
 }
 
-export function createDeferringReceiver(opts: { ratePerSec: number; burstSeconds?: number; start: Date }): DeferringReceiver {
+export function createDeferringReceiver(opts: {
+  ratePerSec: number;
+  burstSeconds?: number;
+  start: Date;
+}): DeferringReceiver {
   let rate = opts.ratePerSec;
   const burstSeconds = opts.burstSeconds ?? 1;
   let budget = rate * burstSeconds;
@@ -41,7 +43,12 @@ export function createDeferringReceiver(opts: { ratePerSec: number; burstSeconds
         return { ok: true };
       }
       counts.deferred++;
-      return { ok: false, smtpCode: 421, enhancedStatus: '4.7.0', diagnostic: '421 4.7.0 Try again later, closing connection.' };
+      return {
+        ok: false,
+        smtpCode: 421,
+        enhancedStatus: '4.7.0',
+        diagnostic: '421 4.7.0 Try again later, closing connection.',
+      };
     },
     setHiddenRate(ratePerSec, now) {
       refillTo(now.getTime());
@@ -54,7 +61,9 @@ export function createDeferringReceiver(opts: { ratePerSec: number; burstSeconds
 /** What the simulated send stage needs from the governor (structural, so this file has no imports). */
 interface GovernorLike<K> {
   acquireMany(n: number, key: K, signal?: AbortSignal): Promise<number>;
-  report(outcome: K & { kind: 'accepted' | 'deferred'; smtpCode?: number; enhancedStatus?: string; diagnostic?: string }): void;
+  report(
+    outcome: K & { kind: 'accepted' | 'deferred'; smtpCode?: number; enhancedStatus?: string; diagnostic?: string },
+  ): void;
 }
 
 /**
@@ -63,7 +72,11 @@ interface GovernorLike<K> {
  * sleeps on it), so `await clock.advance(ms)` drives it. A stopped or failed loop settles `done`.
  */
 export function startSimulatedSender<K extends object>(
-  governor: GovernorLike<K>, receiver: DeferringReceiver, key: K, now: () => Date, chunk = 100,
+  governor: GovernorLike<K>,
+  receiver: DeferringReceiver,
+  key: K,
+  now: () => Date,
+  chunk = 100,
 ): { stop(): void; done: Promise<unknown> } {
   const ac = new AbortController();
   const done = (async () => {

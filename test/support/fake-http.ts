@@ -28,14 +28,24 @@ export interface FakeHttpServer {
   close(): Promise<void>;
 }
 
-export async function startFakeHttp(handle: (req: FakeRequest) => FakeReply | Promise<FakeReply>): Promise<FakeHttpServer> {
+export async function startFakeHttp(
+  handle: (req: FakeRequest) => FakeReply | Promise<FakeReply>,
+): Promise<FakeHttpServer> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       Promise.resolve()
-        .then(() => handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks) }))
+        .then(() =>
+          handle({
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            headers: req.headers,
+            body: Buffer.concat(chunks),
+          }),
+        )
         .then((reply) => {
           const headers = { ...reply.headers };
           let payload = '';
@@ -61,10 +71,11 @@ export async function startFakeHttp(handle: (req: FakeRequest) => FakeReply | Pr
   let closed: Promise<void> | undefined;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    close: () => (closed ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    })),
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
   };
 }
 
@@ -73,12 +84,22 @@ export function createFaults() {
   let throttle: { n: number; retryAfterSec: number | undefined } = { n: 0, retryAfterSec: undefined };
   let fail = 0;
   return {
-    throttleNext(n: number, retryAfterSec?: number): void { throttle = { n: throttle.n + n, retryAfterSec }; },
-    failNext(n: number): void { fail += n; },
+    throttleNext(n: number, retryAfterSec?: number): void {
+      throttle = { n: throttle.n + n, retryAfterSec };
+    },
+    failNext(n: number): void {
+      fail += n;
+    },
     /** What this request should suffer, consuming one fault. */
     take(): { kind: 'throttle'; retryAfterSec: number | undefined } | { kind: 'fail' } | undefined {
-      if (throttle.n > 0) { throttle.n--; return { kind: 'throttle', retryAfterSec: throttle.retryAfterSec }; }
-      if (fail > 0) { fail--; return { kind: 'fail' }; }
+      if (throttle.n > 0) {
+        throttle.n--;
+        return { kind: 'throttle', retryAfterSec: throttle.retryAfterSec };
+      }
+      if (fail > 0) {
+        fail--;
+        return { kind: 'fail' };
+      }
       return undefined;
     },
   };

@@ -49,12 +49,21 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
         Message: `You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: ${dead.join(', ')}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression.`,
       };
     }
-    const headers = lowerKeys(Object.fromEntries(((m['Headers'] ?? []) as { Name: string; Value: string }[]).map((h) => [h.Name, h.Value])));
+    const headers = lowerKeys(
+      Object.fromEntries(((m['Headers'] ?? []) as { Name: string; Value: string }[]).map((h) => [h.Name, h.Value])),
+    );
     const meta = (m['Metadata'] ?? {}) as Record<string, string>;
     received.push({
-      to: recipients[0]!, from: addressOf(m['From']), subject: String(m['Subject'] ?? ''),
-      messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''), headers,
-      correlation: { campaignId: meta['sy_campaign'] ?? '', contactId: meta['sy_contact'] ?? '', ledgerId: meta['sy_msg'] ?? '' },
+      to: recipients[0]!,
+      from: addressOf(m['From']),
+      subject: String(m['Subject'] ?? ''),
+      messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),
+      headers,
+      correlation: {
+        campaignId: meta['sy_campaign'] ?? '',
+        contactId: meta['sy_contact'] ?? '',
+        ledgerId: meta['sy_msg'] ?? '',
+      },
     });
     return { To: to, SubmittedAt: new Date().toISOString(), MessageID: randomUUID(), ErrorCode: 0, Message: 'OK' };
   }
@@ -64,24 +73,42 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
       return { status: 404, body: { ErrorCode: 404, Message: `No route for ${req.method} ${req.path}` } };
     }
     if (header(req, 'x-postmark-server-token') !== token) {
-      return { status: 401, body: { ErrorCode: 10, Message: 'The Server Token you provided in the X-Postmark-Server-Token request header was invalid.' } };
+      return {
+        status: 401,
+        body: {
+          ErrorCode: 10,
+          Message: 'The Server Token you provided in the X-Postmark-Server-Token request header was invalid.',
+        },
+      };
     }
-    if (!(header(req, 'content-type') ?? '').startsWith('application/json') || !(header(req, 'accept') ?? '').includes('application/json')) {
-      return { status: 415, body: { ErrorCode: 409, Message: 'JSON data required. Set Accept and Content-Type to application/json.' } };
+    if (
+      !(header(req, 'content-type') ?? '').startsWith('application/json')
+      || !(header(req, 'accept') ?? '').includes('application/json')
+    ) {
+      return {
+        status: 415,
+        body: { ErrorCode: 409, Message: 'JSON data required. Set Accept and Content-Type to application/json.' },
+      };
     }
     let body: unknown;
-    try { body = JSON.parse(req.body.toString('utf8')); } catch {
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch {
       return { status: 422, body: { ErrorCode: 402, Message: 'Received invalid JSON input.' } };
     }
     const isBatch = req.path === '/email/batch';
     if (isBatch && (!Array.isArray(body) || body.length > 500)) {
-      return { status: 422, body: { ErrorCode: 410, Message: 'Too many batch messages. You may only send 500 messages per batch.' } };
+      return {
+        status: 422,
+        body: { ErrorCode: 410, Message: 'Too many batch messages. You may only send 500 messages per batch.' },
+      };
     }
     const messages = (isBatch ? body : [body]) as Record<string, unknown>[];
     const fault = faults.take();
     if (fault?.kind === 'throttle') {
       return {
-        status: 429, body: { ErrorCode: 429, Message: 'Rate limit exceeded.' },
+        status: 429,
+        body: { ErrorCode: 429, Message: 'Rate limit exceeded.' },
         ...(fault.retryAfterSec === undefined ? {} : { headers: { 'retry-after': String(fault.retryAfterSec) } }),
       };
     }
@@ -95,9 +122,15 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
 
   const server = await startFakeHttp(handle);
   return {
-    baseUrl: server.baseUrl, token, received, requestSizes,
-    refuse: (a) => { inactive.add(a.toLowerCase()); },
-    throttleNext: faults.throttleNext, failNext: faults.failNext,
+    baseUrl: server.baseUrl,
+    token,
+    received,
+    requestSizes,
+    refuse: (a) => {
+      inactive.add(a.toLowerCase());
+    },
+    throttleNext: faults.throttleNext,
+    failNext: faults.failNext,
     close: server.close,
   };
 }

@@ -39,30 +39,47 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
 
   function validate(body: Json): FakeReply | undefined {
     const ps = body['personalizations'];
-    if (!Array.isArray(ps) || ps.length === 0) return bad(400, 'The personalizations field is required and must have at least one personalization.', 'personalizations');
-    if (ps.length > 1000) return bad(400, 'The personalizations field must have no more than 1000 personalizations.', 'personalizations');
+    if (!Array.isArray(ps) || ps.length === 0)
+      return bad(
+        400,
+        'The personalizations field is required and must have at least one personalization.',
+        'personalizations',
+      );
+    if (ps.length > 1000)
+      return bad(400, 'The personalizations field must have no more than 1000 personalizations.', 'personalizations');
     const from = body['from'] as Json | undefined;
-    if (typeof from?.['email'] !== 'string') return bad(400, 'The from object must be provided for every email send.', 'from');
+    if (typeof from?.['email'] !== 'string')
+      return bad(400, 'The from object must be provided for every email send.', 'from');
     const content = body['content'] as Json[] | undefined;
-    if (!Array.isArray(content) || content.length === 0) return bad(400, 'Unless a valid template_id is provided, the content parameter is required.', 'content');
-    if (content.length > 1 && content[0]!['type'] !== 'text/plain') return bad(400, 'If present, text/plain content must be first.', 'content');
+    if (!Array.isArray(content) || content.length === 0)
+      return bad(400, 'Unless a valid template_id is provided, the content parameter is required.', 'content');
+    if (content.length > 1 && content[0]!['type'] !== 'text/plain')
+      return bad(400, 'If present, text/plain content must be first.', 'content');
     const seen = new Set<string>();
     let total = 0;
     for (const [i, p] of (ps as Json[]).entries()) {
       const to = p['to'];
-      if (!Array.isArray(to) || to.length === 0) return bad(400, 'The to array is required for all personalization objects.', `personalizations.${i}.to`);
-      if (typeof p['subject'] !== 'string' && typeof body['subject'] !== 'string') return bad(400, 'The subject is required.', 'subject');
+      if (!Array.isArray(to) || to.length === 0)
+        return bad(400, 'The to array is required for all personalization objects.', `personalizations.${i}.to`);
+      if (typeof p['subject'] !== 'string' && typeof body['subject'] !== 'string')
+        return bad(400, 'The subject is required.', 'subject');
       for (const v of Object.values((p['custom_args'] ?? {}) as Json)) {
-        if (typeof v !== 'string') return bad(400, 'Custom args values must be strings.', `personalizations.${i}.custom_args`);
+        if (typeof v !== 'string')
+          return bad(400, 'Custom args values must be strings.', `personalizations.${i}.custom_args`);
       }
       for (const [j, t] of (to as Json[]).entries()) {
         const email = String(t['email'] ?? '').toLowerCase();
         total++;
         if (seen.has(email)) {
-          return bad(400, `Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of [${email}] in the personalizations.${i}.to field.`, `personalizations.${i}.to`);
+          return bad(
+            400,
+            `Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of [${email}] in the personalizations.${i}.to field.`,
+            `personalizations.${i}.to`,
+          );
         }
         seen.add(email);
-        if (refused.has(email)) return bad(400, 'Does not contain a valid address.', `personalizations.${i}.to.${j}.email`);
+        if (refused.has(email))
+          return bad(400, 'Does not contain a valid address.', `personalizations.${i}.to.${j}.email`);
       }
     }
     if (total > 1000) return bad(400, 'The total number of recipients must be no more than 1000.', 'personalizations');
@@ -74,17 +91,24 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
     if (header(req, 'authorization') !== `Bearer ${apiKey}`) {
       return bad(401, 'The provided authorization grant is invalid, expired, or revoked');
     }
-    if (!(header(req, 'content-type') ?? '').startsWith('application/json')) return bad(415, 'Content-Type should be application/json.');
-    if (req.body.length > 20 * 1024 * 1024) return bad(413, 'The JSON payload you have included in your request is too large.');
+    if (!(header(req, 'content-type') ?? '').startsWith('application/json'))
+      return bad(415, 'Content-Type should be application/json.');
+    if (req.body.length > 20 * 1024 * 1024)
+      return bad(413, 'The JSON payload you have included in your request is too large.');
     let body: Json;
-    try { body = JSON.parse(req.body.toString('utf8')) as Json; } catch {
+    try {
+      body = JSON.parse(req.body.toString('utf8')) as Json;
+    } catch {
       return bad(400, 'Bad Request', null);
     }
     const invalid = validate(body);
     if (invalid !== undefined) return invalid;
     const fault = faults.take();
     if (fault?.kind === 'throttle') {
-      return { ...bad(429, 'too many requests'), ...(fault.retryAfterSec === undefined ? {} : { headers: { 'retry-after': String(fault.retryAfterSec) } }) };
+      return {
+        ...bad(429, 'too many requests'),
+        ...(fault.retryAfterSec === undefined ? {} : { headers: { 'retry-after': String(fault.retryAfterSec) } }),
+      };
     }
     if (fault?.kind === 'fail') return bad(500, 'internal error');
     const ps = body['personalizations'] as Json[];
@@ -101,7 +125,11 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
         subject: String(p['subject'] ?? body['subject']),
         messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),
         headers,
-        correlation: { campaignId: args['sy_campaign'] ?? '', contactId: args['sy_contact'] ?? '', ledgerId: args['sy_msg'] ?? '' },
+        correlation: {
+          campaignId: args['sy_campaign'] ?? '',
+          contactId: args['sy_contact'] ?? '',
+          ledgerId: args['sy_msg'] ?? '',
+        },
       });
     }
     return { status: 202, headers: { 'x-message-id': randomBytes(16).toString('base64url') }, body: '' };
@@ -109,9 +137,16 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
 
   const server = await startFakeHttp(handle);
   return {
-    baseUrl: server.baseUrl, apiKey, received, requestSizes, bodies,
-    refuse: (a) => { refused.add(a.toLowerCase()); },
-    throttleNext: faults.throttleNext, failNext: faults.failNext,
+    baseUrl: server.baseUrl,
+    apiKey,
+    received,
+    requestSizes,
+    bodies,
+    refuse: (a) => {
+      refused.add(a.toLowerCase());
+    },
+    throttleNext: faults.throttleNext,
+    failNext: faults.failNext,
     close: server.close,
   };
 }

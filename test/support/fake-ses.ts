@@ -29,7 +29,11 @@ export interface FakeSes {
 }
 
 function awsError(status: number, type: string, message: string, extra: Record<string, string> = {}): FakeReply {
-  return { status, headers: { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazonaws.sesv2/`, ...extra }, body: { message } };
+  return {
+    status,
+    headers: { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazonaws.sesv2/`, ...extra },
+    body: { message },
+  };
 }
 
 const TAG_ALPHABET = /^[A-Za-z0-9_-]{1,256}$/;
@@ -44,54 +48,109 @@ export async function startFakeSes(region = 'eu-west-1'): Promise<FakeSes> {
 
   function checkSignature(req: FakeRequest): FakeReply | undefined {
     const auth = header(req, 'authorization') ?? '';
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
-    if (m === null) return awsError(403, 'IncompleteSignature', 'Authorization header requires Credential, SignedHeaders and Signature.');
-    if (m[1] !== credentials.accessKeyId) return awsError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
-    if (m[3] !== region) return awsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${m[3]}'.`);
+    const m =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
+    if (m === null)
+      return awsError(
+        403,
+        'IncompleteSignature',
+        'Authorization header requires Credential, SignedHeaders and Signature.',
+      );
+    if (m[1] !== credentials.accessKeyId)
+      return awsError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (m[3] !== region)
+      return awsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${m[3]}'.`);
     const signedNames = m[4]!.split(';');
     const headers = Object.fromEntries(signedNames.map((n) => [n, header(req, n) ?? '']));
-    const again = aws4.sign({ host: header(req, 'host'), path: req.path, method: req.method, service: 'ses', region, headers, body: req.body.toString('utf8') }, credentials);
+    const again = aws4.sign(
+      {
+        host: header(req, 'host'),
+        path: req.path,
+        method: req.method,
+        service: 'ses',
+        region,
+        headers,
+        body: req.body.toString('utf8'),
+      },
+      credentials,
+    );
     const expected = /Signature=([0-9a-f]{64})/.exec(String(again.headers?.['Authorization'] ?? ''))?.[1];
     if (expected !== m[5]) {
-      return awsError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+      return awsError(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided.',
+      );
     }
     return undefined;
   }
 
   async function handle(req: FakeRequest): Promise<FakeReply> {
-    if (req.method !== 'POST' || req.path !== '/v2/email/outbound-emails') return awsError(404, 'NotFoundException', `No route ${req.method} ${req.path}`);
+    if (req.method !== 'POST' || req.path !== '/v2/email/outbound-emails')
+      return awsError(404, 'NotFoundException', `No route ${req.method} ${req.path}`);
     const sigError = checkSignature(req);
     if (sigError !== undefined) return sigError;
-    if (!(header(req, 'content-type') ?? '').startsWith('application/json')) return awsError(400, 'BadRequestException', 'Content-Type must be application/json');
+    if (!(header(req, 'content-type') ?? '').startsWith('application/json'))
+      return awsError(400, 'BadRequestException', 'Content-Type must be application/json');
     let body: Record<string, unknown>;
-    try { body = JSON.parse(req.body.toString('utf8')) as Record<string, unknown>; } catch {
+    try {
+      body = JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
+    } catch {
       return awsError(400, 'BadRequestException', 'Request body is not valid JSON');
     }
-    const to = ((body['Destination'] as { ToAddresses?: string[] } | undefined)?.ToAddresses) ?? [];
-    if (to.length === 0 || to.length > 50) return awsError(400, 'BadRequestException', 'Destination must have 1 to 50 recipients.');
+    const to = (body['Destination'] as { ToAddresses?: string[] } | undefined)?.ToAddresses ?? [];
+    if (to.length === 0 || to.length > 50)
+      return awsError(400, 'BadRequestException', 'Destination must have 1 to 50 recipients.');
     const raw = (body['Content'] as { Raw?: { Data?: string } } | undefined)?.Raw?.Data;
-    if (typeof raw !== 'string') return awsError(400, 'BadRequestException', 'Content.Raw.Data (or Simple/Template) is required.');
+    if (typeof raw !== 'string')
+      return awsError(400, 'BadRequestException', 'Content.Raw.Data (or Simple/Template) is required.');
     const tags = (body['EmailTags'] ?? []) as { Name: string; Value: string }[];
     const badTag = tags.find((t) => !TAG_ALPHABET.test(t.Name) || !TAG_ALPHABET.test(t.Value));
-    if (badTag !== undefined) return awsError(400, 'BadRequestException', `Invalid tag ${badTag.Name}: only ASCII letters, numbers, underscores and dashes.`);
+    if (badTag !== undefined)
+      return awsError(
+        400,
+        'BadRequestException',
+        `Invalid tag ${badTag.Name}: only ASCII letters, numbers, underscores and dashes.`,
+      );
     const fault = faults.take();
     if (fault?.kind === 'throttle') {
-      return awsError(429, 'TooManyRequestsException', 'Maximum sending rate exceeded.',
-        fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) });
+      return awsError(
+        429,
+        'TooManyRequestsException',
+        'Maximum sending rate exceeded.',
+        fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) },
+      );
     }
     if (fault?.kind === 'fail') return awsError(500, 'InternalFailure', 'An internal error occurred.');
     const dead = to.filter((a) => refused.has(a.toLowerCase()));
     if (dead.length > 0) {
-      return awsError(400, 'MessageRejected', `Email address is not verified. The following identities failed the check in region ${region.toUpperCase()}: ${dead.join(', ')}`);
+      return awsError(
+        400,
+        'MessageRejected',
+        `Email address is not verified. The following identities failed the check in region ${region.toUpperCase()}: ${dead.join(', ')}`,
+      );
     }
     requestSizes.push(1);
     bodies.push(body);
     const parsed = await simpleParser(Buffer.from(raw, 'base64'));
-    const headers = Object.fromEntries(parsed.headerLines.map(({ key, line }) => [key.toLowerCase(), line.slice(line.indexOf(':') + 1).replace(/\r?\n([ \t])/g, '$1').trim()]));
+    const headers = Object.fromEntries(
+      parsed.headerLines.map(({ key, line }) => [
+        key.toLowerCase(),
+        line
+          .slice(line.indexOf(':') + 1)
+          .replace(/\r?\n([ \t])/g, '$1')
+          .trim(),
+      ]),
+    );
     const tag = (n: string) => decodeSesTagValue(tags.find((t) => t.Name === n)?.Value ?? '');
     received.push({
-      to: to[0]!, from: String(body['FromEmailAddress'] ?? ''), subject: parsed.subject ?? '',
-      messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''), headers,
+      to: to[0]!,
+      from: String(body['FromEmailAddress'] ?? ''),
+      subject: parsed.subject ?? '',
+      messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
+      headers,
       correlation: { campaignId: tag('sy_campaign'), contactId: tag('sy_contact'), ledgerId: tag('sy_msg') },
     });
     return { status: 200, body: { MessageId: `0102019${randomUUID().replace(/-/g, '')}-000000` } };
@@ -99,9 +158,17 @@ export async function startFakeSes(region = 'eu-west-1'): Promise<FakeSes> {
 
   const server = await startFakeHttp(handle);
   return {
-    baseUrl: server.baseUrl, region, credentials, received, requestSizes, bodies,
-    refuse: (a) => { refused.add(a.toLowerCase()); },
-    throttleNext: faults.throttleNext, failNext: faults.failNext,
+    baseUrl: server.baseUrl,
+    region,
+    credentials,
+    received,
+    requestSizes,
+    bodies,
+    refuse: (a) => {
+      refused.add(a.toLowerCase());
+    },
+    throttleNext: faults.throttleNext,
+    failNext: faults.failNext,
     close: server.close,
   };
 }

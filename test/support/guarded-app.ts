@@ -20,7 +20,8 @@ export function createGuardedApp(options: { trustProxy?: boolean | string } = {}
   const calls = new Map<string, number>();
   const bodies: unknown[] = [];
   app.setErrorHandler((err, _request, reply) => {
-    if (isSwitchyardError(err)) return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: err.message });
+    if (isSwitchyardError(err))
+      return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: err.message });
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode < 500)) {
       return reply.status(e.statusCode ?? 400).send({ error: 'VALIDATION_FAILED', message: e.message });
@@ -32,15 +33,43 @@ export function createGuardedApp(options: { trustProxy?: boolean | string } = {}
 
 /** Routes shaped like the real ones: probes, a read, state changes, a webhook, a tracking hit. */
 export function addDummyRoutes(g: GuardedApp): void {
-  const count = (url: string): void => { g.calls.set(url, (g.calls.get(url) ?? 0) + 1); };
-  g.app.get('/healthz', async () => { count('/healthz'); return { status: 'ok' }; });
-  g.app.get('/readyz', async () => { count('/readyz'); return { status: 'ready' }; });
-  g.app.get('/v1/campaigns', async () => { count('/v1/campaigns'); return { campaigns: [] }; });
-  g.app.post('/v1/campaigns/:id/cancel', async (req) => { count('/v1/campaigns/:id/cancel'); g.bodies.push(req.body); return { ok: true }; });
-  g.app.post('/v1/campaigns', async (req) => { count('/v1/campaigns'); g.bodies.push(req.body); return { ok: true }; });
-  g.app.delete('/v1/things/:id', async () => { count('/v1/things/:id'); return { ok: true }; });
-  g.app.post('/webhooks/sendgrid', async () => { count('/webhooks/sendgrid'); return { ok: true }; });
-  g.app.get('/t/o/:token', async () => { count('/t/o/:token'); return 'gif'; });
+  const count = (url: string): void => {
+    g.calls.set(url, (g.calls.get(url) ?? 0) + 1);
+  };
+  g.app.get('/healthz', async () => {
+    count('/healthz');
+    return { status: 'ok' };
+  });
+  g.app.get('/readyz', async () => {
+    count('/readyz');
+    return { status: 'ready' };
+  });
+  g.app.get('/v1/campaigns', async () => {
+    count('/v1/campaigns');
+    return { campaigns: [] };
+  });
+  g.app.post('/v1/campaigns/:id/cancel', async (req) => {
+    count('/v1/campaigns/:id/cancel');
+    g.bodies.push(req.body);
+    return { ok: true };
+  });
+  g.app.post('/v1/campaigns', async (req) => {
+    count('/v1/campaigns');
+    g.bodies.push(req.body);
+    return { ok: true };
+  });
+  g.app.delete('/v1/things/:id', async () => {
+    count('/v1/things/:id');
+    return { ok: true };
+  });
+  g.app.post('/webhooks/sendgrid', async () => {
+    count('/webhooks/sendgrid');
+    return { ok: true };
+  });
+  g.app.get('/t/o/:token', async () => {
+    count('/t/o/:token');
+    return 'gif';
+  });
 }
 
 /** How often the named route's handler ran. */

@@ -8,13 +8,22 @@ import pg from 'pg';
 import { uniqueName } from './databases.ts';
 import { requirePostgres } from './services.ts';
 
-export interface SchemaBase { url: string; schema: string; admin: pg.Client }
+export interface SchemaBase {
+  url: string;
+  schema: string;
+  admin: pg.Client;
+}
 
 /** Returns `setup(t)`: the filled schema, or null when the server is down (the test was skipped). */
-export function pgSchemaFixture<F>(prefix: string, fill: (base: SchemaBase) => Promise<F>): (t: TestContext) => Promise<(SchemaBase & F) | null> {
+export function pgSchemaFixture<F>(
+  prefix: string,
+  fill: (base: SchemaBase) => Promise<F>,
+): (t: TestContext) => Promise<(SchemaBase & F) | null> {
   let fixture: Promise<SchemaBase & F> | undefined;
   let allPassed = true;
-  afterEach((t) => { if ('passed' in t && t.passed === false) allPassed = false; });
+  afterEach((t) => {
+    if ('passed' in t && t.passed === false) allPassed = false;
+  });
   after(async () => {
     if (fixture === undefined) return;
     const { admin, schema } = await fixture;

@@ -9,8 +9,17 @@ import { dispatchDue } from '../../src/campaigns/staging.ts';
 
 export async function drain(app: App, options: { only?: string[]; maxPasses?: number } = {}): Promise<number> {
   const log = pino({ level: 'silent' });
-  const consumers = app.stages.filter((s) => options.only === undefined || options.only.includes(s.name))
-    .flatMap((s) => s.consumers.map((c) => createConsumer({ bus: app.bus, clock: app.clock, log }, { maxAttempts: app.config.worker.maxAttempts, ...c.options }, c.handler as Handler<unknown>)));
+  const consumers = app.stages
+    .filter((s) => options.only === undefined || options.only.includes(s.name))
+    .flatMap((s) =>
+      s.consumers.map((c) =>
+        createConsumer(
+          { bus: app.bus, clock: app.clock, log },
+          { maxAttempts: app.config.worker.maxAttempts, ...c.options },
+          c.handler as Handler<unknown>,
+        ),
+      ),
+    );
   let total = 0;
   for (let pass = 0; pass < (options.maxPasses ?? 100_000); pass++) {
     let n = options.only === undefined || options.only.includes('prepare') ? await dispatchDue(app) : 0;

@@ -5,7 +5,9 @@
 import { TEST_DATABASE_URL, postgresUnreachable, servicesRequired } from './databases.ts';
 
 /** Anything with node:test's `skip(message)` (a TestContext). */
-export interface Skippable { skip(message?: string): void }
+export interface Skippable {
+  skip(message?: string): void;
+}
 
 /**
  * Resolves to the PostgreSQL test URL (TEST_DATABASE_URL, else 127.0.0.1:5432/test) when the

@@ -5,7 +5,10 @@
  */
 import { connect, type Socket } from 'node:net';
 
-export interface SmtpReply { code: number; text: string }
+export interface SmtpReply {
+  code: number;
+  text: string;
+}
 
 export interface RawSmtpClient {
   /** Writes one command line (CRLF added). */
@@ -21,18 +24,23 @@ export interface RawSmtpClient {
 
 export async function connectSmtp(port: number, host = '127.0.0.1'): Promise<RawSmtpClient> {
   const socket: Socket = connect({ port, host });
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
   socket.on('error', () => undefined);
   let buffer = '';
   const replies: SmtpReply[] = [];
   const waiting: Array<{ resolve: (r: SmtpReply) => void; reject: (e: Error) => void }> = [];
   let isClosed = false;
   let pending: string[] = [];
-  const closed = new Promise<void>((resolve) => socket.once('close', () => {
-    isClosed = true;
-    for (const w of waiting.splice(0)) w.reject(new Error('connection closed'));
-    resolve();
-  }));
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      isClosed = true;
+      for (const w of waiting.splice(0)) w.reject(new Error('connection closed'));
+      resolve();
+    }),
+  );
   socket.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('latin1');
     let nl: number;
@@ -44,12 +52,17 @@ export async function connectSmtp(port: number, host = '127.0.0.1'): Promise<Raw
       const r = { code: Number(line.slice(0, 3)), text: pending.join('\n') };
       pending = [];
       const w = waiting.shift();
-      if (w === undefined) replies.push(r); else w.resolve(r);
+      if (w === undefined) replies.push(r);
+      else w.resolve(r);
     }
   });
   return {
-    send: (line) => { socket.write(`${line}\r\n`); },
-    write: (data) => { socket.write(data); },
+    send: (line) => {
+      socket.write(`${line}\r\n`);
+    },
+    write: (data) => {
+      socket.write(data);
+    },
     reply: () => {
       const r = replies.shift();
       if (r !== undefined) return Promise.resolve(r);
@@ -57,7 +70,9 @@ export async function connectSmtp(port: number, host = '127.0.0.1'): Promise<Raw
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     closed,
-    close: () => { socket.destroy(); },
+    close: () => {
+      socket.destroy();
+    },
   };
 }
 

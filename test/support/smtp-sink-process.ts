@@ -23,10 +23,15 @@ type FromChild = { kind: 'listening'; port: number } | { kind: 'count'; id: numb
 const SELF = fileURLToPath(import.meta.url);
 
 export async function startSmtpSinkProcess(): Promise<SmtpSinkProcess> {
-  const child: ChildProcess = fork(SELF, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(SELF, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: FromChild) => { if (m.kind === 'listening') resolve(m.port); });
+    child.once('message', (m: FromChild) => {
+      if (m.kind === 'listening') resolve(m.port);
+    });
     void exited.then((code) => reject(new Error(`SMTP sink child exited (${code}) before it listened`)));
   });
   let nextId = 0;
@@ -39,11 +44,14 @@ export async function startSmtpSinkProcess(): Promise<SmtpSinkProcess> {
   return {
     port,
     host: '127.0.0.1',
-    count: () => new Promise<number>((resolve, reject) => {
-      const id = nextId++;
-      asked.set(id, resolve);
-      child.send({ kind: 'count', id } satisfies ToChild, (err) => { if (err !== null) reject(err); });
-    }),
+    count: () =>
+      new Promise<number>((resolve, reject) => {
+        const id = nextId++;
+        asked.set(id, resolve);
+        child.send({ kind: 'count', id } satisfies ToChild, (err) => {
+          if (err !== null) reject(err);
+        });
+      }),
     async close() {
       if (child.exitCode === null && child.connected) child.send({ kind: 'close' } satisfies ToChild);
       await exited;

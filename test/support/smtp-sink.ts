@@ -11,7 +11,10 @@ import { simpleParser } from 'mailparser';
 import type { ParsedMail } from 'mailparser';
 import type { AddressInfo } from 'node:net';
 
-export interface SinkEnvelope { mailFrom: string; rcptTo: string[] }
+export interface SinkEnvelope {
+  mailFrom: string;
+  rcptTo: string[];
+}
 
 export interface SinkMessage {
   envelope: SinkEnvelope;
@@ -80,8 +83,14 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       }
     },
     onMailFrom(_address: SMTPServerAddress, _session, cb) {
-      if (throttle > 0) { throttle--; return cb(smtpError(451, '4.7.1 Rate limited, try again later')); }
-      if (fail > 0) { fail--; return cb(smtpError(451, '4.3.0 Temporary system problem')); }
+      if (throttle > 0) {
+        throttle--;
+        return cb(smtpError(451, '4.7.1 Rate limited, try again later'));
+      }
+      if (fail > 0) {
+        fail--;
+        return cb(smtpError(451, '4.3.0 Temporary system problem'));
+      }
       cb();
     },
     onRcptTo(address, _session, cb) {
@@ -135,11 +144,25 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     messages: () => stored,
     parsed: () => Promise.all(stored.map((m) => m.parse())),
     count: () => count,
-    waitFor: (n) => (count >= n ? Promise.resolve() : new Promise((resolve) => { waiters.push({ n, resolve }); })),
+    waitFor: (n) =>
+      count >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            waiters.push({ n, resolve });
+          }),
     dataBytes: () => dataBytes,
-    waitForDataBytes: (n) => (dataBytes >= n ? Promise.resolve() : new Promise((resolve) => { byteWaiters.push({ n, resolve }); })),
-    throttleNext(n) { throttle += n; },
-    failNext(n) { fail += n; },
+    waitForDataBytes: (n) =>
+      dataBytes >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            byteWaiters.push({ n, resolve });
+          }),
+    throttleNext(n) {
+      throttle += n;
+    },
+    failNext(n) {
+      fail += n;
+    },
     close: () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve()))),
   };
 }

@@ -21,16 +21,29 @@ export function createSendgridSigner(): SendgridSigner {
     publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
     headers(body, timestamp) {
       const ts = String(timestamp);
-      const sig = cryptoSign('sha256', Buffer.concat([Buffer.from(ts), Buffer.from(body)]), privateKey).toString('base64');
-      return { 'content-type': 'application/json', 'x-twilio-email-event-webhook-signature': sig, 'x-twilio-email-event-webhook-timestamp': ts };
+      const sig = cryptoSign('sha256', Buffer.concat([Buffer.from(ts), Buffer.from(body)]), privateKey).toString(
+        'base64',
+      );
+      return {
+        'content-type': 'application/json',
+        'x-twilio-email-event-webhook-signature': sig,
+        'x-twilio-email-event-webhook-timestamp': ts,
+      };
     },
   };
 }
 
 /** Returns the Mailgun body with a fresh `signature` block for the given key and time. */
-export function signMailgunBody(body: Record<string, unknown>, signingKey: string, timestamp: number, token = 'a'.repeat(50)): Record<string, unknown> {
+export function signMailgunBody(
+  body: Record<string, unknown>,
+  signingKey: string,
+  timestamp: number,
+  token = 'a'.repeat(50),
+): Record<string, unknown> {
   const ts = String(timestamp);
-  const signature = createHmac('sha256', signingKey).update(ts + token).digest('hex');
+  const signature = createHmac('sha256', signingKey)
+    .update(ts + token)
+    .digest('hex');
   return { ...body, signature: { timestamp: ts, token, signature } };
 }
 
@@ -39,8 +52,14 @@ export function basicAuth(user: string, pass: string): string {
 }
 
 function makeCert(opts: {
-  subjectCn: string; publicKeyPem: string; issuer?: { cn: string; keyPem: string }; selfKeyPem: string;
-  notBefore: Date; notAfter: Date; isCa: boolean; serial: string;
+  subjectCn: string;
+  publicKeyPem: string;
+  issuer?: { cn: string; keyPem: string };
+  selfKeyPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  isCa: boolean;
+  serial: string;
 }): string {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(opts.publicKeyPem);
@@ -49,9 +68,17 @@ function makeCert(opts: {
   cert.validity.notAfter = opts.notAfter;
   cert.setSubject([{ name: 'commonName', value: opts.subjectCn }]);
   cert.setIssuer([{ name: 'commonName', value: opts.issuer?.cn ?? opts.subjectCn }]);
-  cert.setExtensions(opts.isCa
-    ? [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }]
-    : [{ name: 'basicConstraints', cA: false }, { name: 'subjectAltName', altNames: [{ type: 2, value: opts.subjectCn }] }]);
+  cert.setExtensions(
+    opts.isCa
+      ? [
+          { name: 'basicConstraints', cA: true },
+          { name: 'keyUsage', keyCertSign: true, digitalSignature: true },
+        ]
+      : [
+          { name: 'basicConstraints', cA: false },
+          { name: 'subjectAltName', altNames: [{ type: 2, value: opts.subjectCn }] },
+        ],
+  );
   cert.sign(forge.pki.privateKeyFromPem(opts.issuer?.keyPem ?? opts.selfKeyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
 }
@@ -81,17 +108,38 @@ export function createSnsSigner(options: { cn?: string; notBefore?: Date; notAft
   const leaf = rsaPair();
   const notBefore = options.notBefore ?? new Date('2026-01-01T00:00:00Z');
   const notAfter = options.notAfter ?? new Date('2028-01-01T00:00:00Z');
-  const caPem = makeCert({ subjectCn: 'Test SNS Root CA', publicKeyPem: ca.publicKey, selfKeyPem: ca.privateKey, notBefore, notAfter, isCa: true, serial: '01' });
+  const caPem = makeCert({
+    subjectCn: 'Test SNS Root CA',
+    publicKeyPem: ca.publicKey,
+    selfKeyPem: ca.privateKey,
+    notBefore,
+    notAfter,
+    isCa: true,
+    serial: '01',
+  });
   const certPem = makeCert({
-    subjectCn: options.cn ?? 'sns.amazonaws.com', publicKeyPem: leaf.publicKey, selfKeyPem: leaf.privateKey,
-    issuer: { cn: 'Test SNS Root CA', keyPem: ca.privateKey }, notBefore, notAfter, isCa: false, serial: '02',
+    subjectCn: options.cn ?? 'sns.amazonaws.com',
+    publicKeyPem: leaf.publicKey,
+    selfKeyPem: leaf.privateKey,
+    issuer: { cn: 'Test SNS Root CA', keyPem: ca.privateKey },
+    notBefore,
+    notAfter,
+    isCa: false,
+    serial: '02',
   });
   const certUrl = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem';
   return {
-    caPem, certPem, certUrl, topicArn: 'arn:aws:sns:eu-west-1:123456789012:ses-events',
+    caPem,
+    certPem,
+    certUrl,
+    topicArn: 'arn:aws:sns:eu-west-1:123456789012:ses-events',
     sign(msg, version = '2') {
       const withCert = { ...msg, SignatureVersion: version, SigningCertURL: certUrl };
-      const signature = cryptoSign(version === '1' ? 'sha1' : 'sha256', Buffer.from(snsStringToSign(withCert)), leaf.privateKey).toString('base64');
+      const signature = cryptoSign(
+        version === '1' ? 'sha1' : 'sha256',
+        Buffer.from(snsStringToSign(withCert)),
+        leaf.privateKey,
+      ).toString('base64');
       return { ...withCert, Signature: signature };
     },
     headers(msg) {

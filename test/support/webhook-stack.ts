@@ -48,7 +48,10 @@ export function testWebhookVerifiers(): ReturnType<typeof createWebhookVerifiers
   });
 }
 
-export async function createWebhookStack(db: Db, options: Partial<Pick<WebhookRouteDeps, 'maxBodyBytes' | 'sampling'>> = {}): Promise<WebhookStack> {
+export async function createWebhookStack(
+  db: Db,
+  options: Partial<Pick<WebhookRouteDeps, 'maxBodyBytes' | 'sampling'>> = {},
+): Promise<WebhookStack> {
   const clock = createManualClock(new Date(T * 1000 + 5_000));
   const bus = createPostgresLogBus({ db, clock });
   const metrics = createMetrics({ bus });
@@ -66,10 +69,16 @@ export async function createWebhookStack(db: Db, options: Partial<Pick<WebhookRo
   });
   await app.ready();
   return {
-    app, db, clock, metrics, sendgrid, sns,
+    app,
+    db,
+    clock,
+    metrics,
+    sendgrid,
+    sns,
     async deadLetterBytes() {
       const { rows } = await db.query<{ n: number }>(
-        `select coalesce(sum(octet_length(payload::text) + octet_length(message)), 0)::int as n from dead_letters where stage like 'webhook.%'`);
+        `select coalesce(sum(octet_length(payload::text) + octet_length(message)), 0)::int as n from dead_letters where stage like 'webhook.%'`,
+      );
       return rows[0]!.n;
     },
     async isSuppressed(email) {

@@ -87,26 +87,42 @@ export function registerBrowserSafety(app: FastifyInstance, options: BrowserSafe
     if (!hostExempt.has(pathOf(request))) {
       const host = request.host;
       if (typeof host !== 'string' || !isListed(hosts, host.toLowerCase())) {
-        return refuse(reply, 'HOST_NOT_ALLOWED', 'this server does not answer to that host name; add it to SWITCHYARD_ADMIN_ALLOWED_HOSTS if it should');
+        return refuse(
+          reply,
+          'HOST_NOT_ALLOWED',
+          'this server does not answer to that host name; add it to SWITCHYARD_ADMIN_ALLOWED_HOSTS if it should',
+        );
       }
     }
 
     const origin = single(request.headers.origin);
     if (origin !== undefined) {
       if (!isListed(origins, normaliseOrigin(origin))) {
-        return refuse(reply, 'ORIGIN_NOT_ALLOWED', 'requests from that web origin are not allowed; add it to SWITCHYARD_ADMIN_ALLOWED_ORIGINS if it should be');
+        return refuse(
+          reply,
+          'ORIGIN_NOT_ALLOWED',
+          'requests from that web origin are not allowed; add it to SWITCHYARD_ADMIN_ALLOWED_ORIGINS if it should be',
+        );
       }
     } else {
       const site = single(request.headers['sec-fetch-site'])?.toLowerCase();
-      const isNavigation = single(request.headers['sec-fetch-mode'])?.toLowerCase() === 'navigate'
+      const isNavigation =
+        single(request.headers['sec-fetch-mode'])?.toLowerCase() === 'navigate'
         && (request.method === 'GET' || request.method === 'HEAD');
       if ((site === 'cross-site' || site === 'same-site') && !isNavigation) {
         return refuse(reply, 'ORIGIN_NOT_ALLOWED', 'cross-site requests to the admin API are not allowed');
       }
     }
 
-    if (STATE_CHANGING.has(request.method) && mediaType(single(request.headers['content-type'])) !== 'application/json') {
-      return refuse(reply, 'CONTENT_TYPE_NOT_ALLOWED', `${request.method} requests must be sent with Content-Type: application/json (send {} when there is nothing to say)`);
+    if (
+      STATE_CHANGING.has(request.method)
+      && mediaType(single(request.headers['content-type'])) !== 'application/json'
+    ) {
+      return refuse(
+        reply,
+        'CONTENT_TYPE_NOT_ALLOWED',
+        `${request.method} requests must be sent with Content-Type: application/json (send {} when there is nothing to say)`,
+      );
     }
   });
 }

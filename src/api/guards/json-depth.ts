@@ -26,7 +26,10 @@ export function registerJsonDepthLimit(app: FastifyInstance, options: JsonDepthO
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     if (jsonNestingExceeds(text, options.maxDepth)) {
-      return done(new SwitchyardError('JSON_TOO_DEEP', `JSON body nests deeper than ${options.maxDepth} levels`), undefined);
+      return done(
+        new SwitchyardError('JSON_TOO_DEEP', `JSON body nests deeper than ${options.maxDepth} levels`),
+        undefined,
+      );
     }
     return parseJson(request, text, done);
   });

@@ -53,28 +53,41 @@ export function addressBucket(ip: string): string {
   const [head = '', tail] = bare.split('::');
   const front = head === '' ? [] : head.split(':');
   const back = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  const groups =
+    tail === undefined
+      ? front
+      : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** The bearer token's bucket name (a SHA-256, so the token is never stored), or undefined. */
 export function keyBucket(authorization: string | string[] | undefined): string | undefined {
   const value = Array.isArray(authorization) ? authorization[0] : authorization;
   const m = value === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-  return m ? createHash('sha256').update(m[1] as string).digest('base64url') : undefined;
+  return m
+    ? createHash('sha256')
+        .update(m[1] as string)
+        .digest('base64url')
+    : undefined;
 }
 
 function refuse(reply: FastifyReply, waitMs: number, what: string): FastifyReply {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
   // debug, not warn: a flood would otherwise flood the log too; 429s are counted in the HTTP metrics.
   reply.log.debug({ limit: what, retryAfter: seconds }, 'rate limited');
-  return reply.status(httpStatusFor('RATE_LIMITED')).header('retry-after', String(seconds))
+  return reply
+    .status(httpStatusFor('RATE_LIMITED'))
+    .header('retry-after', String(seconds))
     .send({ error: 'RATE_LIMITED', message: `too many requests from this ${what}; retry in ${seconds} s` });
 }
 
 /** Adds the rate-limit onRequest hook to `app`. Register it before authentication and routes. */
 export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions, deps: RateLimitDeps): void {
-  const limiter = (rule: RateLimitRule): KeyedLimiter => createKeyedLimiter({ perMinute: rule.perMinute, burst: rule.burst, maxKeys: options.maxTracked });
+  const limiter = (rule: RateLimitRule): KeyedLimiter =>
+    createKeyedLimiter({ perMinute: rule.perMinute, burst: rule.burst, maxKeys: options.maxTracked });
   const byAddress = limiter(options.perAddress);
   const byKey = options.perKey === undefined ? undefined : limiter(options.perKey);
   const prefixed = (options.prefixRules ?? []).map((r) => ({ prefix: r.prefix, limiter: limiter(r.perAddress) }));

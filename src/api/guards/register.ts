@@ -14,15 +14,28 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
 import type { AdminListenerConfig, PublicListenerConfig } from '../../config.ts';
-import { defaultAdminHosts, defaultAdminOrigins, registerBrowserSafety, type BrowserSafetyOptions } from './browser-safety.ts';
+import {
+  defaultAdminHosts,
+  defaultAdminOrigins,
+  registerBrowserSafety,
+  type BrowserSafetyOptions,
+} from './browser-safety.ts';
 import { registerJsonDepthLimit, type JsonDepthOptions } from './json-depth.ts';
 import { registerRateLimit, type RateLimitOptions } from './rate-limit.ts';
 import { registerAdminSecurityHeaders, registerPublicSecurityHeaders } from './security-headers.ts';
 
-
-export interface AdminGuardOptions { browser: BrowserSafetyOptions; rateLimit: RateLimitOptions; json: JsonDepthOptions }
-export interface PublicGuardOptions { rateLimit: RateLimitOptions; json: JsonDepthOptions }
-export interface GuardDeps { clock: Clock }
+export interface AdminGuardOptions {
+  browser: BrowserSafetyOptions;
+  rateLimit: RateLimitOptions;
+  json: JsonDepthOptions;
+}
+export interface PublicGuardOptions {
+  rateLimit: RateLimitOptions;
+  json: JsonDepthOptions;
+}
+export interface GuardDeps {
+  clock: Clock;
+}
 
 /** Admin listener options from its configuration slice; unset hosts and origins are the loopback defaults. */
 export function adminGuardOptions(admin: AdminListenerConfig): AdminGuardOptions {
@@ -52,7 +65,11 @@ export function publicGuardOptions(http: PublicListenerConfig): PublicGuardOptio
 }
 
 /** Every admin guard, in order. Add authentication after this call and before the routes. */
-export async function registerAdminGuards(app: FastifyInstance, options: AdminGuardOptions, deps: GuardDeps): Promise<void> {
+export async function registerAdminGuards(
+  app: FastifyInstance,
+  options: AdminGuardOptions,
+  deps: GuardDeps,
+): Promise<void> {
   await registerAdminSecurityHeaders(app);
   registerBrowserSafety(app, options.browser);
   registerRateLimit(app, options.rateLimit, deps);

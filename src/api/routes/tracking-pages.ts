@@ -12,11 +12,16 @@ export function escapeHtml(s: string): string {
 }
 
 export function page(reply: FastifyReply, title: string, body: string): FastifyReply {
-  return reply.status(200)
-    .header('cache-control', NO_STORE).header('content-security-policy', PAGE_CSP)
-    .header('referrer-policy', 'no-referrer').header('x-robots-tag', 'noindex')
+  return reply
+    .status(200)
+    .header('cache-control', NO_STORE)
+    .header('content-security-policy', PAGE_CSP)
+    .header('referrer-policy', 'no-referrer')
+    .header('x-robots-tag', 'noindex')
     .type('text/html; charset=utf-8')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-      + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
-      + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`);
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+        + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
+        + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`,
+    );
 }

@@ -27,7 +27,10 @@ import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../../core/errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { EngagementEvent } from '../../core/events.ts';
-import { classifyClick as defaultClassifyClick, classifyOpen as defaultClassifyOpen } from '../../core/machine-detect.ts';
+import {
+  classifyClick as defaultClassifyClick,
+  classifyOpen as defaultClassifyOpen,
+} from '../../core/machine-detect.ts';
 import type { ClickSignals, MachineVerdict, OpenSignals } from '../../core/machine-detect.ts';
 import { createTokenCodec, previewSecrets } from '../../core/tracking-token.ts';
 import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
@@ -63,24 +66,37 @@ const ONE_CLICK_BODY_LIMIT = 64 * 1024;
 /** Wildcard, not `:token`: Fastify refuses params over 100 characters (414) and click tokens
  *  carry their URL. Tokens are base64url, so a `/` can only start the `/confirm` suffix or, under
  *  /t/c/, the link index (and after it, a link tag). */
-interface RestParams { '*': string }
+interface RestParams {
+  '*': string;
+}
 const CONFIRM_SUFFIX = '/confirm';
 const LINK_INDEX = /^(0|[1-9][0-9]{0,6})$/;
 /** Campaigns whose static links are kept in memory (a few strings each). */
 const LINK_CACHE_ENTRIES = 1000;
-const BAD_SIGNATURE = 'the token signature did not verify (tampered, truncated, signed with an unknown key or made for another use)';
+const BAD_SIGNATURE =
+  'the token signature did not verify (tampered, truncated, signed with an unknown key or made for another use)';
 /** Sentinel reason: the token was signed by a preview (core/tracking-token.ts previewSecrets). */
 const PREVIEW = 'the link comes from a campaign preview; previews never track clicks or opens, nor unsubscribe anyone';
 
 function splitLedger(ledgerId: string): { campaignId: string; contactId: string } {
   const at = ledgerId.indexOf(':');
-  return at === -1 ? { campaignId: ledgerId, contactId: '' } : { campaignId: ledgerId.slice(0, at), contactId: ledgerId.slice(at + 1) };
+  return at === -1
+    ? { campaignId: ledgerId, contactId: '' }
+    : { campaignId: ledgerId.slice(0, at), contactId: ledgerId.slice(at + 1) };
 }
 
 function sourceIdFor(kind: 'o' | 'c', payload: TokenPayload, at: Date, isMachine: boolean): string {
   const minute = Math.floor(at.getTime() / 60_000);
-  const link = kind === 'c'
-    ? `:${payload.linkIndex ?? createHash('sha256').update(payload.url ?? '').digest('hex').slice(0, 12)}` : '';
+  const link =
+    kind === 'c'
+      ? `:${
+          payload.linkIndex
+          ?? createHash('sha256')
+            .update(payload.url ?? '')
+            .digest('hex')
+            .slice(0, 12)
+        }`
+      : '';
   return `tracking:${kind}:${payload.ledgerId}${link}:${minute}:${isMachine ? 'm' : 'h'}`;
 }
 
@@ -97,7 +113,8 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
   /** BAD_SIGNATURE, or PREVIEW when a preview signed the token: a distinct answer, so whoever
    *  tries a preview's links learns why they do not work. Costs HMACs only on refused tokens. */
   function badSignature(token: string): string {
-    const isPreview = previewCodec.verifyMessage(token, 'track') !== null || previewCodec.verifyMessage(token, 'unsubscribe') !== null;
+    const isPreview =
+      previewCodec.verifyMessage(token, 'track') !== null || previewCodec.verifyMessage(token, 'unsubscribe') !== null;
     return isPreview ? PREVIEW : BAD_SIGNATURE;
   }
   const classifyOpen = deps.classifyOpen ?? defaultClassifyOpen;
@@ -107,9 +124,14 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
   function destination(payload: TokenPayload, url: string | undefined): TokenPayload | string {
     if (url === undefined || !HTTP_URL.test(url)) return 'the click token carries no http(s) destination';
     let parsed: URL;
-    try { parsed = new URL(url); } catch { return 'the click token destination is not a valid URL'; }
+    try {
+      parsed = new URL(url);
+    } catch {
+      return 'the click token destination is not a valid URL';
+    }
     // Only ever redirect to http(s), whatever the URL parser made of the signed string.
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'the click token carries no http(s) destination';
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      return 'the click token carries no http(s) destination';
     payload.url = parsed.href;
     return payload;
   }
@@ -123,7 +145,8 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     }
     const payload = codec.verify(token);
     if (payload === null) {
-      if (kind === 'c' && codec.verifyMessage(token, 'track') !== null) return 'a message token needs a link index: /t/c/<token>/<index>';
+      if (kind === 'c' && codec.verifyMessage(token, 'track') !== null)
+        return 'a message token needs a link index: /t/c/<token>/<index>';
       return badSignature(token);
     }
     if (payload.kind !== kind) return `the token is a '${payload.kind}' token, not a '${kind}' token`;
@@ -150,7 +173,9 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     const message = codec.verifyMessage(token, 'track');
     if (message === null) {
       const other = codec.verify(token);
-      return other === null ? badSignature(token) : `the token is a '${other.kind}' token; only a message token takes a link index`;
+      return other === null
+        ? badSignature(token)
+        : `the token is a '${other.kind}' token; only a message token takes a link index`;
     }
     const slash = rest.indexOf('/');
     const indexText = slash === -1 ? rest : rest.slice(0, slash);
@@ -161,7 +186,8 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
       // The tag is checked against the track token's campaign: a tag made for another campaign
       // (or another link index) does not verify here.
       const url = codec.verifyLink(rest.slice(slash + 1), campaignId, linkIndex);
-      if (url === null) return `the link tag did not verify for link ${linkIndex} of campaign ${campaignId} (tampered, or made for another campaign or link)`;
+      if (url === null)
+        return `the link tag did not verify for link ${linkIndex} of campaign ${campaignId} (tampered, or made for another campaign or link)`;
       return destination({ kind: 'c', ...message, linkIndex }, url);
     }
     let template: Pick<CompiledTemplate, 'links'>;
@@ -185,111 +211,173 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
     return payload.sentAt === undefined ? undefined : Math.floor(at.getTime() / 1000) - payload.sentAt;
   }
 
-  function baseEvent(type: 'opened' | 'clicked', payload: TokenPayload, at: Date, verdict: MachineVerdict, request: FastifyRequest): EngagementEvent {
+  function baseEvent(
+    type: 'opened' | 'clicked',
+    payload: TokenPayload,
+    at: Date,
+    verdict: MachineVerdict,
+    request: FastifyRequest,
+  ): EngagementEvent {
     const ua = header(request, 'user-agent');
     const event: EngagementEvent = {
-      type, sourceId: sourceIdFor(type === 'opened' ? 'o' : 'c', payload, at, verdict.isMachine), provider: 'tracking',
-      occurredAt: at, ledgerId: payload.ledgerId, ...splitLedger(payload.ledgerId), isMachine: verdict.isMachine, ip: request.ip,
-      raw: { method: request.method, machineReasons: verdict.reasons, linkIndex: payload.linkIndex, sentAt: payload.sentAt },
+      type,
+      sourceId: sourceIdFor(type === 'opened' ? 'o' : 'c', payload, at, verdict.isMachine),
+      provider: 'tracking',
+      occurredAt: at,
+      ledgerId: payload.ledgerId,
+      ...splitLedger(payload.ledgerId),
+      isMachine: verdict.isMachine,
+      ip: request.ip,
+      raw: {
+        method: request.method,
+        machineReasons: verdict.reasons,
+        linkIndex: payload.linkIndex,
+        sentAt: payload.sentAt,
+      },
     };
     if (ua !== undefined) event.userAgent = ua;
     return event;
   }
 
-  await app.register(async (scope) => {
-    // RFC 8058 asks for `List-Unsubscribe=One-Click` form-encoded, but mailbox providers and
-    // proxies send every content type (or none), and the token, not the body, is the credential:
-    // so any body up to the limit is read and dropped. Scoped to /t, so other routes keep their
-    // parsers and limits.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ONE_CLICK_BODY_LIMIT }, (_req, _body, done) => done(null, undefined));
-    // Even a malformed Content-Type (Fastify answers 415 before any parser) must not block it.
-    scope.addHook('onRequest', async (request) => {
-      if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
-    });
+  await app.register(
+    async (scope) => {
+      // RFC 8058 asks for `List-Unsubscribe=One-Click` form-encoded, but mailbox providers and
+      // proxies send every content type (or none), and the token, not the body, is the credential:
+      // so any body up to the limit is read and dropped. Scoped to /t, so other routes keep their
+      // parsers and limits.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ONE_CLICK_BODY_LIMIT }, (_req, _body, done) =>
+        done(null, undefined),
+      );
+      // Even a malformed Content-Type (Fastify answers 415 before any parser) must not block it.
+      scope.addHook('onRequest', async (request) => {
+        if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+      });
 
-    // Every refusal on a tracking URL is a 4xx with a code; only our own failures are 5xx.
-    scope.setErrorHandler((err: FastifyError, request, reply) => {
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return reply.status(httpStatusFor('TRACKING_PAYLOAD_TOO_LARGE')).send({ error: 'TRACKING_PAYLOAD_TOO_LARGE', message: `request body exceeds ${ONE_CLICK_BODY_LIMIT} bytes` });
-      }
-      if (isSwitchyardError(err)) {
-        const status = httpStatusFor(err.code);
-        if (status >= 500) request.log.error({ err }, 'tracking request failed');
-        return reply.status(status).send({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
-      }
-      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-        return reply.status(err.statusCode).send({ error: 'VALIDATION_FAILED', message: 'malformed tracking request' });
-      }
-      request.log.error({ err }, 'tracking request failed');
-      return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
-    });
-    scope.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: 'NOT_FOUND', message: 'no tracking URL here' }));
-
-    scope.get<{ Params: RestParams }>('/o/*', { schema: { hide: true } }, async (request, reply) => {
-      const at = deps.clock.now();
-      const payload = check(request.params['*'], 'o');
-      if (typeof payload === 'string') {
-        request.log.info({ reason: payload }, 'open pixel token refused; nothing recorded');
-      } else {
-        const verdict = classifyOpen({ userAgent: header(request, 'user-agent'), ip: request.ip, secondsSinceSend: secondsSince(payload, at) });
-        try {
-          await deps.record(baseEvent('opened', payload, at, verdict, request));
-        } catch (err) {
-          // The image must still load; the failure is logged where it is handled.
-          request.log.error({ err, ledgerId: payload.ledgerId }, 'recording an open failed');
+      // Every refusal on a tracking URL is a 4xx with a code; only our own failures are 5xx.
+      scope.setErrorHandler((err: FastifyError, request, reply) => {
+        if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+          return reply.status(httpStatusFor('TRACKING_PAYLOAD_TOO_LARGE')).send({
+            error: 'TRACKING_PAYLOAD_TOO_LARGE',
+            message: `request body exceeds ${ONE_CLICK_BODY_LIMIT} bytes`,
+          });
         }
-      }
-      return reply.status(200).header('cache-control', NO_STORE).header('pragma', 'no-cache').header('expires', '0')
-        .type('image/gif').send(PIXEL);
-    });
+        if (isSwitchyardError(err)) {
+          const status = httpStatusFor(err.code);
+          if (status >= 500) request.log.error({ err }, 'tracking request failed');
+          return reply
+            .status(status)
+            .send({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+        }
+        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+          return reply
+            .status(err.statusCode)
+            .send({ error: 'VALIDATION_FAILED', message: 'malformed tracking request' });
+        }
+        request.log.error({ err }, 'tracking request failed');
+        return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
+      });
+      scope.setNotFoundHandler((_request, reply) =>
+        reply.status(404).send({ error: 'NOT_FOUND', message: 'no tracking URL here' }),
+      );
 
-    scope.get<{ Params: RestParams }>('/c/*', { schema: { hide: true } }, async (request, reply) => {
-      const at = deps.clock.now();
-      const rest = request.params['*'];
-      const slash = rest.indexOf('/');
-      const payload = slash === -1 ? check(rest, 'c') : await checkMessageClick(rest.slice(0, slash), rest.slice(slash + 1));
-      if (typeof payload === 'string') refuse(payload, rest);
-      const verdict = classifyClick({ userAgent: header(request, 'user-agent'), ip: request.ip, method: request.method, secondsSinceSend: secondsSince(payload, at) });
-      try {
-        await deps.record({ ...baseEvent('clicked', payload, at, verdict, request), url: payload.url as string });
-      } catch (err) {
-        // Never strand a reader on a failed insert: log it and send them on.
-        request.log.error({ err, ledgerId: payload.ledgerId }, 'recording a click failed');
-      }
-      return reply.status(302).header('cache-control', NO_STORE).header('referrer-policy', 'no-referrer')
-        .header('location', payload.url as string).send();
-    });
+      scope.get<{ Params: RestParams }>('/o/*', { schema: { hide: true } }, async (request, reply) => {
+        const at = deps.clock.now();
+        const payload = check(request.params['*'], 'o');
+        if (typeof payload === 'string') {
+          request.log.info({ reason: payload }, 'open pixel token refused; nothing recorded');
+        } else {
+          const verdict = classifyOpen({
+            userAgent: header(request, 'user-agent'),
+            ip: request.ip,
+            secondsSinceSend: secondsSince(payload, at),
+          });
+          try {
+            await deps.record(baseEvent('opened', payload, at, verdict, request));
+          } catch (err) {
+            // The image must still load; the failure is logged where it is handled.
+            request.log.error({ err, ledgerId: payload.ledgerId }, 'recording an open failed');
+          }
+        }
+        return reply
+          .status(200)
+          .header('cache-control', NO_STORE)
+          .header('pragma', 'no-cache')
+          .header('expires', '0')
+          .type('image/gif')
+          .send(PIXEL);
+      });
 
-    scope.post<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
-      const rest = request.params['*'];
-      const isConfirm = rest.endsWith(CONFIRM_SUFFIX);
-      const token = isConfirm ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
-      const payload = check(token, 'u');
-      if (typeof payload === 'string') refuse(payload, token);
-      if (isConfirm) {
-        await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'preference_page', at: deps.clock.now() });
-        return page(reply, 'Unsubscribed', '<h1 style="font-size:1.4rem">You are unsubscribed</h1>'
-          + '<p>You will not receive these emails any more.</p>');
-      }
-      await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'one_click', at: deps.clock.now() });
-      // RFC 8058 §3.1: answer directly with 200, never a redirect.
-      return reply.status(200).header('cache-control', NO_STORE).type('text/plain; charset=utf-8').send('unsubscribed\n');
-    });
+      scope.get<{ Params: RestParams }>('/c/*', { schema: { hide: true } }, async (request, reply) => {
+        const at = deps.clock.now();
+        const rest = request.params['*'];
+        const slash = rest.indexOf('/');
+        const payload =
+          slash === -1 ? check(rest, 'c') : await checkMessageClick(rest.slice(0, slash), rest.slice(slash + 1));
+        if (typeof payload === 'string') refuse(payload, rest);
+        const verdict = classifyClick({
+          userAgent: header(request, 'user-agent'),
+          ip: request.ip,
+          method: request.method,
+          secondsSinceSend: secondsSince(payload, at),
+        });
+        try {
+          await deps.record({ ...baseEvent('clicked', payload, at, verdict, request), url: payload.url as string });
+        } catch (err) {
+          // Never strand a reader on a failed insert: log it and send them on.
+          request.log.error({ err, ledgerId: payload.ledgerId }, 'recording a click failed');
+        }
+        return reply
+          .status(302)
+          .header('cache-control', NO_STORE)
+          .header('referrer-policy', 'no-referrer')
+          .header('location', payload.url as string)
+          .send();
+      });
 
-    scope.get<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
-      const rest = request.params['*'];
-      const onConfirmPath = rest.endsWith(CONFIRM_SUFFIX);
-      const token = onConfirmPath ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
-      const payload = check(token, 'u');
-      if (typeof payload === 'string') refuse(payload, token);
-      // GET never unsubscribes: scanners fetch every link. The button POSTs to the confirm URL,
-      // relative so it works behind any path prefix.
-      const action = onConfirmPath ? 'confirm' : `${escapeHtml(token)}/confirm`;
-      return page(reply, 'Unsubscribe', '<h1 style="font-size:1.4rem">Unsubscribe</h1>'
-        + '<p>Do you want to stop receiving these emails?</p>'
-        + `<form method="post" action="${action}"><input type="hidden" name="confirm" value="yes">`
-        + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button></form>');
-    });
-  }, { prefix: '/t' });
+      scope.post<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
+        const rest = request.params['*'];
+        const isConfirm = rest.endsWith(CONFIRM_SUFFIX);
+        const token = isConfirm ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
+        const payload = check(token, 'u');
+        if (typeof payload === 'string') refuse(payload, token);
+        if (isConfirm) {
+          await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'preference_page', at: deps.clock.now() });
+          return page(
+            reply,
+            'Unsubscribed',
+            '<h1 style="font-size:1.4rem">You are unsubscribed</h1>'
+              + '<p>You will not receive these emails any more.</p>',
+          );
+        }
+        await deps.unsubscribe({ ledgerId: payload.ledgerId, source: 'one_click', at: deps.clock.now() });
+        // RFC 8058 §3.1: answer directly with 200, never a redirect.
+        return reply
+          .status(200)
+          .header('cache-control', NO_STORE)
+          .type('text/plain; charset=utf-8')
+          .send('unsubscribed\n');
+      });
+
+      scope.get<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
+        const rest = request.params['*'];
+        const onConfirmPath = rest.endsWith(CONFIRM_SUFFIX);
+        const token = onConfirmPath ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
+        const payload = check(token, 'u');
+        if (typeof payload === 'string') refuse(payload, token);
+        // GET never unsubscribes: scanners fetch every link. The button POSTs to the confirm URL,
+        // relative so it works behind any path prefix.
+        const action = onConfirmPath ? 'confirm' : `${escapeHtml(token)}/confirm`;
+        return page(
+          reply,
+          'Unsubscribe',
+          '<h1 style="font-size:1.4rem">Unsubscribe</h1>'
+            + '<p>Do you want to stop receiving these emails?</p>'
+            + `<form method="post" action="${action}"><input type="hidden" name="confirm" value="yes">`
+            + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button></form>',
+        );
+      });
+    },
+    { prefix: '/t' },
+  );
 }

@@ -30,7 +30,10 @@ const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'
 const HEADER_BOUNDS = { maxString: 200, maxEntries: 30, maxDepth: 2 };
 
 export function safeHeaders(headers: FastifyRequest['headers']): unknown {
-  return boundJson(Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADERS.has(k.toLowerCase()))), HEADER_BOUNDS);
+  return boundJson(
+    Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADERS.has(k.toLowerCase()))),
+    HEADER_BOUNDS,
+  );
 }
 
 /** A reason made storable and short enough to store and answer. */
@@ -40,9 +43,17 @@ export function safeReason(reason: string): string {
 }
 
 /** A sample of a request refused before verification: its size and the first bytes, never the whole body. */
-export function requestSample(headers: FastifyRequest['headers'], raw: Buffer | undefined, bodyBytes: number): Record<string, unknown> {
+export function requestSample(
+  headers: FastifyRequest['headers'],
+  raw: Buffer | undefined,
+  bodyBytes: number,
+): Record<string, unknown> {
   if (raw === undefined) return { headers: safeHeaders(headers) };
-  return { headers: safeHeaders(headers), bodyBytes: raw.length, bodyHead: toStorableText(raw.subarray(0, bodyBytes).toString('utf8')) };
+  return {
+    headers: safeHeaders(headers),
+    bodyBytes: raw.length,
+    bodyHead: toStorableText(raw.subarray(0, bodyBytes).toString('utf8')),
+  };
 }
 
 /** A parsed value cut to dead-letter bounds (a few KB at most). */

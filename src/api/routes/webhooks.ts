@@ -13,11 +13,21 @@ import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, type ErrorCode } from '../../core/errors.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import { jsonNestingExceeds } from '../../core/json-depth.ts';
-import { ESP_WEBHOOK_VENDORS, type EspWebhookVendor, type NormalizeResult, type WebhookVerifiers } from '../../connectors/webhook-port.ts';
+import {
+  ESP_WEBHOOK_VENDORS,
+  type EspWebhookVendor,
+  type NormalizeResult,
+  type WebhookVerifiers,
+} from '../../connectors/webhook-port.ts';
 import type { ReplayGuard } from '../../reactions/webhook-replay.ts';
 import { httpStatusFor } from '../http-status.ts';
 import {
-  createRefusalSampler, deadLetterValue, DEFAULT_REFUSAL_SAMPLING, requestSample, safeReason, type RefusalSampling,
+  createRefusalSampler,
+  deadLetterValue,
+  DEFAULT_REFUSAL_SAMPLING,
+  requestSample,
+  safeReason,
+  type RefusalSampling,
 } from './webhook-refusals.ts';
 
 export interface WebhookRouteDeps {
@@ -57,23 +67,43 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // SendGrid/Mailgun/Postmark send application/json, SNS sends text/plain: keep every body raw.
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) =>
+      done(null, body),
+    );
 
-    function answer(request: FastifyRequest, reply: FastifyReply, vendor: string, code: ErrorCode, reason: string): FastifyReply {
+    function answer(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      vendor: string,
+      code: ErrorCode,
+      reason: string,
+    ): FastifyReply {
       deps.refused.inc({ vendor, code });
       request.log.warn({ vendor, code }, 'webhook rejected');
       return reply.status(httpStatusFor(code)).send({ error: code, message: safeReason(reason) });
     }
 
     /** Refused before verification: counted always, dead-lettered only as a bounded sample. */
-    async function refuseUnverified(request: FastifyRequest, reply: FastifyReply, vendor: string, code: ErrorCode, reason: string, raw?: Buffer): Promise<FastifyReply> {
+    async function refuseUnverified(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      vendor: string,
+      code: ErrorCode,
+      reason: string,
+      raw?: Buffer,
+    ): Promise<FastifyReply> {
       try {
         if (sampler.allow(vendor, deps.clock.now().getTime())) {
           // a stage of their own: what anyone sent is kept apart from (and never crowds out) what the vendor sent
           const stage = `webhook.${vendor}.refused`;
           const stored = await deps.deadLetters.list({ stage, limit: sampling.maxStored });
           if (stored.length < sampling.maxStored) {
-            await deps.deadLetters.add({ stage, payload: requestSample(request.headers, raw, sampling.bodyBytes), code, message: safeReason(reason) });
+            await deps.deadLetters.add({
+              stage,
+              payload: requestSample(request.headers, raw, sampling.bodyBytes),
+              code,
+              message: safeReason(reason),
+            });
           }
         }
       } catch (err) {
@@ -83,9 +113,21 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     }
 
     /** Refused after verification: rare and the vendor's own, so every one is kept (bounded). */
-    async function refuseVerified(request: FastifyRequest, reply: FastifyReply, vendor: string, code: ErrorCode, reason: string, payload: unknown): Promise<FastifyReply> {
+    async function refuseVerified(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      vendor: string,
+      code: ErrorCode,
+      reason: string,
+      payload: unknown,
+    ): Promise<FastifyReply> {
       try {
-        await deps.deadLetters.add({ stage: `webhook.${vendor}`, payload: deadLetterValue(payload), code, message: safeReason(reason) });
+        await deps.deadLetters.add({
+          stage: `webhook.${vendor}`,
+          payload: deadLetterValue(payload),
+          code,
+          message: safeReason(reason),
+        });
       } catch (err) {
         request.log.error({ err, vendor, code }, 'webhook dead letter could not be written');
       }
@@ -103,7 +145,13 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
         return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: safeReason(err.message) });
       }
       if (err.statusCode !== undefined && err.statusCode < 500) {
-        return refuseUnverified(request, reply, vendor, 'WEBHOOK_PAYLOAD_INVALID', `request refused before verification (${err.code ?? 'bad request'})`);
+        return refuseUnverified(
+          request,
+          reply,
+          vendor,
+          'WEBHOOK_PAYLOAD_INVALID',
+          `request refused before verification (${err.code ?? 'bad request'})`,
+        );
       }
       request.log.error({ err, vendor }, 'webhook failed');
       // 5xx makes the vendor redeliver; redeliveries dedup on sourceId.
@@ -111,13 +159,26 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
     });
 
     for (const vendor of ESP_WEBHOOK_VENDORS) {
-      scope.post(`/webhooks/${vendor}`, { schema: { hide: true } }, async (request, reply) => handle(vendor, request, reply));
+      scope.post(`/webhooks/${vendor}`, { schema: { hide: true } }, async (request, reply) =>
+        handle(vendor, request, reply),
+      );
     }
 
-    async function handle(vendor: EspWebhookVendor, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    async function handle(
+      vendor: EspWebhookVendor,
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ): Promise<FastifyReply> {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (jsonNestingExceeds(raw, MAX_JSON_NESTING)) {
-        return refuseUnverified(request, reply, vendor, 'WEBHOOK_PAYLOAD_INVALID', `body nests deeper than ${MAX_JSON_NESTING} levels`, raw);
+        return refuseUnverified(
+          request,
+          reply,
+          vendor,
+          'WEBHOOK_PAYLOAD_INVALID',
+          `body nests deeper than ${MAX_JSON_NESTING} levels`,
+          raw,
+        );
       }
       const verifier = deps.verifiers[vendor];
       const verdict = await verifier.verify({ body: raw, headers: request.headers }, deps.clock.now());
@@ -125,23 +186,42 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
       const replay = verdict.replay;
       const seen = replay ? await deps.replay.claim(vendor, replay.key, replay.expiresAt, raw) : 'new';
       if (seen === 'replay') {
-        return refuseUnverified(request, reply, vendor, 'WEBHOOK_REPLAYED', 'this signature was already used with another body; the request is refused', raw);
+        return refuseUnverified(
+          request,
+          reply,
+          vendor,
+          'WEBHOOK_REPLAYED',
+          'this signature was already used with another body; the request is refused',
+          raw,
+        );
       }
       try {
         return await processVerified(vendor, request, reply, raw, verdict.subscribeUrl);
       } catch (err) {
         // the vendor will retry after a 5xx: its retry must not be refused as a replay
-        if (replay && seen === 'new') await deps.replay.release(vendor, replay.key).catch((e: unknown) => request.log.error({ err: e, vendor }, 'webhook replay key could not be released'));
+        if (replay && seen === 'new')
+          await deps.replay
+            .release(vendor, replay.key)
+            .catch((e: unknown) => request.log.error({ err: e, vendor }, 'webhook replay key could not be released'));
         throw err;
       }
     }
 
-    async function processVerified(vendor: EspWebhookVendor, request: FastifyRequest, reply: FastifyReply, raw: Buffer, subscribeUrl: string | undefined): Promise<FastifyReply> {
+    async function processVerified(
+      vendor: EspWebhookVendor,
+      request: FastifyRequest,
+      reply: FastifyReply,
+      raw: Buffer,
+      subscribeUrl: string | undefined,
+    ): Promise<FastifyReply> {
       let parsed: unknown;
       try {
         parsed = JSON.parse(raw.toString('utf8'));
       } catch {
-        return refuseVerified(request, reply, vendor, 'WEBHOOK_PAYLOAD_INVALID', 'body is not JSON', { bodyBytes: raw.length, bodyHead: raw.subarray(0, 1024).toString('utf8') });
+        return refuseVerified(request, reply, vendor, 'WEBHOOK_PAYLOAD_INVALID', 'body is not JSON', {
+          bodyBytes: raw.length,
+          bodyHead: raw.subarray(0, 1024).toString('utf8'),
+        });
       }
       if (subscribeUrl !== undefined) return confirm(request, reply, subscribeUrl, parsed);
       let result: NormalizeResult;
@@ -152,35 +232,64 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
         return refuseVerified(request, reply, vendor, err.code, err.message, { body: parsed });
       }
       await deadLetterRejected(vendor, parsed, result);
-      const { accepted, duplicates } = result.events.length > 0 ? await deps.ingest(result.events) : { accepted: 0, duplicates: 0 };
-      if (result.rejected.length > 0) request.log.warn({ vendor, rejected: result.rejected.length }, 'webhook events rejected');
-      return reply.status(200).send({ accepted, duplicates, rejected: result.rejected.length, ignored: result.ignored.length });
+      const { accepted, duplicates } =
+        result.events.length > 0 ? await deps.ingest(result.events) : { accepted: 0, duplicates: 0 };
+      if (result.rejected.length > 0)
+        request.log.warn({ vendor, rejected: result.rejected.length }, 'webhook events rejected');
+      return reply
+        .status(200)
+        .send({ accepted, duplicates, rejected: result.rejected.length, ignored: result.ignored.length });
     }
 
     /** Throwing here (dead-letter store down) answers 500 so the vendor redelivers: never drop silently. */
-    async function deadLetterRejected(vendor: EspWebhookVendor, parsed: unknown, result: NormalizeResult): Promise<void> {
+    async function deadLetterRejected(
+      vendor: EspWebhookVendor,
+      parsed: unknown,
+      result: NormalizeResult,
+    ): Promise<void> {
       const stage = `webhook.${vendor}`;
       for (const r of result.rejected.slice(0, MAX_REJECTED_DEAD_LETTERS)) {
         // A batch vendor (SendGrid) keeps only the bad item; one-event vendors keep the whole body.
         const item = Array.isArray(parsed) ? parsed[r.index] : parsed;
-        await deps.deadLetters.add({ stage, payload: { index: r.index, event: deadLetterValue(item) }, code: 'WEBHOOK_PAYLOAD_INVALID', message: safeReason(r.reason) });
+        await deps.deadLetters.add({
+          stage,
+          payload: { index: r.index, event: deadLetterValue(item) },
+          code: 'WEBHOOK_PAYLOAD_INVALID',
+          message: safeReason(r.reason),
+        });
       }
       const rest = result.rejected.slice(MAX_REJECTED_DEAD_LETTERS);
       if (rest.length > 0) {
         await deps.deadLetters.add({
-          stage, code: 'WEBHOOK_PAYLOAD_INVALID', message: `${rest.length} more events of this request were rejected`,
+          stage,
+          code: 'WEBHOOK_PAYLOAD_INVALID',
+          message: `${rest.length} more events of this request were rejected`,
           payload: deadLetterValue({ rejected: rest.map((r) => ({ index: r.index, reason: safeReason(r.reason) })) }),
         });
       }
     }
 
-    async function confirm(request: FastifyRequest, reply: FastifyReply, subscribeUrl: string, parsed: unknown): Promise<FastifyReply> {
+    async function confirm(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      subscribeUrl: string,
+      parsed: unknown,
+    ): Promise<FastifyReply> {
       if (!deps.confirmSnsSubscription) {
-        return refuseVerified(request, reply, 'ses', 'WEBHOOK_PAYLOAD_INVALID', `SNS subscription confirmation received but no confirmer is configured; confirm by GET ${subscribeUrl}`, { body: parsed });
+        return refuseVerified(
+          request,
+          reply,
+          'ses',
+          'WEBHOOK_PAYLOAD_INVALID',
+          `SNS subscription confirmation received but no confirmer is configured; confirm by GET ${subscribeUrl}`,
+          { body: parsed },
+        );
       }
       await deps.confirmSnsSubscription(subscribeUrl);
       request.log.info({ vendor: 'ses' }, 'sns subscription confirmed');
-      return reply.status(200).send({ accepted: 0, duplicates: 0, rejected: 0, ignored: 0, subscriptionConfirmed: true });
+      return reply
+        .status(200)
+        .send({ accepted: 0, duplicates: 0, rejected: 0, ignored: 0, subscriptionConfirmed: true });
     }
   });
 }

@@ -8,12 +8,26 @@ import { SwitchyardError } from '../../core/errors.ts';
 import type { Clock } from '../../clock/port.ts';
 import type { Db, Queryable } from '../../store/port.ts';
 import type {
-  Bus, DeadLetter, DeadLetters, Delivery, FetchedBatch, FetchOptions, GroupDepth, GroupSpec, OutgoingMessage, Outcome,
+  Bus,
+  DeadLetter,
+  DeadLetters,
+  Delivery,
+  FetchedBatch,
+  FetchOptions,
+  GroupDepth,
+  GroupSpec,
+  OutgoingMessage,
+  Outcome,
 } from '../port.ts';
 import * as q from './queries.ts';
 
 interface MessageRow {
-  seq: number; msg_id: string; msg_key: string | null; payload: string; published_at: Date; attempts: number;
+  seq: number;
+  msg_id: string;
+  msg_key: string | null;
+  payload: string;
+  published_at: Date;
+  attempts: number;
 }
 
 const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
@@ -32,21 +46,42 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
 
   function toDelivery(topic: string, r: MessageRow): Delivery {
     // payloads are stored as the producer's JSON text (migration 0007)
-    return { topic, id: r.msg_id, key: r.msg_key, payload: JSON.parse(r.payload), seq: r.seq, attempt: r.attempts, publishedAt: r.published_at };
+    return {
+      topic,
+      id: r.msg_id,
+      key: r.msg_key,
+      payload: JSON.parse(r.payload),
+      seq: r.seq,
+      attempt: r.attempts,
+      publishedAt: r.published_at,
+    };
   }
 
-  async function claim(tx: Queryable, spec: GroupSpec, opts: FetchOptions, now: Date): Promise<{ rows: MessageRow[]; leaseId?: number }> {
+  async function claim(
+    tx: Queryable,
+    spec: GroupSpec,
+    opts: FetchOptions,
+    now: Date,
+  ): Promise<{ rows: MessageRow[]; leaseId?: number }> {
     const { group, topic } = spec;
     await tx.query(q.ENSURE_GROUP, [group, topic, spec.ordered ?? false]);
-    const { rows: [g] } = await tx.query<{ cursor: number; ordered: boolean }>(q.LOCK_GROUP, [group, topic]);
+    const {
+      rows: [g],
+    } = await tx.query<{ cursor: number; ordered: boolean }>(q.LOCK_GROUP, [group, topic]);
     if (g === undefined) throw new SwitchyardError('BUS_MESSAGE_INVALID', `group ${group} on ${topic} vanished`);
     await tx.query(q.EXPIRE_LEASES, [group, topic, now]);
     await tx.query(q.DEAD_LETTER_EXHAUSTED, [group, topic, now, opts.maxAttempts]);
     const leaseUntil = new Date(now.getTime() + opts.leaseMs);
     let max = opts.max;
     if (g.ordered) {
-      const { rows: [s] } = await tx.query<{ leased: boolean; first_retry: number | null; first_due: number | null; retry_in_flight: boolean }>(
-        q.ORDERED_STATE, [group, topic, now]);
+      const {
+        rows: [s],
+      } = await tx.query<{
+        leased: boolean;
+        first_retry: number | null;
+        first_due: number | null;
+        retry_in_flight: boolean;
+      }>(q.ORDERED_STATE, [group, topic, now]);
       if (s === undefined || s.leased || s.retry_in_flight) return { rows: [] };
       if (s.first_retry !== null) {
         // the oldest waiting message goes first, alone; if it is backing off, everything waits
@@ -55,7 +90,9 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
         return { rows };
       }
     }
-    const retried = g.ordered ? [] : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max])).rows;
+    const retried = g.ordered
+      ? []
+      : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max])).rows;
     max -= retried.length;
     if (max <= 0) return { rows: retried };
     await tx.query(q.PREFER_INDEX_ORDER);
@@ -63,13 +100,23 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     const last = fresh.at(-1);
     if (last === undefined) return { rows: retried };
     await tx.query(q.ADVANCE_CURSOR, [group, topic, last.seq]);
-    const { rows: [lease] } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil]);
+    const {
+      rows: [lease],
+    } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil]);
     return { rows: [...retried, ...fresh], leaseId: lease!.id };
   }
 
-  async function settle(spec: GroupSpec, messages: Delivery[], leaseId: number | undefined, outcomes: readonly Outcome[]): Promise<void> {
+  async function settle(
+    spec: GroupSpec,
+    messages: Delivery[],
+    leaseId: number | undefined,
+    outcomes: readonly Outcome[],
+  ): Promise<void> {
     if (outcomes.length !== messages.length) {
-      throw new SwitchyardError('BUS_MESSAGE_INVALID', `settle got ${outcomes.length} outcomes for ${messages.length} messages`);
+      throw new SwitchyardError(
+        'BUS_MESSAGE_INVALID',
+        `settle got ${outcomes.length} outcomes for ${messages.length} messages`,
+      );
     }
     const now = clock.now();
     const done: number[] = [];
@@ -78,10 +125,29 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     outcomes.forEach((o, i) => {
       const m = messages[i]!;
       switch (o.kind) {
-        case 'ack': done.push(m.seq); break;
-        case 'dead': dead.push({ seq: m.seq, code: o.error.code, message: o.error.message, attempts: m.attempt }); done.push(m.seq); break;
-        case 'retry': again.push({ seq: m.seq, attempts: m.attempt, visible_at: new Date(now.getTime() + o.delayMs).toISOString(), error: `${o.error.code}: ${o.error.message}` }); break;
-        case 'release': again.push({ seq: m.seq, attempts: m.attempt - 1, visible_at: new Date(now.getTime() + (o.delayMs ?? 0)).toISOString(), error: null }); break;
+        case 'ack':
+          done.push(m.seq);
+          break;
+        case 'dead':
+          dead.push({ seq: m.seq, code: o.error.code, message: o.error.message, attempts: m.attempt });
+          done.push(m.seq);
+          break;
+        case 'retry':
+          again.push({
+            seq: m.seq,
+            attempts: m.attempt,
+            visible_at: new Date(now.getTime() + o.delayMs).toISOString(),
+            error: `${o.error.code}: ${o.error.message}`,
+          });
+          break;
+        case 'release':
+          again.push({
+            seq: m.seq,
+            attempts: m.attempt - 1,
+            visible_at: new Date(now.getTime() + (o.delayMs ?? 0)).toISOString(),
+            error: null,
+          });
+          break;
       }
     });
     await db.transaction(async (tx) => {
@@ -113,7 +179,11 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
 
   const deadLetters: DeadLetters = {
     async list(filter = {}) {
-      const { rows } = await db.query<Record<string, unknown>>(q.LIST_DEAD, [filter.stage ?? null, filter.includeRetried ?? false, filter.limit ?? 100]);
+      const { rows } = await db.query<Record<string, unknown>>(q.LIST_DEAD, [
+        filter.stage ?? null,
+        filter.includeRetried ?? false,
+        filter.limit ?? 100,
+      ]);
       return rows.map(toDeadLetter);
     },
     async count() {
@@ -121,13 +191,22 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
       return rows[0]?.n ?? 0;
     },
     async add(entry) {
-      const { rows } = await db.query<{ id: number }>(q.ADD_DEAD, [entry.stage, JSON.stringify(entry.payload ?? null), entry.code, entry.message, clock.now()]);
+      const { rows } = await db.query<{ id: number }>(q.ADD_DEAD, [
+        entry.stage,
+        JSON.stringify(entry.payload ?? null),
+        entry.code,
+        entry.message,
+        clock.now(),
+      ]);
       return rows[0]!.id;
     },
     async retry(ids) {
       const now = clock.now();
       return db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ id: number; stage: string; topic: string; seq: number }>(q.MARK_DEAD_RETRIED, [ids, now]);
+        const { rows } = await tx.query<{ id: number; stage: string; topic: string; seq: number }>(
+          q.MARK_DEAD_RETRIED,
+          [ids, now],
+        );
         if (rows.length > 0) await tx.query(q.REQUEUE_DEAD, [JSON.stringify(rows), now]);
         for (const topic of new Set(rows.map((r) => r.topic))) wake(topic);
         return rows.map((r) => r.id);
@@ -139,11 +218,14 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     name: 'postgres-log',
     supportsKeyOrdering: true,
     async publish(topic, messages) {
-      if (!TOPIC_PATTERN.test(topic)) throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
+      if (!TOPIC_PATTERN.test(topic))
+        throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
       if (messages.length === 0) return { published: 0, duplicates: 0 };
       messages.forEach((m: OutgoingMessage, ord) => {
-        if (typeof m.id !== 'string' || m.id.length === 0) throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${ord} on ${topic} has no id`);
-        if (m.payload === undefined) throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${m.id} on ${topic} has no payload`);
+        if (typeof m.id !== 'string' || m.id.length === 0)
+          throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${ord} on ${topic} has no id`);
+        if (m.payload === undefined)
+          throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${m.id} on ${topic} has no payload`);
       });
       return publisher.publish(topic, messages);
     },
@@ -184,9 +266,20 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     },
     async depth(): Promise<GroupDepth[]> {
       const now = clock.now().getTime();
-      const { rows } = await db.query<{ group_name: string; topic: string; pending: number; in_flight: number; retrying: number; oldest_pending: Date | null }>(q.DEPTH);
+      const { rows } = await db.query<{
+        group_name: string;
+        topic: string;
+        pending: number;
+        in_flight: number;
+        retrying: number;
+        oldest_pending: Date | null;
+      }>(q.DEPTH);
       return rows.map((r) => ({
-        topic: r.topic, group: r.group_name, pending: r.pending, inFlight: r.in_flight, retrying: r.retrying,
+        topic: r.topic,
+        group: r.group_name,
+        pending: r.pending,
+        inFlight: r.in_flight,
+        retrying: r.retrying,
         oldestPendingMs: r.oldest_pending === null ? 0 : Math.max(0, now - r.oldest_pending.getTime()),
       }));
     },
@@ -201,7 +294,11 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
 
 /** `write` inserts the messages in list order and returns the ids it inserted (not duplicates). */
 function createGroupPublisher(write: (topic: string, messages: readonly OutgoingMessage[]) => Promise<Set<string>>) {
-  interface Waiter { messages: readonly OutgoingMessage[]; resolve: (r: { published: number; duplicates: number }) => void; reject: (e: unknown) => void }
+  interface Waiter {
+    messages: readonly OutgoingMessage[];
+    resolve: (r: { published: number; duplicates: number }) => void;
+    reject: (e: unknown) => void;
+  }
   const queued = new Map<string, Waiter[]>();
   const busy = new Set<string>();
 
@@ -222,7 +319,10 @@ function createGroupPublisher(write: (topic: string, messages: readonly Outgoing
       queued.delete(topic);
       if (group.length === 0) break;
       try {
-        const inserted = await write(topic, group.flatMap((w) => w.messages));
+        const inserted = await write(
+          topic,
+          group.flatMap((w) => w.messages),
+        );
         for (const w of group) {
           // an id published twice in one group counts once, for the first caller
           const published = w.messages.filter((m) => inserted.delete(m.id)).length;
@@ -251,9 +351,17 @@ function createGroupPublisher(write: (topic: string, messages: readonly Outgoing
 
 function toDeadLetter(r: Record<string, unknown>): DeadLetter {
   return {
-    id: r.id as number, stage: r.stage as string, topic: (r.topic as string | null) ?? null,
-    messageId: (r.msg_id as string | null) ?? null, key: (r.msg_key as string | null) ?? null, payload: r.payload,
-    code: r.code as string, message: r.message as string, attempts: r.attempts as number,
-    firstFailedAt: r.first_failed_at as Date, lastFailedAt: r.last_failed_at as Date, retriedAt: (r.retried_at as Date | null) ?? null,
+    id: r.id as number,
+    stage: r.stage as string,
+    topic: (r.topic as string | null) ?? null,
+    messageId: (r.msg_id as string | null) ?? null,
+    key: (r.msg_key as string | null) ?? null,
+    payload: r.payload,
+    code: r.code as string,
+    message: r.message as string,
+    attempts: r.attempts as number,
+    firstFailedAt: r.first_failed_at as Date,
+    lastFailedAt: r.last_failed_at as Date,
+    retriedAt: (r.retried_at as Date | null) ?? null,
   };
 }

@@ -30,8 +30,18 @@ export interface RenderCampaign {
  *  campaign (the send stage builds a new RenderCampaign object per batch, so it is matched by the
  *  fields it was built from, not by identity). */
 export interface PreparedCampaign {
-  readonly source: Pick<RenderCampaign, 'id' | 'name' | 'from' | 'postalAddress' | 'trackingBaseUrl' | 'trackingSecret'
-    | 'listUnsubscribeMailto' | 'returnPathDomain' | 'messageIdDomain'>;
+  readonly source: Pick<
+    RenderCampaign,
+    | 'id'
+    | 'name'
+    | 'from'
+    | 'postalAddress'
+    | 'trackingBaseUrl'
+    | 'trackingSecret'
+    | 'listUnsubscribeMailto'
+    | 'returnPathDomain'
+    | 'messageIdDomain'
+  >;
   readonly codec: TokenCodec;
   /** `<base>/t/c/`, `<base>/t/o/`, `<base>/t/u/` with the base URL's trailing slashes removed. */
   readonly clickPrefix: string;

@@ -92,7 +92,10 @@ function contactFieldsOf(parts: readonly [Liquid, Template[] | null][]): Readonl
   return fields;
 }
 
-export interface ValidationResult { ok: boolean; errors: string[] }
+export interface ValidationResult {
+  ok: boolean;
+  errors: string[];
+}
 
 export const OPEN_VAR = '__sy_open';
 const UNSUBSCRIBE_REF = /\{\{-?\s*unsubscribe_url\b/;
@@ -107,7 +110,13 @@ function lineOf(source: string, index: number): number {
   return line;
 }
 
-function parseInto(engines: Engines, which: 'html' | 'text', source: string, label: string, errors: string[]): Template[] | null {
+function parseInto(
+  engines: Engines,
+  which: 'html' | 'text',
+  source: string,
+  label: string,
+  errors: string[],
+): Template[] | null {
   try {
     return engines[which].parse(source);
   } catch (err) {
@@ -122,9 +131,14 @@ function checkLiquidSurvived(source: string, html: string, errors: string[]): vo
   for (const t of html.match(LIQUID_TOKEN) ?? []) remaining.set(t, (remaining.get(t) ?? 0) + 1);
   for (const m of source.matchAll(LIQUID_TOKEN)) {
     const left = remaining.get(m[0]) ?? 0;
-    if (left > 0) { remaining.set(m[0], left - 1); continue; }
-    errors.push(`html: Liquid ${m[0]} at line ${lineOf(source, m.index ?? 0)} was dropped or changed by MJML `
-      + '(put Liquid tags that sit between MJML elements inside <mj-raw>, and use single quotes inside attributes)');
+    if (left > 0) {
+      remaining.set(m[0], left - 1);
+      continue;
+    }
+    errors.push(
+      `html: Liquid ${m[0]} at line ${lineOf(source, m.index ?? 0)} was dropped or changed by MJML `
+        + '(put Liquid tags that sit between MJML elements inside <mj-raw>, and use single quotes inside attributes)',
+    );
   }
 }
 
@@ -151,8 +165,10 @@ function insertBeforeBodyEnd(html: string, snippet: string): string {
 function footerNeeds(source: string, part: string, options: CompileOptions, errors: string[]): FooterNeeds {
   const needs = { unsubscribe: !UNSUBSCRIBE_REF.test(source), address: !ADDRESS_REF.test(source) };
   if ((options.footer ?? 'auto') === 'none') {
-    if (needs.unsubscribe) errors.push(`${part}: missing required footer field: unsubscribe link ({{ unsubscribe_url }})`);
-    if (needs.address) errors.push(`${part}: missing required footer field: sender postal address ({{ postal_address }})`);
+    if (needs.unsubscribe)
+      errors.push(`${part}: missing required footer field: unsubscribe link ({{ unsubscribe_url }})`);
+    if (needs.address)
+      errors.push(`${part}: missing required footer field: sender postal address ({{ postal_address }})`);
     return { unsubscribe: false, address: false };
   }
   return needs;
@@ -169,7 +185,10 @@ const HTML_TO_TEXT_OPTIONS = {
   ],
 };
 
-interface Analysis { errors: string[]; compiled: CompiledTemplate | null }
+interface Analysis {
+  errors: string[];
+  compiled: CompiledTemplate | null;
+}
 
 async function analyse(input: TemplateInput, options: CompileOptions): Promise<Analysis> {
   const errors: string[] = [];
@@ -203,7 +222,8 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
     }
   }
 
-  const printsRawMarkup = htmlSource !== null
+  const printsRawMarkup =
+    htmlSource !== null
     && (htmlSource.match(USER_RAW_OUTPUT) ?? []).some((t) => !t.includes(LINKS_VAR) && !t.includes(OPEN_VAR));
   let text: Template[] | null = null;
   let textSource = '';
@@ -227,13 +247,24 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
   return {
     errors,
     compiled: {
-      engines, isMjml, subject, html, htmlSource, text, textFromHtml, links,
+      engines,
+      isMjml,
+      subject,
+      html,
+      htmlSource,
+      text,
+      textFromHtml,
+      links,
       textIsDerived: input.text === undefined,
       printsRawMarkup,
       codecs: new Map(),
       prepared: { current: null },
       // per-recipient text (textFromHtml) reads what the html reads
-      contactFields: contactFieldsOf([[engines.text, subject], [engines.html, html], [engines.text, text]]),
+      contactFields: contactFieldsOf([
+        [engines.text, subject],
+        [engines.html, html],
+        [engines.text, text],
+      ]),
       plans: {
         subject: planTemplate(engines.text, subject, input.subject, false),
         html: html === null || htmlSource === null ? null : planTemplate(engines.html, html, htmlSource, true),
@@ -249,8 +280,11 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
 function trialRender(compiled: CompiledTemplate, errors: string[]): void {
   const { engines, plans } = compiled;
   const budget = { deadline: engines.limits.now() + engines.limits.renderMs, now: engines.limits.now };
-  const parts = [['subject', engines.text, compiled.subject, plans.subject], ['html', engines.html, compiled.html, plans.html],
-    ['text', engines.text, compiled.text, plans.text]] as const;
+  const parts = [
+    ['subject', engines.text, compiled.subject, plans.subject],
+    ['html', engines.html, compiled.html, plans.html],
+    ['text', engines.text, compiled.text, plans.text],
+  ] as const;
   for (const [part, engine, templates, plan] of parts) {
     if (templates === null) continue;
     try {
@@ -258,7 +292,9 @@ function trialRender(compiled: CompiledTemplate, errors: string[]): void {
       else renderPlan(engine, plan, {}, budget);
     } catch (err) {
       if (!isLimitError(err)) continue;
-      errors.push(`${part}: exceeds the template limits (render time ${engines.limits.renderMs} ms, memory ${engines.limits.memory}): ${(err as Error).message}`);
+      errors.push(
+        `${part}: exceeds the template limits (render time ${engines.limits.renderMs} ms, memory ${engines.limits.memory}): ${(err as Error).message}`,
+      );
       return;
     }
   }

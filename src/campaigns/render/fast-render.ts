@@ -27,7 +27,9 @@ export type Piece =
   | { kind: 'safe'; body: Piece[]; escape: boolean }
   | { kind: 'liquid'; templates: Template[] };
 
-export interface FastPlan { pieces: Piece[] }
+export interface FastPlan {
+  pieces: Piece[];
+}
 
 /** What is left of one message's render time (liquid-engine.ts TemplateLimits). */
 export interface RenderBudget {
@@ -72,7 +74,10 @@ function planOutput(tpl: Output, escapeOutput: boolean): Piece | null {
   const m = LOOKUP.exec(tpl.token.content);
   const path = m === null ? null : parsePath(m[1] as string);
   if (m === null || path === null) return null;
-  const filters = (m[2] ?? '').split('|').map((f) => f.trim()).filter((f) => f !== '');
+  const filters = (m[2] ?? '')
+    .split('|')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   let fallback: string | undefined;
   let raw = false;
   for (const [i, f] of filters.entries()) {
@@ -108,7 +113,9 @@ function planOne(engine: Liquid, tpl: Template, escapeOutput: boolean): Piece | 
   }
   if (tpl instanceof Tag && tpl.name === TRACK_TAG) {
     const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
-    return body === null ? null : { kind: 'track', linkIndex: (tpl as unknown as { linkIndex: number }).linkIndex, body, escape: escapeOutput };
+    return body === null
+      ? null
+      : { kind: 'track', linkIndex: (tpl as unknown as { linkIndex: number }).linkIndex, body, escape: escapeOutput };
   }
   if (tpl instanceof Tag && tpl.name === SAFE_URL_TAG) {
     const body = planAll(engine, (tpl as unknown as { body: Template[] }).body, escapeOutput);
@@ -119,7 +126,12 @@ function planOne(engine: Liquid, tpl: Template, escapeOutput: boolean): Piece | 
 }
 
 /** Plans a parsed template; null when the template must be rendered by liquidjs as a whole. */
-export function planTemplate(engine: Liquid, templates: Template[], source: string, escapeOutput: boolean): FastPlan | null {
+export function planTemplate(
+  engine: Liquid,
+  templates: Template[],
+  source: string,
+  escapeOutput: boolean,
+): FastPlan | null {
   if (CONTEXT_TAGS.test(source)) return null;
   const pieces: Piece[] = [];
   for (const tpl of templates) {
@@ -136,8 +148,11 @@ export function planTemplate(engine: Liquid, templates: Template[], source: stri
 function isPlainContainer(v: object): boolean {
   if (Array.isArray(v)) return true;
   const proto = Object.getPrototypeOf(v) as unknown;
-  return (proto === Object.prototype || proto === null) && typeof (v as { toLiquid?: unknown }).toLiquid !== 'function'
-    && typeof (v as { liquidMethodMissing?: unknown }).liquidMethodMissing !== 'function';
+  return (
+    (proto === Object.prototype || proto === null)
+    && typeof (v as { toLiquid?: unknown }).toLiquid !== 'function'
+    && typeof (v as { liquidMethodMissing?: unknown }).liquidMethodMissing !== 'function'
+  );
 }
 
 /** The value at `path`, or NOT_MODELLED when liquidjs must decide. */
@@ -163,14 +178,20 @@ function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope, budget: Ren
   let out = '';
   for (const piece of pieces) {
     switch (piece.kind) {
-      case 'static': out += piece.text; break;
-      case 'liquid': out += engine.renderSync(piece.templates, scope, budgetOptions(budget)) as string; break;
+      case 'static':
+        out += piece.text;
+        break;
+      case 'liquid':
+        out += engine.renderSync(piece.templates, scope, budgetOptions(budget)) as string;
+        break;
       case 'track': {
         const rendered = renderPieces(engine, piece.body, scope, budget);
         out += trackHref(rendered, piece.escape, scope[TRACK_FN_VAR] as TrackFn | undefined, piece.linkIndex);
         break;
       }
-      case 'safe': out += safeHref(renderPieces(engine, piece.body, scope, budget), piece.escape); break;
+      case 'safe':
+        out += safeHref(renderPieces(engine, piece.body, scope, budget), piece.escape);
+        break;
       case 'for': {
         const list = lookup(scope, piece.path);
         if (list === null || list === undefined || (Array.isArray(list) && list.length === 0)) {
@@ -197,9 +218,14 @@ function renderPieces(engine: Liquid, pieces: Piece[], scope: Scope, budget: Ren
       }
       case 'lookup': {
         let v = lookup(scope, piece.path);
-        const printable = v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-        if (!printable) { out += engine.renderSync([piece.template], scope, budgetOptions(budget)) as string; break; }
-        if (piece.fallback !== undefined && (v === undefined || v === null || v === false || v === '')) v = piece.fallback;
+        const printable =
+          v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+        if (!printable) {
+          out += engine.renderSync([piece.template], scope, budgetOptions(budget)) as string;
+          break;
+        }
+        if (piece.fallback !== undefined && (v === undefined || v === null || v === false || v === ''))
+          v = piece.fallback;
         const text = v === undefined || v === null ? '' : String(v);
         out += piece.escape ? escapeHtml(text) : text;
         break;

@@ -53,9 +53,10 @@ export function rewriteLinks(html: string): RewrittenHtml {
         const slot = classifyHref(attr.raw, tag.attribs, links.length);
         if (slot !== null) {
           links.push(slot);
-          value = slot.hrefSource === undefined
-            ? `{{ ${LINKS_VAR}[${slot.index}] | raw }}`
-            : `{% ${TRACK_TAG} ${slot.index} %}${slot.hrefSource}{% end${TRACK_TAG} %}`;
+          value =
+            slot.hrefSource === undefined
+              ? `{{ ${LINKS_VAR}[${slot.index}] | raw }}`
+              : `{% ${TRACK_TAG} ${slot.index} %}${slot.hrefSource}{% end${TRACK_TAG} %}`;
         }
       }
       if (attr.name === 'href') sawHref = true;

@@ -79,10 +79,18 @@ export function trackHref(rendered: string, escape: boolean, track: TrackFn | un
 function parseBlockBody(liquid: Liquid, remaining: TopLevelToken[], name: string): Template[] {
   const body: Template[] = [];
   let closed = false;
-  const stream = liquid.parser.parseStream(remaining)
-    .on('tag:end' + name, () => { closed = true; stream.stop(); })
-    .on('template', (tpl: Template) => { body.push(tpl); })
-    .on('end', () => { if (!closed) throw new Error(`${name} not closed`); });
+  const stream = liquid.parser
+    .parseStream(remaining)
+    .on('tag:end' + name, () => {
+      closed = true;
+      stream.stop();
+    })
+    .on('template', (tpl: Template) => {
+      body.push(tpl);
+    })
+    .on('end', () => {
+      if (!closed) throw new Error(`${name} not closed`);
+    });
   stream.start();
   return body;
 }
@@ -91,51 +99,57 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
   // A Tag class rather than an options object: liquidjs copies only parse and render from an
   // options object, and its static analysis (compile.ts: which contact fields a template reads)
   // needs `children` to see into the link's body.
-  engine.registerTag(TRACK_TAG, class TrackLinkTag extends Tag {
-    /** Read by fast-render.ts. */
-    readonly linkIndex: number;
-    readonly body: Template[] = [];
+  engine.registerTag(
+    TRACK_TAG,
+    class TrackLinkTag extends Tag {
+      /** Read by fast-render.ts. */
+      readonly linkIndex: number;
+      readonly body: Template[] = [];
 
-    constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
-      super(token, remaining, liquid);
-      const index = Number(token.args.trim());
-      if (!Number.isSafeInteger(index) || index < 0) throw new Error(`${TRACK_TAG} needs a link index`);
-      this.linkIndex = index;
-      this.body.push(...parseBlockBody(liquid, remaining, TRACK_TAG));
-    }
+      constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
+        super(token, remaining, liquid);
+        const index = Number(token.args.trim());
+        if (!Number.isSafeInteger(index) || index < 0) throw new Error(`${TRACK_TAG} needs a link index`);
+        this.linkIndex = index;
+        this.body.push(...parseBlockBody(liquid, remaining, TRACK_TAG));
+      }
 
-    * children(): Generator<unknown, Template[]> {
-      return this.body;
-    }
+      *children(): Generator<unknown, Template[]> {
+        return this.body;
+      }
 
-    * render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
-      const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
-      const track = ctx.environments[TRACK_FN_VAR as keyof typeof ctx.environments] as TrackFn | undefined;
-      emitter.write(trackHref(rendered, escape, track, this.linkIndex));
-    }
-  });
+      *render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
+        const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
+        const track = ctx.environments[TRACK_FN_VAR as keyof typeof ctx.environments] as TrackFn | undefined;
+        emitter.write(trackHref(rendered, escape, track, this.linkIndex));
+      }
+    },
+  );
 }
 
 /** `{% sy_safe_url %}…{% endsy_safe_url %}`: renders its body, then url-safety.ts's safeHref. */
 function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
-  engine.registerTag(SAFE_URL_TAG, class SafeUrlTag extends Tag {
-    /** Read by fast-render.ts. */
-    readonly body: Template[] = [];
+  engine.registerTag(
+    SAFE_URL_TAG,
+    class SafeUrlTag extends Tag {
+      /** Read by fast-render.ts. */
+      readonly body: Template[] = [];
 
-    constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
-      super(token, remaining, liquid);
-      this.body.push(...parseBlockBody(liquid, remaining, SAFE_URL_TAG));
-    }
+      constructor(token: TagToken, remaining: TopLevelToken[], liquid: Liquid) {
+        super(token, remaining, liquid);
+        this.body.push(...parseBlockBody(liquid, remaining, SAFE_URL_TAG));
+      }
 
-    * children(): Generator<unknown, Template[]> {
-      return this.body;
-    }
+      *children(): Generator<unknown, Template[]> {
+        return this.body;
+      }
 
-    * render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
-      const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
-      emitter.write(safeHref(rendered, escape));
-    }
-  });
+      *render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
+        const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
+        emitter.write(safeHref(rendered, escape));
+      }
+    },
+  );
 }
 
 function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
@@ -159,7 +173,9 @@ function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
       parse() {
         throw new Error(`{% ${name} %} is not allowed: campaign templates cannot load other files`);
       },
-      * render() { /* never reached: parse always throws */ },
+      *render() {
+        /* never reached: parse always throws */
+      },
     });
   }
   registerTrackTag(engine, escape);
@@ -168,6 +184,10 @@ function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
 }
 
 export function createEngines(limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS): Engines {
-  const full: Required<TemplateLimits> = { renderMs: limits.renderMs, memory: limits.memory, now: limits.now ?? (() => performance.now()) };
+  const full: Required<TemplateLimits> = {
+    renderMs: limits.renderMs,
+    memory: limits.memory,
+    now: limits.now ?? (() => performance.now()),
+  };
   return { html: createEngine(true, full), text: createEngine(false, full), limits: full };
 }

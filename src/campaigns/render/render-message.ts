@@ -55,10 +55,17 @@ function sameSecrets(a: string | readonly string[], b: string | readonly string[
 
 function matches(p: PreparedCampaign, c: RenderCampaign): boolean {
   const s = p.source;
-  return s.id === c.id && s.trackingBaseUrl === c.trackingBaseUrl && sameSecrets(s.trackingSecret, c.trackingSecret)
-    && s.listUnsubscribeMailto === c.listUnsubscribeMailto && s.returnPathDomain === c.returnPathDomain
-    && s.messageIdDomain === c.messageIdDomain && s.name === c.name && s.postalAddress === c.postalAddress
-    && (s.from === c.from || (s.from.address === c.from.address && s.from.name === c.from.name));
+  return (
+    s.id === c.id
+    && s.trackingBaseUrl === c.trackingBaseUrl
+    && sameSecrets(s.trackingSecret, c.trackingSecret)
+    && s.listUnsubscribeMailto === c.listUnsubscribeMailto
+    && s.returnPathDomain === c.returnPathDomain
+    && s.messageIdDomain === c.messageIdDomain
+    && s.name === c.name
+    && s.postalAddress === c.postalAddress
+    && (s.from === c.from || (s.from.address === c.from.address && s.from.name === c.from.name))
+  );
 }
 
 function codecFor(compiled: CompiledTemplate, secrets: string | readonly string[]): TokenCodec {
@@ -101,9 +108,29 @@ function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): Prepared
   for (const link of compiled.links) {
     if (link.url !== undefined) staticSuffixes[link.index] = escapeAttribute(`/${link.index}`);
   }
-  const { id, name, from, postalAddress, trackingBaseUrl, trackingSecret, listUnsubscribeMailto, returnPathDomain, messageIdDomain } = campaign;
+  const {
+    id,
+    name,
+    from,
+    postalAddress,
+    trackingBaseUrl,
+    trackingSecret,
+    listUnsubscribeMailto,
+    returnPathDomain,
+    messageIdDomain,
+  } = campaign;
   const prepared: PreparedCampaign = {
-    source: { id, name, from, postalAddress, trackingBaseUrl, trackingSecret, listUnsubscribeMailto, returnPathDomain, messageIdDomain },
+    source: {
+      id,
+      name,
+      from,
+      postalAddress,
+      trackingBaseUrl,
+      trackingSecret,
+      listUnsubscribeMailto,
+      returnPathDomain,
+      messageIdDomain,
+    },
     codec: codecFor(compiled, campaign.trackingSecret),
     clickPrefix: `${base}/t/c/`,
     escapedClickPrefix: escapeAttribute(`${base}/t/c/`),
@@ -137,19 +164,33 @@ function linkTagSuffix(p: PreparedCampaign, campaignId: string, url: string, lin
   return suffix;
 }
 
-function renderPart(engine: Liquid, templates: Template[], plan: FastPlan | null, scope: Record<string, unknown>, budget: RenderBudget): string {
-  return plan === null ? engine.renderSync(templates, scope, budgetOptions(budget)) as string : renderPlan(engine, plan, scope, budget);
+function renderPart(
+  engine: Liquid,
+  templates: Template[],
+  plan: FastPlan | null,
+  scope: Record<string, unknown>,
+  budget: RenderBudget,
+): string {
+  return plan === null
+    ? (engine.renderSync(templates, scope, budgetOptions(budget)) as string)
+    : renderPlan(engine, plan, scope, budget);
 }
 
 /** TEMPLATE_LIMIT_EXCEEDED (permanent: the same recipient trips it again) or TEMPLATE_RENDER_FAILED. */
 function renderFailed(err: unknown, campaignId: string, contactId: string, part: string): SwitchyardError {
   const details = { campaignId, contactId, part };
   if (isLimitError(err)) {
-    return new SwitchyardError('TEMPLATE_LIMIT_EXCEEDED',
+    return new SwitchyardError(
+      'TEMPLATE_LIMIT_EXCEEDED',
       `rendering the ${part} for contact ${contactId} exceeded the template limits (render time, memory or size): ${(err as Error).message}`,
-      { details, cause: err });
+      { details, cause: err },
+    );
   }
-  return new SwitchyardError('TEMPLATE_RENDER_FAILED', `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`, { details, cause: err });
+  return new SwitchyardError(
+    'TEMPLATE_RENDER_FAILED',
+    `rendering the ${part} for contact ${contactId} failed: ${(err as Error).message}`,
+    { details, cause: err },
+  );
 }
 
 /** One recipient's OutboundMessage. Throws TEMPLATE_LIMIT_EXCEEDED, TEMPLATE_RENDER_FAILED,
@@ -157,16 +198,22 @@ function renderFailed(err: unknown, campaignId: string, contactId: string, part:
 export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): OutboundMessage {
   const { contact, campaign, sendAt } = ctx;
   if (typeof campaign.postalAddress !== 'string' || campaign.postalAddress.trim() === '') {
-    throw new SwitchyardError('CAMPAIGN_INVALID', `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
-      { details: { campaignId: campaign.id } });
+    throw new SwitchyardError(
+      'CAMPAIGN_INVALID',
+      `campaign ${campaign.id} has no sender postal address (required by CAN-SPAM and CASL)`,
+      { details: { campaignId: campaign.id } },
+    );
   }
   if (typeof contact.email !== 'string' || !contact.email.includes('@')) {
-    throw new SwitchyardError('VALIDATION_FAILED', `contact ${contact.id} has no email address to send to`,
-      { details: { campaignId: campaign.id, contactId: contact.id } });
+    throw new SwitchyardError('VALIDATION_FAILED', `contact ${contact.id} has no email address to send to`, {
+      details: { campaignId: campaign.id, contactId: contact.id },
+    });
   }
   const p = prepare(compiled, campaign);
   const ledgerId = `${campaign.id}:${contact.id}`;
-  const tokens = p.codec.signMessage(sendAt === undefined ? { ledgerId } : { ledgerId, sentAt: Math.floor(sendAt.getTime() / 1000) });
+  const tokens = p.codec.signMessage(
+    sendAt === undefined ? { ledgerId } : { ledgerId, sentAt: Math.floor(sendAt.getTime() / 1000) },
+  );
   const unsubscribeUrl = p.unsubscribePrefix + tokens.unsubscribe;
   // Extra variables first, so they cannot override the names below.
   const scope: Record<string, unknown> = {};
@@ -186,7 +233,9 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
   const { limits } = compiled.engines;
   const budget: RenderBudget = { deadline: limits.now() + limits.renderMs, now: limits.now };
   try {
-    subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope, budget).replace(/\s+/g, ' ').trim();
+    subject = renderPart(compiled.engines.text, compiled.subject, compiled.plans.subject, scope, budget)
+      .replace(/\s+/g, ' ')
+      .trim();
     if (compiled.html !== null) {
       part = 'html';
       // html and text show the same Liquid-built links: the campaign keeps each URL's tag.
@@ -204,7 +253,8 @@ export function renderMessage(compiled: CompiledTemplate, ctx: RenderContext): O
       if (compiled.printsRawMarkup) html = neutraliseUnsafeUrls(html);
     }
     part = 'text';
-    if (compiled.text !== null) text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope, budget);
+    if (compiled.text !== null)
+      text = renderPart(compiled.engines.text, compiled.text, compiled.plans.text, scope, budget);
     else if (compiled.textFromHtml !== null && html !== undefined) text = compiled.textFromHtml(html);
     else text = '';
     if (compiled.textIsDerived) text = text.trim();

@@ -14,7 +14,16 @@ export const NEUTRAL_URL = '#';
 
 /** Attributes that browsers and mail clients load or follow as URLs. */
 export const URL_ATTRIBUTES: ReadonlySet<string> = new Set([
-  'href', 'src', 'action', 'formaction', 'background', 'poster', 'xlink:href', 'data', 'cite', 'longdesc',
+  'href',
+  'src',
+  'action',
+  'formaction',
+  'background',
+  'poster',
+  'xlink:href',
+  'data',
+  'cite',
+  'longdesc',
 ]);
 
 const SAFE_SCHEMES = new Set(['http', 'https', 'mailto', 'tel']);
@@ -91,14 +100,24 @@ export function attributeSpans(tagSource: string): AttributeSpan[] {
   return spans;
 }
 
-export interface StartTag { name: string; start: number; end: number; attribs: Record<string, string> }
+export interface StartTag {
+  name: string;
+  start: number;
+  end: number;
+  attribs: Record<string, string>;
+}
 
 /** Every start tag of `html` with its source span (comments, scripts and styles skipped). */
 export function startTags(html: string): StartTag[] {
   const tags: StartTag[] = [];
-  const parser: Parser = new Parser({
-    onopentag(name, attribs) { tags.push({ name, start: parser.startIndex, end: parser.endIndex, attribs }); },
-  }, { decodeEntities: true, lowerCaseAttributeNames: true });
+  const parser: Parser = new Parser(
+    {
+      onopentag(name, attribs) {
+        tags.push({ name, start: parser.startIndex, end: parser.endIndex, attribs });
+      },
+    },
+    { decodeEntities: true, lowerCaseAttributeNames: true },
+  );
   parser.end(html);
   return tags;
 }
@@ -108,7 +127,10 @@ export function startTags(html: string): StartTag[] {
  * may keep per-tag state) returns a new value for the attribute; null keeps it. The value is put
  * in quotes when the source had none. Returns `html` itself when nothing changed.
  */
-export function rewriteUrlAttributes(html: string, forTag: (tag: StartTag) => (attr: AttributeSpan) => string | null): string {
+export function rewriteUrlAttributes(
+  html: string,
+  forTag: (tag: StartTag) => (attr: AttributeSpan) => string | null,
+): string {
   let out = '';
   let cursor = 0;
   for (const tag of startTags(html)) {

@@ -20,7 +20,9 @@ export interface InboundCliIo {
 const PROCESS_IO: InboundCliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
-  setExitCode: (code) => { process.exitCode = code; },
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
 };
 
 /** Classifies each file; returns the JSON lines in order and whether any file failed. */
@@ -32,7 +34,8 @@ export async function classifyBounceFiles(files: readonly string[]): Promise<{ l
     try {
       const raw = await readFile(file);
       stage = 'cannot parse';
-      for (const line of summarizeInbound(await parseInboundMessage(raw))) lines.push(JSON.stringify({ file, ...line }));
+      for (const line of summarizeInbound(await parseInboundMessage(raw)))
+        lines.push(JSON.stringify({ file, ...line }));
     } catch (err) {
       failed = true;
       const error = `${stage}: ${toError(err).message}`;
@@ -44,7 +47,8 @@ export async function classifyBounceFiles(files: readonly string[]): Promise<{ l
 
 export function registerInboundCommands(program: Command, io: InboundCliIo = PROCESS_IO): void {
   const bounce = program.command('bounce').description('Inspect bounce and feedback emails');
-  bounce.command('classify')
+  bounce
+    .command('classify')
     .description('Classify raw RFC 822 files (DSN, ARF, auto-reply, reply): one JSON line per recipient')
     .argument('<files...>', 'raw email files (.eml)')
     .action(async (files: string[]) => {
@@ -54,7 +58,8 @@ export function registerInboundCommands(program: Command, io: InboundCliIo = PRO
     });
 
   const reply = program.command('reply').description('Inspect replies to campaigns');
-  reply.command('trim')
+  reply
+    .command('trim')
     .description('Print a reply without quoted text and signature (FILE: plain text, HTML or raw .eml)')
     .argument('<file>', 'the reply')
     .action(async (file: string) => {

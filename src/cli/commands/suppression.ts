@@ -7,7 +7,10 @@ import type { Command } from 'commander';
 import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, toError } from '../../core/errors.ts';
 import {
-  addManualSuppression, getSuppressionStatus, removeManualSuppression, type SuppressionStatus,
+  addManualSuppression,
+  getSuppressionStatus,
+  removeManualSuppression,
+  type SuppressionStatus,
 } from '../../compliance/suppression-status.ts';
 import type { Db } from '../../store/port.ts';
 
@@ -20,7 +23,9 @@ export interface SuppressionCliIo {
 const PROCESS_IO: SuppressionCliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
-  setExitCode: (code) => { process.exitCode = code; },
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
 };
 
 /** What the commands need from the app; `clock` is used when present (the App has one). */
@@ -33,21 +38,32 @@ export interface SuppressionCliApp {
 }
 
 export function formatSuppressionStatus(s: SuppressionStatus): string[] {
-  const lines = [s.suppressed === null
-    ? `${s.email}: not suppressed`
-    : `${s.email}: suppressed (${s.suppressed.reason}, source ${s.suppressed.source}, since ${s.suppressed.at.toISOString()})`];
+  const lines = [
+    s.suppressed === null
+      ? `${s.email}: not suppressed`
+      : `${s.email}: suppressed (${s.suppressed.reason}, source ${s.suppressed.source}, since ${s.suppressed.at.toISOString()})`,
+  ];
   if (s.systems.length === 0) lines.push('  no propagation recorded');
   for (const p of s.systems) {
-    const detail = p.status === 'confirmed' ? `confirmed ${p.confirmedAt?.toISOString() ?? ''}`
-      : p.status === 'pending' ? `pending, attempts ${p.attempts}, next ${p.nextAttemptAt?.toISOString() ?? ''}${p.lastError === null ? '' : `, last error: ${p.lastError}`}`
-        : `FAILED after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'} (run "suppression add" again to retry)`;
+    const detail =
+      p.status === 'confirmed'
+        ? `confirmed ${p.confirmedAt?.toISOString() ?? ''}`
+        : p.status === 'pending'
+          ? `pending, attempts ${p.attempts}, next ${p.nextAttemptAt?.toISOString() ?? ''}${p.lastError === null ? '' : `, last error: ${p.lastError}`}`
+          : `FAILED after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'} (run "suppression add" again to retry)`;
     lines.push(`  ${p.system.padEnd(12)} ${detail}`);
   }
   return lines;
 }
 
-export function registerSuppressionCommands(program: Command, openApp: () => Promise<SuppressionCliApp>, io: SuppressionCliIo = PROCESS_IO): void {
-  const cmd = program.command('suppression').description('Show, add or remove a suppressed address and its propagation to connected systems');
+export function registerSuppressionCommands(
+  program: Command,
+  openApp: () => Promise<SuppressionCliApp>,
+  io: SuppressionCliIo = PROCESS_IO,
+): void {
+  const cmd = program
+    .command('suppression')
+    .description('Show, add or remove a suppressed address and its propagation to connected systems');
 
   async function withApp(work: (app: SuppressionCliApp) => Promise<void>): Promise<void> {
     const app = await openApp();
@@ -62,32 +78,46 @@ export function registerSuppressionCommands(program: Command, openApp: () => Pro
     }
   }
 
-  cmd.command('show')
+  cmd
+    .command('show')
     .description('Print whether EMAIL is suppressed and the propagation status per system')
     .argument('<email>')
     .option('--json', 'print one JSON object')
-    .action((email: string, opts: { json?: boolean }) => withApp(async (app) => {
-      const status = await getSuppressionStatus(app.db, email);
-      if (opts.json === true) io.out(JSON.stringify(status));
-      else for (const line of formatSuppressionStatus(status)) io.out(line);
-      if (status.suppressed === null) io.setExitCode(1);
-    }));
+    .action((email: string, opts: { json?: boolean }) =>
+      withApp(async (app) => {
+        const status = await getSuppressionStatus(app.db, email);
+        if (opts.json === true) io.out(JSON.stringify(status));
+        else for (const line of formatSuppressionStatus(status)) io.out(line);
+        if (status.suppressed === null) io.setExitCode(1);
+      }),
+    );
 
-  cmd.command('add')
+  cmd
+    .command('add')
     .description('Suppress EMAIL now and propagate it to every connected system (retries failed systems)')
     .argument('<email>')
     .option('--reason <reason>', 'unsubscribed | complained | bounced_hard | bounced_soft | manual | erased', 'manual')
-    .action((email: string, opts: { reason: string }) => withApp(async (app) => {
-      const r = await addManualSuppression(app.db, { email, reason: opts.reason, source: 'cli' }, app.clock?.now() ?? new Date(), app.suppressionSystems);
-      io.out(`${r.added ? 'suppressed' : 'already suppressed'}; ${r.queued} system(s) queued for propagation`);
-    }));
+    .action((email: string, opts: { reason: string }) =>
+      withApp(async (app) => {
+        const r = await addManualSuppression(
+          app.db,
+          { email, reason: opts.reason, source: 'cli' },
+          app.clock?.now() ?? new Date(),
+          app.suppressionSystems,
+        );
+        io.out(`${r.added ? 'suppressed' : 'already suppressed'}; ${r.queued} system(s) queued for propagation`);
+      }),
+    );
 
-  cmd.command('remove')
+  cmd
+    .command('remove')
     .description('Lift the local suppression of EMAIL (connected systems keep their opt-out)')
     .argument('<email>')
-    .action((email: string) => withApp(async (app) => {
-      const removed = await removeManualSuppression(app.db, email);
-      io.out(removed ? 'suppression removed' : 'not suppressed');
-      if (!removed) io.setExitCode(1);
-    }));
+    .action((email: string) =>
+      withApp(async (app) => {
+        const removed = await removeManualSuppression(app.db, email);
+        io.out(removed ? 'suppression removed' : 'not suppressed');
+        if (!removed) io.setExitCode(1);
+      }),
+    );
 }

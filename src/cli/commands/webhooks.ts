@@ -64,24 +64,39 @@ function secretsFor(provider: Provider, o: VerifyOptions, body: Buffer): Webhook
   }
 }
 
-export function registerWebhookCommands(program: Command, createWebhookVerifiers: (secrets: WebhookSecrets) => WebhookVerifiers): void {
+export function registerWebhookCommands(
+  program: Command,
+  createWebhookVerifiers: (secrets: WebhookSecrets) => WebhookVerifiers,
+): void {
   const webhooks = program.command('webhooks').description('Webhook tools');
-  webhooks.command('verify')
+  webhooks
+    .command('verify')
     .description('Verify a captured webhook request (body file + headers) offline')
     .requiredOption('--provider <name>', `one of ${PROVIDERS.join(', ')}`)
     .requiredOption('--body-file <path>', 'the raw request body, byte for byte')
-    .option('--header <line>', 'a request header "Name: value" (repeat)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--header <line>',
+      'a request header "Name: value" (repeat)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--secret <secret>', 'mailgun signing key, stripe whsec_… secret, or postmark user:password')
     .option('--public-key <key>', 'sendgrid verification key: a PEM/base64 file or the base64 key itself')
     .option('--cert-file <pem>', 'ses: the trusted SNS signing certificate (PEM); nothing is fetched')
-    .option('--topic-arn <arn>', 'ses: an accepted TopicArn (repeat); default: the body\'s own', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--topic-arn <arn>',
+      "ses: an accepted TopicArn (repeat); default: the body's own",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--now <iso>', 'verify as if at this time (ISO 8601)')
     .action(async (o: VerifyOptions) => {
       const usage = (msg: string): void => {
         process.stderr.write(`${msg}\n`);
         process.exitCode = 2;
       };
-      if (!(PROVIDERS as readonly string[]).includes(o.provider)) return usage(`--provider must be one of ${PROVIDERS.join(', ')}`);
+      if (!(PROVIDERS as readonly string[]).includes(o.provider))
+        return usage(`--provider must be one of ${PROVIDERS.join(', ')}`);
       const provider = o.provider as Provider;
       if (!existsSync(o.bodyFile)) return usage(`--body-file ${o.bodyFile} does not exist`);
       const body = readFileSync(o.bodyFile);
@@ -95,7 +110,9 @@ export function registerWebhookCommands(program: Command, createWebhookVerifiers
 
       const result = await createWebhookVerifiers(secrets)[provider].verify({ body, headers }, now);
       if (result.ok) {
-        process.stdout.write(result.subscribeUrl ? `valid (SubscriptionConfirmation: confirm by GET ${result.subscribeUrl})\n` : 'valid\n');
+        process.stdout.write(
+          result.subscribeUrl ? `valid (SubscriptionConfirmation: confirm by GET ${result.subscribeUrl})\n` : 'valid\n',
+        );
         return;
       }
       process.stdout.write(`invalid: ${result.code}: ${result.reason}\n`);

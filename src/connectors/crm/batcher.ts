@@ -11,7 +11,9 @@ import type { Clock } from '../../clock/port.ts';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Crm, CrmRecord } from './port.ts';
 
-export interface CrmBatcherDeps { clock: Clock }
+export interface CrmBatcherDeps {
+  clock: Clock;
+}
 
 /**
  * Returns a Crm with the same name and rateLimit whose maxBatchSize is unbounded: give it any
@@ -19,8 +21,10 @@ export interface CrmBatcherDeps { clock: Clock }
  */
 export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
   const { requests, perMs } = crm.rateLimit;
-  if (!Number.isInteger(crm.maxBatchSize) || crm.maxBatchSize < 1) throw new SwitchyardError('VALIDATION_FAILED', `CRM ${crm.name}: maxBatchSize must be an integer ≥ 1`);
-  if (!Number.isInteger(requests) || requests < 1 || !(perMs > 0)) throw new SwitchyardError('VALIDATION_FAILED', `CRM ${crm.name}: rateLimit needs requests ≥ 1 and perMs > 0`);
+  if (!Number.isInteger(crm.maxBatchSize) || crm.maxBatchSize < 1)
+    throw new SwitchyardError('VALIDATION_FAILED', `CRM ${crm.name}: maxBatchSize must be an integer ≥ 1`);
+  if (!Number.isInteger(requests) || requests < 1 || !(perMs > 0))
+    throw new SwitchyardError('VALIDATION_FAILED', `CRM ${crm.name}: rateLimit needs requests ≥ 1 and perMs > 0`);
   const acquire = createRequestWindow(deps.clock, requests, perMs);
 
   async function inChunks<T, R>(items: readonly T[], call: (chunk: T[]) => Promise<R>): Promise<R[]> {

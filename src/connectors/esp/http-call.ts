@@ -5,19 +5,35 @@
  */
 import { SwitchyardError } from '../../core/errors.ts';
 
-export interface ProviderResponse { res: Response; text: string }
+export interface ProviderResponse {
+  res: Response;
+  text: string;
+}
 
-export async function callProvider(doFetch: typeof fetch, vendor: string, url: string, init: RequestInit, timeoutMs: number): Promise<ProviderResponse> {
+export async function callProvider(
+  doFetch: typeof fetch,
+  vendor: string,
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<ProviderResponse> {
   let res: Response;
   try {
     res = await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', `${vendor} unreachable: ${(err as Error).message}`, { retryable: true, cause: err });
+    throw new SwitchyardError('ESP_UNAVAILABLE', `${vendor} unreachable: ${(err as Error).message}`, {
+      retryable: true,
+      cause: err,
+    });
   }
   try {
     return { res, text: await res.text() };
   } catch (err) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', `${vendor} response was cut off: ${(err as Error).message}`, { retryable: true, cause: err, details: { status: res.status } });
+    throw new SwitchyardError('ESP_UNAVAILABLE', `${vendor} response was cut off: ${(err as Error).message}`, {
+      retryable: true,
+      cause: err,
+      details: { status: res.status },
+    });
   }
 }
 

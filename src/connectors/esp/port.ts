@@ -21,7 +21,10 @@
  * events map back to the ledger row. See docs/esp-adapters.md.
  */
 
-export interface Address { address: string; name?: string }
+export interface Address {
+  address: string;
+  name?: string;
+}
 
 /** Ids that ride along with the message so webhook events map back to the ledger. */
 export interface Correlation {

@@ -21,7 +21,8 @@ const locales = new Map<string, string | null>();
 /** Validates a mapping read from JSON configuration; throws VALIDATION_FAILED naming every problem. */
 export function parseSchemaMapping(input: unknown): SchemaMapping {
   const problems: string[] = [];
-  if (typeof input !== 'object' || input === null) throw new SwitchyardError('VALIDATION_FAILED', 'schema mapping must be an object with "columns"');
+  if (typeof input !== 'object' || input === null)
+    throw new SwitchyardError('VALIDATION_FAILED', 'schema mapping must be an object with "columns"');
   const { columns, fields } = input as { columns?: unknown; fields?: unknown };
   if (typeof columns !== 'object' || columns === null || Array.isArray(columns)) {
     problems.push('"columns" must be an object of our name → source column');
@@ -36,7 +37,10 @@ export function parseSchemaMapping(input: unknown): SchemaMapping {
   if (fields !== undefined && (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string' || f.length === 0))) {
     problems.push('"fields" must be an array of source column names');
   }
-  if (problems.length > 0) throw new SwitchyardError('VALIDATION_FAILED', `invalid schema mapping: ${problems.join('; ')}`, { details: { problems } });
+  if (problems.length > 0)
+    throw new SwitchyardError('VALIDATION_FAILED', `invalid schema mapping: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   return input as SchemaMapping;
 }
 
@@ -55,17 +59,26 @@ export interface RowMapper {
  * Binds a mapping to the source's column list. Throws WAREHOUSE_ROW_INVALID when the id or email
  * column is absent and VALIDATION_FAILED when another mapped column is absent.
  */
-export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly string[], sourceLabel: string): RowMapper {
+export function createRowMapper(
+  mapping: SchemaMapping,
+  sourceColumns: readonly string[],
+  sourceLabel: string,
+): RowMapper {
   const index = new Map<string, number>();
-  sourceColumns.forEach((c, i) => { if (!index.has(c)) index.set(c, i); });
+  sourceColumns.forEach((c, i) => {
+    if (!index.has(c)) index.set(c, i);
+  });
   const wanted = [...Object.values(mapping.columns), ...(mapping.fields ?? [])];
   const need = (column: string, code: 'WAREHOUSE_ROW_INVALID' | 'VALIDATION_FAILED', role: string): number => {
     const i = index.get(column);
     if (i === undefined) {
       // The source's own column names are its content (a file's first line): count them, never list them.
       const expected = wanted.map((c) => JSON.stringify(c)).join(', ');
-      throw new SwitchyardError(code, `${sourceLabel} has no column "${column}" (mapped as ${role}); it has ${sourceColumns.length} column${sourceColumns.length === 1 ? '' : 's'}, and the mapping expects ${expected}`,
-        { details: { column, role, sourceColumnCount: sourceColumns.length, expected: wanted } });
+      throw new SwitchyardError(
+        code,
+        `${sourceLabel} has no column "${column}" (mapped as ${role}); it has ${sourceColumns.length} column${sourceColumns.length === 1 ? '' : 's'}, and the mapping expects ${expected}`,
+        { details: { column, role, sourceColumnCount: sourceColumns.length, expected: wanted } },
+      );
     }
     return i;
   };
@@ -80,7 +93,6 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
     if (!OWN_PROPERTIES.has(key)) extra.push([key, need(column, 'VALIDATION_FAILED', key)]);
   }
   for (const column of mapping.fields ?? []) extra.push([column, need(column, 'VALIDATION_FAILED', 'field')]);
-
 
   return {
     toObject: (values) => Object.fromEntries(sourceColumns.map((c, i) => [c, values[i]])),
@@ -103,7 +115,8 @@ export function createRowMapper(mapping: SchemaMapping, sourceColumns: readonly 
       if (countryAt !== undefined && countryCol !== undefined) {
         const raw = textOf(values[countryAt]).toUpperCase();
         if (raw !== '') {
-          if (!/^[A-Z]{2}$/.test(raw)) return { ok: false, reason: `column "${countryCol}" (country) is not a two-letter ISO 3166 code` };
+          if (!/^[A-Z]{2}$/.test(raw))
+            return { ok: false, reason: `column "${countryCol}" (country) is not a two-letter ISO 3166 code` };
           contact.country = raw;
         }
       }

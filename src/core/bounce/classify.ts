@@ -7,8 +7,13 @@
 import { matchPhrase } from './phrases.ts';
 import { LOW_CONFIDENCE_REASONS, parseEnhancedCode, reasonForProviderStatus, reasonForStatus } from './status-table.ts';
 import {
-  HARD_REASONS, RECIPIENT_SIDE_REASONS, THROTTLE_REASONS,
-  type BounceClassification, type BounceKind, type BounceReason, type FailureInput,
+  HARD_REASONS,
+  RECIPIENT_SIDE_REASONS,
+  THROTTLE_REASONS,
+  type BounceClassification,
+  type BounceKind,
+  type BounceReason,
+  type FailureInput,
 } from './types.ts';
 
 // Not preceded by a digit or dot (so IPs like 10.2.3.4 do not yield "2.3.4"), not followed by more digits.
@@ -40,11 +45,15 @@ function pickCode(status: string | null, fromDiagnostic: string | null): string 
   return isGeneric ? fromDiagnostic : status;
 }
 
-function decideReason(code: string | null, diagnostic: string, remoteMta: string):
-  Pick<BounceClassification, 'reason' | 'matchedBy' | 'matchedRule'> {
+function decideReason(
+  code: string | null,
+  diagnostic: string,
+  remoteMta: string,
+): Pick<BounceClassification, 'reason' | 'matchedBy' | 'matchedRule'> {
   if (code !== null) {
     const provider = reasonForProviderStatus(code, `${diagnostic} ${remoteMta}`);
-    if (provider !== null) return { reason: provider.reason, matchedBy: 'provider-status', matchedRule: `${provider.provider} ${code}` };
+    if (provider !== null)
+      return { reason: provider.reason, matchedBy: 'provider-status', matchedRule: `${provider.provider} ${code}` };
   }
   const fromStatus = code === null ? null : reasonForStatus(code);
   if (fromStatus !== null && !LOW_CONFIDENCE_REASONS.has(fromStatus)) {
@@ -56,16 +65,26 @@ function decideReason(code: string | null, diagnostic: string, remoteMta: string
   return { reason: 'undefined', matchedBy: 'none', matchedRule: null };
 }
 
-function result(kind: BounceKind, reason: BounceReason, status: string | null, reply: number | null,
-  rest: Partial<BounceClassification> = {}): BounceClassification {
+function result(
+  kind: BounceKind,
+  reason: BounceReason,
+  status: string | null,
+  reply: number | null,
+  rest: Partial<BounceClassification> = {},
+): BounceClassification {
   // x.2.x codes are about the mailbox (e.g. Gmail 4.2.1 "this user receives too fast"): retry that
   // recipient later, but never slow the whole stream down (deliverability.md §3, §5).
   const isMailboxCode = status !== null && /^[45]\.2\./.test(status);
   return {
-    kind, reason, status, smtpReplyCode: reply,
+    kind,
+    reason,
+    status,
+    smtpReplyCode: reply,
     countsTowardSoftLimit: kind === 'soft_bounce' && RECIPIENT_SIDE_REASONS.has(reason),
     isThrottleSignal: kind !== 'hard_bounce' && THROTTLE_REASONS.has(reason) && !isMailboxCode,
-    matchedBy: 'none', matchedRule: null, ...rest,
+    matchedBy: 'none',
+    matchedRule: null,
+    ...rest,
   };
 }
 
@@ -74,8 +93,10 @@ export function classifyFailure(input: FailureInput): BounceClassification {
   const diagnostic = input.diagnostic ?? '';
   const action = (input.action ?? '').trim().toLowerCase();
   const code = pickCode(extractEnhancedCode(input.status), extractEnhancedCode(diagnostic));
-  const validReply = input.smtpReplyCode !== undefined && input.smtpReplyCode >= 200 && input.smtpReplyCode < 600
-    ? input.smtpReplyCode : null;
+  const validReply =
+    input.smtpReplyCode !== undefined && input.smtpReplyCode >= 200 && input.smtpReplyCode < 600
+      ? input.smtpReplyCode
+      : null;
   const reply = validReply ?? extractReplyCode(diagnostic);
   const status = code ?? (reply === null ? null : String(reply));
   // Step 1–2: message-level signals decide before any code.
@@ -85,14 +106,20 @@ export function classifyFailure(input: FailureInput): BounceClassification {
   const parsed = code === null ? null : parseEnhancedCode(code);
   const replyClass = reply === null ? null : Math.floor(reply / 100);
   const klass = parsed?.klass ?? (replyClass === 2 || replyClass === 4 || replyClass === 5 ? replyClass : null);
-  if (action === 'delivered' || action === 'relayed' || action === 'expanded' || (klass === 2 && action !== 'failed' && action !== 'delayed')) {
+  if (
+    action === 'delivered'
+    || action === 'relayed'
+    || action === 'expanded'
+    || (klass === 2 && action !== 'failed' && action !== 'delayed')
+  ) {
     return result('delivered', 'delivered', status, reply, { matchedBy: 'action', matchedRule: action || status });
   }
   const decided = decideReason(code, diagnostic, input.remoteMta ?? '');
   // Step 3: a delay notice is never a bounce.
   if (action === 'delayed') return result('deferred', decided.reason, status, reply, decided);
   // Step 6: "slow down" about us, with a temporary class, goes to the governor.
-  if (THROTTLE_REASONS.has(decided.reason) && klass === 4) return result('deferred', decided.reason, status, reply, decided);
+  if (THROTTLE_REASONS.has(decided.reason) && klass === 4)
+    return result('deferred', decided.reason, status, reply, decided);
   // Step 7: sisimai's hard rule; notaccept is hard unless clearly temporary.
   const isHard = HARD_REASONS.has(decided.reason) || (decided.reason === 'notaccept' && klass !== 4);
   if (isHard) return result('hard_bounce', decided.reason, status, reply, decided);

@@ -8,23 +8,63 @@ import type { BounceReason } from './types.ts';
 
 /** Keyed by "subject.detail"; applies to class 4 and 5 unless CLASS_SPECIFIC overrides it. */
 const BY_SUBJECT_DETAIL: Readonly<Record<string, BounceReason>> = {
-  '1.0': 'userunknown', '1.1': 'userunknown', '1.2': 'hostunknown', '1.3': 'userunknown',
-  '1.6': 'hasmoved', '1.7': 'rejected', '1.8': 'rejected', '1.10': 'notaccept',
-  '2.1': 'filtered', '2.2': 'mailboxfull', '2.3': 'exceedlimit',
-  '3.0': 'systemerror', '3.1': 'systemfull', '3.2': 'notaccept', '3.4': 'mesgtoobig', '3.5': 'systemerror',
-  '4.0': 'networkerror', '4.1': 'expired', '4.2': 'networkerror', '4.3': 'networkerror',
-  '4.4': 'hostunknown', '4.5': 'systemerror', '4.6': 'networkerror', '4.7': 'expired',
-  '5.1': 'syntaxerror', '5.2': 'syntaxerror', '5.3': 'toomanyconn', '5.4': 'syntaxerror',
-  '6.0': 'contenterror', '6.1': 'contenterror', '6.2': 'contenterror', '6.3': 'contenterror',
-  '6.4': 'contenterror', '6.5': 'contenterror', '6.6': 'contenterror', '6.7': 'contenterror',
-  '6.8': 'contenterror', '6.9': 'contenterror', '6.10': 'contenterror',
-  '7.0': 'securityerror', '7.1': 'securityerror', '7.13': 'suspend', '7.17': 'hasmoved', '7.18': 'hasmoved',
-  '7.20': 'authfailure', '7.21': 'authfailure', '7.22': 'authfailure', '7.23': 'authfailure',
-  '7.24': 'authfailure', '7.25': 'requireptr', '7.26': 'authfailure',
+  '1.0': 'userunknown',
+  '1.1': 'userunknown',
+  '1.2': 'hostunknown',
+  '1.3': 'userunknown',
+  '1.6': 'hasmoved',
+  '1.7': 'rejected',
+  '1.8': 'rejected',
+  '1.10': 'notaccept',
+  '2.1': 'filtered',
+  '2.2': 'mailboxfull',
+  '2.3': 'exceedlimit',
+  '3.0': 'systemerror',
+  '3.1': 'systemfull',
+  '3.2': 'notaccept',
+  '3.4': 'mesgtoobig',
+  '3.5': 'systemerror',
+  '4.0': 'networkerror',
+  '4.1': 'expired',
+  '4.2': 'networkerror',
+  '4.3': 'networkerror',
+  '4.4': 'hostunknown',
+  '4.5': 'systemerror',
+  '4.6': 'networkerror',
+  '4.7': 'expired',
+  '5.1': 'syntaxerror',
+  '5.2': 'syntaxerror',
+  '5.3': 'toomanyconn',
+  '5.4': 'syntaxerror',
+  '6.0': 'contenterror',
+  '6.1': 'contenterror',
+  '6.2': 'contenterror',
+  '6.3': 'contenterror',
+  '6.4': 'contenterror',
+  '6.5': 'contenterror',
+  '6.6': 'contenterror',
+  '6.7': 'contenterror',
+  '6.8': 'contenterror',
+  '6.9': 'contenterror',
+  '6.10': 'contenterror',
+  '7.0': 'securityerror',
+  '7.1': 'securityerror',
+  '7.13': 'suspend',
+  '7.17': 'hasmoved',
+  '7.18': 'hasmoved',
+  '7.20': 'authfailure',
+  '7.21': 'authfailure',
+  '7.22': 'authfailure',
+  '7.23': 'authfailure',
+  '7.24': 'authfailure',
+  '7.25': 'requireptr',
+  '7.26': 'authfailure',
   // 5.7.27 is "sender address has null MX": bounces.md names sisimai's `notaccept`, but that would
   // hard-bounce the recipient for our own configuration problem, so it is `rejected` (sender-side).
   '7.27': 'rejected',
-  '7.28': 'spamdetected', '7.29': 'authfailure', '7.30': 'failedstarttls',
+  '7.28': 'spamdetected',
+  '7.29': 'authfailure',
+  '7.30': 'failedstarttls',
 };
 
 /** Where class 4 and class 5 mean different things. */
@@ -36,29 +76,57 @@ const CLASS_SPECIFIC: Readonly<Record<string, BounceReason>> = {
 
 /** Generic codes whose reason is a guess: a phrase match may replace it (sisimai reason.Retry()). */
 export const LOW_CONFIDENCE_REASONS: ReadonlySet<BounceReason> = new Set([
-  'undefined', 'onhold', 'systemerror', 'securityerror', 'expired', 'networkerror', 'blocked', 'filtered',
+  'undefined',
+  'onhold',
+  'systemerror',
+  'securityerror',
+  'expired',
+  'networkerror',
+  'blocked',
+  'filtered',
 ]);
 
 /** Provider-specific codes (deliverability.md §2–3); they win over the registry meaning. */
-interface ProviderRule { provider: string; detect: RegExp; codes: Readonly<Record<string, BounceReason>> }
+interface ProviderRule {
+  provider: string;
+  detect: RegExp;
+  codes: Readonly<Record<string, BounceReason>>;
+}
 const PROVIDER_RULES: readonly ProviderRule[] = [
   {
     provider: 'gmail',
     detect: /\bgsmtp\b|google\.com|googlemail\.com|gmail\.com|support\.google/i,
     codes: {
-      '4.7.23': 'requireptr', '5.7.25': 'requireptr', '4.7.25': 'requireptr',
-      '4.7.27': 'authfailure', '5.7.27': 'authfailure', '4.7.29': 'failedstarttls', '5.7.29': 'failedstarttls',
-      '4.7.30': 'authfailure', '5.7.30': 'authfailure', '4.7.31': 'authfailure', '4.7.40': 'authfailure',
-      '5.7.40': 'authfailure', '4.7.32': 'authfailure', '5.7.32': 'authfailure', '5.7.26': 'authfailure',
-      '4.7.28': 'speeding', '4.2.1': 'speeding', '4.5.3': 'toomanyconn',
+      '4.7.23': 'requireptr',
+      '5.7.25': 'requireptr',
+      '4.7.25': 'requireptr',
+      '4.7.27': 'authfailure',
+      '5.7.27': 'authfailure',
+      '4.7.29': 'failedstarttls',
+      '5.7.29': 'failedstarttls',
+      '4.7.30': 'authfailure',
+      '5.7.30': 'authfailure',
+      '4.7.31': 'authfailure',
+      '4.7.40': 'authfailure',
+      '5.7.40': 'authfailure',
+      '4.7.32': 'authfailure',
+      '5.7.32': 'authfailure',
+      '5.7.26': 'authfailure',
+      '4.7.28': 'speeding',
+      '4.2.1': 'speeding',
+      '4.5.3': 'toomanyconn',
     },
   },
   {
     provider: 'microsoft',
     detect: /outlook\.com|hotmail|protection\.outlook|office365|microsoft|\bresolver\.|\bS3150\b/i,
     codes: {
-      '5.7.515': 'authfailure', '4.7.650': 'badreputation', '4.7.651': 'badreputation',
-      '4.7.500': 'toomanyconn', '5.1.10': 'userunknown', '5.4.1': 'userunknown',
+      '5.7.515': 'authfailure',
+      '4.7.650': 'badreputation',
+      '4.7.651': 'badreputation',
+      '4.7.500': 'toomanyconn',
+      '5.1.10': 'userunknown',
+      '5.4.1': 'userunknown',
     },
   },
 ];
@@ -80,7 +148,10 @@ export function reasonForStatus(code: string): BounceReason | null {
 }
 
 /** A provider-specific meaning when the text or remote MTA identifies the provider. */
-export function reasonForProviderStatus(code: string, evidence: string): { provider: string; reason: BounceReason } | null {
+export function reasonForProviderStatus(
+  code: string,
+  evidence: string,
+): { provider: string; reason: BounceReason } | null {
   for (const rule of PROVIDER_RULES) {
     const reason = rule.codes[code];
     if (reason !== undefined && rule.detect.test(evidence)) return { provider: rule.provider, reason };

@@ -5,19 +5,47 @@
 
 /** sisimai reason names, exactly as bounces.md §6 lists them. */
 export const BOUNCE_REASONS = [
-  'userunknown', 'hostunknown', 'hasmoved', 'notaccept', 'mailboxfull', 'exceedlimit', 'mesgtoobig',
-  'filtered', 'blocked', 'spamdetected', 'policyviolation', 'rejected', 'expired', 'suspend',
-  'toomanyconn', 'speeding', 'networkerror', 'securityerror', 'authfailure', 'requireptr',
-  'failedstarttls', 'badreputation', 'notcompliantrfc', 'contenterror', 'virusdetected',
-  'systemerror', 'systemfull', 'syntaxerror', 'norelaying', 'mailererror', 'suppressed', 'onhold',
-  'undefined', 'feedback', 'vacation', 'delivered',
+  'userunknown',
+  'hostunknown',
+  'hasmoved',
+  'notaccept',
+  'mailboxfull',
+  'exceedlimit',
+  'mesgtoobig',
+  'filtered',
+  'blocked',
+  'spamdetected',
+  'policyviolation',
+  'rejected',
+  'expired',
+  'suspend',
+  'toomanyconn',
+  'speeding',
+  'networkerror',
+  'securityerror',
+  'authfailure',
+  'requireptr',
+  'failedstarttls',
+  'badreputation',
+  'notcompliantrfc',
+  'contenterror',
+  'virusdetected',
+  'systemerror',
+  'systemfull',
+  'syntaxerror',
+  'norelaying',
+  'mailererror',
+  'suppressed',
+  'onhold',
+  'undefined',
+  'feedback',
+  'vacation',
+  'delivered',
 ] as const;
 export type BounceReason = (typeof BOUNCE_REASONS)[number];
 
 /** Exactly one of these per classified recipient. */
-export const BOUNCE_KINDS = [
-  'hard_bounce', 'soft_bounce', 'deferred', 'delivered', 'complaint', 'auto_reply',
-] as const;
+export const BOUNCE_KINDS = ['hard_bounce', 'soft_bounce', 'deferred', 'delivered', 'complaint', 'auto_reply'] as const;
 export type BounceKind = (typeof BOUNCE_KINDS)[number];
 
 /** sisimai's hard reasons (go-sisimai smtp/failure.IsHardBounce); notaccept is hard only for 5xx. */
@@ -25,13 +53,25 @@ export const HARD_REASONS: ReadonlySet<BounceReason> = new Set(['userunknown', '
 
 /** Sender-side signals: with a 4xx class they are a governor signal, not a recipient bounce (§8 step 6). */
 export const THROTTLE_REASONS: ReadonlySet<BounceReason> = new Set([
-  'speeding', 'toomanyconn', 'blocked', 'badreputation', 'spamdetected',
+  'speeding',
+  'toomanyconn',
+  'blocked',
+  'badreputation',
+  'spamdetected',
 ]);
 
 /** Soft reasons that count toward the recipient's soft-bounce limit (§8 step 9, our policy). */
 export const RECIPIENT_SIDE_REASONS: ReadonlySet<BounceReason> = new Set([
-  'mailboxfull', 'exceedlimit', 'filtered', 'suspend', 'expired', 'policyviolation', 'systemerror',
-  'systemfull', 'networkerror', 'undefined',
+  'mailboxfull',
+  'exceedlimit',
+  'filtered',
+  'suspend',
+  'expired',
+  'policyviolation',
+  'systemerror',
+  'systemfull',
+  'networkerror',
+  'undefined',
 ]);
 
 /** Where the failure was observed: a live SMTP reply, an asynchronous DSN, an ESP event, bounce text. */

@@ -16,7 +16,10 @@ const MAC_CHARS = 8;
 /** RFC 5321 §4.5.3.1.1: a local part is at most 64 octets. */
 const MAX_LOCAL_PART = 64;
 
-export interface VerpIds { campaignId: string; contactId: string }
+export interface VerpIds {
+  campaignId: string;
+  contactId: string;
+}
 export interface VerpOptions {
   secret: string;
   /** The bounce domain, e.g. `bounce.example.com`. */
@@ -80,7 +83,10 @@ function unpackId(buf: Buffer, offset: number, isUuid: boolean): { id: string; n
   if (isUuid) {
     if (offset + 16 > buf.length) return null;
     const h = buf.subarray(offset, offset + 16).toString('hex');
-    return { id: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`, next: offset + 16 };
+    return {
+      id: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`,
+      next: offset + 16,
+    };
   }
   const len = buf[offset];
   if (len === undefined || len === 0 || offset + 1 + len > buf.length) return null;
@@ -119,8 +125,10 @@ export function createVerpEncoder(options: VerpOptions): (ids: VerpIds) => strin
     k.bytes.copy(payload, 1 + c.bytes.length);
     const local = start + toBase32(payload) + toBase32(sign(payload).subarray(0, MAC_BYTES));
     if (local.length > MAX_LOCAL_PART) {
-      throw new SwitchyardError('VALIDATION_FAILED',
-        `VERP local part is ${local.length} octets (max ${MAX_LOCAL_PART}): use shorter ids or prefix`);
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `VERP local part is ${local.length} octets (max ${MAX_LOCAL_PART}): use shorter ids or prefix`,
+      );
     }
     return local + suffix;
   };
@@ -132,7 +140,8 @@ export function decodeVerpToken(token: string, secret: string): VerpDecodeResult
   if (t.length <= MAC_CHARS) return { ok: false, reason: 'malformed' };
   const payload = fromBase32(t.slice(0, -MAC_CHARS));
   const given = fromBase32(t.slice(-MAC_CHARS));
-  if (payload === null || given === null || payload.length < 1 || given.length !== MAC_BYTES) return { ok: false, reason: 'malformed' };
+  if (payload === null || given === null || payload.length < 1 || given.length !== MAC_BYTES)
+    return { ok: false, reason: 'malformed' };
   // Re-encoding must reproduce the text exactly, so padding-bit variants do not verify.
   if (toBase32(payload) !== t.slice(0, -MAC_CHARS)) return { ok: false, reason: 'malformed' };
   if (!timingSafeEqual(mac(secret, payload), given)) return { ok: false, reason: 'bad_signature' };
@@ -149,8 +158,10 @@ export function decodeVerpToken(token: string, secret: string): VerpDecodeResult
 export function encodeVerpAddress(ids: VerpIds, options: VerpOptions): string {
   const local = `${options.prefix ?? 'b'}+${encodeVerpToken(ids, options.secret)}`;
   if (local.length > MAX_LOCAL_PART) {
-    throw new SwitchyardError('VALIDATION_FAILED',
-      `VERP local part is ${local.length} octets (max ${MAX_LOCAL_PART}): use shorter ids or prefix`);
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `VERP local part is ${local.length} octets (max ${MAX_LOCAL_PART}): use shorter ids or prefix`,
+    );
   }
   return `${local}@${options.domain}`;
 }

@@ -17,7 +17,9 @@ export interface RecipientPolicy {
   verpPrefix?: string;
 }
 
-export type RecipientDecision = { accept: true; via: 'domain' | 'verp' } | { accept: false; reason: 'not_our_domain' | 'malformed' };
+export type RecipientDecision =
+  | { accept: true; via: 'domain' | 'verp' }
+  | { accept: false; reason: 'not_our_domain' | 'malformed' };
 
 /** RFC 5321: 64-octet local part, 255-octet domain; no whitespace, brackets or control characters. */
 const ADDRESS = /^([^\s@<>\u0000-\u001f\u007f]{1,64})@([^\s@<>\u0000-\u001f\u007f]{1,255})$/;
@@ -25,7 +27,14 @@ const ADDRESS = /^([^\s@<>\u0000-\u001f\u007f]{1,64})@([^\s@<>\u0000-\u001f\u007
 /** Splits a comma-separated domain list into lower-cased, de-duplicated domains. */
 export function parseDomainList(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return [...new Set(value.split(',').map((d) => d.trim().replace(/^@/, '').replace(/\.$/, '').toLowerCase()).filter((d) => d !== ''))];
+  return [
+    ...new Set(
+      value
+        .split(',')
+        .map((d) => d.trim().replace(/^@/, '').replace(/\.$/, '').toLowerCase())
+        .filter((d) => d !== ''),
+    ),
+  ];
 }
 
 /** Does a signed VERP token of ours sit in this address's local part (any domain)? */

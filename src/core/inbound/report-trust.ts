@@ -11,9 +11,15 @@
 import { decodeVerpToken } from '../bounce/verp.ts';
 import { ledgerOfMessageId } from '../message-id.ts';
 
-export interface SendKey { campaignId: string; contactId: string }
+export interface SendKey {
+  campaignId: string;
+  contactId: string;
+}
 /** One send-ledger row that was rendered into a message (it has a Message-ID). */
-export interface SentMessage extends SendKey { email: string; messageId: string | null }
+export interface SentMessage extends SendKey {
+  email: string;
+  messageId: string | null;
+}
 
 export interface ReportReferences {
   /** VERP tokens found in the envelope recipients or the report (unverified). */
@@ -88,7 +94,8 @@ export type ReportVerdict =
  * the look-up returned for `lookup` (rows that do not exist are simply absent).
  */
 export function judgeReport(claim: ReportClaim, lookup: SendLookup, found: readonly SentMessage[]): ReportVerdict {
-  if (lookup.signed.length === 0 && lookup.named.length === 0 && lookup.legacyMessageIds.length === 0) return { trusted: false, reason: 'no_reference' };
+  if (lookup.signed.length === 0 && lookup.named.length === 0 && lookup.legacyMessageIds.length === 0)
+    return { trusted: false, reason: 'no_reference' };
   const signedKeys = new Set(lookup.signed.map(keyOf));
   const asked = new Set([...signedKeys, ...lookup.named.map(keyOf)]);
   const legacy = new Set(lookup.legacyMessageIds);
@@ -106,6 +113,7 @@ export function judgeReport(claim: ReportClaim, lookup: SendLookup, found: reado
   // Several rows for one address (two campaigns referenced) are the same person: prefer the signed one.
   const emails = new Set(candidates.map((s) => s.email.trim().toLowerCase()));
   const pick = signed[0] ?? candidates[0];
-  if (pick === undefined || (emails.size > 1 && claim.match !== 'none' && signed.length !== 1)) return { trusted: false, reason: 'ambiguous' };
+  if (pick === undefined || (emails.size > 1 && claim.match !== 'none' && signed.length !== 1))
+    return { trusted: false, reason: 'ambiguous' };
   return { trusted: true, send: pick, via: signedKeys.has(keyOf(pick)) ? 'verp' : 'message_id' };
 }

@@ -31,7 +31,10 @@ export function htmlToReplyText(html: string): string {
 export function trimReplyText(text: string): string {
   const normalised = text.replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ');
   const visible = new EmailReplyParser().read(normalised).getVisibleText();
-  return visible.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  return visible
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 /** Trims a reply given its text and/or HTML part: the text part wins, HTML is the fallback. */

@@ -69,9 +69,7 @@ export interface AimdState {
   readonly decayedAt: number;
 }
 
-export type AimdSignal =
-  | { kind: 'success'; latencyMs?: number }
-  | { kind: 'deferral'; severity: 'throttle' | 'hard' };
+export type AimdSignal = { kind: 'success'; latencyMs?: number } | { kind: 'deferral'; severity: 'throttle' | 'hard' };
 
 export interface AimdStep {
   state: AimdState;
@@ -104,7 +102,7 @@ export function recentDeferralRatio(state: AimdState): number {
 
 function decay(state: AimdState, opts: AimdOptions, nowMs: number, deferred: boolean): AimdState {
   const dt = Math.max(0, nowMs - state.decayedAt);
-  const keep = Math.pow(0.5, dt / opts.ratioHalfLifeMs);
+  const keep = 0.5 ** (dt / opts.ratioHalfLifeMs);
   return {
     ...state,
     decayedAttempts: state.decayedAttempts * keep + 1,
@@ -175,19 +173,27 @@ export function isQuietSuccess(state: AimdState, opts: AimdOptions, nowMs: numbe
  * Only allowed while isQuietSuccess holds (RangeError otherwise). The decayed attempt weight
  * must round as n separate additions would (x + 1 + 1 ≠ x + 2 in floating point): addOnes.
  */
-export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: number, n: number, latencyMs?: number): AimdState {
+export function aimdCountSuccesses(
+  state: AimdState,
+  opts: AimdOptions,
+  nowMs: number,
+  n: number,
+  latencyMs?: number,
+): AimdState {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`aimdCountSuccesses needs a whole count >= 0 (got ${n})`);
   if (n === 0) return state;
   if (!isQuietSuccess(state, opts, nowMs, latencyMs)) {
-    throw new RangeError(`aimdCountSuccesses: a success at ${nowMs} would change the rate (interval from ${state.intervalStart}, last decrease ${state.lastDecreaseAt}); observe it with aimdObserve`);
+    throw new RangeError(
+      `aimdCountSuccesses: a success at ${nowMs} would change the rate (interval from ${state.intervalStart}, last decrease ${state.lastDecreaseAt}); observe it with aimdObserve`,
+    );
   }
   // decay(), unrolled: the first step decays by the time since decayedAt; from then on
   // decayedAt >= nowMs, so every later step decays by the same factor (dt = 0)
-  const first = Math.pow(0.5, Math.max(0, nowMs - state.decayedAt) / opts.ratioHalfLifeMs);
+  const first = 0.5 ** (Math.max(0, nowMs - state.decayedAt) / opts.ratioHalfLifeMs);
   let attempts = state.decayedAttempts * first + 1;
   let deferrals = state.decayedDeferrals * first + 0;
   const at = Math.max(state.decayedAt, nowMs);
-  const keep = Math.pow(0.5, Math.max(0, nowMs - at) / opts.ratioHalfLifeMs);
+  const keep = 0.5 ** (Math.max(0, nowMs - at) / opts.ratioHalfLifeMs);
   if (keep === 1) {
     // x * 1 is x, and deferrals (never -0 after "+ 0") stay as they are
     attempts = addOnes(attempts, n - 1);
@@ -197,7 +203,13 @@ export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: n
       deferrals = deferrals * keep + 0;
     }
   }
-  return { ...state, decayedAttempts: attempts, decayedDeferrals: deferrals, decayedAt: at, intervalAttempts: state.intervalAttempts + n };
+  return {
+    ...state,
+    decayedAttempts: attempts,
+    decayedDeferrals: deferrals,
+    decayedAt: at,
+    intervalAttempts: state.intervalAttempts + n,
+  };
 }
 
 /**
@@ -208,7 +220,11 @@ export function aimdCountSuccesses(state: AimdState, opts: AimdOptions, nowMs: n
  */
 export function addOnes(x: number, k: number): number {
   while (k > 0) {
-    if (!(x > 0 && x < 2 ** 53)) { x += 1; k--; continue; } // 0, NaN, ±Infinity, huge or negative: the plain way
+    if (!(x > 0 && x < 2 ** 53)) {
+      x += 1;
+      k--;
+      continue;
+    } // 0, NaN, ±Infinity, huge or negative: the plain way
     let top = 2 ** Math.ceil(Math.log2(x));
     while (top <= x) top *= 2; // log2 may round; make x < top <= 2x hold exactly
     while (top / 2 > x) top /= 2;
@@ -226,7 +242,11 @@ export function addOnes(x: number, k: number): number {
 }
 
 /** Applies a new ceiling (e.g. the warm-up cap moved); the rate is clamped into range at once. */
-export function aimdSetCeiling(state: AimdState, opts: AimdOptions, ceiling: number): { state: AimdState; opts: AimdOptions } {
+export function aimdSetCeiling(
+  state: AimdState,
+  opts: AimdOptions,
+  ceiling: number,
+): { state: AimdState; opts: AimdOptions } {
   const next = { ...opts, ceiling };
   return { state: { ...state, rate: clamp(state.rate, next) }, opts: next };
 }

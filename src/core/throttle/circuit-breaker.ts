@@ -43,7 +43,11 @@ export interface BreakerState {
   readonly requiresOperator: boolean;
 }
 
-export interface BreakerTotals { sent: number; hardBounces: number; complaints: number }
+export interface BreakerTotals {
+  sent: number;
+  hardBounces: number;
+  complaints: number;
+}
 
 export interface BreakerStep {
   state: BreakerState;
@@ -54,7 +58,13 @@ export interface BreakerStep {
 }
 
 export function createBreaker(nowMs: number): BreakerState {
-  return { phase: 'closed', reason: undefined, since: nowMs, openedAt: Number.NEGATIVE_INFINITY, requiresOperator: false };
+  return {
+    phase: 'closed',
+    reason: undefined,
+    since: nowMs,
+    openedAt: Number.NEGATIVE_INFINITY,
+    requiresOperator: false,
+  };
 }
 
 function pct(x: number): string {
@@ -69,9 +79,15 @@ function judge(count: number, sent: number, threshold: number, minSamples: numbe
 }
 
 /** Why the totals breach a threshold, or undefined when they do not. */
-export function breachReason(opts: BreakerOptions, totals: BreakerTotals, minSamples = opts.minSamples): string | undefined {
-  return judge(totals.complaints, totals.sent, opts.complaintRate, minSamples, 'complaint')
-    ?? judge(totals.hardBounces, totals.sent, opts.hardBounceRate, minSamples, 'hard-bounce');
+export function breachReason(
+  opts: BreakerOptions,
+  totals: BreakerTotals,
+  minSamples = opts.minSamples,
+): string | undefined {
+  return (
+    judge(totals.complaints, totals.sent, opts.complaintRate, minSamples, 'complaint')
+    ?? judge(totals.hardBounces, totals.sent, opts.hardBounceRate, minSamples, 'hard-bounce')
+  );
 }
 
 function open(nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
@@ -85,13 +101,24 @@ function operatorReason(opts: BreakerOptions, totals: BreakerTotals, minSamples:
   return reason === undefined ? undefined : `${reason}; an operator must resume`;
 }
 
-function openOnBreach(nowMs: number, opts: BreakerOptions, totals: BreakerTotals, reason: string, minSamples: number): BreakerStep {
+function openOnBreach(
+  nowMs: number,
+  opts: BreakerOptions,
+  totals: BreakerTotals,
+  reason: string,
+  minSamples: number,
+): BreakerStep {
   const hard = operatorReason(opts, totals, minSamples);
   return { state: open(nowMs, hard ?? reason, hard !== undefined), transition: 'opened', resetWindow: false };
 }
 
 /** Moves the breaker on: checks thresholds and the cool-down. Call on every report and acquire. */
-export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals): BreakerStep {
+export function breakerCheck(
+  state: BreakerState,
+  opts: BreakerOptions,
+  nowMs: number,
+  totals: BreakerTotals,
+): BreakerStep {
   switch (state.phase) {
     case 'closed': {
       const reason = breachReason(opts, totals);
@@ -101,12 +128,22 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
     case 'open': {
       // Late complaints keep arriving while paused; past the hard-stop rate a timer may not resume.
       const hard = state.requiresOperator ? undefined : operatorReason(opts, totals, opts.minSamples);
-      if (hard !== undefined) return { state: { ...state, reason: hard, requiresOperator: true }, transition: 'escalated', resetWindow: false };
+      if (hard !== undefined)
+        return {
+          state: { ...state, reason: hard, requiresOperator: true },
+          transition: 'escalated',
+          resetWindow: false,
+        };
       if (state.requiresOperator || nowMs - state.openedAt < opts.cooldownMs) {
         return { state, transition: undefined, resetWindow: false };
       }
       return {
-        state: { ...state, phase: 'half_open', since: nowMs, reason: `half-open after cool-down (was: ${state.reason ?? 'unknown'})` },
+        state: {
+          ...state,
+          phase: 'half_open',
+          since: nowMs,
+          reason: `half-open after cool-down (was: ${state.reason ?? 'unknown'})`,
+        },
         transition: 'half_opened',
         resetWindow: true,
       };
@@ -115,7 +152,11 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
       const reason = breachReason(opts, totals, opts.halfOpenSamples);
       if (reason !== undefined) return openOnBreach(nowMs, opts, totals, reason, opts.halfOpenSamples);
       if (totals.sent < opts.halfOpenSamples) return { state, transition: undefined, resetWindow: false };
-      return { state: { ...state, phase: 'closed', since: nowMs, reason: undefined }, transition: 'closed', resetWindow: false };
+      return {
+        state: { ...state, phase: 'closed', since: nowMs, reason: undefined },
+        transition: 'closed',
+        resetWindow: false,
+      };
     }
   }
 }
@@ -132,8 +173,16 @@ export function breakerCheck(state: BreakerState, opts: BreakerOptions, nowMs: n
  * So the first transition, if any, is at the first check or where sent first reaches minSamples or
  * halfOpenSamples; breakerCheck is evaluated at those candidates only.
  */
-export function breakerQuietChecks(state: BreakerState, opts: BreakerOptions, nowMs: number, totals: BreakerTotals, sentPerCheck: number, max: number): number {
-  if (!Number.isInteger(sentPerCheck) || sentPerCheck < 0) throw new RangeError(`breakerQuietChecks needs a whole sentPerCheck >= 0 (got ${sentPerCheck})`);
+export function breakerQuietChecks(
+  state: BreakerState,
+  opts: BreakerOptions,
+  nowMs: number,
+  totals: BreakerTotals,
+  sentPerCheck: number,
+  max: number,
+): number {
+  if (!Number.isInteger(sentPerCheck) || sentPerCheck < 0)
+    throw new RangeError(`breakerQuietChecks needs a whole sentPerCheck >= 0 (got ${sentPerCheck})`);
   if (!(max >= 1)) return 0;
   // the candidates in ascending order, each checked once (0 = not reached within max)
   const a = firstReaching(totals.sent, sentPerCheck, opts.minSamples, max);
@@ -142,7 +191,14 @@ export function breakerQuietChecks(state: BreakerState, opts: BreakerOptions, no
   for (const k of [1, Math.min(a, b), Math.max(a, b)]) {
     if (k <= last) continue;
     last = k;
-    if (breakerCheck(state, opts, nowMs, { sent: totals.sent + sentPerCheck * k, hardBounces: totals.hardBounces, complaints: totals.complaints }).transition !== undefined) return k - 1;
+    if (
+      breakerCheck(state, opts, nowMs, {
+        sent: totals.sent + sentPerCheck * k,
+        hardBounces: totals.hardBounces,
+        complaints: totals.complaints,
+      }).transition !== undefined
+    )
+      return k - 1;
   }
   return max;
 }
@@ -157,7 +213,12 @@ function firstReaching(sent: number, perCheck: number, m: number, max: number): 
 }
 
 /** Opens the breaker at once, e.g. on a hard block (5.7.515, SC-00x) that needs a human. */
-export function breakerTrip(state: BreakerState, nowMs: number, reason: string, requiresOperator: boolean): BreakerState {
+export function breakerTrip(
+  state: BreakerState,
+  nowMs: number,
+  reason: string,
+  requiresOperator: boolean,
+): BreakerState {
   if (state.phase === 'open' && state.requiresOperator && !requiresOperator) return state;
   return open(nowMs, reason, requiresOperator);
 }

@@ -18,9 +18,11 @@ export interface SlidingWindow<F extends string> {
 }
 
 export function createSlidingWindow<F extends string>(
-  fields: readonly F[], opts: { windowMs: number; buckets: number },
+  fields: readonly F[],
+  opts: { windowMs: number; buckets: number },
 ): SlidingWindow<F> {
-  if (!(opts.buckets >= 1) || !(opts.windowMs > 0)) throw new RangeError(`sliding window needs windowMs > 0 and buckets >= 1`);
+  if (!(opts.buckets >= 1) || !(opts.windowMs > 0))
+    throw new RangeError(`sliding window needs windowMs > 0 and buckets >= 1`);
   const bucketMs = Math.max(1, Math.ceil(opts.windowMs / opts.buckets));
   return {
     fields,

@@ -30,7 +30,8 @@ export interface TakeResult {
 
 /** A bucket that starts full. */
 export function createTokenBucket(rate: number, burst: number, nowMs: number): TokenBucket {
-  if (!(rate >= 0) || !(burst >= 0)) throw new RangeError(`token bucket needs rate >= 0 and burst >= 0 (got ${rate}, ${burst})`);
+  if (!(rate >= 0) || !(burst >= 0))
+    throw new RangeError(`token bucket needs rate >= 0 and burst >= 0 (got ${rate}, ${burst})`);
   return { rate, burst, tokens: burst, at: nowMs };
 }
 
@@ -72,7 +73,8 @@ export function takeUpTo(bucket: TokenBucket, nowMs: number, max: number): { tak
  * retroactively. Tokens above the new burst are dropped (a lower rate takes effect at once).
  */
 export function setRate(bucket: TokenBucket, nowMs: number, rate: number, burst: number): TokenBucket {
-  if (!(rate >= 0) || !(burst >= 0)) throw new RangeError(`token bucket needs rate >= 0 and burst >= 0 (got ${rate}, ${burst})`);
+  if (!(rate >= 0) || !(burst >= 0))
+    throw new RangeError(`token bucket needs rate >= 0 and burst >= 0 (got ${rate}, ${burst})`);
   const state = refill(bucket, nowMs);
   const tokens = state.rate === Infinity ? burst : Math.min(burst, state.tokens);
   return { rate, burst, tokens, at: state.at };

@@ -61,7 +61,12 @@ export function warmupCap(ramp: WarmupRamp, state: WarmupState): number {
  * Rolls the state over to the day containing nowMs. Each elapsed day is judged by `report`
  * (the same report for every elapsed day; a day with no report counts as clean only if given).
  */
-export function warmupRollover(ramp: WarmupRamp, state: WarmupState, nowMs: number, report: WarmupDayReport | undefined): WarmupState {
+export function warmupRollover(
+  ramp: WarmupRamp,
+  state: WarmupState,
+  nowMs: number,
+  report: WarmupDayReport | undefined,
+): WarmupState {
   const today = dayStart(nowMs);
   if (today <= state.day) return state;
   let step = state.step;
@@ -101,7 +106,8 @@ export interface ContactEngagement {
  * 4: never or longer ago (§9 treats 180 days without engagement as inactive).
  */
 export function warmupPriority(contact: ContactEngagement, now: Date): 0 | 1 | 2 | 3 | 4 {
-  const age = (d: Date | undefined): number => (d === undefined ? Number.POSITIVE_INFINITY : (now.getTime() - d.getTime()) / DAY_MS);
+  const age = (d: Date | undefined): number =>
+    d === undefined ? Number.POSITIVE_INFINITY : (now.getTime() - d.getTime()) / DAY_MS;
   const click = age(contact.lastClickedAt);
   const open = contact.onlyMachineOpens === true ? Number.POSITIVE_INFINITY : age(contact.lastOpenedAt);
   if (click <= 30) return 0;

@@ -11,12 +11,14 @@ import { SwitchyardError, toError } from '../../core/errors.ts';
 import { htmlToReplyText, trimReplyBody } from '../../core/reply/trim.ts';
 import { cleanDiagnostic, field, parseFieldBlocks, stripAddressType, stripMtaType } from './report-fields.ts';
 import {
-  detectAutoReplySignals, detectNonArfComplaint, isBounceLike, isDelayNotice, type HeaderLookup,
+  detectAutoReplySignals,
+  detectNonArfComplaint,
+  isBounceLike,
+  isDelayNotice,
+  type HeaderLookup,
 } from './signals.ts';
 import { scanTextBounce } from './text-bounce.ts';
-import type {
-  DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions,
-} from './types.ts';
+import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions } from './types.ts';
 
 export { toEngagementEvents } from './to-events.ts';
 export type * from './types.ts';
@@ -32,9 +34,15 @@ function bareId(value: string | undefined): string | undefined {
 }
 
 function headerLookup(mail: ParsedMail): HeaderLookup {
-  return (name) => mail.headerLines
-    .filter((h) => h.key === name.toLowerCase())
-    .map((h) => h.line.slice(h.line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
+  return (name) =>
+    mail.headerLines
+      .filter((h) => h.key === name.toLowerCase())
+      .map((h) =>
+        h.line
+          .slice(h.line.indexOf(':') + 1)
+          .replace(/\r?\n[ \t]+/g, ' ')
+          .trim(),
+      );
 }
 
 function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
@@ -46,13 +54,20 @@ function firstVerpToken(candidates: readonly (string | undefined)[], options: Pa
   for (const c of candidates) {
     const address = stripAddressType(c);
     if (address === undefined) continue;
-    const token = extractVerpToken(address, { prefix: options.verpPrefix ?? 'b', ...(options.verpDomain === undefined ? {} : { domain: options.verpDomain }) });
+    const token = extractVerpToken(address, {
+      prefix: options.verpPrefix ?? 'b',
+      ...(options.verpDomain === undefined ? {} : { domain: options.verpDomain }),
+    });
     if (token !== null) return token;
   }
   return undefined;
 }
 
-interface Returned { messageId?: string; ledgerId?: string; returnPath?: string }
+interface Returned {
+  messageId?: string;
+  ledgerId?: string;
+  returnPath?: string;
+}
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
 async function readReturned(content: Buffer | string | null | undefined): Promise<Returned> {
@@ -87,9 +102,10 @@ function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
   return [...h('delivered-to'), ...h('x-original-to'), ...h('envelope-to'), ...addresses(mail.to)];
 }
 
-async function parseArf(mail: ParsedMail, h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
+async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
   const part = partOf(mail, 'message/feedback-report');
-  if (part === undefined) throw invalid('multipart/report; report-type=feedback-report has no message/feedback-report part');
+  if (part === undefined)
+    throw invalid('multipart/report; report-type=feedback-report has no message/feedback-report part');
   const block = parseFieldBlocks(part.content.toString('utf8'))[0];
   const feedbackType = field(block, 'feedback-type')?.toLowerCase();
   if (feedbackType === undefined) throw invalid('message/feedback-report part has no Feedback-Type field');
@@ -98,7 +114,9 @@ async function parseArf(mail: ParsedMail, h: HeaderLookup, options: ParseInbound
   const verpToken = firstVerpToken([originalMailFrom, returned.returnPath], options);
   const opt = (key: keyof InboundComplaint, value: string | undefined) => (value === undefined ? {} : { [key]: value });
   return {
-    kind: 'complaint', format: 'arf', feedbackType,
+    kind: 'complaint',
+    format: 'arf',
+    feedbackType,
     ...opt('originalRcpt', stripAddressType(field(block, 'original-rcpt-to'))),
     ...opt('originalMailFrom', originalMailFrom),
     ...opt('userAgent', field(block, 'user-agent')),
@@ -110,37 +128,62 @@ async function parseArf(mail: ParsedMail, h: HeaderLookup, options: ParseInbound
   };
 }
 
-async function parseRfc3464(mail: ParsedMail, h: HeaderLookup, content: Buffer, options: ParseInboundOptions): Promise<InboundDsn> {
+async function parseRfc3464(
+  mail: ParsedMail,
+  h: HeaderLookup,
+  content: Buffer,
+  options: ParseInboundOptions,
+): Promise<InboundDsn> {
   const blocks = parseFieldBlocks(content.toString('utf8'));
   const recipientBlocks = blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient'));
   if (recipientBlocks.length === 0) {
-    throw invalid('message/delivery-status part has no per-recipient block (no Final-Recipient or Original-Recipient field)');
+    throw invalid(
+      'message/delivery-status part has no per-recipient block (no Final-Recipient or Original-Recipient field)',
+    );
   }
   const perMessage = blocks.find((b) => !recipientBlocks.includes(b));
   // The human part often repeats each recipient's SMTP text: evidence when Diagnostic-Code is absent.
   const notice = scanTextBounce(mail.text ?? '');
   const recipients: DsnRecipient[] = recipientBlocks.map((b) => {
-    const recipient = stripAddressType(field(b, 'final-recipient')) ?? stripAddressType(field(b, 'original-recipient')) ?? '';
+    const recipient =
+      stripAddressType(field(b, 'final-recipient')) ?? stripAddressType(field(b, 'original-recipient')) ?? '';
     const originalRecipient = stripAddressType(field(b, 'original-recipient'));
     const action = (field(b, 'action') ?? 'failed').toLowerCase();
     const status = field(b, 'status') ?? null;
     const diagnostic = cleanDiagnostic(field(b, 'diagnostic-code')) ?? null;
     const remoteMta = stripMtaType(field(b, 'remote-mta')) ?? null;
-    const evidence = diagnostic ?? notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase())?.diagnostic;
+    const evidence =
+      diagnostic ?? notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase())?.diagnostic;
     const classification = classifyFailure({
-      action, source: 'dsn',
+      action,
+      source: 'dsn',
       ...(status === null ? {} : { status }),
       ...(evidence === undefined ? {} : { diagnostic: evidence }),
       ...(remoteMta === null ? {} : { remoteMta }),
     });
-    return { recipient, ...(originalRecipient === undefined || originalRecipient === recipient ? {} : { originalRecipient }), action, status, diagnostic, remoteMta, classification };
+    return {
+      recipient,
+      ...(originalRecipient === undefined || originalRecipient === recipient ? {} : { originalRecipient }),
+      action,
+      status,
+      diagnostic,
+      remoteMta,
+      classification,
+    };
   });
-  const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers')?.content);
-  const verpToken = firstVerpToken([...envelopeCandidates(mail, h), returned.returnPath, field(perMessage, 'x-postfix-sender')], options);
+  const returned = await readReturned(
+    partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers')?.content,
+  );
+  const verpToken = firstVerpToken(
+    [...envelopeCandidates(mail, h), returned.returnPath, field(perMessage, 'x-postfix-sender')],
+    options,
+  );
   const fallbackId = bareId(field(perMessage, 'x-original-message-id')) ?? bareId(mail.inReplyTo);
   const reportingMta = stripMtaType(field(perMessage, 'reporting-mta'));
   return {
-    kind: 'dsn', format: 'rfc3464', recipients,
+    kind: 'dsn',
+    format: 'rfc3464',
+    recipients,
     ...(reportingMta === undefined ? {} : { reportingMta }),
     ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
     ...correlation(returned, fallbackId, verpToken),
@@ -150,24 +193,35 @@ async function parseRfc3464(mail: ParsedMail, h: HeaderLookup, content: Buffer, 
 async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: ParseInboundOptions): Promise<InboundDsn> {
   const body = bodyText(mail);
   const own = [...envelopeCandidates(mail, h), ...addresses(mail.from as AddressObject | undefined)];
-  const failed = h('x-failed-recipients').flatMap((v) => v.split(',')).map((a) => a.trim()).filter((a) => a !== '');
+  const failed = h('x-failed-recipients')
+    .flatMap((v) => v.split(','))
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
   const scan = scanTextBounce(body, { exclude: own, failedRecipients: failed });
   const action = isDelayNotice(mail.subject ?? '') ? 'delayed' : 'failed';
-  const found = scan.recipients.length > 0 ? scan.recipients : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' ') }];
+  const found =
+    scan.recipients.length > 0 ? scan.recipients : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' ') }];
   const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic }) => {
     let classification = classifyFailure({ action, diagnostic, source: 'text' });
     // Nothing specific next to the address: let the whole notice speak (sisimai's fallback).
-    if (classification.reason === 'undefined') classification = classifyFailure({ action, diagnostic: scan.notice, source: 'text' });
+    if (classification.reason === 'undefined')
+      classification = classifyFailure({ action, diagnostic: scan.notice, source: 'text' });
     return {
-      recipient, action, status: classification.status ?? extractEnhancedCode(diagnostic),
-      diagnostic: diagnostic === '' ? null : diagnostic, remoteMta: null, classification,
+      recipient,
+      action,
+      status: classification.status ?? extractEnhancedCode(diagnostic),
+      diagnostic: diagnostic === '' ? null : diagnostic,
+      remoteMta: null,
+      classification,
     };
   });
   const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
   const returned = await readReturned(attached?.content ?? scan.returned);
   const verpToken = firstVerpToken([...envelopeCandidates(mail, h), returned.returnPath], options);
   return {
-    kind: 'dsn', format: 'text', recipients,
+    kind: 'dsn',
+    format: 'text',
+    recipients,
     ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
     ...correlation(returned, bareId(mail.inReplyTo), verpToken),
   };
@@ -180,7 +234,12 @@ function bodyText(mail: ParsedMail): string {
 }
 
 function references(mail: ParsedMail): string[] {
-  const refs = mail.references === undefined ? [] : Array.isArray(mail.references) ? mail.references : mail.references.split(/\s+/);
+  const refs =
+    mail.references === undefined
+      ? []
+      : Array.isArray(mail.references)
+        ? mail.references
+        : mail.references.split(/\s+/);
   return refs.map((r) => bareId(r)).filter((r): r is string => r !== undefined);
 }
 
@@ -190,13 +249,23 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
   }
   if (raw.length === 0 || raw.toString().trim() === '') throw invalid('inbound message is empty');
   // RFC 5322 field names are printable ASCII without spaces; an mbox "From " line may precede them.
-  const firstLine = /^(?:From [^\n]*\n)?([^\r\n]*)/.exec(typeof raw === 'string' ? raw.slice(0, 1000) : raw.subarray(0, 1000).toString())?.[1] ?? '';
+  const firstLine =
+    /^(?:From [^\n]*\n)?([^\r\n]*)/.exec(
+      typeof raw === 'string' ? raw.slice(0, 1000) : raw.subarray(0, 1000).toString(),
+    )?.[1] ?? '';
   if (!/^[!-9;-~]+:/.test(firstLine)) {
-    throw invalid(`inbound message has no RFC 822 header fields: first line is not "Name: value" (${JSON.stringify(firstLine.slice(0, 40))})`);
+    throw invalid(
+      `inbound message has no RFC 822 header fields: first line is not "Name: value" (${JSON.stringify(firstLine.slice(0, 40))})`,
+    );
   }
   let mail: ParsedMail;
   try {
-    mail = await simpleParser(raw, { keepDeliveryStatus: true, skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    mail = await simpleParser(raw, {
+      keepDeliveryStatus: true,
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipImageLinks: true,
+    });
   } catch (err) {
     throw invalid(`inbound message could not be parsed as MIME: ${toError(err).message}`, err);
   }
@@ -204,28 +273,43 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
 }
 
 /** Parses one raw RFC 822 message. Throws INBOUND_MESSAGE_INVALID when it is not a usable message. */
-export async function parseInboundMessage(raw: Buffer | string, options: ParseInboundOptions = {}): Promise<InboundMessage> {
+export async function parseInboundMessage(
+  raw: Buffer | string,
+  options: ParseInboundOptions = {},
+): Promise<InboundMessage> {
   const mail = await readMail(raw);
   const h = headerLookup(mail);
-  const contentType = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const contentType = mail.headers.get('content-type') as
+    | { value?: string; params?: Record<string, string> }
+    | undefined;
   const reportType = contentType?.params?.['report-type']?.toLowerCase();
   const subject = mail.subject ?? '';
   const fromObj = (mail.from as AddressObject | undefined)?.value[0];
   const from = fromObj?.address;
 
-  if (reportType === 'feedback-report' || partOf(mail, 'message/feedback-report') !== undefined) return parseArf(mail, h, options);
+  if (reportType === 'feedback-report' || partOf(mail, 'message/feedback-report') !== undefined)
+    return parseArf(mail, h, options);
   const nonArf = detectNonArfComplaint(from ?? '', subject, h);
   if (nonArf !== null) {
     const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
     return {
-      kind: 'complaint', format: nonArf, feedbackType: 'abuse',
+      kind: 'complaint',
+      format: nonArf,
+      feedbackType: 'abuse',
       ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
-      ...correlation(returned, undefined, firstVerpToken([returned.returnPath, ...envelopeCandidates(mail, h)], options)),
+      ...correlation(
+        returned,
+        undefined,
+        firstVerpToken([returned.returnPath, ...envelopeCandidates(mail, h)], options),
+      ),
     };
   }
   const status = partOf(mail, 'message/delivery-status', 'message/global-delivery-status');
   if (status !== undefined) return parseRfc3464(mail, h, status.content, options);
-  if (reportType === 'delivery-status' || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)) {
+  if (
+    reportType === 'delivery-status'
+    || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)
+  ) {
     return parseTextBounce(mail, h, options);
   }
 
@@ -241,6 +325,9 @@ export async function parseInboundMessage(raw: Buffer | string, options: ParseIn
   const corr = correlation({}, bareId(mail.inReplyTo) ?? references(mail).at(-1), verpToken);
   const signals = detectAutoReplySignals(subject, h);
   if (signals.length > 0) return { kind: 'auto_reply', signals, ...common, text, ...corr };
-  const trimmedText = trimReplyBody({ text: mail.text ?? null, html: typeof mail.html === 'string' ? mail.html : null });
+  const trimmedText = trimReplyBody({
+    text: mail.text ?? null,
+    html: typeof mail.html === 'string' ? mail.html : null,
+  });
   return { kind: 'reply', ...common, text, trimmedText, ...corr };
 }

@@ -48,7 +48,10 @@ export function field(block: FieldBlock | undefined, name: string): string | und
 export function stripAddressType(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const afterType = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
-  const address = afterType.trim().replace(/^<(.*)>$/, '$1').trim();
+  const address = afterType
+    .trim()
+    .replace(/^<(.*)>$/, '$1')
+    .trim();
   return address === '' ? undefined : address;
 }
 
@@ -63,9 +66,10 @@ export function cleanDiagnostic(value: string | undefined): string | undefined {
   if (typed !== null) text = text.slice(typed[0].length);
   const first = /^([245]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})?\s*/.exec(text);
   if (first !== null) {
-    const repeat = first[2] === undefined
-      ? new RegExp(`\\s+${first[1]}-\\s*`, 'g')
-      : new RegExp(`\\s+${first[1]}[ -]${first[2].replaceAll('.', '\\.')}\\s*`, 'g');
+    const repeat =
+      first[2] === undefined
+        ? new RegExp(`\\s+${first[1]}-\\s*`, 'g')
+        : new RegExp(`\\s+${first[1]}[ -]${first[2].replaceAll('.', '\\.')}\\s*`, 'g');
     const rest = text.slice(first[0].length).replace(repeat, ' ');
     text = `${first[1]}${first[2] === undefined ? '' : ` ${first[2]}`} ${rest}`;
   }

@@ -10,15 +10,34 @@ export type HeaderLookup = (name: string) => string[];
 
 const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|root|bounce|bounces|mdaemon|mail\.delivery)@/i;
 const BOUNCE_DISPLAY = /mail delivery (system|subsystem)|mailer-daemon|postmaster/i;
-const BOUNCE_SUBJECT = new RegExp([
-  'undeliver', 'undelivered mail', 'delivery status notification', 'returned mail', 'failure notice',
-  'mail delivery failed', 'delivery failure', 'non[- ]?delivery', 'could not be delivered', 'mail failure',
-  'delivery has failed', 'delivery notification', 'warning: could not send', 'delayed mail', 'returning message to sender',
-].join('|'), 'i');
+const BOUNCE_SUBJECT = new RegExp(
+  [
+    'undeliver',
+    'undelivered mail',
+    'delivery status notification',
+    'returned mail',
+    'failure notice',
+    'mail delivery failed',
+    'delivery failure',
+    'non[- ]?delivery',
+    'could not be delivered',
+    'mail failure',
+    'delivery has failed',
+    'delivery notification',
+    'warning: could not send',
+    'delayed mail',
+    'returning message to sender',
+  ].join('|'),
+  'i',
+);
 const DELAY_SUBJECT = /delay|warning|still being retried|will (be )?retr/i;
 
 /** Does the sender or subject say "this is a bounce"? (used when there is no delivery-status part) */
-export function isBounceLike(from: { address?: string; name?: string }, subject: string, headers: HeaderLookup): boolean {
+export function isBounceLike(
+  from: { address?: string; name?: string },
+  subject: string,
+  headers: HeaderLookup,
+): boolean {
   if (headers('x-failed-recipients').length > 0) return true;
   if (BOUNCE_SENDER.test(from.address ?? '') || BOUNCE_DISPLAY.test(from.name ?? '')) return true;
   return BOUNCE_SUBJECT.test(subject);
@@ -38,7 +57,8 @@ export function detectNonArfComplaint(from: string, subject: string, headers: He
   return null;
 }
 
-const AUTO_SUBJECT = /^\s*(auto:|automatic reply:|auto(matic)? response:|autoreply:|auto-reply:|out of (the )?office( autoreply)?:|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence:|respuesta autom[aá]tica|fuera de la oficina)/i;
+const AUTO_SUBJECT =
+  /^\s*(auto:|automatic reply:|auto(matic)? response:|autoreply:|auto-reply:|out of (the )?office( autoreply)?:|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence:|respuesta autom[aá]tica|fuera de la oficina)/i;
 
 /**
  * RFC 3834 and vendor auto-reply signals, each named (e.g. `auto-submitted:auto-replied`).
@@ -47,7 +67,11 @@ const AUTO_SUBJECT = /^\s*(auto:|automatic reply:|auto(matic)? response:|autorep
 export function detectAutoReplySignals(subject: string, headers: HeaderLookup): string[] {
   const signals: string[] = [];
   for (const v of headers('auto-submitted')) {
-    const value = v.trim().toLowerCase().split(/[\s;(]/)[0] ?? '';
+    const value =
+      v
+        .trim()
+        .toLowerCase()
+        .split(/[\s;(]/)[0] ?? '';
     if (value !== '' && value !== 'no') signals.push(`auto-submitted:${value}`);
   }
   for (const name of ['x-autoreply', 'x-autorespond', 'x-auto-response-suppress']) {

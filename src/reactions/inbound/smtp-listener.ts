@@ -21,7 +21,10 @@ export interface InboundLog {
   error(obj: object, msg?: string): void;
 }
 
-export interface InboundEnvelope { mailFrom: string; rcptTo: string[] }
+export interface InboundEnvelope {
+  mailFrom: string;
+  rcptTo: string[];
+}
 
 export interface InboundSmtpListenerDeps {
   log?: InboundLog;
@@ -63,7 +66,10 @@ function smtpError(responseCode: number, message: string): Error & { responseCod
 
 const SILENT_LOG: InboundLog = { info() {}, warn() {}, error() {} };
 
-export function createInboundSmtpListener(deps: InboundSmtpListenerDeps, options: InboundSmtpListenerOptions): InboundSmtpListener {
+export function createInboundSmtpListener(
+  deps: InboundSmtpListenerDeps,
+  options: InboundSmtpListenerOptions,
+): InboundSmtpListener {
   const log = deps.log ?? SILENT_LOG;
   const limit = options.maxMessageBytes;
   const maxRecipients = options.maxRecipients ?? 50;
@@ -142,24 +148,29 @@ export function createInboundSmtpListener(deps: InboundSmtpListenerDeps, options
       callback();
     },
     onData(stream, session, callback) {
-      handle(stream, session).then(() => callback(), (err: unknown) => callback(toError(err)));
+      handle(stream, session).then(
+        () => callback(),
+        (err: unknown) => callback(toError(err)),
+      );
     },
   });
   server.on('error', (err) => log.error({ err }, 'inbound SMTP server error'));
 
   return {
-    listen: () => new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.server.once('error', onError);
-      server.listen(options.port, options.host, () => {
-        server.server.off('error', onError);
-        const port = (server.server.address() as AddressInfo).port;
-        log.info({ host: options.host, port }, 'inbound SMTP listening');
-        resolve({ port });
-      });
-    }),
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-    }),
+    listen: () =>
+      new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.server.once('error', onError);
+        server.listen(options.port, options.host, () => {
+          server.server.off('error', onError);
+          const port = (server.server.address() as AddressInfo).port;
+          log.info({ host: options.host, port }, 'inbound SMTP listening');
+          resolve({ port });
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+      }),
   };
 }

@@ -29,14 +29,22 @@ export function summarizeInbound(parsed: InboundMessage): InboundSummaryLine[] {
         const isBounce = c.kind === 'hard_bounce' || c.kind === 'soft_bounce';
         return {
           recipient: r.recipient,
-          kind: isBounce ? c.kind as SummaryKind : 'not_bounce',
+          kind: isBounce ? (c.kind as SummaryKind) : 'not_bounce',
           reason: c.reason,
           status: c.status,
           ...(isBounce ? {} : { detail: c.kind }),
         };
       });
     case 'complaint':
-      return [{ recipient: parsed.originalRcpt ?? '', kind: 'complaint', reason: 'feedback', status: null, detail: parsed.feedbackType }];
+      return [
+        {
+          recipient: parsed.originalRcpt ?? '',
+          kind: 'complaint',
+          reason: 'feedback',
+          status: null,
+          detail: parsed.feedbackType,
+        },
+      ];
     case 'auto_reply':
       return [{ recipient: parsed.from ?? '', kind: 'auto_reply', reason: 'vacation', status: null }];
     case 'reply':
@@ -60,5 +68,8 @@ export async function trimReplyInput(content: string | Buffer): Promise<string> 
   const parsed = await parseInboundMessage(content);
   if (parsed.kind === 'reply') return parsed.trimmedText;
   if (parsed.kind === 'auto_reply') return trimReplyText(parsed.text);
-  throw new SwitchyardError('INBOUND_MESSAGE_INVALID', `message is a ${parsed.kind === 'dsn' ? 'delivery status notification' : 'complaint report'}, not a reply`);
+  throw new SwitchyardError(
+    'INBOUND_MESSAGE_INVALID',
+    `message is a ${parsed.kind === 'dsn' ? 'delivery status notification' : 'complaint report'}, not a reply`,
+  );
 }

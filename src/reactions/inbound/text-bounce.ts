@@ -5,7 +5,10 @@
  * text around each address as that recipient's diagnostic. Pure text handling.
  */
 
-export interface TextBounceRecipient { recipient: string; diagnostic: string }
+export interface TextBounceRecipient {
+  recipient: string;
+  diagnostic: string;
+}
 export interface TextBounceScan {
   recipients: TextBounceRecipient[];
   /** The human notice above the returned message. */
@@ -14,16 +17,19 @@ export interface TextBounceScan {
   returned: string | null;
 }
 
-const ORIGINAL_MARKER = new RegExp([
-  '^-+\\s*this is a copy of the message',
-  '^-+\\s*below this line is a copy of the message',
-  '^-+\\s*original message',
-  '^-+\\s*the header of the original message',
-  '^-+\\s*undelivered message',
-  '^\\s*original message follows',
-  '^-+\\s*returned message',
-  '^\\s*-+ ?(the )?original message (headers )?(follows|is attached)',
-].join('|'), 'im');
+const ORIGINAL_MARKER = new RegExp(
+  [
+    '^-+\\s*this is a copy of the message',
+    '^-+\\s*below this line is a copy of the message',
+    '^-+\\s*original message',
+    '^-+\\s*the header of the original message',
+    '^-+\\s*undelivered message',
+    '^\\s*original message follows',
+    '^-+\\s*returned message',
+    '^\\s*-+ ?(the )?original message (headers )?(follows|is attached)',
+  ].join('|'),
+  'im',
+);
 const ADDRESS = /<?([a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)>?/gi;
 
 function oneLine(text: string): string {
@@ -31,11 +37,20 @@ function oneLine(text: string): string {
 }
 
 /** Scans a text bounce; `exclude` lists addresses that are never the failed recipient (our own, the daemon). */
-export function scanTextBounce(body: string, options: { exclude?: readonly string[]; failedRecipients?: readonly string[] } = {}): TextBounceScan {
+export function scanTextBounce(
+  body: string,
+  options: { exclude?: readonly string[]; failedRecipients?: readonly string[] } = {},
+): TextBounceScan {
   const text = body.replace(/\r\n?/g, '\n');
   const marker = ORIGINAL_MARKER.exec(text);
   const notice = marker === null ? text : text.slice(0, marker.index);
-  const returned = marker === null ? null : text.slice(marker.index + marker[0].length).replace(/^[^\n]*\n/, '').replace(/^\s+/, '');
+  const returned =
+    marker === null
+      ? null
+      : text
+          .slice(marker.index + marker[0].length)
+          .replace(/^[^\n]*\n/, '')
+          .replace(/^\s+/, '');
   const excluded = new Set((options.exclude ?? []).map((a) => a.toLowerCase()));
   const isDaemon = (a: string): boolean => /^(mailer-daemon|postmaster|mail-daemon)@/i.test(a);
 
@@ -51,9 +66,12 @@ export function scanTextBounce(body: string, options: { exclude?: readonly strin
   }
   // X-Failed-Recipients (Exim, Gmail) is authoritative for who failed; the notice supplies the text.
   const failed = (options.failedRecipients ?? []).map((a) => a.trim()).filter((a) => a !== '');
-  const chosen = failed.length > 0
-    ? failed.map((address) => firsts.find((f) => f.address.toLowerCase() === address.toLowerCase()) ?? { address, index: -1 })
-    : firsts;
+  const chosen =
+    failed.length > 0
+      ? failed.map(
+          (address) => firsts.find((f) => f.address.toLowerCase() === address.toLowerCase()) ?? { address, index: -1 },
+        )
+      : firsts;
 
   const recipients = chosen.map((entry) => {
     if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice) };

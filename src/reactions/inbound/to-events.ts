@@ -10,8 +10,12 @@ import type { BounceKind } from '../../core/bounce/types.ts';
 import type { InboundMessage } from './types.ts';
 
 const EVENT_FOR_KIND: Readonly<Record<BounceKind, EventType>> = {
-  hard_bounce: 'bounced_hard', soft_bounce: 'bounced_soft', deferred: 'deferred', delivered: 'delivered',
-  complaint: 'complained', auto_reply: 'auto_replied',
+  hard_bounce: 'bounced_hard',
+  soft_bounce: 'bounced_soft',
+  deferred: 'deferred',
+  delivered: 'delivered',
+  complaint: 'complained',
+  auto_reply: 'auto_replied',
 };
 
 /** ARF types that mean "this person objects"; not-spam and auth-failure are not about the contact. */
@@ -21,8 +25,10 @@ export function toEngagementEvents(
   parsed: InboundMessage,
   options: { receivedAt: Date; sourceId: string; verpSecret?: string },
 ): EngagementEvent[] {
-  const verp = parsed.verpToken !== undefined && options.verpSecret !== undefined
-    ? decodeVerpToken(parsed.verpToken, options.verpSecret) : null;
+  const verp =
+    parsed.verpToken !== undefined && options.verpSecret !== undefined
+      ? decodeVerpToken(parsed.verpToken, options.verpSecret)
+      : null;
   const base = {
     provider: 'inbound',
     occurredAt: options.receivedAt,
@@ -44,24 +50,38 @@ export function toEngagementEvents(
       }));
     case 'complaint':
       if (!COMPLAINT_TYPES.has(parsed.feedbackType)) return [];
-      return [{
-        ...base, type: 'complained', sourceId: `${options.sourceId}:complaint`, reason: 'feedback',
-        ...(parsed.originalRcpt === undefined ? {} : { email: parsed.originalRcpt }),
-        ...(parsed.userAgent === undefined ? {} : { userAgent: parsed.userAgent }),
-        ...(parsed.sourceIp === undefined ? {} : { ip: parsed.sourceIp }),
-        raw: { format: parsed.format, feedbackType: parsed.feedbackType },
-      }];
+      return [
+        {
+          ...base,
+          type: 'complained',
+          sourceId: `${options.sourceId}:complaint`,
+          reason: 'feedback',
+          ...(parsed.originalRcpt === undefined ? {} : { email: parsed.originalRcpt }),
+          ...(parsed.userAgent === undefined ? {} : { userAgent: parsed.userAgent }),
+          ...(parsed.sourceIp === undefined ? {} : { ip: parsed.sourceIp }),
+          raw: { format: parsed.format, feedbackType: parsed.feedbackType },
+        },
+      ];
     case 'auto_reply':
-      return [{
-        ...base, type: 'auto_replied', sourceId: `${options.sourceId}:auto_reply`, reason: 'vacation',
-        ...(parsed.from === undefined ? {} : { email: parsed.from }),
-        raw: { signals: parsed.signals },
-      }];
+      return [
+        {
+          ...base,
+          type: 'auto_replied',
+          sourceId: `${options.sourceId}:auto_reply`,
+          reason: 'vacation',
+          ...(parsed.from === undefined ? {} : { email: parsed.from }),
+          raw: { signals: parsed.signals },
+        },
+      ];
     case 'reply':
-      return [{
-        ...base, type: 'replied', sourceId: `${options.sourceId}:reply`,
-        ...(parsed.from === undefined ? {} : { email: parsed.from }),
-        raw: { subject: parsed.subject ?? null, trimmedText: parsed.trimmedText },
-      }];
+      return [
+        {
+          ...base,
+          type: 'replied',
+          sourceId: `${options.sourceId}:reply`,
+          ...(parsed.from === undefined ? {} : { email: parsed.from }),
+          raw: { subject: parsed.subject ?? null, trimmedText: parsed.trimmedText },
+        },
+      ];
   }
 }

@@ -9,7 +9,13 @@
 import { extractVerpToken } from '../../core/bounce/verp.ts';
 import type { EngagementEvent } from '../../core/events.ts';
 import {
-  judgeReport, sendsToLookUp, type ReportClaim, type ReportReferences, type SendKey, type SentMessage, type UntrustedReason,
+  judgeReport,
+  sendsToLookUp,
+  type ReportClaim,
+  type ReportReferences,
+  type SendKey,
+  type SentMessage,
+  type UntrustedReason,
 } from '../../core/inbound/report-trust.ts';
 import type { NewReviewItem } from '../review-queue.ts';
 import type { InboundEnvelope } from './smtp-listener.ts';
@@ -37,14 +43,24 @@ const WHY: Readonly<Record<UntrustedReason, string>> = {
 };
 
 /** Every VERP token (envelope recipients first, then the report) and Message-ID the email names. */
-export function referencesOf(parsed: InboundMessage, envelope: InboundEnvelope, options: ParseInboundOptions = {}): ReportReferences {
+export function referencesOf(
+  parsed: InboundMessage,
+  envelope: InboundEnvelope,
+  options: ParseInboundOptions = {},
+): ReportReferences {
   const fromEnvelope = envelope.rcptTo
-    .map((r) => extractVerpToken(r, { prefix: options.verpPrefix ?? 'b', ...(options.verpDomain === undefined ? {} : { domain: options.verpDomain }) }))
+    .map((r) =>
+      extractVerpToken(r, {
+        prefix: options.verpPrefix ?? 'b',
+        ...(options.verpDomain === undefined ? {} : { domain: options.verpDomain }),
+      }),
+    )
     .filter((t): t is string => t !== null);
-  const ids = parsed.kind === 'reply' || parsed.kind === 'auto_reply'
-    // the message replied to first, then the thread from its newest end
-    ? [parsed.inReplyTo, parsed.originalMessageId, ...[...parsed.references].reverse()]
-    : [parsed.originalMessageId];
+  const ids =
+    parsed.kind === 'reply' || parsed.kind === 'auto_reply'
+      ? // the message replied to first, then the thread from its newest end
+        [parsed.inReplyTo, parsed.originalMessageId, ...[...parsed.references].reverse()]
+      : [parsed.originalMessageId];
   return {
     verpTokens: [...new Set([...fromEnvelope, ...(parsed.verpToken === undefined ? [] : [parsed.verpToken])])],
     messageIds: [...new Set(ids.filter((id): id is string => id !== undefined && id !== ''))],
@@ -56,22 +72,34 @@ function claimOf(parsed: InboundMessage, event: EngagementEvent, index: number):
   switch (parsed.kind) {
     case 'dsn': {
       const r = parsed.recipients[index];
-      return { addresses: [r?.recipient, r?.originalRecipient].filter((a): a is string => a !== undefined && a !== ''), match: 'if_given' };
+      return {
+        addresses: [r?.recipient, r?.originalRecipient].filter((a): a is string => a !== undefined && a !== ''),
+        match: 'if_given',
+      };
     }
-    case 'complaint': return { addresses: event.email === undefined ? [] : [event.email], match: 'if_given' };
-    case 'reply': return { addresses: event.email === undefined ? [] : [event.email], match: 'required' };
-    case 'auto_reply': return { addresses: [], match: 'none' };
+    case 'complaint':
+      return { addresses: event.email === undefined ? [] : [event.email], match: 'if_given' };
+    case 'reply':
+      return { addresses: event.email === undefined ? [] : [event.email], match: 'required' };
+    case 'auto_reply':
+      return { addresses: [], match: 'none' };
   }
 }
 
 export async function vouchForEvents(
-  findSentMessages: FindSentMessages, parsed: InboundMessage, events: readonly EngagementEvent[],
-  refs: ReportReferences, verpSecrets: readonly string[],
+  findSentMessages: FindSentMessages,
+  parsed: InboundMessage,
+  events: readonly EngagementEvent[],
+  refs: ReportReferences,
+  verpSecrets: readonly string[],
 ): Promise<VouchedEvents> {
   if (events.length === 0) return { ingest: [], review: [] };
   const lookup = sendsToLookUp(refs, verpSecrets);
   const keys = [...lookup.signed, ...lookup.named];
-  const found = keys.length === 0 && lookup.legacyMessageIds.length === 0 ? [] : await findSentMessages(keys, lookup.legacyMessageIds);
+  const found =
+    keys.length === 0 && lookup.legacyMessageIds.length === 0
+      ? []
+      : await findSentMessages(keys, lookup.legacyMessageIds);
   const out: VouchedEvents = { ingest: [], review: [] };
   events.forEach((event, i) => {
     const verdict = judgeReport(claimOf(parsed, event, i), lookup, found);
@@ -79,7 +107,10 @@ export async function vouchForEvents(
     if (verdict.trusted) {
       const { send } = verdict;
       out.ingest.push({
-        ...event, email: send.email, campaignId: send.campaignId, contactId: send.contactId,
+        ...event,
+        email: send.email,
+        campaignId: send.campaignId,
+        contactId: send.contactId,
         ...(send.messageId === null ? {} : { messageId: send.messageId }),
         raw: isReply ? { ...(event.raw as object), verified: true, via: verdict.via } : event.raw,
       });
@@ -88,11 +119,25 @@ export async function vouchForEvents(
       // Unattributed (no message id for ingest to correlate), so a spoofed reply earns no contact
       // any engagement; the id it claimed stays in raw for the reviewer.
       const { campaignId: _c, contactId: _k, messageId, ...unattributed } = event;
-      out.ingest.push({ ...unattributed, raw: { ...(event.raw as object), verified: false, unverified: verdict.reason, claimedMessageId: messageId ?? null } });
+      out.ingest.push({
+        ...unattributed,
+        raw: {
+          ...(event.raw as object),
+          verified: false,
+          unverified: verdict.reason,
+          claimedMessageId: messageId ?? null,
+        },
+      });
     } else {
       out.review.push({
-        sourceId: event.sourceId, contactId: null, campaignId: null, intent: `unverified_${event.type}`, confidence: 0,
-        excerpt: excerpt(`${event.type}${event.reason === undefined ? '' : ` (${event.reason}${event.status === undefined ? '' : ` ${event.status}`})`} for ${event.email ?? 'an unnamed address'}; not acted on: ${WHY[verdict.reason]}.`),
+        sourceId: event.sourceId,
+        contactId: null,
+        campaignId: null,
+        intent: `unverified_${event.type}`,
+        confidence: 0,
+        excerpt: excerpt(
+          `${event.type}${event.reason === undefined ? '' : ` (${event.reason}${event.status === undefined ? '' : ` ${event.status}`})`} for ${event.email ?? 'an unnamed address'}; not acted on: ${WHY[verdict.reason]}.`,
+        ),
       });
     }
   });
@@ -100,7 +145,9 @@ export async function vouchForEvents(
     const extra = out.review.length - MAX_REVIEW_ITEMS_PER_MESSAGE + 1;
     out.review = out.review.slice(0, MAX_REVIEW_ITEMS_PER_MESSAGE);
     const last = out.review[out.review.length - 1]!;
-    last.excerpt = excerpt(`This and ${extra - 1} more unverified reports in this message (not listed one by one). This one: ${last.excerpt}`);
+    last.excerpt = excerpt(
+      `This and ${extra - 1} more unverified reports in this message (not listed one by one). This one: ${last.excerpt}`,
+    );
   }
   return out;
 }

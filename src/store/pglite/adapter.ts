@@ -5,7 +5,17 @@
  * transaction() does so), because an aborted one would poison every later query.
  */
 import { PGlite, types } from '@electric-sql/pglite';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Db, Queryable, QueryResult } from '../port.ts';
@@ -29,12 +39,21 @@ function lockDataDir(dataDir: string): () => void {
       const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => { try { unlinkSync(path); } catch { /* already gone */ } };
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(path, 'utf8'));
       if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new SwitchyardError('STORE_UNREACHABLE', `the embedded database in ${dataDir} is in use by process ${owner} (is \`npm start\` running?); use the HTTP API or stop it first`);
+        throw new SwitchyardError(
+          'STORE_UNREACHABLE',
+          `the embedded database in ${dataDir} is in use by process ${owner} (is \`npm start\` running?); use the HTTP API or stop it first`,
+        );
       }
       unlinkSync(path); // stale: its owner died
     }
@@ -73,13 +92,20 @@ export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
     const lock = lockDataDir(dataDir);
-    unlock = () => { restrictTree(dataDir); lock(); };
+    unlock = () => {
+      restrictTree(dataDir);
+      lock();
+    };
   }
   try {
     pg = await PGlite.create(options.dataDir ?? 'memory://', { parsers: PARSERS });
   } catch (cause) {
     unlock();
-    throw new SwitchyardError('STORE_UNREACHABLE', `cannot open PGlite data directory ${options.dataDir ?? '(memory)'}: ${String(cause)}`, { cause });
+    throw new SwitchyardError(
+      'STORE_UNREACHABLE',
+      `cannot open PGlite data directory ${options.dataDir ?? '(memory)'}: ${String(cause)}`,
+      { cause },
+    );
   }
   if (dataDir !== undefined) restrictTree(dataDir);
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
@@ -98,7 +124,9 @@ export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
     async listen(channel, onNotify) {
       const unsubscribe = await pg.listen(channel, onNotify);
-      return async () => { await unsubscribe(); };
+      return async () => {
+        await unsubscribe();
+      };
     },
     async ping() {
       if (pg.closed) throw new SwitchyardError('STORE_UNREACHABLE', 'PGlite is closed');

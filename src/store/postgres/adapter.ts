@@ -15,7 +15,9 @@ export interface PostgresOptions {
 const INT8 = 20;
 const typeParsers = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 function quoteIdent(name: string): string {
@@ -31,13 +33,19 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
     types: typeParsers,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema},public` }),
   });
-  pool.on('error', () => { /* idle client errors surface on the next query */ });
+  pool.on('error', () => {
+    /* idle client errors surface on the next query */
+  });
   try {
     if (schema !== undefined) await pool.query(`create schema if not exists ${schema}`);
     else await pool.query('select 1');
   } catch (cause) {
     await pool.end().catch(() => undefined);
-    throw new SwitchyardError('STORE_UNREACHABLE', `cannot connect to PostgreSQL (${redact(options.url)}): ${(cause as Error).message}`, { cause, retryable: true });
+    throw new SwitchyardError(
+      'STORE_UNREACHABLE',
+      `cannot connect to PostgreSQL (${redact(options.url)}): ${(cause as Error).message}`,
+      { cause, retryable: true },
+    );
   }
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
@@ -58,7 +66,9 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
       // a checked-out client that loses its connection emits 'error'; unheard, it would end the
       // process. The failing query rejects as well, which is what the caller sees.
       let broken: Error | undefined;
-      const onError = (err: Error): void => { broken = err; };
+      const onError = (err: Error): void => {
+        broken = err;
+      };
       client.on('error', onError);
       try {
         await client.query('begin').catch(transientAsRetryable);
@@ -139,7 +149,10 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
       try {
         await pool.query('select 1');
       } catch (cause) {
-        throw new SwitchyardError('STORE_UNREACHABLE', `PostgreSQL unreachable: ${(cause as Error).message}`, { cause, retryable: true });
+        throw new SwitchyardError('STORE_UNREACHABLE', `PostgreSQL unreachable: ${(cause as Error).message}`, {
+          cause,
+          retryable: true,
+        });
       }
     },
     async close() {
@@ -168,10 +181,15 @@ const TRANSIENT_SOCKET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMED
 function transientAsRetryable(err: unknown): never {
   const { code, message } = err as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : String(err);
-  const transient = (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_SOCKET.has(code)))
+  const transient =
+    (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_SOCKET.has(code)))
     || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(text);
   if (!transient) throw err;
-  throw new SwitchyardError('STORE_UNREACHABLE', `PostgreSQL: ${text}`, { cause: err, retryable: true, details: typeof code === 'string' ? { sqlstate: code } : undefined });
+  throw new SwitchyardError('STORE_UNREACHABLE', `PostgreSQL: ${text}`, {
+    cause: err,
+    retryable: true,
+    details: typeof code === 'string' ? { sqlstate: code } : undefined,
+  });
 }
 
 /** Removes the password from a connection string before it is shown. */

@@ -31,15 +31,34 @@ describe('JSON depth guard', () => {
     bare.app.post('/walk', async (req) => ({ depth: walk(req.body) }));
     t.after(() => bare.app.close());
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    assert.equal((await bare.app.inject({ method: 'POST', url: '/walk', payload: deep, headers: { 'content-type': 'application/json' } })).statusCode, 500);
+    assert.equal(
+      (
+        await bare.app.inject({
+          method: 'POST',
+          url: '/walk',
+          payload: deep,
+          headers: { 'content-type': 'application/json' },
+        })
+      ).statusCode,
+      500,
+    );
 
     const g = await setup();
     g.app.post('/walk', async (req) => ({ depth: walk(req.body) }));
     t.after(() => g.app.close());
-    const walked = await g.app.inject({ method: 'POST', url: '/walk', payload: deep, headers: { 'content-type': 'application/json' } });
+    const walked = await g.app.inject({
+      method: 'POST',
+      url: '/walk',
+      payload: deep,
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(walked.statusCode, 400);
     assert.equal(walked.json().error, 'JSON_TOO_DEEP');
-    for (const body of ['['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000), '['.repeat(100_000)]) {
+    for (const body of [
+      '['.repeat(100_000) + ']'.repeat(100_000),
+      '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000),
+      '['.repeat(100_000),
+    ]) {
       const res = await post(g, body);
       assert.equal(res.statusCode, 400);
       assert.deepEqual(Object.keys(res.json()).sort(), ['error', 'message']);
@@ -52,14 +71,19 @@ describe('JSON depth guard', () => {
     const g = await setup(3);
     t.after(() => g.app.close());
     assert.equal((await post(g, '{"a":[{"b":1}]}')).statusCode, 200);
-    const withCharset = await g.app.inject({ method: 'POST', url: '/v1/campaigns', payload: '[[[[]]]]', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const withCharset = await g.app.inject({
+      method: 'POST',
+      url: '/v1/campaigns',
+      payload: '[[[[]]]]',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
     assert.equal(withCharset.json().error, 'JSON_TOO_DEEP', 'media type parameters do not bypass the check');
     assert.equal((await post(g, '{"a":[{"b":[]}]}')).statusCode, 400);
     assert.equal((await post(g, JSON.stringify({ a: '[[[[[[{{{{', b: 'say \\"[[[[ "', c: [1] }))).statusCode, 200);
     assert.deepEqual(g.bodies[1], { a: '[[[[[[{{{{', b: 'say \\"[[[[ "', c: [1] });
   });
 
-  it('keeps the parser\'s other protections: malformed JSON and prototype poisoning are 400', async (t) => {
+  it("keeps the parser's other protections: malformed JSON and prototype poisoning are 400", async (t) => {
     const g = await setup();
     t.after(() => g.app.close());
     assert.equal((await post(g, '{"a":')).statusCode, 400);
@@ -77,9 +101,12 @@ describe('JSON depth guard', () => {
   });
 
   it('property: agrees with the depth of the parsed value for any JSON text', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 0, max: 10 }), (value, limit) => {
-      const text = JSON.stringify(value);
-      assert.equal(exceedsJsonDepth(text, limit), depthOf(value) > limit);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 0, max: 10 }), (value, limit) => {
+        const text = JSON.stringify(value);
+        assert.equal(exceedsJsonDepth(text, limit), depthOf(value) > limit);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

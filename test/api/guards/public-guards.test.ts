@@ -17,10 +17,15 @@ describe('public guards with the real tracking routes', () => {
     const unsubscribes: Parameters<TrackingDeps['unsubscribe']>[0][] = [];
     registerPublicGuards(g.app, publicGuardOptions(loadConfig({}).http), { clock });
     await registerTrackingRoutes(g.app, {
-      secrets: SECRETS, clock,
+      secrets: SECRETS,
+      clock,
       async record() {},
-      async unsubscribe(input) { unsubscribes.push(input); },
-      async template() { return { links: [] }; },
+      async unsubscribe(input) {
+        unsubscribes.push(input);
+      },
+      async template() {
+        return { links: [] };
+      },
     });
     await g.app.ready();
     t.after(() => g.app.close());
@@ -36,7 +41,12 @@ describe('public guards with the real tracking routes', () => {
     assert.match(String(page.headers['content-security-policy']), /style-src 'unsafe-inline'; form-action 'self'/);
     assert.equal(page.headers['x-frame-options'], 'DENY');
 
-    const oneClick = await g.app.inject({ method: 'POST', url: `/t/u/${unsub}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+    const oneClick = await g.app.inject({
+      method: 'POST',
+      url: `/t/u/${unsub}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'List-Unsubscribe=One-Click',
+    });
     assert.equal(oneClick.statusCode, 200);
     assert.equal(unsubscribes.length, 1);
   });
@@ -44,13 +54,25 @@ describe('public guards with the real tracking routes', () => {
   it('a flood of pixel hits from one address is cut at the configured limit, with Retry-After', async (t) => {
     const clock = createManualClock();
     const g = createGuardedApp();
-    const http = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '600', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '50' }).http;
+    const http = loadConfig({
+      SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '600',
+      SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '50',
+    }).http;
     registerPublicGuards(g.app, publicGuardOptions(http), { clock });
-    await registerTrackingRoutes(g.app, { secrets: SECRETS, clock, async record() {}, async unsubscribe() {}, async template() { return { links: [] }; } });
+    await registerTrackingRoutes(g.app, {
+      secrets: SECRETS,
+      clock,
+      async record() {},
+      async unsubscribe() {},
+      async template() {
+        return { links: [] };
+      },
+    });
     t.after(() => g.app.close());
     const url = `/t/o/${signToken(SECRETS, { kind: 'o', ledgerId: LEDGER })}`;
     let admitted = 0;
-    for (let i = 0; i < 200; i++) if ((await g.app.inject({ url, remoteAddress: '198.51.100.5' })).statusCode === 200) admitted++;
+    for (let i = 0; i < 200; i++)
+      if ((await g.app.inject({ url, remoteAddress: '198.51.100.5' })).statusCode === 200) admitted++;
     assert.equal(admitted, 50);
     await clock.advance(100);
     const after = await g.app.inject({ url, remoteAddress: '198.51.100.5' });

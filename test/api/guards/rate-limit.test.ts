@@ -2,13 +2,25 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createManualClock } from '../../../src/clock/manual.ts';
 import { loadConfig } from '../../../src/config.ts';
-import { addressBucket, keyBucket, registerRateLimit, type RateLimitOptions } from '../../../src/api/guards/rate-limit.ts';
+import {
+  addressBucket,
+  keyBucket,
+  registerRateLimit,
+  type RateLimitOptions,
+} from '../../../src/api/guards/rate-limit.ts';
 import { adminGuardOptions, publicGuardOptions } from '../../../src/api/guards/register.ts';
 import { addDummyRoutes, callsTo, createGuardedApp, type GuardedApp } from '../../support/guarded-app.ts';
 
-const TINY: RateLimitOptions = { perAddress: { perMinute: 60, burst: 3 }, perKey: { perMinute: 60, burst: 2 }, maxTracked: 1000 };
+const TINY: RateLimitOptions = {
+  perAddress: { perMinute: 60, burst: 3 },
+  perKey: { perMinute: 60, burst: 2 },
+  maxTracked: 1000,
+};
 
-async function setup(options: RateLimitOptions = TINY, trustProxy?: boolean): Promise<{ g: GuardedApp; clock: ReturnType<typeof createManualClock> }> {
+async function setup(
+  options: RateLimitOptions = TINY,
+  trustProxy?: boolean,
+): Promise<{ g: GuardedApp; clock: ReturnType<typeof createManualClock> }> {
   const clock = createManualClock();
   const g = createGuardedApp(trustProxy === undefined ? {} : { trustProxy });
   registerRateLimit(g.app, options, { clock });
@@ -17,7 +29,12 @@ async function setup(options: RateLimitOptions = TINY, trustProxy?: boolean): Pr
   return { g, clock };
 }
 
-const from = (ip: string, headers: Record<string, string> = {}) => ({ method: 'GET' as const, url: '/v1/campaigns', remoteAddress: ip, headers });
+const from = (ip: string, headers: Record<string, string> = {}) => ({
+  method: 'GET' as const,
+  url: '/v1/campaigns',
+  remoteAddress: ip,
+  headers,
+});
 
 describe('rate limit guard', () => {
   it('2 000 requests from one address: the burst gets through, then 429 RATE_LIMITED with Retry-After', async (t) => {
@@ -61,14 +78,19 @@ describe('rate limit guard', () => {
     assert.equal(third.statusCode, 429, 'the key is limited across addresses');
     assert.match(third.json().message, /API key/);
     assert.doesNotMatch(third.body, /sk_live_one/, 'the key is never echoed');
-    assert.equal((await g.app.inject(from('192.0.2.3'))).statusCode, 200, 'the address refused by the key limit did not spend its own budget');
+    assert.equal(
+      (await g.app.inject(from('192.0.2.3'))).statusCode,
+      200,
+      'the address refused by the key limit did not spend its own budget',
+    );
   });
 
   it('rotating made-up keys does not escape the address limit', async (t) => {
     const { g } = await setup();
     t.after(() => g.app.close());
     const codes = [];
-    for (let i = 0; i < 10; i++) codes.push((await g.app.inject(from('192.0.2.9', { authorization: `Bearer fake-${i}` }))).statusCode);
+    for (let i = 0; i < 10; i++)
+      codes.push((await g.app.inject(from('192.0.2.9', { authorization: `Bearer fake-${i}` }))).statusCode);
     assert.deepEqual(codes, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
   });
 
@@ -81,29 +103,53 @@ describe('rate limit guard', () => {
   });
 
   it('the public options give /webhooks/* its own, larger per-address budget; 0 disables a limit', async (t) => {
-    const http = loadConfig({ SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '60', SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '2', SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: '0' }).http;
+    const http = loadConfig({
+      SWITCHYARD_RATE_LIMIT_PUBLIC_PER_MIN: '60',
+      SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: '2',
+      SWITCHYARD_RATE_LIMIT_WEBHOOK_PER_MIN: '0',
+    }).http;
     const { g } = await setup(publicGuardOptions(http).rateLimit);
     t.after(() => g.app.close());
     const pixel = () => g.app.inject({ url: '/t/o/abc', remoteAddress: '10.0.0.1' });
-    assert.deepEqual([(await pixel()).statusCode, (await pixel()).statusCode, (await pixel()).statusCode], [200, 200, 429]);
+    assert.deepEqual(
+      [(await pixel()).statusCode, (await pixel()).statusCode, (await pixel()).statusCode],
+      [200, 200, 429],
+    );
     for (let i = 0; i < 500; i++) {
-      const r = await g.app.inject({ method: 'POST', url: '/webhooks/sendgrid', remoteAddress: '10.0.0.1', payload: {} });
+      const r = await g.app.inject({
+        method: 'POST',
+        url: '/webhooks/sendgrid',
+        remoteAddress: '10.0.0.1',
+        payload: {},
+      });
       assert.equal(r.statusCode, 200);
     }
-    assert.deepEqual(publicGuardOptions(http).rateLimit.prefixRules?.map((r) => r.prefix), ['/webhooks/', '/t/u/'], 'one-click unsubscribes from mailbox providers get the provider budget');
+    assert.deepEqual(
+      publicGuardOptions(http).rateLimit.prefixRules?.map((r) => r.prefix),
+      ['/webhooks/', '/t/u/'],
+      'one-click unsubscribes from mailbox providers get the provider budget',
+    );
   });
 
   it('uses request.ip: X-Forwarded-For is ignored unless trustProxy is set', async (t) => {
     const direct = await setup();
     t.after(() => direct.g.app.close());
     for (let i = 0; i < 3; i++) await direct.g.app.inject(from('192.0.2.20', { 'x-forwarded-for': `198.51.100.${i}` }));
-    assert.equal((await direct.g.app.inject(from('192.0.2.20', { 'x-forwarded-for': '198.51.100.99' }))).statusCode, 429, 'a spoofed header does not buy a new bucket');
+    assert.equal(
+      (await direct.g.app.inject(from('192.0.2.20', { 'x-forwarded-for': '198.51.100.99' }))).statusCode,
+      429,
+      'a spoofed header does not buy a new bucket',
+    );
 
     const proxied = await setup(TINY, true);
     t.after(() => proxied.g.app.close());
     for (let i = 0; i < 3; i++) await proxied.g.app.inject(from('10.0.0.2', { 'x-forwarded-for': '198.51.100.1' }));
     assert.equal((await proxied.g.app.inject(from('10.0.0.2', { 'x-forwarded-for': '198.51.100.1' }))).statusCode, 429);
-    assert.equal((await proxied.g.app.inject(from('10.0.0.2', { 'x-forwarded-for': '198.51.100.2' }))).statusCode, 200, 'behind a trusted proxy each client counts apart');
+    assert.equal(
+      (await proxied.g.app.inject(from('10.0.0.2', { 'x-forwarded-for': '198.51.100.2' }))).statusCode,
+      200,
+      'behind a trusted proxy each client counts apart',
+    );
   });
 
   it('IPv6 addresses count by /64; IPv4-mapped addresses as IPv4', async (t) => {
@@ -147,6 +193,9 @@ describe('rate limit guard', () => {
     assert.deepEqual(admin.rateLimit.perAddress, { perMinute: 600, burst: 120 });
     assert.deepEqual(admin.rateLimit.perKey, { perMinute: 600, burst: 120 });
     assert.equal(publicGuardOptions(config.http).rateLimit.perKey, undefined);
-    assert.throws(() => loadConfig({ SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '-1' }), /SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN/);
+    assert.throws(
+      () => loadConfig({ SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '-1' }),
+      /SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN/,
+    );
   });
 });

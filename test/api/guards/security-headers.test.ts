@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { registerAdminSecurityHeaders, registerPublicSecurityHeaders } from '../../../src/api/guards/security-headers.ts';
+import {
+  registerAdminSecurityHeaders,
+  registerPublicSecurityHeaders,
+} from '../../../src/api/guards/security-headers.ts';
 import { addDummyRoutes, createGuardedApp, type GuardedApp } from '../../support/guarded-app.ts';
 
 const TRACKING_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
@@ -19,10 +22,16 @@ async function adminApp(): Promise<GuardedApp> {
 
 /** The CSP as directive → sources. */
 function csp(header: unknown): Map<string, string[]> {
-  return new Map(String(header).split(';').map((d) => d.trim()).filter((d) => d !== '').map((d) => {
-    const [name = '', ...sources] = d.split(/\s+/);
-    return [name, sources];
-  }));
+  return new Map(
+    String(header)
+      .split(';')
+      .map((d) => d.trim())
+      .filter((d) => d !== '')
+      .map((d) => {
+        const [name = '', ...sources] = d.split(/\s+/);
+        return [name, sources];
+      }),
+  );
 }
 
 describe('security headers', () => {
@@ -50,7 +59,8 @@ describe('security headers', () => {
     const g = await adminApp();
     t.after(() => g.app.close());
     let page = await g.app.inject('/docs');
-    if (page.statusCode >= 300 && page.statusCode < 400) page = await g.app.inject(String(page.headers.location).replace(/^\.\//, '/docs/'));
+    if (page.statusCode >= 300 && page.statusCode < 400)
+      page = await g.app.inject(String(page.headers.location).replace(/^\.\//, '/docs/'));
     assert.equal(page.statusCode, 200);
     assert.match(String(page.headers['content-type']), /text\/html/);
     const policy = csp(page.headers['content-security-policy']);
@@ -75,12 +85,16 @@ describe('security headers', () => {
     assert.equal((await g.app.inject('/docs/json')).statusCode, 200);
   });
 
-  it('public: nosniff, no referrer and no framing, without overriding a route\'s own CSP', async (t) => {
+  it("public: nosniff, no referrer and no framing, without overriding a route's own CSP", async (t) => {
     const g = createGuardedApp();
     registerPublicSecurityHeaders(g.app);
     addDummyRoutes(g);
-    g.app.get('/t/u/:token', async (_req, reply) => reply.header('content-security-policy', TRACKING_PAGE_CSP).type('text/html').send('<p>unsubscribe?</p>'));
-    g.app.get('/t/c/:token', async (_req, reply) => reply.status(302).header('referrer-policy', 'origin').header('location', 'https://example.com/').send());
+    g.app.get('/t/u/:token', async (_req, reply) =>
+      reply.header('content-security-policy', TRACKING_PAGE_CSP).type('text/html').send('<p>unsubscribe?</p>'),
+    );
+    g.app.get('/t/c/:token', async (_req, reply) =>
+      reply.status(302).header('referrer-policy', 'origin').header('location', 'https://example.com/').send(),
+    );
     t.after(() => g.app.close());
     const pixel = await g.app.inject('/t/o/abc');
     assert.equal(pixel.headers['x-content-type-options'], 'nosniff');
@@ -92,6 +106,6 @@ describe('security headers', () => {
     assert.equal(page.headers['x-frame-options'], 'DENY');
     const click = await g.app.inject('/t/c/abc');
     assert.equal(click.statusCode, 302);
-    assert.equal(click.headers['referrer-policy'], 'origin', 'a route\'s own referrer policy is kept');
+    assert.equal(click.headers['referrer-policy'], 'origin', "a route's own referrer policy is kept");
   });
 });

@@ -10,10 +10,16 @@ export const SECRET = 'render-test-secret';
 
 export function aCampaign(overrides: Partial<RenderCampaign> = {}): RenderCampaign {
   return {
-    id: 'camp-1', name: 'Weekly news', from: { address: 'news@acme.example', name: 'Acme' },
-    postalAddress: '1 Main St, Springfield, IL 62701', listUnsubscribeMailto: 'unsub@acme.example',
-    trackingBaseUrl: 'https://t.acme.example', trackingSecret: SECRET, returnPathDomain: 'bounce.acme.example',
-    messageIdDomain: 'mail.acme.example', sendingDomain: 'acme.example',
+    id: 'camp-1',
+    name: 'Weekly news',
+    from: { address: 'news@acme.example', name: 'Acme' },
+    postalAddress: '1 Main St, Springfield, IL 62701',
+    listUnsubscribeMailto: 'unsub@acme.example',
+    trackingBaseUrl: 'https://t.acme.example',
+    trackingSecret: SECRET,
+    returnPathDomain: 'bounce.acme.example',
+    messageIdDomain: 'mail.acme.example',
+    sendingDomain: 'acme.example',
     ...overrides,
   };
 }
@@ -22,7 +28,10 @@ export function aContext(overrides: Partial<RenderContext> = {}): RenderContext 
   return {
     contact: { id: 'contact-7', email: 'ann@example.com', firstName: 'Ann' },
     campaign: aCampaign(),
-    products: [{ slug: 'widget', name: 'Widget' }, { slug: 'gizmo', name: 'Gizmo & Co' }],
+    products: [
+      { slug: 'widget', name: 'Widget' },
+      { slug: 'gizmo', name: 'Gizmo & Co' },
+    ],
     ...overrides,
   };
 }
@@ -33,7 +42,9 @@ export function fixture(name: string): string {
 
 /** Every `/t/<kind>/<token>` in a string, in order. */
 export function trackingTokens(text: string, kind: 'c' | 'o' | 'u'): string[] {
-  return [...text.matchAll(new RegExp(`https://t\\.acme\\.example/t/${kind}/([A-Za-z0-9_-]+)`, 'g'))].map((m) => m[1] as string);
+  return [...text.matchAll(new RegExp(`https://t\\.acme\\.example/t/${kind}/([A-Za-z0-9_-]+)`, 'g'))].map(
+    (m) => m[1] as string,
+  );
 }
 
 export interface ClickTarget {
@@ -50,11 +61,14 @@ export interface ClickTarget {
  *  through the template's static links, a per-link token through the URL it carries. */
 export function clickTargets(text: string, links: readonly LinkSlot[], secret = SECRET): (ClickTarget | null)[] {
   const codec = createTokenCodec(secret);
-  return [...text.matchAll(/https:\/\/t\.acme\.example\/t\/c\/([A-Za-z0-9_-]+)(?:\/(\d+)(?:\/([A-Za-z0-9_-]+))?)?/g)].map((m): ClickTarget | null => {
+  return [
+    ...text.matchAll(/https:\/\/t\.acme\.example\/t\/c\/([A-Za-z0-9_-]+)(?:\/(\d+)(?:\/([A-Za-z0-9_-]+))?)?/g),
+  ].map((m): ClickTarget | null => {
     const [, token, index, tag] = m as unknown as [string, string, string | undefined, string | undefined];
     if (index !== undefined && tag !== undefined) {
       const p = codec.verifyMessage(token, 'track');
-      const url = p === null ? null : codec.verifyLink(tag, p.ledgerId.slice(0, p.ledgerId.indexOf(':')), Number(index));
+      const url =
+        p === null ? null : codec.verifyLink(tag, p.ledgerId.slice(0, p.ledgerId.indexOf(':')), Number(index));
       return p === null || url === null ? null : { form: 'tagged', ...p, linkIndex: Number(index), url };
     }
     if (index !== undefined) {

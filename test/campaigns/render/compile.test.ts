@@ -4,10 +4,17 @@ import { compileTemplate, validateTemplate } from '../../../src/campaigns/render
 import { isSwitchyardError } from '../../../src/core/errors.ts';
 import { fixture } from './builders.ts';
 
-const MJML_OK = '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ contact.firstName }}</mj-text></mj-column></mj-section></mj-body></mjml>';
+const MJML_OK =
+  '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ contact.firstName }}</mj-text></mj-column></mj-section></mj-body></mjml>';
 
-async function compileError(input: Parameters<typeof compileTemplate>[0], options?: Parameters<typeof compileTemplate>[1]): Promise<string[]> {
-  const err = await compileTemplate(input, options).then(() => null, (e: unknown) => e);
+async function compileError(
+  input: Parameters<typeof compileTemplate>[0],
+  options?: Parameters<typeof compileTemplate>[1],
+): Promise<string[]> {
+  const err = await compileTemplate(input, options).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(isSwitchyardError(err), 'expected a SwitchyardError');
   assert.equal(err.code, 'TEMPLATE_INVALID');
   const errors = err.details?.['errors'] as string[];
@@ -36,7 +43,10 @@ describe('compileTemplate / validateTemplate', () => {
   it('names an unclosed output and an unknown filter (strictFilters)', async () => {
     const a = await compileError({ subject: 'x', html: '<p>{{ contact.firstName </p>' });
     assert.match(a.join(), /not closed/);
-    const b = await compileError({ subject: 'Hi {{ contact.firstName | shout }}', html: '<p>{{ unsubscribe_url }} {{ postal_address }}</p>' });
+    const b = await compileError({
+      subject: 'Hi {{ contact.firstName | shout }}',
+      html: '<p>{{ unsubscribe_url }} {{ postal_address }}</p>',
+    });
     assert.match(b.join(), /subject: Liquid error: undefined filter: shout/);
   });
 
@@ -48,14 +58,21 @@ describe('compileTemplate / validateTemplate', () => {
   it('lists MJML validation errors with their lines in strict mode', async () => {
     const html = '<mjml><mj-body>\n<mj-section><mj-text>x</mj-text></mj-section>\n<mj-bogus /></mj-body></mjml>';
     const errors = await compileError({ subject: 'x', html });
-    assert.ok(errors.some((e) => /^mjml: line 2: mj-text cannot be used inside mj-section/.test(e)), errors.join('\n'));
-    assert.ok(errors.some((e) => /^mjml: line 3: Element mj-bogus doesn't exist/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => /^mjml: line 2: mj-text cannot be used inside mj-section/.test(e)),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((e) => /^mjml: line 3: Element mj-bogus doesn't exist/.test(e)),
+      errors.join('\n'),
+    );
     const soft = await validateTemplate({ subject: 'x', html }, { mjmlValidation: 'soft' });
     assert.deepEqual(soft, { ok: true, errors: [] });
   });
 
   it('reports Liquid that MJML would silently drop between elements', async () => {
-    const html = '<mjml><mj-body><mj-section><mj-column>\n{% if vip %}<mj-text>VIP</mj-text>{% endif %}\n</mj-column></mj-section></mj-body></mjml>';
+    const html =
+      '<mjml><mj-body><mj-section><mj-column>\n{% if vip %}<mj-text>VIP</mj-text>{% endif %}\n</mj-column></mj-section></mj-body></mjml>';
     const errors = await compileError({ subject: 'x', html });
     assert.match(errors.join(), /Liquid \{% if vip %\} at line 2 was dropped or changed by MJML.*mj-raw/);
   });
@@ -66,7 +83,10 @@ describe('compileTemplate / validateTemplate', () => {
       'html: missing required footer field: unsubscribe link ({{ unsubscribe_url }})',
       'html: missing required footer field: sender postal address ({{ postal_address }})',
     ]);
-    const ok = await validateTemplate({ subject: 'x', html: '<a href="{{ unsubscribe_url }}">u</a> {{ postal_address }}' }, { footer: 'none' });
+    const ok = await validateTemplate(
+      { subject: 'x', html: '<a href="{{ unsubscribe_url }}">u</a> {{ postal_address }}' },
+      { footer: 'none' },
+    );
     assert.deepEqual(ok, { ok: true, errors: [] });
   });
 
@@ -94,11 +114,32 @@ describe('contact fields a template reads (what prepare sends on to the send sta
       const f = (await compileTemplate(input, { postalAddress: '1 Main St' })).contactFields;
       return f === null ? null : [...f].sort();
     };
-    assert.deepEqual(await fields({ subject: 'Hi {{ contact.firstName | default: "there" }}', text: '{% if contact.plan == "pro" %}{{ contact.crm.tier }}{% endif %}' }), ['crm', 'firstName', 'plan']);
-    assert.deepEqual(await fields({ subject: 's', html: '<html><body><a href="https://x.example/p/{{ contact.slug }}">x</a></body></html>' }), ['slug']);
-    assert.deepEqual(await fields({ subject: 's', html: '<html><body>{% for p in contact.products %}{{ p.name }}{% endfor %}</body></html>' }), ['products']);
+    assert.deepEqual(
+      await fields({
+        subject: 'Hi {{ contact.firstName | default: "there" }}',
+        text: '{% if contact.plan == "pro" %}{{ contact.crm.tier }}{% endif %}',
+      }),
+      ['crm', 'firstName', 'plan'],
+    );
+    assert.deepEqual(
+      await fields({
+        subject: 's',
+        html: '<html><body><a href="https://x.example/p/{{ contact.slug }}">x</a></body></html>',
+      }),
+      ['slug'],
+    );
+    assert.deepEqual(
+      await fields({
+        subject: 's',
+        html: '<html><body>{% for p in contact.products %}{{ p.name }}{% endfor %}</body></html>',
+      }),
+      ['products'],
+    );
     assert.equal(await fields({ subject: 's', html: '<html><body>{{ contact | json }}</body></html>' }), null);
-    assert.equal(await fields({ subject: 's', html: '<html><body>{% assign c = contact %}{{ c.plan }}</body></html>' }), null);
+    assert.equal(
+      await fields({ subject: 's', html: '<html><body>{% assign c = contact %}{{ c.plan }}</body></html>' }),
+      null,
+    );
     assert.equal(await fields({ subject: 's', text: '{% assign k = "plan" %}{{ contact[k] }}' }), null);
   });
 });

@@ -20,7 +20,10 @@ function steppingNow(): () => number {
   return () => ++t;
 }
 
-function renderError(compiled: Awaited<ReturnType<typeof compileTemplate>>, contact: Record<string, unknown> = {}): unknown {
+function renderError(
+  compiled: Awaited<ReturnType<typeof compileTemplate>>,
+  contact: Record<string, unknown> = {},
+): unknown {
   const ctx = aContext();
   try {
     renderMessage(compiled, { ...ctx, contact: { ...ctx.contact, ...contact } });
@@ -40,16 +43,24 @@ function assertLimit(err: unknown): void {
 describe('template limits', () => {
   it('the 2 000 000-step loop of the report trips the memory limit at once (no wall-clock wait)', async () => {
     const options: CompileOptions = { limits: { renderMs: 60_000, memory: 1_000_000 } };
-    const compiled = await compileTemplate({ subject: 's', html: `<body>{% for i in (1..2000000) %}x{% endfor %}${FOOTER}</body>` }, options);
+    const compiled = await compileTemplate(
+      { subject: 's', html: `<body>{% for i in (1..2000000) %}x{% endfor %}${FOOTER}</body>` },
+      options,
+    );
     assertLimit(renderError(compiled));
-    const validation = await validateTemplate({ subject: 's', html: `<body>{% for i in (1..2000000) %}x{% endfor %}${FOOTER}</body>` }, options);
+    const validation = await validateTemplate(
+      { subject: 's', html: `<body>{% for i in (1..2000000) %}x{% endfor %}${FOOTER}</body>` },
+      options,
+    );
     assert.equal(validation.ok, false);
     assert.match(validation.errors.join('\n'), /html: exceeds the template limits/);
   });
 
-  it('a loop over contact data on the fast path stops when the message\'s time budget is spent', async () => {
-    const compiled = await compileTemplate({ subject: 's', html: `<body>{% for l in contact.links %}<i>{{ l }}</i>{% endfor %}${FOOTER}</body>` },
-      { limits: { renderMs: 50, memory: 10_000_000, now: steppingNow() } });
+  it("a loop over contact data on the fast path stops when the message's time budget is spent", async () => {
+    const compiled = await compileTemplate(
+      { subject: 's', html: `<body>{% for l in contact.links %}<i>{{ l }}</i>{% endfor %}${FOOTER}</body>` },
+      { limits: { renderMs: 50, memory: 10_000_000, now: steppingNow() } },
+    );
     assert.ok(compiled.plans.html !== null, 'rendered by fast-render.ts');
     assertLimit(renderError(compiled, { links: Array.from({ length: 1000 }, (_, i) => `l${i}`) }));
     assert.equal(renderError(compiled, { links: ['a', 'b'] }), null, 'a normal recipient renders');
@@ -58,14 +69,19 @@ describe('template limits', () => {
   it('liquidjs pieces share the message budget instead of each getting a fresh one', async () => {
     // Alternating planned lookups and unplanned tags: every liquidjs piece is its own render call.
     const html = `<body>${'{{ contact.firstName }}{% if true %}.{% endif %}'.repeat(200)}${FOOTER}</body>`;
-    const compiled = await compileTemplate({ subject: 's', html }, { limits: { renderMs: 40, memory: 10_000_000, now: steppingNow() } });
+    const compiled = await compileTemplate(
+      { subject: 's', html },
+      { limits: { renderMs: 40, memory: 10_000_000, now: steppingNow() } },
+    );
     assert.ok(compiled.plans.html?.pieces.some((p) => p.kind === 'liquid'));
     assertLimit(renderError(compiled));
   });
 
   it('validation does not flag templates whose cost depends on the recipient', async () => {
-    const result = await validateTemplate({ subject: 's', html: `<body>{% for l in contact.links %}{{ l }}{% endfor %}${FOOTER}</body>` },
-      { limits: { renderMs: 50, memory: 100_000, now: steppingNow() } });
+    const result = await validateTemplate(
+      { subject: 's', html: `<body>{% for l in contact.links %}{{ l }}{% endfor %}${FOOTER}</body>` },
+      { limits: { renderMs: 50, memory: 100_000, now: steppingNow() } },
+    );
     assert.deepEqual(result, { ok: true, errors: [] });
   });
 });

@@ -5,7 +5,10 @@ import { compileTemplate } from '../../../src/campaigns/render/compile.ts';
 import { renderMessage } from '../../../src/campaigns/render/render-message.ts';
 import { aContext, fixture } from './builders.ts';
 
-const compiled = await compileTemplate({ subject: 'News for {{ contact.firstName }}', html: fixture('newsletter.mjml') });
+const compiled = await compileTemplate({
+  subject: 'News for {{ contact.firstName }}',
+  html: fixture('newsletter.mjml'),
+});
 const msg = renderMessage(compiled, aContext());
 const dir = new URL('../../fixtures/templates/', import.meta.url);
 writeFileSync(new URL('newsletter.golden.html', dir), msg.html ?? '');

@@ -11,8 +11,14 @@ import type { Db } from '../../../src/store/port.ts';
 import { crmContract } from './port.contract.ts';
 
 let opened: Promise<Db> | undefined;
-const database = (): Promise<Db> => (opened ??= createPgliteDb({}).then(async (db) => { await ensureDemoCrmSchema(db); return db; }));
-after(async () => { if (opened !== undefined) await (await opened).close(); });
+const database = (): Promise<Db> =>
+  (opened ??= createPgliteDb({}).then(async (db) => {
+    await ensureDemoCrmSchema(db);
+    return db;
+  }));
+after(async () => {
+  if (opened !== undefined) await (await opened).close();
+});
 
 /** `n` fresh ids the demo CRM knows (it pretends not to know ~3%). */
 function knownIds(n: number): string[] {
@@ -34,10 +40,19 @@ crmContract('demo with latency', async () => {
   const clock = createManualClock();
   const crm = createDemoCrm({ db: await database(), clock }, { latencyMs: 250 });
   return {
-    crm, knownIds, unknownId: unknownId(),
+    crm,
+    knownIds,
+    unknownId: unknownId(),
     async run(p) {
       let done = false;
-      p.then(() => { done = true; }, () => { done = true; });
+      p.then(
+        () => {
+          done = true;
+        },
+        () => {
+          done = true;
+        },
+      );
       while (!done) await clock.advance(250);
       return p;
     },
@@ -51,7 +66,9 @@ test('demo CRM: account fields are derived from the contact id, the same every t
   const a = await createDemoCrm({ db, clock }).lookup(ids.slice(0, 100));
   const b = await createDemoCrm({ db, clock }).lookup(ids.slice(0, 100));
   assert.deepEqual(a, b);
-  const all = await createCrmBatcher(createDemoCrm({ db, clock }, { rateLimit: { requests: 100, perMs: 1000 } }), { clock }).lookup(ids);
+  const all = await createCrmBatcher(createDemoCrm({ db, clock }, { rateLimit: { requests: 100, perMs: 1000 } }), {
+    clock,
+  }).lookup(ids);
   const statuses = new Set([...all.values()].map((r) => r.accountStatus));
   assert.deepEqual([...statuses].sort(), ['churned', 'customer', 'prospect', 'trial']);
   assert.ok([...all.values()].every((r) => (r.accountStatus === 'prospect') === (r.owner === undefined)));
@@ -65,7 +82,12 @@ test('demo CRM: failRate makes reproducible retryable CRM_UNAVAILABLE failures t
     const crm = createDemoCrm({ db, clock }, { failRate: 0.5, seed: 42 });
     const out: string[] = [];
     for (let i = 0; i < 20; i += 1) {
-      out.push(await crm.lookup(['x']).then(() => 'ok', (e: { code: string; retryable: boolean }) => `${e.code}:${e.retryable}`));
+      out.push(
+        await crm.lookup(['x']).then(
+          () => 'ok',
+          (e: { code: string; retryable: boolean }) => `${e.code}:${e.retryable}`,
+        ),
+      );
     }
     return out;
   };
@@ -76,7 +98,9 @@ test('demo CRM: failRate makes reproducible retryable CRM_UNAVAILABLE failures t
   assert.ok(first.every((o) => o === 'ok' || o === 'CRM_UNAVAILABLE:true'));
   const [id] = knownIds(1) as [string];
   const always = createDemoCrm({ db, clock }, { failRate: 1 });
-  await assert.rejects(always.updateEngagement([{ contactId: id, score: 90, lastEngagedAt: clock.now() }]), { code: 'CRM_UNAVAILABLE' });
+  await assert.rejects(always.updateEngagement([{ contactId: id, score: 90, lastEngagedAt: clock.now() }]), {
+    code: 'CRM_UNAVAILABLE',
+  });
   assert.equal((await createDemoCrm({ db, clock }).lookup([id])).get(id)?.engagementScore, undefined);
 });
 
@@ -85,11 +109,33 @@ test('demo CRM: tasks are stored with the clock time; bad input is VALIDATION_FA
   const db = await database();
   const crm = createDemoCrm({ db, clock });
   const [id] = knownIds(1) as [string];
-  const { id: taskId } = await crm.createTask({ contactId: id, kind: 'churn-risk', title: 'Call them', body: 'Score dropped' });
-  assert.deepEqual(await selectTasks(db, id), [{ id: taskId, contactId: id, kind: 'churn-risk', title: 'Call them', body: 'Score dropped', createdAt: new Date('2026-05-01T09:00:00Z') }]);
-  await assert.rejects(crm.createTask({ contactId: unknownId(), kind: 'x', title: 'y', body: '' }), { code: 'VALIDATION_FAILED' });
-  await assert.rejects(crm.updateEngagement([{ contactId: id, score: 101, lastEngagedAt: clock.now() }]), /must be within 0…100, got 101/);
-  await assert.rejects(crm.setOptOut([{ email: 'not-an-address', optedOut: true, reason: 'x' }]), /opt-out email is not an address: "not-an-address"/);
+  const { id: taskId } = await crm.createTask({
+    contactId: id,
+    kind: 'churn-risk',
+    title: 'Call them',
+    body: 'Score dropped',
+  });
+  assert.deepEqual(await selectTasks(db, id), [
+    {
+      id: taskId,
+      contactId: id,
+      kind: 'churn-risk',
+      title: 'Call them',
+      body: 'Score dropped',
+      createdAt: new Date('2026-05-01T09:00:00Z'),
+    },
+  ]);
+  await assert.rejects(crm.createTask({ contactId: unknownId(), kind: 'x', title: 'y', body: '' }), {
+    code: 'VALIDATION_FAILED',
+  });
+  await assert.rejects(
+    crm.updateEngagement([{ contactId: id, score: 101, lastEngagedAt: clock.now() }]),
+    /must be within 0…100, got 101/,
+  );
+  await assert.rejects(
+    crm.setOptOut([{ email: 'not-an-address', optedOut: true, reason: 'x' }]),
+    /opt-out email is not an address: "not-an-address"/,
+  );
 });
 
 test('demo CRM: ensureDemoCrmSchema again leaves the tables and every row the CRM holds as they were', async () => {
@@ -102,14 +148,21 @@ test('demo CRM: ensureDemoCrmSchema again leaves the tables and every row the CR
   await crm.setOptOut([{ email, contactId: id, optedOut: true, reason: 'unsubscribed' }]);
   await crm.createTask({ contactId: id, kind: 'churn-risk', title: 'Call them', body: '' });
   const snapshot = async () => ({
-    columns: (await db.query(`select table_name, column_name, data_type, is_nullable from information_schema.columns
-      where table_name like 'demo_crm_%' order by table_name, ordinal_position`)).rows,
+    columns: (
+      await db.query(`select table_name, column_name, data_type, is_nullable from information_schema.columns
+      where table_name like 'demo_crm_%' order by table_name, ordinal_position`)
+    ).rows,
     record: (await crm.lookup([id])).get(id),
-    optOuts: (await db.query('select email, contact_id, opted_out, reason from demo_crm_opt_outs where email = $1', [email])).rows,
+    optOuts: (
+      await db.query('select email, contact_id, opted_out, reason from demo_crm_opt_outs where email = $1', [email])
+    ).rows,
     tasks: await selectTasks(db, id),
   });
   const before = await snapshot();
-  assert.deepEqual(before.columns.map((c) => c.table_name).filter((t, i, all) => all.indexOf(t) === i), ['demo_crm_accounts', 'demo_crm_opt_outs', 'demo_crm_tasks']);
+  assert.deepEqual(
+    before.columns.map((c) => c.table_name).filter((t, i, all) => all.indexOf(t) === i),
+    ['demo_crm_accounts', 'demo_crm_opt_outs', 'demo_crm_tasks'],
+  );
   assert.equal(before.record?.engagementScore, 42);
   assert.equal(before.record?.optedOut, true);
   assert.deepEqual(before.optOuts, [{ email, contact_id: id, opted_out: true, reason: 'unsubscribed' }]);

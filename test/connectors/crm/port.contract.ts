@@ -37,9 +37,22 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     const [a, b] = h.knownIds(2) as [string, string];
     const newer = new Date('2026-03-02T10:00:00Z');
     const older = new Date('2026-03-01T10:00:00Z');
-    assert.deepEqual(await h.run(h.crm.updateEngagement([{ contactId: a, score: 70, lastEngagedAt: newer }, { contactId: h.unknownId, score: 5, lastEngagedAt: newer }])), { updated: 1 });
+    assert.deepEqual(
+      await h.run(
+        h.crm.updateEngagement([
+          { contactId: a, score: 70, lastEngagedAt: newer },
+          { contactId: h.unknownId, score: 5, lastEngagedAt: newer },
+        ]),
+      ),
+      { updated: 1 },
+    );
     await h.run(h.crm.updateEngagement([{ contactId: a, score: 70, lastEngagedAt: newer }]));
-    await h.run(h.crm.updateEngagement([{ contactId: a, score: 10, lastEngagedAt: older }, { contactId: b, score: 33, lastEngagedAt: older }]));
+    await h.run(
+      h.crm.updateEngagement([
+        { contactId: a, score: 10, lastEngagedAt: older },
+        { contactId: b, score: 33, lastEngagedAt: older },
+      ]),
+    );
     const found = await h.run(h.crm.lookup([a, b]));
     assert.equal(found.get(a)?.engagementScore, 70);
     assert.deepEqual(found.get(a)?.lastEngagedAt, newer);
@@ -51,10 +64,12 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     if (h === null) return;
     const [a] = h.knownIds(1) as [string];
     const email = `${a}@example.com`;
-    const res = await h.run(h.crm.setOptOut([
-      { contactId: a, email, optedOut: true, reason: 'unsubscribe link' },
-      { email: `stranger-${a}@example.org`, optedOut: true, reason: 'DSR opt-out' },
-    ]));
+    const res = await h.run(
+      h.crm.setOptOut([
+        { contactId: a, email, optedOut: true, reason: 'unsubscribe link' },
+        { email: `stranger-${a}@example.org`, optedOut: true, reason: 'DSR opt-out' },
+      ]),
+    );
     assert.deepEqual(res.confirmed, [email, `stranger-${a}@example.org`]);
     assert.equal((await h.run(h.crm.lookup([a]))).get(a)?.optedOut, true);
     await h.run(h.crm.setOptOut([{ contactId: a, email, optedOut: true, reason: 'unsubscribe link' }]));
@@ -66,7 +81,13 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     const h = await setup(t);
     if (h === null) return;
     const [a] = h.knownIds(1) as [string];
-    const task = { contactId: a, kind: 'reply-follow-up', title: 'Asked about pricing', body: 'Reply classified as pricing intent', dedupeKey: `reply:${a}` };
+    const task = {
+      contactId: a,
+      kind: 'reply-follow-up',
+      title: 'Asked about pricing',
+      body: 'Reply classified as pricing intent',
+      dedupeKey: `reply:${a}`,
+    };
     const first = await h.run(h.crm.createTask(task));
     const again = await h.run(h.crm.createTask(task));
     const other = await h.run(h.crm.createTask({ ...task, dedupeKey: undefined }));

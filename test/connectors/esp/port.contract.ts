@@ -65,13 +65,20 @@ export function aMessage(overrides: Partial<OutboundMessage> = {}): OutboundMess
 }
 
 function asError(e: unknown): SwitchyardError {
-  assert.ok(e !== null && typeof e === 'object' && (e as { name?: unknown }).name === 'SwitchyardError',
-    `expected a SwitchyardError, got ${String(e)}`);
+  assert.ok(
+    e !== null && typeof e === 'object' && (e as { name?: unknown }).name === 'SwitchyardError',
+    `expected a SwitchyardError, got ${String(e)}`,
+  );
   return e as SwitchyardError;
 }
 
 async function rejection(p: Promise<unknown>): Promise<SwitchyardError> {
-  return asError(await p.then(() => assert.fail('expected the send to fail'), (e: unknown) => e));
+  return asError(
+    await p.then(
+      () => assert.fail('expected the send to fail'),
+      (e: unknown) => e,
+    ),
+  );
 }
 
 export function espContract(label: string, setup: () => Promise<EspHarness>): void {
@@ -111,8 +118,14 @@ export function espContract(label: string, setup: () => Promise<EspHarness>): vo
     });
     const sizes = h.requestSizes();
     assert.ok(sizes.length >= 2, 'the batch was split into several requests');
-    assert.ok(sizes.every((s) => s <= max), `request sizes ${sizes.join(',')} exceed ${max}`);
-    assert.equal(sizes.reduce((a, b) => a + b, 0), messages.length);
+    assert.ok(
+      sizes.every((s) => s <= max),
+      `request sizes ${sizes.join(',')} exceed ${max}`,
+    );
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      messages.length,
+    );
     assert.deepEqual(await h.esp.sendBatch([]), []);
   });
 

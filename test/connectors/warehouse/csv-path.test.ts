@@ -7,7 +7,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCsvWarehouse } from '../../../src/connectors/warehouse/csv/adapter.ts';
@@ -30,9 +39,20 @@ const dirs = { dirs: [allowed] };
 
 /** The error a stream (or check) of `path` ends with, as everything a caller could see of it. */
 async function refusal(path: string, delimiter?: string): Promise<{ code: string; text: string }> {
-  const warehouse = createCsvWarehouse({ path, allowedDirs: [allowed], mapping: MAPPING, ...(delimiter ? { delimiter } : {}) });
-  const checked = await warehouse.check({}).then(() => null, (e: unknown) => e);
-  const streamed = await collect(warehouse.stream({}, { batchSize: 10 })).then(() => null, (e: unknown) => e);
+  const warehouse = createCsvWarehouse({
+    path,
+    allowedDirs: [allowed],
+    mapping: MAPPING,
+    ...(delimiter ? { delimiter } : {}),
+  });
+  const checked = await warehouse.check({}).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const streamed = await collect(warehouse.stream({}, { batchSize: 10 })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(checked !== null && streamed !== null, `${path} was accepted`);
   const e = streamed as { code: string; message: string; details?: unknown };
   assert.equal((checked as { code: string }).code, e.code);
@@ -42,16 +62,28 @@ async function refusal(path: string, delimiter?: string): Promise<{ code: string
 /** No line (of 4+ characters) of the target file appears in `text`. */
 function assertNoLineOf(file: string, text: string): void {
   let content = '';
-  try { content = readFileSync(file, 'latin1'); } catch { return; } // unreadable here: nothing to compare
-  for (const line of content.split(/[\n\0]/).map((l) => l.trim()).filter((l) => l.length >= 4)) {
+  try {
+    content = readFileSync(file, 'latin1');
+  } catch {
+    return;
+  } // unreadable here: nothing to compare
+  for (const line of content
+    .split(/[\n\0]/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 4)) {
     assert.ok(!text.includes(line), `error text contains a line of ${file}`);
   }
 }
 
 test('csv dirs: the issue-12 file leaks are refused and their content never appears', async () => {
   const targets: [string, string | undefined][] = [
-    ['/proc/self/environ', '\t'], ['/etc/passwd', ':'], ['/etc/shadow', ':'],
-    ['../../../../../../../../etc/passwd', ':'], ['../tracking-secret', undefined], [secretFile, undefined], [outside, undefined],
+    ['/proc/self/environ', '\t'],
+    ['/etc/passwd', ':'],
+    ['/etc/shadow', ':'],
+    ['../../../../../../../../etc/passwd', ':'],
+    ['../tracking-secret', undefined],
+    [secretFile, undefined],
+    [outside, undefined],
   ];
   for (const [path, delimiter] of targets) {
     const { code, text } = await refusal(path, delimiter);
@@ -62,10 +94,16 @@ test('csv dirs: the issue-12 file leaks are refused and their content never appe
 });
 
 test('csv dirs: a NUL delimiter (the procfs environ trick) is refused before the path is looked at', () => {
-  assert.throws(() => createCsvWarehouse({ path: '/proc/self/environ', allowedDirs: [allowed], mapping: MAPPING, delimiter: '\u0000' }),
-    (e: { code: string; message: string }) => e.code === 'VALIDATION_FAILED' && /delimiter/.test(e.message));
+  assert.throws(
+    () =>
+      createCsvWarehouse({ path: '/proc/self/environ', allowedDirs: [allowed], mapping: MAPPING, delimiter: '\u0000' }),
+    (e: { code: string; message: string }) => e.code === 'VALIDATION_FAILED' && /delimiter/.test(e.message),
+  );
   for (const bad of ['\n', '\r', '"', 'a', '7', ' ', ',,', '']) {
-    assert.throws(() => createCsvWarehouse({ path: 'good.csv', allowedDirs: [allowed], mapping: MAPPING, delimiter: bad }), /delimiter/);
+    assert.throws(
+      () => createCsvWarehouse({ path: 'good.csv', allowedDirs: [allowed], mapping: MAPPING, delimiter: bad }),
+      /delimiter/,
+    );
   }
 });
 
@@ -79,8 +117,15 @@ test('csv dirs: a symlink inside the directory that points out is refused; one t
   symlinkSync('/proc/self/environ', join(allowed, 'env.csv'));
   assert.equal((await refusal(join(allowed, 'env.csv'), '\t')).code, 'AUDIENCE_PATH_NOT_ALLOWED');
   symlinkSync(join(allowed, 'good.csv'), join(allowed, 'alias.csv'));
-  const rows = (await collect(createCsvWarehouse({ path: 'alias.csv', allowedDirs: [allowed], mapping: MAPPING }).stream({}, { batchSize: 10 }))).flatMap((b) => b.rows);
-  assert.deepEqual(rows.map((r) => r.id), ['1']);
+  const rows = (
+    await collect(
+      createCsvWarehouse({ path: 'alias.csv', allowedDirs: [allowed], mapping: MAPPING }).stream({}, { batchSize: 10 }),
+    )
+  ).flatMap((b) => b.rows);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['1'],
+  );
 });
 
 test('csv dirs: directories, devices and FIFOs are not regular files', async () => {
@@ -89,7 +134,11 @@ test('csv dirs: directories, devices and FIFOs are not regular files', async () 
   symlinkSync('/dev/zero', join(allowed, 'zero.csv'));
   assert.equal((await refusal(join(allowed, 'zero.csv'))).code, 'AUDIENCE_PATH_NOT_ALLOWED');
   const fifo = join(allowed, 'pipe.csv');
-  try { execFileSync('mkfifo', [fifo]); } catch { return; } // no mkfifo here: the other kinds still ran
+  try {
+    execFileSync('mkfifo', [fifo]);
+  } catch {
+    return;
+  } // no mkfifo here: the other kinds still ran
   assert.match((await refusal(fifo)).text, /a FIFO, not a regular file/);
 });
 
@@ -100,26 +149,39 @@ test('csv dirs: a file swapped for a symlink after it was checked is refused whe
   await warehouse.check({});
   unlinkSync(path);
   symlinkSync(secretFile, path);
-  const err = await collect(warehouse.stream({}, { batchSize: 10 })).then(() => null, (e: unknown) => e) as { code: string; message: string } | null;
+  const err = (await collect(warehouse.stream({}, { batchSize: 10 })).then(
+    () => null,
+    (e: unknown) => e,
+  )) as { code: string; message: string } | null;
   assert.equal(err?.code, 'AUDIENCE_PATH_NOT_ALLOWED');
   assertNoLineOf(secretFile, err?.message ?? '');
 });
 
 test('csv dirs: a missing file inside the directory is named; outside, missing and present look the same', async () => {
-  const missing = await checkCsvPath(join(allowed, 'nope.csv'), dirs).catch((e: unknown) => e) as { code: string; message: string };
+  const missing = (await checkCsvPath(join(allowed, 'nope.csv'), dirs).catch((e: unknown) => e)) as {
+    code: string;
+    message: string;
+  };
   assert.equal(missing.code, 'WAREHOUSE_UNREACHABLE');
   assert.match(missing.message, /ENOENT/);
   // a campaign may be created before its file is uploaded: check() lets a missing allowed file pass
   await createCsvWarehouse({ path: 'later.csv', allowedDirs: [allowed], mapping: MAPPING }).check({});
-  const a = await checkCsvPath('/etc/passwd', dirs).catch((e: unknown) => e) as Error;
-  const b = await checkCsvPath('/etc/no-such-file-here', dirs).catch((e: unknown) => e) as Error;
+  const a = (await checkCsvPath('/etc/passwd', dirs).catch((e: unknown) => e)) as Error;
+  const b = (await checkCsvPath('/etc/no-such-file-here', dirs).catch((e: unknown) => e)) as Error;
   assert.equal(a.message.replace('/etc/passwd', 'X'), b.message.replace('/etc/no-such-file-here', 'X'));
 });
 
 test('csv dirs: configuration refuses the root, system trees, the data directory and its other parts', () => {
   for (const bad of ['/', '/proc', '/dev/shm', dataDir, root, join(dataDir, 'pglite'), '.']) {
-    assert.throws(() => resolveCsvDirs([bad], dataDir), (e: { code: string }) => e.code === 'CONFIG_INVALID', bad);
+    assert.throws(
+      () => resolveCsvDirs([bad], dataDir),
+      (e: { code: string }) => e.code === 'CONFIG_INVALID',
+      bad,
+    );
   }
-  assert.deepEqual(resolveCsvDirs(['audiences', join(root, 'exports')], dataDir).dirs, [allowed, join(root, 'exports')]);
+  assert.deepEqual(resolveCsvDirs(['audiences', join(root, 'exports')], dataDir).dirs, [
+    allowed,
+    join(root, 'exports'),
+  ]);
   assert.ok(existsSync(allowed));
 });

@@ -5,14 +5,25 @@ import { createDemoWarehouse } from '../../../src/connectors/warehouse/demo/adap
 import { DEMO_COLUMNS, demoRow } from '../../../src/connectors/warehouse/demo/generate.ts';
 import { collect, warehouseContract } from './port.contract.ts';
 
-warehouseContract('demo', async () => ({ warehouse: createDemoWarehouse({ size: 20_000, seed: 7 }), query: {}, total: 20_000, rejected: 0 }));
+warehouseContract('demo', async () => ({
+  warehouse: createDemoWarehouse({ size: 20_000, seed: 7 }),
+  query: {},
+  total: 20_000,
+  rejected: 0,
+}));
 
 test('demo: the same seed gives the same contacts, another seed different ones', async () => {
   const a = await collect(createDemoWarehouse({ size: 500, seed: 3 }).stream({}, { batchSize: 100 }));
   const b = await collect(createDemoWarehouse({ size: 500, seed: 3 }).stream({}, { batchSize: 250 }));
   const c = await collect(createDemoWarehouse({ size: 500, seed: 4 }).stream({}, { batchSize: 500 }));
-  assert.deepEqual(a.flatMap((x) => x.rows), b.flatMap((x) => x.rows));
-  assert.notDeepEqual(a.flatMap((x) => x.rows.map((r) => r.email)), c.flatMap((x) => x.rows.map((r) => r.email)));
+  assert.deepEqual(
+    a.flatMap((x) => x.rows),
+    b.flatMap((x) => x.rows),
+  );
+  assert.notDeepEqual(
+    a.flatMap((x) => x.rows.map((r) => r.email)),
+    c.flatMap((x) => x.rows.map((r) => r.email)),
+  );
 });
 
 test('demo: 50k contacts with reserved example domains, valid zones and a realistic mix', async () => {
@@ -20,7 +31,10 @@ test('demo: 50k contacts with reserved example domains, valid zones and a realis
   const rows = batches.flatMap((b) => b.rows);
   assert.equal(rows.length, 50_000);
   assert.equal(batches.flatMap((b) => b.rejected).length, 0);
-  assert.ok(rows.every((r) => /@((mail\.)?example\.(com|org|net)|shop\.example)$/.test(r.email)), 'only reserved domains');
+  assert.ok(
+    rows.every((r) => /@((mail\.)?example\.(com|org|net)|shop\.example)$/.test(r.email)),
+    'only reserved domains',
+  );
   assert.equal(new Set(rows.map((r) => r.email)).size, rows.length, 'emails are unique');
   const countries = new Set(rows.map((r) => r.country));
   for (const c of ['US', 'CA', 'DE', 'FR', 'GB']) assert.ok(countries.has(c), c);
@@ -42,7 +56,9 @@ test('demo: a row is computed from (seed, index) alone', () => {
 });
 
 test('demo: a resume key that is not a demo id is VALIDATION_FAILED', async () => {
-  const err = await collect(createDemoWarehouse({ size: 10 }).stream({ afterKey: '17' }, { batchSize: 5 })).catch((e: unknown) => e);
+  const err = await collect(createDemoWarehouse({ size: 10 }).stream({ afterKey: '17' }, { batchSize: 5 })).catch(
+    (e: unknown) => e,
+  );
   assert.equal((err as { code: string }).code, 'VALIDATION_FAILED');
   assert.match((err as Error).message, /cus_00000042/);
 });

@@ -21,7 +21,10 @@ export async function collect(it: AsyncIterable<WarehouseBatch>): Promise<Wareho
   return out;
 }
 
-const keyOf = (b: WarehouseBatch): string[] => [...b.rows.map((r) => `ok:${r.id}`), ...b.rejected.map((r) => `rej:${r.reason}:${JSON.stringify(r.raw)}`)];
+const keyOf = (b: WarehouseBatch): string[] => [
+  ...b.rows.map((r) => `ok:${r.id}`),
+  ...b.rejected.map((r) => `rej:${r.reason}:${JSON.stringify(r.raw)}`),
+];
 
 /** `setup(t)` resolves to null after skipping `t` with a reason (e.g. its server is unreachable). */
 export function warehouseContract(label: string, setup: (t: TestContext) => Promise<WarehouseHarness | null>): void {
@@ -30,8 +33,14 @@ export function warehouseContract(label: string, setup: (t: TestContext) => Prom
     if (h === null) return;
     const batches = await collect(h.warehouse.stream(h.query, { batchSize: 997 }));
     assert.ok(batches.slice(0, -1).every((b) => b.rows.length + b.rejected.length === 997));
-    assert.equal(batches.reduce((n, b) => n + b.rows.length + b.rejected.length, 0), h.total);
-    assert.equal(batches.reduce((n, b) => n + b.rejected.length, 0), h.rejected);
+    assert.equal(
+      batches.reduce((n, b) => n + b.rows.length + b.rejected.length, 0),
+      h.total,
+    );
+    assert.equal(
+      batches.reduce((n, b) => n + b.rejected.length, 0),
+      h.rejected,
+    );
     const ids = batches.flatMap((b) => b.rows.map((r) => r.id));
     assert.equal(new Set(ids).size, ids.length, 'no contact twice');
     assert.ok(batches.every((b) => b.rejected.every((r) => r.reason.length > 0 && Number.isInteger(r.rowNumber))));
@@ -55,7 +64,12 @@ export function warehouseContract(label: string, setup: (t: TestContext) => Prom
     let read = 0;
     let consumed = 0;
     let maxAhead = 0;
-    for await (const b of h.warehouse.stream(h.query, { batchSize: 1000, onRowsRead: (n) => { read += n; } })) {
+    for await (const b of h.warehouse.stream(h.query, {
+      batchSize: 1000,
+      onRowsRead: (n) => {
+        read += n;
+      },
+    })) {
       for (let i = 0; i < 5; i += 1) await new Promise<void>((r) => setImmediate(r));
       consumed += b.rows.length + b.rejected.length;
       maxAhead = Math.max(maxAhead, read - consumed);

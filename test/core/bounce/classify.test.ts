@@ -5,49 +5,184 @@ import { classifyFailure, extractEnhancedCode, extractReplyCode } from '../../..
 import { BOUNCE_KINDS, BOUNCE_REASONS, HARD_REASONS, THROTTLE_REASONS } from '../../../src/core/bounce/types.ts';
 import type { BounceReason, FailureInput } from '../../../src/core/bounce/types.ts';
 
-const failed = (status: string | undefined, diagnostic: string, extra: Partial<FailureInput> = {}): FailureInput =>
-  ({ action: 'failed', source: 'dsn', diagnostic, ...(status === undefined ? {} : { status }), ...extra });
+const failed = (status: string | undefined, diagnostic: string, extra: Partial<FailureInput> = {}): FailureInput => ({
+  action: 'failed',
+  source: 'dsn',
+  diagnostic,
+  ...(status === undefined ? {} : { status }),
+  ...extra,
+});
 
 describe('classifyFailure: one example per reason', () => {
   const cases: Array<[string, FailureInput, BounceReason, string]> = [
-    ['gmail no such user', failed('5.1.1', "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos - gsmtp"), 'userunknown', 'hard_bounce'],
-    ['postfix local table', failed('5.0.0', 'smtp; 550 5.1.1 <x@example.org>: Recipient address rejected: User unknown in local recipient table'), 'userunknown', 'hard_bounce'],
-    ['exchange recip not found', failed('5.1.10', 'smtp; 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', { remoteMta: 'dns; example-org.mail.protection.outlook.com' }), 'userunknown', 'hard_bounce'],
-    ['yahoo no account', failed(undefined, "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1.mail.yahoo.com"), 'userunknown', 'hard_bounce'],
-    ['qmail text', { source: 'text', diagnostic: 'Sorry, no mailbox here by that name. (#5.1.1)' }, 'userunknown', 'hard_bounce'],
-    ['domain missing', failed('5.1.2', 'smtp; 550 5.1.2 Host or domain name not found. Name service error'), 'hostunknown', 'hard_bounce'],
+    [
+      'gmail no such user',
+      failed(
+        '5.1.1',
+        "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos - gsmtp",
+      ),
+      'userunknown',
+      'hard_bounce',
+    ],
+    [
+      'postfix local table',
+      failed(
+        '5.0.0',
+        'smtp; 550 5.1.1 <x@example.org>: Recipient address rejected: User unknown in local recipient table',
+      ),
+      'userunknown',
+      'hard_bounce',
+    ],
+    [
+      'exchange recip not found',
+      failed('5.1.10', 'smtp; 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', {
+        remoteMta: 'dns; example-org.mail.protection.outlook.com',
+      }),
+      'userunknown',
+      'hard_bounce',
+    ],
+    [
+      'yahoo no account',
+      failed(
+        undefined,
+        "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1.mail.yahoo.com",
+      ),
+      'userunknown',
+      'hard_bounce',
+    ],
+    [
+      'qmail text',
+      { source: 'text', diagnostic: 'Sorry, no mailbox here by that name. (#5.1.1)' },
+      'userunknown',
+      'hard_bounce',
+    ],
+    [
+      'domain missing',
+      failed('5.1.2', 'smtp; 550 5.1.2 Host or domain name not found. Name service error'),
+      'hostunknown',
+      'hard_bounce',
+    ],
     ['exim unrouteable', { source: 'text', diagnostic: 'Unrouteable address' }, 'hostunknown', 'hard_bounce'],
     ['moved', failed('5.1.6', 'smtp; 550 5.1.6 mailbox has moved'), 'hasmoved', 'hard_bounce'],
     ['null mx 5xx', failed('5.1.10', 'smtp; 556 5.1.10 Recipient address has null MX'), 'notaccept', 'hard_bounce'],
     ['not accepting 4xx', { action: 'delayed', status: '4.3.2', diagnostic: '' }, 'notaccept', 'deferred'],
-    ['gmail over quota', failed('5.2.2', "smtp; 552-5.2.2 The email account that you tried to reach is over quota - gsmtp"), 'mailboxfull', 'soft_bounce'],
+    [
+      'gmail over quota',
+      failed('5.2.2', 'smtp; 552-5.2.2 The email account that you tried to reach is over quota - gsmtp'),
+      'mailboxfull',
+      'soft_bounce',
+    ],
     ['exceed limit', failed('5.2.3', 'smtp; 552 5.2.3 message exceeds recipient limit'), 'exceedlimit', 'soft_bounce'],
     ['too big', failed('5.3.4', 'smtp; 552 5.3.4 Message size exceeds fixed limit'), 'mesgtoobig', 'soft_bounce'],
-    ['mailbox disabled 5.2.1', failed('5.2.1', 'smtp; 550 5.2.1 <x@ex.org>: recipient rejected'), 'filtered', 'soft_bounce'],
-    ['spamhaus block', failed('5.7.1', 'smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'), 'blocked', 'soft_bounce'],
-    ['spam content', failed('5.7.1', 'smtp; 550 5.7.1 Message rejected as spam by Content Filtering'), 'spamdetected', 'soft_bounce'],
-    ['policy', failed('5.7.9', 'smtp; 554 5.7.9 Message not accepted for policy reasons'), 'policyviolation', 'soft_bounce'],
-    ['sender rejected', failed('5.1.8', 'smtp; 553 5.1.8 <b@ex.com>: Sender address rejected: Domain not found'), 'rejected', 'soft_bounce'],
+    [
+      'mailbox disabled 5.2.1',
+      failed('5.2.1', 'smtp; 550 5.2.1 <x@ex.org>: recipient rejected'),
+      'filtered',
+      'soft_bounce',
+    ],
+    [
+      'spamhaus block',
+      failed('5.7.1', 'smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'),
+      'blocked',
+      'soft_bounce',
+    ],
+    [
+      'spam content',
+      failed('5.7.1', 'smtp; 550 5.7.1 Message rejected as spam by Content Filtering'),
+      'spamdetected',
+      'soft_bounce',
+    ],
+    [
+      'policy',
+      failed('5.7.9', 'smtp; 554 5.7.9 Message not accepted for policy reasons'),
+      'policyviolation',
+      'soft_bounce',
+    ],
+    [
+      'sender rejected',
+      failed('5.1.8', 'smtp; 553 5.1.8 <b@ex.com>: Sender address rejected: Domain not found'),
+      'rejected',
+      'soft_bounce',
+    ],
     ['expired', failed('4.4.7', 'smtp; 421 4.4.7 delivery time expired'), 'expired', 'soft_bounce'],
     ['suspend', failed('5.7.13', 'smtp; 550 5.7.13 user account disabled'), 'suspend', 'soft_bounce'],
-    ['gmail disabled', failed('5.2.1', "smtp; 550-5.2.1 The email account that you tried to reach is disabled. - gsmtp"), 'suspend', 'soft_bounce'],
+    [
+      'gmail disabled',
+      failed('5.2.1', 'smtp; 550-5.2.1 The email account that you tried to reach is disabled. - gsmtp'),
+      'suspend',
+      'soft_bounce',
+    ],
     ['too many rcpt', failed('5.5.3', 'smtp; 552 5.5.3 too many recipients'), 'toomanyconn', 'soft_bounce'],
-    ['gmail rate (4.7.28)', { action: 'delayed', status: '4.7.28', diagnostic: 'smtp; 421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address - gsmtp' }, 'speeding', 'deferred'],
+    [
+      'gmail rate (4.7.28)',
+      {
+        action: 'delayed',
+        status: '4.7.28',
+        diagnostic:
+          'smtp; 421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address - gsmtp',
+      },
+      'speeding',
+      'deferred',
+    ],
     ['network', failed('4.4.2', 'smtp; 451 4.4.2 bad connection'), 'networkerror', 'soft_bounce'],
     ['security generic', failed('5.7.0', 'smtp; 550 5.7.0 rejected'), 'securityerror', 'soft_bounce'],
-    ['ms auth', failed('5.7.515', 'smtp; 550 5.7.515 Access denied, sending domain example.com does not meet the required authentication level', { remoteMta: 'dns; outlook-com.olc.protection.outlook.com' }), 'authfailure', 'soft_bounce'],
-    ['ptr', failed('5.7.25', 'smtp; 550-5.7.25 The IP address sending this message does not have a PTR record setup - gsmtp'), 'requireptr', 'soft_bounce'],
+    [
+      'ms auth',
+      failed(
+        '5.7.515',
+        'smtp; 550 5.7.515 Access denied, sending domain example.com does not meet the required authentication level',
+        { remoteMta: 'dns; outlook-com.olc.protection.outlook.com' },
+      ),
+      'authfailure',
+      'soft_bounce',
+    ],
+    [
+      'ptr',
+      failed('5.7.25', 'smtp; 550-5.7.25 The IP address sending this message does not have a PTR record setup - gsmtp'),
+      'requireptr',
+      'soft_bounce',
+    ],
     ['requiretls', failed('5.7.30', 'smtp; 550 5.7.30 REQUIRETLS support required'), 'failedstarttls', 'soft_bounce'],
-    ['gmail dkim 5.7.30', failed('5.7.30', 'smtp; 550-5.7.30 This message does not pass DKIM checks - gsmtp'), 'authfailure', 'soft_bounce'],
-    ['ms reputation', { action: 'delayed', status: '4.7.650', diagnostic: 'smtp; 451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.', remoteMta: 'dns; hotmail-com.olc.protection.outlook.com' }, 'badreputation', 'deferred'],
+    [
+      'gmail dkim 5.7.30',
+      failed('5.7.30', 'smtp; 550-5.7.30 This message does not pass DKIM checks - gsmtp'),
+      'authfailure',
+      'soft_bounce',
+    ],
+    [
+      'ms reputation',
+      {
+        action: 'delayed',
+        status: '4.7.650',
+        diagnostic:
+          'smtp; 451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.',
+        remoteMta: 'dns; hotmail-com.olc.protection.outlook.com',
+      },
+      'badreputation',
+      'deferred',
+    ],
     ['content', failed('5.6.0', 'smtp; 554 5.6.0 Invalid MIME'), 'contenterror', 'soft_bounce'],
     ['virus', failed('5.7.1', 'smtp; 554 5.7.1 Virus found in message'), 'virusdetected', 'soft_bounce'],
     ['system', failed('5.3.0', 'smtp; 554 5.3.0 local error in processing'), 'systemerror', 'soft_bounce'],
     ['system full', failed('4.3.1', 'smtp; 452 4.3.1 Insufficient system storage'), 'systemfull', 'soft_bounce'],
     ['syntax', failed('5.5.2', 'smtp; 500 5.5.2 Syntax error'), 'syntaxerror', 'soft_bounce'],
     ['relay', failed('5.7.1', 'smtp; 554 5.7.1 <x@ex.org>: Relay access denied'), 'norelaying', 'soft_bounce'],
-    ['mailer', { source: 'text', diagnostic: 'Command died with status 1: "/usr/bin/procmail"' }, 'mailererror', 'soft_bounce'],
-    ['ses suppressed', { source: 'esp', diagnostic: 'Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.' }, 'suppressed', 'soft_bounce'],
+    [
+      'mailer',
+      { source: 'text', diagnostic: 'Command died with status 1: "/usr/bin/procmail"' },
+      'mailererror',
+      'soft_bounce',
+    ],
+    [
+      'ses suppressed',
+      {
+        source: 'esp',
+        diagnostic:
+          'Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.',
+      },
+      'suppressed',
+      'soft_bounce',
+    ],
     ['nothing known', failed(undefined, 'smtp; 550 go away'), 'undefined', 'soft_bounce'],
   ];
   for (const [name, input, reason, kind] of cases) {
@@ -73,7 +208,10 @@ describe('classifyFailure: one example per reason', () => {
   });
 
   it('a live 4xx is a deferral; the same code in a failed DSN is a soft bounce', () => {
-    assert.equal(classifyFailure({ source: 'sync', smtpReplyCode: 452, diagnostic: '452 4.2.2 mailbox full' }).kind, 'deferred');
+    assert.equal(
+      classifyFailure({ source: 'sync', smtpReplyCode: 452, diagnostic: '452 4.2.2 mailbox full' }).kind,
+      'deferred',
+    );
     assert.equal(classifyFailure(failed('4.2.2', 'mailbox full')).kind, 'soft_bounce');
   });
 
@@ -93,51 +231,79 @@ describe('classifyFailure: one example per reason', () => {
 });
 
 describe('classifyFailure: properties', () => {
-  const codeArb = fc.tuple(fc.constantFrom(2, 4, 5), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 40 }))
+  const codeArb = fc
+    .tuple(fc.constantFrom(2, 4, 5), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 40 }))
     .map(([c, s, d]) => `${c}.${s}.${d}`);
-  const inputArb: fc.Arbitrary<FailureInput> = fc.record({
-    action: fc.constantFrom('failed', 'delayed', 'delivered', 'relayed', 'expanded', '', 'FAILED', 'weird'),
-    status: fc.oneof(codeArb, fc.string()),
-    diagnostic: fc.oneof(fc.string(), fc.constantFrom('user unknown', 'blocked using x', 'mailbox full', 'spam', 'gsmtp')),
-    smtpReplyCode: fc.integer({ min: 0, max: 999 }),
-    remoteMta: fc.string(),
-    source: fc.constantFrom('sync', 'dsn', 'esp', 'text'),
-    isFeedback: fc.boolean(),
-    isAutoReply: fc.boolean(),
-    isFinal: fc.boolean(),
-  }, { requiredKeys: [] });
+  const inputArb: fc.Arbitrary<FailureInput> = fc.record(
+    {
+      action: fc.constantFrom('failed', 'delayed', 'delivered', 'relayed', 'expanded', '', 'FAILED', 'weird'),
+      status: fc.oneof(codeArb, fc.string()),
+      diagnostic: fc.oneof(
+        fc.string(),
+        fc.constantFrom('user unknown', 'blocked using x', 'mailbox full', 'spam', 'gsmtp'),
+      ),
+      smtpReplyCode: fc.integer({ min: 0, max: 999 }),
+      remoteMta: fc.string(),
+      source: fc.constantFrom('sync', 'dsn', 'esp', 'text'),
+      isFeedback: fc.boolean(),
+      isAutoReply: fc.boolean(),
+      isFinal: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
 
   it('every input falls into exactly one known kind and reason, and never throws', () => {
-    fc.assert(fc.property(inputArb, (input) => {
-      const r = classifyFailure(input);
-      assert.equal(BOUNCE_KINDS.filter((k) => k === r.kind).length, 1);
-      assert.ok((BOUNCE_REASONS as readonly string[]).includes(r.reason));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const r = classifyFailure(input);
+        assert.equal(BOUNCE_KINDS.filter((k) => k === r.kind).length, 1);
+        assert.ok((BOUNCE_REASONS as readonly string[]).includes(r.reason));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('hard bounce ⇔ a hard reason (or 5xx notaccept), outside signals/delay/delivery', () => {
-    fc.assert(fc.property(inputArb, (input) => {
-      const r = classifyFailure(input);
-      if (r.kind !== 'hard_bounce') return;
-      assert.ok(HARD_REASONS.has(r.reason) || r.reason === 'notaccept');
-      assert.notEqual(input.isFeedback, true);
-      assert.notEqual(input.isAutoReply, true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const r = classifyFailure(input);
+        if (r.kind !== 'hard_bounce') return;
+        assert.ok(HARD_REASONS.has(r.reason) || r.reason === 'notaccept');
+        assert.notEqual(input.isFeedback, true);
+        assert.notEqual(input.isAutoReply, true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('a failed 5.x.x never defers, and is soft only for a non-hard reason', () => {
-    fc.assert(fc.property(codeArb.filter((c) => c.startsWith('5.')), fc.string(), fc.constantFrom('sync', 'dsn', 'esp') as fc.Arbitrary<'sync' | 'dsn' | 'esp'>, (status, diagnostic, source) => {
-      const r = classifyFailure({ action: 'failed', status, diagnostic, source });
-      assert.ok(r.kind === 'hard_bounce' || r.kind === 'soft_bounce', `${status} ${r.kind}`);
-      if (r.kind === 'soft_bounce') assert.ok(!HARD_REASONS.has(r.reason) && r.reason !== 'notaccept');
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        codeArb.filter((c) => c.startsWith('5.')),
+        fc.string(),
+        fc.constantFrom('sync', 'dsn', 'esp') as fc.Arbitrary<'sync' | 'dsn' | 'esp'>,
+        (status, diagnostic, source) => {
+          const r = classifyFailure({ action: 'failed', status, diagnostic, source });
+          assert.ok(r.kind === 'hard_bounce' || r.kind === 'soft_bounce', `${status} ${r.kind}`);
+          if (r.kind === 'soft_bounce') assert.ok(!HARD_REASONS.has(r.reason) && r.reason !== 'notaccept');
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('throttle reasons with a 4.x.x code are deferrals, never counted', () => {
-    fc.assert(fc.property(codeArb.filter((c) => c.startsWith('4.')), fc.constantFrom('blocked using dnsbl', 'too many connections', 'spam', 'low reputation'), (status, diagnostic) => {
-      const r = classifyFailure({ action: 'failed', status, diagnostic, source: 'dsn' });
-      if (THROTTLE_REASONS.has(r.reason)) assert.equal(r.kind, 'deferred');
-      assert.equal(r.countsTowardSoftLimit && THROTTLE_REASONS.has(r.reason), false);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(
+        codeArb.filter((c) => c.startsWith('4.')),
+        fc.constantFrom('blocked using dnsbl', 'too many connections', 'spam', 'low reputation'),
+        (status, diagnostic) => {
+          const r = classifyFailure({ action: 'failed', status, diagnostic, source: 'dsn' });
+          if (THROTTLE_REASONS.has(r.reason)) assert.equal(r.kind, 'deferred');
+          assert.equal(r.countsTowardSoftLimit && THROTTLE_REASONS.has(r.reason), false);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

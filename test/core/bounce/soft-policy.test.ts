@@ -24,13 +24,15 @@ describe('evaluateSoftBounces', () => {
 
   it('property: adding a bounce never un-suppresses; counted never exceeds input length', () => {
     const t = fc.integer({ min: -60, max: 5 }).map((d) => daysAgo(-d));
-    fc.assert(fc.property(fc.array(t, { maxLength: 20 }), t, fc.integer({ min: 1, max: 10 }), (times, extra, limit) => {
-      const before = evaluateSoftBounces(times, now, { limit });
-      const after = evaluateSoftBounces([...times, extra], now, { limit });
-      assert.ok(before.counted <= times.length);
-      assert.ok(after.counted >= before.counted);
-      if (before.shouldSuppress) assert.equal(after.shouldSuppress, true);
-      assert.equal(after.shouldSuppress, after.counted >= limit);
-    }));
+    fc.assert(
+      fc.property(fc.array(t, { maxLength: 20 }), t, fc.integer({ min: 1, max: 10 }), (times, extra, limit) => {
+        const before = evaluateSoftBounces(times, now, { limit });
+        const after = evaluateSoftBounces([...times, extra], now, { limit });
+        assert.ok(before.counted <= times.length);
+        assert.ok(after.counted >= before.counted);
+        if (before.shouldSuppress) assert.equal(after.shouldSuppress, true);
+        assert.equal(after.shouldSuppress, after.counted >= limit);
+      }),
+    );
   });
 });

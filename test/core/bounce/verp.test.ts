@@ -2,7 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  createVerpEncoder, decodeVerpAddress, decodeVerpToken, encodeVerpAddress, encodeVerpToken, extractVerpToken,
+  createVerpEncoder,
+  decodeVerpAddress,
+  decodeVerpToken,
+  encodeVerpAddress,
+  encodeVerpToken,
+  extractVerpToken,
 } from '../../../src/core/bounce/verp.ts';
 
 const opts = { secret: 'test-secret', domain: 'bounce.example.com' };
@@ -19,7 +24,11 @@ describe('VERP', () => {
 
   it('survives upper-casing by a relay and angle brackets', () => {
     const address = encodeVerpAddress({ campaignId: 'c_42', contactId: 'contact-7' }, opts);
-    assert.deepEqual(decodeVerpAddress(`<${address.toUpperCase()}>`, opts), { ok: true, campaignId: 'c_42', contactId: 'contact-7' });
+    assert.deepEqual(decodeVerpAddress(`<${address.toUpperCase()}>`, opts), {
+      ok: true,
+      campaignId: 'c_42',
+      contactId: 'contact-7',
+    });
   });
 
   it('rejects forged, truncated and foreign addresses with a reason', () => {
@@ -34,31 +43,51 @@ describe('VERP', () => {
   });
 
   it('refuses to build a local part over 64 octets', () => {
-    assert.throws(() => encodeVerpAddress({ campaignId: 'x'.repeat(40), contactId }, opts), { code: 'VALIDATION_FAILED' });
+    assert.throws(() => encodeVerpAddress({ campaignId: 'x'.repeat(40), contactId }, opts), {
+      code: 'VALIDATION_FAILED',
+    });
   });
 
   it('property: any ids round-trip through the token; any flipped char fails', () => {
-    const id = fc.oneof(fc.uuid().map((u) => u.toLowerCase()), fc.string({ minLength: 1, maxLength: 30 }));
-    fc.assert(fc.property(id, id, fc.nat(), (c, k, pos) => {
-      const token = encodeVerpToken({ campaignId: c, contactId: k }, opts.secret);
-      assert.deepEqual(decodeVerpToken(token, opts.secret), { ok: true, campaignId: c, contactId: k });
-      const i = pos % token.length;
-      const flipped = token.slice(0, i) + (token[i] === 'a' ? 'b' : 'a') + token.slice(i + 1);
-      assert.equal(decodeVerpToken(flipped, opts.secret).ok, false);
-    }), { numRuns: 500 });
+    const id = fc.oneof(
+      fc.uuid().map((u) => u.toLowerCase()),
+      fc.string({ minLength: 1, maxLength: 30 }),
+    );
+    fc.assert(
+      fc.property(id, id, fc.nat(), (c, k, pos) => {
+        const token = encodeVerpToken({ campaignId: c, contactId: k }, opts.secret);
+        assert.deepEqual(decodeVerpToken(token, opts.secret), { ok: true, campaignId: c, contactId: k });
+        const i = pos % token.length;
+        const flipped = token.slice(0, i) + (token[i] === 'a' ? 'b' : 'a') + token.slice(i + 1);
+        assert.equal(decodeVerpToken(flipped, opts.secret).ok, false);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('property: a reusable encoder gives exactly the addresses encodeVerpAddress gives, and they decode', () => {
-    const id = fc.oneof(fc.uuid().map((u) => u.toLowerCase()), fc.string({ minLength: 1, maxLength: 20 }));
-    fc.assert(fc.property(fc.string({ minLength: 1 }), fc.array(fc.tuple(id, id), { minLength: 1, maxLength: 5 }), (secret, pairs) => {
-      const o = { secret, domain: 'bounce.example.com' };
-      const encode = createVerpEncoder(o);
-      for (const [c, k] of pairs) {
-        const address = encode({ campaignId: c, contactId: k });
-        assert.equal(address, encodeVerpAddress({ campaignId: c, contactId: k }, o));
-        assert.deepEqual(decodeVerpAddress(address, o), { ok: true, campaignId: c, contactId: k });
-      }
-    }), { numRuns: 300 });
-    assert.throws(() => createVerpEncoder(opts)({ campaignId: 'x'.repeat(40), contactId }), { code: 'VALIDATION_FAILED' });
+    const id = fc.oneof(
+      fc.uuid().map((u) => u.toLowerCase()),
+      fc.string({ minLength: 1, maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.array(fc.tuple(id, id), { minLength: 1, maxLength: 5 }),
+        (secret, pairs) => {
+          const o = { secret, domain: 'bounce.example.com' };
+          const encode = createVerpEncoder(o);
+          for (const [c, k] of pairs) {
+            const address = encode({ campaignId: c, contactId: k });
+            assert.equal(address, encodeVerpAddress({ campaignId: c, contactId: k }, o));
+            assert.deepEqual(decodeVerpAddress(address, o), { ok: true, campaignId: c, contactId: k });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.throws(() => createVerpEncoder(opts)({ campaignId: 'x'.repeat(40), contactId }), {
+      code: 'VALIDATION_FAILED',
+    });
   });
 });

@@ -2,7 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  classifyReplyIntent, createIntentClassifier, DEFAULT_INTENT_RULES, isClearIntent, REPLY_INTENTS,
+  classifyReplyIntent,
+  createIntentClassifier,
+  DEFAULT_INTENT_RULES,
+  isClearIntent,
+  REPLY_INTENTS,
 } from '../../../src/core/reply/intent.ts';
 
 describe('classifyReplyIntent', () => {
@@ -12,7 +16,11 @@ describe('classifyReplyIntent', () => {
     ['Bitte abmelden.', 'unsubscribe_request', true],
     ['Je souhaite me désinscrire, merci.', 'unsubscribe_request', true],
     ['Por favor, darme de baja.', 'unsubscribe_request', true],
-    ['I am out of the office until Monday with limited access to email. For urgent matters please contact ops@contoso.example.', 'out_of_office', true],
+    [
+      'I am out of the office until Monday with limited access to email. For urgent matters please contact ops@contoso.example.',
+      'out_of_office',
+      true,
+    ],
     ["Je suis absente jusqu'au 1er décembre.", 'out_of_office', true],
     ["Hi, this looks great. I'm interested - could you send me the pricing for 50 seats?", 'interested', true],
     ['Estoy interesado, ¿me envían más información?', 'interested', true],
@@ -52,11 +60,13 @@ describe('classifyReplyIntent', () => {
   });
 
   it('property: result is one known intent, confidence in [0,1], clear ⇔ named intent ≥ threshold', () => {
-    fc.assert(fc.property(fc.string(), fc.double({ min: 0, max: 1, noNaN: true }), (text, threshold) => {
-      const r = classifyReplyIntent(text, { clearThreshold: threshold });
-      assert.ok((REPLY_INTENTS as readonly string[]).includes(r.intent));
-      assert.ok(r.confidence >= 0 && r.confidence <= 1);
-      assert.equal(r.isClear, isClearIntent(r, threshold));
-    }));
+    fc.assert(
+      fc.property(fc.string(), fc.double({ min: 0, max: 1, noNaN: true }), (text, threshold) => {
+        const r = classifyReplyIntent(text, { clearThreshold: threshold });
+        assert.ok((REPLY_INTENTS as readonly string[]).includes(r.intent));
+        assert.ok(r.confidence >= 0 && r.confidence <= 1);
+        assert.equal(r.isClear, isClearIntent(r, threshold));
+      }),
+    );
   });
 });

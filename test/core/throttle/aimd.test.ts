@@ -1,14 +1,35 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { addOnes, aimdCountSuccesses, aimdObserve, aimdSetCeiling, createAimd, isHeld, isQuietSuccess } from '../../../src/core/throttle/aimd.ts';
+import {
+  addOnes,
+  aimdCountSuccesses,
+  aimdObserve,
+  aimdSetCeiling,
+  createAimd,
+  isHeld,
+  isQuietSuccess,
+} from '../../../src/core/throttle/aimd.ts';
 import type { AimdOptions, AimdSignal, AimdState } from '../../../src/core/throttle/aimd.ts';
 
 const opts: AimdOptions = {
-  floor: 1, ceiling: 1000, initial: 100, increaseStep: 10, increaseMaxFraction: 0.1, increaseIntervalMs: 2_000,
-  decreaseFactor: 0.7, severeDecreaseFactor: 0.5, decreaseAbove: 0.05, severeAbove: 0.3, increaseBelow: 0.01,
-  decreaseCooldownMs: 2_000, hardHoldMs: 600_000, latencyTargetMs: 5_000, latencyDecreaseFactor: 0.9,
-  ratioHalfLifeMs: 1_000, minUtilisation: 0.5,
+  floor: 1,
+  ceiling: 1000,
+  initial: 100,
+  increaseStep: 10,
+  increaseMaxFraction: 0.1,
+  increaseIntervalMs: 2_000,
+  decreaseFactor: 0.7,
+  severeDecreaseFactor: 0.5,
+  decreaseAbove: 0.05,
+  severeAbove: 0.3,
+  increaseBelow: 0.01,
+  decreaseCooldownMs: 2_000,
+  hardHoldMs: 600_000,
+  latencyTargetMs: 5_000,
+  latencyDecreaseFactor: 0.9,
+  ratioHalfLifeMs: 1_000,
+  minUtilisation: 0.5,
 };
 
 function feed(state: AimdState, at: number, signals: AimdSignal[], o = opts): { state: AimdState; changes: string[] } {
@@ -22,7 +43,8 @@ function feed(state: AimdState, at: number, signals: AimdSignal[], o = opts): { 
 }
 
 const successes = (n: number): AimdSignal[] => Array.from({ length: n }, () => ({ kind: 'success' }));
-const deferrals = (n: number): AimdSignal[] => Array.from({ length: n }, () => ({ kind: 'deferral', severity: 'throttle' }));
+const deferrals = (n: number): AimdSignal[] =>
+  Array.from({ length: n }, () => ({ kind: 'deferral', severity: 'throttle' }));
 
 describe('AIMD controller', () => {
   it('adds one step per clean, used interval', () => {
@@ -84,24 +106,34 @@ describe('AIMD controller', () => {
       fc.integer({ min: 0, max: 20_000 }).map((latencyMs): AimdSignal => ({ kind: 'success', latencyMs })),
       fc.constantFrom<AimdSignal>({ kind: 'deferral', severity: 'throttle' }, { kind: 'deferral', severity: 'hard' }),
     );
-    fc.assert(fc.property(
-      fc.double({ min: 0.1, max: 100, noNaN: true }),
-      fc.double({ min: 0, max: 5_000, noNaN: true }),
-      fc.double({ min: 0, max: 10_000, noNaN: true }),
-      fc.double({ min: 0.05, max: 0.95, noNaN: true }),
-      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5_000 }), signal }), { maxLength: 300 }),
-      (floor, span, initial, factor, events) => {
-        const o: AimdOptions = { ...opts, floor, ceiling: floor + span, initial, decreaseFactor: factor, increaseStep: span / 3 + 0.1 };
-        let s = createAimd(o, 0);
-        let t = 0;
-        assert.ok(s.rate >= floor && s.rate <= floor + span);
-        for (const e of events) {
-          t += e.dt;
-          s = aimdObserve(s, o, t, e.signal).state;
-          assert.ok(s.rate >= floor && s.rate <= floor + span, `rate ${s.rate} outside [${floor}, ${floor + span}]`);
-        }
-      },
-    ), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.1, max: 100, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        fc.double({ min: 0, max: 10_000, noNaN: true }),
+        fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5_000 }), signal }), { maxLength: 300 }),
+        (floor, span, initial, factor, events) => {
+          const o: AimdOptions = {
+            ...opts,
+            floor,
+            ceiling: floor + span,
+            initial,
+            decreaseFactor: factor,
+            increaseStep: span / 3 + 0.1,
+          };
+          let s = createAimd(o, 0);
+          let t = 0;
+          assert.ok(s.rate >= floor && s.rate <= floor + span);
+          for (const e of events) {
+            t += e.dt;
+            s = aimdObserve(s, o, t, e.signal).state;
+            assert.ok(s.rate >= floor && s.rate <= floor + span, `rate ${s.rate} outside [${floor}, ${floor + span}]`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('counts a run of successes at once only while they change nothing but counters', () => {
@@ -110,7 +142,10 @@ describe('AIMD controller', () => {
     assert.deepEqual(aimdCountSuccesses(s, opts, 2_500, 990), feed(s, 2_500, successes(990)).state);
     // why the decayed weight is summed one by one: 1 000 × (x + 1) is not x + 1 000 in floating point
     const odd = { ...s, decayedAttempts: 27.32401259670736 };
-    assert.equal(aimdCountSuccesses(odd, opts, 2_500, 1_000).decayedAttempts, feed(odd, 2_500, successes(1_000)).state.decayedAttempts);
+    assert.equal(
+      aimdCountSuccesses(odd, opts, 2_500, 1_000).decayedAttempts,
+      feed(odd, 2_500, successes(1_000)).state.decayedAttempts,
+    );
     assert.notEqual(aimdCountSuccesses(odd, opts, 2_500, 1_000).decayedAttempts, 27.32401259670736 + 1_000);
     assert.equal(isQuietSuccess(s, opts, 4_500), false); // the next interval ends at 4 500
     assert.throws(() => aimdCountSuccesses(s, opts, 4_500, 5), /would change the rate/);
@@ -126,36 +161,48 @@ describe('AIMD controller', () => {
       fc.integer({ min: 0, max: 20_000 }).map((latencyMs): AimdSignal => ({ kind: 'success', latencyMs })),
       fc.constantFrom<AimdSignal>({ kind: 'deferral', severity: 'throttle' }, { kind: 'deferral', severity: 'hard' }),
     );
-    fc.assert(fc.property(
-      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), signal }), { maxLength: 100 }),
-      fc.integer({ min: 0, max: 3_000 }),
-      fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
-      fc.integer({ min: 0, max: 2_000 }),
-      fc.constantFrom(1, 250, 1_000, 7_919),
-      fc.constantFrom(0, 500, 2_000),
-      (history, dt, latencyMs, n, halfLife, cooldown) => {
-        const o: AimdOptions = { ...opts, ratioHalfLifeMs: halfLife, decreaseCooldownMs: cooldown };
-        let s = createAimd(o, 0);
-        let t = 0;
-        for (const e of history) { t += e.dt; s = aimdObserve(s, o, t, e.signal).state; }
-        t += dt;
-        if (!isQuietSuccess(s, o, t, latencyMs)) {
-          assert.throws(() => aimdCountSuccesses(s, o, t, Math.max(1, n), latencyMs), RangeError);
-          return;
-        }
-        let one = s;
-        for (let i = 0; i < n; i++) {
-          const step = aimdObserve(one, o, t, latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs });
-          assert.equal(step.change, undefined, `success ${i + 1} of a quiet run changed the rate`);
-          one = step.state;
-        }
-        assert.deepEqual(aimdCountSuccesses(s, o, t, n, latencyMs), one);
-      },
-    ), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), signal }), { maxLength: 100 }),
+        fc.integer({ min: 0, max: 3_000 }),
+        fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 2_000 }),
+        fc.constantFrom(1, 250, 1_000, 7_919),
+        fc.constantFrom(0, 500, 2_000),
+        (history, dt, latencyMs, n, halfLife, cooldown) => {
+          const o: AimdOptions = { ...opts, ratioHalfLifeMs: halfLife, decreaseCooldownMs: cooldown };
+          let s = createAimd(o, 0);
+          let t = 0;
+          for (const e of history) {
+            t += e.dt;
+            s = aimdObserve(s, o, t, e.signal).state;
+          }
+          t += dt;
+          if (!isQuietSuccess(s, o, t, latencyMs)) {
+            assert.throws(() => aimdCountSuccesses(s, o, t, Math.max(1, n), latencyMs), RangeError);
+            return;
+          }
+          let one = s;
+          for (let i = 0; i < n; i++) {
+            const step = aimdObserve(
+              one,
+              o,
+              t,
+              latencyMs === undefined ? { kind: 'success' } : { kind: 'success', latencyMs },
+            );
+            assert.equal(step.change, undefined, `success ${i + 1} of a quiet run changed the rate`);
+            one = step.state;
+          }
+          assert.deepEqual(aimdCountSuccesses(s, o, t, n, latencyMs), one);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('property: addOnes(x, k) is k separate additions of 1, rounding and all', () => {
-    const nearPowerOfTwo = fc.tuple(fc.integer({ min: -40, max: 60 }), fc.integer({ min: -3, max: 3 }))
+    const nearPowerOfTwo = fc
+      .tuple(fc.integer({ min: -40, max: 60 }), fc.integer({ min: -3, max: 3 }))
       .map(([e, ulps]) => 2 ** e + ulps * 2 ** (e - 52));
     const x = fc.oneof(
       fc.double({ min: 0, max: 10_000, noNaN: true }),
@@ -163,10 +210,13 @@ describe('AIMD controller', () => {
       nearPowerOfTwo,
       fc.constantFrom(0, -0, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, Number.MIN_VALUE, Infinity, NaN, -2.5),
     );
-    fc.assert(fc.property(x, fc.integer({ min: 0, max: 5_000 }), (x0, k) => {
-      let one = x0;
-      for (let i = 0; i < k; i++) one += 1;
-      assert.ok(Object.is(addOnes(x0, k), one), `addOnes(${x0}, ${k}) = ${addOnes(x0, k)}, one by one ${one}`);
-    }), { numRuns: 2_000 });
+    fc.assert(
+      fc.property(x, fc.integer({ min: 0, max: 5_000 }), (x0, k) => {
+        let one = x0;
+        for (let i = 0; i < k; i++) one += 1;
+        assert.ok(Object.is(addOnes(x0, k), one), `addOnes(${x0}, ${k}) = ${addOnes(x0, k)}, one by one ${one}`);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -1,10 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { breachReason, breakerCheck, breakerQuietChecks, breakerResume, breakerTrip, createBreaker } from '../../../src/core/throttle/circuit-breaker.ts';
+import {
+  breachReason,
+  breakerCheck,
+  breakerQuietChecks,
+  breakerResume,
+  breakerTrip,
+  createBreaker,
+} from '../../../src/core/throttle/circuit-breaker.ts';
 import type { BreakerOptions, BreakerState, BreakerTotals } from '../../../src/core/throttle/circuit-breaker.ts';
 
-const opts: BreakerOptions = { hardBounceRate: 0.02, complaintRate: 0.002, operatorComplaintRate: 0.003, minSamples: 1_000, cooldownMs: 1_800_000, halfOpenSamples: 500 };
+const opts: BreakerOptions = {
+  hardBounceRate: 0.02,
+  complaintRate: 0.002,
+  operatorComplaintRate: 0.003,
+  minSamples: 1_000,
+  cooldownMs: 1_800_000,
+  halfOpenSamples: 500,
+};
 const clean = { sent: 0, hardBounces: 0, complaints: 0 };
 
 describe('circuit breaker', () => {
@@ -59,22 +73,31 @@ describe('circuit breaker', () => {
       hardBounces: fc.integer({ min: 0, max: 100 }),
       action: fc.constantFrom('check', 'check', 'check', 'operator', 'trip', 'trip-operator'),
     });
-    fc.assert(fc.property(fc.array(step, { maxLength: 100 }), (steps) => {
-      let b: BreakerState = createBreaker(0);
-      let t = 0;
-      for (const s of steps) {
-        t += s.dt;
-        const before = b;
-        if (s.action === 'operator') { b = breakerResume(b, t, { operator: true }); continue; }
-        if (s.action === 'trip' || s.action === 'trip-operator') { b = breakerTrip(b, t, 'hard stop', s.action === 'trip-operator'); continue; }
-        b = breakerCheck(b, opts, t, { sent: s.sent, complaints: s.complaints, hardBounces: s.hardBounces }).state;
-        if (before.phase !== 'closed' && b.phase === 'closed') {
-          assert.ok(t - before.openedAt >= opts.cooldownMs, `closed ${t - before.openedAt} ms after opening`);
-          assert.equal(before.requiresOperator, false);
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 100 }), (steps) => {
+        let b: BreakerState = createBreaker(0);
+        let t = 0;
+        for (const s of steps) {
+          t += s.dt;
+          const before = b;
+          if (s.action === 'operator') {
+            b = breakerResume(b, t, { operator: true });
+            continue;
+          }
+          if (s.action === 'trip' || s.action === 'trip-operator') {
+            b = breakerTrip(b, t, 'hard stop', s.action === 'trip-operator');
+            continue;
+          }
+          b = breakerCheck(b, opts, t, { sent: s.sent, complaints: s.complaints, hardBounces: s.hardBounces }).state;
+          if (before.phase !== 'closed' && b.phase === 'closed') {
+            assert.ok(t - before.openedAt >= opts.cooldownMs, `closed ${t - before.openedAt} ms after opening`);
+            assert.equal(before.requiresOperator, false);
+          }
+          if (before.phase === 'open' && b.phase !== 'open') assert.ok(t - before.openedAt >= opts.cooldownMs);
         }
-        if (before.phase === 'open' && b.phase !== 'open') assert.ok(t - before.openedAt >= opts.cooldownMs);
-      }
-    }), { numRuns: 500 });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('says how many checks of a run of sends make no transition', () => {
@@ -87,8 +110,14 @@ describe('circuit breaker', () => {
     assert.equal(breakerQuietChecks(closed, opts, 1, { sent: 0, hardBounces: 19, complaints: 0 }, 1, 5_000), 5_000);
     const half = breakerCheck(breakerTrip(closed, 0, 'x', false), opts, opts.cooldownMs, clean).state;
     assert.equal(half.phase, 'half_open');
-    assert.equal(breakerQuietChecks(half, opts, opts.cooldownMs, { sent: 100, hardBounces: 0, complaints: 0 }, 1, 1_000), 399); // closes at 500
-    assert.equal(breakerQuietChecks(half, opts, opts.cooldownMs, { sent: 100, hardBounces: 0, complaints: 0 }, 0, 1_000), 1_000); // sends not counted
+    assert.equal(
+      breakerQuietChecks(half, opts, opts.cooldownMs, { sent: 100, hardBounces: 0, complaints: 0 }, 1, 1_000),
+      399,
+    ); // closes at 500
+    assert.equal(
+      breakerQuietChecks(half, opts, opts.cooldownMs, { sent: 100, hardBounces: 0, complaints: 0 }, 0, 1_000),
+      1_000,
+    ); // sends not counted
     assert.throws(() => breakerQuietChecks(half, opts, 0, clean, 0.5, 10), /whole sentPerCheck/);
   });
 
@@ -101,19 +130,46 @@ describe('circuit breaker', () => {
       cooldownMs: fc.integer({ min: 0, max: 1_000 }),
       halfOpenSamples: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.double({ min: 0.5, max: 300, noNaN: true })),
     });
-    const stateArb = fc.record({
-      phase: fc.constantFrom<BreakerState['phase']>('closed', 'open', 'half_open'),
-      openedAt: fc.integer({ min: 0, max: 2_000 }),
-      requiresOperator: fc.boolean(),
-    }).map(({ phase, openedAt, requiresOperator }): BreakerState => ({ phase, reason: phase === 'closed' ? undefined : 'r', since: openedAt, openedAt, requiresOperator: phase === 'open' && requiresOperator }));
-    const totalsArb = fc.record({ sent: fc.integer({ min: 0, max: 400 }), hardBounces: fc.integer({ min: 0, max: 15 }), complaints: fc.integer({ min: 0, max: 5 }) });
-    fc.assert(fc.property(optsArb, stateArb, totalsArb, fc.integer({ min: 0, max: 2_000 }), fc.constantFrom(0, 1, 3), fc.integer({ min: 0, max: 600 }),
-      (o, state, totals: BreakerTotals, now, perCheck, max) => {
-        let expected = max;
-        for (let k = 1; k <= max; k++) {
-          if (breakerCheck(state, o, now, { ...totals, sent: totals.sent + perCheck * k }).transition !== undefined) { expected = k - 1; break; }
-        }
-        assert.equal(breakerQuietChecks(state, o, now, totals, perCheck, max), expected);
-      }), { numRuns: 2_000 });
+    const stateArb = fc
+      .record({
+        phase: fc.constantFrom<BreakerState['phase']>('closed', 'open', 'half_open'),
+        openedAt: fc.integer({ min: 0, max: 2_000 }),
+        requiresOperator: fc.boolean(),
+      })
+      .map(
+        ({ phase, openedAt, requiresOperator }): BreakerState => ({
+          phase,
+          reason: phase === 'closed' ? undefined : 'r',
+          since: openedAt,
+          openedAt,
+          requiresOperator: phase === 'open' && requiresOperator,
+        }),
+      );
+    const totalsArb = fc.record({
+      sent: fc.integer({ min: 0, max: 400 }),
+      hardBounces: fc.integer({ min: 0, max: 15 }),
+      complaints: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(
+        optsArb,
+        stateArb,
+        totalsArb,
+        fc.integer({ min: 0, max: 2_000 }),
+        fc.constantFrom(0, 1, 3),
+        fc.integer({ min: 0, max: 600 }),
+        (o, state, totals: BreakerTotals, now, perCheck, max) => {
+          let expected = max;
+          for (let k = 1; k <= max; k++) {
+            if (breakerCheck(state, o, now, { ...totals, sent: totals.sent + perCheck * k }).transition !== undefined) {
+              expected = k - 1;
+              break;
+            }
+          }
+          assert.equal(breakerQuietChecks(state, o, now, totals, perCheck, max), expected);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

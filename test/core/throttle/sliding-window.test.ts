@@ -1,7 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clearWindow, createSlidingWindow, isCountedAt, recordInWindow, windowTotals } from '../../../src/core/throttle/sliding-window.ts';
+import {
+  clearWindow,
+  createSlidingWindow,
+  isCountedAt,
+  recordInWindow,
+  windowTotals,
+} from '../../../src/core/throttle/sliding-window.ts';
 
 describe('sliding window counters', () => {
   it('counts per field and forgets buckets older than the window', () => {
@@ -30,25 +36,35 @@ describe('sliding window counters', () => {
   });
 
   it('property: totals equal a naive count over the covered buckets', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 10 }),
-      fc.integer({ min: 10, max: 1000 }),
-      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 500 }), field: fc.constantFrom('x' as const, 'y' as const), n: fc.integer({ min: 1, max: 5 }) }), { maxLength: 200 }),
-      (buckets, bucketMs, events) => {
-        const w = createSlidingWindow(['x', 'y'] as const, { windowMs: buckets * bucketMs, buckets });
-        let t = 0;
-        const log: { t: number; field: 'x' | 'y'; n: number }[] = [];
-        for (const e of events) {
-          t += e.dt;
-          recordInWindow(w, t, e.field, e.n);
-          log.push({ t, field: e.field, n: e.n });
-        }
-        const oldestPeriod = Math.floor(t / bucketMs) - (buckets - 1);
-        const naive = { x: 0, y: 0 };
-        for (const e of log) if (Math.floor(e.t / bucketMs) >= oldestPeriod) naive[e.field] += e.n;
-        assert.deepEqual(windowTotals(w, t), naive);
-      },
-    ), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 10, max: 1000 }),
+        fc.array(
+          fc.record({
+            dt: fc.integer({ min: 0, max: 500 }),
+            field: fc.constantFrom('x' as const, 'y' as const),
+            n: fc.integer({ min: 1, max: 5 }),
+          }),
+          { maxLength: 200 },
+        ),
+        (buckets, bucketMs, events) => {
+          const w = createSlidingWindow(['x', 'y'] as const, { windowMs: buckets * bucketMs, buckets });
+          let t = 0;
+          const log: { t: number; field: 'x' | 'y'; n: number }[] = [];
+          for (const e of events) {
+            t += e.dt;
+            recordInWindow(w, t, e.field, e.n);
+            log.push({ t, field: e.field, n: e.n });
+          }
+          const oldestPeriod = Math.floor(t / bucketMs) - (buckets - 1);
+          const naive = { x: 0, y: 0 };
+          for (const e of log) if (Math.floor(e.t / bucketMs) >= oldestPeriod) naive[e.field] += e.n;
+          assert.deepEqual(windowTotals(w, t), naive);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('isCountedAt says whether a record at that time would count', () => {
@@ -59,13 +75,20 @@ describe('sliding window counters', () => {
     assert.equal(isCountedAt(w, 4_000), false); // same slot, already holding a later period
     recordInWindow(w, 4_000, 'a', 3);
     assert.deepEqual(windowTotals(w, 5_100), { a: 1 });
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 20_000 }), { maxLength: 50 }), fc.integer({ min: 0, max: 20_000 }), (times, t) => {
-      const v = createSlidingWindow(['a'] as const, { windowMs: 1000, buckets: 4 });
-      for (const x of times) recordInWindow(v, x, 'a');
-      const before = windowTotals(v, t).a;
-      const counted = isCountedAt(v, t);
-      recordInWindow(v, t, 'a');
-      assert.equal(windowTotals(v, t).a - before, counted ? 1 : 0);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { maxLength: 50 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        (times, t) => {
+          const v = createSlidingWindow(['a'] as const, { windowMs: 1000, buckets: 4 });
+          for (const x of times) recordInWindow(v, x, 'a');
+          const before = windowTotals(v, t).a;
+          const counted = isCountedAt(v, t);
+          recordInWindow(v, t, 'a');
+          assert.equal(windowTotals(v, t).a - before, counted ? 1 : 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

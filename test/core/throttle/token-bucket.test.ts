@@ -1,7 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { available, createTokenBucket, refill, setRate, takeUpTo, tryTake } from '../../../src/core/throttle/token-bucket.ts';
+import {
+  available,
+  createTokenBucket,
+  refill,
+  setRate,
+  takeUpTo,
+  tryTake,
+} from '../../../src/core/throttle/token-bucket.ts';
 
 describe('token bucket', () => {
   it('starts full, admits the burst at once, then one unit per 1/rate seconds', () => {
@@ -44,35 +51,44 @@ describe('token bucket', () => {
   });
 
   it('property: never admits more than rate * t + burst in any window', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 2000 }),
-      fc.integer({ min: 1, max: 50 }),
-      fc.array(fc.record({ dt: fc.integer({ min: 0, max: 300 }), n: fc.integer({ min: 1, max: 60 }), many: fc.boolean() }), { maxLength: 120 }),
-      (rate, burst, ops) => {
-        let b = createTokenBucket(rate, burst, 0);
-        let t = 0;
-        const admitted: { t: number; n: number }[] = [];
-        for (const op of ops) {
-          t += op.dt;
-          if (op.many) {
-            const r = takeUpTo(b, t, op.n);
-            b = r.state;
-            if (r.taken > 0) admitted.push({ t, n: r.taken });
-          } else {
-            const r = tryTake(b, t, op.n);
-            b = r.state;
-            if (r.ok) admitted.push({ t, n: op.n });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2000 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(
+          fc.record({ dt: fc.integer({ min: 0, max: 300 }), n: fc.integer({ min: 1, max: 60 }), many: fc.boolean() }),
+          { maxLength: 120 },
+        ),
+        (rate, burst, ops) => {
+          let b = createTokenBucket(rate, burst, 0);
+          let t = 0;
+          const admitted: { t: number; n: number }[] = [];
+          for (const op of ops) {
+            t += op.dt;
+            if (op.many) {
+              const r = takeUpTo(b, t, op.n);
+              b = r.state;
+              if (r.taken > 0) admitted.push({ t, n: r.taken });
+            } else {
+              const r = tryTake(b, t, op.n);
+              b = r.state;
+              if (r.ok) admitted.push({ t, n: op.n });
+            }
           }
-        }
-        for (let i = 0; i < admitted.length; i++) {
-          let sum = 0;
-          for (let j = i; j < admitted.length; j++) {
-            sum += admitted[j]!.n;
-            const window = admitted[j]!.t - admitted[i]!.t;
-            assert.ok(sum <= (rate * window) / 1000 + burst + 1e-6, `${sum} admitted in ${window} ms at ${rate}/s burst ${burst}`);
+          for (let i = 0; i < admitted.length; i++) {
+            let sum = 0;
+            for (let j = i; j < admitted.length; j++) {
+              sum += admitted[j]!.n;
+              const window = admitted[j]!.t - admitted[i]!.t;
+              assert.ok(
+                sum <= (rate * window) / 1000 + burst + 1e-6,
+                `${sum} admitted in ${window} ms at ${rate}/s burst ${burst}`,
+              );
+            }
           }
-        }
-      },
-    ), { numRuns: 300 });
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

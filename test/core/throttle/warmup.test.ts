@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWarmup, defaultWarmupRamp, msUntilNextDay, warmupCap, warmupPriority, warmupRollover, warmupTake } from '../../../src/core/throttle/warmup.ts';
+import {
+  createWarmup,
+  defaultWarmupRamp,
+  msUntilNextDay,
+  warmupCap,
+  warmupPriority,
+  warmupRollover,
+  warmupTake,
+} from '../../../src/core/throttle/warmup.ts';
 
 const DAY = 86_400_000;
 const clean = { deferralRate: 0, complaintRate: 0, hadThrottleSignal: false, hadHardSignal: false };

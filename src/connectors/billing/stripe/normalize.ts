@@ -14,15 +14,30 @@ export function normalize(body: unknown): BillingEvent {
     throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe body must be a JSON event object');
   }
   const e = body as Record<string, unknown>;
-  if (e['object'] !== 'event') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `Stripe body has object ${JSON.stringify(e['object'])}, expected "event"`);
-  if (typeof e['id'] !== 'string' || e['id'] === '') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no id');
-  if (typeof e['type'] !== 'string' || e['type'] === '') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no type');
-  if (hasUnstorableChars(e['id']) || hasUnstorableChars(e['type'])) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event id or type contains NUL or an unpaired surrogate');
+  if (e['object'] !== 'event')
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `Stripe body has object ${JSON.stringify(e['object'])}, expected "event"`,
+    );
+  if (typeof e['id'] !== 'string' || e['id'] === '')
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no id');
+  if (typeof e['type'] !== 'string' || e['type'] === '')
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no type');
+  if (hasUnstorableChars(e['id']) || hasUnstorableChars(e['type']))
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      'Stripe event id or type contains NUL or an unpaired surrogate',
+    );
   const occurredAt = Number.isInteger(e['created']) ? dateFromUnixSeconds(e['created']) : undefined;
-  if (!occurredAt) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event created is not integer unix seconds between 1970 and 2100');
+  if (!occurredAt)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      'Stripe event created is not integer unix seconds between 1970 and 2100',
+    );
   const data = e['data'];
   const object = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['object'] : undefined;
-  if (typeof object !== 'object' || object === null) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no data.object');
+  if (typeof object !== 'object' || object === null)
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Stripe event has no data.object');
   return {
     sourceId: `stripe:${e['id']}`,
     type: e['type'],

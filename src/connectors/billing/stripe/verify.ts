@@ -18,7 +18,6 @@ export interface StripeKeys {
   toleranceSeconds?: number;
 }
 
-
 /** Builds a header value for tests and local tooling (what Stripe would send). */
 export function signStripePayload(body: Buffer | string, secret: string, timestamp: number): string {
   const sig = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
@@ -39,9 +38,14 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
     else if (k === 'v1') v1.push(v);
   }
   if (t === undefined || !/^\d{1,12}$/.test(t)) {
-    return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `header ${SIGNATURE_HEADER} has no valid t= timestamp` };
+    return {
+      ok: false,
+      code: 'WEBHOOK_SIGNATURE_INVALID',
+      reason: `header ${SIGNATURE_HEADER} has no valid t= timestamp`,
+    };
   }
-  if (v1.length === 0) return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `header ${SIGNATURE_HEADER} has no v1= signature` };
+  if (v1.length === 0)
+    return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `header ${SIGNATURE_HEADER} has no v1= signature` };
   const body = typeof input.body === 'string' ? Buffer.from(input.body, 'utf8') : input.body;
   const expected = createHmac('sha256', keys.signingSecret).update(`${t}.`).update(body).digest();
   const matches = v1.some((hex) => {
@@ -49,13 +53,24 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
     return candidate.length === expected.length && timingSafeEqual(candidate, expected);
   });
   if (!matches) {
-    return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: `bad signature: none of ${v1.length} v1 signature(s) match HMAC-SHA256(secret, t + "." + body) (tampered body or wrong secret)` };
+    return {
+      ok: false,
+      code: 'WEBHOOK_SIGNATURE_INVALID',
+      reason: `bad signature: none of ${v1.length} v1 signature(s) match HMAC-SHA256(secret, t + "." + body) (tampered body or wrong secret)`,
+    };
   }
   const tolerance = keys.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   const skew = Math.round(now.getTime() / 1000 - Number(t));
   if (Math.abs(skew) > tolerance) {
-    return { ok: false, code: 'WEBHOOK_STALE', reason: `timestamp ${t} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s` };
+    return {
+      ok: false,
+      code: 'WEBHOOK_STALE',
+      reason: `timestamp ${t} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s`,
+    };
   }
   // HMAC is deterministic: t + the expected signature names this exact request
-  return { ok: true, replay: { key: `${t}.${expected.toString('hex')}`, expiresAt: new Date((Number(t) + tolerance + 1) * 1000) } };
+  return {
+    ok: true,
+    replay: { key: `${t}.${expected.toString('hex')}`, expiresAt: new Date((Number(t) + tolerance + 1) * 1000) },
+  };
 }

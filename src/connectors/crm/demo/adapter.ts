@@ -12,7 +12,10 @@ import type { Db } from '../../../store/port.ts';
 import type { Crm, CrmRecord, CrmTask, EngagementUpdate, OptOutItem } from '../port.ts';
 import { DEMO_CRM_SCHEMA, insertTask, selectAccounts, upsertEngagement, upsertOptOuts } from './queries.ts';
 
-export interface DemoCrmDeps { db: Db; clock: Clock }
+export interface DemoCrmDeps {
+  db: Db;
+  clock: Clock;
+}
 
 export interface DemoCrmOptions {
   /** Simulated time per request on the clock; default 0. */
@@ -32,8 +35,17 @@ export async function ensureDemoCrmSchema(db: Db): Promise<void> {
   await db.exec(DEMO_CRM_SCHEMA);
 }
 
-const STATUSES: [string, number][] = [['prospect', 20], ['trial', 15], ['customer', 55], ['churned', 10]];
-const TIERS: [string, number][] = [['smb', 60], ['mid-market', 30], ['enterprise', 10]];
+const STATUSES: [string, number][] = [
+  ['prospect', 20],
+  ['trial', 15],
+  ['customer', 55],
+  ['churned', 10],
+];
+const TIERS: [string, number][] = [
+  ['smb', 60],
+  ['mid-market', 30],
+  ['enterprise', 10],
+];
 const STATUS_WEIGHT = totalWeight(STATUSES);
 const TIER_WEIGHT = totalWeight(TIERS);
 const OWNERS = [
@@ -51,16 +63,25 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
   const failRate = options.failRate ?? 0;
   const seed = options.seed ?? 1;
   const maxBatchSize = options.maxBatchSize ?? 100;
-  if (!(failRate >= 0 && failRate <= 1)) throw new SwitchyardError('VALIDATION_FAILED', `failRate must be within 0…1, got ${failRate}`);
+  if (!(failRate >= 0 && failRate <= 1))
+    throw new SwitchyardError('VALIDATION_FAILED', `failRate must be within 0…1, got ${failRate}`);
   let requestCount = 0;
 
   /** Simulates the round trip: latency on the clock, then maybe a vendor failure. */
   async function request(method: string, items: number): Promise<void> {
-    if (items > maxBatchSize) throw new SwitchyardError('VALIDATION_FAILED', `demo CRM ${method}: ${items} items exceed maxBatchSize ${maxBatchSize}`);
+    if (items > maxBatchSize)
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `demo CRM ${method}: ${items} items exceed maxBatchSize ${maxBatchSize}`,
+      );
     requestCount += 1;
     if (latencyMs > 0) await clock.sleep(latencyMs);
     if (failRate > 0 && hashUnit(`${seed}:${requestCount}`) < failRate) {
-      throw new SwitchyardError('CRM_UNAVAILABLE', `demo CRM ${method} failed (simulated outage, request ${requestCount})`, { retryable: true, details: { simulated: true } });
+      throw new SwitchyardError(
+        'CRM_UNAVAILABLE',
+        `demo CRM ${method} failed (simulated outage, request ${requestCount})`,
+        { retryable: true, details: { simulated: true } },
+      );
     }
   }
 
@@ -97,7 +118,8 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
         checkOptOut(item);
         const email = item.email.trim().toLowerCase();
         byEmail.set(email, { email, contactId: item.contactId ?? null, optedOut: item.optedOut, reason: item.reason });
-        if (item.contactId !== undefined) byContact.set(item.contactId, { contactId: item.contactId, optedOut: item.optedOut });
+        if (item.contactId !== undefined)
+          byContact.set(item.contactId, { contactId: item.contactId, optedOut: item.optedOut });
       }
       if (byEmail.size > 0) {
         await db.transaction((tx) => upsertOptOuts(tx, [...byEmail.values()], [...byContact.values()], clock.now()));
@@ -107,9 +129,11 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
 
     async createTask(task: CrmTask) {
       await request('createTask', 1);
-      if (!isKnownContact(task.contactId)) throw new SwitchyardError('VALIDATION_FAILED', `demo CRM has no contact ${task.contactId} to attach a task to`);
+      if (!isKnownContact(task.contactId))
+        throw new SwitchyardError('VALIDATION_FAILED', `demo CRM has no contact ${task.contactId} to attach a task to`);
       for (const key of ['kind', 'title'] as const) {
-        if (typeof task[key] !== 'string' || task[key].trim() === '') throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
+        if (typeof task[key] !== 'string' || task[key].trim() === '')
+          throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
       }
       return { id: await insertTask(db, task, clock.now()) };
     },
@@ -121,12 +145,17 @@ export function isKnownContact(contactId: string): boolean {
   return Math.floor(hashUnit(`known:${contactId}`) * 100) >= UNKNOWN_PERCENT;
 }
 
-function toCrmRecord(contactId: string, state: { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean } | undefined): CrmRecord {
+function toCrmRecord(
+  contactId: string,
+  state: { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean } | undefined,
+): CrmRecord {
   const owner = OWNERS[Math.floor(hashUnit(`owner:${contactId}`) * OWNERS.length)];
   const status = weighted(STATUSES, STATUS_WEIGHT, hashUnit(`status:${contactId}`));
   const record: CrmRecord = {
     contactId,
-    crmId: `demo-${Math.floor(hashUnit(`crm:${contactId}`) * 2 ** 32).toString(16).padStart(8, '0')}`,
+    crmId: `demo-${Math.floor(hashUnit(`crm:${contactId}`) * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0')}`,
     accountStatus: status,
     tier: weighted(TIERS, TIER_WEIGHT, hashUnit(`tier:${contactId}`)),
     optedOut: state?.optedOut ?? false,
@@ -140,14 +169,22 @@ function toCrmRecord(contactId: string, state: { engagementScore?: number; lastE
 }
 
 function checkEngagement(u: EngagementUpdate): void {
-  if (typeof u.contactId !== 'string' || u.contactId === '') throw new SwitchyardError('VALIDATION_FAILED', 'engagement update needs a contactId');
-  if (!(u.score >= 0 && u.score <= 100)) throw new SwitchyardError('VALIDATION_FAILED', `engagement score for ${u.contactId} must be within 0…100, got ${u.score}`);
-  if (!(u.lastEngagedAt instanceof Date) || Number.isNaN(u.lastEngagedAt.getTime())) throw new SwitchyardError('VALIDATION_FAILED', `lastEngagedAt for ${u.contactId} is not a valid date`);
+  if (typeof u.contactId !== 'string' || u.contactId === '')
+    throw new SwitchyardError('VALIDATION_FAILED', 'engagement update needs a contactId');
+  if (!(u.score >= 0 && u.score <= 100))
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      `engagement score for ${u.contactId} must be within 0…100, got ${u.score}`,
+    );
+  if (!(u.lastEngagedAt instanceof Date) || Number.isNaN(u.lastEngagedAt.getTime()))
+    throw new SwitchyardError('VALIDATION_FAILED', `lastEngagedAt for ${u.contactId} is not a valid date`);
 }
 
 function checkOptOut(item: OptOutItem): void {
-  if (typeof item.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(item.email.trim())) throw new SwitchyardError('VALIDATION_FAILED', `opt-out email is not an address: "${String(item.email)}"`);
-  if (typeof item.reason !== 'string' || item.reason.trim() === '') throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
+  if (typeof item.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(item.email.trim()))
+    throw new SwitchyardError('VALIDATION_FAILED', `opt-out email is not an address: "${String(item.email)}"`);
+  if (typeof item.reason !== 'string' || item.reason.trim() === '')
+    throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
 }
 
 function totalWeight(items: [string, number][]): number {

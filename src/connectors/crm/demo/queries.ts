@@ -30,9 +30,19 @@ export const DEMO_CRM_SCHEMA = `
     created_at timestamptz not null
   );`;
 
-export interface AccountState { contactId: string; engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean }
+export interface AccountState {
+  contactId: string;
+  engagementScore?: number;
+  lastEngagedAt?: Date;
+  optedOut: boolean;
+}
 
-interface AccountRow { contact_id: string; engagement_score: number | null; last_engaged_at: Date | null; opted_out: boolean }
+interface AccountRow {
+  contact_id: string;
+  engagement_score: number | null;
+  last_engaged_at: Date | null;
+  opted_out: boolean;
+}
 
 function toAccountState(row: AccountRow): AccountState {
   return {
@@ -64,9 +74,16 @@ const UPSERT_ENGAGEMENT = `
        or demo_crm_accounts.last_engaged_at <= excluded.last_engaged_at`;
 
 /** One row per contact (the caller dedupes: ON CONFLICT cannot touch a row twice). */
-export async function upsertEngagement(db: Queryable, updates: { contactId: string; score: number; lastEngagedAt: Date }[], now: Date): Promise<void> {
+export async function upsertEngagement(
+  db: Queryable,
+  updates: { contactId: string; score: number; lastEngagedAt: Date }[],
+  now: Date,
+): Promise<void> {
   await db.query(UPSERT_ENGAGEMENT, [
-    updates.map((u) => u.contactId), updates.map((u) => u.score), updates.map((u) => u.lastEngagedAt.toISOString()), now,
+    updates.map((u) => u.contactId),
+    updates.map((u) => u.score),
+    updates.map((u) => u.lastEngagedAt.toISOString()),
+    now,
   ]);
 }
 
@@ -91,7 +108,11 @@ export async function upsertOptOuts(
   now: Date,
 ): Promise<void> {
   await db.query(UPSERT_OPT_OUTS, [
-    byEmail.map((o) => o.email), byEmail.map((o) => o.contactId), byEmail.map((o) => o.optedOut), byEmail.map((o) => o.reason), now,
+    byEmail.map((o) => o.email),
+    byEmail.map((o) => o.contactId),
+    byEmail.map((o) => o.optedOut),
+    byEmail.map((o) => o.reason),
+    now,
   ]);
   if (byContact.length > 0) {
     await db.query(MARK_ACCOUNTS_OPTED_OUT, [byContact.map((c) => c.contactId), byContact.map((c) => c.optedOut), now]);
@@ -110,19 +131,47 @@ export async function insertTask(
   task: { contactId: string; kind: string; title: string; body: string; dedupeKey?: string },
   now: Date,
 ): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(INSERT_TASK, [task.contactId, task.kind, task.title, task.body, task.dedupeKey ?? null, now]);
+  const { rows } = await db.query<{ id: string }>(INSERT_TASK, [
+    task.contactId,
+    task.kind,
+    task.title,
+    task.body,
+    task.dedupeKey ?? null,
+    now,
+  ]);
   if (rows[0] !== undefined) return rows[0].id;
   const existing = await db.query<{ id: string }>(SELECT_TASK_BY_KEY, [task.dedupeKey]);
   return existing.rows[0]?.id ?? '';
 }
 
-export interface DemoTask { id: string; contactId: string; kind: string; title: string; body: string; createdAt: Date }
+export interface DemoTask {
+  id: string;
+  contactId: string;
+  kind: string;
+  title: string;
+  body: string;
+  createdAt: Date;
+}
 
 const SELECT_TASKS = `
   select 'task_' || n as id, contact_id, kind, title, body, created_at
   from demo_crm_tasks where contact_id = $1 order by n`;
 
 export async function selectTasks(db: Queryable, contactId: string): Promise<DemoTask[]> {
-  const { rows } = await db.query<{ id: string; contact_id: string; kind: string; title: string; body: string; created_at: Date }>(SELECT_TASKS, [contactId]);
-  return rows.map((r) => ({ id: r.id, contactId: r.contact_id, kind: r.kind, title: r.title, body: r.body, createdAt: new Date(r.created_at) }));
+  const { rows } = await db.query<{
+    id: string;
+    contact_id: string;
+    kind: string;
+    title: string;
+    body: string;
+    created_at: Date;
+  }>(SELECT_TASKS, [contactId]);
+  return rows.map((r) => ({
+    id: r.id,
+    contactId: r.contact_id,
+    kind: r.kind,
+    title: r.title,
+    body: r.body,
+    createdAt: new Date(r.created_at),
+  }));
 }

@@ -28,9 +28,10 @@ export interface MailgunEspOptions {
   timeoutMs?: number;
 }
 
-
 export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: MailgunEspOptions): Esp {
-  const baseUrl = (options.baseUrl ?? (options.region === 'eu' ? 'https://api.eu.mailgun.net' : 'https://api.mailgun.net')).replace(/\/+$/, '');
+  const baseUrl = (
+    options.baseUrl ?? (options.region === 'eu' ? 'https://api.eu.mailgun.net' : 'https://api.mailgun.net')
+  ).replace(/\/+$/, '');
   const url = `${baseUrl}/v3/${encodeURIComponent(options.domain)}/messages`;
   const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
   const doFetch = deps.fetch ?? fetch;
@@ -45,14 +46,30 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Mailgun Esp is closed', { retryable: true });
     const form = new FormData();
     for (const [k, v] of fields) form.append(k, v);
-    const { res, text } = await callProvider(doFetch, 'Mailgun', url, { method: 'POST', headers: { Authorization: authorization }, body: form }, timeoutMs);
-    if (!res.ok) throw mapMailgunError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
+    const { res, text } = await callProvider(
+      doFetch,
+      'Mailgun',
+      url,
+      { method: 'POST', headers: { Authorization: authorization }, body: form },
+      timeoutMs,
+    );
+    if (!res.ok)
+      throw mapMailgunError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     let id: unknown;
-    try { id = (JSON.parse(text) as { id?: unknown }).id; } catch { /* handled below */ }
+    try {
+      id = (JSON.parse(text) as { id?: unknown }).id;
+    } catch {
+      /* handled below */
+    }
     if (typeof id !== 'string') {
-      throw new SwitchyardError('ESP_UNAVAILABLE', `Mailgun answered ${res.status} without a message id; outcome unknown`, {
-        retryable: true, details: { status: res.status, body: mailgunMessage(text) },
-      });
+      throw new SwitchyardError(
+        'ESP_UNAVAILABLE',
+        `Mailgun answered ${res.status} without a message id; outcome unknown`,
+        {
+          retryable: true,
+          details: { status: res.status, body: mailgunMessage(text) },
+        },
+      );
     }
     return id.replace(/^<|>$/g, '');
   }
@@ -61,9 +78,17 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     return { providerMessageId: await post(toMailgunFields(msg)), acceptedAt: deps.clock.now() };
   }
 
-  async function sendGroup(indexes: number[], messages: readonly OutboundMessage[], results: BatchResult[]): Promise<void> {
+  async function sendGroup(
+    indexes: number[],
+    messages: readonly OutboundMessage[],
+    results: BatchResult[],
+  ): Promise<void> {
     const settle = async (i: number) => {
-      try { results[i] = { ok: true, receipt: await send(messages[i]!) }; } catch (err) { results[i] = { ok: false, error: err as SwitchyardError }; }
+      try {
+        results[i] = { ok: true, receipt: await send(messages[i]!) };
+      } catch (err) {
+        results[i] = { ok: false, error: err as SwitchyardError };
+      }
     };
     if (indexes.length === 1) return settle(indexes[0]!);
     try {
@@ -97,6 +122,8 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
       await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
       return results;
     },
-    async close() { isClosed = true; },
+    async close() {
+      isClosed = true;
+    },
   };
 }

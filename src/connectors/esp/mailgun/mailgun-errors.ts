@@ -10,21 +10,35 @@ export function mailgunMessage(bodyText: string): string {
   try {
     const body = JSON.parse(bodyText) as { message?: unknown };
     if (typeof body.message === 'string') return body.message;
-  } catch { /* plain-text answers such as "Forbidden" */ }
+  } catch {
+    /* plain-text answers such as "Forbidden" */
+  }
   return bodyText.slice(0, 300);
 }
 
 export function isMailgunRecipientError(status: number, message: string): boolean {
-  return status === 400 && /'to' parameter is not a valid address|invalid (recipient|to)|recipient address/i.test(message);
+  return (
+    status === 400 && /'to' parameter is not a valid address|invalid (recipient|to)|recipient address/i.test(message)
+  );
 }
 
 export function mapMailgunError(status: number, bodyText: string, retryAfterMs: number | undefined): SwitchyardError {
   const message = mailgunMessage(bodyText);
   const details = { status, vendorMessage: message };
-  if (status === 401) return new SwitchyardError('ESP_AUTH_FAILED', `Mailgun refused the API key: ${message}`, { details });
-  if (status === 429) return new SwitchyardError('ESP_RATE_LIMITED', `Mailgun rate limit: ${message}`, { retryable: true, retryAfterMs, details });
+  if (status === 401)
+    return new SwitchyardError('ESP_AUTH_FAILED', `Mailgun refused the API key: ${message}`, { details });
+  if (status === 429)
+    return new SwitchyardError('ESP_RATE_LIMITED', `Mailgun rate limit: ${message}`, {
+      retryable: true,
+      retryAfterMs,
+      details,
+    });
   if (status >= 500 || status === 408) {
-    return new SwitchyardError('ESP_UNAVAILABLE', `Mailgun failed temporarily (HTTP ${status}): ${message}`, { retryable: true, retryAfterMs, details });
+    return new SwitchyardError('ESP_UNAVAILABLE', `Mailgun failed temporarily (HTTP ${status}): ${message}`, {
+      retryable: true,
+      retryAfterMs,
+      details,
+    });
   }
   if (isMailgunRecipientError(status, message)) {
     return new SwitchyardError('ESP_RECIPIENT_REJECTED', `Mailgun refused the recipient: ${message}`, { details });

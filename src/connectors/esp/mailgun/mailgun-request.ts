@@ -20,7 +20,11 @@ export function formatMailgunAddress(a: Address): string {
 }
 
 function contentFields(m: OutboundMessage): FormFields {
-  const f: FormFields = [['from', formatMailgunAddress(m.from)], ['subject', m.subject], ['text', m.text]];
+  const f: FormFields = [
+    ['from', formatMailgunAddress(m.from)],
+    ['subject', m.subject],
+    ['text', m.text],
+  ];
   if (m.html !== undefined) f.push(['html', m.html]);
   if (m.replyTo !== undefined) f.push(['h:Reply-To', formatMailgunAddress(m.replyTo)]);
   for (const [k, v] of Object.entries(m.headers)) f.push([`h:${k}`, v]);
@@ -48,7 +52,10 @@ export function toMailgunBatchFields(messages: readonly OutboundMessage[]): Form
   const vars: Record<string, Record<string, string>> = {};
   for (const m of messages) {
     vars[m.to.address] = {
-      sy_msg: m.correlation.ledgerId, sy_campaign: m.correlation.campaignId, sy_contact: m.correlation.contactId, message_id: m.messageId,
+      sy_msg: m.correlation.ledgerId,
+      sy_campaign: m.correlation.campaignId,
+      sy_contact: m.correlation.contactId,
+      message_id: m.messageId,
     };
   }
   return [

@@ -42,10 +42,21 @@ function failedType(d: Record<string, unknown>): EventType {
  * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
  * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
  */
-function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+function classifyBounce(
+  hint: EventType,
+  status: string | undefined,
+  diagnostic: string | undefined,
+): { type: EventType; reason?: string } {
   const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
   if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  const type: EventType =
+    c.kind === 'hard_bounce'
+      ? 'bounced_hard'
+      : c.kind === 'soft_bounce'
+        ? 'bounced_soft'
+        : c.kind === 'deferred'
+          ? 'deferred'
+          : hint;
   return { type, reason: c.reason };
 }
 
@@ -61,12 +72,21 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
   if (typeof ts !== 'number') return { reject: `${kind} event ${id} has no numeric timestamp` };
   const occurredAt = dateFromUnixSeconds(ts);
   // one event per request: a number out of range makes the whole body invalid (400)
-  if (!occurredAt) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'event-data.timestamp is not unix seconds between 1970 and 2100');
+  if (!occurredAt)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      'event-data.timestamp is not unix seconds between 1970 and 2100',
+    );
   const email = str(d['recipient']);
   if (!email) return { reject: `${kind} event ${id} has no recipient` };
 
   const ev: EngagementEvent = {
-    type, sourceId: `mailgun:${id}:${occurredAt.toISOString().slice(0, 10)}`, provider: 'mailgun', occurredAt, email, raw: d,
+    type,
+    sourceId: `mailgun:${id}:${occurredAt.toISOString().slice(0, 10)}`,
+    provider: 'mailgun',
+    occurredAt,
+    email,
+    raw: d,
   };
   const headers = obj(obj(d['message'])?.['headers']);
   const messageId = str(headers?.['message-id']);
@@ -95,7 +115,8 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
     if (message) ev.diagnostic = message;
     const reason = str(d['reason']);
     if (type === 'dropped') ev.reason = 'suppressed';
-    else if (reason === 'bounce' && type === 'bounced_hard') ev.reason = status?.startsWith('5.1.') ? 'userunknown' : 'undefined';
+    else if (reason === 'bounce' && type === 'bounced_hard')
+      ev.reason = status?.startsWith('5.1.') ? 'userunknown' : 'undefined';
     else if (reason) ev.reason = reason === 'espblock' ? 'blocked' : 'undefined';
     if (type === 'bounced_hard' || type === 'bounced_soft') {
       const c = classifyBounce(type, enhanced ?? undefined, message);
@@ -119,9 +140,17 @@ function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject:
 
 export function normalize(body: unknown): NormalizeResult {
   const root = obj(body);
-  if (!root) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `Mailgun body must be a JSON object, got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`);
+  if (!root)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `Mailgun body must be a JSON object, got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`,
+    );
   const data = obj(root['event-data']);
-  if (!data) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Mailgun body has no "event-data" object (legacy form-post webhooks are not supported; configure JSON webhooks)');
+  if (!data)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      'Mailgun body has no "event-data" object (legacy form-post webhooks are not supported; configure JSON webhooks)',
+    );
   const out: NormalizeResult = { events: [], rejected: [], ignored: [] };
   const r = normalizeEvent(data);
   if ('reject' in r) out.rejected.push({ index: 0, reason: r.reject });

@@ -28,8 +28,11 @@ export interface PostmarkEspOptions {
   timeoutMs?: number;
 }
 
-interface PostmarkResult { ErrorCode?: unknown; Message?: unknown; MessageID?: unknown }
-
+interface PostmarkResult {
+  ErrorCode?: unknown;
+  Message?: unknown;
+  MessageID?: unknown;
+}
 
 export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: PostmarkEspOptions): Esp {
   const baseUrl = (options.baseUrl ?? 'https://api.postmarkapp.com').replace(/\/+$/, '');
@@ -37,30 +40,54 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
   const maxBatchSize = Math.min(options.maxBatchSize ?? 500, 500);
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const shape = { messageStream: options.messageStream ?? 'broadcast', trackOpens: options.trackOpens, trackLinks: options.trackLinks };
+  const shape = {
+    messageStream: options.messageStream ?? 'broadcast',
+    trackOpens: options.trackOpens,
+    trackLinks: options.trackLinks,
+  };
   let isClosed = false;
 
   /** POSTs JSON; resolves with the parsed 2xx body, throws the mapped error otherwise. */
   async function post(path: string, body: unknown): Promise<unknown> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Postmark Esp is closed', { retryable: true });
-    const { res, text } = await callProvider(doFetch, 'Postmark', `${baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'Accept': 'application/json', 'Content-Type': 'application/json', 'X-Postmark-Server-Token': options.serverToken },
-      body: JSON.stringify(body),
-    }, timeoutMs);
-    if (!res.ok) throw mapPostmarkHttpError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
+    const { res, text } = await callProvider(
+      doFetch,
+      'Postmark',
+      `${baseUrl}${path}`,
+      {
+        method: 'POST',
+        headers: {
+          Accept: 'application/json',
+          'Content-Type': 'application/json',
+          'X-Postmark-Server-Token': options.serverToken,
+        },
+        body: JSON.stringify(body),
+      },
+      timeoutMs,
+    );
+    if (!res.ok)
+      throw mapPostmarkHttpError(res.status, text, parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()));
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `Postmark answered ${res.status} with a body that is not JSON`, {
-        retryable: true, cause: err, details: { status: res.status, body: text.slice(0, 300) },
+        retryable: true,
+        cause: err,
+        details: { status: res.status, body: text.slice(0, 300) },
       });
     }
   }
 
   function toResult(r: PostmarkResult | undefined, msg: OutboundMessage): BatchResult {
     if (r === undefined) {
-      return { ok: false, error: new SwitchyardError('ESP_UNAVAILABLE', 'Postmark batch response has no entry for this message; outcome unknown', { retryable: true }) };
+      return {
+        ok: false,
+        error: new SwitchyardError(
+          'ESP_UNAVAILABLE',
+          'Postmark batch response has no entry for this message; outcome unknown',
+          { retryable: true },
+        ),
+      };
     }
     const code = typeof r.ErrorCode === 'number' ? r.ErrorCode : -1;
     if (code === 0 && typeof r.MessageID === 'string') {
@@ -71,7 +98,10 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   async function sendChunk(chunk: readonly OutboundMessage[]): Promise<BatchResult[]> {
     try {
-      const body = await post('/email/batch', chunk.map((m) => toPostmarkMessage(m, shape)));
+      const body = await post(
+        '/email/batch',
+        chunk.map((m) => toPostmarkMessage(m, shape)),
+      );
       const entries = Array.isArray(body) ? (body as PostmarkResult[]) : [];
       return chunk.map((m, i) => toResult(entries[i], m));
     } catch (err) {
@@ -84,7 +114,7 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     commitPoint: 'before-request',
     maxBatchSize,
     async send(msg): Promise<SendReceipt> {
-      const result = toResult(await post('/email', toPostmarkMessage(msg, shape)) as PostmarkResult, msg);
+      const result = toResult((await post('/email', toPostmarkMessage(msg, shape))) as PostmarkResult, msg);
       if (!result.ok) throw result.error;
       return result.receipt;
     },
@@ -99,6 +129,8 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
       await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
       return results.flat();
     },
-    async close() { isClosed = true; },
+    async close() {
+      isClosed = true;
+    },
   };
 }

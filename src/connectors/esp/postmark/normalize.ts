@@ -45,25 +45,45 @@ function obj(v: unknown): Obj | undefined {
 }
 
 function hashedId(parts: (string | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => p ?? '').join('\n')).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(parts.map((p) => p ?? '').join('\n'))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /**
  * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
  * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
  */
-function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+function classifyBounce(
+  hint: EventType,
+  status: string | undefined,
+  diagnostic: string | undefined,
+): { type: EventType; reason?: string } {
   const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
   if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  const type: EventType =
+    c.kind === 'hard_bounce'
+      ? 'bounced_hard'
+      : c.kind === 'soft_bounce'
+        ? 'bounced_soft'
+        : c.kind === 'deferred'
+          ? 'deferred'
+          : hint;
   return { type, reason: c.reason };
 }
 
-interface Decision { type: EventType; email?: string; at?: string; extra: Partial<EngagementEvent> }
+interface Decision {
+  type: EventType;
+  email?: string;
+  at?: string;
+  extra: Partial<EngagementEvent>;
+}
 
 function decide(b: Obj, record: string): Decision | { reject: string } | { ignore: string } {
   switch (record) {
-    case 'Delivery': return { type: 'delivered', email: str(b['Recipient']), at: str(b['DeliveredAt']), extra: {} };
+    case 'Delivery':
+      return { type: 'delivered', email: str(b['Recipient']), at: str(b['DeliveredAt']), extra: {} };
     case 'Bounce':
     case 'SpamComplaint': {
       const kind = str(b['Type']) ?? (record === 'SpamComplaint' ? 'SpamComplaint' : undefined);
@@ -71,37 +91,66 @@ function decide(b: Obj, record: string): Decision | { reject: string } | { ignor
       if (IGNORED_BOUNCE.has(kind)) return { ignore: `bounce Type ${kind} (failed) is not an engagement event type` };
       const type = record === 'SpamComplaint' ? 'complained' : BOUNCE_TYPE[kind];
       if (!type) return { reject: `unknown Postmark bounce Type ${JSON.stringify(kind)}` };
-      const reason = type === 'dropped' ? 'suppressed' : type === 'complained' ? 'feedback' : type === 'auto_replied' ? 'vacation' : undefined;
+      const reason =
+        type === 'dropped'
+          ? 'suppressed'
+          : type === 'complained'
+            ? 'feedback'
+            : type === 'auto_replied'
+              ? 'vacation'
+              : undefined;
       const details = str(b['Details']) ?? str(b['Description']);
       if (type === 'bounced_hard' || type === 'bounced_soft') {
         const c = classifyBounce(type, undefined, details);
-        return { type: c.type, email: str(b['Email']), at: str(b['BouncedAt']), extra: { reason: c.reason, diagnostic: details } };
+        return {
+          type: c.type,
+          email: str(b['Email']),
+          at: str(b['BouncedAt']),
+          extra: { reason: c.reason, diagnostic: details },
+        };
       }
       return { type, email: str(b['Email']), at: str(b['BouncedAt']), extra: { reason, diagnostic: details } };
     }
     case 'Open': {
       const geo = obj(b['Geo']);
-      return { type: 'opened', email: str(b['Recipient']), at: str(b['ReceivedAt']), extra: { userAgent: str(b['UserAgent']), ip: str(geo?.['IP']) } };
+      return {
+        type: 'opened',
+        email: str(b['Recipient']),
+        at: str(b['ReceivedAt']),
+        extra: { userAgent: str(b['UserAgent']), ip: str(geo?.['IP']) },
+      };
     }
     case 'Click': {
       const url = str(b['OriginalLink']);
       if (!url) return { reject: 'Click record has no OriginalLink' };
       const geo = obj(b['Geo']);
-      return { type: 'clicked', email: str(b['Recipient']), at: str(b['ReceivedAt']), extra: { url, userAgent: str(b['UserAgent']), ip: str(geo?.['IP']) } };
+      return {
+        type: 'clicked',
+        email: str(b['Recipient']),
+        at: str(b['ReceivedAt']),
+        extra: { url, userAgent: str(b['UserAgent']), ip: str(geo?.['IP']) },
+      };
     }
     case 'SubscriptionChange': {
-      if (b['SuppressSending'] !== true) return { ignore: 'SubscriptionChange with SuppressSending=false (resubscribed) is not an engagement event' };
+      if (b['SuppressSending'] !== true)
+        return { ignore: 'SubscriptionChange with SuppressSending=false (resubscribed) is not an engagement event' };
       const why = str(b['SuppressionReason']);
-      const type: EventType = why === 'HardBounce' ? 'bounced_hard' : why === 'SpamComplaint' ? 'complained' : 'unsubscribed';
+      const type: EventType =
+        why === 'HardBounce' ? 'bounced_hard' : why === 'SpamComplaint' ? 'complained' : 'unsubscribed';
       return { type, email: str(b['Recipient']), at: str(b['ChangedAt']), extra: why ? { diagnostic: why } : {} };
     }
-    default: return { reject: `unknown Postmark RecordType ${JSON.stringify(record)}` };
+    default:
+      return { reject: `unknown Postmark RecordType ${JSON.stringify(record)}` };
   }
 }
 
 export function normalize(body: unknown): NormalizeResult {
   const b = obj(body);
-  if (!b) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `Postmark body must be a JSON object, got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`);
+  if (!b)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `Postmark body must be a JSON object, got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`,
+    );
   const record = str(b['RecordType']);
   if (!record) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Postmark body has no RecordType');
   const out: NormalizeResult = { events: [], rejected: [], ignored: [] };
@@ -124,13 +173,18 @@ export function normalize(body: unknown): NormalizeResult {
   }
   const occurredAt = dateFromText(d.at);
   // one record per request: an unreadable or far-off date makes the whole body invalid (400)
-  if (!occurredAt) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `${record} record timestamp is not a date between 1970 and 2100`);
+  if (!occurredAt)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `${record} record timestamp is not a date between 1970 and 2100`,
+    );
   const messageId = str(b['MessageID']);
   const id = str(b['ID']);
-  const sourceId = id && (record === 'Bounce' || record === 'SpamComplaint')
-    // Postmark IDs exceed 2^53 and lose digits in JSON.parse; the MessageID keeps the key unique.
-    ? `postmark:${record}:${id}:${messageId ?? ''}`
-    : `postmark:${record}:${hashedId([record, messageId, d.email.toLowerCase(), d.at])}`;
+  const sourceId =
+    id && (record === 'Bounce' || record === 'SpamComplaint')
+      ? // Postmark IDs exceed 2^53 and lose digits in JSON.parse; the MessageID keeps the key unique.
+        `postmark:${record}:${id}:${messageId ?? ''}`
+      : `postmark:${record}:${hashedId([record, messageId, d.email.toLowerCase(), d.at])}`;
   const ev: EngagementEvent = { type: d.type, sourceId, provider: 'postmark', occurredAt, email: d.email, raw: b };
   for (const [k, v] of Object.entries(d.extra)) {
     if (v !== undefined) (ev as unknown as Obj)[k] = v;

@@ -29,8 +29,11 @@ export function toPostmarkMessage(
   msg: OutboundMessage,
   options: { messageStream: string; trackOpens?: boolean; trackLinks?: PostmarkMessage['TrackLinks'] },
 ): PostmarkMessage {
-  const headers = Object.entries({ ...msg.headers, 'Message-ID': `<${msg.messageId}>`, 'X-Switchyard-Msg': msg.correlation.ledgerId })
-    .map(([Name, Value]) => ({ Name, Value }));
+  const headers = Object.entries({
+    ...msg.headers,
+    'Message-ID': `<${msg.messageId}>`,
+    'X-Switchyard-Msg': msg.correlation.ledgerId,
+  }).map(([Name, Value]) => ({ Name, Value }));
   return {
     From: formatAddress(msg.from),
     To: formatAddress(msg.to),
@@ -39,7 +42,11 @@ export function toPostmarkMessage(
     TextBody: msg.text,
     ...(msg.html === undefined ? {} : { HtmlBody: msg.html }),
     Headers: headers,
-    Metadata: { sy_msg: msg.correlation.ledgerId, sy_campaign: msg.correlation.campaignId, sy_contact: msg.correlation.contactId },
+    Metadata: {
+      sy_msg: msg.correlation.ledgerId,
+      sy_campaign: msg.correlation.campaignId,
+      sy_contact: msg.correlation.contactId,
+    },
     // Postmark takes a single Tag; the first of ours is the campaign-level category.
     ...(msg.tags?.[0] === undefined ? {} : { Tag: msg.tags[0] }),
     MessageStream: options.messageStream,

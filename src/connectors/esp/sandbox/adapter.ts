@@ -62,8 +62,14 @@ export interface SentRecord {
 }
 
 export interface SandboxCounts {
-  requests: number; accepted: number; refused: number; throttled: number; deferred: number;
-  failed: number; eventsEmitted: number; eventsPending: number;
+  requests: number;
+  accepted: number;
+  refused: number;
+  throttled: number;
+  deferred: number;
+  failed: number;
+  eventsEmitted: number;
+  eventsPending: number;
 }
 
 export interface SandboxEsp extends Esp {
@@ -97,7 +103,14 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   let outbox: SentRecord[] = [];
   const sizes: number[] = [];
   const counts: SandboxCounts = {
-    requests: 0, accepted: 0, refused: 0, throttled: 0, deferred: 0, failed: 0, eventsEmitted: 0, eventsPending: 0,
+    requests: 0,
+    accepted: 0,
+    refused: 0,
+    throttled: 0,
+    deferred: 0,
+    failed: 0,
+    eventsEmitted: 0,
+    eventsPending: 0,
   };
   let throttle: { n: number; retryAfterMs: number | undefined } = { n: 0, retryAfterMs: undefined };
   let fail = 0;
@@ -112,19 +125,26 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     if (sizes.length > 20_000) sizes.splice(0, sizes.length - 10_000);
     if (isClosed) return new SwitchyardError('ESP_UNAVAILABLE', 'sandbox Esp is closed', { retryable: true });
     if (options.simulateAuthFailure === true) {
-      return new SwitchyardError('ESP_AUTH_FAILED', 'sandbox: simulated credential failure', { details: { status: 401 } });
+      return new SwitchyardError('ESP_AUTH_FAILED', 'sandbox: simulated credential failure', {
+        details: { status: 401 },
+      });
     }
     if (throttle.n > 0) {
       throttle.n--;
       counts.throttled++;
       return new SwitchyardError('ESP_RATE_LIMITED', 'sandbox: simulated throttling of this request', {
-        retryable: true, retryAfterMs: throttle.retryAfterMs, details: { status: 429 },
+        retryable: true,
+        retryAfterMs: throttle.retryAfterMs,
+        details: { status: 429 },
       });
     }
     if (fail > 0) {
       fail--;
       counts.failed++;
-      return new SwitchyardError('ESP_UNAVAILABLE', 'sandbox: simulated temporary failure', { retryable: true, details: { status: 503 } });
+      return new SwitchyardError('ESP_UNAVAILABLE', 'sandbox: simulated temporary failure', {
+        retryable: true,
+        details: { status: 503 },
+      });
     }
     return undefined;
   }
@@ -135,11 +155,19 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     if (limit === undefined) return undefined;
     const recent = (recentByDomain.get(domain) ?? []).filter((t) => t > now - 1000);
     recentByDomain.set(domain, recent);
-    if (recent.length < limit) { recent.push(now); return undefined; }
+    if (recent.length < limit) {
+      recent.push(now);
+      return undefined;
+    }
     counts.deferred++;
-    return new SwitchyardError('ESP_RATE_LIMITED', `sandbox: ${domain} deferred the message (receiving rate exceeded)`, {
-      retryable: true, details: { smtpCode: 421, enhanced: '4.7.0', domain, response: '421 4.7.0 Try again later' },
-    });
+    return new SwitchyardError(
+      'ESP_RATE_LIMITED',
+      `sandbox: ${domain} deferred the message (receiving rate exceeded)`,
+      {
+        retryable: true,
+        details: { smtpCode: 421, enhanced: '4.7.0', domain, response: '421 4.7.0 Try again later' },
+      },
+    );
   }
 
   function accept(msg: OutboundMessage): SendReceipt {
@@ -157,13 +185,28 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     counts.accepted++;
     // The outbox shares the caller's header/correlation objects: messages are not mutated after send.
     outbox.push({
-      providerMessageId, acceptedAt: now, messageId: msg.messageId, from: msg.from.address, to: msg.to.address,
-      subject: msg.subject, headers: msg.headers, correlation: msg.correlation, tags: msg.tags ?? [],
+      providerMessageId,
+      acceptedAt: now,
+      messageId: msg.messageId,
+      from: msg.from.address,
+      to: msg.to.address,
+      subject: msg.subject,
+      headers: msg.headers,
+      correlation: msg.correlation,
+      tags: msg.tags ?? [],
     });
     if (outbox.length > outboxLimit * 1.5) outbox = outbox.slice(outbox.length - outboxLimit);
     const { flags, url } = drawOutcome(msg, rates, random);
     if (flags !== 0) {
-      queue.push({ acceptedAt: now.getTime(), providerMessageId, messageId: msg.messageId, email: msg.to.address, correlation: msg.correlation, flags, url });
+      queue.push({
+        acceptedAt: now.getTime(),
+        providerMessageId,
+        messageId: msg.messageId,
+        email: msg.to.address,
+        correlation: msg.correlation,
+        flags,
+        url,
+      });
     }
     return { providerMessageId, acceptedAt: now };
   }
@@ -215,7 +258,10 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
         const chunk = messages.slice(i, i + maxBatchSize);
         const fault = requestFault(chunk.length);
         for (const msg of chunk) {
-          if (fault !== undefined) { results.push({ ok: false, error: fault }); continue; }
+          if (fault !== undefined) {
+            results.push({ ok: false, error: fault });
+            continue;
+          }
           try {
             results.push({ ok: true, receipt: accept(msg) });
           } catch (error) {
@@ -232,8 +278,12 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     outbox: () => outbox,
     counts: () => ({ ...counts, eventsPending: queue.size() + retryEmit.length }),
     requestSizes: () => sizes,
-    throttleNext(n, retryAfterMs) { throttle = { n: throttle.n + n, retryAfterMs }; },
-    failNext(n) { fail += n; },
+    throttleNext(n, retryAfterMs) {
+      throttle = { n: throttle.n + n, retryAfterMs };
+    },
+    failNext(n) {
+      fail += n;
+    },
     flushDue,
   };
 }

@@ -21,7 +21,12 @@ export interface SandboxRates {
 }
 
 export const DEFAULT_SANDBOX_RATES: SandboxRates = {
-  delivered: 0.98, bounce: 0.01, open: 0.3, click: 0.1, unsubscribe: 0.002, complaint: 0.0005,
+  delivered: 0.98,
+  bounce: 0.01,
+  open: 0.3,
+  click: 0.1,
+  unsubscribe: 0.002,
+  complaint: 0.0005,
 };
 
 /** One accepted message's fate. */
@@ -41,7 +46,10 @@ type SimulatedType = keyof typeof OUTCOME;
 
 /** Stage k (1-based) fires k × eventDelayMs after acceptance, with these event types in order. */
 const STAGES: readonly (readonly SimulatedType[])[] = [
-  ['bounced_hard', 'delivered'], ['opened'], ['clicked', 'unsubscribed'], ['complained'],
+  ['bounced_hard', 'delivered'],
+  ['opened'],
+  ['clicked', 'unsubscribed'],
+  ['complained'],
 ];
 
 function firstUrl(msg: OutboundMessage): string | undefined {
@@ -50,7 +58,11 @@ function firstUrl(msg: OutboundMessage): string | undefined {
 }
 
 /** Draws the outcome of one accepted message. */
-export function drawOutcome(msg: OutboundMessage, rates: SandboxRates, random: () => number): { flags: number; url: string | undefined } {
+export function drawOutcome(
+  msg: OutboundMessage,
+  rates: SandboxRates,
+  random: () => number,
+): { flags: number; url: string | undefined } {
   if (random() < rates.bounce) return { flags: OUTCOME.bounced_hard, url: undefined };
   if (random() >= rates.delivered) return { flags: 0, url: undefined };
   let flags: number = OUTCOME.delivered;
@@ -96,7 +108,12 @@ function buildEvent(rec: SimulatedSend, type: SimulatedType, due: number): Engag
  * the due records are always at the head.
  */
 export function createEventQueue(delayMs: number) {
-  const stages = STAGES.map((types) => ({ types, mask: types.reduce((m, t) => m | OUTCOME[t], 0), items: [] as SimulatedSend[], head: 0 }));
+  const stages = STAGES.map((types) => ({
+    types,
+    mask: types.reduce((m, t) => m | OUTCOME[t], 0),
+    items: [] as SimulatedSend[],
+    head: 0,
+  }));
   let pendingEvents = 0;
   return {
     push(rec: SimulatedSend): void {
@@ -113,9 +130,13 @@ export function createEventQueue(delayMs: number) {
         const offset = (i + 1) * delayMs;
         while (s.head < s.items.length && s.items[s.head]!.acceptedAt + offset <= now) {
           const rec = s.items[s.head++]!;
-          for (const t of s.types) if ((rec.flags & OUTCOME[t]) !== 0) due.push(buildEvent(rec, t, rec.acceptedAt + offset));
+          for (const t of s.types)
+            if ((rec.flags & OUTCOME[t]) !== 0) due.push(buildEvent(rec, t, rec.acceptedAt + offset));
         }
-        if (s.head > 1024 && s.head * 2 > s.items.length) { s.items = s.items.slice(s.head); s.head = 0; }
+        if (s.head > 1024 && s.head * 2 > s.items.length) {
+          s.items = s.items.slice(s.head);
+          s.head = 0;
+        }
       });
       pendingEvents -= due.length;
       // Stable sort: equal times keep stage order (delivered before opened before clicked).

@@ -10,7 +10,12 @@ import type { Clock } from '../../../clock/port.ts';
 import { callProvider } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
-import { mapSendGridError, parseSendGridErrors, refusedPersonalizations, sendGridRetryAfterMs } from './sendgrid-errors.ts';
+import {
+  mapSendGridError,
+  parseSendGridErrors,
+  refusedPersonalizations,
+  sendGridRetryAfterMs,
+} from './sendgrid-errors.ts';
 import { planSendGridRequests } from './sendgrid-request.ts';
 import type { SendGridRequestPlan } from './sendgrid-request.ts';
 
@@ -38,16 +43,29 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   async function post(body: unknown): Promise<{ res: Response; text: string }> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SendGrid Esp is closed', { retryable: true });
-    return callProvider(doFetch, 'SendGrid', `${baseUrl}/v3/mail/send`, {
-      method: 'POST',
-      headers: { 'Authorization': `Bearer ${options.apiKey}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    }, timeoutMs);
+    return callProvider(
+      doFetch,
+      'SendGrid',
+      `${baseUrl}/v3/mail/send`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${options.apiKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      },
+      timeoutMs,
+    );
   }
 
   /** Sends one planned request and writes a result for each of its messages into `results`. */
-  async function sendPlan(plan: SendGridRequestPlan, messages: readonly OutboundMessage[], results: BatchResult[], resends: number): Promise<void> {
-    const fail = (error: SwitchyardError, indexes = plan.indexes) => { for (const i of indexes) results[i] = { ok: false, error }; };
+  async function sendPlan(
+    plan: SendGridRequestPlan,
+    messages: readonly OutboundMessage[],
+    results: BatchResult[],
+    resends: number,
+  ): Promise<void> {
+    const fail = (error: SwitchyardError, indexes = plan.indexes) => {
+      for (const i of indexes) results[i] = { ok: false, error };
+    };
     let res: Response;
     let text: string;
     try {
@@ -58,7 +76,8 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     if (res.ok) {
       const providerId = res.headers.get('x-message-id');
       const acceptedAt = deps.clock.now();
-      for (const i of plan.indexes) results[i] = { ok: true, receipt: { providerMessageId: providerId ?? messages[i]!.messageId, acceptedAt } };
+      for (const i of plan.indexes)
+        results[i] = { ok: true, receipt: { providerMessageId: providerId ?? messages[i]!.messageId, acceptedAt } };
       return;
     }
     const errors = parseSendGridErrors(text);
@@ -70,7 +89,10 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
       const rest = plan.indexes.filter((i) => !refusedIdx.includes(i));
       if (rest.length === 0) return;
       if (resends >= MAX_RECIPIENT_RESENDS || refusedIdx.length === 0) return fail(error, rest);
-      for (const p of planSendGridRequests(rest.map((index) => ({ msg: messages[index]!, index })), maxBatchSize)) {
+      for (const p of planSendGridRequests(
+        rest.map((index) => ({ msg: messages[index]!, index })),
+        maxBatchSize,
+      )) {
         await sendPlan(p, messages, results, resends + 1);
       }
       return;
@@ -78,7 +100,10 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     if (res.status === 413 && plan.indexes.length > 1) {
       const half = Math.ceil(plan.indexes.length / 2);
       for (const part of [plan.indexes.slice(0, half), plan.indexes.slice(half)]) {
-        for (const p of planSendGridRequests(part.map((index) => ({ msg: messages[index]!, index })), half)) {
+        for (const p of planSendGridRequests(
+          part.map((index) => ({ msg: messages[index]!, index })),
+          half,
+        )) {
           await sendPlan(p, messages, results, resends);
         }
       }
@@ -89,7 +114,10 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   async function sendBatch(messages: readonly OutboundMessage[]): Promise<BatchResult[]> {
     const results: BatchResult[] = new Array(messages.length);
-    const plans = planSendGridRequests(messages.map((msg, index) => ({ msg, index })), maxBatchSize);
+    const plans = planSendGridRequests(
+      messages.map((msg, index) => ({ msg, index })),
+      maxBatchSize,
+    );
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < plans.length; i = next++) await sendPlan(plans[i]!, messages, results, 0);
@@ -104,10 +132,13 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     maxBatchSize,
     async send(msg): Promise<SendReceipt> {
       const [result] = await sendBatch([msg]);
-      if (result === undefined || !result.ok) throw result?.error ?? new SwitchyardError('ESP_UNAVAILABLE', 'SendGrid: no result', { retryable: true });
+      if (result === undefined || !result.ok)
+        throw result?.error ?? new SwitchyardError('ESP_UNAVAILABLE', 'SendGrid: no result', { retryable: true });
       return result.receipt;
     },
     sendBatch,
-    async close() { isClosed = true; },
+    async close() {
+      isClosed = true;
+    },
   };
 }

@@ -53,10 +53,21 @@ function bounceType(e: Record<string, unknown>): EventType {
  * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
  * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
  */
-function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+function classifyBounce(
+  hint: EventType,
+  status: string | undefined,
+  diagnostic: string | undefined,
+): { type: EventType; reason?: string } {
   const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
   if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  const type: EventType =
+    c.kind === 'hard_bounce'
+      ? 'bounced_hard'
+      : c.kind === 'soft_bounce'
+        ? 'bounced_soft'
+        : c.kind === 'deferred'
+          ? 'deferred'
+          : hint;
   return { type, reason: c.reason };
 }
 
@@ -119,7 +130,10 @@ function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: s
 
 export function normalize(body: unknown): NormalizeResult {
   if (!Array.isArray(body)) {
-    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `SendGrid body must be a JSON array of events, got ${body === null ? 'null' : typeof body}`);
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `SendGrid body must be a JSON array of events, got ${body === null ? 'null' : typeof body}`,
+    );
   }
   const out: NormalizeResult = { events: [], rejected: [], ignored: [] };
   body.forEach((item: unknown, index) => {

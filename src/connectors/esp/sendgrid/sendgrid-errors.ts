@@ -8,7 +8,10 @@
 import { parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 
-export interface SendGridErrorItem { message: string; field: string | null }
+export interface SendGridErrorItem {
+  message: string;
+  field: string | null;
+}
 
 export function parseSendGridErrors(bodyText: string): SendGridErrorItem[] {
   try {
@@ -34,24 +37,43 @@ export function refusedPersonalizations(errors: readonly SendGridErrorItem[]): n
   return out.length === 0 ? undefined : [...new Set(out)];
 }
 
-export function mapSendGridError(status: number, errors: readonly SendGridErrorItem[], retryAfterMs: number | undefined): SwitchyardError {
-  const text = errors.map((e) => (e.field === null ? e.message : `${e.field}: ${e.message}`)).join('; ') || `HTTP ${status}`;
+export function mapSendGridError(
+  status: number,
+  errors: readonly SendGridErrorItem[],
+  retryAfterMs: number | undefined,
+): SwitchyardError {
+  const text =
+    errors.map((e) => (e.field === null ? e.message : `${e.field}: ${e.message}`)).join('; ') || `HTTP ${status}`;
   const details = { status, errors };
-  if (status === 401) return new SwitchyardError('ESP_AUTH_FAILED', `SendGrid refused the API key: ${text}`, { details });
+  if (status === 401)
+    return new SwitchyardError('ESP_AUTH_FAILED', `SendGrid refused the API key: ${text}`, { details });
   if (status === 403) {
     if (/sender identity|from address/i.test(text)) {
-      return new SwitchyardError('ESP_MESSAGE_REJECTED', `SendGrid refused the sender: ${text}`, { details: { ...details, accountLevel: true } });
+      return new SwitchyardError('ESP_MESSAGE_REJECTED', `SendGrid refused the sender: ${text}`, {
+        details: { ...details, accountLevel: true },
+      });
     }
     return new SwitchyardError('ESP_AUTH_FAILED', `SendGrid refused the API key's access: ${text}`, { details });
   }
-  if (status === 429) return new SwitchyardError('ESP_RATE_LIMITED', `SendGrid rate limit: ${text}`, { retryable: true, retryAfterMs, details });
+  if (status === 429)
+    return new SwitchyardError('ESP_RATE_LIMITED', `SendGrid rate limit: ${text}`, {
+      retryable: true,
+      retryAfterMs,
+      details,
+    });
   if (status >= 500 || status === 408) {
-    return new SwitchyardError('ESP_UNAVAILABLE', `SendGrid failed temporarily: ${text}`, { retryable: true, retryAfterMs, details });
+    return new SwitchyardError('ESP_UNAVAILABLE', `SendGrid failed temporarily: ${text}`, {
+      retryable: true,
+      retryAfterMs,
+      details,
+    });
   }
   if (status === 400 && refusedPersonalizations(errors) !== undefined) {
     return new SwitchyardError('ESP_RECIPIENT_REJECTED', `SendGrid refused the recipient: ${text}`, { details });
   }
-  return new SwitchyardError('ESP_MESSAGE_REJECTED', `SendGrid refused the request (HTTP ${status}): ${text}`, { details });
+  return new SwitchyardError('ESP_MESSAGE_REJECTED', `SendGrid refused the request (HTTP ${status}): ${text}`, {
+    details,
+  });
 }
 
 /** Retry-After (seconds or HTTP date), else X-RateLimit-Reset (unix seconds), in ms from now. */

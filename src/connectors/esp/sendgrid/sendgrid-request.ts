@@ -7,7 +7,10 @@
  */
 import type { OutboundMessage } from '../port.ts';
 
-export interface SendGridAddress { email: string; name?: string }
+export interface SendGridAddress {
+  email: string;
+  name?: string;
+}
 
 export interface SendGridPersonalization {
   to: SendGridAddress[];
@@ -25,7 +28,10 @@ export interface SendGridMailSend {
 }
 
 /** One planned request: its body and, per personalization, the index of the caller's message. */
-export interface SendGridRequestPlan { body: SendGridMailSend; indexes: number[] }
+export interface SendGridRequestPlan {
+  body: SendGridMailSend;
+  indexes: number[];
+}
 
 function address(a: { address: string; name?: string }): SendGridAddress {
   return a.name === undefined || a.name === '' ? { email: a.address } : { email: a.address, name: a.name };
@@ -40,7 +46,11 @@ export function toPersonalization(m: OutboundMessage): SendGridPersonalization {
     to: [address(m.to)],
     subject: m.subject,
     headers: { ...m.headers, 'Message-ID': `<${m.messageId}>`, 'X-Switchyard-Msg': m.correlation.ledgerId },
-    custom_args: { sy_msg: m.correlation.ledgerId, sy_campaign: m.correlation.campaignId, sy_contact: m.correlation.contactId },
+    custom_args: {
+      sy_msg: m.correlation.ledgerId,
+      sy_campaign: m.correlation.campaignId,
+      sy_contact: m.correlation.contactId,
+    },
   };
 }
 
@@ -58,7 +68,10 @@ function bodyFor(first: OutboundMessage): SendGridMailSend {
 }
 
 /** Groups messages (given with their caller indexes) into requests of at most maxPerRequest. */
-export function planSendGridRequests(messages: readonly { msg: OutboundMessage; index: number }[], maxPerRequest: number): SendGridRequestPlan[] {
+export function planSendGridRequests(
+  messages: readonly { msg: OutboundMessage; index: number }[],
+  maxPerRequest: number,
+): SendGridRequestPlan[] {
   const plans: SendGridRequestPlan[] = [];
   const open = new Map<string, { plan: SendGridRequestPlan; addresses: Set<string> }>();
   for (const { msg, index } of messages) {

@@ -43,29 +43,60 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SES Esp is closed', { retryable: true });
     const body = JSON.stringify(await toSesSendEmail(msg, options.configurationSetName));
     const path = `${basePath}/v2/email/outbound-emails`;
-    const signed = aws4.sign({
-      host: base.host, path, method: 'POST', service: 'ses', region: options.region, body,
-      headers: { 'Content-Type': 'application/json', 'X-Amz-Date': amzDate(deps.clock.now()) },
-    }, options.credentials);
+    const signed = aws4.sign(
+      {
+        host: base.host,
+        path,
+        method: 'POST',
+        service: 'ses',
+        region: options.region,
+        body,
+        headers: { 'Content-Type': 'application/json', 'X-Amz-Date': amzDate(deps.clock.now()) },
+      },
+      options.credentials,
+    );
     // fetch derives Host and Content-Length itself (the same values that were signed).
-    const headers = Object.fromEntries(Object.entries(signed.headers ?? {})
-      .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
-      .map(([k, v]) => [k, String(v)]));
-    const { res, text } = await callProvider(doFetch, 'SES', `${base.protocol}//${base.host}${path}`, { method: 'POST', headers, body }, timeoutMs);
+    const headers = Object.fromEntries(
+      Object.entries(signed.headers ?? {})
+        .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
+        .map(([k, v]) => [k, String(v)]),
+    );
+    const { res, text } = await callProvider(
+      doFetch,
+      'SES',
+      `${base.protocol}//${base.host}${path}`,
+      { method: 'POST', headers, body },
+      timeoutMs,
+    );
     let parsed: { MessageId?: unknown; message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
-    try { parsed = JSON.parse(text) as typeof parsed; } catch { /* error pages may be XML or empty */ }
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      /* error pages may be XML or empty */
+    }
     if (res.ok && typeof parsed.MessageId === 'string') {
       return { providerMessageId: parsed.MessageId, acceptedAt: deps.clock.now() };
     }
     if (res.ok) {
       throw new SwitchyardError('ESP_UNAVAILABLE', `SES answered ${res.status} without a MessageId; outcome unknown`, {
-        retryable: true, details: { status: res.status, body: text.slice(0, 300) },
+        retryable: true,
+        details: { status: res.status, body: text.slice(0, 300) },
       });
     }
     const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-    const message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.Message === 'string' ? parsed.Message : text.slice(0, 300);
-    throw mapSesError(res.status, sesErrorType(res.headers.get('x-amzn-errortype'), parsed), message, msg.to.address,
-      Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+    const message =
+      typeof parsed.message === 'string'
+        ? parsed.message
+        : typeof parsed.Message === 'string'
+          ? parsed.Message
+          : text.slice(0, 300);
+    throw mapSesError(
+      res.status,
+      sesErrorType(res.headers.get('x-amzn-errortype'), parsed),
+      message,
+      msg.to.address,
+      Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+    );
   }
 
   return {
@@ -81,13 +112,20 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
           try {
             results[i] = { ok: true, receipt: await send(messages[i]!) };
           } catch (err) {
-            results[i] = { ok: false, error: isSwitchyardError(err) ? err : new SwitchyardError('ESP_UNAVAILABLE', String(err), { retryable: true, cause: err }) };
+            results[i] = {
+              ok: false,
+              error: isSwitchyardError(err)
+                ? err
+                : new SwitchyardError('ESP_UNAVAILABLE', String(err), { retryable: true, cause: err }),
+            };
           }
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
       return results;
     },
-    async close() { isClosed = true; },
+    async close() {
+      isClosed = true;
+    },
   };
 }

@@ -47,52 +47,97 @@ function recipientHash(email: string): string {
   return createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 16);
 }
 
-interface Target { email: string; type: EventType; extra: Partial<EngagementEvent> }
+interface Target {
+  email: string;
+  type: EventType;
+  extra: Partial<EngagementEvent>;
+}
 
 /**
  * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
  * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
  */
-function classifyBounce(hint: EventType, status: string | undefined, diagnostic: string | undefined): { type: EventType; reason?: string } {
+function classifyBounce(
+  hint: EventType,
+  status: string | undefined,
+  diagnostic: string | undefined,
+): { type: EventType; reason?: string } {
   const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
   if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType = c.kind === 'hard_bounce' ? 'bounced_hard' : c.kind === 'soft_bounce' ? 'bounced_soft' : c.kind === 'deferred' ? 'deferred' : hint;
+  const type: EventType =
+    c.kind === 'hard_bounce'
+      ? 'bounced_hard'
+      : c.kind === 'soft_bounce'
+        ? 'bounced_soft'
+        : c.kind === 'deferred'
+          ? 'deferred'
+          : hint;
   return { type, reason: c.reason };
 }
 
 /** Decides type and recipients for one SES event, or why it is rejected / ignored. */
 function targets(e: Obj, kind: string, mail: Obj): Target[] | { reject: string } | { ignore: string } {
   const destination = arr(mail['destination']).filter((d): d is string => typeof d === 'string');
-  const all = (type: EventType, extra: Partial<EngagementEvent> = {}): Target[] => destination.map((email) => ({ email, type, extra }));
+  const all = (type: EventType, extra: Partial<EngagementEvent> = {}): Target[] =>
+    destination.map((email) => ({ email, type, extra }));
   switch (kind) {
-    case 'Send': return { ignore: "'Send' means accepted by SES (sent); not an engagement event" };
-    case 'Rendering Failure': return { ignore: "'Rendering Failure' (failed) is not an engagement event type" };
-    case 'Reject': return all('dropped', { reason: 'virusdetected', diagnostic: str(obj(e['reject'])?.['reason']) });
-    case 'Delivery': return arr(obj(e['delivery'])?.['recipients']).filter((r): r is string => typeof r === 'string').map((email) => ({ email, type: 'delivered', extra: {} }));
+    case 'Send':
+      return { ignore: "'Send' means accepted by SES (sent); not an engagement event" };
+    case 'Rendering Failure':
+      return { ignore: "'Rendering Failure' (failed) is not an engagement event type" };
+    case 'Reject':
+      return all('dropped', { reason: 'virusdetected', diagnostic: str(obj(e['reject'])?.['reason']) });
+    case 'Delivery':
+      return arr(obj(e['delivery'])?.['recipients'])
+        .filter((r): r is string => typeof r === 'string')
+        .map((email) => ({ email, type: 'delivered', extra: {} }));
     case 'Bounce': {
       const b = obj(e['bounce']) ?? {};
       const bounceType = str(b['bounceType']);
       const sub = str(b['bounceSubType']) ?? 'General';
-      const type: EventType = sub === 'Suppressed' || sub === 'OnAccountSuppressionList' ? 'dropped'
-        : bounceType === 'Permanent' ? 'bounced_hard' : 'bounced_soft';
-      return arr(b['bouncedRecipients']).map(obj).filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string').map((r) => {
-        const status = str(r['status']);
-        const diagnostic = str(r['diagnosticCode']);
-        const c = type === 'dropped' ? { type } : classifyBounce(type, status, diagnostic);
-        return { email: r['emailAddress'] as string, type: c.type, extra: { reason: c.reason ?? SUB_TYPE_REASON[sub] ?? 'undefined', status, diagnostic } };
-      });
+      const type: EventType =
+        sub === 'Suppressed' || sub === 'OnAccountSuppressionList'
+          ? 'dropped'
+          : bounceType === 'Permanent'
+            ? 'bounced_hard'
+            : 'bounced_soft';
+      return arr(b['bouncedRecipients'])
+        .map(obj)
+        .filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string')
+        .map((r) => {
+          const status = str(r['status']);
+          const diagnostic = str(r['diagnosticCode']);
+          const c = type === 'dropped' ? { type } : classifyBounce(type, status, diagnostic);
+          return {
+            email: r['emailAddress'] as string,
+            type: c.type,
+            extra: { reason: c.reason ?? SUB_TYPE_REASON[sub] ?? 'undefined', status, diagnostic },
+          };
+        });
     }
     case 'Complaint': {
       const c = obj(e['complaint']) ?? {};
-      if (c['complaintFeedbackType'] === 'not-spam') return { ignore: "complaint with complaintFeedbackType 'not-spam' is not a complaint" };
-      return arr(c['complainedRecipients']).map(obj).filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string')
-        .map((r) => ({ email: r['emailAddress'] as string, type: 'complained', extra: { reason: 'feedback', diagnostic: str(c['complaintFeedbackType']) } }));
+      if (c['complaintFeedbackType'] === 'not-spam')
+        return { ignore: "complaint with complaintFeedbackType 'not-spam' is not a complaint" };
+      return arr(c['complainedRecipients'])
+        .map(obj)
+        .filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string')
+        .map((r) => ({
+          email: r['emailAddress'] as string,
+          type: 'complained',
+          extra: { reason: 'feedback', diagnostic: str(c['complaintFeedbackType']) },
+        }));
     }
     case 'DeliveryDelay': {
       const d = obj(e['deliveryDelay']) ?? {};
-      return arr(d['delayedRecipients']).map(obj).filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string').map((r) => ({
-        email: r['emailAddress'] as string, type: 'deferred', extra: { status: str(r['status']), diagnostic: str(r['diagnosticCode']) ?? str(d['delayType']) },
-      }));
+      return arr(d['delayedRecipients'])
+        .map(obj)
+        .filter((r): r is Obj => r !== undefined && typeof r['emailAddress'] === 'string')
+        .map((r) => ({
+          email: r['emailAddress'] as string,
+          type: 'deferred',
+          extra: { status: str(r['status']), diagnostic: str(r['diagnosticCode']) ?? str(d['delayType']) },
+        }));
     }
     case 'Open': {
       const o = obj(e['open']) ?? {};
@@ -107,21 +152,36 @@ function targets(e: Obj, kind: string, mail: Obj): Target[] | { reject: string }
     case 'Subscription': {
       const s = obj(e['subscription']) ?? {};
       const prefs = obj(s['newTopicPreferences']);
-      if (prefs?.['unsubscribeAll'] !== true) return { ignore: "'Subscription' without unsubscribeAll (opt-in or topic change) is not an engagement event" };
+      if (prefs?.['unsubscribeAll'] !== true)
+        return { ignore: "'Subscription' without unsubscribeAll (opt-in or topic change) is not an engagement event" };
       return all('unsubscribed');
     }
-    default: return { reject: `unknown SES event type ${JSON.stringify(kind)}` };
+    default:
+      return { reject: `unknown SES event type ${JSON.stringify(kind)}` };
   }
 }
 
 /** The time of this event: the per-type timestamp when SES gives one, else the SNS Timestamp. */
 function occurredAt(e: Obj, kind: string, snsTimestamp: unknown): Date | undefined {
-  const section = { Bounce: 'bounce', Complaint: 'complaint', Delivery: 'delivery', Open: 'open', Click: 'click', DeliveryDelay: 'deliveryDelay', Reject: 'reject', Subscription: 'subscription' }[kind];
+  const section = {
+    Bounce: 'bounce',
+    Complaint: 'complaint',
+    Delivery: 'delivery',
+    Open: 'open',
+    Click: 'click',
+    DeliveryDelay: 'deliveryDelay',
+    Reject: 'reject',
+    Subscription: 'subscription',
+  }[kind];
   const t = (section && str(obj(e[section])?.['timestamp'])) ?? str(snsTimestamp);
   if (t === undefined) return undefined;
   const at = dateFromText(t);
   // one SNS message per request: an unreadable or far-off date makes the whole body invalid (400)
-  if (!at) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', `SES ${kind} event timestamp is not a date between 1970 and 2100`);
+  if (!at)
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      `SES ${kind} event timestamp is not a date between 1970 and 2100`,
+    );
   return at;
 }
 
@@ -129,7 +189,9 @@ function correlate(ev: EngagementEvent, mail: Obj): void {
   const tags = obj(mail['tags']) ?? {};
   const tag = (name: string): string | undefined => str(arr(tags[name])[0]);
   const header = (name: string): string | undefined => {
-    const h = arr(mail['headers']).map(obj).find((x) => typeof x?.['name'] === 'string' && (x['name'] as string).toLowerCase() === name);
+    const h = arr(mail['headers'])
+      .map(obj)
+      .find((x) => typeof x?.['name'] === 'string' && (x['name'] as string).toLowerCase() === name);
     return str(h?.['value']);
   };
   const ledgerId = tag('sy_msg') ?? header('x-switchyard-msg');
@@ -147,7 +209,10 @@ function correlate(ev: EngagementEvent, mail: Obj): void {
 export function normalize(body: unknown): NormalizeResult {
   const sns = obj(body);
   if (!sns || typeof sns['Type'] !== 'string' || typeof sns['MessageId'] !== 'string') {
-    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'SES webhook body must be an SNS message object with Type and MessageId');
+    throw new SwitchyardError(
+      'WEBHOOK_PAYLOAD_INVALID',
+      'SES webhook body must be an SNS message object with Type and MessageId',
+    );
   }
   const out: NormalizeResult = { events: [], rejected: [], ignored: [] };
   if (sns['Type'] !== 'Notification') {
@@ -155,7 +220,8 @@ export function normalize(body: unknown): NormalizeResult {
     return out;
   }
   const message = sns['Message'];
-  if (typeof message !== 'string') throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'SNS Notification has no Message string');
+  if (typeof message !== 'string')
+    throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'SNS Notification has no Message string');
   if (message.startsWith('Successfully validated SNS topic')) {
     out.ignored.push({ index: 0, reason: 'SES topic validation notice' });
     return out;
@@ -201,15 +267,22 @@ export function normalize(body: unknown): NormalizeResult {
   const sentAt = Date.parse(str(mail['timestamp']) ?? '');
   for (const target of t) {
     const ev: EngagementEvent = {
-      type: target.type, sourceId: `ses:${sns['MessageId']}:${recipientHash(target.email)}`, provider: 'ses', occurredAt: at, email: target.email, raw: e,
+      type: target.type,
+      sourceId: `ses:${sns['MessageId']}:${recipientHash(target.email)}`,
+      provider: 'ses',
+      occurredAt: at,
+      email: target.email,
+      raw: e,
     };
     for (const [k, v] of Object.entries(target.extra)) {
       if (v !== undefined) (ev as unknown as Obj)[k] = v;
     }
     correlate(ev, mail);
     const secondsSinceSend = Number.isNaN(sentAt) ? undefined : (at.getTime() - sentAt) / 1000;
-    if (ev.type === 'opened') ev.isMachine = classifyOpen({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
-    if (ev.type === 'clicked') ev.isMachine = classifyClick({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
+    if (ev.type === 'opened')
+      ev.isMachine = classifyOpen({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
+    if (ev.type === 'clicked')
+      ev.isMachine = classifyClick({ userAgent: ev.userAgent, ip: ev.ip, secondsSinceSend }).isMachine;
     // one bad recipient is refused alone; the others of the same message still count
     const checked = finishEvent(ev, `SES ${kind} event`);
     if ('reject' in checked) out.rejected.push({ index: 0, reason: checked.reject });

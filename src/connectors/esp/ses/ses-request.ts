@@ -33,8 +33,15 @@ export function decodeSesTagValue(encoded: string): string {
   const bytes: number[] = [];
   for (let i = 0; i < encoded.length; i++) {
     const c = encoded[i]!;
-    if (c !== '_') { bytes.push(c.charCodeAt(0)); continue; }
-    if (encoded[i + 1] === '_') { bytes.push(95); i++; continue; }
+    if (c !== '_') {
+      bytes.push(c.charCodeAt(0));
+      continue;
+    }
+    if (encoded[i + 1] === '_') {
+      bytes.push(95);
+      i++;
+      continue;
+    }
     bytes.push(parseInt(encoded.slice(i + 1, i + 3), 16));
     i += 2;
   }
@@ -64,7 +71,10 @@ export async function buildRawMime(msg: OutboundMessage): Promise<Buffer> {
   return composer.compile().build();
 }
 
-export async function toSesSendEmail(msg: OutboundMessage, configurationSetName: string | undefined): Promise<SesSendEmailBody> {
+export async function toSesSendEmail(
+  msg: OutboundMessage,
+  configurationSetName: string | undefined,
+): Promise<SesSendEmailBody> {
   const raw = await buildRawMime(msg);
   return {
     FromEmailAddress: msg.from.address,

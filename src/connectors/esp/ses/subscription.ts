@@ -9,16 +9,26 @@ import { SNS_CERT_HOST, checkSnsUrl } from './verify.ts';
 
 export type FetchLike = (url: string, init?: { method?: string }) => Promise<{ ok: boolean; status: number }>;
 
-export async function confirmSubscription(subscribeUrl: string, fetchFn: FetchLike, hostPattern: RegExp = SNS_CERT_HOST): Promise<void> {
+export async function confirmSubscription(
+  subscribeUrl: string,
+  fetchFn: FetchLike,
+  hostPattern: RegExp = SNS_CERT_HOST,
+): Promise<void> {
   const bad = checkSnsUrl(subscribeUrl, 'SubscribeURL', hostPattern, false);
   if (bad) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', bad);
   let res: { ok: boolean; status: number };
   try {
     res = await fetchFn(subscribeUrl, { method: 'GET' });
   } catch (err) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', 'SNS SubscribeURL could not be reached', { retryable: true, cause: err });
+    throw new SwitchyardError('ESP_UNAVAILABLE', 'SNS SubscribeURL could not be reached', {
+      retryable: true,
+      cause: err,
+    });
   }
   if (!res.ok) {
-    throw new SwitchyardError('ESP_UNAVAILABLE', `SNS SubscribeURL answered HTTP ${res.status}`, { retryable: res.status >= 500, details: { status: res.status } });
+    throw new SwitchyardError('ESP_UNAVAILABLE', `SNS SubscribeURL answered HTTP ${res.status}`, {
+      retryable: res.status >= 500,
+      details: { status: res.status },
+    });
   }
 }

@@ -36,8 +36,10 @@ export interface SesKeys {
 
 export type SnsEnvelope = Record<string, unknown> & { Type: string; MessageId: string };
 
-
-function fail(code: 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_INVALID' | 'WEBHOOK_STALE', reason: string): VerifyResult {
+function fail(
+  code: 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_INVALID' | 'WEBHOOK_STALE',
+  reason: string,
+): VerifyResult {
   return { ok: false, code, reason };
 }
 
@@ -69,7 +71,11 @@ export function snsStringToSign(msg: Record<string, unknown>): string {
 
 function certNames(cert: X509Certificate): string[] {
   const cn = /(?:^|\n|,\s*)CN=([^\n,]+)/.exec(cert.subject)?.[1];
-  const sans = (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+  const sans = (cert.subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4));
   return [...new Set([...(cn ? [cn] : []), ...sans])];
 }
 
@@ -79,7 +85,8 @@ function untrustedReason(cert: X509Certificate, keys: SesKeys, now: Date): strin
     return `cert not trusted: valid ${cert.validFrom} to ${cert.validTo}, now is ${now.toISOString()}`;
   }
   const names = certNames(cert);
-  if (!names.some((n) => SNS_CERT_NAME.test(n))) return `cert not trusted: not issued for SNS (names: ${names.join(', ') || 'none'})`;
+  if (!names.some((n) => SNS_CERT_NAME.test(n)))
+    return `cert not trusted: not issued for SNS (names: ${names.join(', ') || 'none'})`;
   if (keys.trustedCertificates && keys.trustedCertificates.length > 0) {
     const pinned = keys.trustedCertificates.map((pem) => new X509Certificate(pem).fingerprint256);
     if (!pinned.includes(cert.fingerprint256)) return 'cert not trusted: not one of the pinned SNS certificates';
@@ -102,7 +109,8 @@ function parseEnvelope(input: WebhookInput): SnsEnvelope | string {
   } catch (err) {
     return `body is not JSON (${(err as Error).message})`;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'body is not an SNS message object';
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return 'body is not an SNS message object';
   const m = parsed as Record<string, unknown>;
   if (typeof m['Type'] !== 'string' || !(MESSAGE_TYPES as readonly string[]).includes(m['Type'])) {
     return `SNS Type must be one of ${MESSAGE_TYPES.join(', ')}, got ${JSON.stringify(m['Type'])}`;
@@ -116,48 +124,79 @@ export async function verify(input: WebhookInput, keys: SesKeys, now: Date): Pro
   if (typeof msg === 'string') return fail('WEBHOOK_PAYLOAD_INVALID', msg);
   const typeHeader = headerValue(input.headers, 'x-amz-sns-message-type');
   if (!typeHeader) return fail('WEBHOOK_SIGNATURE_INVALID', 'missing header x-amz-sns-message-type');
-  if (typeHeader !== msg.Type) return fail('WEBHOOK_SIGNATURE_INVALID', `header x-amz-sns-message-type ${typeHeader} does not match body Type ${msg.Type}`);
+  if (typeHeader !== msg.Type)
+    return fail(
+      'WEBHOOK_SIGNATURE_INVALID',
+      `header x-amz-sns-message-type ${typeHeader} does not match body Type ${msg.Type}`,
+    );
   const idHeader = headerValue(input.headers, 'x-amz-sns-message-id');
   if (!idHeader) return fail('WEBHOOK_SIGNATURE_INVALID', 'missing header x-amz-sns-message-id');
-  if (idHeader !== msg.MessageId) return fail('WEBHOOK_SIGNATURE_INVALID', 'header x-amz-sns-message-id does not match body MessageId');
+  if (idHeader !== msg.MessageId)
+    return fail('WEBHOOK_SIGNATURE_INVALID', 'header x-amz-sns-message-id does not match body MessageId');
   const topic = msg['TopicArn'];
   if (typeof topic !== 'string') return fail('WEBHOOK_PAYLOAD_INVALID', 'SNS message has no TopicArn');
   if (!keys.topicArns.includes(topic)) {
-    return fail('WEBHOOK_SIGNATURE_INVALID', `TopicArn ${topic} is not on the allowlist${keys.topicArns.length === 0 ? ' (none configured)' : ''}`);
+    return fail(
+      'WEBHOOK_SIGNATURE_INVALID',
+      `TopicArn ${topic} is not on the allowlist${keys.topicArns.length === 0 ? ' (none configured)' : ''}`,
+    );
   }
   const pattern = keys.certHostPattern ?? SNS_CERT_HOST;
   const badUrl = checkSnsUrl(msg['SigningCertURL'], 'SigningCertURL', pattern, true);
   if (badUrl) return fail('WEBHOOK_SIGNATURE_INVALID', badUrl);
   const version = msg['SignatureVersion'];
-  if (version !== '1' && version !== '2') return fail('WEBHOOK_SIGNATURE_INVALID', `unsupported SignatureVersion ${JSON.stringify(version)} (expected "1" or "2")`);
-  if (typeof msg['Signature'] !== 'string' || msg['Signature'] === '') return fail('WEBHOOK_SIGNATURE_INVALID', 'missing Signature');
+  if (version !== '1' && version !== '2')
+    return fail(
+      'WEBHOOK_SIGNATURE_INVALID',
+      `unsupported SignatureVersion ${JSON.stringify(version)} (expected "1" or "2")`,
+    );
+  if (typeof msg['Signature'] !== 'string' || msg['Signature'] === '')
+    return fail('WEBHOOK_SIGNATURE_INVALID', 'missing Signature');
 
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(await keys.certificates(msg['SigningCertURL'] as string));
   } catch (err) {
-    return fail('WEBHOOK_SIGNATURE_INVALID', `cert not trusted: could not load certificate from SigningCertURL (${(err as Error).message})`);
+    return fail(
+      'WEBHOOK_SIGNATURE_INVALID',
+      `cert not trusted: could not load certificate from SigningCertURL (${(err as Error).message})`,
+    );
   }
   const untrusted = untrustedReason(cert, keys, now);
   if (untrusted) return fail('WEBHOOK_SIGNATURE_INVALID', untrusted);
 
   let valid = false;
   try {
-    valid = verifySignature(version === '1' ? 'sha1' : 'sha256', Buffer.from(snsStringToSign(msg), 'utf8'), cert.publicKey, Buffer.from(msg['Signature'], 'base64'));
+    valid = verifySignature(
+      version === '1' ? 'sha1' : 'sha256',
+      Buffer.from(snsStringToSign(msg), 'utf8'),
+      cert.publicKey,
+      Buffer.from(msg['Signature'], 'base64'),
+    );
   } catch {
     valid = false;
   }
-  if (!valid) return fail('WEBHOOK_SIGNATURE_INVALID', `bad signature: SignatureVersion ${version} signature does not verify with the certificate (tampered message or wrong certificate)`);
+  if (!valid)
+    return fail(
+      'WEBHOOK_SIGNATURE_INVALID',
+      `bad signature: SignatureVersion ${version} signature does not verify with the certificate (tampered message or wrong certificate)`,
+    );
 
   const signedAt = Date.parse(String(msg['Timestamp']));
   if (signedAt - now.getTime() > MAX_FUTURE_SKEW_SECONDS * 1000) {
-    return fail('WEBHOOK_STALE', `timestamp ${String(msg['Timestamp']).slice(0, 40)} is more than ${MAX_FUTURE_SKEW_SECONDS} s in the future`);
+    return fail(
+      'WEBHOOK_STALE',
+      `timestamp ${String(msg['Timestamp']).slice(0, 40)} is more than ${MAX_FUTURE_SKEW_SECONDS} s in the future`,
+    );
   }
   if (keys.toleranceSeconds !== undefined) {
     const at = Date.parse(String(msg['Timestamp']));
     const skew = Math.round((now.getTime() - at) / 1000);
     if (Number.isNaN(at) || Math.abs(skew) > keys.toleranceSeconds) {
-      return fail('WEBHOOK_STALE', `timestamp ${String(msg['Timestamp'])} is ${Number.isNaN(at) ? 'unreadable' : `${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}`}, outside tolerance ${keys.toleranceSeconds} s`);
+      return fail(
+        'WEBHOOK_STALE',
+        `timestamp ${String(msg['Timestamp'])} is ${Number.isNaN(at) ? 'unreadable' : `${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}`}, outside tolerance ${keys.toleranceSeconds} s`,
+      );
     }
   }
   if (msg.Type === 'SubscriptionConfirmation') {

@@ -96,7 +96,9 @@ interface Hold {
  */
 function withholdEnd(input: Readable, hold: Hold): Readable {
   const out = new Transform({
-    transform(chunk: Buffer, _encoding, callback) { callback(null, chunk); },
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(null, chunk);
+    },
     flush(callback) {
       void hold.committed.then(({ refused }) => {
         if (refused === undefined) return callback();
@@ -138,7 +140,8 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     if (hold !== undefined) mail.message.processFunc((input) => withholdEnd(input, hold));
     done();
   });
-  const closedError = (): SwitchyardError => new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
+  const closedError = (): SwitchyardError =>
+    new SwitchyardError('ESP_UNAVAILABLE', 'SMTP Esp is closed', { retryable: true });
   const window = createCommitWindow(options.commitWindow ?? 4 * options.pool.maxConnections, closedError);
 
   /**
@@ -155,16 +158,24 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
       let hold: Hold | undefined;
       if (hooks?.beforeCommit !== undefined) {
         // settled here so that a refusal is never unhandled when the transaction fails first
-        const committed = hooks.beforeCommit(msg).then(() => ({}), (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }));
-        hold = { committed, onRefused: (err) => { refused = err; } };
+        const committed = hooks.beforeCommit(msg).then(
+          () => ({}),
+          (err: unknown) => ({ refused: err ?? new Error('beforeCommit refused') }),
+        );
+        hold = {
+          committed,
+          onRefused: (err) => {
+            refused = err;
+          },
+        };
       }
-      const info = await transport.sendMail({
+      const info = (await transport.sendMail({
         raw: composeMessage(msg, deps.clock.now()),
         // not written (the raw message has its own), but spares nodemailer generating a random one
         messageId: `<${msg.messageId}>`,
         envelope: envelopeOf(msg),
         ...(hold === undefined ? {} : { [HOLD_KEY]: hold }),
-      }) as { rejected?: unknown[]; response?: string };
+      })) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
         throw mapSmtpError({ responseCode: 550, response: info.response, command: 'RCPT TO' });
@@ -176,7 +187,11 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
       return receipt;
     } catch (thrown) {
       if (refused !== undefined) {
-        throw new SwitchyardError('ESP_UNAVAILABLE', `message withheld before the final dot: ${(refused as Error).message ?? String(refused)}`, { retryable: true, cause: refused });
+        throw new SwitchyardError(
+          'ESP_UNAVAILABLE',
+          `message withheld before the final dot: ${(refused as Error).message ?? String(refused)}`,
+          { retryable: true, cause: refused },
+        );
       }
       if (isSwitchyardError(thrown)) throw thrown;
       throw mapSmtpError(thrown as SmtpFailure, thrown);
@@ -192,10 +207,15 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     send: (msg) => send(msg),
     async sendBatch(messages, hooks) {
       // the commit window admits them in order; the rest wait as plain references, not composed
-      return Promise.all(messages.map((m): Promise<BatchResult> => send(m, hooks).then(
-        (receipt) => ({ ok: true, receipt }),
-        (error: SwitchyardError) => ({ ok: false, error }),
-      )));
+      return Promise.all(
+        messages.map(
+          (m): Promise<BatchResult> =>
+            send(m, hooks).then(
+              (receipt) => ({ ok: true, receipt }),
+              (error: SwitchyardError) => ({ ok: false, error }),
+            ),
+        ),
+      );
     },
     async close() {
       if (isClosed) return;

@@ -17,7 +17,8 @@ export interface CommitWindow {
 }
 
 export function createCommitWindow(size: number, closedError: () => Error): CommitWindow {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`commit window must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`commit window must be a positive integer, got ${size}`);
   let active = 0;
   let isClosed = false;
   const waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -28,7 +29,9 @@ export function createCommitWindow(size: number, closedError: () => Error): Comm
         active++;
         return Promise.resolve();
       }
-      return new Promise<void>((resolve, reject) => { waiting.push({ resolve, reject }); });
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ resolve, reject });
+      });
     },
     leave() {
       const next = waiting.shift();

@@ -28,8 +28,18 @@ export const SMTP_CORRELATION_HEADERS = {
 
 /** Header names we write ourselves; a msg.headers entry of the same name is dropped (nodemailer's
  *  setHeader replaces it the same way). */
-const OWN_HEADERS = new Set(['from', 'reply-to', 'to', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
-  'content-transfer-encoding', ...Object.values(SMTP_CORRELATION_HEADERS).map((h) => h.toLowerCase())]);
+const OWN_HEADERS = new Set([
+  'from',
+  'reply-to',
+  'to',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  ...Object.values(SMTP_CORRELATION_HEADERS).map((h) => h.toLowerCase()),
+]);
 
 /** nodemailer's header encoder: addresses (punycode, quoting, encoded-word names), msg-ids and
  *  unstructured values (encoded words for non-ASCII, control characters and "=?" look-alikes). */
@@ -52,7 +62,10 @@ function headerLine(key: string, value: string): string {
 }
 
 function addressLine(key: string, address: Address): string {
-  return foldLines(`${key}: ${encoder.encodeHeaderValue(key, { name: address.name ?? '', address: address.address })}`, 76);
+  return foldLines(
+    `${key}: ${encoder.encodeHeaderValue(key, { name: address.name ?? '', address: address.address })}`,
+    76,
+  );
 }
 
 /**
@@ -75,7 +88,10 @@ function cached(key: string, build: () => string): string {
 function senderLines(from: Address, replyTo: Address | undefined): string {
   const field = (v: string): string => `${v.length}:${v}`;
   const key = `s${field(from.name ?? '')}${field(from.address)}${replyTo === undefined ? '' : field(replyTo.name ?? '') + field(replyTo.address)}`;
-  return cached(key, () => addressLine('From', from) + '\r\n' + (replyTo === undefined ? '' : addressLine('Reply-To', replyTo) + '\r\n'));
+  return cached(
+    key,
+    () => addressLine('From', from) + '\r\n' + (replyTo === undefined ? '' : addressLine('Reply-To', replyTo) + '\r\n'),
+  );
 }
 
 /** A header value that needs the encoder (a non-ASCII subject) is encoded once per distinct value;
@@ -110,7 +126,11 @@ function randomBoundary(): string {
   return `=_sy_${token}`;
 }
 
-interface Part { contentType: string; encoding: '7bit' | 'quoted-printable'; body: string }
+interface Part {
+  contentType: string;
+  encoding: '7bit' | 'quoted-printable';
+  body: string;
+}
 
 /**
  * Whether a CRLF text has a line over 998 octets (ASCII: characters). A loop over the lines with
@@ -144,11 +164,15 @@ function partHeaders(part: Part): string {
  * neither is an empty text/plain).
  */
 export function composeMessage(msg: OutboundMessage, now: Date): Buffer {
-  let head = senderLines(msg.from, msg.replyTo)
-    + addressLine('To', msg.to) + '\r\n'
-    + extraHeaderLine('Subject', msg.subject) + '\r\n'
+  let head =
+    senderLines(msg.from, msg.replyTo)
+    + addressLine('To', msg.to)
+    + '\r\n'
+    + extraHeaderLine('Subject', msg.subject)
+    + '\r\n'
     + `Date: ${dateValue(now)}\r\n`
-    + headerLine('Message-ID', `<${msg.messageId}>`) + '\r\n'
+    + headerLine('Message-ID', `<${msg.messageId}>`)
+    + '\r\n'
     + 'MIME-Version: 1.0\r\n';
   for (const name of Object.keys(msg.headers)) {
     const value = msg.headers[name]!;

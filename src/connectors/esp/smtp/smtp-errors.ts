@@ -26,7 +26,11 @@ export function mapSmtpError(failure: SmtpFailure, cause?: unknown): SwitchyardE
   const status = failure.responseCode;
   const enhanced = parseEnhancedCode(failure.response);
   const details = {
-    smtpCode: status, enhanced, response: failure.response, command: failure.command, transportCode: failure.code,
+    smtpCode: status,
+    enhanced,
+    response: failure.response,
+    command: failure.command,
+    transportCode: failure.code,
   };
   const opts = (retryable: boolean) => ({ retryable, details, cause });
   const text = failure.response ?? failure.message ?? 'no reply';
@@ -35,8 +39,11 @@ export function mapSmtpError(failure: SmtpFailure, cause?: unknown): SwitchyardE
     return new SwitchyardError('ESP_AUTH_FAILED', `SMTP server refused our credentials: ${text}`, opts(false));
   }
   if (status === undefined) {
-    return new SwitchyardError('ESP_UNAVAILABLE',
-      `SMTP server unreachable or the connection failed (${failure.code ?? 'unknown'}): ${failure.message ?? ''}`, opts(true));
+    return new SwitchyardError(
+      'ESP_UNAVAILABLE',
+      `SMTP server unreachable or the connection failed (${failure.code ?? 'unknown'}): ${failure.message ?? ''}`,
+      opts(true),
+    );
   }
   if (status >= 400 && status < 500) {
     if (enhanced?.startsWith('4.7.')) {
@@ -46,9 +53,12 @@ export function mapSmtpError(failure: SmtpFailure, cause?: unknown): SwitchyardE
   }
   if (status >= 500) {
     const isPolicy = enhanced?.startsWith('5.7.') === true;
-    const isRecipient = !isPolicy && (enhanced?.startsWith('5.1.') === true || enhanced === '5.2.1'
-      || ((status === 550 || status === 551 || status === 553) && enhanced === undefined)
-      || ((status === 550 || status === 551 || status === 553) && failure.command === 'RCPT TO'));
+    const isRecipient =
+      !isPolicy
+      && (enhanced?.startsWith('5.1.') === true
+        || enhanced === '5.2.1'
+        || ((status === 550 || status === 551 || status === 553) && enhanced === undefined)
+        || ((status === 550 || status === 551 || status === 553) && failure.command === 'RCPT TO'));
     if (isRecipient) {
       return new SwitchyardError('ESP_RECIPIENT_REJECTED', `SMTP server refused the recipient: ${text}`, opts(false));
     }

@@ -12,7 +12,15 @@ import { SwitchyardError } from '../../../core/errors.ts';
 import { checkCsvDelimiter } from '../../../core/audience-limits.ts';
 import { checkBatchSize } from '../batch.ts';
 import { createRowMapper, parseSchemaMapping, type RowMapper } from '../mapping.ts';
-import type { MappedContact, RejectedRow, SchemaMapping, Warehouse, WarehouseBatch, WarehouseQuery, WarehouseStreamOptions } from '../port.ts';
+import type {
+  MappedContact,
+  RejectedRow,
+  SchemaMapping,
+  Warehouse,
+  WarehouseBatch,
+  WarehouseQuery,
+  WarehouseStreamOptions,
+} from '../port.ts';
 import { admitCsvPath, openCsvFile, type CsvDirectories } from './allowed-path.ts';
 
 export interface CsvWarehouseOptions {
@@ -25,9 +33,18 @@ export interface CsvWarehouseOptions {
   delimiter?: string;
 }
 
-interface ParsedRecord { record: string[]; raw: string; info: { lines: number } }
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+  info: { lines: number };
+}
 /** A record the parser gave up on, with how many good records preceded it (for ordering). */
-interface Skipped { afterRecords: number; endLine: number; reason: string; raw: string }
+interface Skipped {
+  afterRecords: number;
+  endLine: number;
+  reason: string;
+  raw: string;
+}
 
 export function createCsvWarehouse(options: CsvWarehouseOptions): Warehouse {
   const mapping = parseSchemaMapping(options.mapping);
@@ -41,9 +58,18 @@ export function createCsvWarehouse(options: CsvWarehouseOptions): Warehouse {
   };
 }
 
-interface Resolved { path: string; allowed: CsvDirectories; mapping: SchemaMapping; delimiter: string }
+interface Resolved {
+  path: string;
+  allowed: CsvDirectories;
+  mapping: SchemaMapping;
+  delimiter: string;
+}
 
-async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
+async function* streamFile(
+  o: Resolved,
+  query: WarehouseQuery,
+  opts: WarehouseStreamOptions,
+): AsyncGenerator<WarehouseBatch> {
   const batchSize = checkBatchSize(opts.batchSize);
   const afterLine = resumeLine(query.afterKey);
   opts.signal?.throwIfAborted();
@@ -54,23 +80,42 @@ async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseSt
   const parser = parse({
     // latin1 maps every byte to one character, so parsing never alters bytes and each field is
     // strictly UTF-8-decoded afterwards (csv-parse's own `encoding: null` crashes on bad rows).
-    delimiter: o.delimiter, bom: true, encoding: 'latin1', info: true, raw: true,
-    relax_column_count: true, skip_empty_lines: false, skip_records_with_error: true,
-    on_record: (record) => { parsedRecords += 1; opts.onRowsRead?.(1); return record; },
+    delimiter: o.delimiter,
+    bom: true,
+    encoding: 'latin1',
+    info: true,
+    raw: true,
+    relax_column_count: true,
+    skip_empty_lines: false,
+    skip_records_with_error: true,
+    on_record: (record) => {
+      parsedRecords += 1;
+      opts.onRowsRead?.(1);
+      return record;
+    },
     on_skip: (err: CsvError | undefined, raw: string | undefined) => {
       const previous = skipped.at(-1);
-      const entry: Skipped = { afterRecords: parsedRecords, endLine: Number(err?.lines ?? 0), reason: describeParseError(err), raw: fromLatin1(raw ?? '') };
+      const entry: Skipped = {
+        afterRecords: parsedRecords,
+        endLine: Number(err?.lines ?? 0),
+        reason: describeParseError(err),
+        raw: fromLatin1(raw ?? ''),
+      };
       // csv-parse may report one runaway record several times, each raw extending the last.
-      if (previous !== undefined && previous.afterRecords === parsedRecords && entry.raw.startsWith(previous.raw)) skipped[skipped.length - 1] = entry;
+      if (previous !== undefined && previous.afterRecords === parsedRecords && entry.raw.startsWith(previous.raw))
+        skipped[skipped.length - 1] = entry;
       else skipped.push(entry);
       return undefined;
     },
   });
   const file = handle.createReadStream();
   file.on('error', (cause: NodeJS.ErrnoException) => {
-    parser.destroy(new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${o.path}: ${cause.code ?? 'read error'}`, {
-      retryable: !['EACCES', 'EISDIR', 'EPERM'].includes(cause.code ?? ''), details: { path: o.path },
-    }));
+    parser.destroy(
+      new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${o.path}: ${cause.code ?? 'read error'}`, {
+        retryable: !['EACCES', 'EISDIR', 'EPERM'].includes(cause.code ?? ''),
+        details: { path: o.path },
+      }),
+    );
   });
   file.pipe(parser);
 
@@ -88,7 +133,8 @@ async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseSt
       const s = skipped.shift() as Skipped;
       const start = lastLine + 1;
       lastLine = Math.max(lastLine, s.endLine);
-      if (mapper === undefined) throw new SwitchyardError('VALIDATION_FAILED', `CSV file ${o.path} has an unreadable header row: ${s.reason}`);
+      if (mapper === undefined)
+        throw new SwitchyardError('VALIDATION_FAILED', `CSV file ${o.path} has an unreadable header row: ${s.reason}`);
       if (start > afterLine) {
         const span = lastLine > start ? ` (lines ${start}–${lastLine} were consumed by it)` : '';
         pending.push({ rejected: { rowNumber: start, reason: `${s.reason}${span}`, raw: s.raw }, endLine: lastLine });
@@ -108,9 +154,18 @@ async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseSt
         expected = new Set(header.filter((name) => mapper?.maps(name)));
       } else if (!(item.record.length === 1 && item.record[0] === '') && start > afterLine) {
         const outcome = mapRecord(item.record, header, expected, mapper);
-        pending.push(outcome.ok
-          ? { row: outcome.contact, endLine: lastLine }
-          : { rejected: { rowNumber: start, reason: outcome.reason, raw: outcome.raw ?? fromLatin1(item.raw).replace(/\r?\n$/, '') }, endLine: lastLine });
+        pending.push(
+          outcome.ok
+            ? { row: outcome.contact, endLine: lastLine }
+            : {
+                rejected: {
+                  rowNumber: start,
+                  reason: outcome.reason,
+                  raw: outcome.raw ?? fromLatin1(item.raw).replace(/\r?\n$/, ''),
+                },
+                endLine: lastLine,
+              },
+        );
       }
       while (pending.length >= batchSize) {
         opts.signal?.throwIfAborted();
@@ -118,7 +173,8 @@ async function* streamFile(o: Resolved, query: WarehouseQuery, opts: WarehouseSt
       }
     }
     drainSkips(Number.POSITIVE_INFINITY);
-    if (mapper === undefined) throw new SwitchyardError('VALIDATION_FAILED', `CSV file ${o.path} is empty: a header row is required`);
+    if (mapper === undefined)
+      throw new SwitchyardError('VALIDATION_FAILED', `CSV file ${o.path} is empty: a header row is required`);
     while (pending.length > 0) {
       opts.signal?.throwIfAborted();
       yield toBatch(pending.splice(0, batchSize));
@@ -143,7 +199,8 @@ function toBatch(items: Pending[]): WarehouseBatch {
 
 function resumeLine(afterKey: string | undefined): number {
   if (afterKey === undefined || afterKey === '') return 0;
-  if (!/^\d+$/.test(afterKey)) throw new SwitchyardError('VALIDATION_FAILED', `a CSV resume key is a line number, got "${afterKey}"`);
+  if (!/^\d+$/.test(afterKey))
+    throw new SwitchyardError('VALIDATION_FAILED', `a CSV resume key is a line number, got "${afterKey}"`);
   return Number(afterKey);
 }
 
@@ -181,7 +238,10 @@ function mapRecord(fields: string[], header: string[], expected: ReadonlySet<str
       values.push(strictUtf8(fields[i] ?? ''));
     } catch {
       const name = header[i] ?? '';
-      return { ok: false, reason: expected.has(name) ? `column "${name}" is not valid UTF-8` : `column ${i + 1} is not valid UTF-8` };
+      return {
+        ok: false,
+        reason: expected.has(name) ? `column "${name}" is not valid UTF-8` : `column ${i + 1} is not valid UTF-8`,
+      };
     }
   }
   const outcome = mapper.map(values);
@@ -190,10 +250,14 @@ function mapRecord(fields: string[], header: string[], expected: ReadonlySet<str
 
 function describeParseError(err: CsvError | undefined): string {
   switch (err?.code) {
-    case 'CSV_QUOTE_NOT_CLOSED': return 'unclosed quote: the file ends inside a quoted field';
-    case 'CSV_INVALID_CLOSING_QUOTE': return 'unclosed or misplaced quote: a quoted field is followed by text before the delimiter';
-    case 'INVALID_OPENING_QUOTE': return 'misplaced quote: a quote inside an unquoted field';
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'unclosed quote: the file ends inside a quoted field';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return 'unclosed or misplaced quote: a quoted field is followed by text before the delimiter';
+    case 'INVALID_OPENING_QUOTE':
+      return 'misplaced quote: a quote inside an unquoted field';
     // csv-parse's own messages may quote the text it choked on
-    default: return `unparseable record (${err?.code ?? 'unknown parser error'})`;
+    default:
+      return `unparseable record (${err?.code ?? 'unknown parser error'})`;
   }
 }

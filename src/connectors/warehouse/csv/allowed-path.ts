@@ -29,9 +29,11 @@ export function isInside(parent: string, child: string): boolean {
 }
 
 function notAllowed(path: string, allowed: CsvDirectories, why: string): SwitchyardError {
-  return new SwitchyardError('AUDIENCE_PATH_NOT_ALLOWED',
+  return new SwitchyardError(
+    'AUDIENCE_PATH_NOT_ALLOWED',
     `CSV audience path ${JSON.stringify(path)} is not allowed: ${why}; CSV audiences must be regular files inside ${allowed.dirs.join(', ')} (SWITCHYARD_CSV_DIRS)`,
-    { details: { path, allowedDirs: [...allowed.dirs] } });
+    { details: { path, allowedDirs: [...allowed.dirs] } },
+  );
 }
 
 function inSystemTree(real: string): boolean {
@@ -42,7 +44,11 @@ function inSystemTree(real: string): boolean {
 async function realDirs(allowed: CsvDirectories): Promise<string[]> {
   const out: string[] = [];
   for (const dir of allowed.dirs) {
-    try { out.push(await realpath(dir)); } catch { /* not created yet: nothing can be inside it */ }
+    try {
+      out.push(await realpath(dir));
+    } catch {
+      /* not created yet: nothing can be inside it */
+    }
   }
   return out;
 }
@@ -53,7 +59,7 @@ async function realDirs(allowed: CsvDirectories): Promise<string[]> {
  * WAREHOUSE_UNREACHABLE (not retryable) when an allowed path does not exist.
  */
 export async function checkCsvPath(path: string, allowed: CsvDirectories): Promise<string> {
-  return await resolveAllowed(path, allowed, false) as string;
+  return (await resolveAllowed(path, allowed, false)) as string;
 }
 
 /** As checkCsvPath, but a file that does not exist yet passes (a campaign may precede its upload). */
@@ -68,7 +74,8 @@ async function resolveAllowed(path: string, allowed: CsvDirectories, allowMissin
   const given = isAbsolute(path) ? resolve(path) : resolve(first, path);
   const dirs = await realDirs(allowed);
   // Nothing outside the directories is even looked at, so refusals say nothing about what exists there.
-  if (!allowed.dirs.some((d) => isInside(d, given)) && !dirs.some((d) => isInside(d, given))) throw notAllowed(path, allowed, 'it is outside the allowed directories');
+  if (!allowed.dirs.some((d) => isInside(d, given)) && !dirs.some((d) => isInside(d, given)))
+    throw notAllowed(path, allowed, 'it is outside the allowed directories');
   let real: string;
   let st: Stats;
   try {
@@ -77,9 +84,13 @@ async function resolveAllowed(path: string, allowed: CsvDirectories, allowMissin
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     if (code === 'ENOENT' && allowMissing) return null;
-    throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, { retryable: false, details: { path, errno: code } });
+    throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, {
+      retryable: false,
+      details: { path, errno: code },
+    });
   }
-  if (inSystemTree(real) || !dirs.some((d) => isInside(d, real))) throw notAllowed(path, allowed, 'after resolving symlinks it is outside the allowed directories');
+  if (inSystemTree(real) || !dirs.some((d) => isInside(d, real)))
+    throw notAllowed(path, allowed, 'after resolving symlinks it is outside the allowed directories');
   if (!st.isFile()) throw notAllowed(path, allowed, `it is ${kindOf(st)}, not a regular file`);
   return real;
 }
@@ -99,14 +110,18 @@ export async function openCsvFile(path: string, allowed: CsvDirectories): Promis
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     if (code === 'ELOOP') throw notAllowed(path, allowed, 'it became a symlink while being opened');
-    throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, { retryable: !['ENOENT', 'EACCES', 'EPERM', 'EISDIR'].includes(code), details: { path, errno: code } });
+    throw new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot read CSV file ${path}: ${code}`, {
+      retryable: !['ENOENT', 'EACCES', 'EPERM', 'EISDIR'].includes(code),
+      details: { path, errno: code },
+    });
   }
   try {
     const opened = await handle.stat();
     if (!opened.isFile()) throw notAllowed(path, allowed, `it is ${kindOf(opened)}, not a regular file`);
     const again = await checkCsvPath(path, allowed);
     const now = await stat(again);
-    if (again !== real || now.dev !== opened.dev || now.ino !== opened.ino) throw notAllowed(path, allowed, 'it changed while being opened');
+    if (again !== real || now.dev !== opened.dev || now.ino !== opened.ino)
+      throw notAllowed(path, allowed, 'it changed while being opened');
     return handle;
   } catch (err) {
     await handle.close();
@@ -134,17 +149,30 @@ export function resolveCsvDirs(configured: readonly string[], dataDir: string): 
   const dirs = configured.map((d) => (isAbsolute(d) ? resolve(d) : resolve(data, d)));
   const problems: string[] = [];
   for (const dir of dirs) {
-    for (const [candidate, dataRoot] of [[dir, data], [realOrSelf(dir), realData]] as const) {
+    for (const [candidate, dataRoot] of [
+      [dir, data],
+      [realOrSelf(dir), realData],
+    ] as const) {
       const audiences = join(dataRoot, 'audiences');
-      if (candidate === sep || inSystemTree(candidate)) problems.push(`${dir}: the root and system trees (/proc, /sys, /dev) cannot hold audiences`);
-      else if (isInside(candidate, dataRoot)) problems.push(`${dir}: contains the data directory ${dataDir} (its secrets and database)`);
-      else if (isInside(dataRoot, candidate) && !isInside(audiences, candidate)) problems.push(`${dir}: inside the data directory; only ${audiences} and below may hold audiences`);
+      if (candidate === sep || inSystemTree(candidate))
+        problems.push(`${dir}: the root and system trees (/proc, /sys, /dev) cannot hold audiences`);
+      else if (isInside(candidate, dataRoot))
+        problems.push(`${dir}: contains the data directory ${dataDir} (its secrets and database)`);
+      else if (isInside(dataRoot, candidate) && !isInside(audiences, candidate))
+        problems.push(`${dir}: inside the data directory; only ${audiences} and below may hold audiences`);
     }
   }
-  if (problems.length > 0) throw new SwitchyardError('CONFIG_INVALID', `SWITCHYARD_CSV_DIRS: ${[...new Set(problems)].join('; ')}`, { details: { problems: [...new Set(problems)] } });
+  if (problems.length > 0)
+    throw new SwitchyardError('CONFIG_INVALID', `SWITCHYARD_CSV_DIRS: ${[...new Set(problems)].join('; ')}`, {
+      details: { problems: [...new Set(problems)] },
+    });
   return { dirs };
 }
 
 function realOrSelf(path: string): string {
-  try { return realpathSync(path); } catch { return path; }
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

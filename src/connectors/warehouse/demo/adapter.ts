@@ -22,18 +22,33 @@ export interface DemoWarehouseOptions {
 export function createDemoWarehouse(options: DemoWarehouseOptions = {}): Warehouse {
   const size = options.size ?? 50_000;
   const seed = options.seed ?? 1;
-  if (!Number.isInteger(size) || size < 0 || size > 99_999_999) throw new SwitchyardError('VALIDATION_FAILED', `demo warehouse size must be an integer 0…99 999 999, got ${size}`);
+  if (!Number.isInteger(size) || size < 0 || size > 99_999_999)
+    throw new SwitchyardError('VALIDATION_FAILED', `demo warehouse size must be an integer 0…99 999 999, got ${size}`);
   const mapping = parseSchemaMapping(options.mapping ?? DEMO_MAPPING);
   // nothing to check: the source is generated and `sql`/`table` are ignored
-  return { name: 'demo', check: async () => undefined, stream: (query, opts) => streamDemo(size, seed, mapping, query, opts) };
+  return {
+    name: 'demo',
+    check: async () => undefined,
+    stream: (query, opts) => streamDemo(size, seed, mapping, query, opts),
+  };
 }
 
-async function* streamDemo(size: number, seed: number, mapping: SchemaMapping, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
+async function* streamDemo(
+  size: number,
+  seed: number,
+  mapping: SchemaMapping,
+  query: WarehouseQuery,
+  opts: WarehouseStreamOptions,
+): AsyncGenerator<WarehouseBatch> {
   const batchSize = checkBatchSize(opts.batchSize);
   let next = 0;
   if (query.afterKey !== undefined && query.afterKey !== '') {
     const index = demoIndexOf(query.afterKey);
-    if (index === null) throw new SwitchyardError('VALIDATION_FAILED', `a demo warehouse resume key is a contact id like cus_00000042, got "${query.afterKey}"`);
+    if (index === null)
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `a demo warehouse resume key is a contact id like cus_00000042, got "${query.afterKey}"`,
+      );
     next = index + 1;
   }
   const mapper = createRowMapper(mapping, DEMO_COLUMNS, 'demo warehouse');

@@ -32,9 +32,12 @@ export async function generateDemoCsv(path: string, options: DemoCsvOptions): Pr
     throw new SwitchyardError('VALIDATION_FAILED', `brokenRows must be an integer 0…size, got ${brokenRows}`);
   }
   const brokenAt = new Map<number, BrokenRowKind>();
-  for (let k = 0; k < brokenRows; k += 1) brokenAt.set(Math.floor(((k + 0.5) * size) / brokenRows), KINDS[k % KINDS.length] as BrokenRowKind);
+  for (let k = 0; k < brokenRows; k += 1)
+    brokenAt.set(Math.floor(((k + 0.5) * size) / brokenRows), KINDS[k % KINDS.length] as BrokenRowKind);
   const out = createWriteStream(path);
-  const failed = once(out, 'error').then(([err]) => { throw err; });
+  const failed = once(out, 'error').then(([err]) => {
+    throw err;
+  });
   const write = async (chunk: string | Buffer): Promise<void> => {
     if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed]);
   };
@@ -63,5 +66,7 @@ export async function generateDemoCsv(path: string, options: DemoCsvOptions): Pr
 }
 
 function quote(value: string, delimiter: string): string {
-  return value.includes(delimiter) || /["\r\n]/.test(value) || value !== value.trim() ? `"${value.replaceAll('"', '""')}"` : value;
+  return value.includes(delimiter) || /["\r\n]/.test(value) || value !== value.trim()
+    ? `"${value.replaceAll('"', '""')}"`
+    : value;
 }

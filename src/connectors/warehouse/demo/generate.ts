@@ -8,8 +8,18 @@ import type { SchemaMapping } from '../port.ts';
 
 /** The demo source's own column names (a warehouse's native schema, not ours). */
 export const DEMO_COLUMNS = [
-  'customer_id', 'email_address', 'first_name', 'last_name', 'company', 'tz', 'country_code',
-  'locale', 'plan', 'signup_date', 'lifetime_value', 'marketing_opt_in',
+  'customer_id',
+  'email_address',
+  'first_name',
+  'last_name',
+  'company',
+  'tz',
+  'country_code',
+  'locale',
+  'plan',
+  'signup_date',
+  'lifetime_value',
+  'marketing_opt_in',
 ] as const;
 
 export type DemoRow = Record<(typeof DEMO_COLUMNS)[number], string>;
@@ -17,33 +27,124 @@ export type DemoRow = Record<(typeof DEMO_COLUMNS)[number], string>;
 /** The mapping that turns demo rows into contacts (also an example of the JSON format). */
 export const DEMO_MAPPING: SchemaMapping = {
   columns: {
-    id: 'customer_id', email: 'email_address', timezone: 'tz', country: 'country_code', locale: 'locale',
-    firstName: 'first_name', lastName: 'last_name', company: 'company', plan: 'plan',
-    signupDate: 'signup_date', lifetimeValue: 'lifetime_value', marketingOptIn: 'marketing_opt_in',
+    id: 'customer_id',
+    email: 'email_address',
+    timezone: 'tz',
+    country: 'country_code',
+    locale: 'locale',
+    firstName: 'first_name',
+    lastName: 'last_name',
+    company: 'company',
+    plan: 'plan',
+    signupDate: 'signup_date',
+    lifetimeValue: 'lifetime_value',
+    marketingOptIn: 'marketing_opt_in',
   },
 };
 
-const FIRST = ['Ada', 'Ben', 'Chloé', 'Dmitri', 'Emma', 'Farah', 'Giulia', 'Hiro', 'Ines', 'Jonas', 'Kofi', 'Lena', 'Mateo', 'Noor', 'Olivia', 'Pierre', 'Quinn', 'Rosa', 'Sven', 'Tara', 'Uma', 'Victor', 'Wei', 'Ximena', 'Yusuf', 'Zoë'];
-const LAST = ['Andersen', 'Bauer', 'Costa', 'Dubois', 'Eriksson', 'Fischer', 'García', 'Hughes', 'Ivanova', 'Jansen', 'Kowalski', 'Lambert', 'Müller', 'Nakamura', 'O\'Brien', 'Patel', 'Rossi', 'Schmidt', 'Tremblay', 'Walsh'];
+const FIRST = [
+  'Ada',
+  'Ben',
+  'Chloé',
+  'Dmitri',
+  'Emma',
+  'Farah',
+  'Giulia',
+  'Hiro',
+  'Ines',
+  'Jonas',
+  'Kofi',
+  'Lena',
+  'Mateo',
+  'Noor',
+  'Olivia',
+  'Pierre',
+  'Quinn',
+  'Rosa',
+  'Sven',
+  'Tara',
+  'Uma',
+  'Victor',
+  'Wei',
+  'Ximena',
+  'Yusuf',
+  'Zoë',
+];
+const LAST = [
+  'Andersen',
+  'Bauer',
+  'Costa',
+  'Dubois',
+  'Eriksson',
+  'Fischer',
+  'García',
+  'Hughes',
+  'Ivanova',
+  'Jansen',
+  'Kowalski',
+  'Lambert',
+  'Müller',
+  'Nakamura',
+  "O'Brien",
+  'Patel',
+  'Rossi',
+  'Schmidt',
+  'Tremblay',
+  'Walsh',
+];
 const DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example.com', 'shop.example'];
-const COMPANIES = ['Acme', 'Globex', 'Initech', 'Umbrella, Inc.', 'Hooli', 'Vandelay Industries', 'Stark & Sons', 'Wayne "Enterprises"', ''];
+const COMPANIES = [
+  'Acme',
+  'Globex',
+  'Initech',
+  'Umbrella, Inc.',
+  'Hooli',
+  'Vandelay Industries',
+  'Stark & Sons',
+  'Wayne "Enterprises"',
+  '',
+];
 /** [country, time zone, locale, weight] — US/CA/EU-heavy, like a typical customer base. */
 const PLACES: [string, string, string, number][] = [
-  ['US', 'America/New_York', 'en-US', 14], ['US', 'America/Chicago', 'en-US', 9], ['US', 'America/Denver', 'en-US', 4],
-  ['US', 'America/Los_Angeles', 'en-US', 10], ['US', 'America/Phoenix', 'en-US', 2], ['US', 'America/Anchorage', 'en-US', 1],
-  ['CA', 'America/Toronto', 'en-CA', 5], ['CA', 'America/Toronto', 'fr-CA', 2], ['CA', 'America/Vancouver', 'en-CA', 3],
-  ['CA', 'America/Halifax', 'en-CA', 1], ['CA', 'America/Edmonton', 'en-CA', 1],
-  ['GB', 'Europe/London', 'en-GB', 7], ['IE', 'Europe/Dublin', 'en-IE', 2], ['DE', 'Europe/Berlin', 'de-DE', 7],
-  ['AT', 'Europe/Vienna', 'de-AT', 1], ['FR', 'Europe/Paris', 'fr-FR', 6], ['ES', 'Europe/Madrid', 'es-ES', 4],
-  ['IT', 'Europe/Rome', 'it-IT', 4], ['NL', 'Europe/Amsterdam', 'nl-NL', 3], ['BE', 'Europe/Brussels', 'nl-BE', 1],
-  ['PL', 'Europe/Warsaw', 'pl-PL', 2], ['SE', 'Europe/Stockholm', 'sv-SE', 2], ['PT', 'Europe/Lisbon', 'pt-PT', 1],
-  ['FI', 'Europe/Helsinki', 'fi-FI', 1], ['BR', 'America/Sao_Paulo', 'pt-BR', 3], ['MX', 'America/Mexico_City', 'es-MX', 2],
-  ['AU', 'Australia/Sydney', 'en-AU', 3], ['JP', 'Asia/Tokyo', 'ja-JP', 2], ['IN', 'Asia/Kolkata', 'en-IN', 3],
+  ['US', 'America/New_York', 'en-US', 14],
+  ['US', 'America/Chicago', 'en-US', 9],
+  ['US', 'America/Denver', 'en-US', 4],
+  ['US', 'America/Los_Angeles', 'en-US', 10],
+  ['US', 'America/Phoenix', 'en-US', 2],
+  ['US', 'America/Anchorage', 'en-US', 1],
+  ['CA', 'America/Toronto', 'en-CA', 5],
+  ['CA', 'America/Toronto', 'fr-CA', 2],
+  ['CA', 'America/Vancouver', 'en-CA', 3],
+  ['CA', 'America/Halifax', 'en-CA', 1],
+  ['CA', 'America/Edmonton', 'en-CA', 1],
+  ['GB', 'Europe/London', 'en-GB', 7],
+  ['IE', 'Europe/Dublin', 'en-IE', 2],
+  ['DE', 'Europe/Berlin', 'de-DE', 7],
+  ['AT', 'Europe/Vienna', 'de-AT', 1],
+  ['FR', 'Europe/Paris', 'fr-FR', 6],
+  ['ES', 'Europe/Madrid', 'es-ES', 4],
+  ['IT', 'Europe/Rome', 'it-IT', 4],
+  ['NL', 'Europe/Amsterdam', 'nl-NL', 3],
+  ['BE', 'Europe/Brussels', 'nl-BE', 1],
+  ['PL', 'Europe/Warsaw', 'pl-PL', 2],
+  ['SE', 'Europe/Stockholm', 'sv-SE', 2],
+  ['PT', 'Europe/Lisbon', 'pt-PT', 1],
+  ['FI', 'Europe/Helsinki', 'fi-FI', 1],
+  ['BR', 'America/Sao_Paulo', 'pt-BR', 3],
+  ['MX', 'America/Mexico_City', 'es-MX', 2],
+  ['AU', 'Australia/Sydney', 'en-AU', 3],
+  ['JP', 'Asia/Tokyo', 'ja-JP', 2],
+  ['IN', 'Asia/Kolkata', 'en-IN', 3],
   ['SG', 'Asia/Singapore', 'en-SG', 1],
 ];
 const PLACE_WEIGHT = PLACES.reduce((sum, p) => sum + p[3], 0);
 /** [plan, weight, typical monthly value]. */
-const PLANS: [string, number, number][] = [['free', 50, 0], ['starter', 25, 19], ['pro', 18, 79], ['enterprise', 7, 990]];
+const PLANS: [string, number, number][] = [
+  ['free', 50, 0],
+  ['starter', 25, 19],
+  ['pro', 18, 79],
+  ['enterprise', 7, 990],
+];
 const SIGNUP_FROM = Date.UTC(2019, 0, 1);
 const SIGNUP_DAYS = 7 * 365;
 
@@ -71,7 +172,9 @@ const EMAIL_FIRST = FIRST.map((n) => ascii(n).toLowerCase());
 const EMAIL_LAST = LAST.map((n) => ascii(n).toLowerCase());
 let signupDates: string[] | undefined;
 const signupDate = (day: number): string =>
-  (signupDates ??= Array.from({ length: SIGNUP_DAYS }, (_, d) => new Date(SIGNUP_FROM + d * 86_400_000).toISOString().slice(0, 10)))[day]!;
+  (signupDates ??= Array.from({ length: SIGNUP_DAYS }, (_, d) =>
+    new Date(SIGNUP_FROM + d * 86_400_000).toISOString().slice(0, 10),
+  ))[day]!;
 
 const placeWeight = (p: (typeof PLACES)[number]): number => p[3];
 const planWeight = (p: (typeof PLANS)[number]): number => p[1];

@@ -43,10 +43,15 @@ export function createPostgresWarehouse(options: PostgresWarehouseOptions): Ware
     throw new SwitchyardError('VALIDATION_FAILED', `orderBy must be a plain column name, got "${options.orderBy}"`);
   }
   const target = describeTarget(options.url);
-  const timeouts = { statement: checkTimeout(options.statementTimeoutMs ?? 30_000), lock: checkTimeout(options.lockTimeoutMs ?? 5_000) };
+  const timeouts = {
+    statement: checkTimeout(options.statementTimeoutMs ?? 30_000),
+    lock: checkTimeout(options.lockTimeoutMs ?? 5_000),
+  };
   return {
     name: 'postgres',
-    check: async (query) => { await sourceOf(query); },
+    check: async (query) => {
+      await sourceOf(query);
+    },
     stream: (query, streamOptions) => streamQuery({ ...options, mapping, target, timeouts }, query, streamOptions),
   };
 }
@@ -57,18 +62,33 @@ interface Resolved extends PostgresWarehouseOptions {
 }
 
 /** A statement to run, and where the user's query sits in it (to map error positions). */
-interface Statement { text: string; values: unknown[]; queryAt: number; queryLength: number }
+interface Statement {
+  text: string;
+  values: unknown[];
+  queryAt: number;
+  queryLength: number;
+}
 
 /** A statement of our own text only (transaction control, FETCH): no user SQL inside. */
 const ours = (text: string): Statement => ({ text, values: [], queryAt: 0, queryLength: 0 });
 
-async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseStreamOptions): AsyncGenerator<WarehouseBatch> {
+async function* streamQuery(
+  o: Resolved,
+  query: WarehouseQuery,
+  opts: WarehouseStreamOptions,
+): AsyncGenerator<WarehouseBatch> {
   const batchSize = checkBatchSize(opts.batchSize);
   const source = await sourceOf(query);
   const params = [...(query.params ?? [])];
   opts.signal?.throwIfAborted();
-  const client = new pg.Client({ connectionString: o.url, connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000, application_name: 'switchyard-warehouse' });
-  client.on('error', () => { /* a dropped connection surfaces on the next query */ });
+  const client = new pg.Client({
+    connectionString: o.url,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
+    application_name: 'switchyard-warehouse',
+  });
+  client.on('error', () => {
+    /* a dropped connection surfaces on the next query */
+  });
   try {
     await client.connect();
   } catch (cause) {
@@ -83,7 +103,10 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
     const columns = probe.fields.map((f) => f.name);
     const mapper = createRowMapper(o.mapping, columns, `warehouse query on ${o.target.label}`);
     if (!columns.includes(o.orderBy)) {
-      throw new SwitchyardError('VALIDATION_FAILED', `orderBy column "${o.orderBy}" is not in the query result (it has ${columns.length} columns)`);
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `orderBy column "${o.orderBy}" is not in the query result (it has ${columns.length} columns)`,
+      );
     }
     await run(o, client, cursorStatement(source, params, o.orderBy, query.afterKey));
     let position = 0;
@@ -99,9 +122,13 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
         position += 1;
         const values = row.slice(0, -1);
         const keyText = row[row.length - 1];
-        const outcome = keyText === null
-          ? { ok: false as const, reason: `column "${o.orderBy}" (orderBy) is null, so the row cannot be resumed past` }
-          : mapper.map(values);
+        const outcome =
+          keyText === null
+            ? {
+                ok: false as const,
+                reason: `column "${o.orderBy}" (orderBy) is null, so the row cannot be resumed past`,
+              }
+            : mapper.map(values);
         if (typeof keyText === 'string') batch.cursor = keyText;
         if (outcome.ok) batch.rows.push(outcome.contact);
         else batch.rejected.push({ rowNumber: position, reason: outcome.reason, raw: mapper.toObject(values) });
@@ -117,7 +144,10 @@ async function* streamQuery(o: Resolved, query: WarehouseQuery, opts: WarehouseS
 }
 
 /** The user's source as text, and whether it is user SQL (which needs the parse check). */
-interface Source { text: string; isSql: boolean }
+interface Source {
+  text: string;
+  isSql: boolean;
+}
 
 /**
  * Column probe: no rows, same parameters plus the limit as one more, so even a query without
@@ -133,13 +163,23 @@ export function probeStatement(source: Source, params: readonly unknown[]): Stat
  * so the cursor round-trips exactly whatever its type; `key > $n` casts the text back to the
  * column's type. Without a resume key the filter is a bound `true`, keeping one parameter.
  */
-export function cursorStatement(source: Source, params: readonly unknown[], orderBy: string, afterKey: string | undefined): Statement {
+export function cursorStatement(
+  source: Source,
+  params: readonly unknown[],
+  orderBy: string,
+  afterKey: string | undefined,
+): Statement {
   const key = `src."${orderBy}"`;
   const n = params.length + 1;
   const filter = afterKey === undefined ? `where $${n}::boolean` : `where ${key} > $${n}`;
   const prefix = `declare switchyard_rows no scroll cursor for select src.*, (${key})::text from (\n`;
   const text = `${prefix}${source.text}${CLOSE} ${filter} order by ${key}`;
-  return { text, values: [...params, afterKey ?? true], queryAt: prefix.length, queryLength: source.isSql ? source.text.length : 0 };
+  return {
+    text,
+    values: [...params, afterKey ?? true],
+    queryAt: prefix.length,
+    queryLength: source.isSql ? source.text.length : 0,
+  };
 }
 
 async function run(o: Resolved, client: pg.Client, statement: Statement): Promise<pg.QueryArrayResult> {
@@ -147,7 +187,12 @@ async function run(o: Resolved, client: pg.Client, statement: Statement): Promis
     return await client.query({ text: statement.text, values: statement.values, rowMode: 'array' });
   } catch (cause) {
     if (isSwitchyardError(cause)) throw cause;
-    throw warehouseFailure(cause, { target: o.target.label, statementTimeoutMs: o.timeouts.statement, queryOffset: statement.queryAt, queryLength: statement.queryLength });
+    throw warehouseFailure(cause, {
+      target: o.target.label,
+      statementTimeoutMs: o.timeouts.statement,
+      queryOffset: statement.queryAt,
+      queryLength: statement.queryLength,
+    });
   }
 }
 
@@ -156,18 +201,31 @@ function connectFailure(cause: unknown, target: { label: string }): SwitchyardEr
   const code = (cause as { code?: unknown }).code;
   const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   const errno = typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
-  const why = sqlstate !== undefined ? `SQLSTATE ${sqlstate}: ${conditionName(sqlstate)}` : errno ?? 'no answer';
+  const why = sqlstate !== undefined ? `SQLSTATE ${sqlstate}: ${conditionName(sqlstate)}` : (errno ?? 'no answer');
   // a refused login or an unknown database will not fix itself
   const retryable = sqlstate === undefined || !['28', '3D'].includes(sqlstate.slice(0, 2));
-  return new SwitchyardError('WAREHOUSE_UNREACHABLE', `cannot connect to PostgreSQL warehouse at ${target.label} (${why})`, {
-    retryable, details: { target: target.label, ...(sqlstate === undefined ? {} : { sqlstate }), ...(errno === undefined ? {} : { errno }) },
-  });
+  return new SwitchyardError(
+    'WAREHOUSE_UNREACHABLE',
+    `cannot connect to PostgreSQL warehouse at ${target.label} (${why})`,
+    {
+      retryable,
+      details: {
+        target: target.label,
+        ...(sqlstate === undefined ? {} : { sqlstate }),
+        ...(errno === undefined ? {} : { errno }),
+      },
+    },
+  );
 }
 
 async function sourceOf(query: WarehouseQuery): Promise<Source> {
   const hasSql = query.sql !== undefined && query.sql.trim() !== '';
   const hasTable = query.table !== undefined && query.table !== '';
-  if (hasSql === hasTable) throw new SwitchyardError('VALIDATION_FAILED', 'a PostgreSQL warehouse query needs exactly one of "sql" or "table"');
+  if (hasSql === hasTable)
+    throw new SwitchyardError(
+      'VALIDATION_FAILED',
+      'a PostgreSQL warehouse query needs exactly one of "sql" or "table"',
+    );
   if (hasSql) return { text: await checkAudienceSql(query.sql ?? '', query.params?.length ?? 0), isSql: true };
   const parts = (query.table ?? '').split('.');
   if (parts.length > 2 || parts.some((p) => !IDENTIFIER.test(p))) {
@@ -177,7 +235,8 @@ async function sourceOf(query: WarehouseQuery): Promise<Source> {
 }
 
 function checkTimeout(ms: number): number {
-  if (!Number.isInteger(ms) || ms < 1 || ms > 86_400_000) throw new SwitchyardError('VALIDATION_FAILED', `a warehouse timeout must be an integer of milliseconds, got ${ms}`);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 86_400_000)
+    throw new SwitchyardError('VALIDATION_FAILED', `a warehouse timeout must be an integer of milliseconds, got ${ms}`);
   return ms;
 }
 

@@ -17,11 +17,32 @@ const WRITING_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeS
 
 /** Functions that read files, reach other servers, sleep, change settings or touch other sessions. */
 const DENIED_FUNCTIONS = [
-  /^dblink/, /^pg_read_file$/, /^pg_read_binary_file$/, /^pg_ls_/, /^pg_stat_file$/, /^lo_/,
-  /^pg_sleep/, /^set_config$/, /^current_setting$/, /^pg_terminate_backend$/, /^pg_cancel_backend$/,
-  /^pg_reload_conf$/, /^pg_rotate_logfile$/, /^pg_logical_emit_message$/, /^pg_advisory/, /^pg_try_advisory/,
-  /^pg_file_/, /^pg_notify$/, /^query_to_xml/, /^query_to_json/, /^table_to_xml/, /^database_to_xml/,
-  /^cursor_to_xml/, /^schema_to_xml/, /^pg_import_system_collations$/, /^txid_current$/,
+  /^dblink/,
+  /^pg_read_file$/,
+  /^pg_read_binary_file$/,
+  /^pg_ls_/,
+  /^pg_stat_file$/,
+  /^lo_/,
+  /^pg_sleep/,
+  /^set_config$/,
+  /^current_setting$/,
+  /^pg_terminate_backend$/,
+  /^pg_cancel_backend$/,
+  /^pg_reload_conf$/,
+  /^pg_rotate_logfile$/,
+  /^pg_logical_emit_message$/,
+  /^pg_advisory/,
+  /^pg_try_advisory/,
+  /^pg_file_/,
+  /^pg_notify$/,
+  /^query_to_xml/,
+  /^query_to_json/,
+  /^table_to_xml/,
+  /^database_to_xml/,
+  /^cursor_to_xml/,
+  /^schema_to_xml/,
+  /^pg_import_system_collations$/,
+  /^txid_current$/,
 ];
 
 /** Deeper syntax trees are refused rather than walked (an expression nested thousands deep). */
@@ -42,14 +63,17 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   if (sql.length > MAX_AUDIENCE_SQL_LENGTH) throw invalid(`it is longer than ${MAX_AUDIENCE_SQL_LENGTH} characters`);
   let tree: { stmts?: { stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }[] };
   try {
-    tree = await parse(sql) as typeof tree;
+    tree = (await parse(sql)) as typeof tree;
   } catch (err) {
     const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
     // a JS error here (stack exhausted reading a deep tree) is not the parser's verdict on the text
-    if (e.sqlDetails === undefined) throw invalid(err instanceof RangeError ? 'it is too deeply nested to check' : 'it could not be checked');
+    if (e.sqlDetails === undefined)
+      throw invalid(err instanceof RangeError ? 'it is too deeply nested to check' : 'it could not be checked');
     const at = e.sqlDetails.cursorPosition;
     // the parser's message quotes only the query's own token near the error
-    throw invalid(`it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}${at === undefined ? '' : ` (character ${at + 1})`}`);
+    throw invalid(
+      `it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}${at === undefined ? '' : ` (character ${at + 1})`}`,
+    );
   }
   const stmts = tree.stmts ?? [];
   if (stmts.length !== 1) throw invalid(`it must be exactly one statement, found ${stmts.length}`);
@@ -60,7 +84,8 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   if (select.intoClause !== undefined) throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
   const highest = { n: 0 };
   walk(select, highest);
-  if (highest.n > paramCount) throw invalid(`it uses $${highest.n} but ${paramCount} parameter${paramCount === 1 ? ' is' : 's are'} given`);
+  if (highest.n > paramCount)
+    throw invalid(`it uses $${highest.n} but ${paramCount} parameter${paramCount === 1 ? ' is' : 's are'} given`);
   // Locations are byte offsets into the UTF-8 text: cut the statement out of the bytes.
   const bytes = Buffer.from(sql, 'utf8');
   const start = only?.stmt_location ?? 0;
@@ -80,9 +105,15 @@ function walk(root: unknown, highest: { n: number }): void {
       continue;
     }
     for (const [key, value] of Object.entries(node)) {
-      if (WRITING_NODES.has(key)) throw invalid(key === 'LockingClause' ? 'FOR UPDATE/SHARE takes locks; only a plain SELECT is allowed' : `it contains ${key} (a data-modifying statement)`);
+      if (WRITING_NODES.has(key))
+        throw invalid(
+          key === 'LockingClause'
+            ? 'FOR UPDATE/SHARE takes locks; only a plain SELECT is allowed'
+            : `it contains ${key} (a data-modifying statement)`,
+        );
       if (key === 'intoClause') throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
-      if (key === 'FuncCall') checkFunction(value as { funcname?: { String?: { sval?: string } }[]; location?: number });
+      if (key === 'FuncCall')
+        checkFunction(value as { funcname?: { String?: { sval?: string } }[]; location?: number });
       if (key === 'ParamRef') highest.n = Math.max(highest.n, Number((value as { number?: number }).number ?? 0));
       stack.push({ node: value, depth: depth + 1 });
     }
@@ -90,8 +121,14 @@ function walk(root: unknown, highest: { n: number }): void {
 }
 
 function checkFunction(call: { funcname?: { String?: { sval?: string } }[]; location?: number }): void {
-  const name = (call.funcname ?? []).map((n) => n.String?.sval ?? '').at(-1)?.toLowerCase() ?? '';
+  const name =
+    (call.funcname ?? [])
+      .map((n) => n.String?.sval ?? '')
+      .at(-1)
+      ?.toLowerCase() ?? '';
   if (DENIED_FUNCTIONS.some((re) => re.test(name))) {
-    throw invalid(`it calls ${name}(), which audience queries may not use${call.location === undefined ? '' : ` (character ${call.location + 1})`}`);
+    throw invalid(
+      `it calls ${name}(), which audience queries may not use${call.location === undefined ? '' : ` (character ${call.location + 1})`}`,
+    );
   }
 }

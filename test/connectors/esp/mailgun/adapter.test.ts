@@ -18,7 +18,12 @@ function mailgunHarness(batchSending: boolean) {
     const fake = await startFakeMailgun();
     fake.refuse('invalid@inbox.example.test');
     const clock = createManualClock();
-    const opts = (apiKey: string): MailgunEspOptions => ({ baseUrl: fake.baseUrl, domain: fake.domain, apiKey, batchSending });
+    const opts = (apiKey: string): MailgunEspOptions => ({
+      baseUrl: fake.baseUrl,
+      domain: fake.domain,
+      apiKey,
+      batchSending,
+    });
     const esp = createMailgunEsp({ clock }, opts(fake.apiKey));
     const extra: Esp[] = [];
     return {
@@ -34,7 +39,11 @@ function mailgunHarness(batchSending: boolean) {
         extra.push(bad);
         return bad;
       },
-      async close() { await esp.close(); for (const e of extra) await e.close(); await fake.close(); },
+      async close() {
+        await esp.close();
+        for (const e of extra) await e.close();
+        await fake.close();
+      },
     };
   };
 }
@@ -46,7 +55,10 @@ describe('mailgun esp', () => {
   it('sends user variables, headers, tags and Message-Id as form fields', async (t) => {
     const fake = await startFakeMailgun();
     t.after(() => fake.close());
-    const esp = createMailgunEsp({ clock: createManualClock() }, { baseUrl: fake.baseUrl, domain: fake.domain, apiKey: fake.apiKey });
+    const esp = createMailgunEsp(
+      { clock: createManualClock() },
+      { baseUrl: fake.baseUrl, domain: fake.domain, apiKey: fake.apiKey },
+    );
     const msg = aMessage({ tags: ['a', 'b', 'c', 'd'], replyTo: { address: 'help@mail.example.test' } });
     const receipt = await esp.send(msg);
     assert.match(receipt.providerMessageId, /^\d+\.[0-9a-f]+@mg\.example\.test$/);
@@ -62,13 +74,19 @@ describe('mailgun esp', () => {
   it('batch mode puts identical content in one request with recipient-variables', async (t) => {
     const fake = await startFakeMailgun();
     t.after(() => fake.close());
-    const esp = createMailgunEsp({ clock: createManualClock() }, { baseUrl: fake.baseUrl, domain: fake.domain, apiKey: fake.apiKey, batchSending: true });
+    const esp = createMailgunEsp(
+      { clock: createManualClock() },
+      { baseUrl: fake.baseUrl, domain: fake.domain, apiKey: fake.apiKey, batchSending: true },
+    );
     assert.equal(esp.maxBatchSize, 1000);
     const results = await esp.sendBatch([aMessage(), aMessage(), aMessage({ subject: 'other' })]);
     assert.ok(results.every((r) => r.ok));
     assert.deepEqual(fake.requestSizes.slice().sort(), [1, 2]);
     const batch = fake.requests.find((f) => f.filter(([k]) => k === 'to').length === 2)!;
-    const vars = JSON.parse(batch.find(([k]) => k === 'recipient-variables')![1]) as Record<string, Record<string, string>>;
+    const vars = JSON.parse(batch.find(([k]) => k === 'recipient-variables')![1]) as Record<
+      string,
+      Record<string, string>
+    >;
     assert.equal(Object.keys(vars).length, 2);
   });
 
@@ -76,18 +94,37 @@ describe('mailgun esp', () => {
     const urls: string[] = [];
     const capture: typeof fetch = async (input) => {
       urls.push(String(input));
-      return new Response(JSON.stringify({ id: '<1@mg.example.test>', message: 'Queued. Thank you.' }), { status: 200 });
+      return new Response(JSON.stringify({ id: '<1@mg.example.test>', message: 'Queued. Thank you.' }), {
+        status: 200,
+      });
     };
-    const esp = createMailgunEsp({ clock: createManualClock(), fetch: capture }, { domain: 'mg.example.test', apiKey: 'k', region: 'eu' });
+    const esp = createMailgunEsp(
+      { clock: createManualClock(), fetch: capture },
+      { domain: 'mg.example.test', apiKey: 'k', region: 'eu' },
+    );
     await esp.send(aMessage());
     assert.deepEqual(urls, ['https://api.eu.mailgun.net/v3/mg.example.test/messages']);
   });
 
   it('maps Mailgun statuses', () => {
     assert.equal(mapMailgunError(401, 'Forbidden', undefined).code, 'ESP_AUTH_FAILED');
-    assert.equal(mapMailgunError(400, '{"message":"\'to\' parameter is not a valid address. please check documentation"}', undefined).code, 'ESP_RECIPIENT_REJECTED');
-    assert.equal(mapMailgunError(400, '{"message":"from parameter is missing"}', undefined).code, 'ESP_MESSAGE_REJECTED');
-    const notAllowed = mapMailgunError(403, '{"message":"Domain mg.example.test is not allowed to send: account disabled"}', undefined);
+    assert.equal(
+      mapMailgunError(
+        400,
+        '{"message":"\'to\' parameter is not a valid address. please check documentation"}',
+        undefined,
+      ).code,
+      'ESP_RECIPIENT_REJECTED',
+    );
+    assert.equal(
+      mapMailgunError(400, '{"message":"from parameter is missing"}', undefined).code,
+      'ESP_MESSAGE_REJECTED',
+    );
+    const notAllowed = mapMailgunError(
+      403,
+      '{"message":"Domain mg.example.test is not allowed to send: account disabled"}',
+      undefined,
+    );
     assert.equal(notAllowed.code, 'ESP_MESSAGE_REJECTED');
     assert.equal(notAllowed.details?.['accountLevel'], true);
     assert.equal(mapMailgunError(429, '{"message":"slow down"}', 2000).retryAfterMs, 2000);

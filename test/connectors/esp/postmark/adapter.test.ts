@@ -31,7 +31,11 @@ async function postmarkHarness(): Promise<EspHarness> {
       extra.push(bad);
       return bad;
     },
-    async close() { await esp.close(); for (const e of extra) await e.close(); await fake.close(); },
+    async close() {
+      await esp.close();
+      for (const e of extra) await e.close();
+      await fake.close();
+    },
   };
 }
 
@@ -46,9 +50,15 @@ describe('postmark esp', () => {
       seen.push(JSON.parse(String(init?.body)));
       return fetch(input, init);
     };
-    const esp = createPostmarkEsp({ clock: createManualClock(), fetch: spyFetch }, {
-      baseUrl: fake.baseUrl, serverToken: fake.token, messageStream: 'newsletters', trackOpens: true,
-    });
+    const esp = createPostmarkEsp(
+      { clock: createManualClock(), fetch: spyFetch },
+      {
+        baseUrl: fake.baseUrl,
+        serverToken: fake.token,
+        messageStream: 'newsletters',
+        trackOpens: true,
+      },
+    );
     const msg = aMessage({ from: { address: 'news@mail.example.test', name: 'Shop "Best" News' } });
     const receipt = await esp.send(msg);
     assert.match(receipt.providerMessageId, /^[0-9a-f-]{36}$/);
@@ -57,7 +67,11 @@ describe('postmark esp', () => {
     assert.equal(body['Tag'], 'autumn');
     assert.equal(body['TrackOpens'], true);
     assert.equal(body['From'], '"Shop \\"Best\\" News" <news@mail.example.test>');
-    assert.deepEqual(body['Metadata'], { sy_msg: msg.correlation.ledgerId, sy_campaign: 'camp-1', sy_contact: msg.correlation.contactId });
+    assert.deepEqual(body['Metadata'], {
+      sy_msg: msg.correlation.ledgerId,
+      sy_campaign: 'camp-1',
+      sy_contact: msg.correlation.contactId,
+    });
     assert.equal(fake.received[0]!.from, 'news@mail.example.test');
   });
 
@@ -68,8 +82,14 @@ describe('postmark esp', () => {
 
   it('maps Postmark error codes and HTTP statuses', () => {
     assert.equal(mapPostmarkErrorCode(406, 'inactive', 200).code, 'ESP_RECIPIENT_REJECTED');
-    assert.equal(mapPostmarkErrorCode(300, "Error parsing 'To': Illegal email address 'x'", 422).code, 'ESP_RECIPIENT_REJECTED');
-    assert.equal(mapPostmarkErrorCode(300, 'Provide either email TextBody or HtmlBody or both.', 422).code, 'ESP_MESSAGE_REJECTED');
+    assert.equal(
+      mapPostmarkErrorCode(300, "Error parsing 'To': Illegal email address 'x'", 422).code,
+      'ESP_RECIPIENT_REJECTED',
+    );
+    assert.equal(
+      mapPostmarkErrorCode(300, 'Provide either email TextBody or HtmlBody or both.', 422).code,
+      'ESP_MESSAGE_REJECTED',
+    );
     const paused = mapPostmarkErrorCode(405, 'Not allowed to send: account has run out of credits', 422);
     assert.equal(paused.code, 'ESP_MESSAGE_REJECTED');
     assert.equal(paused.details?.['accountLevel'], true);
@@ -87,8 +107,11 @@ describe('postmark esp', () => {
       signals.push(init?.signal);
       throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
     };
-    const esp = createPostmarkEsp({ clock: createManualClock(), fetch: timingOut }, { serverToken: 'x', timeoutMs: 5000 });
-    const err = await esp.send(aMessage()).catch((e: unknown) => e) as { code: string; retryable: boolean };
+    const esp = createPostmarkEsp(
+      { clock: createManualClock(), fetch: timingOut },
+      { serverToken: 'x', timeoutMs: 5000 },
+    );
+    const err = (await esp.send(aMessage()).catch((e: unknown) => e)) as { code: string; retryable: boolean };
     assert.equal(err.code, 'ESP_UNAVAILABLE');
     assert.equal(err.retryable, true);
     assert.ok(signals[0] instanceof AbortSignal);

@@ -25,9 +25,15 @@ async function sandboxHarness(): Promise<EspHarness> {
   const extra: Esp[] = [];
   return {
     esp,
-    received: async () => esp.outbox().map((r) => ({
-      to: r.to, from: r.from, subject: r.subject, messageId: r.messageId, headers: lower(r.headers), correlation: r.correlation,
-    })),
+    received: async () =>
+      esp.outbox().map((r) => ({
+        to: r.to,
+        from: r.from,
+        subject: r.subject,
+        messageId: r.messageId,
+        headers: lower(r.headers),
+        correlation: r.correlation,
+      })),
     requestSizes: () => esp.requestSizes(),
     refusedAddress: 'nobody@inbox.example.test',
     throttleNext: (n, sec) => esp.throttleNext(n, sec === undefined ? undefined : sec * 1000),
@@ -38,14 +44,26 @@ async function sandboxHarness(): Promise<EspHarness> {
       extra.push(bad);
       return bad;
     },
-    async close() { await esp.close(); for (const e of extra) await e.close(); },
+    async close() {
+      await esp.close();
+      for (const e of extra) await e.close();
+    },
   };
 }
 
 function setup(options: SandboxEspOptions = {}) {
   const clock = createManualClock();
   const emitted: EngagementEvent[][] = [];
-  const esp: SandboxEsp = createSandboxEsp({ clock, emit: async (e) => { emitted.push(e); }, random: mulberry32(42) }, options);
+  const esp: SandboxEsp = createSandboxEsp(
+    {
+      clock,
+      emit: async (e) => {
+        emitted.push(e);
+      },
+      random: mulberry32(42),
+    },
+    options,
+  );
   return { clock, esp, emitted, all: () => emitted.flat() };
 }
 
@@ -65,7 +83,10 @@ describe('sandbox esp', () => {
     await clock.advance(2000);
     assert.equal(await esp.flushDue(), 4);
     const events = all();
-    assert.deepEqual(events.map((e) => e.type), ['delivered', 'opened', 'clicked', 'unsubscribed', 'complained']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['delivered', 'opened', 'clicked', 'unsubscribed', 'complained'],
+    );
     for (const e of events) {
       assert.equal(e.provider, 'sandbox');
       assert.equal(e.campaignId, msg.correlation.campaignId);
@@ -115,7 +136,11 @@ describe('sandbox esp', () => {
     const to = (n: number) => aMessage({ to: { address: `u${n}@slow.example.test` } });
     await esp.send(to(1));
     await esp.send(to(2));
-    const err = await esp.send(to(3)).catch((e: unknown) => e) as { code: string; retryable: boolean; details: Record<string, unknown> };
+    const err = (await esp.send(to(3)).catch((e: unknown) => e)) as {
+      code: string;
+      retryable: boolean;
+      details: Record<string, unknown>;
+    };
     assert.equal(err.code, 'ESP_RATE_LIMITED');
     assert.equal(err.retryable, true);
     assert.equal(err.details['smtpCode'], 421);
@@ -124,7 +149,10 @@ describe('sandbox esp', () => {
     await clock.advance(1000);
     await esp.send(to(4));
     const batch = await esp.sendBatch([to(5), to(6)]);
-    assert.deepEqual(batch.map((r) => r.ok), [true, false]);
+    assert.deepEqual(
+      batch.map((r) => r.ok),
+      [true, false],
+    );
     assert.equal(esp.counts().deferred, 2);
   });
 
@@ -132,8 +160,16 @@ describe('sandbox esp', () => {
     const clock = createManualClock();
     let failing = true;
     const got: EngagementEvent[] = [];
-    const esp = createSandboxEsp({ clock, emit: async (e) => { if (failing) throw new Error('ingest down'); got.push(...e); } },
-      { rates: { ...ALL, open: 0, unsubscribe: 0, complaint: 0 } });
+    const esp = createSandboxEsp(
+      {
+        clock,
+        emit: async (e) => {
+          if (failing) throw new Error('ingest down');
+          got.push(...e);
+        },
+      },
+      { rates: { ...ALL, open: 0, unsubscribe: 0, complaint: 0 } },
+    );
     await esp.send(aMessage());
     await clock.advance(1000);
     await assert.rejects(esp.flushDue(), /ingest down/);

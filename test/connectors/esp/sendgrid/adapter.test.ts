@@ -31,7 +31,11 @@ async function sendGridHarness(): Promise<EspHarness> {
       extra.push(bad);
       return bad;
     },
-    async close() { await esp.close(); for (const e of extra) await e.close(); await fake.close(); },
+    async close() {
+      await esp.close();
+      for (const e of extra) await e.close();
+      await fake.close();
+    },
   };
 }
 
@@ -49,12 +53,24 @@ describe('sendgrid esp', () => {
     assert.ok(results.every((r) => r.ok));
     assert.deepEqual([...fake.requestSizes].sort(), [1, 2]);
     const body = fake.bodies.find((x) => (x as { personalizations: unknown[] }).personalizations.length === 2) as {
-      personalizations: { subject: string; custom_args: Record<string, string> }[]; categories: string[]; content: { type: string }[];
+      personalizations: { subject: string; custom_args: Record<string, string> }[];
+      categories: string[];
+      content: { type: string }[];
     };
-    assert.deepEqual(body.personalizations.map((p) => p.subject), ['For you, Ann', 'For you, Bob']);
-    assert.deepEqual(body.personalizations[0]!.custom_args, { sy_msg: a1.correlation.ledgerId, sy_campaign: 'camp-1', sy_contact: a1.correlation.contactId });
+    assert.deepEqual(
+      body.personalizations.map((p) => p.subject),
+      ['For you, Ann', 'For you, Bob'],
+    );
+    assert.deepEqual(body.personalizations[0]!.custom_args, {
+      sy_msg: a1.correlation.ledgerId,
+      sy_campaign: 'camp-1',
+      sy_contact: a1.correlation.contactId,
+    });
     assert.deepEqual(body.categories, ['autumn']);
-    assert.deepEqual(body.content.map((c) => c.type), ['text/plain', 'text/html']);
+    assert.deepEqual(
+      body.content.map((c) => c.type),
+      ['text/plain', 'text/html'],
+    );
   });
 
   it('never puts one address twice in a request', async (t) => {
@@ -72,20 +88,46 @@ describe('sendgrid esp', () => {
     t.after(() => fake.close());
     let calls = 0;
     const tooLargeOnce: typeof fetch = async (input, init) => {
-      if (calls++ === 0) return new Response(JSON.stringify({ errors: [{ message: 'payload too large', field: null }] }), { status: 413 });
+      if (calls++ === 0)
+        return new Response(JSON.stringify({ errors: [{ message: 'payload too large', field: null }] }), {
+          status: 413,
+        });
       return fetch(input, init);
     };
-    const esp = createSendGridEsp({ clock: createManualClock(), fetch: tooLargeOnce }, { baseUrl: fake.baseUrl, apiKey: fake.apiKey });
+    const esp = createSendGridEsp(
+      { clock: createManualClock(), fetch: tooLargeOnce },
+      { baseUrl: fake.baseUrl, apiKey: fake.apiKey },
+    );
     const results = await esp.sendBatch([aMessage(), aMessage(), aMessage()]);
     assert.ok(results.every((r) => r.ok));
     assert.deepEqual(fake.requestSizes, [2, 1]);
   });
 
   it('maps statuses: 400 message, 403 sender vs key, 429 with X-RateLimit-Reset, 5xx', () => {
-    assert.equal(mapSendGridError(400, [{ message: 'The subject is required.', field: 'subject' }], undefined).code, 'ESP_MESSAGE_REJECTED');
-    assert.equal(mapSendGridError(400, [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }], undefined).code, 'ESP_RECIPIENT_REJECTED');
-    assert.equal(mapSendGridError(403, [{ message: 'The from address does not match a verified Sender Identity.', field: 'from' }], undefined).code, 'ESP_MESSAGE_REJECTED');
-    assert.equal(mapSendGridError(403, [{ message: 'access forbidden', field: null }], undefined).code, 'ESP_AUTH_FAILED');
+    assert.equal(
+      mapSendGridError(400, [{ message: 'The subject is required.', field: 'subject' }], undefined).code,
+      'ESP_MESSAGE_REJECTED',
+    );
+    assert.equal(
+      mapSendGridError(
+        400,
+        [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }],
+        undefined,
+      ).code,
+      'ESP_RECIPIENT_REJECTED',
+    );
+    assert.equal(
+      mapSendGridError(
+        403,
+        [{ message: 'The from address does not match a verified Sender Identity.', field: 'from' }],
+        undefined,
+      ).code,
+      'ESP_MESSAGE_REJECTED',
+    );
+    assert.equal(
+      mapSendGridError(403, [{ message: 'access forbidden', field: null }], undefined).code,
+      'ESP_AUTH_FAILED',
+    );
     assert.equal(mapSendGridError(413, [], undefined).code, 'ESP_MESSAGE_REJECTED');
     assert.equal(mapSendGridError(503, [], undefined).retryable, true);
     const now = new Date('2026-01-01T00:00:00Z');

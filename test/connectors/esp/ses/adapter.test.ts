@@ -18,7 +18,15 @@ async function sesHarness(): Promise<EspHarness> {
   const fake = await startFakeSes();
   fake.refuse('unverified@inbox.example.test');
   const clock = createManualClock();
-  const esp = createSesEsp({ clock }, { baseUrl: fake.baseUrl, region: fake.region, credentials: fake.credentials, configurationSetName: 'switchyard-events' });
+  const esp = createSesEsp(
+    { clock },
+    {
+      baseUrl: fake.baseUrl,
+      region: fake.region,
+      credentials: fake.credentials,
+      configurationSetName: 'switchyard-events',
+    },
+  );
   const extra: Esp[] = [];
   return {
     esp,
@@ -29,11 +37,22 @@ async function sesHarness(): Promise<EspHarness> {
     failNext: fake.failNext,
     reportsRetryAfter: true,
     async withBadCredentials() {
-      const bad = createSesEsp({ clock }, { baseUrl: fake.baseUrl, region: fake.region, credentials: { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'nope' } });
+      const bad = createSesEsp(
+        { clock },
+        {
+          baseUrl: fake.baseUrl,
+          region: fake.region,
+          credentials: { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'nope' },
+        },
+      );
       extra.push(bad);
       return bad;
     },
-    async close() { await esp.close(); for (const e of extra) await e.close(); await fake.close(); },
+    async close() {
+      await esp.close();
+      for (const e of extra) await e.close();
+      await fake.close();
+    },
   };
 }
 
@@ -44,7 +63,10 @@ describe('ses esp', () => {
     const fake = await startFakeSes();
     t.after(() => fake.close());
     const clock = createManualClock();
-    const esp = createSesEsp({ clock }, { baseUrl: fake.baseUrl, region: fake.region, credentials: fake.credentials, configurationSetName: 'cs-1' });
+    const esp = createSesEsp(
+      { clock },
+      { baseUrl: fake.baseUrl, region: fake.region, credentials: fake.credentials, configurationSetName: 'cs-1' },
+    );
     const msg = aMessage();
     const receipt = await esp.send(msg);
     assert.match(receipt.providerMessageId, /^0102019[0-9a-f]{32}-000000$/);
@@ -55,18 +77,26 @@ describe('ses esp', () => {
       { Name: 'sy_campaign', Value: 'camp-1' },
       { Name: 'sy_contact', Value: encodeSesTagValue(msg.correlation.contactId) },
     ]);
-    const wrongSecret = createSesEsp({ clock }, { baseUrl: fake.baseUrl, region: fake.region, credentials: { ...fake.credentials, secretAccessKey: 'other' } });
-    const err = await wrongSecret.send(aMessage()).catch((e: unknown) => e) as { code: string; details: Record<string, unknown> };
+    const wrongSecret = createSesEsp(
+      { clock },
+      { baseUrl: fake.baseUrl, region: fake.region, credentials: { ...fake.credentials, secretAccessKey: 'other' } },
+    );
+    const err = (await wrongSecret.send(aMessage()).catch((e: unknown) => e)) as {
+      code: string;
+      details: Record<string, unknown>;
+    };
     assert.equal(err.code, 'ESP_AUTH_FAILED');
     assert.equal(err.details['type'], 'SignatureDoesNotMatch');
   });
 
   it('tag values escape reversibly into the SES alphabet', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => {
-      const enc = encodeSesTagValue(s);
-      assert.match(enc, /^[A-Za-z0-9_-]*$/);
-      assert.equal(decodeSesTagValue(enc), s);
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (s) => {
+        const enc = encodeSesTagValue(s);
+        assert.match(enc, /^[A-Za-z0-9_-]*$/);
+        assert.equal(decodeSesTagValue(enc), s);
+      }),
+    );
     assert.equal(encodeSesTagValue('camp-1:c_2'), 'camp-1_3ac__2');
   });
 
@@ -84,9 +114,13 @@ describe('ses esp', () => {
       [500, 'InternalFailure', 'oops', 'ESP_UNAVAILABLE'],
       [503, '', 'Service Unavailable', 'ESP_UNAVAILABLE'],
     ];
-    for (const [status, type, message, code] of cases) assert.equal(mapSesError(status, type, message, 'a@b.test').code, code, `${type} ${message}`);
+    for (const [status, type, message, code] of cases)
+      assert.equal(mapSesError(status, type, message, 'a@b.test').code, code, `${type} ${message}`);
     assert.equal(mapSesError(400, 'SendingPausedException', 'x', 'a@b.test').details?.['accountLevel'], true);
     assert.equal(sesErrorType('MessageRejected:http://internal.amazon.com/coral/x/', {}), 'MessageRejected');
-    assert.equal(sesErrorType(null, { __type: 'com.amazonaws.sesv2#TooManyRequestsException' }), 'TooManyRequestsException');
+    assert.equal(
+      sesErrorType(null, { __type: 'com.amazonaws.sesv2#TooManyRequestsException' }),
+      'TooManyRequestsException',
+    );
   });
 });

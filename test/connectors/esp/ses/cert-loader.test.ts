@@ -19,20 +19,41 @@ let base: string;
 before(async () => {
   server = createServer((req, res) => {
     switch (req.url) {
-      case '/ok.pem': res.end(signer.certPem); break;
-      case '/missing.pem': res.writeHead(404).end(signer.certPem); break;
-      case '/declared-big.pem': res.writeHead(200, { 'content-length': '100000' }).end('x'.repeat(100_000)); break;
-      case '/streamed-big.pem': res.writeHead(200); for (let i = 0; i < 100; i++) res.write('-----BEGIN CERTIFICATE-----'.padEnd(1024, 'x')); res.end(); break;
-      case '/redirect.pem': res.writeHead(302, { location: '/ok.pem' }).end(); break;
-      case '/html.pem': res.end('<html>not a certificate</html>'); break;
-      case '/hang.pem': res.writeHead(200); res.write('-----BEGIN'); break; // never ends
-      default: res.writeHead(404).end();
+      case '/ok.pem':
+        res.end(signer.certPem);
+        break;
+      case '/missing.pem':
+        res.writeHead(404).end(signer.certPem);
+        break;
+      case '/declared-big.pem':
+        res.writeHead(200, { 'content-length': '100000' }).end('x'.repeat(100_000));
+        break;
+      case '/streamed-big.pem':
+        res.writeHead(200);
+        for (let i = 0; i < 100; i++) res.write('-----BEGIN CERTIFICATE-----'.padEnd(1024, 'x'));
+        res.end();
+        break;
+      case '/redirect.pem':
+        res.writeHead(302, { location: '/ok.pem' }).end();
+        break;
+      case '/html.pem':
+        res.end('<html>not a certificate</html>');
+        break;
+      case '/hang.pem':
+        res.writeHead(200);
+        res.write('-----BEGIN');
+        break; // never ends
+      default:
+        res.writeHead(404).end();
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => { server.closeAllConnections(); server.close(); });
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
 
 const localFetch: CertFetch = (url, init) => fetch(`${base}${new URL(url).pathname}`, init);
 const sns = (path: string): string => `https://sns.eu-west-1.amazonaws.com${path}`;
@@ -54,7 +75,10 @@ describe('SNS certificate loader', () => {
     const clock = createManualClock();
     const load = createSnsCertificateLoader({ fetch: localFetch, clock }, { timeoutMs: 5_000 });
     const pending = load(sns('/hang.pem'));
-    const outcome = pending.then(() => 'loaded', (e: Error) => e.message);
+    const outcome = pending.then(
+      () => 'loaded',
+      (e: Error) => e.message,
+    );
     await clock.advance(5_000);
     assert.equal(await outcome, 'no certificate within 5000 ms');
   });
@@ -63,13 +87,29 @@ describe('SNS certificate loader', () => {
 describe('SNS certificate cache', () => {
   it(`keeps at most ${CERTIFICATE_CACHE_SIZE} certificates, least recently used out first`, async () => {
     const loads: string[] = [];
-    const verifiers = createWebhookVerifiers({ ses: { topicArns: [signer.topicArn], trustedCas: [signer.caPem], loadCertificate: async (u) => { loads.push(u); return signer.certPem; } } });
-    const fixture = JSON.parse(readFileSync(new URL('../../../fixtures/webhooks/ses/delivery.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const verifiers = createWebhookVerifiers({
+      ses: {
+        topicArns: [signer.topicArn],
+        trustedCas: [signer.caPem],
+        loadCertificate: async (u) => {
+          loads.push(u);
+          return signer.certPem;
+        },
+      },
+    });
+    const fixture = JSON.parse(
+      readFileSync(new URL('../../../fixtures/webhooks/ses/delivery.json', import.meta.url), 'utf8'),
+    ) as Record<string, unknown>;
     const signed = signer.sign(fixture);
     // SigningCertURL is not part of the signed string: a sender can name any SNS-host URL
     const verifyWith = async (n: number): Promise<boolean> => {
       const msg = { ...signed, SigningCertURL: sns(`/cert-${n}.pem`) };
-      return (await verifiers.ses.verify({ body: JSON.stringify(msg), headers: signer.headers(msg) }, new Date('2026-03-01T00:05:10Z'))).ok;
+      return (
+        await verifiers.ses.verify(
+          { body: JSON.stringify(msg), headers: signer.headers(msg) },
+          new Date('2026-03-01T00:05:10Z'),
+        )
+      ).ok;
     };
     for (let n = 0; n <= CERTIFICATE_CACHE_SIZE; n++) assert.equal(await verifyWith(n), true);
     assert.equal(loads.length, CERTIFICATE_CACHE_SIZE + 1);

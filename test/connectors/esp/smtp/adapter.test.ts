@@ -22,7 +22,10 @@ const AUTH = { user: 'relay-user', pass: 'relay-pass' };
 function headerMap(lines: readonly { key: string; line: string }[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const { key, line } of lines) {
-    out[key.toLowerCase()] = line.slice(line.indexOf(':') + 1).replace(/\r?\n([ \t])/g, '$1').trim();
+    out[key.toLowerCase()] = line
+      .slice(line.indexOf(':') + 1)
+      .replace(/\r?\n([ \t])/g, '$1')
+      .trim();
   }
   return out;
 }
@@ -47,7 +50,14 @@ export async function receivedFromSink(sink: SmtpSink): Promise<ReceivedMessage[
 }
 
 function optionsFor(sink: SmtpSink, over: Partial<SmtpEspOptions> = {}): SmtpEspOptions {
-  return { host: sink.host, port: sink.port, auth: AUTH, pool: { maxConnections: 3, maxMessages: 50 }, name: 'mta.example.test', ...over };
+  return {
+    host: sink.host,
+    port: sink.port,
+    auth: AUTH,
+    pool: { maxConnections: 3, maxMessages: 50 },
+    name: 'mta.example.test',
+    ...over,
+  };
 }
 
 async function smtpHarness(): Promise<EspHarness> {
@@ -82,7 +92,10 @@ describe('smtp esp', () => {
   it('uses the VERP return path as envelope sender and keeps our Message-ID', async (t) => {
     const sink = await startSmtpSink();
     const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined }));
-    t.after(async () => { await esp.close(); await sink.close(); });
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
+    });
     const msg = aMessage({ returnPath: 'b+tok123@bounce.example.test' });
     const receipt = await esp.send(msg);
     assert.equal(receipt.providerMessageId, msg.messageId);
@@ -90,7 +103,14 @@ describe('smtp esp', () => {
     assert.deepEqual(sink.messages()[0]!.envelope.rcptTo, [msg.to.address]);
     const [p] = await sink.parsed();
     assert.equal(p!.messageId, `<${msg.messageId}>`);
-    assert.equal(sink.messages()[0]!.raw.toString('latin1').match(/^Message-ID:/gim)?.length, 1, 'one Message-ID header');
+    assert.equal(
+      sink
+        .messages()[0]!
+        .raw.toString('latin1')
+        .match(/^Message-ID:/gim)?.length,
+      1,
+      'one Message-ID header',
+    );
     assert.equal(p!.text?.trim(), msg.text);
   });
 
@@ -100,18 +120,26 @@ describe('smtp esp', () => {
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const sink = await startSmtpSink();
-    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, {
-      auth: undefined, dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
-    }));
-    t.after(async () => { await esp.close(); await sink.close(); });
-    const lookups: string[] = [];
-    const verify = (raw: Buffer) => dkimVerify(raw, {
-      resolver: async (name: string, type: string) => {
-        lookups.push(`${type} ${name}`);
-        if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
-        throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
-      },
+    const esp = createSmtpEsp(
+      { clock: createManualClock() },
+      optionsFor(sink, {
+        auth: undefined,
+        dkim: { domainName: 'mail.example.test', keySelector: 'sy1', privateKey: pem },
+      }),
+    );
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
     });
+    const lookups: string[] = [];
+    const verify = (raw: Buffer) =>
+      dkimVerify(raw, {
+        resolver: async (name: string, type: string) => {
+          lookups.push(`${type} ${name}`);
+          if (type === 'TXT' && name === 'sy1._domainkey.mail.example.test') return [[`v=DKIM1; k=rsa; p=${p}`]];
+          throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
+        },
+      });
     return { sink, esp, verify, lookups };
   }
 
@@ -131,13 +159,22 @@ describe('smtp esp', () => {
     const { sink, esp, verify } = await dkimSetup(t);
     const text = `.\n..two dots\n.\r\nlone cr\rlone lf\n${'y'.repeat(1200)}\n. \nend`;
     const html = `<p>Grüße</p>\n.\n<p>${'z'.repeat(1000)}</p>`;
-    await esp.send(aMessage({ subject: 'Grüße aus Köln — ein Betreff', from: { address: 'news@mail.example.test', name: 'Zeitung Köln' }, text, html }));
+    await esp.send(
+      aMessage({
+        subject: 'Grüße aus Köln — ein Betreff',
+        from: { address: 'news@mail.example.test', name: 'Zeitung Köln' },
+        text,
+        html,
+      }),
+    );
     const result = await verify(sink.messages()[0]!.raw);
     assert.equal(result.results[0]?.status.result, 'pass', JSON.stringify(result.results[0]?.status));
     const [parsed] = await sink.parsed();
     const lf = (s: string): string => s.replace(/\r\n|\r|\n/g, '\n');
     assert.equal(parsed!.subject, 'Grüße aus Köln — ein Betreff');
-    assert.deepEqual((Array.isArray(parsed!.from) ? parsed!.from[0] : parsed!.from)?.value, [{ address: 'news@mail.example.test', name: 'Zeitung Köln' }]);
+    assert.deepEqual((Array.isArray(parsed!.from) ? parsed!.from[0] : parsed!.from)?.value, [
+      { address: 'news@mail.example.test', name: 'Zeitung Köln' },
+    ]);
     assert.equal(lf(parsed!.text ?? ''), lf(text));
     assert.equal(lf(parsed!.html || ''), lf(html));
   });
@@ -146,9 +183,12 @@ describe('smtp esp', () => {
     const sink = await startSmtpSink();
     const port = sink.port;
     await sink.close();
-    const esp = createSmtpEsp({ clock: createManualClock() }, { host: '127.0.0.1', port, pool: { maxConnections: 1, maxMessages: 10 } });
+    const esp = createSmtpEsp(
+      { clock: createManualClock() },
+      { host: '127.0.0.1', port, pool: { maxConnections: 1, maxMessages: 10 } },
+    );
     t.after(() => esp.close());
-    const err = await esp.send(aMessage()).catch((e: unknown) => e) as { code: string; retryable: boolean };
+    const err = (await esp.send(aMessage()).catch((e: unknown) => e)) as { code: string; retryable: boolean };
     assert.equal(err.code, 'ESP_UNAVAILABLE');
     assert.equal(err.retryable, true);
   });
@@ -184,49 +224,84 @@ describe('smtp esp: commit point before the final dot', () => {
   it('calls beforeCommit once per message, before the server accepts it', async (t) => {
     const sink = await startSmtpSink();
     const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink));
-    t.after(async () => { await esp.close(); await sink.close(); });
-    const seenAtCommit: number[] = [];
-    const results = await esp.sendBatch([aMessage({ to: { address: 'a@inbox.example.test' } }), aMessage({ to: { address: 'b@inbox.example.test' } })], {
-      beforeCommit: async () => { seenAtCommit.push(sink.count()); },
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
     });
+    const seenAtCommit: number[] = [];
+    const results = await esp.sendBatch(
+      [aMessage({ to: { address: 'a@inbox.example.test' } }), aMessage({ to: { address: 'b@inbox.example.test' } })],
+      {
+        beforeCommit: async () => {
+          seenAtCommit.push(sink.count());
+        },
+      },
+    );
     assert.ok(results.every((r) => r.ok));
     assert.equal(seenAtCommit.length, 2);
-    assert.ok(seenAtCommit.every((n) => n < 2), 'the server had not accepted the message when the hook ran');
+    assert.ok(
+      seenAtCommit.every((n) => n < 2),
+      'the server had not accepted the message when the hook ran',
+    );
     assert.equal(sink.count(), 2);
   });
 
   it('a refused commit withholds the final dot: the server never accepts that message', async (t) => {
     const sink = await startSmtpSink();
     const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink));
-    t.after(async () => { await esp.close(); await sink.close(); });
-    const [refused, ok] = await esp.sendBatch([aMessage({ to: { address: 'no@inbox.example.test' } }), aMessage({ to: { address: 'yes@inbox.example.test' } })], {
-      beforeCommit: async (msg) => { if (msg.to.address.startsWith('no@')) throw new Error('ledger claim lost'); },
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
     });
+    const [refused, ok] = await esp.sendBatch(
+      [aMessage({ to: { address: 'no@inbox.example.test' } }), aMessage({ to: { address: 'yes@inbox.example.test' } })],
+      {
+        beforeCommit: async (msg) => {
+          if (msg.to.address.startsWith('no@')) throw new Error('ledger claim lost');
+        },
+      },
+    );
     assert.equal(refused!.ok, false);
     assert.equal(!refused!.ok && refused!.error.code, 'ESP_UNAVAILABLE');
     assert.equal(!refused!.ok && refused!.error.retryable, true);
     assert.match(!refused!.ok ? refused!.error.message : '', /withheld before the final dot: ledger claim lost/);
     assert.equal(ok!.ok, true);
-    assert.deepEqual(sink.messages().map((m) => m.envelope.rcptTo[0]), ['yes@inbox.example.test']);
+    assert.deepEqual(
+      sink.messages().map((m) => m.envelope.rcptTo[0]),
+      ['yes@inbox.example.test'],
+    );
   });
 });
 
 describe('smtp esp: the commit overlaps the transfer inside a bounded window', () => {
   /** Messages of one shape and one byte length (fixed-width ids), so one reference size fits all. */
-  const sameSize = (i: number, text: string): OutboundMessage => aMessage({
-    messageId: `w${String(i).padStart(3, '0')}.camp-1@mail.example.test`,
-    to: { address: `u${String(i).padStart(3, '0')}@inbox.example.test` },
-    returnPath: `bounce+w${String(i).padStart(3, '0')}@mail.example.test`,
-    correlation: { campaignId: 'camp-1', contactId: `c${String(i).padStart(3, '0')}`, ledgerId: `camp-1:c${String(i).padStart(3, '0')}` },
-    text,
-  });
+  const sameSize = (i: number, text: string): OutboundMessage =>
+    aMessage({
+      messageId: `w${String(i).padStart(3, '0')}.camp-1@mail.example.test`,
+      to: { address: `u${String(i).padStart(3, '0')}@inbox.example.test` },
+      returnPath: `bounce+w${String(i).padStart(3, '0')}@mail.example.test`,
+      correlation: {
+        campaignId: 'camp-1',
+        contactId: `c${String(i).padStart(3, '0')}`,
+        ledgerId: `camp-1:c${String(i).padStart(3, '0')}`,
+      },
+      text,
+    });
   /** 300 kB of body: far more than any stream buffer, so it really is on the wire while the commit waits. */
-  const BIG_TEXT = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(4, '0')} ${'x'.repeat(64)}`).join('\n');
+  const BIG_TEXT = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(4, '0')} ${'x'.repeat(64)}`).join(
+    '\n',
+  );
 
   it('starts beforeCommit before the body is written, and the server gets the message only once it resolved', async (t) => {
     const sink = await startSmtpSink();
-    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 } }));
-    t.after(async () => { await esp.close(); await sink.close(); });
+    const esp = createSmtpEsp(
+      { clock: createManualClock() },
+      optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 } }),
+    );
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
+    });
     await esp.send(sameSize(0, BIG_TEXT));
     const size = sink.messages()[0]!.raw.length;
     assert.ok(size > 300_000, `reference message is ${size} bytes`);
@@ -234,18 +309,29 @@ describe('smtp esp: the commit overlaps the transfer inside a bounded window', (
     let release!: () => void;
     let bytesAtCommit = -1;
     const commitStarted = new Promise<void>((started) => {
-      void esp.sendBatch([sameSize(1, BIG_TEXT)], {
-        beforeCommit: () => {
-          bytesAtCommit = sink.dataBytes() - size;
-          started();
-          return new Promise<void>((resolve) => { release = resolve; });
-        },
-      }).then((results) => { finished(results); });
+      void esp
+        .sendBatch([sameSize(1, BIG_TEXT)], {
+          beforeCommit: () => {
+            bytesAtCommit = sink.dataBytes() - size;
+            started();
+            return new Promise<void>((resolve) => {
+              release = resolve;
+            });
+          },
+        })
+        .then((results) => {
+          finished(results);
+        });
     });
     let finished!: (r: BatchResult[]) => void;
-    const results = new Promise<BatchResult[]>((resolve) => { finished = resolve; });
+    const results = new Promise<BatchResult[]>((resolve) => {
+      finished = resolve;
+    });
     await commitStarted;
-    assert.ok(bytesAtCommit >= 0 && bytesAtCommit < size, `the commit started with ${bytesAtCommit} of ${size} body bytes at the server`);
+    assert.ok(
+      bytesAtCommit >= 0 && bytesAtCommit < size,
+      `the commit started with ${bytesAtCommit} of ${size} body bytes at the server`,
+    );
     // the whole message is at the server but for the final dot (smtp-server passes on a message's
     // last 4 bytes only once it has seen whether the terminator follows them)
     await sink.waitForDataBytes(2 * size - 4);
@@ -261,8 +347,14 @@ describe('smtp esp: the commit overlaps the transfer inside a bounded window', (
     const WINDOW = 3;
     const COUNT = 12;
     const sink = await startSmtpSink();
-    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 2, maxMessages: 50 }, commitWindow: WINDOW }));
-    t.after(async () => { await esp.close(); await sink.close(); });
+    const esp = createSmtpEsp(
+      { clock: createManualClock() },
+      optionsFor(sink, { auth: undefined, pool: { maxConnections: 2, maxMessages: 50 }, commitWindow: WINDOW }),
+    );
+    t.after(async () => {
+      await esp.close();
+      await sink.close();
+    });
     await esp.send(sameSize(999, 'short body'));
     const size = sink.messages()[0]!.raw.length;
     let started = 0;
@@ -273,21 +365,31 @@ describe('smtp esp: the commit overlaps the transfer inside a bounded window', (
     let holding = true;
     const held: (() => void)[] = [];
     let windowFull!: () => void;
-    const full = new Promise<void>((resolve) => { windowFull = resolve; });
+    const full = new Promise<void>((resolve) => {
+      windowFull = resolve;
+    });
     const resolveOne = (done: () => void): void => {
       resolved++;
       maxResolvedNotAccepted = Math.max(maxResolvedNotAccepted, resolved - accepted);
       done();
     };
-    const pending = esp.sendBatch(Array.from({ length: COUNT }, (_, i) => sameSize(i, 'short body')), {
-      beforeCommit: () => {
-        started++;
-        maxStartedNotAccepted = Math.max(maxStartedNotAccepted, started - accepted);
-        if (started === WINDOW) windowFull();
-        return new Promise<void>((resolve) => { if (holding) held.push(resolve); else resolveOne(resolve); });
+    const pending = esp.sendBatch(
+      Array.from({ length: COUNT }, (_, i) => sameSize(i, 'short body')),
+      {
+        beforeCommit: () => {
+          started++;
+          maxStartedNotAccepted = Math.max(maxStartedNotAccepted, started - accepted);
+          if (started === WINDOW) windowFull();
+          return new Promise<void>((resolve) => {
+            if (holding) held.push(resolve);
+            else resolveOne(resolve);
+          });
+        },
+        afterAccepted: () => {
+          accepted++;
+        },
       },
-      afterAccepted: () => { accepted++; },
-    });
+    );
     await full;
     // both connections have carried their message's body (all but the dot) by now; the window
     // still admits no one
@@ -300,20 +402,36 @@ describe('smtp esp: the commit overlaps the transfer inside a bounded window', (
     assert.ok(results.every((r) => r.ok));
     assert.equal(sink.count(), COUNT + 1);
     assert.equal(started, COUNT, 'beforeCommit ran once per message');
-    assert.ok(maxResolvedNotAccepted <= WINDOW, `at most ${WINDOW} committed but not accepted, saw ${maxResolvedNotAccepted}`);
-    assert.ok(maxStartedNotAccepted <= WINDOW, `at most ${WINDOW} commits started but not accepted, saw ${maxStartedNotAccepted}`);
+    assert.ok(
+      maxResolvedNotAccepted <= WINDOW,
+      `at most ${WINDOW} committed but not accepted, saw ${maxResolvedNotAccepted}`,
+    );
+    assert.ok(
+      maxStartedNotAccepted <= WINDOW,
+      `at most ${WINDOW} commits started but not accepted, saw ${maxStartedNotAccepted}`,
+    );
     assert.equal(maxStartedNotAccepted, WINDOW, 'the window was used in full');
   });
 
   it('a message waiting for the window fails ESP_UNAVAILABLE when the Esp closes', async (t) => {
     const sink = await startSmtpSink();
-    const esp = createSmtpEsp({ clock: createManualClock() }, optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 }, commitWindow: 1 }));
+    const esp = createSmtpEsp(
+      { clock: createManualClock() },
+      optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 }, commitWindow: 1 }),
+    );
     t.after(() => sink.close());
     let release!: () => void;
     let started!: () => void;
-    const first = new Promise<void>((resolve) => { started = resolve; });
+    const first = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const pending = esp.sendBatch([aMessage(), aMessage()], {
-      beforeCommit: () => { started(); return new Promise<void>((resolve) => { release = resolve; }); },
+      beforeCommit: () => {
+        started();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
     });
     await first;
     await esp.close();
