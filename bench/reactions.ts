@@ -242,7 +242,10 @@ async function seedLedger(db: Db, contacts: number): Promise<void> {
   );
 }
 
-/** True when every consumer group has read its topic to the end and nothing is leased, retried or pending propagation. */
+/**
+ * True when every consumer group has read its topic to the end and nothing is leased, retried or
+ * pending propagation.
+ */
 async function settled(db: Db): Promise<boolean> {
   const {
     rows: [r],

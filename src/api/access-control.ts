@@ -73,7 +73,8 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
       throw new Error(
         `route ${route.method} ${route.url} must declare config.scope (one of core/access-roles.ts SCOPES)`,
       );
-    const schema = (route.schema ??= {}) as { security?: unknown; description?: string };
+    route.schema ??= {};
+    const schema = route.schema as { security?: unknown; description?: string };
     schema.security ??= [{ [BEARER_SCHEME]: [] }];
     const note = `Requires scope \`${scope}\`.`;
     // the HEAD twin of a GET route shares its schema object: note the scope once

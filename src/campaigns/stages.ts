@@ -226,8 +226,10 @@ export async function schedule(
   const dueByZone = new Map<string | undefined, number>();
   const dueIn = (tz: string | undefined): number => {
     let due = dueByZone.get(tz);
-    if (due === undefined)
-      dueByZone.set(tz, (due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime())));
+    if (due === undefined) {
+      due = Math.max(now.getTime(), nextAllowedTime(now, tz, rules).getTime());
+      dueByZone.set(tz, due);
+    }
     return due;
   };
   const best = rules.bestTime === true ? await bestTimes(db, recipients, now, rules, dueIn) : undefined;

@@ -1,7 +1,8 @@
 /**
- * Measures how deeply a JSON text (a string or its UTF-8 bytes) nests, without parsing it. Pure. Run on the raw bytes before
- * JSON.parse so a body nested thousands deep is refused cheaply instead of overflowing the stack
- * of whatever walks the parsed value later (normalisers, JSON.stringify, the dead-letter writer).
+ * Measures how deeply a JSON text (a string or its UTF-8 bytes) nests, without parsing it. Pure. Run
+ * on the raw bytes before JSON.parse so a body nested thousands deep is refused cheaply instead of
+ * overflowing the stack of whatever walks the parsed value later (normalisers, JSON.stringify, the
+ * dead-letter writer).
  */
 
 const QUOTE = 0x22;

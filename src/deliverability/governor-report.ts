@@ -47,15 +47,19 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
         return;
       case 'opened':
         e.halfOpenBucket = undefined;
-        return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
+        alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
+        return;
       case 'escalated':
-        return alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
+        alert('paused', scopeOf(e), e.breaker.reason ?? 'paused', now);
+        return;
       case 'half_opened':
         e.halfOpenBucket = createTokenBucket(o.halfOpenRatePerSec, 1, now);
-        return alert('resumed', scopeOf(e), `half-open at ${o.halfOpenRatePerSec}/s after cool-down`, now);
+        alert('resumed', scopeOf(e), `half-open at ${o.halfOpenRatePerSec}/s after cool-down`, now);
+        return;
       case 'closed':
         e.halfOpenBucket = undefined;
-        return alert('resumed', scopeOf(e), `closed after ${o.breaker.halfOpenSamples} clean sends`, now);
+        alert('resumed', scopeOf(e), `closed after ${o.breaker.halfOpenSamples} clean sends`, now);
+        return;
     }
   }
 

@@ -38,7 +38,7 @@ export interface InboundHandlerDeps {
   ingest: Ingest;
   deadLetters: Pick<DeadLetters, 'add'>;
   clock: Clock;
-  /** VERP signing secrets, newest first (the tracking secrets). Without them only our Message-IDs vouch for a report. */
+  /** VERP signing secrets, newest first (the tracking secrets); without them only Message-IDs vouch for a report. */
   verpSecrets?: readonly string[];
   /** VERP prefix/domain, as used when sending. */
   parse?: ParseInboundOptions;

@@ -1,10 +1,10 @@
 /**
  * Remembers the replay key of every verified webhook request, with its body's digest, until its
- * signature would be stale anyway, so a Mailgun signature re-used with other event data is
- * refused. The same key with the same body is the vendor redelivering after a lost answer: it
- * goes through, and ingest's dedup by event id makes it change nothing. The database decides (insert … on conflict do nothing), so two
- * processes cannot both accept the same key. Expired keys are deleted set-wise at most once per
- * prune interval of the injected clock; time never comes from the database's now().
+ * signature would be stale anyway, so a Mailgun signature re-used with other event data is refused.
+ * The same key with the same body is the vendor redelivering after a lost answer: it goes through, and
+ * ingest's dedup by event id makes it change nothing. The database decides (insert … on conflict do
+ * nothing), so two processes cannot both accept the same key. Expired keys are deleted set-wise at
+ * most once per prune interval of the injected clock; time never comes from the database's now().
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';

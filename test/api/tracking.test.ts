@@ -133,14 +133,14 @@ describe('tracking routes', () => {
       remoteAddress: '17.58.1.2',
     });
     assert.equal(h.events[0]?.isMachine, true);
-    assert.deepEqual((h.events[0]?.raw as { machineReasons: string[] }).machineReasons, ['apple-proxy']);
+    assert.deepEqual((h.events[0]!.raw as { machineReasons: string[] }).machineReasons, ['apple-proxy']);
     const justSent = signToken(SECRETS, {
       kind: 'o',
       ledgerId: LEDGER,
       sentAt: Math.floor(h.clock.now().getTime() / 1000) - 20,
     });
     await h.app.inject({ method: 'GET', url: `/t/o/${justSent}`, headers: { 'user-agent': HUMAN_UA } });
-    assert.deepEqual((h.events[1]?.raw as { machineReasons: string[] }).machineReasons, ['prefetch-soon-after-send']);
+    assert.deepEqual((h.events[1]!.raw as { machineReasons: string[] }).machineReasons, ['prefetch-soon-after-send']);
   });
 
   it('open pixel: a retried request in the same minute dedups, a later open counts again', async (t) => {

@@ -35,7 +35,10 @@ interface Harness {
   failIngestOnce: { armed: boolean };
 }
 
-/** A fastify app with the webhook routes, a recording ingest that dedups by sourceId, and an in-memory dead-letter list. */
+/**
+ * A fastify app with the webhook routes, a recording ingest that dedups by sourceId, and an in-memory
+ * dead-letter list.
+ */
 async function harness(
   t: { after(fn: () => Promise<void>): void },
   options: { maxBodyBytes?: number; confirm?: boolean } = {},
@@ -106,7 +109,7 @@ describe('POST /webhooks/sendgrid', () => {
       h.deadLetters.map((d) => [d.stage, d.code, d.message]),
       [['webhook.sendgrid', 'WEBHOOK_PAYLOAD_INVALID', 'unknown SendGrid event type "test_event"']],
     );
-    assert.equal((h.deadLetters[0]?.payload as { index: number }).index, 12);
+    assert.equal((h.deadLetters[0]!.payload as { index: number }).index, 12);
 
     const again = await h.app.inject(sendgridRequest(body, T + 1));
     assert.deepEqual(again.json(), { accepted: 0, duplicates: 11, rejected: 1, ignored: 1 });

@@ -1,8 +1,9 @@
 /**
- * SWITCHYARD_DEMO=false end to end: the app starts with no demo workspace at all. A CSV campaign
- * still sends through the configured SMTP ESP (recipients pass enrichment unenriched), the demo
- * audience is refused, no demo_crm_* table or row is created, and a suppression (from a reaction
- * or the CLI) propagates to every connected system but a CRM. `switchyard start` with the key off starts and stops cleanly.
+ * SWITCHYARD_DEMO=false end to end: the app starts with no demo workspace at all. A CSV campaign still
+ * sends through the configured SMTP ESP (recipients pass enrichment unenriched), the demo audience is
+ * refused, no demo_crm_* table or row is created, and a suppression (from a reaction or the CLI)
+ * propagates to every connected system but a CRM. `switchyard start` with the key off starts and stops
+ * cleanly.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

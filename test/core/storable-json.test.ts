@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { boundJson, DEAD_LETTER_BOUNDS, hasUnstorableChars, toStorableText } from '../../src/core/storable-json.ts';
 import { jsonNestingExceeds } from '../../src/core/json-depth.ts';
 
-/** Independent oracle for what jsonb refuses: NUL, or text that is not well-formed UTF-16 (Node 20's String#isWellFormed). */
+/** Independent oracle for what jsonb refuses: NUL, or text not well-formed UTF-16 (String#isWellFormed). */
 function storable(v: unknown): boolean {
   const ok = (s: string): boolean =>
     !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();

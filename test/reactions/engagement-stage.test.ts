@@ -100,7 +100,7 @@ async function storedState(contact: string) {
 
 describe('engagement stage', () => {
   it('scores human opens, clicks and replies (machine ones excluded) and matches the core formula, also for late events', async () => {
-    const { clock, deps } = setup();
+    const { clock } = setup();
     const c = contactId();
     const t = clock.now();
     const first: EngagementEvent[] = [

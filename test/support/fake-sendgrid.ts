@@ -120,7 +120,7 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
       const headers = { ...topHeaders, ...lowerKeys((p['headers'] ?? {}) as Record<string, string>) };
       const args = { ...topArgs, ...((p['custom_args'] ?? {}) as Record<string, string>) };
       received.push({
-        to: String(((p['to'] as Json[])[0] ?? {})['email']),
+        to: String((p['to'] as Json[])[0]?.['email']),
         from: String((body['from'] as Json)['email']),
         subject: String(p['subject'] ?? body['subject']),
         messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),

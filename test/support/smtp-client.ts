@@ -43,8 +43,7 @@ export async function connectSmtp(port: number, host = '127.0.0.1'): Promise<Raw
   );
   socket.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('latin1');
-    let nl: number;
-    while ((nl = buffer.indexOf('\r\n')) >= 0) {
+    for (let nl = buffer.indexOf('\r\n'); nl >= 0; nl = buffer.indexOf('\r\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 2);
       pending.push(line.slice(4));

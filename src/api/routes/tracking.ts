@@ -105,7 +105,10 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>[/<link tag>]], GET|POST /t/u/<token>, POST /t/u/<token>/confirm. */
+/**
+ * Registers GET /t/o/<token>, GET|HEAD /t/c/<token>[/<linkIndex>[/<link tag>]], GET|POST /t/u/<token>
+ * and POST /t/u/<token>/confirm.
+ */
 export async function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): Promise<void> {
   const codec = createTokenCodec(deps.secrets);
   const previewCodec = createTokenCodec(previewSecrets(deps.secrets));

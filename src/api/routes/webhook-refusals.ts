@@ -1,10 +1,11 @@
 /**
  * What the webhook routes keep of a refused request or a rejected event: always bounded, always
- * storable. A request refused before verification (unsigned, badly signed, stale, replayed, too
- * deep, too large) costs the sender nothing, so it is counted in full but only sampled for the
- * dead-letter store (stage `webhook.<vendor>.refused`): a few per vendor per minute and per hour,
- * up to a total, each the first KB of the body and the non-secret headers. Everything written is cut to a few KB and made storable
- * (core/storable-json.ts), so no input can fail the dead-letter insert or grow it with its size.
+ * storable. A request refused before verification (unsigned, badly signed, stale, replayed, too deep,
+ * too large) costs the sender nothing, so it is counted in full but only sampled for the dead-letter
+ * store (stage `webhook.<vendor>.refused`): a few per vendor per minute and per hour, up to a total,
+ * each the first KB of the body and the non-secret headers. Everything written is cut to a few KB and
+ * made storable (core/storable-json.ts), so no input can fail the dead-letter insert or grow it with
+ * its size.
  */
 import type { FastifyRequest } from 'fastify';
 import { boundJson, DEAD_LETTER_BOUNDS, toStorableText } from '../../core/storable-json.ts';

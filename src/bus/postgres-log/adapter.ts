@@ -259,7 +259,10 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
         if (signal?.aborted) return resolve();
         signal?.addEventListener('abort', done, { once: true });
         let set = waiters.get(topic);
-        if (set === undefined) waiters.set(topic, (set = new Set()));
+        if (set === undefined) {
+          set = new Set();
+          waiters.set(topic, set);
+        }
         set.add(done);
         clock.sleep(maxWaitMs, stop.signal).then(done, () => undefined);
       });

@@ -1,14 +1,14 @@
 /**
- * Finds the links of a compiled HTML template once per campaign and swaps each trackable href for
- * a Liquid placeholder (`{{ __sy_links[i] | raw }}`, per recipient `<tracking>/t/c/<message token>/i`), or, when the href
- * itself holds Liquid, wraps it in `{% sy_track_link i %}` so it is signed where it renders (inside
- * loops too). Rendering one recipient then only evaluates Liquid and signs tokens. Start tags
- * come from htmlparser2 (url-safety.ts startTags: comments, scripts and styles skipped, Liquid
- * inside quoted attributes kept intact); only attribute values are replaced, quotes kept.
- * Never tracked: mailto:/tel:/anchors and other schemes, links with `data-no-track`, and any href
- * that uses `unsubscribe_url` (the unsubscribe link must stay the signed unsubscribe URL).
- * Every other URL attribute (url-safety.ts URL_ATTRIBUTES) whose scheme Liquid can decide is
- * wrapped in `{% sy_safe_url %}`, so data never brings in a `javascript:` or `data:` URL.
+ * Finds the links of a compiled HTML template once per campaign and swaps each trackable href for a
+ * Liquid placeholder (`{{ __sy_links[i] | raw }}`, per recipient `<tracking>/t/c/<message token>/i`),
+ * or, when the href itself holds Liquid, wraps it in `{% sy_track_link i %}` so it is signed where it
+ * renders (inside loops too). Rendering one recipient then only evaluates Liquid and signs tokens.
+ * Start tags come from htmlparser2 (url-safety.ts startTags: comments, scripts and styles skipped,
+ * Liquid inside quoted attributes kept intact); only attribute values are replaced, quotes kept. Never
+ * tracked: mailto:/tel:/anchors and other schemes, links with `data-no-track`, and any href that uses
+ * `unsubscribe_url` (the unsubscribe link must stay the signed unsubscribe URL). Every other URL
+ * attribute (url-safety.ts URL_ATTRIBUTES) whose scheme Liquid can decide is wrapped in `{%
+ * sy_safe_url %}`, so data never brings in a `javascript:` or `data:` URL.
  */
 import { decodeHTMLAttribute } from 'entities';
 import { SAFE_URL_TAG, TRACK_TAG } from './liquid-engine.ts';

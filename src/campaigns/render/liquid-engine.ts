@@ -66,13 +66,18 @@ const FILE_TAGS = ['include', 'render', 'layout'] as const;
 const HTTP_URL = /^https?:\/\//i;
 
 /** The href a rendered `sy_track_link` body becomes (shared with fast-render.ts). */
-export function trackHref(rendered: string, escape: boolean, track: TrackFn | undefined, linkIndex: number): string {
-  const url = (escape ? decodeHTMLAttribute(rendered) : rendered).trim();
-  if (!HTTP_URL.test(url)) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
+export function trackHref(
+  rendered: string,
+  escapeHtml: boolean,
+  track: TrackFn | undefined,
+  linkIndex: number,
+): string {
+  const url = (escapeHtml ? decodeHTMLAttribute(rendered) : rendered).trim();
+  if (!HTTP_URL.test(url)) return isSafeAttributeUrl(rendered, escapeHtml) ? rendered : NEUTRAL_URL;
   // Untracked (no signer in scope): written as rendered only when it cannot close its attribute.
-  if (track === undefined) return isSafeAttributeUrl(rendered, escape) ? rendered : NEUTRAL_URL;
+  if (track === undefined) return isSafeAttributeUrl(rendered, escapeHtml) ? rendered : NEUTRAL_URL;
   const tracked = track(url, linkIndex);
-  return escape ? escapeAttribute(tracked) : tracked;
+  return escapeHtml ? escapeAttribute(tracked) : tracked;
 }
 
 /** The templates between a block tag and its `end<name>`, taken from `remaining`. */
@@ -95,7 +100,7 @@ function parseBlockBody(liquid: Liquid, remaining: TopLevelToken[], name: string
   return body;
 }
 
-function registerTrackTag(engine: Liquid, escape: boolean): void {
+function registerTrackTag(engine: Liquid, escapeHtml: boolean): void {
   // A Tag class rather than an options object: liquidjs copies only parse and render from an
   // options object, and its static analysis (compile.ts: which contact fields a template reads)
   // needs `children` to see into the link's body.
@@ -114,6 +119,7 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
         this.body.push(...parseBlockBody(liquid, remaining, TRACK_TAG));
       }
 
+      // biome-ignore lint/correctness/useYield: liquidjs declares Tag.children as a generator
       *children(): Generator<unknown, Template[]> {
         return this.body;
       }
@@ -121,14 +127,14 @@ function registerTrackTag(engine: Liquid, escape: boolean): void {
       *render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
         const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
         const track = ctx.environments[TRACK_FN_VAR as keyof typeof ctx.environments] as TrackFn | undefined;
-        emitter.write(trackHref(rendered, escape, track, this.linkIndex));
+        emitter.write(trackHref(rendered, escapeHtml, track, this.linkIndex));
       }
     },
   );
 }
 
 /** `{% sy_safe_url %}…{% endsy_safe_url %}`: renders its body, then url-safety.ts's safeHref. */
-function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
+function registerSafeUrlTag(engine: Liquid, escapeHtml: boolean): void {
   engine.registerTag(
     SAFE_URL_TAG,
     class SafeUrlTag extends Tag {
@@ -140,19 +146,20 @@ function registerSafeUrlTag(engine: Liquid, escape: boolean): void {
         this.body.push(...parseBlockBody(liquid, remaining, SAFE_URL_TAG));
       }
 
+      // biome-ignore lint/correctness/useYield: liquidjs declares Tag.children as a generator
       *children(): Generator<unknown, Template[]> {
         return this.body;
       }
 
       *render(ctx: Context, emitter: Emitter): Generator<unknown, void, string> {
         const rendered = yield this.liquid.renderer.renderTemplates(this.body, ctx);
-        emitter.write(safeHref(rendered, escape));
+        emitter.write(safeHref(rendered, escapeHtml));
       }
     },
   );
 }
 
-function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
+function createEngine(escapeHtml: boolean, limits: TemplateLimits): Liquid {
   const engine = new Liquid({
     strictFilters: true,
     strictVariables: false,
@@ -166,7 +173,7 @@ function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
     parseLimit: PARSE_LIMIT,
     memoryLimit: limits.memory,
     renderLimit: limits.renderMs,
-    ...(escape ? { outputEscape: 'escape' as const } : {}),
+    ...(escapeHtml ? { outputEscape: 'escape' as const } : {}),
   });
   for (const name of FILE_TAGS) {
     engine.registerTag(name, {
@@ -178,8 +185,8 @@ function createEngine(escape: boolean, limits: TemplateLimits): Liquid {
       },
     });
   }
-  registerTrackTag(engine, escape);
-  registerSafeUrlTag(engine, escape);
+  registerTrackTag(engine, escapeHtml);
+  registerSafeUrlTag(engine, escapeHtml);
   return engine;
 }
 

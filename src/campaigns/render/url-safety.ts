@@ -135,12 +135,12 @@ export function rewriteUrlAttributes(
   let cursor = 0;
   for (const tag of startTags(html)) {
     const source = html.slice(tag.start, tag.end + 1);
-    const valueOf = forTag(tag);
+    const rewrite = forTag(tag);
     let rewritten = '';
     let at = 0;
     for (const attr of attributeSpans(source)) {
       if (!URL_ATTRIBUTES.has(attr.name)) continue;
-      const value = valueOf(attr);
+      const value = rewrite(attr);
       if (value === null) continue;
       rewritten += source.slice(at, attr.start) + (attr.quoted ? value : `"${value}"`);
       at = attr.end;

@@ -1,7 +1,8 @@
 /**
  * `switchyard webhooks verify`: checks a captured webhook request offline with exactly the code the
- * HTTP endpoints use (the registry main.ts hands in, src/composition/webhook-verifiers.ts), so "why did this delivery get a 401?" can be answered
- * from a body file and its headers. Exit 0 and "valid", 1 and the reason, 2 for usage errors.
+ * HTTP endpoints use (the registry main.ts hands in, src/composition/webhook-verifiers.ts), so "why
+ * did this delivery get a 401?" can be answered from a body file and its headers. Exit 0 and "valid",
+ * 1 and the reason, 2 for usage errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';

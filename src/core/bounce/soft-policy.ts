@@ -12,7 +12,10 @@ export interface SoftBouncePolicy {
   windowMs: number;
 }
 
-/** 7 bounces (deliverability.md §9) within 30 days (the window is our choice: it keeps bounces from long ago adding up). */
+/**
+ * 7 bounces (deliverability.md §9) within 30 days (the window is our choice: it keeps bounces from
+ * long ago adding up).
+ */
 export const DEFAULT_SOFT_BOUNCE_POLICY: Readonly<SoftBouncePolicy> = Object.freeze({
   limit: 7,
   windowMs: 30 * 24 * 3600 * 1000,

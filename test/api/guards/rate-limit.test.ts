@@ -41,7 +41,7 @@ describe('rate limit guard', () => {
     const { g } = await setup({ perAddress: { perMinute: 600, burst: 100 }, maxTracked: 1000 });
     t.after(() => g.app.close());
     const statuses = new Map<number, number>();
-    let last;
+    let last: Awaited<ReturnType<typeof g.app.inject>> | undefined;
     for (let i = 0; i < 2000; i++) {
       last = await g.app.inject(from('203.0.113.7'));
       statuses.set(last.statusCode, (statuses.get(last.statusCode) ?? 0) + 1);

@@ -78,7 +78,7 @@ test('postgres: streams all 50k rows in order, in batches, with the bad ones rej
   assert.equal(rejected.length, 50);
   assert.equal(rejected[0]?.rowNumber, 1000);
   assert.equal(rejected[0]?.reason, 'column "email_address" (email) has no @', 'the reason never quotes the value');
-  assert.equal((rejected[0]?.raw as Record<string, unknown>).customer_id, '1000');
+  assert.equal((rejected[0]!.raw as Record<string, unknown>).customer_id, '1000');
 });
 
 test('postgres: resumes after a key with a parameterised SQL query', async (t) => {

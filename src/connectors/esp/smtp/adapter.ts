@@ -2,14 +2,14 @@
  * The SMTP Esp: hands each message to an SMTP relay or MTA over nodemailer's pooled transport
  * (optionally DKIM-signing it). One message is one SMTP transaction with one recipient, so
  * maxBatchSize is 1 and sendBatch runs the messages concurrently over the pool. It sets our own
- * Message-ID, the VERP envelope sender (msg.returnPath) and the correlation headers
- * X-Switchyard-Msg (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF
- * report that comes back by mail still names the ledger row. The message is composed here
- * (compose.ts) and handed to nodemailer as `raw`, so nodemailer only signs and transports it.
- * It never retries: the bus owns that. Commit point: the final "." of DATA is withheld until beforeCommit resolved; beforeCommit starts
- * when a message enters the commit window (commit-window.ts), and the message leaves the window
- * when afterAccepted's confirmation settled, so at most `commitWindow` messages are ever committed
- * and unconfirmed, which bounds what a crash leaves in doubt.
+ * Message-ID, the VERP envelope sender (msg.returnPath) and the correlation headers X-Switchyard-Msg
+ * (ledger id), X-Switchyard-Campaign and X-Switchyard-Contact, so a DSN or ARF report that comes back
+ * by mail still names the ledger row. The message is composed here (compose.ts) and handed to
+ * nodemailer as `raw`, so nodemailer only signs and transports it. It never retries: the bus owns
+ * that. Commit point: the final "." of DATA is withheld until beforeCommit resolved; beforeCommit
+ * starts when a message enters the commit window (commit-window.ts), and the message leaves the window
+ * when afterAccepted's confirmation settled, so at most `commitWindow` messages are ever committed and
+ * unconfirmed, which bounds what a crash leaves in doubt.
  */
 import { Transform, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';

@@ -171,10 +171,12 @@ export function demoRow(seed: number, index: number): DemoRow {
 const EMAIL_FIRST = FIRST.map((n) => ascii(n).toLowerCase());
 const EMAIL_LAST = LAST.map((n) => ascii(n).toLowerCase());
 let signupDates: string[] | undefined;
-const signupDate = (day: number): string =>
-  (signupDates ??= Array.from({ length: SIGNUP_DAYS }, (_, d) =>
+const signupDate = (day: number): string => {
+  signupDates ??= Array.from({ length: SIGNUP_DAYS }, (_, d) =>
     new Date(SIGNUP_FROM + d * 86_400_000).toISOString().slice(0, 10),
-  ))[day]!;
+  );
+  return signupDates[day]!;
+};
 
 const placeWeight = (p: (typeof PLACES)[number]): number => p[3];
 const planWeight = (p: (typeof PLANS)[number]): number => p[1];

@@ -80,7 +80,7 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   const [only] = stmts;
   const kind = Object.keys(only?.stmt ?? {})[0] ?? 'nothing';
   if (kind !== 'SelectStmt') throw invalid(`statement 1 is ${kind}, only a SELECT is allowed`);
-  const select = (only?.stmt as { SelectStmt: Record<string, unknown> }).SelectStmt;
+  const select = (only!.stmt as { SelectStmt: Record<string, unknown> }).SelectStmt;
   if (select.intoClause !== undefined) throw invalid('SELECT … INTO creates a table; only a plain SELECT is allowed');
   const highest = { n: 0 };
   walk(select, highest);
