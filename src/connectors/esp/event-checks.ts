@@ -8,7 +8,8 @@
  * reasons name the field, never its value.
  */
 import { checkEmailAddress } from '../../core/email-address.ts';
-import type { EngagementEvent } from '../../core/events.ts';
+import { classifyFailure } from '../../core/bounce/classify.ts';
+import type { EngagementEvent, EventType } from '../../core/events.ts';
 import { boundJson, hasUnstorableChars, toStorableText } from '../../core/storable-json.ts';
 
 /** Event times outside [1970, 2100) are refused: no real event has one, and far years break storage. */
@@ -58,4 +59,26 @@ export function finishEvent(ev: EngagementEvent, what: string): EngagementEvent 
   }
   out.raw = boundJson(ev.raw);
   return out;
+}
+
+/**
+ * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
+ * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
+ */
+export function classifyBounce(
+  hint: EventType,
+  status: string | undefined,
+  diagnostic: string | undefined,
+): { type: EventType; reason?: string } {
+  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
+  if (c.matchedBy === 'none') return { type: hint };
+  const type: EventType =
+    c.kind === 'hard_bounce'
+      ? 'bounced_hard'
+      : c.kind === 'soft_bounce'
+        ? 'bounced_soft'
+        : c.kind === 'deferred'
+          ? 'deferred'
+          : hint;
+  return { type, reason: c.reason };
 }

@@ -7,10 +7,9 @@
  * in `rejected` (index 0).
  */
 import { SwitchyardError } from '../../../core/errors.ts';
-import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
-import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
+import { classifyBounce, dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../../webhook-port.ts';
 
 const SIMPLE: Record<string, EventType> = {
@@ -36,28 +35,6 @@ function failedType(d: Record<string, unknown>): EventType {
   const reason = str(d['reason']) ?? '';
   if (reason.startsWith('suppress-')) return 'dropped';
   return reason === 'bounce' ? 'bounced_hard' : 'bounced_soft';
-}
-
-/**
- * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
- * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
- */
-function classifyBounce(
-  hint: EventType,
-  status: string | undefined,
-  diagnostic: string | undefined,
-): { type: EventType; reason?: string } {
-  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
-  if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType =
-    c.kind === 'hard_bounce'
-      ? 'bounced_hard'
-      : c.kind === 'soft_bounce'
-        ? 'bounced_soft'
-        : c.kind === 'deferred'
-          ? 'deferred'
-          : hint;
-  return { type, reason: c.reason };
 }
 
 function normalizeEvent(d: Record<string, unknown>): EngagementEvent | { reject: string } | { ignore: string } {

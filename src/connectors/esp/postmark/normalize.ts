@@ -8,10 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
-import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
-import { dateFromText, finishEvent } from '../event-checks.ts';
+import { classifyBounce, dateFromText, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../../webhook-port.ts';
 
 type Obj = Record<string, unknown>;
@@ -49,28 +48,6 @@ function hashedId(parts: (string | undefined)[]): string {
     .update(parts.map((p) => p ?? '').join('\n'))
     .digest('hex')
     .slice(0, 24);
-}
-
-/**
- * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
- * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
- */
-function classifyBounce(
-  hint: EventType,
-  status: string | undefined,
-  diagnostic: string | undefined,
-): { type: EventType; reason?: string } {
-  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
-  if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType =
-    c.kind === 'hard_bounce'
-      ? 'bounced_hard'
-      : c.kind === 'soft_bounce'
-        ? 'bounced_soft'
-        : c.kind === 'deferred'
-          ? 'deferred'
-          : hint;
-  return { type, reason: c.reason };
 }
 
 interface Decision {

@@ -6,10 +6,9 @@
  * Every event passes event-checks.ts (address, time range, storable text) or is rejected alone.
  */
 import { SwitchyardError } from '../../../core/errors.ts';
-import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
-import { dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
+import { classifyBounce, dateFromUnixSeconds, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../../webhook-port.ts';
 
 /** SendGrid bounce_classification → our bounce reason taxonomy (bounces.md §6). */
@@ -47,28 +46,6 @@ function bounceType(e: Record<string, unknown>): EventType {
   if (e['type'] === 'blocked') return 'bounced_soft';
   if (e['bounce_classification'] === 'Invalid Address' || /^5\.1\.\d+$/.test(status)) return 'bounced_hard';
   return 'bounced_soft';
-}
-
-/**
- * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
- * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
- */
-function classifyBounce(
-  hint: EventType,
-  status: string | undefined,
-  diagnostic: string | undefined,
-): { type: EventType; reason?: string } {
-  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
-  if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType =
-    c.kind === 'hard_bounce'
-      ? 'bounced_hard'
-      : c.kind === 'soft_bounce'
-        ? 'bounced_soft'
-        : c.kind === 'deferred'
-          ? 'deferred'
-          : hint;
-  return { type, reason: c.reason };
 }
 
 function normalizeOne(e: Record<string, unknown>): EngagementEvent | { reject: string } | { ignore: string } {

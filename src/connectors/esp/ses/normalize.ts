@@ -10,11 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
-import { classifyFailure } from '../../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../../core/events.ts';
 import { classifyClick, classifyOpen } from '../../../core/machine-detect.ts';
 import { jsonNestingExceeds } from '../../../core/json-depth.ts';
-import { dateFromText, finishEvent } from '../event-checks.ts';
+import { classifyBounce, dateFromText, finishEvent } from '../event-checks.ts';
 import type { NormalizeResult } from '../../webhook-port.ts';
 
 /** Same bound as the raw request body (routes/webhooks.ts): the Message is a second JSON text. */
@@ -51,28 +50,6 @@ interface Target {
   email: string;
   type: EventType;
   extra: Partial<EngagementEvent>;
-}
-
-/**
- * The ESP's bounce type is a hint; core/bounce has the last word when the status or diagnostic
- * says something (esp.md §4: a "permanent" reputation block must not suppress the contact).
- */
-function classifyBounce(
-  hint: EventType,
-  status: string | undefined,
-  diagnostic: string | undefined,
-): { type: EventType; reason?: string } {
-  const c = classifyFailure({ status, diagnostic, source: 'esp', isFinal: true });
-  if (c.matchedBy === 'none') return { type: hint };
-  const type: EventType =
-    c.kind === 'hard_bounce'
-      ? 'bounced_hard'
-      : c.kind === 'soft_bounce'
-        ? 'bounced_soft'
-        : c.kind === 'deferred'
-          ? 'deferred'
-          : hint;
-  return { type, reason: c.reason };
 }
 
 /** Decides type and recipients for one SES event, or why it is rejected / ignored. */
