@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,9 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { drain } from '../support/pipeline.ts';
+import { startServerProcess } from '../support/server-process.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
-const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 const RECIPIENTS = 40;
 
 async function demoTables(db: Db): Promise<string[]> {
@@ -169,41 +168,15 @@ describe('switchyard start with SWITCHYARD_DEMO=false', () => {
       ...process.env,
       SWITCHYARD_DEMO: 'false',
       SWITCHYARD_DATA_DIR: dataDir,
-      PORT: '0',
-      SWITCHYARD_ADMIN_PORT: '0',
-      SWITCHYARD_INBOUND_SMTP_PORT: '0',
       LOG_LEVEL: 'warn',
     };
     delete env.DATABASE_URL;
-    const child = spawn(process.execPath, [BIN, 'start'], { env });
-    let stdout = '';
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    t.after(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (/Admin API key:|Created admin API key/.test(stdout)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`start exited ${code}: ${stdout}${stderr}`)));
-    });
-    const publicUrl = /Switchyard public listener on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-    const adminUrl = /Switchyard admin API on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-    assert.ok(publicUrl !== undefined && adminUrl !== undefined, stdout);
+    const server = await startServerProcess(t, env);
     // a served request also means start has finished and its signal handlers are in place
-    assert.equal((await fetch(`${publicUrl}/healthz`)).status, 200);
-    assert.equal((await fetch(`${adminUrl}/healthz`)).status, 200);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
-    assert.doesNotMatch(stdout, /"level":(40|50|60)/, 'no warning, error or fatal log line');
-    assert.equal(stderr, '');
+    assert.equal((await fetch(`${server.publicUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${server.adminUrl}/healthz`)).status, 200);
+    assert.equal(await server.stop('SIGTERM'), 0, server.stderr());
+    assert.doesNotMatch(server.stdout(), /"level":(40|50|60)/, 'no warning, error or fatal log line');
+    assert.equal(server.stderr(), '');
   });
 });

@@ -4,10 +4,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServerProcess } from '../support/server-process.ts';
 
 const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 const KEY = /^sy_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/;
@@ -74,35 +75,11 @@ describe('switchyard keys and audit', () => {
 
   it('first start creates an admin key file (0600 in a 0700 directory), never prints the key, and the CLI uses it', async (t) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'sy-start-')), 'data');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      SWITCHYARD_DATA_DIR: dataDir,
-      PORT: '0',
-      SWITCHYARD_ADMIN_PORT: '0',
-      SWITCHYARD_INBOUND_SMTP_PORT: '0',
-      LOG_LEVEL: 'info',
-    };
+    const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
     delete env.SWITCHYARD_API_KEY;
-    const child = spawn(process.execPath, [BIN, 'start'], { env });
-    let output = '';
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    t.after(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    const adminUrl = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        output += d.toString();
-        const m = /Switchyard admin API on (http:\/\/\S+)/.exec(output);
-        if (m && /Created admin API key/.test(output)) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`start exited ${code}: ${output}`)));
-    });
+    const server = await startServerProcess(t, env);
+    const { adminUrl } = server;
+    const output = server.stdout() + server.stderr();
     const keyFile = join(dataDir, 'admin-key');
     assert.match(output, /Switchyard public listener on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(
@@ -138,8 +115,8 @@ describe('switchyard keys and audit', () => {
       /local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1/,
     );
 
-    child.kill('SIGTERM');
-    await exited;
-    assert.equal(output.includes(key), false, 'the key is in no log line and no output');
+    await server.stop('SIGTERM');
+    const everything = server.stdout() + server.stderr();
+    assert.equal(everything.includes(key), false, 'the key is in no log line and no output');
   });
 });

@@ -108,29 +108,10 @@ function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): Prepared
   for (const link of compiled.links) {
     if (link.url !== undefined) staticSuffixes[link.index] = escapeAttribute(`/${link.index}`);
   }
-  const {
-    id,
-    name,
-    from,
-    postalAddress,
-    trackingBaseUrl,
-    trackingSecret,
-    listUnsubscribeMailto,
-    returnPathDomain,
-    messageIdDomain,
-  } = campaign;
+  const { id, from } = campaign;
   const prepared: PreparedCampaign = {
-    source: {
-      id,
-      name,
-      from,
-      postalAddress,
-      trackingBaseUrl,
-      trackingSecret,
-      listUnsubscribeMailto,
-      returnPathDomain,
-      messageIdDomain,
-    },
+    // a snapshot: the campaign object may be rebuilt or changed between chunks (see matches)
+    source: { ...campaign },
     codec: codecFor(compiled, campaign.trackingSecret),
     clickPrefix: `${base}/t/c/`,
     escapedClickPrefix: escapeAttribute(`${base}/t/c/`),
@@ -138,7 +119,7 @@ function prepare(compiled: CompiledTemplate, campaign: RenderCampaign): Prepared
     unsubscribePrefix: `${base}/t/u/`,
     mailtoPrefix: `, <mailto:${mailtoAddress(campaign.listUnsubscribeMailto)}?subject=unsubscribe-`,
     staticSuffixes,
-    scopeCampaign: { id, name, from, postalAddress },
+    scopeCampaign: { id, name: campaign.name, from, postalAddress: campaign.postalAddress },
     senderName: from.name ?? from.address,
     returnPath: returnPathOf(campaign),
     linkTags: new Map(),
