@@ -38,7 +38,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   try {
     await migrate(db);
     await db.exec(
-      'create table bench_baseline (seq bigserial primary key, topic text not null, msg_id text not null, payload jsonb not null)',
+      `create table bench_baseline (seq bigserial primary key, topic text not null, msg_id text not null,
+        payload jsonb not null)`,
     );
     const batches = Array.from({ length: Math.ceil(size / BATCH) }, (_, b) =>
       Array.from({ length: Math.min(BATCH, size - b * BATCH) }, (_, j) => {

@@ -235,8 +235,10 @@ async function seedLedger(db: Db, contacts: number): Promise<void> {
   // set-wise: one statement for the whole ledger
   await db.query(
     `
-    insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, esp, esp_message_id, attempts, sent_at, updated_at)
-    select $1, 'c' || g, 'u' || g || '@bench.example.com', 'sent', g / 1000, 'm' || g || '@bench.example.com', 'sendgrid', 'sg' || g, 1, now(), now()
+    insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, esp, esp_message_id, attempts,
+      sent_at, updated_at)
+    select $1, 'c' || g, 'u' || g || '@bench.example.com', 'sent', g / 1000, 'm' || g || '@bench.example.com',
+      'sendgrid', 'sg' || g, 1, now(), now()
     from generate_series(0, $2::int - 1) as g`,
     [CAMPAIGN, contacts],
   );
@@ -250,7 +252,8 @@ async function settled(db: Db): Promise<boolean> {
   const {
     rows: [r],
   } = await db.query<{ behind: string; leases: string; retries: string; pending: string }>(`
-    select (select count(*) from bus_groups g where g.cursor < coalesce((select max(seq) from bus_messages m where m.topic = g.topic), 0)) as behind,
+    select (select count(*) from bus_groups g where g.cursor < coalesce((select max(seq) from bus_messages m
+      where m.topic = g.topic), 0)) as behind,
            (select count(*) from bus_leases) as leases, (select count(*) from bus_retries) as retries,
            (select count(*) from suppression_propagations where status = 'pending') as pending`);
   return Number(r!.behind) + Number(r!.leases) + Number(r!.retries) + Number(r!.pending) === 0;
@@ -340,7 +343,8 @@ async function effectLatencies(
     [[...seen.events.keys()]],
   );
   const { rows: un } = await db.query<{ email: string; sent: string }>(
-    `select email, raw->>'bench_sent_ms' as sent from engagement_events where type = 'unsubscribed' and email = any($1::text[])`,
+    `select email, raw->>'bench_sent_ms' as sent from engagement_events where type = 'unsubscribed'
+      and email = any($1::text[])`,
     [[...seen.suppressions.keys()]],
   );
   return {
@@ -466,7 +470,8 @@ async function figures(
     rows: [acked],
   } = await db.query<{ n: string }>(
     `
-    select count(*) as n from engagement_events where source_id like $1 and split_part(source_id, '-', 2)::int = any($2::int[])`,
+    select count(*) as n from engagement_events where source_id like $1 and split_part(source_id, '-',
+      2)::int = any($2::int[])`,
     [like, load.acked],
   );
   const ackedEvents = load.acked.length * perRequest;

@@ -28,7 +28,8 @@ export async function addToOutbox(
   if (messages.length === 0) return { topic, messages, seqs: [] };
   const { rows } = await tx.query<{ seq: string }>(
     `insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
-     select $1, x.msg_id, x.msg_key, x.payload, $2 from unnest($3::text[], $4::text[], $5::text[]) with ordinality as x(msg_id, msg_key, payload, n)
+     select $1, x.msg_id, x.msg_key, x.payload, $2 from unnest($3::text[], $4::text[], $5::text[])
+       with ordinality as x(msg_id, msg_key, payload, n)
      order by x.n returning seq`,
     [
       topic,
@@ -70,7 +71,8 @@ export async function relayOutbox(
     msg_key: string | null;
     payload: string;
   }>(
-    'select seq, topic, msg_id, msg_key, payload from bus_outbox where ($2::timestamptz is null or created_at <= $2) order by seq limit $1',
+    `select seq, topic, msg_id, msg_key, payload from bus_outbox where ($2::timestamptz is null or created_at <= $2)
+      order by seq limit $1`,
     [options.limit ?? 500, options.writtenBefore ?? null],
   );
   if (rows.length === 0) return 0;

@@ -38,7 +38,8 @@ function toCampaign(r: CampaignRow): Campaign {
 
 export async function insertCampaign(db: Queryable, id: string, def: CampaignDefinition, at: Date): Promise<boolean> {
   const { rowCount } = await db.query(
-    `insert into campaigns (id, name, definition, priority, created_at, updated_at) values ($1, $2, $3, $4, $5, $5) on conflict (id) do nothing`,
+    `insert into campaigns (id, name, definition, priority, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)
+      on conflict (id) do nothing`,
     [id, def.name, JSON.stringify(def), def.priority, at],
   );
   return rowCount === 1;
@@ -167,7 +168,8 @@ export async function completeIfDone(db: Queryable, campaignId: string, at: Date
 /** Recipients selected but not yet in the ledger (waiting in a stage or staged for later). */
 export async function waitingCount(db: Queryable, campaignId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `select greatest(0, c.selected - (select count(*) from send_ledger l where l.campaign_id = c.id))::int as n from campaigns c where c.id = $1`,
+    `select greatest(0, c.selected - (select count(*) from send_ledger l where l.campaign_id = c.id))::int as n
+      from campaigns c where c.id = $1`,
     [campaignId],
   );
   return rows[0]?.n ?? 0;

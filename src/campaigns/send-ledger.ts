@@ -106,7 +106,8 @@ export async function recordExclusions(
 
 // $1 campaign, $2 chunk, $3 esp, $4 time, $5 state claimed as, $6..$8 contact ids, emails, message ids
 const CLAIM_NEW = `
-  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at, updated_at)
+  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
+    updated_at)
   select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
   from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
   returning l.contact_id, l.attempts, l.ctid::text as row`;
@@ -114,11 +115,13 @@ const CLAIM_NEW = `
 // not returned, so it is not sent, unless it is `retry`, or `rendered` by a claim older than $9
 // (its worker died before the commit point, so the provider never accepted it).
 const CLAIM_OVER_STALE = `
-  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at, updated_at)
+  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
+    updated_at)
   select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
   from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
   on conflict (campaign_id, contact_id) do update
-    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
+    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp,
+      updated_at = excluded.updated_at
     where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $9)
   returning l.contact_id, l.attempts, l.ctid::text as row`;
 // A redelivered chunk takes over every `rendered` claim, however young: its earlier delivery failed
@@ -126,11 +129,13 @@ const CLAIM_OVER_STALE = `
 // any more. Safe because the commit is fenced by the claim number this increments: an old holder
 // that is only slow finds its commit refused and withholds the message.
 const CLAIM_OVER_UNCOMMITTED = `
-  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at, updated_at)
+  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
+    updated_at)
   select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
   from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
   on conflict (campaign_id, contact_id) do update
-    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp, updated_at = excluded.updated_at
+    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp,
+      updated_at = excluded.updated_at
     where l.state in ('retry', 'rendered')
   returning l.contact_id, l.attempts, l.ctid::text as row`;
 
@@ -194,7 +199,8 @@ const COMMIT_OR_CONFIRM = `
   update send_ledger l
      set state = ((select $2::jsonb) -> l.contact_id) ->> 1,
          sent_at = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sending' then $4 else l.sent_at end,
-         esp_message_id = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sent' then ((select $2::jsonb) -> l.contact_id) ->> 2 else l.esp_message_id end,
+         esp_message_id = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sent'
+           then ((select $2::jsonb) -> l.contact_id) ->> 2 else l.esp_message_id end,
          updated_at = $4
    where l.ctid = any($3::tid[]) and l.campaign_id || '' = $1
      and l.state in ('rendered', 'sending', 'unknown')
@@ -205,7 +211,8 @@ const COMMIT_OR_CONFIRM_BY_KEY = `
   update send_ledger l
      set state = ((select $2::jsonb) -> l.contact_id) ->> 1,
          sent_at = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sending' then $4 else l.sent_at end,
-         esp_message_id = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sent' then ((select $2::jsonb) -> l.contact_id) ->> 2 else l.esp_message_id end,
+         esp_message_id = case when ((select $2::jsonb) -> l.contact_id) ->> 1 = 'sent'
+           then ((select $2::jsonb) -> l.contact_id) ->> 2 else l.esp_message_id end,
          updated_at = $4
    where l.contact_id = any($3::text[]) and l.campaign_id = $1
      and l.state in ('rendered', 'sending', 'unknown')
@@ -374,7 +381,8 @@ export async function recordFailures(
 }
 
 const MARK_IN_DOUBT = `
-  update send_ledger set state = 'unknown', reason = 'an earlier attempt committed it but its provider answer was not recorded', updated_at = $3
+  update send_ledger set state = 'unknown', reason =
+    'an earlier attempt committed it but its provider answer was not recorded', updated_at = $3
   where campaign_id = $1 and contact_id = any($2::text[]) and state = 'sending'`;
 
 /**
@@ -399,7 +407,8 @@ const RECORD_OUTCOMES = `
   update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
   from jsonb_to_recordset($1::jsonb) as x(campaign_id text, contact_id text, state text, reason text)
   where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
-    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered' and x.state in ('bounced', 'complained')))`;
+    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered'
+      and x.state in ('bounced', 'complained')))`;
 
 /** What the provider or the receiving side reported after the hand-off. */
 export interface LedgerOutcome {
@@ -423,7 +432,8 @@ export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOut
 }
 
 const UNSETTLED = `
-  select contact_id from send_ledger where campaign_id = $1 and contact_id = any($2::text[]) and state = any($3::text[])`;
+  select contact_id from send_ledger where campaign_id = $1 and contact_id = any($2::text[])
+    and state = any($3::text[])`;
 
 /** Those of these contacts whose rows are not final yet (see UNSETTLED_STATES). */
 export async function findUnsettled(
@@ -471,7 +481,8 @@ export async function overCap(
 // primary key; the legacy ids use the partial index send_ledger_message.
 const SENT_MESSAGES = `
   select l.campaign_id, l.contact_id, l.email, l.message_id from send_ledger l
-  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
+  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id
+    and l.contact_id = x.contact_id
   where l.message_id is not null
   union
   select campaign_id, contact_id, email, message_id from send_ledger where message_id = any($3::text[])`;

@@ -61,9 +61,11 @@ export function propagationBackoff(
 // A failed row comes back to pending (a new suppression of the address, or an operator's retry);
 // pending and confirmed rows are left alone, so a redelivered message changes nothing.
 const ENQUEUE = `
-  insert into suppression_propagations as p (email, system, reason, contact_id, status, attempts, next_attempt_at, created_at, updated_at)
+  insert into suppression_propagations as p (email, system, reason, contact_id, status, attempts, next_attempt_at,
+    created_at, updated_at)
   select x.email, s.system, x.reason, x.contact_id, 'pending', 0, $3, $3, $3
-  from jsonb_to_recordset($1::jsonb) as x(email text, reason text, contact_id text) cross join unnest($2::text[]) as s(system)
+  from jsonb_to_recordset($1::jsonb) as x(email text, reason text, contact_id text) cross
+    join unnest($2::text[]) as s(system)
   on conflict (email, system) do update set
     status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = null,
     reason = excluded.reason, contact_id = coalesce(excluded.contact_id, p.contact_id), updated_at = excluded.updated_at
@@ -105,7 +107,8 @@ const RECORD = `
   update suppression_propagations p set
     status = x.status, attempts = x.attempts, next_attempt_at = x.next_attempt_at, last_error = x.last_error,
     confirmed_at = x.confirmed_at, updated_at = $2
-  from jsonb_to_recordset($1::jsonb) as x(email text, system text, status text, attempts int, next_attempt_at timestamptz, last_error text, confirmed_at timestamptz)
+  from jsonb_to_recordset($1::jsonb) as x(email text, system text, status text, attempts int,
+    next_attempt_at timestamptz, last_error text, confirmed_at timestamptz)
   where p.email = x.email and p.system = x.system and p.status = 'pending'`;
 
 interface Claimed {

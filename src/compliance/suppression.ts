@@ -106,7 +106,8 @@ export async function findConsents(db: Queryable, contactIds: readonly string[])
 
 const SET_CONSENT = `
   insert into consents (contact_id, status, basis, source, updated_at) values ($1, $2, $3, $4, $5)
-  on conflict (contact_id) do update set status = excluded.status, basis = excluded.basis, source = excluded.source, updated_at = excluded.updated_at
+  on conflict (contact_id) do update set status = excluded.status, basis = excluded.basis, source = excluded.source,
+    updated_at = excluded.updated_at
   where consents.updated_at <= excluded.updated_at`;
 
 export async function setConsent(

@@ -78,7 +78,8 @@ const UPSERT_OUTBOX = `
   select u.contact_id, u.score, u.last_engaged_at, $4
   from unnest($1::text[], $2::float8[], $3::timestamptz[]) as u(contact_id, score, last_engaged_at)
   on conflict (contact_id) do update set
-    score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at), revision = o.revision + 1`;
+    score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at),
+      revision = o.revision + 1`;
 
 export interface StoredEngagement {
   contactId: string;

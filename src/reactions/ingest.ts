@@ -26,9 +26,12 @@ const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['rea
 };
 
 const INSERT = `
-  insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id, contact_id, is_machine, reason, url, raw)
-  select x.source_id, x.type, x.provider, x.occurred_at, $2, x.email, x.message_id, x.campaign_id, x.contact_id, coalesce(x.is_machine, false), x.reason, x.url, x.raw
-  from jsonb_to_recordset($1::jsonb) as x(source_id text, type text, provider text, occurred_at timestamptz, email text, message_id text,
+  insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
+    contact_id, is_machine, reason, url, raw)
+  select x.source_id, x.type, x.provider, x.occurred_at, $2, x.email, x.message_id, x.campaign_id, x.contact_id,
+    coalesce(x.is_machine, false), x.reason, x.url, x.raw
+  from jsonb_to_recordset($1::jsonb) as x(source_id text, type text, provider text, occurred_at timestamptz, email text,
+    message_id text,
        campaign_id text, contact_id text, is_machine boolean, reason text, url text, raw jsonb)
   on conflict (source_id) do nothing
   returning source_id`;
@@ -40,7 +43,8 @@ const INSERT = `
  */
 const CORRELATE_ROWS = `
   select l.campaign_id, l.contact_id, l.email from send_ledger l
-  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id and l.contact_id = x.contact_id`;
+  join unnest($1::text[], $2::text[]) as x(campaign_id, contact_id) on l.campaign_id = x.campaign_id
+    and l.contact_id = x.contact_id`;
 const CORRELATE_LEGACY = `
   select message_id, campaign_id, contact_id, email from send_ledger where message_id = any($1::text[])`;
 

@@ -83,9 +83,11 @@ const COLUMNS =
   'id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, claimed_by, resolution, created_at, updated_at';
 
 const ADD = `
-  insert into review_items (id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, created_at, updated_at)
+  insert into review_items (id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, created_at,
+    updated_at)
   select x.id, x.source_id, x.contact_id, x.campaign_id, x.intent, x.confidence, x.excerpt, 'open', $2, $2
-  from jsonb_to_recordset($1::jsonb) as x(id text, source_id text, contact_id text, campaign_id text, intent text, confidence float8, excerpt text)
+  from jsonb_to_recordset($1::jsonb) as x(id text, source_id text, contact_id text, campaign_id text, intent text,
+    confidence float8, excerpt text)
   on conflict (source_id) do nothing`;
 
 /** Adds items set-wise; a reply that already has an item is skipped. Returns how many were new. */
@@ -107,7 +109,8 @@ export async function addReviewItems(db: Queryable, items: readonly NewReviewIte
 // Oldest first, the order a team works a queue in; (created_at, id) makes the keyset cursor exact.
 const LIST = `
   select ${COLUMNS} from review_items
-  where ($1::text is null or status = $1) and ($2::text is null or (created_at, id) > (select created_at, id from review_items where id = $2))
+  where ($1::text is null or status = $1) and ($2::text is null or (created_at, id) > (select created_at, id
+    from review_items where id = $2))
   order by created_at, id limit $3`;
 
 export async function listReviewItems(

@@ -121,7 +121,8 @@ describe('tracking routes wired by app.ts', () => {
     const victim = { id: 'cus_victim', email: 'victim@example.com', firstName: 'Vic', plan: 'pro' };
     // The victim really was sent this campaign, so a working unsubscribe token would suppress them.
     await db.query(
-      `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at) values ($1, $2, $3, 'sent', 0, now())`,
+      `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at) values ($1, $2, $3, 'sent', 0,
+        now())`,
       [c.id, victim.id, victim.email],
     );
     const preview = await app.campaigns.preview(c.id, victim);

@@ -155,7 +155,8 @@ describe('audience attacks through the API', () => {
 
   it('warehouse SQL that writes is refused at validate and create, and the table is unchanged', async (t) => {
     if ((await requirePostgres(t)) === null || admin === undefined) return;
-    const sql = `select * from ${schema}.victim limit 0; update ${schema}.victim set customer_id = 'x' || customer_id; select * from ${schema}.victim`;
+    const sql = `select * from ${schema}.victim limit 0; update ${schema}.victim set customer_id = 'x' || customer_id;
+      select * from ${schema}.victim`;
     const audience = { source: 'postgres', sql, orderBy: 'customer_id', mapping: CSV_MAPPING };
     const v = await post('/v1/campaigns/validate', { ...demoCampaign(), audience });
     assert.match(v.json().errors.join('\n'), /audience query refused: it must be exactly one statement, found 3/);
@@ -176,7 +177,8 @@ describe('audience attacks through the API', () => {
 
   it('a secret cast into a warehouse error reaches no response, status reason, dead letter or log line', async (t) => {
     if ((await requirePostgres(t)) === null || admin === undefined) return;
-    const sql = `select v.* from ${schema}.victim v where length(v.customer_id) > cast((select secret from ${schema}.secrets) as int)`;
+    const sql = `select v.* from ${schema}.victim v where length(v.customer_id) > cast((select secret
+      from ${schema}.secrets) as int)`;
     const audience = { source: 'postgres', sql, orderBy: 'customer_id', mapping: CSV_MAPPING };
     const created = await post('/v1/campaigns', { ...demoCampaign(), audience });
     assert.equal(created.statusCode, 201, created.body);

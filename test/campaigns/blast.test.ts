@@ -143,7 +143,8 @@ describe('blast pipeline over SMTP', () => {
     const before = sink.count();
     // republish the send-stage chunks under fresh ids: the ledger, not the bus, must stop them
     const { rows } = await db.query<{ payload: unknown }>(
-      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`,
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk'
+        and payload::jsonb->>'campaignId' = $1`,
       [c.id],
     );
     await app.bus.publish(
@@ -189,7 +190,8 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     await drain(app, { only: ['select', 'prepare'] });
     // the recipients whose chunks now wait in the send queue
     const { rows: waiting } = await db.query<{ payload: { recipients: { id: string; email: string }[] } }>(
-      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk' and payload::jsonb->>'campaignId' = $1`,
+      `select payload::jsonb as payload from bus_messages where topic = 'blast.ready.bulk'
+        and payload::jsonb->>'campaignId' = $1`,
       [c.id],
     );
     const queued = waiting.flatMap((r) => r.payload.recipients);
@@ -230,7 +232,8 @@ describe('blast pipeline: mid-blast unsubscribe and bad input', () => {
     const before = { ledger: await ledger(db, c.id), ready: await ready() };
     // as if the step had died after preparing its chunks and before recording its position
     await db.query(
-      `update campaigns set select_seq = 0, select_after = null, select_done = false, selected = 0, rejected = 0 where id = $1`,
+      `update campaigns set select_seq = 0, select_after = null, select_done = false, selected = 0, rejected = 0
+        where id = $1`,
       [c.id],
     );
     await app.bus.publish('blast.select', [

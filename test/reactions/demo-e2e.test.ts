@@ -109,7 +109,8 @@ describe('reactions end to end on the demo workspace', () => {
     const sent = esp.outbox().filter((m) => m.correlation.campaignId === campaignId);
     assert.deepEqual(sent.map((m) => m.correlation.contactId).sort(), optedIn);
     const { rows: excluded } = await db.query<{ reason: string; n: number }>(
-      `select reason, count(*)::int as n from send_ledger where campaign_id = $1 and state = 'suppressed' group by reason`,
+      `select reason, count(*)::int as n from send_ledger where campaign_id = $1 and state = 'suppressed'
+        group by reason`,
       [campaignId],
     );
     assert.deepEqual(excluded, [{ reason: 'consent:denied', n: AUDIENCE_SIZE - optedIn.length }]);
@@ -123,7 +124,8 @@ describe('reactions end to end on the demo workspace', () => {
 
   it('(a) writes engagement scores to the demo CRM for contacts who opened or clicked', async () => {
     const { rows } = await db.query<{ contact_id: string }>(
-      `select distinct contact_id from engagement_events where campaign_id = $1 and type in ('opened', 'clicked') and not is_machine`,
+      `select distinct contact_id from engagement_events where campaign_id = $1 and type in ('opened', 'clicked')
+        and not is_machine`,
       [campaignId],
     );
     const engaged = rows.map((r) => r.contact_id);
@@ -133,7 +135,8 @@ describe('reactions end to end on the demo workspace', () => {
     const sent = await flushCrm();
     assert.ok(sent >= engaged.length, `the flush sent every engaged contact (${sent} ≥ ${engaged.length})`);
     const { rows: accounts } = await db.query<{ contact_id: string; engagement_score: number }>(
-      'select contact_id, engagement_score from demo_crm_accounts where contact_id = any($1::text[]) and engagement_score is not null',
+      `select contact_id, engagement_score from demo_crm_accounts where contact_id = any($1::text[])
+        and engagement_score is not null`,
       [engaged],
     );
     // the demo CRM deliberately does not know ~3% of ids: those are absent on its side, not lost here
@@ -142,7 +145,8 @@ describe('reactions end to end on the demo workspace', () => {
     for (const a of accounts) assert.ok(a.engagement_score > 0, `${a.contact_id} has a positive score`);
     const clicker = (
       await db.query<{ contact_id: string }>(
-        `select contact_id from engagement_events where campaign_id = $1 and type = 'clicked' and contact_id = any($2::text[]) limit 1`,
+        `select contact_id from engagement_events where campaign_id = $1 and type = 'clicked'
+          and contact_id = any($2::text[]) limit 1`,
         [campaignId, [...known]],
       )
     ).rows[0]!.contact_id;

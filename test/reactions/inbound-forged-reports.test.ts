@@ -57,7 +57,8 @@ async function runReplies(email: string) {
     campaign_id: string | null;
     contact_id: string | null;
   }>(
-    `select source_id, occurred_at, message_id, campaign_id, contact_id from engagement_events where type = 'replied' and email = $1`,
+    `select source_id, occurred_at, message_id, campaign_id, contact_id from engagement_events where type = 'replied'
+      and email = $1`,
     [email],
   );
   const events: StoredEvent[] = rows.map((r) => ({

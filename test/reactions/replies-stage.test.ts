@@ -66,7 +66,8 @@ async function sent(messageId: string, email: string): Promise<{ contactId: stri
   const contactId = knownContact();
   const campaignId = `cmp_${randomBytes(3).toString('hex')}`;
   await db.query(
-    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values ($1, $2, $3, 'delivered', 0, $4, $5)`,
+    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, updated_at) values ($1, $2, $3,
+      'delivered', 0, $4, $5)`,
     [campaignId, contactId, email, messageId, clock.now()],
   );
   return { contactId, campaignId };

@@ -48,7 +48,8 @@ export function storeContract(label: string, open: () => Promise<Db>): void {
     const table = uniqueName('sets');
     await db.exec(`create table ${table} (id text primary key, v jsonb)`);
     const res = await db.query(
-      `insert into ${table} (id, v) select * from jsonb_to_recordset($1::jsonb) as x(id text, v jsonb) on conflict do nothing`,
+      `insert into ${table} (id, v) select * from jsonb_to_recordset($1::jsonb) as x(id text, v jsonb)
+        on conflict do nothing`,
       [
         JSON.stringify([
           { id: 'a', v: { x: 1 } },

@@ -59,7 +59,8 @@ export async function sentMessage(
 ): Promise<string> {
   const messageId = messageIdFor(campaignId, contactId, 'shop.example.com');
   await db.query(
-    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, sent_at, updated_at) values ($1, $2, $3, 'sent', 0, $4, $5, $5)`,
+    `insert into send_ledger (campaign_id, contact_id, email, state, chunk, message_id, sent_at, updated_at) values ($1,
+      $2, $3, 'sent', 0, $4, $5, $5)`,
     [campaignId, contactId, email, messageId, at],
   );
   return messageId;

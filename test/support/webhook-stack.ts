@@ -77,7 +77,8 @@ export async function createWebhookStack(
     sns,
     async deadLetterBytes() {
       const { rows } = await db.query<{ n: number }>(
-        `select coalesce(sum(octet_length(payload::text) + octet_length(message)), 0)::int as n from dead_letters where stage like 'webhook.%'`,
+        `select coalesce(sum(octet_length(payload::text) + octet_length(message)), 0)::int as n from dead_letters
+          where stage like 'webhook.%'`,
       );
       return rows[0]!.n;
     },

@@ -53,9 +53,11 @@ export const DEAD_LETTER_EXHAUSTED = `
     where group_name = $1 and topic = $2 and leased and visible_at <= $3 and attempts >= $4
     returning seq, attempts, first_failed_at, last_error
   )
-  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at)
+  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at,
+    last_failed_at)
   select $1, $2, d.seq, m.msg_id, m.msg_key, m.payload::jsonb, 'BUS_ATTEMPTS_EXHAUSTED',
-         'lease expired on the last allowed attempt (consumer crashed or hung); last error: ' || coalesce(d.last_error, 'none'),
+         'lease expired on the last allowed attempt (consumer crashed or hung); last error: ' || coalesce(d.last_error,
+           'none'),
          d.attempts, coalesce(d.first_failed_at, $3), $3
   from dead d join bus_messages m on m.topic = $2 and m.seq = d.seq`;
 
@@ -79,8 +81,10 @@ export const ORDERED_STATE = `
   select
     exists (select 1 from bus_leases where group_name = $1 and topic = $2) as leased,
     (select min(seq) from bus_retries where group_name = $1 and topic = $2) as first_retry,
-    (select min(seq) from bus_retries where group_name = $1 and topic = $2 and visible_at <= $3 and not leased) as first_due,
-    exists (select 1 from bus_retries where group_name = $1 and topic = $2 and leased and visible_at > $3) as retry_in_flight`;
+    (select min(seq) from bus_retries where group_name = $1 and topic = $2 and visible_at <= $3
+      and not leased) as first_due,
+    exists (select 1 from bus_retries where group_name = $1 and topic = $2 and leased
+      and visible_at > $3) as retry_in_flight`;
 
 export const CLAIM_ONE_RETRY = `
   with claimed as (
@@ -111,8 +115,10 @@ export const INSERT_LEASE = `
 export const DELETE_LEASE = `delete from bus_leases where id = $1`;
 
 export const INSERT_DEAD = `
-  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at)
-  select $1, $2, x.seq, m.msg_id, m.msg_key, m.payload::jsonb, x.code, x.message, x.attempts, coalesce(r.first_failed_at, $4), $4
+  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at,
+    last_failed_at)
+  select $1, $2, x.seq, m.msg_id, m.msg_key, m.payload::jsonb, x.code, x.message, x.attempts,
+    coalesce(r.first_failed_at, $4), $4
   from jsonb_to_recordset($3::jsonb) as x(seq bigint, code text, message text, attempts int)
   join bus_messages m on m.topic = $2 and m.seq = x.seq
   left join bus_retries r on r.group_name = $1 and r.topic = $2 and r.seq = x.seq`;
@@ -134,13 +140,17 @@ export const DEPTH = `
     ((select count(*) from bus_leases l join bus_messages m
         on m.topic = l.topic and m.seq between l.from_seq and l.to_seq
       where l.group_name = g.group_name and l.topic = g.topic)
-     + (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic and r.leased))::int as in_flight,
-    (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic and not r.leased)::int as retrying,
-    (select m.published_at from bus_messages m where m.topic = g.topic and m.seq > g.cursor order by m.seq limit 1) as oldest_pending
+     + (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic
+       and r.leased))::int as in_flight,
+    (select count(*) from bus_retries r where r.group_name = g.group_name and r.topic = g.topic
+      and not r.leased)::int as retrying,
+    (select m.published_at from bus_messages m where m.topic = g.topic and m.seq > g.cursor
+      order by m.seq limit 1) as oldest_pending
   from bus_groups g order by g.topic, g.group_name`;
 
 export const LIST_DEAD = `
-  select id, stage, topic, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at, retried_at
+  select id, stage, topic, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at,
+    retried_at
   from dead_letters
   where ($1::text is null or stage = $1) and ($2 or retried_at is null)
   order by id desc limit $3`;

@@ -35,7 +35,8 @@ const setup = pgSchemaFixture('wh_sql', async ({ schema, admin }) => {
   await admin.query(`insert into ${schema}.secrets values ($1)`, [SECRET]);
   await admin.query(`create sequence ${schema}.s`);
   await admin.query(
-    `create function ${schema}.sneaky() returns int language sql as $$ insert into ${schema}.victim values (999, 'x@example.com') returning id $$`,
+    `create function ${schema}.sneaky() returns int language sql as $$ insert into ${schema}.victim values (999,
+      'x@example.com') returning id $$`,
   );
   return {};
 });
@@ -114,7 +115,8 @@ test('warehouse sql: writes reached through a plain SELECT fail read-only, repor
 test('warehouse sql: a secret cast into an error never comes back, in the message, details, cause or a log line', async (t) => {
   const f = await setup(t);
   if (f === null) return;
-  const sql = `select id, email from ${f.schema}.victim where id = cast((select secret from ${f.schema}.secrets) as int)`;
+  const sql = `select id, email from ${f.schema}.victim where id = cast((select secret
+    from ${f.schema}.secrets) as int)`;
   const err = await failure(f, sql);
   assert.equal(err.code, 'WAREHOUSE_QUERY_FAILED');
   assert.equal(err.details?.sqlstate, '22P02');

@@ -124,7 +124,8 @@ test('postgres: breaking out early releases the connection', async (t) => {
   }
   // only this file's connections: other test files stream from the same server concurrently
   const { rows } = await admin.query(
-    `select count(*)::int as n from pg_stat_activity where application_name = 'switchyard-warehouse' and query like '%' || $1 || '%'`,
+    `select count(*)::int as n from pg_stat_activity where application_name = 'switchyard-warehouse'
+      and query like '%' || $1 || '%'`,
     [schema],
   );
   assert.equal(rows[0].n, 0);
