@@ -34,21 +34,25 @@ export const SCHEMA = Type.Object({
     Type.String({
       pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$',
       description:
-        'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true = any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is the client',
+        'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true '
+        + '= any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is '
+        + 'the client',
     }),
   ),
   SWITCHYARD_ADMIN_TRUST_PROXY: Type.Optional(
     Type.String({
       pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$',
       description:
-        'Admin listener behind a reverse proxy: which peers may name the client in X-Forwarded-For (as SWITCHYARD_TRUST_PROXY); unset = the socket address',
+        'Admin listener behind a reverse proxy: which peers may name the client in X-Forwarded-For (as '
+        + 'SWITCHYARD_TRUST_PROXY); unset = the socket address',
     }),
   ),
   SWITCHYARD_API_KEY: Secret(
     'API key the CLI sends to the admin API (default: the key file DATA_DIR/admin-key written on first start)',
   ),
   SWITCHYARD_METRICS_TOKEN: Secret(
-    'When set, /metrics requires Authorization: Bearer <token> (unset: no key needed, for Prometheus on a private network)',
+    'When set, /metrics requires Authorization: Bearer <token> (unset: no key needed, for Prometheus on a '
+      + 'private network)',
   ),
   SWITCHYARD_PUBLIC_URL: Type.Optional(
     Type.String({
@@ -84,7 +88,8 @@ export const SCHEMA = Type.Object({
     Type.String({
       pattern: '^postgres(ql)?://',
       description:
-        'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold credentials)',
+        'PostgreSQL warehouse for audience source "postgres" (distinct from DATABASE_URL; secret: may hold '
+        + 'credentials)',
       secret: true,
     }),
   ),
@@ -93,7 +98,8 @@ export const SCHEMA = Type.Object({
     maximum: 3_600_000,
     default: 30_000,
     description:
-      'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the cursor, each FETCH)',
+      'statement_timeout of every warehouse statement that runs audience SQL (the column probe, the '
+      + 'cursor, each FETCH)',
   }),
   SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS: Type.Integer({
     minimum: 100,
@@ -105,7 +111,9 @@ export const SCHEMA = Type.Object({
     minLength: 1,
     default: 'audiences',
     description:
-      'Comma-separated directories CSV audiences may be read from, absolute or relative to SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). Never the data directory itself, the root or /proc, /sys, /dev',
+      'Comma-separated directories CSV audiences may be read from, absolute or relative to '
+      + 'SWITCHYARD_DATA_DIR (checked after symlinks; a relative audience path is taken from the first). '
+      + 'Never the data directory itself, the root or /proc, /sys, /dev',
   }),
   SWITCHYARD_RETURN_PATH_DOMAIN: Type.Optional(
     Type.String({
@@ -116,7 +124,10 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_DEMO: Type.Boolean({
     default: true,
     description:
-      'The demo workspace: the demo audience source (synthetic warehouse) and the demo CRM (its demo_crm_* tables). false refuses the demo source with CAMPAIGN_INVALID and wires no CRM: enrichment passes recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The ESP is SWITCHYARD_ESP',
+      'The demo workspace: the demo audience source (synthetic warehouse) and the demo CRM (its demo_crm_* '
+      + 'tables). false refuses the demo source with CAMPAIGN_INVALID and wires no CRM: enrichment passes '
+      + 'recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The '
+      + 'ESP is SWITCHYARD_ESP',
   }),
   SWITCHYARD_ESP: Type.Union(
     ESPS.map((l) => Type.Literal(l)),
@@ -140,7 +151,8 @@ export const SCHEMA = Type.Object({
       minimum: 1,
       maximum: 10_000,
       description:
-        'Most SMTP messages between their ledger commit and their recorded acceptance (the most a crash can leave in doubt); default 4 × SWITCHYARD_SMTP_POOL_SIZE',
+        'Most SMTP messages between their ledger commit and their recorded acceptance (the most a crash '
+        + 'can leave in doubt); default 4 × SWITCHYARD_SMTP_POOL_SIZE',
     }),
   ),
   SWITCHYARD_DKIM_DOMAIN: Type.Optional(
@@ -161,7 +173,8 @@ export const SCHEMA = Type.Object({
       exclusiveMinimum: 0,
       maximum: 1_000_000,
       description:
-        'Send-rate limit of the primary ESP account (msgs/s) for the deliverability governor (default 1000; AIMD backs off below it on 429)',
+        'Send-rate limit of the primary ESP account (msgs/s) for the deliverability governor (default '
+        + '1000; AIMD backs off below it on 429)',
     }),
   ),
   SWITCHYARD_ESP_SECONDARY_RATE_PER_SEC: Type.Optional(
@@ -212,7 +225,8 @@ export const SCHEMA = Type.Object({
     description: 'Postmark message stream (marketing mail must use a broadcast stream)',
   }),
   SWITCHYARD_TRACKING_SECRET: Secret(
-    'HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into DATA_DIR when unset)',
+    'HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into '
+      + 'DATA_DIR when unset)',
   ),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
@@ -232,14 +246,16 @@ export const SCHEMA = Type.Object({
     maximum: 60_000,
     default: 1000,
     description:
-      "Longest one recipient's message may take to render, in ms of real time (preview and sending); above it the recipient fails with TEMPLATE_LIMIT_EXCEEDED",
+      "Longest one recipient's message may take to render, in ms of real time (preview and sending); above "
+      + 'it the recipient fails with TEMPLATE_LIMIT_EXCEEDED',
   }),
   SWITCHYARD_TEMPLATE_MEMORY_LIMIT: Type.Integer({
     minimum: 100_000,
     maximum: 1_000_000_000,
     default: 10_000_000,
     description:
-      'Allocation budget of one template render call (ranges, joins, string filters; roughly characters); above it TEMPLATE_LIMIT_EXCEEDED',
+      'Allocation budget of one template render call (ranges, joins, string filters; roughly characters); '
+      + 'above it TEMPLATE_LIMIT_EXCEEDED',
   }),
   SWITCHYARD_WEBHOOK_MAX_BYTES: Type.Integer({
     minimum: 1024,
@@ -264,7 +280,8 @@ export const SCHEMA = Type.Object({
     maximum: 10_000_000,
     default: 6000,
     description:
-      'Public listener (open pixel, click redirect): requests per minute per source address; generous because mail-client image proxies and corporate NATs share one address (0 = no limit)',
+      'Public listener (open pixel, click redirect): requests per minute per source address; generous '
+      + 'because mail-client image proxies and corporate NATs share one address (0 = no limit)',
   }),
   SWITCHYARD_RATE_LIMIT_PUBLIC_BURST: Type.Integer({
     minimum: 1,
@@ -277,7 +294,9 @@ export const SCHEMA = Type.Object({
     maximum: 10_000_000,
     default: 60_000,
     description:
-      'Public listener, /webhooks/* and unsubscribes /t/u/* (each its own budget): requests per minute per source address, larger than the tracking limit because ESPs and mailbox providers post bursts from few addresses (0 = no limit)',
+      'Public listener, /webhooks/* and unsubscribes /t/u/* (each its own budget): requests per minute per '
+      + 'source address, larger than the tracking limit because ESPs and mailbox providers post bursts from '
+      + 'few addresses (0 = no limit)',
   }),
   SWITCHYARD_RATE_LIMIT_WEBHOOK_BURST: Type.Integer({
     minimum: 1,
@@ -290,20 +309,24 @@ export const SCHEMA = Type.Object({
     maximum: 10_000_000,
     default: 100_000,
     description:
-      'Most rate-limit buckets kept per listener and kind (address, key); the least recently seen is forgotten beyond this',
+      'Most rate-limit buckets kept per listener and kind (address, key); the least recently seen is '
+      + 'forgotten beyond this',
   }),
   SWITCHYARD_ADMIN_ALLOWED_HOSTS: Type.Optional(
     Type.String({
       minLength: 1,
       description:
-        'Comma-separated Host header values the admin listener answers to, e.g. admin.example.com,admin.example.com:8443 (name:* = any port; default: 127.0.0.1, localhost and [::1] on any port)',
+        'Comma-separated Host header values the admin listener answers to, e.g. '
+        + 'admin.example.com,admin.example.com:8443 (name:* = any port; default: 127.0.0.1, localhost and '
+        + '[::1] on any port)',
     }),
   ),
   SWITCHYARD_ADMIN_ALLOWED_ORIGINS: Type.Optional(
     Type.String({
       minLength: 1,
       description:
-        'Comma-separated browser origins allowed to call the admin API, e.g. https://admin.example.com (default: http://127.0.0.1, http://localhost and http://[::1] on the admin port)',
+        'Comma-separated browser origins allowed to call the admin API, e.g. https://admin.example.com '
+        + '(default: http://127.0.0.1, http://localhost and http://[::1] on the admin port)',
     }),
   ),
   SWITCHYARD_JSON_MAX_DEPTH: Type.Integer({
@@ -317,7 +340,9 @@ export const SCHEMA = Type.Object({
     Type.String({
       minLength: 1,
       description:
-        'Comma-separated domains whose mailboxes the inbound SMTP listener accepts (return-path, reply and feedback-loop domains; default: SWITCHYARD_RETURN_PATH_DOMAIN). VERP return paths with a valid signature are accepted on any domain; with neither set, only those',
+        'Comma-separated domains whose mailboxes the inbound SMTP listener accepts (return-path, reply and '
+        + 'feedback-loop domains; default: SWITCHYARD_RETURN_PATH_DOMAIN). VERP return paths with a valid '
+        + 'signature are accepted on any domain; with neither set, only those',
     }),
   ),
   SWITCHYARD_INBOUND_MAX_RECIPIENTS: Type.Integer({

@@ -43,7 +43,8 @@ export async function createAdminServer(
         title: 'Switchyard admin API',
         version: deps.version,
         description:
-          'Email-marketing orchestration: campaigns, reactions, dead letters, keys, audit. Every /v1 route needs `Authorization: Bearer KEY` whose role grants the scope the route names.',
+          'Email-marketing orchestration: campaigns, reactions, dead letters, keys, audit. Every /v1 route '
+          + 'needs `Authorization: Bearer KEY` whose role grants the scope the route names.',
       },
       components: {
         securitySchemes: {

@@ -260,7 +260,8 @@ const SMALL_UPDATE = 64;
 function valuesByContact<C extends HeldClaim>(claims: readonly C[], values: (c: C) => unknown[]): string {
   // the text built directly: Object.fromEntries of 1000 distinct keys walks V8 through as many
   // hidden-class transitions before it gives up on them
-  return `{${claims.map((c) => `${JSON.stringify(c.contactId)}:${JSON.stringify([c.attempt, ...values(c)])}`).join(',')}}`;
+  const entries = claims.map((c) => `${JSON.stringify(c.contactId)}:${JSON.stringify([c.attempt, ...values(c)])}`);
+  return `{${entries.join(',')}}`;
 }
 
 /** Runs `byVersion` over the claims' row versions: alone for a few rows; for a whole chunk with

@@ -129,7 +129,9 @@ export async function handleSend(
       stage: 'render',
       payload: { campaignId, seq, part, contactIds: renderFailures.map((f) => f.contactId) },
       code: 'TEMPLATE_RENDER_FAILED',
-      message: `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: ${renderFailures[0]!.reason}`,
+      message:
+        `${renderFailures.length} recipient(s) of campaign ${campaignId} failed to render; first: `
+        + `${renderFailures[0]!.reason}`,
     });
   }
 
@@ -200,7 +202,8 @@ export async function handleSend(
   if (retrying.length > 0) {
     throw new SwitchyardError(
       'ESP_UNAVAILABLE',
-      `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: ${retrying[0]!.error}`,
+      `${retrying.length} of ${toSend.length} message(s) of chunk ${seq} part ${part} must be retried: `
+        + `${retrying[0]!.error}`,
       { retryable: true, retryAfterMs: retryAfterMs || undefined },
     );
   }

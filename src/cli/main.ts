@@ -43,15 +43,21 @@ program
     });
     const shown = (url: string): string => url.replace('0.0.0.0', '127.0.0.1');
     process.stdout.write(
-      `Switchyard public listener on ${shown(publicUrl)}  (tracking, unsubscribe, webhooks; store: ${config.store.kind}${inboundPort === null ? '' : `, inbound SMTP on port ${inboundPort}`})\n`,
+      `Switchyard public listener on ${shown(publicUrl)}  (tracking, unsubscribe, webhooks; store: `
+        + `${config.store.kind}${inboundPort === null ? '' : `, inbound SMTP on port ${inboundPort}`})\n`,
     );
     process.stdout.write(
       `Switchyard admin API on ${shown(adminUrl)}  (docs: ${shown(adminUrl)}/docs; needs an API key)\n`,
     );
     process.stdout.write(
       local.kind === 'created'
-        ? `Created admin API key ${local.keyId}; it is in ${local.path} (mode 0600), which the CLI on this machine reads\n`
-        : `Admin API key: ${local.path === null ? `an active admin key exists (no ${adminKeyPath(config.dataDir)}; set SWITCHYARD_API_KEY for the CLI)` : `in ${local.path}`}\n`,
+        ? `Created admin API key ${local.keyId}; it is in ${local.path} (mode 0600), which the CLI on this `
+            + `machine reads\n`
+        : `Admin API key: ${
+            local.path === null
+              ? `an active admin key exists (no ${adminKeyPath(config.dataDir)}; set SWITCHYARD_API_KEY for the CLI)`
+              : `in ${local.path}`
+          }\n`,
     );
     const shutdown = async (): Promise<void> => {
       await app.close();

@@ -35,7 +35,8 @@ export const ERROR_CODES = {
   SEND_CLAIMS_UNSETTLED:
     'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
   WAREHOUSE_UNREACHABLE:
-    'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless details say otherwise)',
+    'The warehouse or CSV file could not be reached, or the query failed transiently (retryable unless '
+    + 'details say otherwise)',
   WAREHOUSE_ROW_INVALID: 'A warehouse row could not be mapped to a contact',
   WAREHOUSE_QUERY_FAILED:
     'The warehouse refused or aborted the audience query; details.sqlstate says why (the message never quotes data)',

@@ -65,8 +65,24 @@ function isAppleIp(ip: string | undefined): boolean {
   return parts.length === 4 && parts[0] === '17' && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
-const SCANNER_UA =
-  /safe ?links|headlesschrome|mimecast|proofpoint|barracuda|symantec|forcepoint|trendmicro|bingpreview|python-requests|curl\/|go-http-client|wget\//i;
+const SCANNER_UA = new RegExp(
+  [
+    'safe ?links',
+    'headlesschrome',
+    'mimecast',
+    'proofpoint',
+    'barracuda',
+    'symantec',
+    'forcepoint',
+    'trendmicro',
+    'bingpreview',
+    'python-requests',
+    'curl\\/',
+    'go-http-client',
+    'wget\\/',
+  ].join('|'),
+  'i',
+);
 
 /** Is this user agent a known link scanner or headless browser? */
 export function isScannerUserAgent(userAgent: string | undefined): boolean {

@@ -204,7 +204,8 @@ export function planSendTime(hs: SendTimeHistograms, opts: SendTimeOptions): Sen
   if (best === undefined) {
     throw new SwitchyardError(
       'VALIDATION_FAILED',
-      `no send time within ${withinHours} h of ${opts.earliest.toISOString()} in ${opts.tz} is outside quiet hours and inside the send window`,
+      `no send time within ${withinHours} h of ${opts.earliest.toISOString()} in ${opts.tz} is outside `
+        + `quiet hours and inside the send window`,
       {
         details: { quietHours: opts.quietHours, sendWindow: opts.sendWindow },
       },

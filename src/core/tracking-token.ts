@@ -78,8 +78,8 @@ const VERSION_LINK_TAG = 0b10000000;
 const MESSAGE_BITS = VERSION_MASK | FLAG_UUIDS | FLAG_SENT_AT;
 const MAC_LINK = 16;
 const MAC_BOUNCE = 9;
-const UUID_PAIR =
-  /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12}):([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
+const UUID_GROUPS = '([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})';
+const UUID_PAIR = new RegExp(`^${UUID_GROUPS}:${UUID_GROUPS}$`);
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Longest token either side accepts (a ~12 kB URL); longer is refused when signing. */
 const MAX_TOKEN_CHARS = 16384;

@@ -74,7 +74,8 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
       alert(
         'rate_reduced',
         scope,
-        `${why}: ${before.toFixed(1)} → ${e.aimd.rate.toFixed(1)} msgs/s (recent deferrals ${(recentDeferralRatio(e.aimd) * 100).toFixed(1)}%)${held}`,
+        `${why}: ${before.toFixed(1)} → ${e.aimd.rate.toFixed(1)} msgs/s (recent deferrals `
+          + `${(recentDeferralRatio(e.aimd) * 100).toFixed(1)}%)${held}`,
         now,
       );
     }

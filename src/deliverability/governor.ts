@@ -75,7 +75,8 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       : Math.max(0, e.breaker.openedAt + o.breaker.cooldownMs - now);
     throw new SwitchyardError(
       'DELIVERABILITY_PAUSED',
-      `${e.kind === 'campaign' ? 'campaign' : 'sending domain'} ${e.id} is paused: ${e.breaker.reason ?? 'no reason recorded'}`,
+      `${e.kind === 'campaign' ? 'campaign' : 'sending domain'} ${e.id} is paused: `
+        + `${e.breaker.reason ?? 'no reason recorded'}`,
       {
         retryable: waitMs !== undefined,
         ...(waitMs === undefined ? {} : { retryAfterMs: waitMs }),

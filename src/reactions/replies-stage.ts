@@ -128,7 +128,9 @@ async function createFollowUpTask(
       contactId: e.contactId!,
       kind: 'reply-follow-up',
       title: 'Interested reply to a campaign',
-      body: `${text}\n\n(intent ${result.intent}, confidence ${result.confidence}${e.campaignId === null ? '' : `, campaign ${e.campaignId}`})`,
+      body:
+        `${text}\n\n(intent ${result.intent}, confidence ${result.confidence}`
+        + `${e.campaignId === null ? '' : `, campaign ${e.campaignId}`})`,
       dedupeKey: e.sourceId,
     });
     return 'task';

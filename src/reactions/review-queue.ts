@@ -80,7 +80,8 @@ export function replyUnsubscribeSourceId(replySourceId: string): string {
 }
 
 const COLUMNS =
-  'id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, claimed_by, resolution, created_at, updated_at';
+  'id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, claimed_by, resolution, '
+  + 'created_at, updated_at';
 
 const ADD = `
   insert into review_items (id, source_id, contact_id, campaign_id, intent, confidence, excerpt, status, created_at,
@@ -151,7 +152,8 @@ export async function claimReviewItem(db: Queryable, id: string, by: string, now
   if (item.status === 'claimed' && item.claimedBy === by) return item;
   throw new SwitchyardError(
     'REVIEW_ITEM_CONFLICT',
-    `review item ${id} is ${item.status}${item.claimedBy === null ? '' : ` by ${item.claimedBy}`}; only open items can be claimed`,
+    `review item ${id} is ${item.status}${item.claimedBy === null ? '' : ` by ${item.claimedBy}`}; only `
+      + `open items can be claimed`,
     { details: { status: item.status, claimedBy: item.claimedBy } },
   );
 }

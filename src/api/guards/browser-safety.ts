@@ -121,7 +121,8 @@ export function registerBrowserSafety(app: FastifyInstance, options: BrowserSafe
       return refuse(
         reply,
         'CONTENT_TYPE_NOT_ALLOWED',
-        `${request.method} requests must be sent with Content-Type: application/json (send {} when there is nothing to say)`,
+        `${request.method} requests must be sent with Content-Type: application/json (send {} when there `
+          + `is nothing to say)`,
       );
     }
   });

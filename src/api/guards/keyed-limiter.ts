@@ -33,7 +33,8 @@ export interface KeyedLimiter {
 export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   if (!(options.perMinute >= 0) || !(options.burst >= 1) || !(options.maxKeys >= 1)) {
     throw new RangeError(
-      `keyed limiter needs perMinute >= 0, burst >= 1, maxKeys >= 1 (got ${options.perMinute}, ${options.burst}, ${options.maxKeys})`,
+      `keyed limiter needs perMinute >= 0, burst >= 1, maxKeys >= 1 (got ${options.perMinute}, `
+        + `${options.burst}, ${options.maxKeys})`,
     );
   }
   const disabled = options.perMinute === 0;

@@ -20,8 +20,10 @@ export function page(reply: FastifyReply, title: string, body: string): FastifyR
     .header('x-robots-tag', 'noindex')
     .type('text/html; charset=utf-8')
     .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" `
+        + `content="width=device-width,initial-scale=1">`
         + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
-        + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">${body}</body></html>`,
+        + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 `
+        + `1rem;color:#222">${body}</body></html>`,
     );
 }

@@ -190,7 +190,10 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
       // (or another link index) does not verify here.
       const url = codec.verifyLink(rest.slice(slash + 1), campaignId, linkIndex);
       if (url === null)
-        return `the link tag did not verify for link ${linkIndex} of campaign ${campaignId} (tampered, or made for another campaign or link)`;
+        return (
+          `the link tag did not verify for link ${linkIndex} of campaign ${campaignId} (tampered, or made `
+          + `for another campaign or link)`
+        );
       return destination({ kind: 'c', ...message, linkIndex }, url);
     }
     let template: Pick<CompiledTemplate, 'links'>;

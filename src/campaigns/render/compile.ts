@@ -216,7 +216,9 @@ async function analyse(input: TemplateInput, options: CompileOptions): Promise<A
       const needs = footerNeeds(input.html, 'html', options, errors);
       const rewritten = rewriteLinks(body);
       links = rewritten.links;
-      const pixel = `<img src="{{ ${OPEN_VAR} | raw }}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px;">`;
+      const pixel =
+        `<img src="{{ ${OPEN_VAR} | raw }}" width="1" height="1" alt="" `
+        + `style="display:block;border:0;width:1px;height:1px;">`;
       htmlSource = insertBeforeBodyEnd(rewritten.html, htmlFooter(needs) + pixel);
       html = sourceOk ? parseInto(engines, 'html', htmlSource, 'html (compiled)', errors) : null;
     }
@@ -293,7 +295,8 @@ function trialRender(compiled: CompiledTemplate, errors: string[]): void {
     } catch (err) {
       if (!isLimitError(err)) continue;
       errors.push(
-        `${part}: exceeds the template limits (render time ${engines.limits.renderMs} ms, memory ${engines.limits.memory}): ${(err as Error).message}`,
+        `${part}: exceeds the template limits (render time ${engines.limits.renderMs} ms, memory `
+          + `${engines.limits.memory}): ${(err as Error).message}`,
       );
       return;
     }

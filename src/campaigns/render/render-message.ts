@@ -163,7 +163,8 @@ function renderFailed(err: unknown, campaignId: string, contactId: string, part:
   if (isLimitError(err)) {
     return new SwitchyardError(
       'TEMPLATE_LIMIT_EXCEEDED',
-      `rendering the ${part} for contact ${contactId} exceeded the template limits (render time, memory or size): ${(err as Error).message}`,
+      `rendering the ${part} for contact ${contactId} exceeded the template limits (render time, memory or `
+        + `size): ${(err as Error).message}`,
       { details, cause: err },
     );
   }

@@ -154,7 +154,8 @@ export function registerAccessCommands(program: Command, deps: AccessCliDeps): v
       const list = await withBackend(deps, (b) => b.listKeys());
       for (const k of list) {
         out(
-          `${k.id}\t${k.name}\t${k.role}\tsy_${k.prefix}_…\tcreated ${k.createdAt.toISOString()} by ${k.createdBy}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt.toISOString()}`}`,
+          `${k.id}\t${k.name}\t${k.role}\tsy_${k.prefix}_…\tcreated ${k.createdAt.toISOString()} by `
+            + `${k.createdBy}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt.toISOString()}`}`,
         );
       }
       if (list.length === 0) out('no keys');
@@ -215,7 +216,10 @@ export function registerAccessCommands(program: Command, deps: AccessCliDeps): v
           out(
             o.json === true
               ? JSON.stringify(e)
-              : `${e.id}\t${e.at.toISOString()}\t${e.actorName}${e.actorKeyId === null ? '' : ` (${e.actorKeyId})`}\t${e.role ?? '-'}\t${e.action}\t${JSON.stringify(Object.fromEntries(Object.entries(e.target).sort()))}\t${e.outcome}\t${e.sourceIp ?? '-'}`,
+              : `${e.id}\t${e.at.toISOString()}\t${e.actorName}`
+                  + `${e.actorKeyId === null ? '' : ` (${e.actorKeyId})`}\t${e.role ?? '-'}\t${e.action}\t`
+                  + `${JSON.stringify(Object.fromEntries(Object.entries(e.target).sort()))}\t${e.outcome}\t`
+                  + `${e.sourceIp ?? '-'}`,
           );
         }
         if (page.entries.length === 0 && o.json !== true) out('no audit rows');
@@ -230,7 +234,9 @@ export function registerAccessCommands(program: Command, deps: AccessCliDeps): v
       if (r.ok) out(`audit chain intact: ${r.rows} rows`);
       else {
         out(
-          `audit chain BROKEN at row ${r.brokenId} (${r.reason === 'hash' ? 'content does not match its hash' : 'does not link to the row before it'}); ${r.rows} rows before it verify`,
+          `audit chain BROKEN at row ${r.brokenId} (`
+            + `${r.reason === 'hash' ? 'content does not match its hash' : 'does not link to the row before it'}`
+            + `); ${r.rows} rows before it verify`,
         );
         process.exitCode = 1;
       }

@@ -46,7 +46,11 @@ export function progressLine(s: Status, width = 30): string {
     .sort()
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${s.campaign.selectDone ? total : `${total}+`} ${s.campaign.status} ${s.ratePerSecond}/s${eta}  ${counts}`;
+  return (
+    `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] `
+    + `${done}/${s.campaign.selectDone ? total : `${total}+`} ${s.campaign.status} ${s.ratePerSecond}/s${eta}  `
+    + `${counts}`
+  );
 }
 
 async function watch(base: ApiTarget, id: string, out: NodeJS.WriteStream): Promise<Status> {

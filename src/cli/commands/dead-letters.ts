@@ -28,7 +28,8 @@ export function registerDeadLetterCommands(program: Command, openApp: () => Prom
           process.stdout.write(
             opts.json === true
               ? `${JSON.stringify(d)}\n`
-              : `${d.id}\t${d.stage}\t${d.code}\tattempts=${d.attempts}\t${d.lastFailedAt.toISOString()}\t${d.message}\n`,
+              : `${d.id}\t${d.stage}\t${d.code}\tattempts=${d.attempts}\t${d.lastFailedAt.toISOString()}\t`
+                  + `${d.message}\n`,
           );
         }
         if (rows.length === 0 && opts.json !== true) process.stdout.write('no dead letters\n');
@@ -53,7 +54,9 @@ export function registerDeadLetterCommands(program: Command, openApp: () => Prom
         }
         const retried = await app.bus.deadLetters.retry(wanted);
         process.stdout.write(
-          `requeued ${retried.length} of ${wanted.length}${retried.length < wanted.length ? ' (the rest were ingress dead letters or already retried)' : ''}\n`,
+          `requeued ${retried.length} of ${wanted.length}`
+            + `${retried.length < wanted.length ? ' (the rest were ingress dead letters or already retried)' : ''}`
+            + `\n`,
         );
       } finally {
         await app.close();

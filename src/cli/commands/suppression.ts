@@ -41,7 +41,8 @@ export function formatSuppressionStatus(s: SuppressionStatus): string[] {
   const lines = [
     s.suppressed === null
       ? `${s.email}: not suppressed`
-      : `${s.email}: suppressed (${s.suppressed.reason}, source ${s.suppressed.source}, since ${s.suppressed.at.toISOString()})`,
+      : `${s.email}: suppressed (${s.suppressed.reason}, source ${s.suppressed.source}, since `
+        + `${s.suppressed.at.toISOString()})`,
   ];
   if (s.systems.length === 0) lines.push('  no propagation recorded');
   for (const p of s.systems) {
@@ -49,8 +50,10 @@ export function formatSuppressionStatus(s: SuppressionStatus): string[] {
       p.status === 'confirmed'
         ? `confirmed ${p.confirmedAt?.toISOString() ?? ''}`
         : p.status === 'pending'
-          ? `pending, attempts ${p.attempts}, next ${p.nextAttemptAt?.toISOString() ?? ''}${p.lastError === null ? '' : `, last error: ${p.lastError}`}`
-          : `FAILED after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'} (run "suppression add" again to retry)`;
+          ? `pending, attempts ${p.attempts}, next ${p.nextAttemptAt?.toISOString() ?? ''}`
+            + `${p.lastError === null ? '' : `, last error: ${p.lastError}`}`
+          : `FAILED after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'} (run "suppression add" `
+            + `again to retry)`;
     lines.push(`  ${p.system.padEnd(12)} ${detail}`);
   }
   return lines;

@@ -76,7 +76,8 @@ export function createRowMapper(
       const expected = wanted.map((c) => JSON.stringify(c)).join(', ');
       throw new SwitchyardError(
         code,
-        `${sourceLabel} has no column "${column}" (mapped as ${role}); it has ${sourceColumns.length} column${sourceColumns.length === 1 ? '' : 's'}, and the mapping expects ${expected}`,
+        `${sourceLabel} has no column "${column}" (mapped as ${role}); it has ${sourceColumns.length} `
+          + `column${sourceColumns.length === 1 ? '' : 's'}, and the mapping expects ${expected}`,
         { details: { column, role, sourceColumnCount: sourceColumns.length, expected: wanted } },
       );
     }

@@ -184,7 +184,8 @@ export function aimdCountSuccesses(
   if (n === 0) return state;
   if (!isQuietSuccess(state, opts, nowMs, latencyMs)) {
     throw new RangeError(
-      `aimdCountSuccesses: a success at ${nowMs} would change the rate (interval from ${state.intervalStart}, last decrease ${state.lastDecreaseAt}); observe it with aimdObserve`,
+      `aimdCountSuccesses: a success at ${nowMs} would change the rate (interval from `
+        + `${state.intervalStart}, last decrease ${state.lastDecreaseAt}); observe it with aimdObserve`,
     );
   }
   // decay(), unrolled: the first step decays by the time since decayedAt; from then on

@@ -255,7 +255,8 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
     )?.[1] ?? '';
   if (!/^[!-9;-~]+:/.test(firstLine)) {
     throw invalid(
-      `inbound message has no RFC 822 header fields: first line is not "Name: value" (${JSON.stringify(firstLine.slice(0, 40))})`,
+      `inbound message has no RFC 822 header fields: first line is not "Name: value" `
+        + `(${JSON.stringify(firstLine.slice(0, 40))})`,
     );
   }
   let mail: ParsedMail;

@@ -57,8 +57,25 @@ export function detectNonArfComplaint(from: string, subject: string, headers: He
   return null;
 }
 
-const AUTO_SUBJECT =
-  /^\s*(auto:|automatic reply:|auto(matic)? response:|autoreply:|auto-reply:|out of (the )?office( autoreply)?:|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence:|respuesta autom[aá]tica|fuera de la oficina)/i;
+const AUTO_SUBJECT = new RegExp(
+  String.raw`^\s*(`
+    + [
+      'auto:',
+      'automatic reply:',
+      'auto(matic)? response:',
+      'autoreply:',
+      'auto-reply:',
+      'out of (the )?office( autoreply)?:',
+      'abwesenheitsnotiz',
+      'automatische antwort',
+      'r[ée]ponse automatique',
+      'absence:',
+      'respuesta autom[aá]tica',
+      'fuera de la oficina',
+    ].join('|')
+    + ')',
+  'i',
+);
 
 /**
  * RFC 3834 and vendor auto-reply signals, each named (e.g. `auto-submitted:auto-replied`).

@@ -136,7 +136,11 @@ export async function vouchForEvents(
         intent: `unverified_${event.type}`,
         confidence: 0,
         excerpt: excerpt(
-          `${event.type}${event.reason === undefined ? '' : ` (${event.reason}${event.status === undefined ? '' : ` ${event.status}`})`} for ${event.email ?? 'an unnamed address'}; not acted on: ${WHY[verdict.reason]}.`,
+          `${event.type}`
+            + (event.reason === undefined
+              ? ''
+              : ` (${event.reason}${event.status === undefined ? '' : ` ${event.status}`})`)
+            + ` for ${event.email ?? 'an unnamed address'}; not acted on: ${WHY[verdict.reason]}.`,
         ),
       });
     }
@@ -146,7 +150,8 @@ export async function vouchForEvents(
     out.review = out.review.slice(0, MAX_REVIEW_ITEMS_PER_MESSAGE);
     const last = out.review[out.review.length - 1]!;
     last.excerpt = excerpt(
-      `This and ${extra - 1} more unverified reports in this message (not listed one by one). This one: ${last.excerpt}`,
+      `This and ${extra - 1} more unverified reports in this message (not listed one by one). This one: `
+        + `${last.excerpt}`,
     );
   }
   return out;

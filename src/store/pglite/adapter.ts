@@ -52,7 +52,8 @@ function lockDataDir(dataDir: string): () => void {
       if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
         throw new SwitchyardError(
           'STORE_UNREACHABLE',
-          `the embedded database in ${dataDir} is in use by process ${owner} (is \`npm start\` running?); use the HTTP API or stop it first`,
+          `the embedded database in ${dataDir} is in use by process ${owner} (is \`npm start\` running?); `
+            + `use the HTTP API or stop it first`,
         );
       }
       unlinkSync(path); // stale: its owner died

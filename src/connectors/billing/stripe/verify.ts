@@ -56,7 +56,9 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
     return {
       ok: false,
       code: 'WEBHOOK_SIGNATURE_INVALID',
-      reason: `bad signature: none of ${v1.length} v1 signature(s) match HMAC-SHA256(secret, t + "." + body) (tampered body or wrong secret)`,
+      reason:
+        `bad signature: none of ${v1.length} v1 signature(s) match HMAC-SHA256(secret, t + "." + body) `
+        + `(tampered body or wrong secret)`,
     };
   }
   const tolerance = keys.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
@@ -65,7 +67,9 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
     return {
       ok: false,
       code: 'WEBHOOK_STALE',
-      reason: `timestamp ${t} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s`,
+      reason:
+        `timestamp ${t} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance `
+        + `${tolerance} s`,
     };
   }
   // HMAC is deterministic: t + the expected signature names this exact request

@@ -65,7 +65,8 @@ export function verify(input: WebhookInput, keys: MailgunKeys, now: Date): Verif
       ok: false,
       code: 'WEBHOOK_SIGNATURE_INVALID',
       reason:
-        'bad signature: HMAC-SHA256(signing key, timestamp + token) does not match signature.signature (wrong key or altered timestamp/token)',
+        'bad signature: HMAC-SHA256(signing key, timestamp + token) does not match signature.signature '
+        + '(wrong key or altered timestamp/token)',
     };
   }
   if (!/^\d{1,12}(\.\d+)?$/.test(sig.timestamp)) {
@@ -81,7 +82,9 @@ export function verify(input: WebhookInput, keys: MailgunKeys, now: Date): Verif
     return {
       ok: false,
       code: 'WEBHOOK_STALE',
-      reason: `timestamp ${sig.timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s`,
+      reason:
+        `timestamp ${sig.timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside `
+        + `tolerance ${tolerance} s`,
     };
   }
   // the token (not the signature) is what Mailgun makes unique; expiry is when this timestamp turns stale

@@ -126,7 +126,8 @@ export function normalize(body: unknown): NormalizeResult {
   if (!b)
     throw new SwitchyardError(
       'WEBHOOK_PAYLOAD_INVALID',
-      `Postmark body must be a JSON object, got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`,
+      `Postmark body must be a JSON object, got `
+        + `${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body}`,
     );
   const record = str(b['RecordType']);
   if (!record) throw new SwitchyardError('WEBHOOK_PAYLOAD_INVALID', 'Postmark body has no RecordType');

@@ -75,7 +75,9 @@ export function verify(input: WebhookInput, keys: SendgridKeys, now: Date): Veri
     return {
       ok: false,
       code: 'WEBHOOK_SIGNATURE_INVALID',
-      reason: `bad signature: ${SIGNATURE_HEADER} does not verify over timestamp+body with the configured key (tampered body, wrong key or wrong timestamp)`,
+      reason:
+        `bad signature: ${SIGNATURE_HEADER} does not verify over timestamp+body with the configured key `
+        + `(tampered body, wrong key or wrong timestamp)`,
     };
   }
   const tolerance = keys.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
@@ -84,7 +86,9 @@ export function verify(input: WebhookInput, keys: SendgridKeys, now: Date): Veri
     return {
       ok: false,
       code: 'WEBHOOK_STALE',
-      reason: `timestamp ${timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside tolerance ${tolerance} s`,
+      reason:
+        `timestamp ${timestamp} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside `
+        + `tolerance ${tolerance} s`,
     };
   }
   // ECDSA signatures are randomised and malleable, so the replay key is what they sign: timestamp + body

@@ -179,7 +179,8 @@ export async function verify(input: WebhookInput, keys: SesKeys, now: Date): Pro
   if (!valid)
     return fail(
       'WEBHOOK_SIGNATURE_INVALID',
-      `bad signature: SignatureVersion ${version} signature does not verify with the certificate (tampered message or wrong certificate)`,
+      `bad signature: SignatureVersion ${version} signature does not verify with the certificate (tampered `
+        + `message or wrong certificate)`,
     );
 
   const signedAt = Date.parse(String(msg['Timestamp']));
@@ -195,7 +196,9 @@ export async function verify(input: WebhookInput, keys: SesKeys, now: Date): Pro
     if (Number.isNaN(at) || Math.abs(skew) > keys.toleranceSeconds) {
       return fail(
         'WEBHOOK_STALE',
-        `timestamp ${String(msg['Timestamp'])} is ${Number.isNaN(at) ? 'unreadable' : `${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}`}, outside tolerance ${keys.toleranceSeconds} s`,
+        `timestamp ${String(msg['Timestamp'])} is `
+          + `${Number.isNaN(at) ? 'unreadable' : `${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}`}, `
+          + `outside tolerance ${keys.toleranceSeconds} s`,
       );
     }
   }

@@ -87,7 +87,9 @@ function cached(key: string, build: () => string): string {
 
 function senderLines(from: Address, replyTo: Address | undefined): string {
   const field = (v: string): string => `${v.length}:${v}`;
-  const key = `s${field(from.name ?? '')}${field(from.address)}${replyTo === undefined ? '' : field(replyTo.name ?? '') + field(replyTo.address)}`;
+  const key =
+    `s${field(from.name ?? '')}${field(from.address)}`
+    + `${replyTo === undefined ? '' : field(replyTo.name ?? '') + field(replyTo.address)}`;
   return cached(
     key,
     () => addressLine('From', from) + '\r\n' + (replyTo === undefined ? '' : addressLine('Reply-To', replyTo) + '\r\n'),

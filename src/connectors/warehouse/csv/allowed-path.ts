@@ -31,7 +31,8 @@ export function isInside(parent: string, child: string): boolean {
 function notAllowed(path: string, allowed: CsvDirectories, why: string): SwitchyardError {
   return new SwitchyardError(
     'AUDIENCE_PATH_NOT_ALLOWED',
-    `CSV audience path ${JSON.stringify(path)} is not allowed: ${why}; CSV audiences must be regular files inside ${allowed.dirs.join(', ')} (SWITCHYARD_CSV_DIRS)`,
+    `CSV audience path ${JSON.stringify(path)} is not allowed: ${why}; CSV audiences must be regular files `
+      + `inside ${allowed.dirs.join(', ')} (SWITCHYARD_CSV_DIRS)`,
     { details: { path, allowedDirs: [...allowed.dirs] } },
   );
 }

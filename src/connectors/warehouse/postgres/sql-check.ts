@@ -72,7 +72,8 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
     const at = e.sqlDetails.cursorPosition;
     // the parser's message quotes only the query's own token near the error
     throw invalid(
-      `it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}${at === undefined ? '' : ` (character ${at + 1})`}`,
+      `it does not parse: ${String(e.message ?? 'syntax error').slice(0, 200)}`
+        + `${at === undefined ? '' : ` (character ${at + 1})`}`,
     );
   }
   const stmts = tree.stmts ?? [];
@@ -128,7 +129,8 @@ function checkFunction(call: { funcname?: { String?: { sval?: string } }[]; loca
       ?.toLowerCase() ?? '';
   if (DENIED_FUNCTIONS.some((re) => re.test(name))) {
     throw invalid(
-      `it calls ${name}(), which audience queries may not use${call.location === undefined ? '' : ` (character ${call.location + 1})`}`,
+      `it calls ${name}(), which audience queries may not `
+        + `use${call.location === undefined ? '' : ` (character ${call.location + 1})`}`,
     );
   }
 }
