@@ -302,26 +302,30 @@ describe('config', () => {
     );
   });
 
-  it('the admin listener defaults to 127.0.0.1:3001, never shares the public port, and is reached locally through loopback', () => {
-    const c = loadConfig({});
-    assert.deepEqual(
-      [c.http.port, c.http.host, c.admin.port, c.admin.host, c.admin.url],
-      [3000, '127.0.0.1', 3001, '127.0.0.1', 'http://127.0.0.1:3001'],
-    );
-    assert.equal(
-      loadConfig({ SWITCHYARD_ADMIN_HOST: '0.0.0.0', SWITCHYARD_ADMIN_PORT: '9001' }).admin.url,
-      'http://127.0.0.1:9001',
-    );
-    assert.throws(
-      () => loadConfig({ PORT: '3001' }),
-      (e: SwitchyardError) =>
-        e.code === 'CONFIG_INVALID' && /SWITCHYARD_ADMIN_PORT: must differ from PORT/.test(e.message),
-    );
-    assert.throws(
-      () => loadConfig({ SWITCHYARD_METRICS_TOKEN: 'x', SWITCHYARD_ADMIN_PORT: 'nope' }),
-      (e: SwitchyardError) => !e.message.includes('"x"'),
-    );
-  });
+  it(
+    'the admin listener defaults to 127.0.0.1:3001, never shares the public port, and is reached locally '
+      + 'through loopback',
+    () => {
+      const c = loadConfig({});
+      assert.deepEqual(
+        [c.http.port, c.http.host, c.admin.port, c.admin.host, c.admin.url],
+        [3000, '127.0.0.1', 3001, '127.0.0.1', 'http://127.0.0.1:3001'],
+      );
+      assert.equal(
+        loadConfig({ SWITCHYARD_ADMIN_HOST: '0.0.0.0', SWITCHYARD_ADMIN_PORT: '9001' }).admin.url,
+        'http://127.0.0.1:9001',
+      );
+      assert.throws(
+        () => loadConfig({ PORT: '3001' }),
+        (e: SwitchyardError) =>
+          e.code === 'CONFIG_INVALID' && /SWITCHYARD_ADMIN_PORT: must differ from PORT/.test(e.message),
+      );
+      assert.throws(
+        () => loadConfig({ SWITCHYARD_METRICS_TOKEN: 'x', SWITCHYARD_ADMIN_PORT: 'nope' }),
+        (e: SwitchyardError) => !e.message.includes('"x"'),
+      );
+    },
+  );
 
   it('process.env is read only in src/app.ts', () => {
     const offenders = walk('src').filter(

@@ -55,69 +55,76 @@ describe('admin API access control and audit', () => {
         : { payload: payload as Record<string, unknown> }),
     });
 
-  it('no key, a malformed key, an unknown key and a wrong secret are 401 UNAUTHENTICATED, before the body is looked at', async () => {
-    const { key } = await app.keys.create({ name: 'victim', role: 'admin' }, { by: 'test' });
-    const wrongSecret = `${key.slice(0, 12)}${'A'.repeat(43)}`;
-    const bad: Record<string, string>[] = [
-      {},
-      { authorization: 'Bearer' },
-      { authorization: 'Basic YTpi' },
-      { authorization: 'Bearer sy_nope' },
-      { authorization: `Bearer sy_abcdefgh_${'x'.repeat(43)}` },
-      { authorization: `Bearer ${wrongSecret}` },
-      { authorization: key },
-    ];
-    for (const h of bad) {
-      for (const [method, url] of [
-        ['GET', '/v1/campaigns'],
-        ['HEAD', '/v1/campaigns'],
-        ['POST', '/v1/campaigns/x/cancel'],
-        ['GET', '/v1/dead-letters'],
-        ['GET', '/v1/no-such-route'],
-        ['GET', '/v1/campaigns/'],
-        ['GET', '/%761/campaigns'],
-      ] as const) {
-        const res = await call(method, url, h);
-        assert.equal(res.statusCode, 401, `${method} ${url} with ${JSON.stringify(h)}`);
-        if (method !== 'HEAD') assert.equal(res.json().error, 'UNAUTHENTICATED');
-        assert.match(String(res.headers['www-authenticate']), /^Bearer/);
-      }
-    }
-    // issue 12's critical finding needs a key now: the procfs environment file is never opened
-    const leak = await call(
-      'POST',
-      '/v1/campaigns/validate',
-      {},
-      { audience: { source: 'csv', path: '/proc/self/environ', delimiter: '\u0000' } },
-    );
-    assert.equal(leak.statusCode, 401);
-    assert.doesNotMatch(leak.body, /PATH=|columns are/);
-  });
-
-  it('each role gets exactly the scopes of core/access-roles.ts on every /v1 route (403 FORBIDDEN otherwise)', async () => {
-    const spec = (await admin.inject('/openapi.json')).json() as {
-      paths: Record<string, Record<string, { description: string }>>;
-    };
-    let checked = 0;
-    for (const [path, ops] of Object.entries(spec.paths)) {
-      if (!path.startsWith('/v1')) continue;
-      for (const [method, op] of Object.entries(ops)) {
-        const scope = /Requires scope `([^`]+)`/.exec(op.description)![1] as Scope;
-        const url = path.replace(/\{[^}]+\}/g, 'nope-1');
-        for (const role of ROLES) {
-          if (method === 'post' && path === '/v1/keys/{id}/revoke') continue; // would revoke nothing; checked below
-          const res = await call(method.toUpperCase() as Method, url, headers[role]);
-          if (roleAllows(role, scope)) assert.notEqual(res.statusCode, 403, `${role} ${method} ${path}`);
-          else {
-            assert.equal(res.statusCode, 403, `${role} must not ${method} ${path}`);
-            assert.equal(res.json().error, 'FORBIDDEN');
-          }
-          checked++;
+  it(
+    'no key, a malformed key, an unknown key and a wrong secret are 401 UNAUTHENTICATED, before the body is '
+      + 'looked at',
+    async () => {
+      const { key } = await app.keys.create({ name: 'victim', role: 'admin' }, { by: 'test' });
+      const wrongSecret = `${key.slice(0, 12)}${'A'.repeat(43)}`;
+      const bad: Record<string, string>[] = [
+        {},
+        { authorization: 'Bearer' },
+        { authorization: 'Basic YTpi' },
+        { authorization: 'Bearer sy_nope' },
+        { authorization: `Bearer sy_abcdefgh_${'x'.repeat(43)}` },
+        { authorization: `Bearer ${wrongSecret}` },
+        { authorization: key },
+      ];
+      for (const h of bad) {
+        for (const [method, url] of [
+          ['GET', '/v1/campaigns'],
+          ['HEAD', '/v1/campaigns'],
+          ['POST', '/v1/campaigns/x/cancel'],
+          ['GET', '/v1/dead-letters'],
+          ['GET', '/v1/no-such-route'],
+          ['GET', '/v1/campaigns/'],
+          ['GET', '/%761/campaigns'],
+        ] as const) {
+          const res = await call(method, url, h);
+          assert.equal(res.statusCode, 401, `${method} ${url} with ${JSON.stringify(h)}`);
+          if (method !== 'HEAD') assert.equal(res.json().error, 'UNAUTHENTICATED');
+          assert.match(String(res.headers['www-authenticate']), /^Bearer/);
         }
       }
-    }
-    assert.ok(checked >= 60, `checked ${checked}`);
-  });
+      // issue 12's critical finding needs a key now: the procfs environment file is never opened
+      const leak = await call(
+        'POST',
+        '/v1/campaigns/validate',
+        {},
+        { audience: { source: 'csv', path: '/proc/self/environ', delimiter: '\u0000' } },
+      );
+      assert.equal(leak.statusCode, 401);
+      assert.doesNotMatch(leak.body, /PATH=|columns are/);
+    },
+  );
+
+  it(
+    'each role gets exactly the scopes of core/access-roles.ts ' + 'on every /v1 route (403 FORBIDDEN otherwise)',
+    async () => {
+      const spec = (await admin.inject('/openapi.json')).json() as {
+        paths: Record<string, Record<string, { description: string }>>;
+      };
+      let checked = 0;
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        if (!path.startsWith('/v1')) continue;
+        for (const [method, op] of Object.entries(ops)) {
+          const scope = /Requires scope `([^`]+)`/.exec(op.description)![1] as Scope;
+          const url = path.replace(/\{[^}]+\}/g, 'nope-1');
+          for (const role of ROLES) {
+            if (method === 'post' && path === '/v1/keys/{id}/revoke') continue; // would revoke nothing; checked below
+            const res = await call(method.toUpperCase() as Method, url, headers[role]);
+            if (roleAllows(role, scope)) assert.notEqual(res.statusCode, 403, `${role} ${method} ${path}`);
+            else {
+              assert.equal(res.statusCode, 403, `${role} must not ${method} ${path}`);
+              assert.equal(res.json().error, 'FORBIDDEN');
+            }
+            checked++;
+          }
+        }
+      }
+      assert.ok(checked >= 60, `checked ${checked}`);
+    },
+  );
 
   it('the role boundaries, spelled out', async () => {
     const table: [Role, Method, string, 'allowed' | 'forbidden'][] = [
@@ -153,76 +160,86 @@ describe('admin API access control and audit', () => {
     }
   });
 
-  it('POST /v1/keys returns the key once; GET /v1/keys never shows it; a revoked key is refused on its next request', async () => {
-    const created = await call('POST', '/v1/keys', headers.admin, { name: 'ci', role: 'marketer' });
-    assert.equal(created.statusCode, 201);
-    const { key, info } = created.json() as { key: string; info: { id: string; role: string; prefix: string } };
-    assert.equal(info.role, 'marketer');
-    const listed = await call('GET', '/v1/keys', headers.admin);
-    assert.ok(listed.json().keys.some((k: { id: string }) => k.id === info.id));
-    assert.equal(listed.body.includes(key.slice(12)), false, 'no secret in the listing');
-    assert.doesNotMatch(listed.body, /salt|hash/i);
-    assert.equal((await call('POST', '/v1/keys', headers.admin, { name: 'x', role: 'root' })).statusCode, 400);
-    assert.equal((await call('POST', '/v1/keys', headers.admin, { name: 'x\u0000', role: 'analyst' })).statusCode, 400);
-    for (const q of ['action=%00', 'actorKeyId=%00', 'since=yesterday', 'limit=0', 'before=-1']) {
-      const res = await call('GET', `/v1/audit?${q}`, headers.admin);
-      assert.equal(res.statusCode, 400, q);
-      assert.equal(res.json().error, 'VALIDATION_FAILED');
-    }
-
-    const mine = { authorization: `Bearer ${key}` };
-    assert.equal((await call('GET', '/v1/campaigns', mine)).statusCode, 200);
-    const revoked = await call('POST', `/v1/keys/${info.id}/revoke`, headers.admin);
-    assert.equal(revoked.statusCode, 200);
-    assert.ok(revoked.json().revokedAt);
-    const after = await call('GET', '/v1/campaigns', mine);
-    assert.equal(after.statusCode, 401);
-    assert.equal(after.json().error, 'UNAUTHENTICATED');
-    assert.equal((await call('POST', '/v1/keys/key_nope/revoke', headers.admin)).statusCode, 404);
-  });
-
-  it('a state change and refused ones are audited (who, role, route, target, source, outcome); reads are not', async () => {
-    await clock.set(new Date('2026-12-06T11:00:00Z'));
-    const since = clock.now().toISOString();
-    const ok = await call('POST', '/v1/dead-letters/retry', headers.admin, { ids: [987654] });
-    assert.equal(ok.statusCode, 200);
-    assert.equal((await call('POST', '/v1/campaigns/cmp_victim/cancel', {})).statusCode, 401);
-    assert.equal((await call('POST', '/v1/campaigns/cmp_victim/start', headers.analyst)).statusCode, 403);
-    await call('GET', '/v1/campaigns', headers.admin);
-    const page = await call('GET', `/v1/audit?since=${encodeURIComponent(since)}&limit=10`, headers.compliance);
-    assert.equal(page.statusCode, 200);
-    const rows = (
-      page.json() as {
-        entries: {
-          actorName: string;
-          actorKeyId: string | null;
-          role: string | null;
-          action: string;
-          target: Record<string, string>;
-          sourceIp: string;
-          outcome: number;
-          at: string;
-        }[];
+  it(
+    'POST /v1/keys returns the key once; GET /v1/keys never shows it; a revoked key is refused on its next '
+      + 'request',
+    async () => {
+      const created = await call('POST', '/v1/keys', headers.admin, { name: 'ci', role: 'marketer' });
+      assert.equal(created.statusCode, 201);
+      const { key, info } = created.json() as { key: string; info: { id: string; role: string; prefix: string } };
+      assert.equal(info.role, 'marketer');
+      const listed = await call('GET', '/v1/keys', headers.admin);
+      assert.ok(listed.json().keys.some((k: { id: string }) => k.id === info.id));
+      assert.equal(listed.body.includes(key.slice(12)), false, 'no secret in the listing');
+      assert.doesNotMatch(listed.body, /salt|hash/i);
+      assert.equal((await call('POST', '/v1/keys', headers.admin, { name: 'x', role: 'root' })).statusCode, 400);
+      assert.equal(
+        (await call('POST', '/v1/keys', headers.admin, { name: 'x\u0000', role: 'analyst' })).statusCode,
+        400,
+      );
+      for (const q of ['action=%00', 'actorKeyId=%00', 'since=yesterday', 'limit=0', 'before=-1']) {
+        const res = await call('GET', `/v1/audit?${q}`, headers.admin);
+        assert.equal(res.statusCode, 400, q);
+        assert.equal(res.json().error, 'VALIDATION_FAILED');
       }
-    ).entries;
-    assert.deepEqual(
-      rows.map((r) => [r.actorName, r.role, r.action, r.target, r.outcome]),
-      [
-        ['test-analyst', 'analyst', 'POST /v1/campaigns/:id/start', { id: 'cmp_victim' }, 403],
-        ['anonymous', null, 'POST /v1/campaigns/:id/cancel', { id: 'cmp_victim' }, 401],
-        ['test-admin', 'admin', 'POST /v1/dead-letters/retry', {}, 200],
-      ],
-    );
-    assert.equal(rows[0]!.at, '2026-12-06T11:00:00.000Z', 'time from the injected clock');
-    assert.equal(rows[0]!.sourceIp, '127.0.0.1');
-    assert.ok(rows[2]!.actorKeyId?.startsWith('key_'));
-    // a key created through the API is named in its audit row
-    const created = (await call('POST', '/v1/keys', headers.admin, { name: 'audited', role: 'analyst' })).json() as {
-      info: { id: string };
-    };
-    const last = (await call('GET', '/v1/audit?limit=1&action=POST%20%2Fv1%2Fkeys', headers.admin)).json();
-    assert.deepEqual(last.entries[0].target, { keyId: created.info.id, role: 'analyst' });
-  });
+
+      const mine = { authorization: `Bearer ${key}` };
+      assert.equal((await call('GET', '/v1/campaigns', mine)).statusCode, 200);
+      const revoked = await call('POST', `/v1/keys/${info.id}/revoke`, headers.admin);
+      assert.equal(revoked.statusCode, 200);
+      assert.ok(revoked.json().revokedAt);
+      const after = await call('GET', '/v1/campaigns', mine);
+      assert.equal(after.statusCode, 401);
+      assert.equal(after.json().error, 'UNAUTHENTICATED');
+      assert.equal((await call('POST', '/v1/keys/key_nope/revoke', headers.admin)).statusCode, 404);
+    },
+  );
+
+  it(
+    'a state change and refused ones are audited (who, ' + 'role, route, target, source, outcome); reads are not',
+    async () => {
+      await clock.set(new Date('2026-12-06T11:00:00Z'));
+      const since = clock.now().toISOString();
+      const ok = await call('POST', '/v1/dead-letters/retry', headers.admin, { ids: [987654] });
+      assert.equal(ok.statusCode, 200);
+      assert.equal((await call('POST', '/v1/campaigns/cmp_victim/cancel', {})).statusCode, 401);
+      assert.equal((await call('POST', '/v1/campaigns/cmp_victim/start', headers.analyst)).statusCode, 403);
+      await call('GET', '/v1/campaigns', headers.admin);
+      const page = await call('GET', `/v1/audit?since=${encodeURIComponent(since)}&limit=10`, headers.compliance);
+      assert.equal(page.statusCode, 200);
+      const rows = (
+        page.json() as {
+          entries: {
+            actorName: string;
+            actorKeyId: string | null;
+            role: string | null;
+            action: string;
+            target: Record<string, string>;
+            sourceIp: string;
+            outcome: number;
+            at: string;
+          }[];
+        }
+      ).entries;
+      assert.deepEqual(
+        rows.map((r) => [r.actorName, r.role, r.action, r.target, r.outcome]),
+        [
+          ['test-analyst', 'analyst', 'POST /v1/campaigns/:id/start', { id: 'cmp_victim' }, 403],
+          ['anonymous', null, 'POST /v1/campaigns/:id/cancel', { id: 'cmp_victim' }, 401],
+          ['test-admin', 'admin', 'POST /v1/dead-letters/retry', {}, 200],
+        ],
+      );
+      assert.equal(rows[0]!.at, '2026-12-06T11:00:00.000Z', 'time from the injected clock');
+      assert.equal(rows[0]!.sourceIp, '127.0.0.1');
+      assert.ok(rows[2]!.actorKeyId?.startsWith('key_'));
+      // a key created through the API is named in its audit row
+      const created = (await call('POST', '/v1/keys', headers.admin, { name: 'audited', role: 'analyst' })).json() as {
+        info: { id: string };
+      };
+      const last = (await call('GET', '/v1/audit?limit=1&action=POST%20%2Fv1%2Fkeys', headers.admin)).json();
+      assert.deepEqual(last.entries[0].target, { keyId: created.info.id, role: 'analyst' });
+    },
+  );
 
   it('keyset paging walks the whole log newest first without repeats', async () => {
     const seen: number[] = [];
@@ -241,18 +258,21 @@ describe('admin API access control and audit', () => {
     assert.ok(seen.length >= 5);
   });
 
-  it('a NUL in a path parameter is a 400, and it and a huge unmatched path are audited cleaned, never a 500', async () => {
-    const nul = await call('POST', '/v1/campaigns/%00/cancel', headers.marketer);
-    assert.equal(nul.statusCode, 400);
-    const long = await call('POST', `/v1/${'x'.repeat(5000)}`, headers.marketer);
-    assert.equal(long.statusCode, 404);
-    const last = (await call('GET', '/v1/audit?limit=2', headers.admin)).json() as {
-      entries: { action: string; target: Record<string, string> }[];
-    };
-    assert.equal(last.entries[0]!.action, 'POST (no route)');
-    assert.ok(last.entries[0]!.target.path!.length <= 201);
-    assert.deepEqual(last.entries[1]!.target, { id: '\uFFFD' });
-  });
+  it(
+    'a NUL in a path parameter is a 400, and it and a ' + 'huge unmatched path are audited cleaned, never a 500',
+    async () => {
+      const nul = await call('POST', '/v1/campaigns/%00/cancel', headers.marketer);
+      assert.equal(nul.statusCode, 400);
+      const long = await call('POST', `/v1/${'x'.repeat(5000)}`, headers.marketer);
+      assert.equal(long.statusCode, 404);
+      const last = (await call('GET', '/v1/audit?limit=2', headers.admin)).json() as {
+        entries: { action: string; target: Record<string, string> }[];
+      };
+      assert.equal(last.entries[0]!.action, 'POST (no route)');
+      assert.ok(last.entries[0]!.target.path!.length <= 201);
+      assert.deepEqual(last.entries[1]!.target, { id: '\uFFFD' });
+    },
+  );
 
   it('GET /v1/audit/verify proves the chain, and names the row a direct SQL update changed', async () => {
     const intact = (await call('GET', '/v1/audit/verify', headers.compliance)).json();

@@ -73,26 +73,34 @@ describe('HTTP servers (public and admin)', () => {
     assert.match(res.body, /switchyard_http_request_duration_seconds_bucket/);
   });
 
-  it('serves an OpenAPI document (bearer scheme, security and scope on every /v1 route) and the docs UI, with no key', async () => {
-    const spec = (await app.adminServer.inject('/openapi.json')).json();
-    assert.equal(spec.openapi, '3.0.3');
-    assert.deepEqual(spec.components.securitySchemes.bearerAuth, {
-      type: 'http',
-      scheme: 'bearer',
-      description: spec.components.securitySchemes.bearerAuth.description,
-    });
-    const v1 = Object.entries(
-      spec.paths as Record<string, Record<string, { security?: unknown; description?: string }>>,
-    ).filter(([p]) => p.startsWith('/v1'));
-    assert.ok(v1.length >= 15);
-    for (const [path, ops] of v1) {
-      for (const [method, op] of Object.entries(ops)) {
-        assert.deepEqual(op.security, [{ bearerAuth: [] }], `${method} ${path}`);
-        assert.equal((op.description ?? '').match(/Requires scope `[a-z-]+:[a-z]+`/g)?.length, 1, `${method} ${path}`);
+  it(
+    'serves an OpenAPI document (bearer scheme, security and scope on every /v1 route) and the docs UI, with '
+      + 'no key',
+    async () => {
+      const spec = (await app.adminServer.inject('/openapi.json')).json();
+      assert.equal(spec.openapi, '3.0.3');
+      assert.deepEqual(spec.components.securitySchemes.bearerAuth, {
+        type: 'http',
+        scheme: 'bearer',
+        description: spec.components.securitySchemes.bearerAuth.description,
+      });
+      const v1 = Object.entries(
+        spec.paths as Record<string, Record<string, { security?: unknown; description?: string }>>,
+      ).filter(([p]) => p.startsWith('/v1'));
+      assert.ok(v1.length >= 15);
+      for (const [path, ops] of v1) {
+        for (const [method, op] of Object.entries(ops)) {
+          assert.deepEqual(op.security, [{ bearerAuth: [] }], `${method} ${path}`);
+          assert.equal(
+            (op.description ?? '').match(/Requires scope `[a-z-]+:[a-z]+`/g)?.length,
+            1,
+            `${method} ${path}`,
+          );
+        }
       }
-    }
-    assert.equal((await app.adminServer.inject('/docs/')).statusCode, 200);
-  });
+      assert.equal((await app.adminServer.inject('/docs/')).statusCode, 200);
+    },
+  );
 
   it('lists and retries dead letters with a key; bad input is a 400 naming the problem', async () => {
     const list = (await app.adminServer.inject({ url: '/v1/dead-letters?stage=webhook.test', headers: admin })).json();
@@ -115,34 +123,38 @@ describe('HTTP servers (public and admin)', () => {
     assert.match(bad.json().message, /ids/);
   });
 
-  it('the public listener serves no admin route: every /v1, /docs, /openapi.json and /metrics path is a 404, even with a key', async () => {
-    const spec = (await app.adminServer.inject('/openapi.json')).json() as {
-      paths: Record<string, Record<string, unknown>>;
-    };
-    const probes: { method: string; url: string }[] = [];
-    for (const [path, ops] of Object.entries(spec.paths)) {
-      if (path === '/healthz' || path === '/readyz') continue;
-      for (const method of Object.keys(ops))
-        probes.push({ method: method.toUpperCase(), url: path.replace(/\{[^}]+\}|:[a-zA-Z]+/g, 'x1') });
-    }
-    probes.push(
-      ...['/docs', '/docs/', '/docs/static/index.html', '/docs/json', '/openapi.json', '/metrics', '/v1', '/v1/'].map(
-        (url) => ({ method: 'GET', url }),
-      ),
-    );
-    assert.ok(probes.length >= 20);
-    for (const p of probes) {
-      for (const headers of [{}, admin]) {
-        const res = await app.publicServer.inject({
-          method: p.method as 'GET',
-          url: p.url,
-          headers,
-          ...(p.method === 'GET' ? {} : { payload: {} }),
-        });
-        assert.equal(res.statusCode, 404, `${p.method} ${p.url} on the public listener`);
+  it(
+    'the public listener serves no admin route: every /v1, /docs, /openapi.json and /metrics path is a 404, '
+      + 'even with a key',
+    async () => {
+      const spec = (await app.adminServer.inject('/openapi.json')).json() as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const probes: { method: string; url: string }[] = [];
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        if (path === '/healthz' || path === '/readyz') continue;
+        for (const method of Object.keys(ops))
+          probes.push({ method: method.toUpperCase(), url: path.replace(/\{[^}]+\}|:[a-zA-Z]+/g, 'x1') });
       }
-    }
-    const routes = app.publicServer.printRoutes({ commonPrefix: false });
-    assert.doesNotMatch(routes, /v1|docs|openapi|metrics/);
-  });
+      probes.push(
+        ...['/docs', '/docs/', '/docs/static/index.html', '/docs/json', '/openapi.json', '/metrics', '/v1', '/v1/'].map(
+          (url) => ({ method: 'GET', url }),
+        ),
+      );
+      assert.ok(probes.length >= 20);
+      for (const p of probes) {
+        for (const headers of [{}, admin]) {
+          const res = await app.publicServer.inject({
+            method: p.method as 'GET',
+            url: p.url,
+            headers,
+            ...(p.method === 'GET' ? {} : { payload: {} }),
+          });
+          assert.equal(res.statusCode, 404, `${p.method} ${p.url} on the public listener`);
+        }
+      }
+      const routes = app.publicServer.printRoutes({ commonPrefix: false });
+      assert.doesNotMatch(routes, /v1|docs|openapi|metrics/);
+    },
+  );
 });

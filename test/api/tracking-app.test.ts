@@ -116,81 +116,86 @@ describe('tracking routes wired by app.ts', () => {
     );
   });
 
-  it("a preview of any contact yields links that neither unsubscribe, redirect nor record; the sent message's do", async () => {
-    const c = await app.campaigns.create(demoCampaign({ id: 'cmp-preview-1', audience: { source: 'demo', size: 1 } }));
-    const victim = { id: 'cus_victim', email: 'victim@example.com', firstName: 'Vic', plan: 'pro' };
-    // The victim really was sent this campaign, so a working unsubscribe token would suppress them.
-    await db.query(
-      `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at) values ($1, $2, $3, 'sent', 0,
-        now())`,
-      [c.id, victim.id, victim.email],
-    );
-    const preview = await app.campaigns.preview(c.id, victim);
-    const p = trackingPaths(preview);
-    assert.equal(p.clicks.length, 2, 'a preview still shows tracked links');
-    for (const path of [...p.clicks, p.unsubscribe, p.headerUnsubscribe]) assert.ok(path !== undefined, preview.html);
+  it(
+    "a preview of any contact yields links that neither unsubscribe, redirect nor record; the sent message's " + 'do',
+    async () => {
+      const c = await app.campaigns.create(
+        demoCampaign({ id: 'cmp-preview-1', audience: { source: 'demo', size: 1 } }),
+      );
+      const victim = { id: 'cus_victim', email: 'victim@example.com', firstName: 'Vic', plan: 'pro' };
+      // The victim really was sent this campaign, so a working unsubscribe token would suppress them.
+      await db.query(
+        `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at)
+          values ($1, $2, $3, 'sent', 0, now())`,
+        [c.id, victim.id, victim.email],
+      );
+      const preview = await app.campaigns.preview(c.id, victim);
+      const p = trackingPaths(preview);
+      assert.equal(p.clicks.length, 2, 'a preview still shows tracked links');
+      for (const path of [...p.clicks, p.unsubscribe, p.headerUnsubscribe]) assert.ok(path !== undefined, preview.html);
 
-    for (const path of p.clicks) {
-      const res = await app.publicServer.inject({ method: 'GET', url: path, headers: { 'user-agent': HUMAN_UA } });
-      assert.equal(res.statusCode, 400, path);
-      assert.equal(res.headers.location, undefined, 'no redirect from a preview link');
-      assert.equal(res.json().error, 'TRACKING_PREVIEW_TOKEN');
-    }
-    for (const path of [p.unsubscribe, p.headerUnsubscribe, `${p.unsubscribe}/confirm`]) {
-      const post = await app.publicServer.inject({
+      for (const path of p.clicks) {
+        const res = await app.publicServer.inject({ method: 'GET', url: path, headers: { 'user-agent': HUMAN_UA } });
+        assert.equal(res.statusCode, 400, path);
+        assert.equal(res.headers.location, undefined, 'no redirect from a preview link');
+        assert.equal(res.json().error, 'TRACKING_PREVIEW_TOKEN');
+      }
+      for (const path of [p.unsubscribe, p.headerUnsubscribe, `${p.unsubscribe}/confirm`]) {
+        const post = await app.publicServer.inject({
+          method: 'POST',
+          url: path,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'List-Unsubscribe=One-Click',
+        });
+        assert.equal(post.statusCode, 400, path);
+        assert.equal(post.json().error, 'TRACKING_PREVIEW_TOKEN');
+      }
+      assert.equal(
+        (await app.publicServer.inject({ method: 'GET', url: p.unsubscribe })).json().error,
+        'TRACKING_PREVIEW_TOKEN',
+      );
+      const pixel = await app.publicServer.inject({ method: 'GET', url: p.pixel, headers: { 'user-agent': HUMAN_UA } });
+      assert.equal(pixel.headers['content-type'], 'image/gif', 'the pixel still loads in a preview');
+      assert.equal(
+        decodeVerpAddress(preview.returnPath ?? '', { secret: 'app-secret', domain: 'demo.example.com' }).ok,
+        false,
+        "the preview's return path carries no VERP token a forged bounce could use",
+      );
+
+      const events = async (): Promise<string[]> =>
+        (
+          await db.query<{ type: string }>('select type from engagement_events where campaign_id = $1 order by type', [
+            c.id,
+          ])
+        ).rows.map((r) => r.type);
+      const suppressed = async (): Promise<number> =>
+        (await db.query('select 1 from suppressions where email = $1', [victim.email])).rows.length;
+      assert.deepEqual(await events(), [], 'no click, open or unsubscribe recorded from a preview');
+      assert.equal(await suppressed(), 0);
+
+      // The message the send path renders for the same contact works.
+      const sent = trackingPaths(await sentMessage(c, victim));
+      assert.equal(
+        (
+          await app.publicServer.inject({
+            method: 'GET',
+            url: sent.clicks[1] as string,
+            headers: { 'user-agent': HUMAN_UA },
+          })
+        ).statusCode,
+        302,
+      );
+      const ok = await app.publicServer.inject({
         method: 'POST',
-        url: path,
+        url: sent.headerUnsubscribe,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         payload: 'List-Unsubscribe=One-Click',
       });
-      assert.equal(post.statusCode, 400, path);
-      assert.equal(post.json().error, 'TRACKING_PREVIEW_TOKEN');
-    }
-    assert.equal(
-      (await app.publicServer.inject({ method: 'GET', url: p.unsubscribe })).json().error,
-      'TRACKING_PREVIEW_TOKEN',
-    );
-    const pixel = await app.publicServer.inject({ method: 'GET', url: p.pixel, headers: { 'user-agent': HUMAN_UA } });
-    assert.equal(pixel.headers['content-type'], 'image/gif', 'the pixel still loads in a preview');
-    assert.equal(
-      decodeVerpAddress(preview.returnPath ?? '', { secret: 'app-secret', domain: 'demo.example.com' }).ok,
-      false,
-      "the preview's return path carries no VERP token a forged bounce could use",
-    );
-
-    const events = async (): Promise<string[]> =>
-      (
-        await db.query<{ type: string }>('select type from engagement_events where campaign_id = $1 order by type', [
-          c.id,
-        ])
-      ).rows.map((r) => r.type);
-    const suppressed = async (): Promise<number> =>
-      (await db.query('select 1 from suppressions where email = $1', [victim.email])).rows.length;
-    assert.deepEqual(await events(), [], 'no click, open or unsubscribe recorded from a preview');
-    assert.equal(await suppressed(), 0);
-
-    // The message the send path renders for the same contact works.
-    const sent = trackingPaths(await sentMessage(c, victim));
-    assert.equal(
-      (
-        await app.publicServer.inject({
-          method: 'GET',
-          url: sent.clicks[1] as string,
-          headers: { 'user-agent': HUMAN_UA },
-        })
-      ).statusCode,
-      302,
-    );
-    const ok = await app.publicServer.inject({
-      method: 'POST',
-      url: sent.headerUnsubscribe,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'List-Unsubscribe=One-Click',
-    });
-    assert.equal(ok.statusCode, 200);
-    assert.deepEqual(await events(), ['clicked', 'unsubscribed']);
-    assert.equal(await suppressed(), 1);
-  });
+      assert.equal(ok.statusCode, 200);
+      assert.deepEqual(await events(), ['clicked', 'unsubscribed']);
+      assert.equal(await suppressed(), 1);
+    },
+  );
 
   it('a preview whose template exceeds the limits is a 4xx TEMPLATE_LIMIT_EXCEEDED, not a 500', async () => {
     const c = await app.campaigns.create(

@@ -216,7 +216,10 @@ describe('tracking routes: hardening', () => {
         fc.array(segment, { maxLength: 4 }),
         fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE'),
         async (kind, parts, method) => {
-          const url = `/t/${kind}/${parts.map((p) => p.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c)).replace(/[?#]/g, '%3F')).join('/')}`;
+          const path = parts.map((p) =>
+            p.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c)).replace(/[?#]/g, '%3F'),
+          );
+          const url = `/t/${kind}/${path.join('/')}`;
           const res = await h.app.inject({
             method: method as 'GET',
             url,

@@ -33,7 +33,8 @@ interface Harness {
 const template = await compileTemplate({
   subject: 's',
   html:
-    '<body><a href="https://shop.example/deals?a=1&amp;b=2">deals</a> <a href="https://shop.example/u/{{ contact.id }}">you</a>'
+    '<body><a href="https://shop.example/deals?a=1&amp;b=2">deals</a> <a href="https://shop.example/u/{{ '
+    + 'contact.id }}">you</a>'
     + ' <a href="https://shop.example/café">café</a> {{ unsubscribe_url }} {{ postal_address }}</body>',
 });
 
@@ -404,46 +405,55 @@ describe('tracking routes', () => {
     );
   });
 
-  it('message token: an index that is not a static link of the template is 400 with the reason, never a redirect', async (t) => {
-    const h = await harness(t);
-    const cases: [string, RegExp][] = [
-      [`${message.track}/1`, /link 1 is not a static link of campaign camp-1's template/],
-      [`${message.track}/3`, /link 3 is not a static link of campaign camp-1's template/],
-      [`${message.track}/9999999`, /link 9999999 is not a static link/],
-      [`${message.track}/-1`, /link index is not a non-negative integer/],
-      [`${message.track}/01`, /link index is not a non-negative integer/],
-      [`${message.track}/0/extra`, /link tag did not verify for link 0 of campaign camp-1/],
-      [`${message.track}/`, /link index is not a non-negative integer/],
-      [`${message.track}/https:%2F%2Fevil.example`, /link index is not a non-negative integer/],
-    ];
-    for (const [path, reason] of cases) {
-      const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
-      assert.equal(res.statusCode, 400, path);
-      assert.equal(res.headers.location, undefined, path);
-      assert.equal(res.json().error, 'TRACKING_SIGNATURE_INVALID');
-      assert.match(res.json().message, reason, path);
-    }
-    assert.equal(h.events.length, 0);
-  });
+  it(
+    'message token: an index that is not a static link of the template is 400 with the reason, never a ' + 'redirect',
+    async (t) => {
+      const h = await harness(t);
+      const cases: [string, RegExp][] = [
+        [`${message.track}/1`, /link 1 is not a static link of campaign camp-1's template/],
+        [`${message.track}/3`, /link 3 is not a static link of campaign camp-1's template/],
+        [`${message.track}/9999999`, /link 9999999 is not a static link/],
+        [`${message.track}/-1`, /link index is not a non-negative integer/],
+        [`${message.track}/01`, /link index is not a non-negative integer/],
+        [`${message.track}/0/extra`, /link tag did not verify for link 0 of campaign camp-1/],
+        [`${message.track}/`, /link index is not a non-negative integer/],
+        [`${message.track}/https:%2F%2Fevil.example`, /link index is not a non-negative integer/],
+      ];
+      for (const [path, reason] of cases) {
+        const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
+        assert.equal(res.statusCode, 400, path);
+        assert.equal(res.headers.location, undefined, path);
+        assert.equal(res.json().error, 'TRACKING_SIGNATURE_INVALID');
+        assert.match(res.json().message, reason, path);
+      }
+      assert.equal(h.events.length, 0);
+    },
+  );
 
-  it('message token: tampered, foreign, wrong-use or index-less click tokens are 400 and look nothing up', async (t) => {
-    const h = await harness(t);
-    const cases: [string, RegExp][] = [
-      [`${tamper(message.track)}/0`, /signature did not verify/],
-      [`${createTokenCodec('attacker-secret').signMessage({ ledgerId: LEDGER }).track}/0`, /signature did not verify/],
-      [`${message.unsubscribe}/0`, /signature did not verify .*another use/],
-      [`${clickToken}/0`, /'c' token; only a message token takes a link index/],
-      [message.track, /message token needs a link index/],
-    ];
-    for (const [path, reason] of cases) {
-      const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
-      assert.equal(res.statusCode, 400, path);
-      assert.equal(res.headers.location, undefined, path);
-      assert.match(res.json().message, reason, path);
-    }
-    assert.deepEqual(h.templateLookups, []);
-    assert.equal(h.events.length, 0);
-  });
+  it(
+    'message token: tampered, foreign, wrong-use or ' + 'index-less click tokens are 400 and look nothing up',
+    async (t) => {
+      const h = await harness(t);
+      const cases: [string, RegExp][] = [
+        [`${tamper(message.track)}/0`, /signature did not verify/],
+        [
+          `${createTokenCodec('attacker-secret').signMessage({ ledgerId: LEDGER }).track}/0`,
+          /signature did not verify/,
+        ],
+        [`${message.unsubscribe}/0`, /signature did not verify .*another use/],
+        [`${clickToken}/0`, /'c' token; only a message token takes a link index/],
+        [message.track, /message token needs a link index/],
+      ];
+      for (const [path, reason] of cases) {
+        const res = await h.app.inject({ method: 'GET', url: `/t/c/${path}` });
+        assert.equal(res.statusCode, 400, path);
+        assert.equal(res.headers.location, undefined, path);
+        assert.match(res.json().message, reason, path);
+      }
+      assert.deepEqual(h.templateLookups, []);
+      assert.equal(h.events.length, 0);
+    },
+  );
 
   /** camp-1's message for contact-9 (or another campaign's), rendered as the send stage does. */
   function rendered(campaignId = 'camp-1', secrets: readonly string[] = SECRETS): { links: string[]; track: string } {
@@ -471,66 +481,73 @@ describe('tracking routes', () => {
   }
   const tagOf = (path: string): string => path.split('/')[5] ?? '';
 
-  it('link tag: a rendered Liquid-built link redirects through the route to its URL and records the click', async (t) => {
-    const h = await harness(t);
-    const { links, track } = rendered();
-    assert.equal(links.length, 3);
-    assert.match(
-      links[1] ?? '',
-      new RegExp(`^/t/c/${track}/1/[A-Za-z0-9_-]+$`),
-      'the message track token, the link index, the tag',
-    );
-    const res = await h.app.inject({ method: 'GET', url: links[1] ?? '', headers: { 'user-agent': HUMAN_UA } });
-    assert.equal(res.statusCode, 302);
-    assert.equal(res.headers.location, 'https://shop.example/u/contact-9');
-    const e = h.events[0] as EngagementEvent;
-    assert.deepEqual(
-      [e.type, e.url, e.ledgerId, e.campaignId, e.contactId, e.isMachine],
-      ['clicked', 'https://shop.example/u/contact-9', LEDGER, 'camp-1', 'contact-9', false],
-    );
-    assert.deepEqual(e.raw, { method: 'GET', machineReasons: [], linkIndex: 1, sentAt });
-    assert.deepEqual(h.templateLookups, [], 'the tag carries its URL: no template lookup');
-    // the static links of the same message still resolve through the template
-    const deals = await h.app.inject({ method: 'GET', url: links[0] ?? '', headers: { 'user-agent': HUMAN_UA } });
-    assert.equal(deals.headers.location, 'https://shop.example/deals?a=1&b=2');
-  });
+  it(
+    'link tag: a rendered Liquid-built link redirects ' + 'through the route to its URL and records the click',
+    async (t) => {
+      const h = await harness(t);
+      const { links, track } = rendered();
+      assert.equal(links.length, 3);
+      assert.match(
+        links[1] ?? '',
+        new RegExp(`^/t/c/${track}/1/[A-Za-z0-9_-]+$`),
+        'the message track token, the link index, the tag',
+      );
+      const res = await h.app.inject({ method: 'GET', url: links[1] ?? '', headers: { 'user-agent': HUMAN_UA } });
+      assert.equal(res.statusCode, 302);
+      assert.equal(res.headers.location, 'https://shop.example/u/contact-9');
+      const e = h.events[0] as EngagementEvent;
+      assert.deepEqual(
+        [e.type, e.url, e.ledgerId, e.campaignId, e.contactId, e.isMachine],
+        ['clicked', 'https://shop.example/u/contact-9', LEDGER, 'camp-1', 'contact-9', false],
+      );
+      assert.deepEqual(e.raw, { method: 'GET', machineReasons: [], linkIndex: 1, sentAt });
+      assert.deepEqual(h.templateLookups, [], 'the tag carries its URL: no template lookup');
+      // the static links of the same message still resolve through the template
+      const deals = await h.app.inject({ method: 'GET', url: links[0] ?? '', headers: { 'user-agent': HUMAN_UA } });
+      assert.equal(deals.headers.location, 'https://shop.example/deals?a=1&b=2');
+    },
+  );
 
-  it('link tag: a tampered URL, a tag from another campaign or link, a track token from another campaign are 400, never a redirect', async (t) => {
-    const h = await harness(t);
-    const mine = rendered();
-    const other = rendered('camp-2');
-    const path = mine.links[1] as string;
-    const raw = Buffer.from(tagOf(path), 'base64url');
-    const evilTag = Buffer.concat([raw.subarray(0, 16), Buffer.from('https://evil.example/u/contact-9')]).toString(
-      'base64url',
-    );
-    const cases: [string, RegExp][] = [
-      [`${mine.track}/1/${evilTag}`, /link tag did not verify for link 1 of campaign camp-1/],
-      [`${mine.track}/1/${tagOf(other.links[1] as string)}`, /link tag did not verify for link 1 of campaign camp-1/],
-      [`${other.track}/1/${tagOf(path)}`, /link tag did not verify for link 1 of campaign camp-2/],
-      [`${mine.track}/0/${tagOf(path)}`, /link tag did not verify for link 0/],
-      [
-        `${mine.track}/1/${tagOf(rendered('camp-1', ['attacker-secret']).links[1] as string)}`,
-        /link tag did not verify/,
-      ],
-      [`${mine.track}/1/${tamper(tagOf(path))}`, /link tag did not verify/],
-      [`${mine.track}/1/${tagOf(path)}x`, /link tag did not verify/],
-      [`${tamper(mine.track)}/1/${tagOf(path)}`, /signature did not verify/],
-      [`${message.unsubscribe}/1/${tagOf(path)}`, /signature did not verify/],
-    ];
-    for (const [p, reason] of cases) {
-      const res = await h.app.inject({ method: 'GET', url: `/t/c/${p}` });
-      assert.equal(res.statusCode, 400, p);
-      assert.equal(res.headers.location, undefined, p);
-      assert.match(res.json().message, reason, p);
-    }
-    assert.equal(h.events.length, 0);
-    // camp-2's own pieces together are fine (the harness has no camp-2 template: none is needed)
-    assert.equal(
-      (await h.app.inject({ method: 'GET', url: other.links[1] as string })).headers.location,
-      'https://shop.example/u/contact-9',
-    );
-  });
+  it(
+    'link tag: a tampered URL, a tag from another campaign or link, a track token from another campaign are '
+      + '400, never a redirect',
+    async (t) => {
+      const h = await harness(t);
+      const mine = rendered();
+      const other = rendered('camp-2');
+      const path = mine.links[1] as string;
+      const raw = Buffer.from(tagOf(path), 'base64url');
+      const evilTag = Buffer.concat([raw.subarray(0, 16), Buffer.from('https://evil.example/u/contact-9')]).toString(
+        'base64url',
+      );
+      const cases: [string, RegExp][] = [
+        [`${mine.track}/1/${evilTag}`, /link tag did not verify for link 1 of campaign camp-1/],
+        [`${mine.track}/1/${tagOf(other.links[1] as string)}`, /link tag did not verify for link 1 of campaign camp-1/],
+        [`${other.track}/1/${tagOf(path)}`, /link tag did not verify for link 1 of campaign camp-2/],
+        [`${mine.track}/0/${tagOf(path)}`, /link tag did not verify for link 0/],
+        [
+          `${mine.track}/1/${tagOf(rendered('camp-1', ['attacker-secret']).links[1] as string)}`,
+          /link tag did not verify/,
+        ],
+        [`${mine.track}/1/${tamper(tagOf(path))}`, /link tag did not verify/],
+        [`${mine.track}/1/${tagOf(path)}x`, /link tag did not verify/],
+        [`${tamper(mine.track)}/1/${tagOf(path)}`, /signature did not verify/],
+        [`${message.unsubscribe}/1/${tagOf(path)}`, /signature did not verify/],
+      ];
+      for (const [p, reason] of cases) {
+        const res = await h.app.inject({ method: 'GET', url: `/t/c/${p}` });
+        assert.equal(res.statusCode, 400, p);
+        assert.equal(res.headers.location, undefined, p);
+        assert.match(res.json().message, reason, p);
+      }
+      assert.equal(h.events.length, 0);
+      // camp-2's own pieces together are fine (the harness has no camp-2 template: none is needed)
+      assert.equal(
+        (await h.app.inject({ method: 'GET', url: other.links[1] as string })).headers.location,
+        'https://shop.example/u/contact-9',
+      );
+    },
+  );
 
   it('link tag: tags signed with a previous secret still work (rotation)', async (t) => {
     const h = await harness(t);
@@ -540,86 +557,96 @@ describe('tracking routes', () => {
     assert.equal(res.headers.location, 'https://shop.example/u/contact-9');
   });
 
-  it('message token: an unknown campaign is 400; a failing template lookup is 500 and is retried next time', async (t) => {
-    const ghost = createTokenCodec(SECRETS).signMessage({ ledgerId: 'camp-gone:contact-9' });
-    const h = await harness(t);
-    const res = await h.app.inject({ method: 'GET', url: `/t/c/${ghost.track}/0` });
-    assert.equal(res.statusCode, 400);
-    assert.match(res.json().message, /campaign camp-gone does not exist/);
-    let fail = true;
-    const h2 = await harness(t, {
-      async template() {
-        if (fail) throw new Error('store down');
-        return template;
-      },
-    });
-    assert.equal((await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode, 500);
-    fail = false;
-    assert.equal(
-      (await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode,
-      302,
-      'a failure is not cached',
-    );
-  });
+  it(
+    'message token: an unknown campaign is 400; a failing ' + 'template lookup is 500 and is retried next time',
+    async (t) => {
+      const ghost = createTokenCodec(SECRETS).signMessage({ ledgerId: 'camp-gone:contact-9' });
+      const h = await harness(t);
+      const res = await h.app.inject({ method: 'GET', url: `/t/c/${ghost.track}/0` });
+      assert.equal(res.statusCode, 400);
+      assert.match(res.json().message, /campaign camp-gone does not exist/);
+      let fail = true;
+      const h2 = await harness(t, {
+        async template() {
+          if (fail) throw new Error('store down');
+          return template;
+        },
+      });
+      assert.equal((await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode, 500);
+      fail = false;
+      assert.equal(
+        (await h2.app.inject({ method: 'GET', url: `/t/c/${message.track}/0` })).statusCode,
+        302,
+        'a failure is not cached',
+      );
+    },
+  );
 
-  it('message token: the track token is the open pixel (sentAt for prefetch detection); the unsubscribe token is not', async (t) => {
-    const h = await harness(t);
-    const res = await h.app.inject({
-      method: 'GET',
-      url: `/t/o/${message.track}`,
-      headers: { 'user-agent': HUMAN_UA },
-    });
-    assert.equal(res.headers['content-type'], 'image/gif');
-    const justSent = Math.floor(h.clock.now().getTime() / 1000) - 20;
-    const fresh = createTokenCodec(SECRETS).signMessage({ ledgerId: LEDGER, sentAt: justSent });
-    await h.app.inject({ method: 'GET', url: `/t/o/${fresh.track}`, headers: { 'user-agent': HUMAN_UA } });
-    await h.app.inject({ method: 'GET', url: `/t/o/${message.unsubscribe}`, headers: { 'user-agent': HUMAN_UA } });
-    assert.deepEqual(
-      h.events.map((e) => [
-        e.type,
-        e.ledgerId,
-        (e.raw as { sentAt?: number; machineReasons: string[] }).sentAt,
-        (e.raw as { machineReasons: string[] }).machineReasons,
-      ]),
-      [
-        ['opened', LEDGER, sentAt, []],
-        ['opened', LEDGER, justSent, ['prefetch-soon-after-send']],
-      ],
-    );
-    assert.match(h.events[0]?.sourceId ?? '', /^tracking:o:camp-1:contact-9:\d+:h$/);
-  });
+  it(
+    'message token: the track token is the open pixel (sentAt for prefetch detection); the unsubscribe token '
+      + 'is not',
+    async (t) => {
+      const h = await harness(t);
+      const res = await h.app.inject({
+        method: 'GET',
+        url: `/t/o/${message.track}`,
+        headers: { 'user-agent': HUMAN_UA },
+      });
+      assert.equal(res.headers['content-type'], 'image/gif');
+      const justSent = Math.floor(h.clock.now().getTime() / 1000) - 20;
+      const fresh = createTokenCodec(SECRETS).signMessage({ ledgerId: LEDGER, sentAt: justSent });
+      await h.app.inject({ method: 'GET', url: `/t/o/${fresh.track}`, headers: { 'user-agent': HUMAN_UA } });
+      await h.app.inject({ method: 'GET', url: `/t/o/${message.unsubscribe}`, headers: { 'user-agent': HUMAN_UA } });
+      assert.deepEqual(
+        h.events.map((e) => [
+          e.type,
+          e.ledgerId,
+          (e.raw as { sentAt?: number; machineReasons: string[] }).sentAt,
+          (e.raw as { machineReasons: string[] }).machineReasons,
+        ]),
+        [
+          ['opened', LEDGER, sentAt, []],
+          ['opened', LEDGER, justSent, ['prefetch-soon-after-send']],
+        ],
+      );
+      assert.match(h.events[0]?.sourceId ?? '', /^tracking:o:camp-1:contact-9:\d+:h$/);
+    },
+  );
 
-  it('message token: the unsubscribe token does one-click, the preference page and confirm; the track token cannot', async (t) => {
-    const h = await harness(t);
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const refused = await h.app.inject({
-      method: 'POST',
-      url: `/t/u/${message.track}`,
-      headers: form,
-      payload: 'List-Unsubscribe=One-Click',
-    });
-    assert.equal(refused.statusCode, 400, 'a link or pixel URL from the message cannot unsubscribe');
-    assert.equal((await h.app.inject({ method: 'GET', url: `/t/u/${message.track}` })).statusCode, 400);
-    const page = await h.app.inject({ method: 'GET', url: `/t/u/${message.unsubscribe}` });
-    assert.ok(page.body.includes(`<form method="post" action="${message.unsubscribe}/confirm">`));
-    assert.equal(h.unsubscribes.length, 0);
-    const oneClick = await h.app.inject({
-      method: 'POST',
-      url: `/t/u/${message.unsubscribe}`,
-      headers: form,
-      payload: 'List-Unsubscribe=One-Click',
-    });
-    assert.equal(oneClick.statusCode, 200);
-    const confirm = await h.app.inject({
-      method: 'POST',
-      url: `/t/u/${message.unsubscribe}/confirm`,
-      headers: form,
-      payload: 'confirm=yes',
-    });
-    assert.match(confirm.body, /You are unsubscribed/);
-    assert.deepEqual(h.unsubscribes, [
-      { ledgerId: LEDGER, source: 'one_click', at: h.clock.now() },
-      { ledgerId: LEDGER, source: 'preference_page', at: h.clock.now() },
-    ]);
-  });
+  it(
+    'message token: the unsubscribe token does one-click, the preference page and confirm; the track token ' + 'cannot',
+    async (t) => {
+      const h = await harness(t);
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const refused = await h.app.inject({
+        method: 'POST',
+        url: `/t/u/${message.track}`,
+        headers: form,
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      assert.equal(refused.statusCode, 400, 'a link or pixel URL from the message cannot unsubscribe');
+      assert.equal((await h.app.inject({ method: 'GET', url: `/t/u/${message.track}` })).statusCode, 400);
+      const page = await h.app.inject({ method: 'GET', url: `/t/u/${message.unsubscribe}` });
+      assert.ok(page.body.includes(`<form method="post" action="${message.unsubscribe}/confirm">`));
+      assert.equal(h.unsubscribes.length, 0);
+      const oneClick = await h.app.inject({
+        method: 'POST',
+        url: `/t/u/${message.unsubscribe}`,
+        headers: form,
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      assert.equal(oneClick.statusCode, 200);
+      const confirm = await h.app.inject({
+        method: 'POST',
+        url: `/t/u/${message.unsubscribe}/confirm`,
+        headers: form,
+        payload: 'confirm=yes',
+      });
+      assert.match(confirm.body, /You are unsubscribed/);
+      assert.deepEqual(h.unsubscribes, [
+        { ledgerId: LEDGER, source: 'one_click', at: h.clock.now() },
+        { ledgerId: LEDGER, source: 'preference_page', at: h.clock.now() },
+      ]);
+    },
+  );
 });

@@ -40,26 +40,30 @@ function sendgridBatch(s: WebhookStack, events: unknown[], timestamp = T) {
 }
 
 describe('Mailgun signature replay with other event data', () => {
-  it('a captured signature re-used for an unsubscribe of another address is refused (401 WEBHOOK_REPLAYED) and suppresses nobody', async () => {
-    const s = await createWebhookStack(db);
-    const token = 'replay-a'.padEnd(50, 'x');
-    const captured = signMailgunBody(fixture('mailgun/complained.json'), MAILGUN_KEY, T, token);
-    const first = await mailgun(s, captured);
-    assert.deepEqual(first.json(), { accepted: 1, duplicates: 0, rejected: 0, ignored: 0 });
+  it(
+    'a captured signature re-used for an unsubscribe of another address is refused (401 WEBHOOK_REPLAYED) '
+      + 'and suppresses nobody',
+    async () => {
+      const s = await createWebhookStack(db);
+      const token = 'replay-a'.padEnd(50, 'x');
+      const captured = signMailgunBody(fixture('mailgun/complained.json'), MAILGUN_KEY, T, token);
+      const first = await mailgun(s, captured);
+      assert.deepEqual(first.json(), { accepted: 1, duplicates: 0, rejected: 0, ignored: 0 });
 
-    const data = captured['event-data'] as Obj;
-    const forged = {
-      signature: captured['signature'],
-      'event-data': { ...data, id: 'forged-1', event: 'unsubscribed', recipient: 'victim@example.org' },
-    };
-    const res = await mailgun(s, forged);
-    assert.equal(res.statusCode, 401);
-    assert.equal(res.json().error, 'WEBHOOK_REPLAYED');
-    assert.equal(await s.isSuppressed('victim@example.org'), false);
-    // the exact same request again is Mailgun redelivering (a lost answer): it changes nothing
-    assert.deepEqual((await mailgun(s, captured)).json(), { accepted: 0, duplicates: 1, rejected: 0, ignored: 0 });
-    assert.equal(await s.refusedCount('mailgun', 'WEBHOOK_REPLAYED'), 1);
-  });
+      const data = captured['event-data'] as Obj;
+      const forged = {
+        signature: captured['signature'],
+        'event-data': { ...data, id: 'forged-1', event: 'unsubscribed', recipient: 'victim@example.org' },
+      };
+      const res = await mailgun(s, forged);
+      assert.equal(res.statusCode, 401);
+      assert.equal(res.json().error, 'WEBHOOK_REPLAYED');
+      assert.equal(await s.isSuppressed('victim@example.org'), false);
+      // the exact same request again is Mailgun redelivering (a lost answer): it changes nothing
+      assert.deepEqual((await mailgun(s, captured)).json(), { accepted: 0, duplicates: 1, rejected: 0, ignored: 0 });
+      assert.equal(await s.refusedCount('mailgun', 'WEBHOOK_REPLAYED'), 1);
+    },
+  );
   it('timestamps are bounded both ways, and keys are pruned once their signatures are stale', async () => {
     const s = await createWebhookStack(db);
     const future = await mailgun(

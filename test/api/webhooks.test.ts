@@ -124,19 +124,22 @@ describe('POST /webhooks/sendgrid', () => {
       h.ingested[0]?.map((e) => e.sourceId),
     );
   });
-  it('answers 401 with the reason for a tampered body, dead-letters it, and still serves the next request', async (t) => {
-    const h = await harness(t);
-    const body = JSON.stringify(fixture('sendgrid/mixed-batch-with-unknown-event.json'));
-    const req = sendgridRequest(body);
-    const bad = await h.app.inject({ ...req, payload: body.replace('alice@', 'mallory@') });
-    assert.equal(bad.statusCode, 401);
-    assert.equal(bad.json().error, 'WEBHOOK_SIGNATURE_INVALID');
-    assert.match(bad.json().message, /^bad signature/);
-    assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid.refused');
-    assert.equal(h.ingested.length, 0);
-    const good = await h.app.inject(req);
-    assert.equal(good.statusCode, 200);
-  });
+  it(
+    'answers 401 with the reason for a tampered body, ' + 'dead-letters it, and still serves the next request',
+    async (t) => {
+      const h = await harness(t);
+      const body = JSON.stringify(fixture('sendgrid/mixed-batch-with-unknown-event.json'));
+      const req = sendgridRequest(body);
+      const bad = await h.app.inject({ ...req, payload: body.replace('alice@', 'mallory@') });
+      assert.equal(bad.statusCode, 401);
+      assert.equal(bad.json().error, 'WEBHOOK_SIGNATURE_INVALID');
+      assert.match(bad.json().message, /^bad signature/);
+      assert.equal(h.deadLetters[0]?.stage, 'webhook.sendgrid.refused');
+      assert.equal(h.ingested.length, 0);
+      const good = await h.app.inject(req);
+      assert.equal(good.statusCode, 200);
+    },
+  );
   it('answers 401 for missing headers and a stale timestamp', async (t) => {
     const h = await harness(t);
     const missing = await h.app.inject({

@@ -100,38 +100,41 @@ describe('audience attacks through the API', () => {
     app.adminServer.inject({ method: 'POST', url, headers: auth, payload: body as Record<string, unknown> });
   const get = (url: string) => app.adminServer.inject({ method: 'GET', url, headers: auth });
 
-  it('CSV paths outside the directories are refused at validate and create, with nothing of the file in the answer', async () => {
-    const secretFile = join(dataDir, 'tracking-secret');
-    assert.ok(readFileSync(secretFile, 'utf8').length > 10, 'the app generated its tracking secret');
-    symlinkSync(outside, join(allowed, 'link.csv'));
-    const attacks: { path: string; delimiter?: string; target: string }[] = [
-      { path: '/proc/self/environ', delimiter: '\u0000', target: '/proc/self/environ' },
-      { path: '/proc/self/environ', delimiter: '\t', target: '/proc/self/environ' },
-      { path: '/etc/passwd', delimiter: ':', target: '/etc/passwd' },
-      { path: '/etc/shadow', delimiter: ':', target: '/etc/shadow' },
-      { path: '../../../../../../../etc/passwd', delimiter: ':', target: '/etc/passwd' },
-      { path: '../tracking-secret', target: secretFile },
-      { path: secretFile, target: secretFile },
-      { path: 'link.csv', target: outside },
-    ];
-    for (const a of attacks) {
-      const audience = {
-        source: 'csv',
-        path: a.path,
-        mapping: CSV_MAPPING,
-        ...(a.delimiter === undefined ? {} : { delimiter: a.delimiter }),
-      };
-      const v = await post('/v1/campaigns/validate', { ...demoCampaign(), audience });
-      assert.equal(v.statusCode, 200);
-      assert.equal(v.json().ok, false, a.path);
-      if (a.delimiter !== '\u0000') assert.match(v.body, /AUDIENCE_PATH_NOT_ALLOWED|is not allowed/, a.path);
-      const c = await post('/v1/campaigns', { ...demoCampaign(), audience });
-      assert.equal(c.statusCode, 400, `${a.path}: ${c.body}`);
-      assert.equal(c.json().error, a.delimiter === '\u0000' ? 'VALIDATION_FAILED' : 'AUDIENCE_PATH_NOT_ALLOWED');
-      assert.deepEqual(linesOf(a.target, v.body + c.body), [], `${a.path} leaked`);
-    }
-    assert.deepEqual(linesOf(secretFile, logLines.join('\n')), []);
-  });
+  it(
+    'CSV paths outside the directories are refused at validate and create, with nothing of the file in the ' + 'answer',
+    async () => {
+      const secretFile = join(dataDir, 'tracking-secret');
+      assert.ok(readFileSync(secretFile, 'utf8').length > 10, 'the app generated its tracking secret');
+      symlinkSync(outside, join(allowed, 'link.csv'));
+      const attacks: { path: string; delimiter?: string; target: string }[] = [
+        { path: '/proc/self/environ', delimiter: '\u0000', target: '/proc/self/environ' },
+        { path: '/proc/self/environ', delimiter: '\t', target: '/proc/self/environ' },
+        { path: '/etc/passwd', delimiter: ':', target: '/etc/passwd' },
+        { path: '/etc/shadow', delimiter: ':', target: '/etc/shadow' },
+        { path: '../../../../../../../etc/passwd', delimiter: ':', target: '/etc/passwd' },
+        { path: '../tracking-secret', target: secretFile },
+        { path: secretFile, target: secretFile },
+        { path: 'link.csv', target: outside },
+      ];
+      for (const a of attacks) {
+        const audience = {
+          source: 'csv',
+          path: a.path,
+          mapping: CSV_MAPPING,
+          ...(a.delimiter === undefined ? {} : { delimiter: a.delimiter }),
+        };
+        const v = await post('/v1/campaigns/validate', { ...demoCampaign(), audience });
+        assert.equal(v.statusCode, 200);
+        assert.equal(v.json().ok, false, a.path);
+        if (a.delimiter !== '\u0000') assert.match(v.body, /AUDIENCE_PATH_NOT_ALLOWED|is not allowed/, a.path);
+        const c = await post('/v1/campaigns', { ...demoCampaign(), audience });
+        assert.equal(c.statusCode, 400, `${a.path}: ${c.body}`);
+        assert.equal(c.json().error, a.delimiter === '\u0000' ? 'VALIDATION_FAILED' : 'AUDIENCE_PATH_NOT_ALLOWED');
+        assert.deepEqual(linesOf(a.target, v.body + c.body), [], `${a.path} leaked`);
+      }
+      assert.deepEqual(linesOf(secretFile, logLines.join('\n')), []);
+    },
+  );
 
   it('a CSV swapped for a symlink out after creation fails the campaign at select, leaking nothing', async () => {
     const path = join(allowed, 'swapped.csv');

@@ -37,7 +37,9 @@ describe('chaos: SIGKILL the blast worker mid-campaign', async () => {
     timeout: 240_000,
   }, async (t) => {
     const schema = uniqueName('chaos');
-    const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema},public`)}`;
+    const url =
+      `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes('?') ? '&' : '?'}options=`
+      + `${encodeURIComponent(`-c search_path=${schema},public`)}`;
     const db = await createPostgresDb({ url: TEST_DATABASE_URL, schema });
     await migrate(db);
     const sink = await startSmtpSink();

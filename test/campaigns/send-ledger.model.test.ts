@@ -302,7 +302,8 @@ function checkStep(real: Real, before: Map<string, Row>, afterRows: Map<string, 
       const now = a?.state ?? 'absent';
       if (!allowed.includes(now))
         real.violations.push(
-          `${r.id}: ${b?.state ?? 'absent'} → ${now} with [${events.join(', ')}] in ${JSON.stringify(step)}; allowed ${allowed.join(' | ')}`,
+          `${r.id}: ${b?.state ?? 'absent'} → ${now} with [${events.join(', ')}] in `
+            + `${JSON.stringify(step)}; allowed ${allowed.join(' | ')}`,
         );
       if (a !== undefined && b !== undefined && a.attempts < b.attempts)
         real.violations.push(`${r.id}: claim number went back from ${b.attempts} to ${a.attempts}`);
@@ -546,31 +547,47 @@ for (const tdb of await testDatabases()) {
   describe(`send ledger model on ${tdb.label}`, { skip: tdb.skip }, () => {
     after(() => tdb.close(true));
     for (const mode of ['before-final-dot', 'before-request'] as const) {
-      it(`${tdb.label}, ${mode}: claims, crashes, slow workers, outages and outcomes leave every recipient final, sent at most once`, async () => {
-        const raw = await tdb.open();
-        await fc.assert(
-          fc.asyncProperty(commandsArb, (cmds) => runSequence(raw, mode, cmds)),
-          { numRuns: tdb.label === 'pglite' ? 50 : 15, seed: SEED, includeErrorInReport: true },
-        );
-      });
+      it(
+        `${tdb.label}, ${mode}: claims, crashes, slow workers, outages and outcomes leave every recipient `
+          + `final, sent at most once`,
+        async () => {
+          const raw = await tdb.open();
+          await fc.assert(
+            fc.asyncProperty(commandsArb, (cmds) => runSequence(raw, mode, cmds)),
+            { numRuns: tdb.label === 'pglite' ? 50 : 15, seed: SEED, includeErrorInReport: true },
+          );
+        },
+      );
 
       // counterexamples the property found, kept as plain cases
-      it(`${tdb.label}, ${mode}: a claim whose answer an outage lost is taken over by the chunk redelivered at once`, async () => {
-        await runSequence(await tdb.open(), mode, [deliverCommand(0, ['accept'], lostClaimReply)]);
-      });
-      it(`${tdb.label}, ${mode}: a slow worker overtaken by the redelivered chunk sends nothing twice and its late answers still count`, async () => {
-        await runSequence(await tdb.open(), mode, [
-          deliverCommand(0, ['permanent', 'accept'], { kind: 'pause', point: 'after-claim', at: 0 }),
-          deliverCommand(0, ['accept'], { kind: 'none' }),
-          resumeCommand(0),
-        ]);
-      });
-      it(`${tdb.label}, ${mode}: a worker that crashed after a commit leaves that recipient in doubt and the rest sent`, async () => {
-        await runSequence(await tdb.open(), mode, [
-          deliverCommand(0, ['accept'], { kind: 'crash', point: 'after-commit', at: 1 }),
-          deliverCommand(0, ['accept'], { kind: 'none' }),
-        ]);
-      });
+      it(
+        `${tdb.label}, ${mode}: a claim whose answer an outage lost is taken over by the chunk redelivered `
+          + `at once`,
+        async () => {
+          await runSequence(await tdb.open(), mode, [deliverCommand(0, ['accept'], lostClaimReply)]);
+        },
+      );
+      it(
+        `${tdb.label}, ${mode}: a slow worker overtaken by the redelivered chunk sends nothing twice and its `
+          + `late answers still count`,
+        async () => {
+          await runSequence(await tdb.open(), mode, [
+            deliverCommand(0, ['permanent', 'accept'], { kind: 'pause', point: 'after-claim', at: 0 }),
+            deliverCommand(0, ['accept'], { kind: 'none' }),
+            resumeCommand(0),
+          ]);
+        },
+      );
+      it(
+        `${tdb.label}, ${mode}: a worker that crashed after a commit leaves that recipient in doubt and the `
+          + `rest sent`,
+        async () => {
+          await runSequence(await tdb.open(), mode, [
+            deliverCommand(0, ['accept'], { kind: 'crash', point: 'after-commit', at: 1 }),
+            deliverCommand(0, ['accept'], { kind: 'none' }),
+          ]);
+        },
+      );
     }
 
     it(`${tdb.label}: a chunk is not acknowledged while one of its recipients is held by another claim`, async () => {

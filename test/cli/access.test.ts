@@ -73,50 +73,57 @@ describe('switchyard keys and audit', () => {
     assert.match(r.stderr, /no admin API answers at http:\/\/127\.0\.0\.1:1/);
   });
 
-  it('first start creates an admin key file (0600 in a 0700 directory), never prints the key, and the CLI uses it', async (t) => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'sy-start-')), 'data');
-    const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-    delete env.SWITCHYARD_API_KEY;
-    const server = await startServerProcess(t, env);
-    const { adminUrl } = server;
-    const output = server.stdout() + server.stderr();
-    const keyFile = join(dataDir, 'admin-key');
-    assert.match(output, /Switchyard public listener on http:\/\/127\.0\.0\.1:\d+/);
-    assert.match(
-      output,
-      new RegExp(
-        `Created admin API key key_[0-9a-f]+; it is in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 0600\\)`,
-      ),
-    );
-    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
-    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
-    const key = readFileSync(keyFile, 'utf8').trim();
-    assert.match(key, KEY);
+  it(
+    'first start creates an admin key file (0600 in a 0700 directory), never prints the key, and the CLI ' + 'uses it',
+    async (t) => {
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'sy-start-')), 'data');
+      const env: NodeJS.ProcessEnv = { ...process.env, SWITCHYARD_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+      delete env.SWITCHYARD_API_KEY;
+      const server = await startServerProcess(t, env);
+      const { adminUrl } = server;
+      const output = server.stdout() + server.stderr();
+      const keyFile = join(dataDir, 'admin-key');
+      assert.match(output, /Switchyard public listener on http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(
+        output,
+        new RegExp(
+          `Created admin API key key_[0-9a-f]+; it is in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `
+            + `\\(mode 0600\\)`,
+        ),
+      );
+      assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+      assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+      const key = readFileSync(keyFile, 'utf8').trim();
+      assert.match(key, KEY);
 
-    // the second command of "npm start, then npx switchyard campaign …": no key handling by hand
-    const list = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
-    assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(JSON.parse(list.stdout), { campaigns: [] });
-    const noKey = run(['campaign', 'list', '--url', adminUrl], {
-      SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')),
-    });
-    assert.equal(noKey.code, 1);
-    assert.match(noKey.stderr, /UNAUTHENTICATED: no API key: set SWITCHYARD_API_KEY, or run `npm start` once/);
+      // the second command of "npm start, then npx switchyard campaign …": no key handling by hand
+      const list = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(JSON.parse(list.stdout), { campaigns: [] });
+      const noKey = run(['campaign', 'list', '--url', adminUrl], {
+        SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')),
+      });
+      assert.equal(noKey.code, 1);
+      assert.match(noKey.stderr, /UNAUTHENTICATED: no API key: set SWITCHYARD_API_KEY, or run `npm start` once/);
 
-    // the server holds the embedded store: key and audit commands go through its admin API
-    const viaApi = { SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_ADMIN_PORT: new URL(adminUrl).port };
-    const created = run(['keys', 'create', '--role', 'analyst', '--name', 'bob'], viaApi);
-    assert.equal(created.code, 0, created.stderr);
-    assert.match(created.stdout.trimEnd().split('\n').pop()!, KEY);
-    const audit = run(['audit', 'list', '--limit', '5'], viaApi);
-    assert.equal(audit.code, 0, audit.stderr);
-    assert.match(
-      audit.stdout,
-      /local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1/,
-    );
+      // the server holds the embedded store: key and audit commands go through its admin API
+      const viaApi = { SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_ADMIN_PORT: new URL(adminUrl).port };
+      const created = run(['keys', 'create', '--role', 'analyst', '--name', 'bob'], viaApi);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout.trimEnd().split('\n').pop()!, KEY);
+      const audit = run(['audit', 'list', '--limit', '5'], viaApi);
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.match(
+        audit.stdout,
+        new RegExp(
+          String.raw`local-admin \(key_[0-9a-f]+\)\tadmin\tPOST \/v1\/keys`
+            + String.raw`\t\{"keyId":"key_[0-9a-f]+","role":"analyst"\}\t201\t127\.0\.0\.1`,
+        ),
+      );
 
-    await server.stop('SIGTERM');
-    const everything = server.stdout() + server.stderr();
-    assert.equal(everything.includes(key), false, 'the key is in no log line and no output');
-  });
+      await server.stop('SIGTERM');
+      const everything = server.stdout() + server.stderr();
+      assert.equal(everything.includes(key), false, 'the key is in no log line and no output');
+    },
+  );
 });

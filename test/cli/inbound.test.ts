@@ -63,27 +63,30 @@ describe('bounce classify', () => {
     );
   });
 
-  it('a missing or unparsable file gives a not_bounce line with error; the rest still run; exit 1 (child process)', () => {
-    const good = fx('qmail/text-bounce-no-mailbox-5-1-1.eml');
-    const missing = fx('does-not-exist.eml');
-    const r = runCli(['bounce', 'classify', missing, good]);
-    assert.equal(r.status, 1, r.stderr);
-    const out = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.equal(out.length, 2);
-    assert.equal(out[0]?.file, missing);
-    assert.equal(out[0]?.kind, 'not_bounce');
-    assert.match(String(out[0]?.error), /^cannot read file: ENOENT/);
-    assert.deepEqual(out[1], {
-      file: good,
-      recipient: 'kim@example.net',
-      kind: 'hard_bounce',
-      reason: 'userunknown',
-      status: '5.1.1',
-    });
-  });
+  it(
+    'a missing or unparsable file gives a not_bounce line with error; the rest still run; exit 1 (child ' + 'process)',
+    () => {
+      const good = fx('qmail/text-bounce-no-mailbox-5-1-1.eml');
+      const missing = fx('does-not-exist.eml');
+      const r = runCli(['bounce', 'classify', missing, good]);
+      assert.equal(r.status, 1, r.stderr);
+      const out = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(out.length, 2);
+      assert.equal(out[0]?.file, missing);
+      assert.equal(out[0]?.kind, 'not_bounce');
+      assert.match(String(out[0]?.error), /^cannot read file: ENOENT/);
+      assert.deepEqual(out[1], {
+        file: good,
+        recipient: 'kim@example.net',
+        kind: 'hard_bounce',
+        reason: 'userunknown',
+        status: '5.1.1',
+      });
+    },
+  );
 
   it('an invalid message names the problem; exit 0 when every file parsed (in-process program)', async () => {
     const out: string[] = [];

@@ -45,14 +45,16 @@ describe('switchyard webhooks verify', () => {
       '--body-file',
       sgBody,
       '--header',
-      'X-Twilio-Email-Event-Webhook-Signature: MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=',
+      'X-Twilio-Email-Event-Webhook-Signature: MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a'
+        + '8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=',
       '--header',
       'X-Twilio-Email-Event-Webhook-Timestamp: 1588788367',
       '--now',
       '2020-05-06T18:06:07Z',
     ];
     const sgKey =
-      'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==';
+      'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvF'
+      + 'YPAZFceEu/1FwCM/QmGUhA==';
     // … and a locally signed request with the key as a PEM file.
     const signer = createSendgridSigner();
     const sgBody2 = file('sg2.json', '[]');

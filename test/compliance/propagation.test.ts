@@ -191,36 +191,39 @@ describe('suppression propagation', () => {
     assert.deepEqual([gaveUp.status, gaveUp.attempts, gaveUp.nextAttemptAt], ['failed', 3, null]);
   });
 
-  it('a permanent failure of a batch tries each address alone, so one bad address does not hold back the rest', async () => {
-    const clock = createManualClock();
-    const good = `good.${unique()}@example.com`;
-    const bad = `bad.${unique()}@example.com`;
-    const picky = scriptedSink(`picky-${unique()}`, []);
-    picky.suppress = async (items) => {
-      picky.calls.push(items.map((i) => i.email));
-      if (items.some((i) => i.email === bad))
-        throw new SwitchyardError('VALIDATION_FAILED', 'address refused by vendor');
-      return { confirmed: items.map((i) => i.email) };
-    };
-    const deps: PropagationDeps = { db, clock, log, sinks: [picky] };
-    const handler = propagationStage(deps).consumers[0]!.handler as unknown as (m: unknown) => Promise<void>;
-    for (const email of [good, bad])
-      await handler({
-        payload: {
-          email,
-          reason: 'bounced_hard',
-          source: 't',
-          contactId: null,
-          campaignId: null,
-          at: clock.now().toISOString(),
-        },
-      });
-    assert.equal(await propagateDue(deps), 2);
-    assert.equal(picky.calls.length, 3);
-    assert.equal((await getSuppressionStatus(db, good)).systems[0]?.status, 'confirmed');
-    const s = (await getSuppressionStatus(db, bad)).systems[0]!;
-    assert.deepEqual([s.status, s.lastError], ['failed', 'VALIDATION_FAILED: address refused by vendor']);
-  });
+  it(
+    'a permanent failure of a batch tries each address ' + 'alone, so one bad address does not hold back the rest',
+    async () => {
+      const clock = createManualClock();
+      const good = `good.${unique()}@example.com`;
+      const bad = `bad.${unique()}@example.com`;
+      const picky = scriptedSink(`picky-${unique()}`, []);
+      picky.suppress = async (items) => {
+        picky.calls.push(items.map((i) => i.email));
+        if (items.some((i) => i.email === bad))
+          throw new SwitchyardError('VALIDATION_FAILED', 'address refused by vendor');
+        return { confirmed: items.map((i) => i.email) };
+      };
+      const deps: PropagationDeps = { db, clock, log, sinks: [picky] };
+      const handler = propagationStage(deps).consumers[0]!.handler as unknown as (m: unknown) => Promise<void>;
+      for (const email of [good, bad])
+        await handler({
+          payload: {
+            email,
+            reason: 'bounced_hard',
+            source: 't',
+            contactId: null,
+            campaignId: null,
+            at: clock.now().toISOString(),
+          },
+        });
+      assert.equal(await propagateDue(deps), 2);
+      assert.equal(picky.calls.length, 3);
+      assert.equal((await getSuppressionStatus(db, good)).systems[0]?.status, 'confirmed');
+      const s = (await getSuppressionStatus(db, bad)).systems[0]!;
+      assert.deepEqual([s.status, s.lastError], ['failed', 'VALIDATION_FAILED: address refused by vendor']);
+    },
+  );
 
   it('the loop propagates on the clock until aborted', async () => {
     const clock = createManualClock();

@@ -49,33 +49,40 @@ describe('checkEmailAddress', () => {
     assert.equal(checkEmailAddress(`a@${'b'.repeat(64)}.y`).ok, false);
     assert.equal(checkEmailAddress(`a@${Array.from({ length: 50 }, () => 'abcd').join('.')}.com`).ok, false);
   });
-  it('property: an accepted address has no control character, whitespace or angle bracket, is ≤ 254 long and is a fixed point', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(fc.emailAddress(), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 })),
-        (s) => {
+  it(
+    'property: an accepted address has no control character, whitespace or angle bracket, is ≤ 254 long and '
+      + 'is a fixed point',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.emailAddress(), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 })),
+          (s) => {
+            const r = checkEmailAddress(s);
+            if (!r.ok) return;
+            assert.ok(r.address.length <= 254);
+            assert.doesNotMatch(r.address, /[\u0000-\u001f\u007f\s<>"]/);
+            assert.deepEqual(checkEmailAddress(r.address), r);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    },
+  );
+  it(
+    'property: addresses fast-check generates per RFC are accepted unless over-long, with the domain ' + 'lowercased',
+    () => {
+      fc.assert(
+        fc.property(fc.emailAddress(), (s) => {
           const r = checkEmailAddress(s);
-          if (!r.ok) return;
-          assert.ok(r.address.length <= 254);
-          assert.doesNotMatch(r.address, /[\u0000-\u001f\u007f\s<>"]/);
-          assert.deepEqual(checkEmailAddress(r.address), r);
-        },
-      ),
-      { numRuns: 2000 },
-    );
-  });
-  it('property: addresses fast-check generates per RFC are accepted unless over-long, with the domain lowercased', () => {
-    fc.assert(
-      fc.property(fc.emailAddress(), (s) => {
-        const r = checkEmailAddress(s);
-        const [, domain] = /@([^@]+)$/.exec(s)!;
-        if (s.length > 254 || s.indexOf('@') > 64 || /(^|\.)[0-9]+$/.test(domain!)) return;
-        assert.equal(r.ok, true, s);
-        assert.ok(r.ok && r.address.endsWith(`@${domain!.toLowerCase()}`));
-      }),
-      { numRuns: 1000 },
-    );
-  });
+          const [, domain] = /@([^@]+)$/.exec(s)!;
+          if (s.length > 254 || s.indexOf('@') > 64 || /(^|\.)[0-9]+$/.test(domain!)) return;
+          assert.equal(r.ok, true, s);
+          assert.ok(r.ok && r.address.endsWith(`@${domain!.toLowerCase()}`));
+        }),
+        { numRuns: 1000 },
+      );
+    },
+  );
   it('problems never contain the address', () => {
     // The marker keeps a short input from matching a fixed phrase ("co" in "control") by chance.
     fc.assert(

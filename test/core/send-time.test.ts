@@ -86,7 +86,8 @@ describe('bestSendTime', () => {
     const plan = planSendTime({ contact: few, segment, global }, { tz: 'Europe/Berlin', earliest });
     assert.deepEqual([plan.source, plan.at.toISOString()], ['segment', '2026-03-10T11:00:00.000Z']);
     assert.equal(planSendTime({ contact: few }, { tz: 'Europe/Berlin', earliest }).source, 'none');
-    assert.equal(planSendTime({}, { tz: 'Europe/Berlin', earliest }).at.getTime(), earliest.getTime()); // no data: at once
+    // no data: at once
+    assert.equal(planSendTime({}, { tz: 'Europe/Berlin', earliest }).at.getTime(), earliest.getTime());
   });
 
   it('keeps out of quiet hours, inside the send window, and can spread inside the hour', () => {

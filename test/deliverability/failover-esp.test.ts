@@ -27,47 +27,51 @@ function pair() {
 }
 
 describe('failover ESP', () => {
-  it('routes to the secondary after the primary fails, never sends one message through both, and returns after the cool-down', async () => {
-    const { clock, primary, secondary, esp, switches } = pair();
-    const batch1 = [aMessage(), aMessage()];
-    assert.ok((await esp.sendBatch(batch1)).every((r) => r.ok));
-    assert.equal(esp.name, 'sandbox');
-    assert.equal(esp.active(), 'primary');
+  it(
+    'routes to the secondary after the primary fails, never sends one message through both, and returns '
+      + 'after the cool-down',
+    async () => {
+      const { clock, primary, secondary, esp, switches } = pair();
+      const batch1 = [aMessage(), aMessage()];
+      assert.ok((await esp.sendBatch(batch1)).every((r) => r.ok));
+      assert.equal(esp.name, 'sandbox');
+      assert.equal(esp.active(), 'primary');
 
-    primary.failNext(2);
-    const failed = [[aMessage(), aMessage()], [aMessage()]];
-    for (const b of failed) {
-      const res = await esp.sendBatch(b);
-      assert.ok(
-        res.every((r) => !r.ok && r.error.code === 'ESP_UNAVAILABLE' && r.error.retryable),
-        'a failed attempt is returned failed and retryable',
+      primary.failNext(2);
+      const failed = [[aMessage(), aMessage()], [aMessage()]];
+      for (const b of failed) {
+        const res = await esp.sendBatch(b);
+        assert.ok(
+          res.every((r) => !r.ok && r.error.code === 'ESP_UNAVAILABLE' && r.error.retryable),
+          'a failed attempt is returned failed and retryable',
+        );
+      }
+      assert.equal(esp.active(), 'secondary');
+      // the send stage's chunk retry: the same messages now go to the secondary
+      for (const b of failed) assert.ok((await esp.sendBatch(b)).every((r) => r.ok));
+      const fresh = [aMessage()];
+      assert.ok((await esp.sendBatch(fresh)).every((r) => r.ok));
+
+      const inPrimary = new Set(primary.outbox().map((m) => m.messageId));
+      const inSecondary = new Set(secondary.outbox().map((m) => m.messageId));
+      assert.deepEqual(
+        [...inPrimary].filter((id) => inSecondary.has(id)),
+        [],
+        'no message in both outboxes',
       );
-    }
-    assert.equal(esp.active(), 'secondary');
-    // the send stage's chunk retry: the same messages now go to the secondary
-    for (const b of failed) assert.ok((await esp.sendBatch(b)).every((r) => r.ok));
-    const fresh = [aMessage()];
-    assert.ok((await esp.sendBatch(fresh)).every((r) => r.ok));
+      assert.deepEqual([...inSecondary].sort(), [...failed.flat(), ...fresh].map((m) => m.messageId).sort());
+      assert.deepEqual([...inPrimary].sort(), batch1.map((m) => m.messageId).sort());
 
-    const inPrimary = new Set(primary.outbox().map((m) => m.messageId));
-    const inSecondary = new Set(secondary.outbox().map((m) => m.messageId));
-    assert.deepEqual(
-      [...inPrimary].filter((id) => inSecondary.has(id)),
-      [],
-      'no message in both outboxes',
-    );
-    assert.deepEqual([...inSecondary].sort(), [...failed.flat(), ...fresh].map((m) => m.messageId).sort());
-    assert.deepEqual([...inPrimary].sort(), batch1.map((m) => m.messageId).sort());
-
-    await clock.advance(59_999);
-    assert.equal(esp.active(), 'secondary');
-    await clock.advance(1);
-    assert.equal(esp.active(), 'primary');
-    const later = aMessage();
-    assert.ok((await esp.sendBatch([later])).every((r) => r.ok));
-    assert.ok(primary.outbox().some((m) => m.messageId === later.messageId));
-    assert.deepEqual(switches, ['secondary', 'primary']);
-  });
+      await clock.advance(59_999);
+      assert.equal(esp.active(), 'secondary');
+      await clock.advance(1);
+      assert.equal(esp.active(), 'primary');
+      const later = aMessage();
+      assert.ok((await esp.sendBatch([later])).every((r) => r.ok));
+      assert.ok(primary.outbox().some((m) => m.messageId === later.messageId));
+      assert.deepEqual(switches, ['secondary', 'primary']);
+    },
+  );
 
   it('one failure below the threshold, or a partial failure, does not switch', async () => {
     const { primary, esp } = pair();

@@ -19,55 +19,60 @@ const key: SendKey = {
 };
 
 describe('governor against a deferring receiver', () => {
-  it('converges to >= 90% of the hidden rate with < 5% deferred, and backs off within seconds when it drops', async (t) => {
-    const clock = createManualClock();
-    const alerts: GovernorAlert[] = [];
-    const gov = createGovernor({ clock, onAlert: (a) => alerts.push(a) }, {});
-    const receiver = createDeferringReceiver({ ratePerSec: 200, start: clock.now() });
-    const sender = startSimulatedSender(gov, receiver, key, () => clock.now());
+  it(
+    'converges to >= 90% of the hidden rate with < 5% ' + 'deferred, and backs off within seconds when it drops',
+    async (t) => {
+      const clock = createManualClock();
+      const alerts: GovernorAlert[] = [];
+      const gov = createGovernor({ clock, onAlert: (a) => alerts.push(a) }, {});
+      const receiver = createDeferringReceiver({ ratePerSec: 200, start: clock.now() });
+      const sender = startSimulatedSender(gov, receiver, key, () => clock.now());
 
-    await clock.advance(0); // let the sender start waiting before time moves
-    await clock.advance(120_000); // ramp-up from the default 50/s
-    const before = { ...receiver.counts };
-    await clock.advance(300_000); // five steady minutes
-    const accepted = receiver.counts.accepted - before.accepted;
-    const deferred = receiver.counts.deferred - before.deferred;
-    const achieved = accepted / 300;
-    assert.ok(achieved >= 0.9 * 200, `achieved ${achieved}/s, want >= 180/s`);
-    assert.ok(deferred / (accepted + deferred) < 0.05, `deferred ${deferred} of ${accepted + deferred}`);
-    t.diagnostic(
-      `steady: ${achieved.toFixed(1)}/s of 200, deferred ${((100 * deferred) / (accepted + deferred)).toFixed(2)}%`,
-    );
+      await clock.advance(0); // let the sender start waiting before time moves
+      await clock.advance(120_000); // ramp-up from the default 50/s
+      const before = { ...receiver.counts };
+      await clock.advance(300_000); // five steady minutes
+      const accepted = receiver.counts.accepted - before.accepted;
+      const deferred = receiver.counts.deferred - before.deferred;
+      const achieved = accepted / 300;
+      assert.ok(achieved >= 0.9 * 200, `achieved ${achieved}/s, want >= 180/s`);
+      assert.ok(deferred / (accepted + deferred) < 0.05, `deferred ${deferred} of ${accepted + deferred}`);
+      t.diagnostic(
+        `steady: ${achieved.toFixed(1)}/s of 200, deferred ${((100 * deferred) / (accepted + deferred)).toFixed(2)}%`,
+      );
 
-    receiver.setHiddenRate(50, clock.now());
-    const dropAt = clock.now().getTime();
-    await clock.advance(5_000);
-    const group = gov.status().receivingGroups.find((g) => g.scope.receivingGroup === 'google');
-    assert.ok(
-      group !== undefined && group.ratePerSec !== null && group.ratePerSec <= 60,
-      `rate after 5 s: ${group?.ratePerSec}`,
-    );
-    const reduced = alerts.filter((a) => a.kind === 'rate_reduced' && a.at.getTime() >= dropAt);
-    assert.ok(
-      reduced.length >= 1 && reduced[0]!.at.getTime() - dropAt <= 2_000,
-      'first reduction within 2 s of the drop',
-    );
+      receiver.setHiddenRate(50, clock.now());
+      const dropAt = clock.now().getTime();
+      await clock.advance(5_000);
+      const group = gov.status().receivingGroups.find((g) => g.scope.receivingGroup === 'google');
+      assert.ok(
+        group !== undefined && group.ratePerSec !== null && group.ratePerSec <= 60,
+        `rate after 5 s: ${group?.ratePerSec}`,
+      );
+      const reduced = alerts.filter((a) => a.kind === 'rate_reduced' && a.at.getTime() >= dropAt);
+      assert.ok(
+        reduced.length >= 1 && reduced[0]!.at.getTime() - dropAt <= 2_000,
+        'first reduction within 2 s of the drop',
+      );
 
-    const mid = { ...receiver.counts };
-    await clock.advance(120_000);
-    const acc2 = receiver.counts.accepted - mid.accepted;
-    const def2 = receiver.counts.deferred - mid.deferred;
-    assert.ok(acc2 / 120 >= 0.9 * 50, `achieved ${acc2 / 120}/s after the drop`);
-    assert.ok(def2 / (acc2 + def2) < 0.05, `deferred ${def2} of ${acc2 + def2} after the drop`);
-    t.diagnostic(
-      `after drop: rate ${group.ratePerSec}/s at +5 s, first reduction +${reduced[0]!.at.getTime() - dropAt} ms, then ${(acc2 / 120).toFixed(1)}/s of 50, deferred ${((100 * def2) / (acc2 + def2)).toFixed(2)}%`,
-    );
+      const mid = { ...receiver.counts };
+      await clock.advance(120_000);
+      const acc2 = receiver.counts.accepted - mid.accepted;
+      const def2 = receiver.counts.deferred - mid.deferred;
+      assert.ok(acc2 / 120 >= 0.9 * 50, `achieved ${acc2 / 120}/s after the drop`);
+      assert.ok(def2 / (acc2 + def2) < 0.05, `deferred ${def2} of ${acc2 + def2} after the drop`);
+      t.diagnostic(
+        `after drop: rate ${group.ratePerSec}/s at +5 s, first reduction `
+          + `+${reduced[0]!.at.getTime() - dropAt} ms, then ${(acc2 / 120).toFixed(1)}/s of 50, deferred `
+          + `${((100 * def2) / (acc2 + def2)).toFixed(2)}%`,
+      );
 
-    sender.stop();
-    await clock.advance(1);
-    await sender.done;
-    assert.equal(clock.pending(), 0);
-  });
+      sender.stop();
+      await clock.advance(1);
+      await sender.done;
+      assert.equal(clock.pending(), 0);
+    },
+  );
 });
 
 describe('governor and a complaint spike', () => {

@@ -28,7 +28,8 @@ describe('link tags', () => {
   it('takes utm_campaign, utm_content, host and path segments; skips ids and extensions', () => {
     assert.deepEqual(
       linkTags(
-        'https://www.Shop.example.com/Products/Running-Shoes/12345/spring.html?utm_campaign=Spring-Sale&utm_content=hero%20button&utm_source=email',
+        'https://www.Shop.example.com/Products/Running-Shoes/12345/spring.html?utm_campaign=Spring-Sale&utm'
+          + '_content=hero%20button&utm_source=email',
       ),
       [
         'utm_campaign:spring-sale',
@@ -62,88 +63,96 @@ describe('link tags', () => {
 });
 
 describe('clicks stage', () => {
-  it('publishes one link.clicked per human click with a contact (deterministic id); redelivery republishes nothing new', async () => {
-    const clock = createManualClock();
-    const bus = createPostgresLogBus({ db, clock });
-    const ingest = createIngest({ db, bus, clock });
-    const at = clock.now();
-    const url = 'https://shop.example.com/pricing?utm_campaign=q2&utm_content=cta';
-    await ingest([
-      {
-        type: 'clicked',
-        sourceId: 'tracking:click-1',
-        provider: 'tracking',
-        occurredAt: at,
-        contactId: 'c1',
-        campaignId: 'cmp1',
-        email: 'a@example.com',
-        url,
-        raw: null,
-      },
-      {
-        type: 'clicked',
-        sourceId: 'tracking:click-2',
-        provider: 'tracking',
-        occurredAt: at,
-        contactId: 'c1',
-        campaignId: 'cmp1',
-        email: 'a@example.com',
-        url,
-        isMachine: true,
-        raw: null,
-      },
-      {
-        type: 'clicked',
-        sourceId: 'tracking:click-3',
-        provider: 'tracking',
-        occurredAt: at,
-        email: 'b@example.com',
-        url,
-        raw: null,
-      },
-      {
-        type: 'opened',
-        sourceId: 'tracking:open-1',
-        provider: 'tracking',
-        occurredAt: at,
-        contactId: 'c1',
-        campaignId: 'cmp1',
-        raw: null,
-      },
-    ]);
-    const stage = clicksStage({ bus });
-    const handler = stage.consumers[0]!.handler as unknown as (
-      m: Delivery<ReactionBatch>,
-      ctx: { signal: AbortSignal },
-    ) => Promise<void>;
-    const seen: Delivery<ReactionBatch>[] = [];
-    const consumer = createConsumer<ReactionBatch>({ bus, clock, log }, stage.consumers[0]!.options, async (m, ctx) => {
-      seen.push(m);
-      await handler(m, ctx);
-    });
-    assert.equal(await consumer.runOnce(), 1);
-    await handler(seen[0]!, { signal: new AbortController().signal }); // a redelivery
+  it(
+    'publishes one link.clicked per human click with a contact (deterministic id); redelivery republishes '
+      + 'nothing new',
+    async () => {
+      const clock = createManualClock();
+      const bus = createPostgresLogBus({ db, clock });
+      const ingest = createIngest({ db, bus, clock });
+      const at = clock.now();
+      const url = 'https://shop.example.com/pricing?utm_campaign=q2&utm_content=cta';
+      await ingest([
+        {
+          type: 'clicked',
+          sourceId: 'tracking:click-1',
+          provider: 'tracking',
+          occurredAt: at,
+          contactId: 'c1',
+          campaignId: 'cmp1',
+          email: 'a@example.com',
+          url,
+          raw: null,
+        },
+        {
+          type: 'clicked',
+          sourceId: 'tracking:click-2',
+          provider: 'tracking',
+          occurredAt: at,
+          contactId: 'c1',
+          campaignId: 'cmp1',
+          email: 'a@example.com',
+          url,
+          isMachine: true,
+          raw: null,
+        },
+        {
+          type: 'clicked',
+          sourceId: 'tracking:click-3',
+          provider: 'tracking',
+          occurredAt: at,
+          email: 'b@example.com',
+          url,
+          raw: null,
+        },
+        {
+          type: 'opened',
+          sourceId: 'tracking:open-1',
+          provider: 'tracking',
+          occurredAt: at,
+          contactId: 'c1',
+          campaignId: 'cmp1',
+          raw: null,
+        },
+      ]);
+      const stage = clicksStage({ bus });
+      const handler = stage.consumers[0]!.handler as unknown as (
+        m: Delivery<ReactionBatch>,
+        ctx: { signal: AbortSignal },
+      ) => Promise<void>;
+      const seen: Delivery<ReactionBatch>[] = [];
+      const consumer = createConsumer<ReactionBatch>(
+        { bus, clock, log },
+        stage.consumers[0]!.options,
+        async (m, ctx) => {
+          seen.push(m);
+          await handler(m, ctx);
+        },
+      );
+      assert.equal(await consumer.runOnce(), 1);
+      await handler(seen[0]!, { signal: new AbortController().signal }); // a redelivery
 
-    const received: LinkClickedPayload[] = [];
-    const journeys = createConsumer<LinkClickedPayload>(
-      { bus, clock, log },
-      { topic: TOPICS.linkClicked, group: 'journeys-test' },
-      async (m) => {
-        assert.equal(m.id, 'clicked:tracking:click-1');
-        assert.equal(m.key, 'c1');
-        received.push(m.payload);
-      },
-    );
-    await journeys.runOnce();
-    assert.deepEqual(received, [
-      {
-        contactId: 'c1',
-        campaignId: 'cmp1',
-        url,
-        sourceId: 'tracking:click-1',
-        occurredAt: at.toISOString(),
-        tags: ['utm_campaign:q2', 'utm_content:cta', 'host:shop.example.com', 'path:pricing'],
-      },
-    ]);
-  });
+      const received: LinkClickedPayload[] = [];
+      const journeys = createConsumer<LinkClickedPayload>(
+        { bus, clock, log },
+        { topic: TOPICS.linkClicked, group: 'journeys-test' },
+        async (m) => {
+          assert.equal(m.id, 'clicked:tracking:click-1');
+          assert.equal(m.key, 'c1');
+          received.push(m.payload);
+        },
+      );
+      await journeys.runOnce();
+      assert.deepEqual(received, [
+        {
+          contactId: 'c1',
+          campaignId: 'cmp1',
+          url,
+          sourceId: 'tracking:click-1',
+          occurredAt: at.toISOString(),
+          tags: ['utm_campaign:q2', 'utm_content:cta', 'host:shop.example.com', 'path:pricing'],
+        },
+      ]);
+    },
+  );
 });

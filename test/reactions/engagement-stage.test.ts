@@ -99,57 +99,64 @@ async function storedState(contact: string) {
 }
 
 describe('engagement stage', () => {
-  it('scores human opens, clicks and replies (machine ones excluded) and matches the core formula, also for late events', async () => {
-    const { clock } = setup();
-    const c = contactId();
-    const t = clock.now();
-    const first: EngagementEvent[] = [
-      ev(c, 'opened', t),
-      ev(c, 'opened', t, true),
-      ev(c, 'clicked', new Date(t.getTime() + 1000)),
-      ev(c, 'delivered', t),
-    ];
-    const late: EngagementEvent[] = [
-      ev(c, 'replied', new Date(t.getTime() - 10 * 86_400_000)),
-      ev(c, 'clicked', new Date(t.getTime() - 3600_000), true),
-    ];
-    const toBatch = (es: EngagementEvent[]): ReactionBatch => ({
-      events: es.map((e) => ({
-        sourceId: e.sourceId,
-        type: e.type,
-        provider: e.provider,
-        occurredAt: e.occurredAt.toISOString(),
-        email: e.email ?? null,
-        messageId: null,
-        campaignId: null,
-        contactId: e.contactId ?? null,
-        isMachine: e.isMachine ?? false,
-        reason: null,
-        url: null,
-      })),
-    });
-    await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 });
-    await applyEngagementBatch(db, toBatch(late), `m:${c}:2`, clock.now(), { coalesceMs: 5000 });
-    const expected = accumulateEngagement(
-      [...first, ...late].map((e) => ({ type: e.type, occurredAt: e.occurredAt, isMachine: e.isMachine ?? false })),
-    )!;
-    const r = await storedState(c);
-    assert.ok(Math.abs(Number(r!.raw_score) - expected.raw) < 1e-9, `${r!.raw_score} vs ${expected.raw}`);
-    assert.equal(new Date(r!.last_engaged_at).getTime(), t.getTime() + 1000);
-    // same message id again: nothing changes
-    assert.deepEqual(await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 }), []);
-    assert.equal(Number((await storedState(c))!.raw_score), Number(r!.raw_score));
-    const {
-      rows: [o],
-    } = await db.query<{ score: number }>('select score from crm_engagement_outbox where contact_id = $1', [c]);
-    assert.equal(
-      Number(o!.score),
-      engagementScore(
+  it(
+    'scores human opens, clicks and replies (machine ones excluded) and matches the core formula, also for '
+      + 'late events',
+    async () => {
+      const { clock } = setup();
+      const c = contactId();
+      const t = clock.now();
+      const first: EngagementEvent[] = [
+        ev(c, 'opened', t),
+        ev(c, 'opened', t, true),
+        ev(c, 'clicked', new Date(t.getTime() + 1000)),
+        ev(c, 'delivered', t),
+      ];
+      const late: EngagementEvent[] = [
+        ev(c, 'replied', new Date(t.getTime() - 10 * 86_400_000)),
+        ev(c, 'clicked', new Date(t.getTime() - 3600_000), true),
+      ];
+      const toBatch = (es: EngagementEvent[]): ReactionBatch => ({
+        events: es.map((e) => ({
+          sourceId: e.sourceId,
+          type: e.type,
+          provider: e.provider,
+          occurredAt: e.occurredAt.toISOString(),
+          email: e.email ?? null,
+          messageId: null,
+          campaignId: null,
+          contactId: e.contactId ?? null,
+          isMachine: e.isMachine ?? false,
+          reason: null,
+          url: null,
+        })),
+      });
+      await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 });
+      await applyEngagementBatch(db, toBatch(late), `m:${c}:2`, clock.now(), { coalesceMs: 5000 });
+      const expected = accumulateEngagement(
         [...first, ...late].map((e) => ({ type: e.type, occurredAt: e.occurredAt, isMachine: e.isMachine ?? false })),
-        clock.now(),
-      ),
-    );
-  });
+      )!;
+      const r = await storedState(c);
+      assert.ok(Math.abs(Number(r!.raw_score) - expected.raw) < 1e-9, `${r!.raw_score} vs ${expected.raw}`);
+      assert.equal(new Date(r!.last_engaged_at).getTime(), t.getTime() + 1000);
+      // same message id again: nothing changes
+      assert.deepEqual(
+        await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 }),
+        [],
+      );
+      assert.equal(Number((await storedState(c))!.raw_score), Number(r!.raw_score));
+      const {
+        rows: [o],
+      } = await db.query<{ score: number }>('select score from crm_engagement_outbox where contact_id = $1', [c]);
+      assert.equal(
+        Number(o!.score),
+        engagementScore(
+          [...first, ...late].map((e) => ({ type: e.type, occurredAt: e.occurredAt, isMachine: e.isMachine ?? false })),
+          clock.now(),
+        ),
+      );
+    },
+  );
 
   it('a redelivered bus message (handler failed after applying) does not count twice', async () => {
     const { clock, bus, ingest, deps, group } = setup({ start: new Date('2026-05-01T10:00:00Z') });
@@ -225,46 +232,49 @@ describe('engagement stage', () => {
     );
   });
 
-  it('a failing CRM call postpones its rows and rethrows; the flusher loop runs on the clock until aborted', async () => {
-    const start = new Date('2026-02-01T10:00:00Z');
-    const failing = setup({ failRate: 1, start });
-    const c = contactId();
-    await applyEngagementBatch(
-      db,
-      {
-        events: [
-          {
-            sourceId: `s:${c}`,
-            type: 'replied',
-            provider: 'inbound',
-            occurredAt: failing.clock.now().toISOString(),
-            email: null,
-            messageId: null,
-            campaignId: null,
-            contactId: c,
-            isMachine: false,
-            reason: null,
-            url: null,
-          },
-        ],
-      },
-      `m:${c}`,
-      failing.clock.now(),
-      { coalesceMs: 0 },
-    );
-    await assert.rejects(flushEngagementOutbox(failing.deps), (e: SwitchyardError) => e.code === 'CRM_UNAVAILABLE');
-    const {
-      rows: [o],
-    } = await db.query<{ due_at: Date }>('select due_at from crm_engagement_outbox where contact_id = $1', [c]);
-    assert.equal(new Date(o!.due_at).getTime(), failing.clock.now().getTime() + 30_000);
+  it(
+    'a failing CRM call postpones its rows and rethrows; ' + 'the flusher loop runs on the clock until aborted',
+    async () => {
+      const start = new Date('2026-02-01T10:00:00Z');
+      const failing = setup({ failRate: 1, start });
+      const c = contactId();
+      await applyEngagementBatch(
+        db,
+        {
+          events: [
+            {
+              sourceId: `s:${c}`,
+              type: 'replied',
+              provider: 'inbound',
+              occurredAt: failing.clock.now().toISOString(),
+              email: null,
+              messageId: null,
+              campaignId: null,
+              contactId: c,
+              isMachine: false,
+              reason: null,
+              url: null,
+            },
+          ],
+        },
+        `m:${c}`,
+        failing.clock.now(),
+        { coalesceMs: 0 },
+      );
+      await assert.rejects(flushEngagementOutbox(failing.deps), (e: SwitchyardError) => e.code === 'CRM_UNAVAILABLE');
+      const {
+        rows: [o],
+      } = await db.query<{ due_at: Date }>('select due_at from crm_engagement_outbox where contact_id = $1', [c]);
+      assert.equal(new Date(o!.due_at).getTime(), failing.clock.now().getTime() + 30_000);
 
-    const ok = setup({ start });
-    await db.query('update crm_engagement_outbox set due_at = $2 where contact_id = $1', [c, ok.clock.now()]);
-    const stop = new AbortController();
-    const loop = runEngagementFlusher(ok.deps, stop.signal);
-    await ok.clock.advance(1000);
-    assert.ok(ok.calls.flat().some((u) => u.contactId === c && u.score === 63.2));
-    stop.abort();
-    await loop;
-  });
+      const ok = setup({ start });
+      await db.query('update crm_engagement_outbox set due_at = $2 where contact_id = $1', [c, ok.clock.now()]);
+      const stop = new AbortController();
+      const loop = runEngagementFlusher(ok.deps, stop.signal);
+      await ok.clock.advance(1000);
+      assert.ok(ok.calls.flat().some((u) => u.contactId === c && u.score === 63.2));
+      stop.abort();
+      await loop;
+    },
+  );
 });

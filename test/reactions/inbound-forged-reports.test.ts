@@ -92,43 +92,53 @@ describe('forged inbound reports do not suppress anyone', () => {
     assert.match(item!.excerpt, /no VERP token of ours/);
   });
 
-  it('a DSN with a forged token, or with our Message-ID format for a row that does not exist, does not count either', async (t) => {
-    const send = await startInbound(t, rig());
-    // our bounce domain takes any mailbox at RCPT; the token's signature is what fails
-    await send(aDsn({ recipient: 'victim2@example.net', id: 'forged-dsn-2' }), [
-      verp('cmp_x', 'ct_x', 'guessed-secret'),
-    ]);
-    await send(
-      aDsn({
-        recipient: 'victim2@example.net',
-        id: 'forged-dsn-3',
-        originalMessageId: 'sy1.Y21wX3g6Y3RfeA@shop.example.com',
-      }),
-    );
-    assert.equal(await getSuppression(db, 'victim2@example.net'), null);
-    assert.deepEqual(
-      (await reviewFor('victim2@example.net')).map((i) => i.excerpt.replace(/.*not acted on: /, '')).sort(),
-      [
-        'it carries no VERP token of ours and none of our Message-IDs.',
-        'the message it names is not in the send ledger.',
-      ],
-    );
-  });
+  it(
+    'a DSN with a forged token, or with our Message-ID format for a row that does not exist, does not count '
+      + 'either',
+    async (t) => {
+      const send = await startInbound(t, rig());
+      // our bounce domain takes any mailbox at RCPT; the token's signature is what fails
+      await send(aDsn({ recipient: 'victim2@example.net', id: 'forged-dsn-2' }), [
+        verp('cmp_x', 'ct_x', 'guessed-secret'),
+      ]);
+      await send(
+        aDsn({
+          recipient: 'victim2@example.net',
+          id: 'forged-dsn-3',
+          originalMessageId: 'sy1.Y21wX3g6Y3RfeA@shop.example.com',
+        }),
+      );
+      assert.equal(await getSuppression(db, 'victim2@example.net'), null);
+      assert.deepEqual(
+        (await reviewFor('victim2@example.net')).map((i) => i.excerpt.replace(/.*not acted on: /, '')).sort(),
+        [
+          'it carries no VERP token of ours and none of our Message-IDs.',
+          'the message it names is not in the send ledger.',
+        ],
+      );
+    },
+  );
 
-  it('one forged DSN listing 500 recipients adds at most MAX_REVIEW_ITEMS_PER_MESSAGE review items and suppresses none', async (t) => {
-    const send = await startInbound(t, rig());
-    const victims = Array.from({ length: 500 }, (_, i) => `mass${i}@example.net`);
-    await send(aDsn({ recipient: victims[0]!, moreRecipients: victims.slice(1), id: 'forged-mass' }));
-    const items = (await listReviewItems(db, { limit: 1000 })).filter((i) => /mass\d+@example\.net/.test(i.excerpt));
-    assert.equal(items.length, MAX_REVIEW_ITEMS_PER_MESSAGE);
-    assert.ok(
-      items.some((i) => i.excerpt.startsWith(`This and ${500 - MAX_REVIEW_ITEMS_PER_MESSAGE} more unverified reports`)),
-    );
-    const { rows } = await db.query<{ n: number }>(
-      `select count(*)::int as n from suppressions where email like 'mass%@example.net'`,
-    );
-    assert.equal(rows[0]!.n, 0);
-  });
+  it(
+    'one forged DSN listing 500 recipients adds at most MAX_REVIEW_ITEMS_PER_MESSAGE review items and '
+      + 'suppresses none',
+    async (t) => {
+      const send = await startInbound(t, rig());
+      const victims = Array.from({ length: 500 }, (_, i) => `mass${i}@example.net`);
+      await send(aDsn({ recipient: victims[0]!, moreRecipients: victims.slice(1), id: 'forged-mass' }));
+      const items = (await listReviewItems(db, { limit: 1000 })).filter((i) => /mass\d+@example\.net/.test(i.excerpt));
+      assert.equal(items.length, MAX_REVIEW_ITEMS_PER_MESSAGE);
+      assert.ok(
+        items.some((i) =>
+          i.excerpt.startsWith(`This and ${500 - MAX_REVIEW_ITEMS_PER_MESSAGE} more unverified reports`),
+        ),
+      );
+      const { rows } = await db.query<{ n: number }>(
+        `select count(*)::int as n from suppressions where email like 'mass%@example.net'`,
+      );
+      assert.equal(rows[0]!.n, 0);
+    },
+  );
 
   it('a RCPT with a forged VERP signature is refused at the envelope', async (t) => {
     const send = await startInbound(t, rig());
@@ -140,83 +150,97 @@ describe('forged inbound reports do not suppress anyone', () => {
     );
   });
 
-  it("the attacker's own valid return path (from a newsletter they received) naming a victim: reviewed, not suppressed", async (t) => {
-    const send = await startInbound(t, rig());
-    const ownId = await sentMessage(db, 'cmp_fwd', 'ct_attacker', 'attacker@evil.example', clock.now());
-    const info = await send(aDsn({ recipient: 'victim4@example.net', originalMessageId: ownId, id: 'forged-dsn-4' }), [
-      verp('cmp_fwd', 'ct_attacker'),
-    ]);
-    assert.match(info.response, /^250/);
-    assert.equal(await getSuppression(db, 'victim4@example.net'), null);
-    assert.equal(await getSuppression(db, 'attacker@evil.example'), null, 'nor the address the token belongs to');
-    const [item] = await reviewFor('victim4@example.net');
-    assert.match(item!.excerpt, /not the one our referenced message went to/);
-  });
+  it(
+    "the attacker's own valid return path (from a newsletter they received) naming a victim: reviewed, not "
+      + 'suppressed',
+    async (t) => {
+      const send = await startInbound(t, rig());
+      const ownId = await sentMessage(db, 'cmp_fwd', 'ct_attacker', 'attacker@evil.example', clock.now());
+      const info = await send(
+        aDsn({ recipient: 'victim4@example.net', originalMessageId: ownId, id: 'forged-dsn-4' }),
+        [verp('cmp_fwd', 'ct_attacker')],
+      );
+      assert.match(info.response, /^250/);
+      assert.equal(await getSuppression(db, 'victim4@example.net'), null);
+      assert.equal(await getSuppression(db, 'attacker@evil.example'), null, 'nor the address the token belongs to');
+      const [item] = await reviewFor('victim4@example.net');
+      assert.match(item!.excerpt, /not the one our referenced message went to/);
+    },
+  );
 
-  it('an ARF report for a victim without a reference is reviewed; a redacted one naming our message suppresses the row it names', async (t) => {
-    const send = await startInbound(t, rig());
-    await send(anArf({ rcpt: 'victim5@example.net', id: 'forged-arf' }), ['fbl@shop.example.com']);
-    assert.equal(await getSuppression(db, 'victim5@example.net'), null);
-    assert.equal((await reviewFor('victim5@example.net'))[0]?.intent, 'unverified_complained');
+  it(
+    'an ARF report for a victim without a reference is reviewed; a redacted one naming our message '
+      + 'suppresses the row it names',
+    async (t) => {
+      const send = await startInbound(t, rig());
+      await send(anArf({ rcpt: 'victim5@example.net', id: 'forged-arf' }), ['fbl@shop.example.com']);
+      assert.equal(await getSuppression(db, 'victim5@example.net'), null);
+      assert.equal((await reviewFor('victim5@example.net'))[0]?.intent, 'unverified_complained');
 
-    const realId = await sentMessage(db, 'cmp_arf', 'ct_pat', 'pat@example.org', clock.now());
-    await send(anArf({ originalMessageId: realId, id: 'real-arf' }), ['fbl@shop.example.com']);
-    const s = await getSuppression(db, 'pat@example.org');
-    assert.deepEqual([s?.reason, s?.contactId, s?.campaignId], ['complained', 'ct_pat', 'cmp_arf']);
-  });
+      const realId = await sentMessage(db, 'cmp_arf', 'ct_pat', 'pat@example.org', clock.now());
+      await send(anArf({ originalMessageId: realId, id: 'real-arf' }), ['fbl@shop.example.com']);
+      const s = await getSuppression(db, 'pat@example.org');
+      assert.deepEqual([s?.reason, s?.contactId, s?.campaignId], ['complained', 'ct_pat', 'cmp_arf']);
+    },
+  );
 
-  it('"unsubscribe me" from a spoofed sender, unthreaded or threaded on the attacker\'s own message, goes to review; the real recipient\'s reply unsubscribes', async (t) => {
-    const send = await startInbound(t, rig());
-    const attackerMsg = await sentMessage(db, 'cmp_reply', 'ct_mallory', 'mallory@evil.example', clock.now());
-    await send(aReply({ from: 'victim6@example.net', text: 'Please unsubscribe me from this list.', id: 'spoof-1' }), [
-      'news@shop.example.com',
-    ]);
-    await send(
-      aReply({
-        from: 'victim6@example.net',
-        text: 'Please unsubscribe me from this list.',
-        inReplyTo: attackerMsg,
-        id: 'spoof-2',
-      }),
-      ['news@shop.example.com'],
-    );
-    const outcomes = await runReplies('victim6@example.net');
-    assert.deepEqual(
-      outcomes.map((o) => [o.intent, o.action]),
-      [
-        ['unsubscribe_request', 'review'],
-        ['unsubscribe_request', 'review'],
-      ],
-    );
-    assert.equal(await getSuppression(db, 'victim6@example.net'), null);
-    const { rows } = await db.query<{ raw: { verified: boolean; unverified: string } }>(
-      `select raw from engagement_events where email = $1 order by source_id`,
-      ['victim6@example.net'],
-    );
-    assert.deepEqual(rows.map((r) => [r.raw.verified, r.raw.unverified]).sort(), [
-      [false, 'address_mismatch'],
-      [false, 'no_reference'],
-    ]);
-    const { rows: attributed } = await db.query(
-      `select 1 from engagement_events where email = $1 and (contact_id is not null or message_id is not null)`,
-      ['victim6@example.net'],
-    );
-    assert.equal(attributed.length, 0, "a spoofed reply credits no contact (not even the attacker's)");
+  it(
+    '"unsubscribe me" from a spoofed sender, unthreaded or threaded on the attacker\'s own message, goes to '
+      + "review; the real recipient's reply unsubscribes",
+    async (t) => {
+      const send = await startInbound(t, rig());
+      const attackerMsg = await sentMessage(db, 'cmp_reply', 'ct_mallory', 'mallory@evil.example', clock.now());
+      await send(
+        aReply({ from: 'victim6@example.net', text: 'Please unsubscribe me from this list.', id: 'spoof-1' }),
+        ['news@shop.example.com'],
+      );
+      await send(
+        aReply({
+          from: 'victim6@example.net',
+          text: 'Please unsubscribe me from this list.',
+          inReplyTo: attackerMsg,
+          id: 'spoof-2',
+        }),
+        ['news@shop.example.com'],
+      );
+      const outcomes = await runReplies('victim6@example.net');
+      assert.deepEqual(
+        outcomes.map((o) => [o.intent, o.action]),
+        [
+          ['unsubscribe_request', 'review'],
+          ['unsubscribe_request', 'review'],
+        ],
+      );
+      assert.equal(await getSuppression(db, 'victim6@example.net'), null);
+      const { rows } = await db.query<{ raw: { verified: boolean; unverified: string } }>(
+        `select raw from engagement_events where email = $1 order by source_id`,
+        ['victim6@example.net'],
+      );
+      assert.deepEqual(rows.map((r) => [r.raw.verified, r.raw.unverified]).sort(), [
+        [false, 'address_mismatch'],
+        [false, 'no_reference'],
+      ]);
+      const { rows: attributed } = await db.query(
+        `select 1 from engagement_events where email = $1 and (contact_id is not null or message_id is not null)`,
+        ['victim6@example.net'],
+      );
+      assert.equal(attributed.length, 0, "a spoofed reply credits no contact (not even the attacker's)");
 
-    const realMsg = await sentMessage(db, 'cmp_reply', 'ct_rita', 'rita@example.org', clock.now());
-    await send(
-      aReply({
-        from: 'Rita <RITA@example.org>',
-        text: 'Please unsubscribe me from this list.',
-        inReplyTo: realMsg,
-        id: 'real-1',
-      }),
-      ['news@shop.example.com'],
-    );
-    assert.deepEqual(
-      (await runReplies('rita@example.org')).map((o) => o.action),
-      ['unsubscribe'],
-    );
-    assert.equal((await getSuppression(db, 'rita@example.org'))?.reason, 'unsubscribed');
-  });
+      const realMsg = await sentMessage(db, 'cmp_reply', 'ct_rita', 'rita@example.org', clock.now());
+      await send(
+        aReply({
+          from: 'Rita <RITA@example.org>',
+          text: 'Please unsubscribe me from this list.',
+          inReplyTo: realMsg,
+          id: 'real-1',
+        }),
+        ['news@shop.example.com'],
+      );
+      assert.deepEqual(
+        (await runReplies('rita@example.org')).map((o) => o.action),
+        ['unsubscribe'],
+      );
+      assert.equal((await getSuppression(db, 'rita@example.org'))?.reason, 'unsubscribed');
+    },
+  );
 });

@@ -56,30 +56,35 @@ async function suppressedMessages(group: string): Promise<SuppressedPayload[]> {
 }
 
 describe('inbound handler over real SMTP', () => {
-  it('a DSN hard bounce with our VERP token suppresses the address and publishes contact.suppressed (ledger ids attached)', async (t) => {
-    const send = await startInbound(t, rig());
-    const info = await send(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml'));
-    assert.match(info.response, /^250/);
-    const s = await getSuppression(db, 'jane.doe@example.org');
-    assert.equal(s?.reason, 'bounced_hard');
-    assert.equal(s?.source, 'inbound:bounced_hard');
-    const published = (await suppressedMessages('test-dsn')).filter((p) => p.email === 'jane.doe@example.org');
-    assert.equal(published.length, 1);
-    assert.deepEqual([published[0]!.campaignId, published[0]!.contactId], ['cmp_2026_11_blackfriday', 'ct_1001']);
-    const { rows } = await db.query<{ source_id: string }>('select source_id from engagement_events where email = $1', [
-      'jane.doe@example.org',
-    ]);
-    assert.equal(rows.length, 1);
-    assert.match(rows[0]!.source_id, /^inbound:[0-9a-f]{32}:jane\.doe@example\.org$/);
-    assert.equal(inboundSourceId(Buffer.from('x')), inboundSourceId(Buffer.from('x')));
+  it(
+    'a DSN hard bounce with our VERP token suppresses the address and publishes contact.suppressed (ledger '
+      + 'ids attached)',
+    async (t) => {
+      const send = await startInbound(t, rig());
+      const info = await send(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml'));
+      assert.match(info.response, /^250/);
+      const s = await getSuppression(db, 'jane.doe@example.org');
+      assert.equal(s?.reason, 'bounced_hard');
+      assert.equal(s?.source, 'inbound:bounced_hard');
+      const published = (await suppressedMessages('test-dsn')).filter((p) => p.email === 'jane.doe@example.org');
+      assert.equal(published.length, 1);
+      assert.deepEqual([published[0]!.campaignId, published[0]!.contactId], ['cmp_2026_11_blackfriday', 'ct_1001']);
+      const { rows } = await db.query<{ source_id: string }>(
+        'select source_id from engagement_events where email = $1',
+        ['jane.doe@example.org'],
+      );
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]!.source_id, /^inbound:[0-9a-f]{32}:jane\.doe@example\.org$/);
+      assert.equal(inboundSourceId(Buffer.from('x')), inboundSourceId(Buffer.from('x')));
 
-    // the sender delivering the same report again adds nothing
-    await send(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml'));
-    assert.equal(
-      (await db.query('select 1 from engagement_events where email = $1', ['jane.doe@example.org'])).rows.length,
-      1,
-    );
-  });
+      // the sender delivering the same report again adds nothing
+      await send(fixture('postfix/hard-bounce-550-5-1-1-user-unknown.eml'));
+      assert.equal(
+        (await db.query('select 1 from engagement_events where email = $1', ['jane.doe@example.org'])).rows.length,
+        1,
+      );
+    },
+  );
 
   it('takes the VERP token from the SMTP envelope when the report dropped our return path', async (t) => {
     const send = await startInbound(t, rig());
@@ -202,34 +207,37 @@ describe('inbound mail with characters PostgreSQL cannot store (was: 451 forever
     assert.equal(e!.raw.trimmedText.includes('\u0000'), false);
   });
 
-  it('a failure that would repeat is kept as a dead letter and accepted; only if even that fails, 554 (never 451)', async (t) => {
-    const permanent = () => {
-      throw Object.assign(new Error('invalid value "secret data"'), { code: '22021' });
-    };
-    const send = await startInbound(t, rig(), { ingest: async () => permanent() });
-    const info = await send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml'));
-    assert.match(info.response, /^250/);
-    const [dl] = (await bus.deadLetters.list({ stage: INBOUND_DEAD_LETTER_STAGE })).filter(
-      (d) => d.code === 'INBOUND_MESSAGE_UNSTORABLE',
-    );
-    assert.equal(
-      dl?.message,
-      'storing the inbound message failed in a way that would repeat (22021)',
-      'no data values from the database error',
-    );
-    assert.match(
-      Buffer.from((dl!.payload as { rawBase64: string }).rawBase64, 'base64').toString(),
-      /Message-ID: <20261124102014\.31337\.qmail@mail\.example\.net>/,
-      'the bytes, for replay',
-    );
+  it(
+    'a failure that would repeat is kept as a dead letter and accepted; only if even that fails, 554 (never ' + '451)',
+    async (t) => {
+      const permanent = () => {
+        throw Object.assign(new Error('invalid value "secret data"'), { code: '22021' });
+      };
+      const send = await startInbound(t, rig(), { ingest: async () => permanent() });
+      const info = await send(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml'));
+      assert.match(info.response, /^250/);
+      const [dl] = (await bus.deadLetters.list({ stage: INBOUND_DEAD_LETTER_STAGE })).filter(
+        (d) => d.code === 'INBOUND_MESSAGE_UNSTORABLE',
+      );
+      assert.equal(
+        dl?.message,
+        'storing the inbound message failed in a way that would repeat (22021)',
+        'no data values from the database error',
+      );
+      assert.match(
+        Buffer.from((dl!.payload as { rawBase64: string }).rawBase64, 'base64').toString(),
+        /Message-ID: <20261124102014\.31337\.qmail@mail\.example\.net>/,
+        'the bytes, for replay',
+      );
 
-    const worse = await startInbound(t, rig(), {
-      ingest: async () => permanent(),
-      deadLetters: { add: async () => permanent() },
-    });
-    await assert.rejects(
-      worse(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')),
-      (err: { responseCode?: number }) => err.responseCode === 554,
-    );
-  });
+      const worse = await startInbound(t, rig(), {
+        ingest: async () => permanent(),
+        deadLetters: { add: async () => permanent() },
+      });
+      await assert.rejects(
+        worse(fixture('qmail/text-bounce-no-mailbox-5-1-1.eml')),
+        (err: { responseCode?: number }) => err.responseCode === 554,
+      );
+    },
+  );
 });

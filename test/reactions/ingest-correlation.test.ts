@@ -46,31 +46,35 @@ async function stored(
 }
 
 describe('ingest correlates by Message-ID', () => {
-  it('a current Message-ID names its row: campaign, contact and the ledger email; a hard bounce suppresses that address', async () => {
-    const at = clock.now();
-    await ingest([
-      {
-        type: 'bounced_hard',
-        sourceId: 'dsn:1',
-        provider: 'inbound',
-        occurredAt: at,
-        raw: {},
-        messageId: messageIdFor('spring', 'cus_1', 'shop.example.com'),
-      },
-      {
-        type: 'opened',
-        sourceId: 'ses:2',
-        provider: 'ses',
-        occurredAt: at,
-        raw: {},
-        email: 'bob@example.com',
-        messageId: messageIdFor('spring', 'cus:2', 'shop.example.com'),
-      },
-    ]);
-    assert.deepEqual(await stored('dsn:1'), { campaign_id: 'spring', contact_id: 'cus_1', email: 'ann@example.com' });
-    assert.deepEqual(await stored('ses:2'), { campaign_id: 'spring', contact_id: 'cus:2', email: 'bob@example.com' });
-    assert.equal((await getSuppression(db, 'ann@example.com'))?.reason, 'bounced_hard');
-  });
+  it(
+    'a current Message-ID names its row: campaign, contact and the ledger email; a hard bounce suppresses '
+      + 'that address',
+    async () => {
+      const at = clock.now();
+      await ingest([
+        {
+          type: 'bounced_hard',
+          sourceId: 'dsn:1',
+          provider: 'inbound',
+          occurredAt: at,
+          raw: {},
+          messageId: messageIdFor('spring', 'cus_1', 'shop.example.com'),
+        },
+        {
+          type: 'opened',
+          sourceId: 'ses:2',
+          provider: 'ses',
+          occurredAt: at,
+          raw: {},
+          email: 'bob@example.com',
+          messageId: messageIdFor('spring', 'cus:2', 'shop.example.com'),
+        },
+      ]);
+      assert.deepEqual(await stored('dsn:1'), { campaign_id: 'spring', contact_id: 'cus_1', email: 'ann@example.com' });
+      assert.deepEqual(await stored('ses:2'), { campaign_id: 'spring', contact_id: 'cus:2', email: 'bob@example.com' });
+      assert.equal((await getSuppression(db, 'ann@example.com'))?.reason, 'bounced_hard');
+    },
+  );
 
   it('a well-formed Message-ID for a row that does not exist correlates nothing', async () => {
     await ingest([

@@ -113,43 +113,50 @@ describe('replies stage and review queue', () => {
   let anna: { contactId: string; campaignId: string };
   let eve: { contactId: string; campaignId: string };
 
-  it('interested → one CRM task, unsubscribe → suppressed now, wrong person → review; redelivery repeats nothing', async () => {
-    anna = await sent('01JDQHHHHH0000000000000011@shop.example.com', 'anna.schmidt.example@gmail.com');
-    await sent('01JDQJJJJJ0000000000000012@shop.example.com', 'bob.miller@contoso.example');
-    eve = await sent('01JDQKKKKK0000000000000013@shop.example.com', 'eve.jones@example.org');
-    run.gmail = `inbound:${randomBytes(4).toString('hex')}`;
-    run.outlook = `inbound:${randomBytes(4).toString('hex')}`;
-    run.apple = `inbound:${randomBytes(4).toString('hex')}`;
-    await receive('gmail/reply-interested-with-quote.eml', run.gmail);
-    await receive('outlook/reply-unsubscribe-html-only.eml', run.outlook);
-    await receive('apple/reply-wrong-person-with-signature.eml', run.apple);
+  it(
+    'interested → one CRM task, unsubscribe → suppressed now, wrong person → review; redelivery repeats ' + 'nothing',
+    async () => {
+      anna = await sent('01JDQHHHHH0000000000000011@shop.example.com', 'anna.schmidt.example@gmail.com');
+      await sent('01JDQJJJJJ0000000000000012@shop.example.com', 'bob.miller@contoso.example');
+      eve = await sent('01JDQKKKKK0000000000000013@shop.example.com', 'eve.jones@example.org');
+      run.gmail = `inbound:${randomBytes(4).toString('hex')}`;
+      run.outlook = `inbound:${randomBytes(4).toString('hex')}`;
+      run.apple = `inbound:${randomBytes(4).toString('hex')}`;
+      await receive('gmail/reply-interested-with-quote.eml', run.gmail);
+      await receive('outlook/reply-unsubscribe-html-only.eml', run.outlook);
+      await receive('apple/reply-wrong-person-with-signature.eml', run.apple);
 
-    const deps: RepliesStageDeps = { db, clock, crm, ingest, log };
-    const stage = repliesStage(deps);
-    const batches: ReactionBatch[] = [];
-    const consumer = createConsumer<ReactionBatch>({ bus, clock, log }, stage.consumers[0]!.options, async (m, ctx) => {
-      batches.push(m.payload);
-      await (stage.consumers[0]!.handler as unknown as (m: unknown, c: unknown) => Promise<void>)(m, ctx);
-    });
-    assert.equal(await consumer.runOnce(), 3);
+      const deps: RepliesStageDeps = { db, clock, crm, ingest, log };
+      const stage = repliesStage(deps);
+      const batches: ReactionBatch[] = [];
+      const consumer = createConsumer<ReactionBatch>(
+        { bus, clock, log },
+        stage.consumers[0]!.options,
+        async (m, ctx) => {
+          batches.push(m.payload);
+          await (stage.consumers[0]!.handler as unknown as (m: unknown, c: unknown) => Promise<void>)(m, ctx);
+        },
+      );
+      assert.equal(await consumer.runOnce(), 3);
 
-    const tasks = await selectTasks(db, anna.contactId);
-    assert.equal(tasks.length, 1);
-    assert.equal(tasks[0]!.kind, 'reply-follow-up');
-    assert.match(tasks[0]!.body, /pricing for\n50 seats/);
-    const bob = await getSuppression(db, 'bob.miller@contoso.example');
-    assert.equal(bob?.reason, 'unsubscribed');
-    assert.equal(bob?.source, 'inbound:unsubscribed');
-    const open = (await listReviewItems(db, { status: 'open' })).filter((i) => i.contactId === eve.contactId);
-    assert.equal(open.length, 1);
-    assert.equal(open[0]!.intent, 'wrong_person');
-    assert.equal(open[0]!.id, reviewItemId(`${run.apple}:reply`));
-    assert.match(open[0]!.excerpt, /not the right person/);
+      const tasks = await selectTasks(db, anna.contactId);
+      assert.equal(tasks.length, 1);
+      assert.equal(tasks[0]!.kind, 'reply-follow-up');
+      assert.match(tasks[0]!.body, /pricing for\n50 seats/);
+      const bob = await getSuppression(db, 'bob.miller@contoso.example');
+      assert.equal(bob?.reason, 'unsubscribed');
+      assert.equal(bob?.source, 'inbound:unsubscribed');
+      const open = (await listReviewItems(db, { status: 'open' })).filter((i) => i.contactId === eve.contactId);
+      assert.equal(open.length, 1);
+      assert.equal(open[0]!.intent, 'wrong_person');
+      assert.equal(open[0]!.id, reviewItemId(`${run.apple}:reply`));
+      assert.match(open[0]!.excerpt, /not the right person/);
 
-    for (const b of batches) await handleReplies(deps, b); // redelivery
-    assert.equal((await selectTasks(db, anna.contactId)).length, 1);
-    assert.equal((await listReviewItems(db)).filter((i) => i.contactId === eve.contactId).length, 1);
-  });
+      for (const b of batches) await handleReplies(deps, b); // redelivery
+      assert.equal((await selectTasks(db, anna.contactId)).length, 1);
+      assert.equal((await listReviewItems(db)).filter((i) => i.contactId === eve.contactId).length, 1);
+    },
+  );
 
   it('a clear intent automation cannot carry out (interested, but no known contact) goes to review', async () => {
     const sourceId = `inbound:${randomBytes(4).toString('hex')}:reply`;

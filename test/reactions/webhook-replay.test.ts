@@ -28,7 +28,8 @@ for (const tdb of await testDatabases()) {
     const key = (s: string): string => `${tdb.label}-${s}`;
 
     check(
-      'a key is claimed once, even by two guards at the same time; the same body again is a redelivery, another body a replay; release gives it back',
+      'a key is claimed once, even by two guards at the same time; the same body again is a redelivery, '
+        + 'another body a replay; release gives it back',
       async () => {
         const db = await tdb.open();
         const clock = createManualClock(new Date('2026-03-01T00:00:00Z'));

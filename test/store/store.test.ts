@@ -64,38 +64,41 @@ describe('migrations', () => {
     await db.close();
   });
 
-  it('a query whose connection dies is a retryable STORE_UNREACHABLE; a constraint violation keeps its SQLSTATE', async (t) => {
-    const reason = await postgresUnreachable();
-    if (reason !== null) return t.skip(reason);
-    const db = await createPostgresDb({ url: TEST_DATABASE_URL, schema: uniqueName('transient'), maxConnections: 2 });
-    try {
-      // the server ends this very backend (what a restart or an administrator does)
-      await assert.rejects(
-        db.query('select pg_terminate_backend(pg_backend_pid())'),
-        (e: SwitchyardError) =>
-          e.name === 'SwitchyardError'
-          && e.code === 'STORE_UNREACHABLE'
-          && e.retryable === true
-          && /terminat/i.test(e.message),
-      );
-      await assert.rejects(
-        db.transaction(async (tx) => {
-          await tx.query('select pg_terminate_backend(pg_backend_pid())');
-        }),
-        (e: SwitchyardError) => e.code === 'STORE_UNREACHABLE' && e.retryable === true,
-      );
-      // the pool replaces the dead connections
-      assert.deepEqual((await db.query<{ one: number }>('select 1 as one')).rows, [{ one: 1 }]);
-      await db.exec('create table t (id int primary key)');
-      await db.query('insert into t values (1)');
-      await assert.rejects(
-        db.query('insert into t values (1)'),
-        (e: { code?: string; name?: string }) => e.code === '23505' && e.name !== 'SwitchyardError',
-      );
-    } finally {
-      await db.close();
-    }
-  });
+  it(
+    'a query whose connection dies is a retryable STORE_UNREACHABLE; a constraint violation keeps its ' + 'SQLSTATE',
+    async (t) => {
+      const reason = await postgresUnreachable();
+      if (reason !== null) return t.skip(reason);
+      const db = await createPostgresDb({ url: TEST_DATABASE_URL, schema: uniqueName('transient'), maxConnections: 2 });
+      try {
+        // the server ends this very backend (what a restart or an administrator does)
+        await assert.rejects(
+          db.query('select pg_terminate_backend(pg_backend_pid())'),
+          (e: SwitchyardError) =>
+            e.name === 'SwitchyardError'
+            && e.code === 'STORE_UNREACHABLE'
+            && e.retryable === true
+            && /terminat/i.test(e.message),
+        );
+        await assert.rejects(
+          db.transaction(async (tx) => {
+            await tx.query('select pg_terminate_backend(pg_backend_pid())');
+          }),
+          (e: SwitchyardError) => e.code === 'STORE_UNREACHABLE' && e.retryable === true,
+        );
+        // the pool replaces the dead connections
+        assert.deepEqual((await db.query<{ one: number }>('select 1 as one')).rows, [{ one: 1 }]);
+        await db.exec('create table t (id int primary key)');
+        await db.query('insert into t values (1)');
+        await assert.rejects(
+          db.query('insert into t values (1)'),
+          (e: { code?: string; name?: string }) => e.code === '23505' && e.name !== 'SwitchyardError',
+        );
+      } finally {
+        await db.close();
+      }
+    },
+  );
 
   it('a LISTEN connection the server ends is replaced, and the listener is woken once it is back', async (t) => {
     const reason = await postgresUnreachable();

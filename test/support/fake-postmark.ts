@@ -46,7 +46,10 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
     if (dead.length > 0) {
       return {
         ErrorCode: 406,
-        Message: `You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: ${dead.join(', ')}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression.`,
+        Message:
+          `You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: `
+          + `${dead.join(', ')}. Inactive recipients are ones that have generated a hard bounce, a spam `
+          + `complaint, or a manual suppression.`,
       };
     }
     const headers = lowerKeys(

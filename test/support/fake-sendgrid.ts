@@ -73,7 +73,8 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
         if (seen.has(email)) {
           return bad(
             400,
-            `Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of [${email}] in the personalizations.${i}.to field.`,
+            `Each email address in the personalization block should be unique between to, cc, and bcc. We `
+              + `found the first duplicate instance of [${email}] in the personalizations.${i}.to field.`,
             `personalizations.${i}.to`,
           );
         }

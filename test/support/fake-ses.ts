@@ -48,10 +48,10 @@ export async function startFakeSes(region = 'eu-west-1'): Promise<FakeSes> {
 
   function checkSignature(req: FakeRequest): FakeReply | undefined {
     const auth = header(req, 'authorization') ?? '';
-    const m =
-      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
-        auth,
-      );
+    const m = new RegExp(
+      String.raw`^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request`
+        + ', SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$',
+    ).exec(auth);
     if (m === null)
       return awsError(
         403,
@@ -129,7 +129,8 @@ export async function startFakeSes(region = 'eu-west-1'): Promise<FakeSes> {
       return awsError(
         400,
         'MessageRejected',
-        `Email address is not verified. The following identities failed the check in region ${region.toUpperCase()}: ${dead.join(', ')}`,
+        `Email address is not verified. The following identities failed the check in region `
+          + `${region.toUpperCase()}: ${dead.join(', ')}`,
       );
     }
     requestSizes.push(1);

@@ -69,24 +69,27 @@ describe('browser safety guard (admin listener)', () => {
     assert.equal(callsTo(g, '/v1/campaigns/:id/cancel'), 0);
   });
 
-  it('every loopback name is served, with any port or none, case-insensitively; probes skip the Host check', async (t) => {
-    const g = await setup();
-    t.after(() => g.app.close());
-    for (const host of ['127.0.0.1:3001', 'localhost:3001', '[::1]:3001', '127.0.0.1', 'LOCALHOST', '[::1]']) {
-      assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host } })).statusCode, 200, host);
-    }
-    assert.equal((await g.app.inject({ url: '/healthz', headers: { host: '10.4.2.7:3001' } })).statusCode, 200);
-    assert.equal(
-      (await g.app.inject({ url: '/v1/campaigns', headers: { host: 'localhost:3002' } })).statusCode,
-      200,
-      'a locally forwarded port keeps working',
-    );
-    assert.equal(
-      (await g.app.inject({ url: '/v1/campaigns', headers: { host: 'localhost.attacker.example:3001' } })).statusCode,
-      421,
-      'the name decides',
-    );
-  });
+  it(
+    'every loopback name is served, with any port or ' + 'none, case-insensitively; probes skip the Host check',
+    async (t) => {
+      const g = await setup();
+      t.after(() => g.app.close());
+      for (const host of ['127.0.0.1:3001', 'localhost:3001', '[::1]:3001', '127.0.0.1', 'LOCALHOST', '[::1]']) {
+        assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host } })).statusCode, 200, host);
+      }
+      assert.equal((await g.app.inject({ url: '/healthz', headers: { host: '10.4.2.7:3001' } })).statusCode, 200);
+      assert.equal(
+        (await g.app.inject({ url: '/v1/campaigns', headers: { host: 'localhost:3002' } })).statusCode,
+        200,
+        'a locally forwarded port keeps working',
+      );
+      assert.equal(
+        (await g.app.inject({ url: '/v1/campaigns', headers: { host: 'localhost.attacker.example:3001' } })).statusCode,
+        421,
+        'the name decides',
+      );
+    },
+  );
 
   it('port 0 (tests) allows any port on the loopback names only', async (t) => {
     const g = createGuardedApp();
@@ -152,38 +155,42 @@ describe('browser safety guard (admin listener)', () => {
     );
   });
 
-  it('origins: a foreign or "null" origin, or a cross-/same-site fetch without one, is refused; a GET navigation is not', async (t) => {
-    const g = await setup();
-    t.after(() => g.app.close());
-    const get = (headers: Record<string, string>) =>
-      g.app.inject({ url: '/v1/campaigns', headers: { host: HOST, ...headers } });
-    assert.equal((await get({ origin: 'null' })).statusCode, 403);
-    assert.equal(
-      (await get({ origin: 'http://127.0.0.1:3000' })).statusCode,
-      403,
-      'the public listener is another origin',
-    );
-    assert.equal((await get({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).statusCode, 403);
-    assert.equal((await get({ 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' })).statusCode, 403);
-    assert.equal(
-      (await get({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).statusCode,
-      200,
-      'following a link to the admin UI works',
-    );
-    const navPost = await g.app.inject({
-      method: 'POST',
-      url: '/v1/campaigns/c1/cancel',
-      payload: 'a=1',
-      headers: {
-        host: HOST,
-        'sec-fetch-site': 'cross-site',
-        'sec-fetch-mode': 'navigate',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-    });
-    assert.equal(navPost.statusCode, 403, 'a cross-site form navigation is no exception');
-    assert.equal((await get({ 'sec-fetch-site': 'none' })).statusCode, 200, 'typed into the address bar');
-  });
+  it(
+    'origins: a foreign or "null" origin, or a cross-/same-site fetch without one, is refused; a GET '
+      + 'navigation is not',
+    async (t) => {
+      const g = await setup();
+      t.after(() => g.app.close());
+      const get = (headers: Record<string, string>) =>
+        g.app.inject({ url: '/v1/campaigns', headers: { host: HOST, ...headers } });
+      assert.equal((await get({ origin: 'null' })).statusCode, 403);
+      assert.equal(
+        (await get({ origin: 'http://127.0.0.1:3000' })).statusCode,
+        403,
+        'the public listener is another origin',
+      );
+      assert.equal((await get({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).statusCode, 403);
+      assert.equal((await get({ 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' })).statusCode, 403);
+      assert.equal(
+        (await get({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).statusCode,
+        200,
+        'following a link to the admin UI works',
+      );
+      const navPost = await g.app.inject({
+        method: 'POST',
+        url: '/v1/campaigns/c1/cancel',
+        payload: 'a=1',
+        headers: {
+          host: HOST,
+          'sec-fetch-site': 'cross-site',
+          'sec-fetch-mode': 'navigate',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      });
+      assert.equal(navPost.statusCode, 403, 'a cross-site form navigation is no exception');
+      assert.equal((await get({ 'sec-fetch-site': 'none' })).statusCode, 200, 'typed into the address bar');
+    },
+  );
 
   it('configured names replace the defaults', async (t) => {
     const admin = loadConfig({
@@ -216,30 +223,33 @@ describe('browser safety guard (admin listener)', () => {
     ]);
   });
 
-  it('all admin guards together: the refusal carries the security headers and does not spend the rate-limit budget', async (t) => {
-    const admin = loadConfig({
-      SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '60',
-      SWITCHYARD_RATE_LIMIT_ADMIN_BURST: '2',
-    }).admin;
-    const g = createGuardedApp();
-    await registerAdminGuards(g.app, adminGuardOptions(admin), { clock: createManualClock() });
-    addDummyRoutes(g);
-    t.after(() => g.app.close());
-    for (let i = 0; i < 10; i++) {
-      const evil = await g.app.inject({
-        method: 'POST',
-        url: '/v1/campaigns/c1/cancel',
-        payload: 'x',
-        headers: { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
-      });
-      assert.equal(evil.statusCode, 403);
-      assert.equal(evil.headers['x-content-type-options'], 'nosniff');
-      assert.equal(evil.headers['x-frame-options'], 'DENY');
-    }
-    assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } })).statusCode, 200);
-    assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } })).statusCode, 200);
-    const limited = await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } });
-    assert.equal(limited.statusCode, 429);
-    assert.equal(limited.headers['cache-control'], 'no-store');
-  });
+  it(
+    'all admin guards together: the refusal carries the security headers and does not spend the rate-limit ' + 'budget',
+    async (t) => {
+      const admin = loadConfig({
+        SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '60',
+        SWITCHYARD_RATE_LIMIT_ADMIN_BURST: '2',
+      }).admin;
+      const g = createGuardedApp();
+      await registerAdminGuards(g.app, adminGuardOptions(admin), { clock: createManualClock() });
+      addDummyRoutes(g);
+      t.after(() => g.app.close());
+      for (let i = 0; i < 10; i++) {
+        const evil = await g.app.inject({
+          method: 'POST',
+          url: '/v1/campaigns/c1/cancel',
+          payload: 'x',
+          headers: { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
+        });
+        assert.equal(evil.statusCode, 403);
+        assert.equal(evil.headers['x-content-type-options'], 'nosniff');
+        assert.equal(evil.headers['x-frame-options'], 'DENY');
+      }
+      assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } })).statusCode, 200);
+      assert.equal((await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } })).statusCode, 200);
+      const limited = await g.app.inject({ url: '/v1/campaigns', headers: { host: HOST } });
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.headers['cache-control'], 'no-store');
+    },
+  );
 });

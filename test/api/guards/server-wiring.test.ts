@@ -77,38 +77,41 @@ describe('admin guards on the admin listener', () => {
     assert.equal((await guarded.inject({ url: '/healthz', headers: { host: '10.0.0.9:3001' } })).statusCode, 200);
   });
 
-  it('what the guards refuse writes no audit row (a hostile page cannot grow the log); a refused key still does', async () => {
-    const rows = async (): Promise<number> => (await app.audit.list({ limit: 1000 })).entries.length;
-    const before = await rows();
-    for (let i = 0; i < 20; i++) {
-      await guarded.inject({
+  it(
+    'what the guards refuse writes no audit row (a hostile page cannot grow the log); a refused key still ' + 'does',
+    async () => {
+      const rows = async (): Promise<number> => (await app.audit.list({ limit: 1000 })).entries.length;
+      const before = await rows();
+      for (let i = 0; i < 20; i++) {
+        await guarded.inject({
+          method: 'POST',
+          url: '/v1/campaigns/x/cancel',
+          payload: '{}',
+          headers: { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
+        });
+        await guarded.inject({
+          method: 'POST',
+          url: '/v1/campaigns/x/cancel',
+          payload: '{}',
+          headers: { host: 'attacker.example', 'content-type': 'application/json' },
+        });
+      }
+      assert.equal(await rows(), before);
+      const keyless = await guarded.inject({
         method: 'POST',
         url: '/v1/campaigns/x/cancel',
         payload: '{}',
-        headers: { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
+        headers: { host: HOST, 'content-type': 'application/json' },
       });
-      await guarded.inject({
-        method: 'POST',
-        url: '/v1/campaigns/x/cancel',
-        payload: '{}',
-        headers: { host: 'attacker.example', 'content-type': 'application/json' },
-      });
-    }
-    assert.equal(await rows(), before);
-    const keyless = await guarded.inject({
-      method: 'POST',
-      url: '/v1/campaigns/x/cancel',
-      payload: '{}',
-      headers: { host: HOST, 'content-type': 'application/json' },
-    });
-    assert.equal(keyless.statusCode, 401);
-    const [last] = (await app.audit.list({ limit: 1 })).entries;
-    assert.equal(await rows(), before + 1);
-    assert.deepEqual(
-      [last?.action, last?.outcome, last?.actorName],
-      ['POST /v1/campaigns/:id/cancel', 401, 'anonymous'],
-    );
-  });
+      assert.equal(keyless.statusCode, 401);
+      const [last] = (await app.audit.list({ limit: 1 })).entries;
+      assert.equal(await rows(), before + 1);
+      assert.deepEqual(
+        [last?.action, last?.outcome, last?.actorName],
+        ['POST /v1/campaigns/:id/cancel', 401, 'anonymous'],
+      );
+    },
+  );
 
   it('JSON nested 100 000 deep: 400 JSON_TOO_DEEP, never a 5xx', async () => {
     const res = await guarded.inject({

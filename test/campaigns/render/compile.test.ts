@@ -5,7 +5,8 @@ import { isSwitchyardError } from '../../../src/core/errors.ts';
 import { fixture } from './builders.ts';
 
 const MJML_OK =
-  '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ contact.firstName }}</mj-text></mj-column></mj-section></mj-body></mjml>';
+  '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ contact.firstName '
+  + '}}</mj-text></mj-column></mj-section></mj-body></mjml>';
 
 async function compileError(
   input: Parameters<typeof compileTemplate>[0],
@@ -72,7 +73,8 @@ describe('compileTemplate / validateTemplate', () => {
 
   it('reports Liquid that MJML would silently drop between elements', async () => {
     const html =
-      '<mjml><mj-body><mj-section><mj-column>\n{% if vip %}<mj-text>VIP</mj-text>{% endif %}\n</mj-column></mj-section></mj-body></mjml>';
+      '<mjml><mj-body><mj-section><mj-column>\n{% if vip %}<mj-text>VIP</mj-text>{% endif '
+      + '%}\n</mj-column></mj-section></mj-body></mjml>';
     const errors = await compileError({ subject: 'x', html });
     assert.match(errors.join(), /Liquid \{% if vip %\} at line 2 was dropped or changed by MJML.*mj-raw/);
   });
@@ -109,37 +111,41 @@ describe('compileTemplate / validateTemplate', () => {
 });
 
 describe('contact fields a template reads (what prepare sends on to the send stage)', () => {
-  it('names the fields read anywhere, links built with Liquid included; null when the contact is read whole or by a computed key', async () => {
-    const fields = async (input: Parameters<typeof compileTemplate>[0]) => {
-      const f = (await compileTemplate(input, { postalAddress: '1 Main St' })).contactFields;
-      return f === null ? null : [...f].sort();
-    };
-    assert.deepEqual(
-      await fields({
-        subject: 'Hi {{ contact.firstName | default: "there" }}',
-        text: '{% if contact.plan == "pro" %}{{ contact.crm.tier }}{% endif %}',
-      }),
-      ['crm', 'firstName', 'plan'],
-    );
-    assert.deepEqual(
-      await fields({
-        subject: 's',
-        html: '<html><body><a href="https://x.example/p/{{ contact.slug }}">x</a></body></html>',
-      }),
-      ['slug'],
-    );
-    assert.deepEqual(
-      await fields({
-        subject: 's',
-        html: '<html><body>{% for p in contact.products %}{{ p.name }}{% endfor %}</body></html>',
-      }),
-      ['products'],
-    );
-    assert.equal(await fields({ subject: 's', html: '<html><body>{{ contact | json }}</body></html>' }), null);
-    assert.equal(
-      await fields({ subject: 's', html: '<html><body>{% assign c = contact %}{{ c.plan }}</body></html>' }),
-      null,
-    );
-    assert.equal(await fields({ subject: 's', text: '{% assign k = "plan" %}{{ contact[k] }}' }), null);
-  });
+  it(
+    'names the fields read anywhere, links built with Liquid included; null when the contact is read whole '
+      + 'or by a computed key',
+    async () => {
+      const fields = async (input: Parameters<typeof compileTemplate>[0]) => {
+        const f = (await compileTemplate(input, { postalAddress: '1 Main St' })).contactFields;
+        return f === null ? null : [...f].sort();
+      };
+      assert.deepEqual(
+        await fields({
+          subject: 'Hi {{ contact.firstName | default: "there" }}',
+          text: '{% if contact.plan == "pro" %}{{ contact.crm.tier }}{% endif %}',
+        }),
+        ['crm', 'firstName', 'plan'],
+      );
+      assert.deepEqual(
+        await fields({
+          subject: 's',
+          html: '<html><body><a href="https://x.example/p/{{ contact.slug }}">x</a></body></html>',
+        }),
+        ['slug'],
+      );
+      assert.deepEqual(
+        await fields({
+          subject: 's',
+          html: '<html><body>{% for p in contact.products %}{{ p.name }}{% endfor %}</body></html>',
+        }),
+        ['products'],
+      );
+      assert.equal(await fields({ subject: 's', html: '<html><body>{{ contact | json }}</body></html>' }), null);
+      assert.equal(
+        await fields({ subject: 's', html: '<html><body>{% assign c = contact %}{{ c.plan }}</body></html>' }),
+        null,
+      );
+      assert.equal(await fields({ subject: 's', text: '{% assign k = "plan" %}{{ contact[k] }}' }), null);
+    },
+  );
 });

@@ -8,9 +8,12 @@ import { planTemplate, renderPlan } from '../../../src/campaigns/render/fast-ren
 const createEngines = () => createLiquidEngines({ renderMs: 600_000, memory: 10_000_000 });
 
 const TEMPLATES = [
-  'Hi {{ contact.firstName }}! {{ contact.firstName | default: \'there\' }} {{ contact.lastName | default: "x" | raw }} {{ contact.firstName | raw }}',
-  "<p>{{ contact.tags[0] }} {{ contact.tags[1] | default: 'none' }} {{ contact.address.city }} {{ contact.address.city.name }}</p>",
-  '{% for p in products %}<a href="{% sy_track_link 1 %}https://x.example/p/{{ p.slug }}?c={{ contact.id }}&amp;n={{ p.name }}{% endsy_track_link %}">{{ p.name | default: \'?\' }}</a>{% else %}none{% endfor %}',
+  "Hi {{ contact.firstName }}! {{ contact.firstName | default: 'there' }} {{ contact.lastName | default: "
+    + '"x" | raw }} {{ contact.firstName | raw }}',
+  "<p>{{ contact.tags[0] }} {{ contact.tags[1] | default: 'none' }} {{ contact.address.city }} {{ "
+    + 'contact.address.city.name }}</p>',
+  '{% for p in products %}<a href="{% sy_track_link 1 %}https://x.example/p/{{ p.slug }}?c={{ contact.id '
+    + "}}&amp;n={{ p.name }}{% endsy_track_link %}\">{{ p.name | default: '?' }}</a>{% else %}none{% endfor %}",
   '{% for p in products %}{{ forloop.index }}:{{ p.name }}{% endfor %} {{ products.size }} {{ products.first.name }}',
   '{% if contact.vip %}VIP {{ contact.firstName | upcase }}{% endif %}{{ true }}{{ nil }}{{ empty }}',
   '{% for t in contact.tags %}[{{ t }}]{% endfor %}{% for p in products limit: 1 %}{{ p.slug }}{% endfor %}',

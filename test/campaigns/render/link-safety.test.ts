@@ -102,14 +102,16 @@ describe('link safety', () => {
 
   it('a static scheme in the template settles it: the value is not re-checked per recipient', () => {
     const { html } = rewriteLinks(
-      '<img src="https://cdn.example/{{ contact.u }}"><a href="mailto:{{ contact.e }}">m</a><img src="{{ contact.u }}">',
+      '<img src="https://cdn.example/{{ contact.u }}"><a href="mailto:{{ contact.e }}">m</a><img src="{{ '
+        + 'contact.u }}">',
     );
     assert.equal((html.match(/\{% sy_safe_url/g) ?? []).length, 1, html);
   });
 
   it('a raw value cannot close its URL attribute to add a handler', async () => {
     const html = await renderHtml(
-      '<img src="{{ contact.u | raw }}" alt=""><a href="{{ contact.u | raw }}">x</a><a data-no-track href=\'{{ contact.u | raw }}\'>y</a>',
+      '<img src="{{ contact.u | raw }}" alt=""><a href="{{ contact.u | raw }}">x</a><a data-no-track '
+        + "href='{{ contact.u | raw }}'>y</a>",
       { u: 'https://x.example/a.png" onerror="alert(1)' },
     );
     assert.ok(!html.includes('onerror'), html);
@@ -121,7 +123,8 @@ describe('link safety', () => {
 
   it('markup printed raw from data has its URL attributes neutralised', async () => {
     const bio =
-      '<a href="javascript:alert(1)">x</a><a href=\'jav&#x09;ascript:alert(2)\'>y</a><img src=data:image/svg+xml,x><a href="https://ok.example/">z</a>';
+      '<a href="javascript:alert(1)">x</a><a href=\'jav&#x09;ascript:alert(2)\'>y</a><img '
+      + 'src=data:image/svg+xml,x><a href="https://ok.example/">z</a>';
     const html = await renderHtml('<div>{{ contact.bio | raw }}</div>', { bio });
     assert.ok(
       html.includes('<a href="#">x</a><a href=\'#\'>y</a><img src="#"><a href="https://ok.example/">z</a>'),

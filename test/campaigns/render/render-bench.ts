@@ -31,7 +31,8 @@ const products = [
 const t0 = performance.now();
 const compiled = await compileTemplate({ subject: 'News for {{ contact.firstName }}', html });
 console.log(
-  `compile: ${(performance.now() - t0).toFixed(0)} ms, html ${compiled.htmlSource?.length} chars, ${compiled.links.length} link slots`,
+  `compile: ${(performance.now() - t0).toFixed(0)} ms, html ${compiled.htmlSource?.length} chars, `
+    + `${compiled.links.length} link slots`,
 );
 
 function best(label: string, n: number, body: (i: number) => void): void {

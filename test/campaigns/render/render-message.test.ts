@@ -29,28 +29,36 @@ describe('renderMessage', () => {
     assert.deepEqual(rest, JSON.parse(golden('newsletter.golden.json')));
   });
 
-  it('tracks every link to its real destination: static ones by index, Liquid ones per loop item, &amp; decoded', async () => {
-    const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
-    const msg = renderMessage(compiled, aContext());
-    const clicks = clickTargets(msg.html ?? '', compiled.links);
-    assert.deepEqual(clicks, [
-      {
-        form: 'message',
-        ledgerId: 'camp-1:contact-7',
-        linkIndex: 0,
-        url: 'https://acme.example/?utm_source=email&utm_medium=newsletter',
-      },
-      {
-        form: 'tagged',
-        ledgerId: 'camp-1:contact-7',
-        linkIndex: 1,
-        url: 'https://acme.example/p/widget?ref=contact-7',
-      },
-      { form: 'tagged', ledgerId: 'camp-1:contact-7', linkIndex: 1, url: 'https://acme.example/p/gizmo?ref=contact-7' },
-      { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
-    ]);
-    assert.deepEqual(clickTargets(msg.text, compiled.links), clicks);
-  });
+  it(
+    'tracks every link to its real destination: static ones by index, Liquid ones per loop item, &amp; ' + 'decoded',
+    async () => {
+      const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
+      const msg = renderMessage(compiled, aContext());
+      const clicks = clickTargets(msg.html ?? '', compiled.links);
+      assert.deepEqual(clicks, [
+        {
+          form: 'message',
+          ledgerId: 'camp-1:contact-7',
+          linkIndex: 0,
+          url: 'https://acme.example/?utm_source=email&utm_medium=newsletter',
+        },
+        {
+          form: 'tagged',
+          ledgerId: 'camp-1:contact-7',
+          linkIndex: 1,
+          url: 'https://acme.example/p/widget?ref=contact-7',
+        },
+        {
+          form: 'tagged',
+          ledgerId: 'camp-1:contact-7',
+          linkIndex: 1,
+          url: 'https://acme.example/p/gizmo?ref=contact-7',
+        },
+        { form: 'message', ledgerId: 'camp-1:contact-7', linkIndex: 2, url: 'https://acme.example/sale?c=1&d=2' },
+      ]);
+      assert.deepEqual(clickTargets(msg.text, compiled.links), clicks);
+    },
+  );
 
   it('uses one message token for the open pixel, every static link and (its other half) unsubscribe', async () => {
     const compiled = await compileTemplate({ subject: 's', html: fixture('newsletter.mjml') });
@@ -90,7 +98,8 @@ describe('renderMessage', () => {
     const html =
       '<mjml><mj-body><mj-section><mj-column>'
       + '<mj-image src="https://cdn.example/{{ contact.id }}.png" alt="{{ contact.firstName }}" />'
-      + '<mj-button href="https://shop.example/c/{{ contact.id }}?a=1&amp;b={{ contact.firstName | url_encode }}">Go</mj-button>'
+      + '<mj-button href="https://shop.example/c/{{ contact.id }}?a=1&amp;b={{ contact.firstName | '
+      + 'url_encode }}">Go</mj-button>'
       + '</mj-column></mj-section></mj-body></mjml>';
     const compiled = await compileTemplate({ subject: 's', html });
     const msg = renderMessage(
@@ -115,7 +124,10 @@ describe('renderMessage', () => {
     const html = msg.html ?? '';
     assert.match(
       html,
-      /<div class="sy-legal-footer"[^>]*>Acme, 1 Main St, Springfield, IL 62701<br><a href="https:\/\/t\.acme\.example\/t\/u\/[\w-]+"/,
+      new RegExp(
+        '<div class="sy-legal-footer"[^>]*>Acme, 1 Main St, Springfield, IL 62701'
+          + String.raw`<br><a href="https:\/\/t\.acme\.example\/t\/u\/[\w-]+"`,
+      ),
     );
     assert.match(html, /<img src="https:\/\/t\.acme\.example\/t\/o\/[\w-]+" width="1" height="1" alt=""[^>]*><\/body>/);
     assert.deepEqual(codec.verifyMessage(trackingTokens(html, 'o')[0] as string, 'track'), { ledgerId: 'camp-1:k&1' });
@@ -137,7 +149,10 @@ describe('renderMessage', () => {
     assert.equal(msg.html, undefined);
     assert.match(
       msg.text,
-      /^Hello Ann\n\n--\nAcme, 1 Main St, Springfield, IL 62701\nUnsubscribe: https:\/\/t\.acme\.example\/t\/u\/[\w-]+\n$/,
+      new RegExp(
+        String.raw`^Hello Ann\n\n--\nAcme, 1 Main St, Springfield, IL 62701`
+          + String.raw`\nUnsubscribe: https:\/\/t\.acme\.example\/t\/u\/[\w-]+\n$`,
+      ),
     );
   });
 
@@ -173,45 +188,53 @@ describe('renderMessage', () => {
     assert.deepEqual(msg.replyTo, { address: 'reply@acme.example' });
   });
 
-  it('signs a repeated Liquid-built URL once per campaign: recipients share its link tag, each with their own track token', async () => {
-    const compiled = await compileTemplate({
-      subject: 's',
-      html: '<body><a href="https://shop.example/plans?plan={{ contact.plan }}">new</a> {{ unsubscribe_url }} {{ postal_address }}</body>',
-    });
-    const render = (id: string, plan: string, campaign = aCampaign()): string =>
-      renderMessage(compiled, aContext({ contact: { id, email: `${id}@example.com`, plan }, campaign })).html ?? '';
-    const tagOf = (html: string): string => /\/t\/c\/[A-Za-z0-9_-]+\/0\/([A-Za-z0-9_-]+)"/.exec(html)?.[1] ?? '';
-    const [a, b, c] = [render('k1', 'pro'), render('k2', 'pro'), render('k3', 'free')];
-    assert.equal(tagOf(a), tagOf(b), 'same campaign, link and URL: same tag');
-    assert.notEqual(tagOf(a), tagOf(c));
-    assert.deepEqual(
-      [a, b, c].map((h) => clickTargets(h, compiled.links)[0]),
-      [
-        { form: 'tagged', ledgerId: 'camp-1:k1', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
-        { form: 'tagged', ledgerId: 'camp-1:k2', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
-        { form: 'tagged', ledgerId: 'camp-1:k3', linkIndex: 0, url: 'https://shop.example/plans?plan=free' },
-      ],
-    );
-    // another campaign (or secret) rendering the same compiled template gets its own tags and prefixes
-    const other = render(
-      'k1',
-      'pro',
-      aCampaign({ id: 'camp-2', trackingBaseUrl: 'https://t.acme.example/', trackingSecret: ['s2', SECRET] }),
-    );
-    assert.notEqual(tagOf(other), tagOf(a));
-    assert.deepEqual(clickTargets(other, compiled.links, 's2')[0], {
-      form: 'tagged',
-      ledgerId: 'camp-2:k1',
-      linkIndex: 0,
-      url: 'https://shop.example/plans?plan=pro',
-    });
-    assert.equal(render('k1', 'pro'), a, 'back to the first campaign: the identical message');
-  });
+  it(
+    'signs a repeated Liquid-built URL once per campaign: recipients share its link tag, each with their own '
+      + 'track token',
+    async () => {
+      const compiled = await compileTemplate({
+        subject: 's',
+        html:
+          '<body><a href="https://shop.example/plans?plan={{ contact.plan }}">new</a> {{ unsubscribe_url }} {{ '
+          + 'postal_address }}</body>',
+      });
+      const render = (id: string, plan: string, campaign = aCampaign()): string =>
+        renderMessage(compiled, aContext({ contact: { id, email: `${id}@example.com`, plan }, campaign })).html ?? '';
+      const tagOf = (html: string): string => /\/t\/c\/[A-Za-z0-9_-]+\/0\/([A-Za-z0-9_-]+)"/.exec(html)?.[1] ?? '';
+      const [a, b, c] = [render('k1', 'pro'), render('k2', 'pro'), render('k3', 'free')];
+      assert.equal(tagOf(a), tagOf(b), 'same campaign, link and URL: same tag');
+      assert.notEqual(tagOf(a), tagOf(c));
+      assert.deepEqual(
+        [a, b, c].map((h) => clickTargets(h, compiled.links)[0]),
+        [
+          { form: 'tagged', ledgerId: 'camp-1:k1', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
+          { form: 'tagged', ledgerId: 'camp-1:k2', linkIndex: 0, url: 'https://shop.example/plans?plan=pro' },
+          { form: 'tagged', ledgerId: 'camp-1:k3', linkIndex: 0, url: 'https://shop.example/plans?plan=free' },
+        ],
+      );
+      // another campaign (or secret) rendering the same compiled template gets its own tags and prefixes
+      const other = render(
+        'k1',
+        'pro',
+        aCampaign({ id: 'camp-2', trackingBaseUrl: 'https://t.acme.example/', trackingSecret: ['s2', SECRET] }),
+      );
+      assert.notEqual(tagOf(other), tagOf(a));
+      assert.deepEqual(clickTargets(other, compiled.links, 's2')[0], {
+        form: 'tagged',
+        ledgerId: 'camp-2:k1',
+        linkIndex: 0,
+        url: 'https://shop.example/plans?plan=pro',
+      });
+      assert.equal(render('k1', 'pro'), a, 'back to the first campaign: the identical message');
+    },
+  );
 
   it('keeps the per-campaign link tags bounded when every recipient has their own URL', async () => {
     const compiled = await compileTemplate({
       subject: 's',
-      html: '<body><a href="https://shop.example/u/{{ contact.id }}">you</a> {{ unsubscribe_url }} {{ postal_address }}</body>',
+      html:
+        '<body><a href="https://shop.example/u/{{ contact.id }}">you</a> {{ unsubscribe_url }} {{ '
+        + 'postal_address }}</body>',
     });
     let last = '';
     for (let i = 0; i < 5000; i++)
@@ -343,26 +366,29 @@ describe('renderMessage', () => {
 });
 
 describe('rendering with only the contact fields the template reads', () => {
-  it('gives the same message as rendering with every field (newsletter, Liquid-built links, derived text)', async () => {
-    const { forRender } = await import('../../../src/campaigns/stages.ts');
-    const compiled = await compileTemplate({
-      subject: 'News for {{ contact.firstName }}, {{ contact.plan | default: "free" }}',
-      html: fixture('newsletter.mjml'),
-    });
-    fc.assert(
-      fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (firstName, plan, company, slug) => {
-        const full = {
-          id: 'contact-7',
-          email: 'ann@example.com',
-          fields: { firstName, plan, company, slug, crm: { tier: 'gold' }, lifetimeValue: '12.00' },
-        };
-        const [projected] = forRender([full], compiled.contactFields);
-        const render = (r: typeof full) =>
-          renderMessage(compiled, aContext({ contact: { ...r.fields, id: r.id, email: r.email } }));
-        assert.ok(Object.keys(projected!.fields).length < Object.keys(full.fields).length, 'fields were dropped');
-        assert.deepEqual(render(projected as typeof full), render(full));
-      }),
-      { numRuns: 50 },
-    );
-  });
+  it(
+    'gives the same message as rendering with every ' + 'field (newsletter, Liquid-built links, derived text)',
+    async () => {
+      const { forRender } = await import('../../../src/campaigns/stages.ts');
+      const compiled = await compileTemplate({
+        subject: 'News for {{ contact.firstName }}, {{ contact.plan | default: "free" }}',
+        html: fixture('newsletter.mjml'),
+      });
+      fc.assert(
+        fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (firstName, plan, company, slug) => {
+          const full = {
+            id: 'contact-7',
+            email: 'ann@example.com',
+            fields: { firstName, plan, company, slug, crm: { tier: 'gold' }, lifetimeValue: '12.00' },
+          };
+          const [projected] = forRender([full], compiled.contactFields);
+          const render = (r: typeof full) =>
+            renderMessage(compiled, aContext({ contact: { ...r.fields, id: r.id, email: r.email } }));
+          assert.ok(Object.keys(projected!.fields).length < Object.keys(full.fields).length, 'fields were dropped');
+          assert.deepEqual(render(projected as typeof full), render(full));
+        }),
+        { numRuns: 50 },
+      );
+    },
+  );
 });

@@ -143,38 +143,41 @@ test('batcher: a failing chunk rejects the call with the CRM error and frees the
   assert.equal(ok.size, 1);
 });
 
-test('batcher: property — any mix of calls stays within the rate limit and delivers every item once, in order', async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.integer({ min: 1, max: 50 }),
-      fc.integer({ min: 1, max: 5 }),
-      fc.integer({ min: 1, max: 5000 }),
-      fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 6 }),
-      async (maxBatchSize, requests, perMs, sizes) => {
-        const clock = createManualClock();
-        const { crm, calls } = recordingCrm(clock, maxBatchSize, { requests, perMs });
-        const batcher = createCrmBatcher(crm, { clock });
-        await settle(
-          clock,
-          Promise.all(
-            sizes.map((n, k) =>
-              batcher.updateEngagement(
-                ids(n, `k${k}-`).map((contactId) => ({ contactId, score: 1, lastEngagedAt: clock.now() })),
+test(
+  'batcher: property — any mix of calls stays within ' + 'the rate limit and delivers every item once, in order',
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 6 }),
+        async (maxBatchSize, requests, perMs, sizes) => {
+          const clock = createManualClock();
+          const { crm, calls } = recordingCrm(clock, maxBatchSize, { requests, perMs });
+          const batcher = createCrmBatcher(crm, { clock });
+          await settle(
+            clock,
+            Promise.all(
+              sizes.map((n, k) =>
+                batcher.updateEngagement(
+                  ids(n, `k${k}-`).map((contactId) => ({ contactId, score: 1, lastEngagedAt: clock.now() })),
+                ),
               ),
             ),
-          ),
-          Math.max(1, Math.floor(perMs / 3)),
-        );
-        for (const c of calls) {
-          const inWindow = calls.filter((d) => d.at <= c.at && d.at > c.at - perMs).length;
-          assert.ok(inWindow <= requests, `${inWindow} requests within ${perMs} ms`);
-        }
-        sizes.forEach((n, k) => {
-          const delivered = calls.flatMap((c) => c.items).filter((id) => id.startsWith(`k${k}-`));
-          assert.deepEqual(delivered, ids(n, `k${k}-`));
-        });
-      },
-    ),
-    { numRuns: 60 },
-  );
-});
+            Math.max(1, Math.floor(perMs / 3)),
+          );
+          for (const c of calls) {
+            const inWindow = calls.filter((d) => d.at <= c.at && d.at > c.at - perMs).length;
+            assert.ok(inWindow <= requests, `${inWindow} requests within ${perMs} ms`);
+          }
+          sizes.forEach((n, k) => {
+            const delivered = calls.flatMap((c) => c.items).filter((id) => id.startsWith(`k${k}-`));
+            assert.deepEqual(delivered, ids(n, `k${k}-`));
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  },
+);

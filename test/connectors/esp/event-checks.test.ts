@@ -68,27 +68,32 @@ describe('finishEvent', () => {
 });
 
 describe('normalisers apply the checks', () => {
-  it('SendGrid rejects the one bad event of a batch; Mailgun timestamp 1e300 and Stripe created 1e300 are invalid bodies', () => {
-    const r = normalizeSendgrid([
-      { event: 'unsubscribe', sg_event_id: 'a', email: '<script>@x.y', timestamp: 1772323200 },
-      { event: 'unsubscribe', sg_event_id: 'b', email: 'b@x.org', timestamp: 1e300 },
-      { event: 'unsubscribe', sg_event_id: 'c', email: 'c@x.org', timestamp: 1772323200 },
-    ]);
-    assert.deepEqual(
-      r.events.map((e) => e.email),
-      ['c@x.org'],
-    );
-    assert.deepEqual(
-      r.rejected.map((x) => x.index),
-      [0, 1],
-    );
-    assert.throws(
-      () => normalizeMailgun({ 'event-data': { event: 'delivered', id: 'x', recipient: 'a@x.org', timestamp: 1e300 } }),
-      { code: 'WEBHOOK_PAYLOAD_INVALID' },
-    );
-    assert.throws(
-      () => normalizeStripe({ object: 'event', id: 'evt_1', type: 'x', created: 1e300, data: { object: {} } }),
-      { code: 'WEBHOOK_PAYLOAD_INVALID' },
-    );
-  });
+  it(
+    'SendGrid rejects the one bad event of a batch; Mailgun timestamp 1e300 and Stripe created 1e300 are '
+      + 'invalid bodies',
+    () => {
+      const r = normalizeSendgrid([
+        { event: 'unsubscribe', sg_event_id: 'a', email: '<script>@x.y', timestamp: 1772323200 },
+        { event: 'unsubscribe', sg_event_id: 'b', email: 'b@x.org', timestamp: 1e300 },
+        { event: 'unsubscribe', sg_event_id: 'c', email: 'c@x.org', timestamp: 1772323200 },
+      ]);
+      assert.deepEqual(
+        r.events.map((e) => e.email),
+        ['c@x.org'],
+      );
+      assert.deepEqual(
+        r.rejected.map((x) => x.index),
+        [0, 1],
+      );
+      assert.throws(
+        () =>
+          normalizeMailgun({ 'event-data': { event: 'delivered', id: 'x', recipient: 'a@x.org', timestamp: 1e300 } }),
+        { code: 'WEBHOOK_PAYLOAD_INVALID' },
+      );
+      assert.throws(
+        () => normalizeStripe({ object: 'event', id: 'evt_1', type: 'x', created: 1e300, data: { object: {} } }),
+        { code: 'WEBHOOK_PAYLOAD_INVALID' },
+      );
+    },
+  );
 });

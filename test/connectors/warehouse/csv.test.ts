@@ -78,7 +78,8 @@ test('csv: an unclosed quote is one rejected record naming the lines it swallowe
     [
       [
         3,
-        'unclosed or misplaced quote: a quoted field is followed by text before the delimiter (lines 3–5 were consumed by it)',
+        'unclosed or misplaced quote: a quoted field is followed by text before the delimiter (lines 3–5 '
+          + 'were consumed by it)',
       ],
       [7, 'misplaced quote: a quote inside an unquoted field'],
     ],

@@ -131,29 +131,33 @@ test('postgres: breaking out early releases the connection', async (t) => {
   assert.equal(rows[0].n, 0);
 });
 
-test('postgres: a query that does not parse is AUDIENCE_SQL_INVALID; one the server refuses is WAREHOUSE_QUERY_FAILED by SQLSTATE', async (t) => {
-  const f = await setup(t);
-  if (f === null) return;
-  const { warehouse, schema } = f;
-  const err = await collect(warehouse.stream({ sql: 'selec * from nowhere' }, { batchSize: 10 })).catch(
-    (e: unknown) => e,
-  );
-  assert.equal((err as { code: string }).code, 'AUDIENCE_SQL_INVALID');
-  assert.match((err as Error).message, /does not parse: syntax error at or near "selec" \(character 1\)/);
-  const missing = await collect(warehouse.stream({ table: `${schema}.nope` }, { batchSize: 10 })).catch(
-    (e: unknown) => e,
-  );
-  assert.equal((missing as { code: string }).code, 'WAREHOUSE_QUERY_FAILED');
-  assert.equal((missing as { retryable: boolean }).retryable, false);
-  assert.equal((missing as Error).message, 'the audience query failed (SQLSTATE 42P01: undefined_table)');
-  const column = await collect(
-    warehouse.stream({ sql: `select nope from ${schema}.customers` }, { batchSize: 10 }),
-  ).catch((e: unknown) => e);
-  assert.equal(
-    (column as Error).message,
-    'the audience query failed (SQLSTATE 42703: undefined_column) at character 8 of the query',
-  );
-});
+test(
+  'postgres: a query that does not parse is AUDIENCE_SQL_INVALID; one the server refuses is '
+    + 'WAREHOUSE_QUERY_FAILED by SQLSTATE',
+  async (t) => {
+    const f = await setup(t);
+    if (f === null) return;
+    const { warehouse, schema } = f;
+    const err = await collect(warehouse.stream({ sql: 'selec * from nowhere' }, { batchSize: 10 })).catch(
+      (e: unknown) => e,
+    );
+    assert.equal((err as { code: string }).code, 'AUDIENCE_SQL_INVALID');
+    assert.match((err as Error).message, /does not parse: syntax error at or near "selec" \(character 1\)/);
+    const missing = await collect(warehouse.stream({ table: `${schema}.nope` }, { batchSize: 10 })).catch(
+      (e: unknown) => e,
+    );
+    assert.equal((missing as { code: string }).code, 'WAREHOUSE_QUERY_FAILED');
+    assert.equal((missing as { retryable: boolean }).retryable, false);
+    assert.equal((missing as Error).message, 'the audience query failed (SQLSTATE 42P01: undefined_table)');
+    const column = await collect(
+      warehouse.stream({ sql: `select nope from ${schema}.customers` }, { batchSize: 10 }),
+    ).catch((e: unknown) => e);
+    assert.equal(
+      (column as Error).message,
+      'the audience query failed (SQLSTATE 42703: undefined_column) at character 8 of the query',
+    );
+  },
+);
 
 test('postgres: a source without the email column is fatal before streaming, naming it', async (t) => {
   const f = await setup(t);
@@ -177,16 +181,19 @@ test('postgres: a query and a table together are refused', async (t) => {
   assert.equal((err as { code: string }).code, 'VALIDATION_FAILED');
 });
 
-test('postgres: an unreachable server is a retryable WAREHOUSE_UNREACHABLE naming the host, not the password', async () => {
-  const port = await closedPort();
-  const down = createPostgresWarehouse({
-    url: `postgres://app:s3cret-pw@127.0.0.1:${port}/dw`,
-    mapping: MAPPING,
-    orderBy: 'customer_id',
-  });
-  const err = await collect(down.stream({ table: 'customers' }, { batchSize: 10 })).catch((e: unknown) => e);
-  assert.equal((err as { code: string }).code, 'WAREHOUSE_UNREACHABLE');
-  assert.equal((err as { retryable: boolean }).retryable, true);
-  assert.match((err as Error).message, new RegExp(`127\\.0\\.0\\.1:${port}/dw`));
-  assert.doesNotMatch((err as Error).message, /s3cret/);
-});
+test(
+  'postgres: an unreachable server is a retryable ' + 'WAREHOUSE_UNREACHABLE naming the host, not the password',
+  async () => {
+    const port = await closedPort();
+    const down = createPostgresWarehouse({
+      url: `postgres://app:s3cret-pw@127.0.0.1:${port}/dw`,
+      mapping: MAPPING,
+      orderBy: 'customer_id',
+    });
+    const err = await collect(down.stream({ table: 'customers' }, { batchSize: 10 })).catch((e: unknown) => e);
+    assert.equal((err as { code: string }).code, 'WAREHOUSE_UNREACHABLE');
+    assert.equal((err as { retryable: boolean }).retryable, true);
+    assert.match((err as Error).message, new RegExp(`127\\.0\\.0\\.1:${port}/dw`));
+    assert.doesNotMatch((err as Error).message, /s3cret/);
+  },
+);

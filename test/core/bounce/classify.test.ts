@@ -19,7 +19,8 @@ describe('classifyFailure: one example per reason', () => {
       'gmail no such user',
       failed(
         '5.1.1',
-        "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos - gsmtp",
+        'smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try '
+          + "double-checking the recipient's email address for typos - gsmtp",
       ),
       'userunknown',
       'hard_bounce',
@@ -45,7 +46,8 @@ describe('classifyFailure: one example per reason', () => {
       'yahoo no account',
       failed(
         undefined,
-        "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1.mail.yahoo.com",
+        "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - "
+          + 'mta1.mail.yahoo.com',
       ),
       'userunknown',
       'hard_bounce',
@@ -119,7 +121,8 @@ describe('classifyFailure: one example per reason', () => {
         action: 'delayed',
         status: '4.7.28',
         diagnostic:
-          'smtp; 421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address - gsmtp',
+          'smtp; 421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from '
+          + 'your IP address - gsmtp',
       },
       'speeding',
       'deferred',
@@ -178,7 +181,8 @@ describe('classifyFailure: one example per reason', () => {
       {
         source: 'esp',
         diagnostic:
-          'Amazon SES has suppressed sending to this address because it has a recent history of bouncing as an invalid address.',
+          'Amazon SES has suppressed sending to this address because it has a recent history of bouncing '
+          + 'as an invalid address.',
       },
       'suppressed',
       'soft_bounce',

@@ -103,7 +103,8 @@ describe('phrase table', () => {
       source: 'sync',
       smtpReplyCode: 450,
       diagnostic:
-        '450-4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. - gsmtp',
+        '450-4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional '
+        + 'messages from being delivered. - gsmtp',
     });
     assert.equal(r.kind, 'deferred');
     assert.equal(r.isThrottleSignal, false);

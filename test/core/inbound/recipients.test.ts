@@ -27,24 +27,27 @@ describe('inbound RCPT policy', () => {
     assert.deepEqual(decideRecipient('no-at-sign', policy), { accept: false, reason: 'malformed' });
   });
 
-  it('with no domain configured, accepts only VERP addresses whose token verifies with a current or older secret', () => {
-    const policy = { domains: [], verpSecrets: SECRETS };
-    const ids = { campaignId: 'cmp_1', contactId: 'ct_1' };
-    assert.equal(
-      decideRecipient(encodeVerpAddress(ids, { secret: 'old-secret', domain: 'shop.example.com' }), policy).accept,
-      true,
-    );
-    assert.equal(
-      decideRecipient(encodeVerpAddress(ids, { secret: 'new-secret', domain: 'any.example' }), policy).accept,
-      true,
-    );
-    assert.equal(
-      decideRecipient(encodeVerpAddress(ids, { secret: 'attacker', domain: 'shop.example.com' }), policy).accept,
-      false,
-    );
-    assert.equal(decideRecipient('bounces@shop.example.com', policy).accept, false);
-    assert.equal(decideRecipient('b+aaaaaaaaaaaaaaaaaaaa@shop.example.com', policy).accept, false);
-  });
+  it(
+    'with no domain configured, accepts only VERP addresses whose token verifies with a current or ' + 'older secret',
+    () => {
+      const policy = { domains: [], verpSecrets: SECRETS };
+      const ids = { campaignId: 'cmp_1', contactId: 'ct_1' };
+      assert.equal(
+        decideRecipient(encodeVerpAddress(ids, { secret: 'old-secret', domain: 'shop.example.com' }), policy).accept,
+        true,
+      );
+      assert.equal(
+        decideRecipient(encodeVerpAddress(ids, { secret: 'new-secret', domain: 'any.example' }), policy).accept,
+        true,
+      );
+      assert.equal(
+        decideRecipient(encodeVerpAddress(ids, { secret: 'attacker', domain: 'shop.example.com' }), policy).accept,
+        false,
+      );
+      assert.equal(decideRecipient('bounces@shop.example.com', policy).accept, false);
+      assert.equal(decideRecipient('b+aaaaaaaaaaaaaaaaaaaa@shop.example.com', policy).accept, false);
+    },
+  );
 
   it('no random address is accepted without a configured domain', () => {
     fc.assert(

@@ -17,7 +17,8 @@ describe('classifyReplyIntent', () => {
     ['Je souhaite me désinscrire, merci.', 'unsubscribe_request', true],
     ['Por favor, darme de baja.', 'unsubscribe_request', true],
     [
-      'I am out of the office until Monday with limited access to email. For urgent matters please contact ops@contoso.example.',
+      'I am out of the office until Monday with limited access to email. For urgent matters please contact '
+        + 'ops@contoso.example.',
       'out_of_office',
       true,
     ],

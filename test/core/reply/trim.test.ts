@@ -5,19 +5,22 @@ import { htmlToReplyText, looksLikeHtml, trimReplyBody, trimReplyText } from '..
 describe('trimReplyText', () => {
   it('drops a Gmail "On … wrote:" header split over two lines and the quote', () => {
     const text =
-      'Sounds interesting, call me tomorrow.\n\nOn Tue, Nov 24, 2026 at 10:02 AM Example Shop <\nnews@shop.example.com> wrote:\n\n> Hi Anna,\n> Our sale.\n';
+      'Sounds interesting, call me tomorrow.\n\nOn Tue, Nov 24, 2026 at 10:02 AM Example Shop '
+      + '<\nnews@shop.example.com> wrote:\n\n> Hi Anna,\n> Our sale.\n';
     assert.equal(trimReplyText(text), 'Sounds interesting, call me tomorrow.');
   });
 
   it('drops an Outlook From:/Sent: block and the signature above it', () => {
     const text =
-      'Please remove me from this list.\r\n\r\nFrom: Example Shop <news@shop.example.com>\r\nSent: Tuesday, November 24, 2026 10:02 AM\r\nTo: Bob\r\nSubject: Sale\r\n\r\nHi Bob,\r\n';
+      'Please remove me from this list.\r\n\r\nFrom: Example Shop <news@shop.example.com>\r\nSent: '
+      + 'Tuesday, November 24, 2026 10:02 AM\r\nTo: Bob\r\nSubject: Sale\r\n\r\nHi Bob,\r\n';
     assert.equal(trimReplyText(text), 'Please remove me from this list.');
   });
 
   it('drops Apple Mail "Sent from my iPhone" and the cite quote', () => {
     const text =
-      'Interested! What does it cost?\n\nSent from my iPhone\n\n> On 24 Nov 2026, at 10:02, Example Shop <news@shop.example.com> wrote:\n>\n> Hi Eve,\n';
+      'Interested! What does it cost?\n\nSent from my iPhone\n\n> On 24 Nov 2026, at 10:02, Example Shop '
+      + '<news@shop.example.com> wrote:\n>\n> Hi Eve,\n';
     assert.equal(trimReplyText(text), 'Interested! What does it cost?');
   });
 
@@ -30,7 +33,8 @@ describe('trimReplyText', () => {
     );
     assert.equal(
       trimReplyText(
-        'Merci, ça marche.\n\nLe mar. 24 nov. 2026 à 10:02, Example Shop <news@shop.example.com> a écrit :\n> Bonjour\n',
+        'Merci, ça marche.\n\nLe mar. 24 nov. 2026 à 10:02, Example Shop <news@shop.example.com> a écrit '
+          + ':\n> Bonjour\n',
       ),
       'Merci, ça marche.',
     );
@@ -44,7 +48,8 @@ describe('trimReplyText', () => {
 describe('HTML replies', () => {
   it('converts HTML and drops the Gmail quote container', () => {
     const html =
-      '<div dir="ltr">Yes please, send the pricing.</div><br><div class="gmail_quote"><div class="gmail_attr">On Tue wrote:</div><blockquote class="gmail_quote">Old text</blockquote></div>';
+      '<div dir="ltr">Yes please, send the pricing.</div><br><div class="gmail_quote"><div '
+      + 'class="gmail_attr">On Tue wrote:</div><blockquote class="gmail_quote">Old text</blockquote></div>';
     assert.equal(trimReplyBody({ html }), 'Yes please, send the pricing.');
     assert.doesNotMatch(htmlToReplyText(html), /Old text/);
   });

@@ -176,7 +176,8 @@ describe('parseInboundMessage: complaints, auto-replies, replies', () => {
     ['outlook/reply-unsubscribe-html-only.eml', 'Please remove me from your mailing list.', 'unsubscribe_request'],
     [
       'apple/reply-wrong-person-with-signature.eml',
-      "I'm not the right person for this, I left the purchasing team last year. Please contact procurement@example.org instead.",
+      "I'm not the right person for this, I left the purchasing team last year. Please contact "
+        + 'procurement@example.org instead.',
       'wrong_person',
     ],
   ];
@@ -203,17 +204,20 @@ describe('parseInboundMessage: invalid input names the problem', () => {
     ['no headers', 'just some words\n\nand a body', /no RFC 822 header fields/],
     [
       'ARF without report part',
-      'From: a@b.example\nContent-Type: multipart/report; report-type=feedback-report; boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n--x--\n',
+      'From: a@b.example\nContent-Type: multipart/report; report-type=feedback-report; '
+        + 'boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n--x--\n',
       /no message\/feedback-report part/,
     ],
     [
       'ARF without Feedback-Type',
-      'From: a@b.example\nContent-Type: multipart/report; report-type=feedback-report; boundary=x\n\n--x\nContent-Type: message/feedback-report\n\nUser-Agent: x\nVersion: 1\n--x--\n',
+      'From: a@b.example\nContent-Type: multipart/report; report-type=feedback-report; '
+        + 'boundary=x\n\n--x\nContent-Type: message/feedback-report\n\nUser-Agent: x\nVersion: 1\n--x--\n',
       /no Feedback-Type field/,
     ],
     [
       'DSN without recipients',
-      'From: a@b.example\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\n\n--x\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x.example\n--x--\n',
+      'From: a@b.example\nContent-Type: multipart/report; report-type=delivery-status; '
+        + 'boundary=x\n\n--x\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x.example\n--x--\n',
       /no per-recipient block/,
     ],
   ];
@@ -306,7 +310,8 @@ describe('robustness', () => {
       )
       .map(
         ([type, part, content]) =>
-          `From: x@example.com\nContent-Type: multipart/report; report-type=${type}; boundary=b\n\n--b\nContent-Type: ${part}\n\n${content}\n--b--\n`,
+          `From: x@example.com\nContent-Type: multipart/report; report-type=${type}; `
+          + `boundary=b\n\n--b\nContent-Type: ${part}\n\n${content}\n--b--\n`,
       );
     const input = fc.oneof(
       body,

@@ -112,61 +112,67 @@ describe('inbound SMTP listener', () => {
     assert.equal(received.length, 1);
   });
 
-  it('answers 554 (sender stops) when onMessage fails in a way that would repeat, 451 only for an outage', async (t) => {
-    let failure: unknown = Object.assign(new Error('invalid byte sequence'), { code: '22P05' });
-    const { send, logs } = await start(t, async () => {
-      throw failure;
-    });
-    await assert.rejects(
-      send(fixture('exim/text-bounce-550-unrouteable-and-user-unknown.eml')),
-      (err: { responseCode?: number; response?: string }) => {
-        assert.equal(err.responseCode, 554);
-        assert.equal(err.response, '554 5.3.0 The message cannot be processed');
-        return true;
-      },
-    );
-    assert.ok(logs.includes('error inbound message refused: it cannot be stored'));
-    failure = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    await assert.rejects(
-      send(fixture('exim/text-bounce-550-unrouteable-and-user-unknown.eml')),
-      (err: { responseCode?: number }) => err.responseCode === 451,
-    );
-  });
+  it(
+    'answers 554 (sender stops) when onMessage fails ' + 'in a way that would repeat, 451 only for an outage',
+    async (t) => {
+      let failure: unknown = Object.assign(new Error('invalid byte sequence'), { code: '22P05' });
+      const { send, logs } = await start(t, async () => {
+        throw failure;
+      });
+      await assert.rejects(
+        send(fixture('exim/text-bounce-550-unrouteable-and-user-unknown.eml')),
+        (err: { responseCode?: number; response?: string }) => {
+          assert.equal(err.responseCode, 554);
+          assert.equal(err.response, '554 5.3.0 The message cannot be processed');
+          return true;
+        },
+      );
+      assert.ok(logs.includes('error inbound message refused: it cannot be stored'));
+      failure = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      await assert.rejects(
+        send(fixture('exim/text-bounce-550-unrouteable-and-user-unknown.eml')),
+        (err: { responseCode?: number }) => err.responseCode === 451,
+      );
+    },
+  );
 });
 
 describe('inbound SMTP listener: who may send what (attacks)', () => {
-  it('refuses RCPT for an address that is not ours with 550 5.7.1; ours and signed VERP anywhere are accepted', async (t) => {
-    const received: InboundEnvelope[] = [];
-    const { port } = await start(t, async (_raw, envelope) => {
-      received.push(envelope);
-    });
-    const { client } = await openSession(port);
-    t.after(() => client.close());
-    client.send('MAIL FROM:<>');
-    assert.equal((await client.reply()).code, 250);
-    for (const foreign of [
-      'victim@gmail.example',
-      'postmaster@shop.example.com.evil.example',
-      'b+aaaaaaaaaaaaaaaaaaaaaaaa@evil.example',
-    ]) {
-      client.send(`RCPT TO:<${foreign}>`);
-      const r = await client.reply();
-      assert.equal(r.code, 550, foreign);
-      assert.match(r.text, /^5\.7\.1 /);
-    }
-    client.send(`RCPT TO:<${VERP}>`);
-    assert.equal((await client.reply()).code, 250);
-    client.send('RCPT TO:<fbl@Shop.Example.com>');
-    assert.equal((await client.reply()).code, 250);
-    client.send('DATA');
-    assert.equal((await client.reply()).code, 354);
-    client.write('From: a@example.com\r\nSubject: x\r\n\r\nhi\r\n.\r\n');
-    assert.equal((await client.reply()).code, 250);
-    assert.deepEqual(
-      received.map((e) => e.rcptTo),
-      [[VERP, 'fbl@Shop.Example.com']],
-    );
-  });
+  it(
+    'refuses RCPT for an address that is not ours with ' + '550 5.7.1; ours and signed VERP anywhere are accepted',
+    async (t) => {
+      const received: InboundEnvelope[] = [];
+      const { port } = await start(t, async (_raw, envelope) => {
+        received.push(envelope);
+      });
+      const { client } = await openSession(port);
+      t.after(() => client.close());
+      client.send('MAIL FROM:<>');
+      assert.equal((await client.reply()).code, 250);
+      for (const foreign of [
+        'victim@gmail.example',
+        'postmaster@shop.example.com.evil.example',
+        'b+aaaaaaaaaaaaaaaaaaaaaaaa@evil.example',
+      ]) {
+        client.send(`RCPT TO:<${foreign}>`);
+        const r = await client.reply();
+        assert.equal(r.code, 550, foreign);
+        assert.match(r.text, /^5\.7\.1 /);
+      }
+      client.send(`RCPT TO:<${VERP}>`);
+      assert.equal((await client.reply()).code, 250);
+      client.send('RCPT TO:<fbl@Shop.Example.com>');
+      assert.equal((await client.reply()).code, 250);
+      client.send('DATA');
+      assert.equal((await client.reply()).code, 354);
+      client.write('From: a@example.com\r\nSubject: x\r\n\r\nhi\r\n.\r\n');
+      assert.equal((await client.reply()).code, 250);
+      assert.deepEqual(
+        received.map((e) => e.rcptTo),
+        [[VERP, 'fbl@Shop.Example.com']],
+      );
+    },
+  );
 
   it('10 000 RCPTs in one transaction: only maxRecipients are accepted, the rest get 452 4.5.3', async (t) => {
     const { port } = await start(t, ignore, 64 * 1024, { maxRecipients: 50 });
@@ -187,33 +193,37 @@ describe('inbound SMTP listener: who may send what (attacks)', () => {
     assert.deepEqual([...texts], ['4.5.3 Too many recipients']);
   });
 
-  it('a source address gets maxConnectionsPerIp connections; the next is answered 421 and closed, and a freed slot is usable again', async (t) => {
-    const { port, logs } = await start(t, ignore, 64 * 1024, { maxConnectionsPerIp: 2 });
-    const a = await openSession(port);
-    const b = await openSession(port);
-    t.after(() => {
-      a.client.close();
-      b.client.close();
-    });
-    assert.deepEqual([a.greeting.code, b.greeting.code], [220, 220]);
-    const c = await connectSmtp(port);
-    const refused = await c.reply();
-    assert.equal(refused.code, 421);
-    assert.match(refused.text, /^4\.7\.0 Too many connections from your address/);
-    await c.closed;
-    assert.ok(logs.includes('warn inbound connection refused: too many from one address'));
-    a.client.send('QUIT');
-    await a.client.closed;
-    // the server releases the slot when it sees the close; each try is a real connection, no sleep
-    let greeting = 0;
-    for (let i = 0; i < 50 && greeting !== 220; i++) {
-      const d = await openSession(port);
-      greeting = d.greeting.code;
-      d.client.close();
-      await d.client.closed;
-    }
-    assert.equal(greeting, 220);
-  });
+  it(
+    'a source address gets maxConnectionsPerIp connections; the next is answered 421 and closed, and a freed '
+      + 'slot is usable again',
+    async (t) => {
+      const { port, logs } = await start(t, ignore, 64 * 1024, { maxConnectionsPerIp: 2 });
+      const a = await openSession(port);
+      const b = await openSession(port);
+      t.after(() => {
+        a.client.close();
+        b.client.close();
+      });
+      assert.deepEqual([a.greeting.code, b.greeting.code], [220, 220]);
+      const c = await connectSmtp(port);
+      const refused = await c.reply();
+      assert.equal(refused.code, 421);
+      assert.match(refused.text, /^4\.7\.0 Too many connections from your address/);
+      await c.closed;
+      assert.ok(logs.includes('warn inbound connection refused: too many from one address'));
+      a.client.send('QUIT');
+      await a.client.closed;
+      // the server releases the slot when it sees the close; each try is a real connection, no sleep
+      let greeting = 0;
+      for (let i = 0; i < 50 && greeting !== 220; i++) {
+        const d = await openSession(port);
+        greeting = d.greeting.code;
+        d.client.close();
+        await d.client.closed;
+      }
+      assert.equal(greeting, 220);
+    },
+  );
 
   it('at most maxConnections connections in all', async (t) => {
     const { port } = await start(t, ignore, 64 * 1024, { maxConnections: 2, maxConnectionsPerIp: 10 });

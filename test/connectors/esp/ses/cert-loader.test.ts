@@ -63,14 +63,17 @@ describe('SNS certificate loader', () => {
     const load = createSnsCertificateLoader({ fetch: localFetch, clock: createManualClock() });
     assert.equal(await load(sns('/ok.pem')), signer.certPem);
   });
-  it('refuses a non-2xx answer, a redirect, a body over 16 KB (declared or streamed) and a body that is no PEM', async () => {
-    const load = createSnsCertificateLoader({ fetch: localFetch, clock: createManualClock() });
-    await assert.rejects(load(sns('/missing.pem')), /HTTP 404/);
-    await assert.rejects(load(sns('/redirect.pem')));
-    await assert.rejects(load(sns('/declared-big.pem')), /100000 bytes, more than 16384/);
-    await assert.rejects(load(sns('/streamed-big.pem')), /more than 16384 bytes/);
-    await assert.rejects(load(sns('/html.pem')), /did not return a PEM certificate/);
-  });
+  it(
+    'refuses a non-2xx answer, a redirect, a body over 16 ' + 'KB (declared or streamed) and a body that is no PEM',
+    async () => {
+      const load = createSnsCertificateLoader({ fetch: localFetch, clock: createManualClock() });
+      await assert.rejects(load(sns('/missing.pem')), /HTTP 404/);
+      await assert.rejects(load(sns('/redirect.pem')));
+      await assert.rejects(load(sns('/declared-big.pem')), /100000 bytes, more than 16384/);
+      await assert.rejects(load(sns('/streamed-big.pem')), /more than 16384 bytes/);
+      await assert.rejects(load(sns('/html.pem')), /did not return a PEM certificate/);
+    },
+  );
   it('gives up after the timeout on the injected clock', async () => {
     const clock = createManualClock();
     const load = createSnsCertificateLoader({ fetch: localFetch, clock }, { timeoutMs: 5_000 });

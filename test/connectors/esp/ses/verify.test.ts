@@ -66,27 +66,30 @@ describe('ses verify (SNS signature)', () => {
     const r = await verify(request(other.sign(fixture('delivery'))), keys({ trustedCas: undefined }), NOW);
     assert.match(!r.ok ? r.reason : '', /^bad signature/);
   });
-  it('rejects a certificate that does not chain to the trusted CA, is not pinned, is expired or is not for SNS', async () => {
-    const other = createSnsSigner();
-    const msg = signer.sign(fixture('delivery'));
-    const notIssued = await verify(request(msg), keys({ trustedCas: [other.caPem] }), NOW);
-    assert.equal(!notIssued.ok && notIssued.reason, 'cert not trusted: not issued by a trusted CA');
-    const notPinned = await verify(
-      request(msg),
-      keys({ trustedCas: undefined, trustedCertificates: [other.certPem] }),
-      NOW,
-    );
-    assert.equal(!notPinned.ok && notPinned.reason, 'cert not trusted: not one of the pinned SNS certificates');
-    const expired = await verify(request(msg), keys(), new Date('2029-01-01T00:00:00Z'));
-    assert.match(!expired.ok ? expired.reason : '', /^cert not trusted: valid .* now is 2029-01-01/);
-    const rogue = createSnsSigner({ cn: 'evil.example.com' });
-    const wrongName = await verify(
-      { body: JSON.stringify(rogue.sign(fixture('delivery'))), headers: rogue.headers(fixture('delivery')) },
-      keys({ certificates: async () => rogue.certPem, trustedCas: [rogue.caPem] }),
-      NOW,
-    );
-    assert.equal(!wrongName.ok && wrongName.reason, 'cert not trusted: not issued for SNS (names: evil.example.com)');
-  });
+  it(
+    'rejects a certificate that does not chain to the ' + 'trusted CA, is not pinned, is expired or is not for SNS',
+    async () => {
+      const other = createSnsSigner();
+      const msg = signer.sign(fixture('delivery'));
+      const notIssued = await verify(request(msg), keys({ trustedCas: [other.caPem] }), NOW);
+      assert.equal(!notIssued.ok && notIssued.reason, 'cert not trusted: not issued by a trusted CA');
+      const notPinned = await verify(
+        request(msg),
+        keys({ trustedCas: undefined, trustedCertificates: [other.certPem] }),
+        NOW,
+      );
+      assert.equal(!notPinned.ok && notPinned.reason, 'cert not trusted: not one of the pinned SNS certificates');
+      const expired = await verify(request(msg), keys(), new Date('2029-01-01T00:00:00Z'));
+      assert.match(!expired.ok ? expired.reason : '', /^cert not trusted: valid .* now is 2029-01-01/);
+      const rogue = createSnsSigner({ cn: 'evil.example.com' });
+      const wrongName = await verify(
+        { body: JSON.stringify(rogue.sign(fixture('delivery'))), headers: rogue.headers(fixture('delivery')) },
+        keys({ certificates: async () => rogue.certPem, trustedCas: [rogue.caPem] }),
+        NOW,
+      );
+      assert.equal(!wrongName.ok && wrongName.reason, 'cert not trusted: not issued for SNS (names: evil.example.com)');
+    },
+  );
   it('reports a certificate that cannot be loaded', async () => {
     const r = await verify(
       request(signer.sign(fixture('delivery'))),

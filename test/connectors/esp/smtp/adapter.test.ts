@@ -292,56 +292,59 @@ describe('smtp esp: the commit overlaps the transfer inside a bounded window', (
     '\n',
   );
 
-  it('starts beforeCommit before the body is written, and the server gets the message only once it resolved', async (t) => {
-    const sink = await startSmtpSink();
-    const esp = createSmtpEsp(
-      { clock: createManualClock() },
-      optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 } }),
-    );
-    t.after(async () => {
-      await esp.close();
-      await sink.close();
-    });
-    await esp.send(sameSize(0, BIG_TEXT));
-    const size = sink.messages()[0]!.raw.length;
-    assert.ok(size > 300_000, `reference message is ${size} bytes`);
+  it(
+    'starts beforeCommit before the body is written, and ' + 'the server gets the message only once it resolved',
+    async (t) => {
+      const sink = await startSmtpSink();
+      const esp = createSmtpEsp(
+        { clock: createManualClock() },
+        optionsFor(sink, { auth: undefined, pool: { maxConnections: 1, maxMessages: 50 } }),
+      );
+      t.after(async () => {
+        await esp.close();
+        await sink.close();
+      });
+      await esp.send(sameSize(0, BIG_TEXT));
+      const size = sink.messages()[0]!.raw.length;
+      assert.ok(size > 300_000, `reference message is ${size} bytes`);
 
-    let release!: () => void;
-    let bytesAtCommit = -1;
-    const commitStarted = new Promise<void>((started) => {
-      void esp
-        .sendBatch([sameSize(1, BIG_TEXT)], {
-          beforeCommit: () => {
-            bytesAtCommit = sink.dataBytes() - size;
-            started();
-            return new Promise<void>((resolve) => {
-              release = resolve;
-            });
-          },
-        })
-        .then((results) => {
-          finished(results);
-        });
-    });
-    let finished!: (r: BatchResult[]) => void;
-    const results = new Promise<BatchResult[]>((resolve) => {
-      finished = resolve;
-    });
-    await commitStarted;
-    assert.ok(
-      bytesAtCommit >= 0 && bytesAtCommit < size,
-      `the commit started with ${bytesAtCommit} of ${size} body bytes at the server`,
-    );
-    // the whole message is at the server but for the final dot (smtp-server passes on a message's
-    // last 4 bytes only once it has seen whether the terminator follows them)
-    await sink.waitForDataBytes(2 * size - 4);
-    assert.equal(sink.count(), 1, 'the server does not have the message while beforeCommit is pending');
-    release();
-    const [res] = await results;
-    assert.equal(res!.ok, true);
-    assert.equal(sink.count(), 2);
-    assert.equal(sink.messages()[1]!.raw.length, size);
-  });
+      let release!: () => void;
+      let bytesAtCommit = -1;
+      const commitStarted = new Promise<void>((started) => {
+        void esp
+          .sendBatch([sameSize(1, BIG_TEXT)], {
+            beforeCommit: () => {
+              bytesAtCommit = sink.dataBytes() - size;
+              started();
+              return new Promise<void>((resolve) => {
+                release = resolve;
+              });
+            },
+          })
+          .then((results) => {
+            finished(results);
+          });
+      });
+      let finished!: (r: BatchResult[]) => void;
+      const results = new Promise<BatchResult[]>((resolve) => {
+        finished = resolve;
+      });
+      await commitStarted;
+      assert.ok(
+        bytesAtCommit >= 0 && bytesAtCommit < size,
+        `the commit started with ${bytesAtCommit} of ${size} body bytes at the server`,
+      );
+      // the whole message is at the server but for the final dot (smtp-server passes on a message's
+      // last 4 bytes only once it has seen whether the terminator follows them)
+      await sink.waitForDataBytes(2 * size - 4);
+      assert.equal(sink.count(), 1, 'the server does not have the message while beforeCommit is pending');
+      release();
+      const [res] = await results;
+      assert.equal(res!.ok, true);
+      assert.equal(sink.count(), 2);
+      assert.equal(sink.messages()[1]!.raw.length, size);
+    },
+  );
 
   it('never has more messages committed but not yet accepted than the window', async (t) => {
     const WINDOW = 3;

@@ -93,7 +93,8 @@ const message: fc.Arbitrary<OutboundMessage> = fc.record(
     ),
     headers: fc.tuple(id, fc.boolean()).map(
       ([token, feedback]): Record<string, string> => ({
-        'List-Unsubscribe': `<https://u.example.test/unsub/${token}/${'a'.repeat(40)}>, <mailto:unsub+${token}@mail.example.test>`,
+        'List-Unsubscribe':
+          `<https://u.example.test/unsub/${token}/${'a'.repeat(40)}>, ` + `<mailto:unsub+${token}@mail.example.test>`,
         'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
         ...(feedback ? { 'Feedback-ID': `${token}:camp:switchyard` } : {}),
       }),
