@@ -258,13 +258,15 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
   console.log(
-    `blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = ${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`,
+    `blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = `
+      + `${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`,
   );
   // the floor right after the blast, on the same server, with as many connections as send processes
   const floor = await ledgerFloor(url, size, Math.max(1, sendWorkers));
   const limitRatio = perS / floor.rowsPerS;
   console.log(
-    `ledger floor: ${size} rows inserted and updated in ${floor.seconds.toFixed(1)} s = ${Math.round(floor.rowsPerS)} rows/s; limit_ratio ${limitRatio.toFixed(3)}`,
+    `ledger floor: ${size} rows inserted and updated in ${floor.seconds.toFixed(1)} s = `
+      + `${Math.round(floor.rowsPerS)} rows/s; limit_ratio ${limitRatio.toFixed(3)}`,
   );
   const blastFields = {
     recipients_per_s: Math.round(perS),
@@ -316,15 +318,19 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const bytes = accepted.reduce((n, m) => n + m.subject.length + m.text.length + (m.html?.length ?? 0), 0);
   const smtpRatio = pipelineRate / bare.rate;
   console.log(
-    `smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), ${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html ${Math.round(bytes / Math.max(1, accepted.length))} chars)`,
+    `smtp: sink received ${pipelineReceived} from the pipeline (${smtp.handed} sent in the ledger), `
+      + `${bare.received} from bare nodemailer (${accepted.length} messages, mean subject+text+html `
+      + `${Math.round(bytes / Math.max(1, accepted.length))} chars)`,
   );
   console.log(
-    `smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = ${smtpRatio.toFixed(2)}`,
+    `smtp: pipeline ${Math.round(pipelineRate)} msg/s vs bare nodemailer ${Math.round(bare.rate)} msg/s = `
+      + `${smtpRatio.toFixed(2)}`,
   );
   // CPU per message of the sending process (the sink and PostgreSQL are other processes): on a
   // busy machine this is steadier than the rates, and both legs are bound by that process's core
   console.log(
-    `smtp: sending process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms (${smtpWorkers > 0 ? 'send worker' : 'all stages'}) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`,
+    `smtp: sending process's CPU per message: pipeline ${pipelineCpuMs.toFixed(2)} ms `
+      + `(${smtpWorkers > 0 ? 'send worker' : 'all stages'}) vs bare ${bare.cpuMsPerMessage.toFixed(2)} ms`,
   );
   return {
     ...blastFields,

@@ -53,7 +53,8 @@ const autocannon = autocannonUntyped as (options: {
 const CAMPAIGN = 'cmp_bench_reactions';
 const PATH = '/webhooks/sendgrid';
 const UA =
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15';
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 '
+  + 'Safari/605.1.15';
 
 interface LoadParams {
   url: string;
@@ -390,7 +391,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const bare = await bareBaseline(base);
   const bareRate = bare.parsedSum / bare.seconds;
   console.log(
-    `bare fastify (JSON.parse + count): ${Math.round(bareRate)} events/s, ${bare.requests} requests, non2xx ${bare.non2xx}`,
+    `bare fastify (JSON.parse + count): ${Math.round(bareRate)} events/s, ${bare.requests} requests, `
+      + `non2xx ${bare.non2xx}`,
   );
 
   const schema = `bench_reactions_${Date.now()}`;
@@ -485,27 +487,34 @@ async function figures(
            (select count(*) from suppression_propagations where status = 'confirmed') as confirmed`);
   const eventsPerS = load.acceptedSum / load.seconds;
   console.log(
-    `app: ${Math.round(eventsPerS)} events/s accepted over ${load.seconds} s (${load.requests} requests, non2xx ${load.non2xx}, errors ${load.errors}, timeouts ${load.timeouts})`,
+    `app: ${Math.round(eventsPerS)} events/s accepted over ${load.seconds} s (${load.requests} requests, `
+      + `non2xx ${load.non2xx}, errors ${load.errors}, timeouts ${load.timeouts})`,
   );
   console.log(
-    `  stored ${stored} rows; acknowledged ${ackedEvents} fresh events, ${lost} of them missing; accepted sum ${load.acceptedSum}`,
+    `  stored ${stored} rows; acknowledged ${ackedEvents} fresh events, ${lost} of them missing; accepted `
+      + `sum ${load.acceptedSum}`,
   );
   console.log(
-    `  redelivered ${load.resendsAcked} acknowledged requests, ${load.resendsClean} answered accepted=0 (duplicates sum ${load.duplicatesSum})`,
+    `  redelivered ${load.resendsAcked} acknowledged requests, ${load.resendsClean} answered accepted=0 `
+      + `(duplicates sum ${load.duplicatesSum})`,
   );
   const e = effect.events;
   const u = effect.unsubscribes;
   console.log(
-    `  event→row visible (${e.length} markers): p50 ${percentile(e, 0.5)} ms, p99 ${percentile(e, 0.99)} ms, max ${e[e.length - 1]} ms; HTTP p50 ${load.httpP50} ms, p99 ${load.httpP99} ms`,
+    `  event→row visible (${e.length} markers): p50 ${percentile(e, 0.5)} ms, p99 ${percentile(e, 0.99)} `
+      + `ms, max ${e[e.length - 1]} ms; HTTP p50 ${load.httpP50} ms, p99 ${load.httpP99} ms`,
   );
   console.log(
     `  (visibility is overstated by at most one poll cycle: p50 ${effect.pollP50} ms, max ${effect.pollMax} ms)`,
   );
   console.log(
-    `  unsubscribe→suppression visible (${u.length} markers): p50 ${percentile(u, 0.5)} ms, p99 ${percentile(u, 0.99)} ms, max ${u[u.length - 1]} ms`,
+    `  unsubscribe→suppression visible (${u.length} markers): p50 ${percentile(u, 0.5)} ms, p99 `
+      + `${percentile(u, 0.99)} ms, max ${u[u.length - 1]} ms`,
   );
   console.log(
-    `  pipeline settled ${settleMs} ms after the load ended: ${engaged!.batches} reaction batches, ${engaged!.applied} applied to scores, ${engaged!.suppressed} suppressed, ${engaged!.confirmed} propagation rows confirmed`,
+    `  pipeline settled ${settleMs} ms after the load ended: ${engaged!.batches} reaction batches, `
+      + `${engaged!.applied} applied to scores, ${engaged!.suppressed} suppressed, ${engaged!.confirmed} `
+      + `propagation rows confirmed`,
   );
   return {
     events_per_s: Math.round(eventsPerS),

@@ -20,7 +20,9 @@ function replaceBlock(path: string, intro: string, table: string): void {
 
 const configRows = describeConfig().map(
   (k) =>
-    `| \`${k.name}\` | ${k.type} | ${k.secret ? '(secret, no default)' : k.default === undefined ? '—' : `\`${String(k.default)}\``} | ${k.description} |`,
+    `| \`${k.name}\` | ${k.type} | `
+    + `${k.secret ? '(secret, no default)' : k.default === undefined ? '—' : `\`${String(k.default)}\``} | `
+    + `${k.description} |`,
 );
 replaceBlock(
   'docs/configuration.md',
