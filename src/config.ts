@@ -34,9 +34,9 @@ export const SCHEMA = Type.Object({
     Type.String({
       pattern: '^(true|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$',
       description:
-        'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For (true '
-        + '= any peer, or the comma-separated addresses/CIDRs of the proxies); unset = the socket address is '
-        + 'the client',
+        'Public listener behind a load balancer: which peers may name the client in X-Forwarded-For '
+        + '(true = any peer, or the comma-separated addresses/CIDRs of the proxies); '
+        + 'unset = the socket address is the client',
     }),
   ),
   SWITCHYARD_ADMIN_TRUST_PROXY: Type.Optional(

@@ -104,8 +104,8 @@ export function createInboundHandler(
         envelope,
         sourceId,
         'INBOUND_MESSAGE_UNSTORABLE',
-        `storing the inbound message failed in a way that would `
-          + `repeat${typeof sqlstate === 'string' ? ` (${sqlstate})` : ''}`,
+        `storing the inbound message failed in a way that would repeat`
+          + `${typeof sqlstate === 'string' ? ` (${sqlstate})` : ''}`,
       );
     }
   };

@@ -23,7 +23,7 @@ export function page(reply: FastifyReply, title: string, body: string): FastifyR
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" `
         + `content="width=device-width,initial-scale=1">`
         + `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>`
-        + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 `
-        + `1rem;color:#222">${body}</body></html>`,
+        + `<body style="font-family:Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222">`
+        + `${body}</body></html>`,
     );
 }
