@@ -131,8 +131,8 @@ describe('deliverability governor in the send stage', () => {
       assert.match(
         metrics,
         new RegExp(
-          `switchyard_deliverability_breaker_open\\{scope="campaign",provider="",sending_domain="",receiving_`
-            + `group="",campaign_id="${c.id}"\\} 1`,
+          `switchyard_deliverability_breaker_open\\{scope="campaign",provider="",sending_domain=""`
+            + `,receiving_group="",campaign_id="${c.id}"\\} 1`,
         ),
       );
       assert.match(

@@ -28,8 +28,8 @@ describe('link tags', () => {
   it('takes utm_campaign, utm_content, host and path segments; skips ids and extensions', () => {
     assert.deepEqual(
       linkTags(
-        'https://www.Shop.example.com/Products/Running-Shoes/12345/spring.html?utm_campaign=Spring-Sale&utm'
-          + '_content=hero%20button&utm_source=email',
+        'https://www.Shop.example.com/Products/Running-Shoes/12345/spring.html?utm_campaign=Spring-Sale'
+          + '&utm_content=hero%20button&utm_source=email',
       ),
       [
         'utm_campaign:spring-sale',
