@@ -160,7 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const instanceId = newInstanceId();
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
-  const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log })))({ clock, ingest });
+  const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const { crm, sinks: crmSinks } = await createConfiguredCrm(config.demo, { db, clock });
   const templates = createTemplateCache(64, config.templates);
   const render: RenderSettings = {
