@@ -230,7 +230,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     unsaved = [];
     try {
       await durable.add(recs);
-      durablePending += recs.length;
+      for (const r of recs) for (let f = r.flags; f !== 0; f &= f - 1) durablePending++;
     } catch (cause) {
       throw new SwitchyardError('ESP_UNAVAILABLE', 'sandbox: could not store simulated events', {
         retryable: true,
@@ -253,8 +253,9 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
       await claimed.done();
       emitted += claimed.events.length;
       counts.eventsEmitted += claimed.events.length;
-      durablePending = Math.max(0, durablePending - claimed.rows);
-      if (claimed.rows < emitBatchSize) return emitted;
+      durablePending = Math.max(0, durablePending - claimed.events.length);
+      // no early return on a short batch: rows moved to their next stage may be due already
+      // (a restart after a long stop), and emit in stage order within this flush
     }
   }
 
@@ -331,7 +332,8 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
       stop.abort();
     },
     outbox: () => outbox,
-    // with a store: what this process accepted and has not yet seen emitted (approximate)
+    // with a store: events of what this process accepted, less those it emitted (another process
+    // on the same store may emit some of them)
     counts: () => ({ ...counts, eventsPending: queue.size() + retryEmit.length + durablePending }),
     requestSizes: () => sizes,
     throttleNext(n, retryAfterMs) {
