@@ -127,6 +127,8 @@ export interface ReleasedWork {
   leases: number;
   /** Messages made deliverable again by it. */
   messages: number;
+  /** When the earliest released range lease would have ended on its own (null: none released). */
+  leaseEnd: Date | null;
 }
 
 export interface Bus {

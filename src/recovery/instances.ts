@@ -66,6 +66,11 @@ export function createProcessInstance(deps: InstanceDeps, options: InstanceOptio
 
   async function register(): Promise<void> {
     const now = clock.now();
+    log.info(
+      { instance: id, role: info?.role, stages: info?.stages },
+      `instance ${id} registered; heartbeat every ${options.heartbeatMs} ms, `
+        + `taken as stopped after ${options.deadAfterMs} ms without one`,
+    );
     await db.query(
       `insert into process_instances (id, pid, host, role, stages, started_at, heartbeat_at)
        values ($1, $2, $3, $4, $5, $6, $6)

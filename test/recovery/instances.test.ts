@@ -80,7 +80,9 @@ for (const tdb of await testDatabases()) {
 
       assert.equal(recovered.length, 1);
       assert.equal(recovered[0]!.instanceId, dead.instance.id);
-      assert.deepEqual(recovered[0]!.released, [{ topic, group: 'g', leases: 1, messages: 4 }]);
+      assert.deepEqual(recovered[0]!.released, [
+        { topic, group: 'g', leases: 1, messages: 4, leaseEnd: new Date(T0.getTime() + 120_000) },
+      ]);
       assert.deepEqual(
         (await instanceIds(db)).filter((i) => [dead, live, sweeper].some((p) => p.instance.id === i)).sort(),
         [live.instance.id, sweeper.instance.id].sort(),
@@ -136,7 +138,7 @@ for (const tdb of await testDatabases()) {
       );
       await sweeper.clock.advance(5000);
       const [r] = await sweeper.instance.tick();
-      assert.deepEqual(r?.released, [{ topic, group: 'g', leases: 1, messages: 1 }]);
+      assert.deepEqual(r?.released, [{ topic, group: 'g', leases: 1, messages: 1, leaseEnd: null }]);
       const third = await sweeper.bus.fetch(spec, fetchOptions);
       assert.deepEqual(
         third.messages.map((m) => m.attempt),

@@ -310,18 +310,24 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
           const k = `${group}\u0000${topic}`;
           let e = byGroup.get(k);
           if (e === undefined) {
-            e = { group, topic, leases: 0, messages: 0 };
+            e = { group, topic, leases: 0, messages: 0, leaseEnd: null };
             byGroup.set(k, e);
           }
           return e;
         };
-        const ranges = await tx.query<{ group_name: string; topic: string; kind: string; n: number }>(
-          q.RELEASE_INSTANCE_LEASES,
-          [instanceId, now],
-        );
+        const ranges = await tx.query<{
+          group_name: string;
+          topic: string;
+          kind: string;
+          n: number;
+          until: Date | null;
+        }>(q.RELEASE_INSTANCE_LEASES, [instanceId, now]);
         for (const r of ranges.rows) {
-          if (r.kind === 'lease') entry(r.group_name, r.topic).leases += r.n;
-          else entry(r.group_name, r.topic).messages += r.n;
+          if (r.kind === 'lease') {
+            const e = entry(r.group_name, r.topic);
+            e.leases += r.n;
+            e.leaseEnd = r.until;
+          } else entry(r.group_name, r.topic).messages += r.n;
         }
         const retries = await tx.query<{ group_name: string; topic: string }>(q.RELEASE_INSTANCE_RETRIES, [
           instanceId,

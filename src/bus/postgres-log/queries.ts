@@ -168,7 +168,7 @@ export const REQUEUE_DEAD = `
 export const RELEASE_INSTANCE_LEASES = `
   with released as (
     delete from bus_leases where instance_id = $1::text
-    returning group_name, topic, from_seq, to_seq
+    returning group_name, topic, from_seq, to_seq, lease_until
   ), retried as (
     insert into bus_retries (group_name, topic, seq, attempts, visible_at, first_failed_at, last_error)
     select e.group_name, e.topic, m.seq, 1, $2, $2, 'the process holding the lease stopped (' || $1::text || ')'
@@ -176,9 +176,11 @@ export const RELEASE_INSTANCE_LEASES = `
     on conflict do nothing
     returning group_name, topic
   )
-  select group_name, topic, 'lease' as kind, count(*)::int as n from released group by group_name, topic
+  select group_name, topic, 'lease' as kind, count(*)::int as n, min(lease_until) as until
+  from released group by group_name, topic
   union all
-  select group_name, topic, 'message' as kind, count(*)::int as n from retried group by group_name, topic`;
+  select group_name, topic, 'message' as kind, count(*)::int as n, null::timestamptz as until
+  from retried group by group_name, topic`;
 
 // The dead process's leased retry rows: visible now, so they are redelivered at once.
 export const RELEASE_INSTANCE_RETRIES = `
