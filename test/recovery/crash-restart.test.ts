@@ -80,7 +80,7 @@ describe('crash and restart of switchyard start', { skip: reason ?? undefined },
     const firstInstance = await until('sends and a send lease of the first process', async () => {
       const { rows } = await sql.query<{ instance_id: string; sent: number }>(
         `select l.instance_id,
-           (select count(*)::int from send_ledger where campaign_id = $1 and state <> 'rendered') as sent
+           (select count(*)::int from send_ledger where campaign_id = $1 and state in ('sent', 'delivered', 'bounced')) as sent
          from bus_leases l join process_instances p on p.id = l.instance_id
          where l.topic like 'blast.ready.%' limit 1`,
         [id],
@@ -99,6 +99,9 @@ describe('crash and restart of switchyard start', { skip: reason ?? undefined },
       `select count(*)::int as n from send_ledger where campaign_id = $1 and state = 'sent'`,
       [id],
     );
+
+    const { rows: simulated } = await sql.query<{ n: number }>('select count(*)::int as n from sandbox_events');
+    assert.ok(simulated[0]!.n > 0, 'the dead process left simulated events to come');
 
     const second = await startServerProcess(t, env);
     const report = await until('the recovery line in the new log', async () =>
@@ -142,7 +145,9 @@ describe('crash and restart of switchyard start', { skip: reason ?? undefined },
       (states.sent ?? 0) <= Math.max(0.03 * AUDIENCE, 5),
       `rows left sent: ${JSON.stringify(states)} (${pending[0]!.n} were sent at the kill)`,
     );
-    t.diagnostic(`${report.msg}; at the kill ${pending[0]!.n} rows sent; at the end ${JSON.stringify(states)}`);
+    t.diagnostic(
+      `${report.msg}; at the kill ${pending[0]!.n} rows sent, ${simulated[0]!.n} with simulated events to come; at the end ${JSON.stringify(states)}`,
+    );
     assert.equal(await second.stop('SIGTERM'), 0);
     const { rows: instances } = await sql.query('select id from process_instances');
     assert.deepEqual(instances, [], 'a clean stop removes its instance row');
