@@ -99,14 +99,15 @@ export function createProcessInstance(deps: InstanceDeps, options: InstanceOptio
     );
     const recovered: Recovery[] = [];
     for (const dead of rows) {
-      // Release before deleting the row: a sweeper that stops in between leaves the row for the
-      // next sweep instead of leases nobody would release early.
-      const released = (await bus.releaseInstance?.(dead.id)) ?? [];
+      // The row goes first, atomically: one sweeper wins, and an instance that was only paused
+      // finds its row gone at its next heartbeat and says so. A sweeper stopping before the
+      // release leaves those leases to expire as they would have without instances.
       const { rows: gone } = await db.query(
         'delete from process_instances where id = $1 and heartbeat_at < $2 returning id',
         [dead.id, threshold],
       );
-      if (gone.length === 0) continue; // another sweeper got it, or it came back
+      if (gone.length === 0) continue; // another sweeper got it, or it heartbeat meanwhile
+      const released = (await bus.releaseInstance?.(dead.id)) ?? [];
       const r: Recovery = {
         instanceId: dead.id,
         pid: dead.pid,
