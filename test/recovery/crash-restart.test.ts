@@ -77,16 +77,21 @@ describe('crash and restart of switchyard start', { skip: reason ?? undefined },
     await api(first, 'POST', `/v1/campaigns/${id}/start`, {});
 
     // mid-campaign: some messages handed to the sandbox, send chunks leased by the first process
+    // the same lease seen on two polls in a row: a chunk still being sent, not one about to settle
+    let seen: string | undefined;
     const firstInstance = await until('sends and a send lease of the first process', async () => {
-      const { rows } = await sql.query<{ instance_id: string; sent: number }>(
-        `select l.instance_id,
-           (select count(*)::int from send_ledger where campaign_id = $1 and state in ('sent', 'delivered', 'bounced')) as sent
+      const { rows } = await sql.query<{ id: string; instance_id: string; sent: number }>(
+        `select l.id::text, l.instance_id,
+           (select count(*)::int from send_ledger
+            where campaign_id = $1 and state in ('sent', 'delivered', 'bounced')) as sent
          from bus_leases l join process_instances p on p.id = l.instance_id
-         where l.topic like 'blast.ready.%' limit 1`,
+         where l.topic like 'blast.ready.%' order by l.id limit 1`,
         [id],
       );
       const r = rows[0];
-      return r !== undefined && r.sent >= 50 ? r.instance_id : undefined;
+      const stable = r !== undefined && r.sent >= 50 && seen === r.id;
+      seen = r?.id;
+      return stable ? r.instance_id : undefined;
     });
     assert.notEqual(await first.stop('SIGKILL'), 0);
     const { rows: leased } = await sql.query<{ n: number; until: Date }>(
