@@ -64,6 +64,7 @@ import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
+import { createProcessInstance, newInstanceId } from './recovery/instances.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -156,9 +157,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (ownsDb) await db.close().catch(() => undefined);
     throw err;
   }
-  const bus = createPostgresLogBus({ db, clock });
+  const instanceId = newInstanceId();
+  const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
-  const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log })))({ clock, ingest });
+  const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const { crm, sinks: crmSinks } = await createConfiguredCrm(config.demo, { db, clock });
   const templates = createTemplateCache(64, config.templates);
   const render: RenderSettings = {
@@ -184,6 +186,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     options.governor ?? config.deliverability,
   );
   const metrics = createMetrics({ bus, governor });
+  const instance = createProcessInstance(
+    { db, bus, clock, log, registry: metrics.registry },
+    {
+      id: instanceId,
+      ...config.recovery,
+    },
+  );
+  let instanceStarted: Promise<void> | undefined;
   const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
   const suppressionSinks = [
@@ -315,6 +325,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       for (const c of consumers) c.start();
       running.push(...consumers);
       for (const s of picked) for (const loop of s.loops ?? []) loopRuns.push(loop(loops.signal));
+      // heartbeats, and hands the work of stopped processes to this one (src/recovery/instances.ts)
+      const info = { role: only === undefined ? 'start' : 'worker', stages: picked.map((s) => s.name) };
+      instanceStarted ??= instance.start(info).catch((err: unknown) => log.warn({ err }, 'instance not registered'));
       return consumers;
     },
     async listen() {
@@ -334,6 +347,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (inboundOpen) await inbound.close();
       await Promise.all(running.splice(0).map((c) => c.stop()));
       await Promise.all(loopRuns.splice(0));
+      if (instanceStarted !== undefined) await instanceStarted.then(() => instance.stop());
       await esp.close();
       await Promise.all([publicServer.close(), adminServer.close()]);
       await bus.close();

@@ -394,6 +394,20 @@ export const SCHEMA = Type.Object({
     default: 5,
     description: 'Attempts per message before it is dead-lettered',
   }),
+  SWITCHYARD_HEARTBEAT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 1000,
+    description:
+      'How often a process running workers records that it is alive and checks the others (process_instances table)',
+  }),
+  SWITCHYARD_INSTANCE_DEAD_AFTER_MS: Type.Integer({
+    minimum: 500,
+    maximum: 3_600_000,
+    default: 5000,
+    description:
+      'Heartbeat age after which a process is taken as stopped: its leased work is handed to live processes at once',
+  }),
 });
 
 export type RawConfig = Static<typeof SCHEMA>;
@@ -500,6 +514,8 @@ export interface Config {
   readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   readonly bus: { kind: RawConfig['SWITCHYARD_BUS'] };
   readonly worker: { batchSize: number; concurrency: number; maxAttempts: number; leaseMs: number };
+  /** Process heartbeats and the sweep that releases a stopped process's work (src/recovery/). */
+  readonly recovery: { heartbeatMs: number; deadAfterMs: number };
   /** The demo workspace: demo audience source and demo CRM, both off when `enabled` is false. */
   readonly demo: { enabled: boolean; size: number };
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
@@ -745,6 +761,7 @@ function slices(raw: RawConfig): Config {
       maxAttempts: raw.SWITCHYARD_MAX_ATTEMPTS,
       leaseMs: raw.SWITCHYARD_LEASE_MS,
     },
+    recovery: { heartbeatMs: raw.SWITCHYARD_HEARTBEAT_MS, deadAfterMs: raw.SWITCHYARD_INSTANCE_DEAD_AFTER_MS },
     demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {

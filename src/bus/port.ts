@@ -119,6 +119,18 @@ export interface DeadLetters {
   retry(ids: readonly number[]): Promise<number[]>;
 }
 
+/** What releaseInstance handed back, per consumer group. */
+export interface ReleasedWork {
+  topic: string;
+  group: string;
+  /** Leases taken from the stopped process (a range lease or one redelivered message each). */
+  leases: number;
+  /** Messages made deliverable again by it. */
+  messages: number;
+  /** When the earliest released range lease would have ended on its own (null: none released). */
+  leaseEnd: Date | null;
+}
+
 export interface Bus {
   readonly name: string;
   readonly supportsKeyOrdering: boolean;
@@ -135,6 +147,12 @@ export interface Bus {
   waitForMessages(topic: string, maxWaitMs: number, signal?: AbortSignal): Promise<void>;
   depth(): Promise<GroupDepth[]>;
   readonly deadLetters: DeadLetters;
+  /**
+   * Hands back every lease taken by a bus created with this instance id (a process known to have
+   * stopped): its messages become deliverable now, as if their leases had expired. Optional: an
+   * adapter whose broker tracks consumer liveness itself has nothing to do here.
+   */
+  releaseInstance?(instanceId: string): Promise<ReleasedWork[]>;
   /** Reachability check used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -17,11 +17,14 @@ import type { SuppressionSink } from '../compliance/sink-port.ts';
 import { createRecordingSuppressionSink } from '../compliance/sinks.ts';
 import { createFailoverEsp } from '../deliverability/failover-esp.ts';
 import type { Ingest } from '../reactions/ingest.ts';
+import type { Db } from '../store/port.ts';
 
 export interface EspDeps {
   clock: Clock;
   ingest: Ingest;
   log?: Logger;
+  /** The sandbox keeps its pending simulated events here, so they survive a restart. */
+  db?: Db;
 }
 
 /** One ESP adapter for one configured account. */
@@ -35,6 +38,7 @@ export function createEsp(esp: EspConfig, deps: EspDeps): Esp {
           emit: async (events) => {
             await deps.ingest(events);
           },
+          db: deps.db,
         },
         { flushEveryMs: 1000 },
       );

@@ -18,6 +18,7 @@ import type {
   GroupSpec,
   OutgoingMessage,
   Outcome,
+  ReleasedWork,
 } from '../port.ts';
 import * as q from './queries.ts';
 
@@ -32,8 +33,16 @@ interface MessageRow {
 
 const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
 
-export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
+export interface PostgresLogBusDeps {
+  db: Db;
+  clock: Clock;
+  /** The process instance recorded on every lease this bus takes (src/recovery/instances.ts). */
+  instanceId?: string;
+}
+
+export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
   const { db, clock } = deps;
+  const holder = deps.instanceId ?? null;
   const waiters = new Map<string, Set<() => void>>();
   let unlisten: Promise<() => Promise<void>> | undefined;
 
@@ -86,13 +95,19 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
       if (s.first_retry !== null) {
         // the oldest waiting message goes first, alone; if it is backing off, everything waits
         if (s.first_due !== s.first_retry) return { rows: [] };
-        const { rows } = await tx.query<MessageRow>(q.CLAIM_ONE_RETRY, [group, topic, s.first_retry, leaseUntil]);
+        const { rows } = await tx.query<MessageRow>(q.CLAIM_ONE_RETRY, [
+          group,
+          topic,
+          s.first_retry,
+          leaseUntil,
+          holder,
+        ]);
         return { rows };
       }
     }
     const retried = g.ordered
       ? []
-      : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max])).rows;
+      : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max, holder])).rows;
     max -= retried.length;
     if (max <= 0) return { rows: retried };
     await tx.query(q.PREFER_INDEX_ORDER);
@@ -102,7 +117,7 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
     await tx.query(q.ADVANCE_CURSOR, [group, topic, last.seq]);
     const {
       rows: [lease],
-    } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil]);
+    } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil, holder]);
     return { rows: [...retried, ...fresh], leaseId: lease!.id };
   }
 
@@ -287,6 +302,51 @@ export function createPostgresLogBus(deps: { db: Db; clock: Clock }): Bus {
       }));
     },
     deadLetters,
+    async releaseInstance(instanceId) {
+      const now = clock.now();
+      const released = await db.transaction(async (tx) => {
+        const byGroup = new Map<string, ReleasedWork>();
+        const entry = (group: string, topic: string): ReleasedWork => {
+          const k = `${group}\u0000${topic}`;
+          let e = byGroup.get(k);
+          if (e === undefined) {
+            e = { group, topic, leases: 0, messages: 0, leaseEnd: null };
+            byGroup.set(k, e);
+          }
+          return e;
+        };
+        const ranges = await tx.query<{
+          group_name: string;
+          topic: string;
+          kind: string;
+          n: number;
+          until: Date | null;
+        }>(q.RELEASE_INSTANCE_LEASES, [instanceId, now]);
+        for (const r of ranges.rows) {
+          if (r.kind === 'lease') {
+            const e = entry(r.group_name, r.topic);
+            e.leases += r.n;
+            e.leaseEnd = r.until;
+          } else entry(r.group_name, r.topic).messages += r.n;
+        }
+        const retries = await tx.query<{ group_name: string; topic: string }>(q.RELEASE_INSTANCE_RETRIES, [
+          instanceId,
+          now,
+        ]);
+        for (const r of retries.rows) {
+          const e = entry(r.group_name, r.topic);
+          e.leases++;
+          e.messages++;
+        }
+        return [...byGroup.values()];
+      });
+      // consumers in other processes too: their messages are due now
+      for (const topic of new Set(released.map((r) => r.topic))) {
+        await db.query(q.NOTIFY, [topic]);
+        wake(topic);
+      }
+      return released;
+    },
     ping: () => db.ping(),
     async close() {
       for (const topic of [...waiters.keys()]) wake(topic);

@@ -68,7 +68,7 @@ export const CLAIM_RETRIES = `
     order by seq limit $5
     for update skip locked
   ), claimed as (
-    update bus_retries r set attempts = r.attempts + 1, leased = true, visible_at = $4
+    update bus_retries r set attempts = r.attempts + 1, leased = true, visible_at = $4, leased_by = $6
     from due where r.group_name = $1 and r.topic = $2 and r.seq = due.seq
     returning r.seq, r.attempts
   )
@@ -88,7 +88,7 @@ export const ORDERED_STATE = `
 
 export const CLAIM_ONE_RETRY = `
   with claimed as (
-    update bus_retries set attempts = attempts + 1, leased = true, visible_at = $4
+    update bus_retries set attempts = attempts + 1, leased = true, visible_at = $4, leased_by = $5
     where group_name = $1 and topic = $2 and seq = $3
     returning seq, attempts
   )
@@ -109,8 +109,8 @@ export const READ_RANGE = `
 export const ADVANCE_CURSOR = `update bus_groups set cursor = $3 where group_name = $1 and topic = $2`;
 
 export const INSERT_LEASE = `
-  insert into bus_leases (group_name, topic, from_seq, to_seq, lease_until)
-  values ($1, $2, $3, $4, $5) returning id`;
+  insert into bus_leases (group_name, topic, from_seq, to_seq, lease_until, instance_id)
+  values ($1, $2, $3, $4, $5, $6) returning id`;
 
 export const DELETE_LEASE = `delete from bus_leases where id = $1`;
 
@@ -131,7 +131,7 @@ export const UPSERT_RETRIES = `
   select $1, $2, x.seq, x.attempts, x.visible_at, false, $4, x.error
   from jsonb_to_recordset($3::jsonb) as x(seq bigint, attempts int, visible_at timestamptz, error text)
   on conflict (group_name, topic, seq) do update
-    set attempts = excluded.attempts, visible_at = excluded.visible_at, leased = false,
+    set attempts = excluded.attempts, visible_at = excluded.visible_at, leased = false, leased_by = null,
         last_error = coalesce(excluded.last_error, bus_retries.last_error)`;
 
 export const DEPTH = `
@@ -170,4 +170,30 @@ export const REQUEUE_DEAD = `
   insert into bus_retries (group_name, topic, seq, attempts, visible_at, leased)
   select x.stage, x.topic, x.seq, 0, $2, false
   from jsonb_to_recordset($1::jsonb) as x(stage text, topic text, seq bigint)
-  on conflict (group_name, topic, seq) do update set attempts = 0, visible_at = excluded.visible_at, leased = false`;
+  on conflict (group_name, topic, seq) do update
+    set attempts = 0, visible_at = excluded.visible_at, leased = false, leased_by = null`;
+
+// A dead process's range leases become retry rows visible now, as if they had expired: the next
+// fetch redelivers them with attempt 2, which is what makes the send stage mark in-doubt rows.
+export const RELEASE_INSTANCE_LEASES = `
+  with released as (
+    delete from bus_leases where instance_id = $1::text
+    returning group_name, topic, from_seq, to_seq, lease_until
+  ), retried as (
+    insert into bus_retries (group_name, topic, seq, attempts, visible_at, first_failed_at, last_error)
+    select e.group_name, e.topic, m.seq, 1, $2, $2, 'the process holding the lease stopped (' || $1::text || ')'
+    from released e join bus_messages m on m.topic = e.topic and m.seq between e.from_seq and e.to_seq
+    on conflict do nothing
+    returning group_name, topic
+  )
+  select group_name, topic, 'lease' as kind, count(*)::int as n, min(lease_until) as until
+  from released group by group_name, topic
+  union all
+  select group_name, topic, 'message' as kind, count(*)::int as n, null::timestamptz as until
+  from retried group by group_name, topic`;
+
+// The dead process's leased retry rows: visible now, so they are redelivered at once.
+export const RELEASE_INSTANCE_RETRIES = `
+  update bus_retries set visible_at = $2, leased_by = null
+  where leased_by = $1 and leased
+  returning group_name, topic`;

@@ -5,16 +5,19 @@
  * complained) through deps.emit, the same ingest path webhooks use. It can refuse addresses,
  * throttle or fail the next requests, fail auth, and defer sends beyond a hidden per-second limit
  * per receiving domain (as a receiving MX would, with a 421 4.7.0). It never keeps a timer per
- * message: pending events sit in due-time FIFOs drained by flushDue() or one clock.sleep loop.
+ * message: pending events sit in due-time FIFOs drained by flushDue() or one clock.sleep loop, or,
+ * given a store, in the sandbox_events table so they outlive the process (durable-events.ts).
  * It is never what a test of a real adapter talks to.
  */
 import type { Clock } from '../../../clock/port.ts';
 import type { EngagementEvent } from '../../../core/events.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import type { Db } from '../../../store/port.ts';
+import { createDurableEvents } from './durable-events.ts';
 import { mulberry32 } from './prng.ts';
 import { DEFAULT_SANDBOX_RATES, createEventQueue, drawOutcome } from './simulated-events.ts';
-import type { SandboxRates } from './simulated-events.ts';
+import type { SandboxRates, SimulatedSend } from './simulated-events.ts';
 
 export { mulberry32 } from './prng.ts';
 export type { SandboxRates } from './simulated-events.ts';
@@ -25,6 +28,8 @@ export interface SandboxEspDeps {
   emit(events: EngagementEvent[]): Promise<void>;
   /** Source of randomness in [0,1); default mulberry32(seed option). */
   random?: () => number;
+  /** Keeps pending events in the store, so a restarted process emits them; default in memory. */
+  db?: Db;
 }
 
 export interface SandboxEspOptions {
@@ -47,6 +52,8 @@ export interface SandboxEspOptions {
   seed?: number;
   /** Max events per emit call (default 5000). */
   emitBatchSize?: number;
+  /** With a store: how long a flush holds the rows it is emitting before another may (default 15000). */
+  eventClaimMs?: number;
 }
 
 export interface SentRecord {
@@ -100,6 +107,11 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   const outboxLimit = options.outboxLimit ?? 100_000;
   const emitBatchSize = options.emitBatchSize ?? 5000;
   const queue = createEventQueue(delay);
+  const durable =
+    deps.db === undefined ? undefined : createDurableEvents(deps.db, delay, options.eventClaimMs ?? 15_000);
+  // accepted in the current request, stored before the request returns
+  let unsaved: SimulatedSend[] = [];
+  let durablePending = 0;
   let outbox: SentRecord[] = [];
   const sizes: number[] = [];
   const counts: SandboxCounts = {
@@ -198,7 +210,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     if (outbox.length > outboxLimit * 1.5) outbox = outbox.slice(outbox.length - outboxLimit);
     const { flags, url } = drawOutcome(msg, rates, random);
     if (flags !== 0) {
-      queue.push({
+      (durable === undefined ? queue : { push: (r: SimulatedSend) => unsaved.push(r) }).push({
         acceptedAt: now.getTime(),
         providerMessageId,
         messageId: msg.messageId,
@@ -211,7 +223,44 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     return { providerMessageId, acceptedAt: now };
   }
 
+  /** Stores what this request accepted; a failure fails the request (retryable), nothing is lost. */
+  async function save(): Promise<void> {
+    if (durable === undefined || unsaved.length === 0) return;
+    const recs = unsaved;
+    unsaved = [];
+    try {
+      await durable.add(recs);
+      for (const r of recs) for (let f = r.flags; f !== 0; f &= f - 1) durablePending++;
+    } catch (cause) {
+      throw new SwitchyardError('ESP_UNAVAILABLE', 'sandbox: could not store simulated events', {
+        retryable: true,
+        cause,
+      });
+    }
+  }
+
+  async function flushStored(store: NonNullable<typeof durable>): Promise<number> {
+    let emitted = 0;
+    for (;;) {
+      const claimed = await store.claim(deps.clock.now(), emitBatchSize);
+      if (claimed.rows === 0) return emitted;
+      try {
+        await deps.emit(claimed.events);
+      } catch (err) {
+        await claimed.release().catch(() => undefined);
+        throw err;
+      }
+      await claimed.done();
+      emitted += claimed.events.length;
+      counts.eventsEmitted += claimed.events.length;
+      durablePending = Math.max(0, durablePending - claimed.events.length);
+      // no early return on a short batch: rows moved to their next stage may be due already
+      // (a restart after a long stop), and emit in stage order within this flush
+    }
+  }
+
   async function flushDue(): Promise<number> {
+    if (durable !== undefined) return flushStored(durable);
     const due = [...retryEmit, ...queue.takeDue(deps.clock.now().getTime())];
     retryEmit = [];
     let emitted = 0;
@@ -250,7 +299,9 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     async send(msg) {
       const fault = requestFault(1);
       if (fault !== undefined) throw fault;
-      return accept(msg);
+      const receipt = accept(msg);
+      await save();
+      return receipt;
     },
     async sendBatch(messages) {
       const results: BatchResult[] = [];
@@ -269,6 +320,11 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
           }
         }
       }
+      try {
+        await save();
+      } catch (err) {
+        return results.map((r) => (r.ok ? { ok: false, error: err as SwitchyardError } : r));
+      }
       return results;
     },
     async close() {
@@ -276,7 +332,9 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
       stop.abort();
     },
     outbox: () => outbox,
-    counts: () => ({ ...counts, eventsPending: queue.size() + retryEmit.length }),
+    // with a store: events of what this process accepted, less those it emitted (another process
+    // on the same store may emit some of them)
+    counts: () => ({ ...counts, eventsPending: queue.size() + retryEmit.length + durablePending }),
     requestSizes: () => sizes,
     throttleNext(n, retryAfterMs) {
       throttle = { n: throttle.n + n, retryAfterMs };

@@ -103,6 +103,25 @@ function buildEvent(rec: SimulatedSend, type: SimulatedType, due: number): Engag
   return event;
 }
 
+const STAGE_MASKS = STAGES.map((types) => types.reduce((m, t) => m | OUTCOME[t], 0));
+
+/** The first stage after `after` (0-based; -1 for the first) with events in `flags`, or undefined. */
+export function nextStage(flags: number, after: number): number | undefined {
+  for (let i = after + 1; i < STAGES.length; i++) if ((flags & STAGE_MASKS[i]!) !== 0) return i;
+  return undefined;
+}
+
+/** When stage `stage` (0-based) of a message accepted at `acceptedAt` falls due. */
+export function stageDueAt(acceptedAt: number, stage: number, delayMs: number): number {
+  return acceptedAt + (stage + 1) * delayMs;
+}
+
+/** The events of one stage of one message, in stage order. */
+export function stageEvents(rec: SimulatedSend, stage: number, delayMs: number): EngagementEvent[] {
+  const due = stageDueAt(rec.acceptedAt, stage, delayMs);
+  return STAGES[stage]!.filter((t) => (rec.flags & OUTCOME[t]) !== 0).map((t) => buildEvent(rec, t, due));
+}
+
 /**
  * One FIFO per stage: within a stage due times only grow (acceptance times do not go back), so
  * the due records are always at the head.
