@@ -151,7 +151,8 @@ describe('crash and restart of switchyard start', { skip: reason ?? undefined },
       `rows left sent: ${JSON.stringify(states)} (${pending[0]!.n} were sent at the kill)`,
     );
     t.diagnostic(
-      `${report.msg}; at the kill ${pending[0]!.n} rows sent, ${simulated[0]!.n} with simulated events to come; at the end ${JSON.stringify(states)}`,
+      `${report.msg}; at the kill ${pending[0]!.n} rows sent, ${simulated[0]!.n} with simulated events to come; `
+        + `at the end ${JSON.stringify(states)}`,
     );
     assert.equal(await second.stop('SIGTERM'), 0);
     const { rows: instances } = await sql.query('select id from process_instances');
