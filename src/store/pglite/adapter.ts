@@ -31,11 +31,11 @@ import type { Db, Queryable, QueryResult } from '../port.ts';
 const PARSERS = { [types.INT8]: (v: string) => Number(v) };
 
 /**
- * PostgreSQL's default 128 MB of shared buffers lives in PGlite's WASM memory and is touched at
+ * PostgreSQL's default 128 MB of shared buffers live in PGlite's WASM memory and is touched at
  * start, so it is resident even when idle; one embedded connection over a local workspace needs far
  * less (docs/decisions/0008-start-time-and-idle-memory.md).
  */
-const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'];
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
 const PGLITE_ENTRY = import.meta.resolve('@electric-sql/pglite');
 
