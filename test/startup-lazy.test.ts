@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoCampaign } from '../src/demo/campaign.ts';
@@ -51,5 +51,6 @@ describe('switchyard start loads heavy packages on first use', () => {
     assert.deepEqual(await validated.json(), { ok: true, errors: [] });
     assert.ok(loadedPackages(log).has('mjml'), 'validating an MJML campaign loads MJML');
     assert.equal(await server.stop(), 0);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });
