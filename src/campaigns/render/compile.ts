@@ -5,7 +5,6 @@
  * Must not do I/O or read other files; every problem found is reported by validateTemplate and
  * makes compileTemplate throw TEMPLATE_INVALID naming all of them.
  */
-import mjml2html from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
 import type { Liquid, Template } from 'liquidjs';
 import { SwitchyardError } from '../../core/errors.ts';
@@ -142,8 +141,14 @@ function checkLiquidSurvived(source: string, html: string, errors: string[]): vo
   }
 }
 
+// MJML is the heaviest module an idle server would load (tens of MB, most of a second): imported on
+// the first MJML template instead, and kept.
+let mjmlModule: Promise<typeof import('mjml')> | null = null;
+
 async function compileMjml(source: string, level: 'strict' | 'soft', errors: string[]): Promise<string | null> {
   try {
+    mjmlModule ??= import('mjml');
+    const mjml2html = (await mjmlModule).default;
     const out = await mjml2html(source, { validationLevel: level, keepComments: false });
     return out.html;
   } catch (err) {

@@ -4,7 +4,7 @@
  * (RFC 3834 and vendor signals), or a human reply with quotes trimmed. MIME decoding is mailparser's;
  * classification is core/bounce's. Malformed input throws INBOUND_MESSAGE_INVALID naming the problem.
  */
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import type { AddressObject, ParsedMail } from 'mailparser';
 import { classifyFailure, extractEnhancedCode } from '../../core/bounce/classify.ts';
 import { extractVerpToken } from '../../core/bounce/verp.ts';
 import { SwitchyardError, toError } from '../../core/errors.ts';
@@ -22,6 +22,14 @@ import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseI
 
 export { toEngagementEvents } from './to-events.ts';
 export type * from './types.ts';
+
+// mailparser (and the MIME stack under it) is loaded on the first inbound message, not at start:
+// most servers never receive one.
+let mailparser: Promise<typeof import('mailparser')> | null = null;
+async function simpleParser(...args: Parameters<typeof import('mailparser').simpleParser>): Promise<ParsedMail> {
+  mailparser ??= import('mailparser');
+  return (await mailparser).simpleParser(...args);
+}
 
 function invalid(message: string, cause?: unknown): SwitchyardError {
   return new SwitchyardError('INBOUND_MESSAGE_INVALID', message, cause === undefined ? {} : { cause });

@@ -5,22 +5,85 @@
  * transaction() does so), because an aborted one would poison every later query.
  */
 import { PGlite, types } from '@electric-sql/pglite';
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
+  cpSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Db, Queryable, QueryResult } from '../port.ts';
 
 const PARSERS = { [types.INT8]: (v: string) => Number(v) };
+
+/**
+ * PostgreSQL's default 128 MB of shared buffers live in PGlite's WASM memory and is touched at
+ * start, so it is resident even when idle; one embedded connection over a local workspace needs far
+ * less (docs/decisions/0008-start-time-and-idle-memory.md).
+ */
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+const PGLITE_ENTRY = import.meta.resolve('@electric-sql/pglite');
+
+/** Runs in a child process: initdb in the directory given, then exit (its WASM memory goes with it). */
+const INITDB_SCRIPT =
+  'const { PGlite } = await import(process.argv[1]); const pg = await PGlite.create(process.argv[2]); '
+  + 'await pg.close();';
+
+/**
+ * A new data directory starts as a copy of a pristine cluster kept in the user's cache, made once
+ * per PGlite version: initdb takes several seconds and, in process, leaves hundreds of MB of WASM
+ * memory behind until a full GC. Returns false (the caller then lets PGlite run initdb itself)
+ * when no cache can be used.
+ */
+async function seedFromPristine(dataDir: string): Promise<boolean> {
+  try {
+    const version = (JSON.parse(readFileSync(new URL('../package.json', PGLITE_ENTRY), 'utf8')) as { version: string })
+      .version;
+    const cache = join(homedir(), '.cache', 'switchyard');
+    mkdirSync(cache, { recursive: true, mode: 0o700 });
+    // someone else's directory could hold a cluster they prepared
+    if (statSync(cache).uid !== process.getuid?.()) return false;
+    chmodSync(cache, 0o700);
+    const pristine = join(cache, `pglite-${version}`);
+    if (!existsSync(join(pristine, 'PG_VERSION'))) {
+      // built aside and renamed into place, so a concurrent start never copies half a cluster
+      const building = `${pristine}.${process.pid}.tmp`;
+      rmSync(building, { recursive: true, force: true });
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', INITDB_SCRIPT, PGLITE_ENTRY, building]);
+      try {
+        renameSync(building, pristine);
+      } catch {
+        rmSync(building, { recursive: true, force: true }); // another process got there first
+      }
+    }
+    // PG_VERSION last: a copy cut short is not taken for a cluster, and is removed
+    const entries = readdirSync(pristine).sort((a, b) => Number(a === 'PG_VERSION') - Number(b === 'PG_VERSION'));
+    try {
+      for (const entry of entries) cpSync(join(pristine, entry), join(dataDir, entry), { recursive: true });
+    } catch (err) {
+      for (const entry of entries) rmSync(join(dataDir, entry), { recursive: true, force: true });
+      throw err;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface PgliteOptions {
   /** A directory for durable data, or undefined for an in-memory database (tests). */
@@ -99,7 +162,8 @@ export async function createPgliteDb(options: PgliteOptions = {}): Promise<Db> {
     };
   }
   try {
-    pg = await PGlite.create(options.dataDir ?? 'memory://', { parsers: PARSERS });
+    if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) await seedFromPristine(dataDir);
+    pg = await PGlite.create(options.dataDir ?? 'memory://', { parsers: PARSERS, startParams: START_PARAMS });
   } catch (cause) {
     unlock();
     throw new SwitchyardError(

@@ -8,9 +8,12 @@
  * wrapper), so it is a tripwire for the obvious, not the wall. Reasons name the problem and a
  * character position in the query, never text from anywhere but the query itself.
  */
-import { parse } from 'libpg-query';
 import { SwitchyardError } from '../../../core/errors.ts';
 import { MAX_AUDIENCE_SQL_LENGTH } from '../../../core/audience-limits.ts';
+
+// The parser's WASM reserves a large memory when it loads: only a server that checks audience SQL
+// pays for it, on the first check.
+let parser: Promise<typeof import('libpg-query')> | null = null;
 
 /** Node types that write or lock, wherever they appear in the tree (a CTE, a subquery). */
 const WRITING_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'LockingClause']);
@@ -63,7 +66,8 @@ export async function checkAudienceSql(sql: string, paramCount = 0): Promise<str
   if (sql.length > MAX_AUDIENCE_SQL_LENGTH) throw invalid(`it is longer than ${MAX_AUDIENCE_SQL_LENGTH} characters`);
   let tree: { stmts?: { stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }[] };
   try {
-    tree = (await parse(sql)) as typeof tree;
+    parser ??= import('libpg-query');
+    tree = (await (await parser).parse(sql)) as typeof tree;
   } catch (err) {
     const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
     // a JS error here (stack exhausted reading a deep tree) is not the parser's verdict on the text
