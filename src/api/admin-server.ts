@@ -11,6 +11,7 @@ import type { AuditLog } from '../access/audit.ts';
 import type { KeyService } from '../access/keys.ts';
 import { BEARER_SCHEME, installAccessControl } from './access-control.ts';
 import { registerAccessRoutes } from './routes/access.ts';
+import { withPublicListenerPaths } from './public-openapi.ts';
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts';
 import { registerAdminGuards, type AdminGuardOptions } from './guards/register.ts';
 import { createBaseServer, type Guards, type RouteRegistrar, type ServerDeps } from './server.ts';
@@ -56,6 +57,9 @@ export async function createAdminServer(
         },
       },
     },
+    // the public listener's routes live on another Fastify instance; list them too (public-openapi.ts)
+    // only the openapi form is ever built here (the options above), never swagger 2.0
+    transformObject: (doc) => ('openapiObject' in doc ? withPublicListenerPaths(doc.openapiObject) : doc.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
