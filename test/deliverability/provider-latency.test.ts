@@ -17,7 +17,10 @@ import { reportResults } from '../../src/deliverability/send-admission.ts';
 import { aMessage } from '../connectors/esp/port.contract.ts';
 
 /** An SMTP server that lets `answerDelayMs` of clock time pass between the final dot and its 250. */
-async function slowServer(clock: ManualClock, answerDelayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+async function slowServer(
+  clock: ManualClock,
+  answerDelayMs: number,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS', 'AUTH'],
     authOptional: true,
