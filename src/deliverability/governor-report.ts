@@ -112,7 +112,10 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
   }
 
   function apply(t: Touched, out: SendOutcome, now: number): void {
-    if (isExempt(out.recipientDomain)) return applyExempt(t, out, now, 1);
+    if (isExempt(out.recipientDomain)) {
+      applyExempt(t, out, now, 1);
+      return;
+    }
     const { provider, group, groupName, domain, pauses } = t;
     const stats = (field: StatField): void => {
       for (const e of [provider, group, ...pauses]) recordInWindow(e.stats, now, field);
@@ -250,7 +253,10 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     // Loop invariant: t is the look-up of the next send, already done; its apply is not.
     let t = touch(out, now);
     // n exempt sends: n look-ups at one time change nothing after the first (no second sweep)
-    if (isExempt(key.recipientDomain)) return applyExempt(t, out, now, n);
+    if (isExempt(key.recipientDomain)) {
+      applyExempt(t, out, now, n);
+      return;
+    }
     for (let left = n; left > 0; ) {
       const quiet = quietAccepts(t, latencyMs, now, left);
       if (quiet > 0) {
