@@ -2,7 +2,7 @@
  * The deliverability governor: decides when the send stage may hand the next message to an ESP.
  * It owns rate limits (token buckets whose rates AIMD controllers steer from deferrals), warm-up
  * daily caps, and circuit breakers that pause a campaign or sending domain when hard bounces or
- * complaints cross deliverability.md §9 thresholds. It sends nothing and stores nothing. This
+ * complaints cross deliverability.md §9 thresholds. It sends nothing and does no I/O itself. This
  * file is admission (acquire), status and resume; outcomes are fed in by governor-report.ts.
  *
  * State is in memory for one process, saved to the store every few seconds and loaded at start
