@@ -6,9 +6,10 @@
  * file is admission (acquire), status and resume; outcomes are fed in by governor-report.ts.
  *
  * State is in memory for one process, saved to the store every few seconds and loaded at start
- * (governor-persistence.ts) so counters, rates and breakers survive a restart. Several send workers would each hold their own buckets and
- * together exceed the limits; multi-process coordination would keep buckets and breaker state in
- * the store (or divide each rate by the worker count) — not done yet. Memory is bounded: idle keys
+ * (governor-persistence.ts) so counters, rates and breakers survive a restart. Several send
+ * workers would each hold their own buckets and together exceed the limits; multi-process
+ * coordination would share buckets through the store (or divide each rate by the worker
+ * count) — not done yet. Memory is bounded: idle keys
  * are evicted (governor-entries.ts). Time comes only from deps.clock.
  */
 import type { Clock } from '../clock/port.ts';
