@@ -231,6 +231,7 @@ export function createEntries(o: ResolvedGovernorOptions) {
     size: (): number => map.size,
     sweep,
     isSweepDue,
+    isPinned,
     burst,
   };
 }

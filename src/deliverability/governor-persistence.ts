@@ -8,9 +8,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
 import type { Governor } from './governor.ts';
-import { loadGovernorState, saveGovernorState } from './queries.ts';
+import { loadGovernorState, pruneGovernorState, saveGovernorState } from './queries.ts';
 
 export const GOVERNOR_SAVE_INTERVAL_MS = 5_000;
+/** Rows not saved for this long are idle scopes the governor has evicted (idleEvictMs, 1 h by
+ *  default) or will evict: deleted, so the table does not grow with every campaign ever sent. */
+export const GOVERNOR_STATE_KEEP_MS = 2 * 60 * 60_000;
 
 export interface GovernorPersistence {
   /** Loads the stored scopes into the governor; returns how many. */
@@ -32,6 +35,7 @@ export function createGovernorPersistence(
     // entries touched at exactly `at` later in this tick are saved again next round (>=)
     const rows = deps.governor.snapshot(savedFrom);
     await saveGovernorState(deps.db, rows, at);
+    await pruneGovernorState(deps.db, new Date(at.getTime() - GOVERNOR_STATE_KEEP_MS));
     savedFrom = at.getTime();
   }
 

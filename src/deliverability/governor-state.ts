@@ -23,11 +23,12 @@ const decodeNumber = (_k: string, v: unknown): unknown =>
     ? Number((v as { n: string }).n)
     : v;
 
-/** Rows for the entries used at or after sinceMs (every entry when undefined). */
-export function snapshotEntries(entries: Entries, sinceMs?: number): GovernorStateRow[] {
+/** Rows for the entries used at or after sinceMs (every entry when undefined), and for every
+ *  pinned one (paused, held, warming), so their rows stay fresh while old idle rows are pruned. */
+export function snapshotEntries(entries: Entries, nowMs: number, sinceMs?: number): GovernorStateRow[] {
   const rows: GovernorStateRow[] = [];
   for (const e of entries.all()) {
-    if (sinceMs !== undefined && e.lastUsed < sinceMs) continue;
+    if (sinceMs !== undefined && e.lastUsed < sinceMs && !entries.isPinned(e, nowMs)) continue;
     const { aimdOpts: _opts, ...own } = e as Entry & { aimdOpts?: unknown };
     rows.push({ key: entries.keyOf(e), state: JSON.stringify(own, encodeNumber) });
   }

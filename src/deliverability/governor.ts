@@ -61,7 +61,8 @@ export interface Governor {
   status(): GovernorStatus;
   /** Operator override: closes the breakers (and clears holds) in scope. */
   resume(scope: AlertScope, by: { operator: true }): void;
-  /** The state of every scope used at or after sinceMs (all when undefined), for the store. */
+  /** The state of every scope used at or after sinceMs (all when undefined) and of every paused,
+   *  held or warming one, for the store. */
   snapshot(sinceMs?: number): GovernorStateRow[];
   /** Loads saved scopes (replacing those with the same key); returns how many were loaded. Emits
    *  no alerts: a breaker that was open is open again, as it was. */
@@ -262,7 +263,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       return describeStatus(entries.all(), now, o);
     },
     resume,
-    snapshot: (sinceMs) => snapshotEntries(entries, sinceMs),
+    snapshot: (sinceMs) => snapshotEntries(entries, nowMs(), sinceMs),
     restore: (rows) => restoreEntries(entries, rows, nowMs()),
   };
 }

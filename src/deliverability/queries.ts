@@ -15,6 +15,14 @@ export async function saveGovernorState(db: Db, rows: readonly GovernorStateRow[
   await db.query(SAVE_GOVERNOR_STATE, [rows.map((r) => r.key), rows.map((r) => r.state), at]);
 }
 
+const PRUNE_GOVERNOR_STATE = `delete from governor_state where updated_at < $1`;
+
+/** Forgets scopes not saved since `before` (idle ones; paused, held and warming ones are saved
+ *  every round). */
+export async function pruneGovernorState(db: Db, before: Date): Promise<void> {
+  await db.query(PRUNE_GOVERNOR_STATE, [before]);
+}
+
 const LOAD_GOVERNOR_STATE = `select scope_key, state::text as state from governor_state order by updated_at, scope_key`;
 
 /** Every stored scope, oldest update first (so the newest end up most recently used). */

@@ -8,3 +8,5 @@ create table governor_state (
   state      jsonb not null,
   updated_at timestamptz not null
 );
+-- idle scopes are pruned by age on every save
+create index governor_state_updated on governor_state (updated_at);
