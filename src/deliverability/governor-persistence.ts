@@ -45,10 +45,14 @@ export function createGovernorPersistence(
     },
     save,
     async run(signal) {
+      const saveLogged = () =>
+        save().catch((err: unknown) => deps.log.warn({ err }, 'could not save the governor state'));
       while (!signal.aborted) {
         await deps.clock.sleep(intervalMs, signal).catch(() => undefined);
-        await save().catch((err: unknown) => deps.log.warn({ err }, 'could not save the governor state'));
+        if (!signal.aborted) await saveLogged();
       }
+      // also when the stop came during a save: what changed since its snapshot is saved now
+      await saveLogged();
     },
   };
 }

@@ -18,6 +18,15 @@ const silent = pino({ level: 'silent' });
 const options: GovernorOptions = {
   breaker: { minSamples: 20, complaintRate: 0.05, operatorComplaintRate: 0.5, halfOpenSamples: 5 },
 };
+/** Waits (without the clock) until the store holds at least n scopes. */
+async function savedRows(db: Db, n: number): Promise<void> {
+  for (;;) {
+    const { rows } = await db.query<{ n: number }>('select count(*)::int as n from governor_state');
+    if ((rows[0]?.n ?? 0) >= n) return;
+    await new Promise<void>((r) => setTimeout(r, 5));
+  }
+}
+
 const key: SendKey = { provider: 'smtp', sendingDomain: 'acme.io', recipientDomain: 'gmail.com', campaignId: 'c1' };
 
 for (const tdb of await testDatabases()) {
@@ -51,7 +60,8 @@ for (const tdb of await testDatabases()) {
         alerts.some((a) => a.kind === 'paused' && a.scope.campaignId === 'c1'),
         'the campaign breaker opened',
       );
-      await clock.advance(1_000); // one save round
+      await clock.advance(1_000); // one save round, which writes in the background
+      await savedRows(db, 4);
       const before = first.status();
 
       // a restart: a new governor on the same store, nothing reported to it yet
