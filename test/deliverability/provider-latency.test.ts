@@ -10,11 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { createManualClock } from '../../src/clock/manual.ts';
 import type { ManualClock } from '../../src/clock/manual.ts';
+import { createSendGridEsp } from '../../src/connectors/esp/sendgrid/adapter.ts';
 import { createSmtpEsp } from '../../src/connectors/esp/smtp/adapter.ts';
 import { createGovernor } from '../../src/deliverability/governor.ts';
 import type { GovernorAlert } from '../../src/deliverability/governor.ts';
 import { reportResults } from '../../src/deliverability/send-admission.ts';
 import { aMessage } from '../connectors/esp/port.contract.ts';
+import { startFakeHttp } from '../support/fake-http.ts';
 
 /** An SMTP server that lets `answerDelayMs` of clock time pass between the final dot and its 250. */
 async function slowServer(
@@ -90,5 +92,29 @@ describe('governor latency signal', () => {
     assert.equal(reduced.length, 1);
     assert.match(reduced[0]!.reason, /latency 1\d{4} ms above target/);
     assert.equal(rate, 45);
+  });
+
+  it('over HTTP each message carries the time of its own request, not of those queued before it', async () => {
+    const clock = createManualClock();
+    // each request takes 4 s of clock time at the provider
+    const api = await startFakeHttp(async () => {
+      await clock.advance(4_000);
+      return { status: 202, headers: { 'x-message-id': 'sg-1' } };
+    });
+    const esp = createSendGridEsp(
+      { clock },
+      { baseUrl: api.baseUrl, apiKey: 'SG.test', maxBatchSize: 1, concurrency: 1 },
+    );
+    try {
+      const results = await esp.sendBatch(messages);
+      // one request after the other: the third waited 8 s in our queue, which is not its latency
+      assert.deepEqual(
+        results.map((r) => r.latencyMs),
+        [4_000, 4_000, 4_000],
+      );
+    } finally {
+      await esp.close();
+      await api.close();
+    }
   });
 });
