@@ -62,6 +62,7 @@ import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
+import { createGovernorPersistence } from './deliverability/governor-persistence.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 import { createProcessInstance, newInstanceId } from './recovery/instances.ts';
@@ -185,6 +186,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     { clock, onAlert: createAlertHandler({ campaigns, log }) },
     options.governor ?? config.deliverability,
   );
+  // counters, rates and breakers survive a restart; saved by the send stage's loop (below)
+  const governorState = createGovernorPersistence({ db, clock, governor, log });
+  await governorState.load();
   const metrics = createMetrics({ bus, governor });
   const instance = createProcessInstance(
     { db, bus, clock, log, registry: metrics.registry },
@@ -227,6 +231,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
+  stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
   const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),

@@ -175,6 +175,21 @@ export async function waitingCount(db: Queryable, campaignId: string): Promise<n
   return rows[0]?.n ?? 0;
 }
 
+/**
+ * When the campaign last moved: its newest ledger row change, or its own row's (selection
+ * advancing, a status change), whichever is later. Reads the campaign's ledger rows by the
+ * primary key's campaign prefix, as countStates does.
+ */
+export async function lastMovedAt(db: Queryable, campaignId: string): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `select greatest(c.updated_at, (select max(l.updated_at) from send_ledger l where l.campaign_id = c.id)) as at
+     from campaigns c where c.id = $1`,
+    [campaignId],
+  );
+  const at = rows[0]?.at ?? null;
+  return at === null ? null : new Date(at);
+}
+
 export function recipientsById(recipients: readonly Recipient[]): Map<string, Recipient> {
   return new Map(recipients.map((r) => [r.id, r]));
 }

@@ -162,7 +162,6 @@ export async function handleSend(
   const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
   const batcher = createLedgerBatcher(db, campaignId, claimed, clock);
   let results: BatchResult[] = [];
-  const handOffStart = clock.now().getTime();
   if (toSend.length > 0) {
     if (!commitsOnRequest) {
       results = await deps.esp.sendBatch(toSend, {
@@ -183,7 +182,8 @@ export async function handleSend(
     }
   }
   if (deps.governor !== undefined && results.length > 0) {
-    reportResults(deps.governor, deps.esp.name, campaignId, toSend, results, clock.now().getTime() - handOffStart);
+    // each result carries the provider's own answer time, when the adapter measured it
+    reportResults(deps.governor, deps.esp.name, campaignId, toSend, results);
   }
   await batcher.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;

@@ -98,10 +98,21 @@ export interface CampaignStatusReport {
   reasons: Record<string, number>;
   stages: Pick<GroupDepth, 'topic' | 'group' | 'pending' | 'inFlight' | 'retrying'>[];
   ratePerSecond: number;
+  /** Null while the audience is still being read, when stalled, or when not running. */
   etaSeconds: number | null;
+  progress: {
+    /** False until selection is done: until then the total is not known (counts are a floor). */
+    audienceKnown: boolean;
+    /** ISO time since which a running campaign has not moved (no ledger row changed, selection
+     *  did not advance) when that is at least STALL_AFTER_MS ago; else null. */
+    stalledSince: string | null;
+  };
   /** Present when a governor is wired and knows the campaign: breaker state and reason, rates. */
   deliverability?: CampaignDeliverability | null;
 }
+
+/** A running campaign that has not moved for this long is reported as stalled. */
+export const STALL_AFTER_MS = 60_000;
 
 export interface CampaignService {
   create(input: unknown): Promise<Campaign>;
@@ -269,11 +280,16 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         .filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));
       const handed = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.bounced ?? 0);
-      const end = campaign.finishedAt ?? clock.now();
+      const now = clock.now();
+      const end = campaign.finishedAt ?? now;
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
+      const movedAt = campaign.status === 'running' ? await q.lastMovedAt(db, id) : null;
+      const stalledSince =
+        movedAt !== null && now.getTime() - movedAt.getTime() >= STALL_AFTER_MS ? movedAt.toISOString() : null;
+      // an average rate over the whole run would keep counting down while nothing moves
       const etaSeconds =
-        campaign.status !== 'running' || !campaign.selectDone || ratePerSecond === 0
+        campaign.status !== 'running' || !campaign.selectDone || stalledSince !== null || ratePerSecond === 0
           ? null
           : Math.round((waiting + (counts.rendered ?? 0)) / ratePerSecond);
       const report: CampaignStatusReport = {
@@ -283,6 +299,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         stages,
         ratePerSecond: Math.round(ratePerSecond * 10) / 10,
         etaSeconds,
+        progress: { audienceKnown: campaign.selectDone, stalledSince },
       };
       if (deps.deliverability !== undefined) report.deliverability = deps.deliverability(id);
       return report;

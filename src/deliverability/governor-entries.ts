@@ -187,6 +187,11 @@ export function createEntries(o: ResolvedGovernorOptions) {
     );
   }
 
+  function keyOf(e: Entry): string {
+    if (!isRateEntry(e)) return pauseKey(e.kind, e.id);
+    return e.kind === 'provider' ? providerKey(e.provider) : groupKey(e.provider, e.sendingDomain ?? '', e.group ?? '');
+  }
+
   function isPinned(e: Entry, nowMs: number): boolean {
     if (isRateEntry(e)) return nowMs < Math.max(e.aimd.heldUntil, e.retryAfterUntil);
     return e.breaker.phase !== 'closed' || e.warmup !== undefined;
@@ -213,19 +218,20 @@ export function createEntries(o: ResolvedGovernorOptions) {
     campaign: (id: string, nowMs: number) => pauseScope('campaign', id, nowMs),
     sendingDomain: (id: string, nowMs: number) => pauseScope('sending_domain', id, nowMs),
     peek: (key: string): Entry | undefined => map.get(key),
+    /** The map key an entry is held under. */
+    keyOf,
+    /** Puts a restored entry in place (governor-state.ts); the most recently used go last. */
+    put: (key: string, e: Entry): void => {
+      map.delete(key);
+      map.set(key, e);
+    },
     /** Whether e is still the entry held for its key (not evicted, not replaced). */
-    isCurrent: (e: Entry): boolean =>
-      map.get(
-        isRateEntry(e)
-          ? e.kind === 'provider'
-            ? providerKey(e.provider)
-            : groupKey(e.provider, e.sendingDomain ?? '', e.group ?? '')
-          : pauseKey(e.kind, e.id),
-      ) === e,
+    isCurrent: (e: Entry): boolean => map.get(keyOf(e)) === e,
     all: (): Entry[] => [...map.values()],
     size: (): number => map.size,
     sweep,
     isSweepDue,
+    isPinned,
     burst,
   };
 }

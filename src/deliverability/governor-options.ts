@@ -36,6 +36,9 @@ export interface GovernorOptions {
   /** Shortest wait between two tries of a waiting acquire: wake-ups are batched and tokens
    *  accrue meanwhile (burst >= 1 s of rate), so throughput is unchanged. Default 20 ms. */
   minWaitMs?: number;
+  /** Outcomes to reserved test domains (reserved-domains.ts) count in statistics only: no rate
+   *  change, no breaker, no alert (default true). False governs them like any receiver. */
+  exemptReservedDomains?: boolean;
 }
 
 export interface ResolvedGovernorOptions {
@@ -54,6 +57,7 @@ export interface ResolvedGovernorOptions {
   idleEvictMs: number;
   maxKeys: number;
   minWaitMs: number;
+  exemptReservedDomains: boolean;
   defaultRamp: WarmupRamp;
 }
 
@@ -115,6 +119,7 @@ export function resolveGovernorOptions(o: GovernorOptions): ResolvedGovernorOpti
     idleEvictMs: o.idleEvictMs ?? 60 * 60_000,
     maxKeys: o.maxKeys ?? 10_000,
     minWaitMs: o.minWaitMs ?? 20,
+    exemptReservedDomains: o.exemptReservedDomains ?? true,
     defaultRamp: defaultWarmupRamp(),
   };
   validate(resolved);

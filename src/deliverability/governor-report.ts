@@ -18,6 +18,7 @@ import { receivingGroup } from '../core/throttle/receiving-group.ts';
 import { clearWindow, isCountedAt, recordInWindow, windowTotals } from '../core/throttle/sliding-window.ts';
 import { createTokenBucket, setRate } from '../core/throttle/token-bucket.ts';
 import type { Entries, PauseEntry, RateEntry, StatField } from './governor-entries.ts';
+import { isReservedDomain } from './reserved-domains.ts';
 import type { ResolvedGovernorOptions } from './governor-options.ts';
 import type { AlertScope, GovernorAlert, SendKey, SendOutcome } from './governor-types.ts';
 
@@ -92,7 +93,30 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     return { provider, group, groupName, domain, pauses };
   }
 
+  /** Whether outcomes to this recipient only count in statistics (reserved test domains). */
+  const isExempt = (recipientDomain: string): boolean => o.exemptReservedDomains && isReservedDomain(recipientDomain);
+
+  /** An exempt outcome: the status percentages see it, nothing reacts to it. */
+  function applyExempt(t: Touched, out: SendOutcome, now: number, n: number): void {
+    const fields: StatField[] =
+      out.kind === 'accepted'
+        ? ['attempts', 'accepted']
+        : out.kind === 'deferred'
+          ? ['attempts', 'deferred']
+          : out.kind === 'failed'
+            ? ['attempts', 'failed']
+            : [out.kind];
+    for (const e of [t.provider, t.group, ...t.pauses]) for (const f of fields) recordInWindow(e.stats, now, f, n);
+    // the provider's own Retry-After is an instruction about the account, not an alarm: still obeyed
+    if (out.httpStatus === 429 && out.retryAfterMs !== undefined)
+      t.provider.retryAfterUntil = Math.max(t.provider.retryAfterUntil, now + out.retryAfterMs);
+  }
+
   function apply(t: Touched, out: SendOutcome, now: number): void {
+    if (isExempt(out.recipientDomain)) {
+      applyExempt(t, out, now, 1);
+      return;
+    }
     const { provider, group, groupName, domain, pauses } = t;
     const stats = (field: StatField): void => {
       for (const e of [provider, group, ...pauses]) recordInWindow(e.stats, now, field);
@@ -229,6 +253,11 @@ export function createReporter(entries: Entries, o: ResolvedGovernorOptions, now
     const now = nowMs();
     // Loop invariant: t is the look-up of the next send, already done; its apply is not.
     let t = touch(out, now);
+    // n exempt sends: n look-ups at one time change nothing after the first (no second sweep)
+    if (isExempt(key.recipientDomain)) {
+      applyExempt(t, out, now, n);
+      return;
+    }
     for (let left = n; left > 0; ) {
       const quiet = quietAccepts(t, latencyMs, now, left);
       if (quiet > 0) {

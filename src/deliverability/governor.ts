@@ -2,12 +2,14 @@
  * The deliverability governor: decides when the send stage may hand the next message to an ESP.
  * It owns rate limits (token buckets whose rates AIMD controllers steer from deferrals), warm-up
  * daily caps, and circuit breakers that pause a campaign or sending domain when hard bounces or
- * complaints cross deliverability.md §9 thresholds. It sends nothing and stores nothing. This
+ * complaints cross deliverability.md §9 thresholds. It sends nothing and does no I/O itself. This
  * file is admission (acquire), status and resume; outcomes are fed in by governor-report.ts.
  *
- * State is in memory for one process. Several send workers would each hold their own buckets and
- * together exceed the limits; multi-process coordination would keep buckets and breaker state in
- * the store (or divide each rate by the worker count) — not done yet. Memory is bounded: idle keys
+ * State is in memory for one process, saved to the store every few seconds and loaded at start
+ * (governor-persistence.ts) so counters, rates and breakers survive a restart. Several send
+ * workers would each hold their own buckets and together exceed the limits; multi-process
+ * coordination would share buckets through the store (or divide each rate by the worker
+ * count) — not done yet. Memory is bounded: idle keys
  * are evicted (governor-entries.ts). Time comes only from deps.clock.
  */
 import type { Clock } from '../clock/port.ts';
@@ -21,6 +23,8 @@ import { msUntilNextDay, warmupCap, warmupRollover } from '../core/throttle/warm
 import { createEntries, emptyWarmupDay, isRateEntry } from './governor-entries.ts';
 import type { PauseEntry } from './governor-entries.ts';
 import { createReporter, scopeOf } from './governor-report.ts';
+import { restoreEntries, snapshotEntries } from './governor-state.ts';
+import type { GovernorStateRow } from './governor-state.ts';
 import { resolveGovernorOptions } from './governor-options.ts';
 import { isReservedDomain } from './reserved-domains.ts';
 import type { GovernorOptions } from './governor-options.ts';
@@ -29,6 +33,7 @@ import type { GovernorStatus } from './governor-status.ts';
 import type { AlertScope, GovernorAlert, SendKey, SendOutcome } from './governor-types.ts';
 
 export type { GovernorOptions } from './governor-options.ts';
+export type { GovernorStateRow } from './governor-state.ts';
 export type { GovernorStatus, ScopeStatus } from './governor-status.ts';
 export type { AlertScope, GovernorAlert, OutcomeKind, SendKey, SendOutcome } from './governor-types.ts';
 
@@ -56,6 +61,12 @@ export interface Governor {
   status(): GovernorStatus;
   /** Operator override: closes the breakers (and clears holds) in scope. */
   resume(scope: AlertScope, by: { operator: true }): void;
+  /** The state of every scope used at or after sinceMs (all when undefined) and of every paused,
+   *  held or warming one, for the store. */
+  snapshot(sinceMs?: number): GovernorStateRow[];
+  /** Loads saved scopes (replacing those with the same key); returns how many were loaded. Emits
+   *  no alerts: a breaker that was open is open again, as it was. */
+  restore(rows: readonly GovernorStateRow[]): number;
 }
 
 export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Governor {
@@ -128,7 +139,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     const group = entries.group(key.provider, key.sendingDomain, receivingGroup(key.recipientDomain), now);
     entries.sweep(now); // after the touches above, so this key's entries are the newest
     // reserved test domains (demo, sandbox, local sinks) have no receiver to protect
-    const rated = isReservedDomain(key.recipientDomain) ? [provider] : [provider, group];
+    const rated = o.exemptReservedDomains && isReservedDomain(key.recipientDomain) ? [provider] : [provider, group];
     const limits = rated.map((e) =>
       bucketLimit(
         () => e.bucket,
@@ -253,5 +264,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       return describeStatus(entries.all(), now, o);
     },
     resume,
+    snapshot: (sinceMs) => snapshotEntries(entries, nowMs(), sinceMs),
+    restore: (rows) => restoreEntries(entries, rows, nowMs()),
   };
 }

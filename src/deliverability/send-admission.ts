@@ -29,6 +29,8 @@ export function senderDomain(msg: OutboundMessage): string {
 interface KeyCount {
   key: SendKey;
   n: number;
+  /** Slowest provider answer among the n counted since the last flush, if any was measured. */
+  latencyMs: number | undefined;
 }
 
 /** Groups messages by (sending domain, recipient domain); the same message key gives the same
@@ -48,7 +50,7 @@ function createKeyCounts(provider: string, campaignId: string) {
     const recipientDomain = domainOf(msg.to.address);
     let g = lastByRecipient.get(recipientDomain);
     if (g === undefined) {
-      g = { key: { provider, sendingDomain: lastSending, recipientDomain, campaignId }, n: 0 };
+      g = { key: { provider, sendingDomain: lastSending, recipientDomain, campaignId }, n: 0, latencyMs: undefined };
       lastByRecipient.set(recipientDomain, g);
     }
     return g;
@@ -95,9 +97,11 @@ export async function admitChunk(
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-/** One hand-off result as the governor sees it. */
-export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): SendOutcome {
-  if (res.ok) return { ...key, kind: 'accepted', latencyMs };
+/** One hand-off result as the governor sees it; latencyMs is the provider's own answer time
+ *  (BatchResult.latencyMs), never time spent in our queues. */
+export function outcomeOf(res: BatchResult, key: SendKey, latencyMs = res.latencyMs): SendOutcome {
+  const lat = latencyMs === undefined ? {} : { latencyMs };
+  if (res.ok) return { ...key, kind: 'accepted', ...lat };
   const e = res.error;
   const d = (e.details ?? {}) as Record<string, unknown>;
   const smtpCode = num(d.smtpCode);
@@ -110,7 +114,7 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
       smtpCode,
       ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}),
       diagnostic,
-      latencyMs,
+      ...lat,
     };
   }
   if (e.code === 'ESP_RATE_LIMITED') {
@@ -120,14 +124,14 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
       httpStatus: httpStatus ?? 429,
       ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
       diagnostic,
-      latencyMs,
+      ...lat,
     };
   }
   return {
     ...key,
     kind: 'failed',
     diagnostic,
-    latencyMs,
+    ...lat,
     ...(smtpCode !== undefined ? { smtpCode } : {}),
     ...(httpStatus !== undefined ? { httpStatus } : {}),
     ...(str(d.enhanced) ? { enhancedStatus: str(d.enhanced) } : {}),
@@ -135,15 +139,18 @@ export function outcomeOf(res: BatchResult, key: SendKey, latencyMs: number): Se
 }
 
 /**
- * Feeds one hand-off's results to the governor: results[i] belongs to messages[i], all answered
- * after latencyMs; a message whose contact id is not in `attempted` (when given) was not handed
- * over and is skipped. Accepted results are counted per (sending domain, recipient domain) and
- * fed with one reportAccepted per key — just before the next result that is not accepted, and at
- * the end; the others go one by one to report. So every entry sees its own outcomes in message
- * order, and every shared scope (provider, sending domain, campaign) the same counts before each
- * deferral or failure, as with one report per message: the state is the same. What may differ is
- * only the order of alerts from different keys and which key counts as most recently used (so,
- * past maxKeys, which idle key is evicted first).
+ * Feeds one hand-off's results to the governor: results[i] belongs to messages[i], each with the
+ * provider's own answer time when the adapter measured it (the chunk's wall time would count our
+ * queues: admission, the commit window, the ledger writes); a message whose contact id is not in
+ * `attempted` (when given) was not handed over and is skipped. Accepted results are counted per
+ * (sending domain, recipient domain) and fed with one reportAccepted per key, carrying the slowest
+ * latency among them — just before the next result that is not accepted, and at the end; the
+ * others go one by one to report. So every entry sees its own outcomes in message order, and
+ * every shared scope (provider, sending domain, campaign) the same counts before each deferral or
+ * failure, as with one report per message. With equal latencies the state is the same; with
+ * different ones, one slow answer slows the key as it would alone (a decrease is once per
+ * cool-down either way). What may differ is the order of alerts from different keys and which
+ * key counts as most recently used (so, past maxKeys, which idle key is evicted first).
  */
 export function reportResults(
   governor: Governor,
@@ -151,7 +158,6 @@ export function reportResults(
   campaignId: string,
   messages: readonly OutboundMessage[],
   results: readonly BatchResult[],
-  latencyMs: number,
   attempted?: ReadonlySet<string>,
 ): void {
   if (results.length !== messages.length)
@@ -160,8 +166,9 @@ export function reportResults(
   const pending: KeyCount[] = [];
   const flush = (): void => {
     for (const g of pending) {
-      governor.reportAccepted(g.key, g.n, latencyMs);
+      governor.reportAccepted(g.key, g.n, g.latencyMs);
       g.n = 0;
+      g.latencyMs = undefined;
     }
     pending.length = 0;
   };
@@ -172,10 +179,11 @@ export function reportResults(
     const res = results[i]!;
     if (res.ok) {
       if (g.n++ === 0) pending.push(g);
+      if (res.latencyMs !== undefined) g.latencyMs = Math.max(g.latencyMs ?? 0, res.latencyMs);
       continue;
     }
     flush();
-    governor.report(outcomeOf(res, g.key, latencyMs));
+    governor.report(outcomeOf(res, g.key));
   }
   flush();
 }

@@ -70,6 +70,8 @@ describe('deliverability governor in the send stage', () => {
         providers: { sandbox: { ratePerSec: 100_000 } },
         receivingAimd: { initial: 5_000, floor: 5_000, ceiling: 5_000 },
         breaker: { minSamples: 20, complaintRate: 0.05, operatorComplaintRate: 0.5, halfOpenSamples: 10 },
+        // the demo audience is on reserved domains, exempt by default; governed here to test the breakers
+        exemptReservedDomains: false,
       },
     });
   });

@@ -62,10 +62,16 @@ export interface SendReceipt {
   acceptedAt: Date;
 }
 
-/** Per-message result of sendBatch: each message either got a receipt or an error. */
+/**
+ * Per-message result of sendBatch: each message either got a receipt or an error. `latencyMs` is
+ * the provider's own answer time for this message: from the start of its SMTP transaction (or of
+ * the HTTP request that carried it) to the answer, without time spent in our queues (the commit
+ * window, the connection pool, the caller's beforeCommit). Adapters that can measure it set it;
+ * absent means unknown, and the governor then takes no latency signal from the message.
+ */
 export type BatchResult =
-  | { ok: true; receipt: SendReceipt }
-  | { ok: false; error: import('../../core/errors.ts').SwitchyardError };
+  | { ok: true; receipt: SendReceipt; latencyMs?: number }
+  | { ok: false; error: import('../../core/errors.ts').SwitchyardError; latencyMs?: number };
 
 /**
  * Two-phase hand-off, so a crash can never make the ledger and the provider disagree by a resend.

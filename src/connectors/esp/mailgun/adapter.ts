@@ -83,18 +83,24 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     messages: readonly OutboundMessage[],
     results: BatchResult[],
   ): Promise<void> {
+    // latencyMs: the request's own duration (one request per message, or one for the group)
+    const since = (start: number): number => deps.clock.now().getTime() - start;
     const settle = async (i: number) => {
+      const start = deps.clock.now().getTime();
       try {
-        results[i] = { ok: true, receipt: await send(messages[i]!) };
+        const receipt = await send(messages[i]!);
+        results[i] = { ok: true, receipt, latencyMs: since(start) };
       } catch (err) {
-        results[i] = { ok: false, error: err as SwitchyardError };
+        results[i] = { ok: false, error: err as SwitchyardError, latencyMs: since(start) };
       }
     };
     if (indexes.length === 1) return settle(indexes[0]!);
+    const start = deps.clock.now().getTime();
     try {
       const id = await post(toMailgunBatchFields(indexes.map((i) => messages[i]!)));
       const acceptedAt = deps.clock.now();
-      for (const i of indexes) results[i] = { ok: true, receipt: { providerMessageId: id, acceptedAt } };
+      const latencyMs = since(start);
+      for (const i of indexes) results[i] = { ok: true, receipt: { providerMessageId: id, acceptedAt }, latencyMs };
     } catch (err) {
       const e = err as SwitchyardError;
       const status = e.details?.['status'];
@@ -103,7 +109,8 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
         for (const i of indexes) await settle(i);
         return;
       }
-      for (const i of indexes) results[i] = { ok: false, error: e };
+      const latencyMs = since(start);
+      for (const i of indexes) results[i] = { ok: false, error: e, latencyMs };
     }
   }
 

@@ -96,16 +96,20 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     return { ok: false, error: mapPostmarkErrorCode(code, String(r.Message ?? 'no message'), 200, msg.to.address) };
   }
 
+  /** latencyMs: the batch request's own duration, shared by the messages it carried. */
   async function sendChunk(chunk: readonly OutboundMessage[]): Promise<BatchResult[]> {
+    const start = deps.clock.now().getTime();
     try {
       const body = await post(
         '/email/batch',
         chunk.map((m) => toPostmarkMessage(m, shape)),
       );
+      const latencyMs = deps.clock.now().getTime() - start;
       const entries = Array.isArray(body) ? (body as PostmarkResult[]) : [];
-      return chunk.map((m, i) => toResult(entries[i], m));
+      return chunk.map((m, i) => ({ ...toResult(entries[i], m), latencyMs }));
     } catch (err) {
-      return chunk.map(() => ({ ok: false, error: err as SwitchyardError }));
+      const latencyMs = deps.clock.now().getTime() - start;
+      return chunk.map(() => ({ ok: false, error: err as SwitchyardError, latencyMs }));
     }
   }
 

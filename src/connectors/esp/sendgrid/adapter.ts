@@ -63,21 +63,30 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     results: BatchResult[],
     resends: number,
   ): Promise<void> {
+    // latencyMs: this request's own duration, shared by the messages it carried
+    const start = deps.clock.now().getTime();
+    let latencyMs = 0;
     const fail = (error: SwitchyardError, indexes = plan.indexes) => {
-      for (const i of indexes) results[i] = { ok: false, error };
+      for (const i of indexes) results[i] = { ok: false, error, latencyMs };
     };
     let res: Response;
     let text: string;
     try {
       ({ res, text } = await post(plan.body));
     } catch (err) {
+      latencyMs = deps.clock.now().getTime() - start;
       return fail(err as SwitchyardError);
     }
+    latencyMs = deps.clock.now().getTime() - start;
     if (res.ok) {
       const providerId = res.headers.get('x-message-id');
       const acceptedAt = deps.clock.now();
       for (const i of plan.indexes)
-        results[i] = { ok: true, receipt: { providerMessageId: providerId ?? messages[i]!.messageId, acceptedAt } };
+        results[i] = {
+          ok: true,
+          receipt: { providerMessageId: providerId ?? messages[i]!.messageId, acceptedAt },
+          latencyMs,
+        };
       return;
     }
     const errors = parseSendGridErrors(text);

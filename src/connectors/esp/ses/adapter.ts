@@ -109,10 +109,14 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
       let next = 0;
       const worker = async () => {
         for (let i = next++; i < messages.length; i = next++) {
+          // latencyMs: this message's own request
+          const start = deps.clock.now().getTime();
           try {
-            results[i] = { ok: true, receipt: await send(messages[i]!) };
+            const receipt = await send(messages[i]!);
+            results[i] = { ok: true, receipt, latencyMs: deps.clock.now().getTime() - start };
           } catch (err) {
             results[i] = {
+              latencyMs: deps.clock.now().getTime() - start,
               ok: false,
               error: isSwitchyardError(err)
                 ? err

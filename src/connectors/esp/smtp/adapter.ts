@@ -87,6 +87,24 @@ interface Hold {
   /** Settles once beforeCommit did; `refused` is set when it rejected. */
   committed: Promise<{ refused?: unknown }>;
   onRefused(err: unknown): void;
+  /** Told when the final dot starts and stops waiting for the commit (our time, not the server's). */
+  onWait?(phase: 'start' | 'end'): void;
+}
+
+/** Where a message's provider latency is measured: its transaction starts when nodemailer's
+ *  connection opens the message stream (after the pool queue), and the commit wait is ours. */
+const TIMING_KEY = 'switchyardTiming';
+interface Timing {
+  startedAt: number | undefined;
+  heldMs: number;
+  waitFrom: number;
+  answeredAt: number | undefined;
+}
+
+/** The server's share of one transaction, or undefined when it never reached a connection. */
+function providerLatency(t: Timing): number | undefined {
+  if (t.startedAt === undefined || t.answeredAt === undefined) return undefined;
+  return Math.max(0, t.answeredAt - t.startedAt - t.heldMs);
 }
 
 /**
@@ -100,7 +118,9 @@ function withholdEnd(input: Readable, hold: Hold): Readable {
       callback(null, chunk);
     },
     flush(callback) {
+      hold.onWait?.('start');
       void hold.committed.then(({ refused }) => {
+        hold.onWait?.('end');
         if (refused === undefined) return callback();
         hold.onRefused(refused);
         callback(refused instanceof Error ? refused : new Error(String(refused)));
@@ -137,6 +157,14 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
   transport.use('stream', (mail, done) => {
     if (dkim !== undefined) mail.message.processFunc((input) => dkim.sign(input));
     const hold = (mail.data as { [HOLD_KEY]?: Hold })[HOLD_KEY];
+    const timing = (mail.data as { [TIMING_KEY]?: Timing })[TIMING_KEY];
+    if (timing !== undefined)
+      mail.message.processFunc((input) => {
+        // runs when a connection opens the stream, again if the pool requeues the message
+        timing.startedAt = deps.clock.now().getTime();
+        timing.heldMs = 0;
+        return input;
+      });
     if (hold !== undefined) mail.message.processFunc((input) => withholdEnd(input, hold));
     done();
   });
@@ -150,7 +178,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
    * the ledger overlaps this message's queueing, envelope and body and the transfers of the
    * messages ahead of it; only the final dot waits for it.
    */
-  async function send(msg: OutboundMessage, hooks?: SendHooks): Promise<SendReceipt> {
+  async function send(msg: OutboundMessage, hooks?: SendHooks, timing?: Timing): Promise<SendReceipt> {
     await window.enter();
     let refused: unknown;
     try {
@@ -167,14 +195,24 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
           onRefused: (err) => {
             refused = err;
           },
+          onWait: (phase) => {
+            if (timing === undefined) return;
+            const at = deps.clock.now().getTime();
+            if (phase === 'start') timing.waitFrom = at;
+            else timing.heldMs += at - timing.waitFrom;
+          },
         };
       }
-      const info = (await transport.sendMail({
+      const sent = transport.sendMail({
         raw: composeMessage(msg, deps.clock.now()),
         // not written (the raw message has its own), but spares nodemailer generating a random one
         messageId: `<${msg.messageId}>`,
         envelope: envelopeOf(msg),
         ...(hold === undefined ? {} : { [HOLD_KEY]: hold }),
+        ...(timing === undefined ? {} : { [TIMING_KEY]: timing }),
+      });
+      const info = (await sent.finally(() => {
+        if (timing !== undefined) timing.answeredAt = deps.clock.now().getTime();
       })) as { rejected?: unknown[]; response?: string };
       // One recipient per message: a rejected recipient without a thrown error still means not sent.
       if (Array.isArray(info.rejected) && info.rejected.length > 0) {
@@ -208,13 +246,17 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     async sendBatch(messages, hooks) {
       // the commit window admits them in order; the rest wait as plain references, not composed
       return Promise.all(
-        messages.map(
-          (m): Promise<BatchResult> =>
-            send(m, hooks).then(
-              (receipt) => ({ ok: true, receipt }),
-              (error: SwitchyardError) => ({ ok: false, error }),
-            ),
-        ),
+        messages.map((m): Promise<BatchResult> => {
+          const timing: Timing = { startedAt: undefined, heldMs: 0, waitFrom: 0, answeredAt: undefined };
+          const withLatency = <R extends BatchResult>(r: R): R => {
+            const latencyMs = providerLatency(timing);
+            return latencyMs === undefined ? r : { ...r, latencyMs };
+          };
+          return send(m, hooks, timing).then(
+            (receipt) => withLatency({ ok: true, receipt }),
+            (error: SwitchyardError) => withLatency({ ok: false, error }),
+          );
+        }),
       );
     },
     async close() {
