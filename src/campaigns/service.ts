@@ -132,8 +132,15 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 
+/** Every schema problem, one per field (TypeBox reports a union's miss once per branch). */
 function schemaErrors(input: unknown): string[] {
-  return [...Value.Errors(CampaignInput, input)].map((e) => `${e.path || '/'}: ${e.message}`).slice(0, 20);
+  const byPath = new Map<string, string>();
+  for (const e of Value.Errors(CampaignInput, input)) {
+    const path = e.path || '/';
+    if (!byPath.has(path)) byPath.set(path, `${path}: ${e.message}`);
+    if (byPath.size >= 50) break;
+  }
+  return [...byPath.values()];
 }
 
 export function createCampaignService(deps: CampaignServiceDeps): CampaignService {
@@ -212,7 +219,30 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         return { ok: errors.length === 0, errors };
       }
       const schema = schemaErrors(idOrInput);
-      if (schema.length > 0) return { ok: false, errors: schema };
+      if (schema.length > 0) {
+        // The parts that did match the schema are still checked, so one run lists every problem.
+        const x = (typeof idOrInput === 'object' && idOrInput !== null ? idOrInput : {}) as Record<string, unknown>;
+        const from = x.from as { address?: unknown } | undefined;
+        const fromProblem = typeof from?.address === 'string' ? checkEmail(from.address) : null;
+        if (fromProblem !== null) schema.push(`from.address: ${fromProblem}`);
+        const template = x.template as { html?: unknown; text?: unknown } | undefined;
+        const templateOk =
+          typeof x.subject === 'string'
+          && typeof template === 'object'
+          && template !== null
+          && ['html', 'text'].every((k) => ['undefined', 'string'].includes(typeof template[k as 'html']));
+        if (templateOk) {
+          const t = await validateTemplate(
+            { subject: x.subject as string, ...(template as { html?: string; text?: string }) },
+            {
+              postalAddress: typeof x.postalAddress === 'string' ? x.postalAddress : '',
+              ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }),
+            },
+          ).catch(() => ({ errors: [] as string[] }));
+          schema.push(...t.errors.map((e) => `template: ${e}`));
+        }
+        return { ok: false, errors: schema };
+      }
       const errors = await validateDefinition({
         priority: 'bulk',
         ...(idOrInput as CampaignInput),

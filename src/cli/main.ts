@@ -172,7 +172,10 @@ function quietErrors(cmd: Command, path: string): void {
   cmd.exitOverride();
   cmd.configureOutput({
     outputError: (text, write) => {
-      const line = text.trim().replace(/^error: /, '');
+      const line = text
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ');
       write(`switchyard: ${line}; see \`${path} --help\`\n`);
     },
   });
