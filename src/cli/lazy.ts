@@ -21,3 +21,13 @@ export async function load<T>(importer: () => Promise<T>): Promise<T> {
   await esmReady();
   return importer();
 }
+
+/**
+ * A light module of the front's own commands (configuration, the key file): required in-thread
+ * when the front was, so commands that only call the admin API never start the ESM hooks.
+ * `specifier` is relative to src/cli/.
+ */
+export async function loadLight<T>(specifier: string, importer: () => Promise<T>): Promise<T> {
+  if (typeof require !== 'undefined') return require(specifier) as T;
+  return importer();
+}

@@ -15,7 +15,7 @@ import { registerWebhookCommands } from './commands/webhooks.ts';
 import { startBanner } from './banner.ts';
 import { EXIT, EXIT_CODES_HELP, isCliError } from './errors.ts';
 import type { ApiTarget } from './http.ts';
-import { load } from './lazy.ts';
+import { load, loadLight } from './lazy.ts';
 
 const verbose = process.argv.includes('--verbose');
 
@@ -47,14 +47,17 @@ async function loadConfigFromProcess(): Promise<Config> {
 
 /** The configuration alone (no app): what commands that only call the admin API need. */
 async function loadConfigOnly(): Promise<Config> {
-  const { loadConfig, readConfigFile } = await load(() => import('../config.ts'));
+  const { loadConfig, readConfigFile } = await loadLight('../config.ts', () => import('../config.ts'));
   return loadConfig(process.env, readConfigFile('switchyard.config.json'));
 }
 
 /** The CLI's key: SWITCHYARD_API_KEY, else the key file the server wrote on first start. */
 async function apiTarget(url: string | undefined): Promise<ApiTarget> {
   const config = await loadConfigOnly();
-  const { adminKeyPath, readLocalAdminKey } = await load(() => import('../access/local-key.ts'));
+  const { adminKeyPath, readLocalAdminKey } = await loadLight(
+    '../access/local-key.ts',
+    () => import('../access/local-key.ts'),
+  );
   const key = config.cli.apiKey ?? readLocalAdminKey(config.dataDir);
   return {
     base: (url ?? config.admin.url).replace(/\/$/, ''),
