@@ -28,7 +28,7 @@ function explain(err: unknown, id: string, action: string): never {
   if (err.code === 'CAMPAIGN_STATE_CONFLICT') {
     const hint =
       action === 'start'
-        ? 'only a draft can start: create a new campaign (`switchyard campaign create FILE`) to send again'
+        ? 'to send it again, create a new campaign (`switchyard campaign create FILE`)'
         : '`switchyard campaign status ' + id + '` shows its state';
     throw new CliError(`cannot ${action} campaign ${id}: ${err.serverMessage}; ${hint}`, EXIT.failed, { cause: err });
   }
