@@ -235,7 +235,11 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
           const t = await validateTemplate(
             { subject: x.subject as string, ...(template as { html?: string; text?: string }) },
             {
-              postalAddress: typeof x.postalAddress === 'string' ? x.postalAddress : '',
+              // a postal address the schema refused is already reported; the footer check would repeat it
+              postalAddress:
+                typeof x.postalAddress === 'string' && !schema.some((e) => e.startsWith('/postalAddress'))
+                  ? x.postalAddress
+                  : '-',
               ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }),
             },
           ).catch(() => ({ errors: [] as string[] }));

@@ -82,7 +82,9 @@ export async function watch(
       !['running', 'draft', 'paused'].includes(s.campaign.status)
       || (s.campaign.status === 'paused' && s.campaign.statusReason !== null && !tty)
     ) {
-      out.write(`\n${s.campaign.status}${s.campaign.statusReason ? `: ${s.campaign.statusReason}` : ''}\n`);
+      out.write(
+        `${tty ? '\n' : ''}${s.campaign.status}${s.campaign.statusReason ? `: ${s.campaign.statusReason}` : ''}\n`,
+      );
       return s;
     }
     await sleep(intervalMs);
