@@ -21,7 +21,7 @@ const verbose = process.argv.includes('--verbose');
 
 function fail(err: unknown): never {
   if (err instanceof CommanderError) {
-    // commander has already printed help or the version; its own error text is shown by fail's caller
+    // commander has printed the help, or the one error line quietErrors gives it
     process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
   if (verbose && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
