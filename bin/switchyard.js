@@ -7,4 +7,4 @@ import { createRequire } from 'node:module';
 import { register } from 'tsx/cjs/api';
 
 register();
-createRequire(import.meta.url)('../src/cli/main.ts');
+createRequire(import.meta.url)('../src/cli/main.ts').runCli(process.argv, process.env);

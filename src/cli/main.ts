@@ -45,10 +45,13 @@ async function loadConfigFromProcess(): Promise<Config> {
   return (await app()).loadConfigFromProcess();
 }
 
+/** The environment bin/switchyard.js hands in (src/app.ts is the only module of src that reads it). */
+let cliEnv: Record<string, string | undefined> = {};
+
 /** The configuration alone (no app): what commands that only call the admin API need. */
 async function loadConfigOnly(): Promise<Config> {
   const { loadConfig, readConfigFile } = await loadLight('../config.ts', () => import('../config.ts'));
-  return loadConfig(process.env, readConfigFile('switchyard.config.json'));
+  return loadConfig(cliEnv, readConfigFile('switchyard.config.json'));
 }
 
 /** The CLI's key: SWITCHYARD_API_KEY, else the key file the server wrote on first start. */
@@ -194,4 +197,8 @@ function markRequired(cmd: Command): void {
   for (const sub of cmd.commands) markRequired(sub);
 }
 
-program.parseAsync(process.argv).catch(fail);
+/** Runs one command line; bin/switchyard.js calls it with the process's arguments and environment. */
+export function runCli(argv: readonly string[], env: Record<string, string | undefined>): void {
+  cliEnv = env;
+  program.parseAsync([...argv]).catch(fail);
+}
