@@ -2,7 +2,7 @@
  * Campaign lifecycle: create, validate, preview, start, pause, resume, cancel, status. Starting
  * publishes the first select step; everything after that is the stages' work on the bus.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
 import { BLAST_TOPIC_PREFIX, publishTo, TOPICS } from '../bus/topics.ts';
@@ -132,12 +132,27 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 
+/** A tagged union's miss (the audience): the tag's allowed values, or the problems of the branch
+ *  the tag names, instead of TypeBox's bare "Expected union value". */
+function unionProblems(schema: TSchema, value: unknown, path: string): [string, string][] | undefined {
+  const branches = (schema as { anyOf?: TSchema[] }).anyOf;
+  const tagOf = (b: TSchema): unknown =>
+    (b as { properties?: { source?: { const?: unknown } } }).properties?.source?.const;
+  if (branches === undefined || branches.some((b) => tagOf(b) === undefined)) return undefined;
+  const tag = typeof value === 'object' && value !== null ? (value as { source?: unknown }).source : undefined;
+  const branch = branches.find((b) => tagOf(b) === tag);
+  if (branch === undefined)
+    return [[`${path}/source`, `${path}/source: must be one of ${branches.map(tagOf).join(', ')}`]];
+  return [...Value.Errors(branch, value)].map((e) => [`${path}${e.path}`, `${path}${e.path}: ${e.message}`]);
+}
+
 /** Every schema problem, one per field (TypeBox reports a union's miss once per branch). */
 function schemaErrors(input: unknown): string[] {
   const byPath = new Map<string, string>();
   for (const e of Value.Errors(CampaignInput, input)) {
     const path = e.path || '/';
-    if (!byPath.has(path)) byPath.set(path, `${path}: ${e.message}`);
+    for (const [p, line] of unionProblems(e.schema, e.value, e.path) ?? [[path, `${path}: ${e.message}`]])
+      if (!byPath.has(p)) byPath.set(p, line);
     if (byPath.size >= 50) break;
   }
   return [...byPath.values()];
