@@ -2,7 +2,7 @@
  * Campaign lifecycle: create, validate, preview, start, pause, resume, cancel, status. Starting
  * publishes the first select step; everything after that is the stages' work on the bus.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Bus, GroupDepth } from '../bus/port.ts';
 import { BLAST_TOPIC_PREFIX, publishTo, TOPICS } from '../bus/topics.ts';
@@ -143,8 +143,30 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 
+/** A tagged union's miss (the audience): the tag's allowed values, or the problems of the branch
+ *  the tag names, instead of TypeBox's bare "Expected union value". */
+function unionProblems(schema: TSchema, value: unknown, path: string): [string, string][] | undefined {
+  const branches = (schema as { anyOf?: TSchema[] }).anyOf;
+  const tagOf = (b: TSchema): unknown =>
+    (b as { properties?: { source?: { const?: unknown } } }).properties?.source?.const;
+  if (branches === undefined || branches.some((b) => tagOf(b) === undefined)) return undefined;
+  const tag = typeof value === 'object' && value !== null ? (value as { source?: unknown }).source : undefined;
+  const branch = branches.find((b) => tagOf(b) === tag);
+  if (branch === undefined)
+    return [[`${path}/source`, `${path}/source: must be one of ${branches.map(tagOf).join(', ')}`]];
+  return [...Value.Errors(branch, value)].map((e) => [`${path}${e.path}`, `${path}${e.path}: ${e.message}`]);
+}
+
+/** Every schema problem, one per field (TypeBox reports a union's miss once per branch). */
 function schemaErrors(input: unknown): string[] {
-  return [...Value.Errors(CampaignInput, input)].map((e) => `${e.path || '/'}: ${e.message}`).slice(0, 20);
+  const byPath = new Map<string, string>();
+  for (const e of Value.Errors(CampaignInput, input)) {
+    const path = e.path || '/';
+    for (const [p, line] of unionProblems(e.schema, e.value, e.path) ?? [[path, `${path}: ${e.message}`]])
+      if (!byPath.has(p)) byPath.set(p, line);
+    if (byPath.size >= 50) break;
+  }
+  return [...byPath.values()];
 }
 
 export function createCampaignService(deps: CampaignServiceDeps): CampaignService {
@@ -223,7 +245,34 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         return { ok: errors.length === 0, errors };
       }
       const schema = schemaErrors(idOrInput);
-      if (schema.length > 0) return { ok: false, errors: schema };
+      if (schema.length > 0) {
+        // The parts that did match the schema are still checked, so one run lists every problem.
+        const x = (typeof idOrInput === 'object' && idOrInput !== null ? idOrInput : {}) as Record<string, unknown>;
+        const from = x.from as { address?: unknown } | undefined;
+        const fromProblem = typeof from?.address === 'string' ? checkEmail(from.address) : null;
+        if (fromProblem !== null) schema.push(`from.address: ${fromProblem}`);
+        const template = x.template as { html?: unknown; text?: unknown } | undefined;
+        const templateOk =
+          typeof x.subject === 'string'
+          && typeof template === 'object'
+          && template !== null
+          && ['html', 'text'].every((k) => ['undefined', 'string'].includes(typeof template[k as 'html']));
+        if (templateOk) {
+          const t = await validateTemplate(
+            { subject: x.subject as string, ...(template as { html?: string; text?: string }) },
+            {
+              // a postal address the schema refused is already reported; the footer check would repeat it
+              postalAddress:
+                typeof x.postalAddress === 'string' && !schema.some((e) => e.startsWith('/postalAddress'))
+                  ? x.postalAddress
+                  : '-',
+              ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }),
+            },
+          ).catch(() => ({ errors: [] as string[] }));
+          schema.push(...t.errors.map((e) => `template: ${e}`));
+        }
+        return { ok: false, errors: schema };
+      }
       const errors = await validateDefinition({
         priority: 'bulk',
         ...(idOrInput as CampaignInput),

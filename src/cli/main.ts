@@ -1,44 +1,96 @@
 /**
- * The `switchyard` command. Thin: parse arguments, build the app (app.ts), call one service
- * function, format. Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.
+ * The `switchyard` command. Thin: parse arguments, load what the command needs, call one service
+ * function, format. Only commander and the command definitions load up front: the app (app.ts)
+ * and the configuration are imported inside the actions that use them, so `--help` and the
+ * commands that only talk to a running server answer at once. Exit codes: errors.ts (EXIT).
  */
-import { Command } from 'commander';
-import { createApp, createWebhookVerifiers, loadConfigFromProcess, openAccess, openStore } from '../app.ts';
-import { adminKeyPath, readLocalAdminKey } from '../access/local-key.ts';
+import { Command, CommanderError } from 'commander';
 import type { Config } from '../config.ts';
-import { isSwitchyardError } from '../core/errors.ts';
-import { migrate } from '../store/migrate.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
-import type { ApiTarget } from './http.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
-import { registerWebhookCommands } from './commands/webhooks.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
+import { registerWebhookCommands } from './commands/webhooks.ts';
+import { startBanner } from './banner.ts';
+import { EXIT, EXIT_CODES_HELP, isCliError } from './errors.ts';
+import type { ApiTarget } from './http.ts';
+import { load, loadLight } from './lazy.ts';
+
+const verbose = process.argv.includes('--verbose');
 
 function fail(err: unknown): never {
-  if (isSwitchyardError(err)) {
-    process.stderr.write(`switchyard: ${err.code}: ${err.message}\n`);
-    process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
+  if (err instanceof CommanderError) {
+    // commander has printed the help, or the one error line quietErrors gives it
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
-  process.stderr.write(`switchyard: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  if (verbose && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+  if (isCliError(err)) {
+    process.stderr.write(`switchyard: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  const e = err as { code?: unknown; message?: unknown; name?: unknown };
+  if (e !== null && typeof e === 'object' && e.name === 'SwitchyardError' && typeof e.code === 'string') {
+    process.stderr.write(`switchyard: ${e.code}: ${String(e.message)}\n`);
+    process.exit(e.code === 'CONFIG_INVALID' ? EXIT.usage : EXIT.failed);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`switchyard: ${message}${verbose ? '' : ' (run again with --verbose for the stack trace)'}\n`);
+  process.exit(EXIT.failed);
 }
 
-const program = new Command('switchyard').description('Email-marketing orchestration layer').showHelpAfterError();
+const app = () => load(() => import('../app.ts'));
+
+async function loadConfigFromProcess(): Promise<Config> {
+  return (await app()).loadConfigFromProcess();
+}
+
+/** The environment bin/switchyard.js hands in (src/app.ts is the only module of src that reads it). */
+let cliEnv: Record<string, string | undefined> = {};
+
+/** The configuration alone (no app): what commands that only call the admin API need. */
+async function loadConfigOnly(): Promise<Config> {
+  const { loadConfig, readConfigFile } = await loadLight('../config.ts', () => import('../config.ts'));
+  return loadConfig(cliEnv, readConfigFile('switchyard.config.json'));
+}
+
+/** The CLI's key: SWITCHYARD_API_KEY, else the key file the server wrote on first start. */
+async function apiTarget(url: string | undefined): Promise<ApiTarget> {
+  const config = await loadConfigOnly();
+  const { adminKeyPath, readLocalAdminKey } = await loadLight(
+    '../access/local-key.ts',
+    () => import('../access/local-key.ts'),
+  );
+  const key = config.cli.apiKey ?? readLocalAdminKey(config.dataDir);
+  return {
+    base: (url ?? config.admin.url).replace(/\/$/, ''),
+    key,
+    keyHint: `set SWITCHYARD_API_KEY, or run \`npm start\` once to create ${adminKeyPath(config.dataDir)}`,
+  };
+}
+
+const program = new Command('switchyard')
+  .description('Email-marketing orchestration layer')
+  .option('--verbose', 'print stack traces with errors')
+  .addHelpText('after', `\n${EXIT_CODES_HELP}\nMore: docs/cli.md`)
+  .configureHelp({ showGlobalOptions: true })
+  .exitOverride();
 
 program
   .command('start')
   .description('Run both HTTP listeners (public and admin) and every stage worker in one process')
   .action(async () => {
+    const { createApp, loadConfigFromProcess } = await app();
+    const { adminKeyPath } = await load(() => import('../access/local-key.ts'));
     const config = loadConfigFromProcess();
-    const app = await createApp(config);
+    process.stdout.write(`${startBanner(config).join('\n')}\n`);
+    const running = await createApp(config);
     // before listening, so the first request can already be authenticated
-    const local = await app.ensureLocalAdminKey();
-    app.startWorkers();
-    const { publicUrl, adminUrl } = await app.listen();
-    const inboundPort = await app.listenInbound().catch((err: Error) => {
-      app.log.warn({ err }, 'inbound SMTP listener not started');
+    const local = await running.ensureLocalAdminKey();
+    running.startWorkers();
+    const { publicUrl, adminUrl } = await running.listen();
+    const inboundPort = await running.listenInbound().catch((err: Error) => {
+      running.log.warn({ err }, 'inbound SMTP listener not started');
       return null;
     });
     const shown = (url: string): string => url.replace('0.0.0.0', '127.0.0.1');
@@ -60,7 +112,7 @@ program
           }\n`,
     );
     const shutdown = async (): Promise<void> => {
-      await app.close();
+      await running.close();
       process.exit(0);
     };
     process.once('SIGINT', () => void shutdown());
@@ -71,7 +123,9 @@ program
   .command('migrate')
   .description('Apply pending database migrations and exit')
   .action(async () => {
-    const db = await openStore(loadConfigFromProcess());
+    const { openStore } = await app();
+    const { migrate } = await load(() => import('../store/migrate.ts'));
+    const db = await openStore(await loadConfigFromProcess());
     try {
       const applied = await migrate(db);
       process.stdout.write(applied.length === 0 ? 'schema up to date\n' : `applied ${applied.join(', ')}\n`);
@@ -83,13 +137,14 @@ program
 program
   .command('worker')
   .description('Run the consumers of one or more stages only (no HTTP server)')
-  .requiredOption('--stage <name...>', 'stage name(s)')
+  .requiredOption('--stage <name...>', 'stage name(s) (required; `switchyard stages` lists them)')
   .action(async (opts: { stage: string[] }) => {
-    const app = await createApp(loadConfigFromProcess());
-    const consumers = app.startWorkers(opts.stage);
+    const { createApp } = await app();
+    const running = await createApp(await loadConfigFromProcess());
+    const consumers = running.startWorkers(opts.stage);
     process.stdout.write(`worker running ${consumers.length} consumer(s) for ${opts.stage.join(', ')}\n`);
     const shutdown = async (): Promise<void> => {
-      await app.close();
+      await running.close();
       process.exit(0);
     };
     process.once('SIGINT', () => void shutdown());
@@ -100,32 +155,51 @@ program
   .command('stages')
   .description('List the stages a worker can run')
   .action(async () => {
-    const app = await createApp(loadConfigFromProcess());
-    for (const s of app.stages)
+    const { createApp } = await app();
+    const running = await createApp(await loadConfigFromProcess());
+    for (const s of running.stages)
       process.stdout.write(
         `${s.name}\t${s.consumers.map((c) => `${c.options.topic}→${c.options.group}`).join(', ')}\n`,
       );
-    await app.close();
+    await running.close();
   });
 
-registerDeadLetterCommands(program, async () => createApp(loadConfigFromProcess()));
-/** The CLI's key: SWITCHYARD_API_KEY, else the key file the server wrote on first start. */
-function apiTarget(config: Config, url: string | undefined): ApiTarget {
-  const key = config.cli.apiKey ?? readLocalAdminKey(config.dataDir);
-  return {
-    base: (url ?? config.admin.url).replace(/\/$/, ''),
-    key,
-    keyHint: `set SWITCHYARD_API_KEY, or run \`npm start\` once to create ${adminKeyPath(config.dataDir)}`,
-  };
-}
-
-registerCampaignCommands(program, (url) => apiTarget(loadConfigFromProcess(), url));
+registerDeadLetterCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
+registerCampaignCommands(program, apiTarget);
 registerAccessCommands(program, {
-  open: async () => openAccess(loadConfigFromProcess()),
-  api: () => apiTarget(loadConfigFromProcess(), undefined),
+  open: async () => (await app()).openAccess(await loadConfigFromProcess()),
+  api: () => apiTarget(undefined),
 });
 registerInboundCommands(program);
-registerWebhookCommands(program, createWebhookVerifiers);
-registerSuppressionCommands(program, async () => createApp(loadConfigFromProcess()));
+registerWebhookCommands(program, async (secrets) => (await app()).createWebhookVerifiers(secrets));
+registerSuppressionCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 
-program.parseAsync(process.argv).catch(fail);
+/** Every command: one error line naming the command's help instead of commander's text plus full help. */
+function quietErrors(cmd: Command, path: string): void {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    outputError: (text, write) => {
+      const line = text
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ');
+      write(`switchyard: ${line}; see \`${path} --help\`\n`);
+    },
+  });
+  for (const sub of cmd.commands) quietErrors(sub, `${path} ${sub.name()}`);
+}
+quietErrors(program, 'switchyard');
+markRequired(program);
+
+/** Help says which options are required (commander lists them like any other). */
+function markRequired(cmd: Command): void {
+  for (const o of cmd.options)
+    if (o.mandatory && !/required/.test(o.description)) o.description = `${o.description} (required)`.trim();
+  for (const sub of cmd.commands) markRequired(sub);
+}
+
+/** Runs one command line; bin/switchyard.js calls it with the process's arguments and environment. */
+export function runCli(argv: readonly string[], env: Record<string, string | undefined>): void {
+  cliEnv = env;
+  program.parseAsync([...argv]).catch(fail);
+}

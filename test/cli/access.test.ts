@@ -97,7 +97,7 @@ describe('switchyard keys and audit', () => {
       assert.match(key, KEY);
 
       // the second command of "npm start, then npx switchyard campaign …": no key handling by hand
-      const list = run(['campaign', 'list', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
+      const list = run(['campaign', 'list', '--json', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual(JSON.parse(list.stdout), { campaigns: [] });
       const noKey = run(['campaign', 'list', '--url', adminUrl], {

@@ -22,7 +22,7 @@ export interface AccessCliStore {
 export interface AccessCliDeps {
   open(): Promise<AccessCliStore>;
   /** The admin API of a server that holds the store, with the CLI's key. */
-  api(): ApiTarget;
+  api(): ApiTarget | Promise<ApiTarget>;
 }
 
 /** What the commands need, from the store or from the admin API. */
@@ -101,7 +101,7 @@ async function openBackend(deps: AccessCliDeps): Promise<AccessBackend> {
     return storeBackend(await deps.open());
   } catch (err) {
     if (!isSwitchyardError(err) || err.code !== 'STORE_UNREACHABLE') throw err;
-    const target = deps.api();
+    const target = await deps.api();
     const answers = await fetch(`${target.base}/healthz`).then(
       (r) => r.ok,
       () => false,

@@ -7,8 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { toError } from '../../core/errors.ts';
-import { parseInboundMessage } from '../../reactions/inbound/parse.ts';
-import { summarizeInbound, trimReplyInput } from '../../reactions/inbound/summarize.ts';
+import { load } from '../lazy.ts';
 
 /** Where output goes; tests pass their own. */
 export interface InboundCliIo {
@@ -27,6 +26,9 @@ const PROCESS_IO: InboundCliIo = {
 
 /** Classifies each file; returns the JSON lines in order and whether any file failed. */
 export async function classifyBounceFiles(files: readonly string[]): Promise<{ lines: string[]; failed: boolean }> {
+  // loaded here, not at the top: the mail parser is heavy and most commands never need it
+  const { parseInboundMessage } = await load(() => import('../../reactions/inbound/parse.ts'));
+  const { summarizeInbound } = await load(() => import('../../reactions/inbound/summarize.ts'));
   const lines: string[] = [];
   let failed = false;
   for (const file of files) {
@@ -64,6 +66,7 @@ export function registerInboundCommands(program: Command, io: InboundCliIo = PRO
     .argument('<file>', 'the reply')
     .action(async (file: string) => {
       try {
+        const { trimReplyInput } = await load(() => import('../../reactions/inbound/summarize.ts'));
         io.out(await trimReplyInput(await readFile(file)));
       } catch (err) {
         io.err(`reply trim: ${file}: ${toError(err).message}`);

@@ -6,13 +6,12 @@
 import type { Command } from 'commander';
 import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, toError } from '../../core/errors.ts';
-import {
-  addManualSuppression,
-  getSuppressionStatus,
-  removeManualSuppression,
-  type SuppressionStatus,
-} from '../../compliance/suppression-status.ts';
+import type { SuppressionStatus } from '../../compliance/suppression-status.ts';
+
+// loaded by the actions: the suppression service is not needed for help or other commands
+const service = () => load(() => import('../../compliance/suppression-status.ts'));
 import type { Db } from '../../store/port.ts';
+import { load } from '../lazy.ts';
 
 export interface SuppressionCliIo {
   out(line: string): void;
@@ -88,7 +87,7 @@ export function registerSuppressionCommands(
     .option('--json', 'print one JSON object')
     .action((email: string, opts: { json?: boolean }) =>
       withApp(async (app) => {
-        const status = await getSuppressionStatus(app.db, email);
+        const status = await (await service()).getSuppressionStatus(app.db, email);
         if (opts.json === true) io.out(JSON.stringify(status));
         else for (const line of formatSuppressionStatus(status)) io.out(line);
         if (status.suppressed === null) io.setExitCode(1);
@@ -102,7 +101,7 @@ export function registerSuppressionCommands(
     .option('--reason <reason>', 'unsubscribed | complained | bounced_hard | bounced_soft | manual | erased', 'manual')
     .action((email: string, opts: { reason: string }) =>
       withApp(async (app) => {
-        const r = await addManualSuppression(
+        const r = await (await service()).addManualSuppression(
           app.db,
           { email, reason: opts.reason, source: 'cli' },
           app.clock?.now() ?? new Date(),
@@ -118,7 +117,7 @@ export function registerSuppressionCommands(
     .argument('<email>')
     .action((email: string) =>
       withApp(async (app) => {
-        const removed = await removeManualSuppression(app.db, email);
+        const removed = await (await service()).removeManualSuppression(app.db, email);
         io.out(removed ? 'suppression removed' : 'not suppressed');
         if (!removed) io.setExitCode(1);
       }),

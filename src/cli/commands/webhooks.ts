@@ -67,7 +67,7 @@ function secretsFor(provider: Provider, o: VerifyOptions, body: Buffer): Webhook
 
 export function registerWebhookCommands(
   program: Command,
-  createWebhookVerifiers: (secrets: WebhookSecrets) => WebhookVerifiers,
+  createWebhookVerifiers: (secrets: WebhookSecrets) => WebhookVerifiers | Promise<WebhookVerifiers>,
 ): void {
   const webhooks = program.command('webhooks').description('Webhook tools');
   webhooks
@@ -109,7 +109,7 @@ export function registerWebhookCommands(
       const secrets = secretsFor(provider, o, body);
       if (typeof secrets === 'string') return usage(secrets);
 
-      const result = await createWebhookVerifiers(secrets)[provider].verify({ body, headers }, now);
+      const result = await (await createWebhookVerifiers(secrets))[provider].verify({ body, headers }, now);
       if (result.ok) {
         process.stdout.write(
           result.subscribeUrl ? `valid (SubscriptionConfirmation: confirm by GET ${result.subscribeUrl})\n` : 'valid\n',
