@@ -26,6 +26,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return pkg.scripts.start.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+
 /** Wall time of one CLI run, from spawn to exit. */
 function timeCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; out: string }> {
   const t0 = performance.now();
@@ -69,9 +76,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     help.push(r.ms);
   }
 
-  // as `npm start` runs it
+  // as `npm start` runs it: the node flags of package.json's start script
   const t0 = performance.now();
-  const server = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'start'], { env, stdio: 'ignore' });
+  const server = spawn(process.execPath, [...startScriptNodeFlags(), BIN, 'start'], { env, stdio: 'ignore' });
   try {
     let startMs = 0;
     for (;;) {
