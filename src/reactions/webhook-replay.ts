@@ -28,6 +28,8 @@ const CLAIM = `
     returning 1)
   select exists (select 1 from claimed) as is_new,
          (select body_sha256 = $4 from webhook_replay where vendor = $1 and replay_key = $2) as same_body`;
+// The claim's statement snapshot predates a concurrent claimer's commit, so it can miss that row.
+const SAME_BODY = `select body_sha256 = $3 as same_body from webhook_replay where vendor = $1 and replay_key = $2`;
 const RELEASE = `delete from webhook_replay where vendor = $1 and replay_key = $2`;
 // webhook_replay_expires: a range delete on the index, whatever the table size
 const PRUNE = `delete from webhook_replay where expires_at <= $1`;
@@ -55,7 +57,13 @@ export function createWebhookReplayGuard(
         return (await tx.query<{ is_new: boolean; same_body: boolean | null }>(CLAIM, [vendor, key, expiresAt, digest]))
           .rows[0]!;
       });
-      return row.is_new ? 'new' : row.same_body === true ? 'redelivery' : 'replay';
+      if (row.is_new) return 'new';
+      let sameBody = row.same_body;
+      if (sameBody === null) {
+        const { rows } = await deps.db.query<{ same_body: boolean }>(SAME_BODY, [vendor, key, digest]);
+        sameBody = rows[0]?.same_body ?? null;
+      }
+      return sameBody === true ? 'redelivery' : 'replay';
     },
     async release(vendor, key) {
       await deps.db.query(RELEASE, [vendor, key]);
