@@ -105,39 +105,28 @@ export async function recordExclusions(
 }
 
 // $1 campaign, $2 chunk, $3 esp, $4 time, $5 state claimed as, $6..$8 contact ids, emails, message ids
-const CLAIM_NEW = `
+const INSERT_CLAIMS = `
   insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
     updated_at)
   select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
-  from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
-  returning l.contact_id, l.attempts, l.ctid::text as row`;
+  from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)`;
+const TAKE_OVER = `
+  on conflict (campaign_id, contact_id) do update
+    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp,
+      updated_at = excluded.updated_at`;
+const RETURN_CLAIMS = 'returning l.contact_id, l.attempts, l.ctid::text as row';
+const CLAIM_NEW = `${INSERT_CLAIMS} ${RETURN_CLAIMS}`;
 // A row that exists already (sent, excluded, claimed by a duplicate of this contact elsewhere) is
 // not returned, so it is not sent, unless it is `retry`, or `rendered` by a claim older than $9
 // (its worker died before the commit point, so the provider never accepted it).
-const CLAIM_OVER_STALE = `
-  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
-    updated_at)
-  select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
-  from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
-  on conflict (campaign_id, contact_id) do update
-    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp,
-      updated_at = excluded.updated_at
-    where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $9)
-  returning l.contact_id, l.attempts, l.ctid::text as row`;
+const CLAIM_OVER_STALE = `${INSERT_CLAIMS} ${TAKE_OVER}
+    where l.state = 'retry' or (l.state = 'rendered' and l.updated_at <= $9) ${RETURN_CLAIMS}`;
 // A redelivered chunk takes over every `rendered` claim, however young: its earlier delivery failed
 // or lost its lease, and a store outage can leave rows `rendered` under a claim that nobody holds
 // any more. Safe because the commit is fenced by the claim number this increments: an old holder
 // that is only slow finds its commit refused and withholds the message.
-const CLAIM_OVER_UNCOMMITTED = `
-  insert into send_ledger as l (campaign_id, contact_id, email, state, chunk, message_id, esp, attempts, sent_at,
-    updated_at)
-  select $1, x.contact_id, x.email, $5, $2, x.message_id, $3, 1, case when $5 = 'sending' then $4::timestamptz end, $4
-  from unnest($6::text[], $7::text[], $8::text[]) as x(contact_id, email, message_id)
-  on conflict (campaign_id, contact_id) do update
-    set state = excluded.state, sent_at = excluded.sent_at, attempts = l.attempts + 1, esp = excluded.esp,
-      updated_at = excluded.updated_at
-    where l.state in ('retry', 'rendered')
-  returning l.contact_id, l.attempts, l.ctid::text as row`;
+const CLAIM_OVER_UNCOMMITTED = `${INSERT_CLAIMS} ${TAKE_OVER}
+    where l.state in ('retry', 'rendered') ${RETURN_CLAIMS}`;
 
 export interface ClaimOptions {
   /** `sending` claims and commits in one write, for providers whose commit point is the request
