@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { startServerProcess } from '../support/server-process.ts';
+import { freePort } from '../support/free-port.ts';
 
 const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 
@@ -29,15 +29,6 @@ function run(
     });
     child.once('close', (code) => resolve({ code, out, err }));
   });
-}
-
-/** A port nothing listens on: one the OS just handed out and took back. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** One line, no stack frames. */
