@@ -2,9 +2,10 @@
  * What a user waits for at the command line: `switchyard --help` (median of several spawns), a
  * `campaign status` against a running server, `switchyard start` from process start to a /healthz
  * answer on a fresh data dir with the demo workspace, and the server's RSS once it has been idle a
- * few seconds. Options: --runs N (spawns per median, default 7), --idle S (seconds, default 5).
+ * few seconds, all from the bundle `npm start` builds first. Options: --runs N (spawns per median,
+ * default 7), --idle S (seconds, default 5).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import type { BenchArgs } from './run.ts';
 import { freePort } from '../test/support/free-port.ts';
 
 const BIN = new URL('../bin/switchyard.js', import.meta.url).pathname;
+const BUILD = new URL('../scripts/build.mjs', import.meta.url).pathname;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,6 +62,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     SWITCHYARD_INBOUND_SMTP_PORT: '0',
   };
   delete env.DATABASE_URL;
+
+  // as `npm start` does (its prestart script), so the CLI and the server run from the bundle
+  execFileSync(process.execPath, [BUILD]);
 
   const help: number[] = [];
   for (let i = 0; i < runs; i++) {

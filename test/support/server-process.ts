@@ -18,8 +18,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
+/** `script` runs instead of bin/switchyard.js, with the same arguments (a bundle's runner, say). */
+export async function startServerProcess(
+  t: TestContext,
+  env: NodeJS.ProcessEnv,
+  script: string = BIN,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [script, 'start'], {
     env: { PORT: '0', SWITCHYARD_ADMIN_PORT: '0', SWITCHYARD_INBOUND_SMTP_PORT: '0', ...env },
   });
   let stdout = '';
