@@ -74,78 +74,84 @@ describe('issue 12 attacks through both listeners, unlimited rates', () => {
     (await app.adminServer.inject({ url: `/v1/campaigns/${campaignId}`, headers: { ...marketer, host: HOST } })).json()
       .status as string;
 
-  it('every /v1 operation of the OpenAPI document is 401 UNAUTHENTICATED without a key, and changes nothing', async () => {
-    const spec = (await app.adminServer.inject({ url: '/openapi.json', headers: { host: HOST } })).json() as {
-      paths: Record<string, Record<string, unknown>>;
-    };
-    const before = await statusOf();
-    const keysBefore = (await app.keys.list()).length;
-    const tried: string[] = [];
-    for (const [path, ops] of Object.entries(spec.paths)) {
-      if (!path.startsWith('/v1')) continue;
-      for (const method of Object.keys(ops)) {
-        const url = path
-          .replace('{id}', path.startsWith('/v1/campaigns') ? campaignId : '1')
-          .replace('{email}', 'victim@example.com');
-        const upper = method.toUpperCase() as Method;
-        const res = await app.adminServer.inject({
-          method: upper,
-          url,
-          headers: { host: HOST, ...(upper === 'GET' ? {} : JSON_TYPE) },
-          ...(upper === 'GET' ? {} : { payload: JSON.stringify({ name: 'x', role: 'admin', ids: [1] }) }),
-        });
-        assert.equal(res.statusCode, 401, `${upper} ${url}: ${res.body}`);
-        assert.equal(res.json().error, 'UNAUTHENTICATED');
-        tried.push(`${upper} ${path}`);
+  it(
+    'every /v1 operation of the OpenAPI document is 401 UNAUTHENTICATED without a key, and changes ' + 'nothing',
+    async () => {
+      const spec = (await app.adminServer.inject({ url: '/openapi.json', headers: { host: HOST } })).json() as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const before = await statusOf();
+      const keysBefore = (await app.keys.list()).length;
+      const tried: string[] = [];
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        if (!path.startsWith('/v1')) continue;
+        for (const method of Object.keys(ops)) {
+          const url = path
+            .replace('{id}', path.startsWith('/v1/campaigns') ? campaignId : '1')
+            .replace('{email}', 'victim@example.com');
+          const upper = method.toUpperCase() as Method;
+          const res = await app.adminServer.inject({
+            method: upper,
+            url,
+            headers: { host: HOST, ...(upper === 'GET' ? {} : JSON_TYPE) },
+            ...(upper === 'GET' ? {} : { payload: JSON.stringify({ name: 'x', role: 'admin', ids: [1] }) }),
+          });
+          assert.equal(res.statusCode, 401, `${upper} ${url}: ${res.body}`);
+          assert.equal(res.json().error, 'UNAUTHENTICATED');
+          tried.push(`${upper} ${path}`);
+        }
       }
-    }
-    // the finding's list: create, start, pause, cancel, resume deliverability, retry dead letters,
-    // claim a review item, read a suppression
-    for (const op of [
-      'POST /v1/campaigns',
-      'POST /v1/campaigns/{id}/start',
-      'POST /v1/campaigns/{id}/pause',
-      'POST /v1/campaigns/{id}/cancel',
-      'POST /v1/deliverability/resume',
-      'POST /v1/dead-letters/retry',
-      'POST /v1/review-items/{id}/claim',
-      'GET /v1/suppressions/{email}',
-    ])
-      assert.ok(tried.includes(op), `${op} is in the document and was tried`);
-    assert.equal(await statusOf(), before, 'the campaign is untouched');
-    assert.equal((await app.keys.list()).length, keysBefore, 'no key was created');
-  });
+      // the finding's list: create, start, pause, cancel, resume deliverability, retry dead letters,
+      // claim a review item, read a suppression
+      for (const op of [
+        'POST /v1/campaigns',
+        'POST /v1/campaigns/{id}/start',
+        'POST /v1/campaigns/{id}/pause',
+        'POST /v1/campaigns/{id}/cancel',
+        'POST /v1/deliverability/resume',
+        'POST /v1/dead-letters/retry',
+        'POST /v1/review-items/{id}/claim',
+        'GET /v1/suppressions/{email}',
+      ])
+        assert.ok(tried.includes(op), `${op} is in the document and was tried`);
+      assert.equal(await statusOf(), before, 'the campaign is untouched');
+      assert.equal((await app.keys.list()).length, keysBefore, 'no key was created');
+    },
+  );
 
-  it('a cross-site text/plain cancel (with or without a key) and a rebinding Host leave a running campaign running', async () => {
-    const before = await statusOf();
-    assert.notEqual(before, 'cancelled');
-    for (const headers of [
-      { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
-      { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain', ...marketer },
-      { host: HOST, 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site', ...marketer },
-      { host: 'attacker.example', ...JSON_TYPE, ...marketer },
-      { host: HOST, 'content-type': 'application/x-www-form-urlencoded', ...marketer },
-    ]) {
-      const res = await app.adminServer.inject({
+  it(
+    'a cross-site text/plain cancel (with or without a key) and a rebinding Host leave a running campaign ' + 'running',
+    async () => {
+      const before = await statusOf();
+      assert.notEqual(before, 'cancelled');
+      for (const headers of [
+        { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain' },
+        { host: HOST, origin: 'https://evil.example', 'content-type': 'text/plain', ...marketer },
+        { host: HOST, 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site', ...marketer },
+        { host: 'attacker.example', ...JSON_TYPE, ...marketer },
+        { host: HOST, 'content-type': 'application/x-www-form-urlencoded', ...marketer },
+      ]) {
+        const res = await app.adminServer.inject({
+          method: 'POST',
+          url: `/v1/campaigns/${campaignId}/cancel`,
+          headers,
+          payload: '{}',
+        });
+        assert.ok([403, 415, 421].includes(res.statusCode), `${JSON.stringify(headers)}: ${res.statusCode}`);
+        assert.match(res.json().error, /^(ORIGIN_NOT_ALLOWED|CONTENT_TYPE_NOT_ALLOWED|HOST_NOT_ALLOWED)$/);
+        assert.equal(await statusOf(), before);
+      }
+      // the same request as the CLI sends it does cancel: the refusals above were not vacuous
+      const cli = await app.adminServer.inject({
         method: 'POST',
         url: `/v1/campaigns/${campaignId}/cancel`,
-        headers,
+        headers: { host: HOST, ...JSON_TYPE, ...marketer },
         payload: '{}',
       });
-      assert.ok([403, 415, 421].includes(res.statusCode), `${JSON.stringify(headers)}: ${res.statusCode}`);
-      assert.match(res.json().error, /^(ORIGIN_NOT_ALLOWED|CONTENT_TYPE_NOT_ALLOWED|HOST_NOT_ALLOWED)$/);
-      assert.equal(await statusOf(), before);
-    }
-    // the same request as the CLI sends it does cancel: the refusals above were not vacuous
-    const cli = await app.adminServer.inject({
-      method: 'POST',
-      url: `/v1/campaigns/${campaignId}/cancel`,
-      headers: { host: HOST, ...JSON_TYPE, ...marketer },
-      payload: '{}',
-    });
-    assert.equal(cli.statusCode, 200, cli.body);
-    assert.equal(await statusOf(), 'cancelled');
-  });
+      assert.equal(cli.statusCode, 200, cli.body);
+      assert.equal(await statusOf(), 'cancelled');
+    },
+  );
 
   it('a preview over HTTP mints links for any contact that neither unsubscribe nor redirect', async () => {
     const created = await app.adminServer.inject({
