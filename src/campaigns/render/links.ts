@@ -8,7 +8,7 @@
  * tracked: mailto:/tel:/anchors and other schemes, links with `data-no-track`, and any href that uses
  * `unsubscribe_url` (the unsubscribe link must stay the signed unsubscribe URL). Every other URL
  * attribute (url-safety.ts URL_ATTRIBUTES) whose scheme Liquid can decide is wrapped in `{%
- * sy_safe_url %}`, so data never brings in a `javascript:` or `data:` URL.
+ * sy_safe_url %}`, so a URL data decides is http(s) or `#`, never `javascript:` or `data:`.
  */
 import { decodeHTMLAttribute } from 'entities';
 import { SAFE_URL_TAG, TRACK_TAG } from './liquid-engine.ts';
@@ -37,7 +37,11 @@ function classifyHref(raw: string, attribs: Record<string, string>, index: numbe
   if ('data-no-track' in attribs) return null;
   if (UNSUBSCRIBE_VAR.test(raw)) return null;
   const trimmed = raw.trim();
-  if (HAS_LIQUID.test(trimmed)) return { index, hrefSource: trimmed };
+  if (HAS_LIQUID.test(trimmed)) {
+    // `mailto:{{ x }}`, `/p/{{ x }}`: the template fixed a scheme that is never tracked
+    if (!schemeDependsOnData(trimmed) && !HTTP_URL.test(decodeHTMLAttribute(trimmed))) return null;
+    return { index, hrefSource: trimmed };
+  }
   const url = decodeHTMLAttribute(trimmed);
   return HTTP_URL.test(url) ? { index, url } : null;
 }

@@ -1,10 +1,11 @@
 /**
  * Which URLs a rendered message may carry where the URL came from data (docs/rendering.md, link
- * policy): a URL attribute whose value holds Liquid, or any URL attribute in markup a template
- * prints raw, must come out as http(s), mailto:, tel: or a scheme-less (relative or #fragment)
- * URL; anything else (`javascript:`, `data:`, `vbscript:`, `file:`, …) becomes `#` and is never
- * wrapped into a click redirect. Pure string work, shared by the Liquid tag, the fast renderer
- * and the raw-markup pass, so every path decides the same way.
+ * policy): a URL attribute whose value Liquid decides must come out as an http(s) URL; in markup a
+ * template prints raw, where the author's own links cannot be told from data's, every URL
+ * attribute must be http(s), mailto:, tel: or scheme-less. Anything else (`javascript:`, `data:`,
+ * `vbscript:`, `file:`, …) becomes `#` and is never wrapped into a click redirect. Pure string
+ * work, shared by the Liquid tag, the fast renderer and the raw-markup pass, so every path decides
+ * the same way.
  */
 import { Parser } from 'htmlparser2';
 import { decodeHTMLAttribute } from 'entities';
@@ -33,10 +34,18 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
  *  more strings look like they have a scheme, so the check errs on the side of refusing. */
 const IGNORED = /[\s\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\u2060\ufeff]/g;
 
-/** Whether `url` (as the browser reads it: entities already decoded) is allowed. */
+/** Whether `url` (as the browser reads it: entities already decoded) may stay in raw markup. */
 export function isSafeUrl(url: string): boolean {
   const m = SCHEME.exec(url.replace(IGNORED, ''));
   return m === null || SAFE_SCHEMES.has((m[1] as string).toLowerCase());
+}
+
+const WEB_SCHEMES = new Set(['http', 'https']);
+
+/** Whether `url` (entities already decoded), built from data, may be written: http(s) only. */
+export function isSafeDataUrl(url: string): boolean {
+  const m = SCHEME.exec(url.replace(IGNORED, ''));
+  return m !== null && WEB_SCHEMES.has((m[1] as string).toLowerCase());
 }
 
 /** Quotes and angle brackets never appear unescaped in a URL; in attribute text they can only
@@ -45,8 +54,8 @@ const BREAKS_ATTRIBUTE = /["'<>`]/;
 
 /** Whether rendered attribute text may be written as it is (see safeHref). */
 export function isSafeAttributeUrl(rendered: string, escaped: boolean): boolean {
-  if (!escaped) return isSafeUrl(rendered);
-  return !BREAKS_ATTRIBUTE.test(rendered) && isSafeUrl(decodeHTMLAttribute(rendered));
+  if (!escaped) return isSafeDataUrl(rendered);
+  return !BREAKS_ATTRIBUTE.test(rendered) && isSafeDataUrl(decodeHTMLAttribute(rendered));
 }
 
 /** The rendered attribute value, or NEUTRAL_URL when it is not allowed. `escaped`: the value is

@@ -1,7 +1,8 @@
 /**
- * Link policy (docs/rendering.md): a URL attribute whose value comes from data renders only as
- * http(s), mailto:, tel: or a scheme-less URL; anything else becomes `#` and is never wrapped
- * into a click redirect. The Liquid path and the fast path agree on every value.
+ * Link policy (docs/rendering.md): a URL attribute whose value data decides renders only as an
+ * http(s) URL; in markup printed raw, URL attributes may also be mailto:, tel: or scheme-less.
+ * Anything else becomes `#` and is never wrapped into a click redirect. The Liquid path and the
+ * fast path agree on every value.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { createEngines, TRACK_FN_VAR } from '../../../src/campaigns/render/liqui
 import type { TemplateLimits } from '../../../src/campaigns/render/liquid-engine.ts';
 import { rewriteLinks } from '../../../src/campaigns/render/links.ts';
 import { planTemplate, renderPlan } from '../../../src/campaigns/render/fast-render.ts';
-import { isSafeUrl, neutraliseUnsafeUrls } from '../../../src/campaigns/render/url-safety.ts';
+import { isSafeDataUrl, isSafeUrl, neutraliseUnsafeUrls } from '../../../src/campaigns/render/url-safety.ts';
 import { aContext } from './builders.ts';
 
 const HOSTILE = [
@@ -32,15 +33,10 @@ const HOSTILE = [
   '\u200bjavascript:alert(1)',
   'javascript\u00ad:alert(1)',
 ];
-const SAFE = [
-  'https://shop.example/a?b=1&c=2',
-  'http://x.example',
-  'mailto:ann@example.com',
-  'tel:+1555',
-  '#top',
-  '/relative/path',
-  '',
-];
+const WEB = ['https://shop.example/a?b=1&c=2', 'http://x.example', ' HTTPS://x.example/p'];
+/** Allowed in raw markup, refused where data decides the whole URL. */
+const NOT_WEB = ['mailto:ann@example.com', 'tel:+1555', '#top', '/relative/path', '//x.example/p', ''];
+const SAFE = [...WEB, ...NOT_WEB];
 
 const FOOTER = '{{ unsubscribe_url }} {{ postal_address }}';
 /** No real-time limit worth the name: a busy machine must not make liquidjs give up mid-property. */
@@ -66,13 +62,16 @@ describe('link safety', () => {
     for (const url of SAFE) assert.equal(isSafeUrl(url), true, url);
   });
 
+  it('isSafeDataUrl: only http(s) URLs, however they are obfuscated or cased', () => {
+    for (const url of WEB) assert.equal(isSafeDataUrl(url), true, url);
+    for (const url of [...HOSTILE, ...NOT_WEB]) assert.equal(isSafeDataUrl(decodeHTMLAttribute(url)), false, url);
+  });
+
   it('a hostile href from contact data renders as #, never as a click redirect; a web URL is tracked', async () => {
     for (const u of HOSTILE) {
       const html = await renderHtml('<a href="{{ contact.u }}">x</a><a href="{{ contact.u | raw }}">y</a>', { u });
       const [escaped, raw] = attrValues(html, 'href') as [string, string];
-      // Escaped, an entity in the data stays literal text for the browser (`&amp;colon;`): no scheme.
-      assert.equal(escaped, u.includes('&') ? u : '#', JSON.stringify(u));
-      assert.ok(isSafeUrl(escaped));
+      assert.equal(escaped, '#', JSON.stringify(u));
       assert.equal(raw, '#', JSON.stringify(u));
       assert.ok(!html.includes('/t/c/'), 'nothing hostile is wrapped into a click redirect');
     }
@@ -81,11 +80,15 @@ describe('link safety', () => {
       'href',
     );
     assert.match(web[0] ?? '', /^https:\/\/t\.acme\.example\/t\/c\//);
-    const mail = attrValues(
-      await renderHtml('<a href="{{ contact.u }}">x</a>', { u: 'mailto:ann@example.com' }),
+    for (const u of NOT_WEB) {
+      const html = await renderHtml('<a href="{{ contact.u }}">x</a><img src="{{ contact.u }}">', { u });
+      assert.deepEqual([attrValues(html, 'href')[0], attrValues(html, 'src')[0]], ['#', '#'], JSON.stringify(u));
+    }
+    const chosen = attrValues(
+      await renderHtml('<a href="mailto:{{ contact.u }}">x</a>', { u: 'ann@example.com' }),
       'href',
     );
-    assert.equal(mail[0], 'mailto:ann@example.com', 'mailto from data is kept, untracked');
+    assert.equal(chosen[0], 'mailto:ann@example.com', 'a scheme the template itself writes is kept');
   });
 
   it('untracked links and other URL attributes from data are guarded too', async () => {
@@ -184,7 +187,7 @@ describe('link safety', () => {
           assert.equal(fast, engine.renderSync(c.templates, scope) as string, `${c.which}: ${c.source}`);
           if (c.which === 'html') {
             for (const v of attrValues(fast, '(?:href|src)'))
-              assert.ok(isSafeUrl(v), `${c.source} rendered ${JSON.stringify(v)}`);
+              assert.ok(v === '#' || isSafeDataUrl(v), `${c.source} rendered ${JSON.stringify(v)}`);
           }
         }
       }),
