@@ -25,7 +25,7 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   // "NAME <EMAIL> wrote:", "NAME via Mailing List wrote:", "NAME (EMAIL) wrote:"
   /^.{0,160}\b(?:wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev)\s*:\s*$/iu,
   // Nordic, Finnish, Hungarian, Czech, Russian, Ukrainian, Turkish Gmail: "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
-  /^.*\d.*(?:\bskrev\b|\bkirjoitti\b|írta|\bnapsal|\bnapísal|написал|написала|пише|yazdı).*:\s*$/iu,
+  /^.*\d.*(?:\bskrev\b|\bkirjoitti\b|írta|\bnapsal|\bnapísal|\bnapisał|написал|написала|пише|yazdı).*:\s*$/iu,
   // Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, NAME <EMAIL>:"
   /^.*\d{4}\s*г\..*[<[(].+@.+[>\])]\s*:\s*$/u,
   // Chinese: "在 2026年11月24日 …写道：", "NAME <EMAIL> 于2026年11月24日周二 10:02写道："

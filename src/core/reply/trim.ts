@@ -105,12 +105,13 @@ function nextNonEmpty(lines: readonly string[], i: number): number {
   return j;
 }
 
-/** Does a block of mail headers (From: plus at least one more) start at line i? */
+/** Does a block of mail headers (From: and two more, or From: with an address and one more) start at line i? */
 function headerBlockAt(lines: readonly string[], i: number): boolean {
   const first = lines[i] ?? '';
   if (!isHeaderLine(first)) return false;
   let headers = 0;
   let from = false;
+  let fromHasAddress = false;
   let blanks = 0;
   for (let j = i; j < lines.length && j < i + 12; j += 1) {
     const line = lines[j] ?? '';
@@ -122,12 +123,15 @@ function headerBlockAt(lines: readonly string[], i: number): boolean {
     }
     if (isHeaderLine(line)) {
       headers += 1;
-      if (isFromHeader(line)) from = true;
+      if (isFromHeader(line)) {
+        from = true;
+        fromHasAddress = /@|\[mailto:/.test(line);
+      }
       blanks = 0;
     } else if (blanks > 0) {
       break;
     }
-    if (from && headers >= 2) return true;
+    if (from && (headers >= 3 || (headers >= 2 && fromHasAddress))) return true;
   }
   return false;
 }
@@ -146,7 +150,7 @@ function attributionAt(lines: readonly string[], i: number): Splitter | null {
     }
     joined = k === 0 ? line.trim() : `${joined} ${line.trim()}`;
     const strength = attributionStrength(joined);
-    if (strength === null || (k > 0 && strength === 'weak')) continue;
+    if (strength === null) continue;
     const end = i + k + 1;
     const after = nextNonEmpty(lines, end);
     // Looser shapes count only with a quote, headers or nothing below them.
