@@ -25,7 +25,11 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   // "NAME <EMAIL> wrote:", "NAME via Mailing List wrote:", "NAME (EMAIL) wrote:"
   /^.{0,160}\b(?:wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev)\s*:\s*$/iu,
   // Nordic, Finnish, Hungarian, Czech, Russian, Ukrainian, Turkish Gmail: "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
-  /^.*\d.*(?:\bskrev\b|\bkirjoitti\b|írta|\bnapsal|\bnapísal|\bnapisał|написал|написала|пише|yazdı).*:\s*$/iu,
+  /^(?=.*\d).*(?:\bskrev\b|\bkirjoitti\b|írta|\bnapsal|\bnapísal|\bnapisał|написал|написала|пише|yazdı|έγραψε).*:\s*$/iu,
+  // Webmail quoting: "Zitat von NAME <EMAIL>:", "Quoting NAME <EMAIL>:"
+  /^(?:zitat von|quoting|citando|citazione di|cytuję|cytowanie|citation de)\s.{1,160}:\s*$/iu,
+  // Any line with a year that ends in an address and a colon: "DATE by EMAIL:", "DATE от NAME <EMAIL>:"
+  /^.*\b(?:19|20)\d\d\b.*[\s<([]?[^\s<>()[\]]+@[^\s<>()[\]]+[>)\]]?\s*[:：]\s*$/u,
   // Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, NAME <EMAIL>:"
   /^.*\d{4}\s*г\..*[<[(].+@.+[>\])]\s*:\s*$/u,
   // Chinese: "在 2026年11月24日 …写道：", "NAME <EMAIL> 于2026年11月24日周二 10:02写道："
@@ -159,7 +163,7 @@ export function isClientSignature(line: string): boolean {
 
 /** A closing line on its own ("Kind regards,", "Mit freundlichen Grüßen"). */
 const VALEDICTION =
-  /^\s*(?:(?:kind|best|warm|warmest|many|with)\s+(?:regards|wishes)|regards|best|cheers|thanks|many thanks|thank you|sincerely|yours(?: sincerely| truly)?|cordialement|bien (?:à vous|cordialement)|mit freundlichen grüßen|mit freundlichem gruß|viele grüße|beste grüße|liebe grüße|gruß|saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|atenciosamente|cumprimentos|abraços|met vriendelijke groet(?:en)?|groeten|med vänliga hälsningar|vänliga hälsningar|hälsningar|med venlig hilsen|venlig hilsen|med vennlig hilsen|hilsen|pozdrawiam|z poważaniem|с уважением|всего доброго)[\s,.!]*$/iu;
+  /^\s*(?:(?:kind|best|warm|warmest|with)\s+(?:regards|wishes)|regards|cheers|cordialement|bien (?:à vous|cordialement)|mit freundlichen grüßen|mit freundlichem gruß|viele grüße|beste grüße|liebe grüße|gruß|saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|atenciosamente|cumprimentos|abraços|met vriendelijke groet(?:en)?|groeten|med vänliga hälsningar|vänliga hälsningar|hälsningar|med venlig hilsen|venlig hilsen|med vennlig hilsen|hilsen|pozdrawiam|z poważaniem|с уважением|всего доброго)[\s,.!]*$/iu;
 
 /** A line of contact details: phone, web or mail address, or "Title | Company". */
 const CONTACT_LINE =

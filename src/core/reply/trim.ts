@@ -220,6 +220,17 @@ function interleavedEnd(lines: readonly string[], from: number): number | null {
   return sawQuote && sawAnswer ? i : null;
 }
 
+/** A rule of underscores with a short block below it is a signature or a mailing-list footer. */
+function cutFooter(lines: string[]): string[] {
+  const firstText = lines.findIndex(isWritten);
+  for (let i = lines.length - 1; i > firstText; i -= 1) {
+    if (!/^\s*_{2,}\s*$/.test(lines[i] ?? '')) continue;
+    const rest = lines.slice(i + 1).filter((l) => !isEmpty(l) && !isQuote(l));
+    if (rest.length <= MAX_SIGNATURE_LINES) return lines.slice(0, i);
+  }
+  return lines;
+}
+
 /**
  * A closing line followed by a name and contact details ("Kind regards / Bob Miller / Head of
  * Operations | Contoso") is a signature block; a closing with just a name is part of the reply.
@@ -247,6 +258,7 @@ function cleanRegion(region: string[]): string[] {
     if (rest.length <= MAX_SIGNATURE_LINES) lines = lines.slice(0, i);
     break;
   }
+  lines = cutFooter(lines);
   lines = lines.filter((l) => !isClientSignature(l));
   lines = cutSignatureBlock(lines);
   let end = lines.length;
@@ -273,6 +285,8 @@ function normalise(text: string): string[] {
     .replace(/\r\n?/g, '\n')
     .replace(/[\u00a0\u2007\u202f]/g, ' ')
     .replace(/[\u200b\u200c\u200d\ufeff]/g, '')
+    // HTML mail converted by the sending client sometimes leaves this entity in the text part.
+    .replace(/&nbsp;/g, ' ')
     .split('\n')
     .map((l) => l.replace(/[ \t]+$/, ''));
 }
