@@ -85,7 +85,8 @@ const ANY_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS}|${OTHER_KEYS})\\**\\s
 
 /** Lines a phone or webmail client appends ("Sent from my iPhone", "Get Outlook for iOS"). */
 const CLIENT_SIGNATURES: readonly RegExp[] = [
-  /^[\s(<*]*sent (?:from|with|via|using|by|on) (?:my |the |a |an )?\S+(?:\s+\S+){0,7}[\s)>*.]*$/i,
+  /^[\s(<*]*sent (?:from|with|via|using|by|on) (?:my |the |a |an )?\S+(?:\s+\S+){0,5}[\s)>*.]*$/i,
+  /^\s*sent (?:from|with|via|using) .{1,60}[.!]\s+please excuse (?:my|any) (?:brevity|typos|spelling)\b.{0,30}$/i,
   /^[\s(<*]*(?:get|download) outlook for (?:ios|android|windows|mac|\S+)\b.*$/i,
   /^[\s(<*]*(?:\S+ )?from (?:my )?(?:iphone|ipad|android|mobile|phone|samsung|galaxy|blackberry)\b.{0,30}$/i,
   /^\s*sent from (?:mail|yahoo mail|aol|outlook|gmail|proton ?mail)\b.*$/i,
@@ -154,10 +155,13 @@ export function isHeaderLine(line: string): boolean {
   return ANY_HEADER.test(line);
 }
 
+/** Words that make "Sent from my desk, it is easier" a sentence rather than a client's line. */
+const SENTENCE_WORDS = /\b(?:is|are|was|were|will|would|it|that|this|because|but|than|then|yesterday|today|last)\b/i;
+
 export function isClientSignature(line: string): boolean {
   // Markdown-style links some clients add ("[Outlook](https://…)") are reduced to their text first.
   const plain = line.replace(/\[([^\]]+)\]\([^)]+\)/g, '$1').replace(/<https?:[^>]+>/g, '');
-  if (plain.trim() === '' || plain.length > 120) return false;
+  if (plain.trim() === '' || plain.length > 120 || SENTENCE_WORDS.test(plain)) return false;
   return CLIENT_SIGNATURES.some((re) => re.test(plain));
 }
 

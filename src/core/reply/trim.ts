@@ -188,7 +188,8 @@ function firstSplitter(lines: readonly string[]): Splitter | null {
 
 /** Is this line something the person wrote (not quote, marker, signature or separator)? */
 function isWritten(line: string): boolean {
-  if (isEmpty(line) || isQuote(line) || isClientSignature(line) || RULE_LINE.test(line)) return false;
+  if (isEmpty(line) || isQuote(line) || SIGNATURE_DELIMITER.test(line) || RULE_LINE.test(line)) return false;
+  if (isClientSignature(line)) return false;
   return line.replace(MARKS, '').trim() !== '';
 }
 
@@ -252,7 +253,7 @@ function cleanRegion(region: string[]): string[] {
   let lines = region;
   const firstText = lines.findIndex(isWritten);
   if (firstText === -1) return [];
-  for (let i = firstText + 1; i < lines.length; i += 1) {
+  for (let i = 0; i < lines.length; i += 1) {
     if (!SIGNATURE_DELIMITER.test(lines[i] ?? '')) continue;
     const rest = lines.slice(i + 1).filter((l) => !isEmpty(l) && !isQuote(l));
     if (rest.length <= MAX_SIGNATURE_LINES) lines = lines.slice(0, i);
@@ -324,5 +325,7 @@ export function trimReplyBody(body: { text?: string | null; html?: string | null
 
 /** Heuristic for CLI input whose type is unknown: does this look like HTML? */
 export function looksLikeHtml(text: string): boolean {
-  return /^\s*(<!doctype html|<html[\s>]|<body[\s>]|<div[\s>]|<p[\s>]|<table[\s>])/i.test(text);
+  return /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:!doctype html|(?:html|head|body|div|p|table|meta|style|span|font|blockquote|center|br|section|title)[\s/>])/i.test(
+    text,
+  );
 }
