@@ -6,7 +6,7 @@
 
 /** Verbs that end an "On DATE, NAME wrote:" attribution, by the word that opens it. */
 const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
-  ['On|At|In message', 'wrote|writes|said|says|sent'],
+  ['On|At|In message', 'wrote|writes'],
   ['Le', 'a\\s+[ée]crit|nous\\s+a\\s+dit|[ée]crit'],
   ['El', 'escribi[óo]'],
   ['Em|No dia|Às', 'escreveu|escrito'],
@@ -21,11 +21,20 @@ const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
 /** Attribution shapes without a fixed opening word; trusted only when a quote follows. */
 const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   // "NAME <EMAIL> schrieb am DATE:", "NAME wrote on DATE:"
-  /^.+\b(?:wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|napisał\(a\)|napisał)\s+(?:on|am|le|el|em|il|op|den|dnia)\b.*\d.*:\s*$/iu,
+  new RegExp(
+    '^.+\\b(?:wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|napisał\\(a\\)|napisał)'
+      + '\\s+(?:on|am|le|el|em|il|op|den|dnia)\\b.*\\d.*:\\s*$',
+    'iu',
+  ),
   // "NAME <EMAIL> wrote:", "NAME via Mailing List wrote:", "NAME (EMAIL) wrote:"
   /^.{0,160}\b(?:wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev)\s*:\s*$/iu,
-  // Nordic, Finnish, Hungarian, Czech, Russian, Ukrainian, Turkish Gmail: "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
-  /^(?=.*\d).*(?:\bskrev\b|\bkirjoitti\b|írta|\bnapsal|\bnapísal|\bnapisał|написал|написала|пише|yazdı|έγραψε).*:\s*$/iu,
+  // Nordic, Finnish, Hungarian, Czech, Polish, Russian, Ukrainian, Turkish, Greek Gmail:
+  // "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
+  new RegExp(
+    '^(?=.*\\d).*(?:\\bskrev\\b|\\bkirjoitti\\b|írta|\\bnapsal|\\bnapísal|\\bnapisał|написал|написала|пише|'
+      + 'yazdı|έγραψε).*:\\s*$',
+    'iu',
+  ),
   // Webmail quoting: "Zitat von NAME <EMAIL>:", "Quoting NAME <EMAIL>:"
   /^(?:zitat von|quoting|citando|citazione di|cytuję|cytowanie|citation de)\s.{1,160}:\s*$/iu,
   // Any line with a year that ends in an address and a colon: "DATE by EMAIL:", "DATE от NAME <EMAIL>:"
@@ -51,44 +60,50 @@ const OPENER_REGEXES = ATTRIBUTION_OPEN_CLOSE.map(
 
 /** Separators that start the quoted previous message ("-----Original Message-----" etc.). */
 const ORIGINAL_WORDS =
-  'original message|reply message|ursprüngliche nachricht|originalnachricht|message d.origine|mensaje original|' +
-  'messaggio originale|mensagem original|oorspronkelijk bericht|origineel bericht|originalmeddelande|' +
-  'ursprungligt meddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|' +
-  'wiadomość oryginalna|oryginalna wiadomość|исходное сообщение|原始邮件|原始郵件|元のメッセージ|원본 메시지|' +
-  'původní zpráva|eredeti üzenet|orijinal mesaj|αρχικό μήνυμα';
+  'original message|reply message|ursprüngliche nachricht|originalnachricht|message d.origine|mensaje original|'
+  + 'messaggio originale|mensagem original|oorspronkelijk bericht|origineel bericht|originalmeddelande|'
+  + 'ursprungligt meddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|'
+  + 'wiadomość oryginalna|oryginalna wiadomość|исходное сообщение|原始邮件|原始郵件|元のメッセージ|원본 메시지|'
+  + 'původní zpráva|eredeti üzenet|orijinal mesaj|αρχικό μήνυμα';
 
 const FORWARD_WORDS =
-  'forwarded message|forwarded email|forwarded mail|weitergeleitete nachricht|message transféré|' +
-  'mensaje reenviado|messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|vidarebefordrat meddelande|' +
-  'videresendt meddelelse|videresendt melding|välitetty viesti|wiadomość przekazana|przekazana wiadomość|' +
-  'пересылаемое сообщение|переслано|转发邮件|転送メッセージ|전달된 메시지|přeposlaná zpráva';
+  'forwarded message|forwarded email|forwarded mail|weitergeleitete nachricht|message transféré|'
+  + 'mensaje reenviado|messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|vidarebefordrat meddelande|'
+  + 'videresendt meddelelse|videresendt melding|välitetty viesti|wiadomość przekazana|przekazana wiadomość|'
+  + 'пересылаемое сообщение|переслано|转发邮件|転送メッセージ|전달된 메시지|přeposlaná zpráva';
 
 const ORIGINAL_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${ORIGINAL_WORDS})\\s*[-_=]{2,}[\\s*]*$`, 'iu');
 const ORIGINAL_SEPARATOR_LOOSE = new RegExp(`^[\\s>*]*[-_=]{3,}\\s*(?:${ORIGINAL_WORDS})\\s*:?[\\s*]*$`, 'iu');
 const FORWARD_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${FORWARD_WORDS})\\s*[-_=]{2,}[\\s*]*$`, 'iu');
-const FORWARD_INTRO =
-  /^[\s>*]*(?:begin forwarded message|début du message (?:réexpédié|transféré)|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|messaggio inoltrato|doorgestuurd bericht|vidarebefordrat brev|videresendt besked|videresendt meddelelse|начало переадресованного сообщения|転送されたメッセージ)\s*[:：]\s*$/iu;
+const FORWARD_INTRO = new RegExp(
+  '^[\\s>*]*(?:begin forwarded message|début du message (?:réexpédié|transféré)|'
+    + 'anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|'
+    + 'messaggio inoltrato|doorgestuurd bericht|vidarebefordrat brev|videresendt besked|'
+    + 'videresendt meddelelse|начало переадресованного сообщения|転送されたメッセージ)\\s*[:：]\\s*$',
+  'iu',
+);
 
 /** Header names of a quoted message's header block, by role. */
 const FROM_KEYS =
-  'from|von|de|da|van|fra|från|od|от|kimden|lähettäjä|feladó|odesílatel|afzender|expéditeur|remitente|' +
-  'mittente|remetente|发件人|寄件者|差出人|送信者|보낸 사람|보낸사람';
+  'from|von|de|da|van|fra|från|od|от|kimden|lähettäjä|feladó|odesílatel|afzender|expéditeur|remitente|'
+  + 'mittente|remetente|от кого|发件人|寄件者|差出人|送信者|보낸 사람|보낸사람';
 const OTHER_KEYS =
-  'sent|date|to|cc|bcc|subject|reply-to|gesendet|datum|an|betreff|kopie|envoyé|à|objet|date d.envoi|' +
-  'enviado|enviada|enviado el|fecha|para|asunto|enviada em|data|assunto|inviato|oggetto|a|verzonden|aan|' +
-  'onderwerp|skickat|till|ämne|kopia|sendt|til|emne|wysłano|wysłane|do|temat|data wysłania|отправлено|' +
-  'дата|кому|тема|копия|lähetetty|vastaanottaja|aihe|gönderildi|tarih|kime|konu|odesláno|komu|předmět|' +
-  'elküldve|címzett|tárgy|发送时间|时间|日期|收件人|抄送|主题|主旨|傳送時間|送信日時|日付|宛先|件名|' +
-  '보낸 날짜|받는 사람|제목';
+  'sent|date|to|cc|bcc|subject|reply-to|gesendet|datum|an|betreff|kopie|envoyé|à|objet|date d.envoi|'
+  + 'enviado|enviada|enviado el|fecha|para|asunto|enviada em|data|assunto|inviato|oggetto|a|verzonden|aan|'
+  + 'onderwerp|skickat|till|ämne|kopia|sendt|til|emne|wysłano|wysłane|do|temat|data wysłania|отправлено|'
+  + 'дата|кому|тема|копия|lähetetty|vastaanottaja|aihe|gönderildi|tarih|kime|konu|odesláno|komu|předmět|'
+  + 'elküldve|címzett|tárgy|发送时间|时间|日期|收件人|抄送|主题|主旨|傳送時間|送信日時|日付|宛先|件名|'
+  + '보낸 날짜|받는 사람|제목';
 const FROM_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS})\\**\\s*\\**\\s*[:：]\\**\\s*\\S`, 'iu');
 const ANY_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS}|${OTHER_KEYS})\\**\\s*\\**\\s*[:：]\\**(?:\\s|$)`, 'iu');
 
 /** Lines a phone or webmail client appends ("Sent from my iPhone", "Get Outlook for iOS"). */
 const CLIENT_SIGNATURES: readonly RegExp[] = [
-  /^[\s(<*]*sent (?:from|with|via|using|by|on) (?:my |the |a |an )?\S+(?:\s+\S+){0,5}[\s)>*.]*$/i,
+  /^[\s(<*]*sent from (?:my |the |a |an )?\S+(?:\s+\S+){0,5}[\s)>*.]*$/i,
+  /^[\s(<*]*sent (?:with|via|using) [^,\d:]{2,40}$/i,
   /^\s*sent (?:from|with|via|using) .{1,60}[.!]\s+please excuse (?:my|any) (?:brevity|typos|spelling)\b.{0,30}$/i,
   /^[\s(<*]*(?:get|download) outlook for (?:ios|android|windows|mac|\S+)\b.*$/i,
-  /^[\s(<*]*(?:\S+ )?from (?:my )?(?:iphone|ipad|android|mobile|phone|samsung|galaxy|blackberry)\b.{0,30}$/i,
+  /^[\s(<*]*(?:\S+ )?from (?:my )?(?:iphone|ipad|android|mobile|phone|samsung|galaxy|blackberry)\b[^:.!?]{0,20}[.!]?$/i,
   /^\s*sent from (?:mail|yahoo mail|aol|outlook|gmail|proton ?mail)\b.*$/i,
   /^\s*envoyé (?:de|depuis|à partir de|avec) (?:mon |ma |l'|la |le |\S+).{0,60}$/i,
   /^\s*(?:télécharger|obtenir) outlook pour .*$/i,
@@ -166,12 +181,22 @@ export function isClientSignature(line: string): boolean {
 }
 
 /** A closing line on its own ("Kind regards,", "Mit freundlichen Grüßen"). */
-const VALEDICTION =
-  /^\s*(?:(?:kind|best|warm|warmest|with)\s+(?:regards|wishes)|regards|cheers|cordialement|bien (?:à vous|cordialement)|mit freundlichen grüßen|mit freundlichem gruß|viele grüße|beste grüße|liebe grüße|gruß|saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|atenciosamente|cumprimentos|abraços|met vriendelijke groet(?:en)?|groeten|med vänliga hälsningar|vänliga hälsningar|hälsningar|med venlig hilsen|venlig hilsen|med vennlig hilsen|hilsen|pozdrawiam|z poważaniem|с уважением|всего доброго)[\s,.!]*$/iu;
+const VALEDICTION = new RegExp(
+  '^\\s*(?:(?:kind|best|warm|warmest|with)\\s+(?:regards|wishes)|regards|cheers|cordialement|'
+    + 'bien (?:à vous|cordialement)|mit freundlichen grüßen|mit freundlichem gruß|viele grüße|beste grüße|'
+    + 'liebe grüße|gruß|saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|'
+    + 'atenciosamente|cumprimentos|abraços|met vriendelijke groet(?:en)?|groeten|med vänliga hälsningar|'
+    + 'vänliga hälsningar|hälsningar|med venlig hilsen|venlig hilsen|med vennlig hilsen|hilsen|pozdrawiam|'
+    + 'z poważaniem|с уважением|всего доброго)[\\s,.!]*$',
+  'iu',
+);
 
 /** A line of contact details: phone, web or mail address, or "Title | Company". */
-const CONTACT_LINE =
-  /\||(?:\+|\b)\d[\d\s().\/-]{6,}\d|https?:\/\/|\bwww\.|@[\w-]+\.\w|^\s*(?:tel|phone|mobile|mob|fax|cell|t|m|p|e)\s*[.:]/iu;
+const CONTACT_LINE = new RegExp(
+  '\\||(?:\\+|\\b)\\d[\\d\\s()./-]{6,}\\d|https?://|\\bwww\\.|@[\\w-]+\\.\\w|'
+    + '^\\s*(?:tel|phone|mob(?:ile)?|fax|cell|[tmpe])\\s*[.:]',
+  'iu',
+);
 
 export function isValediction(line: string): boolean {
   return VALEDICTION.test(line);

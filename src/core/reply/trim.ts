@@ -282,14 +282,16 @@ function finish(lines: readonly string[]): string {
 }
 
 function normalise(text: string): string[] {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .replace(/[\u00a0\u2007\u202f]/g, ' ')
-    .replace(/[\u200b\u200c\u200d\ufeff]/g, '')
-    // HTML mail converted by the sending client sometimes leaves this entity in the text part.
-    .replace(/&nbsp;/g, ' ')
-    .split('\n')
-    .map((l) => l.replace(/[ \t]+$/, ''));
+  return (
+    text
+      .replace(/\r\n?/g, '\n')
+      .replace(/[\u00a0\u2007\u202f]/g, ' ')
+      .replace(/[\u200b\u200c\ufeff]/g, '')
+      // HTML mail converted by the sending client sometimes leaves this entity in the text part.
+      .replace(/&nbsp;/g, ' ')
+      .split('\n')
+      .map((l) => l.replace(/[ \t]+$/, ''))
+  );
 }
 
 /** Text that may contain HTML-conversion markers → the reply. */
@@ -323,9 +325,14 @@ export function trimReplyBody(body: { text?: string | null; html?: string | null
   return html.trim() === '' ? '' : trimMarkedText(htmlToMarkedText(html.replace(MARKS, '')));
 }
 
+const HTML_START = new RegExp(
+  '^\\s*(?:<\\?xml[^>]*>\\s*)?(?:<!--[\\s\\S]*?-->\\s*)*'
+    + '<(?:!doctype html|(?:html|head|body|div|p|table|meta|style|span|font|blockquote|center|br|section|title)'
+    + '[\\s/>])',
+  'i',
+);
+
 /** Heuristic for CLI input whose type is unknown: does this look like HTML? */
 export function looksLikeHtml(text: string): boolean {
-  return /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:!doctype html|(?:html|head|body|div|p|table|meta|style|span|font|blockquote|center|br|section|title)[\s/>])/i.test(
-    text,
-  );
+  return HTML_START.test(text);
 }
