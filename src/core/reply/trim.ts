@@ -34,6 +34,8 @@ const MAX_SIGNATURE_LINES = 15;
 
 type Splitter = { kind: 'quote' | 'cut' | 'forward'; start: number; end: number };
 
+const SINGLE = { leadingLineBreaks: 1, trailingLineBreaks: 1 };
+
 /** HTML → plain text; quote containers become marker lines that trimReplyText understands. */
 export function htmlToMarkedText(html: string): string {
   const marker =
@@ -66,8 +68,14 @@ export function htmlToMarkedText(html: string): string {
       { selector: 'head', format: 'skip' },
       { selector: 'title', format: 'skip' },
       { selector: 'hr', format: 'skip' },
+      // Keep the words as written: no upper-cased headings, no cells run together.
+      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((h) => ({ selector: h, options: { uppercase: false } })),
+      { selector: 'table', format: 'block', options: SINGLE },
+      { selector: 'tr', format: 'block', options: SINGLE },
+      { selector: 'td', format: 'block', options: SINGLE },
+      { selector: 'th', format: 'block', options: SINGLE },
       // Outlook writes one <p class=MsoNormal> per line, not per paragraph.
-      { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+      { selector: 'p.MsoNormal', format: 'block', options: SINGLE },
       // Gmail: div.gmail_quote holds the attribution (div.gmail_attr) and the quote; inline
       // answers can sit inside it, so its content is kept and judged as text.
       { selector: 'div.gmail_quote', format: 'quoteMarkThenContent' },
@@ -81,6 +89,7 @@ export function htmlToMarkedText(html: string): string {
       { selector: 'div#x_appendonsend', format: 'cutMark' },
       { selector: 'div.OutlookMessageHeader', format: 'cutMark' },
       { selector: 'div.yahoo_quoted', format: 'cutMark' },
+      { selector: 'hr#stopSpelling', format: 'cutMark' },
       { selector: 'div#ymail_android_signature', format: 'skip' },
       { selector: 'div.ms-outlook-mobile-signature', format: 'skip' },
       { selector: 'div#ms-outlook-mobile-signature', format: 'skip' },
