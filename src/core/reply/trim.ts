@@ -32,7 +32,7 @@ const HAS_MARK = /[\uE000\uE001]/;
 /** A signature block longer than this after "-- " is more likely text than a signature. */
 const MAX_SIGNATURE_LINES = 15;
 
-type Splitter = { kind: 'quote' | 'cut' | 'forward'; start: number; end: number };
+type Splitter = { kind: 'quote' | 'cut' | 'forward' | 'own-headers'; start: number; end: number };
 
 const SINGLE = { leadingLineBreaks: 1, trailingLineBreaks: 1 };
 
@@ -188,7 +188,15 @@ function firstSplitter(lines: readonly string[]): Splitter | null {
       const next = nextNonEmpty(lines, i + 1);
       if (headerBlockAt(lines, next)) return { kind: 'cut', start: i, end: next };
     }
-    if (headerBlockAt(lines, i)) return { kind: 'cut', start: i, end: i + 1 };
+    if (headerBlockAt(lines, i)) {
+      // Header lines above anything written are this message's own (a pasted or exported mail).
+      if (!lines.slice(0, i).some(isWritten)) {
+        let end = i;
+        while (end < lines.length && !isEmpty(lines[end] ?? '')) end += 1;
+        return { kind: 'own-headers', start: i, end };
+      }
+      return { kind: 'cut', start: i, end: i + 1 };
+    }
     const attribution = attributionAt(lines, i);
     if (attribution) return attribution;
   }
@@ -258,8 +266,8 @@ function cutSignatureBlock(lines: string[]): string[] {
 }
 
 /** Cuts a "-- " signature block, drops client lines ("Sent from my iPhone") and trailing quotes. */
-function cleanRegion(region: string[]): string[] {
-  let lines = region;
+function cleanRegion(region: readonly string[]): string[] {
+  let lines = [...region];
   const firstText = lines.findIndex(isWritten);
   if (firstText === -1) return [];
   for (let i = 0; i < lines.length; i += 1) {
@@ -305,9 +313,13 @@ function normalise(text: string): string[] {
 
 /** Text that may contain HTML-conversion markers → the reply. */
 function trimMarkedText(text: string): string {
-  const lines = normalise(text);
+  return trimLines(normalise(text));
+}
+
+function trimLines(lines: readonly string[]): string {
   const splitter = firstSplitter(lines);
   if (splitter === null) return finish(cleanRegion(lines));
+  if (splitter.kind === 'own-headers') return trimLines(lines.slice(splitter.end));
   const above = lines.slice(0, splitter.start);
   const wroteAbove = above.some(isWritten);
   if (splitter.kind === 'forward') {
