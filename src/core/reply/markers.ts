@@ -18,6 +18,8 @@ const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
   ['Dne|V', 'napsal\\(a\\)|napsala?'],
 ];
 
+const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev';
+
 /** Attribution shapes without a fixed opening word; trusted only when a quote follows. */
 const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   // "NAME <EMAIL> schrieb am DATE:", "NAME wrote on DATE:"
@@ -27,7 +29,9 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
     'iu',
   ),
   // "NAME <EMAIL> wrote:", "NAME via Mailing List wrote:", "NAME (EMAIL) wrote:"
-  /^.{0,160}\b(?:wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev)\s*:\s*$/iu,
+  new RegExp(`^.{0,160}(?:[@<(\\d]|\\bvia\\b).{0,160}\\b(?:${WROTE})\\s*:\\s*$`, 'iu'),
+  // "Bob Smith wrote:": only names, each capitalised; "As you wrote:" is the person's own sentence.
+  new RegExp(`^\\s*(?:\\p{Lu}[\\p{L}'.-]*\\s+){0,3}\\p{Lu}[\\p{L}'.-]*\\s+(?:${WROTE})\\s*:\\s*$`, 'u'),
   // Nordic, Finnish, Hungarian, Czech, Polish, Russian, Ukrainian, Turkish, Greek Gmail:
   // "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
   new RegExp(
