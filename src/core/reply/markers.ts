@@ -142,7 +142,8 @@ export const RULE_LINE = /^[\s>]*(?:_{8,}|-{8,}|={8,})\s*$/;
  * and ends like one; 'weak' for looser shapes, which trim.ts trusts only above a quote.
  */
 export function attributionStrength(line: string): 'strong' | 'weak' | null {
-  if (line.length > 400) return null;
+  // Every shape below has a colon, a digit or the Chinese verb; most lines have none of them.
+  if (line.length > 400 || !/[:：\d]|写道|寫道/.test(line)) return null;
   const s = line.replace(/^[\s>*-]+/, '').replace(/[\s*-]+$/, '');
   for (const re of OPENER_REGEXES) {
     const m = re.exec(s);
