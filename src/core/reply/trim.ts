@@ -82,6 +82,8 @@ export function htmlToMarkedText(html: string): string {
       { selector: 'div.gmail_quote_container', format: 'quoteMarkThenContent' },
       { selector: 'div.gmail_attr', format: 'skip' },
       { selector: 'div.moz-cite-prefix', format: 'quoteMarkOnly' },
+      { selector: 'div.protonmail_quote', format: 'quoteMarkThenContent' },
+      { selector: 'div[name=messageReplySection]', format: 'quoteMarkThenContent' },
       // Outlook (desktop, web, mobile) and Yahoo: the previous message follows these, unquoted.
       { selector: 'div#divRplyFwdMsg', format: 'cutMark' },
       { selector: 'div#x_divRplyFwdMsg', format: 'cutMark' },
@@ -90,6 +92,8 @@ export function htmlToMarkedText(html: string): string {
       { selector: 'div.OutlookMessageHeader', format: 'cutMark' },
       { selector: 'div.yahoo_quoted', format: 'cutMark' },
       { selector: 'hr#stopSpelling', format: 'cutMark' },
+      { selector: 'hr#zwchr', format: 'cutMark' },
+      { selector: 'span#OLK_SRC_BODY_SECTION', format: 'cutMark' },
       { selector: 'div#ymail_android_signature', format: 'skip' },
       { selector: 'div.ms-outlook-mobile-signature', format: 'skip' },
       { selector: 'div#ms-outlook-mobile-signature', format: 'skip' },
