@@ -80,7 +80,6 @@ export function htmlToMarkedText(html: string): string {
       // answers can sit inside it, so its content is kept and judged as text.
       { selector: 'div.gmail_quote', format: 'quoteMarkThenContent' },
       { selector: 'div.gmail_quote_container', format: 'quoteMarkThenContent' },
-      { selector: 'div.gmail_attr', format: 'skip' },
       { selector: 'div.moz-cite-prefix', format: 'quoteMarkOnly' },
       { selector: 'div.protonmail_quote', format: 'quoteMarkThenContent' },
       { selector: 'div[name=messageReplySection]', format: 'quoteMarkThenContent' },
