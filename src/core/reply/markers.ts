@@ -157,7 +157,12 @@ export function attributionStrength(line: string): 'strong' | 'weak' | null {
     // "Am DATE schrieb NAME <EMAIL>:" puts the name after the verb and ends with a colon.
     if (/[:：]\s*$/.test(tail) && tail.length <= 160) return 'strong';
   }
-  return LOOSE_ATTRIBUTIONS.some((re) => re.test(s)) ? 'weak' : null;
+  if (!LOOSE_ATTRIBUTIONS.some((re) => re.test(s))) return null;
+  // A date, a time and an address together ("24.11.2026, 10:02, NAME <EMAIL>:") say it plainly.
+  const dated = /\b(?:19|20)\d\d\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b/.test(s);
+  return dated && /\b\d{1,2}[:.]\d\d\b/.test(s) && /[<([][^<>()[\]\s]+@[\w-]+\.[^<>()[\]\s]+[>)\]]/.test(s)
+    ? 'strong'
+    : 'weak';
 }
 
 export function isOriginalSeparator(line: string): boolean {
