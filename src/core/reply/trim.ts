@@ -165,7 +165,7 @@ function attributionAt(lines: readonly string[], i: number): Splitter | null {
     if (strength === null) continue;
     const end = i + k + 1;
     const after = nextNonEmpty(lines, end);
-    // Looser shapes count only with a quote, headers or nothing below them.
+    // Looser shapes count only with a quote, or nothing at all, below them.
     if (strength === 'weak' && after < lines.length && !isQuote(lines[after] ?? '')) return null;
     return { kind: 'quote', start: i, end };
   }
