@@ -228,9 +228,10 @@ function interleavedEnd(lines: readonly string[], from: number): number | null {
       sawQuote = true;
       continue;
     }
-    if (SIGNATURE_DELIMITER.test(line)) break;
+    // A signature or a list footer under a rule ends the part where answers can be.
+    if (SIGNATURE_DELIMITER.test(line) || RULE_LINE.test(line)) break;
     if (line.trim() === CUT_MARK || isOriginalSeparator(line) || isForwardSeparator(line)) break;
-    if (headerBlockAt(lines, i) || (RULE_LINE.test(line) && headerBlockAt(lines, nextNonEmpty(lines, i + 1)))) break;
+    if (headerBlockAt(lines, i)) break;
     if (!sawQuote) {
       // Before the first quoted line only attribution lines and markers may appear.
       if (line.trim() === QUOTE_MARK || attributionStrength(line.trim()) !== null) continue;
