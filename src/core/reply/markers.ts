@@ -188,6 +188,8 @@ export function isClientSignature(line: string): boolean {
   // Markdown-style links some clients add ("[Outlook](https://…)") are reduced to their text first.
   const plain = line.replace(/\[([^\]]+)\]\([^)]+\)/g, '$1').replace(/<https?:[^>]+>/g, '');
   if (plain.trim() === '' || plain.length > 120 || SENTENCE_WORDS.test(plain)) return false;
+  // A comma before a lower-case word continues a sentence ("Envoyé depuis hier, le colis …").
+  if (/,\s+\p{Ll}/u.test(plain) && !/please excuse/i.test(plain)) return false;
   return CLIENT_SIGNATURES.some((re) => re.test(plain));
 }
 
