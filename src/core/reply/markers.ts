@@ -16,6 +16,9 @@ const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
   ['W\\s+dniu|Dnia|Dňa', 'napisa[łl]\\(a\\)|napisa[łl]a?|pisze'],
   ['Den|På|D\\.', 'skrev|skrivit'],
   ['Dne|V', 'napsal\\(a\\)|napsala?'],
+  ['În|Pe', 'a\\s+scris'],
+  ['Pada', 'menulis'],
+  ['Vào', 'đã viết'],
 ];
 
 const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev';
@@ -36,7 +39,7 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   // "tis 24 nov. 2026 kl. 10:02 skrev NAME <EMAIL>:"
   new RegExp(
     '^(?=.*\\d).*(?:\\bskrev\\b|\\bkirjoitti\\b|írta|\\bnapsal|\\bnapísal|\\bnapisał|написал|написала|пише|'
-      + 'yazdı|έγραψε).*:\\s*$',
+      + 'yazdı|έγραψε|כתב|كتب|เขียน).*:\\s*$',
     'iu',
   ),
   // Webmail quoting: "Zitat von NAME <EMAIL>:", "Quoting NAME <EMAIL>:"
@@ -59,7 +62,7 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
 ];
 
 const OPENER_REGEXES = ATTRIBUTION_OPEN_CLOSE.map(
-  ([open, close]) => new RegExp(`^(?:${open})\\s(.*)\\b(?:${close})(?![\\p{L}])(.*)$`, 'iu'),
+  ([open, close]) => new RegExp(`^(?:${open})\\s(.*)(?<![\\p{L}])(?:${close})(?![\\p{L}])(.*)$`, 'iu'),
 );
 
 /** Separators that start the quoted previous message ("-----Original Message-----" etc.). */
@@ -90,14 +93,15 @@ const FORWARD_INTRO = new RegExp(
 /** Header names of a quoted message's header block, by role. */
 const FROM_KEYS =
   'from|von|de|da|van|fra|från|od|от|kimden|lähettäjä|feladó|odesílatel|afzender|expéditeur|remitente|'
-  + 'mittente|remetente|от кого|发件人|寄件者|差出人|送信者|보낸 사람|보낸사람';
+  + 'mittente|remetente|от кого|від|από|de la|từ|dari|מאת|من|发件人|寄件者|差出人|送信者|보낸 사람|보낸사람';
 const OTHER_KEYS =
   'sent|date|to|cc|bcc|subject|reply-to|gesendet|datum|an|betreff|kopie|envoyé|à|objet|date d.envoi|'
   + 'enviado|enviada|enviado el|fecha|para|asunto|enviada em|data|assunto|inviato|oggetto|a|verzonden|aan|'
   + 'onderwerp|skickat|till|ämne|kopia|sendt|til|emne|wysłano|wysłane|do|temat|data wysłania|отправлено|'
   + 'дата|кому|тема|копия|lähetetty|vastaanottaja|aihe|gönderildi|tarih|kime|konu|odesláno|komu|předmět|'
   + 'elküldve|címzett|tárgy|发送时间|时间|日期|收件人|抄送|主题|主旨|傳送時間|送信日時|日付|宛先|件名|'
-  + '보낸 날짜|받는 사람|제목';
+  + '보낸 날짜|받는 사람|제목|надіслано|στάλθηκε|προς|θέμα|trimis|către|subiect|đã gửi|đến|chủ đề|terkirim|'
+  + 'kepada|subjek|tanggal|נשלח|אל|נושא|تاريخ الإرسال|إلى|الموضوع';
 const FROM_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS})\\**\\s*\\**\\s*[:：]\\**\\s*\\S`, 'iu');
 const ANY_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS}|${OTHER_KEYS})\\**\\s*\\**\\s*[:：]\\**(?:\\s|$)`, 'iu');
 
