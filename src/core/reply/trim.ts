@@ -228,8 +228,8 @@ function interleavedEnd(lines: readonly string[], from: number): number | null {
       sawQuote = true;
       continue;
     }
-    // A signature or a list footer under a rule ends the part where answers can be.
-    if (SIGNATURE_DELIMITER.test(line) || RULE_LINE.test(line)) break;
+    // A signature, or a list footer under a rule of underscores, ends the part where answers can be.
+    if (SIGNATURE_DELIMITER.test(line) || /^\s*_{8,}\s*$/.test(line)) break;
     if (line.trim() === CUT_MARK || isOriginalSeparator(line) || isForwardSeparator(line)) break;
     if (headerBlockAt(lines, i)) break;
     if (!sawQuote) {
