@@ -12,7 +12,6 @@ const SRC = resolve('src');
 // Libraries src/core may use, each with why it is pure: functions over values, no I/O, clock or
 // randomness of their own.
 const CORE_PURE_LIBRARIES: Record<string, string> = {
-  'email-reply-parser': 'splits a reply body from its quoted history; string in, strings out',
   'html-to-text': 'turns an HTML part into plain text for reply trimming; string in, string out',
 };
 
