@@ -84,6 +84,32 @@ export interface CrmTask {
   dedupeKey?: string;
 }
 
+/**
+ * One change to a contact reported by the CRM (a webhook or a change feed): what the profile
+ * cache and list triggers consume. `eventId` is the vendor's, unique per source, so a redelivery
+ * is recognised; `properties` holds the CRM property names and their new values (null = cleared).
+ */
+export interface CrmContactChange {
+  source: 'hubspot' | 'salesforce';
+  eventId: string;
+  kind: 'created' | 'updated' | 'deleted' | 'merged';
+  /** The CRM's record id (after a merge: the surviving record). */
+  crmId: string;
+  /** Switchyard's contact id when the CRM event carries it (else resolve it from crmId). */
+  contactId?: string;
+  properties: Record<string, string | null>;
+  /** Records merged into crmId (kind 'merged'). */
+  mergedCrmIds?: string[];
+  occurredAt: string;
+}
+
+/** What one CRM webhook body became: changes, and events refused or ignored with the reason. */
+export interface CrmChangeBatch {
+  changes: CrmContactChange[];
+  rejected: { index: number; reason: string }[];
+  ignored: { index: number; reason: string }[];
+}
+
 export interface Crm {
   readonly name: string;
   /** Most items one call may carry (HubSpot 100, Salesforce 200). */

@@ -59,7 +59,10 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   let expired = false;
   let dailyUsed = 0;
 
-  const newId = (): string => String((nextId += 1));
+  const newId = (): string => {
+    nextId += 1;
+    return String(nextId);
+  };
 
   function resolve(id: string): Contact | undefined {
     let c = contacts.get(id);
@@ -83,7 +86,13 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   function view(c: Contact, props: string[]): Record<string, unknown> {
     const properties: Record<string, string | null> = { hs_object_id: c.id };
     for (const p of props) properties[p] = c.properties[p] ?? null;
-    return { id: c.id, properties, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', archived: false };
+    return {
+      id: c.id,
+      properties,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      archived: false,
+    };
   }
 
   function batch(results: unknown[], errors: unknown[]): [number, unknown] {
@@ -96,6 +105,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     return errors.length > 0 ? [207, { ...base, numErrors: errors.length, errors }] : [200, base];
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: request bodies are read field by field, as HubSpot does
   function route(method: string, path: string, query: URLSearchParams, body: any): [number, unknown] {
     if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/read') {
       const inputs: { id: string }[] = body?.inputs ?? [];
@@ -115,7 +125,8 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
               {
                 status: 'error',
                 category: 'OBJECT_NOT_FOUND',
-                message: 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+                message:
+                  'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
                 context: { ids: missing },
               },
             ];
@@ -130,7 +141,12 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         const c = resolve(String(input.id));
         const why = refused.get(String(input.id));
         if (c === undefined) {
-          errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Object not found', context: { ids: [input.id] } });
+          errors.push({
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Object not found',
+            context: { ids: [input.id] },
+          });
         } else if (why !== undefined) {
           errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: why, context: { ids: [input.id] } });
         } else {
@@ -142,24 +158,35 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     }
     if (method === 'POST' && path === '/communication-preferences/v4/statuses/batch/unsubscribe-all') {
       if (query.get('channel') !== 'EMAIL') return [400, validation('channel is required')];
-      return subscription(body?.inputs ?? [], (email) => email, true);
+      return subscription<unknown>(body?.inputs ?? [], (email) => String(email), true);
     }
     if (method === 'POST' && path === '/communication-preferences/v4/statuses/batch/write') {
       const inputs: { subscriberIdString: string; statusState: string; subscriptionId?: number }[] = body?.inputs ?? [];
-      if (inputs.some((i) => typeof i.subscriptionId !== 'number')) return [400, validation('subscriptionId is required')];
-      return subscription(inputs.filter((i) => i.statusState === 'SUBSCRIBED'), (i) => i.subscriberIdString, false);
+      if (inputs.some((i) => typeof i.subscriptionId !== 'number'))
+        return [400, validation('subscriptionId is required')];
+      return subscription(
+        inputs.filter((i) => i.statusState === 'SUBSCRIBED'),
+        (i) => i.subscriberIdString,
+        false,
+      );
     }
     if (method === 'POST' && path === '/crm/v3/objects/tasks') {
       const id = newId();
       tasks.set(id, body ?? {});
-      return [201, { id, properties: body?.properties ?? {}, createdAt: new Date(now()).toISOString(), archived: false }];
+      return [
+        201,
+        { id, properties: body?.properties ?? {}, createdAt: new Date(now()).toISOString(), archived: false },
+      ];
     }
     const task = /^\/crm\/v3\/objects\/tasks\/([^/]+)$/.exec(path);
     if (method === 'DELETE' && task) {
       tasks.delete(decodeURIComponent(task[1] as string));
       return [204, undefined];
     }
-    return [404, { status: 'error', message: `Unable to infer object type from: ${path}`, category: 'OBJECT_NOT_FOUND' }];
+    return [
+      404,
+      { status: 'error', message: `Unable to infer object type from: ${path}`, category: 'OBJECT_NOT_FOUND' },
+    ];
   }
 
   function subscription<T>(inputs: T[], emailOf: (i: T) => string, out: boolean): [number, unknown] {
@@ -169,7 +196,12 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     for (const input of inputs) {
       const email = String(emailOf(input)).toLowerCase();
       if (!email.includes('@')) {
-        errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: `Invalid email address: ${email}`, context: { subscriberIdString: [email] } });
+        errors.push({
+          status: 'error',
+          category: 'VALIDATION_ERROR',
+          message: `Invalid email address: ${email}`,
+          context: { subscriberIdString: [email] },
+        });
         continue;
       }
       if (out) optedOut.add(email);
@@ -178,7 +210,9 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         if (c.properties.email?.toLowerCase() === email) c.properties.hs_email_optout = out ? 'true' : 'false';
       results.push({
         subscriberIdString: email,
-        statuses: [{ channel: 'EMAIL', status: out ? 'NOT_SUBSCRIBED' : 'SUBSCRIBED', subscriberIdString: email, source: 'API' }],
+        statuses: [
+          { channel: 'EMAIL', status: out ? 'NOT_SUBSCRIBED' : 'SUBSCRIBED', subscriberIdString: email, source: 'API' },
+        ],
       });
     }
     return batch(results, errors);
@@ -230,7 +264,10 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       if (throttleRetryAfter !== null) res.setHeader('Retry-After', String(throttleRetryAfter));
       return send(429, {
         status: 'error',
-        message: throttlePolicy === 'DAILY' ? 'You have reached your daily limit.' : 'You have reached your ten_secondly_rolling limit.',
+        message:
+          throttlePolicy === 'DAILY'
+            ? 'You have reached your daily limit.'
+            : 'You have reached your ten_secondly_rolling limit.',
         errorType: 'RATE_LIMIT',
         correlationId: 'a1b2c3d4-0000-4000-8000-000000000002',
         policyName: throttlePolicy,
@@ -292,5 +329,10 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
 }
 
 function validation(message: string): unknown {
-  return { status: 'error', message, correlationId: 'a1b2c3d4-0000-4000-8000-000000000003', category: 'VALIDATION_ERROR' };
+  return {
+    status: 'error',
+    message,
+    correlationId: 'a1b2c3d4-0000-4000-8000-000000000003',
+    category: 'VALIDATION_ERROR',
+  };
 }

@@ -93,7 +93,12 @@ crmContract('hubspot', async (t) => {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {
         const id = `${prefix}-${i}`;
-        server.addContact({ switchyard_contact_id: id, email: `${id}@example.com`, lifecyclestage: 'customer', switchyard_tier: 'smb' });
+        server.addContact({
+          switchyard_contact_id: id,
+          email: `${id}@example.com`,
+          lifecyclestage: 'customer',
+          switchyard_tier: 'smb',
+        });
         return id;
       });
     },
@@ -106,7 +111,11 @@ test('hubspot: reads by HubSpot id follow a merge to the surviving contact', asy
   const { server, clock, make } = await setup(t);
   const crm = make({ properties: { idProperty: 'hs_object_id' } });
   const old = server.addContact({ email: 'old@example.com', lifecyclestage: 'lead' });
-  const survivor = server.addContact({ email: 'new@example.com', lifecyclestage: 'customer', switchyard_tier: 'enterprise' });
+  const survivor = server.addContact({
+    email: 'new@example.com',
+    lifecyclestage: 'customer',
+    switchyard_tier: 'enterprise',
+  });
   server.merge(old, survivor);
   const [found] = await drive(clock, [crm.lookup([old, survivor])]);
   assert.equal(found?.get(old)?.crmId, survivor);
@@ -163,12 +172,20 @@ test('hubspot: an invalid opt-out email fails alone; opting in without a subscri
 test('hubspot: an expired or wrong token is a permanent CRM_AUTH_FAILED that says so', async (t) => {
   const { server, clock, make } = await setup(t);
   server.expireToken();
-  const [err] = await drive(clock, [make().lookup(['x']).catch((e: unknown) => e)]);
+  const [err] = await drive(clock, [
+    make()
+      .lookup(['x'])
+      .catch((e: unknown) => e),
+  ]);
   assert.equal((err as { code: string }).code, 'CRM_AUTH_FAILED');
   assert.equal((err as { retryable: boolean }).retryable, false);
   assert.match((err as Error).message, /expired/);
   assert.equal((err as { details: { category: string } }).details.category, 'EXPIRED_AUTHENTICATION');
-  const [wrong] = await drive(clock, [make({ token: 'pat-na1-wrong' }).lookup(['x']).catch((e: unknown) => e)]);
+  const [wrong] = await drive(clock, [
+    make({ token: 'pat-na1-wrong' })
+      .lookup(['x'])
+      .catch((e: unknown) => e),
+  ]);
   assert.equal((wrong as { code: string }).code, 'CRM_AUTH_FAILED');
 });
 

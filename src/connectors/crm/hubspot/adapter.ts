@@ -157,7 +157,8 @@ export function createHubspotCrm(
         collect(res.body, done, failed);
       }
       // confirmed and failed speak the emails as the caller gave them, in the caller's order
-      const given = (email: string): string[] => items.filter((i) => i.email.trim().toLowerCase() === email).map((i) => i.email);
+      const given = (email: string): string[] =>
+        items.filter((i) => i.email.trim().toLowerCase() === email).map((i) => i.email);
       const confirmed = items.filter((i) => done.has(i.email.trim().toLowerCase())).map((i) => i.email);
       const failures = failed.flatMap((f) => given(f.key).map((key) => ({ key, message: f.message })));
       return { confirmed, ...(failures.length > 0 ? { failed: failures } : {}) };

@@ -123,7 +123,8 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
           continue;
         }
         if (res.status === 401 || res.status === 403) {
-          const what = res.status === 401 ? 'refused the private-app token (expired, revoked or wrong)' : 'denied access';
+          const what =
+            res.status === 401 ? 'refused the private-app token (expired, revoked or wrong)' : 'denied access';
           throw new SwitchyardError('CRM_AUTH_FAILED', `HubSpot ${what}: ${vendor.message}`, { details });
         }
         if (res.status >= 500 || res.status === 408)
