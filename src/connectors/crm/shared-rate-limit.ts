@@ -54,7 +54,8 @@ const TAKE = `
   returning tokens, last_granted`;
 
 const HOLD_OFF = `
-  update crm_rate_buckets set tokens = least(${AVAILABLE}, $2::float8), updated_at = greatest(updated_at, $3::timestamptz)
+  update crm_rate_buckets
+  set tokens = least(${AVAILABLE}, $2::float8), updated_at = greatest(updated_at, $3::timestamptz)
   where name = $1`;
 
 export function createSharedRateLimiter(deps: { db: Db; clock: Clock }, options: BucketOptions): SharedRateLimiter {

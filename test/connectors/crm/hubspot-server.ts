@@ -254,7 +254,8 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         message:
           category === 'EXPIRED_AUTHENTICATION'
             ? 'The OAuth token used to make this call expired 2 hour(s) ago.'
-            : 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+            : 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find '
+              + 'more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
         correlationId: 'a1b2c3d4-0000-4000-8000-000000000001',
         category,
       });

@@ -128,7 +128,7 @@ test('signature v3: the percent-encodings HubSpot lists are decoded before hashi
   assert.equal(res.ok, false);
 });
 
-test('normalize: creations, property changes, deletions and merges; other objects ignored; bad events rejected alone', () => {
+test('normalize: creations, property changes, deletions, merges; other objects ignored; bad events rejected', () => {
   const out = normalize(JSON.parse(BATCH));
   assert.deepEqual(
     out.changes.map((c) => [c.eventId, c.kind, c.crmId, c.properties, c.mergedCrmIds]),
@@ -183,7 +183,7 @@ async function routeHarness(t: { after(fn: () => Promise<void>): void }) {
   return { post, deadLetters };
 }
 
-test('POST /webhooks/hubspot: changes go on contact.changed once per event id; a redelivery is all duplicates', async (t) => {
+test('POST /webhooks/hubspot: changes go on contact.changed once per event id; redelivery = duplicates', async (t) => {
   const h = await routeHarness(t);
   const first = await h.post(BATCH, signed(BATCH));
   assert.equal(first.statusCode, 200, first.body);
@@ -209,7 +209,7 @@ test('POST /webhooks/hubspot: changes go on contact.changed once per event id; a
   assert.ok(rejected.some((d) => d.code === 'WEBHOOK_PAYLOAD_INVALID' && /numeric ids/.test(d.message)));
 });
 
-test('POST /webhooks/hubspot: forged, stale and malformed requests are 401/400 with a code and dead-lettered', async (t) => {
+test('POST /webhooks/hubspot: forged, stale, malformed requests are 401/400 with a code, dead-lettered', async (t) => {
   const h = await routeHarness(t);
   const forged = await h.post(BATCH, signed(BATCH, NOW.getTime() - 1000, URL_CALLED, 'guess'));
   assert.equal(forged.statusCode, 401);

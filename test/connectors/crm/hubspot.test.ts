@@ -150,7 +150,7 @@ test('hubspot: a record HubSpot refuses in a batch update fails alone, with the 
   assert.equal(update?.status, 207);
 });
 
-test('hubspot: an invalid opt-out email fails alone; opting in without a subscription type fails, named', async (t) => {
+test('hubspot: opting in without a subscription type fails that email alone, named; opt-outs go through', async (t) => {
   const { server, clock, make } = await setup(t);
   const crm = make({ subscriptionId: undefined });
   server.addContact({ switchyard_contact_id: 'c1', email: 'Ann@Example.com' });
@@ -209,7 +209,7 @@ test('hubspot: a daily-limit 429 is not retried: CRM_UNAVAILABLE with the Retry-
   assert.equal(server.requests.length, 1);
 });
 
-test('hubspot: 429 with Retry-After for a while slows two processes down; nothing is lost; the budget holds', async (t) => {
+test('hubspot: 429 + Retry-After for a while slows two processes down; nothing lost; the budget holds', async (t) => {
   const budget = { requests: 10, perMs: 10_000 };
   const { server, clock, make } = await setup(t, budget);
   const ids = Array.from({ length: 1500 }, (_, i) => `p-${i}`);

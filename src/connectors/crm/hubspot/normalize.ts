@@ -2,7 +2,8 @@
  * HubSpot webhook body → contact changes. HubSpot posts a JSON array of up to 100 events
  * (connectors.md §1): `eventId`, `portalId`, `occurredAt` (ms), `subscriptionType`, `objectId`, and
  * `propertyName`/`propertyValue` for property changes, `primaryObjectId`/`mergedObjectIds`
- * (and `newObjectId`, the surviving record, when HubSpot sends it) for merges. Contact creations, property changes, deletions (privacy deletions too) and merges become
+ * (and `newObjectId`, the surviving record, when HubSpot sends it) for merges. Contact creations,
+ * property changes, deletions (privacy deletions too) and merges become
  * changes; other object types and subscription types are ignored with the reason; a malformed
  * event is rejected alone. Pure; throws WEBHOOK_PAYLOAD_INVALID only when the body is not an array.
  */
