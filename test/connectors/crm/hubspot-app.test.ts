@@ -53,7 +53,7 @@ test('SWITCHYARD_CRM=hubspot: lookups use the mapped properties and the allowanc
   assert.equal(found.get('w-1')?.tier, 'enterprise');
   assert.equal(found.get('w-1')?.fields.jobtitle, 'CTO');
   const read = hubspot.requests.find((r) => r.path === '/crm/v3/objects/contacts/batch/read');
-  assert.equal((read?.body as { idProperty: string }).idProperty, 'warehouse_id');
+  assert.equal((read?.body as { idProperty?: string } | undefined)?.idProperty, 'warehouse_id');
   const metrics = (await app.adminServer.inject('/metrics')).body;
   assert.match(metrics, /switchyard_crm_daily_limit\{crm="hubspot"\} 250000/);
   assert.match(metrics, /switchyard_crm_daily_remaining\{crm="hubspot"\} \d+/);
