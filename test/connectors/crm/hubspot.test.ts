@@ -87,18 +87,23 @@ async function setup(
 
 crmContract('hubspot', async (t) => {
   const { server, clock, crm } = await setup(t);
+  const hubspotIds = new Map<string, string>();
   return {
     crm,
+    refuseEngagement: (contactId, message) => server.refuseUpdates(hubspotIds.get(contactId) as string, message),
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {
         const id = `${prefix}-${i}`;
-        server.addContact({
-          switchyard_contact_id: id,
-          email: `${id}@example.com`,
-          lifecyclestage: 'customer',
-          switchyard_tier: 'smb',
-        });
+        hubspotIds.set(
+          id,
+          server.addContact({
+            switchyard_contact_id: id,
+            email: `${id}@example.com`,
+            lifecyclestage: 'customer',
+            switchyard_tier: 'smb',
+          }),
+        );
         return id;
       });
     },
