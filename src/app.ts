@@ -51,7 +51,9 @@ import { registerReviewRoutes } from './api/routes/review.ts';
 import { registerDeliverabilityRoutes } from './api/routes/deliverability.ts';
 import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
-import { createConfiguredCrm } from './composition/crm.ts';
+import { createContactChangePublisher, createConfiguredCrm } from './composition/crm.ts';
+import { registerCrmWebhookRoutes } from './api/routes/crm-webhooks.ts';
+import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
 import { createListeners } from './composition/listeners.ts';
@@ -162,7 +164,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
-  const { crm, sinks: crmSinks } = await createConfiguredCrm(config.demo, { db, clock });
+  const { crm, sinks: crmSinks, usage: crmUsage } = await createConfiguredCrm(config.crm, { db, clock });
   const templates = createTemplateCache(64, config.templates);
   const render: RenderSettings = {
     trackingBaseUrl: config.http.publicUrl,
@@ -190,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const governorState = createGovernorPersistence({ db, clock, governor, log });
   await governorState.load();
   const metrics = createMetrics({ bus, governor });
+  if (crmUsage) registerCrmGauges(metrics.registry, crmUsage);
   const instance = createProcessInstance(
     { db, bus, clock, log, registry: metrics.registry },
     {
@@ -238,10 +241,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
   ];
+  const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
   const publicRoutes: RouteRegistrar[] = [
     (app) =>
       registerWebhookRoutes(app, {
-        verifiers: createWebhookVerifiers(webhookSecrets(config.webhooks)),
+        verifiers: webhookVerifiers,
         ingest,
         deadLetters: bus.deadLetters,
         clock,
@@ -249,6 +253,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         refused: metrics.webhookRefused,
         maxBodyBytes: config.webhooks.maxBodyBytes,
         confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
+      }),
+    (app) =>
+      registerCrmWebhookRoutes(app, {
+        hubspot: webhookVerifiers.hubspot,
+        publishChanges: createContactChangePublisher(bus),
+        deadLetters: bus.deadLetters,
+        refused: metrics.webhookRefused,
+        clock,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
+        publicUrl: config.http.publicUrl,
       }),
     (app) =>
       registerTrackingRoutes(app, {

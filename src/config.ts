@@ -18,6 +18,9 @@ const Port = (description: string, def: number) =>
 const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
 
 const ESPS = ['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'] as const;
+const CRMS = ['none', 'demo', 'hubspot'] as const;
+/** Roles SWITCHYARD_HUBSPOT_PROPERTIES may map (HubspotPropertyMap's keys besides `extra`). */
+const HUBSPOT_ROLES = ['idProperty', 'accountStatus', 'tier', 'engagementScore', 'lastEngagedAt', 'owner'] as const;
 
 export const SCHEMA = Type.Object({
   PORT: Port('HTTP port of the public listener: tracking, one-click unsubscribe and webhook endpoints', 3000),
@@ -129,6 +132,47 @@ export const SCHEMA = Type.Object({
       + 'recipients through unenriched, engagement scores stay in Switchyard, CRM tasks go to review. The '
       + 'ESP is SWITCHYARD_ESP',
   }),
+  SWITCHYARD_CRM: Type.Optional(
+    Type.Union(
+      CRMS.map((l) => Type.Literal(l)),
+      {
+        description:
+          'CRM adapter for enrichment, engagement write-back, opt-outs and tasks (default: demo when SWITCHYARD_DEMO '
+          + 'is true, else none)',
+      },
+    ),
+  ),
+  SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
+  SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
+    minLength: 1,
+    default: 'https://api.hubapi.com',
+    description: 'HubSpot API base URL',
+  }),
+  SWITCHYARD_HUBSPOT_RATE: Type.Integer({
+    minimum: 2,
+    maximum: 1000,
+    default: 80,
+    description:
+      'HubSpot requests per 10 s shared by every Switchyard process (store-held token bucket); about 80% of the '
+      + "account's burst limit (100 Free/Starter, 190 Professional/Enterprise)",
+  }),
+  SWITCHYARD_HUBSPOT_PROPERTIES: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated HubSpot contact property mapping: role=property for idProperty, accountStatus, tier, '
+        + 'engagementScore, lastEngagedAt, owner (defaults switchyard_contact_id, lifecyclestage, switchyard_tier, '
+        + 'switchyard_engagement_score, switchyard_last_engaged_at, hubspot_owner_id); bare names are extra '
+        + 'properties read into the record fields',
+    }),
+  ),
+  SWITCHYARD_HUBSPOT_SUBSCRIPTION_ID: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description: 'HubSpot email subscription type a contact is subscribed to again when they opt back in',
+    }),
+  ),
+  SWITCHYARD_HUBSPOT_CLIENT_SECRET: Secret('HubSpot app client secret: verifies /webhooks/hubspot (signature v3)'),
   SWITCHYARD_ESP: Type.Union(
     ESPS.map((l) => Type.Literal(l)),
     { default: 'sandbox', description: 'ESP adapter used by the send stage' },
@@ -487,9 +531,25 @@ export interface WebhooksConfig {
   mailgun: { signingKey: string } | undefined;
   postmark: { username: string; password: string } | undefined;
   stripe: { signingSecret: string } | undefined;
+  hubspot: { clientSecret: string } | undefined;
   /** Accepted SNS topics; `certFile` pins the signing certificate (else it is fetched). */
   ses: { topicArns: readonly string[]; certFile: string | undefined } | undefined;
 }
+
+/** The CRM the stages talk to; `hubspot` carries its connection and property mapping. */
+export type CrmConfig =
+  | { kind: 'none' | 'demo' }
+  | {
+      kind: 'hubspot';
+      hubspot: {
+        token: string;
+        baseUrl: string;
+        requestsPer10s: number;
+        /** Role → HubSpot property overrides, and extra properties to read. */
+        properties: Partial<Record<(typeof HUBSPOT_ROLES)[number], string>> & { extra: string[] };
+        subscriptionId: number | undefined;
+      };
+    };
 
 export interface InboundSmtpConfig {
   /** 0 = the listener is disabled. */
@@ -518,6 +578,7 @@ export interface Config {
   readonly recovery: { heartbeatMs: number; deadAfterMs: number };
   /** The demo workspace: demo audience source and demo CRM, both off when `enabled` is false. */
   readonly demo: { enabled: boolean; size: number };
+  readonly crm: CrmConfig;
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
@@ -703,6 +764,56 @@ function webhooks(raw: RawConfig): WebhooksConfig {
     postmark: auth ? { username: auth.slice(0, colon), password: auth.slice(colon + 1) } : undefined,
     stripe: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET ? { signingSecret: raw.SWITCHYARD_STRIPE_WEBHOOK_SECRET } : undefined,
     ses: arns ? { topicArns: arns, certFile: raw.SWITCHYARD_SES_CERT_FILE } : undefined,
+    hubspot: raw.SWITCHYARD_HUBSPOT_CLIENT_SECRET ? { clientSecret: raw.SWITCHYARD_HUBSPOT_CLIENT_SECRET } : undefined,
+  };
+}
+
+/** `role=property` pairs and bare extra names; problems name the key. */
+function hubspotProperties(value: string | undefined): { map: Record<string, string>; extra: string[] } | string {
+  const map: Record<string, string> = {};
+  const extra: string[] = [];
+  for (const part of list(value) ?? []) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      extra.push(part);
+      continue;
+    }
+    const role = part.slice(0, eq).trim();
+    const property = part.slice(eq + 1).trim();
+    if (!(HUBSPOT_ROLES as readonly string[]).includes(role) || property === '')
+      return `SWITCHYARD_HUBSPOT_PROPERTIES: "${part}" is not role=property with a role of ${HUBSPOT_ROLES.join(', ')}`;
+    map[role] = property;
+  }
+  return { map, extra };
+}
+
+function crmProblems(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  if (raw.SWITCHYARD_CRM === 'hubspot' && !raw.SWITCHYARD_HUBSPOT_TOKEN)
+    problems.push('SWITCHYARD_HUBSPOT_TOKEN: required when SWITCHYARD_CRM is hubspot');
+  const props = hubspotProperties(raw.SWITCHYARD_HUBSPOT_PROPERTIES);
+  if (typeof props === 'string') problems.push(props);
+  if (!/^https?:\/\/[^/]/.test(raw.SWITCHYARD_HUBSPOT_BASE_URL))
+    problems.push('SWITCHYARD_HUBSPOT_BASE_URL: must be an http(s) URL');
+  return problems;
+}
+
+function crm(raw: RawConfig): CrmConfig {
+  const kind = raw.SWITCHYARD_CRM ?? (raw.SWITCHYARD_DEMO ? 'demo' : 'none');
+  if (kind !== 'hubspot') return { kind };
+  const props = hubspotProperties(raw.SWITCHYARD_HUBSPOT_PROPERTIES) as {
+    map: Record<string, string>;
+    extra: string[];
+  };
+  return {
+    kind,
+    hubspot: {
+      token: raw.SWITCHYARD_HUBSPOT_TOKEN as string,
+      baseUrl: raw.SWITCHYARD_HUBSPOT_BASE_URL.replace(/\/+$/, ''),
+      requestsPer10s: raw.SWITCHYARD_HUBSPOT_RATE,
+      properties: { ...props.map, extra: props.extra },
+      subscriptionId: raw.SWITCHYARD_HUBSPOT_SUBSCRIPTION_ID,
+    },
   };
 }
 
@@ -763,6 +874,7 @@ function slices(raw: RawConfig): Config {
     },
     recovery: { heartbeatMs: raw.SWITCHYARD_HEARTBEAT_MS, deadAfterMs: raw.SWITCHYARD_INSTANCE_DEAD_AFTER_MS },
     demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
+    crm: crm(raw),
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {
       url: raw.SWITCHYARD_WAREHOUSE_URL,
@@ -834,6 +946,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   const named = (key: string): boolean => errors.some((e) => e.startsWith(`${key}:`));
   if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP')))
     errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
+  errors.push(...crmProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
     errors.push(
       `SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`,

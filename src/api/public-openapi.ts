@@ -125,6 +125,22 @@ function webhookPaths(): Record<string, Record<string, Operation>> {
       },
     };
   }
+  paths['/webhooks/hubspot'] = {
+    post: {
+      summary: 'HubSpot contact change webhook',
+      description:
+        "Point the HubSpot app's webhook subscriptions (contact creation, property change, deletion, merge) "
+        + 'here. Signature v3 is verified over the method, SWITCHYARD_PUBLIC_URL + path, raw body and '
+        + 'timestamp with the app client secret (docs/connectors.md); each event becomes one contact.changed '
+        + 'message, and redeliveries count as duplicates by event id; a 5xx makes HubSpot retry.',
+      responses: {
+        200: { description: '`{ accepted, duplicates, rejected, ignored }`' },
+        400: { description: 'Malformed body (WEBHOOK_PAYLOAD_INVALID); refusals are sampled into dead letters' },
+        401: { description: 'Signature invalid or older than 5 minutes (WEBHOOK_SIGNATURE_INVALID, WEBHOOK_STALE)' },
+        413: { description: 'Body too large (WEBHOOK_PAYLOAD_TOO_LARGE)' },
+      },
+    },
+  };
   return paths;
 }
 

@@ -5,6 +5,7 @@
  * Wire names never change: messages already stored under a name must still be consumed.
  * Payload types use only core and port types, so the bus layer imports no service.
  */
+import type { CrmContactChange } from '../connectors/crm/port.ts';
 import type { MappedContact } from '../connectors/warehouse/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
 import { PRIORITIES, type Priority } from '../core/priority.ts';
@@ -27,6 +28,8 @@ export const TOPICS = {
   suppressed: 'contact.suppressed',
   /** One human click on a tracked link, tagged for journeys. */
   linkClicked: 'link.clicked',
+  /** One contact change reported by the CRM (webhook or change feed); message id = source:eventId. */
+  contactChanged: 'contact.changed',
 } as const;
 
 /** All blast-road topics start with this, so status views can pick them out of the bus depth. */
@@ -102,6 +105,7 @@ export interface TopicPayloads {
   'reaction.received': ReactionBatch;
   'contact.suppressed': SuppressedPayload;
   'link.clicked': LinkClickedPayload;
+  'contact.changed': CrmContactChange;
 }
 export type TopicName = keyof TopicPayloads;
 export type TopicPayload<T extends TopicName> = TopicPayloads[T];
@@ -115,6 +119,7 @@ export const TOPIC_NAMES: readonly TopicName[] = [
   TOPICS.reactions,
   TOPICS.suppressed,
   TOPICS.linkClicked,
+  TOPICS.contactChanged,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */

@@ -1,23 +1,48 @@
 /**
- * The CRM the stages use: the demo CRM when the demo workspace is on (its demo_crm_* tables are
- * created here, not by a migration), otherwise none. Only with a CRM does a suppression
- * propagate to one.
+ * The CRM the stages use: HubSpot when configured (its requests paced by a token bucket in the
+ * store, shared by every process), the demo CRM when the demo workspace is on (its demo_crm_*
+ * tables are created here, not by a migration), otherwise none. Only with a CRM does a
+ * suppression propagate to one. Also what turns verified CRM webhook changes into bus messages.
  */
+import type { Bus } from '../bus/port.ts';
+import { publishTo, TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Config } from '../config.ts';
 import { createCrmBatcher } from '../connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema } from '../connectors/crm/demo/adapter.ts';
+import { createHubspotCrm } from '../connectors/crm/hubspot/adapter.ts';
 import { createNoCrm } from '../connectors/crm/none/adapter.ts';
-import type { Crm } from '../connectors/crm/port.ts';
+import type { Crm, CrmContactChange } from '../connectors/crm/port.ts';
+import { budgetBucket, createSharedRateLimiter } from '../connectors/crm/shared-rate-limit.ts';
 import { createCrmSuppressionSink } from '../compliance/sinks.ts';
 import type { SuppressionSink } from '../compliance/sink-port.ts';
+import type { CrmUsage } from '../observability/crm-metrics.ts';
 import type { Db } from '../store/port.ts';
 
+/** HubSpot's burst window. */
+const HUBSPOT_WINDOW_MS = 10_000;
+
 export async function createConfiguredCrm(
-  demo: Config['demo'],
+  config: Config['crm'],
   deps: { db: Db; clock: Clock },
-): Promise<{ crm: Crm; sinks: SuppressionSink[] }> {
-  if (!demo.enabled) return { crm: createNoCrm(), sinks: [] };
+): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage }> {
+  if (config.kind === 'none') return { crm: createNoCrm(), sinks: [] };
+  if (config.kind === 'hubspot') {
+    const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
+    const limiter = createSharedRateLimiter(deps, budgetBucket('hubspot', requestsPer10s, HUBSPOT_WINDOW_MS));
+    const hubspot = createHubspotCrm(
+      { ...deps, limiter },
+      {
+        token,
+        baseUrl,
+        properties,
+        ...(subscriptionId === undefined ? {} : { subscriptionId }),
+        rateLimit: { requests: requestsPer10s, perMs: HUBSPOT_WINDOW_MS },
+      },
+    );
+    const crm = createCrmBatcher(hubspot, { clock: deps.clock });
+    return { crm, sinks: [createCrmSuppressionSink(crm)], usage: () => ({ crm: 'hubspot', ...hubspot.usage() }) };
+  }
   await ensureDemoCrmSchema(deps.db);
   // local tables: a batch size and rate a real vendor would not allow
   const crm = createCrmBatcher(
@@ -25,4 +50,16 @@ export async function createConfiguredCrm(
     { clock: deps.clock },
   );
   return { crm, sinks: [createCrmSuppressionSink(crm)] };
+}
+
+/** Publishes CRM changes on contact.changed; the message id `source:eventId` makes a redelivery a duplicate. */
+export function createContactChangePublisher(
+  bus: Pick<Bus, 'publish'>,
+): (changes: CrmContactChange[]) => Promise<{ accepted: number; duplicates: number }> {
+  return async (changes) => {
+    const byId = new Map(changes.map((c) => [`${c.source}:${c.eventId}`, c]));
+    const messages = [...byId].map(([id, payload]) => ({ id, key: payload.crmId, payload }));
+    const { published, duplicates } = await publishTo(bus, TOPICS.contactChanged, messages);
+    return { accepted: published, duplicates: duplicates + (changes.length - byId.size) };
+  };
 }

@@ -14,6 +14,7 @@ export function webhookSecrets(webhooks: WebhooksConfig): WebhookSecrets {
   if (webhooks.mailgun) secrets.mailgun = { ...webhooks.mailgun };
   if (webhooks.stripe) secrets.stripe = { ...webhooks.stripe };
   if (webhooks.postmark) secrets.postmark = { ...webhooks.postmark };
+  if (webhooks.hubspot) secrets.hubspot = { ...webhooks.hubspot };
   if (webhooks.ses) {
     const { topicArns, certFile } = webhooks.ses;
     secrets.ses = {

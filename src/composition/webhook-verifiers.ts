@@ -4,6 +4,8 @@
  * exactly the same code.
  */
 import type { KeyObject } from 'node:crypto';
+import { normalize as normalizeHubspot } from '../connectors/crm/hubspot/normalize.ts';
+import { verify as verifyHubspot } from '../connectors/crm/hubspot/verify.ts';
 import { normalize as normalizeStripe } from '../connectors/billing/stripe/normalize.ts';
 import { verify as verifyStripe } from '../connectors/billing/stripe/verify.ts';
 import { normalize as normalizeMailgun } from '../connectors/esp/mailgun/normalize.ts';
@@ -113,6 +115,12 @@ export function createWebhookVerifiers(config: WebhookSecrets): WebhookVerifiers
         return config.stripe ? verifyStripe(req, config.stripe, now) : notConfigured('stripe');
       },
       normalize: normalizeStripe,
+    },
+    hubspot: {
+      async verify(req, now) {
+        return config.hubspot ? verifyHubspot(req, config.hubspot, now) : notConfigured('hubspot');
+      },
+      normalize: normalizeHubspot,
     },
   };
 }

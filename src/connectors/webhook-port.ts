@@ -6,11 +6,15 @@
  */
 import type { EngagementEvent } from '../core/events.ts';
 import type { BillingEvent } from './billing/port.ts';
+import type { CrmChangeBatch } from './crm/port.ts';
 
 /** A webhook request as received: the raw body bytes and the headers (any case). */
 export interface WebhookInput {
   body: Buffer | string;
   headers: Record<string, string | string[] | undefined>;
+  /** The request line, for vendors that sign it (HubSpot v3): method and the full URL the vendor called. */
+  method?: string;
+  url?: string;
 }
 
 export type VerifyFailureCode = 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_PAYLOAD_INVALID' | 'WEBHOOK_STALE';
@@ -44,6 +48,8 @@ export interface NormalizeResult {
 }
 
 export interface WebhookSecrets {
+  /** HubSpot app client secret (signature v3); tolerance default 300 s as HubSpot documents. */
+  hubspot?: { clientSecret: string; toleranceSeconds?: number };
   sendgrid?: {
     /** Signed Event Webhook verification key: PEM, or base64 DER as SendGrid's UI shows it. */
     publicKey: string;
@@ -79,6 +85,7 @@ export interface WebhookVerifiers {
   ses: WebhookVerifier<NormalizeResult>;
   postmark: WebhookVerifier<NormalizeResult>;
   stripe: WebhookVerifier<BillingEvent>;
+  hubspot: WebhookVerifier<CrmChangeBatch>;
 }
 
 export const ESP_WEBHOOK_VENDORS = ['sendgrid', 'mailgun', 'ses', 'postmark'] as const;

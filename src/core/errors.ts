@@ -44,6 +44,7 @@ export const ERROR_CODES = {
     'A CSV audience path is not a regular file inside the configured SWITCHYARD_CSV_DIRS (checked after symlinks)',
   AUDIENCE_SQL_INVALID: 'An audience query is not exactly one plain SELECT (or calls a refused function)',
   CRM_UNAVAILABLE: 'The CRM could not be reached or failed temporarily; retryable',
+  CRM_AUTH_FAILED: 'The CRM refused our credentials (expired, revoked or missing token, or a missing scope)',
   TRACKING_SIGNATURE_INVALID: 'A tracking or unsubscribe link signature did not verify',
   TRACKING_PREVIEW_TOKEN: 'A tracking or unsubscribe link came from a preview; previews never track or unsubscribe',
   TRACKING_PAYLOAD_TOO_LARGE: 'A request body to a tracking or unsubscribe URL exceeded its size limit',

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { WebhookSecrets, WebhookVerifiers } from '../../connectors/webhook-port.ts';
 
-const PROVIDERS = ['sendgrid', 'mailgun', 'ses', 'postmark', 'stripe'] as const;
+const PROVIDERS = ['sendgrid', 'mailgun', 'ses', 'postmark', 'stripe', 'hubspot'] as const;
 type Provider = (typeof PROVIDERS)[number];
 
 interface VerifyOptions {
@@ -20,6 +20,8 @@ interface VerifyOptions {
   certFile?: string;
   topicArn: string[];
   now?: string;
+  method: string;
+  url?: string;
 }
 
 function parseHeaders(lines: string[]): Record<string, string> | string {
@@ -41,6 +43,10 @@ function secretsFor(provider: Provider, o: VerifyOptions, body: Buffer): Webhook
     }
     case 'mailgun':
       return o.secret ? { mailgun: { signingKey: o.secret } } : 'mailgun needs --secret (the webhook signing key)';
+    case 'hubspot':
+      if (!o.secret) return 'hubspot needs --secret (the app client secret)';
+      if (!o.url) return 'hubspot needs --url (the full URL HubSpot called: v3 signs it)';
+      return { hubspot: { clientSecret: o.secret } };
     case 'stripe':
       return o.secret ? { stripe: { signingSecret: o.secret } } : 'stripe needs --secret (the whsec_… signing secret)';
     case 'postmark': {
@@ -81,7 +87,10 @@ export function registerWebhookCommands(
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .option('--secret <secret>', 'mailgun signing key, stripe whsec_… secret, or postmark user:password')
+    .option(
+      '--secret <secret>',
+      'mailgun signing key, stripe whsec_… secret, hubspot app client secret, or postmark user:password',
+    )
     .option('--public-key <key>', 'sendgrid verification key: a PEM/base64 file or the base64 key itself')
     .option('--cert-file <pem>', 'ses: the trusted SNS signing certificate (PEM); nothing is fetched')
     .option(
@@ -91,6 +100,8 @@ export function registerWebhookCommands(
       [] as string[],
     )
     .option('--now <iso>', 'verify as if at this time (ISO 8601)')
+    .option('--method <method>', 'hubspot: the request method', 'POST')
+    .option('--url <url>', 'hubspot: the full URL HubSpot called (scheme, host, path, query)')
     .action(async (o: VerifyOptions) => {
       const usage = (msg: string): void => {
         process.stderr.write(`${msg}\n`);
@@ -109,7 +120,10 @@ export function registerWebhookCommands(
       const secrets = secretsFor(provider, o, body);
       if (typeof secrets === 'string') return usage(secrets);
 
-      const result = await (await createWebhookVerifiers(secrets))[provider].verify({ body, headers }, now);
+      const result = await (await createWebhookVerifiers(secrets))[provider].verify(
+        { body, headers, method: o.method.toUpperCase(), ...(o.url === undefined ? {} : { url: o.url }) },
+        now,
+      );
       if (result.ok) {
         process.stdout.write(
           result.subscribeUrl ? `valid (SubscriptionConfirmation: confirm by GET ${result.subscribeUrl})\n` : 'valid\n',

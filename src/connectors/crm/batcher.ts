@@ -48,11 +48,13 @@ export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
     },
     async updateEngagement(updates) {
       const parts = await inChunks(updates, (chunk) => crm.updateEngagement(chunk));
-      return { updated: parts.reduce((n, p) => n + p.updated, 0) };
+      const failed = parts.flatMap((p) => p.failed ?? []);
+      return { updated: parts.reduce((n, p) => n + p.updated, 0), ...(failed.length > 0 ? { failed } : {}) };
     },
     async setOptOut(items) {
       const parts = await inChunks(items, (chunk) => crm.setOptOut(chunk));
-      return { confirmed: parts.flatMap((p) => p.confirmed) };
+      const failed = parts.flatMap((p) => p.failed ?? []);
+      return { confirmed: parts.flatMap((p) => p.confirmed), ...(failed.length > 0 ? { failed } : {}) };
     },
     async createTask(task) {
       await acquire();

@@ -17,8 +17,12 @@
  *   allocation (e.g. { requests: 25, perMs: 1_000 }) and `Sforce-Limit-Info` is watched.
  *
  * Errors (SwitchyardError): CRM_UNAVAILABLE (retryable, with retryAfterMs when the vendor sent
- * Retry-After) for network failures, 429 and 5xx; VALIDATION_FAILED (permanent) for input the
- * adapter refuses, such as more than `maxBatchSize` items. A failed call may have been partly
+ * Retry-After) for network failures, 429 and 5xx; CRM_AUTH_FAILED (permanent) when the vendor
+ * refuses the credentials; VALIDATION_FAILED (permanent) for input the adapter refuses, such as
+ * more than `maxBatchSize` items. A vendor error about one record of a batch is not thrown: that
+ * record is listed in `failed` with the vendor's message and the rest of the batch stands. An
+ * adapter whose vendor budget is shared by several processes may hold a request back on a
+ * limiter kept in the store (shared-rate-limit.ts) on top of the batcher's pacing. A failed call may have been partly
  * applied by the vendor; every write here is idempotent, so the caller simply retries it.
  */
 
@@ -60,6 +64,13 @@ export interface OptOutItem {
   reason: string;
 }
 
+/** One record of a batch the vendor refused, with the vendor's own message. */
+export interface CrmRecordFailure {
+  /** The contact id (engagement) or the email (opt-outs) as given. */
+  key: string;
+  message: string;
+}
+
 export interface CrmTask {
   contactId: string;
   /** Task category, e.g. 'reply-follow-up', 'churn-risk'. */
@@ -71,6 +82,32 @@ export interface CrmTask {
    * creates nothing (the bus may redeliver the message that asked for the task).
    */
   dedupeKey?: string;
+}
+
+/**
+ * One change to a contact reported by the CRM (a webhook or a change feed): what the profile
+ * cache and list triggers consume. `eventId` is the vendor's, unique per source, so a redelivery
+ * is recognised; `properties` holds the CRM property names and their new values (null = cleared).
+ */
+export interface CrmContactChange {
+  source: 'hubspot' | 'salesforce';
+  eventId: string;
+  kind: 'created' | 'updated' | 'deleted' | 'merged';
+  /** The CRM's record id (after a merge: the surviving record). */
+  crmId: string;
+  /** Switchyard's contact id when the CRM event carries it (else resolve it from crmId). */
+  contactId?: string;
+  properties: Record<string, string | null>;
+  /** Records merged into crmId (kind 'merged'). */
+  mergedCrmIds?: string[];
+  occurredAt: string;
+}
+
+/** What one CRM webhook body became: changes, and events refused or ignored with the reason. */
+export interface CrmChangeBatch {
+  changes: CrmContactChange[];
+  rejected: { index: number; reason: string }[];
+  ignored: { index: number; reason: string }[];
 }
 
 export interface Crm {
@@ -87,15 +124,17 @@ export interface Crm {
   /**
    * Writes engagement scores (up to maxBatchSize). Idempotent: the same update twice leaves the
    * same state; an update whose lastEngagedAt is older than the stored one does not regress it.
-   * `updated` counts contacts the CRM knows (unknown ids are skipped, not errors).
+   * `updated` counts contacts the CRM knows (unknown ids are skipped, not errors); `failed` lists
+   * contacts the vendor refused one by one (absent or empty when none was).
    */
-  updateEngagement(updates: readonly EngagementUpdate[]): Promise<{ updated: number }>;
+  updateEngagement(updates: readonly EngagementUpdate[]): Promise<{ updated: number; failed?: CrmRecordFailure[] }>;
   /**
    * Records opt-outs (and opt-ins) by email, up to maxBatchSize. Idempotent. `confirmed` lists
    * the emails, as given, that the CRM has durably recorded — the compliance road marks a system
-   * done only for confirmed emails and retries the rest.
+   * done only for confirmed emails and retries the rest; `failed` says why for those the vendor
+   * refused one by one.
    */
-  setOptOut(items: readonly OptOutItem[]): Promise<{ confirmed: string[] }>;
+  setOptOut(items: readonly OptOutItem[]): Promise<{ confirmed: string[]; failed?: CrmRecordFailure[] }>;
   /** Creates one follow-up task for the contact's owner (one request). Idempotent by dedupeKey. */
   createTask(task: CrmTask): Promise<{ id: string }>;
 }

@@ -15,6 +15,12 @@ export interface CrmHarness {
   unknownId: string;
   /** Moves the clock when the adapter simulates latency (no-op otherwise). */
   run<T>(p: Promise<T>): Promise<T>;
+  /**
+   * Makes the far side refuse engagement writes for this known id with this message, as a vendor
+   * batch refuses one record (HubSpot 207, Salesforce per-record errors). Absent where the CRM
+   * cannot refuse a single record (demo): that contract test is then skipped.
+   */
+  refuseEngagement?(contactId: string, message: string): void;
 }
 
 export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
@@ -94,6 +100,26 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     assert.ok(first.id.length > 0);
     assert.equal(again.id, first.id);
     assert.notEqual(other.id, first.id);
+  });
+
+  test(`${label}: a record the vendor refuses in a batch fails alone, with the vendor's message`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    if (h.refuseEngagement === undefined) return t.skip('this CRM never refuses a single record');
+    const [good, bad] = h.knownIds(2) as [string, string];
+    h.refuseEngagement(bad, 'value out of range for this field');
+    const at = new Date('2026-03-03T10:00:00Z');
+    const res = await h.run(
+      h.crm.updateEngagement([
+        { contactId: good, score: 50, lastEngagedAt: at },
+        { contactId: bad, score: 51, lastEngagedAt: at },
+      ]),
+    );
+    assert.equal(res.updated, 1);
+    assert.deepEqual(res.failed, [{ key: bad, message: 'value out of range for this field' }]);
+    const found = await h.run(h.crm.lookup([good, bad]));
+    assert.equal(found.get(good)?.engagementScore, 50);
+    assert.equal(found.get(bad)?.engagementScore, undefined);
   });
 
   test(`${label}: more than maxBatchSize items in one call is VALIDATION_FAILED`, async (t) => {

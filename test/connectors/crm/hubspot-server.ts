@@ -1,0 +1,339 @@
+/**
+ * A local HubSpot for tests (node:http), speaking the wire format the adapter meets in production:
+ * Bearer private-app tokens (401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION bodies), CRM v3
+ * contacts batch read/update (100 inputs, `idProperty`, 207 MULTI_STATUS with `errors[]` naming
+ * ids in `context.ids`), merged contacts (hs_merged_object_ids), tasks, the v4
+ * communication-preferences batch endpoints, X-HubSpot-RateLimit-* headers on every answer, and
+ * 429 with Retry-After when told to throttle. Request arrival times come from the injected `now`
+ * (the test's manual clock), so rates can be checked without waiting.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HubspotRequest {
+  method: string;
+  path: string;
+  at: number;
+  body: unknown;
+  status: number;
+}
+
+interface Contact {
+  id: string;
+  properties: Record<string, string | null>;
+  archived: boolean;
+}
+
+export interface HubspotServer {
+  baseUrl: string;
+  token: string;
+  requests: HubspotRequest[];
+  /** Creates a contact; returns its HubSpot id. */
+  addContact(properties: Record<string, string>): string;
+  contact(id: string): Contact | undefined;
+  /** Merges `from` into `into` the way HubSpot does: `from` disappears and `into` lists it. */
+  merge(from: string, into: string): void;
+  /** The next `n` requests are answered 429 with this Retry-After (seconds). */
+  throttle(n: number, retryAfterSeconds: number | null, policyName?: string): void;
+  /** Batch updates of this contact fail with a per-record VALIDATION_ERROR. */
+  refuseUpdates(id: string, message: string): void;
+  expireToken(): void;
+  tasks: Map<string, Record<string, unknown>>;
+  optedOut: Set<string>;
+  close(): Promise<void>;
+}
+
+const DAILY_LIMIT = 250_000;
+
+export async function startHubspotServer(now: () => number, token = 'pat-na1-test-token'): Promise<HubspotServer> {
+  const contacts = new Map<string, Contact>();
+  const mergedInto = new Map<string, string>();
+  const refused = new Map<string, string>();
+  const tasks = new Map<string, Record<string, unknown>>();
+  const optedOut = new Set<string>();
+  const requests: HubspotRequest[] = [];
+  let nextId = 51;
+  let throttleLeft = 0;
+  let throttleRetryAfter: number | null = 1;
+  let throttlePolicy = 'TEN_SECONDLY_ROLLING';
+  let expired = false;
+  let dailyUsed = 0;
+
+  const newId = (): string => {
+    nextId += 1;
+    return String(nextId);
+  };
+
+  function resolve(id: string): Contact | undefined {
+    let c = contacts.get(id);
+    for (let hops = 0; c === undefined && mergedInto.has(id) && hops < 10; hops += 1) {
+      id = mergedInto.get(id) as string;
+      c = contacts.get(id);
+    }
+    return c?.archived ? undefined : c;
+  }
+
+  function findBy(property: string | undefined, value: string): Contact | undefined {
+    if (property === undefined || property === 'hs_object_id') return resolve(value);
+    for (const c of contacts.values()) {
+      const v = c.properties[property];
+      if (c.archived || v == null) continue;
+      if (property === 'email' ? v.toLowerCase() === value.toLowerCase() : v === value) return c;
+    }
+    return undefined;
+  }
+
+  function view(c: Contact, props: string[]): Record<string, unknown> {
+    const properties: Record<string, string | null> = { hs_object_id: c.id };
+    for (const p of props) properties[p] = c.properties[p] ?? null;
+    return {
+      id: c.id,
+      properties,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      archived: false,
+    };
+  }
+
+  function batch(results: unknown[], errors: unknown[]): [number, unknown] {
+    const base = {
+      status: 'COMPLETE',
+      results,
+      startedAt: new Date(now()).toISOString(),
+      completedAt: new Date(now()).toISOString(),
+    };
+    return errors.length > 0 ? [207, { ...base, numErrors: errors.length, errors }] : [200, base];
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: request bodies are read field by field, as HubSpot does
+  function route(method: string, path: string, query: URLSearchParams, body: any): [number, unknown] {
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/read') {
+      const inputs: { id: string }[] = body?.inputs ?? [];
+      if (inputs.length > 100) return [400, validation('inputs may hold at most 100 items')];
+      const props: string[] = body?.properties ?? [];
+      const results: unknown[] = [];
+      const missing: string[] = [];
+      for (const { id } of inputs) {
+        const c = findBy(body?.idProperty, String(id));
+        if (c === undefined) missing.push(String(id));
+        else if (!results.some((r) => (r as { id: string }).id === c.id)) results.push(view(c, props));
+      }
+      const errors =
+        missing.length === 0
+          ? []
+          : [
+              {
+                status: 'error',
+                category: 'OBJECT_NOT_FOUND',
+                message:
+                  'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+                context: { ids: missing },
+              },
+            ];
+      return batch(results, errors);
+    }
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/update') {
+      const inputs: { id: string; properties: Record<string, string> }[] = body?.inputs ?? [];
+      if (inputs.length > 100) return [400, validation('inputs may hold at most 100 items')];
+      const results: unknown[] = [];
+      const errors: unknown[] = [];
+      for (const input of inputs) {
+        const c = resolve(String(input.id));
+        const why = refused.get(String(input.id));
+        if (c === undefined) {
+          errors.push({
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Object not found',
+            context: { ids: [input.id] },
+          });
+        } else if (why !== undefined) {
+          errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: why, context: { ids: [input.id] } });
+        } else {
+          Object.assign(c.properties, input.properties);
+          results.push(view(c, Object.keys(input.properties)));
+        }
+      }
+      return batch(results, errors);
+    }
+    if (method === 'POST' && path === '/communication-preferences/v4/statuses/batch/unsubscribe-all') {
+      if (query.get('channel') !== 'EMAIL') return [400, validation('channel is required')];
+      return subscription<unknown>(body?.inputs ?? [], (email) => String(email), true);
+    }
+    if (method === 'POST' && path === '/communication-preferences/v4/statuses/batch/write') {
+      const inputs: { subscriberIdString: string; statusState: string; subscriptionId?: number }[] = body?.inputs ?? [];
+      if (inputs.some((i) => typeof i.subscriptionId !== 'number'))
+        return [400, validation('subscriptionId is required')];
+      return subscription(
+        inputs.filter((i) => i.statusState === 'SUBSCRIBED'),
+        (i) => i.subscriberIdString,
+        false,
+      );
+    }
+    if (method === 'POST' && path === '/crm/v3/objects/tasks') {
+      const id = newId();
+      tasks.set(id, body ?? {});
+      return [
+        201,
+        { id, properties: body?.properties ?? {}, createdAt: new Date(now()).toISOString(), archived: false },
+      ];
+    }
+    const task = /^\/crm\/v3\/objects\/tasks\/([^/]+)$/.exec(path);
+    if (method === 'DELETE' && task) {
+      tasks.delete(decodeURIComponent(task[1] as string));
+      return [204, undefined];
+    }
+    return [
+      404,
+      { status: 'error', message: `Unable to infer object type from: ${path}`, category: 'OBJECT_NOT_FOUND' },
+    ];
+  }
+
+  function subscription<T>(inputs: T[], emailOf: (i: T) => string, out: boolean): [number, unknown] {
+    if (inputs.length > 100) return [400, validation('inputs may hold at most 100 items')];
+    const results: unknown[] = [];
+    const errors: unknown[] = [];
+    for (const input of inputs) {
+      const email = String(emailOf(input)).toLowerCase();
+      if (!email.includes('@')) {
+        errors.push({
+          status: 'error',
+          category: 'VALIDATION_ERROR',
+          message: `Invalid email address: ${email}`,
+          context: { subscriberIdString: [email] },
+        });
+        continue;
+      }
+      if (out) optedOut.add(email);
+      else optedOut.delete(email);
+      for (const c of contacts.values())
+        if (c.properties.email?.toLowerCase() === email) c.properties.hs_email_optout = out ? 'true' : 'false';
+      results.push({
+        subscriberIdString: email,
+        statuses: [
+          { channel: 'EMAIL', status: out ? 'NOT_SUBSCRIBED' : 'SUBSCRIBED', subscriberIdString: email, source: 'API' },
+        ],
+      });
+    }
+    return batch(results, errors);
+  }
+
+  function limitHeaders(res: ServerResponse): void {
+    res.setHeader('X-HubSpot-RateLimit-Daily', String(DAILY_LIMIT));
+    res.setHeader('X-HubSpot-RateLimit-Daily-Remaining', String(DAILY_LIMIT - dailyUsed));
+    res.setHeader('X-HubSpot-RateLimit-Max', '100');
+    res.setHeader('X-HubSpot-RateLimit-Interval-Milliseconds', '10000');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const record: HubspotRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      at: now(),
+      body: text === '' ? undefined : JSON.parse(text),
+      status: 0,
+    };
+    requests.push(record);
+    const send = (status: number, body: unknown): void => {
+      record.status = status;
+      limitHeaders(res);
+      res.statusCode = status;
+      if (body === undefined) return void res.end();
+      res.setHeader('content-type', 'application/json;charset=utf-8');
+      res.end(JSON.stringify(body));
+    };
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${token}` || expired) {
+      const category = expired && auth === `Bearer ${token}` ? 'EXPIRED_AUTHENTICATION' : 'INVALID_AUTHENTICATION';
+      return send(401, {
+        status: 'error',
+        message:
+          category === 'EXPIRED_AUTHENTICATION'
+            ? 'The OAuth token used to make this call expired 2 hour(s) ago.'
+            : 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find '
+              + 'more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+        correlationId: 'a1b2c3d4-0000-4000-8000-000000000001',
+        category,
+      });
+    }
+    if (throttleLeft > 0) {
+      throttleLeft -= 1;
+      if (throttleRetryAfter !== null) res.setHeader('Retry-After', String(throttleRetryAfter));
+      return send(429, {
+        status: 'error',
+        message:
+          throttlePolicy === 'DAILY'
+            ? 'You have reached your daily limit.'
+            : 'You have reached your ten_secondly_rolling limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: 'a1b2c3d4-0000-4000-8000-000000000002',
+        policyName: throttlePolicy,
+        groupName: 'private-app',
+      });
+    }
+    dailyUsed += 1;
+    const [status, body] = route(record.method, url.pathname, url.searchParams, record.body);
+    send(status, body);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      res.statusCode = 500;
+      res.end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    token,
+    requests,
+    tasks,
+    optedOut,
+    addContact(properties) {
+      const id = newId();
+      contacts.set(id, { id, properties: { ...properties }, archived: false });
+      return id;
+    },
+    contact: (id) => contacts.get(id),
+    merge(from, into) {
+      const a = contacts.get(from);
+      const b = contacts.get(into);
+      if (!a || !b) throw new Error('merge: unknown contact');
+      contacts.delete(from);
+      mergedInto.set(from, into);
+      const before = b.properties.hs_merged_object_ids;
+      b.properties.hs_merged_object_ids = before ? `${before};${from}` : from;
+    },
+    throttle(n, retryAfterSeconds, policyName = 'TEN_SECONDLY_ROLLING') {
+      throttleLeft = n;
+      throttleRetryAfter = retryAfterSeconds;
+      throttlePolicy = policyName;
+    },
+    refuseUpdates(id, message) {
+      refused.set(id, message);
+    },
+    expireToken() {
+      expired = true;
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+function validation(message: string): unknown {
+  return {
+    status: 'error',
+    message,
+    correlationId: 'a1b2c3d4-0000-4000-8000-000000000003',
+    category: 'VALIDATION_ERROR',
+  };
+}
