@@ -38,6 +38,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   WAREHOUSE_UNREACHABLE: 503,
   CRM_UNAVAILABLE: 503,
   ESP_UNAVAILABLE: 503,
+  // the vendor refused our credentials: a gateway problem the operator fixes, not the caller's input
+  CRM_AUTH_FAILED: 502,
+  ESP_AUTH_FAILED: 502,
 };
 
 export function httpStatusFor(code: string): number {
