@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { createManualClock } from '../../../src/clock/manual.ts';
+import { espSuppressionSinks } from '../../../src/composition/esp.ts';
+import type { EspConfig } from '../../../src/config.ts';
 import { enqueuePropagations, propagateDue } from '../../../src/compliance/propagation.ts';
 import type { SuppressionSink } from '../../../src/compliance/sink-port.ts';
 import { createMailgunSuppressionSink } from '../../../src/connectors/esp/mailgun/suppression-sink.ts';
@@ -250,4 +252,67 @@ describe('propagation through the HTTP ESP sinks', () => {
       assert.ok((failed?.last_error ?? '').length > 0);
     });
   }
+});
+
+describe('wiring: the configured ESP gets its own suppression sink', () => {
+  it('each HTTP ESP config yields a sink that calls that vendor; a secondary gets esp-secondary', async (t) => {
+    const sendgrid = await startFakeSendGridSuppressions('SG.w');
+    const mailgun = await startFakeMailgunSuppressions('mg.example.com', 'key-w');
+    const postmark = await startFakePostmarkSuppressions('outbound', 'pm-w');
+    t.after(() => Promise.all([sendgrid, mailgun, postmark].map((a) => a.close())));
+    const seen: string[] = [];
+    // the vendors' real hosts, answered by the local servers (SES is answered here: its signature
+    // covers the real host, which a redirected request cannot carry)
+    const routed: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      seen.push(`${init?.method} ${url.host}${url.pathname}`);
+      if (url.host === 'email.eu-west-1.amazonaws.com') return new Response(null, { status: 200 });
+      const base = { 'api.sendgrid.com': sendgrid, 'api.eu.mailgun.net': mailgun, 'api.postmarkapp.com': postmark }[
+        url.host
+      ];
+      if (base === undefined) throw new Error(`unexpected host ${url.host}`);
+      return fetch(`${base.baseUrl}${url.pathname}`, init);
+    };
+    const configs: EspConfig[] = [
+      { kind: 'sendgrid', apiKey: 'SG.w' },
+      { kind: 'mailgun', apiKey: 'key-w', domain: 'mg.example.com', region: 'eu' },
+      { kind: 'postmark', serverToken: 'pm-w', messageStream: 'outbound' },
+      {
+        kind: 'ses',
+        region: 'eu-west-1',
+        accessKeyId: 'AKIDWIRING0000001',
+        secretAccessKey: 'secret',
+        configurationSet: undefined,
+      },
+    ];
+    for (const primary of configs) {
+      const [sink] = espSuppressionSinks(
+        { primary, secondary: undefined, failover: { threshold: 5, coolDownMs: 60_000 } },
+        { clock, fetch: routed },
+      );
+      assert.equal(sink?.name, 'esp');
+      assert.deepEqual(
+        (await sink!.suppress([{ email: `w.${primary.kind}@example.com`, reason: 'complained' }])).confirmed,
+        [`w.${primary.kind}@example.com`],
+      );
+    }
+    assert.deepEqual(seen, [
+      'POST api.sendgrid.com/v3/asm/suppressions/global',
+      'POST api.eu.mailgun.net/v3/mg.example.com/complaints',
+      'POST api.postmarkapp.com/message-streams/outbound/suppressions',
+      'PUT email.eu-west-1.amazonaws.com/v2/email/suppression/addresses',
+    ]);
+    assert.equal(sendgrid.holds('w.sendgrid@example.com'), true);
+    assert.equal(mailgun.holds('w.mailgun@example.com'), true);
+    assert.equal(postmark.holds('w.postmark@example.com'), true);
+
+    const both = espSuppressionSinks(
+      { primary: configs[0]!, secondary: configs[2]!, failover: { threshold: 5, coolDownMs: 60_000 } },
+      { clock, fetch: routed },
+    );
+    assert.deepEqual(
+      both.map((s) => s.name),
+      ['esp', 'esp-secondary'],
+    );
+  });
 });
