@@ -65,7 +65,7 @@ export function suppressionSinkContract(label: string, open: () => Promise<SinkH
     assert.equal((await setup()).sink.name, h.sink.name);
   });
 
-  it(`${label}: a rate limit confirms nothing it did not record, says when to retry, and the retry confirms`, async (t) => {
+  it(`${label}: a rate limit confirms nothing unrecorded, says when to retry, and the retry confirms`, async (t) => {
     const h = await setup();
     if (h.throttleNext === undefined) return t.skip('the far side never rate-limits');
     const email = address();

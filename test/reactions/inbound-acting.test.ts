@@ -72,7 +72,7 @@ async function reviewMatching(text: string) {
 }
 
 describe('mailto unsubscribe (List-Unsubscribe)', () => {
-  it("a request with a valid token suppresses the row's address like one-click, and propagation confirms it", async (t) => {
+  it("a valid token suppresses the row's address like one-click, and propagation confirms it", async (t) => {
     const send = await startInbound(t, rig());
     await sentMessage(db, 'cmp_mt', 'ct_mia', 'mia@example.org', clock.now());
     const token = unsubscribeToken('cmp_mt:ct_mia');
@@ -210,7 +210,7 @@ describe('a report that names its send but not its address', () => {
     assert.equal(await getSuppression(db, 'owner@example.org'), null);
   });
 
-  it('a suppressing event with a contact but no address (webhook, custom fields) takes the ledger address', async () => {
+  it('a suppressing event with a contact but no address (webhook fields) takes the ledger address', async () => {
     await sentMessage(db, 'cmp_k', 'ct_kim', 'kim@example.org', clock.now());
     await sentMessage(db, 'cmp_k', 'ct_lee', 'lee@example.org', clock.now());
     await ingest([

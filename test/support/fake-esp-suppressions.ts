@@ -159,10 +159,10 @@ export async function startFakeSesSuppressions(region = 'eu-west-1'): Promise<Fa
     body: { message },
   });
   const authorize = (req: FakeRequest): FakeReply | undefined => {
-    const m =
-      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
-        header(req, 'authorization') ?? '',
-      );
+    const m = new RegExp(
+      String.raw`^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/ses\/aws4_request`
+        + ', SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$',
+    ).exec(header(req, 'authorization') ?? '');
     if (m === null) return awsError(403, 'IncompleteSignature', 'Authorization header is incomplete.');
     if (m[1] !== credentials.accessKeyId || m[3] !== region)
       return awsError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
