@@ -97,7 +97,7 @@ export const DEFAULT_INTENT_RULES: readonly IntentRule[] = [
     'delete my email',
     'delete me from',
     'leave me alone',
-    /^\s*(please\s+)?(stop|unsubscribe|remove)\s*[.!]*\s*$/m,
+    /^\s*(please\s+)?(stop|unsubscribe|remove)\s*[.!]*\s*$/,
   ]),
   stopRule('unsubscribe.de', [
     'abmelden',
@@ -290,11 +290,35 @@ const NEGATED = new RegExp(
 );
 const CLAUSE_END = /[.!?;,\n]/g;
 
-function isNegated(lower: string, index: number): boolean {
-  const before = lower.slice(Math.max(0, index - 60), index);
-  let start = 0;
-  for (const m of before.matchAll(CLAUSE_END)) start = m.index + 1;
-  return NEGATED.test(before.slice(start));
+/** Instructions rather than a request: list-footer and help text an untrimmed quote may carry
+ *  ("if you no longer wish to receive these, unsubscribe here", "To unsubscribe, click …",
+ *  "click here to opt out", "Unsubscribe | Manage preferences"). A person's polite "if you could
+ *  remove me" is still a request. */
+const INSTRUCTION_BEFORE =
+  /(?<![\p{L}\p{N}])(?:if you(?! (?:could|would|can|please))|you can|you may|click|tap)(?![\p{L}\p{N}])/u;
+const INSTRUCTION_AFTER = /^[ \t]*(?:link|here|button|url|page|preferences|settings|\||·|•)/u;
+const SENTENCE_END = /[.!?\n]/g;
+/** "remove me", "unsubscribe us", "retirez-moi": a phrase about the writer is a request even in
+ *  a sentence that reads like instructions ("you can remove me from the list"). */
+const FIRST_PERSON = /(?<![\p{L}\p{N}])(?:me|my|us|our|mich|mir|moi|mij|mijn|mi)(?![\p{L}\p{N}])/u;
+
+/** Is this hit of a stop phrase not a request: negated, or part of instructions? */
+function isNotARequest(lower: string, index: number, length: number): boolean {
+  const before = lower.slice(Math.max(0, index - 120), index);
+  let clause = 0;
+  for (const m of before.matchAll(CLAUSE_END)) clause = m.index + 1;
+  let sentence = 0;
+  for (const m of before.matchAll(SENTENCE_END)) sentence = m.index + 1;
+  const clauseBefore = before.slice(clause);
+  if (NEGATED.test(clauseBefore)) return true;
+  const after = lower.slice(index + length, index + length + 20);
+  const aboutTheWriter = FIRST_PERSON.test(lower.slice(index, index + length)) || /^\s*(?:me|us)\b/.test(after);
+  return (
+    !aboutTheWriter
+    && (/^\s*to\s*$/.test(clauseBefore)
+      || INSTRUCTION_BEFORE.test(before.slice(sentence))
+      || INSTRUCTION_AFTER.test(after))
+  );
 }
 
 /** The first pattern of the rule that matches (skipping negated hits of a stop request), or undefined. */
@@ -304,7 +328,7 @@ function firstHit(r: IntentRule, lower: string): string | undefined {
     const re = regs[i]!;
     re.lastIndex = 0;
     for (const m of lower.matchAll(re)) {
-      if (!r.isStopRequest || !isNegated(lower, m.index)) return String(r.patterns[i]);
+      if (!r.isStopRequest || !isNotARequest(lower, m.index, m[0].length)) return String(r.patterns[i]);
     }
   }
   return undefined;

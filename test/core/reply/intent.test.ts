@@ -120,7 +120,9 @@ describe('a request to stop is honoured whatever else the reply says', () => {
     ["I'm out of the office. Also, unsubscribe me.", 'unsubscribe_request'],
     ['Not interested please unsubscribe', 'unsubscribe_request'],
     ['I have left the company, remove me from your list', 'unsubscribe_request'],
-    ['Hi,\nSTOP\nthanks', 'unsubscribe_request'],
+    ['STOP.', 'unsubscribe_request'],
+    ['Looks great, you can remove me from the list though', 'unsubscribe_request'],
+    ['If you could remove me from the list that would be great', 'unsubscribe_request'],
     ['Ich habe mich nie angemeldet. Bitte abmelden!', 'complaint'],
     ["Je n'ai jamais demandé ça, désinscrire s'il vous plaît", 'unsubscribe_request'],
     ['Nunca me suscribí. Quiero darme de baja.', 'complaint'],
@@ -135,6 +137,18 @@ describe('a request to stop is honoured whatever else the reply says', () => {
       assert.equal(r.confidence, 1);
     });
   }
+
+  it('list-footer instructions an untrimmed quote may carry are no stop request', () => {
+    for (const text of [
+      'Sounds great!\n\nIf you no longer wish to receive these emails, unsubscribe here.',
+      'Sounds great!\nTo unsubscribe, click the link below.',
+      'Thanks!\nUnsubscribe | Manage preferences',
+      'Interesting. Click here to opt out of future mailings.',
+      'You can unsubscribe at any time.',
+    ]) {
+      assert.equal(classifyReplyIntent(text).stopRequested, false, text);
+    }
+  });
 
   it('a negated stop ("I don\'t want to unsubscribe") is no stop request', () => {
     for (const text of [
