@@ -204,7 +204,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
   const suppressionSinks = [
-    ...espSuppressionSinks(config.esp.primary),
+    ...espSuppressionSinks(config.esp, { clock }),
     ...crmSinks,
     createWarehouseTableSink({ db, clock }),
     createComplianceLogSink({ db, clock }),

@@ -166,12 +166,17 @@ async function callSink(
     reason: r.reason,
     ...(r.contact_id === null ? {} : { contactId: r.contact_id }),
   });
-  const outcome = async (batch: Claimed[]): Promise<{ confirmed: Set<string>; error: unknown }> => {
+  const outcome = async (batch: Claimed[]): Promise<Outcome> => {
     try {
-      const { confirmed } = await sink.suppress(batch.map(item));
-      return { confirmed: new Set(confirmed.map(normalizeEmail)), error: undefined };
+      const r = await sink.suppress(batch.map(item));
+      return {
+        confirmed: new Set(r.confirmed.map(normalizeEmail)),
+        rejected: new Map((r.rejected ?? []).map((x) => [normalizeEmail(x.email), x.reason])),
+        retryAfterMs: r.retryAfterMs,
+        error: undefined,
+      };
     } catch (err) {
-      return { confirmed: new Set(), error: err };
+      return { confirmed: new Set(), rejected: new Map(), retryAfterMs: retryAfterOf(err), error: err };
     }
   };
   const first = await outcome(rows);
@@ -187,13 +192,27 @@ async function callSink(
   return results;
 }
 
-function toResults(
-  system: string,
-  rows: Claimed[],
-  out: { confirmed: Set<string>; error: unknown },
-  now: Date,
-  o: PropagationOptions,
-): Result[] {
+interface Outcome {
+  confirmed: Set<string>;
+  /** Refused for good by the system, with its reason. */
+  rejected: Map<string, string>;
+  /** The system asked for this pause before the next try (429 Retry-After). */
+  retryAfterMs: number | undefined;
+  error: unknown;
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  return isSwitchyardError(err) && err.retryable ? err.retryAfterMs : undefined;
+}
+
+/** A rate-limited row waits what the system asked (at least a second), else the backoff. */
+function retryDelay(attempts: number, out: Outcome, o: PropagationOptions): number {
+  return out.retryAfterMs === undefined
+    ? propagationBackoff(attempts, o)
+    : Math.min(o.backoffMaxMs, Math.max(1_000, out.retryAfterMs));
+}
+
+function toResults(system: string, rows: Claimed[], out: Outcome, now: Date, o: PropagationOptions): Result[] {
   return rows.map((r) => {
     const attempts = r.attempts + 1;
     if (out.confirmed.has(r.email)) {
@@ -207,8 +226,15 @@ function toResults(
         confirmed_at: now.toISOString(),
       };
     }
-    const message = out.error === undefined ? `${system} did not confirm the address` : describeError(out.error);
-    const giveUp = attempts >= o.maxAttempts || (out.error !== undefined && isPermanent(out.error));
+    const refusal = out.rejected.get(r.email);
+    const message =
+      refusal !== undefined
+        ? `${system} refused the address: ${refusal}`
+        : out.error === undefined
+          ? `${system} did not confirm the address${out.retryAfterMs === undefined ? '' : ' (rate limited)'}`
+          : describeError(out.error);
+    const giveUp =
+      refusal !== undefined || attempts >= o.maxAttempts || (out.error !== undefined && isPermanent(out.error));
     return {
       email: r.email,
       system,
@@ -216,7 +242,7 @@ function toResults(
       attempts,
       last_error: message,
       confirmed_at: null,
-      next_attempt_at: new Date(now.getTime() + (giveUp ? 0 : propagationBackoff(attempts, o))).toISOString(),
+      next_attempt_at: new Date(now.getTime() + (giveUp ? 0 : retryDelay(attempts, out, o))).toISOString(),
     };
   });
 }

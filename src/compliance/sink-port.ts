@@ -15,17 +15,29 @@ export interface SuppressionItem {
   contactId?: string;
 }
 
+/** What one suppress call achieved. */
+export interface SuppressResult {
+  /** Emails (as given) the system has durably recorded. */
+  confirmed: string[];
+  /** Emails the system refused for good (an address it calls invalid): marked failed, with the reason. */
+  rejected?: { email: string; reason: string }[];
+  /** The system asked us to slow down: retry the unconfirmed items no sooner than this. */
+  retryAfterMs?: number;
+}
+
 export interface SuppressionSink {
   /** Stable system name, used as `suppression_propagations.system` (e.g. 'esp', 'crm'). */
   readonly name: string;
   /**
    * Records the suppressions in the system. Must be idempotent: the loop retries an address until
    * it is confirmed, so the same item may arrive again after a crash or a lost answer.
-   * `confirmed` lists the emails (as given) the system has durably recorded; an address left out
-   * is retried later with backoff. Throw a SwitchyardError when the call failed: a retryable one
-   * (or any plain Error) is retried with backoff; a permanent one makes the loop try each item of
-   * the batch alone, and an item that fails permanently on its own is marked failed.
+   * `confirmed` lists the emails (as given) the system has durably recorded; `rejected` those it
+   * refused for good (marked failed at once, reason shown); an address in neither is retried later
+   * with backoff, or after `retryAfterMs` when the vendor rate-limited part of the batch. Throw a
+   * SwitchyardError when the call failed: a retryable one (or any plain Error) is retried with
+   * backoff (its retryAfterMs honoured); a permanent one makes the loop try each item of the
+   * batch alone, and an item that fails permanently on its own is marked failed.
    * Batches hold at most 100 items; an adapter whose vendor takes fewer splits them itself.
    */
-  suppress(items: readonly SuppressionItem[]): Promise<{ confirmed: string[] }>;
+  suppress(items: readonly SuppressionItem[]): Promise<SuppressResult>;
 }

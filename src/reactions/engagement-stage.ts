@@ -5,6 +5,8 @@
  * crm_engagement_outbox; the flusher sends every row due (≤ coalesceMs after a contact's first
  * pending change) in one crm.updateEngagement call per batchSize. No CRM call happens inside a
  * transaction; a row changed while its call was in flight stays for the next flush (revision).
+ * A reply counts only when it is not a request to stop or a complaint (its stored text is
+ * classified as the replies stage does): someone asking to be removed is not engaged.
  */
 import type { Logger } from 'pino';
 import type { StageDefinition } from '../bus/stage.ts';
@@ -18,8 +20,10 @@ import {
   type EngagementState,
 } from '../core/engagement-score.ts';
 import { toError } from '../core/errors.ts';
+import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import type { Db } from '../store/port.ts';
-import { consumerOf, TOPICS, type ReactionBatch } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
+import { replyText } from './replies-stage.ts';
 
 export interface EngagementStageDeps {
   db: Db;
@@ -27,6 +31,27 @@ export interface EngagementStageDeps {
   crm: Crm;
   log: Logger;
   options?: Partial<EngagementFlushOptions> & { score?: EngagementOptions };
+  /** Reply intent classifier, the same as the replies stage's (default classifyReplyIntent). */
+  classify?: (text: string) => IntentResult;
+}
+
+const REPLY_RAW = `select source_id, raw from engagement_events where source_id = any($1::text[])`;
+
+/** Is this reply a request to stop or a complaint (then it adds no engagement)? */
+export function isNegativeReply(result: Pick<IntentResult, 'intent' | 'stopRequested'>): boolean {
+  return result.stopRequested || result.intent === 'unsubscribe_request' || result.intent === 'complaint';
+}
+
+/** The source ids of the batch's attributed replies that ask to stop or complain. */
+async function negativeReplies(
+  db: Db,
+  events: readonly StoredEvent[],
+  classify: (text: string) => IntentResult,
+): Promise<Set<string>> {
+  const ids = events.filter((e) => e.type === 'replied' && e.contactId !== null).map((e) => e.sourceId);
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ source_id: string; raw: unknown }>(REPLY_RAW, [ids]);
+  return new Set(rows.filter((r) => isNegativeReply(classify(replyText(r.raw)))).map((r) => r.source_id));
 }
 
 export interface EngagementFlushOptions {
@@ -95,12 +120,13 @@ export async function applyEngagementBatch(
   batch: ReactionBatch,
   messageId: string,
   now: Date,
-  options: { coalesceMs: number; score?: EngagementOptions },
+  options: { coalesceMs: number; score?: EngagementOptions; classify?: (text: string) => IntentResult },
 ): Promise<StoredEngagement[]> {
   const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
+  const negative = await negativeReplies(db, batch.events, options.classify ?? ((t) => classifyReplyIntent(t)));
   const byContact = new Map<string, { type: string; occurredAt: Date; isMachine: boolean }[]>();
   for (const e of batch.events) {
-    if (e.contactId === null) continue;
+    if (e.contactId === null || negative.has(e.sourceId)) continue;
     const list = byContact.get(e.contactId) ?? [];
     list.push({ type: e.type, occurredAt: new Date(e.occurredAt), isMachine: e.isMachine });
     byContact.set(e.contactId, list);
@@ -203,6 +229,7 @@ export function engagementStage(deps: EngagementStageDeps): StageDefinition {
         await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), {
           coalesceMs,
           ...(score === undefined ? {} : { score }),
+          ...(deps.classify === undefined ? {} : { classify: deps.classify }),
         });
       }),
     ],

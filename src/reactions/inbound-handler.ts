@@ -3,7 +3,9 @@
  * (DSN, ARF, auto-reply, reply), turns it into engagement events, and acts only on the reports that
  * reference a message we sent to the address they name (inbound/vouch.ts): those are ingested, so
  * a hard bounce or complaint is suppressed before the SMTP transaction ends; the others go to the
- * review queue and suppress no one. Every string is made storable first (NUL, lone surrogates).
+ * review queue and suppress no one. A request sent to our List-Unsubscribe mailto (subject
+ * `unsubscribe-<token>`) is an unsubscribe, handled like the one-click link (unsubscribe.ts), never
+ * a reply; a forged token goes to review. Every string is made storable first (NUL, lone surrogates).
  * Failures: a message that cannot be parsed, or whose storing fails in a way that would repeat, is
  * kept as an `inbound` dead letter with its raw bytes and accepted, since the sender retrying would
  * not change the outcome. Only an outage (store or bus unreachable) is thrown, so the listener
@@ -27,6 +29,12 @@ import type { InboundEnvelope } from './inbound/smtp-listener.ts';
 import { referencesOf, vouchForEvents, type FindSentMessages } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
 import { addReviewItems } from './review-queue.ts';
+import {
+  createMailtoUnsubscriber,
+  createUnsubscriber,
+  mailtoUnsubscribeToken,
+  type Unsubscribe,
+} from './unsubscribe.ts';
 
 export const INBOUND_DEAD_LETTER_STAGE = 'inbound';
 
@@ -42,6 +50,10 @@ export interface InboundHandlerDeps {
   verpSecrets?: readonly string[];
   /** VERP prefix/domain, as used when sending. */
   parse?: ParseInboundOptions;
+  /** Tracking secrets that verify mailto unsubscribe tokens; default verpSecrets (the same secrets in app.ts). */
+  unsubscribeSecrets?: readonly string[];
+  /** Suppresses a ledger row's address (default: createUnsubscriber over db and ingest, as the one-click route). */
+  unsubscribe?: Unsubscribe;
 }
 
 /** The stable id of one raw message: every event of it derives its sourceId from this. */
@@ -53,6 +65,10 @@ export function createInboundHandler(
   deps: InboundHandlerDeps,
 ): (raw: Buffer, envelope: InboundEnvelope) => Promise<void> {
   const options = deps.parse ?? {};
+  const mailto = createMailtoUnsubscriber({
+    secrets: deps.unsubscribeSecrets ?? deps.verpSecrets ?? [],
+    unsubscribe: deps.unsubscribe ?? createUnsubscriber({ db: deps.db, ingest: deps.ingest }),
+  });
   const keep = async (
     raw: Buffer,
     envelope: InboundEnvelope,
@@ -81,6 +97,33 @@ export function createInboundHandler(
       return;
     }
     try {
+      const asked = parsed.kind === 'reply' || parsed.kind === 'auto_reply' ? parsed : undefined;
+      const token = mailtoUnsubscribeToken(asked?.subject);
+      if (token !== null) {
+        const outcome = await mailto(token, deps.clock.now());
+        if (outcome.kind === 'refused') {
+          const [campaignId, contactId] =
+            outcome.ledgerId === undefined ? [null, null] : splitLedgerId(outcome.ledgerId);
+          await addReviewItems(
+            deps.db,
+            [
+              {
+                sourceId: `${sourceId}:mailto`,
+                contactId,
+                campaignId,
+                intent: 'unverified_unsubscribe',
+                confidence: 0,
+                excerpt: toStorableText(
+                  `mailto unsubscribe request from ${asked?.from ?? 'an unnamed sender'}; not acted on: `
+                    + `${outcome.reason}.`,
+                ),
+              },
+            ],
+            deps.clock.now(),
+          );
+        }
+        return;
+      }
       const events = toEngagementEvents(parsed, { receivedAt: deps.clock.now(), sourceId });
       const vouched = await vouchForEvents(
         deps.findSentMessages,
@@ -109,4 +152,9 @@ export function createInboundHandler(
       );
     }
   };
+}
+
+function splitLedgerId(ledgerId: string): [string, string] {
+  const at = ledgerId.indexOf(':');
+  return [ledgerId.slice(0, at), ledgerId.slice(at + 1)];
 }

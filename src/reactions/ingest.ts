@@ -77,6 +77,47 @@ async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<str
   return byMsg;
 }
 
+const ADDRESS_OF_CONTACT = `
+  select distinct on (contact_id) contact_id, email from send_ledger
+  where contact_id = any($1::text[]) order by contact_id, updated_at desc`;
+
+/**
+ * A suppressing event that names its contact but no address (a complaint whose recipient the
+ * mailbox provider redacted, attributed by our return-path token or custom fields) takes the
+ * address of that send's ledger row, else of the contact's latest row: otherwise it would be
+ * recorded against the contact and suppress no one.
+ */
+async function fillMissingAddresses(db: Db, events: EngagementEvent[]): Promise<EngagementEvent[]> {
+  const missing = events.filter(
+    (e) => e.email === undefined && e.contactId !== undefined && SUPPRESSING[e.type] !== undefined,
+  );
+  if (missing.length === 0) return events;
+  const campaignOf = (e: EngagementEvent) =>
+    e.campaignId ?? (e.messageId === undefined ? undefined : ledgerOfMessageId(e.messageId)?.campaignId);
+  const keyed = missing.filter((e) => campaignOf(e) !== undefined);
+  const byKey = new Map<string, string>();
+  if (keyed.length > 0) {
+    const { rows } = await db.query<LedgerHit>(CORRELATE_ROWS, [
+      keyed.map((e) => campaignOf(e)!),
+      keyed.map((e) => e.contactId!),
+    ]);
+    for (const r of rows) byKey.set(`${r.campaign_id}:${r.contact_id}`, r.email);
+  }
+  const unresolved = missing.filter((e) => !byKey.has(`${campaignOf(e)}:${e.contactId}`));
+  const byContact = new Map<string, string>();
+  if (unresolved.length > 0) {
+    const { rows } = await db.query<{ contact_id: string; email: string }>(ADDRESS_OF_CONTACT, [
+      [...new Set(unresolved.map((e) => e.contactId!))],
+    ]);
+    for (const r of rows) byContact.set(r.contact_id, r.email);
+  }
+  return events.map((e) => {
+    if (e.email !== undefined || e.contactId === undefined || SUPPRESSING[e.type] === undefined) return e;
+    const email = byKey.get(`${campaignOf(e)}:${e.contactId}`) ?? byContact.get(e.contactId);
+    return email === undefined ? e : { ...e, email };
+  });
+}
+
 export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
   const { db, bus, clock } = deps;
   return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
@@ -99,6 +140,7 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
             };
       });
     }
+    unique = await fillMissingAddresses(db, unique);
     const rows = unique.map((e) => ({
       source_id: e.sourceId,
       type: e.type,

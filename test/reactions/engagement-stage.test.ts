@@ -184,6 +184,36 @@ describe('engagement stage', () => {
     assert.equal(Number(r!.raw_score), 10);
   });
 
+  it('replies that ask to stop or complain add no engagement; other replies do', async () => {
+    const { clock, bus, ingest, deps, group } = setup({ start: new Date('2026-05-02T10:00:00Z') });
+    const stage = engagementStage(deps);
+    const consumer = createConsumer<ReactionBatch>(
+      { bus, clock, log },
+      { ...stage.consumers[0]!.options, group },
+      stage.consumers[0]!.handler as never,
+    );
+    const texts = {
+      stop: 'please remove me from this list. I never signed up for this.',
+      complaint: 'This is spam.',
+      german: 'Bitte abmelden, danke.',
+      plain: 'Not interested.',
+      interested: 'Sounds great, tell me more about the pricing.',
+      thanks: 'Thanks, see you at the event!',
+    };
+    const contacts = Object.fromEntries(Object.keys(texts).map((k) => [k, contactId()]));
+    await ingest(
+      Object.entries(texts).map(([k, text]) => ({
+        ...ev(contacts[k]!, 'replied', clock.now()),
+        provider: 'inbound',
+        raw: { trimmedText: text, verified: true },
+      })),
+    );
+    assert.ok((await consumer.runOnce()) >= 1); // a new group also reads earlier tests' batches
+    for (const k of ['stop', 'complaint', 'german', 'plain'])
+      assert.equal(await storedState(contacts[k]!), undefined, `${k} reply scored`);
+    for (const k of ['interested', 'thanks']) assert.equal(Number((await storedState(contacts[k]!))!.raw_score), 10);
+  });
+
   it('coalesces: changes within 5 s of the first one go to the CRM as one update with the latest score', async () => {
     const { clock, bus, ingest, crm, calls, deps, group } = setup({ start: new Date('2026-04-01T10:00:00Z') });
     const c = contactId();

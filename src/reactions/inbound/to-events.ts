@@ -18,6 +18,24 @@ const EVENT_FOR_KIND: Readonly<Record<BounceKind, EventType>> = {
   auto_reply: 'auto_replied',
 };
 
+/**
+ * Is an ARF Original-Rcpt-To a redaction (RFC 6590) rather than an address? Providers replace the
+ * local part (or the whole address) with a placeholder or a hash: `redacted@…`, `xxxxxxxx@…`,
+ * `****@…`, a hex digest, or no address at all. Such a report names no one; the address comes
+ * from the send it references.
+ */
+export function isRedactedAddress(value: string): boolean {
+  const v = value.trim().replace(/^<(.*)>$/, '$1');
+  const at = v.lastIndexOf('@');
+  if (at <= 0) return true;
+  const local = v.slice(0, at).toLowerCase();
+  return (
+    /^[x*#_.-]+$/.test(local)
+    || /redact|anonymi[sz]ed|removed|hidden|withheld|unknown|undisclosed/.test(local)
+    || /^[0-9a-f]{16,}$/.test(local)
+  );
+}
+
 /** ARF types that mean "this person objects"; not-spam and auth-failure are not about the contact. */
 const COMPLAINT_TYPES = new Set(['abuse', 'fraud', 'virus', 'other']);
 
@@ -56,7 +74,9 @@ export function toEngagementEvents(
           type: 'complained',
           sourceId: `${options.sourceId}:complaint`,
           reason: 'feedback',
-          ...(parsed.originalRcpt === undefined ? {} : { email: parsed.originalRcpt }),
+          ...(parsed.originalRcpt === undefined || isRedactedAddress(parsed.originalRcpt)
+            ? {}
+            : { email: parsed.originalRcpt }),
           ...(parsed.userAgent === undefined ? {} : { userAgent: parsed.userAgent }),
           ...(parsed.sourceIp === undefined ? {} : { ip: parsed.sourceIp }),
           raw: { format: parsed.format, feedbackType: parsed.feedbackType },
