@@ -72,7 +72,10 @@ export function createSalesforceCrm(
 
   function checkSize(method: string, n: number): void {
     if (n > SALESFORCE_BATCH_SIZE)
-      throw new SwitchyardError('VALIDATION_FAILED', `Salesforce ${method}: ${n} items exceed ${SALESFORCE_BATCH_SIZE}`);
+      throw new SwitchyardError(
+        'VALIDATION_FAILED',
+        `Salesforce ${method}: ${n} items exceed ${SALESFORCE_BATCH_SIZE}`,
+      );
   }
 
   /** Records whose `where` field is one of `values`, by that value (lower-cased for emails). */
@@ -210,7 +213,10 @@ export function createSalesforceCrm(
       }
       const contact = (await read([task.contactId])).get(task.contactId);
       if (contact === undefined)
-        throw new SwitchyardError('VALIDATION_FAILED', `Salesforce has no contact ${task.contactId} to attach a task to`);
+        throw new SwitchyardError(
+          'VALIDATION_FAILED',
+          `Salesforce has no contact ${task.contactId} to attach a task to`,
+        );
       const owner = contact[map.owner];
       const res = await client.send('POST', `${client.dataPath}/sobjects/Task`, {
         Subject: `[${task.kind}] ${task.title}`.slice(0, 255),
@@ -223,7 +229,9 @@ export function createSalesforceCrm(
       });
       const id = (res.body as { id?: unknown } | undefined)?.id;
       if (typeof id !== 'string')
-        throw new SwitchyardError('CRM_UNAVAILABLE', 'Salesforce created a task but returned no id', { retryable: true });
+        throw new SwitchyardError('CRM_UNAVAILABLE', 'Salesforce created a task but returned no id', {
+          retryable: true,
+        });
       if (task.dedupeKey === undefined) return { id };
       const winner = await claimTaskKey(deps.db, task.dedupeKey, id, deps.clock.now());
       // a concurrent twin got the key first: remove our copy so the owner sees one task

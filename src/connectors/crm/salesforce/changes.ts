@@ -28,6 +28,8 @@ export interface ChangePollerOptions {
   pageSize?: number;
   /** Where a stream without a saved watermark starts; default: the time of the first poll. */
   startAt?: Date;
+  /** Names this org's watermarks in the store (several orgs may share one store); default 'salesforce'. */
+  name?: string;
 }
 
 export interface ChangePoller {
@@ -65,8 +67,8 @@ export function createSalesforceChangePoller(
     const stamp = dateTime(wm.modstamp);
     const after = `(SystemModstamp > ${stamp} OR (SystemModstamp = ${stamp} AND Id > ${quote(wm.lastId)}))`;
     return (
-      `SELECT ${fields.join(', ')} FROM Contact WHERE ${kind === 'deletes' ? 'IsDeleted = true AND ' : ''}${after}` +
-      ` ORDER BY SystemModstamp, Id LIMIT ${pageSize}`
+      `SELECT ${fields.join(', ')} FROM Contact WHERE ${kind === 'deletes' ? 'IsDeleted = true AND ' : ''}${after}`
+      + ` ORDER BY SystemModstamp, Id LIMIT ${pageSize}`
     );
   }
 
@@ -87,7 +89,7 @@ export function createSalesforceChangePoller(
   }
 
   async function drain(kind: Stream): Promise<number> {
-    const stream = `salesforce:Contact:${kind}`;
+    const stream = `${options.name ?? 'salesforce'}:Contact:${kind}`;
     let published = 0;
     for (;;) {
       const wm = await watermark(stream);

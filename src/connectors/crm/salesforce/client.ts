@@ -163,9 +163,13 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
         throw throttled(`refused the request: ${vendor.message}`, wait, details);
       }
       if (res.status === 403)
-        throw new SwitchyardError('CRM_AUTH_FAILED', `Salesforce denied access (${vendor.errorCode}): ${vendor.message}`, {
-          details,
-        });
+        throw new SwitchyardError(
+          'CRM_AUTH_FAILED',
+          `Salesforce denied access (${vendor.errorCode}): ${vendor.message}`,
+          {
+            details,
+          },
+        );
       if (res.status >= 500 || res.status === 408 || res.status === 429)
         throw new SwitchyardError('CRM_UNAVAILABLE', `Salesforce answered ${res.status}: ${vendor.message}`, {
           retryable: true,

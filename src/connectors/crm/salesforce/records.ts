@@ -70,7 +70,9 @@ function text(value: unknown): string | null {
 
 function camel(name: string): string {
   const plain = name.replace(/__c$/, '');
-  return plain.charAt(0).toLowerCase() + plain.slice(1).replace(/[_.]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
+  return (
+    plain.charAt(0).toLowerCase() + plain.slice(1).replace(/[_.]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase())
+  );
 }
 
 export function toCrmRecord(contactId: string, r: SalesforceRecord, map: SalesforceFieldMap): CrmRecord {

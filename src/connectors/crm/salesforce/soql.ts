@@ -56,8 +56,7 @@ export function dateTime(d: Date): string {
 export function chunkIn(values: readonly string[], pathPrefix: string, build: (inList: string) => string): string[] {
   const out: string[] = [];
   let current: string[] = [];
-  const uriLength = (list: string[]): number =>
-    pathPrefix.length + encodeURIComponent(build(list.join(','))).length;
+  const uriLength = (list: string[]): number => pathPrefix.length + encodeURIComponent(build(list.join(','))).length;
   for (const v of values) {
     const q = quote(v);
     if (uriLength([q]) > MAX_URI_CHARS)
