@@ -223,10 +223,11 @@ test('salesforce: change polling pages through equal SystemModstamps, sees delet
   const same = new Date('2026-02-28T10:00:00Z');
   const ids = Array.from({ length: 7 }, (_, i) => server.add('Contact', { Switchyard_Contact_Id__c: `w${i}` }, same));
   const seen: CrmContactChange[] = [];
+  const name = `sf-${randomBytes(4).toString('hex')}`;
   const poller = () =>
     createSalesforceChangePoller(
       { db, clock, crm, publish: async (c) => void seen.push(...c) },
-      { intervalMs: 60_000, pageSize: 3, startAt: start, name: `sf-${randomBytes(4).toString('hex')}` },
+      { intervalMs: 60_000, pageSize: 3, startAt: start, name },
     );
   assert.equal(await drive(clock, poller().pollOnce()), 7);
   assert.deepEqual(
