@@ -1,7 +1,8 @@
 /**
  * The CRM the stages use: HubSpot or Salesforce when configured (their requests paced by a token
- * bucket in the store, shared by every process; Salesforce also polls for changed contacts), the demo CRM when the demo workspace is on (its demo_crm_*
- * tables are created here, not by a migration), otherwise none. Only with a CRM does a
+ * bucket in the store, shared by every process; Salesforce also polls for changed contacts), the
+ * demo CRM when the demo workspace is on (its demo_crm_* tables are created here, not by a
+ * migration), otherwise none. Only with a CRM does a
  * suppression propagate to one. Also what turns verified CRM webhook changes into bus messages.
  */
 import { readFileSync } from 'node:fs';

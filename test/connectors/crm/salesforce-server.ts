@@ -139,7 +139,7 @@ export async function startSalesforceServer(opts: {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  function issueToken(res: ServerResponse, form: URLSearchParams, log: SalesforceRequest): void {
+  function issueToken(res: ServerResponse, form: URLSearchParams, log: SalesforceRequest) {
     const refuse = (error: string, description: string) =>
       send(res, 400, { error, error_description: description }, log);
     if (revoked) return refuse('invalid_client', 'app must be installed into org');

@@ -184,7 +184,7 @@ test('salesforce: REQUEST_LIMIT_EXCEEDED is a retryable CRM_UNAVAILABLE, not an 
   assert.ok((err as { retryAfterMs: number }).retryAfterMs > 0);
 });
 
-test('salesforce: long id lists are split so each query URI stays short; quotes in values never break out', async (t) => {
+test('salesforce: long id lists are split so each query URI stays short; quoted values never break out', async (t) => {
   const { server, clock, crm } = await setup(t);
   const ids = Array.from({ length: 199 }, (_, i) => `${'x'.repeat(120)}-${i}`);
   for (const id of ids.slice(0, 150)) server.add('Contact', { Switchyard_Contact_Id__c: id });
@@ -217,7 +217,7 @@ test('salesforce: opt-outs set HasOptedOutOfEmail on contacts and leads with the
   });
 });
 
-test('salesforce: change polling pages through equal SystemModstamps, sees deletes, resumes after a restart', async (t) => {
+test('salesforce: change polling pages through equal SystemModstamps, sees deletes, resumes on restart', async (t) => {
   const { server, clock, db, crm } = await setup(t);
   const start = new Date('2026-02-28T00:00:00Z');
   const same = new Date('2026-02-28T10:00:00Z');

@@ -14,7 +14,10 @@ export const MAX_URI_CHARS = 15_000;
 /** Values per IN list: beyond a few hundred the statement grows past what the query planner likes. */
 export const MAX_IN_VALUES = 200;
 
-/** A SOQL string literal: backslash, quotes and control characters escaped (SOQL reference, "Quoted String Escape Sequences"). */
+/**
+ * A SOQL string literal: backslash, quotes and control characters escaped (SOQL reference,
+ * "Quoted String Escape Sequences").
+ */
 export function quote(value: string): string {
   const escaped = value.replace(/[\\'"\n\r\t\b\f]/g, (c) => {
     switch (c) {
