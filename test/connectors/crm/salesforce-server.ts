@@ -274,7 +274,7 @@ export async function startSalesforceServer(opts: {
 
 type Token = { t: 'id' | 'str' | 'num' | 'op' | 'dt'; v: string };
 
-function tokenize(soql: string): Token[] {
+export function tokenize(soql: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < soql.length) {
@@ -398,6 +398,8 @@ function runSoql(soql: string, all: Rec[], includeDeleted: boolean): Record<stri
       return (r) => values.some((v) => compare(r[f], v, f) === 0);
     }
     const v = literal();
+    if (f === 'Id' && !(typeof v === 'string' && /^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(v)))
+      throw new Error(`invalid ID field: ${String(v)}`);
     const cmp: Record<string, (n: number) => boolean> = {
       '=': (n) => n === 0,
       '!=': (n) => n !== 0,

@@ -65,7 +65,11 @@ export function createSalesforceChangePoller(
 
   function soql(kind: Stream, wm: Watermark): string {
     const stamp = dateTime(wm.modstamp);
-    const after = `(SystemModstamp > ${stamp} OR (SystemModstamp = ${stamp} AND Id > ${quote(wm.lastId)}))`;
+    // a fresh watermark has no Id yet, and SOQL refuses '' where an Id is expected
+    const after =
+      wm.lastId === ''
+        ? `SystemModstamp >= ${stamp}`
+        : `(SystemModstamp > ${stamp} OR (SystemModstamp = ${stamp} AND Id > ${quote(wm.lastId)}))`;
     return (
       `SELECT ${fields.join(', ')} FROM Contact WHERE ${kind === 'deletes' ? 'IsDeleted = true AND ' : ''}${after}`
       + ` ORDER BY SystemModstamp, Id LIMIT ${pageSize}`

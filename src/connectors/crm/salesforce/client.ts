@@ -57,6 +57,8 @@ export interface SalesforceClient {
 
 /** REQUEST_LIMIT_EXCEEDED without Retry-After: the org's budget is rolling, come back later. */
 const LIMIT_HOLD_MS = 15 * 60_000;
+/** REQUEST_LIMIT_EXCEEDED for concurrent long-running requests: some will have finished by then. */
+const CONCURRENT_HOLD_MS = 10_000;
 
 export function createSalesforceClient(options: SalesforceClientOptions): SalesforceClient {
   const { limiter, clock } = options;
@@ -158,7 +160,9 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
         );
       }
       if (vendor.errorCode === 'REQUEST_LIMIT_EXCEEDED') {
-        const wait = retryAfter(res.headers.get('retry-after')) ?? holdMs;
+        // the daily total lasts hours; too many concurrent long requests clears within seconds
+        const concurrent = /concurrent/i.test(vendor.message);
+        const wait = retryAfter(res.headers.get('retry-after')) ?? (concurrent ? CONCURRENT_HOLD_MS : holdMs);
         holdUntil = Math.max(holdUntil, clock.now().getTime() + wait);
         throw throttled(`refused the request: ${vendor.message}`, wait, details);
       }
