@@ -188,11 +188,16 @@ test('salesforce: long id lists are split so each query URI stays short; quoted 
   const { server, clock, crm } = await setup(t);
   const ids = Array.from({ length: 199 }, (_, i) => `${'x'.repeat(120)}-${i}`);
   for (const id of ids.slice(0, 150)) server.add('Contact', { Switchyard_Contact_Id__c: id });
+  server.batchSize = 40; // answers come in pages: nextRecordsUrl must be followed
   const hostile = "o'brien\\' OR Name != '";
   server.add('Contact', { Switchyard_Contact_Id__c: hostile });
   const found = await drive(clock, crm.lookup([...ids, hostile]));
   assert.equal(found.size, 151);
   assert.ok(found.has(hostile));
+  assert.ok(
+    server.requests.some((r) => /\/query\/01g/.test(r.path)),
+    'nextRecordsUrl followed',
+  );
   const queries = server.requests.filter((r) => r.soql !== undefined);
   assert.ok(queries.length >= 2, `${queries.length} queries`);
   for (const q of queries) assert.ok(encodeURIComponent(q.soql as string).length < 16_000);
@@ -282,4 +287,25 @@ test('salesforce: a publish failure leaves the watermark where it was, so the pa
   );
   assert.equal(await drive(clock, ok.pollOnce()), 1);
   assert.equal(seen[0]?.contactId, 'f1');
+});
+
+test('salesforce: the poll loop outlives a refused poll and waits for the hold-off before the next', async (t) => {
+  const { server, clock, db, crm } = await setup(t);
+  server.setUsage(1000, 1000);
+  const warnings: string[] = [];
+  const poller = createSalesforceChangePoller(
+    { db, clock, crm, publish: async () => undefined, log: { warn: (_o, msg) => void warnings.push(msg) } },
+    { intervalMs: 1000, name: `sf-${randomBytes(4).toString('hex')}` },
+  );
+  const stop = new AbortController();
+  const running = poller.run(stop.signal);
+  while (clock.pending() === 0 || warnings.length === 0) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings, ['Salesforce change poll failed; will retry']);
+  const sent = server.requests.length;
+  await clock.advance(60_000); // well past the poll interval, inside the 15 min hold-off
+  for (let i = 0; i < 20; i += 1) await new Promise((r) => setImmediate(r));
+  assert.equal(server.requests.length, sent, 'no request before the hold-off is over');
+  assert.equal(warnings.length, 1, 'the loop slept through the hold-off instead of polling every interval');
+  stop.abort();
+  await running;
 });
