@@ -164,7 +164,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
-  const { crm, sinks: crmSinks, usage: crmUsage } = await createConfiguredCrm(config.crm, { db, clock });
+  const {
+    crm,
+    sinks: crmSinks,
+    usage: crmUsage,
+    changeFeed: crmChangeFeed,
+  } = await createConfiguredCrm(config.crm, { db, clock });
   const templates = createTemplateCache(64, config.templates);
   const render: RenderSettings = {
     trackingBaseUrl: config.http.publicUrl,
@@ -232,6 +237,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
     // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
+    // a CRM without webhooks (Salesforce) is polled for changed contacts, published on contact.changed
+    ...(crmChangeFeed
+      ? [{ name: 'crm-changes', consumers: [], loops: [crmChangeFeed(createContactChangePublisher(bus), log)] }]
+      : []),
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];

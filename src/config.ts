@@ -18,7 +18,9 @@ const Port = (description: string, def: number) =>
 const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }));
 
 const ESPS = ['sandbox', 'smtp', 'sendgrid', 'mailgun', 'ses', 'postmark'] as const;
-const CRMS = ['none', 'demo', 'hubspot'] as const;
+const CRMS = ['none', 'demo', 'hubspot', 'salesforce'] as const;
+/** Roles SWITCHYARD_SALESFORCE_FIELDS may map (SalesforceFieldMap's keys besides `extra`). */
+const SALESFORCE_ROLES = ['idField', 'accountStatus', 'tier', 'engagementScore', 'lastEngagedAt', 'owner'] as const;
 /** Roles SWITCHYARD_HUBSPOT_PROPERTIES may map (HubspotPropertyMap's keys besides `extra`). */
 const HUBSPOT_ROLES = ['idProperty', 'accountStatus', 'tier', 'engagementScore', 'lastEngagedAt', 'owner'] as const;
 
@@ -173,6 +175,74 @@ export const SCHEMA = Type.Object({
     }),
   ),
   SWITCHYARD_HUBSPOT_CLIENT_SECRET: Secret('HubSpot app client secret: verifies /webhooks/hubspot (signature v3)'),
+  SWITCHYARD_SALESFORCE_LOGIN_URL: Type.String({
+    minLength: 1,
+    default: 'https://login.salesforce.com',
+    description:
+      "Where Salesforce OAuth tokens are requested: the org's My Domain URL (required for the client-credentials "
+      + 'flow), https://login.salesforce.com or https://test.salesforce.com (sandboxes, JWT bearer flow)',
+  }),
+  SWITCHYARD_SALESFORCE_INSTANCE_URL: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Salesforce API base URL (default: the instance_url of the token answer)',
+    }),
+  ),
+  SWITCHYARD_SALESFORCE_CLIENT_ID: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Consumer key of the Salesforce connected app (required with SWITCHYARD_CRM=salesforce)',
+    }),
+  ),
+  SWITCHYARD_SALESFORCE_CLIENT_SECRET: Secret(
+    'Consumer secret of the Salesforce connected app: the client-credentials flow (else set the JWT key file)',
+  ),
+  SWITCHYARD_SALESFORCE_JWT_KEY_FILE: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'PEM private key whose certificate is uploaded to the connected app: the JWT bearer flow (with '
+        + 'SWITCHYARD_SALESFORCE_USERNAME), used when no client secret is set',
+    }),
+  ),
+  SWITCHYARD_SALESFORCE_USERNAME: Type.Optional(
+    Type.String({ minLength: 1, description: 'Salesforce user the JWT bearer flow acts as' }),
+  ),
+  SWITCHYARD_SALESFORCE_API_VERSION: Type.String({
+    pattern: '^\\d{2,3}\\.0$',
+    default: '62.0',
+    description: 'Salesforce REST API version (e.g. 62.0)',
+  }),
+  SWITCHYARD_SALESFORCE_FIELDS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated Salesforce Contact field mapping: role=Field for idField, accountStatus, tier, '
+        + 'engagementScore, lastEngagedAt, owner (defaults Switchyard_Contact_Id__c, Switchyard_Account_Status__c, '
+        + 'Switchyard_Tier__c, Switchyard_Engagement_Score__c, Switchyard_Last_Engaged_At__c, OwnerId); bare names '
+        + 'are extra fields read into the record fields',
+    }),
+  ),
+  SWITCHYARD_SALESFORCE_RATE: Type.Integer({
+    minimum: 2,
+    maximum: 1000,
+    default: 25,
+    description: 'Salesforce requests per second shared by every Switchyard process (store-held token bucket)',
+  }),
+  SWITCHYARD_SALESFORCE_USAGE_THRESHOLD: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 1,
+    default: 0.8,
+    description:
+      "Share of the org's daily API allocation (Sforce-Limit-Info) above which Switchyard stops calling "
+      + 'Salesforce except for one probe per hold, and CRM work is retried later',
+  }),
+  SWITCHYARD_SALESFORCE_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'How often the crm-changes stage polls Salesforce for changed and deleted contacts',
+  }),
   SWITCHYARD_ESP: Type.Union(
     ESPS.map((l) => Type.Literal(l)),
     { default: 'sandbox', description: 'ESP adapter used by the send stage' },
@@ -549,6 +619,23 @@ export type CrmConfig =
         properties: Partial<Record<(typeof HUBSPOT_ROLES)[number], string>> & { extra: string[] };
         subscriptionId: number | undefined;
       };
+    }
+  | {
+      kind: 'salesforce';
+      salesforce: {
+        loginUrl: string;
+        instanceUrl: string | undefined;
+        apiVersion: string;
+        clientId: string;
+        /** Client-credentials flow when set, else the JWT bearer flow with the key file and username. */
+        clientSecret: string | undefined;
+        jwt: { keyFile: string; username: string } | undefined;
+        /** Role → Contact field overrides, and extra fields to read. */
+        fields: Partial<Record<(typeof SALESFORCE_ROLES)[number], string>> & { extra: string[] };
+        requestsPerSecond: number;
+        usageThreshold: number;
+        pollIntervalMs: number;
+      };
     };
 
 export interface InboundSmtpConfig {
@@ -768,6 +855,27 @@ function webhooks(raw: RawConfig): WebhooksConfig {
   };
 }
 
+/** SWITCHYARD_SALESFORCE_FIELDS: `role=Field` pairs and bare extra fields, each a Salesforce field name. */
+function roleMap(
+  value: string | undefined,
+  roles: readonly string[],
+  key: string,
+): { map: Record<string, string>; extra: string[] } | string {
+  const map: Record<string, string> = {};
+  const extra: string[] = [];
+  const name = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+  for (const part of list(value) ?? []) {
+    const eq = part.indexOf('=');
+    const role = eq < 0 ? undefined : part.slice(0, eq).trim();
+    const field = (eq < 0 ? part : part.slice(eq + 1)).trim();
+    if ((role !== undefined && !roles.includes(role)) || !name.test(field))
+      return `${key}: "${part}" is not role=Field (roles ${roles.join(', ')}) or a field name`;
+    if (role === undefined) extra.push(field);
+    else map[role] = field;
+  }
+  return { map, extra };
+}
+
 /** `role=property` pairs and bare extra names; problems name the key. */
 function hubspotProperties(value: string | undefined): { map: Record<string, string>; extra: string[] } | string {
   const map: Record<string, string> = {};
@@ -795,11 +903,33 @@ function crmProblems(raw: RawConfig): string[] {
   if (typeof props === 'string') problems.push(props);
   if (!/^https?:\/\/[^/]/.test(raw.SWITCHYARD_HUBSPOT_BASE_URL))
     problems.push('SWITCHYARD_HUBSPOT_BASE_URL: must be an http(s) URL');
+  const fields = roleMap(raw.SWITCHYARD_SALESFORCE_FIELDS, SALESFORCE_ROLES, 'SWITCHYARD_SALESFORCE_FIELDS');
+  if (typeof fields === 'string') problems.push(fields);
+  if (!/^https?:\/\/[^/]/.test(raw.SWITCHYARD_SALESFORCE_LOGIN_URL))
+    problems.push('SWITCHYARD_SALESFORCE_LOGIN_URL: must be an http(s) URL');
+  if (
+    raw.SWITCHYARD_SALESFORCE_INSTANCE_URL !== undefined
+    && !/^https?:\/\/[^/]/.test(raw.SWITCHYARD_SALESFORCE_INSTANCE_URL)
+  )
+    problems.push('SWITCHYARD_SALESFORCE_INSTANCE_URL: must be an http(s) URL');
+  if (raw.SWITCHYARD_CRM === 'salesforce') {
+    if (!raw.SWITCHYARD_SALESFORCE_CLIENT_ID)
+      problems.push('SWITCHYARD_SALESFORCE_CLIENT_ID: required when SWITCHYARD_CRM is salesforce');
+    if (
+      !raw.SWITCHYARD_SALESFORCE_CLIENT_SECRET
+      && !(raw.SWITCHYARD_SALESFORCE_JWT_KEY_FILE && raw.SWITCHYARD_SALESFORCE_USERNAME)
+    )
+      problems.push(
+        'SWITCHYARD_SALESFORCE_CLIENT_SECRET: required when SWITCHYARD_CRM is salesforce, unless '
+          + 'SWITCHYARD_SALESFORCE_JWT_KEY_FILE and SWITCHYARD_SALESFORCE_USERNAME are set (JWT bearer flow)',
+      );
+  }
   return problems;
 }
 
 function crm(raw: RawConfig): CrmConfig {
   const kind = raw.SWITCHYARD_CRM ?? (raw.SWITCHYARD_DEMO ? 'demo' : 'none');
+  if (kind === 'salesforce') return salesforce(raw);
   if (kind !== 'hubspot') return { kind };
   const props = hubspotProperties(raw.SWITCHYARD_HUBSPOT_PROPERTIES) as {
     map: Record<string, string>;
@@ -813,6 +943,35 @@ function crm(raw: RawConfig): CrmConfig {
       requestsPer10s: raw.SWITCHYARD_HUBSPOT_RATE,
       properties: { ...props.map, extra: props.extra },
       subscriptionId: raw.SWITCHYARD_HUBSPOT_SUBSCRIPTION_ID,
+    },
+  };
+}
+
+function salesforce(raw: RawConfig): CrmConfig {
+  const fields = roleMap(raw.SWITCHYARD_SALESFORCE_FIELDS, SALESFORCE_ROLES, 'SWITCHYARD_SALESFORCE_FIELDS') as {
+    map: Record<string, string>;
+    extra: string[];
+  };
+  const secret = raw.SWITCHYARD_SALESFORCE_CLIENT_SECRET;
+  return {
+    kind: 'salesforce',
+    salesforce: {
+      loginUrl: raw.SWITCHYARD_SALESFORCE_LOGIN_URL.replace(/\/+$/, ''),
+      instanceUrl: raw.SWITCHYARD_SALESFORCE_INSTANCE_URL?.replace(/\/+$/, ''),
+      apiVersion: raw.SWITCHYARD_SALESFORCE_API_VERSION,
+      clientId: raw.SWITCHYARD_SALESFORCE_CLIENT_ID as string,
+      clientSecret: secret,
+      jwt:
+        secret === undefined
+          ? {
+              keyFile: raw.SWITCHYARD_SALESFORCE_JWT_KEY_FILE as string,
+              username: raw.SWITCHYARD_SALESFORCE_USERNAME as string,
+            }
+          : undefined,
+      fields: { ...fields.map, extra: fields.extra },
+      requestsPerSecond: raw.SWITCHYARD_SALESFORCE_RATE,
+      usageThreshold: raw.SWITCHYARD_SALESFORCE_USAGE_THRESHOLD,
+      pollIntervalMs: raw.SWITCHYARD_SALESFORCE_POLL_INTERVAL_MS,
     },
   };
 }

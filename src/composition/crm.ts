@@ -1,9 +1,11 @@
 /**
- * The CRM the stages use: HubSpot when configured (its requests paced by a token bucket in the
- * store, shared by every process), the demo CRM when the demo workspace is on (its demo_crm_*
- * tables are created here, not by a migration), otherwise none. Only with a CRM does a
+ * The CRM the stages use: HubSpot or Salesforce when configured (their requests paced by a token
+ * bucket in the store, shared by every process; Salesforce also polls for changed contacts), the
+ * demo CRM when the demo workspace is on (its demo_crm_* tables are created here, not by a
+ * migration), otherwise none. Only with a CRM does a
  * suppression propagate to one. Also what turns verified CRM webhook changes into bus messages.
  */
+import { readFileSync } from 'node:fs';
 import type { Bus } from '../bus/port.ts';
 import { publishTo, TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
@@ -12,6 +14,8 @@ import { createCrmBatcher } from '../connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema } from '../connectors/crm/demo/adapter.ts';
 import { createHubspotCrm } from '../connectors/crm/hubspot/adapter.ts';
 import { createNoCrm } from '../connectors/crm/none/adapter.ts';
+import { createSalesforceCrm } from '../connectors/crm/salesforce/adapter.ts';
+import { createSalesforceChangePoller } from '../connectors/crm/salesforce/changes.ts';
 import type { Crm, CrmContactChange } from '../connectors/crm/port.ts';
 import { budgetBucket, createSharedRateLimiter } from '../connectors/crm/shared-rate-limit.ts';
 import { createCrmSuppressionSink } from '../compliance/sinks.ts';
@@ -22,11 +26,52 @@ import type { Db } from '../store/port.ts';
 /** HubSpot's burst window. */
 const HUBSPOT_WINDOW_MS = 10_000;
 
+/** A loop that reads CRM changes and hands them to `publish` until the signal aborts. */
+export type CrmChangeFeed = (
+  publish: (changes: CrmContactChange[]) => Promise<unknown>,
+  log: { warn(obj: object, msg: string): void },
+) => (signal: AbortSignal) => Promise<void>;
+
 export async function createConfiguredCrm(
   config: Config['crm'],
   deps: { db: Db; clock: Clock },
-): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage }> {
+): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage; changeFeed?: CrmChangeFeed }> {
   if (config.kind === 'none') return { crm: createNoCrm(), sinks: [] };
+  if (config.kind === 'salesforce') {
+    const sf = config.salesforce;
+    const limiter = createSharedRateLimiter(deps, budgetBucket('salesforce', sf.requestsPerSecond, 1000));
+    const salesforce = createSalesforceCrm(
+      { ...deps, limiter },
+      {
+        loginUrl: sf.loginUrl,
+        ...(sf.instanceUrl === undefined ? {} : { instanceUrl: sf.instanceUrl }),
+        apiVersion: sf.apiVersion,
+        credentials:
+          sf.clientSecret !== undefined
+            ? { flow: 'client-credentials', clientId: sf.clientId, clientSecret: sf.clientSecret }
+            : {
+                flow: 'jwt-bearer',
+                clientId: sf.clientId,
+                username: sf.jwt?.username as string,
+                privateKeyPem: readFileSync(sf.jwt?.keyFile as string, 'utf8'),
+              },
+        fields: sf.fields,
+        rateLimit: { requests: sf.requestsPerSecond, perMs: 1000 },
+        usageThreshold: sf.usageThreshold,
+      },
+    );
+    const crm = createCrmBatcher(salesforce, { clock: deps.clock });
+    const changeFeed: CrmChangeFeed = (publish, log) => (signal) =>
+      createSalesforceChangePoller({ ...deps, crm: salesforce, publish, log }, { intervalMs: sf.pollIntervalMs }).run(
+        signal,
+      );
+    return {
+      crm,
+      sinks: [createCrmSuppressionSink(crm)],
+      usage: () => ({ crm: 'salesforce', ...salesforce.usage() }),
+      changeFeed,
+    };
+  }
   if (config.kind === 'hubspot') {
     const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
     const limiter = createSharedRateLimiter(deps, budgetBucket('hubspot', requestsPer10s, HUBSPOT_WINDOW_MS));
