@@ -16,6 +16,17 @@ import {
   type FailureInput,
 } from './types.ts';
 
+/** Phrases too general to overrule a specific status code (they only refine a generic one). */
+const WEAK_PHRASE_REASONS: ReadonlySet<BounceReason> = new Set([
+  'systemerror',
+  'networkerror',
+  'expired',
+  'contenterror',
+  'mailererror',
+  'undefined',
+  'onhold',
+]);
+
 // Not preceded by a digit or dot (so IPs like 10.2.3.4 do not yield "2.3.4"), not followed by more digits.
 const ENHANCED_IN_TEXT = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
 const REPLY_IN_TEXT = /(?:^|[\s;:(])([245]\d\d)(?=[\s-]|$)/;
@@ -50,6 +61,11 @@ function decideReason(
   diagnostic: string,
   remoteMta: string,
 ): Pick<BounceClassification, 'reason' | 'matchedBy' | 'matchedRule'> {
+  // Servers reuse codes loosely ("550 5.1.1 … blocked using …", "554 5.7.1 … relay access denied"),
+  // so a specific phrase wins over any code; a vague phrase only refines a vague code.
+  const phrase = matchPhrase(diagnostic);
+  const byPhrase = phrase === null ? null : { reason: phrase.reason, matchedBy: 'phrase' as const, matchedRule: phrase.pattern };
+  if (byPhrase !== null && !WEAK_PHRASE_REASONS.has(byPhrase.reason)) return byPhrase;
   if (code !== null) {
     const provider = reasonForProviderStatus(code, `${diagnostic} ${remoteMta}`);
     if (provider !== null)
@@ -59,8 +75,7 @@ function decideReason(
   if (fromStatus !== null && !LOW_CONFIDENCE_REASONS.has(fromStatus)) {
     return { reason: fromStatus, matchedBy: 'status', matchedRule: code };
   }
-  const phrase = matchPhrase(diagnostic);
-  if (phrase !== null) return { reason: phrase.reason, matchedBy: 'phrase', matchedRule: phrase.pattern };
+  if (byPhrase !== null) return byPhrase;
   if (fromStatus !== null) return { reason: fromStatus, matchedBy: 'status', matchedRule: code };
   return { reason: 'undefined', matchedBy: 'none', matchedRule: null };
 }
@@ -115,16 +130,18 @@ export function classifyFailure(input: FailureInput): BounceClassification {
     return result('delivered', 'delivered', status, reply, { matchedBy: 'action', matchedRule: action || status });
   }
   const decided = decideReason(code, diagnostic, input.remoteMta ?? '');
-  // Step 3: a delay notice is never a bounce.
-  if (action === 'delayed') return result('deferred', decided.reason, status, reply, decided);
-  // Step 6: "slow down" about us, with a temporary class, goes to the governor.
-  if (THROTTLE_REASONS.has(decided.reason) && klass === 4)
+  // Step 3: a delay notice is not final: the message is still queued and will expire if the
+  // problem lasts, so its reason is `expired` (as sisimai reports delayed DSNs).
+  if (action === 'delayed')
+    return result('deferred', 'expired', status, reply, { matchedBy: 'action', matchedRule: 'delayed' });
+  const isFinal = input.isFinal ?? (action === 'failed' || input.source !== 'sync');
+  // Step 6: "slow down" about us, with a temporary class, goes to the governor while retries go on.
+  if (THROTTLE_REASONS.has(decided.reason) && klass === 4 && !isFinal)
     return result('deferred', decided.reason, status, reply, decided);
   // Step 7: sisimai's hard rule; notaccept is hard unless clearly temporary.
   const isHard = HARD_REASONS.has(decided.reason) || (decided.reason === 'notaccept' && klass !== 4);
   if (isHard) return result('hard_bounce', decided.reason, status, reply, decided);
   // Step 8: a live 4xx is a deferral; a failed DSN or an ESP's final word is a soft bounce.
-  const isFinal = input.isFinal ?? (action === 'failed' || input.source !== 'sync');
   if (klass === 4 && !isFinal) return result('deferred', decided.reason, status, reply, decided);
   return result('soft_bounce', decided.reason, status, reply, decided);
 }

@@ -58,7 +58,8 @@ export function scanTextBounce(
   const firsts: Array<{ address: string; index: number }> = [];
   const seen = new Set<string>();
   for (const m of notice.matchAll(ADDRESS)) {
-    const address = (m[1] ?? '').replace(/\.$/, '');
+    // Exchange quotes addresses ('user@example.com'); a sentence may end right after one.
+    const address = (m[1] ?? '').replace(/^'+/, '').replace(/['.]+$/, '');
     const key = address.toLowerCase();
     if (seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
     seen.add(key);
