@@ -130,18 +130,21 @@ export function classifyFailure(input: FailureInput): BounceClassification {
     return result('delivered', 'delivered', status, reply, { matchedBy: 'action', matchedRule: action || status });
   }
   const decided = decideReason(code, diagnostic, input.remoteMta ?? '');
-  // Step 3: a delay notice is not final: the message is still queued and will expire if the
-  // problem lasts, so its reason is `expired` (as sisimai reports delayed DSNs).
-  if (action === 'delayed')
+  // Step 3: a delay notice is never final. Its reason is what the diagnostic says; with nothing
+  // specific it is `expired`: the message waits in a queue that will time out (sisimai's rule).
+  if (action === 'delayed') {
+    if (decided.reason !== 'undefined' && decided.reason !== 'onhold')
+      return result('deferred', decided.reason, status, reply, decided);
     return result('deferred', 'expired', status, reply, { matchedBy: 'action', matchedRule: 'delayed' });
-  const isFinal = input.isFinal ?? (action === 'failed' || input.source !== 'sync');
-  // Step 6: "slow down" about us, with a temporary class, goes to the governor while retries go on.
-  if (THROTTLE_REASONS.has(decided.reason) && klass === 4 && !isFinal)
+  }
+  // Step 6: "slow down" about us, with a temporary class, goes to the governor.
+  if (THROTTLE_REASONS.has(decided.reason) && klass === 4)
     return result('deferred', decided.reason, status, reply, decided);
   // Step 7: sisimai's hard rule; notaccept is hard unless clearly temporary.
   const isHard = HARD_REASONS.has(decided.reason) || (decided.reason === 'notaccept' && klass !== 4);
   if (isHard) return result('hard_bounce', decided.reason, status, reply, decided);
   // Step 8: a live 4xx is a deferral; a failed DSN or an ESP's final word is a soft bounce.
+  const isFinal = input.isFinal ?? (action === 'failed' || input.source !== 'sync');
   if (klass === 4 && !isFinal) return result('deferred', decided.reason, status, reply, decided);
   return result('soft_bounce', decided.reason, status, reply, decided);
 }

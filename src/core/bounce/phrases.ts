@@ -74,6 +74,20 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     ],
   },
   {
+    reason: 'blocked',
+    source: 'gmail/yahoo/microsoft',
+    patterns: [
+      'low reputation',
+      'poor reputation',
+      'ip reputation',
+      '[tss04]',
+      'unexpected volume or user complaints',
+      'reputation of the sending',
+      "mta's poor reputation",
+      'reputation',
+    ],
+  },
+  {
     reason: 'speeding',
     source: 'gmail',
     patterns: [
@@ -86,20 +100,6 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'max emails per hour',
       'temporarily rate limited',
       'rate limit exceeded',
-    ],
-  },
-  {
-    reason: 'blocked',
-    source: 'gmail/yahoo/microsoft',
-    patterns: [
-      'low reputation',
-      'poor reputation',
-      'ip reputation',
-      '[tss04]',
-      'unexpected volume or user complaints',
-      'reputation of the sending',
-      "mta's poor reputation",
-      'reputation',
     ],
   },
   {
@@ -156,7 +156,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'on our block list',
       'banned sending ip',
       /listed (at|in|on|by) /,
-      'listing in',
+      /\blisting in\b/,
       'sperrliste',
       'liste noire',
       'lista negra',
@@ -497,6 +497,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'délai de remise',
       'message delayed',
       'could not deliver the message in the time limit',
+      'greylist',
+      'graylist',
     ],
   },
   {

@@ -75,7 +75,7 @@ describe('classifyFailure: one example per reason', () => {
       'soft_bounce',
     ],
     ['exceed limit', failed('5.2.3', 'smtp; 552 5.2.3 message exceeds recipient limit'), 'exceedlimit', 'soft_bounce'],
-    ['too big', failed('5.3.4', 'smtp; 552 5.3.4 Message size exceeds fixed limit'), 'mesgtoobig', 'soft_bounce'],
+    ['too big', failed('5.3.4', 'smtp; 552 5.3.4 Message size exceeds fixed limit'), 'exceedlimit', 'soft_bounce'],
     [
       'mailbox disabled 5.2.1',
       failed('5.2.1', 'smtp; 550 5.2.1 <x@ex.org>: recipient rejected'),
@@ -145,7 +145,7 @@ describe('classifyFailure: one example per reason', () => {
       'requireptr',
       'soft_bounce',
     ],
-    ['requiretls', failed('5.7.30', 'smtp; 550 5.7.30 REQUIRETLS support required'), 'failedstarttls', 'soft_bounce'],
+    ['requiretls', failed('5.7.30', 'smtp; 550 5.7.30 REQUIRETLS support required'), 'securityerror', 'soft_bounce'],
     [
       'gmail dkim 5.7.30',
       failed('5.7.30', 'smtp; 550-5.7.30 This message does not pass DKIM checks - gsmtp'),
@@ -161,13 +161,13 @@ describe('classifyFailure: one example per reason', () => {
           'smtp; 451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.',
         remoteMta: 'dns; hotmail-com.olc.protection.outlook.com',
       },
-      'badreputation',
+      'blocked',
       'deferred',
     ],
     ['content', failed('5.6.0', 'smtp; 554 5.6.0 Invalid MIME'), 'contenterror', 'soft_bounce'],
     ['virus', failed('5.7.1', 'smtp; 554 5.7.1 Virus found in message'), 'virusdetected', 'soft_bounce'],
     ['system', failed('5.3.0', 'smtp; 554 5.3.0 local error in processing'), 'systemerror', 'soft_bounce'],
-    ['system full', failed('4.3.1', 'smtp; 452 4.3.1 Insufficient system storage'), 'systemfull', 'soft_bounce'],
+    ['system full', failed('4.3.1', 'smtp; 452 4.3.1 Insufficient system storage'), 'systemerror', 'soft_bounce'],
     ['syntax', failed('5.5.2', 'smtp; 500 5.5.2 Syntax error'), 'syntaxerror', 'soft_bounce'],
     ['relay', failed('5.7.1', 'smtp; 554 5.7.1 <x@ex.org>: Relay access denied'), 'norelaying', 'soft_bounce'],
     [
