@@ -64,7 +64,8 @@ function decideReason(
   // Servers reuse codes loosely ("550 5.1.1 … blocked using …", "554 5.7.1 … relay access denied"),
   // so a specific phrase wins over any code; a vague phrase only refines a vague code.
   const phrase = matchPhrase(diagnostic);
-  const byPhrase = phrase === null ? null : { reason: phrase.reason, matchedBy: 'phrase' as const, matchedRule: phrase.pattern };
+  const byPhrase =
+    phrase === null ? null : { reason: phrase.reason, matchedBy: 'phrase' as const, matchedRule: phrase.pattern };
   if (byPhrase !== null && !WEAK_PHRASE_REASONS.has(byPhrase.reason)) return byPhrase;
   if (code !== null) {
     const provider = reasonForProviderStatus(code, `${diagnostic} ${remoteMta}`);

@@ -425,7 +425,14 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
   {
     reason: 'notaccept',
     source: 'generic',
-    patterns: ['does not accept mail', 'does not accept email', 'null mx', 'nullmx', 'not accepting mail', 'accepts no mail'],
+    patterns: [
+      'does not accept mail',
+      'does not accept email',
+      'null mx',
+      'nullmx',
+      'not accepting mail',
+      'accepts no mail',
+    ],
   },
   {
     reason: 'exceedlimit',
@@ -542,7 +549,14 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
   {
     reason: 'contenterror',
     source: 'generic',
-    patterns: ['invalid mime', 'malformed', 'header error', 'bad header', '8-bit data in message header', 'headers too large'],
+    patterns: [
+      'invalid mime',
+      'malformed',
+      'header error',
+      'bad header',
+      '8-bit data in message header',
+      'headers too large',
+    ],
   },
   {
     reason: 'mailererror',

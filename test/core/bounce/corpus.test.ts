@@ -53,9 +53,7 @@ describe('bounce corpus (switchyard bounce classify path)', () => {
       else misses.push(`${file}: ${got.length} lines, expected ${expected.length}`);
       expected.forEach((e, i) => {
         const line =
-          e.recipient === ''
-            ? got[i]
-            : got.find((g) => g.recipient.toLowerCase() === e.recipient.toLowerCase());
+          e.recipient === '' ? got[i] : got.find((g) => g.recipient.toLowerCase() === e.recipient.toLowerCase());
         recipients += 1;
         const k = line !== undefined && scoredKind(line.kind) === e.kind;
         if (k) kindOk += 1;
@@ -63,10 +61,10 @@ describe('bounce corpus (switchyard bounce classify path)', () => {
           reasonTotal += 1;
           if (line?.reason === e.reason) reasonOk += 1;
         }
-        if (!k || (e.reason !== null && line?.reason !== e.reason))
-          misses.push(
-            `${file} ${e.recipient}: expected ${e.kind}/${e.reason}, got ${line === undefined ? 'no line' : `${line.kind}/${line.reason}`}`,
-          );
+        if (!k || (e.reason !== null && line?.reason !== e.reason)) {
+          const got = line === undefined ? 'no line' : `${line.kind}/${line.reason}`;
+          misses.push(`${file} ${e.recipient}: expected ${e.kind}/${e.reason}, got ${got}`);
+        }
       });
     }
     const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(1)} %`;
