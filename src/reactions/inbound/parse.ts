@@ -9,7 +9,14 @@ import { classifyFailure, extractEnhancedCode } from '../../core/bounce/classify
 import { extractVerpToken } from '../../core/bounce/verp.ts';
 import { SwitchyardError, toError } from '../../core/errors.ts';
 import { htmlToReplyText, trimReplyBody } from '../../core/reply/trim.ts';
-import { cleanDiagnostic, field, parseFieldBlocks, stripAddressType, stripMtaType } from './report-fields.ts';
+import {
+  cleanDiagnostic,
+  type FieldBlock,
+  field,
+  parseFieldBlocks,
+  stripAddressType,
+  stripMtaType,
+} from './report-fields.ts';
 import {
   detectAutoReplySignals,
   detectNonArfComplaint,
@@ -136,6 +143,34 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
   };
 }
 
+const MAILBOX = /^[^\s@<>()]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
+
+/** An X.400 recipient (`/RFC-822=user(a)example.com/…`) carries its Internet address inside. */
+function fromX400(value: string | undefined): string | undefined {
+  const m = /RFC-822=([^/]+)/i.exec(value ?? '');
+  return m?.[1] === undefined ? undefined : m[1].replace(/\(a\)/i, '@');
+}
+
+/** Final-Recipient when it is a mailbox; else Original-Recipient (some gateways put a local alias or X.400 name first). */
+function blockRecipient(b: FieldBlock): string {
+  const final = stripAddressType(field(b, 'final-recipient'));
+  const original = stripAddressType(field(b, 'original-recipient'));
+  for (const candidate of [final, original, fromX400(final), fromX400(original)])
+    if (candidate !== undefined && MAILBOX.test(candidate)) return candidate;
+  return final ?? original ?? '';
+}
+
+/** Some MTAs repeat a recipient's block per attempt: one result per recipient and action. */
+function dedupeBlocks(blocks: FieldBlock[]): FieldBlock[] {
+  const seen = new Set<string>();
+  return blocks.filter((b) => {
+    const key = `${blockRecipient(b).toLowerCase()}|${(field(b, 'action') ?? '').toLowerCase()}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 async function parseRfc3464(
   mail: ParsedMail,
   h: HeaderLookup,
@@ -143,8 +178,11 @@ async function parseRfc3464(
   options: ParseInboundOptions,
 ): Promise<InboundDsn> {
   const blocks = parseFieldBlocks(content.toString('utf8'));
-  const recipientBlocks = blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient'));
+  const recipientBlocks = dedupeBlocks(blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient')));
   if (recipientBlocks.length === 0) {
+    // A report without per-recipient fields still names the recipients in its human part.
+    const fallback = await parseTextBounce(mail, h, options);
+    if (fallback.recipients.some((r) => r.recipient !== '')) return fallback;
     throw invalid(
       'message/delivery-status part has no per-recipient block (no Final-Recipient or Original-Recipient field)',
     );
@@ -153,8 +191,7 @@ async function parseRfc3464(
   // The human part often repeats each recipient's SMTP text: evidence when Diagnostic-Code is absent.
   const notice = scanTextBounce(mail.text ?? '');
   const recipients: DsnRecipient[] = recipientBlocks.map((b) => {
-    const recipient =
-      stripAddressType(field(b, 'final-recipient')) ?? stripAddressType(field(b, 'original-recipient')) ?? '';
+    const recipient = blockRecipient(b);
     const originalRecipient = stripAddressType(field(b, 'original-recipient'));
     const action = (field(b, 'action') ?? 'failed').toLowerCase();
     const status = field(b, 'status') ?? null;

@@ -23,8 +23,13 @@ export interface InboundSummaryLine {
 /** One line per DSN recipient in report order; one line for anything else. */
 export function summarizeInbound(parsed: InboundMessage): InboundSummaryLine[] {
   switch (parsed.kind) {
-    case 'dsn':
-      return parsed.recipients.map((r) => {
+    case 'dsn': {
+      // Recipients the report says were delivered, relayed or expanded are no news in a report that
+      // also has failures; a report of deliveries only still prints them (as not_bounce, delivered).
+      const isFailure = (kind: string): boolean => kind !== 'delivered';
+      const anyFailure = parsed.recipients.some((r) => isFailure(r.classification.kind));
+      const shown = anyFailure ? parsed.recipients.filter((r) => isFailure(r.classification.kind)) : parsed.recipients;
+      return shown.map((r) => {
         const c = r.classification;
         // A reported delay is a failed delivery attempt: a soft bounce, marked `deferred`.
         const kind: SummaryKind =
@@ -36,6 +41,7 @@ export function summarizeInbound(parsed: InboundMessage): InboundSummaryLine[] {
         const detail = c.kind === 'deferred' || c.kind === 'delivered' ? { detail: c.kind } : {};
         return { recipient: r.recipient, kind, reason: c.reason, status: c.status, ...detail };
       });
+    }
     case 'complaint':
       return [
         {

@@ -27,10 +27,40 @@ const ORIGINAL_MARKER = new RegExp(
     '^\\s*original message follows',
     '^-+\\s*returned message',
     '^\\s*-+ ?(the )?original message (headers )?(follows|is attached)',
+    '^\\s*-+\\s*unsent message follows',
+    '^\\s*-+\\s*(the )?header of (the )?original message',
+    '^\\s*-+\\s*original message header',
+    '^\\s*-+\\s*message header follows',
+    '^\\s*the (first \\d+ lines of your )?original message follow',
+    '^\\s*-+\\s*returned mail follows',
+    '^\\s*-+\\s*(forwarded|enclosed) message',
+    '^\\s*-+\\s*transcript of session follows',
   ].join('|'),
   'im',
 );
 const ADDRESS = /<?([a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)>?/gi;
+/** A header line of a quoted original ("To: list@…", "Message-ID: <…>"): its addresses are not the failed ones. */
+const HEADER_LINE =
+  /^[ \t>]*(from|to|cc|bcc|reply-to|sender|subject|message-id|in-reply-to|references|return-path|received|date|errors-to|list-[\w-]+|x-[\w-]+|resent-[\w-]+|delivered-to|envelope-to)\s*:/i;
+/** Start of an inline copy of the original: two header lines in a row at the left margin. */
+const INLINE_HEADERS =
+  /^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):[^\n]*\n(?:[ \t][^\n]*\n)*(?:>\s*)?[\w-]+:/im;
+/** Addresses that are never the failed recipient when a better one is present. */
+function isWeak(address: string): boolean {
+  const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
+  return (
+    /(^|[-.])(request|bounces?|owner|admin|unsubscribe|subscribe)$/.test(local)
+    || /^(postmaster|abuse|mailer-daemon|root|noreply|no-reply)$/.test(local)
+    || /[$]|^\d{8,}|^mailman\.|^[0-9a-f]{6,}\.[0-9a-f.]+$/.test(local)
+  );
+}
+/** `SMTP=user@x`, `smtp:user@x`, `rfc822;user@x`, quotes, a final dot → `user@x`. */
+function cleanAddress(raw: string): string {
+  return raw
+    .replace(/^(smtp|rfc822|sip)[=:;]/i, '')
+    .replace(/^'+/, '')
+    .replace(/['.]+$/, '');
+}
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
@@ -43,7 +73,11 @@ export function scanTextBounce(
 ): TextBounceScan {
   const text = body.replace(/\r\n?/g, '\n');
   const marker = ORIGINAL_MARKER.exec(text);
-  const notice = marker === null ? text : text.slice(0, marker.index);
+  let notice = marker === null ? text : text.slice(0, marker.index);
+  // No marker line: the copy of the original often starts with its header block.
+  const inline = INLINE_HEADERS.exec(notice);
+  if (inline !== null && ADDRESS.test(notice.slice(0, inline.index))) notice = notice.slice(0, inline.index);
+  ADDRESS.lastIndex = 0;
   const returned =
     marker === null
       ? null
@@ -54,17 +88,23 @@ export function scanTextBounce(
   const excluded = new Set((options.exclude ?? []).map((a) => a.toLowerCase()));
   const isDaemon = (a: string): boolean => /^(mailer-daemon|postmaster|mail-daemon)@/i.test(a);
 
-  // First occurrence of each distinct candidate address, in order.
-  const firsts: Array<{ address: string; index: number }> = [];
+  // First occurrence of each distinct candidate address, in order. Addresses on header lines and
+  // list-robot or message-id lookalikes count only when nothing better is there.
+  const all: Array<{ address: string; index: number; weak: boolean }> = [];
   const seen = new Set<string>();
   for (const m of notice.matchAll(ADDRESS)) {
-    // Exchange quotes addresses ('user@example.com'); a sentence may end right after one.
-    const address = (m[1] ?? '').replace(/^'+/, '').replace(/['.]+$/, '');
+    const address = cleanAddress(m[1] ?? '');
     const key = address.toLowerCase();
-    if (seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
+    if (!address.includes('@') || seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
+    const index = m.index ?? 0;
+    const lineStart = notice.lastIndexOf('\n', index) + 1;
+    const onHeaderLine = HEADER_LINE.test(notice.slice(lineStart, index));
+    if (onHeaderLine && notice.indexOf(address, index + address.length) >= 0) continue; // named again below
     seen.add(key);
-    firsts.push({ address, index: m.index ?? 0 });
+    all.push({ address, index, weak: onHeaderLine || isWeak(address) });
   }
+  const strong = all.filter((a) => !a.weak);
+  const firsts = strong.length > 0 ? strong : all;
   // X-Failed-Recipients (Exim, Gmail) is authoritative for who failed; the notice supplies the text.
   const failed = (options.failedRecipients ?? []).map((a) => a.trim()).filter((a) => a !== '');
   const chosen =
