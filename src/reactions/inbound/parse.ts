@@ -151,7 +151,10 @@ function fromX400(value: string | undefined): string | undefined {
   return m?.[1] === undefined ? undefined : m[1].replace(/\(a\)/i, '@');
 }
 
-/** Final-Recipient when it is a mailbox; else Original-Recipient (some gateways put a local alias or X.400 name first). */
+/**
+ * Final-Recipient when it is a mailbox; else Original-Recipient (some gateways put a local alias or an
+ * X.400 name first).
+ */
 function blockRecipient(b: FieldBlock): string {
   const final = stripAddressType(field(b, 'final-recipient'));
   const original = stripAddressType(field(b, 'original-recipient'));

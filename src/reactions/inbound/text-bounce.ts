@@ -40,11 +40,16 @@ const ORIGINAL_MARKER = new RegExp(
 );
 const ADDRESS = /<?([a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)>?/gi;
 /** A header line of a quoted original ("To: list@…", "Message-ID: <…>"): its addresses are not the failed ones. */
-const HEADER_LINE =
-  /^[ \t>]*(from|to|cc|bcc|reply-to|sender|subject|message-id|in-reply-to|references|return-path|received|date|errors-to|list-[\w-]+|x-[\w-]+|resent-[\w-]+|delivered-to|envelope-to)\s*:/i;
+const HEADER_NAMES =
+  'from|to|cc|bcc|reply-to|sender|subject|message-id|in-reply-to|references|return-path|received|date|errors-to'
+  + String.raw`|list-[\w-]+|x-[\w-]+|resent-[\w-]+|delivered-to|envelope-to`;
+const HEADER_LINE = new RegExp(String.raw`^[ \t>]*(${HEADER_NAMES})\s*:`, 'i');
 /** Start of an inline copy of the original: two header lines in a row at the left margin. */
-const INLINE_HEADERS =
-  /^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):[^\n]*\n(?:[ \t][^\n]*\n)*(?:>\s*)?[\w-]+:/im;
+const INLINE_HEADERS = new RegExp(
+  String.raw`^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):`
+    + String.raw`[^\n]*\n(?:[ \t][^\n]*\n)*(?:>\s*)?[\w-]+:`,
+  'im',
+);
 /** Addresses that are never the failed recipient when a better one is present. */
 function isWeak(address: string): boolean {
   const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
