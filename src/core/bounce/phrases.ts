@@ -163,6 +163,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'connections will not be accepted from',
       'connections not accepted from',
       'has been rejected due to the sending',
+      /\d+\.\d+\.\d+\.\d+ is not allowed to/,
     ],
   },
   {
@@ -181,12 +182,24 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'missing a message-id',
     ],
   },
-  { reason: 'virusdetected', source: 'generic', patterns: ['virus', 'malware', 'infected', 'malicious content'] },
+  {
+    reason: 'virusdetected',
+    source: 'generic',
+    patterns: [
+      /\bvirus\b[^.]{0,40}\b(found|detected|identified|infected)/,
+      /\b(found|detected|contains?|containing|infected with)\b[^.]{0,20}\b(a )?(virus|malware|trojan|worm)\b/,
+      'virus infected',
+      'malware detected',
+      'malicious content',
+      'malicious attachment',
+      'infected attachment',
+      'message is infected',
+    ],
+  },
   {
     reason: 'spamdetected',
     source: 'generic',
     patterns: [
-      'spam',
       'appears to be unsolicited',
       'likely unsolicited',
       'content filter rejection',
@@ -200,6 +213,20 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'comme spam',
       'courrier indésirable',
       'como spam',
+      'uribl',
+      'surbl',
+      'mass mailer',
+      'bulk email',
+      /\bspam\b[^.]{0,30}\b(not accepted|rejected|detected|refused|score|filter|content|suspected)/,
+      /\b(rejected|refused|blocked|identified|classified|considered|detected|looks like|marked) (as |like )?(probable |possible |likely )?spam\b/,
+      'spam score',
+      'antispam',
+      'anti-spam',
+      'spamming',
+      /\bdspam\b/,
+      'content reject',
+      'spamassassin',
+      'high spam probability',
     ],
   },
   {
@@ -234,9 +261,18 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'unable to relay',
       'relaying not allowed',
       'no relaying',
+      'relaying',
       'allowed rcpthosts',
       'relay access',
+      'as a relay',
+      'not configured to relay',
+      'relay denied',
     ],
+  },
+  {
+    reason: 'suppressed',
+    source: 'ses/esp',
+    patterns: ['has suppressed sending to this address', 'suppression list', 'on the suppression list'],
   },
   // --- recipient side ---
   {
@@ -268,6 +304,19 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'this account is inactive',
       'mailbox is inactive',
       'this mailbox is disabled',
+      'deactivated mailbox',
+      'has been deactivated',
+      'is deactivated',
+      'account has expired',
+      'mailbox has expired',
+      'ha expirado por falta de uso',
+      'account is locked',
+      'mailbox is frozen',
+      'temporarily inactive',
+      'is inactive',
+      'user suspended',
+      'currently suspended',
+      'this address no longer accepts mail',
       'account is suspended',
       'account suspended',
     ],
@@ -288,6 +337,11 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'user is over the quota',
       'maildir over quota',
       'disk quota exceeded',
+      'exceeded its disk space',
+      'disk space limit',
+      /mail ?box[^.;]{0,30}\b(exceeded|over|reached)\b[^.;]{0,20}\b(quota|limit|size|storage|space)/,
+      /\bquota\b/,
+      'mailbox lleno',
       'mailbox quota',
       'over the allowed quota',
       'mailfolder is over',
@@ -371,8 +425,35 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'user account is not exist',
       'address could not be found',
       'email address could not be found',
-      'this address no longer accepts mail',
       'unknown user account',
+      'badrcptto',
+      'bad_recipient',
+      'mail-box not found',
+      'no mail box available',
+      'not a known user',
+      'destinatario desconocido',
+      'destinatário desconhecido',
+      'address unknown',
+      'unknown address',
+      'no such person',
+      'not our customer',
+      'invalid address',
+      new RegExp(
+        String.raw`\b(user|recipient|mailbox|mail box|address|account|rcpt|addressee|local part)\b`
+          + String.raw`[^.;]{0,60}\b(does not|doesn't|did not|do not|not) exist`,
+      ),
+      /\bno (such )?(mail ?box|user|account|recipient|addressee)\b/,
+      new RegExp(
+        String.raw`\b(unknown|invalid|bad|non-?existent|nonexisting|illegal|unrecognized) `
+          + '(user|recipient|mail ?box|address|local[- ]part|e-?mail address|account|addressee|destination mailbox)',
+      ),
+      /\bis not (a |an )?(valid|known|active) (user|mail ?box|recipient|address|account|e-?mail)/,
+      /\bnot an? (valid|active|known) (user|mail ?box|recipient|address|account)/,
+      /\b(user|mailbox|recipient|account)\b[^.;]{0,30}\bnot found\b/,
+      /\b(user|recipient|addressee)\b[^.;]{0,20}\bunknown\b/,
+      'no longer active',
+      'no valid recipients',
+      'not listed in',
       'recipient rejected: address does not exist',
       'existiert nicht',
       'unbekannter empfänger',
@@ -537,13 +618,9 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'temporarily unavailable',
       'local error in processing',
       'service unavailable',
+      /service (is )?(currently |temporarily )?(unavailable|not available)/,
       'try again later',
     ],
-  },
-  {
-    reason: 'suppressed',
-    source: 'ses/esp',
-    patterns: ['has suppressed sending to this address', 'suppression list', 'on the suppression list'],
   },
   { reason: 'filtered', source: 'generic', patterns: ['rejected after data', 'content rejected', 'filtered'] },
   {
@@ -558,6 +635,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'headers too large',
     ],
   },
+  // Last resort: the bare word, once every specific rule has had its turn.
+  { reason: 'spamdetected', source: 'generic', patterns: ['spam'] },
   {
     reason: 'mailererror',
     source: 'generic',
@@ -578,7 +657,12 @@ export function matchPhrase(
   text: string,
   rules: readonly PhraseRule[] = PHRASE_RULES,
 ): { reason: BounceReason; pattern: string; source: string } | null {
-  const lower = text.toLowerCase();
+  // Addresses and host names are not wording: "user [a.b@example.net] does not exist" reads as
+  // "user [address] does not exist", so patterns can stop at sentence dots.
+  const lower = text
+    .toLowerCase()
+    .replace(/[^\s<>[\]()"',;:]+@[^\s<>[\]()"',;:]+/g, 'address')
+    .replace(/\b(?:[a-z0-9-]+\.){2,}[a-z]{2,}\b/g, 'host');
   if (lower.trim() === '') return null;
   for (const rule of rules) {
     for (const p of rule.patterns) {

@@ -200,15 +200,21 @@ async function parseRfc3464(
     const status = field(b, 'status') ?? null;
     const diagnostic = cleanDiagnostic(field(b, 'diagnostic-code')) ?? null;
     const remoteMta = stripMtaType(field(b, 'remote-mta')) ?? null;
-    const evidence =
-      diagnostic ?? notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase())?.diagnostic;
-    const classification = classifyFailure({
-      action,
-      source: 'dsn',
-      ...(status === null ? {} : { status }),
-      ...(evidence === undefined ? {} : { diagnostic: evidence }),
-      ...(remoteMta === null ? {} : { remoteMta }),
-    });
+    const inNotice = notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase());
+    const classify = (evidence: string | undefined) =>
+      classifyFailure({
+        action,
+        source: 'dsn',
+        ...(status === null ? {} : { status }),
+        ...(evidence === undefined ? {} : { diagnostic: evidence }),
+        ...(remoteMta === null ? {} : { remoteMta }),
+      });
+    // Diagnostic-Code first; when it says nothing usable, the human part's text for this recipient.
+    let classification = classify(diagnostic ?? inNotice?.paragraph);
+    for (const more of [inNotice?.paragraph, inNotice?.diagnostic]) {
+      if (classification.reason !== 'undefined' || more === undefined || more === '') continue;
+      classification = classify(`${diagnostic ?? ''} ${more}`);
+    }
     return {
       recipient,
       ...(originalRecipient === undefined || originalRecipient === recipient ? {} : { originalRecipient }),
@@ -248,12 +254,17 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
   const scan = scanTextBounce(body, { exclude: own, failedRecipients: failed });
   const action = isDelayNotice(mail.subject ?? '') ? 'delayed' : 'failed';
   const found =
-    scan.recipients.length > 0 ? scan.recipients : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' ') }];
-  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic }) => {
-    let classification = classifyFailure({ action, diagnostic, source: 'text' });
-    // Nothing specific next to the address: let the whole notice speak (sisimai's fallback).
-    if (classification.reason === 'undefined')
-      classification = classifyFailure({ action, diagnostic: scan.notice, source: 'text' });
+    scan.recipients.length > 0
+      ? scan.recipients
+      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '' }];
+  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph }) => {
+    // Narrowest evidence first: the paragraph after the address, then the text up to the next
+    // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
+    let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
+    for (const wider of [diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
+      if (classification.reason !== 'undefined') break;
+      classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
+    }
     return {
       recipient,
       action,
@@ -296,6 +307,12 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
     throw invalid(`inbound message must be a Buffer or string, got ${raw === null ? 'null' : typeof raw}`);
   }
   if (raw.length === 0 || raw.toString().trim() === '') throw invalid('inbound message is empty');
+  // Saved copies sometimes start with blank lines before the header; they are not part of the message.
+  if (typeof raw === 'string') raw = raw.replace(/^(?:[ \t]*\r?\n)+/, '');
+  else {
+    const lead = /^(?:[ \t]*\r?\n)+/.exec(raw.subarray(0, 4096).toString('latin1'))?.[0].length ?? 0;
+    if (lead > 0) raw = raw.subarray(lead);
+  }
   // RFC 5322 field names are printable ASCII without spaces; an mbox "From " line may precede them.
   const firstLine =
     /^(?:From [^\n]*\n)?([^\r\n]*)/.exec(

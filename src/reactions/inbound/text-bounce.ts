@@ -8,6 +8,8 @@
 export interface TextBounceRecipient {
   recipient: string;
   diagnostic: string;
+  /** The first paragraph of text after the address: the narrowest evidence, tried first. */
+  paragraph: string;
 }
 export interface TextBounceScan {
   recipients: TextBounceRecipient[];
@@ -120,12 +122,15 @@ export function scanTextBounce(
       : firsts;
 
   const recipients = chosen.map((entry) => {
-    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice) };
+    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice), paragraph: '' };
     const nextIndexes = firsts.map((f) => f.index).filter((ix) => ix > entry.index);
     const end = nextIndexes.length > 0 ? Math.min(...nextIndexes) : notice.length;
     // The address itself (and qmail's "<addr>:") is not part of the diagnostic.
     const segment = notice.slice(entry.index, end).replace(/^<?[^\s>]+>?:?/, '');
-    return { recipient: entry.address, diagnostic: oneLine(segment) };
+    const after = segment.replace(/^\s+/, '');
+    const blank = /\n[ \t]*\n/.exec(after);
+    const paragraph = blank === null ? after : after.slice(0, blank.index);
+    return { recipient: entry.address, diagnostic: oneLine(segment), paragraph: oneLine(paragraph) };
   });
   return { recipients, notice: notice.trim(), returned };
 }
