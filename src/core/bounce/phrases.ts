@@ -218,7 +218,10 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'mass mailer',
       'bulk email',
       /\bspam\b[^.]{0,30}\b(not accepted|rejected|detected|refused|score|filter|content|suspected)/,
-      /\b(rejected|refused|blocked|identified|classified|considered|detected|looks like|marked) (as |like )?(probable |possible |likely )?spam\b/,
+      new RegExp(
+        String.raw`\b(rejected|refused|blocked|identified|classified|considered|detected|looks like|marked) `
+          + String.raw`(as |like )?(probable |possible |likely )?spam\b`,
+      ),
       'spam score',
       'antispam',
       'anti-spam',
