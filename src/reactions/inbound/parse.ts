@@ -25,6 +25,7 @@ import {
   type HeaderLookup,
 } from './signals.ts';
 import { scanTextBounce } from './text-bounce.ts';
+import type { BounceReason } from '../../core/bounce/types.ts';
 import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions } from './types.ts';
 
 export { toEngagementEvents } from './to-events.ts';
@@ -117,11 +118,31 @@ function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
   return [...h('delivered-to'), ...h('x-original-to'), ...h('envelope-to'), ...addresses(mail.to)];
 }
 
+const INLINE_FEEDBACK = /^Feedback-Type:[ \t]*[\w-]+[ \t]*$/im;
+
+/** The RFC 5965 field block when it is written into a text part rather than its own part. */
+function inlineFeedbackFields(mail: ParsedMail): FieldBlock | undefined {
+  const texts = [
+    mail.text ?? '',
+    ...mail.attachments.filter((a) => a.contentType === 'text/plain').map((a) => a.content.toString('utf8')),
+  ];
+  for (const text of texts) {
+    const m = INLINE_FEEDBACK.exec(text);
+    if (m === null) continue;
+    const block = parseFieldBlocks(text.slice(m.index)).find((b) => b.has('feedback-type'));
+    if (block !== undefined && (block.has('user-agent') || block.has('version') || block.has('original-rcpt-to')))
+      return block;
+  }
+  return undefined;
+}
+
 async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
   const part = partOf(mail, 'message/feedback-report');
-  if (part === undefined)
+  // Some reporters send the ARF fields as plain text instead of a message/feedback-report part.
+  const inline = part === undefined ? inlineFeedbackFields(mail) : undefined;
+  if (part === undefined && inline === undefined)
     throw invalid('multipart/report; report-type=feedback-report has no message/feedback-report part');
-  const block = parseFieldBlocks(part.content.toString('utf8'))[0];
+  const block = inline ?? parseFieldBlocks(part?.content.toString('utf8') ?? '').find((b) => b.has('feedback-type'));
   const feedbackType = field(block, 'feedback-type')?.toLowerCase();
   if (feedbackType === undefined) throw invalid('message/feedback-report part has no Feedback-Type field');
   const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
@@ -141,6 +162,18 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
     ...opt('messageId', bareId(mail.messageId)),
     ...correlation(returned, undefined, verpToken),
   };
+}
+
+/** `failed (bad destination)`, `Failure`, `delay` → the RFC 3464 action word. */
+function normalizeAction(value: string | undefined): string {
+  const word =
+    (value ?? 'failed')
+      .trim()
+      .toLowerCase()
+      .split(/[\s(;,]/)[0] ?? '';
+  if (word === 'failure' || word === 'fail' || word === 'expired' || word === '') return 'failed';
+  if (word === 'delay') return 'delayed';
+  return word;
 }
 
 const MAILBOX = /^[^\s@<>()]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
@@ -196,7 +229,7 @@ async function parseRfc3464(
   const recipients: DsnRecipient[] = recipientBlocks.map((b) => {
     const recipient = blockRecipient(b);
     const originalRecipient = stripAddressType(field(b, 'original-recipient'));
-    const action = (field(b, 'action') ?? 'failed').toLowerCase();
+    const action = normalizeAction(field(b, 'action'));
     const status = field(b, 'status') ?? null;
     const diagnostic = cleanDiagnostic(field(b, 'diagnostic-code')) ?? null;
     const remoteMta = stripMtaType(field(b, 'remote-mta')) ?? null;
@@ -252,7 +285,7 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     .map((a) => a.trim())
     .filter((a) => a !== '');
   const scan = scanTextBounce(body, { exclude: own, failedRecipients: failed });
-  const action = isDelayNotice(mail.subject ?? '') ? 'delayed' : 'failed';
+  const action = isDelayNotice(mail.subject ?? '', scan.notice) ? 'delayed' : 'failed';
   const found =
     scan.recipients.length > 0
       ? scan.recipients
@@ -284,6 +317,92 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
     ...correlation(returned, bareId(mail.inReplyTo), verpToken),
   };
+}
+
+type Json = Record<string, unknown>;
+const asObject = (v: unknown): Json | null => (typeof v === 'object' && v !== null ? (v as Json) : null);
+const asString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** SES bounce sub-types that name the reason themselves; others are read from the diagnostic. */
+const SES_SUBTYPE_REASON: Readonly<Record<string, BounceReason>> = {
+  NoEmail: 'userunknown',
+  Suppressed: 'suppressed',
+  OnAccountSuppressionList: 'suppressed',
+  MailboxFull: 'mailboxfull',
+  MessageTooLarge: 'exceedlimit',
+  ContentRejected: 'contenterror',
+  AttachmentRejected: 'policyviolation',
+};
+
+/**
+ * An Amazon SES notification mailed as JSON (an SNS e-mail subscription, or SES's own
+ * `notificationType`/`eventType` object): Bounce → one DSN recipient per bounced recipient,
+ * Complaint → a complaint, Delivery → delivered recipients. Null when the body is not one.
+ */
+function parseSesNotification(body: string, messageId: string | undefined): InboundMessage | null {
+  const start = body.indexOf('{');
+  if (start < 0 || !/"(notificationType|eventType|Type)"/.test(body)) return null;
+  let json: Json | null;
+  try {
+    json = asObject(JSON.parse(body.slice(start, body.lastIndexOf('}') + 1)));
+  } catch {
+    return null;
+  }
+  const inner = asString(json?.Message);
+  if (inner !== undefined) {
+    try {
+      json = asObject(JSON.parse(inner));
+    } catch {
+      return null;
+    }
+  }
+  const type = asString(json?.notificationType) ?? asString(json?.eventType);
+  const mailObj = asObject(json?.mail);
+  const originalMessageId = asString(mailObj?.messageId);
+  const ids = {
+    ...(messageId === undefined ? {} : { messageId }),
+    ...(originalMessageId === undefined ? {} : { originalMessageId }),
+  };
+  if (type === 'Complaint') {
+    const complaint = asObject(json?.complaint);
+    const rcpts = Array.isArray(complaint?.complainedRecipients) ? complaint.complainedRecipients : [];
+    const rcpt = asString(asObject(rcpts[0])?.emailAddress);
+    return {
+      kind: 'complaint',
+      format: 'amazon-ses',
+      feedbackType: asString(complaint?.complaintFeedbackType)?.toLowerCase() ?? 'abuse',
+      ...(rcpt === undefined ? {} : { originalRcpt: rcpt }),
+      ...ids,
+    };
+  }
+  if (type !== 'Bounce' && type !== 'Delivery') return null;
+  const detail = asObject(type === 'Bounce' ? json?.bounce : json?.delivery);
+  const list = type === 'Bounce' ? detail?.bouncedRecipients : detail?.recipients;
+  const bounceType = asString(detail?.bounceType);
+  const subtypeReason = SES_SUBTYPE_REASON[asString(detail?.bounceSubType) ?? ''];
+  const recipients: DsnRecipient[] = (Array.isArray(list) ? list : []).map((entry) => {
+    const r = asObject(entry);
+    const recipient = asString(r?.emailAddress) ?? (typeof entry === 'string' ? entry : '');
+    const action =
+      type === 'Delivery' ? 'delivered' : (asString(r?.action) ?? (bounceType === 'Transient' ? 'delayed' : 'failed'));
+    const status = asString(r?.status) ?? null;
+    const diagnostic = cleanDiagnostic(asString(r?.diagnosticCode) ?? asString(detail?.smtpResponse)) ?? null;
+    let classification = classifyFailure({
+      action,
+      source: 'esp',
+      ...(status === null ? {} : { status }),
+      ...(diagnostic === null ? {} : { diagnostic }),
+    });
+    if (classification.reason === 'undefined' && subtypeReason !== undefined)
+      classification = {
+        ...classification,
+        reason: subtypeReason,
+        kind: subtypeReason === 'userunknown' ? 'hard_bounce' : classification.kind,
+      };
+    return { recipient, action, status, diagnostic, remoteMta: asString(detail?.reportingMTA) ?? null, classification };
+  });
+  if (recipients.length === 0) return null;
+  return { kind: 'dsn', format: 'text', recipients, ...ids };
 }
 
 /** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
@@ -353,8 +472,14 @@ export async function parseInboundMessage(
   const fromObj = (mail.from as AddressObject | undefined)?.value[0];
   const from = fromObj?.address;
 
-  if (reportType === 'feedback-report' || partOf(mail, 'message/feedback-report') !== undefined)
+  if (
+    reportType === 'feedback-report'
+    || partOf(mail, 'message/feedback-report') !== undefined
+    || inlineFeedbackFields(mail) !== undefined
+  )
     return parseArf(mail, h, options);
+  const notification = parseSesNotification(bodyText(mail), bareId(mail.messageId));
+  if (notification !== null) return notification;
   const nonArf = detectNonArfComplaint(from ?? '', subject, h);
   if (nonArf !== null) {
     const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);

@@ -36,7 +36,6 @@ const ORIGINAL_MARKER = new RegExp(
     '^\\s*the (first \\d+ lines of your )?original message follow',
     '^\\s*-+\\s*returned mail follows',
     '^\\s*-+\\s*(forwarded|enclosed) message',
-    '^\\s*-+\\s*transcript of session follows',
   ].join('|'),
   'im',
 );
@@ -46,6 +45,8 @@ const HEADER_NAMES =
   'from|to|cc|bcc|reply-to|sender|subject|message-id|in-reply-to|references|return-path|received|date|errors-to'
   + String.raw`|list-[\w-]+|x-[\w-]+|resent-[\w-]+|delivered-to|envelope-to`;
 const HEADER_LINE = new RegExp(String.raw`^[ \t>]*(${HEADER_NAMES})\s*:`, 'i');
+const SENDER_SIDE_LINE =
+  /^[ \t>]*(from|sender|reply-to|return-path|message-id|in-reply-to|references|errors-to|resent-from)\s*:/i;
 /** Start of an inline copy of the original: two header lines in a row at the left margin. */
 const INLINE_HEADERS = new RegExp(
   String.raw`^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):`
@@ -105,7 +106,11 @@ export function scanTextBounce(
     if (!address.includes('@') || seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
     const index = m.index ?? 0;
     const lineStart = notice.lastIndexOf('\n', index) + 1;
-    const onHeaderLine = HEADER_LINE.test(notice.slice(lineStart, index));
+    const before = notice.slice(lineStart, index);
+    // Header lines of a quoted original, and the envelope sender in an SMTP transcript.
+    const onHeaderLine = HEADER_LINE.test(before) || /mail from:\s*<?$/i.test(before);
+    // The sender side of a quoted original (From:, Reply-To:, Message-ID:, MAIL FROM) is never a recipient.
+    if (SENDER_SIDE_LINE.test(before) || /mail from:\s*<?$/i.test(before)) continue;
     if (onHeaderLine && notice.indexOf(address, index + address.length) >= 0) continue; // named again below
     seen.add(key);
     all.push({ address, index, weak: onHeaderLine || isWeak(address) });
