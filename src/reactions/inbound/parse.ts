@@ -83,6 +83,8 @@ interface Returned {
   messageId?: string;
   ledgerId?: string;
   returnPath?: string;
+  /** The original's From/Sender/Return-Path addresses: the sender, never a failed recipient. */
+  senders?: string[];
 }
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
@@ -95,6 +97,10 @@ async function readReturned(content: Buffer | string | null | undefined): Promis
       ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
       ...(h('x-switchyard-msg')[0] === undefined ? {} : { ledgerId: h('x-switchyard-msg')[0] }),
       ...(h('return-path')[0] === undefined ? {} : { returnPath: h('return-path')[0] }),
+      senders: [
+        ...addresses(mail.from as AddressObject | undefined),
+        ...[...h('return-path'), ...h('sender')].map((v) => stripAddressType(v) ?? '').filter((a) => a.includes('@')),
+      ],
     };
   } catch {
     return {}; // a damaged returned copy only costs correlation, never the report itself
@@ -284,7 +290,17 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     .flatMap((v) => v.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
-  const scan = scanTextBounce(body, { exclude: own, failedRecipients: failed });
+  const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
+  const returned = await readReturned(attached?.content ?? scanTextBounce(body).returned);
+  // The original's sender is not a failed recipient, unless it is the only address there (a test to self).
+  const withoutSenders = scanTextBounce(body, {
+    exclude: [...own, ...(returned.senders ?? [])],
+    failedRecipients: failed,
+  });
+  const scan =
+    withoutSenders.recipients.length > 0
+      ? withoutSenders
+      : scanTextBounce(body, { exclude: own, failedRecipients: failed });
   const action = isDelayNotice(mail.subject ?? '', scan.notice) ? 'delayed' : 'failed';
   const found =
     scan.recipients.length > 0
@@ -307,8 +323,6 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
       classification,
     };
   });
-  const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
-  const returned = await readReturned(attached?.content ?? scan.returned);
   const verpToken = firstVerpToken([...envelopeCandidates(mail, h), returned.returnPath], options);
   return {
     kind: 'dsn',
