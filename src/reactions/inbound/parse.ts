@@ -213,6 +213,32 @@ function dedupeBlocks(blocks: FieldBlock[]): FieldBlock[] {
   });
 }
 
+const INLINE_STATUS = /^Final-Recipient:[ \t]*\S/im;
+
+/** The text from the first RFC 3464 per-message or per-recipient field on, when a text part carries them. */
+function inlineDeliveryStatus(mail: ParsedMail): string | undefined {
+  const texts = [
+    mail.text ?? '',
+    ...mail.attachments.filter((a) => a.contentType.startsWith('text/')).map((a) => a.content.toString('utf8')),
+  ];
+  for (const text of texts) {
+    const m = INLINE_STATUS.exec(text);
+    if (m === null) continue;
+    const start = /^(Reporting-MTA|Original-Envelope-Id|Arrival-Date):/im.exec(text.slice(0, m.index));
+    return text.slice(start?.index ?? m.index);
+  }
+  return undefined;
+}
+
+function isBounceLikeMail(mail: ParsedMail, h: HeaderLookup): boolean {
+  const fromObj = (mail.from as AddressObject | undefined)?.value[0];
+  return isBounceLike(
+    { ...(fromObj?.address === undefined ? {} : { address: fromObj.address }), name: fromObj?.name ?? '' },
+    mail.subject ?? '',
+    h,
+  );
+}
+
 async function parseRfc3464(
   mail: ParsedMail,
   h: HeaderLookup,
@@ -511,6 +537,10 @@ export async function parseInboundMessage(
   }
   const status = partOf(mail, 'message/delivery-status', 'message/global-delivery-status');
   if (status !== undefined) return parseRfc3464(mail, h, status.content, options);
+  // Some MTAs label the delivery-status fields text/plain (or inline them in the notice).
+  const inlineStatus = inlineDeliveryStatus(mail);
+  if (inlineStatus !== undefined && (reportType === 'delivery-status' || isBounceLikeMail(mail, h)))
+    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options);
   if (
     reportType === 'delivery-status'
     || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)
