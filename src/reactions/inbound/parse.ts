@@ -331,12 +331,12 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
   const found =
     scan.recipients.length > 0
       ? scan.recipients
-      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '' }];
-  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph }) => {
+      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
+  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }) => {
     // Narrowest evidence first: the paragraph after the address, then the text up to the next
     // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
     let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
-    for (const wider of [diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
+    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
       if (classification.reason !== 'undefined') break;
       classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
     }

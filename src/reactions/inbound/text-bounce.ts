@@ -10,6 +10,8 @@ export interface TextBounceRecipient {
   diagnostic: string;
   /** The first paragraph of text after the address: the narrowest evidence, tried first. */
   paragraph: string;
+  /** The lines where the address is named again (a session transcript, a summary), next. */
+  mentions: string;
 }
 export interface TextBounceScan {
   recipients: TextBounceRecipient[];
@@ -74,6 +76,19 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
+/** Each later line naming the address, with the line after it (sendmail's "<<< 550 5.1.1 <a@b>… User unknown"). */
+function laterMentions(notice: string, address: string, from: number): string {
+  const lower = notice.toLowerCase();
+  const needle = address.toLowerCase();
+  const lines: string[] = [];
+  for (let at = lower.indexOf(needle, from); at >= 0; at = lower.indexOf(needle, at + needle.length)) {
+    const start = notice.lastIndexOf('\n', at) + 1;
+    const second = notice.indexOf('\n', notice.indexOf('\n', at) + 1);
+    lines.push(notice.slice(start, second < 0 ? notice.length : second));
+  }
+  return oneLine(lines.join(' '));
+}
+
 /** Scans a text bounce; `exclude` lists addresses that are never the failed recipient (our own, the daemon). */
 export function scanTextBounce(
   body: string,
@@ -115,6 +130,10 @@ export function scanTextBounce(
     seen.add(key);
     all.push({ address, index, weak: onHeaderLine || isWeak(address) });
   }
+  const candidates = new Set(all.map((a) => a.address.toLowerCase()));
+  const occurrences = [...notice.matchAll(ADDRESS)]
+    .map((m) => ({ key: cleanAddress(m[1] ?? '').toLowerCase(), index: m.index ?? 0 }))
+    .filter((o) => candidates.has(o.key));
   const strong = all.filter((a) => !a.weak);
   const firsts = strong.length > 0 ? strong : all;
   // X-Failed-Recipients (Exim, Gmail) is authoritative for who failed; the notice supplies the text.
@@ -127,15 +146,23 @@ export function scanTextBounce(
       : firsts;
 
   const recipients = chosen.map((entry) => {
-    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice), paragraph: '' };
-    const nextIndexes = firsts.map((f) => f.index).filter((ix) => ix > entry.index);
+    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice), paragraph: '', mentions: '' };
+    // The text for this address ends where any other candidate address is named (first or again).
+    const nextIndexes = occurrences
+      .filter((o) => o.index > entry.index && o.key !== entry.address.toLowerCase())
+      .map((o) => o.index);
     const end = nextIndexes.length > 0 ? Math.min(...nextIndexes) : notice.length;
     // The address itself (and qmail's "<addr>:") is not part of the diagnostic.
     const segment = notice.slice(entry.index, end).replace(/^<?[^\s>]+>?:?/, '');
     const after = segment.replace(/^\s+/, '');
     const blank = /\n[ \t]*\n/.exec(after);
     const paragraph = blank === null ? after : after.slice(0, blank.index);
-    return { recipient: entry.address, diagnostic: oneLine(segment), paragraph: oneLine(paragraph) };
+    return {
+      recipient: entry.address,
+      diagnostic: oneLine(segment),
+      paragraph: oneLine(paragraph),
+      mentions: laterMentions(notice, entry.address, end),
+    };
   });
   return { recipients, notice: notice.trim(), returned };
 }
