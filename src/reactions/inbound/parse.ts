@@ -276,7 +276,7 @@ async function parseRfc3464(
       });
     // Diagnostic-Code first; when it says nothing usable, the human part's text for this recipient.
     let classification = classify(diagnostic ?? inNotice?.paragraph);
-    for (const more of [inNotice?.paragraph, inNotice?.diagnostic]) {
+    for (const more of [inNotice?.paragraph, inNotice?.mentions, inNotice?.diagnostic]) {
       if (classification.reason !== 'undefined' || more === undefined || more === '') continue;
       classification = classify(`${diagnostic ?? ''} ${more}`);
     }
