@@ -126,6 +126,8 @@ export function scanTextBounce(
     const onHeaderLine = HEADER_LINE.test(before) || /mail from:\s*<?$/i.test(before);
     // The sender side of a quoted original (From:, Reply-To:, Message-ID:, MAIL FROM) is never a recipient.
     if (SENDER_SIDE_LINE.test(before) || /mail from:\s*<?$/i.test(before)) continue;
+    // A forwarding hint inside a diagnostic ("User has moved; please try <new@…>") names no recipient.
+    if (/(please try|forwarded to|new address( is)?|contact|write to|send (it )?to)[\s:]*<?$/i.test(before)) continue;
     if (onHeaderLine && notice.indexOf(address, index + address.length) >= 0) continue; // named again below
     seen.add(key);
     all.push({ address, index, weak: onHeaderLine || isWeak(address) });
