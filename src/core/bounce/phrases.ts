@@ -174,7 +174,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'connections will not be accepted from',
       'connections not accepted from',
       'has been rejected due to the sending',
-      /\d+\.\d+\.\d+\.\d+ is not allowed to/,
+      /\bipaddr is not allowed to/,
     ],
   },
   {
@@ -666,6 +666,11 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     ],
   },
   // Last resort: the bare word, once every specific rule has had its turn.
+  {
+    reason: 'blocked',
+    source: 'generic',
+    patterns: [/\b(ip|address|host|client|connection|sender|server)\b[^.]{0,40}\bblocked\b/],
+  },
   { reason: 'spamdetected', source: 'generic', patterns: ['spam'] },
   { reason: 'authfailure', source: 'generic', patterns: [/\bspf\b/, 'openspf'] },
   {
@@ -693,7 +698,8 @@ export function matchPhrase(
   const lower = text
     .toLowerCase()
     .replace(/[^\s<>[\]()"',;:]+@[^\s<>[\]()"',;:]+/g, 'address')
-    .replace(/\b(?:[a-z0-9-]+\.){2,}[a-z]{2,}\b/g, 'host');
+    .replace(/\b(?:[a-z0-9-]+\.){2,}[a-z]{2,}\b/g, 'host')
+    .replace(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g, 'ipaddr');
   if (lower.trim() === '') return null;
   for (const rule of rules) {
     for (const p of rule.patterns) {

@@ -124,6 +124,11 @@ function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
   return [...h('delivered-to'), ...h('x-original-to'), ...h('envelope-to'), ...addresses(mail.to)];
 }
 
+/** `Name <user@host>` → `user@host`; anything else unchanged. */
+function angleAddress(value: string | undefined): string | undefined {
+  return /<([^<>\s]+@[^<>\s]+)>/.exec(value ?? '')?.[1] ?? value;
+}
+
 const INLINE_FEEDBACK = /^Feedback-Type:[ \t]*[\w-]+[ \t]*$/im;
 
 /** The RFC 5965 field block when it is written into a text part rather than its own part. */
@@ -159,7 +164,7 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
     kind: 'complaint',
     format: 'arf',
     feedbackType,
-    ...opt('originalRcpt', stripAddressType(field(block, 'original-rcpt-to'))),
+    ...opt('originalRcpt', angleAddress(stripAddressType(field(block, 'original-rcpt-to')))),
     ...opt('originalMailFrom', originalMailFrom),
     ...opt('userAgent', field(block, 'user-agent')),
     ...opt('sourceIp', field(block, 'source-ip')),
