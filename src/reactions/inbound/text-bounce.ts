@@ -49,6 +49,16 @@ const HEADER_NAMES =
 const HEADER_LINE = new RegExp(String.raw`^[ \t>]*(${HEADER_NAMES})\s*:`, 'i');
 const SENDER_SIDE_LINE =
   /^[ \t>]*(from|sender|reply-to|return-path|message-id|in-reply-to|references|errors-to|resent-from)\s*:/i;
+/** Sentences some MTAs print on every bounce, whatever the cause: they are not evidence. */
+const BOILERPLATE = new RegExp(
+  [
+    // cPanel/Exim
+    'the account or domain may not exist, they may be blacklisted, or missing the proper dns entries\\.?',
+    // Postfix, sendmail, qmail, Exim preambles mentioning antivirus/antispam scanning
+    '[^\\n]*(scanned|analy[sz]ed|checked) (by|with) [^\\n]*(antivirus|anti-virus|antispam|anti-spam)[^\\n]*',
+  ].join('|'),
+  'gi',
+);
 /** Start of an inline copy of the original: two header lines in a row at the left margin. */
 const INLINE_HEADERS = new RegExp(
   String.raw`^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):`
@@ -96,7 +106,7 @@ export function scanTextBounce(
 ): TextBounceScan {
   const text = body.replace(/\r\n?/g, '\n');
   const marker = ORIGINAL_MARKER.exec(text);
-  let notice = marker === null ? text : text.slice(0, marker.index);
+  let notice = (marker === null ? text : text.slice(0, marker.index)).replace(BOILERPLATE, ' ');
   // No marker line: the copy of the original often starts with its header block.
   const inline = INLINE_HEADERS.exec(notice);
   if (inline !== null && ADDRESS.test(notice.slice(0, inline.index))) notice = notice.slice(0, inline.index);
