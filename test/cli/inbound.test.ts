@@ -52,8 +52,8 @@ describe('bounce classify', () => {
         {
           file: files[2],
           recipient: 'sam_example@yahoo.com',
-          kind: 'not_bounce',
-          reason: 'badreputation',
+          kind: 'soft_bounce',
+          reason: 'blocked',
           status: '4.7.0',
           detail: 'deferred',
         },

@@ -16,22 +16,45 @@ import {
   type FailureInput,
 } from './types.ts';
 
+/** Phrases too general to overrule a specific status code (they only refine a generic one). */
+const WEAK_PHRASE_REASONS: ReadonlySet<BounceReason> = new Set([
+  'systemerror',
+  'networkerror',
+  'expired',
+  'contenterror',
+  'mailererror',
+  'undefined',
+  'onhold',
+]);
+
 // Not preceded by a digit or dot (so IPs like 10.2.3.4 do not yield "2.3.4"), not followed by more digits.
 const ENHANCED_IN_TEXT = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
-const REPLY_IN_TEXT = /(?:^|[\s;:(])([245]\d\d)(?=[\s-]|$)/;
+const REPLY_IN_TEXT = /(?:^|[\s;:(#])([245]\d\d)(?=[\s-]|$)/;
 
-/** The first enhanced status code in a text, normalised ("5.1.1"), or null. */
+/**
+ * The first failure (4.x.x / 5.x.x) enhanced status code in a text, normalised ("5.1.1"); a 2.x.x
+ * code only when there is no failure code (a transcript shows "250 2.1.0 Sender ok" first). Null if none.
+ */
 export function extractEnhancedCode(text: string | undefined): string | null {
   if (text === undefined) return null;
-  const m = ENHANCED_IN_TEXT.exec(text);
-  return m === null ? null : `${m[1]}.${Number(m[2])}.${Number(m[3])}`;
+  let success: string | null = null;
+  for (const m of text.matchAll(new RegExp(ENHANCED_IN_TEXT.source, 'g'))) {
+    const code = `${m[1]}.${Number(m[2])}.${Number(m[3])}`;
+    if (m[1] !== '2') return code;
+    success ??= code;
+  }
+  return success;
 }
 
 /** The first basic SMTP reply code (e.g. 550) in a diagnostic text, or null. */
 export function extractReplyCode(text: string | undefined): number | null {
   if (text === undefined) return null;
-  const m = REPLY_IN_TEXT.exec(text);
-  return m === null ? null : Number(m[1]);
+  let success: number | null = null;
+  for (const m of text.matchAll(new RegExp(REPLY_IN_TEXT.source, 'g'))) {
+    if (m[1]?.[0] !== '2') return Number(m[1]);
+    success ??= Number(m[1]);
+  }
+  return success;
 }
 
 /** DSN Status vs the code inside Diagnostic-Code: prefer the diagnostic's when it is more specific. */
@@ -50,6 +73,12 @@ function decideReason(
   diagnostic: string,
   remoteMta: string,
 ): Pick<BounceClassification, 'reason' | 'matchedBy' | 'matchedRule'> {
+  // Servers reuse codes loosely ("550 5.1.1 … blocked using …", "554 5.7.1 … relay access denied"),
+  // so a specific phrase wins over any code; a vague phrase only refines a vague code.
+  const phrase = matchPhrase(diagnostic);
+  const byPhrase =
+    phrase === null ? null : { reason: phrase.reason, matchedBy: 'phrase' as const, matchedRule: phrase.pattern };
+  if (byPhrase !== null && !WEAK_PHRASE_REASONS.has(byPhrase.reason)) return byPhrase;
   if (code !== null) {
     const provider = reasonForProviderStatus(code, `${diagnostic} ${remoteMta}`);
     if (provider !== null)
@@ -59,8 +88,7 @@ function decideReason(
   if (fromStatus !== null && !LOW_CONFIDENCE_REASONS.has(fromStatus)) {
     return { reason: fromStatus, matchedBy: 'status', matchedRule: code };
   }
-  const phrase = matchPhrase(diagnostic);
-  if (phrase !== null) return { reason: phrase.reason, matchedBy: 'phrase', matchedRule: phrase.pattern };
+  if (byPhrase !== null) return byPhrase;
   if (fromStatus !== null) return { reason: fromStatus, matchedBy: 'status', matchedRule: code };
   return { reason: 'undefined', matchedBy: 'none', matchedRule: null };
 }
@@ -114,9 +142,15 @@ export function classifyFailure(input: FailureInput): BounceClassification {
   ) {
     return result('delivered', 'delivered', status, reply, { matchedBy: 'action', matchedRule: action || status });
   }
-  const decided = decideReason(code, diagnostic, input.remoteMta ?? '');
-  // Step 3: a delay notice is never a bounce.
-  if (action === 'delayed') return result('deferred', decided.reason, status, reply, decided);
+  // A success code inside a failure report (a transcript line) says nothing about the failure.
+  const decided = decideReason(klass === 2 ? null : code, diagnostic, input.remoteMta ?? '');
+  // Step 3: a delay notice is never final. Its reason is what the diagnostic says; with nothing
+  // specific it is `expired`: the message waits in a queue that will time out (sisimai's rule).
+  if (action === 'delayed') {
+    if (decided.reason !== 'undefined' && decided.reason !== 'onhold')
+      return result('deferred', decided.reason, status, reply, decided);
+    return result('deferred', 'expired', status, reply, { matchedBy: 'action', matchedRule: 'delayed' });
+  }
   // Step 6: "slow down" about us, with a temporary class, goes to the governor.
   if (THROTTLE_REASONS.has(decided.reason) && klass === 4)
     return result('deferred', decided.reason, status, reply, decided);

@@ -9,7 +9,14 @@ import { classifyFailure, extractEnhancedCode } from '../../core/bounce/classify
 import { extractVerpToken } from '../../core/bounce/verp.ts';
 import { SwitchyardError, toError } from '../../core/errors.ts';
 import { htmlToReplyText, trimReplyBody } from '../../core/reply/trim.ts';
-import { cleanDiagnostic, field, parseFieldBlocks, stripAddressType, stripMtaType } from './report-fields.ts';
+import {
+  cleanDiagnostic,
+  type FieldBlock,
+  field,
+  parseFieldBlocks,
+  stripAddressType,
+  stripMtaType,
+} from './report-fields.ts';
 import {
   detectAutoReplySignals,
   detectNonArfComplaint,
@@ -18,6 +25,7 @@ import {
   type HeaderLookup,
 } from './signals.ts';
 import { scanTextBounce } from './text-bounce.ts';
+import type { BounceReason } from '../../core/bounce/types.ts';
 import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions } from './types.ts';
 
 export { toEngagementEvents } from './to-events.ts';
@@ -75,6 +83,8 @@ interface Returned {
   messageId?: string;
   ledgerId?: string;
   returnPath?: string;
+  /** The original's From/Sender/Return-Path addresses: the sender, never a failed recipient. */
+  senders?: string[];
 }
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
@@ -87,6 +97,10 @@ async function readReturned(content: Buffer | string | null | undefined): Promis
       ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
       ...(h('x-switchyard-msg')[0] === undefined ? {} : { ledgerId: h('x-switchyard-msg')[0] }),
       ...(h('return-path')[0] === undefined ? {} : { returnPath: h('return-path')[0] }),
+      senders: [
+        ...addresses(mail.from as AddressObject | undefined),
+        ...[...h('return-path'), ...h('sender')].map((v) => stripAddressType(v) ?? '').filter((a) => a.includes('@')),
+      ],
     };
   } catch {
     return {}; // a damaged returned copy only costs correlation, never the report itself
@@ -110,11 +124,36 @@ function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
   return [...h('delivered-to'), ...h('x-original-to'), ...h('envelope-to'), ...addresses(mail.to)];
 }
 
+/** `Name <user@host>` → `user@host`; anything else unchanged. */
+function angleAddress(value: string | undefined): string | undefined {
+  return /<([^<>\s]+@[^<>\s]+)>/.exec(value ?? '')?.[1] ?? value;
+}
+
+const INLINE_FEEDBACK = /^Feedback-Type:[ \t]*[\w-]+[ \t]*$/im;
+
+/** The RFC 5965 field block when it is written into a text part rather than its own part. */
+function inlineFeedbackFields(mail: ParsedMail): FieldBlock | undefined {
+  const texts = [
+    mail.text ?? '',
+    ...mail.attachments.filter((a) => a.contentType === 'text/plain').map((a) => a.content.toString('utf8')),
+  ];
+  for (const text of texts) {
+    const m = INLINE_FEEDBACK.exec(text);
+    if (m === null) continue;
+    const block = parseFieldBlocks(text.slice(m.index)).find((b) => b.has('feedback-type'));
+    if (block !== undefined && (block.has('user-agent') || block.has('version') || block.has('original-rcpt-to')))
+      return block;
+  }
+  return undefined;
+}
+
 async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
   const part = partOf(mail, 'message/feedback-report');
-  if (part === undefined)
+  // Some reporters send the ARF fields as plain text instead of a message/feedback-report part.
+  const inline = part === undefined ? inlineFeedbackFields(mail) : undefined;
+  if (part === undefined && inline === undefined)
     throw invalid('multipart/report; report-type=feedback-report has no message/feedback-report part');
-  const block = parseFieldBlocks(part.content.toString('utf8'))[0];
+  const block = inline ?? parseFieldBlocks(part?.content.toString('utf8') ?? '').find((b) => b.has('feedback-type'));
   const feedbackType = field(block, 'feedback-type')?.toLowerCase();
   if (feedbackType === undefined) throw invalid('message/feedback-report part has no Feedback-Type field');
   const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
@@ -125,7 +164,7 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
     kind: 'complaint',
     format: 'arf',
     feedbackType,
-    ...opt('originalRcpt', stripAddressType(field(block, 'original-rcpt-to'))),
+    ...opt('originalRcpt', angleAddress(stripAddressType(field(block, 'original-rcpt-to')))),
     ...opt('originalMailFrom', originalMailFrom),
     ...opt('userAgent', field(block, 'user-agent')),
     ...opt('sourceIp', field(block, 'source-ip')),
@@ -136,6 +175,75 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
   };
 }
 
+/** `failed (bad destination)`, `Failure`, `delay` → the RFC 3464 action word. */
+function normalizeAction(value: string | undefined): string {
+  const word =
+    (value ?? 'failed')
+      .trim()
+      .toLowerCase()
+      .split(/[\s(;,]/)[0] ?? '';
+  if (word === 'failure' || word === 'fail' || word === 'expired' || word === '') return 'failed';
+  if (word === 'delay') return 'delayed';
+  return word;
+}
+
+const MAILBOX = /^[^\s@<>()]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
+
+/** An X.400 recipient (`/RFC-822=user(a)example.com/…`) carries its Internet address inside. */
+function fromX400(value: string | undefined): string | undefined {
+  const m = /RFC-822=([^/]+)/i.exec(value ?? '');
+  return m?.[1] === undefined ? undefined : m[1].replace(/\(a\)/i, '@');
+}
+
+/**
+ * Final-Recipient when it is a mailbox; else Original-Recipient (some gateways put a local alias or an
+ * X.400 name first).
+ */
+function blockRecipient(b: FieldBlock): string {
+  const final = stripAddressType(field(b, 'final-recipient'));
+  const original = stripAddressType(field(b, 'original-recipient'));
+  for (const candidate of [final, original, fromX400(final), fromX400(original)])
+    if (candidate !== undefined && MAILBOX.test(candidate)) return candidate;
+  return final ?? original ?? '';
+}
+
+/** Some MTAs repeat a recipient's block per attempt: one result per recipient and action. */
+function dedupeBlocks(blocks: FieldBlock[]): FieldBlock[] {
+  const seen = new Set<string>();
+  return blocks.filter((b) => {
+    const key = `${blockRecipient(b).toLowerCase()}|${(field(b, 'action') ?? '').toLowerCase()}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const INLINE_STATUS = /^Final-Recipient:[ \t]*\S/im;
+
+/** The text from the first RFC 3464 per-message or per-recipient field on, when a text part carries them. */
+function inlineDeliveryStatus(mail: ParsedMail): string | undefined {
+  const texts = [
+    mail.text ?? '',
+    ...mail.attachments.filter((a) => a.contentType.startsWith('text/')).map((a) => a.content.toString('utf8')),
+  ];
+  for (const text of texts) {
+    const m = INLINE_STATUS.exec(text);
+    if (m === null) continue;
+    const start = /^(Reporting-MTA|Original-Envelope-Id|Arrival-Date):/im.exec(text.slice(0, m.index));
+    return text.slice(start?.index ?? m.index);
+  }
+  return undefined;
+}
+
+function isBounceLikeMail(mail: ParsedMail, h: HeaderLookup): boolean {
+  const fromObj = (mail.from as AddressObject | undefined)?.value[0];
+  return isBounceLike(
+    { ...(fromObj?.address === undefined ? {} : { address: fromObj.address }), name: fromObj?.name ?? '' },
+    mail.subject ?? '',
+    h,
+  );
+}
+
 async function parseRfc3464(
   mail: ParsedMail,
   h: HeaderLookup,
@@ -143,8 +251,11 @@ async function parseRfc3464(
   options: ParseInboundOptions,
 ): Promise<InboundDsn> {
   const blocks = parseFieldBlocks(content.toString('utf8'));
-  const recipientBlocks = blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient'));
+  const recipientBlocks = dedupeBlocks(blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient')));
   if (recipientBlocks.length === 0) {
+    // A report without per-recipient fields still names the recipients in its human part.
+    const fallback = await parseTextBounce(mail, h, options);
+    if (fallback.recipients.some((r) => r.recipient !== '')) return fallback;
     throw invalid(
       'message/delivery-status part has no per-recipient block (no Final-Recipient or Original-Recipient field)',
     );
@@ -153,22 +264,27 @@ async function parseRfc3464(
   // The human part often repeats each recipient's SMTP text: evidence when Diagnostic-Code is absent.
   const notice = scanTextBounce(mail.text ?? '');
   const recipients: DsnRecipient[] = recipientBlocks.map((b) => {
-    const recipient =
-      stripAddressType(field(b, 'final-recipient')) ?? stripAddressType(field(b, 'original-recipient')) ?? '';
+    const recipient = blockRecipient(b);
     const originalRecipient = stripAddressType(field(b, 'original-recipient'));
-    const action = (field(b, 'action') ?? 'failed').toLowerCase();
+    const action = normalizeAction(field(b, 'action'));
     const status = field(b, 'status') ?? null;
     const diagnostic = cleanDiagnostic(field(b, 'diagnostic-code')) ?? null;
     const remoteMta = stripMtaType(field(b, 'remote-mta')) ?? null;
-    const evidence =
-      diagnostic ?? notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase())?.diagnostic;
-    const classification = classifyFailure({
-      action,
-      source: 'dsn',
-      ...(status === null ? {} : { status }),
-      ...(evidence === undefined ? {} : { diagnostic: evidence }),
-      ...(remoteMta === null ? {} : { remoteMta }),
-    });
+    const inNotice = notice.recipients.find((r) => r.recipient.toLowerCase() === recipient.toLowerCase());
+    const classify = (evidence: string | undefined) =>
+      classifyFailure({
+        action,
+        source: 'dsn',
+        ...(status === null ? {} : { status }),
+        ...(evidence === undefined ? {} : { diagnostic: evidence }),
+        ...(remoteMta === null ? {} : { remoteMta }),
+      });
+    // Diagnostic-Code first; when it says nothing usable, the human part's text for this recipient.
+    let classification = classify(diagnostic ?? inNotice?.paragraph);
+    for (const more of [inNotice?.paragraph, inNotice?.mentions, inNotice?.diagnostic]) {
+      if (classification.reason !== 'undefined' || more === undefined || more === '') continue;
+      classification = classify(`${diagnostic ?? ''} ${more}`);
+    }
     return {
       recipient,
       ...(originalRecipient === undefined || originalRecipient === recipient ? {} : { originalRecipient }),
@@ -205,15 +321,30 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     .flatMap((v) => v.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
-  const scan = scanTextBounce(body, { exclude: own, failedRecipients: failed });
-  const action = isDelayNotice(mail.subject ?? '') ? 'delayed' : 'failed';
+  const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
+  const returned = await readReturned(attached?.content ?? scanTextBounce(body).returned);
+  // The original's sender is not a failed recipient, unless it is the only address there (a test to self).
+  const withoutSenders = scanTextBounce(body, {
+    exclude: [...own, ...(returned.senders ?? [])],
+    failedRecipients: failed,
+  });
+  const scan =
+    withoutSenders.recipients.length > 0
+      ? withoutSenders
+      : scanTextBounce(body, { exclude: own, failedRecipients: failed });
+  const action = isDelayNotice(mail.subject ?? '', scan.notice) ? 'delayed' : 'failed';
   const found =
-    scan.recipients.length > 0 ? scan.recipients : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' ') }];
-  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic }) => {
-    let classification = classifyFailure({ action, diagnostic, source: 'text' });
-    // Nothing specific next to the address: let the whole notice speak (sisimai's fallback).
-    if (classification.reason === 'undefined')
-      classification = classifyFailure({ action, diagnostic: scan.notice, source: 'text' });
+    scan.recipients.length > 0
+      ? scan.recipients
+      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
+  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }) => {
+    // Narrowest evidence first: the paragraph after the address, then the text up to the next
+    // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
+    let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
+    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
+      if (classification.reason !== 'undefined') break;
+      classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
+    }
     return {
       recipient,
       action,
@@ -223,8 +354,6 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
       classification,
     };
   });
-  const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
-  const returned = await readReturned(attached?.content ?? scan.returned);
   const verpToken = firstVerpToken([...envelopeCandidates(mail, h), returned.returnPath], options);
   return {
     kind: 'dsn',
@@ -233,6 +362,92 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
     ...correlation(returned, bareId(mail.inReplyTo), verpToken),
   };
+}
+
+type Json = Record<string, unknown>;
+const asObject = (v: unknown): Json | null => (typeof v === 'object' && v !== null ? (v as Json) : null);
+const asString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** SES bounce sub-types that name the reason themselves; others are read from the diagnostic. */
+const SES_SUBTYPE_REASON: Readonly<Record<string, BounceReason>> = {
+  NoEmail: 'userunknown',
+  Suppressed: 'suppressed',
+  OnAccountSuppressionList: 'suppressed',
+  MailboxFull: 'mailboxfull',
+  MessageTooLarge: 'exceedlimit',
+  ContentRejected: 'contenterror',
+  AttachmentRejected: 'policyviolation',
+};
+
+/**
+ * An Amazon SES notification mailed as JSON (an SNS e-mail subscription, or SES's own
+ * `notificationType`/`eventType` object): Bounce → one DSN recipient per bounced recipient,
+ * Complaint → a complaint, Delivery → delivered recipients. Null when the body is not one.
+ */
+function parseSesNotification(body: string, messageId: string | undefined): InboundMessage | null {
+  const start = body.indexOf('{');
+  if (start < 0 || !/"(notificationType|eventType|Type)"/.test(body)) return null;
+  let json: Json | null;
+  try {
+    json = asObject(JSON.parse(body.slice(start, body.lastIndexOf('}') + 1)));
+  } catch {
+    return null;
+  }
+  const inner = asString(json?.Message);
+  if (inner !== undefined) {
+    try {
+      json = asObject(JSON.parse(inner));
+    } catch {
+      return null;
+    }
+  }
+  const type = asString(json?.notificationType) ?? asString(json?.eventType);
+  const mailObj = asObject(json?.mail);
+  const originalMessageId = asString(mailObj?.messageId);
+  const ids = {
+    ...(messageId === undefined ? {} : { messageId }),
+    ...(originalMessageId === undefined ? {} : { originalMessageId }),
+  };
+  if (type === 'Complaint') {
+    const complaint = asObject(json?.complaint);
+    const rcpts = Array.isArray(complaint?.complainedRecipients) ? complaint.complainedRecipients : [];
+    const rcpt = asString(asObject(rcpts[0])?.emailAddress);
+    return {
+      kind: 'complaint',
+      format: 'amazon-ses',
+      feedbackType: asString(complaint?.complaintFeedbackType)?.toLowerCase() ?? 'abuse',
+      ...(rcpt === undefined ? {} : { originalRcpt: rcpt }),
+      ...ids,
+    };
+  }
+  if (type !== 'Bounce' && type !== 'Delivery') return null;
+  const detail = asObject(type === 'Bounce' ? json?.bounce : json?.delivery);
+  const list = type === 'Bounce' ? detail?.bouncedRecipients : detail?.recipients;
+  const bounceType = asString(detail?.bounceType);
+  const subtypeReason = SES_SUBTYPE_REASON[asString(detail?.bounceSubType) ?? ''];
+  const recipients: DsnRecipient[] = (Array.isArray(list) ? list : []).map((entry) => {
+    const r = asObject(entry);
+    const recipient = asString(r?.emailAddress) ?? (typeof entry === 'string' ? entry : '');
+    const action =
+      type === 'Delivery' ? 'delivered' : (asString(r?.action) ?? (bounceType === 'Transient' ? 'delayed' : 'failed'));
+    const status = asString(r?.status) ?? null;
+    const diagnostic = cleanDiagnostic(asString(r?.diagnosticCode) ?? asString(detail?.smtpResponse)) ?? null;
+    let classification = classifyFailure({
+      action,
+      source: 'esp',
+      ...(status === null ? {} : { status }),
+      ...(diagnostic === null ? {} : { diagnostic }),
+    });
+    if (classification.reason === 'undefined' && subtypeReason !== undefined)
+      classification = {
+        ...classification,
+        reason: subtypeReason,
+        kind: subtypeReason === 'userunknown' ? 'hard_bounce' : classification.kind,
+      };
+    return { recipient, action, status, diagnostic, remoteMta: asString(detail?.reportingMTA) ?? null, classification };
+  });
+  if (recipients.length === 0) return null;
+  return { kind: 'dsn', format: 'text', recipients, ...ids };
 }
 
 /** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
@@ -256,6 +471,12 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
     throw invalid(`inbound message must be a Buffer or string, got ${raw === null ? 'null' : typeof raw}`);
   }
   if (raw.length === 0 || raw.toString().trim() === '') throw invalid('inbound message is empty');
+  // Saved copies sometimes start with blank lines before the header; they are not part of the message.
+  if (typeof raw === 'string') raw = raw.replace(/^(?:[ \t]*\r?\n)+/, '');
+  else {
+    const lead = /^(?:[ \t]*\r?\n)+/.exec(raw.subarray(0, 4096).toString('latin1'))?.[0].length ?? 0;
+    if (lead > 0) raw = raw.subarray(lead);
+  }
   // RFC 5322 field names are printable ASCII without spaces; an mbox "From " line may precede them.
   const firstLine =
     /^(?:From [^\n]*\n)?([^\r\n]*)/.exec(
@@ -296,8 +517,14 @@ export async function parseInboundMessage(
   const fromObj = (mail.from as AddressObject | undefined)?.value[0];
   const from = fromObj?.address;
 
-  if (reportType === 'feedback-report' || partOf(mail, 'message/feedback-report') !== undefined)
+  if (
+    reportType === 'feedback-report'
+    || partOf(mail, 'message/feedback-report') !== undefined
+    || inlineFeedbackFields(mail) !== undefined
+  )
     return parseArf(mail, h, options);
+  const notification = parseSesNotification(bodyText(mail), bareId(mail.messageId));
+  if (notification !== null) return notification;
   const nonArf = detectNonArfComplaint(from ?? '', subject, h);
   if (nonArf !== null) {
     const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
@@ -315,6 +542,10 @@ export async function parseInboundMessage(
   }
   const status = partOf(mail, 'message/delivery-status', 'message/global-delivery-status');
   if (status !== undefined) return parseRfc3464(mail, h, status.content, options);
+  // Some MTAs label the delivery-status fields text/plain (or inline them in the notice).
+  const inlineStatus = inlineDeliveryStatus(mail);
+  if (inlineStatus !== undefined && (reportType === 'delivery-status' || isBounceLikeMail(mail, h)))
+    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options);
   if (
     reportType === 'delivery-status'
     || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)

@@ -27,6 +27,31 @@ const BOUNCE_SUBJECT = new RegExp(
     'warning: could not send',
     'delayed mail',
     'returning message to sender',
+    'delivery failed',
+    'mail delivery status',
+    'delivery failure',
+    'address not found',
+    'mail delivery (problem|warning|error)',
+    'mail system error',
+    'message not delivered',
+    'delivery (status )?report',
+    'returned to sender',
+    'non remis',
+    'non distribu',
+    '[ée]chec de (la )?(remise|distribution)',
+    'unzustellbar',
+    'nicht zustellbar',
+    'zustellung fehlgeschlagen',
+    'no (se puede )?entregad?',
+    'error de entrega',
+    'non recapitat',
+    'n[ãa]o entregue',
+    'falha na entrega',
+    'onbestelbaar',
+    'niedostarczon',
+    'недоставлен',
+    '配信(エラー|失敗)',
+    '退信',
   ].join('|'),
   'i',
 );
@@ -43,9 +68,28 @@ export function isBounceLike(
   return BOUNCE_SUBJECT.test(subject);
 }
 
-/** A text bounce whose subject says it is only a delay warning. */
-export function isDelayNotice(subject: string): boolean {
-  return DELAY_SUBJECT.test(subject);
+const DELAY_BODY = new RegExp(
+  [
+    'has not yet been delivered',
+    'not been delivered yet',
+    'delivery (attempts )?will continue',
+    'will (continue|keep) (to )?try',
+    'still (being )?retried',
+    'will be retried',
+    'warning message only',
+    'you do not need to resend',
+    'delivery (is|has been) delayed',
+    'delay reason',
+  ].join('|'),
+  'i',
+);
+const FINAL_BODY =
+  /permanent (error|failure)|(have|has|i've|i have) given up|gave up|will not be retried|could not be delivered\b/i;
+
+/** A text bounce that is only a delay warning: its subject says so, or its notice does and never says it gave up. */
+export function isDelayNotice(subject: string, notice = ''): boolean {
+  if (DELAY_SUBJECT.test(subject)) return true;
+  return DELAY_BODY.test(notice) && !FINAL_BODY.test(notice);
 }
 
 /** Known non-ARF complaint formats (bounces.md §4): Hotmail JMRP, SES, Apple. Returns the format name. */

@@ -1,8 +1,8 @@
 /**
  * Flat, one-line-per-recipient summaries of parsed inbound mail (what `switchyard bounce classify`
  * prints), and reply trimming for input of unknown type (plain text, HTML or a raw .eml). The
- * summary keeps the closed kind set of the CLI: DSN deferrals/deliveries are `not_bounce` with a
- * `detail`, so scripts filtering on hard_bounce/soft_bounce never see a delay notice.
+ * summary keeps the closed kind set of the CLI: a reported delay is a `soft_bounce` with `detail`
+ * `deferred`, a reported delivery is `not_bounce` with `detail` `delivered`.
  */
 import { SwitchyardError } from '../../core/errors.ts';
 import { looksLikeHtml, trimReplyBody, trimReplyText } from '../../core/reply/trim.ts';
@@ -23,18 +23,25 @@ export interface InboundSummaryLine {
 /** One line per DSN recipient in report order; one line for anything else. */
 export function summarizeInbound(parsed: InboundMessage): InboundSummaryLine[] {
   switch (parsed.kind) {
-    case 'dsn':
-      return parsed.recipients.map((r) => {
+    case 'dsn': {
+      // Recipients the report says were delivered, relayed or expanded are no news in a report that
+      // also has failures; a report of deliveries only still prints them (as not_bounce, delivered).
+      const isFailure = (kind: string): boolean => kind !== 'delivered';
+      const anyFailure = parsed.recipients.some((r) => isFailure(r.classification.kind));
+      const shown = anyFailure ? parsed.recipients.filter((r) => isFailure(r.classification.kind)) : parsed.recipients;
+      return shown.map((r) => {
         const c = r.classification;
-        const isBounce = c.kind === 'hard_bounce' || c.kind === 'soft_bounce';
-        return {
-          recipient: r.recipient,
-          kind: isBounce ? (c.kind as SummaryKind) : 'not_bounce',
-          reason: c.reason,
-          status: c.status,
-          ...(isBounce ? {} : { detail: c.kind }),
-        };
+        // A reported delay is a failed delivery attempt: a soft bounce, marked `deferred`.
+        const kind: SummaryKind =
+          c.kind === 'hard_bounce' || c.kind === 'soft_bounce'
+            ? c.kind
+            : c.kind === 'deferred'
+              ? 'soft_bounce'
+              : 'not_bounce';
+        const detail = c.kind === 'deferred' || c.kind === 'delivered' ? { detail: c.kind } : {};
+        return { recipient: r.recipient, kind, reason: c.reason, status: c.status, ...detail };
       });
+    }
     case 'complaint':
       return [
         {

@@ -8,6 +8,10 @@
 export interface TextBounceRecipient {
   recipient: string;
   diagnostic: string;
+  /** The first paragraph of text after the address: the narrowest evidence, tried first. */
+  paragraph: string;
+  /** The lines where the address is named again (a session transcript, a summary), next. */
+  mentions: string;
 }
 export interface TextBounceScan {
   recipients: TextBounceRecipient[];
@@ -27,13 +31,72 @@ const ORIGINAL_MARKER = new RegExp(
     '^\\s*original message follows',
     '^-+\\s*returned message',
     '^\\s*-+ ?(the )?original message (headers )?(follows|is attached)',
+    '^\\s*-+\\s*unsent message follows',
+    '^\\s*-+\\s*(the )?header of (the )?original message',
+    '^\\s*-+\\s*original message header',
+    '^\\s*-+\\s*message header follows',
+    '^\\s*the (first \\d+ lines of your )?original message follow',
+    '^\\s*-+\\s*returned mail follows',
+    '^\\s*-+\\s*(forwarded|enclosed) message',
   ].join('|'),
   'im',
 );
 const ADDRESS = /<?([a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)>?/gi;
+/** A header line of a quoted original ("To: list@…", "Message-ID: <…>"): its addresses are not the failed ones. */
+const HEADER_NAMES =
+  'from|to|cc|bcc|reply-to|sender|subject|message-id|in-reply-to|references|return-path|received|date|errors-to'
+  + String.raw`|list-[\w-]+|x-[\w-]+|resent-[\w-]+|delivered-to|envelope-to`;
+const HEADER_LINE = new RegExp(String.raw`^[ \t>]*(${HEADER_NAMES})\s*:`, 'i');
+const SENDER_SIDE_LINE =
+  /^[ \t>]*(from|sender|reply-to|return-path|message-id|in-reply-to|references|errors-to|resent-from)\s*:/i;
+/** Sentences some MTAs print on every bounce, whatever the cause: they are not evidence. */
+const BOILERPLATE = new RegExp(
+  [
+    // cPanel/Exim
+    'the account or domain may not exist, they may be blacklisted, or missing the proper dns entries\\.?',
+    // Postfix, sendmail, qmail, Exim preambles mentioning antivirus/antispam scanning
+    '[^\\n]*(scanned|analy[sz]ed|checked) (by|with) [^\\n]*(antivirus|anti-virus|antispam|anti-spam)[^\\n]*',
+  ].join('|'),
+  'gi',
+);
+/** Start of an inline copy of the original: two header lines in a row at the left margin. */
+const INLINE_HEADERS = new RegExp(
+  String.raw`^(?:>\s*)?(?:received|return-path|message-id|from|to|subject|date|mime-version|x-[\w-]+|delivered-to):`
+    + String.raw`[^\n]*\n(?:[ \t][^\n]*\n)*(?:>\s*)?[\w-]+:`,
+  'im',
+);
+/** Addresses that are never the failed recipient when a better one is present. */
+function isWeak(address: string): boolean {
+  const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
+  return (
+    /(^|[-.])(request|bounces?|owner|admin|unsubscribe|subscribe)$/.test(local)
+    || /^(postmaster|abuse|mailer-daemon|root|noreply|no-reply)$/.test(local)
+    || /[$]|^\d{8,}|^mailman\.|^[0-9a-f]{6,}\.[0-9a-f.]+$/.test(local)
+  );
+}
+/** `SMTP=user@x`, `smtp:user@x`, `rfc822;user@x`, quotes, a final dot → `user@x`. */
+function cleanAddress(raw: string): string {
+  return raw
+    .replace(/^(smtp|rfc822|sip)[=:;]/i, '')
+    .replace(/^'+/, '')
+    .replace(/['.]+$/, '');
+}
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Each later line naming the address, with the line after it (sendmail's "<<< 550 5.1.1 <a@b>… User unknown"). */
+function laterMentions(notice: string, address: string, from: number): string {
+  const lower = notice.toLowerCase();
+  const needle = address.toLowerCase();
+  const lines: string[] = [];
+  for (let at = lower.indexOf(needle, from); at >= 0; at = lower.indexOf(needle, at + needle.length)) {
+    const start = notice.lastIndexOf('\n', at) + 1;
+    const second = notice.indexOf('\n', notice.indexOf('\n', at) + 1);
+    lines.push(notice.slice(start, second < 0 ? notice.length : second));
+  }
+  return oneLine(lines.join(' '));
 }
 
 /** Scans a text bounce; `exclude` lists addresses that are never the failed recipient (our own, the daemon). */
@@ -43,7 +106,11 @@ export function scanTextBounce(
 ): TextBounceScan {
   const text = body.replace(/\r\n?/g, '\n');
   const marker = ORIGINAL_MARKER.exec(text);
-  const notice = marker === null ? text : text.slice(0, marker.index);
+  let notice = (marker === null ? text : text.slice(0, marker.index)).replace(BOILERPLATE, ' ');
+  // No marker line: the copy of the original often starts with its header block.
+  const inline = INLINE_HEADERS.exec(notice);
+  if (inline !== null && ADDRESS.test(notice.slice(0, inline.index))) notice = notice.slice(0, inline.index);
+  ADDRESS.lastIndex = 0;
   const returned =
     marker === null
       ? null
@@ -54,16 +121,33 @@ export function scanTextBounce(
   const excluded = new Set((options.exclude ?? []).map((a) => a.toLowerCase()));
   const isDaemon = (a: string): boolean => /^(mailer-daemon|postmaster|mail-daemon)@/i.test(a);
 
-  // First occurrence of each distinct candidate address, in order.
-  const firsts: Array<{ address: string; index: number }> = [];
+  // First occurrence of each distinct candidate address, in order. Addresses on header lines and
+  // list-robot or message-id lookalikes count only when nothing better is there.
+  const all: Array<{ address: string; index: number; weak: boolean }> = [];
   const seen = new Set<string>();
   for (const m of notice.matchAll(ADDRESS)) {
-    const address = (m[1] ?? '').replace(/\.$/, '');
+    const address = cleanAddress(m[1] ?? '');
     const key = address.toLowerCase();
-    if (seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
+    if (!address.includes('@') || seen.has(key) || excluded.has(key) || isDaemon(address)) continue;
+    const index = m.index ?? 0;
+    const lineStart = notice.lastIndexOf('\n', index) + 1;
+    const before = notice.slice(lineStart, index);
+    // Header lines of a quoted original, and the envelope sender in an SMTP transcript.
+    const onHeaderLine = HEADER_LINE.test(before) || /mail from:\s*<?$/i.test(before);
+    // The sender side of a quoted original (From:, Reply-To:, Message-ID:, MAIL FROM) is never a recipient.
+    if (SENDER_SIDE_LINE.test(before) || /mail from:\s*<?$/i.test(before)) continue;
+    // A forwarding hint inside a diagnostic ("User has moved; please try <new@…>") names no recipient.
+    if (/(please try|forwarded to|new address( is)?|contact|write to|send (it )?to)[\s:]*<?$/i.test(before)) continue;
+    if (onHeaderLine && notice.indexOf(address, index + address.length) >= 0) continue; // named again below
     seen.add(key);
-    firsts.push({ address, index: m.index ?? 0 });
+    all.push({ address, index, weak: onHeaderLine || isWeak(address) });
   }
+  const candidates = new Set(all.map((a) => a.address.toLowerCase()));
+  const occurrences = [...notice.matchAll(ADDRESS)]
+    .map((m) => ({ key: cleanAddress(m[1] ?? '').toLowerCase(), index: m.index ?? 0 }))
+    .filter((o) => candidates.has(o.key));
+  const strong = all.filter((a) => !a.weak);
+  const firsts = strong.length > 0 ? strong : all;
   // X-Failed-Recipients (Exim, Gmail) is authoritative for who failed; the notice supplies the text.
   const failed = (options.failedRecipients ?? []).map((a) => a.trim()).filter((a) => a !== '');
   const chosen =
@@ -74,12 +158,23 @@ export function scanTextBounce(
       : firsts;
 
   const recipients = chosen.map((entry) => {
-    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice) };
-    const nextIndexes = firsts.map((f) => f.index).filter((ix) => ix > entry.index);
+    if (entry.index < 0) return { recipient: entry.address, diagnostic: oneLine(notice), paragraph: '', mentions: '' };
+    // The text for this address ends where any other candidate address is named (first or again).
+    const nextIndexes = occurrences
+      .filter((o) => o.index > entry.index && o.key !== entry.address.toLowerCase())
+      .map((o) => o.index);
     const end = nextIndexes.length > 0 ? Math.min(...nextIndexes) : notice.length;
     // The address itself (and qmail's "<addr>:") is not part of the diagnostic.
     const segment = notice.slice(entry.index, end).replace(/^<?[^\s>]+>?:?/, '');
-    return { recipient: entry.address, diagnostic: oneLine(segment) };
+    const after = segment.replace(/^\s+/, '');
+    const blank = /\n[ \t]*\n/.exec(after);
+    const paragraph = blank === null ? after : after.slice(0, blank.index);
+    return {
+      recipient: entry.address,
+      diagnostic: oneLine(segment),
+      paragraph: oneLine(paragraph),
+      mentions: laterMentions(notice, entry.address, end),
+    };
   });
   return { recipients, notice: notice.trim(), returned };
 }

@@ -75,7 +75,7 @@ describe('classifyFailure: one example per reason', () => {
       'soft_bounce',
     ],
     ['exceed limit', failed('5.2.3', 'smtp; 552 5.2.3 message exceeds recipient limit'), 'exceedlimit', 'soft_bounce'],
-    ['too big', failed('5.3.4', 'smtp; 552 5.3.4 Message size exceeds fixed limit'), 'mesgtoobig', 'soft_bounce'],
+    ['too big', failed('5.3.4', 'smtp; 552 5.3.4 Message size exceeds fixed limit'), 'exceedlimit', 'soft_bounce'],
     [
       'mailbox disabled 5.2.1',
       failed('5.2.1', 'smtp; 550 5.2.1 <x@ex.org>: recipient rejected'),
@@ -145,7 +145,7 @@ describe('classifyFailure: one example per reason', () => {
       'requireptr',
       'soft_bounce',
     ],
-    ['requiretls', failed('5.7.30', 'smtp; 550 5.7.30 REQUIRETLS support required'), 'failedstarttls', 'soft_bounce'],
+    ['requiretls', failed('5.7.30', 'smtp; 550 5.7.30 REQUIRETLS support required'), 'securityerror', 'soft_bounce'],
     [
       'gmail dkim 5.7.30',
       failed('5.7.30', 'smtp; 550-5.7.30 This message does not pass DKIM checks - gsmtp'),
@@ -161,13 +161,13 @@ describe('classifyFailure: one example per reason', () => {
           'smtp; 451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.',
         remoteMta: 'dns; hotmail-com.olc.protection.outlook.com',
       },
-      'badreputation',
+      'blocked',
       'deferred',
     ],
     ['content', failed('5.6.0', 'smtp; 554 5.6.0 Invalid MIME'), 'contenterror', 'soft_bounce'],
     ['virus', failed('5.7.1', 'smtp; 554 5.7.1 Virus found in message'), 'virusdetected', 'soft_bounce'],
     ['system', failed('5.3.0', 'smtp; 554 5.3.0 local error in processing'), 'systemerror', 'soft_bounce'],
-    ['system full', failed('4.3.1', 'smtp; 452 4.3.1 Insufficient system storage'), 'systemfull', 'soft_bounce'],
+    ['system full', failed('4.3.1', 'smtp; 452 4.3.1 Insufficient system storage'), 'systemerror', 'soft_bounce'],
     ['syntax', failed('5.5.2', 'smtp; 500 5.5.2 Syntax error'), 'syntaxerror', 'soft_bounce'],
     ['relay', failed('5.7.1', 'smtp; 554 5.7.1 <x@ex.org>: Relay access denied'), 'norelaying', 'soft_bounce'],
     [
@@ -309,5 +309,41 @@ describe('classifyFailure: properties', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('classifyFailure: hard means the address is bad', () => {
+  it('policy, content, reputation and authentication rejections with a 5xx code are soft', () => {
+    const soft: Array<[string, string, BounceReason]> = [
+      ['5.7.1', '550 5.7.1 Message not accepted for policy reasons', 'policyviolation'],
+      ['5.7.26', '550-5.7.26 This mail has been blocked because the sender is unauthenticated', 'authfailure'],
+      ['5.7.1', '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org', 'blocked'],
+      ['5.7.1', '550 5.7.1 Message rejected as spam by Content Filtering', 'spamdetected'],
+      ['5.2.2', '552 5.2.2 Mailbox full', 'mailboxfull'],
+      ['5.2.1', '550 5.2.1 The email account that you tried to reach is disabled', 'suspend'],
+      ['5.0.0', '550 Verification failed for <news@shop.example.com> unrouteable address', 'rejected'],
+    ];
+    for (const [status, diagnostic, reason] of soft) {
+      const r = classifyFailure(failed(status, diagnostic));
+      assert.deepEqual([r.kind, r.reason], ['soft_bounce', reason], diagnostic);
+    }
+  });
+
+  it('a specific phrase beats a loosely used code; a 2.x.x transcript line never decides', () => {
+    const relay = classifyFailure(failed('5.1.1', '554 5.1.1 <x@ex.org>: Relay access denied'));
+    assert.deepEqual([relay.kind, relay.reason], ['soft_bounce', 'norelaying']);
+    const transcript = classifyFailure({
+      action: 'failed',
+      source: 'text',
+      diagnostic: '<<< 250 2.1.0 Sender ok >>> RCPT To:<x@ex.org> <<< 550 5.1.1 <x@ex.org>... User unknown',
+    });
+    assert.deepEqual([transcript.kind, transcript.reason, transcript.status], ['hard_bounce', 'userunknown', '5.1.1']);
+  });
+
+  it('a delay keeps the diagnostic reason, else it is expired', () => {
+    const full = classifyFailure({ action: 'delayed', status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' });
+    assert.deepEqual([full.kind, full.reason], ['deferred', 'mailboxfull']);
+    const bare = classifyFailure({ action: 'delayed', status: '4.0.0', diagnostic: '' });
+    assert.deepEqual([bare.kind, bare.reason], ['deferred', 'expired']);
   });
 });

@@ -45,7 +45,7 @@ describe('parseInboundMessage: DSNs (RFC 3464)', () => {
     ],
     [
       'yahoo/delayed-421-4-7-0-tss04-deferral.eml',
-      [['sam_example@yahoo.com', 'deferred', 'badreputation', '4.7.0']],
+      [['sam_example@yahoo.com', 'deferred', 'blocked', '4.7.0']],
       '01JDQBBBBB0000000000000005@shop.example.com',
     ],
     ['sendmail/delayed-dsn-4-4-1-no-answer.eml', [['prof@example.edu', 'deferred', 'expired', '4.4.1']], undefined],
