@@ -3,6 +3,7 @@
  * sandbox ESP) enters here. One statement inserts the batch, deduplicated by source id; for the
  * new events, unsubscribes, complaints and hard bounces suppress at once (same transaction), and
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
+ * Concurrent calls share that work (group commit, below).
  */
 import { createHash } from 'node:crypto';
 import { addToOutbox, publishOutboxed, type Outboxed } from '../bus/outbox.ts';
@@ -11,6 +12,7 @@ import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
 import { ledgerOfMessageId } from '../core/message-id.ts';
 import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
+import { createGroupCommit } from './group-commit.ts';
 import type { Db } from '../store/port.ts';
 import { TOPICS, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
 
@@ -25,14 +27,16 @@ const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['rea
   bounced_hard: 'bounced_hard',
 };
 
+// Columns as arrays (one text parameter each): PostgreSQL reads them faster than a JSON document
+// of rows, and the raw payloads stay JSON text until the jsonb cast.
 const INSERT = `
   insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
     contact_id, is_machine, reason, url, raw)
-  select x.source_id, x.type, x.provider, x.occurred_at, $2, x.email, x.message_id, x.campaign_id, x.contact_id,
-    coalesce(x.is_machine, false), x.reason, x.url, x.raw
-  from jsonb_to_recordset($1::jsonb) as x(source_id text, type text, provider text, occurred_at timestamptz, email text,
-    message_id text,
-       campaign_id text, contact_id text, is_machine boolean, reason text, url text, raw jsonb)
+  select x.source_id, x.type, x.provider, x.occurred_at, $13, x.email, x.message_id, x.campaign_id, x.contact_id,
+    x.is_machine, x.reason, x.url, x.raw::jsonb
+  from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::boolean[], $10::text[], $11::text[], $12::text[])
+    as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id, is_machine, reason, url, raw)
   on conflict (source_id) do nothing
   returning source_id`;
 
@@ -77,11 +81,67 @@ async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<str
   return byMsg;
 }
 
-export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
+/** Events per group commit: concurrent callers share one transaction up to about this many events. */
+export const DEFAULT_GROUP_EVENTS = 2_000;
+
+export interface IngestOptions {
+  /** A group takes waiting calls while their events fit in this many (a larger call goes alone). */
+  maxGroupEvents?: number;
+}
+
+/** One ingest call's rows: events after dedup, with the correlated ids filled in. */
+interface Row {
+  source_id: string;
+  type: EngagementEvent['type'];
+  provider: string;
+  occurred_at: string;
+  email: string | null;
+  message_id: string | null;
+  campaign_id: string | null;
+  contact_id: string | null;
+  is_machine: boolean;
+  reason: string | null;
+  url: string | null;
+  raw: string | null;
+}
+
+function toRow(e: EngagementEvent): Row {
+  return {
+    source_id: e.sourceId,
+    type: e.type,
+    provider: e.provider,
+    occurred_at: e.occurredAt.toISOString(),
+    email: e.email?.toLowerCase() ?? null,
+    message_id: e.messageId ?? null,
+    campaign_id: e.campaignId ?? null,
+    contact_id: e.contactId ?? null,
+    is_machine: e.isMachine ?? false,
+    reason: e.reason ?? null,
+    url: e.url ?? null,
+    raw: e.raw === undefined || e.raw === null ? null : JSON.stringify(e.raw),
+  };
+}
+
+/**
+ * Ingest is group-committed (group-commit.ts): calls made while a group is being written share
+ * the next one: one insert of all their events, one suppression insert, one reaction batch on the
+ * bus and one commit. Each call resolves after its group committed and was handed to the bus, with
+ * its own counts: an event several calls of a group carry is accepted for the first of them.
+ */
+export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: IngestOptions = {}) {
   const { db, bus, clock } = deps;
-  return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
-    if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    let unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
+
+  async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<IngestResult[]> {
+    // the first call carrying a source id owns it
+    const owner = new Map<string, number>();
+    let unique: EngagementEvent[] = [];
+    calls.forEach((events, c) => {
+      for (const e of events) {
+        if (owner.has(e.sourceId)) continue;
+        owner.set(e.sourceId, c);
+        unique.push(e);
+      }
+    });
     const needIds = unique
       .filter((e) => e.contactId === undefined && e.messageId !== undefined)
       .map((e) => e.messageId!);
@@ -99,52 +159,51 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
             };
       });
     }
-    const rows = unique.map((e) => ({
-      source_id: e.sourceId,
-      type: e.type,
-      provider: e.provider,
-      occurred_at: e.occurredAt.toISOString(),
-      email: e.email?.toLowerCase() ?? null,
-      message_id: e.messageId ?? null,
-      campaign_id: e.campaignId ?? null,
-      contact_id: e.contactId ?? null,
-      is_machine: e.isMachine ?? false,
-      reason: e.reason ?? null,
-      url: e.url ?? null,
-      raw: e.raw ?? null,
-    }));
+    // in key order, so concurrent groups take the rows' index locks in one order and cannot deadlock
+    const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
     const now = clock.now();
     // The events, the suppressions they cause and the messages announcing both commit together
     // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which
     // a redelivered webhook would not repeat (its events are no longer new).
     const { fresh, outbox } = await db.transaction(async (tx) => {
-      const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [JSON.stringify(rows), now]);
+      const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [
+        rows.map((r) => r.source_id),
+        rows.map((r) => r.type),
+        rows.map((r) => r.provider),
+        rows.map((r) => r.occurred_at),
+        rows.map((r) => r.email),
+        rows.map((r) => r.message_id),
+        rows.map((r) => r.campaign_id),
+        rows.map((r) => r.contact_id),
+        rows.map((r) => r.is_machine),
+        rows.map((r) => r.reason),
+        rows.map((r) => r.url),
+        rows.map((r) => r.raw),
+        now,
+      ]);
       const isNew = new Set(inserted.map((r) => r.source_id));
-      const fresh = rows.filter((r) => isNew.has(r.source_id));
-      const entries: SuppressionEntry[] = fresh.flatMap((r) => {
-        const reason = SUPPRESSING[r.type as EngagementEvent['type']];
-        return reason === undefined || r.email === null || r.is_machine
-          ? []
-          : [
-              {
-                email: r.email,
-                reason,
-                source: `${r.provider}:${r.type}`,
-                contactId: r.contact_id ?? undefined,
-                campaignId: r.campaign_id ?? undefined,
-              },
-            ];
-      });
+      const fresh = isNew.size === rows.length ? rows : rows.filter((r) => isNew.has(r.source_id));
+      const entries: SuppressionEntry[] = [];
+      for (const r of fresh) {
+        const reason = SUPPRESSING[r.type];
+        if (reason === undefined || r.email === null || r.is_machine) continue;
+        entries.push({
+          email: r.email,
+          reason,
+          source: `${r.provider}:${r.type}`,
+          contactId: r.contact_id ?? undefined,
+          campaignId: r.campaign_id ?? undefined,
+        });
+      }
       const added = new Set(await addSuppressions(tx, entries, now));
       const suppressed = entries.filter((e) => added.has(e.email));
       const outbox: Outboxed[] = [];
       if (fresh.length > 0) {
-        const id = createHash('sha1')
-          .update(fresh.map((r) => r.source_id).join('\n'))
-          .digest('hex');
+        const hash = createHash('sha1');
+        for (const r of fresh) hash.update(r.source_id).update('\n');
         const stored: StoredEvent[] = fresh.map((r) => ({
           sourceId: r.source_id,
-          type: r.type as EngagementEvent['type'],
+          type: r.type,
           provider: r.provider,
           occurredAt: r.occurred_at,
           email: r.email,
@@ -159,7 +218,7 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
           await addToOutbox(
             tx,
             TOPICS.reactions,
-            [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }],
+            [{ id: `events:${hash.digest('hex')}`, payload: { events: stored } satisfies ReactionBatch }],
             now,
           ),
         );
@@ -192,7 +251,19 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
     } catch {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     }
-    return { accepted: fresh.length, duplicates: events.length - fresh.length };
+    const accepted = calls.map(() => 0);
+    for (const r of fresh) accepted[owner.get(r.source_id)!]!++;
+    return calls.map((events, c) => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! }));
+  }
+
+  const submit = createGroupCommit(writeGroup, {
+    maxWeight: options.maxGroupEvents ?? DEFAULT_GROUP_EVENTS,
+    weight: (events: readonly EngagementEvent[]) => events.length,
+  });
+
+  return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    return submit(events);
   };
 }
 
