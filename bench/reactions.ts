@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error autocannon ships no type declarations; the slice used here is typed below
 import autocannonUntyped from 'autocannon';
@@ -329,6 +330,61 @@ function startVisibilityPoller(db: Db, run: string, contacts: number): { stop():
   };
 }
 
+const APP_NAME = 'switchyard_bench_reactions';
+
+/**
+ * CPU time of this run's PostgreSQL backends (the pool's connections carry APP_NAME), read from
+ * /proc every 250 ms; a backend that exits between samples loses at most its last interval.
+ * Shared server processes (WAL writer, checkpointer) are not counted. null where /proc is not
+ * readable (another host, another OS).
+ */
+function startBackendCpu(db: Db): { stop(): Promise<number | null> } {
+  const firstSeen = new Map<number, number>();
+  const last = new Map<number, number>();
+  let readable = true;
+  let stopped = false;
+  const ticksMs = 10; // USER_HZ is 100 on Linux
+  const read = (pid: number): number | undefined => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * ticksMs;
+    } catch {
+      return undefined;
+    }
+  };
+  const sample = async (): Promise<void> => {
+    const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [
+      APP_NAME,
+    ]);
+    for (const { pid } of rows) {
+      const ms = read(pid);
+      if (ms === undefined) {
+        readable = false;
+        continue;
+      }
+      if (!firstSeen.has(pid)) firstSeen.set(pid, ms);
+      last.set(pid, ms);
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await sample().catch(() => undefined);
+      if (!readable || firstSeen.size === 0) return null;
+      let total = 0;
+      for (const [pid, start] of firstSeen) total += last.get(pid)! - start;
+      return total;
+    },
+  };
+}
+
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
@@ -388,7 +444,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 
+  const bareCpu0 = process.cpuUsage();
   const bare = await bareBaseline(base);
+  const bareCpu = process.cpuUsage(bareCpu0);
   const bareRate = bare.parsedSum / bare.seconds;
   console.log(
     `bare fastify (JSON.parse + count): ${Math.round(bareRate)} events/s, ${bare.requests} requests, `
@@ -397,7 +455,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
 
   const schema = `bench_reactions_${Date.now()}`;
   const run = `r${Date.now().toString(36)}`;
-  const db = await createPostgresDb({ url: dbUrl, schema, maxConnections: 12 });
+  const url = new URL(dbUrl);
+  url.searchParams.set('application_name', APP_NAME);
+  const db = await createPostgresDb({ url: url.toString(), schema, maxConnections: 12 });
   try {
     await migrate(db);
     await seedLedger(db, contacts);
@@ -424,11 +484,18 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let load: LoadResult;
     let settleMs: number;
     let seen: Visibility;
+    let appCpuMs: number;
+    let pgCpuMs: number | null;
     try {
       app.startWorkers();
-      const { publicUrl: url } = await app.listen(); // webhooks are on the public listener
+      const { publicUrl } = await app.listen(); // webhooks are on the public listener
       const poller = startVisibilityPoller(db, run, contacts);
-      load = await runLoadChild({ ...base, url, run });
+      const backendCpu = startBackendCpu(db);
+      const cpu0 = process.cpuUsage();
+      load = await runLoadChild({ ...base, url: publicUrl, run });
+      const cpu = process.cpuUsage(cpu0);
+      appCpuMs = (cpu.user + cpu.system) / 1000;
+      pgCpuMs = await backendCpu.stop();
       seen = await poller.stop();
       const t0 = performance.now();
       while (!(await settled(db)) && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
@@ -436,9 +503,14 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     } finally {
       await app.close();
     }
+    const accepted = Math.max(1, load.acceptedSum);
     return {
       ...(await figures(db, run, load, bareRate, settleMs, await effectLatencies(db, seen))),
       bare_events_per_s: Math.round(bareRate),
+      bare_cpu_us_per_event: Math.round((bareCpu.user + bareCpu.system) / Math.max(1, bare.parsedSum)),
+      // during the load only; the app process includes the visibility poller
+      app_cpu_us_per_event: Math.round((appCpuMs * 1000) / accepted),
+      pg_cpu_us_per_event: pgCpuMs === null ? null : Math.round((pgCpuMs * 1000) / accepted),
     };
   } finally {
     await db.exec(`drop schema if exists ${schema} cascade`).catch(() => undefined);
