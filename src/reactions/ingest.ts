@@ -5,13 +5,12 @@
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
  * Concurrent calls share that work (group commit, below).
  */
-import { createHash } from 'node:crypto';
-import { addToOutbox, publishOutboxed, type Outboxed } from '../bus/outbox.ts';
+import { publishOutboxed, type Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
 import { ledgerOfMessageId } from '../core/message-id.ts';
-import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
+import { normalizeEmail, type SuppressionReason } from '../compliance/suppression.ts';
 import { createGroupCommit } from './group-commit.ts';
 import type { Db } from '../store/port.ts';
 import { TOPICS, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
@@ -21,24 +20,62 @@ export interface IngestResult {
   duplicates: number;
 }
 
-const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['reason']>> = {
+const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionReason>> = {
   unsubscribed: 'unsubscribed',
   complained: 'complained',
   bounced_hard: 'bounced_hard',
 };
 
-// Columns as arrays (one text parameter each): PostgreSQL reads them faster than a JSON document
-// of rows, and the raw payloads stay JSON text until the jsonb cast.
-const INSERT = `
-  insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
-    contact_id, is_machine, reason, url, raw)
-  select x.source_id, x.type, x.provider, x.occurred_at, $13, x.email, x.message_id, x.campaign_id, x.contact_id,
-    x.is_machine, x.reason, x.url, x.raw::jsonb
-  from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::boolean[], $10::text[], $11::text[], $12::text[])
-    as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id, is_machine, reason, url, raw)
-  on conflict (source_id) do nothing
-  returning source_id`;
+/**
+ * One group's whole write, one statement (so one round trip and one commit, atomic without an
+ * explicit transaction): the events, deduplicated by source id; the suppressions the new ones
+ * cause (as addSuppressions in compliance/suppression.ts: the first reason recorded stays); and,
+ * in the outbox, one reaction batch of the new events plus one message per newly suppressed
+ * address. Columns come as arrays, one text parameter each: PostgreSQL reads them faster than a
+ * JSON document of rows. Each event's bus JSON comes from the caller, so the batch is the same
+ * text the caller would publish. Rows are written in input order (sorted by source id, then
+ * email), so concurrent groups take index locks in one order.
+ */
+const WRITE_GROUP = `
+  with input as (
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+      with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
+        is_machine, reason, url, raw, event_json, suppress_email, suppress_reason, n)
+  ), stored as (
+    insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
+      contact_id, is_machine, reason, url, raw)
+    select i.source_id, i.type, i.provider, i.occurred_at, $16, i.email, i.message_id, i.campaign_id, i.contact_id,
+      i.is_machine, i.reason, i.url, i.raw::jsonb
+    from input i order by i.n
+    on conflict (source_id) do nothing
+    returning source_id
+  ), fresh as (
+    select i.* from input i join stored s on s.source_id = i.source_id
+  ), suppressed as (
+    insert into suppressions (email, reason, source, contact_id, campaign_id, created_at)
+    select f.suppress_email, f.suppress_reason, f.provider || ':' || f.type, f.contact_id, f.campaign_id, $16
+    from fresh f where f.suppress_email is not null order by f.suppress_email, f.n
+    on conflict (email) do nothing
+    returning email, reason, source, contact_id, campaign_id
+  ), reaction_batch as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select $17, 'events:' || md5(string_agg(f.source_id, E'\\n' order by f.n)), null,
+      '{"events":[' || string_agg(f.event_json, ',' order by f.n) || ']}', $16
+    from fresh f having count(*) > 0
+    returning seq, msg_id
+  ), announced as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select $18, 'suppressed:' || s.email || ':' || $19::text, s.email,
+      json_build_object('email', s.email, 'reason', s.reason, 'source', s.source, 'contactId', s.contact_id,
+        'campaignId', s.campaign_id, 'at', $20::text)::text,
+      $16
+    from suppressed s order by s.email
+    returning seq, msg_id, msg_key, payload
+  )
+  select (select array_agg(source_id) from stored) as fresh,
+    (select json_agg(r) from reaction_batch r) as reactions,
+    (select json_agg(a order by a.seq) from announced a) as suppressed`;
 
 /**
  * Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs).
@@ -105,6 +142,27 @@ interface Row {
   raw: string | null;
 }
 
+function toStored(r: Row): StoredEvent {
+  return {
+    sourceId: r.source_id,
+    type: r.type,
+    provider: r.provider,
+    occurredAt: r.occurred_at,
+    email: r.email,
+    messageId: r.message_id,
+    campaignId: r.campaign_id,
+    contactId: r.contact_id,
+    isMachine: r.is_machine,
+    reason: r.reason,
+    url: r.url,
+  };
+}
+
+/** Why a new event of this row suppresses its address at once, if it does. */
+function suppressionOf(r: Row): SuppressionReason | undefined {
+  return r.email === null || r.is_machine ? undefined : SUPPRESSING[r.type];
+}
+
 function toRow(e: EngagementEvent): Row {
   return {
     source_id: e.sourceId,
@@ -161,101 +219,73 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: 
     }
     // in key order, so concurrent groups take the rows' index locks in one order and cannot deadlock
     const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
+    const stored = rows.map(toStored);
     const now = clock.now();
     // The events, the suppressions they cause and the messages announcing both commit together
     // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which
     // a redelivered webhook would not repeat (its events are no longer new).
-    const { fresh, outbox } = await db.transaction(async (tx) => {
-      const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [
-        rows.map((r) => r.source_id),
-        rows.map((r) => r.type),
-        rows.map((r) => r.provider),
-        rows.map((r) => r.occurred_at),
-        rows.map((r) => r.email),
-        rows.map((r) => r.message_id),
-        rows.map((r) => r.campaign_id),
-        rows.map((r) => r.contact_id),
-        rows.map((r) => r.is_machine),
-        rows.map((r) => r.reason),
-        rows.map((r) => r.url),
-        rows.map((r) => r.raw),
-        now,
-      ]);
-      const isNew = new Set(inserted.map((r) => r.source_id));
-      const fresh = isNew.size === rows.length ? rows : rows.filter((r) => isNew.has(r.source_id));
-      const entries: SuppressionEntry[] = [];
-      for (const r of fresh) {
-        const reason = SUPPRESSING[r.type];
-        if (reason === undefined || r.email === null || r.is_machine) continue;
-        entries.push({
-          email: r.email,
-          reason,
-          source: `${r.provider}:${r.type}`,
-          contactId: r.contact_id ?? undefined,
-          campaignId: r.campaign_id ?? undefined,
-        });
-      }
-      const added = new Set(await addSuppressions(tx, entries, now));
-      const suppressed = entries.filter((e) => added.has(e.email));
-      const outbox: Outboxed[] = [];
-      if (fresh.length > 0) {
-        const hash = createHash('sha1');
-        for (const r of fresh) hash.update(r.source_id).update('\n');
-        const stored: StoredEvent[] = fresh.map((r) => ({
-          sourceId: r.source_id,
-          type: r.type,
-          provider: r.provider,
-          occurredAt: r.occurred_at,
-          email: r.email,
-          messageId: r.message_id,
-          campaignId: r.campaign_id,
-          contactId: r.contact_id,
-          isMachine: r.is_machine,
-          reason: r.reason,
-          url: r.url,
-        }));
-        outbox.push(
-          await addToOutbox(
-            tx,
-            TOPICS.reactions,
-            [{ id: `events:${hash.digest('hex')}`, payload: { events: stored } satisfies ReactionBatch }],
-            now,
-          ),
-        );
-      }
-      outbox.push(
-        await addToOutbox(
-          tx,
-          TOPICS.suppressed,
-          suppressed.map((s) => ({
-            // one message per suppression episode: only newly added addresses get here, and a later
-            // re-suppression (after a removal) must not be dropped as a duplicate of the first
-            id: `suppressed:${s.email}:${now.getTime()}`,
-            key: s.email,
-            payload: {
-              email: s.email,
-              reason: s.reason,
-              source: s.source,
-              contactId: s.contactId ?? null,
-              campaignId: s.campaignId ?? null,
-              at: now.toISOString(),
-            } satisfies SuppressedPayload,
-          })),
-          now,
-        ),
-      );
-      return { fresh, outbox };
-    });
+    const {
+      rows: [written],
+    } = await db.query<{
+      fresh: string[] | null;
+      reactions: { seq: number; msg_id: string }[] | null;
+      suppressed: { seq: number; msg_id: string; msg_key: string; payload: string }[] | null;
+    }>(WRITE_GROUP, [
+      rows.map((r) => r.source_id),
+      rows.map((r) => r.type),
+      rows.map((r) => r.provider),
+      rows.map((r) => r.occurred_at),
+      rows.map((r) => r.email),
+      rows.map((r) => r.message_id),
+      rows.map((r) => r.campaign_id),
+      rows.map((r) => r.contact_id),
+      rows.map((r) => r.is_machine),
+      rows.map((r) => r.reason),
+      rows.map((r) => r.url),
+      rows.map((r) => r.raw),
+      stored.map((e) => JSON.stringify(e)),
+      rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
+      rows.map((r) => suppressionOf(r) ?? null),
+      now,
+      TOPICS.reactions,
+      TOPICS.suppressed,
+      String(now.getTime()),
+      now.toISOString(),
+    ]);
+    const isNew = new Set(written!.fresh ?? []);
+    const fresh = isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId));
+    const outbox: Outboxed[] = [];
+    const batch = written!.reactions?.[0];
+    if (batch !== undefined) {
+      outbox.push({
+        topic: TOPICS.reactions,
+        messages: [{ id: batch.msg_id, payload: { events: fresh } satisfies ReactionBatch }],
+        seqs: [batch.seq],
+      });
+    }
+    const announced = written!.suppressed ?? [];
+    if (announced.length > 0) {
+      outbox.push({
+        topic: TOPICS.suppressed,
+        // one message per suppression episode: only newly added addresses get here, and a later
+        // re-suppression (after a removal) must not be dropped as a duplicate of the first
+        messages: announced.map((a) => ({
+          id: a.msg_id,
+          key: a.msg_key,
+          payload: JSON.parse(a.payload) as SuppressedPayload,
+        })),
+        seqs: announced.map((a) => a.seq),
+      });
+    }
     try {
-      await publishOutboxed({ db, bus }, outbox);
+      await publishOutboxed({ db, bus }, outbox, { forgetInBackground: true });
     } catch {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     }
     const accepted = calls.map(() => 0);
-    for (const r of fresh) accepted[owner.get(r.source_id)!]!++;
+    for (const e of fresh) accepted[owner.get(e.sourceId)!]!++;
     return calls.map((events, c) => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! }));
   }
-
   const submit = createGroupCommit(writeGroup, {
     maxWeight: options.maxGroupEvents ?? DEFAULT_GROUP_EVENTS,
     weight: (events: readonly EngagementEvent[]) => events.length,

@@ -180,16 +180,11 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
    * reactions). Each caller still gets its own published/duplicate counts and its own failure.
    */
   const publisher = createGroupPublisher(async (topic, input) => {
-    const inserted = await db.transaction(async (tx) => {
-      await tx.query(q.LOCK_TOPIC, [topic]);
-      const params: unknown[] = [topic, clock.now()];
-      for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
-      const { rows } = await tx.query<{ msg_id: string }>(q.publishSql(input.length), params);
-      await tx.query(q.NOTIFY, [topic]);
-      return new Set(rows.map((r) => r.msg_id));
-    });
+    const params: unknown[] = [topic, clock.now()];
+    for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
+    const { rows } = await db.query<{ msg_id: string }>(q.publishSql(input.length), params);
     wake(topic);
-    return inserted;
+    return new Set(rows.map((r) => r.msg_id));
   });
 
   const deadLetters: DeadLetters = {

@@ -4,26 +4,32 @@
  */
 
 /**
- * Publish of n messages: one VALUES row per message, each payload its own text parameter, so
- * PostgreSQL copies the producer's JSON as it is: lexing ~250 kB chunks as an array or as JSON
- * is a large share of its time in a blast (bench/README.md, bus). Rows are inserted in list order.
+ * Publish of n messages, one statement (its own transaction, one round trip): one VALUES row per
+ * message, each payload its own text parameter, so PostgreSQL copies the producer's JSON as it
+ * is: lexing ~250 kB chunks as an array or as JSON is a large share of its time in a blast
+ * (bench/README.md, bus). The topic lock serialises publishers of one topic until commit, so seq
+ * order = commit order in a topic and a group cursor can never pass a seq that commits later. It
+ * is taken in the one-row subquery every output row joins, so before the first row (and its seq)
+ * exists; the NOTIFY there is delivered at commit. Rows are inserted in list order.
  * Parameters: $1 topic, $2 published_at, then (id, key, payload) per message.
  */
 const publishStatements = new Map<number, string>();
 export function publishSql(n: number): string {
   let sql = publishStatements.get(n);
   if (sql === undefined) {
-    const rows = Array.from({ length: n }, (_, i) => `($1, $${3 + 3 * i}, $${4 + 3 * i}, $${5 + 3 * i}, $2)`);
-    sql = `insert into bus_messages (topic, msg_id, msg_key, payload, published_at) values ${rows.join(', ')}
+    const rows = Array.from({ length: n }, (_, i) => `(${i}, $${3 + 3 * i}, $${4 + 3 * i}, $${5 + 3 * i})`);
+    sql = `insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
+      select $1::text, v.msg_id, v.msg_key, v.payload, $2::timestamptz
+      from (select pg_advisory_xact_lock(hashtext('switchyard_bus:' || $1::text)),
+              pg_notify('switchyard_bus', $1::text)) as topic_lock
+      cross join (values ${rows.join(', ')}) as v(n, msg_id, msg_key, payload)
+      order by v.n
       on conflict (topic, msg_id) do nothing returning msg_id`;
     if (n <= 1000) publishStatements.set(n, sql);
   }
   return sql;
 }
 
-// Serialises publishers of one topic until commit, so seq order = commit order in a topic and a
-// group cursor can never pass a seq that commits later.
-export const LOCK_TOPIC = `select pg_advisory_xact_lock(hashtext('switchyard_bus:' || $1))`;
 export const NOTIFY = `select pg_notify('switchyard_bus', $1)`;
 
 export const ENSURE_GROUP = `
