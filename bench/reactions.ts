@@ -272,8 +272,17 @@ interface Visibility {
  * (engagement_events) and each unsubscribe's suppressions row, in a sliding window ahead of the
  * highest seen. A row first seen by the poll that started at t was committed at or before t and
  * after the previous poll started, so t overstates its visibility by at most one poll cycle.
+ * The windows ahead are sized to what can commit within a poll cycle (a few times the requests
+ * and unsubscribes in flight at once); a marker committed beyond them is seen later, from behind,
+ * which can only overstate its latency. The poller has its own connections (not the app's pool,
+ * not counted in the app's PostgreSQL CPU).
  */
-function startVisibilityPoller(db: Db, run: string, contacts: number): { stop(): Promise<Visibility> } {
+function startVisibilityPoller(
+  db: Db,
+  run: string,
+  contacts: number,
+  ahead: { requests: number; unsubscribes: number },
+): { stop(): Promise<Visibility> } {
   const seen: Visibility = { events: new Map(), suppressions: new Map(), cycles: [] };
   let maxRequest = -1;
   let maxUnsubscribe = -1;
@@ -281,12 +290,12 @@ function startVisibilityPoller(db: Db, run: string, contacts: number): { stop():
   const loop = (async () => {
     while (!stopped) {
       const ids: string[] = [];
-      for (let i = Math.max(0, maxRequest - 400); i <= maxRequest + 200; i++) {
+      for (let i = Math.max(0, maxRequest - 400); i <= maxRequest + ahead.requests; i++) {
         const id = `sendgrid:${run}-${i}-0`;
         if (!seen.events.has(id)) ids.push(id);
       }
       const emails: string[] = [];
-      for (let k = Math.max(0, maxUnsubscribe - 300); k <= maxUnsubscribe + 150 && k < contacts; k++) {
+      for (let k = Math.max(0, maxUnsubscribe - 300); k <= maxUnsubscribe + ahead.unsubscribes && k < contacts; k++) {
         const email = `u${contacts - 1 - k}@bench.example.com`;
         if (!seen.suppressions.has(email)) emails.push(email);
       }
@@ -458,6 +467,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const url = new URL(dbUrl);
   url.searchParams.set('application_name', APP_NAME);
   const db = await createPostgresDb({ url: url.toString(), schema, maxConnections: 12 });
+  const pollDb = await createPostgresDb({ url: dbUrl, schema, maxConnections: 2 });
   try {
     await migrate(db);
     await seedLedger(db, contacts);
@@ -489,7 +499,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     try {
       app.startWorkers();
       const { publicUrl } = await app.listen(); // webhooks are on the public listener
-      const poller = startVisibilityPoller(db, run, contacts);
+      const poller = startVisibilityPoller(pollDb, run, contacts, {
+        requests: 2 * connections + 10,
+        unsubscribes: Math.ceil(2 * connections * base.perRequest * base.unsubscribeShare) + 20,
+      });
       const backendCpu = startBackendCpu(db);
       const cpu0 = process.cpuUsage();
       load = await runLoadChild({ ...base, url: publicUrl, run });
@@ -513,6 +526,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       pg_cpu_us_per_event: pgCpuMs === null ? null : Math.round((pgCpuMs * 1000) / accepted),
     };
   } finally {
+    await pollDb.close().catch(() => undefined);
     await db.exec(`drop schema if exists ${schema} cascade`).catch(() => undefined);
     await db.close();
   }
