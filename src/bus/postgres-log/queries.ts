@@ -42,9 +42,13 @@ export const DELETE_LEASE = `delete from bus_leases where id = $1`;
 export const FETCH = `select * from bus_fetch($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 // Settling a batch whose messages were all acked: the lease and their retry rows go together.
+// The commit does not wait for the WAL flush: if a crash loses it, the lease expires and the
+// messages are delivered again, which at-least-once delivery allows.
 export const SETTLE_ACKED = `
-  with lease as (delete from bus_leases where id = $1)
-  delete from bus_retries where group_name = $2 and topic = $3 and seq = any($4::bigint[])`;
+  with async_commit as (select set_config('synchronous_commit', 'off', true) as setting),
+  lease as (delete from bus_leases where id = $1),
+  retries as (delete from bus_retries where group_name = $2 and topic = $3 and seq = any($4::bigint[]))
+  select setting from async_commit`;
 
 export const INSERT_DEAD = `
   insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at,

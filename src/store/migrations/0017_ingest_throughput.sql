@@ -13,6 +13,9 @@ end $$;
 -- due retries plus the next range above the cursor, which is leased as one row. lease_id is set
 -- on the range's rows only. The range read is planned at each call with bitmap scans off: right
 -- after a burst of publishes stale statistics make the planner sort the whole backlog.
+-- Its commit does not wait for the WAL flush: losing it in a crash loses the lease and the cursor
+-- move, so the range is delivered again (at least once, as after a lost consumer); and any later
+-- flushed commit, such as a handler's own, flushes it too.
 create or replace function bus_fetch(
   p_group text, p_topic text, p_ordered boolean, p_now timestamptz, p_lease_until timestamptz, p_max integer,
   p_max_attempts integer, p_holder text)
@@ -26,6 +29,7 @@ declare
   s record;
   n_retried integer := 0;
 begin
+  perform set_config('synchronous_commit', 'off', true);
   insert into bus_groups (group_name, topic, ordered) values (p_group, p_topic, p_ordered)
   on conflict (group_name, topic) do nothing;
   select g.cursor, g.ordered into g_cursor, g_ordered from bus_groups g
