@@ -497,7 +497,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let appCpuMs: number;
     let pgCpuMs: number | null;
     try {
-      app.startWorkers();
+      app.startWorkers(process.env.BENCH_STAGES === undefined ? undefined : process.env.BENCH_STAGES.split(','));
       const { publicUrl } = await app.listen(); // webhooks are on the public listener
       const poller = startVisibilityPoller(pollDb, run, contacts, {
         requests: 2 * connections + 10,

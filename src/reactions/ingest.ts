@@ -32,21 +32,25 @@ const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionReason>> =
  * cause (as addSuppressions in compliance/suppression.ts: the first reason recorded stays); and,
  * in the outbox, one reaction batch of the new events plus one message per newly suppressed
  * address. Columns come as arrays, one text parameter each: PostgreSQL reads them faster than a
- * JSON document of rows. Each event's bus JSON comes from the caller, so the batch is the same
- * text the caller would publish. Rows are written in input order (sorted by source id, then
+ * JSON document of rows; the two JSON columns (raw payloads, each event's bus JSON) come as JSON
+ * arrays instead, which need no array-literal escaping of their quotes. The batch is built from
+ * the caller's bus JSON text, as the caller would publish it. Rows are written in input order (sorted by source id, then
  * email), so concurrent groups take index locks in one order.
  */
 const WRITE_GROUP = `
   with input as (
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-      $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+    select x.*, r.raw, e.event_json
+    from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::boolean[], $10::text[], $11::text[], $14::text[], $15::text[])
       with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
-        is_machine, reason, url, raw, event_json, suppress_email, suppress_reason, n)
+        is_machine, reason, url, suppress_email, suppress_reason, n)
+    join json_array_elements($12::json) with ordinality as r(raw, rn) on r.rn = x.n
+    join json_array_elements($13::json) with ordinality as e(event_json, en) on e.en = x.n
   ), stored as (
     insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
       contact_id, is_machine, reason, url, raw)
     select i.source_id, i.type, i.provider, i.occurred_at, $16, i.email, i.message_id, i.campaign_id, i.contact_id,
-      i.is_machine, i.reason, i.url, i.raw::jsonb
+      i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw::jsonb end
     from input i order by i.n
     on conflict (source_id) do nothing
     returning source_id
@@ -61,7 +65,7 @@ const WRITE_GROUP = `
   ), reaction_batch as (
     insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
     select $17, 'events:' || md5(string_agg(f.source_id, E'\\n' order by f.n)), null,
-      '{"events":[' || string_agg(f.event_json, ',' order by f.n) || ']}', $16
+      '{"events":[' || string_agg(f.event_json::text, ',' order by f.n) || ']}', $16
     from fresh f having count(*) > 0
     returning seq, msg_id
   ), announced as (
@@ -242,8 +246,8 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: 
       rows.map((r) => r.is_machine),
       rows.map((r) => r.reason),
       rows.map((r) => r.url),
-      rows.map((r) => r.raw),
-      stored.map((e) => JSON.stringify(e)),
+      `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
+      JSON.stringify(stored),
       rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
       rows.map((r) => suppressionOf(r) ?? null),
       now,
