@@ -443,6 +443,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const seconds = Number(args.options.seconds ?? 15);
   const connections = Number(args.options.connections ?? 20);
   const contacts = args.size ?? 200_000;
+  const stages = args.options.stages?.split(',');
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const base = {
     seconds,
@@ -497,7 +498,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let appCpuMs: number;
     let pgCpuMs: number | null;
     try {
-      app.startWorkers(process.env.BENCH_STAGES === undefined ? undefined : process.env.BENCH_STAGES.split(','));
+      // --stages=a,b runs only those stages (e.g. `outbox`: the request path without the consumers)
+      app.startWorkers(stages);
       const { publicUrl } = await app.listen(); // webhooks are on the public listener
       const poller = startVisibilityPoller(pollDb, run, contacts, {
         requests: 2 * connections + 10,

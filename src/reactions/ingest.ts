@@ -34,8 +34,8 @@ const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionReason>> =
  * address. Columns come as arrays, one text parameter each: PostgreSQL reads them faster than a
  * JSON document of rows; the two JSON columns (raw payloads, each event's bus JSON) come as JSON
  * arrays instead, which need no array-literal escaping of their quotes. The batch is built from
- * the caller's bus JSON text, as the caller would publish it. Rows are written in input order (sorted by source id, then
- * email), so concurrent groups take index locks in one order.
+ * the caller's bus JSON text, as the caller would publish it. Rows are written in input order
+ * (sorted by source id, then email), so concurrent groups take index locks in one order.
  */
 const WRITE_GROUP = `
   with input as (

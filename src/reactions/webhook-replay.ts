@@ -42,8 +42,8 @@ const CLAIM = `
     returning vendor, replay_key)
   select i.vendor, i.replay_key,
     exists (select 1 from claimed c where c.vendor = i.vendor and c.replay_key = i.replay_key) as is_new,
-    (select encode(w.body_sha256, 'hex') from webhook_replay w where w.vendor = i.vendor and w.replay_key = i.replay_key)
-      as stored
+    (select encode(w.body_sha256, 'hex') from webhook_replay w
+      where w.vendor = i.vendor and w.replay_key = i.replay_key) as stored
   from input i`;
 // The claim's statement snapshot predates a concurrent claimer's commit, so it can miss that row.
 const STORED = `
