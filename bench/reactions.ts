@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error autocannon ships no type declarations; the slice used here is typed below
 import autocannonUntyped from 'autocannon';
@@ -271,8 +272,17 @@ interface Visibility {
  * (engagement_events) and each unsubscribe's suppressions row, in a sliding window ahead of the
  * highest seen. A row first seen by the poll that started at t was committed at or before t and
  * after the previous poll started, so t overstates its visibility by at most one poll cycle.
+ * The windows ahead are sized to what can commit within a poll cycle (a few times the requests
+ * and unsubscribes in flight at once); a marker committed beyond them is seen later, from behind,
+ * which can only overstate its latency. The poller has its own connections (not the app's pool,
+ * not counted in the app's PostgreSQL CPU).
  */
-function startVisibilityPoller(db: Db, run: string, contacts: number): { stop(): Promise<Visibility> } {
+function startVisibilityPoller(
+  db: Db,
+  run: string,
+  contacts: number,
+  ahead: { requests: number; unsubscribes: number },
+): { stop(): Promise<Visibility> } {
   const seen: Visibility = { events: new Map(), suppressions: new Map(), cycles: [] };
   let maxRequest = -1;
   let maxUnsubscribe = -1;
@@ -280,12 +290,12 @@ function startVisibilityPoller(db: Db, run: string, contacts: number): { stop():
   const loop = (async () => {
     while (!stopped) {
       const ids: string[] = [];
-      for (let i = Math.max(0, maxRequest - 400); i <= maxRequest + 200; i++) {
+      for (let i = Math.max(0, maxRequest - 400); i <= maxRequest + ahead.requests; i++) {
         const id = `sendgrid:${run}-${i}-0`;
         if (!seen.events.has(id)) ids.push(id);
       }
       const emails: string[] = [];
-      for (let k = Math.max(0, maxUnsubscribe - 300); k <= maxUnsubscribe + 150 && k < contacts; k++) {
+      for (let k = Math.max(0, maxUnsubscribe - 300); k <= maxUnsubscribe + ahead.unsubscribes && k < contacts; k++) {
         const email = `u${contacts - 1 - k}@bench.example.com`;
         if (!seen.suppressions.has(email)) emails.push(email);
       }
@@ -325,6 +335,61 @@ function startVisibilityPoller(db: Db, run: string, contacts: number): { stop():
       stopped = true;
       await loop;
       return seen;
+    },
+  };
+}
+
+const APP_NAME = 'switchyard_bench_reactions';
+
+/**
+ * CPU time of this run's PostgreSQL backends (the pool's connections carry APP_NAME), read from
+ * /proc every 250 ms; a backend that exits between samples loses at most its last interval.
+ * Shared server processes (WAL writer, checkpointer) are not counted. null where /proc is not
+ * readable (another host, another OS).
+ */
+function startBackendCpu(db: Db): { stop(): Promise<number | null> } {
+  const firstSeen = new Map<number, number>();
+  const last = new Map<number, number>();
+  let readable = true;
+  let stopped = false;
+  const ticksMs = 10; // USER_HZ is 100 on Linux
+  const read = (pid: number): number | undefined => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * ticksMs;
+    } catch {
+      return undefined;
+    }
+  };
+  const sample = async (): Promise<void> => {
+    const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [
+      APP_NAME,
+    ]);
+    for (const { pid } of rows) {
+      const ms = read(pid);
+      if (ms === undefined) {
+        readable = false;
+        continue;
+      }
+      if (!firstSeen.has(pid)) firstSeen.set(pid, ms);
+      last.set(pid, ms);
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await sample().catch(() => undefined);
+      if (!readable || firstSeen.size === 0) return null;
+      let total = 0;
+      for (const [pid, start] of firstSeen) total += last.get(pid)! - start;
+      return total;
     },
   };
 }
@@ -378,6 +443,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const seconds = Number(args.options.seconds ?? 15);
   const connections = Number(args.options.connections ?? 20);
   const contacts = args.size ?? 200_000;
+  const stages = args.options.stages?.split(',');
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const base = {
     seconds,
@@ -388,7 +454,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 
+  const bareCpu0 = process.cpuUsage();
   const bare = await bareBaseline(base);
+  const bareCpu = process.cpuUsage(bareCpu0);
   const bareRate = bare.parsedSum / bare.seconds;
   console.log(
     `bare fastify (JSON.parse + count): ${Math.round(bareRate)} events/s, ${bare.requests} requests, `
@@ -397,7 +465,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
 
   const schema = `bench_reactions_${Date.now()}`;
   const run = `r${Date.now().toString(36)}`;
-  const db = await createPostgresDb({ url: dbUrl, schema, maxConnections: 12 });
+  const url = new URL(dbUrl);
+  url.searchParams.set('application_name', APP_NAME);
+  const db = await createPostgresDb({ url: url.toString(), schema, maxConnections: 12 });
+  const pollDb = await createPostgresDb({ url: dbUrl, schema, maxConnections: 2 });
   try {
     await migrate(db);
     await seedLedger(db, contacts);
@@ -424,11 +495,22 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let load: LoadResult;
     let settleMs: number;
     let seen: Visibility;
+    let appCpuMs: number;
+    let pgCpuMs: number | null;
     try {
-      app.startWorkers();
-      const { publicUrl: url } = await app.listen(); // webhooks are on the public listener
-      const poller = startVisibilityPoller(db, run, contacts);
-      load = await runLoadChild({ ...base, url, run });
+      // --stages=a,b runs only those stages (e.g. `outbox`: the request path without the consumers)
+      app.startWorkers(stages);
+      const { publicUrl } = await app.listen(); // webhooks are on the public listener
+      const poller = startVisibilityPoller(pollDb, run, contacts, {
+        requests: 2 * connections + 10,
+        unsubscribes: Math.ceil(2 * connections * base.perRequest * base.unsubscribeShare) + 20,
+      });
+      const backendCpu = startBackendCpu(db);
+      const cpu0 = process.cpuUsage();
+      load = await runLoadChild({ ...base, url: publicUrl, run });
+      const cpu = process.cpuUsage(cpu0);
+      appCpuMs = (cpu.user + cpu.system) / 1000;
+      pgCpuMs = await backendCpu.stop();
       seen = await poller.stop();
       const t0 = performance.now();
       while (!(await settled(db)) && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
@@ -436,11 +518,17 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     } finally {
       await app.close();
     }
+    const accepted = Math.max(1, load.acceptedSum);
     return {
       ...(await figures(db, run, load, bareRate, settleMs, await effectLatencies(db, seen))),
       bare_events_per_s: Math.round(bareRate),
+      bare_cpu_us_per_event: Math.round((bareCpu.user + bareCpu.system) / Math.max(1, bare.parsedSum)),
+      // during the load only; the app process includes the visibility poller
+      app_cpu_us_per_event: Math.round((appCpuMs * 1000) / accepted),
+      pg_cpu_us_per_event: pgCpuMs === null ? null : Math.round((pgCpuMs * 1000) / accepted),
     };
   } finally {
+    await pollDb.close().catch(() => undefined);
     await db.exec(`drop schema if exists ${schema} cascade`).catch(() => undefined);
     await db.close();
   }

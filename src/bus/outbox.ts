@@ -46,15 +46,25 @@ async function forget(db: Db, seqs: readonly (number | string)[]): Promise<void>
   if (seqs.length > 0) await db.query('delete from bus_outbox where seq = any($1::bigint[])', [seqs]);
 }
 
-/** After their transaction committed: publishes the messages as written (no read back), then
- *  removes their rows. Returns how many were published. */
-export async function publishOutboxed(deps: { db: Db; bus: Bus }, written: readonly Outboxed[]): Promise<number> {
+/**
+ * After their transaction committed: publishes the messages as written (no read back), then
+ * removes their rows. Returns how many were published. With `forgetInBackground` it returns once
+ * published and leaves the removal running: a row it fails to remove is published again by the
+ * relay after the grace time, which changes nothing (publish is idempotent per message id).
+ */
+export async function publishOutboxed(
+  deps: { db: Db; bus: Bus },
+  written: readonly Outboxed[],
+  options: { forgetInBackground?: boolean } = {},
+): Promise<number> {
   const items = written.flatMap((w) => w.messages.map((message) => ({ topic: w.topic, message })));
   await publishToTopics(deps.bus, items);
-  await forget(
+  const removal = forget(
     deps.db,
     written.flatMap((w) => w.seqs),
   );
+  if (options.forgetInBackground) removal.catch(() => undefined);
+  else await removal;
   return items.length;
 }
 

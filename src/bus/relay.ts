@@ -7,7 +7,11 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock/port.ts';
 import type { Bus, OutgoingMessage } from './port.ts';
 
-/** Publishes each message to its topic: one publish per topic, list order kept within a topic. */
+/**
+ * Publishes each message to its topic: one publish per topic, list order kept within a topic.
+ * Topics are published at once (no order holds across topics); it throws the first failure
+ * after every topic's publish has finished.
+ */
 export async function publishToTopics(
   bus: Bus,
   items: readonly { topic: string; message: OutgoingMessage }[],
@@ -18,7 +22,9 @@ export async function publishToTopics(
     if (list === undefined) byTopic.set(topic, [message]);
     else list.push(message);
   }
-  for (const [topic, messages] of byTopic) await bus.publish(topic, messages);
+  const outcomes = await Promise.allSettled([...byTopic].map(([topic, messages]) => bus.publish(topic, messages)));
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /**

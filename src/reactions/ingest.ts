@@ -3,14 +3,15 @@
  * sandbox ESP) enters here. One statement inserts the batch, deduplicated by source id; for the
  * new events, unsubscribes, complaints and hard bounces suppress at once (same transaction), and
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
+ * Concurrent calls share that work (group commit, below).
  */
-import { createHash } from 'node:crypto';
-import { addToOutbox, publishOutboxed, type Outboxed } from '../bus/outbox.ts';
+import { publishOutboxed, type Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
 import type { EngagementEvent } from '../core/events.ts';
 import { ledgerOfMessageId } from '../core/message-id.ts';
-import { addSuppressions, type SuppressionEntry } from '../compliance/suppression.ts';
+import { normalizeEmail, type SuppressionReason } from '../compliance/suppression.ts';
+import { createGroupCommit } from './group-commit.ts';
 import type { Db } from '../store/port.ts';
 import { TOPICS, type ReactionBatch, type StoredEvent, type SuppressedPayload } from '../bus/topics.ts';
 
@@ -19,22 +20,66 @@ export interface IngestResult {
   duplicates: number;
 }
 
-const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionEntry['reason']>> = {
+const SUPPRESSING: Partial<Record<EngagementEvent['type'], SuppressionReason>> = {
   unsubscribed: 'unsubscribed',
   complained: 'complained',
   bounced_hard: 'bounced_hard',
 };
 
-const INSERT = `
-  insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
-    contact_id, is_machine, reason, url, raw)
-  select x.source_id, x.type, x.provider, x.occurred_at, $2, x.email, x.message_id, x.campaign_id, x.contact_id,
-    coalesce(x.is_machine, false), x.reason, x.url, x.raw
-  from jsonb_to_recordset($1::jsonb) as x(source_id text, type text, provider text, occurred_at timestamptz, email text,
-    message_id text,
-       campaign_id text, contact_id text, is_machine boolean, reason text, url text, raw jsonb)
-  on conflict (source_id) do nothing
-  returning source_id`;
+/**
+ * One group's whole write, one statement (so one round trip and one commit, atomic without an
+ * explicit transaction): the events, deduplicated by source id; the suppressions the new ones
+ * cause (as addSuppressions in compliance/suppression.ts: the first reason recorded stays); and,
+ * in the outbox, one reaction batch of the new events plus one message per newly suppressed
+ * address. Columns come as arrays, one text parameter each: PostgreSQL reads them faster than a
+ * JSON document of rows; the two JSON columns (raw payloads, each event's bus JSON) come as JSON
+ * arrays instead, which need no array-literal escaping of their quotes. The batch is built from
+ * the caller's bus JSON text, as the caller would publish it. Rows are written in input order
+ * (sorted by source id, then email), so concurrent groups take index locks in one order.
+ */
+const WRITE_GROUP = `
+  with input as (
+    select x.*, r.raw, e.event_json
+    from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::boolean[], $10::text[], $11::text[], $14::text[], $15::text[])
+      with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
+        is_machine, reason, url, suppress_email, suppress_reason, n)
+    join json_array_elements($12::json) with ordinality as r(raw, rn) on r.rn = x.n
+    join json_array_elements($13::json) with ordinality as e(event_json, en) on e.en = x.n
+  ), stored as (
+    insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
+      contact_id, is_machine, reason, url, raw)
+    select i.source_id, i.type, i.provider, i.occurred_at, $16, i.email, i.message_id, i.campaign_id, i.contact_id,
+      i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw::jsonb end
+    from input i order by i.n
+    on conflict (source_id) do nothing
+    returning source_id
+  ), fresh as (
+    select i.* from input i join stored s on s.source_id = i.source_id
+  ), suppressed as (
+    insert into suppressions (email, reason, source, contact_id, campaign_id, created_at)
+    select f.suppress_email, f.suppress_reason, f.provider || ':' || f.type, f.contact_id, f.campaign_id, $16
+    from fresh f where f.suppress_email is not null order by f.suppress_email, f.n
+    on conflict (email) do nothing
+    returning email, reason, source, contact_id, campaign_id
+  ), reaction_batch as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select $17, 'events:' || md5(string_agg(f.source_id, E'\\n' order by f.n)), null,
+      '{"events":[' || string_agg(f.event_json::text, ',' order by f.n) || ']}', $16
+    from fresh f having count(*) > 0
+    returning seq, msg_id
+  ), announced as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select $18, 'suppressed:' || s.email || ':' || $19::text, s.email,
+      json_build_object('email', s.email, 'reason', s.reason, 'source', s.source, 'contactId', s.contact_id,
+        'campaignId', s.campaign_id, 'at', $20::text)::text,
+      $16
+    from suppressed s order by s.email
+    returning seq, msg_id, msg_key, payload
+  )
+  select (select array_agg(source_id) from stored) as fresh,
+    (select json_agg(r) from reaction_batch r) as reactions,
+    (select json_agg(a order by a.seq) from announced a) as suppressed`;
 
 /**
  * Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs).
@@ -118,11 +163,88 @@ async function fillMissingAddresses(db: Db, events: EngagementEvent[]): Promise<
   });
 }
 
-export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
+/** Events per group commit: concurrent callers share one transaction up to about this many events. */
+export const DEFAULT_GROUP_EVENTS = 2_000;
+
+export interface IngestOptions {
+  /** A group takes waiting calls while their events fit in this many (a larger call goes alone). */
+  maxGroupEvents?: number;
+}
+
+/** One ingest call's rows: events after dedup, with the correlated ids filled in. */
+interface Row {
+  source_id: string;
+  type: EngagementEvent['type'];
+  provider: string;
+  occurred_at: string;
+  email: string | null;
+  message_id: string | null;
+  campaign_id: string | null;
+  contact_id: string | null;
+  is_machine: boolean;
+  reason: string | null;
+  url: string | null;
+  raw: string | null;
+}
+
+function toStored(r: Row): StoredEvent {
+  return {
+    sourceId: r.source_id,
+    type: r.type,
+    provider: r.provider,
+    occurredAt: r.occurred_at,
+    email: r.email,
+    messageId: r.message_id,
+    campaignId: r.campaign_id,
+    contactId: r.contact_id,
+    isMachine: r.is_machine,
+    reason: r.reason,
+    url: r.url,
+  };
+}
+
+/** Why a new event of this row suppresses its address at once, if it does. */
+function suppressionOf(r: Row): SuppressionReason | undefined {
+  return r.email === null || r.is_machine ? undefined : SUPPRESSING[r.type];
+}
+
+function toRow(e: EngagementEvent): Row {
+  return {
+    source_id: e.sourceId,
+    type: e.type,
+    provider: e.provider,
+    occurred_at: e.occurredAt.toISOString(),
+    email: e.email?.toLowerCase() ?? null,
+    message_id: e.messageId ?? null,
+    campaign_id: e.campaignId ?? null,
+    contact_id: e.contactId ?? null,
+    is_machine: e.isMachine ?? false,
+    reason: e.reason ?? null,
+    url: e.url ?? null,
+    raw: e.raw === undefined || e.raw === null ? null : JSON.stringify(e.raw),
+  };
+}
+
+/**
+ * Ingest is group-committed (group-commit.ts): calls made while a group is being written share
+ * the next one: one insert of all their events, one suppression insert, one reaction batch on the
+ * bus and one commit. Each call resolves after its group committed and was handed to the bus, with
+ * its own counts: an event several calls of a group carry is accepted for the first of them.
+ */
+export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: IngestOptions = {}) {
   const { db, bus, clock } = deps;
-  return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
-    if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    let unique = [...new Map(events.map((e) => [e.sourceId, e])).values()];
+
+  async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<IngestResult[]> {
+    // the first call carrying a source id owns it
+    const owner = new Map<string, number>();
+    let unique: EngagementEvent[] = [];
+    calls.forEach((events, c) => {
+      for (const e of events) {
+        if (owner.has(e.sourceId)) continue;
+        owner.set(e.sourceId, c);
+        unique.push(e);
+      }
+    });
     const needIds = unique
       .filter((e) => e.contactId === undefined && e.messageId !== undefined)
       .map((e) => e.messageId!);
@@ -141,100 +263,83 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }) {
       });
     }
     unique = await fillMissingAddresses(db, unique);
-    const rows = unique.map((e) => ({
-      source_id: e.sourceId,
-      type: e.type,
-      provider: e.provider,
-      occurred_at: e.occurredAt.toISOString(),
-      email: e.email?.toLowerCase() ?? null,
-      message_id: e.messageId ?? null,
-      campaign_id: e.campaignId ?? null,
-      contact_id: e.contactId ?? null,
-      is_machine: e.isMachine ?? false,
-      reason: e.reason ?? null,
-      url: e.url ?? null,
-      raw: e.raw ?? null,
-    }));
+    // in key order, so concurrent groups take the rows' index locks in one order and cannot deadlock
+    const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
+    const stored = rows.map(toStored);
     const now = clock.now();
     // The events, the suppressions they cause and the messages announcing both commit together
     // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which
     // a redelivered webhook would not repeat (its events are no longer new).
-    const { fresh, outbox } = await db.transaction(async (tx) => {
-      const { rows: inserted } = await tx.query<{ source_id: string }>(INSERT, [JSON.stringify(rows), now]);
-      const isNew = new Set(inserted.map((r) => r.source_id));
-      const fresh = rows.filter((r) => isNew.has(r.source_id));
-      const entries: SuppressionEntry[] = fresh.flatMap((r) => {
-        const reason = SUPPRESSING[r.type as EngagementEvent['type']];
-        return reason === undefined || r.email === null || r.is_machine
-          ? []
-          : [
-              {
-                email: r.email,
-                reason,
-                source: `${r.provider}:${r.type}`,
-                contactId: r.contact_id ?? undefined,
-                campaignId: r.campaign_id ?? undefined,
-              },
-            ];
+    const {
+      rows: [written],
+    } = await db.query<{
+      fresh: string[] | null;
+      reactions: { seq: number; msg_id: string }[] | null;
+      suppressed: { seq: number; msg_id: string; msg_key: string; payload: string }[] | null;
+    }>(WRITE_GROUP, [
+      rows.map((r) => r.source_id),
+      rows.map((r) => r.type),
+      rows.map((r) => r.provider),
+      rows.map((r) => r.occurred_at),
+      rows.map((r) => r.email),
+      rows.map((r) => r.message_id),
+      rows.map((r) => r.campaign_id),
+      rows.map((r) => r.contact_id),
+      rows.map((r) => r.is_machine),
+      rows.map((r) => r.reason),
+      rows.map((r) => r.url),
+      `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
+      JSON.stringify(stored),
+      rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
+      rows.map((r) => suppressionOf(r) ?? null),
+      now,
+      TOPICS.reactions,
+      TOPICS.suppressed,
+      String(now.getTime()),
+      now.toISOString(),
+    ]);
+    const isNew = new Set(written!.fresh ?? []);
+    const fresh = isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId));
+    const outbox: Outboxed[] = [];
+    const batch = written!.reactions?.[0];
+    if (batch !== undefined) {
+      outbox.push({
+        topic: TOPICS.reactions,
+        messages: [{ id: batch.msg_id, payload: { events: fresh } satisfies ReactionBatch }],
+        seqs: [batch.seq],
       });
-      const added = new Set(await addSuppressions(tx, entries, now));
-      const suppressed = entries.filter((e) => added.has(e.email));
-      const outbox: Outboxed[] = [];
-      if (fresh.length > 0) {
-        const id = createHash('sha1')
-          .update(fresh.map((r) => r.source_id).join('\n'))
-          .digest('hex');
-        const stored: StoredEvent[] = fresh.map((r) => ({
-          sourceId: r.source_id,
-          type: r.type as EngagementEvent['type'],
-          provider: r.provider,
-          occurredAt: r.occurred_at,
-          email: r.email,
-          messageId: r.message_id,
-          campaignId: r.campaign_id,
-          contactId: r.contact_id,
-          isMachine: r.is_machine,
-          reason: r.reason,
-          url: r.url,
-        }));
-        outbox.push(
-          await addToOutbox(
-            tx,
-            TOPICS.reactions,
-            [{ id: `events:${id}`, payload: { events: stored } satisfies ReactionBatch }],
-            now,
-          ),
-        );
-      }
-      outbox.push(
-        await addToOutbox(
-          tx,
-          TOPICS.suppressed,
-          suppressed.map((s) => ({
-            // one message per suppression episode: only newly added addresses get here, and a later
-            // re-suppression (after a removal) must not be dropped as a duplicate of the first
-            id: `suppressed:${s.email}:${now.getTime()}`,
-            key: s.email,
-            payload: {
-              email: s.email,
-              reason: s.reason,
-              source: s.source,
-              contactId: s.contactId ?? null,
-              campaignId: s.campaignId ?? null,
-              at: now.toISOString(),
-            } satisfies SuppressedPayload,
-          })),
-          now,
-        ),
-      );
-      return { fresh, outbox };
-    });
+    }
+    const announced = written!.suppressed ?? [];
+    if (announced.length > 0) {
+      outbox.push({
+        topic: TOPICS.suppressed,
+        // one message per suppression episode: only newly added addresses get here, and a later
+        // re-suppression (after a removal) must not be dropped as a duplicate of the first
+        messages: announced.map((a) => ({
+          id: a.msg_id,
+          key: a.msg_key,
+          payload: JSON.parse(a.payload) as SuppressedPayload,
+        })),
+        seqs: announced.map((a) => a.seq),
+      });
+    }
     try {
-      await publishOutboxed({ db, bus }, outbox);
+      await publishOutboxed({ db, bus }, outbox, { forgetInBackground: true });
     } catch {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     }
-    return { accepted: fresh.length, duplicates: events.length - fresh.length };
+    const accepted = calls.map(() => 0);
+    for (const e of fresh) accepted[owner.get(e.sourceId)!]!++;
+    return calls.map((events, c) => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! }));
+  }
+  const submit = createGroupCommit(writeGroup, {
+    maxWeight: options.maxGroupEvents ?? DEFAULT_GROUP_EVENTS,
+    weight: (events: readonly EngagementEvent[]) => events.length,
+  });
+
+  return async function ingest(events: readonly EngagementEvent[]): Promise<IngestResult> {
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    return submit(events);
   };
 }
 

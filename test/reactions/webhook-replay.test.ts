@@ -48,6 +48,21 @@ for (const tdb of await testDatabases()) {
         assert.equal(await b.claim('mailgun', key('k1'), until, body), 'new');
       },
     );
+    check('claims made at once by one guard share a statement and still get one verdict each', async () => {
+      const db = await tdb.open();
+      const clock = createManualClock(new Date('2026-03-02T00:00:00Z'));
+      const guard = createWebhookReplayGuard({ db, clock });
+      const until = new Date(clock.now().getTime() + 60_000);
+      const body = Buffer.from('{"event":"open"}');
+      const verdicts = await Promise.all([
+        guard.claim('mailgun', key('g0'), until, body), // written alone; the next four share one statement
+        guard.claim('mailgun', key('g1'), until, body),
+        guard.claim('mailgun', key('g1'), until, body),
+        guard.claim('mailgun', key('g1'), until, Buffer.from('{"event":"click"}')),
+        guard.claim('mailgun', key('g0'), until, body),
+      ]);
+      assert.deepEqual(verdicts, ['new', 'new', 'redelivery', 'replay', 'redelivery']);
+    });
     check('expired keys are pruned set-wise at most once per interval, live ones kept', async () => {
       const db = await tdb.open();
       const clock = createManualClock(new Date('2026-04-01T00:00:00Z'));

@@ -6,7 +6,7 @@
  */
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Clock } from '../../clock/port.ts';
-import type { Db, Queryable } from '../../store/port.ts';
+import type { Db } from '../../store/port.ts';
 import type {
   Bus,
   DeadLetter,
@@ -66,59 +66,24 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     };
   }
 
+  /** One call of bus_fetch (migration 0017): its own transaction, one round trip. */
   async function claim(
-    tx: Queryable,
     spec: GroupSpec,
     opts: FetchOptions,
     now: Date,
   ): Promise<{ rows: MessageRow[]; leaseId?: number }> {
-    const { group, topic } = spec;
-    await tx.query(q.ENSURE_GROUP, [group, topic, spec.ordered ?? false]);
-    const {
-      rows: [g],
-    } = await tx.query<{ cursor: number; ordered: boolean }>(q.LOCK_GROUP, [group, topic]);
-    if (g === undefined) throw new SwitchyardError('BUS_MESSAGE_INVALID', `group ${group} on ${topic} vanished`);
-    await tx.query(q.EXPIRE_LEASES, [group, topic, now]);
-    await tx.query(q.DEAD_LETTER_EXHAUSTED, [group, topic, now, opts.maxAttempts]);
-    const leaseUntil = new Date(now.getTime() + opts.leaseMs);
-    let max = opts.max;
-    if (g.ordered) {
-      const {
-        rows: [s],
-      } = await tx.query<{
-        leased: boolean;
-        first_retry: number | null;
-        first_due: number | null;
-        retry_in_flight: boolean;
-      }>(q.ORDERED_STATE, [group, topic, now]);
-      if (s === undefined || s.leased || s.retry_in_flight) return { rows: [] };
-      if (s.first_retry !== null) {
-        // the oldest waiting message goes first, alone; if it is backing off, everything waits
-        if (s.first_due !== s.first_retry) return { rows: [] };
-        const { rows } = await tx.query<MessageRow>(q.CLAIM_ONE_RETRY, [
-          group,
-          topic,
-          s.first_retry,
-          leaseUntil,
-          holder,
-        ]);
-        return { rows };
-      }
-    }
-    const retried = g.ordered
-      ? []
-      : (await tx.query<MessageRow>(q.CLAIM_RETRIES, [group, topic, now, leaseUntil, max, holder])).rows;
-    max -= retried.length;
-    if (max <= 0) return { rows: retried };
-    await tx.query(q.PREFER_INDEX_ORDER);
-    const { rows: fresh } = await tx.query<MessageRow>(q.READ_RANGE, [topic, g.cursor, max]);
-    const last = fresh.at(-1);
-    if (last === undefined) return { rows: retried };
-    await tx.query(q.ADVANCE_CURSOR, [group, topic, last.seq]);
-    const {
-      rows: [lease],
-    } = await tx.query<{ id: number }>(q.INSERT_LEASE, [group, topic, fresh[0]!.seq, last.seq, leaseUntil, holder]);
-    return { rows: [...retried, ...fresh], leaseId: lease!.id };
+    const { rows } = await db.query<MessageRow & { lease_id: number | null }>(q.FETCH, [
+      spec.group,
+      spec.topic,
+      spec.ordered ?? false,
+      now,
+      new Date(now.getTime() + opts.leaseMs),
+      opts.max,
+      opts.maxAttempts,
+      holder,
+    ]);
+    const leaseId = rows.find((r) => r.lease_id !== null)?.lease_id ?? undefined;
+    return leaseId === undefined ? { rows } : { rows, leaseId };
   }
 
   async function settle(
@@ -165,6 +130,11 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
           break;
       }
     });
+    if (dead.length === 0 && again.length === 0) {
+      // the common case, every message acked: one statement
+      await db.query(q.SETTLE_ACKED, [leaseId ?? null, spec.group, spec.topic, done]);
+      return;
+    }
     await db.transaction(async (tx) => {
       if (leaseId !== undefined) await tx.query(q.DELETE_LEASE, [leaseId]);
       if (dead.length > 0) await tx.query(q.INSERT_DEAD, [spec.group, spec.topic, JSON.stringify(dead), now]);
@@ -180,16 +150,11 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
    * reactions). Each caller still gets its own published/duplicate counts and its own failure.
    */
   const publisher = createGroupPublisher(async (topic, input) => {
-    const inserted = await db.transaction(async (tx) => {
-      await tx.query(q.LOCK_TOPIC, [topic]);
-      const params: unknown[] = [topic, clock.now()];
-      for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
-      const { rows } = await tx.query<{ msg_id: string }>(q.publishSql(input.length), params);
-      await tx.query(q.NOTIFY, [topic]);
-      return new Set(rows.map((r) => r.msg_id));
-    });
+    const params: unknown[] = [topic, clock.now()];
+    for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
+    const { rows } = await db.query<{ msg_id: string }>(q.publishSql(input.length), params);
     wake(topic);
-    return inserted;
+    return new Set(rows.map((r) => r.msg_id));
   });
 
   const deadLetters: DeadLetters = {
@@ -249,7 +214,7 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     },
     async fetch<P>(spec: GroupSpec, options: FetchOptions): Promise<FetchedBatch<P>> {
       const now = clock.now();
-      const { rows, leaseId } = await db.transaction((tx) => claim(tx, spec, options, now));
+      const { rows, leaseId } = await claim(spec, options, now);
       const messages = rows.map((r) => toDelivery(spec.topic, r)) as Delivery<P>[];
       let settled = false;
       return {

@@ -4,115 +4,51 @@
  */
 
 /**
- * Publish of n messages: one VALUES row per message, each payload its own text parameter, so
- * PostgreSQL copies the producer's JSON as it is: lexing ~250 kB chunks as an array or as JSON
- * is a large share of its time in a blast (bench/README.md, bus). Rows are inserted in list order.
+ * Publish of n messages, one statement (its own transaction, one round trip): one VALUES row per
+ * message, each payload its own text parameter, so PostgreSQL copies the producer's JSON as it
+ * is: lexing ~250 kB chunks as an array or as JSON is a large share of its time in a blast
+ * (bench/README.md, bus). The topic lock serialises publishers of one topic until commit, so seq
+ * order = commit order in a topic and a group cursor can never pass a seq that commits later. It
+ * is taken in the one-row subquery every output row joins, so before the first row (and its seq)
+ * exists; the NOTIFY there is delivered at commit. Rows are inserted in list order.
  * Parameters: $1 topic, $2 published_at, then (id, key, payload) per message.
  */
 const publishStatements = new Map<number, string>();
 export function publishSql(n: number): string {
   let sql = publishStatements.get(n);
   if (sql === undefined) {
-    const rows = Array.from({ length: n }, (_, i) => `($1, $${3 + 3 * i}, $${4 + 3 * i}, $${5 + 3 * i}, $2)`);
-    sql = `insert into bus_messages (topic, msg_id, msg_key, payload, published_at) values ${rows.join(', ')}
+    const rows = Array.from({ length: n }, (_, i) => `(${i}, $${3 + 3 * i}, $${4 + 3 * i}, $${5 + 3 * i})`);
+    sql = `insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
+      select $1::text, v.msg_id, v.msg_key, v.payload, $2::timestamptz
+      from (select pg_advisory_xact_lock(hashtext('switchyard_bus:' || $1::text)),
+              pg_notify('switchyard_bus', $1::text)) as topic_lock
+      cross join (values ${rows.join(', ')}) as v(n, msg_id, msg_key, payload)
+      order by v.n
       on conflict (topic, msg_id) do nothing returning msg_id`;
     if (n <= 1000) publishStatements.set(n, sql);
   }
   return sql;
 }
 
-// Serialises publishers of one topic until commit, so seq order = commit order in a topic and a
-// group cursor can never pass a seq that commits later.
-export const LOCK_TOPIC = `select pg_advisory_xact_lock(hashtext('switchyard_bus:' || $1))`;
 export const NOTIFY = `select pg_notify('switchyard_bus', $1)`;
 
 export const ENSURE_GROUP = `
   insert into bus_groups (group_name, topic, ordered) values ($1, $2, $3)
   on conflict (group_name, topic) do nothing`;
 
-export const LOCK_GROUP = `
-  select cursor, ordered from bus_groups where group_name = $1 and topic = $2 for update`;
-
-// A range whose lease ran out was never settled: every message in it becomes a retry row
-// (attempts = 1: the first delivery happened), so from here each is redelivered on its own.
-export const EXPIRE_LEASES = `
-  with expired as (
-    delete from bus_leases where group_name = $1 and topic = $2 and lease_until <= $3
-    returning from_seq, to_seq
-  )
-  insert into bus_retries (group_name, topic, seq, attempts, visible_at, first_failed_at, last_error)
-  select $1, $2, m.seq, 1, $3, $3, 'lease expired before the batch was settled'
-  from expired e join bus_messages m on m.topic = $2 and m.seq between e.from_seq and e.to_seq
-  on conflict do nothing`;
-
-// A redelivered message whose lease expired again on its last allowed attempt is a crash loop:
-// dead-letter it so it stops taking consumers down.
-export const DEAD_LETTER_EXHAUSTED = `
-  with dead as (
-    delete from bus_retries
-    where group_name = $1 and topic = $2 and leased and visible_at <= $3 and attempts >= $4
-    returning seq, attempts, first_failed_at, last_error
-  )
-  insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at,
-    last_failed_at)
-  select $1, $2, d.seq, m.msg_id, m.msg_key, m.payload::jsonb, 'BUS_ATTEMPTS_EXHAUSTED',
-         'lease expired on the last allowed attempt (consumer crashed or hung); last error: ' || coalesce(d.last_error,
-           'none'),
-         d.attempts, coalesce(d.first_failed_at, $3), $3
-  from dead d join bus_messages m on m.topic = $2 and m.seq = d.seq`;
-
-export const CLAIM_RETRIES = `
-  with due as (
-    select seq from bus_retries
-    where group_name = $1 and topic = $2 and visible_at <= $3
-    order by seq limit $5
-    for update skip locked
-  ), claimed as (
-    update bus_retries r set attempts = r.attempts + 1, leased = true, visible_at = $4, leased_by = $6
-    from due where r.group_name = $1 and r.topic = $2 and r.seq = due.seq
-    returning r.seq, r.attempts
-  )
-  select m.seq, m.msg_id, m.msg_key, m.payload, m.published_at, c.attempts
-  from claimed c join bus_messages m on m.topic = $2 and m.seq = c.seq
-  order by m.seq`;
-
-// Ordered groups: is anything of this group in flight or waiting (which must go first)?
-export const ORDERED_STATE = `
-  select
-    exists (select 1 from bus_leases where group_name = $1 and topic = $2) as leased,
-    (select min(seq) from bus_retries where group_name = $1 and topic = $2) as first_retry,
-    (select min(seq) from bus_retries where group_name = $1 and topic = $2 and visible_at <= $3
-      and not leased) as first_due,
-    exists (select 1 from bus_retries where group_name = $1 and topic = $2 and leased
-      and visible_at > $3) as retry_in_flight`;
-
-export const CLAIM_ONE_RETRY = `
-  with claimed as (
-    update bus_retries set attempts = attempts + 1, leased = true, visible_at = $4, leased_by = $5
-    where group_name = $1 and topic = $2 and seq = $3
-    returning seq, attempts
-  )
-  select m.seq, m.msg_id, m.msg_key, m.payload, m.published_at, c.attempts
-  from claimed c join bus_messages m on m.topic = $2 and m.seq = c.seq`;
-
-// Planner trap: right after a burst of publishes the table's statistics are stale, the planner
-// expects a handful of rows above the cursor and picks a bitmap scan plus a sort of the WHOLE
-// backlog, so each fetch costs more as the backlog grows. Switching bitmap scans off for the
-// fetch transaction keeps the ordered index scan on bus_messages_topic_seq, which stops after
-// `limit` rows (figures: bench/README.md, bus).
-export const PREFER_INDEX_ORDER = `set local enable_bitmapscan = off`;
-
-export const READ_RANGE = `
-  select seq, msg_id, msg_key, payload, published_at, 1 as attempts
-  from bus_messages where topic = $1 and seq > $2 order by seq limit $3`;
-
-export const ADVANCE_CURSOR = `update bus_groups set cursor = $3 where group_name = $1 and topic = $2`;
-
-export const INSERT_LEASE = `
-  insert into bus_leases (group_name, topic, from_seq, to_seq, lease_until, instance_id)
-  values ($1, $2, $3, $4, $5, $6) returning id`;
-
 export const DELETE_LEASE = `delete from bus_leases where id = $1`;
+
+// A fetch, in one call of bus_fetch (migration 0017, which says what each of its steps is for).
+export const FETCH = `select * from bus_fetch($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+// Settling a batch whose messages were all acked: the lease and their retry rows go together.
+// The commit does not wait for the WAL flush: if a crash loses it, the lease expires and the
+// messages are delivered again, which at-least-once delivery allows.
+export const SETTLE_ACKED = `
+  with async_commit as (select set_config('synchronous_commit', 'off', true) as setting),
+  lease as (delete from bus_leases where id = $1),
+  retries as (delete from bus_retries where group_name = $2 and topic = $3 and seq = any($4::bigint[]))
+  select setting from async_commit`;
 
 export const INSERT_DEAD = `
   insert into dead_letters (stage, topic, seq, msg_id, msg_key, payload, code, message, attempts, first_failed_at,

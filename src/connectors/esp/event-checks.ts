@@ -10,7 +10,7 @@
 import { checkEmailAddress } from '../../core/email-address.ts';
 import { classifyFailure } from '../../core/bounce/classify.ts';
 import type { EngagementEvent, EventType } from '../../core/events.ts';
-import { boundJson, hasUnstorableChars, toStorableText } from '../../core/storable-json.ts';
+import { boundJson, hasUnstorableChars, toStorableText, UNBOUNDED } from '../../core/storable-json.ts';
 
 /** Event times outside [1970, 2100) are refused: no real event has one, and far years break storage. */
 export const MIN_EVENT_MS = 0;
@@ -57,8 +57,32 @@ export function finishEvent(ev: EngagementEvent, what: string): EngagementEvent 
     const v = ev[f];
     if (v !== undefined) out[f] = toStorableText(v);
   }
-  out.raw = boundJson(ev.raw);
+  out.raw = isStorableJson(ev.raw, 0) ? ev.raw : boundJson(ev.raw);
   return out;
+}
+
+/** A UTF-16 unit that may be NUL or part of a surrogate pair: only then is the exact check needed. */
+const MAYBE_UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+
+/**
+ * True when boundJson (unbounded) would return `v` unchanged: a parsed JSON value whose strings
+ * and keys hold no NUL or surrogate, nested less than its depth limit. Allocates nothing, so the
+ * common event skips boundJson's copy; anything else (a surrogate pair too) takes the exact path.
+ */
+function isStorableJson(v: unknown, depth: number): boolean {
+  if (typeof v === 'string') return !MAYBE_UNSTORABLE.test(v);
+  if (v === null || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || depth >= UNBOUNDED.maxDepth - 1) return false;
+  if (Array.isArray(v)) {
+    for (const item of v) if (!isStorableJson(item, depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const [k, item] of Object.entries(v)) {
+    if (MAYBE_UNSTORABLE.test(k) || !isStorableJson(item, depth + 1)) return false;
+  }
+  return true;
 }
 
 /**
