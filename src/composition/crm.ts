@@ -25,7 +25,8 @@ const HUBSPOT_WINDOW_MS = 10_000;
 export async function createConfiguredCrm(
   config: Config['crm'],
   deps: { db: Db; clock: Clock },
-): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage }> {
+): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage; lookupBatchSize?: number }> {
+  // lookupBatchSize: the adapter's own maxBatchSize (the batcher's is unbounded); no CRM, no cache
   if (config.kind === 'none') return { crm: createNoCrm(), sinks: [] };
   if (config.kind === 'hubspot') {
     const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
@@ -41,15 +42,18 @@ export async function createConfiguredCrm(
       },
     );
     const crm = createCrmBatcher(hubspot, { clock: deps.clock });
-    return { crm, sinks: [createCrmSuppressionSink(crm)], usage: () => ({ crm: 'hubspot', ...hubspot.usage() }) };
+    return {
+      crm,
+      sinks: [createCrmSuppressionSink(crm)],
+      usage: () => ({ crm: 'hubspot', ...hubspot.usage() }),
+      lookupBatchSize: hubspot.maxBatchSize,
+    };
   }
   await ensureDemoCrmSchema(deps.db);
   // local tables: a batch size and rate a real vendor would not allow
-  const crm = createCrmBatcher(
-    createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }),
-    { clock: deps.clock },
-  );
-  return { crm, sinks: [createCrmSuppressionSink(crm)] };
+  const demo = createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } });
+  const crm = createCrmBatcher(demo, { clock: deps.clock });
+  return { crm, sinks: [createCrmSuppressionSink(crm)], lookupBatchSize: demo.maxBatchSize };
 }
 
 /** Publishes CRM changes on contact.changed; the message id `source:eventId` makes a redelivery a duplicate. */
