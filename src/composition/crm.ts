@@ -26,7 +26,7 @@ export async function createConfiguredCrm(
   config: Config['crm'],
   deps: { db: Db; clock: Clock },
 ): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage; lookupBatchSize?: number }> {
-  // lookupBatchSize: the adapter's own maxBatchSize (the batcher's is unbounded); no CRM, no cache
+  // lookupBatchSize (a vendor CRM's own maxBatchSize; the batcher's is unbounded) turns the profile cache on
   if (config.kind === 'none') return { crm: createNoCrm(), sinks: [] };
   if (config.kind === 'hubspot') {
     const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
@@ -51,9 +51,12 @@ export async function createConfiguredCrm(
   }
   await ensureDemoCrmSchema(deps.db);
   // local tables: a batch size and rate a real vendor would not allow
-  const demo = createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } });
-  const crm = createCrmBatcher(demo, { clock: deps.clock });
-  return { crm, sinks: [createCrmSuppressionSink(crm)], lookupBatchSize: demo.maxBatchSize };
+  // the demo CRM is tables in this store: a profile cache in front of it would only add writes
+  const crm = createCrmBatcher(
+    createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }),
+    { clock: deps.clock },
+  );
+  return { crm, sinks: [createCrmSuppressionSink(crm)] };
 }
 
 /** Publishes CRM changes on contact.changed; the message id `source:eventId` makes a redelivery a duplicate. */
