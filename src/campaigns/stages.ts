@@ -1,8 +1,8 @@
 /**
  * The blast road's early stages, one consumer group: select (warehouse → chunks, resumable by
  * continuation messages), each chunk prepared as it is read: comply (suppression, consent,
- * geography), enrich (contact profiles from the cache, missing ones from the CRM) and schedule (send window, quiet hours, frequency cap
- * → ready now, or staged until due).
+ * geography), enrich (contact profiles from the cache, missing ones from the CRM) and schedule
+ * (send window, quiet hours, frequency cap → ready now, or staged until due).
  * Each handler is idempotent: chunk ids are deterministic and every write is set-wise with
  * `on conflict do nothing` or guarded by the state it expects.
  */
@@ -213,8 +213,8 @@ export async function enrich(deps: BlastDeps, recipients: Recipient[], campaignI
             // a wait worth showing: the fetch is paced by the CRM's rate limit for at least a second
             if (plan.expectedMs < 1_000) return;
             const reason =
-              `waiting on the CRM's rate limit (${cache.crm}): fetching ${plan.missing} contact profiles ` +
-              `in ${plan.requests} requests`;
+              `waiting on the CRM's rate limit (${cache.crm}): fetching ${plan.missing} contact profiles `
+              + `in ${plan.requests} requests`;
             await q.setCrmWait(deps.db, campaignId, reason, new Date(deps.clock.now().getTime() + plan.expectedMs));
           };
     records = (await cache.read(ids, onFetch === undefined ? undefined : { onFetch })).records;

@@ -33,13 +33,19 @@ export interface ProfileCache {
    * The CRM records of `ids` (absent: the CRM does not know the contact). `onFetch` is told
    * before the CRM is asked, so a campaign can show what it waits on.
    */
-  read(ids: readonly string[], hooks?: { onFetch?(plan: ProfileFetchPlan): Promise<void> }): Promise<{
+  read(
+    ids: readonly string[],
+    hooks?: { onFetch?(plan: ProfileFetchPlan): Promise<void> },
+  ): Promise<{
     records: Map<string, CrmRecord>;
     fetched: number;
   }>;
 }
 
-export function createProfileCache(deps: { db: Db; clock: Clock; crm: Crm }, options: ProfileCacheOptions): ProfileCache {
+export function createProfileCache(
+  deps: { db: Db; clock: Clock; crm: Crm },
+  options: ProfileCacheOptions,
+): ProfileCache {
   const { db, clock, crm } = deps;
   const batchSize = Math.max(1, Math.floor(options.batchSize));
   const perRequestMs = crm.rateLimit.perMs / crm.rateLimit.requests;

@@ -37,7 +37,11 @@ describe('a blast while HubSpot rate-limits', () => {
     clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
     hubspot = await startHubspotServer(() => clock.now().getTime());
     for (let i = 0; i < SIZE; i++)
-      hubspot.addContact({ switchyard_contact_id: demoContactId(i), switchyard_tier: tierOf(i), lifecyclestage: 'customer' });
+      hubspot.addContact({
+        switchyard_contact_id: demoContactId(i),
+        switchyard_tier: tierOf(i),
+        lifecyclestage: 'customer',
+      });
     db = await createPgliteDb({});
     await migrate(db);
     app = await createApp(
@@ -123,7 +127,11 @@ describe('a blast while HubSpot rate-limits', () => {
     assert.equal(outbox.length, states.sent);
     for (const m of outbox) {
       const i = Number(m.correlation.contactId.slice(4)) - 1;
-      assert.equal(m.subject.startsWith(`Your ${tierOf(i)} plan,`), true, `${m.subject} for ${m.correlation.contactId}`);
+      assert.equal(
+        m.subject.startsWith(`Your ${tierOf(i)} plan,`),
+        true,
+        `${m.subject} for ${m.correlation.contactId}`,
+      );
     }
     // the 429s happened, and the blast slowed for them
     const reads = hubspot.requests.filter((r) => r.path === '/crm/v3/objects/contacts/batch/read');

@@ -48,7 +48,10 @@ describe('engagement write-back to HubSpot', () => {
     db = await createPgliteDb({});
     await migrate(db);
     const rateLimit = { requests: 100, perMs: 10_000 };
-    const limiter = createSharedRateLimiter({ db, clock }, budgetBucket('hubspot', rateLimit.requests, rateLimit.perMs));
+    const limiter = createSharedRateLimiter(
+      { db, clock },
+      budgetBucket('hubspot', rateLimit.requests, rateLimit.perMs),
+    );
     const hubspot = createHubspotCrm(
       { db, clock, limiter },
       { token: server.token, baseUrl: server.baseUrl, rateLimit, maxAttempts: 1 },

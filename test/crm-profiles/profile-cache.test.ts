@@ -32,12 +32,21 @@ describe('profile cache', () => {
     clock = createManualClock(new Date('2026-03-01T00:00:00Z'));
     server = await startHubspotServer(() => clock.now().getTime());
     for (const [i, id] of ids.entries())
-      hubspotId.set(id, server.addContact({ switchyard_contact_id: id, switchyard_tier: i % 2 ? 'smb' : 'enterprise' }));
+      hubspotId.set(
+        id,
+        server.addContact({ switchyard_contact_id: id, switchyard_tier: i % 2 ? 'smb' : 'enterprise' }),
+      );
     db = await createPgliteDb({});
     await migrate(db);
     const rateLimit = { requests: 100, perMs: 10_000 };
-    const limiter = createSharedRateLimiter({ db, clock }, budgetBucket('hubspot', rateLimit.requests, rateLimit.perMs));
-    const hubspot = createHubspotCrm({ db, clock, limiter }, { token: server.token, baseUrl: server.baseUrl, rateLimit });
+    const limiter = createSharedRateLimiter(
+      { db, clock },
+      budgetBucket('hubspot', rateLimit.requests, rateLimit.perMs),
+    );
+    const hubspot = createHubspotCrm(
+      { db, clock, limiter },
+      { token: server.token, baseUrl: server.baseUrl, rateLimit },
+    );
     cache = createProfileCache(
       { db, clock, crm: createCrmBatcher(hubspot, { clock }) },
       { maxAgeMs: HOUR, batchSize: hubspot.maxBatchSize },
