@@ -18,6 +18,7 @@ import { demoCampaign } from '../../src/demo/campaign.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { formatStatus } from '../../src/cli/format.ts';
 import { drain } from '../support/pipeline.ts';
 import { startHubspotServer, type HubspotServer } from '../connectors/crm/hubspot-server.ts';
 
@@ -100,9 +101,12 @@ describe('a blast while HubSpot rate-limits', () => {
     const startedAt = clock.now().getTime();
     await app.campaigns.start(c.id);
     const waits: { reason: string; expectedWaitSeconds: number }[] = [];
+    let shown: string[] = [];
     await runToEnd(c.id, async () => {
       const s = await app.campaigns.status(c.id);
-      if (s.progress.waitingOnCrm !== undefined) waits.push(s.progress.waitingOnCrm);
+      if (s.progress.waitingOnCrm === undefined) return;
+      waits.push(s.progress.waitingOnCrm);
+      shown = formatStatus(JSON.parse(JSON.stringify(s)));
     });
     const tookMs = clock.now().getTime() - startedAt;
 
@@ -111,6 +115,7 @@ describe('a blast while HubSpot rate-limits', () => {
       waits.some((w) => /rate limit \(hubspot\)/.test(w.reason) && w.expectedWaitSeconds > 0),
       JSON.stringify(waits.slice(0, 3)),
     );
+    assert.match(shown.join('\n'), /waiting on the CRM's rate limit \(hubspot\).*, about \d+s more/);
     // nothing lost: every recipient has its ledger row, and the campaign completed
     const { rows } = await db.query<{ state: string; n: number }>(
       'select state, count(*)::int as n from send_ledger where campaign_id = $1 group by state',
