@@ -55,8 +55,8 @@ export async function readProfiles(db: Queryable, ids: readonly string[]): Promi
 const UPSERT = `
   insert into crm_profiles as p (contact_id, crm, crm_id, found, account_status, tier, owner, opted_out,
     engagement_score, fields, fetched_at, invalidated_at)
-  select x.contact_id, $2, x.crm_id, x.found, x.account_status, x.tier, x.owner, coalesce(x.opted_out, false),
-    x.engagement_score, coalesce(x.fields, '{}'::jsonb), $3, null
+  select x.contact_id, $2::text, x.crm_id, x.found, x.account_status, x.tier, x.owner, coalesce(x.opted_out, false),
+    x.engagement_score, coalesce(x.fields, '{}'::jsonb), $3::timestamptz, null
   from jsonb_to_recordset($1::jsonb) as x(contact_id text, crm_id text, found boolean, account_status text,
     tier text, owner jsonb, opted_out boolean, engagement_score float8, fields jsonb)
   on conflict (contact_id) do update set
