@@ -14,7 +14,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
-import { createApp } from '../src/app.ts';
+import { createApp, type App } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { smtpMailOptions } from '../src/connectors/esp/smtp/adapter.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
@@ -23,6 +23,9 @@ import { demoCampaign } from '../src/demo/campaign.ts';
 import { CHUNK_SIZE } from '../src/campaigns/types.ts';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { startSmtpSinkProcess, type SmtpSinkProcess } from '../test/support/smtp-sink-process.ts';
+import { startHubspotServer, type HubspotServer } from '../test/connectors/crm/hubspot-server.ts';
+import { createProfileCache } from '../src/crm-profiles/cache.ts';
+import { demoContactId } from '../src/connectors/warehouse/demo/generate.ts';
 import type { BenchArgs } from './run.ts';
 import { BENCH_ENV, BENCH_GOVERNOR, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
 
@@ -100,6 +103,13 @@ interface WorkerSmtp {
   window?: number;
 }
 
+/** A CRM other than the demo one for the select/prepare process, and what to do before the clock starts. */
+interface CampaignCrm {
+  env: Record<string, string>;
+  /** Runs after the app is created, before the campaign starts (e.g. warming the profile cache). */
+  prepare?(app: App, db: Awaited<ReturnType<typeof createPostgresDb>>): Promise<void>;
+}
+
 async function runCampaign(
   url: string,
   size: number,
@@ -107,11 +117,12 @@ async function runCampaign(
   label: string,
   sendWorkers = 0,
   workerSmtp?: WorkerSmtp,
+  crm?: CampaignCrm,
 ): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
-  const app = await createApp(loadConfig(BENCH_ENV), {
+  const app = await createApp(loadConfig({ ...BENCH_ENV, ...crm?.env }), {
     db,
     log: pino({ level: 'silent' }),
     esp: makeEsp,
@@ -119,8 +130,9 @@ async function runCampaign(
   });
   const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp) : undefined;
   let stopped: { rssMb: number; cpuMs: number }[] = [];
-  const cpu0 = process.cpuUsage();
   try {
+    await crm?.prepare?.(app, db);
+    const cpu0 = process.cpuUsage();
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
     const t0 = performance.now();
     await app.campaigns.start(c.id);
@@ -138,6 +150,7 @@ async function runCampaign(
     const { counts } = await app.campaigns.status(c.id);
     const cpu = process.cpuUsage(cpu0);
     if (workers !== undefined) stopped = await workers.stop();
+    if ((await app.campaigns.get(c.id)).status !== 'completed') throw new Error(`the ${label} blast did not complete`);
     return {
       seconds,
       handed: counts.sent ?? 0,
@@ -285,6 +298,26 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     },
   };
 
+  // --crm=hubspot: the same blast with HubSpot as the CRM, compared with the demo CRM's above
+  if (args.options.crm === 'hubspot') {
+    const cache = args.options['crm-cache'] === 'cold' ? 'cold' : 'warm';
+    const hub = await hubspotBlast(url, size, sendWorkers, cache);
+    const crmRatio = hub.perS / perS;
+    console.log(
+      `hubspot (${cache} cache): ${size} recipients (${hub.handed} handed) = ${Math.round(hub.perS)} recipients/s, `
+        + `${hub.requests} HubSpot requests during the blast; crm_ratio ${crmRatio.toFixed(3)}`,
+    );
+    Object.assign(blastFields, {
+      crm: 'hubspot',
+      crm_cache: cache,
+      crm_recipients_per_s: Math.round(hub.perS),
+      crm_ratio: Number(crmRatio.toFixed(3)),
+      crm_requests: hub.requests,
+      ...(cache === 'warm' ? { crm_warm_s: Number(hub.warmSeconds.toFixed(1)) } : {}),
+    });
+  } else if (args.options.crm !== undefined && args.options.crm !== 'demo')
+    throw new Error(`--crm=${args.options.crm}: only hubspot (or demo, the default) is known`);
+
   if (smtpSize === 0) {
     clearInterval(sampler);
     return blastFields;
@@ -341,6 +374,70 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     smtp_cpu_ms_per_msg_pipeline: Number(pipelineCpuMs.toFixed(2)),
     smtp_cpu_ms_per_msg_bare: Number(bare.cpuMsPerMessage.toFixed(2)),
   };
+}
+
+/** HubSpot's requests per 10 s in the bench: the most SWITCHYARD_HUBSPOT_RATE allows. */
+const BENCH_HUBSPOT_RATE = 1000;
+
+/**
+ * The blast again with HubSpot as the CRM (the local HubSpot server, holding every audience
+ * contact): with `cache` warm, every profile is fetched through the real adapter before the clock
+ * starts, so the blast reads them all from the store; cold, the blast fetches them itself.
+ * Returns its rate and the requests HubSpot received during the blast.
+ */
+async function hubspotBlast(
+  url: string,
+  size: number,
+  sendWorkers: number,
+  cache: 'warm' | 'cold',
+): Promise<{ perS: number; requests: number; warmSeconds: number; handed: number }> {
+  const server: HubspotServer = await startHubspotServer(() => Date.now());
+  const tiers = ['smb', 'mid-market', 'enterprise'];
+  for (let i = 0; i < size; i++)
+    server.addContact({
+      switchyard_contact_id: demoContactId(i),
+      switchyard_tier: tiers[i % 3]!,
+      lifecyclestage: 'customer',
+    });
+  let warmSeconds = 0;
+  let before = 0;
+  try {
+    const blast = await runCampaign(url, size, silentSandbox, 'hubspot', sendWorkers, undefined, {
+      env: {
+        SWITCHYARD_CRM: 'hubspot',
+        SWITCHYARD_HUBSPOT_TOKEN: server.token,
+        SWITCHYARD_HUBSPOT_BASE_URL: server.baseUrl,
+        SWITCHYARD_HUBSPOT_RATE: String(BENCH_HUBSPOT_RATE),
+      },
+      async prepare(app, db) {
+        if (cache === 'warm') {
+          // the same cache the blast reads, filled through the real adapter and rate limit
+          const profiles = createProfileCache(
+            { db, clock: app.clock, crm: app.crm },
+            { maxAgeMs: app.config.crmProfiles.maxAgeMs, batchSize: 100 },
+          );
+          const t0 = performance.now();
+          const step = 10_000;
+          let next = 0;
+          const lane = async (): Promise<void> => {
+            for (let from = next; from < size; from = next) {
+              next += step;
+              const ids = Array.from({ length: Math.min(step, size - from) }, (_, i) => demoContactId(from + i));
+              await profiles.read(ids);
+            }
+          };
+          await Promise.all(Array.from({ length: 4 }, lane));
+          warmSeconds = (performance.now() - t0) / 1000;
+          console.log(`hubspot: profile cache warmed with ${size} contacts in ${warmSeconds.toFixed(1)} s`);
+        }
+        before = server.requests.length;
+      },
+    });
+    const requests = server.requests.length - before;
+    return { perS: size / blast.seconds, requests, warmSeconds, handed: blast.handed };
+  } finally {
+    await server.close();
+  }
 }
 
 function round1(x: number): number {

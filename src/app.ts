@@ -42,6 +42,8 @@ import { createIngest, type Ingest } from './reactions/ingest.ts';
 import { ledgerOutcomeStage } from './campaigns/outcome-stage.ts';
 import { createUnsubscriber } from './reactions/unsubscribe.ts';
 import { engagementStage } from './reactions/engagement-stage.ts';
+import { createProfileCache } from './crm-profiles/cache.ts';
+import { profileChangesStage } from './crm-profiles/changes.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
@@ -164,12 +166,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
-  const {
-    crm,
-    sinks: crmSinks,
-    usage: crmUsage,
-    changeFeed: crmChangeFeed,
-  } = await createConfiguredCrm(config.crm, { db, clock });
+  const configured = await createConfiguredCrm(config.crm, { db, clock });
+  const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
+  // blasts read enrichment from the profile cache; only a real CRM has profiles to keep
+  const profiles =
+    lookupBatchSize === undefined
+      ? undefined
+      : createProfileCache({ db, clock, crm }, { maxAgeMs: config.crmProfiles.maxAgeMs, batchSize: lookupBatchSize });
   const templates = createTemplateCache(64, config.templates);
   const render: RenderSettings = {
     trackingBaseUrl: config.http.publicUrl,
@@ -206,7 +209,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   );
   let instanceStarted: Promise<void> | undefined;
-  const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates };
+  const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates, ...(profiles ? { profiles } : {}) };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
   const suppressionSinks = [
     ...espSuppressionSinks(config.esp, { clock }),
@@ -231,6 +234,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
+    profileChangesStage({ db, clock }),
     clicksStage({ bus }),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),

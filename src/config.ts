@@ -144,6 +144,14 @@ export const SCHEMA = Type.Object({
       },
     ),
   ),
+  SWITCHYARD_CRM_PROFILE_MAX_AGE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 30 * 86_400_000,
+    default: 86_400_000,
+    description:
+      'Contact profiles (CRM enrichment) older than this are fetched from the CRM again when a blast needs them; '
+      + 'change events (webhooks, polling) invalidate them sooner. 0 fetches every time',
+  }),
   SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
   SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
     minLength: 1,
@@ -666,6 +674,8 @@ export interface Config {
   /** The demo workspace: demo audience source and demo CRM, both off when `enabled` is false. */
   readonly demo: { enabled: boolean; size: number };
   readonly crm: CrmConfig;
+  /** The contact profile cache blasts read enrichment from (src/crm-profiles/). */
+  readonly crmProfiles: { maxAgeMs: number };
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
@@ -1034,6 +1044,7 @@ function slices(raw: RawConfig): Config {
     recovery: { heartbeatMs: raw.SWITCHYARD_HEARTBEAT_MS, deadAfterMs: raw.SWITCHYARD_INSTANCE_DEAD_AFTER_MS },
     demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
     crm: crm(raw),
+    crmProfiles: { maxAgeMs: raw.SWITCHYARD_CRM_PROFILE_MAX_AGE_MS },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {
       url: raw.SWITCHYARD_WAREHOUSE_URL,

@@ -190,6 +190,44 @@ export async function lastMovedAt(db: Queryable, campaignId: string): Promise<Da
   return at === null ? null : new Date(at);
 }
 
+/**
+ * Records that the campaign waits on its CRM until `until` (a later wait wins over an earlier
+ * one unless `replace`: a Retry-After is the CRM's word, an estimate only ours).
+ */
+export async function setCrmWait(
+  db: Queryable,
+  campaignId: string,
+  reason: string,
+  until: Date,
+  replace = false,
+): Promise<void> {
+  await db.query(
+    `update campaigns set crm_wait_reason = $2,
+       crm_wait_until = case when $4::boolean or crm_wait_until is null then $3::timestamptz
+         else greatest(crm_wait_until, $3::timestamptz) end
+     where id = $1 and status = 'running'`,
+    [campaignId, reason, until, replace],
+  );
+}
+
+export async function clearCrmWait(db: Queryable, campaignId: string): Promise<void> {
+  await db.query(
+    'update campaigns set crm_wait_reason = null, crm_wait_until = null where id = $1 and crm_wait_until is not null',
+    [campaignId],
+  );
+}
+
+export async function crmWait(db: Queryable, campaignId: string): Promise<{ reason: string; until: Date } | null> {
+  const { rows } = await db.query<{ crm_wait_reason: string | null; crm_wait_until: Date | null }>(
+    'select crm_wait_reason, crm_wait_until from campaigns where id = $1',
+    [campaignId],
+  );
+  const r = rows[0];
+  return r?.crm_wait_reason == null || r.crm_wait_until == null
+    ? null
+    : { reason: r.crm_wait_reason, until: new Date(r.crm_wait_until) };
+}
+
 export function recipientsById(recipients: readonly Recipient[]): Map<string, Recipient> {
   return new Map(recipients.map((r) => [r.id, r]));
 }

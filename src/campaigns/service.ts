@@ -106,6 +106,9 @@ export interface CampaignStatusReport {
     /** ISO time since which a running campaign has not moved (no ledger row changed, selection
      *  did not advance) when that is at least STALL_AFTER_MS ago; else null. */
     stalledSince: string | null;
+    /** Present while a running campaign waits on its CRM (rate limit, outage): why, and until
+     *  when it expects to (the CRM's Retry-After, or the paced fetch of missing profiles). */
+    waitingOnCrm?: { reason: string; until: string; expectedWaitSeconds: number };
   };
   /** Present when a governor is wired and knows the campaign: breaker state and reason, rates. */
   deliverability?: CampaignDeliverability | null;
@@ -350,6 +353,13 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         etaSeconds,
         progress: { audienceKnown: campaign.selectDone, stalledSince },
       };
+      const crmWait = campaign.status === 'running' ? await q.crmWait(db, id) : null;
+      if (crmWait !== null && crmWait.until.getTime() > now.getTime())
+        report.progress.waitingOnCrm = {
+          reason: crmWait.reason,
+          until: crmWait.until.toISOString(),
+          expectedWaitSeconds: Math.ceil((crmWait.until.getTime() - now.getTime()) / 1000),
+        };
       if (deps.deliverability !== undefined) report.deliverability = deps.deliverability(id);
       return report;
     },

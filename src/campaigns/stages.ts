@@ -1,8 +1,8 @@
 /**
  * The blast road's early stages, one consumer group: select (warehouse → chunks, resumable by
  * continuation messages), each chunk prepared as it is read: comply (suppression, consent,
- * geography), enrich (CRM batch look-ups) and schedule (send window, quiet hours, frequency cap
- * → ready now, or staged until due).
+ * geography), enrich (contact profiles from the cache, missing ones from the CRM) and schedule
+ * (send window, quiet hours, frequency cap → ready now, or staged until due).
  * Each handler is idempotent: chunk ids are deterministic and every write is set-wise with
  * `on conflict do nothing` or guarded by the state it expects.
  */
@@ -16,7 +16,8 @@ import { checkEligibility, consentFromField } from '../core/eligibility.ts';
 import { isSwitchyardError, SwitchyardError } from '../core/errors.ts';
 import { nextAllowedTime } from '../core/send-window.ts';
 import { addEngagement, bestSendTime, emptyHistogram, mergeHistograms, type OpenHistogram } from '../core/send-time.ts';
-import type { Crm } from '../connectors/crm/port.ts';
+import type { Crm, CrmRecord } from '../connectors/crm/port.ts';
+import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
@@ -34,12 +35,34 @@ export interface BlastDeps {
   log: Logger;
   openWarehouse(audience: Audience): Warehouse;
   crm: Crm;
+  /** Contact profiles kept from the CRM: enrichment reads them; without it, the CRM per chunk. */
+  profiles?: ProfileCache;
   /** The campaigns' compiled templates: prepare sends on only the contact fields they read. */
   templates?: TemplateCache;
 }
 
 const PAUSED_RECHECK_MS = 5_000;
 const paused = (reason: string): Deferral => ({ kind: 'defer', delayMs: PAUSED_RECHECK_MS, reason });
+
+/** When the CRM is down and says nothing about when to come back. */
+const CRM_DOWN_RECHECK_MS = 30_000;
+
+/**
+ * A chunk whose enrichment the CRM could not answer (rate limit, outage) is not sent without it:
+ * the step waits the CRM's Retry-After (unattempted, however long the limit lasts), and the
+ * campaign shows why and until when. Null when the failure is not the CRM's.
+ */
+async function waitForCrm(deps: BlastDeps, campaignId: string, err: unknown): Promise<Deferral | null> {
+  if (!isSwitchyardError(err) || err.code !== 'CRM_UNAVAILABLE') return null;
+  const delayMs = Math.max(1, err.retryAfterMs ?? CRM_DOWN_RECHECK_MS);
+  const reason =
+    err.retryAfterMs === undefined
+      ? `waiting on the CRM (${deps.crm.name}): ${err.message}`
+      : `waiting on the CRM's rate limit (${deps.crm.name}): ${err.message}`;
+  await q.setCrmWait(deps.db, campaignId, reason, new Date(deps.clock.now().getTime() + delayMs), true);
+  deps.log.warn({ campaignId, delayMs, err }, 'campaign waits on the CRM');
+  return { kind: 'defer', delayMs, reason };
+}
 
 /** Chunks of one select step prepared at once (CRM look-ups and ledger writes overlap). */
 const PREPARE_CONCURRENCY = 4;
@@ -121,8 +144,14 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   }
   await Promise.all(preparing);
   // nothing recorded: the step runs again from the stored position (prepare is idempotent)
-  if (prepareFailure !== undefined) throw prepareFailure.err;
-  if ((await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now())) && !done) {
+  if (prepareFailure !== undefined) {
+    const wait = await waitForCrm(deps, c.id, prepareFailure.err);
+    if (wait !== null) return wait;
+    throw prepareFailure.err;
+  }
+  const advanced = await q.advanceSelect(db, c.id, c.selectSeq, seq, after, done, selected, rejected, clock.now());
+  if (advanced) await q.clearCrmWait(db, c.id);
+  if (advanced && !done) {
     await publishTo(bus, TOPICS.select, [
       { id: `${c.id}:select:${seq}`, key: c.id, payload: { campaignId: c.id, seq } },
     ]);
@@ -165,10 +194,31 @@ export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = fa
   return eligible;
 }
 
-/** enrich: one CRM look-up per chunk (the batcher splits by the vendor's batch size and rate). */
-export async function enrich(deps: BlastDeps, recipients: Recipient[]): Promise<Recipient[]> {
+/**
+ * enrich: the chunk's CRM records — from the profile cache when there is one (one query; only
+ * missing or stale profiles are fetched, paced by the batcher), else one CRM look-up. A CRM
+ * failure rejects: no recipient of the chunk goes on without its enrichment.
+ */
+export async function enrich(deps: BlastDeps, recipients: Recipient[], campaignId?: string): Promise<Recipient[]> {
   if (recipients.length === 0) return recipients;
-  const records = await deps.crm.lookup(recipients.map((r) => r.id));
+  const ids = recipients.map((r) => r.id);
+  let records: Map<string, CrmRecord>;
+  if (deps.profiles === undefined) records = await deps.crm.lookup(ids);
+  else {
+    const cache = deps.profiles;
+    const onFetch =
+      campaignId === undefined
+        ? undefined
+        : async (plan: { missing: number; requests: number; expectedMs: number }) => {
+            // a wait worth showing: the fetch is paced by the CRM's rate limit for at least a second
+            if (plan.expectedMs < 1_000) return;
+            const reason =
+              `waiting on the CRM's rate limit (${cache.crm}): fetching ${plan.missing} contact profiles `
+              + `in ${plan.requests} requests`;
+            await q.setCrmWait(deps.db, campaignId, reason, new Date(deps.clock.now().getTime() + plan.expectedMs));
+          };
+    records = (await cache.read(ids, onFetch === undefined ? undefined : { onFetch })).records;
+  }
   return recipients.map((r) => {
     const crm = records.get(r.id);
     return crm === undefined
@@ -329,7 +379,7 @@ async function prepareChunk(
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
   const eligible = await comply(deps, chunk, firstTry);
-  const enriched = await enrich(deps, eligible);
+  const enriched = await enrich(deps, eligible, campaignId);
   const parts = await schedule(deps, c, seq, enriched);
   const topic = TOPICS.ready(c.definition.priority);
   const now = clock.now().getTime();
@@ -368,9 +418,17 @@ export async function handleSelectedChunk(deps: BlastDeps, m: Delivery<ChunkPayl
   if (c.status === 'paused') return paused('campaign paused');
   if (c.status !== 'running') return;
   const fields = await templateFields(deps, c);
+  let parts: number;
+  try {
+    parts = await prepareChunk(deps, c, m.payload, fields, m.attempt === 1);
+  } catch (err) {
+    const wait = await waitForCrm(deps, c.id, err);
+    if (wait !== null) return wait;
+    throw err;
+  }
+  await q.clearCrmWait(deps.db, c.id);
   // a chunk with nothing left to send may be the campaign's last (select completes its own steps)
-  if ((await prepareChunk(deps, c, m.payload, fields, m.attempt === 1)) === 0)
-    await finishIfDone(deps, c.id, deps.clock.now());
+  if (parts === 0) await finishIfDone(deps, c.id, deps.clock.now());
 }
 
 export function blastEarlyStages(deps: BlastDeps): StageDefinition[] {

@@ -29,7 +29,11 @@ export interface StatusView {
     heldUntil: string | null;
   } | null;
   /** Absent from servers that predate it: then selectDone stands for audienceKnown. */
-  progress?: { audienceKnown: boolean; stalledSince: string | null };
+  progress?: {
+    audienceKnown: boolean;
+    stalledSince: string | null;
+    waitingOnCrm?: { reason: string; until: string; expectedWaitSeconds: number };
+  };
 }
 
 export interface CampaignRow {
@@ -97,6 +101,9 @@ function handledOf(s: StatusView): number {
 function pace(s: StatusView): string {
   const audienceKnown = s.progress?.audienceKnown ?? s.campaign.selectDone;
   const parts = [`${s.ratePerSecond} msgs/s`];
+  const crm = s.progress?.waitingOnCrm;
+  if (crm !== undefined && s.campaign.status === 'running')
+    parts.push(`${crm.reason}, about ${duration(crm.expectedWaitSeconds)} more`);
   if (!audienceKnown) parts.push('still reading the audience');
   else if (s.progress?.stalledSince) parts.push(`stalled since ${when(s.progress.stalledSince)}`);
   else if (s.etaSeconds !== null && s.campaign.status === 'running') parts.push(`ETA ${duration(s.etaSeconds)}`);

@@ -35,7 +35,14 @@ export type CrmChangeFeed = (
 export async function createConfiguredCrm(
   config: Config['crm'],
   deps: { db: Db; clock: Clock },
-): Promise<{ crm: Crm; sinks: SuppressionSink[]; usage?: () => CrmUsage; changeFeed?: CrmChangeFeed }> {
+): Promise<{
+  crm: Crm;
+  sinks: SuppressionSink[];
+  usage?: () => CrmUsage;
+  changeFeed?: CrmChangeFeed;
+  lookupBatchSize?: number;
+}> {
+  // lookupBatchSize (a vendor CRM's own maxBatchSize; the batcher's is unbounded) turns the profile cache on
   if (config.kind === 'none') return { crm: createNoCrm(), sinks: [] };
   if (config.kind === 'salesforce') {
     const sf = config.salesforce;
@@ -70,6 +77,7 @@ export async function createConfiguredCrm(
       sinks: [createCrmSuppressionSink(crm)],
       usage: () => ({ crm: 'salesforce', ...salesforce.usage() }),
       changeFeed,
+      lookupBatchSize: salesforce.maxBatchSize,
     };
   }
   if (config.kind === 'hubspot') {
@@ -86,10 +94,16 @@ export async function createConfiguredCrm(
       },
     );
     const crm = createCrmBatcher(hubspot, { clock: deps.clock });
-    return { crm, sinks: [createCrmSuppressionSink(crm)], usage: () => ({ crm: 'hubspot', ...hubspot.usage() }) };
+    return {
+      crm,
+      sinks: [createCrmSuppressionSink(crm)],
+      usage: () => ({ crm: 'hubspot', ...hubspot.usage() }),
+      lookupBatchSize: hubspot.maxBatchSize,
+    };
   }
   await ensureDemoCrmSchema(deps.db);
   // local tables: a batch size and rate a real vendor would not allow
+  // the demo CRM is tables in this store: a profile cache in front of it would only add writes
   const crm = createCrmBatcher(
     createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }),
     { clock: deps.clock },

@@ -19,7 +19,7 @@ import {
   type EngagementOptions,
   type EngagementState,
 } from '../core/engagement-score.ts';
-import { toError } from '../core/errors.ts';
+import { isSwitchyardError, toError } from '../core/errors.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import type { Db } from '../store/port.ts';
 import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
@@ -61,7 +61,7 @@ export interface EngagementFlushOptions {
   batchSize: number;
   /** How often the flusher looks for due rows (default 1 s). */
   intervalMs: number;
-  /** After a failed CRM call its rows wait this long (default 30 s). */
+  /** After a failed CRM call its rows wait this long, or the CRM's Retry-After if longer (default 30 s). */
   retryDelayMs: number;
 }
 
@@ -195,7 +195,9 @@ export async function flushEngagementOutbox(deps: EngagementStageDeps): Promise<
         })),
       );
     } catch (err) {
-      await deps.db.query(POSTPONE, [rows.map((r) => r.contact_id), new Date(now.getTime() + o.retryDelayMs)]);
+      // a CRM that said when to come back (429 Retry-After) is not asked again before then
+      const delayMs = Math.max(o.retryDelayMs, isSwitchyardError(err) ? (err.retryAfterMs ?? 0) : 0);
+      await deps.db.query(POSTPONE, [rows.map((r) => r.contact_id), new Date(now.getTime() + delayMs)]);
       throw err;
     }
     await deps.db.query(DELETE_SENT, [rows.map((r) => r.contact_id), rows.map((r) => r.revision)]);

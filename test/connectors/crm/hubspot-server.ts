@@ -73,8 +73,28 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     return c?.archived ? undefined : c;
   }
 
+  // property → value → contact, built on first use so a bench's million contacts are not scanned
+  // per id; a hit is checked against the contact as it is now, a miss falls back to the scan
+  const indexes = new Map<string, Map<string, Contact>>();
+  function indexOf(property: string): Map<string, Contact> {
+    let index = indexes.get(property);
+    if (index === undefined) {
+      index = new Map();
+      for (const c of contacts.values()) {
+        const v = c.properties[property];
+        if (v != null && !index.has(v)) index.set(v, c);
+      }
+      indexes.set(property, index);
+    }
+    return index;
+  }
+
   function findBy(property: string | undefined, value: string): Contact | undefined {
     if (property === undefined || property === 'hs_object_id') return resolve(value);
+    if (property !== 'email') {
+      const hit = indexOf(property).get(value);
+      if (hit !== undefined && !hit.archived && hit.properties[property] === value) return hit;
+    }
     for (const c of contacts.values()) {
       const v = c.properties[property];
       if (c.archived || v == null) continue;
@@ -297,7 +317,12 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     optedOut,
     addContact(properties) {
       const id = newId();
-      contacts.set(id, { id, properties: { ...properties }, archived: false });
+      const contact = { id, properties: { ...properties }, archived: false };
+      contacts.set(id, contact);
+      for (const [property, index] of indexes) {
+        const v = contact.properties[property];
+        if (v != null && !index.has(v)) index.set(v, contact);
+      }
       return id;
     },
     contact: (id) => contacts.get(id),
