@@ -9,7 +9,8 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
-import type { Crm, CrmRecord, CrmTask, EngagementUpdate, OptOutItem } from '../port.ts';
+import type { Crm, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
+import { checkEngagement, checkOptOut } from '../input-checks.ts';
 import { DEMO_CRM_SCHEMA, insertTask, selectAccounts, upsertEngagement, upsertOptOuts } from './queries.ts';
 
 export interface DemoCrmDeps {
@@ -166,25 +167,6 @@ function toCrmRecord(
   if (state?.engagementScore !== undefined) record.engagementScore = state.engagementScore;
   if (state?.lastEngagedAt !== undefined) record.lastEngagedAt = state.lastEngagedAt;
   return record;
-}
-
-function checkEngagement(u: EngagementUpdate): void {
-  if (typeof u.contactId !== 'string' || u.contactId === '')
-    throw new SwitchyardError('VALIDATION_FAILED', 'engagement update needs a contactId');
-  if (!(u.score >= 0 && u.score <= 100))
-    throw new SwitchyardError(
-      'VALIDATION_FAILED',
-      `engagement score for ${u.contactId} must be within 0…100, got ${u.score}`,
-    );
-  if (!(u.lastEngagedAt instanceof Date) || Number.isNaN(u.lastEngagedAt.getTime()))
-    throw new SwitchyardError('VALIDATION_FAILED', `lastEngagedAt for ${u.contactId} is not a valid date`);
-}
-
-function checkOptOut(item: OptOutItem): void {
-  if (typeof item.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(item.email.trim()))
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out email is not an address: "${String(item.email)}"`);
-  if (typeof item.reason !== 'string' || item.reason.trim() === '')
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
 }
 
 function totalWeight(items: [string, number][]): number {

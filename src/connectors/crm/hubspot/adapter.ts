@@ -10,7 +10,7 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
-import type { Crm, CrmRecord, CrmRecordFailure, CrmTask, EngagementUpdate, OptOutItem } from '../port.ts';
+import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { createHubspotClient, type HubspotClient, type HubspotUsage } from './client.ts';
 import {
@@ -25,7 +25,8 @@ import {
   resultsOf,
   toCrmRecord,
 } from './contacts.ts';
-import { claimTaskKey, selectTaskKey } from './queries.ts';
+import { checkEngagement, checkOptOut, checkTask } from '../input-checks.ts';
+import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 
 export const HUBSPOT_BATCH_SIZE = 100;
 /** HubSpot-defined association type: task → contact. */
@@ -207,27 +208,4 @@ function collect(body: unknown, done: Set<string>, failed: CrmRecordFailure[]): 
     if (typeof r?.subscriberIdString === 'string') done.add(r.subscriberIdString.trim().toLowerCase());
   }
   failed.push(...failuresFor(batchErrors(body), (k) => (done.has(k.toLowerCase()) ? undefined : k.toLowerCase())));
-}
-
-function checkEngagement(u: EngagementUpdate): void {
-  if (typeof u.contactId !== 'string' || u.contactId === '')
-    throw new SwitchyardError('VALIDATION_FAILED', 'engagement update needs a contactId');
-  if (!(u.score >= 0 && u.score <= 100))
-    throw new SwitchyardError('VALIDATION_FAILED', `engagement score for ${u.contactId} must be within 0…100`);
-  if (!(u.lastEngagedAt instanceof Date) || Number.isNaN(u.lastEngagedAt.getTime()))
-    throw new SwitchyardError('VALIDATION_FAILED', `lastEngagedAt for ${u.contactId} is not a valid date`);
-}
-
-function checkOptOut(item: OptOutItem): void {
-  if (typeof item.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(item.email.trim()))
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out email is not an address: "${String(item.email)}"`);
-  if (typeof item.reason !== 'string' || item.reason.trim() === '')
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
-}
-
-function checkTask(task: CrmTask): void {
-  for (const key of ['contactId', 'kind', 'title'] as const) {
-    if (typeof task[key] !== 'string' || task[key].trim() === '')
-      throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
-  }
 }

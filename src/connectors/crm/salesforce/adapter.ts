@@ -10,11 +10,12 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
-import type { Crm, CrmRecord, CrmRecordFailure, CrmTask, EngagementUpdate, OptOutItem } from '../port.ts';
+import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import type { SalesforceCredentials } from './auth.ts';
 import { createSalesforceClient, type SalesforceClient, type SalesforceUsage } from './client.ts';
-import { claimTaskKey, selectTaskKey } from './queries.ts';
+import { checkEngagement, checkOptOut, checkTask } from '../input-checks.ts';
+import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 import {
   DEFAULT_FIELDS,
   keyOf,
@@ -208,7 +209,7 @@ export function createSalesforceCrm(
     async createTask(task) {
       checkTask(task);
       if (task.dedupeKey !== undefined) {
-        const known = await selectTaskKey(deps.db, task.dedupeKey);
+        const known = await selectTaskKey(deps.db, 'salesforce', task.dedupeKey);
         if (known !== undefined) return { id: known };
       }
       const contact = (await read([task.contactId])).get(task.contactId);
@@ -233,33 +234,10 @@ export function createSalesforceCrm(
           retryable: true,
         });
       if (task.dedupeKey === undefined) return { id };
-      const winner = await claimTaskKey(deps.db, task.dedupeKey, id, deps.clock.now());
+      const winner = await claimTaskKey(deps.db, 'salesforce', task.dedupeKey, id, deps.clock.now());
       // a concurrent twin got the key first: remove our copy so the owner sees one task
       if (winner !== id) await client.send('DELETE', `${client.dataPath}/sobjects/Task/${encodeURIComponent(id)}`);
       return { id: winner };
     },
   };
-}
-
-function checkEngagement(u: EngagementUpdate): void {
-  if (typeof u.contactId !== 'string' || u.contactId === '')
-    throw new SwitchyardError('VALIDATION_FAILED', 'engagement update needs a contactId');
-  if (!(u.score >= 0 && u.score <= 100))
-    throw new SwitchyardError('VALIDATION_FAILED', `engagement score for ${u.contactId} must be within 0…100`);
-  if (!(u.lastEngagedAt instanceof Date) || Number.isNaN(u.lastEngagedAt.getTime()))
-    throw new SwitchyardError('VALIDATION_FAILED', `lastEngagedAt for ${u.contactId} is not a valid date`);
-}
-
-function checkOptOut(item: OptOutItem): void {
-  if (typeof item.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(item.email.trim()))
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out email is not an address: "${String(item.email)}"`);
-  if (typeof item.reason !== 'string' || item.reason.trim() === '')
-    throw new SwitchyardError('VALIDATION_FAILED', `opt-out for ${item.email} needs a reason`);
-}
-
-function checkTask(task: CrmTask): void {
-  for (const key of ['contactId', 'kind', 'title'] as const) {
-    if (typeof task[key] !== 'string' || task[key].trim() === '')
-      throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
-  }
 }

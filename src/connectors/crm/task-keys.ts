@@ -1,9 +1,9 @@
 /**
- * SQL of the HubSpot adapter: the dedupe keys of tasks it created (crm_task_keys, migration 0018),
- * so a redelivered request returns the first task instead of creating a second. Nothing else
- * reads these rows.
+ * SQL shared by the vendor CRM adapters: the dedupe keys of tasks they created (crm_task_keys,
+ * migration 0018, one namespace per CRM), so a redelivered request returns the first task instead
+ * of creating a second. Nothing else reads these rows.
  */
-import type { Queryable } from '../../../store/port.ts';
+import type { Queryable } from '../../store/port.ts';
 
 const SELECT_TASK_KEY = 'select task_id from crm_task_keys where crm = $1 and dedupe_key = $2';
 
