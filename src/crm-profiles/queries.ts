@@ -21,16 +21,24 @@ interface ProfileRow {
   found: boolean;
   account_status: string | null;
   tier: string | null;
-  owner: CrmRecord['owner'] | null;
+  /** jsonb as text, parsed only for found profiles. */
+  owner: string | null;
   opted_out: boolean;
   engagement_score: number | null;
-  fields: Record<string, unknown>;
-  fetched_at: Date;
-  invalidated_at: Date | null;
+  fields: string | null;
+  fetched_ms: number;
+  invalidated_ms: number | null;
 }
 
+// a blast reads a chunk's worth per query: timestamps as epoch ms spare the driver's date parsing
+const READ = `
+  select contact_id, crm, crm_id, found, account_status, tier, owner::text as owner, opted_out, engagement_score,
+    fields::text as fields, (extract(epoch from fetched_at) * 1000)::float8 as fetched_ms,
+    (extract(epoch from invalidated_at) * 1000)::float8 as invalidated_ms
+  from crm_profiles where contact_id = any($1::text[])`;
+
 export async function readProfiles(db: Queryable, ids: readonly string[]): Promise<StoredProfile[]> {
-  const { rows } = await db.query<ProfileRow>('select * from crm_profiles where contact_id = any($1::text[])', [ids]);
+  const { rows } = await db.query<ProfileRow>(READ, [ids]);
   return rows.map((r) => ({
     contactId: r.contact_id,
     crm: r.crm,
@@ -40,14 +48,14 @@ export async function readProfiles(db: Queryable, ids: readonly string[]): Promi
           crmId: r.crm_id ?? '',
           accountStatus: r.account_status ?? '',
           tier: r.tier ?? '',
-          ...(r.owner === null ? {} : { owner: r.owner }),
+          ...(r.owner === null ? {} : { owner: JSON.parse(r.owner) as NonNullable<CrmRecord['owner']> }),
           ...(r.engagement_score === null ? {} : { engagementScore: Number(r.engagement_score) }),
           optedOut: r.opted_out,
-          fields: r.fields ?? {},
+          fields: r.fields === null ? {} : (JSON.parse(r.fields) as Record<string, unknown>),
         }
       : null,
-    fetchedAt: new Date(r.fetched_at),
-    invalidatedAt: r.invalidated_at === null ? null : new Date(r.invalidated_at),
+    fetchedAt: new Date(Number(r.fetched_ms)),
+    invalidatedAt: r.invalidated_ms === null ? null : new Date(Number(r.invalidated_ms)),
   }));
 }
 
