@@ -6,13 +6,12 @@
  * SES owns the envelope sender (set a custom MAIL FROM domain in SES), so returnPath is not used.
  * It never retries: the bus owns that.
  */
-import aws4 from 'aws4';
 import type { Clock } from '../../../clock/port.ts';
-import { callProvider } from '../http-call.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapSesError, sesErrorType } from './ses-errors.ts';
 import { toSesSendEmail } from './ses-request.ts';
+import { type SesEndpoint, sesCall } from './signed-call.ts';
 
 export interface SesEspOptions {
   region: string;
@@ -27,14 +26,13 @@ export interface SesEspOptions {
   timeoutMs?: number;
 }
 
-function amzDate(d: Date): string {
-  return d.toISOString().replace(/[:-]|\.\d{3}/g, '');
-}
-
 export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: SesEspOptions): Esp {
-  const base = new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const doFetch = deps.fetch ?? fetch;
+  const endpoint: SesEndpoint = {
+    base: new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`),
+    region: options.region,
+    credentials: options.credentials,
+    fetch: deps.fetch ?? fetch,
+  };
   const concurrency = Math.max(1, options.concurrency ?? 10);
   const timeoutMs = options.timeoutMs ?? 30_000;
   let isClosed = false;
@@ -42,32 +40,13 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
   async function send(msg: OutboundMessage): Promise<SendReceipt> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SES Esp is closed', { retryable: true });
     const body = JSON.stringify(await toSesSendEmail(msg, options.configurationSetName));
-    const path = `${basePath}/v2/email/outbound-emails`;
-    const signed = aws4.sign(
-      {
-        host: base.host,
-        path,
-        method: 'POST',
-        service: 'ses',
-        region: options.region,
-        body,
-        headers: { 'Content-Type': 'application/json', 'X-Amz-Date': amzDate(deps.clock.now()) },
-      },
-      options.credentials,
-    );
-    // fetch derives Host and Content-Length itself (the same values that were signed).
-    const headers = Object.fromEntries(
-      Object.entries(signed.headers ?? {})
-        .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
-        .map(([k, v]) => [k, String(v)]),
-    );
-    const { res, text } = await callProvider(
-      doFetch,
-      'SES',
-      `${base.protocol}//${base.host}${path}`,
-      { method: 'POST', headers, body },
+    const { res, text } = await sesCall(endpoint, {
+      method: 'POST',
+      path: '/v2/email/outbound-emails',
+      body,
+      now: deps.clock.now(),
       timeoutMs,
-    );
+    });
     let parsed: { MessageId?: unknown; message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
     try {
       parsed = JSON.parse(text) as typeof parsed;

@@ -8,11 +8,11 @@
  * (invalid) rejects that address for good; on 429 (TooManyRequestsException) the call stops and
  * the remaining addresses wait for Retry-After or the loop's backoff.
  */
-import aws4 from 'aws4';
 import type { Clock } from '../../../clock/port.ts';
 import type { SuppressResult, SuppressionSink } from '../../../compliance/sink-port.ts';
-import { callProvider, parseRetryAfter } from '../http-call.ts';
+import { parseRetryAfter } from '../http-call.ts';
 import { mapSesError, sesErrorType } from './ses-errors.ts';
+import { type SesEndpoint, sesCall } from './signed-call.ts';
 
 export interface SesSuppressionSinkOptions {
   region: string;
@@ -29,46 +29,27 @@ export function sesReasonFor(reason: string): 'BOUNCE' | 'COMPLAINT' {
   return reason === 'bounced_hard' ? 'BOUNCE' : 'COMPLAINT';
 }
 
-function amzDate(d: Date): string {
-  return d.toISOString().replace(/[:-]|\.\d{3}/g, '');
-}
-
 export function createSesSuppressionSink(
   deps: { clock: Clock; fetch?: typeof fetch },
   options: SesSuppressionSinkOptions,
 ): SuppressionSink {
-  const base = new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`);
-  const path = `${base.pathname.replace(/\/+$/, '')}/v2/email/suppression/addresses`;
-  const doFetch = deps.fetch ?? fetch;
+  const endpoint: SesEndpoint = {
+    base: new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`),
+    region: options.region,
+    credentials: options.credentials,
+    fetch: deps.fetch ?? fetch,
+  };
 
   /** One PutSuppressedDestination: null when recorded, else the error. */
   async function put(email: string, reason: string) {
     const body = JSON.stringify({ EmailAddress: email, Reason: sesReasonFor(reason) });
-    const signed = aws4.sign(
-      {
-        host: base.host,
-        path,
-        method: 'PUT',
-        service: 'ses',
-        region: options.region,
-        body,
-        headers: { 'Content-Type': 'application/json', 'X-Amz-Date': amzDate(deps.clock.now()) },
-      },
-      options.credentials,
-    );
-    // fetch derives Host and Content-Length itself (the same values that were signed)
-    const headers = Object.fromEntries(
-      Object.entries(signed.headers ?? {})
-        .filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()))
-        .map(([k, v]) => [k, String(v)]),
-    );
-    const { res, text } = await callProvider(
-      doFetch,
-      'SES',
-      `${base.protocol}//${base.host}${path}`,
-      { method: 'PUT', headers, body },
-      options.timeoutMs ?? 30_000,
-    );
+    const { res, text } = await sesCall(endpoint, {
+      method: 'PUT',
+      path: '/v2/email/suppression/addresses',
+      body,
+      now: deps.clock.now(),
+      timeoutMs: options.timeoutMs ?? 30_000,
+    });
     if (res.ok) return null;
     let parsed: { message?: unknown; Message?: unknown; __type?: unknown; code?: unknown } = {};
     try {
