@@ -30,3 +30,14 @@ export function checkTask(task: CrmTask): void {
       throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
   }
 }
+
+/** Checks each update and keeps the newest per contact: one write per contact, never an older one. */
+export function latestEngagementPerContact(updates: readonly EngagementUpdate[]): Map<string, EngagementUpdate> {
+  const latest = new Map<string, EngagementUpdate>();
+  for (const u of updates) {
+    checkEngagement(u);
+    const seen = latest.get(u.contactId);
+    if (seen === undefined || seen.lastEngagedAt <= u.lastEngagedAt) latest.set(u.contactId, u);
+  }
+  return latest;
+}

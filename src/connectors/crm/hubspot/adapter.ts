@@ -25,7 +25,7 @@ import {
   resultsOf,
   toCrmRecord,
 } from './contacts.ts';
-import { checkEngagement, checkOptOut, checkTask } from '../input-checks.ts';
+import { checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
 import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 
 export const HUBSPOT_BATCH_SIZE = 100;
@@ -91,12 +91,7 @@ export function createHubspotCrm(
 
     async updateEngagement(updates) {
       checkSize('updateEngagement', updates.length);
-      const latest = new Map<string, EngagementUpdate>();
-      for (const u of updates) {
-        checkEngagement(u);
-        const seen = latest.get(u.contactId);
-        if (seen === undefined || seen.lastEngagedAt <= u.lastEngagedAt) latest.set(u.contactId, u);
-      }
+      const latest = latestEngagementPerContact(updates);
       const found = await read([...latest.keys()]);
       const inputs: { id: string; properties: Record<string, string> }[] = [];
       const byCrmId = new Map<string, string>();

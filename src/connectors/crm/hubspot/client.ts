@@ -10,6 +10,7 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
+import { crmJsonCall } from '../json-call.ts';
 
 export interface HubspotUsage {
   /** From X-HubSpot-RateLimit-Daily / -Daily-Remaining of the last response that carried them. */
@@ -78,24 +79,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
   async function once(method: string, path: string, body: unknown): Promise<{ res: Response; text: string }> {
     await limiter.acquire();
     usage.requests += 1;
-    try {
-      const res = await doFetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      return { res, text: await res.text() };
-    } catch (err) {
-      throw new SwitchyardError('CRM_UNAVAILABLE', `HubSpot ${method} ${path} failed: ${(err as Error).message}`, {
-        retryable: true,
-        cause: err,
-      });
-    }
+    return crmJsonCall(doFetch, 'HubSpot', { method, url: `${base}${path}`, path, token, body, timeoutMs });
   }
 
   return {

@@ -14,7 +14,7 @@ import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } f
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import type { SalesforceCredentials } from './auth.ts';
 import { createSalesforceClient, type SalesforceClient, type SalesforceUsage } from './client.ts';
-import { checkEngagement, checkOptOut, checkTask } from '../input-checks.ts';
+import { checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
 import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 import {
   DEFAULT_FIELDS,
@@ -148,12 +148,7 @@ export function createSalesforceCrm(
 
     async updateEngagement(updates) {
       checkSize('updateEngagement', updates.length);
-      const latest = new Map<string, EngagementUpdate>();
-      for (const u of updates) {
-        checkEngagement(u);
-        const seen = latest.get(u.contactId);
-        if (seen === undefined || seen.lastEngagedAt <= u.lastEngagedAt) latest.set(u.contactId, u);
-      }
+      const latest = latestEngagementPerContact(updates);
       const found = await read([...latest.keys()]);
       const writes: Parameters<typeof update>[0] = [];
       for (const [contactId, r] of found) {

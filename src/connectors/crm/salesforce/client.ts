@@ -13,6 +13,7 @@ import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { requestToken, type SalesforceCredentials, type SalesforceToken } from './auth.ts';
+import { crmJsonCall } from '../json-call.ts';
 
 export interface SalesforceUsage {
   /** From Sforce-Limit-Info of the last response that carried it. */
@@ -113,24 +114,14 @@ export function createSalesforceClient(options: SalesforceClientOptions): Salesf
     await limiter.acquire();
     usage.requests += 1;
     const base = (options.instanceUrl ?? auth.instanceUrl).replace(/\/+$/, '');
-    try {
-      const res = await doFetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${auth.accessToken}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      return { res, text: await res.text() };
-    } catch (err) {
-      throw new SwitchyardError('CRM_UNAVAILABLE', `Salesforce ${method} ${path} failed: ${(err as Error).message}`, {
-        retryable: true,
-        cause: err,
-      });
-    }
+    return crmJsonCall(doFetch, 'Salesforce', {
+      method,
+      url: `${base}${path}`,
+      path,
+      token: auth.accessToken,
+      body,
+      timeoutMs,
+    });
   }
 
   async function send(method: string, path: string, body?: unknown): Promise<SalesforceResponse> {
