@@ -30,6 +30,7 @@ import { registerCampaignRoutes } from './api/routes/campaigns.ts';
 import { createCampaignService, type CampaignService } from './campaigns/service.ts';
 import { sendStage } from './campaigns/send-stage.ts';
 import { runDispatcher } from './campaigns/staging.ts';
+import { runAbDecider } from './campaigns/ab-test.ts';
 import { runOutboxRelay } from './bus/outbox.ts';
 import { blastEarlyStages } from './campaigns/stages.ts';
 import { createTemplateCache, type RenderSettings } from './campaigns/template-cache.ts';
@@ -246,7 +247,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ? [{ name: 'crm-changes', consumers: [], loops: [crmChangeFeed(createContactChangePublisher(bus), log)] }]
       : []),
   ];
-  stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
+  stages.find((s) => s.name === 'prepare')!.loops = [
+    (signal) => runDispatcher({ db, bus, clock, log }, signal),
+    (signal) => runAbDecider({ db, bus, clock, log }, signal),
+  ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
   const adminRoutes: RouteRegistrar[] = [

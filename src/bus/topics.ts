@@ -47,6 +47,8 @@ export interface ChunkPayload {
   seq: number;
   /** Set once the schedule stage split a chunk by due time. */
   part?: number;
+  /** The A/B test variant every recipient of this part is sent (absent: the campaign's own). */
+  variant?: number;
   recipients: MappedContact[];
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../store/port.ts';
 import { UNSETTLED_STATES } from './send-ledger.ts';
-import type { Campaign, CampaignDefinition, CampaignStatus, Recipient } from './types.ts';
+import type { AbPhase, Campaign, CampaignDefinition, CampaignStatus, Recipient } from './types.ts';
 
 interface CampaignRow {
   id: string;
@@ -19,6 +19,7 @@ interface CampaignRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  ab_phase: AbPhase | null;
 }
 
 function toCampaign(r: CampaignRow): Campaign {
@@ -33,6 +34,7 @@ function toCampaign(r: CampaignRow): Campaign {
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    abPhase: r.ab_phase,
   };
 }
 
@@ -152,13 +154,13 @@ export async function completeIfDone(db: Queryable, campaignId: string, at: Date
        and (select count(*) from campaign_chunks k where k.campaign_id = c.id) = c.select_seq
        and (select coalesce(sum(parts), 0) from campaign_chunks k where k.campaign_id = c.id)
          = (select count(*) from campaign_chunk_parts p where p.campaign_id = c.id) as ready
-     from campaigns c where c.id = $1 and c.status = 'running'`,
+     from campaigns c where c.id = $1 and c.status = 'running' and c.ab_phase is distinct from 'testing'`,
     [campaignId],
   );
   if (progress?.ready !== true) return false;
   const { rowCount } = await db.query(
     `update campaigns c set status = 'completed', finished_at = $2, updated_at = $2
-     where c.id = $1 and c.status = 'running'
+     where c.id = $1 and c.status = 'running' and c.ab_phase is distinct from 'testing'
        and not exists (select 1 from send_ledger l where l.campaign_id = c.id and l.state = any($3::text[]))`,
     [campaignId, at, UNSETTLED_STATES],
   );

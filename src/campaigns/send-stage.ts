@@ -57,7 +57,7 @@ export async function handleSend(
   context?: { signal: AbortSignal },
 ): Promise<void | Deferral> {
   const { db, clock } = deps;
-  const { campaignId, seq, part = 0, recipients } = m.payload;
+  const { campaignId, seq, part = 0, recipients, variant } = m.payload;
   const c = await q.getCampaign(db, campaignId);
   if (c === null) throw new SwitchyardError('NOT_FOUND', `campaign ${campaignId} not found`);
   if (c.status === 'paused' || c.status === 'draft')
@@ -91,8 +91,8 @@ export async function handleSend(
     recipients.map((r) => r.email),
   );
   const exclusions: ledger.LedgerExclusion[] = [];
-  const compiled = await deps.templates.get(c);
-  const campaign = renderCampaignOf(c, deps.render);
+  const compiled = await deps.templates.get(c, variant);
+  const campaign = renderCampaignOf(c, deps.render, variant);
   const now = clock.now();
   const messages: OutboundMessage[] = [];
   for (const r of recipients) {

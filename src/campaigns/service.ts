@@ -16,12 +16,22 @@ import type { SendKey, SentMessage } from '../core/inbound/report-trust.ts';
 import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../core/audience-limits.ts';
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
+import {
+  abProblems,
+  abStatus,
+  type AbStatus,
+  cellCounts,
+  chooseWinner,
+  decisionOptions,
+  variantDefinition,
+} from './ab-test.ts';
+import { decide } from '../core/ab-test/sequential.ts';
 import * as q from './queries.ts';
 import * as ledger from './send-ledger.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
 import { renderCampaignOf, type RenderSettings, type TemplateCache } from './template-cache.ts';
-import { PRIORITIES, type Audience, type Campaign, type CampaignDefinition } from './types.ts';
+import { AB_METRICS, PRIORITIES, type Audience, type Campaign, type CampaignDefinition } from './types.ts';
 
 const Hours = Type.Object({
   start: Type.Integer({ minimum: 0, maximum: 23 }),
@@ -70,6 +80,37 @@ export const CampaignInput = Type.Object({
     Type.Object({ max: Type.Integer({ minimum: 1 }), windowHours: Type.Integer({ minimum: 1 }) }),
   ),
   tags: Type.Optional(Type.Array(Type.String())),
+  abTest: Type.Optional(
+    Type.Object(
+      {
+        variants: Type.Array(
+          Type.Object(
+            {
+              name: Type.Optional(Type.String({ maxLength: 200 })),
+              subject: Type.Optional(Type.String({ minLength: 1 })),
+              fromName: Type.Optional(Type.String({ maxLength: 200 })),
+              preheader: Type.Optional(Type.String({ maxLength: 500 })),
+              template: Type.Optional(
+                Type.Object({ html: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }),
+              ),
+              sendDelayMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 60 })),
+            },
+            { additionalProperties: false },
+          ),
+          { minItems: 2, maxItems: 8 },
+        ),
+        testShare: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+        metric: Type.Optional(Type.Union(AB_METRICS.map((m) => Type.Literal(m)))),
+        alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 0.2 })),
+        minSamplePerCell: Type.Optional(Type.Integer({ minimum: 100 })),
+        expectedRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+        minimumLift: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+        decideWithinHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 30 }),
+        fallback: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 export type CampaignInput = Static<typeof CampaignInput>;
 
@@ -112,6 +153,8 @@ export interface CampaignStatusReport {
   };
   /** Present when a governor is wired and knows the campaign: breaker state and reason, rates. */
   deliverability?: CampaignDeliverability | null;
+  /** Present for a campaign with an A/B test: phase, live per-variant results, the decision. */
+  abTest?: AbStatus;
 }
 
 /** A running campaign that has not moved for this long is reported as stalled. */
@@ -140,6 +183,10 @@ export interface CampaignService {
   findSentMessages(keys: readonly SendKey[], messageIds: readonly string[]): Promise<SentMessage[]>;
   list(limit?: number): Promise<Campaign[]>;
   status(id: string): Promise<CampaignStatusReport>;
+  /** The A/B test's live results and decision (NOT_FOUND when the campaign has no test). */
+  abTest(id: string): Promise<AbStatus>;
+  /** Ends the A/B test now with `variant` as the winner; the remainder is sent it. */
+  pickWinner(id: string, variant: number): Promise<AbStatus>;
 }
 
 function queryOf(a: Audience): { sql?: string; table?: string } {
@@ -193,6 +240,21 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       },
     );
     errors.push(...t.errors.map((e) => `template: ${e}`));
+    if (def.abTest !== undefined) {
+      errors.push(...abProblems(def.abTest));
+      for (const [i, v] of def.abTest.variants.entries()) {
+        if (v.subject === undefined && v.template === undefined && v.preheader === undefined) continue;
+        const d = variantDefinition(def, i);
+        const vt = await validateTemplate(
+          { subject: d.subject, ...d.template },
+          {
+            postalAddress: d.postalAddress,
+            ...(deps.templates.limits === undefined ? {} : { limits: deps.templates.limits }),
+          },
+        );
+        errors.push(...vt.errors.map((e) => `abTest/variants/${i}: template: ${e}`));
+      }
+    }
     try {
       const stream = deps.openWarehouse(def.audience).stream(queryOf(def.audience), { batchSize: 1 });
       for await (const batch of stream) {
@@ -236,6 +298,11 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
         });
       const { id: givenId, ...rest } = input as CampaignInput;
       const def: CampaignDefinition = { ...rest, priority: rest.priority ?? 'bulk' } as CampaignDefinition;
+      const abErrors = def.abTest === undefined ? [] : abProblems(def.abTest);
+      if (abErrors.length > 0)
+        throw new SwitchyardError('CAMPAIGN_INVALID', `campaign is invalid: ${abErrors.join('; ')}`, {
+          details: { errors: abErrors },
+        });
       await checkAudience(def.audience);
       const id = givenId ?? deps.newId();
       if (!(await q.insertCampaign(db, id, def, clock.now())))
@@ -305,6 +372,10 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
           details: { errors },
         });
       const started = await move(id, ['draft'], 'running');
+      if (c.definition.abTest !== undefined) {
+        await db.query(`update campaigns set ab_phase = 'testing' where id = $1 and ab_phase is null`, [id]);
+        started.abPhase = 'testing';
+      }
       await publishTo(bus, TOPICS.select, [{ id: `${id}:select:0`, key: id, payload: { campaignId: id, seq: 0 } }]);
       return started;
     },
@@ -336,7 +407,10 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const end = campaign.finishedAt ?? now;
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
-      const movedAt = campaign.status === 'running' ? await q.lastMovedAt(db, id) : null;
+      const ab = campaign.definition.abTest === undefined ? null : await abStatus(db, campaign);
+      // a test share that was sent waits for its winner: waiting, not stalled
+      const waitingForWinner = ab?.phase === 'testing' && ab.testSentAt !== null;
+      const movedAt = campaign.status === 'running' && !waitingForWinner ? await q.lastMovedAt(db, id) : null;
       const stalledSince =
         movedAt !== null && now.getTime() - movedAt.getTime() >= STALL_AFTER_MS ? movedAt.toISOString() : null;
       // an average rate over the whole run would keep counting down while nothing moves
@@ -361,7 +435,44 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
           expectedWaitSeconds: Math.ceil((crmWait.until.getTime() - now.getTime()) / 1000),
         };
       if (deps.deliverability !== undefined) report.deliverability = deps.deliverability(id);
+      if (ab !== null) report.abTest = ab;
       return report;
+    },
+    async abTest(id) {
+      const c = await mustGet(id);
+      const ab = await abStatus(db, c);
+      if (ab === null) throw new SwitchyardError('NOT_FOUND', `campaign ${id} has no A/B test`);
+      return ab;
+    },
+    async pickWinner(id, variant) {
+      const c = await mustGet(id);
+      const t = c.definition.abTest;
+      if (t === undefined) throw new SwitchyardError('NOT_FOUND', `campaign ${id} has no A/B test`);
+      if (!Number.isInteger(variant) || variant < 0 || variant >= t.variants.length)
+        throw new SwitchyardError('VALIDATION_FAILED', `variant must be 0 to ${t.variants.length - 1}, got ${variant}`);
+      if (c.abPhase !== 'testing' || (c.status !== 'running' && c.status !== 'paused'))
+        throw new SwitchyardError(
+          'CAMPAIGN_STATE_CONFLICT',
+          `campaign ${id}'s A/B test is ${c.abPhase ?? 'not started'} (${c.status}); `
+            + 'a winner can be picked only while it is testing',
+        );
+      if (!c.selectDone)
+        throw new SwitchyardError(
+          'CAMPAIGN_STATE_CONFLICT',
+          `campaign ${id}'s test share is still being selected; a winner can be picked once it has been read`,
+        );
+      const look = decide(await cellCounts(db, c), decisionOptions(t));
+      const chosen = await chooseWinner(deps, c, {
+        variant,
+        how: 'manual',
+        reason: `picked by hand (the test said: ${look.reason})`,
+        cells: look.cells,
+        pairs: look.pairs,
+        threshold: look.threshold,
+      });
+      if (!chosen)
+        throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id}'s A/B test was decided meanwhile`);
+      return (await abStatus(db, await mustGet(id)))!;
     },
   };
 }

@@ -21,6 +21,7 @@ import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
+import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
 import { finishIfDone } from './completion.ts';
 import * as q from './queries.ts';
 import * as ledger from './send-ledger.ts';
@@ -121,9 +122,11 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
       }
       while (preparing.size >= PREPARE_CONCURRENCY) await Promise.race(preparing);
       if (prepareFailure !== undefined) break;
-      startPrepare({ campaignId: c.id, seq, recipients: batch.rows });
+      // an A/B test's pass reads the whole audience and keeps its share (test, or the remainder)
+      const rows = rowsForPass(c, batch.rows);
+      startPrepare({ campaignId: c.id, seq, recipients: rows });
       seq++;
-      selected += batch.rows.length;
+      selected += rows.length;
       rejected += batch.rejected.length;
       after = batch.cursor;
       if (seq - c.selectSeq >= CHUNKS_PER_SELECT_STEP) {
@@ -380,7 +383,18 @@ async function prepareChunk(
   const { campaignId, seq } = chunk;
   const eligible = await comply(deps, chunk, firstTry);
   const enriched = await enrich(deps, eligible, campaignId);
-  const parts = await schedule(deps, c, seq, enriched);
+  const scheduled = await schedule(deps, c, seq, enriched);
+  const parts = splitByVariant(
+    c,
+    scheduled,
+    await variantsFor(
+      db,
+      c,
+      seq,
+      scheduled.flatMap((p) => p.recipients),
+      clock.now(),
+    ),
+  );
   const topic = TOPICS.ready(c.definition.priority);
   const now = clock.now().getTime();
   const ready = [];
@@ -388,7 +402,13 @@ async function prepareChunk(
     const message = {
       id: `${campaignId}:chunk:${seq}:${part}`,
       key: campaignId,
-      payload: { campaignId, seq, part, recipients: forRender(p.recipients, fields) },
+      payload: {
+        campaignId,
+        seq,
+        part,
+        ...(p.variant === undefined ? {} : { variant: p.variant }),
+        recipients: forRender(p.recipients, fields),
+      },
     };
     if (p.due.getTime() <= now) ready.push(message);
     else await stageChunk(db, { topic, id: message.id, dueAt: p.due, payload: message.payload });
@@ -399,13 +419,18 @@ async function prepareChunk(
 }
 
 /** The contact fields the campaign's template reads (forRender); null: all of them. */
-function templateFields(deps: BlastDeps, c: Campaign): Promise<ReadonlySet<string> | null> {
-  return deps.templates === undefined
-    ? Promise.resolve(null)
-    : deps.templates.get(c).then(
-        (t) => t.contactFields,
-        () => null,
-      );
+async function templateFields(deps: BlastDeps, c: Campaign): Promise<ReadonlySet<string> | null> {
+  if (deps.templates === undefined) return null;
+  const templates = deps.templates;
+  // an A/B test's variants may each read other fields: the union of them all
+  const variants = c.definition.abTest === undefined ? [undefined] : c.definition.abTest.variants.map((_, i) => i);
+  try {
+    const sets = await Promise.all(variants.map((v) => templates.get(c, v).then((t) => t.contactFields)));
+    if (sets.some((f) => f === null)) return null;
+    return new Set(sets.flatMap((f) => [...f!]));
+  } catch {
+    return null;
+  }
 }
 
 /**

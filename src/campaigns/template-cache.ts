@@ -5,6 +5,7 @@
 import { compileTemplate, type CompiledTemplate } from './render/compile.ts';
 import type { RenderCampaign } from './render/campaign-types.ts';
 import type { TemplateLimits } from './render/liquid-engine.ts';
+import { variantDefinition } from './ab-test.ts';
 import type { Campaign } from './types.ts';
 
 export interface RenderSettings {
@@ -17,7 +18,8 @@ export interface RenderSettings {
 }
 
 export interface TemplateCache {
-  get(c: Campaign): Promise<CompiledTemplate>;
+  /** `variant`: an A/B test's variant (its own subject and content), else the campaign's own. */
+  get(c: Campaign, variant?: number): Promise<CompiledTemplate>;
   /** The limits every template compiled here renders under (validation should check the same). */
   readonly limits: TemplateLimits | undefined;
 }
@@ -28,15 +30,17 @@ export function createTemplateCache(maxEntries = 64, limits?: TemplateLimits): T
   const cache = new Map<string, Promise<CompiledTemplate>>();
   return {
     limits,
-    get(c) {
-      let hit = cache.get(c.id);
+    get(c, variant) {
+      const key = variant === undefined ? c.id : `${c.id}#${variant}`;
+      let hit = cache.get(key);
       if (hit === undefined) {
+        const d = variantDefinition(c.definition, variant);
         hit = compileTemplate(
-          { subject: c.definition.subject, ...c.definition.template },
-          { postalAddress: c.definition.postalAddress, ...(limits === undefined ? {} : { limits }) },
+          { subject: d.subject, ...d.template },
+          { postalAddress: d.postalAddress, ...(limits === undefined ? {} : { limits }) },
         );
-        hit.catch(() => cache.delete(c.id));
-        cache.set(c.id, hit);
+        hit.catch(() => cache.delete(key));
+        cache.set(key, hit);
         if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
       }
       return hit;
@@ -48,8 +52,8 @@ export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
-export function renderCampaignOf(c: Campaign, s: RenderSettings): RenderCampaign {
-  const d = c.definition;
+export function renderCampaignOf(c: Campaign, s: RenderSettings, variant?: number): RenderCampaign {
+  const d = variantDefinition(c.definition, variant);
   const senderDomain = domainOf(d.from.address);
   const returnPathDomain = s.returnPathDomain ?? senderDomain;
   return {

@@ -41,7 +41,47 @@ export interface CampaignDefinition {
   /** At most `max` marketing emails per contact per rolling `windowHours`. */
   frequencyCap?: { max: number; windowHours: number };
   tags?: string[];
+  /** Variants tried on a test share before the winner goes to the rest (docs/ab-tests.md). */
+  abTest?: AbTestDefinition;
 }
+
+/** What a variant changes; anything left out is the campaign's own (variant 0 is the control). */
+export interface CampaignVariant {
+  name?: string;
+  subject?: string;
+  /** Display name of the sender; the address stays the campaign's. */
+  fromName?: string;
+  /** Inbox preview text, put hidden at the top of the HTML body. */
+  preheader?: string;
+  template?: { html?: string; text?: string };
+  /** Sent this many minutes after the campaign starts (send-time variants). */
+  sendDelayMinutes?: number;
+}
+
+export const AB_METRICS = ['human_clicks', 'human_opens', 'replies', 'unsubscribes'] as const;
+export type AbMetric = (typeof AB_METRICS)[number];
+
+export interface AbTestDefinition {
+  /** 2–8; index 0 is the control. */
+  variants: CampaignVariant[];
+  /** Share of the audience in the test, (0, 1]; the rest waits for the winner. 1: no holdout. */
+  testShare: number;
+  /** Default human_clicks. */
+  metric?: AbMetric;
+  /** Chance of declaring a winner among equal variants (default 0.05). */
+  alpha?: number;
+  /** Nothing is declared before every variant reached this many recipients (default 1000). */
+  minSamplePerCell?: number;
+  /** The metric's usual rate and the smallest relative lift worth finding: they tune the test. */
+  expectedRate?: number;
+  minimumLift?: number;
+  /** Hours after the test share was sent by which a winner must be chosen. */
+  decideWithinHours: number;
+  /** Variant sent when no winner is found in time (default 0, the control). */
+  fallback?: number;
+}
+
+export type AbPhase = 'testing' | 'remainder' | 'done';
 
 export const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'cancelled', 'completed', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
@@ -57,6 +97,8 @@ export interface Campaign {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Null for a campaign without an A/B test. */
+  abPhase: AbPhase | null;
 }
 
 export type Recipient = MappedContact;

@@ -34,6 +34,7 @@ export interface StatusView {
     stalledSince: string | null;
     waitingOnCrm?: { reason: string; until: string; expectedWaitSeconds: number };
   };
+  abTest?: AbTestView;
 }
 
 export interface CampaignRow {
@@ -168,5 +169,70 @@ export function formatStatus(s: StatusView): string[] {
         + `complaints ${d.complaintPct}%${d.ratePerSec === null ? '' : `; rate limit ${d.ratePerSec}/s`}${held}`,
     );
   }
+  const ab = s.abTest;
+  if (ab !== undefined) {
+    const state =
+      ab.decision !== null
+        ? `winner: variant ${ab.decision.variant} (${ab.decision.how})`
+        : ab.testSentAt === null
+          ? 'sending the test share'
+          : `waiting for a winner until ${when(ab.deadline ?? ab.testSentAt)}; ${ab.live.reason}`;
+    lines.push(`  a/b test   ${state} (\`switchyard campaign ab-test ${c.id}\` for the numbers)`);
+  }
+  return lines;
+}
+
+/** The A/B test as the API returns it (src/campaigns/ab-test.ts AbStatus). */
+export interface AbTestView {
+  phase: string | null;
+  metric: string;
+  testShare: number;
+  variants: { index: number; name: string }[];
+  testSentAt: string | null;
+  deadline: string | null;
+  live: {
+    winner: number | null;
+    reason: string;
+    cells: { sends: number; conversions: number; rate: number; interval: [number, number] }[];
+    pairs: { a: number; b: number; difference: number; pValue: number; interval: [number, number] }[];
+    threshold: number;
+  };
+  decision: { variant: number; how: string; reason: string; at: string } | null;
+  rule: { alpha: number; tau: number; minSamplePerCell: number; lowerWins: boolean };
+}
+
+const pct = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)}%`;
+
+export function formatAbTest(t: AbTestView): string[] {
+  const lines = [
+    `A/B test on ${t.metric.replace('_', ' ')} (${t.rule.lowerWins ? 'lower' : 'higher'} wins), test share `
+      + `${pct(t.testShare, 0)}: ${t.phase ?? 'not started'}`,
+  ];
+  const rows = t.variants.map((v) => {
+    const c = t.live.cells[v.index] ?? { sends: 0, conversions: 0, rate: 0, interval: [0, 1] as [number, number] };
+    return [
+      String(v.index),
+      v.name,
+      num(c.sends),
+      num(c.conversions),
+      pct(c.rate),
+      `${pct(c.interval[0])}–${pct(c.interval[1])}`,
+    ];
+  });
+  lines.push(...table(['#', 'variant', 'sent', 'converted', 'rate', '95% interval'], rows).map((l) => `  ${l}`));
+  for (const p of t.live.pairs)
+    lines.push(
+      `  ${p.b} vs ${p.a}: difference ${pct(p.difference)} (always-valid interval ${pct(p.interval[0])} to `
+        + `${pct(p.interval[1])}), p ${p.pValue < 0.0001 ? '< 0.0001' : p.pValue.toFixed(4)}`,
+    );
+  lines.push(
+    `  rule       mSPRT, α ${t.rule.alpha} over ${t.live.pairs.length} comparison(s), `
+      + `≥ ${num(t.rule.minSamplePerCell)} per variant; now: ${t.live.reason}`,
+  );
+  if (t.deadline !== null && t.decision === null) lines.push(`  deadline   ${when(t.deadline)} (then the fallback)`);
+  if (t.decision !== null)
+    lines.push(
+      `  decided    variant ${t.decision.variant} (${t.decision.how}) at ${when(t.decision.at)}: ${t.decision.reason}`,
+    );
   return lines;
 }

@@ -1,10 +1,12 @@
 /**
  * Runs an app's stages in-process until nothing is left to do: every consumer's runOnce() in
- * turn, plus due staged chunks, until a full pass handles nothing. Deterministic, no sleeps.
+ * turn, plus the prepare stage's loops (due staged chunks, A/B decisions), until a full pass
+ * handles nothing. Deterministic, no sleeps.
  */
 import { pino } from 'pino';
 import type { App } from '../../src/app.ts';
 import { createConsumer, type Handler } from '../../src/bus/consumer.ts';
+import { decideDue } from '../../src/campaigns/ab-test.ts';
 import { dispatchDue } from '../../src/campaigns/staging.ts';
 
 export async function drain(app: App, options: { only?: string[]; maxPasses?: number } = {}): Promise<number> {
@@ -22,7 +24,9 @@ export async function drain(app: App, options: { only?: string[]; maxPasses?: nu
     );
   let total = 0;
   for (let pass = 0; pass < (options.maxPasses ?? 100_000); pass++) {
+    // the prepare stage's loops: due staged chunks, and A/B tests ready to be decided
     let n = options.only === undefined || options.only.includes('prepare') ? await dispatchDue(app) : 0;
+    if (options.only === undefined || options.only.includes('prepare')) n += await decideDue(app);
     for (const c of consumers) n += await c.runOnce();
     total += n;
     if (n === 0) return total;

@@ -69,5 +69,30 @@ export function registerCampaignRoutes(service: CampaignService) {
       },
       async (req) => service.status((req.params as { id: string }).id),
     );
+    app.get(
+      '/v1/campaigns/:id/ab-test',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'The A/B test: phase, live per-variant results with intervals, the decision and its numbers',
+          params: Id,
+        },
+      },
+      async (req) => service.abTest((req.params as { id: string }).id),
+    );
+    app.post(
+      '/v1/campaigns/:id/ab-test/winner',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Stop the A/B test now and send the remainder this variant',
+          params: Id,
+          body: Type.Object({ variant: Type.Integer({ minimum: 0, maximum: 7 }) }, { additionalProperties: false }),
+        },
+      },
+      async (req) => service.pickWinner((req.params as { id: string }).id, (req.body as { variant: number }).variant),
+    );
   };
 }

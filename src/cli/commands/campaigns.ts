@@ -8,7 +8,15 @@ import type { Command } from 'commander';
 import { demoCampaign } from '../../demo/campaign.ts';
 import { ApiError, CliError, EXIT } from '../errors.ts';
 import { readJsonFile } from '../files.ts';
-import { formatCampaignList, formatStatus, progressLine, type CampaignRow, type StatusView } from '../format.ts';
+import {
+  type AbTestView,
+  formatAbTest,
+  formatCampaignList,
+  formatStatus,
+  progressLine,
+  type CampaignRow,
+  type StatusView,
+} from '../format.ts';
 import { callApi, UnreachableError, type ApiTarget } from '../http.ts';
 
 /** The admin API, from `--url` or the configured admin listener, with the CLI's key. */
@@ -242,6 +250,29 @@ export function registerCampaignCommands(program: Command, resolveTarget: Target
     .option('--interval <ms>', 'how often to ask', (v) => Number(v), 1000)
     .action(async (id: string, o: { interval: number }) => {
       await watch(await base(), id, process.stdout, { intervalMs: o.interval });
+    });
+
+  cmd
+    .command('ab-test')
+    .description("A campaign's A/B test: per-variant results with intervals, the rule, the decision")
+    .argument('<id>', 'campaign id')
+    .action(async (id: string) => {
+      const r = await callApi<AbTestView>(await base(), 'GET', `/v1/campaigns/${id}/ab-test`).catch((e) =>
+        explain(e, id, 'show the A/B test of'),
+      );
+      if (!json(r)) say(formatAbTest(r));
+    });
+
+  cmd
+    .command('pick-winner')
+    .description('Stop the A/B test now and send the rest of the audience this variant')
+    .argument('<id>', 'campaign id')
+    .argument('<variant>', 'variant number (0 is the control)', (v) => Number(v))
+    .action(async (id: string, variant: number) => {
+      const r = await callApi<AbTestView>(await base(), 'POST', `/v1/campaigns/${id}/ab-test/winner`, {
+        variant,
+      }).catch((e) => explain(e, id, 'pick a winner for'));
+      if (!json(r)) say(formatAbTest(r));
     });
 
   cmd
