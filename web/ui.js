@@ -23,7 +23,8 @@ export function announce(message) {
   if (el) el.textContent = message;
 }
 
-export const num = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US', { maximumFractionDigits: 2 }));
+export const num = (n) =>
+  n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US', { maximumFractionDigits: 2 });
 export const time = (t) => (t ? new Date(t).toLocaleString('en-GB', { hour12: false }) : '–');
 
 export function duration(s) {

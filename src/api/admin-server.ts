@@ -1,7 +1,7 @@
 /**
  * The admin server: /v1 (campaigns, deliverability, review, suppressions, dead letters, keys,
- * audit, dashboard), the dashboard's page at /, the API description (/openapi.json, /docs), /metrics and the health probes. It binds to
- * 127.0.0.1 unless configured otherwise; every /v1 route declares a scope and needs an API key
+ * audit, dashboard), the dashboard's page at /, the API description (/openapi.json, /docs),
+ * /metrics and the health probes. It binds to 127.0.0.1 unless configured otherwise; every /v1 route declares a scope and needs an API key
  * (access-control.ts). Shares the error handler and health probes with the public server.
  */
 import type { FastifyInstance } from 'fastify';

@@ -5,7 +5,18 @@ import { registerPage } from '../registry.js';
 import { announce, dataTable, duration, errorBox, every, h, lineChart, num, time } from '../ui.js';
 
 // the ledger states a campaign is done with (as the CLI counts progress)
-const HANDLED = ['sent', 'delivered', 'bounced', 'failed', 'suppressed', 'capped', 'cancelled', 'unknown', 'complained', 'deferred'];
+const HANDLED = [
+  'sent',
+  'delivered',
+  'bounced',
+  'failed',
+  'suppressed',
+  'capped',
+  'cancelled',
+  'unknown',
+  'complained',
+  'deferred',
+];
 
 /** Progress in percent, or null while the audience is still being read. */
 export function progressOf(s) {
@@ -23,7 +34,14 @@ function progressBar(p) {
     {},
     h(
       'div',
-      { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': p.pct, 'aria-label': 'Progress' },
+      {
+        class: 'progress',
+        role: 'progressbar',
+        'aria-valuemin': 0,
+        'aria-valuemax': 100,
+        'aria-valuenow': p.pct,
+        'aria-label': 'Progress',
+      },
       h('span', { style: 'width:' + p.pct + '%' }),
     ),
     h('span', { 'data-testid': 'progress-text' }, p.pct + ' % (' + num(p.done) + ' of ' + num(p.total) + ')'),
@@ -37,7 +55,11 @@ function listView(root, ctx) {
     label: 'Campaigns',
     rowKey: (r) => r.id,
     columns: [
-      { key: 'name', label: 'Name', render: (r) => h('a', { href: '#/campaigns/' + encodeURIComponent(r.id) }, r.name) },
+      {
+        key: 'name',
+        label: 'Name',
+        render: (r) => h('a', { href: '#/campaigns/' + encodeURIComponent(r.id) }, r.name),
+      },
       { key: 'id', label: 'Id' },
       { key: 'status', label: 'State' },
       { key: 'pct', label: 'Progress', render: (r) => (r.pct === null ? '–' : r.pct + ' %'), sort: (r) => r.pct ?? -1 },
@@ -62,7 +84,9 @@ function listView(root, ctx) {
         campaigns
           .filter((c) => c.status === 'running' || c.status === 'paused' || !statuses.has(c.id))
           .slice(0, 25)
-          .map(async (c) => statuses.set(c.id, await api('GET', '/v1/campaigns/' + encodeURIComponent(c.id) + '/status'))),
+          .map(async (c) =>
+            statuses.set(c.id, await api('GET', '/v1/campaigns/' + encodeURIComponent(c.id) + '/status')),
+          ),
       );
       status.replaceChildren();
       table.setRows(
@@ -99,7 +123,15 @@ function createView(root, ctx) {
       text.value = JSON.stringify(t.definition, null, 2);
     },
     () => {
-      text.value = '{\n  "name": "",\n  "from": { "address": "" },\n  "subject": "",\n  "template": { "html": "" },\n  "audience": { "source": "csv", "path": "", "mapping": { "columns": { "id": "id", "email": "email" } } },\n  "postalAddress": ""\n}';
+      const blank = {
+        name: '',
+        from: { address: '' },
+        subject: '',
+        template: { html: '' },
+        audience: { source: 'csv', path: '', mapping: { columns: { id: 'id', email: 'email' } } },
+        postalAddress: '',
+      };
+      text.value = JSON.stringify(blank, null, 2);
     },
   );
   create.addEventListener('click', async () => {
@@ -161,13 +193,20 @@ function detailView(root, ctx, id) {
       const m = p.sample?.message;
       preview.replaceChildren(
         h('h2', {}, 'Preview'),
-        h('p', {}, 'Audience: ', p.audienceCount === null ? 'counted while selecting' : num(p.audienceCount) + ' contacts'),
+        h(
+          'p',
+          {},
+          'Audience: ',
+          p.audienceCount === null ? 'counted while selecting' : num(p.audienceCount) + ' contacts',
+        ),
         m
           ? h(
               'div',
               {},
               h('p', {}, 'Sample for contact ', p.sample.contactId, ': ', h('b', {}, m.subject)),
-              m.html ? h('iframe', { class: 'preview', sandbox: '', title: 'Rendered HTML sample', srcdoc: m.html }) : null,
+              m.html
+                ? h('iframe', { class: 'preview', sandbox: '', title: 'Rendered HTML sample', srcdoc: m.html })
+                : null,
               h('pre', {}, m.text),
             )
           : h('p', {}, 'The audience is empty.'),
@@ -194,24 +233,44 @@ function detailView(root, ctx, id) {
       : null,
     out,
     preview,
-    h('div', { class: 'grid' }, h('section', { class: 'card' }, h('h2', {}, 'Funnel'), funnel.el), h('section', { class: 'card' }, h('h2', {}, 'Send rate'), chart.el)),
+    h(
+      'div',
+      { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Funnel'), funnel.el),
+      h('section', { class: 'card' }, h('h2', {}, 'Send rate'), chart.el),
+    ),
   );
   async function refresh() {
     const f = await api('GET', '/v1/dashboard/campaigns/' + encodeURIComponent(id) + '/funnel');
     const s = f.status;
     const c = s.campaign;
     title.textContent = c.definition.name + ' (' + c.id + ')';
-    state.textContent = 'State: ' + c.status + (c.statusReason ? ' — ' + c.statusReason : '') + ' · ' + num(s.ratePerSecond) + ' msgs/s · ETA ' + duration(s.etaSeconds);
+    state.textContent =
+      'State: '
+      + c.status
+      + (c.statusReason ? ' — ' + c.statusReason : '')
+      + ' · '
+      + num(s.ratePerSecond)
+      + ' msgs/s · ETA '
+      + duration(s.etaSeconds);
     const p = progressOf(s);
     progress.replaceChildren(progressBar(p));
-    const can = { start: c.status === 'draft', pause: c.status === 'running', resume: c.status === 'paused', cancel: ['draft', 'running', 'paused'].includes(c.status) };
+    const can = {
+      start: c.status === 'draft',
+      pause: c.status === 'running',
+      resume: c.status === 'paused',
+      cancel: ['draft', 'running', 'paused'].includes(c.status),
+    };
     for (const [k, b] of Object.entries(buttons)) b.disabled = !can[k];
     const engaged = (type) => f.engagement.find((e) => e.type === type)?.contacts ?? 0;
     const reasons = Object.entries(s.reasons).map(([r, n]) => ({ step: 'excluded: ' + r, count: n }));
     funnel.setRows([
       { step: 'selected', count: c.selected },
       ...reasons,
-      { step: 'sent', count: ['sent', 'delivered', 'bounced', 'complained'].reduce((n, k) => n + (s.counts[k] ?? 0), 0) },
+      {
+        step: 'sent',
+        count: ['sent', 'delivered', 'bounced', 'complained'].reduce((n, k) => n + (s.counts[k] ?? 0), 0),
+      },
       { step: 'delivered', count: (s.counts.delivered ?? 0) + (s.counts.complained ?? 0) },
       { step: 'opened (human)', count: engaged('opened') },
       { step: 'clicked', count: engaged('clicked') },

@@ -21,7 +21,9 @@ registerPage({
       try {
         const r = await api('POST', '/v1/dead-letters/retry', { ids });
         announce('Requeued ' + r.retried.length + ' dead letters');
-        out.replaceChildren(h('p', {}, 'Requeued: ' + (r.retried.join(', ') || 'none (already retried, or not a bus message)')));
+        out.replaceChildren(
+          h('p', {}, 'Requeued: ' + (r.retried.join(', ') || 'none (already retried, or not a bus message)')),
+        );
         await load();
       } catch (err) {
         out.replaceChildren(errorBox(err));
@@ -53,9 +55,24 @@ registerPage({
             h(
               'span',
               { class: 'toolbar' },
-              h('button', { type: 'button', onclick: () => { inspect(r); document.getElementById('dl-detail')?.focus(); }, 'aria-label': 'Inspect dead letter ' + r.id }, 'Inspect'),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  onclick: () => {
+                    inspect(r);
+                    document.getElementById('dl-detail')?.focus();
+                  },
+                  'aria-label': 'Inspect dead letter ' + r.id,
+                },
+                'Inspect',
+              ),
               canRetry && r.topic && !r.retriedAt
-                ? h('button', { type: 'button', onclick: () => retry([r.id]), 'aria-label': 'Retry dead letter ' + r.id }, 'Retry')
+                ? h(
+                    'button',
+                    { type: 'button', onclick: () => retry([r.id]), 'aria-label': 'Retry dead letter ' + r.id },
+                    'Retry',
+                  )
                 : null,
             ),
         },
@@ -63,11 +80,18 @@ registerPage({
     });
     const draw = () => table.setRows(code.value === '' ? letters : letters.filter((d) => d.code === code.value));
     async function load() {
-      const r = await api('GET', '/v1/dead-letters' + query({ stage: stage.value.trim(), includeRetried: retried.checked ? 'true' : '', limit: 1000 }));
+      const r = await api(
+        'GET',
+        '/v1/dead-letters'
+          + query({ stage: stage.value.trim(), includeRetried: retried.checked ? 'true' : '', limit: 1000 }),
+      );
       letters = r.deadLetters;
       const codes = [...new Set(letters.map((d) => d.code))].sort();
       const keep = code.value;
-      code.replaceChildren(h('option', { value: '' }, 'any'), codes.map((c) => h('option', { value: c }, c)));
+      code.replaceChildren(
+        h('option', { value: '' }, 'any'),
+        codes.map((c) => h('option', { value: c }, c)),
+      );
       code.value = codes.includes(keep) ? keep : '';
       draw();
     }

@@ -43,7 +43,11 @@ registerPage({
             label: 'Breaker',
             render: (r) =>
               r.breaker
-                ? h('span', { class: r.breaker.state === 'open' ? 'bad' : 'ok' }, r.breaker.state + (r.breaker.reason ? ': ' + r.breaker.reason : ''))
+                ? h(
+                    'span',
+                    { class: r.breaker.state === 'open' ? 'bad' : 'ok' },
+                    r.breaker.state + (r.breaker.reason ? ': ' + r.breaker.reason : ''),
+                  )
                 : '–',
             sort: (r) => r.breaker?.state ?? '',
           },
@@ -51,7 +55,10 @@ registerPage({
           {
             key: 'warmup',
             label: 'Warm-up',
-            render: (r) => (r.warmup ? 'step ' + r.warmup.step + ': ' + num(r.warmup.usedToday) + ' of ' + num(r.warmup.dailyCap) + ' today' : '–'),
+            render: (r) =>
+              r.warmup
+                ? 'step ' + r.warmup.step + ': ' + num(r.warmup.usedToday) + ' of ' + num(r.warmup.dailyCap) + ' today'
+                : '–',
             sort: (r) => r.warmup?.step ?? -1,
           },
           {
@@ -70,7 +77,7 @@ registerPage({
     root.append(
       h('h1', {}, 'Deliverability'),
       out,
-      tables.map(({ label, t }) => h('section', {}, h('h2', {}, label), t.el)),
+      ...tables.map(({ label, t }) => h('section', {}, h('h2', {}, label), t.el)),
     );
     return every(
       2000,

@@ -5,10 +5,27 @@ import { api, query } from '../api.js';
 import { registerPage } from '../registry.js';
 import { announce, dataTable, errorBox, every, h, num, time } from '../ui.js';
 
-const TYPES = ['', 'delivered', 'deferred', 'bounced_hard', 'bounced_soft', 'complained', 'opened', 'clicked', 'unsubscribed', 'replied', 'auto_replied', 'dropped'];
+const TYPES = [
+  '',
+  'delivered',
+  'deferred',
+  'bounced_hard',
+  'bounced_soft',
+  'complained',
+  'opened',
+  'clicked',
+  'unsubscribed',
+  'replied',
+  'auto_replied',
+  'dropped',
+];
 
 function streamSection(out) {
-  const type = h('select', { id: 'ev-type' }, TYPES.map((t) => h('option', { value: t }, t === '' ? 'any' : t)));
+  const type = h(
+    'select',
+    { id: 'ev-type' },
+    TYPES.map((t) => h('option', { value: t }, t === '' ? 'any' : t)),
+  );
   const campaign = h('input', { id: 'ev-campaign', placeholder: 'campaign id' });
   const provider = h('input', { id: 'ev-provider', placeholder: 'provider' });
   const live = h('input', { type: 'checkbox', id: 'ev-live', checked: true });
@@ -26,10 +43,15 @@ function streamSection(out) {
   });
   const load = async () => {
     if (!live.checked) return;
-    const { events } = await api('GET', '/v1/dashboard/events' + query({ type: type.value, campaignId: campaign.value.trim(), provider: provider.value.trim(), limit: 200 }));
+    const { events } = await api(
+      'GET',
+      '/v1/dashboard/events'
+        + query({ type: type.value, campaignId: campaign.value.trim(), provider: provider.value.trim(), limit: 200 }),
+    );
     table.setRows(events);
   };
-  for (const el of [type, campaign, provider]) el.addEventListener('change', () => load().catch((e) => out.replaceChildren(errorBox(e))));
+  for (const el of [type, campaign, provider])
+    el.addEventListener('change', () => load().catch((e) => out.replaceChildren(errorBox(e))));
   const el = h(
     'section',
     {},
@@ -48,7 +70,11 @@ function streamSection(out) {
 }
 
 function reviewSection(out, ctx) {
-  const statusSel = h('select', { id: 'rv-status' }, ['open', 'claimed', 'resolved'].map((s) => h('option', { value: s }, s)));
+  const statusSel = h(
+    'select',
+    { id: 'rv-status' },
+    ['open', 'claimed', 'resolved'].map((s) => h('option', { value: s }, s)),
+  );
   const canWrite = ctx.session.scopes.includes('review:write');
   const by = ctx.session.name;
   const resolve = async (item, action) => {
@@ -66,7 +92,11 @@ function reviewSection(out, ctx) {
     columns: [
       { key: 'createdAt', label: 'Received', render: (r) => time(r.createdAt) },
       { key: 'intent', label: 'Intent', render: (r) => r.intent + ' (' + num(r.confidence) + ')' },
-      { key: 'excerpt', label: 'Reply (trimmed)', render: (r) => h('span', { style: 'white-space:pre-wrap' }, r.excerpt) },
+      {
+        key: 'excerpt',
+        label: 'Reply (trimmed)',
+        render: (r) => h('span', { style: 'white-space:pre-wrap' }, r.excerpt),
+      },
       { key: 'campaignId', label: 'Campaign' },
       { key: 'contactId', label: 'Contact' },
       { key: 'status', label: 'Status', render: (r) => r.status + (r.resolution ? ': ' + r.resolution : '') },
@@ -81,7 +111,11 @@ function reviewSection(out, ctx) {
                 { class: 'toolbar' },
                 h('button', { type: 'button', onclick: () => resolve(r, 'unsubscribe') }, 'Unsubscribe'),
                 h('button', { type: 'button', onclick: () => resolve(r, 'create_task') }, 'Create task'),
-                h('button', { type: 'button', onclick: () => resolve(r, 'ignore'), 'aria-label': 'Dismiss item ' + r.id }, 'Dismiss'),
+                h(
+                  'button',
+                  { type: 'button', onclick: () => resolve(r, 'ignore'), 'aria-label': 'Dismiss item ' + r.id },
+                  'Dismiss',
+                ),
               )
             : '',
       },
@@ -92,7 +126,13 @@ function reviewSection(out, ctx) {
     table.setRows(items);
   }
   statusSel.addEventListener('change', () => load().catch((e) => out.replaceChildren(errorBox(e))));
-  const el = h('section', {}, h('h2', {}, 'Reply review queue'), h('div', { class: 'toolbar' }, h('label', { for: 'rv-status' }, 'Status', statusSel)), table.el);
+  const el = h(
+    'section',
+    {},
+    h('h2', {}, 'Reply review queue'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'rv-status' }, 'Status', statusSel)),
+    table.el,
+  );
   return { el, load };
 }
 
@@ -113,6 +153,8 @@ registerPage({
     const r = reviewSection(out, ctx);
     root.append(r.el);
     stops.push(every(5000, r.load, (err) => out.replaceChildren(errorBox(err))));
-    return () => stops.forEach((s) => s());
+    return () => {
+      for (const s of stops) s();
+    };
   },
 });

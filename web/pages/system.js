@@ -11,7 +11,7 @@ function healthTile(name, s) {
     'div',
     { class: 'tile' },
     name,
-    h('b', { class: ok ? 'ok' : 'bad' }, s ? (ok ? 'ok' : s.code ?? 'unavailable') : '…'),
+    h('b', { class: ok ? 'ok' : 'bad' }, s ? (ok ? 'ok' : (s.code ?? 'unavailable')) : '…'),
     s ? h('span', { class: 'muted' }, s.latencyMs + ' ms') : null,
   );
 }
@@ -58,7 +58,12 @@ registerPage({
         'div',
         { class: 'grid' },
         Object.values(charts).map((c) =>
-          h('section', { class: 'card', 'aria-label': c.el.getAttribute('aria-label') }, h('h3', {}, c.el.getAttribute('aria-label')), c.el),
+          h(
+            'section',
+            { class: 'card', 'aria-label': c.el.getAttribute('aria-label') },
+            h('h3', {}, c.el.getAttribute('aria-label')),
+            c.el,
+          ),
         ),
       ),
       h('h2', {}, 'Topics and groups'),

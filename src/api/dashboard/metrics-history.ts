@@ -131,7 +131,18 @@ export function createMetricsHistory(
       const k = keyOf(topic, group);
       let g = groups.get(k);
       if (g === undefined) {
-        g = { topic, group, pending: 0, inFlight: 0, retrying: 0, lagMs: 0, handled: 0, failed: 0, dead: 0, buckets: [] };
+        g = {
+          topic,
+          group,
+          pending: 0,
+          inFlight: 0,
+          retrying: 0,
+          lagMs: 0,
+          handled: 0,
+          failed: 0,
+          dead: 0,
+          buckets: [],
+        };
         groups.set(k, g);
       }
       return g;

@@ -29,7 +29,11 @@ const FIND_SESSION = `
     from dashboard_sessions s join api_keys k on k.id = s.key_id
    where s.token_hash = $1 and s.ended_at is null and s.expires_at > $2 and k.revoked_at is null`;
 
-export async function findSessionPrincipal(db: Queryable, tokenHash: string, now: Date): Promise<SessionPrincipal | null> {
+export async function findSessionPrincipal(
+  db: Queryable,
+  tokenHash: string,
+  now: Date,
+): Promise<SessionPrincipal | null> {
   const { rows } = await db.query<{ id: string; name: string; role: Role }>(FIND_SESSION, [tokenHash, now]);
   const r = rows[0];
   return r === undefined ? null : { keyId: r.id, name: r.name, role: r.role };
@@ -77,7 +81,11 @@ const SEND_RATE = `
     from send_ledger where campaign_id = $1 and sent_at is not null
    group by 1 order by 1`;
 
-export async function sendRate(db: Queryable, campaignId: string, bucketSeconds: number): Promise<{ at: Date; sent: number }[]> {
+export async function sendRate(
+  db: Queryable,
+  campaignId: string,
+  bucketSeconds: number,
+): Promise<{ at: Date; sent: number }[]> {
   const { rows } = await db.query<{ at: Date; sent: number }>(SEND_RATE, [campaignId, bucketSeconds]);
   return rows;
 }

@@ -48,14 +48,12 @@ export function registerDashboardAssets(webRoot: URL) {
     app.get('/', hide, async (_req, reply) => reply.type(index[0]).header('cache-control', 'no-cache').send(index[1]));
     app.get('/web/*', hide, async (req, reply) => {
       const asset = assets.get(req.url.split('?')[0]!);
-      if (asset === undefined)
-        return reply.status(404).send({ error: 'NOT_FOUND', message: 'no such dashboard file' });
+      if (asset === undefined) return reply.status(404).send({ error: 'NOT_FOUND', message: 'no such dashboard file' });
       return reply.type(asset[0]).header('cache-control', 'no-cache').send(asset[1]);
     });
     app.get('/assets/*', hide, async (req, reply) => {
       const asset = assets.get(req.url.split('?')[0]!);
-      if (asset === undefined)
-        return reply.status(404).send({ error: 'NOT_FOUND', message: 'no such dashboard file' });
+      if (asset === undefined) return reply.status(404).send({ error: 'NOT_FOUND', message: 'no such dashboard file' });
       return reply.type(asset[0]).header('cache-control', 'max-age=3600').send(asset[1]);
     });
   };

@@ -144,7 +144,11 @@ export function registerDashboardRoutes(deps: DashboardRouteDeps) {
       '/v1/dashboard/campaigns/:id/preview',
       {
         config: { scope: 'campaigns:write' },
-        schema: { tags, summary: 'Audience count (when known) and the message its first contact would get', params: Id },
+        schema: {
+          tags,
+          summary: 'Audience count (when known) and the message its first contact would get',
+          params: Id,
+        },
       },
       async (req) => previewCampaign(deps, (req.params as { id: string }).id),
     );
