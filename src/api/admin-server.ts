@@ -1,8 +1,9 @@
 /**
  * The admin server: /v1 (campaigns, deliverability, review, suppressions, dead letters, keys,
  * audit, dashboard), the dashboard's page at /, the API description (/openapi.json, /docs),
- * /metrics and the health probes. It binds to 127.0.0.1 unless configured otherwise; every /v1 route declares a scope and needs an API key
- * (access-control.ts). Shares the error handler and health probes with the public server.
+ * /metrics and the health probes. It binds to 127.0.0.1 unless configured otherwise; every /v1
+ * route declares a scope and needs an API key or a dashboard session (access-control.ts). Shares
+ * the error handler and health probes with the public server.
  */
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
