@@ -138,7 +138,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const round = (n: number): number => Math.round(n * 10) / 10;
   console.log(
     `with dashboard: ${size} recipients in ${withDash.seconds.toFixed(1)} s = ${Math.round(withDash.perS)}/s; `
-      + `${sorted.length} System requests, p50 ${round(quantile(sorted, 0.5))} ms, p99 ${round(quantile(sorted, 0.99))} ms`,
+      + `${sorted.length} System requests, p50 ${round(quantile(sorted, 0.5))} ms, `
+      + `p99 ${round(quantile(sorted, 0.99))} ms`,
   );
   return {
     requests: sorted.length,
