@@ -85,6 +85,9 @@ export interface MetricsHistoryDeps {
 }
 
 const keyOf = (topic: string, group: string): string => `${topic}\u0000${group}`;
+/** Intervals returned one by one (5 minutes at 2 s); older ones are merged OLDER_STEP at a time. */
+const FULL_RESOLUTION = 150;
+const OLDER_STEP = 15;
 
 async function check(clock: Clock, ping: () => Promise<unknown>): Promise<Health> {
   const started = clock.now().getTime();
@@ -170,11 +173,25 @@ export function createMetricsHistory(
     if (samples.length > capacity) samples.splice(0, samples.length - capacity);
   }
 
-  function history(): SystemHistory {
-    const points = samples.slice(1);
+  /** Sample index pairs [from, to] of the points to return: the newest FULL_RESOLUTION
+   *  intervals one by one, older ones merged OLDER_STEP at a time, so an hour is ~260 points. */
+  function ranges(intervals: number): [number, number][] {
+    const out: [number, number][] = [];
+    let to = intervals;
+    for (let n = 0; to > 0; n++) {
+      const step = n < FULL_RESOLUTION ? 1 : OLDER_STEP;
+      out.push([Math.max(0, to - step), to]);
+      to -= step;
+    }
+    return out.reverse();
+  }
+
+  function build(): SystemHistory {
     const names = new Map<string, { topic: string; group: string }>();
     for (const s of samples) for (const [k, g] of s.groups) names.set(k, { topic: g.topic, group: g.group });
     const last = samples.at(-1);
+    // interval i runs from samples[i] to samples[i + 1]
+    const spans = ranges(Math.max(0, samples.length - 1));
     const groups: GroupSeries[] = [...names].map(([k, { topic, group }]) => {
       const cur = last?.groups.get(k);
       const series: GroupSeries = {
@@ -194,10 +211,10 @@ export function createMetricsHistory(
         errorsPerSec: [],
         deadPerSec: [],
       };
-      points.forEach((s, i) => {
-        const prev = samples[i]!.groups.get(k);
-        const now = s.groups.get(k);
-        const seconds = Math.max(0.001, (s.at - samples[i]!.at) / 1000);
+      for (const [from, to] of spans) {
+        const prev = samples[from]!.groups.get(k);
+        const now = samples[to]!.groups.get(k);
+        const seconds = Math.max(0.001, (samples[to]!.at - samples[from]!.at) / 1000);
         // a counter that went down means the process restarted: count from zero
         const rate = (a: number | undefined, b: number | undefined): number =>
           Math.max(0, (a ?? 0) - ((b ?? 0) > (a ?? 0) ? 0 : (b ?? 0))) / seconds;
@@ -206,6 +223,7 @@ export function createMetricsHistory(
         series.throughput.push(rate(now?.handled, prev?.handled));
         series.errorsPerSec.push(rate(now?.failed, prev?.failed));
         series.deadPerSec.push(rate(now?.dead, prev?.dead));
+        // cumulative counters: the difference over a merged span is the span's own histogram
         const delta = bucketDelta(now?.buckets ?? [], prev?.buckets);
         const ms = (q: number): number | null => {
           const v = histogramQuantile(q, delta);
@@ -213,17 +231,24 @@ export function createMetricsHistory(
         };
         series.p50Ms.push(ms(0.5));
         series.p99Ms.push(ms(0.99));
-      });
+      }
       return series;
     });
     groups.sort((a, b) => a.group.localeCompare(b.group) || a.topic.localeCompare(b.topic));
     return {
-      at: points.map((s) => s.at),
+      at: spans.map(([, to]) => samples[to]!.at),
       intervalMs,
       groups,
-      deadLetters: { current: last?.deadLetters ?? 0, series: points.map((s) => s.deadLetters) },
+      deadLetters: { current: last?.deadLetters ?? 0, series: spans.map(([, to]) => samples[to]!.deadLetters) },
       health: last?.health ?? null,
     };
+  }
+
+  // answered from this until the next sample: a dashboard polling between samples costs nothing
+  let built: { last: Sample | undefined; history: SystemHistory } | undefined;
+  function history(): SystemHistory {
+    if (built === undefined || built.last !== samples.at(-1)) built = { last: samples.at(-1), history: build() };
+    return built.history;
   }
 
   return {
