@@ -166,7 +166,7 @@ export function lineChart({ title, unit, height = 160 }) {
       {
         width: width(),
         height,
-        legend: { show: true },
+        legend: { show: true, live: false },
         axes: [{}, { label: unit, size: 60 }],
         series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 1.5 }))],
       },
