@@ -71,6 +71,11 @@ import { createGovernorPersistence } from './deliverability/governor-persistence
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
 import { createProcessInstance, newInstanceId } from './recovery/instances.ts';
+import { createMetricsHistory, type MetricsHistory } from './api/dashboard/metrics-history.ts';
+import { createDashboardSessions } from './api/dashboard/sessions.ts';
+import { registerDashboardAssets } from './api/routes/dashboard-assets.ts';
+import { registerDashboardRoutes } from './api/routes/dashboard.ts';
+import { demoCampaign } from './demo/campaign.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -100,6 +105,8 @@ export interface App {
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
   governor: Governor;
+  /** The dashboard System page's last hour, sampled while the listeners are open. */
+  metricsHistory: MetricsHistory;
   /** Builds consumers for the named stages (all when omitted) and starts them. */
   startWorkers(only?: readonly string[]): Consumer[];
   /** Opens both HTTP listeners; resolves to the URL of each. */
@@ -258,6 +265,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
   ];
+  const audit = createAuditLog({ db, clock });
+  const keys = createKeyService({ db, clock, audit });
+  const sessions = createDashboardSessions({ db, clock });
+  const metricsHistory = createMetricsHistory({ db, bus, clock, registry: metrics.registry });
+  adminRoutes.push(
+    registerDashboardRoutes({
+      db,
+      keys,
+      sessions,
+      history: metricsHistory,
+      governor,
+      campaigns,
+      openWarehouse,
+      demoSize: config.demo.size,
+      espName: esp.name,
+      demoCampaign: config.demo.enabled ? () => demoCampaign() : null,
+    }),
+    registerDashboardAssets(new URL('../web/', import.meta.url)),
+  );
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
   const publicRoutes: RouteRegistrar[] = [
     (app) =>
@@ -295,11 +321,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }),
   ];
 
-  const audit = createAuditLog({ db, clock });
-  const keys = createKeyService({ db, clock, audit });
   const { publicServer, adminServer } = await createListeners(
     config,
-    { log, db, bus, metrics, version: VERSION, clock, keys, audit },
+    { log, db, bus, metrics, version: VERSION, clock, keys, audit, sessions },
     { public: publicRoutes, admin: adminRoutes },
   );
   const running: Consumer[] = [];
@@ -333,6 +357,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     campaigns,
     ingest,
     governor,
+    metricsHistory,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {
       const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
@@ -369,6 +394,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async listen() {
       const publicUrl = await publicServer.listen({ port: config.http.port, host: config.http.host });
       const adminUrl = await adminServer.listen({ port: config.admin.port, host: config.admin.host });
+      loopRuns.push(metricsHistory.run(loops.signal));
       return { publicUrl, adminUrl };
     },
     ensureLocalAdminKey: () => ensureLocalAdminKey(keys, config.dataDir),

@@ -8,7 +8,9 @@
  *   included, is appended to the audit log before the response leaves, so a client never sees a
  *   success that was not recorded.
  * Decisions are by the matched route's declared scope, not by URL text, so encoding tricks that
- * still match a route still need its scope.
+ * still match a route still need its scope. A request without a bearer key may instead carry a
+ * dashboard session cookie (src/api/dashboard/sessions.ts): it acts as the key that opened the
+ * session, and a state change with it also needs the session's X-CSRF-Token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -16,6 +18,7 @@ import type { AuditLog } from '../access/audit.ts';
 import type { KeyService, Principal } from '../access/keys.ts';
 import { isScope, roleAllows, type Scope } from '../core/access-roles.ts';
 import { SwitchyardError } from '../core/errors.ts';
+import { isCsrfTokenOf, sessionTokenFrom, type DashboardSessions } from './dashboard/sessions.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,6 +40,8 @@ export interface AccessControlDeps {
   audit: Pick<AuditLog, 'append'>;
   /** When set, /metrics requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** Dashboard sessions: without a bearer key, the session cookie authenticates. */
+  sessions?: Pick<DashboardSessions, 'authenticate'>;
 }
 
 export const BEARER_SCHEME = 'bearerAuth';
@@ -98,16 +103,26 @@ export function installAccessControl(app: FastifyInstance, deps: AccessControlDe
     // unmatched /v1 paths need a key too, so the route table cannot be probed anonymously
     if (scope === undefined && !(url === undefined && isAdminPath(req.url))) return;
     const token = bearerToken(req);
-    if (token === null) {
+    const session = token === null && deps.sessions ? sessionTokenFrom(req.headers.cookie) : null;
+    if (token === null && session === null) {
       reply.header('www-authenticate', 'Bearer');
       throw unauthenticated('an API key is required: send Authorization: Bearer KEY');
     }
-    const principal = await deps.keys.authenticate(token);
+    const principal =
+      token === null ? await deps.sessions!.authenticate(session!) : await deps.keys.authenticate(token);
     if (principal === null) {
+      if (token === null) throw unauthenticated('the dashboard session ended or expired: log in again');
       reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw unauthenticated('unknown or revoked API key');
     }
     req.principal = principal;
+    if (session !== null) {
+      req.auditTarget = { via: 'dashboard' };
+      // the cookie goes with any request the browser sends; the token only with the page's own
+      const csrf = req.headers['x-csrf-token'];
+      if (STATE_CHANGING.has(req.method) && (typeof csrf !== 'string' || !isCsrfTokenOf(session, csrf)))
+        throw new SwitchyardError('CSRF_TOKEN_INVALID', 'dashboard actions need the X-CSRF-Token of the session');
+    }
     if (scope !== undefined && !roleAllows(principal.role, scope)) {
       throw new SwitchyardError('FORBIDDEN', `role ${principal.role} does not grant ${scope}`);
     }

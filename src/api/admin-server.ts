@@ -1,14 +1,16 @@
 /**
  * The admin server: /v1 (campaigns, deliverability, review, suppressions, dead letters, keys,
- * audit), the API description (/openapi.json, /docs), /metrics and the health probes. It binds to
- * 127.0.0.1 unless configured otherwise; every /v1 route declares a scope and needs an API key
- * (access-control.ts). Shares the error handler and health probes with the public server.
+ * audit, dashboard), the dashboard's page at /, the API description (/openapi.json, /docs),
+ * /metrics and the health probes. It binds to 127.0.0.1 unless configured otherwise; every /v1
+ * route declares a scope and needs an API key or a dashboard session (access-control.ts). Shares
+ * the error handler and health probes with the public server.
  */
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { AuditLog } from '../access/audit.ts';
 import type { KeyService } from '../access/keys.ts';
+import type { DashboardSessions } from './dashboard/sessions.ts';
 import { BEARER_SCHEME, installAccessControl } from './access-control.ts';
 import { registerAccessRoutes } from './routes/access.ts';
 import { withPublicListenerPaths } from './public-openapi.ts';
@@ -23,6 +25,8 @@ export interface AdminServerDeps extends ServerDeps {
   metricsToken?: string;
   /** Host/Origin/content-type checks, rate limits, headers; app.ts always passes them. */
   guards?: Guards<AdminGuardOptions>;
+  /** Dashboard sessions: a session cookie authenticates as its key (access-control.ts). */
+  sessions?: DashboardSessions;
 }
 
 export async function createAdminServer(
@@ -37,6 +41,7 @@ export async function createAdminServer(
     keys: deps.keys,
     audit: deps.audit,
     ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
+    ...(deps.sessions === undefined ? {} : { sessions: deps.sessions }),
   });
   await app.register(swagger, {
     openapi: {

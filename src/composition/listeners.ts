@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../access/audit.ts';
 import type { KeyService } from '../access/keys.ts';
+import type { DashboardSessions } from '../api/dashboard/sessions.ts';
 import { createAdminServer } from '../api/admin-server.ts';
 import { adminGuardOptions, publicGuardOptions } from '../api/guards/register.ts';
 import { createPublicServer, type RouteRegistrar, type ServerDeps } from '../api/server.ts';
@@ -16,6 +17,7 @@ export interface ListenerDeps extends Omit<ServerDeps, 'bodyLimit' | 'trustProxy
   clock: Clock;
   keys: KeyService;
   audit: AuditLog;
+  sessions: DashboardSessions;
 }
 
 export async function createListeners(
@@ -24,7 +26,7 @@ export async function createListeners(
   routes: { public: RouteRegistrar[]; admin: RouteRegistrar[] },
 ): Promise<{ publicServer: FastifyInstance; adminServer: FastifyInstance }> {
   const { http, admin } = config;
-  const { clock, keys, audit, ...serverDeps } = deps;
+  const { clock, keys, audit, sessions, ...serverDeps } = deps;
   const publicServer = await createPublicServer(
     {
       ...serverDeps,
@@ -40,6 +42,7 @@ export async function createListeners(
       bodyLimit: admin.bodyLimitBytes,
       keys,
       audit,
+      sessions,
       guards: { options: adminGuardOptions(admin), clock },
       ...(admin.trustProxy === undefined ? {} : { trustProxy: admin.trustProxy }),
       ...(admin.metricsToken === undefined ? {} : { metricsToken: admin.metricsToken }),

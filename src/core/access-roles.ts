@@ -34,6 +34,7 @@ export const SCOPES = [
   'consent:write',
   'audit:read',
   'keys:manage',
+  'system:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -52,8 +53,9 @@ const GRANTS: Record<Exclude<Role, 'admin'>, readonly Scope[]> = {
     'journeys:write',
     'reports:read',
     'deliverability:read',
+    'system:read',
   ],
-  analyst: ['campaigns:read', 'lists:read', 'journeys:read', 'reports:read', 'deliverability:read'],
+  analyst: ['campaigns:read', 'lists:read', 'journeys:read', 'reports:read', 'deliverability:read', 'system:read'],
   compliance: [
     'suppressions:read',
     'suppressions:write',
@@ -65,6 +67,7 @@ const GRANTS: Record<Exclude<Role, 'admin'>, readonly Scope[]> = {
     'consent:read',
     'consent:write',
     'audit:read',
+    'system:read',
   ],
 };
 

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   HOST_NOT_ALLOWED: 'The Host header is not one of the names the admin listener answers to (DNS rebinding defence)',
   ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
   CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
+  CSRF_TOKEN_INVALID: 'A state-changing dashboard request (session cookie) lacked the X-CSRF-Token of its session',
   JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
 } as const;
 
