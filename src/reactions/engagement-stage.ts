@@ -12,12 +12,7 @@ import type { Logger } from 'pino';
 import type { StageDefinition } from '../bus/stage.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Crm } from '../connectors/crm/port.ts';
-import {
-  accumulateEngagement,
-  DEFAULT_ENGAGEMENT_OPTIONS,
-  type EngagementOptions,
-  type EngagementState,
-} from '../core/engagement-score.ts';
+import { accumulateEngagement, DEFAULT_ENGAGEMENT_OPTIONS, type EngagementOptions } from '../core/engagement-score.ts';
 import { isSwitchyardError, toError } from '../core/errors.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import type { Db } from '../store/port.ts';
@@ -119,16 +114,12 @@ const APPLY_BATCH = `
       score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at),
         revision = o.revision + 1
   )
-  select contact_id, raw_score, raw_at, last_engaged_at from stored`;
-
-export interface StoredEngagement {
-  contactId: string;
-  state: EngagementState;
-}
+  select count(*)::int as n from stored`;
 
 /**
  * Folds one reaction batch into the stored scores and queues the changed ones for the CRM.
- * `messageId` is the bus message id: applying the same id twice is a no-op (returns []).
+ * Returns how many contacts' scores changed. `messageId` is the bus message id: applying the same
+ * id twice is a no-op (returns 0).
  */
 export async function applyEngagementBatch(
   db: Db,
@@ -136,7 +127,7 @@ export async function applyEngagementBatch(
   messageId: string,
   now: Date,
   options: { coalesceMs: number; score?: EngagementOptions; classify?: (text: string) => IntentResult },
-): Promise<StoredEngagement[]> {
+): Promise<number> {
   const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
   const negative = await negativeReplies(db, batch.events, options.classify ?? ((t) => classifyReplyIntent(t)));
   const byContact = new Map<string, { type: string; occurredAt: Date; isMachine: boolean }[]>();
@@ -152,25 +143,19 @@ export async function applyEngagementBatch(
       ? []
       : [{ contact_id: contactId, raw: s.raw, at: s.at.toISOString(), last_engaged_at: s.lastEngagedAt.toISOString() }];
   });
-  if (input.length === 0) return [];
-  const { rows } = await db.query<{ contact_id: string; raw_score: number; raw_at: Date; last_engaged_at: Date }>(
-    APPLY_BATCH,
-    [
-      messageId,
-      now,
-      input.map((i) => i.contact_id),
-      input.map((i) => i.raw),
-      input.map((i) => i.at),
-      input.map((i) => i.last_engaged_at),
-      score.halfLifeDays * 86_400,
-      score.saturation,
-      new Date(now.getTime() + options.coalesceMs),
-    ],
-  );
-  return rows.map((r) => ({
-    contactId: r.contact_id,
-    state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) },
-  }));
+  if (input.length === 0) return 0;
+  const { rows } = await db.query<{ n: number }>(APPLY_BATCH, [
+    messageId,
+    now,
+    input.map((i) => i.contact_id),
+    input.map((i) => i.raw),
+    input.map((i) => i.at),
+    input.map((i) => i.last_engaged_at),
+    score.halfLifeDays * 86_400,
+    score.saturation,
+    new Date(now.getTime() + options.coalesceMs),
+  ]);
+  return rows[0]?.n ?? 0;
 }
 
 const SELECT_DUE = `
