@@ -26,6 +26,7 @@ import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import type { Db } from '../src/store/port.ts';
+import type { StageDefinition } from '../src/bus/stage.ts';
 import type { BenchArgs } from './run.ts';
 
 interface AutocannonRequest {
@@ -261,6 +262,29 @@ async function settled(db: Db): Promise<boolean> {
   return Number(r!.behind) + Number(r!.leases) + Number(r!.retries) + Number(r!.pending) === 0;
 }
 
+async function groupCount(db: Db): Promise<number> {
+  return Number((await db.query<{ n: string }>('select count(*) as n from bus_groups')).rows[0]!.n);
+}
+
+/** Starts these stages and waits until everything is settled and the CRM outbox is empty. */
+async function drainStages(
+  db: Db,
+  app: { stages: StageDefinition[]; startWorkers(only?: readonly string[]): unknown },
+  stages: readonly StageDefinition[],
+): Promise<void> {
+  const d0 = performance.now();
+  const before = await groupCount(db);
+  app.startWorkers(stages.map((s) => s.name));
+  // settled() reads the groups' cursors: wait until every consumer started here has created its group
+  const groups = before + stages.reduce((n, s) => n + s.consumers.length, 0);
+  const wait = () => new Promise((r) => setTimeout(r, 50));
+  while ((await groupCount(db)) < groups && performance.now() - d0 < 60_000) await wait();
+  while (!(await settled(db)) && performance.now() - d0 < 300_000) await wait();
+  const crmPending = async () =>
+    Number((await db.query<{ n: string }>('select count(*) as n from crm_engagement_outbox')).rows[0]!.n);
+  while ((await crmPending()) > 0 && performance.now() - d0 < 300_000) await wait();
+}
+
 interface Visibility {
   events: Map<string, number>;
   suppressions: Map<string, number>;
@@ -342,12 +366,13 @@ function startVisibilityPoller(
 const APP_NAME = 'switchyard_bench_reactions';
 
 /**
- * CPU time of this run's PostgreSQL backends (the pool's connections carry APP_NAME), read from
+ * CPU time of this run's PostgreSQL backends (the pool's connections carry APP_NAME and the run
+ * id, so another session's bench on the same server is not counted), read from
  * /proc every 250 ms; a backend that exits between samples loses at most its last interval.
  * Shared server processes (WAL writer, checkpointer) are not counted. null where /proc is not
  * readable (another host, another OS).
  */
-function startBackendCpu(db: Db): { stop(): Promise<number | null> } {
+function startBackendCpu(db: Db, appName: string): { stop(): Promise<number | null> } {
   const firstSeen = new Map<number, number>();
   const last = new Map<number, number>();
   let readable = true;
@@ -363,7 +388,7 @@ function startBackendCpu(db: Db): { stop(): Promise<number | null> } {
   };
   const sample = async (): Promise<void> => {
     const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [
-      APP_NAME,
+      appName,
     ]);
     for (const { pid } of rows) {
       const ms = read(pid);
@@ -444,6 +469,11 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const connections = Number(args.options.connections ?? 20);
   const contacts = args.size ?? 200_000;
   const stages = args.options.stages?.split(',');
+  // --consumers-after: the load runs with the request path only (stage `outbox`); when it ends, the
+  // other stages start and drain what it left, alone, so their CPU per event is measured apart
+  const consumersAfter = ['1', 'each'].includes(args.options['consumers-after'] ?? '');
+  const drainEach = args.options['consumers-after'] === 'each';
+  const byStage: Record<string, [number, number | null]> = {};
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const base = {
     seconds,
@@ -466,7 +496,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const schema = `bench_reactions_${Date.now()}`;
   const run = `r${Date.now().toString(36)}`;
   const url = new URL(dbUrl);
-  url.searchParams.set('application_name', APP_NAME);
+  const appName = `${APP_NAME}_${run}`;
+  url.searchParams.set('application_name', appName);
   const db = await createPostgresDb({ url: url.toString(), schema, maxConnections: 12 });
   const pollDb = await createPostgresDb({ url: dbUrl, schema, maxConnections: 2 });
   try {
@@ -497,21 +528,46 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     let seen: Visibility;
     let appCpuMs: number;
     let pgCpuMs: number | null;
+    let drain: { seconds: number; appCpuMs: number; pgCpuMs: number | null } | undefined;
     try {
       // --stages=a,b runs only those stages (e.g. `outbox`: the request path without the consumers)
-      app.startWorkers(stages);
+      app.startWorkers(consumersAfter ? ['outbox'] : stages);
       const { publicUrl } = await app.listen(); // webhooks are on the public listener
       const poller = startVisibilityPoller(pollDb, run, contacts, {
         requests: 2 * connections + 10,
         unsubscribes: Math.ceil(2 * connections * base.perRequest * base.unsubscribeShare) + 20,
       });
-      const backendCpu = startBackendCpu(db);
+      const backendCpu = startBackendCpu(db, appName);
       const cpu0 = process.cpuUsage();
       load = await runLoadChild({ ...base, url: publicUrl, run });
       const cpu = process.cpuUsage(cpu0);
       appCpuMs = (cpu.user + cpu.system) / 1000;
       pgCpuMs = await backendCpu.stop();
       seen = await poller.stop();
+      if (consumersAfter) {
+        const drainCpu = startBackendCpu(db, appName);
+        const appCpu0 = process.cpuUsage();
+        const d0 = performance.now();
+        const rest = app.stages.filter((s) => s.name !== 'outbox');
+        // =each: one stage at a time, in the app's order, each measured until it caught up
+        for (const batch of drainEach ? rest.map((s) => [s]) : [rest]) {
+          const stageCpu = startBackendCpu(db, appName);
+          const stageApp0 = process.cpuUsage();
+          await drainStages(db, app, batch);
+          const stageApp = process.cpuUsage(stageApp0);
+          const pg = await stageCpu.stop();
+          byStage[batch.length === 1 ? batch[0]!.name : 'all'] = [
+            Math.round((stageApp.user + stageApp.system) / Math.max(1, load.acceptedSum)),
+            pg === null ? null : Math.round((pg * 1000) / Math.max(1, load.acceptedSum)),
+          ];
+        }
+        const appCpu = process.cpuUsage(appCpu0);
+        drain = {
+          seconds: (performance.now() - d0) / 1000,
+          appCpuMs: (appCpu.user + appCpu.system) / 1000,
+          pgCpuMs: await drainCpu.stop(),
+        };
+      }
       const t0 = performance.now();
       while (!(await settled(db)) && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
       settleMs = Math.round(performance.now() - t0);
@@ -526,6 +582,17 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       // during the load only; the app process includes the visibility poller
       app_cpu_us_per_event: Math.round((appCpuMs * 1000) / accepted),
       pg_cpu_us_per_event: pgCpuMs === null ? null : Math.round((pgCpuMs * 1000) / accepted),
+      // --consumers-after: the consumers alone, from their start until settled (includes the settle polls)
+      ...(drain === undefined
+        ? {}
+        : {
+            consumers_events_per_s: Math.round(accepted / drain.seconds),
+            consumers_app_cpu_us_per_event: Math.round((drain.appCpuMs * 1000) / accepted),
+            consumers_pg_cpu_us_per_event:
+              drain.pgCpuMs === null ? null : Math.round((drain.pgCpuMs * 1000) / accepted),
+            // [app, PostgreSQL] CPU µs per event of each stage (=each) or of all together
+            consumers_cpu_us_per_event_by_stage: byStage,
+          }),
     };
   } finally {
     await pollDb.close().catch(() => undefined);

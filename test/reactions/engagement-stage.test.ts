@@ -131,7 +131,7 @@ describe('engagement stage', () => {
           url: null,
         })),
       });
-      await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 });
+      assert.equal(await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 }), 1);
       await applyEngagementBatch(db, toBatch(late), `m:${c}:2`, clock.now(), { coalesceMs: 5000 });
       const expected = accumulateEngagement(
         [...first, ...late].map((e) => ({ type: e.type, occurredAt: e.occurredAt, isMachine: e.isMachine ?? false })),
@@ -140,10 +140,7 @@ describe('engagement stage', () => {
       assert.ok(Math.abs(Number(r!.raw_score) - expected.raw) < 1e-9, `${r!.raw_score} vs ${expected.raw}`);
       assert.equal(new Date(r!.last_engaged_at).getTime(), t.getTime() + 1000);
       // same message id again: nothing changes
-      assert.deepEqual(
-        await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 }),
-        [],
-      );
+      assert.equal(await applyEngagementBatch(db, toBatch(first), `m:${c}:1`, clock.now(), { coalesceMs: 5000 }), 0);
       assert.equal(Number((await storedState(c))!.raw_score), Number(r!.raw_score));
       const {
         rows: [o],
