@@ -45,6 +45,8 @@ import { engagementStage } from './reactions/engagement-stage.ts';
 import { createProfileCache } from './crm-profiles/cache.ts';
 import { profileChangesStage } from './crm-profiles/changes.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
+import { createMessageService, type MessageService } from './messages/service.ts';
+import { registerMessageRoutes } from './api/routes/messages.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
 import { propagationStage } from './compliance/propagation.ts';
@@ -94,6 +96,8 @@ export interface App {
   esp: Esp;
   crm: Crm;
   campaigns: CampaignService;
+  /** Transactional sends (POST /v1/messages). */
+  messages: MessageService;
   ingest: Ingest;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
@@ -249,8 +253,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
+  const messages = createMessageService({ db, bus, clock }, config.messages);
   const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
+    registerMessageRoutes(messages),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
   ];
@@ -327,6 +333,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     esp,
     crm,
     campaigns,
+    messages,
     ingest,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),

@@ -167,7 +167,11 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
  * comply: suppression, consent and geography for a whole chunk (one query each). Excluded
  * recipients get their ledger row now, with the reason; the eligible ones are returned.
  */
-export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = false): Promise<Recipient[]> {
+export async function comply(
+  deps: Pick<BlastDeps, 'db' | 'clock'>,
+  chunk: ChunkPayload,
+  firstTry = false,
+): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
   const suppressed = await findSuppressed(

@@ -41,6 +41,9 @@ export interface CampaignDefinition {
   /** At most `max` marketing emails per contact per rolling `windowHours`. */
   frequencyCap?: { max: number; windowHours: number };
   tags?: string[];
+  /** Suppression reasons this campaign's messages may pass (a message stream of a category that may
+   *  reach an unsubscribed address, e.g. receipts: docs/journeys.md). Absent for blasts: none. */
+  passSuppression?: readonly string[];
 }
 
 export const CAMPAIGN_STATUSES = ['draft', 'running', 'paused', 'cancelled', 'completed', 'failed'] as const;

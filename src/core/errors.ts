@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
   TEMPLATE_LIMIT_EXCEEDED: 'A template exceeded its render time, memory or size limit (permanent for that recipient)',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',
+  MESSAGE_INVALID: 'A transactional message request failed validation (every problem is listed)',
+  MESSAGE_IDEMPOTENCY_CONFLICT: 'An idempotency key was reused with a different message',
+  JOURNEY_INVALID: 'A journey definition failed validation (every problem is listed by path)',
+  JOURNEY_STATE_CONFLICT: 'The journey or run cannot make that change from its current state',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
   SEND_CLAIMS_UNSETTLED:
     'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
