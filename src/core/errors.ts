@@ -64,6 +64,16 @@ export const ERROR_CODES = {
   ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
   CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
   JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
+  SEGMENT_INVALID: 'A segment definition failed validation; details.problems lists each problem with its path',
+  LIST_NOT_FOUND: 'No list has that id (or it was deleted)',
+  LIST_NOT_STATIC: 'Members can be added or removed by hand only on a static list; a dynamic list follows its segment',
+  LIST_CYCLE: 'The list definition would make lists depend on each other in a cycle; details.cycle names it',
+  LIST_REFERENCE_INVALID:
+    'The list definition names a list that does not exist or was deleted, or is still read by others',
+  CHANGE_SIGNATURE_INVALID:
+    'A change sent to POST /v1/changes had no valid signature (HMAC-SHA256 over timestamp and body)',
+  CHANGE_STALE: 'A change sent to POST /v1/changes was signed more than the allowed tolerance from now',
+  CHANGE_INVALID: 'A change sent to POST /v1/changes was malformed; kept as a dead letter with the reason',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
