@@ -47,6 +47,11 @@ import { profileChangesStage } from './crm-profiles/changes.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
 import { createMessageService, type MessageService } from './messages/service.ts';
 import { registerMessageRoutes } from './api/routes/messages.ts';
+import { createJourneyService, type JourneyService } from './journeys/service.ts';
+import { createJourneyDispatcher, type JourneyDispatcher } from './journeys/dispatcher.ts';
+import { createStoreContacts } from './journeys/contacts.ts';
+import { journeysStage } from './journeys/triggers.ts';
+import { registerJourneyRoutes } from './api/routes/journeys.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
 import { propagationStage } from './compliance/propagation.ts';
@@ -98,6 +103,9 @@ export interface App {
   campaigns: CampaignService;
   /** Transactional sends (POST /v1/messages). */
   messages: MessageService;
+  journeys: JourneyService;
+  /** Moves journey runs that are due (the `journeys` stage runs it in a loop; tests call runOnce). */
+  journeyDispatcher: JourneyDispatcher;
   ingest: Ingest;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
@@ -221,6 +229,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createWarehouseTableSink({ db, clock }),
     createComplianceLogSink({ db, clock }),
   ];
+  const journeys = createJourneyService({ db, clock });
+  const journeyDispatcher = createJourneyDispatcher(
+    {
+      db,
+      bus,
+      clock,
+      log,
+      contacts: createStoreContacts(db),
+      effects: { webhookSecret: config.journeys.webhookSecret },
+      owner: instanceId,
+    },
+    config.journeys,
+  );
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({
@@ -240,6 +261,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     engagementStage({ db, clock, crm, log }),
     profileChangesStage({ db, clock }),
     clicksStage({ bus }),
+    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
@@ -257,6 +279,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
+    registerJourneyRoutes(journeys),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
   ];
@@ -334,6 +357,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     crm,
     campaigns,
     messages,
+    journeys,
+    journeyDispatcher,
     ingest,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),

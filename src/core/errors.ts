@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   MESSAGE_IDEMPOTENCY_CONFLICT: 'An idempotency key was reused with a different message',
   JOURNEY_INVALID: 'A journey definition failed validation (every problem is listed by path)',
   JOURNEY_STATE_CONFLICT: 'The journey or run cannot make that change from its current state',
+  JOURNEY_WEBHOOK_FAILED: 'A journey webhook step got no 2xx answer; the run tries it again later',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
   SEND_CLAIMS_UNSETTLED:
     'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
