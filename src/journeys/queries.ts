@@ -143,7 +143,8 @@ const ENTER = `
       set entries = e.entries + 1, active = true, last_entered_at = excluded.last_entered_at,
         last_trigger = excluded.last_trigger
       where e.last_trigger <> excluded.last_trigger and not e.active
-        and ($9::text = 'after-exit' or ($9::text = 'after' and e.last_entered_at <= $3 - make_interval(days => $10::int)))
+        and ($9::text = 'after-exit'
+          or ($9::text = 'after' and e.last_entered_at <= $3 - make_interval(days => $10::int)))
     returning e.contact_id, e.entries
   )
   insert into journey_runs (id, journey_id, version, contact_id, entry, status, step_id, due_at, contact, trigger,
