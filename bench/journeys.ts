@@ -8,8 +8,8 @@
  * `sends_per_s` (the send stage, in-process), `duplicate_sends` (messages the ESP accepted beyond
  * one per contact, plus ledger rows beyond one per contact: must be 0), and `steps_ratio`: the
  * dispatcher's rate over a baseline measured in the same run, the same runs' bare durable writes
- * (one set-wise update of the runs and one insert of their history rows per batch, what a pass
- * cannot do without), so a change to the engine is judged apart from the machine's speed that day.
+ * (per batch, one set-wise update of the runs and one insert of their history rows, what moving
+ * them cannot do without), so a change to the engine is judged apart from the machine's speed that day.
  */
 import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
@@ -147,11 +147,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     for (let i = 0; i < size; i += batch) {
       const ids = Array.from({ length: Math.min(batch, size - i) }, (_, k) => `bench:c${i + k}:1`);
       await db.transaction(async (tx) => {
-        await tx.query(
-          `update journey_runs r set step_id = 'base', due_at = $2, updated_at = $2
-             from unnest($1::text[]) as x(id) where r.id = x.id`,
-          [ids, clock.now()],
-        );
+        await tx.query(`update journey_runs r set updated_at = $2 from unnest($1::text[]) as x(id) where r.id = x.id`, [
+          ids,
+          clock.now(),
+        ]);
         await tx.query(
           `insert into journey_steps (run_id, step_id, type, outcome, stream_id, at)
            select x.id, s.step, 'base', 'baseline', null, $2

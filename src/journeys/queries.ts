@@ -146,14 +146,18 @@ const ENTER = `
         and ($9::text = 'after-exit'
           or ($9::text = 'after' and e.last_entered_at <= $3 - make_interval(days => $10::int)))
     returning e.contact_id, e.entries
+  ), runs as (
+    insert into journey_runs (id, journey_id, version, contact_id, entry, status, contact, trigger, started_at,
+      updated_at)
+    select $1 || ':' || n.contact_id || ':' || n.entries, $1, $2, n.contact_id, n.entries, 'active',
+      i.contact::jsonb, i.trig::jsonb, $3, $3
+    from entered n join input i on i.contact_id = n.contact_id
+    on conflict (id) do nothing
+    returning id, contact_id
+  ), timers as (
+    insert into journey_timers (run_id, journey_id, step_id, due_at) select id, $1, $4, $3 from runs
   )
-  insert into journey_runs (id, journey_id, version, contact_id, entry, status, step_id, due_at, contact, trigger,
-    started_at, updated_at)
-  select $1 || ':' || n.contact_id || ':' || n.entries, $1, $2, n.contact_id, n.entries, 'active', $4, $3,
-    i.contact::jsonb, i.trig::jsonb, $3, $3
-  from entered n join input i on i.contact_id = n.contact_id
-  on conflict (id) do nothing
-  returning contact_id`;
+  select contact_id from runs`;
 
 /** Enters contacts (distinct ids) into a journey version; returns the contacts that entered. */
 export async function enterRuns(
@@ -190,17 +194,18 @@ export interface ClaimedRun {
   contact: EntryInput['contact'];
 }
 
-// Due runs of active journeys in due order, leased to this dispatcher. `skip locked` lets two
-// dispatchers claim disjoint sets; an expired lease (its dispatcher died) is claimable again.
+// Due timers of active journeys in due order, leased to this dispatcher, with their runs. `skip
+// locked` lets two dispatchers claim disjoint sets; an expired lease (its dispatcher died) is
+// claimable again. journeys is tiny (a hash join); runs are read by primary key.
 const CLAIM = `
-  update journey_runs r set lease_until = $2, lease_owner = $3
+  update journey_timers t set lease_until = $2, lease_owner = $3
   from (
-    select r2.id from journey_runs r2 join journeys j on j.id = r2.journey_id and j.status = 'active'
-    where r2.status = 'active' and r2.due_at <= $1 and (r2.lease_until is null or r2.lease_until <= $1)
-    order by r2.due_at limit $4 for update of r2 skip locked
-  ) d
-  where r.id = d.id
-  returning r.id, r.journey_id, r.version, r.contact_id, r.entry, r.step_id, r.contact`;
+    select t2.run_id from journey_timers t2 join journeys j on j.id = t2.journey_id and j.status = 'active'
+    where t2.due_at <= $1 and (t2.lease_until is null or t2.lease_until <= $1)
+    order by t2.due_at limit $4 for update of t2 skip locked
+  ) d, journey_runs r
+  where t.run_id = d.run_id and r.id = t.run_id
+  returning r.id, r.journey_id, r.version, r.contact_id, r.entry, t.step_id, r.contact`;
 
 export async function claimDue(
   db: Queryable,
@@ -237,26 +242,47 @@ export interface RunUpdate {
   endReason: string | null;
 }
 
-const UPDATE_RUNS = `
-  update journey_runs r set status = x.status, step_id = x.step_id, due_at = x.due_at::timestamptz,
-    end_reason = x.end_reason, lease_until = null, lease_owner = null, updated_at = $2,
-    ended_at = case when x.status <> 'active' then $2::timestamptz end
-  from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as x(id, status, step_id, due_at, end_reason)
-  where r.id = x.id and r.lease_owner = $1 and r.status = 'active'`;
+// Runs still active: their timer moves to the next step and due time.
+const MOVE_TIMERS = `
+  update journey_timers t set step_id = x.step_id, due_at = x.due_at::timestamptz, lease_until = null,
+    lease_owner = null
+  from unnest($2::text[], $3::text[], $4::text[]) as x(id, step_id, due_at)
+  where t.run_id = x.id and t.lease_owner = $1`;
+// Runs that ended: their timer goes, the run records how it ended.
+const END_TIMERS = `delete from journey_timers where run_id = any($2::text[]) and lease_owner = $1`;
+const END_RUNS = `
+  update journey_runs r set status = x.status, end_reason = x.end_reason, ended_at = $1, updated_at = $1
+  from unnest($2::text[], $3::text[], $4::text[]) as x(id, status, end_reason)
+  where r.id = x.id and r.status = 'active'`;
 
-/** Writes the runs' new state; only rows this owner still leases change. Returns how many did. */
+/**
+ * Writes the runs' new state; only runs whose timer this owner still leases change (the runs of
+ * ended timers it deleted). Returns how many timers it held; fewer than given means a lease was lost.
+ */
 export async function updateRuns(tx: Queryable, owner: string, runs: readonly RunUpdate[], at: Date): Promise<number> {
-  if (runs.length === 0) return 0;
-  const { rowCount } = await tx.query(UPDATE_RUNS, [
-    owner,
-    at,
-    runs.map((r) => r.id),
-    runs.map((r) => r.status),
-    runs.map((r) => r.stepId),
-    runs.map((r) => r.dueAt?.toISOString() ?? null),
-    runs.map((r) => r.endReason),
-  ]);
-  return rowCount;
+  const moving = runs.filter((r) => r.status === 'active');
+  const ending = runs.filter((r) => r.status !== 'active');
+  let held = 0;
+  if (moving.length > 0) {
+    const { rowCount } = await tx.query(MOVE_TIMERS, [
+      owner,
+      moving.map((r) => r.id),
+      moving.map((r) => r.stepId),
+      moving.map((r) => r.dueAt?.toISOString() ?? null),
+    ]);
+    held += rowCount;
+  }
+  if (ending.length > 0) {
+    const { rows } = await tx.query<{ run_id: string }>(`${END_TIMERS} returning run_id`, [
+      owner,
+      ending.map((r) => r.id),
+    ]);
+    held += rows.length;
+    const mine = new Set(rows.map((r) => r.run_id));
+    const ended = ending.filter((r) => mine.has(r.id));
+    await tx.query(END_RUNS, [at, ended.map((r) => r.id), ended.map((r) => r.status), ended.map((r) => r.endReason)]);
+  }
+  return held;
 }
 
 /** Ended runs free their contact for re-entry (rules permitting). */
@@ -303,8 +329,8 @@ export async function recordSteps(tx: Queryable, steps: readonly StepRecord[], a
 export async function postponeRuns(db: Queryable, owner: string, ids: readonly string[], dueAt: Date): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `update journey_runs set due_at = $3, lease_until = null, lease_owner = null
-      where id = any($2::text[]) and lease_owner = $1`,
+    `update journey_timers set due_at = $3, lease_until = null, lease_owner = null
+      where run_id = any($2::text[]) and lease_owner = $1`,
     [owner, ids, dueAt],
   );
 }
@@ -335,11 +361,13 @@ export async function endRunsAsGoal(
 ): Promise<string[]> {
   if (pairs.length === 0) return [];
   const { rows } = await tx.query<{ id: string }>(
-    `update journey_runs r set status = 'goal', end_reason = 'goal ' || x.goal, ended_at = $1, updated_at = $1,
-       due_at = null, lease_until = null, lease_owner = null
-     from unnest($2::text[], $3::text[], $4::text[]) as x(journey_id, contact_id, goal)
-     where r.journey_id = x.journey_id and r.contact_id = x.contact_id and r.status = 'active'
-     returning r.id`,
+    `with ended as (
+       update journey_runs r set status = 'goal', end_reason = 'goal ' || x.goal, ended_at = $1, updated_at = $1
+       from unnest($2::text[], $3::text[], $4::text[]) as x(journey_id, contact_id, goal)
+       where r.journey_id = x.journey_id and r.contact_id = x.contact_id and r.status = 'active'
+       returning r.id
+     ), timers as (delete from journey_timers where run_id in (select id from ended))
+     select id from ended`,
     [at, pairs.map((p) => p.journeyId), pairs.map((p) => p.contactId), pairs.map((p) => p.goal)],
   );
   return rows.map((r) => r.id);
@@ -356,8 +384,9 @@ export async function moveRuns(
 ): Promise<{ moved: number; stayed: number }> {
   // a run whose current step does not exist in the target version stays where it is
   const { rowCount } = await db.query(
-    `update journey_runs set version = $3, updated_at = $4
-      where journey_id = $1 and version = $2 and status = 'active' and step_id = any($5::text[])`,
+    `update journey_runs r set version = $3, updated_at = $4 from journey_timers t
+      where r.journey_id = $1 and r.version = $2 and r.status = 'active' and t.run_id = r.id
+        and t.step_id = any($5::text[])`,
     [journeyId, from, to, at, stepIds],
   );
   const { rows } = await db.query<{ n: number }>(
@@ -411,8 +440,10 @@ export async function runsOfContact(
     started_at: Date;
     ended_at: Date | null;
   }>(
-    `select id, journey_id, version, contact_id, entry, status, step_id, due_at, trigger, end_reason, started_at,
-       ended_at from journey_runs where contact_id = $1 order by started_at desc, id limit $2`,
+    `select r.id, r.journey_id, r.version, r.contact_id, r.entry, r.status, t.step_id, t.due_at, r.trigger,
+       r.end_reason, r.started_at, r.ended_at
+     from journey_runs r left join journey_timers t on t.run_id = r.id
+     where r.contact_id = $1 order by r.started_at desc, r.id limit $2`,
     [contactId, limit],
   );
   const runs = rows.map((r) => ({
@@ -459,8 +490,9 @@ export async function runCounts(
   journeyId: string,
 ): Promise<{ version: number; status: string; stepId: string | null; n: number }[]> {
   const { rows } = await db.query<{ version: number; status: string; step_id: string | null; n: number }>(
-    `select version, status, case when status = 'active' then step_id end as step_id, count(*)::int as n
-       from journey_runs where journey_id = $1 group by 1, 2, 3 order by 1, 2, 3`,
+    `select r.version, r.status, t.step_id, count(*)::int as n
+       from journey_runs r left join journey_timers t on t.run_id = r.id
+      where r.journey_id = $1 group by 1, 2, 3 order by 1, 2, 3`,
     [journeyId],
   );
   return rows.map((r) => ({ version: r.version, status: r.status, stepId: r.step_id, n: r.n }));

@@ -23,9 +23,8 @@ create table journey_versions (
   primary key (journey_id, version)
 );
 
--- One row per contact entry. The timer is the row itself: `due_at` of an active run is when the
--- dispatcher next advances it (taken set-wise by due time, never one timeout per contact).
--- `lease_until`/`lease_owner` fence a dispatcher's claim: its writes apply only while it holds it.
+-- One row per contact entry: who, on which version, why, and how it ended. Written when a run
+-- enters and when it ends; the moves in between touch only its timer.
 create table journey_runs (
   id          text collate "C" primary key,   -- <journey>:<contact>:<entry>
   journey_id  text collate "C" not null,
@@ -33,21 +32,29 @@ create table journey_runs (
   contact_id  text collate "C" not null,
   entry       integer not null,
   status      text not null check (status in ('active', 'completed', 'goal', 'exited')),
-  step_id     text,                           -- the step due next (active runs)
-  due_at      timestamptz,
-  lease_until timestamptz,
-  lease_owner text,
   contact     jsonb not null,                 -- email, timezone and attributes given at entry
-  trigger     jsonb not null,                 -- what made it enter (list, event, date, api)
+  trigger     jsonb not null,                 -- what made it enter (list, click, date, api)
   end_reason  text,
   started_at  timestamptz not null,
   ended_at    timestamptz,
   updated_at  timestamptz not null
 );
--- the dispatcher's scan: due active runs in due order
-create index journey_runs_due on journey_runs (due_at) where status = 'active';
 create index journey_runs_contact on journey_runs (contact_id, started_at);
 create index journey_runs_journey on journey_runs (journey_id, status);
+
+-- The durable timer of each active run: the step due next and when. The dispatcher takes due
+-- timers set-wise in due order under a lease (`lease_until`/`lease_owner` fence its writes: a
+-- dispatcher that lost its lease changes nothing), never one timeout per contact. Narrow rows with
+-- free space per page, so a claim (lease columns only, not indexed) is a HOT update.
+create table journey_timers (
+  run_id      text collate "C" primary key,
+  journey_id  text collate "C" not null,
+  step_id     text not null,
+  due_at      timestamptz not null,
+  lease_until timestamptz,
+  lease_owner text
+) with (fillfactor = 60);
+create index journey_timers_due on journey_timers (due_at);
 
 -- The run history ("why did I get this email?"): one row per step a run went through. The key
 -- (run, step) is each step's idempotency key: a run replayed after a crash writes nothing twice.
