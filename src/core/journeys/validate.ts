@@ -318,7 +318,7 @@ function checkGraph(def: JourneyDefinition, add: Add): void {
   }
   // an engagement branch must look at an email step on every path from start to it
   for (const [i, s] of def.steps.entries()) {
-    if (s.type !== 'branchEngagement') return;
+    if (s.type !== 'branchEngagement') continue;
     const target = byId.get(s.step);
     if (target === undefined || target.type !== 'email') {
       add(`$.steps[${i}].step`, 'must name an email step');
