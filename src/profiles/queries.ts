@@ -80,8 +80,10 @@ export async function addEngagement(db: Queryable, deltas: readonly EngagementDe
   if (deltas.length === 0) return;
   const col = (k: keyof EngagementDelta) => deltas.map((d) => d[k]);
   await db.query(
-    `insert into profile_engagement as e (contact_id, sent, opened, clicked, replied, bounced, unsubscribed, last_engaged_at)
-     select * from unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::timestamptz[])
+    `insert into profile_engagement as e
+       (contact_id, sent, opened, clicked, replied, bounced, unsubscribed, last_engaged_at)
+     select * from unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[],
+       $8::timestamptz[])
      on conflict (contact_id) do update set sent = e.sent + excluded.sent, opened = e.opened + excluded.opened,
        clicked = e.clicked + excluded.clicked, replied = e.replied + excluded.replied,
        bounced = e.bounced + excluded.bounced, unsubscribed = e.unsubscribed + excluded.unsubscribed,
@@ -153,7 +155,8 @@ export async function readProfile(
     engagement: Record<string, unknown> | null;
     lists: string[] | null;
   }>(
-    `select p.*, (select to_jsonb(e) - 'contact_id' from profile_engagement e where e.contact_id = p.contact_id) as engagement,
+    `select p.*,
+       (select to_jsonb(e) - 'contact_id' from profile_engagement e where e.contact_id = p.contact_id) as engagement,
        (select array_agg(m.list_id order by m.list_id) from list_members m where m.contact_id = p.contact_id) as lists
      from contact_profiles p where p.contact_id = $1`,
     [contactId],
