@@ -298,7 +298,7 @@ export async function history(
 /** Rough number of profiles for a progress bar (the planner's estimate, else a count). */
 export async function profileEstimate(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `select greatest(coalesce((select reltuples from pg_class where oid = 'contact_profiles'::regclass), -1), -1)::float8 as n`,
+    `select coalesce((select reltuples from pg_class where oid = 'contact_profiles'::regclass), -1)::float8 as n`,
   );
   const n = Number(rows[0]?.n ?? -1);
   if (n >= 0) return Math.round(n);
@@ -385,7 +385,8 @@ export async function previewSample(
   limit: number,
 ): Promise<{ contactId: string; email: string | null }[]> {
   const { rows } = await db.query<{ contact_id: string; email: string | null }>(
-    `select p.contact_id, p.email from contact_profiles p where ${predicate.sql} order by p.contact_id limit ${Number(limit)}`,
+    `select p.contact_id, p.email from contact_profiles p where ${predicate.sql}
+     order by p.contact_id limit ${Number(limit)}`,
     predicate.params,
   );
   return rows.map((r) => ({ contactId: r.contact_id, email: r.email }));

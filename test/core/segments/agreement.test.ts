@@ -127,7 +127,8 @@ async function insert(db: Db, snaps: ProfileSnapshot[]): Promise<void> {
     [...s.lastClickByTag].map(([tag, at]) => [s.contactId, tag, new Date(at)] as const),
   );
   await db.query(
-    `insert into profile_click_tags (contact_id, tag, last_at) select * from unnest($1::text[], $2::text[], $3::timestamptz[])`,
+    `insert into profile_click_tags (contact_id, tag, last_at)
+     select * from unnest($1::text[], $2::text[], $3::timestamptz[])`,
     [clicks.map((c) => c[0]), clicks.map((c) => c[1]), clicks.map((c) => c[2])],
   );
   const sends = snaps.flatMap((s) =>
@@ -140,7 +141,8 @@ async function insert(db: Db, snaps: ProfileSnapshot[]): Promise<void> {
   );
   const members = snaps.flatMap((s) => [...s.lists].map((l) => [l, s.contactId] as const));
   await db.query(
-    `insert into list_members (list_id, contact_id, entered_at) select l, c, now() from unnest($1::text[], $2::text[]) as x(l, c)`,
+    `insert into list_members (list_id, contact_id, entered_at)
+     select l, c, now() from unnest($1::text[], $2::text[]) as x(l, c)`,
     [members.map((m) => m[0]), members.map((m) => m[1])],
   );
 }
