@@ -40,7 +40,8 @@ export interface ListPreview {
 }
 
 export interface ListService extends ListMembership {
-  create(input: ListInput): Promise<q.ListRow>;
+  /** Creates a list; a dynamic one is built in the background unless `build` is false (bulk imports). */
+  create(input: ListInput, options?: { build?: boolean }): Promise<q.ListRow>;
   update(id: string, input: { name?: string; definition?: unknown }): Promise<q.ListRow>;
   remove(id: string): Promise<void>;
   get(id: string): Promise<q.ListRow>;
@@ -165,7 +166,7 @@ export function createListService(deps: ListServiceDeps): ListService {
   return {
     catalog: (on) => catalog(on),
 
-    async create(input) {
+    async create(input, options = {}) {
       const id = input.id ?? randomUUID();
       if (!ID_PATTERN.test(id))
         throw new SwitchyardError('VALIDATION_FAILED', 'a list id is 1-100 of A-Z a-z 0-9 . _ -');
@@ -187,7 +188,7 @@ export function createListService(deps: ListServiceDeps): ListService {
         if (!ok) throw new SwitchyardError('VALIDATION_FAILED', `a list "${id}" already exists (ids are never reused)`);
       });
       log.info({ listId: id, kind: input.kind }, 'list created');
-      if (definition !== null) startBackground(id);
+      if (definition !== null && options.build !== false) startBackground(id);
       return mustGet(db, id);
     },
 
