@@ -146,11 +146,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     }
     const baseRowsPerS = changesN / ((performance.now() - tBase) / 1000);
     // the baseline wrote the values: restore them by replaying the stream later with newer stamps
-    const restamp = (c: ProfileChange, n: number): ProfileChange => ({
-      ...c,
-      changeId: `${c.changeId}:${n}`,
-      at: (at += 1),
-    });
+    const restamp = (c: ProfileChange, n: number): ProfileChange => {
+      at += 1;
+      return { ...c, changeId: `${c.changeId}:${n}`, at };
+    };
 
     // throughput: two appliers at full speed (PostgreSQL runs two transactions at once)
     let events = 0;
