@@ -87,7 +87,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     // seed: set-wise in SQL; ids zero-padded so contact order is numeric order
     const t0 = performance.now();
     await db.query(
-      `insert into contact_profiles (contact_id, email, warehouse_id, attributes, attribute_versions, created_at, updated_at)
+      `insert into contact_profiles
+         (contact_id, email, warehouse_id, attributes, attribute_versions, created_at, updated_at)
        select lpad(i::text, 8, '0'), 'p' || i || '@example.com', lpad(i::text, 8, '0'),
          jsonb_build_object('region', (array['west','east','north','south','central','emea','apac','latam'])[1 + i % 8],
            'score', (i * 7919) % 1000, 'plan', (array['free','pro','team','enterprise'])[1 + (i / 8) % 4],
