@@ -62,6 +62,12 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createContactChangePublisher, createConfiguredCrm } from './composition/crm.ts';
 import { registerCrmWebhookRoutes } from './api/routes/crm-webhooks.ts';
+import { registerChangeRoutes } from './api/routes/changes.ts';
+import { registerListRoutes } from './api/routes/lists.ts';
+import { createListAudience } from './lists/audience.ts';
+import { createListService, type ListService } from './lists/service.ts';
+import { createProfileService, type ProfileService } from './profiles/service.ts';
+import { profileStages } from './profiles/stages.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
@@ -106,6 +112,10 @@ export interface App {
   journeys: JourneyService;
   /** Moves journey runs that are due (the `journeys` stage runs it in a loop; tests call runOnce). */
   journeyDispatcher: JourneyDispatcher;
+  /** Dynamic and static lists over the contact profiles. */
+  lists: ListService;
+  /** Switchyard's own contact profiles (fed by changes, the CRM and our reactions). */
+  profiles: ProfileService;
   ingest: Ingest;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
@@ -191,7 +201,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trackingSecrets: trackingSecrets(config),
     returnPathDomain: config.tracking.returnPathDomain,
   };
-  const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
+  // Switchyard's own contact profiles and the lists evaluated on them (src/profiles/, src/lists/)
+  const lists = createListService({ db, bus, clock, log });
+  const contactProfiles = createProfileService({ db, bus, clock, log, lists });
+  const openWarehouse =
+    options.openWarehouse
+    ?? warehouseOpener(config, (listId) => createListAudience({ db, now: () => clock.now() }, listId));
   const campaigns = createCampaignService({
     db,
     bus,
@@ -260,6 +275,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
     profileChangesStage({ db, clock }),
+    profileStages({
+      db,
+      bus,
+      clock,
+      log,
+      lists,
+      profiles: contactProfiles,
+      timerIntervalMs: config.profiles.timerIntervalMs,
+    }),
     clicksStage({ bus }),
     journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
     softBounceStage({ db, bus, clock }),
@@ -282,6 +306,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerJourneyRoutes(journeys),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
+    registerListRoutes({ lists, profiles: contactProfiles }),
   ];
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
   const publicRoutes: RouteRegistrar[] = [
@@ -305,6 +330,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         clock,
         maxBodyBytes: config.webhooks.maxBodyBytes,
         publicUrl: config.http.publicUrl,
+      }),
+    (app) =>
+      registerChangeRoutes(app, {
+        profiles: contactProfiles,
+        secrets: config.profiles.changeSecrets,
+        toleranceMs: config.profiles.toleranceMs,
+        clock,
+        deadLetters: bus.deadLetters,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
       }),
     (app) =>
       registerTrackingRoutes(app, {
@@ -359,6 +393,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     messages,
     journeys,
     journeyDispatcher,
+    lists,
+    profiles: contactProfiles,
     ingest,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
@@ -414,6 +450,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (instanceStarted !== undefined) await instanceStarted.then(() => instance.stop());
       await esp.close();
       await Promise.all([publicServer.close(), adminServer.close()]);
+      await lists.idle();
       await bus.close();
       if (ownsDb) await db.close();
     },

@@ -175,6 +175,22 @@ export const SCHEMA = Type.Object({
     description: "How long a dispatcher holds the runs it claimed; a crashed worker's runs are taken over after it",
   }),
   SWITCHYARD_JOURNEY_WEBHOOK_SECRET: Secret('HMAC-SHA256 key that signs the requests of journey webhook steps'),
+  SWITCHYARD_CHANGES_SECRET: Secret(
+    'HMAC-SHA256 secret(s) of POST /v1/changes on the public listener, comma-separated, newest first (rotation); '
+      + 'unset: the change endpoint refuses everything',
+  ),
+  SWITCHYARD_CHANGES_TOLERANCE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 300_000,
+    description: 'How far a signed change timestamp may be from now (either way) on POST /v1/changes',
+  }),
+  SWITCHYARD_LIST_TIMER_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 1000,
+    description: 'How often the lists stage fires due re-check timers of time-relative list conditions',
+  }),
   SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
   SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
     minLength: 1,
@@ -701,6 +717,8 @@ export interface Config {
   readonly crmProfiles: { maxAgeMs: number };
   readonly messages: { passSuppressionCategories: readonly string[]; postalAddress: string };
   readonly journeys: { batchSize: number; leaseMs: number; webhookSecret: string | undefined };
+  /** Contact profiles and lists (src/profiles/, src/lists/): the signed change endpoint and the timers. */
+  readonly profiles: { changeSecrets: readonly string[]; toleranceMs: number; timerIntervalMs: number };
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
@@ -1078,6 +1096,11 @@ function slices(raw: RawConfig): Config {
       batchSize: raw.SWITCHYARD_JOURNEY_BATCH,
       leaseMs: raw.SWITCHYARD_JOURNEY_LEASE_MS,
       webhookSecret: raw.SWITCHYARD_JOURNEY_WEBHOOK_SECRET,
+    },
+    profiles: {
+      changeSecrets: list(raw.SWITCHYARD_CHANGES_SECRET) ?? [],
+      toleranceMs: raw.SWITCHYARD_CHANGES_TOLERANCE_MS,
+      timerIntervalMs: raw.SWITCHYARD_LIST_TIMER_INTERVAL_MS,
     },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {

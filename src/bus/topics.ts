@@ -101,12 +101,11 @@ export interface LinkClickedPayload {
 /** Why a list membership changed: what moved it, and that thing's id for the history. */
 export interface ListTransitionCause {
   /**
-   * change: a profile change (intake, warehouse, CRM, own events; id = change id);
-   * cascade: another list's membership changed in the same evaluation (id = that list's id);
-   * timer: a time-relative condition came due; rebuild: a full evaluation;
+   * change: a profile change (intake, warehouse, CRM, own events; id = change id), also for the
+   * lists it reached by cascade; timer: a time-relative condition came due; rebuild: a full evaluation;
    * manual: a static list was edited (API, CLI, journey step; id = who asked).
    */
-  kind: 'change' | 'cascade' | 'timer' | 'rebuild' | 'manual';
+  kind: 'change' | 'timer' | 'rebuild' | 'manual';
   id: string;
 }
 

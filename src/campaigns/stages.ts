@@ -105,7 +105,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   try {
     const warehouse = deps.openWarehouse(c.definition.audience);
     const stream = warehouse.stream(
-      { ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined },
+      { ...queryOf(c.definition.audience, c.id), afterKey: c.selectAfter ?? undefined },
       { batchSize: CHUNK_SIZE },
     );
     for await (const batch of stream) {
@@ -159,7 +159,9 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   if (done) await finishIfDone(deps, c.id, clock.now());
 }
 
-function queryOf(a: Audience): { sql?: string; table?: string } {
+// a list audience is frozen per campaign: its reader needs the campaign id
+function queryOf(a: Audience, campaignId: string): { sql?: string; table?: string; params?: string[] } {
+  if (a.source === 'list') return { params: [campaignId] };
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 

@@ -18,7 +18,9 @@ export const CHUNKS_PER_SELECT_STEP = 10;
 export type Audience =
   | { source: 'demo'; size?: number; seed?: number }
   | { source: 'postgres'; sql?: string; table?: string; orderBy: string; mapping: SchemaMapping }
-  | { source: 'csv'; path: string; mapping: SchemaMapping; delimiter?: string };
+  | { source: 'csv'; path: string; mapping: SchemaMapping; delimiter?: string }
+  /** A list's members, frozen when the campaign first reads them (src/lists/audience.ts). */
+  | { source: 'list'; list: string };
 
 export interface CampaignDefinition {
   name: string;

@@ -34,7 +34,8 @@ function compile(c: SegmentCondition, now: number, param: Param): string {
   if ('or' in c) return `(${c.or.map((x) => compile(x, now, param)).join(' or ')})`;
   if ('not' in c) return `(not ${compile(c.not, now, param)})`;
   if ('inList' in c) {
-    return `exists (select 1 from list_members m where m.list_id = ${param(c.inList)}::text and m.contact_id = p.contact_id)`;
+    const list = param(c.inList);
+    return `exists (select 1 from list_members m where m.list_id = ${list}::text and m.contact_id = p.contact_id)`;
   }
   if ('clicked' in c) {
     const cutoff = new Date(now - c.clicked.withinDays * 86_400_000);
