@@ -252,7 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clock,
       log,
       contacts: createStoreContacts(db),
-      effects: { webhookSecret: config.journeys.webhookSecret },
+      effects: { webhookSecret: config.journeys.webhookSecret, lists },
       owner: instanceId,
     },
     config.journeys,

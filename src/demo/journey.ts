@@ -25,7 +25,9 @@ export function demoJourney(): JourneyDefinition {
         type: 'email',
         subject: 'Questions about our plans?',
         template: {
-          html: '<p>You were looking at our plans. <a href="https://demo.example.com/contact-sales">Talk to us</a>.</p>',
+          html:
+            '<p>You were looking at our plans. '
+            + '<a href="https://demo.example.com/contact-sales">Talk to us</a>.</p>',
         },
         next: 'two-days',
       },

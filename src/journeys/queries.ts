@@ -518,3 +518,61 @@ export async function claimDateScan(db: Queryable, journeyId: string, day: strin
   );
   return rowCount === 1;
 }
+
+export interface StoredProfile {
+  email: string | null;
+  attributes: Record<string, unknown>;
+  lastClickByTag: Map<string, number>;
+  campaigns: { campaignId: string; sentAt: number; opened: boolean }[];
+  lists: Set<string>;
+}
+
+// Read-only reads of the lists service's profile tables (no locks: a run only reads them), one
+// statement per table for the whole pass.
+const PROFILES = `
+  select contact_id, email, attributes::text as attributes from contact_profiles where contact_id = any($1::text[])`;
+const CLICKS = `
+  select contact_id, tag, (extract(epoch from last_at) * 1000)::float8 as at_ms
+  from profile_click_tags where contact_id = any($1::text[])`;
+const CAMPAIGNS = `
+  select c.id as contact_id, r.campaign_id, (extract(epoch from r.sent_at) * 1000)::float8 as sent_ms, r.opened
+  from unnest($1::text[]) as c(id)
+  cross join lateral (
+    select pc.campaign_id, pc.sent_at, pc.opened from profile_campaigns pc
+    where pc.contact_id = c.id order by pc.sent_at desc, pc.campaign_id desc limit $2
+  ) r`;
+const MEMBERSHIPS = 'select list_id, contact_id from list_members where contact_id = any($1::text[])';
+
+/** Stored profiles of these contacts (absent ids have none). */
+export async function storedProfiles(
+  db: Queryable,
+  ids: readonly string[],
+  lookback: number,
+): Promise<Map<string, StoredProfile>> {
+  const out = new Map<string, StoredProfile>();
+  if (ids.length === 0) return out;
+  const { rows } = await db.query<{ contact_id: string; email: string | null; attributes: string }>(PROFILES, [ids]);
+  if (rows.length === 0) return out;
+  for (const r of rows)
+    out.set(r.contact_id, {
+      email: r.email,
+      attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+      lastClickByTag: new Map(),
+      campaigns: [],
+      lists: new Set(),
+    });
+  const known = rows.map((r) => r.contact_id);
+  const [clicks, campaigns, members] = await Promise.all([
+    db.query<{ contact_id: string; tag: string; at_ms: number }>(CLICKS, [known]),
+    db.query<{ contact_id: string; campaign_id: string; sent_ms: number; opened: boolean }>(CAMPAIGNS, [
+      known,
+      lookback,
+    ]),
+    db.query<{ list_id: string; contact_id: string }>(MEMBERSHIPS, [known]),
+  ]);
+  for (const c of clicks.rows) out.get(c.contact_id)?.lastClickByTag.set(c.tag, c.at_ms);
+  for (const c of campaigns.rows)
+    out.get(c.contact_id)?.campaigns.push({ campaignId: c.campaign_id, sentAt: c.sent_ms, opened: c.opened });
+  for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
+  return out;
+}

@@ -269,6 +269,51 @@ describe('journey scenario on the manual clock', () => {
     assert.equal(why.runs[0].trigger.type, 'api');
   });
 
+  it('a profile change that enters a dynamic list starts the journey; its list step adds to a static list', async () => {
+    await app.lists.create(
+      { id: 'west', name: 'West', kind: 'dynamic', definition: { attribute: 'region', equals: 'west' } },
+      { build: false },
+    );
+    await app.lists.create({ id: 'welcomed', name: 'Welcomed', kind: 'static' });
+    const saved = await app.journeys.save('westerners', {
+      name: 'Westerners',
+      trigger: { type: 'list', list: 'west' },
+      from: { address: 'hello@mail.example.com' },
+      postalAddress: '1 Main St, Springfield',
+      start: 'hello',
+      steps: [
+        { id: 'hello', type: 'email', subject: 'Hello from the west', template: { text: 'Hi' }, next: 'mark' },
+        { id: 'mark', type: 'addToList', list: 'welcomed', next: 'check' },
+        { id: 'check', type: 'branch', condition: { inList: 'welcomed' }, yes: 'done' },
+        { id: 'done', type: 'exit' },
+      ],
+    });
+    assert.equal(saved.version, 1);
+    await app.profiles.applyChanges([
+      {
+        changeId: 'move-1',
+        source: 'test',
+        contactId: 'mover',
+        email: 'mover@inbox.example.test',
+        attributes: { region: 'west', country: 'US' },
+        at: clock.now().toISOString(),
+      },
+    ]);
+    await drain(app, { only: ['journeys', 'outbox'] });
+    await tick(0);
+    assert.deepEqual(subjectsOf('mover@inbox.example.test'), ['Hello from the west']);
+    assert.equal(await app.lists.isMember('welcomed', 'mover'), true);
+    const why = (
+      await app.adminServer.inject({ method: 'GET', url: '/v1/contacts/mover/journeys', headers: admin })
+    ).json();
+    assert.equal(why.runs[0].trigger.type, 'list');
+    assert.equal(why.runs[0].status, 'exited');
+    assert.deepEqual(
+      why.runs[0].steps.map((x: { stepId: string; outcome: string }) => `${x.stepId}: ${x.outcome}`),
+      ['hello: email queued', 'mark: addToList welcomed', 'check: condition held: yes', 'done: exit'],
+    );
+  });
+
   it('an invalid definition is refused with every problem by path', async () => {
     const res = await app.adminServer.inject({
       method: 'PUT',

@@ -70,6 +70,9 @@ export function advanceRun(j: CompiledJourney, stepId: string, facts: AdvanceFac
   const visits: Visit[] = [];
   const effects: StepEffect[] = [];
   const nowMs = facts.now.getTime();
+  // a list step's change is visible to the conditions after it in the same walk
+  const lists = new Set(facts.profile.lists);
+  const profile = { ...facts.profile, lists };
   let current: string | undefined = stepId;
   // the graph is acyclic (validated), so this ends within the number of steps
   for (let guard = 0; current !== undefined && guard <= j.steps.size; guard++) {
@@ -98,7 +101,7 @@ export function advanceRun(j: CompiledJourney, stepId: string, facts: AdvanceFac
         return { visits, effects, next: { kind: 'wait', stepId: step.next, dueAt } };
       }
       case 'branch': {
-        const taken = j.branch.get(step.id)!(facts.profile, nowMs);
+        const taken = j.branch.get(step.id)!(profile, nowMs);
         visits.push({
           stepId: step.id,
           type: step.type,
@@ -130,6 +133,8 @@ export function advanceRun(j: CompiledJourney, stepId: string, facts: AdvanceFac
       case 'addToList':
       case 'removeFromList':
         effects.push({ kind: step.type, stepId: step.id, list: step.list });
+        if (step.type === 'addToList') lists.add(step.list);
+        else lists.delete(step.list);
         visits.push({ stepId: step.id, type: step.type, outcome: `${step.type} ${step.list}` });
         current = step.next;
         break;
