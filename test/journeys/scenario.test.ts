@@ -269,7 +269,7 @@ describe('journey scenario on the manual clock', () => {
     assert.equal(why.runs[0].trigger.type, 'api');
   });
 
-  it('a profile change that enters a dynamic list starts the journey; its list step adds to a static list', async () => {
+  it('a profile change entering a dynamic list starts the journey; its list step adds to a static list', async () => {
     await app.lists.create(
       { id: 'west', name: 'West', kind: 'dynamic', definition: { attribute: 'region', equals: 'west' } },
       { build: false },
