@@ -46,6 +46,13 @@ import { engagementStage } from './reactions/engagement-stage.ts';
 import { createProfileCache } from './crm-profiles/cache.ts';
 import { profileChangesStage } from './crm-profiles/changes.ts';
 import { clicksStage } from './reactions/clicks-stage.ts';
+import { createMessageService, type MessageService } from './messages/service.ts';
+import { registerMessageRoutes } from './api/routes/messages.ts';
+import { createJourneyService, type JourneyService } from './journeys/service.ts';
+import { createJourneyDispatcher, type JourneyDispatcher } from './journeys/dispatcher.ts';
+import { createStoreContacts } from './journeys/contacts.ts';
+import { journeysStage } from './journeys/triggers.ts';
+import { registerJourneyRoutes } from './api/routes/journeys.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
 import { propagationStage } from './compliance/propagation.ts';
@@ -56,6 +63,12 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createContactChangePublisher, createConfiguredCrm } from './composition/crm.ts';
 import { registerCrmWebhookRoutes } from './api/routes/crm-webhooks.ts';
+import { registerChangeRoutes } from './api/routes/changes.ts';
+import { registerListRoutes } from './api/routes/lists.ts';
+import { createListAudience } from './lists/audience.ts';
+import { createListService, type ListService } from './lists/service.ts';
+import { createProfileService, type ProfileService } from './profiles/service.ts';
+import { profileStages } from './profiles/stages.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
@@ -100,6 +113,15 @@ export interface App {
   esp: Esp;
   crm: Crm;
   campaigns: CampaignService;
+  /** Transactional sends (POST /v1/messages). */
+  messages: MessageService;
+  journeys: JourneyService;
+  /** Moves journey runs that are due (the `journeys` stage runs it in a loop; tests call runOnce). */
+  journeyDispatcher: JourneyDispatcher;
+  /** Dynamic and static lists over the contact profiles. */
+  lists: ListService;
+  /** Switchyard's own contact profiles (fed by changes, the CRM and our reactions). */
+  profiles: ProfileService;
   ingest: Ingest;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
@@ -187,7 +209,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trackingSecrets: trackingSecrets(config),
     returnPathDomain: config.tracking.returnPathDomain,
   };
-  const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
+  // Switchyard's own contact profiles and the lists evaluated on them (src/profiles/, src/lists/)
+  const lists = createListService({ db, bus, clock, log });
+  const contactProfiles = createProfileService({ db, bus, clock, log, lists });
+  const openWarehouse =
+    options.openWarehouse
+    ?? warehouseOpener(config, (listId) => createListAudience({ db, now: () => clock.now() }, listId));
   const campaigns = createCampaignService({
     db,
     bus,
@@ -225,6 +252,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createWarehouseTableSink({ db, clock }),
     createComplianceLogSink({ db, clock }),
   ];
+  const journeys = createJourneyService({ db, clock });
+  const journeyDispatcher = createJourneyDispatcher(
+    {
+      db,
+      bus,
+      clock,
+      log,
+      contacts: createStoreContacts(db),
+      effects: { webhookSecret: config.journeys.webhookSecret, lists },
+      owner: instanceId,
+    },
+    config.journeys,
+  );
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({
@@ -243,7 +283,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ledgerOutcomeStage({ db, clock }),
     engagementStage({ db, clock, crm, log }),
     profileChangesStage({ db, clock }),
+    profileStages({
+      db,
+      bus,
+      clock,
+      log,
+      lists,
+      profiles: contactProfiles,
+      timerIntervalMs: config.profiles.timerIntervalMs,
+    }),
     clicksStage({ bus }),
+    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
@@ -260,10 +310,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
+  const messages = createMessageService({ db, bus, clock }, config.messages);
   const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
+    registerMessageRoutes(messages),
+    registerJourneyRoutes(journeys),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
+    registerListRoutes({ lists, profiles: contactProfiles }),
   ];
   const audit = createAuditLog({ db, clock });
   const keys = createKeyService({ db, clock, audit });
@@ -306,6 +360,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         clock,
         maxBodyBytes: config.webhooks.maxBodyBytes,
         publicUrl: config.http.publicUrl,
+      }),
+    (app) =>
+      registerChangeRoutes(app, {
+        profiles: contactProfiles,
+        secrets: config.profiles.changeSecrets,
+        toleranceMs: config.profiles.toleranceMs,
+        clock,
+        deadLetters: bus.deadLetters,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
       }),
     (app) =>
       registerTrackingRoutes(app, {
@@ -355,6 +418,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     esp,
     crm,
     campaigns,
+    messages,
+    journeys,
+    journeyDispatcher,
+    lists,
+    profiles: contactProfiles,
     ingest,
     governor,
     metricsHistory,
@@ -412,6 +480,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (instanceStarted !== undefined) await instanceStarted.then(() => instance.stop());
       await esp.close();
       await Promise.all([publicServer.close(), adminServer.close()]);
+      await lists.idle();
       await bus.close();
       if (ownsDb) await db.close();
     },

@@ -152,6 +152,45 @@ export const SCHEMA = Type.Object({
       'Contact profiles (CRM enrichment) older than this are fetched from the CRM again when a blast needs them; '
       + 'change events (webhooks, polling) invalidate them sooner. 0 fetches every time',
   }),
+  SWITCHYARD_MESSAGES_PASS_SUPPRESSION: Type.String({
+    default: 'receipt,password-reset,security',
+    description:
+      'Comma-separated transactional message categories that may reach an address suppressed because its owner '
+      + 'unsubscribed (bounces, complaints and erasures still stop them). Empty: none',
+  }),
+  SWITCHYARD_MESSAGES_POSTAL_ADDRESS: Type.String({
+    default: '',
+    description: 'Postal address for the footer of transactional messages whose request names none',
+  }),
+  SWITCHYARD_JOURNEY_BATCH: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 5000,
+    description: 'Journey runs the dispatcher claims and advances per pass (one set of statements per pass)',
+  }),
+  SWITCHYARD_JOURNEY_LEASE_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 30_000,
+    description: "How long a dispatcher holds the runs it claimed; a crashed worker's runs are taken over after it",
+  }),
+  SWITCHYARD_JOURNEY_WEBHOOK_SECRET: Secret('HMAC-SHA256 key that signs the requests of journey webhook steps'),
+  SWITCHYARD_CHANGES_SECRET: Secret(
+    'HMAC-SHA256 secret(s) of POST /v1/changes on the public listener, comma-separated, newest first (rotation); '
+      + 'unset: the change endpoint refuses everything',
+  ),
+  SWITCHYARD_CHANGES_TOLERANCE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 300_000,
+    description: 'How far a signed change timestamp may be from now (either way) on POST /v1/changes',
+  }),
+  SWITCHYARD_LIST_TIMER_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 1000,
+    description: 'How often the lists stage fires due re-check timers of time-relative list conditions',
+  }),
   SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
   SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
     minLength: 1,
@@ -676,6 +715,10 @@ export interface Config {
   readonly crm: CrmConfig;
   /** The contact profile cache blasts read enrichment from (src/crm-profiles/). */
   readonly crmProfiles: { maxAgeMs: number };
+  readonly messages: { passSuppressionCategories: readonly string[]; postalAddress: string };
+  readonly journeys: { batchSize: number; leaseMs: number; webhookSecret: string | undefined };
+  /** Contact profiles and lists (src/profiles/, src/lists/): the signed change endpoint and the timers. */
+  readonly profiles: { changeSecrets: readonly string[]; toleranceMs: number; timerIntervalMs: number };
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
@@ -1045,6 +1088,20 @@ function slices(raw: RawConfig): Config {
     demo: { enabled: raw.SWITCHYARD_DEMO, size: raw.SWITCHYARD_DEMO_SIZE },
     crm: crm(raw),
     crmProfiles: { maxAgeMs: raw.SWITCHYARD_CRM_PROFILE_MAX_AGE_MS },
+    messages: {
+      passSuppressionCategories: list(raw.SWITCHYARD_MESSAGES_PASS_SUPPRESSION) ?? [],
+      postalAddress: raw.SWITCHYARD_MESSAGES_POSTAL_ADDRESS,
+    },
+    journeys: {
+      batchSize: raw.SWITCHYARD_JOURNEY_BATCH,
+      leaseMs: raw.SWITCHYARD_JOURNEY_LEASE_MS,
+      webhookSecret: raw.SWITCHYARD_JOURNEY_WEBHOOK_SECRET,
+    },
+    profiles: {
+      changeSecrets: list(raw.SWITCHYARD_CHANGES_SECRET) ?? [],
+      toleranceMs: raw.SWITCHYARD_CHANGES_TOLERANCE_MS,
+      timerIntervalMs: raw.SWITCHYARD_LIST_TIMER_INTERVAL_MS,
+    },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {
       url: raw.SWITCHYARD_WAREHOUSE_URL,

@@ -30,6 +30,10 @@ export const TOPICS = {
   linkClicked: 'link.clicked',
   /** One contact change reported by the CRM (webhook or change feed); message id = source:eventId. */
   contactChanged: 'contact.changed',
+  /** A contact became a member of a list (once per real transition; message id = list:<history id>). */
+  listEntered: 'list.entered',
+  /** A contact stopped being a member of a list (once per real transition; message id = list:<history id>). */
+  listExited: 'list.exited',
 } as const;
 
 /** All blast-road topics start with this, so status views can pick them out of the bus depth. */
@@ -96,6 +100,28 @@ export interface LinkClickedPayload {
   occurredAt: string;
 }
 
+/** Why a list membership changed: what moved it, and that thing's id for the history. */
+export interface ListTransitionCause {
+  /**
+   * change: a profile change (intake, warehouse, CRM, own events; id = change id), also for the
+   * lists it reached by cascade; timer: a time-relative condition came due; rebuild: a full evaluation;
+   * manual: a static list was edited (API, CLI, journey step; id = who asked).
+   */
+  kind: 'change' | 'timer' | 'rebuild' | 'manual';
+  id: string;
+}
+
+/** One real membership transition (`list.entered` / `list.exited`), written through the outbox. */
+export interface ListTransitionPayload {
+  /** Reserved for multi-workspace deployments; absent in a single-workspace install. */
+  workspace?: string;
+  listId: string;
+  contactId: string;
+  /** When it happened, ISO 8601 (the injected clock). */
+  at: string;
+  cause: ListTransitionCause;
+}
+
 /** Topic name → payload type. */
 export interface TopicPayloads {
   'blast.select': SelectStep;
@@ -108,6 +134,8 @@ export interface TopicPayloads {
   'contact.suppressed': SuppressedPayload;
   'link.clicked': LinkClickedPayload;
   'contact.changed': CrmContactChange;
+  'list.entered': ListTransitionPayload;
+  'list.exited': ListTransitionPayload;
 }
 export type TopicName = keyof TopicPayloads;
 export type TopicPayload<T extends TopicName> = TopicPayloads[T];
@@ -122,6 +150,8 @@ export const TOPIC_NAMES: readonly TopicName[] = [
   TOPICS.suppressed,
   TOPICS.linkClicked,
   TOPICS.contactChanged,
+  TOPICS.listEntered,
+  TOPICS.listExited,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */

@@ -97,7 +97,7 @@ export async function handleSend(
   const messages: OutboundMessage[] = [];
   for (const r of recipients) {
     const reason = suppressed.get(normalizeEmail(r.email));
-    if (reason !== undefined) {
+    if (reason !== undefined && c.definition.passSuppression?.includes(reason) !== true) {
       exclusions.push({
         contactId: r.id,
         email: r.email,

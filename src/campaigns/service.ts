@@ -70,6 +70,8 @@ export const CampaignInput = Type.Object({
       mapping: MappingSchema,
       delimiter: Type.Optional(Type.String({ pattern: CSV_DELIMITER_PATTERN })),
     }),
+    // a list's members, frozen when the campaign starts reading them
+    Type.Object({ source: Type.Literal('list'), list: Type.String({ minLength: 1, maxLength: 100 }) }),
   ]),
   postalAddress: Type.String({ minLength: 1 }),
   priority: Type.Optional(Type.Union(PRIORITIES.map((p) => Type.Literal(p)))),

@@ -106,7 +106,7 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   try {
     const warehouse = deps.openWarehouse(c.definition.audience);
     const stream = warehouse.stream(
-      { ...queryOf(c.definition.audience), afterKey: c.selectAfter ?? undefined },
+      { ...queryOf(c.definition.audience, c.id), afterKey: c.selectAfter ?? undefined },
       { batchSize: CHUNK_SIZE },
     );
     for await (const batch of stream) {
@@ -162,7 +162,9 @@ export async function handleSelect(deps: BlastDeps, m: Delivery<SelectStep>): Pr
   if (done) await finishIfDone(deps, c.id, clock.now());
 }
 
-function queryOf(a: Audience): { sql?: string; table?: string } {
+// a list audience is frozen per campaign: its reader needs the campaign id
+function queryOf(a: Audience, campaignId: string): { sql?: string; table?: string; params?: string[] } {
+  if (a.source === 'list') return { params: [campaignId] };
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 
@@ -170,7 +172,11 @@ function queryOf(a: Audience): { sql?: string; table?: string } {
  * comply: suppression, consent and geography for a whole chunk (one query each). Excluded
  * recipients get their ledger row now, with the reason; the eligible ones are returned.
  */
-export async function comply(deps: BlastDeps, chunk: ChunkPayload, firstTry = false): Promise<Recipient[]> {
+export async function comply(
+  deps: Pick<BlastDeps, 'db' | 'clock'>,
+  chunk: ChunkPayload,
+  firstTry = false,
+): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
   const suppressed = await findSuppressed(

@@ -18,7 +18,9 @@ export const CHUNKS_PER_SELECT_STEP = 10;
 export type Audience =
   | { source: 'demo'; size?: number; seed?: number }
   | { source: 'postgres'; sql?: string; table?: string; orderBy: string; mapping: SchemaMapping }
-  | { source: 'csv'; path: string; mapping: SchemaMapping; delimiter?: string };
+  | { source: 'csv'; path: string; mapping: SchemaMapping; delimiter?: string }
+  /** A list's members, frozen when the campaign first reads them (src/lists/audience.ts). */
+  | { source: 'list'; list: string };
 
 export interface CampaignDefinition {
   name: string;
@@ -43,6 +45,9 @@ export interface CampaignDefinition {
   tags?: string[];
   /** Variants tried on a test share before the winner goes to the rest (docs/ab-tests.md). */
   abTest?: AbTestDefinition;
+  /** Suppression reasons this campaign's messages may pass (a message stream of a category that may
+   *  reach an unsubscribed address, e.g. receipts: docs/journeys.md). Absent for blasts: none. */
+  passSuppression?: readonly string[];
 }
 
 /** What a variant changes; anything left out is the campaign's own (variant 0 is the control). */

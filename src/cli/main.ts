@@ -10,6 +10,7 @@ import { registerAccessCommands } from './commands/access.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
+import { registerJourneyCommands } from './commands/journeys.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
 import { startBanner } from './banner.ts';
@@ -87,6 +88,10 @@ program
     const running = await createApp(config);
     // before listening, so the first request can already be authenticated
     const local = await running.ensureLocalAdminKey();
+    if (config.demo.enabled) {
+      const { ensureDemoJourney } = await load(() => import('../demo/journey.ts'));
+      await ensureDemoJourney(running.journeys);
+    }
     running.startWorkers();
     const { publicUrl, adminUrl } = await running.listen();
     const inboundPort = await running.listenInbound().catch((err: Error) => {
@@ -166,6 +171,7 @@ program
 
 registerDeadLetterCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
+registerJourneyCommands(program, apiTarget);
 registerAccessCommands(program, {
   open: async () => (await app()).openAccess(await loadConfigFromProcess()),
   api: () => apiTarget(undefined),

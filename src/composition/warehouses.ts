@@ -13,12 +13,16 @@ import { SwitchyardError } from '../core/errors.ts';
 
 export function warehouseOpener(
   config: Pick<Config, 'dataDir' | 'demo' | 'csv' | 'warehouse'>,
+  openList?: (listId: string) => Warehouse,
 ): (audience: Audience) => Warehouse {
   // refused at start when a directory would expose the data directory or the system
   const csvDirs = resolveCsvDirs(config.csv.dirs, config.dataDir).dirs;
   const { url, statementTimeoutMs, lockTimeoutMs } = config.warehouse;
   return (audience) => {
     switch (audience.source) {
+      case 'list':
+        if (openList === undefined) throw new SwitchyardError('CAMPAIGN_INVALID', 'list audiences need the store');
+        return openList(audience.list);
       case 'demo':
         // refused at create and validate (both open the source), so the answer is a 400 naming the key
         if (!config.demo.enabled)

@@ -31,6 +31,11 @@ export const ERROR_CODES = {
   TEMPLATE_RENDER_FAILED: 'A template failed while rendering one recipient',
   TEMPLATE_LIMIT_EXCEEDED: 'A template exceeded its render time, memory or size limit (permanent for that recipient)',
   CAMPAIGN_INVALID: 'A campaign definition failed validation',
+  MESSAGE_INVALID: 'A transactional message request failed validation (every problem is listed)',
+  MESSAGE_IDEMPOTENCY_CONFLICT: 'An idempotency key was reused with a different message',
+  JOURNEY_INVALID: 'A journey definition failed validation (every problem is listed by path)',
+  JOURNEY_STATE_CONFLICT: 'The journey or run cannot make that change from its current state',
+  JOURNEY_WEBHOOK_FAILED: 'A journey webhook step got no 2xx answer; the run tries it again later',
   CAMPAIGN_STATE_CONFLICT: 'The campaign cannot make that transition from its current state',
   SEND_CLAIMS_UNSETTLED:
     'Recipients of a chunk are still held by another send claim; the chunk is retried until each is final (retryable)',
@@ -61,6 +66,16 @@ export const ERROR_CODES = {
   CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
   CSRF_TOKEN_INVALID: 'A state-changing dashboard request (session cookie) lacked the X-CSRF-Token of its session',
   JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
+  SEGMENT_INVALID: 'A segment definition failed validation; details.problems lists each problem with its path',
+  LIST_NOT_FOUND: 'No list has that id (or it was deleted)',
+  LIST_NOT_STATIC: 'Members can be added or removed by hand only on a static list; a dynamic list follows its segment',
+  LIST_CYCLE: 'The list definition would make lists depend on each other in a cycle; details.cycle names it',
+  LIST_REFERENCE_INVALID:
+    'The list definition names a list that does not exist or was deleted, or is still read by others',
+  CHANGE_SIGNATURE_INVALID:
+    'A change sent to POST /v1/changes had no valid signature (HMAC-SHA256 over timestamp and body)',
+  CHANGE_STALE: 'A change sent to POST /v1/changes was signed more than the allowed tolerance from now',
+  CHANGE_INVALID: 'A change sent to POST /v1/changes was malformed; kept as a dead letter with the reason',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

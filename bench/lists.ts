@@ -1,0 +1,239 @@
+/**
+ * `npm run bench -- lists [--size 1000000] [--changes=200000] [--batch=1000]` on PostgreSQL
+ * (DATABASE_URL, else 127.0.0.1:5432/test; a private schema dropped at the end): `size` profiles,
+ * 100 dynamic lists (one chain 15 deep hanging off `region = west`), then a stream of random
+ * attribute changes applied through the profile service (merge, re-evaluation of the touched lists
+ * in cascade order, history, outbox, bus). Figures, each against a baseline of the same run:
+ * - changes_per_s at full speed, and changes_ratio = that ÷ the rows/s of a bare batched upsert of
+ *   the same changed profiles (same batches, one statement each);
+ * - p50_ms / p99_ms from a change accepted (handed to the service) to its last list event
+ *   published, under a steady offered load of half the measured rate, through group commit;
+ * - full_eval_ratio: a full evaluation of one new list over every profile, membership, history and
+ *   events written, ÷ the bare SQL count(*) of the same predicate.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { createPostgresLogBus } from '../src/bus/postgres-log/adapter.ts';
+import { createSystemClock } from '../src/clock/system.ts';
+import { compileSql } from '../src/core/segments/sql.ts';
+import type { SegmentCondition } from '../src/core/segments/types.ts';
+import { createListService } from '../src/lists/service.ts';
+import { createProfileService, type ProfileChange } from '../src/profiles/service.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { createPostgresDb } from '../src/store/postgres/adapter.ts';
+import type { BenchArgs } from './run.ts';
+
+const REGIONS = ['west', 'east', 'north', 'south', 'central', 'emea', 'apac', 'latam'];
+const PLANS = ['free', 'pro', 'team', 'enterprise'];
+
+/** A seeded generator, so two runs stream the same changes. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function listDefinitions(): { id: string; definition: SegmentCondition }[] {
+  const out: { id: string; definition: SegmentCondition }[] = [];
+  out.push({ id: 'west', definition: { attribute: 'region', equals: 'west' } });
+  for (let i = 1; i <= 15; i++) {
+    const reads = i === 1 ? 'west' : `chain-${i}`.replace(`${i}`, `${i - 1}`);
+    out.push({
+      id: `chain-${i}`,
+      definition: i % 3 === 0 ? { and: [{ inList: reads }, { attribute: 'active', equals: true }] } : { inList: reads },
+    });
+  }
+  const r = rng(7);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  for (let i = out.length; i < 100; i++) {
+    const base: SegmentCondition[] = [
+      { attribute: 'region', in: [pick(REGIONS), pick(REGIONS)] },
+      { attribute: 'score', range: { gte: Math.floor(r() * 900) } },
+      { attribute: 'plan', equals: pick(PLANS) },
+      { attribute: 'tier', in: [1 + Math.floor(r() * 5)] },
+      { attribute: 'active', equals: r() < 0.5 },
+      { attribute: 'company', matches: { startsWith: `co-${Math.floor(r() * 10)}` } },
+    ];
+    const a = pick(base);
+    const b = pick(base);
+    let definition: SegmentCondition = r() < 0.5 ? { and: [a, b] } : { or: [a, { not: b }] };
+    // a third of them read an earlier list, so cascades also fan out
+    if (i > 20 && r() < 0.33) definition = { and: [{ inList: out[Math.floor(r() * (i - 1))]?.id ?? 'west' }, a] };
+    out.push({ id: `list-${i}`, definition });
+  }
+  return out;
+}
+
+export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
+  const size = args.size ?? 1_000_000;
+  const changesN = Number(args.options.changes ?? Math.min(200_000, size));
+  const batch = Number(args.options.batch ?? 1000);
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `bench_lists_${randomBytes(4).toString('hex')}`;
+  const db = await createPostgresDb({ url, schema, maxConnections: 6 });
+  const log = pino({ level: 'silent' });
+  const clock = createSystemClock();
+  try {
+    await migrate(db);
+    const bus = createPostgresLogBus({ db, clock });
+    const lists = createListService({ db, bus, clock, log });
+    const profiles = createProfileService({ db, bus, clock, log, lists });
+
+    // seed: set-wise in SQL; ids zero-padded so contact order is numeric order
+    const t0 = performance.now();
+    await db.query(
+      `insert into contact_profiles
+         (contact_id, email, warehouse_id, attributes, attribute_versions, created_at, updated_at)
+       select lpad(i::text, 8, '0'), 'p' || i || '@example.com', lpad(i::text, 8, '0'),
+         jsonb_build_object('region', (array['west','east','north','south','central','emea','apac','latam'])[1 + i % 8],
+           'score', (i * 7919) % 1000, 'plan', (array['free','pro','team','enterprise'])[1 + (i / 8) % 4],
+           'tier', 1 + (i / 3) % 5, 'active', i % 3 <> 0, 'company', 'co-' || (i % 97)),
+         '{}', now(), now()
+       from generate_series(1, $1::int) as i`,
+      [size],
+    );
+    await db.query('analyze contact_profiles');
+    const seedMs = performance.now() - t0;
+    const defs = listDefinitions();
+    for (const d of defs)
+      await lists.create({ id: d.id, name: d.id, kind: 'dynamic', definition: d.definition }, { build: false });
+    // the chain's members exist before the stream, so moving a contact out of `west` cascades
+    const tb = performance.now();
+    for (const d of defs.slice(0, 16)) await lists.rebuild(d.id, 250_000);
+    const chainBuildMs = performance.now() - tb;
+
+    // the change stream: random attribute of a random contact, times increasing
+    const r = rng(42);
+    let at = Date.now();
+    const makeChange = (n: number): ProfileChange => {
+      const id = String(1 + Math.floor(r() * size)).padStart(8, '0');
+      const k = Math.floor(r() * 5);
+      const attributes: Record<string, unknown> =
+        k === 0
+          ? { region: REGIONS[Math.floor(r() * REGIONS.length)] }
+          : k === 1
+            ? { score: Math.floor(r() * 1000) }
+            : k === 2
+              ? { plan: PLANS[Math.floor(r() * PLANS.length)] }
+              : k === 3
+                ? { tier: 1 + Math.floor(r() * 5) }
+                : { active: r() < 0.5 };
+      at += 1;
+      return { changeId: `b${n}`, source: 'bench', contactId: id, attributes, at };
+    };
+    const stream = Array.from({ length: changesN }, (_, n) => makeChange(n));
+    const batches: ProfileChange[][] = [];
+    for (let i = 0; i < stream.length; i += batch) batches.push(stream.slice(i, i + batch));
+
+    // baseline: a bare batched upsert of the same changed profiles
+    const tBase = performance.now();
+    for (const batchChanges of batches) {
+      // one row per contact per statement (an upsert cannot touch a row twice): patches merged
+      const merged = new Map<string, Record<string, unknown>>();
+      for (const c of batchChanges)
+        merged.set(c.contactId as string, { ...merged.get(c.contactId as string), ...c.attributes });
+      const b = [...merged].map(([contactId, attributes]) => ({ contactId, attributes }));
+      await db.query(
+        `insert into contact_profiles as p (contact_id, attributes, created_at, updated_at)
+         select id, patch::jsonb, now(), now() from unnest($1::text[], $2::text[]) as x(id, patch)
+         on conflict (contact_id) do update set attributes = p.attributes || excluded.attributes, updated_at = now()`,
+        [b.map((c) => c.contactId), b.map((c) => JSON.stringify(c.attributes))],
+      );
+    }
+    const baseRowsPerS = changesN / ((performance.now() - tBase) / 1000);
+    // the baseline wrote the values: restore them by replaying the stream later with newer stamps
+    const restamp = (c: ProfileChange, n: number): ProfileChange => {
+      at += 1;
+      return { ...c, changeId: `${c.changeId}:${n}`, at };
+    };
+
+    // throughput: two appliers at full speed (PostgreSQL runs two transactions at once)
+    let events = 0;
+    const tRun = performance.now();
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        const b = batches[i];
+        if (b === undefined) return;
+        const res = await profiles.applyChanges(b.map((c) => restamp(c, 1)));
+        events += res.entered + res.exited;
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const changesPerS = changesN / ((performance.now() - tRun) / 1000);
+
+    // latency: a steady offered load of half that rate, through group commit
+    const latN = Math.min(changesN, Math.round(changesPerS * 10));
+    const offered = changesPerS / 2;
+    const latencies: number[] = [];
+    const pending: Promise<void>[] = [];
+    const tLat = performance.now();
+    for (let n = 0; n < latN; n++) {
+      const due = tLat + (n / offered) * 1000;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((res) => setTimeout(res, wait));
+      const change = restamp(stream[n] as ProfileChange, 2);
+      const accepted = performance.now();
+      pending.push(
+        profiles.submit([change]).then(() => {
+          latencies.push(performance.now() - accepted);
+        }),
+      );
+    }
+    await Promise.all(pending);
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0) * 10) / 10;
+
+    // full evaluation of one new list against a bare count(*) of its predicate
+    const fullDef: SegmentCondition = {
+      and: [
+        { attribute: 'tier', in: [4, 5] },
+        { attribute: 'score', range: { gte: 500 } },
+      ],
+    };
+    const sql = compileSql(fullDef, { now: new Date() });
+    const tCount = performance.now();
+    const counted = await db.query<{ n: number }>(
+      `select count(*)::int8 as n from contact_profiles p where ${sql.sql}`,
+      sql.params,
+    );
+    const countMs = performance.now() - tCount;
+    await lists.create({ id: 'full-eval', name: 'full-eval', kind: 'dynamic', definition: fullDef }, { build: false });
+    const tFull = performance.now();
+    const written = await lists.rebuild('full-eval', size + 1);
+    const fullMs = performance.now() - tFull;
+
+    return {
+      profiles: size,
+      lists: defs.length,
+      chain_depth: 15,
+      changes: changesN,
+      batch,
+      changes_per_s: Math.round(changesPerS),
+      baseline_upsert_rows_per_s: Math.round(baseRowsPerS),
+      changes_ratio: Math.round((changesPerS / baseRowsPerS) * 1000) / 1000,
+      list_events: events,
+      latency_changes: latN,
+      offered_per_s: Math.round(offered),
+      p50_ms: pct(0.5),
+      p99_ms: pct(0.99),
+      full_eval_members: written,
+      full_eval_count: Number(counted.rows[0]?.n),
+      full_eval_ms: Math.round(fullMs),
+      count_ms: Math.round(countMs),
+      full_eval_ratio: Math.round((fullMs / countMs) * 100) / 100,
+      seed_ms: Math.round(seedMs),
+      chain_build_ms: Math.round(chainBuildMs),
+    };
+  } finally {
+    await db.exec(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+    await db.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Re-evaluates lists for a set of locked profiles inside the caller's transaction: each list in
+ * cascade order (every list after the lists it reads), each contact by the compiled predicate
+ * over its snapshot, whose memberships are updated as the cascade goes, so a list reading another
+ * sees that list's new answer. Only real transitions are written (members, history, one outbox
+ * message each, in one statement per kind); a redelivered change finds nothing to do because the
+ * memberships already say so. Time-relative lists get each contact's next re-check time.
+ */
+import { addToOutbox, type Outboxed } from '../bus/outbox.ts';
+import { type ListTransitionCause, type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import { nextFlipAt } from '../core/segments/inputs.ts';
+import type { LockedProfile } from '../profiles/snapshots.ts';
+import type { Queryable } from '../store/port.ts';
+import type { ListCatalog } from './catalog.ts';
+import * as q from './queries.ts';
+
+/** A static list's membership set or cleared for some contacts, before the cascade. */
+export interface ForcedMembership {
+  listId: string;
+  contactIds: readonly string[];
+  entered: boolean;
+}
+
+export interface EvaluationResult {
+  outboxed: Outboxed[];
+  entered: number;
+  exited: number;
+  /** Contacts whose membership of the forced list really changed. */
+  forcedChanged: string[];
+}
+
+/**
+ * `order`: the lists to re-evaluate, in cascade order (from the catalogue). `causeOf` names why
+ * each contact is re-evaluated (its change id, the timer, the rebuild, who edited the list).
+ */
+export async function evaluateLocked(
+  tx: Queryable,
+  catalog: ListCatalog,
+  profiles: ReadonlyMap<string, LockedProfile>,
+  order: readonly string[],
+  causeOf: (contactId: string) => ListTransitionCause,
+  now: Date,
+  forced?: ForcedMembership,
+): Promise<EvaluationResult> {
+  const nowMs = now.getTime();
+  const transitions: q.Transition[] = [];
+  const timers: { listId: string; contactId: string; dueAt: Date | null }[] = [];
+  const forcedChanged: string[] = [];
+  const record = (listId: string, p: LockedProfile, entered: boolean): void => {
+    const cause = causeOf(p.contactId);
+    transitions.push({ listId, contactId: p.contactId, entered, causeKind: cause.kind, causeId: cause.id });
+    if (entered) p.lists.add(listId);
+    else p.lists.delete(listId);
+  };
+  if (forced !== undefined) {
+    for (const id of forced.contactIds) {
+      const p = profiles.get(id);
+      if (p === undefined || p.lists.has(forced.listId) === forced.entered) continue;
+      record(forced.listId, p, forced.entered);
+      forcedChanged.push(id);
+    }
+  }
+  // a profile created just now has never been evaluated: every list may take it in (one reading
+  // `not` of something holds for an empty profile)
+  const fresh = [...profiles.values()].some((p) => !p.existed);
+  const lists = fresh ? catalog.withDependents(catalog.lists.keys()) : order;
+  await q.lockListsShared(tx, lists);
+  for (const listId of lists) {
+    const list = catalog.lists.get(listId);
+    if (list?.predicate == null || list.definition === null) continue;
+    const timeRelative = list.inputs?.timeRelative === true;
+    for (const p of profiles.values()) {
+      const want = list.predicate(p, nowMs);
+      if (want !== p.lists.has(listId)) record(listId, p, want);
+      if (timeRelative) {
+        const due = nextFlipAt(list.definition, p, nowMs);
+        timers.push({ listId, contactId: p.contactId, dueAt: due === null ? null : new Date(due) });
+      }
+    }
+  }
+  const ids = await q.writeTransitions(tx, transitions, now);
+  await q.writeTimers(tx, timers);
+  const at = now.toISOString();
+  const message = (t: q.Transition, i: number) => ({
+    id: `list:${ids[i]}`,
+    key: t.contactId,
+    payload: {
+      listId: t.listId,
+      contactId: t.contactId,
+      at,
+      cause: { kind: t.causeKind, id: t.causeId },
+    } as ListTransitionPayload,
+  });
+  const all = transitions.map(message);
+  const entered = all.filter((_, i) => transitions[i]?.entered);
+  const exited = all.filter((_, i) => !transitions[i]?.entered);
+  const outboxed = [
+    await addToOutbox(tx, TOPICS.listEntered, entered, now),
+    await addToOutbox(tx, TOPICS.listExited, exited, now),
+  ].filter((o) => o.messages.length > 0);
+  return { outboxed, entered: entered.length, exited: exited.length, forcedChanged };
+}

@@ -1,0 +1,393 @@
+/**
+ * SQL of the lists service: definitions, membership writes with their history (one statement per
+ * evaluation batch), timers, rebuild progress. Private to src/lists/.
+ */
+import type { SegmentCondition } from '../core/segments/types.ts';
+import type { Queryable } from '../store/port.ts';
+
+export interface ListRow {
+  id: string;
+  name: string;
+  kind: 'static' | 'dynamic';
+  definition: SegmentCondition | null;
+  dependsOn: string[];
+  revision: number;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+  rebuild: {
+    state: 'running' | 'done' | 'failed' | null;
+    done: number;
+    total: number;
+    changed: number;
+    startedAt: Date | null;
+    finishedAt: Date | null;
+    error: string | null;
+  };
+}
+
+interface RawListRow {
+  id: string;
+  name: string;
+  kind: 'static' | 'dynamic';
+  definition: SegmentCondition | null;
+  depends_on: string[];
+  revision: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+  rebuild_state: ListRow['rebuild']['state'];
+  rebuild_done: number;
+  rebuild_total: number;
+  rebuild_changed: number;
+  rebuild_started_at: Date | null;
+  rebuild_finished_at: Date | null;
+  rebuild_error: string | null;
+}
+
+function toList(r: RawListRow): ListRow {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    definition: r.definition,
+    dependsOn: r.depends_on,
+    revision: Number(r.revision),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deletedAt: r.deleted_at,
+    rebuild: {
+      state: r.rebuild_state,
+      done: Number(r.rebuild_done),
+      total: Number(r.rebuild_total),
+      changed: Number(r.rebuild_changed),
+      startedAt: r.rebuild_started_at,
+      finishedAt: r.rebuild_finished_at,
+      error: r.rebuild_error,
+    },
+  };
+}
+
+export async function catalogRevision(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ r: string }>(`select coalesce(max(revision), 0)::text as r from lists`);
+  return rows[0]?.r ?? '0';
+}
+
+/** Live lists (not deleted), for the compiled catalogue. */
+export async function liveLists(db: Queryable): Promise<ListRow[]> {
+  const { rows } = await db.query<RawListRow>(`select * from lists where deleted_at is null order by id`);
+  return rows.map(toList);
+}
+
+export async function getList(db: Queryable, id: string): Promise<ListRow | null> {
+  const { rows } = await db.query<RawListRow>(`select * from lists where id = $1`, [id]);
+  return rows[0] ? toList(rows[0]) : null;
+}
+
+export async function insertList(
+  db: Queryable,
+  l: { id: string; name: string; kind: string; definition: unknown; dependsOn: string[]; inputs: unknown },
+  at: Date,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `insert into lists (id, name, kind, definition, depends_on, inputs, created_at, updated_at)
+     values ($1, $2, $3, $4::jsonb, $5::text[], $6::jsonb, $7, $7) on conflict (id) do nothing returning id`,
+    [
+      l.id,
+      l.name,
+      l.kind,
+      l.definition === null ? null : JSON.stringify(l.definition),
+      l.dependsOn,
+      JSON.stringify(l.inputs),
+      at,
+    ],
+  );
+  return rows.length === 1;
+}
+
+export async function updateList(
+  db: Queryable,
+  l: { id: string; name: string; definition: unknown; dependsOn: string[]; inputs: unknown },
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `update lists set name = $2, definition = $3::jsonb, depends_on = $4::text[], inputs = $5::jsonb, updated_at = $6,
+       revision = nextval('list_revisions') where id = $1`,
+    [
+      l.id,
+      l.name,
+      l.definition === null ? null : JSON.stringify(l.definition),
+      l.dependsOn,
+      JSON.stringify(l.inputs),
+      at,
+    ],
+  );
+}
+
+/** Marks a list deleted and drops its members and timers (its history stays). */
+export async function deleteList(db: Queryable, id: string, at: Date): Promise<void> {
+  await db.query(`update lists set deleted_at = $2, revision = nextval('list_revisions') where id = $1`, [id, at]);
+  await db.query(`delete from list_members where list_id = $1`, [id]);
+  await db.query(`delete from list_timers where list_id = $1`, [id]);
+}
+
+/** Live lists that read `id`. */
+export async function readersOf(db: Queryable, id: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from lists where deleted_at is null and $1 = any(depends_on) order by id`,
+    [id],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Serialises a full rebuild of a list with incremental evaluations of it (advisory, in memory). */
+export async function lockListsShared(db: Queryable, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(`select count(pg_advisory_xact_lock_shared(hashtext('list:' || x))) from unnest($1::text[]) x`, [ids]);
+}
+export async function lockListExclusive(db: Queryable, id: string): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text))`, [id]);
+}
+
+export interface Transition {
+  listId: string;
+  contactId: string;
+  entered: boolean;
+  causeKind: string;
+  causeId: string;
+}
+
+// one statement: members added and removed, history rows returned in input order (their ids are
+// the events' message ids)
+const WRITE_TRANSITIONS = `
+  with t as (
+    select * from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
+      with ordinality as t(list_id, contact_id, entered, cause_kind, cause_id, n)
+  ),
+  ins as (
+    insert into list_members (list_id, contact_id, entered_at)
+    select list_id, contact_id, $6 from t where entered on conflict do nothing
+  ),
+  del as (
+    delete from list_members m using t
+    where not t.entered and m.list_id = t.list_id and m.contact_id = t.contact_id
+  )
+  insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
+  select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
+  returning id`;
+
+/** Writes transitions (the caller checked each is real under the profile lock); returns history ids in order. */
+export async function writeTransitions(db: Queryable, ts: readonly Transition[], at: Date): Promise<number[]> {
+  if (ts.length === 0) return [];
+  const { rows } = await db.query<{ id: number }>(WRITE_TRANSITIONS, [
+    ts.map((t) => t.listId),
+    ts.map((t) => t.contactId),
+    ts.map((t) => t.entered),
+    ts.map((t) => t.causeKind),
+    ts.map((t) => t.causeId),
+    at,
+  ]);
+  return rows.map((r) => Number(r.id));
+}
+
+/** Sets (due not null) or clears (null) the re-check timer of each (list, contact). */
+export async function writeTimers(
+  db: Queryable,
+  timers: readonly { listId: string; contactId: string; dueAt: Date | null }[],
+): Promise<void> {
+  const set = timers.filter((t) => t.dueAt !== null);
+  const clear = timers.filter((t) => t.dueAt === null);
+  if (set.length > 0) {
+    await db.query(
+      `insert into list_timers (list_id, contact_id, due_at)
+       select * from unnest($1::text[], $2::text[], $3::timestamptz[])
+       on conflict (list_id, contact_id) do update set due_at = excluded.due_at`,
+      [set.map((t) => t.listId), set.map((t) => t.contactId), set.map((t) => t.dueAt)],
+    );
+  }
+  if (clear.length > 0) {
+    await db.query(
+      `delete from list_timers t using unnest($1::text[], $2::text[]) as x(list_id, contact_id)
+       where t.list_id = x.list_id and t.contact_id = x.contact_id`,
+      [clear.map((t) => t.listId), clear.map((t) => t.contactId)],
+    );
+  }
+}
+
+/** Takes up to `limit` due timers (removing them; the evaluation sets the next ones). */
+export async function takeDueTimers(
+  db: Queryable,
+  now: Date,
+  limit: number,
+): Promise<{ listId: string; contactId: string }[]> {
+  const { rows } = await db.query<{ list_id: string; contact_id: string }>(
+    `delete from list_timers where (list_id, contact_id) in (
+       select list_id, contact_id from list_timers where due_at <= $1 order by due_at limit $2 for update skip locked)
+     returning list_id, contact_id`,
+    [now, limit],
+  );
+  return rows.map((r) => ({ listId: r.list_id, contactId: r.contact_id }));
+}
+
+export async function isMember(db: Queryable, listId: string, contactId: string): Promise<boolean> {
+  const { rows } = await db.query(`select 1 from list_members where list_id = $1 and contact_id = $2`, [
+    listId,
+    contactId,
+  ]);
+  return rows.length === 1;
+}
+
+export async function memberPage(
+  db: Queryable,
+  listId: string,
+  after: string | null,
+  limit: number,
+): Promise<{ contactId: string; enteredAt: Date }[]> {
+  const { rows } = await db.query<{ contact_id: string; entered_at: Date }>(
+    `select contact_id, entered_at from list_members where list_id = $1 and ($2::text is null or contact_id > $2)
+     order by contact_id limit $3`,
+    [listId, after, limit],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, enteredAt: r.entered_at }));
+}
+
+export async function memberCount(db: Queryable, listId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int8 as n from list_members where list_id = $1`, [
+    listId,
+  ]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+export interface HistoryRow {
+  id: number;
+  listId: string;
+  contactId: string;
+  entered: boolean;
+  at: Date;
+  cause: { kind: string; id: string };
+}
+
+export async function history(
+  db: Queryable,
+  filter: { listId?: string; contactId?: string },
+  limit: number,
+): Promise<HistoryRow[]> {
+  const { rows } = await db.query<{
+    id: number;
+    list_id: string;
+    contact_id: string;
+    entered: boolean;
+    at: Date;
+    cause_kind: string;
+    cause_id: string;
+  }>(
+    `select * from list_history where ($1::text is null or list_id = $1) and ($2::text is null or contact_id = $2)
+     order by id desc limit $3`,
+    [filter.listId ?? null, filter.contactId ?? null, limit],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    listId: r.list_id,
+    contactId: r.contact_id,
+    entered: r.entered,
+    at: r.at,
+    cause: { kind: r.cause_kind, id: r.cause_id },
+  }));
+}
+
+/** Rough number of profiles for a progress bar (the planner's estimate, else a count). */
+export async function profileEstimate(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select coalesce((select reltuples from pg_class where oid = 'contact_profiles'::regclass), -1)::float8 as n`,
+  );
+  const n = Number(rows[0]?.n ?? -1);
+  if (n >= 0) return Math.round(n);
+  const c = await db.query<{ n: number }>(`select count(*)::int8 as n from contact_profiles`);
+  return Number(c.rows[0]?.n ?? 0);
+}
+
+/** The upper contact id of the next rebuild chunk after `after` (null: the rest fits in one chunk). */
+export async function chunkUpperBound(db: Queryable, after: string, size: number): Promise<string | null> {
+  const { rows } = await db.query<{ contact_id: string }>(
+    `select contact_id from contact_profiles where contact_id > $1 order by contact_id offset $2 limit 1`,
+    [after, size - 1],
+  );
+  return rows[0]?.contact_id ?? null;
+}
+
+/** Contact ids of a chunk (the time-relative rebuild evaluates them in memory). */
+export async function chunkIds(db: Queryable, after: string, upper: string | null): Promise<string[]> {
+  const { rows } = await db.query<{ contact_id: string }>(
+    `select contact_id from contact_profiles where contact_id > $1 and ($2::text is null or contact_id <= $2)
+     order by contact_id`,
+    [after, upper],
+  );
+  return rows.map((r) => r.contact_id);
+}
+
+/**
+ * One rebuild chunk evaluated in SQL: the contacts of (after, upper] whose membership differs from
+ * the predicate enter or exit, with history; returns the transitions in contact order. `predicate`
+ * is compiled SQL whose parameters start at $6.
+ */
+export async function rebuildChunk(
+  db: Queryable,
+  c: { listId: string; after: string; upper: string | null; at: Date; rebuildId: string },
+  predicate: { sql: string; params: readonly unknown[] },
+): Promise<{ id: number; contactId: string; entered: boolean }[]> {
+  const { rows } = await db.query<{ id: number; contact_id: string; entered: boolean }>(
+    `with c as (
+       select p.contact_id, ${predicate.sql} as want from contact_profiles p
+       where p.contact_id > $2 and ($3::text is null or p.contact_id <= $3)
+     ),
+     t as (
+       select c.contact_id, c.want from c
+       where c.want <> exists (select 1 from list_members m where m.list_id = $1 and m.contact_id = c.contact_id)
+     ),
+     ins as (insert into list_members (list_id, contact_id, entered_at) select $1, contact_id, $4 from t where want),
+     del as (delete from list_members m using t where not t.want and m.list_id = $1 and m.contact_id = t.contact_id)
+     insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
+     select $1, contact_id, want, $4, 'rebuild', $5 from t order by contact_id
+     returning id, contact_id, entered`,
+    [c.listId, c.after, c.upper, c.at, c.rebuildId, ...predicate.params],
+  );
+  return rows.map((r) => ({ id: Number(r.id), contactId: r.contact_id, entered: r.entered }));
+}
+
+export async function setRebuildState(
+  db: Queryable,
+  id: string,
+  s: { state: string; done: number; total: number; changed: number; at: Date; error?: string | null; start?: boolean },
+): Promise<void> {
+  await db.query(
+    `update lists set rebuild_state = $2, rebuild_done = $3, rebuild_total = $4, rebuild_changed = $5,
+       rebuild_started_at = case when $7 then $6 else rebuild_started_at end,
+       rebuild_finished_at = case when $2 = 'running' then null else $6 end, rebuild_error = $8
+     where id = $1`,
+    [id, s.state, s.done, s.total, s.changed, s.at, s.start === true, s.error ?? null],
+  );
+}
+
+/** Preview of a definition: how many profiles match and a sample (contact order). */
+export async function previewCount(
+  db: Queryable,
+  predicate: { sql: string; params: readonly unknown[] },
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int8 as n from contact_profiles p where ${predicate.sql}`,
+    predicate.params,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+export async function previewSample(
+  db: Queryable,
+  predicate: { sql: string; params: readonly unknown[] },
+  limit: number,
+): Promise<{ contactId: string; email: string | null }[]> {
+  const { rows } = await db.query<{ contact_id: string; email: string | null }>(
+    `select p.contact_id, p.email from contact_profiles p where ${predicate.sql}
+     order by p.contact_id limit ${Number(limit)}`,
+    predicate.params,
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, email: r.email }));
+}

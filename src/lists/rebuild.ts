@@ -1,0 +1,151 @@
+/**
+ * A full evaluation of one list over every profile, in chunks of contact ids (keyset), recording
+ * progress after each chunk so the API and the CLI can show it. Lists without time-relative
+ * conditions are evaluated in SQL, set-wise (the compiled predicate inside one statement that
+ * writes the membership differences and their history); time-relative ones in memory per chunk,
+ * because each contact also needs its next re-check time. Changed contacts then cascade to the
+ * lists that read this one, through the same engine as a single change.
+ */
+import type { Logger } from 'pino';
+import { addToOutbox, publishOutboxed } from '../bus/outbox.ts';
+import type { Bus } from '../bus/port.ts';
+import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import type { Clock } from '../clock/port.ts';
+import { compileSql } from '../core/segments/sql.ts';
+import { lockSnapshots } from '../profiles/snapshots.ts';
+import type { Db } from '../store/port.ts';
+import type { ListCatalog } from './catalog.ts';
+import { evaluateLocked } from './engine.ts';
+import * as q from './queries.ts';
+
+export interface RebuildDeps {
+  db: Db;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  catalog: (db: Db) => Promise<ListCatalog>;
+}
+
+export const REBUILD_CHUNK = 50_000;
+
+/** Runs a rebuild to the end (or failure, recorded on the list). Returns the transitions made. */
+export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize = REBUILD_CHUNK): Promise<number> {
+  const { db, clock } = deps;
+  const catalog = await deps.catalog(db);
+  const list = catalog.lists.get(listId);
+  if (list === undefined || list.definition === null) return 0;
+  const rebuildId = `${listId}@${clock.now().toISOString()}`;
+  const total = await q.profileEstimate(db);
+  let done = 0;
+  let changed = 0;
+  await q.setRebuildState(db, listId, { state: 'running', done, total, changed, at: clock.now(), start: true });
+  try {
+    const dependents = catalog.withDependents([listId]).filter((id) => id !== listId);
+    let after = '';
+    for (;;) {
+      const upper = await q.chunkUpperBound(db, after, chunkSize);
+      const now = clock.now();
+      const changedIds = list.inputs?.timeRelative
+        ? await chunkInMemory(deps, catalog, listId, after, upper, rebuildId)
+        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog);
+      changed += changedIds.length;
+      if (changedIds.length > 0 && dependents.length > 0)
+        await cascade(deps, catalog, changedIds, dependents, rebuildId);
+      done = upper === null ? Math.max(done, total) : done + chunkSize;
+      await q.setRebuildState(db, listId, {
+        state: upper === null ? 'done' : 'running',
+        done,
+        total,
+        changed,
+        at: clock.now(),
+      });
+      if (upper === null) return changed;
+      after = upper;
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    deps.log.error({ listId, code: (err as { code?: string }).code }, 'list rebuild failed');
+    await q.setRebuildState(db, listId, { state: 'failed', done, total, changed, at: clock.now(), error: message });
+    throw err;
+  }
+}
+
+async function chunkInSql(
+  deps: RebuildDeps,
+  listId: string,
+  after: string,
+  upper: string | null,
+  rebuildId: string,
+  now: Date,
+  catalog: ListCatalog,
+): Promise<string[]> {
+  const definition = catalog.lists.get(listId)?.definition;
+  if (definition == null) return [];
+  const predicate = compileSql(definition, { now, firstParam: 6 });
+  const written = await deps.db.transaction(async (tx) => {
+    await q.lockListExclusive(tx, listId);
+    const rows = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId }, predicate);
+    const at = now.toISOString();
+    const message = (r: (typeof rows)[number]) => ({
+      id: `list:${r.id}`,
+      key: r.contactId,
+      payload: {
+        listId,
+        contactId: r.contactId,
+        at,
+        cause: { kind: 'rebuild', id: rebuildId },
+      } as ListTransitionPayload,
+    });
+    const outboxed = [
+      await addToOutbox(tx, TOPICS.listEntered, rows.filter((r) => r.entered).map(message), now),
+      await addToOutbox(tx, TOPICS.listExited, rows.filter((r) => !r.entered).map(message), now),
+    ];
+    return { rows, outboxed };
+  });
+  await publishOutboxed(deps, written.outboxed, { forgetInBackground: true });
+  return written.rows.map((r) => r.contactId);
+}
+
+async function chunkInMemory(
+  deps: RebuildDeps,
+  catalog: ListCatalog,
+  listId: string,
+  after: string,
+  upper: string | null,
+  rebuildId: string,
+): Promise<string[]> {
+  const all = await q.chunkIds(deps.db, after, upper);
+  const changed: string[] = [];
+  // short transactions: each locks the profiles it evaluates
+  for (let i = 0; i < all.length; i += 2000) {
+    const ids = all.slice(i, i + 2000);
+    const result = await deps.db.transaction(async (tx) => {
+      const now = deps.clock.now();
+      const profiles = await lockSnapshots(tx, ids, now, catalog.needs([listId]));
+      const before = new Map([...profiles].map(([id, p]) => [id, p.lists.has(listId)]));
+      const r = await evaluateLocked(tx, catalog, profiles, [listId], () => ({ kind: 'rebuild', id: rebuildId }), now);
+      return { r, changed: ids.filter((id) => before.get(id) !== profiles.get(id)?.lists.has(listId)) };
+    });
+    await publishOutboxed(deps, result.r.outboxed, { forgetInBackground: true });
+    changed.push(...result.changed);
+  }
+  return changed;
+}
+
+async function cascade(
+  deps: RebuildDeps,
+  catalog: ListCatalog,
+  contactIds: readonly string[],
+  order: readonly string[],
+  rebuildId: string,
+): Promise<void> {
+  for (let i = 0; i < contactIds.length; i += 1000) {
+    const ids = contactIds.slice(i, i + 1000);
+    const r = await deps.db.transaction(async (tx) => {
+      const now = deps.clock.now();
+      const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+      return evaluateLocked(tx, catalog, profiles, order, () => ({ kind: 'rebuild', id: rebuildId }), now);
+    });
+    await publishOutboxed(deps, r.outboxed, { forgetInBackground: true });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Feeds Switchyard's own reaction events into the profiles: engagement counts, the latest click
+ * per link tag, the campaigns each contact received and opened. Then re-evaluates the lists that
+ * read clicks or opens for those contacts, in the same transaction. A redelivered batch changes
+ * nothing (events are claimed by source id first). Machine opens and clicks (scanners, privacy
+ * proxies) do not count as engagement. The send stage publishes no per-recipient event, so a
+ * campaign counts as sent to a contact from its `delivered` event (or its first open or click).
+ */
+import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
+import type { Bus } from '../bus/port.ts';
+import type { LinkClickedPayload, StoredEvent } from '../bus/topics.ts';
+import type { Clock } from '../clock/port.ts';
+import { ANY_CLICK_TAG } from '../core/segments/types.ts';
+import type { ListService } from '../lists/service.ts';
+import type { Db } from '../store/port.ts';
+import * as q from './queries.ts';
+import { lockSnapshots } from './snapshots.ts';
+
+export interface EngagementDeps {
+  db: Db;
+  bus: Bus;
+  clock: Clock;
+  lists: ListService;
+}
+
+const COUNTED = {
+  delivered: 'sent',
+  opened: 'opened',
+  clicked: 'clicked',
+  replied: 'replied',
+  bounced_hard: 'bounced',
+  unsubscribed: 'unsubscribed',
+} as const;
+
+/** Applies reaction events (reaction.received); returns how many were new. */
+export async function applyReactionEvents(deps: EngagementDeps, events: readonly StoredEvent[]): Promise<number> {
+  const usable = events.filter((e) => e.contactId !== null && !e.isMachine && e.type in COUNTED);
+  if (usable.length === 0) return 0;
+  const result = await deps.db.transaction(async (tx) => {
+    const now = deps.clock.now();
+    const fresh = await q.claimEvents(
+      tx,
+      usable.map((e) => `reaction:${e.sourceId}`),
+      now,
+    );
+    const news = usable.filter((e) => fresh.has(`reaction:${e.sourceId}`));
+    if (news.length === 0) return { n: 0, outboxed: [] as Outboxed[] };
+    const deltas = new Map<string, q.EngagementDelta>();
+    for (const e of news) {
+      const id = e.contactId as string;
+      const d = deltas.get(id) ?? {
+        contactId: id,
+        sent: 0,
+        opened: 0,
+        clicked: 0,
+        replied: 0,
+        bounced: 0,
+        unsubscribed: 0,
+        lastEngagedAt: null,
+      };
+      const field = COUNTED[e.type as keyof typeof COUNTED];
+      d[field] += 1;
+      if (field === 'opened' || field === 'clicked' || field === 'replied') {
+        const at = new Date(e.occurredAt);
+        if (d.lastEngagedAt === null || at > d.lastEngagedAt) d.lastEngagedAt = at;
+      }
+      deltas.set(id, d);
+    }
+    const ids = [...deltas.keys()];
+    // take the profile locks first (lockSnapshots creates missing profiles), then write facts
+    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    await q.addEngagement(tx, [...deltas.values()]);
+    const sends = news
+      .filter((e) => e.campaignId !== null && (e.type === 'delivered' || e.type === 'opened' || e.type === 'clicked'))
+      .map((e) => ({
+        contactId: e.contactId as string,
+        campaignId: e.campaignId as string,
+        at: new Date(e.occurredAt),
+        opened: e.type !== 'delivered',
+      }));
+    await q.recordSends(tx, sends);
+    const clicks = news
+      .filter((e) => e.type === 'clicked')
+      .map((e) => ({ contactId: e.contactId as string, tag: ANY_CLICK_TAG, at: new Date(e.occurredAt) }));
+    await q.recordClicks(tx, clicks);
+    const touched = {
+      attributes: new Set<string>(),
+      clickTags: new Set(clicks.length > 0 ? [ANY_CLICK_TAG] : []),
+      opens: sends.length > 0,
+    };
+    const catalog = await deps.lists.catalog(tx);
+    const order = catalog.listsTouchedBy(touched);
+    if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
+    const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+    const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
+      kind: 'change',
+      id: `reaction:${news[0]?.sourceId}`,
+    }));
+    return { n: news.length, outboxed: r.outboxed };
+  });
+  if (result.outboxed.length > 0) await publishOutboxed(deps, result.outboxed, { forgetInBackground: true });
+  return result.n;
+}
+
+/** Applies tagged clicks (link.clicked): the latest click per tag, then the lists reading those tags. */
+export async function applyTaggedClicks(deps: EngagementDeps, clicks: readonly LinkClickedPayload[]): Promise<number> {
+  if (clicks.length === 0) return 0;
+  const result = await deps.db.transaction(async (tx) => {
+    const now = deps.clock.now();
+    const fresh = await q.claimEvents(
+      tx,
+      clicks.map((c) => `click:${c.sourceId}`),
+      now,
+    );
+    const news = clicks.filter((c) => fresh.has(`click:${c.sourceId}`));
+    if (news.length === 0) return { n: 0, outboxed: [] as Outboxed[] };
+    const rows = news.flatMap((c) =>
+      c.tags.map((tag) => ({ contactId: c.contactId, tag, at: new Date(c.occurredAt) })),
+    );
+    const ids = [...new Set(news.map((c) => c.contactId))];
+    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    await q.recordClicks(tx, rows);
+    const touched = { attributes: new Set<string>(), clickTags: new Set(rows.map((r) => r.tag)), opens: false };
+    const catalog = await deps.lists.catalog(tx);
+    const order = catalog.listsTouchedBy(touched);
+    if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
+    const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+    const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
+      kind: 'change',
+      id: `click:${news[0]?.sourceId}`,
+    }));
+    return { n: news.length, outboxed: r.outboxed };
+  });
+  if (result.outboxed.length > 0) await publishOutboxed(deps, result.outboxed, { forgetInBackground: true });
+  return result.n;
+}

@@ -1,0 +1,177 @@
+/**
+ * SQL of the profile service: identity resolution, profile writes and engagement facts, each one
+ * statement per batch. Private to src/profiles/.
+ */
+import type { AttributeStamp } from '../core/profile-merge.ts';
+import type { Queryable } from '../store/port.ts';
+
+/** Contact ids known under these identity keys (CRM id, warehouse id, lower-cased email). */
+export async function resolveIdentities(
+  db: Queryable,
+  keys: { crmIds: string[]; warehouseIds: string[]; emails: string[] },
+): Promise<{ contactId: string; crmId: string | null; warehouseId: string | null; email: string | null }[]> {
+  if (keys.crmIds.length + keys.warehouseIds.length + keys.emails.length === 0) return [];
+  const { rows } = await db.query<{
+    contact_id: string;
+    crm_id: string | null;
+    warehouse_id: string | null;
+    email: string | null;
+  }>(
+    `select contact_id, crm_id, warehouse_id, lower(email) as email from contact_profiles
+     where crm_id = any($1::text[]) or warehouse_id = any($2::text[]) or lower(email) = any($3::text[])`,
+    [keys.crmIds, keys.warehouseIds, keys.emails],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, crmId: r.crm_id, warehouseId: r.warehouse_id, email: r.email }));
+}
+
+export interface ProfileWrite {
+  contactId: string;
+  email: string | null;
+  crmId: string | null;
+  warehouseId: string | null;
+  attributes: Record<string, unknown>;
+  versions: Record<string, AttributeStamp>;
+}
+
+/** Writes profiles whose rows the caller holds locked (lockSnapshots created missing ones). */
+export async function writeProfiles(db: Queryable, rows: readonly ProfileWrite[], at: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `update contact_profiles p set email = x.email, crm_id = x.crm_id, warehouse_id = x.warehouse_id,
+       attributes = x.attributes::jsonb, attribute_versions = x.versions::jsonb, updated_at = $7
+     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       as x(contact_id, email, crm_id, warehouse_id, attributes, versions)
+     where p.contact_id = x.contact_id`,
+    [
+      rows.map((r) => r.contactId),
+      rows.map((r) => r.email),
+      rows.map((r) => r.crmId),
+      rows.map((r) => r.warehouseId),
+      rows.map((r) => JSON.stringify(r.attributes)),
+      rows.map((r) => JSON.stringify(r.versions)),
+      at,
+    ],
+  );
+}
+
+/** Source ids of our own events not seen before (recorded now); repeats are dropped. */
+export async function claimEvents(db: Queryable, sourceIds: readonly string[], at: Date): Promise<Set<string>> {
+  if (sourceIds.length === 0) return new Set();
+  const { rows } = await db.query<{ source_id: string }>(
+    `insert into profile_events_seen (source_id, seen_at) select unnest($1::text[]), $2
+     on conflict do nothing returning source_id`,
+    [sourceIds, at],
+  );
+  return new Set(rows.map((r) => r.source_id));
+}
+
+export interface EngagementDelta {
+  contactId: string;
+  sent: number;
+  opened: number;
+  clicked: number;
+  replied: number;
+  bounced: number;
+  unsubscribed: number;
+  lastEngagedAt: Date | null;
+}
+
+export async function addEngagement(db: Queryable, deltas: readonly EngagementDelta[]): Promise<void> {
+  if (deltas.length === 0) return;
+  const col = (k: keyof EngagementDelta) => deltas.map((d) => d[k]);
+  await db.query(
+    `insert into profile_engagement as e
+       (contact_id, sent, opened, clicked, replied, bounced, unsubscribed, last_engaged_at)
+     select * from unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[],
+       $8::timestamptz[])
+     on conflict (contact_id) do update set sent = e.sent + excluded.sent, opened = e.opened + excluded.opened,
+       clicked = e.clicked + excluded.clicked, replied = e.replied + excluded.replied,
+       bounced = e.bounced + excluded.bounced, unsubscribed = e.unsubscribed + excluded.unsubscribed,
+       last_engaged_at = greatest(e.last_engaged_at, excluded.last_engaged_at)`,
+    [
+      col('contactId'),
+      col('sent'),
+      col('opened'),
+      col('clicked'),
+      col('replied'),
+      col('bounced'),
+      col('unsubscribed'),
+      col('lastEngagedAt'),
+    ],
+  );
+}
+
+export async function recordClicks(
+  db: Queryable,
+  clicks: readonly { contactId: string; tag: string; at: Date }[],
+): Promise<void> {
+  if (clicks.length === 0) return;
+  await db.query(
+    `insert into profile_click_tags as t (contact_id, tag, last_at)
+     select contact_id, tag, max(at) from unnest($1::text[], $2::text[], $3::timestamptz[]) as x(contact_id, tag, at)
+     group by contact_id, tag
+     on conflict (contact_id, tag) do update set last_at = greatest(t.last_at, excluded.last_at)`,
+    [clicks.map((c) => c.contactId), clicks.map((c) => c.tag), clicks.map((c) => c.at)],
+  );
+}
+
+export async function recordSends(
+  db: Queryable,
+  sends: readonly { contactId: string; campaignId: string; at: Date; opened: boolean }[],
+): Promise<void> {
+  if (sends.length === 0) return;
+  await db.query(
+    `insert into profile_campaigns as c (contact_id, campaign_id, sent_at, opened)
+     select contact_id, campaign_id, min(at), bool_or(opened)
+     from unnest($1::text[], $2::text[], $3::timestamptz[], $4::boolean[]) as x(contact_id, campaign_id, at, opened)
+     group by contact_id, campaign_id
+     on conflict (contact_id, campaign_id) do update set opened = c.opened or excluded.opened`,
+    [sends.map((s) => s.contactId), sends.map((s) => s.campaignId), sends.map((s) => s.at), sends.map((s) => s.opened)],
+  );
+}
+
+export async function readProfile(
+  db: Queryable,
+  contactId: string,
+): Promise<{
+  contactId: string;
+  email: string | null;
+  crmId: string | null;
+  warehouseId: string | null;
+  attributes: Record<string, unknown>;
+  versions: Record<string, AttributeStamp>;
+  engagement: Record<string, unknown> | null;
+  lists: string[];
+  updatedAt: Date;
+} | null> {
+  const { rows } = await db.query<{
+    contact_id: string;
+    email: string | null;
+    crm_id: string | null;
+    warehouse_id: string | null;
+    attributes: Record<string, unknown>;
+    attribute_versions: Record<string, AttributeStamp>;
+    updated_at: Date;
+    engagement: Record<string, unknown> | null;
+    lists: string[] | null;
+  }>(
+    `select p.*,
+       (select to_jsonb(e) - 'contact_id' from profile_engagement e where e.contact_id = p.contact_id) as engagement,
+       (select array_agg(m.list_id order by m.list_id) from list_members m where m.contact_id = p.contact_id) as lists
+     from contact_profiles p where p.contact_id = $1`,
+    [contactId],
+  );
+  const r = rows[0];
+  if (r === undefined) return null;
+  return {
+    contactId: r.contact_id,
+    email: r.email,
+    crmId: r.crm_id,
+    warehouseId: r.warehouse_id,
+    attributes: r.attributes,
+    versions: r.attribute_versions,
+    engagement: r.engagement,
+    lists: r.lists ?? [],
+    updatedAt: r.updated_at,
+  };
+}

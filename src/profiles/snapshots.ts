@@ -1,0 +1,117 @@
+/**
+ * Reads the profile snapshots segment predicates run on, for a set of contacts, inside the caller's
+ * transaction, and locks those contacts' profile rows (in contact order, so two writers never
+ * deadlock) for the rest of it: whoever evaluates lists for a contact holds its row, so two
+ * evaluations of one contact never interleave and a transition is recorded exactly once.
+ * Contacts without a profile get an empty one (a change for an unknown contact creates it).
+ * Set-wise: a fixed number of statements whatever the number of contacts.
+ */
+import type { AttributeStamp } from '../core/profile-merge.ts';
+import { MAX_CAMPAIGN_LOOKBACK, type ProfileSnapshot } from '../core/segments/types.ts';
+import type { Queryable } from '../store/port.ts';
+
+/** A snapshot plus what the profile writer needs: the per-attribute stamps and identity keys. */
+export interface LockedProfile extends ProfileSnapshot {
+  lists: Set<string>;
+  versions: Record<string, AttributeStamp>;
+  email: string | null;
+  crmId: string | null;
+  warehouseId: string | null;
+  /** False when the row was created by this read. */
+  existed: boolean;
+}
+
+const CREATE_MISSING = `
+  insert into contact_profiles (contact_id, created_at, updated_at)
+  select id, $2, $2 from unnest($1::text[]) as id
+  on conflict (contact_id) do nothing
+  returning contact_id`;
+
+// attributes as text: parsed in JS (faster than the driver building jsonb objects)
+const LOCK_AND_READ = `
+  select contact_id, email, crm_id, warehouse_id, attributes::text as attributes,
+    attribute_versions::text as versions
+  from contact_profiles where contact_id = any($1::text[])
+  order by contact_id for update`;
+
+const READ_CLICKS = `
+  select contact_id, tag, (extract(epoch from last_at) * 1000)::float8 as at_ms
+  from profile_click_tags where contact_id = any($1::text[])`;
+
+// the newest MAX_CAMPAIGN_LOOKBACK sends per contact, through profile_campaigns_recent
+const READ_CAMPAIGNS = `
+  select c.id as contact_id, r.campaign_id, (extract(epoch from r.sent_at) * 1000)::float8 as sent_ms, r.opened
+  from unnest($1::text[]) as c(id)
+  cross join lateral (
+    select pc.campaign_id, pc.sent_at, pc.opened from profile_campaigns pc
+    where pc.contact_id = c.id order by pc.sent_at desc, pc.campaign_id desc limit ${MAX_CAMPAIGN_LOOKBACK}
+  ) r`;
+
+const READ_MEMBERSHIPS = `select list_id, contact_id from list_members where contact_id = any($1::text[])`;
+
+export interface SnapshotNeeds {
+  clicks: boolean;
+  opens: boolean;
+}
+
+export async function lockSnapshots(
+  tx: Queryable,
+  contactIds: readonly string[],
+  now: Date,
+  needs: SnapshotNeeds = { clicks: true, opens: true },
+): Promise<Map<string, LockedProfile>> {
+  const ids = [...new Set(contactIds)].sort();
+  const out = new Map<string, LockedProfile>();
+  if (ids.length === 0) return out;
+  const created = new Set(
+    (await tx.query<{ contact_id: string }>(CREATE_MISSING, [ids, now])).rows.map((r) => r.contact_id),
+  );
+  const { rows } = await tx.query<{
+    contact_id: string;
+    email: string | null;
+    crm_id: string | null;
+    warehouse_id: string | null;
+    attributes: string;
+    versions: string;
+  }>(LOCK_AND_READ, [ids]);
+  for (const r of rows) {
+    out.set(r.contact_id, {
+      contactId: r.contact_id,
+      attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+      versions: JSON.parse(r.versions) as Record<string, AttributeStamp>,
+      lastClickByTag: new Map(),
+      campaigns: [],
+      lists: new Set(),
+      email: r.email,
+      crmId: r.crm_id,
+      warehouseId: r.warehouse_id,
+      existed: !created.has(r.contact_id),
+    });
+  }
+  const members = await tx.query<{ list_id: string; contact_id: string }>(READ_MEMBERSHIPS, [ids]);
+  for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
+  if (needs.clicks) {
+    const clicks = await tx.query<{ contact_id: string; tag: string; at_ms: number }>(READ_CLICKS, [ids]);
+    for (const c of clicks.rows) {
+      const p = out.get(c.contact_id);
+      if (p) (p.lastClickByTag as Map<string, number>).set(c.tag, Number(c.at_ms));
+    }
+  }
+  if (needs.opens) {
+    const sends = await tx.query<{ contact_id: string; campaign_id: string; sent_ms: number; opened: boolean }>(
+      READ_CAMPAIGNS,
+      [ids],
+    );
+    const byContact = new Map<string, { campaignId: string; sentAt: number; opened: boolean }[]>();
+    for (const s of sends.rows) {
+      const list = byContact.get(s.contact_id) ?? [];
+      list.push({ campaignId: s.campaign_id, sentAt: Number(s.sent_ms), opened: s.opened });
+      byContact.set(s.contact_id, list);
+    }
+    for (const [id, list] of byContact) {
+      const p = out.get(id);
+      if (p) p.campaigns = list;
+    }
+  }
+  return out;
+}
