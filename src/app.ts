@@ -55,6 +55,9 @@ import { registerTrackingRoutes } from './api/routes/tracking.ts';
 import { registerWebhookRoutes } from './api/routes/webhooks.ts';
 import { createContactChangePublisher, createConfiguredCrm } from './composition/crm.ts';
 import { registerCrmWebhookRoutes } from './api/routes/crm-webhooks.ts';
+import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
+import { createBillingService } from './billing/service.ts';
+import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
@@ -255,6 +258,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerDeliverabilityRoutes({ governor }),
   ];
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
+  const billing = createBillingService({ db, clock });
   const publicRoutes: RouteRegistrar[] = [
     (app) =>
       registerWebhookRoutes(app, {
@@ -266,6 +270,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         refused: metrics.webhookRefused,
         maxBodyBytes: config.webhooks.maxBodyBytes,
         confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
+      }),
+    (app) =>
+      registerBillingWebhookRoutes(app, {
+        stripe: webhookVerifiers.stripe,
+        facts: stripeRevenueFacts,
+        record: (items) => billing.record(items),
+        replay: createWebhookReplayGuard({ db, clock }),
+        deadLetters: bus.deadLetters,
+        refused: metrics.webhookRefused,
+        clock,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
       }),
     (app) =>
       registerCrmWebhookRoutes(app, {
