@@ -57,6 +57,8 @@ import { createContactChangePublisher, createConfiguredCrm } from './composition
 import { registerCrmWebhookRoutes } from './api/routes/crm-webhooks.ts';
 import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { createBillingService } from './billing/service.ts';
+import { createAttributionService } from './attribution/service.ts';
+import { registerAttributionRoutes } from './api/routes/attribution.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
@@ -252,13 +254,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
+  const billing = createBillingService({ db, clock });
+  const attribution = createAttributionService({ db, billing });
   const adminRoutes: RouteRegistrar[] = [
+    registerAttributionRoutes({ attribution, billing }),
     registerCampaignRoutes(campaigns),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
   ];
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
-  const billing = createBillingService({ db, clock });
   const publicRoutes: RouteRegistrar[] = [
     (app) =>
       registerWebhookRoutes(app, {
