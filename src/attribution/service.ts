@@ -16,7 +16,7 @@ import {
   type TouchKind,
 } from '../core/attribution/journeys.ts';
 import type { Db } from '../store/port.ts';
-import { CONVERSIONS, NON_CONVERTING_TOUCHES, TOUCHES } from './queries.ts';
+import { CONVERSIONS, firstLastReport, NON_CONVERTING_TOUCHES, RULE_REPORT, TOUCHES } from './queries.ts';
 
 export interface ReportRequest {
   from: Date;
@@ -61,6 +61,66 @@ const toTouch = (r: TouchRow): TouchInput => ({
   touchId: r.touch_id,
 });
 
+const FIRST_SQL = firstLastReport('asc');
+const LAST_SQL = firstLastReport('desc');
+
+/** first / last / linear set-wise in SQL (RULE_REPORT): no touch leaves the database. */
+async function ruleReportInDatabase(
+  db: Db,
+  req: ReportRequest,
+  o: { lookbackDays: number; openLookbackDays: number },
+): Promise<AttributionReport> {
+  const r = await db.query<{
+    kind: 'row' | 'totals';
+    key: string;
+    conversions: number;
+    value_minor: number;
+    n1: number;
+    n2: number;
+    n3: number;
+    n4: number;
+    n5: number;
+  }>(
+    (req.model === 'first' || req.model === 'last') && req.groupBy !== 'link'
+      ? req.model === 'first'
+        ? FIRST_SQL
+        : LAST_SQL
+      : RULE_REPORT,
+    [
+      req.from,
+      req.to,
+      `${o.lookbackDays * 86_400} seconds`,
+      `${o.openLookbackDays * 86_400} seconds`,
+      req.includeSends ?? false,
+      req.groupBy,
+      req.model,
+    ],
+  );
+  const t = r.rows.find((x) => x.kind === 'totals');
+  const rows = r.rows
+    .filter((x) => x.kind === 'row')
+    .map((x) => ({ key: x.key, conversions: Number(x.conversions), valueMinor: Number(x.value_minor) }))
+    .sort((a, b) => b.valueMinor - a.valueMinor || a.key.localeCompare(b.key));
+  const gross = Number(t?.n2 ?? 0);
+  const refunded = Number(t?.n3 ?? 0);
+  const conversions = Number(t?.n1 ?? 0);
+  const attributed = Number(t?.n4 ?? 0);
+  return {
+    model: req.model,
+    groupBy: req.groupBy,
+    rows,
+    totals: {
+      conversions,
+      grossMinor: gross,
+      refundedMinor: refunded,
+      netMinor: gross - refunded,
+      attributedConversions: attributed,
+      attributedMinor: Number(t?.n5 ?? 0),
+      unattributedConversions: conversions - attributed,
+    },
+  };
+}
+
 export function createAttributionService(deps: {
   db: Db;
   billing: Pick<BillingService, 'resolveIdentities'>;
@@ -78,6 +138,13 @@ export function createAttributionService(deps: {
       };
       // identities that appeared since the revenue arrived
       await deps.billing.resolveIdentities();
+      if (req.model === 'first' || req.model === 'last' || req.model === 'linear') {
+        return {
+          ...(await ruleReportInDatabase(db, req, options)),
+          from: req.from.toISOString(),
+          to: req.to.toISOString(),
+        };
+      }
       const conv = await db.query<{
         id: string;
         occurred_at: Date;

@@ -126,7 +126,9 @@ describe('attribution end to end', () => {
     const report = async (model: string, extra = '') => {
       const r = await app.adminServer.inject({
         method: 'GET',
-        url: `/v1/attribution/report?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z&model=${model}&groupBy=campaign${extra}`,
+        url:
+          '/v1/attribution/report?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z'
+          + `&model=${model}&groupBy=campaign${extra}`,
         headers: auth,
       });
       assert.equal(r.statusCode, 200, r.body);

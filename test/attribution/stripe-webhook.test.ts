@@ -107,7 +107,7 @@ describe('POST /webhooks/stripe', () => {
     assert.deepEqual(rows, [{ amount_minor: 4900 }]);
   });
 
-  it('refuses bad and stale signatures (401), a replayed signature with another body, malformed bodies (400, dead letter)', async () => {
+  it('refuses bad and stale signatures (401), a replayed signature, malformed bodies (400, dead letter)', async () => {
     const { app, clock } = await harness();
     const body = stripeEvent('invoice.paid', invoice('in_b', 'cus_b', 100));
     const wrong = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_other', timestamp: T });
@@ -200,7 +200,8 @@ describe('POST /webhooks/stripe', () => {
     const before = await db.query(`select * from identity_links where key_value = 'stripe:invoice:in_u'`);
     assert.equal(before.rows.length, 0);
     await db.query(
-      `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at) values ('c1', 'contact-late', 'late.person@example.com', 'sent', 0, now())`,
+      `insert into send_ledger (campaign_id, contact_id, email, state, chunk, updated_at)
+       values ('c1', 'contact-late', 'late.person@example.com', 'sent', 0, now())`,
     );
     const billing = createBillingService({ db, clock: createManualClock(new Date(T * 1000)) });
     await billing.resolveIdentities();

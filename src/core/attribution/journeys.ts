@@ -10,7 +10,7 @@
 import { markovAttribution } from './markov.ts';
 import type { PathRow } from './paths.ts';
 import { creditTouches, type RuleModel, roundToMinorUnits } from './rules.ts';
-import { type SetJourneys, shapley } from './shapley.ts';
+import { EXACT_SHAPLEY_MAX_CHANNELS, type SetJourneys, shapley, shapleyCumulative } from './shapley.ts';
 
 export const REPORT_MODELS = [
   'first',
@@ -221,16 +221,17 @@ export function attributeConversions(
         ...journeys.map((j) => ({ channels: j.keys, conversions: 1, value: j.net, nulls: 0 })),
         ...nullPaths.map((p) => ({ channels: p, conversions: 0, value: 0, nulls: 1 })),
       ];
-      const opts = { ...(options.samples ? { samples: options.samples } : {}), seed: options.seed ?? 1 };
-      const byConv = shapley(sets, { measure: 'conversions', ...opts });
-      const byValue = shapley(sets, { measure: 'value', ...opts });
-      convByKey = byConv.values;
-      valueByKey = byValue.values;
-      shapleyInfo = {
-        method: byValue.method,
-        samples: byValue.samples,
-        standardError: Object.fromEntries(byValue.standardError),
-      };
+      // the cumulative characteristic has an exact closed form for any number of groups (its
+      // Harsanyi dividends are the sets' amounts); the coalition sum is used up to 12 groups
+      const exact = new Set(sets.flatMap((x) => x.channels)).size <= EXACT_SHAPLEY_MAX_CHANNELS;
+      if (exact) {
+        convByKey = shapley(sets, { measure: 'conversions' }).values;
+        valueByKey = shapley(sets, { measure: 'value' }).values;
+      } else {
+        convByKey = shapleyCumulative(sets, 'conversions');
+        valueByKey = shapleyCumulative(sets, 'value');
+      }
+      shapleyInfo = { method: 'exact', samples: 0, standardError: {} };
     }
     const keys = [...convByKey.keys()];
     const minor = roundToMinorUnits(
