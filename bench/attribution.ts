@@ -42,7 +42,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     const loadStart = performance.now();
     // 60 days of touches before 2026-03-01; conversions in the last 30 of them
     await db.query(
-      `insert into engagement_events (source_id, type, provider, occurred_at, received_at, contact_id, campaign_id, url, is_machine)
+      `insert into engagement_events
+         (source_id, type, provider, occurred_at, received_at, contact_id, campaign_id, url, is_machine)
        select 'b' || g, case when g % 10 < 7 then 'clicked' else 'opened' end, 'bench',
               timestamptz '2026-01-01' + (hashint8(g) % 5184000 + 5184000) % 5184000 * interval '1 second',
               timestamptz '2026-03-01', 'c' || (g % $2), 'cmp' || (hashint8(g * 7) % 50 + 50) % 50,
@@ -61,7 +62,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     );
     await db.query(
       `insert into identity_links (key_kind, key_value, contact_id, rule, evidence, created_at)
-       select 'conversion', 'conv' || g, 'c' || ((g * 10) % $2), 'bench', '{}', now() from generate_series(1, $1::bigint) g`,
+       select 'conversion', 'conv' || g, 'c' || ((g * 10) % $2), 'bench', '{}', now()
+       from generate_series(1, $1::bigint) g`,
       [conversions, contacts],
     );
     await db.exec('analyze');
