@@ -43,7 +43,10 @@ async function clickPaths(c: Campaign, contact: { id: string; email: string }): 
     campaign,
     sendAt: T0,
   });
-  return [...(msg.html ?? '').matchAll(/href="https:\/\/t\.example\.com(\/t\/c\/[^"]+)"/g)].map((m) => m[1] as string);
+  const html = msg.html ?? '';
+  // the open pixel first: a click on a message never opened is classified as a scanner's
+  const pixel = /src="https:\/\/t\.example\.com(\/t\/o\/[\w-]+)"/.exec(html)?.[1] as string;
+  return [pixel, ...[...html.matchAll(/href="https:\/\/t\.example\.com(\/t\/c\/[^"]+)"/g)].map((m) => m[1] as string)];
 }
 
 describe('attribution end to end', () => {
@@ -63,8 +66,19 @@ describe('attribution end to end', () => {
     await db.close();
   });
 
-  async function click(path: string): Promise<void> {
-    const r = await app.publicServer.inject({ method: 'GET', url: path, headers: { 'user-agent': HUMAN_UA } });
+  async function click(paths: string[], index: number): Promise<void> {
+    const open = await app.publicServer.inject({
+      method: 'GET',
+      url: paths[0] as string,
+      headers: { 'user-agent': HUMAN_UA },
+    });
+    assert.equal(open.statusCode, 200, open.body);
+    await clock.advance(60_000);
+    const r = await app.publicServer.inject({
+      method: 'GET',
+      url: paths[index + 1] as string,
+      headers: { 'user-agent': HUMAN_UA },
+    });
     assert.equal(r.statusCode, 302, r.body);
   }
 
@@ -96,12 +110,12 @@ describe('attribution end to end', () => {
       }
     }
     // ann clicks A now and B two hours later; bob clicks B and never buys
-    await click((await clickPaths(a, ann))[1] as string);
-    await clock.advance(2 * HOUR);
-    await click((await clickPaths(b, ann))[0] as string);
-    await click((await clickPaths(b, bob))[0] as string);
+    await click(await clickPaths(a, ann), 1);
+    await clock.advance(2 * HOUR - 60_000);
+    await click(await clickPaths(b, ann), 0);
+    await click(await clickPaths(b, bob), 0);
     // a day after the first click ann pays 100.00 (identity by the invoice's email), then 25.00 is refunded
-    await clock.advance(22 * HOUR);
+    await clock.advance(22 * HOUR - 120_000);
     await stripe(
       'invoice.paid',
       {
@@ -128,7 +142,7 @@ describe('attribution end to end', () => {
         method: 'GET',
         url:
           '/v1/attribution/report?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z'
-          + `&model=${model}&groupBy=campaign${extra}`,
+          + `&model=${model}&groupBy=campaign&openLookbackDays=0${extra}`,
         headers: auth,
       });
       assert.equal(r.statusCode, 200, r.body);
@@ -140,9 +154,10 @@ describe('attribution end to end', () => {
     const value = (rep: Awaited<ReturnType<typeof report>>, k: string) =>
       rep.rows.find((r) => r.key === k)?.valueMinor ?? 0;
 
-    // touches: A at t0, B at t0 + 2 h; conversion at t0 + 24 h; net 7500
-    const wA = 2 ** -(24 / 24 / 7);
-    const wB = 2 ** -(22 / 24 / 7);
+    // touches (opens excluded by openLookbackDays=0): A click at t0 + 1 min, B click at t0 + 2 h;
+    // conversion at t0 + 24 h; net 7500
+    const wA = 2 ** -((24 * 60 - 1) / (24 * 60) / 7);
+    const wB = 2 ** -((22 * 60 - 1) / (24 * 60) / 7);
     const decayA = (7500 * wA) / (wA + wB);
     const expected: Record<string, [number, number]> = {
       first: [7500, 0],
@@ -179,7 +194,9 @@ describe('attribution end to end', () => {
     // by link and by channel
     const byLink = await app.adminServer.inject({
       method: 'GET',
-      url: '/v1/attribution/report?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z&model=linear&groupBy=link',
+      url:
+        '/v1/attribution/report?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z&model=linear&groupBy=link'
+        + '&openLookbackDays=0',
       headers: auth,
     });
     assert.deepEqual(
