@@ -69,6 +69,12 @@ import { createListAudience } from './lists/audience.ts';
 import { createListService, type ListService } from './lists/service.ts';
 import { createProfileService, type ProfileService } from './profiles/service.ts';
 import { profileStages } from './profiles/stages.ts';
+
+import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
+import { createBillingService } from './billing/service.ts';
+import { createAttributionService } from './attribution/service.ts';
+import { registerAttributionRoutes } from './api/routes/attribution.ts';
+import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
@@ -311,7 +317,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const unsubscribe = createUnsubscriber({ db, ingest });
   const messages = createMessageService({ db, bus, clock }, config.messages);
+
+  const billing = createBillingService({ db, clock });
+  const attribution = createAttributionService({ db, billing });
   const adminRoutes: RouteRegistrar[] = [
+    registerAttributionRoutes({ attribution, billing }),
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
     registerJourneyRoutes(journeys),
@@ -350,6 +360,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         refused: metrics.webhookRefused,
         maxBodyBytes: config.webhooks.maxBodyBytes,
         confirmSnsSubscription: (url) => confirmSubscription(url, fetch),
+      }),
+    (app) =>
+      registerBillingWebhookRoutes(app, {
+        stripe: webhookVerifiers.stripe,
+        facts: stripeRevenueFacts,
+        record: (items) => billing.record(items),
+        replay: createWebhookReplayGuard({ db, clock }),
+        deadLetters: bus.deadLetters,
+        refused: metrics.webhookRefused,
+        clock,
+        maxBodyBytes: config.webhooks.maxBodyBytes,
       }),
     (app) =>
       registerCrmWebhookRoutes(app, {

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import type { Config } from '../config.ts';
 import { registerAccessCommands } from './commands/access.ts';
+import { registerAttributionCommands } from './commands/attribution.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
@@ -177,6 +178,7 @@ registerAccessCommands(program, {
   api: () => apiTarget(undefined),
 });
 registerInboundCommands(program);
+registerAttributionCommands(program);
 registerWebhookCommands(program, async (secrets) => (await app()).createWebhookVerifiers(secrets));
 registerSuppressionCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { normalize as normalizeHubspot } from '../connectors/crm/hubspot/normalize.ts';
 import { verify as verifyHubspot } from '../connectors/crm/hubspot/verify.ts';
 import { normalize as normalizeStripe } from '../connectors/billing/stripe/normalize.ts';
-import { verify as verifyStripe } from '../connectors/billing/stripe/verify.ts';
+import { verifyWithStripeLibrary as verifyStripe } from '../connectors/billing/stripe/verify.ts';
 import { normalize as normalizeMailgun } from '../connectors/esp/mailgun/normalize.ts';
 import { verify as verifyMailgun } from '../connectors/esp/mailgun/verify.ts';
 import { normalize as normalizePostmark } from '../connectors/esp/postmark/normalize.ts';

@@ -78,3 +78,37 @@ export function verify(input: WebhookInput, keys: StripeKeys, now: Date): Verify
     replay: { key: `${t}.${expected.toString('hex')}`, expiresAt: new Date((Number(t) + tolerance + 1) * 1000) },
   };
 }
+
+/**
+ * The server's check: our parse (replay key, refusing timestamps from the future) and then Stripe's
+ * own library (stripe-node `webhooks.signature.verifyHeader`, clock injected as `receivedAt`), so a
+ * request is accepted only when Stripe's reference implementation accepts it too. The library is
+ * imported on the first webhook, not at start (docs/decisions/0008).
+ */
+export async function verifyWithStripeLibrary(input: WebhookInput, keys: StripeKeys, now: Date): Promise<VerifyResult> {
+  const own = verify(input, keys, now);
+  if (!own.ok) return own;
+  const { default: Stripe } = await import('stripe');
+  const header = headerValue(input.headers, SIGNATURE_HEADER) as string;
+  const body = typeof input.body === 'string' ? Buffer.from(input.body, 'utf8') : input.body;
+  const signature = Stripe.webhooks.signature;
+  if (signature === null) return { ok: false, code: 'WEBHOOK_SIGNATURE_INVALID', reason: 'Stripe library unavailable' };
+  try {
+    signature.verifyHeader(
+      body,
+      header,
+      keys.signingSecret,
+      keys.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS,
+      undefined,
+      now.getTime(),
+    );
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      code: /tolerance/i.test(message) ? 'WEBHOOK_STALE' : 'WEBHOOK_SIGNATURE_INVALID',
+      reason: `Stripe library refused the signature: ${message.split('\n')[0]?.slice(0, 160)}`,
+    };
+  }
+  return own;
+}
