@@ -17,6 +17,7 @@ import { createConsumer, type Consumer, type Handler } from './bus/consumer.ts';
 import type { StageDefinition } from './bus/stage.ts';
 import type { Bus } from './bus/port.ts';
 import { createPostgresLogBus } from './bus/postgres-log/adapter.ts';
+import { createNatsBus } from './bus/nats/adapter.ts';
 import type { Clock } from './clock/port.ts';
 import { createSystemClock } from './clock/system.ts';
 import { loadConfig, readConfigFile, type Config } from './config.ts';
@@ -163,7 +164,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const instanceId = newInstanceId();
-  const bus = createPostgresLogBus({ db, clock, instanceId });
+  const bus =
+    config.bus.kind === 'nats'
+      ? createNatsBus({ db, clock, url: config.bus.servers }, { prefix: config.bus.prefix })
+      : createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });

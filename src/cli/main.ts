@@ -12,6 +12,7 @@ import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
 import { startBanner } from './banner.ts';
 import { EXIT, EXIT_CODES_HELP, isCliError } from './errors.ts';
 import type { ApiTarget } from './http.ts';
@@ -134,22 +135,10 @@ program
     }
   });
 
-program
-  .command('worker')
-  .description('Run the consumers of one or more stages only (no HTTP server)')
-  .requiredOption('--stage <name...>', 'stage name(s) (required; `switchyard stages` lists them)')
-  .action(async (opts: { stage: string[] }) => {
-    const { createApp } = await app();
-    const running = await createApp(await loadConfigFromProcess());
-    const consumers = running.startWorkers(opts.stage);
-    process.stdout.write(`worker running ${consumers.length} consumer(s) for ${opts.stage.join(', ')}\n`);
-    const shutdown = async (): Promise<void> => {
-      await running.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown());
-    process.once('SIGTERM', () => void shutdown());
-  });
+registerWorkerCommand(program, async () => {
+  const config = await loadConfigFromProcess();
+  return { app: await (await app()).createApp(config), admin: { port: config.admin.port, host: config.admin.host } };
+});
 
 program
   .command('stages')

@@ -35,8 +35,8 @@ import * as s from './subjects.ts';
 export interface NatsBusDeps {
   db: Db;
   clock: Clock;
-  /** A server URL (the bus opens and closes its own connection) or an open connection (left open). */
-  url?: string;
+  /** Server URL(s) (the bus opens and closes its own connection) or an open connection (left open). */
+  url?: string | string[];
   connection?: NatsConnection;
 }
 
@@ -142,9 +142,8 @@ export function createNatsBus(deps: NatsBusDeps, options: NatsBusOptions = {}): 
           else finish(new SwitchyardError('BUS_UNREACHABLE', `NATS fetch failed: ${code}`, { retryable: true }));
         },
       });
-      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true }), {
-        reply: inbox,
-      });
+      const api = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`; // a JetStream API subject, not a topic
+      nc.publish(api, JSON.stringify({ batch: max, no_wait: true }), { reply: inbox });
     });
   }
 
