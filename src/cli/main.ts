@@ -80,7 +80,8 @@ const program = new Command('switchyard')
 program
   .command('start')
   .description('Run both HTTP listeners (public and admin) and every stage worker in one process')
-  .action(async () => {
+  .option('--no-workers', 'serve HTTP and inbound mail only; stages run in `switchyard worker` processes')
+  .action(async (opts: { workers: boolean }) => {
     const { createApp, loadConfigFromProcess } = await app();
     const { adminKeyPath } = await load(() => import('../access/local-key.ts'));
     const config = loadConfigFromProcess();
@@ -88,7 +89,7 @@ program
     const running = await createApp(config);
     // before listening, so the first request can already be authenticated
     const local = await running.ensureLocalAdminKey();
-    running.startWorkers();
+    if (opts.workers) running.startWorkers();
     const { publicUrl, adminUrl } = await running.listen();
     const inboundPort = await running.listenInbound().catch((err: Error) => {
       running.log.warn({ err }, 'inbound SMTP listener not started');
