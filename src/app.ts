@@ -184,8 +184,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     returnPathDomain: config.tracking.returnPathDomain,
   };
   const openWarehouse = options.openWarehouse ?? warehouseOpener(config);
+  // heavy report reads (a campaign's ledger counts) go to the replica when there is one
+  const replica = config.replica === undefined ? undefined : await createPostgresDb({ url: config.replica.url });
   const campaigns = createCampaignService({
     db,
+    ...(replica === undefined ? {} : { reportDb: replica }),
     bus,
     clock,
     templates,
@@ -387,6 +390,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await esp.close();
       await Promise.all([publicServer.close(), adminServer.close()]);
       await bus.close();
+      await replica?.close();
       if (ownsDb) await db.close();
     },
   };
