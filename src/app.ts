@@ -17,6 +17,7 @@ import { createConsumer, type Consumer, type Handler } from './bus/consumer.ts';
 import type { StageDefinition } from './bus/stage.ts';
 import type { Bus } from './bus/port.ts';
 import { createPostgresLogBus } from './bus/postgres-log/adapter.ts';
+import { createNatsBus } from './bus/nats/adapter.ts';
 import type { Clock } from './clock/port.ts';
 import { createSystemClock } from './clock/system.ts';
 import { loadConfig, readConfigFile, type Config } from './config.ts';
@@ -199,7 +200,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const instanceId = newInstanceId();
-  const bus = createPostgresLogBus({ db, clock, instanceId });
+  const bus =
+    config.bus.kind === 'nats'
+      ? createNatsBus({ db, clock, url: config.bus.servers }, { prefix: config.bus.prefix })
+      : createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
@@ -221,8 +225,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const openWarehouse =
     options.openWarehouse
     ?? warehouseOpener(config, (listId) => createListAudience({ db, now: () => clock.now() }, listId));
+  // heavy report reads (a campaign's ledger counts) go to the replica when there is one
+  const replica = config.replica === undefined ? undefined : await createPostgresDb({ url: config.replica.url });
   const campaigns = createCampaignService({
     db,
+    ...(replica === undefined ? {} : { reportDb: replica }),
     bus,
     clock,
     templates,
@@ -503,6 +510,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await Promise.all([publicServer.close(), adminServer.close()]);
       await lists.idle();
       await bus.close();
+      await replica?.close();
       if (ownsDb) await db.close();
     },
   };

@@ -79,10 +79,30 @@ export const SCHEMA = Type.Object({
     default: './.switchyard',
     description: 'Directory for the embedded PGlite database and generated local secrets',
   }),
-  SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log')], {
+  SWITCHYARD_BUS: Type.Union([Type.Literal('postgres-log'), Type.Literal('nats')], {
     default: 'postgres-log',
-    description: 'Bus adapter (postgres-log; NATS JetStream comes later)',
+    description:
+      'Bus adapter: postgres-log (in the Switchyard database, one node) or nats (NATS JetStream, workers scale out)',
   }),
+  SWITCHYARD_NATS_URL: Type.String({
+    pattern: '^(nats|tls)://',
+    default: 'nats://127.0.0.1:4222',
+    description: 'NATS server(s) for SWITCHYARD_BUS=nats (comma-separated for a cluster)',
+  }),
+  SWITCHYARD_NATS_PREFIX: Type.String({
+    pattern: '^[a-z][a-z0-9]{0,15}$',
+    default: 'sy',
+    description: 'First token of every NATS subject and stream name (one per deployment sharing a NATS server)',
+  }),
+  SWITCHYARD_REPLICA_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description:
+        'PostgreSQL read replica for heavy reads (audience previews, list evaluations, reports); '
+        + 'secret: may hold a password. Unset: those reads go to DATABASE_URL',
+      secret: true,
+    }),
+  ),
   SWITCHYARD_DEMO_SIZE: Type.Integer({
     minimum: 0,
     maximum: 10_000_000,
@@ -706,7 +726,9 @@ export interface Config {
   /** What the CLI sends to the admin API; undefined = the key file in dataDir. */
   readonly cli: { apiKey: string | undefined };
   readonly store: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
-  readonly bus: { kind: RawConfig['SWITCHYARD_BUS'] };
+  readonly bus: { kind: 'postgres-log' } | { kind: 'nats'; servers: string[]; prefix: string };
+  /** Where heavy reads may go (a PostgreSQL read replica); undefined: the primary store. */
+  readonly replica: { url: string } | undefined;
   readonly worker: { batchSize: number; concurrency: number; maxAttempts: number; leaseMs: number };
   /** Process heartbeats and the sweep that releases a stopped process's work (src/recovery/). */
   readonly recovery: { heartbeatMs: number; deadAfterMs: number };
@@ -1077,7 +1099,11 @@ function slices(raw: RawConfig): Config {
       raw.DATABASE_URL !== undefined
         ? { kind: 'postgres', url: raw.DATABASE_URL }
         : { kind: 'pglite', dataDir: `${dataDir}/pglite` },
-    bus: { kind: raw.SWITCHYARD_BUS },
+    bus:
+      raw.SWITCHYARD_BUS === 'nats'
+        ? { kind: 'nats', servers: list(raw.SWITCHYARD_NATS_URL) ?? [], prefix: raw.SWITCHYARD_NATS_PREFIX }
+        : { kind: 'postgres-log' },
+    replica: raw.SWITCHYARD_REPLICA_URL === undefined ? undefined : { url: raw.SWITCHYARD_REPLICA_URL },
     worker: {
       batchSize: raw.SWITCHYARD_WORKER_BATCH,
       concurrency: raw.SWITCHYARD_WORKER_CONCURRENCY,

@@ -130,6 +130,9 @@ export interface CampaignServiceDeps {
   newId(): string;
   /** The deliverability governor's view of one campaign (breaker, rates), for status(). */
   deliverability?(campaignId: string): CampaignDeliverability | null;
+  /** A read replica for report reads that scan a campaign's ledger (status counts); default `db`.
+   *  Its counts may lag the primary by the replication delay; nothing decides on them. */
+  reportDb?: Db;
 }
 
 /** The governor's row for the campaign (src/deliverability/governor-status.ts ScopeStatus). */
@@ -397,10 +400,11 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);
-      const counts = await ledger.countStates(db, id);
+      const reportDb = deps.reportDb ?? db;
+      const counts = await ledger.countStates(reportDb, id);
       const waiting = await q.waitingCount(db, id);
       if (waiting > 0) counts.waiting = waiting;
-      const reasons = await ledger.countReasons(db, id);
+      const reasons = await ledger.countReasons(reportDb, id);
       const stages = (await bus.depth())
         .filter((d) => d.topic.startsWith(BLAST_TOPIC_PREFIX))
         .map(({ topic, group, pending, inFlight, retrying }) => ({ topic, group, pending, inFlight, retrying }));

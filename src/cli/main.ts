@@ -14,6 +14,7 @@ import { registerInboundCommands } from './commands/inbound.ts';
 import { registerJourneyCommands } from './commands/journeys.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
 import { startBanner } from './banner.ts';
 import { EXIT, EXIT_CODES_HELP, isCliError } from './errors.ts';
 import type { ApiTarget } from './http.ts';
@@ -81,7 +82,8 @@ const program = new Command('switchyard')
 program
   .command('start')
   .description('Run both HTTP listeners (public and admin) and every stage worker in one process')
-  .action(async () => {
+  .option('--no-workers', 'serve HTTP and inbound mail only; stages run in `switchyard worker` processes')
+  .action(async (opts: { workers: boolean }) => {
     const { createApp, loadConfigFromProcess } = await app();
     const { adminKeyPath } = await load(() => import('../access/local-key.ts'));
     const config = loadConfigFromProcess();
@@ -93,7 +95,7 @@ program
       const { ensureDemoJourney } = await load(() => import('../demo/journey.ts'));
       await ensureDemoJourney(running.journeys);
     }
-    running.startWorkers();
+    if (opts.workers) running.startWorkers();
     const { publicUrl, adminUrl } = await running.listen();
     const inboundPort = await running.listenInbound().catch((err: Error) => {
       running.log.warn({ err }, 'inbound SMTP listener not started');
@@ -140,22 +142,10 @@ program
     }
   });
 
-program
-  .command('worker')
-  .description('Run the consumers of one or more stages only (no HTTP server)')
-  .requiredOption('--stage <name...>', 'stage name(s) (required; `switchyard stages` lists them)')
-  .action(async (opts: { stage: string[] }) => {
-    const { createApp } = await app();
-    const running = await createApp(await loadConfigFromProcess());
-    const consumers = running.startWorkers(opts.stage);
-    process.stdout.write(`worker running ${consumers.length} consumer(s) for ${opts.stage.join(', ')}\n`);
-    const shutdown = async (): Promise<void> => {
-      await running.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown());
-    process.once('SIGTERM', () => void shutdown());
-  });
+registerWorkerCommand(program, async () => {
+  const config = await loadConfigFromProcess();
+  return { app: await (await app()).createApp(config), admin: { port: config.admin.port, host: config.admin.host } };
+});
 
 program
   .command('stages')

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   BUS_MESSAGE_INVALID: 'A bus message was malformed (missing id, topic or payload)',
   BUS_HANDLER_FAILED: 'A bus handler threw something that was not a SwitchyardError',
   BUS_ATTEMPTS_EXHAUSTED: 'A message failed on every allowed attempt and was dead-lettered',
+  BUS_UNREACHABLE: 'The message broker (NATS) could not be reached or did not answer in time',
   BUS_NO_HANDLER: 'A message arrived for a type no handler knows',
   DEAD_LETTER_NOT_FOUND: 'No dead letter has that id',
   NOT_FOUND: 'The requested resource does not exist',
