@@ -60,6 +60,12 @@ export const ERROR_CODES = {
   ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
   CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
   JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
+  LINK_INVALID: 'A signed compliance link (confirmation, identity check, download) is malformed, forged or expired',
+  DSR_STATE_CONFLICT: 'The data-subject request or exception cannot take that action in its current state',
+  BILLING_UNAVAILABLE: 'The billing system could not be reached, timed out, rate-limited or answered 5xx; retried',
+  BILLING_AUTH_FAILED: 'The billing system refused our credentials',
+  COMPLIANCE_SINK_UNAVAILABLE: 'The external compliance system could not be reached or answered 5xx; retried',
+  COMPLIANCE_SINK_REJECTED: 'The external compliance system refused the request (4xx)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
