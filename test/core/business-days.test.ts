@@ -1,12 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  addBusinessDays,
-  addMonths,
-  businessDaysBetween,
-  isBusinessDay,
-} from '../../src/core/business-days.ts';
+import { addBusinessDays, addMonths, businessDaysBetween, isBusinessDay } from '../../src/core/business-days.ts';
 
 describe('business-day calendar', () => {
   it('skips weekends and keeps the time of day', () => {

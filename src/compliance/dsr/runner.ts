@@ -199,7 +199,12 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
     for (const id of ids) {
       const steps = await q.listSteps(db, id);
       const now = clock.now();
-      const found = steps.some((s) => s.status === 'confirmed' || s.status === 'restricted' || s.status === 'exported');
+      // nothing found = no system held anything; a confirmation marked `held: false` (a suppression) does not count
+      const found = steps.some(
+        (s) =>
+          (s.status === 'confirmed' || s.status === 'restricted' || s.status === 'exported')
+          && (s.evidence as { held?: unknown } | null)?.held !== false,
+      );
       const result = found ? 'completed' : 'nothing_found';
       const request = await q.getRequest(db, id);
       if (request === null) continue;

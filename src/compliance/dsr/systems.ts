@@ -29,7 +29,10 @@ export function crmSystem(crm: Crm): DsrSystem {
               retryable: true,
             });
           return res.erased.length > 0
-            ? { kind: 'confirmed', evidence: { crm: crm.name, erased: res.erased.length, notFound: res.notFound.length } }
+            ? {
+                kind: 'confirmed',
+                evidence: { crm: crm.name, erased: res.erased.length, notFound: res.notFound.length },
+              }
             : { kind: 'nothing_found', evidence: { crm: crm.name, notFound: res.notFound.length } };
         }
         case 'access':
@@ -65,14 +68,17 @@ export function espSystem(espName: string, sink: SuppressionSink | undefined): D
       if (type === 'access' || type === 'portability')
         return { kind: 'not_applicable', reason: `${espName}: sends and events are in Switchyard's own store` };
       if (type === 'rectification') return { kind: 'not_applicable', reason: `${espName} stores addresses only` };
-      const res = await sink.suppress(subject.emails.map((email) => ({ email, reason: type === 'erasure' ? 'erased' : 'opt_out' })));
+      const res = await sink.suppress(
+        subject.emails.map((email) => ({ email, reason: type === 'erasure' ? 'erased' : 'opt_out' })),
+      );
       const missing = subject.emails.filter((e) => !res.confirmed.includes(e));
       if (missing.length > 0)
         throw new SwitchyardError('ESP_UNAVAILABLE', `${espName} did not confirm the suppression`, {
           retryable: true,
           ...(res.retryAfterMs ? { retryAfterMs: res.retryAfterMs } : {}),
         });
-      return { kind: 'confirmed', evidence: { esp: espName, suppressed: res.confirmed.length } };
+      // a suppression at the ESP says nothing about whether it held data: `held: false`
+      return { kind: 'confirmed', evidence: { esp: espName, suppressed: res.confirmed.length, held: false } };
     },
   };
 }
@@ -82,7 +88,10 @@ export function billingSystem(billing: BillingCustomers): DsrSystem {
     name: 'billing',
     async handle(type, subject) {
       if (type === 'opt_out_of_sale' || type === 'rectification')
-        return { kind: 'not_applicable', reason: `${billing.name} holds billing records only; nothing is sold or shared` };
+        return {
+          kind: 'not_applicable',
+          reason: `${billing.name} holds billing records only; nothing is sold or shared`,
+        };
       const customers = (await Promise.all(subject.emails.map((e) => billing.findByEmail(e)))).flat();
       if (customers.length === 0) return { kind: 'nothing_found', evidence: { billing: billing.name } };
       if (type === 'access' || type === 'portability') {
@@ -101,7 +110,11 @@ export function billingSystem(billing: BillingCustomers): DsrSystem {
         }
       }
       return restricted.length > 0
-        ? { kind: 'restricted', reason: INVOICE_RETENTION_REASON, evidence: { billing: billing.name, deleted, restricted } }
+        ? {
+            kind: 'restricted',
+            reason: INVOICE_RETENTION_REASON,
+            evidence: { billing: billing.name, deleted, restricted },
+          }
         : { kind: 'confirmed', evidence: { billing: billing.name, deleted } };
     },
   };
@@ -112,7 +125,10 @@ export function warehouseSystem(eraser: WarehouseEraser): DsrSystem {
     name: 'warehouse',
     async handle(type, subject) {
       if (type !== 'erasure')
-        return { kind: 'not_applicable', reason: 'the warehouse is erased by configured statements only; exports come from its owner' };
+        return {
+          kind: 'not_applicable',
+          reason: 'the warehouse is erased by configured statements only; exports come from its owner',
+        };
       const counts = await eraser.erase(subject.emails, subject.contactIds);
       const rows = counts.reduce((a, b) => a + b, 0);
       return rows > 0

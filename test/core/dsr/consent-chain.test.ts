@@ -56,19 +56,15 @@ function chain(topics: string[]): ChainedConsentEntry[] {
 describe('consent chain', () => {
   it('property: an intact chain verifies; changing any field of any record names that record', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.string({ maxLength: 8 }), { minLength: 1, maxLength: 20 }),
-        fc.nat(),
-        (topics, pick) => {
-          const rows = chain(topics);
-          assert.equal(checkConsentChain(rows, sha).ok, true);
-          const i = pick % rows.length;
-          const tampered = rows.map((r, j) => (j === i ? { ...r, topic: `${r.topic}!` } : r));
-          const check = checkConsentChain(tampered, sha);
-          assert.equal(check.ok, false);
-          assert.equal(!check.ok && check.brokenId, i + 1);
-        },
-      ),
+      fc.property(fc.array(fc.string({ maxLength: 8 }), { minLength: 1, maxLength: 20 }), fc.nat(), (topics, pick) => {
+        const rows = chain(topics);
+        assert.equal(checkConsentChain(rows, sha).ok, true);
+        const i = pick % rows.length;
+        const tampered = rows.map((r, j) => (j === i ? { ...r, topic: `${r.topic}!` } : r));
+        const check = checkConsentChain(tampered, sha);
+        assert.equal(check.ok, false);
+        assert.equal(!check.ok && check.brokenId, i + 1);
+      }),
     );
   });
 

@@ -74,7 +74,9 @@ export function createStripeCustomers(options: StripeCustomersOptions): BillingC
       const { status } = await call('DELETE', `/v1/customers/${encodeURIComponent(id)}`);
       // 404 resource_missing: deleted before (a retry after a lost answer)
       if (status !== 200 && status !== 404)
-        throw new SwitchyardError('BILLING_UNAVAILABLE', `Stripe refused the delete (${status})`, { details: { status } });
+        throw new SwitchyardError('BILLING_UNAVAILABLE', `Stripe refused the delete (${status})`, {
+          details: { status },
+        });
     },
     async restrictCustomer(id, reason) {
       const form = new URLSearchParams({
@@ -88,7 +90,9 @@ export function createStripeCustomers(options: StripeCustomersOptions): BillingC
       });
       const { status } = await call('POST', `/v1/customers/${encodeURIComponent(id)}`, form);
       if (status !== 200)
-        throw new SwitchyardError('BILLING_UNAVAILABLE', `Stripe refused the update (${status})`, { details: { status } });
+        throw new SwitchyardError('BILLING_UNAVAILABLE', `Stripe refused the update (${status})`, {
+          details: { status },
+        });
     },
     async exportCustomer(id) {
       const { body } = await call('GET', `/v1/customers/${encodeURIComponent(id)}`);
