@@ -60,6 +60,8 @@ import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
 import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
+import { createConfiguredPrivacy } from './composition/pii-keys.ts';
+import type { Privacy } from './privacy/service.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
@@ -95,6 +97,8 @@ export interface App {
   crm: Crm;
   campaigns: CampaignService;
   ingest: Ingest;
+  /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
+  privacy: Privacy;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -165,6 +169,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const instanceId = newInstanceId();
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
+  const privacy = createConfiguredPrivacy(config, { db, clock });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -328,6 +333,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     crm,
     campaigns,
     ingest,
+    privacy,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {

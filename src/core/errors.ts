@@ -60,6 +60,10 @@ export const ERROR_CODES = {
   ORIGIN_NOT_ALLOWED: 'The request came from a web page whose origin is not allowed to call the admin API',
   CONTENT_TYPE_NOT_ALLOWED: 'A state-changing admin request must be sent with Content-Type: application/json',
   JSON_TOO_DEEP: 'A JSON body was nested deeper than the allowed depth',
+  PII_KEY_UNAVAILABLE:
+    'A subject data key could not be wrapped or unwrapped (master key not configured, KMS down: see retryable)',
+  PII_SHREDDED: 'The subject was erased: its data key is destroyed and its personal data can no longer be read',
+  PII_TAMPERED: 'A sealed personal value failed authentication (altered, or moved to another subject)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
