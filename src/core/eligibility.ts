@@ -36,7 +36,8 @@ export function checkEligibility(f: EligibilityFacts, overrides: GeoRuleOverride
   if (rule.consent === 'opt_out') return { eligible: true };
   const where = `${(country ?? 'unknown').toLowerCase()}${strictest ? STRICTEST_SUFFIX : ''}`;
   if (f.consent === 'granted') {
-    const basis = (f.basis ?? 'express') as ConsentBasis;
+    // the consents table's older 'implied' is the existing-business-relationship kind
+    const basis = (f.basis === 'implied' ? 'implied_ebr' : (f.basis ?? 'express')) as ConsentBasis;
     if (rule.acceptedBases.includes(basis)) return { eligible: true };
     const shown = (CONSENT_BASES as readonly string[]).includes(basis) ? basis : 'other';
     return { eligible: false, reason: `consent:basis_${shown}_not_accepted_in_${where}` };
