@@ -60,6 +60,8 @@ import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
 import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
+import { createConfiguredPrivacy } from './composition/pii-keys.ts';
+import type { Privacy } from './privacy/service.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
@@ -95,6 +97,8 @@ export interface App {
   crm: Crm;
   campaigns: CampaignService;
   ingest: Ingest;
+  /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
+  privacy: Privacy;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -122,6 +126,11 @@ export interface AppOptions {
   newId?: () => string;
   /** Deliverability governor options (rates, breakers, warm-up); defaults per docs/deliverability.md. */
   governor?: GovernorOptions;
+  /**
+   * false: the blast road writes ledger addresses unsealed. Only `npm run bench -- blast` sets it, for
+   * the baseline its `pii_ratio` is measured against; it is not a configuration key.
+   */
+  piiAtRest?: boolean;
 }
 
 /** The one place that reads the process environment. */
@@ -165,6 +174,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const instanceId = newInstanceId();
   const bus = createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
+  const privacy = createConfiguredPrivacy(config, { db, clock });
+  const pii = options.piiAtRest === false ? undefined : privacy;
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -189,6 +200,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     openWarehouse,
     newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
     deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null,
+    ...(pii ? { pii } : {}),
   });
   // After the campaign service: the governor's alerts change campaign state through it (the
   // service reads the governor's status only when asked).
@@ -209,7 +221,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   );
   let instanceStarted: Promise<void> | undefined;
-  const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates, ...(profiles ? { profiles } : {}) };
+  const blastDeps = {
+    db,
+    bus,
+    clock,
+    log,
+    openWarehouse,
+    crm,
+    templates,
+    geoOverrides: config.geo.overrides,
+    ...(profiles ? { profiles } : {}),
+    ...(pii ? { pii } : {}),
+  };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
   const suppressionSinks = [
     ...espSuppressionSinks(config.esp, { clock }),
@@ -230,6 +253,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxAttempts: config.worker.maxAttempts,
       leaseMs: config.worker.leaseMs,
       governor,
+      ...(pii ? { pii } : {}),
     }),
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
@@ -248,7 +272,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [(signal) => runDispatcher({ db, bus, clock, log }, signal)];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
-  const unsubscribe = createUnsubscriber({ db, ingest });
+  const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
   const adminRoutes: RouteRegistrar[] = [
     registerCampaignRoutes(campaigns),
     registerReviewRoutes({ db, clock, crm, ingest }),
@@ -307,6 +331,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     deadLetters: bus.deadLetters,
     clock,
     verpSecrets: render.trackingSecrets,
+    unsubscribe,
   });
   let inboundOpen = false;
   const loops = new AbortController();
@@ -328,6 +353,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     crm,
     campaigns,
     ingest,
+    privacy,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {

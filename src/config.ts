@@ -12,6 +12,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SwitchyardError } from './core/errors.ts';
 import { parseDomainList } from './core/inbound/recipients.ts';
+import { type GeoRuleOverrides, parseGeoOverrides } from './core/geo-rules.ts';
 
 const Port = (description: string, def: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -350,6 +351,30 @@ export const SCHEMA = Type.Object({
     'HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into '
       + 'DATA_DIR when unset)',
   ),
+  SWITCHYARD_PII_MASTER_KEYS: Secret(
+    'Master key(s) wrapping the per-subject PII data keys: base64 of 32 bytes each, comma-separated, newest first; '
+      + 'older ones only unwrap until `switchyard privacy rotate-key` has rewrapped '
+      + '(generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_PII_INDEX_KEY: Secret(
+    'HMAC key of the blind index (look-ups by address, suppression fingerprints that survive erasure): base64 of '
+      + '32 bytes; never rotated with the master key (generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_PII_KEY_CACHE_SIZE: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 200_000,
+    description: 'Unwrapped PII data keys kept in memory per process (least recently used dropped first; ~150 B each)',
+  }),
+  SWITCHYARD_GEO_RULES: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'Per-workspace overrides of the geographic rules (docs/privacy.md): JSON object from a country code or region '
+        + '(EU, UK, US, CA, AU, BR, SG, JP, UNKNOWN) to {"consent": "opt_in"|"opt_out"|"legal_basis", '
+        + '"acceptedBases": [...]}',
+    }),
+  ),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
   SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
@@ -685,6 +710,10 @@ export interface Config {
   readonly deliverability: { providers: Readonly<Record<string, { ratePerSec: number }>> };
   /** Link signing: `secrets` newest first, or undefined to use the one generated into dataDir. */
   readonly tracking: { secrets: readonly string[] | undefined; returnPathDomain: string | undefined };
+  /** PII at rest (src/privacy/): master keys newest first and the blind-index key, or undefined = generated. */
+  readonly pii: { masterKeys: readonly string[] | undefined; indexKey: string | undefined; cacheSize: number };
+  /** Geographic rules: law.md §12 defaults with these per-workspace overrides (src/core/geo-rules.ts). */
+  readonly geo: { overrides: GeoRuleOverrides };
   readonly templates: { renderMs: number; memory: number };
   readonly webhooks: WebhooksConfig;
   readonly inbound: InboundSmtpConfig;
@@ -727,6 +756,26 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (cause) {
     throw new SwitchyardError('CONFIG_INVALID', `${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Keys that must decode to 32 bytes, and geographic overrides that must parse (named, value hidden). */
+function piiProblems(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  const keys = list(raw.SWITCHYARD_PII_MASTER_KEYS) ?? [];
+  keys.forEach((k, i) => {
+    if (Buffer.from(k, 'base64url').length !== 32)
+      problems.push(`SWITCHYARD_PII_MASTER_KEYS: key #${i + 1} is not base64 of 32 bytes (got (hidden))`);
+  });
+  if (
+    raw.SWITCHYARD_PII_INDEX_KEY !== undefined
+    && Buffer.from(raw.SWITCHYARD_PII_INDEX_KEY, 'base64url').length !== 32
+  )
+    problems.push('SWITCHYARD_PII_INDEX_KEY: is not base64 of 32 bytes (got (hidden))');
+  if (raw.SWITCHYARD_GEO_RULES !== undefined) {
+    const parsed = parseGeoOverrides(raw.SWITCHYARD_GEO_RULES);
+    if (typeof parsed === 'string') problems.push(`SWITCHYARD_GEO_RULES: ${parsed}`);
+  }
+  return problems;
 }
 
 type ApiKeyVar = 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY';
@@ -1066,6 +1115,15 @@ function slices(raw: RawConfig): Config {
     },
     deliverability: { providers: rateProviders(raw) },
     tracking: { secrets: list(raw.SWITCHYARD_TRACKING_SECRET), returnPathDomain: raw.SWITCHYARD_RETURN_PATH_DOMAIN },
+    pii: {
+      masterKeys: list(raw.SWITCHYARD_PII_MASTER_KEYS),
+      indexKey: raw.SWITCHYARD_PII_INDEX_KEY,
+      cacheSize: raw.SWITCHYARD_PII_KEY_CACHE_SIZE,
+    },
+    geo: {
+      overrides:
+        raw.SWITCHYARD_GEO_RULES === undefined ? {} : (parseGeoOverrides(raw.SWITCHYARD_GEO_RULES) as GeoRuleOverrides),
+    },
     templates: { renderMs: raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT },
     webhooks: webhooks(raw),
     inbound: {
@@ -1117,6 +1175,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP')))
     errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   errors.push(...crmProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
+  errors.push(...piiProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
     errors.push(
       `SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`,

@@ -392,10 +392,13 @@ export async function markInDoubt(
 }
 
 // A delivery report can overtake our own confirmation (rendered or sending), and a bounce or complaint
-// can follow a delivery; nothing else moves a row that already has an outcome.
+// can follow a delivery; nothing else moves a row that already has an outcome. Outcomes come from
+// reports that are delivered again until handled (bus messages), so the commit does not wait for
+// its WAL flush: a crash that loses it is followed by the same report again (same final state).
 const RECORD_OUTCOMES = `
   update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
-  from jsonb_to_recordset($1::jsonb) as x(campaign_id text, contact_id text, state text, reason text)
+  from (select set_config('synchronous_commit', 'off', true)) as async_commit,
+    unnest($1::text[], $3::text[], $4::text[], $5::text[]) as x(campaign_id, contact_id, state, reason)
   where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
     and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered'
       and x.state in ('bounced', 'complained')))`;
@@ -411,13 +414,13 @@ export interface LedgerOutcome {
 /** Records reported outcomes, set-wise; a repeated batch finds its rows already moved. */
 export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
   if (outcomes.length === 0) return 0;
-  const rows = outcomes.map((o) => ({
-    campaign_id: o.campaignId,
-    contact_id: o.contactId,
-    state: o.state,
-    reason: o.reason,
-  }));
-  const { rowCount } = await db.query(RECORD_OUTCOMES, [JSON.stringify(rows), at]);
+  const { rowCount } = await db.query(RECORD_OUTCOMES, [
+    outcomes.map((o) => o.campaignId),
+    at,
+    outcomes.map((o) => o.contactId),
+    outcomes.map((o) => o.state),
+    outcomes.map((o) => o.reason),
+  ]);
   return rowCount;
 }
 

@@ -17,6 +17,7 @@ import { CSV_DELIMITER_PATTERN, MAX_AUDIENCE_SQL_LENGTH } from '../core/audience
 import type { Db } from '../store/port.ts';
 import type { ScopeStatus } from '../deliverability/governor-status.ts';
 import * as q from './queries.ts';
+import { opened, type PiiSealer } from './pii.ts';
 import * as ledger from './send-ledger.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
@@ -87,6 +88,8 @@ export interface CampaignServiceDeps {
   newId(): string;
   /** The deliverability governor's view of one campaign (breaker, rates), for status(). */
   deliverability?(campaignId: string): CampaignDeliverability | null;
+  /** Opens the ledger's sealed addresses (src/privacy/); absent when the ledger holds plain ones. */
+  pii?: PiiSealer;
 }
 
 /** The governor's row for the campaign (src/deliverability/governor-status.ts ScopeStatus). */
@@ -320,7 +323,15 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     },
     get: mustGet,
     find: (id) => q.getCampaign(db, id),
-    findSentMessages: (keys, messageIds) => ledger.findSentMessages(db, keys, messageIds),
+    async findSentMessages(keys, messageIds) {
+      const rows = await ledger.findSentMessages(db, keys, messageIds);
+      const emails = await opened(
+        deps.pii,
+        rows.map((r) => r.email),
+      );
+      // an erased recipient's row names no one any more: a report about it is not one of ours
+      return rows.flatMap((r, i) => (emails[i] === null ? [] : [{ ...r, email: emails[i]! }]));
+    },
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);

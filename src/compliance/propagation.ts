@@ -59,32 +59,40 @@ export function propagationBackoff(
 }
 
 // A failed row comes back to pending (a new suppression of the address, or an operator's retry);
-// pending and confirmed rows are left alone, so a redelivered message changes nothing.
+// pending and confirmed rows are left alone, so a redelivered message changes nothing. With $6 the
+// commit does not wait for its WAL flush (the caller's input is redelivered until handled).
 const ENQUEUE = `
   insert into suppression_propagations as p (email, system, reason, contact_id, status, attempts, next_attempt_at,
     created_at, updated_at)
   select x.email, s.system, x.reason, x.contact_id, 'pending', 0, $3, $3, $3
-  from jsonb_to_recordset($1::jsonb) as x(email text, reason text, contact_id text) cross
+  from (select case when $6::boolean then set_config('synchronous_commit', 'off', true) end) as async_commit,
+    unnest($1::text[], $4::text[], $5::text[]) as x(email, reason, contact_id) cross
     join unnest($2::text[]) as s(system)
   on conflict (email, system) do update set
     status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = null,
     reason = excluded.reason, contact_id = coalesce(excluded.contact_id, p.contact_id), updated_at = excluded.updated_at
   where p.status = 'failed'`;
 
-/** Creates a pending row per (address, system); returns how many rows were created or revived. */
+/**
+ * Creates a pending row per (address, system); returns how many rows were created or revived.
+ * `asyncCommit`: only for input that is delivered again if this commit is lost (a bus message).
+ */
 export async function enqueuePropagations(
   db: Queryable,
   items: readonly SuppressionItem[],
   systems: readonly string[],
   now: Date,
+  options: { asyncCommit?: boolean } = {},
 ): Promise<number> {
   if (items.length === 0 || systems.length === 0) return 0;
-  const rows = items.map((i) => ({
-    email: normalizeEmail(i.email),
-    reason: i.reason,
-    contact_id: i.contactId ?? null,
-  }));
-  const { rowCount } = await db.query(ENQUEUE, [JSON.stringify(rows), [...systems], now]);
+  const { rowCount } = await db.query(ENQUEUE, [
+    items.map((i) => normalizeEmail(i.email)),
+    [...systems],
+    now,
+    items.map((i) => i.reason),
+    items.map((i) => i.contactId ?? null),
+    options.asyncCommit ?? false,
+  ]);
   return rowCount;
 }
 
@@ -308,6 +316,7 @@ export function propagationStage(deps: PropagationDeps): StageDefinition {
           [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }],
           systems,
           deps.clock.now(),
+          { asyncCommit: true },
         );
       }),
     ],

@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   BILLING_AUTH_FAILED: 'The billing system refused our credentials',
   COMPLIANCE_SINK_UNAVAILABLE: 'The external compliance system could not be reached or answered 5xx; retried',
   COMPLIANCE_SINK_REJECTED: 'The external compliance system refused the request (4xx)',
+  PII_KEY_UNAVAILABLE:
+    'A subject data key could not be wrapped or unwrapped (master key not configured, KMS down: see retryable)',
+  PII_SHREDDED: 'The subject was erased: its data key is destroyed and its personal data can no longer be read',
+  PII_TAMPERED: 'A sealed personal value failed authentication (altered, or moved to another subject)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,7 @@
 /**
  * Reactions → engagement score → CRM. The `engagement` group folds each reaction batch into
- * contact_engagement set-wise (one upsert per batch), in the same transaction as the batch's bus
- * message id, so a redelivered message never counts twice. Changed scores go to
+ * contact_engagement set-wise (one statement per batch, with the batch's bus message id as its
+ * marker), so a redelivered message never counts twice. Changed scores go to
  * crm_engagement_outbox; the flusher sends every row due (≤ coalesceMs after a contact's first
  * pending change) in one crm.updateEngagement call per batchSize. No CRM call happens inside a
  * transaction; a row changed while its call was in flight stays for the next flush (revision).
@@ -15,7 +15,6 @@ import type { Crm } from '../connectors/crm/port.ts';
 import {
   accumulateEngagement,
   DEFAULT_ENGAGEMENT_OPTIONS,
-  scoreAt,
   type EngagementOptions,
   type EngagementState,
 } from '../core/engagement-score.ts';
@@ -75,36 +74,52 @@ function flushOptions(deps: EngagementStageDeps): EngagementFlushOptions {
   };
 }
 
-const MARK_APPLIED = `
-  insert into engagement_applied_batches (message_id, applied_at) values ($1, $2)
-  on conflict (message_id) do nothing returning message_id`;
-
-// Mirrors mergeEngagement (core/engagement-score.ts): both sides decay to the later reference
-// time, then add. The exponent is clamped at −1000 because PostgreSQL's power() raises an
-// underflow error where JavaScript returns 0; 2^−1000 ≈ 1e−301 is 0 for every purpose here.
-const UPSERT_ENGAGEMENT = `
-  insert into contact_engagement as c (contact_id, raw_score, raw_at, last_engaged_at, updated_at)
-  select x.contact_id, x.raw, x.at, x.last_engaged_at, $2
-  from jsonb_to_recordset($1::jsonb) as x(contact_id text, raw float8, at timestamptz, last_engaged_at timestamptz)
-  on conflict (contact_id) do update set
-    raw_score =
-        c.raw_score * power(2::float8, greatest(-1000::float8,
-          -extract(epoch from greatest(c.raw_at, excluded.raw_at) - c.raw_at)::float8 / $3::float8))
-      + excluded.raw_score * power(2::float8, greatest(-1000::float8,
-          -extract(epoch from greatest(c.raw_at, excluded.raw_at) - excluded.raw_at)::float8 / $3::float8)),
-    raw_at = greatest(c.raw_at, excluded.raw_at),
-    last_engaged_at = greatest(c.last_engaged_at, excluded.last_engaged_at),
-    updated_at = excluded.updated_at
-  returning contact_id, raw_score, raw_at, last_engaged_at`;
-
-// due_at keeps the first pending change's deadline: later changes ride along with it.
-const UPSERT_OUTBOX = `
-  insert into crm_engagement_outbox as o (contact_id, score, last_engaged_at, due_at)
-  select u.contact_id, u.score, u.last_engaged_at, $4
-  from unnest($1::text[], $2::float8[], $3::timestamptz[]) as u(contact_id, score, last_engaged_at)
-  on conflict (contact_id) do update set
-    score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at),
-      revision = o.revision + 1`;
+// One statement, so one round trip and one commit: mark the bus message applied, fold the batch
+// into the stored scores, queue the changed scores for the CRM. Nothing is written when the
+// message was applied before (the marker exists). The commit does not wait for its WAL flush: a
+// crash that loses it loses the marker with it, so the redelivered message is applied once.
+// The stored score mirrors mergeEngagement (core/engagement-score.ts): both sides decay to the
+// later reference time, then add; exponents are clamped (2^−1000, e^−700 ≈ 1e−301, 1e−304) because
+// PostgreSQL's power() and exp() raise an underflow error where JavaScript returns 0.
+// The queued score mirrors scoreAt: decayed to now, 100·(1 − e^(−raw/saturation)), rounded half
+// up to a tenth (Math.round), within 0–100.
+const APPLY_BATCH = `
+  with async_commit as (select set_config('synchronous_commit', 'off', true) as setting),
+  marked as (
+    insert into engagement_applied_batches (message_id, applied_at)
+    select $1, $2 from async_commit
+    on conflict (message_id) do nothing returning message_id
+  ), stored as (
+    insert into contact_engagement as c (contact_id, raw_score, raw_at, last_engaged_at, updated_at)
+    select x.contact_id, x.raw, x.at, x.last_engaged_at, $2
+    from unnest($3::text[], $4::float8[], $5::timestamptz[], $6::timestamptz[]) as x(contact_id, raw, at,
+      last_engaged_at)
+    where exists (select 1 from marked)
+    on conflict (contact_id) do update set
+      raw_score =
+          c.raw_score * power(2::float8, greatest(-1000::float8,
+            -extract(epoch from greatest(c.raw_at, excluded.raw_at) - c.raw_at)::float8 / $7::float8))
+        + excluded.raw_score * power(2::float8, greatest(-1000::float8,
+            -extract(epoch from greatest(c.raw_at, excluded.raw_at) - excluded.raw_at)::float8 / $7::float8)),
+      raw_at = greatest(c.raw_at, excluded.raw_at),
+      last_engaged_at = greatest(c.last_engaged_at, excluded.last_engaged_at),
+      updated_at = excluded.updated_at
+    returning contact_id, raw_score, raw_at, last_engaged_at
+  ), queued as (
+    insert into crm_engagement_outbox as o (contact_id, score, last_engaged_at, due_at)
+    select s.contact_id,
+      least(100::float8, greatest(0::float8, floor(100::float8 * (1 - exp(greatest(-700::float8,
+        -(s.raw_score * power(2::float8, greatest(-1000::float8,
+          least(0::float8, -extract(epoch from $2::timestamptz - s.raw_at)::float8 / $7::float8))))
+        / $8::float8))) * 10 + 0.5) / 10)),
+      s.last_engaged_at, $9
+    from stored s
+    -- due_at keeps the first pending change's deadline: later changes ride along with it
+    on conflict (contact_id) do update set
+      score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at),
+        revision = o.revision + 1
+  )
+  select contact_id, raw_score, raw_at, last_engaged_at from stored`;
 
 export interface StoredEngagement {
   contactId: string;
@@ -138,25 +153,24 @@ export async function applyEngagementBatch(
       : [{ contact_id: contactId, raw: s.raw, at: s.at.toISOString(), last_engaged_at: s.lastEngagedAt.toISOString() }];
   });
   if (input.length === 0) return [];
-  return db.transaction(async (tx) => {
-    const { rows: marked } = await tx.query(MARK_APPLIED, [messageId, now]);
-    if (marked.length === 0) return [];
-    const { rows } = await tx.query<{ contact_id: string; raw_score: number; raw_at: Date; last_engaged_at: Date }>(
-      UPSERT_ENGAGEMENT,
-      [JSON.stringify(input), now, score.halfLifeDays * 86_400],
-    );
-    const stored = rows.map((r) => ({
-      contactId: r.contact_id,
-      state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) },
-    }));
-    await tx.query(UPSERT_OUTBOX, [
-      stored.map((s) => s.contactId),
-      stored.map((s) => scoreAt(s.state, now, score)),
-      stored.map((s) => s.state.lastEngagedAt.toISOString()),
+  const { rows } = await db.query<{ contact_id: string; raw_score: number; raw_at: Date; last_engaged_at: Date }>(
+    APPLY_BATCH,
+    [
+      messageId,
+      now,
+      input.map((i) => i.contact_id),
+      input.map((i) => i.raw),
+      input.map((i) => i.at),
+      input.map((i) => i.last_engaged_at),
+      score.halfLifeDays * 86_400,
+      score.saturation,
       new Date(now.getTime() + options.coalesceMs),
-    ]);
-    return stored;
-  });
+    ],
+  );
+  return rows.map((r) => ({
+    contactId: r.contact_id,
+    state: { raw: Number(r.raw_score), at: new Date(r.raw_at), lastEngagedAt: new Date(r.last_engaged_at) },
+  }));
 }
 
 const SELECT_DUE = `

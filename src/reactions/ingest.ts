@@ -234,7 +234,7 @@ function toRow(e: EngagementEvent): Row {
 export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: IngestOptions = {}) {
   const { db, bus, clock } = deps;
 
-  async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<IngestResult[]> {
+  async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<Promise<IngestResult>[]> {
     // the first call carrying a source id owns it
     const owner = new Map<string, number>();
     let unique: EngagementEvent[] = [];
@@ -323,14 +323,17 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: 
         seqs: announced.map((a) => a.seq),
       });
     }
-    try {
-      await publishOutboxed({ db, bus }, outbox, { forgetInBackground: true });
-    } catch {
+    // Called right after the commit, so publishes reach the bus in commit order. The next group is
+    // written while this one publishes (the callers still wait for both), which keeps the
+    // database busy through the publish's round trip and commit instead of idle.
+    const published = publishOutboxed({ db, bus }, outbox, { forgetInBackground: true }).catch(() => {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
-    }
+    });
     const accepted = calls.map(() => 0);
     for (const e of fresh) accepted[owner.get(e.sourceId)!]!++;
-    return calls.map((events, c) => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! }));
+    return calls.map((events, c) =>
+      published.then(() => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! })),
+    );
   }
   const submit = createGroupCommit(writeGroup, {
     maxWeight: options.maxGroupEvents ?? DEFAULT_GROUP_EVENTS,
