@@ -61,6 +61,9 @@ import { createInboundListener } from './composition/inbound.ts';
 import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
 import { createConfiguredPrivacy } from './composition/pii-keys.ts';
+import { createComplianceRoad, type ComplianceRoad } from './composition/compliance.ts';
+import { registerComplianceRoutes } from './api/routes/compliance.ts';
+import { registerCompliancePages } from './api/routes/compliance-pages.ts';
 import type { Privacy } from './privacy/service.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
@@ -99,6 +102,8 @@ export interface App {
   ingest: Ingest;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
+  /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
+  compliance: ComplianceRoad;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -240,6 +245,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createWarehouseTableSink({ db, clock }),
     createComplianceLogSink({ db, clock }),
   ];
+  // consent ledger, double opt-in and data-subject requests (docs/compliance.md)
+  const compliance = createComplianceRoad(config, {
+    db,
+    clock,
+    log,
+    crm,
+    esp,
+    privacy,
+    newId: () => randomBytes(8).toString('hex'),
+  });
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({
@@ -265,6 +280,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
     // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
+    // the DSR fan-out: claims due steps, escalates, completes, calls back (src/compliance/dsr/runner.ts)
+    { name: 'dsr', consumers: [], loops: [(signal) => compliance.runner.run(signal)] },
     // a CRM without webhooks (Salesforce) is polled for changed contacts, published on contact.changed
     ...(crmChangeFeed
       ? [{ name: 'crm-changes', consumers: [], loops: [crmChangeFeed(createContactChangePublisher(bus), log)] }]
@@ -277,9 +294,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerCampaignRoutes(campaigns),
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
+    registerComplianceRoutes({ dsr: compliance.dsr, consent: compliance.consent }),
   ];
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
   const publicRoutes: RouteRegistrar[] = [
+    registerCompliancePages({ doubleOptIn: compliance.doubleOptIn, dsr: compliance.dsr }),
     (app) =>
       registerWebhookRoutes(app, {
         verifiers: webhookVerifiers,
@@ -354,6 +373,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     campaigns,
     ingest,
     privacy,
+    compliance,
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {

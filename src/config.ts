@@ -375,6 +375,50 @@ export const SCHEMA = Type.Object({
         + '"acceptedBases": [...]}',
     }),
   ),
+  SWITCHYARD_COMPLIANCE_SECRET: Secret(
+    'HMAC secret of the compliance road: consent and DSR links, DSR receipts and status callbacks '
+      + '(generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_DOI_TTL_MS: Type.Integer({
+    minimum: 60_000,
+    default: 3 * 86_400_000,
+    description: 'How long a double opt-in confirmation link stays valid',
+  }),
+  SWITCHYARD_DSR_VERIFY_TTL_MS: Type.Integer({
+    minimum: 60_000,
+    default: 7 * 86_400_000,
+    description: 'How long a DSR waits for its emailed identity link before it expires (never past its deadline)',
+  }),
+  SWITCHYARD_DSR_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 50,
+    default: 6,
+    description: 'Attempts per DSR step (exponential backoff from 2 s) before it goes to the exceptions queue',
+  }),
+  SWITCHYARD_DSR_INBOUND_ADDRESS: Type.Optional(
+    Type.String({
+      minLength: 3,
+      description: 'Privacy address: inbound mail to it goes to the review queue as a DSR candidate',
+    }),
+  ),
+  SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'JSON array of SQL statements run in SWITCHYARD_WAREHOUSE_URL for a DSR erasure ($1 = addresses text[], '
+        + '$2 = contact ids text[]), e.g. ["delete from contacts where lower(email) = any($1)"]',
+    }),
+  ),
+  SWITCHYARD_COMPLIANCE_WEBHOOK_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: 'External compliance system: each DSR is POSTed here, signed' }),
+  ),
+  SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: Secret('HMAC secret of the signature on requests to the compliance webhook'),
+  SWITCHYARD_STRIPE_SECRET_KEY: Secret('Stripe secret key (sk_…): DSR erasure and access of Stripe customers'),
+  SWITCHYARD_STRIPE_API_URL: Type.String({
+    pattern: '^https?://',
+    default: 'https://api.stripe.com',
+    description: 'Stripe API base URL (a local server in tests)',
+  }),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
   SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
@@ -712,6 +756,17 @@ export interface Config {
   readonly tracking: { secrets: readonly string[] | undefined; returnPathDomain: string | undefined };
   /** PII at rest (src/privacy/): master keys newest first and the blind-index key, or undefined = generated. */
   readonly pii: { masterKeys: readonly string[] | undefined; indexKey: string | undefined; cacheSize: number };
+  /** The compliance road: consent ledger, double opt-in, data-subject requests (docs/compliance.md). */
+  readonly compliance: {
+    secret: string | undefined;
+    doiTtlMs: number;
+    verifyTtlMs: number;
+    maxAttempts: number;
+    inboundAddress: string | undefined;
+    warehouseStatements: readonly string[] | undefined;
+    webhook: { url: string; secret: string } | undefined;
+    stripe: { secretKey: string; apiUrl: string } | undefined;
+  };
   /** Geographic rules: law.md §12 defaults with these per-workspace overrides (src/core/geo-rules.ts). */
   readonly geo: { overrides: GeoRuleOverrides };
   readonly templates: { renderMs: number; memory: number };
@@ -761,6 +816,20 @@ export function readConfigFile(path: string): Record<string, unknown> {
 /** Keys that must decode to 32 bytes, and geographic overrides that must parse (named, value hidden). */
 function piiProblems(raw: RawConfig): string[] {
   const problems: string[] = [];
+  if (raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS !== undefined) {
+    let ok = false;
+    try {
+      const v: unknown = JSON.parse(raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS);
+      ok = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.trim() !== '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push('SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: must be a JSON array of SQL strings');
+    else if (raw.SWITCHYARD_WAREHOUSE_URL === undefined)
+      problems.push('SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: needs SWITCHYARD_WAREHOUSE_URL');
+  }
+  if (raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL !== undefined && raw.SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET === undefined)
+    problems.push('SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: required with SWITCHYARD_COMPLIANCE_WEBHOOK_URL');
   const keys = list(raw.SWITCHYARD_PII_MASTER_KEYS) ?? [];
   keys.forEach((k, i) => {
     if (Buffer.from(k, 'base64url').length !== 32)
@@ -1119,6 +1188,25 @@ function slices(raw: RawConfig): Config {
       masterKeys: list(raw.SWITCHYARD_PII_MASTER_KEYS),
       indexKey: raw.SWITCHYARD_PII_INDEX_KEY,
       cacheSize: raw.SWITCHYARD_PII_KEY_CACHE_SIZE,
+    },
+    compliance: {
+      secret: raw.SWITCHYARD_COMPLIANCE_SECRET,
+      doiTtlMs: raw.SWITCHYARD_DOI_TTL_MS,
+      verifyTtlMs: raw.SWITCHYARD_DSR_VERIFY_TTL_MS,
+      maxAttempts: raw.SWITCHYARD_DSR_MAX_ATTEMPTS,
+      inboundAddress: raw.SWITCHYARD_DSR_INBOUND_ADDRESS?.toLowerCase(),
+      warehouseStatements:
+        raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS === undefined
+          ? undefined
+          : (JSON.parse(raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS) as string[]),
+      webhook:
+        raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL === undefined
+          ? undefined
+          : { url: raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL, secret: raw.SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET ?? '' },
+      stripe:
+        raw.SWITCHYARD_STRIPE_SECRET_KEY === undefined
+          ? undefined
+          : { secretKey: raw.SWITCHYARD_STRIPE_SECRET_KEY, apiUrl: raw.SWITCHYARD_STRIPE_API_URL },
     },
     geo: {
       overrides:

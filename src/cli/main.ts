@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import type { Config } from '../config.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
+import { registerComplianceCommands } from './commands/compliance.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
@@ -165,6 +166,7 @@ program
   });
 
 registerDeadLetterCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
+registerComplianceCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
 registerAccessCommands(program, {
   open: async () => (await app()).openAccess(await loadConfigFromProcess()),

@@ -27,7 +27,9 @@ export type ConsentInput = Omit<
   'id' | 'at' | 'subjectHash' | 'piiDigest' | 'occurredAt' | keyof OptionalFields
 > &
   Partial<OptionalFields> & {
-    email: string;
+    /** The subject's address; or, for a record that follows an earlier one (a confirmation), its subjectHash. */
+    email?: string;
+    subjectHash?: string;
     occurredAt?: Date;
     ip?: string;
     userAgent?: string;
@@ -84,8 +86,9 @@ export function createConsentLedger(
   const recordIn = async (tx: Queryable, input: ConsentInput): Promise<ChainedConsentEntry> => {
     const { prevHash, nextId } = await q.lockConsentTail(tx);
     const now = clock.now();
-    const subjectHash = keys.hash(input.email);
-    const pii: Record<string, string> = { email: input.email };
+    const subjectHash = input.email !== undefined ? keys.hash(input.email) : input.subjectHash;
+    if (subjectHash === undefined) throw new Error('a consent record needs an email or a subjectHash');
+    const pii: Record<string, string> = input.email !== undefined ? { email: input.email } : {};
     if (input.ip !== undefined) pii.ip = input.ip;
     if (input.userAgent !== undefined) pii.userAgent = input.userAgent;
     const entry: ConsentEntry = {

@@ -25,14 +25,15 @@ const CONTACTS = `
   union select distinct contact_id from engagement_events where email = any($1::text[]) and contact_id is not null
   union select unnest($2::text[])`;
 
+// the suppression stays, so the person is never mailed again: as a row, or (with the privacy
+// module) as the fingerprint shred recorded, and then no row may keep the address in plain text
+const KEEP_SUPPRESSED = `
+  insert into suppressions (email, reason, source, created_at)
+  select e, 'erased', 'dsr', $3 from unnest($1::text[]) e
+  on conflict (email) do nothing`;
+const DROP_PLAIN_SUPPRESSION = 'delete from suppressions where email = any($1::text[])';
+
 const ERASE_STATEMENTS: [string, string][] = [
-  // the suppression stays, so the person is never mailed again
-  [
-    'suppressions',
-    `insert into suppressions (email, reason, source, created_at)
-     select e, 'erased', 'dsr', $3 from unnest($1::text[]) e
-     on conflict (email) do nothing`,
-  ],
   ['send_ledger', `update send_ledger set email = $4 where email = any($1::text[]) or contact_id = any($2::text[])`],
   [
     'engagement_events',
@@ -89,7 +90,8 @@ export function createOwnStoreEraser(deps: {
           await tx.query<{ contact_id: string }>(CONTACTS, [subject.emails, subject.contactIds])
         ).rows.map((r) => r.contact_id);
         const params = [subject.emails, contacts, clock.now(), placeholder, subject.subjectHash];
-        for (const [table, sql] of ERASE_STATEMENTS) {
+        const suppression = deps.shred ? DROP_PLAIN_SUPPRESSION : KEEP_SUPPRESSED;
+        for (const [table, sql] of [['suppressions', suppression] as [string, string], ...ERASE_STATEMENTS]) {
           // each statement gets exactly the parameters it names ($n), so none is left untyped
           const used = [...new Set([...sql.matchAll(/\$(\d)/g)].map((m) => Number(m[1])))].sort();
           const renumbered = used.reduce((text, n, i) => text.replaceAll(`$${n}`, `$$${i + 1}`), sql);
