@@ -96,7 +96,12 @@ export function createDoubleOptIn(
       await deps.sendMail({
         to: s.email,
         subject: 'Please confirm your subscription',
-        text: `Please confirm that you want to receive "${s.topic}" from us:\n${url}\n\nIf this was not you, ignore this message.`,
+        text: [
+          `Please confirm that you want to receive "${s.topic}" from us:`,
+          url,
+          '',
+          'If this was not you, ignore this message.',
+        ].join('\n'),
         html:
           `<p>Please confirm that you want to receive "${escapeHtml(s.topic)}" from us: `
           + `<a href="${url}">confirm</a>.</p><p>If this was not you, ignore this message.</p>`,

@@ -103,7 +103,10 @@ export function createOwnStoreEraser(deps: {
           ).rowCount;
         }
       });
-      for (const email of [...subject.emails, ...subject.names.filter((n) => n.length >= 4)])
+      // with the privacy module, message logs hold addresses sealed under the key just destroyed:
+      // nothing to rewrite. Without it, the plain text is replaced where it occurs.
+      const plainInLogs = deps.shred === undefined;
+      for (const email of plainInLogs ? [...subject.emails, ...subject.names.filter((n) => n.length >= 4)] : [])
         for (const [table, sql] of REDACT_STATEMENTS)
           counts[table] = (counts[table] ?? 0) + (await db.query(sql, [email])).rowCount;
       return counts;
