@@ -162,13 +162,16 @@ describe('DSR fan-out', () => {
     assert.ok(sink.received.some((r) => r.requestId === request.id && r.emails.includes(email)));
     assert.equal(by['own-store']?.status, 'confirmed');
     // personal fields gone, the chain intact, the subject still suppressed, the identities deleted
-    assert.equal((await db.query('select 1 from consent_pii where subject_hash = $1', [keys.hash(email)])).rowCount, 0);
+    assert.equal(
+      (await db.query('select 1 from consent_pii where subject_hash = $1', [keys.hash(email)])).rows.length,
+      0,
+    );
     assert.equal((await createConsentLedger({ db, clock, log, keys }).verify()).ok, true);
     assert.equal(
       (await db.query(`select reason from suppressions where email = $1`, [email])).rows[0]?.reason,
       'erased',
     );
-    assert.equal((await db.query('select 1 from dsr_subjects where request_id = $1', [request.id])).rowCount, 0);
+    assert.equal((await db.query('select 1 from dsr_subjects where request_id = $1', [request.id])).rows.length, 0);
     assert.ok(events.some((e) => e.event === 'identity_verified'));
     // status callbacks, signed: received, verified, completed
     const mine = callbacks.filter((c) => JSON.parse(c.body).request_id === request.id);
