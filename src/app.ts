@@ -81,6 +81,11 @@ import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
 import { createInboundListener } from './composition/inbound.ts';
 import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
+import { createConfiguredPrivacy } from './composition/pii-keys.ts';
+import { createComplianceRoad, type ComplianceRoad } from './composition/compliance.ts';
+import { registerComplianceRoutes } from './api/routes/compliance.ts';
+import { registerCompliancePages } from './api/routes/compliance-pages.ts';
+import type { Privacy } from './privacy/service.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
@@ -130,6 +135,10 @@ export interface App {
   /** Switchyard's own contact profiles (fed by changes, the CRM and our reactions). */
   profiles: ProfileService;
   ingest: Ingest;
+  /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
+  privacy: Privacy;
+  /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
+  compliance: ComplianceRoad;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -159,6 +168,11 @@ export interface AppOptions {
   newId?: () => string;
   /** Deliverability governor options (rates, breakers, warm-up); defaults per docs/deliverability.md. */
   governor?: GovernorOptions;
+  /**
+   * false: the blast road writes ledger addresses unsealed. Only `npm run bench -- blast` sets it, for
+   * the baseline its `pii_ratio` is measured against; it is not a configuration key.
+   */
+  piiAtRest?: boolean;
 }
 
 /** The one place that reads the process environment. */
@@ -205,6 +219,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ? createNatsBus({ db, clock, url: config.bus.servers }, { prefix: config.bus.prefix })
       : createPostgresLogBus({ db, clock, instanceId });
   const ingest = createIngest({ db, bus, clock });
+  const privacy = createConfiguredPrivacy(config, { db, clock });
+  const pii = options.piiAtRest === false ? undefined : privacy;
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -237,6 +253,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     openWarehouse,
     newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
     deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null,
+    ...(pii ? { pii } : {}),
   });
   // After the campaign service: the governor's alerts change campaign state through it (the
   // service reads the governor's status only when asked).
@@ -257,7 +274,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   );
   let instanceStarted: Promise<void> | undefined;
-  const blastDeps = { db, bus, clock, log, openWarehouse, crm, templates, ...(profiles ? { profiles } : {}) };
+  const blastDeps = {
+    db,
+    bus,
+    clock,
+    log,
+    openWarehouse,
+    crm,
+    templates,
+    geoOverrides: config.geo.overrides,
+    ...(profiles ? { profiles } : {}),
+    ...(pii ? { pii } : {}),
+  };
   // every system a suppression must reach, each confirming it (src/compliance/propagation.ts)
   const suppressionSinks = [
     ...espSuppressionSinks(config.esp, { clock }),
@@ -278,6 +306,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     config.journeys,
   );
+
+  // consent ledger, double opt-in and data-subject requests (docs/compliance.md)
+  const compliance = createComplianceRoad(config, {
+    db,
+    clock,
+    log,
+    crm,
+    esp,
+    privacy,
+    newId: () => randomBytes(8).toString('hex'),
+  });
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({
@@ -291,6 +330,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxAttempts: config.worker.maxAttempts,
       leaseMs: config.worker.leaseMs,
       governor,
+      ...(pii ? { pii } : {}),
     }),
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
@@ -312,6 +352,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
     // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
+    // the DSR fan-out: claims due steps, escalates, completes, calls back (src/compliance/dsr/runner.ts)
+    { name: 'dsr', consumers: [], loops: [(signal) => compliance.runner.run(signal)] },
     // a CRM without webhooks (Salesforce) is polled for changed contacts, published on contact.changed
     ...(crmChangeFeed
       ? [{ name: 'crm-changes', consumers: [], loops: [crmChangeFeed(createContactChangePublisher(bus), log)] }]
@@ -322,11 +364,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (signal) => runAbDecider({ db, bus, clock, log }, signal),
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
-  const unsubscribe = createUnsubscriber({ db, ingest });
   const messages = createMessageService({ db, bus, clock }, config.messages);
 
   const billing = createBillingService({ db, clock });
   const attribution = createAttributionService({ db, billing });
+
+  const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
   const adminRoutes: RouteRegistrar[] = [
     registerAttributionRoutes({ attribution, billing }),
     registerCampaignRoutes(campaigns),
@@ -335,6 +378,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerReviewRoutes({ db, clock, crm, ingest }),
     registerDeliverabilityRoutes({ governor }),
     registerListRoutes({ lists, profiles: contactProfiles }),
+
+    registerComplianceRoutes({ dsr: compliance.dsr, consent: compliance.consent }),
   ];
   const audit = createAuditLog({ db, clock });
   const keys = createKeyService({ db, clock, audit });
@@ -357,6 +402,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const webhookVerifiers = createWebhookVerifiers(webhookSecrets(config.webhooks));
   const publicRoutes: RouteRegistrar[] = [
+    registerCompliancePages({ doubleOptIn: compliance.doubleOptIn, dsr: compliance.dsr }),
     (app) =>
       registerWebhookRoutes(app, {
         verifiers: webhookVerifiers,
@@ -426,6 +472,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     deadLetters: bus.deadLetters,
     clock,
     verpSecrets: render.trackingSecrets,
+    unsubscribe,
   });
   let inboundOpen = false;
   const loops = new AbortController();
@@ -452,6 +499,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     lists,
     profiles: contactProfiles,
     ingest,
+    privacy,
+    compliance,
     governor,
     metricsHistory,
     suppressionSystems: suppressionSinks.map((s) => s.name),

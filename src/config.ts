@@ -12,6 +12,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SwitchyardError } from './core/errors.ts';
 import { parseDomainList } from './core/inbound/recipients.ts';
+import { type GeoRuleOverrides, parseGeoOverrides } from './core/geo-rules.ts';
 
 const Port = (description: string, def: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -409,6 +410,74 @@ export const SCHEMA = Type.Object({
     'HMAC secret(s) for tracking and unsubscribe links, comma-separated, newest first (generated into '
       + 'DATA_DIR when unset)',
   ),
+  SWITCHYARD_PII_MASTER_KEYS: Secret(
+    'Master key(s) wrapping the per-subject PII data keys: base64 of 32 bytes each, comma-separated, newest first; '
+      + 'older ones only unwrap until `switchyard privacy rotate-key` has rewrapped '
+      + '(generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_PII_INDEX_KEY: Secret(
+    'HMAC key of the blind index (look-ups by address, suppression fingerprints that survive erasure): base64 of '
+      + '32 bytes; never rotated with the master key (generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_PII_KEY_CACHE_SIZE: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 200_000,
+    description: 'Unwrapped PII data keys kept in memory per process (least recently used dropped first; ~150 B each)',
+  }),
+  SWITCHYARD_GEO_RULES: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'Per-workspace overrides of the geographic rules (docs/privacy.md): JSON object from a country code or region '
+        + '(EU, UK, US, CA, AU, BR, SG, JP, UNKNOWN) to {"consent": "opt_in"|"opt_out"|"legal_basis", '
+        + '"acceptedBases": [...]}',
+    }),
+  ),
+  SWITCHYARD_COMPLIANCE_SECRET: Secret(
+    'HMAC secret of the compliance road: consent and DSR links, DSR receipts and status callbacks '
+      + '(generated into DATA_DIR when unset)',
+  ),
+  SWITCHYARD_DOI_TTL_MS: Type.Integer({
+    minimum: 60_000,
+    default: 3 * 86_400_000,
+    description: 'How long a double opt-in confirmation link stays valid',
+  }),
+  SWITCHYARD_DSR_VERIFY_TTL_MS: Type.Integer({
+    minimum: 60_000,
+    default: 7 * 86_400_000,
+    description: 'How long a DSR waits for its emailed identity link before it expires (never past its deadline)',
+  }),
+  SWITCHYARD_DSR_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 50,
+    default: 6,
+    description: 'Attempts per DSR step (exponential backoff from 2 s) before it goes to the exceptions queue',
+  }),
+  SWITCHYARD_DSR_INBOUND_ADDRESS: Type.Optional(
+    Type.String({
+      minLength: 3,
+      description: 'Privacy address: inbound mail to it goes to the review queue as a DSR candidate',
+    }),
+  ),
+  SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'JSON array of SQL statements run in SWITCHYARD_WAREHOUSE_URL for a DSR erasure ($1 = addresses text[], '
+        + '$2 = contact ids text[]), e.g. ["delete from contacts where lower(email) = any($1)"]',
+    }),
+  ),
+  SWITCHYARD_COMPLIANCE_WEBHOOK_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: 'External compliance system: each DSR is POSTed here, signed' }),
+  ),
+  SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: Secret('HMAC secret of the signature on requests to the compliance webhook'),
+  SWITCHYARD_STRIPE_SECRET_KEY: Secret('Stripe secret key (sk_…): DSR erasure and access of Stripe customers'),
+  SWITCHYARD_STRIPE_API_URL: Type.String({
+    pattern: '^https?://',
+    default: 'https://api.stripe.com',
+    description: 'Stripe API base URL (a local server in tests)',
+  }),
   SWITCHYARD_SENDGRID_WEBHOOK_PUBLIC_KEY: Secret('SendGrid signed event webhook verification key'),
   SWITCHYARD_MAILGUN_SIGNING_KEY: Secret('Mailgun webhook signing key'),
   SWITCHYARD_POSTMARK_WEBHOOK_AUTH: Secret('Postmark webhook basic auth as user:password'),
@@ -750,6 +819,21 @@ export interface Config {
   readonly deliverability: { providers: Readonly<Record<string, { ratePerSec: number }>> };
   /** Link signing: `secrets` newest first, or undefined to use the one generated into dataDir. */
   readonly tracking: { secrets: readonly string[] | undefined; returnPathDomain: string | undefined };
+  /** PII at rest (src/privacy/): master keys newest first and the blind-index key, or undefined = generated. */
+  readonly pii: { masterKeys: readonly string[] | undefined; indexKey: string | undefined; cacheSize: number };
+  /** The compliance road: consent ledger, double opt-in, data-subject requests (docs/compliance.md). */
+  readonly compliance: {
+    secret: string | undefined;
+    doiTtlMs: number;
+    verifyTtlMs: number;
+    maxAttempts: number;
+    inboundAddress: string | undefined;
+    warehouseStatements: readonly string[] | undefined;
+    webhook: { url: string; secret: string } | undefined;
+    stripe: { secretKey: string; apiUrl: string } | undefined;
+  };
+  /** Geographic rules: law.md §12 defaults with these per-workspace overrides (src/core/geo-rules.ts). */
+  readonly geo: { overrides: GeoRuleOverrides };
   readonly templates: { renderMs: number; memory: number };
   readonly webhooks: WebhooksConfig;
   readonly inbound: InboundSmtpConfig;
@@ -792,6 +876,40 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (cause) {
     throw new SwitchyardError('CONFIG_INVALID', `${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Keys that must decode to 32 bytes, and geographic overrides that must parse (named, value hidden). */
+function piiProblems(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  if (raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS !== undefined) {
+    let ok = false;
+    try {
+      const v: unknown = JSON.parse(raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS);
+      ok = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.trim() !== '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push('SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: must be a JSON array of SQL strings');
+    else if (raw.SWITCHYARD_WAREHOUSE_URL === undefined)
+      problems.push('SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: needs SWITCHYARD_WAREHOUSE_URL');
+  }
+  if (raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL !== undefined && raw.SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET === undefined)
+    problems.push('SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: required with SWITCHYARD_COMPLIANCE_WEBHOOK_URL');
+  const keys = list(raw.SWITCHYARD_PII_MASTER_KEYS) ?? [];
+  keys.forEach((k, i) => {
+    if (Buffer.from(k, 'base64url').length !== 32)
+      problems.push(`SWITCHYARD_PII_MASTER_KEYS: key #${i + 1} is not base64 of 32 bytes (got (hidden))`);
+  });
+  if (
+    raw.SWITCHYARD_PII_INDEX_KEY !== undefined
+    && Buffer.from(raw.SWITCHYARD_PII_INDEX_KEY, 'base64url').length !== 32
+  )
+    problems.push('SWITCHYARD_PII_INDEX_KEY: is not base64 of 32 bytes (got (hidden))');
+  if (raw.SWITCHYARD_GEO_RULES !== undefined) {
+    const parsed = parseGeoOverrides(raw.SWITCHYARD_GEO_RULES);
+    if (typeof parsed === 'string') problems.push(`SWITCHYARD_GEO_RULES: ${parsed}`);
+  }
+  return problems;
 }
 
 type ApiKeyVar = 'SWITCHYARD_ESP_API_KEY' | 'SWITCHYARD_ESP_SECONDARY_API_KEY';
@@ -1149,6 +1267,34 @@ function slices(raw: RawConfig): Config {
     },
     deliverability: { providers: rateProviders(raw) },
     tracking: { secrets: list(raw.SWITCHYARD_TRACKING_SECRET), returnPathDomain: raw.SWITCHYARD_RETURN_PATH_DOMAIN },
+    pii: {
+      masterKeys: list(raw.SWITCHYARD_PII_MASTER_KEYS),
+      indexKey: raw.SWITCHYARD_PII_INDEX_KEY,
+      cacheSize: raw.SWITCHYARD_PII_KEY_CACHE_SIZE,
+    },
+    compliance: {
+      secret: raw.SWITCHYARD_COMPLIANCE_SECRET,
+      doiTtlMs: raw.SWITCHYARD_DOI_TTL_MS,
+      verifyTtlMs: raw.SWITCHYARD_DSR_VERIFY_TTL_MS,
+      maxAttempts: raw.SWITCHYARD_DSR_MAX_ATTEMPTS,
+      inboundAddress: raw.SWITCHYARD_DSR_INBOUND_ADDRESS?.toLowerCase(),
+      warehouseStatements:
+        raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS === undefined
+          ? undefined
+          : (JSON.parse(raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS) as string[]),
+      webhook:
+        raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL === undefined
+          ? undefined
+          : { url: raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL, secret: raw.SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET ?? '' },
+      stripe:
+        raw.SWITCHYARD_STRIPE_SECRET_KEY === undefined
+          ? undefined
+          : { secretKey: raw.SWITCHYARD_STRIPE_SECRET_KEY, apiUrl: raw.SWITCHYARD_STRIPE_API_URL },
+    },
+    geo: {
+      overrides:
+        raw.SWITCHYARD_GEO_RULES === undefined ? {} : (parseGeoOverrides(raw.SWITCHYARD_GEO_RULES) as GeoRuleOverrides),
+    },
     templates: { renderMs: raw.SWITCHYARD_TEMPLATE_RENDER_LIMIT_MS, memory: raw.SWITCHYARD_TEMPLATE_MEMORY_LIMIT },
     webhooks: webhooks(raw),
     inbound: {
@@ -1200,6 +1346,7 @@ export function loadConfig(env: Record<string, string | undefined>, file: Record
   if (!errors.some((e) => e.startsWith('SWITCHYARD_ESP')))
     errors.push(...espProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   errors.push(...crmProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
+  errors.push(...piiProblems(raw).filter((p) => !named(p.slice(0, p.indexOf(':')))));
   if (errors.length === 0 && raw.PORT !== 0 && raw.PORT === raw.SWITCHYARD_ADMIN_PORT) {
     errors.push(
       `SWITCHYARD_ADMIN_PORT: must differ from PORT (both ${raw.PORT}): the admin API never shares the public listener`,

@@ -102,6 +102,63 @@ const TRACKING: Record<string, Record<string, Operation>> = {
   },
 };
 
+const LINK_REFUSED = { description: 'Forged, malformed or expired link (LINK_INVALID)' };
+const link = (what: string) => ({
+  name: 'token',
+  in: 'path',
+  required: true,
+  description: `${what}, signed with SWITCHYARD_COMPLIANCE_SECRET`,
+  schema: { type: 'string' },
+});
+const page = (summary: string, what: string, post: string): Record<string, Operation> => ({
+  get: {
+    summary,
+    description: 'A small HTML page whose button POSTs to the same URL (a GET changes nothing: scanners fetch links).',
+    parameters: [link(what)],
+    responses: { 200: { description: 'text/html page' }, 400: LINK_REFUSED },
+  },
+  post: {
+    summary: `${summary}: confirm`,
+    description: post,
+    parameters: [link(what)],
+    responses: { 200: { description: 'text/html confirmation page' }, 400: LINK_REFUSED },
+  },
+});
+
+/** The compliance road's public routes (docs/compliance.md). */
+const COMPLIANCE: Record<string, Record<string, Operation>> = {
+  '/consent/signup': {
+    post: {
+      summary: 'Double opt-in sign-up',
+      description:
+        'JSON `{email, topic, source?, wording_id?, wording_version?, wording_hash?, locale?}`. Records a consent '
+        + 'grant awaiting confirmation and mails a signed, expiring confirmation link; always the same answer.',
+      responses: {
+        202: { description: '`{ status: "confirmation_sent" }`' },
+        400: { description: 'VALIDATION_FAILED' },
+      },
+    },
+  },
+  '/consent/confirm/{token}': page(
+    'Double opt-in confirmation',
+    'The confirmation token',
+    'Records the confirmation (time, IP, user agent) in the consent ledger and subscribes.',
+  ),
+  '/dsr/verify/{token}': page(
+    'Data-subject request identity check',
+    'The identity-check token',
+    'Marks the request verified and starts its fan-out.',
+  ),
+  '/dsr/bundle/{token}': {
+    get: {
+      summary: 'Access/portability bundle download',
+      description: 'The readable HTML page, or with `?format=json` the JSON bundle.',
+      parameters: [link('The download token')],
+      responses: { 200: { description: 'text/html or application/json' }, 400: LINK_REFUSED, 404: REFUSED },
+    },
+  },
+};
+
 function webhookPaths(): Record<string, Record<string, Operation>> {
   const paths: Record<string, Record<string, Operation>> = {};
   for (const vendor of ESP_WEBHOOK_VENDORS) {
@@ -174,7 +231,7 @@ const HEALTH: Record<string, Record<string, unknown>> = {
 /** Path items of every public route, each operation tagged and addressed to the public listener. */
 export function publicListenerPaths(): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = { ...HEALTH };
-  for (const [path, ops] of Object.entries({ ...TRACKING, ...webhookPaths() })) {
+  for (const [path, ops] of Object.entries({ ...TRACKING, ...COMPLIANCE, ...webhookPaths() })) {
     const item: Record<string, unknown> = { servers: PUBLIC_SERVERS };
     for (const [method, op] of Object.entries(ops)) {
       item[method] = {

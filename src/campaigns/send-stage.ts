@@ -32,6 +32,7 @@ import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
 import { TOPICS, type ChunkPayload } from '../bus/topics.ts';
+import { type PiiSealer, sealed } from './pii.ts';
 import { PRIORITIES } from './types.ts';
 
 export interface SendDeps {
@@ -47,6 +48,8 @@ export interface SendDeps {
   leaseMs: number;
   /** Deliverability governor: admits sends per receiving domain and learns from outcomes. */
   governor?: Governor;
+  /** PII at rest: ledger addresses sealed per subject, erased people found by fingerprint (src/privacy/). */
+  pii?: PiiSealer;
 }
 
 const RECHECK_MS = 5_000;
@@ -68,7 +71,15 @@ export async function handleSend(
         db,
         campaignId,
         seq,
-        recipients.map((r) => ({ contactId: r.id, email: r.email, state: 'cancelled', reason: 'campaign cancelled' })),
+        await sealed(
+          deps.pii,
+          recipients.map((r) => ({
+            contactId: r.id,
+            email: r.email,
+            state: 'cancelled',
+            reason: 'campaign cancelled',
+          })),
+        ),
         clock.now(),
         { redelivered: m.attempt > 1 },
       );
@@ -89,6 +100,7 @@ export async function handleSend(
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
+    deps.pii?.blindIndex,
   );
   const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c, variant);
@@ -119,7 +131,7 @@ export async function handleSend(
       });
     }
   }
-  const excluded = await ledger.recordExclusions(db, campaignId, seq, exclusions, now, {
+  const excluded = await ledger.recordExclusions(db, campaignId, seq, await sealed(deps.pii, exclusions), now, {
     firstTry: m.attempt === 1,
     redelivered,
   });
@@ -146,7 +158,14 @@ export async function handleSend(
     db,
     campaignId,
     seq,
-    messages.map((msg) => ({ contactId: msg.correlation.contactId, email: msg.to.address, messageId: msg.messageId })),
+    await sealed(
+      deps.pii,
+      messages.map((msg) => ({
+        contactId: msg.correlation.contactId,
+        email: msg.to.address,
+        messageId: msg.messageId,
+      })),
+    ),
     deps.esp.name,
     now,
     {

@@ -27,6 +27,7 @@ import {
 } from './ab-test.ts';
 import { decide } from '../core/ab-test/sequential.ts';
 import * as q from './queries.ts';
+import { opened, type PiiSealer } from './pii.ts';
 import * as ledger from './send-ledger.ts';
 import { validateTemplate } from './render/compile.ts';
 import { renderMessage } from './render/render-message.ts';
@@ -133,6 +134,9 @@ export interface CampaignServiceDeps {
   /** A read replica for report reads that scan a campaign's ledger (status counts); default `db`.
    *  Its counts may lag the primary by the replication delay; nothing decides on them. */
   reportDb?: Db;
+
+  /** Opens the ledger's sealed addresses (src/privacy/); absent when the ledger holds plain ones. */
+  pii?: PiiSealer;
 }
 
 /** The governor's row for the campaign (src/deliverability/governor-status.ts ScopeStatus). */
@@ -396,7 +400,15 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     },
     get: mustGet,
     find: (id) => q.getCampaign(db, id),
-    findSentMessages: (keys, messageIds) => ledger.findSentMessages(db, keys, messageIds),
+    async findSentMessages(keys, messageIds) {
+      const rows = await ledger.findSentMessages(db, keys, messageIds);
+      const emails = await opened(
+        deps.pii,
+        rows.map((r) => r.email),
+      );
+      // an erased recipient's row names no one any more: a report about it is not one of ours
+      return rows.flatMap((r, i) => (emails[i] === null ? [] : [{ ...r, email: emails[i]! }]));
+    },
     list: (limit = 50) => q.listCampaigns(db, limit),
     async status(id) {
       const campaign = await mustGet(id);

@@ -20,6 +20,8 @@ import type { Crm, CrmRecord } from '../connectors/crm/port.ts';
 import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
+import type { GeoRuleOverrides } from '../core/geo-rules.ts';
+import { type PiiSealer, sealed } from './pii.ts';
 import type { Db } from '../store/port.ts';
 import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
 import { finishIfDone } from './completion.ts';
@@ -40,6 +42,10 @@ export interface BlastDeps {
   profiles?: ProfileCache;
   /** The campaigns' compiled templates: prepare sends on only the contact fields they read. */
   templates?: TemplateCache;
+  /** PII at rest: ledger addresses sealed per subject, erased people found by fingerprint (src/privacy/). */
+  pii?: PiiSealer;
+  /** Per-workspace overrides of the geographic rules (law.md §12 defaults otherwise). */
+  geoOverrides?: GeoRuleOverrides;
 }
 
 const PAUSED_RECHECK_MS = 5_000;
@@ -173,7 +179,7 @@ function queryOf(a: Audience, campaignId: string): { sql?: string; table?: strin
  * recipients get their ledger row now, with the reason; the eligible ones are returned.
  */
 export async function comply(
-  deps: Pick<BlastDeps, 'db' | 'clock'>,
+  deps: Pick<BlastDeps, 'db' | 'clock' | 'pii' | 'geoOverrides'>,
   chunk: ChunkPayload,
   firstTry = false,
 ): Promise<Recipient[]> {
@@ -182,6 +188,7 @@ export async function comply(
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
+    deps.pii?.blindIndex,
   );
   const consents = await findConsents(
     db,
@@ -191,15 +198,22 @@ export async function comply(
   const excluded: ledger.LedgerExclusion[] = [];
   for (const r of recipients) {
     const email = normalizeEmail(r.email);
-    const verdict = checkEligibility({
-      suppressedReason: suppressed.get(email),
-      consent: consents.get(r.id) ?? consentFromField(r.fields.marketingOptIn),
-      country: r.country,
-    });
+    const recorded = consents.get(r.id);
+    const verdict = checkEligibility(
+      {
+        suppressedReason: suppressed.get(email),
+        consent: recorded?.status ?? consentFromField(r.fields.marketingOptIn),
+        basis: recorded?.basis,
+        country: r.country,
+      },
+      deps.geoOverrides,
+    );
     if (verdict.eligible) eligible.push({ ...r, email });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
-  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, excluded, clock.now(), { firstTry });
+  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(deps.pii, excluded), clock.now(), {
+    firstTry,
+  });
   return eligible;
 }
 
@@ -272,9 +286,12 @@ export async function schedule(
         db,
         c.id,
         seq,
-        recipients
-          .filter((r) => over.has(r.id))
-          .map((r) => ({ contactId: r.id, email: r.email, state: 'capped', reason })),
+        await sealed(
+          deps.pii,
+          recipients
+            .filter((r) => over.has(r.id))
+            .map((r) => ({ contactId: r.id, email: r.email, state: 'capped' as const, reason })),
+        ),
         now,
       );
       recipients = recipients.filter((r) => !over.has(r.id));

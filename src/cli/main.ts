@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerAttributionCommands } from './commands/attribution.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
+import { registerComplianceCommands } from './commands/compliance.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerJourneyCommands } from './commands/journeys.ts';
@@ -161,6 +162,7 @@ program
   });
 
 registerDeadLetterCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
+registerComplianceCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
 registerJourneyCommands(program, apiTarget);
 registerAccessCommands(program, {

@@ -35,11 +35,39 @@ export function normalizeEmail(email: string): string {
 
 const CHECK = `select email, reason from suppressions where email = any($1::text[])`;
 
-/** email (normalised) → reason, for the suppressed ones among `emails`. */
-export async function findSuppressed(db: Queryable, emails: readonly string[]): Promise<Map<string, string>> {
+// erased people survive only as fingerprints (blind indexes): one round trip checks both lists
+const CHECK_WITH_FINGERPRINTS = `
+  select s.email, s.reason, null::int4 as i from suppressions s where s.email = any($1::text[])
+  union all
+  select null, f.reason, x.i::int4 from suppression_fingerprints f
+  join unnest($2::bytea[]) with ordinality as x(fp, i) on f.fingerprint = x.fp`;
+
+/**
+ * email (normalised) → reason, for the suppressed ones among `emails`. With `fingerprintOf` (the
+ * privacy module's blind index), an address whose fingerprint is suppressed (an erased person)
+ * counts too, in the same query.
+ */
+export async function findSuppressed(
+  db: Queryable,
+  emails: readonly string[],
+  fingerprintOf?: (email: string) => Buffer,
+): Promise<Map<string, string>> {
   if (emails.length === 0) return new Map();
-  const { rows } = await db.query<{ email: string; reason: string }>(CHECK, [emails.map(normalizeEmail)]);
-  return new Map(rows.map((r) => [r.email, r.reason]));
+  const normalized = emails.map(normalizeEmail);
+  if (fingerprintOf === undefined) {
+    const { rows } = await db.query<{ email: string; reason: string }>(CHECK, [normalized]);
+    return new Map(rows.map((r) => [r.email, r.reason]));
+  }
+  const { rows } = await db.query<{ email: string | null; reason: string; i: number | null }>(CHECK_WITH_FINGERPRINTS, [
+    normalized,
+    normalized.map(fingerprintOf),
+  ]);
+  const out = new Map<string, string>();
+  for (const r of rows) {
+    const email = r.email ?? normalized[r.i! - 1]!;
+    if (!out.has(email)) out.set(email, r.reason);
+  }
+  return out;
 }
 
 const ADD = `
@@ -96,12 +124,20 @@ export async function removeSuppression(db: Queryable, email: string): Promise<b
   return rowCount > 0;
 }
 
-const CONSENTS = `select contact_id, status from consents where contact_id = any($1::text[])`;
+const CONSENTS = `select contact_id, status, basis from consents where contact_id = any($1::text[])`;
 
-export async function findConsents(db: Queryable, contactIds: readonly string[]): Promise<Map<string, ConsentStatus>> {
+export interface ConsentState {
+  status: ConsentStatus;
+  /** The lawful basis recorded with it (law.md §10), if any: the geographic rules accept some bases only. */
+  basis: string | undefined;
+}
+
+export async function findConsents(db: Queryable, contactIds: readonly string[]): Promise<Map<string, ConsentState>> {
   if (contactIds.length === 0) return new Map();
-  const { rows } = await db.query<{ contact_id: string; status: ConsentStatus }>(CONSENTS, [contactIds]);
-  return new Map(rows.map((r) => [r.contact_id, r.status]));
+  const { rows } = await db.query<{ contact_id: string; status: ConsentStatus; basis: string | null }>(CONSENTS, [
+    contactIds,
+  ]);
+  return new Map(rows.map((r) => [r.contact_id, { status: r.status, basis: r.basis ?? undefined }]));
 }
 
 const SET_CONSENT = `

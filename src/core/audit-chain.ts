@@ -1,9 +1,13 @@
 /**
  * The audit log's hash chain, pure: the canonical text each row's hash covers, and the walk that
  * finds the first row whose link or content no longer matches. The hash function is passed in
- * (SHA-256 in src/access/audit.ts) so this file stays free of I/O. A row's hash covers its
- * predecessor's hash, so editing, deleting or reordering any row breaks every link after it.
+ * (SHA-256 in src/access/audit.ts); the walk itself is hash-chain.ts, shared with the consent
+ * ledger. A row's hash covers its predecessor's hash, so editing, deleting or reordering any row
+ * breaks every link after it.
  */
+import { checkHashChain, type ChainCheck } from './hash-chain.ts';
+
+export { GENESIS_HASH, type ChainCheck } from './hash-chain.ts';
 
 export interface AuditEntry {
   id: number;
@@ -21,9 +25,6 @@ export interface ChainedAuditEntry extends AuditEntry {
   prevHash: string;
   hash: string;
 }
-
-/** The prev_hash of the first row. */
-export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * One fixed field order, target keys sorted, JSON-escaped: two rows serialise alike only when
@@ -47,26 +48,11 @@ export function canonicalAuditText(prevHash: string, e: AuditEntry): string {
   ]);
 }
 
-export type ChainCheck =
-  | { ok: true; rows: number; lastHash: string }
-  | { ok: false; rows: number; brokenId: number; reason: 'prev_hash' | 'hash' };
-
-/**
- * Folds rows in id order onto the running state; call with `start` for the first page and the
- * returned state for the next one, so a long log is verified a page at a time.
- */
+/** Folds rows in id order (see hash-chain.ts); pass the returned state to verify the next page. */
 export function checkChain(
   rows: readonly ChainedAuditEntry[],
   hash: (text: string) => string,
-  start: { rows: number; lastHash: string } = { rows: 0, lastHash: GENESIS_HASH },
+  start?: { rows: number; lastHash: string },
 ): ChainCheck {
-  let { rows: n, lastHash } = start;
-  for (const r of rows) {
-    if (r.prevHash !== lastHash) return { ok: false, rows: n, brokenId: r.id, reason: 'prev_hash' };
-    if (hash(canonicalAuditText(r.prevHash, r)) !== r.hash)
-      return { ok: false, rows: n, brokenId: r.id, reason: 'hash' };
-    lastHash = r.hash;
-    n += 1;
-  }
-  return { ok: true, rows: n, lastHash };
+  return checkHashChain(rows, canonicalAuditText, hash, start);
 }

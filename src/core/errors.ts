@@ -77,6 +77,17 @@ export const ERROR_CODES = {
     'A change sent to POST /v1/changes had no valid signature (HMAC-SHA256 over timestamp and body)',
   CHANGE_STALE: 'A change sent to POST /v1/changes was signed more than the allowed tolerance from now',
   CHANGE_INVALID: 'A change sent to POST /v1/changes was malformed; kept as a dead letter with the reason',
+
+  LINK_INVALID: 'A signed compliance link (confirmation, identity check, download) is malformed, forged or expired',
+  DSR_STATE_CONFLICT: 'The data-subject request or exception cannot take that action in its current state',
+  BILLING_UNAVAILABLE: 'The billing system could not be reached, timed out, rate-limited or answered 5xx; retried',
+  BILLING_AUTH_FAILED: 'The billing system refused our credentials',
+  COMPLIANCE_SINK_UNAVAILABLE: 'The external compliance system could not be reached or answered 5xx; retried',
+  COMPLIANCE_SINK_REJECTED: 'The external compliance system refused the request (4xx)',
+  PII_KEY_UNAVAILABLE:
+    'A subject data key could not be wrapped or unwrapped (master key not configured, KMS down: see retryable)',
+  PII_SHREDDED: 'The subject was erased: its data key is destroyed and its personal data can no longer be read',
+  PII_TAMPERED: 'A sealed personal value failed authentication (altered, or moved to another subject)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

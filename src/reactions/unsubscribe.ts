@@ -15,10 +15,12 @@
 import { createTokenCodec, type TokenCodec } from '../core/tracking-token.ts';
 import type { Queryable } from '../store/port.ts';
 import type { Ingest } from './ingest.ts';
+import type { Privacy } from '../privacy/service.ts';
 
 export type Unsubscribe = (input: { ledgerId: string; source: string; at: Date }) => Promise<boolean>;
 
-export function createUnsubscriber(deps: { db: Queryable; ingest: Ingest }): Unsubscribe {
+/** `pii` opens the ledger's sealed address (src/privacy/); without it the ledger holds plain addresses. */
+export function createUnsubscriber(deps: { db: Queryable; ingest: Ingest; pii?: Pick<Privacy, 'open'> }): Unsubscribe {
   return async function unsubscribe(input) {
     const at = input.ledgerId.indexOf(':');
     if (at <= 0) return false;
@@ -31,13 +33,16 @@ export function createUnsubscriber(deps: { db: Queryable; ingest: Ingest }): Uns
       [campaignId, contactId],
     );
     if (row === undefined) return false; // erased or never sent: nothing left to suppress by this link
+    const email = deps.pii === undefined ? row.email : await deps.pii.open(row.email);
+    // an erased person is already suppressed by fingerprint: nothing to add, and no address to add it by
+    if (email === null) return false;
     await deps.ingest([
       {
         type: 'unsubscribed',
         sourceId: `unsubscribe:${input.ledgerId}`,
         provider: 'tracking',
         occurredAt: input.at,
-        email: row.email,
+        email,
         campaignId,
         contactId,
         ledgerId: input.ledgerId,

@@ -26,7 +26,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 /** `/t/u/{token}/confirm` → the Fastify route that serves it (`/t/u/*`: tokens span segments). */
 function routeOf(path: string): string {
   const t = path.match(/^\/t\/([ocu])\//);
-  return t ? `/t/${t[1]}/*` : path;
+  return t ? `/t/${t[1]}/*` : path.replace(/\{(\w+)\}/g, ':$1');
 }
 
 describe('OpenAPI document: public listener routes', () => {

@@ -97,7 +97,9 @@ describe('blast pipeline over SMTP', () => {
     const received = sink.messages().map((m) => m.envelope.rcptTo[0]!.toLowerCase());
     assert.equal(received.length, sent.length, 'one message per sent ledger row');
     assert.equal(new Set(received).size, received.length, 'nobody got two');
-    assert.deepEqual(new Set(received), new Set(sent.map((r) => r.email)));
+    // the ledger holds each address sealed under its subject's key (src/privacy/), never in plain text
+    assert.ok(sent.every((r) => r.email.startsWith('pii1:')));
+    assert.deepEqual(new Set(received), new Set(await app.privacy.openMany(sent.map((r) => r.email))));
     for (const email of preSuppressed) assert.ok(!received.includes(email.toLowerCase()), `${email} is suppressed`);
     const reasons = [...rows.values()].filter((r) => r.state === 'suppressed').map((r) => r.reason);
     assert.equal(reasons.filter((r) => r === 'suppressed:manual').length, 50);

@@ -92,19 +92,20 @@ describe('eligibility per region (law.md §12)', () => {
     }
   });
 
-  it('a country the table does not list, or no country at all, is treated as EU/UK', () => {
+  it('a country the table does not list, or no country at all, gets the strictest rule, and the reason says so', () => {
     for (const country of NOT_LISTED) {
       assert.equal(requiresConsent(country), true, country);
       assert.deepEqual(
         uncontacted(country),
-        { eligible: false, reason: `consent:required_in_${country.toLowerCase()}` },
+        { eligible: false, reason: `consent:required_in_${country.toLowerCase()}:strictest_rule` },
         country,
       );
     }
     assert.equal(requiresConsent(undefined), true);
     assert.equal(requiresConsent(''), true);
-    assert.deepEqual(uncontacted(undefined), { eligible: false, reason: 'consent:required_in_unknown' });
-    assert.deepEqual(checkEligibility({ country: '' }), { eligible: false, reason: 'consent:required_in_' });
+    const unknown = { eligible: false, reason: 'consent:required_in_unknown:strictest_rule' };
+    assert.deepEqual(uncontacted(undefined), unknown);
+    assert.deepEqual(checkEligibility({ country: '' }), unknown);
   });
 
   it('a suppression wins over consent everywhere, and is reported before a denial', () => {

@@ -56,6 +56,15 @@ export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
       const failed = parts.flatMap((p) => p.failed ?? []);
       return { confirmed: parts.flatMap((p) => p.confirmed), ...(failed.length > 0 ? { failed } : {}) };
     },
+    async eraseContacts(emails) {
+      const parts = await inChunks([...new Set(emails)], (chunk) => crm.eraseContacts(chunk));
+      const failed = parts.flatMap((p) => p.failed ?? []);
+      return {
+        erased: parts.flatMap((p) => p.erased),
+        notFound: parts.flatMap((p) => p.notFound),
+        ...(failed.length > 0 ? { failed } : {}),
+      };
+    },
     async createTask(task) {
       await acquire();
       return crm.createTask(task);

@@ -137,4 +137,19 @@ export interface Crm {
   setOptOut(items: readonly OptOutItem[]): Promise<{ confirmed: string[]; failed?: CrmRecordFailure[] }>;
   /** Creates one follow-up task for the contact's owner (one request). Idempotent by dedupeKey. */
   createTask(task: CrmTask): Promise<{ id: string }>;
+  /**
+   * Erases the people holding these addresses (a data-subject erasure), up to maxBatchSize.
+   * HubSpot: the GDPR delete (permanent, and HubSpot blocks the address from being re-created);
+   * Salesforce: deletes the Contact and unconverted Lead records. Idempotent: an address no record
+   * holds is listed in `notFound`, so a repeat after success reports it there. `failed` lists
+   * addresses the vendor refused one by one with its message (retried by the caller).
+   */
+  eraseContacts(emails: readonly string[]): Promise<CrmErasure>;
+}
+
+/** What one eraseContacts call achieved, per address (lower-cased). */
+export interface CrmErasure {
+  erased: string[];
+  notFound: string[];
+  failed?: CrmRecordFailure[];
 }

@@ -124,3 +124,14 @@ export interface Warehouse {
    */
   stream(query: WarehouseQuery, options: WarehouseStreamOptions): AsyncIterable<WarehouseBatch>;
 }
+
+/**
+ * Runs the operator's configured erasure statements (delete or anonymise) in the customer's
+ * warehouse for one subject: `$1` is the subject's addresses (text[]), `$2` its contact ids
+ * (text[]). All statements run in one transaction; resolves with the rows each one changed.
+ * Errors: WAREHOUSE_UNREACHABLE (retryable) and WAREHOUSE_QUERY_FAILED (permanent).
+ */
+export interface WarehouseEraser {
+  readonly name: string;
+  erase(emails: readonly string[], contactIds: readonly string[]): Promise<number[]>;
+}

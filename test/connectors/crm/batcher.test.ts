@@ -34,6 +34,10 @@ function recordingCrm(
     name: 'recording',
     maxBatchSize,
     rateLimit,
+    async eraseContacts(emails) {
+      record('eraseContacts', [...emails]);
+      return { erased: [...emails], notFound: [] };
+    },
     async lookup(ids) {
       record('lookup', [...ids]);
       return new Map(ids.filter((id) => !id.endsWith('x')).map((id) => [id, { contactId: id } as CrmRecord]));

@@ -40,6 +40,8 @@ export interface HubspotServer {
   expireToken(): void;
   tasks: Map<string, Record<string, unknown>>;
   optedOut: Set<string>;
+  /** HubSpot ids removed by the GDPR delete, in order. */
+  gdprDeleted: string[];
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   const refused = new Map<string, string>();
   const tasks = new Map<string, Record<string, unknown>>();
   const optedOut = new Set<string>();
+  const gdprDeleted: string[] = [];
   const requests: HubspotRequest[] = [];
   let nextId = 51;
   let throttleLeft = 0;
@@ -151,6 +154,15 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
               },
             ];
       return batch(results, errors);
+    }
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/gdpr-delete') {
+      // GDPR delete: permanent; 204 without a body, 404 when no contact holds the id
+      const c = findBy(body?.idProperty, String(body?.objectId ?? ''));
+      if (c === undefined) return [404, { status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Object not found' }];
+      c.archived = true;
+      contacts.delete(c.id);
+      gdprDeleted.push(c.id);
+      return [204, undefined];
     }
     if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/update') {
       const inputs: { id: string; properties: Record<string, string> }[] = body?.inputs ?? [];
@@ -315,6 +327,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     requests,
     tasks,
     optedOut,
+    gdprDeleted,
     addContact(properties) {
       const id = newId();
       const contact = { id, properties: { ...properties }, archived: false };

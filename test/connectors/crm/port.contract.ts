@@ -24,6 +24,7 @@ export interface CrmHarness {
 }
 
 export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
+  crmErasureContract(label, setup);
   test(`${label}: lookup returns known ids and leaves unknown ones out`, async (t) => {
     const h = await setup(t);
     if (h === null) return;
@@ -129,5 +130,24 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     const err = await h.run(h.crm.lookup(ids)).catch((e: unknown) => e);
     assert.equal((err as { code: string }).code, 'VALIDATION_FAILED');
     assert.ok(h.crm.rateLimit.requests >= 1 && h.crm.rateLimit.perMs > 0);
+  });
+}
+
+/** Erasure (data-subject requests): by email, idempotent, unknown addresses reported as not found. */
+export function crmErasureContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
+  test(`${label}: eraseContacts erases by email; a repeat and a stranger are not found`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const [a] = h.knownIds(1) as [string];
+    const email = `${a}@example.com`;
+    // the demo CRM holds addresses only through opt-outs: give every CRM the address the same way
+    await h.run(h.crm.setOptOut([{ contactId: a, email, optedOut: true, reason: 'DSR erasure test' }]));
+    const stranger = `stranger-${a}@example.org`;
+    const res = await h.run(h.crm.eraseContacts([email.toUpperCase(), stranger]));
+    assert.deepEqual(res.erased, [email]);
+    assert.deepEqual(res.notFound, [stranger]);
+    assert.equal(res.failed, undefined);
+    const again = await h.run(h.crm.eraseContacts([email]));
+    assert.deepEqual(again, { erased: [], notFound: [email] });
   });
 }

@@ -251,6 +251,24 @@ export async function startSalesforceServer(opts: {
         });
         return send(res, 200, results, log);
       }
+      if (path === '/composite/sobjects' && req.method === 'DELETE') {
+        // sObject Collections delete: ?ids=a,b (≤ 200) → one result per id, in order
+        const ids = (url.searchParams.get('ids') ?? '').split(',').filter((x) => x !== '');
+        if (ids.length > 200)
+          return send(res, 400, [{ message: 'Maximum of 200 records allowed', errorCode: 'EXCEEDED_ID_LIMIT' }], log);
+        const results = ids.map((id) => {
+          const rec = records.get(id);
+          if (rec === undefined || rec.IsDeleted)
+            return {
+              id,
+              success: false,
+              errors: [{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }],
+            };
+          Object.assign(rec, { IsDeleted: true, SystemModstamp: sfTime(opts.now()) });
+          return { id, success: true, errors: [] };
+        });
+        return send(res, 200, results, log);
+      }
       if (path === '/sobjects/Task' && req.method === 'POST') {
         const id = newId('Task');
         tasks.set(id, JSON.parse(text) as Record<string, unknown>);

@@ -11,7 +11,14 @@ import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
 import type { Crm, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
 import { checkEngagement, checkOptOut } from '../input-checks.ts';
-import { DEMO_CRM_SCHEMA, insertTask, selectAccounts, upsertEngagement, upsertOptOuts } from './queries.ts';
+import {
+  DEMO_CRM_SCHEMA,
+  eraseByEmail,
+  insertTask,
+  selectAccounts,
+  upsertEngagement,
+  upsertOptOuts,
+} from './queries.ts';
 
 export interface DemoCrmDeps {
   db: Db;
@@ -126,6 +133,14 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
         await db.transaction((tx) => upsertOptOuts(tx, [...byEmail.values()], [...byContact.values()], clock.now()));
       }
       return { confirmed: items.map((i) => i.email) };
+    },
+
+    async eraseContacts(emails) {
+      await request('eraseContacts', emails.length);
+      const wanted = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+      const erased = await db.transaction((tx) => eraseByEmail(tx, wanted));
+      const hit = new Set(erased);
+      return { erased, notFound: wanted.filter((e) => !hit.has(e)) };
     },
 
     async createTask(task: CrmTask) {

@@ -175,3 +175,20 @@ export async function selectTasks(db: Queryable, contactId: string): Promise<Dem
     createdAt: new Date(r.created_at),
   }));
 }
+
+/**
+ * Erases what the demo CRM holds about these addresses: the opt-out rows and, for the contacts
+ * they name, the account state and tasks. Returns the addresses that were held.
+ */
+export async function eraseByEmail(tx: Queryable, emails: readonly string[]): Promise<string[]> {
+  const { rows } = await tx.query<{ email: string; contact_id: string | null }>(
+    'delete from demo_crm_opt_outs where email = any($1::text[]) returning email, contact_id',
+    [emails],
+  );
+  const contacts = rows.map((r) => r.contact_id).filter((c): c is string => c !== null);
+  if (contacts.length > 0) {
+    await tx.query('delete from demo_crm_accounts where contact_id = any($1::text[])', [contacts]);
+    await tx.query('delete from demo_crm_tasks where contact_id = any($1::text[])', [contacts]);
+  }
+  return rows.map((r) => r.email);
+}

@@ -10,6 +10,7 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
+import { isSwitchyardError } from '../../../core/errors.ts';
 import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { createHubspotClient, type HubspotClient, type HubspotUsage } from './client.ts';
@@ -119,6 +120,29 @@ export function createHubspotCrm(
       return { updated: found.size - failed.length, ...(failed.length > 0 ? { failed } : {}) };
     },
 
+    async eraseContacts(emails) {
+      checkSize('eraseContacts', emails.length);
+      const erased: string[] = [];
+      const notFound: string[] = [];
+      const failed: CrmRecordFailure[] = [];
+      // HubSpot's GDPR delete takes one contact per request, keyed by email; 404 = nobody holds it
+      for (const email of new Set(emails.map((e) => e.trim().toLowerCase()))) {
+        const status = await client
+          .send('POST', '/crm/v3/objects/contacts/gdpr-delete', { objectId: email, idProperty: 'email' })
+          .then(
+            (res) => res.status,
+            (err: unknown) => {
+              // the client turns a 404 into VALIDATION_FAILED; here it is the answer "nobody holds it"
+              if (isSwitchyardError(err) && err.details?.status === 404) return 404;
+              throw err;
+            },
+          );
+        if (status === 404) notFound.push(email);
+        else if (status >= 200 && status < 300) erased.push(email);
+        else failed.push({ key: email, message: `HubSpot answered ${status}` });
+      }
+      return { erased, notFound, ...(failed.length > 0 ? { failed } : {}) };
+    },
     async setOptOut(items) {
       checkSize('setOptOut', items.length);
       for (const item of items) checkOptOut(item);

@@ -19,5 +19,7 @@ export function createNoCrm(): Crm {
     updateEngagement: async () => ({ updated: 0 }),
     setOptOut: async () => refuse('record opt-outs'),
     createTask: async () => refuse('create a task'),
+    // no CRM holds nobody: every address is simply not there
+    eraseContacts: async (emails) => ({ erased: [], notFound: emails.map((e) => e.trim().toLowerCase()) }),
   };
 }

@@ -166,6 +166,41 @@ export function createSalesforceCrm(
       return { updated: found.size - failed.length, ...(failed.length > 0 ? { failed } : {}) };
     },
 
+    async eraseContacts(emails) {
+      checkSize('eraseContacts', emails.length);
+      const wanted = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+      const people = [
+        ...(await select('Contact', 'Email', wanted, ['Id', 'Email'])),
+        ...(await select('Lead', 'Email', wanted, ['Id', 'Email'], ' AND IsConverted = false')),
+      ];
+      const byId = new Map(
+        people.map((r) => [
+          r.Id,
+          String(r.Email ?? '')
+            .trim()
+            .toLowerCase(),
+        ]),
+      );
+      const failed: CrmRecordFailure[] = [];
+      const ids = [...byId.keys()];
+      // sObject Collections delete: up to 200 ids per call, each answered on its own
+      for (let i = 0; i < ids.length; i += SALESFORCE_BATCH_SIZE) {
+        const chunk = ids.slice(i, i + SALESFORCE_BATCH_SIZE);
+        const res = await client.send(
+          'DELETE',
+          `${client.dataPath}/composite/sobjects?ids=${chunk.join(',')}&allOrNone=false`,
+        );
+        failed.push(...saveFailures(res.body, chunk.length, (j) => byId.get(chunk[j] as string) as string));
+      }
+      const bad = new Set(failed.map((f) => f.key));
+      const held = new Set(byId.values());
+      return {
+        erased: wanted.filter((e) => held.has(e) && !bad.has(e)),
+        notFound: wanted.filter((e) => !held.has(e)),
+        ...(failed.length > 0 ? { failed } : {}),
+      };
+    },
+
     async setOptOut(items) {
       checkSize('setOptOut', items.length);
       for (const item of items) checkOptOut(item);

@@ -1,0 +1,88 @@
+/**
+ * The cryptography of PII at rest, as functions over buffers: AES-256-GCM sealing with the subject
+ * bound as associated data, the sealed text format stored in text columns, and the blind index
+ * (keyed HMAC of the normalised address). Randomness (IVs, data keys) comes in as arguments from the
+ * service, so these stay deterministic and testable.
+ */
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { SwitchyardError } from '../core/errors.ts';
+
+/** Prefix of every sealed value: lets a scan (and the erasure test) tell sealed text from plain text. */
+export const SEALED_PREFIX = 'pii1:';
+export const SUBJECT_BYTES = 16;
+export const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Lower-cases and trims the address: the one normalisation blind indexes and suppression agree on. */
+export function normalizeAddress(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/**
+ * The blind index of an address: HMAC-SHA256 under the index key, truncated to 16 bytes. It is the
+ * subject's id (the key table's primary key) and the suppression fingerprint that survives erasure.
+ * 128 bits keep collisions out of reach for any audience while halving index size.
+ */
+export function blindIndexOf(indexKey: Buffer, email: string): Buffer {
+  return createHmac('sha256', indexKey).update(normalizeAddress(email)).digest().subarray(0, SUBJECT_BYTES);
+}
+
+/** Encrypts `plaintext` under the subject's data key; the result names the subject so `open` finds its key. */
+export function seal(subject: Buffer, dataKey: Buffer, iv: Buffer, plaintext: string): string {
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  cipher.setAAD(subject);
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return SEALED_PREFIX + Buffer.concat([subject, iv, cipher.getAuthTag(), ct]).toString('base64url');
+}
+
+export interface SealedParts {
+  subject: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+/** Splits a sealed value; null when it is not one (plain text stored before encryption, or garbage). */
+export function parseSealed(value: string): SealedParts | null {
+  if (!value.startsWith(SEALED_PREFIX)) return null;
+  const raw = Buffer.from(value.slice(SEALED_PREFIX.length), 'base64url');
+  if (raw.length < SUBJECT_BYTES + IV_BYTES + TAG_BYTES) return null;
+  return {
+    subject: raw.subarray(0, SUBJECT_BYTES),
+    iv: raw.subarray(SUBJECT_BYTES, SUBJECT_BYTES + IV_BYTES),
+    tag: raw.subarray(SUBJECT_BYTES + IV_BYTES, SUBJECT_BYTES + IV_BYTES + TAG_BYTES),
+    ciphertext: raw.subarray(SUBJECT_BYTES + IV_BYTES + TAG_BYTES),
+  };
+}
+
+export function isSealed(value: string): boolean {
+  return value.startsWith(SEALED_PREFIX);
+}
+
+/** Decrypts sealed parts with the subject's key; throws PII_TAMPERED when authentication fails. */
+export function openParts(p: SealedParts, dataKey: Buffer): string {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, p.iv);
+    decipher.setAAD(p.subject);
+    decipher.setAuthTag(p.tag);
+    return Buffer.concat([decipher.update(p.ciphertext), decipher.final()]).toString('utf8');
+  } catch (err) {
+    throw new SwitchyardError('PII_TAMPERED', 'a sealed value failed authentication', { cause: err });
+  }
+}
+
+/** Wraps a data key under a master key (AES-256-GCM, subject as associated data): iv ‖ tag ‖ ct. */
+export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv: Buffer): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
+  cipher.setAAD(subject);
+  const ct = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), ct]);
+}
+
+/** Unwraps; throws (node's auth error) when the wrap or the subject does not match. */
+export function unwrapKey(masterKey: Buffer, subject: Buffer, wrapped: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, IV_BYTES));
+  decipher.setAAD(subject);
+  decipher.setAuthTag(wrapped.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+}

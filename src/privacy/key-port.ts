@@ -1,0 +1,41 @@
+/**
+ * The master-key port: wraps and unwraps per-subject data keys. The local adapter holds the master
+ * keys from config in memory; a KMS adapter (AWS KMS, Vault transit) implements the same two
+ * set-wise calls, so one chunk of recipients costs one round trip, never one per recipient.
+ * Data keys never leave the privacy module; the port never sees what they encrypt.
+ */
+
+/** One data key to wrap, bound to its subject (the subject id is the authenticated context). */
+export interface DataKeyToWrap {
+  /** The subject's id (its 16-byte blind index), bound into the wrap so a wrapped key cannot be moved. */
+  subject: Buffer;
+  /** 32 random bytes (AES-256). */
+  key: Buffer;
+}
+
+export interface WrappedDataKey {
+  subject: Buffer;
+  /** Which master key wrapped it (the adapter's own id; stored beside the wrapped key). */
+  masterKeyId: string;
+  wrapped: Buffer;
+}
+
+export interface MasterKeys {
+  readonly name: string;
+  /** The master key new data keys are wrapped with; rotation rewraps everything else to it. */
+  readonly currentKeyId: string;
+  /**
+   * Wraps each key with the current master key, in order. Pure with respect to the store: the
+   * caller persists the result. Throws SwitchyardError PII_KEY_UNAVAILABLE when the KMS is down
+   * (retryable).
+   */
+  wrap(keys: readonly DataKeyToWrap[]): Promise<WrappedDataKey[]>;
+  /**
+   * Unwraps each key, in order. A key wrapped by a master key this adapter no longer holds, or whose
+   * wrap fails authentication (tampered, moved to another subject), throws PII_KEY_UNAVAILABLE
+   * (not retryable): the data under it is unreadable until that master key is configured again.
+   */
+  unwrap(keys: readonly WrappedDataKey[]): Promise<Buffer[]>;
+  /** Can this adapter unwrap keys wrapped by `masterKeyId`? (rotation keeps old ids until rewrapped) */
+  holds(masterKeyId: string): boolean;
+}

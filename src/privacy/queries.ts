@@ -1,0 +1,146 @@
+/**
+ * SQL of the privacy module (private to src/privacy/): the subject key table and the suppression
+ * fingerprints. Every statement takes a whole set of subjects (bytea arrays), one round trip per chunk.
+ */
+import type { Queryable } from '../store/port.ts';
+
+export interface SubjectKeyRow {
+  subject: Buffer;
+  masterKeyId: string | null;
+  wrapped: Buffer | null;
+}
+
+const FIND_KEYS = `
+  select subject, master_key_id, wrapped_key from subject_keys where subject = any($1::bytea[])`;
+
+export async function findKeys(db: Queryable, subjects: readonly Buffer[]): Promise<SubjectKeyRow[]> {
+  if (subjects.length === 0) return [];
+  const { rows } = await db.query<{
+    subject: Uint8Array;
+    master_key_id: string | null;
+    wrapped_key: Uint8Array | null;
+  }>(FIND_KEYS, [subjects]);
+  return rows.map((r) => ({
+    subject: Buffer.from(r.subject),
+    masterKeyId: r.master_key_id,
+    wrapped: r.wrapped_key === null ? null : Buffer.from(r.wrapped_key),
+  }));
+}
+
+// a concurrent writer may have created a subject's key first: its key wins, ours is dropped (the caller re-reads)
+const INSERT_KEYS = `
+  insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
+  select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
+  on conflict (subject) do nothing
+  returning subject`;
+
+/** Inserts new keys wrapped by `masterKeyId`; returns the subjects actually inserted. */
+export async function insertKeys(
+  db: Queryable,
+  masterKeyId: string,
+  keys: readonly { subject: Buffer; wrapped: Buffer }[],
+  at: Date,
+): Promise<Buffer[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await db.query<{ subject: Uint8Array }>(INSERT_KEYS, [
+    keys.map((k) => k.subject),
+    masterKeyId,
+    keys.map((k) => k.wrapped),
+    at,
+  ]);
+  return rows.map((r) => Buffer.from(r.subject));
+}
+
+// the key row stays as a tombstone, so a later seal for the subject knows it was erased
+const SHRED = `
+  insert into subject_keys (subject, master_key_id, wrapped_key, created_at, shredded_at)
+  values ($1, null, null, $2, $2)
+  on conflict (subject) do update set master_key_id = null, wrapped_key = null,
+    shredded_at = coalesce(subject_keys.shredded_at, excluded.shredded_at)`;
+
+export async function shredKey(db: Queryable, subject: Buffer, at: Date): Promise<void> {
+  await db.query(SHRED, [subject, at]);
+}
+
+const IS_SHREDDED = `select shredded_at from subject_keys where subject = $1 and shredded_at is not null`;
+
+export async function shreddedAt(db: Queryable, subject: Buffer): Promise<Date | null> {
+  const { rows } = await db.query<{ shredded_at: Date }>(IS_SHREDDED, [subject]);
+  return rows[0]?.shredded_at ?? null;
+}
+
+const ADD_FINGERPRINT = `
+  insert into suppression_fingerprints (fingerprint, reason, source, created_at) values ($1, $2, $3, $4)
+  on conflict (fingerprint) do nothing`;
+
+export async function addFingerprint(
+  db: Queryable,
+  fingerprint: Buffer,
+  reason: string,
+  source: string,
+  at: Date,
+): Promise<void> {
+  await db.query(ADD_FINGERPRINT, [fingerprint, reason, source, at]);
+}
+
+const FIND_FINGERPRINTS = `
+  select fingerprint, reason from suppression_fingerprints where fingerprint = any($1::bytea[])`;
+
+export async function findFingerprints(db: Queryable, fps: readonly Buffer[]): Promise<Map<string, string>> {
+  if (fps.length === 0) return new Map();
+  const { rows } = await db.query<{ fingerprint: Uint8Array; reason: string }>(FIND_FINGERPRINTS, [fps]);
+  return new Map(rows.map((r) => [Buffer.from(r.fingerprint).toString('base64url'), r.reason]));
+}
+
+// keyset over the subject, so a rotation interrupted half-way resumes where it stopped
+const STALE_KEYS = `
+  select subject, master_key_id, wrapped_key from subject_keys
+  where wrapped_key is not null and master_key_id <> $1 and subject > $2
+  order by subject limit $3`;
+
+export async function findStaleKeys(
+  db: Queryable,
+  currentKeyId: string,
+  after: Buffer,
+  limit: number,
+): Promise<SubjectKeyRow[]> {
+  const { rows } = await db.query<{ subject: Uint8Array; master_key_id: string; wrapped_key: Uint8Array }>(STALE_KEYS, [
+    currentKeyId,
+    after,
+    limit,
+  ]);
+  return rows.map((r) => ({
+    subject: Buffer.from(r.subject),
+    masterKeyId: r.master_key_id,
+    wrapped: Buffer.from(r.wrapped_key),
+  }));
+}
+
+// only rows still wrapped by the key read: a concurrent shred wins (its null is not overwritten)
+const REWRAP = `
+  update subject_keys k set master_key_id = $2, wrapped_key = x.w
+  from unnest($1::bytea[], $3::bytea[], $4::text[]) as x(s, w, old)
+  where k.subject = x.s and k.master_key_id = x.old and k.wrapped_key is not null`;
+
+export async function rewrapKeys(
+  db: Queryable,
+  masterKeyId: string,
+  keys: readonly { subject: Buffer; wrapped: Buffer; oldKeyId: string }[],
+): Promise<number> {
+  if (keys.length === 0) return 0;
+  const { rowCount } = await db.query(REWRAP, [
+    keys.map((k) => k.subject),
+    masterKeyId,
+    keys.map((k) => k.wrapped),
+    keys.map((k) => k.oldKeyId),
+  ]);
+  return rowCount;
+}
+
+const COUNT_BY_MASTER = `
+  select coalesce(master_key_id, '(shredded)') as id, count(*)::int8 as n from subject_keys group by 1`;
+
+export async function countByMasterKey(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ id: string; n: number }>(COUNT_BY_MASTER);
+  return Object.fromEntries(rows.map((r) => [r.id, r.n]));
+}

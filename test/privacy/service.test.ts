@@ -1,0 +1,148 @@
+/**
+ * The privacy service on a real store: sealing per subject, opening, blind index, shredding (the
+ * data under a shredded key is unreadable and the subject keeps a suppression fingerprint), the LRU
+ * bound, and master-key rotation (rewrap) including a key that is not held.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { createManualClock } from '../../src/clock/manual.ts';
+import { isSwitchyardError } from '../../src/core/errors.ts';
+import { SEALED_PREFIX } from '../../src/privacy/crypto.ts';
+import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
+import { createLru } from '../../src/privacy/lru.ts';
+import { createPrivacy } from '../../src/privacy/service.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
+import type { Db } from '../../src/store/port.ts';
+
+let db: Db;
+before(async () => {
+  db = await createPgliteDb({});
+  await migrate(db);
+});
+after(async () => {
+  await db.close();
+});
+
+const clock = createManualClock(new Date('2026-12-01T00:00:00Z'));
+const indexKey = randomBytes(32);
+const privacyWith = (masters: Buffer[], cacheSize = 1000) =>
+  createPrivacy({ db, clock, keys: createLocalMasterKeys(masters), indexKey }, { cacheSize });
+const unique = () => `p${randomBytes(6).toString('hex')}@Example.org`;
+
+describe('privacy service', () => {
+  it('seals per subject and opens again; no plaintext in the sealed value or in the key table', async () => {
+    const master = randomBytes(32);
+    const p = privacyWith([master]);
+    const a = unique();
+    const b = unique();
+    const sealed = await p.sealMany([
+      { email: a, value: a },
+      { email: b, value: 'Ada Lovelace' },
+      { email: a, value: 'reply body' },
+    ]);
+    for (const s of sealed) assert.ok(s.startsWith(SEALED_PREFIX));
+    assert.ok(!sealed.join('').includes('Lovelace'));
+    assert.deepEqual(await p.openMany(sealed), [a, 'Ada Lovelace', 'reply body']);
+    // a second service with a cold cache reads the same keys from the store; another master key cannot
+    assert.deepEqual(await privacyWith([master], 0).openMany(sealed), [a, 'Ada Lovelace', 'reply body']);
+    const stranger = privacyWith([randomBytes(32)], 0);
+    await assert.rejects(stranger.openMany(sealed), (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE');
+    const { rows } = await db.query<{ t: string }>('select t::text as t from subject_keys t');
+    assert.ok(!rows.some((r) => r.t.toLowerCase().includes(a.toLowerCase().split('@')[0]!)));
+  });
+
+  it('case and whitespace of the address do not change the subject', async () => {
+    const p = privacyWith([randomBytes(32)]);
+    const a = unique();
+    assert.deepEqual(p.blindIndex(a), p.blindIndex(`  ${a.toUpperCase()} `));
+    const [s] = await p.sealMany([{ email: a, value: 'x' }]);
+    const [t] = await p.sealMany([{ email: a.toLowerCase(), value: 'y' }]);
+    assert.equal(s!.slice(0, 26), t!.slice(0, 26));
+  });
+
+  it('shred: the key is destroyed, sealed values open as null, the fingerprint stays, repeat is a no-op', async () => {
+    const master = randomBytes(32);
+    const p = privacyWith([master]);
+    const a = unique();
+    const other = unique();
+    const [sa, so] = await p.sealMany([
+      { email: a, value: 'Grace Hopper' },
+      { email: other, value: 'kept' },
+    ]);
+    assert.equal(await p.isShredded(a), false);
+    assert.deepEqual(await p.shred(a), { shredded: true, subject: p.blindIndex(a).toString('base64url') });
+    assert.equal((await p.shred(a)).shredded, false);
+    assert.equal(await p.isShredded(a.toUpperCase()), true);
+    // a fresh process (no cache) cannot read it either
+    const fresh = privacyWith([master], 10);
+    assert.deepEqual(await fresh.openMany([sa!, so!]), [null, 'kept']);
+    assert.deepEqual(await p.openMany([sa!]), [null]);
+    // a later seal for the erased subject stores only the erased marker, never the value
+    const [later] = await p.sealMany([{ email: a, value: 'Grace Hopper again' }]);
+    assert.equal(later, SEALED_PREFIX + p.blindIndex(a).toString('base64url'));
+    assert.equal(await p.open(later!), null);
+    const fp = await p.findFingerprinted([a, other, ` ${a.toUpperCase()}`]);
+    assert.deepEqual([...fp.keys()], [a, ` ${a.toUpperCase()}`]);
+    assert.equal(fp.get(a), 'erased');
+  });
+
+  it('a tampered sealed value is PII_TAMPERED, never a wrong plaintext', async () => {
+    const p = privacyWith([randomBytes(32)]);
+    const [s] = await p.sealMany([{ email: unique(), value: 'secret value' }]);
+    const raw = Buffer.from(s!.slice(SEALED_PREFIX.length), 'base64url');
+    raw[raw.length - 1]! ^= 1;
+    const bad = SEALED_PREFIX + raw.toString('base64url');
+    await assert.rejects(p.open(bad), (e) => isSwitchyardError(e) && e.code === 'PII_TAMPERED');
+    await assert.rejects(p.open(`${SEALED_PREFIX}AAAA`), (e) => isSwitchyardError(e) && e.code === 'PII_TAMPERED');
+  });
+
+  it('plain text stored before encryption is returned as is', async () => {
+    const p = privacyWith([randomBytes(32)]);
+    assert.deepEqual(await p.openMany(['legacy@example.org']), ['legacy@example.org']);
+  });
+
+  it('rotation rewraps every live key to the new master key; the old one can then be dropped', async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const before = privacyWith([oldKey]);
+    const emails = Array.from({ length: 25 }, unique);
+    const sealed = await before.sealMany(emails.map((e) => ({ email: e, value: `name of ${e}` })));
+    await before.shred(emails[0]!);
+    const rotating = privacyWith([newKey, oldKey]);
+    const result = await rotating.rewrapAll(7);
+    assert.ok(result.rewrapped >= 24);
+    assert.equal(result.byMasterKey[masterKeyId(oldKey)], undefined);
+    assert.equal((await rotating.rewrapAll()).rewrapped, 0);
+    const onlyNew = privacyWith([newKey], 0);
+    const opened = await onlyNew.openMany(sealed);
+    assert.equal(opened[0], null);
+    assert.deepEqual(
+      opened.slice(1),
+      emails.slice(1).map((e) => `name of ${e}`),
+    );
+    // without the new key nothing opens: the old one really is out of use
+    await assert.rejects(privacyWith([oldKey], 0).openMany(sealed.slice(1)), (e) => isSwitchyardError(e));
+  });
+});
+
+describe('bounded LRU', () => {
+  it('never holds more than its capacity and keeps the most recently used', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 200 }),
+        (cap, ops) => {
+          const lru = createLru<number, number>(cap);
+          for (const k of ops) {
+            if (lru.get(k) === undefined) lru.set(k, k);
+            assert.ok(lru.size <= cap);
+          }
+          if (ops.length > 0) assert.equal(lru.get(ops[ops.length - 1]!), ops[ops.length - 1]);
+        },
+      ),
+    );
+  });
+});
