@@ -62,6 +62,7 @@ import { createListeners } from './composition/listeners.ts';
 import { trackingSecrets } from './composition/tracking-secrets.ts';
 import { createConfiguredPrivacy } from './composition/pii-keys.ts';
 import type { Privacy } from './privacy/service.ts';
+import { createErasure, type EraseSubject } from './privacy/erasure.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
@@ -99,6 +100,8 @@ export interface App {
   ingest: Ingest;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
+  /** Erases one subject from Switchyard's own store (shred, fingerprint, plain-text scrub): the DSR step. */
+  erase: EraseSubject;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -173,9 +176,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const instanceId = newInstanceId();
   const bus = createPostgresLogBus({ db, clock, instanceId });
-  const ingest = createIngest({ db, bus, clock });
   const privacy = createConfiguredPrivacy(config, { db, clock });
   const pii = options.piiAtRest === false ? undefined : privacy;
+  const ingest = createIngest({ db, bus, clock, ...(pii ? { openAddresses: pii.openMany } : {}) });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -354,6 +357,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     campaigns,
     ingest,
     privacy,
+    erase: createErasure({ db, privacy }),
     governor,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {
