@@ -11,6 +11,7 @@ import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
+import { registerPrivacyCommands } from './commands/privacy.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
 import { startBanner } from './banner.ts';
 import { EXIT, EXIT_CODES_HELP, isCliError } from './errors.ts';
@@ -173,6 +174,7 @@ registerAccessCommands(program, {
 registerInboundCommands(program);
 registerWebhookCommands(program, async (secrets) => (await app()).createWebhookVerifiers(secrets));
 registerSuppressionCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
+registerPrivacyCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 
 /** Every command: one error line naming the command's help instead of commander's text plus full help. */
 function quietErrors(cmd: Command, path: string): void {
