@@ -12,7 +12,7 @@ import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import {
-  blindIndexOf,
+  createBlindIndexer,
   IV_BYTES,
   normalizeAddress,
   openParts,
@@ -74,7 +74,7 @@ export function createPrivacy(
 ): Privacy {
   const { db, clock, keys, indexKey } = deps;
   const cache = createLru<string, Buffer>(options.cacheSize);
-  const blindIndex = (email: string) => blindIndexOf(indexKey, email);
+  const blindIndex = createBlindIndexer(indexKey);
 
   /** Data keys (or the erased marker) for distinct subjects; `create` makes missing ones. */
   async function keysFor(subjects: Map<string, Buffer>, create: boolean): Promise<Map<string, KeyOrErased>> {
