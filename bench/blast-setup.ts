@@ -13,6 +13,9 @@ export const BENCH_ENV = {
   SWITCHYARD_TRACKING_SECRET: 'bench',
   LOG_LEVEL: 'silent',
   SWITCHYARD_WORKER_CONCURRENCY: '4',
+  // one PII master key and blind-index key for the main process and every send worker (base64 of 32 bytes)
+  SWITCHYARD_PII_MASTER_KEYS: 'YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nISE',
+  SWITCHYARD_PII_INDEX_KEY: 'YmVuY2gtaW5kZXgta2V5LS0zMi1ieXRlcy1sb25nISE',
 };
 
 /**

@@ -4,6 +4,7 @@
  * sandbox ESP (events off) and lifted account rate, or SMTP to the bench's sink (then it writes the
  * messages the server accepted to a file, for the bare nodemailer leg). Arguments: <database url>
  * <schema> [<smtp host:port> <accepted file> [commit window]].
+ * BENCH_PII_AT_REST=0 runs the baseline of `pii_ratio` (ledger addresses unsealed).
  * Runs until SIGTERM, then closes cleanly and prints its peak RSS (MB) and CPU time (ms, from ready) on stdout.
  */
 import { pino } from 'pino';
@@ -32,6 +33,8 @@ const app = await createApp(loadConfig(BENCH_ENV), {
   log: pino({ level: 'silent' }),
   esp,
   governor: BENCH_GOVERNOR,
+  // the pii_ratio baseline: the parent runs one blast with ledger addresses unsealed
+  piiAtRest: process.env.BENCH_PII_AT_REST !== '0',
 });
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => {

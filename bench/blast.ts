@@ -35,6 +35,7 @@ async function startSendWorkers(
   schema: string,
   n: number,
   smtp?: WorkerSmtp,
+  piiAtRest = true,
 ): Promise<{ stop(): Promise<{ rssMb: number; cpuMs: number }[]> }> {
   const entry = new URL('./blast-worker.ts', import.meta.url).pathname;
   // BENCH_CPU_PROF_DIR=dir: each send worker writes a V8 CPU profile there (the main process: run it with --cpu-prof)
@@ -57,7 +58,10 @@ async function startSendWorkers(
         schema,
         ...(smtp === undefined ? [] : [smtp.url, smtp.acceptedFile, String(smtp.window ?? '')]),
       ],
-      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+      {
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+        env: { ...process.env, BENCH_PII_AT_REST: piiAtRest ? '1' : '0' },
+      },
     ),
   );
   await Promise.all(
@@ -118,6 +122,7 @@ async function runCampaign(
   sendWorkers = 0,
   workerSmtp?: WorkerSmtp,
   crm?: CampaignCrm,
+  piiAtRest = true,
 ): Promise<{ seconds: number; handed: number; workerRssMb: number[]; cpuMs: { main: number; sendWorkers: number[] } }> {
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
@@ -127,8 +132,9 @@ async function runCampaign(
     log: pino({ level: 'silent' }),
     esp: makeEsp,
     governor: BENCH_GOVERNOR,
+    piiAtRest,
   });
-  const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp) : undefined;
+  const workers = sendWorkers > 0 ? await startSendWorkers(url, schema, sendWorkers, workerSmtp, piiAtRest) : undefined;
   let stopped: { rssMb: number; cpuMs: number }[] = [];
   try {
     await crm?.prepare?.(app, db);
@@ -274,6 +280,18 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     `blast: ${size} recipients (${blast.handed} handed to the sandbox) in ${blast.seconds.toFixed(1)} s = `
       + `${Math.round(perS)} recipients/s, peak RSS ${Math.round(peak / 1e6)} MB${workerRss}`,
   );
+  // the same blast with ledger addresses unsealed (no per-subject keys, no sealing, no fingerprint
+  // check): pii_ratio is the cost of PII at rest, held to ≥ 0.9 (docs/decisions/0015-pii-at-rest.md)
+  const piiBaseline =
+    args.options['pii-baseline'] === '0'
+      ? undefined
+      : await runCampaign(url, size, silentSandbox, 'plain', sendWorkers, undefined, undefined, false);
+  const piiRatio = piiBaseline === undefined ? undefined : perS / (size / piiBaseline.seconds);
+  if (piiBaseline !== undefined)
+    console.log(
+      `without PII at rest: ${Math.round(size / piiBaseline.seconds)} recipients/s in `
+        + `${piiBaseline.seconds.toFixed(1)} s; pii_ratio ${piiRatio!.toFixed(3)}`,
+    );
   // the floor right after the blast, on the same server, with as many connections as send processes
   const floor = await ledgerFloor(url, size, Math.max(1, sendWorkers));
   const limitRatio = perS / floor.rowsPerS;
@@ -285,6 +303,12 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     recipients_per_s: Math.round(perS),
     floor_rows_per_s: Math.round(floor.rowsPerS),
     limit_ratio: Number(limitRatio.toFixed(3)),
+    ...(piiBaseline === undefined
+      ? {}
+      : {
+          pii_ratio: Number(piiRatio!.toFixed(3)),
+          plain_recipients_per_s: Math.round(size / piiBaseline.seconds),
+        }),
     seconds: Number(blast.seconds.toFixed(1)),
     peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
     send_workers: sendWorkers,

@@ -86,6 +86,7 @@ import { createComplianceRoad, type ComplianceRoad } from './composition/complia
 import { registerComplianceRoutes } from './api/routes/compliance.ts';
 import { registerCompliancePages } from './api/routes/compliance-pages.ts';
 import type { Privacy } from './privacy/service.ts';
+import { createErasure, type EraseSubject } from './privacy/erasure.ts';
 import { warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
@@ -139,6 +140,8 @@ export interface App {
   privacy: Privacy;
   /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
   compliance: ComplianceRoad;
+  /** Erases one subject from Switchyard's own store (shred, fingerprint, plain-text scrub): the DSR step. */
+  erase: EraseSubject;
   /** Where a suppression propagates (the names of the propagation sinks; no 'crm' without a CRM). */
   suppressionSystems: readonly string[];
   /** Deliverability governor used by the send stage (one per process). */
@@ -218,9 +221,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config.bus.kind === 'nats'
       ? createNatsBus({ db, clock, url: config.bus.servers }, { prefix: config.bus.prefix })
       : createPostgresLogBus({ db, clock, instanceId });
-  const ingest = createIngest({ db, bus, clock });
   const privacy = createConfiguredPrivacy(config, { db, clock });
   const pii = options.piiAtRest === false ? undefined : privacy;
+  const ingest = createIngest({ db, bus, clock, ...(pii ? { openAddresses: pii.openMany } : {}) });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -501,6 +504,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ingest,
     privacy,
     compliance,
+    erase: createErasure({ db, privacy }),
     governor,
     metricsHistory,
     suppressionSystems: suppressionSinks.map((s) => s.name),

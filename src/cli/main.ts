@@ -14,6 +14,7 @@ import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerJourneyCommands } from './commands/journeys.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
+import { registerPrivacyCommands } from './commands/privacy.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
 import { registerWorkerCommand } from './commands/worker.ts';
 import { startBanner } from './banner.ts';
@@ -173,6 +174,7 @@ registerInboundCommands(program);
 registerAttributionCommands(program);
 registerWebhookCommands(program, async (secrets) => (await app()).createWebhookVerifiers(secrets));
 registerSuppressionCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
+registerPrivacyCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 
 /** Every command: one error line naming the command's help instead of commander's text plus full help. */
 function quietErrors(cmd: Command, path: string): void {

@@ -27,28 +27,40 @@ export async function findKeys(db: Queryable, subjects: readonly Buffer[]): Prom
   }));
 }
 
-// a concurrent writer may have created a subject's key first: its key wins, ours is dropped (the caller re-reads)
-const INSERT_KEYS = `
-  insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
-  select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
-  on conflict (subject) do nothing
-  returning subject`;
+// One round trip for a chunk's keys: inserts the offered keys of subjects that have none and returns
+// every subject's row. Rows that existed are read from the statement's snapshot (the CTE's inserts
+// are not visible to it), new ones come from the insert; a row a concurrent writer committed after
+// the snapshot is in neither, and the caller reads it again.
+const FIND_OR_INSERT_KEYS = `
+  with ins as (
+    insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
+    select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
+    on conflict (subject) do nothing
+    returning subject)
+  select k.subject, k.master_key_id, k.wrapped_key, false as created from subject_keys k
+  where k.subject = any($1::bytea[])
+  union all
+  select subject, null, null, true from ins`;
 
-/** Inserts new keys wrapped by `masterKeyId`; returns the subjects actually inserted. */
-export async function insertKeys(
+export async function findOrInsertKeys(
   db: Queryable,
   masterKeyId: string,
   keys: readonly { subject: Buffer; wrapped: Buffer }[],
   at: Date,
-): Promise<Buffer[]> {
+): Promise<(SubjectKeyRow & { created: boolean })[]> {
   if (keys.length === 0) return [];
-  const { rows } = await db.query<{ subject: Uint8Array }>(INSERT_KEYS, [
-    keys.map((k) => k.subject),
-    masterKeyId,
-    keys.map((k) => k.wrapped),
-    at,
-  ]);
-  return rows.map((r) => Buffer.from(r.subject));
+  const { rows } = await db.query<{
+    subject: Uint8Array;
+    master_key_id: string | null;
+    wrapped_key: Uint8Array | null;
+    created: boolean;
+  }>(FIND_OR_INSERT_KEYS, [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at]);
+  return rows.map((r) => ({
+    subject: Buffer.from(r.subject),
+    masterKeyId: r.master_key_id,
+    wrapped: r.wrapped_key === null ? null : Buffer.from(r.wrapped_key),
+    created: r.created,
+  }));
 }
 
 // the key row stays as a tombstone, so a later seal for the subject knows it was erased

@@ -12,7 +12,7 @@ import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import {
-  blindIndexOf,
+  createBlindIndexer,
   IV_BYTES,
   normalizeAddress,
   openParts,
@@ -74,9 +74,14 @@ export function createPrivacy(
 ): Privacy {
   const { db, clock, keys, indexKey } = deps;
   const cache = createLru<string, Buffer>(options.cacheSize);
-  const blindIndex = (email: string) => blindIndexOf(indexKey, email);
+  const blindIndex = createBlindIndexer(indexKey);
 
-  /** Data keys (or the erased marker) for distinct subjects; `create` makes missing ones. */
+  /**
+   * Data keys (or the erased marker) for distinct subjects. With `create`, fresh keys are offered for
+   * every subject not cached and inserted where none exists, in the same statement that reads the
+   * existing ones (one round trip per chunk; a wrap for a subject that had a key is wasted CPU,
+   * cheaper than a second round trip).
+   */
   async function keysFor(subjects: Map<string, Buffer>, create: boolean): Promise<Map<string, KeyOrErased>> {
     const out = new Map<string, KeyOrErased>();
     const missing: Buffer[] = [];
@@ -86,35 +91,42 @@ export function createPrivacy(
       else out.set(id, k);
     }
     if (missing.length === 0) return out;
-    await loadKeys(missing, out);
-    if (!create) return out;
-    const absent = missing.filter((s) => !out.has(s.toString('base64url')));
-    if (absent.length === 0) return out;
-    const fresh = randomBytes(32 * absent.length);
-    const toWrap = absent.map((subject, i) => ({ subject, key: Buffer.from(fresh.subarray(i * 32, (i + 1) * 32)) }));
-    const wrapped = await keys.wrap(toWrap);
-    const inserted = await q.insertKeys(
+    if (!create) {
+      await loadKeys(missing, out);
+      return out;
+    }
+    const fresh = randomBytes(32 * missing.length);
+    const offered = missing.map((subject, i) => ({ subject, key: Buffer.from(fresh.subarray(i * 32, (i + 1) * 32)) }));
+    const wrapped = await keys.wrap(offered);
+    const rows = await q.findOrInsertKeys(
       db,
       keys.currentKeyId,
       wrapped.map((w) => ({ subject: w.subject, wrapped: w.wrapped })),
       clock.now(),
     );
-    const won = new Set(inserted.map((s) => s.toString('base64url')));
-    const lost: Buffer[] = [];
-    for (const { subject, key } of toWrap) {
+    const created = new Set(rows.filter((r) => r.created).map((r) => r.subject.toString('base64url')));
+    for (const { subject, key } of offered) {
       const id = subject.toString('base64url');
-      if (won.has(id)) {
-        cache.set(id, key);
-        out.set(id, key);
-      } else lost.push(subject);
+      if (!created.has(id)) continue;
+      cache.set(id, key);
+      out.set(id, key);
     }
-    // another writer created (or shredded) these subjects between our read and insert: use theirs
-    if (lost.length > 0) await loadKeys(lost, out);
+    await useRows(
+      rows.filter((r) => !r.created),
+      out,
+    );
+    // committed by another writer after our snapshot: neither read nor inserted, so read it now
+    const late = missing.filter((s) => !out.has(s.toString('base64url')));
+    if (late.length > 0) await loadKeys(late, out);
     return out;
   }
 
   async function loadKeys(subjects: Buffer[], out: Map<string, KeyOrErased>): Promise<void> {
-    const rows = await q.findKeys(db, subjects);
+    await useRows(await q.findKeys(db, subjects), out);
+  }
+
+  /** Unwraps live rows into the cache and `out` (one unwrap call); shredded rows become the marker. */
+  async function useRows(rows: q.SubjectKeyRow[], out: Map<string, KeyOrErased>): Promise<void> {
     const live = rows.filter((r) => r.wrapped !== null);
     for (const r of rows) if (r.wrapped === null) out.set(r.subject.toString('base64url'), ERASED);
     if (live.length === 0) return;

@@ -93,9 +93,22 @@ const CORRELATE_ROWS = `
 const CORRELATE_LEGACY = `
   select message_id, campaign_id, contact_id, email from send_ledger where message_id = any($1::text[])`;
 
-type LedgerHit = { campaign_id: string; contact_id: string; email: string };
+type LedgerHit = { campaign_id: string; contact_id: string; email: string | null };
 
-async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<string, LedgerHit>> {
+/** Opens the ledger's sealed addresses (src/privacy/); null for an erased subject. */
+export type OpenAddresses = (sealed: readonly string[]) => Promise<(string | null)[]>;
+
+/** The ledger rows' addresses opened in place (one call for all); an erased one becomes null. */
+async function openHits(open: OpenAddresses | undefined, hits: { email: string | null }[]): Promise<void> {
+  const sealed = hits.filter((h) => h.email !== null);
+  if (open === undefined || sealed.length === 0) return;
+  const plain = await open(sealed.map((h) => h.email!));
+  sealed.forEach((h, i) => {
+    h.email = plain[i]!;
+  });
+}
+
+async function correlate(db: Db, messageIds: readonly string[], open?: OpenAddresses): Promise<Map<string, LedgerHit>> {
   const named = new Map<string, { campaignId: string; contactId: string }>();
   const legacy: string[] = [];
   for (const id of new Set(messageIds)) {
@@ -119,6 +132,7 @@ async function correlate(db: Db, messageIds: readonly string[]): Promise<Map<str
     const { rows } = await db.query<LedgerHit & { message_id: string }>(CORRELATE_LEGACY, [legacy]);
     for (const r of rows) byMsg.set(r.message_id, r);
   }
+  await openHits(open, [...new Set(byMsg.values())]);
   return byMsg;
 }
 
@@ -132,7 +146,11 @@ const ADDRESS_OF_CONTACT = `
  * address of that send's ledger row, else of the contact's latest row: otherwise it would be
  * recorded against the contact and suppress no one.
  */
-async function fillMissingAddresses(db: Db, events: EngagementEvent[]): Promise<EngagementEvent[]> {
+async function fillMissingAddresses(
+  db: Db,
+  events: EngagementEvent[],
+  open?: OpenAddresses,
+): Promise<EngagementEvent[]> {
   const missing = events.filter(
     (e) => e.email === undefined && e.contactId !== undefined && SUPPRESSING[e.type] !== undefined,
   );
@@ -146,15 +164,17 @@ async function fillMissingAddresses(db: Db, events: EngagementEvent[]): Promise<
       keyed.map((e) => campaignOf(e)!),
       keyed.map((e) => e.contactId!),
     ]);
-    for (const r of rows) byKey.set(`${r.campaign_id}:${r.contact_id}`, r.email);
+    await openHits(open, rows);
+    for (const r of rows) if (r.email !== null) byKey.set(`${r.campaign_id}:${r.contact_id}`, r.email);
   }
   const unresolved = missing.filter((e) => !byKey.has(`${campaignOf(e)}:${e.contactId}`));
   const byContact = new Map<string, string>();
   if (unresolved.length > 0) {
-    const { rows } = await db.query<{ contact_id: string; email: string }>(ADDRESS_OF_CONTACT, [
+    const { rows } = await db.query<{ contact_id: string; email: string | null }>(ADDRESS_OF_CONTACT, [
       [...new Set(unresolved.map((e) => e.contactId!))],
     ]);
-    for (const r of rows) byContact.set(r.contact_id, r.email);
+    await openHits(open, rows);
+    for (const r of rows) if (r.email !== null) byContact.set(r.contact_id, r.email);
   }
   return events.map((e) => {
     if (e.email !== undefined || e.contactId === undefined || SUPPRESSING[e.type] === undefined) return e;
@@ -231,7 +251,11 @@ function toRow(e: EngagementEvent): Row {
  * bus and one commit. Each call resolves after its group committed and was handed to the bus, with
  * its own counts: an event several calls of a group carry is accepted for the first of them.
  */
-export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: IngestOptions = {}) {
+/** `openAddresses`: the ledger's addresses are sealed (src/privacy/) and are opened when an event takes one. */
+export function createIngest(
+  deps: { db: Db; bus: Bus; clock: Clock; openAddresses?: OpenAddresses },
+  options: IngestOptions = {},
+) {
   const { db, bus, clock } = deps;
 
   async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<Promise<IngestResult>[]> {
@@ -249,7 +273,7 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: 
       .filter((e) => e.contactId === undefined && e.messageId !== undefined)
       .map((e) => e.messageId!);
     if (needIds.length > 0) {
-      const byMsg = await correlate(db, needIds);
+      const byMsg = await correlate(db, needIds, deps.openAddresses);
       unique = unique.map((e) => {
         const hit = e.messageId === undefined || e.contactId !== undefined ? undefined : byMsg.get(e.messageId);
         return hit === undefined
@@ -258,11 +282,11 @@ export function createIngest(deps: { db: Db; bus: Bus; clock: Clock }, options: 
               ...e,
               campaignId: e.campaignId ?? hit.campaign_id,
               contactId: hit.contact_id,
-              email: e.email ?? hit.email,
+              email: e.email ?? hit.email ?? undefined,
             };
       });
     }
-    unique = await fillMissingAddresses(db, unique);
+    unique = await fillMissingAddresses(db, unique, deps.openAddresses);
     // in key order, so concurrent groups take the rows' index locks in one order and cannot deadlock
     const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
     const stored = rows.map(toStored);

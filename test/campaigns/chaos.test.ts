@@ -121,6 +121,11 @@ describe('chaos: SIGKILL the blast worker mid-campaign', async () => {
       `select email, state from send_ledger where campaign_id = $1`,
       [c.id],
     );
+    // the ledger holds addresses sealed (src/privacy/; the workers share this data directory's keys)
+    const opened = await app.privacy.openMany(rows.map((r) => r.email));
+    rows.forEach((r, i) => {
+      r.email = opened[i]!;
+    });
     const received = sink.messages().map((m) => m.envelope.rcptTo[0]!.toLowerCase());
     assert.ok(killedAt < received.length, `the kills happened mid-campaign (${killedAt} of ${received.length})`);
     assert.equal(new Set(received).size, received.length, 'zero duplicates at the SMTP server');

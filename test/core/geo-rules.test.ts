@@ -39,7 +39,7 @@ describe('law.md §12 per country', () => {
     assert.deepEqual(verdict('US', 'denied'), { eligible: false, reason: 'consent:denied' });
   });
 
-  it('Germany (EU): consent first; soft opt-in accepted, implied EBR not; no fixed unsubscribe deadline; 1 month + 2', () => {
+  it('Germany (EU): consent first; soft opt-in yes, implied EBR no; no fixed unsubscribe deadline; 1 month + 2', () => {
     const r = rule('DE');
     assert.equal(r.region, 'EU');
     assert.equal(r.consent, 'opt_in');
@@ -116,7 +116,7 @@ describe('law.md §12 per country', () => {
     assert.deepEqual(verdict('JP', 'granted', 'published_address'), { eligible: true });
   });
 
-  it('unknown or unlisted: the strictest row (EU/UK consent, ≥ 60 days, every identity item, 30 days), and it says so', () => {
+  it('unknown or unlisted: the strictest row (EU/UK consent, ≥ 60 days, every identity item, 30 days), said so', () => {
     for (const cc of [undefined, '', '  ', 'MX', 'XX', 'usa']) {
       const resolved = resolveGeoRule(cc);
       assert.equal(resolved.strictest, true, String(cc));

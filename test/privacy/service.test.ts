@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { isSwitchyardError } from '../../src/core/errors.ts';
-import { SEALED_PREFIX } from '../../src/privacy/crypto.ts';
+import { blindIndexOf, createBlindIndexer, SEALED_PREFIX } from '../../src/privacy/crypto.ts';
 import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
 import { createLru } from '../../src/privacy/lru.ts';
 import { createPrivacy } from '../../src/privacy/service.ts';
@@ -143,6 +143,17 @@ describe('bounded LRU', () => {
           if (ops.length > 0) assert.equal(lru.get(ops[ops.length - 1]!), ops[ops.length - 1]);
         },
       ),
+    );
+  });
+});
+
+describe('blind index', () => {
+  it('the prepared-key indexer gives the same bytes as createHmac, for any address and key', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), fc.string({ maxLength: 80 }), (key, email) => {
+        const k = Buffer.from(key);
+        assert.deepEqual(createBlindIndexer(k)(email), blindIndexOf(k, email));
+      }),
     );
   });
 });

@@ -3,14 +3,17 @@
  * turn, plus the prepare stage's loops (due staged chunks, A/B decisions), until a full pass
  * handles nothing. Deterministic, no sleeps.
  */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { App } from '../../src/app.ts';
 import { createConsumer, type Handler } from '../../src/bus/consumer.ts';
 import { decideDue } from '../../src/campaigns/ab-test.ts';
 import { dispatchDue } from '../../src/campaigns/staging.ts';
 
-export async function drain(app: App, options: { only?: string[]; maxPasses?: number } = {}): Promise<number> {
-  const log = pino({ level: 'silent' });
+export async function drain(
+  app: App,
+  options: { only?: string[]; maxPasses?: number; log?: Logger } = {},
+): Promise<number> {
+  const log = options.log ?? pino({ level: 'silent' });
   const consumers = app.stages
     .filter((s) => options.only === undefined || options.only.includes(s.name))
     .flatMap((s) =>
