@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
+import { registerListCommands } from './commands/lists.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
@@ -166,6 +167,7 @@ program
 
 registerDeadLetterCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
+registerListCommands(program, apiTarget);
 registerAccessCommands(program, {
   open: async () => (await app()).openAccess(await loadConfigFromProcess()),
   api: () => apiTarget(undefined),
