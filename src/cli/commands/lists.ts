@@ -20,7 +20,8 @@ export function rebuildBar(r: ListView['rebuild'], width = 30): string {
   const total = Math.max(r.total, r.done, 1);
   const filled = Math.min(width, Math.round((Math.min(r.done, total) / total) * width));
   const n = (x: number) => x.toLocaleString('en-US');
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n(Math.min(r.done, total))}/${n(total)} ${r.state ?? 'never built'}, ${n(r.changed)} changed`;
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  return `${bar} ${n(Math.min(r.done, total))}/${n(total)} ${r.state ?? 'never built'}, ${n(r.changed)} changed`;
 }
 
 export function registerListCommands(
