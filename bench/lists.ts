@@ -139,23 +139,6 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     const batches: ProfileChange[][] = [];
     for (let i = 0; i < stream.length; i += batch) batches.push(stream.slice(i, i + batch));
 
-    // baseline: a bare batched upsert of the same changed profiles
-    const tBase = performance.now();
-    for (const batchChanges of batches) {
-      // one row per contact per statement (an upsert cannot touch a row twice): patches merged
-      const merged = new Map<string, Record<string, unknown>>();
-      for (const c of batchChanges)
-        merged.set(c.contactId as string, { ...merged.get(c.contactId as string), ...c.attributes });
-      const b = [...merged].map(([contactId, attributes]) => ({ contactId, attributes }));
-      await db.query(
-        `insert into contact_profiles as p (contact_id, attributes, created_at, updated_at)
-         select id, patch::jsonb, now(), now() from unnest($1::text[], $2::text[]) as x(id, patch)
-         on conflict (contact_id) do update set attributes = p.attributes || excluded.attributes, updated_at = now()`,
-        [b.map((c) => c.contactId), b.map((c) => JSON.stringify(c.attributes))],
-      );
-    }
-    const baseRowsPerS = changesN / ((performance.now() - tBase) / 1000);
-    // the baseline wrote the values: restore them by replaying the stream later with newer stamps
     const restamp = (c: ProfileChange, n: number): ProfileChange => {
       at += 1;
       return { ...c, changeId: `${c.changeId}:${n}`, at };
@@ -177,6 +160,23 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     await Promise.all([worker(), worker()]);
     const changesPerS = changesN / ((performance.now() - tRun) / 1000);
 
+    // after the measured stream (so that stream changes real values): the same profiles, bare
+    const tBase = performance.now();
+    for (const batchChanges of batches) {
+      // one row per contact per statement (an upsert cannot touch a row twice): patches merged
+      const merged = new Map<string, Record<string, unknown>>();
+      for (const c of batchChanges)
+        merged.set(c.contactId as string, { ...merged.get(c.contactId as string), ...c.attributes });
+      const b = [...merged].map(([contactId, attributes]) => ({ contactId, attributes }));
+      await db.query(
+        `insert into contact_profiles as p (contact_id, attributes, created_at, updated_at)
+         select id, patch::jsonb, now(), now() from unnest($1::text[], $2::text[]) as x(id, patch)
+         on conflict (contact_id) do update set attributes = p.attributes || excluded.attributes, updated_at = now()`,
+        [b.map((c) => c.contactId), b.map((c) => JSON.stringify(c.attributes))],
+      );
+    }
+    const baseRowsPerS = changesN / ((performance.now() - tBase) / 1000);
+
     // latency: a steady offered load of half that rate, through group commit
     const latN = Math.min(changesN, Math.round(changesPerS * 10));
     const offered = changesPerS / 2;
@@ -187,7 +187,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       const due = tLat + (n / offered) * 1000;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((res) => setTimeout(res, wait));
-      const change = restamp(stream[n] as ProfileChange, 2);
+      // fresh values, so latency covers real transitions and their cascades
+      const change = restamp(makeChange(changesN + n), 2);
       const accepted = performance.now();
       pending.push(
         profiles.submit([change]).then(() => {
