@@ -11,6 +11,7 @@ import { registerAttributionCommands } from './commands/attribution.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerComplianceCommands } from './commands/compliance.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
+import { registerListCommands } from './commands/lists.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerJourneyCommands } from './commands/journeys.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
@@ -166,6 +167,8 @@ registerDeadLetterCommands(program, async () => (await app()).createApp(await lo
 registerComplianceCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
 registerJourneyCommands(program, apiTarget);
+
+registerListCommands(program, apiTarget);
 registerAccessCommands(program, {
   open: async () => (await app()).openAccess(await loadConfigFromProcess()),
   api: () => apiTarget(undefined),

@@ -52,7 +52,9 @@ export function mergeAttributes(current: ProfileAttributes, change: AttributeCha
     if (held !== undefined && compareStamps(stamp, text, held, heldText) <= 0) continue;
     versions[key] = stamp;
     if (text !== heldText) {
-      attributes[key] = value;
+      // null clears: the key goes, so a cleared attribute looks the same however it was reached
+      if (value === null) delete attributes[key];
+      else attributes[key] = value;
       changed.push(key);
     }
   }

@@ -50,7 +50,8 @@ export function createListAudience(deps: { db: Db; now: () => Date }, listId: st
           await db.transaction(async (tx) => {
             await tx.query(FREEZE, [campaignId, listId, deps.now()]);
             await tx.query(
-              `update campaign_list_frozen set members = (select count(*) from campaign_list_audiences where campaign_id = $1)
+              `update campaign_list_frozen
+               set members = (select count(*) from campaign_list_audiences where campaign_id = $1)
                where campaign_id = $1`,
               [campaignId],
             );

@@ -7,8 +7,9 @@
  * lists that read this one, through the same engine as a single change.
  */
 import type { Logger } from 'pino';
-import { addToOutbox, publishOutboxed } from '../bus/outbox.ts';
+import { addToOutbox } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
+import { publishSliced } from './publish.ts';
 import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { compileSql } from '../core/segments/sql.ts';
@@ -102,7 +103,7 @@ async function chunkInSql(
     ];
     return { rows, outboxed };
   });
-  await publishOutboxed(deps, written.outboxed, { forgetInBackground: true });
+  await publishSliced(deps, written.outboxed);
   return written.rows.map((r) => r.contactId);
 }
 
@@ -126,7 +127,7 @@ async function chunkInMemory(
       const r = await evaluateLocked(tx, catalog, profiles, [listId], () => ({ kind: 'rebuild', id: rebuildId }), now);
       return { r, changed: ids.filter((id) => before.get(id) !== profiles.get(id)?.lists.has(listId)) };
     });
-    await publishOutboxed(deps, result.r.outboxed, { forgetInBackground: true });
+    await publishSliced(deps, result.r.outboxed);
     changed.push(...result.changed);
   }
   return changed;
@@ -146,6 +147,6 @@ async function cascade(
       const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
       return evaluateLocked(tx, catalog, profiles, order, () => ({ kind: 'rebuild', id: rebuildId }), now);
     });
-    await publishOutboxed(deps, r.outboxed, { forgetInBackground: true });
+    await publishSliced(deps, r.outboxed);
   }
 }

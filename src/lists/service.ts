@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
+import { publishSliced } from './publish.ts';
 import type { ListTransitionCause } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
@@ -132,7 +133,7 @@ export function createListService(deps: ListServiceDeps): ListService {
   }
 
   async function publish(outboxed: readonly Outboxed[]): Promise<void> {
-    if (outboxed.length > 0) await publishOutboxed(deps, outboxed, { forgetInBackground: true });
+    if (outboxed.length > 0) await publishSliced(deps, outboxed);
   }
 
   function startBackground(id: string): void {

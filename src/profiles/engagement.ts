@@ -6,8 +6,9 @@
  * proxies) do not count as engagement. The send stage publishes no per-recipient event, so a
  * campaign counts as sent to a contact from its `delivered` event (or its first open or click).
  */
-import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
+import { publishSliced } from '../lists/publish.ts';
 import type { LinkClickedPayload, StoredEvent } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { ANY_CLICK_TAG } from '../core/segments/types.ts';
@@ -98,7 +99,7 @@ export async function applyReactionEvents(deps: EngagementDeps, events: readonly
     }));
     return { n: news.length, outboxed: r.outboxed };
   });
-  if (result.outboxed.length > 0) await publishOutboxed(deps, result.outboxed, { forgetInBackground: true });
+  if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
   return result.n;
 }
 
@@ -131,6 +132,6 @@ export async function applyTaggedClicks(deps: EngagementDeps, clicks: readonly L
     }));
     return { n: news.length, outboxed: r.outboxed };
   });
-  if (result.outboxed.length > 0) await publishOutboxed(deps, result.outboxed, { forgetInBackground: true });
+  if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
   return result.n;
 }

@@ -7,8 +7,9 @@
  * attribute (core/profile-merge.ts); a change for an unknown contact creates its profile.
  */
 import type { Logger } from 'pino';
-import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
+import { publishSliced } from '../lists/publish.ts';
 import type { ListTransitionCause } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
@@ -154,7 +155,7 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       const r = await lists.reevaluate(tx, changed, touched, (id) => causes.get(id) as ListTransitionCause);
       return { outboxed: r.outboxed, changedContacts: changed.size, entered: r.entered, exited: r.exited };
     });
-    if (written.outboxed.length > 0) await publishOutboxed(deps, written.outboxed, { forgetInBackground: true });
+    if (written.outboxed.length > 0) await publishSliced(deps, written.outboxed);
     return { contactIds, changedContacts: written.changedContacts, entered: written.entered, exited: written.exited };
   }
 
