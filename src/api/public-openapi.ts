@@ -198,6 +198,40 @@ function webhookPaths(): Record<string, Record<string, Operation>> {
       },
     },
   };
+  paths['/v1/changes'] = {
+    post: {
+      summary: 'Contact changes from any system (profiles, lists)',
+      description:
+        'A JSON batch of contact changes, signed with HMAC-SHA256 over the timestamp and the raw body '
+        + '(SWITCHYARD_CHANGES_SECRET, 5-minute tolerance; docs/lists.md). Applied to the contact profiles and '
+        + 'the lists they feed before the answer, so a 200 is durable; a repeated or older change changes nothing.',
+      responses: {
+        200: { description: 'The changes were applied' },
+        400: { description: 'Malformed change (CHANGE_INVALID); kept in dead letters with the reason' },
+        401: { description: 'Unsigned, badly signed or stale (CHANGE_SIGNATURE_INVALID, CHANGE_STALE)' },
+        413: { description: 'Body too large' },
+      },
+    },
+  };
+  paths['/webhooks/stripe'] = {
+    post: {
+      summary: 'Stripe event webhook (revenue)',
+      description:
+        'Point a Stripe webhook endpoint here. The Stripe-Signature is verified on the raw body with '
+        + 'SWITCHYARD_STRIPE_WEBHOOK_SECRET (5-minute tolerance, replayed signatures refused); invoice, charge, '
+        + 'refund, subscription and customer events are stored once by event id and applied to revenue and '
+        + 'identity (docs/attribution.md); a 5xx makes Stripe retry.',
+      responses: {
+        200: { description: '`{ accepted, duplicates }`' },
+        400: { description: 'Malformed body (WEBHOOK_PAYLOAD_INVALID); kept in dead letters' },
+        401: {
+          description:
+            'Signature invalid, stale or replayed (WEBHOOK_SIGNATURE_INVALID, WEBHOOK_STALE, WEBHOOK_REPLAYED)',
+        },
+        413: { description: 'Body too large (WEBHOOK_PAYLOAD_TOO_LARGE)' },
+      },
+    },
+  };
   return paths;
 }
 
