@@ -17,6 +17,7 @@ import * as q from './queries.ts';
 import * as ledger from './send-ledger.ts';
 import { comply } from './stages.ts';
 import type { Clock } from '../clock/port.ts';
+import { hashCell } from '../core/ab-test/assignment.ts';
 import type { CampaignDefinition } from './types.ts';
 
 /** What a stream sends: a campaign definition without an audience (its chunks come from the caller). */
@@ -49,8 +50,50 @@ export async function nextStreamSeq(tx: Queryable, id: string): Promise<number> 
 }
 
 /** The ready-topic message of one stream chunk (≤ CHUNK_SIZE recipients); its id is the blast's form. */
-export function streamChunk(streamId: string, seq: number, recipients: MappedContact[]): OutgoingMessage<ChunkPayload> {
-  return { id: `${streamId}:chunk:${seq}`, key: streamId, payload: { campaignId: streamId, seq, recipients } };
+export function streamChunk(
+  streamId: string,
+  seq: number,
+  recipients: MappedContact[],
+  variant?: number,
+): OutgoingMessage<ChunkPayload> {
+  return {
+    id: `${streamId}:chunk:${seq}`,
+    key: streamId,
+    payload: { campaignId: streamId, seq, ...(variant === undefined ? {} : { variant }), recipients },
+  };
+}
+
+/**
+ * A stream's recipients split by A/B variant when its definition has variants (a journey email
+ * step's test: every contact in, no holdout). Each contact's cell is a hash of (stream, contact),
+ * recorded in `ab_assignments` (first record kept) so the campaign's A/B report compares the
+ * variants as for a blast. Returns one group per variant with recipients; without variants, one
+ * group and no variant.
+ */
+export async function splitStreamByVariant(
+  tx: Queryable,
+  streamId: string,
+  def: Pick<CampaignDefinition, 'abTest'>,
+  recipients: readonly MappedContact[],
+  at: Date,
+): Promise<{ variant?: number; recipients: MappedContact[] }[]> {
+  const cells = def.abTest?.variants.length ?? 0;
+  if (cells < 2) return recipients.length === 0 ? [] : [{ recipients: [...recipients] }];
+  const ids = recipients.map((r) => r.id);
+  const dealt = ids.map((id) => hashCell(streamId, id, cells));
+  await tx.query(
+    `insert into ab_assignments (campaign_id, contact_id, cell, assigned_at)
+     select $1, x.contact_id, x.cell, $4 from unnest($2::text[], $3::int[]) as x(contact_id, cell)
+     on conflict (campaign_id, contact_id) do nothing`,
+    [streamId, ids, dealt, at],
+  );
+  const groups = new Map<number, MappedContact[]>();
+  recipients.forEach((r, i) => {
+    const list = groups.get(dealt[i]!) ?? [];
+    list.push(r);
+    groups.set(dealt[i]!, list);
+  });
+  return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([variant, list]) => ({ variant, recipients: list }));
 }
 
 /** Publishes stream chunks directly (callers that do not need the outbox's atomicity). */

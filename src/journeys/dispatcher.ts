@@ -18,7 +18,22 @@ import type { Bus } from '../bus/port.ts';
 import { addToOutbox, type Outboxed, publishOutboxed } from '../bus/outbox.ts';
 import { TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
-import { complyStreamChunk, contactsOverCap, nextStreamSeq, openStream, streamChunk } from '../campaigns/streams.ts';
+import {
+  complyStreamChunk,
+  contactsOverCap,
+  nextStreamSeq,
+  openStream,
+  splitStreamByVariant,
+  type StreamDefinition,
+  streamChunk,
+} from '../campaigns/streams.ts';
+
+/** One stream's eligible recipients of a pass, and the stream's variants when the step has them. */
+interface EmailGroup {
+  priority: 'triggered';
+  recipients: MappedContact[];
+  abTest?: StreamDefinition['abTest'];
+}
 import { CHUNK_SIZE } from '../campaigns/types.ts';
 import {
   advanceRun,
@@ -221,10 +236,7 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
   }
 
   /** Email effects → eligible recipients per stream (frequency cap, consent and suppression applied). */
-  async function prepareEmails(
-    plans: Plan[],
-    now: Date,
-  ): Promise<Map<string, { priority: 'triggered'; recipients: MappedContact[] }>> {
+  async function prepareEmails(plans: Plan[], now: Date): Promise<Map<string, EmailGroup>> {
     const byStream = new Map<
       string,
       { journey: CompiledJourney; step: JourneyStep & { type: 'email' }; plans: Plan[] }
@@ -245,7 +257,7 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
         byStream.set(streamId, group);
       }
     }
-    const out = new Map<string, { priority: 'triggered'; recipients: MappedContact[] }>();
+    const out = new Map<string, EmailGroup>();
     for (const [streamId, g] of byStream) {
       const d = g.journey.definition;
       await openStream(
@@ -260,6 +272,10 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
           postalAddress: d.postalAddress,
           priority: 'triggered',
           tags: [`journey:${g.plans[0]!.run.journeyId}`, `step:${g.step.id}`],
+          // variants tried on everyone who reaches the step (no holdout, never decided: compared)
+          ...(g.step.variants === undefined
+            ? {}
+            : { abTest: { variants: g.step.variants, testShare: 1, decideWithinHours: 24 * 30 } }),
         },
         now,
       );
@@ -287,7 +303,13 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
         const eligible = await complyStreamChunk(deps, { campaignId: streamId, seq: 0, recipients: part });
         recipients.push(...eligible);
       }
-      out.set(streamId, { priority: 'triggered', recipients });
+      out.set(streamId, {
+        priority: 'triggered',
+        recipients,
+        ...(g.step.variants === undefined
+          ? {}
+          : { abTest: { variants: g.step.variants, testShare: 1, decideWithinHours: 24 * 30 } }),
+      });
     }
     return out;
   }
@@ -328,10 +350,12 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
         await q.releaseEntries(tx, ended);
         const outboxed: Outboxed[] = [];
         for (const [streamId, s] of emails) {
-          for (let i = 0; i < s.recipients.length; i += CHUNK_SIZE) {
-            const seq = await nextStreamSeq(tx, streamId);
-            const chunk = streamChunk(streamId, seq, s.recipients.slice(i, i + CHUNK_SIZE));
-            outboxed.push(await addToOutbox(tx, TOPICS.ready(s.priority), [chunk], now));
+          for (const group of await splitStreamByVariant(tx, streamId, s, s.recipients, now)) {
+            for (let i = 0; i < group.recipients.length; i += CHUNK_SIZE) {
+              const seq = await nextStreamSeq(tx, streamId);
+              const chunk = streamChunk(streamId, seq, group.recipients.slice(i, i + CHUNK_SIZE), group.variant);
+              outboxed.push(await addToOutbox(tx, TOPICS.ready(s.priority), [chunk], now));
+            }
           }
         }
         return outboxed;

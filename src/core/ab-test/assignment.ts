@@ -59,3 +59,8 @@ export function dealCells(
 export function domainOfAddress(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
+
+/** A cell without a test share or strata: for sends that arrive one by one (journey steps). */
+export function hashCell(streamId: string, contactId: string, cells: number): number {
+  return Math.min(cells - 1, Math.floor(unitHash('ab-cell', streamId, contactId) * cells));
+}

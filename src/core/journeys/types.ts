@@ -45,6 +45,12 @@ export type JourneyStep =
       type: 'email';
       subject: string;
       template: { html?: string; text?: string };
+      /**
+       * An A/B test inside the journey: 2–8 variants, each contact dealt one by a hash of (step
+       * stream, contact), no holdout; the report compares them (docs/ab-tests.md). Variant 0 is
+       * usually `{}`, the step's own subject and template.
+       */
+      variants?: { name?: string; subject?: string; preheader?: string; template?: { html?: string; text?: string } }[];
       next?: string;
     }
   | { id: string; type: 'branch'; condition: SegmentCondition; yes?: string; no?: string }

@@ -18,7 +18,7 @@ const MAX_DURATION_DAYS = 3660;
 const STEP_KEYS: Record<JourneyStep['type'], readonly string[]> = {
   wait: ['duration', 'next'],
   waitUntil: ['time', 'next'],
-  email: ['subject', 'template', 'next'],
+  email: ['subject', 'template', 'variants', 'next'],
   branch: ['condition', 'yes', 'no'],
   branchEngagement: ['step', 'on', 'yes', 'no'],
   updateCrm: ['fields', 'next'],
@@ -252,6 +252,30 @@ function checkStepFields(s: Obj, path: string, add: Add): false | undefined {
       if (t.html === undefined && t.text === undefined) add(`${path}.template`, 'needs html or text');
       if (t.html !== undefined) text(t.html, `${path}.template.html`, add);
       if (t.text !== undefined) text(t.text, `${path}.template.text`, add);
+      if (s.variants !== undefined) {
+        if (!Array.isArray(s.variants) || s.variants.length < 2 || s.variants.length > 8)
+          return add(`${path}.variants`, 'must be a list of 2 to 8 variants');
+        for (const [v, variant] of s.variants.entries()) {
+          const at = `${path}.variants[${v}]`;
+          if (!isObject(variant)) {
+            add(at, 'must be an object { name?, subject?, preheader?, template? }');
+            continue;
+          }
+          onlyKeys(variant, ['name', 'subject', 'preheader', 'template'], at, add);
+          if (variant.name !== undefined) text(variant.name, `${at}.name`, add, 200);
+          if (variant.subject !== undefined) text(variant.subject, `${at}.subject`, add, 1000);
+          if (variant.preheader !== undefined) text(variant.preheader, `${at}.preheader`, add, 500);
+          const vt = variant.template;
+          if (vt === undefined) continue;
+          if (!isObject(vt)) {
+            add(`${at}.template`, 'must be an object { html?, text? }');
+            continue;
+          }
+          onlyKeys(vt, ['html', 'text'], `${at}.template`, add);
+          if (vt.html !== undefined) text(vt.html, `${at}.template.html`, add);
+          if (vt.text !== undefined) text(vt.text, `${at}.template.text`, add);
+        }
+      }
       return;
     }
     case 'branch':
