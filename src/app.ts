@@ -72,8 +72,8 @@ import { createProfileService, type ProfileService } from './profiles/service.ts
 import { profileStages } from './profiles/stages.ts';
 
 import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
-import { createBillingService } from './billing/service.ts';
-import { createAttributionService } from './attribution/service.ts';
+import { type BillingService, createBillingService } from './billing/service.ts';
+import { type AttributionService, createAttributionService } from './attribution/service.ts';
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
@@ -136,6 +136,9 @@ export interface App {
   /** Switchyard's own contact profiles (fed by changes, the CRM and our reactions). */
   profiles: ProfileService;
   ingest: Ingest;
+  /** Revenue in (billing events, identity links) and attribution reports. */
+  billing: BillingService;
+  attribution: AttributionService;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
   /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
@@ -257,6 +260,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     newId: options.newId ?? (() => `cmp_${randomBytes(6).toString('hex')}`),
     deliverability: (id) => governor.status().campaigns.find((c) => c.scope.campaignId === id) ?? null,
     ...(pii ? { pii } : {}),
+    // A/B tests on revenue read attribution's net revenue per contact (built below)
+    revenueOf: (ids, since) => attribution.netRevenueByContact(ids, since),
   });
   // After the campaign service: the governor's alerts change campaign state through it (the
   // service reads the governor's status only when asked).
@@ -364,7 +369,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   ];
   stages.find((s) => s.name === 'prepare')!.loops = [
     (signal) => runDispatcher({ db, bus, clock, log }, signal),
-    (signal) => runAbDecider({ db, bus, clock, log }, signal),
+    (signal) =>
+      runAbDecider(
+        { db, bus, clock, log, revenueOf: (ids, since) => attribution.netRevenueByContact(ids, since) },
+        signal,
+      ),
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const messages = createMessageService({ db, bus, clock }, config.messages);
@@ -502,6 +511,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     lists,
     profiles: contactProfiles,
     ingest,
+    billing,
+    attribution,
     privacy,
     compliance,
     erase: createErasure({ db, privacy }),

@@ -187,3 +187,21 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
   union all
   select 'totals', null, null, null, conversions, gross, refunded, attributed, attributed_minor from totals`;
 }
+
+/** Net revenue (minor units, refunds subtracted) per resolved contact among $1, of conversions since $2. */
+export const NET_REVENUE_BY_CONTACT = `
+  with refunds as (
+    select coalesce('stripe:invoice:' || ci.invoice_id, r.conversion_id) as conversion_id,
+           sum(r.refunded_minor)::bigint as refunded
+    from billing_refunds r left join billing_charge_invoices ci on ci.charge_id = r.charge_id
+    group by 1
+  )
+  select l.contact_id, sum(c.amount_minor - least(coalesce(rf.refunded, 0), c.amount_minor))::float8 as net
+  from billing_conversions c
+  join lateral (
+    select contact_id from identity_links
+    where key_kind = 'conversion' and key_value = c.id order by created_at, contact_id limit 1
+  ) l on true
+  left join refunds rf on rf.conversion_id = c.id
+  where l.contact_id = any($1::text[]) and c.occurred_at >= $2
+  group by l.contact_id`;

@@ -16,7 +16,14 @@ import {
   type TouchKind,
 } from '../core/attribution/journeys.ts';
 import type { Db } from '../store/port.ts';
-import { CONVERSIONS, firstLastReport, NON_CONVERTING_TOUCHES, RULE_REPORT, TOUCHES } from './queries.ts';
+import {
+  CONVERSIONS,
+  firstLastReport,
+  NET_REVENUE_BY_CONTACT,
+  NON_CONVERTING_TOUCHES,
+  RULE_REPORT,
+  TOUCHES,
+} from './queries.ts';
 
 export interface ReportRequest {
   from: Date;
@@ -35,6 +42,8 @@ export interface ReportRequest {
 
 export interface AttributionService {
   report(req: ReportRequest): Promise<AttributionReport & { from: string; to: string }>;
+  /** Net revenue (minor units) per contact of conversions since `since`, for contacts that have any. */
+  netRevenueByContact(contactIds: readonly string[], since: Date): Promise<Map<string, number>>;
 }
 
 const DAY = 86_400_000;
@@ -127,6 +136,12 @@ export function createAttributionService(deps: {
 }): AttributionService {
   const { db } = deps;
   return {
+    async netRevenueByContact(contactIds, since) {
+      if (contactIds.length === 0) return new Map();
+      await deps.billing.resolveIdentities();
+      const { rows } = await db.query<{ contact_id: string; net: number }>(NET_REVENUE_BY_CONTACT, [contactIds, since]);
+      return new Map(rows.map((r) => [r.contact_id, Number(r.net)]));
+    },
     async report(req) {
       const options = {
         model: req.model,

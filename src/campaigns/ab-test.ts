@@ -30,12 +30,18 @@ import { UNSETTLED_STATES } from './send-ledger.ts';
 import type { AbMetric, AbTestDefinition, Campaign, CampaignDefinition, CampaignVariant, Recipient } from './types.ts';
 
 /** The metric's event type in engagement_events, and whether fewer is better. */
-const METRICS: Record<AbMetric, { type: string; lowerWins: boolean; expectedRate: number }> = {
+const METRICS: Record<AbMetric, { type: string | null; lowerWins: boolean; expectedRate: number }> = {
   human_clicks: { type: 'clicked', lowerWins: false, expectedRate: 0.02 },
   human_opens: { type: 'opened', lowerWins: false, expectedRate: 0.2 },
   replies: { type: 'replied', lowerWins: false, expectedRate: 0.005 },
   unsubscribes: { type: 'unsubscribed', lowerWins: true, expectedRate: 0.002 },
+  // net revenue per recipient (attribution's conversions since the campaign started); expectedRate
+  // is required for it (a currency amount has no usual value)
+  revenue: { type: null, lowerWins: false, expectedRate: 100 },
 };
+
+/** Net revenue in minor units per contact, of conversions since a time (the attribution service). */
+export type RevenueOf = (contactIds: readonly string[], since: Date) => Promise<Map<string, number>>;
 
 /** Ledger states of a message that left for the provider (in-doubt rows are not counted). */
 const SENT_STATES = ['sent', 'delivered', 'bounced', 'complained', 'deferred'];
@@ -59,6 +65,10 @@ export function abProblems(t: AbTestDefinition): string[] {
     problems.push(`/abTest/variants: needs 2 to 8 variants, got ${t.variants.length}`);
   if (t.fallback !== undefined && (t.fallback < 0 || t.fallback >= t.variants.length))
     problems.push(`/abTest/fallback: must name a variant, 0 to ${t.variants.length - 1}`);
+  if (t.metric !== 'revenue' && t.expectedRate !== undefined && t.expectedRate >= 1)
+    problems.push('/abTest/expectedRate: must be a rate below 1 for this metric');
+  if (t.metric === 'revenue' && t.expectedRate === undefined)
+    problems.push('/abTest/expectedRate: required for revenue (the usual net revenue per recipient, minor units)');
   return problems;
 }
 
@@ -170,10 +180,11 @@ async function decisionOf(db: Queryable, campaignId: string): Promise<AbDecision
 }
 
 /** Recipients sent and converted per cell (human events only: machine opens and scanner clicks never count). */
-export async function cellCounts(db: Queryable, c: Campaign): Promise<CellCounts[]> {
+export async function cellCounts(db: Queryable, c: Campaign, revenueOf?: RevenueOf): Promise<CellCounts[]> {
   const t = c.definition.abTest;
   if (t === undefined) return [];
   const metric = METRICS[t.metric ?? 'human_clicks'];
+  if (metric.type === null) return revenueCounts(db, c, t, revenueOf);
   const { rows } = await db.query<{ cell: number; sends: number; conversions: number }>(
     `select a.cell, count(*)::int as sends,
         count(*) filter (where exists (
@@ -188,6 +199,36 @@ export async function cellCounts(db: Queryable, c: Campaign): Promise<CellCounts
   );
   const counts = t.variants.map(() => ({ sends: 0, conversions: 0 }));
   for (const r of rows) counts[Number(r.cell)] = { sends: Number(r.sends), conversions: Number(r.conversions) };
+  return counts;
+}
+
+/** Per cell: recipients sent, how many bought, and the sum and sum of squares of their net revenue. */
+async function revenueCounts(
+  db: Queryable,
+  c: Campaign,
+  t: AbTestDefinition,
+  revenueOf: RevenueOf | undefined,
+): Promise<CellCounts[]> {
+  if (revenueOf === undefined) throw new SwitchyardError('VALIDATION_FAILED', 'revenue needs the attribution service');
+  const { rows } = await db.query<{ contact_id: string; cell: number }>(
+    `select a.contact_id, a.cell from ab_assignments a
+       join send_ledger l on l.campaign_id = a.campaign_id and l.contact_id = a.contact_id
+      where a.campaign_id = $1 and l.state = any($2::text[])`,
+    [c.id, SENT_STATES],
+  );
+  const revenue = await revenueOf(
+    rows.map((r) => r.contact_id),
+    c.startedAt ?? new Date(0),
+  );
+  const counts = t.variants.map(() => ({ sends: 0, conversions: 0, sum: 0, sumSquares: 0 }));
+  for (const r of rows) {
+    const cell = counts[Number(r.cell)]!;
+    const value = revenue.get(r.contact_id) ?? 0;
+    cell.sends++;
+    if (value !== 0) cell.conversions++;
+    cell.sum += value;
+    cell.sumSquares += value * value;
+  }
   return counts;
 }
 
@@ -207,7 +248,7 @@ export interface AbStatus {
   rule: DecisionOptions;
 }
 
-export async function abStatus(db: Queryable, c: Campaign): Promise<AbStatus | null> {
+export async function abStatus(db: Queryable, c: Campaign, revenueOf?: RevenueOf): Promise<AbStatus | null> {
   const t = c.definition.abTest;
   if (t === undefined) return null;
   const { rows } = await db.query<{ ab_test_sent_at: Date | null; ab_decision: AbDecisionRecord | null }>(
@@ -224,7 +265,7 @@ export async function abStatus(db: Queryable, c: Campaign): Promise<AbStatus | n
     testSentAt: sentAt === null ? null : new Date(sentAt).toISOString(),
     deadline:
       sentAt === null ? null : new Date(new Date(sentAt).getTime() + t.decideWithinHours * 3_600_000).toISOString(),
-    live: decide(await cellCounts(db, c), rule),
+    live: decide(await cellCounts(db, c, revenueOf), rule),
     decision: rows[0]?.ab_decision ?? null,
     rule,
   };
@@ -234,6 +275,8 @@ export interface AbDeps {
   db: Db;
   bus: Bus;
   clock: Clock;
+  /** For tests on revenue (the attribution service). */
+  revenueOf?: RevenueOf;
 }
 
 /**
@@ -305,12 +348,13 @@ export async function decideDue(deps: AbDeps): Promise<number> {
       definition: CampaignDefinition;
       ab_test_sent_at: Date;
       status: Campaign['status'];
-    }>('select definition, ab_test_sent_at, status from campaigns where id = $1', [id]);
+      started_at: Date | null;
+    }>('select definition, ab_test_sent_at, status, started_at from campaigns where id = $1', [id]);
     const f = found[0];
     const t = f?.definition.abTest;
     if (f === undefined || t === undefined) continue;
-    const c = { id, definition: f.definition, abPhase: 'testing' } as Campaign;
-    const look = decide(await cellCounts(db, c), decisionOptions(t));
+    const c = { id, definition: f.definition, abPhase: 'testing', startedAt: f.started_at } as Campaign;
+    const look = decide(await cellCounts(db, c, deps.revenueOf), decisionOptions(t));
     const deadline = new Date(f.ab_test_sent_at).getTime() + t.decideWithinHours * 3_600_000;
     let choice: Omit<AbDecisionRecord, 'at'> | null = null;
     const numbers = { cells: look.cells, pairs: look.pairs, threshold: look.threshold };

@@ -23,6 +23,7 @@ import {
   cellCounts,
   chooseWinner,
   decisionOptions,
+  type RevenueOf,
   variantDefinition,
 } from './ab-test.ts';
 import { decide } from '../core/ab-test/sequential.ts';
@@ -106,7 +107,8 @@ export const CampaignInput = Type.Object({
         metric: Type.Optional(Type.Union(AB_METRICS.map((m) => Type.Literal(m)))),
         alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 0.2 })),
         minSamplePerCell: Type.Optional(Type.Integer({ minimum: 100 })),
-        expectedRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+        // a rate (0, 1), or for revenue a currency amount per recipient (checked in abProblems)
+        expectedRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
         minimumLift: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
         decideWithinHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 30 }),
         fallback: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 })),
@@ -129,6 +131,8 @@ export interface CampaignServiceDeps {
   render: RenderSettings;
   openWarehouse(audience: Audience): Warehouse;
   newId(): string;
+  /** Net revenue per contact since a time (the attribution service), for A/B tests on revenue. */
+  revenueOf?: RevenueOf;
   /** The deliverability governor's view of one campaign (breaker, rates), for status(). */
   deliverability?(campaignId: string): CampaignDeliverability | null;
   /** A read replica for report reads that scan a campaign's ledger (status counts); default `db`.
@@ -425,7 +429,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       const end = campaign.finishedAt ?? now;
       const elapsed = campaign.startedAt === null ? 0 : (end.getTime() - campaign.startedAt.getTime()) / 1000;
       const ratePerSecond = elapsed > 0 ? handed / elapsed : 0;
-      const ab = campaign.definition.abTest === undefined ? null : await abStatus(db, campaign);
+      const ab = campaign.definition.abTest === undefined ? null : await abStatus(db, campaign, deps.revenueOf);
       // a test share that was sent waits for its winner: waiting, not stalled
       const waitingForWinner = ab?.phase === 'testing' && ab.testSentAt !== null;
       const movedAt = campaign.status === 'running' && !waitingForWinner ? await q.lastMovedAt(db, id) : null;
@@ -458,7 +462,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
     },
     async abTest(id) {
       const c = await mustGet(id);
-      const ab = await abStatus(db, c);
+      const ab = await abStatus(db, c, deps.revenueOf);
       if (ab === null) throw new SwitchyardError('NOT_FOUND', `campaign ${id} has no A/B test`);
       return ab;
     },
@@ -479,7 +483,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
           'CAMPAIGN_STATE_CONFLICT',
           `campaign ${id}'s test share is still being selected; a winner can be picked once it has been read`,
         );
-      const look = decide(await cellCounts(db, c), decisionOptions(t));
+      const look = decide(await cellCounts(db, c, deps.revenueOf), decisionOptions(t));
       const chosen = await chooseWinner(deps, c, {
         variant,
         how: 'manual',
@@ -490,7 +494,7 @@ export function createCampaignService(deps: CampaignServiceDeps): CampaignServic
       });
       if (!chosen)
         throw new SwitchyardError('CAMPAIGN_STATE_CONFLICT', `campaign ${id}'s A/B test was decided meanwhile`);
-      return (await abStatus(db, await mustGet(id)))!;
+      return (await abStatus(db, await mustGet(id), deps.revenueOf))!;
     },
   };
 }

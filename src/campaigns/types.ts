@@ -63,7 +63,7 @@ export interface CampaignVariant {
   sendDelayMinutes?: number;
 }
 
-export const AB_METRICS = ['human_clicks', 'human_opens', 'replies', 'unsubscribes'] as const;
+export const AB_METRICS = ['human_clicks', 'human_opens', 'replies', 'unsubscribes', 'revenue'] as const;
 export type AbMetric = (typeof AB_METRICS)[number];
 
 export interface AbTestDefinition {
@@ -77,7 +77,8 @@ export interface AbTestDefinition {
   alpha?: number;
   /** Nothing is declared before every variant reached this many recipients (default 1000). */
   minSamplePerCell?: number;
-  /** The metric's usual rate and the smallest relative lift worth finding: they tune the test. */
+  /** The metric's usual rate (revenue: the usual net revenue per recipient, in minor units) and the
+   *  smallest relative lift worth finding: they tune the test. */
   expectedRate?: number;
   minimumLift?: number;
   /** Hours after the test share was sent by which a winner must be chosen. */

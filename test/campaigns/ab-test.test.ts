@@ -288,6 +288,59 @@ describe('A/B tests on the blast road', () => {
     assert.equal(all.size, (s.counts.sent ?? 0) + (s.counts.delivered ?? 0));
   });
 
+  it('on revenue: the variant whose recipients spend more (net of refunds, from billing) wins', async () => {
+    const c = await app.campaigns.create(
+      demoCampaign({
+        audience: { source: 'demo', size: 2_000, seed: 6 },
+        abTest: {
+          variants: VARIANTS.slice(0, 2),
+          testShare: 0.5,
+          metric: 'revenue',
+          expectedRate: 500,
+          minimumLift: 1,
+          minSamplePerCell: 200,
+          decideWithinHours: 4,
+        },
+      }),
+    );
+    await app.campaigns.start(c.id);
+    await drain(app);
+    const test = sentBy(c.id);
+    const control = [...test].filter(([, s]) => s[0]!.startsWith('What is new')).map(([id]) => id);
+    const short = [...test].filter(([, s]) => s[0] === 'A quick update').map(([id]) => id);
+    // "short" buyers: 30 % spend 50.00; control: 5 %; one control purchase refunded in full
+    const random = mulberry(17);
+    const buyers = [...short.filter(() => random() < 0.3), ...control.filter(() => random() < 0.05)];
+    await app.billing.applyFacts(
+      'sql',
+      buyers.map((contactId) => ({
+        kind: 'conversion' as const,
+        id: `sql:order-${c.id}-${contactId}`,
+        contactHint: contactId,
+        amountMinor: 5_000,
+        currency: 'usd',
+        occurredAt: clock.now(),
+      })),
+    );
+    await drain(app);
+    const s = await app.campaigns.status(c.id);
+    assert.equal(s.abTest?.metric, 'revenue');
+    assert.equal(s.abTest?.decision?.variant, 1, s.abTest?.live.reason);
+    const shortBuyers = buyers.filter((b) => short.includes(b)).length;
+    assert.equal(s.abTest?.live.cells[1]?.sum, shortBuyers * 5_000);
+    assert.equal(s.campaign.status, 'completed');
+    for (const subjects of sentBy(c.id).values()) assert.equal(subjects.length, 1);
+
+    await assert.rejects(
+      app.campaigns.create(
+        demoCampaign({
+          abTest: { variants: VARIANTS.slice(0, 2), testShare: 0.2, metric: 'revenue', decideWithinHours: 1 },
+        }),
+      ),
+      (err: SwitchyardError) => err.code === 'CAMPAIGN_INVALID' && /expectedRate/.test(err.message),
+    );
+  });
+
   it('refuses a test that names a missing fallback, and one variant alone', async () => {
     await assert.rejects(
       app.campaigns.create(

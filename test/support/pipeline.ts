@@ -29,7 +29,8 @@ export async function drain(
   for (let pass = 0; pass < (options.maxPasses ?? 100_000); pass++) {
     // the prepare stage's loops: due staged chunks, and A/B tests ready to be decided
     let n = options.only === undefined || options.only.includes('prepare') ? await dispatchDue(app) : 0;
-    if (options.only === undefined || options.only.includes('prepare')) n += await decideDue(app);
+    if (options.only === undefined || options.only.includes('prepare'))
+      n += await decideDue({ ...app, revenueOf: app.attribution.netRevenueByContact });
     for (const c of consumers) n += await c.runOnce();
     total += n;
     if (n === 0) return total;

@@ -20,6 +20,10 @@ export interface CellCounts {
   sends: number;
   /** Recipients who converted (human click, human open, reply, unsubscribe; at most one each). */
   conversions: number;
+  /** A value metric (revenue): the sum over the cell's recipients and the sum of squares (zeros
+   *  included by count). Present, the cell is compared on its mean value instead of its rate. */
+  sum?: number;
+  sumSquares?: number;
 }
 
 export interface DecisionOptions {
@@ -45,8 +49,9 @@ export interface PairResult {
 }
 
 export interface CellResult extends CellCounts {
+  /** The conversion rate, or for a value metric the mean value per recipient. */
   rate: number;
-  /** 95 % Wilson score interval of the rate (descriptive, one look). */
+  /** 95 % Wilson score interval of the rate, or the normal interval of the mean (descriptive, one look). */
   interval: [number, number];
 }
 
@@ -98,18 +103,32 @@ export function decide(cells: readonly CellCounts[], opts: DecisionOptions): Dec
   const k = cells.length;
   const m = (k * (k - 1)) / 2;
   const threshold = m / opts.alpha;
-  const results: CellResult[] = cells.map((c) => ({
-    ...c,
-    rate: c.sends > 0 ? c.conversions / c.sends : 0,
-    interval: wilson(c.conversions, c.sends),
-  }));
+  // a value metric compares means with each cell's own variance (Welch), a rate metric proportions
+  const valued = cells.some((c) => c.sum !== undefined);
+  const varianceOf = (c: CellCounts): number => {
+    if (c.sends < 2) return 0;
+    const mean = (c.sum ?? 0) / c.sends;
+    return Math.max(0, ((c.sumSquares ?? 0) - c.sends * mean * mean) / (c.sends - 1));
+  };
+  const results: CellResult[] = cells.map((c) => {
+    if (!valued)
+      return { ...c, rate: c.sends > 0 ? c.conversions / c.sends : 0, interval: wilson(c.conversions, c.sends) };
+    const mean = c.sends > 0 ? (c.sum ?? 0) / c.sends : 0;
+    const half = c.sends > 0 ? 1.959963984540054 * Math.sqrt(varianceOf(c) / c.sends) : Number.POSITIVE_INFINITY;
+    return { ...c, rate: mean, interval: [mean - half, mean + half] };
+  });
   const pairs: PairResult[] = [];
   for (let a = 0; a < k; a++) {
     for (let b = a + 1; b < k; b++) {
       const ca = cells[a]!;
       const cb = cells[b]!;
       const pooled = ca.sends + cb.sends > 0 ? (ca.conversions + cb.conversions) / (ca.sends + cb.sends) : 0;
-      const variance = ca.sends > 0 && cb.sends > 0 ? pooled * (1 - pooled) * (1 / ca.sends + 1 / cb.sends) : 0;
+      const variance =
+        ca.sends <= 0 || cb.sends <= 0
+          ? 0
+          : valued
+            ? varianceOf(ca) / ca.sends + varianceOf(cb) / cb.sends
+            : pooled * (1 - pooled) * (1 / ca.sends + 1 / cb.sends);
       const difference = results[b]!.rate - results[a]!.rate;
       const lr = likelihoodRatio(variance, difference, opts.tau);
       const half = alwaysValidHalfWidth(variance, opts.tau, opts.alpha / m);

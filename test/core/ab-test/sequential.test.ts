@@ -86,6 +86,36 @@ describe('A/B decision rule (mSPRT)', () => {
     assert.ok(right >= 900, `right winner in ${right} of 1000 runs`);
   });
 
+  it('revenue (a value per recipient): equal spend declares a winner in ≤ α of 400 runs, double spend is found', () => {
+    const run = (rates: readonly number[], seed: number): number | null => {
+      const random = mulberry(seed);
+      const cells: CellCounts[] = rates.map(() => ({ sends: 0, conversions: 0, sum: 0, sumSquares: 0 }));
+      for (let n = 500; n <= 40_000; n += 500) {
+        rates.forEach((p, i) => {
+          const c = cells[i]!;
+          const buyers = binomial(500, p, random);
+          // each buyer spends 20.00 to 80.00
+          for (let b = 0; b < buyers; b++) {
+            const v = 2_000 + Math.floor(random() * 6_000);
+            c.sum! += v;
+            c.sumSquares! += v * v;
+          }
+          c.sends += 500;
+          c.conversions += buyers;
+        });
+        const d = decide(cells, { alpha: 0.05, tau: 100 * 0.5, minSamplePerCell: 1000, lowerWins: false });
+        if (d.winner !== null) return d.winner;
+      }
+      return null;
+    };
+    let declared = 0;
+    for (let i = 0; i < 400; i++) if (run([0.02, 0.02], 700 + i) !== null) declared++;
+    assert.ok(declared <= 20, `${declared} of 400 equal-spend runs declared a winner`);
+    let right = 0;
+    for (let i = 0; i < 100; i++) if (run([0.02, 0.04], 2_000 + i) === 1) right++;
+    assert.ok(right >= 90, `double spend found in ${right} of 100 runs`);
+  });
+
   it('lower wins for unsubscribes: the variant with fewer is the winner', () => {
     const w = simulate([0.004, 0.002], 100_000, 3, true);
     assert.equal(w, 1);
