@@ -169,6 +169,22 @@ function detailView(root, ctx, id) {
     ],
   });
   const chart = lineChart({ title: 'Send rate', unit: 'msgs/s' });
+  // an A/B test's cells (docs/ab-tests.md): shown only for a campaign that has one
+  const abInfo = h('p', { 'data-testid': 'ab-test-state' });
+  const abTable = dataTable({
+    label: 'A/B test variants',
+    pageSize: 8,
+    columns: [
+      { key: 'index', label: '#' },
+      { key: 'name', label: 'Variant' },
+      { key: 'sends', label: 'Sent', render: (r) => num(r.sends) },
+      { key: 'conversions', label: 'Converted', render: (r) => num(r.conversions) },
+      { key: 'rate', label: 'Rate / value', render: (r) => r.shown },
+      { key: 'interval', label: '95% interval', render: (r) => r.interval },
+    ],
+  });
+  const abCard = h('section', { class: 'card' }, h('h2', {}, 'A/B test'), abInfo, abTable.el);
+  abCard.hidden = true;
   const canWrite = ctx.session.scopes.includes('campaigns:write');
   const buttons = {};
   const action = (name, label, cls) => {
@@ -239,6 +255,7 @@ function detailView(root, ctx, id) {
       h('section', { class: 'card' }, h('h2', {}, 'Funnel'), funnel.el),
       h('section', { class: 'card' }, h('h2', {}, 'Send rate'), chart.el),
     ),
+    abCard,
   );
   async function refresh() {
     const f = await api('GET', '/v1/dashboard/campaigns/' + encodeURIComponent(id) + '/funnel');
@@ -278,6 +295,34 @@ function detailView(root, ctx, id) {
       { step: 'complained', count: engaged('complained') || (s.counts.complained ?? 0) },
       { step: 'unsubscribed', count: engaged('unsubscribed') },
     ]);
+    const ab = s.abTest;
+    abCard.hidden = !ab;
+    if (ab) {
+      const value = ab.metric === 'revenue';
+      const fmt = (x) => (value ? (x / 100).toFixed(2) : (x * 100).toFixed(2) + '%');
+      abInfo.textContent =
+        ab.metric.replace('_', ' ')
+        + ' · test share '
+        + Math.round(ab.testShare * 100)
+        + '% · '
+        + (ab.decision
+          ? 'winner: variant ' + ab.decision.variant + ' (' + ab.decision.how + ')'
+          : (ab.phase ?? 'not started') + ': ' + ab.live.reason);
+      abTable.setRows(
+        ab.variants.map((v) => {
+          const c = ab.live.cells[v.index] ?? { sends: 0, conversions: 0, rate: 0, interval: [0, 0] };
+          return {
+            index: v.index,
+            name: v.name,
+            sends: c.sends,
+            conversions: c.conversions,
+            rate: c.rate,
+            shown: fmt(c.rate),
+            interval: fmt(c.interval[0]) + ' – ' + fmt(c.interval[1]),
+          };
+        }),
+      );
+    }
     const b = f.sendRate.bucketSeconds;
     chart.update(
       f.sendRate.points.map((pt) => new Date(pt.at).getTime() / 1000),
