@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { pino } from 'pino';
+import { demoCampaign } from '../../src/demo/campaign.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { createConsumer, type Consumer } from '../../src/bus/consumer.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -217,6 +218,27 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('table', { name: 'Campaigns' }).getByText(id).waitFor();
       await checkAccessibility('campaigns');
       await shoot('campaigns');
+
+      // a campaign with an A/B test shows its cells
+      const ab = await app.campaigns.create(
+        demoCampaign({
+          audience: { source: 'demo', size: 200, seed: 9 },
+          abTest: {
+            variants: [{ name: 'control' }, { name: 'short', subject: 'A quick update' }],
+            testShare: 0.5,
+            decideWithinHours: 24,
+          },
+        }),
+      );
+      await app.campaigns.start(ab.id);
+      await page.goto(`${adminUrl}/#/campaigns/${encodeURIComponent(ab.id)}`);
+      await page
+        .getByTestId('ab-test-state')
+        .getByText(/human clicks · test share 50%/)
+        .waitFor(WAIT);
+      await page.getByRole('table', { name: 'A/B test variants' }).getByText('short').waitFor(WAIT);
+      await checkAccessibility('campaign-ab-test');
+      await shoot('campaign-ab-test');
     }),
   );
 
