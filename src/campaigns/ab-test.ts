@@ -24,6 +24,7 @@ import {
   decide,
 } from '../core/ab-test/sequential.ts';
 import { SwitchyardError } from '../core/errors.ts';
+import { escapeHtml } from '../core/html-escape.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
 import { UNSETTLED_STATES } from './send-ledger.ts';
@@ -86,9 +87,6 @@ export function variantDefinition(def: CampaignDefinition, index: number | undef
     template,
   };
 }
-
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Inbox preview text: MJML's <mj-preview>, or a hidden block first in an HTML body, where
  *  mail clients take the preview from. */

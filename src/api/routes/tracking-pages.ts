@@ -7,9 +7,9 @@ import type { FastifyReply } from 'fastify';
 export const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from '../../core/html-escape.ts';
+
+export { escapeHtml };
 
 export function page(reply: FastifyReply, title: string, body: string): FastifyReply {
   return reply

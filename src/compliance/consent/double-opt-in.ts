@@ -6,6 +6,7 @@
  * or `withdraw` per topic. Every answer to a sign-up is the same, so the endpoint tells nobody
  * whether an address is known.
  */
+import { escapeHtml } from '../../core/html-escape.ts';
 import type { Clock } from '../../clock/port.ts';
 import { signLink, verifyLink } from '../../core/dsr/signed-link.ts';
 import { SwitchyardError } from '../../core/errors.ts';
@@ -160,8 +161,4 @@ export function createDoubleOptIn(
       return changes.map(([topic, subscribed]) => ({ topic, subscribed }));
     },
   };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
