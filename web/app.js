@@ -8,6 +8,10 @@ import './pages/campaigns.js';
 import './pages/deliverability.js';
 import './pages/reactions.js';
 import './pages/dead-letters.js';
+import './pages/lists.js';
+import './pages/journeys.js';
+import './pages/compliance.js';
+import './pages/attribution.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');

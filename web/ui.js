@@ -206,3 +206,67 @@ export function every(ms, fn, onError) {
     clearTimeout(timer);
   };
 }
+
+/**
+ * A bar chart (uPlot's bars path) of one value per category, filling its container's width.
+ * Returns { el, update(categories, values), destroy() }.
+ */
+export function barChart({ title, unit, height = 220 }) {
+  const el = h('div', { class: 'chart', role: 'img', 'aria-label': title });
+  let plot = null;
+  let names = [];
+  const width = () => Math.max(200, el.clientWidth || 300);
+  const observer = new ResizeObserver(() => plot?.setSize({ width: width(), height }));
+  observer.observe(el);
+  const bars = uPlot.paths.bars({ size: [0.6, 60] });
+  return {
+    el,
+    update(categories, values) {
+      names = categories;
+      plot?.destroy();
+      plot = new uPlot(
+        {
+          width: width(),
+          height,
+          legend: { show: false },
+          scales: { x: { time: false, range: [-0.5, Math.max(0.5, categories.length - 0.5)] } },
+          axes: [
+            {
+              splits: () => categories.map((_, i) => i),
+              values: (_, splits) => splits.map((i) => String(names[i] ?? '').slice(0, 18)),
+            },
+            { label: unit, size: 70 },
+          ],
+          series: [{}, { label: unit, fill: '#0550ae99', stroke: '#0550ae', paths: bars, points: { show: false } }],
+        },
+        [categories.map((_, i) => i), values],
+        el,
+      );
+      el.setAttribute(
+        'aria-label',
+        title
+          + ': '
+          + categories
+            .map((c, i) => c + ' ' + num(values[i]))
+            .slice(0, 20)
+            .join(', '),
+      );
+    },
+    destroy() {
+      observer.disconnect();
+      plot?.destroy();
+    },
+  };
+}
+
+const present = (children) => children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+
+/** el.replaceChildren without the DOM's habit of writing null and arrays as text. */
+export function fill(el, ...children) {
+  el.replaceChildren(...present(children));
+}
+
+/** el.append, leaving out null, undefined and false (optional parts of a page). */
+export function add(el, ...children) {
+  el.append(...present(children));
+}

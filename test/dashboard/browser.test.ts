@@ -308,4 +308,130 @@ describe('dashboard in Chromium', () => {
       assert.deepEqual(pageErrors, []);
     }),
   );
+
+  it(
+    'Lists: previews a definition, saves the list, and shows its members and history',
+    step('lists', async () => {
+      await app.profiles.applyChanges(
+        ['us', 'us', 'de'].map((country, i) => ({
+          changeId: `dash-${i}`,
+          source: 'intake',
+          contactId: `dash-c${i}`,
+          attributes: { country },
+          at: app.clock.now().toISOString(),
+        })),
+      );
+      await page.goto(`${adminUrl}/#/lists/~new`);
+      await page.getByLabel('Name', { exact: true }).fill('From the dashboard');
+      await page.getByLabel('Id', { exact: true }).fill('dash-us');
+      await page.getByLabel(/Segment definition/).fill('{"attribute":"country","equals":"us"}');
+      await page.getByRole('button', { name: 'Preview audience' }).click();
+      await page.getByTestId('list-preview').getByText('2', { exact: true }).waitFor(WAIT);
+      await checkAccessibility('list-new');
+      await shoot('list-new');
+      await page.getByRole('button', { name: 'Save list' }).click();
+      await page.waitForFunction(() => location.hash === '#/lists/dash-us');
+      await page.getByTestId('list-members').getByText('2', { exact: true }).waitFor(WAIT);
+      await page.getByRole('table', { name: 'Members' }).getByText('dash-c0').waitFor(WAIT);
+      const list = await apiGet<{ kind: string; members: number }>('/v1/lists/dash-us');
+      assert.deepEqual([list.kind, list.members], ['dynamic', 2]);
+      await checkAccessibility('list');
+      await shoot('list');
+      await page.goto(`${adminUrl}/#/lists`);
+      await page.getByRole('table', { name: 'Lists' }).getByText('From the dashboard').waitFor(WAIT);
+      await shoot('lists');
+    }),
+  );
+
+  it(
+    "Journeys: a journey, where its runs are, and a contact's run history",
+    step('journeys', async () => {
+      const send = async (method: string, path: string, body: unknown): Promise<void> => {
+        const res = await fetch(adminUrl + path, {
+          method,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        assert.ok(res.ok, `${path}: ${res.status} ${await res.text()}`);
+      };
+      await send('PUT', '/v1/journeys/dash-welcome', {
+        name: 'Dashboard welcome',
+        trigger: { type: 'manual' },
+        from: { address: 'news@demo.example.com' },
+        postalAddress: '1 Example Street, Springfield',
+        start: 'settle',
+        steps: [
+          { id: 'settle', type: 'wait', duration: { days: 1 }, next: 'hello' },
+          { id: 'hello', type: 'email', subject: 'Welcome', template: { text: 'Hello' } },
+        ],
+      });
+      await send('POST', '/v1/journeys/dash-welcome/entries', {
+        key: 'dash-1',
+        contacts: [{ id: 'dash-c0', email: 'dash-c0@example.com' }],
+      });
+      await page.goto(`${adminUrl}/#/journeys`);
+      await page.getByRole('table', { name: 'Journeys' }).getByText('Dashboard welcome').click();
+      await page.getByTestId('journey-active').getByText('1', { exact: true }).waitFor(WAIT);
+      await page.getByRole('table', { name: 'Steps' }).getByRole('cell', { name: 'settle' }).waitFor(WAIT);
+      await page.getByLabel('Contact', { exact: true }).fill('dash-c0');
+      await page.getByRole('button', { name: 'Show run history' }).click();
+      await page
+        .getByTestId('journey-history')
+        .getByText(/dash-welcome v1 · active/)
+        .waitFor(WAIT);
+      await checkAccessibility('journey');
+      await shoot('journey');
+    }),
+  );
+
+  it(
+    'Compliance: a data-subject request with its steps, and the consent ledger check',
+    step('compliance', async () => {
+      const res = await fetch(`${adminUrl}/v1/dsr`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          subject_request_id: 'dash-dsr-1',
+          subject_request_type: 'erasure',
+          subject_identities: [{ identity_type: 'email', identity_value: 'gone@example.com' }],
+          jurisdiction: 'gdpr',
+          submitted_time: app.clock.now().toISOString(),
+          identity_verified: true,
+        }),
+      });
+      assert.equal(res.status, 201);
+      const { request_id: id } = (await res.json()) as { request_id: string };
+      await page.goto(`${adminUrl}/#/compliance`);
+      await page.getByRole('table', { name: 'Data-subject requests' }).getByText(id).click();
+      await page.getByRole('table', { name: 'Steps' }).getByText('own-store').waitFor(WAIT);
+      // the fan-out runs in the app's workers; the page follows it to the end
+      await page.getByTestId('dsr-status').getByText('completed').waitFor(WAIT);
+      await checkAccessibility('dsr');
+      await shoot('dsr');
+      await page.goto(`${adminUrl}/#/compliance`);
+      await page.getByRole('button', { name: 'Verify the chain' }).click();
+      await page
+        .getByTestId('consent-verify')
+        .getByText(/Consent ledger intact/)
+        .waitFor(WAIT);
+      await checkAccessibility('compliance');
+      await shoot('compliance');
+    }),
+  );
+
+  it(
+    'Attribution: the report form, its chart and every model side by side',
+    step('attribution', async () => {
+      await page.goto(`${adminUrl}/#/attribution`);
+      await page.getByTestId('att-conversions').waitFor(WAIT);
+      await page.getByLabel('Model').selectOption('markov');
+      await page.getByRole('button', { name: 'Show report' }).click();
+      await page.getByText('markov by campaign').waitFor(WAIT);
+      await page.getByRole('button', { name: 'Compare every model' }).click();
+      await page.getByRole('table', { name: 'Net revenue by model' }).waitFor(WAIT);
+      await checkAccessibility('attribution');
+      await shoot('attribution');
+      assert.deepEqual(pageErrors, []);
+    }),
+  );
 });
