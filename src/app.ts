@@ -407,6 +407,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       campaigns,
       openWarehouse,
       demoSize: config.demo.size,
+      async listNow(id) {
+        const count = await lists.memberCount(id);
+        for (const m of await lists.members(id, null, 20)) {
+          const p = await contactProfiles.get(m.contactId);
+          if (p?.email) return { count, first: { id: p.contactId, email: p.email, fields: p.attributes } };
+        }
+        return { count, first: undefined };
+      },
       espName: esp.name,
       demoCampaign: config.demo.enabled ? () => demoCampaign() : null,
     }),

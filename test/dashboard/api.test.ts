@@ -228,9 +228,59 @@ describe('dashboard API', () => {
     const p = preview.json() as { audienceCount: number; sample: { contactId: string; message: { subject: string } } };
     assert.equal(p.audienceCount, 20);
     assert.match(p.sample.message.subject, /What is new this autumn/);
+    // the ledger's reason column holds exclusions and bounce reasons alike; the funnel's
+    // "excluded" rows are the exclusions only
+    const now = app.clock.now();
+    for (const [contact, state, reason] of [
+      ['x1', 'suppressed', 'unsubscribed'],
+      ['x2', 'suppressed', 'unsubscribed'],
+      ['x3', 'capped', 'frequency_cap'],
+      ['x4', 'bounced', 'userunknown'],
+    ]) {
+      await app.db.query(
+        `insert into send_ledger (campaign_id, contact_id, email, state, reason, chunk, updated_at)
+         values ($1, $2, $3, $4, $5, 0, $6)`,
+        [c.id, contact, `${contact}@example.com`, state, reason, now],
+      );
+    }
     const funnel = await admin.inject({ method: 'GET', url: `/v1/dashboard/campaigns/${c.id}/funnel`, headers });
     assert.equal(funnel.statusCode, 200);
     assert.equal(funnel.json().status.campaign.id, c.id);
+    assert.deepEqual(funnel.json().excluded, [
+      { state: 'suppressed', reason: 'unsubscribed', count: 2 },
+      { state: 'capped', reason: 'frequency_cap', count: 1 },
+    ]);
+    // a list audience: the preview counts its members now
+    await app.profiles.applyChanges(
+      ['a', 'b', 'c'].map((n, i) => ({
+        changeId: `pv-${n}`,
+        source: 'intake',
+        contactId: `pv-${n}`,
+        email: `${n}@example.com`,
+        attributes: { tier: i < 2 ? 'gold' : 'free' },
+        at: now.toISOString(),
+      })),
+    );
+    await app.lists.create({
+      id: 'gold',
+      name: 'Gold',
+      kind: 'dynamic',
+      definition: { attribute: 'tier', equals: 'gold' },
+    });
+    await app.lists.rebuild('gold');
+    const fromList = await app.campaigns.create({ ...demoCampaign(), audience: { source: 'list', list: 'gold' } });
+    const listPreview = await admin.inject({
+      method: 'POST',
+      url: `/v1/dashboard/campaigns/${fromList.id}/preview`,
+      headers,
+      payload: {},
+    });
+    assert.equal(listPreview.statusCode, 200, listPreview.body);
+    assert.equal(listPreview.json().audienceCount, 2);
+    assert.ok(['pv-a', 'pv-b'].includes(listPreview.json().sample.contactId), 'the sample is a member');
+    // a preview never freezes the audience: only the campaign's start does
+    const frozen = await app.db.query(`select 1 from campaign_list_frozen where campaign_id = $1`, [fromList.id]);
+    assert.equal(frozen.rows.length, 0);
     const events = await admin.inject({ method: 'GET', url: '/v1/dashboard/events?type=opened', headers });
     assert.equal(events.statusCode, 200);
     assert.deepEqual(events.json(), { events: [] });

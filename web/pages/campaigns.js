@@ -280,7 +280,7 @@ function detailView(root, ctx, id) {
     };
     for (const [k, b] of Object.entries(buttons)) b.disabled = !can[k];
     const engaged = (type) => f.engagement.find((e) => e.type === type)?.contacts ?? 0;
-    const reasons = Object.entries(s.reasons).map(([r, n]) => ({ step: 'excluded: ' + r, count: n }));
+    const reasons = f.excluded.map((x) => ({ step: 'excluded (' + x.state + '): ' + x.reason, count: x.count }));
     funnel.setRows([
       { step: 'selected', count: c.selected },
       ...reasons,

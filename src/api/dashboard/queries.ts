@@ -90,6 +90,22 @@ export async function sendRate(
   return rows;
 }
 
+// Exclusions only: the ledger's reason column also carries bounce and failure reasons, which
+// belong to "bounced"/"failed", not to why a selected contact was left out.
+const EXCLUSION_COUNTS = `
+  select state, reason, count(*)::int as n from send_ledger
+   where campaign_id = $1 and state in ('suppressed', 'capped') and reason is not null
+   group by state, reason order by n desc, reason limit 50`;
+
+/** Contacts left out of a campaign (suppressed or over the frequency cap), by reason. */
+export async function exclusionCounts(
+  db: Queryable,
+  campaignId: string,
+): Promise<{ state: string; reason: string; count: number }[]> {
+  const { rows } = await db.query<{ state: string; reason: string; n: number }>(EXCLUSION_COUNTS, [campaignId]);
+  return rows.map((r) => ({ state: r.state, reason: r.reason, count: r.n }));
+}
+
 /** One reaction event as the dashboard shows it: no address, no raw payload. */
 export interface ReactionEvent {
   sourceId: string;

@@ -15,7 +15,7 @@ import type { GovernorStatus } from '../../deliverability/governor-status.ts';
 import type { Db } from '../../store/port.ts';
 import type { MetricsHistory } from '../dashboard/metrics-history.ts';
 import { previewCampaign, type PreviewDeps } from '../dashboard/preview.ts';
-import { engagementCounts, recentEvents, sendRate } from '../dashboard/queries.ts';
+import { engagementCounts, exclusionCounts, recentEvents, sendRate } from '../dashboard/queries.ts';
 import {
   csrfTokenOf,
   SESSION_TTL_MS,
@@ -136,8 +136,12 @@ export function registerDashboardRoutes(deps: DashboardRouteDeps) {
         const { id } = req.params as { id: string };
         const status = await deps.campaigns.status(id);
         const bucket = (req.query as { bucketSeconds?: number }).bucketSeconds ?? 10;
-        const [engagement, rate] = await Promise.all([engagementCounts(deps.db, id), sendRate(deps.db, id, bucket)]);
-        return { status, engagement, sendRate: { bucketSeconds: bucket, points: rate } };
+        const [engagement, rate, excluded] = await Promise.all([
+          engagementCounts(deps.db, id),
+          sendRate(deps.db, id, bucket),
+          exclusionCounts(deps.db, id),
+        ]);
+        return { status, engagement, excluded, sendRate: { bucketSeconds: bucket, points: rate } };
       },
     );
     app.post(
