@@ -1,14 +1,15 @@
 /**
  * The dashboard under load: a blast of `--size` recipients (default 1M) from the demo warehouse
  * through every stage into the silent sandbox ESP on PostgreSQL (DATABASE_URL or the local test
- * server, a private schema per leg), run twice in one process: once with no listener open (no
- * dashboard, no sampler), once with the admin listener open and a logged-in dashboard session
+ * server, a private schema per leg), run in legs in one process (`--order`, default off,on,on,off):
+ * off with no listener open (no dashboard, no sampler), on with the admin listener open and a
+ * logged-in dashboard session
  * polling the System page's data request (GET /v1/dashboard/system) every `--poll-ms` (default
  * 1000, twice the page's rate). Reports that request's latency (p50, p99, max, over real HTTP)
  * and `recipients_ratio`: the blast's recipients/s with the dashboard divided by without.
  * As `npm run bench -- blast` deploys it, the send stage runs in `--send-workers` child processes
  * (bench/blast-worker.ts, default one per core; 0 runs it here) and this process runs select,
- * prepare and, in the second leg, the admin listener.
+ * prepare and, in the `on` legs, the admin listener.
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -129,16 +130,29 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const pollMs = Number(args.options['poll-ms'] ?? 1000);
   const url = args.options.url ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const sendWorkers = Number(args.options['send-workers'] ?? availableParallelism());
-  const without = await blast(url, size, sendWorkers, null);
-  console.log(
-    `without dashboard: ${size} recipients in ${without.seconds.toFixed(1)} s = ${Math.round(without.perS)}/s`,
-  );
-  const withDash = await blast(url, size, sendWorkers, { pollMs });
-  const sorted = [...withDash.latenciesMs].sort((a, b) => a - b);
+  // legs in ABBA order by default, so a host that drifts (or warms up) during the run weighs on
+  // both sides alike; the ratio is total time without ÷ total time with
+  const order = String(args.options.order ?? 'off,on,on,off').split(',');
+  if (order.some((o) => o !== 'on' && o !== 'off') || !order.includes('on') || !order.includes('off')) {
+    throw new Error('--order is a comma-separated list of on/off with at least one of each');
+  }
+  const legs: { on: boolean; leg: Leg }[] = [];
+  for (const o of order) {
+    const leg = await blast(url, size, sendWorkers, o === 'on' ? { pollMs } : null);
+    legs.push({ on: o === 'on', leg });
+    console.log(
+      `${o === 'on' ? 'with' : 'without'} dashboard: ${size} recipients in ${leg.seconds.toFixed(1)} s = `
+        + `${Math.round(leg.perS)}/s${o === 'on' ? `, ${leg.latenciesMs.length} System requests` : ''}`,
+    );
+  }
+  const side = (on: boolean) => legs.filter((l) => l.on === on).map((l) => l.leg);
+  const rate = (ls: Leg[]) => (size * ls.length) / ls.reduce((n, l) => n + l.seconds, 0);
+  const sorted = side(true)
+    .flatMap((l) => l.latenciesMs)
+    .sort((a, b) => a - b);
   const round = (n: number): number => Math.round(n * 10) / 10;
   console.log(
-    `with dashboard: ${size} recipients in ${withDash.seconds.toFixed(1)} s = ${Math.round(withDash.perS)}/s; `
-      + `${sorted.length} System requests, p50 ${round(quantile(sorted, 0.5))} ms, `
+    `System requests: ${sorted.length}, p50 ${round(quantile(sorted, 0.5))} ms, `
       + `p99 ${round(quantile(sorted, 0.99))} ms`,
   );
   return {
@@ -146,9 +160,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     p50_ms: round(quantile(sorted, 0.5)),
     p99_ms: round(quantile(sorted, 0.99)),
     max_ms: round(sorted.at(-1) ?? Number.NaN),
-    recipients_per_s_without: Math.round(without.perS),
-    recipients_per_s_with: Math.round(withDash.perS),
-    recipients_ratio: Number((withDash.perS / without.perS).toFixed(3)),
+    recipients_per_s_without: Math.round(rate(side(false))),
+    recipients_per_s_with: Math.round(rate(side(true))),
+    recipients_ratio: Number((rate(side(true)) / rate(side(false))).toFixed(3)),
+    legs: legs.map((l) => `${l.on ? 'on' : 'off'}:${Math.round(l.leg.perS)}`).join(','),
     poll_ms: pollMs,
     send_workers: sendWorkers,
   };
