@@ -3,7 +3,7 @@
 // every model side by side for the same period; and the anomaly alerts (GET /v1/anomalies).
 import { api, query } from '../api.js';
 import { registerPage } from '../registry.js';
-import { barChart, dataTable, errorBox, h, num } from '../ui.js';
+import { add, barChart, dataTable, errorBox, h, num, time } from '../ui.js';
 
 const MODELS = [
   'first',
@@ -21,12 +21,96 @@ const GROUPS = ['campaign', 'channel', 'link', 'journey', 'segment'];
 const money = (minor) => num(Math.round(Number(minor)) / 100);
 const day = (d) => d.toISOString().slice(0, 10);
 
+/** Anomaly alerts (GET /v1/anomalies): newest bucket first, filtered by scope, metric and granularity. */
+function anomalies() {
+  const select = (id, values) =>
+    h(
+      'select',
+      { id },
+      ['', ...values].map((v) => h('option', { value: v }, v === '' ? 'any' : v)),
+    );
+  const scope = select('anm-scope', ['campaign', 'segment', 'overall']);
+  const metric = select('anm-metric', [
+    'sends',
+    'human_opens',
+    'clicks',
+    'bounces',
+    'complaints',
+    'unsubscribes',
+    'revenue',
+  ]);
+  const granularity = select('anm-granularity', ['day', 'hour']);
+  const out = h('div', { role: 'status' });
+  const table = dataTable({
+    label: 'Anomalies',
+    rowKey: (r) => r.id,
+    columns: [
+      { key: 'bucket', label: 'Bucket', render: (r) => time(r.bucket) },
+      { key: 'granularity', label: 'Per' },
+      { key: 'scope', label: 'Scope' },
+      { key: 'key', label: 'Key' },
+      { key: 'metric', label: 'Metric' },
+      { key: 'value', label: 'Value', render: (r) => (r.metric === 'revenue' ? money(r.value) : num(r.value)) },
+      {
+        key: 'baseline',
+        label: 'Baseline',
+        render: (r) => (r.metric === 'revenue' ? money(r.baseline) : num(r.baseline)),
+      },
+      { key: 'score', label: 'Score', render: (r) => num(r.score) },
+      {
+        key: 'performance',
+        label: 'Performance',
+        render: (r) => h('span', { class: r.performance === 'under' ? 'bad' : 'warn' }, r.performance),
+      },
+      { key: 'notifiedAt', label: 'Alert sent', render: (r) => time(r.notifiedAt) },
+    ],
+  });
+  const load = async () => {
+    try {
+      const to = new Date(Date.now() + 86_400_000);
+      const r = await api(
+        'GET',
+        '/v1/anomalies'
+          + query({
+            from: new Date(to.getTime() - 45 * 86_400_000).toISOString(),
+            to: to.toISOString(),
+            scope: scope.value,
+            metric: metric.value,
+            granularity: granularity.value,
+            limit: 1000,
+          }),
+      );
+      out.replaceChildren(h('p', { class: 'muted' }, r.anomalies.length + ' anomalies in the last 45 days'));
+      table.setRows(r.anomalies);
+    } catch (err) {
+      out.replaceChildren(errorBox(err));
+    }
+  };
+  for (const s of [scope, metric, granularity]) s.addEventListener('change', load);
+  const el = h(
+    'section',
+    {},
+    h('h2', {}, 'Anomalies'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('label', { for: 'anm-scope' }, 'Scope', scope),
+      h('label', { for: 'anm-metric' }, 'Metric', metric),
+      h('label', { for: 'anm-granularity' }, 'Per', granularity),
+      h('button', { type: 'button', onclick: load }, 'Refresh anomalies'),
+    ),
+    out,
+    table.el,
+  );
+  return { el, load };
+}
+
 registerPage({
   id: 'attribution',
   title: 'Attribution',
   scope: 'reports:read',
   order: 80,
-  render(root) {
+  render(root, ctx) {
     const now = new Date();
     const from = h('input', { id: 'att-from', type: 'date', value: day(new Date(now.getTime() - 30 * 86_400_000)) });
     const to = h('input', { id: 'att-to', type: 'date', value: day(new Date(now.getTime() + 86_400_000)) });
@@ -105,7 +189,9 @@ registerPage({
         compare.replaceChildren(errorBox(err));
       }
     };
-    root.append(
+    const alerts = ctx.session.scopes.includes('anomalies:read') ? anomalies() : null;
+    add(
+      root,
       h('h1', {}, 'Attribution'),
       h(
         'div',
@@ -123,8 +209,10 @@ registerPage({
       h('div', { class: 'card' }, h('h3', {}, 'Net revenue, top 20'), chart.el),
       table.el,
       compare,
+      alerts?.el,
     );
     run();
+    alerts?.load();
     return () => chart.destroy();
   },
 });
