@@ -7,7 +7,7 @@
  * lists that read this one, through the same engine as a single change.
  */
 import type { Logger } from 'pino';
-import { addToOutbox } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import { publishSliced } from './publish.ts';
 import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
@@ -82,28 +82,33 @@ async function chunkInSql(
 ): Promise<string[]> {
   const definition = catalog.lists.get(listId)?.definition;
   if (definition == null) return [];
-  const predicate = compileSql(definition, { now, firstParam: 6 });
-  const written = await deps.db.transaction(async (tx) => {
+  const predicate = compileSql(definition, { now, firstParam: 9 });
+  const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
+  const rows = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
-    const rows = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId }, predicate);
-    const at = now.toISOString();
-    const message = (r: (typeof rows)[number]) => ({
-      id: `list:${r.id}`,
-      key: r.contactId,
-      payload: {
-        listId,
-        contactId: r.contactId,
-        at,
-        cause: { kind: 'rebuild', id: rebuildId },
-      } as ListTransitionPayload,
-    });
-    const outboxed = [
-      await addToOutbox(tx, TOPICS.listEntered, rows.filter((r) => r.entered).map(message), now),
-      await addToOutbox(tx, TOPICS.listExited, rows.filter((r) => !r.entered).map(message), now),
-    ];
-    return { rows, outboxed };
+    return q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
   });
-  await publishSliced(deps, written.outboxed);
+  // the outbox rows were written by the statement; publish the same messages from memory
+  const at = now.toISOString();
+  const outboxed: Outboxed[] = [true, false].map((entered) => {
+    const mine = rows.filter((r) => r.entered === entered);
+    return {
+      topic: entered ? topics.entered : topics.exited,
+      seqs: mine.map((r) => r.seq),
+      messages: mine.map((r) => ({
+        id: `list:${r.id}`,
+        key: r.contactId,
+        payload: {
+          listId,
+          contactId: r.contactId,
+          at,
+          cause: { kind: 'rebuild', id: rebuildId },
+        } as ListTransitionPayload,
+      })),
+    };
+  });
+  await publishSliced(deps, outboxed);
+  const written = { rows };
   return written.rows.map((r) => r.contactId);
 }
 
