@@ -157,8 +157,8 @@ export interface Transition {
   causeId: string;
 }
 
-// one statement: members added and removed, history rows returned in input order (their ids are
-// the events' message ids)
+// one statement: members added and removed, history rows and their events' outbox rows (payload
+// built here, not sent as parameters), returned in input order (history ids are the message ids)
 const WRITE_TRANSITIONS = `
   with t as (
     select * from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
@@ -171,23 +171,45 @@ const WRITE_TRANSITIONS = `
   del as (
     delete from list_members m using t
     where not t.entered and m.list_id = t.list_id and m.contact_id = t.contact_id
+  ),
+  hist as (
+    insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
+    select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
+    returning id, list_id, contact_id, entered, cause_kind, cause_id
+  ),
+  ob as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select case when entered then $8 else $9 end, 'list:' || id, contact_id,
+      json_build_object('listId', list_id, 'contactId', contact_id, 'at', $7::text,
+        'cause', json_build_object('kind', cause_kind, 'id', cause_id))::text, $6
+    from hist order by id
+    returning seq, msg_id
   )
-  insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
-  select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
-  returning id`;
+  select hist.id, ob.seq from hist join ob on ob.msg_id = 'list:' || hist.id order by hist.id`;
 
-/** Writes transitions (the caller checked each is real under the profile lock); returns history ids in order. */
-export async function writeTransitions(db: Queryable, ts: readonly Transition[], at: Date): Promise<number[]> {
+/**
+ * Writes transitions (the caller checked each is real under the profile lock) with their outbox
+ * rows; returns the history id and outbox seq of each, in input order.
+ */
+export async function writeTransitions(
+  db: Queryable,
+  ts: readonly Transition[],
+  at: Date,
+  topics: { entered: string; exited: string },
+): Promise<{ id: number; seq: number }[]> {
   if (ts.length === 0) return [];
-  const { rows } = await db.query<{ id: number }>(WRITE_TRANSITIONS, [
+  const { rows } = await db.query<{ id: number; seq: number }>(WRITE_TRANSITIONS, [
     ts.map((t) => t.listId),
     ts.map((t) => t.contactId),
     ts.map((t) => t.entered),
     ts.map((t) => t.causeKind),
     ts.map((t) => t.causeId),
     at,
+    at.toISOString(),
+    topics.entered,
+    topics.exited,
   ]);
-  return rows.map((r) => Number(r.id));
+  return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
 }
 
 /** Sets (due not null) or clears (null) the re-check timer of each (list, contact). */

@@ -43,15 +43,28 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
   try {
     const dependents = catalog.withDependents([listId]).filter((id) => id !== listId);
     let after = '';
+    // a chunk's events are published while the next chunk is evaluated (they are in the outbox
+    // already: a failed publish is the relay's to repeat), and all of them before the rebuild ends
+    let publishing: Promise<void> = Promise.resolve();
+    const publishLater = (outboxed: Outboxed[]) => {
+      publishing = publishing.then(() =>
+        publishSliced(deps, outboxed).catch((err: unknown) => {
+          deps.log.warn({ err, listId }, 'rebuild events left to the outbox relay');
+        }),
+      );
+    };
     for (;;) {
       const upper = await q.chunkUpperBound(db, after, chunkSize);
       const now = clock.now();
       const changedIds = list.inputs?.timeRelative
         ? await chunkInMemory(deps, catalog, listId, after, upper, rebuildId)
-        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog);
+        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog, publishLater);
       changed += changedIds.length;
-      if (changedIds.length > 0 && dependents.length > 0)
+      if (changedIds.length > 0 && dependents.length > 0) {
+        // a reader's events follow the events of what it read
+        await publishing;
         await cascade(deps, catalog, changedIds, dependents, rebuildId);
+      }
       done = upper === null ? Math.max(done, total) : done + chunkSize;
       await q.setRebuildState(db, listId, {
         state: upper === null ? 'done' : 'running',
@@ -60,7 +73,10 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         changed,
         at: clock.now(),
       });
-      if (upper === null) return changed;
+      if (upper === null) {
+        await publishing;
+        return changed;
+      }
       after = upper;
     }
   } catch (err) {
@@ -79,6 +95,7 @@ async function chunkInSql(
   rebuildId: string,
   now: Date,
   catalog: ListCatalog,
+  publish: (outboxed: Outboxed[]) => void,
 ): Promise<string[]> {
   const definition = catalog.lists.get(listId)?.definition;
   if (definition == null) return [];
@@ -107,9 +124,8 @@ async function chunkInSql(
       })),
     };
   });
-  await publishSliced(deps, outboxed);
-  const written = { rows };
-  return written.rows.map((r) => r.contactId);
+  publish(outboxed);
+  return rows.map((r) => r.contactId);
 }
 
 async function chunkInMemory(
