@@ -10,6 +10,9 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createSandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import type { Bus } from '../../src/bus/port.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
@@ -195,6 +198,38 @@ describe('warehouse profile feed on PostgreSQL', { skip: store?.skip }, () => {
     assert.equal(dead[0]?.message, 'changes row h2: column "email" (email) has no @');
     assert.equal((dead[0]?.payload as { row: { person_id: string } } | undefined)?.row.person_id, 'h2');
     assert.deepEqual(await drain(feed()), [], 'the bad row is passed over, not retried');
+  });
+
+  it('the app runs the feed as its profile-feed stage when SWITCHYARD_PROFILE_FEED is set', async () => {
+    await admin.query(`insert into ${schema}.people (person_id, email, region, score, updated_at) values
+      ('app1', 'app1@example.com', 'west', 11, '2026-06-01 12:00:50+00')`);
+    const app = await createApp(
+      loadConfig({
+        SWITCHYARD_TRACKING_SECRET: 'test-secret',
+        SWITCHYARD_WAREHOUSE_URL: url,
+        SWITCHYARD_PROFILE_FEED: JSON.stringify({
+          name: 'crm-dw',
+          table: `${schema}.people`,
+          mapping: { columns: { id: 'person_id', email: 'email', region: 'region' }, fields: ['score'] },
+          tombstone: 'gone',
+        }),
+      }),
+      { db, clock, log, esp: (d) => createSandboxEsp({ clock: d.clock, emit: async () => {} }) },
+    );
+    const stop = new AbortController();
+    try {
+      const stage = app.stages.find((st) => st.name === 'profile-feed');
+      assert.ok(stage, 'the stage is wired');
+      const loop = stage.loops?.[0]?.(stop.signal);
+      // the loop polls until it finds nothing, then sleeps on the manual clock: wait for the row
+      for (let i = 0; i < 400 && (await attrs('app1')) === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(await attrs('app1'), { email: 'app1@example.com', region: 'west', score: 11 });
+      stop.abort();
+      await loop;
+    } finally {
+      stop.abort();
+      await app.close();
+    }
     passed = true;
   });
 });
