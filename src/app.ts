@@ -70,6 +70,7 @@ import { createListAudience } from './lists/audience.ts';
 import { createListService, type ListService } from './lists/service.ts';
 import { createProfileService, type ProfileService } from './profiles/service.ts';
 import { profileStages } from './profiles/stages.ts';
+import { createWarehouseFeed } from './profiles/warehouse-feed.ts';
 
 import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { type BillingService, createBillingService } from './billing/service.ts';
@@ -87,7 +88,7 @@ import { registerComplianceRoutes } from './api/routes/compliance.ts';
 import { registerCompliancePages } from './api/routes/compliance-pages.ts';
 import type { Privacy } from './privacy/service.ts';
 import { createErasure, type EraseSubject } from './privacy/erasure.ts';
-import { warehouseOpener } from './composition/warehouses.ts';
+import { profileFeedSource, warehouseOpener } from './composition/warehouses.ts';
 import { webhookSecrets } from './composition/webhook-secrets.ts';
 import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
@@ -244,6 +245,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Switchyard's own contact profiles and the lists evaluated on them (src/profiles/, src/lists/)
   const lists = createListService({ db, bus, clock, log });
   const contactProfiles = createProfileService({ db, bus, clock, log, lists });
+  const feedSource = profileFeedSource(config);
+  const feedConfig = config.profiles.feed;
+  const profileFeed =
+    feedSource === undefined || feedConfig === undefined
+      ? undefined
+      : createWarehouseFeed(
+          { db, clock, log, profiles: contactProfiles, deadLetters: bus.deadLetters, source: feedSource },
+          {
+            name: feedConfig.spec.name,
+            intervalMs: feedConfig.intervalMs,
+            lagMs: feedConfig.lagMs,
+            batchSize: feedConfig.batchSize,
+          },
+        );
   const openWarehouse =
     options.openWarehouse
     ?? warehouseOpener(config, (listId) => createListAudience({ db, now: () => clock.now() }, listId));
@@ -362,6 +377,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
     // the DSR fan-out: claims due steps, escalates, completes, calls back (src/compliance/dsr/runner.ts)
     { name: 'dsr', consumers: [], loops: [(signal) => compliance.runner.run(signal)] },
+    // the warehouse profile feed: polls SWITCHYARD_PROFILE_FEED by updated_at into the profiles
+    ...(profileFeed === undefined ? [] : [{ name: 'profile-feed', consumers: [], loops: [profileFeed.run] }]),
     // a CRM without webhooks (Salesforce) is polled for changed contacts, published on contact.changed
     ...(crmChangeFeed
       ? [{ name: 'crm-changes', consumers: [], loops: [crmChangeFeed(createContactChangePublisher(bus), log)] }]

@@ -13,6 +13,7 @@ import { Value } from '@sinclair/typebox/value';
 import { SwitchyardError } from './core/errors.ts';
 import { parseDomainList } from './core/inbound/recipients.ts';
 import { type GeoRuleOverrides, parseGeoOverrides } from './core/geo-rules.ts';
+import { type ProfileFeedSpec, parseProfileFeed } from './core/profile-feed.ts';
 
 const Port = (description: string, def: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -211,6 +212,34 @@ export const SCHEMA = Type.Object({
     maximum: 3_600_000,
     default: 1000,
     description: 'How often the lists stage fires due re-check timers of time-relative list conditions',
+  }),
+  SWITCHYARD_PROFILE_FEED: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'Warehouse profile feed, JSON: {"name","sql"|"table","params"?,"mapping","updatedAt"?,"key"?,"tombstone"?,'
+        + '"deletes"?:{"sql","id","deletedAt"}}, polled in SWITCHYARD_WAREHOUSE_URL by updated_at (docs/lists.md)',
+    }),
+  ),
+  SWITCHYARD_PROFILE_FEED_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    maximum: 86_400_000,
+    default: 5000,
+    description: 'Pause between warehouse profile feed polls that found nothing new',
+  }),
+  SWITCHYARD_PROFILE_FEED_LAG_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 2000,
+    description:
+      'Rows whose updated_at is within this much of now are left for a later poll, so a warehouse transaction '
+      + 'still committing an older updated_at is not skipped past',
+  }),
+  SWITCHYARD_PROFILE_FEED_BATCH: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 1000,
+    description: 'Rows per warehouse profile feed page (one profile transaction)',
   }),
   SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
   SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
@@ -809,7 +838,13 @@ export interface Config {
   readonly messages: { passSuppressionCategories: readonly string[]; postalAddress: string };
   readonly journeys: { batchSize: number; leaseMs: number; webhookSecret: string | undefined };
   /** Contact profiles and lists (src/profiles/, src/lists/): the signed change endpoint and the timers. */
-  readonly profiles: { changeSecrets: readonly string[]; toleranceMs: number; timerIntervalMs: number };
+  readonly profiles: {
+    changeSecrets: readonly string[];
+    toleranceMs: number;
+    timerIntervalMs: number;
+    /** The warehouse profile feed (SWITCHYARD_PROFILE_FEED); undefined = none. */
+    feed: { spec: ProfileFeedSpec; intervalMs: number; lagMs: number; batchSize: number } | undefined;
+  };
   /** CSV audience directories, absolute or relative to dataDir, as configured. */
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
@@ -879,8 +914,26 @@ export function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** Keys that must decode to 32 bytes, and geographic overrides that must parse (named, value hidden). */
+function profileFeed(raw: RawConfig): Config['profiles']['feed'] {
+  if (raw.SWITCHYARD_PROFILE_FEED === undefined) return undefined;
+  const parsed = parseProfileFeed(raw.SWITCHYARD_PROFILE_FEED);
+  if (!parsed.ok) return undefined; // refused by piiProblems
+  return {
+    spec: parsed.spec,
+    intervalMs: raw.SWITCHYARD_PROFILE_FEED_INTERVAL_MS,
+    lagMs: raw.SWITCHYARD_PROFILE_FEED_LAG_MS,
+    batchSize: raw.SWITCHYARD_PROFILE_FEED_BATCH,
+  };
+}
+
 function piiProblems(raw: RawConfig): string[] {
   const problems: string[] = [];
+  if (raw.SWITCHYARD_PROFILE_FEED !== undefined) {
+    const parsed = parseProfileFeed(raw.SWITCHYARD_PROFILE_FEED);
+    if (!parsed.ok) problems.push(`SWITCHYARD_PROFILE_FEED: ${parsed.problems.join('; ')}`);
+    else if (raw.SWITCHYARD_WAREHOUSE_URL === undefined)
+      problems.push('SWITCHYARD_PROFILE_FEED: needs SWITCHYARD_WAREHOUSE_URL');
+  }
   if (raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS !== undefined) {
     let ok = false;
     try {
@@ -1245,6 +1298,7 @@ function slices(raw: RawConfig): Config {
       changeSecrets: list(raw.SWITCHYARD_CHANGES_SECRET) ?? [],
       toleranceMs: raw.SWITCHYARD_CHANGES_TOLERANCE_MS,
       timerIntervalMs: raw.SWITCHYARD_LIST_TIMER_INTERVAL_MS,
+      feed: profileFeed(raw),
     },
     csv: { dirs: list(raw.SWITCHYARD_CSV_DIRS) ?? [] },
     warehouse: {

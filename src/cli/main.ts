@@ -95,8 +95,8 @@ program
     // before listening, so the first request can already be authenticated
     const local = await running.ensureLocalAdminKey();
     if (config.demo.enabled) {
-      const { ensureDemoJourney } = await load(() => import('../demo/journey.ts'));
-      await ensureDemoJourney(running.journeys);
+      const { ensureDemoWorkspace } = await load(() => import('../composition/demo-workspace.ts'));
+      await ensureDemoWorkspace(running, { demoSize: config.demo.size });
     }
     if (opts.workers) running.startWorkers();
     const { publicUrl, adminUrl } = await running.listen();

@@ -1,6 +1,7 @@
 /**
  * Opens an audience's warehouse by source: the demo warehouse (only with the demo workspace on),
- * a CSV file under the allowed directories, or the configured PostgreSQL warehouse.
+ * a CSV file under the allowed directories, or the configured PostgreSQL warehouse; and the
+ * warehouse profile feed's source.
  */
 import type { Audience } from '../campaigns/types.ts';
 import type { Config } from '../config.ts';
@@ -8,6 +9,8 @@ import { createCsvWarehouse } from '../connectors/warehouse/csv/adapter.ts';
 import { resolveCsvDirs } from '../connectors/warehouse/csv/allowed-path.ts';
 import { createDemoWarehouse } from '../connectors/warehouse/demo/adapter.ts';
 import { createPostgresWarehouse } from '../connectors/warehouse/postgres/adapter.ts';
+import { createPostgresProfileFeed } from '../connectors/warehouse/postgres/feed.ts';
+import type { ProfileFeedSource } from '../connectors/warehouse/feed-port.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 
@@ -47,4 +50,13 @@ export function warehouseOpener(
         });
     }
   };
+}
+
+/** The configured warehouse profile feed's source (SWITCHYARD_PROFILE_FEED), or undefined when none. */
+export function profileFeedSource(config: Pick<Config, 'profiles' | 'warehouse'>): ProfileFeedSource | undefined {
+  const feed = config.profiles.feed;
+  const { url, statementTimeoutMs, lockTimeoutMs } = config.warehouse;
+  // loadConfig refuses a feed without a warehouse URL
+  if (feed === undefined || url === undefined) return undefined;
+  return createPostgresProfileFeed({ url, spec: feed.spec, statementTimeoutMs, lockTimeoutMs });
 }

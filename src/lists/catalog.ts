@@ -36,6 +36,8 @@ export interface ListCatalog {
   withDependents(start: Iterable<string>): string[];
   /** Whether any of these lists reads clicks / opens (so the snapshot read can skip them). */
   needs(ids: readonly string[]): { clicks: boolean; opens: boolean };
+  /** These lists and the lists they read: whose memberships their evaluation needs. */
+  membershipsFor(ids: Iterable<string>): string[];
 }
 
 export function compileCatalog(revision: string, rows: readonly q.ListRow[]): ListCatalog {
@@ -85,6 +87,14 @@ export function compileCatalog(revision: string, rows: readonly q.ListRow[]): Li
         if (i?.opens) opens = true;
       }
       return { clicks, opens };
+    },
+    membershipsFor(ids) {
+      const out = new Set<string>();
+      for (const id of ids) {
+        out.add(id);
+        for (const d of lists.get(id)?.inputs?.lists ?? []) out.add(d);
+      }
+      return [...out];
     },
   };
 }

@@ -6,10 +6,11 @@
  * message each, in one statement per kind); a redelivered change finds nothing to do because the
  * memberships already say so. Time-relative lists get each contact's next re-check time.
  */
-import { addToOutbox, type Outboxed } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
+import type { OutgoingMessage } from '../bus/port.ts';
 import { type ListTransitionCause, type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
 import { nextFlipAt } from '../core/segments/inputs.ts';
-import type { LockedProfile } from '../profiles/snapshots.ts';
+import { completeMemberships, type LockedProfile } from '../profiles/snapshots.ts';
 import type { Queryable } from '../store/port.ts';
 import type { ListCatalog } from './catalog.ts';
 import * as q from './queries.ts';
@@ -65,6 +66,7 @@ export async function evaluateLocked(
   const fresh = [...profiles.values()].some((p) => !p.existed);
   const lists = fresh ? catalog.withDependents(catalog.lists.keys()) : order;
   await q.lockListsShared(tx, lists);
+  await completeMemberships(tx, profiles, catalog.membershipsFor(lists));
   for (const listId of lists) {
     const list = catalog.lists.get(listId);
     if (list?.predicate == null || list.definition === null) continue;
@@ -78,25 +80,29 @@ export async function evaluateLocked(
       }
     }
   }
-  const ids = await q.writeTransitions(tx, transitions, now);
+  const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
+  // history ids ascend in input order, so the written rows line up with `transitions`
+  const written = await q.writeTransitions(tx, transitions, now, topics);
   await q.writeTimers(tx, timers);
   const at = now.toISOString();
-  const message = (t: q.Transition, i: number) => ({
-    id: `list:${ids[i]}`,
-    key: t.contactId,
-    payload: {
-      listId: t.listId,
-      contactId: t.contactId,
-      at,
-      cause: { kind: t.causeKind, id: t.causeId },
-    } as ListTransitionPayload,
+  const outboxed: Outboxed[] = [];
+  const entered = { topic: topics.entered, messages: [] as OutgoingMessage[], seqs: [] as number[] };
+  const exited = { topic: topics.exited, messages: [] as OutgoingMessage[], seqs: [] as number[] };
+  transitions.forEach((t, i) => {
+    const w = written[i] as { id: number; seq: number };
+    const into = t.entered ? entered : exited;
+    into.seqs.push(w.seq);
+    into.messages.push({
+      id: `list:${w.id}`,
+      key: t.contactId,
+      payload: {
+        listId: t.listId,
+        contactId: t.contactId,
+        at,
+        cause: { kind: t.causeKind, id: t.causeId },
+      } as ListTransitionPayload,
+    });
   });
-  const all = transitions.map(message);
-  const entered = all.filter((_, i) => transitions[i]?.entered);
-  const exited = all.filter((_, i) => !transitions[i]?.entered);
-  const outboxed = [
-    await addToOutbox(tx, TOPICS.listEntered, entered, now),
-    await addToOutbox(tx, TOPICS.listExited, exited, now),
-  ].filter((o) => o.messages.length > 0);
-  return { outboxed, entered: entered.length, exited: exited.length, forcedChanged };
+  for (const o of [entered, exited]) if (o.messages.length > 0) outboxed.push(o);
+  return { outboxed, entered: entered.messages.length, exited: exited.messages.length, forcedChanged };
 }

@@ -157,8 +157,8 @@ export interface Transition {
   causeId: string;
 }
 
-// one statement: members added and removed, history rows returned in input order (their ids are
-// the events' message ids)
+// one statement: members added and removed, history rows and their events' outbox rows (payload
+// built here, not sent as parameters), returned in input order (history ids are the message ids)
 const WRITE_TRANSITIONS = `
   with t as (
     select * from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
@@ -171,23 +171,45 @@ const WRITE_TRANSITIONS = `
   del as (
     delete from list_members m using t
     where not t.entered and m.list_id = t.list_id and m.contact_id = t.contact_id
+  ),
+  hist as (
+    insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
+    select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
+    returning id, list_id, contact_id, entered, cause_kind, cause_id
+  ),
+  ob as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select case when entered then $8 else $9 end, 'list:' || id, contact_id,
+      json_build_object('listId', list_id, 'contactId', contact_id, 'at', $7::text,
+        'cause', json_build_object('kind', cause_kind, 'id', cause_id))::text, $6
+    from hist order by id
+    returning seq, msg_id
   )
-  insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
-  select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
-  returning id`;
+  select hist.id, ob.seq from hist join ob on ob.msg_id = 'list:' || hist.id order by hist.id`;
 
-/** Writes transitions (the caller checked each is real under the profile lock); returns history ids in order. */
-export async function writeTransitions(db: Queryable, ts: readonly Transition[], at: Date): Promise<number[]> {
+/**
+ * Writes transitions (the caller checked each is real under the profile lock) with their outbox
+ * rows; returns the history id and outbox seq of each, in input order.
+ */
+export async function writeTransitions(
+  db: Queryable,
+  ts: readonly Transition[],
+  at: Date,
+  topics: { entered: string; exited: string },
+): Promise<{ id: number; seq: number }[]> {
   if (ts.length === 0) return [];
-  const { rows } = await db.query<{ id: number }>(WRITE_TRANSITIONS, [
+  const { rows } = await db.query<{ id: number; seq: number }>(WRITE_TRANSITIONS, [
     ts.map((t) => t.listId),
     ts.map((t) => t.contactId),
     ts.map((t) => t.entered),
     ts.map((t) => t.causeKind),
     ts.map((t) => t.causeId),
     at,
+    at.toISOString(),
+    topics.entered,
+    topics.exited,
   ]);
-  return rows.map((r) => Number(r.id));
+  return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
 }
 
 /** Sets (due not null) or clears (null) the re-check timer of each (list, contact). */
@@ -326,32 +348,69 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
 }
 
 /**
- * One rebuild chunk evaluated in SQL: the contacts of (after, upper] whose membership differs from
- * the predicate enter or exit, with history; returns the transitions in contact order. `predicate`
- * is compiled SQL whose parameters start at $6.
+ * One rebuild chunk evaluated in SQL, in one statement: the contacts of (after, upper] the
+ * predicate takes and the list's members there are compared with a full join (a hash or merge
+ * join of two sets, not a membership probe per profile); the differences enter or exit, each with
+ * its history row and its event's outbox row, the payload built here rather than sent back and
+ * forth. Returns the transitions in contact order with their outbox seqs. `predicate` is compiled
+ * SQL whose parameters start at $9.
  */
 export async function rebuildChunk(
   db: Queryable,
-  c: { listId: string; after: string; upper: string | null; at: Date; rebuildId: string },
+  c: {
+    listId: string;
+    after: string;
+    upper: string | null;
+    at: Date;
+    rebuildId: string;
+    topics: { entered: string; exited: string };
+  },
   predicate: { sql: string; params: readonly unknown[] },
-): Promise<{ id: number; contactId: string; entered: boolean }[]> {
-  const { rows } = await db.query<{ id: number; contact_id: string; entered: boolean }>(
-    `with c as (
-       select p.contact_id, ${predicate.sql} as want from contact_profiles p
-       where p.contact_id > $2 and ($3::text is null or p.contact_id <= $3)
+): Promise<{ id: number; contactId: string; entered: boolean; seq: number }[]> {
+  const { rows } = await db.query<{ id: number; contact_id: string; entered: boolean; seq: number }>(
+    `with w as (
+       select p.contact_id from contact_profiles p
+       where p.contact_id > $2 and ($3::text is null or p.contact_id <= $3) and ${predicate.sql}
+     ),
+     h as (
+       select m.contact_id from list_members m
+       where m.list_id = $1 and m.contact_id > $2 and ($3::text is null or m.contact_id <= $3)
      ),
      t as (
-       select c.contact_id, c.want from c
-       where c.want <> exists (select 1 from list_members m where m.list_id = $1 and m.contact_id = c.contact_id)
+       select coalesce(w.contact_id, h.contact_id) as contact_id, w.contact_id is not null as want
+       from w full join h on h.contact_id = w.contact_id
+       where w.contact_id is null or h.contact_id is null
      ),
      ins as (insert into list_members (list_id, contact_id, entered_at) select $1, contact_id, $4 from t where want),
-     del as (delete from list_members m using t where not t.want and m.list_id = $1 and m.contact_id = t.contact_id)
-     insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
-     select $1, contact_id, want, $4, 'rebuild', $5 from t order by contact_id
-     returning id, contact_id, entered`,
-    [c.listId, c.after, c.upper, c.at, c.rebuildId, ...predicate.params],
+     del as (delete from list_members m using t where not t.want and m.list_id = $1 and m.contact_id = t.contact_id),
+     hist as (
+       insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
+       select $1, contact_id, want, $4, 'rebuild', $5 from t order by contact_id
+       returning id, contact_id, entered
+     ),
+     ob as (
+       insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+       select case when entered then $7 else $8 end, 'list:' || id, contact_id,
+         json_build_object('listId', $1::text, 'contactId', contact_id, 'at', $6::text,
+           'cause', json_build_object('kind', 'rebuild', 'id', $5::text))::text, $4
+       from hist order by id
+       returning seq, msg_id
+     )
+     select hist.id, hist.contact_id, hist.entered, ob.seq from hist join ob on ob.msg_id = 'list:' || hist.id
+     order by hist.contact_id`,
+    [
+      c.listId,
+      c.after,
+      c.upper,
+      c.at,
+      c.rebuildId,
+      c.at.toISOString(),
+      c.topics.entered,
+      c.topics.exited,
+      ...predicate.params,
+    ],
   );
-  return rows.map((r) => ({ id: Number(r.id), contactId: r.contact_id, entered: r.entered }));
+  return rows.map((r) => ({ id: Number(r.id), contactId: r.contact_id, entered: r.entered, seq: Number(r.seq) }));
 }
 
 export async function setRebuildState(

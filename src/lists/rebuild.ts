@@ -7,7 +7,7 @@
  * lists that read this one, through the same engine as a single change.
  */
 import type { Logger } from 'pino';
-import { addToOutbox } from '../bus/outbox.ts';
+import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import { publishSliced } from './publish.ts';
 import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
@@ -43,15 +43,28 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
   try {
     const dependents = catalog.withDependents([listId]).filter((id) => id !== listId);
     let after = '';
+    // a chunk's events are published while the next chunk is evaluated (they are in the outbox
+    // already: a failed publish is the relay's to repeat), and all of them before the rebuild ends
+    let publishing: Promise<void> = Promise.resolve();
+    const publishLater = (outboxed: Outboxed[]) => {
+      publishing = publishing.then(() =>
+        publishSliced(deps, outboxed).catch((err: unknown) => {
+          deps.log.warn({ err, listId }, 'rebuild events left to the outbox relay');
+        }),
+      );
+    };
     for (;;) {
       const upper = await q.chunkUpperBound(db, after, chunkSize);
       const now = clock.now();
       const changedIds = list.inputs?.timeRelative
         ? await chunkInMemory(deps, catalog, listId, after, upper, rebuildId)
-        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog);
+        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog, publishLater);
       changed += changedIds.length;
-      if (changedIds.length > 0 && dependents.length > 0)
+      if (changedIds.length > 0 && dependents.length > 0) {
+        // a reader's events follow the events of what it read
+        await publishing;
         await cascade(deps, catalog, changedIds, dependents, rebuildId);
+      }
       done = upper === null ? Math.max(done, total) : done + chunkSize;
       await q.setRebuildState(db, listId, {
         state: upper === null ? 'done' : 'running',
@@ -60,7 +73,10 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         changed,
         at: clock.now(),
       });
-      if (upper === null) return changed;
+      if (upper === null) {
+        await publishing;
+        return changed;
+      }
       after = upper;
     }
   } catch (err) {
@@ -79,32 +95,37 @@ async function chunkInSql(
   rebuildId: string,
   now: Date,
   catalog: ListCatalog,
+  publish: (outboxed: Outboxed[]) => void,
 ): Promise<string[]> {
   const definition = catalog.lists.get(listId)?.definition;
   if (definition == null) return [];
-  const predicate = compileSql(definition, { now, firstParam: 6 });
-  const written = await deps.db.transaction(async (tx) => {
+  const predicate = compileSql(definition, { now, firstParam: 9 });
+  const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
+  const rows = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
-    const rows = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId }, predicate);
-    const at = now.toISOString();
-    const message = (r: (typeof rows)[number]) => ({
-      id: `list:${r.id}`,
-      key: r.contactId,
-      payload: {
-        listId,
-        contactId: r.contactId,
-        at,
-        cause: { kind: 'rebuild', id: rebuildId },
-      } as ListTransitionPayload,
-    });
-    const outboxed = [
-      await addToOutbox(tx, TOPICS.listEntered, rows.filter((r) => r.entered).map(message), now),
-      await addToOutbox(tx, TOPICS.listExited, rows.filter((r) => !r.entered).map(message), now),
-    ];
-    return { rows, outboxed };
+    return q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
   });
-  await publishSliced(deps, written.outboxed);
-  return written.rows.map((r) => r.contactId);
+  // the outbox rows were written by the statement; publish the same messages from memory
+  const at = now.toISOString();
+  const outboxed: Outboxed[] = [true, false].map((entered) => {
+    const mine = rows.filter((r) => r.entered === entered);
+    return {
+      topic: entered ? topics.entered : topics.exited,
+      seqs: mine.map((r) => r.seq),
+      messages: mine.map((r) => ({
+        id: `list:${r.id}`,
+        key: r.contactId,
+        payload: {
+          listId,
+          contactId: r.contactId,
+          at,
+          cause: { kind: 'rebuild', id: rebuildId },
+        } as ListTransitionPayload,
+      })),
+    };
+  });
+  publish(outboxed);
+  return rows.map((r) => r.contactId);
 }
 
 async function chunkInMemory(

@@ -175,3 +175,47 @@ export async function readProfile(
     updatedAt: r.updated_at,
   };
 }
+
+/** An exact time text (UTC, microseconds) of a timestamptz column, as the feed positions hold them. */
+const UTC_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** Where a warehouse feed stands for its changes and its deletes; absent ones start from the beginning. */
+export async function readFeedWatermarks(
+  db: Queryable,
+  source: string,
+): Promise<{ changes?: { at: string; key: string }; deletes?: { at: string; key: string } }> {
+  const { rows } = await db.query<{
+    at: string | null;
+    key: string | null;
+    del_at: string | null;
+    del_key: string | null;
+  }>(
+    `select to_char(updated_at at time zone 'UTC', ${UTC_MICROS}) as at, last_key as key,
+       to_char(deleted_at at time zone 'UTC', ${UTC_MICROS}) as del_at, deleted_key as del_key
+     from profile_source_watermarks where source = $1`,
+    [source],
+  );
+  const r = rows[0];
+  if (r === undefined) return {};
+  return {
+    ...(r.at === null || r.key === null ? {} : { changes: { at: r.at, key: r.key } }),
+    ...(r.del_at === null || r.del_key === null ? {} : { deletes: { at: r.del_at, key: r.del_key } }),
+  };
+}
+
+/** Saves one stream's position (after its page was applied), leaving the other stream's as it is. */
+export async function saveFeedWatermark(
+  db: Queryable,
+  source: string,
+  stream: 'changes' | 'deletes',
+  position: { at: string; key: string },
+  polledAt: Date,
+): Promise<void> {
+  const [at, key] = stream === 'changes' ? ['updated_at', 'last_key'] : ['deleted_at', 'deleted_key'];
+  await db.query(
+    `insert into profile_source_watermarks (source, ${at}, ${key}, polled_at) values ($1, $2::timestamptz, $3, $4)
+     on conflict (source) do update
+       set ${at} = excluded.${at}, ${key} = excluded.${key}, polled_at = excluded.polled_at`,
+    [source, position.at, position.key, polledAt],
+  );
+}

@@ -112,9 +112,11 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       const catalog = await lists.catalog(tx);
       const named = new Set(changes.flatMap((c) => Object.keys(c.attributes)));
       const anyDelete = changes.some((c) => c.deleted === true);
+      const touchable = catalog.listsTouchedBy({ attributes: named, clickTags: new Set(), opens: false });
+      // only the memberships the evaluation can read (a contact is in tens of lists, a change touches few)
       const needs = anyDelete
         ? catalog.needs([...catalog.lists.keys()])
-        : catalog.needs(catalog.listsTouchedBy({ attributes: named, clickTags: new Set(), opens: false }));
+        : { ...catalog.needs(touchable), lists: catalog.membershipsFor(touchable) };
       const profiles = await lockSnapshots(tx, contactIds, now, needs);
       const touchedAttributes = new Set<string>();
       const changed = new Map<string, LockedProfile>();

@@ -19,6 +19,8 @@ export interface LockedProfile extends ProfileSnapshot {
   warehouseId: string | null;
   /** False when the row was created by this read. */
   existed: boolean;
+  /** The lists whose membership `lists` reflects; null: every list. */
+  listsRead: Set<string> | null;
 }
 
 const CREATE_MISSING = `
@@ -48,10 +50,39 @@ const READ_CAMPAIGNS = `
   ) r`;
 
 const READ_MEMBERSHIPS = `select list_id, contact_id from list_members where contact_id = any($1::text[])`;
+const READ_SOME_MEMBERSHIPS = `select list_id, contact_id from list_members
+  where contact_id = any($1::text[]) and list_id = any($2::text[])`;
 
 export interface SnapshotNeeds {
   clicks: boolean;
   opens: boolean;
+  /**
+   * The lists whose memberships to read (a change of one attribute re-evaluates a few lists of
+   * many; a contact is in tens); absent: all. Read whole anyway when the read created a profile.
+   */
+  lists?: readonly string[];
+}
+
+/**
+ * Reads the memberships of `listIds` that the snapshots were read without (the catalogue moved
+ * since, or the caller evaluates more than it read for), so an evaluation never takes a contact
+ * for a non-member of a list it is in.
+ */
+export async function completeMemberships(
+  tx: Queryable,
+  profiles: ReadonlyMap<string, LockedProfile>,
+  listIds: Iterable<string>,
+): Promise<void> {
+  const missing = new Set<string>();
+  for (const p of profiles.values()) {
+    if (p.listsRead === null) continue;
+    for (const id of listIds) if (!p.listsRead.has(id)) missing.add(id);
+  }
+  if (missing.size === 0) return;
+  const ids = [...profiles.keys()];
+  const { rows } = await tx.query<{ list_id: string; contact_id: string }>(READ_SOME_MEMBERSHIPS, [ids, [...missing]]);
+  for (const m of rows) profiles.get(m.contact_id)?.lists.add(m.list_id);
+  for (const p of profiles.values()) for (const id of missing) p.listsRead?.add(id);
 }
 
 export async function lockSnapshots(
@@ -63,17 +94,25 @@ export async function lockSnapshots(
   const ids = [...new Set(contactIds)].sort();
   const out = new Map<string, LockedProfile>();
   if (ids.length === 0) return out;
-  const created = new Set(
-    (await tx.query<{ contact_id: string }>(CREATE_MISSING, [ids, now])).rows.map((r) => r.contact_id),
-  );
-  const { rows } = await tx.query<{
+  // lock and read first: almost always every profile exists, and the insert is then skipped
+  type Row = {
     contact_id: string;
     email: string | null;
     crm_id: string | null;
     warehouse_id: string | null;
     attributes: string;
     versions: string;
-  }>(LOCK_AND_READ, [ids]);
+  };
+  let { rows } = await tx.query<Row>(LOCK_AND_READ, [ids]);
+  const created = new Set<string>();
+  if (rows.length < ids.length) {
+    const found = new Set(rows.map((r) => r.contact_id));
+    const absent = ids.filter((id) => !found.has(id));
+    for (const r of (await tx.query<{ contact_id: string }>(CREATE_MISSING, [absent, now])).rows)
+      created.add(r.contact_id);
+    // locked in contact order again, the new rows (and any a concurrent writer created) included
+    rows = (await tx.query<Row>(LOCK_AND_READ, [ids])).rows;
+  }
   for (const r of rows) {
     out.set(r.contact_id, {
       contactId: r.contact_id,
@@ -86,9 +125,15 @@ export async function lockSnapshots(
       crmId: r.crm_id,
       warehouseId: r.warehouse_id,
       existed: !created.has(r.contact_id),
+      listsRead: null,
     });
   }
-  const members = await tx.query<{ list_id: string; contact_id: string }>(READ_MEMBERSHIPS, [ids]);
+  const some = needs.lists !== undefined && created.size === 0 ? needs.lists : undefined;
+  const members = await tx.query<{ list_id: string; contact_id: string }>(
+    some === undefined ? READ_MEMBERSHIPS : READ_SOME_MEMBERSHIPS,
+    some === undefined ? [ids] : [ids, some],
+  );
+  if (some !== undefined) for (const p of out.values()) p.listsRead = new Set(some);
   for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
   if (needs.clicks) {
     const clicks = await tx.query<{ contact_id: string; tag: string; at_ms: number }>(READ_CLICKS, [ids]);

@@ -56,13 +56,13 @@ export function createPostgresWarehouse(options: PostgresWarehouseOptions): Ware
   };
 }
 
-interface Resolved extends PostgresWarehouseOptions {
+export interface Resolved extends PostgresWarehouseOptions {
   target: { label: string };
   timeouts: { statement: number; lock: number };
 }
 
 /** A statement to run, and where the user's query sits in it (to map error positions). */
-interface Statement {
+export interface Statement {
   text: string;
   values: unknown[];
   queryAt: number;
@@ -70,7 +70,7 @@ interface Statement {
 }
 
 /** A statement of our own text only (transaction control, FETCH): no user SQL inside. */
-const ours = (text: string): Statement => ({ text, values: [], queryAt: 0, queryLength: 0 });
+export const ours = (text: string): Statement => ({ text, values: [], queryAt: 0, queryLength: 0 });
 
 async function* streamQuery(
   o: Resolved,
@@ -81,24 +81,9 @@ async function* streamQuery(
   const source = await sourceOf(query);
   const params = [...(query.params ?? [])];
   opts.signal?.throwIfAborted();
-  const client = new pg.Client({
-    connectionString: o.url,
-    connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
-    application_name: 'switchyard-warehouse',
-  });
-  client.on('error', () => {
-    /* a dropped connection surfaces on the next query */
-  });
+  const client = await openClient(o);
   try {
-    await client.connect();
-  } catch (cause) {
-    throw connectFailure(cause, o.target);
-  }
-  try {
-    await run(o, client, ours('begin transaction isolation level repeatable read read only'));
-    // Numbers we validated, not input: SET takes no parameters.
-    await run(o, client, ours(`set local statement_timeout = ${o.timeouts.statement}`));
-    await run(o, client, ours(`set local lock_timeout = ${o.timeouts.lock}`));
+    await beginReadOnly(o, client);
     const probe = await run(o, client, probeStatement(source, params));
     const columns = probe.fields.map((f) => f.name);
     const mapper = createRowMapper(o.mapping, columns, `warehouse query on ${o.target.label}`);
@@ -143,8 +128,34 @@ async function* streamQuery(
   }
 }
 
+/** A client of its own for one read; connection failures name the host, never the URL. */
+export async function openClient(o: Pick<Resolved, 'url' | 'connectTimeoutMs' | 'target'>): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: o.url,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
+    application_name: 'switchyard-warehouse',
+  });
+  client.on('error', () => {
+    /* a dropped connection surfaces on the next query */
+  });
+  try {
+    await client.connect();
+  } catch (cause) {
+    throw connectFailure(cause, o.target);
+  }
+  return client;
+}
+
+/** Everything that runs user SQL runs in one read-only transaction with our timeouts. */
+export async function beginReadOnly(o: Pick<Resolved, 'target' | 'timeouts'>, client: pg.Client): Promise<void> {
+  await run(o, client, ours('begin transaction isolation level repeatable read read only'));
+  // Numbers we validated, not input: SET takes no parameters.
+  await run(o, client, ours(`set local statement_timeout = ${o.timeouts.statement}`));
+  await run(o, client, ours(`set local lock_timeout = ${o.timeouts.lock}`));
+}
+
 /** The user's source as text, and whether it is user SQL (which needs the parse check). */
-interface Source {
+export interface Source {
   text: string;
   isSql: boolean;
 }
@@ -182,7 +193,11 @@ export function cursorStatement(
   };
 }
 
-async function run(o: Resolved, client: pg.Client, statement: Statement): Promise<pg.QueryArrayResult> {
+export async function run(
+  o: Pick<Resolved, 'target' | 'timeouts'>,
+  client: pg.Client,
+  statement: Statement,
+): Promise<pg.QueryArrayResult> {
   try {
     return await client.query({ text: statement.text, values: statement.values, rowMode: 'array' });
   } catch (cause) {
@@ -197,7 +212,7 @@ async function run(o: Resolved, client: pg.Client, statement: Statement): Promis
 }
 
 /** Connecting: the host, and a SQLSTATE or socket code, never pg's text (it may hold the password). */
-function connectFailure(cause: unknown, target: { label: string }): SwitchyardError {
+export function connectFailure(cause: unknown, target: { label: string }): SwitchyardError {
   const code = (cause as { code?: unknown }).code;
   const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   const errno = typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
@@ -218,7 +233,7 @@ function connectFailure(cause: unknown, target: { label: string }): SwitchyardEr
   );
 }
 
-async function sourceOf(query: WarehouseQuery): Promise<Source> {
+export async function sourceOf(query: WarehouseQuery): Promise<Source> {
   const hasSql = query.sql !== undefined && query.sql.trim() !== '';
   const hasTable = query.table !== undefined && query.table !== '';
   if (hasSql === hasTable)
@@ -234,13 +249,13 @@ async function sourceOf(query: WarehouseQuery): Promise<Source> {
   return { text: `select * from ${parts.map((p) => `"${p}"`).join('.')}`, isSql: false };
 }
 
-function checkTimeout(ms: number): number {
+export function checkTimeout(ms: number): number {
   if (!Number.isInteger(ms) || ms < 1 || ms > 86_400_000)
     throw new SwitchyardError('VALIDATION_FAILED', `a warehouse timeout must be an integer of milliseconds, got ${ms}`);
   return ms;
 }
 
-function describeTarget(url: string): { label: string } {
+export function describeTarget(url: string): { label: string } {
   try {
     const u = new URL(url);
     return { label: `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname}` };

@@ -1,0 +1,70 @@
+/**
+ * A change reads only the memberships its evaluation can use (the lists it touches and the lists
+ * those read). When an evaluation goes beyond what was read (the catalogue moved in between, a
+ * caller evaluates more), the missing memberships are read first: a member is never taken for a
+ * non-member, so no duplicate `entered` is written. And a change of one attribute still sees the
+ * membership of a list it reads through `inList`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
+import { createManualClock } from '../../src/clock/manual.ts';
+import { evaluateLocked } from '../../src/lists/engine.ts';
+import { createListService, type ListService } from '../../src/lists/service.ts';
+import { createProfileService, type ProfileService } from '../../src/profiles/service.ts';
+import { lockSnapshots } from '../../src/profiles/snapshots.ts';
+import type { Db } from '../../src/store/port.ts';
+import { testDatabases } from '../support/databases.ts';
+
+const log = pino({ level: 'silent' });
+const tdb = (await testDatabases())[0];
+
+describe('membership reads of a change', () => {
+  let db: Db;
+  let lists: ListService;
+  let profiles: ProfileService;
+  const clock = createManualClock(new Date('2026-06-01T12:00:00Z'));
+
+  before(async () => {
+    db = await tdb!.open();
+    const bus = createPostgresLogBus({ db, clock });
+    lists = createListService({ db, bus, clock, log });
+    profiles = createProfileService({ db, bus, clock, log, lists });
+    await lists.create({ id: 'a', name: 'A', kind: 'dynamic', definition: { attribute: 'x', equals: 1 } });
+    await lists.create({ id: 'b', name: 'B', kind: 'dynamic', definition: { attribute: 'y', equals: 1 } });
+    await lists.create({
+      id: 'ab',
+      name: 'A and z',
+      kind: 'dynamic',
+      definition: { and: [{ inList: 'a' }, { attribute: 'z', equals: 1 }] },
+    });
+    await profiles.applyChanges([{ changeId: '1', source: 't', contactId: 'p', attributes: { x: 1, y: 1 }, at: 1 }]);
+  });
+  after(async () => {
+    await lists.idle();
+    await tdb!.close(true);
+  });
+
+  it('a change of z reads a (through inList) and enters ab', async () => {
+    const r = await profiles.applyChanges([
+      { changeId: '2', source: 't', contactId: 'p', attributes: { z: 1 }, at: 2 },
+    ]);
+    assert.deepEqual([r.entered, r.exited], [1, 0]);
+    assert.deepEqual((await profiles.get('p'))?.lists, ['a', 'ab', 'b']);
+  });
+
+  it('evaluating a list that was not read reads its memberships first: no duplicate entry', async () => {
+    const r = await db.transaction(async (tx) => {
+      const catalog = await lists.catalog(tx);
+      const snap = await lockSnapshots(tx, ['p'], clock.now(), { clicks: false, opens: false, lists: ['b'] });
+      assert.deepEqual([...(snap.get('p')?.lists ?? [])], ['b'], 'only b was read');
+      return evaluateLocked(tx, catalog, snap, ['a', 'ab'], () => ({ kind: 'change', id: 't:x' }), clock.now());
+    });
+    assert.deepEqual([r.entered, r.exited], [0, 0]);
+    const { rows } = await db.query<{ n: number }>(
+      `select count(*)::int as n from list_history where contact_id = 'p'`,
+    );
+    assert.equal(rows[0]?.n, 3);
+  });
+});
