@@ -75,6 +75,8 @@ import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { type BillingService, createBillingService } from './billing/service.ts';
 import { type AttributionService, createAttributionService } from './attribution/service.ts';
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
+import { type AnomalyService, createAnomalyService } from './anomalies/service.ts';
+import { registerAnomalyRoutes } from './api/routes/anomalies.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
@@ -139,6 +141,8 @@ export interface App {
   /** Revenue in (billing events, identity links) and attribution reports. */
   billing: BillingService;
   attribution: AttributionService;
+  /** The anomaly detector over engagement and revenue series, its alerts (the `anomalies` stage runs it). */
+  anomalies: AnomalyService;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
   /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
@@ -377,6 +381,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
   const messages = createMessageService({ db, bus, clock }, config.messages);
+  const anomalies = createAnomalyService({ db, bus, clock, log, messages }, config.anomalies);
+  // judges the engagement and revenue series on the clock, alerts through the outbox and the transactional lane
+  stages.push({ name: 'anomalies', consumers: [], loops: [(signal) => anomalies.run(signal)] });
 
   const billing = createBillingService({ db, clock });
   const attribution = createAttributionService({ db, billing });
@@ -384,6 +391,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
   const adminRoutes: RouteRegistrar[] = [
     registerAttributionRoutes({ attribution, billing }),
+    registerAnomalyRoutes({ anomalies }),
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
     registerJourneyRoutes(journeys),
@@ -513,6 +521,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ingest,
     billing,
     attribution,
+    anomalies,
     privacy,
     compliance,
     erase: createErasure({ db, privacy }),

@@ -22,6 +22,7 @@ export const SCOPES = [
   'messages:read',
   'messages:write',
   'reports:read',
+  'anomalies:read',
   'deliverability:read',
   'deliverability:write',
   'suppressions:read',
