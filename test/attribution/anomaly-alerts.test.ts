@@ -58,7 +58,8 @@ async function seedClicks(
 
 async function insertCampaign(db: Db, id: string, audience: Record<string, unknown>): Promise<void> {
   await db.query(
-    `insert into campaigns (id, name, status, definition, created_at, updated_at) values ($1, $1, 'running', $2, $3, $3)`,
+    `insert into campaigns (id, name, status, definition, created_at, updated_at)
+     values ($1, $1, 'running', $2, $3, $3)`,
     [id, { name: id, audience }, new Date(D0)],
   );
 }
