@@ -77,6 +77,8 @@ import { type AttributionService, createAttributionService } from './attribution
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
 import { type AnomalyService, createAnomalyService } from './anomalies/service.ts';
 import { registerAnomalyRoutes } from './api/routes/anomalies.ts';
+import { registerReportRoutes } from './api/routes/reports.ts';
+import { createReportService, type ReportService } from './reports/service.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
@@ -143,6 +145,8 @@ export interface App {
   attribution: AttributionService;
   /** The anomaly detector over engagement and revenue series, its alerts (the `anomalies` stage runs it). */
   anomalies: AnomalyService;
+  /** Executive reports on their cron schedules (the `reports` stage), or one now. */
+  reports: ReportService;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
   /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
@@ -387,11 +391,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const billing = createBillingService({ db, clock });
   const attribution = createAttributionService({ db, billing });
+  const reports = createReportService({ db, clock, log, attribution, anomalies, messages }, config.reports);
+  // executive reports on their cron schedules (HTML email with SVG charts, PDF), on the transactional lane
+  stages.push({ name: 'reports', consumers: [], loops: [(signal) => reports.run(signal)] });
 
   const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
   const adminRoutes: RouteRegistrar[] = [
     registerAttributionRoutes({ attribution, billing }),
     registerAnomalyRoutes({ anomalies }),
+    registerReportRoutes({ reports }),
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
     registerJourneyRoutes(journeys),
@@ -522,6 +530,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     billing,
     attribution,
     anomalies,
+    reports,
     privacy,
     compliance,
     erase: createErasure({ db, privacy }),

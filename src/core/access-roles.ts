@@ -23,6 +23,7 @@ export const SCOPES = [
   'messages:write',
   'reports:read',
   'anomalies:read',
+  'reports:run',
   'deliverability:read',
   'deliverability:write',
   'suppressions:read',
