@@ -384,14 +384,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
-  const messages = createMessageService({ db, bus, clock }, config.messages);
+  // attachments (a report's PDF) only where the ESP sends them
+  const messages = createMessageService(
+    { db, bus, clock },
+    { ...config.messages, attachments: esp.supportsAttachments === true },
+  );
   const anomalies = createAnomalyService({ db, bus, clock, log, messages }, config.anomalies);
   // judges the engagement and revenue series on the clock, alerts through the outbox and the transactional lane
   stages.push({ name: 'anomalies', consumers: [], loops: [(signal) => anomalies.run(signal)] });
 
   const billing = createBillingService({ db, clock });
   const attribution = createAttributionService({ db, billing });
-  const reports = createReportService({ db, clock, log, attribution, anomalies, messages }, config.reports);
+  const reports = createReportService(
+    { db, clock, log, attribution, anomalies, messages },
+    { ...config.reports, attachPdf: esp.supportsAttachments === true },
+  );
   // executive reports on their cron schedules (HTML email with SVG charts, PDF), on the transactional lane
   stages.push({ name: 'reports', consumers: [], loops: [(signal) => reports.run(signal)] });
 

@@ -18,6 +18,12 @@ const INK = '#1f2937';
 const BAR = '#2563eb';
 const GRID = '#d1d5db';
 
+function titleText(title: string): string {
+  if (title === '') return '';
+  const attrs = `x="0" y="18" font-family="${FONT}" font-size="14" font-weight="bold" fill="${INK}"`;
+  return `<text ${attrs}>${escapeHtml(title)}</text>`;
+}
+
 const num = (x: number): string => (Math.round(x * 10) / 10).toString();
 
 function clip(label: string, max: number): string {
@@ -36,9 +42,7 @@ export function barChart(title: string, bars: readonly ChartBar[], width = 560):
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    title === ''
-      ? ''
-      : `<text x="0" y="18" font-family="${FONT}" font-size="14" font-weight="bold" fill="${INK}">${escapeHtml(title)}</text>`,
+    titleText(title),
   ];
   if (bars.length === 0)
     parts.push(`<text x="0" y="${top + 14}" font-family="${FONT}" font-size="12" fill="${INK}">no data</text>`);
@@ -68,17 +72,18 @@ export function lineChart(title: string, points: readonly ChartBar[], width = 56
   const max = Math.max(1, ...points.map((p) => p.value));
   const x = (i: number): number => left + (points.length <= 1 ? w / 2 : (i / (points.length - 1)) * w);
   const y = (v: number): number => top + h - (Math.max(0, v) / max) * h;
+  const highest = points.length === 0 ? undefined : points.reduce((a, p) => (p.value > a.value ? p : a));
+  const topLabel = highest === undefined ? '' : (highest.display ?? num(max));
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    title === ''
-      ? ''
-      : `<text x="0" y="18" font-family="${FONT}" font-size="14" font-weight="bold" fill="${INK}">${escapeHtml(title)}</text>`,
+    titleText(title),
     `<line x1="${left}" y1="${top + h}" x2="${width - right}" y2="${top + h}" stroke="${GRID}" stroke-width="1"/>`,
     `<line x1="${left}" y1="${top}" x2="${width - right}" y2="${top}" stroke="${GRID}" stroke-width="1"/>`,
     `<text x="${left - 4}" y="${top + 4}" font-family="${FONT}" font-size="10" fill="${INK}" text-anchor="end">`
-      + `${escapeHtml(points.length === 0 ? '' : (points.reduce((a, p) => (p.value > a.value ? p : a)).display ?? num(max)))}</text>`,
-    `<text x="${left - 4}" y="${top + h + 4}" font-family="${FONT}" font-size="10" fill="${INK}" text-anchor="end">0</text>`,
+      + `${escapeHtml(topLabel)}</text>`,
+    `<text x="${left - 4}" y="${top + h + 4}" font-family="${FONT}" font-size="10" fill="${INK}" `
+      + 'text-anchor="end">0</text>',
   ];
   if (points.length > 0) {
     const coords = points.map((p, i) => `${num(x(i))},${num(y(p.value))}`).join(' ');
@@ -88,7 +93,8 @@ export function lineChart(title: string, points: readonly ChartBar[], width = 56
     const first = points[0] as ChartBar;
     const last = points[points.length - 1] as ChartBar;
     parts.push(
-      `<text x="${left}" y="${height - 10}" font-family="${FONT}" font-size="10" fill="${INK}">${escapeHtml(first.label)}</text>`,
+      `<text x="${left}" y="${height - 10}" font-family="${FONT}" font-size="10" fill="${INK}">`
+        + `${escapeHtml(first.label)}</text>`,
       `<text x="${width - right}" y="${height - 10}" font-family="${FONT}" font-size="10" fill="${INK}" `
         + `text-anchor="end">${escapeHtml(last.label)}</text>`,
     );

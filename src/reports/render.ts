@@ -117,9 +117,10 @@ export function renderReportHtml(r: ReportData, blocks: readonly Block[]): strin
     .join('');
   const html =
     `<html><body style="margin:0;padding:16px;background:#ffffff">`
-    + `<h1 style="font-family:Helvetica,Arial,sans-serif;font-size:20px;color:#111827">${escapeHtml(reportTitle(r))}</h1>`
+    + '<h1 style="font-family:Helvetica,Arial,sans-serif;font-size:20px;color:#111827">'
+    + `${escapeHtml(reportTitle(r))}</h1>`
     + `<p style="font-family:Helvetica,Arial,sans-serif;font-size:12px;color:#6b7280">Period ${escapeHtml(r.from)} to `
-    + `${escapeHtml(r.to)}; amounts in the billing currency, net of refunds. The PDF has the same content.</p>`
+    + `${escapeHtml(r.to)}; amounts in the billing currency, net of refunds. The attached PDF has the same content.</p>`
     + `${body}</body></html>`;
   return liquidSafe(html);
 }

@@ -25,6 +25,8 @@ export interface ReportSettings {
   definitions: readonly ReportDefinition[];
   from: string;
   intervalMs: number;
+  /** Attach the PDF (the ESP sends attachments); otherwise it is only kept for the API. */
+  attachPdf: boolean;
 }
 
 export interface ReportRunResult {
@@ -105,6 +107,17 @@ export function createReportService(
         from: { address: settings.from, name: 'Switchyard reports' },
         subject: r.subject.replaceAll('{', '(').replaceAll('}', ')'),
         template: { html: r.html, text: r.text },
+        ...(settings.attachPdf
+          ? {
+              attachments: [
+                {
+                  filename: `${d.name}-${at.toISOString().slice(0, 10)}.pdf`,
+                  contentType: 'application/pdf',
+                  contentBase64: r.pdf.toString('base64'),
+                },
+              ],
+            }
+          : {}),
       });
     }
     await q.markSent(db, d.name, at, d.recipients.length, r.pdf, clock.now());

@@ -22,6 +22,7 @@ import { registerReportCommands } from '../../src/cli/commands/reports.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
+import { createMessageService } from '../../src/messages/service.ts';
 import { money } from '../../src/reports/build.ts';
 import { createReportService } from '../../src/reports/service.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -150,6 +151,13 @@ describe('executive reports', () => {
       ['ceo@example.com', 'cfo@example.com'],
     );
     assert.equal(reportMails()[0]?.subject, 'weekly-exec: 2026-06-01 to 2026-06-08');
+    // the PDF rides along as an attachment (the sandbox ESP sends attachments)
+    for (const m of reportMails()) {
+      assert.equal(m.attachments.length, 1);
+      assert.equal(m.attachments[0]?.filename, 'weekly-exec-2026-06-08.pdf');
+      assert.equal(m.attachments[0]?.contentType, 'application/pdf');
+      assert.ok((m.attachments[0]?.bytes ?? 0) > 1000);
+    }
     // the email's HTML carries inline SVG charts and the API's figures for the same period
     const { rows } = await db.query<{ html: string }>(
       `select definition->'template'->>'html' as html from campaigns where definition->>'name' = 'report message'`,
@@ -170,6 +178,23 @@ describe('executive reports', () => {
     }
   });
 
+  it('an ESP that does not send attachments gets none: the message service refuses them', async () => {
+    const plain = createMessageService({ db, bus: app.bus, clock }, { ...config.messages, attachments: false });
+    const err = await plain
+      .send({
+        idempotencyKey: 'attach-refused',
+        category: 'report',
+        to: { email: 'ceo@example.com' },
+        from: { address: 'reports@mail.example.com' },
+        subject: 'r',
+        template: { text: 'r' },
+        attachments: [{ filename: 'r.pdf', contentType: 'application/pdf', contentBase64: 'JVBERi0=' }],
+      })
+      .catch((e: unknown) => e);
+    assert.equal((err as { code?: string }).code, 'MESSAGE_INVALID');
+    assert.match((err as Error).message, /does not send attachments/);
+  });
+
   it('the PDF renders to a page that is not blank (pdftoppm)', async () => {
     const pdf = await app.reports.pdf('weekly-exec', new Date('2026-06-08T07:00:00Z'));
     assert.ok(pdf !== null);
@@ -184,7 +209,7 @@ describe('executive reports', () => {
     assert.ok(dark > 0.01, `dark pixels ${dark}`);
   });
 
-  it('another tick sends nothing; after a two-week outage a new scheduler sends exactly the missed Mondays', async () => {
+  it('another tick sends nothing; after a two-week outage a new scheduler sends the missed Mondays', async () => {
     assert.deepEqual(await app.reports.runDue(), []);
     await clock.advance(14 * DAY);
     const restarted = createReportService(
@@ -196,7 +221,7 @@ describe('executive reports', () => {
         anomalies: app.anomalies,
         messages: app.messages,
       },
-      config.reports,
+      { ...config.reports, attachPdf: true },
     );
     const runs = await restarted.runDue();
     assert.deepEqual(
