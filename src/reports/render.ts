@@ -3,8 +3,6 @@
  * svg-to-pdfkit into pdfkit). The HTML becomes a Liquid template on the transactional lane, so
  * every brace in it is written as an entity: no campaign or segment name can open a Liquid tag.
  */
-import PDFDocument from 'pdfkit';
-import SVGtoPDF from 'svg-to-pdfkit';
 import { barChart, lineChart } from '../core/svg-charts.ts';
 import { escapeHtml } from '../core/html-escape.ts';
 import { money, type ReportData } from './build.ts';
@@ -131,8 +129,19 @@ export function renderReportText(r: ReportData, blocks: readonly Block[]): strin
   );
 }
 
+// pdfkit and svg-to-pdfkit (with their fonts) are needed only when a report runs: imported then
+// and kept, not at start (docs/decisions/0008-start-time-and-idle-memory.md).
+const loadPdfModules = () =>
+  Promise.all([import('pdfkit'), import('svg-to-pdfkit')]).then(([p, s]) => ({
+    PDFDocument: p.default,
+    SVGtoPDF: s.default,
+  }));
+let pdfModules: ReturnType<typeof loadPdfModules> | null = null;
+
 /** The PDF: A4, one block after another, a new page when the next chart would not fit. */
-export function renderReportPdf(r: ReportData, blocks: readonly Block[], at: Date): Promise<Buffer> {
+export async function renderReportPdf(r: ReportData, blocks: readonly Block[], at: Date): Promise<Buffer> {
+  pdfModules ??= loadPdfModules();
+  const { PDFDocument, SVGtoPDF } = await pdfModules;
   const doc = new PDFDocument({ size: 'A4', margin: 40, info: { Title: reportTitle(r), CreationDate: at } });
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
