@@ -16,10 +16,9 @@ import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
-import { migrate } from '../../src/store/migrate.ts';
-import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
+import { type TestDatabase, testDatabases } from '../support/databases.ts';
 import { drain } from '../support/pipeline.ts';
 
 const DAY = 86_400_000;
@@ -64,124 +63,135 @@ async function insertCampaign(db: Db, id: string, audience: Record<string, unkno
   );
 }
 
-describe('anomaly alerts from the store', () => {
-  let db: Db;
-  let app: App;
-  let esp: SandboxEsp;
-  let admin: AuthHeaders;
-  const clock = createManualClock(new Date(D0 + (JUDGED + 1) * DAY + 3_600_000));
+for (const tdb of await testDatabases()) describeAlerts(tdb);
 
-  before(async () => {
-    db = await createPgliteDb({});
-    await migrate(db);
-    app = await createApp(config, {
-      db,
-      clock,
-      log: pino({ level: 'silent' }),
-      esp: (d) => {
-        esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-        return esp;
-      },
+function describeAlerts(tdb: TestDatabase): void {
+  describe(`anomaly alerts from the store (${tdb.label})`, { skip: tdb.skip }, () => {
+    let db: Db;
+    let passed = 0;
+    let app: App;
+    let esp: SandboxEsp;
+    let admin: AuthHeaders;
+    const clock = createManualClock(new Date(D0 + (JUDGED + 1) * DAY + 3_600_000));
+
+    before(async () => {
+      db = await tdb.open();
+      app = await createApp(config, {
+        db,
+        clock,
+        log: pino({ level: 'silent' }),
+        esp: (d) => {
+          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
+          return esp;
+        },
+      });
+      admin = await authHeaders(app);
+      await insertCampaign(db, 'cmp-a', { source: 'demo', size: 10 });
+      await insertCampaign(db, 'cmp-b', { source: 'list', list: 'vip' });
+      await seedClicks(db, 'cmp-a', { from: 0, to: JUDGED }, (d) => (d === JUDGED ? 12 : normal(100, d)));
+      // a link scanner clicks A's links that day: excluded, so A's drop still shows
+      await seedClicks(db, 'cmp-a', { from: JUDGED, to: JUDGED }, () => 150, true);
+      await seedClicks(db, 'cmp-b', { from: 0, to: JUDGED }, (d) => (d === JUDGED ? 400 : normal(60, d)));
     });
-    admin = await authHeaders(app);
-    await insertCampaign(db, 'cmp-a', { source: 'demo', size: 10 });
-    await insertCampaign(db, 'cmp-b', { source: 'list', list: 'vip' });
-    await seedClicks(db, 'cmp-a', { from: 0, to: JUDGED }, (d) => (d === JUDGED ? 12 : normal(100, d)));
-    // a link scanner clicks A's links that day: excluded, so A's drop still shows
-    await seedClicks(db, 'cmp-a', { from: JUDGED, to: JUDGED }, () => 150, true);
-    await seedClicks(db, 'cmp-b', { from: 0, to: JUDGED }, (d) => (d === JUDGED ? 400 : normal(60, d)));
-  });
-  after(async () => {
-    await app.close();
-    await db.close();
-  });
-
-  const anomalyEvents = async (): Promise<{ msg_id: string }[]> =>
-    (await db.query<{ msg_id: string }>(`select msg_id from bus_messages where topic = 'anomaly.detected'`)).rows;
-
-  it('alerts campaign A under- and segment vip over-performing: stored, published, mailed once', async () => {
-    const r = await app.anomalies.runOnce();
-    assert.equal(r.judgedBuckets, 1);
-    const res = await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies?granularity=day', headers: admin });
-    assert.equal(res.statusCode, 200, res.body);
-    const list = res.json().anomalies as { scope: string; key: string; metric: string; performance: string }[];
-    const names = list.map((a) => `${a.scope}:${a.key}:${a.metric}:${a.performance}`).sort();
-    assert.ok(names.includes('campaign:cmp-a:clicks:under'), names.join(' '));
-    assert.ok(names.includes('segment:vip:clicks:over'), names.join(' '));
-    assert.ok(!names.some((n) => n.startsWith('campaign:cmp-b')), names.join(' '));
-    assert.ok(!names.some((n) => n.startsWith('segment:demo')), names.join(' '));
-    const a = list.find((x) => x.scope === 'campaign') as unknown as Record<string, unknown>;
-    assert.equal(a.bucket, new Date(D0 + JUDGED * DAY).toISOString());
-    assert.equal(a.value, 12);
-    assert.equal(a.direction, 'low');
-    assert.equal(r.stored, list.length);
-    // one bus event per stored anomaly, its id the anomaly's
-    assert.deepEqual(
-      (await anomalyEvents()).map((e) => e.msg_id).sort(),
-      list.map((x) => (x as never as { id: string }).id).sort(),
-    );
-    // one email per recipient for the judged day, on the transactional lane
-    assert.equal(r.emailed, 2);
-    await drain(app, { only: ['send'] });
-    const mails = esp.outbox().filter((m) => m.subject.includes('anomal'));
-    assert.deepEqual(mails.map((m) => m.to).sort(), ['cmo@example.com', 'ops@example.com']);
-    assert.match(mails[0]?.subject ?? '', /in the day of 2026-05-31/);
-  });
-
-  it('is admin only and refuses a bad filter with a 400', async () => {
-    const analyst = await authHeaders(app, 'analyst');
-    assert.equal(
-      (await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies', headers: analyst })).statusCode,
-      403,
-    );
-    assert.equal((await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies' })).statusCode, 401);
-    const bad = await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies?scope=planet', headers: admin });
-    assert.equal(bad.statusCode, 400);
-    const backwards = await app.adminServer.inject({
-      method: 'GET',
-      url: '/v1/anomalies?from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z',
-      headers: admin,
+    after(async () => {
+      await app?.close();
+      await tdb.close(passed === 5);
     });
-    assert.equal(backwards.statusCode, 400);
-  });
 
-  it('a second run judges nothing new', async () => {
-    const before = (await anomalyEvents()).length;
-    const r = await app.anomalies.runOnce();
-    assert.deepEqual(r, { judgedBuckets: 0, stored: 0, emailed: 0 });
-    assert.equal((await anomalyEvents()).length, before);
-  });
+    const anomalyEvents = async (): Promise<{ msg_id: string }[]> =>
+      (await db.query<{ msg_id: string }>(`select msg_id from bus_messages where topic = 'anomaly.detected'`)).rows;
 
-  it('after a three-day outage a new detector judges exactly the three missed days', async () => {
-    await seedClicks(db, 'cmp-a', { from: JUDGED + 1, to: JUDGED + 3 }, (d) => (d === JUDGED + 2 ? 5 : normal(100, d)));
-    await seedClicks(db, 'cmp-b', { from: JUDGED + 1, to: JUDGED + 3 }, (d) => normal(60, d));
-    await clock.advance(3 * DAY);
-    const restarted = createAnomalyService(
-      { db, bus: app.bus, clock, log: pino({ level: 'silent' }), messages: app.messages },
-      { ...config.anomalies, recipients: [] },
-    );
-    const r = await restarted.runOnce();
-    assert.equal(r.judgedBuckets, 3);
-    const days = (await restarted.list({ scope: 'campaign', granularity: 'day' })).map((a) => a.bucket);
-    assert.deepEqual(days, [
-      new Date(D0 + (JUDGED + 2) * DAY).toISOString(),
-      new Date(D0 + JUDGED * DAY).toISOString(),
-    ]);
-    const { rows } = await db.query<{ last_bucket: Date }>(
-      `select last_bucket from anomaly_runs where granularity = 'day'`,
-    );
-    assert.equal(rows[0]?.last_bucket.getTime(), D0 + (JUDGED + 3) * DAY);
-  });
+    it('alerts campaign A under- and segment vip over-performing: stored, published, mailed once', async () => {
+      const r = await app.anomalies.runOnce();
+      assert.equal(r.judgedBuckets, 1);
+      const res = await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies?granularity=day', headers: admin });
+      assert.equal(res.statusCode, 200, res.body);
+      const list = res.json().anomalies as { scope: string; key: string; metric: string; performance: string }[];
+      const names = list.map((a) => `${a.scope}:${a.key}:${a.metric}:${a.performance}`).sort();
+      assert.ok(names.includes('campaign:cmp-a:clicks:under'), names.join(' '));
+      assert.ok(names.includes('segment:vip:clicks:over'), names.join(' '));
+      assert.ok(!names.some((n) => n.startsWith('campaign:cmp-b')), names.join(' '));
+      assert.ok(!names.some((n) => n.startsWith('segment:demo')), names.join(' '));
+      const a = list.find((x) => x.scope === 'campaign') as unknown as Record<string, unknown>;
+      assert.equal(a.bucket, new Date(D0 + JUDGED * DAY).toISOString());
+      assert.equal(a.value, 12);
+      assert.equal(a.direction, 'low');
+      assert.equal(r.stored, list.length);
+      // one bus event per stored anomaly, its id the anomaly's
+      assert.deepEqual(
+        (await anomalyEvents()).map((e) => e.msg_id).sort(),
+        list.map((x) => (x as never as { id: string }).id).sort(),
+      );
+      // one email per recipient for the judged day, on the transactional lane
+      assert.equal(r.emailed, 2);
+      await drain(app, { only: ['send'] });
+      const mails = esp.outbox().filter((m) => m.subject.includes('anomal'));
+      assert.deepEqual(mails.map((m) => m.to).sort(), ['cmo@example.com', 'ops@example.com']);
+      assert.match(mails[0]?.subject ?? '', /in the day of 2026-05-31/);
+      passed++;
+    });
 
-  it('judging a day again (run row rewound) stores, publishes and mails nothing', async () => {
-    const events = (await anomalyEvents()).length;
-    const stored = (await app.anomalies.list({ limit: 1000 })).length;
-    await db.query(`update anomaly_runs set last_bucket = last_bucket - interval '2 days' where granularity = 'day'`);
-    const r = await app.anomalies.runOnce();
-    assert.equal(r.judgedBuckets, 2);
-    assert.equal(r.stored, 0);
-    assert.equal(r.emailed, 0);
-    assert.equal((await anomalyEvents()).length, events);
-    assert.equal((await app.anomalies.list({ limit: 1000 })).length, stored);
+    it('is admin only and refuses a bad filter with a 400', async () => {
+      const analyst = await authHeaders(app, 'analyst');
+      assert.equal(
+        (await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies', headers: analyst })).statusCode,
+        403,
+      );
+      assert.equal((await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies' })).statusCode, 401);
+      const bad = await app.adminServer.inject({ method: 'GET', url: '/v1/anomalies?scope=planet', headers: admin });
+      assert.equal(bad.statusCode, 400);
+      const backwards = await app.adminServer.inject({
+        method: 'GET',
+        url: '/v1/anomalies?from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z',
+        headers: admin,
+      });
+      assert.equal(backwards.statusCode, 400);
+      passed++;
+    });
+
+    it('a second run judges nothing new', async () => {
+      const before = (await anomalyEvents()).length;
+      const r = await app.anomalies.runOnce();
+      assert.deepEqual(r, { judgedBuckets: 0, stored: 0, emailed: 0 });
+      assert.equal((await anomalyEvents()).length, before);
+      passed++;
+    });
+
+    it('after a three-day outage a new detector judges exactly the three missed days', async () => {
+      await seedClicks(db, 'cmp-a', { from: JUDGED + 1, to: JUDGED + 3 }, (d) =>
+        d === JUDGED + 2 ? 5 : normal(100, d),
+      );
+      await seedClicks(db, 'cmp-b', { from: JUDGED + 1, to: JUDGED + 3 }, (d) => normal(60, d));
+      await clock.advance(3 * DAY);
+      const restarted = createAnomalyService(
+        { db, bus: app.bus, clock, log: pino({ level: 'silent' }), messages: app.messages },
+        { ...config.anomalies, recipients: [] },
+      );
+      const r = await restarted.runOnce();
+      assert.equal(r.judgedBuckets, 3);
+      const days = (await restarted.list({ scope: 'campaign', granularity: 'day' })).map((a) => a.bucket);
+      assert.deepEqual(days, [
+        new Date(D0 + (JUDGED + 2) * DAY).toISOString(),
+        new Date(D0 + JUDGED * DAY).toISOString(),
+      ]);
+      const { rows } = await db.query<{ last_bucket: Date }>(
+        `select last_bucket from anomaly_runs where granularity = 'day'`,
+      );
+      assert.equal(rows[0]?.last_bucket.getTime(), D0 + (JUDGED + 3) * DAY);
+      passed++;
+    });
+
+    it('judging a day again (run row rewound) stores, publishes and mails nothing', async () => {
+      const events = (await anomalyEvents()).length;
+      const stored = (await app.anomalies.list({ limit: 1000 })).length;
+      await db.query(`update anomaly_runs set last_bucket = last_bucket - interval '2 days' where granularity = 'day'`);
+      const r = await app.anomalies.runOnce();
+      assert.equal(r.judgedBuckets, 2);
+      assert.equal(r.stored, 0);
+      assert.equal(r.emailed, 0);
+      assert.equal((await anomalyEvents()).length, events);
+      assert.equal((await app.anomalies.list({ limit: 1000 })).length, stored);
+      passed++;
+    });
   });
-});
+}
