@@ -171,7 +171,9 @@ function describeReports(tdb: TestDatabase): void {
       for (const model of ['last', 'linear', 'markov']) {
         const api = await app.adminServer.inject({
           method: 'GET',
-          url: `/v1/attribution/report?from=2026-06-01T07:00:00Z&to=2026-06-08T07:00:00Z&model=${model}&groupBy=campaign`,
+          url:
+            '/v1/attribution/report?from=2026-06-01T07:00:00Z&to=2026-06-08T07:00:00Z'
+            + `&model=${model}&groupBy=campaign`,
           headers: admin,
         });
         assert.equal(api.statusCode, 200, api.body);
