@@ -28,8 +28,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     await migrate(db);
     await db.query(
       `insert into campaigns (id, name, status, definition, created_at, updated_at)
-       select 'c' || i, 'c' || i, 'running', jsonb_build_object('audience', jsonb_build_object('segment', 's' || (i % 10))),
-              $1, $1
+       select 'c' || i, 'c' || i, 'running',
+              jsonb_build_object('audience', jsonb_build_object('segment', 's' || (i % 10))), $1, $1
        from generate_series(0, 199) i`,
       [new Date(start)],
     );
