@@ -76,6 +76,10 @@ import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { type BillingService, createBillingService } from './billing/service.ts';
 import { type AttributionService, createAttributionService } from './attribution/service.ts';
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
+import { type AnomalyService, createAnomalyService } from './anomalies/service.ts';
+import { registerAnomalyRoutes } from './api/routes/anomalies.ts';
+import { registerReportRoutes } from './api/routes/reports.ts';
+import { createReportService, type ReportService } from './reports/service.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
 import { registerCrmGauges } from './observability/crm-metrics.ts';
 import { createConfiguredEsp, espSuppressionSinks } from './composition/esp.ts';
@@ -140,6 +144,10 @@ export interface App {
   /** Revenue in (billing events, identity links) and attribution reports. */
   billing: BillingService;
   attribution: AttributionService;
+  /** The anomaly detector over engagement and revenue series, its alerts (the `anomalies` stage runs it). */
+  anomalies: AnomalyService;
+  /** Executive reports on their cron schedules (the `reports` stage), or one now. */
+  reports: ReportService;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
   /** Consent ledger, double opt-in, data-subject requests and their fan-out runner. */
@@ -393,14 +401,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
   ];
   stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
-  const messages = createMessageService({ db, bus, clock }, config.messages);
+  // attachments (a report's PDF) only where the ESP sends them
+  const messages = createMessageService(
+    { db, bus, clock },
+    { ...config.messages, attachments: esp.supportsAttachments === true },
+  );
+  const anomalies = createAnomalyService({ db, bus, clock, log, messages }, config.anomalies);
+  // judges the engagement and revenue series on the clock, alerts through the outbox and the transactional lane
+  stages.push({ name: 'anomalies', consumers: [], loops: [(signal) => anomalies.run(signal)] });
 
   const billing = createBillingService({ db, clock });
   const attribution = createAttributionService({ db, billing });
+  const reports = createReportService(
+    { db, clock, log, attribution, anomalies, messages },
+    { ...config.reports, attachPdf: esp.supportsAttachments === true },
+  );
+  // executive reports on their cron schedules (HTML email with SVG charts, PDF), on the transactional lane
+  stages.push({ name: 'reports', consumers: [], loops: [(signal) => reports.run(signal)] });
 
   const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
   const adminRoutes: RouteRegistrar[] = [
     registerAttributionRoutes({ attribution, billing }),
+    registerAnomalyRoutes({ anomalies }),
+    registerReportRoutes({ reports }),
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
     registerJourneyRoutes(journeys),
@@ -538,6 +561,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ingest,
     billing,
     attribution,
+    anomalies,
+    reports,
     privacy,
     compliance,
     erase: createErasure({ db, privacy }),

@@ -14,6 +14,8 @@ import { SwitchyardError } from './core/errors.ts';
 import { parseDomainList } from './core/inbound/recipients.ts';
 import { type GeoRuleOverrides, parseGeoOverrides } from './core/geo-rules.ts';
 import { type ProfileFeedSpec, parseProfileFeed } from './core/profile-feed.ts';
+import { checkEmail } from './core/email-address.ts';
+import { parseReportDefinitions, type ReportDefinition } from './reports/definitions.ts';
 
 const Port = (description: string, def: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -183,6 +185,56 @@ export const SCHEMA = Type.Object({
   SWITCHYARD_MESSAGES_POSTAL_ADDRESS: Type.String({
     default: '',
     description: 'Postal address for the footer of transactional messages whose request names none',
+  }),
+  SWITCHYARD_ANOMALY_GRANULARITIES: Type.String({
+    default: 'day,hour',
+    description: 'Comma-separated series the anomaly detector judges: day, hour (empty: the detector is off)',
+  }),
+  SWITCHYARD_ANOMALY_SETTLE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 7 * 86_400_000,
+    default: 900_000,
+    description: 'How long after a bucket ends before the anomaly detector judges it (late reactions and revenue)',
+  }),
+  SWITCHYARD_ANOMALY_THRESHOLD: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 100,
+    default: 5,
+    description: 'Robust z-score at which a series point is flagged as an anomaly (docs/attribution.md, Anomalies)',
+  }),
+  SWITCHYARD_ANOMALY_MIN_BASELINE: Type.Number({
+    minimum: 0,
+    default: 20,
+    description: 'Series points whose seasonal baseline is below this are not judged (too little volume to tell)',
+  }),
+  SWITCHYARD_ANOMALY_INTERVAL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'How often the anomaly detector looks for buckets to judge',
+  }),
+  SWITCHYARD_ANOMALY_RECIPIENTS: Type.String({
+    default: '',
+    description: 'Comma-separated addresses that get an email per judged bucket with anomalies (empty: none)',
+  }),
+  SWITCHYARD_ALERT_FROM: Type.String({
+    default: '',
+    description: 'Sender address of anomaly alerts and executive reports (required when either has recipients)',
+  }),
+  SWITCHYARD_REPORTS: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description:
+        'Executive report definitions (docs/attribution.md, Executive reports): JSON array of {"name", "cron", '
+        + '"timezone"?, "recipients": [...], "period"?: day|week|month, "models"?: [...], "groupBy"?, "sections"?: '
+        + '[summary, models, top, channels, trend, anomalies], "top"?}',
+    }),
+  ),
+  SWITCHYARD_REPORT_INTERVAL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'How often the report scheduler looks for executive reports that came due',
   }),
   SWITCHYARD_JOURNEY_BATCH: Type.Integer({
     minimum: 1,
@@ -837,6 +889,18 @@ export interface Config {
   readonly crmProfiles: { maxAgeMs: number };
   readonly messages: { passSuppressionCategories: readonly string[]; postalAddress: string };
   readonly journeys: { batchSize: number; leaseMs: number; webhookSecret: string | undefined };
+  /** The anomaly detector (src/anomalies/): series, threshold, alert recipients. */
+  readonly anomalies: {
+    granularities: readonly ('day' | 'hour')[];
+    settleMs: number;
+    threshold: number;
+    minBaseline: number;
+    intervalMs: number;
+    recipients: readonly string[];
+    from: string;
+  };
+  /** Executive reports (src/reports/): definitions and the scheduler's interval. */
+  readonly reports: { definitions: readonly ReportDefinition[]; from: string; intervalMs: number };
   /** Contact profiles and lists (src/profiles/, src/lists/): the signed change endpoint and the timers. */
   readonly profiles: {
     changeSecrets: readonly string[];
@@ -962,6 +1026,28 @@ function piiProblems(raw: RawConfig): string[] {
     const parsed = parseGeoOverrides(raw.SWITCHYARD_GEO_RULES);
     if (typeof parsed === 'string') problems.push(`SWITCHYARD_GEO_RULES: ${parsed}`);
   }
+  problems.push(...alertProblems(raw));
+  return problems;
+}
+
+/** Anomaly series names, recipients and sender; report definitions. */
+function alertProblems(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  const bad = (list(raw.SWITCHYARD_ANOMALY_GRANULARITIES) ?? []).filter((g) => g !== 'day' && g !== 'hour');
+  if (bad.length > 0) problems.push(`SWITCHYARD_ANOMALY_GRANULARITIES: unknown ${bad.join(', ')} (day, hour)`);
+  const recipients = list(raw.SWITCHYARD_ANOMALY_RECIPIENTS) ?? [];
+  const wrong = recipients.filter((r) => checkEmail(r) !== null);
+  if (wrong.length > 0) problems.push(`SWITCHYARD_ANOMALY_RECIPIENTS: not an address: ${wrong.join(', ')}`);
+  let reports = false;
+  if (raw.SWITCHYARD_REPORTS !== undefined) {
+    const parsed = parseReportDefinitions(raw.SWITCHYARD_REPORTS);
+    if (typeof parsed === 'string') problems.push(`SWITCHYARD_REPORTS: ${parsed}`);
+    else reports = parsed.length > 0;
+  }
+  if ((recipients.length > 0 || reports) && checkEmail(raw.SWITCHYARD_ALERT_FROM) !== null)
+    problems.push('SWITCHYARD_ALERT_FROM: required (an address) when anomaly alerts or reports have recipients');
+  if ((recipients.length > 0 || reports) && raw.SWITCHYARD_MESSAGES_POSTAL_ADDRESS.trim() === '')
+    problems.push('SWITCHYARD_MESSAGES_POSTAL_ADDRESS: required when anomaly alerts or reports are emailed');
   return problems;
 }
 
@@ -1288,6 +1374,23 @@ function slices(raw: RawConfig): Config {
     messages: {
       passSuppressionCategories: list(raw.SWITCHYARD_MESSAGES_PASS_SUPPRESSION) ?? [],
       postalAddress: raw.SWITCHYARD_MESSAGES_POSTAL_ADDRESS,
+    },
+    anomalies: {
+      granularities: (list(raw.SWITCHYARD_ANOMALY_GRANULARITIES) ?? []) as ('day' | 'hour')[],
+      settleMs: raw.SWITCHYARD_ANOMALY_SETTLE_MS,
+      threshold: raw.SWITCHYARD_ANOMALY_THRESHOLD,
+      minBaseline: raw.SWITCHYARD_ANOMALY_MIN_BASELINE,
+      intervalMs: raw.SWITCHYARD_ANOMALY_INTERVAL_MS,
+      recipients: list(raw.SWITCHYARD_ANOMALY_RECIPIENTS) ?? [],
+      from: raw.SWITCHYARD_ALERT_FROM,
+    },
+    reports: {
+      definitions:
+        raw.SWITCHYARD_REPORTS === undefined
+          ? []
+          : (parseReportDefinitions(raw.SWITCHYARD_REPORTS) as ReportDefinition[]),
+      from: raw.SWITCHYARD_ALERT_FROM,
+      intervalMs: raw.SWITCHYARD_REPORT_INTERVAL_MS,
     },
     journeys: {
       batchSize: raw.SWITCHYARD_JOURNEY_BATCH,

@@ -1,7 +1,8 @@
 /**
  * An idle `switchyard start` on the demo workspace loads none of the heavy packages it needs only
  * for some requests (MJML on the first MJML template, libpg-query on the first audience SQL check,
- * mailparser on the first inbound message): they cost start time and idle memory
+ * mailparser on the first inbound message, pdfkit on the first executive report): they cost start
+ * time and idle memory
  * (docs/decisions/0008-start-time-and-idle-memory.md). Validating the demo campaign then loads MJML,
  * which shows the module log sees a lazy import when it happens.
  */
@@ -14,7 +15,7 @@ import { demoCampaign } from '../src/demo/campaign.ts';
 import { startServerProcess } from './support/server-process.ts';
 
 const HOOK = new URL('./support/module-log-hook.mjs', import.meta.url).pathname;
-const LAZY = ['mjml', 'libpg-query', 'mailparser'] as const;
+const LAZY = ['mjml', 'libpg-query', 'mailparser', 'pdfkit', 'svg-to-pdfkit'] as const;
 
 function loadedPackages(log: string): Set<string> {
   const names = new Set<string>();
@@ -26,7 +27,7 @@ function loadedPackages(log: string): Set<string> {
 }
 
 describe('switchyard start loads heavy packages on first use', () => {
-  it('an idle demo server has not loaded MJML, libpg-query or mailparser; a campaign loads MJML', async (t) => {
+  it('an idle demo server has loaded none of them; a campaign loads MJML', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sy-lazy-'));
     const log = join(dataDir, 'modules.log');
     const server = await startServerProcess(t, {

@@ -34,6 +34,8 @@ export const TOPICS = {
   listEntered: 'list.entered',
   /** A contact stopped being a member of a list (once per real transition; message id = list:<history id>). */
   listExited: 'list.exited',
+  /** A judged anomaly in an engagement or revenue series (once per series and bucket; message id = anomaly id). */
+  anomalyDetected: 'anomaly.detected',
 } as const;
 
 /** All blast-road topics start with this, so status views can pick them out of the bus depth. */
@@ -122,6 +124,22 @@ export interface ListTransitionPayload {
   cause: ListTransitionCause;
 }
 
+/** One stored anomaly (src/anomalies/), written through the outbox in the transaction that stores it. */
+export interface AnomalyDetectedPayload {
+  id: string;
+  granularity: 'day' | 'hour';
+  scope: 'campaign' | 'segment' | 'overall';
+  key: string;
+  metric: string;
+  /** Bucket start, ISO 8601. */
+  bucket: string;
+  value: number;
+  baseline: number;
+  score: number;
+  direction: 'high' | 'low';
+  performance: 'under' | 'over';
+}
+
 /** Topic name → payload type. */
 export interface TopicPayloads {
   'blast.select': SelectStep;
@@ -136,6 +154,7 @@ export interface TopicPayloads {
   'contact.changed': CrmContactChange;
   'list.entered': ListTransitionPayload;
   'list.exited': ListTransitionPayload;
+  'anomaly.detected': AnomalyDetectedPayload;
 }
 export type TopicName = keyof TopicPayloads;
 export type TopicPayload<T extends TopicName> = TopicPayloads[T];
@@ -152,6 +171,7 @@ export const TOPIC_NAMES: readonly TopicName[] = [
   TOPICS.contactChanged,
   TOPICS.listEntered,
   TOPICS.listExited,
+  TOPICS.anomalyDetected,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */

@@ -119,9 +119,13 @@ export async function handleSend(
       continue;
     }
     try {
-      messages.push(
-        renderMessage(compiled, { contact: { ...r.fields, id: r.id, email: r.email }, campaign, sendAt: now }),
-      );
+      const msg = renderMessage(compiled, {
+        contact: { ...r.fields, id: r.id, email: r.email },
+        campaign,
+        sendAt: now,
+      });
+      if (c.definition.attachments !== undefined) msg.attachments = c.definition.attachments;
+      messages.push(msg);
     } catch (err) {
       exclusions.push({
         contactId: r.id,

@@ -4,7 +4,7 @@
  * (`<campaign>:chunk:<seq>`), so a republished chunk is dropped by the bus and a redelivered one
  * finds the ledger already moved.
  */
-import type { Address } from '../connectors/esp/port.ts';
+import type { Address, Attachment } from '../connectors/esp/port.ts';
 import type { MappedContact, SchemaMapping } from '../connectors/warehouse/port.ts';
 import type { Priority } from '../core/priority.ts';
 import type { HourRange } from '../core/send-window.ts';
@@ -48,6 +48,8 @@ export interface CampaignDefinition {
   /** Suppression reasons this campaign's messages may pass (a message stream of a category that may
    *  reach an unsubscribed address, e.g. receipts: docs/journeys.md). Absent for blasts: none. */
   passSuppression?: readonly string[];
+  /** Files every message carries (a transactional message's, e.g. a report's PDF); streams only. */
+  attachments?: readonly Attachment[];
 }
 
 /** What a variant changes; anything left out is the campaign's own (variant 0 is the control). */

@@ -14,6 +14,7 @@ import { registerDeadLetterCommands } from './commands/dead-letters.ts';
 import { registerListCommands } from './commands/lists.ts';
 import { registerInboundCommands } from './commands/inbound.ts';
 import { registerJourneyCommands } from './commands/journeys.ts';
+import { registerReportCommands } from './commands/reports.ts';
 import { registerSuppressionCommands } from './commands/suppression.ts';
 import { registerPrivacyCommands } from './commands/privacy.ts';
 import { registerWebhookCommands } from './commands/webhooks.ts';
@@ -167,6 +168,7 @@ registerDeadLetterCommands(program, async () => (await app()).createApp(await lo
 registerComplianceCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerCampaignCommands(program, apiTarget);
 registerJourneyCommands(program, apiTarget);
+registerReportCommands(program, apiTarget);
 
 registerListCommands(program, apiTarget);
 registerAccessCommands(program, {

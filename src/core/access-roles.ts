@@ -22,6 +22,8 @@ export const SCOPES = [
   'messages:read',
   'messages:write',
   'reports:read',
+  'anomalies:read',
+  'reports:run',
   'deliverability:read',
   'deliverability:write',
   'suppressions:read',

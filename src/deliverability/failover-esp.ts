@@ -81,6 +81,8 @@ export function createFailoverEsp(primary: Esp, secondary: Esp, options: Failove
     },
     commitPoint: both ? 'before-final-dot' : 'before-request',
     maxBatchSize: Math.min(primary.maxBatchSize, secondary.maxBatchSize),
+    // a message may go to either: attach only when both send attachments
+    supportsAttachments: primary.supportsAttachments === true && secondary.supportsAttachments === true,
     active: route,
     async send(msg: OutboundMessage): Promise<SendReceipt> {
       const [res] = await this.sendBatch([msg]);

@@ -18,6 +18,7 @@ import type { Clock } from '../clock/port.ts';
 import { checkEmail } from '../core/email-address.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import type { Priority } from '../core/priority.ts';
+import type { Attachment } from '../connectors/esp/port.ts';
 import { normalizeEmail } from '../compliance/suppression.ts';
 import { validateTemplate } from '../campaigns/render/compile.ts';
 import { openStream, streamChunk, streamOutcomes, type StreamDefinition } from '../campaigns/streams.ts';
@@ -36,6 +37,8 @@ export interface MessageInput {
   /** Values the template reads as `contact.<name>`. */
   data?: Record<string, unknown>;
   postalAddress?: string;
+  /** Files to attach (a report's PDF); refused unless the ESP sends attachments. */
+  attachments?: readonly Attachment[];
 }
 
 export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'suppressed' | 'failed' | 'in_doubt' | string;
@@ -58,7 +61,13 @@ export interface MessageSettings {
   passSuppressionCategories: readonly string[];
   /** Used when a request names no postal address (CAN-SPAM footer). */
   postalAddress: string;
+  /** Whether the configured ESP sends attachments (`Esp.supportsAttachments`); false refuses them. */
+  attachments?: boolean;
 }
+
+/** At most this many files and decoded bytes per message: a report's PDF, not a file transfer. */
+const MAX_ATTACHMENTS = 5;
+const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 
 export interface MessageService {
   send(input: MessageInput, priority?: Priority): Promise<MessageResult>;
@@ -67,6 +76,23 @@ export interface MessageService {
 
 /** Unsubscribed is the one suppression reason a pass category overrides: the person still buys. */
 export const PASSABLE_SUPPRESSION_REASONS = ['unsubscribed'] as const;
+
+function attachmentProblems(files: readonly Attachment[] | undefined, supported: boolean): string[] {
+  if (files === undefined || files.length === 0) return [];
+  if (!supported) return ['attachments: the configured ESP does not send attachments'];
+  if (files.length > MAX_ATTACHMENTS) return [`attachments: at most ${MAX_ATTACHMENTS}`];
+  const problems: string[] = [];
+  let bytes = 0;
+  files.forEach((f, i) => {
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(f.filename)) problems.push(`attachments[${i}].filename: [A-Za-z0-9._-]{1,100}`);
+    if (!/^[a-z]+\/[a-z0-9.+-]+$/i.test(f.contentType))
+      problems.push(`attachments[${i}].contentType: not a media type`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(f.contentBase64)) problems.push(`attachments[${i}].contentBase64: not base64`);
+    bytes += Math.floor((f.contentBase64.length * 3) / 4);
+  });
+  if (bytes > MAX_ATTACHMENT_BYTES) problems.push(`attachments: more than ${MAX_ATTACHMENT_BYTES} bytes`);
+  return problems;
+}
 
 export function messageIdOf(idempotencyKey: string): string {
   return `msg_${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24)}`;
@@ -86,6 +112,16 @@ function requestHash(input: MessageInput, priority: Priority): string {
     sortKeys(input.data ?? {}),
     input.postalAddress ?? null,
     priority,
+    // the files by digest (only when there are some, so hashes stored before attachments still match)
+    ...(input.attachments === undefined || input.attachments.length === 0
+      ? []
+      : [
+          input.attachments.map((a) => [
+            a.filename,
+            a.contentType,
+            createHash('sha256').update(a.contentBase64).digest('hex'),
+          ]),
+        ]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -131,6 +167,7 @@ export function createMessageService(
       const checked = await validateTemplate({ subject: input.subject, ...input.template }, { postalAddress });
       problems.push(...checked.errors.map((e) => `template.${e}`));
     }
+    problems.push(...attachmentProblems(input.attachments, settings.attachments === true));
     if (problems.length > 0)
       throw new SwitchyardError('MESSAGE_INVALID', `message refused: ${problems.join('; ')}`, {
         details: { problems },
@@ -159,6 +196,9 @@ export function createMessageService(
         ...(settings.passSuppressionCategories.includes(input.category)
           ? { passSuppression: PASSABLE_SUPPRESSION_REASONS }
           : {}),
+        ...(input.attachments === undefined || input.attachments.length === 0
+          ? {}
+          : { attachments: input.attachments }),
       };
       const now = clock.now();
       const written = await db.transaction(async (tx) => {

@@ -26,6 +26,14 @@ export interface Address {
   name?: string;
 }
 
+/** A file sent with the message (a report's PDF); only to an adapter that declares `supportsAttachments`. */
+export interface Attachment {
+  filename: string;
+  contentType: string;
+  /** The file's bytes, base64. */
+  contentBase64: string;
+}
+
 /** Ids that ride along with the message so webhook events map back to the ledger. */
 export interface Correlation {
   campaignId: string;
@@ -50,6 +58,8 @@ export interface OutboundMessage {
   correlation: Correlation;
   /** Category/tag names for the provider's own reporting. */
   tags?: string[];
+  /** Files attached to the message; callers send them only when the adapter `supportsAttachments`. */
+  attachments?: readonly Attachment[];
 }
 
 export interface SendReceipt {
@@ -116,6 +126,11 @@ export interface Esp {
    * any number and splits by this itself; callers size chunks by it to keep requests full.
    */
   readonly maxBatchSize: number;
+  /**
+   * True when the adapter sends `OutboundMessage.attachments` (SMTP, sandbox). Absent means it
+   * would drop them, so the message service refuses attachments (MESSAGE_INVALID) for it.
+   */
+  readonly supportsAttachments?: boolean;
   /** Sends one message now. Resolves once the provider accepted it; throws a SwitchyardError as
    *  described above. After close() it throws ESP_UNAVAILABLE. */
   send(msg: OutboundMessage): Promise<SendReceipt>;

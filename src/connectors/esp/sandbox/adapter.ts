@@ -66,6 +66,8 @@ export interface SentRecord {
   headers: Record<string, string>;
   correlation: OutboundMessage['correlation'];
   tags: string[];
+  /** File names and decoded sizes of the message's attachments. */
+  attachments: { filename: string; contentType: string; bytes: number }[];
 }
 
 export interface SandboxCounts {
@@ -206,6 +208,11 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
       headers: msg.headers,
       correlation: msg.correlation,
       tags: msg.tags ?? [],
+      attachments: (msg.attachments ?? []).map((a) => ({
+        filename: a.filename,
+        contentType: a.contentType,
+        bytes: Buffer.from(a.contentBase64, 'base64').length,
+      })),
     });
     if (outbox.length > outboxLimit * 1.5) outbox = outbox.slice(outbox.length - outboxLimit);
     const { flags, url } = drawOutcome(msg, rates, random);
@@ -296,6 +303,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     name: 'sandbox',
     commitPoint: 'before-request',
     maxBatchSize,
+    supportsAttachments: true,
     async send(msg) {
       const fault = requestFault(1);
       if (fault !== undefined) throw fault;

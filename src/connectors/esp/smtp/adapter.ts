@@ -71,6 +71,16 @@ export function smtpMailOptions(msg: OutboundMessage): Mail.Options {
     subject: msg.subject,
     text: msg.text,
     ...(msg.html === undefined ? {} : { html: msg.html }),
+    ...(msg.attachments === undefined
+      ? {}
+      : {
+          attachments: msg.attachments.map((a) => ({
+            filename: a.filename,
+            contentType: a.contentType,
+            content: a.contentBase64,
+            encoding: 'base64',
+          })),
+        }),
     headers: {
       ...msg.headers,
       [SMTP_CORRELATION_HEADERS.ledgerId]: msg.correlation.ledgerId,
@@ -242,6 +252,7 @@ export function createSmtpEsp(deps: { clock: Clock }, options: SmtpEspOptions): 
     name: 'smtp',
     commitPoint: 'before-final-dot',
     maxBatchSize: 1,
+    supportsAttachments: true,
     send: (msg) => send(msg),
     async sendBatch(messages, hooks) {
       // the commit window admits them in order; the rest wait as plain references, not composed

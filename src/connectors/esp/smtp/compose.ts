@@ -17,7 +17,7 @@ import { randomFillSync } from 'node:crypto';
 import MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { foldLines } from 'nodemailer/lib/mime-funcs/index.js';
 import { encode as encodeQp, wrap as wrapQp } from 'nodemailer/lib/qp/index.js';
-import type { Address, OutboundMessage } from '../port.ts';
+import type { Address, Attachment, OutboundMessage } from '../port.ts';
 
 /** The correlation headers stamped on every message (a DSN or ARF report names the ledger row). */
 export const SMTP_CORRELATION_HEADERS = {
@@ -192,17 +192,36 @@ export function composeMessage(msg: OutboundMessage, now: Date): Buffer {
   if (msg.html !== undefined && msg.html !== '') parts.push(encodePart('text/html; charset=utf-8', msg.html));
   if (parts.length === 0) parts.push({ contentType: 'text/plain; charset=utf-8', encoding: '7bit', body: '' });
 
-  let message: string;
+  let body: string;
   if (parts.length === 1) {
     const [part] = parts as [Part];
-    message = head + partHeaders(part) + part.body + (part.body === '' || part.body.endsWith('\n') ? '' : '\r\n');
+    body = partHeaders(part) + part.body + (part.body === '' || part.body.endsWith('\n') ? '' : '\r\n');
   } else {
     let boundary = randomBoundary();
     // 128 random bits will not turn up in the content, but a boundary that did would cut a part short
     while (parts.some((p) => p.body.includes(boundary))) boundary = randomBoundary();
-    message = head + `Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`;
-    for (const part of parts) message += `--${boundary}\r\n${partHeaders(part)}${part.body}\r\n`;
-    message += `--${boundary}--\r\n`;
+    body = `Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`;
+    for (const part of parts) body += `--${boundary}\r\n${partHeaders(part)}${part.body}\r\n`;
+    body += `--${boundary}--\r\n`;
   }
-  return Buffer.from(message, 'utf8');
+  if (msg.attachments !== undefined && msg.attachments.length > 0) body = withAttachments(body, msg.attachments);
+  return Buffer.from(head + body, 'utf8');
+}
+
+/** The body entity and the files as multipart/mixed; each file base64 in 76-character lines. */
+function withAttachments(body: string, files: readonly Attachment[]): string {
+  let boundary = randomBoundary();
+  while (body.includes(boundary)) boundary = randomBoundary();
+  let out = `Content-Type: multipart/mixed;\r\n boundary="${boundary}"\r\n\r\n--${boundary}\r\n${body}`;
+  if (!body.endsWith('\r\n')) out += '\r\n';
+  for (const f of files) {
+    // a header-safe name: no quotes, line breaks or non-ASCII to encode
+    const name = f.filename.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'attachment';
+    const type = /^[a-z]+\/[a-z0-9.+-]+$/i.test(f.contentType) ? f.contentType : 'application/octet-stream';
+    const b64 = f.contentBase64.replace(/[^A-Za-z0-9+/=]/g, '');
+    out +=
+      `--${boundary}\r\nContent-Type: ${type}; name="${name}"\r\nContent-Transfer-Encoding: base64\r\n`
+      + `Content-Disposition: attachment; filename="${name}"\r\n\r\n${b64.replace(/.{1,76}/g, '$&\r\n')}`;
+  }
+  return `${out}--${boundary}--\r\n`;
 }
