@@ -53,8 +53,15 @@ export interface ChunkPayload {
   part?: number;
   /** The A/B test variant every recipient of this part is sent (absent: the campaign's own). */
   variant?: number;
-  recipients: MappedContact[];
+  recipients: ChunkRecipient[];
 }
+
+/**
+ * A recipient on the blast road. With PII at rest on, prepare seals the address once (`sealedEmail`,
+ * under the subject's key, docs/privacy.md) and the send stage writes that value to the ledger and
+ * reads the subject's fingerprint from it, instead of hashing and sealing again per recipient.
+ */
+export type ChunkRecipient = MappedContact & { sealedEmail?: string };
 
 export interface CampaignEvent {
   type: 'campaign.completed';

@@ -21,7 +21,7 @@ import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { GeoRuleOverrides } from '../core/geo-rules.ts';
-import { type PiiSealer, sealed } from './pii.ts';
+import { carriedSeals, type PiiSealer, sealed } from './pii.ts';
 import type { Db } from '../store/port.ts';
 import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
 import { finishIfDone } from './completion.ts';
@@ -185,10 +185,14 @@ export async function comply(
 ): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
+  const { pii } = deps;
+  // PII at rest: each address is hashed once, for the fingerprint check and the seal below
+  const subjects =
+    pii === undefined ? undefined : new Map(recipients.map((r) => [normalizeEmail(r.email), pii.blindIndex(r.email)]));
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
-    deps.pii?.blindIndex,
+    subjects === undefined ? undefined : (e) => subjects.get(e) ?? pii!.blindIndex(e),
   );
   const consents = await findConsents(
     db,
@@ -211,10 +215,22 @@ export async function comply(
     if (verdict.eligible) eligible.push({ ...r, email });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
-  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(deps.pii, excluded), clock.now(), {
+  // the whole chunk sealed in one call (its keys created here): the eligible carry theirs to send
+  const seals =
+    pii === undefined
+      ? undefined
+      : await pii.sealMany(
+          recipients.map((r) => {
+            const email = normalizeEmail(r.email);
+            return { email, value: email, subject: subjects!.get(email)! };
+          }),
+        );
+  const carried = new Map(seals?.map((s, i) => [recipients[i]!.id, s]));
+  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(pii, excluded, carried), clock.now(), {
     firstTry,
   });
-  return eligible;
+  if (seals === undefined) return eligible;
+  return eligible.map((r) => ({ ...r, sealedEmail: carried.get(r.id)! }));
 }
 
 /**
@@ -291,6 +307,7 @@ export async function schedule(
           recipients
             .filter((r) => over.has(r.id))
             .map((r) => ({ contactId: r.id, email: r.email, state: 'capped' as const, reason })),
+          carriedSeals(recipients),
         ),
         now,
       );

@@ -5,7 +5,8 @@
  * finds the ledger already moved.
  */
 import type { Address } from '../connectors/esp/port.ts';
-import type { MappedContact, SchemaMapping } from '../connectors/warehouse/port.ts';
+import type { ChunkRecipient } from '../bus/topics.ts';
+import type { SchemaMapping } from '../connectors/warehouse/port.ts';
 import type { Priority } from '../core/priority.ts';
 import type { HourRange } from '../core/send-window.ts';
 
@@ -107,4 +108,4 @@ export interface Campaign {
   abPhase: AbPhase | null;
 }
 
-export type Recipient = MappedContact;
+export type Recipient = ChunkRecipient;

@@ -43,9 +43,10 @@ export interface Privacy {
   sealFor(email: string, plaintext: string): Promise<string>;
   /**
    * Seals each value under its own subject's key, creating missing keys in one insert. A subject
-   * already shredded gets an erased marker instead (no ciphertext: nothing to recover).
+   * already shredded gets an erased marker instead (no ciphertext: nothing to recover). `subject`,
+   * when the caller already computed `blindIndex(email)`, saves hashing the address again.
    */
-  sealMany(items: readonly { email: string; value: string }[]): Promise<string[]>;
+  sealMany(items: readonly SealItem[]): Promise<string[]>;
   /** Opens a sealed value; null when its subject was shredded. Plain (unsealed) text is returned as is. */
   open(sealed: string): Promise<string | null>;
   openMany(sealed: readonly string[]): Promise<(string | null)[]>;
@@ -63,6 +64,13 @@ export interface Privacy {
    * they are: configure that key and run again). A concurrent shred wins over a rewrap.
    */
   rewrapAll(batchSize?: number): Promise<{ rewrapped: number; unheld: number; byMasterKey: Record<string, number> }>;
+}
+
+export interface SealItem {
+  email: string;
+  value: string;
+  /** `blindIndex(email)`, when the caller has it. */
+  subject?: Buffer;
 }
 
 const ERASED = Symbol('erased');
@@ -140,8 +148,8 @@ export function createPrivacy(
     });
   }
 
-  async function sealMany(items: readonly { email: string; value: string }[]): Promise<string[]> {
-    const subjectOf = items.map((it) => blindIndex(it.email));
+  async function sealMany(items: readonly SealItem[]): Promise<string[]> {
+    const subjectOf = items.map((it) => it.subject ?? blindIndex(it.email));
     const distinct = new Map(subjectOf.map((s) => [s.toString('base64url'), s]));
     const found = await keysFor(distinct, true);
     const ivs = randomBytes(IV_BYTES * items.length);
