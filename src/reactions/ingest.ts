@@ -223,6 +223,20 @@ function toStored(r: Row): StoredEvent {
   };
 }
 
+/**
+ * PII at rest (docs/privacy.md): the high-volume types keep no personal data the normalised columns
+ * do not need. A vendor's payload of them copies the address, the reader's IP and user agent, and
+ * nothing reads it (the machine verdict is made before ingest): it is not stored. Our tracking
+ * route's payload (machine reasons, link, send time) names no one and stays. The address column is
+ * left empty once the contact is known; the reaction batch still carries it to the handlers.
+ */
+const MINIMISED: ReadonlySet<EngagementEvent['type']> = new Set(['delivered', 'deferred', 'opened', 'clicked']);
+
+/** The address the events table keeps for a row: none for a correlated high-volume event. */
+function storedEmail(r: Row): string | null {
+  return r.contact_id !== null && MINIMISED.has(r.type) ? null : r.email;
+}
+
 /** Why a new event of this row suppresses its address at once, if it does. */
 function suppressionOf(r: Row): SuppressionReason | undefined {
   return r.email === null || r.is_machine ? undefined : SUPPRESSING[r.type];
@@ -241,7 +255,10 @@ function toRow(e: EngagementEvent): Row {
     is_machine: e.isMachine ?? false,
     reason: e.reason ?? null,
     url: e.url ?? null,
-    raw: e.raw === undefined || e.raw === null ? null : JSON.stringify(e.raw),
+    raw:
+      e.raw === undefined || e.raw === null || (MINIMISED.has(e.type) && e.provider !== 'tracking')
+        ? null
+        : JSON.stringify(e.raw),
   };
 }
 
@@ -305,7 +322,7 @@ export function createIngest(
       rows.map((r) => r.type),
       rows.map((r) => r.provider),
       rows.map((r) => r.occurred_at),
-      rows.map((r) => r.email),
+      rows.map(storedEmail),
       rows.map((r) => r.message_id),
       rows.map((r) => r.campaign_id),
       rows.map((r) => r.contact_id),
