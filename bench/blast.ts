@@ -315,6 +315,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
           pii_ratio: Number(piiRatio!.toFixed(3)),
           plain_recipients_per_s: Math.round(size / piiBaseline.seconds),
           pii_cpu_ratio: Number(piiCpuRatio!.toFixed(3)),
+          plain_cpu_us_per_recipient: {
+            main: round1((piiBaseline.cpuMs.main * 1000) / size),
+            send_workers: piiBaseline.cpuMs.sendWorkers.map((ms) => round1((ms * 1000) / size)),
+          },
         }),
     seconds: Number(blast.seconds.toFixed(1)),
     peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),
