@@ -490,6 +490,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     verpSecrets: render.trackingSecrets,
     unsubscribe,
+    ...(pii ? { pii } : {}),
   });
   let inboundOpen = false;
   const loops = new AbortController();
