@@ -57,11 +57,11 @@ export interface ChunkPayload {
 }
 
 /**
- * A recipient on the blast road. With PII at rest on, prepare seals the address once (`sealedEmail`,
- * under the subject's key, docs/privacy.md) and the send stage writes that value to the ledger and
- * reads the subject's fingerprint from it, instead of hashing and sealing again per recipient.
+ * A recipient on the blast road. With PII at rest on, prepare computes the address's blind index once
+ * (`subject`, base64url, docs/privacy.md) and the send stage uses it for its fingerprint check and to
+ * seal the ledger's address, instead of hashing the address again.
  */
-export type ChunkRecipient = MappedContact & { sealedEmail?: string };
+export type ChunkRecipient = MappedContact & { subject?: string };
 
 export interface CampaignEvent {
   type: 'campaign.completed';

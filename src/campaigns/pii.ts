@@ -1,54 +1,56 @@
 /**
  * How the blast road keeps addresses at rest: every ledger row's address is sealed under its
- * subject's key by the privacy module before it is written, so erasing a person leaves only
- * ciphertext nobody can open. Prepare seals a chunk's addresses once (one sealMany, keys created
- * there) and carries them in the chunk (`sealedEmail`); the send stage writes those and reads each
- * subject's fingerprint from them, so it hashes and seals only what arrives without one (chunks of
- * other roads). Without a sealer (a benchmark's baseline) rows are written as given.
+ * subject's key by the privacy module before it is written (one sealMany per chunk), so erasing a
+ * person leaves only ciphertext nobody can open. Prepare hashes each address once (its blind index,
+ * the subject) and carries it in the chunk (`subject`); the send stage checks fingerprints and seals
+ * with it, so no address is hashed twice. Sealing and key creation stay in the send stage: it runs
+ * in one process per core, prepare in one (measured in bench/README.md ## blast). Without a sealer
+ * (a benchmark's baseline) rows are written as given.
  */
-import { normalizeAddress, subjectOfSealed } from '../privacy/crypto.ts';
 import type { Privacy } from '../privacy/service.ts';
 
 /** What the campaigns service needs of the privacy module. */
 export type PiiSealer = Pick<Privacy, 'sealMany' | 'openMany' | 'blindIndex'>;
 
 /**
- * The rows with their `email` sealed: a value carried in the chunk (`carried`, contact id → sealed
- * address) is used as is, the others are sealed in one set-wise call. Without a sealer the rows
- * themselves.
+ * The rows with their `email` sealed in one set-wise call; `subjects` (contact id → blind index)
+ * saves hashing the addresses it holds. Without a sealer the rows themselves.
  */
 export async function sealed<T extends { contactId: string; email: string }>(
   pii: PiiSealer | undefined,
   rows: T[],
-  carried?: ReadonlyMap<string, string>,
+  subjects?: ReadonlyMap<string, Buffer>,
 ): Promise<T[]> {
   if (pii === undefined || rows.length === 0) return rows;
-  const have = rows.map((r) => carried?.get(r.contactId));
-  const missing = rows.filter((_, i) => have[i] === undefined);
-  const out = missing.length === 0 ? [] : await pii.sealMany(missing.map((r) => ({ email: r.email, value: r.email })));
-  let next = 0;
-  return rows.map((r, i) => ({ ...r, email: have[i] ?? out[next++]! }));
+  const out = await pii.sealMany(
+    rows.map((r) => {
+      const subject = subjects?.get(r.contactId);
+      return subject === undefined ? { email: r.email, value: r.email } : { email: r.email, value: r.email, subject };
+    }),
+  );
+  return rows.map((r, i) => ({ ...r, email: out[i]! }));
 }
 
-/** contact id → the sealed address prepare carried in the chunk (empty without PII at rest). */
-export function carriedSeals(recipients: readonly { id: string; sealedEmail?: string }[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const r of recipients) if (r.sealedEmail !== undefined) out.set(r.id, r.sealedEmail);
+/** contact id → the blind index prepare carried in the chunk (empty without PII at rest). */
+export function carriedSubjects(recipients: readonly { id: string; subject?: string }[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const r of recipients) if (r.subject !== undefined) out.set(r.id, Buffer.from(r.subject, 'base64url'));
   return out;
 }
 
 /**
- * The fingerprint function of the send stage's suppression check: a recipient's subject read from
- * its carried sealed address (no HMAC), else its blind index.
+ * The fingerprint function of a suppression check over `recipients`: a carried subject where there
+ * is one (normalised address → blind index), else the blind index computed now.
  */
 export function fingerprintsOf(
   pii: PiiSealer,
-  recipients: readonly { email: string; sealedEmail?: string }[],
+  recipients: readonly { id: string; email: string }[],
+  subjects: ReadonlyMap<string, Buffer>,
 ): (email: string) => Buffer {
   const byEmail = new Map<string, Buffer>();
   for (const r of recipients) {
-    const subject = r.sealedEmail === undefined ? null : subjectOfSealed(r.sealedEmail);
-    if (subject !== null) byEmail.set(normalizeAddress(r.email), subject);
+    const subject = subjects.get(r.id);
+    if (subject !== undefined) byEmail.set(r.email.trim().toLowerCase(), subject);
   }
   return (email) => byEmail.get(email) ?? pii.blindIndex(email);
 }

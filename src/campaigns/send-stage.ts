@@ -32,7 +32,7 @@ import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
 import { TOPICS, type ChunkPayload } from '../bus/topics.ts';
-import { carriedSeals, fingerprintsOf, type PiiSealer, sealed } from './pii.ts';
+import { carriedSubjects, fingerprintsOf, type PiiSealer, sealed } from './pii.ts';
 import { PRIORITIES } from './types.ts';
 
 export interface SendDeps {
@@ -79,7 +79,7 @@ export async function handleSend(
             state: 'cancelled',
             reason: 'campaign cancelled',
           })),
-          carriedSeals(recipients),
+          carriedSubjects(recipients),
         ),
         clock.now(),
         { redelivered: m.attempt > 1 },
@@ -98,12 +98,12 @@ export async function handleSend(
     );
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
+  const carried = deps.pii === undefined ? new Map<string, Buffer>() : carriedSubjects(recipients);
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
-    deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients),
+    deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients, carried),
   );
-  const carried = deps.pii === undefined ? undefined : carriedSeals(recipients);
   const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c, variant);
   const campaign = renderCampaignOf(c, deps.render, variant);
