@@ -60,6 +60,25 @@ describe('privacy service', () => {
     assert.deepEqual(subjectOfSealed(given!), p.blindIndex(b));
   });
 
+  it('a chunk mixing subjects with keys and new ones: each keeps one key, readable by every instance', async () => {
+    const master = randomBytes(32);
+    const [a, b, c] = [unique(), unique(), unique()];
+    const first = privacyWith([master]);
+    const second = privacyWith([master], 0);
+    const one = await first.sealMany([
+      { email: a, value: 'a1' },
+      { email: b, value: 'b1' },
+    ]);
+    // a has a key (read from the store, not replaced), c is new (inserted by this statement)
+    const two = await second.sealMany([
+      { email: a, value: 'a2' },
+      { email: c, value: 'c2' },
+    ]);
+    assert.deepEqual(await second.openMany(one), ['a1', 'b1']);
+    assert.deepEqual(await first.openMany(two), ['a2', 'c2']);
+    assert.deepEqual(await privacyWith([master], 0).openMany([...one, ...two]), ['a1', 'b1', 'a2', 'c2']);
+  });
+
   it('case and whitespace of the address do not change the subject', async () => {
     const p = privacyWith([randomBytes(32)]);
     const a = unique();
