@@ -69,18 +69,6 @@ export function isSealed(value: string): boolean {
   return value.startsWith(SEALED_PREFIX);
 }
 
-/**
- * The subject (blind index) a sealed value or erased marker names, read from its first 16 bytes;
- * null for anything else. Lets a stage that carries sealed addresses check fingerprints without
- * recomputing an HMAC per recipient.
- */
-export function subjectOfSealed(value: string): Buffer | null {
-  if (!value.startsWith(SEALED_PREFIX)) return null;
-  // 22 base64url characters hold the 16 subject bytes (the 22nd's low bits belong to the IV)
-  const head = Buffer.from(value.slice(SEALED_PREFIX.length, SEALED_PREFIX.length + 24), 'base64url');
-  return head.length < SUBJECT_BYTES ? null : head.subarray(0, SUBJECT_BYTES);
-}
-
 /** Decrypts sealed parts with the subject's key; throws PII_TAMPERED when authentication fails. */
 export function openParts(p: SealedParts, dataKey: Buffer): string {
   try {
