@@ -273,6 +273,10 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
 
   // one send process per core, as docs/architecture.md (Processes) deploys the send stage at volume
   const sendWorkers = Number(args.options['send-workers'] ?? availableParallelism());
+  // a short blast first, not measured: this process loads and compiles the pipeline's modules once
+  // (~1 s of CPU), which otherwise falls on whichever leg runs first (the sealed one)
+  const warmup = Number(args.options.warmup ?? Math.min(5_000, size));
+  if (warmup > 0) await runCampaign(url, warmup, silentSandbox, 'warmup', sendWorkers);
   const blast = await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers);
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
@@ -287,10 +291,16 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       ? undefined
       : await runCampaign(url, size, silentSandbox, 'plain', sendWorkers, undefined, undefined, false);
   const piiRatio = piiBaseline === undefined ? undefined : perS / (size / piiBaseline.seconds);
+  // CPU of Switchyard's processes per recipient, both legs: steadier than the rates on a shared host
+  // (PostgreSQL's own CPU is not in it); pii_cpu_ratio = unsealed ÷ sealed, 1.0 = PII at rest is free
+  const cpuPer = (b: typeof blast) => ((b.cpuMs.main + b.cpuMs.sendWorkers.reduce((x, y) => x + y, 0)) * 1000) / size;
+  const piiCpuRatio = piiBaseline === undefined ? undefined : cpuPer(piiBaseline) / cpuPer(blast);
   if (piiBaseline !== undefined)
     console.log(
       `without PII at rest: ${Math.round(size / piiBaseline.seconds)} recipients/s in `
-        + `${piiBaseline.seconds.toFixed(1)} s; pii_ratio ${piiRatio!.toFixed(3)}`,
+        + `${piiBaseline.seconds.toFixed(1)} s; pii_ratio ${piiRatio!.toFixed(3)}; CPU per recipient `
+        + `${cpuPer(blast).toFixed(1)} µs sealed, ${cpuPer(piiBaseline).toFixed(1)} µs unsealed, `
+        + `pii_cpu_ratio ${piiCpuRatio!.toFixed(3)}`,
     );
   // the floor right after the blast, on the same server, with as many connections as send processes
   const floor = await ledgerFloor(url, size, Math.max(1, sendWorkers));
@@ -308,6 +318,11 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       : {
           pii_ratio: Number(piiRatio!.toFixed(3)),
           plain_recipients_per_s: Math.round(size / piiBaseline.seconds),
+          pii_cpu_ratio: Number(piiCpuRatio!.toFixed(3)),
+          plain_cpu_us_per_recipient: {
+            main: round1((piiBaseline.cpuMs.main * 1000) / size),
+            send_workers: piiBaseline.cpuMs.sendWorkers.map((ms) => round1((ms * 1000) / size)),
+          },
         }),
     seconds: Number(blast.seconds.toFixed(1)),
     peak_rss_mb: Math.round(Math.max(peak / 1e6, ...blast.workerRssMb)),

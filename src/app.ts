@@ -235,7 +235,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : createPostgresLogBus({ db, clock, instanceId });
   const privacy = createConfiguredPrivacy(config, { db, clock });
   const pii = options.piiAtRest === false ? undefined : privacy;
-  const ingest = createIngest({ db, bus, clock, ...(pii ? { openAddresses: pii.openMany } : {}) });
+  const ingest = createIngest({
+    db,
+    bus,
+    clock,
+    ...(pii ? { openAddresses: pii.openMany, sealValues: pii.sealMany } : {}),
+  });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
   const configured = await createConfiguredCrm(config.crm, { db, clock });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
@@ -365,7 +370,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }),
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
     ledgerOutcomeStage({ db, clock }),
-    engagementStage({ db, clock, crm, log }),
+    engagementStage({ db, clock, crm, log, ...(pii ? { openPayloads: pii.openMany } : {}) }),
     profileChangesStage({ db, clock }),
     profileStages({
       db,
@@ -379,7 +384,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clicksStage({ bus }),
     journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
     softBounceStage({ db, bus, clock }),
-    repliesStage({ db, clock, crm, ingest, log }),
+    repliesStage({ db, clock, crm, ingest, log, ...(pii ? { pii } : {}) }),
     propagationStage({ db, clock, log, sinks: suppressionSinks }),
     // publishes what ingest committed to the outbox but could not publish itself (crash, bus down)
     { name: 'outbox', consumers: [], loops: [(signal) => runOutboxRelay({ db, bus, clock, log }, signal)] },
@@ -427,7 +432,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerCampaignRoutes(campaigns),
     registerMessageRoutes(messages),
     registerJourneyRoutes(journeys),
-    registerReviewRoutes({ db, clock, crm, ingest }),
+    registerReviewRoutes({ db, clock, crm, ingest, ...(pii ? { pii } : {}) }),
     registerDeliverabilityRoutes({ governor }),
     registerListRoutes({ lists, profiles: contactProfiles }),
 
@@ -533,6 +538,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     verpSecrets: render.trackingSecrets,
     unsubscribe,
+    ...(pii ? { pii } : {}),
   });
   let inboundOpen = false;
   const loops = new AbortController();

@@ -55,8 +55,15 @@ export interface ChunkPayload {
   part?: number;
   /** The A/B test variant every recipient of this part is sent (absent: the campaign's own). */
   variant?: number;
-  recipients: MappedContact[];
+  recipients: ChunkRecipient[];
 }
+
+/**
+ * A recipient on the blast road. With PII at rest on, prepare computes the address's blind index once
+ * (`subject`, base64url, docs/privacy.md) and the send stage uses it for its fingerprint check and to
+ * seal the ledger's address, instead of hashing the address again.
+ */
+export type ChunkRecipient = MappedContact & { subject?: string };
 
 export interface CampaignEvent {
   type: 'campaign.completed';

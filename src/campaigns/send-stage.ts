@@ -32,7 +32,7 @@ import { renderMessage } from './render/render-message.ts';
 import type { TemplateCache, RenderSettings } from './template-cache.ts';
 import { renderCampaignOf } from './template-cache.ts';
 import { TOPICS, type ChunkPayload } from '../bus/topics.ts';
-import { type PiiSealer, sealed } from './pii.ts';
+import { carriedSubjects, fingerprintsOf, type PiiSealer, sealed } from './pii.ts';
 import { PRIORITIES } from './types.ts';
 
 export interface SendDeps {
@@ -79,6 +79,7 @@ export async function handleSend(
             state: 'cancelled',
             reason: 'campaign cancelled',
           })),
+          carriedSubjects(recipients),
         ),
         clock.now(),
         { redelivered: m.attempt > 1 },
@@ -97,10 +98,11 @@ export async function handleSend(
     );
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
+  const carried = deps.pii === undefined ? new Map<string, Buffer>() : carriedSubjects(recipients);
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
-    deps.pii?.blindIndex,
+    deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients, carried),
   );
   const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c, variant);
@@ -135,10 +137,17 @@ export async function handleSend(
       });
     }
   }
-  const excluded = await ledger.recordExclusions(db, campaignId, seq, await sealed(deps.pii, exclusions), now, {
-    firstTry: m.attempt === 1,
-    redelivered,
-  });
+  const excluded = await ledger.recordExclusions(
+    db,
+    campaignId,
+    seq,
+    await sealed(deps.pii, exclusions, carried),
+    now,
+    {
+      firstTry: m.attempt === 1,
+      redelivered,
+    },
+  );
   const renderFailures = exclusions.filter((e) => e.state === 'failed');
   if (renderFailures.length > 0) {
     await deps.bus.deadLetters.add({
@@ -169,6 +178,7 @@ export async function handleSend(
         email: msg.to.address,
         messageId: msg.messageId,
       })),
+      carried,
     ),
     deps.esp.name,
     now,

@@ -21,7 +21,7 @@ import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { GeoRuleOverrides } from '../core/geo-rules.ts';
-import { type PiiSealer, sealed } from './pii.ts';
+import { carriedSubjects, type PiiSealer, sealed } from './pii.ts';
 import type { Db } from '../store/port.ts';
 import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
 import { finishIfDone } from './completion.ts';
@@ -185,10 +185,14 @@ export async function comply(
 ): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
+  const { pii } = deps;
+  // PII at rest: each address is hashed once here, for the fingerprint check and every seal after it
+  const subjects =
+    pii === undefined ? undefined : new Map(recipients.map((r) => [normalizeEmail(r.email), pii.blindIndex(r.email)]));
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
-    deps.pii?.blindIndex,
+    subjects === undefined ? undefined : (e) => subjects.get(e) ?? pii!.blindIndex(e),
   );
   const consents = await findConsents(
     db,
@@ -208,10 +212,15 @@ export async function comply(
       },
       deps.geoOverrides,
     );
-    if (verdict.eligible) eligible.push({ ...r, email });
+    const subject = subjects?.get(email);
+    // the send stage seals the eligible ones' ledger rows with the subject carried in the chunk
+    if (verdict.eligible)
+      eligible.push(subject === undefined ? { ...r, email } : { ...r, email, subject: subject.toString('base64url') });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
-  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(deps.pii, excluded), clock.now(), {
+  const byContact = new Map<string, Buffer>();
+  if (subjects !== undefined) for (const r of excluded) byContact.set(r.contactId, subjects.get(r.email)!);
+  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(pii, excluded, byContact), clock.now(), {
     firstTry,
   });
   return eligible;
@@ -291,6 +300,7 @@ export async function schedule(
           recipients
             .filter((r) => over.has(r.id))
             .map((r) => ({ contactId: r.id, email: r.email, state: 'capped' as const, reason })),
+          carriedSubjects(recipients),
         ),
         now,
       );

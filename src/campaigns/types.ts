@@ -4,8 +4,9 @@
  * (`<campaign>:chunk:<seq>`), so a republished chunk is dropped by the bus and a redelivered one
  * finds the ledger already moved.
  */
+import type { ChunkRecipient } from '../bus/topics.ts';
 import type { Address, Attachment } from '../connectors/esp/port.ts';
-import type { MappedContact, SchemaMapping } from '../connectors/warehouse/port.ts';
+import type { SchemaMapping } from '../connectors/warehouse/port.ts';
 import type { Priority } from '../core/priority.ts';
 import type { HourRange } from '../core/send-window.ts';
 
@@ -109,4 +110,4 @@ export interface Campaign {
   abPhase: AbPhase | null;
 }
 
-export type Recipient = MappedContact;
+export type Recipient = ChunkRecipient;

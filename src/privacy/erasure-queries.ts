@@ -18,11 +18,13 @@ export interface ErasureTargets {
   pattern: string;
 }
 
-// contacts known to be this person: their ledger rows (sealed, found by subject prefix), events and suppressions
+// contacts known to be this person: their ledger rows (sealed, found by subject prefix), events,
+// suppressions and profiles
 const CONTACTS = `
   select contact_id from send_ledger where starts_with(email, $2) or lower(email) = $1
   union select contact_id from engagement_events where lower(email) = $1 and contact_id is not null
-  union select contact_id from suppressions where email = $1 and contact_id is not null`;
+  union select contact_id from suppressions where email = $1 and contact_id is not null
+  union select contact_id from contact_profiles where lower(email) = $1`;
 
 type Param = 'email' | 'marker' | 'contactIds' | 'pattern';
 
@@ -36,7 +38,8 @@ const STATEMENTS: readonly { sql: string; params: readonly Param[] }[] = [
   },
   {
     sql: `update engagement_events set email = $2, raw = null,
-        reason = case when reason ~* $4 then '[erased]' else reason end
+        reason = case when reason ~* $4 then '[erased]' else reason end,
+        url = case when url ~* $4 then null else url end
       where lower(email) = $1 or contact_id = any($3::text[])`,
     params: ['email', 'marker', 'contactIds', 'pattern'],
   },
@@ -58,6 +61,14 @@ const STATEMENTS: readonly { sql: string; params: readonly Param[] }[] = [
     sql: `update crm_profiles set fields = '{}'::jsonb where contact_id = any($1::text[])`,
     params: ['contactIds'],
   },
+  // Switchyard's own copies of the contact (profile, journey entry snapshot, a billing event's address)
+  {
+    sql: `update contact_profiles set email = null, attributes = '{}'::jsonb, attribute_versions = '{}'::jsonb
+      where lower(email) = $1 or contact_id = any($2::text[])`,
+    params: ['email', 'contactIds'],
+  },
+  { sql: `update journey_runs set contact = '{}'::jsonb where contact_id = any($1::text[])`, params: ['contactIds'] },
+  { sql: 'update billing_conversions set email = null where email = $1', params: ['email'] },
   // payloads: the address and names inside JSON text are replaced where they occur; ids and keys
   // that embed the address (`suppressed:<address>:<ms>`) take the marker, so they stay unique
   {

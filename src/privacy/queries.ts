@@ -27,40 +27,47 @@ export async function findKeys(db: Queryable, subjects: readonly Buffer[]): Prom
   }));
 }
 
-// One round trip for a chunk's keys: inserts the offered keys of subjects that have none and returns
-// every subject's row. Rows that existed are read from the statement's snapshot (the CTE's inserts
-// are not visible to it), new ones come from the insert; a row a concurrent writer committed after
-// the snapshot is in neither, and the caller reads it again.
+// One round trip for a chunk's keys: inserts the offered keys of subjects that have none, returns
+// the rows that existed (read from the statement's snapshot: the CTE's inserts are not visible to
+// it) and how many rows it inserted, not the new rows themselves (a first blast creates every key:
+// a thousand bytea rows back per chunk were measurable). A row a concurrent writer committed after
+// the snapshot is in neither: then the count does not add up and the caller reads them again.
 const FIND_OR_INSERT_KEYS = `
   with ins as (
     insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
     select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
     on conflict (subject) do nothing
-    returning subject)
-  select k.subject, k.master_key_id, k.wrapped_key, false as created from subject_keys k
+    returning 1)
+  select k.subject, k.master_key_id, k.wrapped_key, null::int8 as inserted from subject_keys k
   where k.subject = any($1::bytea[])
   union all
-  select subject, null, null, true from ins`;
+  select null, null, null, count(*) from ins`;
 
 export async function findOrInsertKeys(
   db: Queryable,
   masterKeyId: string,
   keys: readonly { subject: Buffer; wrapped: Buffer }[],
   at: Date,
-): Promise<(SubjectKeyRow & { created: boolean })[]> {
-  if (keys.length === 0) return [];
+): Promise<{ existing: SubjectKeyRow[]; inserted: number }> {
+  if (keys.length === 0) return { existing: [], inserted: 0 };
   const { rows } = await db.query<{
-    subject: Uint8Array;
+    subject: Uint8Array | null;
     master_key_id: string | null;
     wrapped_key: Uint8Array | null;
-    created: boolean;
+    inserted: string | number | null;
   }>(FIND_OR_INSERT_KEYS, [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at]);
-  return rows.map((r) => ({
-    subject: Buffer.from(r.subject),
-    masterKeyId: r.master_key_id,
-    wrapped: r.wrapped_key === null ? null : Buffer.from(r.wrapped_key),
-    created: r.created,
-  }));
+  const existing: SubjectKeyRow[] = [];
+  let inserted = 0;
+  for (const r of rows) {
+    if (r.subject === null) inserted = Number(r.inserted);
+    else
+      existing.push({
+        subject: Buffer.from(r.subject),
+        masterKeyId: r.master_key_id,
+        wrapped: r.wrapped_key === null ? null : Buffer.from(r.wrapped_key),
+      });
+  }
+  return { existing, inserted };
 }
 
 // the key row stays as a tombstone, so a later seal for the subject knows it was erased

@@ -43,9 +43,10 @@ export interface Privacy {
   sealFor(email: string, plaintext: string): Promise<string>;
   /**
    * Seals each value under its own subject's key, creating missing keys in one insert. A subject
-   * already shredded gets an erased marker instead (no ciphertext: nothing to recover).
+   * already shredded gets an erased marker instead (no ciphertext: nothing to recover). `subject`,
+   * when the caller already computed `blindIndex(email)`, saves hashing the address again.
    */
-  sealMany(items: readonly { email: string; value: string }[]): Promise<string[]>;
+  sealMany(items: readonly SealItem[]): Promise<string[]>;
   /** Opens a sealed value; null when its subject was shredded. Plain (unsealed) text is returned as is. */
   open(sealed: string): Promise<string | null>;
   openMany(sealed: readonly string[]): Promise<(string | null)[]>;
@@ -63,6 +64,13 @@ export interface Privacy {
    * they are: configure that key and run again). A concurrent shred wins over a rewrap.
    */
   rewrapAll(batchSize?: number): Promise<{ rewrapped: number; unheld: number; byMasterKey: Record<string, number> }>;
+}
+
+export interface SealItem {
+  email: string;
+  value: string;
+  /** `blindIndex(email)`, when the caller has it. */
+  subject?: Buffer;
 }
 
 const ERASED = Symbol('erased');
@@ -85,10 +93,13 @@ export function createPrivacy(
   async function keysFor(subjects: Map<string, Buffer>, create: boolean): Promise<Map<string, KeyOrErased>> {
     const out = new Map<string, KeyOrErased>();
     const missing: Buffer[] = [];
+    const missingIds: string[] = [];
     for (const [id, subject] of subjects) {
       const k = cache.get(id);
-      if (k === undefined) missing.push(subject);
-      else out.set(id, k);
+      if (k === undefined) {
+        missing.push(subject);
+        missingIds.push(id);
+      } else out.set(id, k);
     }
     if (missing.length === 0) return out;
     if (!create) {
@@ -98,26 +109,28 @@ export function createPrivacy(
     const fresh = randomBytes(32 * missing.length);
     const offered = missing.map((subject, i) => ({ subject, key: Buffer.from(fresh.subarray(i * 32, (i + 1) * 32)) }));
     const wrapped = await keys.wrap(offered);
-    const rows = await q.findOrInsertKeys(
+    const { existing, inserted } = await q.findOrInsertKeys(
       db,
       keys.currentKeyId,
       wrapped.map((w) => ({ subject: w.subject, wrapped: w.wrapped })),
       clock.now(),
     );
-    const created = new Set(rows.filter((r) => r.created).map((r) => r.subject.toString('base64url')));
-    for (const { subject, key } of offered) {
-      const id = subject.toString('base64url');
-      if (!created.has(id)) continue;
-      cache.set(id, key);
-      out.set(id, key);
+    await useRows(existing, out);
+    if (existing.length + inserted === missing.length) {
+      // every subject the store did not have was inserted by this statement, with the key offered
+      missingIds.forEach((id, i) => {
+        if (out.has(id)) return;
+        cache.set(id, offered[i]!.key);
+        out.set(id, offered[i]!.key);
+      });
+      return out;
     }
-    await useRows(
-      rows.filter((r) => !r.created),
+    // a concurrent writer inserted some after our snapshot: read every subject still unknown (ours
+    // come back with the key offered, theirs with their own)
+    await loadKeys(
+      missing.filter((_, i) => !out.has(missingIds[i]!)),
       out,
     );
-    // committed by another writer after our snapshot: neither read nor inserted, so read it now
-    const late = missing.filter((s) => !out.has(s.toString('base64url')));
-    if (late.length > 0) await loadKeys(late, out);
     return out;
   }
 
@@ -140,16 +153,17 @@ export function createPrivacy(
     });
   }
 
-  async function sealMany(items: readonly { email: string; value: string }[]): Promise<string[]> {
-    const subjectOf = items.map((it) => blindIndex(it.email));
-    const distinct = new Map(subjectOf.map((s) => [s.toString('base64url'), s]));
+  async function sealMany(items: readonly SealItem[]): Promise<string[]> {
+    const subjectOf = items.map((it) => it.subject ?? blindIndex(it.email));
+    const ids = subjectOf.map((s) => s.toString('base64url'));
+    const distinct = new Map(subjectOf.map((s, i) => [ids[i]!, s]));
     const found = await keysFor(distinct, true);
     const ivs = randomBytes(IV_BYTES * items.length);
     return items.map((it, i) => {
       const subject = subjectOf[i]!;
-      const key = found.get(subject.toString('base64url'));
+      const key = found.get(ids[i]!);
       if (key === undefined) throw new SwitchyardError('PII_KEY_UNAVAILABLE', 'no data key for a subject');
-      if (key === ERASED) return SEALED_PREFIX + subject.toString('base64url');
+      if (key === ERASED) return SEALED_PREFIX + ids[i]!;
       return seal(subject, key, ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES), it.value);
     });
   }

@@ -17,6 +17,7 @@ import { isSwitchyardError, toError } from '../core/errors.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import type { Db } from '../store/port.ts';
 import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
+import { type OpenAddresses, openPayloads } from './ingest.ts';
 import { replyText } from './replies-stage.ts';
 
 export interface EngagementStageDeps {
@@ -27,6 +28,8 @@ export interface EngagementStageDeps {
   options?: Partial<EngagementFlushOptions> & { score?: EngagementOptions };
   /** Reply intent classifier, the same as the replies stage's (default classifyReplyIntent). */
   classify?: (text: string) => IntentResult;
+  /** PII at rest: opens the sealed reply payloads (src/privacy/). */
+  openPayloads?: OpenAddresses;
 }
 
 const REPLY_RAW = `select source_id, raw from engagement_events where source_id = any($1::text[])`;
@@ -41,11 +44,16 @@ async function negativeReplies(
   db: Db,
   events: readonly StoredEvent[],
   classify: (text: string) => IntentResult,
+  open?: OpenAddresses,
 ): Promise<Set<string>> {
   const ids = events.filter((e) => e.type === 'replied' && e.contactId !== null).map((e) => e.sourceId);
   if (ids.length === 0) return new Set();
   const { rows } = await db.query<{ source_id: string; raw: unknown }>(REPLY_RAW, [ids]);
-  return new Set(rows.filter((r) => isNegativeReply(classify(replyText(r.raw)))).map((r) => r.source_id));
+  const raws = await openPayloads(
+    open,
+    rows.map((r) => r.raw),
+  );
+  return new Set(rows.filter((_r, i) => isNegativeReply(classify(replyText(raws[i])))).map((r) => r.source_id));
 }
 
 export interface EngagementFlushOptions {
@@ -126,10 +134,20 @@ export async function applyEngagementBatch(
   batch: ReactionBatch,
   messageId: string,
   now: Date,
-  options: { coalesceMs: number; score?: EngagementOptions; classify?: (text: string) => IntentResult },
+  options: {
+    coalesceMs: number;
+    score?: EngagementOptions;
+    classify?: (text: string) => IntentResult;
+    openPayloads?: OpenAddresses;
+  },
 ): Promise<number> {
   const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
-  const negative = await negativeReplies(db, batch.events, options.classify ?? ((t) => classifyReplyIntent(t)));
+  const negative = await negativeReplies(
+    db,
+    batch.events,
+    options.classify ?? ((t) => classifyReplyIntent(t)),
+    options.openPayloads,
+  );
   const byContact = new Map<string, { type: string; occurredAt: Date; isMachine: boolean }[]>();
   for (const e of batch.events) {
     if (e.contactId === null || negative.has(e.sourceId)) continue;
@@ -231,6 +249,7 @@ export function engagementStage(deps: EngagementStageDeps): StageDefinition {
           coalesceMs,
           ...(score === undefined ? {} : { score }),
           ...(deps.classify === undefined ? {} : { classify: deps.classify }),
+          ...(deps.openPayloads === undefined ? {} : { openPayloads: deps.openPayloads }),
         });
       }),
     ],

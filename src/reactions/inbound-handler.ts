@@ -28,7 +28,7 @@ import {
 import type { InboundEnvelope } from './inbound/smtp-listener.ts';
 import { referencesOf, vouchForEvents, type FindSentMessages } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
-import { addReviewItems } from './review-queue.ts';
+import { addReviewItems, type ReviewPii } from './review-queue.ts';
 import {
   createMailtoUnsubscriber,
   createUnsubscriber,
@@ -54,6 +54,8 @@ export interface InboundHandlerDeps {
   unsubscribeSecrets?: readonly string[];
   /** Suppresses a ledger row's address (default: createUnsubscriber over db and ingest, as the one-click route). */
   unsubscribe?: Unsubscribe;
+  /** PII at rest: review excerpts naming a sender are sealed under that sender's key (src/privacy/). */
+  pii?: ReviewPii;
 }
 
 /** The stable id of one raw message: every event of it derives its sourceId from this. */
@@ -117,9 +119,11 @@ export function createInboundHandler(
                   `mailto unsubscribe request from ${asked?.from ?? 'an unnamed sender'}; not acted on: `
                     + `${outcome.reason}.`,
                 ),
+                email: asked?.from ?? null,
               },
             ],
             deps.clock.now(),
+            deps.pii,
           );
         }
         return;
@@ -133,7 +137,7 @@ export function createInboundHandler(
         deps.verpSecrets ?? [],
       );
       if (vouched.ingest.length > 0) await deps.ingest(vouched.ingest);
-      if (vouched.review.length > 0) await addReviewItems(deps.db, vouched.review, deps.clock.now());
+      if (vouched.review.length > 0) await addReviewItems(deps.db, vouched.review, deps.clock.now(), deps.pii);
     } catch (err) {
       if (isTransientFailure(err)) throw err; // the store or bus is down: the sender retries later
       if (isSwitchyardError(err)) {

@@ -98,6 +98,42 @@ type LedgerHit = { campaign_id: string; contact_id: string; email: string | null
 /** Opens the ledger's sealed addresses (src/privacy/); null for an erased subject. */
 export type OpenAddresses = (sealed: readonly string[]) => Promise<(string | null)[]>;
 
+/** Seals values under their subjects' keys (src/privacy/ sealMany). */
+export type SealValues = (items: readonly { email: string; value: string }[]) => Promise<string[]>;
+
+/**
+ * A reply's payload quotes the sender's own words: with PII at rest it is stored sealed under the
+ * sender's key, as `{"sealed": "pii1:…"}` (replies are a trickle next to opens and clicks: one seal
+ * call per group that has some).
+ */
+const SEALED_RAW: ReadonlySet<EngagementEvent['type']> = new Set(['replied', 'auto_replied']);
+
+async function sealReplyPayloads(seal: SealValues | undefined, events: EngagementEvent[]): Promise<EngagementEvent[]> {
+  const quoted = seal === undefined ? [] : events.filter((e) => SEALED_RAW.has(e.type) && e.email && e.raw != null);
+  if (quoted.length === 0) return events;
+  const sealed = await seal!(quoted.map((e) => ({ email: e.email!, value: JSON.stringify(e.raw) })));
+  const byEvent = new Map(quoted.map((e, i) => [e, sealed[i]!]));
+  return events.map((e) => {
+    const s = byEvent.get(e);
+    return s === undefined ? e : { ...e, raw: { sealed: s } };
+  });
+}
+
+/** Stored payloads as readers use them: a sealed one opened (null once its sender is erased). */
+export async function openPayloads(open: OpenAddresses | undefined, raws: readonly unknown[]): Promise<unknown[]> {
+  const isSealed = (r: unknown): r is { sealed: string } =>
+    typeof r === 'object' && r !== null && typeof (r as { sealed?: unknown }).sealed === 'string';
+  const sealed = raws.filter(isSealed);
+  if (open === undefined || sealed.length === 0) return [...raws];
+  const plain = await open(sealed.map((r) => r.sealed));
+  const byRaw = new Map(sealed.map((r, i) => [r, plain[i]!]));
+  return raws.map((r) => {
+    if (!isSealed(r)) return r;
+    const p = byRaw.get(r);
+    return p === null || p === undefined ? null : (JSON.parse(p) as unknown);
+  });
+}
+
 /** The ledger rows' addresses opened in place (one call for all); an erased one becomes null. */
 async function openHits(open: OpenAddresses | undefined, hits: { email: string | null }[]): Promise<void> {
   const sealed = hits.filter((h) => h.email !== null);
@@ -223,6 +259,20 @@ function toStored(r: Row): StoredEvent {
   };
 }
 
+/**
+ * PII at rest (docs/privacy.md): the high-volume types keep no personal data the normalised columns
+ * do not need. A vendor's payload of them copies the address, the reader's IP and user agent, and
+ * nothing reads it (the machine verdict is made before ingest): it is not stored. Our tracking
+ * route's payload (machine reasons, link, send time) names no one and stays. The address column is
+ * left empty once the contact is known; the reaction batch still carries it to the handlers.
+ */
+const MINIMISED: ReadonlySet<EngagementEvent['type']> = new Set(['delivered', 'deferred', 'opened', 'clicked']);
+
+/** The address the events table keeps for a row: none for a correlated high-volume event. */
+function storedEmail(r: Row): string | null {
+  return r.contact_id !== null && MINIMISED.has(r.type) ? null : r.email;
+}
+
 /** Why a new event of this row suppresses its address at once, if it does. */
 function suppressionOf(r: Row): SuppressionReason | undefined {
   return r.email === null || r.is_machine ? undefined : SUPPRESSING[r.type];
@@ -241,7 +291,10 @@ function toRow(e: EngagementEvent): Row {
     is_machine: e.isMachine ?? false,
     reason: e.reason ?? null,
     url: e.url ?? null,
-    raw: e.raw === undefined || e.raw === null ? null : JSON.stringify(e.raw),
+    raw:
+      e.raw === undefined || e.raw === null || (MINIMISED.has(e.type) && e.provider !== 'tracking')
+        ? null
+        : JSON.stringify(e.raw),
   };
 }
 
@@ -251,9 +304,12 @@ function toRow(e: EngagementEvent): Row {
  * bus and one commit. Each call resolves after its group committed and was handed to the bus, with
  * its own counts: an event several calls of a group carry is accepted for the first of them.
  */
-/** `openAddresses`: the ledger's addresses are sealed (src/privacy/) and are opened when an event takes one. */
+/**
+ * `openAddresses`: the ledger's addresses are sealed (src/privacy/) and are opened when an event takes one.
+ * `sealValues`: reply payloads are stored sealed under the sender's key.
+ */
 export function createIngest(
-  deps: { db: Db; bus: Bus; clock: Clock; openAddresses?: OpenAddresses },
+  deps: { db: Db; bus: Bus; clock: Clock; openAddresses?: OpenAddresses; sealValues?: SealValues },
   options: IngestOptions = {},
 ) {
   const { db, bus, clock } = deps;
@@ -287,6 +343,7 @@ export function createIngest(
       });
     }
     unique = await fillMissingAddresses(db, unique, deps.openAddresses);
+    unique = await sealReplyPayloads(deps.sealValues, unique);
     // in key order, so concurrent groups take the rows' index locks in one order and cannot deadlock
     const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
     const stored = rows.map(toStored);
@@ -305,7 +362,7 @@ export function createIngest(
       rows.map((r) => r.type),
       rows.map((r) => r.provider),
       rows.map((r) => r.occurred_at),
-      rows.map((r) => r.email),
+      rows.map(storedEmail),
       rows.map((r) => r.message_id),
       rows.map((r) => r.campaign_id),
       rows.map((r) => r.contact_id),

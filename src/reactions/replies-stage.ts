@@ -21,7 +21,8 @@ import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts'
 import { trimReplyText } from '../core/reply/trim.ts';
 import type { Db } from '../store/port.ts';
 import type { Ingest } from './ingest.ts';
-import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem } from './review-queue.ts';
+import { openPayloads } from './ingest.ts';
+import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem, type ReviewPii } from './review-queue.ts';
 import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 export interface RepliesStageDeps {
@@ -32,6 +33,8 @@ export interface RepliesStageDeps {
   log: Logger;
   /** Intent classifier; default classifyReplyIntent with the default rules. */
   classify?: (text: string) => IntentResult;
+  /** PII at rest: reply payloads and review excerpts are sealed per sender (src/privacy/). */
+  pii?: ReviewPii;
 }
 
 export type ReplyAction = 'unsubscribe' | 'unsubscribe_and_review' | 'task' | 'none' | 'review';
@@ -84,7 +87,11 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
   if (replies.length === 0) return [];
   const classify = deps.classify ?? ((text: string) => classifyReplyIntent(text));
   const { rows } = await deps.db.query<{ source_id: string; raw: unknown }>(RAW, [replies.map((e) => e.sourceId)]);
-  const rawById = new Map(rows.map((r) => [r.source_id, r.raw]));
+  const raws = await openPayloads(
+    deps.pii?.openMany,
+    rows.map((r) => r.raw),
+  );
+  const rawById = new Map(rows.map((r, i) => [r.source_id, raws[i]]));
   const now = deps.clock.now();
   const outcomes: ReplyOutcome[] = [];
   const unsubscribes: EngagementEvent[] = [];
@@ -103,6 +110,7 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
       intent: result.intent,
       confidence: result.confidence,
       excerpt: excerpt(text),
+      email: e.email,
     };
     if ((action === 'unsubscribe' || action === 'unsubscribe_and_review') && e.email === null) action = 'review';
     if (action === 'task' && e.contactId === null) action = 'review';
@@ -112,7 +120,7 @@ export async function handleReplies(deps: RepliesStageDeps, batch: ReactionBatch
     outcomes.push({ sourceId: e.sourceId, intent: result.intent, confidence: result.confidence, action });
   }
   if (unsubscribes.length > 0) await deps.ingest(unsubscribes);
-  if (review.length > 0) await addReviewItems(deps.db, review, now);
+  if (review.length > 0) await addReviewItems(deps.db, review, now, deps.pii);
   return outcomes;
 }
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
 import type { Crm } from '../connectors/crm/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
+import type { Privacy } from '../privacy/service.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import type { Ingest } from './ingest.ts';
 
@@ -35,7 +36,23 @@ export interface ReviewItem {
 export type NewReviewItem = Pick<
   ReviewItem,
   'sourceId' | 'contactId' | 'campaignId' | 'intent' | 'confidence' | 'excerpt'
->;
+> & {
+  /** The sender the excerpt quotes: with PII at rest the excerpt is sealed under their key. */
+  email?: string | null;
+};
+
+/**
+ * PII at rest (docs/privacy.md): an excerpt quotes a person's own words, so it is sealed under the
+ * sender's key when the sender is known, and opened on every read ('[erased]' once shredded).
+ */
+export type ReviewPii = Pick<Privacy, 'sealMany' | 'openMany'>;
+
+/** The items with their excerpts opened (one call); plain excerpts stored without a sender stay as they are. */
+async function openedItems(pii: ReviewPii | undefined, items: ReviewItem[]): Promise<ReviewItem[]> {
+  if (pii === undefined || items.length === 0) return items;
+  const plain = await pii.openMany(items.map((i) => i.excerpt));
+  return items.map((i, n) => ({ ...i, excerpt: plain[n] ?? '[erased]' }));
+}
 
 interface ReviewRow {
   id: string;
@@ -92,8 +109,17 @@ const ADD = `
   on conflict (source_id) do nothing`;
 
 /** Adds items set-wise; a reply that already has an item is skipped. Returns how many were new. */
-export async function addReviewItems(db: Queryable, items: readonly NewReviewItem[], now: Date): Promise<number> {
+export async function addReviewItems(
+  db: Queryable,
+  items: readonly NewReviewItem[],
+  now: Date,
+  pii?: ReviewPii,
+): Promise<number> {
   if (items.length === 0) return 0;
+  const quoted = pii === undefined ? [] : items.filter((i) => typeof i.email === 'string' && i.email !== '');
+  const sealed =
+    quoted.length === 0 ? [] : await pii!.sealMany(quoted.map((i) => ({ email: i.email!, value: i.excerpt })));
+  const sealedOf = new Map(quoted.map((i, n) => [i, sealed[n]!]));
   const rows = items.map((i) => ({
     id: reviewItemId(i.sourceId),
     source_id: i.sourceId,
@@ -101,7 +127,7 @@ export async function addReviewItems(db: Queryable, items: readonly NewReviewIte
     campaign_id: i.campaignId,
     intent: i.intent,
     confidence: i.confidence,
-    excerpt: i.excerpt,
+    excerpt: sealedOf.get(i) ?? i.excerpt,
   }));
   const { rowCount } = await db.query(ADD, [JSON.stringify(rows), now]);
   return rowCount;
@@ -117,6 +143,7 @@ const LIST = `
 export async function listReviewItems(
   db: Queryable,
   filter: { status?: ReviewStatus; after?: string; limit?: number } = {},
+  pii?: ReviewPii,
 ): Promise<ReviewItem[]> {
   if (filter.status !== undefined && !REVIEW_STATUSES.includes(filter.status)) {
     throw new SwitchyardError(
@@ -126,15 +153,15 @@ export async function listReviewItems(
   }
   const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000);
   const { rows } = await db.query<ReviewRow>(LIST, [filter.status ?? null, filter.after ?? null, limit]);
-  return rows.map(toReviewItem);
+  return openedItems(pii, rows.map(toReviewItem));
 }
 
-export async function getReviewItem(db: Queryable, id: string): Promise<ReviewItem> {
+export async function getReviewItem(db: Queryable, id: string, pii?: ReviewPii): Promise<ReviewItem> {
   const {
     rows: [r],
   } = await db.query<ReviewRow>(`select ${COLUMNS} from review_items where id = $1`, [id]);
   if (r === undefined) throw new SwitchyardError('NOT_FOUND', `no review item ${id}`);
-  return toReviewItem(r);
+  return (await openedItems(pii, [toReviewItem(r)]))[0]!;
 }
 
 const CLAIM = `
@@ -142,13 +169,19 @@ const CLAIM = `
   where id = $1 and status = 'open' returning ${COLUMNS}`;
 
 /** open → claimed by `by`, atomically. Claiming again by the same person returns the item. */
-export async function claimReviewItem(db: Queryable, id: string, by: string, now: Date): Promise<ReviewItem> {
+export async function claimReviewItem(
+  db: Queryable,
+  id: string,
+  by: string,
+  now: Date,
+  pii?: ReviewPii,
+): Promise<ReviewItem> {
   checkReviewer(by);
   const {
     rows: [r],
   } = await db.query<ReviewRow>(CLAIM, [id, by, now]);
-  if (r !== undefined) return toReviewItem(r);
-  const item = await getReviewItem(db, id);
+  if (r !== undefined) return (await openedItems(pii, [toReviewItem(r)]))[0]!;
+  const item = await getReviewItem(db, id, pii);
   if (item.status === 'claimed' && item.claimedBy === by) return item;
   throw new SwitchyardError(
     'REVIEW_ITEM_CONFLICT',
@@ -163,6 +196,7 @@ export interface ReviewDeps {
   clock: Clock;
   crm: Crm;
   ingest: Ingest;
+  pii?: ReviewPii;
 }
 
 const RESOLVE = `
@@ -188,7 +222,7 @@ export async function resolveReviewItem(
       `review action "${input.action}" is not one of ${REVIEW_ACTIONS.join(', ')}`,
     );
   }
-  const item = await getReviewItem(deps.db, id);
+  const item = await getReviewItem(deps.db, id, deps.pii);
   if (item.status === 'resolved') {
     if (item.resolution === input.action) return item;
     throw new SwitchyardError('REVIEW_ITEM_CONFLICT', `review item ${id} is already resolved with ${item.resolution}`, {
@@ -205,7 +239,7 @@ export async function resolveReviewItem(
     rows: [r],
   } = await deps.db.query<ReviewRow>(RESOLVE, [id, input.action, input.by, deps.clock.now()]);
   if (r === undefined) {
-    const now = await getReviewItem(deps.db, id);
+    const now = await getReviewItem(deps.db, id, deps.pii);
     if (now.status === 'resolved' && now.resolution === input.action) return now;
     throw new SwitchyardError(
       'REVIEW_ITEM_CONFLICT',
@@ -213,7 +247,7 @@ export async function resolveReviewItem(
       { details: { status: now.status } },
     );
   }
-  return toReviewItem(r);
+  return (await openedItems(deps.pii, [toReviewItem(r)]))[0]!;
 }
 
 async function runAction(

@@ -22,6 +22,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { listReviewItems } from '../../src/reactions/review-queue.ts';
 import { drain } from '../support/pipeline.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'erasure-'));
@@ -38,6 +39,12 @@ const SUBJECT = {
   last: 'Quixoteworth',
 };
 const needles = [SUBJECT.email.toLowerCase(), SUBJECT.first.toLowerCase(), SUBJECT.last.toLowerCase()];
+// what the subject's reactions carry besides the address: their reading IP and user agent (a vendor's
+// open event) and their own words (a reply)
+const IP = '203.0.113.77';
+const AGENT = 'Mozilla/5.0 (Quixophone) ZebAgent/9';
+const REPLY = 'who gave you this address? marmalade umbrella';
+const traces = [...needles, IP, AGENT.toLowerCase(), 'marmalade umbrella'];
 
 describe('erasure of one subject', () => {
   let db: Db;
@@ -126,6 +133,30 @@ describe('erasure of one subject', () => {
         raw: { email: SUBJECT.email, note: `${SUBJECT.first} ${SUBJECT.last} clicked unsubscribe` },
       },
     ]);
+    await app.ingest([
+      {
+        type: 'opened',
+        sourceId: 'sendgrid:erasure-open-1',
+        provider: 'sendgrid',
+        occurredAt: app.clock.now(),
+        email: SUBJECT.email,
+        contactId: SUBJECT.id,
+        campaignId: first.id,
+        ip: IP,
+        userAgent: AGENT,
+        raw: { email: SUBJECT.email, ip: IP, useragent: AGENT, event: 'open' },
+      },
+      {
+        type: 'replied',
+        sourceId: 'inbound:erasure-reply-1',
+        provider: 'inbound',
+        occurredAt: app.clock.now(),
+        email: SUBJECT.email,
+        contactId: SUBJECT.id,
+        campaignId: first.id,
+        raw: { verified: true, text: REPLY, from: SUBJECT.email },
+      },
+    ]);
     await app.bus.deadLetters.add({
       stage: 'test',
       payload: { recipient: { email: SUBJECT.email, firstName: SUBJECT.first } },
@@ -134,6 +165,25 @@ describe('erasure of one subject', () => {
     });
     await drain(app, { log: app.log });
     assert.ok((await scan(db)).length > 0, 'before erasure the subject is in the store (the scan can find it)');
+    // at rest before any erasure: the open keeps neither the vendor payload (IP, user agent) nor the
+    // address; the reply's words are sealed in the event and in its review item, readable through privacy
+    const atRest = await scan(db, [IP, AGENT.toLowerCase(), 'marmalade umbrella']);
+    assert.deepEqual(atRest, [], 'no IP, user agent or reply text in plain text');
+    const { rows: events } = await db.query<{
+      source_id: string;
+      email: string | null;
+      raw: { sealed?: string } | null;
+    }>(`select source_id, email, raw from engagement_events where source_id like '%erasure-%' order by source_id`);
+    assert.deepEqual(
+      events.map((e) => [e.source_id, e.email === null, e.raw === null, typeof e.raw?.sealed]),
+      [
+        ['inbound:erasure-reply-1', false, false, 'string'],
+        ['sendgrid:erasure-1', false, false, 'undefined'],
+        ['sendgrid:erasure-open-1', true, true, 'undefined'],
+      ],
+    );
+    const [item] = await listReviewItems(db, {}, app.privacy);
+    assert.equal(item?.excerpt, REPLY, 'the review queue reads the reply through the privacy module');
 
     const result = await app.erase(SUBJECT.email, { names: [SUBJECT.first, SUBJECT.last] });
     assert.equal(result.shredded, true);
@@ -141,9 +191,10 @@ describe('erasure of one subject', () => {
     app.log.info({ subject: result.subject, scrubbed: result.scrubbed }, 'subject erased');
     await drain(app, { log: app.log });
 
-    assert.deepEqual(await scan(db), [], 'no table holds the address or the name');
+    assert.deepEqual(await scan(db, traces), [], 'no table holds the address, the name, IP, user agent or reply');
     const logText = logged.join('').toLowerCase();
-    for (const n of needles) assert.ok(!logText.includes(n), `log output mentions ${n}`);
+    for (const n of traces) assert.ok(!logText.includes(n), `log output mentions ${n}`);
+    assert.equal((await listReviewItems(db, {}, app.privacy))[0]?.excerpt, '[erased]');
     assert.ok(logged.length > 0, 'the log was captured');
     assert.equal(await app.privacy.isShredded(SUBJECT.email), true);
     // the ledger rows remain (counts, idempotency) but open to nothing
@@ -171,12 +222,12 @@ describe('erasure of one subject', () => {
     // a repeat erasure finds nothing left to change
     const again = await app.erase(SUBJECT.email, { names: [SUBJECT.first, SUBJECT.last] });
     assert.equal(again.shredded, false);
-    assert.deepEqual(await scan(db), []);
+    assert.deepEqual(await scan(db, traces), []);
   });
 });
 
 /** Every table of the store except the external-system fakes: `table: row` for rows mentioning a needle. */
-async function scan(db: Db): Promise<string[]> {
+async function scan(db: Db, look: readonly string[] = needles): Promise<string[]> {
   const { rows: tables } = await db.query<{ name: string }>(
     `select table_name as name from information_schema.tables
      where table_schema = current_schema() and table_type = 'BASE TABLE' and table_name not like 'demo\\_%'`,
@@ -188,7 +239,7 @@ async function scan(db: Db): Promise<string[]> {
     const { rows } = await db.query<{ t: string }>(`select t::text as t from "${name.replaceAll('"', '""')}" t`);
     for (const r of rows) {
       const t = r.t.toLowerCase();
-      if (needles.some((n) => t.includes(n))) hits.push(`${name}: ${r.t.slice(0, 200)}`);
+      if (look.some((n) => t.includes(n))) hits.push(`${name}: ${r.t.slice(0, 200)}`);
     }
   }
   return hits;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { isSwitchyardError } from '../../src/core/errors.ts';
-import { blindIndexOf, createBlindIndexer, SEALED_PREFIX } from '../../src/privacy/crypto.ts';
+import { blindIndexOf, createBlindIndexer, parseSealed, SEALED_PREFIX } from '../../src/privacy/crypto.ts';
 import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
 import { createLru } from '../../src/privacy/lru.ts';
 import { createPrivacy } from '../../src/privacy/service.ts';
@@ -52,6 +52,28 @@ describe('privacy service', () => {
     await assert.rejects(stranger.openMany(sealed), (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE');
     const { rows } = await db.query<{ t: string }>('select t::text as t from subject_keys t');
     assert.ok(!rows.some((r) => r.t.toLowerCase().includes(a.toLowerCase().split('@')[0]!)));
+    // a blind index the caller computed (the blast carries it in the chunk) is used as the subject
+    const [given] = await p.sealMany([{ email: a, value: 'x', subject: p.blindIndex(b) }]);
+    assert.deepEqual(parseSealed(given!)?.subject, p.blindIndex(b));
+  });
+
+  it('a chunk mixing subjects with keys and new ones: each keeps one key, readable by every instance', async () => {
+    const master = randomBytes(32);
+    const [a, b, c] = [unique(), unique(), unique()];
+    const first = privacyWith([master]);
+    const second = privacyWith([master], 0);
+    const one = await first.sealMany([
+      { email: a, value: 'a1' },
+      { email: b, value: 'b1' },
+    ]);
+    // a has a key (read from the store, not replaced), c is new (inserted by this statement)
+    const two = await second.sealMany([
+      { email: a, value: 'a2' },
+      { email: c, value: 'c2' },
+    ]);
+    assert.deepEqual(await second.openMany(one), ['a1', 'b1']);
+    assert.deepEqual(await first.openMany(two), ['a2', 'c2']);
+    assert.deepEqual(await privacyWith([master], 0).openMany([...one, ...two]), ['a1', 'b1', 'a2', 'c2']);
   });
 
   it('case and whitespace of the address do not change the subject', async () => {

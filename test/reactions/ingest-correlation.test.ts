@@ -71,7 +71,10 @@ describe('ingest correlates by Message-ID', () => {
         },
       ]);
       assert.deepEqual(await stored('dsn:1'), { campaign_id: 'spring', contact_id: 'cus_1', email: 'ann@example.com' });
-      assert.deepEqual(await stored('ses:2'), { campaign_id: 'spring', contact_id: 'cus:2', email: 'bob@example.com' });
+      // an open keeps no address once its contact is known (PII at rest, docs/privacy.md), nor the vendor payload
+      assert.deepEqual(await stored('ses:2'), { campaign_id: 'spring', contact_id: 'cus:2', email: null });
+      const { rows } = await db.query<{ raw: unknown }>(`select raw from engagement_events where source_id = 'ses:2'`);
+      assert.equal(rows[0]!.raw, null);
       assert.equal((await getSuppression(db, 'ann@example.com'))?.reason, 'bounced_hard');
     },
   );

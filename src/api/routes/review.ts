@@ -39,7 +39,7 @@ export function registerReviewRoutes(deps: ReviewDeps) {
       },
       async (req) => {
         const q = req.query as { status?: ReviewStatus; after?: string; limit?: number };
-        return { items: await listReviewItems(deps.db, q) };
+        return { items: await listReviewItems(deps.db, q, deps.pii) };
       },
     );
     app.post(
@@ -54,7 +54,13 @@ export function registerReviewRoutes(deps: ReviewDeps) {
         },
       },
       async (req) =>
-        claimReviewItem(deps.db, (req.params as { id: string }).id, (req.body as { by: string }).by, deps.clock.now()),
+        claimReviewItem(
+          deps.db,
+          (req.params as { id: string }).id,
+          (req.body as { by: string }).by,
+          deps.clock.now(),
+          deps.pii,
+        ),
     );
     app.post(
       '/v1/review-items/:id/resolve',

@@ -142,6 +142,7 @@ export async function vouchForEvents(
               : ` (${event.reason}${event.status === undefined ? '' : ` ${event.status}`})`)
             + ` for ${event.email ?? 'an unnamed address'}; not acted on: ${WHY[verdict.reason]}.`,
         ),
+        email: event.email ?? null,
       });
     }
   });
