@@ -26,6 +26,7 @@ export interface Delivery<P = unknown> {
   topic: string;
   id: string;
   key: string | null;
+  /** Read-only: groups of one process may share it (postgres-log freezes it). */
   payload: P;
   /** Position in the topic's log; increases in publish order. */
   seq: number;

@@ -58,7 +58,11 @@ export async function writeProfiles(db: Queryable, rows: readonly ProfileWrite[]
 export async function claimEvents(db: Queryable, sourceIds: readonly string[], at: Date): Promise<Set<string>> {
   if (sourceIds.length === 0) return new Set();
   const { rows } = await db.query<{ source_id: string }>(
-    `insert into profile_events_seen (source_id, seen_at) select unnest($1::text[]), $2
+    // Its transaction commits without waiting for the WAL flush: the events come from a bus
+    // message that is delivered again if a crash loses the commit (the settle's later commit cannot
+    // be durable before it), and this claim makes the redelivery change nothing otherwise.
+    `with async_commit as (select set_config('synchronous_commit', 'off', true))
+     insert into profile_events_seen (source_id, seen_at) select unnest($1::text[]), $2 from async_commit
      on conflict do nothing returning source_id`,
     [sourceIds, at],
   );

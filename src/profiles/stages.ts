@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import type { Delivery } from '../bus/port.ts';
 import { pollUntilAborted } from '../bus/relay.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import { consumerOf, type LinkClickedPayload, type ReactionBatch, TOPICS } from '../bus/topics.ts';
+import { consumerOf, type LinkClickedPayload, type ReactionBatch, type StoredEvent, TOPICS } from '../bus/topics.ts';
 import type { CrmContactChange } from '../connectors/crm/port.ts';
 import type { ListService } from '../lists/service.ts';
+import { createGroupCommit } from '../reactions/group-commit.ts';
 import { applyReactionEvents, applyTaggedClicks, type EngagementDeps } from './engagement.ts';
 import type { ProfileChange, ProfileService } from './service.ts';
 
@@ -30,6 +31,30 @@ export function profileChangeOfCrm(c: CrmContactChange): ProfileChange {
 export function profileStages(
   deps: EngagementDeps & { profiles: ProfileService; lists: ListService; log: Logger; timerIntervalMs: number },
 ): StageDefinition {
+  // The handlers of one fetched batch run at once and share one transaction (group commit): one
+  // transaction per reaction batch, and one per click, made these groups the slowest consumers of
+  // the reactions pipeline (bench/README.md, reactions). A failing group is retried message by
+  // message, so one bad message fails only itself. One group in flight, as one handler was before.
+  const applyReactions = createGroupCommit(
+    async (batches: readonly (readonly StoredEvent[])[]) => {
+      await applyReactionEvents(
+        deps,
+        uniqueBy(batches.flat(), (e) => e.sourceId),
+      );
+      return batches.map(() => undefined);
+    },
+    { maxWeight: 5_000, weight: (events) => events.length },
+  );
+  const applyClicks = createGroupCommit(
+    async (clicks: readonly LinkClickedPayload[]) => {
+      await applyTaggedClicks(
+        deps,
+        uniqueBy(clicks, (c) => c.sourceId),
+      );
+      return clicks.map(() => undefined);
+    },
+    { maxWeight: 500, weight: () => 1 },
+  );
   return {
     name: 'profiles',
     consumers: [
@@ -40,15 +65,15 @@ export function profileStages(
         },
       ),
       consumerOf(
-        { topic: TOPICS.reactions, group: 'profile-engagement', batchSize: 50, concurrency: 1 },
+        { topic: TOPICS.reactions, group: 'profile-engagement', batchSize: 50, concurrency: 50 },
         async (m: Delivery<ReactionBatch>) => {
-          await applyReactionEvents(deps, m.payload.events);
+          await applyReactions(m.payload.events);
         },
       ),
       consumerOf(
-        { topic: TOPICS.linkClicked, group: 'profile-clicks', batchSize: 200, concurrency: 1 },
+        { topic: TOPICS.linkClicked, group: 'profile-clicks', batchSize: 200, concurrency: 200 },
         async (m: Delivery<LinkClickedPayload>) => {
-          await applyTaggedClicks(deps, [m.payload]);
+          await applyClicks(m.payload);
         },
       ),
     ],
@@ -56,4 +81,15 @@ export function profileStages(
       (signal) => pollUntilAborted(deps, signal, deps.timerIntervalMs, 'list timers', () => deps.lists.runDueTimers()),
     ],
   };
+}
+
+/** The first of each key: a group could carry one event twice (a redelivery beside its original). */
+function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -50,7 +50,7 @@ const WRITE_GROUP = `
     insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
       contact_id, is_machine, reason, url, raw)
     select i.source_id, i.type, i.provider, i.occurred_at, $16, i.email, i.message_id, i.campaign_id, i.contact_id,
-      i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw::jsonb end
+      i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw end
     from input i order by i.n
     on conflict (source_id) do nothing
     returning source_id

@@ -33,6 +33,49 @@ interface MessageRow {
 
 const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
 
+/** Payload text kept parsed for other groups of the process (characters, summed). */
+const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
+
+/** Freezes a parsed JSON value throughout, so a handler that tried to change a shared payload fails loudly. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Every consumer group of a topic fetches the same messages (seven groups read each reaction
+ * batch), so a process parses each message's payload once and hands every group the same frozen
+ * value: a (topic, seq) names one immutable message. Bounded by payload size, oldest first out;
+ * a group that lags further than that parses again.
+ */
+function createParsedCache(maxChars: number) {
+  const entries = new Map<string, { text: string; value: unknown }>();
+  let chars = 0;
+  return (topic: string, seq: number, text: string): unknown => {
+    const key = `${topic}\u0000${seq}`;
+    const hit = entries.get(key);
+    // the text check costs a compare; it keeps a reused seq (a test's truncated table) from serving old data
+    if (hit !== undefined && hit.text === text) return hit.value;
+    const value = deepFreeze(JSON.parse(text) as unknown);
+    if (hit !== undefined) {
+      entries.delete(key);
+      chars -= hit.text.length;
+    }
+    if (text.length > maxChars) return value;
+    entries.set(key, { text, value });
+    chars += text.length;
+    for (const [k, e] of entries) {
+      if (chars <= maxChars) break;
+      entries.delete(k);
+      chars -= e.text.length;
+    }
+    return value;
+  };
+}
+
 export interface PostgresLogBusDeps {
   db: Db;
   clock: Clock;
@@ -45,6 +88,7 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
   const holder = deps.instanceId ?? null;
   const waiters = new Map<string, Set<() => void>>();
   let unlisten: Promise<() => Promise<void>> | undefined;
+  const parsed = createParsedCache(PARSED_CACHE_CHARS);
 
   function wake(topic: string): void {
     const set = waiters.get(topic);
@@ -59,7 +103,7 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
       topic,
       id: r.msg_id,
       key: r.msg_key,
-      payload: JSON.parse(r.payload),
+      payload: parsed(topic, r.seq, r.payload),
       seq: r.seq,
       attempt: r.attempts,
       publishedAt: r.published_at,

@@ -28,10 +28,9 @@ function quoteIdent(name: string): string {
 export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
   const schema = options.schema === undefined ? undefined : quoteIdent(options.schema);
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...withSearchPath(options.url, schema),
     max: options.maxConnections ?? 10,
     types: typeParsers,
-    ...(schema === undefined ? {} : { options: `-c search_path=${schema},public` }),
   });
   pool.on('error', () => {
     /* idle client errors surface on the next query */
@@ -193,6 +192,25 @@ function transientAsRetryable(err: unknown): never {
 }
 
 /** Removes the password from a connection string before it is shown. */
+/**
+ * The URL's own `options` (session settings such as `-c wal_compression=lz4`, docs/deploy.md) are
+ * kept next to the schema's search_path: pg lets the URL's value replace a separate `options`.
+ */
+function withSearchPath(url: string, schema: string | undefined): { connectionString: string; options?: string } {
+  if (schema === undefined) return { connectionString: url };
+  const searchPath = `-c search_path=${schema},public`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: searchPath };
+  }
+  const own = parsed.searchParams.get('options');
+  if (own === null) return { connectionString: url, options: searchPath };
+  parsed.searchParams.set('options', `${own} ${searchPath}`);
+  return { connectionString: parsed.toString() };
+}
+
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
