@@ -73,6 +73,7 @@ import { profileStages } from './profiles/stages.ts';
 
 import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { type BillingService, createBillingService } from './billing/service.ts';
+import { type BillingReaders, createBillingReaders } from './composition/billing.ts';
 import { type AttributionService, createAttributionService } from './attribution/service.ts';
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
 import { stripeRevenueFacts } from './connectors/billing/stripe/revenue.ts';
@@ -138,6 +139,8 @@ export interface App {
   ingest: Ingest;
   /** Revenue in (billing events, identity links) and attribution reports. */
   billing: BillingService;
+  /** Revenue pulled in: the Stripe backfill (composition/billing.ts). */
+  billingReaders: BillingReaders;
   attribution: AttributionService;
   /** The one module personal data goes through: sealing per subject, blind index, shredding (src/privacy/). */
   privacy: Privacy;
@@ -512,6 +515,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     profiles: contactProfiles,
     ingest,
     billing,
+    billingReaders: createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters }),
     attribution,
     privacy,
     compliance,

@@ -472,7 +472,9 @@ export const SCHEMA = Type.Object({
     Type.String({ pattern: '^https?://', description: 'External compliance system: each DSR is POSTed here, signed' }),
   ),
   SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: Secret('HMAC secret of the signature on requests to the compliance webhook'),
-  SWITCHYARD_STRIPE_SECRET_KEY: Secret('Stripe secret key (sk_…): DSR erasure and access of Stripe customers'),
+  SWITCHYARD_STRIPE_SECRET_KEY: Secret(
+    'Stripe secret key (sk_…): DSR erasure and access of Stripe customers, `billing backfill`',
+  ),
   SWITCHYARD_STRIPE_API_URL: Type.String({
     pattern: '^https?://',
     default: 'https://api.stripe.com',

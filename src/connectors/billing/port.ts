@@ -52,11 +52,33 @@ export type RevenueFact =
     }
   | { kind: 'identity'; customerId: string; contactHint?: string; email?: string };
 
-/** A page of a vendor's list endpoint, for backfills. */
+/** The object lists a billing backfill reads, in the order it reads them (identity first). */
+export const BACKFILL_STREAMS = ['customers', 'invoices', 'charges', 'subscriptions'] as const;
+export type BackfillStream = (typeof BACKFILL_STREAMS)[number];
+
+/** One page of a vendor's list endpoint, already turned into event-like snapshots. */
+export interface BackfillPage {
+  /** Event-like snapshots of the page's objects. sourceId is deterministic per object version, so a
+   *  re-read page is a duplicate and an object that changed since (more refunded) applies again. */
+  events: BillingEvent[];
+  /** Objects on the page that could not be read (no id…), for a dead letter; never thrown. */
+  invalid: Array<{ objectId: string | null; reason: string }>;
+  /** How many objects the page held (some stand for no event: an unpaid invoice, a failed charge). */
+  objects: number;
+  /** Where the next page starts (the vendor's cursor: Stripe's last object id); null on an empty page. */
+  cursor: string | null;
+  hasMore: boolean;
+}
+
+/**
+ * A billing system's list endpoints, for backfills. Each call reads one page, newest objects first
+ * as the vendor pages them; `after` is a cursor from a previous page (resumable across processes).
+ * Errors as BillingCustomers: BILLING_UNAVAILABLE (retryable; retryAfterMs from Retry-After on
+ * 429) and BILLING_AUTH_FAILED; the caller owns the retry and the waiting.
+ */
 export interface BillingBackfillSource {
   readonly name: string;
-  /** Yields every object as an event-like BillingEvent of the given type, oldest pages first as the API pages. */
-  pages(kind: 'invoices' | 'charges' | 'subscriptions'): AsyncIterable<BillingEvent[]>;
+  page(stream: BackfillStream, options: { after: string | null; since?: Date; limit: number }): Promise<BackfillPage>;
 }
 
 /**
