@@ -382,6 +382,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const messages = createMessageService({ db, bus, clock }, config.messages);
 
   const billing = createBillingService({ db, clock });
+  const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log });
+  if (billingReaders.tableLoop)
+    stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
   const attribution = createAttributionService({ db, billing });
 
   const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
@@ -515,7 +518,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     profiles: contactProfiles,
     ingest,
     billing,
-    billingReaders: createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters }),
+    billingReaders,
     attribution,
     privacy,
     compliance,

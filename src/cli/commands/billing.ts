@@ -3,16 +3,19 @@
  * Stripe's list endpoints into the store (docs/attribution.md). Thin: parse, open the app, call
  * its billing readers, print one line per list. Safe to rerun and to interrupt: a rerun with the
  * same --since continues an unfinished list. Exit codes: 0 ok, 1 Stripe failed or refused the key,
- * 2 bad arguments or no Stripe key configured.
+ * 2 bad arguments or no Stripe key configured. `switchyard billing sync-table` reads the
+ * configured billing table's new rows once (what the billing-table stage does every poll).
  */
 import type { Command } from 'commander';
 import type { BackfillOptions, BackfillStreamResult } from '../../billing/backfill.ts';
+import type { TableSyncResult } from '../../billing/table-sync.ts';
 import { BACKFILL_STREAMS, type BackfillStream } from '../../connectors/billing/port.ts';
 import { CliError, EXIT } from '../errors.ts';
 
 export interface BillingCliApp {
   billingReaders: {
     backfillStripe(options: BackfillOptions): Promise<{ streams: BackfillStreamResult[]; linked: number }>;
+    syncTable(): Promise<TableSyncResult>;
   };
   close(): Promise<void>;
 }
@@ -80,6 +83,23 @@ export function registerBillingCommands(program: Command, openApp: () => Promise
         const r = await app.billingReaders.backfillStripe(options);
         for (const s of r.streams) process.stdout.write(`${formatBackfillLine(s)}\n`);
         process.stdout.write(`linked ${r.linked} conversions to contacts\n`);
+      } finally {
+        await app.close();
+      }
+    });
+  billing
+    .command('sync-table')
+    .description(
+      'Read the new and changed rows of the billing table (SWITCHYARD_BILLING_SQL_QUERY) once and apply them',
+    )
+    .action(async () => {
+      const app = await openApp();
+      try {
+        const r = await app.billingReaders.syncTable();
+        process.stdout.write(
+          `billing table: pages ${r.pages}  rows ${r.rows}  conversions ${r.conversions}  rejected ${r.rejected}`
+            + `  linked ${r.linked}\n`,
+        );
       } finally {
         await app.close();
       }

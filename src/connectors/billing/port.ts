@@ -81,6 +81,35 @@ export interface BillingBackfillSource {
   page(stream: BackfillStream, options: { after: string | null; since?: Date; limit: number }): Promise<BackfillPage>;
 }
 
+/** Where a billing table read stands: the keyset (updated_at, key) of the last row applied. */
+export interface BillingWatermark {
+  /** The row's updated_at exactly as the source printed it (round-trips without precision loss). */
+  updatedAt: string;
+  key: string;
+}
+
+/**
+ * Revenue rows from a table the customer keeps (a warehouse billing table), read by watermark:
+ * rows in (updated_at, key) order after `after`, only those updated at or before `until` (rows
+ * still being written are left for the next poll), at most `limit`. Rows become facts in the
+ * adapter; a row that cannot become one is returned in `rejected` (its key and why, no values),
+ * never thrown. `next` is the watermark after the last row read (accepted or rejected), null when
+ * no row was read. Errors: WAREHOUSE_UNREACHABLE (retryable), WAREHOUSE_QUERY_FAILED and
+ * VALIDATION_FAILED (a required column missing from the query; permanent).
+ */
+export interface BillingRowSource {
+  readonly name: string;
+  read(
+    after: BillingWatermark | null,
+    options: { limit: number; until: Date },
+  ): Promise<{
+    facts: RevenueFact[];
+    rejected: Array<{ key: string | null; reason: string }>;
+    rows: number;
+    next: BillingWatermark | null;
+  }>;
+}
+
 /**
  * Customer records in the billing system, for data-subject requests. Vendor shapes stay in the
  * adapter (src/connectors/billing/stripe/customers.ts). Errors: BILLING_UNAVAILABLE (retryable,

@@ -197,7 +197,7 @@ async function run(o: Resolved, client: pg.Client, statement: Statement): Promis
 }
 
 /** Connecting: the host, and a SQLSTATE or socket code, never pg's text (it may hold the password). */
-function connectFailure(cause: unknown, target: { label: string }): SwitchyardError {
+export function connectFailure(cause: unknown, target: { label: string }): SwitchyardError {
   const code = (cause as { code?: unknown }).code;
   const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   const errno = typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
@@ -240,7 +240,7 @@ function checkTimeout(ms: number): number {
   return ms;
 }
 
-function describeTarget(url: string): { label: string } {
+export function describeTarget(url: string): { label: string } {
   try {
     const u = new URL(url);
     return { label: `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname}` };
