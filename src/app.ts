@@ -382,7 +382,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const messages = createMessageService({ db, bus, clock }, config.messages);
 
   const billing = createBillingService({ db, clock });
-  const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log });
+  const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log, crm });
   if (billingReaders.tableLoop)
     stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
   const attribution = createAttributionService({ db, billing });

@@ -14,6 +14,8 @@ import { createStripeBackfillSource } from '../connectors/billing/stripe/backfil
 import { stripeRevenueFacts } from '../connectors/billing/stripe/revenue.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import { createSqlBillingTable } from '../connectors/warehouse/postgres/billing-table.ts';
+import { type CrmDealResult, syncCrmDeals } from '../billing/crm-deals.ts';
+import type { Crm } from '../connectors/crm/port.ts';
 import { runBillingTableSync, syncBillingTable, type TableSyncResult } from '../billing/table-sync.ts';
 import type { Db } from '../store/port.ts';
 
@@ -22,6 +24,8 @@ export interface BillingReaders {
   backfillStripe(options: BackfillOptions): Promise<{ streams: BackfillStreamResult[]; linked: number }>;
   /** `switchyard billing sync-table`: one pass over the billing table's new rows (table-sync.ts). */
   syncTable(): Promise<TableSyncResult>;
+  /** `switchyard billing sync-deals --since`: the CRM's closed-won deals after the saved position. */
+  syncDeals(options: { since: Date; pageSize?: number }): Promise<CrmDealResult>;
   /** The billing-table stage's loop, when a billing table is configured. */
   tableLoop: ((signal: AbortSignal) => Promise<void>) | undefined;
 }
@@ -34,6 +38,7 @@ export function createBillingReaders(
     billing: BillingService;
     deadLetters: { add(e: NewDeadLetter): Promise<number> };
     log: { warn(obj: object, msg: string): void };
+    crm: Pick<Crm, 'name' | 'readClosedWonDeals'>;
   },
 ): BillingReaders {
   const table = config.billingTable;
@@ -49,6 +54,7 @@ export function createBillingReaders(
     return { deps: { ...deps, source }, options: { settleMs: table.settleMs } };
   };
   return {
+    syncDeals: (options) => syncCrmDeals(deps, options),
     syncTable() {
       const t = tableDeps();
       return syncBillingTable(t.deps, t.options);

@@ -5,9 +5,12 @@
  * same --since continues an unfinished list. Exit codes: 0 ok, 1 Stripe failed or refused the key,
  * 2 bad arguments or no Stripe key configured. `switchyard billing sync-table` reads the
  * configured billing table's new rows once (what the billing-table stage does every poll).
+ * `switchyard billing sync-deals --since DATE` stores the CRM's closed-won deals after the saved
+ * position, each split over its account's contacts.
  */
 import type { Command } from 'commander';
 import type { BackfillOptions, BackfillStreamResult } from '../../billing/backfill.ts';
+import type { CrmDealResult } from '../../billing/crm-deals.ts';
 import type { TableSyncResult } from '../../billing/table-sync.ts';
 import { BACKFILL_STREAMS, type BackfillStream } from '../../connectors/billing/port.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -16,6 +19,7 @@ export interface BillingCliApp {
   billingReaders: {
     backfillStripe(options: BackfillOptions): Promise<{ streams: BackfillStreamResult[]; linked: number }>;
     syncTable(): Promise<TableSyncResult>;
+    syncDeals(options: { since: Date; pageSize?: number }): Promise<CrmDealResult>;
   };
   close(): Promise<void>;
 }
@@ -99,6 +103,25 @@ export function registerBillingCommands(program: Command, openApp: () => Promise
         process.stdout.write(
           `billing table: pages ${r.pages}  rows ${r.rows}  conversions ${r.conversions}  rejected ${r.rejected}`
             + `  linked ${r.linked}\n`,
+        );
+      } finally {
+        await app.close();
+      }
+    });
+  billing
+    .command('sync-deals')
+    .description(
+      "Store the CRM's closed-won deals (closed on or after --since) as revenue, split over the account's contacts",
+    )
+    .requiredOption('--since <date>', 'ISO date: deals closed on or after it')
+    .action(async (args: { since: string }) => {
+      const { since } = parseBackfillArgs({ since: args.since });
+      const app = await openApp();
+      try {
+        const r = await app.billingReaders.syncDeals({ since: since as Date });
+        process.stdout.write(
+          `crm deals: pages ${r.pages}  deals ${r.deals}  stored ${r.accepted}  duplicates ${r.duplicates}`
+            + `  shares ${r.conversions}\n`,
         );
       } finally {
         await app.close();
