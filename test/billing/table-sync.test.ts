@@ -105,7 +105,7 @@ describe('SQL billing table', () => {
     );
   });
 
-  it('caught up, a poll reads nothing; a refund updated later is read again, the amount stays as first written', async (t) => {
+  it('caught up, a poll reads nothing; a later refund is read again, the amount stays as first written', async (t) => {
     const f = await setup(t);
     if (f === null) return;
     const idle = await sync(f.url, f.sql);

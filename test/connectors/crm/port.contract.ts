@@ -168,7 +168,7 @@ export function crmErasureContract(label: string, setup: (t: TestContext) => Pro
 
 /** Closed-won deals (revenue attribution): amounts, close dates, contacts, keyset paging. */
 export function crmDealsContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
-  test(`${label}: closed-won deals come oldest first with the deal's and the account's contacts, paged by next`, async (t) => {
+  test(`${label}: closed-won deals come oldest first with the deal's and account's contacts, paged`, async (t) => {
     const h = await setup(t);
     if (h === null) return;
     if (h.addDeal === undefined) return t.skip('this harness cannot seed deals');
