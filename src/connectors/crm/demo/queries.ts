@@ -52,7 +52,8 @@ export interface DemoDeal {
 
 export async function insertDemoDeal(db: Queryable, d: DemoDeal): Promise<void> {
   await db.query(
-    `insert into demo_crm_deals (id, account_id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids)
+    `insert into demo_crm_deals
+       (id, account_id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids)
      values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing`,
     [d.id, d.accountId ?? null, d.amountMinor, d.currency, d.closedAt, d.dealContactIds, d.accountContactIds],
   );
