@@ -74,6 +74,7 @@ import { createWarehouseFeed } from './profiles/warehouse-feed.ts';
 
 import { registerBillingWebhookRoutes } from './api/routes/billing-webhooks.ts';
 import { type BillingService, createBillingService } from './billing/service.ts';
+import { type BillingReaders, createBillingReaders } from './composition/billing.ts';
 import { type AttributionService, createAttributionService } from './attribution/service.ts';
 import { registerAttributionRoutes } from './api/routes/attribution.ts';
 import { type AnomalyService, createAnomalyService } from './anomalies/service.ts';
@@ -143,6 +144,8 @@ export interface App {
   ingest: Ingest;
   /** Revenue in (billing events, identity links) and attribution reports. */
   billing: BillingService;
+  /** Revenue pulled in: the Stripe backfill (composition/billing.ts). */
+  billingReaders: BillingReaders;
   attribution: AttributionService;
   /** The anomaly detector over engagement and revenue series, its alerts (the `anomalies` stage runs it). */
   anomalies: AnomalyService;
@@ -416,6 +419,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stages.push({ name: 'anomalies', consumers: [], loops: [(signal) => anomalies.run(signal)] });
 
   const billing = createBillingService({ db, clock });
+  const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log, crm });
+  if (billingReaders.tableLoop)
+    stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
   const attribution = createAttributionService({ db, billing });
   const reports = createReportService(
     { db, clock, log, attribution, anomalies, messages },
@@ -566,6 +572,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     profiles: contactProfiles,
     ingest,
     billing,
+    billingReaders,
     attribution,
     anomalies,
     reports,

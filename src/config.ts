@@ -136,6 +136,29 @@ export const SCHEMA = Type.Object({
     default: 5_000,
     description: 'lock_timeout of the warehouse transaction (an audience query never waits long for a lock)',
   }),
+  SWITCHYARD_BILLING_SQL_QUERY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'One SELECT over a revenue table in SWITCHYARD_WAREHOUSE_URL (columns id, amount_minor, currency, '
+        + 'occurred_at, updated_at; optional customer_id, email, contact_id, refunded_minor), polled by watermark '
+        + 'by the billing-table stage (docs/attribution.md)',
+    }),
+  ),
+  SWITCHYARD_BILLING_SQL_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'How often the billing-table stage reads new and changed rows of SWITCHYARD_BILLING_SQL_QUERY',
+  }),
+  SWITCHYARD_BILLING_SQL_SETTLE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 60_000,
+    description:
+      'Billing table rows updated less than this long ago are left for the next poll (a late commit with an '
+      + 'earlier updated_at is not skipped)',
+  }),
   SWITCHYARD_CSV_DIRS: Type.String({
     minLength: 1,
     default: 'audiences',
@@ -553,7 +576,9 @@ export const SCHEMA = Type.Object({
     Type.String({ pattern: '^https?://', description: 'External compliance system: each DSR is POSTed here, signed' }),
   ),
   SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: Secret('HMAC secret of the signature on requests to the compliance webhook'),
-  SWITCHYARD_STRIPE_SECRET_KEY: Secret('Stripe secret key (sk_…): DSR erasure and access of Stripe customers'),
+  SWITCHYARD_STRIPE_SECRET_KEY: Secret(
+    'Stripe secret key (sk_…): DSR erasure and access of Stripe customers, `billing backfill`',
+  ),
   SWITCHYARD_STRIPE_API_URL: Type.String({
     pattern: '^https?://',
     default: 'https://api.stripe.com',
@@ -913,6 +938,8 @@ export interface Config {
   readonly csv: { dirs: readonly string[] };
   /** The "postgres" audience source; `url` undefined = that source is refused. */
   readonly warehouse: { url: string | undefined; statementTimeoutMs: number; lockTimeoutMs: number };
+  /** Revenue from a warehouse table (src/billing/table-sync.ts); undefined when not configured. */
+  readonly billingTable: { sql: string; pollIntervalMs: number; settleMs: number } | undefined;
   readonly esp: EspsConfig;
   /** Send-rate limits per ESP account for the deliverability governor (unset ones use its default). */
   readonly deliverability: { providers: Readonly<Record<string, { ratePerSec: number }>> };
@@ -1010,6 +1037,8 @@ function piiProblems(raw: RawConfig): string[] {
     else if (raw.SWITCHYARD_WAREHOUSE_URL === undefined)
       problems.push('SWITCHYARD_DSR_WAREHOUSE_STATEMENTS: needs SWITCHYARD_WAREHOUSE_URL');
   }
+  if (raw.SWITCHYARD_BILLING_SQL_QUERY !== undefined && raw.SWITCHYARD_WAREHOUSE_URL === undefined)
+    problems.push('SWITCHYARD_BILLING_SQL_QUERY: needs SWITCHYARD_WAREHOUSE_URL');
   if (raw.SWITCHYARD_COMPLIANCE_WEBHOOK_URL !== undefined && raw.SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET === undefined)
     problems.push('SWITCHYARD_COMPLIANCE_WEBHOOK_SECRET: required with SWITCHYARD_COMPLIANCE_WEBHOOK_URL');
   const keys = list(raw.SWITCHYARD_PII_MASTER_KEYS) ?? [];
@@ -1409,6 +1438,14 @@ function slices(raw: RawConfig): Config {
       statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
     },
+    billingTable:
+      raw.SWITCHYARD_BILLING_SQL_QUERY === undefined
+        ? undefined
+        : {
+            sql: raw.SWITCHYARD_BILLING_SQL_QUERY,
+            pollIntervalMs: raw.SWITCHYARD_BILLING_SQL_POLL_INTERVAL_MS,
+            settleMs: raw.SWITCHYARD_BILLING_SQL_SETTLE_MS,
+          },
     esp: {
       primary: espConfig(raw, raw.SWITCHYARD_ESP, raw.SWITCHYARD_ESP_API_KEY, 'SWITCHYARD_ESP_API_KEY'),
       secondary:

@@ -193,7 +193,9 @@ export function createAttributionService(deps: {
         }
       }
       const nonConverting: TouchInput[][] = [];
-      if (req.model === 'markov' || req.model === 'shapley') {
+      // only Markov reads non-converting journeys: the Shapley characteristic used in reports
+      // (cumulative) counts conversions of sets ⊆ S, to which a journey without one adds nothing
+      if (req.model === 'markov') {
         const t = await db.query<TouchRow>(NON_CONVERTING_TOUCHES, [
           contacts,
           new Date(req.from.getTime() - options.lookbackDays * DAY),

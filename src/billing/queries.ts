@@ -99,3 +99,15 @@ export const EXPLAIN_CONVERSION = `
                         or (l.key_kind = 'billing_customer' and l.key_value = c.customer_id)
   where c.id = $1
   order by l.created_at desc`;
+
+/** A reader's saved position (migration 0052). */
+export const SELECT_CURSOR = `
+  select since, position, done, pages, objects from billing_sync_cursors where source = $1 and stream = $2`;
+
+// written after the page it describes is applied; a restart (new --since, or after done) resets counts
+export const SAVE_CURSOR = `
+  insert into billing_sync_cursors (source, stream, since, position, done, pages, objects, updated_at)
+  values ($1, $2, $3, $4, $5, $6, $7, $8)
+  on conflict (source, stream) do update set
+    since = excluded.since, position = excluded.position, done = excluded.done,
+    pages = excluded.pages, objects = excluded.objects, updated_at = excluded.updated_at`;

@@ -107,7 +107,9 @@ export function createBillingService(deps: { db: Db; clock: Clock }): BillingSer
             JSON.stringify(o),
           ]);
           if (r.rowCount === 0) return false;
-          for (const f of facts) await applyFact(tx, 'stripe', event.sourceId, f, now);
+          // the source is the event id's namespace: stripe:evt_… / stripe:backfill:…, crm:<crm>:deal:…
+          const source = event.sourceId.slice(0, event.sourceId.indexOf(':'));
+          for (const f of facts) await applyFact(tx, source, event.sourceId, f, now);
           return true;
         });
         if (fresh) accepted++;

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import type { Config } from '../config.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerAttributionCommands } from './commands/attribution.ts';
+import { registerBillingCommands } from './commands/billing.ts';
 import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerComplianceCommands } from './commands/compliance.ts';
 import { registerDeadLetterCommands } from './commands/dead-letters.ts';
@@ -177,6 +178,7 @@ registerAccessCommands(program, {
 });
 registerInboundCommands(program);
 registerAttributionCommands(program);
+registerBillingCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerWebhookCommands(program, async (secrets) => (await app()).createWebhookVerifiers(secrets));
 registerSuppressionCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));
 registerPrivacyCommands(program, async () => (await app()).createApp(await loadConfigFromProcess()));

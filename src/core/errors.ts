@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   DSR_STATE_CONFLICT: 'The data-subject request or exception cannot take that action in its current state',
   BILLING_UNAVAILABLE: 'The billing system could not be reached, timed out, rate-limited or answered 5xx; retried',
   BILLING_AUTH_FAILED: 'The billing system refused our credentials',
+  BILLING_ROW_INVALID: 'A billing table row cannot be revenue (a column missing or malformed); dead-lettered, skipped',
   COMPLIANCE_SINK_UNAVAILABLE: 'The external compliance system could not be reached or answered 5xx; retried',
   COMPLIANCE_SINK_REJECTED: 'The external compliance system refused the request (4xx)',
   PII_KEY_UNAVAILABLE:

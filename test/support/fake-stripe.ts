@@ -4,6 +4,11 @@
  * /v1/invoices?customer=`, `GET|POST|DELETE /v1/customers/:id` (404 `resource_missing` for an
  * unknown or deleted customer), list objects `{object:'list', data, has_more}`, and 429 with
  * `Retry-After` when told to throttle. Optional latency per request (real time, for the bench).
+ * For the backfill: the list endpoints `GET /v1/{customers,invoices,charges,subscriptions}` (without
+ * `email`/`customer`) page `lists` as Stripe does: newest `created` first, `limit` 1–100 (default 10),
+ * `starting_after` (400 `resource_missing` for an unknown id), `created[gte]`, invoices' `status`,
+ * subscriptions without canceled ones unless `status=all`; `failNext` answers the next requests
+ * with a 500.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,10 +18,51 @@ export interface FakeStripe {
   secretKey: string;
   customers: Map<string, Record<string, unknown> & { deleted?: boolean }>;
   invoices: { id: string; customer: string }[];
-  requests: { method: string; path: string }[];
+  requests: { method: string; path: string; query: URLSearchParams }[];
+  /** Objects the list endpoints page (newest first by `created`, then id). */
+  lists: Record<ListName, Record<string, unknown>[]>;
+  /** The next n requests (after authentication) fail with 500. */
+  failNext(n: number): void;
   addCustomer(email: string, name: string, withInvoice: boolean): string;
   throttle(n: number): void;
   close(): Promise<void>;
+}
+
+type ListName = 'customers' | 'invoices' | 'charges' | 'subscriptions';
+const LIST_NAMES: readonly string[] = ['customers', 'invoices', 'charges', 'subscriptions'];
+
+/** One page of a list as Stripe answers it, or an error body with its status. */
+function listPage(
+  name: ListName,
+  all: Record<string, unknown>[],
+  q: URLSearchParams,
+): { status: number; json: unknown } {
+  const limit = Number(q.get('limit') ?? 10);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    return {
+      status: 400,
+      json: { error: { type: 'invalid_request_error', code: 'parameter_invalid_integer', param: 'limit' } },
+    };
+  const gte = q.get('created[gte]');
+  const status = q.get('status');
+  const rows = all
+    .filter((o) => gte === null || Number(o.created) >= Number(gte))
+    .filter((o) => (name === 'invoices' && status !== null ? o.status === status : true))
+    .filter((o) => (name === 'subscriptions' && status !== 'all' ? o.status !== 'canceled' : true))
+    .sort((a, b) => Number(b.created) - Number(a.created) || String(b.id).localeCompare(String(a.id)));
+  let from = 0;
+  const after = q.get('starting_after');
+  if (after !== null) {
+    const i = rows.findIndex((o) => o.id === after);
+    if (i < 0)
+      return {
+        status: 400,
+        json: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'starting_after' } },
+      };
+    from = i + 1;
+  }
+  const data = rows.slice(from, from + limit);
+  return { status: 200, json: { object: 'list', data, has_more: from + limit < rows.length, url: `/v1/${name}` } };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -29,13 +75,20 @@ export async function startFakeStripe(options: { latencyMs?: number } = {}): Pro
   const secretKey = 'sk_test_switchyard';
   const customers = new Map<string, Record<string, unknown> & { deleted?: boolean }>();
   const invoices: { id: string; customer: string }[] = [];
-  const requests: { method: string; path: string }[] = [];
+  const requests: { method: string; path: string; query: URLSearchParams }[] = [];
+  const lists: Record<ListName, Record<string, unknown>[]> = {
+    customers: [],
+    invoices: [],
+    charges: [],
+    subscriptions: [],
+  };
   let n = 0;
   let throttled = 0;
+  let failing = 0;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://stripe.local');
     const body = await readBody(req);
-    requests.push({ method: req.method ?? 'GET', path: url.pathname });
+    requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams });
     if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${++n}`, ...headers });
@@ -52,6 +105,20 @@ export async function startFakeStripe(options: { latencyMs?: number } = {}): Pro
     if (throttled > 0) {
       throttled -= 1;
       return send(429, { error: { type: 'rate_limit_error', message: 'Too many requests' } }, { 'retry-after': '2' });
+    }
+    if (failing > 0) {
+      failing -= 1;
+      return send(500, { error: { type: 'api_error', message: 'Something went wrong on our end' } });
+    }
+    const listName = url.pathname.slice('/v1/'.length);
+    if (
+      req.method === 'GET'
+      && LIST_NAMES.includes(listName)
+      && !url.searchParams.has('email')
+      && !url.searchParams.has('customer')
+    ) {
+      const { status, json } = listPage(listName as ListName, lists[listName as ListName], url.searchParams);
+      return send(status, json);
     }
     const missing = () =>
       send(404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: 'No such customer' } });
@@ -95,6 +162,10 @@ export async function startFakeStripe(options: { latencyMs?: number } = {}): Pro
     customers,
     invoices,
     requests,
+    lists,
+    failNext(k) {
+      failing = k;
+    },
     addCustomer(email, name, withInvoice) {
       const id = `cus_${(customers.size + 1).toString().padStart(8, '0')}`;
       customers.set(id, {

@@ -52,11 +52,62 @@ export type RevenueFact =
     }
   | { kind: 'identity'; customerId: string; contactHint?: string; email?: string };
 
-/** A page of a vendor's list endpoint, for backfills. */
+/** The object lists a billing backfill reads, in the order it reads them (identity first). */
+export const BACKFILL_STREAMS = ['customers', 'invoices', 'charges', 'subscriptions'] as const;
+export type BackfillStream = (typeof BACKFILL_STREAMS)[number];
+
+/** One page of a vendor's list endpoint, already turned into event-like snapshots. */
+export interface BackfillPage {
+  /** Event-like snapshots of the page's objects. sourceId is deterministic per object version, so a
+   *  re-read page is a duplicate and an object that changed since (more refunded) applies again. */
+  events: BillingEvent[];
+  /** Objects on the page that could not be read (no id…), for a dead letter; never thrown. */
+  invalid: Array<{ objectId: string | null; reason: string }>;
+  /** How many objects the page held (some stand for no event: an unpaid invoice, a failed charge). */
+  objects: number;
+  /** Where the next page starts (the vendor's cursor: Stripe's last object id); null on an empty page. */
+  cursor: string | null;
+  hasMore: boolean;
+}
+
+/**
+ * A billing system's list endpoints, for backfills. Each call reads one page, newest objects first
+ * as the vendor pages them; `after` is a cursor from a previous page (resumable across processes).
+ * Errors as BillingCustomers: BILLING_UNAVAILABLE (retryable; retryAfterMs from Retry-After on
+ * 429) and BILLING_AUTH_FAILED; the caller owns the retry and the waiting.
+ */
 export interface BillingBackfillSource {
   readonly name: string;
-  /** Yields every object as an event-like BillingEvent of the given type, oldest pages first as the API pages. */
-  pages(kind: 'invoices' | 'charges' | 'subscriptions'): AsyncIterable<BillingEvent[]>;
+  page(stream: BackfillStream, options: { after: string | null; since?: Date; limit: number }): Promise<BackfillPage>;
+}
+
+/** Where a billing table read stands: the keyset (updated_at, key) of the last row applied. */
+export interface BillingWatermark {
+  /** The row's updated_at exactly as the source printed it (round-trips without precision loss). */
+  updatedAt: string;
+  key: string;
+}
+
+/**
+ * Revenue rows from a table the customer keeps (a warehouse billing table), read by watermark:
+ * rows in (updated_at, key) order after `after`, only those updated at or before `until` (rows
+ * still being written are left for the next poll), at most `limit`. Rows become facts in the
+ * adapter; a row that cannot become one is returned in `rejected` (its key and why, no values),
+ * never thrown. `next` is the watermark after the last row read (accepted or rejected), null when
+ * no row was read. Errors: WAREHOUSE_UNREACHABLE (retryable), WAREHOUSE_QUERY_FAILED and
+ * VALIDATION_FAILED (a required column missing from the query; permanent).
+ */
+export interface BillingRowSource {
+  readonly name: string;
+  read(
+    after: BillingWatermark | null,
+    options: { limit: number; until: Date },
+  ): Promise<{
+    facts: RevenueFact[];
+    rejected: Array<{ key: string | null; reason: string }>;
+    rows: number;
+    next: BillingWatermark | null;
+  }>;
 }
 
 /**

@@ -69,6 +69,10 @@ export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
       await acquire();
       return crm.createTask(task);
     },
+    async readClosedWonDeals(options) {
+      await acquire();
+      return crm.readClosedWonDeals({ ...options, limit: Math.min(options.limit, crm.maxBatchSize) });
+    },
   };
 }
 

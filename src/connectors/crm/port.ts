@@ -110,6 +110,27 @@ export interface CrmChangeBatch {
   ignored: { index: number; reason: string }[];
 }
 
+/**
+ * One closed-won deal (HubSpot: a deal in the closed-won stage; Salesforce: an Opportunity with
+ * IsWon), with the people it belongs to as Switchyard contact ids (CRM contacts without our id
+ * are left out: they have no email touches to credit).
+ */
+export interface CrmDeal {
+  /** The CRM's id of the deal / opportunity. */
+  dealId: string;
+  /** The amount in minor units (the CRM's decimal amount × 100, rounded). */
+  amountMinor: number;
+  /** Lower-case ISO 4217; the adapter's default when the CRM records none. */
+  currency: string;
+  closedAt: Date;
+  /** The CRM account (HubSpot company, Salesforce Account) the deal belongs to, when any. */
+  accountId?: string;
+  /** Contacts on the deal itself (HubSpot deal→contact associations, OpportunityContactRole). */
+  dealContactIds: string[];
+  /** Every contact of the account (empty without an account). */
+  accountContactIds: string[];
+}
+
 export interface Crm {
   readonly name: string;
   /** Most items one call may carry (HubSpot 100, Salesforce 200). */
@@ -145,6 +166,19 @@ export interface Crm {
    * addresses the vendor refused one by one with its message (retried by the caller).
    */
   eraseContacts(emails: readonly string[]): Promise<CrmErasure>;
+  /**
+   * Reads closed-won deals closed on or after `since`, oldest close first, at most `limit` (≤
+   * maxBatchSize) per call. `next` is the position after the last deal read (opaque, durable:
+   * keyset on close date and id; absent when nothing was read): pass it as `after` to continue,
+   * now or in a later poll. `more` is false when this page reached the end for now. Deals
+   * without an amount are skipped. Read-only; a page costs a few vendor requests (the deals, their
+   * contacts, the accounts' contacts). Errors as the other methods.
+   */
+  readClosedWonDeals(options: { since: Date; after?: string; limit: number }): Promise<{
+    deals: CrmDeal[];
+    next?: string;
+    more: boolean;
+  }>;
 }
 
 /** What one eraseContacts call achieved, per address (lower-cased). */

@@ -31,6 +31,7 @@ function recordingCrm(
     if (failOn?.(call)) throw new SwitchyardError('CRM_UNAVAILABLE', 'down', { retryable: true });
   };
   const crm: Crm = {
+    readClosedWonDeals: async () => ({ deals: [], more: false }),
     name: 'recording',
     maxBatchSize,
     rateLimit,

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { createManualClock } from '../../../src/clock/manual.ts';
 import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
-import { selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
+import { insertDemoDeal, selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
 import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import type { Db } from '../../../src/store/port.ts';
-import { crmContract } from './port.contract.ts';
+import { type CrmHarness, crmContract } from './port.contract.ts';
 
 let opened: Promise<Db> | undefined;
 const database = (): Promise<Db> =>
@@ -27,13 +27,35 @@ function knownIds(n: number): string[] {
   for (let i = 0; out.length < n; i += 1) if (isKnownContact(`${prefix}-${i}`)) out.push(`${prefix}-${i}`);
   return out;
 }
+/** The demo CRM holds only closed-won deals: an open one is simply not stored. */
+const addDeal: NonNullable<CrmHarness['addDeal']> = async (deal) => {
+  const id = `deal-${randomBytes(4).toString('hex')}`;
+  if (deal.won === false) return id;
+  await insertDemoDeal(await database(), {
+    id,
+    ...(deal.accountContactIds ? { accountId: `acct-${id}` } : {}),
+    amountMinor: Math.round(Number(deal.amount) * 100),
+    currency: 'usd',
+    closedAt: deal.closedAt,
+    dealContactIds: deal.dealContactIds,
+    accountContactIds: deal.accountContactIds ?? [],
+  });
+  return id;
+};
+
 function unknownId(): string {
   for (let i = 0; ; i += 1) if (!isKnownContact(`ghost-${i}`)) return `ghost-${i}`;
 }
 
 crmContract('demo', async () => {
   const clock = createManualClock();
-  return { crm: createDemoCrm({ db: await database(), clock }), knownIds, unknownId: unknownId(), run: (p) => p };
+  return {
+    crm: createDemoCrm({ db: await database(), clock }),
+    knownIds,
+    unknownId: unknownId(),
+    run: (p) => p,
+    addDeal,
+  };
 });
 
 crmContract('demo with latency', async () => {
@@ -42,6 +64,7 @@ crmContract('demo with latency', async () => {
   return {
     crm,
     knownIds,
+    addDeal,
     unknownId: unknownId(),
     async run(p) {
       let done = false;
@@ -161,7 +184,7 @@ test('demo CRM: ensureDemoCrmSchema again leaves the tables and every row the CR
   const before = await snapshot();
   assert.deepEqual(
     before.columns.map((c) => c.table_name).filter((t, i, all) => all.indexOf(t) === i),
-    ['demo_crm_accounts', 'demo_crm_opt_outs', 'demo_crm_tasks'],
+    ['demo_crm_accounts', 'demo_crm_deals', 'demo_crm_opt_outs', 'demo_crm_tasks'],
   );
   assert.equal(before.record?.engagementScore, 42);
   assert.equal(before.record?.optedOut, true);

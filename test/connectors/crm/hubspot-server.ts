@@ -3,7 +3,9 @@
  * Bearer private-app tokens (401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION bodies), CRM v3
  * contacts batch read/update (100 inputs, `idProperty`, 207 MULTI_STATUS with `errors[]` naming
  * ids in `context.ids`), merged contacts (hs_merged_object_ids), tasks, the v4
- * communication-preferences batch endpoints, X-HubSpot-RateLimit-* headers on every answer, and
+ * communication-preferences batch endpoints, deals search (filterGroups OR-ed, filters AND-ed: EQ,
+ * GT, GTE on properties; sorts; limit ≤ 100), v4 batch association reads (deals → contacts and
+ * companies, companies → contacts), X-HubSpot-RateLimit-* headers on every answer, and
  * 429 with Retry-After when told to throttle. Request arrival times come from the injected `now`
  * (the test's manual clock), so rates can be checked without waiting.
  */
@@ -42,6 +44,10 @@ export interface HubspotServer {
   optedOut: Set<string>;
   /** HubSpot ids removed by the GDPR delete, in order. */
   gdprDeleted: string[];
+  /** Creates a deal (closedate as an ISO time) associated with these contacts; returns its id. */
+  addDeal(properties: Record<string, string>, contactIds: string[]): string;
+  /** Creates a company with these contacts and associates the deals with it; returns its id. */
+  addCompany(contactIds: string[], dealIds: string[]): string;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,14 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   const tasks = new Map<string, Record<string, unknown>>();
   const optedOut = new Set<string>();
   const gdprDeleted: string[] = [];
+  const deals = new Map<string, Record<string, string>>();
+  // "<from type>/<to type>" → from id → associated ids
+  const associations = new Map<string, Map<string, string[]>>();
+  const associate = (from: string, to: string, fromId: string, toId: string): void => {
+    const byId = associations.get(`${from}/${to}`) ?? new Map<string, string[]>();
+    associations.set(`${from}/${to}`, byId);
+    byId.set(fromId, [...(byId.get(fromId) ?? []), toId]);
+  };
   const requests: HubspotRequest[] = [];
   let nextId = 51;
   let throttleLeft = 0;
@@ -202,6 +216,56 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         false,
       );
     }
+    if (method === 'POST' && path === '/crm/v3/objects/deals/search') {
+      const limit = Number(body?.limit ?? 10);
+      if (!(limit >= 1 && limit <= 100)) return [400, validation('limit must be between 1 and 100')];
+      type Filter = { propertyName: string; operator: string; value: string };
+      const value = (p: string, v: string | undefined) =>
+        p === 'closedate' ? Date.parse(v ?? '') : p === 'hs_object_id' ? Number(v) : (v ?? '');
+      const holds = (d: Record<string, string>, f: Filter): boolean => {
+        const a = value(f.propertyName, d[f.propertyName]);
+        const b = f.propertyName === 'closedate' ? Number(f.value) : value(f.propertyName, f.value);
+        if (f.operator === 'EQ') return a === b;
+        if (f.operator === 'GT') return a > b;
+        if (f.operator === 'GTE') return a >= b;
+        throw new Error(`operator ${f.operator} not supported here`);
+      };
+      const groups: { filters: Filter[] }[] = body?.filterGroups ?? [];
+      const sorts: { propertyName: string; direction: string }[] = body?.sorts ?? [];
+      const hits = [...deals.values()]
+        .filter((d) => groups.length === 0 || groups.some((g) => g.filters.every((f) => holds(d, f))))
+        .sort((x, y) => {
+          for (const o of sorts) {
+            const a = value(o.propertyName, x[o.propertyName]);
+            const b = value(o.propertyName, y[o.propertyName]);
+            if (a !== b) return (a < b ? -1 : 1) * (o.direction === 'DESCENDING' ? -1 : 1);
+          }
+          return 0;
+        });
+      const props: string[] = body?.properties ?? [];
+      const results = hits.slice(0, limit).map((d) => ({
+        id: d.hs_object_id,
+        properties: Object.fromEntries([['hs_object_id', d.hs_object_id], ...props.map((p) => [p, d[p] ?? null])]),
+        archived: false,
+      }));
+      return [200, { total: hits.length, results }];
+    }
+    const assoc = /^\/crm\/v4\/associations\/(deals|companies)\/(contacts|companies)\/batch\/read$/.exec(path);
+    if (method === 'POST' && assoc) {
+      const inputs: { id: string }[] = body?.inputs ?? [];
+      if (inputs.length > 1000) return [400, validation('inputs may hold at most 1000 items')];
+      const byId = associations.get(`${assoc[1]}/${assoc[2]}`) ?? new Map<string, string[]>();
+      const results = inputs
+        .filter((i) => byId.has(String(i.id)))
+        .map((i) => ({
+          from: { id: String(i.id) },
+          to: (byId.get(String(i.id)) ?? []).map((to) => ({
+            toObjectId: Number(to),
+            associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 3, label: null }],
+          })),
+        }));
+      return batch(results, []);
+    }
     if (method === 'POST' && path === '/crm/v3/objects/tasks') {
       const id = newId();
       tasks.set(id, body ?? {});
@@ -339,6 +403,18 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       return id;
     },
     contact: (id) => contacts.get(id),
+    addDeal(properties, contactIds) {
+      const id = newId();
+      deals.set(id, { ...properties, hs_object_id: id });
+      for (const c of contactIds) associate('deals', 'contacts', id, c);
+      return id;
+    },
+    addCompany(contactIds, dealIds) {
+      const id = newId();
+      for (const c of contactIds) associate('companies', 'contacts', id, c);
+      for (const d of dealIds) associate('deals', 'companies', d, id);
+      return id;
+    },
     merge(from, into) {
       const a = contacts.get(from);
       const b = contacts.get(into);

@@ -91,6 +91,19 @@ crmContract('hubspot', async (t) => {
   return {
     crm,
     refuseEngagement: (contactId, message) => server.refuseUpdates(hubspotIds.get(contactId) as string, message),
+    async addDeal(deal) {
+      const hs = (id: string) => hubspotIds.get(id) as string;
+      const id = server.addDeal(
+        {
+          amount: deal.amount,
+          closedate: deal.closedAt.toISOString(),
+          dealstage: deal.won === false ? 'contractsent' : 'closedwon',
+        },
+        deal.dealContactIds.map(hs),
+      );
+      if (deal.accountContactIds) server.addCompany(deal.accountContactIds.map(hs), [id]);
+      return id;
+    },
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {

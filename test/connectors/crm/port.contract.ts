@@ -21,10 +21,24 @@ export interface CrmHarness {
    * cannot refuse a single record (demo): that contract test is then skipped.
    */
   refuseEngagement?(contactId: string, message: string): void;
+  /**
+   * Seeds one deal on the far side: amount as the CRM's decimal text, closed (won unless `won`
+   * is false) at midnight UTC of `closedAt`, with these known contacts on the deal and, when
+   * `accountContactIds` is given, an account holding those contacts. Returns the CRM's deal id.
+   * Absent where the harness cannot seed deals: that contract test is then skipped.
+   */
+  addDeal?(deal: {
+    amount: string;
+    closedAt: Date;
+    won?: boolean;
+    dealContactIds: string[];
+    accountContactIds?: string[];
+  }): Promise<string>;
 }
 
 export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
   crmErasureContract(label, setup);
+  crmDealsContract(label, setup);
   test(`${label}: lookup returns known ids and leaves unknown ones out`, async (t) => {
     const h = await setup(t);
     if (h === null) return;
@@ -149,5 +163,59 @@ export function crmErasureContract(label: string, setup: (t: TestContext) => Pro
     assert.equal(res.failed, undefined);
     const again = await h.run(h.crm.eraseContacts([email]));
     assert.deepEqual(again, { erased: [], notFound: [email] });
+  });
+}
+
+/** Closed-won deals (revenue attribution): amounts, close dates, contacts, keyset paging. */
+export function crmDealsContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
+  test(`${label}: closed-won deals come oldest first with the deal's and account's contacts, paged`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    if (h.addDeal === undefined) return t.skip('this harness cannot seed deals');
+    const [a, b, c, d] = h.knownIds(4) as [string, string, string, string];
+    const day = (n: number) => new Date(Date.UTC(2031, 0, n));
+    const x = await h.addDeal({ amount: '1200.50', closedAt: day(3), dealContactIds: [a], accountContactIds: [b, a] });
+    const y = await h.addDeal({ amount: '99', closedAt: day(2), dealContactIds: [c] });
+    const z = await h.addDeal({ amount: '10', closedAt: day(3), dealContactIds: [], accountContactIds: [d] });
+    const open = await h.addDeal({ amount: '5', closedAt: day(4), won: false, dealContactIds: [a] });
+    const old = await h.addDeal({ amount: '7', closedAt: day(1), dealContactIds: [a] });
+    const ours = new Set([x, y, z, open, old]);
+    const seen: Awaited<ReturnType<typeof h.crm.readClosedWonDeals>>['deals'] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await h.run(h.crm.readClosedWonDeals({ since: day(2), limit: 2, ...(after ? { after } : {}) }));
+      assert.ok(page.deals.length <= 2);
+      seen.push(...page.deals.filter((deal) => ours.has(deal.dealId)));
+      after = page.next ?? after;
+      if (!page.more) break;
+    }
+    // y closed first; x and z on the same day, in the CRM's id order
+    assert.equal(seen[0]?.dealId, y);
+    assert.deepEqual(
+      seen
+        .slice(1)
+        .map((deal) => deal.dealId)
+        .sort(),
+      [x, z].sort(),
+    );
+    assert.equal(seen.length, 3, 'open and older deals are left out');
+    const [dy, dx, dz] = [y, x, z].map((id) => seen.find((deal) => deal.dealId === id));
+    assert.equal(dx?.amountMinor, 120050);
+    assert.deepEqual(dx?.closedAt, day(3));
+    assert.ok(dx?.accountId);
+    assert.deepEqual(dx?.dealContactIds, [a]);
+    assert.deepEqual(dx?.accountContactIds, [a, b].sort());
+    assert.match(dx?.currency ?? '', /^[a-z]{3}$/);
+    assert.equal(dy?.amountMinor, 9900);
+    assert.equal(dy?.accountId, undefined);
+    assert.deepEqual(dy?.accountContactIds, []);
+    assert.deepEqual(dy?.dealContactIds, [c]);
+    assert.deepEqual(dz?.accountContactIds, [d]);
+    // the final position is durable: reading after it finds none of these again
+    const again = await h.run(h.crm.readClosedWonDeals({ since: day(2), limit: 50, ...(after ? { after } : {}) }));
+    assert.deepEqual(
+      again.deals.filter((deal) => ours.has(deal.dealId)),
+      [],
+    );
   });
 }

@@ -5,7 +5,8 @@
  * INVALID_SESSION_ID, 403 REQUEST_LIMIT_EXCEEDED), `Sforce-Limit-Info: api-usage=N/M` on every
  * answer, /query and /queryAll running the SOQL the adapter sends (a small evaluator: SELECT …
  * FROM … WHERE with AND/OR/parentheses, =, >, <, IN, string/boolean/dateTime literals with SOQL
- * escapes, ORDER BY, LIMIT) with nextRecordsUrl paging, sObject Collections PATCH with
+ * escapes, date literals, ORDER BY, LIMIT) over Contact, Lead, Account, Opportunity and
+ * OpportunityContactRole records, with nextRecordsUrl paging, sObject Collections PATCH with
  * per-record results, Task create/delete, and 414 for request-URIs over 16 384 characters.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -30,7 +31,11 @@ export interface SalesforceServer {
   requests: SalesforceRequest[];
   tokensIssued: number;
   /** Adds a record; returns its 18-char Id. */
-  add(type: 'Contact' | 'Lead', fields: Record<string, unknown>, at?: Date): string;
+  add(
+    type: 'Contact' | 'Lead' | 'Account' | 'Opportunity' | 'OpportunityContactRole',
+    fields: Record<string, unknown>,
+    at?: Date,
+  ): string;
   record(id: string): Rec | undefined;
   /** Sets fields and stamps the record at `at` (default now). */
   touch(id: string, fields: Record<string, unknown>, at?: Date): void;
@@ -70,7 +75,14 @@ export async function startSalesforceServer(opts: {
   let used = 0;
   let max = 100_000;
   let revoked = false;
-  const prefix = { Contact: '003', Lead: '00Q', Task: '00T' } as const;
+  const prefix = {
+    Contact: '003',
+    Lead: '00Q',
+    Task: '00T',
+    Account: '001',
+    Opportunity: '006',
+    OpportunityContactRole: '00K',
+  } as const;
   const newId = (type: keyof typeof prefix): string => `${prefix[type]}5g00000${String(++seq).padStart(5, '0')}AAA`;
 
   const server = createServer((req, res) => void handle(req, res));
@@ -329,7 +341,10 @@ export function tokenize(soql: string): Token[] {
       }
       out.push({ t: 'str', v });
     } else if (/\d/.test(c)) {
-      const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/.exec(soql.slice(i));
+      // a dateTime literal, or a date literal (yyyy-mm-dd, for date fields such as CloseDate)
+      const m =
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/.exec(soql.slice(i))
+        ?? /^\d{4}-\d\d-\d\d(?![\dT])/.exec(soql.slice(i));
       if (m) {
         out.push({ t: 'dt', v: m[0] });
         i += m[0].length;

@@ -70,6 +70,24 @@ crmContract('salesforce', async (t) => {
   return {
     crm,
     refuseEngagement: (contactId, message) => server.refuseUpdates(sfIds.get(contactId) as string, message),
+    async addDeal(deal) {
+      const sf = (id: string) => sfIds.get(id) as string;
+      const account = deal.accountContactIds ? server.add('Account', { Name: 'Acme GmbH' }) : null;
+      for (const c of deal.accountContactIds ?? []) server.touch(sf(c), { AccountId: account });
+      const won = deal.won !== false;
+      const opp = server.add('Opportunity', {
+        Name: 'Renewal',
+        Amount: Number(deal.amount),
+        CloseDate: deal.closedAt.toISOString().slice(0, 10),
+        IsClosed: won,
+        IsWon: won,
+        StageName: won ? 'Closed Won' : 'Negotiation',
+        AccountId: account,
+      });
+      for (const c of deal.dealContactIds)
+        server.add('OpportunityContactRole', { OpportunityId: opp, ContactId: sf(c), IsPrimary: false });
+      return opp;
+    },
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {

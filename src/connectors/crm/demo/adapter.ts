@@ -11,11 +11,13 @@ import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
 import type { Crm, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
 import { checkEngagement, checkOptOut } from '../input-checks.ts';
+import { decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
 import {
   DEMO_CRM_SCHEMA,
   eraseByEmail,
   insertTask,
   selectAccounts,
+  selectDeals,
   upsertEngagement,
   upsertOptOuts,
 } from './queries.ts';
@@ -152,6 +154,26 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
           throw new SwitchyardError('VALIDATION_FAILED', `task ${key} must be a non-empty string`);
       }
       return { id: await insertTask(db, task, clock.now()) };
+    },
+
+    async readClosedWonDeals({ since, after, limit }) {
+      await request('readClosedWonDeals', limit);
+      const from = decodeDealCursor(after);
+      const rows = await selectDeals(db, since, from && { closedAt: new Date(from.closed), id: from.id }, limit);
+      const last = rows.at(-1);
+      return {
+        deals: rows.map((d) => ({
+          dealId: d.id,
+          amountMinor: d.amountMinor,
+          currency: d.currency,
+          closedAt: d.closedAt,
+          ...(d.accountId === undefined ? {} : { accountId: d.accountId }),
+          dealContactIds: d.dealContactIds,
+          accountContactIds: d.accountContactIds,
+        })),
+        ...(last === undefined ? {} : { next: encodeDealCursor(last.closedAt.toISOString(), last.id) }),
+        more: rows.length === limit,
+      };
     },
   };
 }

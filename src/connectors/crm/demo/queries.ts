@@ -28,7 +28,69 @@ export const DEMO_CRM_SCHEMA = `
     body text not null,
     dedupe_key text unique,            -- nulls never collide: tasks without a key always insert
     created_at timestamptz not null
+  );
+  -- closed-won deals the demo CRM reports (seeded by the demo or a test: insertDemoDeal)
+  create table if not exists demo_crm_deals (
+    id text primary key,
+    account_id text,
+    amount_minor bigint not null,
+    currency text not null,
+    closed_at timestamptz not null,
+    deal_contact_ids text[] not null,
+    account_contact_ids text[] not null
   );`;
+
+export interface DemoDeal {
+  id: string;
+  accountId?: string;
+  amountMinor: number;
+  currency: string;
+  closedAt: Date;
+  dealContactIds: string[];
+  accountContactIds: string[];
+}
+
+export async function insertDemoDeal(db: Queryable, d: DemoDeal): Promise<void> {
+  await db.query(
+    `insert into demo_crm_deals
+       (id, account_id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids)
+     values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing`,
+    [d.id, d.accountId ?? null, d.amountMinor, d.currency, d.closedAt, d.dealContactIds, d.accountContactIds],
+  );
+}
+
+// keyset on (closed_at, id): the cursor is the last deal's pair
+const SELECT_DEALS = `
+  select id, account_id, amount_minor::text as amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids
+  from demo_crm_deals
+  where closed_at >= $1 and ($2::timestamptz is null or (closed_at, id) > ($2::timestamptz, $3::text))
+  order by closed_at, id limit $4`;
+
+export async function selectDeals(
+  db: Queryable,
+  since: Date,
+  after: { closedAt: Date; id: string } | undefined,
+  limit: number,
+): Promise<DemoDeal[]> {
+  const { rows } = await db.query<{
+    id: string;
+    account_id: string | null;
+    amount_minor: string;
+    currency: string;
+    closed_at: Date;
+    deal_contact_ids: string[];
+    account_contact_ids: string[];
+  }>(SELECT_DEALS, [since, after?.closedAt ?? null, after?.id ?? null, limit]);
+  return rows.map((r) => ({
+    id: r.id,
+    ...(r.account_id === null ? {} : { accountId: r.account_id }),
+    amountMinor: Number(r.amount_minor),
+    currency: r.currency,
+    closedAt: new Date(r.closed_at),
+    dealContactIds: [...r.deal_contact_ids].sort(),
+    accountContactIds: [...r.account_contact_ids].sort(),
+  }));
+}
 
 export interface AccountState {
   contactId: string;

@@ -14,6 +14,7 @@ import { isSwitchyardError } from '../../../core/errors.ts';
 import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { createHubspotClient, type HubspotClient, type HubspotUsage } from './client.ts';
+import { readHubspotDeals } from './deals.ts';
 import {
   batchErrors,
   batchReadBody,
@@ -43,6 +44,10 @@ export interface HubspotCrmOptions {
   rateLimit: { requests: number; perMs: number };
   fetch?: typeof fetch;
   maxAttempts?: number;
+  /** Internal name of the deal stage that means won; default 'closedwon' (the default pipeline). */
+  wonStage?: string;
+  /** Currency of deals without deal_currency_code; default usd. */
+  dealCurrency?: string;
 }
 
 export interface HubspotCrm extends Crm {
@@ -218,6 +223,10 @@ export function createHubspotCrm(
       // a concurrent twin got the key first: remove our copy so the owner sees one task
       if (winner !== String(id)) await client.send('DELETE', `/crm/v3/objects/tasks/${encodeURIComponent(String(id))}`);
       return { id: winner };
+    },
+    readClosedWonDeals(o) {
+      const deal = { wonStage: options.wonStage ?? 'closedwon', currency: options.dealCurrency ?? 'usd' };
+      return readHubspotDeals(client, { ...deal, idProperty: map.idProperty }, o);
     },
   };
 }

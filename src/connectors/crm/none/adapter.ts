@@ -21,5 +21,6 @@ export function createNoCrm(): Crm {
     createTask: async () => refuse('create a task'),
     // no CRM holds nobody: every address is simply not there
     eraseContacts: async (emails) => ({ erased: [], notFound: emails.map((e) => e.trim().toLowerCase()) }),
+    readClosedWonDeals: async () => ({ deals: [], more: false }),
   };
 }

@@ -28,6 +28,7 @@ import {
   toCrmRecord,
 } from './records.ts';
 import { chunkIn, field } from './soql.ts';
+import { readSalesforceDeals } from './deals.ts';
 
 /** sObject Collections take at most 200 records per call. */
 export const SALESFORCE_BATCH_SIZE = 200;
@@ -43,6 +44,8 @@ export interface SalesforceCrmOptions {
   usageThreshold?: number;
   throttleHoldMs?: number;
   fetch?: typeof fetch;
+  /** Currency of Opportunity amounts (single-currency orgs record none); default usd. */
+  dealCurrency?: string;
 }
 
 export interface SalesforceCrm extends Crm {
@@ -268,6 +271,10 @@ export function createSalesforceCrm(
       // a concurrent twin got the key first: remove our copy so the owner sees one task
       if (winner !== id) await client.send('DELETE', `${client.dataPath}/sobjects/Task/${encodeURIComponent(id)}`);
       return { id: winner };
+    },
+    readClosedWonDeals(o) {
+      const query = (soql: string) => client.query<Record<string, unknown>>(soql);
+      return readSalesforceDeals({ query, queryPath, map, currency: options.dealCurrency ?? 'usd' }, o);
     },
   };
 }

@@ -1,0 +1,119 @@
+/**
+ * Closed-won HubSpot deals for revenue attribution: the CRM v3 deals search (dealstage = the
+ * won stage, closedate ≥ since, sorted by closedate then hs_object_id; the keyset is two filter
+ * groups, OR-ed, because search's own `after` offset stops at 10 000 results), the v4
+ * associations deal → contacts and deal → companies, company → contacts, and one contacts batch
+ * read of all those HubSpot ids for our id property. Contacts without our id are left out.
+ * `deal_currency_code` gives the currency when set (multi-currency portals), else the configured one.
+ */
+import type { CrmDeal } from '../port.ts';
+import { amountToMinor, decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
+import type { HubspotClient } from './client.ts';
+import { parseHubspotTime, resultsOf } from './contacts.ts';
+
+export interface HubspotDealOptions {
+  /** Internal name of the won stage: 'closedwon' in the default pipeline. */
+  wonStage: string;
+  currency: string;
+  /** Our contact id property (HubspotPropertyMap.idProperty). */
+  idProperty: string;
+}
+
+/** v4 batch association read: from id → associated ids (chunks of 100 inputs). */
+async function associated(client: HubspotClient, from: string, to: string, ids: readonly string[]) {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < ids.length; i += 100) {
+    const res = await client.send('POST', `/crm/v4/associations/${from}/${to}/batch/read`, {
+      inputs: ids.slice(i, i + 100).map((id) => ({ id })),
+    });
+    const results = ((res.body as { results?: unknown[] } | undefined)?.results ?? []) as Array<{
+      from?: { id?: string };
+      to?: Array<{ toObjectId?: string | number }>;
+    }>;
+    for (const r of results) {
+      if (r.from?.id === undefined) continue;
+      out.set(
+        String(r.from.id),
+        (r.to ?? []).map((t) => String(t.toObjectId)),
+      );
+    }
+  }
+  return out;
+}
+
+export async function readHubspotDeals(
+  client: HubspotClient,
+  o: HubspotDealOptions,
+  options: { since: Date; after?: string; limit: number },
+): Promise<{ deals: CrmDeal[]; next?: string; more: boolean }> {
+  const from = decodeDealCursor(options.after);
+  const won = { propertyName: 'dealstage', operator: 'EQ', value: o.wonStage };
+  const filterGroups =
+    from === undefined
+      ? [{ filters: [won, { propertyName: 'closedate', operator: 'GTE', value: String(options.since.getTime()) }] }]
+      : [
+          { filters: [won, { propertyName: 'closedate', operator: 'GT', value: from.closed }] },
+          {
+            filters: [
+              won,
+              { propertyName: 'closedate', operator: 'EQ', value: from.closed },
+              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
+            ],
+          },
+        ];
+  const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
+  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
+    filterGroups,
+    sorts: [
+      { propertyName: 'closedate', direction: 'ASCENDING' },
+      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
+    ],
+    properties: ['amount', 'closedate', 'deal_currency_code', 'dealstage'],
+    limit,
+  });
+  const found = resultsOf(res.body);
+  if (found.length === 0) return { deals: [], more: false };
+  const dealIds = found.map((d) => d.id);
+  const dealContacts = await associated(client, 'deals', 'contacts', dealIds);
+  const dealCompanies = await associated(client, 'deals', 'companies', dealIds);
+  const companies = [...new Set([...dealCompanies.values()].flat())];
+  const companyContacts = await associated(client, 'companies', 'contacts', companies);
+  const hsContacts = [...new Set([...dealContacts.values(), ...companyContacts.values()].flat())];
+  const ours = new Map<string, string>();
+  for (let i = 0; i < hsContacts.length; i += 100) {
+    const read = await client.send('POST', '/crm/v3/objects/contacts/batch/read', {
+      inputs: hsContacts.slice(i, i + 100).map((id) => ({ id })),
+      properties: [o.idProperty],
+    });
+    for (const c of resultsOf(read.body)) {
+      const own = c.properties?.[o.idProperty];
+      if (typeof own === 'string' && own !== '') ours.set(c.id, own);
+    }
+  }
+  const mapped = (ids: string[] | undefined) =>
+    [...new Set((ids ?? []).map((id) => ours.get(id)).filter((c): c is string => c !== undefined))].sort();
+  const deals: CrmDeal[] = [];
+  for (const d of found) {
+    const amountMinor = amountToMinor(d.properties?.['amount']);
+    const closedAt = parseHubspotTime(d.properties?.['closedate'] ?? undefined);
+    if (amountMinor === undefined || closedAt === undefined) continue; // no amount: nothing to attribute
+    const company = dealCompanies.get(d.id)?.[0];
+    const code = d.properties?.['deal_currency_code'];
+    deals.push({
+      dealId: d.id,
+      amountMinor,
+      currency: typeof code === 'string' && /^[a-z]{3}$/i.test(code) ? code.toLowerCase() : o.currency,
+      closedAt,
+      ...(company ? { accountId: company } : {}),
+      dealContactIds: mapped(dealContacts.get(d.id)),
+      accountContactIds: company ? mapped(companyContacts.get(company)) : [],
+    });
+  }
+  const last = found.at(-1);
+  const lastClosed = parseHubspotTime(last?.properties?.['closedate'] ?? undefined);
+  return {
+    deals,
+    ...(last && lastClosed ? { next: encodeDealCursor(String(lastClosed.getTime()), last.id) } : {}),
+    more: found.length >= limit,
+  };
+}
