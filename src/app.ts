@@ -494,6 +494,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     verpSecrets: render.trackingSecrets,
     unsubscribe,
+    // mail to the privacy address is a DSR candidate for the review queue (docs/compliance.md)
+    ...(config.compliance.inboundAddress === undefined ? {} : { privacyAddresses: [config.compliance.inboundAddress] }),
   });
   let inboundOpen = false;
   const loops = new AbortController();

@@ -67,7 +67,7 @@ describe('per-topic subscriptions on every road', () => {
 
   let reader: { contactId: string; email: string };
 
-  it('the preference page of a message on "news" offers leaving news only, and its POST records a withdrawal', async () => {
+  it('the preference page of a message on "news" offers leaving news only; its POST records a withdrawal', async () => {
     const first = await app.campaigns.create(demoCampaign({ id: 'cmp-news-1', topic: 'news', audience: AUDIENCE }));
     await app.campaigns.start(first.id);
     await drain(app);
