@@ -186,9 +186,11 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     ownStoreSystem(createOwnStoreEraser({ db, clock, shred: (e) => privacy.shred(e, 'erased') }), { db, clock }),
   ];
   let n = 0;
+  // intake arrives through the API process, whose pool is not the worker's: its own connections
+  const intakeDb: Db = usePg ? await createPostgresDb({ url: PG_URL, schema, maxConnections: 4 }) : db;
   const service = createDsrService(
     {
-      db,
+      db: intakeDb,
       clock,
       log,
       keys,
@@ -276,6 +278,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   scanText('log output', logLines.join(''));
 
   await Promise.all([hubspot.close(), stripe.close(), sendgrid.close(), sink.close()]);
+  if (intakeDb !== db) await intakeDb.close();
   if (usePg) {
     await db.exec(`drop schema if exists ${schema} cascade; drop schema if exists ${whSchema} cascade`);
   }
