@@ -47,7 +47,7 @@ describe('privacy-address mail', () => {
     assert.equal(decideRecipient('someone@legal.example.org', policy).accept, false);
   });
 
-  it('an erasure request sent to the privacy address is a DSR candidate in the review queue, not a reply', async (t) => {
+  it('an erasure request to the privacy address is a DSR candidate in the review queue, not a reply', async (t) => {
     const send = await startInbound(t, rig(), { privacyAddresses: [PRIVACY] });
     const info = await send(
       aReply({

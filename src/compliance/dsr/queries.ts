@@ -71,7 +71,8 @@ const RECORD_NEW_REQUEST = `
     insert into dsr_steps (request_id, system, status, next_attempt_at, updated_at)
     select req.id, s, 'pending', $8, $8 from req, unnest($17::text[]) as s),
   received as (
-    insert into dsr_events (request_id, at, system, event, detail) select id, $8, null, 'received', $18::jsonb from req),
+    insert into dsr_events (request_id, at, system, event, detail)
+    select id, $8, null, 'received', $18::jsonb from req),
   callback as (
     insert into dsr_callbacks (request_id, url, body, next_attempt_at)
     select id, $15, $19::jsonb, $8 from req where $15::text is not null)
