@@ -39,8 +39,9 @@ async function ledgerRecipient(
   const {
     rows: [row],
   } = await deps.db.query<{ email: string; message_id: string | null; topic: string | null }>(
+    // left join: a ledger row names whom to unsubscribe even when its campaign row is not there
     `select l.email, l.message_id, c.definition->>'topic' as topic
-     from send_ledger l join campaigns c on c.id = l.campaign_id
+     from send_ledger l left join campaigns c on c.id = l.campaign_id
      where l.campaign_id = $1 and l.contact_id = $2`,
     [campaignId, contactId],
   );
