@@ -42,7 +42,7 @@ import type { Warehouse } from './connectors/warehouse/port.ts';
 import { SwitchyardError } from './core/errors.ts';
 import { createIngest, type Ingest } from './reactions/ingest.ts';
 import { ledgerOutcomeStage } from './campaigns/outcome-stage.ts';
-import { createUnsubscriber } from './reactions/unsubscribe.ts';
+import { createTopicUnsubscriber, createUnsubscriber } from './reactions/unsubscribe.ts';
 import { engagementStage } from './reactions/engagement-stage.ts';
 import { createProfileCache } from './crm-profiles/cache.ts';
 import { profileChangesStage } from './crm-profiles/changes.ts';
@@ -312,6 +312,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...config.recovery,
     },
   );
+  // consent ledger, double opt-in and data-subject requests (docs/compliance.md); before the blast road,
+  // which reads the preference centre's per-topic choices from the ledger
+  const compliance = createComplianceRoad(config, {
+    db,
+    clock,
+    log,
+    crm,
+    esp,
+    privacy,
+    newId: () => randomBytes(8).toString('hex'),
+  });
   let instanceStarted: Promise<void> | undefined;
   const blastDeps = {
     db,
@@ -322,6 +333,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     crm,
     templates,
     geoOverrides: config.geo.overrides,
+    topics: compliance.consent,
     ...(profiles ? { profiles } : {}),
     ...(pii ? { pii } : {}),
   };
@@ -346,16 +358,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config.journeys,
   );
 
-  // consent ledger, double opt-in and data-subject requests (docs/compliance.md)
-  const compliance = createComplianceRoad(config, {
-    db,
-    clock,
-    log,
-    crm,
-    esp,
-    privacy,
-    newId: () => randomBytes(8).toString('hex'),
-  });
   const stages: StageDefinition[] = [
     ...blastEarlyStages(blastDeps),
     sendStage({
@@ -369,6 +371,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxAttempts: config.worker.maxAttempts,
       leaseMs: config.worker.leaseMs,
       governor,
+      topics: compliance.consent,
       ...(pii ? { pii } : {}),
     }),
     governorReactionsStage({ campaigns, governor, defaultProvider: esp.name }),
@@ -431,6 +434,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stages.push({ name: 'reports', consumers: [], loops: [(signal) => reports.run(signal)] });
 
   const unsubscribe = createUnsubscriber({ db, ingest, ...(pii ? { pii } : {}) });
+  const topicUnsubscriber = createTopicUnsubscriber({
+    db,
+    ...(pii ? { pii } : {}),
+    withdraw: (email, topic, ctx) => compliance.doubleOptIn.setPreferences(email, { [topic]: false }, ctx),
+  });
   const adminRoutes: RouteRegistrar[] = [
     registerAttributionRoutes({ attribution, billing }),
     registerAnomalyRoutes({ anomalies }),
@@ -526,6 +534,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           await unsubscribe(u);
         },
         template: async (campaignId) => templates.get(await campaigns.get(campaignId)),
+        topics: topicUnsubscriber,
       }),
   ];
 
@@ -545,6 +554,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verpSecrets: render.trackingSecrets,
     unsubscribe,
     ...(pii ? { pii } : {}),
+    // mail to the privacy address is a DSR candidate for the review queue (docs/compliance.md)
+    ...(config.compliance.inboundAddress === undefined ? {} : { privacyAddresses: [config.compliance.inboundAddress] }),
   });
   let inboundOpen = false;
   const loops = new AbortController();

@@ -558,6 +558,13 @@ export const SCHEMA = Type.Object({
     default: 6,
     description: 'Attempts per DSR step (exponential backoff from 2 s) before it goes to the exceptions queue',
   }),
+  SWITCHYARD_DSR_LEASE_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 300_000,
+    description:
+      'How long a DSR step claimed by a worker is its own; a step whose worker died is taken over after this',
+  }),
   SWITCHYARD_DSR_INBOUND_ADDRESS: Type.Optional(
     Type.String({
       minLength: 3,
@@ -953,6 +960,7 @@ export interface Config {
     doiTtlMs: number;
     verifyTtlMs: number;
     maxAttempts: number;
+    leaseMs: number;
     inboundAddress: string | undefined;
     warehouseStatements: readonly string[] | undefined;
     webhook: { url: string; secret: string } | undefined;
@@ -1471,6 +1479,7 @@ function slices(raw: RawConfig): Config {
       doiTtlMs: raw.SWITCHYARD_DOI_TTL_MS,
       verifyTtlMs: raw.SWITCHYARD_DSR_VERIFY_TTL_MS,
       maxAttempts: raw.SWITCHYARD_DSR_MAX_ATTEMPTS,
+      leaseMs: raw.SWITCHYARD_DSR_LEASE_MS,
       inboundAddress: raw.SWITCHYARD_DSR_INBOUND_ADDRESS?.toLowerCase(),
       warehouseStatements:
         raw.SWITCHYARD_DSR_WAREHOUSE_STATEMENTS === undefined

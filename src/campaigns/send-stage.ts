@@ -34,6 +34,7 @@ import { renderCampaignOf } from './template-cache.ts';
 import { TOPICS, type ChunkPayload } from '../bus/topics.ts';
 import { carriedSubjects, fingerprintsOf, type PiiSealer, sealed } from './pii.ts';
 import { PRIORITIES } from './types.ts';
+import type { TopicSubscriptions } from '../compliance/consent/ledger.ts';
 
 export interface SendDeps {
   db: Db;
@@ -50,6 +51,8 @@ export interface SendDeps {
   governor?: Governor;
   /** PII at rest: ledger addresses sealed per subject, erased people found by fingerprint (src/privacy/). */
   pii?: PiiSealer;
+  /** The preference centre's per-topic state: withdrawn from the campaign's topic stops the send. */
+  topics?: TopicSubscriptions;
 }
 
 const RECHECK_MS = 5_000;
@@ -104,6 +107,15 @@ export async function handleSend(
     recipients.map((r) => r.email),
     deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients, carried),
   );
+  // a withdrawal from the campaign's topic (preference centre) that landed while the chunk waited
+  const topic = c.definition.topic;
+  const withdrawn =
+    topic === undefined || deps.topics === undefined
+      ? undefined
+      : await deps.topics.unsubscribedFrom(
+          recipients.map((r) => r.email),
+          topic,
+        );
   const exclusions: ledger.LedgerExclusion[] = [];
   const compiled = await deps.templates.get(c, variant);
   const campaign = renderCampaignOf(c, deps.render, variant);
@@ -117,6 +129,15 @@ export async function handleSend(
         email: r.email,
         state: 'suppressed',
         reason: `suppressed_before_send:${reason}`,
+      });
+      continue;
+    }
+    if (withdrawn?.has(normalizeEmail(r.email)) === true) {
+      exclusions.push({
+        contactId: r.id,
+        email: r.email,
+        state: 'suppressed',
+        reason: `topic_unsubscribed_before_send:${topic}`,
       });
       continue;
     }

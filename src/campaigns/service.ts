@@ -84,6 +84,8 @@ export const CampaignInput = Type.Object({
     Type.Object({ max: Type.Integer({ minimum: 1 }), windowHours: Type.Integer({ minimum: 1 }) }),
   ),
   tags: Type.Optional(Type.Array(Type.String())),
+  // the same shape as a consent topic (POST /consent/signup)
+  topic: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$' })),
   abTest: Type.Optional(
     Type.Object(
       {

@@ -21,6 +21,7 @@ import type { ProfileCache } from '../crm-profiles/cache.ts';
 import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { GeoRuleOverrides } from '../core/geo-rules.ts';
+import type { TopicSubscriptions } from '../compliance/consent/ledger.ts';
 import { carriedSubjects, type PiiSealer, sealed } from './pii.ts';
 import type { Db } from '../store/port.ts';
 import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
@@ -46,6 +47,8 @@ export interface BlastDeps {
   pii?: PiiSealer;
   /** Per-workspace overrides of the geographic rules (law.md §12 defaults otherwise). */
   geoOverrides?: GeoRuleOverrides;
+  /** The preference centre's per-topic state: a campaign with a topic skips who withdrew from it. */
+  topics?: TopicSubscriptions;
 }
 
 const PAUSED_RECHECK_MS = 5_000;
@@ -174,14 +177,19 @@ function queryOf(a: Audience, campaignId: string): { sql?: string; table?: strin
   return a.source === 'postgres' ? { sql: a.sql, table: a.table } : {};
 }
 
+/** The exclusion reason of a contact who withdrew from the campaign's topic (preference centre). */
+export const topicReason = (topic: string): string => `topic_unsubscribed:${topic}`;
+
 /**
- * comply: suppression, consent and geography for a whole chunk (one query each). Excluded
- * recipients get their ledger row now, with the reason; the eligible ones are returned.
+ * comply: suppression, consent, geography and, for a campaign with a topic, the preference
+ * centre's per-topic choice, for a whole chunk (one query each). Excluded recipients get their
+ * ledger row now, with the reason; the eligible ones are returned.
  */
 export async function comply(
-  deps: Pick<BlastDeps, 'db' | 'clock' | 'pii' | 'geoOverrides'>,
+  deps: Pick<BlastDeps, 'db' | 'clock' | 'pii' | 'geoOverrides' | 'topics'>,
   chunk: ChunkPayload,
   firstTry = false,
+  topic?: string,
 ): Promise<Recipient[]> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
@@ -198,6 +206,13 @@ export async function comply(
     db,
     recipients.map((r) => r.id),
   );
+  const withdrawn =
+    topic === undefined || deps.topics === undefined
+      ? undefined
+      : await deps.topics.unsubscribedFrom(
+          recipients.map((r) => r.email),
+          topic,
+        );
   const eligible: Recipient[] = [];
   const excluded: ledger.LedgerExclusion[] = [];
   for (const r of recipients) {
@@ -213,8 +228,10 @@ export async function comply(
       deps.geoOverrides,
     );
     const subject = subjects?.get(email);
+    if (verdict.eligible && withdrawn?.has(email) === true)
+      excluded.push({ contactId: r.id, email, state: 'suppressed', reason: topicReason(topic!) });
     // the send stage seals the eligible ones' ledger rows with the subject carried in the chunk
-    if (verdict.eligible)
+    else if (verdict.eligible)
       eligible.push(subject === undefined ? { ...r, email } : { ...r, email, subject: subject.toString('base64url') });
     else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
   }
@@ -414,7 +431,7 @@ async function prepareChunk(
 ): Promise<number> {
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
-  const eligible = await comply(deps, chunk, firstTry);
+  const eligible = await comply(deps, chunk, firstTry, c.definition.topic);
   const enriched = await enrich(deps, eligible, campaignId);
   const scheduled = await schedule(deps, c, seq, enriched);
   const parts = splitByVariant(

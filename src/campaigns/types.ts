@@ -44,6 +44,9 @@ export interface CampaignDefinition {
   /** At most `max` marketing emails per contact per rolling `windowHours`. */
   frequencyCap?: { max: number; windowHours: number };
   tags?: string[];
+  /** The preference-centre topic this mail belongs to: contacts who withdrew from it are excluded
+   *  (reason `topic_unsubscribed:<topic>`) at comply and again just before the send. */
+  topic?: string;
   /** Variants tried on a test share before the winner goes to the rest (docs/ab-tests.md). */
   abTest?: AbTestDefinition;
   /** Suppression reasons this campaign's messages may pass (a message stream of a category that may

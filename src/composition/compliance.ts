@@ -124,7 +124,7 @@ export function createComplianceRoad(
         return res.status;
       },
     },
-    { ...DEFAULT_RUNNER_OPTIONS, maxAttempts: c.maxAttempts },
+    { ...DEFAULT_RUNNER_OPTIONS, maxAttempts: c.maxAttempts, leaseMs: c.leaseMs },
   );
   return { keys, consent, doubleOptIn, dsr, runner, systems: names };
 }

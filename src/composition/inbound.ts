@@ -20,7 +20,7 @@ export function createInboundListener(
   deps: InboundHandlerDeps & Pick<InboundSmtpListenerDeps, 'log'> & { verpSecrets: readonly string[] },
 ): InboundSmtpListener {
   const { domains, ...listenerOptions } = inbound;
-  const policy = { domains: [...domains], verpSecrets: deps.verpSecrets };
+  const policy = { domains: [...domains], verpSecrets: deps.verpSecrets, addresses: deps.privacyAddresses ?? [] };
   const { log, ...handlerDeps } = deps;
   return createInboundSmtpListener(
     {

@@ -270,6 +270,7 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
           subject: g.step.subject,
           template: g.step.template,
           postalAddress: d.postalAddress,
+          ...(d.topic === undefined ? {} : { topic: d.topic }),
           priority: 'triggered',
           tags: [`journey:${g.plans[0]!.run.journeyId}`, `step:${g.step.id}`],
           // variants tried on everyone who reaches the step (no holdout, never decided: compared)

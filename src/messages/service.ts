@@ -8,7 +8,9 @@
  *
  * Suppression: a category listed in `passSuppressionCategories` (receipts, password resets…) may
  * reach an address suppressed because its owner unsubscribed from marketing; bounces, complaints
- * and erasures stop every category (docs/journeys.md, Transactional sends).
+ * and erasures stop every category (docs/journeys.md, Transactional sends). A message may name a
+ * preference-centre `topic`: a contact who withdrew from it is not sent it, unless the category
+ * passes suppression (a receipt is sent because the person asked for it: docs/compliance.md).
  */
 import { createHash } from 'node:crypto';
 import type { Bus } from '../bus/port.ts';
@@ -39,6 +41,8 @@ export interface MessageInput {
   postalAddress?: string;
   /** Files to attach (a report's PDF); refused unless the ESP sends attachments. */
   attachments?: readonly Attachment[];
+  /** The preference-centre topic; withdrawn subjects are skipped (not for pass-suppression categories). */
+  topic?: string;
 }
 
 export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'suppressed' | 'failed' | 'in_doubt' | string;
@@ -112,6 +116,8 @@ function requestHash(input: MessageInput, priority: Priority): string {
     sortKeys(input.data ?? {}),
     input.postalAddress ?? null,
     priority,
+    // only when named, so the hash of every earlier request (and its idempotency) is unchanged
+    ...(input.topic === undefined ? [] : [input.topic]),
     // the files by digest (only when there are some, so hashes stored before attachments still match)
     ...(input.attachments === undefined || input.attachments.length === 0
       ? []
@@ -184,6 +190,7 @@ export function createMessageService(
       const postalAddress = await validate(input);
       const email = input.to.email.trim();
       const contactId = input.to.contactId ?? `email:${normalizeEmail(email)}`;
+      const passes = settings.passSuppressionCategories.includes(input.category);
       const def: StreamDefinition = {
         name: `${input.category} message`,
         from: input.from,
@@ -193,9 +200,8 @@ export function createMessageService(
         postalAddress,
         priority,
         tags: [`message:${input.category}`],
-        ...(settings.passSuppressionCategories.includes(input.category)
-          ? { passSuppression: PASSABLE_SUPPRESSION_REASONS }
-          : {}),
+        ...(passes ? { passSuppression: PASSABLE_SUPPRESSION_REASONS } : {}),
+        ...(passes || input.topic === undefined ? {} : { topic: input.topic }),
         ...(input.attachments === undefined || input.attachments.length === 0
           ? {}
           : { attachments: input.attachments }),

@@ -5,7 +5,10 @@
  * a hard bounce or complaint is suppressed before the SMTP transaction ends; the others go to the
  * review queue and suppress no one. A request sent to our List-Unsubscribe mailto (subject
  * `unsubscribe-<token>`) is an unsubscribe, handled like the one-click link (unsubscribe.ts), never
- * a reply; a forged token goes to review. Every string is made storable first (NUL, lone surrogates).
+ * a reply; a forged token goes to review. Mail to the privacy address (SWITCHYARD_DSR_INBOUND_ADDRESS)
+ * is a data-subject request candidate, never a reply: it goes to the review queue with intent
+ * `dsr_candidate:<type>` (the type core/dsr/request-intent.ts detects, or `unknown`). Every string
+ * is made storable first (NUL, lone surrogates).
  * Failures: a message that cannot be parsed, or whose storing fails in a way that would repeat, is
  * kept as an `inbound` dead letter with its raw bytes and accepted, since the sender retrying would
  * not change the outcome. Only an outage (store or bus unreachable) is thrown, so the listener
@@ -29,6 +32,7 @@ import type { InboundEnvelope } from './inbound/smtp-listener.ts';
 import { referencesOf, vouchForEvents, type FindSentMessages } from './inbound/vouch.ts';
 import type { Ingest } from './ingest.ts';
 import { addReviewItems, type ReviewPii } from './review-queue.ts';
+import { detectDsrRequest } from '../core/dsr/request-intent.ts';
 import {
   createMailtoUnsubscriber,
   createUnsubscriber,
@@ -56,7 +60,15 @@ export interface InboundHandlerDeps {
   unsubscribe?: Unsubscribe;
   /** PII at rest: review excerpts naming a sender are sealed under that sender's key (src/privacy/). */
   pii?: ReviewPii;
+  /** Lower-cased privacy addresses: mail to them is a DSR candidate for the review queue. */
+  privacyAddresses?: readonly string[];
 }
+
+/** The review intent of a DSR candidate; the suffix is the detected request type or `unknown`. */
+export const DSR_CANDIDATE_INTENT = 'dsr_candidate';
+
+/** Characters of the request's own words kept in the review item. */
+const DSR_EXCERPT_CHARS = 1_000;
 
 /** The stable id of one raw message: every event of it derives its sourceId from this. */
 export function inboundSourceId(raw: Buffer): string {
@@ -126,6 +138,35 @@ export function createInboundHandler(
             deps.pii,
           );
         }
+        return;
+      }
+      const privacy = deps.privacyAddresses ?? [];
+      if (parsed.kind === 'reply' && envelope.rcptTo.some((r) => privacy.includes(r.trim().toLowerCase()))) {
+        // a person writing to the privacy address: a request for a person to check, not a reply
+        const detected = detectDsrRequest(parsed.subject, parsed.trimmedText || parsed.text);
+        const words = (parsed.trimmedText || parsed.text).trim().slice(0, DSR_EXCERPT_CHARS);
+        await addReviewItems(
+          deps.db,
+          [
+            {
+              sourceId: `${sourceId}:dsr`,
+              contactId: null,
+              campaignId: null,
+              intent: `${DSR_CANDIDATE_INTENT}:${detected.type ?? 'unknown'}`,
+              confidence: detected.confidence,
+              excerpt: toStorableText(
+                `Data-subject request candidate from ${parsed.from ?? 'an unnamed sender'}`
+                  + `${parsed.subject === undefined ? '' : `, subject "${parsed.subject}"`}`
+                  + `${detected.matched.length > 1 ? ` (also reads as: ${detected.matched.slice(1).join(', ')})` : ''}`
+                  + `: ${words}`,
+              ),
+              // sealed under the sender's key like other excerpts naming a person: erasing them shreds it
+              email: parsed.from ?? null,
+            },
+          ],
+          deps.clock.now(),
+          deps.pii,
+        );
         return;
       }
       const events = toEngagementEvents(parsed, { receivedAt: deps.clock.now(), sourceId });

@@ -19,38 +19,95 @@ import type { Privacy } from '../privacy/service.ts';
 
 export type Unsubscribe = (input: { ledgerId: string; source: string; at: Date }) => Promise<boolean>;
 
+type LedgerDeps = { db: Queryable; pii?: Pick<Privacy, 'open'> };
+
+/** The ledger row a link names, its address opened, and its campaign's topic; null when erased or never sent. */
+async function ledgerRecipient(
+  deps: LedgerDeps,
+  ledgerId: string,
+): Promise<{
+  campaignId: string;
+  contactId: string;
+  email: string;
+  messageId: string | null;
+  topic: string | null;
+} | null> {
+  const at = ledgerId.indexOf(':');
+  if (at <= 0) return null;
+  const campaignId = ledgerId.slice(0, at);
+  const contactId = ledgerId.slice(at + 1);
+  const {
+    rows: [row],
+  } = await deps.db.query<{ email: string; message_id: string | null; topic: string | null }>(
+    // left join: a ledger row names whom to unsubscribe even when its campaign row is not there
+    `select l.email, l.message_id, c.definition->>'topic' as topic
+     from send_ledger l left join campaigns c on c.id = l.campaign_id
+     where l.campaign_id = $1 and l.contact_id = $2`,
+    [campaignId, contactId],
+  );
+  if (row === undefined) return null; // erased or never sent: nothing left to act on by this link
+  const email = deps.pii === undefined ? row.email : await deps.pii.open(row.email);
+  // an erased person is already suppressed by fingerprint, and there is no address to act by
+  if (email === null) return null;
+  return { campaignId, contactId, email, messageId: row.message_id, topic: row.topic };
+}
+
 /** `pii` opens the ledger's sealed address (src/privacy/); without it the ledger holds plain addresses. */
-export function createUnsubscriber(deps: { db: Queryable; ingest: Ingest; pii?: Pick<Privacy, 'open'> }): Unsubscribe {
+export function createUnsubscriber(deps: LedgerDeps & { ingest: Ingest }): Unsubscribe {
   return async function unsubscribe(input) {
-    const at = input.ledgerId.indexOf(':');
-    if (at <= 0) return false;
-    const campaignId = input.ledgerId.slice(0, at);
-    const contactId = input.ledgerId.slice(at + 1);
-    const {
-      rows: [row],
-    } = await deps.db.query<{ email: string; message_id: string | null }>(
-      'select email, message_id from send_ledger where campaign_id = $1 and contact_id = $2',
-      [campaignId, contactId],
-    );
-    if (row === undefined) return false; // erased or never sent: nothing left to suppress by this link
-    const email = deps.pii === undefined ? row.email : await deps.pii.open(row.email);
-    // an erased person is already suppressed by fingerprint: nothing to add, and no address to add it by
-    if (email === null) return false;
+    const r = await ledgerRecipient(deps, input.ledgerId);
+    if (r === null) return false;
     await deps.ingest([
       {
         type: 'unsubscribed',
         sourceId: `unsubscribe:${input.ledgerId}`,
         provider: 'tracking',
         occurredAt: input.at,
-        email,
-        campaignId,
-        contactId,
+        email: r.email,
+        campaignId: r.campaignId,
+        contactId: r.contactId,
         ledgerId: input.ledgerId,
-        messageId: row.message_id ?? undefined,
+        messageId: r.messageId ?? undefined,
         raw: { source: input.source },
       },
     ]);
     return true;
+  };
+}
+
+/**
+ * The preference page's narrower choice: leave only the message's topic. The withdrawal is a
+ * consent-ledger record (`withdraw`, via the preference page, with IP and user agent) through
+ * `withdraw` (the double opt-in service's setPreferences), so every road reads it from the
+ * subscription state; the address stays unsuppressed for the other topics.
+ */
+export interface TopicUnsubscriber {
+  /** The topic of the campaign the ledger row belongs to; null when it has none or the row is gone. */
+  topicOf(ledgerId: string): Promise<string | null>;
+  /** Withdraws the row's subject from that topic; returns the topic, or null when there was nothing to do. */
+  unsubscribe(input: { ledgerId: string; ip?: string; userAgent?: string }): Promise<string | null>;
+}
+
+export function createTopicUnsubscriber(
+  deps: LedgerDeps & {
+    withdraw(email: string, topic: string, ctx: { via: string; ip?: string; userAgent?: string }): Promise<unknown>;
+  },
+): TopicUnsubscriber {
+  return {
+    async topicOf(ledgerId) {
+      const r = await ledgerRecipient(deps, ledgerId);
+      return r?.topic ?? null;
+    },
+    async unsubscribe(input) {
+      const r = await ledgerRecipient(deps, input.ledgerId);
+      if (r === null || r.topic === null) return null;
+      await deps.withdraw(r.email, r.topic, {
+        via: 'preference_page',
+        ...(input.ip === undefined ? {} : { ip: input.ip }),
+        ...(input.userAgent === undefined ? {} : { userAgent: input.userAgent }),
+      });
+      return r.topic;
+    },
   };
 }
 

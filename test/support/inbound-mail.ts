@@ -36,7 +36,11 @@ export async function startInbound(t: TestContext, rig: InboundRig, overrides: P
     verpSecrets: [INBOUND_SECRET],
     ...overrides,
   });
-  const policy = { domains: INBOUND_DOMAINS, verpSecrets: [INBOUND_SECRET] };
+  const policy = {
+    domains: INBOUND_DOMAINS,
+    verpSecrets: [INBOUND_SECRET],
+    addresses: overrides.privacyAddresses ?? [],
+  };
   const listener = createInboundSmtpListener(
     { onMessage, acceptRecipient: (a) => decideRecipient(a, policy).accept },
     { host: '127.0.0.1', port: 0, maxMessageBytes: 256 * 1024 },

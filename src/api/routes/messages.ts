@@ -33,6 +33,8 @@ export const MessageBody = Type.Object(
     ),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     postalAddress: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    // the preference-centre topic (as POST /consent/signup); ignored for pass-suppression categories
+    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$' })),
   },
   { additionalProperties: false },
 );

@@ -36,6 +36,7 @@ import { createTokenCodec, previewSecrets } from '../../core/tracking-token.ts';
 import type { TokenKind, TokenPayload } from '../../core/tracking-token.ts';
 import { staticLinkUrl } from '../../campaigns/render/links.ts';
 import type { CompiledTemplate } from '../../campaigns/render/compile.ts';
+import type { TopicUnsubscriber } from '../../reactions/unsubscribe.ts';
 import { httpStatusFor } from '../http-status.ts';
 import { escapeHtml, NO_STORE, page } from './tracking-pages.ts';
 
@@ -53,6 +54,8 @@ export interface TrackingDeps {
    *  Rejects with NOT_FOUND for an unknown campaign. Templates never change once a campaign
    *  exists, so the links are kept here (bounded) after the first click. */
   template(campaignId: string): Promise<Pick<CompiledTemplate, 'links'>>;
+  /** The preference page's per-topic choice (a campaign with a topic): leave that topic only. */
+  topics?: Pick<TopicUnsubscriber, 'topicOf' | 'unsubscribe'>;
   classifyOpen?(signals: OpenSignals): MachineVerdict;
   classifyClick?(signals: ClickSignals): MachineVerdict;
 }
@@ -70,6 +73,7 @@ interface RestParams {
   '*': string;
 }
 const CONFIRM_SUFFIX = '/confirm';
+const TOPIC_SUFFIX = '/topic';
 const LINK_INDEX = /^(0|[1-9][0-9]{0,6})$/;
 /** Campaigns whose static links are kept in memory (a few strings each). */
 const LINK_CACHE_ENTRIES = 1000;
@@ -343,6 +347,24 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
 
       scope.post<{ Params: RestParams }>('/u/*', { schema: { hide: true } }, async (request, reply) => {
         const rest = request.params['*'];
+        if (rest.endsWith(TOPIC_SUFFIX) && deps.topics !== undefined) {
+          const payload = check(rest.slice(0, -TOPIC_SUFFIX.length), 'u');
+          if (typeof payload === 'string') refuse(payload, rest);
+          const ua = header(request, 'user-agent');
+          const topic = await deps.topics.unsubscribe({
+            ledgerId: payload.ledgerId,
+            ip: request.ip,
+            ...(ua === undefined ? {} : { userAgent: ua }),
+          });
+          return page(
+            reply,
+            'Preferences saved',
+            topic === null
+              ? '<h1 style="font-size:1.4rem">Nothing to change</h1><p>This message has no topic to leave.</p>'
+              : '<h1 style="font-size:1.4rem">Preferences saved</h1>'
+                  + `<p>You will not receive ${escapeHtml(topic)} emails any more.</p>`,
+          );
+        }
         const isConfirm = rest.endsWith(CONFIRM_SUFFIX);
         const token = isConfirm ? rest.slice(0, -CONFIRM_SUFFIX.length) : rest;
         const payload = check(token, 'u');
@@ -374,6 +396,21 @@ export async function registerTrackingRoutes(app: FastifyInstance, deps: Trackin
         // GET never unsubscribes: scanners fetch every link. The button POSTs to the confirm URL,
         // relative so it works behind any path prefix.
         const action = onConfirmPath ? 'confirm' : `${escapeHtml(token)}/confirm`;
+        // a message of a topic also offers leaving that topic only (the preference centre)
+        const topic = deps.topics === undefined ? null : await deps.topics.topicOf(payload.ledgerId);
+        if (topic !== null) {
+          const leave = onConfirmPath ? 'topic' : `${escapeHtml(token)}/topic`;
+          return page(
+            reply,
+            'Email preferences',
+            '<h1 style="font-size:1.4rem">Email preferences</h1>'
+              + `<form method="post" action="${leave}"><p>Stop only ${escapeHtml(topic)} emails.</p>`
+              + `<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Leave ${escapeHtml(topic)}</button>`
+              + `</form><form method="post" action="${action}"><p>Stop every marketing email.</p>`
+              + '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe from all</button>'
+              + '</form>',
+          );
+        }
         return page(
           reply,
           'Unsubscribe',

@@ -19,7 +19,7 @@ import {
 import { GENESIS_HASH } from '../../core/hash-chain.ts';
 import type { Db, Queryable } from '../../store/port.ts';
 import * as q from './queries.ts';
-import type { SubjectKeys } from './subject-keys.ts';
+import { normalizeEmail, type SubjectKeys } from './subject-keys.ts';
 
 /** What a caller records; ids, times, hashes and digests are added here. */
 export type ConsentInput = Omit<
@@ -74,7 +74,13 @@ export interface ConsentLedger {
   history(email: string): Promise<ConsentHistory>;
   /** Deletes the subject's personal fields (erasure); the chained records stay. Returns rows removed. */
   erasePii(subjectHash: string): Promise<number>;
+  /** Of these addresses, the ones (normalised) whose subject withdrew from `topic`, by one query on
+   *  the subscription state; a subject who never chose anything for the topic is not among them. */
+  unsubscribedFrom(emails: readonly string[], topic: string): Promise<Set<string>>;
 }
+
+/** What the send roads need of the ledger: who withdrew from a topic (src/campaigns/). */
+export type TopicSubscriptions = Pick<ConsentLedger, 'unsubscribedFrom'>;
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -159,5 +165,12 @@ export function createConsentLedger(
       return { records: await q.subjectHistory(db, h), subscriptions: await q.subjectSubscriptions(db, h) };
     },
     erasePii: (subjectHash) => q.deleteSubjectPii(db, subjectHash),
+    async unsubscribedFrom(emails, topic) {
+      if (emails.length === 0) return new Set();
+      const normalized = emails.map(normalizeEmail);
+      const hashes = normalized.map((e) => keys.hash(e));
+      const withdrawn = await q.unsubscribedFromTopic(db, hashes, topic, false);
+      return new Set(normalized.filter((_, i) => withdrawn.has(hashes[i]!)));
+    },
   };
 }

@@ -34,11 +34,15 @@ const KEEP_SUPPRESSED = `
 const DROP_PLAIN_SUPPRESSION = 'delete from suppressions where email = any($1::text[])';
 
 const ERASE_STATEMENTS: [string, string][] = [
-  ['send_ledger', `update send_ledger set email = $4 where email = any($1::text[]) or contact_id = any($2::text[])`],
+  [
+    'send_ledger',
+    `update send_ledger set email = $4 where email = any($1::text[]) or contact_id in (select id from contacts)`,
+  ],
   [
     'engagement_events',
     `update engagement_events set email = null, raw = null, url = null
-     where (email = any($1::text[]) or contact_id = any($2::text[])) and (email is not null or raw is not null)`,
+     where (email = any($1::text[]) or contact_id in (select id from contacts))
+       and (email is not null or raw is not null)`,
   ],
   ['sandbox_events', 'delete from sandbox_events where email = any($1::text[])'],
   ['suppression_export', 'update suppression_export set email = $4 where email = any($1::text[])'],
@@ -46,13 +50,32 @@ const ERASE_STATEMENTS: [string, string][] = [
   ['compliance_suppression_log', 'update compliance_suppression_log set email = $4 where email = any($1::text[])'],
   [
     'review_items',
-    `update review_items set excerpt = '[erased]' where contact_id = any($2::text[]) and excerpt <> '[erased]'`,
+    `update review_items set excerpt = '[erased]'
+     where contact_id in (select id from contacts) and excerpt <> '[erased]'`,
   ],
-  ['crm_profiles', 'delete from crm_profiles where contact_id = any($2::text[])'],
-  ['contact_engagement', 'delete from contact_engagement where contact_id = any($2::text[])'],
-  ['consents', 'delete from consents where contact_id = any($2::text[])'],
+  ['crm_profiles', 'delete from crm_profiles where contact_id in (select id from contacts)'],
+  ['contact_engagement', 'delete from contact_engagement where contact_id in (select id from contacts)'],
+  ['consents', 'delete from consents where contact_id in (select id from contacts)'],
   ['consent_pii', 'delete from consent_pii where subject_hash = $5'],
 ];
+
+/**
+ * The whole erasure of our rows as one statement (one round trip, atomic on its own): the
+ * subject's contacts first, then one data-modifying CTE per table, each returning a row per row
+ * it touched, counted at the end. Every CTE reads the statement's one snapshot, and no two touch
+ * the same table, so the order among them does not matter.
+ */
+function eraseStatement(suppression: string): string {
+  const parts = [['suppressions', suppression] as [string, string], ...ERASE_STATEMENTS];
+  return [
+    'with params as (select $3::timestamptz as at, $4::text as placeholder, $5::text as subject_hash),',
+    `contacts(id) as (${CONTACTS.trim()}),`,
+    parts.map(([, sql], i) => `t${i} as (${sql.trim()} returning 1)`).join(',\n'),
+    `select ${parts.map(([table], i) => `(select count(*) from t${i})::int as "${table}"`).join(', ')}`,
+  ].join('\n');
+}
+const ERASE_KEEPING_SUPPRESSION = eraseStatement(KEEP_SUPPRESSED);
+const ERASE_WITH_FINGERPRINT = eraseStatement(DROP_PLAIN_SUPPRESSION);
 
 /**
  * Logs of messages: the address is replaced wherever it occurs in the payload text. A scan per
@@ -83,26 +106,17 @@ export function createOwnStoreEraser(deps: {
   return {
     async erase(subject) {
       for (const email of subject.emails) await deps.shred?.(email);
-      const counts: Record<string, number> = {};
       const placeholder = `erased:${subject.subjectHash.slice(0, 32)}`;
-      await db.transaction(async (tx) => {
-        const contacts = (
-          await tx.query<{ contact_id: string }>(CONTACTS, [subject.emails, subject.contactIds])
-        ).rows.map((r) => r.contact_id);
-        const params = [subject.emails, contacts, clock.now(), placeholder, subject.subjectHash];
-        const suppression = deps.shred ? DROP_PLAIN_SUPPRESSION : KEEP_SUPPRESSED;
-        for (const [table, sql] of [['suppressions', suppression] as [string, string], ...ERASE_STATEMENTS]) {
-          // each statement gets exactly the parameters it names ($n), so none is left untyped
-          const used = [...new Set([...sql.matchAll(/\$(\d)/g)].map((m) => Number(m[1])))].sort();
-          const renumbered = used.reduce((text, n, i) => text.replaceAll(`$${n}`, `$$${i + 1}`), sql);
-          counts[table] = (
-            await tx.query(
-              renumbered,
-              used.map((n) => params[n - 1]),
-            )
-          ).rowCount;
-        }
-      });
+      const {
+        rows: [row],
+      } = await db.query<Record<string, number>>(deps.shred ? ERASE_WITH_FINGERPRINT : ERASE_KEEPING_SUPPRESSION, [
+        subject.emails,
+        subject.contactIds,
+        clock.now(),
+        placeholder,
+        subject.subjectHash,
+      ]);
+      const counts: Record<string, number> = { ...row };
       // with the privacy module, message logs hold addresses sealed under the key just destroyed:
       // nothing to rewrite. Without it, the plain text is replaced where it occurs.
       const plainInLogs = deps.shred === undefined;

@@ -52,16 +52,38 @@ function toRequest(r: any): RequestRow {
   };
 }
 
-const INSERT_REQUEST = `
-  insert into dsr_requests (id, external_id, type, subject_hash, jurisdiction, channel, status, received_at, due_at,
-    extended_due_at, escalate_at, deadline_rule, verify_expires_at, verified_at, callback_url)
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-  on conflict do nothing
-  returning id`;
+/**
+ * A new request with everything it starts with, in one statement (one round trip instead of a
+ * transaction of five): the request row, its identities, one pending step per system, the
+ * `received` event and, with a callback URL, its first status callback. Nothing is written when a
+ * unique key exists (the external id, or an open request of the subject and type): false.
+ */
+const RECORD_NEW_REQUEST = `
+  with req as (
+    insert into dsr_requests (id, external_id, type, subject_hash, jurisdiction, channel, status, received_at,
+      due_at, extended_due_at, escalate_at, deadline_rule, verify_expires_at, verified_at, callback_url)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    on conflict do nothing
+    returning id),
+  subject as (
+    insert into dsr_subjects (request_id, identities) select id, $16::jsonb from req),
+  steps as (
+    insert into dsr_steps (request_id, system, status, next_attempt_at, updated_at)
+    select req.id, s, 'pending', $8, $8 from req, unnest($17::text[]) as s),
+  received as (
+    insert into dsr_events (request_id, at, system, event, detail)
+    select id, $8, null, 'received', $18::jsonb from req),
+  callback as (
+    insert into dsr_callbacks (request_id, url, body, next_attempt_at)
+    select id, $15, $19::jsonb, $8 from req where $15::text is not null)
+  select id from req`;
 
-/** Inserts; false when a unique key (external id, or the open request of the subject and type) exists. */
-export async function insertRequest(tx: Queryable, r: RequestRow): Promise<boolean> {
-  const { rows } = await tx.query(INSERT_REQUEST, [
+export async function recordNewRequest(
+  db: Queryable,
+  r: RequestRow,
+  x: { identities: unknown; systems: readonly string[]; received: unknown; callbackBody: unknown },
+): Promise<boolean> {
+  const { rows } = await db.query(RECORD_NEW_REQUEST, [
     r.id,
     r.externalId,
     r.type,
@@ -77,6 +99,10 @@ export async function insertRequest(tx: Queryable, r: RequestRow): Promise<boole
     r.verifyExpiresAt,
     r.verifiedAt,
     r.callbackUrl,
+    JSON.stringify(x.identities),
+    x.systems,
+    JSON.stringify(x.received),
+    JSON.stringify(x.callbackBody),
   ]);
   return rows.length === 1;
 }
@@ -114,13 +140,6 @@ export async function listRequests(
   return rows.map(toRequest);
 }
 
-export async function insertSubject(tx: Queryable, requestId: string, identities: unknown): Promise<void> {
-  await tx.query('insert into dsr_subjects (request_id, identities) values ($1, $2) on conflict do nothing', [
-    requestId,
-    JSON.stringify(identities),
-  ]);
-}
-
 export async function findSubject(db: Queryable, requestId: string): Promise<unknown | null> {
   const { rows } = await db.query<{ identities: unknown }>(
     'select identities from dsr_subjects where request_id = $1',
@@ -131,19 +150,6 @@ export async function findSubject(db: Queryable, requestId: string): Promise<unk
 
 export async function deleteSubject(db: Queryable, requestId: string): Promise<void> {
   await db.query('delete from dsr_subjects where request_id = $1', [requestId]);
-}
-
-export async function insertSteps(
-  tx: Queryable,
-  requestId: string,
-  systems: readonly string[],
-  at: Date,
-): Promise<void> {
-  await tx.query(
-    `insert into dsr_steps (request_id, system, status, next_attempt_at, updated_at)
-     select $1, s, 'pending', $3, $3 from unnest($2::text[]) as s on conflict do nothing`,
-    [requestId, systems, at],
-  );
 }
 
 export interface StepRow {
@@ -358,10 +364,46 @@ export async function setRequestStatus(
   return rows[0] ? toRequest(rows[0]) : null;
 }
 
-/** Running requests whose every step is final (none pending, retry, running, failed or held). */
-export async function findFinishedRequests(db: Queryable, limit: number): Promise<string[]> {
+/**
+ * Completes, in one statement, up to `limit` running requests whose every step is final, except
+ * access and portability (their bundle is assembled one by one): `completed` when some system held
+ * something (a confirmation marked `held: false`, an ESP suppression, does not count), else
+ * `nothing_found`. Rows another runner is completing are skipped (skip locked), so two runners
+ * never complete one request twice. Returns the completed rows.
+ */
+const COMPLETE_FINISHED = `
+  with fin as (
+    select r.id from dsr_requests r
+    where r.status = 'in_progress' and r.type not in ('access', 'portability')
+      and not exists (select 1 from dsr_steps s where s.request_id = r.id
+                      and s.status in ('pending', 'retry', 'running', 'failed', 'held'))
+    limit $2
+    for update of r skip locked)
+  update dsr_requests r
+  set status = 'completed', completed_at = $1,
+      result = case when exists (
+        select 1 from dsr_steps s where s.request_id = r.id
+          and s.status in ('confirmed', 'restricted', 'exported')
+          and not coalesce(s.evidence -> 'held' = 'false'::jsonb, false))
+        then 'completed' else 'nothing_found' end
+  from fin where r.id = fin.id
+  returning r.*`;
+
+export async function completeFinishedRequests(tx: Queryable, now: Date, limit: number): Promise<RequestRow[]> {
+  const { rows } = await tx.query(COMPLETE_FINISHED, [now, limit]);
+  return rows.map(toRequest);
+}
+
+/** Deletes the identities of these requests (erasure: the last plain copy of the subject they held). */
+export async function deleteSubjects(db: Queryable, requestIds: readonly string[]): Promise<void> {
+  if (requestIds.length > 0)
+    await db.query('delete from dsr_subjects where request_id = any($1::text[])', [requestIds]);
+}
+
+/** Running access/portability requests whose every step is final (their bundle is assembled next). */
+export async function findFinishedBundleRequests(db: Queryable, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `select r.id from dsr_requests r where r.status = 'in_progress'
+    `select r.id from dsr_requests r where r.status = 'in_progress' and r.type in ('access', 'portability')
        and not exists (select 1 from dsr_steps s where s.request_id = r.id
                        and s.status in ('pending', 'retry', 'running', 'failed', 'held'))
      limit $1`,

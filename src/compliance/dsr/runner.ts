@@ -43,6 +43,8 @@ export interface DsrRunnerOptions {
   leaseMs: number;
   pollMs: number;
   bundleTtlMs: number;
+  /** Step loops of `run`, each claiming batchSize/lanes steps with concurrency/lanes calls in flight. */
+  lanes: number;
 }
 
 export const DEFAULT_RUNNER_OPTIONS: DsrRunnerOptions = {
@@ -54,6 +56,7 @@ export const DEFAULT_RUNNER_OPTIONS: DsrRunnerOptions = {
   leaseMs: 5 * 60_000,
   pollMs: 1_000,
   bundleTtlMs: 7 * 86_400_000,
+  lanes: 4,
 };
 
 interface Settled {
@@ -77,7 +80,8 @@ const STATUS_OF: Record<StepOutcome['kind'], string> = {
 export interface DsrRunner {
   /** One pass: expiries, escalations, due steps, completions, callbacks. Returns how many steps ran. */
   runOnce(): Promise<number>;
-  /** Runs passes until aborted; sleeps pollMs on the clock when a pass found nothing to do. */
+  /** Runs until aborted: `lanes` step loops and one upkeep loop (expiries, escalations, completions,
+   *  callbacks), each sleeping pollMs on the clock when its pass found nothing to do. */
   run(signal: AbortSignal): Promise<void>;
 }
 
@@ -142,9 +146,9 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
     }
   }
 
-  async function runSteps(): Promise<number> {
+  async function runSteps(limit: number, concurrency: number): Promise<number> {
     const now = clock.now();
-    const claimed = await q.claimSteps(db, now, new Date(now.getTime() + options.leaseMs), options.batchSize);
+    const claimed = await q.claimSteps(db, now, new Date(now.getTime() + options.leaseMs), limit);
     if (claimed.length === 0) return 0;
     const ids = [...new Set(claimed.map((s) => s.requestId))];
     const [subjects, holds, requests] = await Promise.all([
@@ -166,7 +170,7 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
         results.push(await callSystem(step, subject, holds.get(step.requestId)));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, claimed.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, worker));
     const at = clock.now();
     await q.settleSteps(
       db,
@@ -195,7 +199,27 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
   }
 
   async function completeFinished(): Promise<number> {
-    const ids = await q.findFinishedRequests(db, options.batchSize);
+    const now = clock.now();
+    // every type but access/portability: the whole finished set in one transaction (a statement
+    // each for the requests, their events and, for erasure, the identities), not ~6 per request
+    const done = await db.transaction(async (tx) => {
+      const rows = await q.completeFinishedRequests(tx, now, options.batchSize);
+      if (rows.length === 0) return rows;
+      await q.insertEvents(
+        tx,
+        rows.map((r) => ({ requestId: r.id, system: null, event: 'completed', detail: { result: r.result } })),
+        now,
+      );
+      // erasure: the identities were the last plain copy of the subject these requests held
+      await q.deleteSubjects(
+        tx,
+        rows.filter((r) => r.type === 'erasure').map((r) => r.id),
+      );
+      for (const r of rows) if (r.callbackUrl) await q.enqueueCallback(tx, r.id, r.callbackUrl, statusBody(r), now);
+      return rows;
+    });
+    for (const r of done) log.info({ dsr: r.id, result: r.result }, 'dsr completed');
+    const ids = await q.findFinishedBundleRequests(db, options.batchSize);
     for (const id of ids) {
       const steps = await q.listSteps(db, id);
       const now = clock.now();
@@ -228,7 +252,7 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
         // the bundle holds the data now; the step rows keep only their evidence of what was found
         await db.query(`update dsr_steps set evidence = evidence - 'data' where request_id = $1`, [id]);
       }
-      const done = await db.transaction(async (tx) => {
+      const finished = await db.transaction(async (tx) => {
         const r = await q.setRequestStatus(tx, id, ['in_progress'], { status: 'completed', result, completedAt: now });
         if (r === null) return null;
         await q.insertEvents(tx, [{ requestId: id, system: null, event: 'completed', detail: { result } }], now);
@@ -237,9 +261,9 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
         if (r.callbackUrl) await q.enqueueCallback(tx, id, r.callbackUrl, statusBody(r), now);
         return r;
       });
-      if (done) log.info({ dsr: id, result }, 'dsr completed');
+      if (finished) log.info({ dsr: id, result }, 'dsr completed');
     }
-    return ids.length;
+    return done.length + ids.length;
   }
 
   async function housekeeping(): Promise<number> {
@@ -300,23 +324,41 @@ export function createDsrRunner(deps: DsrRunnerDeps, options: DsrRunnerOptions =
 
   const runOnce = async (): Promise<number> => {
     await housekeeping();
-    const ran = await runSteps();
+    const ran = await runSteps(options.batchSize, options.concurrency);
     await completeFinished();
     await deliverCallbacks();
     return ran;
   };
+
+  /** Repeats `pass` until aborted; sleeps pollMs on the clock when a pass found nothing to do. */
+  async function loop(signal: AbortSignal, what: string, pass: () => Promise<number>): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        if ((await pass()) > 0) continue;
+      } catch (err) {
+        log.warn({ err, loop: what }, 'dsr runner pass failed');
+      }
+      await clock.sleep(options.pollMs, signal).catch(() => undefined);
+    }
+  }
+
   return {
     runOnce,
-    async run(signal) {
-      while (!signal.aborted) {
-        try {
-          const ran = await runOnce();
-          if (ran > 0) continue;
-        } catch (err) {
-          log.warn({ err }, 'dsr runner pass failed');
-        }
-        await clock.sleep(options.pollMs, signal).catch(() => undefined);
-      }
+    run(signal) {
+      // Step lanes claim disjoint steps (skip locked) and each waits only for its own batch, so a
+      // slow call holds back one lane's batch, not the fan-out; completion, escalation and
+      // callbacks run beside them instead of between batches.
+      const lanes = Math.max(1, options.lanes);
+      const limit = Math.max(1, Math.ceil(options.batchSize / lanes));
+      const concurrency = Math.max(1, Math.ceil(options.concurrency / lanes));
+      return Promise.all([
+        ...Array.from({ length: lanes }, (_, i) => loop(signal, `steps-${i}`, () => runSteps(limit, concurrency))),
+        loop(signal, 'upkeep', async () => {
+          await housekeeping();
+          const completed = await completeFinished();
+          return completed + (await deliverCallbacks());
+        }),
+      ]).then(() => undefined);
     },
   };
 }

@@ -161,41 +161,31 @@ export function createDsrService(deps: DsrServiceDeps, options: DsrServiceOption
         callbackUrl: intake.callbackUrl ?? null,
         joinedCount: 0,
       };
-      const outcome = await db.transaction(async (tx) => {
-        if (!(await q.insertRequest(tx, row))) {
-          const open = await q.joinOpen(tx, subjectHash, intake.type);
-          if (open) {
-            await q.insertEvents(
-              tx,
-              [{ requestId: open.id, system: null, event: 'duplicate_joined', detail: { channel: intake.channel } }],
-              now,
-            );
-            return { request: open, joined: true };
-          }
-          // the external id raced us: the other request is the answer
-          const other = intake.externalId ? await q.findByExternalId(tx, intake.externalId) : null;
-          if (other) return { request: other, joined: true };
-          throw new SwitchyardError('DSR_STATE_CONFLICT', 'request could not be recorded; try again', {
-            retryable: true,
-          });
-        }
-        await q.insertSubject(tx, row.id, subject);
-        await q.insertSteps(tx, row.id, deps.systems, now);
-        await q.insertEvents(
-          tx,
-          [
-            {
-              requestId: row.id,
-              system: null,
-              event: 'received',
-              detail: { channel: intake.channel, rule: deadline.rule },
-            },
-          ],
-          now,
-        );
-        if (row.callbackUrl) await q.enqueueCallback(tx, row.id, row.callbackUrl, statusBody(row), now);
-        return { request: row, joined: false };
+      const created = await q.recordNewRequest(db, row, {
+        identities: subject,
+        systems: deps.systems,
+        received: { channel: intake.channel, rule: deadline.rule },
+        callbackBody: row.callbackUrl ? statusBody(row) : null,
       });
+      const outcome = created
+        ? { request: row, joined: false }
+        : await db.transaction(async (tx) => {
+            const open = await q.joinOpen(tx, subjectHash, intake.type);
+            if (open) {
+              await q.insertEvents(
+                tx,
+                [{ requestId: open.id, system: null, event: 'duplicate_joined', detail: { channel: intake.channel } }],
+                now,
+              );
+              return { request: open, joined: true };
+            }
+            // the external id raced us: the other request is the answer
+            const other = intake.externalId ? await q.findByExternalId(tx, intake.externalId) : null;
+            if (other) return { request: other, joined: true };
+            throw new SwitchyardError('DSR_STATE_CONFLICT', 'request could not be recorded; try again', {
+              retryable: true,
+            });
+          });
       if (!outcome.joined && row.status === 'pending_verification') await mailVerification(row, subject.emails[0]!);
       log.info({ dsr: outcome.request.id, type: intake.type, joined: outcome.joined }, 'dsr received');
       return receiptOf(outcome.request, outcome.joined);

@@ -15,10 +15,12 @@ export interface RecipientPolicy {
   verpSecrets: readonly string[];
   /** VERP local-part prefix before `+` (default `b`). */
   verpPrefix?: string;
+  /** Lower-cased single addresses accepted on any domain (the privacy address). */
+  addresses?: readonly string[];
 }
 
 export type RecipientDecision =
-  | { accept: true; via: 'domain' | 'verp' }
+  | { accept: true; via: 'domain' | 'verp' | 'address' }
   | { accept: false; reason: 'not_our_domain' | 'malformed' };
 
 /** RFC 5321: 64-octet local part, 255-octet domain; no whitespace, brackets or control characters. */
@@ -47,6 +49,7 @@ export function decideRecipient(address: string, policy: RecipientPolicy): Recip
   const m = ADDRESS.exec(address.trim());
   if (m === null) return { accept: false, reason: 'malformed' };
   const domain = (m[2] ?? '').toLowerCase().replace(/\.$/, '');
+  if (policy.addresses?.includes(address.trim().toLowerCase()) === true) return { accept: true, via: 'address' };
   if (policy.domains.includes(domain)) return { accept: true, via: 'domain' };
   if (hasSignedVerpToken(address, policy.verpSecrets, policy.verpPrefix ?? 'b')) return { accept: true, via: 'verp' };
   return { accept: false, reason: 'not_our_domain' };

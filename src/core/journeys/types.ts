@@ -75,6 +75,8 @@ export interface JourneyDefinition {
   from: { address: string; name?: string };
   replyTo?: { address: string; name?: string };
   postalAddress: string;
+  /** The preference-centre topic of its emails: contacts who withdrew from it are not sent them. */
+  topic?: string;
   /** Time zone for `waitUntil` when the contact has none (IANA name; default UTC). */
   timezone?: string;
   start: string;

@@ -36,6 +36,7 @@ const TOP_KEYS = [
   'from',
   'replyTo',
   'postalAddress',
+  'topic',
   'timezone',
   'start',
   'steps',
@@ -72,6 +73,9 @@ export function validateJourney(
   address(input.from, '$.from', add, true);
   if (input.replyTo !== undefined) address(input.replyTo, '$.replyTo', add, true);
   text(input.postalAddress, '$.postalAddress', add, 500);
+  // a preference-centre topic, shaped as POST /consent/signup takes it
+  if (input.topic !== undefined && (typeof input.topic !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(input.topic)))
+    add('$.topic', 'must be a topic name (letters, digits, _ . : -, at most 100)');
   if (input.timezone !== undefined) {
     if (typeof input.timezone !== 'string' || (options.isTimeZone !== undefined && !options.isTimeZone(input.timezone)))
       add('$.timezone', 'must be an IANA time zone name');

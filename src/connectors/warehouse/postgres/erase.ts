@@ -13,19 +13,33 @@ export function createPostgresWarehouseEraser(options: {
   url: string;
   statements: readonly string[];
   statementTimeoutMs?: number;
+  /** Connections kept for erasures (default 4): a DSR fan-out erases many subjects at once, and a
+   *  connection per erasure costs a server process each and runs out of the server's slots. */
+  maxConnections?: number;
 }): WarehouseEraser {
   const target = (() => {
     const u = new URL(options.url);
     return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
   })();
   const timeout = options.statementTimeoutMs ?? 30_000;
+  // idle connections close after a while and never keep the process alive
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 4,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 10_000,
+    allowExitOnIdle: true,
+  });
+  // a connection the server ends while idle must not end the process
+  pool.on('error', () => undefined);
   return {
     name: 'postgres',
     async erase(emails, contactIds) {
-      const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 10_000 });
       const ctx = { target, statementTimeoutMs: timeout, queryOffset: 0, queryLength: 0 };
+      let client: pg.PoolClient | undefined;
+      let broken = false;
       try {
-        await client.connect();
+        client = await pool.connect();
         await client.query('begin');
         await client.query(`set local statement_timeout = ${Math.floor(timeout)}`);
         const counts: number[] = [];
@@ -37,10 +51,13 @@ export function createPostgresWarehouseEraser(options: {
         await client.query('commit');
         return counts;
       } catch (err) {
-        await client.query('rollback').catch(() => undefined);
+        if (client !== undefined)
+          await client.query('rollback').catch(() => {
+            broken = true; // not back in the pool: its state is unknown
+          });
         throw warehouseFailure(err, ctx);
       } finally {
-        await client.end().catch(() => undefined);
+        client?.release(broken);
       }
     },
   };
