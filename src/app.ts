@@ -53,6 +53,7 @@ import { createJourneyService, type JourneyService } from './journeys/service.ts
 import { createJourneyDispatcher, type JourneyDispatcher } from './journeys/dispatcher.ts';
 import { createStoreContacts } from './journeys/contacts.ts';
 import { journeysStage } from './journeys/triggers.ts';
+import { runDateTriggers } from './journeys/date-triggers.ts';
 import { registerJourneyRoutes } from './api/routes/journeys.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
@@ -354,7 +355,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       timerIntervalMs: config.profiles.timerIntervalMs,
     }),
     clicksStage({ bus }),
-    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
+    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [
+      (signal) => journeyDispatcher.run(signal),
+      (signal) => runDateTriggers({ db, clock, log, dispatcher: journeyDispatcher }, signal),
+    ]),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log }),
     propagationStage({ db, clock, log, sinks: suppressionSinks }),

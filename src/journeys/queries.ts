@@ -576,3 +576,85 @@ export async function storedProfiles(
   for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
   return out;
 }
+
+/**
+ * Makes the profile-date index (migration 0044) watch a date attribute, filling it from the stored
+ * profiles when the attribute is new. Profile writes wait for the fill (a share lock, once per new
+ * attribute), so no change slips between the fill's snapshot and the trigger that takes over.
+ */
+export async function watchDateAttribute(tx: Queryable, attribute: string): Promise<void> {
+  const { rowCount } = await tx.query(
+    'insert into journey_date_attributes (attribute) values ($1) on conflict (attribute) do nothing',
+    [attribute],
+  );
+  if (rowCount === 0) return;
+  await tx.exec('lock table contact_profiles in share mode');
+  await tx.query(
+    `insert into journey_profile_dates (attribute, contact_id, value, month_day, timezone)
+     select $1, p.contact_id, x.value, (extract(month from x.value) * 100 + extract(day from x.value))::smallint,
+       coalesce(nullif(p.attributes ->> 'timezone', ''), nullif(p.attributes ->> 'time_zone', ''))
+     from contact_profiles p cross join lateral (select journey_date_of(p.attributes ->> $1) as value) x
+     where x.value is not null
+     on conflict (attribute, contact_id) do nothing`,
+    [attribute],
+  );
+}
+
+export interface DateCandidate {
+  contactId: string;
+  value: string;
+  timezone: string | null;
+}
+
+/** Contacts whose watched date matches one of these month-day keys (yearly) or dates (one-off). */
+export async function dateCandidates(
+  db: Queryable,
+  attribute: string,
+  keys: { monthDays: number[] } | { dates: string[] },
+): Promise<DateCandidate[]> {
+  const { rows } = await db.query<{ contact_id: string; value: string; timezone: string | null }>(
+    'monthDays' in keys
+      ? `select contact_id, to_char(value, 'YYYY-MM-DD') as value, timezone from journey_profile_dates
+          where attribute = $1 and month_day = any($2::smallint[])`
+      : `select contact_id, to_char(value, 'YYYY-MM-DD') as value, timezone from journey_profile_dates
+          where attribute = $1 and value = any($2::date[])`,
+    [attribute, 'monthDays' in keys ? keys.monthDays : keys.dates],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, value: r.value, timezone: r.timezone }));
+}
+
+/** When a date journey was last scanned (null: never). */
+export async function lastDateScan(db: Queryable, journeyId: string): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    'select last_scan_at as at from journey_date_scans where journey_id = $1',
+    [journeyId],
+  );
+  return rows[0]?.at ?? null;
+}
+
+export async function recordDateScan(tx: Queryable, journeyId: string, at: Date): Promise<void> {
+  await tx.query(
+    `insert into journey_date_scans as s (journey_id, last_day, last_scan_at) values ($1, $2, $3)
+     on conflict (journey_id) do update set last_day = excluded.last_day, last_scan_at = excluded.last_scan_at
+     where s.last_scan_at is null or s.last_scan_at < excluded.last_scan_at`,
+    [journeyId, at.toISOString().slice(0, 10), at],
+  );
+}
+
+/** Records (journey, contact, occurrence) firings; returns only the new ones (a repeat fires nothing). */
+export async function recordDateFirings(
+  tx: Queryable,
+  journeyId: string,
+  firings: readonly { contactId: string; occurrence: string }[],
+  at: Date,
+): Promise<{ contactId: string; occurrence: string }[]> {
+  if (firings.length === 0) return [];
+  const { rows } = await tx.query<{ contact_id: string; occurrence: string }>(
+    `insert into journey_date_fired (journey_id, contact_id, occurrence, fired_at)
+     select $1, x.contact_id, x.occurrence, $4 from unnest($2::text[], $3::text[]) as x(contact_id, occurrence)
+     on conflict do nothing
+     returning contact_id, occurrence`,
+    [journeyId, firings.map((f) => f.contactId), firings.map((f) => f.occurrence), at],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, occurrence: r.occurrence }));
+}
