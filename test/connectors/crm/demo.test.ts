@@ -6,6 +6,7 @@ import { createManualClock } from '../../../src/clock/manual.ts';
 import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
 import { selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
+import type { Crm } from '../../../src/connectors/crm/port.ts';
 import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import type { Db } from '../../../src/store/port.ts';
 import { crmContract } from './port.contract.ts';
@@ -27,13 +28,19 @@ function knownIds(n: number): string[] {
   for (let i = 0; out.length < n; i += 1) if (isKnownContact(`${prefix}-${i}`)) out.push(`${prefix}-${i}`);
   return out;
 }
+/** The demo CRM's far side is its own tables: read them through a second instance's lookup. */
+function demoFields(crm: Crm): (id: string) => Promise<Record<string, unknown>> {
+  return async (id) => (await crm.lookup([id])).get(id)?.fields ?? {};
+}
+
 function unknownId(): string {
   for (let i = 0; ; i += 1) if (!isKnownContact(`ghost-${i}`)) return `ghost-${i}`;
 }
 
 crmContract('demo', async () => {
   const clock = createManualClock();
-  return { crm: createDemoCrm({ db: await database(), clock }), knownIds, unknownId: unknownId(), run: (p) => p };
+  const crm = createDemoCrm({ db: await database(), clock });
+  return { crm, knownIds, unknownId: unknownId(), run: (p) => p, fieldsOf: demoFields(crm) };
 });
 
 crmContract('demo with latency', async () => {
@@ -43,6 +50,7 @@ crmContract('demo with latency', async () => {
     crm,
     knownIds,
     unknownId: unknownId(),
+    fieldsOf: demoFields(createDemoCrm({ db: await database(), clock })),
     async run(p) {
       let done = false;
       p.then(

@@ -91,6 +91,7 @@ crmContract('hubspot', async (t) => {
   return {
     crm,
     refuseEngagement: (contactId, message) => server.refuseUpdates(hubspotIds.get(contactId) as string, message),
+    fieldsOf: async (contactId) => server.contact(hubspotIds.get(contactId) as string)?.properties ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {

@@ -70,6 +70,7 @@ crmContract('salesforce', async (t) => {
   return {
     crm,
     refuseEngagement: (contactId, message) => server.refuseUpdates(sfIds.get(contactId) as string, message),
+    fieldsOf: async (contactId) => server.record(sfIds.get(contactId) as string) ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {
