@@ -125,7 +125,7 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     assert.equal(found.get(bad)?.engagementScore, undefined);
   });
 
-  test(`${label}: field updates set fields, repeat harmlessly, clear with null; unknown contacts are not updated`, async (t) => {
+  test(`${label}: field updates set fields, repeat harmlessly, clear with null; unknown ids not updated`, async (t) => {
     const h = await setup(t);
     if (h === null) return;
     const [a] = h.knownIds(1) as [string];

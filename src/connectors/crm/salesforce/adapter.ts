@@ -3,8 +3,8 @@
  * SOQL look-up on the configured id field (chunked so each request-URI stays short), engagement
  * written back through sObject Collections (200 records per call, allOrNone=false), opt-outs as
  * `HasOptedOutOfEmail` on every Contact and unconverted Lead with the address, follow-up tasks as
- * Task records on the contact, journey field updates by PATCH of the Contact found by SOQL. Every request goes through the client (shared rate limit, daily
- * budget, token refresh, error mapping). A vendor error about one record fails that record only.
+ * Task records on the contact, journey field updates by PATCH of the Contact found by SOQL. Every
+ * request goes through the client (shared rate limit, daily budget, token refresh, error mapping). A vendor error about one record fails that record only.
  * Engagement never regresses: the current value is read first.
  */
 import type { Clock } from '../../../clock/port.ts';
