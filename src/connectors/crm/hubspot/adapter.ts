@@ -4,8 +4,9 @@
  * communication-preferences batch API (unsubscribe from all email; opt-in again by writing
  * SUBSCRIBED to the configured subscription type), follow-up tasks as task objects associated
  * with the contact, journey field updates by one PATCH keyed by the id property. Every request
- * goes through the client (shared rate limit, 429 hold-off, error mapping). A vendor error about one record fails that record only (`failed`).
- * Engagement never regresses: the current value is read first, in the same call.
+ * goes through the client (shared rate limit, 429 hold-off, error mapping). A vendor error about
+ * one record fails that record only (`failed`). Engagement never regresses: the current value is
+ * read first, in the same call.
  */
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';

@@ -4,8 +4,9 @@
  * written back through sObject Collections (200 records per call, allOrNone=false), opt-outs as
  * `HasOptedOutOfEmail` on every Contact and unconverted Lead with the address, follow-up tasks as
  * Task records on the contact, journey field updates by PATCH of the Contact found by SOQL. Every
- * request goes through the client (shared rate limit, daily budget, token refresh, error mapping). A vendor error about one record fails that record only.
- * Engagement never regresses: the current value is read first.
+ * request goes through the client (shared rate limit, daily budget, token refresh, error mapping).
+ * A vendor error about one record fails that record only. Engagement never regresses: the current
+ * value is read first.
  */
 import type { Clock } from '../../../clock/port.ts';
 import { isSwitchyardError, SwitchyardError } from '../../../core/errors.ts';
