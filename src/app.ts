@@ -303,6 +303,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createComplianceLogSink({ db, clock }),
   ];
   const journeys = createJourneyService({ db, clock });
+  // updateCrm steps need a CRM that keeps fields: none configured records them as skipped
+  const journeyEffects = {
+    webhookSecret: config.journeys.webhookSecret,
+    lists,
+    ...(crm.name === 'none' ? {} : { crm }),
+  };
   const journeyDispatcher = createJourneyDispatcher(
     {
       db,
@@ -310,7 +316,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clock,
       log,
       contacts: createStoreContacts(db),
-      effects: { webhookSecret: config.journeys.webhookSecret, lists },
+      effects: journeyEffects,
       owner: instanceId,
     },
     config.journeys,
@@ -355,7 +361,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       timerIntervalMs: config.profiles.timerIntervalMs,
     }),
     clicksStage({ bus }),
-    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [
+    journeysStage({ db, clock, log, dispatcher: journeyDispatcher, effects: journeyEffects }, [
       (signal) => journeyDispatcher.run(signal),
       (signal) => runDateTriggers({ db, clock, log, dispatcher: journeyDispatcher }, signal),
     ]),

@@ -34,6 +34,8 @@ export const TOPICS = {
   listEntered: 'list.entered',
   /** A contact stopped being a member of a list (once per real transition; message id = list:<history id>). */
   listExited: 'list.exited',
+  /** A journey's updateCrm step passed by a run: one CRM field update to make (message id = crm:<run>:<step>). */
+  journeyCrmUpdate: 'journey.crm-update',
 } as const;
 
 /** All blast-road topics start with this, so status views can pick them out of the bus depth. */
@@ -122,6 +124,15 @@ export interface ListTransitionPayload {
   cause: ListTransitionCause;
 }
 
+/** One CRM field update a journey step asked for, written through the outbox with the run's move. */
+export interface JourneyCrmUpdatePayload {
+  journeyId: string;
+  runId: string;
+  stepId: string;
+  contactId: string;
+  fields: Record<string, string | number | boolean | null>;
+}
+
 /** Topic name → payload type. */
 export interface TopicPayloads {
   'blast.select': SelectStep;
@@ -136,6 +147,7 @@ export interface TopicPayloads {
   'contact.changed': CrmContactChange;
   'list.entered': ListTransitionPayload;
   'list.exited': ListTransitionPayload;
+  'journey.crm-update': JourneyCrmUpdatePayload;
 }
 export type TopicName = keyof TopicPayloads;
 export type TopicPayload<T extends TopicName> = TopicPayloads[T];
@@ -152,6 +164,7 @@ export const TOPIC_NAMES: readonly TopicName[] = [
   TOPICS.contactChanged,
   TOPICS.listEntered,
   TOPICS.listExited,
+  TOPICS.journeyCrmUpdate,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */

@@ -658,3 +658,17 @@ export async function recordDateFirings(
   );
   return rows.map((r) => ({ contactId: r.contact_id, occurrence: r.occurrence }));
 }
+
+/** The outcome recorded for one step of a run (null: no such history row). */
+export async function stepOutcome(db: Queryable, runId: string, stepId: string): Promise<string | null> {
+  const { rows } = await db.query<{ outcome: string }>(
+    'select outcome from journey_steps where run_id = $1 and step_id = $2',
+    [runId, stepId],
+  );
+  return rows[0]?.outcome ?? null;
+}
+
+/** Rewrites the outcome of one step (an effect that completes after the run moved on: CRM updates). */
+export async function setStepOutcome(db: Queryable, runId: string, stepId: string, outcome: string): Promise<void> {
+  await db.query('update journey_steps set outcome = $3 where run_id = $1 and step_id = $2', [runId, stepId, outcome]);
+}

@@ -35,6 +35,8 @@ export interface HubspotServer {
   merge(from: string, into: string): void;
   /** The next `n` requests are answered 429 with this Retry-After (seconds). */
   throttle(n: number, retryAfterSeconds: number | null, policyName?: string): void;
+  /** The next `n` requests are answered 503 (HubSpot is down). */
+  outage(n: number): void;
   /** Batch updates of this contact fail with a per-record VALIDATION_ERROR; a PATCH of it answers 400. */
   refuseUpdates(id: string, message: string): void;
   expireToken(): void;
@@ -57,6 +59,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   const requests: HubspotRequest[] = [];
   let nextId = 51;
   let throttleLeft = 0;
+  let outageLeft = 0;
   let throttleRetryAfter: number | null = 1;
   let throttlePolicy = 'TEN_SECONDLY_ROLLING';
   let expired = false;
@@ -310,6 +313,10 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         category,
       });
     }
+    if (outageLeft > 0) {
+      outageLeft -= 1;
+      return send(503, { status: 'error', message: 'Service Unavailable', category: 'SERVICE_UNAVAILABLE' });
+    }
     if (throttleLeft > 0) {
       throttleLeft -= 1;
       if (throttleRetryAfter !== null) res.setHeader('Retry-After', String(throttleRetryAfter));
@@ -370,6 +377,9 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       throttleLeft = n;
       throttleRetryAfter = retryAfterSeconds;
       throttlePolicy = policyName;
+    },
+    outage(n) {
+      outageLeft = n;
     },
     refuseUpdates(id, message) {
       refused.set(id, message);
