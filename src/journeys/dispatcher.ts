@@ -350,7 +350,6 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
         streamId: p.streams.get(v.stepId) ?? null,
       })),
     );
-    const ended = updates.filter((u) => u.status !== 'active').map((u) => u.id);
     const written = await db
       .transaction(async (tx) => {
         const n = await q.updateRuns(tx, deps.owner, updates, now);
@@ -360,7 +359,6 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
             details: { lost: updates.length - n },
           });
         await q.recordSteps(tx, history, now);
-        await q.releaseEntries(tx, ended);
         const outboxed: Outboxed[] = [];
         if (crmUpdates.length > 0) outboxed.push(await addToOutbox(tx, TOPICS.journeyCrmUpdate, crmUpdates, now));
         for (const [streamId, s] of emails) {

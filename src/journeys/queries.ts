@@ -248,16 +248,28 @@ const MOVE_TIMERS = `
     lease_owner = null
   from unnest($2::text[], $3::text[], $4::text[]) as x(id, step_id, due_at)
   where t.run_id = x.id and t.lease_owner = $1`;
-// Runs that ended: their timer goes, the run records how it ended.
-const END_TIMERS = `delete from journey_timers where run_id = any($2::text[]) and lease_owner = $1`;
+// Runs that ended, in one statement: the timers this owner leases go, their runs record how they
+// ended, and their entries are freed for re-entry (rules permitting).
 const END_RUNS = `
-  update journey_runs r set status = x.status, end_reason = x.end_reason, ended_at = $1, updated_at = $1
-  from unnest($2::text[], $3::text[], $4::text[]) as x(id, status, end_reason)
-  where r.id = x.id and r.status = 'active'`;
+  with x as (
+    select * from unnest($2::text[], $3::text[], $4::text[]) as x(id, status, end_reason)
+  ), gone as (
+    delete from journey_timers t using x where t.run_id = x.id and t.lease_owner = $1 returning t.run_id
+  ), ended as (
+    update journey_runs r set status = x.status, end_reason = x.end_reason, ended_at = $5, updated_at = $5
+    from x join gone g on g.run_id = x.id
+    where r.id = x.id and r.status = 'active'
+    returning r.journey_id, r.contact_id, r.entry
+  ), released as (
+    update journey_entries e set active = false from ended n
+    where e.journey_id = n.journey_id and e.contact_id = n.contact_id and e.entries = n.entry
+  )
+  select count(*)::int as held from gone`;
 
 /**
  * Writes the runs' new state; only runs whose timer this owner still leases change (the runs of
- * ended timers it deleted). Returns how many timers it held; fewer than given means a lease was lost.
+ * ended timers it deleted, whose entries are released too). Returns how many timers it held;
+ * fewer than given means a lease was lost.
  */
 export async function updateRuns(tx: Queryable, owner: string, runs: readonly RunUpdate[], at: Date): Promise<number> {
   const moving = runs.filter((r) => r.status === 'active');
@@ -273,14 +285,14 @@ export async function updateRuns(tx: Queryable, owner: string, runs: readonly Ru
     held += rowCount;
   }
   if (ending.length > 0) {
-    const { rows } = await tx.query<{ run_id: string }>(`${END_TIMERS} returning run_id`, [
+    const { rows } = await tx.query<{ held: number }>(END_RUNS, [
       owner,
       ending.map((r) => r.id),
+      ending.map((r) => r.status),
+      ending.map((r) => r.endReason),
+      at,
     ]);
-    held += rows.length;
-    const mine = new Set(rows.map((r) => r.run_id));
-    const ended = ending.filter((r) => mine.has(r.id));
-    await tx.query(END_RUNS, [at, ended.map((r) => r.id), ended.map((r) => r.status), ended.map((r) => r.endReason)]);
+    held += rows[0]?.held ?? 0;
   }
   return held;
 }
