@@ -196,15 +196,17 @@ export interface ClaimedRun {
 
 // Due timers of active journeys in due order, leased to this dispatcher, with their runs. `skip
 // locked` lets two dispatchers claim disjoint sets; an expired lease (its dispatcher died) is
-// claimable again. journeys is tiny (a hash join); runs are read by primary key.
+// claimable again. The claimed ids come back as an array so that the timers and runs are then read
+// by primary key: joined to the subquery instead, the planner (knowing the limit) hashes it against
+// a scan of every timer, and a claim grows with all the runs in flight. journeys is tiny.
 const CLAIM = `
   update journey_timers t set lease_until = $2, lease_owner = $3
-  from (
+  from journey_runs r
+  where t.run_id = any(array(
     select t2.run_id from journey_timers t2 join journeys j on j.id = t2.journey_id and j.status = 'active'
     where t2.due_at <= $1 and (t2.lease_until is null or t2.lease_until <= $1)
     order by t2.due_at limit $4 for update of t2 skip locked
-  ) d, journey_runs r
-  where t.run_id = d.run_id and r.id = t.run_id
+  )) and r.id = t.run_id
   returning r.id, r.journey_id, r.version, r.contact_id, r.entry, t.step_id, r.contact`;
 
 export async function claimDue(
