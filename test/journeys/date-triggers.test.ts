@@ -168,5 +168,11 @@ describe('journey date triggers', () => {
         'renewal_date/r2/515',
       ],
     );
+    // a profile removed (no service deletes one today; an erasure might) leaves the index too
+    await db.query(`delete from contact_profiles where contact_id = 'r2'`);
+    const { rows: left } = await db.query<{ n: number }>(
+      `select count(*)::int as n from journey_profile_dates where contact_id = 'r2'`,
+    );
+    assert.equal(left[0]?.n, 0);
   });
 });
