@@ -53,6 +53,7 @@ import { createJourneyService, type JourneyService } from './journeys/service.ts
 import { createJourneyDispatcher, type JourneyDispatcher } from './journeys/dispatcher.ts';
 import { createStoreContacts } from './journeys/contacts.ts';
 import { journeysStage } from './journeys/triggers.ts';
+import { runDateTriggers } from './journeys/date-triggers.ts';
 import { registerJourneyRoutes } from './api/routes/journeys.ts';
 import { softBounceStage } from './reactions/soft-bounce-stage.ts';
 import { repliesStage } from './reactions/replies-stage.ts';
@@ -345,6 +346,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createComplianceLogSink({ db, clock }),
   ];
   const journeys = createJourneyService({ db, clock });
+  // updateCrm steps need a CRM that keeps fields: none configured records them as skipped
+  const journeyEffects = {
+    webhookSecret: config.journeys.webhookSecret,
+    lists,
+    ...(crm.name === 'none' ? {} : { crm }),
+  };
   const journeyDispatcher = createJourneyDispatcher(
     {
       db,
@@ -352,7 +359,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clock,
       log,
       contacts: createStoreContacts(db),
-      effects: { webhookSecret: config.journeys.webhookSecret, lists },
+      effects: journeyEffects,
       owner: instanceId,
     },
     config.journeys,
@@ -388,7 +395,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       timerIntervalMs: config.profiles.timerIntervalMs,
     }),
     clicksStage({ bus }),
-    journeysStage({ db, clock, log, dispatcher: journeyDispatcher }, [(signal) => journeyDispatcher.run(signal)]),
+    journeysStage({ db, clock, log, dispatcher: journeyDispatcher, effects: journeyEffects }, [
+      (signal) => journeyDispatcher.run(signal),
+      (signal) => runDateTriggers({ db, clock, log, dispatcher: journeyDispatcher }, signal),
+    ]),
     softBounceStage({ db, bus, clock }),
     repliesStage({ db, clock, crm, ingest, log, ...(pii ? { pii } : {}) }),
     propagationStage({ db, clock, log, sinks: suppressionSinks }),

@@ -36,6 +36,8 @@ export const TOPICS = {
   listExited: 'list.exited',
   /** A judged anomaly in an engagement or revenue series (once per series and bucket; message id = anomaly id). */
   anomalyDetected: 'anomaly.detected',
+  /** A journey's updateCrm step passed by a run: one CRM field update to make (message id = crm:<run>:<step>). */
+  journeyCrmUpdate: 'journey.crm-update',
 } as const;
 
 /** All blast-road topics start with this, so status views can pick them out of the bus depth. */
@@ -147,6 +149,15 @@ export interface AnomalyDetectedPayload {
   performance: 'under' | 'over';
 }
 
+/** One CRM field update a journey step asked for, written through the outbox with the run's move. */
+export interface JourneyCrmUpdatePayload {
+  journeyId: string;
+  runId: string;
+  stepId: string;
+  contactId: string;
+  fields: Record<string, string | number | boolean | null>;
+}
+
 /** Topic name → payload type. */
 export interface TopicPayloads {
   'blast.select': SelectStep;
@@ -162,6 +173,7 @@ export interface TopicPayloads {
   'list.entered': ListTransitionPayload;
   'list.exited': ListTransitionPayload;
   'anomaly.detected': AnomalyDetectedPayload;
+  'journey.crm-update': JourneyCrmUpdatePayload;
 }
 export type TopicName = keyof TopicPayloads;
 export type TopicPayload<T extends TopicName> = TopicPayloads[T];
@@ -179,6 +191,7 @@ export const TOPIC_NAMES: readonly TopicName[] = [
   TOPICS.listEntered,
   TOPICS.listExited,
   TOPICS.anomalyDetected,
+  TOPICS.journeyCrmUpdate,
 ];
 
 /** Publishes on a catalogued topic; the payload must be that topic's type. */

@@ -9,14 +9,16 @@
  * step. The stream is per (journey, version, step, entry), so even a run replayed by a second
  * dispatcher (its lease expired) meets the send ledger's (stream, contact) key and sends nothing
  * twice. The run update is fenced by the lease: a dispatcher that lost its lease writes nothing.
- * Other effects (CRM, lists, webhooks) happen before the commit and repeat if it fails: each is
- * idempotent (effects.ts).
+ * CRM field updates are outbox messages of that same transaction too (crm-updates.ts makes the
+ * calls, with retries). List and webhook effects happen before the commit and repeat if it fails:
+ * each is idempotent (effects.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/port.ts';
 import { addToOutbox, type Outboxed, publishOutboxed } from '../bus/outbox.ts';
-import { TOPICS } from '../bus/topics.ts';
+import type { OutgoingMessage } from '../bus/port.ts';
+import { type JourneyCrmUpdatePayload, TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import {
   complyStreamChunk,
@@ -77,6 +79,11 @@ export interface JourneyDispatcher {
   run(signal: AbortSignal): Promise<void>;
   /** The compiled definition of a journey version (cached; versions never change). */
   version(journeyId: string, version: number): Promise<CompiledJourney | null>;
+}
+
+/** The outbox message id of one run's CRM step: the same (run, step) is the same message. */
+export function crmUpdateId(runId: string, stepId: string): string {
+  return `crm:${runId}:${stepId}`;
 }
 
 /** The message stream of one email step for one entry number (the ledger's campaign id). */
@@ -152,7 +159,6 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
       string,
       { kind: 'addToList' | 'removeFromList'; list: string; journeyId: string; runs: Plan[] }
     >();
-    const crm: Plan[] = [];
     const webhooks: { p: Plan; stepId: string; url: string }[] = [];
     for (const p of plans) {
       for (const e of p.result.effects) {
@@ -161,8 +167,7 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
           const call = listCalls.get(key) ?? { kind: e.kind, list: e.list, journeyId: p.run.journeyId, runs: [] };
           call.runs.push(p);
           listCalls.set(key, call);
-        } else if (e.kind === 'updateCrm') crm.push(p);
-        else if (e.kind === 'webhook') webhooks.push({ p, stepId: e.stepId, url: e.url });
+        } else if (e.kind === 'webhook') webhooks.push({ p, stepId: e.stepId, url: e.url });
       }
     }
     for (const call of listCalls.values()) {
@@ -180,28 +185,6 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
           err,
           'journey list step failed; runs retried later',
         );
-      }
-    }
-    if (crm.length > 0) {
-      const updates = crm.flatMap((p) =>
-        p.result.effects.flatMap((e) =>
-          e.kind === 'updateCrm' ? [{ contactId: p.run.contactId, fields: e.fields }] : [],
-        ),
-      );
-      if (deps.effects.crmFields === undefined) {
-        for (const p of crm)
-          for (const e of p.result.effects)
-            if (e.kind === 'updateCrm') p.outcomes.set(e.stepId, 'skipped: the configured CRM takes no field updates');
-      } else {
-        try {
-          await deps.effects.crmFields(updates);
-        } catch (err) {
-          fail(
-            crm.map((p) => p.run.id),
-            err,
-            'journey CRM step failed; runs retried later',
-          );
-        }
       }
     }
     // webhooks: a few at a time, each its own request
@@ -315,6 +298,35 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
     return out;
   }
 
+  /**
+   * The CRM field updates of a pass, as outbox messages keyed by (run, step): the consumer
+   * (crm-updates.ts) makes the call with retries and records the outcome in the run history.
+   */
+  function crmUpdatesOf(plans: Plan[]): OutgoingMessage<JourneyCrmUpdatePayload>[] {
+    const out: OutgoingMessage<JourneyCrmUpdatePayload>[] = [];
+    for (const p of plans)
+      for (const e of p.result.effects) {
+        if (e.kind !== 'updateCrm') continue;
+        if (deps.effects.crm === undefined) {
+          p.outcomes.set(e.stepId, 'skipped: no CRM is configured');
+          continue;
+        }
+        p.outcomes.set(e.stepId, `CRM update queued: ${Object.keys(e.fields).join(', ')}`);
+        out.push({
+          id: crmUpdateId(p.run.id, e.stepId),
+          key: p.run.contactId,
+          payload: {
+            journeyId: p.run.journeyId,
+            runId: p.run.id,
+            stepId: e.stepId,
+            contactId: p.run.contactId,
+            fields: e.fields,
+          },
+        });
+      }
+    return out;
+  }
+
   async function runOnce(): Promise<number> {
     const now = clock.now();
     const claimed = await q.claimDue(db, now, new Date(now.getTime() + options.leaseMs), deps.owner, options.batchSize);
@@ -323,6 +335,7 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
     const failed = await performEffects(plans, now);
     const moving = plans.filter((p) => !failed.has(p.run.id));
     const emails = await prepareEmails(moving, now);
+    const crmUpdates = crmUpdatesOf(moving);
     const updates: q.RunUpdate[] = moving.map((p) => {
       const n = p.result.next;
       return n.kind === 'wait'
@@ -338,7 +351,6 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
         streamId: p.streams.get(v.stepId) ?? null,
       })),
     );
-    const ended = updates.filter((u) => u.status !== 'active').map((u) => u.id);
     const written = await db
       .transaction(async (tx) => {
         const n = await q.updateRuns(tx, deps.owner, updates, now);
@@ -348,8 +360,8 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
             details: { lost: updates.length - n },
           });
         await q.recordSteps(tx, history, now);
-        await q.releaseEntries(tx, ended);
         const outboxed: Outboxed[] = [];
+        if (crmUpdates.length > 0) outboxed.push(await addToOutbox(tx, TOPICS.journeyCrmUpdate, crmUpdates, now));
         for (const [streamId, s] of emails) {
           for (const group of await splitStreamByVariant(tx, streamId, s, s.recipients, now)) {
             for (let i = 0; i < group.recipients.length; i += CHUNK_SIZE) {

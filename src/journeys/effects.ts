@@ -1,25 +1,19 @@
 /**
- * The side effects of journey steps other than email: CRM field updates, list membership and
- * signed webhooks. Each is idempotent by (run, step) or by nature, because a pass that fails after
- * an effect (or a worker that dies) repeats it: a CRM field set twice holds the same value, a list
+ * The side effects of journey steps other than email: list membership and signed webhooks (CRM
+ * field updates go through the outbox: crm-updates.ts). Each is idempotent by (run, step) or by
+ * nature, because a pass that fails after an effect (or a worker that dies) repeats it: a list
  * add of a member changes nothing, and a webhook carries `Idempotency-Key: <run>:<step>` so its
  * receiver can drop the repeat (webhooks are at least once; docs/journeys.md).
  */
 import { createHmac } from 'node:crypto';
 import { SwitchyardError } from '../core/errors.ts';
+import type { Crm } from '../connectors/crm/port.ts';
 import type { ListMembership } from '../lists/membership.ts';
-
-export interface CrmFieldUpdate {
-  contactId: string;
-  fields: Record<string, string | number | boolean | null>;
-}
-
-/** Writes CRM fields for contacts; idempotent. Throws a retryable SwitchyardError when the CRM is down. */
-export type CrmFieldWriter = (updates: readonly CrmFieldUpdate[]) => Promise<void>;
 
 export interface EffectDeps {
   lists?: ListMembership;
-  crmFields?: CrmFieldWriter;
+  /** The configured CRM (absent: none is, and updateCrm steps are recorded as skipped). */
+  crm?: Pick<Crm, 'updateFields'>;
   webhookSecret?: string;
   fetch?: typeof fetch;
   /** Milliseconds a webhook may take before it counts as failed. */

@@ -196,15 +196,17 @@ export interface ClaimedRun {
 
 // Due timers of active journeys in due order, leased to this dispatcher, with their runs. `skip
 // locked` lets two dispatchers claim disjoint sets; an expired lease (its dispatcher died) is
-// claimable again. journeys is tiny (a hash join); runs are read by primary key.
+// claimable again. The claimed ids come back as an array so that the timers and runs are then read
+// by primary key: joined to the subquery instead, the planner (knowing the limit) hashes it against
+// a scan of every timer, and a claim grows with all the runs in flight. journeys is tiny.
 const CLAIM = `
   update journey_timers t set lease_until = $2, lease_owner = $3
-  from (
+  from journey_runs r
+  where t.run_id = any(array(
     select t2.run_id from journey_timers t2 join journeys j on j.id = t2.journey_id and j.status = 'active'
     where t2.due_at <= $1 and (t2.lease_until is null or t2.lease_until <= $1)
     order by t2.due_at limit $4 for update of t2 skip locked
-  ) d, journey_runs r
-  where t.run_id = d.run_id and r.id = t.run_id
+  )) and r.id = t.run_id
   returning r.id, r.journey_id, r.version, r.contact_id, r.entry, t.step_id, r.contact`;
 
 export async function claimDue(
@@ -248,16 +250,28 @@ const MOVE_TIMERS = `
     lease_owner = null
   from unnest($2::text[], $3::text[], $4::text[]) as x(id, step_id, due_at)
   where t.run_id = x.id and t.lease_owner = $1`;
-// Runs that ended: their timer goes, the run records how it ended.
-const END_TIMERS = `delete from journey_timers where run_id = any($2::text[]) and lease_owner = $1`;
+// Runs that ended, in one statement: the timers this owner leases go, their runs record how they
+// ended, and their entries are freed for re-entry (rules permitting).
 const END_RUNS = `
-  update journey_runs r set status = x.status, end_reason = x.end_reason, ended_at = $1, updated_at = $1
-  from unnest($2::text[], $3::text[], $4::text[]) as x(id, status, end_reason)
-  where r.id = x.id and r.status = 'active'`;
+  with x as (
+    select * from unnest($2::text[], $3::text[], $4::text[]) as x(id, status, end_reason)
+  ), gone as (
+    delete from journey_timers t using x where t.run_id = x.id and t.lease_owner = $1 returning t.run_id
+  ), ended as (
+    update journey_runs r set status = x.status, end_reason = x.end_reason, ended_at = $5, updated_at = $5
+    from x join gone g on g.run_id = x.id
+    where r.id = x.id and r.status = 'active'
+    returning r.journey_id, r.contact_id, r.entry
+  ), released as (
+    update journey_entries e set active = false from ended n
+    where e.journey_id = n.journey_id and e.contact_id = n.contact_id and e.entries = n.entry
+  )
+  select count(*)::int as held from gone`;
 
 /**
  * Writes the runs' new state; only runs whose timer this owner still leases change (the runs of
- * ended timers it deleted). Returns how many timers it held; fewer than given means a lease was lost.
+ * ended timers it deleted, whose entries are released too). Returns how many timers it held;
+ * fewer than given means a lease was lost.
  */
 export async function updateRuns(tx: Queryable, owner: string, runs: readonly RunUpdate[], at: Date): Promise<number> {
   const moving = runs.filter((r) => r.status === 'active');
@@ -273,14 +287,14 @@ export async function updateRuns(tx: Queryable, owner: string, runs: readonly Ru
     held += rowCount;
   }
   if (ending.length > 0) {
-    const { rows } = await tx.query<{ run_id: string }>(`${END_TIMERS} returning run_id`, [
+    const { rows } = await tx.query<{ held: number }>(END_RUNS, [
       owner,
       ending.map((r) => r.id),
+      ending.map((r) => r.status),
+      ending.map((r) => r.endReason),
+      at,
     ]);
-    held += rows.length;
-    const mine = new Set(rows.map((r) => r.run_id));
-    const ended = ending.filter((r) => mine.has(r.id));
-    await tx.query(END_RUNS, [at, ended.map((r) => r.id), ended.map((r) => r.status), ended.map((r) => r.endReason)]);
+    held += rows[0]?.held ?? 0;
   }
   return held;
 }
@@ -575,4 +589,100 @@ export async function storedProfiles(
     out.get(c.contact_id)?.campaigns.push({ campaignId: c.campaign_id, sentAt: c.sent_ms, opened: c.opened });
   for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
   return out;
+}
+
+/**
+ * Makes the profile-date index (migration 0044) watch a date attribute, filling it from the stored
+ * profiles when the attribute is new. Profile writes wait for the fill (a share lock, once per new
+ * attribute), so no change slips between the fill's snapshot and the trigger that takes over.
+ */
+export async function watchDateAttribute(tx: Queryable, attribute: string): Promise<void> {
+  const { rowCount } = await tx.query(
+    'insert into journey_date_attributes (attribute) values ($1) on conflict (attribute) do nothing',
+    [attribute],
+  );
+  if (rowCount === 0) return;
+  await tx.exec('lock table contact_profiles in share mode');
+  await tx.query(
+    `insert into journey_profile_dates (attribute, contact_id, value, month_day, timezone)
+     select $1, p.contact_id, x.value, (extract(month from x.value) * 100 + extract(day from x.value))::smallint,
+       coalesce(nullif(p.attributes ->> 'timezone', ''), nullif(p.attributes ->> 'time_zone', ''))
+     from contact_profiles p cross join lateral (select journey_date_of(p.attributes ->> $1) as value) x
+     where x.value is not null
+     on conflict (attribute, contact_id) do nothing`,
+    [attribute],
+  );
+}
+
+export interface DateCandidate {
+  contactId: string;
+  value: string;
+  timezone: string | null;
+}
+
+/** Contacts whose watched date matches one of these month-day keys (yearly) or dates (one-off). */
+export async function dateCandidates(
+  db: Queryable,
+  attribute: string,
+  keys: { monthDays: number[] } | { dates: string[] },
+): Promise<DateCandidate[]> {
+  const { rows } = await db.query<{ contact_id: string; value: string; timezone: string | null }>(
+    'monthDays' in keys
+      ? `select contact_id, to_char(value, 'YYYY-MM-DD') as value, timezone from journey_profile_dates
+          where attribute = $1 and month_day = any($2::smallint[])`
+      : `select contact_id, to_char(value, 'YYYY-MM-DD') as value, timezone from journey_profile_dates
+          where attribute = $1 and value = any($2::date[])`,
+    [attribute, 'monthDays' in keys ? keys.monthDays : keys.dates],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, value: r.value, timezone: r.timezone }));
+}
+
+/** When a date journey was last scanned (null: never). */
+export async function lastDateScan(db: Queryable, journeyId: string): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    'select last_scan_at as at from journey_date_scans where journey_id = $1',
+    [journeyId],
+  );
+  return rows[0]?.at ?? null;
+}
+
+export async function recordDateScan(tx: Queryable, journeyId: string, at: Date): Promise<void> {
+  await tx.query(
+    `insert into journey_date_scans as s (journey_id, last_day, last_scan_at) values ($1, $2, $3)
+     on conflict (journey_id) do update set last_day = excluded.last_day, last_scan_at = excluded.last_scan_at
+     where s.last_scan_at is null or s.last_scan_at < excluded.last_scan_at`,
+    [journeyId, at.toISOString().slice(0, 10), at],
+  );
+}
+
+/** Records (journey, contact, occurrence) firings; returns only the new ones (a repeat fires nothing). */
+export async function recordDateFirings(
+  tx: Queryable,
+  journeyId: string,
+  firings: readonly { contactId: string; occurrence: string }[],
+  at: Date,
+): Promise<{ contactId: string; occurrence: string }[]> {
+  if (firings.length === 0) return [];
+  const { rows } = await tx.query<{ contact_id: string; occurrence: string }>(
+    `insert into journey_date_fired (journey_id, contact_id, occurrence, fired_at)
+     select $1, x.contact_id, x.occurrence, $4 from unnest($2::text[], $3::text[]) as x(contact_id, occurrence)
+     on conflict do nothing
+     returning contact_id, occurrence`,
+    [journeyId, firings.map((f) => f.contactId), firings.map((f) => f.occurrence), at],
+  );
+  return rows.map((r) => ({ contactId: r.contact_id, occurrence: r.occurrence }));
+}
+
+/** The outcome recorded for one step of a run (null: no such history row). */
+export async function stepOutcome(db: Queryable, runId: string, stepId: string): Promise<string | null> {
+  const { rows } = await db.query<{ outcome: string }>(
+    'select outcome from journey_steps where run_id = $1 and step_id = $2',
+    [runId, stepId],
+  );
+  return rows[0]?.outcome ?? null;
+}
+
+/** Rewrites the outcome of one step (an effect that completes after the run moved on: CRM updates). */
+export async function setStepOutcome(db: Queryable, runId: string, stepId: string, outcome: string): Promise<void> {
+  await db.query('update journey_steps set outcome = $3 where run_id = $1 and step_id = $2', [runId, stepId, outcome]);
 }

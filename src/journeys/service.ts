@@ -110,7 +110,12 @@ export function createJourneyService(deps: { db: Db; clock: Clock }): JourneySer
           `journey refused: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
           { details: { problems } },
         );
-      const version = await db.transaction((tx) => q.saveVersion(tx, id, input as JourneyDefinition, clock.now()));
+      const def = input as JourneyDefinition;
+      const version = await db.transaction(async (tx) => {
+        // a date trigger's attribute joins the profile-date index before the first scan reads it
+        if (def.trigger.type === 'date') await q.watchDateAttribute(tx, def.trigger.attribute);
+        return q.saveVersion(tx, id, def, clock.now());
+      });
       return { id, version, created: version === 1 };
     },
     async get(id) {

@@ -2,8 +2,9 @@
  * What makes contacts enter or leave journeys, as the `journeys` stage: `link.clicked` (journeys
  * triggered by a click, optionally on a tag — what used to be the fixed nurture hand-off of the
  * clicks stage) and `list.entered` enter contacts and end the runs whose goal they meet; the
- * dispatcher loop moves runs. Each trigger's key is the message that carried it, so a redelivered
- * message enters nobody twice (journey_entries.last_trigger) and a repeated goal changes nothing.
+ * dispatcher loop moves runs, and `journey.crm-update` makes the CRM calls of updateCrm steps.
+ * Each trigger's key is the message that carried it, so a redelivered message enters nobody twice
+ * (journey_entries.last_trigger) and a repeated goal changes nothing.
  */
 import type { Logger } from 'pino';
 import type { StageDefinition } from '../bus/stage.ts';
@@ -11,7 +12,9 @@ import { consumerOf, type LinkClickedPayload, type ListTransitionPayload, TOPICS
 import type { Clock } from '../clock/port.ts';
 import type { JourneyGoal } from '../core/journeys/types.ts';
 import type { Db } from '../store/port.ts';
+import { CRM_UPDATE_ATTEMPTS, CRM_UPDATE_BACKOFF, handleCrmUpdate } from './crm-updates.ts';
 import type { JourneyDispatcher } from './dispatcher.ts';
+import type { EffectDeps } from './effects.ts';
 import * as q from './queries.ts';
 
 export interface TriggerDeps {
@@ -19,6 +22,8 @@ export interface TriggerDeps {
   clock: Clock;
   log: Logger;
   dispatcher: JourneyDispatcher;
+  /** The CRM for updateCrm steps (the same effects the dispatcher was given). */
+  effects: EffectDeps;
 }
 
 type Fact = { kind: 'click'; tags: readonly string[] } | { kind: 'list'; list: string };
@@ -100,6 +105,17 @@ export function journeysStage(deps: TriggerDeps, loops: ((signal: AbortSignal) =
       ),
       consumerOf({ topic: TOPICS.listEntered, group: 'journeys', batchSize: 50 }, (m) =>
         handleListEntered(deps, m.id, m.payload),
+      ),
+      consumerOf(
+        {
+          topic: TOPICS.journeyCrmUpdate,
+          group: 'journeys',
+          batchSize: 20,
+          concurrency: 4,
+          maxAttempts: CRM_UPDATE_ATTEMPTS,
+          ...CRM_UPDATE_BACKOFF,
+        },
+        (m) => handleCrmUpdate(deps, m),
       ),
     ],
     loops,

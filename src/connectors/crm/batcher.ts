@@ -65,6 +65,10 @@ export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
         ...(failed.length > 0 ? { failed } : {}),
       };
     },
+    async updateFields(update) {
+      await acquire();
+      return crm.updateFields(update);
+    },
     async createTask(task) {
       await acquire();
       return crm.createTask(task);

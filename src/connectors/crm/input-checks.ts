@@ -3,7 +3,7 @@
  * bad item is refused the same way (VALIDATION_FAILED naming the item) whichever CRM is wired.
  */
 import { SwitchyardError } from '../../core/errors.ts';
-import type { CrmTask, EngagementUpdate, OptOutItem } from './port.ts';
+import type { CrmFieldUpdate, CrmTask, EngagementUpdate, OptOutItem } from './port.ts';
 
 export function checkEngagement(u: EngagementUpdate): void {
   if (typeof u.contactId !== 'string' || u.contactId === '')
@@ -40,4 +40,16 @@ export function latestEngagementPerContact(updates: readonly EngagementUpdate[])
     if (seen === undefined || seen.lastEngagedAt <= u.lastEngagedAt) latest.set(u.contactId, u);
   }
   return latest;
+}
+
+/** A field update names a contact and at least one field; names as journey definitions allow them. */
+export function checkFields(u: CrmFieldUpdate): void {
+  if (typeof u.contactId !== 'string' || u.contactId === '')
+    throw new SwitchyardError('VALIDATION_FAILED', 'field update needs a contactId');
+  const names = Object.keys(u.fields ?? {});
+  if (names.length === 0)
+    throw new SwitchyardError('VALIDATION_FAILED', `field update for ${u.contactId} sets no field`);
+  for (const name of names)
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name))
+      throw new SwitchyardError('VALIDATION_FAILED', `field update for ${u.contactId}: bad field name ${name}`);
 }

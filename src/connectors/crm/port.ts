@@ -54,6 +54,12 @@ export interface EngagementUpdate {
   lastEngagedAt: Date;
 }
 
+/** Fields to set on one contact's CRM record; values as the CRM takes them, null clears. */
+export interface CrmFieldUpdate {
+  contactId: string;
+  fields: Record<string, string | number | boolean | null>;
+}
+
 export interface OptOutItem {
   /** Known when the opt-out came from a Switchyard contact; absent for email-only requests. */
   contactId?: string;
@@ -156,6 +162,16 @@ export interface Crm {
    * refused one by one.
    */
   setOptOut(items: readonly OptOutItem[]): Promise<{ confirmed: string[]; failed?: CrmRecordFailure[] }>;
+  /**
+   * Sets fields on one contact's record (a journey's `updateCrm` step): HubSpot PATCH
+   * /crm/v3/objects/contacts/{id}, Salesforce PATCH /sobjects/Contact/{Id} after its Id is looked
+   * up. Field names are the CRM's own (HubSpot property names, Salesforce API field names); null
+   * clears a field. Idempotent: the same fields twice hold the same values, so a caller retries a
+   * failed call as it is. `updated: false` when the CRM does not know the contact (not an error).
+   * Throws CRM_UNAVAILABLE (retryable) as every method does, and VALIDATION_FAILED (permanent)
+   * when the vendor refuses the fields (an unknown or read-only field, a bad value), with its message.
+   */
+  updateFields(update: CrmFieldUpdate): Promise<{ updated: boolean }>;
   /** Creates one follow-up task for the contact's owner (one request). Idempotent by dedupeKey. */
   createTask(task: CrmTask): Promise<{ id: string }>;
   /**

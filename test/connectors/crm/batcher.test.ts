@@ -35,6 +35,10 @@ function recordingCrm(
     name: 'recording',
     maxBatchSize,
     rateLimit,
+    async updateFields(update) {
+      record('updateFields', [update.contactId]);
+      return { updated: true };
+    },
     async eraseContacts(emails) {
       record('eraseContacts', [...emails]);
       return { erased: [...emails], notFound: [] };

@@ -6,6 +6,7 @@ import { createManualClock } from '../../../src/clock/manual.ts';
 import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
 import { insertDemoDeal, selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
+import type { Crm } from '../../../src/connectors/crm/port.ts';
 import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import type { Db } from '../../../src/store/port.ts';
 import { type CrmHarness, crmContract } from './port.contract.ts';
@@ -43,19 +44,19 @@ const addDeal: NonNullable<CrmHarness['addDeal']> = async (deal) => {
   return id;
 };
 
+/** The demo CRM's far side is its own tables: read them through a second instance's lookup. */
+function demoFields(crm: Crm): (id: string) => Promise<Record<string, unknown>> {
+  return async (id) => (await crm.lookup([id])).get(id)?.fields ?? {};
+}
+
 function unknownId(): string {
   for (let i = 0; ; i += 1) if (!isKnownContact(`ghost-${i}`)) return `ghost-${i}`;
 }
 
 crmContract('demo', async () => {
   const clock = createManualClock();
-  return {
-    crm: createDemoCrm({ db: await database(), clock }),
-    knownIds,
-    unknownId: unknownId(),
-    run: (p) => p,
-    addDeal,
-  };
+  const crm = createDemoCrm({ db: await database(), clock });
+  return { crm, knownIds, unknownId: unknownId(), run: (p) => p, addDeal, fieldsOf: demoFields(crm) };
 });
 
 crmContract('demo with latency', async () => {
@@ -66,6 +67,7 @@ crmContract('demo with latency', async () => {
     knownIds,
     addDeal,
     unknownId: unknownId(),
+    fieldsOf: demoFields(createDemoCrm({ db: await database(), clock })),
     async run(p) {
       let done = false;
       p.then(

@@ -37,7 +37,9 @@ export interface HubspotServer {
   merge(from: string, into: string): void;
   /** The next `n` requests are answered 429 with this Retry-After (seconds). */
   throttle(n: number, retryAfterSeconds: number | null, policyName?: string): void;
-  /** Batch updates of this contact fail with a per-record VALIDATION_ERROR. */
+  /** The next `n` requests are answered 503 (HubSpot is down). */
+  outage(n: number): void;
+  /** Batch updates of this contact fail with a per-record VALIDATION_ERROR; a PATCH of it answers 400. */
   refuseUpdates(id: string, message: string): void;
   expireToken(): void;
   tasks: Map<string, Record<string, unknown>>;
@@ -71,6 +73,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   const requests: HubspotRequest[] = [];
   let nextId = 51;
   let throttleLeft = 0;
+  let outageLeft = 0;
   let throttleRetryAfter: number | null = 1;
   let throttlePolicy = 'TEN_SECONDLY_ROLLING';
   let expired = false;
@@ -201,6 +204,24 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         }
       }
       return batch(results, errors);
+    }
+    const one = /^\/crm\/v3\/objects\/contacts\/([^/]+)$/.exec(path);
+    if (method === 'PATCH' && one) {
+      // update one contact, by HubSpot id or by a unique property named in ?idProperty=
+      const c = findBy(query.get('idProperty') ?? undefined, decodeURIComponent(one[1] as string));
+      if (c === undefined) return [404, { status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Object not found' }];
+      const why = refused.get(c.id);
+      if (why !== undefined) return [400, validation(why)];
+      const properties: Record<string, unknown> = body?.properties ?? {};
+      if (Object.values(properties).some((v) => typeof v !== 'string'))
+        return [400, validation('Property values were not valid: values must be strings')];
+      // '' clears a property
+      for (const [k, v] of Object.entries(properties as Record<string, string>)) {
+        if (v === '') delete c.properties[k];
+        else c.properties[k] = v;
+      }
+      indexes.clear();
+      return [200, view(c, Object.keys(properties))];
     }
     if (method === 'POST' && path === '/communication-preferences/v4/statuses/batch/unsubscribe-all') {
       if (query.get('channel') !== 'EMAIL') return [400, validation('channel is required')];
@@ -356,6 +377,10 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         category,
       });
     }
+    if (outageLeft > 0) {
+      outageLeft -= 1;
+      return send(503, { status: 'error', message: 'Service Unavailable', category: 'SERVICE_UNAVAILABLE' });
+    }
     if (throttleLeft > 0) {
       throttleLeft -= 1;
       if (throttleRetryAfter !== null) res.setHeader('Retry-After', String(throttleRetryAfter));
@@ -428,6 +453,9 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       throttleLeft = n;
       throttleRetryAfter = retryAfterSeconds;
       throttlePolicy = policyName;
+    },
+    outage(n) {
+      outageLeft = n;
     },
     refuseUpdates(id, message) {
       refused.set(id, message);

@@ -104,6 +104,7 @@ crmContract('hubspot', async (t) => {
       if (deal.accountContactIds) server.addCompany(deal.accountContactIds.map(hs), [id]);
       return id;
     },
+    fieldsOf: async (contactId) => server.contact(hubspotIds.get(contactId) as string)?.properties ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {

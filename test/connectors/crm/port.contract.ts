@@ -34,6 +34,8 @@ export interface CrmHarness {
     dealContactIds: string[];
     accountContactIds?: string[];
   }): Promise<string>;
+  /** The fields the far side holds for this known contact (vendor names, as stored there). */
+  fieldsOf(contactId: string): Promise<Record<string, unknown>>;
 }
 
 export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
@@ -135,6 +137,39 @@ export function crmContract(label: string, setup: (t: TestContext) => Promise<Cr
     const found = await h.run(h.crm.lookup([good, bad]));
     assert.equal(found.get(good)?.engagementScore, 50);
     assert.equal(found.get(bad)?.engagementScore, undefined);
+  });
+
+  test(`${label}: field updates set fields, repeat harmlessly, clear with null; unknown ids not updated`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    const [a] = h.knownIds(1) as [string];
+    const fields = { Journey_Stage__c: 'trial-nudged', Journey_Score__c: 5, Journey_Hot__c: true };
+    assert.deepEqual(await h.run(h.crm.updateFields({ contactId: a, fields })), { updated: true });
+    assert.deepEqual(await h.run(h.crm.updateFields({ contactId: a, fields })), { updated: true });
+    const held = await h.fieldsOf(a);
+    // vendors differ in types (HubSpot properties are strings): compare as text
+    for (const [k, v] of Object.entries(fields)) assert.equal(String(held[k]), String(v), k);
+    await h.run(h.crm.updateFields({ contactId: a, fields: { Journey_Stage__c: null } }));
+    const cleared = (await h.fieldsOf(a)).Journey_Stage__c;
+    assert.ok(cleared === undefined || cleared === null || cleared === '', `cleared: ${String(cleared)}`);
+    assert.equal(String((await h.fieldsOf(a)).Journey_Score__c), '5', 'other fields stay');
+    assert.deepEqual(await h.run(h.crm.updateFields({ contactId: h.unknownId, fields })), { updated: false });
+    const err = await h.run(h.crm.updateFields({ contactId: a, fields: {} })).catch((e: unknown) => e);
+    assert.equal((err as { code: string }).code, 'VALIDATION_FAILED');
+  });
+
+  test(`${label}: a field update the vendor refuses is a permanent VALIDATION_FAILED with its message`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    if (h.refuseEngagement === undefined) return t.skip('this CRM never refuses a single record');
+    const [bad] = h.knownIds(1) as [string];
+    h.refuseEngagement(bad, 'Journey_Stage__c is read-only');
+    const err = (await h
+      .run(h.crm.updateFields({ contactId: bad, fields: { Journey_Stage__c: 'x' } }))
+      .catch((e: unknown) => e)) as { code: string; retryable: boolean; message: string };
+    assert.equal(err.code, 'VALIDATION_FAILED');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /read-only/);
   });
 
   test(`${label}: more than maxBatchSize items in one call is VALIDATION_FAILED`, async (t) => {

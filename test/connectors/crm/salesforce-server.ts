@@ -281,6 +281,21 @@ export async function startSalesforceServer(opts: {
         });
         return send(res, 200, results, log);
       }
+      const one = /^\/sobjects\/Contact\/([^/]+)$/.exec(path);
+      if (one && req.method === 'PATCH') {
+        // update one record: 204 without a body; 404 when gone; 400 with the validation error
+        const id = decodeURIComponent(one[1] as string);
+        const rec = records.get(id);
+        if (rec === undefined || rec.IsDeleted)
+          return send(res, 404, [{ message: 'The requested resource does not exist', errorCode: 'NOT_FOUND' }], log);
+        const body = JSON.parse(text) as Record<string, unknown>;
+        log.body = body;
+        const why = refused.get(id);
+        if (why !== undefined)
+          return send(res, 400, [{ message: why, errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', fields: [] }], log);
+        Object.assign(rec, body, { SystemModstamp: sfTime(opts.now()) });
+        return send(res, 204, undefined, log);
+      }
       if (path === '/sobjects/Task' && req.method === 'POST') {
         const id = newId('Task');
         tasks.set(id, JSON.parse(text) as Record<string, unknown>);

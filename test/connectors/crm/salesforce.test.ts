@@ -88,6 +88,7 @@ crmContract('salesforce', async (t) => {
         server.add('OpportunityContactRole', { OpportunityId: opp, ContactId: sf(c), IsPrimary: false });
       return opp;
     },
+    fieldsOf: async (contactId) => server.record(sfIds.get(contactId) as string) ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');
       return Array.from({ length: n }, (_, i) => {

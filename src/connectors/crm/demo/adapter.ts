@@ -2,7 +2,7 @@
  * The demo CRM: a stand-in CRM for `npm start`, demos and benchmarks, stored in demo_crm_*
  * tables of the Switchyard store. Account status, tier and owner are derived from the contact id
  * (same id, same account, every run); about 3% of ids are deliberately unknown so callers meet
- * the "missing ids are absent" case. Engagement scores, opt-outs and tasks are real rows.
+ * the "missing ids are absent" case. Engagement scores, opt-outs, fields and tasks are real rows.
  * `latencyMs` and `failRate` simulate a slow or flaky vendor on the injected clock; failures are
  * drawn from a seeded sequence, so a run is reproducible. Never used to test a real adapter.
  */
@@ -10,8 +10,8 @@ import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
 import type { Crm, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
-import { checkEngagement, checkOptOut } from '../input-checks.ts';
 import { decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
+import { checkEngagement, checkFields, checkOptOut } from '../input-checks.ts';
 import {
   DEMO_CRM_SCHEMA,
   eraseByEmail,
@@ -19,6 +19,7 @@ import {
   selectAccounts,
   selectDeals,
   upsertEngagement,
+  upsertFields,
   upsertOptOuts,
 } from './queries.ts';
 
@@ -145,6 +146,14 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
       return { erased, notFound: wanted.filter((e) => !hit.has(e)) };
     },
 
+    async updateFields(update) {
+      checkFields(update);
+      await request('updateFields', 1);
+      if (!isKnownContact(update.contactId)) return { updated: false };
+      await upsertFields(db, update.contactId, update.fields, clock.now());
+      return { updated: true };
+    },
+
     async createTask(task: CrmTask) {
       await request('createTask', 1);
       if (!isKnownContact(task.contactId))
@@ -185,7 +194,9 @@ export function isKnownContact(contactId: string): boolean {
 
 function toCrmRecord(
   contactId: string,
-  state: { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean } | undefined,
+  state:
+    | { engagementScore?: number; lastEngagedAt?: Date; optedOut: boolean; fields: Record<string, unknown> }
+    | undefined,
 ): CrmRecord {
   const owner = OWNERS[Math.floor(hashUnit(`owner:${contactId}`) * OWNERS.length)];
   const status = weighted(STATUSES, STATUS_WEIGHT, hashUnit(`status:${contactId}`));
@@ -197,7 +208,7 @@ function toCrmRecord(
     accountStatus: status,
     tier: weighted(TIERS, TIER_WEIGHT, hashUnit(`tier:${contactId}`)),
     optedOut: state?.optedOut ?? false,
-    fields: { source: 'demo' },
+    fields: state === undefined ? { source: 'demo' } : { ...state.fields, source: 'demo' },
   };
   // set only when present (a lookup per blast chunk: no spreads of throwaway objects)
   if (status !== 'prospect' && owner !== undefined) record.owner = owner;

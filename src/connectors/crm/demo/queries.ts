@@ -13,6 +13,7 @@ export const DEMO_CRM_SCHEMA = `
     opted_out boolean not null default false,
     updated_at timestamptz not null
   );
+  alter table demo_crm_accounts add column if not exists fields jsonb not null default '{}';
   create table if not exists demo_crm_opt_outs (
     email text primary key,            -- lower-cased
     contact_id text,
@@ -97,6 +98,8 @@ export interface AccountState {
   engagementScore?: number;
   lastEngagedAt?: Date;
   optedOut: boolean;
+  /** Fields set by updateFields. */
+  fields: Record<string, unknown>;
 }
 
 interface AccountRow {
@@ -104,6 +107,7 @@ interface AccountRow {
   engagement_score: number | null;
   last_engaged_at: Date | null;
   opted_out: boolean;
+  fields: Record<string, unknown>;
 }
 
 function toAccountState(row: AccountRow): AccountState {
@@ -112,11 +116,12 @@ function toAccountState(row: AccountRow): AccountState {
     ...(row.engagement_score === null ? {} : { engagementScore: row.engagement_score }),
     ...(row.last_engaged_at === null ? {} : { lastEngagedAt: new Date(row.last_engaged_at) }),
     optedOut: row.opted_out,
+    fields: row.fields,
   };
 }
 
 const SELECT_ACCOUNTS = `
-  select contact_id, engagement_score, last_engaged_at, opted_out
+  select contact_id, engagement_score, last_engaged_at, opted_out, fields
   from demo_crm_accounts where contact_id = any($1::text[])`;
 
 export async function selectAccounts(db: Queryable, contactIds: string[]): Promise<AccountState[]> {
@@ -253,4 +258,18 @@ export async function eraseByEmail(tx: Queryable, emails: readonly string[]): Pr
     await tx.query('delete from demo_crm_tasks where contact_id = any($1::text[])', [contacts]);
   }
   return rows.map((r) => r.email);
+}
+
+// Fields a journey set: merged over what the account holds (null clears one by storing null).
+const UPSERT_FIELDS = `
+  insert into demo_crm_accounts as a (contact_id, fields, updated_at) values ($1, $2::jsonb, $3)
+  on conflict (contact_id) do update set fields = a.fields || excluded.fields, updated_at = excluded.updated_at`;
+
+export async function upsertFields(
+  db: Queryable,
+  contactId: string,
+  fields: Record<string, unknown>,
+  now: Date,
+): Promise<void> {
+  await db.query(UPSERT_FIELDS, [contactId, JSON.stringify(fields), now]);
 }

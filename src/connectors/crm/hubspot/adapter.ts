@@ -3,9 +3,10 @@
  * configured id property), engagement written back by batch update, opt-outs through the v4
  * communication-preferences batch API (unsubscribe from all email; opt-in again by writing
  * SUBSCRIBED to the configured subscription type), follow-up tasks as task objects associated
- * with the contact. Every request goes through the client (shared rate limit, 429 hold-off,
- * error mapping). A vendor error about one record fails that record only (`failed`).
- * Engagement never regresses: the current value is read first, in the same call.
+ * with the contact, journey field updates by one PATCH keyed by the id property. Every request
+ * goes through the client (shared rate limit, 429 hold-off, error mapping). A vendor error about
+ * one record fails that record only (`failed`). Engagement never regresses: the current value is
+ * read first, in the same call.
  */
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
@@ -27,7 +28,7 @@ import {
   resultsOf,
   toCrmRecord,
 } from './contacts.ts';
-import { checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
+import { checkFields, checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
 import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 
 export const HUBSPOT_BATCH_SIZE = 100;
@@ -187,6 +188,24 @@ export function createHubspotCrm(
       const confirmed = items.filter((i) => done.has(i.email.trim().toLowerCase())).map((i) => i.email);
       const failures = failed.flatMap((f) => given(f.key).map((key) => ({ key, message: f.message })));
       return { confirmed, ...(failures.length > 0 ? { failed: failures } : {}) };
+    },
+
+    async updateFields(update) {
+      checkFields(update);
+      // one PATCH keyed by our id property (HubSpot resolves it); properties are strings, '' clears
+      const properties = Object.fromEntries(
+        Object.entries(update.fields).map(([k, v]) => [k, v === null ? '' : String(v)]),
+      );
+      const id = encodeURIComponent(update.contactId);
+      const query = map.idProperty === 'hs_object_id' ? '' : `?idProperty=${encodeURIComponent(map.idProperty)}`;
+      return client.send('PATCH', `/crm/v3/objects/contacts/${id}${query}`, { properties }).then(
+        () => ({ updated: true }),
+        (err: unknown) => {
+          // the client turns a 404 into VALIDATION_FAILED; here it means HubSpot has no such contact
+          if (isSwitchyardError(err) && err.details?.status === 404) return { updated: false };
+          throw err;
+        },
+      );
     },
 
     async createTask(task) {

@@ -44,7 +44,7 @@ export interface HubspotResponse {
 
 export interface HubspotClient {
   /** Sends one JSON request; resolves for 2xx (207 included: per-record errors are in the body). */
-  send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<HubspotResponse>;
+  send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<HubspotResponse>;
   usage(): HubspotUsage;
 }
 

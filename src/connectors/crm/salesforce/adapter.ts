@@ -3,18 +3,19 @@
  * SOQL look-up on the configured id field (chunked so each request-URI stays short), engagement
  * written back through sObject Collections (200 records per call, allOrNone=false), opt-outs as
  * `HasOptedOutOfEmail` on every Contact and unconverted Lead with the address, follow-up tasks as
- * Task records on the contact. Every request goes through the client (shared rate limit, daily
- * budget, token refresh, error mapping). A vendor error about one record fails that record only.
- * Engagement never regresses: the current value is read first.
+ * Task records on the contact, journey field updates by PATCH of the Contact found by SOQL. Every
+ * request goes through the client (shared rate limit, daily budget, token refresh, error mapping).
+ * A vendor error about one record fails that record only. Engagement never regresses: the current
+ * value is read first.
  */
 import type { Clock } from '../../../clock/port.ts';
-import { SwitchyardError } from '../../../core/errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
 import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import type { SalesforceCredentials } from './auth.ts';
 import { createSalesforceClient, type SalesforceClient, type SalesforceUsage } from './client.ts';
-import { checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
+import { checkFields, checkOptOut, checkTask, latestEngagementPerContact } from '../input-checks.ts';
 import { claimTaskKey, selectTaskKey } from '../task-keys.ts';
 import {
   DEFAULT_FIELDS,
@@ -237,6 +238,22 @@ export function createSalesforceCrm(
         .filter((i) => failedEmails.has(norm(i.email)))
         .map((i) => ({ key: i.email, message: failedEmails.get(norm(i.email)) as string }));
       return { confirmed, ...(failed.length > 0 ? { failed } : {}) };
+    },
+
+    async updateFields(update) {
+      checkFields(update);
+      const contact = (await read([update.contactId])).get(update.contactId);
+      if (contact === undefined) return { updated: false };
+      return client
+        .send('PATCH', `${client.dataPath}/sobjects/Contact/${encodeURIComponent(contact.Id)}`, update.fields)
+        .then(
+          () => ({ updated: true }),
+          (err: unknown) => {
+            // deleted between the look-up and the write: the contact is no longer known
+            if (isSwitchyardError(err) && err.details?.status === 404) return { updated: false };
+            throw err;
+          },
+        );
     },
 
     async createTask(task) {
