@@ -275,8 +275,10 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
       const { granted, waitMs, lease } = grant(n, key);
       if (granted > 0) return granted;
       if (lease.length > 0) {
+        // a refused lease waits as long as a local wait would (minWaitMs): a shorter one would
+        // only add store round trips, each getting the few tokens refilled meanwhile
         const fleetWait = await leaseFleet(lease);
-        if (fleetWait > 0) await sleepFor(Math.min(fleetWait, 60_000), signal);
+        if (fleetWait > 0) await sleepFor(Math.min(Math.max(o.minWaitMs, fleetWait), 60_000), signal);
         continue;
       }
       // A wait of Infinity (rate 0) is capped so pauses and rate changes are noticed.
