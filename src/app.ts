@@ -93,7 +93,7 @@ import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
-import { createFleetLeases, type FleetLeaseOptions } from './deliverability/governor-fleet.ts';
+import { createBreakerSync, createFleetLeases, type FleetLeaseOptions } from './deliverability/governor-fleet.ts';
 import { createGovernorPersistence } from './deliverability/governor-persistence.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
@@ -384,7 +384,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         signal,
       ),
   ];
-  stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
+  stages.find((s) => s.name === 'send')!.loops = [
+    (signal) => governorState.run(signal),
+    // breakers shared with the other send processes (pauses raised anywhere stop every sender)
+    ...(fleetOption === false
+      ? []
+      : [(signal: AbortSignal) => createBreakerSync({ db, clock, governor, log }).run(signal)]),
+  ];
   const messages = createMessageService({ db, bus, clock }, config.messages);
 
   const billing = createBillingService({ db, clock });

@@ -9,12 +9,18 @@
  * The same row carries the scope's AIMD rate and hard hold (versioned by the clock time of the
  * change): a process whose own AIMD moved the rate publishes it with its next lease, and every
  * process adopts the row's rate from each lease's answer (governor.ts applies it).
+ *
+ * Circuit breakers are shared by a sync loop (createBreakerSync): every `intervalMs` each process
+ * writes its breakers that changed phase and reads those other processes changed, so a pause
+ * raised in one process stops the others within about one interval.
  */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
-import type { FleetLeaseResult } from './queries.ts';
-import { clearFleetHolds, leaseFleetBudgets } from './queries.ts';
+import type { FleetBreakerRow, FleetLeaseResult } from './queries.ts';
+import { clearFleetHolds, leaseFleetBudgets, pullFleetBreakers, pushFleetBreakers } from './queries.ts';
 
-export type { FleetLeaseResult } from './queries.ts';
+export type { FleetBreakerRow, FleetLeaseResult } from './queries.ts';
 
 /** What one send key still needs from the fleet bucket of one scope. */
 export interface FleetNeed {
@@ -115,5 +121,62 @@ export function createFleetLeases(deps: { db: Db }, options: FleetLeaseOptions =
       }
     },
     clearHolds: (keys) => clearFleetHolds(deps.db, keys),
+  };
+}
+
+/** What the breaker sync needs of the governor. */
+export interface BreakerHolder {
+  breakers(): FleetBreakerRow[];
+  adoptBreakers(rows: readonly FleetBreakerRow[]): number;
+}
+
+export const BREAKER_SYNC_INTERVAL_MS = 1_000;
+/** Rows read again from this far before the last read: another process's write may commit late. */
+const PULL_OVERLAP_MS = 10_000;
+
+export interface BreakerSync {
+  /** One round: writes this process's changed breakers, adopts the newer ones of the others. */
+  sync(): Promise<void>;
+  /** Syncs every intervalMs until the signal aborts, then once more. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export function createBreakerSync(
+  deps: { db: Db; clock: Clock; governor: BreakerHolder; log: Logger },
+  intervalMs = BREAKER_SYNC_INTERVAL_MS,
+): BreakerSync {
+  /** The transition time last written or adopted per scope: only a newer one is written. */
+  const known = new Map<string, number>();
+  let pulledAt = Number.NEGATIVE_INFINITY;
+
+  async function sync(): Promise<void> {
+    const at = deps.clock.now();
+    // a breaker that never opened is no news; one that opened once is, whatever its phase now
+    const changed = deps.governor
+      .breakers()
+      .filter(
+        (r) =>
+          r.breaker.since > (known.get(r.key) ?? Number.NEGATIVE_INFINITY)
+          && (r.breaker.phase !== 'closed' || Number.isFinite(r.breaker.openedAt)),
+      );
+    await pushFleetBreakers(deps.db, changed, at);
+    for (const r of changed) known.set(r.key, r.breaker.since);
+    const rows = await pullFleetBreakers(deps.db, pulledAt - PULL_OVERLAP_MS);
+    deps.governor.adoptBreakers(rows);
+    for (const r of rows) known.set(r.key, Math.max(known.get(r.key) ?? Number.NEGATIVE_INFINITY, r.breaker.since));
+    pulledAt = at.getTime();
+    if (known.size > 10_000) known.clear(); // at worst, unchanged states are written once more
+  }
+
+  return {
+    sync,
+    async run(signal) {
+      const logged = () => sync().catch((err: unknown) => deps.log.warn({ err }, 'could not sync the breakers'));
+      while (!signal.aborted) {
+        await logged();
+        await deps.clock.sleep(intervalMs, signal).catch(() => undefined);
+      }
+      await logged();
+    },
   };
 }

@@ -17,12 +17,13 @@ import { SwitchyardError } from '../core/errors.ts';
 import { breakerResume } from '../core/throttle/circuit-breaker.ts';
 import { receivingGroup } from '../core/throttle/receiving-group.ts';
 import { clearWindow } from '../core/throttle/sliding-window.ts';
-import { available, setRate, takeUpTo, tryTake } from '../core/throttle/token-bucket.ts';
+import { available, createTokenBucket, setRate, takeUpTo, tryTake } from '../core/throttle/token-bucket.ts';
 import type { TokenBucket } from '../core/throttle/token-bucket.ts';
 import { msUntilNextDay, warmupCap, warmupRollover } from '../core/throttle/warmup.ts';
 import { createEntries, emptyWarmupDay, isRateEntry } from './governor-entries.ts';
 import type { PauseEntry } from './governor-entries.ts';
 import type { FleetLeaseResult, FleetLeases, FleetNeed } from './governor-fleet.ts';
+import type { FleetBreakerRow } from './queries.ts';
 import { createReporter, scopeOf } from './governor-report.ts';
 import { restoreEntries, snapshotEntries } from './governor-state.ts';
 import type { GovernorStateRow } from './governor-state.ts';
@@ -70,6 +71,11 @@ export interface Governor {
   /** Loads saved scopes (replacing those with the same key); returns how many were loaded. Emits
    *  no alerts: a breaker that was open is open again, as it was. */
   restore(rows: readonly GovernorStateRow[]): number;
+  /** Every campaign's and sending domain's breaker (key c:… or d:…), for the fleet to share. */
+  breakers(): FleetBreakerRow[];
+  /** Takes the breaker states of other processes that are newer (`since`) than this one's; returns
+   *  how many. No alerts: the process whose breaker changed raised them. */
+  adoptBreakers(rows: readonly FleetBreakerRow[]): number;
 }
 
 export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Governor {
@@ -335,6 +341,42 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     }
   }
 
+  function breakers(): FleetBreakerRow[] {
+    const now = nowMs();
+    const rows: FleetBreakerRow[] = [];
+    for (const e of entries.all()) {
+      if (isRateEntry(e)) continue;
+      checkBreaker(e, now); // a cool-down that ended is a transition to share too
+      rows.push({ key: entries.keyOf(e), breaker: e.breaker });
+    }
+    return rows;
+  }
+
+  function adoptBreakers(rows: readonly FleetBreakerRow[]): number {
+    const now = nowMs();
+    let adopted = 0;
+    for (const { key, breaker } of rows) {
+      const id = key.slice(2);
+      const e = key.startsWith('c:')
+        ? entries.campaign(id, now)
+        : key.startsWith('d:')
+          ? entries.sendingDomain(id, now)
+          : undefined;
+      if (e === undefined) continue;
+      // a breaker that never opened has no transition to defend: any shared state is newer
+      const mine = Number.isFinite(e.breaker.openedAt) ? e.breaker.since : Number.NEGATIVE_INFINITY;
+      if (breaker.since <= mine) continue;
+      const was = e.breaker.phase;
+      e.breaker = breaker;
+      // as after the same transition here: half-open admits at its own reduced rate and judges
+      // fresh traffic only; a close forgets the samples that opened it
+      e.halfOpenBucket = breaker.phase === 'half_open' ? createTokenBucket(o.halfOpenRatePerSec, 1, now) : undefined;
+      if (breaker.phase !== 'open' || was === 'closed') clearWindow(e.window);
+      adopted++;
+    }
+    return adopted;
+  }
+
   return {
     acquire: async (key, signal) => {
       await acquireMany(1, key, signal);
@@ -356,5 +398,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     resume,
     snapshot: (sinceMs) => snapshotEntries(entries, nowMs(), sinceMs),
     restore: (rows) => restoreEntries(entries, rows, nowMs()),
+    breakers,
+    adoptBreakers,
   };
 }

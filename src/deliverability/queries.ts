@@ -1,6 +1,9 @@
 /**
- * The governor's SQL: its per-scope state (migration 0015_governor_state.sql), written set-wise.
+ * The governor's SQL: its per-scope state (migration 0015_governor_state.sql) and the budgets and
+ * breakers the send fleet shares (0054_governor_fleet.sql, 0055_governor_fleet_breakers.sql), each
+ * written set-wise.
  */
+import type { BreakerState } from '../core/throttle/circuit-breaker.ts';
 import type { Db } from '../store/port.ts';
 import type { GovernorStateRow } from './governor-state.ts';
 
@@ -118,4 +121,61 @@ const CLEAR_FLEET_HOLDS = `update governor_fleet_budgets set held_until = 0 wher
  *  bring them back. */
 export async function clearFleetHolds(db: Db, keys: readonly string[]): Promise<void> {
   if (keys.length > 0) await db.query(CLEAR_FLEET_HOLDS, [keys]);
+}
+
+/** One shared breaker: a campaign's or sending domain's (key c:… or d:…) breaker state. */
+export interface FleetBreakerRow {
+  key: string;
+  breaker: BreakerState;
+}
+
+// Written only by a newer transition (`since` is the version).
+const PUSH_FLEET_BREAKERS = `
+  insert into governor_fleet_breakers as t (scope_key, phase, reason, since, opened_at, requires_operator, updated_at)
+  select k, p, r, s, o, q, $7
+  from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::boolean[]) as x(k, p, r, s, o, q)
+  order by k
+  on conflict (scope_key) do update set
+    phase = excluded.phase, reason = excluded.reason, since = excluded.since, opened_at = excluded.opened_at,
+    requires_operator = excluded.requires_operator, updated_at = excluded.updated_at
+  where excluded.since > t.since`;
+
+/** Writes breaker states that are newer than the stored ones, in one statement. */
+export async function pushFleetBreakers(db: Db, rows: readonly FleetBreakerRow[], at: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(PUSH_FLEET_BREAKERS, [
+    rows.map((r) => r.key),
+    rows.map((r) => r.breaker.phase),
+    rows.map((r) => r.breaker.reason ?? null),
+    rows.map((r) => r.breaker.since),
+    rows.map((r) => (Number.isFinite(r.breaker.openedAt) ? r.breaker.openedAt : null)),
+    rows.map((r) => r.breaker.requiresOperator),
+    at,
+  ]);
+}
+
+const PULL_FLEET_BREAKERS = `
+  select scope_key, phase, reason, since, opened_at, requires_operator
+  from governor_fleet_breakers where since >= $1 order by since`;
+
+/** The breaker states whose transition is at or after sinceMs. */
+export async function pullFleetBreakers(db: Db, sinceMs: number): Promise<FleetBreakerRow[]> {
+  const { rows } = await db.query<{
+    scope_key: string;
+    phase: BreakerState['phase'];
+    reason: string | null;
+    since: number;
+    opened_at: number | null;
+    requires_operator: boolean;
+  }>(PULL_FLEET_BREAKERS, [sinceMs]);
+  return rows.map((r) => ({
+    key: r.scope_key,
+    breaker: {
+      phase: r.phase,
+      reason: r.reason ?? undefined,
+      since: Number(r.since),
+      openedAt: r.opened_at === null ? Number.NEGATIVE_INFINITY : Number(r.opened_at),
+      requiresOperator: r.requires_operator,
+    },
+  }));
 }

@@ -1,8 +1,9 @@
 /**
  * The governor's fleet budgets on a real store: three governors, each with its own leases as if
  * in its own process, admit together what one receiving group's rate allows (never more, nearly
- * all of it), and an AIMD decrease seen by one reaches the others through the shared row. Time
- * is a manual clock: every governor waits on it, and the test moves it once all three wait.
+ * all of it), an AIMD decrease seen by one reaches the others through the shared row, and a pause
+ * raised in one (and an operator's resume in another) reaches every one with the breaker sync.
+ * Time is a manual clock: every governor waits on it, and the test moves it once all three wait.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import {
   type GovernorOptions,
   type SendKey,
 } from '../../src/deliverability/governor.ts';
-import { createFleetLeases } from '../../src/deliverability/governor-fleet.ts';
+import { createBreakerSync, createFleetLeases } from '../../src/deliverability/governor-fleet.ts';
+import { isSwitchyardError } from '../../src/core/errors.ts';
+import { pino } from 'pino';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases } from '../support/databases.ts';
 
@@ -45,6 +48,8 @@ async function driven<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
   const out = p.finally(() => {
     done = true;
   });
+  out.catch(() => undefined); // handled by the caller's await below, not an unhandled rejection
+
   while (!done) {
     if (clock.pending() > 0) await clock.advance(10);
     else await new Promise<void>((r) => setTimeout(r, 1));
@@ -117,6 +122,54 @@ for (const tdb of await testDatabases()) {
       );
       assert.equal(Number(rows[0]!.rate), lowered);
       assert.ok(Number(rows[0]!.version) >= 1, 'the change bumped the version');
+    });
+
+    it('a pause raised in one governor stops the others; an operator resume in another reopens all', async () => {
+      const clock = createManualClock(new Date('2026-03-02T12:00:00Z'));
+      const opts: GovernorOptions = {
+        ...options,
+        breaker: { minSamples: 20, complaintRate: 0.05, operatorComplaintRate: 0.5, halfOpenSamples: 5 },
+      };
+      const [a, b] = [0, 1].map(() =>
+        createGovernor({ clock, onAlert: () => undefined, fleet: createFleetLeases({ db }) }, opts),
+      ) as [Governor, Governor];
+      const log = pino({ level: 'silent' });
+      const [syncA, syncB] = [a, b].map((governor) => createBreakerSync({ db, clock, governor, log }));
+      const k = { ...key('fleet.example.net'), campaignId: 'c-paused' };
+      const paused = async (g: Governor): Promise<boolean> => {
+        try {
+          await driven(clock, g.acquireMany(1, k));
+          return false;
+        } catch (err) {
+          if (isSwitchyardError(err) && err.code === 'DELIVERABILITY_PAUSED') return true;
+          throw err;
+        }
+      };
+      assert.equal(await paused(b), false);
+      a.reportAccepted(k, 40);
+      for (let i = 0; i < 5; i++) a.report({ ...k, kind: 'complained' });
+      assert.equal(await paused(a), true, 'a paused the campaign itself');
+      assert.equal(await paused(b), false, 'b has not synced yet');
+      await syncA!.sync();
+      await syncB!.sync();
+      assert.equal(await paused(b), true, 'b adopted the pause');
+      assert.match(b.status().campaigns.find((c) => c.scope.campaignId === 'c-paused')?.breaker?.reason ?? '', /compl/);
+      await clock.advance(5);
+      // the complaints paused the campaign and its sending domain: the operator resumes both
+      b.resume({ campaignId: 'c-paused', sendingDomain: 'news.example.com' }, { operator: true });
+      await syncB!.sync();
+      await syncA!.sync();
+      assert.equal(await paused(a), false, "b's resume reached a");
+      const { rows } = await db.query<{ scope_key: string; phase: string }>(
+        'select scope_key, phase from governor_fleet_breakers order by scope_key',
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.scope_key, r.phase]),
+        [
+          ['c:c-paused', 'closed'],
+          ['d:news.example.com', 'closed'],
+        ],
+      );
       passed = true;
     });
   });
