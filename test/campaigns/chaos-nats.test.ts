@@ -63,7 +63,7 @@ it('three workers per blast stage on NATS survive kills, a NATS restart and a Po
     DATABASE_URL: url,
     SWITCHYARD_BUS: 'nats',
     SWITCHYARD_NATS_URL: `nats://127.0.0.1:${natsPort}`,
-    SWITCHYARD_NATS_PREFIX: schema.replaceAll('_', ''),
+    SWITCHYARD_NATS_PREFIX: `cn${schema.slice(-10)}`,
     SWITCHYARD_ESP: 'smtp',
     SWITCHYARD_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
     SWITCHYARD_LEASE_MS: '3000',
