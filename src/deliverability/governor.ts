@@ -113,8 +113,8 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     fleet?: FleetNeed;
   }
 
-  /** The fleet's share of a rated scope: the tokens of it this process holds. The local bucket
-   *  keeps applying too (a process never sends faster than the whole fleet may). */
+  /** The fleet's share of a rated scope: the tokens of it this process holds; none while the
+   *  scope is held here (a hold waits, it does not lease). */
   function fleetLimit(
     fleet: FleetLeases,
     key: string,
@@ -123,6 +123,7 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     adaptive: boolean,
     now: number,
   ): Limit {
+    if (now < heldUntil) return { avail: 0, waitMs: heldUntil - now, take: () => undefined };
     const avail = fleet.held(key, now);
     return {
       avail,
@@ -194,16 +195,23 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
     entries.sweep(now); // after the touches above, so this key's entries are the newest
     // reserved test domains (demo, sandbox, local sinks) have no receiver to protect
     const rated = o.exemptReservedDomains && isReservedDomain(key.recipientDomain) ? [provider] : [provider, group];
-    const limits: Limit[] = rated.map((e) =>
-      bucketLimit(
-        () => e.bucket,
-        (b) => {
-          e.bucket = b;
-        },
-        now,
-        Math.max(e.aimd.heldUntil, e.retryAfterUntil),
-      ),
-    );
+    const fleet = deps.fleet;
+    // With a fleet, a finite rate is the fleet bucket's alone: a local bucket too would make a
+    // process leave leased tokens unspent (and let them expire) whenever its own share ran ahead.
+    const isLeased = (rate: number): boolean => fleet !== undefined && Number.isFinite(rate);
+    const limits: Limit[] = rated.map((e) => {
+      const heldUntil = Math.max(e.aimd.heldUntil, e.retryAfterUntil);
+      if (!isLeased(e.aimd.rate))
+        return bucketLimit(
+          () => e.bucket,
+          (b) => {
+            e.bucket = b;
+          },
+          now,
+          heldUntil,
+        );
+      return fleetLimit(fleet!, entries.keyOf(e), e.aimd.rate, heldUntil, true, now);
+    });
     for (const p of campaign === undefined ? [domain] : [domain, campaign]) {
       if (p.halfOpenBucket !== undefined)
         limits.push(
@@ -216,7 +224,10 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
           ),
         );
     }
-    if (domain.domainBucket !== undefined)
+    const d = domain.domainBucket;
+    if (d !== undefined && isLeased(d.rate))
+      limits.push(fleetLimit(fleet!, entries.keyOf(domain), d.rate, 0, false, now));
+    else if (d !== undefined)
       limits.push(
         bucketLimit(
           () => domain.domainBucket!,
@@ -226,17 +237,6 @@ export function createGovernor(deps: GovernorDeps, options: GovernorOptions): Go
           now,
         ),
       );
-    const fleet = deps.fleet;
-    if (fleet !== undefined) {
-      for (const e of rated)
-        if (Number.isFinite(e.aimd.rate))
-          limits.push(
-            fleetLimit(fleet, entries.keyOf(e), e.aimd.rate, Math.max(e.aimd.heldUntil, e.retryAfterUntil), true, now),
-          );
-      const d = domain.domainBucket;
-      if (d !== undefined && Number.isFinite(d.rate))
-        limits.push(fleetLimit(fleet, entries.keyOf(domain), d.rate, 0, false, now));
-    }
     rollWarmup(domain, now);
     const w = domain.warmup;
     if (w !== undefined) {

@@ -3,8 +3,11 @@
  * composition, test/support/fleet-send-worker.ts) on one PostgreSQL send a campaign to a single
  * receiving domain limited to RATE msgs/s, over SMTP into a real local SMTP server. Each process
  * alone would admit RATE; together they must too. The fleet's rate is measured from the server's
- * receive timestamps (first to last message): at most 1.05 × RATE and at least 0.9 × RATE, and
- * more than one process did a share of the sending.
+ * receive timestamps over the middle 80 % of the messages, while the processes send side by side
+ * (the first and last tenth measure the machine, not the governor: chunks still rendering at the
+ * start, and at the end one process left alone on two loaded cores): at most 1.05 × RATE and at
+ * least 0.9 × RATE. A per-process governor would show about 3 × RATE there. More than one process
+ * must have done a share of the sending.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +27,7 @@ import { requirePostgres } from '../support/services.ts';
 import { startSmtpSink } from '../support/smtp-sink.ts';
 
 const WORKER = new URL('../support/fleet-send-worker.ts', import.meta.url).pathname;
-const RATE = 200;
+const RATE = 150;
 const AUDIENCE = 3000;
 const DOMAIN = 'fleet.example.net';
 const GOVERNOR: GovernorOptions = {
@@ -32,8 +35,8 @@ const GOVERNOR: GovernorOptions = {
   receivingGroups: { [DOMAIN]: { initial: RATE, floor: RATE, ceiling: RATE } },
   // the test domain is a reserved one, exempt from receiver rates unless told
   exemptReservedDomains: false,
-  // a burst of 0.5 s of rate: what a fleet idle for a moment may send at once, small next to the run
-  burstSeconds: 0.5,
+  // burst: the default 1 s of rate. A smaller one starves a process whose slice takes longer than
+  // the burst to hand off (two loaded cores): it can never hold more than a burst's worth
 };
 
 it('three send processes keep one receiving domain at its rate together', { timeout: 180_000 }, async (t) => {
@@ -110,8 +113,9 @@ it('three send processes keep one receiving domain at its rate together', { time
     .map((m) => m.receivedAt)
     .sort((a, b) => a - b);
   assert.equal(at.length, AUDIENCE, 'every recipient received one message');
-  const seconds = (at[at.length - 1]! - at[0]!) / 1000;
-  const rate = (at.length - 1) / seconds;
+  const [from, to] = [Math.floor(at.length * 0.1), Math.floor(at.length * 0.9)];
+  const seconds = (at[to]! - at[from]!) / 1000;
+  const rate = (to - from) / seconds;
   const shares = await Promise.all(
     children.map(
       (child) =>
@@ -125,7 +129,11 @@ it('three send processes keep one receiving domain at its rate together', { time
   for (const x of at)
     perSecond.set(Math.floor((x - at[0]!) / 1000), (perSecond.get(Math.floor((x - at[0]!) / 1000)) ?? 0) + 1);
   t.diagnostic(`received per second: ${[...perSecond.values()].join(' ')}`);
-  t.diagnostic(`fleet rate ${rate.toFixed(1)} msgs/s for ${RATE} over ${seconds.toFixed(1)} s; shares ${shares}`);
+  const overall = (at.length - 1) / ((at[at.length - 1]! - at[0]!) / 1000);
+  t.diagnostic(
+    `fleet rate ${rate.toFixed(1)} msgs/s for ${RATE} over the middle ${seconds.toFixed(1)} s `
+      + `(first to last message: ${overall.toFixed(1)}); shares ${shares}`,
+  );
   assert.ok(rate <= 1.05 * RATE, `the fleet sent ${rate.toFixed(1)} msgs/s, above 1.05 × ${RATE}`);
   assert.ok(rate >= 0.9 * RATE, `the fleet sent ${rate.toFixed(1)} msgs/s, below 0.9 × ${RATE}`);
   assert.ok(shares.filter((n) => n > 0).length >= 2, `more than one process sent (${shares})`);
