@@ -35,6 +35,8 @@ const app = await createApp(loadConfig(BENCH_ENV), {
   governor: BENCH_GOVERNOR,
   // the pii_ratio baseline: the parent runs one blast with ledger addresses unsealed
   piiAtRest: process.env.BENCH_PII_AT_REST !== '0',
+  // BENCH_GOVERNOR_FLEET=off: per-process budgets, the baseline for the fleet leases' cost
+  governorFleet: process.env.BENCH_GOVERNOR_FLEET !== 'off',
 });
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => {

@@ -100,6 +100,7 @@ import { createWebhookVerifiers } from './composition/webhook-verifiers.ts';
 import { confirmSubscription } from './connectors/esp/ses/subscription.ts';
 import { createWebhookReplayGuard } from './reactions/webhook-replay.ts';
 import { createGovernor, type Governor, type GovernorOptions } from './deliverability/governor.ts';
+import { createBreakerSync, createFleetLeases, type FleetLeaseOptions } from './deliverability/governor-fleet.ts';
 import { createGovernorPersistence } from './deliverability/governor-persistence.ts';
 import { createAlertHandler } from './deliverability/campaign-pauses.ts';
 import { governorReactionsStage } from './deliverability/reactions-stage.ts';
@@ -187,6 +188,9 @@ export interface AppOptions {
   newId?: () => string;
   /** Deliverability governor options (rates, breakers, warm-up); defaults per docs/deliverability.md. */
   governor?: GovernorOptions;
+  /** Rate budgets shared by every send process (governor-fleet.ts): on by default on PostgreSQL,
+   *  where several processes may send; false keeps them per process; an object sets block sizes. */
+  governorFleet?: boolean | FleetLeaseOptions;
   /**
    * false: the blast road writes ledger addresses unsealed. Only `npm run bench -- blast` sets it, for
    * the baseline its `pii_ratio` is measured against; it is not a configuration key.
@@ -297,8 +301,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   // After the campaign service: the governor's alerts change campaign state through it (the
   // service reads the governor's status only when asked).
+  const fleetOption = options.governorFleet ?? db.kind === 'postgres';
   const governor = createGovernor(
-    { clock, onAlert: createAlertHandler({ campaigns, log }) },
+    {
+      clock,
+      onAlert: createAlertHandler({ campaigns, log }),
+      ...(fleetOption === false ? {} : { fleet: createFleetLeases({ db }, fleetOption === true ? {} : fleetOption) }),
+    },
     options.governor ?? config.deliverability,
   );
   // counters, rates and breakers survive a restart; saved by the send stage's loop (below)
@@ -421,7 +430,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         signal,
       ),
   ];
-  stages.find((s) => s.name === 'send')!.loops = [(signal) => governorState.run(signal)];
+  stages.find((s) => s.name === 'send')!.loops = [
+    (signal) => governorState.run(signal),
+    // breakers shared with the other send processes (pauses raised anywhere stop every sender)
+    ...(fleetOption === false
+      ? []
+      : [(signal: AbortSignal) => createBreakerSync({ db, clock, governor, log }).run(signal)]),
+  ];
   // attachments (a report's PDF) only where the ESP sends them
   const messages = createMessageService(
     { db, bus, clock },

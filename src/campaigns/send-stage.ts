@@ -9,9 +9,10 @@
  * reported, never resent, because a resend could be a duplicate). A chunk is acknowledged only
  * once each of its recipients is final: one still held by another claim makes it retry.
  *
- * Deliverability (when deps.governor is set): after render and before the claim, the chunk's
- * messages are admitted per receiving domain by governor.acquireMany; a DELIVERABILITY_PAUSED
- * answer defers the whole chunk, unattempted and holding no claims. After the hand-off every
+ * Deliverability (when deps.governor is set): after render, the chunk's messages are admitted
+ * per receiving domain a slice at a time (admitSlice), and each slice is claimed and handed off
+ * once admitted, so a slow receiver gets a paced stream; a DELIVERABILITY_PAUSED answer defers
+ * the chunk (before the first slice: unattempted, holding no claims). After each hand-off every
  * result is reported back (accepted with latency, deferred, failed) so AIMD and the breakers see it.
  */
 import type { Logger } from 'pino';
@@ -22,7 +23,7 @@ import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage } from '../connectors/esp/port.ts';
 import type { Governor } from '../deliverability/governor.ts';
-import { admitChunk, reportResults } from '../deliverability/send-admission.ts';
+import { admitSlice, reportResults } from '../deliverability/send-admission.ts';
 import { findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
 import { finishIfDone } from './completion.ts';
@@ -181,63 +182,84 @@ export async function handleSend(
     });
   }
 
-  // admission before the claim: a deferred chunk holds no claims
-  if (deps.governor !== undefined && messages.length > 0) {
-    const deferral = await admitChunk(deps.governor, deps.esp.name, campaignId, messages, context?.signal);
-    if (deferral !== undefined) return deferral;
-  }
   // a provider that commits on the request itself: the claim is the commit (one write, not two)
   const commitsOnRequest = deps.esp.commitPoint !== 'before-final-dot';
-  const claimed = await ledger.claim(
-    db,
-    campaignId,
-    seq,
-    await sealed(
-      deps.pii,
-      messages.map((msg) => ({
-        contactId: msg.correlation.contactId,
-        email: msg.to.address,
-        messageId: msg.messageId,
-      })),
-      carried,
-    ),
-    deps.esp.name,
-    now,
-    {
-      as: commitsOnRequest ? 'sending' : 'rendered',
-      firstTry: m.attempt === 1,
-      redelivered,
-      staleBefore: new Date(now.getTime() - deps.leaseMs),
-    },
-  );
   // while every recipient's row is one this delivery wrote, and every write of its claims applied,
   // the chunk needs no check before it is acknowledged (the common case: a first delivery)
-  let allOwn = excluded === exclusions.length && claimed.size === messages.length;
-  const toSend = messages.filter((msg) => claimed.has(msg.correlation.contactId));
+  let allOwn = excluded === exclusions.length;
+  const claimed = new Map<string, ledger.LedgerClaim>();
   const batcher = createLedgerBatcher(db, campaignId, claimed, clock);
-  let results: BatchResult[] = [];
-  if (toSend.length > 0) {
+  const toSend: OutboundMessage[] = [];
+  const results: BatchResult[] = [];
+  // Paced by the governor: each slice is admitted, then claimed, then handed off, so a receiver
+  // limited below a chunk per second sees a steady rate, not a chunk's tokens spent at once.
+  // Without limits in the way the first slice is the whole chunk. Admission comes before the
+  // claim: a deferred slice holds no claims; one deferred after earlier slices went out is handed
+  // back like any deferral, and its redelivery finds those recipients' rows final.
+  let deferral: Deferral | undefined;
+  for (let rest: readonly OutboundMessage[] = messages; rest.length > 0; ) {
+    let slice = rest;
+    rest = [];
+    if (deps.governor !== undefined) {
+      const admitted = await admitSlice(deps.governor, deps.esp.name, campaignId, slice, context?.signal);
+      if ('kind' in admitted) {
+        if (toSend.length === 0) return admitted;
+        deferral = admitted;
+        break;
+      }
+      ({ admitted: slice, rest } = admitted);
+    }
+    const sliceClaims = await ledger.claim(
+      db,
+      campaignId,
+      seq,
+      await sealed(
+        deps.pii,
+        slice.map((msg) => ({
+          contactId: msg.correlation.contactId,
+          email: msg.to.address,
+          messageId: msg.messageId,
+        })),
+        carried,
+      ),
+      deps.esp.name,
+      now,
+      {
+        as: commitsOnRequest ? 'sending' : 'rendered',
+        firstTry: m.attempt === 1,
+        redelivered,
+        staleBefore: new Date(now.getTime() - deps.leaseMs),
+      },
+    );
+    allOwn &&= sliceClaims.size === slice.length;
+    for (const [contactId, claim] of sliceClaims) claimed.set(contactId, claim);
+    const sliceToSend = slice.filter((msg) => sliceClaims.has(msg.correlation.contactId));
+    if (sliceToSend.length === 0) continue;
+    let sliceResults: BatchResult[];
     if (!commitsOnRequest) {
-      results = await deps.esp.sendBatch(toSend, {
+      sliceResults = await deps.esp.sendBatch(sliceToSend, {
         beforeCommit: (msg) => batcher.commit(msg.correlation.contactId),
         // returned: the message keeps its place in the adapter's commit window until `sent` is written
         afterAccepted: (msg, receipt) => batcher.confirm(msg.correlation.contactId, receipt.providerMessageId),
       });
     } else {
       // claimed as `sending` above: recorded (at most once) before the request, then sent
-      results = await deps.esp.sendBatch(toSend);
+      sliceResults = await deps.esp.sendBatch(sliceToSend);
       // the whole batch answered at once: one confirmation statement, no per-message waiters
       const accepted: { contactId: string; espMessageId: string }[] = [];
-      results.forEach((res, i) => {
+      sliceResults.forEach((res, i) => {
         if (res.ok)
-          accepted.push({ contactId: toSend[i]!.correlation.contactId, espMessageId: res.receipt.providerMessageId });
+          accepted.push({
+            contactId: sliceToSend[i]!.correlation.contactId,
+            espMessageId: res.receipt.providerMessageId,
+          });
       });
       await batcher.confirmAll(accepted);
     }
-  }
-  if (deps.governor !== undefined && results.length > 0) {
     // each result carries the provider's own answer time, when the adapter measured it
-    reportResults(deps.governor, deps.esp.name, campaignId, toSend, results);
+    if (deps.governor !== undefined) reportResults(deps.governor, deps.esp.name, campaignId, sliceToSend, sliceResults);
+    toSend.push(...sliceToSend);
+    results.push(...sliceResults);
   }
   await batcher.settled();
   const lastAttempt = m.attempt >= deps.maxAttempts;
@@ -262,6 +284,8 @@ export async function handleSend(
     );
   }
   batcher.throwIfUnconfirmed();
+  // paused after some slices went out: the rest comes back with the chunk
+  if (deferral !== undefined) return deferral;
   allOwn &&= batcher.allApplied() && failed === failures.length;
   // Acknowledged, nothing would come back to a recipient still held by another claim (an
   // earlier attempt's row that moved on meanwhile, or another chunk's): retry until it is final.

@@ -57,12 +57,70 @@ function createKeyCounts(provider: string, campaignId: string) {
   };
 }
 
+/** A DELIVERABILITY_PAUSED answer as the deferral of the chunk; other errors (abort) propagate. */
+function pauseDeferral(err: unknown): Deferral {
+  if (isSwitchyardError(err) && err.code === 'DELIVERABILITY_PAUSED') {
+    const delayMs = Math.min(
+      MAX_PAUSE_RECHECK_MS,
+      Math.max(MIN_PAUSE_RECHECK_MS, err.retryAfterMs ?? MAX_PAUSE_RECHECK_MS),
+    );
+    return { kind: 'defer', delayMs, reason: err.message };
+  }
+  throw err;
+}
+
+export interface AdmittedSlice {
+  /** The messages admitted now, in chunk order. */
+  admitted: OutboundMessage[];
+  /** The others, still to admit. */
+  rest: OutboundMessage[];
+}
+
 /**
- * Waits until the governor admitted every message (grouped by sending and receiving domain,
- * one acquireMany loop per group). Returns a
+ * Admits what the governor allows now of the messages (grouped by sending and receiving domain):
+ * waits until the first group has at least one send admitted, and takes of every other group
+ * what is admitted without waiting. So a chunk to a slow receiver goes out paced, a slice at a
+ * time, instead of waiting for all its tokens and then arriving at once. Returns a deferral
+ * when the campaign or sending domain is paused (tokens taken for earlier groups of this call are
+ * not returned: a pause is per campaign or sending domain, so it hits the first group already).
+ */
+export async function admitSlice(
+  governor: Governor,
+  provider: string,
+  campaignId: string,
+  messages: readonly OutboundMessage[],
+  signal?: AbortSignal,
+): Promise<AdmittedSlice | Deferral> {
+  const keyOf = createKeyCounts(provider, campaignId);
+  const groups: KeyCount[] = [];
+  const keys = messages.map((msg) => {
+    const g = keyOf(msg);
+    if (g.n++ === 0) groups.push(g);
+    return g;
+  });
+  const allowed = new Map<KeyCount, number>();
+  try {
+    for (const [i, g] of groups.entries())
+      allowed.set(g, i === 0 ? await governor.acquireMany(g.n, g.key, signal) : governor.tryAcquireMany(g.n, g.key));
+  } catch (err) {
+    return pauseDeferral(err);
+  }
+  const admitted: OutboundMessage[] = [];
+  const rest: OutboundMessage[] = [];
+  messages.forEach((msg, i) => {
+    const g = keys[i]!;
+    const left = allowed.get(g)!;
+    if (left > 0) {
+      admitted.push(msg);
+      allowed.set(g, left - 1);
+    } else rest.push(msg);
+  });
+  return { admitted, rest };
+}
+
+/**
+ * Waits until the governor admitted every message (admitSlice until none is left). Returns a
  * deferral when the campaign or sending domain is paused; other errors (abort) propagate.
- * Tokens already taken for earlier groups are not returned on a pause (a pause is per campaign or
- * sending domain, so it hits the first group already in practice).
  */
 export async function admitChunk(
   governor: Governor,
@@ -71,25 +129,10 @@ export async function admitChunk(
   messages: readonly OutboundMessage[],
   signal?: AbortSignal,
 ): Promise<Deferral | undefined> {
-  const keyOf = createKeyCounts(provider, campaignId);
-  const groups: KeyCount[] = [];
-  for (const msg of messages) {
-    const g = keyOf(msg);
-    if (g.n++ === 0) groups.push(g);
-  }
-  try {
-    for (const { key, n } of groups) {
-      for (let left = n; left > 0; ) left -= await governor.acquireMany(left, key, signal);
-    }
-  } catch (err) {
-    if (isSwitchyardError(err) && err.code === 'DELIVERABILITY_PAUSED') {
-      const delayMs = Math.min(
-        MAX_PAUSE_RECHECK_MS,
-        Math.max(MIN_PAUSE_RECHECK_MS, err.retryAfterMs ?? MAX_PAUSE_RECHECK_MS),
-      );
-      return { kind: 'defer', delayMs, reason: err.message };
-    }
-    throw err;
+  for (let rest = messages; rest.length > 0; ) {
+    const slice = await admitSlice(governor, provider, campaignId, rest, signal);
+    if ('kind' in slice) return slice;
+    rest = slice.rest;
   }
   return undefined;
 }

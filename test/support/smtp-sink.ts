@@ -20,6 +20,8 @@ export interface SinkMessage {
   envelope: SinkEnvelope;
   /** The DATA bytes exactly as received (DKIM verifies over these). */
   raw: Buffer;
+  /** Date.now() when the final dot arrived (rate measurements). */
+  receivedAt: number;
   /** Parsed by mailparser on first call and cached. */
   parse(): Promise<ParsedMail>;
 }
@@ -117,6 +119,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
           stored.push({
             envelope: { mailFrom, rcptTo: session.envelope.rcptTo.map((r) => r.address) },
             raw,
+            receivedAt: Date.now(),
             parse: () => (parsed ??= simpleParser(raw)),
           });
         }
