@@ -5,6 +5,7 @@
  * src/composition/. The only place in src/ that imports adapters, and the only one that reads
  * process.env.
  */
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -584,6 +585,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   let inboundOpen = false;
   const loops = new AbortController();
+  // every stage loop waits on this one signal (one or two listeners each, over twenty loops in all);
+  // a real leak grows without bound and still warns at this limit
+  setMaxListeners(100, loops.signal);
   const loopRuns: Promise<void>[] = [];
 
   return {

@@ -86,7 +86,12 @@ describe('SWITCHYARD_DEMO', () => {
     const found = await app.crm.lookup(['cus_00000001', 'cus_00000002', 'cus_00000003']);
     assert.ok(found.size > 0, 'the demo CRM answers');
     for (const r of found.values()) assert.match(r.crmId, /^demo-/);
-    assert.deepEqual(await demoCrmTables(), ['demo_crm_accounts', 'demo_crm_opt_outs', 'demo_crm_tasks']);
+    assert.deepEqual(await demoCrmTables(), [
+      'demo_crm_accounts',
+      'demo_crm_deals',
+      'demo_crm_opt_outs',
+      'demo_crm_tasks',
+    ]);
     assert.deepEqual(await app.campaigns.validate(demoCampaign()), { ok: true, errors: [] });
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size: 10 } }));
     assert.equal(c.status, 'draft');
