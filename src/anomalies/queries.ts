@@ -1,4 +1,5 @@
 /** The anomaly detector's SQL (tables anomaly_runs, anomalies: migration 0050). Private to src/anomalies/. */
+import { REFUNDS_CTE } from '../billing/refunds-sql.ts';
 import type { Queryable } from '../store/port.ts';
 
 /**
@@ -10,12 +11,7 @@ import type { Queryable } from '../store/port.ts';
  * the three scopes from one pass. $1 'day' | 'hour', $2 from (inclusive), $3 to (exclusive).
  */
 export const SERIES = `
-  with refunds as (
-    select coalesce('stripe:invoice:' || ci.invoice_id, r.conversion_id) as conversion_id,
-           sum(r.refunded_minor)::bigint as refunded
-    from billing_refunds r left join billing_charge_invoices ci on ci.charge_id = r.charge_id
-    group by 1
-  ), facts as (
+  with ${REFUNDS_CTE}, facts as (
     select s.campaign_id, 'sends' as metric, date_trunc($1, s.sent_at, 'UTC') as bucket, 1::float8 as value
     from send_ledger s
     where s.sent_at >= $2 and s.sent_at < $3

@@ -44,18 +44,9 @@ export interface AnomalySettings {
   intervalMs: number;
 }
 
-export interface StoredAnomaly {
-  id: string;
+/** What `anomaly.detected` announces, with when it was judged and mailed. */
+export interface StoredAnomaly extends AnomalyDetectedPayload {
   granularity: Granularity;
-  scope: 'campaign' | 'segment' | 'overall';
-  key: string;
-  metric: string;
-  bucket: string;
-  value: number;
-  baseline: number;
-  score: number;
-  direction: 'high' | 'low';
-  performance: 'under' | 'over';
   detectedAt: string;
   notifiedAt: string | null;
 }

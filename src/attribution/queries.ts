@@ -4,13 +4,9 @@
  * Conversions in [from, to) with a resolved contact, their gross and net value (refunds of their
  * charges subtracted; a refund names its conversion directly or through the charge's invoice).
  */
+import { REFUNDS_CTE } from '../billing/refunds-sql.ts';
 export const CONVERSIONS = `
-  with refunds as (
-    select coalesce('stripe:invoice:' || ci.invoice_id, r.conversion_id) as conversion_id,
-           sum(r.refunded_minor)::bigint as refunded
-    from billing_refunds r left join billing_charge_invoices ci on ci.charge_id = r.charge_id
-    group by 1
-  )
+  with ${REFUNDS_CTE}
   select c.id, c.occurred_at, c.amount_minor, c.currency,
          least(coalesce(rf.refunded, 0), c.amount_minor)::bigint as refunded_minor,
          l.contact_id
@@ -84,12 +80,7 @@ export const NON_CONVERTING_TOUCHES = `
  * $1 from, $2 to, $3 lookback, $4 open lookback (intervals), $5 include sends, $7 model.
  */
 export const RULE_REPORT = `
-  with refunds as (
-    select coalesce('stripe:invoice:' || ci.invoice_id, r.conversion_id) as conversion_id,
-           sum(r.refunded_minor)::bigint as refunded
-    from billing_refunds r left join billing_charge_invoices ci on ci.charge_id = r.charge_id
-    group by 1
-  ), conv as (
+  with ${REFUNDS_CTE}, conv as (
     select c.id, c.occurred_at as ts, c.amount_minor as gross,
            least(coalesce(rf.refunded, 0), c.amount_minor)::bigint as refunded, l.contact_id
     from billing_conversions c
@@ -190,12 +181,7 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
 
 /** Net revenue (minor units, refunds subtracted) per resolved contact among $1, of conversions since $2. */
 export const NET_REVENUE_BY_CONTACT = `
-  with refunds as (
-    select coalesce('stripe:invoice:' || ci.invoice_id, r.conversion_id) as conversion_id,
-           sum(r.refunded_minor)::bigint as refunded
-    from billing_refunds r left join billing_charge_invoices ci on ci.charge_id = r.charge_id
-    group by 1
-  )
+  with ${REFUNDS_CTE}
   select l.contact_id, sum(c.amount_minor - least(coalesce(rf.refunded, 0), c.amount_minor))::float8 as net
   from billing_conversions c
   join lateral (
