@@ -60,17 +60,19 @@ const FLEET_AVAILABLE = `least(excluded.burst, t.tokens + greatest(0, $1::float8
 const FLEET_GRANT = `case when greatest(t.held_until, excluded.held_until) > $1::float8 then 0::float8
   else greatest(0::float8, least(excluded.wanted, floor(${FLEET_AVAILABLE} + 1e-9))) end`;
 
-// One statement leases every scope of a request: a new scope's row starts empty (nothing
-// granted, so a fleet never starts with a burst); an existing one is refilled, taken from and,
+// One statement leases every scope of a request: a new scope's row starts full, one burst for
+// the whole fleet as a single process's bucket starts (and a first lease is answered without
+// waiting for a refill, which a clock that does not move would never bring); an existing one is refilled, taken from and,
 // when the caller's rate change is newer than the stored one, given the new rate. Concurrent
 // leases queue on the row locks (rows in key order, so two leases never deadlock). All SET
 // expressions read the old row.
 const LEASE_FLEET_BUDGETS = `
   insert into governor_fleet_budgets as t
     (scope_key, tokens, rate, burst, rate_at, held_until, version, wanted, granted, updated_at, created_at)
-  select k, 0, r, b, ra, h, 0, w, 0, $1::float8, $1::float8
+  select k, b - g, r, b, ra, h, 0, w, g, $1::float8, $1::float8
   from unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
-    as x(k, w, r, b, ra, h)
+    as x(k, w, r, b, ra, h),
+  lateral (select case when h > $1::float8 then 0::float8 else greatest(0::float8, least(w, floor(b))) end as g) n
   order by k
   on conflict (scope_key) do update set
     tokens = ${FLEET_AVAILABLE} - ${FLEET_GRANT},

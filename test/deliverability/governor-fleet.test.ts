@@ -85,8 +85,13 @@ for (const tdb of await testDatabases()) {
       stop.abort();
       await Promise.allSettled(loops);
       const total = admitted.reduce((a, b) => a + b, 0);
-      // the shared bucket starts empty and refills at RATE: no fleet may admit more
-      assert.ok(total <= RATE * seconds, `admitted ${total} in ${seconds} s at ${RATE}/s (${admitted.join(' + ')})`);
+      // the shared bucket starts with one burst (1 s of RATE, as one process's bucket does) and
+      // refills at RATE: three processes together may admit no more than one process could
+      const burst = RATE;
+      assert.ok(
+        total <= RATE * seconds + burst,
+        `admitted ${total} in ${seconds} s at ${RATE}/s (${admitted.join(' + ')})`,
+      );
       assert.ok(total >= 0.9 * RATE * seconds, `admitted ${total}, below 90 % of ${RATE * seconds}`);
       const { rows } = await db.query<{ rate: number }>(
         `select rate from governor_fleet_budgets where scope_key like 'g:%fleet.example.net'`,
