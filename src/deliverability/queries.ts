@@ -62,8 +62,9 @@ const FLEET_GRANT = `case when greatest(t.held_until, excluded.held_until) > $1:
 
 // One statement leases every scope of a request: a new scope's row starts full, one burst for
 // the whole fleet as a single process's bucket starts (and a first lease is answered without
-// waiting for a refill, which a clock that does not move would never bring); an existing one is refilled, taken from and,
-// when the caller's rate change is newer than the stored one, given the new rate. Concurrent
+// waiting for a refill, which a clock that does not move would never bring); an existing one is
+// refilled, taken from and, when the caller's rate change is newer than the stored one, given the
+// new rate. Concurrent
 // leases queue on the row locks (rows in key order, so two leases never deadlock). All SET
 // expressions read the old row.
 const LEASE_FLEET_BUDGETS = `
