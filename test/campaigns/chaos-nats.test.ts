@@ -25,7 +25,7 @@ import { migrate } from '../../src/store/migrate.ts';
 import { createPostgresDb } from '../../src/store/postgres/adapter.ts';
 import { TEST_DATABASE_URL, uniqueName } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
-import { natsUnreachable } from '../support/nats.ts';
+import { natsAnswers } from '../support/nats.ts';
 import { requirePostgres } from '../support/services.ts';
 import { startSmtpSink } from '../support/smtp-sink.ts';
 
@@ -42,9 +42,13 @@ it('three workers per blast stage on NATS survive kills, a NATS restart and a Po
   const natsPort = await freePort();
   const natsDir = mkdtempSync(join(tmpdir(), 'chaos-nats-'));
   let nats: ChildProcess | undefined;
+  // stopped whatever happens next: a live child would keep this test file's process from exiting
+  t.after(() => void nats?.kill('SIGKILL'));
   const startNats = async (): Promise<void> => {
     nats = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', natsDir], { stdio: 'ignore' });
-    for (let i = 0; (await natsUnreachable(`127.0.0.1:${natsPort}`)) !== null; i++) {
+    // natsAnswers, not natsUnreachable: under SWITCHYARD_REQUIRE_SERVICES the latter throws at the
+    // first look, before the server just spawned is listening
+    for (let i = 0; !(await natsAnswers(`127.0.0.1:${natsPort}`)); i++) {
       if (i > 100) throw new Error('the private nats-server did not start');
       await sleep(100);
     }

@@ -26,3 +26,23 @@ export async function natsUnreachable(url: string = NATS_TEST_URL): Promise<stri
   if (reason !== null && servicesRequired) throw new Error(`${reason} (SWITCHYARD_REQUIRE_SERVICES=1)`);
   return reason;
 }
+
+/**
+ * Whether a NATS server with JetStream answers at url now. Never throws, whatever
+ * SWITCHYARD_REQUIRE_SERVICES says: for waiting on a server a test starts itself.
+ */
+export async function natsAnswers(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
+    try {
+      await nc.request('$JS.API.INFO', '', { timeout: 2000 });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    return false;
+  }
+}
