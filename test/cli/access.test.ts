@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServerProcess } from '../support/server-process.ts';
+import { blasts } from '../support/campaign-list.ts';
 
 const BIN = new URL('../../bin/switchyard.js', import.meta.url).pathname;
 const KEY = /^sy_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/;
@@ -99,7 +100,8 @@ describe('switchyard keys and audit', () => {
       // the second command of "npm start, then npx switchyard campaign …": no key handling by hand
       const list = run(['campaign', 'list', '--json', '--url', adminUrl], { SWITCHYARD_DATA_DIR: dataDir });
       assert.equal(list.code, 0, list.stderr);
-      assert.deepEqual(JSON.parse(list.stdout), { campaigns: [] });
+      // the demo workspace's journey has its message streams (jrn_…); no blast was created
+      assert.deepEqual(blasts(list.stdout), []);
       const noKey = run(['campaign', 'list', '--url', adminUrl], {
         SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'sy-nokey-')),
       });
