@@ -192,10 +192,14 @@ export function composeMessage(msg: OutboundMessage, now: Date): Buffer {
   if (msg.html !== undefined && msg.html !== '') parts.push(encodePart('text/html; charset=utf-8', msg.html));
   if (parts.length === 0) parts.push({ contentType: 'text/plain; charset=utf-8', encoding: '7bit', body: '' });
 
+  const files = msg.attachments !== undefined && msg.attachments.length > 0;
   let body: string;
   if (parts.length === 1) {
     const [part] = parts as [Part];
-    body = partHeaders(part) + part.body + (part.body === '' || part.body.endsWith('\n') ? '' : '\r\n');
+    // before a multipart/mixed delimiter the CRLF belongs to the delimiter (RFC 2046), so a body's
+    // own last line break needs one more there
+    const end = part.body === '' || (!files && part.body.endsWith('\n')) ? '' : '\r\n';
+    body = partHeaders(part) + part.body + end;
   } else {
     let boundary = randomBoundary();
     // 128 random bits will not turn up in the content, but a boundary that did would cut a part short
@@ -204,7 +208,7 @@ export function composeMessage(msg: OutboundMessage, now: Date): Buffer {
     for (const part of parts) body += `--${boundary}\r\n${partHeaders(part)}${part.body}\r\n`;
     body += `--${boundary}--\r\n`;
   }
-  if (msg.attachments !== undefined && msg.attachments.length > 0) body = withAttachments(body, msg.attachments);
+  if (files) body = withAttachments(body, msg.attachments!);
   return Buffer.from(head + body, 'utf8');
 }
 
