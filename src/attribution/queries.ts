@@ -73,6 +73,24 @@ export const NON_CONVERTING_TOUCHES = `
   limit 1000000`;
 
 /**
+ * The end both rule reports share: totals over every conversion of the period (attributed: those
+ * with a row in `source`, a CTE of conversion ids) and the rows and totals as one result.
+ */
+function reportTail(source: 'attributed' | 'picked'): string {
+  return `), totals as (
+    select count(*)::int as conversions, coalesce(sum(gross), 0)::bigint as gross,
+           coalesce(sum(refunded), 0)::bigint as refunded,
+           count(x.conversion_id)::int as attributed,
+           coalesce(sum(gross - refunded) filter (where x.conversion_id is not null), 0)::bigint as attributed_minor
+    from conv left join ${source} x on x.conversion_id = conv.id
+  )
+  select 'row' as kind, key, conversions, value_minor, null::int as n1, null::bigint as n2, null::bigint as n3,
+         null::int as n4, null::bigint as n5 from rows
+  union all
+  select 'totals', null, null, null, conversions, gross, refunded, attributed, attributed_minor from totals`;
+}
+
+/**
  * First, last and linear credit computed set-wise in the database (the fast path for large
  * periods): the same conversions, windows, machine exclusion and 30-minute collapse as the
  * in-memory models, grouped by $6 (campaign | channel | link | journey | segment). Linear money
@@ -130,17 +148,7 @@ export const RULE_REPORT = `
     select key, sum(share)::float8 as conversions, sum(minor)::bigint as value_minor from credited group by key
   ), attributed as (
     select conversion_id from kept group by conversion_id
-  ), totals as (
-    select count(*)::int as conversions, coalesce(sum(gross), 0)::bigint as gross,
-           coalesce(sum(refunded), 0)::bigint as refunded,
-           count(a.conversion_id)::int as attributed,
-           coalesce(sum(gross - refunded) filter (where a.conversion_id is not null), 0)::bigint as attributed_minor
-    from conv left join attributed a on a.conversion_id = conv.id
-  )
-  select 'row' as kind, key, conversions, value_minor, null::int as n1, null::bigint as n2, null::bigint as n3,
-         null::int as n4, null::bigint as n5 from rows
-  union all
-  select 'totals', null, null, null, conversions, gross, refunded, attributed, attributed_minor from totals`;
+  ${reportTail('attributed')}`;
 
 /**
  * First or last touch for groupings whose key depends only on the touch's kind and campaign
@@ -166,17 +174,7 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
     from picked p left join campaigns cp on cp.id = p.campaign_id
     where $7::text is not null
     group by 1
-  ), totals as (
-    select count(*)::int as conversions, coalesce(sum(gross), 0)::bigint as gross,
-           coalesce(sum(refunded), 0)::bigint as refunded,
-           count(p.conversion_id)::int as attributed,
-           coalesce(sum(gross - refunded) filter (where p.conversion_id is not null), 0)::bigint as attributed_minor
-    from conv left join picked p on p.conversion_id = conv.id
-  )
-  select 'row' as kind, key, conversions, value_minor, null::int as n1, null::bigint as n2, null::bigint as n3,
-         null::int as n4, null::bigint as n5 from rows
-  union all
-  select 'totals', null, null, null, conversions, gross, refunded, attributed, attributed_minor from totals`;
+  ${reportTail('picked')}`;
 }
 
 /** Net revenue (minor units, refunds subtracted) per resolved contact among $1, of conversions since $2. */
