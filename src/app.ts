@@ -115,6 +115,12 @@ import { demoCampaign } from './demo/campaign.ts';
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
 
+/**
+ * Stages that exist only when their source is configured (warehouse profile feed, CRM change
+ * polling, billing table); `worker --stage` names them without error where they are not.
+ */
+export const OPTIONAL_STAGES: readonly string[] = ['profile-feed', 'crm-changes', 'billing-table'];
+
 /** The CLI's `webhooks verify` builds its registry with this, as the HTTP routes' is built here. */
 export { createWebhookVerifiers };
 
@@ -623,7 +629,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metricsHistory,
     suppressionSystems: suppressionSinks.map((s) => s.name),
     startWorkers(only) {
-      const unknown = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
+      const absent = (only ?? []).filter((n) => !stages.some((s) => s.name === n));
+      // a feed stage exists only where its source is configured; one manifest serves every workspace
+      const unconfigured = absent.filter((n) => OPTIONAL_STAGES.includes(n));
+      if (unconfigured.length > 0) log.info({ stages: unconfigured }, 'stages not configured here; not started');
+      const unknown = absent.filter((n) => !OPTIONAL_STAGES.includes(n));
       // a typo in `worker --stage` is bad configuration (exit 2), not a crash with a stack trace
       if (unknown.length > 0)
         throw new SwitchyardError(

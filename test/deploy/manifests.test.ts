@@ -20,6 +20,10 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { consumerName, streamName } from '../../src/bus/nats/subjects.ts';
 import { loadConfig } from '../../src/config.ts';
+import { createApp, OPTIONAL_STAGES } from '../../src/app.ts';
+import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import pino from 'pino';
 
 const ROOT = new URL('../../deploy/', import.meta.url).pathname;
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -120,6 +124,11 @@ const SCALED_GROUPS: Record<string, [stage: string, topic: string, group: string
     ['send', 'blast.ready.transactional', 'send'],
   ],
   'switchyard-blast-select': [['select', 'blast.select', 'select']],
+  'switchyard-journeys': [
+    ['profiles', 'contact.changed', 'profiles'],
+    ['journeys', 'list.entered', 'journeys'],
+    ['journeys', 'link.clicked', 'journeys'],
+  ],
   'switchyard-reactions': [
     ['outcomes', 'reaction.received', 'ledger-outcomes'],
     ['engagement', 'reaction.received', 'engagement'],
@@ -145,4 +154,26 @@ it('each KEDA trigger names the stream and consumer the NATS bus uses for a grou
     });
     assert.deepEqual(triggers.sort(), expected.sort(), so.metadata.name);
   }
+});
+
+it('every stage the app runs is started by exactly one Deployment, and the optional feeds by one too', async () => {
+  const db = await createPgliteDb({});
+  await migrate(db);
+  const app = await createApp(loadConfig({ SWITCHYARD_TRACKING_SECRET: 'x' }), { db, log: pino({ level: 'silent' }) });
+  const stages = [...app.stages.map((s) => s.name), ...OPTIONAL_STAGES];
+  // where a feed is not configured, naming it starts nothing rather than failing the worker
+  assert.deepEqual(app.startWorkers(['profile-feed', 'crm-changes', 'billing-table']), []);
+  assert.throws(() => app.startWorkers(['sned']), /unknown stage sned/);
+  await app.close();
+  await db.close();
+  const workers = of('Deployment')
+    .map((d) => ({ name: d.metadata.name as string, args: d.spec.template.spec.containers[0].args as string[] }))
+    .filter((d) => d.args[0] === 'worker')
+    .map((d) => ({ name: d.name, stages: d.args.slice(d.args.indexOf('--stage') + 1) }));
+  for (const stage of stages) {
+    const runners = workers.filter((w) => w.stages.includes(stage)).map((w) => w.name);
+    assert.equal(runners.length, 1, `stage ${stage} runs in ${runners.length} Deployments (${runners.join(', ')})`);
+  }
+  for (const w of workers)
+    for (const s of w.stages) assert.ok(stages.includes(s), `${w.name} names stage ${s}, which the app does not have`);
 });
