@@ -111,8 +111,11 @@ export interface DeadLetters {
   /** Newest first. */
   list(filter?: { stage?: string; limit?: number; includeRetried?: boolean }): Promise<DeadLetter[]>;
   count(): Promise<number>;
-  /** Records input that never became a bus message (bad webhook, bad row), for inspection. */
-  add(entry: NewDeadLetter): Promise<number>;
+  /**
+   * Records input that never became a bus message (bad webhook, bad row), for inspection. With
+   * `keepNewest`, the stage's older entries beyond that many are dropped (samples age out).
+   */
+  add(entry: NewDeadLetter, options?: { keepNewest?: number }): Promise<number>;
   /**
    * Puts bus dead letters back to their group for another round of attempts. Returns the ids that
    * were requeued; ingress dead letters (no topic) and already-retried ones are skipped.

@@ -65,12 +65,12 @@ async function harness(
       return { accepted, duplicates: events.length - accepted };
     },
     deadLetters: {
-      async add(entry) {
+      async add(entry, keep) {
         h.deadLetters.push(entry);
+        const ofStage = h.deadLetters.filter((d) => d.stage === entry.stage);
+        for (const d of ofStage.slice(0, Math.max(0, ofStage.length - (keep?.keepNewest ?? ofStage.length))))
+          h.deadLetters.splice(h.deadLetters.indexOf(d), 1);
         return h.deadLetters.length;
-      },
-      async list(filter) {
-        return h.deadLetters.filter((d) => d.stage === filter.stage).slice(0, filter.limit);
       },
     },
     replay: createWebhookReplayGuard({ db, clock }),
@@ -346,9 +346,6 @@ describe('POST /webhooks/postmark', () => {
         async add(e) {
           dead.push(e);
           return 1;
-        },
-        async list() {
-          return dead;
         },
       },
       clock: createManualClock(),

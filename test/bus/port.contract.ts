@@ -296,6 +296,21 @@ export function busContract(
     assert.deepEqual(await bus.deadLetters.retry([id]), []);
     assert.ok((await bus.deadLetters.count()) >= 1);
   });
+
+  test('an ingress stage added with keepNewest keeps only its newest entries; other stages are untouched', async ({
+    bus,
+  }) => {
+    const stage = `webhook.keep${Math.random().toString(36).slice(2, 8)}`;
+    const other = await bus.deadLetters.add({ stage: `${stage}.other`, payload: 0, code: 'X', message: 'other' });
+    for (let i = 1; i <= 5; i++)
+      await bus.deadLetters.add({ stage, payload: { i }, code: 'X', message: `n${i}` }, { keepNewest: 2 });
+    const kept = await bus.deadLetters.list({ stage });
+    assert.deepEqual(
+      kept.map((d) => d.payload),
+      [{ i: 5 }, { i: 4 }],
+    );
+    assert.equal((await bus.deadLetters.list({ stage: `${stage}.other` }))[0]?.id, other);
+  });
 }
 
 export function busGroupPublishContract(label: string, setup: () => Promise<BusHarness>): void {

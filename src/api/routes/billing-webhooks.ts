@@ -15,14 +15,7 @@ import type { BillingEvent, RevenueFact } from '../../connectors/billing/port.ts
 import type { WebhookVerifier } from '../../connectors/webhook-port.ts';
 import type { ReplayGuard } from '../../reactions/webhook-replay.ts';
 import { httpStatusFor } from '../http-status.ts';
-import {
-  createRefusalSampler,
-  deadLetterValue,
-  DEFAULT_REFUSAL_SAMPLING,
-  requestSample,
-  type RefusalSampling,
-  safeReason,
-} from './webhook-refusals.ts';
+import { createRefusalKeeper, deadLetterValue, type RefusalSampling, safeReason } from './webhook-refusals.ts';
 import { MAX_JSON_NESTING, type WebhookRouteDeps } from './webhooks.ts';
 
 export interface BillingWebhookRouteDeps {
@@ -44,8 +37,7 @@ export interface BillingWebhookRouteDeps {
 const VENDOR = 'stripe';
 
 export function registerBillingWebhookRoutes(app: FastifyInstance, deps: BillingWebhookRouteDeps): void {
-  const sampling = { ...DEFAULT_REFUSAL_SAMPLING, ...deps.sampling };
-  const sampler = createRefusalSampler(sampling);
+  const keepRefusal = createRefusalKeeper(deps, deps.sampling);
 
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -77,14 +69,7 @@ export function registerBillingWebhookRoutes(app: FastifyInstance, deps: Billing
       reason: string,
       raw?: Buffer,
     ): Promise<FastifyReply> {
-      const stage = `webhook.${VENDOR}.refused`;
-      if (sampler.allow(VENDOR, deps.clock.now().getTime())) {
-        const stored = await deps.deadLetters.list({ stage, limit: sampling.maxStored }).catch(() => []);
-        if (stored.length < sampling.maxStored) {
-          const payload = requestSample(request.headers, raw, sampling.bodyBytes);
-          await deadLetter(request, { stage, payload, code, message: safeReason(reason) });
-        }
-      }
+      await keepRefusal(request, VENDOR, code, reason, raw);
       return answer(request, reply, code, reason);
     }
 

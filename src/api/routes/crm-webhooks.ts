@@ -14,14 +14,7 @@ import { jsonNestingExceeds } from '../../core/json-depth.ts';
 import type { CrmChangeBatch, CrmContactChange } from '../../connectors/crm/port.ts';
 import type { WebhookVerifier } from '../../connectors/webhook-port.ts';
 import { httpStatusFor } from '../http-status.ts';
-import {
-  createRefusalSampler,
-  deadLetterValue,
-  DEFAULT_REFUSAL_SAMPLING,
-  requestSample,
-  type RefusalSampling,
-  safeReason,
-} from './webhook-refusals.ts';
+import { createRefusalKeeper, deadLetterValue, type RefusalSampling, safeReason } from './webhook-refusals.ts';
 import { MAX_JSON_NESTING, MAX_REJECTED_DEAD_LETTERS, type WebhookRouteDeps } from './webhooks.ts';
 
 export interface CrmWebhookRouteDeps {
@@ -40,8 +33,7 @@ export interface CrmWebhookRouteDeps {
 const VENDOR = 'hubspot';
 
 export function registerCrmWebhookRoutes(app: FastifyInstance, deps: CrmWebhookRouteDeps): void {
-  const sampling = { ...DEFAULT_REFUSAL_SAMPLING, ...deps.sampling };
-  const sampler = createRefusalSampler(sampling);
+  const keepRefusal = createRefusalKeeper(deps, deps.sampling);
 
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -73,14 +65,7 @@ export function registerCrmWebhookRoutes(app: FastifyInstance, deps: CrmWebhookR
       reason: string,
       raw?: Buffer,
     ): Promise<FastifyReply> {
-      const stage = `webhook.${VENDOR}.refused`;
-      if (sampler.allow(VENDOR, deps.clock.now().getTime())) {
-        const stored = await deps.deadLetters.list({ stage, limit: sampling.maxStored }).catch(() => []);
-        if (stored.length < sampling.maxStored) {
-          const payload = requestSample(request.headers, raw, sampling.bodyBytes);
-          await deadLetter(request, { stage, payload, code, message: safeReason(reason) });
-        }
-      }
+      await keepRefusal(request, VENDOR, code, reason, raw);
       return answer(request, reply, code, reason);
     }
 

@@ -2,12 +2,14 @@
  * What the webhook routes keep of a refused request or a rejected event: always bounded, always
  * storable. A request refused before verification (unsigned, badly signed, stale, replayed, too deep,
  * too large) costs the sender nothing, so it is counted in full but only sampled for the dead-letter
- * store (stage `webhook.<vendor>.refused`): a few per vendor per minute and per hour, up to a total,
- * each the first KB of the body and the non-secret headers. Everything written is cut to a few KB and
+ * store (stage `webhook.<vendor>.refused`): a few per vendor per minute and per hour, the newest up
+ * to a total kept, each the first KB of the body and the non-secret headers. Everything written is cut to a few KB and
  * made storable (core/storable-json.ts), so no input can fail the dead-letter insert or grow it with
  * its size.
  */
 import type { FastifyRequest } from 'fastify';
+import type { DeadLetters } from '../../bus/port.ts';
+import type { Clock } from '../../clock/port.ts';
 import { boundJson, DEAD_LETTER_BOUNDS, toStorableText } from '../../core/storable-json.ts';
 
 export interface RefusalSampling {
@@ -15,7 +17,7 @@ export interface RefusalSampling {
   perMinute: number;
   /** …and per clock hour. */
   perHour: number;
-  /** No sample is added while the vendor's `webhook.<vendor>.refused` stage holds this many dead letters. */
+  /** Samples kept per vendor (`webhook.<vendor>.refused`): the newest; older ones age out. */
   maxStored: number;
   /** Bytes of the body kept in a sample. */
   bodyBytes: number;
@@ -78,5 +80,34 @@ export function createRefusalSampler(options: RefusalSampling): { allow(vendor: 
       w.inHour += 1;
       return true;
     },
+  };
+}
+
+/**
+ * Keeps a sample of a request refused before verification, as the sampling allows. A store that
+ * cannot take it is logged, never answered: the sender gets the refusal it earned either way.
+ */
+export function createRefusalKeeper(
+  deps: { deadLetters: Pick<DeadLetters, 'add'>; clock: Clock },
+  overrides: Partial<RefusalSampling> = {},
+): (request: FastifyRequest, vendor: string, code: string, reason: string, raw?: Buffer) => Promise<void> {
+  const sampling = { ...DEFAULT_REFUSAL_SAMPLING, ...overrides };
+  const sampler = createRefusalSampler(sampling);
+  return async (request, vendor, code, reason, raw) => {
+    if (!sampler.allow(vendor, deps.clock.now().getTime())) return;
+    try {
+      // a stage of its own: what anyone sent is kept apart from (and never crowds out) what the vendor sent
+      await deps.deadLetters.add(
+        {
+          stage: `webhook.${vendor}.refused`,
+          payload: requestSample(request.headers, raw, sampling.bodyBytes),
+          code,
+          message: safeReason(reason),
+        },
+        { keepNewest: sampling.maxStored },
+      );
+    } catch (err) {
+      request.log.error({ err, vendor, code }, 'webhook dead letter could not be written');
+    }
   };
 }

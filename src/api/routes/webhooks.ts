@@ -8,6 +8,7 @@
  * bad input is a 4xx, never a 5xx; one bad request never affects the next. Statuses come from httpStatusFor.
  * The raw-body parser is registered inside an encapsulated plugin, so it applies to these routes only.
  */
+import type { DeadLetters } from '../../bus/port.ts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock/port.ts';
 import { isSwitchyardError, type ErrorCode } from '../../core/errors.ts';
@@ -21,23 +22,13 @@ import {
 } from '../../connectors/webhook-port.ts';
 import type { ReplayGuard } from '../../reactions/webhook-replay.ts';
 import { httpStatusFor } from '../http-status.ts';
-import {
-  createRefusalSampler,
-  deadLetterValue,
-  DEFAULT_REFUSAL_SAMPLING,
-  requestSample,
-  safeReason,
-  type RefusalSampling,
-} from './webhook-refusals.ts';
+import { createRefusalKeeper, deadLetterValue, safeReason, type RefusalSampling } from './webhook-refusals.ts';
 
 export interface WebhookRouteDeps {
   verifiers: WebhookVerifiers;
   /** Stores the events; must be idempotent on sourceId (a redelivery counts as duplicates). */
   ingest(events: EngagementEvent[]): Promise<{ accepted: number; duplicates: number }>;
-  deadLetters: {
-    add(entry: { stage: string; payload: unknown; code: string; message: string }): Promise<number>;
-    list(filter: { stage: string; limit: number }): Promise<unknown[]>;
-  };
+  deadLetters: Pick<DeadLetters, 'add'>;
   /** Remembers replay keys of verified requests (reactions/webhook-replay.ts). */
   replay: ReplayGuard;
   /** Counts every refused request (prom-client Counter switchyard_webhook_refused_total). */
@@ -61,8 +52,7 @@ function vendorOf(request: FastifyRequest): string {
 }
 
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): void {
-  const sampling = { ...DEFAULT_REFUSAL_SAMPLING, ...deps.sampling };
-  const sampler = createRefusalSampler(sampling);
+  const keepRefusal = createRefusalKeeper(deps, deps.sampling);
 
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -92,23 +82,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookRouteDe
       reason: string,
       raw?: Buffer,
     ): Promise<FastifyReply> {
-      try {
-        if (sampler.allow(vendor, deps.clock.now().getTime())) {
-          // a stage of their own: what anyone sent is kept apart from (and never crowds out) what the vendor sent
-          const stage = `webhook.${vendor}.refused`;
-          const stored = await deps.deadLetters.list({ stage, limit: sampling.maxStored });
-          if (stored.length < sampling.maxStored) {
-            await deps.deadLetters.add({
-              stage,
-              payload: requestSample(request.headers, raw, sampling.bodyBytes),
-              code,
-              message: safeReason(reason),
-            });
-          }
-        }
-      } catch (err) {
-        request.log.error({ err, vendor, code }, 'webhook dead letter could not be written');
-      }
+      await keepRefusal(request, vendor, code, reason, raw);
       return answer(request, reply, vendor, code, reason);
     }
 

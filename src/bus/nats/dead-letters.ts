@@ -5,7 +5,8 @@
  */
 import type { Clock } from '../../clock/port.ts';
 import type { Db } from '../../store/port.ts';
-import type { DeadLetter, DeadLetters } from '../port.ts';
+import { createDeadLetterStore } from '../dead-letter-store.ts';
+import type { DeadLetters } from '../port.ts';
 import * as q from './queries.ts';
 
 export interface DeadLetterCopy {
@@ -25,28 +26,7 @@ export function createNatsDeadLetters(deps: {
 }): DeadLetters {
   const { db, clock } = deps;
   return {
-    async list(filter = {}) {
-      const { rows } = await db.query<Record<string, unknown>>(q.LIST_DEAD, [
-        filter.stage ?? null,
-        filter.includeRetried ?? false,
-        filter.limit ?? 100,
-      ]);
-      return rows.map(toDeadLetter);
-    },
-    async count() {
-      const { rows } = await db.query<{ n: number }>(q.COUNT_DEAD);
-      return rows[0]?.n ?? 0;
-    },
-    async add(entry) {
-      const { rows } = await db.query<{ id: number }>(q.ADD_DEAD, [
-        entry.stage,
-        JSON.stringify(entry.payload ?? null),
-        entry.code,
-        entry.message,
-        clock.now(),
-      ]);
-      return rows[0]!.id;
-    },
+    ...createDeadLetterStore(db, clock),
     async retry(ids) {
       // marked first (a concurrent retry of the same id gets nothing), unmarked if the copy failed
       const { rows } = await db.query<{
@@ -77,22 +57,5 @@ export function createNatsDeadLetters(deps: {
       if (failed.length > 0) await db.query(q.UNMARK_DEAD_RETRIED, [failed]);
       return done;
     },
-  };
-}
-
-function toDeadLetter(r: Record<string, unknown>): DeadLetter {
-  return {
-    id: r.id as number,
-    stage: r.stage as string,
-    topic: (r.topic as string | null) ?? null,
-    messageId: (r.msg_id as string | null) ?? null,
-    key: (r.msg_key as string | null) ?? null,
-    payload: r.payload,
-    code: r.code as string,
-    message: r.message as string,
-    attempts: r.attempts as number,
-    firstFailedAt: r.first_failed_at as Date,
-    lastFailedAt: r.last_failed_at as Date,
-    retriedAt: (r.retried_at as Date | null) ?? null,
   };
 }

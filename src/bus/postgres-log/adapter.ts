@@ -9,7 +9,6 @@ import type { Clock } from '../../clock/port.ts';
 import type { Db } from '../../store/port.ts';
 import type {
   Bus,
-  DeadLetter,
   DeadLetters,
   Delivery,
   FetchedBatch,
@@ -20,6 +19,7 @@ import type {
   Outcome,
   ReleasedWork,
 } from '../port.ts';
+import { createDeadLetterStore } from '../dead-letter-store.ts';
 import * as q from './queries.ts';
 
 interface MessageRow {
@@ -202,28 +202,7 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
   });
 
   const deadLetters: DeadLetters = {
-    async list(filter = {}) {
-      const { rows } = await db.query<Record<string, unknown>>(q.LIST_DEAD, [
-        filter.stage ?? null,
-        filter.includeRetried ?? false,
-        filter.limit ?? 100,
-      ]);
-      return rows.map(toDeadLetter);
-    },
-    async count() {
-      const { rows } = await db.query<{ n: number }>(q.COUNT_DEAD);
-      return rows[0]?.n ?? 0;
-    },
-    async add(entry) {
-      const { rows } = await db.query<{ id: number }>(q.ADD_DEAD, [
-        entry.stage,
-        JSON.stringify(entry.payload ?? null),
-        entry.code,
-        entry.message,
-        clock.now(),
-      ]);
-      return rows[0]!.id;
-    },
+    ...createDeadLetterStore(db, clock),
     async retry(ids) {
       const now = clock.now();
       return db.transaction(async (tx) => {
@@ -418,22 +397,5 @@ function createGroupPublisher(write: (topic: string, messages: readonly Outgoing
         if (!busy.has(topic)) void drain(topic);
       });
     },
-  };
-}
-
-function toDeadLetter(r: Record<string, unknown>): DeadLetter {
-  return {
-    id: r.id as number,
-    stage: r.stage as string,
-    topic: (r.topic as string | null) ?? null,
-    messageId: (r.msg_id as string | null) ?? null,
-    key: (r.msg_key as string | null) ?? null,
-    payload: r.payload,
-    code: r.code as string,
-    message: r.message as string,
-    attempts: r.attempts as number,
-    firstFailedAt: r.first_failed_at as Date,
-    lastFailedAt: r.last_failed_at as Date,
-    retriedAt: (r.retried_at as Date | null) ?? null,
   };
 }

@@ -84,19 +84,6 @@ export const DEPTH = `
       order by m.seq limit 1) as oldest_pending
   from bus_groups g order by g.topic, g.group_name`;
 
-export const LIST_DEAD = `
-  select id, stage, topic, msg_id, msg_key, payload, code, message, attempts, first_failed_at, last_failed_at,
-    retried_at
-  from dead_letters
-  where ($1::text is null or stage = $1) and ($2 or retried_at is null)
-  order by id desc limit $3`;
-
-export const COUNT_DEAD = `select count(*)::int as n from dead_letters where retried_at is null`;
-
-export const ADD_DEAD = `
-  insert into dead_letters (stage, payload, code, message, attempts, first_failed_at, last_failed_at)
-  values ($1, $2, $3, $4, 0, $5, $5) returning id`;
-
 export const MARK_DEAD_RETRIED = `
   update dead_letters set retried_at = $2
   where id = any($1::bigint[]) and retried_at is null and topic is not null and seq is not null
