@@ -5,7 +5,8 @@ import { api, query } from '../api.js';
 import { registerPage } from '../registry.js';
 import { add, barChart, dataTable, errorBox, h, num, time } from '../ui.js';
 
-// the API's REPORT_MODELS and GROUP_BY (src/core/attribution/journeys.ts); test/dashboard/page-constants.test.ts keeps them equal
+// copies of the API's REPORT_MODELS and GROUP_BY (src/core/attribution/journeys.ts);
+// test/dashboard/page-constants.test.ts keeps them equal
 const MODELS = [
   'first',
   'last',
