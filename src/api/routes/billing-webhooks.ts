@@ -7,18 +7,16 @@
  * counted always and dead-lettered as a bounded sample (`webhook.stripe.refused`); verified but
  * malformed bodies are dead-lettered (`webhook.stripe`); bad input is a 4xx with an error code.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock } from '../../clock/port.ts';
-import { type ErrorCode, isSwitchyardError } from '../../core/errors.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSwitchyardError } from '../../core/errors.ts';
 import { jsonNestingExceeds } from '../../core/json-depth.ts';
 import type { BillingEvent, RevenueFact } from '../../connectors/billing/port.ts';
 import type { WebhookVerifier } from '../../connectors/webhook-port.ts';
 import type { ReplayGuard } from '../../reactions/webhook-replay.ts';
-import { httpStatusFor } from '../http-status.ts';
-import { createRefusalKeeper, deadLetterValue, type RefusalSampling, safeReason } from './webhook-refusals.ts';
-import { MAX_JSON_NESTING, type WebhookRouteDeps } from './webhooks.ts';
+import { type VendorWebhookDeps, vendorWebhookScope } from './vendor-webhook-scope.ts';
+import { MAX_JSON_NESTING } from './webhooks.ts';
 
-export interface BillingWebhookRouteDeps {
+export interface BillingWebhookRouteDeps extends VendorWebhookDeps {
   stripe: WebhookVerifier<BillingEvent>;
   /** Stripe snapshot → revenue facts; throws WEBHOOK_PAYLOAD_INVALID on a bad snapshot. */
   facts(event: BillingEvent): RevenueFact[];
@@ -27,87 +25,13 @@ export interface BillingWebhookRouteDeps {
     items: Array<{ event: BillingEvent; facts: RevenueFact[] }>,
   ): Promise<{ accepted: number; duplicates: number }>;
   replay: ReplayGuard;
-  deadLetters: WebhookRouteDeps['deadLetters'];
-  refused: WebhookRouteDeps['refused'];
-  clock: Clock;
-  maxBodyBytes: number;
-  sampling?: Partial<RefusalSampling>;
 }
 
 const VENDOR = 'stripe';
 
 export function registerBillingWebhookRoutes(app: FastifyInstance, deps: BillingWebhookRouteDeps): void {
-  const keepRefusal = createRefusalKeeper(deps, deps.sampling);
-
   app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) =>
-      done(null, body),
-    );
-
-    function answer(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, reason: string): FastifyReply {
-      deps.refused.inc({ vendor: VENDOR, code });
-      request.log.warn({ vendor: VENDOR, code }, 'webhook rejected');
-      return reply.status(httpStatusFor(code)).send({ error: code, message: safeReason(reason) });
-    }
-
-    async function deadLetter(
-      request: FastifyRequest,
-      entry: { stage: string; payload: unknown; code: string; message: string },
-    ) {
-      try {
-        await deps.deadLetters.add(entry);
-      } catch (err) {
-        request.log.error({ err, vendor: VENDOR }, 'webhook dead letter could not be written');
-      }
-    }
-
-    async function refuseUnverified(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      code: ErrorCode,
-      reason: string,
-      raw?: Buffer,
-    ): Promise<FastifyReply> {
-      await keepRefusal(request, VENDOR, code, reason, raw);
-      return answer(request, reply, code, reason);
-    }
-
-    async function refuseVerified(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      code: ErrorCode,
-      reason: string,
-      payload: unknown,
-    ): Promise<FastifyReply> {
-      const entry = {
-        stage: `webhook.${VENDOR}`,
-        payload: deadLetterValue(payload),
-        code,
-        message: safeReason(reason),
-      };
-      await deadLetter(request, entry);
-      return answer(request, reply, code, reason);
-    }
-
-    scope.setErrorHandler(async (err: FastifyError, request, reply) => {
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-        return refuseUnverified(request, reply, 'WEBHOOK_PAYLOAD_TOO_LARGE', `body exceeds ${deps.maxBodyBytes} bytes`);
-      if (isSwitchyardError(err)) {
-        request.log.error({ err, vendor: VENDOR }, 'webhook failed');
-        return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: safeReason(err.message) });
-      }
-      if (err.statusCode !== undefined && err.statusCode < 500)
-        return refuseUnverified(
-          request,
-          reply,
-          'WEBHOOK_PAYLOAD_INVALID',
-          `request refused (${err.code ?? 'bad request'})`,
-        );
-      request.log.error({ err, vendor: VENDOR }, 'webhook failed');
-      // 5xx makes Stripe redeliver; redeliveries are duplicates by event id
-      return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
-    });
+    const { refuseUnverified, refuseVerified } = vendorWebhookScope(scope, deps, VENDOR);
 
     async function processVerified(request: FastifyRequest, reply: FastifyReply, raw: Buffer): Promise<FastifyReply> {
       let parsed: unknown;

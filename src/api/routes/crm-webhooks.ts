@@ -7,103 +7,28 @@
  * (`webhook.hubspot.refused`); verified but malformed bodies and rejected events are dead-lettered
  * (`webhook.hubspot`, bounded); bad input is a 4xx with an error code, never a 5xx.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock } from '../../clock/port.ts';
-import { type ErrorCode, isSwitchyardError } from '../../core/errors.ts';
+import type { FastifyInstance } from 'fastify';
+import { isSwitchyardError } from '../../core/errors.ts';
 import { jsonNestingExceeds } from '../../core/json-depth.ts';
 import type { CrmChangeBatch, CrmContactChange } from '../../connectors/crm/port.ts';
 import type { WebhookVerifier } from '../../connectors/webhook-port.ts';
-import { httpStatusFor } from '../http-status.ts';
-import { createRefusalKeeper, deadLetterValue, type RefusalSampling, safeReason } from './webhook-refusals.ts';
-import { MAX_JSON_NESTING, MAX_REJECTED_DEAD_LETTERS, type WebhookRouteDeps } from './webhooks.ts';
+import { type VendorWebhookDeps, vendorWebhookScope } from './vendor-webhook-scope.ts';
+import { deadLetterValue, safeReason } from './webhook-refusals.ts';
+import { MAX_JSON_NESTING, MAX_REJECTED_DEAD_LETTERS } from './webhooks.ts';
 
-export interface CrmWebhookRouteDeps {
+export interface CrmWebhookRouteDeps extends VendorWebhookDeps {
   hubspot: WebhookVerifier<CrmChangeBatch>;
   /** Publishes on contact.changed; a change whose source:eventId was published before is a duplicate. */
   publishChanges(changes: CrmContactChange[]): Promise<{ accepted: number; duplicates: number }>;
-  deadLetters: WebhookRouteDeps['deadLetters'];
-  refused: WebhookRouteDeps['refused'];
-  clock: Clock;
-  maxBodyBytes: number;
   /** The public base URL (scheme, host, optional prefix) HubSpot calls; the signed URI is this + the request's path. */
   publicUrl: string;
-  sampling?: Partial<RefusalSampling>;
 }
 
 const VENDOR = 'hubspot';
 
 export function registerCrmWebhookRoutes(app: FastifyInstance, deps: CrmWebhookRouteDeps): void {
-  const keepRefusal = createRefusalKeeper(deps, deps.sampling);
-
   app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) =>
-      done(null, body),
-    );
-
-    function answer(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, reason: string): FastifyReply {
-      deps.refused.inc({ vendor: VENDOR, code });
-      request.log.warn({ vendor: VENDOR, code }, 'webhook rejected');
-      return reply.status(httpStatusFor(code)).send({ error: code, message: safeReason(reason) });
-    }
-
-    async function deadLetter(
-      request: FastifyRequest,
-      entry: { stage: string; payload: unknown; code: string; message: string },
-    ) {
-      try {
-        await deps.deadLetters.add(entry);
-      } catch (err) {
-        request.log.error({ err, vendor: VENDOR }, 'webhook dead letter could not be written');
-      }
-    }
-
-    async function refuseUnverified(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      code: ErrorCode,
-      reason: string,
-      raw?: Buffer,
-    ): Promise<FastifyReply> {
-      await keepRefusal(request, VENDOR, code, reason, raw);
-      return answer(request, reply, code, reason);
-    }
-
-    async function refuseVerified(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      code: ErrorCode,
-      reason: string,
-      payload: unknown,
-    ): Promise<FastifyReply> {
-      const entry = {
-        stage: `webhook.${VENDOR}`,
-        payload: deadLetterValue(payload),
-        code,
-        message: safeReason(reason),
-      };
-      await deadLetter(request, entry);
-      return answer(request, reply, code, reason);
-    }
-
-    scope.setErrorHandler(async (err: FastifyError, request, reply) => {
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-        return refuseUnverified(request, reply, 'WEBHOOK_PAYLOAD_TOO_LARGE', `body exceeds ${deps.maxBodyBytes} bytes`);
-      if (isSwitchyardError(err)) {
-        request.log.error({ err, vendor: VENDOR }, 'webhook failed');
-        return reply.status(httpStatusFor(err.code)).send({ error: err.code, message: safeReason(err.message) });
-      }
-      if (err.statusCode !== undefined && err.statusCode < 500)
-        return refuseUnverified(
-          request,
-          reply,
-          'WEBHOOK_PAYLOAD_INVALID',
-          `request refused (${err.code ?? 'bad request'})`,
-        );
-      request.log.error({ err, vendor: VENDOR }, 'webhook failed');
-      // 5xx makes HubSpot redeliver; redeliveries are duplicates by event id
-      return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
-    });
+    const { refuseUnverified, refuseVerified } = vendorWebhookScope(scope, deps, VENDOR);
 
     scope.post(`/webhooks/${VENDOR}`, { schema: { hide: true } }, async (request, reply) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
