@@ -2,7 +2,7 @@
  * SQL of the consent ledger; private to src/compliance/consent/. Appends run under an advisory
  * transaction lock so concurrent writers never link to the same predecessor.
  */
-import type { ChainedConsentEntry } from '../../core/dsr/consent-chain.ts';
+import { type ChainedConsentEntry, consentFieldValues } from '../../core/dsr/consent-chain.ts';
 import type { Queryable } from '../../store/port.ts';
 
 // distinct from the audit log's lock key (src/access/queries.ts)
@@ -23,34 +23,7 @@ const INSERT = `
     $24, $25, $26)`;
 
 export async function insertConsent(tx: Queryable, e: ChainedConsentEntry): Promise<void> {
-  await tx.query(INSERT, [
-    e.id,
-    e.at,
-    e.occurredAt,
-    e.subjectHash,
-    e.contactId,
-    e.topic,
-    e.channel,
-    e.basis,
-    e.action,
-    e.source,
-    e.actor,
-    e.wordingId,
-    e.wordingVersion,
-    e.wordingHash,
-    e.locale,
-    e.doiTokenId,
-    e.doiSentAt,
-    e.doiConfirmedAt,
-    e.gpc,
-    e.jurisdiction,
-    e.evidenceRef,
-    e.withdrawnVia,
-    e.expiresAt,
-    e.piiDigest,
-    e.prevHash,
-    e.hash,
-  ]);
+  await tx.query(INSERT, [...consentFieldValues(e), e.prevHash, e.hash]);
 }
 
 export async function insertConsentPii(

@@ -60,15 +60,12 @@ export interface ChainedConsentEntry extends ConsentEntry {
   hash: string;
 }
 
-const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
-
-/** One fixed field order, JSON-escaped, so no value can pass for a separator. */
-export function canonicalConsentText(prevHash: string, e: ConsentEntry): string {
-  return JSON.stringify([
-    prevHash,
+/** The entry's fields in the one order the ledger both stores (columns) and hashes them. */
+export function consentFieldValues(e: ConsentEntry): unknown[] {
+  return [
     e.id,
-    e.at.toISOString(),
-    e.occurredAt.toISOString(),
+    e.at,
+    e.occurredAt,
     e.subjectHash,
     e.contactId,
     e.topic,
@@ -82,15 +79,20 @@ export function canonicalConsentText(prevHash: string, e: ConsentEntry): string 
     e.wordingHash,
     e.locale,
     e.doiTokenId,
-    iso(e.doiSentAt),
-    iso(e.doiConfirmedAt),
+    e.doiSentAt,
+    e.doiConfirmedAt,
     e.gpc,
     e.jurisdiction,
     e.evidenceRef,
     e.withdrawnVia,
-    iso(e.expiresAt),
+    e.expiresAt,
     e.piiDigest,
-  ]);
+  ];
+}
+
+/** One fixed field order, JSON-escaped, so no value can pass for a separator. */
+export function canonicalConsentText(prevHash: string, e: ConsentEntry): string {
+  return JSON.stringify([prevHash, ...consentFieldValues(e).map((v) => (v instanceof Date ? v.toISOString() : v))]);
 }
 
 export function checkConsentChain(
