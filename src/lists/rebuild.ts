@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
-import { publishSliced } from './publish.ts';
-import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import { publishSliced, transitionMessages } from './publish.ts';
+import { TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { compileSql } from '../core/segments/sql.ts';
 import { lockSnapshots } from '../profiles/snapshots.ts';
@@ -101,31 +101,20 @@ async function chunkInSql(
   if (definition == null) return [];
   const predicate = compileSql(definition, { now, firstParam: 9 });
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
-  const rows = await deps.db.transaction(async (tx) => {
+  const written = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
     return q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
   });
   // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();
-  const outboxed: Outboxed[] = [true, false].map((entered) => {
-    const mine = rows.filter((r) => r.entered === entered);
-    return {
-      topic: entered ? topics.entered : topics.exited,
-      seqs: mine.map((r) => r.seq),
-      messages: mine.map((r) => ({
-        id: `list:${r.id}`,
-        key: r.contactId,
-        payload: {
-          listId,
-          contactId: r.contactId,
-          at,
-          cause: { kind: 'rebuild', id: rebuildId },
-        } as ListTransitionPayload,
-      })),
-    };
-  });
-  publish(outboxed);
-  return rows.map((r) => r.contactId);
+  const cause = { kind: 'rebuild' as const, id: rebuildId };
+  publish(
+    transitionMessages(
+      written.transitions.map((t) => ({ ...t, listId, at, cause })),
+      written.outbox,
+    ),
+  );
+  return written.transitions.map((t) => t.contactId);
 }
 
 async function chunkInMemory(
