@@ -27,7 +27,9 @@ export interface RebuildDeps {
   catalog: (db: Db) => Promise<ListCatalog>;
 }
 
-export const REBUILD_CHUNK = 50_000;
+// large chunks: each costs a few round trips and a commit besides its rows; a chunk holds the
+// list's lock (per-change evaluation of this list waits) only for its one statement
+export const REBUILD_CHUNK = 100_000;
 
 /** Runs a rebuild to the end (or failure, recorded on the list). Returns the transitions made. */
 export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize = REBUILD_CHUNK): Promise<number> {
@@ -54,11 +56,20 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
       );
     };
     for (;;) {
-      const upper = await q.chunkUpperBound(db, after, chunkSize);
       const now = clock.now();
-      const changedIds = list.inputs?.timeRelative
-        ? await chunkInMemory(deps, catalog, listId, after, upper, rebuildId)
-        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog, publishLater);
+      let upper: string | null;
+      let changedIds: string[];
+      let recorded = false;
+      if (list.inputs?.timeRelative) {
+        upper = await q.chunkUpperBound(db, after, chunkSize);
+        changedIds = await chunkInMemory(deps, catalog, listId, after, upper, rebuildId);
+      } else {
+        const progress = { done: done + chunkSize, total, changed };
+        const c = await chunkInSql(deps, listId, after, chunkSize, rebuildId, now, catalog, publishLater, progress);
+        upper = c.upper;
+        changedIds = c.changedIds;
+        recorded = upper !== null;
+      }
       changed += changedIds.length;
       if (changedIds.length > 0 && dependents.length > 0) {
         // a reader's events follow the events of what it read
@@ -66,13 +77,15 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         await cascade(deps, catalog, changedIds, dependents, rebuildId);
       }
       done = upper === null ? Math.max(done, total) : done + chunkSize;
-      await q.setRebuildState(db, listId, {
-        state: upper === null ? 'done' : 'running',
-        done,
-        total,
-        changed,
-        at: clock.now(),
-      });
+      if (!recorded) {
+        await q.setRebuildState(db, listId, {
+          state: upper === null ? 'done' : 'running',
+          done,
+          total,
+          changed,
+          at: clock.now(),
+        });
+      }
       if (upper === null) {
         await publishing;
         return changed;
@@ -87,23 +100,34 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
   }
 }
 
+/**
+ * One chunk in SQL: the chunk's bound, its differences, history and outbox rows in one statement,
+ * and, unless it is the last chunk, the progress after it in the same transaction (one commit).
+ * Returns the chunk's upper contact id (null: it was the last) and the contacts that changed.
+ */
 async function chunkInSql(
   deps: RebuildDeps,
   listId: string,
   after: string,
-  upper: string | null,
+  size: number,
   rebuildId: string,
   now: Date,
   catalog: ListCatalog,
   publish: (outboxed: Outboxed[]) => void,
-): Promise<string[]> {
+  progress: { done: number; total: number; changed: number },
+): Promise<{ upper: string | null; changedIds: string[] }> {
   const definition = catalog.lists.get(listId)?.definition;
-  if (definition == null) return [];
+  if (definition == null) return { upper: null, changedIds: [] };
   const predicate = compileSql(definition, { now, firstParam: 9 });
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
   const written = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
-    return q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
+    const w = await q.rebuildChunk(tx, { listId, after, size, at: now, rebuildId, topics }, predicate);
+    if (w.upper !== null) {
+      const changed = progress.changed + w.transitions.length;
+      await q.setRebuildState(tx, listId, { state: 'running', ...progress, changed, at: now });
+    }
+    return w;
   });
   // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();
@@ -114,7 +138,7 @@ async function chunkInSql(
       written.outbox,
     ),
   );
-  return written.transitions.map((t) => t.contactId);
+  return { upper: written.upper, changedIds: written.transitions.map((t) => t.contactId) };
 }
 
 async function chunkInMemory(
