@@ -379,51 +379,40 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
 }
 
 /**
- * One rebuild chunk evaluated in SQL, in one statement: the chunk is the next `size` contacts after
- * `after` (its upper bound found here: null when fewer were left, the last chunk); the contacts
- * the predicate takes and the list's members there are compared with a full join (a hash or merge
+ * One rebuild chunk evaluated in SQL, in one statement: the contacts of (after, upper] the
+ * predicate takes and the list's members there are compared with a full join (a hash or merge
  * join of two sets, not a membership probe per profile); the differences enter or exit, with their
  * history rows and their messages' outbox rows, the payload built here rather than sent back and
  * forth. Returns the transitions in contact (and history id) order and the outbox seqs.
- * `predicate` is compiled SQL whose parameters start at $9.
+ * `predicate` is compiled SQL whose parameters start at $9. The bounds are parameters, not a
+ * subquery: the planner then knows the chunk is a small range of the profiles' key.
  */
 export async function rebuildChunk(
   db: Queryable,
   c: {
     listId: string;
     after: string;
-    size: number;
+    upper: string | null;
     at: Date;
     rebuildId: string;
     topics: { entered: string; exited: string };
   },
   predicate: { sql: string; params: readonly unknown[] },
-): Promise<{
-  upper: string | null;
-  transitions: { id: number; contactId: string; entered: boolean }[];
-  outbox: OutboxSeqs;
-}> {
+): Promise<{ transitions: { id: number; contactId: string; entered: boolean }[]; outbox: OutboxSeqs }> {
   const { rows } = await db.query<{
-    upper: string | null;
-    n: number;
     ids: (number | string)[] | null;
     contact_ids: string[] | null;
     entered: boolean[] | null;
     msg_ids: string[] | null;
     seqs: number[] | null;
   }>(
-    `with b as (
-       select max(contact_id) as upper, count(*) as n from (
-         select contact_id from contact_profiles where contact_id > $2 order by contact_id limit $3
-       ) s
-     ),
-     w as (
+    `with w as (
        select p.contact_id from contact_profiles p
-       where p.contact_id > $2 and p.contact_id <= (select upper from b) and ${predicate.sql}
+       where p.contact_id > $2 and ($3::text is null or p.contact_id <= $3) and ${predicate.sql}
      ),
      h as (
        select m.contact_id from list_members m
-       where m.list_id = $1 and m.contact_id > $2 and m.contact_id <= (select upper from b)
+       where m.list_id = $1 and m.contact_id > $2 and ($3::text is null or m.contact_id <= $3)
      ),
      t as (
        select coalesce(w.contact_id, h.contact_id) as contact_id, w.contact_id is not null as want
@@ -438,14 +427,14 @@ export async function rebuildChunk(
        returning id, list_id, contact_id, entered, cause_kind, cause_id
      ),
      ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
-     select (select upper from b), (select n from b), array_agg(id order by id) as ids,
-       array_agg(contact_id order by id) as contact_ids, array_agg(entered order by id) as entered,
+     select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
+       array_agg(entered order by id) as entered,
        (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs
      from hist`,
     [
       c.listId,
       c.after,
-      c.size,
+      c.upper,
       c.at,
       c.rebuildId,
       c.at.toISOString(),
@@ -457,7 +446,6 @@ export async function rebuildChunk(
   const r = rows[0];
   const ids = r?.ids ?? [];
   return {
-    upper: Number(r?.n ?? 0) < c.size ? null : (r?.upper ?? null),
     transitions: ids.map((id, i) => ({
       id: Number(id),
       contactId: r?.contact_ids?.[i] as string,

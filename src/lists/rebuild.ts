@@ -27,9 +27,7 @@ export interface RebuildDeps {
   catalog: (db: Db) => Promise<ListCatalog>;
 }
 
-// large chunks: each costs a few round trips and a commit besides its rows; a chunk holds the
-// list's lock (per-change evaluation of this list waits) only for its one statement
-export const REBUILD_CHUNK = 100_000;
+export const REBUILD_CHUNK = 50_000;
 
 /** Runs a rebuild to the end (or failure, recorded on the list). Returns the transitions made. */
 export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize = REBUILD_CHUNK): Promise<number> {
@@ -101,8 +99,8 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
 }
 
 /**
- * One chunk in SQL: the chunk's bound, its differences, history and outbox rows in one statement,
- * and, unless it is the last chunk, the progress after it in the same transaction (one commit).
+ * One chunk in SQL, in one transaction (one commit): the chunk's bound, its differences, history
+ * and outbox rows in one statement, and, unless it is the last chunk, the progress after it.
  * Returns the chunk's upper contact id (null: it was the last) and the contacts that changed.
  */
 async function chunkInSql(
@@ -122,12 +120,13 @@ async function chunkInSql(
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
   const written = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
-    const w = await q.rebuildChunk(tx, { listId, after, size, at: now, rebuildId, topics }, predicate);
-    if (w.upper !== null) {
+    const upper = await q.chunkUpperBound(tx, after, size);
+    const w = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
+    if (upper !== null) {
       const changed = progress.changed + w.transitions.length;
       await q.setRebuildState(tx, listId, { state: 'running', ...progress, changed, at: now });
     }
-    return w;
+    return { ...w, upper };
   });
   // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();

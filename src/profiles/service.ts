@@ -54,10 +54,7 @@ export interface ApplyResult {
 export interface ProfileService {
   /** Applies a batch of changes in one transaction and publishes the list events after the commit. */
   applyChanges(changes: readonly ProfileChange[]): Promise<ApplyResult>;
-  /**
-   * Like applyChanges, but joins concurrent callers into shared transactions (endpoints, feeds), in
-   * two lanes by contact (each change's lane from its identity key: laneOf).
-   */
+  /** Like applyChanges, but joins concurrent callers into shared transactions (endpoints, feeds). */
   submit(changes: readonly ProfileChange[]): Promise<ApplyResult>;
   get(contactId: string): Promise<Awaited<ReturnType<typeof q.readProfile>>>;
 }
@@ -81,22 +78,6 @@ function madeUpId(c: ProfileChange): string {
   if (c.crmId !== undefined) return `crm:${c.crmId}`;
   if (c.email !== undefined) return `email:${c.email.toLowerCase()}`;
   throw new SwitchyardError('CHANGE_INVALID', 'a change names no contact (contactId, warehouseId, crmId or email)');
-}
-
-/** Group-commit lanes of `submit` (PostgreSQL runs two transactions at once on this machine). */
-const LANES = 2;
-
-/** The lane of a change: by its first identity key, so one contact's changes keep one lane and their order. */
-export function laneOf(c: Pick<ProfileChange, 'contactId' | 'warehouseId' | 'crmId' | 'email'>, lanes = LANES): number {
-  const key =
-    c.contactId
-    ?? c.warehouseId
-    ?? (c.crmId === undefined ? undefined : `crm:${c.crmId}`)
-    ?? c.email?.toLowerCase()
-    ?? '';
-  let h = 2166136261;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-  return (h >>> 0) % lanes;
 }
 
 export function createProfileService(deps: ProfileServiceDeps): ProfileService {
@@ -173,7 +154,8 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       await q.writeProfiles(tx, [...writes.values()], now);
       if (changed.size === 0) return { outboxed: [] as Outboxed[], changedContacts: 0, entered: 0, exited: 0 };
       const touched: TouchedInputs = { attributes: touchedAttributes, clickTags: new Set(), opens: false };
-      const r = await lists.reevaluate(tx, changed, touched, (id) => causes.get(id) as ListTransitionCause);
+      const causeOf = (id: string) => causes.get(id) as ListTransitionCause;
+      const r = await lists.reevaluate(tx, changed, touched, causeOf, catalog);
       return { outboxed: r.outboxed, changedContacts: changed.size, entered: r.entered, exited: r.exited };
     });
     if (written.outboxed.length > 0) await publishSliced(deps, written.outboxed);
@@ -181,51 +163,23 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
   }
 
   // concurrent submitters share a transaction; each gets the result of the whole group
-  const lanes = Array.from({ length: LANES }, () =>
-    createGroupCommit<readonly ProfileChange[], ApplyResult>(
-      async (batches) => {
-        const all = batches.flat();
-        const r = await applyChanges(all);
-        let offset = 0;
-        return batches.map((b) => {
-          const ids = r.contactIds.slice(offset, offset + b.length);
-          offset += b.length;
-          return { ...r, contactIds: ids };
-        });
-      },
-      { maxWeight: 1000, weight: (b) => b.length },
-    ),
-  );
-
-  // a contact's changes always take the same lane: two transactions in flight never wait for
-  // each other's profile locks (they would share contacts and run one after the other)
-  async function submit(changes: readonly ProfileChange[]): Promise<ApplyResult> {
-    const parts = Array.from({ length: LANES }, () => ({ changes: [] as ProfileChange[], at: [] as number[] }));
-    changes.forEach((c, i) => {
-      const part = parts[laneOf(c)] as (typeof parts)[number];
-      part.changes.push(c);
-      part.at.push(i);
-    });
-    const contactIds: string[] = new Array(changes.length);
-    const sum = { changedContacts: 0, entered: 0, exited: 0 };
-    const results = await Promise.all(
-      parts.map((p, lane) => (p.changes.length === 0 ? null : (lanes[lane] as (typeof lanes)[number])(p.changes))),
-    );
-    results.forEach((r, lane) => {
-      if (r === null) return;
-      (parts[lane] as (typeof parts)[number]).at.forEach((i, k) => {
-        contactIds[i] = r.contactIds[k] as string;
+  const grouped = createGroupCommit<readonly ProfileChange[], ApplyResult>(
+    async (batches) => {
+      const all = batches.flat();
+      const r = await applyChanges(all);
+      let offset = 0;
+      return batches.map((b) => {
+        const ids = r.contactIds.slice(offset, offset + b.length);
+        offset += b.length;
+        return { ...r, contactIds: ids };
       });
-      sum.changedContacts += r.changedContacts;
-      sum.entered += r.entered;
-      sum.exited += r.exited;
-    });
-    return { contactIds, ...sum };
-  }
+    },
+    { maxWeight: 1000, weight: (b) => b.length, concurrency: 2 },
+  );
 
   return {
     applyChanges,
-    submit,
+    submit: (changes) => grouped(changes),
     get: (contactId) => q.readProfile(db, contactId),
   };
 }
