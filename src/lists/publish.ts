@@ -45,13 +45,6 @@ export function transitionMessages(
   return out;
 }
 
-/** How many transitions messages carry. */
-export function transitionCount(outboxed: readonly Outboxed[]): number {
-  let n = 0;
-  for (const o of outboxed) for (const m of o.messages) n += (m.payload as ListTransitionsPayload).transitions.length;
-  return n;
-}
-
 export async function publishSliced(deps: { db: Db; bus: Bus }, outboxed: readonly Outboxed[]): Promise<void> {
   const slices = outboxed.flatMap((o) => {
     const out: Outboxed[] = [];
