@@ -30,9 +30,12 @@ export const TOPICS = {
   linkClicked: 'link.clicked',
   /** One contact change reported by the CRM (webhook or change feed); message id = source:eventId. */
   contactChanged: 'contact.changed',
-  /** A contact became a member of a list (once per real transition; message id = list:<history id>). */
+  /**
+   * Contacts became members of lists: the real transitions of one evaluation, each exactly once, up
+   * to 1000 per message (message id = list:<first transition's history id>).
+   */
   listEntered: 'list.entered',
-  /** A contact stopped being a member of a list (once per real transition; message id = list:<history id>). */
+  /** Contacts stopped being members of lists: like listEntered. */
   listExited: 'list.exited',
   /** A judged anomaly in an engagement or revenue series (once per series and bucket; message id = anomaly id). */
   anomalyDetected: 'anomaly.detected',
@@ -122,15 +125,26 @@ export interface ListTransitionCause {
   id: string;
 }
 
-/** One real membership transition (`list.entered` / `list.exited`), written through the outbox. */
-export interface ListTransitionPayload {
-  /** Reserved for multi-workspace deployments; absent in a single-workspace install. */
-  workspace?: string;
+/** One real membership transition, an element of a `list.entered` / `list.exited` message. */
+export interface ListTransition {
+  /** Its history row's id: `list:<id>` names this transition alone (a consumer's idempotency key). */
+  id: number;
   listId: string;
   contactId: string;
   /** When it happened, ISO 8601 (the injected clock). */
   at: string;
   cause: ListTransitionCause;
+}
+
+/**
+ * `list.entered` / `list.exited`: the transitions of one evaluation statement in history order
+ * (cascade order), written through the outbox as one message per 1000, because a bus row and an
+ * outbox row per transition were most of a change's cost (decision 0028).
+ */
+export interface ListTransitionsPayload {
+  /** Reserved for multi-workspace deployments; absent in a single-workspace install. */
+  workspace?: string;
+  transitions: ListTransition[];
 }
 
 /** One stored anomaly (src/anomalies/), written through the outbox in the transaction that stores it. */
@@ -170,8 +184,8 @@ export interface TopicPayloads {
   'contact.suppressed': SuppressedPayload;
   'link.clicked': LinkClickedPayload;
   'contact.changed': CrmContactChange;
-  'list.entered': ListTransitionPayload;
-  'list.exited': ListTransitionPayload;
+  'list.entered': ListTransitionsPayload;
+  'list.exited': ListTransitionsPayload;
   'anomaly.detected': AnomalyDetectedPayload;
   'journey.crm-update': JourneyCrmUpdatePayload;
 }

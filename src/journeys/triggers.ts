@@ -8,7 +8,13 @@
  */
 import type { Logger } from 'pino';
 import type { StageDefinition } from '../bus/stage.ts';
-import { consumerOf, type LinkClickedPayload, type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import {
+  consumerOf,
+  type LinkClickedPayload,
+  type ListTransition,
+  type ListTransitionsPayload,
+  TOPICS,
+} from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import type { JourneyGoal } from '../core/journeys/types.ts';
 import type { Db } from '../store/port.ts';
@@ -89,11 +95,31 @@ export async function handleClick(deps: TriggerDeps, id: string, click: LinkClic
   ]);
 }
 
-export async function handleListEntered(deps: TriggerDeps, id: string, t: ListTransitionPayload): Promise<void> {
-  await endByGoals(deps, [{ contactId: t.contactId, fact: { kind: 'list', list: t.listId } }]);
-  await enterByTrigger(deps, 'list', (key) => key === t.listId, [
-    { contactId: t.contactId, triggerKey: id, trigger: { type: 'list', list: t.listId, at: t.at } },
-  ]);
+/** One `list.entered` message: every transition in it, each keyed by its own history id. */
+export async function handleListEntered(deps: TriggerDeps, entered: ListTransitionsPayload): Promise<void> {
+  const ts = entered.transitions;
+  await endByGoals(
+    deps,
+    ts.map((t) => ({ contactId: t.contactId, fact: { kind: 'list', list: t.listId } as const })),
+  );
+  const byList = new Map<string, ListTransition[]>();
+  for (const t of ts) {
+    const into = byList.get(t.listId);
+    if (into === undefined) byList.set(t.listId, [t]);
+    else into.push(t);
+  }
+  for (const [listId, into] of byList) {
+    await enterByTrigger(
+      deps,
+      'list',
+      (key) => key === listId,
+      into.map((t) => ({
+        contactId: t.contactId,
+        triggerKey: `list:${t.id}`,
+        trigger: { type: 'list', list: t.listId, at: t.at },
+      })),
+    );
+  }
 }
 
 export function journeysStage(deps: TriggerDeps, loops: ((signal: AbortSignal) => Promise<void>)[]): StageDefinition {
@@ -103,8 +129,8 @@ export function journeysStage(deps: TriggerDeps, loops: ((signal: AbortSignal) =
       consumerOf({ topic: TOPICS.linkClicked, group: 'journeys', batchSize: 50 }, (m) =>
         handleClick(deps, m.id, m.payload),
       ),
-      consumerOf({ topic: TOPICS.listEntered, group: 'journeys', batchSize: 50 }, (m) =>
-        handleListEntered(deps, m.id, m.payload),
+      consumerOf({ topic: TOPICS.listEntered, group: 'journeys', batchSize: 5 }, (m) =>
+        handleListEntered(deps, m.payload),
       ),
       consumerOf(
         {

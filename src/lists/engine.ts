@@ -2,17 +2,17 @@
  * Re-evaluates lists for a set of locked profiles inside the caller's transaction: each list in
  * cascade order (every list after the lists it reads), each contact by the compiled predicate
  * over its snapshot, whose memberships are updated as the cascade goes, so a list reading another
- * sees that list's new answer. Only real transitions are written (members, history, one outbox
- * message each, in one statement per kind); a redelivered change finds nothing to do because the
+ * sees that list's new answer. Only real transitions are written (members, history and the outbox
+ * rows of their messages, one statement); a redelivered change finds nothing to do because the
  * memberships already say so. Time-relative lists get each contact's next re-check time.
  */
 import type { Outboxed } from '../bus/outbox.ts';
-import type { OutgoingMessage } from '../bus/port.ts';
-import { type ListTransitionCause, type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import { type ListTransitionCause, TOPICS } from '../bus/topics.ts';
 import { nextFlipAt } from '../core/segments/inputs.ts';
 import { completeMemberships, type LockedProfile } from '../profiles/snapshots.ts';
 import type { Queryable } from '../store/port.ts';
 import type { ListCatalog } from './catalog.ts';
+import { transitionMessages } from './publish.ts';
 import * as q from './queries.ts';
 
 /** A static list's membership set or cleared for some contacts, before the cascade. */
@@ -81,28 +81,22 @@ export async function evaluateLocked(
     }
   }
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
-  // history ids ascend in input order, so the written rows line up with `transitions`
+  // history ids ascend in input order, so the written ids line up with `transitions`
   const written = await q.writeTransitions(tx, transitions, now, topics);
   await q.writeTimers(tx, timers);
   const at = now.toISOString();
-  const outboxed: Outboxed[] = [];
-  const entered = { topic: topics.entered, messages: [] as OutgoingMessage[], seqs: [] as number[] };
-  const exited = { topic: topics.exited, messages: [] as OutgoingMessage[], seqs: [] as number[] };
-  transitions.forEach((t, i) => {
-    const w = written[i] as { id: number; seq: number };
-    const into = t.entered ? entered : exited;
-    into.seqs.push(w.seq);
-    into.messages.push({
-      id: `list:${w.id}`,
-      key: t.contactId,
-      payload: {
-        listId: t.listId,
-        contactId: t.contactId,
-        at,
-        cause: { kind: t.causeKind, id: t.causeId },
-      } as ListTransitionPayload,
-    });
+  let enteredN = 0;
+  const withIds = transitions.map((t, i) => {
+    if (t.entered) enteredN++;
+    return {
+      id: written.ids[i] as number,
+      listId: t.listId,
+      contactId: t.contactId,
+      entered: t.entered,
+      at,
+      cause: { kind: t.causeKind as ListTransitionCause['kind'], id: t.causeId },
+    };
   });
-  for (const o of [entered, exited]) if (o.messages.length > 0) outboxed.push(o);
-  return { outboxed, entered: entered.messages.length, exited: exited.messages.length, forcedChanged };
+  const outboxed = transitionMessages(withIds, written.outbox);
+  return { outboxed, entered: enteredN, exited: transitions.length - enteredN, forcedChanged };
 }

@@ -1,12 +1,49 @@
 /**
- * Publishes committed outbox rows of list events in slices: a rebuild can write hundreds of
- * thousands of transitions, and one bus publish statement carries a bounded number of parameters.
+ * The `list.entered` / `list.exited` messages of written transitions, as the outbox rows hold them
+ * (one message per TRANSITIONS_PER_MESSAGE of a kind, in history order, id = list:<first history
+ * id>), and their publication after the commit in slices: one bus publish statement carries a
+ * bounded number of parameters.
  */
 import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
-import type { Bus } from '../bus/port.ts';
+import type { Bus, OutgoingMessage } from '../bus/port.ts';
+import { type ListTransition, type ListTransitionsPayload, TOPICS } from '../bus/topics.ts';
 import type { Db } from '../store/port.ts';
+import { type OutboxSeqs, TRANSITIONS_PER_MESSAGE } from './queries.ts';
 
-const SLICE = 2000;
+const SLICE = 20;
+
+/** Transitions written by one statement (with their history ids) → what to publish once committed. */
+export function transitionMessages(
+  written: readonly (ListTransition & { entered: boolean })[],
+  outbox: OutboxSeqs,
+): Outboxed[] {
+  const out: Outboxed[] = [];
+  for (const entered of [true, false]) {
+    const mine = written.filter((t) => t.entered === entered).sort((a, b) => a.id - b.id);
+    if (mine.length === 0) continue;
+    const messages: OutgoingMessage[] = [];
+    const seqs: number[] = [];
+    for (let i = 0; i < mine.length; i += TRANSITIONS_PER_MESSAGE) {
+      const part = mine.slice(i, i + TRANSITIONS_PER_MESSAGE);
+      const id = `list:${part[0]?.id}`;
+      const seq = outbox.get(id);
+      if (seq === undefined) throw new Error(`list event ${id} has no outbox row`);
+      const payload: ListTransitionsPayload = {
+        transitions: part.map((t) => ({
+          id: t.id,
+          listId: t.listId,
+          contactId: t.contactId,
+          at: t.at,
+          cause: t.cause,
+        })),
+      };
+      messages.push({ id, payload });
+      seqs.push(seq);
+    }
+    out.push({ topic: entered ? TOPICS.listEntered : TOPICS.listExited, messages, seqs });
+  }
+  return out;
+}
 
 export async function publishSliced(deps: { db: Db; bus: Bus }, outboxed: readonly Outboxed[]): Promise<void> {
   const slices = outboxed.flatMap((o) => {

@@ -157,8 +157,42 @@ export interface Transition {
   causeId: string;
 }
 
+/** Transitions per `list.entered` / `list.exited` message (the bus row and the outbox row are per message). */
+export const TRANSITIONS_PER_MESSAGE = 1000;
+
+/**
+ * The outbox rows of the transitions in CTE `hist` (id, list_id, contact_id, entered, cause_kind,
+ * cause_id): per kind, in history order, one message per TRANSITIONS_PER_MESSAGE, its payload built
+ * here; `p` names the parameters (entered topic, exited topic, at as text, created_at).
+ */
+function outboxOfHistory(p: { entered: string; exited: string; atText: string; createdAt: string }): string {
+  return `
+  g as (
+    select h.*, (row_number() over (partition by h.entered order by h.id) - 1) / ${TRANSITIONS_PER_MESSAGE} as part
+    from hist h
+  ),
+  ob as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select case when entered then ${p.entered} else ${p.exited} end, 'list:' || min(id), null,
+      json_build_object('transitions', json_agg(json_build_object('id', id, 'listId', list_id,
+        'contactId', contact_id, 'at', ${p.atText}::text,
+        'cause', json_build_object('kind', cause_kind, 'id', cause_id)) order by id))::text, ${p.createdAt}
+    from g group by entered, part
+    returning seq, msg_id
+  )`;
+}
+
+/** The outbox rows a transitions statement wrote: message id → outbox seq. */
+export type OutboxSeqs = ReadonlyMap<string, number>;
+
+function outboxSeqs(row: { msg_ids: string[] | null; seqs: (number | string)[] | null } | undefined): OutboxSeqs {
+  const ids = row?.msg_ids ?? [];
+  const seqs = row?.seqs ?? [];
+  return new Map(ids.map((id, i) => [id, Number(seqs[i])]));
+}
+
 // one statement: members added and removed, history rows and their events' outbox rows (payload
-// built here, not sent as parameters), returned in input order (history ids are the message ids)
+// built here, not sent as parameters); history ids ascend in input order
 const WRITE_TRANSITIONS = `
   with t as (
     select * from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
@@ -177,39 +211,36 @@ const WRITE_TRANSITIONS = `
     select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
     returning id, list_id, contact_id, entered, cause_kind, cause_id
   ),
-  ob as (
-    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
-    select case when entered then $8 else $9 end, 'list:' || id, contact_id,
-      json_build_object('listId', list_id, 'contactId', contact_id, 'at', $7::text,
-        'cause', json_build_object('kind', cause_kind, 'id', cause_id))::text, $6
-    from hist order by id
-    returning seq, msg_id
-  )
-  select hist.id, ob.seq from hist join ob on ob.msg_id = 'list:' || hist.id order by hist.id`;
+  ${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}
+  select (select array_agg(id order by id) from hist) as ids,
+    (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs`;
 
 /**
- * Writes transitions (the caller checked each is real under the profile lock) with their outbox
- * rows; returns the history id and outbox seq of each, in input order.
+ * Writes transitions (the caller checked each is real under the profile lock) with the outbox
+ * rows of their messages; returns each one's history id, in input order, and the outbox seqs.
  */
 export async function writeTransitions(
   db: Queryable,
   ts: readonly Transition[],
   at: Date,
   topics: { entered: string; exited: string },
-): Promise<{ id: number; seq: number }[]> {
-  if (ts.length === 0) return [];
-  const { rows } = await db.query<{ id: number; seq: number }>(WRITE_TRANSITIONS, [
-    ts.map((t) => t.listId),
-    ts.map((t) => t.contactId),
-    ts.map((t) => t.entered),
-    ts.map((t) => t.causeKind),
-    ts.map((t) => t.causeId),
-    at,
-    at.toISOString(),
-    topics.entered,
-    topics.exited,
-  ]);
-  return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
+): Promise<{ ids: number[]; outbox: OutboxSeqs }> {
+  if (ts.length === 0) return { ids: [], outbox: new Map() };
+  const { rows } = await db.query<{ ids: (number | string)[] | null; msg_ids: string[] | null; seqs: number[] | null }>(
+    WRITE_TRANSITIONS,
+    [
+      ts.map((t) => t.listId),
+      ts.map((t) => t.contactId),
+      ts.map((t) => t.entered),
+      ts.map((t) => t.causeKind),
+      ts.map((t) => t.causeId),
+      at,
+      at.toISOString(),
+      topics.entered,
+      topics.exited,
+    ],
+  );
+  return { ids: (rows[0]?.ids ?? []).map(Number), outbox: outboxSeqs(rows[0]) };
 }
 
 /** Sets (due not null) or clears (null) the re-check timer of each (list, contact). */
@@ -350,10 +381,11 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
 /**
  * One rebuild chunk evaluated in SQL, in one statement: the contacts of (after, upper] the
  * predicate takes and the list's members there are compared with a full join (a hash or merge
- * join of two sets, not a membership probe per profile); the differences enter or exit, each with
- * its history row and its event's outbox row, the payload built here rather than sent back and
- * forth. Returns the transitions in contact order with their outbox seqs. `predicate` is compiled
- * SQL whose parameters start at $9.
+ * join of two sets, not a membership probe per profile); the differences enter or exit, with their
+ * history rows and their messages' outbox rows, the payload built here rather than sent back and
+ * forth. Returns the transitions in contact (and history id) order and the outbox seqs.
+ * `predicate` is compiled SQL whose parameters start at $9. The bounds are parameters, not a
+ * subquery: the planner then knows the chunk is a small range of the profiles' key.
  */
 export async function rebuildChunk(
   db: Queryable,
@@ -366,8 +398,14 @@ export async function rebuildChunk(
     topics: { entered: string; exited: string };
   },
   predicate: { sql: string; params: readonly unknown[] },
-): Promise<{ id: number; contactId: string; entered: boolean; seq: number }[]> {
-  const { rows } = await db.query<{ id: number; contact_id: string; entered: boolean; seq: number }>(
+): Promise<{ transitions: { id: number; contactId: string; entered: boolean }[]; outbox: OutboxSeqs }> {
+  const { rows } = await db.query<{
+    ids: (number | string)[] | null;
+    contact_ids: string[] | null;
+    entered: boolean[] | null;
+    msg_ids: string[] | null;
+    seqs: number[] | null;
+  }>(
     `with w as (
        select p.contact_id from contact_profiles p
        where p.contact_id > $2 and ($3::text is null or p.contact_id <= $3) and ${predicate.sql}
@@ -386,18 +424,13 @@ export async function rebuildChunk(
      hist as (
        insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
        select $1, contact_id, want, $4, 'rebuild', $5 from t order by contact_id
-       returning id, contact_id, entered
+       returning id, list_id, contact_id, entered, cause_kind, cause_id
      ),
-     ob as (
-       insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
-       select case when entered then $7 else $8 end, 'list:' || id, contact_id,
-         json_build_object('listId', $1::text, 'contactId', contact_id, 'at', $6::text,
-           'cause', json_build_object('kind', 'rebuild', 'id', $5::text))::text, $4
-       from hist order by id
-       returning seq, msg_id
-     )
-     select hist.id, hist.contact_id, hist.entered, ob.seq from hist join ob on ob.msg_id = 'list:' || hist.id
-     order by hist.contact_id`,
+     ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
+     select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
+       array_agg(entered order by id) as entered,
+       (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs
+     from hist`,
     [
       c.listId,
       c.after,
@@ -410,7 +443,16 @@ export async function rebuildChunk(
       ...predicate.params,
     ],
   );
-  return rows.map((r) => ({ id: Number(r.id), contactId: r.contact_id, entered: r.entered, seq: Number(r.seq) }));
+  const r = rows[0];
+  const ids = r?.ids ?? [];
+  return {
+    transitions: ids.map((id, i) => ({
+      id: Number(id),
+      contactId: r?.contact_ids?.[i] as string,
+      entered: r?.entered?.[i] === true,
+    })),
+    outbox: outboxSeqs(r),
+  };
 }
 
 export async function setRebuildState(

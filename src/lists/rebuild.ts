@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
-import { publishSliced } from './publish.ts';
-import { type ListTransitionPayload, TOPICS } from '../bus/topics.ts';
+import { publishSliced, transitionMessages } from './publish.ts';
+import { TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { compileSql } from '../core/segments/sql.ts';
 import { lockSnapshots } from '../profiles/snapshots.ts';
@@ -54,11 +54,20 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
       );
     };
     for (;;) {
-      const upper = await q.chunkUpperBound(db, after, chunkSize);
       const now = clock.now();
-      const changedIds = list.inputs?.timeRelative
-        ? await chunkInMemory(deps, catalog, listId, after, upper, rebuildId)
-        : await chunkInSql(deps, listId, after, upper, rebuildId, now, catalog, publishLater);
+      let upper: string | null;
+      let changedIds: string[];
+      let recorded = false;
+      if (list.inputs?.timeRelative) {
+        upper = await q.chunkUpperBound(db, after, chunkSize);
+        changedIds = await chunkInMemory(deps, catalog, listId, after, upper, rebuildId);
+      } else {
+        const progress = { done: done + chunkSize, total, changed };
+        const c = await chunkInSql(deps, listId, after, chunkSize, rebuildId, now, catalog, publishLater, progress);
+        upper = c.upper;
+        changedIds = c.changedIds;
+        recorded = upper !== null;
+      }
       changed += changedIds.length;
       if (changedIds.length > 0 && dependents.length > 0) {
         // a reader's events follow the events of what it read
@@ -66,13 +75,15 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         await cascade(deps, catalog, changedIds, dependents, rebuildId);
       }
       done = upper === null ? Math.max(done, total) : done + chunkSize;
-      await q.setRebuildState(db, listId, {
-        state: upper === null ? 'done' : 'running',
-        done,
-        total,
-        changed,
-        at: clock.now(),
-      });
+      if (!recorded) {
+        await q.setRebuildState(db, listId, {
+          state: upper === null ? 'done' : 'running',
+          done,
+          total,
+          changed,
+          at: clock.now(),
+        });
+      }
       if (upper === null) {
         await publishing;
         return changed;
@@ -87,45 +98,46 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
   }
 }
 
+/**
+ * One chunk in SQL, in one transaction (one commit): the chunk's bound, its differences, history
+ * and outbox rows in one statement, and, unless it is the last chunk, the progress after it.
+ * Returns the chunk's upper contact id (null: it was the last) and the contacts that changed.
+ */
 async function chunkInSql(
   deps: RebuildDeps,
   listId: string,
   after: string,
-  upper: string | null,
+  size: number,
   rebuildId: string,
   now: Date,
   catalog: ListCatalog,
   publish: (outboxed: Outboxed[]) => void,
-): Promise<string[]> {
+  progress: { done: number; total: number; changed: number },
+): Promise<{ upper: string | null; changedIds: string[] }> {
   const definition = catalog.lists.get(listId)?.definition;
-  if (definition == null) return [];
+  if (definition == null) return { upper: null, changedIds: [] };
   const predicate = compileSql(definition, { now, firstParam: 9 });
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
-  const rows = await deps.db.transaction(async (tx) => {
+  const written = await deps.db.transaction(async (tx) => {
     await q.lockListExclusive(tx, listId);
-    return q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
+    const upper = await q.chunkUpperBound(tx, after, size);
+    const w = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
+    if (upper !== null) {
+      const changed = progress.changed + w.transitions.length;
+      await q.setRebuildState(tx, listId, { state: 'running', ...progress, changed, at: now });
+    }
+    return { ...w, upper };
   });
   // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();
-  const outboxed: Outboxed[] = [true, false].map((entered) => {
-    const mine = rows.filter((r) => r.entered === entered);
-    return {
-      topic: entered ? topics.entered : topics.exited,
-      seqs: mine.map((r) => r.seq),
-      messages: mine.map((r) => ({
-        id: `list:${r.id}`,
-        key: r.contactId,
-        payload: {
-          listId,
-          contactId: r.contactId,
-          at,
-          cause: { kind: 'rebuild', id: rebuildId },
-        } as ListTransitionPayload,
-      })),
-    };
-  });
-  publish(outboxed);
-  return rows.map((r) => r.contactId);
+  const cause = { kind: 'rebuild' as const, id: rebuildId };
+  publish(
+    transitionMessages(
+      written.transitions.map((t) => ({ ...t, listId, at, cause })),
+      written.outbox,
+    ),
+  );
+  return { upper: written.upper, changedIds: written.transitions.map((t) => t.contactId) };
 }
 
 async function chunkInMemory(

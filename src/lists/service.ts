@@ -59,13 +59,15 @@ export interface ListService extends ListMembership {
   catalog(db?: Queryable): Promise<ListCatalog>;
   /**
    * Re-evaluates the lists a change touched for locked profiles, inside the caller's
-   * transaction; publish the returned outbox rows after the commit.
+   * transaction; publish the returned outbox rows after the commit. `catalog`: the one the caller
+   * read in this transaction already (spares a round trip).
    */
   reevaluate(
     tx: Queryable,
     profiles: ReadonlyMap<string, LockedProfile>,
     touched: TouchedInputs,
     causeOf: (contactId: string) => ListTransitionCause,
+    catalog?: ListCatalog,
   ): Promise<EvaluationResult>;
   /** Re-checks the contacts whose time-relative conditions came due; returns how many timers fired. */
   runDueTimers(limit?: number): Promise<number>;
@@ -260,8 +262,8 @@ export function createListService(deps: ListServiceDeps): ListService {
       return rebuildList({ ...deps, catalog }, id, chunkSize);
     },
 
-    async reevaluate(tx, profiles, touched, causeOf) {
-      const cat = await catalog(tx);
+    async reevaluate(tx, profiles, touched, causeOf, read) {
+      const cat = read ?? (await catalog(tx));
       const order = cat.listsTouchedBy(touched);
       return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now());
     },

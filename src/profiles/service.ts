@@ -154,7 +154,8 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       await q.writeProfiles(tx, [...writes.values()], now);
       if (changed.size === 0) return { outboxed: [] as Outboxed[], changedContacts: 0, entered: 0, exited: 0 };
       const touched: TouchedInputs = { attributes: touchedAttributes, clickTags: new Set(), opens: false };
-      const r = await lists.reevaluate(tx, changed, touched, (id) => causes.get(id) as ListTransitionCause);
+      const causeOf = (id: string) => causes.get(id) as ListTransitionCause;
+      const r = await lists.reevaluate(tx, changed, touched, causeOf, catalog);
       return { outboxed: r.outboxed, changedContacts: changed.size, entered: r.entered, exited: r.exited };
     });
     if (written.outboxed.length > 0) await publishSliced(deps, written.outboxed);

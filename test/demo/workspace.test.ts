@@ -33,7 +33,8 @@ describe('demo workspace lists and journey', () => {
 
   async function counts(): Promise<{ events: number; runs: number }> {
     const { rows } = await db.query<{ events: number; runs: number }>(
-      `select (select count(*)::int from bus_messages where topic in ('list.entered', 'list.exited')) as events,
+      `select (select coalesce(sum(json_array_length(payload::json -> 'transitions')), 0)::int from bus_messages
+                where topic in ('list.entered', 'list.exited')) as events,
               (select count(*)::int from journey_runs) as runs`,
     );
     return rows[0] as { events: number; runs: number };

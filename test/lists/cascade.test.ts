@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
-import type { ListTransitionPayload } from '../../src/bus/topics.ts';
+import type { ListTransition, ListTransitionsPayload } from '../../src/bus/topics.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService, type ProfileService } from '../../src/profiles/service.ts';
@@ -20,8 +20,9 @@ const log = pino({ level: 'silent' });
 
 interface Event {
   topic: string;
+  /** The bus message that carried it. */
   id: string;
-  payload: ListTransitionPayload;
+  payload: ListTransition;
 }
 
 async function listEvents(db: Db, since: number): Promise<{ events: Event[]; last: number }> {
@@ -31,11 +32,14 @@ async function listEvents(db: Db, since: number): Promise<{ events: Event[]; las
     [since],
   );
   return {
-    events: rows.map((r) => ({
-      topic: r.topic,
-      id: r.msg_id,
-      payload: JSON.parse(JSON.parse(JSON.stringify(r.payload))),
-    })),
+    // each message carries the transitions of one evaluation, in history order
+    events: rows.flatMap((r) =>
+      (JSON.parse(r.payload) as ListTransitionsPayload).transitions.map((t) => ({
+        topic: r.topic,
+        id: r.msg_id,
+        payload: t,
+      })),
+    ),
     last: rows.length === 0 ? since : Number(rows[rows.length - 1]?.seq),
   };
 }

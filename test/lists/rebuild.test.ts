@@ -30,13 +30,20 @@ for (const tdb of await testDatabases()) {
           [id],
         )
       ).rows.map((r) => r.contact_id);
+    // every transition of every list event message, in publish order, with the message that carried it
     const events = async () =>
       (
         await db.query<{ topic: string; msg_id: string; payload: string }>(
           `select topic, msg_id, payload::text as payload from bus_messages
            where topic in ('list.entered', 'list.exited') order by seq`,
         )
-      ).rows.map((r) => ({ topic: r.topic, id: r.msg_id, payload: JSON.parse(r.payload) as Record<string, unknown> }));
+      ).rows.flatMap((r) =>
+        (JSON.parse(r.payload) as { transitions: Record<string, unknown>[] }).transitions.map((t) => ({
+          topic: r.topic,
+          id: r.msg_id,
+          payload: t,
+        })),
+      );
 
     before(async () => {
       db = await tdb.open();
@@ -74,6 +81,7 @@ for (const tdb of await testDatabases()) {
       const first = await events();
       const high = first.filter((e) => e.payload.listId === 'high');
       assert.equal(high.length, 5);
+      assert.equal(new Set(high.map((e) => e.id)).size, 3, 'one message per chunk: p5 | p6 p7 p8 | p9');
       const { rows } = await db.query<{ id: number }>(
         `select id from list_history where list_id = 'high' and contact_id = 'p5'`,
       );
@@ -81,6 +89,7 @@ for (const tdb of await testDatabases()) {
         topic: 'list.entered',
         id: `list:${rows[0]?.id}`,
         payload: {
+          id: rows[0]?.id,
           listId: 'high',
           contactId: 'p5',
           at: '2026-06-01T12:00:00.000Z',

@@ -83,7 +83,8 @@ describe('warehouse profile feed on PostgreSQL', { skip: store?.skip }, () => {
   }
   async function listEvents(): Promise<number> {
     const { rows } = await db.query<{ n: number }>(
-      `select count(*)::int as n from bus_messages where topic in ('list.entered', 'list.exited')`,
+      `select coalesce(sum(json_array_length(payload::json -> 'transitions')), 0)::int as n from bus_messages
+       where topic in ('list.entered', 'list.exited')`,
     );
     return rows[0]?.n ?? 0;
   }
