@@ -7,7 +7,7 @@
  * last-touch aggregate over the same rows as the baseline. first/last/linear run set-wise in the
  * database; the others read the journeys of the converting contacts (and, for markov/shapley, up
  * to 1M non-converting touches). Last line: seconds_by_model, seconds_total, last_touch_ratio.
- * `--schema bench_attr_NAME` loads into that schema once and keeps it for the next run.
+ * With BENCH_ATTR_SCHEMA=bench_attr_NAME it loads into that schema once and keeps it for the next run.
  */
 import { randomBytes } from 'node:crypto';
 import { createAttributionService } from '../src/attribution/service.ts';
@@ -36,9 +36,9 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   const contacts = Math.max(10, Math.floor(touches / 10));
   const conversions = Math.max(1, Math.floor(touches / 100));
   const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  // --schema NAME keeps the loaded rows for the next run with the same name (iterating on queries)
-  const kept = args.options.schema;
-  if (kept !== undefined && !/^bench_attr_[a-z0-9_]+$/.test(kept)) throw new Error('--schema must be bench_attr_…');
+  // BENCH_ATTR_SCHEMA keeps the loaded rows for the next run with the same name (iterating on queries)
+  const kept = process.env.BENCH_ATTR_SCHEMA;
+  if (kept !== undefined && !/^bench_attr_[a-z0-9_]+$/.test(kept)) throw new Error('BENCH_ATTR_SCHEMA: bench_attr_…');
   const schema = kept ?? `bench_attr_${randomBytes(4).toString('hex')}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 4 });
   const log = (s: string) => process.stderr.write(`${new Date().toISOString()} ${s}\n`);
