@@ -94,32 +94,73 @@ export const RULE_REPORT = `
     select conversion_id from kept group by conversion_id
   ${reportTail('attributed')}`;
 
+/** No touch of the same kind and campaign as `e` in its window up to 30 minutes before it: the collapse keeps `e`. */
+const KEPT_EVENT = `not exists (
+        select 1 from engagement_events d
+        where d.contact_id = e.contact_id and d.type = e.type and d.campaign_id is not distinct from e.campaign_id
+          and not d.is_machine and d.occurred_at <= e.occurred_at
+          and d.occurred_at >= e.occurred_at - interval '30 minutes'
+          and (d.occurred_at < e.occurred_at or d.source_id < e.source_id)
+          and d.occurred_at >= v.ts - case when d.type = 'opened' then $4::interval else $3::interval end)`;
+
 /**
- * First or last touch, one index probe per conversion: the newest (oldest) touch in the window
- * that the 30-minute collapse keeps, i.e. with no touch of the same kind and campaign in the
- * window up to 30 minutes before it (or at the same instant with a smaller id). Same result as
- * RULE_REPORT for every grouping, without reading every touch of the window. Same parameters;
- * $7 is unused but kept so both queries take one parameter list.
+ * First or last touch, shaped like a bare last-touch aggregate so it plans the same way (one
+ * parallel hash join of the period's conversions and their contacts' touches, one sort): the
+ * newest (oldest) touch in each conversion's window. When the 30-minute collapse drops that
+ * touch (a same kind and campaign touch shortly before it; rare), that conversion's kept touch
+ * is found by an index probe instead. Same result as RULE_REPORT for every grouping. Same
+ * parameters; $7 is unused but kept so both queries take one parameter list.
  */
 export function firstLastReport(direction: 'asc' | 'desc'): string {
-  const head = RULE_REPORT.slice(0, RULE_REPORT.indexOf('  ), touch as ('));
-  return `${head}
+  return `
+  with ${REFUNDS_CTE}, link as (
+    select l.key_value as conversion_id, l.contact_id from identity_links l
+    where l.key_kind = 'conversion' and not exists (
+      select 1 from identity_links o
+      where o.key_kind = 'conversion' and o.key_value = l.key_value
+        and (o.created_at, o.contact_id) < (l.created_at, l.contact_id))
+  ), raw as (
+    select distinct on (t.conversion_id) t.* from (
+      select c.id as conversion_id, c.occurred_at as conv_ts, e.occurred_at as ts, ${KIND} as kind, e.type,
+             e.campaign_id, e.url, e.source_id as touch_id, l.contact_id
+      from billing_conversions c
+      join link l on l.conversion_id = c.id
+      join engagement_events e on e.contact_id = l.contact_id
+      where c.occurred_at >= $1 and c.occurred_at < $2
+        and e.type in ('opened', 'clicked', 'replied') and not e.is_machine
+        and e.occurred_at <= c.occurred_at and e.occurred_at >= c.occurred_at - greatest($3::interval, $4::interval)
+        and e.occurred_at >= c.occurred_at - case when e.type = 'opened' then $4::interval else $3::interval end
+      union all
+      select c.id, c.occurred_at, s.sent_at, 'send', null, s.campaign_id, null, 'send:' || s.campaign_id, l.contact_id
+      from billing_conversions c
+      join link l on l.conversion_id = c.id
+      join send_ledger s on s.contact_id = l.contact_id
+      where $5 and c.occurred_at >= $1 and c.occurred_at < $2
+        and s.sent_at <= c.occurred_at and s.sent_at >= c.occurred_at - $3::interval
+    ) t
+    order by t.conversion_id, t.ts ${direction}, t.kind ${direction}, t.touch_id ${direction}
+  ), checked as (
+    select r.*, r.type is null or not exists (
+      select 1 from engagement_events d
+      where d.contact_id = r.contact_id and d.type = r.type and d.campaign_id is not distinct from r.campaign_id
+        and not d.is_machine and d.occurred_at <= r.ts and d.occurred_at >= r.ts - interval '30 minutes'
+        and (d.occurred_at < r.ts or d.source_id < r.touch_id)
+        and d.occurred_at >= r.conv_ts - case when d.type = 'opened' then $4::interval else $3::interval end
+    ) as kept
+    from raw r
   ), picked as (
-    select v.id as conversion_id, v.gross - v.refunded as net, p.kind, p.campaign_id, p.url
-    from conv v cross join lateral (
+    select r.conversion_id, r.kind, r.campaign_id, r.url from checked r where r.kept
+    union all
+    select v.conversion_id, p.kind, p.campaign_id, p.url
+    from (select r.conversion_id, r.conv_ts as ts, r.contact_id from checked r where not r.kept
+    ) v cross join lateral (
       select * from (
         (select e.occurred_at as ts, ${KIND} as kind, e.campaign_id, e.url, e.source_id as touch_id
          from engagement_events e
          where e.contact_id = v.contact_id and e.type in ('opened', 'clicked', 'replied') and not e.is_machine
            and e.occurred_at <= v.ts and e.occurred_at >= v.ts - greatest($3::interval, $4::interval)
            and e.occurred_at >= v.ts - case when e.type = 'opened' then $4::interval else $3::interval end
-           and not exists (
-             select 1 from engagement_events d
-             where d.contact_id = v.contact_id and d.type = e.type and d.campaign_id is not distinct from e.campaign_id
-               and not d.is_machine and d.occurred_at <= e.occurred_at
-               and d.occurred_at >= e.occurred_at - interval '30 minutes'
-               and (d.occurred_at < e.occurred_at or d.source_id < e.source_id)
-               and d.occurred_at >= v.ts - case when d.type = 'opened' then $4::interval else $3::interval end)
+           and ${KEPT_EVENT}
          order by 1 ${direction}, 2 ${direction}, 5 ${direction} limit 1)
         union all
         (select s.sent_at, 'send', s.campaign_id, null, 'send:' || s.campaign_id
@@ -128,10 +169,14 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
          order by 1 ${direction}, 5 ${direction} limit 1)
       ) u order by 1 ${direction}, 2 ${direction}, 5 ${direction} limit 1
     ) p
+  ), conv as (
+    select c.id, c.amount_minor as gross, least(coalesce(rf.refunded, 0), c.amount_minor)::bigint as refunded
+    from billing_conversions c left join refunds rf on rf.conversion_id = c.id
+    where c.occurred_at >= $1 and c.occurred_at < $2
   ), rows as (
     select ${KEY.replaceAll('k.', 'p.')} as key,
-           count(*)::float8 as conversions, sum(p.net)::bigint as value_minor
-    from picked p left join campaigns cp on cp.id = p.campaign_id
+           count(*)::float8 as conversions, sum(v.gross - v.refunded)::bigint as value_minor
+    from picked p join conv v on v.id = p.conversion_id left join campaigns cp on cp.id = p.campaign_id
     where $7::text is not null
     group by 1
   ${reportTail('picked')}`;
@@ -207,16 +252,20 @@ export const MARKOV_COUNTS = `
     select x.key, lag(x.key) over w as prev, lead(x.key) over w as next
     from (select k.*, ${KEY} as key from nt k left join campaigns cp on cp.id = k.campaign_id) x
     window w as (partition by x.contact_id order by x.ts, x.kind, x.touch_id)
+  ), nagg as (
+    select prev, key, next is null as last, count(*)::float8 as n from nsteps
+    where prev is distinct from key or next is null
+    group by 1, 2, 3
   ), rows as (
-    select 'edge' as kind, prev as a, key as b, count(*)::float8 as n, null::bigint as value from (
-      select prev, key from steps where prev is distinct from key
+    select 'edge' as kind, prev as a, key as b, sum(n)::float8 as n, null::bigint as value from (
+      select prev, key, count(*)::float8 as n from steps where prev is distinct from key group by 1, 2
       union all
-      select prev, key from nsteps where prev is distinct from key
+      select prev, key, n from nagg where prev is distinct from key
     ) x group by prev, key
     union all
     select 'conv', key, null, count(*)::float8, sum(net)::bigint from steps where next is null group by key
     union all
-    select 'null', key, null, count(*)::float8, null from nsteps where next is null group by key
+    select 'null', key, null, sum(n)::float8, null from nagg where last group by key
   ), attributed as (
     select conversion_id from keyed group by conversion_id
   ), totals as (

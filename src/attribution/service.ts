@@ -58,7 +58,7 @@ async function ruleReportInDatabase(
   req: ReportRequest,
   o: { lookbackDays: number; openLookbackDays: number },
 ): Promise<AttributionReport> {
-  const r = await db.query<{
+  const r = await reportQuery<{
     kind: 'row' | 'totals';
     key: string;
     conversions: number;
@@ -68,22 +68,15 @@ async function ruleReportInDatabase(
     n3: number;
     n4: number;
     n5: number;
-  }>(
-    (req.model === 'first' || req.model === 'last') && req.groupBy !== 'link'
-      ? req.model === 'first'
-        ? FIRST_SQL
-        : LAST_SQL
-      : RULE_REPORT,
-    [
-      req.from,
-      req.to,
-      `${o.lookbackDays * 86_400} seconds`,
-      `${o.openLookbackDays * 86_400} seconds`,
-      req.includeSends ?? false,
-      req.groupBy,
-      req.model,
-    ],
-  );
+  }>(db, req.model === 'first' || req.model === 'last' ? (req.model === 'first' ? FIRST_SQL : LAST_SQL) : RULE_REPORT, [
+    req.from,
+    req.to,
+    `${o.lookbackDays * 86_400} seconds`,
+    `${o.openLookbackDays * 86_400} seconds`,
+    req.includeSends ?? false,
+    req.groupBy,
+    req.model,
+  ]);
   const t = r.rows.find((x) => x.kind === 'totals');
   const rows = r.rows
     .filter((x) => x.kind === 'row')
@@ -110,6 +103,18 @@ async function ruleReportInDatabase(
 }
 
 type Options = ReportOptions;
+
+/**
+ * One report statement with JIT off (compiling these CTE-heavy plans cost seconds and saved
+ * none) and room to sort a period's touches in memory.
+ */
+function reportQuery<R>(db: Db, sql: string, values: unknown[]): Promise<{ rows: R[] }> {
+  return db.transaction(async (tx) => {
+    await tx.query(`set local jit = off`);
+    await tx.query(`set local work_mem = '64MB'`);
+    return tx.query<R>(sql, values);
+  });
+}
 
 const params = (req: ReportRequest, o: Options): unknown[] => [
   req.from,
@@ -155,7 +160,7 @@ interface JourneyRow extends TotalsColumns {
 
 /** Time-decay, U, W, full path, positions: the journeys come kept and keyed from SQL, credited here. */
 async function journeyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
-  const r = await db.query<JourneyRow>(JOURNEYS, params(req, o));
+  const r = await reportQuery<JourneyRow>(db, JOURNEYS, params(req, o));
   const journeys: KeyedJourney[] = [];
   for (const x of r.rows) {
     if (x.kind !== 'j') continue;
@@ -171,7 +176,7 @@ async function journeyReport(db: Db, req: ReportRequest, o: Options): Promise<At
 
 /** Shapley over the distinct key sets of the attributed journeys, aggregated in SQL. */
 async function shapleyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
-  const r = await db.query<JourneyRow>(SHAPLEY_SETS, params(req, o));
+  const r = await reportQuery<JourneyRow>(db, SHAPLEY_SETS, params(req, o));
   const sets: SetJourneys[] = r.rows
     .filter((x) => x.kind === 's')
     .map((x) => ({ channels: x.keys ?? [], conversions: Number(x.count), value: Number(x.value), nulls: 0 }));
@@ -180,7 +185,7 @@ async function shapleyReport(db: Db, req: ReportRequest, o: Options): Promise<At
 
 /** Markov over transition counts aggregated in SQL (converting journeys and non-converting contacts). */
 async function markovReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
-  const r = await db.query<
+  const r = await reportQuery<
     TotalsColumns & {
       kind: 'edge' | 'conv' | 'null' | 'totals';
       a: string | null;
@@ -188,7 +193,7 @@ async function markovReport(db: Db, req: ReportRequest, o: Options): Promise<Att
       n: number;
       value: number | string | null;
     }
-  >(MARKOV_COUNTS, params(req, o));
+  >(db, MARKOV_COUNTS, params(req, o));
   const rows = r.rows.filter((x) => x.kind !== 'totals');
   const totals = totalsOf(r.rows.find((x) => x.kind === 'totals'));
   const names = [...new Set(rows.flatMap((x) => [x.a, x.b]).filter((k): k is string => k !== null))].sort();
