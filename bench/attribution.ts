@@ -4,9 +4,8 @@
  * contacts and 50 campaigns, and N/100 conversions (100k at 10M) each linked to a contact, into
  * PostgreSQL (private schema, generated set-wise with generate_series, dropped afterwards), then
  * times the attribution report (by campaign, 30-day lookback) for each model, and a bare SQL
- * last-touch aggregate over the same rows as the baseline. first/last/linear run set-wise in the
- * database; the others read the journeys of the converting contacts (and, for markov/shapley, up
- * to 1M non-converting touches). Last line: seconds_by_model, seconds_total, last_touch_ratio.
+ * last-touch aggregate over the same rows as the baseline (docs/attribution.md says how each model
+ * reads its data). Last line: seconds_by_model, seconds_total, last_touch_ratio.
  * With BENCH_ATTR_SCHEMA=bench_attr_NAME it loads into that schema once and keeps it for the next run.
  */
 import { randomBytes } from 'node:crypto';
