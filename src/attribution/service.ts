@@ -8,21 +8,24 @@
 import type { BillingService } from '../billing/service.ts';
 import {
   type AttributionReport,
-  attributeConversions,
-  type ConversionInput,
+  creditJourneys,
   type GroupBy,
+  type KeyedJourney,
+  markovOverCounts,
   type ReportModel,
-  type TouchInput,
-  type TouchKind,
+  type ReportOptions,
+  shapleyOverSets,
 } from '../core/attribution/journeys.ts';
+import { emptyMarkovCounts } from '../core/attribution/markov.ts';
+import type { SetJourneys } from '../core/attribution/shapley.ts';
 import type { Db } from '../store/port.ts';
 import {
-  CONVERSIONS,
   firstLastReport,
+  JOURNEYS,
+  MARKOV_COUNTS,
   NET_REVENUE_BY_CONTACT,
-  NON_CONVERTING_TOUCHES,
   RULE_REPORT,
-  TOUCHES,
+  SHAPLEY_SETS,
 } from './queries.ts';
 
 export interface ReportRequest {
@@ -46,30 +49,6 @@ export interface AttributionService {
   netRevenueByContact(contactIds: readonly string[], since: Date): Promise<Map<string, number>>;
 }
 
-const DAY = 86_400_000;
-
-interface TouchRow {
-  contact_id: string;
-  ts: Date;
-  kind: TouchKind;
-  campaign_id: string | null;
-  url: string | null;
-  journey: string | null;
-  segment: string | null;
-  touch_id: string;
-}
-
-const toTouch = (r: TouchRow): TouchInput => ({
-  contactId: r.contact_id,
-  ts: r.ts.getTime(),
-  kind: r.kind,
-  campaignId: r.campaign_id,
-  url: r.url,
-  journey: r.journey,
-  segment: r.segment,
-  touchId: r.touch_id,
-});
-
 const FIRST_SQL = firstLastReport('asc');
 const LAST_SQL = firstLastReport('desc');
 
@@ -79,7 +58,7 @@ async function ruleReportInDatabase(
   req: ReportRequest,
   o: { lookbackDays: number; openLookbackDays: number },
 ): Promise<AttributionReport> {
-  const r = await db.query<{
+  const r = await reportQuery<{
     kind: 'row' | 'totals';
     key: string;
     conversions: number;
@@ -89,22 +68,15 @@ async function ruleReportInDatabase(
     n3: number;
     n4: number;
     n5: number;
-  }>(
-    (req.model === 'first' || req.model === 'last') && req.groupBy !== 'link'
-      ? req.model === 'first'
-        ? FIRST_SQL
-        : LAST_SQL
-      : RULE_REPORT,
-    [
-      req.from,
-      req.to,
-      `${o.lookbackDays * 86_400} seconds`,
-      `${o.openLookbackDays * 86_400} seconds`,
-      req.includeSends ?? false,
-      req.groupBy,
-      req.model,
-    ],
-  );
+  }>(db, req.model === 'first' || req.model === 'last' ? (req.model === 'first' ? FIRST_SQL : LAST_SQL) : RULE_REPORT, [
+    req.from,
+    req.to,
+    `${o.lookbackDays * 86_400} seconds`,
+    `${o.openLookbackDays * 86_400} seconds`,
+    req.includeSends ?? false,
+    req.groupBy,
+    req.model,
+  ]);
   const t = r.rows.find((x) => x.kind === 'totals');
   const rows = r.rows
     .filter((x) => x.kind === 'row')
@@ -128,6 +100,118 @@ async function ruleReportInDatabase(
       unattributedConversions: conversions - attributed,
     },
   };
+}
+
+type Options = ReportOptions;
+
+/**
+ * One report statement with JIT off (compiling these CTE-heavy plans cost seconds and saved
+ * none) and room to sort a period's touches in memory.
+ */
+function reportQuery<R>(db: Db, sql: string, values: unknown[]): Promise<{ rows: R[] }> {
+  return db.transaction(async (tx) => {
+    await tx.query(`set local jit = off`);
+    await tx.query(`set local work_mem = '64MB'`);
+    return tx.query<R>(sql, values);
+  });
+}
+
+const params = (req: ReportRequest, o: Options): unknown[] => [
+  req.from,
+  req.to,
+  `${o.lookbackDays * 86_400} seconds`,
+  `${o.openLookbackDays * 86_400} seconds`,
+  req.includeSends ?? false,
+  req.groupBy,
+];
+
+interface TotalsColumns {
+  n1: number | null;
+  n2: number | string | null;
+  n3: number | string | null;
+  n4: number | null;
+  n5: number | string | null;
+}
+
+function totalsOf(t: TotalsColumns | undefined): AttributionReport['totals'] {
+  const conversions = Number(t?.n1 ?? 0);
+  const gross = Number(t?.n2 ?? 0);
+  const refunded = Number(t?.n3 ?? 0);
+  const attributed = Number(t?.n4 ?? 0);
+  return {
+    conversions,
+    grossMinor: gross,
+    refundedMinor: refunded,
+    netMinor: gross - refunded,
+    attributedConversions: attributed,
+    attributedMinor: Number(t?.n5 ?? 0),
+    unattributedConversions: conversions - attributed,
+  };
+}
+
+interface JourneyRow extends TotalsColumns {
+  kind: 'j' | 's' | 'totals';
+  keys: string[] | null;
+  ts: number[] | null;
+  conv_ts: number | null;
+  value: number | string | null;
+  count: number | string | null;
+}
+
+/** Time-decay, U, W, full path, positions: the journeys come kept and keyed from SQL, credited here. */
+async function journeyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+  const r = await reportQuery<JourneyRow>(db, JOURNEYS, params(req, o));
+  const journeys: KeyedJourney[] = [];
+  for (const x of r.rows) {
+    if (x.kind !== 'j') continue;
+    journeys.push({
+      keys: x.keys ?? [],
+      ts: (x.ts ?? []).map(Number),
+      convTs: Number(x.conv_ts),
+      net: Number(x.value),
+    });
+  }
+  return creditJourneys(journeys, o, totalsOf(r.rows.find((x) => x.kind === 'totals')));
+}
+
+/** Shapley over the distinct key sets of the attributed journeys, aggregated in SQL. */
+async function shapleyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+  const r = await reportQuery<JourneyRow>(db, SHAPLEY_SETS, params(req, o));
+  const sets: SetJourneys[] = r.rows
+    .filter((x) => x.kind === 's')
+    .map((x) => ({ channels: x.keys ?? [], conversions: Number(x.count), value: Number(x.value), nulls: 0 }));
+  return shapleyOverSets(sets, o, totalsOf(r.rows.find((x) => x.kind === 'totals')));
+}
+
+/** Markov over transition counts aggregated in SQL (converting journeys and non-converting contacts). */
+async function markovReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+  const r = await reportQuery<
+    TotalsColumns & {
+      kind: 'edge' | 'conv' | 'null' | 'totals';
+      a: string | null;
+      b: string | null;
+      n: number;
+      value: number | string | null;
+    }
+  >(db, MARKOV_COUNTS, params(req, o));
+  const rows = r.rows.filter((x) => x.kind !== 'totals');
+  const totals = totalsOf(r.rows.find((x) => x.kind === 'totals'));
+  const names = [...new Set(rows.flatMap((x) => [x.a, x.b]).filter((k): k is string => k !== null))].sort();
+  const id = new Map(names.map((k, i) => [k, i + 1] as const));
+  const m = emptyMarkovCounts(names);
+  const n = names.length + 1;
+  for (const x of rows) {
+    const a = x.a === null ? 0 : (id.get(x.a) as number);
+    const count = Number(x.n);
+    if (x.kind === 'edge') {
+      const at = a * n + (id.get(x.b as string) as number);
+      m.counts[at] = (m.counts[at] as number) + count;
+    } else if (x.kind === 'conv') {
+      m.toConv[a] = (m.toConv[a] as number) + count;
+      m.valueSum[a] = (m.valueSum[a] as number) + Number(x.value);
+    } else m.toNull[a] = (m.toNull[a] as number) + count;
+  }
+  return markovOverCounts(m, o, totals);
 }
 
 export function createAttributionService(deps: {
@@ -160,63 +244,12 @@ export function createAttributionService(deps: {
           to: req.to.toISOString(),
         };
       }
-      const conv = await db.query<{
-        id: string;
-        occurred_at: Date;
-        amount_minor: number;
-        refunded_minor: number;
-        contact_id: string | null;
-      }>(CONVERSIONS, [req.from, req.to]);
-      const conversions: ConversionInput[] = conv.rows.map((r) => ({
-        id: r.id,
-        contactId: r.contact_id,
-        ts: r.occurred_at.getTime(),
-        grossMinor: Number(r.amount_minor),
-        refundedMinor: Number(r.refunded_minor),
-      }));
-      const contacts = [...new Set(conversions.flatMap((c) => (c.contactId === null ? [] : [c.contactId])))];
-      const widest = Math.max(options.lookbackDays, options.openLookbackDays) * DAY;
-      const byContact = new Map<string, TouchInput[]>();
-      if (contacts.length > 0) {
-        const first = Math.min(...conversions.map((c) => c.ts));
-        const last = Math.max(...conversions.map((c) => c.ts));
-        const t = await db.query<TouchRow>(TOUCHES, [
-          contacts,
-          new Date(first - widest),
-          new Date(last),
-          req.includeSends ?? false,
-        ]);
-        for (const r of t.rows) {
-          const list = byContact.get(r.contact_id) ?? [];
-          list.push(toTouch(r));
-          byContact.set(r.contact_id, list);
-        }
-      }
-      const nonConverting: TouchInput[][] = [];
-      // only Markov reads non-converting journeys: the Shapley characteristic used in reports
-      // (cumulative) counts conversions of sets ⊆ S, to which a journey without one adds nothing
-      if (req.model === 'markov') {
-        const t = await db.query<TouchRow>(NON_CONVERTING_TOUCHES, [
-          contacts,
-          new Date(req.from.getTime() - options.lookbackDays * DAY),
-          req.to,
-          req.includeSends ?? false,
-          true,
-        ]);
-        let current: TouchInput[] = [];
-        let who = '';
-        for (const r of t.rows) {
-          if (r.contact_id !== who && current.length > 0) {
-            nonConverting.push(current);
-            current = [];
-          }
-          who = r.contact_id;
-          current.push(toTouch(r));
-        }
-        if (current.length > 0) nonConverting.push(current);
-      }
       return {
-        ...attributeConversions(conversions, byContact, options, nonConverting),
+        ...(req.model === 'markov'
+          ? await markovReport(db, req, options)
+          : req.model === 'shapley'
+            ? await shapleyReport(db, req, options)
+            : await journeyReport(db, req, options)),
         from: req.from.toISOString(),
         to: req.to.toISOString(),
       };

@@ -7,7 +7,7 @@
  * exactly to the attributed totals (largest remainder per conversion, or over the groups for the
  * path models).
  */
-import { markovAttribution } from './markov.ts';
+import { type MarkovCounts, markovCountsOf, markovFromCounts } from './markov.ts';
 import type { PathRow } from './paths.ts';
 import { creditTouches, type RuleModel, roundToMinorUnits } from './rules.ts';
 import { EXACT_SHAPLEY_MAX_CHANNELS, type SetJourneys, shapley, shapleyCumulative } from './shapley.ts';
@@ -140,9 +140,104 @@ function ruleOf(o: ReportOptions): RuleModel {
   }
 }
 
+/** One attributed conversion's kept touches as group keys with their times, and its net value. */
+export interface KeyedJourney {
+  keys: readonly string[];
+  /** Epoch ms, one per key. */
+  ts: readonly number[];
+  convTs: number;
+  net: number;
+}
+
+type Totals = AttributionReport['totals'];
+
+function report(options: ReportOptions, acc: Map<string, ReportRow>, totals: Totals): AttributionReport {
+  const rows = [...acc.values()].sort((a, b) => b.valueMinor - a.valueMinor || a.key.localeCompare(b.key));
+  return { model: options.model, groupBy: options.groupBy, rows, totals };
+}
+
+/** A rule model over journeys: each conversion's net spread over its touches in whole minor units. */
+export function creditJourneys(
+  journeys: Iterable<KeyedJourney>,
+  options: ReportOptions,
+  totals: Totals,
+): AttributionReport {
+  const rule = ruleOf(options);
+  const acc = new Map<string, ReportRow>();
+  for (const j of journeys) {
+    const shares = creditTouches(
+      j.keys.map((k, i) => ({ channel: k, ts: j.ts[i] as number })),
+      j.convTs,
+      1,
+      rule,
+    );
+    // refunds reverse what they undo: the net value is spread in the original proportions
+    const minor = roundToMinorUnits(shares, j.net);
+    j.keys.forEach((k, i) => {
+      let r = acc.get(k);
+      if (!r) {
+        r = { key: k, conversions: 0, valueMinor: 0 };
+        acc.set(k, r);
+      }
+      r.conversions += shares[i] as number;
+      r.valueMinor += minor[i] as number;
+    });
+  }
+  return report(options, acc, totals);
+}
+
+/** Path-model credit per group: conversions as given, value rounded over the groups to the attributed net. */
+function pathRows(convByKey: Map<string, number>, valueByKey: Map<string, number>, totals: Totals) {
+  const acc = new Map<string, ReportRow>();
+  if (totals.attributedConversions === 0) return acc;
+  const keys = [...convByKey.keys()];
+  const minor = roundToMinorUnits(
+    keys.map((k) => Math.max(0, valueByKey.get(k) ?? 0)),
+    totals.attributedMinor,
+  );
+  keys.forEach((k, i) => {
+    acc.set(k, { key: k, conversions: convByKey.get(k) ?? 0, valueMinor: minor[i] as number });
+  });
+  return acc;
+}
+
+/** Shapley over the converting journeys' key sets (aggregated or not). */
+export function shapleyOverSets(
+  sets: readonly SetJourneys[],
+  options: ReportOptions,
+  totals: Totals,
+): AttributionReport {
+  let convByKey = new Map<string, number>();
+  let valueByKey = new Map<string, number>();
+  if (sets.length > 0) {
+    // the cumulative characteristic has an exact closed form for any number of groups (its
+    // Harsanyi dividends are the sets' amounts); the coalition sum is used up to 12 groups
+    const exact = new Set(sets.flatMap((x) => x.channels)).size <= EXACT_SHAPLEY_MAX_CHANNELS;
+    if (exact) {
+      convByKey = shapley(sets, { measure: 'conversions' }).values;
+      valueByKey = shapley(sets, { measure: 'value' }).values;
+    } else {
+      convByKey = shapleyCumulative(sets, 'conversions');
+      valueByKey = shapleyCumulative(sets, 'value');
+    }
+  }
+  return {
+    ...report(options, pathRows(convByKey, valueByKey, totals), totals),
+    shapley: { method: 'exact', samples: 0, standardError: {} },
+  };
+}
+
+/** Markov removal effects over chain counts (from paths here, or counted in SQL by the service). */
+export function markovOverCounts(m: MarkovCounts, options: ReportOptions, totals: Totals): AttributionReport {
+  const r = markovFromCounts(m, { conversions: totals.attributedConversions, value: totals.attributedMinor });
+  const convByKey = new Map([...r.channels].map(([k, e]) => [k, e.conversions] as const));
+  const valueByKey = new Map([...r.channels].map(([k, e]) => [k, e.value] as const));
+  return report(options, pathRows(convByKey, valueByKey, totals), totals);
+}
+
 /**
  * `touchesByContact` holds each contact's touches sorted by (ts, touchId); `nonConverting` the
- * journeys of contacts who did not convert in the period (Markov nulls, Shapley set rates).
+ * journeys of contacts who did not convert in the period (Markov nulls).
  */
 export function attributeConversions(
   conversions: readonly ConversionInput[],
@@ -150,7 +245,7 @@ export function attributeConversions(
   options: ReportOptions,
   nonConverting: ReadonlyArray<readonly TouchInput[]> = [],
 ): AttributionReport {
-  const totals: AttributionReport['totals'] = {
+  const totals: Totals = {
     conversions: 0,
     grossMinor: 0,
     refundedMinor: 0,
@@ -159,18 +254,7 @@ export function attributeConversions(
     attributedMinor: 0,
     unattributedConversions: 0,
   };
-  const acc = new Map<string, ReportRow>();
-  const row = (key: string): ReportRow => {
-    let r = acc.get(key);
-    if (!r) {
-      r = { key, conversions: 0, valueMinor: 0 };
-      acc.set(key, r);
-    }
-    return r;
-  };
-  const journeys: Array<{ keys: string[]; net: number }> = [];
-  const isPathModel = options.model === 'markov' || options.model === 'shapley';
-  const rule = isPathModel ? undefined : ruleOf(options);
+  const journeys: KeyedJourney[] = [];
   for (const c of conversions) {
     const net = c.grossMinor - c.refundedMinor;
     totals.conversions++;
@@ -184,72 +268,29 @@ export function attributeConversions(
     }
     totals.attributedConversions++;
     totals.attributedMinor += net;
-    const keys = journey.map((t) => groupKey(t, options.groupBy));
-    if (rule) {
-      const shares = creditTouches(
-        journey.map((t, i) => ({ channel: keys[i] as string, ts: t.ts })),
-        c.ts,
-        1,
-        rule,
-      );
-      // refunds reverse what they undo: the net value is spread in the original proportions
-      const minor = roundToMinorUnits(shares, net);
-      keys.forEach((k, i) => {
-        const r = row(k);
-        r.conversions += shares[i] as number;
-        r.valueMinor += minor[i] as number;
-      });
-    } else journeys.push({ keys, net });
+    journeys.push({
+      keys: journey.map((t) => groupKey(t, options.groupBy)),
+      ts: journey.map((t) => t.ts),
+      convTs: c.ts,
+      net,
+    });
   }
-  let shapleyInfo: AttributionReport['shapley'];
-  if (isPathModel && journeys.length > 0) {
+  if (options.model === 'shapley') {
+    return shapleyOverSets(
+      journeys.map((j) => ({ channels: j.keys, conversions: 1, value: j.net, nulls: 0 })),
+      options,
+      totals,
+    );
+  }
+  if (options.model === 'markov') {
     const nullPaths = nonConverting
       .map((ts) => ts.map((t) => groupKey(t, options.groupBy)))
       .filter((k) => k.length > 0);
-    let convByKey: Map<string, number>;
-    let valueByKey: Map<string, number>;
-    if (options.model === 'markov') {
-      const rows: PathRow[] = [
-        ...journeys.map((j) => ({ channels: j.keys, conversions: 1, value: j.net, nulls: 0 })),
-        ...nullPaths.map((p) => ({ channels: p, conversions: 0, value: 0, nulls: 1 })),
-      ];
-      const m = markovAttribution(rows);
-      convByKey = new Map([...m.channels].map(([k, e]) => [k, e.conversions] as const));
-      valueByKey = new Map([...m.channels].map(([k, e]) => [k, e.value] as const));
-    } else {
-      const sets: SetJourneys[] = [
-        ...journeys.map((j) => ({ channels: j.keys, conversions: 1, value: j.net, nulls: 0 })),
-        ...nullPaths.map((p) => ({ channels: p, conversions: 0, value: 0, nulls: 1 })),
-      ];
-      // the cumulative characteristic has an exact closed form for any number of groups (its
-      // Harsanyi dividends are the sets' amounts); the coalition sum is used up to 12 groups
-      const exact = new Set(sets.flatMap((x) => x.channels)).size <= EXACT_SHAPLEY_MAX_CHANNELS;
-      if (exact) {
-        convByKey = shapley(sets, { measure: 'conversions' }).values;
-        valueByKey = shapley(sets, { measure: 'value' }).values;
-      } else {
-        convByKey = shapleyCumulative(sets, 'conversions');
-        valueByKey = shapleyCumulative(sets, 'value');
-      }
-      shapleyInfo = { method: 'exact', samples: 0, standardError: {} };
-    }
-    const keys = [...convByKey.keys()];
-    const minor = roundToMinorUnits(
-      keys.map((k) => Math.max(0, valueByKey.get(k) ?? 0)),
-      totals.attributedMinor,
-    );
-    keys.forEach((k, i) => {
-      const r = row(k);
-      r.conversions += convByKey.get(k) ?? 0;
-      r.valueMinor += minor[i] as number;
-    });
+    const rows: PathRow[] = [
+      ...journeys.map((j) => ({ channels: j.keys, conversions: 1, value: j.net, nulls: 0 })),
+      ...nullPaths.map((p) => ({ channels: p, conversions: 0, value: 0, nulls: 1 })),
+    ];
+    return markovOverCounts(markovCountsOf(rows), options, totals);
   }
-  const rows = [...acc.values()].sort((a, b) => b.valueMinor - a.valueMinor || a.key.localeCompare(b.key));
-  return {
-    model: options.model,
-    groupBy: options.groupBy,
-    rows,
-    totals,
-    ...(shapleyInfo ? { shapley: shapleyInfo } : {}),
-  };
+  return creditJourneys(journeys, options, totals);
 }

@@ -45,16 +45,42 @@ export function collapseRepeats<T>(xs: readonly T[]): T[] {
   return out;
 }
 
+/**
+ * The counts a first-order chain is fitted from. State 0 is start, state i the channel
+ * names[i − 1]; `counts` is n×n row-major (n = names.length + 1); per state the journeys that
+ * ended there converting (`toConv`, their value in `valueSum`) or not (`toNull`).
+ */
+export interface MarkovCounts {
+  readonly names: readonly string[];
+  readonly counts: Float64Array;
+  readonly toConv: Float64Array;
+  readonly toNull: Float64Array;
+  readonly valueSum: Float64Array;
+}
+
+export function emptyMarkovCounts(names: readonly string[]): MarkovCounts {
+  const n = names.length + 1;
+  return {
+    names,
+    counts: new Float64Array(n * n),
+    toConv: new Float64Array(n),
+    toNull: new Float64Array(n),
+    valueSum: new Float64Array(n),
+  };
+}
+
 export function markovAttribution(rows: readonly PathRow[], options: MarkovOptions = {}): MarkovResult {
+  return markovFromCounts(markovCountsOf(rows, options), totalsOf(rows));
+}
+
+/** The chain counts of aggregated paths (channels in order of first appearance). */
+export function markovCountsOf(rows: readonly PathRow[], options: MarkovOptions = {}): MarkovCounts {
   const useNulls = options.useNulls ?? true;
   const names = channelsOf(rows);
   const id = new Map(names.map((c, i) => [c, i + 1] as const));
-  const n = names.length + 1; // state 0 is start
-  const counts = new Float64Array(n * n);
-  const toConv = new Float64Array(n);
-  const toNull = new Float64Array(n);
-  const valueSum = new Float64Array(n);
-  const valueConv = new Float64Array(n);
+  const m = emptyMarkovCounts(names);
+  const n = names.length + 1;
+  const { counts, toConv, toNull, valueSum } = m;
   for (const r of rows) {
     const nulls = useNulls ? r.nulls : 0;
     const w = r.conversions + nulls;
@@ -67,11 +93,18 @@ export function markovAttribution(rows: readonly PathRow[], options: MarkovOptio
     }
     toConv[from] = (toConv[from] as number) + r.conversions;
     toNull[from] = (toNull[from] as number) + nulls;
-    if (r.conversions > 0) {
-      valueSum[from] = (valueSum[from] as number) + r.value;
-      valueConv[from] = (valueConv[from] as number) + r.conversions;
-    }
+    if (r.conversions > 0) valueSum[from] = (valueSum[from] as number) + r.value;
   }
+  return m;
+}
+
+/**
+ * The exact solve over counts (aggregated paths or transitions counted elsewhere, e.g. in SQL);
+ * `totals` are what the credits are scaled to.
+ */
+export function markovFromCounts(m: MarkovCounts, totals: Totals): MarkovResult {
+  const { names, counts, toConv, toNull, valueSum } = m;
+  const n = names.length + 1;
   // A = I − Q, b = P(→conv), bv = P(→conv)·meanValue
   const a = new Float64Array(n * n);
   const b = new Float64Array(n);
@@ -83,10 +116,9 @@ export function markovAttribution(rows: readonly PathRow[], options: MarkovOptio
     if (out === 0) continue; // never left (unreached): an isolated transient state
     for (let j = 0; j < n; j++) a[i * n + j] = (a[i * n + j] as number) - (counts[i * n + j] as number) / out;
     b[i] = (toConv[i] as number) / out;
-    const meanValue = (valueConv[i] as number) > 0 ? (valueSum[i] as number) / (valueConv[i] as number) : 0;
+    const meanValue = (toConv[i] as number) > 0 ? (valueSum[i] as number) / (toConv[i] as number) : 0;
     bv[i] = (b[i] as number) * meanValue;
   }
-  const totals = totalsOf(rows);
   const channels = new Map<string, MarkovCredit>(
     names.map((c) => [c, { conversions: 0, value: 0, removalEffect: 0 }] as const),
   );
