@@ -40,6 +40,9 @@ export interface HubspotServer {
   throttle(n: number, retryAfterSeconds: number | null, policyName?: string): void;
   /** The next `n` requests are answered 503 (HubSpot is down). */
   outage(n: number): void;
+  /** Requests to `path` after the next `skip` ones are answered 503 (HubSpot fails mid-way), until cleared. */
+  failPath(path: string, skip: number): void;
+  clearFailures(): void;
   /** Batch updates of this contact fail with a per-record VALIDATION_ERROR; a PATCH of it answers 400. */
   refuseUpdates(id: string, message: string): void;
   expireToken(): void;
@@ -79,6 +82,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   let nextId = 51;
   let throttleLeft = 0;
   let outageLeft = 0;
+  let failing: { path: string; skip: number } | undefined;
   let throttleRetryAfter: number | null = 1;
   let throttlePolicy = 'TEN_SECONDLY_ROLLING';
   let expired = false;
@@ -383,8 +387,9 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         category,
       });
     }
-    if (outageLeft > 0) {
-      outageLeft -= 1;
+    const failNow = failing !== undefined && failing.path === url.pathname && failing.skip-- <= 0;
+    if (outageLeft > 0 || failNow) {
+      if (!failNow) outageLeft -= 1;
       return send(503, { status: 'error', message: 'Service Unavailable', category: 'SERVICE_UNAVAILABLE' });
     }
     if (throttleLeft > 0) {
@@ -467,6 +472,12 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     },
     outage(n) {
       outageLeft = n;
+    },
+    failPath(path, skip) {
+      failing = { path, skip };
+    },
+    clearFailures() {
+      failing = undefined;
     },
     refuseUpdates(id, message) {
       refused.set(id, message);
