@@ -455,6 +455,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log, crm });
   if (billingReaders.tableLoop)
     stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
+  // closed-won CRM deals as revenue, kept current by modification (amounts, reversals)
+  if (billingReaders.dealLoop) stages.push({ name: 'crm-deals', consumers: [], loops: [billingReaders.dealLoop] });
   const attribution = createAttributionService({ db, billing });
   const reports = createReportService(
     { db, clock, log, attribution, anomalies, messages },

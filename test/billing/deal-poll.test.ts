@@ -10,7 +10,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
 import { pollCrmDeals } from '../../src/billing/deal-poll.ts';
+import { loadConfig } from '../../src/config.ts';
+import { insertDemoDeal, updateDemoDeal } from '../../src/connectors/crm/demo/queries.ts';
 import { REFUNDS_CTE } from '../../src/billing/refunds-sql.ts';
 import { createBillingService } from '../../src/billing/service.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
@@ -318,5 +322,60 @@ describe('CRM deal poller: Salesforce', () => {
         [[`sf-new-${i}`, 100 * (i + 1)]],
       );
     assert.equal((await poll()).changes, 0);
+  });
+});
+
+describe('CRM deal poller: the crm-deals stage as app.ts wires it (demo CRM)', () => {
+  const env = {
+    SWITCHYARD_TRACKING_SECRET: 'test-secret',
+    SWITCHYARD_PUBLIC_URL: 'https://t.example.com',
+    SWITCHYARD_CRM: 'demo',
+    SWITCHYARD_ANOMALY_GRANULARITIES: '',
+  };
+
+  it('runs the stage with a CRM, and `billing poll-deals` applies won deals and reversals', async () => {
+    const clock = createManualClock(new Date('2027-05-01T00:00:00Z'));
+    const app = await createApp(loadConfig(env), { db, clock, log: pino({ level: 'silent' }) });
+    try {
+      assert.ok(app.stages.some((s) => s.name === 'crm-deals'));
+      await insertDemoDeal(db, {
+        id: 'demo-1',
+        accountId: 'acme',
+        amountMinor: 600,
+        currency: 'eur',
+        closedAt: new Date('2027-04-20T00:00:00Z'),
+        dealContactIds: ['c-1'],
+        accountContactIds: ['c-2', 'c-3'],
+      });
+      assert.equal((await app.billingReaders.pollDeals()).won, 1);
+      assert.deepEqual(
+        (await shares('demo', 'demo-1')).map(([c, g]) => [c, g]),
+        [
+          ['c-1', 200],
+          ['c-2', 200],
+          ['c-3', 200],
+        ],
+      );
+      await updateDemoDeal(db, 'demo-1', { won: false }, new Date('2027-04-30T00:00:00Z'));
+      assert.equal((await app.billingReaders.pollDeals()).reversed, 1);
+      assert.deepEqual(
+        (await shares('demo', 'demo-1')).map(([, , n]) => n),
+        [0, 0, 0],
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('has no crm-deals stage without a CRM or with the poll interval at 0', async () => {
+    const clock = createManualClock(new Date('2027-05-01T00:00:00Z'));
+    for (const over of [{ SWITCHYARD_CRM: 'none' }, { SWITCHYARD_CRM_DEALS_POLL_INTERVAL_MS: '0' }]) {
+      const app = await createApp(loadConfig({ ...env, ...over }), { db, clock, log: pino({ level: 'silent' }) });
+      try {
+        assert.ok(!app.stages.some((s) => s.name === 'crm-deals'));
+      } finally {
+        await app.close();
+      }
+    }
   });
 });
