@@ -1,11 +1,11 @@
 /**
- * The CRM deal poller (src/billing/deal-poll.ts) against the local HubSpot and Salesforce servers
- * on PGlite: an account's closed-won deal becomes equal shares over its contacts that sum to the
- * amount, each linked to its contact; a new amount replaces the shares; a deal moved out of
- * closed-won is reversed (net zero) and restored when won again; a poll that fails mid-page resumes
- * from the last applied page and applies every deal once; re-reading from the start changes
- * nothing; HubSpot searches keep to the Search API's 4 per second; Salesforce answers split by
- * nextRecordsUrl are followed.
+ * The CRM deal poller (src/billing/deal-poll.ts) against the local HubSpot and Salesforce servers,
+ * on PGlite and on PostgreSQL (when reachable): an account's closed-won deal becomes equal shares
+ * over its contacts that sum to the amount, each linked to its contact; a new amount replaces the
+ * shares; a deal moved out of closed-won is reversed (net zero) and restored when won again; a poll
+ * that fails mid-page resumes from the last applied page and applies every deal once; re-reading
+ * from the start changes nothing; HubSpot searches keep to the Search API's 4 per second;
+ * Salesforce answers split by nextRecordsUrl are followed; the stage as app.ts wires it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
