@@ -447,7 +447,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // attachments (a report's PDF) only where the ESP sends them
   const messages = createMessageService(
     { db, bus, clock },
-    { ...config.messages, attachments: esp.supportsAttachments === true },
+    {
+      ...config.messages,
+      attachments: esp.supportsAttachments === true,
+      ...(esp.maxAttachmentBytes === undefined ? {} : { maxAttachmentBytes: esp.maxAttachmentBytes }),
+    },
   );
   const anomalies = createAnomalyService({ db, bus, clock, log, messages }, config.anomalies);
   // judges the engagement and revenue series on the clock, alerts through the outbox and the transactional lane
@@ -457,10 +461,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const billingReaders = createBillingReaders(config, { db, clock, billing, deadLetters: bus.deadLetters, log, crm });
   if (billingReaders.tableLoop)
     stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
+  // closed-won CRM deals as revenue, kept current by modification (amounts, reversals)
+  if (billingReaders.dealLoop) stages.push({ name: 'crm-deals', consumers: [], loops: [billingReaders.dealLoop] });
   const attribution = createAttributionService({ db, billing });
   const reports = createReportService(
     { db, clock, log, attribution, anomalies, messages },
-    { ...config.reports, attachPdf: esp.supportsAttachments === true },
+    {
+      ...config.reports,
+      attachPdf: esp.supportsAttachments === true,
+      ...(esp.maxAttachmentBytes === undefined ? {} : { maxAttachmentBytes: esp.maxAttachmentBytes }),
+    },
   );
   // executive reports on their cron schedules (HTML email with SVG charts, PDF), on the transactional lane
   stages.push({ name: 'reports', consumers: [], loops: [(signal) => reports.run(signal)] });

@@ -159,6 +159,22 @@ export const SCHEMA = Type.Object({
       'Billing table rows updated less than this long ago are left for the next poll (a late commit with an '
       + 'earlier updated_at is not skipped)',
   }),
+  SWITCHYARD_CRM_DEALS_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 300_000,
+    description:
+      "How often the crm-deals stage reads the CRM's deals changed since its position (closed-won revenue, "
+      + 'amount changes, reversals; docs/attribution.md); 0 turns the stage off',
+  }),
+  SWITCHYARD_CRM_DEALS_SETTLE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 60_000,
+    description:
+      'CRM deals modified less than this long ago are left for the next poll (the CRM indexes or commits a '
+      + 'change after its stamp)',
+  }),
   SWITCHYARD_CSV_DIRS: Type.String({
     minLength: 1,
     default: 'audiences',
@@ -947,6 +963,8 @@ export interface Config {
   readonly warehouse: { url: string | undefined; statementTimeoutMs: number; lockTimeoutMs: number };
   /** Revenue from a warehouse table (src/billing/table-sync.ts); undefined when not configured. */
   readonly billingTable: { sql: string; pollIntervalMs: number; settleMs: number } | undefined;
+  /** The crm-deals stage (src/billing/deal-poll.ts); pollIntervalMs 0 = off. */
+  readonly crmDeals: { pollIntervalMs: number; settleMs: number };
   readonly esp: EspsConfig;
   /** Send-rate limits per ESP account for the deliverability governor (unset ones use its default). */
   readonly deliverability: { providers: Readonly<Record<string, { ratePerSec: number }>> };
@@ -1445,6 +1463,10 @@ function slices(raw: RawConfig): Config {
       url: raw.SWITCHYARD_WAREHOUSE_URL,
       statementTimeoutMs: raw.SWITCHYARD_WAREHOUSE_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: raw.SWITCHYARD_WAREHOUSE_LOCK_TIMEOUT_MS,
+    },
+    crmDeals: {
+      pollIntervalMs: raw.SWITCHYARD_CRM_DEALS_POLL_INTERVAL_MS,
+      settleMs: raw.SWITCHYARD_CRM_DEALS_SETTLE_MS,
     },
     billingTable:
       raw.SWITCHYARD_BILLING_SQL_QUERY === undefined

@@ -2,7 +2,8 @@
  * Builds the billing readers that pull revenue in (as opposed to the Stripe webhook, which is
  * pushed): the Stripe backfill over its list endpoints (the secret key and API URL the
  * configuration holds for Stripe) and the SQL billing table polled by watermark
- * (SWITCHYARD_BILLING_SQL_QUERY in SWITCHYARD_WAREHOUSE_URL). Part of app.ts's composition;
+ * (SWITCHYARD_BILLING_SQL_QUERY in SWITCHYARD_WAREHOUSE_URL), and the CRM's deals polled by
+ * modification (the crm-deals stage). Part of app.ts's composition;
  * services never see the adapters.
  */
 import { type BackfillOptions, type BackfillStreamResult, runBillingBackfill } from '../billing/backfill.ts';
@@ -15,6 +16,7 @@ import { stripeRevenueFacts } from '../connectors/billing/stripe/revenue.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import { createSqlBillingTable } from '../connectors/warehouse/postgres/billing-table.ts';
 import { type CrmDealResult, syncCrmDeals } from '../billing/crm-deals.ts';
+import { type DealPollResult, pollCrmDeals, runCrmDealPoller } from '../billing/deal-poll.ts';
 import type { Crm } from '../connectors/crm/port.ts';
 import { runBillingTableSync, syncBillingTable, type TableSyncResult } from '../billing/table-sync.ts';
 import type { Db } from '../store/port.ts';
@@ -28,19 +30,24 @@ export interface BillingReaders {
   syncDeals(options: { since: Date; pageSize?: number }): Promise<CrmDealResult>;
   /** The billing-table stage's loop, when a billing table is configured. */
   tableLoop: ((signal: AbortSignal) => Promise<void>) | undefined;
+  /** `switchyard billing poll-deals`: one poll of the CRM's changed deals (src/billing/deal-poll.ts). */
+  pollDeals(): Promise<DealPollResult>;
+  /** The crm-deals stage's loop, when a CRM is configured and its poll interval is not 0. */
+  dealLoop: ((signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 export function createBillingReaders(
-  config: Pick<Config, 'compliance' | 'warehouse' | 'billingTable'>,
+  config: Pick<Config, 'compliance' | 'warehouse' | 'billingTable' | 'crmDeals'> & { crm: Pick<Config['crm'], 'kind'> },
   deps: {
     db: Db;
     clock: Clock;
     billing: BillingService;
     deadLetters: { add(e: NewDeadLetter): Promise<number> };
     log: { warn(obj: object, msg: string): void };
-    crm: Pick<Crm, 'name' | 'readClosedWonDeals'>;
+    crm: Pick<Crm, 'name' | 'readClosedWonDeals' | 'readChangedDeals'>;
   },
 ): BillingReaders {
+  const deals = config.crmDeals;
   const table = config.billingTable;
   const url = config.warehouse.url;
   const tableDeps = () => {
@@ -55,6 +62,11 @@ export function createBillingReaders(
   };
   return {
     syncDeals: (options) => syncCrmDeals(deps, options),
+    pollDeals: () => pollCrmDeals(deps, { settleMs: deals.settleMs }),
+    dealLoop:
+      config.crm.kind === 'none' || deals.pollIntervalMs === 0
+        ? undefined
+        : (signal) => runCrmDealPoller(deps, { settleMs: deals.settleMs, intervalMs: deals.pollIntervalMs }, signal),
     syncTable() {
       const t = tableDeps();
       return syncBillingTable(t.deps, t.options);

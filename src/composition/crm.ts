@@ -83,8 +83,10 @@ export async function createConfiguredCrm(
   if (config.kind === 'hubspot') {
     const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
     const limiter = createSharedRateLimiter(deps, budgetBucket('hubspot', requestsPer10s, HUBSPOT_WINDOW_MS));
+    // the CRM Search API (deal reads) has its own limit besides the account's burst
+    const searchLimiter = createSharedRateLimiter(deps, budgetBucket('hubspot:search', 4, 1000));
     const hubspot = createHubspotCrm(
-      { ...deps, limiter },
+      { ...deps, limiter, searchLimiter },
       {
         token,
         baseUrl,

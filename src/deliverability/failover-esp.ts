@@ -83,6 +83,7 @@ export function createFailoverEsp(primary: Esp, secondary: Esp, options: Failove
     maxBatchSize: Math.min(primary.maxBatchSize, secondary.maxBatchSize),
     // a message may go to either: attach only when both send attachments
     supportsAttachments: primary.supportsAttachments === true && secondary.supportsAttachments === true,
+    ...smallerCap(primary.maxAttachmentBytes, secondary.maxAttachmentBytes),
     active: route,
     async send(msg: OutboundMessage): Promise<SendReceipt> {
       const [res] = await this.sendBatch([msg]);
@@ -102,4 +103,10 @@ export function createFailoverEsp(primary: Esp, secondary: Esp, options: Failove
       await Promise.all([primary.close(), secondary.close()]);
     },
   };
+}
+
+/** The tighter of two attachment caps (either ESP may carry the message); none when neither has one. */
+function smallerCap(a: number | undefined, b: number | undefined): { maxAttachmentBytes?: number } {
+  if (a === undefined && b === undefined) return {};
+  return { maxAttachmentBytes: Math.min(a ?? Number.POSITIVE_INFINITY, b ?? Number.POSITIVE_INFINITY) };
 }

@@ -67,6 +67,8 @@ export interface MessageSettings {
   postalAddress: string;
   /** Whether the configured ESP sends attachments (`Esp.supportsAttachments`); false refuses them. */
   attachments?: boolean;
+  /** The ESP's cap on a message's files in base64 characters (`Esp.maxAttachmentBytes`), refused here first. */
+  maxAttachmentBytes?: number;
 }
 
 /** At most this many files and decoded bytes per message: a report's PDF, not a file transfer. */
@@ -81,7 +83,11 @@ export interface MessageService {
 /** Unsubscribed is the one suppression reason a pass category overrides: the person still buys. */
 export const PASSABLE_SUPPRESSION_REASONS = ['unsubscribed'] as const;
 
-function attachmentProblems(files: readonly Attachment[] | undefined, supported: boolean): string[] {
+function attachmentProblems(
+  files: readonly Attachment[] | undefined,
+  supported: boolean,
+  espCap: number | undefined,
+): string[] {
   if (files === undefined || files.length === 0) return [];
   if (!supported) return ['attachments: the configured ESP does not send attachments'];
   if (files.length > MAX_ATTACHMENTS) return [`attachments: at most ${MAX_ATTACHMENTS}`];
@@ -95,6 +101,9 @@ function attachmentProblems(files: readonly Attachment[] | undefined, supported:
     bytes += Math.floor((f.contentBase64.length * 3) / 4);
   });
   if (bytes > MAX_ATTACHMENT_BYTES) problems.push(`attachments: more than ${MAX_ATTACHMENT_BYTES} bytes`);
+  const wire = files.reduce((n, f) => n + f.contentBase64.length, 0);
+  if (espCap !== undefined && wire > espCap)
+    problems.push(`attachments: ${wire} bytes base64, more than the configured ESP takes (${espCap})`);
   return problems;
 }
 
@@ -173,7 +182,7 @@ export function createMessageService(
       const checked = await validateTemplate({ subject: input.subject, ...input.template }, { postalAddress });
       problems.push(...checked.errors.map((e) => `template.${e}`));
     }
-    problems.push(...attachmentProblems(input.attachments, settings.attachments === true));
+    problems.push(...attachmentProblems(input.attachments, settings.attachments === true, settings.maxAttachmentBytes));
     if (problems.length > 0)
       throw new SwitchyardError('MESSAGE_INVALID', `message refused: ${problems.join('; ')}`, {
         details: { problems },

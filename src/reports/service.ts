@@ -27,6 +27,8 @@ export interface ReportSettings {
   intervalMs: number;
   /** Attach the PDF (the ESP sends attachments); otherwise it is only kept for the API. */
   attachPdf: boolean;
+  /** The ESP's cap on a message's files, base64 characters: a larger PDF is kept for the API only. */
+  maxAttachmentBytes?: number;
 }
 
 export interface ReportRunResult {
@@ -36,6 +38,8 @@ export interface ReportRunResult {
   sent: boolean;
   recipients: number;
   pdfBytes: number;
+  /** Whether the emails carried the PDF (false: the ESP sends no attachments or the PDF is over its cap). */
+  pdfAttached?: boolean;
 }
 
 export interface Rendered {
@@ -99,6 +103,14 @@ export function createReportService(
   /** Builds, queues to every recipient and marks one claimed run. */
   async function send(d: ReportDefinition, at: Date): Promise<ReportRunResult> {
     const r = await render(d, at);
+    const pdfBase64 = r.pdf.toString('base64');
+    const fits = settings.maxAttachmentBytes === undefined || pdfBase64.length <= settings.maxAttachmentBytes;
+    if (settings.attachPdf && !fits)
+      log.warn(
+        { report: d.name, pdfBytes: r.pdf.length, cap: settings.maxAttachmentBytes },
+        'report PDF over the ESP attachment cap; sent without it, kept for download',
+      );
+    const attach = settings.attachPdf && fits;
     for (const to of d.recipients) {
       await deps.messages.send({
         idempotencyKey: `report:${d.name}:${at.toISOString()}:${to}`,
@@ -107,13 +119,13 @@ export function createReportService(
         from: { address: settings.from, name: 'Switchyard reports' },
         subject: r.subject.replaceAll('{', '(').replaceAll('}', ')'),
         template: { html: r.html, text: r.text },
-        ...(settings.attachPdf
+        ...(attach
           ? {
               attachments: [
                 {
                   filename: `${d.name}-${at.toISOString().slice(0, 10)}.pdf`,
                   contentType: 'application/pdf',
-                  contentBase64: r.pdf.toString('base64'),
+                  contentBase64: pdfBase64,
                 },
               ],
             }
@@ -127,6 +139,7 @@ export function createReportService(
       sent: true,
       recipients: d.recipients.length,
       pdfBytes: r.pdf.length,
+      pdfAttached: attach,
     };
   }
 

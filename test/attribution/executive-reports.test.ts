@@ -130,7 +130,7 @@ function describeReports(tdb: TestDatabase): void {
     });
     after(async () => {
       await app?.close();
-      await tdb.close(passed === 7);
+      await tdb.close(passed === 8);
     });
 
     const reportMails = () => esp.outbox().filter((m) => m.subject.startsWith('weekly-exec'));
@@ -199,6 +199,27 @@ function describeReports(tdb: TestDatabase): void {
         .catch((e: unknown) => e);
       assert.equal((err as { code?: string }).code, 'MESSAGE_INVALID');
       assert.match((err as Error).message, /does not send attachments/);
+      passed++;
+    });
+
+    it("files over the ESP's attachment cap are refused by the message service, naming the cap", async () => {
+      const capped = createMessageService(
+        { db, bus: app.bus, clock },
+        { ...config.messages, attachments: true, maxAttachmentBytes: 8 },
+      );
+      const err = await capped
+        .send({
+          idempotencyKey: 'attach-over-cap',
+          category: 'report',
+          to: { email: 'ceo@example.com' },
+          from: { address: 'reports@mail.example.com' },
+          subject: 'r',
+          template: { text: 'r' },
+          attachments: [{ filename: 'r.pdf', contentType: 'application/pdf', contentBase64: 'JVBERi0xLjQK' }],
+        })
+        .catch((e: unknown) => e);
+      assert.equal((err as { code?: string }).code, 'MESSAGE_INVALID');
+      assert.match((err as Error).message, /more than the configured ESP takes \(8\)/);
       passed++;
     });
 

@@ -27,6 +27,20 @@ function pair() {
 }
 
 describe('failover ESP', () => {
+  it('sends attachments only when both ESPs do, under the smaller of their caps', () => {
+    const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
+    const emit = async (): Promise<void> => undefined;
+    const sandbox = createSandboxEsp({ clock, emit });
+    const capped = (n: number): Esp => ({ ...createSandboxEsp({ clock, emit }), maxAttachmentBytes: n });
+    const plain: Esp = { ...createSandboxEsp({ clock, emit }), supportsAttachments: false };
+    const both = createFailoverEsp(capped(9000), capped(3000), { clock });
+    assert.equal(both.supportsAttachments, true);
+    assert.equal(both.maxAttachmentBytes, 3000);
+    assert.equal(createFailoverEsp(sandbox, capped(5000), { clock }).maxAttachmentBytes, 5000);
+    assert.equal(createFailoverEsp(sandbox, sandbox, { clock }).maxAttachmentBytes, undefined);
+    assert.equal(createFailoverEsp(sandbox, plain, { clock }).supportsAttachments, false);
+  });
+
   it(
     'routes to the secondary after the primary fails, never sends one message through both, and returns '
       + 'after the cool-down',

@@ -9,7 +9,7 @@
  * Mailgun would then show every recipient to every other one.
  */
 import { randomBytes } from 'node:crypto';
-import type { ReceivedMessage } from '../connectors/esp/port.contract.ts';
+import type { ReceivedAttachment, ReceivedMessage } from '../connectors/esp/port.contract.ts';
 import { createFaults, header, startFakeHttp } from './fake-http.ts';
 import type { FakeReply, FakeRequest } from './fake-http.ts';
 
@@ -53,7 +53,15 @@ export async function startFakeMailgun(domain = 'mg.example.test', apiKey = 'key
     if (!ct.startsWith('multipart/form-data') && !ct.startsWith('application/x-www-form-urlencoded'))
       return msg(400, 'Invalid content type: expected multipart/form-data');
     const form = await new Response(new Uint8Array(req.body), { headers: { 'content-type': ct } }).formData();
-    const fields = [...form.entries()].map(([k, v]): [string, string] => [k, String(v)]);
+    const fields = [...form.entries()]
+      .filter(([, v]) => typeof v === 'string')
+      .map(([k, v]): [string, string] => [k, String(v)]);
+    const attachments: ReceivedAttachment[] = [];
+    for (const [k, v] of form.entries()) {
+      if (typeof v === 'string') continue;
+      if (k !== 'attachment' && k !== 'inline') return msg(400, `${k}: a file where a value was expected`);
+      attachments.push({ filename: v.name, contentType: v.type, content: Buffer.from(await v.arrayBuffer()) });
+    }
     const get = (k: string) => fields.find(([f]) => f === k)?.[1];
     const tos = fields
       .filter(([k]) => k === 'to')
@@ -103,6 +111,7 @@ export async function startFakeMailgun(domain = 'mg.example.test', apiKey = 'key
         messageId: (headers['message-id'] ?? '').replace(/^<|>$/g, ''),
         headers,
         correlation: { campaignId: uv('sy_campaign'), contactId: uv('sy_contact'), ledgerId: uv('sy_msg') },
+        attachments,
       });
     }
     return {

@@ -7,8 +7,8 @@
  * get ErrorCode 406, inside a 200 batch response as Postmark does.
  */
 import { randomUUID } from 'node:crypto';
-import type { ReceivedMessage } from '../connectors/esp/port.contract.ts';
-import { createFaults, header, lowerKeys, startFakeHttp } from './fake-http.ts';
+import type { ReceivedAttachment, ReceivedMessage } from '../connectors/esp/port.contract.ts';
+import { createFaults, decodeBase64Strict, header, lowerKeys, startFakeHttp } from './fake-http.ts';
 import type { FakeReply, FakeRequest } from './fake-http.ts';
 
 export interface FakePostmark {
@@ -56,6 +56,17 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
       Object.fromEntries(((m['Headers'] ?? []) as { Name: string; Value: string }[]).map((h) => [h.Name, h.Value])),
     );
     const meta = (m['Metadata'] ?? {}) as Record<string, string>;
+    const files = (m['Attachments'] ?? []) as Record<string, unknown>[];
+    const attachments: ReceivedAttachment[] = [];
+    for (const f of Array.isArray(files) ? files : []) {
+      const content = decodeBase64Strict(f['Content']);
+      if (content === undefined || typeof f['Name'] !== 'string' || typeof f['ContentType'] !== 'string')
+        return {
+          ErrorCode: 300,
+          Message: 'Invalid email request. Attachments need Name, Content (base64), ContentType.',
+        };
+      attachments.push({ filename: f['Name'], contentType: f['ContentType'], content });
+    }
     received.push({
       to: recipients[0]!,
       from: addressOf(m['From']),
@@ -67,6 +78,7 @@ export async function startFakePostmark(token = 'pm-server-token'): Promise<Fake
         contactId: meta['sy_contact'] ?? '',
         ledgerId: meta['sy_msg'] ?? '',
       },
+      attachments,
     });
     return { To: to, SubmittedAt: new Date().toISOString(), MessageID: randomUUID(), ErrorCode: 0, Message: 'OK' };
   }

@@ -7,8 +7,8 @@
  * address fails the whole request with a 400 naming `personalizations.N.to.0.email`.
  */
 import { randomBytes } from 'node:crypto';
-import type { ReceivedMessage } from '../connectors/esp/port.contract.ts';
-import { createFaults, header, lowerKeys, startFakeHttp } from './fake-http.ts';
+import type { ReceivedAttachment, ReceivedMessage } from '../connectors/esp/port.contract.ts';
+import { createFaults, decodeBase64Strict, header, lowerKeys, startFakeHttp } from './fake-http.ts';
 import type { FakeReply, FakeRequest } from './fake-http.ts';
 
 export interface FakeSendGrid {
@@ -84,6 +84,16 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
       }
     }
     if (total > 1000) return bad(400, 'The total number of recipients must be no more than 1000.', 'personalizations');
+    const files = body['attachments'];
+    if (files !== undefined) {
+      if (!Array.isArray(files)) return bad(400, 'The attachments field must be an array.', 'attachments');
+      for (const [i, f] of (files as Json[]).entries()) {
+        if (decodeBase64Strict(f['content']) === undefined)
+          return bad(400, 'The attachment content must be base64 encoded.', `attachments.${i}.content`);
+        if (typeof f['filename'] !== 'string' || f['filename'] === '')
+          return bad(400, 'The attachment filename parameter is required.', `attachments.${i}.filename`);
+      }
+    }
     return undefined;
   }
 
@@ -113,6 +123,11 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
     }
     if (fault?.kind === 'fail') return bad(500, 'internal error');
     const ps = body['personalizations'] as Json[];
+    const attachments: ReceivedAttachment[] = ((body['attachments'] ?? []) as Json[]).map((f) => ({
+      filename: String(f['filename']),
+      contentType: String(f['type'] ?? 'application/octet-stream'),
+      content: decodeBase64Strict(f['content'])!,
+    }));
     requestSizes.push(ps.length);
     bodies.push(body);
     const topHeaders = lowerKeys((body['headers'] ?? {}) as Record<string, string>);
@@ -131,6 +146,7 @@ export async function startFakeSendGrid(apiKey = 'SG.test-key'): Promise<FakeSen
           contactId: args['sy_contact'] ?? '',
           ledgerId: args['sy_msg'] ?? '',
         },
+        attachments,
       });
     }
     return { status: 202, headers: { 'x-message-id': randomBytes(16).toString('base64url') }, body: '' };

@@ -153,6 +153,11 @@ export async function startFakeSes(region = 'eu-west-1'): Promise<FakeSes> {
       messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
       headers,
       correlation: { campaignId: tag('sy_campaign'), contactId: tag('sy_contact'), ledgerId: tag('sy_msg') },
+      attachments: parsed.attachments.map((a) => ({
+        filename: a.filename ?? '',
+        contentType: a.contentType,
+        content: a.content,
+      })),
     });
     return { status: 200, body: { MessageId: `0102019${randomUUID().replace(/-/g, '')}-000000` } };
   }

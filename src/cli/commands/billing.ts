@@ -6,11 +6,13 @@
  * 2 bad arguments or no Stripe key configured. `switchyard billing sync-table` reads the
  * configured billing table's new rows once (what the billing-table stage does every poll).
  * `switchyard billing sync-deals --since DATE` stores the CRM's closed-won deals after the saved
- * position, each split over its account's contacts.
+ * position, each split over its account's contacts. `switchyard billing poll-deals` reads the
+ * CRM's deals changed since the crm-deals stage's position once (what that stage does every poll).
  */
 import type { Command } from 'commander';
 import type { BackfillOptions, BackfillStreamResult } from '../../billing/backfill.ts';
 import type { CrmDealResult } from '../../billing/crm-deals.ts';
+import type { DealPollResult } from '../../billing/deal-poll.ts';
 import type { TableSyncResult } from '../../billing/table-sync.ts';
 import { BACKFILL_STREAMS, type BackfillStream } from '../../connectors/billing/port.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -20,6 +22,7 @@ export interface BillingCliApp {
     backfillStripe(options: BackfillOptions): Promise<{ streams: BackfillStreamResult[]; linked: number }>;
     syncTable(): Promise<TableSyncResult>;
     syncDeals(options: { since: Date; pageSize?: number }): Promise<CrmDealResult>;
+    pollDeals(): Promise<DealPollResult>;
   };
   close(): Promise<void>;
 }
@@ -122,6 +125,24 @@ export function registerBillingCommands(program: Command, openApp: () => Promise
         process.stdout.write(
           `crm deals: pages ${r.pages}  deals ${r.deals}  stored ${r.accepted}  duplicates ${r.duplicates}`
             + `  shares ${r.conversions}\n`,
+        );
+      } finally {
+        await app.close();
+      }
+    });
+  billing
+    .command('poll-deals')
+    .description(
+      "Apply the CRM's deals changed since the last poll (new closed-won deals, amounts, reversals), as the "
+        + 'crm-deals stage does',
+    )
+    .action(async () => {
+      const app = await openApp();
+      try {
+        const r = await app.billingReaders.pollDeals();
+        process.stdout.write(
+          `crm deal changes: pages ${r.pages}  read ${r.changes}  won ${r.won}  reversed ${r.reversed}`
+            + `  unchanged ${r.unchanged}\n`,
         );
       } finally {
         await app.close();

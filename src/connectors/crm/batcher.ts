@@ -77,6 +77,10 @@ export function createCrmBatcher(crm: Crm, deps: CrmBatcherDeps): Crm {
       await acquire();
       return crm.readClosedWonDeals({ ...options, limit: Math.min(options.limit, crm.maxBatchSize) });
     },
+    async readChangedDeals(options) {
+      await acquire();
+      return crm.readChangedDeals({ ...options, limit: Math.min(options.limit, crm.maxBatchSize) });
+    },
   };
 }
 

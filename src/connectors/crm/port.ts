@@ -137,6 +137,18 @@ export interface CrmDeal {
   accountContactIds: string[];
 }
 
+/**
+ * One deal the CRM changed, whatever its stage, for the deal poller: `won` holds the deal as it is
+ * now when it is closed-won with an amount, and is absent when it is not (a deal moved out of
+ * closed-won, or one that never was: the poller reverses the former and ignores the latter).
+ */
+export interface CrmDealChange {
+  dealId: string;
+  /** The vendor's modification stamp: HubSpot hs_lastmodifieddate, Salesforce SystemModstamp. */
+  modifiedAt: Date;
+  won?: CrmDeal;
+}
+
 export interface Crm {
   readonly name: string;
   /** Most items one call may carry (HubSpot 100, Salesforce 200). */
@@ -192,6 +204,20 @@ export interface Crm {
    */
   readClosedWonDeals(options: { since: Date; after?: string; limit: number }): Promise<{
     deals: CrmDeal[];
+    next?: string;
+    more: boolean;
+  }>;
+  /**
+   * Reads deals of any stage modified before `until`, oldest modification first (then by id), at
+   * most `limit` (≤ maxBatchSize) per call, from the position `after` (absent: from the first deal
+   * the CRM holds). `next` is the keyset (modification stamp, deal id) of the last deal read, opaque
+   * and durable, absent when nothing was read; `more` is false when the page reached the end for
+   * now. Won deals come with their contacts as readClosedWonDeals gives them. `until` lies a settle
+   * time in the past, so a change the vendor indexes or commits late is not skipped. Read-only; a
+   * page costs a few vendor requests (HubSpot: one search, paced to the Search API's own limit).
+   */
+  readChangedDeals(options: { after?: string; until: Date; limit: number }): Promise<{
+    changes: CrmDealChange[];
     next?: string;
     more: boolean;
   }>;

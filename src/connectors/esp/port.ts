@@ -131,6 +131,12 @@ export interface Esp {
    * would drop them, so the message service refuses attachments (MESSAGE_INVALID) for it.
    */
   readonly supportsAttachments?: boolean;
+  /**
+   * The most a message's files may take, counted as base64 characters, where the provider caps the
+   * message (HTTP ESPs). A larger set is refused with a permanent ESP_MESSAGE_REJECTED before any
+   * request (in sendBatch: that message's result). Absent: no cap of the adapter's own.
+   */
+  readonly maxAttachmentBytes?: number;
   /** Sends one message now. Resolves once the provider accepted it; throws a SwitchyardError as
    *  described above. After close() it throws ESP_UNAVAILABLE. */
   send(msg: OutboundMessage): Promise<SendReceipt>;

@@ -32,6 +32,7 @@ function recordingCrm(
   };
   const crm: Crm = {
     readClosedWonDeals: async () => ({ deals: [], more: false }),
+    readChangedDeals: async () => ({ changes: [], more: false }),
     name: 'recording',
     maxBatchSize,
     rateLimit,

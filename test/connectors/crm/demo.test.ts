@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createManualClock } from '../../../src/clock/manual.ts';
 import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
-import { insertDemoDeal, selectTasks } from '../../../src/connectors/crm/demo/queries.ts';
+import { insertDemoDeal, selectTasks, updateDemoDeal } from '../../../src/connectors/crm/demo/queries.ts';
 import type { Crm } from '../../../src/connectors/crm/port.ts';
 import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import type { Db } from '../../../src/store/port.ts';
@@ -44,6 +44,18 @@ const addDeal: NonNullable<CrmHarness['addDeal']> = async (deal) => {
   return id;
 };
 
+/** Each change is stamped after every earlier one (the contract's deals close in January 2031). */
+let changes = 0;
+const changeDeal: NonNullable<CrmHarness['changeDeal']> = async (id, change) => {
+  const amountMinor = change.amount === undefined ? undefined : Math.round(Number(change.amount) * 100);
+  await updateDemoDeal(
+    await database(),
+    id,
+    { ...(amountMinor === undefined ? {} : { amountMinor }), ...(change.won === undefined ? {} : { won: change.won }) },
+    new Date(Date.UTC(2031, 5, 1) + ++changes * 60_000),
+  );
+};
+
 /** The demo CRM's far side is its own tables: read them through a second instance's lookup. */
 function demoFields(crm: Crm): (id: string) => Promise<Record<string, unknown>> {
   return async (id) => (await crm.lookup([id])).get(id)?.fields ?? {};
@@ -56,7 +68,7 @@ function unknownId(): string {
 crmContract('demo', async () => {
   const clock = createManualClock();
   const crm = createDemoCrm({ db: await database(), clock });
-  return { crm, knownIds, unknownId: unknownId(), run: (p) => p, addDeal, fieldsOf: demoFields(crm) };
+  return { crm, knownIds, unknownId: unknownId(), run: (p) => p, addDeal, changeDeal, fieldsOf: demoFields(crm) };
 });
 
 crmContract('demo with latency', async () => {
@@ -66,6 +78,7 @@ crmContract('demo with latency', async () => {
     crm,
     knownIds,
     addDeal,
+    changeDeal,
     unknownId: unknownId(),
     fieldsOf: demoFields(createDemoCrm({ db: await database(), clock })),
     async run(p) {

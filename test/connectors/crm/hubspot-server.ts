@@ -4,7 +4,8 @@
  * contacts batch read/update (100 inputs, `idProperty`, 207 MULTI_STATUS with `errors[]` naming
  * ids in `context.ids`), merged contacts (hs_merged_object_ids), tasks, the v4
  * communication-preferences batch endpoints, deals search (filterGroups OR-ed, filters AND-ed: EQ,
- * GT, GTE on properties; sorts; limit ≤ 100), v4 batch association reads (deals → contacts and
+ * GT, GTE, LT on properties, dates in epoch milliseconds; sorts; limit ≤ 100; every deal carries
+ * hs_lastmodifieddate, stamped at creation and at each updateDeal), v4 batch association reads (deals → contacts and
  * companies, companies → contacts), X-HubSpot-RateLimit-* headers on every answer, and
  * 429 with Retry-After when told to throttle. Request arrival times come from the injected `now`
  * (the test's manual clock), so rates can be checked without waiting.
@@ -39,6 +40,9 @@ export interface HubspotServer {
   throttle(n: number, retryAfterSeconds: number | null, policyName?: string): void;
   /** The next `n` requests are answered 503 (HubSpot is down). */
   outage(n: number): void;
+  /** Requests to `path` after the next `skip` ones are answered 503 (HubSpot fails mid-way), until cleared. */
+  failPath(path: string, skip: number): void;
+  clearFailures(): void;
   /** Batch updates of this contact fail with a per-record VALIDATION_ERROR; a PATCH of it answers 400. */
   refuseUpdates(id: string, message: string): void;
   expireToken(): void;
@@ -48,12 +52,16 @@ export interface HubspotServer {
   gdprDeleted: string[];
   /** Creates a deal (closedate as an ISO time) associated with these contacts; returns its id. */
   addDeal(properties: Record<string, string>, contactIds: string[]): string;
+  /** Changes a deal's properties as a salesperson would: hs_lastmodifieddate becomes now. */
+  updateDeal(id: string, properties: Record<string, string>): void;
   /** Creates a company with these contacts and associates the deals with it; returns its id. */
   addCompany(contactIds: string[], dealIds: string[]): string;
   close(): Promise<void>;
 }
 
 const DAILY_LIMIT = 250_000;
+/** Deal properties HubSpot stores as datetimes: filters compare them as epoch milliseconds. */
+const DATES = new Set(['closedate', 'hs_lastmodifieddate']);
 
 export async function startHubspotServer(now: () => number, token = 'pat-na1-test-token'): Promise<HubspotServer> {
   const contacts = new Map<string, Contact>();
@@ -74,6 +82,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   let nextId = 51;
   let throttleLeft = 0;
   let outageLeft = 0;
+  let failing: { path: string; skip: number } | undefined;
   let throttleRetryAfter: number | null = 1;
   let throttlePolicy = 'TEN_SECONDLY_ROLLING';
   let expired = false;
@@ -242,13 +251,14 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       if (!(limit >= 1 && limit <= 100)) return [400, validation('limit must be between 1 and 100')];
       type Filter = { propertyName: string; operator: string; value: string };
       const value = (p: string, v: string | undefined) =>
-        p === 'closedate' ? Date.parse(v ?? '') : p === 'hs_object_id' ? Number(v) : (v ?? '');
+        DATES.has(p) ? Date.parse(v ?? '') : p === 'hs_object_id' ? Number(v) : (v ?? '');
       const holds = (d: Record<string, string>, f: Filter): boolean => {
         const a = value(f.propertyName, d[f.propertyName]);
-        const b = f.propertyName === 'closedate' ? Number(f.value) : value(f.propertyName, f.value);
+        const b = DATES.has(f.propertyName) ? Number(f.value) : value(f.propertyName, f.value);
         if (f.operator === 'EQ') return a === b;
         if (f.operator === 'GT') return a > b;
         if (f.operator === 'GTE') return a >= b;
+        if (f.operator === 'LT') return a < b;
         throw new Error(`operator ${f.operator} not supported here`);
       };
       const groups: { filters: Filter[] }[] = body?.filterGroups ?? [];
@@ -377,8 +387,9 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
         category,
       });
     }
-    if (outageLeft > 0) {
-      outageLeft -= 1;
+    const failNow = failing !== undefined && failing.path === url.pathname && failing.skip-- <= 0;
+    if (outageLeft > 0 || failNow) {
+      if (!failNow) outageLeft -= 1;
       return send(503, { status: 'error', message: 'Service Unavailable', category: 'SERVICE_UNAVAILABLE' });
     }
     if (throttleLeft > 0) {
@@ -430,9 +441,14 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     contact: (id) => contacts.get(id),
     addDeal(properties, contactIds) {
       const id = newId();
-      deals.set(id, { ...properties, hs_object_id: id });
+      deals.set(id, { hs_lastmodifieddate: new Date(now()).toISOString(), ...properties, hs_object_id: id });
       for (const c of contactIds) associate('deals', 'contacts', id, c);
       return id;
+    },
+    updateDeal(id, properties) {
+      const deal = deals.get(id);
+      if (deal === undefined) throw new Error('updateDeal: unknown deal');
+      Object.assign(deal, properties, { hs_lastmodifieddate: new Date(now()).toISOString() });
     },
     addCompany(contactIds, dealIds) {
       const id = newId();
@@ -456,6 +472,12 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     },
     outage(n) {
       outageLeft = n;
+    },
+    failPath(path, skip) {
+      failing = { path, skip };
+    },
+    clearFailures() {
+      failing = undefined;
     },
     refuseUpdates(id, message) {
       refused.set(id, message);

@@ -104,6 +104,13 @@ crmContract('hubspot', async (t) => {
       if (deal.accountContactIds) server.addCompany(deal.accountContactIds.map(hs), [id]);
       return id;
     },
+    async changeDeal(dealId, change) {
+      await clock.advance(1000);
+      server.updateDeal(dealId, {
+        ...(change.amount === undefined ? {} : { amount: change.amount }),
+        ...(change.won === undefined ? {} : { dealstage: change.won ? 'closedwon' : 'closedlost' }),
+      });
+    },
     fieldsOf: async (contactId) => server.contact(hubspotIds.get(contactId) as string)?.properties ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');

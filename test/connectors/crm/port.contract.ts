@@ -34,6 +34,12 @@ export interface CrmHarness {
     dealContactIds: string[];
     accountContactIds?: string[];
   }): Promise<string>;
+  /**
+   * Changes a seeded deal on the far side as a salesperson would (a new amount, moved out of or
+   * back into closed-won), later than every change so far, so its modification stamp is the newest.
+   * Absent where the harness cannot change deals: that contract test is then skipped.
+   */
+  changeDeal?(dealId: string, change: { amount?: string; won?: boolean }): Promise<void>;
   /** The fields the far side holds for this known contact (vendor names, as stored there). */
   fieldsOf(contactId: string): Promise<Record<string, unknown>>;
 }
@@ -41,6 +47,7 @@ export interface CrmHarness {
 export function crmContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
   crmErasureContract(label, setup);
   crmDealsContract(label, setup);
+  crmDealChangesContract(label, setup);
   test(`${label}: lookup returns known ids and leaves unknown ones out`, async (t) => {
     const h = await setup(t);
     if (h === null) return;
@@ -252,5 +259,57 @@ export function crmDealsContract(label: string, setup: (t: TestContext) => Promi
       again.deals.filter((deal) => ours.has(deal.dealId)),
       [],
     );
+  });
+}
+
+/** Deals by modification (the deal poller): every stage, won ones detailed, keyset by modification. */
+export function crmDealChangesContract(label: string, setup: (t: TestContext) => Promise<CrmHarness | null>): void {
+  test(`${label}: changed deals come by modification, won ones with their contacts, resumable`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    if (h.addDeal === undefined || h.changeDeal === undefined) return t.skip('this harness cannot change deals');
+    const [a, b, c] = h.knownIds(3) as [string, string, string];
+    const day = (n: number) => new Date(Date.UTC(2031, 0, n));
+    const x = await h.addDeal({ amount: '100', closedAt: day(3), dealContactIds: [a], accountContactIds: [b, a] });
+    const y = await h.addDeal({ amount: '50.25', closedAt: day(2), dealContactIds: [c] });
+    const open = await h.addDeal({ amount: '5', closedAt: day(4), won: false, dealContactIds: [a] });
+    const ours = new Set([x, y, open]);
+    const until = new Date(Date.UTC(2100, 0, 1));
+    const readAll = async (from: string | undefined) => {
+      const seen: Awaited<ReturnType<typeof h.crm.readChangedDeals>>['changes'] = [];
+      let after = from;
+      for (let pages = 0; pages < 200; pages++) {
+        const page = await h.run(h.crm.readChangedDeals({ until, limit: 2, ...(after ? { after } : {}) }));
+        assert.ok(page.changes.length <= 2);
+        for (let i = 1; i < page.changes.length; i++)
+          assert.ok(page.changes[i - 1]!.modifiedAt <= page.changes[i]!.modifiedAt, 'oldest modification first');
+        seen.push(...page.changes.filter((ch) => ours.has(ch.dealId)));
+        after = page.next ?? after;
+        if (!page.more) break;
+      }
+      return { seen, after };
+    };
+    const first = await readAll(undefined);
+    const byId = (id: string) => first.seen.find((ch) => ch.dealId === id);
+    assert.equal(byId(x)?.won?.amountMinor, 10_000);
+    assert.deepEqual(byId(x)?.won?.dealContactIds, [a]);
+    assert.deepEqual(byId(x)?.won?.accountContactIds, [a, b].sort());
+    assert.ok(byId(x)?.won?.accountId);
+    assert.equal(byId(y)?.won?.amountMinor, 5025);
+    assert.deepEqual(byId(y)?.won?.closedAt, day(2));
+    assert.equal(byId(open)?.won, undefined, 'a deal that is not won has no detail');
+    // a new amount and a deal moved out of closed-won come after the position, and nothing else of ours
+    await h.changeDeal(x, { amount: '120' });
+    await h.changeDeal(y, { won: false });
+    const second = await readAll(first.after);
+    assert.deepEqual(second.seen.map((ch) => ch.dealId).sort(), [x, y].sort());
+    const [cx, cy] = [x, y].map((id) => second.seen.find((ch) => ch.dealId === id));
+    assert.equal(cx?.won?.amountMinor, 12_000);
+    assert.ok((cx?.modifiedAt.getTime() ?? 0) > (byId(x)?.modifiedAt.getTime() ?? 0));
+    assert.equal(cy?.won, undefined);
+    assert.deepEqual((await readAll(second.after)).seen, []);
+    // `until` leaves recent changes for later: nothing modified at or after it is read
+    const early = await h.run(h.crm.readChangedDeals({ until: new Date(0), limit: 2 }));
+    assert.deepEqual(early.changes, []);
   });
 }

@@ -45,6 +45,9 @@ export interface SalesforceServer {
   refuseUpdates(id: string, message: string): void;
   /** Invalidates every issued access token (the session timed out). */
   expireSessions(): void;
+  /** Queries whose SOQL starts with `prefix`, after the next `skip` ones, answer 503 until cleared. */
+  failQueries(prefix: string, skip: number): void;
+  clearFailures(): void;
   /** Token requests are refused from now on (the connected app was revoked). */
   revokeApp(): void;
   /** The org's daily usage as the header reports it. */
@@ -75,6 +78,7 @@ export async function startSalesforceServer(opts: {
   let used = 0;
   let max = 100_000;
   let revoked = false;
+  let failing: { prefix: string; skip: number } | undefined;
   const prefix = {
     Contact: '003',
     Lead: '00Q',
@@ -123,6 +127,12 @@ export async function startSalesforceServer(opts: {
     },
     refuseUpdates: (id, message) => void refused.set(id, message),
     expireSessions: () => tokens.clear(),
+    failQueries(prefix, skip) {
+      failing = { prefix, skip };
+    },
+    clearFailures() {
+      failing = undefined;
+    },
     revokeApp() {
       revoked = true;
       tokens.clear();
@@ -233,6 +243,8 @@ export async function startSalesforceServer(opts: {
           return page(rest, log, res, m[1] as string);
         }
         const soql = url.searchParams.get('q') ?? '';
+        if (failing !== undefined && soql.startsWith(failing.prefix) && failing.skip-- <= 0)
+          return send(res, 503, [{ message: 'Service Unavailable', errorCode: 'SERVER_UNAVAILABLE' }], log);
         log.soql = soql;
         return page(runSoql(soql, [...records.values()], m[1] === 'queryAll'), log, res, m[1] as string);
       }

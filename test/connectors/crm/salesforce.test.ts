@@ -88,6 +88,15 @@ crmContract('salesforce', async (t) => {
         server.add('OpportunityContactRole', { OpportunityId: opp, ContactId: sf(c), IsPrimary: false });
       return opp;
     },
+    async changeDeal(dealId, change) {
+      await clock.advance(1000);
+      server.touch(dealId, {
+        ...(change.amount === undefined ? {} : { Amount: Number(change.amount) }),
+        ...(change.won === undefined
+          ? {}
+          : { IsWon: change.won, IsClosed: true, StageName: change.won ? 'Closed Won' : 'Closed Lost' }),
+      });
+    },
     fieldsOf: async (contactId) => server.record(sfIds.get(contactId) as string) ?? {},
     knownIds(n) {
       const prefix = randomBytes(4).toString('hex');

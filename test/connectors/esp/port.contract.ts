@@ -18,6 +18,14 @@ export interface ReceivedMessage {
   /** Header names lower-cased. */
   headers: Record<string, string>;
   correlation: Correlation;
+  /** Files as the peer decoded them from its wire format (absent when the harness cannot read bytes back). */
+  attachments?: ReceivedAttachment[];
+}
+
+export interface ReceivedAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
 }
 
 export interface EspHarness {
@@ -36,6 +44,8 @@ export interface EspHarness {
   reportsRetryAfter: boolean;
   /** A second Esp for the same peer built with wrong credentials (closed by close()). */
   withBadCredentials(): Promise<Esp>;
+  /** Why the harness cannot read attachment bytes back, when it cannot (the contract then skips them). */
+  attachmentsUnreadable?: string;
   /** Closes the Esp(s) and the peer. */
   close(): Promise<void>;
 }
@@ -190,6 +200,60 @@ export function espContract(label: string, setup: () => Promise<EspHarness>): vo
     assert.equal(results.length, 2);
     for (const r of results) assert.ok(!r.ok && r.error.code === 'ESP_AUTH_FAILED');
     assert.equal((await h.received()).length, 0);
+  });
+
+  it(`${label}: attached files arrive byte for byte, with their names and types, alone and batched`, async (t) => {
+    const h = await setup();
+    t.after(() => h.close());
+    if (h.esp.supportsAttachments !== true) return t.skip('the adapter does not send attachments');
+    if (h.attachmentsUnreadable !== undefined) return t.skip(h.attachmentsUnreadable);
+    const pdf = Buffer.concat([
+      Buffer.from('%PDF-1.4\n'),
+      Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) % 256)),
+    ]);
+    const csv = Buffer.from('campaign;revenue\nautumn;1234.50\nnoël;0\n', 'utf8');
+    const files = [
+      { filename: 'report-2026-12-07.pdf', contentType: 'application/pdf', contentBase64: pdf.toString('base64') },
+      { filename: 'figures.csv', contentType: 'text/csv', contentBase64: csv.toString('base64') },
+    ];
+    const alone = aMessage({ attachments: files });
+    await h.esp.send(alone);
+    // two messages with the files and one without: the files reach only the two
+    const batch = [aMessage({ attachments: files }), aMessage(), aMessage({ attachments: files })];
+    const results = await h.esp.sendBatch(batch);
+    assert.ok(results.every((r) => r.ok));
+    const received = await h.received();
+    for (const m of [alone, ...batch]) {
+      const got = received.filter((r) => r.to === m.to.address);
+      assert.equal(got.length, 1);
+      const att = got[0]!.attachments ?? [];
+      assert.equal(att.length, m.attachments?.length ?? 0, m.to.address);
+      for (const [i, a] of att.entries()) {
+        assert.equal(a.filename, files[i]!.filename);
+        assert.equal(a.contentType.split(';')[0], files[i]!.contentType);
+        assert.ok(a.content.equals(i === 0 ? pdf : csv), `${a.filename} differs from what was sent`);
+      }
+    }
+  });
+
+  it(`${label}: files over maxAttachmentBytes are a permanent ESP_MESSAGE_REJECTED before any request`, async (t) => {
+    const h = await setup();
+    t.after(() => h.close());
+    const max = h.esp.maxAttachmentBytes;
+    if (h.esp.supportsAttachments !== true || max === undefined) return t.skip('the adapter declares no cap');
+    const big = { filename: 'big.pdf', contentType: 'application/pdf', contentBase64: 'AAAA'.repeat(max / 4 + 1) };
+    const err = await rejection(h.esp.send(aMessage({ attachments: [big] })));
+    assert.equal(err.code, 'ESP_MESSAGE_REJECTED');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, new RegExp(String(max)));
+    const fits = aMessage();
+    const results = await h.esp.sendBatch([aMessage({ attachments: [big] }), fits]);
+    assert.ok(!results[0]!.ok && results[0]!.error.code === 'ESP_MESSAGE_REJECTED');
+    assert.ok(results[1]!.ok);
+    assert.deepEqual(
+      (await h.received()).map((r) => r.to),
+      [fits.to.address],
+    );
   });
 
   it(`${label}: close() releases every connection and can be called twice`, async () => {

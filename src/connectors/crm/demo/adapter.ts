@@ -17,6 +17,7 @@ import {
   eraseByEmail,
   insertTask,
   selectAccounts,
+  selectChangedDeals,
   selectDeals,
   upsertEngagement,
   upsertFields,
@@ -181,6 +182,39 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
           accountContactIds: d.accountContactIds,
         })),
         ...(last === undefined ? {} : { next: encodeDealCursor(last.closedAt.toISOString(), last.id) }),
+        more: rows.length === limit,
+      };
+    },
+
+    async readChangedDeals({ after, until, limit }) {
+      await request('readChangedDeals', limit);
+      const from = decodeDealCursor(after);
+      const rows = await selectChangedDeals(
+        db,
+        until,
+        from && { modifiedAt: new Date(from.closed), id: from.id },
+        limit,
+      );
+      const last = rows.at(-1);
+      return {
+        changes: rows.map((d) => ({
+          dealId: d.id,
+          modifiedAt: d.modifiedAt,
+          ...(d.won
+            ? {
+                won: {
+                  dealId: d.id,
+                  amountMinor: d.amountMinor,
+                  currency: d.currency,
+                  closedAt: d.closedAt,
+                  ...(d.accountId === undefined ? {} : { accountId: d.accountId }),
+                  dealContactIds: d.dealContactIds,
+                  accountContactIds: d.accountContactIds,
+                },
+              }
+            : {}),
+        })),
+        ...(last === undefined ? {} : { next: encodeDealCursor(last.modifiedAt.toISOString(), last.id) }),
         more: rows.length === limit,
       };
     },

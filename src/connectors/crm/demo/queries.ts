@@ -39,7 +39,10 @@ export const DEMO_CRM_SCHEMA = `
     closed_at timestamptz not null,
     deal_contact_ids text[] not null,
     account_contact_ids text[] not null
-  );`;
+  );
+  -- the deal poller reads by modification (a demo deal never modified counts as modified when it closed)
+  alter table demo_crm_deals add column if not exists won boolean not null default true;
+  alter table demo_crm_deals add column if not exists modified_at timestamptz;`;
 
 export interface DemoDeal {
   id: string;
@@ -49,22 +52,89 @@ export interface DemoDeal {
   closedAt: Date;
   dealContactIds: string[];
   accountContactIds: string[];
+  /** False once the deal left closed-won (default true). */
+  won?: boolean;
+  /** When the deal last changed (default: its close time). */
+  modifiedAt?: Date;
 }
 
 export async function insertDemoDeal(db: Queryable, d: DemoDeal): Promise<void> {
   await db.query(
     `insert into demo_crm_deals
-       (id, account_id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids)
-     values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing`,
-    [d.id, d.accountId ?? null, d.amountMinor, d.currency, d.closedAt, d.dealContactIds, d.accountContactIds],
+       (id, account_id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids, won, modified_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (id) do nothing`,
+    [
+      d.id,
+      d.accountId ?? null,
+      d.amountMinor,
+      d.currency,
+      d.closedAt,
+      d.dealContactIds,
+      d.accountContactIds,
+      d.won ?? true,
+      d.modifiedAt ?? null,
+    ],
   );
+}
+
+/** Changes a demo deal as a salesperson would (amount, stage), stamping the modification time. */
+export async function updateDemoDeal(
+  db: Queryable,
+  id: string,
+  change: { amountMinor?: number; won?: boolean },
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `update demo_crm_deals set amount_minor = coalesce($2, amount_minor), won = coalesce($3, won), modified_at = $4
+     where id = $1`,
+    [id, change.amountMinor ?? null, change.won ?? null, at],
+  );
+}
+
+// keyset on (modification time, id); coalesce matches the poller's order for never-modified deals
+const SELECT_CHANGED_DEALS = `
+  select id, account_id, amount_minor::text as amount_minor, currency, closed_at, deal_contact_ids,
+         account_contact_ids, won, coalesce(modified_at, closed_at) as modified
+  from demo_crm_deals
+  where coalesce(modified_at, closed_at) < $1
+    and ($2::timestamptz is null or (coalesce(modified_at, closed_at), id) > ($2::timestamptz, $3::text))
+  order by coalesce(modified_at, closed_at), id limit $4`;
+
+export async function selectChangedDeals(
+  db: Queryable,
+  until: Date,
+  after: { modifiedAt: Date; id: string } | undefined,
+  limit: number,
+): Promise<Array<DemoDeal & { won: boolean; modifiedAt: Date }>> {
+  const { rows } = await db.query<{
+    id: string;
+    account_id: string | null;
+    amount_minor: string;
+    currency: string;
+    closed_at: Date;
+    deal_contact_ids: string[];
+    account_contact_ids: string[];
+    won: boolean;
+    modified: Date;
+  }>(SELECT_CHANGED_DEALS, [until, after?.modifiedAt ?? null, after?.id ?? null, limit]);
+  return rows.map((r) => ({
+    id: r.id,
+    ...(r.account_id === null ? {} : { accountId: r.account_id }),
+    amountMinor: Number(r.amount_minor),
+    currency: r.currency,
+    closedAt: r.closed_at,
+    dealContactIds: [...r.deal_contact_ids].sort(),
+    accountContactIds: [...r.account_contact_ids].sort(),
+    won: r.won,
+    modifiedAt: r.modified,
+  }));
 }
 
 // keyset on (closed_at, id): the cursor is the last deal's pair
 const SELECT_DEALS = `
   select id, account_id, amount_minor::text as amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids
   from demo_crm_deals
-  where closed_at >= $1 and ($2::timestamptz is null or (closed_at, id) > ($2::timestamptz, $3::text))
+  where won and closed_at >= $1 and ($2::timestamptz is null or (closed_at, id) > ($2::timestamptz, $3::text))
   order by closed_at, id limit $4`;
 
 export async function selectDeals(

@@ -15,7 +15,7 @@ import { isSwitchyardError } from '../../../core/errors.ts';
 import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { createHubspotClient, type HubspotClient, type HubspotUsage } from './client.ts';
-import { readHubspotDeals } from './deals.ts';
+import { readHubspotDealChanges, readHubspotDeals } from './deals.ts';
 import {
   batchErrors,
   batchReadBody,
@@ -57,7 +57,13 @@ export interface HubspotCrm extends Crm {
 }
 
 export function createHubspotCrm(
-  deps: { db: Db; clock: Clock; limiter: SharedRateLimiter },
+  deps: {
+    db: Db;
+    clock: Clock;
+    limiter: SharedRateLimiter;
+    /** The CRM Search API's own budget (4 requests/s per token, connectors.md), taken before each search. */
+    searchLimiter?: SharedRateLimiter;
+  },
   options: HubspotCrmOptions,
 ): HubspotCrm {
   const map: HubspotPropertyMap = { ...DEFAULT_PROPERTIES, ...options.properties };
@@ -69,6 +75,14 @@ export function createHubspotCrm(
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
   });
+
+  const searchLimiter = deps.searchLimiter;
+  const dealOptions = {
+    wonStage: options.wonStage ?? 'closedwon',
+    currency: options.dealCurrency ?? 'usd',
+    idProperty: map.idProperty,
+    ...(searchLimiter ? { beforeSearch: () => searchLimiter.acquire() } : {}),
+  };
 
   function checkSize(method: string, n: number): void {
     if (n > HUBSPOT_BATCH_SIZE)
@@ -244,8 +258,10 @@ export function createHubspotCrm(
       return { id: winner };
     },
     readClosedWonDeals(o) {
-      const deal = { wonStage: options.wonStage ?? 'closedwon', currency: options.dealCurrency ?? 'usd' };
-      return readHubspotDeals(client, { ...deal, idProperty: map.idProperty }, o);
+      return readHubspotDeals(client, dealOptions, o);
+    },
+    readChangedDeals(o) {
+      return readHubspotDealChanges(client, dealOptions, o);
     },
   };
 }

@@ -6,10 +6,10 @@
  * read of all those HubSpot ids for our id property. Contacts without our id are left out.
  * `deal_currency_code` gives the currency when set (multi-currency portals), else the configured one.
  */
-import type { CrmDeal } from '../port.ts';
+import type { CrmDeal, CrmDealChange } from '../port.ts';
 import { amountToMinor, decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
 import type { HubspotClient } from './client.ts';
-import { parseHubspotTime, resultsOf } from './contacts.ts';
+import { type HubspotObject, parseHubspotTime, resultsOf } from './contacts.ts';
 
 export interface HubspotDealOptions {
   /** Internal name of the won stage: 'closedwon' in the default pipeline. */
@@ -17,6 +17,8 @@ export interface HubspotDealOptions {
   currency: string;
   /** Our contact id property (HubspotPropertyMap.idProperty). */
   idProperty: string;
+  /** Waits for the CRM Search API's own budget (4 requests/s per token), when the adapter has one. */
+  beforeSearch?: () => Promise<void>;
 }
 
 /** v4 batch association read: from id → associated ids (chunks of 100 inputs). */
@@ -41,6 +43,56 @@ async function associated(client: HubspotClient, from: string, to: string, ids: 
   return out;
 }
 
+/**
+ * The CrmDeal of each found deal that has an amount and a close date (by HubSpot id): its
+ * contacts and its first company's contacts, read with the v4 associations and one contacts batch
+ * read per 100 HubSpot contact ids.
+ */
+async function detailDeals(
+  client: HubspotClient,
+  o: HubspotDealOptions,
+  found: readonly HubspotObject[],
+): Promise<Map<string, CrmDeal>> {
+  const deals = new Map<string, CrmDeal>();
+  if (found.length === 0) return deals;
+  const dealIds = found.map((d) => d.id);
+  const dealContacts = await associated(client, 'deals', 'contacts', dealIds);
+  const dealCompanies = await associated(client, 'deals', 'companies', dealIds);
+  const companies = [...new Set([...dealCompanies.values()].flat())];
+  const companyContacts = await associated(client, 'companies', 'contacts', companies);
+  const hsContacts = [...new Set([...dealContacts.values(), ...companyContacts.values()].flat())];
+  const ours = new Map<string, string>();
+  for (let i = 0; i < hsContacts.length; i += 100) {
+    const read = await client.send('POST', '/crm/v3/objects/contacts/batch/read', {
+      inputs: hsContacts.slice(i, i + 100).map((id) => ({ id })),
+      properties: [o.idProperty],
+    });
+    for (const c of resultsOf(read.body)) {
+      const own = c.properties?.[o.idProperty];
+      if (typeof own === 'string' && own !== '') ours.set(c.id, own);
+    }
+  }
+  const mapped = (ids: string[] | undefined) =>
+    [...new Set((ids ?? []).map((id) => ours.get(id)).filter((c): c is string => c !== undefined))].sort();
+  for (const d of found) {
+    const amountMinor = amountToMinor(d.properties?.['amount']);
+    const closedAt = parseHubspotTime(d.properties?.['closedate'] ?? undefined);
+    if (amountMinor === undefined || closedAt === undefined) continue; // no amount: nothing to attribute
+    const company = dealCompanies.get(d.id)?.[0];
+    const code = d.properties?.['deal_currency_code'];
+    deals.set(d.id, {
+      dealId: d.id,
+      amountMinor,
+      currency: typeof code === 'string' && /^[a-z]{3}$/i.test(code) ? code.toLowerCase() : o.currency,
+      closedAt,
+      ...(company ? { accountId: company } : {}),
+      dealContactIds: mapped(dealContacts.get(d.id)),
+      accountContactIds: company ? mapped(companyContacts.get(company)) : [],
+    });
+  }
+  return deals;
+}
+
 export async function readHubspotDeals(
   client: HubspotClient,
   o: HubspotDealOptions,
@@ -62,6 +114,7 @@ export async function readHubspotDeals(
           },
         ];
   const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
+  await o.beforeSearch?.();
   const res = await client.send('POST', '/crm/v3/objects/deals/search', {
     filterGroups,
     sorts: [
@@ -73,47 +126,71 @@ export async function readHubspotDeals(
   });
   const found = resultsOf(res.body);
   if (found.length === 0) return { deals: [], more: false };
-  const dealIds = found.map((d) => d.id);
-  const dealContacts = await associated(client, 'deals', 'contacts', dealIds);
-  const dealCompanies = await associated(client, 'deals', 'companies', dealIds);
-  const companies = [...new Set([...dealCompanies.values()].flat())];
-  const companyContacts = await associated(client, 'companies', 'contacts', companies);
-  const hsContacts = [...new Set([...dealContacts.values(), ...companyContacts.values()].flat())];
-  const ours = new Map<string, string>();
-  for (let i = 0; i < hsContacts.length; i += 100) {
-    const read = await client.send('POST', '/crm/v3/objects/contacts/batch/read', {
-      inputs: hsContacts.slice(i, i + 100).map((id) => ({ id })),
-      properties: [o.idProperty],
-    });
-    for (const c of resultsOf(read.body)) {
-      const own = c.properties?.[o.idProperty];
-      if (typeof own === 'string' && own !== '') ours.set(c.id, own);
-    }
-  }
-  const mapped = (ids: string[] | undefined) =>
-    [...new Set((ids ?? []).map((id) => ours.get(id)).filter((c): c is string => c !== undefined))].sort();
-  const deals: CrmDeal[] = [];
-  for (const d of found) {
-    const amountMinor = amountToMinor(d.properties?.['amount']);
-    const closedAt = parseHubspotTime(d.properties?.['closedate'] ?? undefined);
-    if (amountMinor === undefined || closedAt === undefined) continue; // no amount: nothing to attribute
-    const company = dealCompanies.get(d.id)?.[0];
-    const code = d.properties?.['deal_currency_code'];
-    deals.push({
-      dealId: d.id,
-      amountMinor,
-      currency: typeof code === 'string' && /^[a-z]{3}$/i.test(code) ? code.toLowerCase() : o.currency,
-      closedAt,
-      ...(company ? { accountId: company } : {}),
-      dealContactIds: mapped(dealContacts.get(d.id)),
-      accountContactIds: company ? mapped(companyContacts.get(company)) : [],
-    });
-  }
+  const detailed = await detailDeals(client, o, found);
+  const deals = found.map((d) => detailed.get(d.id)).filter((d): d is CrmDeal => d !== undefined);
   const last = found.at(-1);
   const lastClosed = parseHubspotTime(last?.properties?.['closedate'] ?? undefined);
   return {
     deals,
     ...(last && lastClosed ? { next: encodeDealCursor(String(lastClosed.getTime()), last.id) } : {}),
+    more: found.length >= limit,
+  };
+}
+
+/**
+ * Deals of any stage modified before `until`, by (hs_lastmodifieddate, hs_object_id): the keyset is
+ * two OR-ed filter groups as in readHubspotDeals, each bounded by `until`. Only the won ones (the
+ * won stage, an amount, a close date) get their associations read.
+ */
+export async function readHubspotDealChanges(
+  client: HubspotClient,
+  o: HubspotDealOptions,
+  options: { after?: string; until: Date; limit: number },
+): Promise<{ changes: CrmDealChange[]; next?: string; more: boolean }> {
+  const from = decodeDealCursor(options.after);
+  const MOD = 'hs_lastmodifieddate';
+  const before = { propertyName: MOD, operator: 'LT', value: String(options.until.getTime()) };
+  const filterGroups =
+    from === undefined
+      ? [{ filters: [before] }]
+      : [
+          { filters: [before, { propertyName: MOD, operator: 'GT', value: from.closed }] },
+          {
+            filters: [
+              before,
+              { propertyName: MOD, operator: 'EQ', value: from.closed },
+              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
+            ],
+          },
+        ];
+  const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
+  await o.beforeSearch?.();
+  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
+    filterGroups,
+    sorts: [
+      { propertyName: MOD, direction: 'ASCENDING' },
+      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
+    ],
+    properties: ['amount', 'closedate', 'deal_currency_code', 'dealstage', MOD],
+    limit,
+  });
+  const found = resultsOf(res.body);
+  const stamped = found
+    .map((d) => ({ d, modifiedAt: parseHubspotTime(d.properties?.[MOD] ?? undefined) }))
+    .filter((x): x is { d: HubspotObject; modifiedAt: Date } => x.modifiedAt !== undefined);
+  const won = await detailDeals(
+    client,
+    o,
+    found.filter((d) => d.properties?.['dealstage'] === o.wonStage),
+  );
+  const changes = stamped.map(({ d, modifiedAt }) => {
+    const deal = won.get(d.id);
+    return { dealId: d.id, modifiedAt, ...(deal ? { won: deal } : {}) };
+  });
+  const last = stamped.at(-1);
+  return {
+    changes,
+    ...(last ? { next: encodeDealCursor(String(last.modifiedAt.getTime()), last.d.id) } : {}),
     more: found.length >= limit,
   };
 }

@@ -23,5 +23,6 @@ export function createNoCrm(): Crm {
     // no CRM holds nobody: every address is simply not there
     eraseContacts: async (emails) => ({ erased: [], notFound: emails.map((e) => e.trim().toLowerCase()) }),
     readClosedWonDeals: async () => ({ deals: [], more: false }),
+    readChangedDeals: async () => ({ changes: [], more: false }),
   };
 }

@@ -29,7 +29,7 @@ import {
   toCrmRecord,
 } from './records.ts';
 import { chunkIn, field } from './soql.ts';
-import { readSalesforceDeals } from './deals.ts';
+import { readSalesforceDealChanges, readSalesforceDeals } from './deals.ts';
 
 /** sObject Collections take at most 200 records per call. */
 export const SALESFORCE_BATCH_SIZE = 200;
@@ -74,6 +74,12 @@ export function createSalesforceCrm(
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const queryPath = `${client.dataPath}/query?q=`;
+  const dealReader = {
+    query: (soql: string) => client.query<Record<string, unknown>>(soql),
+    queryPath,
+    map,
+    currency: options.dealCurrency ?? 'usd',
+  };
 
   function checkSize(method: string, n: number): void {
     if (n > SALESFORCE_BATCH_SIZE)
@@ -290,8 +296,10 @@ export function createSalesforceCrm(
       return { id: winner };
     },
     readClosedWonDeals(o) {
-      const query = (soql: string) => client.query<Record<string, unknown>>(soql);
-      return readSalesforceDeals({ query, queryPath, map, currency: options.dealCurrency ?? 'usd' }, o);
+      return readSalesforceDeals(dealReader, o);
+    },
+    readChangedDeals(o) {
+      return readSalesforceDealChanges(dealReader, o);
     },
   };
 }

@@ -6,9 +6,11 @@
  * without our id are left out. Amount is the org's currency: single-currency orgs have no
  * CurrencyIsoCode, so the currency is configured (default usd).
  */
-import type { CrmDeal } from '../port.ts';
+import { SwitchyardError } from '../../../core/errors.ts';
+import type { CrmDeal, CrmDealChange } from '../port.ts';
 import { amountToMinor, decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
-import { chunkIn, field, quote } from './soql.ts';
+import { chunkIn, dateTime, field, quote } from './soql.ts';
+import { parseSalesforceTime } from './records.ts';
 import type { SalesforceFieldMap } from './records.ts';
 
 type Row = Record<string, unknown>;
@@ -39,6 +41,19 @@ export async function readSalesforceDeals(
       + `ORDER BY CloseDate, Id LIMIT ${Math.max(1, Math.floor(options.limit))}`,
   );
   if (opps.length === 0) return { deals: [], more: false };
+  const detailed = await detailOpportunities(r, opps);
+  const deals = opps.map((o) => detailed.get(String(o.Id))).filter((d): d is CrmDeal => d !== undefined);
+  const last = opps.at(-1) as Row;
+  return {
+    deals,
+    next: encodeDealCursor(String(last.CloseDate), String(last.Id)),
+    more: opps.length >= options.limit,
+  };
+}
+
+/** The CrmDeal of each Opportunity with an amount and a close date (by Id), with its contacts. */
+async function detailOpportunities(r: SalesforceDealReader, opps: readonly Row[]): Promise<Map<string, CrmDeal>> {
+  if (opps.length === 0) return new Map();
   const oppIds = opps.map((o) => String(o.Id));
   const roles: Row[] = [];
   for (const soql of chunkIn(
@@ -73,7 +88,7 @@ export async function readSalesforceDeals(
       byAccount.set(c.AccountId, set);
     }
   }
-  const deals: CrmDeal[] = [];
+  const deals = new Map<string, CrmDeal>();
   for (const o of opps) {
     const amountMinor = amountToMinor(o.Amount);
     const closed = typeof o.CloseDate === 'string' && DATE.test(o.CloseDate) ? o.CloseDate : undefined;
@@ -83,7 +98,7 @@ export async function readSalesforceDeals(
       .filter((x) => x.OpportunityId === o.Id)
       .map((x) => ours.get(String(x.ContactId)))
       .filter((c): c is string => c !== undefined);
-    deals.push({
+    deals.set(String(o.Id), {
       dealId: String(o.Id),
       amountMinor,
       currency: r.currency,
@@ -93,10 +108,48 @@ export async function readSalesforceDeals(
       accountContactIds: account ? [...(byAccount.get(account) ?? [])].sort() : [],
     });
   }
-  const last = opps.at(-1) as Row;
+  return deals;
+}
+
+/**
+ * Opportunities of any stage modified before `until`, by (SystemModstamp, Id), the keyset strictly
+ * after the cursor; IsWon says which are won (only those get their contacts read). The query
+ * follows nextRecordsUrl when Salesforce splits the answer.
+ */
+export async function readSalesforceDealChanges(
+  r: SalesforceDealReader,
+  options: { after?: string; until: Date; limit: number },
+): Promise<{ changes: CrmDealChange[]; next?: string; more: boolean }> {
+  const from = decodeDealCursor(options.after);
+  const stamp = from === undefined ? undefined : parseSalesforceTime(from.closed);
+  if (from !== undefined && stamp === undefined)
+    throw new SwitchyardError('VALIDATION_FAILED', 'not a deal cursor of this CRM');
+  const keyset =
+    from === undefined || stamp === undefined
+      ? ''
+      : ` AND (SystemModstamp > ${dateTime(stamp)}`
+        + ` OR (SystemModstamp = ${dateTime(stamp)} AND Id > ${quote(from.id)}))`;
+  const limit = Math.max(1, Math.floor(options.limit));
+  const opps = await r.query(
+    `SELECT Id, Amount, CloseDate, AccountId, IsWon, SystemModstamp FROM Opportunity `
+      + `WHERE SystemModstamp < ${dateTime(options.until)}${keyset} ORDER BY SystemModstamp, Id LIMIT ${limit}`,
+  );
+  const won = await detailOpportunities(
+    r,
+    opps.filter((o) => o.IsWon === true),
+  );
+  const changes: CrmDealChange[] = [];
+  let last: { stamp: Date; id: string } | undefined;
+  for (const o of opps) {
+    const modifiedAt = parseSalesforceTime(o.SystemModstamp);
+    if (modifiedAt === undefined) continue;
+    const deal = won.get(String(o.Id));
+    changes.push({ dealId: String(o.Id), modifiedAt, ...(deal ? { won: deal } : {}) });
+    last = { stamp: modifiedAt, id: String(o.Id) };
+  }
   return {
-    deals,
-    next: encodeDealCursor(String(last.CloseDate), String(last.Id)),
-    more: opps.length >= options.limit,
+    changes,
+    ...(last ? { next: encodeDealCursor(last.stamp.toISOString(), last.id) } : {}),
+    more: opps.length >= limit,
   };
 }

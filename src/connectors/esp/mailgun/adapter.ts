@@ -5,11 +5,14 @@
  * messages of identical content share a request of ≤ 1000 recipients with recipient-variables; a
  * 400 about an invalid recipient in such a request falls back to one request per message, so only
  * the bad address fails. 429 honours Retry-After. It never retries a retryable failure itself.
+ * Files go as multipart `attachment` parts (messages with other files never share a batch); a set
+ * over MAILGUN_MAX_ATTACHMENT_BYTES is refused before any request.
  */
 import type { Clock } from '../../../clock/port.ts';
 import { callProvider, parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
-import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
+import { oversizedAttachments } from '../attachments.ts';
+import type { Attachment, BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { isMailgunRecipientError, mailgunMessage, mapMailgunError } from './mailgun-errors.ts';
 import { groupForMailgunBatch, toMailgunBatchFields, toMailgunFields } from './mailgun-request.ts';
 import type { FormFields } from './mailgun-request.ts';
@@ -28,6 +31,9 @@ export interface MailgunEspOptions {
   timeoutMs?: number;
 }
 
+/** Mailgun takes a message of at most 25 MB (its sending docs; not in connectors.md, unverified here). */
+export const MAILGUN_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;
+
 export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: MailgunEspOptions): Esp {
   const baseUrl = (
     options.baseUrl ?? (options.region === 'eu' ? 'https://api.eu.mailgun.net' : 'https://api.mailgun.net')
@@ -42,10 +48,16 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
   let isClosed = false;
 
   /** Posts one request; resolves with Mailgun's message id (without angle brackets). */
-  async function post(fields: FormFields): Promise<string> {
+  async function post(fields: FormFields, files: readonly Attachment[] = []): Promise<string> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'Mailgun Esp is closed', { retryable: true });
     const form = new FormData();
     for (const [k, v] of fields) form.append(k, v);
+    for (const f of files)
+      form.append(
+        'attachment',
+        new Blob([Buffer.from(f.contentBase64, 'base64')], { type: f.contentType }),
+        f.filename,
+      );
     const { res, text } = await callProvider(
       doFetch,
       'Mailgun',
@@ -75,7 +87,9 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
   }
 
   async function send(msg: OutboundMessage): Promise<SendReceipt> {
-    return { providerMessageId: await post(toMailgunFields(msg)), acceptedAt: deps.clock.now() };
+    const oversized = oversizedAttachments('Mailgun', msg, MAILGUN_MAX_ATTACHMENT_BYTES);
+    if (oversized !== undefined) throw oversized;
+    return { providerMessageId: await post(toMailgunFields(msg), msg.attachments), acceptedAt: deps.clock.now() };
   }
 
   async function sendGroup(
@@ -95,9 +109,15 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
       }
     };
     if (indexes.length === 1) return settle(indexes[0]!);
+    const first = messages[indexes[0]!]!;
+    const oversized = oversizedAttachments('Mailgun', first, MAILGUN_MAX_ATTACHMENT_BYTES);
+    if (oversized !== undefined) {
+      for (const i of indexes) results[i] = { ok: false, error: oversized, latencyMs: 0 };
+      return;
+    }
     const start = deps.clock.now().getTime();
     try {
-      const id = await post(toMailgunBatchFields(indexes.map((i) => messages[i]!)));
+      const id = await post(toMailgunBatchFields(indexes.map((i) => messages[i]!)), first.attachments);
       const acceptedAt = deps.clock.now();
       const latencyMs = since(start);
       for (const i of indexes) results[i] = { ok: true, receipt: { providerMessageId: id, acceptedAt }, latencyMs };
@@ -118,6 +138,8 @@ export function createMailgunEsp(deps: { clock: Clock; fetch?: typeof fetch }, o
     name: 'mailgun',
     commitPoint: 'before-request',
     maxBatchSize,
+    supportsAttachments: true,
+    maxAttachmentBytes: MAILGUN_MAX_ATTACHMENT_BYTES,
     send,
     async sendBatch(messages) {
       const results: BatchResult[] = new Array(messages.length);

@@ -10,6 +10,7 @@
  * as `%recipient.sy_msg%` etc. in the v: and h:Message-Id fields. Mailgun documents substitution in
  * the subject and bodies; substitution in v:/h: fields is unverified here (see docs/esp-adapters.md).
  */
+import { attachmentKey } from '../attachments.ts';
 import type { Address, OutboundMessage } from '../port.ts';
 
 export type FormFields = [string, string][];
@@ -70,12 +71,12 @@ export function toMailgunBatchFields(messages: readonly OutboundMessage[]): Form
   ];
 }
 
-/** Groups caller indexes by identical content, ≤ max per group, no address twice in a group. */
+/** Groups caller indexes by identical content (files included), ≤ max per group, no address twice in a group. */
 export function groupForMailgunBatch(messages: readonly OutboundMessage[], max: number): number[][] {
   const groups: number[][] = [];
   const open = new Map<string, { indexes: number[]; addresses: Set<string> }>();
   messages.forEach((m, i) => {
-    const key = JSON.stringify(contentFields(m));
+    const key = JSON.stringify([contentFields(m), attachmentKey(m.attachments)]);
     const addr = m.to.address.toLowerCase();
     let g = open.get(key);
     if (g === undefined || g.addresses.has(addr) || g.indexes.length >= max) {

@@ -3,8 +3,11 @@
  * complete message, so any mix of rendered messages batches). Auth is the X-Postmark-Server-Token
  * header. A batch answers HTTP 200 even when some entries failed, so each entry's ErrorCode is
  * checked; a non-2xx (401, 422, 429, 5xx) fails every message of that request. It never retries.
+ * Files go base64 in `Attachments`: a message's set over POSTMARK_MAX_ATTACHMENT_BYTES is refused
+ * before any request, and a batch is cut before its files would pass Postmark's 50 MB per call.
  */
 import type { Clock } from '../../../clock/port.ts';
+import { attachmentWireBytes, oversizedAttachments } from '../attachments.ts';
 import { callProvider, parseRetryAfter } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
@@ -27,6 +30,10 @@ export interface PostmarkEspOptions {
   /** Abort a request after this long (default 30000 ms); its outcome is then unknown (ESP_UNAVAILABLE). */
   timeoutMs?: number;
 }
+
+/** Postmark: a message ≤ 10 MB, a batch call ≤ 50 MB (connectors.md §1); bodies and headers keep a margin. */
+export const POSTMARK_MAX_ATTACHMENT_BYTES = 9 * 1024 * 1024;
+const MAX_BATCH_ATTACHMENT_BYTES = 45 * 1024 * 1024;
 
 interface PostmarkResult {
   ErrorCode?: unknown;
@@ -117,21 +124,48 @@ export function createPostmarkEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     name: 'postmark',
     commitPoint: 'before-request',
     maxBatchSize,
+    supportsAttachments: true,
+    maxAttachmentBytes: POSTMARK_MAX_ATTACHMENT_BYTES,
     async send(msg): Promise<SendReceipt> {
+      const oversized = oversizedAttachments('Postmark', msg, POSTMARK_MAX_ATTACHMENT_BYTES);
+      if (oversized !== undefined) throw oversized;
       const result = toResult((await post('/email', toPostmarkMessage(msg, shape))) as PostmarkResult, msg);
       if (!result.ok) throw result.error;
       return result.receipt;
     },
     async sendBatch(messages) {
-      const chunks: OutboundMessage[][] = [];
-      for (let i = 0; i < messages.length; i += maxBatchSize) chunks.push(messages.slice(i, i + maxBatchSize));
-      const results: BatchResult[][] = new Array(chunks.length);
+      const out: BatchResult[] = new Array(messages.length);
+      const chunks: number[][] = [];
+      let chunk: number[] = [];
+      let chunkBytes = 0;
+      messages.forEach((m, i) => {
+        const error = oversizedAttachments('Postmark', m, POSTMARK_MAX_ATTACHMENT_BYTES);
+        if (error !== undefined) {
+          out[i] = { ok: false, error, latencyMs: 0 };
+          return;
+        }
+        const bytes = attachmentWireBytes(m.attachments);
+        if (chunk.length >= maxBatchSize || (chunk.length > 0 && chunkBytes + bytes > MAX_BATCH_ATTACHMENT_BYTES)) {
+          chunks.push(chunk);
+          chunk = [];
+          chunkBytes = 0;
+        }
+        chunk.push(i);
+        chunkBytes += bytes;
+      });
+      if (chunk.length > 0) chunks.push(chunk);
       let next = 0;
       const worker = async () => {
-        for (let i = next++; i < chunks.length; i = next++) results[i] = await sendChunk(chunks[i]!);
+        for (let c = next++; c < chunks.length; c = next++) {
+          const indexes = chunks[c]!;
+          const results = await sendChunk(indexes.map((i) => messages[i]!));
+          indexes.forEach((i, k) => {
+            out[i] = results[k]!;
+          });
+        }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
-      return results.flat();
+      return out;
     },
     async close() {
       isClosed = true;

@@ -1,7 +1,7 @@
 /**
  * OutboundMessage → Postmark message JSON (the shape of one /email body or one /email/batch entry).
  * Pure. Correlation rides in `Metadata` (sy_msg = ledger id, sy_campaign, sy_contact; never PII)
- * and in the X-Switchyard-Msg header; our Message-ID goes in `Headers`.
+ * and in the X-Switchyard-Msg header; our Message-ID goes in `Headers`; files in `Attachments`.
  */
 import type { Address, OutboundMessage } from '../port.ts';
 
@@ -18,6 +18,8 @@ export interface PostmarkMessage {
   MessageStream: string;
   TrackOpens?: boolean;
   TrackLinks?: 'None' | 'HtmlAndText' | 'HtmlOnly' | 'TextOnly';
+  /** Files, base64 in Content. */
+  Attachments?: { Name: string; Content: string; ContentType: string }[];
 }
 
 export function formatAddress(a: Address): string {
@@ -52,5 +54,14 @@ export function toPostmarkMessage(
     MessageStream: options.messageStream,
     ...(options.trackOpens === undefined ? {} : { TrackOpens: options.trackOpens }),
     ...(options.trackLinks === undefined ? {} : { TrackLinks: options.trackLinks }),
+    ...(msg.attachments === undefined || msg.attachments.length === 0
+      ? {}
+      : {
+          Attachments: msg.attachments.map((a) => ({
+            Name: a.filename,
+            Content: a.contentBase64,
+            ContentType: a.contentType,
+          })),
+        }),
   };
 }

@@ -3,10 +3,13 @@
  * one request as personalizations (≤ 1000), each carrying its own to, subject, headers and
  * custom_args. SendGrid refuses a whole request on a 400, so when the errors name only recipient
  * fields, those messages are rejected and the rest are sent again (at most twice more); a 413
- * splits the request in half. 429 honours Retry-After / X-RateLimit-Reset. It never retries a
- * retryable failure itself: the bus owns that.
+ * splits the request in half. Attachments go base64 in `attachments` (messages with other files
+ * never share a request); a set over SENDGRID_MAX_ATTACHMENT_BYTES is refused before any request.
+ * 429 honours Retry-After / X-RateLimit-Reset. It never retries a retryable failure itself: the
+ * bus owns that.
  */
 import type { Clock } from '../../../clock/port.ts';
+import { oversizedAttachments } from '../attachments.ts';
 import { callProvider } from '../http-call.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
@@ -32,6 +35,8 @@ export interface SendGridEspOptions {
 }
 
 const MAX_RECIPIENT_RESENDS = 2;
+/** SendGrid caps a whole message at 30 MB (Mail Send docs; not in connectors.md, unverified here). */
+export const SENDGRID_MAX_ATTACHMENT_BYTES = 30 * 1024 * 1024;
 
 export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: SendGridEspOptions): Esp {
   const baseUrl = (options.baseUrl ?? 'https://api.sendgrid.com').replace(/\/+$/, '');
@@ -123,10 +128,13 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
 
   async function sendBatch(messages: readonly OutboundMessage[]): Promise<BatchResult[]> {
     const results: BatchResult[] = new Array(messages.length);
-    const plans = planSendGridRequests(
-      messages.map((msg, index) => ({ msg, index })),
-      maxBatchSize,
-    );
+    const fitting: { msg: OutboundMessage; index: number }[] = [];
+    messages.forEach((msg, index) => {
+      const error = oversizedAttachments('SendGrid', msg, SENDGRID_MAX_ATTACHMENT_BYTES);
+      if (error === undefined) fitting.push({ msg, index });
+      else results[index] = { ok: false, error, latencyMs: 0 };
+    });
+    const plans = planSendGridRequests(fitting, maxBatchSize);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < plans.length; i = next++) await sendPlan(plans[i]!, messages, results, 0);
@@ -139,6 +147,8 @@ export function createSendGridEsp(deps: { clock: Clock; fetch?: typeof fetch }, 
     name: 'sendgrid',
     commitPoint: 'before-request',
     maxBatchSize,
+    supportsAttachments: true,
+    maxAttachmentBytes: SENDGRID_MAX_ATTACHMENT_BYTES,
     async send(msg): Promise<SendReceipt> {
       const [result] = await sendBatch([msg]);
       if (result === undefined || !result.ok)

@@ -1,10 +1,11 @@
 /**
  * OutboundMessages → SendGrid v3 /v3/mail/send bodies. Pure. One request carries one content
- * (from, reply_to, text, html, categories) and up to 1000 personalizations, each with its own to,
+ * (from, reply_to, text, html, categories, attachments) and up to 1000 personalizations, each with its own to,
  * subject, headers and custom_args; so messages are grouped by identical content, in order, with
  * no address twice in one request (SendGrid refuses duplicates). Correlation rides in
  * `custom_args` (sy_msg = ledger id, sy_campaign, sy_contact: never PII, SendGrid keeps them).
  */
+import { attachmentKey } from '../attachments.ts';
 import type { OutboundMessage } from '../port.ts';
 
 export interface SendGridAddress {
@@ -25,6 +26,8 @@ export interface SendGridMailSend {
   reply_to?: SendGridAddress;
   content: { type: 'text/plain' | 'text/html'; value: string }[];
   categories?: string[];
+  /** Files as SendGrid takes them: base64 content, shared by every personalization of the request. */
+  attachments?: { content: string; filename: string; type: string; disposition: 'attachment' }[];
 }
 
 /** One planned request: its body and, per personalization, the index of the caller's message. */
@@ -38,7 +41,14 @@ function address(a: { address: string; name?: string }): SendGridAddress {
 }
 
 function contentKey(m: OutboundMessage): string {
-  return JSON.stringify([m.from, m.replyTo ?? null, m.text, m.html ?? null, m.tags ?? []]);
+  return JSON.stringify([
+    m.from,
+    m.replyTo ?? null,
+    m.text,
+    m.html ?? null,
+    m.tags ?? [],
+    attachmentKey(m.attachments),
+  ]);
 }
 
 export function toPersonalization(m: OutboundMessage): SendGridPersonalization {
@@ -64,6 +74,16 @@ function bodyFor(first: OutboundMessage): SendGridMailSend {
     content,
     // SendGrid allows at most 10 categories per message.
     ...(first.tags === undefined || first.tags.length === 0 ? {} : { categories: first.tags.slice(0, 10) }),
+    ...(first.attachments === undefined || first.attachments.length === 0
+      ? {}
+      : {
+          attachments: first.attachments.map((a) => ({
+            content: a.contentBase64,
+            filename: a.filename,
+            type: a.contentType,
+            disposition: 'attachment' as const,
+          })),
+        }),
   };
 }
 

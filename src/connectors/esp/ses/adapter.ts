@@ -4,10 +4,12 @@
  * message (SendBulkEmail takes only stored templates, and SES events cannot tell which of several
  * recipients acted), so maxBatchSize is 1 and sendBatch runs up to `concurrency` requests at once.
  * SES owns the envelope sender (set a custom MAIL FROM domain in SES), so returnPath is not used.
- * It never retries: the bus owns that.
+ * Files ride in the Raw MIME (multipart/mixed, base64); a set over SES_MAX_ATTACHMENT_BYTES is
+ * refused before any request. It never retries: the bus owns that.
  */
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError, isSwitchyardError } from '../../../core/errors.ts';
+import { oversizedAttachments } from '../attachments.ts';
 import type { BatchResult, Esp, OutboundMessage, SendReceipt } from '../port.ts';
 import { mapSesError, sesErrorType } from './ses-errors.ts';
 import { toSesSendEmail } from './ses-request.ts';
@@ -26,6 +28,9 @@ export interface SesEspOptions {
   timeoutMs?: number;
 }
 
+/** SES takes a message of at most 10 MB (connectors.md §1); the MIME headers and bodies keep a margin. */
+export const SES_MAX_ATTACHMENT_BYTES = 9 * 1024 * 1024;
+
 export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, options: SesEspOptions): Esp {
   const endpoint: SesEndpoint = {
     base: new URL(options.baseUrl ?? `https://email.${options.region}.amazonaws.com`),
@@ -39,6 +44,8 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
 
   async function send(msg: OutboundMessage): Promise<SendReceipt> {
     if (isClosed) throw new SwitchyardError('ESP_UNAVAILABLE', 'SES Esp is closed', { retryable: true });
+    const oversized = oversizedAttachments('SES', msg, SES_MAX_ATTACHMENT_BYTES);
+    if (oversized !== undefined) throw oversized;
     const body = JSON.stringify(await toSesSendEmail(msg, options.configurationSetName));
     const { res, text } = await sesCall(endpoint, {
       method: 'POST',
@@ -82,6 +89,8 @@ export function createSesEsp(deps: { clock: Clock; fetch?: typeof fetch }, optio
     name: 'ses',
     commitPoint: 'before-request',
     maxBatchSize: 1,
+    supportsAttachments: true,
+    maxAttachmentBytes: SES_MAX_ATTACHMENT_BYTES,
     send,
     async sendBatch(messages) {
       const results: BatchResult[] = new Array(messages.length);

@@ -1,7 +1,8 @@
 /**
  * OutboundMessage → Amazon SES v2 SendEmail body. The message goes as Raw MIME (built by
  * nodemailer's MailComposer) so our headers (List-Unsubscribe, X-Switchyard-*, Message-ID) ride
- * along unchanged. Correlation rides in EmailTags (sy_msg, sy_campaign, sy_contact), which come
+ * along unchanged, and files as MIME parts. Correlation rides in EmailTags (sy_msg, sy_campaign,
+ * sy_contact), which come
  * back as `mail.tags` in SES events. SES allows only ASCII letters, digits, `_` and `-` in tag
  * values, so values are escaped reversibly: `_` → `__`, any other byte → `_` + two hex digits.
  */
@@ -61,6 +62,15 @@ export async function buildRawMime(msg: OutboundMessage): Promise<Buffer> {
     subject: msg.subject,
     text: msg.text,
     ...(msg.html === undefined ? {} : { html: msg.html }),
+    ...(msg.attachments === undefined || msg.attachments.length === 0
+      ? {}
+      : {
+          attachments: msg.attachments.map((a) => ({
+            filename: a.filename,
+            contentType: a.contentType,
+            content: Buffer.from(a.contentBase64, 'base64'),
+          })),
+        }),
     headers: {
       ...msg.headers,
       'X-Switchyard-Msg': msg.correlation.ledgerId,

@@ -39,6 +39,7 @@ async function sandboxHarness(): Promise<EspHarness> {
     throttleNext: (n, sec) => esp.throttleNext(n, sec === undefined ? undefined : sec * 1000),
     failNext: (n) => esp.failNext(n),
     reportsRetryAfter: true,
+    attachmentsUnreadable: 'the sandbox records file names and sizes, not bytes',
     async withBadCredentials() {
       const bad = createSandboxEsp({ clock, emit: async () => {} }, { simulateAuthFailure: true });
       extra.push(bad);

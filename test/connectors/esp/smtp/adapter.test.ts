@@ -45,6 +45,11 @@ export async function receivedFromSink(sink: SmtpSink): Promise<ReceivedMessage[
         contactId: headers['x-switchyard-contact'] ?? '',
         ledgerId: headers['x-switchyard-msg'] ?? '',
       },
+      attachments: p.attachments.map((a) => ({
+        filename: a.filename ?? '',
+        contentType: a.contentType,
+        content: a.content,
+      })),
     };
   });
 }
