@@ -117,9 +117,9 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 /**
  * Stages that exist only when their source is configured (warehouse profile feed, CRM change
- * polling, billing table); `worker --stage` names them without error where they are not.
+ * polling, billing table, CRM deal polling); `worker --stage` names them without error where they are not.
  */
-export const OPTIONAL_STAGES: readonly string[] = ['profile-feed', 'crm-changes', 'billing-table'];
+export const OPTIONAL_STAGES: readonly string[] = ['profile-feed', 'crm-changes', 'billing-table', 'crm-deals'];
 
 /** The CLI's `webhooks verify` builds its registry with this, as the HTTP routes' is built here. */
 export { createWebhookVerifiers };
