@@ -81,7 +81,7 @@ export function openParts(p: SealedParts, dataKey: Buffer): string {
   }
 }
 
-/** Wraps a data key under a master key (AES-256-GCM, subject as associated data): iv ‖ tag ‖ ct. */
+/** The wrap before key wrap (key-wrap.ts): AES-256-GCM, subject as associated data, iv ‖ tag ‖ ct. Tests make such keys. */
 export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
   cipher.setAAD(subject);
@@ -89,7 +89,7 @@ export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv:
   return Buffer.concat([iv, cipher.getAuthTag(), ct]);
 }
 
-/** Unwraps; throws (node's auth error) when the wrap or the subject does not match. */
+/** Unwraps a GCM wrap (keys created before key wrap); throws when the wrap or the subject does not match. */
 export function unwrapKey(masterKey: Buffer, subject: Buffer, wrapped: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, IV_BYTES));
   decipher.setAAD(subject);
