@@ -81,7 +81,7 @@ export function openParts(p: SealedParts, dataKey: Buffer): string {
   }
 }
 
-/** The wrap before key wrap (key-wrap.ts): AES-256-GCM, subject as associated data, iv ‖ tag ‖ ct. Tests make such keys. */
+/** The wrap before key wrap (key-wrap.ts): AES-256-GCM, the subject as associated data, iv ‖ tag ‖ ct. */
 export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
   cipher.setAAD(subject);

@@ -34,7 +34,7 @@ export function wrapMany(masterKey: Buffer, plaintexts: readonly Buffer[]): Buff
   new Uint8Array(a.buffer).fill(ICV);
   const r = new Uint32Array(2 * n * m);
   const rBytes = Buffer.from(r.buffer);
-  plaintexts.forEach((p, k) => p.copy(rBytes, k * len));
+  for (const [k, p] of plaintexts.entries()) p.copy(rBytes, k * len);
   const block = new Uint32Array(4 * m);
   const blockBytes = Buffer.from(block.buffer);
   const aBytes = new Uint8Array(a.buffer);
