@@ -41,8 +41,15 @@ export function createBlindIndexer(indexKey: Buffer): (email: string) => Buffer 
 export function seal(subject: Buffer, dataKey: Buffer, iv: Buffer, plaintext: string): string {
   const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
   cipher.setAAD(subject);
-  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return SEALED_PREFIX + Buffer.concat([subject, iv, cipher.getAuthTag(), ct]).toString('base64url');
+  // GCM is a stream mode: update returns the whole ciphertext and final nothing, so one allocation
+  const ct = cipher.update(plaintext, 'utf8');
+  cipher.final();
+  const out = Buffer.allocUnsafe(SUBJECT_BYTES + IV_BYTES + TAG_BYTES + ct.length);
+  subject.copy(out, 0);
+  iv.copy(out, SUBJECT_BYTES);
+  cipher.getAuthTag().copy(out, SUBJECT_BYTES + IV_BYTES);
+  ct.copy(out, SUBJECT_BYTES + IV_BYTES + TAG_BYTES);
+  return SEALED_PREFIX + out.toString('base64url');
 }
 
 export interface SealedParts {
