@@ -35,12 +35,15 @@ export function normalizeEmail(email: string): string {
 
 const CHECK = `select email, reason from suppressions where email = any($1::text[])`;
 
-// erased people survive only as fingerprints (blind indexes): one round trip checks both lists
+// erased people survive only as fingerprints (blind indexes): one round trip checks both lists.
+// The fingerprints (16 bytes each) arrive as one binary parameter, cut in SQL: a bytea array
+// parameter travels as text, a hex string per recipient.
 const CHECK_WITH_FINGERPRINTS = `
   select s.email, s.reason, null::int4 as i from suppressions s where s.email = any($1::text[])
   union all
   select null, f.reason, x.i::int4 from suppression_fingerprints f
-  join unnest($2::bytea[]) with ordinality as x(fp, i) on f.fingerprint = x.fp`;
+  join (select substring($2::bytea from 16 * (n - 1) + 1 for 16) as fp, n as i
+    from generate_series(1, length($2::bytea) / 16) as n) x on f.fingerprint = x.fp`;
 
 /**
  * email (normalised) → reason, for the suppressed ones among `emails`. With `fingerprintOf` (the
@@ -58,9 +61,11 @@ export async function findSuppressed(
     const { rows } = await db.query<{ email: string; reason: string }>(CHECK, [normalized]);
     return new Map(rows.map((r) => [r.email, r.reason]));
   }
+  const fingerprints = normalized.map(fingerprintOf);
+  if (fingerprints.some((f) => f.length !== 16)) throw new RangeError('a suppression fingerprint is 16 bytes');
   const { rows } = await db.query<{ email: string | null; reason: string; i: number | null }>(CHECK_WITH_FINGERPRINTS, [
     normalized,
-    normalized.map(fingerprintOf),
+    Buffer.concat(fingerprints, 16 * fingerprints.length),
   ]);
   const out = new Map<string, string>();
   for (const r of rows) {

@@ -41,8 +41,15 @@ export function createBlindIndexer(indexKey: Buffer): (email: string) => Buffer 
 export function seal(subject: Buffer, dataKey: Buffer, iv: Buffer, plaintext: string): string {
   const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
   cipher.setAAD(subject);
-  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return SEALED_PREFIX + Buffer.concat([subject, iv, cipher.getAuthTag(), ct]).toString('base64url');
+  // GCM is a stream mode: update returns the whole ciphertext and final nothing, so one allocation
+  const ct = cipher.update(plaintext, 'utf8');
+  cipher.final();
+  const out = Buffer.allocUnsafe(SUBJECT_BYTES + IV_BYTES + TAG_BYTES + ct.length);
+  subject.copy(out, 0);
+  iv.copy(out, SUBJECT_BYTES);
+  cipher.getAuthTag().copy(out, SUBJECT_BYTES + IV_BYTES);
+  ct.copy(out, SUBJECT_BYTES + IV_BYTES + TAG_BYTES);
+  return SEALED_PREFIX + out.toString('base64url');
 }
 
 export interface SealedParts {
@@ -81,7 +88,7 @@ export function openParts(p: SealedParts, dataKey: Buffer): string {
   }
 }
 
-/** Wraps a data key under a master key (AES-256-GCM, subject as associated data): iv ‖ tag ‖ ct. */
+/** The wrap before key wrap (key-wrap.ts): AES-256-GCM, the subject as associated data, iv ‖ tag ‖ ct. */
 export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
   cipher.setAAD(subject);
@@ -89,7 +96,7 @@ export function wrapKey(masterKey: Buffer, subject: Buffer, dataKey: Buffer, iv:
   return Buffer.concat([iv, cipher.getAuthTag(), ct]);
 }
 
-/** Unwraps; throws (node's auth error) when the wrap or the subject does not match. */
+/** Unwraps a GCM wrap (keys created before key wrap); throws when the wrap or the subject does not match. */
 export function unwrapKey(masterKey: Buffer, subject: Buffer, wrapped: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, IV_BYTES));
   decipher.setAAD(subject);

@@ -3,6 +3,7 @@
  * fingerprints. Every statement takes a whole set of subjects (bytea arrays), one round trip per chunk.
  */
 import type { Queryable } from '../store/port.ts';
+import { SUBJECT_BYTES } from './crypto.ts';
 
 export interface SubjectKeyRow {
   subject: Buffer;
@@ -32,7 +33,25 @@ export async function findKeys(db: Queryable, subjects: readonly Buffer[]): Prom
 // it) and how many rows it inserted, not the new rows themselves (a first blast creates every key:
 // a thousand bytea rows back per chunk were measurable). A row a concurrent writer committed after
 // the snapshot is in neither: then the count does not add up and the caller reads them again.
+// Subjects and wrapped keys arrive as one binary parameter each, cut in SQL ($5: the wrapped keys'
+// common length): a bytea array parameter travels as text, two hex strings per subject.
 const FIND_OR_INSERT_KEYS = `
+  with x as (
+    select substring($1::bytea from ${SUBJECT_BYTES} * i + 1 for ${SUBJECT_BYTES}) as s,
+      substring($3::bytea from $5::int4 * i + 1 for $5::int4) as w
+    from generate_series(0, length($1::bytea) / ${SUBJECT_BYTES} - 1) as i),
+  ins as (
+    insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
+    select s, $2, w, $4 from x
+    on conflict (subject) do nothing
+    returning 1)
+  select k.subject, k.master_key_id, k.wrapped_key, null::int8 as inserted from subject_keys k
+  where k.subject = any(array(select s from x))
+  union all
+  select null, null, null, count(*) from ins`;
+
+/** The same with array parameters, for wrapped keys of different lengths (a KMS's own format). */
+const FIND_OR_INSERT_KEYS_ARRAYS = `
   with ins as (
     insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
     select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
@@ -50,12 +69,19 @@ export async function findOrInsertKeys(
   at: Date,
 ): Promise<{ existing: SubjectKeyRow[]; inserted: number }> {
   if (keys.length === 0) return { existing: [], inserted: 0 };
+  const width = keys[0]!.wrapped.length;
+  const packed = keys.every((k) => k.wrapped.length === width && k.subject.length === SUBJECT_BYTES);
   const { rows } = await db.query<{
     subject: Uint8Array | null;
     master_key_id: string | null;
     wrapped_key: Uint8Array | null;
     inserted: string | number | null;
-  }>(FIND_OR_INSERT_KEYS, [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at]);
+  }>(
+    packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS,
+    packed
+      ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
+      : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at],
+  );
   const existing: SubjectKeyRow[] = [];
   let inserted = 0;
   for (const r of rows) {

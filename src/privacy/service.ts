@@ -5,7 +5,8 @@
  * was sealed under it, in any table, bus message, dead letter, log or backup, becomes unreadable).
  * A subject is a normalised email address; its id is the address's blind index.
  * Invariants: no plaintext and no data key is ever written by this module; keys are created and
- * read set-wise (one query per batch); unwrapped keys live only in a bounded LRU in memory.
+ * read set-wise (one query per batch); unwrapped keys read from the store live only in a bounded cache
+ * in memory (keys this process just created are used and dropped).
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
@@ -117,11 +118,11 @@ export function createPrivacy(
     );
     await useRows(existing, out);
     if (existing.length + inserted === missing.length) {
-      // every subject the store did not have was inserted by this statement, with the key offered
+      // every subject the store did not have was inserted by this statement, with the key offered.
+      // Not cached: a first blast creates one per recipient and seals once with it, so caching them
+      // only churned the cache (measured in bench/README.md ## blast); a later use reads it from the store.
       missingIds.forEach((id, i) => {
-        if (out.has(id)) return;
-        cache.set(id, offered[i]!.key);
-        out.set(id, offered[i]!.key);
+        if (!out.has(id)) out.set(id, offered[i]!.key);
       });
       return out;
     }
