@@ -15,7 +15,7 @@ import { ANY_CLICK_TAG } from '../core/segments/types.ts';
 import type { ListService } from '../lists/service.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
-import { lockSnapshots } from './snapshots.ts';
+import { lockProfiles, lockSnapshots } from './snapshots.ts';
 
 export interface EngagementDeps {
   db: Db;
@@ -96,8 +96,8 @@ export async function applyReactionEvents(
       deltas.set(id, d);
     }
     const ids = [...deltas.keys()];
-    // take the profile locks first (lockSnapshots creates missing profiles), then write facts
-    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    // take the profile locks first (creating missing profiles), then write facts
+    await lockProfiles(tx, ids, now);
     await q.addEngagement(tx, [...deltas.values()]);
     const sends = news
       .filter((e) => e.campaignId !== null && (e.type === 'delivered' || e.type === 'opened' || e.type === 'clicked'))
@@ -145,7 +145,7 @@ export async function applyTaggedClicks(
       c.tags.map((tag) => ({ contactId: c.contactId, tag, at: new Date(c.occurredAt) })),
     );
     const ids = [...new Set(news.map((c) => c.contactId))];
-    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    await lockProfiles(tx, ids, now);
     await q.recordClicks(tx, rows);
     const touched = { attributes: new Set<string>(), clickTags: new Set(rows.map((r) => r.tag)), opens: false };
     const catalog = await deps.lists.catalog(tx);
