@@ -713,8 +713,9 @@ if (process.argv.includes('--load')) {
   process.stdin.on('end', () => {
     generateLoad(JSON.parse(input) as LoadParams).then(
       (r) => {
-        process.stdout.write(`${JSON.stringify(r)}\n`);
-        process.exit(0);
+        // exit once the line is written: a pipe takes it asynchronously, and exiting at once cut
+        // results longer than the pipe's buffer (send times of a fast bare run) short
+        process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(0));
       },
       (err: unknown) => {
         console.error(err);
