@@ -6,8 +6,8 @@
  * in a child process (this file with `--load`), so building and signing bodies does not steal
  * the server's event loop. Every 20th request redelivers an already acknowledged body.
  *
- * Figures: events_per_s accepted; p50/p99 of event → effect (the engagement_events row's
- * received_at minus the send time the generator writes into each event as `bench_sent_ms`);
+ * Figures: events_per_s accepted; p50/p99 of event → effect (when the poller first saw the
+ * engagement_events row minus the send time the generator recorded for the request);
  * unsubscribe_effective_ms (p99 of send → suppressions row); lost (acknowledged events with no
  * row); duplicated (accepted more than once); ratio to a bare Fastify endpoint that only parses
  * the same payloads (JSON.parse + count), same autocannon settings, same run.
@@ -85,6 +85,10 @@ interface LoadResult {
   acked: number[];
   resendsAcked: number;
   resendsClean: number;
+  /** Send time (epoch ms) of each fresh request by index: the time its events were built and sent. */
+  sentAt: number[];
+  /** Send time of each unsubscribe by ordinal (the n-th unsubscribe goes to contact `contacts - 1 - n`). */
+  unsubscribeSentAt: number[];
 }
 
 // ───────────────────────────── load generator (child process) ─────────────────────────────
@@ -112,11 +116,14 @@ async function generateLoad(p: LoadParams): Promise<LoadResult> {
     acked: [],
     resendsAcked: 0,
     resendsClean: 0,
+    sentAt: [],
+    unsubscribeSentAt: [],
   };
 
   function build(i: number): { body: string; headers: Record<string, string> } {
     const now = Date.now();
     const ts = Math.floor(now / 1000);
+    result.sentAt[i] = now;
     const events = [];
     for (let k = 0; k < p.perRequest; k++) {
       const r = random();
@@ -129,6 +136,7 @@ async function generateLoad(p: LoadParams): Promise<LoadResult> {
               ? 'open'
               : 'delivered';
       // unsubscribes walk the ledger from the top, everything else is uniform over it
+      if (type === 'unsubscribe') result.unsubscribeSentAt[unsubscribes] = now;
       const c =
         type === 'unsubscribe' ? p.contacts - 1 - (unsubscribes++ % p.contacts) : Math.floor(random() * p.contacts);
       events.push({
@@ -141,7 +149,6 @@ async function generateLoad(p: LoadParams): Promise<LoadResult> {
         sy_campaign: CAMPAIGN,
         sy_contact: `c${c}`,
         sy_msg: `${CAMPAIGN}:c${c}`,
-        bench_sent_ms: now,
         ...(type === 'open' || type === 'click' ? { useragent: UA, ip: '203.0.113.7' } : {}),
         ...(type === 'click' ? { url: 'https://demo.example.com/pricing' } : {}),
       });
@@ -424,23 +431,30 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-/** Visibility − send time, sorted, for the markers the poller saw. */
-async function effectLatencies(
-  db: Db,
+/**
+ * Visibility − send time, sorted, for the markers the poller saw. The send times come from the load
+ * generator (it records when it built each request and each unsubscribe), not from the stored rows:
+ * the events table keeps no vendor payload for most types (docs/privacy.md).
+ */
+function effectLatencies(
   seen: Visibility,
-): Promise<{ events: number[]; unsubscribes: number[]; pollP50: number; pollMax: number }> {
-  const { rows: ev } = await db.query<{ source_id: string; sent: string }>(
-    `select source_id, raw->>'bench_sent_ms' as sent from engagement_events where source_id = any($1::text[])`,
-    [[...seen.events.keys()]],
-  );
-  const { rows: un } = await db.query<{ email: string; sent: string }>(
-    `select email, raw->>'bench_sent_ms' as sent from engagement_events where type = 'unsubscribed'
-      and email = any($1::text[])`,
-    [[...seen.suppressions.keys()]],
-  );
+  load: LoadResult,
+  contacts: number,
+): { events: number[]; unsubscribes: number[]; pollP50: number; pollMax: number } {
+  const events: number[] = [];
+  for (const [id, t] of seen.events) {
+    const sent = load.sentAt[Number(id.split('-')[1])];
+    if (sent != null) events.push(t - sent);
+  }
+  const unsubscribes: number[] = [];
+  for (const [email, t] of seen.suppressions) {
+    // the first unsubscribe to this contact created the row
+    const sent = load.unsubscribeSentAt[contacts - 1 - Number(email.slice(1, email.indexOf('@')))];
+    if (sent != null) unsubscribes.push(t - sent);
+  }
   return {
-    events: ev.map((r) => seen.events.get(r.source_id)! - Number(r.sent)).sort((a, b) => a - b),
-    unsubscribes: un.map((r) => seen.suppressions.get(r.email)! - Number(r.sent)).sort((a, b) => a - b),
+    events: events.sort((a, b) => a - b),
+    unsubscribes: unsubscribes.sort((a, b) => a - b),
     pollP50: percentile(
       [...seen.cycles].sort((a, b) => a - b),
       0.5,
@@ -576,7 +590,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     }
     const accepted = Math.max(1, load.acceptedSum);
     return {
-      ...(await figures(db, run, load, bareRate, settleMs, await effectLatencies(db, seen))),
+      ...(await figures(db, run, load, bareRate, settleMs, effectLatencies(seen, load, contacts))),
       bare_events_per_s: Math.round(bareRate),
       bare_cpu_us_per_event: Math.round((bareCpu.user + bareCpu.system) / Math.max(1, bare.parsedSum)),
       // during the load only; the app process includes the visibility poller
@@ -699,8 +713,9 @@ if (process.argv.includes('--load')) {
   process.stdin.on('end', () => {
     generateLoad(JSON.parse(input) as LoadParams).then(
       (r) => {
-        process.stdout.write(`${JSON.stringify(r)}\n`);
-        process.exit(0);
+        // exit once the line is written: a pipe takes it asynchronously, and exiting at once cut
+        // results longer than the pipe's buffer (send times of a fast bare run) short
+        process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(0));
       },
       (err: unknown) => {
         console.error(err);

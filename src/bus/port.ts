@@ -13,6 +13,7 @@
  * - groups created with `ordered: true` get messages of one key in publish order, one at a time
  *   (only when `supportsKeyOrdering`); a message waiting for retry holds back later ones.
  */
+import type { Queryable } from '../store/port.ts';
 
 export interface OutgoingMessage<P = unknown> {
   /** Deterministic id (e.g. `campaign:42:chunk:17`); the dedup key within the topic. */
@@ -140,6 +141,17 @@ export interface Bus {
   readonly supportsKeyOrdering: boolean;
   /** Publishes in order; returns how many were new and how many were duplicates of earlier ids. */
   publish<P>(
+    topic: string,
+    messages: readonly OutgoingMessage<P>[],
+  ): Promise<{ published: number; duplicates: number }>;
+  /**
+   * Optional, for a bus whose log is in the store (postgres-log): publishes inside the caller's
+   * transaction `tx` on the bus's own database, so the messages commit or roll back with the
+   * caller's writes and need no outbox row (one commit, the payload written once). Same order,
+   * idempotency and validation as publish; consumers are woken when the transaction commits.
+   */
+  publishInTransaction?<P>(
+    tx: Queryable,
     topic: string,
     messages: readonly OutgoingMessage<P>[],
   ): Promise<{ published: number; duplicates: number }>;

@@ -104,6 +104,14 @@ export interface SuppressedPayload {
   at: string;
 }
 
+/**
+ * One reaction batch's human clicks (`link.clicked`): a chunk per batch, not a message per click, so
+ * the bus writes and the consumers' look-ups are per batch (bench/README.md, reactions).
+ */
+export interface LinkClicksPayload {
+  clicks: LinkClickedPayload[];
+}
+
 export interface LinkClickedPayload {
   contactId: string;
   campaignId: string | null;
@@ -182,7 +190,7 @@ export interface TopicPayloads {
   'campaign.events': CampaignEvent;
   'reaction.received': ReactionBatch;
   'contact.suppressed': SuppressedPayload;
-  'link.clicked': LinkClickedPayload;
+  'link.clicked': LinkClicksPayload;
   'contact.changed': CrmContactChange;
   'list.entered': ListTransitionsPayload;
   'list.exited': ListTransitionsPayload;

@@ -40,9 +40,16 @@ function goalMet(goal: JourneyGoal, fact: Fact): boolean {
   return false;
 }
 
+type ActiveJourneys = { id: string; version: number }[];
+type TriggeredJourneys = { id: string; version: number; key: string | null }[];
+
 /** Ends active runs of journeys whose goal (event or list) this fact meets. */
-async function endByGoals(deps: TriggerDeps, items: readonly { contactId: string; fact: Fact }[]): Promise<void> {
-  const journeys = await q.activeJourneys(deps.db);
+async function endByGoals(
+  deps: TriggerDeps,
+  items: readonly { contactId: string; fact: Fact }[],
+  active?: ActiveJourneys,
+): Promise<void> {
+  const journeys = active ?? (await q.activeJourneys(deps.db));
   const pairs: { journeyId: string; contactId: string; goal: string }[] = [];
   for (const j of journeys) {
     const compiled = await deps.dispatcher.version(j.id, j.version);
@@ -64,8 +71,9 @@ async function enterByTrigger(
   type: 'event' | 'list',
   matches: (key: string | null) => boolean,
   contacts: readonly { contactId: string; triggerKey: string; trigger: Record<string, unknown> }[],
+  triggered?: TriggeredJourneys,
 ): Promise<void> {
-  const journeys = (await q.journeysTriggeredBy(deps.db, type)).filter((j) => matches(j.key));
+  const journeys = (triggered ?? (await q.journeysTriggeredBy(deps.db, type))).filter((j) => matches(j.key));
   for (const j of journeys) {
     const compiled = await deps.dispatcher.version(j.id, j.version);
     if (compiled === null) continue;
@@ -83,16 +91,33 @@ async function enterByTrigger(
   }
 }
 
-export async function handleClick(deps: TriggerDeps, id: string, click: LinkClickedPayload): Promise<void> {
-  await endByGoals(deps, [{ contactId: click.contactId, fact: { kind: 'click', tags: click.tags } }]);
-  // a click journey without a tag listens to every click; with one, to clicks carrying it
-  await enterByTrigger(deps, 'event', (key) => key === null || click.tags.includes(key), [
-    {
-      contactId: click.contactId,
-      triggerKey: id,
-      trigger: { type: 'click', campaignId: click.campaignId, tags: click.tags, at: click.occurredAt },
-    },
-  ]);
+/**
+ * A chunk of clicks (one reaction batch's), in order, each as its own trigger keyed by the click's
+ * source id. The journeys are read once per chunk: with none active (most clicks of a flood) the
+ * chunk costs one read, not two per click.
+ */
+export async function handleClicks(deps: TriggerDeps, clicks: readonly LinkClickedPayload[]): Promise<void> {
+  if (clicks.length === 0) return;
+  const active = await q.activeJourneys(deps.db);
+  if (active.length === 0) return;
+  const triggered = await q.journeysTriggeredBy(deps.db, 'event');
+  for (const click of clicks) {
+    await endByGoals(deps, [{ contactId: click.contactId, fact: { kind: 'click', tags: click.tags } }], active);
+    // a click journey without a tag listens to every click; with one, to clicks carrying it
+    await enterByTrigger(
+      deps,
+      'event',
+      (key) => key === null || click.tags.includes(key),
+      [
+        {
+          contactId: click.contactId,
+          triggerKey: `clicked:${click.sourceId}`,
+          trigger: { type: 'click', campaignId: click.campaignId, tags: click.tags, at: click.occurredAt },
+        },
+      ],
+      triggered,
+    );
+  }
 }
 
 /** One `list.entered` message: every transition in it, each keyed by its own history id. */
@@ -127,7 +152,7 @@ export function journeysStage(deps: TriggerDeps, loops: ((signal: AbortSignal) =
     name: 'journeys',
     consumers: [
       consumerOf({ topic: TOPICS.linkClicked, group: 'journeys', batchSize: 50 }, (m) =>
-        handleClick(deps, m.id, m.payload),
+        handleClicks(deps, m.payload.clicks),
       ),
       consumerOf({ topic: TOPICS.listEntered, group: 'journeys', batchSize: 5 }, (m) =>
         handleListEntered(deps, m.payload),

@@ -13,9 +13,9 @@ import type { LinkClickedPayload, StoredEvent } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { ANY_CLICK_TAG } from '../core/segments/types.ts';
 import type { ListService } from '../lists/service.ts';
-import type { Db } from '../store/port.ts';
+import type { Db, Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
-import { lockSnapshots } from './snapshots.ts';
+import { lockProfiles, lockSnapshots } from './snapshots.ts';
 
 export interface EngagementDeps {
   db: Db;
@@ -33,18 +33,46 @@ const COUNTED = {
   unsubscribed: 'unsubscribed',
 } as const;
 
-/** Applies reaction events (reaction.received); returns how many were new. */
-export async function applyReactionEvents(deps: EngagementDeps, events: readonly StoredEvent[]): Promise<number> {
-  const usable = events.filter((e) => e.contactId !== null && !e.isMachine && e.type in COUNTED);
-  if (usable.length === 0) return 0;
+/** A bus message's id and its items (a reaction batch's events, a chunk's clicks). */
+export interface Claimed<T> {
+  id: string;
+  items: readonly T[];
+}
+
+/**
+ * The messages' items that are new to the profiles: each message is claimed once by id (see
+ * claimMessages; `legacy` names the per-item claim of an item, as written before), duplicates of a
+ * message in one call count once.
+ */
+async function claimNew<T>(
+  tx: Queryable,
+  messages: readonly Claimed<T>[],
+  prefix: string,
+  legacy: (item: T) => string,
+  now: Date,
+): Promise<T[]> {
+  const unique = [...new Map(messages.filter((m) => m.items.length > 0).map((m) => [m.id, m])).values()];
+  const fresh = await q.claimMessages(
+    tx,
+    unique.map((m) => ({ id: `${prefix}:${m.id}`, legacy: legacy(m.items[0]!) })),
+    now,
+  );
+  return unique.filter((m) => fresh.has(`${prefix}:${m.id}`)).flatMap((m) => m.items);
+}
+
+/** Applies reaction batches (reaction.received); returns how many events were new. */
+export async function applyReactionEvents(
+  deps: EngagementDeps,
+  batches: readonly Claimed<StoredEvent>[],
+): Promise<number> {
+  const usable = batches.map((b) => ({
+    id: b.id,
+    items: b.items.filter((e) => e.contactId !== null && !e.isMachine && e.type in COUNTED),
+  }));
+  if (usable.every((b) => b.items.length === 0)) return 0;
   const result = await deps.db.transaction(async (tx) => {
     const now = deps.clock.now();
-    const fresh = await q.claimEvents(
-      tx,
-      usable.map((e) => `reaction:${e.sourceId}`),
-      now,
-    );
-    const news = usable.filter((e) => fresh.has(`reaction:${e.sourceId}`));
+    const news = await claimNew(tx, usable, 'reaction-batch', (e) => `reaction:${e.sourceId}`, now);
     if (news.length === 0) return { n: 0, outboxed: [] as Outboxed[] };
     const deltas = new Map<string, q.EngagementDelta>();
     for (const e of news) {
@@ -68,8 +96,8 @@ export async function applyReactionEvents(deps: EngagementDeps, events: readonly
       deltas.set(id, d);
     }
     const ids = [...deltas.keys()];
-    // take the profile locks first (lockSnapshots creates missing profiles), then write facts
-    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    // take the profile locks first (creating missing profiles), then write facts
+    await lockProfiles(tx, ids, now);
     await q.addEngagement(tx, [...deltas.values()]);
     const sends = news
       .filter((e) => e.campaignId !== null && (e.type === 'delivered' || e.type === 'opened' || e.type === 'clicked'))
@@ -103,23 +131,21 @@ export async function applyReactionEvents(deps: EngagementDeps, events: readonly
   return result.n;
 }
 
-/** Applies tagged clicks (link.clicked): the latest click per tag, then the lists reading those tags. */
-export async function applyTaggedClicks(deps: EngagementDeps, clicks: readonly LinkClickedPayload[]): Promise<number> {
-  if (clicks.length === 0) return 0;
+/** Applies chunks of tagged clicks (link.clicked): the latest click per tag, then the lists reading those tags. */
+export async function applyTaggedClicks(
+  deps: EngagementDeps,
+  chunks: readonly Claimed<LinkClickedPayload>[],
+): Promise<number> {
+  if (chunks.every((c) => c.items.length === 0)) return 0;
   const result = await deps.db.transaction(async (tx) => {
     const now = deps.clock.now();
-    const fresh = await q.claimEvents(
-      tx,
-      clicks.map((c) => `click:${c.sourceId}`),
-      now,
-    );
-    const news = clicks.filter((c) => fresh.has(`click:${c.sourceId}`));
+    const news = await claimNew(tx, chunks, 'click-chunk', (c) => `click:${c.sourceId}`, now);
     if (news.length === 0) return { n: 0, outboxed: [] as Outboxed[] };
     const rows = news.flatMap((c) =>
       c.tags.map((tag) => ({ contactId: c.contactId, tag, at: new Date(c.occurredAt) })),
     );
     const ids = [...new Set(news.map((c) => c.contactId))];
-    await lockSnapshots(tx, ids, now, { clicks: false, opens: false });
+    await lockProfiles(tx, ids, now);
     await q.recordClicks(tx, rows);
     const touched = { attributes: new Set<string>(), clickTags: new Set(rows.map((r) => r.tag)), opens: false };
     const catalog = await deps.lists.catalog(tx);

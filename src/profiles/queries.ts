@@ -54,17 +54,30 @@ export async function writeProfiles(db: Queryable, rows: readonly ProfileWrite[]
   );
 }
 
-/** Source ids of our own events not seen before (recorded now); repeats are dropped. */
-export async function claimEvents(db: Queryable, sourceIds: readonly string[], at: Date): Promise<Set<string>> {
-  if (sourceIds.length === 0) return new Set();
+/**
+ * Claims bus messages by id (a reaction batch, a chunk of clicks) for the profiles: an event is in
+ * exactly one such message (ingest dedups by source id before it publishes), so one row per
+ * message dedups as well as one row per event did, at a hundredth of the writes. A message whose
+ * `legacy` id (one of its events, as claimed one by one before) is already claimed was applied
+ * then, whole, and is not new. Its transaction commits without waiting for the WAL flush: the
+ * message is delivered again if a crash loses the commit (the settle's later commit cannot be
+ * durable before it), and this claim makes the redelivery change nothing otherwise.
+ */
+export async function claimMessages(
+  db: Queryable,
+  claims: readonly { id: string; legacy: string }[],
+  at: Date,
+): Promise<Set<string>> {
+  if (claims.length === 0) return new Set();
   const { rows } = await db.query<{ source_id: string }>(
-    // Its transaction commits without waiting for the WAL flush: the events come from a bus
-    // message that is delivered again if a crash loses the commit (the settle's later commit cannot
-    // be durable before it), and this claim makes the redelivery change nothing otherwise.
-    `with async_commit as (select set_config('synchronous_commit', 'off', true))
-     insert into profile_events_seen (source_id, seen_at) select unnest($1::text[]), $2 from async_commit
+    `with async_commit as (select set_config('synchronous_commit', 'off', true)),
+     input as (select * from unnest($1::text[], $2::text[]) as x(id, legacy))
+     insert into profile_events_seen (source_id, seen_at)
+     select i.id, $3 from input i cross join async_commit
+     where not exists (select 1 from profile_events_seen s where s.source_id = i.legacy)
+     order by i.id
      on conflict do nothing returning source_id`,
-    [sourceIds, at],
+    [claims.map((c) => c.id), claims.map((c) => c.legacy), at],
   );
   return new Set(rows.map((r) => r.source_id));
 }

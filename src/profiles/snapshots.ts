@@ -36,6 +36,26 @@ const LOCK_AND_READ = `
   from contact_profiles where contact_id = any($1::text[])
   order by contact_id for update`;
 
+const LOCK_ONLY = `
+  select contact_id from contact_profiles where contact_id = any($1::text[])
+  order by contact_id for update`;
+
+/**
+ * Locks the contacts' profile rows in contact order, creating missing ones, and reads nothing: for a
+ * writer of facts that must hold the rows before writing and evaluates lists (lockSnapshots, which
+ * then reads) only if some list reads those facts. One statement when every profile exists.
+ */
+export async function lockProfiles(tx: Queryable, contactIds: readonly string[], now: Date): Promise<void> {
+  const ids = [...new Set(contactIds)].sort();
+  if (ids.length === 0) return;
+  const { rows } = await tx.query<{ contact_id: string }>(LOCK_ONLY, [ids]);
+  if (rows.length === ids.length) return;
+  const found = new Set(rows.map((r) => r.contact_id));
+  await tx.query(CREATE_MISSING, [ids.filter((id) => !found.has(id)), now]);
+  // locked in contact order again, the new rows (and any a concurrent writer created) included
+  await tx.query(LOCK_ONLY, [ids]);
+}
+
 const READ_CLICKS = `
   select contact_id, tag, (extract(epoch from last_at) * 1000)::float8 as at_ms
   from profile_click_tags where contact_id = any($1::text[])`;

@@ -8,11 +8,18 @@ import type { Logger } from 'pino';
 import type { Delivery } from '../bus/port.ts';
 import { pollUntilAborted } from '../bus/relay.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import { consumerOf, type LinkClickedPayload, type ReactionBatch, type StoredEvent, TOPICS } from '../bus/topics.ts';
+import {
+  consumerOf,
+  type LinkClickedPayload,
+  type LinkClicksPayload,
+  type ReactionBatch,
+  type StoredEvent,
+  TOPICS,
+} from '../bus/topics.ts';
 import type { CrmContactChange } from '../connectors/crm/port.ts';
 import type { ListService } from '../lists/service.ts';
 import { createGroupCommit } from '../reactions/group-commit.ts';
-import { applyReactionEvents, applyTaggedClicks, type EngagementDeps } from './engagement.ts';
+import { applyReactionEvents, applyTaggedClicks, type Claimed, type EngagementDeps } from './engagement.ts';
 import type { ProfileChange, ProfileService } from './service.ts';
 
 /** A CRM change as a profile change: its properties are attributes; a deletion clears them. */
@@ -36,24 +43,18 @@ export function profileStages(
   // the reactions pipeline (bench/README.md, reactions). A failing group is retried message by
   // message, so one bad message fails only itself. One group in flight, as one handler was before.
   const applyReactions = createGroupCommit(
-    async (batches: readonly (readonly StoredEvent[])[]) => {
-      await applyReactionEvents(
-        deps,
-        uniqueBy(batches.flat(), (e) => e.sourceId),
-      );
+    async (batches: readonly Claimed<StoredEvent>[]) => {
+      await applyReactionEvents(deps, batches);
       return batches.map(() => undefined);
     },
-    { maxWeight: 5_000, weight: (events) => events.length },
+    { maxWeight: 5_000, weight: (b) => b.items.length },
   );
   const applyClicks = createGroupCommit(
-    async (clicks: readonly LinkClickedPayload[]) => {
-      await applyTaggedClicks(
-        deps,
-        uniqueBy(clicks, (c) => c.sourceId),
-      );
-      return clicks.map(() => undefined);
+    async (chunks: readonly Claimed<LinkClickedPayload>[]) => {
+      await applyTaggedClicks(deps, chunks);
+      return chunks.map(() => undefined);
     },
-    { maxWeight: 500, weight: () => 1 },
+    { maxWeight: 5_000, weight: (c) => c.items.length },
   );
   return {
     name: 'profiles',
@@ -67,13 +68,13 @@ export function profileStages(
       consumerOf(
         { topic: TOPICS.reactions, group: 'profile-engagement', batchSize: 50, concurrency: 50 },
         async (m: Delivery<ReactionBatch>) => {
-          await applyReactions(m.payload.events);
+          await applyReactions({ id: m.id, items: m.payload.events });
         },
       ),
       consumerOf(
-        { topic: TOPICS.linkClicked, group: 'profile-clicks', batchSize: 200, concurrency: 200 },
-        async (m: Delivery<LinkClickedPayload>) => {
-          await applyClicks(m.payload);
+        { topic: TOPICS.linkClicked, group: 'profile-clicks', batchSize: 50, concurrency: 50 },
+        async (m: Delivery<LinkClicksPayload>) => {
+          await applyClicks({ id: m.id, items: m.payload.clicks });
         },
       ),
     ],
@@ -81,15 +82,4 @@ export function profileStages(
       (signal) => pollUntilAborted(deps, signal, deps.timerIntervalMs, 'list timers', () => deps.lists.runDueTimers()),
     ],
   };
-}
-
-/** The first of each key: a group could carry one event twice (a redelivery beside its original). */
-function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const k = key(item);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }

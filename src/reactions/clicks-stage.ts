@@ -1,8 +1,9 @@
 /**
- * Human clicks → `link.clicked`: the `clicks` group turns each human click of a reaction batch
- * into one message that journeys match on by tag. Scanner clicks (isMachine) and clicks we cannot
- * tie to a contact are not published. Message ids derive from the click's sourceId, so a
- * redelivered batch republishes the same ids and the bus drops the duplicates.
+ * Human clicks → `link.clicked`: the `clicks` group turns the human clicks of a reaction batch into
+ * one message (a chunk, not one per click: per-click messages were the pipeline's costliest bus
+ * traffic) that journeys and profiles match on by tag. Scanner clicks (isMachine) and clicks we
+ * cannot tie to a contact are not published. The chunk's id derives from the reaction batch's id,
+ * so a redelivered batch republishes the same id and the bus drops the duplicate.
  */
 import type { Bus } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
@@ -49,34 +50,34 @@ export function linkTags(url: string): string[] {
   return [...new Set(tags)];
 }
 
-/** The link.clicked messages of one reaction batch (human clicks with a contact and a URL). */
-export function toLinkClicks(batch: ReactionBatch): { id: string; key: string; payload: LinkClickedPayload }[] {
+/** The human clicks of one reaction batch that have a contact and a URL, in batch order. */
+export function toLinkClicks(batch: ReactionBatch): LinkClickedPayload[] {
   return batch.events.flatMap((e) => {
     if (e.type !== 'clicked' || e.isMachine || e.contactId === null || e.url === null) return [];
     return [
       {
-        id: `clicked:${e.sourceId}`,
-        key: e.contactId,
-        payload: {
-          contactId: e.contactId,
-          campaignId: e.campaignId,
-          url: e.url,
-          tags: linkTags(e.url),
-          sourceId: e.sourceId,
-          occurredAt: e.occurredAt,
-        },
+        contactId: e.contactId,
+        campaignId: e.campaignId,
+        url: e.url,
+        tags: linkTags(e.url),
+        sourceId: e.sourceId,
+        occurredAt: e.occurredAt,
       },
     ];
   });
 }
+
+/** The link.clicked chunk id of a reaction batch's clicks. */
+export const clicksMessageId = (reactionMessageId: string): string => `clicks:${reactionMessageId}`;
 
 export function clicksStage(deps: { bus: Bus }): StageDefinition {
   return {
     name: 'clicks',
     consumers: [
       consumerOf({ topic: TOPICS.reactions, group: 'clicks', batchSize: 20 }, async (m) => {
-        const messages = toLinkClicks(m.payload);
-        if (messages.length > 0) await publishTo(deps.bus, TOPICS.linkClicked, messages);
+        const clicks = toLinkClicks(m.payload);
+        if (clicks.length > 0)
+          await publishTo(deps.bus, TOPICS.linkClicked, [{ id: clicksMessageId(m.id), payload: { clicks } }]);
       }),
     ],
   };

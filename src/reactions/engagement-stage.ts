@@ -85,7 +85,8 @@ function flushOptions(deps: EngagementStageDeps): EngagementFlushOptions {
 // later reference time, then add; exponents are clamped (2^−1000, e^−700 ≈ 1e−301, 1e−304) because
 // PostgreSQL's power() and exp() raise an underflow error where JavaScript returns 0.
 // The queued score mirrors scoreAt: decayed to now, 100·(1 − e^(−raw/saturation)), rounded half
-// up to a tenth (Math.round), within 0–100.
+// up to a tenth (Math.round), within 0–100. Nothing is queued without a CRM ($10 false): the
+// queue's rows would only be flushed to nowhere.
 const APPLY_BATCH = `
   with async_commit as (select set_config('synchronous_commit', 'off', true) as setting),
   marked as (
@@ -116,7 +117,7 @@ const APPLY_BATCH = `
           least(0::float8, -extract(epoch from $2::timestamptz - s.raw_at)::float8 / $7::float8))))
         / $8::float8))) * 10 + 0.5) / 10)),
       s.last_engaged_at, $9
-    from stored s
+    from stored s where $10::boolean
     -- due_at keeps the first pending change's deadline: later changes ride along with it
     on conflict (contact_id) do update set
       score = excluded.score, last_engaged_at = greatest(o.last_engaged_at, excluded.last_engaged_at),
@@ -139,6 +140,8 @@ export async function applyEngagementBatch(
     score?: EngagementOptions;
     classify?: (text: string) => IntentResult;
     openPayloads?: OpenAddresses;
+    /** Queue changed scores for the CRM (default true; false when no CRM is configured). */
+    queueForCrm?: boolean;
   },
 ): Promise<number> {
   const score = options.score ?? DEFAULT_ENGAGEMENT_OPTIONS;
@@ -172,6 +175,7 @@ export async function applyEngagementBatch(
     score.halfLifeDays * 86_400,
     score.saturation,
     new Date(now.getTime() + options.coalesceMs),
+    options.queueForCrm ?? true,
   ]);
   return rows[0]?.n ?? 0;
 }
@@ -241,18 +245,21 @@ export async function runEngagementFlusher(deps: EngagementStageDeps, signal: Ab
 export function engagementStage(deps: EngagementStageDeps): StageDefinition {
   const coalesceMs = flushOptions(deps).coalesceMs;
   const score = deps.options?.score;
+  // with no CRM (crm 'none') the scores are kept but nothing is queued or flushed for it
+  const queueForCrm = deps.crm.name !== 'none';
   return {
     name: 'engagement',
     consumers: [
       consumerOf({ topic: TOPICS.reactions, group: 'engagement', batchSize: 20 }, async (m) => {
         await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), {
           coalesceMs,
+          queueForCrm,
           ...(score === undefined ? {} : { score }),
           ...(deps.classify === undefined ? {} : { classify: deps.classify }),
           ...(deps.openPayloads === undefined ? {} : { openPayloads: deps.openPayloads }),
         });
       }),
     ],
-    loops: [(signal) => runEngagementFlusher(deps, signal)],
+    loops: queueForCrm ? [(signal) => runEngagementFlusher(deps, signal)] : [],
   };
 }

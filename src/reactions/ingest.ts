@@ -2,9 +2,11 @@
  * Reaction ingest: every normalised event from any source (webhooks, tracking, inbound mail, the
  * sandbox ESP) enters here. One statement inserts the batch, deduplicated by source id; for the
  * new events, unsubscribes, complaints and hard bounces suppress at once (same transaction), and
- * one bus message hands them to the handlers (ledger, engagement, propagation, journeys).
+ * one bus message hands them to the handlers (ledger, engagement, propagation, journeys): in the
+ * same transaction where the bus can publish in one (postgres-log), else through the outbox.
  * Concurrent calls share that work (group commit, below).
  */
+import { createHash } from 'node:crypto';
 import { publishOutboxed, type Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
@@ -80,6 +82,39 @@ const WRITE_GROUP = `
   select (select array_agg(source_id) from stored) as fresh,
     (select json_agg(r) from reaction_batch r) as reactions,
     (select json_agg(a order by a.seq) from announced a) as suppressed`;
+
+/**
+ * The same write for a bus that publishes in the caller's transaction (postgres-log): the events
+ * and suppressions only; the messages are built from what it returns and published in the same
+ * transaction (no outbox row, no second copy of the batch, one commit). Parameters as WRITE_GROUP's
+ * without the bus JSON ($13) and the outbox ones.
+ */
+const WRITE_EVENTS = `
+  with input as (
+    select x.*, r.raw
+    from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::boolean[], $10::text[], $11::text[], $13::text[], $14::text[])
+      with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
+        is_machine, reason, url, suppress_email, suppress_reason, n)
+    join json_array_elements($12::json) with ordinality as r(raw, rn) on r.rn = x.n
+  ), stored as (
+    insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
+      contact_id, is_machine, reason, url, raw)
+    select i.source_id, i.type, i.provider, i.occurred_at, $15, i.email, i.message_id, i.campaign_id, i.contact_id,
+      i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw end
+    from input i order by i.n
+    on conflict (source_id) do nothing
+    returning source_id
+  ), suppressed as (
+    insert into suppressions (email, reason, source, contact_id, campaign_id, created_at)
+    select i.suppress_email, i.suppress_reason, i.provider || ':' || i.type, i.contact_id, i.campaign_id, $15
+    from input i join stored s on s.source_id = i.source_id
+    where i.suppress_email is not null order by i.suppress_email, i.n
+    on conflict (email) do nothing
+    returning email, reason, source, contact_id, campaign_id
+  )
+  select (select array_agg(source_id) from stored) as fresh,
+    (select json_agg(s order by s.email) from suppressed s) as suppressed`;
 
 /**
  * Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs).
@@ -348,6 +383,77 @@ export function createIngest(
     const rows = unique.map(toRow).sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
     const stored = rows.map(toStored);
     const now = clock.now();
+    const accepted = calls.map(() => 0);
+    const answer = (fresh: readonly StoredEvent[], done: Promise<unknown>) => {
+      for (const e of fresh) accepted[owner.get(e.sourceId)!]!++;
+      return calls.map((events, c) =>
+        done.then(() => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! })),
+      );
+    };
+    const publishInTransaction = bus.publishInTransaction?.bind(bus);
+    if (publishInTransaction !== undefined) {
+      // The events, the suppressions they cause and the messages announcing both commit together,
+      // in one transaction with the bus's own log: answered once committed, nothing left to publish.
+      const fresh = await db.transaction(async (tx) => {
+        const {
+          rows: [written],
+        } = await tx.query<{
+          fresh: string[] | null;
+          suppressed:
+            | { email: string; reason: string; source: string; contact_id: string | null; campaign_id: string | null }[]
+            | null;
+        }>(WRITE_EVENTS, [
+          rows.map((r) => r.source_id),
+          rows.map((r) => r.type),
+          rows.map((r) => r.provider),
+          rows.map((r) => r.occurred_at),
+          rows.map(storedEmail),
+          rows.map((r) => r.message_id),
+          rows.map((r) => r.campaign_id),
+          rows.map((r) => r.contact_id),
+          rows.map((r) => r.is_machine),
+          rows.map((r) => r.reason),
+          rows.map((r) => r.url),
+          `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
+          rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
+          rows.map((r) => suppressionOf(r) ?? null),
+          now,
+        ]);
+        const isNew = new Set(written!.fresh ?? []);
+        const fresh = isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId));
+        if (fresh.length > 0) {
+          const id = `events:${createHash('md5')
+            .update(fresh.map((e) => e.sourceId).join('\n'))
+            .digest('hex')}`;
+          await publishInTransaction(tx, TOPICS.reactions, [
+            { id, payload: { events: fresh } satisfies ReactionBatch },
+          ]);
+        }
+        const announced = written!.suppressed ?? [];
+        if (announced.length > 0) {
+          // one message per suppression episode: only newly added addresses get here, and a later
+          // re-suppression (after a removal) must not be dropped as a duplicate of the first
+          await publishInTransaction(
+            tx,
+            TOPICS.suppressed,
+            announced.map((s) => ({
+              id: `suppressed:${s.email}:${now.getTime()}`,
+              key: s.email,
+              payload: {
+                email: s.email,
+                reason: s.reason,
+                source: s.source,
+                contactId: s.contact_id,
+                campaignId: s.campaign_id,
+                at: now.toISOString(),
+              } satisfies SuppressedPayload,
+            })),
+          );
+        }
+        return fresh;
+      });
+      return answer(fresh, Promise.resolve());
+    }
     // The events, the suppressions they cause and the messages announcing both commit together
     // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which
     // a redelivered webhook would not repeat (its events are no longer new).
@@ -410,11 +516,7 @@ export function createIngest(
     const published = publishOutboxed({ db, bus }, outbox, { forgetInBackground: true }).catch(() => {
       // committed: the outbox relay publishes them (runOutboxRelay), nothing is lost
     });
-    const accepted = calls.map(() => 0);
-    for (const e of fresh) accepted[owner.get(e.sourceId)!]!++;
-    return calls.map((events, c) =>
-      published.then(() => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! })),
-    );
+    return answer(fresh, published);
   }
   const submit = createGroupCommit(writeGroup, {
     maxWeight: options.maxGroupEvents ?? DEFAULT_GROUP_EVENTS,

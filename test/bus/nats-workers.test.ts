@@ -10,7 +10,7 @@ import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsBus } from '../../src/bus/nats/adapter.ts';
-import { TOPICS, type StoredEvent } from '../../src/bus/topics.ts';
+import { type LinkClicksPayload, TOPICS, type StoredEvent } from '../../src/bus/topics.ts';
 import { createSystemClock } from '../../src/clock/system.ts';
 import { createPostgresDb } from '../../src/store/postgres/adapter.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -109,7 +109,8 @@ it('two clicks workers on NATS share the group: every announcement once, clean S
   const seen: string[] = [];
   while (seen.length < batches * 5) {
     const got = await bus.fetch(out, { max: 100, leaseMs: 60_000, maxAttempts: 3 });
-    seen.push(...got.messages.map((m) => m.id));
+    // one chunk per reaction batch, carrying its clicks
+    seen.push(...got.messages.flatMap((m) => (m.payload as LinkClicksPayload).clicks.map((c) => c.sourceId)));
     await got.settle(got.messages.map(() => ({ kind: 'ack' })));
     if (got.messages.length === 0) await bus.waitForMessages(out.topic, 5_000);
   }

@@ -6,7 +6,7 @@ import { createConsumer } from '../../src/bus/consumer.ts';
 import type { Delivery } from '../../src/bus/port.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
-import { TOPICS, type LinkClickedPayload } from '../../src/bus/topics.ts';
+import { TOPICS, type LinkClicksPayload } from '../../src/bus/topics.ts';
 import { clicksStage, linkTags } from '../../src/reactions/clicks-stage.ts';
 import { createIngest } from '../../src/reactions/ingest.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -64,8 +64,8 @@ describe('link tags', () => {
 
 describe('clicks stage', () => {
   it(
-    'publishes one link.clicked per human click with a contact (deterministic id); redelivery republishes '
-      + 'nothing new',
+    'publishes one link.clicked chunk per reaction batch with its human clicks that have a contact '
+      + '(deterministic id); redelivery republishes nothing new',
     async () => {
       const clock = createManualClock();
       const bus = createPostgresLogBus({ db, clock });
@@ -132,18 +132,18 @@ describe('clicks stage', () => {
       assert.equal(await consumer.runOnce(), 1);
       await handler(seen[0]!, { signal: new AbortController().signal }); // a redelivery
 
-      const received: LinkClickedPayload[] = [];
-      const journeys = createConsumer<LinkClickedPayload>(
+      const received: LinkClicksPayload[] = [];
+      const journeys = createConsumer<LinkClicksPayload>(
         { bus, clock, log },
         { topic: TOPICS.linkClicked, group: 'journeys-test' },
         async (m) => {
-          assert.equal(m.id, 'clicked:tracking:click-1');
-          assert.equal(m.key, 'c1');
+          assert.equal(m.id, `clicks:${seen[0]!.id}`);
           received.push(m.payload);
         },
       );
       await journeys.runOnce();
-      assert.deepEqual(received, [
+      assert.equal(received.length, 1, 'one chunk, published once');
+      assert.deepEqual(received[0]!.clicks, [
         {
           contactId: 'c1',
           campaignId: 'cmp1',

@@ -6,6 +6,7 @@ import { createConsumer } from '../../src/bus/consumer.ts';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../src/connectors/crm/demo/adapter.ts';
+import { createNoCrm } from '../../src/connectors/crm/none/adapter.ts';
 import type { Crm, EngagementUpdate } from '../../src/connectors/crm/port.ts';
 import { accumulateEngagement, engagementScore } from '../../src/core/engagement-score.ts';
 import { SwitchyardError } from '../../src/core/errors.ts';
@@ -304,4 +305,22 @@ describe('engagement stage', () => {
       await loop;
     },
   );
+
+  it('with no CRM configured the score is kept and nothing is queued for a CRM', async () => {
+    const { clock, bus, ingest, deps, group } = setup({ start: new Date('2026-05-03T10:00:00Z') });
+    const stage = engagementStage({ ...deps, crm: createNoCrm() });
+    assert.equal(stage.loops?.length ?? 0, 0, 'no flusher');
+    const consumer = createConsumer<ReactionBatch>(
+      { bus, clock, log },
+      { ...stage.consumers[0]!.options, group },
+      stage.consumers[0]!.handler as never,
+    );
+    const c = contactId();
+    await ingest([ev(c, 'clicked', clock.now())]);
+    // the group is new: it also reads the earlier tests' batches
+    assert.ok((await consumer.runOnce()) >= 1);
+    assert.ok(Number((await storedState(c))!.raw_score) > 0);
+    const { rows } = await db.query('select 1 from crm_engagement_outbox where contact_id = $1', [c]);
+    assert.equal(rows.length, 0);
+  });
 });

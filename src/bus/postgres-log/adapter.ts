@@ -6,7 +6,7 @@
  */
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Clock } from '../../clock/port.ts';
-import type { Db } from '../../store/port.ts';
+import type { Db, Queryable } from '../../store/port.ts';
 import type {
   Bus,
   DeadLetters,
@@ -194,12 +194,29 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
    * reactions). Each caller still gets its own published/duplicate counts and its own failure.
    */
   const publisher = createGroupPublisher(async (topic, input) => {
+    const inserted = await insertMessages(db, topic, input);
+    wake(topic);
+    return inserted;
+  });
+
+  /** One publish statement on `on` (the pool, or a caller's transaction that then holds the topic lock). */
+  async function insertMessages(on: Queryable, topic: string, input: readonly OutgoingMessage[]): Promise<Set<string>> {
     const params: unknown[] = [topic, clock.now()];
     for (const m of input) params.push(m.id, m.key ?? null, JSON.stringify(m.payload));
-    const { rows } = await db.query<{ msg_id: string }>(q.publishSql(input.length), params);
-    wake(topic);
+    const { rows } = await on.query<{ msg_id: string }>(q.publishSql(input.length), params);
     return new Set(rows.map((r) => r.msg_id));
-  });
+  }
+
+  function validate(topic: string, messages: readonly OutgoingMessage[]): void {
+    if (!TOPIC_PATTERN.test(topic))
+      throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
+    messages.forEach((m: OutgoingMessage, ord) => {
+      if (typeof m.id !== 'string' || m.id.length === 0)
+        throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${ord} on ${topic} has no id`);
+      if (m.payload === undefined)
+        throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${m.id} on ${topic} has no payload`);
+    });
+  }
 
   const deadLetters: DeadLetters = {
     ...createDeadLetterStore(db, clock),
@@ -221,16 +238,18 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     name: 'postgres-log',
     supportsKeyOrdering: true,
     async publish(topic, messages) {
-      if (!TOPIC_PATTERN.test(topic))
-        throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
+      validate(topic, messages);
       if (messages.length === 0) return { published: 0, duplicates: 0 };
-      messages.forEach((m: OutgoingMessage, ord) => {
-        if (typeof m.id !== 'string' || m.id.length === 0)
-          throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${ord} on ${topic} has no id`);
-        if (m.payload === undefined)
-          throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${m.id} on ${topic} has no payload`);
-      });
       return publisher.publish(topic, messages);
+    },
+    // The statement takes the topic lock, held until the caller's commit (seq order = commit
+    // order), and its NOTIFY is delivered at that commit, which wakes this process's waiters too.
+    async publishInTransaction(tx, topic, messages) {
+      validate(topic, messages);
+      if (messages.length === 0) return { published: 0, duplicates: 0 };
+      const inserted = await insertMessages(tx, topic, messages);
+      const published = messages.filter((m) => inserted.delete(m.id)).length;
+      return { published, duplicates: messages.length - published };
     },
     async ensureGroup(spec) {
       await db.query(q.ENSURE_GROUP, [spec.group, spec.topic, spec.ordered ?? false]);
