@@ -313,6 +313,32 @@ function suppressionOf(r: Row): SuppressionReason | undefined {
   return r.email === null || r.is_machine ? undefined : SUPPRESSING[r.type];
 }
 
+/** The event columns of the group statements ($1–$12 of both), one array per column. */
+function eventColumns(rows: readonly Row[]): unknown[] {
+  return [
+    rows.map((r) => r.source_id),
+    rows.map((r) => r.type),
+    rows.map((r) => r.provider),
+    rows.map((r) => r.occurred_at),
+    rows.map(storedEmail),
+    rows.map((r) => r.message_id),
+    rows.map((r) => r.campaign_id),
+    rows.map((r) => r.contact_id),
+    rows.map((r) => r.is_machine),
+    rows.map((r) => r.reason),
+    rows.map((r) => r.url),
+    `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
+  ];
+}
+
+/** The address each row suppresses and why (null where it suppresses nothing). */
+function suppressionColumns(rows: readonly Row[]): unknown[] {
+  return [
+    rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
+    rows.map((r) => suppressionOf(r) ?? null),
+  ];
+}
+
 function toRow(e: EngagementEvent): Row {
   return {
     source_id: e.sourceId,
@@ -402,23 +428,7 @@ export function createIngest(
           suppressed:
             | { email: string; reason: string; source: string; contact_id: string | null; campaign_id: string | null }[]
             | null;
-        }>(WRITE_EVENTS, [
-          rows.map((r) => r.source_id),
-          rows.map((r) => r.type),
-          rows.map((r) => r.provider),
-          rows.map((r) => r.occurred_at),
-          rows.map(storedEmail),
-          rows.map((r) => r.message_id),
-          rows.map((r) => r.campaign_id),
-          rows.map((r) => r.contact_id),
-          rows.map((r) => r.is_machine),
-          rows.map((r) => r.reason),
-          rows.map((r) => r.url),
-          `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
-          rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
-          rows.map((r) => suppressionOf(r) ?? null),
-          now,
-        ]);
+        }>(WRITE_EVENTS, [...eventColumns(rows), ...suppressionColumns(rows), now]);
         const isNew = new Set(written!.fresh ?? []);
         const fresh = isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId));
         if (fresh.length > 0) {
@@ -464,21 +474,9 @@ export function createIngest(
       reactions: { seq: number; msg_id: string }[] | null;
       suppressed: { seq: number; msg_id: string; msg_key: string; payload: string }[] | null;
     }>(WRITE_GROUP, [
-      rows.map((r) => r.source_id),
-      rows.map((r) => r.type),
-      rows.map((r) => r.provider),
-      rows.map((r) => r.occurred_at),
-      rows.map(storedEmail),
-      rows.map((r) => r.message_id),
-      rows.map((r) => r.campaign_id),
-      rows.map((r) => r.contact_id),
-      rows.map((r) => r.is_machine),
-      rows.map((r) => r.reason),
-      rows.map((r) => r.url),
-      `[${rows.map((r) => r.raw ?? 'null').join(',')}]`,
+      ...eventColumns(rows),
       JSON.stringify(stored),
-      rows.map((r) => (suppressionOf(r) === undefined ? null : normalizeEmail(r.email!))),
-      rows.map((r) => suppressionOf(r) ?? null),
+      ...suppressionColumns(rows),
       now,
       TOPICS.reactions,
       TOPICS.suppressed,
