@@ -4,8 +4,8 @@
  * generations instead of an exact LRU: entries go into the young map; when it is full it becomes
  * the old one and the previous old one is dropped whole; a hit in the old map moves the entry back
  * to the young one. Holds between capacity/2 and capacity entries, recently used ones kept, with no
- * per-operation delete or iteration (an exact LRU's delete-and-reinsert cost ~5 µs per new key in a
- * first blast of a million subjects, measured in bench/README.md ## blast).
+ * per-operation delete or iteration: an exact LRU's delete-and-reinsert per new key was a visible
+ * share of a first blast's sealing (bench/README.md, "Figures behind code comments").
  */
 export interface Lru<K, V> {
   get(key: K): V | undefined;
