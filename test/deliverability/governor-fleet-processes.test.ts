@@ -5,9 +5,9 @@
  * alone would admit RATE; together they must too. The fleet's rate is measured from the server's
  * receive timestamps over the middle 80 % of the messages, while the processes send side by side
  * (the first and last tenth measure the machine, not the governor: chunks still rendering at the
- * start, and at the end one process left alone on two loaded cores): at most 1.05 × RATE and at
- * least 0.9 × RATE. A per-process governor would show about 3 × RATE there. More than one process
- * must have done a share of the sending.
+ * start, and at the end one process left alone on two loaded cores): at most RATE plus one burst
+ * over that window, and at least 0.9 × RATE. A per-process governor would show about 3 × RATE
+ * there. More than one process must have done a share of the sending.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,13 +30,16 @@ const WORKER = new URL('../support/fleet-send-worker.ts', import.meta.url).pathn
 const RATE = 150;
 const AUDIENCE = 3000;
 const DOMAIN = 'fleet.example.net';
+/** The governor's burst, in seconds of rate. */
+const BURST_SECONDS = 1;
 const GOVERNOR: GovernorOptions = {
   providers: { smtp: { ratePerSec: 100_000 } },
   receivingGroups: { [DOMAIN]: { initial: RATE, floor: RATE, ceiling: RATE } },
   // the test domain is a reserved one, exempt from receiver rates unless told
   exemptReservedDomains: false,
-  // burst: the default 1 s of rate. A smaller one starves a process whose slice takes longer than
-  // the burst to hand off (two loaded cores): it can never hold more than a burst's worth
+  // the default 1 s of rate. A smaller one starves a process whose slice takes longer than the
+  // burst to hand off (two loaded cores): it can never hold more than a burst's worth
+  burstSeconds: BURST_SECONDS,
 };
 
 it('three send processes keep one receiving domain at its rate together', { timeout: 180_000 }, async (t) => {
@@ -134,7 +137,10 @@ it('three send processes keep one receiving domain at its rate together', { time
     `fleet rate ${rate.toFixed(1)} msgs/s for ${RATE} over the middle ${seconds.toFixed(1)} s `
       + `(first to last message: ${overall.toFixed(1)}); shares ${shares}`,
   );
-  assert.ok(rate <= 1.05 * RATE, `the fleet sent ${rate.toFixed(1)} msgs/s, above 1.05 × ${RATE}`);
+  // a token bucket admits at most rate × time plus one burst (1 s of rate) in any window: a stall
+  // on two loaded cores lets the burst fill, and it drains on top of the rate when sending resumes
+  const bound = RATE * (1 + BURST_SECONDS / seconds);
+  assert.ok(rate <= bound, `the fleet sent ${rate.toFixed(1)} msgs/s, above ${bound.toFixed(1)} (rate plus one burst)`);
   assert.ok(rate >= 0.9 * RATE, `the fleet sent ${rate.toFixed(1)} msgs/s, below 0.9 × ${RATE}`);
   assert.ok(shares.filter((n) => n > 0).length >= 2, `more than one process sent (${shares})`);
   assert.equal(
