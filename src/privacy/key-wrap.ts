@@ -18,6 +18,28 @@ function ecb(masterKey: Buffer, decrypt: boolean) {
   return c;
 }
 
+/** Step i's input block of every key, side by side: its A ‖ R[i] (two 32-bit words each). */
+function gather(block: Uint32Array, a: Uint32Array, r: Uint32Array, n: number, i: number): void {
+  for (let k = 0; k < a.length / 2; k++) {
+    const ri = 2 * (k * n + i);
+    block[4 * k] = a[2 * k]!;
+    block[4 * k + 1] = a[2 * k + 1]!;
+    block[4 * k + 2] = r[ri]!;
+    block[4 * k + 3] = r[ri + 1]!;
+  }
+}
+
+/** The ciphered blocks back into each key's A and R[i]. */
+function scatter(block: Uint32Array, a: Uint32Array, r: Uint32Array, n: number, i: number): void {
+  for (let k = 0; k < a.length / 2; k++) {
+    const ri = 2 * (k * n + i);
+    a[2 * k] = block[4 * k]!;
+    a[2 * k + 1] = block[4 * k + 1]!;
+    r[ri] = block[4 * k + 2]!;
+    r[ri + 1] = block[4 * k + 3]!;
+  }
+}
+
 /**
  * Wraps each plaintext (all the same length, a multiple of 8 bytes, at least 16) under `masterKey`;
  * each result is 8 bytes longer than its plaintext.
@@ -41,26 +63,12 @@ export function wrapMany(masterKey: Buffer, plaintexts: readonly Buffer[]): Buff
   const cipher = ecb(masterKey, false);
   for (let j = 0; j < 6; j++) {
     for (let i = 0; i < n; i++) {
-      for (let k = 0; k < m; k++) {
-        const b = 4 * k;
-        const ri = 2 * (k * n + i);
-        block[b] = a[2 * k]!;
-        block[b + 1] = a[2 * k + 1]!;
-        block[b + 2] = r[ri]!;
-        block[b + 3] = r[ri + 1]!;
-      }
+      gather(block, a, r, n, i);
       cipher.update(blockBytes).copy(blockBytes);
       // t = n·j + i + 1 stays below 256 (n ≤ 42, checked above): it touches A's last byte only
       const t = n * j + i + 1;
-      for (let k = 0; k < m; k++) {
-        const b = 4 * k;
-        const ri = 2 * (k * n + i);
-        a[2 * k] = block[b]!;
-        a[2 * k + 1] = block[b + 1]!;
-        r[ri] = block[b + 2]!;
-        r[ri + 1] = block[b + 3]!;
-        aBytes[8 * k + 7]! ^= t;
-      }
+      scatter(block, a, r, n, i);
+      for (let k = 0; k < m; k++) aBytes[8 * k + 7]! ^= t;
     }
   }
   cipher.final();
@@ -97,24 +105,10 @@ export function unwrapMany(masterKey: Buffer, wrapped: readonly Buffer[]): (Buff
   for (let j = 5; j >= 0; j--) {
     for (let i = n - 1; i >= 0; i--) {
       const t = n * j + i + 1;
-      for (let k = 0; k < m; k++) {
-        aBytes[8 * k + 7]! ^= t;
-        const b = 4 * k;
-        const ri = 2 * (k * n + i);
-        block[b] = a[2 * k]!;
-        block[b + 1] = a[2 * k + 1]!;
-        block[b + 2] = r[ri]!;
-        block[b + 3] = r[ri + 1]!;
-      }
+      for (let k = 0; k < m; k++) aBytes[8 * k + 7]! ^= t;
+      gather(block, a, r, n, i);
       decipher.update(blockBytes).copy(blockBytes);
-      for (let k = 0; k < m; k++) {
-        const b = 4 * k;
-        const ri = 2 * (k * n + i);
-        a[2 * k] = block[b]!;
-        a[2 * k + 1] = block[b + 1]!;
-        r[ri] = block[b + 2]!;
-        r[ri + 1] = block[b + 3]!;
-      }
+      scatter(block, a, r, n, i);
     }
   }
   decipher.final();
