@@ -98,33 +98,17 @@ export async function readHubspotDeals(
   o: HubspotDealOptions,
   options: { since: Date; after?: string; limit: number },
 ): Promise<{ deals: CrmDeal[]; next?: string; more: boolean }> {
-  const from = decodeDealCursor(options.after);
   const won = { propertyName: 'dealstage', operator: 'EQ', value: o.wonStage };
-  const filterGroups =
-    from === undefined
-      ? [{ filters: [won, { propertyName: 'closedate', operator: 'GTE', value: String(options.since.getTime()) }] }]
-      : [
-          { filters: [won, { propertyName: 'closedate', operator: 'GT', value: from.closed }] },
-          {
-            filters: [
-              won,
-              { propertyName: 'closedate', operator: 'EQ', value: from.closed },
-              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
-            ],
-          },
-        ];
+  const since = { propertyName: 'closedate', operator: 'GTE', value: String(options.since.getTime()) };
   const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
-  await o.beforeSearch?.();
-  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
-    filterGroups,
-    sorts: [
-      { propertyName: 'closedate', direction: 'ASCENDING' },
-      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
-    ],
+  const found = await searchDealsPage(client, o, {
+    by: 'closedate',
+    fixed: [won],
+    firstPage: [since],
+    after: options.after,
     properties: ['amount', 'closedate', 'deal_currency_code', 'dealstage'],
     limit,
   });
-  const found = resultsOf(res.body);
   if (found.length === 0) return { deals: [], more: false };
   const detailed = await detailDeals(client, o, found);
   const deals = found.map((d) => detailed.get(d.id)).filter((d): d is CrmDeal => d !== undefined);
@@ -147,34 +131,17 @@ export async function readHubspotDealChanges(
   o: HubspotDealOptions,
   options: { after?: string; until: Date; limit: number },
 ): Promise<{ changes: CrmDealChange[]; next?: string; more: boolean }> {
-  const from = decodeDealCursor(options.after);
   const MOD = 'hs_lastmodifieddate';
   const before = { propertyName: MOD, operator: 'LT', value: String(options.until.getTime()) };
-  const filterGroups =
-    from === undefined
-      ? [{ filters: [before] }]
-      : [
-          { filters: [before, { propertyName: MOD, operator: 'GT', value: from.closed }] },
-          {
-            filters: [
-              before,
-              { propertyName: MOD, operator: 'EQ', value: from.closed },
-              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
-            ],
-          },
-        ];
   const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
-  await o.beforeSearch?.();
-  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
-    filterGroups,
-    sorts: [
-      { propertyName: MOD, direction: 'ASCENDING' },
-      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
-    ],
+  const found = await searchDealsPage(client, o, {
+    by: MOD,
+    fixed: [before],
+    firstPage: [],
+    after: options.after,
     properties: ['amount', 'closedate', 'deal_currency_code', 'dealstage', MOD],
     limit,
   });
-  const found = resultsOf(res.body);
   const stamped = found
     .map((d) => ({ d, modifiedAt: parseHubspotTime(d.properties?.[MOD] ?? undefined) }))
     .filter((x): x is { d: HubspotObject; modifiedAt: Date } => x.modifiedAt !== undefined);
@@ -193,4 +160,54 @@ export async function readHubspotDealChanges(
     ...(last ? { next: encodeDealCursor(String(last.modifiedAt.getTime()), last.d.id) } : {}),
     more: found.length >= limit,
   };
+}
+
+interface SearchFilter {
+  propertyName: string;
+  operator: string;
+  value: string;
+}
+
+/**
+ * One page of the deals search in (`by`, hs_object_id) order, after the cursor: the keyset is two
+ * OR-ed filter groups (later `by`, or the same `by` and a later id), each with the `fixed` filters;
+ * the first page (no cursor) has `firstPage` instead of the keyset.
+ */
+async function searchDealsPage(
+  client: HubspotClient,
+  o: HubspotDealOptions,
+  q: {
+    by: string;
+    fixed: SearchFilter[];
+    firstPage: SearchFilter[];
+    after?: string;
+    properties: string[];
+    limit: number;
+  },
+): Promise<HubspotObject[]> {
+  const from = decodeDealCursor(q.after);
+  const filterGroups =
+    from === undefined
+      ? [{ filters: [...q.fixed, ...q.firstPage] }]
+      : [
+          { filters: [...q.fixed, { propertyName: q.by, operator: 'GT', value: from.closed }] },
+          {
+            filters: [
+              ...q.fixed,
+              { propertyName: q.by, operator: 'EQ', value: from.closed },
+              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
+            ],
+          },
+        ];
+  await o.beforeSearch?.();
+  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
+    filterGroups,
+    sorts: [
+      { propertyName: q.by, direction: 'ASCENDING' },
+      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
+    ],
+    properties: q.properties,
+    limit: q.limit,
+  });
+  return resultsOf(res.body);
 }
