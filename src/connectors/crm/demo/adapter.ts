@@ -9,11 +9,12 @@
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { Db } from '../../../store/port.ts';
-import type { Crm, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
+import type { Crm, CrmDeal, CrmRecord, CrmTask, EngagementUpdate } from '../port.ts';
 import { decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
 import { checkEngagement, checkFields, checkOptOut } from '../input-checks.ts';
 import {
   DEMO_CRM_SCHEMA,
+  type DemoDeal,
   eraseByEmail,
   insertTask,
   selectAccounts,
@@ -172,15 +173,7 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
       const rows = await selectDeals(db, since, from && { closedAt: new Date(from.closed), id: from.id }, limit);
       const last = rows.at(-1);
       return {
-        deals: rows.map((d) => ({
-          dealId: d.id,
-          amountMinor: d.amountMinor,
-          currency: d.currency,
-          closedAt: d.closedAt,
-          ...(d.accountId === undefined ? {} : { accountId: d.accountId }),
-          dealContactIds: d.dealContactIds,
-          accountContactIds: d.accountContactIds,
-        })),
+        deals: rows.map(toCrmDeal),
         ...(last === undefined ? {} : { next: encodeDealCursor(last.closedAt.toISOString(), last.id) }),
         more: rows.length === limit,
       };
@@ -200,19 +193,7 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
         changes: rows.map((d) => ({
           dealId: d.id,
           modifiedAt: d.modifiedAt,
-          ...(d.won
-            ? {
-                won: {
-                  dealId: d.id,
-                  amountMinor: d.amountMinor,
-                  currency: d.currency,
-                  closedAt: d.closedAt,
-                  ...(d.accountId === undefined ? {} : { accountId: d.accountId }),
-                  dealContactIds: d.dealContactIds,
-                  accountContactIds: d.accountContactIds,
-                },
-              }
-            : {}),
+          ...(d.won ? { won: toCrmDeal(d) } : {}),
         })),
         ...(last === undefined ? {} : { next: encodeDealCursor(last.modifiedAt.toISOString(), last.id) }),
         more: rows.length === limit,
@@ -271,4 +252,17 @@ function hashUnit(text: string): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return ((h ^ (h >>> 16)) >>> 0) / 4_294_967_296;
+}
+
+/** A demo deal as the port gives it (a won one; the row's won and modifiedAt are the store's). */
+function toCrmDeal(d: DemoDeal): CrmDeal {
+  return {
+    dealId: d.id,
+    amountMinor: d.amountMinor,
+    currency: d.currency,
+    closedAt: d.closedAt,
+    ...(d.accountId === undefined ? {} : { accountId: d.accountId }),
+    dealContactIds: d.dealContactIds,
+    accountContactIds: d.accountContactIds,
+  };
 }
