@@ -69,12 +69,7 @@ async function ruleReportInDatabase(
     n4: number;
     n5: number;
   }>(db, req.model === 'first' || req.model === 'last' ? (req.model === 'first' ? FIRST_SQL : LAST_SQL) : RULE_REPORT, [
-    req.from,
-    req.to,
-    `${o.lookbackDays * 86_400} seconds`,
-    `${o.openLookbackDays * 86_400} seconds`,
-    req.includeSends ?? false,
-    req.groupBy,
+    ...params(req, o),
     req.model,
   ]);
   const t = r.rows.find((x) => x.kind === 'totals');
@@ -82,24 +77,7 @@ async function ruleReportInDatabase(
     .filter((x) => x.kind === 'row')
     .map((x) => ({ key: x.key, conversions: Number(x.conversions), valueMinor: Number(x.value_minor) }))
     .sort((a, b) => b.valueMinor - a.valueMinor || a.key.localeCompare(b.key));
-  const gross = Number(t?.n2 ?? 0);
-  const refunded = Number(t?.n3 ?? 0);
-  const conversions = Number(t?.n1 ?? 0);
-  const attributed = Number(t?.n4 ?? 0);
-  return {
-    model: req.model,
-    groupBy: req.groupBy,
-    rows,
-    totals: {
-      conversions,
-      grossMinor: gross,
-      refundedMinor: refunded,
-      netMinor: gross - refunded,
-      attributedConversions: attributed,
-      attributedMinor: Number(t?.n5 ?? 0),
-      unattributedConversions: conversions - attributed,
-    },
-  };
+  return { model: req.model, groupBy: req.groupBy, rows, totals: totalsOf(t) };
 }
 
 type Options = ReportOptions;
@@ -116,7 +94,7 @@ function reportQuery<R>(db: Db, sql: string, values: unknown[]): Promise<{ rows:
   });
 }
 
-const params = (req: ReportRequest, o: Options): unknown[] => [
+const params = (req: ReportRequest, o: Pick<Options, 'lookbackDays' | 'openLookbackDays'>): unknown[] => [
   req.from,
   req.to,
   `${o.lookbackDays * 86_400} seconds`,
