@@ -15,6 +15,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { demoCampaign } from '../../src/demo/campaign.ts';
 import { createApp, type App } from '../../src/app.ts';
+import { createConfiguredEsp } from '../../src/composition/esp.ts';
+import type { Esp } from '../../src/connectors/esp/port.ts';
 import { createConsumer, type Consumer } from '../../src/bus/consumer.ts';
 import { loadConfig } from '../../src/config.ts';
 import { SwitchyardError } from '../../src/core/errors.ts';
@@ -42,6 +44,22 @@ async function axeProblems(page: Page): Promise<string[]> {
     .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`);
 }
 
+/** The ESP with every send waiting until `released` settles. */
+function heldUntil(released: Promise<void>, esp: Esp): Esp {
+  return {
+    ...esp,
+    send: async (msg) => {
+      await released;
+      return esp.send(msg);
+    },
+    sendBatch: async (messages, hooks) => {
+      await released;
+      return esp.sendBatch(messages, hooks);
+    },
+    close: () => esp.close(),
+  };
+}
+
 const found = findChromium(process.env);
 const executablePath = 'path' in found ? found.path : null;
 const skipReason = 'reason' in found ? found.reason : '';
@@ -54,6 +72,10 @@ describe('dashboard in Chromium', () => {
   let key: string;
   let failing: Consumer;
   const pageErrors: string[] = [];
+  let releaseSends: () => void = () => undefined;
+  const sendsReleased = new Promise<void>((resolve) => {
+    releaseSends = resolve;
+  });
 
   const apiGet = async <T>(path: string): Promise<T> => {
     const res = await fetch(adminUrl + path, { headers: { authorization: `Bearer ${key}` } });
@@ -103,8 +125,13 @@ describe('dashboard in Chromium', () => {
       // the page polls several endpoints every 2 s next to this test's own API calls
       SWITCHYARD_RATE_LIMIT_ADMIN_PER_MIN: '0',
     });
-    // a slow provider keeps the campaign running long enough to pause it from the page
-    app = await createApp(config, { db, log, governor: { providers: { sandbox: { ratePerSec: 100 } } } });
+    // The provider accepts nothing until the page has paused the campaign: on a loaded host the
+    // page's first poll after Start may come later than a fast send would finish.
+    app = await createApp(config, {
+      db,
+      log,
+      esp: (d) => heldUntil(sendsReleased, createConfiguredEsp(config.esp, { ...d, log, db })),
+    });
     ({ adminUrl } = await app.listen());
     app.startWorkers();
     ({ key } = await app.keys.create({ name: 'browser-test', role: 'admin' }, { by: 'test' }));
@@ -139,6 +166,7 @@ describe('dashboard in Chromium', () => {
   });
 
   after(async () => {
+    releaseSends();
     await browser?.close();
     await app?.close();
     await app?.db.close();
@@ -190,10 +218,11 @@ describe('dashboard in Chromium', () => {
       await page.getByText(/Sample for contact/).waitFor();
 
       await page.getByRole('button', { name: 'Start' }).click();
-      await state.getByText('State: running').waitFor();
+      await state.getByText('State: running').waitFor(WAIT);
       await page.getByRole('button', { name: 'Pause' }).click();
-      await state.getByText('State: paused').waitFor();
+      await state.getByText('State: paused').waitFor(WAIT);
       assert.equal((await apiGet<{ status: string }>(`/v1/campaigns/${id}`)).status, 'paused');
+      releaseSends();
       await checkAccessibility('campaign-detail');
       await shoot('campaign-paused');
       await page.getByRole('button', { name: 'Resume' }).click();
