@@ -195,9 +195,21 @@ for (const tdb of await testDatabases()) {
         const searchesBefore = searches();
         const again = await poll();
         assert.deepEqual({ changes: again.changes, won: again.won }, { changes: 3, won: 3 });
-        // page 1 is not read again: the first search starts after its last deal
+        // page 1 is not read again: the five share one modified time, so the first search reads that
+        // time's deals by id, after page 1's last
         const resumed = server.requests.filter((q) => q.path === '/crm/v3/objects/deals/search')[searchesBefore];
-        assert.equal((resumed!.body as { filterGroups: unknown[] }).filterGroups.length, 2);
+        const { filterGroups, sorts } = resumed!.body as {
+          filterGroups: { filters: { propertyName: string; operator: string; value: string }[] }[];
+          sorts: { propertyName: string }[];
+        };
+        assert.deepEqual(
+          filterGroups[0]!.filters.find((f) => f.propertyName === 'hs_object_id'),
+          { propertyName: 'hs_object_id', operator: 'GT', value: made[1] },
+        );
+        assert.deepEqual(
+          sorts.map((x) => x.propertyName),
+          ['hs_object_id'],
+        );
         assert.ok(searches() - searchesBefore >= 2);
         for (const [i, d] of made.entries())
           assert.deepEqual(

@@ -4,7 +4,8 @@
  * contacts batch read/update (100 inputs, `idProperty`, 207 MULTI_STATUS with `errors[]` naming
  * ids in `context.ids`), merged contacts (hs_merged_object_ids), tasks, the v4
  * communication-preferences batch endpoints, deals search (filterGroups OR-ed, filters AND-ed: EQ,
- * GT, GTE, LT on properties, dates in epoch milliseconds; sorts; limit ≤ 100; every deal carries
+ * GT, GTE, LT on properties, dates in epoch milliseconds; one sort at most, as HubSpot's search
+ * allows, ties in no useful order (highest id first); limit ≤ 100; every deal carries
  * hs_lastmodifieddate, stamped at creation and at each updateDeal), v4 batch association reads (deals → contacts and
  * companies, companies → contacts), X-HubSpot-RateLimit-* headers on every answer, and
  * 429 with Retry-After when told to throttle. Request arrival times come from the injected `now`
@@ -263,6 +264,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       };
       const groups: { filters: Filter[] }[] = body?.filterGroups ?? [];
       const sorts: { propertyName: string; direction: string }[] = body?.sorts ?? [];
+      if (sorts.length > 1) return [400, validation('Only one sort is supported')];
       const hits = [...deals.values()]
         .filter((d) => groups.length === 0 || groups.some((g) => g.filters.every((f) => holds(d, f))))
         .sort((x, y) => {
@@ -271,7 +273,7 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
             const b = value(o.propertyName, y[o.propertyName]);
             if (a !== b) return (a < b ? -1 : 1) * (o.direction === 'DESCENDING' ? -1 : 1);
           }
-          return 0;
+          return Number(y.hs_object_id) - Number(x.hs_object_id);
         });
       const props: string[] = body?.properties ?? [];
       const results = hits.slice(0, limit).map((d) => ({

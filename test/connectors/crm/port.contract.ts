@@ -260,6 +260,29 @@ export function crmDealsContract(label: string, setup: (t: TestContext) => Promi
       [],
     );
   });
+  test(`${label}: more deals closing at one instant than a page holds are each read once`, async (t) => {
+    const h = await setup(t);
+    if (h === null) return;
+    if (h.addDeal === undefined) return t.skip('this harness cannot seed deals');
+    const [a] = h.knownIds(1) as [string];
+    const at = new Date(Date.UTC(2031, 1, 1, 12));
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++)
+      made.push(await h.addDeal({ amount: String(i + 1), closedAt: at, dealContactIds: [a] }));
+    const later = await h.addDeal({ amount: '8', closedAt: new Date(at.getTime() + 1), dealContactIds: [a] });
+    const ours = new Set([...made, later]);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await h.run(h.crm.readClosedWonDeals({ since: at, limit: 3, ...(after ? { after } : {}) }));
+      assert.ok(page.deals.length <= 3);
+      seen.push(...page.deals.map((deal) => deal.dealId).filter((id) => ours.has(id)));
+      after = page.next ?? after;
+      if (!page.more) break;
+    }
+    assert.deepEqual([...seen].sort(), [...ours].sort(), 'each deal once');
+    assert.equal(seen.at(-1), later, 'the later deal after every tied one');
+  });
 }
 
 /** Deals by modification (the deal poller): every stage, won ones detailed, keyset by modification. */

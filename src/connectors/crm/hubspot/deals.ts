@@ -1,7 +1,7 @@
 /**
  * Closed-won HubSpot deals for revenue attribution: the CRM v3 deals search (dealstage = the
- * won stage, closedate ≥ since, sorted by closedate then hs_object_id; the keyset is two filter
- * groups, OR-ed, because search's own `after` offset stops at 10 000 results), the v4
+ * won stage, closedate ≥ since, read in (closedate, hs_object_id) order by searchDealsPage's own
+ * keyset, because search's own `after` offset stops at 10 000 results), the v4
  * associations deal → contacts and deal → companies, company → contacts, and one contacts batch
  * read of all those HubSpot ids for our id property. Contacts without our id are left out.
  * `deal_currency_code` gives the currency when set (multi-currency portals), else the configured one.
@@ -101,7 +101,7 @@ export async function readHubspotDeals(
   const won = { propertyName: 'dealstage', operator: 'EQ', value: o.wonStage };
   const since = { propertyName: 'closedate', operator: 'GTE', value: String(options.since.getTime()) };
   const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
-  const found = await searchDealsPage(client, o, {
+  const { found, next, more } = await searchDealsPage(client, o, {
     by: 'closedate',
     fixed: [won],
     firstPage: [since],
@@ -109,21 +109,14 @@ export async function readHubspotDeals(
     properties: ['amount', 'closedate', 'deal_currency_code', 'dealstage'],
     limit,
   });
-  if (found.length === 0) return { deals: [], more: false };
   const detailed = await detailDeals(client, o, found);
   const deals = found.map((d) => detailed.get(d.id)).filter((d): d is CrmDeal => d !== undefined);
-  const last = found.at(-1);
-  const lastClosed = parseHubspotTime(last?.properties?.['closedate'] ?? undefined);
-  return {
-    deals,
-    ...(last && lastClosed ? { next: encodeDealCursor(String(lastClosed.getTime()), last.id) } : {}),
-    more: found.length >= limit,
-  };
+  return { deals, ...(next === undefined ? {} : { next }), more };
 }
 
 /**
- * Deals of any stage modified before `until`, by (hs_lastmodifieddate, hs_object_id): the keyset is
- * two OR-ed filter groups as in readHubspotDeals, each bounded by `until`. Only the won ones (the
+ * Deals of any stage modified before `until`, by (hs_lastmodifieddate, hs_object_id), with the
+ * keyset of readHubspotDeals. Only the won ones (the
  * won stage, an amount, a close date) get their associations read.
  */
 export async function readHubspotDealChanges(
@@ -134,7 +127,7 @@ export async function readHubspotDealChanges(
   const MOD = 'hs_lastmodifieddate';
   const before = { propertyName: MOD, operator: 'LT', value: String(options.until.getTime()) };
   const limit = Math.min(100, Math.max(1, Math.floor(options.limit)));
-  const found = await searchDealsPage(client, o, {
+  const { found, next, more } = await searchDealsPage(client, o, {
     by: MOD,
     fixed: [before],
     firstPage: [],
@@ -154,12 +147,7 @@ export async function readHubspotDealChanges(
     const deal = won.get(d.id);
     return { dealId: d.id, modifiedAt, ...(deal ? { won: deal } : {}) };
   });
-  const last = stamped.at(-1);
-  return {
-    changes,
-    ...(last ? { next: encodeDealCursor(String(last.modifiedAt.getTime()), last.d.id) } : {}),
-    more: found.length >= limit,
-  };
+  return { changes, ...(next === undefined ? {} : { next }), more };
 }
 
 interface SearchFilter {
@@ -168,10 +156,16 @@ interface SearchFilter {
   value: string;
 }
 
+/** The cursor's id once every deal at its `by` value was read: the next page starts after it. */
+const GROUP_DONE = '*';
+
 /**
- * One page of the deals search in (`by`, hs_object_id) order, after the cursor: the keyset is two
- * OR-ed filter groups (later `by`, or the same `by` and a later id), each with the `fixed` filters;
- * the first page (no cursor) has `firstPage` instead of the keyset.
+ * One page of the deals search in (`by`, hs_object_id) order, after the cursor. HubSpot's search
+ * takes one sort only and orders ties arbitrarily, so a page is either a range page (later `by`,
+ * sorted by it; a full page gives back the deals at its last `by` value, which may continue on
+ * the next) or a tie page (the deals at the cursor's `by` value, sorted by id, after its id).
+ * The cursor is (`by` in epoch ms, id): '' = none read at that value yet, GROUP_DONE = all read.
+ * The first page (no cursor) has `firstPage` instead of the range filter.
  */
 async function searchDealsPage(
   client: HubspotClient,
@@ -184,30 +178,42 @@ async function searchDealsPage(
     properties: string[];
     limit: number;
   },
-): Promise<HubspotObject[]> {
+): Promise<{ found: HubspotObject[]; next?: string; more: boolean }> {
+  const search = async (filters: SearchFilter[], sortBy: string): Promise<HubspotObject[]> => {
+    await o.beforeSearch?.();
+    const res = await client.send('POST', '/crm/v3/objects/deals/search', {
+      filterGroups: [{ filters: [...q.fixed, ...filters] }],
+      sorts: [{ propertyName: sortBy, direction: 'ASCENDING' }],
+      properties: q.properties,
+      limit: q.limit,
+    });
+    return resultsOf(res.body);
+  };
+  const byOf = (d: HubspotObject) => parseHubspotTime(d.properties?.[q.by] ?? undefined)?.getTime();
+  const tiePage = async (at: string, afterId: string) => {
+    const id = afterId === '' ? [] : [{ propertyName: 'hs_object_id', operator: 'GT', value: afterId }];
+    const found = await search([{ propertyName: q.by, operator: 'EQ', value: at }, ...id], 'hs_object_id');
+    const full = found.length >= q.limit;
+    return { found, next: encodeDealCursor(at, full ? found.at(-1)!.id : GROUP_DONE), full };
+  };
   const from = decodeDealCursor(q.after);
-  const filterGroups =
-    from === undefined
-      ? [{ filters: [...q.fixed, ...q.firstPage] }]
-      : [
-          { filters: [...q.fixed, { propertyName: q.by, operator: 'GT', value: from.closed }] },
-          {
-            filters: [
-              ...q.fixed,
-              { propertyName: q.by, operator: 'EQ', value: from.closed },
-              { propertyName: 'hs_object_id', operator: 'GT', value: from.id },
-            ],
-          },
-        ];
-  await o.beforeSearch?.();
-  const res = await client.send('POST', '/crm/v3/objects/deals/search', {
-    filterGroups,
-    sorts: [
-      { propertyName: q.by, direction: 'ASCENDING' },
-      { propertyName: 'hs_object_id', direction: 'ASCENDING' },
-    ],
-    properties: q.properties,
-    limit: q.limit,
-  });
-  return resultsOf(res.body);
+  let tie: { found: HubspotObject[]; next: string } | undefined;
+  if (from !== undefined && from.id !== GROUP_DONE) {
+    const t = await tiePage(from.closed, from.id);
+    if (t.full || t.found.length > 0) return { found: t.found, next: t.next, more: true };
+    tie = t;
+  }
+  const found = await search(
+    from === undefined ? q.firstPage : [{ propertyName: q.by, operator: 'GT', value: from.closed }],
+    q.by,
+  );
+  const last = found.at(-1);
+  const lastBy = last === undefined ? undefined : byOf(last);
+  if (last === undefined || lastBy === undefined) return { found, ...(tie ? { next: tie.next } : {}), more: false };
+  if (found.length < q.limit) return { found, next: encodeDealCursor(String(lastBy), GROUP_DONE), more: false };
+  // a full page: the deals at its last value may continue beyond it, in no set order
+  const complete = found.filter((d) => byOf(d) !== lastBy);
+  if (complete.length > 0) return { found: complete, next: encodeDealCursor(String(lastBy), ''), more: true };
+  const t = await tiePage(String(lastBy), '');
+  return { found: t.found, next: t.next, more: true };
 }
