@@ -266,7 +266,7 @@ export const SCHEMA = Type.Object({
       description:
         'Executive report definitions (docs/attribution.md, Executive reports): JSON array of {"name", "cron", '
         + '"timezone"?, "recipients": [...], "period"?: day|week|month, "models"?: [...], "groupBy"?, "sections"?: '
-        + '[summary, models, top, channels, trend, anomalies], "top"?}',
+        + '[summary, models, top, channels, trend, anomalies], "top"?, "currency"?: ISO 4217, default usd}',
     }),
   ),
   SWITCHYARD_REPORT_INTERVAL_MS: Type.Integer({

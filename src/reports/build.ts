@@ -20,6 +20,8 @@ export interface ReportData {
   /** Net revenue and conversions per UTC day of the period. */
   trend: { day: string; netMinor: number; conversions: number }[];
   anomalies: StoredAnomaly[];
+  /** The definition's currency: amounts are its minor units. */
+  currency: string;
 }
 
 const DAY = 86_400_000;
@@ -68,13 +70,6 @@ export async function buildReportData(
     channels,
     trend,
     anomalies,
+    currency: d.currency,
   };
-}
-
-/** Minor units as major with two decimals and thousands separators (the billing currency's units). */
-export function money(minor: number): string {
-  const sign = minor < 0 ? '-' : '';
-  const abs = Math.abs(Math.round(minor));
-  const major = Math.floor(abs / 100).toLocaleString('en-US');
-  return `${sign}${major}.${String(abs % 100).padStart(2, '0')}`;
 }

@@ -31,6 +31,8 @@ export interface ReportDefinition {
   sections: readonly ReportSection[];
   /** Rows in the top section. */
   top: number;
+  /** ISO 4217 code of the revenue's currency (lower case, default usd): how amounts are printed. */
+  currency: string;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -58,7 +60,18 @@ export function parseReportDefinitions(json: string): ReportDefinition[] | strin
 function checkDefinition(raw: unknown): ReportDefinition | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'must be an object';
   const r = raw as Record<string, unknown>;
-  const known = ['name', 'cron', 'timezone', 'recipients', 'period', 'models', 'groupBy', 'sections', 'top'];
+  const known = [
+    'name',
+    'cron',
+    'timezone',
+    'recipients',
+    'period',
+    'models',
+    'groupBy',
+    'sections',
+    'top',
+    'currency',
+  ];
   const extra = Object.keys(r).filter((k) => !known.includes(k));
   if (extra.length > 0) return `unknown field ${extra.join(', ')}`;
   if (typeof r.name !== 'string' || !NAME.test(r.name)) return 'name must match [a-z0-9][a-z0-9-]{0,62}';
@@ -98,6 +111,9 @@ function checkDefinition(raw: unknown): ReportDefinition | string {
   const top = r.top ?? 10;
   if (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > 100)
     return `${r.name}: top must be an integer from 1 to 100`;
+  const currency = r.currency ?? 'usd';
+  if (typeof currency !== 'string' || !/^[a-z]{3}$/i.test(currency))
+    return `${r.name}: currency must be a three-letter ISO 4217 code`;
   return {
     name: r.name,
     cron: r.cron,
@@ -108,6 +124,7 @@ function checkDefinition(raw: unknown): ReportDefinition | string {
     groupBy: groupBy as GroupBy,
     sections: sections as ReportSection[],
     top,
+    currency: currency.toLowerCase(),
   };
 }
 

@@ -5,7 +5,8 @@
  */
 import { barChart, lineChart } from '../core/svg-charts.ts';
 import { escapeHtml } from '../core/html-escape.ts';
-import { money, type ReportData } from './build.ts';
+import { formatMinor } from '../core/currency.ts';
+import type { ReportData } from './build.ts';
 import type { ReportSection } from './definitions.ts';
 
 interface Block {
@@ -19,6 +20,7 @@ interface Block {
 export function reportBlocks(r: ReportData, sections: readonly ReportSection[], top: number): Block[] {
   const first = r.models[0];
   const blocks: Block[] = [];
+  const money = (minor: number) => formatMinor(minor, r.currency);
   for (const s of sections) {
     if (s === 'summary' && first) {
       const t = first.totals;
@@ -118,7 +120,8 @@ export function renderReportHtml(r: ReportData, blocks: readonly Block[]): strin
     + '<h1 style="font-family:Helvetica,Arial,sans-serif;font-size:20px;color:#111827">'
     + `${escapeHtml(reportTitle(r))}</h1>`
     + `<p style="font-family:Helvetica,Arial,sans-serif;font-size:12px;color:#6b7280">Period ${escapeHtml(r.from)} to `
-    + `${escapeHtml(r.to)}; amounts in the billing currency, net of refunds. The attached PDF has the same content.</p>`
+    + `${escapeHtml(r.to)}; amounts in ${escapeHtml(r.currency.toUpperCase())}, net of refunds. `
+    + 'The attached PDF has the same content.</p>'
     + `${body}</body></html>`;
   return liquidSafe(html);
 }

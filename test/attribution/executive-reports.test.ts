@@ -23,7 +23,7 @@ import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { createMessageService } from '../../src/messages/service.ts';
-import { money } from '../../src/reports/build.ts';
+import { formatMinor } from '../../src/core/currency.ts';
 import { createReportService } from '../../src/reports/service.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
@@ -179,7 +179,10 @@ function describeReports(tdb: TestDatabase): void {
         assert.equal(api.statusCode, 200, api.body);
         const attributed = api.json().totals.attributedMinor as number;
         assert.ok(attributed > 0);
-        assert.ok(html.includes(`${model}: ${money(attributed)}`), `${model} ${money(attributed)}`);
+        assert.ok(
+          html.includes(`${model}: ${formatMinor(attributed, 'usd')}`),
+          `${model} ${formatMinor(attributed, 'usd')}`,
+        );
       }
       passed++;
     });

@@ -20,11 +20,3 @@ export function decodeDealCursor(cursor: string | undefined): { closed: string; 
   }
   throw new SwitchyardError('VALIDATION_FAILED', 'not a deal cursor of this CRM');
 }
-
-/** A CRM's decimal amount in minor units (two-decimal currencies), or undefined when it is not one. */
-export function amountToMinor(v: unknown): number | undefined {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return undefined;
-  const minor = Math.round(n * 100);
-  return Number.isSafeInteger(minor) ? minor : undefined;
-}

@@ -7,7 +7,8 @@
  * `deal_currency_code` gives the currency when set (multi-currency portals), else the configured one.
  */
 import type { CrmDeal, CrmDealChange } from '../port.ts';
-import { amountToMinor, decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
+import { decimalToMinor } from '../../../core/currency.ts';
+import { decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
 import type { HubspotClient } from './client.ts';
 import { type HubspotObject, parseHubspotTime, resultsOf } from './contacts.ts';
 
@@ -75,15 +76,16 @@ async function detailDeals(
   const mapped = (ids: string[] | undefined) =>
     [...new Set((ids ?? []).map((id) => ours.get(id)).filter((c): c is string => c !== undefined))].sort();
   for (const d of found) {
-    const amountMinor = amountToMinor(d.properties?.['amount']);
+    const code = d.properties?.['deal_currency_code'];
+    const currency = typeof code === 'string' && /^[a-z]{3}$/i.test(code) ? code.toLowerCase() : o.currency;
+    const amountMinor = decimalToMinor(d.properties?.['amount'], currency);
     const closedAt = parseHubspotTime(d.properties?.['closedate'] ?? undefined);
     if (amountMinor === undefined || closedAt === undefined) continue; // no amount: nothing to attribute
     const company = dealCompanies.get(d.id)?.[0];
-    const code = d.properties?.['deal_currency_code'];
     deals.set(d.id, {
       dealId: d.id,
       amountMinor,
-      currency: typeof code === 'string' && /^[a-z]{3}$/i.test(code) ? code.toLowerCase() : o.currency,
+      currency,
       closedAt,
       ...(company ? { accountId: company } : {}),
       dealContactIds: mapped(dealContacts.get(d.id)),

@@ -8,7 +8,8 @@
  */
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { CrmDeal, CrmDealChange } from '../port.ts';
-import { amountToMinor, decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
+import { decimalToMinor } from '../../../core/currency.ts';
+import { decodeDealCursor, encodeDealCursor } from '../deal-cursor.ts';
 import { chunkIn, dateTime, field, quote } from './soql.ts';
 import { parseSalesforceTime } from './records.ts';
 import type { SalesforceFieldMap } from './records.ts';
@@ -90,7 +91,7 @@ async function detailOpportunities(r: SalesforceDealReader, opps: readonly Row[]
   }
   const deals = new Map<string, CrmDeal>();
   for (const o of opps) {
-    const amountMinor = amountToMinor(o.Amount);
+    const amountMinor = decimalToMinor(o.Amount, r.currency);
     const closed = typeof o.CloseDate === 'string' && DATE.test(o.CloseDate) ? o.CloseDate : undefined;
     if (amountMinor === undefined || closed === undefined) continue; // no amount: nothing to attribute
     const account = typeof o.AccountId === 'string' ? o.AccountId : undefined;
