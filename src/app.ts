@@ -377,6 +377,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       contacts: createStoreContacts(db),
       effects: journeyEffects,
       owner: instanceId,
+      eligibility: { geoOverrides: config.geo.overrides, topics: compliance.consent, ...(pii ? { pii } : {}) },
     },
     config.journeys,
   );

@@ -12,11 +12,10 @@ import type { OutgoingMessage } from '../bus/port.ts';
 import type { Bus } from '../bus/port.ts';
 import type { ChunkPayload } from '../bus/topics.ts';
 import type { MappedContact } from '../connectors/warehouse/port.ts';
-import type { Db, Queryable } from '../store/port.ts';
+import type { Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
 import * as ledger from './send-ledger.ts';
 import { comply } from './stages.ts';
-import type { Clock } from '../clock/port.ts';
 import { hashCell } from '../core/ab-test/assignment.ts';
 import type { CampaignDefinition } from './types.ts';
 
@@ -155,10 +154,16 @@ export function contactsOverCap(
 }
 
 /**
- * Marketing eligibility of a stream chunk before it is queued: suppression, consent and country
- * rules (the blast's comply step itself). Excluded recipients get their ledger row with the
- * reason; the eligible ones are returned. Transactional messages skip this (no consent needed).
+ * Marketing eligibility of a stream chunk before it is queued: suppression, consent, country rules
+ * with the workspace's overrides and, for a stream with a topic, the preference centre (the blast's
+ * comply step itself, with the same deps). Excluded recipients get their ledger row with the
+ * reason, sealed like every ledger address; the eligible ones are returned. Transactional messages
+ * skip this (no consent needed).
  */
-export function complyStreamChunk(deps: { db: Db; clock: Clock }, chunk: ChunkPayload): Promise<MappedContact[]> {
-  return comply(deps, chunk, false);
+export function complyStreamChunk(
+  deps: Parameters<typeof comply>[0],
+  chunk: ChunkPayload,
+  topic?: string,
+): Promise<MappedContact[]> {
+  return comply(deps, chunk, false, topic);
 }

@@ -37,6 +37,7 @@ interface EmailGroup {
   abTest?: StreamDefinition['abTest'];
 }
 import { CHUNK_SIZE } from '../campaigns/types.ts';
+import type { BlastDeps } from '../campaigns/stages.ts';
 import {
   advanceRun,
   type AdvanceResult,
@@ -61,6 +62,8 @@ export interface DispatcherDeps {
   effects: EffectDeps;
   /** Names this dispatcher's leases (one per process). */
   owner: string;
+  /** What the blast's comply step uses besides the store: sealing, geographic overrides, topics. */
+  eligibility?: Pick<BlastDeps, 'pii' | 'geoOverrides' | 'topics'>;
 }
 
 export interface DispatcherOptions {
@@ -284,7 +287,11 @@ export function createJourneyDispatcher(deps: DispatcherDeps, options: Dispatche
       for (let i = 0; i < plansToSend.length; i += CHUNK_SIZE) {
         const part = plansToSend.slice(i, i + CHUNK_SIZE).map((p) => recipientOf(p));
         // consent, country and suppression: the blast's comply step; refusals get their ledger row
-        const eligible = await complyStreamChunk(deps, { campaignId: streamId, seq: 0, recipients: part });
+        const eligible = await complyStreamChunk(
+          { db, clock, ...deps.eligibility },
+          { campaignId: streamId, seq: 0, recipients: part },
+          d.topic,
+        );
         recipients.push(...eligible);
       }
       out.set(streamId, {
