@@ -15,11 +15,11 @@ import { createAnomalyService } from '../../src/anomalies/service.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 import { type TestDatabase, testDatabases } from '../support/databases.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const DAY = 86_400_000;
 const D0 = Date.parse('2026-03-23T00:00:00Z'); // a Monday
@@ -70,7 +70,7 @@ function describeAlerts(tdb: TestDatabase): void {
     let db: Db;
     let passed = 0;
     let app: App;
-    let esp: SandboxEsp;
+    const sandbox = capturedSandbox();
     let admin: AuthHeaders;
     const clock = createManualClock(new Date(D0 + (JUDGED + 1) * DAY + 3_600_000));
 
@@ -80,10 +80,7 @@ function describeAlerts(tdb: TestDatabase): void {
         db,
         clock,
         log: pino({ level: 'silent' }),
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       });
       admin = await authHeaders(app);
       await insertCampaign(db, 'cmp-a', { source: 'demo', size: 10 });
@@ -125,7 +122,7 @@ function describeAlerts(tdb: TestDatabase): void {
       // one email per recipient for the judged day, on the transactional lane
       assert.equal(r.emailed, 2);
       await drain(app, { only: ['send'] });
-      const mails = esp.outbox().filter((m) => m.subject.includes('anomal'));
+      const mails = sandbox.esp.outbox().filter((m) => m.subject.includes('anomal'));
       assert.deepEqual(mails.map((m) => m.to).sort(), ['cmo@example.com', 'ops@example.com']);
       assert.match(mails[0]?.subject ?? '', /in the day of 2026-05-31/);
       passed++;

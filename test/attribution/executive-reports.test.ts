@@ -21,7 +21,6 @@ import { createApp, type App } from '../../src/app.ts';
 import { registerReportCommands } from '../../src/cli/commands/reports.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { createMessageService } from '../../src/messages/service.ts';
 import { formatMinor } from '../../src/core/currency.ts';
 import { createReportService } from '../../src/reports/service.ts';
@@ -30,6 +29,7 @@ import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 import { type TestDatabase, testDatabases } from '../support/databases.ts';
 import { drain } from '../support/pipeline.ts';
 import { pngLuminance, variance } from '../support/png.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const DAY = 86_400_000;
 const MONDAY = Date.parse('2026-06-01T00:00:00Z');
@@ -89,7 +89,7 @@ function describeReports(tdb: TestDatabase): void {
     let db: Db;
     let passed = 0;
     let app: App;
-    let esp: SandboxEsp;
+    const sandbox = capturedSandbox();
     let admin: AuthHeaders;
     const clock = createManualClock(new Date(MONDAY + 6 * DAY + 12 * 3_600_000)); // Sunday noon
 
@@ -99,10 +99,7 @@ function describeReports(tdb: TestDatabase): void {
         db,
         clock,
         log: pino({ level: 'silent' }),
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       });
       admin = await authHeaders(app);
       for (const id of ['cmp-a', 'cmp-b'])
@@ -133,7 +130,7 @@ function describeReports(tdb: TestDatabase): void {
       await tdb.close(passed === 8);
     });
 
-    const reportMails = () => esp.outbox().filter((m) => m.subject.startsWith('weekly-exec'));
+    const reportMails = () => sandbox.esp.outbox().filter((m) => m.subject.startsWith('weekly-exec'));
 
     it('the first tick starts the schedule and sends nothing', async () => {
       assert.deepEqual(await app.reports.runDue(), []);

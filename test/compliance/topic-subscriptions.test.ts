@@ -15,19 +15,19 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { validateJourney } from '../../src/core/journeys/validate.ts';
 import { demoCampaign } from '../../src/demo/campaign.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const AUDIENCE = { source: 'demo', size: 40 } as const;
 
 describe('per-topic subscriptions on every road', () => {
   let db: Db;
   let app: App;
-  let esp: SandboxEsp;
+  const sandbox = capturedSandbox();
   const clock = createManualClock(new Date('2026-06-01T10:00:00Z'));
   before(async () => {
     db = await createPgliteDb({});
@@ -43,10 +43,7 @@ describe('per-topic subscriptions on every road', () => {
         clock,
         log: pino({ level: 'silent' }),
         // the clock never moves, so the sandbox simulates no reactions (no stray unsubscribes)
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       },
     );
   });
@@ -55,7 +52,7 @@ describe('per-topic subscriptions on every road', () => {
     await db.close();
   });
 
-  const sentTo = (campaignId: string) => esp.outbox().filter((m) => m.correlation.campaignId === campaignId);
+  const sentTo = (campaignId: string) => sandbox.esp.outbox().filter((m) => m.correlation.campaignId === campaignId);
 
   async function ledgerRow(campaignId: string, contactId: string) {
     const { rows } = await db.query<{ state: string; reason: string | null }>(

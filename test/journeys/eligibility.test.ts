@@ -13,16 +13,16 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders } from '../support/api-keys.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 describe('journey email steps: topic, geographic overrides, sealed exclusions', () => {
   let db: Db;
   let app: App;
-  let esp: SandboxEsp;
+  const sandbox = capturedSandbox();
   const clock = createManualClock(new Date('2026-06-01T10:00:00Z'));
   before(async () => {
     db = await createPgliteDb({});
@@ -39,10 +39,7 @@ describe('journey email steps: topic, geographic overrides, sealed exclusions', 
         db,
         clock,
         log: pino({ level: 'silent' }),
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       },
     );
   });
@@ -86,7 +83,7 @@ describe('journey email steps: topic, geographic overrides, sealed exclusions', 
     await drain(app, { only: ['send', 'outbox'] });
 
     assert.deepEqual(
-      esp
+      sandbox.esp
         .outbox()
         .map((m) => m.to)
         .sort(),

@@ -16,13 +16,13 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { streamIdOf } from '../../src/journeys/dispatcher.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const HOUR = 3_600_000;
 const SECRET = 'journey-webhook-secret';
@@ -64,7 +64,7 @@ function nurture(webhookUrl: string) {
 describe('journey scenario on the manual clock', () => {
   let db: Db;
   let app: App;
-  let esp: SandboxEsp;
+  const sandbox = capturedSandbox();
   let admin: AuthHeaders;
   let hooks: Server;
   const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
@@ -92,10 +92,7 @@ describe('journey scenario on the manual clock', () => {
         db,
         clock,
         log: pino({ level: 'silent' }),
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       },
     );
     admin = await authHeaders(app);
@@ -107,7 +104,7 @@ describe('journey scenario on the manual clock', () => {
   });
 
   const subjectsOf = (email: string) =>
-    esp
+    sandbox.esp
       .outbox()
       .filter((r) => r.to.includes(email))
       .map((r) => r.subject);

@@ -10,20 +10,20 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { streamIdOf } from '../../src/journeys/dispatcher.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const SUBJECTS = ['Welcome aboard', 'Your first week', 'Three things to try'];
 
 describe('A/B variants in a journey email step', () => {
   let db: Db;
   let app: App;
-  let esp: SandboxEsp;
+  const sandbox = capturedSandbox();
   let admin: AuthHeaders;
   const clock = createManualClock(new Date('2026-03-02T10:00:00Z'));
 
@@ -36,10 +36,7 @@ describe('A/B variants in a journey email step', () => {
         db,
         clock,
         log: pino({ level: 'silent' }),
-        esp: (d) => {
-          esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-          return esp;
-        },
+        esp: sandbox.factory,
       },
     );
     admin = await authHeaders(app);
@@ -108,7 +105,7 @@ describe('A/B variants in a journey email step', () => {
     await drain(app, { only: ['send', 'outbox'] });
 
     const byContact = new Map<string, string[]>();
-    for (const r of esp.outbox()) byContact.set(r.to, [...(byContact.get(r.to) ?? []), r.subject]);
+    for (const r of sandbox.esp.outbox()) byContact.set(r.to, [...(byContact.get(r.to) ?? []), r.subject]);
     assert.equal(byContact.size, 300);
     const perSubject = new Map<string, number>();
     for (const subjects of byContact.values()) {

@@ -11,12 +11,12 @@ import { createApp, type App } from '../../src/app.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { addSuppressions } from '../../src/compliance/suppression.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createSandboxEsp, type SandboxEsp } from '../../src/connectors/esp/sandbox/adapter.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
 import { authHeaders, type AuthHeaders } from '../support/api-keys.ts';
 import { drain } from '../support/pipeline.ts';
+import { capturedSandbox } from '../support/captured-sandbox.ts';
 
 const config = loadConfig({
   SWITCHYARD_TRACKING_SECRET: 'test-secret',
@@ -41,12 +41,12 @@ function aMessage(over: Record<string, unknown> = {}): Record<string, unknown> {
 describe('POST /v1/messages', () => {
   let db: Db;
   let app: App;
-  let esp: SandboxEsp;
+  const sandbox = capturedSandbox();
   let admin: AuthHeaders;
   const clock = createManualClock(new Date('2026-03-01T10:00:00Z'));
   const post = (body: unknown, headers: AuthHeaders = admin) =>
     app.adminServer.inject({ method: 'POST', url: '/v1/messages', payload: body as object, headers });
-  const sentTo = (email: string) => esp.outbox().filter((r) => r.to.includes(email)).length;
+  const sentTo = (email: string) => sandbox.esp.outbox().filter((r) => r.to.includes(email)).length;
 
   before(async () => {
     db = await createPgliteDb({});
@@ -55,10 +55,7 @@ describe('POST /v1/messages', () => {
       db,
       clock,
       log: pino({ level: 'silent' }),
-      esp: (d) => {
-        esp = createSandboxEsp({ clock: d.clock, emit: async () => {} });
-        return esp;
-      },
+      esp: sandbox.factory,
     });
     admin = await authHeaders(app);
   });
@@ -83,7 +80,7 @@ describe('POST /v1/messages', () => {
     );
     await drain(app, { only: ['send'] });
     assert.equal(sentTo('once@inbox.example.test'), 1);
-    const record = esp.outbox().find((r) => r.to.includes('once@inbox.example.test'))!;
+    const record = sandbox.esp.outbox().find((r) => r.to.includes('once@inbox.example.test'))!;
     assert.equal(record.subject, 'Your order A-17');
     const got = await app.adminServer.inject({ method: 'GET', url: `/v1/messages/${queued.id}`, headers: admin });
     assert.equal(got.json().status, 'sent');
