@@ -148,13 +148,24 @@ export async function readersOf(db: Queryable, id: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Serialises a full rebuild of a list with incremental evaluations of it (advisory, in memory). */
+/** Rebuild chunks of one list that run at once, each on its own connection. */
+export const REBUILD_LANES = 2;
+
+/**
+ * Serialises rebuild chunks of a list with incremental evaluations of it (advisory): a chunk
+ * holds its lane's key exclusively and an evaluation every lane's key shared, so the chunks of
+ * different lanes run together and none of them beside an evaluation.
+ */
 export async function lockListsShared(db: Queryable, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.query(`select count(pg_advisory_xact_lock_shared(hashtext('list:' || x))) from unnest($1::text[]) x`, [ids]);
+  await db.query(
+    `select count(pg_advisory_xact_lock_shared(hashtext('list:' || x || '#' || lane)))
+     from unnest($1::text[]) x, generate_series(0, $2::int - 1) lane`,
+    [ids, REBUILD_LANES],
+  );
 }
-export async function lockListExclusive(db: Queryable, id: string): Promise<void> {
-  await db.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text))`, [id]);
+export async function lockListExclusive(db: Queryable, id: string, lane: number): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text || '#' || $2::int))`, [id, lane]);
 }
 
 export interface Transition {
@@ -481,6 +492,14 @@ export async function rebuildChunk(
     })),
     outbox: outboxSeqs(r),
   };
+}
+
+/** Adds a finished chunk to a running rebuild's progress (chunks of two lanes finish in either order). */
+export async function addRebuildProgress(db: Queryable, id: string, done: number, changed: number): Promise<void> {
+  await db.query(
+    `update lists set rebuild_done = rebuild_done + $2, rebuild_changed = rebuild_changed + $3 where id = $1`,
+    [id, done, changed],
+  );
 }
 
 export async function setRebuildState(
