@@ -29,15 +29,12 @@ const CREATE_MISSING = `
   on conflict (contact_id) do nothing
   returning contact_id`;
 
-// attributes as text: parsed in JS (faster than the driver building jsonb objects); the
-// memberships of the lists in $2 (null: all) come with the row, sparing a round trip per batch
+// attributes as text: parsed in JS (faster than the driver building jsonb objects)
 const LOCK_AND_READ = `
-  select p.contact_id, p.email, p.crm_id, p.warehouse_id, p.attributes::text as attributes,
-    p.attribute_versions::text as versions,
-    array(select m.list_id from list_members m
-      where m.contact_id = p.contact_id and ($2::text[] is null or m.list_id = any($2::text[]))) as lists
-  from contact_profiles p where p.contact_id = any($1::text[])
-  order by p.contact_id for update of p`;
+  select contact_id, email, crm_id, warehouse_id, attributes::text as attributes,
+    attribute_versions::text as versions
+  from contact_profiles where contact_id = any($1::text[])
+  order by contact_id for update`;
 
 const LOCK_ONLY = `
   select contact_id from contact_profiles where contact_id = any($1::text[])
@@ -72,6 +69,7 @@ const READ_CAMPAIGNS = `
     where pc.contact_id = c.id order by pc.sent_at desc, pc.campaign_id desc limit ${MAX_CAMPAIGN_LOOKBACK}
   ) r`;
 
+const READ_MEMBERSHIPS = `select list_id, contact_id from list_members where contact_id = any($1::text[])`;
 const READ_SOME_MEMBERSHIPS = `select list_id, contact_id from list_members
   where contact_id = any($1::text[]) and list_id = any($2::text[])`;
 
@@ -124,21 +122,17 @@ export async function lockSnapshots(
     warehouse_id: string | null;
     attributes: string;
     versions: string;
-    lists: string[];
   };
-  const some = needs.lists;
-  let { rows } = await tx.query<Row>(LOCK_AND_READ, [ids, some ?? null]);
+  let { rows } = await tx.query<Row>(LOCK_AND_READ, [ids]);
   const created = new Set<string>();
   if (rows.length < ids.length) {
     const found = new Set(rows.map((r) => r.contact_id));
     const absent = ids.filter((id) => !found.has(id));
     for (const r of (await tx.query<{ contact_id: string }>(CREATE_MISSING, [absent, now])).rows)
       created.add(r.contact_id);
-    // locked in contact order again, the new rows (and any a concurrent writer created) included;
-    // every membership, since a new profile is evaluated for every list
-    rows = (await tx.query<Row>(LOCK_AND_READ, [ids, null])).rows;
+    // locked in contact order again, the new rows (and any a concurrent writer created) included
+    rows = (await tx.query<Row>(LOCK_AND_READ, [ids])).rows;
   }
-  const listsRead = some !== undefined && created.size === 0 ? some : undefined;
   for (const r of rows) {
     out.set(r.contact_id, {
       contactId: r.contact_id,
@@ -146,14 +140,21 @@ export async function lockSnapshots(
       versions: JSON.parse(r.versions) as Record<string, AttributeStamp>,
       lastClickByTag: new Map(),
       campaigns: [],
-      lists: new Set(r.lists),
+      lists: new Set(),
       email: r.email,
       crmId: r.crm_id,
       warehouseId: r.warehouse_id,
       existed: !created.has(r.contact_id),
-      listsRead: listsRead === undefined ? null : new Set(listsRead),
+      listsRead: null,
     });
   }
+  const some = needs.lists !== undefined && created.size === 0 ? needs.lists : undefined;
+  const members = await tx.query<{ list_id: string; contact_id: string }>(
+    some === undefined ? READ_MEMBERSHIPS : READ_SOME_MEMBERSHIPS,
+    some === undefined ? [ids] : [ids, some],
+  );
+  if (some !== undefined) for (const p of out.values()) p.listsRead = new Set(some);
+  for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
   if (needs.clicks) {
     const clicks = await tx.query<{ contact_id: string; tag: string; at_ms: number }>(READ_CLICKS, [ids]);
     for (const c of clicks.rows) {
