@@ -69,12 +69,9 @@ const READ_CAMPAIGNS = `
     where pc.contact_id = c.id order by pc.sent_at desc, pc.campaign_id desc limit ${MAX_CAMPAIGN_LOOKBACK}
   ) r`;
 
-// a join from the ids rather than "contact_id = any(...)": the planner then probes the (contact,
-// list) index per contact even before list_members has statistics (decision 0032)
-const READ_MEMBERSHIPS = `select m.list_id, m.contact_id from unnest($1::text[]) as c(id)
-  join list_members m on m.contact_id = c.id`;
-const READ_SOME_MEMBERSHIPS = `select m.list_id, m.contact_id from unnest($1::text[]) as c(id)
-  join list_members m on m.contact_id = c.id and m.list_id = any($2::text[])`;
+const READ_MEMBERSHIPS = `select list_id, contact_id from list_members where contact_id = any($1::text[])`;
+const READ_SOME_MEMBERSHIPS = `select list_id, contact_id from list_members
+  where contact_id = any($1::text[]) and list_id = any($2::text[])`;
 
 export interface SnapshotNeeds {
   clicks: boolean;
