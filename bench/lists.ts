@@ -157,9 +157,6 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
       );
     }
     const consistentMs = performance.now() - tc;
-    // the set-up bulk-loaded list_members just now; a running system's autovacuum has analysed it,
-    // and without statistics the planner reads a change's memberships by a sequential scan
-    await db.query('analyze list_members');
     const batches: ProfileChange[][] = [];
     for (let i = 0; i < stream.length; i += batch) batches.push(stream.slice(i, i + batch));
 
