@@ -12,12 +12,6 @@ alter table list_members
   add column cause_kind text not null default 'manual',
   add column cause_id text not null default 'sql';
 
--- a change reads its contacts' memberships of the lists it may re-evaluate (src/profiles/snapshots.ts):
--- with the list in this index that is one index-only descent per contact, where the primary key
--- took one per (list, contact) pair (1 000 contacts and 90 lists: 3 100 buffers against 270 000)
-drop index list_members_contact;
-create index list_members_contact on list_members (contact_id, list_id);
-
 -- entry_* null: an exit whose entry was never recorded (rows written outside the service before
 -- this migration); exit_* null: the member of a list that was deleted (no exit happened)
 create table list_episodes (
