@@ -124,10 +124,18 @@ export async function updateList(
   );
 }
 
-/** Marks a list deleted and drops its members and timers (its history stays). */
+/**
+ * Marks a list deleted and drops its members and timers; its history stays (a member's entry
+ * becomes an episode without an exit: nobody left the list, it went away).
+ */
 export async function deleteList(db: Queryable, id: string, at: Date): Promise<void> {
   await db.query(`update lists set deleted_at = $2, revision = nextval('list_revisions') where id = $1`, [id, at]);
-  await db.query(`delete from list_members where list_id = $1`, [id]);
+  await db.query(
+    `with del as (delete from list_members where list_id = $1 returning *)
+     insert into list_episodes (list_id, contact_id, entry_id, entered_at, entry_cause_kind, entry_cause_id)
+     select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id from del`,
+    [id],
+  );
   await db.query(`delete from list_timers where list_id = $1`, [id]);
 }
 
@@ -140,13 +148,24 @@ export async function readersOf(db: Queryable, id: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Serialises a full rebuild of a list with incremental evaluations of it (advisory, in memory). */
+/** Rebuild chunks of one list that run at once, each on its own connection. */
+export const REBUILD_LANES = 2;
+
+/**
+ * Serialises rebuild chunks of a list with incremental evaluations of it (advisory): a chunk
+ * holds its lane's key exclusively and an evaluation every lane's key shared, so the chunks of
+ * different lanes run together and none of them beside an evaluation.
+ */
 export async function lockListsShared(db: Queryable, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.query(`select count(pg_advisory_xact_lock_shared(hashtext('list:' || x))) from unnest($1::text[]) x`, [ids]);
+  await db.query(
+    `select count(pg_advisory_xact_lock_shared(hashtext('list:' || x || '#' || lane)))
+     from unnest($1::text[]) x, generate_series(0, $2::int - 1) lane`,
+    [ids, REBUILD_LANES],
+  );
 }
-export async function lockListExclusive(db: Queryable, id: string): Promise<void> {
-  await db.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text))`, [id]);
+export async function lockListExclusive(db: Queryable, id: string, lane: number): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text || '#' || $2::int))`, [id, lane]);
 }
 
 export interface Transition {
@@ -191,28 +210,33 @@ function outboxSeqs(row: { msg_ids: string[] | null; seqs: (number | string)[] |
   return new Map(ids.map((id, i) => [id, Number(seqs[i])]));
 }
 
-// one statement: members added and removed, history rows and their events' outbox rows (payload
-// built here, not sent as parameters); history ids ascend in input order
+// one statement: members added (each carrying its entry) and removed (each closing its episode),
+// and their events' outbox rows (payload built here, not sent as parameters); transition ids are
+// taken in input order, so they ascend with it
 const WRITE_TRANSITIONS = `
-  with t as (
-    select * from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
+  with t as materialized (
+    select t.*, nextval('list_transition_ids') as id
+    from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
       with ordinality as t(list_id, contact_id, entered, cause_kind, cause_id, n)
   ),
   ins as (
-    insert into list_members (list_id, contact_id, entered_at)
-    select list_id, contact_id, $6 from t where entered on conflict do nothing
+    insert into list_members (list_id, contact_id, entered_at, entry_id, cause_kind, cause_id)
+    select list_id, contact_id, $6, id, cause_kind, cause_id from t where entered on conflict do nothing
   ),
   del as (
     delete from list_members m using t
     where not t.entered and m.list_id = t.list_id and m.contact_id = t.contact_id
+    returning m.list_id, m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
+      t.id as exit_id, t.cause_kind as exit_kind, t.cause_id as exit_cause
   ),
-  hist as (
-    insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
-    select list_id, contact_id, entered, $6, cause_kind, cause_id from t order by n
-    returning id, list_id, contact_id, entered, cause_kind, cause_id
+  ep as (
+    insert into list_episodes
+    select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $6, exit_kind, exit_cause
+    from del
   ),
+  hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t),
   ${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}
-  select (select array_agg(id order by id) from hist) as ids,
+  select (select array_agg(id order by n) from t) as ids,
     (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs`;
 
 /**
@@ -419,12 +443,27 @@ export async function rebuildChunk(
        from w full join h on h.contact_id = w.contact_id
        where w.contact_id is null or h.contact_id is null
      ),
-     ins as (insert into list_members (list_id, contact_id, entered_at) select $1, contact_id, $4 from t where want),
-     del as (delete from list_members m using t where not t.want and m.list_id = $1 and m.contact_id = t.contact_id),
+     tn as materialized (
+       select s.contact_id, s.want, nextval('list_transition_ids') as id
+       from (select * from t order by contact_id) s
+     ),
+     ins as (
+       insert into list_members (list_id, contact_id, entered_at, entry_id, cause_kind, cause_id)
+       select $1, contact_id, $4, id, 'rebuild', $5 from tn where want
+     ),
+     del as (
+       delete from list_members m using tn
+       where not tn.want and m.list_id = $1 and m.contact_id = tn.contact_id
+       returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id, tn.id as exit_id
+     ),
+     ep as (
+       insert into list_episodes
+       select $1, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $4, 'rebuild', $5 from del
+     ),
      hist as (
-       insert into list_history (list_id, contact_id, entered, at, cause_kind, cause_id)
-       select $1, contact_id, want, $4, 'rebuild', $5 from t order by contact_id
-       returning id, list_id, contact_id, entered, cause_kind, cause_id
+       select id, $1::text as list_id, contact_id, want as entered, 'rebuild'::text as cause_kind,
+         $5::text as cause_id
+       from tn
      ),
      ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
      select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
@@ -453,6 +492,14 @@ export async function rebuildChunk(
     })),
     outbox: outboxSeqs(r),
   };
+}
+
+/** Adds a finished chunk to a running rebuild's progress (chunks of two lanes finish in either order). */
+export async function addRebuildProgress(db: Queryable, id: string, done: number, changed: number): Promise<void> {
+  await db.query(
+    `update lists set rebuild_done = rebuild_done + $2, rebuild_changed = rebuild_changed + $3 where id = $1`,
+    [id, done, changed],
+  );
 }
 
 export async function setRebuildState(

@@ -42,7 +42,6 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
   await q.setRebuildState(db, listId, { state: 'running', done, total, changed, at: clock.now(), start: true });
   try {
     const dependents = catalog.withDependents([listId]).filter((id) => id !== listId);
-    let after = '';
     // a chunk's events are published while the next chunk is evaluated (they are in the outbox
     // already: a failed publish is the relay's to repeat), and all of them before the rebuild ends
     let publishing: Promise<void> = Promise.resolve();
@@ -53,43 +52,70 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         }),
       );
     };
-    for (;;) {
-      const now = clock.now();
-      let upper: string | null;
-      let changedIds: string[];
-      let recorded = false;
-      if (list.inputs?.timeRelative) {
-        upper = await q.chunkUpperBound(db, after, chunkSize);
-        changedIds = await chunkInMemory(deps, catalog, listId, after, upper, rebuildId);
-      } else {
-        const progress = { done: done + chunkSize, total, changed };
-        const c = await chunkInSql(deps, listId, after, chunkSize, rebuildId, now, catalog, publishLater, progress);
-        upper = c.upper;
-        changedIds = c.changedIds;
-        recorded = upper !== null;
-      }
-      changed += changedIds.length;
-      if (changedIds.length > 0 && dependents.length > 0) {
-        // a reader's events follow the events of what it read
+    // changed contacts cascade one chunk at a time; a reader's events follow the events of what it read
+    let cascading: Promise<void> = Promise.resolve();
+    const cascadeLater = (changedIds: string[]): Promise<void> => {
+      if (changedIds.length === 0 || dependents.length === 0) return Promise.resolve();
+      cascading = cascading.then(async () => {
         await publishing;
         await cascade(deps, catalog, changedIds, dependents, rebuildId);
+      });
+      return cascading;
+    };
+    if (list.inputs?.timeRelative) {
+      let after = '';
+      for (;;) {
+        const upper = await q.chunkUpperBound(db, after, chunkSize);
+        const changedIds = await chunkInMemory(deps, catalog, listId, after, upper, rebuildId);
+        changed += changedIds.length;
+        await cascadeLater(changedIds);
+        done = upper === null ? Math.max(done, total) : done + chunkSize;
+        const state = upper === null ? 'done' : 'running';
+        await q.setRebuildState(db, listId, { state, done, total, changed, at: clock.now() });
+        if (upper === null) break;
+        after = upper;
       }
-      done = upper === null ? Math.max(done, total) : done + chunkSize;
-      if (!recorded) {
-        await q.setRebuildState(db, listId, {
-          state: upper === null ? 'done' : 'running',
-          done,
-          total,
-          changed,
-          at: clock.now(),
+    } else {
+      // chunks on REBUILD_LANES connections at once, taken in key order from one bound query at a time
+      let after: string | null = '';
+      let bounds: Promise<unknown> = Promise.resolve();
+      const nextRange = (): Promise<{ after: string; upper: string | null } | null> => {
+        const r = bounds.then(async () => {
+          if (after === null) return null;
+          const from = after;
+          const upper = await q.chunkUpperBound(db, from, chunkSize);
+          after = upper;
+          return { after: from, upper };
         });
-      }
-      if (upper === null) {
-        await publishing;
-        return changed;
-      }
-      after = upper;
+        bounds = r.catch(() => undefined);
+        return r;
+      };
+      let failed = false;
+      const lane = async (n: number): Promise<void> => {
+        for (;;) {
+          const range = failed ? null : await nextRange();
+          if (range === null) return;
+          const c = await chunkInSql(deps, listId, range, n, rebuildId, clock.now(), catalog, publishLater, chunkSize);
+          changed += c.changedIds.length;
+          done += chunkSize;
+          await cascadeLater(c.changedIds);
+        }
+      };
+      const lanes = await Promise.allSettled(
+        Array.from({ length: q.REBUILD_LANES }, (_, n) =>
+          lane(n).catch((err: unknown) => {
+            failed = true;
+            throw err;
+          }),
+        ),
+      );
+      for (const l of lanes) if (l.status === 'rejected') throw l.reason;
+      done = Math.max(done, total);
+      await q.setRebuildState(db, listId, { state: 'done', done, total, changed, at: clock.now() });
     }
+    await cascading;
+    await publishing;
+    return changed;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     deps.log.error({ listId, code: (err as { code?: string }).code }, 'list rebuild failed');
@@ -99,34 +125,30 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
 }
 
 /**
- * One chunk in SQL, in one transaction (one commit): the chunk's bound, its differences, history
- * and outbox rows in one statement, and, unless it is the last chunk, the progress after it.
- * Returns the chunk's upper contact id (null: it was the last) and the contacts that changed.
+ * One chunk in SQL, in one transaction (one commit) under its lane's lock: its differences, their
+ * episodes and outbox rows in one statement, and the chunk added to the rebuild's progress.
+ * Returns the contacts that changed.
  */
 async function chunkInSql(
   deps: RebuildDeps,
   listId: string,
-  after: string,
-  size: number,
+  range: { after: string; upper: string | null },
+  lane: number,
   rebuildId: string,
   now: Date,
   catalog: ListCatalog,
   publish: (outboxed: Outboxed[]) => void,
-  progress: { done: number; total: number; changed: number },
-): Promise<{ upper: string | null; changedIds: string[] }> {
+  size: number,
+): Promise<{ changedIds: string[] }> {
   const definition = catalog.lists.get(listId)?.definition;
-  if (definition == null) return { upper: null, changedIds: [] };
+  if (definition == null) return { changedIds: [] };
   const predicate = compileSql(definition, { now, firstParam: 9 });
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
   const written = await deps.db.transaction(async (tx) => {
-    await q.lockListExclusive(tx, listId);
-    const upper = await q.chunkUpperBound(tx, after, size);
-    const w = await q.rebuildChunk(tx, { listId, after, upper, at: now, rebuildId, topics }, predicate);
-    if (upper !== null) {
-      const changed = progress.changed + w.transitions.length;
-      await q.setRebuildState(tx, listId, { state: 'running', ...progress, changed, at: now });
-    }
-    return { ...w, upper };
+    await q.lockListExclusive(tx, listId, lane);
+    const w = await q.rebuildChunk(tx, { listId, ...range, at: now, rebuildId, topics }, predicate);
+    await q.addRebuildProgress(tx, listId, size, w.transitions.length);
+    return w;
   });
   // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();
@@ -137,7 +159,7 @@ async function chunkInSql(
       written.outbox,
     ),
   );
-  return { upper: written.upper, changedIds: written.transitions.map((t) => t.contactId) };
+  return { changedIds: written.transitions.map((t) => t.contactId) };
 }
 
 async function chunkInMemory(
