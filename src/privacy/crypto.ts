@@ -13,6 +13,38 @@ export const SEALED_PREFIX = 'pii1:';
 export const SUBJECT_BYTES = 16;
 export const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** The AES-256 data key at the start of a subject's key material; its identity block follows. */
+export const DATA_KEY_BYTES = 32;
+/** Longest identity block: key material ‖ subject stays within key wrap's 336-byte batch limit. */
+export const MAX_IDENTITY_BYTES = 256;
+
+/**
+ * The identity block's width for `addresses`: the longest one's UTF-8 length rounded up to 8 bytes
+ * (key wrap works in 8-byte semiblocks), the same for a whole batch so its wrapped keys have one
+ * length; 0 when one is too long or contains a NUL byte (the padding), then keys carry no identity.
+ */
+export function identityWidth(addresses: Iterable<string>): number {
+  let max = 0;
+  for (const a of addresses) {
+    const len = Buffer.byteLength(a, 'utf8');
+    if (len > MAX_IDENTITY_BYTES || a.includes('\0')) return 0;
+    if (len > max) max = len;
+  }
+  return Math.ceil(max / 8) * 8;
+}
+
+/** Writes `address` (UTF-8, zero-padded to the block's end) into `block`. */
+export function writeIdentity(block: Buffer, address: string): void {
+  block.fill(0, block.write(address, 'utf8'));
+}
+
+/** The address a key material carries after its data key; undefined for material without one. */
+export function identityOf(material: Buffer): string | undefined {
+  if (material.length <= DATA_KEY_BYTES) return undefined;
+  let end = material.length;
+  while (end > DATA_KEY_BYTES && material[end - 1] === 0) end--;
+  return end === DATA_KEY_BYTES ? undefined : material.toString('utf8', DATA_KEY_BYTES, end);
+}
 
 /** Lower-cases and trims the address: the one normalisation blind indexes and suppression agree on. */
 export function normalizeAddress(email: string): string {
