@@ -35,9 +35,10 @@ export interface MasterKeys {
    */
   wrap(keys: readonly DataKeyToWrap[]): Promise<WrappedDataKey[]>;
   /**
-   * Unwraps each key's material (as given to `wrap`), in order. A key wrapped by a master key this adapter no longer holds, or whose
-   * wrap fails authentication (tampered, moved to another subject), throws PII_KEY_UNAVAILABLE
-   * (not retryable): the data under it is unreadable until that master key is configured again.
+   * Unwraps each key's material (as given to `wrap`), in order. A key wrapped by a master key this
+   * adapter no longer holds, or whose wrap fails authentication (tampered, moved to another
+   * subject), throws PII_KEY_UNAVAILABLE (not retryable): the data under it is unreadable until
+   * that master key is configured again.
    */
   unwrap(keys: readonly WrappedDataKey[]): Promise<Buffer[]>;
   /** Can this adapter unwrap keys wrapped by `masterKeyId`? (rotation keeps old ids until rewrapped) */

@@ -3,8 +3,8 @@
  * generated into the data directory for local use. New data keys are wrapped with AES-256 key wrap
  * (RFC 3394) of key material ‖ subject, each batch of one length under one cipher context
  * (key-wrap.ts); keys wrapped by earlier versions with AES-256-GCM (60 bytes: not a multiple of 8,
- * as every key wrap is) still unwrap, and `privacy rotate-key` rewraps them. A master key's id is the first 8 bytes of its SHA-256, so the key table names the
- * wrapping key without revealing it.
+ * as every key wrap is) still unwrap, and `privacy rotate-key` rewraps them. A master key's id is
+ * the first 8 bytes of its SHA-256, so the key table names the wrapping key without revealing it.
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../core/errors.ts';
