@@ -16,6 +16,7 @@ import type { Db } from '../store/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import {
   createBlindIndexer,
+  createPackedBlindIndexer,
   DATA_KEY_BYTES,
   identityOf,
   identityWidth,
@@ -46,6 +47,8 @@ export interface ShredResult {
 export interface Privacy {
   /** The blind index of an address (16 bytes): the key of look-ups by address and of fingerprints. */
   blindIndex(email: string): Buffer;
+  /** Blind indexes of addresses already normalised, packed 16 bytes each in order (one buffer per chunk). */
+  blindIndexes(normalised: readonly string[]): Buffer;
   /** Seals `plaintext` under the subject of `email` (its key is created on first use). */
   sealFor(email: string, plaintext: string): Promise<string>;
   /**
@@ -239,6 +242,7 @@ export function createPrivacy(
 
   return {
     blindIndex,
+    blindIndexes: createPackedBlindIndexer(indexKey),
     sealFor: async (email, plaintext) => (await sealMany([{ email, value: plaintext }]))[0]!,
     sealMany,
     open: async (sealed) => (await openMany([sealed]))[0]!,
