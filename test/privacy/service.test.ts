@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { isSwitchyardError } from '../../src/core/errors.ts';
-import { blindIndexOf, createBlindIndexer, parseSealed, SEALED_PREFIX } from '../../src/privacy/crypto.ts';
+import {
+  blindIndexOf,
+  createBlindIndexer,
+  createPackedBlindIndexer,
+  parseSealed,
+  SEALED_PREFIX,
+} from '../../src/privacy/crypto.ts';
 import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
 import { createLru } from '../../src/privacy/lru.ts';
 import { createPrivacy } from '../../src/privacy/service.ts';
@@ -220,6 +226,21 @@ describe('blind index', () => {
         const k = Buffer.from(key);
         assert.deepEqual(createBlindIndexer(k)(email), blindIndexOf(k, email));
       }),
+    );
+  });
+
+  it('the packed indexer gives the same 16 bytes per normalised address, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 100 }),
+        fc.array(fc.string({ maxLength: 300 })),
+        (key, raw) => {
+          const k = Buffer.from(key);
+          const emails = raw.map((e) => e.trim().toLowerCase());
+          const expected = Buffer.concat(emails.map((e) => blindIndexOf(k, e)));
+          assert.deepEqual(createPackedBlindIndexer(k)(emails), expected);
+        },
+      ),
     );
   });
 });
