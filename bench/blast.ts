@@ -171,6 +171,22 @@ async function runCampaign(
   }
 }
 
+/** Runs of one kind as one: mean seconds and CPU per run (rates and CPU per recipient stay per blast). */
+function combined(runs: readonly Awaited<ReturnType<typeof runCampaign>>[]): Awaited<ReturnType<typeof runCampaign>> {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    seconds: mean(runs.map((r) => r.seconds)),
+    handed: runs[0]!.handed,
+    workerRssMb: runs[0]!.workerRssMb.map((_, w) => Math.max(...runs.map((r) => r.workerRssMb[w] ?? 0))),
+    cpuMs: {
+      main: Math.round(mean(runs.map((r) => r.cpuMs.main))),
+      sendWorkers: runs[0]!.cpuMs.sendWorkers.map((_, w) =>
+        Math.round(mean(runs.map((r) => r.cpuMs.sendWorkers[w] ?? 0))),
+      ),
+    },
+  };
+}
+
 // A plain table with send_ledger's columns and primary key, no other index, default storage
 // settings: what any ledger design writes at the least.
 const FLOOR_TABLE = `
@@ -277,7 +293,20 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   // (~1 s of CPU), which otherwise falls on whichever leg runs first (the sealed one)
   const warmup = Number(args.options.warmup ?? Math.min(5_000, size));
   if (warmup > 0) await runCampaign(url, warmup, silentSandbox, 'warmup', sendWorkers);
-  const blast = await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers);
+  // pii_ratio's legs in ABBA order (sealed, unsealed, unsealed, sealed), each side the mean of its two
+  // runs: on a shared host the load drifts during a run, and whichever leg ran first paid more or
+  // less than the other by the drift alone (bench/README.md ## blast). --pii-order=ab: one of each.
+  const withBaseline = args.options['pii-baseline'] !== '0';
+  const abba = withBaseline && args.options['pii-order'] !== 'ab';
+  const legs: { sealed: boolean; run: Awaited<ReturnType<typeof runCampaign>> }[] = [];
+  for (const sealed of abba ? [true, false, false, true] : withBaseline ? [true, false] : [true]) {
+    const run = sealed
+      ? await runCampaign(url, size, silentSandbox, 'sandbox', sendWorkers)
+      : await runCampaign(url, size, silentSandbox, 'plain', sendWorkers, undefined, undefined, false);
+    console.log(`  ${sealed ? 'sealed' : 'unsealed'} leg: ${Math.round(size / run.seconds)} recipients/s`);
+    legs.push({ sealed, run });
+  }
+  const blast = combined(legs.filter((l) => l.sealed).map((l) => l.run));
   const perS = size / blast.seconds;
   const workerRss = blast.workerRssMb.length === 0 ? '' : `, send workers' peak RSS ${blast.workerRssMb.join(', ')} MB`;
   console.log(
@@ -286,10 +315,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
   );
   // the same blast with ledger addresses unsealed (no per-subject keys, no sealing, no fingerprint
   // check): pii_ratio is the cost of PII at rest, held to ≥ 0.9 (docs/decisions/0015-pii-at-rest.md)
-  const piiBaseline =
-    args.options['pii-baseline'] === '0'
-      ? undefined
-      : await runCampaign(url, size, silentSandbox, 'plain', sendWorkers, undefined, undefined, false);
+  const piiBaseline = withBaseline ? combined(legs.filter((l) => !l.sealed).map((l) => l.run)) : undefined;
   const piiRatio = piiBaseline === undefined ? undefined : perS / (size / piiBaseline.seconds);
   // CPU of Switchyard's processes per recipient, both legs: steadier than the rates on a shared host
   // (PostgreSQL's own CPU is not in it); pii_cpu_ratio = unsealed ÷ sealed, 1.0 = PII at rest is free
@@ -319,6 +345,8 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
           pii_ratio: Number(piiRatio!.toFixed(3)),
           plain_recipients_per_s: Math.round(size / piiBaseline.seconds),
           pii_cpu_ratio: Number(piiCpuRatio!.toFixed(3)),
+          // each leg's rate in the order run (S = sealed, U = unsealed)
+          pii_legs: legs.map((l) => `${l.sealed ? 'S' : 'U'}${Math.round(size / l.run.seconds)}`).join(' '),
           plain_cpu_us_per_recipient: {
             main: round1((piiBaseline.cpuMs.main * 1000) / size),
             send_workers: piiBaseline.cpuMs.sendWorkers.map((ms) => round1((ms * 1000) / size)),

@@ -7,10 +7,13 @@
  * in one process per core, prepare in one (measured in bench/README.md ## blast). Without a sealer
  * (a benchmark's baseline) rows are written as given.
  */
+import { SUBJECT_BYTES } from '../privacy/crypto.ts';
 import type { Privacy } from '../privacy/service.ts';
 
+export { SUBJECT_BYTES };
+
 /** What the campaigns service needs of the privacy module. */
-export type PiiSealer = Pick<Privacy, 'sealMany' | 'openMany' | 'blindIndex'>;
+export type PiiSealer = Pick<Privacy, 'sealMany' | 'openMany' | 'blindIndex' | 'blindIndexes'>;
 
 /**
  * The rows with their `email` sealed in one set-wise call; `subjects` (contact id → blind index)
@@ -39,20 +42,23 @@ export function carriedSubjects(recipients: readonly { id: string; subject?: str
 }
 
 /**
- * The fingerprint function of a suppression check over `recipients`: a carried subject where there
- * is one (normalised address → blind index), else the blind index computed now.
+ * The fingerprints of a suppression check over `recipients`, packed 16 bytes each in their order,
+ * and contact id → blind index cut from them: the subject prepare carried where there is one, else
+ * the blind index computed now (a chunk prepared before subjects were carried).
  */
 export function fingerprintsOf(
   pii: PiiSealer,
-  recipients: readonly { id: string; email: string }[],
-  subjects: ReadonlyMap<string, Buffer>,
-): (email: string) => Buffer {
-  const byEmail = new Map<string, Buffer>();
-  for (const r of recipients) {
-    const subject = subjects.get(r.id);
-    if (subject !== undefined) byEmail.set(r.email.trim().toLowerCase(), subject);
-  }
-  return (email) => byEmail.get(email) ?? pii.blindIndex(email);
+  recipients: readonly { id: string; email: string; subject?: string }[],
+): { packed: Buffer; subjects: Map<string, Buffer> } {
+  const packed = Buffer.allocUnsafe(SUBJECT_BYTES * recipients.length);
+  const subjects = new Map<string, Buffer>();
+  recipients.forEach((r, i) => {
+    const at = i * SUBJECT_BYTES;
+    if (r.subject === undefined || packed.write(r.subject, at, SUBJECT_BYTES, 'base64url') !== SUBJECT_BYTES)
+      pii.blindIndex(r.email).copy(packed, at);
+    subjects.set(r.id, packed.subarray(at, at + SUBJECT_BYTES));
+  });
+  return { packed, subjects };
 }
 
 /** Opens sealed ledger addresses; an erased subject's address is null. */

@@ -102,11 +102,12 @@ export async function handleSend(
     );
 
   // last moment: an unsubscribe that landed while this chunk waited stops it here
-  const carried = deps.pii === undefined ? new Map<string, Buffer>() : carriedSubjects(recipients);
+  const fingerprints = deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients);
+  const carried = fingerprints?.subjects ?? new Map<string, Buffer>();
   const suppressed = await findSuppressed(
     db,
     recipients.map((r) => r.email),
-    deps.pii === undefined ? undefined : fingerprintsOf(deps.pii, recipients, carried),
+    fingerprints?.packed,
   );
   // a withdrawal from the campaign's topic (preference centre) that landed while the chunk waited
   const topic = c.definition.topic;

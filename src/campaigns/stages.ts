@@ -22,7 +22,7 @@ import type { Warehouse } from '../connectors/warehouse/port.ts';
 import { findConsents, findSuppressed, normalizeEmail } from '../compliance/suppression.ts';
 import type { GeoRuleOverrides } from '../core/geo-rules.ts';
 import type { TopicSubscriptions } from '../compliance/consent/ledger.ts';
-import { carriedSubjects, type PiiSealer, sealed } from './pii.ts';
+import { carriedSubjects, type PiiSealer, SUBJECT_BYTES, sealed } from './pii.ts';
 import type { Db } from '../store/port.ts';
 import { rowsForPass, splitByVariant, variantsFor } from './ab-test.ts';
 import { finishIfDone } from './completion.ts';
@@ -194,14 +194,10 @@ export async function comply(
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
   const { pii } = deps;
-  // PII at rest: each address is hashed once here, for the fingerprint check and every seal after it
-  const subjects =
-    pii === undefined ? undefined : new Map(recipients.map((r) => [normalizeEmail(r.email), pii.blindIndex(r.email)]));
-  const suppressed = await findSuppressed(
-    db,
-    recipients.map((r) => r.email),
-    subjects === undefined ? undefined : (e) => subjects.get(e) ?? pii!.blindIndex(e),
-  );
+  // PII at rest: each address is hashed once here, into one buffer, for the fingerprint check and every seal after it
+  const emails = recipients.map((r) => normalizeEmail(r.email));
+  const packed = pii === undefined ? undefined : pii.blindIndexes(emails);
+  const suppressed = await findSuppressed(db, emails, packed);
   const consents = await findConsents(
     db,
     recipients.map((r) => r.id),
@@ -215,8 +211,9 @@ export async function comply(
         );
   const eligible: Recipient[] = [];
   const excluded: ledger.LedgerExclusion[] = [];
-  for (const r of recipients) {
-    const email = normalizeEmail(r.email);
+  const byContact = new Map<string, Buffer>();
+  for (const [i, r] of recipients.entries()) {
+    const email = emails[i]!;
     const recorded = consents.get(r.id);
     const verdict = checkEligibility(
       {
@@ -227,16 +224,20 @@ export async function comply(
       },
       deps.geoOverrides,
     );
-    const subject = subjects?.get(email);
-    if (verdict.eligible && withdrawn?.has(email) === true)
-      excluded.push({ contactId: r.id, email, state: 'suppressed', reason: topicReason(topic!) });
-    // the send stage seals the eligible ones' ledger rows with the subject carried in the chunk
-    else if (verdict.eligible)
-      eligible.push(subject === undefined ? { ...r, email } : { ...r, email, subject: subject.toString('base64url') });
-    else excluded.push({ contactId: r.id, email, state: 'suppressed', reason: verdict.reason });
+    const at = i * SUBJECT_BYTES;
+    if (verdict.eligible && withdrawn?.has(email) !== true) {
+      // the send stage seals the eligible ones' ledger rows with the subject carried in the chunk
+      eligible.push(
+        packed === undefined
+          ? { ...r, email }
+          : { ...r, email, subject: packed.toString('base64url', at, at + SUBJECT_BYTES) },
+      );
+      continue;
+    }
+    const reason = verdict.eligible ? topicReason(topic!) : verdict.reason;
+    excluded.push({ contactId: r.id, email, state: 'suppressed', reason });
+    if (packed !== undefined) byContact.set(r.id, packed.subarray(at, at + SUBJECT_BYTES));
   }
-  const byContact = new Map<string, Buffer>();
-  if (subjects !== undefined) for (const r of excluded) byContact.set(r.contactId, subjects.get(r.email)!);
   await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(pii, excluded, byContact), clock.now(), {
     firstTry,
   });

@@ -47,13 +47,13 @@ const CHECK_WITH_FINGERPRINTS = `
 
 /**
  * email (normalised) → reason, for the suppressed ones among `emails`. With `fingerprintOf` (the
- * privacy module's blind index), an address whose fingerprint is suppressed (an erased person)
- * counts too, in the same query.
+ * privacy module's blind index, or the chunk's blind indexes packed 16 bytes each in the order of
+ * `emails`), an address whose fingerprint is suppressed (an erased person) counts too, in the same query.
  */
 export async function findSuppressed(
   db: Queryable,
   emails: readonly string[],
-  fingerprintOf?: (email: string) => Buffer,
+  fingerprintOf?: ((email: string) => Buffer) | Buffer,
 ): Promise<Map<string, string>> {
   if (emails.length === 0) return new Map();
   const normalized = emails.map(normalizeEmail);
@@ -61,11 +61,17 @@ export async function findSuppressed(
     const { rows } = await db.query<{ email: string; reason: string }>(CHECK, [normalized]);
     return new Map(rows.map((r) => [r.email, r.reason]));
   }
-  const fingerprints = normalized.map(fingerprintOf);
-  if (fingerprints.some((f) => f.length !== 16)) throw new RangeError('a suppression fingerprint is 16 bytes');
+  let packed: Buffer;
+  if (Buffer.isBuffer(fingerprintOf)) packed = fingerprintOf;
+  else {
+    const fingerprints = normalized.map(fingerprintOf);
+    if (fingerprints.some((f) => f.length !== 16)) throw new RangeError('a suppression fingerprint is 16 bytes');
+    packed = Buffer.concat(fingerprints, 16 * fingerprints.length);
+  }
+  if (packed.length !== 16 * normalized.length) throw new RangeError('a suppression fingerprint is 16 bytes');
   const { rows } = await db.query<{ email: string | null; reason: string; i: number | null }>(CHECK_WITH_FINGERPRINTS, [
     normalized,
-    Buffer.concat(fingerprints, 16 * fingerprints.length),
+    packed,
   ]);
   const out = new Map<string, string>();
   for (const r of rows) {

@@ -4,7 +4,7 @@
  * (keyed HMAC of the normalised address). Randomness (IVs, data keys) comes in as arguments from the
  * service, so these stay deterministic and testable.
  */
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash } from 'node:crypto';
 import { SwitchyardError } from '../core/errors.ts';
 import { createHmacSha256 } from '../core/tracking-token.ts';
 
@@ -13,6 +13,38 @@ export const SEALED_PREFIX = 'pii1:';
 export const SUBJECT_BYTES = 16;
 export const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** The AES-256 data key at the start of a subject's key material; its identity block follows. */
+export const DATA_KEY_BYTES = 32;
+/** Longest identity block: key material ‖ subject stays within key wrap's 336-byte batch limit. */
+export const MAX_IDENTITY_BYTES = 256;
+
+/**
+ * The identity block's width for `addresses`: the longest one's UTF-8 length rounded up to 8 bytes
+ * (key wrap works in 8-byte semiblocks), the same for a whole batch so its wrapped keys have one
+ * length; 0 when one is too long or contains a NUL byte (the padding), then keys carry no identity.
+ */
+export function identityWidth(addresses: Iterable<string>): number {
+  let max = 0;
+  for (const a of addresses) {
+    const len = Buffer.byteLength(a, 'utf8');
+    if (len > MAX_IDENTITY_BYTES || a.includes('\0')) return 0;
+    if (len > max) max = len;
+  }
+  return Math.ceil(max / 8) * 8;
+}
+
+/** Writes `address` (UTF-8, zero-padded to the block's end) into `block`. */
+export function writeIdentity(block: Buffer, address: string): void {
+  block.fill(0, block.write(address, 'utf8'));
+}
+
+/** The address a key material carries after its data key; undefined for material without one. */
+export function identityOf(material: Buffer): string | undefined {
+  if (material.length <= DATA_KEY_BYTES) return undefined;
+  let end = material.length;
+  while (end > DATA_KEY_BYTES && material[end - 1] === 0) end--;
+  return end === DATA_KEY_BYTES ? undefined : material.toString('utf8', DATA_KEY_BYTES, end);
+}
 
 /** Lower-cases and trims the address: the one normalisation blind indexes and suppression agree on. */
 export function normalizeAddress(email: string): string {
@@ -35,6 +67,38 @@ export function blindIndexOf(indexKey: Buffer, email: string): Buffer {
 export function createBlindIndexer(indexKey: Buffer): (email: string) => Buffer {
   const mac = createHmacSha256(indexKey);
   return (email) => mac(Buffer.from(normalizeAddress(email), 'utf8')).subarray(0, SUBJECT_BYTES);
+}
+
+/**
+ * Blind indexes of many addresses already normalised, packed 16 bytes each in order: the same bytes
+ * as `blindIndexOf`, written into one buffer (a chunk's fingerprint parameter and carried subjects
+ * are cut from it) instead of a buffer per address.
+ */
+export function createPackedBlindIndexer(indexKey: Buffer): (normalised: readonly string[]) => Buffer {
+  const BLOCK = 64;
+  const key = indexKey.length > BLOCK ? hash('sha256', indexKey, 'buffer') : indexKey;
+  let inner = Buffer.alloc(BLOCK + 256);
+  const outer = Buffer.alloc(BLOCK + 32);
+  for (let i = 0; i < BLOCK; i++) {
+    inner[i] = (key[i] ?? 0) ^ 0x36;
+    outer[i] = (key[i] ?? 0) ^ 0x5c;
+  }
+  return (addresses) => {
+    const out = Buffer.allocUnsafe(SUBJECT_BYTES * addresses.length);
+    addresses.forEach((address, i) => {
+      const need = BLOCK + Buffer.byteLength(address, 'utf8');
+      if (inner.length < need) {
+        const grown = Buffer.alloc(2 * need);
+        inner.copy(grown, 0, 0, BLOCK);
+        inner = grown;
+      }
+      const len = inner.write(address, BLOCK, 'utf8');
+      // 'binary' (latin1) strings: node's one-shot hash returns them with less copying than a Buffer
+      outer.write(hash('sha256', inner.subarray(0, BLOCK + len), 'binary'), BLOCK, 32, 'latin1');
+      out.write(hash('sha256', outer, 'binary'), SUBJECT_BYTES * i, SUBJECT_BYTES, 'latin1');
+    });
+    return out;
+  };
 }
 
 /** Encrypts `plaintext` under the subject's data key; the result names the subject so `open` finds its key. */

@@ -9,7 +9,11 @@
 export interface DataKeyToWrap {
   /** The subject's id (its 16-byte blind index), bound into the wrap so a wrapped key cannot be moved. */
   subject: Buffer;
-  /** 32 random bytes (AES-256). */
+  /**
+   * The subject's key material: 32 random bytes (its AES-256 data key), then, for keys created
+   * since decision 0033, the subject's normalised address (its identity, zero-padded to a multiple
+   * of 8 bytes). Wrapped and unwrapped whole: destroying the row destroys both.
+   */
   key: Buffer;
 }
 
@@ -31,9 +35,10 @@ export interface MasterKeys {
    */
   wrap(keys: readonly DataKeyToWrap[]): Promise<WrappedDataKey[]>;
   /**
-   * Unwraps each key, in order. A key wrapped by a master key this adapter no longer holds, or whose
-   * wrap fails authentication (tampered, moved to another subject), throws PII_KEY_UNAVAILABLE
-   * (not retryable): the data under it is unreadable until that master key is configured again.
+   * Unwraps each key's material (as given to `wrap`), in order. A key wrapped by a master key this
+   * adapter no longer holds, or whose wrap fails authentication (tampered, moved to another
+   * subject), throws PII_KEY_UNAVAILABLE (not retryable): the data under it is unreadable until
+   * that master key is configured again.
    */
   unwrap(keys: readonly WrappedDataKey[]): Promise<Buffer[]>;
   /** Can this adapter unwrap keys wrapped by `masterKeyId`? (rotation keeps old ids until rewrapped) */

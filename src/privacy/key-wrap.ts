@@ -11,6 +11,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 const SEMIBLOCK = 8;
 const ICV = 0xa6;
+const ICV_WORD = 0xa6a6a6a6;
 
 function ecb(masterKey: Buffer, decrypt: boolean) {
   const c = decrypt ? createDecipheriv('aes-256-ecb', masterKey, null) : createCipheriv('aes-256-ecb', masterKey, null);
@@ -18,26 +19,24 @@ function ecb(masterKey: Buffer, decrypt: boolean) {
   return c;
 }
 
-/** Step i's input block of every key, side by side: its A ‖ R[i] (two 32-bit words each). */
-function gather(block: Uint32Array, a: Uint32Array, r: Uint32Array, n: number, i: number): void {
-  for (let k = 0; k < a.length / 2; k++) {
-    const ri = 2 * (k * n + i);
-    block[4 * k] = a[2 * k]!;
-    block[4 * k + 1] = a[2 * k + 1]!;
-    block[4 * k + 2] = r[ri]!;
-    block[4 * k + 3] = r[ri + 1]!;
-  }
+/**
+ * The batch's state, step-major: one buffer per semiblock index i holding every key's block A ‖ R[i]
+ * side by side, so step i ciphers its buffer in place and only A (two words per key) moves to the
+ * next step's buffer; R[i] never moves (a third of the JS work of gathering whole blocks).
+ */
+function steps(n: number, m: number): { bytes: Buffer[]; words: Uint32Array[] } {
+  const words = Array.from({ length: n }, () => new Uint32Array(4 * m));
+  return { words, bytes: words.map((w) => Buffer.from(w.buffer)) };
 }
 
-/** The ciphered blocks back into each key's A and R[i]. */
-function scatter(block: Uint32Array, a: Uint32Array, r: Uint32Array, n: number, i: number): void {
-  for (let k = 0; k < a.length / 2; k++) {
-    const ri = 2 * (k * n + i);
-    a[2 * k] = block[4 * k]!;
-    a[2 * k + 1] = block[4 * k + 1]!;
-    r[ri] = block[4 * k + 2]!;
-    r[ri + 1] = block[4 * k + 3]!;
+/** Copies every key's A from one step's buffer to another's, xoring t into its last byte. */
+function moveA(from: Uint32Array, to: Uint32Array, toBytes: Buffer, m: number, t: number): void {
+  for (let k = 0; k < m; k++) {
+    to[4 * k] = from[4 * k]!;
+    to[4 * k + 1] = from[4 * k + 1]!;
   }
+  // t < 256 (n ≤ 42, checked by the callers): it touches A's last byte only
+  if (t !== 0) for (let k = 0; k < m; k++) toBytes[16 * k + 7]! ^= t;
 }
 
 /**
@@ -51,33 +50,45 @@ export function wrapMany(masterKey: Buffer, plaintexts: readonly Buffer[]): Buff
   const n = len / SEMIBLOCK;
   if (!Number.isInteger(n) || n < 2 || n > 42 || plaintexts.some((p) => p.length !== len))
     throw new RangeError('key wrap needs equal plaintexts of a multiple of 8 bytes, 16 to 336');
-  // words: A (2 per key), R (2n per key), the block buffer (4 per key); Uint32 copies, no per-byte work
-  const a = new Uint32Array(2 * m);
-  new Uint8Array(a.buffer).fill(ICV);
-  const r = new Uint32Array(2 * n * m);
-  const rBytes = Buffer.from(r.buffer);
-  for (const [k, p] of plaintexts.entries()) p.copy(rBytes, k * len);
-  const block = new Uint32Array(4 * m);
-  const blockBytes = Buffer.from(block.buffer);
-  const aBytes = new Uint8Array(a.buffer);
+  const { bytes, words } = steps(n, m);
+  // the plaintexts side by side (one copy each), then spread into the steps' buffers word by word
+  const staged = Buffer.alloc(len * m);
+  for (const [k, p] of plaintexts.entries()) p.copy(staged, k * len);
+  const sw = new Uint32Array(staged.buffer, staged.byteOffset, staged.length / 4);
+  const a0 = words[0]!;
+  for (let k = 0; k < m; k++) {
+    a0[4 * k] = ICV_WORD;
+    a0[4 * k + 1] = ICV_WORD;
+    for (let i = 0; i < n; i++) {
+      const wi = words[i]!;
+      wi[4 * k + 2] = sw[2 * (k * n + i)]!;
+      wi[4 * k + 3] = sw[2 * (k * n + i) + 1]!;
+    }
+  }
   const cipher = ecb(masterKey, false);
   for (let j = 0; j < 6; j++) {
     for (let i = 0; i < n; i++) {
-      gather(block, a, r, n, i);
-      cipher.update(blockBytes).copy(blockBytes);
-      // t = n·j + i + 1 stays below 256 (n ≤ 42, checked above): it touches A's last byte only
-      const t = n * j + i + 1;
-      scatter(block, a, r, n, i);
-      for (let k = 0; k < m; k++) aBytes[8 * k + 7]! ^= t;
+      cipher.update(bytes[i]!).copy(bytes[i]!);
+      // A = MSB(B) ^ t goes on to the next step (after the last one: to step 0's buffer, the result)
+      const next = (i + 1) % n;
+      moveA(words[i]!, words[next]!, bytes[next]!, m, n * j + i + 1);
     }
   }
   cipher.final();
-  return plaintexts.map((_, k) => {
-    const out = Buffer.allocUnsafe(len + SEMIBLOCK);
-    Buffer.from(a.buffer, 8 * k, 8).copy(out, 0);
-    rBytes.copy(out, SEMIBLOCK, k * len, (k + 1) * len);
-    return out;
-  });
+  // each result A ‖ R[0..n-1], gathered word by word into one buffer
+  const out = Buffer.alloc((len + SEMIBLOCK) * m);
+  const ow = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
+  for (let k = 0; k < m; k++) {
+    const base = 2 * k * (n + 1);
+    ow[base] = a0[4 * k]!;
+    ow[base + 1] = a0[4 * k + 1]!;
+    for (let i = 0; i < n; i++) {
+      const wi = words[i]!;
+      ow[base + 2 * (i + 1)] = wi[4 * k + 2]!;
+      ow[base + 2 * (i + 1) + 1] = wi[4 * k + 3]!;
+    }
+  }
+  return plaintexts.map((_, k) => out.subarray(k * (len + SEMIBLOCK), (k + 1) * (len + SEMIBLOCK)));
 }
 
 /**
@@ -91,29 +102,46 @@ export function unwrapMany(masterKey: Buffer, wrapped: readonly Buffer[]): (Buff
   const n = len / SEMIBLOCK;
   if (!Number.isInteger(n) || n < 2 || n > 42 || wrapped.some((w) => w.length !== len + SEMIBLOCK))
     throw new RangeError('key unwrap needs equal values of a multiple of 8 bytes, 24 to 344');
-  const a = new Uint32Array(2 * m);
-  const aBytes = new Uint8Array(a.buffer);
-  const r = new Uint32Array(2 * n * m);
-  const rBytes = Buffer.from(r.buffer);
-  wrapped.forEach((w, k) => {
-    w.copy(Buffer.from(a.buffer), 8 * k, 0, SEMIBLOCK);
-    w.copy(rBytes, k * len, SEMIBLOCK);
-  });
-  const block = new Uint32Array(4 * m);
-  const blockBytes = Buffer.from(block.buffer);
+  const { bytes, words } = steps(n, m);
+  const last = n - 1;
+  const staged = Buffer.alloc((len + SEMIBLOCK) * m);
+  for (const [k, w] of wrapped.entries()) w.copy(staged, k * (len + SEMIBLOCK));
+  const sw = new Uint32Array(staged.buffer, staged.byteOffset, staged.length / 4);
+  const aLast = words[last]!;
+  for (let k = 0; k < m; k++) {
+    const base = 2 * k * (n + 1);
+    aLast[4 * k] = sw[base]!;
+    aLast[4 * k + 1] = sw[base + 1]!;
+    for (let i = 0; i < n; i++) {
+      const wi = words[i]!;
+      wi[4 * k + 2] = sw[base + 2 * (i + 1)]!;
+      wi[4 * k + 3] = sw[base + 2 * (i + 1) + 1]!;
+    }
+  }
+  // the first step back is t = 6n
+  for (let k = 0; k < m; k++) bytes[last]![16 * k + 7]! ^= 6 * n;
   const decipher = ecb(masterKey, true);
   for (let j = 5; j >= 0; j--) {
-    for (let i = n - 1; i >= 0; i--) {
-      const t = n * j + i + 1;
-      for (let k = 0; k < m; k++) aBytes[8 * k + 7]! ^= t;
-      gather(block, a, r, n, i);
-      decipher.update(blockBytes).copy(blockBytes);
-      scatter(block, a, r, n, i);
+    for (let i = last; i >= 0; i--) {
+      decipher.update(bytes[i]!).copy(bytes[i]!);
+      // A goes back to the previous step's buffer, xored with that step's t (none after step 1)
+      const t = n * j + i;
+      const prev = i === 0 ? last : i - 1;
+      if (t > 0) moveA(words[i]!, words[prev]!, bytes[prev]!, m, t);
     }
   }
   decipher.final();
+  const out = Buffer.alloc(len * m);
+  const ow = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
+  for (let k = 0; k < m; k++)
+    for (let i = 0; i < n; i++) {
+      const wi = words[i]!;
+      ow[2 * (k * n + i)] = wi[4 * k + 2]!;
+      ow[2 * (k * n + i) + 1] = wi[4 * k + 3]!;
+    }
+  const a0 = bytes[0]!;
   return wrapped.map((_, k) => {
-    for (let b = 0; b < SEMIBLOCK; b++) if (aBytes[8 * k + b] !== ICV) return null;
-    return Buffer.from(rBytes.subarray(k * len, (k + 1) * len));
+    for (let b = 0; b < SEMIBLOCK; b++) if (a0[16 * k + b] !== ICV) return null;
+    return out.subarray(k * len, (k + 1) * len);
   });
 }

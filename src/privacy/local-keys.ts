@@ -1,10 +1,10 @@
 /**
  * The local master-key adapter: master keys held in process memory, from config (newest first) or
  * generated into the data directory for local use. New data keys are wrapped with AES-256 key wrap
- * (RFC 3394) of key ‖ subject, a whole batch under one cipher context (key-wrap.ts); keys wrapped
- * by earlier versions with AES-256-GCM (60 bytes, not 56) still unwrap, and `privacy rotate-key`
- * rewraps them. A master key's id is the first 8 bytes of its SHA-256, so the key table names the
- * wrapping key without revealing it.
+ * (RFC 3394) of key material ‖ subject, each batch of one length under one cipher context
+ * (key-wrap.ts); keys wrapped by earlier versions with AES-256-GCM (60 bytes: not a multiple of 8,
+ * as every key wrap is) still unwrap, and `privacy rotate-key` rewraps them. A master key's id is
+ * the first 8 bytes of its SHA-256, so the key table names the wrapping key without revealing it.
  */
 import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../core/errors.ts';
@@ -12,9 +12,9 @@ import { unwrapKey } from './crypto.ts';
 import type { MasterKeys, WrappedDataKey } from './key-port.ts';
 import { unwrapMany, wrapMany } from './key-wrap.ts';
 
-const DATA_KEY_BYTES = 32;
-/** Key wrap of a 32-byte key and its 16-byte subject: 8 bytes longer than the plaintext. */
-const KW_WRAPPED_BYTES = 56;
+/** Every key wrap is a whole number of 8-byte semiblocks; a GCM wrap (12 + 16 + 32 bytes) is not. */
+const SEMIBLOCK = 8;
+const SUBJECT_BYTES = 16;
 
 /** Decodes configured master keys (base64 or base64url of 32 bytes each); throws CONFIG_INVALID naming the position. */
 export function decodeMasterKeys(encoded: readonly string[]): Buffer[] {
@@ -41,13 +41,23 @@ export function createLocalMasterKeys(keys: readonly Buffer[]): MasterKeys {
     name: 'local',
     currentKeyId,
     async wrap(items) {
-      const plain = items.map((it) => Buffer.concat([it.key, it.subject], DATA_KEY_BYTES + it.subject.length));
-      const wrapped = wrapMany(current, plain);
+      const plain = items.map((it) => Buffer.concat([it.key, it.subject], it.key.length + it.subject.length));
+      const wrapped: Buffer[] = new Array(items.length);
+      // key wrap runs a batch of one length at once: a caller's batch is normally one length
+      for (const indexes of byLength(plain.map((p) => p.length))) {
+        const out = wrapMany(
+          current,
+          indexes.map((i) => plain[i]!),
+        );
+        indexes.forEach((i, b) => {
+          wrapped[i] = out[b]!;
+        });
+      }
       return items.map((it, i) => ({ subject: it.subject, masterKeyId: currentKeyId, wrapped: wrapped[i]! }));
     },
     async unwrap(items: readonly WrappedDataKey[]) {
       const out: Buffer[] = new Array(items.length);
-      // key-wrapped values in one batch per master key; earlier GCM wraps one by one
+      // key-wrapped values in one batch per master key and length; earlier GCM wraps one by one
       const batches = new Map<string, number[]>();
       items.forEach((it, i) => {
         const master = byId.get(it.masterKeyId);
@@ -56,9 +66,10 @@ export function createLocalMasterKeys(keys: readonly Buffer[]): MasterKeys {
             details: { masterKeyId: it.masterKeyId },
           });
         }
-        if (it.wrapped.length === KW_WRAPPED_BYTES) {
-          const batch = batches.get(it.masterKeyId);
-          if (batch === undefined) batches.set(it.masterKeyId, [i]);
+        if (it.wrapped.length % SEMIBLOCK === 0) {
+          const batchKey = `${it.masterKeyId}:${it.wrapped.length}`;
+          const batch = batches.get(batchKey);
+          if (batch === undefined) batches.set(batchKey, [i]);
           else batch.push(i);
           return;
         }
@@ -68,22 +79,34 @@ export function createLocalMasterKeys(keys: readonly Buffer[]): MasterKeys {
           throw failed(it.masterKeyId, err);
         }
       });
-      for (const [id, indexes] of batches) {
+      for (const indexes of batches.values()) {
+        const id = items[indexes[0]!]!.masterKeyId;
         const plain = unwrapMany(
           byId.get(id)!,
           indexes.map((i) => items[i]!.wrapped),
         );
         indexes.forEach((i, b) => {
           const p = plain[b];
-          // the subject inside the wrap must be the row's own: a key moved to another subject fails
-          if (p == null || !p.subarray(DATA_KEY_BYTES).equals(items[i]!.subject)) throw failed(id);
-          out[i] = p.subarray(0, DATA_KEY_BYTES);
+          // the subject closing the wrap must be the row's own: a key moved to another subject fails
+          if (p == null || !p.subarray(p.length - SUBJECT_BYTES).equals(items[i]!.subject)) throw failed(id);
+          out[i] = p.subarray(0, p.length - SUBJECT_BYTES);
         });
       }
       return out;
     },
     holds: (id) => byId.has(id),
   };
+}
+
+/** Indexes grouped by equal length, in order of first appearance. */
+function byLength(lengths: readonly number[]): number[][] {
+  const groups = new Map<number, number[]>();
+  lengths.forEach((len, i) => {
+    const g = groups.get(len);
+    if (g === undefined) groups.set(len, [i]);
+    else g.push(i);
+  });
+  return [...groups.values()];
 }
 
 function failed(masterKeyId: string, cause?: unknown): SwitchyardError {

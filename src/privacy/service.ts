@@ -3,17 +3,23 @@
  * (AES-256-GCM under the subject's data key), opens them, computes blind indexes for look-ups by
  * address, and shreds a subject by destroying its data key (crypto-shredding: every copy of what
  * was sealed under it, in any table, bus message, dead letter, log or backup, becomes unreadable).
- * A subject is a normalised email address; its id is the address's blind index.
+ * A subject is a normalised email address; its id is the address's blind index. The address itself
+ * is kept once, wrapped with the subject's data key in its key row (decision 0033): a value that is
+ * the subject's own address is stored as the subject's id alone, and erasing the key erases it too.
  * Invariants: no plaintext and no data key is ever written by this module; keys are created and
  * read set-wise (one query per batch); unwrapped keys read from the store live only in a bounded cache
  * in memory (keys this process just created are used and dropped).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import {
   createBlindIndexer,
+  createPackedBlindIndexer,
+  DATA_KEY_BYTES,
+  identityOf,
+  identityWidth,
   IV_BYTES,
   normalizeAddress,
   openParts,
@@ -21,6 +27,7 @@ import {
   SEALED_PREFIX,
   seal,
   SUBJECT_BYTES,
+  writeIdentity,
 } from './crypto.ts';
 import type { MasterKeys } from './key-port.ts';
 import { createLru } from './lru.ts';
@@ -40,12 +47,16 @@ export interface ShredResult {
 export interface Privacy {
   /** The blind index of an address (16 bytes): the key of look-ups by address and of fingerprints. */
   blindIndex(email: string): Buffer;
+  /** Blind indexes of addresses already normalised, packed 16 bytes each in order (one buffer per chunk). */
+  blindIndexes(normalised: readonly string[]): Buffer;
   /** Seals `plaintext` under the subject of `email` (its key is created on first use). */
   sealFor(email: string, plaintext: string): Promise<string>;
   /**
-   * Seals each value under its own subject's key, creating missing keys in one insert. A subject
-   * already shredded gets an erased marker instead (no ciphertext: nothing to recover). `subject`,
-   * when the caller already computed `blindIndex(email)`, saves hashing the address again.
+   * Seals each value under its own subject's key, creating missing keys (each carrying its subject's
+   * address) in one insert. A value that is the subject's normalised address becomes the subject's
+   * id alone (`pii1:<subject>`, opened from the key row); a subject already shredded gets that same
+   * marker (nothing to recover). `subject`, when the caller already computed `blindIndex(email)`,
+   * saves hashing the address again.
    */
   sealMany(items: readonly SealItem[]): Promise<string[]>;
   /** Opens a sealed value; null when its subject was shredded. Plain (unsealed) text is returned as is. */
@@ -75,23 +86,36 @@ export interface SealItem {
 }
 
 const ERASED = Symbol('erased');
-type KeyOrErased = Buffer | typeof ERASED;
+/** A subject's data key and, for keys created since decision 0033, its normalised address. */
+interface SubjectKey {
+  key: Buffer;
+  identity: string | undefined;
+}
+type KeyOrErased = SubjectKey | typeof ERASED;
+
+function subjectKeyOf(material: Buffer): SubjectKey {
+  return { key: material.subarray(0, DATA_KEY_BYTES), identity: identityOf(material) };
+}
 
 export function createPrivacy(
   deps: { db: Db; clock: Clock; keys: MasterKeys; indexKey: Buffer },
   options: PrivacyOptions,
 ): Privacy {
   const { db, clock, keys, indexKey } = deps;
-  const cache = createLru<string, Buffer>(options.cacheSize);
+  const cache = createLru<string, SubjectKey>(options.cacheSize);
   const blindIndex = createBlindIndexer(indexKey);
 
   /**
-   * Data keys (or the erased marker) for distinct subjects. With `create`, fresh keys are offered for
-   * every subject not cached and inserted where none exists, in the same statement that reads the
-   * existing ones (one round trip per chunk; a wrap for a subject that had a key is wasted CPU,
-   * cheaper than a second round trip).
+   * Data keys (or the erased marker) for distinct subjects. With `identities` (subject id → its
+   * normalised address), fresh keys are offered for every subject not cached, each carrying its
+   * address, and inserted where none exists, in the same statement that reads the existing ones
+   * (one round trip per chunk; a wrap for a subject that had a key is wasted CPU, cheaper than a
+   * second round trip).
    */
-  async function keysFor(subjects: Map<string, Buffer>, create: boolean): Promise<Map<string, KeyOrErased>> {
+  async function keysFor(
+    subjects: Map<string, Buffer>,
+    identities?: ReadonlyMap<string, string>,
+  ): Promise<Map<string, KeyOrErased>> {
     const out = new Map<string, KeyOrErased>();
     const missing: Buffer[] = [];
     const missingIds: string[] = [];
@@ -103,12 +127,20 @@ export function createPrivacy(
       } else out.set(id, k);
     }
     if (missing.length === 0) return out;
-    if (!create) {
+    if (identities === undefined) {
       await loadKeys(missing, out);
       return out;
     }
-    const fresh = randomBytes(32 * missing.length);
-    const offered = missing.map((subject, i) => ({ subject, key: Buffer.from(fresh.subarray(i * 32, (i + 1) * 32)) }));
+    // one buffer for the chunk's key material: 32 random bytes per key, then its address block
+    const width = identityWidth(missingIds.map((id) => identities.get(id) ?? ''));
+    const size = DATA_KEY_BYTES + width;
+    const material = Buffer.allocUnsafe(size * missing.length);
+    randomFillSync(material);
+    const offered = missing.map((subject, i) => {
+      const key = material.subarray(i * size, (i + 1) * size);
+      if (width > 0) writeIdentity(key.subarray(DATA_KEY_BYTES), identities.get(missingIds[i]!) ?? '');
+      return { subject, key };
+    });
     const wrapped = await keys.wrap(offered);
     const { existing, inserted } = await q.findOrInsertKeys(
       db,
@@ -122,7 +154,11 @@ export function createPrivacy(
       // Not cached: a first blast creates one per recipient and seals once with it, so caching them
       // only churned the cache (measured in bench/README.md ## blast); a later use reads it from the store.
       missingIds.forEach((id, i) => {
-        if (!out.has(id)) out.set(id, offered[i]!.key);
+        if (!out.has(id))
+          out.set(id, {
+            key: offered[i]!.key.subarray(0, DATA_KEY_BYTES),
+            identity: width > 0 ? identities.get(id) || undefined : undefined,
+          });
       });
       return out;
     }
@@ -149,50 +185,64 @@ export function createPrivacy(
     );
     live.forEach((r, i) => {
       const id = r.subject.toString('base64url');
-      cache.set(id, unwrapped[i]!);
-      out.set(id, unwrapped[i]!);
+      const k = subjectKeyOf(unwrapped[i]!);
+      cache.set(id, k);
+      out.set(id, k);
     });
   }
 
   async function sealMany(items: readonly SealItem[]): Promise<string[]> {
     const subjectOf = items.map((it) => it.subject ?? blindIndex(it.email));
     const ids = subjectOf.map((s) => s.toString('base64url'));
-    const distinct = new Map(subjectOf.map((s, i) => [ids[i]!, s]));
-    const found = await keysFor(distinct, true);
-    const ivs = randomBytes(IV_BYTES * items.length);
+    const addresses = items.map((it) => normalizeAddress(it.email));
+    const distinct = new Map<string, Buffer>();
+    const identities = new Map<string, string>();
+    subjectOf.forEach((s, i) => {
+      distinct.set(ids[i]!, s);
+      identities.set(ids[i]!, addresses[i]!);
+    });
+    const found = await keysFor(distinct, identities);
+    let ivs: Buffer | undefined;
     return items.map((it, i) => {
-      const subject = subjectOf[i]!;
       const key = found.get(ids[i]!);
       if (key === undefined) throw new SwitchyardError('PII_KEY_UNAVAILABLE', 'no data key for a subject');
-      if (key === ERASED) return SEALED_PREFIX + ids[i]!;
-      return seal(subject, key, ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES), it.value);
+      // the subject's own address is kept once, in its key row: the value names the subject only
+      // (erased: the same marker, and nothing to recover)
+      if (key === ERASED || (key.identity !== undefined && it.value === key.identity)) return SEALED_PREFIX + ids[i]!;
+      ivs ??= randomBytes(IV_BYTES * items.length);
+      return seal(subjectOf[i]!, key.key, ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES), it.value);
     });
   }
 
   async function openMany(values: readonly string[]): Promise<(string | null)[]> {
     const parts = values.map((v) => (v.startsWith(SEALED_PREFIX) ? parseSealed(v) : undefined));
     const subjects = new Map<string, Buffer>();
+    // a value that is the subject alone: its address (kept in its key row), or erased
+    const named: (string | undefined)[] = new Array(values.length);
     for (const [i, p] of parts.entries()) {
       if (p) subjects.set(p.subject.toString('base64url'), p.subject);
       else if (p === null) {
-        // an erased marker is the subject alone; anything else after the prefix is not ours
+        // anything else after the prefix than a subject is not ours
         const raw = Buffer.from(values[i]!.slice(SEALED_PREFIX.length), 'base64url');
         if (raw.length !== SUBJECT_BYTES) throw new SwitchyardError('PII_TAMPERED', 'a sealed value is malformed');
+        named[i] = raw.toString('base64url');
+        subjects.set(named[i]!, raw);
       }
     }
-    const found = await keysFor(subjects, false);
+    const found = await keysFor(subjects);
     return values.map((v, i) => {
       const p = parts[i];
       if (p === undefined) return v;
-      if (p === null) return null;
-      const key = found.get(p.subject.toString('base64url'));
+      const key = found.get(p === null ? named[i]! : p.subject.toString('base64url'));
       if (key === undefined || key === ERASED) return null;
-      return openParts(p, key);
+      if (p === null) return key.identity ?? null;
+      return openParts(p, key.key);
     });
   }
 
   return {
     blindIndex,
+    blindIndexes: createPackedBlindIndexer(indexKey),
     sealFor: async (email, plaintext) => (await sealMany([{ email, value: plaintext }]))[0]!,
     sealMany,
     open: async (sealed) => (await openMany([sealed]))[0]!,

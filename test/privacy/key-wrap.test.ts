@@ -28,7 +28,7 @@ describe('batched AES key wrap (RFC 3394)', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 2, max: 42 }),
         fc.integer({ min: 1, max: 20 }),
         fc.integer(),
         (kek, n, m, seed) => {
@@ -88,5 +88,22 @@ describe('local master keys', () => {
       createLocalMasterKeys([randomBytes(32), master]).unwrap([{ ...wrapped[0]!, masterKeyId: 'unknown' }]),
       (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE',
     );
+  });
+
+  it('key material of any whole number of semiblocks (a key with its address): one batch per length', async () => {
+    const master = randomBytes(32);
+    const keys = createLocalMasterKeys([master]);
+    const items = [32, 64, 32, 96, 64].map((len) => ({ subject: randomBytes(16), key: randomBytes(len) }));
+    const wrapped = await keys.wrap(items);
+    assert.deepEqual(
+      wrapped.map((w) => w.wrapped.length),
+      [56, 88, 56, 120, 88],
+    );
+    assert.deepEqual(
+      await keys.unwrap(wrapped),
+      items.map((i) => i.key),
+    );
+    const moved = { ...wrapped[1]!, subject: items[4]!.subject };
+    await assert.rejects(keys.unwrap([moved]), (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE');
   });
 });

@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { isSwitchyardError } from '../../src/core/errors.ts';
-import { blindIndexOf, createBlindIndexer, parseSealed, SEALED_PREFIX } from '../../src/privacy/crypto.ts';
+import {
+  blindIndexOf,
+  createBlindIndexer,
+  createPackedBlindIndexer,
+  parseSealed,
+  SEALED_PREFIX,
+} from '../../src/privacy/crypto.ts';
 import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
 import { createLru } from '../../src/privacy/lru.ts';
 import { createPrivacy } from '../../src/privacy/service.ts';
@@ -55,6 +61,50 @@ describe('privacy service', () => {
     // a blind index the caller computed (the blast carries it in the chunk) is used as the subject
     const [given] = await p.sealMany([{ email: a, value: 'x', subject: p.blindIndex(b) }]);
     assert.deepEqual(parseSealed(given!)?.subject, p.blindIndex(b));
+  });
+
+  it("the subject's own address is its id alone, opened from its key row, unreadable once erased", async () => {
+    const master = randomBytes(32);
+    const p = privacyWith([master]);
+    const a = unique();
+    const address = a.trim().toLowerCase();
+    const id = p.blindIndex(a).toString('base64url');
+    // the normalised address becomes the subject's id; any other value (the address as typed too) is sealed
+    const [ref, typed, name] = await p.sealMany([
+      { email: a, value: address },
+      { email: a, value: a },
+      { email: a, value: 'Ada Lovelace' },
+    ]);
+    assert.equal(ref, SEALED_PREFIX + id);
+    assert.deepEqual(parseSealed(typed!)?.subject, p.blindIndex(a));
+    assert.deepEqual(await privacyWith([master], 0).openMany([ref!, typed!, name!]), [address, a, 'Ada Lovelace']);
+    // the key row holds the address only wrapped
+    const { rows } = await db.query<{ t: string }>('select t::text as t from subject_keys t');
+    assert.ok(!rows.some((r) => r.t.includes(Buffer.from(address).toString('hex'))));
+    // rotation carries the address over with the key
+    await privacyWith([randomBytes(32), master]).rewrapAll();
+    await p.shred(a);
+    assert.deepEqual(await privacyWith([master], 0).openMany([ref!, typed!]), [null, null]);
+    assert.equal(await p.open(ref!), null);
+  });
+
+  it('a key row created before addresses were kept (key only) still seals the address itself', async () => {
+    const master = randomBytes(32);
+    const keys = createLocalMasterKeys([master]);
+    const a = unique().toLowerCase();
+    const subject = blindIndexOf(indexKey, a);
+    const [w] = await keys.wrap([{ subject, key: randomBytes(32) }]);
+    assert.equal(w!.wrapped.length, 56);
+    await db.query(
+      'insert into subject_keys (subject, master_key_id, wrapped_key, created_at) values ($1, $2, $3, $4)',
+      [subject, w!.masterKeyId, w!.wrapped, clock.now()],
+    );
+    const p = privacyWith([master], 0);
+    const [s] = await p.sealMany([{ email: a, value: a }]);
+    assert.notEqual(parseSealed(s!), null);
+    assert.equal(await privacyWith([master], 0).open(s!), a);
+    // a marker of that subject (the form an erasure writes) names no address: it opens as nothing
+    assert.equal(await p.open(SEALED_PREFIX + subject.toString('base64url')), null);
   });
 
   it('a chunk mixing subjects with keys and new ones: each keeps one key, readable by every instance', async () => {
@@ -176,6 +226,21 @@ describe('blind index', () => {
         const k = Buffer.from(key);
         assert.deepEqual(createBlindIndexer(k)(email), blindIndexOf(k, email));
       }),
+    );
+  });
+
+  it('the packed indexer gives the same 16 bytes per normalised address, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 100 }),
+        fc.array(fc.string({ maxLength: 300 })),
+        (key, raw) => {
+          const k = Buffer.from(key);
+          const emails = raw.map((e) => e.trim().toLowerCase());
+          const expected = Buffer.concat(emails.map((e) => blindIndexOf(k, e)));
+          assert.deepEqual(createPackedBlindIndexer(k)(emails), expected);
+        },
+      ),
     );
   });
 });
