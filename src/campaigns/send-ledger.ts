@@ -392,23 +392,14 @@ export async function markInDoubt(
 }
 
 // A delivery report can overtake our own confirmation (rendered or sending), and a bounce or complaint
-// can follow a delivery; nothing else moves a row that already has an outcome. Outcomes come from
+// can follow a delivery; nothing else moves a row that already has an outcome. The update is
+// record_ledger_outcomes (migration 0065), planned to probe each row by its key. Outcomes come from
 // reports that are delivered again until handled (bus messages), so the commit does not wait for
 // its WAL flush: a crash that loses it is followed by the same report again (same final state).
+// The setting is made outside the function, whose own settings end with its call.
 const RECORD_OUTCOMES = `
-  update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
-  from unnest($1::text[], $3::text[], $4::text[], $5::text[]) as x(campaign_id, contact_id, state, reason)
-  where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
-    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered'
-      and x.state in ('bounced', 'complained')))`;
-
-// Each outcome names its row by primary key, so the update probes the key once per outcome. Left to
-// its estimates the planner hashes a batch of a few hundred outcomes against a sequential scan of
-// the whole ledger instead (a campaign's rows just written, no statistics on them yet: 0.2–0.6 s
-// per batch on a 200k-row ledger, bench/README.md, reactions); these settings last until the commit.
-const PROBE_BY_KEY = `
-  select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-    set_config('synchronous_commit', 'off', true)`;
+  select record_ledger_outcomes($1::text[], $2::text[], $3::text[], $4::text[], $5) as moved
+  from (select set_config('synchronous_commit', 'off', true)) as async_commit`;
 
 /** What the provider or the receiving side reported after the hand-off. */
 export interface LedgerOutcome {
@@ -419,19 +410,16 @@ export interface LedgerOutcome {
 }
 
 /** Records reported outcomes, set-wise; a repeated batch finds its rows already moved. */
-export async function recordOutcomes(db: Db, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
+export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
   if (outcomes.length === 0) return 0;
-  return db.transaction(async (tx) => {
-    await tx.query(PROBE_BY_KEY);
-    const { rowCount } = await tx.query(RECORD_OUTCOMES, [
-      outcomes.map((o) => o.campaignId),
-      at,
-      outcomes.map((o) => o.contactId),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => o.reason),
-    ]);
-    return rowCount;
-  });
+  const { rows } = await db.query<{ moved: number }>(RECORD_OUTCOMES, [
+    outcomes.map((o) => o.campaignId),
+    outcomes.map((o) => o.contactId),
+    outcomes.map((o) => o.state),
+    outcomes.map((o) => o.reason),
+    at,
+  ]);
+  return Number(rows[0]!.moved);
 }
 
 const UNSETTLED = `
