@@ -140,12 +140,14 @@ export async function addReactionFacts(
      ), sends as (
        insert into profile_campaigns as c (contact_id, campaign_id, sent_at, opened)
        select contact_id, campaign_id, min(at), bool_or(opened)
-       from unnest($9::text[], $10::text[], $11::timestamptz[], $12::boolean[]) as x(contact_id, campaign_id, at, opened)
+       from unnest($9::text[], $10::text[], $11::timestamptz[], $12::boolean[])
+         as x(contact_id, campaign_id, at, opened)
        group by contact_id, campaign_id
        on conflict (contact_id, campaign_id) do update set opened = true where excluded.opened and not c.opened
      ), clicks as (
        insert into profile_click_tags as t (contact_id, tag, last_at)
-       select contact_id, tag, max(at) from unnest($13::text[], $14::text[], $15::timestamptz[]) as x(contact_id, tag, at)
+       select contact_id, tag, max(at)
+       from unnest($13::text[], $14::text[], $15::timestamptz[]) as x(contact_id, tag, at)
        group by contact_id, tag
        on conflict (contact_id, tag) do update set last_at = excluded.last_at where excluded.last_at > t.last_at
      )
