@@ -25,6 +25,10 @@ export async function applyLedgerOutcomes(db: Db, batch: ReactionBatch, at: Date
       outcomes.push({ campaignId: e.campaignId, contactId: e.contactId, state, reason: e.reason });
     }
   }
+  // in key order: concurrent batches (the group's handlers run 8 at once) then lock the ledger rows
+  // they share in one order; unsorted, their updates deadlocked (bench/README.md, reactions)
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  outcomes.sort((x, y) => cmp(x.campaignId, y.campaignId) || cmp(x.contactId, y.contactId));
   await recordOutcomes(db, outcomes, at);
 }
 

@@ -392,16 +392,14 @@ export async function markInDoubt(
 }
 
 // A delivery report can overtake our own confirmation (rendered or sending), and a bounce or complaint
-// can follow a delivery; nothing else moves a row that already has an outcome. Outcomes come from
+// can follow a delivery; nothing else moves a row that already has an outcome. The update is
+// record_ledger_outcomes (migration 0065), planned to probe each row by its key. Outcomes come from
 // reports that are delivered again until handled (bus messages), so the commit does not wait for
 // its WAL flush: a crash that loses it is followed by the same report again (same final state).
+// The setting is made outside the function, whose own settings end with its call.
 const RECORD_OUTCOMES = `
-  update send_ledger l set state = x.state, reason = coalesce(x.reason, l.reason), updated_at = $2
-  from (select set_config('synchronous_commit', 'off', true)) as async_commit,
-    unnest($1::text[], $3::text[], $4::text[], $5::text[]) as x(campaign_id, contact_id, state, reason)
-  where l.campaign_id = x.campaign_id and l.contact_id = x.contact_id
-    and (l.state in ('sent', 'sending', 'rendered', 'unknown', 'deferred') or (l.state = 'delivered'
-      and x.state in ('bounced', 'complained')))`;
+  select record_ledger_outcomes($1::text[], $2::text[], $3::text[], $4::text[], $5) as moved
+  from (select set_config('synchronous_commit', 'off', true)) as async_commit`;
 
 /** What the provider or the receiving side reported after the hand-off. */
 export interface LedgerOutcome {
@@ -414,14 +412,14 @@ export interface LedgerOutcome {
 /** Records reported outcomes, set-wise; a repeated batch finds its rows already moved. */
 export async function recordOutcomes(db: Queryable, outcomes: readonly LedgerOutcome[], at: Date): Promise<number> {
   if (outcomes.length === 0) return 0;
-  const { rowCount } = await db.query(RECORD_OUTCOMES, [
+  const { rows } = await db.query<{ moved: number }>(RECORD_OUTCOMES, [
     outcomes.map((o) => o.campaignId),
-    at,
     outcomes.map((o) => o.contactId),
     outcomes.map((o) => o.state),
     outcomes.map((o) => o.reason),
+    at,
   ]);
-  return rowCount;
+  return Number(rows[0]!.moved);
 }
 
 const UNSETTLED = `

@@ -15,6 +15,7 @@ import type { Queryable } from '../store/port.ts';
 import type { SuppressionItem, SuppressionSink } from './sink-port.ts';
 import { normalizeEmail } from './suppression.ts';
 import { consumerOf, TOPICS } from '../bus/topics.ts';
+import { createGroupCommit } from '../reactions/group-commit.ts';
 
 /** The systems a suppression reaches when nothing else is configured (names of the sinks app.ts wires). */
 export const PROPAGATION_SYSTEMS = ['esp', 'crm', 'warehouse', 'compliance'] as const;
@@ -306,18 +307,30 @@ export async function runPropagation(deps: PropagationDeps, signal: AbortSignal)
 
 export function propagationStage(deps: PropagationDeps): StageDefinition {
   const systems = deps.sinks.map((s) => s.name);
+  // Each suppressed address is its own bus message: the handlers of a fetched batch run at once and
+  // share one statement (group commit) instead of one statement and commit per address. An address
+  // twice in a group is enqueued once (the later one would change nothing: its rows are pending), and
+  // addresses go in sorted, so two processes' groups take the rows' index locks in one order.
+  const enqueue = createGroupCommit(
+    async (items: readonly SuppressionItem[]) => {
+      const first = new Map<string, SuppressionItem>();
+      for (const i of items) if (!first.has(normalizeEmail(i.email))) first.set(normalizeEmail(i.email), i);
+      const sorted = [...first].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
+      await enqueuePropagations(deps.db, sorted, systems, deps.clock.now(), { asyncCommit: true });
+      return items.map(() => undefined);
+    },
+    { maxWeight: 1_000, weight: () => 1 },
+  );
   return {
     name: 'propagation',
     consumers: [
-      consumerOf({ topic: TOPICS.suppressed, group: 'propagation', batchSize: 100 }, async (m) => {
+      consumerOf({ topic: TOPICS.suppressed, group: 'propagation', batchSize: 100, concurrency: 100 }, async (m) => {
         const p = m.payload;
-        await enqueuePropagations(
-          deps.db,
-          [{ email: p.email, reason: p.reason, ...(p.contactId === null ? {} : { contactId: p.contactId }) }],
-          systems,
-          deps.clock.now(),
-          { asyncCommit: true },
-        );
+        await enqueue({
+          email: p.email,
+          reason: p.reason,
+          ...(p.contactId === null ? {} : { contactId: p.contactId }),
+        });
       }),
     ],
     loops: [(signal) => runPropagation(deps, signal)],

@@ -98,7 +98,6 @@ export async function applyReactionEvents(
     const ids = [...deltas.keys()];
     // take the profile locks first (creating missing profiles), then write facts
     await lockProfiles(tx, ids, now);
-    await q.addEngagement(tx, [...deltas.values()]);
     const sends = news
       .filter((e) => e.campaignId !== null && (e.type === 'delivered' || e.type === 'opened' || e.type === 'clicked'))
       .map((e) => ({
@@ -107,11 +106,10 @@ export async function applyReactionEvents(
         at: new Date(e.occurredAt),
         opened: e.type !== 'delivered',
       }));
-    await q.recordSends(tx, sends);
     const clicks = news
       .filter((e) => e.type === 'clicked')
       .map((e) => ({ contactId: e.contactId as string, tag: ANY_CLICK_TAG, at: new Date(e.occurredAt) }));
-    await q.recordClicks(tx, clicks);
+    await q.addReactionFacts(tx, [...deltas.values()], sends, clicks);
     const touched = {
       attributes: new Set<string>(),
       clickTags: new Set(clicks.length > 0 ? [ANY_CLICK_TAG] : []),

@@ -93,18 +93,65 @@ export interface EngagementDelta {
   lastEngagedAt: Date | null;
 }
 
-export async function addEngagement(db: Queryable, deltas: readonly EngagementDelta[]): Promise<void> {
-  if (deltas.length === 0) return;
+export interface SendFact {
+  contactId: string;
+  campaignId: string;
+  at: Date;
+  opened: boolean;
+}
+
+export interface ClickFact {
+  contactId: string;
+  tag: string;
+  at: Date;
+}
+
+// The latest click per (contact, tag); a click older than the stored one leaves the row as it is.
+const CLICK_TAGS_UPSERT = `
+  insert into profile_click_tags as t (contact_id, tag, last_at)
+  select contact_id, tag, max(at) from unnest($1::text[], $2::text[], $3::timestamptz[]) as x(contact_id, tag, at)
+  group by contact_id, tag
+  on conflict (contact_id, tag) do update set last_at = excluded.last_at where excluded.last_at > t.last_at`;
+
+/**
+ * A reaction group's facts in one statement (one round trip, parse and plan instead of three): the
+ * engagement counts, the campaigns sent and opened, the latest click per tag. A fact already known
+ * leaves its row as it is, with no new row version: a campaign delivered again, an open already
+ * recorded, a click older than the tag's latest.
+ */
+export async function addReactionFacts(
+  db: Queryable,
+  deltas: readonly EngagementDelta[],
+  sends: readonly SendFact[],
+  clicks: readonly ClickFact[],
+): Promise<void> {
+  if (deltas.length + sends.length + clicks.length === 0) return;
   const col = (k: keyof EngagementDelta) => deltas.map((d) => d[k]);
   await db.query(
-    `insert into profile_engagement as e
-       (contact_id, sent, opened, clicked, replied, bounced, unsubscribed, last_engaged_at)
-     select * from unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[],
-       $8::timestamptz[])
-     on conflict (contact_id) do update set sent = e.sent + excluded.sent, opened = e.opened + excluded.opened,
-       clicked = e.clicked + excluded.clicked, replied = e.replied + excluded.replied,
-       bounced = e.bounced + excluded.bounced, unsubscribed = e.unsubscribed + excluded.unsubscribed,
-       last_engaged_at = greatest(e.last_engaged_at, excluded.last_engaged_at)`,
+    `with engagement as (
+       insert into profile_engagement as e
+         (contact_id, sent, opened, clicked, replied, bounced, unsubscribed, last_engaged_at)
+       select * from unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[],
+         $8::timestamptz[])
+       on conflict (contact_id) do update set sent = e.sent + excluded.sent, opened = e.opened + excluded.opened,
+         clicked = e.clicked + excluded.clicked, replied = e.replied + excluded.replied,
+         bounced = e.bounced + excluded.bounced, unsubscribed = e.unsubscribed + excluded.unsubscribed,
+         last_engaged_at = greatest(e.last_engaged_at, excluded.last_engaged_at)
+     ), sends as (
+       insert into profile_campaigns as c (contact_id, campaign_id, sent_at, opened)
+       select contact_id, campaign_id, min(at), bool_or(opened)
+       from unnest($9::text[], $10::text[], $11::timestamptz[], $12::boolean[])
+         as x(contact_id, campaign_id, at, opened)
+       group by contact_id, campaign_id
+       on conflict (contact_id, campaign_id) do update set opened = true where excluded.opened and not c.opened
+     ), clicks as (
+       insert into profile_click_tags as t (contact_id, tag, last_at)
+       select contact_id, tag, max(at)
+       from unnest($13::text[], $14::text[], $15::timestamptz[]) as x(contact_id, tag, at)
+       group by contact_id, tag
+       on conflict (contact_id, tag) do update set last_at = excluded.last_at where excluded.last_at > t.last_at
+     )
+     select 1`,
     [
       col('contactId'),
       col('sent'),
@@ -114,37 +161,24 @@ export async function addEngagement(db: Queryable, deltas: readonly EngagementDe
       col('bounced'),
       col('unsubscribed'),
       col('lastEngagedAt'),
+      sends.map((f) => f.contactId),
+      sends.map((f) => f.campaignId),
+      sends.map((f) => f.at),
+      sends.map((f) => f.opened),
+      clicks.map((f) => f.contactId),
+      clicks.map((f) => f.tag),
+      clicks.map((f) => f.at),
     ],
   );
 }
 
-export async function recordClicks(
-  db: Queryable,
-  clicks: readonly { contactId: string; tag: string; at: Date }[],
-): Promise<void> {
+export async function recordClicks(db: Queryable, clicks: readonly ClickFact[]): Promise<void> {
   if (clicks.length === 0) return;
-  await db.query(
-    `insert into profile_click_tags as t (contact_id, tag, last_at)
-     select contact_id, tag, max(at) from unnest($1::text[], $2::text[], $3::timestamptz[]) as x(contact_id, tag, at)
-     group by contact_id, tag
-     on conflict (contact_id, tag) do update set last_at = greatest(t.last_at, excluded.last_at)`,
-    [clicks.map((c) => c.contactId), clicks.map((c) => c.tag), clicks.map((c) => c.at)],
-  );
-}
-
-export async function recordSends(
-  db: Queryable,
-  sends: readonly { contactId: string; campaignId: string; at: Date; opened: boolean }[],
-): Promise<void> {
-  if (sends.length === 0) return;
-  await db.query(
-    `insert into profile_campaigns as c (contact_id, campaign_id, sent_at, opened)
-     select contact_id, campaign_id, min(at), bool_or(opened)
-     from unnest($1::text[], $2::text[], $3::timestamptz[], $4::boolean[]) as x(contact_id, campaign_id, at, opened)
-     group by contact_id, campaign_id
-     on conflict (contact_id, campaign_id) do update set opened = c.opened or excluded.opened`,
-    [sends.map((s) => s.contactId), sends.map((s) => s.campaignId), sends.map((s) => s.at), sends.map((s) => s.opened)],
-  );
+  await db.query(CLICK_TAGS_UPSERT, [
+    clicks.map((c) => c.contactId),
+    clicks.map((c) => c.tag),
+    clicks.map((c) => c.at),
+  ]);
 }
 
 export async function readProfile(

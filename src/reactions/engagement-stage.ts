@@ -158,7 +158,10 @@ export async function applyEngagementBatch(
     list.push({ type: e.type, occurredAt: new Date(e.occurredAt), isMachine: e.isMachine });
     byContact.set(e.contactId, list);
   }
-  const input = [...byContact].flatMap(([contactId, events]) => {
+  // in contact order: concurrent batches (the group's handlers run 8 at once) then take the score rows'
+  // locks in one order; unsorted, their upserts deadlocked on shared contacts (bench/README.md, reactions)
+  const contacts = [...byContact].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const input = contacts.flatMap(([contactId, events]) => {
     const s = accumulateEngagement(events, score);
     return s === null
       ? []
