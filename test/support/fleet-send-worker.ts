@@ -3,7 +3,8 @@
  * PostgreSQL, the configured ESP, the governor with the test's options, fleet budgets on) running
  * only the send stage, as `switchyard worker --stage send` does. Arguments: <database url>
  * <schema> <governor options as JSON>; the rest comes from the environment. Says 'ready' over IPC,
- * answers 'attempts' with its governor's attempt count per receiving group, closes on SIGTERM.
+ * answers 'attempts' with its governor's attempt count per receiving group and the times (epoch ms)
+ * and sizes of its admissions, closes on SIGTERM.
  */
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
@@ -20,11 +21,24 @@ const app = await createApp(loadConfig(process.env), {
   log: pino({ level: 'silent' }),
   governor: JSON.parse(governorJson) as GovernorOptions,
 });
+// what the governor admitted and when: the send stage calls these on this same object
+const admitted: [number, number][] = [];
+const { acquireMany, tryAcquireMany } = app.governor;
+app.governor.acquireMany = async (n, key, signal) => {
+  const got = await acquireMany(n, key, signal);
+  if (got > 0) admitted.push([Date.now(), got]);
+  return got;
+};
+app.governor.tryAcquireMany = (n, key) => {
+  const got = tryAcquireMany(n, key);
+  if (got > 0) admitted.push([Date.now(), got]);
+  return got;
+};
 app.startWorkers(['send']);
 process.on('message', (m: unknown) => {
   if (m !== 'attempts') return;
   const groups = app.governor.status().receivingGroups.map((g) => [g.scope.receivingGroup, g.attempts]);
-  process.send?.({ attempts: Object.fromEntries(groups) });
+  process.send?.({ attempts: Object.fromEntries(groups), admitted });
 });
 process.send?.('ready');
 process.once('SIGTERM', () => {
