@@ -144,7 +144,8 @@ it('three send processes keep one receiving domain at its rate together', { time
   const { rate, seconds } = middleRate(admittedAt);
   t.diagnostic(
     `fleet admitted ${rate.toFixed(1)} msgs/s for ${RATE} over the middle ${seconds.toFixed(1)} s; the server `
-      + `received ${received.rate.toFixed(1)} msgs/s over its middle ${received.seconds.toFixed(1)} s; shares ${shares}`,
+      + `received ${received.rate.toFixed(1)} msgs/s over its middle ${received.seconds.toFixed(1)} s; `
+      + `shares ${shares}`,
   );
   // a token bucket admits at most rate × time plus one burst (1 s of rate) in any window: a stall
   // on two loaded cores lets the burst fill, and it drains on top of the rate when sending resumes
