@@ -196,14 +196,15 @@ async function searchDealsPage(
     const id = afterId === '' ? [] : [{ propertyName: 'hs_object_id', operator: 'GT', value: afterId }];
     const found = await search([{ propertyName: q.by, operator: 'EQ', value: at }, ...id], 'hs_object_id');
     const full = found.length >= q.limit;
-    return { found, next: encodeDealCursor(at, full ? found.at(-1)!.id : GROUP_DONE), full };
+    return { found, next: encodeDealCursor(at, full ? found.at(-1)!.id : GROUP_DONE) };
   };
   const from = decodeDealCursor(q.after);
-  let tie: { found: HubspotObject[]; next: string } | undefined;
+  // an empty tie page read the rest of its value: the position moves past it even if nothing follows
+  let passed: string | undefined;
   if (from !== undefined && from.id !== GROUP_DONE) {
     const t = await tiePage(from.closed, from.id);
-    if (t.full || t.found.length > 0) return { found: t.found, next: t.next, more: true };
-    tie = t;
+    if (t.found.length > 0) return { found: t.found, next: t.next, more: true };
+    passed = t.next;
   }
   const found = await search(
     from === undefined ? q.firstPage : [{ propertyName: q.by, operator: 'GT', value: from.closed }],
@@ -211,7 +212,8 @@ async function searchDealsPage(
   );
   const last = found.at(-1);
   const lastBy = last === undefined ? undefined : byOf(last);
-  if (last === undefined || lastBy === undefined) return { found, ...(tie ? { next: tie.next } : {}), more: false };
+  if (last === undefined || lastBy === undefined)
+    return { found, ...(passed === undefined ? {} : { next: passed }), more: false };
   if (found.length < q.limit) return { found, next: encodeDealCursor(String(lastBy), GROUP_DONE), more: false };
   // a full page: the deals at its last value may continue beyond it, in no set order
   const complete = found.filter((d) => byOf(d) !== lastBy);
