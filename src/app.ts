@@ -464,7 +464,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     stages.push({ name: 'billing-table', consumers: [], loops: [billingReaders.tableLoop] });
   // closed-won CRM deals as revenue, kept current by modification (amounts, reversals)
   if (billingReaders.dealLoop) stages.push({ name: 'crm-deals', consumers: [], loops: [billingReaders.dealLoop] });
-  const attribution = createAttributionService({ db, billing });
+  const attribution = createAttributionService({ db, billing, currency: config.attribution.currency });
   const reports = createReportService(
     { db, clock, log, attribution, anomalies, messages },
     {

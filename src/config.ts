@@ -260,13 +260,21 @@ export const SCHEMA = Type.Object({
     default: '',
     description: 'Sender address of anomaly alerts and executive reports (required when either has recipients)',
   }),
+  SWITCHYARD_REVENUE_CURRENCY: Type.String({
+    pattern: '^[A-Za-z]{3}$',
+    default: 'usd',
+    description:
+      "ISO 4217 code revenue is reported in (attribution reports, the anomaly detector's revenue series, executive "
+      + 'reports without their own): conversions in other currencies are counted apart, never summed in',
+  }),
   SWITCHYARD_REPORTS: Type.Optional(
     Type.String({
       minLength: 2,
       description:
         'Executive report definitions (docs/attribution.md, Executive reports): JSON array of {"name", "cron", '
         + '"timezone"?, "recipients": [...], "period"?: day|week|month, "models"?: [...], "groupBy"?, "sections"?: '
-        + '[summary, models, top, channels, trend, anomalies], "top"?, "currency"?: ISO 4217, default usd}',
+        + '[summary, models, top, channels, trend, anomalies], "top"?, "currency"?: ISO 4217, default '
+        + 'SWITCHYARD_REVENUE_CURRENCY}',
     }),
   ),
   SWITCHYARD_REPORT_INTERVAL_MS: Type.Integer({
@@ -946,7 +954,11 @@ export interface Config {
     intervalMs: number;
     recipients: readonly string[];
     from: string;
+    /** Revenue in this currency only (lower case ISO 4217). */
+    currency: string;
   };
+  /** Attribution reports (src/attribution/): the currency they sum when a request names none. */
+  readonly attribution: { currency: string };
   /** Executive reports (src/reports/): definitions and the scheduler's interval. */
   readonly reports: { definitions: readonly ReportDefinition[]; from: string; intervalMs: number };
   /** Contact profiles and lists (src/profiles/, src/lists/): the signed change endpoint and the timers. */
@@ -1095,7 +1107,7 @@ function alertProblems(raw: RawConfig): string[] {
   if (wrong.length > 0) problems.push(`SWITCHYARD_ANOMALY_RECIPIENTS: not an address: ${wrong.join(', ')}`);
   let reports = false;
   if (raw.SWITCHYARD_REPORTS !== undefined) {
-    const parsed = parseReportDefinitions(raw.SWITCHYARD_REPORTS);
+    const parsed = parseReportDefinitions(raw.SWITCHYARD_REPORTS, raw.SWITCHYARD_REVENUE_CURRENCY);
     if (typeof parsed === 'string') problems.push(`SWITCHYARD_REPORTS: ${parsed}`);
     else reports = parsed.length > 0;
   }
@@ -1438,12 +1450,14 @@ function slices(raw: RawConfig): Config {
       intervalMs: raw.SWITCHYARD_ANOMALY_INTERVAL_MS,
       recipients: list(raw.SWITCHYARD_ANOMALY_RECIPIENTS) ?? [],
       from: raw.SWITCHYARD_ALERT_FROM,
+      currency: raw.SWITCHYARD_REVENUE_CURRENCY.toLowerCase(),
     },
+    attribution: { currency: raw.SWITCHYARD_REVENUE_CURRENCY.toLowerCase() },
     reports: {
       definitions:
         raw.SWITCHYARD_REPORTS === undefined
           ? []
-          : (parseReportDefinitions(raw.SWITCHYARD_REPORTS) as ReportDefinition[]),
+          : (parseReportDefinitions(raw.SWITCHYARD_REPORTS, raw.SWITCHYARD_REVENUE_CURRENCY) as ReportDefinition[]),
       from: raw.SWITCHYARD_ALERT_FROM,
       intervalMs: raw.SWITCHYARD_REPORT_INTERVAL_MS,
     },

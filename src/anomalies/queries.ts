@@ -8,7 +8,8 @@ import type { Queryable } from '../store/port.ts';
  * engagement events, and net revenue (refunds subtracted) of conversions — overall for all of them,
  * per campaign and segment through the contact's last human click in the 30 days before (the
  * last-touch rule of the attribution report). Only non-zero buckets come back; grouping sets give
- * the three scopes from one pass. $1 'day' | 'hour', $2 from (inclusive), $3 to (exclusive).
+ * the three scopes from one pass. $1 'day' | 'hour', $2 from (inclusive), $3 to (exclusive), $4 the
+ * revenue's currency (other currencies' conversions are left out, never summed in).
  */
 export const SERIES = `
   with ${REFUNDS_CTE}, facts as (
@@ -40,7 +41,7 @@ export const SERIES = `
         and e.occurred_at <= c.occurred_at and e.occurred_at >= c.occurred_at - interval '30 days'
       order by e.occurred_at desc, e.source_id desc limit 1
     ) lc on true
-    where c.occurred_at >= $2 and c.occurred_at < $3
+    where c.occurred_at >= $2 and c.occurred_at < $3 and lower(c.currency) = $4
   ), tagged as (
     select f.campaign_id, f.metric, f.bucket, f.value,
            case when f.campaign_id is null then null

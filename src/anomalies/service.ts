@@ -42,6 +42,8 @@ export interface AnomalySettings {
   from: string;
   /** How often the loop looks for judgeable buckets. */
   intervalMs: number;
+  /** The revenue series sums conversions in this currency only (lower case ISO 4217; default usd). */
+  currency?: string;
 }
 
 /** What `anomaly.detected` announces, with when it was judged and mailed. */
@@ -116,7 +118,12 @@ export function createAnomalyService(
       const lastDue = Math.min(latest, firstDue + (MAX_BUCKETS_PER_RUN - 1) * step);
       const w = WINDOWS[g];
       const from = firstDue - w.historySeasons * SEASON[g] * step;
-      const { rows } = await tx.query<q.SeriesRow>(q.SERIES, [g, new Date(from), new Date(lastDue + step)]);
+      const { rows } = await tx.query<q.SeriesRow>(q.SERIES, [
+        g,
+        new Date(from),
+        new Date(lastDue + step),
+        (settings.currency ?? 'usd').toLowerCase(),
+      ]);
       const points: SeriesPoint[] = rows
         .filter((r) => (ANOMALY_METRICS as readonly string[]).includes(r.metric))
         .map((r) => ({

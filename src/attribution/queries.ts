@@ -13,7 +13,7 @@ const KEY = `case $6 when 'campaign' then coalesce(k.campaign_id, '(none)')
 const KIND = `case e.type when 'opened' then 'open' when 'clicked' then 'click' else 'reply' end`;
 
 /**
- * The conversions of [$1, $2) with their net value and resolved contact, and every touch of each
+ * The conversions of [$1, $2) in currency $7 with their net value and resolved contact, and every touch of each
  * in its window ($3 lookback, $4 for human opens; sends with $5). The touches are read per
  * conversion through the (contact_id, occurred_at) index; `offset 0` keeps that lateral from being
  * flattened into a hash join over every touch of the period.
@@ -27,7 +27,7 @@ const CONV_AND_TOUCH = `${REFUNDS_CTE}, conv as (
       select contact_id from identity_links
       where key_kind = 'conversion' and key_value = c.id order by created_at, contact_id limit 1
     ) l on true
-    where c.occurred_at >= $1 and c.occurred_at < $2
+    where c.occurred_at >= $1 and c.occurred_at < $2 and lower(c.currency) = $7
   ), touch as (
     select v.id as conversion_id, v.gross - v.refunded as net, v.ts as conv_ts, t.*
     from conv v cross join lateral (
@@ -75,19 +75,19 @@ function reportTail(source: 'attributed' | 'picked'): string {
  * First, last and linear credit computed set-wise in the database: the same conversions, windows,
  * machine exclusion and 30-minute collapse as the in-memory models, grouped by $6. Linear money
  * is split with largest remainders (ties to the earlier touch), so groups sum to the net exactly.
- * $1 from, $2 to, $3 lookback, $4 open lookback (intervals), $5 include sends, $7 model.
+ * $1 from, $2 to, $3 lookback, $4 open lookback (intervals), $5 include sends, $7 currency, $8 model.
  */
 export const RULE_REPORT = `
   with ${CONV_AND_TOUCH}, credited as (
     select k.*, ${KEY} as key,
-           case $7 when 'first' then (k.pos = 1)::int::float8
+           case $8 when 'first' then (k.pos = 1)::int::float8
                    when 'last' then (k.pos = k.n)::int::float8
                    else 1.0 / k.n end as share,
-           case $7 when 'first' then case when k.pos = 1 then k.net else 0 end
+           case $8 when 'first' then case when k.pos = 1 then k.net else 0 end
                    when 'last' then case when k.pos = k.n then k.net else 0 end
                    else div(k.net, k.n) + case when k.pos <= mod(k.net, k.n) then 1 else 0 end end as minor
     from kept k left join campaigns cp on cp.id = k.campaign_id
-    where $7 = 'linear' or ($7 = 'first' and k.pos = 1) or ($7 = 'last' and k.pos = k.n)
+    where $8 = 'linear' or ($8 = 'first' and k.pos = 1) or ($8 = 'last' and k.pos = k.n)
   ), rows as (
     select key, sum(share)::float8 as conversions, sum(minor)::bigint as value_minor from credited group by key
   ), attributed as (
@@ -109,7 +109,7 @@ const KEPT_EVENT = `not exists (
  * newest (oldest) touch in each conversion's window. When the 30-minute collapse drops that
  * touch (a same kind and campaign touch shortly before it; rare), that conversion's kept touch
  * is found by an index probe instead. Same result as RULE_REPORT for every grouping. Same
- * parameters; $7 is unused but kept so both queries take one parameter list.
+ * parameters; $8 is unused but kept so both queries take one parameter list.
  */
 export function firstLastReport(direction: 'asc' | 'desc'): string {
   return `
@@ -126,7 +126,7 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
       from billing_conversions c
       join link l on l.conversion_id = c.id
       join engagement_events e on e.contact_id = l.contact_id
-      where c.occurred_at >= $1 and c.occurred_at < $2
+      where c.occurred_at >= $1 and c.occurred_at < $2 and lower(c.currency) = $7
         and e.type in ('opened', 'clicked', 'replied') and not e.is_machine
         and e.occurred_at <= c.occurred_at and e.occurred_at >= c.occurred_at - greatest($3::interval, $4::interval)
         and e.occurred_at >= c.occurred_at - case when e.type = 'opened' then $4::interval else $3::interval end
@@ -135,7 +135,7 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
       from billing_conversions c
       join link l on l.conversion_id = c.id
       join send_ledger s on s.contact_id = l.contact_id
-      where $5 and c.occurred_at >= $1 and c.occurred_at < $2
+      where $5 and c.occurred_at >= $1 and c.occurred_at < $2 and lower(c.currency) = $7
         and s.sent_at <= c.occurred_at and s.sent_at >= c.occurred_at - $3::interval
     ) t
     order by t.conversion_id, t.ts ${direction}, t.kind ${direction}, t.touch_id ${direction}
@@ -172,12 +172,12 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
   ), conv as (
     select c.id, c.amount_minor as gross, least(coalesce(rf.refunded, 0), c.amount_minor)::bigint as refunded
     from billing_conversions c left join refunds rf on rf.conversion_id = c.id
-    where c.occurred_at >= $1 and c.occurred_at < $2
+    where c.occurred_at >= $1 and c.occurred_at < $2 and lower(c.currency) = $7
   ), rows as (
     select ${KEY.replaceAll('k.', 'p.')} as key,
            count(*)::float8 as conversions, sum(v.gross - v.refunded)::bigint as value_minor
     from picked p join conv v on v.id = p.conversion_id left join campaigns cp on cp.id = p.campaign_id
-    where $7::text is not null
+    where $8::text is not null
     group by 1
   ${reportTail('picked')}`;
 }
@@ -185,7 +185,7 @@ export function firstLastReport(direction: 'asc' | 'desc'): string {
 /**
  * The journeys for the in-memory rule models (time-decay, U, W, full path, positions): one row
  * per attributed conversion with its kept touches' group keys and times (epoch ms) in order, and
- * the totals row. Same parameters as RULE_REPORT without $7.
+ * the totals row. Same parameters as RULE_REPORT without $8.
  */
 export const JOURNEYS = `
   with ${CONV_AND_TOUCH}, keyed as (
@@ -300,7 +300,7 @@ function journeyTail(rows: string, columns: string): string {
   from totals`;
 }
 
-/** Net revenue (minor units, refunds subtracted) per resolved contact among $1, of conversions since $2. */
+/** Net revenue (minor units, refunds subtracted) per resolved contact among $1 of conversions since $2 in $3. */
 export const NET_REVENUE_BY_CONTACT = `
   with ${REFUNDS_CTE}
   select l.contact_id, sum(c.amount_minor - least(coalesce(rf.refunded, 0), c.amount_minor))::float8 as net
@@ -310,5 +310,14 @@ export const NET_REVENUE_BY_CONTACT = `
     where key_kind = 'conversion' and key_value = c.id order by created_at, contact_id limit 1
   ) l on true
   left join refunds rf on rf.conversion_id = c.id
-  where l.contact_id = any($1::text[]) and c.occurred_at >= $2
+  where l.contact_id = any($1::text[]) and c.occurred_at >= $2 and lower(c.currency) = $3
   group by l.contact_id`;
+
+/** Conversions of [$1, $2) in other currencies than $3 (not summed into a report): count and net per currency. */
+export const OTHER_CURRENCIES = `
+  with ${REFUNDS_CTE}
+  select lower(c.currency) as currency, count(*)::int as conversions,
+         sum(c.amount_minor - least(coalesce(rf.refunded, 0), c.amount_minor))::bigint as net
+  from billing_conversions c left join refunds rf on rf.conversion_id = c.id
+  where c.occurred_at >= $1 and c.occurred_at < $2 and lower(c.currency) <> $3
+  group by 1 order by 1`;

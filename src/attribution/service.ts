@@ -24,6 +24,7 @@ import {
   JOURNEYS,
   MARKOV_COUNTS,
   NET_REVENUE_BY_CONTACT,
+  OTHER_CURRENCIES,
   RULE_REPORT,
   SHAPLEY_SETS,
 } from './queries.ts';
@@ -41,11 +42,24 @@ export interface ReportRequest {
   includeSends?: boolean;
   halfLifeDays?: number;
   positions?: { first: number; middle: number; last: number };
+  /** ISO 4217 code (any case) of the conversions summed; default the workspace's revenue currency. */
+  currency?: string;
 }
 
+type CurrencyRequest = ReportRequest & { currency: string };
+
+/** A report over one currency's conversions; those of the period in other currencies are listed apart. */
+export type CurrencyReport = AttributionReport & {
+  from: string;
+  to: string;
+  currency: string;
+  /** Conversions of the period in other currencies: not in the rows or totals (amounts are never converted). */
+  otherCurrencies: { currency: string; conversions: number; netMinor: number }[];
+};
+
 export interface AttributionService {
-  report(req: ReportRequest): Promise<AttributionReport & { from: string; to: string }>;
-  /** Net revenue (minor units) per contact of conversions since `since`, for contacts that have any. */
+  report(req: ReportRequest): Promise<CurrencyReport>;
+  /** Net revenue (minor units of the workspace's currency) per contact since `since`, for contacts that have any. */
   netRevenueByContact(contactIds: readonly string[], since: Date): Promise<Map<string, number>>;
 }
 
@@ -55,7 +69,7 @@ const LAST_SQL = firstLastReport('desc');
 /** first / last / linear set-wise in SQL (RULE_REPORT): no touch leaves the database. */
 async function ruleReportInDatabase(
   db: Db,
-  req: ReportRequest,
+  req: CurrencyRequest,
   o: { lookbackDays: number; openLookbackDays: number },
 ): Promise<AttributionReport> {
   const r = await reportQuery<{
@@ -94,13 +108,14 @@ function reportQuery<R>(db: Db, sql: string, values: unknown[]): Promise<{ rows:
   });
 }
 
-const params = (req: ReportRequest, o: Pick<Options, 'lookbackDays' | 'openLookbackDays'>): unknown[] => [
+const params = (req: CurrencyRequest, o: Pick<Options, 'lookbackDays' | 'openLookbackDays'>): unknown[] => [
   req.from,
   req.to,
   `${o.lookbackDays * 86_400} seconds`,
   `${o.openLookbackDays * 86_400} seconds`,
   req.includeSends ?? false,
   req.groupBy,
+  req.currency,
 ];
 
 interface TotalsColumns {
@@ -137,7 +152,7 @@ interface JourneyRow extends TotalsColumns {
 }
 
 /** Time-decay, U, W, full path, positions: the journeys come kept and keyed from SQL, credited here. */
-async function journeyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+async function journeyReport(db: Db, req: CurrencyRequest, o: Options): Promise<AttributionReport> {
   const r = await reportQuery<JourneyRow>(db, JOURNEYS, params(req, o));
   const journeys: KeyedJourney[] = [];
   for (const x of r.rows) {
@@ -153,7 +168,7 @@ async function journeyReport(db: Db, req: ReportRequest, o: Options): Promise<At
 }
 
 /** Shapley over the distinct key sets of the attributed journeys, aggregated in SQL. */
-async function shapleyReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+async function shapleyReport(db: Db, req: CurrencyRequest, o: Options): Promise<AttributionReport> {
   const r = await reportQuery<JourneyRow>(db, SHAPLEY_SETS, params(req, o));
   const sets: SetJourneys[] = r.rows
     .filter((x) => x.kind === 's')
@@ -162,7 +177,7 @@ async function shapleyReport(db: Db, req: ReportRequest, o: Options): Promise<At
 }
 
 /** Markov over transition counts aggregated in SQL (converting journeys and non-converting contacts). */
-async function markovReport(db: Db, req: ReportRequest, o: Options): Promise<AttributionReport> {
+async function markovReport(db: Db, req: CurrencyRequest, o: Options): Promise<AttributionReport> {
   const r = await reportQuery<
     TotalsColumns & {
       kind: 'edge' | 'conv' | 'null' | 'totals';
@@ -195,16 +210,24 @@ async function markovReport(db: Db, req: ReportRequest, o: Options): Promise<Att
 export function createAttributionService(deps: {
   db: Db;
   billing: Pick<BillingService, 'resolveIdentities'>;
+  /** The workspace's revenue currency (SWITCHYARD_REVENUE_CURRENCY): what a request without one sums. */
+  currency?: string;
 }): AttributionService {
   const { db } = deps;
+  const defaultCurrency = (deps.currency ?? 'usd').toLowerCase();
   return {
     async netRevenueByContact(contactIds, since) {
       if (contactIds.length === 0) return new Map();
       await deps.billing.resolveIdentities();
-      const { rows } = await db.query<{ contact_id: string; net: number }>(NET_REVENUE_BY_CONTACT, [contactIds, since]);
+      const { rows } = await db.query<{ contact_id: string; net: number }>(NET_REVENUE_BY_CONTACT, [
+        contactIds,
+        since,
+        defaultCurrency,
+      ]);
       return new Map(rows.map((r) => [r.contact_id, Number(r.net)]));
     },
-    async report(req) {
+    async report(request) {
+      const req = { ...request, currency: (request.currency ?? defaultCurrency).toLowerCase() };
       const options = {
         model: req.model,
         groupBy: req.groupBy,
@@ -215,21 +238,29 @@ export function createAttributionService(deps: {
       };
       // identities that appeared since the revenue arrived
       await deps.billing.resolveIdentities();
-      if (req.model === 'first' || req.model === 'last' || req.model === 'linear') {
-        return {
-          ...(await ruleReportInDatabase(db, req, options)),
-          from: req.from.toISOString(),
-          to: req.to.toISOString(),
-        };
-      }
+      const report =
+        req.model === 'first' || req.model === 'last' || req.model === 'linear'
+          ? await ruleReportInDatabase(db, req, options)
+          : req.model === 'markov'
+            ? await markovReport(db, req, options)
+            : req.model === 'shapley'
+              ? await shapleyReport(db, req, options)
+              : await journeyReport(db, req, options);
+      const others = await db.query<{ currency: string; conversions: number; net: number | string }>(OTHER_CURRENCIES, [
+        req.from,
+        req.to,
+        req.currency,
+      ]);
       return {
-        ...(req.model === 'markov'
-          ? await markovReport(db, req, options)
-          : req.model === 'shapley'
-            ? await shapleyReport(db, req, options)
-            : await journeyReport(db, req, options)),
+        ...report,
         from: req.from.toISOString(),
         to: req.to.toISOString(),
+        currency: req.currency,
+        otherCurrencies: others.rows.map((r) => ({
+          currency: r.currency,
+          conversions: Number(r.conversions),
+          netMinor: Number(r.net),
+        })),
       };
     },
   };

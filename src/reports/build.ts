@@ -22,6 +22,8 @@ export interface ReportData {
   anomalies: StoredAnomaly[];
   /** The definition's currency: amounts are its minor units. */
   currency: string;
+  /** Conversions of the period in other currencies, left out of every figure (never converted). */
+  otherCurrencies: { currency: string; conversions: number; netMinor: number }[];
 }
 
 const DAY = 86_400_000;
@@ -34,8 +36,17 @@ export async function buildReportData(
 ): Promise<ReportData> {
   const want = new Set(d.sections);
   const models: AttributionReport[] = [];
+  let otherCurrencies: ReportData['otherCurrencies'] = [];
   for (const model of d.models) {
-    models.push(await deps.attribution.report({ from: period.from, to: period.to, model, groupBy: d.groupBy }));
+    const r = await deps.attribution.report({
+      from: period.from,
+      to: period.to,
+      model,
+      groupBy: d.groupBy,
+      currency: d.currency,
+    });
+    models.push(r);
+    otherCurrencies = r.otherCurrencies;
   }
   const channels = want.has('channels')
     ? await deps.attribution.report({
@@ -43,6 +54,7 @@ export async function buildReportData(
         to: period.to,
         model: d.models[0] ?? 'last',
         groupBy: 'channel',
+        currency: d.currency,
       })
     : null;
   const trend: ReportData['trend'] = [];
@@ -50,7 +62,13 @@ export async function buildReportData(
     // totals do not depend on the model: last touch is the set-wise fast path
     for (let t = period.from.getTime(); t < period.to.getTime(); t += DAY) {
       const to = new Date(Math.min(t + DAY, period.to.getTime()));
-      const r = await deps.attribution.report({ from: new Date(t), to, model: 'last', groupBy: 'campaign' });
+      const r = await deps.attribution.report({
+        from: new Date(t),
+        to,
+        model: 'last',
+        groupBy: 'campaign',
+        currency: d.currency,
+      });
       trend.push({
         day: new Date(t).toISOString().slice(0, 10),
         netMinor: r.totals.netMinor,
@@ -71,5 +89,6 @@ export async function buildReportData(
     trend,
     anomalies,
     currency: d.currency,
+    otherCurrencies,
   };
 }

@@ -31,14 +31,17 @@ export interface ReportDefinition {
   sections: readonly ReportSection[];
   /** Rows in the top section. */
   top: number;
-  /** ISO 4217 code of the revenue's currency (lower case, default usd): how amounts are printed. */
+  /** ISO 4217 code (lower case): only conversions in it are summed, and amounts print in its minor units. */
   currency: string;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Parses the JSON array of definitions; a string describing the first problems when it is wrong. */
-export function parseReportDefinitions(json: string): ReportDefinition[] | string {
+/**
+ * Parses the JSON array of definitions; a string describing the first problems when it is wrong.
+ * A definition without a currency reports in `defaultCurrency` (the workspace's revenue currency).
+ */
+export function parseReportDefinitions(json: string, defaultCurrency = 'usd'): ReportDefinition[] | string {
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -49,7 +52,7 @@ export function parseReportDefinitions(json: string): ReportDefinition[] | strin
   const out: ReportDefinition[] = [];
   const problems: string[] = [];
   value.forEach((raw: unknown, i) => {
-    const d = checkDefinition(raw);
+    const d = checkDefinition(raw, defaultCurrency);
     if (typeof d === 'string') problems.push(`#${i + 1}: ${d}`);
     else if (out.some((o) => o.name === d.name)) problems.push(`#${i + 1}: name ${d.name} is used twice`);
     else out.push(d);
@@ -57,7 +60,7 @@ export function parseReportDefinitions(json: string): ReportDefinition[] | strin
   return problems.length > 0 ? problems.join('; ') : out;
 }
 
-function checkDefinition(raw: unknown): ReportDefinition | string {
+function checkDefinition(raw: unknown, defaultCurrency: string): ReportDefinition | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'must be an object';
   const r = raw as Record<string, unknown>;
   const known = [
@@ -111,7 +114,7 @@ function checkDefinition(raw: unknown): ReportDefinition | string {
   const top = r.top ?? 10;
   if (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > 100)
     return `${r.name}: top must be an integer from 1 to 100`;
-  const currency = r.currency ?? 'usd';
+  const currency = r.currency ?? defaultCurrency;
   if (typeof currency !== 'string' || !/^[a-z]{3}$/i.test(currency))
     return `${r.name}: currency must be a three-letter ISO 4217 code`;
   return {

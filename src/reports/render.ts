@@ -31,6 +31,11 @@ export function reportBlocks(r: ReportData, sections: readonly ReportSection[], 
             + `refunded ${money(t.refundedMinor)}).`,
           `Attributed to email: ${money(t.attributedMinor)} from ${t.attributedConversions} conversions; `
             + `${t.unattributedConversions} conversions had no email touch.`,
+          ...r.otherCurrencies.map(
+            (o) =>
+              `Not included: ${o.conversions} conversions in ${o.currency.toUpperCase()} `
+              + `(net ${formatMinor(o.netMinor, o.currency)} ${o.currency.toUpperCase()}).`,
+          ),
         ],
       });
     } else if (s === 'models') {

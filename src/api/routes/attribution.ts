@@ -29,6 +29,13 @@ const Query = Type.Object(
     first: Type.Optional(Type.Number({ minimum: 0 })),
     middle: Type.Optional(Type.Number({ minimum: 0 })),
     last: Type.Optional(Type.Number({ minimum: 0 })),
+    currency: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z]{3}$',
+        description:
+          'ISO 4217 code of the conversions summed (default SWITCHYARD_REVENUE_CURRENCY); others are listed apart',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -45,6 +52,7 @@ interface QueryT {
   first?: number;
   middle?: number;
   last?: number;
+  currency?: string;
 }
 
 export function registerAttributionRoutes(deps: {
@@ -83,6 +91,7 @@ export function registerAttributionRoutes(deps: {
           ...(q.halfLifeDays !== undefined ? { halfLifeDays: q.halfLifeDays } : {}),
           ...(q.includeSends !== undefined ? { includeSends: q.includeSends } : {}),
           ...(positions ? { positions } : {}),
+          ...(q.currency !== undefined ? { currency: q.currency } : {}),
         });
       },
     );
