@@ -4,7 +4,7 @@
  * added to it (and the other way round). The A/B revenue read keeps to the workspace's currency.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { createAttributionService } from '../../src/attribution/service.ts';
 import { createBillingService } from '../../src/billing/service.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
@@ -57,16 +57,20 @@ async function seed(db: Db): Promise<void> {
   }
 }
 
+/** The seeded schema's attribution service (null without PostgreSQL). */
+async function seeded(t: TestContext, currency?: string) {
+  const f = await setup(t);
+  if (f === null) return null;
+  const { db } = f;
+  await seed(db);
+  const billing = createBillingService({ db, clock: createManualClock(new Date(T0)) });
+  return createAttributionService({ db, billing, ...(currency ? { currency } : {}) });
+}
+
 describe('attribution currency', () => {
   it('a report sums only its currency and lists the others apart, for every model', async (t) => {
-    const f = await setup(t);
-    if (f === null) return;
-    const { db } = f;
-    await seed(db);
-    const attribution = createAttributionService({
-      db,
-      billing: createBillingService({ db, clock: createManualClock(new Date(T0)) }),
-    });
+    const attribution = await seeded(t);
+    if (attribution === null) return;
     const period = { from: new Date(T0), to: new Date(T0 + 10 * DAY), groupBy: 'campaign' as const };
     for (const model of REPORT_MODELS) {
       const usd = await attribution.report({ ...period, model });
@@ -86,15 +90,8 @@ describe('attribution currency', () => {
   });
 
   it("the service's default is the workspace's revenue currency, and the A/B revenue read keeps to it", async (t) => {
-    const f = await setup(t);
-    if (f === null) return;
-    const { db } = f;
-    await seed(db);
-    const attribution = createAttributionService({
-      db,
-      billing: createBillingService({ db, clock: createManualClock(new Date(T0)) }),
-      currency: 'EUR',
-    });
+    const attribution = await seeded(t, 'EUR');
+    if (attribution === null) return;
     const r = await attribution.report({
       from: new Date(T0),
       to: new Date(T0 + 10 * DAY),
