@@ -95,6 +95,15 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     ],
   },
   {
+    // "too many messages on the server" is about the mailbox's storage, not our sending rate.
+    reason: 'mailboxfull',
+    source: 'web.de/generic',
+    patterns: [
+      /too many (e-?mails|messages|mails) (on|in|stored in) (the |this )?(server|mail ?box|account|folder)/,
+      /zu ?viele (e-?mails|mails|nachrichten)/,
+    ],
+  },
+  {
     reason: 'speeding',
     source: 'gmail',
     patterns: [
@@ -126,6 +135,11 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'domain policy size per transaction',
       'too many concurrent',
     ],
+  },
+  {
+    reason: 'spamdetected',
+    source: 'generic',
+    patterns: [/blocked (using|by) (a )?spam (pattern|content|filter|rule)/],
   },
   {
     reason: 'blocked',
@@ -307,6 +321,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'message filtered',
       'filtered by the recipient',
       'user reject',
+      /not accepting (e-?mail|mail|messages) (from|with)\b/,
       '受信拒否',
     ],
   },
@@ -360,7 +375,11 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'disk quota exceeded',
       'exceeded its disk space',
       'disk space limit',
-      /mail ?box[^.;]{0,30}\b(exceeded|over|reached)\b[^.;]{0,20}\b(quota|limit|size|storage|space)/,
+      /mail ?box[^.;]{0,30}\b(exceeds?|exceeded|over|reached)\b[^.;]{0,20}\b(quota|limit|size|storage|space)/,
+      /(not enough|insufficient) (storage |disk |free )?space/,
+      /does not have (enough|sufficient) (storage |disk )?space/,
+      'full mailbox',
+      'mailbox is over',
       /\bquota\b/,
       'mailbox lleno',
       'mail file is full',
@@ -561,7 +580,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'too large for the recipient',
       'message is too large',
       'message size limits',
-      /maximum (allowed )?(message )?size/,
+      /max(imum)? (allowed )?(message )?size/,
+      'message size exceeded',
       'exceeds fixed maximum message size',
     ],
   },

@@ -324,9 +324,12 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
   const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
   const returned = await readReturned(attached?.content ?? scanTextBounce(body).returned);
   // The original's sender is not a failed recipient, unless it is the only address there (a test to self).
+  const fromAddress = addresses(mail.from as AddressObject | undefined)[0];
+  const localDomain = fromAddress?.slice(fromAddress.lastIndexOf('@') + 1).toLowerCase();
   const withoutSenders = scanTextBounce(body, {
     exclude: [...own, ...(returned.senders ?? [])],
     failedRecipients: failed,
+    ...(localDomain === undefined || localDomain === '' ? {} : { localDomain }),
   });
   const scan =
     withoutSenders.recipients.length > 0
@@ -451,6 +454,18 @@ function parseSesNotification(body: string, messageId: string | undefined): Inbo
 }
 
 /** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
+/** An attached message that is itself a delivery-status report (its header says multipart/report). */
+function wrappedReport(mail: ParsedMail): Buffer | undefined {
+  for (const a of mail.attachments) {
+    if (a.contentType.toLowerCase() !== 'message/rfc822') continue;
+    const head = a.content.subarray(0, 8192).toString('latin1');
+    const end = head.search(/\r?\n\r?\n/);
+    const header = end < 0 ? head : head.slice(0, end);
+    if (/^content-type:\s*multipart\/report;[\s\S]*?report-type="?delivery-status/im.test(header)) return a.content;
+  }
+  return undefined;
+}
+
 function bodyText(mail: ParsedMail): string {
   if (mail.text !== undefined && mail.text.trim() !== '') return mail.text;
   return typeof mail.html === 'string' ? htmlToReplyText(mail.html) : '';
@@ -506,6 +521,7 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
 export async function parseInboundMessage(
   raw: Buffer | string,
   options: ParseInboundOptions = {},
+  depth = 0,
 ): Promise<InboundMessage> {
   const mail = await readMail(raw);
   const h = headerLookup(mail);
@@ -550,6 +566,12 @@ export async function parseInboundMessage(
     reportType === 'delivery-status'
     || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)
   ) {
+    // A gateway that re-wraps the report it received attaches the real DSN as message/rfc822.
+    const wrapped = wrappedReport(mail);
+    if (wrapped !== undefined && depth < 2) {
+      const inner = await parseInboundMessage(wrapped, options, depth + 1).catch(() => undefined);
+      if (inner?.kind === 'dsn' && inner.recipients.some((r) => r.recipient !== '')) return inner;
+    }
     return parseTextBounce(mail, h, options);
   }
 

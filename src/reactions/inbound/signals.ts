@@ -55,7 +55,10 @@ const BOUNCE_SUBJECT = new RegExp(
   ].join('|'),
   'i',
 );
-const DELAY_SUBJECT = /delay|warning|still being retried|will (be )?retr/i;
+const DELAY_SUBJECT = /delay|still being retried|will (be )?retr/i;
+/** "Warning" alone is not enough: MDaemon titles its final failures "Warning: <addr> - User unknown!". */
+const WARNING_SUBJECT = /warning/i;
+const FINAL_SUBJECT = /unknown|does not exist|no such|failed|failure|undeliverable|returned|rejected/i;
 
 /** Does the sender or subject say "this is a bounce"? (used when there is no delivery-status part) */
 export function isBounceLike(
@@ -83,12 +86,27 @@ const DELAY_BODY = new RegExp(
   ].join('|'),
   'i',
 );
-const FINAL_BODY =
-  /permanent (error|failure)|(have|has|i've|i have) given up|gave up|will not be retried|could not be delivered\b/i;
+/** Said only while the MTA keeps trying: these outweigh a generic "could not be delivered". */
+const STILL_TRYING_BODY = new RegExp(
+  [
+    'delivery attempts will continue',
+    'will (continue|keep) (to )?try',
+    'will be retried',
+    'warning message only',
+    'do not need to resend',
+    'do not resend',
+  ].join('|'),
+  'i',
+);
+const GAVE_UP_BODY = /permanent (error|failure)|(have|has|i've|i have) given up|gave up|will not be retried/i;
+const FINAL_BODY = /could not be delivered\b/i;
 
 /** A text bounce that is only a delay warning: its subject says so, or its notice does and never says it gave up. */
 export function isDelayNotice(subject: string, notice = ''): boolean {
   if (DELAY_SUBJECT.test(subject)) return true;
+  if (GAVE_UP_BODY.test(notice)) return false;
+  if (WARNING_SUBJECT.test(subject) && !FINAL_SUBJECT.test(subject)) return true;
+  if (STILL_TRYING_BODY.test(notice)) return true;
   return DELAY_BODY.test(notice) && !FINAL_BODY.test(notice);
 }
 
