@@ -60,9 +60,21 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     ],
   },
   {
+    // Exchange delivery restrictions name "authentication" but are the recipient's policy.
+    reason: 'policyviolation',
+    source: 'microsoft',
+    patterns: [
+      'resolver.rst.authrequired',
+      'resolver.rst.notauthorized',
+      'sendernotauthenticatedforgroup',
+      'delivery restriction check failed',
+    ],
+  },
+  {
     reason: 'securityerror',
     source: 'generic',
     patterns: [
+      'not authenticated to send anonymous mail',
       'tls required',
       'must issue a starttls',
       'requiretls',
@@ -115,6 +127,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'sending too fast',
       'max emails per hour',
       'temporarily rate limited',
+      'relay limit exceeded',
       'rate limit exceeded',
       /too many (e-?mails|messages) per/,
       /(e-?mails|messages) per (second|minute|hour)/,
@@ -186,6 +199,10 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'liste noire',
       'lista negra',
       'connections will not be accepted from',
+      'traffic not accepted from',
+      'client blocked from sending',
+      /\bnot (in|on) (the )?(whitelist|allowlist|allow list)\b/,
+      'not authorized to send email directly to our servers',
       'connections not accepted from',
       'has been rejected due to the sending',
       /\bipaddr is not allowed to/,
@@ -280,6 +297,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'sender verification',
       'could not verify sender',
       'sender address invalid',
+      /sender (address|domain|address\/domain)[^.;]{0,30}null mx/,
+      'email address is not verified',
     ],
   },
   {
@@ -321,6 +340,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'message filtered',
       'filtered by the recipient',
       'user reject',
+      /rejected by (this|the) (user|recipient)\b(?! (domain|server))/,
       /not accepting (e-?mail|mail|messages) (from|with)\b/,
       '受信拒否',
     ],
@@ -331,6 +351,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     patterns: [
       'has been suspended',
       'mailbox disabled',
+      /mail ?box (is |has been )?(temporarily )?disabled/,
+      'due to inactivity',
       'mailbox is disabled',
       'inactive account',
       'account is disabled',
@@ -410,6 +432,12 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     reason: 'hasmoved',
     source: 'generic',
     patterns: ['has been moved', 'mailbox has moved', 'address has changed', 'no longer with', 'is no longer valid'],
+  },
+  {
+    // A DNS lookup that failed for now ("Host not found, try again") says nothing about the domain.
+    reason: 'networkerror',
+    source: 'postfix/generic',
+    patterns: ['host not found, try again', 'temporary failure in name resolution', 'dns lookup timeout'],
   },
   {
     reason: 'hostunknown',
@@ -497,6 +525,9 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'not listed in',
       'mailbox name not allowed',
       'mailbox not available',
+      'mailbox is not available',
+      'mailbox is unavailable',
+      /recipient address(es)? rejected ?: access denied/,
       'attempted recipient address does not exist',
       'recipient rejected: address does not exist',
       'existiert nicht',
@@ -538,6 +569,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'unrouteable address',
       'domain name not found',
       "couldn't find any host named",
+      "couldn't find any host by that name",
       'name service error',
       'all relevant mx records point to non-existent hosts',
       'no mx record',
@@ -594,6 +626,10 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'denied by policy',
       'closed mailing list',
       'policy violation',
+      'policy that prohibits',
+      /\bviolates?\b.{0,60}?\bpolic(y|ies)\b/,
+      'content restriction',
+      /\b(banned|forbidden|blocked|disallowed|unacceptable) attachment/,
       /\b(local|content|security|sending|mail|domain|organization's|corporate) polic(y|ies)\b/,
       'due to policy',
       'resolver.rst.authrequired',
@@ -626,6 +662,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'connection timed out',
       'queue.expired',
       'in the queue too long',
+      'have been failing for a long time',
       'no answer from host',
       'zeitüberschreitung',
       /innerhalb von[^.]{0,30}nicht zugestellt/,
@@ -654,6 +691,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'routing loop',
       'delivery temporarily suspended',
       'loops back to myself',
+      'mx record points to local host',
     ],
   },
   { reason: 'systemerror', source: 'generic', patterns: ['insufficient system storage', 'system storage'] },
@@ -667,6 +705,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'temporary failure',
       'temporarily unavailable',
       'local error in processing',
+      'temporary local problem',
       'service unavailable',
       /service (is )?(currently |temporarily )?(unavailable|not available)/,
       'try again later',
@@ -683,6 +722,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'bad header',
       '8-bit data in message header',
       'headers too large',
+      'invalid characters in',
     ],
   },
   // Last resort: the bare word, once every specific rule has had its turn.
@@ -718,7 +758,8 @@ export function matchPhrase(
   const lower = text
     .toLowerCase()
     .replace(/[^\s<>[\]()"',;:]+@[^\s<>[\]()"',;:]+/g, 'address')
-    .replace(/\b(?:[a-z0-9-]+\.){2,}[a-z]{2,}\b/g, 'host')
+    // Exchange's status tags (RESOLVER.ADR.RecipNotFound, STOREDRV.Deliver…, QUEUE.Expired) look like host names.
+    .replace(/\b(?!(?:resolver|storedrv|queue|routing|categorizer)\.)(?:[a-z0-9-]+\.){2,}[a-z]{2,}\b/g, 'host')
     .replace(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g, 'ipaddr');
   if (lower.trim() === '') return null;
   for (const rule of rules) {

@@ -8,7 +8,8 @@
 /** Raw header access: lower-cased name → every value (unfolded). */
 export type HeaderLookup = (name: string) => string[];
 
-const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|root|bounce|bounces|mdaemon|mail\.delivery)@/i;
+// Not root@: cron and scripts send ordinary mail as root; its bounces carry a bounce subject anyway.
+const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|bounce|bounces|mdaemon|mail\.delivery)@/i;
 const BOUNCE_DISPLAY = /mail delivery (system|subsystem)|mailer-daemon|postmaster/i;
 const BOUNCE_SUBJECT = new RegExp(
   [
