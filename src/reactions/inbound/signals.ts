@@ -135,8 +135,30 @@ const AUTO_SUBJECT = new RegExp(
       'absence:',
       'respuesta autom[aá]tica',
       'fuera de la oficina',
+      'risposta automatica',
+      'fuori sede',
+      'automatisch antwoord',
+      'afwezigheidsbericht',
+      'resposta autom[aá]tica',
+      'fora do escrit[óo]rio',
+      'autosvar',
+      'automatisk svar',
+      'automaattinen vastaus',
+      'automatyczna odpowied[źz]',
+      'automatická odpověď',
+      'автоматический ответ',
+      'автоответ',
+      'otomatik yan[ıi]t',
+      '自動応答',
+      '自动回复',
+      '自動回覆',
+      '자동 회신',
+      'vacation( reply| notice| response)?:',
+      'away from (the )?office:',
     ].join('|')
-    + ')',
+    + ')'
+    // AOL and some webmail append it instead: "Re: Your order (Automatic Response)".
+    + String.raw`|(\((?:auto(?:matic)?[ -]?(?:response|reply)|autoreply|out of office)\))\s*$`,
   'i',
 );
 
@@ -163,6 +185,6 @@ export function detectAutoReplySignals(subject: string, headers: HeaderLookup): 
     if (value === 'auto_reply' || value === 'bulk' || value === 'junk') signals.push(`precedence:${value}`);
   }
   const subj = AUTO_SUBJECT.exec(subject);
-  if (subj !== null) signals.push(`subject:${(subj[1] ?? '').trim().toLowerCase()}`);
+  if (subj !== null) signals.push(`subject:${(subj[1] ?? subj[2] ?? '').trim().toLowerCase()}`);
   return signals;
 }
