@@ -25,6 +25,7 @@ import {
   type HeaderLookup,
 } from './signals.ts';
 import { scanTextBounce } from './text-bounce.ts';
+import { isRedactedAddress } from './to-events.ts';
 import type { BounceReason } from '../../core/bounce/types.ts';
 import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions } from './types.ts';
 
@@ -85,6 +86,10 @@ interface Returned {
   returnPath?: string;
   /** The original's From/Sender/Return-Path addresses: the sender, never a failed recipient. */
   senders?: string[];
+  /** The original's To addresses (who a complaint is about when the report does not say). */
+  recipients?: string[];
+  /** Hotmail's stamp of who complained (X-HmXmrOriginalRecipient). */
+  complainant?: string;
 }
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
@@ -101,6 +106,10 @@ async function readReturned(content: Buffer | string | null | undefined): Promis
         ...addresses(mail.from as AddressObject | undefined),
         ...[...h('return-path'), ...h('sender')].map((v) => stripAddressType(v) ?? '').filter((a) => a.includes('@')),
       ],
+      recipients: addresses(mail.to as AddressObject | AddressObject[] | undefined),
+      ...(h('x-hmxmroriginalrecipient')[0]?.includes('@') === true
+        ? { complainant: h('x-hmxmroriginalrecipient')[0]?.trim() }
+        : {}),
     };
   } catch {
     return {}; // a damaged returned copy only costs correlation, never the report itself
@@ -118,6 +127,23 @@ function correlation(returned: Returned, fallbackMessageId: string | undefined, 
 
 function partOf(mail: ParsedMail, ...types: string[]) {
   return mail.attachments.find((a) => types.includes(a.contentType.toLowerCase()));
+}
+
+/**
+ * The returned original's header block. The MIME parser lists a message/rfc822 part as an attachment
+ * only sometimes (inline ones, as AOL's and Hotmail's feedback loops send, are merged into the text),
+ * so without one the raw message is searched for the part and its headers are read from there.
+ */
+function returnedContent(mail: ParsedMail, raw: Buffer | string | undefined): Buffer | string | undefined {
+  const part = partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers');
+  if (part !== undefined || raw === undefined) return part?.content;
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const m = /^content-type:[ \t]*(?:message\/rfc822|text\/rfc822-headers?)\b[^\n]*\n(?:[^\n]+\n)*?\r?\n/im.exec(text);
+  if (m === null) return undefined;
+  const rest = text.slice(m.index + m[0].length);
+  const end = rest.search(/\r?\n\r?\n/);
+  const head = end < 0 ? rest : rest.slice(0, end);
+  return /^[!-9;-~]+:/.test(head) ? `${head}\n\n` : undefined;
 }
 
 function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
@@ -147,7 +173,12 @@ function inlineFeedbackFields(mail: ParsedMail): FieldBlock | undefined {
   return undefined;
 }
 
-async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
+async function parseArf(
+  mail: ParsedMail,
+  _h: HeaderLookup,
+  options: ParseInboundOptions,
+  raw?: Buffer | string,
+): Promise<InboundComplaint> {
   const part = partOf(mail, 'message/feedback-report');
   // Some reporters send the ARF fields as plain text instead of a message/feedback-report part.
   const inline = part === undefined ? inlineFeedbackFields(mail) : undefined;
@@ -156,7 +187,7 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
   const block = inline ?? parseFieldBlocks(part?.content.toString('utf8') ?? '').find((b) => b.has('feedback-type'));
   const feedbackType = field(block, 'feedback-type')?.toLowerCase();
   if (feedbackType === undefined) throw invalid('message/feedback-report part has no Feedback-Type field');
-  const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
+  const returned = await readReturned(returnedContent(mail, raw));
   const originalMailFrom = stripAddressType(field(block, 'original-mail-from'));
   const verpToken = firstVerpToken([originalMailFrom, returned.returnPath], options);
   const opt = (key: keyof InboundComplaint, value: string | undefined) => (value === undefined ? {} : { [key]: value });
@@ -164,7 +195,14 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
     kind: 'complaint',
     format: 'arf',
     feedbackType,
-    ...opt('originalRcpt', angleAddress(stripAddressType(field(block, 'original-rcpt-to')))),
+    // Without Original-Rcpt-To: the draft-ARF Removal-Recipient, else the one address the original was sent to.
+    ...opt(
+      'originalRcpt',
+      angleAddress(stripAddressType(field(block, 'original-rcpt-to') ?? field(block, 'removal-recipient')))
+        ?? (returned.recipients?.length === 1 && !isRedactedAddress(returned.recipients[0] ?? '')
+          ? returned.recipients[0]
+          : undefined),
+    ),
     ...opt('originalMailFrom', originalMailFrom),
     ...opt('userAgent', field(block, 'user-agent')),
     ...opt('sourceIp', field(block, 'source-ip')),
@@ -249,6 +287,7 @@ async function parseRfc3464(
   h: HeaderLookup,
   content: Buffer,
   options: ParseInboundOptions,
+  raw?: Buffer | string,
 ): Promise<InboundDsn> {
   const blocks = parseFieldBlocks(content.toString('utf8'));
   const recipientBlocks = dedupeBlocks(blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient')));
@@ -295,9 +334,7 @@ async function parseRfc3464(
       classification,
     };
   });
-  const returned = await readReturned(
-    partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers')?.content,
-  );
+  const returned = await readReturned(returnedContent(mail, raw));
   const verpToken = firstVerpToken(
     [...envelopeCandidates(mail, h), returned.returnPath, field(perMessage, 'x-postfix-sender')],
     options,
@@ -321,6 +358,7 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     .flatMap((v) => v.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
+  // Not the raw search here: a text bounce's quoted original may itself carry a message/rfc822 part.
   const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
   const returned = await readReturned(attached?.content ?? scanTextBounce(body).returned);
   // The original's sender is not a failed recipient, unless it is the only address there (a test to self).
@@ -538,16 +576,18 @@ export async function parseInboundMessage(
     || partOf(mail, 'message/feedback-report') !== undefined
     || inlineFeedbackFields(mail) !== undefined
   )
-    return parseArf(mail, h, options);
+    return parseArf(mail, h, options, raw);
   const notification = parseSesNotification(bodyText(mail), bareId(mail.messageId));
   if (notification !== null) return notification;
   const nonArf = detectNonArfComplaint(from ?? '', subject, h);
   if (nonArf !== null) {
-    const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
+    const returned = await readReturned(returnedContent(mail, raw));
+    const complainant = h('x-hmxmroriginalrecipient')[0]?.trim() ?? returned.complainant;
     return {
       kind: 'complaint',
       format: nonArf,
       feedbackType: 'abuse',
+      ...(complainant === undefined || !complainant.includes('@') ? {} : { originalRcpt: complainant }),
       ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
       ...correlation(
         returned,
@@ -557,11 +597,11 @@ export async function parseInboundMessage(
     };
   }
   const status = partOf(mail, 'message/delivery-status', 'message/global-delivery-status');
-  if (status !== undefined) return parseRfc3464(mail, h, status.content, options);
+  if (status !== undefined) return parseRfc3464(mail, h, status.content, options, raw);
   // Some MTAs label the delivery-status fields text/plain (or inline them in the notice).
   const inlineStatus = inlineDeliveryStatus(mail);
   if (inlineStatus !== undefined && (reportType === 'delivery-status' || isBounceLikeMail(mail, h)))
-    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options);
+    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options, raw);
   if (
     reportType === 'delivery-status'
     || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)

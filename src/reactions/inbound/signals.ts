@@ -115,6 +115,8 @@ export function isDelayNotice(subject: string, notice = ''): boolean {
 export function detectNonArfComplaint(from: string, subject: string, headers: HeaderLookup): string | null {
   const sender = from.toLowerCase();
   if (sender === 'staff@hotmail.com' && /complaint about message from/i.test(subject)) return 'microsoft-jmrp';
+  // Hotmail's older loop hands back the reported message itself, stamped with who complained.
+  if (headers('x-hmxmroriginalrecipient').length > 0) return 'microsoft-jmrp';
   if (sender === 'complaints@email-abuse.amazonses.com') return 'amazon-ses';
   if (headers('x-apple-unsubscribe').some((v) => v.trim().toLowerCase() === 'true')) return 'apple-unsubscribe';
   return null;
