@@ -200,6 +200,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'lista negra',
       'connections will not be accepted from',
       'traffic not accepted from',
+      /\bin the (pbl|sbl|xbl|cbl|css)\b/,
       'client blocked from sending',
       /\bnot (in|on) (the )?(whitelist|allowlist|allow list)\b/,
       'not authorized to send email directly to our servers',
@@ -412,6 +413,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       /(not enough|insufficient) (storage |disk |free )?space/,
       /does not have (enough|sufficient) (storage |disk )?space/,
       'full mailbox',
+      // local delivery into an mbox that hit its size limit
+      /cannot append message to (file|destination)[^.;]{0,80}file too large/,
       'mailbox is over',
       /\bquota\b/,
       'mailbox lleno',

@@ -378,11 +378,15 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     scan.recipients.length > 0
       ? scan.recipients
       : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
-  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }) => {
+  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }, index) => {
     // Narrowest evidence first: the paragraph after the address, then the text up to the next
     // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
+    // The whole notice leaves out the other recipients' own text: their reasons are not this one's.
+    let notice = scan.notice.replace(/\s+/g, ' ');
+    for (const [other, r] of found.entries())
+      if (other !== index && r.diagnostic.trim() !== '') notice = notice.split(r.diagnostic).join(' ');
     let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
-    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
+    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${notice}`]) {
       if (classification.reason !== 'undefined') break;
       classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
     }
