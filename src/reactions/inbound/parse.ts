@@ -381,14 +381,21 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
   const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }, index) => {
     // Narrowest evidence first: the paragraph after the address, then the text up to the next
     // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
-    // The whole notice leaves out the other recipients' own text: their reasons are not this one's.
-    let notice = scan.notice.replace(/\s+/g, ' ');
-    for (const [other, r] of found.entries())
-      if (other !== index && r.diagnostic.trim() !== '') notice = notice.split(r.diagnostic).join(' ');
     let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
-    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${notice}`]) {
+    for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
       if (classification.reason !== 'undefined') break;
       classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
+    }
+    // A hard verdict taken from the whole notice must not come from another recipient's own text:
+    // their "user unknown" would suppress this address. Without their text, what remains decides.
+    if (found.length > 1 && classification.kind === 'hard_bounce' && classification.matchedBy !== 'none') {
+      const own = classifyFailure({ action, diagnostic: `${mentions} ${diagnostic}`, source: 'text' });
+      if (own.kind !== 'hard_bounce') {
+        let notice = scan.notice.replace(/\s+/g, ' ');
+        for (const [other, r] of found.entries())
+          if (other !== index && r.diagnostic.trim() !== '') notice = notice.split(r.diagnostic).join(' ');
+        classification = classifyFailure({ action, diagnostic: `${mail.subject ?? ''}\n${notice}`, source: 'text' });
+      }
     }
     return {
       recipient,
