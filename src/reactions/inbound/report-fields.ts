@@ -29,8 +29,7 @@ export function parseFieldBlocks(text: string): FieldBlock[] {
     const name = (m[1] ?? '').toLowerCase();
     // Some MTAs omit the blank line between recipients: a second recipient starts a new block.
     const startsRecipient =
-      current !== null
-      && current.has('final-recipient')
+      current?.has('final-recipient') === true
       && (name === 'final-recipient' || (name === 'original-recipient' && current.has('action')));
     if (current === null || startsRecipient) {
       current = new Map();
