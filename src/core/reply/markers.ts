@@ -85,7 +85,7 @@ const ORIGINAL_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${ORIGINAL_WORDS
 const ORIGINAL_SEPARATOR_LOOSE = new RegExp(`^[\\s>*]*[-_=]{3,}\\s*(?:${ORIGINAL_WORDS})\\s*:?[\\s*]*$`, 'iu');
 const FORWARD_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${FORWARD_WORDS})\\s*[-_=]{2,}[\\s*]*$`, 'iu');
 const FORWARD_INTRO = new RegExp(
-  '^[\\s>*]*(?:begin forwarded message|début du message (?:réexpédié|transféré)|'
+  '^[\\s>*]*(?:(?:begin )?forwarded message|début du message (?:réexpédié|transféré)|'
     + 'anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|'
     + 'messaggio inoltrato|doorgestuurd bericht|vidarebefordrat brev|videresendt besked|'
     + 'videresendt meddelelse|начало переадресованного сообщения|転送されたメッセージ)\\s*[:：]\\s*$',
