@@ -21,7 +21,7 @@ const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
   ['Vào', 'đã viết'],
 ];
 
-const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev';
+const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|написал\\(а\\)|написала|написал';
 
 /** Attribution shapes without a fixed opening word; trusted only when a quote follows. */
 const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
@@ -86,7 +86,7 @@ const ORIGINAL_SEPARATOR_LOOSE = new RegExp(`^[\\s>*]*[-_=]{3,}\\s*(?:${ORIGINAL
 const FORWARD_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${FORWARD_WORDS})\\s*[-_=]{2,}[\\s*]*$`, 'iu');
 const FORWARD_INTRO = new RegExp(
   '^[\\s>*]*(?:(?:begin )?forwarded message|début du message (?:réexpédié|transféré)|'
-    + 'anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|'
+    + 'anfang der weitergeleiteten (?:nachricht|e-mail)|inicio del mensaje reenviado|início da mensagem reencaminhada|'
     + 'messaggio inoltrato|doorgestuurd bericht|vidarebefordrat brev|videresendt besked|'
     + 'videresendt meddelelse|начало переадресованного сообщения|転送されたメッセージ)\\s*[:：]\\s*$',
   'iu',
