@@ -502,7 +502,6 @@ function parseSesNotification(body: string, messageId: string | undefined): Inbo
   return { kind: 'dsn', format: 'text', recipients, ...ids };
 }
 
-/** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
 /** An attached message that is itself a delivery-status report (its header says multipart/report). */
 function wrappedReport(mail: ParsedMail): Buffer | undefined {
   for (const a of mail.attachments) {
@@ -515,6 +514,7 @@ function wrappedReport(mail: ParsedMail): Buffer | undefined {
   return undefined;
 }
 
+/** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
 function bodyText(mail: ParsedMail): string {
   if (mail.text !== undefined && mail.text.trim() !== '') return mail.text;
   return typeof mail.html === 'string' ? htmlToReplyText(mail.html) : '';
@@ -567,10 +567,15 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
 }
 
 /** Parses one raw RFC 822 message. Throws INBOUND_MESSAGE_INVALID when it is not a usable message. */
-export async function parseInboundMessage(
+export function parseInboundMessage(raw: Buffer | string, options: ParseInboundOptions = {}): Promise<InboundMessage> {
+  return parseMessage(raw, options, 0);
+}
+
+/** `depth` counts the re-wrapped reports already opened, so a loop of wrappers ends. */
+async function parseMessage(
   raw: Buffer | string,
-  options: ParseInboundOptions = {},
-  depth = 0,
+  options: ParseInboundOptions,
+  depth: number,
 ): Promise<InboundMessage> {
   const mail = await readMail(raw);
   const h = headerLookup(mail);
@@ -620,7 +625,7 @@ export async function parseInboundMessage(
     // A gateway that re-wraps the report it received attaches the real DSN as message/rfc822.
     const wrapped = wrappedReport(mail);
     if (wrapped !== undefined && depth < 2) {
-      const inner = await parseInboundMessage(wrapped, options, depth + 1).catch(() => undefined);
+      const inner = await parseMessage(wrapped, options, depth + 1).catch(() => undefined);
       if (inner?.kind === 'dsn' && inner.recipients.some((r) => r.recipient !== '')) return inner;
     }
     return parseTextBounce(mail, h, options);
