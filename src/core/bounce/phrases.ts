@@ -128,6 +128,8 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'max emails per hour',
       'temporarily rate limited',
       'relay limit exceeded',
+      // our own daily allowance at a relay (Gmail 5.4.5), not the recipient's quota
+      /\b(daily|hourly) (user )?(sending|message|messages) (quota|limit)/,
       'rate limit exceeded',
       /too many (e-?mails|messages) per/,
       /(e-?mails|messages) per (second|minute|hour)/,
