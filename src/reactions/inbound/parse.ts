@@ -90,6 +90,8 @@ interface Returned {
   recipients?: string[];
   /** Hotmail's stamp of who complained (X-HmXmrOriginalRecipient). */
   complainant?: string;
+  /** A discussion-list post (List-Post): its To is the list, not a person. */
+  listPost?: boolean;
 }
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
@@ -107,6 +109,7 @@ async function readReturned(content: Buffer | string | null | undefined): Promis
         ...[...h('return-path'), ...h('sender')].map((v) => stripAddressType(v) ?? '').filter((a) => a.includes('@')),
       ],
       recipients: addresses(mail.to as AddressObject | AddressObject[] | undefined),
+      ...(h('list-post').length > 0 ? { listPost: true } : {}),
       ...(h('x-hmxmroriginalrecipient')[0]?.includes('@') === true
         ? { complainant: h('x-hmxmroriginalrecipient')[0]?.trim() }
         : {}),
@@ -374,10 +377,16 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
       ? withoutSenders
       : scanTextBounce(body, { exclude: own, failedRecipients: failed });
   const action = isDelayNotice(mail.subject ?? '', scan.notice) ? 'delayed' : 'failed';
+  // Notices that name recipients by display name only (Exchange 2003, "NAME on DATE") still return the
+  // original: when it went to one address that is not ours, that address is the recipient.
+  const ownKeys = new Set(own.map((a) => a.toLowerCase()));
+  const addressed = (returned.recipients ?? []).filter((a) => !ownKeys.has(a.toLowerCase()));
+  const single = addressed.length === 1 && (returned.recipients ?? []).length === 1 && returned.listPost !== true;
+  const fallback = single ? (addressed[0] ?? '') : '';
   const found =
     scan.recipients.length > 0
       ? scan.recipients
-      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
+      : [{ recipient: fallback, diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
   const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }, index) => {
     // Narrowest evidence first: the paragraph after the address, then the text up to the next
     // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
