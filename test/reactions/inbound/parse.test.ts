@@ -153,19 +153,6 @@ describe('parseInboundMessage: complaints, auto-replies, replies', () => {
     });
   });
 
-  it('a report whose original is inline (no attachment part) still names the complainant and correlates', async () => {
-    const corpus = (name: string): Buffer => readFileSync(new URL(`../../fixtures/bounces/${name}`, import.meta.url));
-    const arf = await parseInboundMessage(corpus('arf/no-rcpt-to-inline-original.eml'));
-    assert.equal(arf.kind, 'complaint');
-    assert.equal(arf.kind === 'complaint' && arf.originalRcpt, 'dana_vega@example.org');
-    assert.equal(arf.originalMessageId, '01JE000605ORIG@shop.example.com');
-    assert.equal(arf.ledgerId, 'ldg_25d');
-    const jmrp = await parseInboundMessage(corpus('arf/jmrp-stamped.eml'));
-    assert.equal(jmrp.kind === 'complaint' && jmrp.format, 'microsoft-jmrp');
-    assert.equal(jmrp.kind === 'complaint' && jmrp.originalRcpt, 'anna.meyer@hotmail.com');
-    assert.equal(jmrp.originalMessageId, '01JE000602ORIG@shop.example.com');
-  });
-
   it('RFC 3834 vacation reply and Outlook "Automatic reply" are auto-replies', async () => {
     const a = await parse('rfc3834/auto-replied-vacation.eml');
     assert.equal(a.kind, 'auto_reply');
