@@ -21,7 +21,7 @@ const ATTRIBUTION_OPEN_CLOSE: readonly (readonly [string, string])[] = [
   ['Vào', 'đã viết'],
 ];
 
-const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev';
+const WROTE = 'wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto|schreef|skrev|написал\\(а\\)|написала|написал';
 
 /** Attribution shapes without a fixed opening word; trusted only when a quote follows. */
 const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
@@ -52,8 +52,10 @@ const LOOSE_ATTRIBUTIONS: readonly RegExp[] = [
   /^.*(?:写道|寫道)\s*[:：]?\s*$/u,
   // Japanese and Korean Gmail
   /^.*\d{4}年\d{1,2}月\d{1,2}日.*[<＜].+@.+[>＞]\s*[:：]\s*$/u,
-  /^.*のメッセージ\s*[:：]\s*$/u,
-  /^.*(?:님이|님) 작성\s*[:：]\s*$/u,
+  /^.*の(?:メッセージ|メール)\s*[:：]\s*$/u,
+  // Korean Gmail, iOS and Outlook: "…님이 작성:", "…, NAME <EMAIL> 작성:", "…님이 작성하였습니다:"
+  /^.*(?:님이|님) 작성(?:하였습니다|했습니다)?\s*[:：]\s*$/u,
+  /^.*\d.*[<＜].+@.+[>＞]\s*작성\s*[:：]\s*$/u,
   // "2026-11-24 10:02 GMT+01:00 NAME <EMAIL>:", "24.11.2026 10:02, NAME <EMAIL>:", "2013/10/2 NAME <EMAIL>"
   /^[\s>]*\d{1,4}[-./]\d{1,2}[-./]\d{1,4}.{0,100}<[^<>\s]+@[^<>\s]+>\s*:?\s*$/u,
   /^[\s>]*\d{4}-\d\d-\d\d \d\d?:\d\d GMT[+-]\d\d:\d\d [\p{L} .'-]+:?$/u,
@@ -83,8 +85,8 @@ const ORIGINAL_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${ORIGINAL_WORDS
 const ORIGINAL_SEPARATOR_LOOSE = new RegExp(`^[\\s>*]*[-_=]{3,}\\s*(?:${ORIGINAL_WORDS})\\s*:?[\\s*]*$`, 'iu');
 const FORWARD_SEPARATOR = new RegExp(`^[\\s>*]*[-_=]{2,}\\s*(?:${FORWARD_WORDS})\\s*[-_=]{2,}[\\s*]*$`, 'iu');
 const FORWARD_INTRO = new RegExp(
-  '^[\\s>*]*(?:begin forwarded message|début du message (?:réexpédié|transféré)|'
-    + 'anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|'
+  '^[\\s>*]*(?:(?:begin )?forwarded message|début du message (?:réexpédié|transféré)|'
+    + 'anfang der weitergeleiteten (?:nachricht|e-mail)|inicio del mensaje reenviado|início da mensagem reencaminhada|'
     + 'messaggio inoltrato|doorgestuurd bericht|vidarebefordrat brev|videresendt besked|'
     + 'videresendt meddelelse|начало переадресованного сообщения|転送されたメッセージ)\\s*[:：]\\s*$',
   'iu',
@@ -107,7 +109,7 @@ const ANY_HEADER = new RegExp(`^[\\s>]*\\**(?:${FROM_KEYS}|${OTHER_KEYS})\\**\\s
 
 /** Lines a phone or webmail client appends ("Sent from my iPhone", "Get Outlook for iOS"). */
 const CLIENT_SIGNATURES: readonly RegExp[] = [
-  /^[\s(<*]*sent from (?:my |the |a |an )?\S+(?:\s+\S+){0,5}[\s)>*.]*$/i,
+  /^[\s(<*]*sent from (?:my |the |a |an )?\S+(?:\s+\S+){0,8}[\s)>*.]*$/i,
   /^[\s(<*]*sent (?:with|via|using) [^,\d:]{2,40}$/i,
   /^\s*sent (?:from|with|via|using) .{1,60}[.!]\s+please excuse (?:my|any) (?:brevity|typos|spelling)\b.{0,30}$/i,
   /^[\s(<*]*(?:get|download) outlook for (?:ios|android|windows|mac|\S+)\b.*$/i,
@@ -121,6 +123,8 @@ const CLIENT_SIGNATURES: readonly RegExp[] = [
   /^\s*outlook für .{1,30} beziehen$/i,
   /^\s*enviado (?:desde|de|do|pelo|con|com) (?:mi |meu |o |el |la |\S+).{0,60}$/i,
   /^\s*(?:obtener|obtén|baixe|baixar|descargar) (?:o )?outlook (?:para|for) .*$/i,
+  /^\s*(?:hent|skaff) outlook (?:til|for) .*$/i,
+  /^\s*odesláno z (?:mého |mé |m[ée]ho )?.{1,40}$/i,
   /^\s*inviato (?:da|dal|dalla|con) .{1,60}$/i,
   /^\s*scarica outlook per .*$/i,
   /^\s*(?:verzonden|verstuurd) (?:vanaf|met|van(?:af)?) .{1,60}$/i,
@@ -128,12 +132,13 @@ const CLIENT_SIGNATURES: readonly RegExp[] = [
   /^\s*(?:skickat|sendt|sendt fra|skickades) (?:från|fra|med) .{1,60}$/i,
   /^\s*(?:från|fra) min .{1,40}$/i,
   /^\s*lähetetty (?:laitteesta|iphonesta|ipadista|androidista|puhelimesta|.{1,40}sta)\b.*$/i,
-  /^\s*wysłane (?:z|ze|przy użyciu) .{1,60}$/i,
+  /^\s*wysłane? (?:z|ze|przy użyciu) .{1,60}$/i,
+  /^\s*wysłano (?:z|ze|przy użyciu) .{1,60}$/i,
   /^\s*отправлено (?:с|из|со) .{1,60}$/i,
   /^\s*(?:从我的|從我的)\s*\S{1,30}\s*(?:发送|傳送|寄出)\s*$/u,
   /^\s*(?:发自我的|發自我的|来自我的|來自我的)\s*\S{1,30}\s*$/u,
   /^\s*\S{1,30}から送信\s*$/u,
-  /^\s*\S{1,30}에서 보냄\s*$/u,
+  /^\s*(?:내 )?\S{1,30}에서 보냄\s*$/u,
 ];
 
 /** A signature delimiter on its own line: "-- " (RFC 3676), "--", "__". */
@@ -169,8 +174,11 @@ export function attributionStrength(line: string): 'strong' | 'weak' | null {
     : 'weak';
 }
 
+/** BlackBerry marks the quoted message with the bare words, indented, and no rule. */
+const ORIGINAL_SEPARATOR_BARE = /^\s+original message\s*$/i;
+
 export function isOriginalSeparator(line: string): boolean {
-  return ORIGINAL_SEPARATOR.test(line) || ORIGINAL_SEPARATOR_LOOSE.test(line);
+  return ORIGINAL_SEPARATOR.test(line) || ORIGINAL_SEPARATOR_LOOSE.test(line) || ORIGINAL_SEPARATOR_BARE.test(line);
 }
 
 export function isForwardSeparator(line: string): boolean {

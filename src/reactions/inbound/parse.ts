@@ -25,6 +25,7 @@ import {
   type HeaderLookup,
 } from './signals.ts';
 import { scanTextBounce } from './text-bounce.ts';
+import { isRedactedAddress } from './to-events.ts';
 import type { BounceReason } from '../../core/bounce/types.ts';
 import type { DsnRecipient, InboundComplaint, InboundDsn, InboundMessage, ParseInboundOptions } from './types.ts';
 
@@ -85,6 +86,12 @@ interface Returned {
   returnPath?: string;
   /** The original's From/Sender/Return-Path addresses: the sender, never a failed recipient. */
   senders?: string[];
+  /** The original's To addresses (who a complaint is about when the report does not say). */
+  recipients?: string[];
+  /** Hotmail's stamp of who complained (X-HmXmrOriginalRecipient). */
+  complainant?: string;
+  /** A discussion-list post (List-Post): its To is the list, not a person. */
+  listPost?: boolean;
 }
 
 /** Headers of the returned original (message/rfc822, text/rfc822-headers, or text below a marker). */
@@ -101,6 +108,11 @@ async function readReturned(content: Buffer | string | null | undefined): Promis
         ...addresses(mail.from as AddressObject | undefined),
         ...[...h('return-path'), ...h('sender')].map((v) => stripAddressType(v) ?? '').filter((a) => a.includes('@')),
       ],
+      recipients: addresses(mail.to as AddressObject | AddressObject[] | undefined),
+      ...(h('list-post').length > 0 ? { listPost: true } : {}),
+      ...(h('x-hmxmroriginalrecipient')[0]?.includes('@') === true
+        ? { complainant: h('x-hmxmroriginalrecipient')[0]?.trim() }
+        : {}),
     };
   } catch {
     return {}; // a damaged returned copy only costs correlation, never the report itself
@@ -118,6 +130,23 @@ function correlation(returned: Returned, fallbackMessageId: string | undefined, 
 
 function partOf(mail: ParsedMail, ...types: string[]) {
   return mail.attachments.find((a) => types.includes(a.contentType.toLowerCase()));
+}
+
+/**
+ * The returned original's header block. The MIME parser lists a message/rfc822 part as an attachment
+ * only sometimes (inline ones, as AOL's and Hotmail's feedback loops send, are merged into the text),
+ * so without one the raw message is searched for the part and its headers are read from there.
+ */
+function returnedContent(mail: ParsedMail, raw: Buffer | string | undefined): Buffer | string | undefined {
+  const part = partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers');
+  if (part !== undefined || raw === undefined) return part?.content;
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const m = /^content-type:[ \t]*(?:message\/rfc822|text\/rfc822-headers?)\b[^\n]*\n(?:[^\n]+\n)*?\r?\n/im.exec(text);
+  if (m === null) return undefined;
+  const rest = text.slice(m.index + m[0].length);
+  const end = rest.search(/\r?\n\r?\n/);
+  const head = end < 0 ? rest : rest.slice(0, end);
+  return /^[!-9;-~]+:/.test(head) ? `${head}\n\n` : undefined;
 }
 
 function envelopeCandidates(mail: ParsedMail, h: HeaderLookup): string[] {
@@ -147,7 +176,12 @@ function inlineFeedbackFields(mail: ParsedMail): FieldBlock | undefined {
   return undefined;
 }
 
-async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboundOptions): Promise<InboundComplaint> {
+async function parseArf(
+  mail: ParsedMail,
+  _h: HeaderLookup,
+  options: ParseInboundOptions,
+  raw?: Buffer | string,
+): Promise<InboundComplaint> {
   const part = partOf(mail, 'message/feedback-report');
   // Some reporters send the ARF fields as plain text instead of a message/feedback-report part.
   const inline = part === undefined ? inlineFeedbackFields(mail) : undefined;
@@ -156,7 +190,7 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
   const block = inline ?? parseFieldBlocks(part?.content.toString('utf8') ?? '').find((b) => b.has('feedback-type'));
   const feedbackType = field(block, 'feedback-type')?.toLowerCase();
   if (feedbackType === undefined) throw invalid('message/feedback-report part has no Feedback-Type field');
-  const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
+  const returned = await readReturned(returnedContent(mail, raw));
   const originalMailFrom = stripAddressType(field(block, 'original-mail-from'));
   const verpToken = firstVerpToken([originalMailFrom, returned.returnPath], options);
   const opt = (key: keyof InboundComplaint, value: string | undefined) => (value === undefined ? {} : { [key]: value });
@@ -164,7 +198,14 @@ async function parseArf(mail: ParsedMail, _h: HeaderLookup, options: ParseInboun
     kind: 'complaint',
     format: 'arf',
     feedbackType,
-    ...opt('originalRcpt', angleAddress(stripAddressType(field(block, 'original-rcpt-to')))),
+    // Without Original-Rcpt-To: the draft-ARF Removal-Recipient, else the one address the original was sent to.
+    ...opt(
+      'originalRcpt',
+      angleAddress(stripAddressType(field(block, 'original-rcpt-to') ?? field(block, 'removal-recipient')))
+        ?? (returned.recipients?.length === 1 && !isRedactedAddress(returned.recipients[0] ?? '')
+          ? returned.recipients[0]
+          : undefined),
+    ),
     ...opt('originalMailFrom', originalMailFrom),
     ...opt('userAgent', field(block, 'user-agent')),
     ...opt('sourceIp', field(block, 'source-ip')),
@@ -249,6 +290,7 @@ async function parseRfc3464(
   h: HeaderLookup,
   content: Buffer,
   options: ParseInboundOptions,
+  raw?: Buffer | string,
 ): Promise<InboundDsn> {
   const blocks = parseFieldBlocks(content.toString('utf8'));
   const recipientBlocks = dedupeBlocks(blocks.filter((b) => b.has('final-recipient') || b.has('original-recipient')));
@@ -295,9 +337,7 @@ async function parseRfc3464(
       classification,
     };
   });
-  const returned = await readReturned(
-    partOf(mail, 'message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers')?.content,
-  );
+  const returned = await readReturned(returnedContent(mail, raw));
   const verpToken = firstVerpToken(
     [...envelopeCandidates(mail, h), returned.returnPath, field(perMessage, 'x-postfix-sender')],
     options,
@@ -321,29 +361,50 @@ async function parseTextBounce(mail: ParsedMail, h: HeaderLookup, options: Parse
     .flatMap((v) => v.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
+  // Not the raw search here: a text bounce's quoted original may itself carry a message/rfc822 part.
   const attached = partOf(mail, 'message/rfc822', 'text/rfc822-headers');
   const returned = await readReturned(attached?.content ?? scanTextBounce(body).returned);
   // The original's sender is not a failed recipient, unless it is the only address there (a test to self).
+  const fromAddress = addresses(mail.from as AddressObject | undefined)[0];
+  const localDomain = fromAddress?.slice(fromAddress.lastIndexOf('@') + 1).toLowerCase();
   const withoutSenders = scanTextBounce(body, {
     exclude: [...own, ...(returned.senders ?? [])],
     failedRecipients: failed,
+    ...(localDomain === undefined || localDomain === '' ? {} : { localDomain }),
   });
   const scan =
     withoutSenders.recipients.length > 0
       ? withoutSenders
       : scanTextBounce(body, { exclude: own, failedRecipients: failed });
   const action = isDelayNotice(mail.subject ?? '', scan.notice) ? 'delayed' : 'failed';
+  // Notices that name recipients by display name only (Exchange 2003, "NAME on DATE") still return the
+  // original: when it went to one address that is not ours, that address is the recipient.
+  const ownKeys = new Set(own.map((a) => a.toLowerCase()));
+  const addressed = (returned.recipients ?? []).filter((a) => !ownKeys.has(a.toLowerCase()));
+  const single = addressed.length === 1 && (returned.recipients ?? []).length === 1 && returned.listPost !== true;
+  const fallback = single ? (addressed[0] ?? '') : '';
   const found =
     scan.recipients.length > 0
       ? scan.recipients
-      : [{ recipient: '', diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
-  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }) => {
+      : [{ recipient: fallback, diagnostic: scan.notice.replace(/\s+/g, ' '), paragraph: '', mentions: '' }];
+  const recipients: DsnRecipient[] = found.map(({ recipient, diagnostic, paragraph, mentions }, index) => {
     // Narrowest evidence first: the paragraph after the address, then the text up to the next
     // address, then the whole notice (sisimai's fallback), so a footer never outvotes the reason.
     let classification = classifyFailure({ action, diagnostic: paragraph || diagnostic, source: 'text' });
     for (const wider of [mentions, diagnostic, `${mail.subject ?? ''}\n${scan.notice}`]) {
       if (classification.reason !== 'undefined') break;
       classification = classifyFailure({ action, diagnostic: wider, source: 'text' });
+    }
+    // A hard verdict taken from the whole notice must not come from another recipient's own text:
+    // their "user unknown" would suppress this address. Without their text, what remains decides.
+    if (found.length > 1 && classification.kind === 'hard_bounce' && classification.matchedBy !== 'none') {
+      const own = classifyFailure({ action, diagnostic: `${mentions} ${diagnostic}`, source: 'text' });
+      if (own.kind !== 'hard_bounce') {
+        let notice = scan.notice.replace(/\s+/g, ' ');
+        for (const [other, r] of found.entries())
+          if (other !== index && r.diagnostic.trim() !== '') notice = notice.split(r.diagnostic).join(' ');
+        classification = classifyFailure({ action, diagnostic: `${mail.subject ?? ''}\n${notice}`, source: 'text' });
+      }
     }
     return {
       recipient,
@@ -450,6 +511,18 @@ function parseSesNotification(body: string, messageId: string | undefined): Inbo
   return { kind: 'dsn', format: 'text', recipients, ...ids };
 }
 
+/** An attached message that is itself a delivery-status report (its header says multipart/report). */
+function wrappedReport(mail: ParsedMail): Buffer | undefined {
+  for (const a of mail.attachments) {
+    if (a.contentType.toLowerCase() !== 'message/rfc822') continue;
+    const head = a.content.subarray(0, 8192).toString('latin1');
+    const end = head.search(/\r?\n\r?\n/);
+    const header = end < 0 ? head : head.slice(0, end);
+    if (/^content-type:\s*multipart\/report;[\s\S]*?report-type="?delivery-status/im.test(header)) return a.content;
+  }
+  return undefined;
+}
+
 /** The text part, else the HTML part converted (mailparser's own conversion is switched off). */
 function bodyText(mail: ParsedMail): string {
   if (mail.text !== undefined && mail.text.trim() !== '') return mail.text;
@@ -503,9 +576,15 @@ async function readMail(raw: Buffer | string): Promise<ParsedMail> {
 }
 
 /** Parses one raw RFC 822 message. Throws INBOUND_MESSAGE_INVALID when it is not a usable message. */
-export async function parseInboundMessage(
+export function parseInboundMessage(raw: Buffer | string, options: ParseInboundOptions = {}): Promise<InboundMessage> {
+  return parseMessage(raw, options, 0);
+}
+
+/** `depth` counts the re-wrapped reports already opened, so a loop of wrappers ends. */
+async function parseMessage(
   raw: Buffer | string,
-  options: ParseInboundOptions = {},
+  options: ParseInboundOptions,
+  depth: number,
 ): Promise<InboundMessage> {
   const mail = await readMail(raw);
   const h = headerLookup(mail);
@@ -522,16 +601,18 @@ export async function parseInboundMessage(
     || partOf(mail, 'message/feedback-report') !== undefined
     || inlineFeedbackFields(mail) !== undefined
   )
-    return parseArf(mail, h, options);
+    return parseArf(mail, h, options, raw);
   const notification = parseSesNotification(bodyText(mail), bareId(mail.messageId));
   if (notification !== null) return notification;
   const nonArf = detectNonArfComplaint(from ?? '', subject, h);
   if (nonArf !== null) {
-    const returned = await readReturned(partOf(mail, 'message/rfc822', 'text/rfc822-headers')?.content);
+    const returned = await readReturned(returnedContent(mail, raw));
+    const complainant = h('x-hmxmroriginalrecipient')[0]?.trim() ?? returned.complainant;
     return {
       kind: 'complaint',
       format: nonArf,
       feedbackType: 'abuse',
+      ...(complainant === undefined || !complainant.includes('@') ? {} : { originalRcpt: complainant }),
       ...(bareId(mail.messageId) === undefined ? {} : { messageId: bareId(mail.messageId) }),
       ...correlation(
         returned,
@@ -541,15 +622,21 @@ export async function parseInboundMessage(
     };
   }
   const status = partOf(mail, 'message/delivery-status', 'message/global-delivery-status');
-  if (status !== undefined) return parseRfc3464(mail, h, status.content, options);
+  if (status !== undefined) return parseRfc3464(mail, h, status.content, options, raw);
   // Some MTAs label the delivery-status fields text/plain (or inline them in the notice).
   const inlineStatus = inlineDeliveryStatus(mail);
   if (inlineStatus !== undefined && (reportType === 'delivery-status' || isBounceLikeMail(mail, h)))
-    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options);
+    return parseRfc3464(mail, h, Buffer.from(inlineStatus), options, raw);
   if (
     reportType === 'delivery-status'
     || isBounceLike({ ...(from === undefined ? {} : { address: from }), name: fromObj?.name ?? '' }, subject, h)
   ) {
+    // A gateway that re-wraps the report it received attaches the real DSN as message/rfc822.
+    const wrapped = wrappedReport(mail);
+    if (wrapped !== undefined && depth < 2) {
+      const inner = await parseMessage(wrapped, options, depth + 1).catch(() => undefined);
+      if (inner?.kind === 'dsn' && inner.recipients.some((r) => r.recipient !== '')) return inner;
+    }
     return parseTextBounce(mail, h, options);
   }
 

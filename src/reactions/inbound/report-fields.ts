@@ -26,11 +26,16 @@ export function parseFieldBlocks(text: string): FieldBlock[] {
     }
     const m = /^([!-9;-~]+)\s*:\s?(.*)$/.exec(line);
     if (m === null) continue; // not a field line: tolerated, as real MTAs emit stray text
-    if (current === null) {
+    const name = (m[1] ?? '').toLowerCase();
+    // Some MTAs omit the blank line between recipients: a second recipient starts a new block.
+    const startsRecipient =
+      current?.has('final-recipient') === true
+      && (name === 'final-recipient' || (name === 'original-recipient' && current.has('action')));
+    if (current === null || startsRecipient) {
       current = new Map();
       blocks.push(current);
     }
-    lastName = (m[1] ?? '').toLowerCase();
+    lastName = name;
     const values = current.get(lastName) ?? [];
     values.push((m[2] ?? '').trim());
     current.set(lastName, values);

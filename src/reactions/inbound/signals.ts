@@ -8,7 +8,8 @@
 /** Raw header access: lower-cased name → every value (unfolded). */
 export type HeaderLookup = (name: string) => string[];
 
-const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|root|bounce|bounces|mdaemon|mail\.delivery)@/i;
+// Not root@: cron and scripts send ordinary mail as root; its bounces carry a bounce subject anyway.
+const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mailer|bounce|bounces|mdaemon|mail\.delivery)@/i;
 const BOUNCE_DISPLAY = /mail delivery (system|subsystem)|mailer-daemon|postmaster/i;
 const BOUNCE_SUBJECT = new RegExp(
   [
@@ -55,7 +56,10 @@ const BOUNCE_SUBJECT = new RegExp(
   ].join('|'),
   'i',
 );
-const DELAY_SUBJECT = /delay|warning|still being retried|will (be )?retr/i;
+const DELAY_SUBJECT = /delay|still being retried|will (be )?retr/i;
+/** "Warning" alone is not enough: MDaemon titles its final failures "Warning: <addr> - User unknown!". */
+const WARNING_SUBJECT = /warning/i;
+const FINAL_SUBJECT = /unknown|does not exist|no such|failed|failure|undeliverable|returned|rejected/i;
 
 /** Does the sender or subject say "this is a bounce"? (used when there is no delivery-status part) */
 export function isBounceLike(
@@ -83,12 +87,27 @@ const DELAY_BODY = new RegExp(
   ].join('|'),
   'i',
 );
-const FINAL_BODY =
-  /permanent (error|failure)|(have|has|i've|i have) given up|gave up|will not be retried|could not be delivered\b/i;
+/** Said only while the MTA keeps trying: these outweigh a generic "could not be delivered". */
+const STILL_TRYING_BODY = new RegExp(
+  [
+    'delivery attempts will continue',
+    'will (continue|keep) (to )?try',
+    'will be retried',
+    'warning message only',
+    'do not need to resend',
+    'do not resend',
+  ].join('|'),
+  'i',
+);
+const GAVE_UP_BODY = /permanent (error|failure)|(have|has|i've|i have) given up|gave up|will not be retried/i;
+const FINAL_BODY = /could not be delivered\b/i;
 
 /** A text bounce that is only a delay warning: its subject says so, or its notice does and never says it gave up. */
 export function isDelayNotice(subject: string, notice = ''): boolean {
   if (DELAY_SUBJECT.test(subject)) return true;
+  if (GAVE_UP_BODY.test(notice)) return false;
+  if (WARNING_SUBJECT.test(subject) && !FINAL_SUBJECT.test(subject)) return true;
+  if (STILL_TRYING_BODY.test(notice)) return true;
   return DELAY_BODY.test(notice) && !FINAL_BODY.test(notice);
 }
 
@@ -96,6 +115,8 @@ export function isDelayNotice(subject: string, notice = ''): boolean {
 export function detectNonArfComplaint(from: string, subject: string, headers: HeaderLookup): string | null {
   const sender = from.toLowerCase();
   if (sender === 'staff@hotmail.com' && /complaint about message from/i.test(subject)) return 'microsoft-jmrp';
+  // Hotmail's older loop hands back the reported message itself, stamped with who complained.
+  if (headers('x-hmxmroriginalrecipient').length > 0) return 'microsoft-jmrp';
   if (sender === 'complaints@email-abuse.amazonses.com') return 'amazon-ses';
   if (headers('x-apple-unsubscribe').some((v) => v.trim().toLowerCase() === 'true')) return 'apple-unsubscribe';
   return null;
@@ -116,8 +137,30 @@ const AUTO_SUBJECT = new RegExp(
       'absence:',
       'respuesta autom[aá]tica',
       'fuera de la oficina',
+      'risposta automatica',
+      'fuori sede',
+      'automatisch antwoord',
+      'afwezigheidsbericht',
+      'resposta autom[aá]tica',
+      'fora do escrit[óo]rio',
+      'autosvar',
+      'automatisk svar',
+      'automaattinen vastaus',
+      'automatyczna odpowied[źz]',
+      'automatická odpověď',
+      'автоматический ответ',
+      'автоответ',
+      'otomatik yan[ıi]t',
+      '自動応答',
+      '自动回复',
+      '自動回覆',
+      '자동 회신',
+      'vacation( reply| notice| response)?:',
+      'away from (the )?office:',
     ].join('|')
-    + ')',
+    + ')'
+    // AOL and some webmail append it instead: "Re: Your order (Automatic Response)".
+    + String.raw`|(\((?:auto(?:matic)?[ -]?(?:response|reply)|autoreply|out of office)\))\s*$`,
   'i',
 );
 
@@ -144,6 +187,6 @@ export function detectAutoReplySignals(subject: string, headers: HeaderLookup): 
     if (value === 'auto_reply' || value === 'bulk' || value === 'junk') signals.push(`precedence:${value}`);
   }
   const subj = AUTO_SUBJECT.exec(subject);
-  if (subj !== null) signals.push(`subject:${(subj[1] ?? '').trim().toLowerCase()}`);
+  if (subj !== null) signals.push(`subject:${(subj[1] ?? subj[2] ?? '').trim().toLowerCase()}`);
   return signals;
 }

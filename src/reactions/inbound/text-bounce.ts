@@ -56,6 +56,8 @@ const BOILERPLATE = new RegExp(
     'the account or domain may not exist, they may be blacklisted, or missing the proper dns entries\\.?',
     // Postfix, sendmail, qmail, Exim preambles mentioning antivirus/antispam scanning
     '[^\\n]*(scanned|analy[sz]ed|checked) (by|with) [^\\n]*(antivirus|anti-virus|antispam|anti-spam)[^\\n]*',
+    // sendmail: where the original came from ("from uucp@localhost", "from host [1.2.3.4]") names no recipient
+    'the original message was received at [^\\n]*\\n[ \\t]*from [^\\n]*',
   ].join('|'),
   'gi',
 );
@@ -102,9 +104,10 @@ function laterMentions(notice: string, address: string, from: number): string {
 /** Scans a text bounce; `exclude` lists addresses that are never the failed recipient (our own, the daemon). */
 export function scanTextBounce(
   body: string,
-  options: { exclude?: readonly string[]; failedRecipients?: readonly string[] } = {},
+  options: { exclude?: readonly string[]; failedRecipients?: readonly string[]; localDomain?: string } = {},
 ): TextBounceScan {
-  const text = body.replace(/\r\n?/g, '\n');
+  // HTML notices (Exchange 5.5) indent their "To:"/"Cc:" lines with non-breaking spaces.
+  const text = body.replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ');
   const marker = ORIGINAL_MARKER.exec(text);
   let notice = (marker === null ? text : text.slice(0, marker.index)).replace(BOILERPLATE, ' ');
   // No marker line: the copy of the original often starts with its header block.
@@ -134,13 +137,36 @@ export function scanTextBounce(
     const before = notice.slice(lineStart, index);
     // Header lines of a quoted original, and the envelope sender in an SMTP transcript.
     const onHeaderLine = HEADER_LINE.test(before) || /mail from:\s*<?$/i.test(before);
-    // The sender side of a quoted original (From:, Reply-To:, Message-ID:, MAIL FROM) is never a recipient.
-    if (SENDER_SIDE_LINE.test(before) || /mail from:\s*<?$/i.test(before)) continue;
-    // A forwarding hint inside a diagnostic ("User has moved; please try <new@…>") names no recipient.
-    if (/(please try|forwarded to|new address( is)?|contact|write to|send (it )?to)[\s:]*<?$/i.test(before)) continue;
+    // The sender side of a quoted original (From:, Reply-To:, Message-ID:, MAIL FROM) is never a recipient,
+    // nor is the sender a recipient refuses ("not accepting mail from <sender>").
+    if (SENDER_SIDE_LINE.test(before) || /\bmail from:?\s*<?$/i.test(before)) continue;
+    // A forwarding hint inside a diagnostic ("User has moved; please try <new@…>") names no recipient,
+    // and sendmail's "(expanded from: <alias>)" is the address above it, not another recipient.
+    if (
+      /(please try|forwarded to|new address( is)?|contact|write to|send (it )?to|expanded from)[\s:]*<?$/i.test(before)
+    ) {
+      seen.add(key); // a transcript naming it again ("… to <alias>") does not make it a recipient either
+      continue;
+    }
     if (onHeaderLine && notice.indexOf(address, index + address.length) >= 0) continue; // named again below
     seen.add(key);
     all.push({ address, index, weak: onHeaderLine || isWeak(address) });
+  }
+  // AOL names its own users by screen name only ("…the following recipients…:\n\tscreenname"):
+  // with no address in the notice, such bare names are local parts of the reporting domain.
+  if (all.length === 0 && options.localDomain !== undefined) {
+    const list = /following recipients?\b[^:]{0,200}:[ \t]*\n?((?:[ \t]*[a-z][a-z0-9._-]*[ \t]*(?:\n|$))+)/i.exec(
+      notice,
+    );
+    if (list !== null) {
+      let at = (list.index ?? 0) + list[0].length - (list[1]?.length ?? 0);
+      for (const line of (list[1] ?? '').split('\n')) {
+        const name = line.trim();
+        if (name !== '')
+          all.push({ address: `${name}@${options.localDomain}`, index: notice.indexOf(name, at), weak: false });
+        at += line.length + 1;
+      }
+    }
   }
   const candidates = new Set(all.map((a) => a.address.toLowerCase()));
   const occurrences = [...notice.matchAll(ADDRESS)]
