@@ -42,18 +42,18 @@ const OFFERED = `
       substring($3::bytea from $5::int4 * i + 1 for $5::int4) as w
     from generate_series(0, length($1::bytea) / ${SUBJECT_BYTES} - 1) as i)`;
 
-// A chunk whose subjects are all new (a first blast): only the insert, and how many rows it
-// inserted. Reading the existing rows in the same statement probed the primary key once more per
-// subject for rows that are not there (measured in bench/README.md ## blast); when the count falls
-// short, the caller reads the subjects it offered.
+// A chunk whose subjects are all new (a first blast): a plain insert. Reading the existing rows in
+// the same statement probed the primary key once more per subject for rows that are not there, and
+// ON CONFLICT's speculative insertion costs a probe and a WAL record per row (PostgreSQL's CPU per
+// key measured in bench/README.md ## blast). Any subject that has a key fails it as a whole (nothing
+// is written) and the ON CONFLICT form below decides.
 const INSERT_KEYS = `
-  with ${ASYNC_COMMIT}, ${OFFERED},
-  ins as (
-    insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
-    select s, $2, w, $4 from x cross join async_commit
-    on conflict (subject) do nothing
-    returning 1)
-  select count(*) as inserted from ins`;
+  with ${ASYNC_COMMIT}, ${OFFERED}
+  insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
+  select s, $2, w, $4 from x cross join async_commit`;
+
+/** SQLSTATE of a unique constraint violation. */
+const UNIQUE_VIOLATION = '23505';
 
 // A chunk where some subjects had keys: one round trip inserts the offered keys of subjects that
 // have none and returns the rows that existed (read from the statement's snapshot: the CTE's inserts
@@ -86,9 +86,10 @@ const FIND_OR_INSERT_KEYS_ARRAYS = `
   select null, null, null, count(*) from ins`;
 
 /**
- * Inserts the offered keys of subjects that have none. With `readExisting` it also returns, in the
- * same round trip, the rows that existed before; without, only the count (`existing` is empty, and
- * when `inserted` falls short of the keys offered the caller reads them).
+ * Inserts the offered keys of subjects that have none and returns the rows that existed before and
+ * how many it inserted (when those fall short of the keys offered, a concurrent writer's rows are
+ * missing and the caller reads them). Without `readExisting` (the caller expects only new
+ * subjects) a plain insert is tried first; not inside a transaction: its failure would abort it.
  */
 export async function findOrInsertKeys(
   db: Queryable,
@@ -100,27 +101,23 @@ export async function findOrInsertKeys(
   if (keys.length === 0) return { existing: [], inserted: 0 };
   const width = keys[0]!.wrapped.length;
   const packed = keys.every((k) => k.wrapped.length === width && k.subject.length === SUBJECT_BYTES);
+  const params = packed
+    ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
+    : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at];
   if (packed && !readExisting) {
-    const { rows } = await db.query<{ inserted: string | number }>(INSERT_KEYS, [
-      Buffer.concat(keys.map((k) => k.subject)),
-      masterKeyId,
-      Buffer.concat(keys.map((k) => k.wrapped)),
-      at,
-      width,
-    ]);
-    return { existing: [], inserted: Number(rows[0]?.inserted ?? 0) };
+    try {
+      const { rowCount } = await db.query(INSERT_KEYS, params);
+      return { existing: [], inserted: rowCount };
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    }
   }
   const { rows } = await db.query<{
     subject: Uint8Array | null;
     master_key_id: string | null;
     wrapped_key: Uint8Array | null;
     inserted: string | number | null;
-  }>(
-    packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS,
-    packed
-      ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
-      : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at],
-  );
+  }>(packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS, params);
   const existing: SubjectKeyRow[] = [];
   let inserted = 0;
   for (const r of rows) {
