@@ -112,8 +112,8 @@ export function createPrivacy(
    * normalised address), fresh keys are offered for every subject not cached, each carrying its
    * address, and inserted where none exists, in the same statement that reads the existing ones
    * (one round trip per chunk; a wrap for a subject that had a key is wasted CPU, cheaper than a
-   * second round trip). While chunks come all new (a first blast) the statement only inserts, and
-   * a chunk where it inserted fewer reads those subjects in a second round trip.
+   * second round trip). While chunks come all new (a first blast) the statement is a plain insert;
+   * a chunk with a known subject fails it and takes the reading form in a second round trip.
    */
   async function keysFor(
     subjects: Map<string, Buffer>,
