@@ -14,11 +14,14 @@ import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import { writeFileSync } from 'node:fs';
 import type { OutboundMessage } from '../src/connectors/esp/port.ts';
 import { BENCH_ENV, BENCH_GOVERNOR, keptSmtp, silentSandbox } from './blast-setup.ts';
+import { timedDb } from './blast-sql.ts';
 
 const [url, schema, smtpAt, acceptedFile, window] = process.argv.slice(2);
 if (url === undefined || schema === undefined)
   throw new Error('usage: blast-worker.ts <database url> <schema> [<smtp host:port> <accepted file> [window]]');
 const db = await createPostgresDb({ url, schema, maxConnections: 8 });
+// BENCH_SQL_TIMES=1: the statements' summed wall time, printed on stderr at the end
+const timed = process.env.BENCH_SQL_TIMES === '1' ? timedDb(db) : undefined;
 const accepted: OutboundMessage[] = [];
 const esp =
   smtpAt === undefined
@@ -29,7 +32,7 @@ const esp =
         accepted,
       );
 const app = await createApp(loadConfig(BENCH_ENV), {
-  db,
+  db: timed?.db ?? db,
   log: pino({ level: 'silent' }),
   esp,
   governor: BENCH_GOVERNOR,
@@ -52,6 +55,7 @@ process.once('SIGTERM', () => {
     await db.close();
     // CPU up to here: writing the accepted messages for the bare leg is the bench's, not the pipeline's
     const cpu = process.cpuUsage(cpu0);
+    if (timed !== undefined) process.stderr.write(`  send worker ${process.pid} statements:\n${timed.report()}\n`);
     if (acceptedFile !== undefined) writeFileSync(acceptedFile, accepted.map((m) => `${JSON.stringify(m)}\n`).join(''));
     process.stdout.write(`${Math.round(peak / 1e6)} ${Math.round((cpu.user + cpu.system) / 1000)}\n`);
     process.exit(0);

@@ -28,6 +28,7 @@ import { createProfileCache } from '../src/crm-profiles/cache.ts';
 import { demoContactId } from '../src/connectors/warehouse/demo/generate.ts';
 import type { BenchArgs } from './run.ts';
 import { BENCH_ENV, BENCH_GOVERNOR, SMTP_POOL, keptSmtp, silentSandbox, type MakeEsp } from './blast-setup.ts';
+import { serverDelta, serverSample, timedDb } from './blast-sql.ts';
 
 /** Send-stage worker processes (bench/blast-worker.ts) on the same schema; resolves once all listen. */
 async function startSendWorkers(
@@ -127,8 +128,10 @@ async function runCampaign(
   const schema = `bench_blast_${label}_${Date.now()}`;
   const db = await createPostgresDb({ url, schema, maxConnections: 12 });
   await migrate(db);
+  // BENCH_SQL_TIMES=1: each process prints its statements' summed wall time per leg (stderr)
+  const timed = process.env.BENCH_SQL_TIMES === '1' ? timedDb(db) : undefined;
   const app = await createApp(loadConfig({ ...BENCH_ENV, ...crm?.env }), {
-    db,
+    db: timed?.db ?? db,
     log: pino({ level: 'silent' }),
     esp: makeEsp,
     governor: BENCH_GOVERNOR,
@@ -138,6 +141,7 @@ async function runCampaign(
   let stopped: { rssMb: number; cpuMs: number }[] = [];
   try {
     await crm?.prepare?.(app, db);
+    const server0 = await serverSample(db);
     const cpu0 = process.cpuUsage();
     const c = await app.campaigns.create(demoCampaign({ audience: { source: 'demo', size } }));
     const t0 = performance.now();
@@ -149,6 +153,8 @@ async function runCampaign(
       await new Promise((r) => setTimeout(r, 200));
     }
     const seconds = (performance.now() - t0) / 1000;
+    console.log(`  server: ${serverDelta(server0, await serverSample(db))}`);
+    if (timed !== undefined) console.log(`  select/prepare statements:\n${timed.report()}`);
     const hist = (await app.metrics.registry.getSingleMetric('switchyard_handler_duration_seconds')!.get()).values
       .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))
       .map((v) => `${v.labels.group}/${v.labels.topic}=${(v.value as number).toFixed(1)}s`);

@@ -191,6 +191,22 @@ export async function comply(
   firstTry = false,
   topic?: string,
 ): Promise<Recipient[]> {
+  const { eligible, recorded } = await complyChunk(deps, chunk, firstTry, topic);
+  await recorded;
+  return eligible;
+}
+
+/**
+ * comply, returning the eligible recipients while the excluded ones' ledger rows (and, with PII at
+ * rest, their key rows) are still being written: prepare overlaps that with enrichment and awaits
+ * `recorded` before it marks the chunk prepared.
+ */
+async function complyChunk(
+  deps: Pick<BlastDeps, 'db' | 'clock' | 'pii' | 'geoOverrides' | 'topics'>,
+  chunk: ChunkPayload,
+  firstTry: boolean,
+  topic?: string,
+): Promise<{ eligible: Recipient[]; recorded: Promise<void> }> {
   const { db, clock } = deps;
   const recipients = [...q.recipientsById(chunk.recipients).values()];
   const { pii } = deps;
@@ -238,10 +254,11 @@ export async function comply(
     excluded.push({ contactId: r.id, email, state: 'suppressed', reason });
     if (packed !== undefined) byContact.set(r.id, packed.subarray(at, at + SUBJECT_BYTES));
   }
-  await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, await sealed(pii, excluded, byContact), clock.now(), {
-    firstTry,
-  });
-  return eligible;
+  const recorded = (async () => {
+    const rows = await sealed(pii, excluded, byContact);
+    await ledger.recordExclusions(db, chunk.campaignId, chunk.seq, rows, clock.now(), { firstTry });
+  })();
+  return { eligible, recorded };
 }
 
 /**
@@ -430,9 +447,34 @@ async function prepareChunk(
   fields: ReadonlySet<string> | null,
   firstTry: boolean,
 ): Promise<number> {
+  const { db } = deps;
+  const { campaignId, seq } = chunk;
+  const { eligible, recorded } = await complyChunk(deps, chunk, firstTry, c.definition.topic);
+  // the excluded recipients' rows are written while the eligible ones are enriched and handed on
+  const excludedWritten = recorded.then(
+    () => undefined,
+    (err: unknown) => ({ err }),
+  );
+  const parts = await handOn(deps, c, chunk, eligible, fields).catch(async (err: unknown) => {
+    await excludedWritten;
+    throw err;
+  });
+  const failed = await excludedWritten;
+  if (failed !== undefined) throw failed.err;
+  await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts);
+  return parts;
+}
+
+/** enrich → schedule → split by variant → publish (or stage) the eligible recipients of a chunk; returns the parts. */
+async function handOn(
+  deps: BlastDeps,
+  c: Campaign,
+  chunk: ChunkPayload,
+  eligible: Recipient[],
+  fields: ReadonlySet<string> | null,
+): Promise<number> {
   const { db, bus, clock } = deps;
   const { campaignId, seq } = chunk;
-  const eligible = await comply(deps, chunk, firstTry, c.definition.topic);
   const enriched = await enrich(deps, eligible, campaignId);
   const scheduled = await schedule(deps, c, seq, enriched);
   const parts = splitByVariant(
@@ -465,7 +507,6 @@ async function prepareChunk(
     else await stageChunk(db, { topic, id: message.id, dueAt: p.due, payload: message.payload });
   }
   if (ready.length > 0) await publishTo(bus, topic, ready);
-  await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts.length);
   return parts.length;
 }
 

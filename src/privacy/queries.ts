@@ -28,21 +28,43 @@ export async function findKeys(db: Queryable, subjects: readonly Buffer[]): Prom
   }));
 }
 
-// One round trip for a chunk's keys: inserts the offered keys of subjects that have none, returns
-// the rows that existed (read from the statement's snapshot: the CTE's inserts are not visible to
-// it) and how many rows it inserted, not the new rows themselves (a first blast creates every key:
-// a thousand bytea rows back per chunk were measurable). A row a concurrent writer committed after
-// the snapshot is in neither: then the count does not add up and the caller reads them again.
+// Key rows commit without waiting for the WAL flush: a caller writes what refers to a new key (a
+// ledger row naming the subject) in a later statement, whose own flush covers this commit's WAL, so a
+// crash cannot keep the reference and lose the key; it can only lose both, and the next seal creates
+// the key again. One flush less per chunk (decision 0036).
+const ASYNC_COMMIT = `async_commit as (select set_config('synchronous_commit', 'off', true) as setting)`;
+
 // Subjects and wrapped keys arrive as one binary parameter each, cut in SQL ($5: the wrapped keys'
 // common length): a bytea array parameter travels as text, two hex strings per subject.
-const FIND_OR_INSERT_KEYS = `
-  with x as (
+const OFFERED = `
+  x as (
     select substring($1::bytea from ${SUBJECT_BYTES} * i + 1 for ${SUBJECT_BYTES}) as s,
       substring($3::bytea from $5::int4 * i + 1 for $5::int4) as w
-    from generate_series(0, length($1::bytea) / ${SUBJECT_BYTES} - 1) as i),
+    from generate_series(0, length($1::bytea) / ${SUBJECT_BYTES} - 1) as i)`;
+
+// A chunk whose subjects are all new (a first blast): a plain insert. Reading the existing rows in
+// the same statement probed the primary key once more per subject for rows that are not there, and
+// ON CONFLICT's speculative insertion costs a probe and a WAL record per row (PostgreSQL's CPU per
+// key measured in bench/README.md ## blast). Any subject that has a key fails it as a whole (nothing
+// is written) and the ON CONFLICT form below decides.
+const INSERT_KEYS = `
+  with ${ASYNC_COMMIT}, ${OFFERED}
+  insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
+  select s, $2, w, $4 from x cross join async_commit`;
+
+/** SQLSTATE of a unique constraint violation. */
+const UNIQUE_VIOLATION = '23505';
+
+// A chunk where some subjects had keys: one round trip inserts the offered keys of subjects that
+// have none and returns the rows that existed (read from the statement's snapshot: the CTE's inserts
+// are not visible to it) and how many rows it inserted, not the new rows themselves. A row a
+// concurrent writer committed after the snapshot is in neither: then the count does not add up and
+// the caller reads them again.
+const FIND_OR_INSERT_KEYS = `
+  with ${ASYNC_COMMIT}, ${OFFERED},
   ins as (
     insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
-    select s, $2, w, $4 from x
+    select s, $2, w, $4 from x cross join async_commit
     on conflict (subject) do nothing
     returning 1)
   select k.subject, k.master_key_id, k.wrapped_key, null::int8 as inserted from subject_keys k
@@ -52,9 +74,10 @@ const FIND_OR_INSERT_KEYS = `
 
 /** The same with array parameters, for wrapped keys of different lengths (a KMS's own format). */
 const FIND_OR_INSERT_KEYS_ARRAYS = `
-  with ins as (
+  with ${ASYNC_COMMIT},
+  ins as (
     insert into subject_keys (subject, master_key_id, wrapped_key, created_at)
-    select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w)
+    select s, $2, w, $4 from unnest($1::bytea[], $3::bytea[]) as x(s, w) cross join async_commit
     on conflict (subject) do nothing
     returning 1)
   select k.subject, k.master_key_id, k.wrapped_key, null::int8 as inserted from subject_keys k
@@ -62,26 +85,39 @@ const FIND_OR_INSERT_KEYS_ARRAYS = `
   union all
   select null, null, null, count(*) from ins`;
 
+/**
+ * Inserts the offered keys of subjects that have none and returns the rows that existed before and
+ * how many it inserted (when those fall short of the keys offered, a concurrent writer's rows are
+ * missing and the caller reads them). Without `readExisting` (the caller expects only new
+ * subjects) a plain insert is tried first; not inside a transaction: its failure would abort it.
+ */
 export async function findOrInsertKeys(
   db: Queryable,
   masterKeyId: string,
   keys: readonly { subject: Buffer; wrapped: Buffer }[],
   at: Date,
+  readExisting = true,
 ): Promise<{ existing: SubjectKeyRow[]; inserted: number }> {
   if (keys.length === 0) return { existing: [], inserted: 0 };
   const width = keys[0]!.wrapped.length;
   const packed = keys.every((k) => k.wrapped.length === width && k.subject.length === SUBJECT_BYTES);
+  const params = packed
+    ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
+    : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at];
+  if (packed && !readExisting) {
+    try {
+      const { rowCount } = await db.query(INSERT_KEYS, params);
+      return { existing: [], inserted: rowCount };
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    }
+  }
   const { rows } = await db.query<{
     subject: Uint8Array | null;
     master_key_id: string | null;
     wrapped_key: Uint8Array | null;
     inserted: string | number | null;
-  }>(
-    packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS,
-    packed
-      ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
-      : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at],
-  );
+  }>(packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS, params);
   const existing: SubjectKeyRow[] = [];
   let inserted = 0;
   for (const r of rows) {

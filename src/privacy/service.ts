@@ -104,13 +104,16 @@ export function createPrivacy(
   const { db, clock, keys, indexKey } = deps;
   const cache = createLru<string, SubjectKey>(options.cacheSize);
   const blindIndex = createBlindIndexer(indexKey);
+  // whether the last chunk's subjects were all new: then the next key statement only inserts
+  let allNew = false;
 
   /**
    * Data keys (or the erased marker) for distinct subjects. With `identities` (subject id → its
    * normalised address), fresh keys are offered for every subject not cached, each carrying its
    * address, and inserted where none exists, in the same statement that reads the existing ones
    * (one round trip per chunk; a wrap for a subject that had a key is wasted CPU, cheaper than a
-   * second round trip).
+   * second round trip). While chunks come all new (a first blast) the statement is a plain insert;
+   * a chunk with a known subject fails it and takes the reading form in a second round trip.
    */
   async function keysFor(
     subjects: Map<string, Buffer>,
@@ -147,7 +150,10 @@ export function createPrivacy(
       keys.currentKeyId,
       wrapped.map((w) => ({ subject: w.subject, wrapped: w.wrapped })),
       clock.now(),
+      !allNew,
     );
+    // the next chunk is read as this one turned out: all new (a first blast) inserts only
+    allNew = existing.length === 0 && inserted === missing.length;
     await useRows(existing, out);
     if (existing.length + inserted === missing.length) {
       // every subject the store did not have was inserted by this statement, with the key offered.

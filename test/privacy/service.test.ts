@@ -126,6 +126,32 @@ describe('privacy service', () => {
     assert.deepEqual(await privacyWith([master], 0).openMany([...one, ...two]), ['a1', 'b1', 'a2', 'c2']);
   });
 
+  it('after a chunk of only new subjects, one where some have keys keeps those keys and creates the rest', async () => {
+    const master = randomBytes(32);
+    const [a, b, c, d] = [unique(), unique(), unique(), unique()];
+    const other = privacyWith([master]);
+    const p = privacyWith([master], 0);
+    const one = await other.sealMany([{ email: a, value: 'a1' }]);
+    // all new: p's next key statement only inserts, and learns that a had a key from its count
+    const two = await p.sealMany([
+      { email: b, value: 'b2' },
+      { email: c, value: 'c2' },
+    ]);
+    const three = await p.sealMany([
+      { email: a, value: 'a3' },
+      { email: d, value: 'd3' },
+    ]);
+    const cold = privacyWith([master], 0);
+    assert.deepEqual(await cold.openMany([...one, ...two, ...three]), ['a1', 'b2', 'c2', 'a3', 'd3']);
+    assert.deepEqual(await other.openMany(three), ['a3', 'd3']);
+    const subjects = [a, b, c, d].map((e) => p.blindIndex(e));
+    const { rows } = await db.query<{ n: number }>(
+      'select count(*)::int as n from subject_keys where subject = any($1::bytea[])',
+      [subjects],
+    );
+    assert.equal(rows[0]!.n, 4);
+  });
+
   it('case and whitespace of the address do not change the subject', async () => {
     const p = privacyWith([randomBytes(32)]);
     const a = unique();
