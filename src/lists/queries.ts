@@ -407,7 +407,10 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
  * predicate takes and the list's members there are compared with a full join (a hash or merge
  * join of two sets, not a membership probe per profile); the differences enter or exit, with their
  * history rows and their messages' outbox rows, the payload built here rather than sent back and
- * forth. Returns the transitions in contact (and history id) order and the outbox seqs.
+ * forth. Returns the transitions in history id order (entries, then exits) and the outbox seqs.
+ * The exits are deleted by key (`= any(array)`) and take their ids as they are deleted, with no join
+ * of the deleted rows to the differences: while the list's statistics say it is empty (a new list,
+ * an analysed table), a join was planned as a nested loop over every member per difference.
  * `predicate` is compiled SQL whose parameters start at $9. The bounds are parameters, not a
  * subquery: the planner then knows the chunk is a small range of the profiles' key.
  */
@@ -444,7 +447,7 @@ export async function rebuildChunk(
        where w.contact_id is null or h.contact_id is null
      ),
      tn as materialized (
-       select s.contact_id, s.want, nextval('list_transition_ids') as id
+       select s.contact_id, s.want, case when s.want then nextval('list_transition_ids') end as id
        from (select * from t order by contact_id) s
      ),
      ins as (
@@ -452,18 +455,20 @@ export async function rebuildChunk(
        select $1, contact_id, $4, id, 'rebuild', $5 from tn where want
      ),
      del as (
-       delete from list_members m using tn
-       where not tn.want and m.list_id = $1 and m.contact_id = tn.contact_id
-       returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id, tn.id as exit_id
+       delete from list_members m
+       where m.list_id = $1 and m.contact_id = any(array(select contact_id from tn where not want))
+       returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
+         nextval('list_transition_ids') as exit_id
      ),
      ep as (
        insert into list_episodes
        select $1, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $4, 'rebuild', $5 from del
      ),
      hist as (
-       select id, $1::text as list_id, contact_id, want as entered, 'rebuild'::text as cause_kind,
-         $5::text as cause_id
-       from tn
+       select id, $1::text as list_id, contact_id, true as entered, 'rebuild'::text as cause_kind, $5::text as cause_id
+       from tn where want
+       union all
+       select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
      ),
      ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
      select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,

@@ -122,6 +122,14 @@ for (const tdb of await testDatabases()) {
           .map((e) => `${e.sign}${e.contactId}`),
         ['+p1', '-p6', '-p7', '+p9'],
       );
+      // an exit's event carries the id of its history row (the episode's exit)
+      const exit = await db.query<{ id: number; entered_at: Date | null }>(
+        `select h.id, e.entered_at from list_history h
+         join list_episodes e on e.exit_id = h.id where h.list_id = 'high' and h.contact_id = 'p6' and not h.entered`,
+      );
+      assert.equal(exit.rows.length, 1);
+      assert.ok(exit.rows[0]?.entered_at, 'the episode keeps its entry');
+      assert.equal(second.find((e) => e.payload.contactId === 'p6')?.payload.id, Number(exit.rows[0]?.id));
       assert.deepEqual(await members('high-reader'), ['p1', 'p5', 'p8', 'p9']);
       assert.equal(await lists.rebuild('high', 100), 0, 'nothing left to change');
       passed = true;
