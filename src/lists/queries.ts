@@ -456,7 +456,8 @@ export async function rebuildChunk(
      ),
      del as (
        delete from list_members m
-       where m.list_id = $1 and m.contact_id = any(array(select contact_id from tn where not want))
+       where m.list_id = $1 and m.contact_id > $2 and ($3::text is null or m.contact_id <= $3)
+         and m.contact_id = any(array(select contact_id from tn where not want))
        returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
          nextval('list_transition_ids') as exit_id
      ),
