@@ -411,8 +411,9 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
  * The exits are deleted by key (`= any(array)`) and take their ids as they are deleted, with no join
  * of the deleted rows to the differences: while the list's statistics say it is empty (a new list,
  * an analysed table), a join was planned as a nested loop over every member per difference.
- * `predicate` is compiled SQL whose parameters start at $9. The bounds are parameters, not a
- * subquery: the planner then knows the chunk is a small range of the profiles' key.
+ * `predicate` is compiled SQL whose parameters start at $9 (with outbox rows; else at $6). The
+ * bounds are parameters, not a subquery: the planner then knows the chunk is a small range of the
+ * profiles' key.
  */
 export async function rebuildChunk(
   db: Queryable,
@@ -423,6 +424,8 @@ export async function rebuildChunk(
     at: Date;
     rebuildId: string;
     topics: { entered: string; exited: string };
+    /** False: no outbox rows (the caller publishes the messages in the chunk's transaction). */
+    outbox: boolean;
   },
   predicate: { sql: string; params: readonly unknown[] },
 ): Promise<{ transitions: { id: number; contactId: string; entered: boolean }[]; outbox: OutboxSeqs }> {
@@ -470,11 +473,11 @@ export async function rebuildChunk(
        from tn where want
        union all
        select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
-     ),
-     ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
+     )${c.outbox ? `,${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}` : ''}
      select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
        array_agg(entered order by id) as entered,
-       (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs
+       ${c.outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
+       ${c.outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs
      from hist`,
     [
       c.listId,
@@ -482,9 +485,7 @@ export async function rebuildChunk(
       c.upper,
       c.at,
       c.rebuildId,
-      c.at.toISOString(),
-      c.topics.entered,
-      c.topics.exited,
+      ...(c.outbox ? [c.at.toISOString(), c.topics.entered, c.topics.exited] : []),
       ...predicate.params,
     ],
   );
