@@ -213,7 +213,8 @@ function outboxSeqs(row: { msg_ids: string[] | null; seqs: (number | string)[] |
 // one statement: members added (each carrying its entry) and removed (each closing its episode),
 // and their events' outbox rows (payload built here, not sent as parameters); transition ids are
 // taken in input order, so they ascend with it
-const WRITE_TRANSITIONS = `
+function writeTransitionsSql(outbox: boolean): string {
+  return `
   with t as materialized (
     select t.*, nextval('list_transition_ids') as id
     from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
@@ -234,24 +235,31 @@ const WRITE_TRANSITIONS = `
     select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $6, exit_kind, exit_cause
     from del
   ),
-  hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t),
-  ${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}
+  hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t)${
+    outbox ? `,${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}` : ''
+  }
   select (select array_agg(id order by n) from t) as ids,
-    (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs`;
+    ${outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
+    ${outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs`;
+}
+const WRITE_TRANSITIONS = writeTransitionsSql(true);
+const WRITE_TRANSITIONS_NO_OUTBOX = writeTransitionsSql(false);
 
 /**
  * Writes transitions (the caller checked each is real under the profile lock) with the outbox
- * rows of their messages; returns each one's history id, in input order, and the outbox seqs.
+ * rows of their messages (`outbox` false: none, the caller publishes them in its transaction);
+ * returns each one's history id, in input order, and the outbox seqs.
  */
 export async function writeTransitions(
   db: Queryable,
   ts: readonly Transition[],
   at: Date,
   topics: { entered: string; exited: string },
+  outbox = true,
 ): Promise<{ ids: number[]; outbox: OutboxSeqs }> {
   if (ts.length === 0) return { ids: [], outbox: new Map() };
   const { rows } = await db.query<{ ids: (number | string)[] | null; msg_ids: string[] | null; seqs: number[] | null }>(
-    WRITE_TRANSITIONS,
+    outbox ? WRITE_TRANSITIONS : WRITE_TRANSITIONS_NO_OUTBOX,
     [
       ts.map((t) => t.listId),
       ts.map((t) => t.contactId),
@@ -259,9 +267,7 @@ export async function writeTransitions(
       ts.map((t) => t.causeKind),
       ts.map((t) => t.causeId),
       at,
-      at.toISOString(),
-      topics.entered,
-      topics.exited,
+      ...(outbox ? [at.toISOString(), topics.entered, topics.exited] : []),
     ],
   );
   return { ids: (rows[0]?.ids ?? []).map(Number), outbox: outboxSeqs(rows[0]) };
