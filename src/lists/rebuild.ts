@@ -125,9 +125,9 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
 }
 
 /**
- * One chunk in SQL, in one transaction (one commit) under its lane's lock: its differences, their
- * episodes and outbox rows in one statement, and the chunk added to the rebuild's progress.
- * Returns the contacts that changed.
+ * One chunk in SQL, in one transaction (one commit) under its lane's lock: its differences and
+ * their episodes in one statement (with their outbox rows, unless the bus takes the messages in
+ * this transaction), and the chunk added to the rebuild's progress. Returns the contacts that changed.
  */
 async function chunkInSql(
   deps: RebuildDeps,
@@ -142,7 +142,6 @@ async function chunkInSql(
 ): Promise<{ changedIds: string[] }> {
   const definition = catalog.lists.get(listId)?.definition;
   if (definition == null) return { changedIds: [] };
-
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
   const at = now.toISOString();
   const cause = { kind: 'rebuild' as const, id: rebuildId };
