@@ -7,6 +7,7 @@
  * memberships already say so. Time-relative lists get each contact's next re-check time.
  */
 import type { Outboxed } from '../bus/outbox.ts';
+import type { Bus } from '../bus/port.ts';
 import { type ListTransitionCause, TOPICS } from '../bus/topics.ts';
 import { nextFlipAt } from '../core/segments/inputs.ts';
 import { completeMemberships, type LockedProfile } from '../profiles/snapshots.ts';
@@ -14,6 +15,12 @@ import type { Queryable } from '../store/port.ts';
 import type { ListCatalog } from './catalog.ts';
 import { transitionMessages } from './publish.ts';
 import * as q from './queries.ts';
+
+/**
+ * A bus's publish inside the caller's transaction (postgres-log: its log is in the store), so the
+ * events commit with the memberships they announce and need no outbox row.
+ */
+export type PublishInTransaction = NonNullable<Bus['publishInTransaction']>;
 
 /** A static list's membership set or cleared for some contacts, before the cascade. */
 export interface ForcedMembership {
@@ -32,7 +39,9 @@ export interface EvaluationResult {
 
 /**
  * `order`: the lists to re-evaluate, in cascade order (from the catalogue). `causeOf` names why
- * each contact is re-evaluated (its change id, the timer, the rebuild, who edited the list).
+ * each contact is re-evaluated (its change id, the timer, the rebuild, who edited the list). With
+ * `inTransaction` the events are published in `tx` and `outboxed` is empty; else the caller
+ * publishes `outboxed` once committed. One evaluation per transaction with `inTransaction`.
  */
 export async function evaluateLocked(
   tx: Queryable,
@@ -42,6 +51,7 @@ export async function evaluateLocked(
   causeOf: (contactId: string) => ListTransitionCause,
   now: Date,
   forced?: ForcedMembership,
+  inTransaction?: PublishInTransaction,
 ): Promise<EvaluationResult> {
   const nowMs = now.getTime();
   const transitions: q.Transition[] = [];
@@ -82,7 +92,7 @@ export async function evaluateLocked(
   }
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
   // history ids ascend in input order, so the written ids line up with `transitions`
-  const written = await q.writeTransitions(tx, transitions, now, topics);
+  const written = await q.writeTransitions(tx, transitions, now, topics, inTransaction === undefined);
   await q.writeTimers(tx, timers);
   const at = now.toISOString();
   let enteredN = 0;
@@ -97,6 +107,11 @@ export async function evaluateLocked(
       cause: { kind: t.causeKind as ListTransitionCause['kind'], id: t.causeId },
     };
   });
+  if (inTransaction !== undefined) {
+    // entered before exited, as every evaluation does: two transactions take the topics' locks in one order
+    for (const m of transitionMessages(withIds, null)) await inTransaction(tx, m.topic, m.messages);
+    return { outboxed: [], entered: enteredN, exited: transitions.length - enteredN, forcedChanged };
+  }
   const outboxed = transitionMessages(withIds, written.outbox);
   return { outboxed, entered: enteredN, exited: transitions.length - enteredN, forcedChanged };
 }

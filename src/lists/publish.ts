@@ -12,10 +12,13 @@ import { type OutboxSeqs, TRANSITIONS_PER_MESSAGE } from './queries.ts';
 
 const SLICE = 20;
 
-/** Transitions written by one statement (with their history ids) → what to publish once committed. */
+/**
+ * Transitions written by one statement (with their history ids) → what to publish once committed
+ * (`outbox`: their outbox rows), or in their transaction (null: the statement wrote no outbox rows).
+ */
 export function transitionMessages(
   written: readonly (ListTransition & { entered: boolean })[],
-  outbox: OutboxSeqs,
+  outbox: OutboxSeqs | null,
 ): Outboxed[] {
   const out: Outboxed[] = [];
   for (const entered of [true, false]) {
@@ -26,8 +29,8 @@ export function transitionMessages(
     for (let i = 0; i < mine.length; i += TRANSITIONS_PER_MESSAGE) {
       const part = mine.slice(i, i + TRANSITIONS_PER_MESSAGE);
       const id = `list:${part[0]?.id}`;
-      const seq = outbox.get(id);
-      if (seq === undefined) throw new Error(`list event ${id} has no outbox row`);
+      const seq = outbox === null ? undefined : outbox.get(id);
+      if (outbox !== null && seq === undefined) throw new Error(`list event ${id} has no outbox row`);
       const payload: ListTransitionsPayload = {
         transitions: part.map((t) => ({
           id: t.id,
@@ -38,7 +41,7 @@ export function transitionMessages(
         })),
       };
       messages.push({ id, payload });
-      seqs.push(seq);
+      if (seq !== undefined) seqs.push(seq);
     }
     out.push({ topic: entered ? TOPICS.listEntered : TOPICS.listExited, messages, seqs });
   }

@@ -213,7 +213,8 @@ function outboxSeqs(row: { msg_ids: string[] | null; seqs: (number | string)[] |
 // one statement: members added (each carrying its entry) and removed (each closing its episode),
 // and their events' outbox rows (payload built here, not sent as parameters); transition ids are
 // taken in input order, so they ascend with it
-const WRITE_TRANSITIONS = `
+function writeTransitionsSql(outbox: boolean): string {
+  return `
   with t as materialized (
     select t.*, nextval('list_transition_ids') as id
     from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
@@ -234,24 +235,31 @@ const WRITE_TRANSITIONS = `
     select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $6, exit_kind, exit_cause
     from del
   ),
-  hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t),
-  ${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}
+  hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t)${
+    outbox ? `,${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}` : ''
+  }
   select (select array_agg(id order by n) from t) as ids,
-    (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs`;
+    ${outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
+    ${outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs`;
+}
+const WRITE_TRANSITIONS = writeTransitionsSql(true);
+const WRITE_TRANSITIONS_NO_OUTBOX = writeTransitionsSql(false);
 
 /**
  * Writes transitions (the caller checked each is real under the profile lock) with the outbox
- * rows of their messages; returns each one's history id, in input order, and the outbox seqs.
+ * rows of their messages (`outbox` false: none, the caller publishes them in its transaction);
+ * returns each one's history id, in input order, and the outbox seqs.
  */
 export async function writeTransitions(
   db: Queryable,
   ts: readonly Transition[],
   at: Date,
   topics: { entered: string; exited: string },
+  outbox = true,
 ): Promise<{ ids: number[]; outbox: OutboxSeqs }> {
   if (ts.length === 0) return { ids: [], outbox: new Map() };
   const { rows } = await db.query<{ ids: (number | string)[] | null; msg_ids: string[] | null; seqs: number[] | null }>(
-    WRITE_TRANSITIONS,
+    outbox ? WRITE_TRANSITIONS : WRITE_TRANSITIONS_NO_OUTBOX,
     [
       ts.map((t) => t.listId),
       ts.map((t) => t.contactId),
@@ -259,9 +267,7 @@ export async function writeTransitions(
       ts.map((t) => t.causeKind),
       ts.map((t) => t.causeId),
       at,
-      at.toISOString(),
-      topics.entered,
-      topics.exited,
+      ...(outbox ? [at.toISOString(), topics.entered, topics.exited] : []),
     ],
   );
   return { ids: (rows[0]?.ids ?? []).map(Number), outbox: outboxSeqs(rows[0]) };
@@ -407,9 +413,13 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
  * predicate takes and the list's members there are compared with a full join (a hash or merge
  * join of two sets, not a membership probe per profile); the differences enter or exit, with their
  * history rows and their messages' outbox rows, the payload built here rather than sent back and
- * forth. Returns the transitions in contact (and history id) order and the outbox seqs.
- * `predicate` is compiled SQL whose parameters start at $9. The bounds are parameters, not a
- * subquery: the planner then knows the chunk is a small range of the profiles' key.
+ * forth. Returns the transitions in history id order (entries, then exits) and the outbox seqs.
+ * The exits are deleted by key (`= any(array)`) and take their ids as they are deleted, with no join
+ * of the deleted rows to the differences: while the list's statistics say it is empty (a new list,
+ * an analysed table), a join was planned as a nested loop over every member per difference.
+ * `predicate` is compiled SQL whose parameters start at $9 (with outbox rows; else at $6). The
+ * bounds are parameters, not a subquery: the planner then knows the chunk is a small range of the
+ * profiles' key.
  */
 export async function rebuildChunk(
   db: Queryable,
@@ -420,6 +430,8 @@ export async function rebuildChunk(
     at: Date;
     rebuildId: string;
     topics: { entered: string; exited: string };
+    /** False: no outbox rows (the caller publishes the messages in the chunk's transaction). */
+    outbox: boolean;
   },
   predicate: { sql: string; params: readonly unknown[] },
 ): Promise<{ transitions: { id: number; contactId: string; entered: boolean }[]; outbox: OutboxSeqs }> {
@@ -444,7 +456,7 @@ export async function rebuildChunk(
        where w.contact_id is null or h.contact_id is null
      ),
      tn as materialized (
-       select s.contact_id, s.want, nextval('list_transition_ids') as id
+       select s.contact_id, s.want, case when s.want then nextval('list_transition_ids') end as id
        from (select * from t order by contact_id) s
      ),
      ins as (
@@ -452,23 +464,26 @@ export async function rebuildChunk(
        select $1, contact_id, $4, id, 'rebuild', $5 from tn where want
      ),
      del as (
-       delete from list_members m using tn
-       where not tn.want and m.list_id = $1 and m.contact_id = tn.contact_id
-       returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id, tn.id as exit_id
+       delete from list_members m
+       where m.list_id = $1 and m.contact_id > $2 and ($3::text is null or m.contact_id <= $3)
+         and m.contact_id = any(array(select contact_id from tn where not want))
+       returning m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
+         nextval('list_transition_ids') as exit_id
      ),
      ep as (
        insert into list_episodes
        select $1, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $4, 'rebuild', $5 from del
      ),
      hist as (
-       select id, $1::text as list_id, contact_id, want as entered, 'rebuild'::text as cause_kind,
-         $5::text as cause_id
-       from tn
-     ),
-     ${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}
+       select id, $1::text as list_id, contact_id, true as entered, 'rebuild'::text as cause_kind, $5::text as cause_id
+       from tn where want
+       union all
+       select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
+     )${c.outbox ? `,${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}` : ''}
      select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
        array_agg(entered order by id) as entered,
-       (select array_agg(msg_id) from ob) as msg_ids, (select array_agg(seq) from ob) as seqs
+       ${c.outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
+       ${c.outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs
      from hist`,
     [
       c.listId,
@@ -476,9 +491,7 @@ export async function rebuildChunk(
       c.upper,
       c.at,
       c.rebuildId,
-      c.at.toISOString(),
-      c.topics.entered,
-      c.topics.exited,
+      ...(c.outbox ? [c.at.toISOString(), c.topics.entered, c.topics.exited] : []),
       ...predicate.params,
     ],
   );

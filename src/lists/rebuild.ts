@@ -125,9 +125,9 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
 }
 
 /**
- * One chunk in SQL, in one transaction (one commit) under its lane's lock: its differences, their
- * episodes and outbox rows in one statement, and the chunk added to the rebuild's progress.
- * Returns the contacts that changed.
+ * One chunk in SQL, in one transaction (one commit) under its lane's lock: its differences and
+ * their episodes in one statement (with their outbox rows, unless the bus takes the messages in
+ * this transaction), and the chunk added to the rebuild's progress. Returns the contacts that changed.
  */
 async function chunkInSql(
   deps: RebuildDeps,
@@ -142,23 +142,36 @@ async function chunkInSql(
 ): Promise<{ changedIds: string[] }> {
   const definition = catalog.lists.get(listId)?.definition;
   if (definition == null) return { changedIds: [] };
-  const predicate = compileSql(definition, { now, firstParam: 9 });
   const topics = { entered: TOPICS.listEntered, exited: TOPICS.listExited };
-  const written = await deps.db.transaction(async (tx) => {
-    await q.lockListExclusive(tx, listId, lane);
-    const w = await q.rebuildChunk(tx, { listId, ...range, at: now, rebuildId, topics }, predicate);
-    await q.addRebuildProgress(tx, listId, size, w.transitions.length);
-    return w;
-  });
-  // the outbox rows were written by the statement; publish the same messages from memory
   const at = now.toISOString();
   const cause = { kind: 'rebuild' as const, id: rebuildId };
-  publish(
-    transitionMessages(
-      written.transitions.map((t) => ({ ...t, listId, at, cause })),
-      written.outbox,
-    ),
-  );
+  // a bus whose log is in the store takes the messages in the chunk's transaction: no outbox row to
+  // write (its JSON built in SQL), read back and delete per message
+  const inTransaction = deps.bus.publishInTransaction?.bind(deps.bus);
+  const predicate = compileSql(definition, { now, firstParam: inTransaction === undefined ? 9 : 6 });
+  const written = await deps.db.transaction(async (tx) => {
+    await q.lockListExclusive(tx, listId, lane);
+    const outbox = inTransaction === undefined;
+    const w = await q.rebuildChunk(tx, { listId, ...range, at: now, rebuildId, topics, outbox }, predicate);
+    await q.addRebuildProgress(tx, listId, size, w.transitions.length);
+    if (inTransaction !== undefined) {
+      const messages = transitionMessages(
+        w.transitions.map((t) => ({ ...t, listId, at, cause })),
+        null,
+      );
+      for (const m of messages) await inTransaction(tx, m.topic, m.messages);
+    }
+    return w;
+  });
+  // else the outbox rows were written by the statement; publish the same messages from memory
+  if (inTransaction === undefined) {
+    publish(
+      transitionMessages(
+        written.transitions.map((t) => ({ ...t, listId, at, cause })),
+        written.outbox,
+      ),
+    );
+  }
   return { changedIds: written.transitions.map((t) => t.contactId) };
 }
 

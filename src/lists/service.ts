@@ -59,8 +59,9 @@ export interface ListService extends ListMembership {
   catalog(db?: Queryable): Promise<ListCatalog>;
   /**
    * Re-evaluates the lists a change touched for locked profiles, inside the caller's
-   * transaction; publish the returned outbox rows after the commit. `catalog`: the one the caller
-   * read in this transaction already (spares a round trip).
+   * transaction (once per transaction); publish the returned outbox rows after the commit (none
+   * when the bus took the events in the transaction). `catalog`: the one the caller read in this
+   * transaction already (spares a round trip).
    */
   reevaluate(
     tx: Queryable,
@@ -134,6 +135,9 @@ export function createListService(deps: ListServiceDeps): ListService {
     return deps;
   }
 
+  // a bus whose log is in the store takes an evaluation's events in its transaction (no outbox rows)
+  const inTransaction = deps.bus.publishInTransaction?.bind(deps.bus);
+
   async function publish(outboxed: readonly Outboxed[]): Promise<void> {
     if (outboxed.length > 0) await publishSliced(deps, outboxed);
   }
@@ -159,7 +163,8 @@ export function createListService(deps: ListServiceDeps): ListService {
       const cat = await catalog(tx);
       const order = cat.withDependents([listId]).filter((id) => id !== listId);
       const profiles = await lockSnapshots(tx, ids, clock.now(), cat.needs(order));
-      return evaluateLocked(tx, cat, profiles, order, () => cause, clock.now(), { listId, contactIds: ids, entered });
+      const forced = { listId, contactIds: ids, entered };
+      return evaluateLocked(tx, cat, profiles, order, () => cause, clock.now(), forced, inTransaction);
     });
     await publish(result.outboxed);
     const changed = new Set(result.forcedChanged);
@@ -265,7 +270,7 @@ export function createListService(deps: ListServiceDeps): ListService {
     async reevaluate(tx, profiles, touched, causeOf, read) {
       const cat = read ?? (await catalog(tx));
       const order = cat.listsTouchedBy(touched);
-      return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now());
+      return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now(), undefined, inTransaction);
     },
 
     async runDueTimers(limit = 1000) {
@@ -281,7 +286,8 @@ export function createListService(deps: ListServiceDeps): ListService {
           now,
           cat.needs(order),
         );
-        const r = await evaluateLocked(tx, cat, profiles, order, () => ({ kind: 'timer', id: now.toISOString() }), now);
+        const cause = { kind: 'timer' as const, id: now.toISOString() };
+        const r = await evaluateLocked(tx, cat, profiles, order, () => cause, now, undefined, inTransaction);
         return { fired: due.length, outboxed: r.outboxed };
       });
       await publish(result.outboxed);

@@ -17,114 +17,128 @@ import { testDatabases } from '../support/databases.ts';
 
 const log = pino({ level: 'silent' });
 
-for (const tdb of await testDatabases()) {
-  describe(`list rebuild on ${tdb.label}`, { skip: tdb.skip }, () => {
-    let db: Db;
-    let lists: ListService;
-    let passed = false;
+// a bus whose log is in the store takes a chunk's messages in its transaction; any other bus gets
+// them through the outbox (the same bus without publishInTransaction stands for one)
+for (const inTransaction of [true, false]) {
+  for (const tdb of await testDatabases()) {
+    const how = inTransaction ? 'messages in the chunk transaction' : 'messages through the outbox';
+    describe(`list rebuild on ${tdb.label}, ${how}`, { skip: tdb.skip }, () => {
+      let db: Db;
+      let lists: ListService;
+      let passed = false;
 
-    const members = async (id: string) =>
-      (
-        await db.query<{ contact_id: string }>(
-          'select contact_id from list_members where list_id = $1 order by contact_id',
-          [id],
-        )
-      ).rows.map((r) => r.contact_id);
-    // every transition of every list event message, in publish order, with the message that carried it
-    const events = async () =>
-      (
-        await db.query<{ topic: string; msg_id: string; payload: string }>(
-          `select topic, msg_id, payload::text as payload from bus_messages
+      const members = async (id: string) =>
+        (
+          await db.query<{ contact_id: string }>(
+            'select contact_id from list_members where list_id = $1 order by contact_id',
+            [id],
+          )
+        ).rows.map((r) => r.contact_id);
+      // every transition of every list event message, in publish order, with the message that carried it
+      const events = async () =>
+        (
+          await db.query<{ topic: string; msg_id: string; payload: string }>(
+            `select topic, msg_id, payload::text as payload from bus_messages
            where topic in ('list.entered', 'list.exited') order by seq`,
-        )
-      ).rows.flatMap((r) =>
-        (JSON.parse(r.payload) as { transitions: Record<string, unknown>[] }).transitions.map((t) => ({
-          topic: r.topic,
-          id: r.msg_id,
-          payload: t,
-        })),
-      );
+          )
+        ).rows.flatMap((r) =>
+          (JSON.parse(r.payload) as { transitions: Record<string, unknown>[] }).transitions.map((t) => ({
+            topic: r.topic,
+            id: r.msg_id,
+            payload: t,
+          })),
+        );
 
-    before(async () => {
-      db = await tdb.open();
-      const clock = createManualClock(new Date('2026-06-01T12:00:00Z'));
-      const bus = createPostgresLogBus({ db, clock });
-      lists = createListService({ db, bus, clock, log });
-      const profiles = createProfileService({ db, bus, clock, log, lists });
-      await profiles.applyChanges(
-        Array.from({ length: 10 }, (_, i) => ({
-          changeId: `c${i}`,
-          source: 'test',
-          contactId: `p${i}`,
-          attributes: { score: i * 10 },
-          at: 1000,
-        })),
-      );
-    });
-    after(async () => {
-      await lists?.idle();
-      await tdb.close(passed);
-    });
+      before(async () => {
+        db = await tdb.open();
+        const clock = createManualClock(new Date('2026-06-01T12:00:00Z'));
+        const logBus = createPostgresLogBus({ db, clock });
+        const bus = inTransaction ? logBus : Object.assign(Object.create(logBus), { publishInTransaction: undefined });
+        lists = createListService({ db, bus, clock, log });
+        const profiles = createProfileService({ db, bus, clock, log, lists });
+        await profiles.applyChanges(
+          Array.from({ length: 10 }, (_, i) => ({
+            changeId: `c${i}`,
+            source: 'test',
+            contactId: `p${i}`,
+            attributes: { score: i * 10 },
+            at: 1000,
+          })),
+        );
+      });
+      after(async () => {
+        await lists?.idle();
+        await tdb.close(passed);
+      });
 
-    it('writes exactly the differences, with history and one event each, and cascades', async () => {
-      await lists.create(
-        { id: 'high', name: 'High', kind: 'dynamic', definition: { attribute: 'score', range: { gte: 50 } } },
-        { build: false },
-      );
-      await lists.create(
-        { id: 'high-reader', name: 'Reads high', kind: 'dynamic', definition: { inList: 'high' } },
-        { build: false },
-      );
-      assert.equal(await lists.rebuild('high', 3), 5);
-      assert.deepEqual(await members('high'), ['p5', 'p6', 'p7', 'p8', 'p9']);
-      assert.deepEqual(await members('high-reader'), ['p5', 'p6', 'p7', 'p8', 'p9'], 'the reader followed');
-      const first = await events();
-      const high = first.filter((e) => e.payload.listId === 'high');
-      assert.equal(high.length, 5);
-      assert.equal(new Set(high.map((e) => e.id)).size, 3, 'one message per chunk: p5 | p6 p7 p8 | p9');
-      const { rows } = await db.query<{ id: number }>(
-        `select id from list_history where list_id = 'high' and contact_id = 'p5'`,
-      );
-      // chunks run on two connections at once: their messages come in either order
-      assert.deepEqual(
-        high.find((e) => e.payload.contactId === 'p5'),
-        {
-          topic: 'list.entered',
-          id: `list:${rows[0]?.id}`,
-          payload: {
-            id: rows[0]?.id,
-            listId: 'high',
-            contactId: 'p5',
-            at: '2026-06-01T12:00:00.000Z',
-            cause: { kind: 'rebuild', id: 'high@2026-06-01T12:00:00.000Z' },
+      it('writes exactly the differences, with history and one event each, and cascades', async () => {
+        await lists.create(
+          { id: 'high', name: 'High', kind: 'dynamic', definition: { attribute: 'score', range: { gte: 50 } } },
+          { build: false },
+        );
+        await lists.create(
+          { id: 'high-reader', name: 'Reads high', kind: 'dynamic', definition: { inList: 'high' } },
+          { build: false },
+        );
+        assert.equal(await lists.rebuild('high', 3), 5);
+        assert.deepEqual(await members('high'), ['p5', 'p6', 'p7', 'p8', 'p9']);
+        assert.deepEqual(await members('high-reader'), ['p5', 'p6', 'p7', 'p8', 'p9'], 'the reader followed');
+        const first = await events();
+        const high = first.filter((e) => e.payload.listId === 'high');
+        assert.equal(high.length, 5);
+        assert.equal(new Set(high.map((e) => e.id)).size, 3, 'one message per chunk: p5 | p6 p7 p8 | p9');
+        const { rows } = await db.query<{ id: number }>(
+          `select id from list_history where list_id = 'high' and contact_id = 'p5'`,
+        );
+        // chunks run on two connections at once: their messages come in either order
+        assert.deepEqual(
+          high.find((e) => e.payload.contactId === 'p5'),
+          {
+            topic: 'list.entered',
+            id: `list:${rows[0]?.id}`,
+            payload: {
+              id: rows[0]?.id,
+              listId: 'high',
+              contactId: 'p5',
+              at: '2026-06-01T12:00:00.000Z',
+              cause: { kind: 'rebuild', id: 'high@2026-06-01T12:00:00.000Z' },
+            },
           },
-        },
-      );
-      // the outbox rows are removed in the background after the publish: wait for that, briefly
-      let left = -1;
-      for (let i = 0; i < 100 && left !== 0; i++) {
-        left = (await db.query<{ n: number }>('select count(*)::int as n from bus_outbox')).rows[0]?.n ?? -1;
-        if (left !== 0) await new Promise((r) => setImmediate(r));
-      }
-      assert.equal(left, 0, 'published and forgotten');
+        );
+        // the outbox rows are removed in the background after the publish: wait for that, briefly
+        let left = -1;
+        for (let i = 0; i < 100 && left !== 0; i++) {
+          left = (await db.query<{ n: number }>('select count(*)::int as n from bus_outbox')).rows[0]?.n ?? -1;
+          if (left !== 0) await new Promise((r) => setImmediate(r));
+        }
+        assert.equal(left, 0, 'published and forgotten');
 
-      // memberships gone stale behind the engine's back: a rebuild puts them right
-      await db.query(`update contact_profiles set attributes = '{"score": 0}' where contact_id in ('p6', 'p7')`);
-      await db.query(`update contact_profiles set attributes = '{"score": 99}' where contact_id = 'p1'`);
-      await db.query(`delete from list_members where list_id = 'high' and contact_id = 'p9'`);
-      assert.equal(await lists.rebuild('high', 4), 4);
-      assert.deepEqual(await members('high'), ['p1', 'p5', 'p8', 'p9']);
-      const second = (await events()).slice(first.length).filter((e) => e.payload.listId === 'high');
-      assert.deepEqual(
-        second
-          .map((e) => ({ contactId: String(e.payload.contactId), sign: e.topic === 'list.entered' ? '+' : '-' }))
-          .sort((a, b) => a.contactId.localeCompare(b.contactId))
-          .map((e) => `${e.sign}${e.contactId}`),
-        ['+p1', '-p6', '-p7', '+p9'],
-      );
-      assert.deepEqual(await members('high-reader'), ['p1', 'p5', 'p8', 'p9']);
-      assert.equal(await lists.rebuild('high', 100), 0, 'nothing left to change');
-      passed = true;
+        // memberships gone stale behind the engine's back: a rebuild puts them right
+        await db.query(`update contact_profiles set attributes = '{"score": 0}' where contact_id in ('p6', 'p7')`);
+        await db.query(`update contact_profiles set attributes = '{"score": 99}' where contact_id = 'p1'`);
+        await db.query(`delete from list_members where list_id = 'high' and contact_id = 'p9'`);
+        assert.equal(await lists.rebuild('high', 4), 4);
+        assert.deepEqual(await members('high'), ['p1', 'p5', 'p8', 'p9']);
+        const second = (await events()).slice(first.length).filter((e) => e.payload.listId === 'high');
+        assert.deepEqual(
+          second
+            .map((e) => ({ contactId: String(e.payload.contactId), sign: e.topic === 'list.entered' ? '+' : '-' }))
+            .sort((a, b) => a.contactId.localeCompare(b.contactId))
+            .map((e) => `${e.sign}${e.contactId}`),
+          ['+p1', '-p6', '-p7', '+p9'],
+        );
+        // an exit's event carries the id of its history row (the episode's exit)
+        const exit = await db.query<{ id: number; entered_at: Date | null }>(
+          `select h.id, e.entered_at from list_history h
+         join list_episodes e on e.exit_id = h.id where h.list_id = 'high' and h.contact_id = 'p6' and not h.entered`,
+        );
+        assert.equal(exit.rows.length, 1);
+        assert.ok(exit.rows[0]?.entered_at, 'the episode keeps its entry');
+        assert.equal(second.find((e) => e.payload.contactId === 'p6')?.payload.id, Number(exit.rows[0]?.id));
+        assert.deepEqual(await members('high-reader'), ['p1', 'p5', 'p8', 'p9']);
+        assert.equal(await lists.rebuild('high', 100), 0, 'nothing left to change');
+        passed = true;
+      });
     });
-  });
+  }
 }
