@@ -26,7 +26,7 @@ for (const tdb of await testDatabases()) {
       const db = await tdb.open();
       return { makeBus: (clock) => createPostgresLogBus({ db, clock }) };
     });
-    it('a consumer that caught up waits for the next publish, woken by one committed while it handled', async () => {
+    it('a consumer that caught up after a partial batch is woken by a publish committed while it handled', async () => {
       const db = await tdb.open();
       const clock = createManualClock();
       const bus = createPostgresLogBus({ db, clock });
@@ -71,8 +71,9 @@ for (const tdb of await testDatabases()) {
         for (let i = 0; i < 2_000 && settled < 2; i++) await new Promise((r) => setTimeout(r, 5));
         assert.deepEqual(handled, ['m0', 'm1', 'm2']);
         await consumer.stop();
-        // two partial batches, no empty fetch after either
-        assert.deepEqual(fetched, [2, 1]);
+        // m2 came by the wake registered before the first fetch; the publish's own NOTIFY may still
+        // reach the wait after the second batch and cost one empty fetch, so later fetches vary
+        assert.deepEqual(fetched.slice(0, 2), [2, 1]);
       } finally {
         await consumer.stop();
         await bus.close();
