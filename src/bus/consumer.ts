@@ -156,18 +156,32 @@ export function createConsumer<P>(deps: ConsumerDeps, options: ConsumerOptions, 
     return messages.length;
   }
 
+  // A partial batch means the group caught up (partialFetchDrains): wait for a publish instead of
+  // fetching again at once, listening from before the fetch so one committed meanwhile still wakes it.
+  // Ordered groups get a retry alone in a batch, so they keep fetching until a fetch comes back empty.
+  const coalesce = deps.bus.partialFetchDrains === true && !spec.ordered;
+
   async function run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
+      const early = coalesce ? new AbortController() : undefined;
+      const woken =
+        early === undefined
+          ? undefined
+          : deps.bus.waitForMessages(o.topic, o.pollMs, AbortSignal.any([signal, early.signal]));
       try {
         const n = await runOnce();
         failures = 0;
-        if (n === 0) await deps.bus.waitForMessages(o.topic, o.pollMs, signal);
+        if (n === 0 || (woken !== undefined && n < o.batchSize)) {
+          await (woken ?? deps.bus.waitForMessages(o.topic, o.pollMs, signal));
+        }
       } catch (err) {
         if (signal.aborted) break;
         failures++;
         log.error({ err: toError(err), failures }, 'consumer loop failed; backing off');
         await deps.clock.sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal).catch(() => undefined);
+      } finally {
+        early?.abort();
       }
     }
   }

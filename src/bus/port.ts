@@ -139,6 +139,13 @@ export interface ReleasedWork {
 export interface Bus {
   readonly name: string;
   readonly supportsKeyOrdering: boolean;
+  /**
+   * True when an unordered group's fetch that returns fewer than `max` messages found none more
+   * due when it started, and a waitForMessages called before a publish resolves on it: a consumer
+   * then waits for the next publish instead of fetching again at once (one empty fetch less per
+   * batch and group). Adapters without it are fetched again until a fetch comes back empty.
+   */
+  readonly partialFetchDrains?: boolean;
   /** Publishes in order; returns how many were new and how many were duplicates of earlier ids. */
   publish<P>(
     topic: string,

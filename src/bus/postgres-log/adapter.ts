@@ -237,6 +237,9 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
   return {
     name: 'postgres-log',
     supportsKeyOrdering: true,
+    // bus_fetch reads the range to the topic's end in its snapshot, and a waiter is registered at
+    // once and woken by the NOTIFY of every later commit
+    partialFetchDrains: true,
     async publish(topic, messages) {
       validate(topic, messages);
       if (messages.length === 0) return { published: 0, duplicates: 0 };
