@@ -4,8 +4,8 @@
  * analyst gets from the API for the same period. No SQL of its own.
  */
 import type { AnomalyService, StoredAnomaly } from '../anomalies/service.ts';
-import type { AttributionService } from '../attribution/service.ts';
-import type { AttributionReport } from '../core/attribution/journeys.ts';
+import type { AttributionService, CurrencyReport } from '../attribution/service.ts';
+import type { AttributionReport, GroupBy, ReportModel } from '../core/attribution/journeys.ts';
 import type { ReportDefinition } from './definitions.ts';
 
 export interface ReportData {
@@ -23,7 +23,7 @@ export interface ReportData {
   /** The definition's currency: amounts are its minor units. */
   currency: string;
   /** Conversions of the period in other currencies, left out of every figure (never converted). */
-  otherCurrencies: { currency: string; conversions: number; netMinor: number }[];
+  otherCurrencies: CurrencyReport['otherCurrencies'];
 }
 
 const DAY = 86_400_000;
@@ -35,40 +35,18 @@ export async function buildReportData(
   scheduledAt: Date,
 ): Promise<ReportData> {
   const want = new Set(d.sections);
-  const models: AttributionReport[] = [];
-  let otherCurrencies: ReportData['otherCurrencies'] = [];
-  for (const model of d.models) {
-    const r = await deps.attribution.report({
-      from: period.from,
-      to: period.to,
-      model,
-      groupBy: d.groupBy,
-      currency: d.currency,
-    });
-    models.push(r);
-    otherCurrencies = r.otherCurrencies;
-  }
-  const channels = want.has('channels')
-    ? await deps.attribution.report({
-        from: period.from,
-        to: period.to,
-        model: d.models[0] ?? 'last',
-        groupBy: 'channel',
-        currency: d.currency,
-      })
-    : null;
+  // every figure of the report sums the definition's currency
+  const report = (from: Date, to: Date, model: ReportModel, groupBy: GroupBy) =>
+    deps.attribution.report({ from, to, model, groupBy, currency: d.currency });
+  const models: CurrencyReport[] = [];
+  for (const model of d.models) models.push(await report(period.from, period.to, model, d.groupBy));
+  const channels = want.has('channels') ? await report(period.from, period.to, d.models[0] ?? 'last', 'channel') : null;
   const trend: ReportData['trend'] = [];
   if (want.has('trend')) {
     // totals do not depend on the model: last touch is the set-wise fast path
     for (let t = period.from.getTime(); t < period.to.getTime(); t += DAY) {
       const to = new Date(Math.min(t + DAY, period.to.getTime()));
-      const r = await deps.attribution.report({
-        from: new Date(t),
-        to,
-        model: 'last',
-        groupBy: 'campaign',
-        currency: d.currency,
-      });
+      const r = await report(new Date(t), to, 'last', 'campaign');
       trend.push({
         day: new Date(t).toISOString().slice(0, 10),
         netMinor: r.totals.netMinor,
@@ -89,6 +67,6 @@ export async function buildReportData(
     trend,
     anomalies,
     currency: d.currency,
-    otherCurrencies,
+    otherCurrencies: models[0]?.otherCurrencies ?? [],
   };
 }
