@@ -450,19 +450,13 @@ async function prepareChunk(
   const { db } = deps;
   const { campaignId, seq } = chunk;
   const { eligible, recorded } = await complyChunk(deps, chunk, firstTry, c.definition.topic);
-  // the excluded recipients' rows are written while the eligible ones are enriched and handed on
-  const excludedWritten = recorded.then(
-    () => undefined,
-    (err: unknown) => ({ err }),
-  );
-  const parts = await handOn(deps, c, chunk, eligible, fields).catch(async (err: unknown) => {
-    await excludedWritten;
-    throw err;
-  });
-  const failed = await excludedWritten;
-  if (failed !== undefined) throw failed.err;
-  await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, parts);
-  return parts;
+  // the excluded recipients' rows are written while the eligible ones are enriched and handed on;
+  // both are settled before either failure is thrown, so a retry never races a write still running
+  const [handed, written] = await Promise.allSettled([handOn(deps, c, chunk, eligible, fields), recorded]);
+  if (handed.status === 'rejected') throw handed.reason;
+  if (written.status === 'rejected') throw written.reason;
+  await q.markChunkPrepared(db, campaignId, seq, chunk.recipients.length, handed.value);
+  return handed.value;
 }
 
 /** enrich → schedule → split by variant → publish (or stage) the eligible recipients of a chunk; returns the parts. */
