@@ -201,6 +201,36 @@ function outboxOfHistory(p: { entered: string; exited: string; atText: string; c
   )`;
 }
 
+/**
+ * The outbox rows of a rebuild chunk's transitions in CTE `hist` as outboxOfHistory, each message
+ * carrying the list, time and cause once (`p.listId`, `p.atText`, `p.causeId`; kind `rebuild`) and
+ * its elements only id and contact: the payload rebuildMessages builds (decision 0038).
+ */
+function compactOutboxOfHistory(p: {
+  entered: string;
+  exited: string;
+  listId: string;
+  atText: string;
+  causeId: string;
+  createdAt: string;
+}): string {
+  return `
+  g as (
+    select h.*, (row_number() over (partition by h.entered order by h.id) - 1) / ${TRANSITIONS_PER_MESSAGE} as part
+    from hist h
+  ),
+  ob as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select case when entered then ${p.entered} else ${p.exited} end, 'list:' || min(id), null,
+      json_build_object('listId', ${p.listId}::text, 'at', ${p.atText}::text,
+        'cause', json_build_object('kind', 'rebuild', 'id', ${p.causeId}::text),
+        'transitions', json_agg(json_build_object('id', id, 'contactId', contact_id) order by id))::text,
+      ${p.createdAt}
+    from g group by entered, part
+    returning seq, msg_id
+  )`;
+}
+
 /** The outbox rows a transitions statement wrote: message id → outbox seq. */
 export type OutboxSeqs = ReadonlyMap<string, number>;
 
@@ -408,6 +438,16 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
   return rows.map((r) => r.contact_id);
 }
 
+// a rebuild chunk's outbox rows: parameters as rebuildChunk passes them
+const REBUILD_OUTBOX = compactOutboxOfHistory({
+  entered: '$7',
+  exited: '$8',
+  listId: '$1',
+  atText: '$6',
+  causeId: '$5',
+  createdAt: '$4',
+});
+
 /**
  * One rebuild chunk evaluated in SQL, in one statement: the contacts of (after, upper] the
  * predicate takes and the list's members there are compared with a full join (a hash or merge
@@ -479,9 +519,8 @@ export async function rebuildChunk(
        from tn where want
        union all
        select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
-     )${c.outbox ? `,${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}` : ''}
-     select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
-       array_agg(entered order by id) as entered,
+     )${c.outbox ? `,${REBUILD_OUTBOX}` : ''}
+     select array_agg(id) as ids, array_agg(contact_id) as contact_ids, array_agg(entered) as entered,
        ${c.outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
        ${c.outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs
      from hist`,
@@ -497,14 +536,16 @@ export async function rebuildChunk(
   );
   const r = rows[0];
   const ids = r?.ids ?? [];
-  return {
-    transitions: ids.map((id, i) => ({
-      id: Number(id),
-      contactId: r?.contact_ids?.[i] as string,
-      entered: r?.entered?.[i] === true,
-    })),
-    outbox: outboxSeqs(r),
-  };
+  const transitions = ids.map((id, i) => ({
+    id: Number(id),
+    contactId: r?.contact_ids?.[i] as string,
+    entered: r?.entered?.[i] === true,
+  }));
+  // sorted here rather than by three ordered aggregates in the statement (a sort each); the rows
+  // come in id order already, so this is one pass
+  if (transitions.some((t, i) => i > 0 && t.id < (transitions[i - 1] as { id: number }).id))
+    transitions.sort((a, b) => a.id - b.id);
+  return { transitions, outbox: outboxSeqs(r) };
 }
 
 /** Adds a finished chunk to a running rebuild's progress (chunks of two lanes finish in either order). */

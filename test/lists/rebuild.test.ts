@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
+import { type ListTransitionsPayload, listTransitions } from '../../src/bus/topics.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService } from '../../src/profiles/service.ts';
@@ -42,7 +43,7 @@ for (const inTransaction of [true, false]) {
            where topic in ('list.entered', 'list.exited') order by seq`,
           )
         ).rows.flatMap((r) =>
-          (JSON.parse(r.payload) as { transitions: Record<string, unknown>[] }).transitions.map((t) => ({
+          listTransitions(JSON.parse(r.payload) as ListTransitionsPayload).map((t) => ({
             topic: r.topic,
             id: r.msg_id,
             payload: t,
@@ -105,6 +106,15 @@ for (const inTransaction of [true, false]) {
             },
           },
         );
+        // a rebuild's message carries its list, time and cause once, its elements only id and contact
+        const raw = await db.query<{ payload: string }>(
+          `select payload::text as payload from bus_messages where msg_id = $1`,
+          [`list:${rows[0]?.id}`],
+        );
+        const compact = JSON.parse(raw.rows[0]?.payload ?? '{}') as ListTransitionsPayload;
+        assert.equal(compact.listId, 'high');
+        assert.deepEqual(compact.cause, { kind: 'rebuild', id: 'high@2026-06-01T12:00:00.000Z' });
+        assert.deepEqual(compact.transitions[0], { id: Number(rows[0]?.id), contactId: 'p5' });
         // the outbox rows are removed in the background after the publish: wait for that, briefly
         let left = -1;
         for (let i = 0; i < 100 && left !== 0; i++) {
