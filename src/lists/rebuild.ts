@@ -76,14 +76,16 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         after = upper;
       }
     } else {
-      // chunks on REBUILD_LANES connections at once, taken in key order from one bound query at a time
+      // chunks on REBUILD_LANES connections at once, taken in key order: bounds from the profiles'
+      // statistics, then (past them, or without them) from one bound query at a time
+      const planned = await q.chunkBoundsFromStatistics(db, chunkSize);
       let after: string | null = '';
       let bounds: Promise<unknown> = Promise.resolve();
       const nextRange = (): Promise<{ after: string; upper: string | null } | null> => {
         const r = bounds.then(async () => {
           if (after === null) return null;
           const from = after;
-          const upper = await q.chunkUpperBound(db, from, chunkSize);
+          const upper = planned.shift() ?? (await q.chunkUpperBound(db, from, chunkSize));
           after = upper;
           return { after: from, upper };
         });

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { type ListTransitionsPayload, listTransitions } from '../../src/bus/topics.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
+import { chunkBoundsFromStatistics } from '../../src/lists/queries.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService } from '../../src/profiles/service.ts';
 import type { Db } from '../../src/store/port.ts';
@@ -147,6 +148,22 @@ for (const inTransaction of [true, false]) {
         assert.equal(second.find((e) => e.payload.contactId === 'p6')?.payload.id, Number(exit.rows[0]?.id));
         assert.deepEqual(await members('high-reader'), ['p1', 'p5', 'p8', 'p9']);
         assert.equal(await lists.rebuild('high', 100), 0, 'nothing left to change');
+      });
+
+      it('cuts chunks at the bounds of the profiles statistics, and past them by key', async () => {
+        await db.query('analyze contact_profiles');
+        const bounds = await chunkBoundsFromStatistics(db, 3);
+        assert.ok(bounds.length >= 2, `bounds from the histogram: ${bounds.join(' ')}`);
+        assert.deepEqual([...bounds].sort(), bounds, 'ascending');
+        // p2 gone stale inside the histogram's range; q1 and q2 added past its last bound
+        await db.query(`update contact_profiles set attributes = '{"score": 77}' where contact_id = 'p2'`);
+        await db.query(
+          `insert into contact_profiles (contact_id, attributes, attribute_versions, created_at, updated_at)
+           values ('q1', '{"score": 70}', '{}', now(), now()), ('q2', '{"score": 1}', '{}', now(), now())`,
+        );
+        assert.equal(await lists.rebuild('high', 3), 2);
+        assert.deepEqual(await members('high'), ['p1', 'p2', 'p5', 'p8', 'p9', 'q1']);
+        assert.equal(await lists.rebuild('high', 2), 0, 'nothing left to change');
         passed = true;
       });
     });
