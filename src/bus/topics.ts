@@ -147,12 +147,33 @@ export interface ListTransition {
 /**
  * `list.entered` / `list.exited`: the transitions of one evaluation statement in history order
  * (cascade order), written through the outbox as one message per 1000, because a bus row and an
- * outbox row per transition were most of a change's cost (decision 0028).
+ * outbox row per transition were most of a change's cost (decision 0028). When every transition
+ * of a message shares its list, time and cause (a rebuild's), the message carries them once and
+ * its elements only `id` and `contactId` (decision 0038); read the elements with listTransitions.
  */
 export interface ListTransitionsPayload {
   /** Reserved for multi-workspace deployments; absent in a single-workspace install. */
   workspace?: string;
-  transitions: ListTransition[];
+  /** Shared by every element that does not carry its own (with at and cause). */
+  listId?: string;
+  at?: string;
+  cause?: ListTransitionCause;
+  transitions: ListTransitionElement[];
+}
+
+/** An element of a message: a whole transition, or its id and contact when the message carries the rest. */
+export type ListTransitionElement = Pick<ListTransition, 'id' | 'contactId'> & Partial<ListTransition>;
+
+/** The transitions of a message, whole: an element's own list, time and cause, else the message's. */
+export function listTransitions(p: ListTransitionsPayload): ListTransition[] {
+  return p.transitions.map((t) => {
+    const listId = t.listId ?? p.listId;
+    const at = t.at ?? p.at;
+    const cause = t.cause ?? p.cause;
+    if (listId === undefined || at === undefined || cause === undefined)
+      throw new Error(`list transition ${t.id} has no list, time or cause`);
+    return { id: t.id, listId, contactId: t.contactId, at, cause };
+  });
 }
 
 /** One stored anomaly (src/anomalies/), written through the outbox in the transaction that stores it. */

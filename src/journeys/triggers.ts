@@ -13,6 +13,7 @@ import {
   type LinkClickedPayload,
   type ListTransition,
   type ListTransitionsPayload,
+  listTransitions,
   TOPICS,
 } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
@@ -122,7 +123,7 @@ export async function handleClicks(deps: TriggerDeps, clicks: readonly LinkClick
 
 /** One `list.entered` message: every transition in it, each keyed by its own history id. */
 export async function handleListEntered(deps: TriggerDeps, entered: ListTransitionsPayload): Promise<void> {
-  const ts = entered.transitions;
+  const ts = listTransitions(entered);
   await endByGoals(
     deps,
     ts.map((t) => ({ contactId: t.contactId, fact: { kind: 'list', list: t.listId } as const })),

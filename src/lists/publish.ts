@@ -6,7 +6,13 @@
  */
 import { type Outboxed, publishOutboxed } from '../bus/outbox.ts';
 import type { Bus, OutgoingMessage } from '../bus/port.ts';
-import { type ListTransition, type ListTransitionsPayload, TOPICS } from '../bus/topics.ts';
+import {
+  type ListTransition,
+  type ListTransitionCause,
+  type ListTransitionElement,
+  type ListTransitionsPayload,
+  TOPICS,
+} from '../bus/topics.ts';
 import type { Db } from '../store/port.ts';
 import { type OutboxSeqs, TRANSITIONS_PER_MESSAGE } from './queries.ts';
 
@@ -44,6 +50,41 @@ export function transitionMessages(
       if (seq !== undefined) seqs.push(seq);
     }
     out.push({ topic: entered ? TOPICS.listEntered : TOPICS.listExited, messages, seqs });
+  }
+  return out;
+}
+
+/**
+ * The messages of one rebuild chunk's transitions (`written` in history id order): one list, time
+ * and cause for all of them, so each message carries those once and its elements only id and
+ * contact (a fifth of the JSON of whole elements); otherwise as transitionMessages.
+ */
+export function rebuildMessages(
+  shared: { listId: string; at: string; cause: ListTransitionCause },
+  written: readonly { id: number; contactId: string; entered: boolean }[],
+  outbox: OutboxSeqs | null,
+): Outboxed[] {
+  const out: Outboxed[] = [];
+  for (const entered of [true, false]) {
+    const messages: OutgoingMessage[] = [];
+    const seqs: number[] = [];
+    let part: ListTransitionElement[] = [];
+    const flush = () => {
+      const id = `list:${part[0]?.id}`;
+      const seq = outbox === null ? undefined : outbox.get(id);
+      if (outbox !== null && seq === undefined) throw new Error(`list event ${id} has no outbox row`);
+      const payload: ListTransitionsPayload = { ...shared, transitions: part };
+      messages.push({ id, payload });
+      if (seq !== undefined) seqs.push(seq);
+      part = [];
+    };
+    for (const t of written) {
+      if (t.entered !== entered) continue;
+      part.push({ id: t.id, contactId: t.contactId });
+      if (part.length === TRANSITIONS_PER_MESSAGE) flush();
+    }
+    if (part.length > 0) flush();
+    if (messages.length > 0) out.push({ topic: entered ? TOPICS.listEntered : TOPICS.listExited, messages, seqs });
   }
   return out;
 }

@@ -201,6 +201,36 @@ function outboxOfHistory(p: { entered: string; exited: string; atText: string; c
   )`;
 }
 
+/**
+ * The outbox rows of a rebuild chunk's transitions in CTE `hist` as outboxOfHistory, each message
+ * carrying the list, time and cause once (`p.listId`, `p.atText`, `p.causeId`; kind `rebuild`) and
+ * its elements only id and contact: the payload rebuildMessages builds (decision 0038).
+ */
+function compactOutboxOfHistory(p: {
+  entered: string;
+  exited: string;
+  listId: string;
+  atText: string;
+  causeId: string;
+  createdAt: string;
+}): string {
+  return `
+  g as (
+    select h.*, (row_number() over (partition by h.entered order by h.id) - 1) / ${TRANSITIONS_PER_MESSAGE} as part
+    from hist h
+  ),
+  ob as (
+    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
+    select case when entered then ${p.entered} else ${p.exited} end, 'list:' || min(id), null,
+      json_build_object('listId', ${p.listId}::text, 'at', ${p.atText}::text,
+        'cause', json_build_object('kind', 'rebuild', 'id', ${p.causeId}::text),
+        'transitions', json_agg(json_build_object('id', id, 'contactId', contact_id) order by id))::text,
+      ${p.createdAt}
+    from g group by entered, part
+    returning seq, msg_id
+  )`;
+}
+
 /** The outbox rows a transitions statement wrote: message id → outbox seq. */
 export type OutboxSeqs = ReadonlyMap<string, number>;
 
@@ -398,6 +428,34 @@ export async function chunkUpperBound(db: Queryable, after: string, size: number
   return rows[0]?.contact_id ?? null;
 }
 
+/**
+ * Upper contact ids of rebuild chunks of about `size` profiles, ascending, read from the planner's
+ * histogram of the profiles' key (none without statistics): one catalogue read instead of an
+ * index walk of `size` keys per chunk (a third of a full evaluation's statements at 1M). The
+ * histogram is of a sample at the last analyse, so chunks are only about `size`; the range past its
+ * last bound (profiles added since) is cut by chunkUpperBound.
+ */
+export async function chunkBoundsFromStatistics(db: Queryable, size: number): Promise<string[]> {
+  const { rows } = await db.query<{ b: string[] | null; n: number }>(
+    `select s.histogram_bounds::text::text[] as b, c.reltuples::float8 as n
+     from pg_class c join pg_namespace ns on ns.oid = c.relnamespace
+     join pg_stats s on s.schemaname = ns.nspname and s.tablename = c.relname and s.attname = 'contact_id'
+     where c.oid = 'contact_profiles'::regclass`,
+  );
+  const b = rows[0]?.b ?? [];
+  const n = Number(rows[0]?.n ?? 0);
+  if (b.length < 2 || !(n > 0)) return [];
+  const step = Math.max(1, Math.round(size / (n / (b.length - 1))));
+  const out: string[] = [];
+  for (let i = step; i < b.length; i += step) {
+    const x = b[i] as string;
+    if (out.length === 0 || x > (out[out.length - 1] as string)) out.push(x);
+  }
+  const last = b[b.length - 1] as string;
+  if (out[out.length - 1] !== last) out.push(last);
+  return out;
+}
+
 /** Contact ids of a chunk (the time-relative rebuild evaluates them in memory). */
 export async function chunkIds(db: Queryable, after: string, upper: string | null): Promise<string[]> {
   const { rows } = await db.query<{ contact_id: string }>(
@@ -407,6 +465,16 @@ export async function chunkIds(db: Queryable, after: string, upper: string | nul
   );
   return rows.map((r) => r.contact_id);
 }
+
+// a rebuild chunk's outbox rows: parameters as rebuildChunk passes them
+const REBUILD_OUTBOX = compactOutboxOfHistory({
+  entered: '$7',
+  exited: '$8',
+  listId: '$1',
+  atText: '$6',
+  causeId: '$5',
+  createdAt: '$4',
+});
 
 /**
  * One rebuild chunk evaluated in SQL, in one statement: the contacts of (after, upper] the
@@ -479,9 +547,8 @@ export async function rebuildChunk(
        from tn where want
        union all
        select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
-     )${c.outbox ? `,${outboxOfHistory({ entered: '$7', exited: '$8', atText: '$6', createdAt: '$4' })}` : ''}
-     select array_agg(id order by id) as ids, array_agg(contact_id order by id) as contact_ids,
-       array_agg(entered order by id) as entered,
+     )${c.outbox ? `,${REBUILD_OUTBOX}` : ''}
+     select array_agg(id) as ids, array_agg(contact_id) as contact_ids, array_agg(entered) as entered,
        ${c.outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
        ${c.outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs
      from hist`,
@@ -497,14 +564,16 @@ export async function rebuildChunk(
   );
   const r = rows[0];
   const ids = r?.ids ?? [];
-  return {
-    transitions: ids.map((id, i) => ({
-      id: Number(id),
-      contactId: r?.contact_ids?.[i] as string,
-      entered: r?.entered?.[i] === true,
-    })),
-    outbox: outboxSeqs(r),
-  };
+  const transitions = ids.map((id, i) => ({
+    id: Number(id),
+    contactId: r?.contact_ids?.[i] as string,
+    entered: r?.entered?.[i] === true,
+  }));
+  // sorted here rather than by three ordered aggregates in the statement (a sort each); the rows
+  // come in id order already, so this is one pass
+  if (transitions.some((t, i) => i > 0 && t.id < (transitions[i - 1] as { id: number }).id))
+    transitions.sort((a, b) => a.id - b.id);
+  return { transitions, outbox: outboxSeqs(r) };
 }
 
 /** Adds a finished chunk to a running rebuild's progress (chunks of two lanes finish in either order). */

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
-import { publishSliced, transitionMessages } from './publish.ts';
+import { publishSliced, rebuildMessages } from './publish.ts';
 import { TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { compileSql } from '../core/segments/sql.ts';
@@ -76,14 +76,16 @@ export async function rebuildList(deps: RebuildDeps, listId: string, chunkSize =
         after = upper;
       }
     } else {
-      // chunks on REBUILD_LANES connections at once, taken in key order from one bound query at a time
+      // chunks on REBUILD_LANES connections at once, taken in key order: bounds from the profiles'
+      // statistics, then (past them, or without them) from one bound query at a time
+      const planned = await q.chunkBoundsFromStatistics(db, chunkSize);
       let after: string | null = '';
       let bounds: Promise<unknown> = Promise.resolve();
       const nextRange = (): Promise<{ after: string; upper: string | null } | null> => {
         const r = bounds.then(async () => {
           if (after === null) return null;
           const from = after;
-          const upper = await q.chunkUpperBound(db, from, chunkSize);
+          const upper = planned.shift() ?? (await q.chunkUpperBound(db, from, chunkSize));
           after = upper;
           return { after: from, upper };
         });
@@ -155,22 +157,15 @@ async function chunkInSql(
     const w = await q.rebuildChunk(tx, { listId, ...range, at: now, rebuildId, topics, outbox }, predicate);
     await q.addRebuildProgress(tx, listId, size, w.transitions.length);
     if (inTransaction !== undefined) {
-      const messages = transitionMessages(
-        w.transitions.map((t) => ({ ...t, listId, at, cause })),
-        null,
-      );
-      for (const m of messages) await inTransaction(tx, m.topic, m.messages);
+      for (const m of rebuildMessages({ listId, at, cause }, w.transitions, null)) {
+        await inTransaction(tx, m.topic, m.messages);
+      }
     }
     return w;
   });
   // else the outbox rows were written by the statement; publish the same messages from memory
   if (inTransaction === undefined) {
-    publish(
-      transitionMessages(
-        written.transitions.map((t) => ({ ...t, listId, at, cause })),
-        written.outbox,
-      ),
-    );
+    publish(rebuildMessages({ listId, at, cause }, written.transitions, written.outbox));
   }
   return { changedIds: written.transitions.map((t) => t.contactId) };
 }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
-import type { ListTransition, ListTransitionsPayload } from '../../src/bus/topics.ts';
+import { type ListTransition, type ListTransitionsPayload, listTransitions } from '../../src/bus/topics.ts';
 import { createManualClock, type ManualClock } from '../../src/clock/manual.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService, type ProfileService } from '../../src/profiles/service.ts';
@@ -34,7 +34,7 @@ async function listEvents(db: Db, since: number): Promise<{ events: Event[]; las
   return {
     // each message carries the transitions of one evaluation, in history order
     events: rows.flatMap((r) =>
-      (JSON.parse(r.payload) as ListTransitionsPayload).transitions.map((t) => ({
+      listTransitions(JSON.parse(r.payload) as ListTransitionsPayload).map((t) => ({
         topic: r.topic,
         id: r.msg_id,
         payload: t,

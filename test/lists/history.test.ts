@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
+import { type ListTransitionsPayload, listTransitions } from '../../src/bus/topics.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import type { Db } from '../../src/store/port.ts';
@@ -39,7 +40,7 @@ describe('list history by episode', () => {
          where topic in ('list.entered', 'list.exited') order by seq`,
       )
     ).rows.flatMap((r) =>
-      (JSON.parse(r.payload) as { transitions: { id: number; contactId: string }[] }).transitions.map((t) => ({
+      listTransitions(JSON.parse(r.payload) as ListTransitionsPayload).map((t) => ({
         topic: r.topic,
         id: t.id,
         contactId: t.contactId,

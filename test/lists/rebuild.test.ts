@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
+import { type ListTransitionsPayload, listTransitions } from '../../src/bus/topics.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
+import { chunkBoundsFromStatistics } from '../../src/lists/queries.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService } from '../../src/profiles/service.ts';
 import type { Db } from '../../src/store/port.ts';
@@ -42,7 +44,7 @@ for (const inTransaction of [true, false]) {
            where topic in ('list.entered', 'list.exited') order by seq`,
           )
         ).rows.flatMap((r) =>
-          (JSON.parse(r.payload) as { transitions: Record<string, unknown>[] }).transitions.map((t) => ({
+          listTransitions(JSON.parse(r.payload) as ListTransitionsPayload).map((t) => ({
             topic: r.topic,
             id: r.msg_id,
             payload: t,
@@ -105,6 +107,15 @@ for (const inTransaction of [true, false]) {
             },
           },
         );
+        // a rebuild's message carries its list, time and cause once, its elements only id and contact
+        const raw = await db.query<{ payload: string }>(
+          `select payload::text as payload from bus_messages where msg_id = $1`,
+          [`list:${rows[0]?.id}`],
+        );
+        const compact = JSON.parse(raw.rows[0]?.payload ?? '{}') as ListTransitionsPayload;
+        assert.equal(compact.listId, 'high');
+        assert.deepEqual(compact.cause, { kind: 'rebuild', id: 'high@2026-06-01T12:00:00.000Z' });
+        assert.deepEqual(compact.transitions[0], { id: Number(rows[0]?.id), contactId: 'p5' });
         // the outbox rows are removed in the background after the publish: wait for that, briefly
         let left = -1;
         for (let i = 0; i < 100 && left !== 0; i++) {
@@ -137,6 +148,22 @@ for (const inTransaction of [true, false]) {
         assert.equal(second.find((e) => e.payload.contactId === 'p6')?.payload.id, Number(exit.rows[0]?.id));
         assert.deepEqual(await members('high-reader'), ['p1', 'p5', 'p8', 'p9']);
         assert.equal(await lists.rebuild('high', 100), 0, 'nothing left to change');
+      });
+
+      it('cuts chunks at the bounds of the profiles statistics, and past them by key', async () => {
+        await db.query('analyze contact_profiles');
+        const bounds = await chunkBoundsFromStatistics(db, 3);
+        assert.ok(bounds.length >= 2, `bounds from the histogram: ${bounds.join(' ')}`);
+        assert.deepEqual([...bounds].sort(), bounds, 'ascending');
+        // p2 gone stale inside the histogram's range; q1 and q2 added past its last bound
+        await db.query(`update contact_profiles set attributes = '{"score": 77}' where contact_id = 'p2'`);
+        await db.query(
+          `insert into contact_profiles (contact_id, attributes, attribute_versions, created_at, updated_at)
+           values ('q1', '{"score": 70}', '{}', now(), now()), ('q2', '{"score": 1}', '{}', now(), now())`,
+        );
+        assert.equal(await lists.rebuild('high', 3), 2);
+        assert.deepEqual(await members('high'), ['p1', 'p2', 'p5', 'p8', 'p9', 'q1']);
+        assert.equal(await lists.rebuild('high', 2), 0, 'nothing left to change');
         passed = true;
       });
     });
