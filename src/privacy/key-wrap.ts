@@ -47,14 +47,33 @@ export function wrapMany(masterKey: Buffer, plaintexts: readonly Buffer[]): Buff
   const m = plaintexts.length;
   if (m === 0) return [];
   const len = plaintexts[0]!.length;
-  const n = len / SEMIBLOCK;
-  if (!Number.isInteger(n) || n < 2 || n > 42 || plaintexts.some((p) => p.length !== len))
+  if (plaintexts.some((p) => p.length !== len))
     throw new RangeError('key wrap needs equal plaintexts of a multiple of 8 bytes, 16 to 336');
-  const { bytes, words } = steps(n, m);
-  // the plaintexts side by side (one copy each), then spread into the steps' buffers word by word
+  // the plaintexts side by side (one copy each)
   const staged = Buffer.alloc(len * m);
   for (const [k, p] of plaintexts.entries()) p.copy(staged, k * len);
-  const sw = new Uint32Array(staged.buffer, staged.byteOffset, staged.length / 4);
+  const out = wrapStaged(masterKey, staged, len);
+  return plaintexts.map((_, k) => out.subarray(k * (len + SEMIBLOCK), (k + 1) * (len + SEMIBLOCK)));
+}
+
+/**
+ * `wrapMany` of plaintexts already side by side in `staged`, `len` bytes each (a caller that builds
+ * them in place saves a buffer per key); the results side by side, each 8 bytes longer.
+ */
+export function wrapStaged(masterKey: Buffer, staged: Buffer, len: number): Buffer {
+  const n = len / SEMIBLOCK;
+  const m = staged.length / len;
+  if (!Number.isInteger(n) || n < 2 || n > 42 || !Number.isInteger(m))
+    throw new RangeError('key wrap needs equal plaintexts of a multiple of 8 bytes, 16 to 336');
+  if (m === 0) return Buffer.alloc(0);
+  const { bytes, words } = steps(n, m);
+  // spread into the steps' buffers word by word (a copy when `staged` is not 4-byte aligned)
+  let aligned = staged;
+  if (staged.byteOffset % 4 !== 0) {
+    aligned = Buffer.alloc(staged.length);
+    staged.copy(aligned);
+  }
+  const sw = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
   const a0 = words[0]!;
   for (let k = 0; k < m; k++) {
     a0[4 * k] = ICV_WORD;
@@ -88,7 +107,7 @@ export function wrapMany(masterKey: Buffer, plaintexts: readonly Buffer[]): Buff
       ow[base + 2 * (i + 1) + 1] = wi[4 * k + 3]!;
     }
   }
-  return plaintexts.map((_, k) => out.subarray(k * (len + SEMIBLOCK), (k + 1) * (len + SEMIBLOCK)));
+  return out;
 }
 
 /**

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { SwitchyardError } from '../core/errors.ts';
 import { unwrapKey } from './crypto.ts';
 import type { MasterKeys, WrappedDataKey } from './key-port.ts';
-import { unwrapMany, wrapMany } from './key-wrap.ts';
+import { unwrapMany, wrapMany, wrapStaged } from './key-wrap.ts';
 
 /** Every key wrap is a whole number of 8-byte semiblocks; a GCM wrap (12 + 16 + 32 bytes) is not. */
 const SEMIBLOCK = 8;
@@ -41,6 +41,27 @@ export function createLocalMasterKeys(keys: readonly Buffer[]): MasterKeys {
     name: 'local',
     currentKeyId,
     async wrap(items) {
+      if (items.length === 0) return [];
+      // the usual batch (one key length, 16-byte subjects): each key ‖ subject written straight into
+      // the wrap's input, no buffer per key
+      const keyLen = items[0]!.key.length;
+      const len = keyLen + SUBJECT_BYTES;
+      if (
+        len % SEMIBLOCK === 0
+        && items.every((it) => it.key.length === keyLen && it.subject.length === SUBJECT_BYTES)
+      ) {
+        const staged = Buffer.alloc(len * items.length);
+        items.forEach((it, k) => {
+          it.key.copy(staged, k * len);
+          it.subject.copy(staged, k * len + keyLen);
+        });
+        const out = wrapStaged(current, staged, len);
+        return items.map((it, k) => ({
+          subject: it.subject,
+          masterKeyId: currentKeyId,
+          wrapped: out.subarray(k * (len + SEMIBLOCK), (k + 1) * (len + SEMIBLOCK)),
+        }));
+      }
       const plain = items.map((it) => Buffer.concat([it.key, it.subject], it.key.length + it.subject.length));
       const wrapped: Buffer[] = new Array(items.length);
       // key wrap runs a batch of one length at once: a caller's batch is normally one length

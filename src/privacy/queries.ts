@@ -85,6 +85,41 @@ const FIND_OR_INSERT_KEYS_ARRAYS = `
   union all
   select null, null, null, count(*) from ins`;
 
+/** The key statements' parameters: packed (5) when every key has one length, else arrays (4). */
+function keyParams(masterKeyId: string, keys: readonly { subject: Buffer; wrapped: Buffer }[], at: Date): unknown[] {
+  const width = keys[0]!.wrapped.length;
+  const packed = keys.every((k) => k.wrapped.length === width && k.subject.length === SUBJECT_BYTES);
+  return packed
+    ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
+    : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at];
+}
+
+/** The plain insert of packed parameters: the rows inserted, or undefined when a subject had a key. */
+async function insertNewKeys(db: Queryable, params: unknown[]): Promise<number | undefined> {
+  try {
+    return (await db.query(INSERT_KEYS, params)).rowCount;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * Inserts keys for subjects the caller takes to be new, all in one plain insert; false, with nothing
+ * written, when any of them has a key or a tombstone already or appears twice (the caller then
+ * takes the reading path). Not inside a transaction: its failure would abort it.
+ */
+export async function insertKeys(
+  db: Queryable,
+  masterKeyId: string,
+  keys: readonly { subject: Buffer; wrapped: Buffer }[],
+  at: Date,
+): Promise<boolean> {
+  if (keys.length === 0) return true;
+  const params = keyParams(masterKeyId, keys, at);
+  return params.length === 5 && (await insertNewKeys(db, params)) === keys.length;
+}
+
 /**
  * Inserts the offered keys of subjects that have none and returns the rows that existed before and
  * how many it inserted (when those fall short of the keys offered, a concurrent writer's rows are
@@ -99,25 +134,17 @@ export async function findOrInsertKeys(
   readExisting = true,
 ): Promise<{ existing: SubjectKeyRow[]; inserted: number }> {
   if (keys.length === 0) return { existing: [], inserted: 0 };
-  const width = keys[0]!.wrapped.length;
-  const packed = keys.every((k) => k.wrapped.length === width && k.subject.length === SUBJECT_BYTES);
-  const params = packed
-    ? [Buffer.concat(keys.map((k) => k.subject)), masterKeyId, Buffer.concat(keys.map((k) => k.wrapped)), at, width]
-    : [keys.map((k) => k.subject), masterKeyId, keys.map((k) => k.wrapped), at];
-  if (packed && !readExisting) {
-    try {
-      const { rowCount } = await db.query(INSERT_KEYS, params);
-      return { existing: [], inserted: rowCount };
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
-    }
+  const params = keyParams(masterKeyId, keys, at);
+  if (params.length === 5 && !readExisting) {
+    const inserted = await insertNewKeys(db, params);
+    if (inserted !== undefined) return { existing: [], inserted };
   }
   const { rows } = await db.query<{
     subject: Uint8Array | null;
     master_key_id: string | null;
     wrapped_key: Uint8Array | null;
     inserted: string | number | null;
-  }>(packed ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS, params);
+  }>(params.length === 5 ? FIND_OR_INSERT_KEYS : FIND_OR_INSERT_KEYS_ARRAYS, params);
   const existing: SubjectKeyRow[] = [];
   let inserted = 0;
   for (const r of rows) {

@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { isSwitchyardError } from '../../src/core/errors.ts';
 import { wrapKey } from '../../src/privacy/crypto.ts';
-import { unwrapMany, wrapMany } from '../../src/privacy/key-wrap.ts';
+import { unwrapMany, wrapMany, wrapStaged } from '../../src/privacy/key-wrap.ts';
 import { createLocalMasterKeys, masterKeyId } from '../../src/privacy/local-keys.ts';
 
 const DEFAULT_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
@@ -52,6 +52,15 @@ describe('batched AES key wrap (RFC 3394)', () => {
     );
   });
 
+  it('plaintexts staged side by side, at any byte offset, wrap to the same bytes as one by one', () => {
+    const master = randomBytes(32);
+    for (const offset of [0, 1, 3, 4]) {
+      const plain = Array.from({ length: 7 }, () => randomBytes(80));
+      const staged = Buffer.concat([Buffer.alloc(offset), ...plain]).subarray(offset);
+      assert.deepEqual(wrapStaged(master, staged, 80), Buffer.concat(wrapMany(master, plain)));
+    }
+  });
+
   it('a flipped bit or another master key fails the integrity check of that value only', () => {
     const master = randomBytes(32);
     const plain = Array.from({ length: 5 }, () => randomBytes(48));
@@ -88,6 +97,26 @@ describe('local master keys', () => {
       createLocalMasterKeys([randomBytes(32), master]).unwrap([{ ...wrapped[0]!, masterKeyId: 'unknown' }]),
       (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE',
     );
+  });
+
+  it('a batch of one key length (wrapped in place) unwraps to its keys, each bound to its subject', async () => {
+    const master = randomBytes(32);
+    const keys = createLocalMasterKeys([master]);
+    const items = Array.from({ length: 5 }, () => ({ subject: randomBytes(16), key: randomBytes(64) }));
+    const wrapped = await keys.wrap(items);
+    assert.deepEqual(
+      wrapped.map((w) => w.wrapped),
+      wrapMany(
+        master,
+        items.map((i) => Buffer.concat([i.key, i.subject])),
+      ),
+    );
+    assert.deepEqual(
+      await keys.unwrap(wrapped),
+      items.map((i) => i.key),
+    );
+    const moved = { ...wrapped[0]!, subject: items[1]!.subject };
+    await assert.rejects(keys.unwrap([moved]), (e) => isSwitchyardError(e) && e.code === 'PII_KEY_UNAVAILABLE');
   });
 
   it('key material of any whole number of semiblocks (a key with its address): one batch per length', async () => {

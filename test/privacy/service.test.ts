@@ -13,6 +13,7 @@ import {
   blindIndexOf,
   createBlindIndexer,
   createPackedBlindIndexer,
+  normalizeAddress,
   parseSealed,
   SEALED_PREFIX,
 } from '../../src/privacy/crypto.ts';
@@ -22,6 +23,7 @@ import { createPrivacy } from '../../src/privacy/service.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createPgliteDb } from '../../src/store/pglite/adapter.ts';
 import type { Db } from '../../src/store/port.ts';
+import { testDatabases } from '../support/databases.ts';
 
 let db: Db;
 before(async () => {
@@ -270,3 +272,43 @@ describe('blind index', () => {
     );
   });
 });
+
+/** A first blast's chunks through sealMany on `on`: markers; the general path for a repeated, known, erased one. */
+async function firstBlastChunks(on: Db): Promise<void> {
+  const master = randomBytes(32);
+  const p = createPrivacy({ db: on, clock, keys: createLocalMasterKeys([master]), indexKey }, { cacheSize: 0 });
+  const item = (e: string) => ({ email: e, value: normalizeAddress(e), subject: p.blindIndex(e) });
+  const marker = (e: string) => SEALED_PREFIX + p.blindIndex(e).toString('base64url');
+  const [a, b, c, d, e] = [unique(), unique(), unique(), unique(), unique()];
+  const one = await p.sealMany([item(a)]);
+  // all new since the last chunk: the keys go in with the plain insert, each value becomes the marker
+  const two = await p.sealMany([item(b), item(c)]);
+  assert.deepEqual(two, [marker(b), marker(c)]);
+  // a subject twice in one chunk fails the plain insert; the full statement keeps one key
+  const three = await p.sealMany([item(d), item(d)]);
+  assert.deepEqual(three, [marker(d), marker(d)]);
+  await p.shred(c);
+  // a known subject and an erased one among new ones: the erased one stays erased
+  const four = await p.sealMany([item(a), item(c), item(e)]);
+  assert.deepEqual(four, [marker(a), marker(c), marker(e)]);
+  const cold = createPrivacy({ db: on, clock, keys: createLocalMasterKeys([master]), indexKey }, { cacheSize: 0 });
+  assert.deepEqual(
+    await cold.openMany([...one, ...two, ...three, ...four]),
+    [a, b, null, d, d, a, null, e].map((x) => (x === null ? null : normalizeAddress(x))),
+  );
+  assert.equal(await cold.isShredded(c), true);
+  const { rows } = await on.query<{ n: number }>(
+    'select count(*)::int as n from subject_keys where subject = any($1::bytea[])',
+    [[a, b, c, d, e].map((x) => p.blindIndex(x))],
+  );
+  assert.equal(rows[0]!.n, 5);
+}
+
+for (const tdb of await testDatabases()) {
+  describe(`privacy service on ${tdb.label}`, { skip: tdb.skip }, () => {
+    after(() => tdb.close(true));
+    it('a first blast (subjects carried, addresses as values): markers; repeated, known, erased subjects', async () => {
+      await firstBlastChunks(await tdb.open());
+    });
+  });
+}
