@@ -120,5 +120,70 @@ for (const tdb of await testDatabases()) {
         await bus.close();
       }
     });
+    it('publishes inside a caller statement: the rows of its CTE, after the topic lock, none for no rows', async () => {
+      const db = await tdb.open();
+      const bus = createPostgresLogBus({ db, clock: createManualClock() });
+      const topic = uniqueName('topic').replaceAll('_', '.');
+      const spec = { topic, group: 'g' };
+      const opts = { max: 100, leaseMs: 30_000, maxAttempts: 3 };
+      const statement = (ids: string) => `
+        with picked as (
+          select x.n, x.id as msg_id, case when x.n = 2 then 'k' end as msg_key,
+            json_build_object('n', x.n)::text as payload
+          from unnest(${ids}::text[]) with ordinality as x(id, n)
+        ), published as (${bus.publishCte!(topic, 'picked', '$2::timestamptz')})
+        select count(*)::int as n from published`;
+      try {
+        await bus.ensureGroup(spec);
+        assert.throws(() => bus.publishCte!("x'; drop table bus_messages; --", 'picked', '$2'), /invalid topic/);
+        assert.throws(() => bus.publishCte!(topic, 'picked; --', '$2'), /invalid CTE name/);
+        const none = async () => {
+          const { rows } = await db.query<{ n: number }>(statement('$1'), [[], new Date()]);
+          assert.equal(rows[0]!.n, 0);
+        };
+        // another publisher holds the topic lock until it commits
+        let release!: () => void;
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        let holding!: () => void;
+        const locked = new Promise<void>((r) => {
+          holding = r;
+        });
+        const other = db.transaction(async (tx) => {
+          await bus.publishInTransaction!(tx, topic, [{ id: 'first', payload: { n: 0 } }]);
+          holding();
+          await gate;
+        });
+        await locked;
+        // no rows: no message, and no wait for the lock (PGlite has one connection: checked after)
+        if (db.kind === 'postgres') await none();
+        let done = false;
+        const pending = db.query<{ n: number }>(statement('$1'), [['a', 'b', 'a'], new Date()]).finally(() => {
+          done = true;
+        });
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(done, false, 'the statement waits for the other publisher to commit');
+        release();
+        await other;
+        // the repeated id is a duplicate, as in publish
+        assert.equal((await pending).rows[0]!.n, 2);
+        if (db.kind !== 'postgres') await none();
+        const batch = await bus.fetch(spec, opts);
+        assert.deepEqual(
+          batch.messages.map((m) => [m.id, m.key, m.payload]),
+          [
+            ['first', null, { n: 0 }],
+            ['a', null, { n: 1 }],
+            ['b', 'k', { n: 2 }],
+          ],
+        );
+      } catch (err) {
+        passed = false;
+        throw err;
+      } finally {
+        await bus.close();
+      }
+    });
   });
 }
