@@ -88,8 +88,8 @@ const WRITE_GROUP = `
  * a group is one round trip and one commit, and the topic locks are taken only after the events
  * are written (held from there to the commit, not through a transaction's `begin`, write statement
  * and publish round trips). Parameters as WRITE_GROUP's without the topics ($17, $18 there): $17
- * the time in ms for the suppression message ids, $18 as ISO text; $13 is each event's bus JSON,
- * one per line (JSON.stringify writes no raw newline): split, not parsed, into the batch's text.
+ * the time in ms for the suppression message ids, $18 as ISO text; the batch is built from the
+ * callers' bus JSON ($13) as there.
  */
 function writeAndPublishSql(bus: Bus & { publishCte: NonNullable<Bus['publishCte']> }): string {
   return `
@@ -100,7 +100,7 @@ function writeAndPublishSql(bus: Bus & { publishCte: NonNullable<Bus['publishCte
       with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
         is_machine, reason, url, suppress_email, suppress_reason, n)
     join json_array_elements($12::json) with ordinality as r(raw, rn) on r.rn = x.n
-    join string_to_table($13::text, E'\\n') with ordinality as e(event_json, en) on e.en = x.n
+    join json_array_elements($13::json) with ordinality as e(event_json, en) on e.en = x.n
   ), stored as (
     insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
       contact_id, is_machine, reason, url, raw)
@@ -119,7 +119,7 @@ function writeAndPublishSql(bus: Bus & { publishCte: NonNullable<Bus['publishCte
     returning email, reason, source, contact_id, campaign_id
   ), reaction_rows as (
     select 1 as n, 'events:' || md5(string_agg(f.source_id, E'\\n' order by f.n)) as msg_id, null::text as msg_key,
-      '{"events":[' || string_agg(f.event_json, ',' order by f.n) || ']}' as payload
+      '{"events":[' || string_agg(f.event_json::text, ',' order by f.n) || ']}' as payload
     from fresh f having count(*) > 0
   ), reaction_published as (
     ${bus.publishCte(TOPICS.reactions, 'reaction_rows', '$16::timestamptz')}
@@ -446,7 +446,7 @@ export function createIngest(
         rows: [written],
       } = await db.query<{ fresh: string[] | null }>(writeAndPublish, [
         ...eventColumns(rows),
-        stored.map((e) => JSON.stringify(e)).join('\n'),
+        JSON.stringify(stored),
         ...suppressionColumns(rows),
         now,
         String(now.getTime()),
