@@ -162,16 +162,6 @@ export interface Bus {
     topic: string,
     messages: readonly OutgoingMessage<P>[],
   ): Promise<{ published: number; duplicates: number }>;
-  /**
-   * Optional, for a bus whose log is in the store (postgres-log): the body of a data-modifying CTE
-   * that publishes, within the caller's own statement, the rows of the caller's CTE `rows`
-   * (columns `n`, `msg_id`, `msg_key`, `payload`: JSON text) to `topic`, with `publishedAt` (an
-   * SQL expression, e.g. a parameter) as their time. It returns one `msg_id` per new message.
-   * The statement's commit publishes them: no transaction, no second round trip. The topic lock is
-   * taken only once `rows` has a row (after the caller's earlier CTEs it reads from), so it is held
-   * from there to the commit. A statement publishing to two topics must list them in one order.
-   */
-  publishCte?(topic: string, rows: string, publishedAt: string): string;
   /** Creates the group if missing (it then receives every message still in the topic). */
   ensureGroup(spec: GroupSpec): Promise<void>;
   /** Leases up to `max` messages for the group; an empty batch when none are due. */

@@ -3,9 +3,10 @@
  * sandbox ESP) enters here. One statement inserts the batch, deduplicated by source id; for the
  * new events, unsubscribes, complaints and hard bounces suppress at once (same transaction), and
  * one bus message hands them to the handlers (ledger, engagement, propagation, journeys): in the
- * same statement where the bus can publish in one (postgres-log, Bus.publishCte), else through the outbox.
+ * same transaction where the bus can publish in one (postgres-log), else through the outbox.
  * Concurrent calls share that work (group commit, below).
  */
+import { createHash } from 'node:crypto';
 import { publishOutboxed, type Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import type { Clock } from '../clock/port.ts';
@@ -83,59 +84,37 @@ const WRITE_GROUP = `
     (select json_agg(a order by a.seq) from announced a) as suppressed`;
 
 /**
- * The same write for a bus that publishes inside a statement (postgres-log, Bus.publishCte): the
- * reaction batch and the suppression messages go straight into the bus's log in this statement, so
- * a group is one round trip and one commit, and the topic locks are taken only after the events
- * are written (held from there to the commit, not through a transaction's `begin`, write statement
- * and publish round trips). Parameters as WRITE_GROUP's without the topics ($17, $18 there): $17
- * the time in ms for the suppression message ids, $18 as ISO text; the batch is built from the
- * callers' bus JSON ($13) as there.
+ * The same write for a bus that publishes in the caller's transaction (postgres-log): the events
+ * and suppressions only; the messages are built from what it returns and published in the same
+ * transaction (no outbox row, no second copy of the batch, one commit). Parameters as WRITE_GROUP's
+ * without the bus JSON ($13) and the outbox ones.
  */
-function writeAndPublishSql(bus: Bus & { publishCte: NonNullable<Bus['publishCte']> }): string {
-  return `
+const WRITE_EVENTS = `
   with input as (
-    select x.*, r.raw, e.event_json
+    select x.*, r.raw
     from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-      $8::text[], $9::boolean[], $10::text[], $11::text[], $14::text[], $15::text[])
+      $8::text[], $9::boolean[], $10::text[], $11::text[], $13::text[], $14::text[])
       with ordinality as x(source_id, type, provider, occurred_at, email, message_id, campaign_id, contact_id,
         is_machine, reason, url, suppress_email, suppress_reason, n)
     join json_array_elements($12::json) with ordinality as r(raw, rn) on r.rn = x.n
-    join json_array_elements($13::json) with ordinality as e(event_json, en) on e.en = x.n
   ), stored as (
     insert into engagement_events (source_id, type, provider, occurred_at, received_at, email, message_id, campaign_id,
       contact_id, is_machine, reason, url, raw)
-    select i.source_id, i.type, i.provider, i.occurred_at, $16, i.email, i.message_id, i.campaign_id, i.contact_id,
+    select i.source_id, i.type, i.provider, i.occurred_at, $15, i.email, i.message_id, i.campaign_id, i.contact_id,
       i.is_machine, i.reason, i.url, case when json_typeof(i.raw) = 'null' then null else i.raw end
     from input i order by i.n
     on conflict (source_id) do nothing
     returning source_id
-  ), fresh as (
-    select i.* from input i join stored s on s.source_id = i.source_id
   ), suppressed as (
     insert into suppressions (email, reason, source, contact_id, campaign_id, created_at)
-    select f.suppress_email, f.suppress_reason, f.provider || ':' || f.type, f.contact_id, f.campaign_id, $16
-    from fresh f where f.suppress_email is not null order by f.suppress_email, f.n
+    select i.suppress_email, i.suppress_reason, i.provider || ':' || i.type, i.contact_id, i.campaign_id, $15
+    from input i join stored s on s.source_id = i.source_id
+    where i.suppress_email is not null order by i.suppress_email, i.n
     on conflict (email) do nothing
     returning email, reason, source, contact_id, campaign_id
-  ), reaction_rows as (
-    select 1 as n, 'events:' || md5(string_agg(f.source_id, E'\\n' order by f.n)) as msg_id, null::text as msg_key,
-      '{"events":[' || string_agg(f.event_json::text, ',' order by f.n) || ']}' as payload
-    from fresh f having count(*) > 0
-  ), reaction_published as (
-    ${bus.publishCte(TOPICS.reactions, 'reaction_rows', '$16::timestamptz')}
-  ), suppressed_rows as (
-    select row_number() over (order by s.email) as n, 'suppressed:' || s.email || ':' || $17::text as msg_id,
-      s.email as msg_key,
-      json_build_object('email', s.email, 'reason', s.reason, 'source', s.source, 'contactId', s.contact_id,
-        'campaignId', s.campaign_id, 'at', $18::text)::text as payload
-    from suppressed s
-  ), suppressed_published as (
-    ${bus.publishCte(TOPICS.suppressed, 'suppressed_rows', '$16::timestamptz')}
   )
   select (select array_agg(source_id) from stored) as fresh,
-    (select count(*) from reaction_published)::int as reactions,
-    (select count(*) from suppressed_published)::int as suppressed`;
-}
+    (select json_agg(s order by s.email) from suppressed s) as suppressed`;
 
 /**
  * Fills campaign/contact from the ledger when only our Message-ID is known (SMTP, some ESPs).
@@ -395,8 +374,6 @@ export function createIngest(
   options: IngestOptions = {},
 ) {
   const { db, bus, clock } = deps;
-  const writeAndPublish =
-    bus.publishCte === undefined ? undefined : writeAndPublishSql(bus as Parameters<typeof writeAndPublishSql>[0]);
 
   async function writeGroup(calls: readonly (readonly EngagementEvent[])[]): Promise<Promise<IngestResult>[]> {
     // the first call carrying a source id owns it
@@ -439,24 +416,53 @@ export function createIngest(
         done.then(() => ({ accepted: accepted[c]!, duplicates: events.length - accepted[c]! })),
       );
     };
-    if (writeAndPublish !== undefined) {
-      // The events, the suppressions they cause and the messages announcing both: one statement,
-      // committed on its own; answered once committed, nothing left to publish.
-      const {
-        rows: [written],
-      } = await db.query<{ fresh: string[] | null }>(writeAndPublish, [
-        ...eventColumns(rows),
-        JSON.stringify(stored),
-        ...suppressionColumns(rows),
-        now,
-        String(now.getTime()),
-        now.toISOString(),
-      ]);
-      const isNew = new Set(written!.fresh ?? []);
-      return answer(
-        isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId)),
-        Promise.resolve(),
-      );
+    const publishInTransaction = bus.publishInTransaction?.bind(bus);
+    if (publishInTransaction !== undefined) {
+      // The events, the suppressions they cause and the messages announcing both commit together,
+      // in one transaction with the bus's own log: answered once committed, nothing left to publish.
+      const fresh = await db.transaction(async (tx) => {
+        const {
+          rows: [written],
+        } = await tx.query<{
+          fresh: string[] | null;
+          suppressed:
+            | { email: string; reason: string; source: string; contact_id: string | null; campaign_id: string | null }[]
+            | null;
+        }>(WRITE_EVENTS, [...eventColumns(rows), ...suppressionColumns(rows), now]);
+        const isNew = new Set(written!.fresh ?? []);
+        const fresh = isNew.size === stored.length ? stored : stored.filter((e) => isNew.has(e.sourceId));
+        if (fresh.length > 0) {
+          const id = `events:${createHash('md5')
+            .update(fresh.map((e) => e.sourceId).join('\n'))
+            .digest('hex')}`;
+          await publishInTransaction(tx, TOPICS.reactions, [
+            { id, payload: { events: fresh } satisfies ReactionBatch },
+          ]);
+        }
+        const announced = written!.suppressed ?? [];
+        if (announced.length > 0) {
+          // one message per suppression episode: only newly added addresses get here, and a later
+          // re-suppression (after a removal) must not be dropped as a duplicate of the first
+          await publishInTransaction(
+            tx,
+            TOPICS.suppressed,
+            announced.map((s) => ({
+              id: `suppressed:${s.email}:${now.getTime()}`,
+              key: s.email,
+              payload: {
+                email: s.email,
+                reason: s.reason,
+                source: s.source,
+                contactId: s.contact_id,
+                campaignId: s.campaign_id,
+                at: now.toISOString(),
+              } satisfies SuppressedPayload,
+            })),
+          );
+        }
+        return fresh;
+      });
+      return answer(fresh, Promise.resolve());
     }
     // The events, the suppressions they cause and the messages announcing both commit together
     // (an outbox): a crash or a bus failure after the commit cannot lose the announcement, which

@@ -83,8 +83,8 @@ for (const tdb of await testDatabases()) {
         const clock = createManualClock(new Date('2026-11-26T12:00:00Z'));
         const real = createPostgresLogBus({ db, clock });
         let down = true;
-        // a bus outside the store (as NATS): it cannot publish in ingest's statement, so ingest uses the outbox
-        const { publishInTransaction: _inStore, publishCte: _inStatement, ...external } = real;
+        // a bus outside the store (as NATS): it cannot publish in ingest's transaction, so ingest uses the outbox
+        const { publishInTransaction: _inStore, ...external } = real;
         const flaky: Bus = {
           ...external,
           publish: (topic, messages) => (down ? Promise.reject(new Error('bus down')) : real.publish(topic, messages)),

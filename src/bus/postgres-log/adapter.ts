@@ -254,13 +254,6 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
       const published = messages.filter((m) => inserted.delete(m.id)).length;
       return { published, duplicates: messages.length - published };
     },
-    publishCte(topic, rows, publishedAt) {
-      if (!TOPIC_PATTERN.test(topic))
-        throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid topic name ${JSON.stringify(topic)}`);
-      if (!/^[a-z_][a-z0-9_]*$/.test(rows))
-        throw new SwitchyardError('BUS_MESSAGE_INVALID', `invalid CTE name ${JSON.stringify(rows)}`);
-      return q.publishCteSql(topic, rows, publishedAt);
-    },
     async ensureGroup(spec) {
       await db.query(q.ENSURE_GROUP, [spec.group, spec.topic, spec.ordered ?? false]);
     },

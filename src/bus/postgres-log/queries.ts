@@ -30,24 +30,6 @@ export function publishSql(n: number): string {
   return sql;
 }
 
-/**
- * A publish as a CTE body of someone else's statement (Bus.publishCte): `rows` is a CTE of that
- * statement with columns (n, msg_id, msg_key, payload). The lock subquery reads `rows`, so it runs
- * once that CTE (and whatever it depends on) has produced its first row, and not at all for none;
- * OFFSET 0 keeps it a subquery of its own, and a volatile output is never pruned from one. Every
- * inserted row joins it, so no seq is drawn before the lock is held. `topic` is validated by the
- * caller against the topic pattern (it is a literal here).
- */
-export function publishCteSql(topic: string, rows: string, publishedAt: string): string {
-  return `insert into bus_messages (topic, msg_id, msg_key, payload, published_at)
-      select '${topic}', v.msg_id, v.msg_key, v.payload, ${publishedAt}
-      from (select pg_advisory_xact_lock(hashtext('switchyard_bus:${topic}')), pg_notify('switchyard_bus', '${topic}')
-            from (select 1 from ${rows} limit 1) as any_row offset 0) as topic_lock
-      cross join ${rows} as v
-      order by v.n
-      on conflict (topic, msg_id) do nothing returning msg_id`;
-}
-
 export const NOTIFY = `select pg_notify('switchyard_bus', $1)`;
 
 export const ENSURE_GROUP = `
