@@ -3,7 +3,8 @@
  * those read). When an evaluation goes beyond what was read (the catalogue moved in between, a
  * caller evaluates more), the missing memberships are read first: a member is never taken for a
  * non-member, so no duplicate `entered` is written. And a change of one attribute still sees the
- * membership of a list it reads through `inList`.
+ * membership of a list it reads through `inList`. In a batch, each contact is evaluated against the
+ * lists its own change touched (and their dependents), not against the batch's union.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,5 +67,33 @@ describe('membership reads of a change', () => {
       `select count(*)::int as n from list_history where contact_id = 'p'`,
     );
     assert.equal(rows[0]?.n, 3);
+  });
+
+  it('a batch evaluates each contact against the lists its own change touched, cascade included', async () => {
+    await profiles.applyChanges([
+      { changeId: '3', source: 't', contactId: 'q', attributes: { z: 1 }, at: 3 },
+      { changeId: '4', source: 't', contactId: 'r', attributes: { x: 1 }, at: 4 },
+      { changeId: '5', source: 't', contactId: 's', attributes: { x: 1 }, at: 5 },
+    ]);
+    // r out of `a` behind the service's back: only an evaluation of r against `a` would notice
+    await db.query(`delete from list_members where list_id = 'a' and contact_id = 'r'`);
+    const r = await profiles.applyChanges([
+      { changeId: '6', source: 't', contactId: 'q', attributes: { x: 1 }, at: 6 },
+      { changeId: '7', source: 't', contactId: 'r', attributes: { y: 1 }, at: 7 },
+      { changeId: '8', source: 't', contactId: 's', attributes: { z: 1 }, at: 8 },
+    ]);
+    // q: a, then ab through the cascade; r: b only (its change touched y); s: ab (z, reading a)
+    assert.deepEqual([r.entered, r.exited], [4, 0]);
+    assert.deepEqual((await profiles.get('q'))?.lists, ['a', 'ab']);
+    assert.deepEqual((await profiles.get('r'))?.lists, ['b']);
+    assert.deepEqual((await profiles.get('s'))?.lists, ['a', 'ab']);
+    const { rows } = await db.query<{ list_id: string; contact_id: string; cause_id: string }>(
+      `select list_id, contact_id, cause_id from list_history where cause_id in ('t:6', 't:7', 't:8')
+       order by contact_id, id`,
+    );
+    assert.deepEqual(
+      rows.map((h) => `${h.contact_id} ${h.list_id} ${h.cause_id}`),
+      ['q a t:6', 'q ab t:6', 'r b t:7', 's ab t:8'],
+    );
   });
 });
