@@ -38,20 +38,10 @@ export interface EvaluationResult {
 }
 
 /**
- * The lists to re-evaluate for one contact (a subset of `order`, any order), when contacts of one
- * evaluation need different lists: a contact whose change touched `score` is evaluated against the
- * lists reading `score` and their dependents, not against every list another contact's change
- * touched. Undefined for a contact: all of `order`. Contacts should share one set per distinct
- * need (the evaluation groups contacts by set).
- */
-export type ListScope = (contactId: string) => ReadonlySet<string> | undefined;
-
-/**
  * `order`: the lists to re-evaluate, in cascade order (from the catalogue). `causeOf` names why
  * each contact is re-evaluated (its change id, the timer, the rebuild, who edited the list). With
  * `inTransaction` the events are published in `tx` and `outboxed` is empty; else the caller
  * publishes `outboxed` once committed. One evaluation per transaction with `inTransaction`.
- * `scope`: see ListScope (ignored when a profile was created by this evaluation's read).
  */
 export async function evaluateLocked(
   tx: Queryable,
@@ -62,7 +52,6 @@ export async function evaluateLocked(
   now: Date,
   forced?: ForcedMembership,
   inTransaction?: PublishInTransaction,
-  scope?: ListScope,
 ): Promise<EvaluationResult> {
   const nowMs = now.getTime();
   const transitions: q.Transition[] = [];
@@ -88,29 +77,16 @@ export async function evaluateLocked(
   const lists = fresh ? catalog.withDependents(catalog.lists.keys()) : order;
   await q.lockListsShared(tx, lists);
   await completeMemberships(tx, profiles, catalog.membershipsFor(lists));
-  // contacts grouped by the lists they need (null: every list of the evaluation)
-  const groups = new Map<ReadonlySet<string> | null, LockedProfile[]>();
-  for (const p of profiles.values()) {
-    const need = fresh || scope === undefined ? null : (scope(p.contactId) ?? null);
-    const group = groups.get(need);
-    if (group === undefined) groups.set(need, [p]);
-    else group.push(p);
-  }
   for (const listId of lists) {
     const list = catalog.lists.get(listId);
-    const predicate = list?.predicate;
-    const definition = list?.definition;
-    if (predicate == null || definition == null) continue;
-    const timeRelative = list?.inputs?.timeRelative === true;
-    for (const [need, group] of groups) {
-      if (need !== null && !need.has(listId)) continue;
-      for (const p of group) {
-        const want = predicate(p, nowMs);
-        if (want !== p.lists.has(listId)) record(listId, p, want);
-        if (timeRelative) {
-          const due = nextFlipAt(definition, p, nowMs);
-          timers.push({ listId, contactId: p.contactId, dueAt: due === null ? null : new Date(due) });
-        }
+    if (list?.predicate == null || list.definition === null) continue;
+    const timeRelative = list.inputs?.timeRelative === true;
+    for (const p of profiles.values()) {
+      const want = list.predicate(p, nowMs);
+      if (want !== p.lists.has(listId)) record(listId, p, want);
+      if (timeRelative) {
+        const due = nextFlipAt(list.definition, p, nowMs);
+        timers.push({ listId, contactId: p.contactId, dueAt: due === null ? null : new Date(due) });
       }
     }
   }

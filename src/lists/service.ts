@@ -21,7 +21,7 @@ import { validateSegment } from '../core/segments/validate.ts';
 import { type LockedProfile, lockSnapshots } from '../profiles/snapshots.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import { createCatalogCache, type ListCatalog, type TouchedInputs } from './catalog.ts';
-import { type EvaluationResult, evaluateLocked, type ListScope } from './engine.ts';
+import { type EvaluationResult, evaluateLocked } from './engine.ts';
 import type { ListMembership, MembershipResult } from './membership.ts';
 import * as q from './queries.ts';
 import { rebuildList } from './rebuild.ts';
@@ -61,8 +61,7 @@ export interface ListService extends ListMembership {
    * Re-evaluates the lists a change touched for locked profiles, inside the caller's
    * transaction (once per transaction); publish the returned outbox rows after the commit (none
    * when the bus took the events in the transaction). `catalog`: the one the caller read in this
-   * transaction already (spares a round trip). `scope`: the lists each contact's own change
-   * touched, when `touched` is the union of several contacts' changes (engine.ts ListScope).
+   * transaction already (spares a round trip).
    */
   reevaluate(
     tx: Queryable,
@@ -70,7 +69,6 @@ export interface ListService extends ListMembership {
     touched: TouchedInputs,
     causeOf: (contactId: string) => ListTransitionCause,
     catalog?: ListCatalog,
-    scope?: ListScope,
   ): Promise<EvaluationResult>;
   /**
    * Takes, in the caller's transaction, the locks an evaluation of these lists holds (shared with
@@ -275,10 +273,10 @@ export function createListService(deps: ListServiceDeps): ListService {
       return rebuildList({ ...deps, catalog }, id, chunkSize);
     },
 
-    async reevaluate(tx, profiles, touched, causeOf, read, scope) {
+    async reevaluate(tx, profiles, touched, causeOf, read) {
       const cat = read ?? (await catalog(tx));
       const order = cat.listsTouchedBy(touched);
-      return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now(), undefined, inTransaction, scope);
+      return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now(), undefined, inTransaction);
     },
 
     lockLists: (tx, ids) => q.lockListsShared(tx, ids),

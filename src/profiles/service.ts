@@ -14,8 +14,7 @@ import type { ListTransitionCause } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { SwitchyardError } from '../core/errors.ts';
 import { mergeAttributes } from '../core/profile-merge.ts';
-import type { ListCatalog, TouchedInputs } from '../lists/catalog.ts';
-import type { ListScope } from '../lists/engine.ts';
+import type { TouchedInputs } from '../lists/catalog.ts';
 import type { ListService } from '../lists/service.ts';
 import { createGroupCommit } from '../reactions/group-commit.ts';
 import type { Db } from '../store/port.ts';
@@ -81,26 +80,6 @@ function madeUpId(c: ProfileChange): string {
   throw new SwitchyardError('CHANGE_INVALID', 'a change names no contact (contactId, warehouseId, crmId or email)');
 }
 
-/**
- * Each contact's lists (those reading the attributes its own changes moved, and their dependents),
- * one set per distinct attribute set: a batch's contacts mostly moved a few attributes each, and
- * the union of their lists is most of the catalogue (bench/README.md, lists).
- */
-function scopeOf(catalog: ListCatalog, movedBy: ReadonlyMap<string, ReadonlySet<string>>): ListScope {
-  const byKey = new Map<string, ReadonlySet<string>>();
-  const byContact = new Map<string, ReadonlySet<string>>();
-  for (const [contactId, moved] of movedBy) {
-    const key = [...moved].sort().join('\n');
-    let lists = byKey.get(key);
-    if (lists === undefined) {
-      lists = new Set(catalog.listsTouchedBy({ attributes: moved, clickTags: new Set(), opens: false }));
-      byKey.set(key, lists);
-    }
-    byContact.set(contactId, lists);
-  }
-  return (contactId) => byContact.get(contactId);
-}
-
 export function createProfileService(deps: ProfileServiceDeps): ProfileService {
   const { db, clock, lists } = deps;
 
@@ -142,8 +121,6 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       await lists.lockLists(tx, read);
       const profiles = await lockSnapshots(tx, contactIds, now, needs);
       const touchedAttributes = new Set<string>();
-      // per contact, the attributes its own changes moved: it is re-evaluated against their lists only
-      const movedBy = new Map<string, Set<string>>();
       const changed = new Map<string, LockedProfile>();
       const causes = new Map<string, ListTransitionCause>();
       const writes = new Map<string, q.ProfileWrite>();
@@ -172,9 +149,6 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
         if (merged.changed.length > 0 || !p.existed) {
           for (const a of merged.changed) touchedAttributes.add(a);
           if (!p.existed) for (const a of Object.keys(p.attributes)) touchedAttributes.add(a);
-          const moved = movedBy.get(p.contactId) ?? new Set<string>();
-          for (const a of merged.changed) moved.add(a);
-          movedBy.set(p.contactId, moved);
           changed.set(p.contactId, p);
           causes.set(p.contactId, { kind: 'change', id: `${c.source}:${c.changeId}` });
         }
@@ -183,7 +157,7 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       if (changed.size === 0) return { outboxed: [] as Outboxed[], changedContacts: 0, entered: 0, exited: 0 };
       const touched: TouchedInputs = { attributes: touchedAttributes, clickTags: new Set(), opens: false };
       const causeOf = (id: string) => causes.get(id) as ListTransitionCause;
-      const r = await lists.reevaluate(tx, changed, touched, causeOf, catalog, scopeOf(catalog, movedBy));
+      const r = await lists.reevaluate(tx, changed, touched, causeOf, catalog);
       return { outboxed: r.outboxed, changedContacts: changed.size, entered: r.entered, exited: r.exited };
     });
     if (written.outboxed.length > 0) await publishSliced(deps, written.outboxed);

@@ -19,8 +19,8 @@ export interface LockedProfile extends ProfileSnapshot {
   warehouseId: string | null;
   /** False when the row was created by this read. */
   existed: boolean;
-  /** The lists whose membership `lists` reflects; null: every list. Shared by profiles read together. */
-  listsRead: ReadonlySet<string> | null;
+  /** The lists whose membership `lists` reflects; null: every list. */
+  listsRead: Set<string> | null;
 }
 
 const CREATE_MISSING = `
@@ -96,20 +96,16 @@ export async function completeMemberships(
   profiles: ReadonlyMap<string, LockedProfile>,
   listIds: Iterable<string>,
 ): Promise<void> {
-  // profiles read together share one set (lockSnapshots): each distinct set is checked once
-  const wanted = [...listIds];
   const missing = new Set<string>();
-  const sets = new Set<ReadonlySet<string>>();
-  for (const p of profiles.values()) if (p.listsRead !== null) sets.add(p.listsRead);
-  for (const read of sets) for (const id of wanted) if (!read.has(id)) missing.add(id);
+  for (const p of profiles.values()) {
+    if (p.listsRead === null) continue;
+    for (const id of listIds) if (!p.listsRead.has(id)) missing.add(id);
+  }
   if (missing.size === 0) return;
   const ids = [...profiles.keys()];
   const { rows } = await tx.query<{ list_id: string; contact_id: string }>(READ_SOME_MEMBERSHIPS, [ids, [...missing]]);
   for (const m of rows) profiles.get(m.contact_id)?.lists.add(m.list_id);
-  // new sets, not the shared ones grown: a profile outside `profiles` did not read `missing`
-  const grown = new Map([...sets].map((read) => [read, new Set([...read, ...missing])]));
-  for (const p of profiles.values())
-    if (p.listsRead !== null) p.listsRead = grown.get(p.listsRead) as ReadonlySet<string>;
+  for (const p of profiles.values()) for (const id of missing) p.listsRead?.add(id);
 }
 
 export async function lockSnapshots(
@@ -162,10 +158,7 @@ export async function lockSnapshots(
     some === undefined ? READ_MEMBERSHIPS : READ_SOME_MEMBERSHIPS,
     some === undefined ? [ids] : [ids, some],
   );
-  if (some !== undefined) {
-    const read: ReadonlySet<string> = new Set(some);
-    for (const p of out.values()) p.listsRead = read;
-  }
+  if (some !== undefined) for (const p of out.values()) p.listsRead = new Set(some);
   for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
   if (needs.clicks) {
     const clicks = await tx.query<{ contact_id: string; tag: string; at_ms: number }>(READ_CLICKS, [ids]);
