@@ -70,6 +70,12 @@ export interface ListService extends ListMembership {
     causeOf: (contactId: string) => ListTransitionCause,
     catalog?: ListCatalog,
   ): Promise<EvaluationResult>;
+  /**
+   * Takes, in the caller's transaction, the locks an evaluation of these lists holds (shared with
+   * other evaluations, exclusive of the lists' rebuild chunks). Taken before the memberships are
+   * read, a chunk that commits while the caller waits is in what the caller then reads.
+   */
+  lockLists(tx: Queryable, ids: readonly string[]): Promise<void>;
   /** Re-checks the contacts whose time-relative conditions came due; returns how many timers fired. */
   runDueTimers(limit?: number): Promise<number>;
   /** Waits for background rebuilds (shutdown, tests). */
@@ -272,6 +278,8 @@ export function createListService(deps: ListServiceDeps): ListService {
       const order = cat.listsTouchedBy(touched);
       return evaluateLocked(tx, cat, profiles, order, causeOf, clock.now(), undefined, inTransaction);
     },
+
+    lockLists: (tx, ids) => q.lockListsShared(tx, ids),
 
     async runDueTimers(limit = 1000) {
       const result = await db.transaction(async (tx) => {

@@ -114,9 +114,11 @@ export function createProfileService(deps: ProfileServiceDeps): ProfileService {
       const anyDelete = changes.some((c) => c.deleted === true);
       const touchable = catalog.listsTouchedBy({ attributes: named, clickTags: new Set(), opens: false });
       // only the memberships the evaluation can read (a contact is in tens of lists, a change touches few)
-      const needs = anyDelete
-        ? catalog.needs([...catalog.lists.keys()])
-        : { ...catalog.needs(touchable), lists: catalog.membershipsFor(touchable) };
+      const read = anyDelete ? [...catalog.lists.keys()] : catalog.membershipsFor(touchable);
+      const needs = { ...catalog.needs(anyDelete ? read : touchable), lists: read };
+      // the lists first, then the memberships: a rebuild chunk of one of them that commits in between
+      // would otherwise be missing from the memberships read, and the evaluation would be wrong
+      await lists.lockLists(tx, read);
       const profiles = await lockSnapshots(tx, contactIds, now, needs);
       const touchedAttributes = new Set<string>();
       const changed = new Map<string, LockedProfile>();

@@ -81,7 +81,7 @@ export interface SnapshotNeeds {
   opens: boolean;
   /**
    * The lists whose memberships to read (a change of one attribute re-evaluates a few lists of
-   * many; a contact is in tens); absent: all. Read whole anyway when the read created a profile.
+   * many; a contact is in tens); absent: all.
    */
   lists?: readonly string[];
 }
@@ -151,7 +151,9 @@ export async function lockSnapshots(
       listsRead: null,
     });
   }
-  const some = needs.lists !== undefined && created.size === 0 ? needs.lists : undefined;
+  // also when the read created a profile (its evaluation takes every list): what the caller locked
+  // is read here, the rest by completeMemberships once the evaluation holds their locks
+  const some = needs.lists;
   const members = await tx.query<{ list_id: string; contact_id: string }>(
     some === undefined ? READ_MEMBERSHIPS : READ_SOME_MEMBERSHIPS,
     some === undefined ? [ids] : [ids, some],

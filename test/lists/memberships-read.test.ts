@@ -18,7 +18,7 @@ import type { Db } from '../../src/store/port.ts';
 import { testDatabases } from '../support/databases.ts';
 
 const log = pino({ level: 'silent' });
-const tdb = (await testDatabases())[0];
+const [tdb, pg] = await testDatabases();
 
 describe('membership reads of a change', () => {
   let db: Db;
@@ -66,5 +66,81 @@ describe('membership reads of a change', () => {
       `select count(*)::int as n from list_history where contact_id = 'p'`,
     );
     assert.equal(rows[0]?.n, 3);
+  });
+
+  it('a batch of changes of different attributes: each transition once, cascade included', async () => {
+    await profiles.applyChanges([
+      { changeId: '3', source: 't', contactId: 'q', attributes: { z: 1 }, at: 3 },
+      { changeId: '4', source: 't', contactId: 'r', attributes: { x: 1 }, at: 4 },
+      { changeId: '5', source: 't', contactId: 's', attributes: { x: 1 }, at: 5 },
+    ]);
+    const r = await profiles.applyChanges([
+      { changeId: '6', source: 't', contactId: 'q', attributes: { x: 1 }, at: 6 },
+      { changeId: '7', source: 't', contactId: 'r', attributes: { y: 1 }, at: 7 },
+      { changeId: '8', source: 't', contactId: 's', attributes: { z: 1 }, at: 8 },
+    ]);
+    // q: a, then ab through the cascade; r: b; s: ab (z, reading a)
+    assert.deepEqual([r.entered, r.exited], [4, 0]);
+    assert.deepEqual((await profiles.get('q'))?.lists, ['a', 'ab']);
+    assert.deepEqual((await profiles.get('r'))?.lists, ['a', 'b']);
+    assert.deepEqual((await profiles.get('s'))?.lists, ['a', 'ab']);
+    const { rows } = await db.query<{ list_id: string; contact_id: string; cause_id: string }>(
+      `select list_id, contact_id, cause_id from list_history where cause_id in ('t:6', 't:7', 't:8')
+       order by contact_id, id`,
+    );
+    assert.deepEqual(
+      rows.map((h) => `${h.contact_id} ${h.list_id} ${h.cause_id}`),
+      ['q a t:6', 'q ab t:6', 'r b t:7', 's ab t:8'],
+    );
+  });
+});
+
+// A rebuild chunk that commits while a change waits for the list's lock: the change must compare
+// against the membership the chunk wrote, so the lists are locked before the memberships are read.
+describe('a change and a rebuild chunk of a list it reads', { skip: pg?.skip }, () => {
+  let db: Db;
+  let lists: ListService;
+  let profiles: ProfileService;
+  const clock = createManualClock(new Date('2026-06-01T12:00:00Z'));
+
+  before(async () => {
+    db = await pg!.open();
+    const bus = createPostgresLogBus({ db, clock });
+    lists = createListService({ db, bus, clock, log });
+    profiles = createProfileService({ db, bus, clock, log, lists });
+    await lists.create({ id: 'w', name: 'W', kind: 'dynamic', definition: { attribute: 'x', equals: 1 } });
+    await lists.idle();
+    await profiles.applyChanges([{ changeId: '1', source: 't', contactId: 'c', attributes: { x: 1 }, at: 1 }]);
+    // c out of w, as before a rebuild that puts it back
+    await db.query(`delete from list_members where list_id = 'w'`);
+  });
+  after(async () => {
+    await lists.idle();
+    await pg!.close(true);
+  });
+
+  it('sees the chunk that committed while it waited, and takes the contact out', async () => {
+    let release!: () => void;
+    let held!: () => void;
+    const holding = new Promise<void>((r) => {
+      held = r;
+    });
+    // a chunk of w (its lane's key held exclusively) enters c on the attributes it saw
+    const chunk = db.transaction(async (tx) => {
+      await tx.query(`select pg_advisory_xact_lock(hashtext('list:' || 'w' || '#' || 0))`);
+      await tx.query(`insert into list_members (list_id, contact_id, entered_at) values ('w', 'c', now())`);
+      held();
+      await new Promise<void>((r) => {
+        release = r;
+      });
+    });
+    await holding;
+    const change = profiles.applyChanges([{ changeId: '2', source: 't', contactId: 'c', attributes: { x: 2 }, at: 2 }]);
+    await new Promise((r) => setTimeout(r, 300)); // the change is waiting for w's lock
+    release();
+    await chunk;
+    const r = await change;
+    assert.deepEqual([r.entered, r.exited], [0, 1]);
+    assert.equal(await lists.isMember('w', 'c'), false);
   });
 });
