@@ -181,10 +181,11 @@ export const TRANSITIONS_PER_MESSAGE = 1000;
 
 /**
  * The outbox rows of the transitions in CTE `hist` (id, list_id, contact_id, entered, cause_kind,
- * cause_id): per kind, in history order, one message per TRANSITIONS_PER_MESSAGE, its payload built
- * here; `p` names the parameters (entered topic, exited topic, at as text, created_at).
+ * cause_id): per kind, in history order, one message per TRANSITIONS_PER_MESSAGE whose payload is
+ * `payload`, a JSON expression over the message's rows `g`; `p` names the parameters (entered
+ * topic, exited topic, created_at).
  */
-function outboxOfHistory(p: { entered: string; exited: string; atText: string; createdAt: string }): string {
+function outboxOf(p: { entered: string; exited: string; createdAt: string }, payload: string): string {
   return `
   g as (
     select h.*, (row_number() over (partition by h.entered order by h.id) - 1) / ${TRANSITIONS_PER_MESSAGE} as part
@@ -193,18 +194,26 @@ function outboxOfHistory(p: { entered: string; exited: string; atText: string; c
   ob as (
     insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
     select case when entered then ${p.entered} else ${p.exited} end, 'list:' || min(id), null,
-      json_build_object('transitions', json_agg(json_build_object('id', id, 'listId', list_id,
-        'contactId', contact_id, 'at', ${p.atText}::text,
-        'cause', json_build_object('kind', cause_kind, 'id', cause_id)) order by id))::text, ${p.createdAt}
+      ${payload}::text, ${p.createdAt}
     from g group by entered, part
     returning seq, msg_id
   )`;
 }
 
+/** outboxOf with whole transitions as elements (`p.atText`: the time as text). */
+function outboxOfHistory(p: { entered: string; exited: string; atText: string; createdAt: string }): string {
+  return outboxOf(
+    p,
+    `json_build_object('transitions', json_agg(json_build_object('id', id, 'listId', list_id,
+        'contactId', contact_id, 'at', ${p.atText}::text,
+        'cause', json_build_object('kind', cause_kind, 'id', cause_id)) order by id))`,
+  );
+}
+
 /**
- * The outbox rows of a rebuild chunk's transitions in CTE `hist` as outboxOfHistory, each message
- * carrying the list, time and cause once (`p.listId`, `p.atText`, `p.causeId`; kind `rebuild`) and
- * its elements only id and contact: the payload rebuildMessages builds (decision 0038).
+ * outboxOf for a rebuild chunk: each message carries the list, time and cause once (`p.listId`,
+ * `p.atText`, `p.causeId`; kind `rebuild`) and its elements only id and contact, the payload
+ * rebuildMessages builds (decision 0038).
  */
 function compactOutboxOfHistory(p: {
   entered: string;
@@ -214,21 +223,12 @@ function compactOutboxOfHistory(p: {
   causeId: string;
   createdAt: string;
 }): string {
-  return `
-  g as (
-    select h.*, (row_number() over (partition by h.entered order by h.id) - 1) / ${TRANSITIONS_PER_MESSAGE} as part
-    from hist h
-  ),
-  ob as (
-    insert into bus_outbox (topic, msg_id, msg_key, payload, created_at)
-    select case when entered then ${p.entered} else ${p.exited} end, 'list:' || min(id), null,
-      json_build_object('listId', ${p.listId}::text, 'at', ${p.atText}::text,
+  return outboxOf(
+    p,
+    `json_build_object('listId', ${p.listId}::text, 'at', ${p.atText}::text,
         'cause', json_build_object('kind', 'rebuild', 'id', ${p.causeId}::text),
-        'transitions', json_agg(json_build_object('id', id, 'contactId', contact_id) order by id))::text,
-      ${p.createdAt}
-    from g group by entered, part
-    returning seq, msg_id
-  )`;
+        'transitions', json_agg(json_build_object('id', id, 'contactId', contact_id) order by id))`,
+  );
 }
 
 /** The outbox rows a transitions statement wrote: message id → outbox seq. */
