@@ -10,7 +10,7 @@ import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
 import { type ListTransitionCause, TOPICS } from '../bus/topics.ts';
 import { nextFlipAt } from '../core/segments/inputs.ts';
-import { completeMemberships, type LockedProfile } from '../profiles/snapshots.ts';
+import { completeMemberships, type LockedProfile, lockSnapshots } from '../profiles/snapshots.ts';
 import type { Queryable } from '../store/port.ts';
 import type { ListCatalog } from './catalog.ts';
 import { transitionMessages } from './publish.ts';
@@ -35,6 +35,24 @@ export interface EvaluationResult {
   exited: number;
   /** Contacts whose membership of the forced list really changed. */
   forcedChanged: string[];
+}
+
+/**
+ * The profiles of `ids`, locked, with the memberships that evaluating `order` (and `alsoRead`)
+ * reads, read only once those lists are locked: a rebuild chunk of one of them that committed
+ * between the read and the lock would leave the evaluation working from a stale membership.
+ */
+export async function lockForEvaluation(
+  tx: Queryable,
+  catalog: ListCatalog,
+  ids: readonly string[],
+  now: Date,
+  order: readonly string[],
+  alsoRead: readonly string[] = [],
+): Promise<Map<string, LockedProfile>> {
+  const read = catalog.membershipsFor([...alsoRead, ...order]);
+  await q.lockListsShared(tx, read);
+  return lockSnapshots(tx, ids, now, { ...catalog.needs(order), lists: read });
 }
 
 /**

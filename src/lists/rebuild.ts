@@ -13,10 +13,9 @@ import { publishSliced, rebuildMessages } from './publish.ts';
 import { TOPICS } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { compileSql } from '../core/segments/sql.ts';
-import { lockSnapshots } from '../profiles/snapshots.ts';
 import type { Db } from '../store/port.ts';
 import type { ListCatalog } from './catalog.ts';
-import { evaluateLocked } from './engine.ts';
+import { evaluateLocked, lockForEvaluation } from './engine.ts';
 import * as q from './queries.ts';
 
 export interface RebuildDeps {
@@ -185,7 +184,7 @@ async function chunkInMemory(
     const ids = all.slice(i, i + 2000);
     const result = await deps.db.transaction(async (tx) => {
       const now = deps.clock.now();
-      const profiles = await lockSnapshots(tx, ids, now, catalog.needs([listId]));
+      const profiles = await lockForEvaluation(tx, catalog, ids, now, [listId]);
       const before = new Map([...profiles].map(([id, p]) => [id, p.lists.has(listId)]));
       const r = await evaluateLocked(tx, catalog, profiles, [listId], () => ({ kind: 'rebuild', id: rebuildId }), now);
       return { r, changed: ids.filter((id) => before.get(id) !== profiles.get(id)?.lists.has(listId)) };
@@ -207,7 +206,7 @@ async function cascade(
     const ids = contactIds.slice(i, i + 1000);
     const r = await deps.db.transaction(async (tx) => {
       const now = deps.clock.now();
-      const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+      const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
       return evaluateLocked(tx, catalog, profiles, order, () => ({ kind: 'rebuild', id: rebuildId }), now);
     });
     await publishSliced(deps, r.outboxed);

@@ -18,10 +18,10 @@ import { segmentInputs } from '../core/segments/inputs.ts';
 import { compileSql } from '../core/segments/sql.ts';
 import type { SegmentCondition } from '../core/segments/types.ts';
 import { validateSegment } from '../core/segments/validate.ts';
-import { type LockedProfile, lockSnapshots } from '../profiles/snapshots.ts';
+import type { LockedProfile } from '../profiles/snapshots.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import { createCatalogCache, type ListCatalog, type TouchedInputs } from './catalog.ts';
-import { type EvaluationResult, evaluateLocked } from './engine.ts';
+import { type EvaluationResult, evaluateLocked, lockForEvaluation } from './engine.ts';
 import type { ListMembership, MembershipResult } from './membership.ts';
 import * as q from './queries.ts';
 import { rebuildList } from './rebuild.ts';
@@ -168,7 +168,8 @@ export function createListService(deps: ListServiceDeps): ListService {
     const result = await db.transaction(async (tx) => {
       const cat = await catalog(tx);
       const order = cat.withDependents([listId]).filter((id) => id !== listId);
-      const profiles = await lockSnapshots(tx, ids, clock.now(), cat.needs(order));
+      // the list itself is read too: the forced membership is checked against it
+      const profiles = await lockForEvaluation(tx, cat, ids, clock.now(), order, [listId]);
       const forced = { listId, contactIds: ids, entered };
       return evaluateLocked(tx, cat, profiles, order, () => cause, clock.now(), forced, inTransaction);
     });
@@ -288,11 +289,12 @@ export function createListService(deps: ListServiceDeps): ListService {
         if (due.length === 0) return { fired: 0, outboxed: [] as Outboxed[] };
         const cat = await catalog(tx);
         const order = cat.withDependents(new Set(due.map((d) => d.listId)));
-        const profiles = await lockSnapshots(
+        const profiles = await lockForEvaluation(
           tx,
+          cat,
           due.map((d) => d.contactId),
           now,
-          cat.needs(order),
+          order,
         );
         const cause = { kind: 'timer' as const, id: now.toISOString() };
         const r = await evaluateLocked(tx, cat, profiles, order, () => cause, now, undefined, inTransaction);

@@ -8,6 +8,7 @@
  */
 import type { Outboxed } from '../bus/outbox.ts';
 import type { Bus } from '../bus/port.ts';
+import { lockForEvaluation } from '../lists/engine.ts';
 import { publishSliced } from '../lists/publish.ts';
 import type { LinkClickedPayload, StoredEvent } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
@@ -15,7 +16,7 @@ import { ANY_CLICK_TAG } from '../core/segments/types.ts';
 import type { ListService } from '../lists/service.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
-import { lockProfiles, lockSnapshots } from './snapshots.ts';
+import { lockProfiles } from './snapshots.ts';
 
 export interface EngagementDeps {
   db: Db;
@@ -118,7 +119,7 @@ export async function applyReactionEvents(
     const catalog = await deps.lists.catalog(tx);
     const order = catalog.listsTouchedBy(touched);
     if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
-    const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+    const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
     const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
       kind: 'change',
       id: `reaction:${news[0]?.sourceId}`,
@@ -149,7 +150,7 @@ export async function applyTaggedClicks(
     const catalog = await deps.lists.catalog(tx);
     const order = catalog.listsTouchedBy(touched);
     if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
-    const profiles = await lockSnapshots(tx, ids, now, catalog.needs(order));
+    const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
     const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
       kind: 'change',
       id: `click:${news[0]?.sourceId}`,

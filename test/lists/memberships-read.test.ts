@@ -95,6 +95,42 @@ describe('membership reads of a change', () => {
   });
 });
 
+/** Resolves once some backend waits for an advisory lock (the caller's evaluation is queued). */
+async function advisoryWaiter(db: Db): Promise<void> {
+  // bounded generously: a loaded CI host may take a while to bring the evaluation to the lock
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    const { rows } = await db.query<{ n: number }>(
+      `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`,
+    );
+    if ((rows[0]?.n ?? 0) > 0) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error("no evaluation waited for the chunk's lock");
+}
+
+/** A chunk of `list` (lane 0 held exclusively) that enters `contact` and commits when released. */
+async function holdChunk(db: Db, list: string, contact: string): Promise<{ release: () => void; done: Promise<void> }> {
+  let release!: () => void;
+  let held!: () => void;
+  const holding = new Promise<void>((r) => {
+    held = r;
+  });
+  const done = db.transaction(async (tx) => {
+    await tx.query(`select pg_advisory_xact_lock(hashtext('list:' || $1::text || '#' || 0))`, [list]);
+    await tx.query(`insert into list_members (list_id, contact_id, entered_at) values ($1, $2, now())`, [
+      list,
+      contact,
+    ]);
+    held();
+    await new Promise<void>((r) => {
+      release = r;
+    });
+  });
+  await holding;
+  return { release, done };
+}
+
 // A rebuild chunk that commits while a change waits for the list's lock: the change must compare
 // against the membership the chunk wrote, so the lists are locked before the memberships are read.
 describe('a change and a rebuild chunk of a list it reads', { skip: pg?.skip }, () => {
@@ -120,27 +156,37 @@ describe('a change and a rebuild chunk of a list it reads', { skip: pg?.skip }, 
   });
 
   it('sees the chunk that committed while it waited, and takes the contact out', async () => {
-    let release!: () => void;
-    let held!: () => void;
-    const holding = new Promise<void>((r) => {
-      held = r;
-    });
     // a chunk of w (its lane's key held exclusively) enters c on the attributes it saw
-    const chunk = db.transaction(async (tx) => {
-      await tx.query(`select pg_advisory_xact_lock(hashtext('list:' || 'w' || '#' || 0))`);
-      await tx.query(`insert into list_members (list_id, contact_id, entered_at) values ('w', 'c', now())`);
-      held();
-      await new Promise<void>((r) => {
-        release = r;
-      });
-    });
-    await holding;
+    const chunk = await holdChunk(db, 'w', 'c');
     const change = profiles.applyChanges([{ changeId: '2', source: 't', contactId: 'c', attributes: { x: 2 }, at: 2 }]);
-    await new Promise((r) => setTimeout(r, 300)); // the change is waiting for w's lock
-    release();
-    await chunk;
+    await advisoryWaiter(db);
+    chunk.release();
+    await chunk.done;
     const r = await change;
     assert.deepEqual([r.entered, r.exited], [0, 1]);
     assert.equal(await lists.isMember('w', 'c'), false);
+  });
+
+  // the same for a static list's edit: its dependents read another list, whose memberships must
+  // be read after that list's lock, so a chunk committed meanwhile is seen
+  it("a static list's edit sees the chunk too, and enters the dependent list", async () => {
+    await lists.create({ id: 'v', name: 'V', kind: 'dynamic', definition: { attribute: 'y', equals: 1 } });
+    await lists.create({ id: 's', name: 'S', kind: 'static' });
+    await lists.create({
+      id: 'sv',
+      name: 'S and V',
+      kind: 'dynamic',
+      definition: { and: [{ inList: 's' }, { inList: 'v' }] },
+    });
+    await lists.idle();
+    await profiles.applyChanges([{ changeId: '3', source: 't', contactId: 'd', attributes: { y: 1 }, at: 3 }]);
+    await db.query(`delete from list_members where list_id = 'v'`);
+    const chunk = await holdChunk(db, 'v', 'd');
+    const edit = lists.addToList('s', ['d'], { kind: 'manual', id: 'edit-1' });
+    await advisoryWaiter(db);
+    chunk.release();
+    await chunk.done;
+    await edit;
+    assert.equal(await lists.isMember('sv', 'd'), true);
   });
 });
