@@ -120,10 +120,14 @@ export async function applyReactionEvents(
     const order = catalog.listsTouchedBy(touched);
     if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
     const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
-    const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
-      kind: 'change',
-      id: `reaction:${news[0]?.sourceId}`,
-    }));
+    // the catalogue whose lists were locked and read, which also spares the revision check
+    const r = await deps.lists.reevaluate(
+      tx,
+      profiles,
+      touched,
+      () => ({ kind: 'change', id: `reaction:${news[0]?.sourceId}` }),
+      catalog,
+    );
     return { n: news.length, outboxed: r.outboxed };
   });
   if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
@@ -151,10 +155,14 @@ export async function applyTaggedClicks(
     const order = catalog.listsTouchedBy(touched);
     if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
     const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
-    const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({
-      kind: 'change',
-      id: `click:${news[0]?.sourceId}`,
-    }));
+    // the catalogue whose lists were locked and read, which also spares the revision check
+    const r = await deps.lists.reevaluate(
+      tx,
+      profiles,
+      touched,
+      () => ({ kind: 'change', id: `click:${news[0]?.sourceId}` }),
+      catalog,
+    );
     return { n: news.length, outboxed: r.outboxed };
   });
   if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
