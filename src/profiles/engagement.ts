@@ -13,6 +13,7 @@ import { publishSliced } from '../lists/publish.ts';
 import type { LinkClickedPayload, StoredEvent } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import { ANY_CLICK_TAG } from '../core/segments/types.ts';
+import type { TouchedInputs } from '../lists/catalog.ts';
 import type { ListService } from '../lists/service.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
@@ -116,22 +117,34 @@ export async function applyReactionEvents(
       clickTags: new Set(clicks.length > 0 ? [ANY_CLICK_TAG] : []),
       opens: sends.length > 0,
     };
-    const catalog = await deps.lists.catalog(tx);
-    const order = catalog.listsTouchedBy(touched);
-    if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
-    const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
-    // the catalogue whose lists were locked and read, which also spares the revision check
-    const r = await deps.lists.reevaluate(
-      tx,
-      profiles,
-      touched,
-      () => ({ kind: 'change', id: `reaction:${news[0]?.sourceId}` }),
-      catalog,
-    );
-    return { n: news.length, outboxed: r.outboxed };
+    return {
+      n: news.length,
+      outboxed: await reevaluateTouched(deps, tx, ids, now, touched, `reaction:${news[0]?.sourceId}`),
+    };
   });
   if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
   return result.n;
+}
+
+/**
+ * Re-evaluates, for the locked contacts `ids`, the lists that read what the facts touched; the
+ * outbox rows to publish once committed (none when nothing reads it).
+ */
+async function reevaluateTouched(
+  deps: EngagementDeps,
+  tx: Queryable,
+  ids: readonly string[],
+  now: Date,
+  touched: TouchedInputs,
+  causeId: string,
+): Promise<Outboxed[]> {
+  const catalog = await deps.lists.catalog(tx);
+  const order = catalog.listsTouchedBy(touched);
+  if (order.length === 0) return [];
+  const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
+  // the catalogue whose lists were locked and read, which also spares the revision check
+  const r = await deps.lists.reevaluate(tx, profiles, touched, () => ({ kind: 'change', id: causeId }), catalog);
+  return r.outboxed;
 }
 
 /** Applies chunks of tagged clicks (link.clicked): the latest click per tag, then the lists reading those tags. */
@@ -151,19 +164,10 @@ export async function applyTaggedClicks(
     await lockProfiles(tx, ids, now);
     await q.recordClicks(tx, rows);
     const touched = { attributes: new Set<string>(), clickTags: new Set(rows.map((r) => r.tag)), opens: false };
-    const catalog = await deps.lists.catalog(tx);
-    const order = catalog.listsTouchedBy(touched);
-    if (order.length === 0) return { n: news.length, outboxed: [] as Outboxed[] };
-    const profiles = await lockForEvaluation(tx, catalog, ids, now, order);
-    // the catalogue whose lists were locked and read, which also spares the revision check
-    const r = await deps.lists.reevaluate(
-      tx,
-      profiles,
-      touched,
-      () => ({ kind: 'change', id: `click:${news[0]?.sourceId}` }),
-      catalog,
-    );
-    return { n: news.length, outboxed: r.outboxed };
+    return {
+      n: news.length,
+      outboxed: await reevaluateTouched(deps, tx, ids, now, touched, `click:${news[0]?.sourceId}`),
+    };
   });
   if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);
   return result.n;
