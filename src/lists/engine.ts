@@ -77,7 +77,10 @@ export async function evaluateLocked(
   const forcedChanged: string[] = [];
   const record = (listId: string, p: LockedProfile, entered: boolean): void => {
     const cause = causeOf(p.contactId);
-    transitions.push({ listId, contactId: p.contactId, entered, causeKind: cause.kind, causeId: cause.id });
+    const row = entered ? null : (p.memberRows.get(listId) ?? null);
+    transitions.push({ listId, contactId: p.contactId, entered, causeKind: cause.kind, causeId: cause.id, row });
+    // a row written here has no version known to this snapshot
+    p.memberRows.delete(listId);
     if (entered) p.lists.add(listId);
     else p.lists.delete(listId);
   };

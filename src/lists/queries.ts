@@ -174,6 +174,8 @@ export interface Transition {
   entered: boolean;
   causeKind: string;
   causeId: string;
+  /** An exit's membership row as the evaluation read it (`ctid`); null or absent: found by key. */
+  row?: string | null;
 }
 
 /** Transitions per `list.entered` / `list.exited` message (the bus row and the outbox row are per message). */
@@ -242,31 +244,44 @@ function outboxSeqs(row: { msg_ids: string[] | null; seqs: (number | string)[] |
 
 // one statement: members added (each carrying its entry) and removed (each closing its episode),
 // and their events' outbox rows (payload built here, not sent as parameters); transition ids are
-// taken in input order, so they ascend with it
+// taken in input order, so they ascend with it. An exit deletes the row version the evaluation read
+// (a TID scan: no probe of the key's index, whose pages a batch's scattered exits mostly miss);
+// one whose row is unknown or is no longer there is deleted by key.
 function writeTransitionsSql(outbox: boolean): string {
   return `
   with t as materialized (
     select t.*, nextval('list_transition_ids') as id
-    from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[])
-      with ordinality as t(list_id, contact_id, entered, cause_kind, cause_id, n)
+    from unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::tid[])
+      with ordinality as t(list_id, contact_id, entered, cause_kind, cause_id, row, n)
   ),
   ins as (
     insert into list_members (list_id, contact_id, entered_at, entry_id, cause_kind, cause_id)
-    select list_id, contact_id, $6, id, cause_kind, cause_id from t where entered on conflict do nothing
+    select list_id, contact_id, $7, id, cause_kind, cause_id from t where entered on conflict do nothing
   ),
-  del as (
+  del_read as (
     delete from list_members m using t
-    where not t.entered and m.list_id = t.list_id and m.contact_id = t.contact_id
+    where not t.entered and t.row is not null and m.ctid = t.row
+      and m.list_id = t.list_id and m.contact_id = t.contact_id
+    returning m.list_id, m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
+      t.id as exit_id, t.cause_kind as exit_kind, t.cause_id as exit_cause, t.n
+  ),
+  del_key as (
+    delete from list_members m using t
+    where not t.entered and t.n not in (select n from del_read)
+      and m.list_id = t.list_id and m.contact_id = t.contact_id
     returning m.list_id, m.contact_id, m.entry_id, m.entered_at, m.cause_kind, m.cause_id,
       t.id as exit_id, t.cause_kind as exit_kind, t.cause_id as exit_cause
   ),
   ep as (
     insert into list_episodes
-    select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $6, exit_kind, exit_cause
-    from del
+    select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $7, exit_kind, exit_cause
+    from (
+      select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, exit_kind, exit_cause from del_read
+      union all select * from del_key
+    ) del
   ),
   hist as (select id, list_id, contact_id, entered, cause_kind, cause_id from t)${
-    outbox ? `,${outboxOfHistory({ entered: '$8', exited: '$9', atText: '$7', createdAt: '$6' })}` : ''
+    outbox ? `,${outboxOfHistory({ entered: '$9', exited: '$10', atText: '$8', createdAt: '$7' })}` : ''
   }
   select (select array_agg(id order by n) from t) as ids,
     ${outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
@@ -296,6 +311,7 @@ export async function writeTransitions(
       ts.map((t) => t.entered),
       ts.map((t) => t.causeKind),
       ts.map((t) => t.causeId),
+      ts.map((t) => t.row ?? null),
       at,
       ...(outbox ? [at.toISOString(), topics.entered, topics.exited] : []),
     ],

@@ -21,6 +21,12 @@ export interface LockedProfile extends ProfileSnapshot {
   existed: boolean;
   /** The lists whose membership `lists` reflects; null: every list. */
   listsRead: Set<string> | null;
+  /**
+   * The membership rows as read (list id → row version, `ctid`): an exit deletes its row by it, with
+   * no index probe. Stable while the caller holds the profile lock, which every membership writer
+   * of this contact takes.
+   */
+  memberRows: Map<string, string>;
 }
 
 const CREATE_MISSING = `
@@ -72,9 +78,21 @@ const READ_CAMPAIGNS = `
     where pc.contact_id = c.id order by pc.sent_at desc, pc.campaign_id desc limit ${MAX_CAMPAIGN_LOOKBACK}
   ) r`;
 
-const READ_MEMBERSHIPS = `select list_id, contact_id from list_members where contact_id = any($1::text[])`;
-const READ_SOME_MEMBERSHIPS = `select list_id, contact_id from list_members
+const READ_MEMBERSHIPS = `select list_id, contact_id, ctid::text as row from list_members
+  where contact_id = any($1::text[])`;
+const READ_SOME_MEMBERSHIPS = `select list_id, contact_id, ctid::text as row from list_members
   where contact_id = any($1::text[]) and list_id = any($2::text[])`;
+
+type MembershipRow = { list_id: string; contact_id: string; row: string };
+
+function addMemberships(profiles: ReadonlyMap<string, LockedProfile>, rows: readonly MembershipRow[]): void {
+  for (const m of rows) {
+    const p = profiles.get(m.contact_id);
+    if (p === undefined) continue;
+    p.lists.add(m.list_id);
+    p.memberRows.set(m.list_id, m.row);
+  }
+}
 
 export interface SnapshotNeeds {
   clicks: boolean;
@@ -103,8 +121,8 @@ export async function completeMemberships(
   }
   if (missing.size === 0) return;
   const ids = [...profiles.keys()];
-  const { rows } = await tx.query<{ list_id: string; contact_id: string }>(READ_SOME_MEMBERSHIPS, [ids, [...missing]]);
-  for (const m of rows) profiles.get(m.contact_id)?.lists.add(m.list_id);
+  const { rows } = await tx.query<MembershipRow>(READ_SOME_MEMBERSHIPS, [ids, [...missing]]);
+  addMemberships(profiles, rows);
   for (const p of profiles.values()) for (const id of missing) p.listsRead?.add(id);
 }
 
@@ -149,17 +167,18 @@ export async function lockSnapshots(
       warehouseId: r.warehouse_id,
       existed: !created.has(r.contact_id),
       listsRead: null,
+      memberRows: new Map(),
     });
   }
   // also when the read created a profile (its evaluation takes every list): what the caller locked
   // is read here, the rest by completeMemberships once the evaluation holds their locks
   const some = needs.lists;
-  const members = await tx.query<{ list_id: string; contact_id: string }>(
+  const members = await tx.query<MembershipRow>(
     some === undefined ? READ_MEMBERSHIPS : READ_SOME_MEMBERSHIPS,
     some === undefined ? [ids] : [ids, some],
   );
   if (some !== undefined) for (const p of out.values()) p.listsRead = new Set(some);
-  for (const m of members.rows) out.get(m.contact_id)?.lists.add(m.list_id);
+  addMemberships(out, members.rows);
   if (needs.clicks) {
     const clicks = await tx.query<{ contact_id: string; tag: string; at_ms: number }>(READ_CLICKS, [ids]);
     for (const c of clicks.rows) {
