@@ -13,7 +13,7 @@ import { createManualClock } from '../../src/clock/manual.ts';
 import { evaluateLocked } from '../../src/lists/engine.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService, type ProfileService } from '../../src/profiles/service.ts';
-import { lockSnapshots } from '../../src/profiles/snapshots.ts';
+import { type LockedProfile, lockSnapshots } from '../../src/profiles/snapshots.ts';
 import type { Db } from '../../src/store/port.ts';
 import { testDatabases } from '../support/databases.ts';
 
@@ -114,8 +114,8 @@ for (const [name, tdbx] of [
       lists = createListService({ db, bus, clock, log });
       profiles = createProfileService({ db, bus, clock, log, lists });
       await lists.create({ id: 'hi', name: 'Hi', kind: 'dynamic', definition: { attribute: 'x', range: { gte: 5 } } });
-    // its build runs in the background: done before the profiles, so it cannot redo what a test undoes
-    await lists.idle();
+      // its build runs in the background: done before the profiles, so it cannot redo what a test undoes
+      await lists.idle();
       await profiles.applyChanges([
         { changeId: '1', source: 't', contactId: 'e1', attributes: { x: 9 }, at: 1 },
         { changeId: '2', source: 't', contactId: 'e2', attributes: { x: 9 }, at: 2 },
@@ -147,8 +147,8 @@ for (const [name, tdbx] of [
       const r = await db.transaction(async (tx) => {
         const catalog = await lists.catalog(tx);
         const snap = await lockSnapshots(tx, ['e2'], clock.now(), { clicks: false, opens: false, lists: ['hi'] });
-        const p = snap.get('e2');
-        assert.ok(p !== undefined && p.memberRows.has('hi'), 'the read kept the row version');
+        const p = snap.get('e2') as LockedProfile;
+        assert.ok(p.memberRows.has('hi'), 'the read kept the row version');
         // the same membership, as another row version than the one read
         await tx.query(`update list_members set entered_at = entered_at where list_id = 'hi' and contact_id = 'e2'`);
         p.attributes = { x: 1 };
