@@ -276,7 +276,8 @@ function writeTransitionsSql(outbox: boolean): string {
     insert into list_episodes
     select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, $7, exit_kind, exit_cause
     from (
-      select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, exit_kind, exit_cause from del_read
+      select list_id, contact_id, entry_id, entered_at, cause_kind, cause_id, exit_id, exit_kind, exit_cause
+      from del_read
       union all select * from del_key
     ) del
   ),
