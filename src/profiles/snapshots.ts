@@ -23,8 +23,8 @@ export interface LockedProfile extends ProfileSnapshot {
   listsRead: Set<string> | null;
   /**
    * The membership rows as read (list id → row version, `ctid`): an exit deletes its row by it, with
-   * no index probe. Stable while the caller holds the profile lock, which every membership writer
-   * of this contact takes.
+   * no index probe. Stable while the caller holds the profile lock and the lists' shared locks: every
+   * other writer of the row holds one of them (the profile, or a rebuild chunk's list lane).
    */
   memberRows: Map<string, string>;
 }
