@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
+import type { Clock } from '../../src/clock/port.ts';
 import { evaluateLocked } from '../../src/lists/engine.ts';
 import { createListService, type ListService } from '../../src/lists/service.ts';
 import { createProfileService, type ProfileService } from '../../src/profiles/service.ts';
@@ -20,6 +21,13 @@ import { testDatabases } from '../support/databases.ts';
 const log = pino({ level: 'silent' });
 const [tdb, pg] = await testDatabases();
 
+/** The list and profile services over `db`, sharing one bus. */
+function services(db: Db, clock: Clock): { lists: ListService; profiles: ProfileService } {
+  const bus = createPostgresLogBus({ db, clock });
+  const lists = createListService({ db, bus, clock, log });
+  return { lists, profiles: createProfileService({ db, bus, clock, log, lists }) };
+}
+
 describe('membership reads of a change', () => {
   let db: Db;
   let lists: ListService;
@@ -28,9 +36,7 @@ describe('membership reads of a change', () => {
 
   before(async () => {
     db = await tdb!.open();
-    const bus = createPostgresLogBus({ db, clock });
-    lists = createListService({ db, bus, clock, log });
-    profiles = createProfileService({ db, bus, clock, log, lists });
+    ({ lists, profiles } = services(db, clock));
     await lists.create({ id: 'a', name: 'A', kind: 'dynamic', definition: { attribute: 'x', equals: 1 } });
     await lists.create({ id: 'b', name: 'B', kind: 'dynamic', definition: { attribute: 'y', equals: 1 } });
     await lists.create({
@@ -110,9 +116,7 @@ for (const [name, tdbx] of [
 
     before(async () => {
       db = await tdbx!.open();
-      const bus = createPostgresLogBus({ db, clock });
-      lists = createListService({ db, bus, clock, log });
-      profiles = createProfileService({ db, bus, clock, log, lists });
+      ({ lists, profiles } = services(db, clock));
       await lists.create({ id: 'hi', name: 'Hi', kind: 'dynamic', definition: { attribute: 'x', range: { gte: 5 } } });
       // its build runs in the background: done before the profiles, so it cannot redo what a test undoes
       await lists.idle();
@@ -206,9 +210,7 @@ describe('a change and a rebuild chunk of a list it reads', { skip: pg?.skip }, 
 
   before(async () => {
     db = await pg!.open();
-    const bus = createPostgresLogBus({ db, clock });
-    lists = createListService({ db, bus, clock, log });
-    profiles = createProfileService({ db, bus, clock, log, lists });
+    ({ lists, profiles } = services(db, clock));
     await lists.create({ id: 'w', name: 'W', kind: 'dynamic', definition: { attribute: 'x', equals: 1 } });
     await lists.idle();
     await profiles.applyChanges([{ changeId: '1', source: 't', contactId: 'c', attributes: { x: 1 }, at: 1 }]);
