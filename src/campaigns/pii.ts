@@ -13,7 +13,7 @@ import type { Privacy } from '../privacy/service.ts';
 export { SUBJECT_BYTES };
 
 /** What the campaigns service needs of the privacy module. */
-export type PiiSealer = Pick<Privacy, 'sealMany' | 'openMany' | 'blindIndex' | 'blindIndexes'>;
+export type PiiSealer = Pick<Privacy, 'sealMany' | 'sealAddresses' | 'openMany' | 'blindIndex' | 'blindIndexes'>;
 
 /**
  * The rows with their `email` sealed in one set-wise call; `subjects` (contact id → blind index)
@@ -25,12 +25,27 @@ export async function sealed<T extends { contactId: string; email: string }>(
   subjects?: ReadonlyMap<string, Buffer>,
 ): Promise<T[]> {
   if (pii === undefined || rows.length === 0) return rows;
-  const out = await pii.sealMany(
-    rows.map((r) => {
-      const subject = subjects?.get(r.contactId);
-      return subject === undefined ? { email: r.email, value: r.email } : { email: r.email, value: r.email, subject };
-    }),
-  );
+  // every row's subject carried (the blast's case): packed into one buffer, no item per row
+  let packed = subjects === undefined ? undefined : Buffer.allocUnsafe(SUBJECT_BYTES * rows.length);
+  for (let i = 0; packed !== undefined && i < rows.length; i++) {
+    const subject = subjects!.get(rows[i]!.contactId);
+    if (subject?.length === SUBJECT_BYTES) subject.copy(packed, i * SUBJECT_BYTES);
+    else packed = undefined;
+  }
+  const out =
+    packed !== undefined
+      ? await pii.sealAddresses(
+          rows.map((r) => r.email),
+          packed,
+        )
+      : await pii.sealMany(
+          rows.map((r) => {
+            const subject = subjects?.get(r.contactId);
+            return subject === undefined
+              ? { email: r.email, value: r.email }
+              : { email: r.email, value: r.email, subject };
+          }),
+        );
   return rows.map((r, i) => ({ ...r, email: out[i]! }));
 }
 

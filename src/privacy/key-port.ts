@@ -35,6 +35,13 @@ export interface MasterKeys {
    */
   wrap(keys: readonly DataKeyToWrap[]): Promise<WrappedDataKey[]>;
   /**
+   * `wrap` of a batch laid out in one buffer (a chunk of new subjects, without an object per key):
+   * `staged` holds each key's material (`materialBytes` long) followed by its 16-byte subject, side
+   * by side. Returns the wrapped keys side by side, each `width` bytes (the same for the whole
+   * batch), under the current master key: byte for byte what `wrap` gives for the same keys.
+   */
+  wrapPacked(staged: Buffer, materialBytes: number): Promise<{ wrapped: Buffer; width: number }>;
+  /**
    * Unwraps each key's material (as given to `wrap`), in order. A key wrapped by a master key this
    * adapter no longer holds, or whose wrap fails authentication (tampered, moved to another
    * subject), throws PII_KEY_UNAVAILABLE (not retryable): the data under it is unreadable until

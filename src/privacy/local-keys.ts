@@ -76,6 +76,11 @@ export function createLocalMasterKeys(keys: readonly Buffer[]): MasterKeys {
       }
       return items.map((it, i) => ({ subject: it.subject, masterKeyId: currentKeyId, wrapped: wrapped[i]! }));
     },
+    async wrapPacked(staged, materialBytes) {
+      const len = materialBytes + SUBJECT_BYTES;
+      // wrapStaged checks the rest (whole semiblocks, 16 to 336 bytes, whole entries)
+      return { wrapped: wrapStaged(current, staged, len), width: len + SEMIBLOCK };
+    },
     async unwrap(items: readonly WrappedDataKey[]) {
       const out: Buffer[] = new Array(items.length);
       // key-wrapped values in one batch per master key and length; earlier GCM wraps one by one

@@ -105,19 +105,23 @@ async function insertNewKeys(db: Queryable, params: unknown[]): Promise<number |
 }
 
 /**
- * Inserts keys for subjects the caller takes to be new, all in one plain insert; false, with nothing
- * written, when any of them has a key or a tombstone already or appears twice (the caller then
- * takes the reading path). Not inside a transaction: its failure would abort it.
+ * Inserts keys for subjects the caller takes to be new, all in one plain insert, packed as they go
+ * on the wire (`subjects` 16 bytes each, `wrapped` `width` bytes each, in the same order); false,
+ * with nothing written, when any of them has a key or a tombstone already or appears twice (the
+ * caller then takes the reading path). Not inside a transaction: its failure would abort it.
  */
-export async function insertKeys(
+export async function insertPackedKeys(
   db: Queryable,
   masterKeyId: string,
-  keys: readonly { subject: Buffer; wrapped: Buffer }[],
+  subjects: Buffer,
+  wrapped: Buffer,
+  width: number,
   at: Date,
 ): Promise<boolean> {
-  if (keys.length === 0) return true;
-  const params = keyParams(masterKeyId, keys, at);
-  return params.length === 5 && (await insertNewKeys(db, params)) === keys.length;
+  const count = subjects.length / SUBJECT_BYTES;
+  if (count === 0) return true;
+  if (!Number.isInteger(count) || wrapped.length !== count * width) throw new RangeError('packed keys do not match');
+  return (await insertNewKeys(db, [subjects, masterKeyId, wrapped, at, width])) === count;
 }
 
 /**

@@ -59,6 +59,12 @@ export interface Privacy {
    * saves hashing the address again.
    */
   sealMany(items: readonly SealItem[]): Promise<string[]>;
+  /**
+   * `sealMany` of addresses as their own values (each becomes its subject's marker), their blind
+   * indexes packed 16 bytes each in order in `subjects`: the blast's ledger rows, without an item or
+   * a buffer per address.
+   */
+  sealAddresses(addresses: readonly string[], subjects: Buffer): Promise<string[]>;
   /** Opens a sealed value; null when its subject was shredded. Plain (unsealed) text is returned as is. */
   open(sealed: string): Promise<string | null>;
   openMany(sealed: readonly string[]): Promise<(string | null)[]>;
@@ -198,42 +204,51 @@ export function createPrivacy(
   }
 
   /**
-   * A first blast's chunk: every item carries its subject and its value is its own address, and the
-   * last chunk's subjects were all new. Then each value becomes its subject's marker and the keys go
-   * in with the plain insert, without the per-subject maps and cache look-ups of the general path
-   * (node CPU per new subject in bench/README.md ## blast). undefined, with nothing written, when the
-   * chunk does not fit or a subject turns out known or repeated: the general path decides.
+   * A first blast's chunk: each value is its own normalised address (`addresses`), the subjects are
+   * packed 16 bytes each in order, and the last chunk's subjects were all new. Then each value becomes
+   * its subject's marker and the keys go in with the plain insert, the chunk's key material, subjects
+   * and wrapped keys each in one buffer: no map, cache look-up or object per subject (node CPU per
+   * new subject in bench/README.md ## blast). undefined, with nothing written, when the chunk does
+   * not fit or a subject turns out known or repeated: the general path decides.
    */
-  async function sealAllNew(items: readonly SealItem[]): Promise<string[] | undefined> {
-    const addresses: string[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      const address = normalizeAddress(it.email);
-      if (it.subject?.length !== SUBJECT_BYTES || it.value !== address) return undefined;
-      addresses[i] = address;
-    }
+  async function sealAllNew(addresses: readonly string[], subjects: Buffer): Promise<string[] | undefined> {
     const width = identityWidth(addresses);
     if (width === 0) return undefined;
-    const size = DATA_KEY_BYTES + width;
-    const material = Buffer.allocUnsafe(size * items.length);
-    randomFillSync(material);
-    const offered = items.map((it, i) => {
-      const key = material.subarray(i * size, (i + 1) * size);
-      writeIdentity(key.subarray(DATA_KEY_BYTES), addresses[i]!);
-      return { subject: it.subject!, key };
-    });
-    const wrapped = await keys.wrap(offered);
-    if (!(await q.insertKeys(db, keys.currentKeyId, wrapped, clock.now()))) {
+    const material = DATA_KEY_BYTES + width;
+    const len = material + SUBJECT_BYTES;
+    // the wrap's input as is: each key's 32 random bytes, its address (zero-padded), its subject
+    const staged = Buffer.allocUnsafe(len * addresses.length);
+    randomFillSync(staged);
+    for (let k = 0; k < addresses.length; k++) {
+      const at = k * len + DATA_KEY_BYTES;
+      staged.fill(0, at + staged.write(addresses[k]!, at, 'utf8'), at + width);
+      subjects.copy(staged, at + width, k * SUBJECT_BYTES, (k + 1) * SUBJECT_BYTES);
+    }
+    const wrapped = await keys.wrapPacked(staged, material);
+    if (!(await q.insertPackedKeys(db, keys.currentKeyId, subjects, wrapped.wrapped, wrapped.width, clock.now()))) {
       allNew = false;
       return undefined;
     }
     // every subject got the key offered here; not cached, as in keysFor (a first blast uses each once)
-    return items.map((it) => SEALED_PREFIX + it.subject!.toString('base64url'));
+    const out: string[] = new Array(addresses.length);
+    for (let k = 0; k < addresses.length; k++)
+      out[k] = SEALED_PREFIX + subjects.toString('base64url', k * SUBJECT_BYTES, (k + 1) * SUBJECT_BYTES);
+    return out;
   }
 
   async function sealMany(items: readonly SealItem[]): Promise<string[]> {
     if (allNew && items.length > 0) {
-      const sealedNew = await sealAllNew(items);
+      // the short path when every item carries its subject and its value is its own address
+      const addresses: string[] = new Array(items.length);
+      const subjects = Buffer.allocUnsafe(SUBJECT_BYTES * items.length);
+      let fits = true;
+      for (let i = 0; fits && i < items.length; i++) {
+        const it = items[i]!;
+        addresses[i] = normalizeAddress(it.email);
+        fits = it.subject?.length === SUBJECT_BYTES && it.value === addresses[i];
+        if (fits) it.subject!.copy(subjects, i * SUBJECT_BYTES);
+      }
+      const sealedNew = fits ? await sealAllNew(addresses, subjects) : undefined;
       if (sealedNew !== undefined) return sealedNew;
     }
     const subjectOf = items.map((it) => it.subject ?? blindIndex(it.email));
@@ -289,6 +304,21 @@ export function createPrivacy(
     blindIndexes: createPackedBlindIndexer(indexKey),
     sealFor: async (email, plaintext) => (await sealMany([{ email, value: plaintext }]))[0]!,
     sealMany,
+    async sealAddresses(addresses, subjects) {
+      if (subjects.length !== SUBJECT_BYTES * addresses.length)
+        throw new RangeError('sealAddresses needs one 16-byte subject per address');
+      if (allNew && addresses.length > 0 && addresses.every((a) => a === normalizeAddress(a))) {
+        const sealedNew = await sealAllNew(addresses, subjects);
+        if (sealedNew !== undefined) return sealedNew;
+      }
+      return sealMany(
+        addresses.map((email, i) => ({
+          email,
+          value: email,
+          subject: subjects.subarray(i * SUBJECT_BYTES, (i + 1) * SUBJECT_BYTES),
+        })),
+      );
+    },
     open: async (sealed) => (await openMany([sealed]))[0]!,
     openMany,
     async shred(email, reason = 'erased') {

@@ -52,6 +52,27 @@ describe('batched AES key wrap (RFC 3394)', () => {
     );
   });
 
+  it("the adapter's packed wrap gives what its wrap gives, and unwraps", async () => {
+    const keys = createLocalMasterKeys([randomBytes(32)]);
+    const items = Array.from({ length: 5 }, () => ({ subject: randomBytes(16), key: randomBytes(64) }));
+    const staged = Buffer.concat(items.flatMap((it) => [it.key, it.subject]));
+    const { wrapped, width } = await keys.wrapPacked(staged, 64);
+    const one = await keys.wrap(items);
+    assert.equal(width, one[0]!.wrapped.length);
+    assert.deepEqual(wrapped, Buffer.concat(one.map((w) => w.wrapped)));
+    const back = await keys.unwrap(
+      items.map((it, k) => ({
+        subject: it.subject,
+        masterKeyId: keys.currentKeyId,
+        wrapped: wrapped.subarray(k * width, (k + 1) * width),
+      })),
+    );
+    assert.deepEqual(
+      back,
+      items.map((it) => it.key),
+    );
+  });
+
   it('plaintexts staged side by side, at any byte offset, wrap to the same bytes as one by one', () => {
     const master = randomBytes(32);
     for (const offset of [0, 1, 3, 4]) {

@@ -304,11 +304,53 @@ async function firstBlastChunks(on: Db): Promise<void> {
   assert.equal(rows[0]!.n, 5);
 }
 
+/** The same through sealAddresses (subjects packed in one buffer), and an address not normalised. */
+async function firstBlastAddresses(on: Db): Promise<void> {
+  const master = randomBytes(32);
+  const p = createPrivacy({ db: on, clock, keys: createLocalMasterKeys([master]), indexKey }, { cacheSize: 0 });
+  const seal = (emails: string[]) => p.sealAddresses(emails, Buffer.concat(emails.map((e) => p.blindIndex(e))));
+  const marker = (e: string) => SEALED_PREFIX + p.blindIndex(e).toString('base64url');
+  const [a, b, c, d, e, f] = [unique(), unique(), unique(), unique(), unique(), unique()].map(normalizeAddress);
+  const one = await seal([a!]);
+  const two = await seal([b!, c!]);
+  assert.deepEqual(two, [marker(b!), marker(c!)]);
+  const three = await seal([d!, d!]);
+  assert.deepEqual(three, [marker(d!), marker(d!)]);
+  await p.shred(c!);
+  const four = await seal([a!, c!, e!]);
+  assert.deepEqual(four, [marker(a!), marker(c!), marker(e!)]);
+  // an address as typed (not normalised) is not its subject's identity: sealed, not a marker
+  const typed = f!.toUpperCase();
+  const five = await seal([typed]);
+  assert.notEqual(five[0], marker(f!));
+  await assert.rejects(p.sealAddresses([a!], Buffer.alloc(15)), RangeError);
+  const cold = createPrivacy({ db: on, clock, keys: createLocalMasterKeys([master]), indexKey }, { cacheSize: 0 });
+  assert.deepEqual(await cold.openMany([...one, ...two, ...three, ...four, ...five]), [
+    a,
+    b,
+    null,
+    d,
+    d,
+    a,
+    null,
+    e,
+    typed,
+  ]);
+  const { rows } = await on.query<{ n: number }>(
+    'select count(*)::int as n from subject_keys where subject = any($1::bytea[])',
+    [[a!, b!, c!, d!, e!, f!].map((x) => p.blindIndex(x))],
+  );
+  assert.equal(rows[0]!.n, 6);
+}
+
 for (const tdb of await testDatabases()) {
   describe(`privacy service on ${tdb.label}`, { skip: tdb.skip }, () => {
     after(() => tdb.close(true));
     it('a first blast (subjects carried, addresses as values): markers; repeated, known, erased subjects', async () => {
       await firstBlastChunks(await tdb.open());
+    });
+    it('a first blast through sealAddresses (subjects packed): the same, and an address as typed', async () => {
+      await firstBlastAddresses(await tdb.open());
     });
   });
 }
