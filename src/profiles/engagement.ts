@@ -92,8 +92,9 @@ export async function applyReactionEvents(
       const field = COUNTED[e.type as keyof typeof COUNTED];
       d[field] += 1;
       if (field === 'opened' || field === 'clicked' || field === 'replied') {
-        const at = new Date(e.occurredAt);
-        if (d.lastEngagedAt === null || at > d.lastEngagedAt) d.lastEngagedAt = at;
+        if (d.lastEngagedAt === null || Date.parse(e.occurredAt) > Date.parse(d.lastEngagedAt)) {
+          d.lastEngagedAt = e.occurredAt;
+        }
       }
       deltas.set(id, d);
     }
@@ -105,12 +106,12 @@ export async function applyReactionEvents(
       .map((e) => ({
         contactId: e.contactId as string,
         campaignId: e.campaignId as string,
-        at: new Date(e.occurredAt),
+        at: e.occurredAt,
         opened: e.type !== 'delivered',
       }));
     const clicks = news
       .filter((e) => e.type === 'clicked')
-      .map((e) => ({ contactId: e.contactId as string, tag: ANY_CLICK_TAG, at: new Date(e.occurredAt) }));
+      .map((e) => ({ contactId: e.contactId as string, tag: ANY_CLICK_TAG, at: e.occurredAt }));
     await q.addReactionFacts(tx, [...deltas.values()], sends, clicks);
     const touched = {
       attributes: new Set<string>(),
@@ -157,9 +158,7 @@ export async function applyTaggedClicks(
     const now = deps.clock.now();
     const news = await claimNew(tx, chunks, 'click-chunk', (c) => `click:${c.sourceId}`, now);
     if (news.length === 0) return { n: 0, outboxed: [] as Outboxed[] };
-    const rows = news.flatMap((c) =>
-      c.tags.map((tag) => ({ contactId: c.contactId, tag, at: new Date(c.occurredAt) })),
-    );
+    const rows = news.flatMap((c) => c.tags.map((tag) => ({ contactId: c.contactId, tag, at: c.occurredAt })));
     const ids = [...new Set(news.map((c) => c.contactId))];
     await lockProfiles(tx, ids, now);
     await q.recordClicks(tx, rows);

@@ -90,20 +90,23 @@ export interface EngagementDelta {
   replied: number;
   bounced: number;
   unsubscribed: number;
-  lastEngagedAt: Date | null;
+  /** ISO 8601, as the events carry it (parsed by PostgreSQL, not built into a Date here). */
+  lastEngagedAt: string | null;
 }
 
 export interface SendFact {
   contactId: string;
   campaignId: string;
-  at: Date;
+  /** ISO 8601. */
+  at: string;
   opened: boolean;
 }
 
 export interface ClickFact {
   contactId: string;
   tag: string;
-  at: Date;
+  /** ISO 8601. */
+  at: string;
 }
 
 // The latest click per (contact, tag); a click older than the stored one leaves the row as it is.
@@ -117,7 +120,10 @@ const CLICK_TAGS_UPSERT = `
  * A reaction group's facts in one statement (one round trip, parse and plan instead of three): the
  * engagement counts, the campaigns sent and opened, the latest click per tag. A fact already known
  * leaves its row as it is, with no new row version: a campaign delivered again, an open already
- * recorded, a click older than the tag's latest.
+ * recorded, a click older than the tag's latest. A campaign fact already known is not even offered
+ * to the upsert, whose conflict path would lock the row (a WAL record and a dirtied page per event:
+ * nearly every reaction is to a campaign the profile already holds); the caller holds the profile
+ * locks, so nothing changes the row between that read and the write.
  */
 export async function addReactionFacts(
   db: Queryable,
@@ -143,6 +149,8 @@ export async function addReactionFacts(
        from unnest($9::text[], $10::text[], $11::timestamptz[], $12::boolean[])
          as x(contact_id, campaign_id, at, opened)
        group by contact_id, campaign_id
+       having not exists (select 1 from profile_campaigns k where k.contact_id = x.contact_id
+         and k.campaign_id = x.campaign_id and (k.opened or not bool_or(x.opened)))
        on conflict (contact_id, campaign_id) do update set opened = true where excluded.opened and not c.opened
      ), clicks as (
        insert into profile_click_tags as t (contact_id, tag, last_at)

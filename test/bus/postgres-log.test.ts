@@ -79,6 +79,72 @@ for (const tdb of await testDatabases()) {
         await bus.close();
       }
     });
+    it('a second group gets the held payload (same frozen value); two at once read it once', async () => {
+      const db = await tdb.open();
+      const bus = createPostgresLogBus({ db, clock: createManualClock() });
+      const topic = uniqueName('topic').replaceAll('_', '.');
+      const opts = { max: 100, leaseMs: 30_000, maxAttempts: 3 };
+      try {
+        for (const group of ['g1', 'g2', 'g3']) await bus.ensureGroup({ topic, group });
+        await bus.publish(topic, [
+          { id: 'a', payload: { n: 1, list: [1, 2] } },
+          { id: 'b', payload: { n: 2 } },
+        ]);
+        const first = await bus.fetch({ topic, group: 'g1' }, opts);
+        const second = await bus.fetch({ topic, group: 'g2' }, opts);
+        assert.deepEqual(
+          second.messages.map((m) => [m.id, m.payload]),
+          [
+            ['a', { n: 1, list: [1, 2] }],
+            ['b', { n: 2 }],
+          ],
+        );
+        assert.equal(second.messages[0]!.payload, first.messages[0]!.payload);
+        assert.ok(Object.isFrozen(second.messages[0]!.payload));
+        // the server leaves out what the process names as held
+        const { rows } = await db.query<{ seq: number; payload: string | null }>(
+          `select seq, case when seq = any($1::bigint[]) then null else payload end as payload
+           from bus_messages where topic = $2 order by seq`,
+          [[first.messages[0]!.seq], topic],
+        );
+        assert.deepEqual(
+          rows.map((r) => r.payload === null),
+          [true, false],
+        );
+        // two groups of the process fetching at once, neither holding the payloads: read once, shared
+        const next = uniqueName('topic').replaceAll('_', '.');
+        for (const group of ['g1', 'g2']) {
+          await bus.ensureGroup({ topic: next, group });
+          assert.deepEqual((await bus.fetch({ topic: next, group }, opts)).messages, []);
+        }
+        await bus.publish(next, [{ id: 'c', payload: { n: 3 } }]);
+        const [x, y] = await Promise.all([
+          bus.fetch({ topic: next, group: 'g1' }, opts),
+          bus.fetch({ topic: next, group: 'g2' }, opts),
+        ]);
+        assert.deepEqual(
+          [x, y].map((b) => b.messages.map((m) => [m.id, m.payload])),
+          [[['c', { n: 3 }]], [['c', { n: 3 }]]],
+        );
+        assert.equal(x.messages[0]!.payload, y.messages[0]!.payload);
+        // another process (a bus of its own, nothing held) reads every payload
+        const other = createPostgresLogBus({ db, clock: createManualClock() });
+        try {
+          const third = await other.fetch({ topic, group: 'g3' }, opts);
+          assert.deepEqual(
+            third.messages.map((m) => m.payload),
+            [{ n: 1, list: [1, 2] }, { n: 2 }],
+          );
+        } finally {
+          await other.close();
+        }
+      } catch (err) {
+        passed = false;
+        throw err;
+      } finally {
+        await bus.close();
+      }
+    });
     it('publishes inside a caller transaction: delivered once it commits, never when it rolls back', async () => {
       const db = await tdb.open();
       const bus = createPostgresLogBus({ db, clock: createManualClock() });

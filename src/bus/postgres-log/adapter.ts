@@ -26,7 +26,8 @@ interface MessageRow {
   seq: number;
   msg_id: string;
   msg_key: string | null;
-  payload: string;
+  /** Null when the fetch named the seq as held by this process. */
+  payload: string | null;
   published_at: Date;
   attempts: number;
 }
@@ -45,34 +46,57 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** How many of a topic's newest held seqs a fetch names, so their payloads are not sent again. */
+const HELD_SEQS_NAMED = 64;
+
 /**
  * Every consumer group of a topic fetches the same messages (seven groups read each reaction
  * batch), so a process parses each message's payload once and hands every group the same frozen
  * value: a (topic, seq) names one immutable message. Bounded by payload size, oldest first out;
- * a group that lags further than that parses again.
+ * a group that lags further than that parses again. A fetch gets no payload for the topic's newest
+ * held seqs (none at all on a topic several of the process's groups read: those are read once,
+ * after the fetch, for all of them); a held value serves only the same message id (a reused seq,
+ * as after a test truncated the table, is read again).
  */
 function createParsedCache(maxChars: number) {
-  const entries = new Map<string, { text: string; value: unknown }>();
+  const entries = new Map<string, { text: string; value: unknown; msgId: string }>();
+  const recent = new Map<string, number[]>();
   let chars = 0;
-  return (topic: string, seq: number, text: string): unknown => {
-    const key = `${topic}\u0000${seq}`;
-    const hit = entries.get(key);
-    // the text check costs a compare; it keeps a reused seq (a test's truncated table) from serving old data
-    if (hit !== undefined && hit.text === text) return hit.value;
-    const value = deepFreeze(JSON.parse(text) as unknown);
-    if (hit !== undefined) {
-      entries.delete(key);
-      chars -= hit.text.length;
-    }
-    if (text.length > maxChars) return value;
-    entries.set(key, { text, value });
-    chars += text.length;
-    for (const [k, e] of entries) {
-      if (chars <= maxChars) break;
-      entries.delete(k);
-      chars -= e.text.length;
-    }
-    return value;
+  const keyOf = (topic: string, seq: number) => `${topic}\u0000${seq}`;
+  return {
+    /** The newest seqs of `topic` held parsed. */
+    held(topic: string): number[] {
+      return (recent.get(topic) ?? []).filter((seq) => entries.has(keyOf(topic, seq)));
+    },
+    /** The held value of a message whose payload a fetch left out; undefined if not held. */
+    get(topic: string, seq: number, msgId: string): { value: unknown } | undefined {
+      const hit = entries.get(keyOf(topic, seq));
+      return hit !== undefined && hit.msgId === msgId ? hit : undefined;
+    },
+    parse(topic: string, seq: number, msgId: string, text: string): unknown {
+      const key = keyOf(topic, seq);
+      const hit = entries.get(key);
+      // the text check costs a compare; it keeps a reused seq (a test's truncated table) from serving old data
+      if (hit !== undefined && hit.text === text && hit.msgId === msgId) return hit.value;
+      const value = deepFreeze(JSON.parse(text) as unknown);
+      if (hit !== undefined) {
+        entries.delete(key);
+        chars -= hit.text.length;
+      }
+      if (text.length > maxChars) return value;
+      entries.set(key, { text, value, msgId });
+      chars += text.length;
+      const seqs = recent.get(topic) ?? [];
+      seqs.push(seq);
+      if (seqs.length > HELD_SEQS_NAMED) seqs.splice(0, seqs.length - HELD_SEQS_NAMED);
+      recent.set(topic, seqs);
+      for (const [k, e] of entries) {
+        if (chars <= maxChars) break;
+        entries.delete(k);
+        chars -= e.text.length;
+      }
+      return value;
+    },
   };
 }
 
@@ -97,18 +121,70 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     for (const resolve of set) resolve();
   }
 
-  function toDelivery(topic: string, r: MessageRow): Delivery {
-    // payloads are stored as the producer's JSON text (migration 0007)
+  function toDelivery(topic: string, r: MessageRow, payload: unknown): Delivery {
     return {
       topic,
       id: r.msg_id,
       key: r.msg_key,
-      payload: parsed(topic, r.seq, r.payload),
+      payload,
       seq: r.seq,
       attempt: r.attempts,
       publishedAt: r.published_at,
     };
   }
+
+  /** The fetched rows as deliveries: payloads parsed (stored as the producer's JSON text, 0007) or held. */
+  async function toDeliveries(topic: string, rows: readonly MessageRow[]): Promise<Delivery[]> {
+    const payloads = rows.map((r) =>
+      r.payload === null
+        ? parsed.get(topic, r.seq, r.msg_id)
+        : { value: parsed.parse(topic, r.seq, r.msg_id, r.payload) },
+    );
+    const missing = rows.filter((_r, i) => payloads[i] === undefined);
+    if (missing.length > 0) {
+      const texts = await loadPayloads(
+        topic,
+        missing.map((r) => r.seq),
+      );
+      rows.forEach((r, i) => {
+        if (payloads[i] !== undefined) return;
+        const text = texts.get(r.seq);
+        if (text === undefined)
+          throw new SwitchyardError('BUS_MESSAGE_INVALID', `message ${r.seq} on ${topic} is gone`);
+        payloads[i] = { value: parsed.parse(topic, r.seq, r.msg_id, text) };
+      });
+    }
+    return rows.map((r, i) => toDelivery(topic, r, payloads[i]!.value));
+  }
+
+  /** Reads payloads by seq; a seq already being read for another group of the process is waited for. */
+  const loading = new Map<string, Promise<Map<number, string>>>();
+  async function loadPayloads(topic: string, seqs: readonly number[]): Promise<Map<number, string>> {
+    const waits = new Set<Promise<Map<number, string>>>();
+    const ask: number[] = [];
+    for (const seq of seqs) {
+      const pending = loading.get(`${topic}\u0000${seq}`);
+      if (pending === undefined) ask.push(seq);
+      else waits.add(pending);
+    }
+    if (ask.length > 0) {
+      const read = db
+        .query<{ seq: number; payload: string }>(q.PAYLOADS, [topic, ask])
+        .then(({ rows }) => new Map(rows.map((r) => [r.seq, r.payload])));
+      for (const seq of ask) loading.set(`${topic}\u0000${seq}`, read);
+      const forget = (): void => {
+        for (const seq of ask) if (loading.get(`${topic}\u0000${seq}`) === read) loading.delete(`${topic}\u0000${seq}`);
+      };
+      read.then(forget, forget);
+      waits.add(read);
+    }
+    const texts = new Map<number, string>();
+    for (const m of await Promise.all(waits)) for (const [seq, text] of m) texts.set(seq, text);
+    return texts;
+  }
+
+  /** Groups of this process that fetched each topic: a topic read by several gets its payloads read once. */
+  const groupsOf = new Map<string, Set<string>>();
 
   /** One call of bus_fetch (migration 0017): its own transaction, one round trip. */
   async function claim(
@@ -116,6 +192,10 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     opts: FetchOptions,
     now: Date,
   ): Promise<{ rows: MessageRow[]; leaseId?: number }> {
+    const groups = groupsOf.get(spec.topic) ?? new Set<string>();
+    groups.add(spec.group);
+    groupsOf.set(spec.topic, groups);
+    const shared = groups.size > 1;
     const { rows } = await db.query<MessageRow & { lease_id: number | null }>(q.FETCH, [
       spec.group,
       spec.topic,
@@ -125,6 +205,8 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
       opts.max,
       opts.maxAttempts,
       holder,
+      shared,
+      shared ? [] : parsed.held(spec.topic),
     ]);
     const leaseId = rows.find((r) => r.lease_id !== null)?.lease_id ?? undefined;
     return leaseId === undefined ? { rows } : { rows, leaseId };
@@ -260,7 +342,7 @@ export function createPostgresLogBus(deps: PostgresLogBusDeps): Bus {
     async fetch<P>(spec: GroupSpec, options: FetchOptions): Promise<FetchedBatch<P>> {
       const now = clock.now();
       const { rows, leaseId } = await claim(spec, options, now);
-      const messages = rows.map((r) => toDelivery(spec.topic, r)) as Delivery<P>[];
+      const messages = (await toDeliveries(spec.topic, rows)) as Delivery<P>[];
       let settled = false;
       return {
         messages,

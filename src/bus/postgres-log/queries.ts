@@ -38,8 +38,19 @@ export const ENSURE_GROUP = `
 
 export const DELETE_LEASE = `delete from bus_leases where id = $1`;
 
-// A fetch, in one call of bus_fetch (migration 0017, which says what each of its steps is for).
-export const FETCH = `select * from bus_fetch($1, $2, $3, $4, $5, $6, $7, $8)`;
+// A fetch, in one call of bus_fetch (migration 0017, which says what each of its steps is for). No
+// payload comes back for the seqs in $10 (those the process holds parsed), nor any when $9 (a topic
+// several of the process's groups read: their fetches, woken by one publish, run at once, so one
+// read of the payloads serves them all): decoding the same text once per group was ~3 µs of the
+// process's main thread per reaction event, seven groups reading each batch (bench/README.md).
+export const FETCH = `
+  select f.seq, f.msg_id, f.msg_key,
+    case when $9::boolean or f.seq = any($10::bigint[]) then null else f.payload end as payload,
+    f.published_at, f.attempts, f.lease_id
+  from bus_fetch($1, $2, $3, $4, $5, $6, $7, $8) f`;
+
+// The payloads a fetch left out that the process does not hold.
+export const PAYLOADS = `select seq, payload from bus_messages where topic = $1 and seq = any($2::bigint[])`;
 
 // Settling a batch whose messages were all acked: the lease and their retry rows go together.
 // The commit does not wait for the WAL flush: if a crash loses it, the lease expires and the

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { SwitchyardError } from '../../core/errors.ts';
 import type { Db, Queryable, QueryResult } from '../port.ts';
+import { encodeParams } from './params.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -48,7 +49,7 @@ export async function createPostgresDb(options: PostgresOptions): Promise<Db> {
   }
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      const res = await q.query(sql, params as unknown[]).catch(transientAsRetryable);
+      const res = await q.query(sql, encodeParams(params)).catch(transientAsRetryable);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length };
     },
     async exec(sql: string) {
