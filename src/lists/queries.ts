@@ -593,8 +593,8 @@ export async function rebuildChunk(
     for (let i = 0; i < ids.length; i++)
       transitions.push({ id: ids[i] as number, contactId: contacts[i] as string, entered });
   }
-  // sorted here rather than by three ordered aggregates in the statement (a sort each); the rows
-  // come in id order already, so this is one pass
+  // sorted here rather than by ordered aggregates in the statement (a sort each): each kind is
+  // numbered as it is written and entries before exits, so this is one pass
   if (transitions.some((t, i) => i > 0 && t.id < (transitions[i - 1] as { id: number }).id))
     transitions.sort((a, b) => a.id - b.id);
   return { transitions, outbox: outboxSeqs(r) };
