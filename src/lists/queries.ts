@@ -521,9 +521,10 @@ export async function rebuildChunk(
   predicate: { sql: string; params: readonly unknown[] },
 ): Promise<{ transitions: { id: number; contactId: string; entered: boolean }[]; outbox: OutboxSeqs }> {
   const { rows } = await db.query<{
-    ids: (number | string)[] | null;
-    contact_ids: string[] | null;
-    entered: boolean[] | null;
+    entry_ids: number[] | null;
+    entry_contacts: string[] | null;
+    exit_ids: number[] | null;
+    exit_contacts: string[] | null;
     msg_ids: string[] | null;
     seqs: number[] | null;
   }>(
@@ -565,10 +566,13 @@ export async function rebuildChunk(
        union all
        select exit_id, $1::text, contact_id, false, 'rebuild'::text, $5::text from del
      )${c.outbox ? `,${REBUILD_OUTBOX}` : ''}
-     select array_agg(id) as ids, array_agg(contact_id) as contact_ids, array_agg(entered) as entered,
+     -- entries and exits as JSON arrays, which the client parses natively: node-postgres parses an
+     -- array column element by element in JavaScript (a third of the rebuild's main-thread time)
+     select e.ids as entry_ids, e.contacts as entry_contacts, x.ids as exit_ids, x.contacts as exit_contacts,
        ${c.outbox ? '(select array_agg(msg_id) from ob)' : 'null::text[]'} as msg_ids,
        ${c.outbox ? '(select array_agg(seq) from ob)' : 'null::int8[]'} as seqs
-     from hist`,
+     from (select json_agg(id) as ids, json_agg(contact_id) as contacts from tn where want) e,
+       (select json_agg(exit_id) as ids, json_agg(contact_id) as contacts from del) x`,
     [
       c.listId,
       c.after,
@@ -580,14 +584,17 @@ export async function rebuildChunk(
     ],
   );
   const r = rows[0];
-  const ids = r?.ids ?? [];
-  const transitions = ids.map((id, i) => ({
-    id: Number(id),
-    contactId: r?.contact_ids?.[i] as string,
-    entered: r?.entered?.[i] === true,
-  }));
-  // sorted here rather than by three ordered aggregates in the statement (a sort each); the rows
-  // come in id order already, so this is one pass
+  const transitions: { id: number; contactId: string; entered: boolean }[] = [];
+  for (const [ids, contacts, entered] of [
+    [r?.entry_ids, r?.entry_contacts, true],
+    [r?.exit_ids, r?.exit_contacts, false],
+  ] as const) {
+    if (ids == null || contacts == null) continue;
+    for (let i = 0; i < ids.length; i++)
+      transitions.push({ id: ids[i] as number, contactId: contacts[i] as string, entered });
+  }
+  // sorted here rather than by ordered aggregates in the statement (a sort each): each kind is
+  // numbered as it is written and entries before exits, so this is one pass
   if (transitions.some((t, i) => i > 0 && t.id < (transitions[i - 1] as { id: number }).id))
     transitions.sort((a, b) => a.id - b.id);
   return { transitions, outbox: outboxSeqs(r) };

@@ -164,6 +164,40 @@ for (const inTransaction of [true, false]) {
         assert.equal(await lists.rebuild('high', 3), 2);
         assert.deepEqual(await members('high'), ['p1', 'p2', 'p5', 'p8', 'p9', 'q1']);
         assert.equal(await lists.rebuild('high', 2), 0, 'nothing left to change');
+      });
+
+      // a chunk's entries and exits come back as JSON text (decision 0045): ids with quotes, commas,
+      // backslashes, spaces and characters outside ASCII must come back exactly
+      it('carries contact ids that need escaping exactly, entering and exiting', async () => {
+        const odd = ['o"k,1', 'back\\slash', 'sp ace', 'ümlaut ☃ 😀', '{brace}', 'NULL'];
+        await db.query(
+          `insert into contact_profiles (contact_id, attributes, attribute_versions, created_at, updated_at)
+           select id, '{"odd": true}', '{}', now(), now() from unnest($1::text[]) as id`,
+          [odd],
+        );
+        await lists.create(
+          { id: 'odd', name: 'Odd', kind: 'dynamic', definition: { attribute: 'odd', equals: true } },
+          { build: false },
+        );
+        const before = (await events()).length;
+        assert.equal(await lists.rebuild('odd', 2), odd.length);
+        assert.deepEqual(
+          await members('odd'),
+          [...odd].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+        );
+        await db.query(`update contact_profiles set attributes = '{}' where contact_id = any($1::text[])`, [odd]);
+        assert.equal(await lists.rebuild('odd', 2), odd.length);
+        assert.deepEqual(await members('odd'), []);
+        const mine = (await events()).slice(before).filter((e) => e.payload.listId === 'odd');
+        for (const topic of ['list.entered', 'list.exited'])
+          assert.deepEqual(
+            mine
+              .filter((e) => e.topic === topic)
+              .map((e) => String(e.payload.contactId))
+              .sort(),
+            [...odd].sort(),
+            topic,
+          );
         passed = true;
       });
     });
