@@ -219,7 +219,7 @@ describe('suppression propagation', () => {
     },
   );
 
-  it('a first attempt that never finished (its process stopped) is the loop\'s once its lease ends', async () => {
+  it("a first attempt that never finished (its process stopped) is the loop's once its lease ends", async () => {
     const clock = createManualClock();
     const email = `lease.${unique()}@example.com`;
     let called!: () => void;
@@ -240,7 +240,14 @@ describe('suppression propagation', () => {
     const deps: PropagationDeps = { db, clock, log, sinks: [sink], options: { leaseMs: 60_000 } };
     const handler = propagationStage(deps).consumers[0]!.handler as unknown as (m: unknown) => Promise<void>;
     void handler({
-      payload: { email, reason: 'manual', source: 't', contactId: null, campaignId: null, at: clock.now().toISOString() },
+      payload: {
+        email,
+        reason: 'manual',
+        source: 't',
+        contactId: null,
+        campaignId: null,
+        at: clock.now().toISOString(),
+      },
     });
     await sinkCalled;
     const leased = (await getSuppressionStatus(db, email)).systems[0]!;
@@ -261,7 +268,12 @@ describe('suppression propagation', () => {
     const stop = new AbortController();
     const loop = runPropagation(deps, stop.signal);
     await clock.advance(0);
-    await enqueuePropagations(db, [{ email: `loop.${unique()}@example.com`, reason: 'manual' }], [sink.name], clock.now());
+    await enqueuePropagations(
+      db,
+      [{ email: `loop.${unique()}@example.com`, reason: 'manual' }],
+      [sink.name],
+      clock.now(),
+    );
     assert.equal(sink.received.length, 0);
     await clock.advance(500);
     assert.equal(sink.received.length, 1);
