@@ -105,7 +105,7 @@ for (const tdb of await testDatabases()) {
       );
     });
 
-    it('a reacting contact gets a profile whether or not a list reads its facts, and enters a list that reads opens', async () => {
+    it('a reacting contact gets a profile whether or not a list reads its facts; it enters one on opens', async () => {
       // no list reads opens yet: the profile is created, nothing is evaluated
       assert.equal(await applyReactionEvents(deps, [{ id: 'events:p1', items: [event('p1', 'opened', 'c8')] }]), 1);
       const profile = async (id: string) =>
