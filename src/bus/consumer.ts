@@ -31,6 +31,12 @@ export interface ConsumerOptions extends GroupSpec {
   backoffMaxMs?: number;
   /** Longest idle wait between fetches when no NOTIFY arrives. */
   pollMs?: number;
+  /**
+   * After an idle wait ends, wait this much longer (on the clock) before fetching, so what is
+   * published meanwhile is fetched, handled and settled as one batch: fewer fetches, settles and
+   * per-batch statements for a delay of at most this long (default 0: fetch at once).
+   */
+  lingerMs?: number;
 }
 
 export interface ConsumerMetrics {
@@ -61,6 +67,7 @@ const DEFAULTS = {
   backoffBaseMs: 1_000,
   backoffMaxMs: 300_000,
   pollMs: 1_000,
+  lingerMs: 0,
 };
 
 /** Exponential backoff with a deterministic ±10% spread (hash of id and attempt, not Math.random). */
@@ -174,6 +181,7 @@ export function createConsumer<P>(deps: ConsumerDeps, options: ConsumerOptions, 
         failures = 0;
         if (n === 0 || (woken !== undefined && n < o.batchSize)) {
           await (woken ?? deps.bus.waitForMessages(o.topic, o.pollMs, signal));
+          if (o.lingerMs > 0) await deps.clock.sleep(o.lingerMs, signal).catch(() => undefined);
         }
       } catch (err) {
         if (signal.aborted) break;

@@ -76,6 +76,15 @@ export interface CampaignEvent {
   at: string;
 }
 
+/**
+ * How long the consumers of `reaction.received` wait after a publish wakes them, so the batches of
+ * that interval are fetched, handled and settled together. Each of the seven groups paid its
+ * per-batch work (fetch, settle, its statements and commit) for every ingest group of ~900 events;
+ * their effects (ledger outcomes, scores, click tags) are not urgent next to that. Suppression is
+ * not among them: it happens at ingest, and its propagation reads `contact.suppressed` (decision 0044).
+ */
+export const REACTION_LINGER_MS = 150;
+
 /** The bus payload: new events of one ingest call (stored rows are the source of truth). */
 export interface ReactionBatch {
   events: StoredEvent[];

@@ -2,9 +2,10 @@
  * Suppression propagation: after an address is suppressed here (immediately, at ingest), every
  * connected system must learn it too — the ESP's own suppression list, the CRM opt-out, the
  * warehouse table, the compliance archive. The `propagation` group turns each contact.suppressed
- * message into one pending row per system; the loop claims due rows, calls each system's sink in
- * batches, and records per-system confirmation, retrying with exponential backoff until
- * maxAttempts, after which the row is `failed` and needs an operator (docs/reactions.md).
+ * message into one pending row per system, already leased to itself, and makes the first attempt at
+ * once; the loop claims due rows (retries, and first attempts a crash left leased), calls each
+ * system's sink in batches, and records per-system confirmation, retrying with exponential backoff
+ * until maxAttempts, after which the row is `failed` and needs an operator (docs/reactions.md).
  * No sink is called inside a transaction; claiming leases rows, so a crash mid-call only delays.
  */
 import type { Logger } from 'pino';
@@ -61,18 +62,22 @@ export function propagationBackoff(
 
 // A failed row comes back to pending (a new suppression of the address, or an operator's retry);
 // pending and confirmed rows are left alone, so a redelivered message changes nothing. With $6 the
-// commit does not wait for its WAL flush (the caller's input is redelivered until handled).
+// commit does not wait for its WAL flush (the caller's input is redelivered until handled). With $7
+// the rows it creates or revives are leased until then (claimed, as CLAIM would) and returned, so the
+// caller attempts them at once: one row version fewer than a pending row the loop claims later
+// (decision 0044).
 const ENQUEUE = `
   insert into suppression_propagations as p (email, system, reason, contact_id, status, attempts, next_attempt_at,
     created_at, updated_at)
-  select x.email, s.system, x.reason, x.contact_id, 'pending', 0, $3, $3, $3
+  select x.email, s.system, x.reason, x.contact_id, 'pending', 0, coalesce($7::timestamptz, $3), $3, $3
   from (select case when $6::boolean then set_config('synchronous_commit', 'off', true) end) as async_commit,
     unnest($1::text[], $4::text[], $5::text[]) as x(email, reason, contact_id) cross
     join unnest($2::text[]) as s(system)
   on conflict (email, system) do update set
     status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = null,
     reason = excluded.reason, contact_id = coalesce(excluded.contact_id, p.contact_id), updated_at = excluded.updated_at
-  where p.status = 'failed'`;
+  where p.status = 'failed'
+  returning p.email, p.system, p.reason, p.contact_id, p.attempts`;
 
 /**
  * Creates a pending row per (address, system); returns how many rows were created or revived.
@@ -85,16 +90,28 @@ export async function enqueuePropagations(
   now: Date,
   options: { asyncCommit?: boolean } = {},
 ): Promise<number> {
-  if (items.length === 0 || systems.length === 0) return 0;
-  const { rowCount } = await db.query(ENQUEUE, [
+  return (await enqueue(db, items, systems, now, { asyncCommit: options.asyncCommit ?? false, leaseUntil: null }))
+    .length;
+}
+
+async function enqueue(
+  db: Queryable,
+  items: readonly SuppressionItem[],
+  systems: readonly string[],
+  now: Date,
+  options: { asyncCommit: boolean; leaseUntil: Date | null },
+): Promise<Claimed[]> {
+  if (items.length === 0 || systems.length === 0) return [];
+  const { rows } = await db.query<Claimed>(ENQUEUE, [
     items.map((i) => normalizeEmail(i.email)),
     [...systems],
     now,
     items.map((i) => i.reason),
     items.map((i) => i.contactId ?? null),
-    options.asyncCommit ?? false,
+    options.asyncCommit,
+    options.leaseUntil,
   ]);
-  return rowCount;
+  return rows;
 }
 
 // Claim = push next_attempt_at past the lease, so a second loop (or this one after a crash)
@@ -143,25 +160,33 @@ interface Result {
  */
 export async function propagateDue(deps: PropagationDeps): Promise<number> {
   const o = { ...DEFAULTS, ...deps.options };
-  const sinks = new Map(deps.sinks.map((s) => [s.name, s]));
+  const systems = deps.sinks.map((s) => s.name);
   let attempted = 0;
   for (;;) {
     const now = deps.clock.now();
     const { rows } = await deps.db.query<Claimed>(CLAIM, [
       now,
-      [...sinks.keys()],
+      systems,
       o.batchSize,
       new Date(now.getTime() + o.leaseMs),
     ]);
     if (rows.length === 0) return attempted;
-    const results: Result[] = [];
-    for (const [system, group] of groupBy(rows, (r) => r.system)) {
-      results.push(...(await callSink(sinks.get(system)!, group, deps, o)));
-    }
-    await deps.db.query(RECORD, [JSON.stringify(results), deps.clock.now()]);
+    await attemptClaimed(deps, o, rows);
     attempted += rows.length;
     if (rows.length < o.batchSize) return attempted;
   }
+}
+
+/** Calls each claimed row's sink (batchSize rows per call) and records every row's outcome. */
+async function attemptClaimed(deps: PropagationDeps, o: PropagationOptions, rows: readonly Claimed[]): Promise<void> {
+  const sinks = new Map(deps.sinks.map((s) => [s.name, s]));
+  const results: Result[] = [];
+  for (const [system, group] of groupBy(rows, (r) => r.system)) {
+    for (let i = 0; i < group.length; i += o.batchSize) {
+      results.push(...(await callSink(sinks.get(system)!, group.slice(i, i + o.batchSize), deps, o)));
+    }
+  }
+  await deps.db.query(RECORD, [JSON.stringify(results), deps.clock.now()]);
 }
 
 async function callSink(
@@ -306,17 +331,31 @@ export async function runPropagation(deps: PropagationDeps, signal: AbortSignal)
 }
 
 export function propagationStage(deps: PropagationDeps): StageDefinition {
+  const o = { ...DEFAULTS, ...deps.options };
   const systems = deps.sinks.map((s) => s.name);
+  const log = deps.log.child({ stage: 'propagation' });
   // Each suppressed address is its own bus message: the handlers of a fetched batch run at once and
   // share one statement (group commit) instead of one statement and commit per address. An address
   // twice in a group is enqueued once (the later one would change nothing: its rows are pending), and
   // addresses go in sorted, so two processes' groups take the rows' index locks in one order.
-  const enqueue = createGroupCommit(
+  // The rows are created leased and attempted at once, after their commit: no claim statement and no
+  // claim's row version per row, and no wait for the loop's next pass (decision 0044).
+  const enqueueAndAttempt = createGroupCommit(
     async (items: readonly SuppressionItem[]) => {
       const first = new Map<string, SuppressionItem>();
       for (const i of items) if (!first.has(normalizeEmail(i.email))) first.set(normalizeEmail(i.email), i);
       const sorted = [...first].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
-      await enqueuePropagations(deps.db, sorted, systems, deps.clock.now(), { asyncCommit: true });
+      const now = deps.clock.now();
+      const claimed = await enqueue(deps.db, sorted, systems, now, {
+        asyncCommit: true,
+        leaseUntil: new Date(now.getTime() + o.leaseMs),
+      });
+      try {
+        await attemptClaimed({ ...deps, log }, o, claimed);
+      } catch (err) {
+        // the rows are committed and leased: the loop attempts them once the lease ends
+        log.warn({ err: toError(err), rows: claimed.length }, 'first propagation attempt failed; the loop retries');
+      }
       return items.map(() => undefined);
     },
     { maxWeight: 1_000, weight: () => 1 },
@@ -326,7 +365,7 @@ export function propagationStage(deps: PropagationDeps): StageDefinition {
     consumers: [
       consumerOf({ topic: TOPICS.suppressed, group: 'propagation', batchSize: 100, concurrency: 100 }, async (m) => {
         const p = m.payload;
-        await enqueue({
+        await enqueueAndAttempt({
           email: p.email,
           reason: p.reason,
           ...(p.contactId === null ? {} : { contactId: p.contactId }),

@@ -17,7 +17,7 @@ import type { TouchedInputs } from '../lists/catalog.ts';
 import type { ListService } from '../lists/service.ts';
 import type { Db, Queryable } from '../store/port.ts';
 import * as q from './queries.ts';
-import { lockProfiles } from './snapshots.ts';
+import { ensureProfiles, lockProfiles } from './snapshots.ts';
 
 export interface EngagementDeps {
   db: Db;
@@ -98,9 +98,8 @@ export async function applyReactionEvents(
       }
       deltas.set(id, d);
     }
-    const ids = [...deltas.keys()];
-    // take the profile locks first (creating missing profiles), then write facts
-    await lockProfiles(tx, ids, now);
+    // in contact order: two processes' groups then take the fact rows' locks in one order
+    const ids = [...deltas.keys()].sort();
     const sends = news
       .filter((e) => e.campaignId !== null && (e.type === 'delivered' || e.type === 'opened' || e.type === 'clicked'))
       .map((e) => ({
@@ -112,15 +111,27 @@ export async function applyReactionEvents(
     const clicks = news
       .filter((e) => e.type === 'clicked')
       .map((e) => ({ contactId: e.contactId as string, tag: ANY_CLICK_TAG, at: e.occurredAt }));
-    await q.addReactionFacts(tx, [...deltas.values()], sends, clicks);
     const touched = {
       attributes: new Set<string>(),
       clickTags: new Set(clicks.length > 0 ? [ANY_CLICK_TAG] : []),
       opens: sends.length > 0,
     };
+    // Lists that read these facts are evaluated here, so the profile locks come first (creating
+    // missing profiles), then the facts. When none reads them, nothing is evaluated and no evaluation
+    // can wait on these contacts: the profiles are only created where missing, and no row is locked
+    // (a row lock per reacting contact and batch was most of this stage's writes, decision 0044).
+    const evaluates = (await deps.lists.catalog(tx)).listsTouchedBy(touched).length > 0;
+    if (evaluates) await lockProfiles(tx, ids, now);
+    else await ensureProfiles(tx, ids, now);
+    await q.addReactionFacts(
+      tx,
+      ids.map((id) => deltas.get(id)!),
+      sends,
+      clicks,
+    );
     return {
       n: news.length,
-      outboxed: await reevaluateTouched(deps, tx, ids, now, touched, `reaction:${news[0]?.sourceId}`),
+      outboxed: evaluates ? await reevaluateTouched(deps, tx, ids, now, touched, `reaction:${news[0]?.sourceId}`) : [],
     };
   });
   if (result.outboxed.length > 0) await publishSliced(deps, result.outboxed);

@@ -122,8 +122,10 @@ const CLICK_TAGS_UPSERT = `
  * leaves its row as it is, with no new row version: a campaign delivered again, an open already
  * recorded, a click older than the tag's latest. A campaign fact already known is not even offered
  * to the upsert, whose conflict path would lock the row (a WAL record and a dirtied page per event:
- * nearly every reaction is to a campaign the profile already holds); the caller holds the profile
- * locks, so nothing changes the row between that read and the write.
+ * nearly every reaction is to a campaign the profile already holds). Facts only grow (a send stays
+ * recorded, an open stays opened), so what that probe found stays true whatever a concurrent writer
+ * does, and the upsert settles the rest. Rows are written in key order (`deltas` sorted by contact,
+ * the other two ordered here), so two writers that hold no profile locks take them in one order.
  */
 export async function addReactionFacts(
   db: Queryable,
@@ -151,12 +153,14 @@ export async function addReactionFacts(
        group by contact_id, campaign_id
        having not exists (select 1 from profile_campaigns k where k.contact_id = x.contact_id
          and k.campaign_id = x.campaign_id and (k.opened or not bool_or(x.opened)))
+       order by contact_id, campaign_id
        on conflict (contact_id, campaign_id) do update set opened = true where excluded.opened and not c.opened
      ), clicks as (
        insert into profile_click_tags as t (contact_id, tag, last_at)
        select contact_id, tag, max(at)
        from unnest($13::text[], $14::text[], $15::timestamptz[]) as x(contact_id, tag, at)
        group by contact_id, tag
+       order by contact_id, tag
        on conflict (contact_id, tag) do update set last_at = excluded.last_at where excluded.last_at > t.last_at
      )
      select 1`,

@@ -65,6 +65,18 @@ export async function lockProfiles(tx: Queryable, contactIds: readonly string[],
   await tx.query(LOCK_ONLY, [ids]);
 }
 
+/**
+ * Creates the profiles of these contacts that have none, locking nothing: for a writer of facts
+ * that no list reads (so it evaluates nothing, and no evaluation waits on it), the row locks of
+ * lockProfiles would cost a WAL record and a dirtied page per contact and protect nothing (decision
+ * 0044). An existing profile is left as it is (the conflict skips it without a lock).
+ */
+export async function ensureProfiles(tx: Queryable, contactIds: readonly string[], now: Date): Promise<void> {
+  const ids = [...new Set(contactIds)].sort();
+  if (ids.length === 0) return;
+  await tx.query(CREATE_MISSING, [ids, now]);
+}
+
 const READ_CLICKS = `
   select contact_id, tag, (extract(epoch from last_at) * 1000)::float8 as at_ms
   from profile_click_tags where contact_id = any($1::text[])`;

@@ -15,6 +15,7 @@ import {
   type ReactionBatch,
   type StoredEvent,
   TOPICS,
+  REACTION_LINGER_MS,
 } from '../bus/topics.ts';
 import type { CrmContactChange } from '../connectors/crm/port.ts';
 import type { ListService } from '../lists/service.ts';
@@ -66,7 +67,13 @@ export function profileStages(
         },
       ),
       consumerOf(
-        { topic: TOPICS.reactions, group: 'profile-engagement', batchSize: 50, concurrency: 50 },
+        {
+          topic: TOPICS.reactions,
+          group: 'profile-engagement',
+          batchSize: 50,
+          concurrency: 50,
+          lingerMs: REACTION_LINGER_MS,
+        },
         async (m: Delivery<ReactionBatch>) => {
           await applyReactions({ id: m.id, items: m.payload.events });
         },

@@ -79,6 +79,53 @@ for (const tdb of await testDatabases()) {
         await bus.close();
       }
     });
+    it(
+      'a consumer with lingerMs waits that long on the clock after a publish wakes it, '
+        + 'then fetches what came meanwhile at once',
+      async () => {
+        const db = await tdb.open();
+        const clock = createManualClock();
+        const bus = createPostgresLogBus({ db, clock });
+        const topic = uniqueName('topic').replaceAll('_', '.');
+        const fetched: number[] = [];
+        const watched: Bus = {
+          ...bus,
+          async fetch<P>(spec: GroupSpec, options: FetchOptions): Promise<FetchedBatch<P>> {
+            const batch = await bus.fetch<P>(spec, options);
+            fetched.push(batch.messages.length);
+            return batch;
+          },
+        };
+        const handled: string[] = [];
+        const consumer = createConsumer(
+          { bus: watched, clock, log: pino({ level: 'silent' }) },
+          { topic, group: 'g', batchSize: 10, pollMs: 60_000, lingerMs: 200 },
+          async (m) => {
+            handled.push(m.id);
+          },
+        );
+        const macrotasks = async (n: number) => {
+          for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 5));
+        };
+        try {
+          await bus.ensureGroup({ topic, group: 'g' });
+          consumer.start();
+          for (let i = 0; i < 2_000 && fetched.length === 0; i++) await macrotasks(1);
+          assert.deepEqual(fetched, [0], 'caught up at once');
+          await bus.publish(topic, [{ id: 'm1', payload: { n: 1 } }]);
+          await macrotasks(40);
+          assert.deepEqual(handled, [], 'woken, but lingering on the clock');
+          await bus.publish(topic, [{ id: 'm2', payload: { n: 2 } }]);
+          await clock.advance(200);
+          for (let i = 0; i < 2_000 && handled.length < 2; i++) await macrotasks(1);
+          assert.deepEqual(handled, ['m1', 'm2']);
+          assert.equal(fetched[1], 2, 'both publishes in one fetch');
+        } finally {
+          await consumer.stop();
+          await bus.close();
+        }
+      },
+    );
     it('a second group gets the held payload (same frozen value); two at once read it once', async () => {
       const db = await tdb.open();
       const bus = createPostgresLogBus({ db, clock: createManualClock() });

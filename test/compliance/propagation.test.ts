@@ -8,6 +8,7 @@ import { createPostgresLogBus } from '../../src/bus/postgres-log/adapter.ts';
 import { createManualClock } from '../../src/clock/manual.ts';
 import { registerSuppressionCommands } from '../../src/cli/commands/suppression.ts';
 import {
+  enqueuePropagations,
   propagateDue,
   propagationStage,
   runPropagation,
@@ -94,22 +95,16 @@ describe('suppression propagation', () => {
       stage.consumers[0]!.options,
       stage.consumers[0]!.handler as never,
     );
+    // the group makes the first attempt itself: confirmed before its message is settled
     assert.equal(await consumer.runOnce(), 1);
     const lower = email.toLowerCase();
-    let status = await getSuppressionStatus(db, email);
+    const status = await getSuppressionStatus(db, email);
     assert.deepEqual(status.suppressed?.reason, 'unsubscribed');
     assert.deepEqual(
-      status.systems.map((s) => [s.system, s.status]),
-      [
-        ['compliance', 'pending'],
-        ['crm', 'pending'],
-        ['esp', 'pending'],
-        ['warehouse', 'pending'],
-      ],
+      status.systems.map((s) => s.system),
+      ['compliance', 'crm', 'esp', 'warehouse'],
     );
-
-    assert.equal(await propagateDue(deps), 4);
-    status = await getSuppressionStatus(db, email);
+    assert.equal(await propagateDue(deps), 0, 'nothing left for the loop');
     assert.ok(
       status.systems.every(
         (s) => s.status === 'confirmed' && s.attempts === 1 && s.confirmedAt?.getTime() === clock.now().getTime(),
@@ -146,10 +141,13 @@ describe('suppression propagation', () => {
     const name = `flaky-${unique()}`;
     const a = `a.${unique()}@example.com`;
     const b = `b.${unique()}@example.com`;
+    const unavailable = () => {
+      throw new SwitchyardError('CRM_UNAVAILABLE', 'vendor 503', { retryable: true });
+    };
+    // one first attempt per address (each handler call is its own group), then the loop's retry of both
     const flaky = scriptedSink(name, [
-      () => {
-        throw new SwitchyardError('CRM_UNAVAILABLE', 'vendor 503', { retryable: true });
-      },
+      unavailable,
+      unavailable,
       (items) => ({ confirmed: items.filter((i) => i.email === a).map((i) => i.email.toUpperCase()) }),
     ]);
     const deps: PropagationDeps = { db, clock, log, sinks: [flaky], options: { maxAttempts: 3 } };
@@ -167,7 +165,9 @@ describe('suppression propagation', () => {
         },
       });
 
-    assert.equal(await propagateDue(deps), 2);
+    // the group's own first attempt failed: pending, with the backoff, for the loop
+    assert.equal(flaky.calls.length, 2);
+    assert.equal(await propagateDue(deps), 0, 'not before the backoff');
     let s = (await getSuppressionStatus(db, a)).systems[0]!;
     assert.equal(s.status, 'pending');
     assert.equal(s.lastError, 'CRM_UNAVAILABLE: vendor 503');
@@ -205,18 +205,12 @@ describe('suppression propagation', () => {
         return { confirmed: items.map((i) => i.email) };
       };
       const deps: PropagationDeps = { db, clock, log, sinks: [picky] };
-      const handler = propagationStage(deps).consumers[0]!.handler as unknown as (m: unknown) => Promise<void>;
-      for (const email of [good, bad])
-        await handler({
-          payload: {
-            email,
-            reason: 'bounced_hard',
-            source: 't',
-            contactId: null,
-            campaignId: null,
-            at: clock.now().toISOString(),
-          },
-        });
+      await enqueuePropagations(
+        db,
+        [good, bad].map((email) => ({ email, reason: 'bounced_hard' })),
+        [picky.name],
+        clock.now(),
+      );
       assert.equal(await propagateDue(deps), 2);
       assert.equal(picky.calls.length, 3);
       assert.equal((await getSuppressionStatus(db, good)).systems[0]?.status, 'confirmed');
@@ -225,17 +219,29 @@ describe('suppression propagation', () => {
     },
   );
 
-  it('the loop propagates on the clock until aborted', async () => {
+  it("a first attempt that never finished (its process stopped) is the loop's once its lease ends", async () => {
     const clock = createManualClock();
-    const sink = createRecordingSuppressionSink(`loop-${unique()}`);
-    const deps: PropagationDeps = { db, clock, log, sinks: [sink], options: { intervalMs: 500 } };
+    const email = `lease.${unique()}@example.com`;
+    let called!: () => void;
+    const sinkCalled = new Promise<void>((resolve) => {
+      called = resolve;
+    });
+    let hung = true;
+    const sink = scriptedSink(`lease-${unique()}`, []);
+    sink.suppress = async (items) => {
+      sink.calls.push(items.map((i) => i.email));
+      if (hung) {
+        hung = false;
+        called();
+        return new Promise(() => undefined);
+      }
+      return { confirmed: items.map((i) => i.email) };
+    };
+    const deps: PropagationDeps = { db, clock, log, sinks: [sink], options: { leaseMs: 60_000 } };
     const handler = propagationStage(deps).consumers[0]!.handler as unknown as (m: unknown) => Promise<void>;
-    const stop = new AbortController();
-    const loop = runPropagation(deps, stop.signal);
-    await clock.advance(0);
-    await handler({
+    void handler({
       payload: {
-        email: `loop.${unique()}@example.com`,
+        email,
         reason: 'manual',
         source: 't',
         contactId: null,
@@ -243,6 +249,31 @@ describe('suppression propagation', () => {
         at: clock.now().toISOString(),
       },
     });
+    await sinkCalled;
+    const leased = (await getSuppressionStatus(db, email)).systems[0]!;
+    assert.deepEqual([leased.status, leased.attempts], ['pending', 0], 'visible as pending while attempted');
+    assert.equal(leased.nextAttemptAt?.getTime(), clock.now().getTime() + 60_000);
+    assert.equal(await propagateDue(deps), 0, 'leased to the first attempt');
+    await clock.advance(60_000);
+    assert.equal(await propagateDue(deps), 1);
+    const done = (await getSuppressionStatus(db, email)).systems[0]!;
+    assert.deepEqual([done.status, done.attempts], ['confirmed', 1]);
+    assert.equal(sink.calls.length, 2);
+  });
+
+  it('the loop propagates on the clock until aborted', async () => {
+    const clock = createManualClock();
+    const sink = createRecordingSuppressionSink(`loop-${unique()}`);
+    const deps: PropagationDeps = { db, clock, log, sinks: [sink], options: { intervalMs: 500 } };
+    const stop = new AbortController();
+    const loop = runPropagation(deps, stop.signal);
+    await clock.advance(0);
+    await enqueuePropagations(
+      db,
+      [{ email: `loop.${unique()}@example.com`, reason: 'manual' }],
+      [sink.name],
+      clock.now(),
+    );
     assert.equal(sink.received.length, 0);
     await clock.advance(500);
     assert.equal(sink.received.length, 1);

@@ -103,6 +103,30 @@ for (const tdb of await testDatabases()) {
         rows.map((r) => `${r.contact_id} ${r.tag}`),
         ['c3 host:shop.example.com', 'c3 path:pricing'],
       );
+    });
+
+    it('a reacting contact gets a profile whether or not a list reads its facts; it enters one on opens', async () => {
+      // no list reads opens yet: the profile is created, nothing is evaluated
+      assert.equal(await applyReactionEvents(deps, [{ id: 'events:p1', items: [event('p1', 'opened', 'c8')] }]), 1);
+      const profile = async (id: string) =>
+        (await db.query('select contact_id from contact_profiles where contact_id = $1', [id])).rows.length;
+      assert.equal(await profile('c8'), 1);
+      assert.deepEqual(await counts('c8'), { sent: 0, opened: 1, clicked: 0 });
+      await lists.create({
+        id: 'openers',
+        name: 'Openers',
+        kind: 'dynamic',
+        definition: { opened: { atLeast: 1, ofLast: 1 } },
+      });
+      await lists.idle();
+      // now a list reads opens: the new contact's open is evaluated in the same transaction
+      assert.equal(await applyReactionEvents(deps, [{ id: 'events:p2', items: [event('p2', 'opened', 'c9')] }]), 1);
+      assert.equal(await profile('c9'), 1);
+      const members = await lists.members('openers', null, 10);
+      assert.ok(
+        members.some((m) => m.contactId === 'c9'),
+        JSON.stringify(members),
+      );
       passed = true;
     });
   });

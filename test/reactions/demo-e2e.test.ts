@@ -192,13 +192,9 @@ describe('reactions end to end on the demo workspace', () => {
     assert.ok(before.suppressed !== null);
     assert.equal(before.systems.length, 0, 'propagation rows come from the propagation consumer');
 
+    // the propagation consumer makes the first attempt itself: nothing is left for the loop
     await drain(app);
-    const pending = await getSuppressionStatus(db, email);
-    assert.deepEqual(
-      pending.systems.map((s) => s.status),
-      PROPAGATION_SYSTEMS.map(() => 'pending'),
-    );
-    await propagateDue({ db, clock, log, sinks: sinks() });
+    assert.equal(await propagateDue({ db, clock, log, sinks: sinks() }), 0);
     const status = await getSuppressionStatus(db, email);
     assert.deepEqual(
       status.systems.map((s) => [s.system, s.status]).sort(),
