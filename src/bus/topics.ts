@@ -82,6 +82,7 @@ export interface CampaignEvent {
  * per-batch work (fetch, settle, its statements and commit) for every ingest group of ~900 events;
  * their effects (ledger outcomes, scores, click tags) are not urgent next to that. Suppression is
  * not among them: it happens at ingest, and its propagation reads `contact.suppressed` (decision 0044).
+ * consumerOf applies it to every consumer of the topic.
  */
 export const REACTION_LINGER_MS = 150;
 
@@ -260,5 +261,8 @@ export function consumerOf<T extends TopicName>(
   options: ConsumerOptions & { topic: T },
   handler: Handler<TopicPayload<T>>,
 ): StageConsumer {
+  // the linger belongs to the topic (how urgent its effects are), not to each group that reads it
+  if (options.topic === TOPICS.reactions && options.lingerMs === undefined)
+    return { options: { ...options, lingerMs: REACTION_LINGER_MS }, handler };
   return { options, handler };
 }

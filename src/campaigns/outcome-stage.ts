@@ -4,7 +4,7 @@
  * reactions topic rather than the reactions service writing the ledger.
  */
 import type { StageDefinition } from '../bus/stage.ts';
-import { consumerOf, TOPICS, type ReactionBatch, REACTION_LINGER_MS } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch } from '../bus/topics.ts';
 import type { Clock } from '../clock/port.ts';
 import type { Db } from '../store/port.ts';
 import { recordOutcomes, type LedgerOutcome } from './send-ledger.ts';
@@ -36,9 +36,8 @@ export function ledgerOutcomeStage(deps: { db: Db; clock: Clock }): StageDefinit
   return {
     name: 'outcomes',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'ledger-outcomes', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        (m) => applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()),
+      consumerOf({ topic: TOPICS.reactions, group: 'ledger-outcomes', batchSize: 20 }, (m) =>
+        applyLedgerOutcomes(deps.db, m.payload, deps.clock.now()),
       ),
     ],
   };

@@ -11,7 +11,7 @@ import type { StageDefinition } from '../bus/stage.ts';
 import type { CampaignService } from '../campaigns/service.ts';
 import type { Governor, OutcomeKind } from './governor.ts';
 import { domainOf } from './send-admission.ts';
-import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent, REACTION_LINGER_MS } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 const KIND: Partial<Record<StoredEvent['type'], OutcomeKind>> = {
   bounced_hard: 'bounced_hard',
@@ -58,12 +58,9 @@ export function governorReactionsStage(deps: GovernorReactionDeps): StageDefinit
   return {
     name: 'governor',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'governor', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        async (m) => {
-          await reportReactions(deps, m.payload);
-        },
-      ),
+      consumerOf({ topic: TOPICS.reactions, group: 'governor', batchSize: 20 }, async (m) => {
+        await reportReactions(deps, m.payload);
+      }),
     ],
   };
 }

@@ -15,7 +15,6 @@ import {
   type ReactionBatch,
   type StoredEvent,
   TOPICS,
-  REACTION_LINGER_MS,
 } from '../bus/topics.ts';
 import type { CrmContactChange } from '../connectors/crm/port.ts';
 import type { ListService } from '../lists/service.ts';
@@ -72,7 +71,6 @@ export function profileStages(
           group: 'profile-engagement',
           batchSize: 50,
           concurrency: 50,
-          lingerMs: REACTION_LINGER_MS,
         },
         async (m: Delivery<ReactionBatch>) => {
           await applyReactions({ id: m.id, items: m.payload.events });

@@ -7,14 +7,7 @@
  */
 import type { Bus } from '../bus/port.ts';
 import type { StageDefinition } from '../bus/stage.ts';
-import {
-  consumerOf,
-  publishTo,
-  TOPICS,
-  type LinkClickedPayload,
-  type ReactionBatch,
-  REACTION_LINGER_MS,
-} from '../bus/topics.ts';
+import { consumerOf, publishTo, TOPICS, type LinkClickedPayload, type ReactionBatch } from '../bus/topics.ts';
 
 /** Segments that are ids, not topics (numbers, long hex/uuid-like tokens) make poor tags. */
 function isIdLike(segment: string): boolean {
@@ -81,14 +74,11 @@ export function clicksStage(deps: { bus: Bus }): StageDefinition {
   return {
     name: 'clicks',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'clicks', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        async (m) => {
-          const clicks = toLinkClicks(m.payload);
-          if (clicks.length > 0)
-            await publishTo(deps.bus, TOPICS.linkClicked, [{ id: clicksMessageId(m.id), payload: { clicks } }]);
-        },
-      ),
+      consumerOf({ topic: TOPICS.reactions, group: 'clicks', batchSize: 20 }, async (m) => {
+        const clicks = toLinkClicks(m.payload);
+        if (clicks.length > 0)
+          await publishTo(deps.bus, TOPICS.linkClicked, [{ id: clicksMessageId(m.id), payload: { clicks } }]);
+      }),
     ],
   };
 }

@@ -16,7 +16,7 @@ import { accumulateEngagement, DEFAULT_ENGAGEMENT_OPTIONS, type EngagementOption
 import { isSwitchyardError, toError } from '../core/errors.ts';
 import { classifyReplyIntent, type IntentResult } from '../core/reply/intent.ts';
 import type { Db } from '../store/port.ts';
-import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent, REACTION_LINGER_MS } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 import { type OpenAddresses, openPayloads } from './ingest.ts';
 import { replyText } from './replies-stage.ts';
 
@@ -253,18 +253,15 @@ export function engagementStage(deps: EngagementStageDeps): StageDefinition {
   return {
     name: 'engagement',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'engagement', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        async (m) => {
-          await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), {
-            coalesceMs,
-            queueForCrm,
-            ...(score === undefined ? {} : { score }),
-            ...(deps.classify === undefined ? {} : { classify: deps.classify }),
-            ...(deps.openPayloads === undefined ? {} : { openPayloads: deps.openPayloads }),
-          });
-        },
-      ),
+      consumerOf({ topic: TOPICS.reactions, group: 'engagement', batchSize: 20 }, async (m) => {
+        await applyEngagementBatch(deps.db, m.payload, m.id, deps.clock.now(), {
+          coalesceMs,
+          queueForCrm,
+          ...(score === undefined ? {} : { score }),
+          ...(deps.classify === undefined ? {} : { classify: deps.classify }),
+          ...(deps.openPayloads === undefined ? {} : { openPayloads: deps.openPayloads }),
+        });
+      }),
     ],
     loops: queueForCrm ? [(signal) => runEngagementFlusher(deps, signal)] : [],
   };

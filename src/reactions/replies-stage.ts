@@ -23,7 +23,7 @@ import type { Db } from '../store/port.ts';
 import type { Ingest } from './ingest.ts';
 import { openPayloads } from './ingest.ts';
 import { addReviewItems, replyUnsubscribeSourceId, type NewReviewItem, type ReviewPii } from './review-queue.ts';
-import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent, REACTION_LINGER_MS } from '../bus/topics.ts';
+import { consumerOf, TOPICS, type ReactionBatch, type StoredEvent } from '../bus/topics.ts';
 
 export interface RepliesStageDeps {
   db: Db;
@@ -182,12 +182,9 @@ export function repliesStage(deps: RepliesStageDeps): StageDefinition {
   return {
     name: 'replies',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'replies', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        async (m) => {
-          await handleReplies(deps, m.payload);
-        },
-      ),
+      consumerOf({ topic: TOPICS.reactions, group: 'replies', batchSize: 20 }, async (m) => {
+        await handleReplies(deps, m.payload);
+      }),
     ],
   };
 }

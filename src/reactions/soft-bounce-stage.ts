@@ -11,7 +11,7 @@ import type { Clock } from '../clock/port.ts';
 import { evaluateSoftBounces, type SoftBouncePolicy } from '../core/bounce/soft-policy.ts';
 import { addSuppressions } from '../compliance/suppression.ts';
 import type { Db } from '../store/port.ts';
-import { consumerOf, publishTo, TOPICS, type ReactionBatch, REACTION_LINGER_MS } from '../bus/topics.ts';
+import { consumerOf, publishTo, TOPICS, type ReactionBatch } from '../bus/topics.ts';
 
 const HISTORY = `
   select email, type, occurred_at from engagement_events
@@ -77,12 +77,9 @@ export function softBounceStage(deps: {
   return {
     name: 'soft-bounces',
     consumers: [
-      consumerOf(
-        { topic: TOPICS.reactions, group: 'soft-bounces', batchSize: 20, lingerMs: REACTION_LINGER_MS },
-        async (m) => {
-          await applySoftBounces(deps, m.payload);
-        },
-      ),
+      consumerOf({ topic: TOPICS.reactions, group: 'soft-bounces', batchSize: 20 }, async (m) => {
+        await applySoftBounces(deps, m.payload);
+      }),
     ],
   };
 }
