@@ -98,6 +98,9 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
+/** How often a flush loop with no pending events of its own still claims from the store. */
+const IDLE_SCAN_EVERY_MS = 60_000;
+
 export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOptions = {}): SandboxEsp {
   const rates: SandboxRates = { ...DEFAULT_SANDBOX_RATES, ...options.rates };
   const delay = options.eventDelayMs ?? 1000;
@@ -114,6 +117,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   // accepted in the current request, stored before the request returns
   let unsaved: SimulatedSend[] = [];
   let durablePending = 0;
+  let lastStoreScanMs = Number.NEGATIVE_INFINITY;
   let outbox: SentRecord[] = [];
   const sizes: number[] = [];
   const counts: SandboxCounts = {
@@ -246,7 +250,12 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     }
   }
 
-  async function flushStored(store: NonNullable<typeof durable>): Promise<number> {
+  async function flushStored(store: NonNullable<typeof durable>, fromLoop: boolean): Promise<number> {
+    // With nothing of its own pending, the loop looks at the store only now and then, for rows a
+    // stopped process left behind; a claim on every tick costs a write transaction each second.
+    const nowMs = deps.clock.now().getTime();
+    if (fromLoop && durablePending === 0 && nowMs - lastStoreScanMs < IDLE_SCAN_EVERY_MS) return 0;
+    lastStoreScanMs = nowMs;
     let emitted = 0;
     for (;;) {
       const claimed = await store.claim(deps.clock.now(), emitBatchSize);
@@ -266,8 +275,8 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     }
   }
 
-  async function flushDue(): Promise<number> {
-    if (durable !== undefined) return flushStored(durable);
+  async function flushDue(fromLoop = false): Promise<number> {
+    if (durable !== undefined) return flushStored(durable, fromLoop);
     const due = [...retryEmit, ...queue.takeDue(deps.clock.now().getTime())];
     retryEmit = [];
     let emitted = 0;
@@ -294,7 +303,7 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
         return; // aborted by close()
       }
       // A failed emit keeps its events queued for the next round (see flushDue).
-      await flushDue().catch(() => undefined);
+      await flushDue(true).catch(() => undefined);
     }
   }
   if (options.flushEveryMs !== undefined) void flushLoop(options.flushEveryMs);
@@ -350,6 +359,6 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     failNext(n) {
       fail += n;
     },
-    flushDue,
+    flushDue: () => flushDue(),
   };
 }

@@ -2,7 +2,8 @@
  * The sandbox with a store: its pending simulated events outlive the process that accepted the
  * messages (a new sandbox on the same store emits them when due, with the same events the
  * in-memory sandbox would have emitted), two sandboxes flushing at once never emit a row twice,
- * and a failed emit keeps the events for the next flush.
+ * a failed emit keeps the events for the next flush, and a flush loop with nothing of its own
+ * pending still picks up what a stopped sandbox left, within a minute.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -83,6 +84,44 @@ for (const tdb of await testDatabases()) {
         .filter((id) => messages.some((m) => id.includes(m.messageId)));
       assert.equal(new Set(ids).size, ids.length, 'no event emitted twice');
       assert.equal(ids.length, 30 * 5);
+      passed = true;
+    });
+
+    it("a flush loop emits its own events as they fall due and a stopped sandbox's within a minute", async () => {
+      const db = await tdb.open();
+      const rates = { ...ALL, open: 0, click: 0, unsubscribe: 0, complaint: 0 };
+      const clock = createManualClock(T0);
+      const looping = sandboxOn(db, clock, { rates, flushEveryMs: 1000 });
+      // one tick of the loop: wake it, then wait until its flush is done and it sleeps again
+      const tick = async () => {
+        await clock.advance(1000);
+        while (clock.pending() === 0) await new Promise<void>((r) => setImmediate(r));
+      };
+      await tick(); // its first round looks at the store: nothing there yet
+      const own = aMessage();
+      await looping.esp.send(own);
+      await tick();
+      await tick();
+      assert.deepEqual(
+        looping.emitted.map((e) => e.sourceId),
+        [`sandbox:sandbox-${own.messageId}:delivered`],
+      );
+
+      const stopped = sandboxOn(db, createManualClock(clock.now()), { rates });
+      const left = aMessage();
+      await stopped.esp.send(left);
+      await stopped.esp.close();
+      let ticks = 0;
+      while (looping.emitted.length < 2 && ticks < 61) {
+        await tick();
+        ticks++;
+      }
+      assert.deepEqual(
+        looping.emitted.map((e) => e.sourceId).slice(1),
+        [`sandbox:sandbox-${left.messageId}:delivered`],
+        `emitted after ${ticks} s`,
+      );
+      await looping.esp.close();
       passed = true;
     });
 
