@@ -23,6 +23,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createSandboxEsp } from '../src/connectors/esp/sandbox/adapter.ts';
+import { mulberry32 } from '../src/connectors/esp/sandbox/prng.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import type { Db } from '../src/store/port.ts';
@@ -96,11 +97,9 @@ interface LoadResult {
 async function generateLoad(p: LoadParams): Promise<LoadResult> {
   let next = 0;
   let unsubscribes = 0;
-  let seed = 1;
-  const random = (): number => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
+  // a real 32-bit generator: an LCG in doubles (seed · 1103515245 exceeds 2^53) fell into a cycle
+  // of ~10 000 draws, so every run reacted on only a few thousand of the ledger's contacts
+  const random = mulberry32(1);
   const bodies = new Map<number, { body: string; headers: Record<string, string> }>();
   const result: LoadResult = {
     seconds: 0,
