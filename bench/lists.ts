@@ -26,21 +26,10 @@ import { createProfileService, type ProfileChange } from '../src/profiles/servic
 import { migrate } from '../src/store/migrate.ts';
 import { createPostgresDb } from '../src/store/postgres/adapter.ts';
 import type { BenchArgs } from './run.ts';
+import { mulberry32 } from '../src/connectors/esp/sandbox/prng.ts';
 
 const REGIONS = ['west', 'east', 'north', 'south', 'central', 'emea', 'apac', 'latam'];
 const PLANS = ['free', 'pro', 'team', 'enterprise'];
-
-/** A seeded generator, so two runs stream the same changes. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function listDefinitions(): { id: string; definition: SegmentCondition }[] {
   const out: { id: string; definition: SegmentCondition }[] = [];
@@ -52,7 +41,7 @@ function listDefinitions(): { id: string; definition: SegmentCondition }[] {
       definition: i % 3 === 0 ? { and: [{ inList: reads }, { attribute: 'active', equals: true }] } : { inList: reads },
     });
   }
-  const r = rng(7);
+  const r = mulberry32(7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   for (let i = out.length; i < 100; i++) {
     const base: SegmentCondition[] = [
@@ -122,7 +111,7 @@ export async function run(args: BenchArgs): Promise<Record<string, unknown>> {
     const chainBuildMs = performance.now() - tb;
 
     // the change stream: random attribute of a random contact, times increasing
-    const r = rng(42);
+    const r = mulberry32(42); // seeded, so two runs stream the same changes
     let at = Date.now();
     const makeChange = (n: number): ProfileChange => {
       const id = String(1 + Math.floor(r() * size)).padStart(8, '0');
