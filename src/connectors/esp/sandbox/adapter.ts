@@ -98,8 +98,8 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
-/** How often a flush loop with no pending events of its own still claims from the store. */
-const IDLE_SCAN_EVERY_MS = 60_000;
+/** The longest a flush loop goes without looking at the store for due rows. */
+const IDLE_LOOK_EVERY_MS = 60_000;
 
 export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOptions = {}): SandboxEsp {
   const rates: SandboxRates = { ...DEFAULT_SANDBOX_RATES, ...options.rates };
@@ -117,7 +117,8 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   // accepted in the current request, stored before the request returns
   let unsaved: SimulatedSend[] = [];
   let durablePending = 0;
-  let lastStoreScanMs = Number.NEGATIVE_INFINITY;
+  // when the flush loop next claims from the store (at once on start: rows a stopped process left)
+  let nextStoreLookMs = Number.NEGATIVE_INFINITY;
   let outbox: SentRecord[] = [];
   const sizes: number[] = [];
   const counts: SandboxCounts = {
@@ -240,7 +241,8 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
     const recs = unsaved;
     unsaved = [];
     try {
-      await durable.add(recs);
+      const due = await durable.add(recs);
+      if (due !== undefined) nextStoreLookMs = Math.min(nextStoreLookMs, due);
       for (const r of recs) for (let f = r.flags; f !== 0; f &= f - 1) durablePending++;
     } catch (cause) {
       throw new SwitchyardError('ESP_UNAVAILABLE', 'sandbox: could not store simulated events', {
@@ -251,27 +253,37 @@ export function createSandboxEsp(deps: SandboxEspDeps, options: SandboxEspOption
   }
 
   async function flushStored(store: NonNullable<typeof durable>, fromLoop: boolean): Promise<number> {
-    // With nothing of its own pending, the loop looks at the store only now and then, for rows a
-    // stopped process left behind; a claim on every tick costs a write transaction each second.
+    // The loop claims only when a stored row may be due: a claim on every tick of an idle process
+    // costs a write transaction each second. Rows a process adds and then dies without emitting,
+    // unseen by this one, are still found by a look at least once a minute.
     const nowMs = deps.clock.now().getTime();
-    if (fromLoop && durablePending === 0 && nowMs - lastStoreScanMs < IDLE_SCAN_EVERY_MS) return 0;
-    lastStoreScanMs = nowMs;
+    if (fromLoop && nowMs < nextStoreLookMs) return 0;
+    nextStoreLookMs = nowMs + IDLE_LOOK_EVERY_MS;
     let emitted = 0;
-    for (;;) {
-      const claimed = await store.claim(deps.clock.now(), emitBatchSize);
-      if (claimed.rows === 0) return emitted;
-      try {
-        await deps.emit(claimed.events);
-      } catch (err) {
-        await claimed.release().catch(() => undefined);
-        throw err;
+    try {
+      for (;;) {
+        const claimed = await store.claim(deps.clock.now(), emitBatchSize);
+        if (claimed.rows === 0) {
+          const next = await store.nextDueAt();
+          if (next !== null) nextStoreLookMs = Math.min(nextStoreLookMs, next.getTime());
+          return emitted;
+        }
+        try {
+          await deps.emit(claimed.events);
+        } catch (err) {
+          await claimed.release().catch(() => undefined);
+          throw err;
+        }
+        await claimed.done();
+        emitted += claimed.events.length;
+        counts.eventsEmitted += claimed.events.length;
+        durablePending = Math.max(0, durablePending - claimed.events.length);
+        // no early return on a short batch: rows moved to their next stage may be due already
+        // (a restart after a long stop), and emit in stage order within this flush
       }
-      await claimed.done();
-      emitted += claimed.events.length;
-      counts.eventsEmitted += claimed.events.length;
-      durablePending = Math.max(0, durablePending - claimed.events.length);
-      // no early return on a short batch: rows moved to their next stage may be due already
-      // (a restart after a long stop), and emit in stage order within this flush
+    } catch (err) {
+      nextStoreLookMs = Number.NEGATIVE_INFINITY; // what failed is tried again on the next tick
+      throw err;
     }
   }
 

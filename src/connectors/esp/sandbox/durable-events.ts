@@ -36,6 +36,8 @@ const ADVANCE = `
 
 const DELETE = `delete from sandbox_events where provider_message_id = any($1::text[])`;
 
+const NEXT_DUE = `select min(due_at) as at from sandbox_events`;
+
 const UNCLAIM = `update sandbox_events set claimed_until = null where provider_message_id = any($1::text[])`;
 
 interface Row {
@@ -61,8 +63,8 @@ export interface ClaimedEvents {
 
 export function createDurableEvents(db: Db, delayMs: number, claimMs: number) {
   return {
-    /** Stores accepted messages that have events to come (flags ≠ 0). */
-    async add(recs: readonly SimulatedSend[]): Promise<void> {
+    /** Stores accepted messages that have events to come (flags ≠ 0); returns the earliest due time (ms). */
+    async add(recs: readonly SimulatedSend[]): Promise<number | undefined> {
       const rows = recs.flatMap((r) => {
         const stage = nextStage(r.flags, -1);
         if (stage === undefined) return [];
@@ -80,7 +82,14 @@ export function createDurableEvents(db: Db, delayMs: number, claimMs: number) {
           },
         ];
       });
-      if (rows.length > 0) await db.query(INSERT, [JSON.stringify(rows)]);
+      if (rows.length === 0) return undefined;
+      await db.query(INSERT, [JSON.stringify(rows)]);
+      return Math.min(...rows.map((r) => Date.parse(r.due_at)));
+    },
+    /** When the earliest stored row falls due (rows claimed by any process included), or null when none is left. */
+    async nextDueAt(): Promise<Date | null> {
+      const { rows } = await db.query<{ at: Date | null }>(NEXT_DUE);
+      return rows[0]?.at ?? null;
     },
     /** Claims up to `limit` rows due at `now` and builds their events, oldest first. */
     async claim(now: Date, limit: number): Promise<ClaimedEvents> {
