@@ -1,5 +1,7 @@
 // Runs every test file under test/ on node's runner with the tsx loader.
 // Node 20's --test does not expand globs, so the files are listed here.
+// The bundle is built first, as `npm start` does: the tests that spawn bin/switchyard.js then run
+// what a user runs, and each spawn loads plain JavaScript instead of compiling src/ through tsx.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +13,9 @@ function find(dir) {
     return p.endsWith('.test.ts') ? [p] : [];
   });
 }
+
+const built = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();

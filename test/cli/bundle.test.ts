@@ -1,6 +1,7 @@
 /**
  * The bundle `npm start` runs (scripts/build.mjs): it is built from src/ as it is now and starts
- * the demo workspace on the embedded store, migrations included, with no TypeScript loader.
+ * the demo workspace on the embedded store, migrations included, with no TypeScript loader; and
+ * the TypeScript road bin/switchyard.js takes without a current bundle still answers.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,19 @@ describe('the bundle', () => {
     writeFileSync(RUNNER, "const { runCli } = await import('./switchyard.js');\nrunCli(process.argv, process.env);\n");
   });
   after(() => rmSync(OUT, { recursive: true, force: true }));
+
+  it('bin/switchyard.js runs the TypeScript when no current bundle exists (a fresh checkout, an edit)', () => {
+    // npm test builds dist/ first, so the other CLI tests run the bundle; this is bin's other road
+    const runner = join(OUT, 'run-ts.cjs');
+    writeFileSync(
+      runner,
+      "require('tsx/cjs/api').register();\n"
+        + `require(${JSON.stringify(join(ROOT, 'src/cli/main.ts'))}).runCli(process.argv, process.env);\n`,
+    );
+    const r = spawnSync(process.execPath, [runner, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage: switchyard/);
+  });
 
   it('answers --help without loading TypeScript', () => {
     const r = spawnSync(process.execPath, [RUNNER, '--help'], { encoding: 'utf8' });
