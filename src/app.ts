@@ -257,7 +257,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...(pii ? { openAddresses: pii.openMany, sealValues: pii.sealMany } : {}),
   });
   const esp = (options.esp ?? ((d) => createConfiguredEsp(config.esp, { ...d, log, db })))({ clock, ingest });
-  const configured = await createConfiguredCrm(config.crm, { db, clock });
+  // the demo workspace's CRM closes simulated deals, so its attribution pages have revenue to show
+  const configured = await createConfiguredCrm(config.crm, { db, clock }, { simulateDeals: config.demo.enabled });
   const { crm, sinks: crmSinks, usage: crmUsage, changeFeed: crmChangeFeed, lookupBatchSize } = configured;
   // blasts read enrichment from the profile cache; only a real CRM has profiles to keep
   const profiles =

@@ -23,6 +23,9 @@ import type { SuppressionSink } from '../compliance/sink-port.ts';
 import type { CrmUsage } from '../observability/crm-metrics.ts';
 import type { Db } from '../store/port.ts';
 
+/** Share of engaged contacts whose simulated deal the demo workspace's CRM closes. */
+const DEMO_DEAL_SHARE = 0.2;
+
 /** HubSpot's burst window. */
 const HUBSPOT_WINDOW_MS = 10_000;
 
@@ -35,6 +38,7 @@ export type CrmChangeFeed = (
 export async function createConfiguredCrm(
   config: Config['crm'],
   deps: { db: Db; clock: Clock },
+  options: { simulateDeals?: boolean } = {},
 ): Promise<{
   crm: Crm;
   sinks: SuppressionSink[];
@@ -107,7 +111,11 @@ export async function createConfiguredCrm(
   // local tables: a batch size and rate a real vendor would not allow
   // the demo CRM is tables in this store: a profile cache in front of it would only add writes
   const crm = createCrmBatcher(
-    createDemoCrm(deps, { maxBatchSize: 1000, rateLimit: { requests: 1000, perMs: 1000 } }),
+    createDemoCrm(deps, {
+      maxBatchSize: 1000,
+      rateLimit: { requests: 1000, perMs: 1000 },
+      ...(options.simulateDeals === true ? { simulateDeals: { share: DEMO_DEAL_SHARE } } : {}),
+    }),
     { clock: deps.clock },
   );
   return { crm, sinks: [createCrmSuppressionSink(crm)] };

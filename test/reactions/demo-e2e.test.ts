@@ -159,6 +159,40 @@ describe('reactions end to end on the demo workspace', () => {
     );
   });
 
+  it('(a2) the demo CRM closes deals for some engaged contacts; a deal poll credits them to the campaign', async () => {
+    // after (a): the scores reached the demo CRM, which closes a simulated deal for a fifth of those ≥ 25
+    const { rows: deals } = await db.query<{ contact: string; amount_minor: string }>(
+      'select deal_contact_ids[1] as contact, amount_minor::text from demo_crm_deals',
+    );
+    assert.ok(deals.length > 0, 'some engaged contacts closed a deal');
+    const clickers = new Set(
+      (
+        await db.query<{ contact_id: string }>(
+          `select distinct contact_id from engagement_events where campaign_id = $1 and type = 'clicked'`,
+          [campaignId],
+        )
+      ).rows.map((r) => r.contact_id),
+    );
+    assert.ok(
+      deals.every((d) => clickers.has(d.contact)),
+      'only contacts engaged enough (a click) closed one',
+    );
+    await clock.advance(61_000); // past the poll's settle time
+    const polled = await app.billingReaders.pollDeals();
+    assert.ok(polled.won >= deals.length, `the poll took every won deal (${JSON.stringify(polled)})`);
+    const report = await app.attribution.report({
+      from: new Date('2026-05-01T00:00:00Z'),
+      to: clock.now(),
+      model: 'last',
+      groupBy: 'campaign',
+      currency: 'usd',
+    });
+    const row = report.rows.find((r) => r.key === campaignId);
+    const value = deals.reduce((sum, d) => sum + Number(d.amount_minor), 0);
+    assert.equal(row?.conversions, deals.length, 'every deal is credited to the demo campaign');
+    assert.equal(row?.valueMinor, value);
+  });
+
   it('(b) a one-click unsubscribe over HTTP suppresses at once and every system confirms', async () => {
     const { rows: already } = await db.query<{ email: string }>('select email from suppressions');
     const taken = new Set(already.map((r) => r.email));

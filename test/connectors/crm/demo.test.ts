@@ -210,3 +210,46 @@ test('demo CRM: ensureDemoCrmSchema again leaves the tables and every row the CR
   await ensureDemoCrmSchema(db);
   assert.deepEqual(await snapshot(), before);
 });
+
+test('demo CRM: simulated deals close for a share of engaged contacts, once each, worth their tier', async () => {
+  const db = await database();
+  const clock = createManualClock(new Date('2032-03-01T10:00:00Z'));
+  const crm = createDemoCrm({ db, clock }, { maxBatchSize: 1000, simulateDeals: { share: 0.2 } });
+  const engaged = knownIds(500);
+  const cold = knownIds(200);
+  const update = (ids: string[], score: number) =>
+    crm.updateEngagement(ids.map((contactId) => ({ contactId, score, lastEngagedAt: clock.now() })));
+  await update(engaged, 33);
+  await update(cold, 9.5); // one open: below the default 25
+  const read = async () =>
+    (await crm.readChangedDeals({ until: new Date('2032-03-02T00:00:00Z'), limit: 1000 })).changes.filter((c) =>
+      [...engaged, ...cold].some((id) => c.won?.dealContactIds.includes(id)),
+    );
+  const first = await read();
+  const share = first.length / engaged.length;
+  assert.ok(share > 0.12 && share < 0.28, `about a fifth of the engaged contacts closed a deal (${share})`);
+  assert.ok(
+    first.every((c) => engaged.includes(c.won!.dealContactIds[0]!)),
+    'no contact below the score closed one',
+  );
+  const tiers = new Map((await crm.lookup(first.map((c) => c.won!.dealContactIds[0]!))).entries());
+  const amounts: Record<string, number> = { smb: 120_000, 'mid-market': 960_000, enterprise: 4_800_000 };
+  for (const c of first) {
+    const contact = c.won!.dealContactIds[0]!;
+    assert.equal(c.won!.amountMinor, amounts[tiers.get(contact)!.tier!], `a year of ${contact}'s tier`);
+    assert.equal(c.won!.currency, 'usd');
+    assert.deepEqual(c.won!.accountContactIds, [contact]);
+    assert.equal(c.won!.closedAt.toISOString(), '2032-03-01T10:00:00.000Z');
+  }
+
+  // the same contacts again, later and more engaged: no second deal, the first one unchanged
+  await clock.advance(3_600_000);
+  await update(engaged, 80);
+  assert.deepEqual(await read(), first);
+  // without the option (any other demo CRM) nothing closes
+  const plain = createDemoCrm({ db, clock }, { maxBatchSize: 1000 });
+  const others = knownIds(300);
+  await plain.updateEngagement(others.map((contactId) => ({ contactId, score: 90, lastEngagedAt: clock.now() })));
+  const none = (await crm.readChangedDeals({ until: new Date('2032-03-02T00:00:00Z'), limit: 1000 })).changes;
+  assert.ok(none.every((c) => !others.includes(c.won?.dealContactIds[0] ?? '')));
+});

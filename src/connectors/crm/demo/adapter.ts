@@ -16,6 +16,7 @@ import {
   DEMO_CRM_SCHEMA,
   type DemoDeal,
   eraseByEmail,
+  insertContactDeals,
   insertTask,
   selectAccounts,
   selectChangedDeals,
@@ -41,7 +42,17 @@ export interface DemoCrmOptions {
   maxBatchSize?: number;
   /** Default 80 requests / 10 s (80% of HubSpot's smallest burst limit). */
   rateLimit?: { requests: number; perMs: number };
+  /**
+   * Closes simulated won deals, so attribution has revenue to credit in the demo workspace: a
+   * contact whose engagement score reaches `minScore` (default 25, about one click) closes one deal
+   * with a chance of `share` (drawn from the contact id and seed, so the same contacts every run), at
+   * the time of the update, worth a year of its tier's plan. Off by default.
+   */
+  simulateDeals?: { share: number; minScore?: number };
 }
+
+/** A year of the demo plans, in cents, by account tier. */
+const DEAL_AMOUNT_MINOR: Record<string, number> = { smb: 120_000, 'mid-market': 960_000, enterprise: 4_800_000 };
 
 /** Creates the demo CRM's tables if they are missing (idempotent; not a migration). */
 export async function ensureDemoCrmSchema(db: Db): Promise<void> {
@@ -120,6 +131,18 @@ export function createDemoCrm(deps: DemoCrmDeps, options: DemoCrmOptions = {}): 
       }
       const known = [...latest.values()].filter((u) => isKnownContact(u.contactId));
       if (known.length > 0) await upsertEngagement(db, known, clock.now());
+      const deals = options.simulateDeals;
+      if (deals !== undefined) {
+        const minScore = deals.minScore ?? 25;
+        const won = known.filter((u) => u.score >= minScore && hashUnit(`deal:${seed}:${u.contactId}`) < deals.share);
+        if (won.length > 0) {
+          const amounts = won.map((u) => ({
+            contactId: u.contactId,
+            amountMinor: DEAL_AMOUNT_MINOR[tierOf(u.contactId)] ?? 0,
+          }));
+          await insertContactDeals(db, amounts, 'usd', clock.now());
+        }
+      }
       return { updated: known.length };
     },
 
@@ -221,7 +244,7 @@ function toCrmRecord(
       .toString(16)
       .padStart(8, '0')}`,
     accountStatus: status,
-    tier: weighted(TIERS, TIER_WEIGHT, hashUnit(`tier:${contactId}`)),
+    tier: tierOf(contactId),
     optedOut: state?.optedOut ?? false,
     fields: state === undefined ? { source: 'demo' } : { ...state.fields, source: 'demo' },
   };
@@ -230,6 +253,10 @@ function toCrmRecord(
   if (state?.engagementScore !== undefined) record.engagementScore = state.engagementScore;
   if (state?.lastEngagedAt !== undefined) record.lastEngagedAt = state.lastEngagedAt;
   return record;
+}
+
+function tierOf(contactId: string): string {
+  return weighted(TIERS, TIER_WEIGHT, hashUnit(`tier:${contactId}`));
 }
 
 function totalWeight(items: [string, number][]): number {

@@ -77,6 +77,25 @@ export async function insertDemoDeal(db: Queryable, d: DemoDeal): Promise<void> 
   );
 }
 
+/**
+ * Closes one won deal per contact (id `demo-deal-<contact>`, the contact alone on it and on its
+ * account), set-wise; a contact whose deal exists already keeps it as it is.
+ */
+export async function insertContactDeals(
+  db: Queryable,
+  deals: readonly { contactId: string; amountMinor: number }[],
+  currency: string,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `insert into demo_crm_deals (id, amount_minor, currency, closed_at, deal_contact_ids, account_contact_ids)
+     select 'demo-deal-' || x.contact_id, x.amount_minor, $3, $4, array[x.contact_id], array[x.contact_id]
+     from unnest($1::text[], $2::bigint[]) as x(contact_id, amount_minor)
+     on conflict (id) do nothing`,
+    [deals.map((d) => d.contactId), deals.map((d) => d.amountMinor), currency, at],
+  );
+}
+
 /** Changes a demo deal as a salesperson would (amount, stage), stamping the modification time. */
 export async function updateDemoDeal(
   db: Queryable,
