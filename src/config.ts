@@ -340,7 +340,19 @@ export const SCHEMA = Type.Object({
     default: 1000,
     description: 'Rows per warehouse profile feed page (one profile transaction)',
   }),
-  SWITCHYARD_HUBSPOT_TOKEN: Secret('HubSpot private-app access token (required with SWITCHYARD_CRM=hubspot)'),
+  SWITCHYARD_HUBSPOT_TOKEN: Secret(
+    "HubSpot private-app access token (with SWITCHYARD_CRM=hubspot: this, or an OAuth app's "
+      + 'SWITCHYARD_HUBSPOT_CLIENT_ID, SWITCHYARD_HUBSPOT_CLIENT_SECRET and SWITCHYARD_HUBSPOT_REFRESH_TOKEN)',
+  ),
+  SWITCHYARD_HUBSPOT_CLIENT_ID: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "HubSpot OAuth app's client id: with the client secret and a refresh token, instead of a token",
+    }),
+  ),
+  SWITCHYARD_HUBSPOT_REFRESH_TOKEN: Secret(
+    "Refresh token of the HubSpot OAuth app's installation in the account: access tokens are requested with it",
+  ),
   SWITCHYARD_HUBSPOT_BASE_URL: Type.String({
     minLength: 1,
     default: 'https://api.hubapi.com',
@@ -370,7 +382,10 @@ export const SCHEMA = Type.Object({
       description: 'HubSpot email subscription type a contact is subscribed to again when they opt back in',
     }),
   ),
-  SWITCHYARD_HUBSPOT_CLIENT_SECRET: Secret('HubSpot app client secret: verifies /webhooks/hubspot (signature v3)'),
+  SWITCHYARD_HUBSPOT_CLIENT_SECRET: Secret(
+    'HubSpot app client secret: verifies /webhooks/hubspot (signature v3), and with an OAuth app requests its '
+      + 'access tokens',
+  ),
   SWITCHYARD_SALESFORCE_LOGIN_URL: Type.String({
     minLength: 1,
     default: 'https://login.salesforce.com',
@@ -885,7 +900,9 @@ export type CrmConfig =
   | {
       kind: 'hubspot';
       hubspot: {
-        token: string;
+        /** A private-app token, or an OAuth app's credentials (exactly one of them). */
+        token?: string;
+        oauth?: { clientId: string; clientSecret: string; refreshToken: string };
         baseUrl: string;
         requestsPer10s: number;
         /** Role → HubSpot property overrides, and extra properties to read. */
@@ -1296,8 +1313,22 @@ function hubspotProperties(value: string | undefined): { map: Record<string, str
 
 function crmProblems(raw: RawConfig): string[] {
   const problems: string[] = [];
-  if (raw.SWITCHYARD_CRM === 'hubspot' && !raw.SWITCHYARD_HUBSPOT_TOKEN)
-    problems.push('SWITCHYARD_HUBSPOT_TOKEN: required when SWITCHYARD_CRM is hubspot');
+  if (raw.SWITCHYARD_CRM === 'hubspot') {
+    const oauth = [
+      raw.SWITCHYARD_HUBSPOT_CLIENT_ID,
+      raw.SWITCHYARD_HUBSPOT_CLIENT_SECRET,
+      raw.SWITCHYARD_HUBSPOT_REFRESH_TOKEN,
+    ].every((v) => v !== undefined);
+    if (raw.SWITCHYARD_HUBSPOT_TOKEN === undefined && !oauth)
+      problems.push(
+        'SWITCHYARD_HUBSPOT_TOKEN: required when SWITCHYARD_CRM is hubspot, unless an OAuth app is configured '
+          + '(SWITCHYARD_HUBSPOT_CLIENT_ID, SWITCHYARD_HUBSPOT_CLIENT_SECRET and SWITCHYARD_HUBSPOT_REFRESH_TOKEN)',
+      );
+    if (raw.SWITCHYARD_HUBSPOT_TOKEN !== undefined && raw.SWITCHYARD_HUBSPOT_REFRESH_TOKEN !== undefined)
+      problems.push(
+        'SWITCHYARD_HUBSPOT_REFRESH_TOKEN: set either it (an OAuth app) or SWITCHYARD_HUBSPOT_TOKEN, not both',
+      );
+  }
   const props = hubspotProperties(raw.SWITCHYARD_HUBSPOT_PROPERTIES);
   if (typeof props === 'string') problems.push(props);
   if (!/^https?:\/\/[^/]/.test(raw.SWITCHYARD_HUBSPOT_BASE_URL))
@@ -1337,7 +1368,15 @@ function crm(raw: RawConfig): CrmConfig {
   return {
     kind,
     hubspot: {
-      token: raw.SWITCHYARD_HUBSPOT_TOKEN as string,
+      ...(raw.SWITCHYARD_HUBSPOT_TOKEN !== undefined
+        ? { token: raw.SWITCHYARD_HUBSPOT_TOKEN }
+        : {
+            oauth: {
+              clientId: raw.SWITCHYARD_HUBSPOT_CLIENT_ID as string,
+              clientSecret: raw.SWITCHYARD_HUBSPOT_CLIENT_SECRET as string,
+              refreshToken: raw.SWITCHYARD_HUBSPOT_REFRESH_TOKEN as string,
+            },
+          }),
       baseUrl: raw.SWITCHYARD_HUBSPOT_BASE_URL.replace(/\/+$/, ''),
       requestsPer10s: raw.SWITCHYARD_HUBSPOT_RATE,
       properties: { ...props.map, extra: props.extra },

@@ -85,14 +85,14 @@ export async function createConfiguredCrm(
     };
   }
   if (config.kind === 'hubspot') {
-    const { token, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
+    const { token, oauth, baseUrl, requestsPer10s, properties, subscriptionId } = config.hubspot;
     const limiter = createSharedRateLimiter(deps, budgetBucket('hubspot', requestsPer10s, HUBSPOT_WINDOW_MS));
     // the CRM Search API (deal reads) has its own limit besides the account's burst
     const searchLimiter = createSharedRateLimiter(deps, budgetBucket('hubspot:search', 4, 1000));
     const hubspot = createHubspotCrm(
       { ...deps, limiter, searchLimiter },
       {
-        token,
+        ...(oauth === undefined ? { token } : { oauth }),
         baseUrl,
         properties,
         ...(subscriptionId === undefined ? {} : { subscriptionId }),

@@ -1,6 +1,8 @@
 /**
  * A local HubSpot for tests (node:http), speaking the wire format the adapter meets in production:
- * Bearer private-app tokens (401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION bodies), CRM v3
+ * Bearer private-app tokens (401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION bodies) or an OAuth
+ * app's access tokens from POST /oauth/v1/token (refresh_token grant, form-encoded; 400 with
+ * BAD_CLIENT_ID / BAD_CLIENT_SECRET / BAD_REFRESH_TOKEN), CRM v3
  * contacts batch read/update (100 inputs, `idProperty`, 207 MULTI_STATUS with `errors[]` naming
  * ids in `context.ids`), merged contacts (hs_merged_object_ids), tasks, the v4
  * communication-preferences batch endpoints, deals search (filterGroups OR-ed, filters AND-ed: EQ,
@@ -47,6 +49,17 @@ export interface HubspotServer {
   /** Batch updates of this contact fail with a per-record VALIDATION_ERROR; a PATCH of it answers 400. */
   refuseUpdates(id: string, message: string): void;
   expireToken(): void;
+  /** Installs an OAuth app: /oauth/v1/token then issues access tokens living `lifetimeSeconds` (default 1800). */
+  installOAuthApp(app: {
+    clientId: string;
+    clientSecret: string;
+    refreshToken: string;
+    lifetimeSeconds?: number;
+  }): void;
+  /** Every issued access token stops working at once (the installation's tokens revoked). */
+  revokeAccessTokens(): void;
+  /** Requests to /oauth/v1/token: the form sent and the status answered. */
+  oauthRequests: { form: Record<string, string>; status: number; at: number }[];
   tasks: Map<string, Record<string, unknown>>;
   optedOut: Set<string>;
   /** HubSpot ids removed by the GDPR delete, in order. */
@@ -87,6 +100,11 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
   let throttleRetryAfter: number | null = 1;
   let throttlePolicy = 'TEN_SECONDLY_ROLLING';
   let expired = false;
+  // an OAuth app installed in the account, the access tokens it issued (expiry, by `now`), its requests
+  let app: { clientId: string; clientSecret: string; refreshToken: string; lifetimeSeconds: number } | undefined;
+  const issued = new Map<string, number>();
+  let issuedCount = 0;
+  const oauthRequests: HubspotServer['oauthRequests'] = [];
   let dailyUsed = 0;
 
   const newId = (): string => {
@@ -354,11 +372,49 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     res.setHeader('X-HubSpot-RateLimit-Interval-Milliseconds', '10000');
   }
 
+  /** POST /oauth/v1/token, refresh_token grant, form-encoded, as HubSpot's OAuth v1 answers it. */
+  function tokenEndpoint(req: IncomingMessage, res: ServerResponse, text: string): void {
+    const form = new URLSearchParams(text);
+    const problem: [string, string] | undefined =
+      req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')
+        ? ['BAD_REQUEST', 'expected a form-encoded POST']
+        : app === undefined || form.get('client_id') !== app.clientId
+          ? ['BAD_CLIENT_ID', 'missing or unknown client id']
+          : form.get('grant_type') !== 'refresh_token'
+            ? ['BAD_GRANT_TYPE', 'unsupported grant type']
+            : form.get('client_secret') !== app.clientSecret
+              ? ['BAD_CLIENT_SECRET', 'missing or invalid client secret']
+              : form.get('refresh_token') !== app.refreshToken
+                ? ['BAD_REFRESH_TOKEN', 'missing or unknown refresh token']
+                : undefined;
+    let status = 400;
+    let body: unknown;
+    if (problem !== undefined || app === undefined) {
+      const [code, message] = problem ?? ['BAD_CLIENT_ID', 'missing or unknown client id'];
+      body = { status: code, message, correlationId: 'a1b2c3d4-0000-4000-8000-000000000003' };
+    } else {
+      const access = `oat-na1-${++issuedCount}`;
+      issued.set(access, now() + app.lifetimeSeconds * 1000);
+      status = 200;
+      body = {
+        token_type: 'bearer',
+        refresh_token: app.refreshToken,
+        access_token: access,
+        expires_in: app.lifetimeSeconds,
+      };
+    }
+    oauthRequests.push({ form: Object.fromEntries(form), status, at: now() });
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json;charset=utf-8');
+    res.end(JSON.stringify(body));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/oauth/v1/token') return tokenEndpoint(req, res, text);
     const record: HubspotRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
@@ -376,7 +432,8 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
       res.end(JSON.stringify(body));
     };
     const auth = req.headers.authorization;
-    if (auth !== `Bearer ${token}` || expired) {
+    const oauthLive = auth?.startsWith('Bearer ') === true && (issued.get(auth.slice(7)) ?? 0) > now();
+    if ((auth !== `Bearer ${token}` && !oauthLive) || expired) {
       const category = expired && auth === `Bearer ${token}` ? 'EXPIRED_AUTHENTICATION' : 'INVALID_AUTHENTICATION';
       return send(401, {
         status: 'error',
@@ -427,6 +484,13 @@ export async function startHubspotServer(now: () => number, token = 'pat-na1-tes
     baseUrl: `http://127.0.0.1:${port}`,
     token,
     requests,
+    oauthRequests,
+    installOAuthApp(a) {
+      app = { ...a, lifetimeSeconds: a.lifetimeSeconds ?? 1800 };
+    },
+    revokeAccessTokens() {
+      issued.clear();
+    },
     tasks,
     optedOut,
     gdprDeleted,

@@ -15,6 +15,7 @@ import { isSwitchyardError } from '../../../core/errors.ts';
 import type { Crm, CrmRecord, CrmRecordFailure, EngagementUpdate, OptOutItem } from '../port.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { createHubspotClient, type HubspotClient, type HubspotUsage } from './client.ts';
+import { type HubspotOAuth, oauthHubspotAccess, staticHubspotAccess } from './oauth.ts';
 import { readHubspotDealChanges, readHubspotDeals } from './deals.ts';
 import {
   batchErrors,
@@ -36,7 +37,9 @@ export const HUBSPOT_BATCH_SIZE = 100;
 const TASK_TO_CONTACT = 204;
 
 export interface HubspotCrmOptions {
-  token: string;
+  /** A private-app token; or `oauth`, an OAuth app's client and refresh token (exactly one of them). */
+  token?: string;
+  oauth?: HubspotOAuth;
   baseUrl: string;
   properties?: Partial<HubspotPropertyMap>;
   /** Subscription type written SUBSCRIBED when a contact opts in again; without it opt-ins fail. */
@@ -67,8 +70,18 @@ export function createHubspotCrm(
   options: HubspotCrmOptions,
 ): HubspotCrm {
   const map: HubspotPropertyMap = { ...DEFAULT_PROPERTIES, ...options.properties };
+  if ((options.token === undefined) === (options.oauth === undefined))
+    throw new SwitchyardError('CONFIG_INVALID', 'HubSpot needs a private-app token or OAuth app credentials, not both');
+  const access =
+    options.oauth === undefined
+      ? staticHubspotAccess(options.token as string)
+      : oauthHubspotAccess(options.oauth, {
+          baseUrl: options.baseUrl,
+          clock: deps.clock,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        });
   const client: HubspotClient = createHubspotClient({
-    token: options.token,
+    access,
     baseUrl: options.baseUrl,
     limiter: deps.limiter,
     clock: deps.clock,

@@ -1,6 +1,7 @@
 /**
  * HubSpot's HTTP edge: every request of the adapter goes through `send`, which takes a token from
- * the shared rate limiter first, authenticates with the private-app token, reads the
+ * the shared rate limiter first, authenticates with the private-app token or an OAuth app's access
+ * token (renewed once on a 401, oauth.ts), reads the
  * X-HubSpot-RateLimit-* headers into `usage()`, and turns HubSpot failures into SwitchyardErrors.
  * A 429 (burst limit) puts every process on hold for Retry-After (or the rest of the 10 s window)
  * and is retried here a few times, so a busy minute slows calls down instead of failing them; a
@@ -11,6 +12,7 @@ import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
 import type { SharedRateLimiter } from '../shared-rate-limit.ts';
 import { crmJsonCall } from '../json-call.ts';
+import type { HubspotAccess } from './oauth.ts';
 
 export interface HubspotUsage {
   /** From X-HubSpot-RateLimit-Daily / -Daily-Remaining of the last response that carried them. */
@@ -25,7 +27,8 @@ export interface HubspotUsage {
 }
 
 export interface HubspotClientOptions {
-  token: string;
+  /** A private-app token, or an OAuth app's access (oauth.ts). */
+  access: HubspotAccess;
   /** e.g. https://api.hubapi.com (no trailing slash needed). */
   baseUrl: string;
   limiter: SharedRateLimiter;
@@ -54,7 +57,7 @@ const DEFAULT_HOLD_MS = 10_000;
 const DAILY_HOLD_MS = 3_600_000;
 
 export function createHubspotClient(options: HubspotClientOptions): HubspotClient {
-  const { token, limiter, clock } = options;
+  const { access, limiter, clock } = options;
   const base = options.baseUrl.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const maxAttempts = options.maxAttempts ?? 4;
@@ -76,7 +79,12 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
     set('intervalRemaining', num('x-hubspot-ratelimit-remaining'));
   }
 
-  async function once(method: string, path: string, body: unknown): Promise<{ res: Response; text: string }> {
+  async function once(
+    method: string,
+    path: string,
+    body: unknown,
+    token: string,
+  ): Promise<{ res: Response; text: string }> {
     await limiter.acquire();
     usage.requests += 1;
     return crmJsonCall(doFetch, 'HubSpot', { method, url: `${base}${path}`, path, token, body, timeoutMs });
@@ -85,8 +93,10 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
   return {
     usage: () => ({ ...usage }),
     async send(method, path, body) {
+      let token = await access.token();
+      let renewed = false;
       for (let attempt = 1; ; attempt += 1) {
-        const { res, text } = await once(method, path, body);
+        const { res, text } = await once(method, path, body, token);
         readLimits(res.headers);
         const parsed = parseJson(text);
         if (res.status >= 200 && res.status < 300) return { status: res.status, body: parsed };
@@ -106,9 +116,15 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
             });
           continue;
         }
+        if (res.status === 401 && access.renew !== undefined && !renewed) {
+          // an OAuth access token HubSpot no longer takes: renew it once and send again
+          token = await access.renew(token);
+          renewed = true;
+          continue;
+        }
         if (res.status === 401 || res.status === 403) {
-          const what =
-            res.status === 401 ? 'refused the private-app token (expired, revoked or wrong)' : 'denied access';
+          const kind = access.renew === undefined ? 'private-app' : 'OAuth access';
+          const what = res.status === 401 ? `refused the ${kind} token (expired, revoked or wrong)` : 'denied access';
           throw new SwitchyardError('CRM_AUTH_FAILED', `HubSpot ${what}: ${vendor.message}`, { details });
         }
         if (res.status >= 500 || res.status === 408)
