@@ -1,5 +1,5 @@
 /** Demo CRM on one in-memory PGlite for the file: the CRM contract plus demo-only behaviour. */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createManualClock } from '../../../src/clock/manual.ts';
@@ -7,19 +7,10 @@ import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createDemoCrm, ensureDemoCrmSchema, isKnownContact } from '../../../src/connectors/crm/demo/adapter.ts';
 import { insertDemoDeal, selectTasks, updateDemoDeal } from '../../../src/connectors/crm/demo/queries.ts';
 import type { Crm } from '../../../src/connectors/crm/port.ts';
-import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
-import type { Db } from '../../../src/store/port.ts';
 import { type CrmHarness, crmContract } from './port.contract.ts';
+import { filePglite } from '../../support/file-pglite.ts';
 
-let opened: Promise<Db> | undefined;
-const database = (): Promise<Db> =>
-  (opened ??= createPgliteDb({}).then(async (db) => {
-    await ensureDemoCrmSchema(db);
-    return db;
-  }));
-after(async () => {
-  if (opened !== undefined) await (await opened).close();
-});
+const database = filePglite(ensureDemoCrmSchema);
 
 /** `n` fresh ids the demo CRM knows (it pretends not to know ~3%). */
 function knownIds(n: number): string[] {

@@ -5,7 +5,7 @@
  * it early, one renewal shared by concurrent calls; bad app credentials are CRM_AUTH_FAILED naming
  * what to check and never echoing a secret; and the configuration takes either way, not both.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createManualClock } from '../../../src/clock/manual.ts';
@@ -13,19 +13,10 @@ import { loadConfig } from '../../../src/config.ts';
 import { createHubspotCrm } from '../../../src/connectors/crm/hubspot/adapter.ts';
 import { budgetBucket, createSharedRateLimiter } from '../../../src/connectors/crm/shared-rate-limit.ts';
 import { migrate } from '../../../src/store/migrate.ts';
-import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
-import type { Db } from '../../../src/store/port.ts';
 import { startHubspotServer } from './hubspot-server.ts';
+import { filePglite } from '../../support/file-pglite.ts';
 
-let opened: Promise<Db> | undefined;
-const database = (): Promise<Db> =>
-  (opened ??= createPgliteDb({}).then(async (db) => {
-    await migrate(db);
-    return db;
-  }));
-after(async () => {
-  if (opened !== undefined) await (await opened).close();
-});
+const database = filePglite(migrate);
 
 const APP = { clientId: 'a1b2-client', clientSecret: 'app-secret-value', refreshToken: 'refresh-secret-value' };
 
@@ -66,7 +57,7 @@ test('hubspot oauth: one access token for many calls, renewed five minutes befor
   );
 });
 
-test('hubspot oauth: a token HubSpot refuses early is renewed once, concurrent calls sharing the renewal', async (t) => {
+test('hubspot oauth: a token refused early is renewed once, concurrent calls sharing the renewal', async (t) => {
   const { server, crm } = await setup(t);
   await crm.lookup(['c-1']);
   server.revokeAccessTokens();

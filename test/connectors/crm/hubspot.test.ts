@@ -4,28 +4,19 @@
  * budget in the store. Time is the manual clock; it moves only while every caller is waiting on
  * it, so the server's arrival times are the times the limiter let each request go.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createManualClock, type ManualClock } from '../../../src/clock/manual.ts';
 import { createCrmBatcher } from '../../../src/connectors/crm/batcher.ts';
 import { createHubspotCrm, type HubspotCrmOptions } from '../../../src/connectors/crm/hubspot/adapter.ts';
 import { budgetBucket, createSharedRateLimiter } from '../../../src/connectors/crm/shared-rate-limit.ts';
-import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import { migrate } from '../../../src/store/migrate.ts';
-import type { Db } from '../../../src/store/port.ts';
 import { startHubspotServer, type HubspotServer } from './hubspot-server.ts';
 import { crmContract } from './port.contract.ts';
+import { filePglite } from '../../support/file-pglite.ts';
 
-let opened: Promise<Db> | undefined;
-const database = (): Promise<Db> =>
-  (opened ??= createPgliteDb({}).then(async (db) => {
-    await migrate(db);
-    return db;
-  }));
-after(async () => {
-  if (opened !== undefined) await (await opened).close();
-});
+const database = filePglite(migrate);
 
 /** Runs the calls; moves the clock only while all unsettled calls are asleep on it. */
 async function drive<T>(clock: ManualClock, calls: Promise<T>[]): Promise<T[]> {

@@ -4,7 +4,7 @@
  * (Sforce-Limit-Info above 80 %, REQUEST_LIMIT_EXCEEDED), SOQL chunking and escaping, and change
  * polling by SystemModstamp keyset with a watermark that survives a restart.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createManualClock, type ManualClock } from '../../../src/clock/manual.ts';
@@ -12,21 +12,12 @@ import type { CrmContactChange } from '../../../src/connectors/crm/port.ts';
 import { createSalesforceCrm, type SalesforceCrmOptions } from '../../../src/connectors/crm/salesforce/adapter.ts';
 import { createSalesforceChangePoller } from '../../../src/connectors/crm/salesforce/changes.ts';
 import { budgetBucket, createSharedRateLimiter } from '../../../src/connectors/crm/shared-rate-limit.ts';
-import { createPgliteDb } from '../../../src/store/pglite/adapter.ts';
 import { migrate } from '../../../src/store/migrate.ts';
-import type { Db } from '../../../src/store/port.ts';
 import { startSalesforceServer, type SalesforceServer } from './salesforce-server.ts';
 import { crmContract } from './port.contract.ts';
+import { filePglite } from '../../support/file-pglite.ts';
 
-let opened: Promise<Db> | undefined;
-const database = (): Promise<Db> =>
-  (opened ??= createPgliteDb({}).then(async (db) => {
-    await migrate(db);
-    return db;
-  }));
-after(async () => {
-  if (opened !== undefined) await (await opened).close();
-});
+const database = filePglite(migrate);
 
 /** Runs the call; moves the clock only while it is asleep on it (the limiter's waits). */
 async function drive<T>(clock: ManualClock, call: Promise<T>): Promise<T> {

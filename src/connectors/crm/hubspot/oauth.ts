@@ -75,8 +75,8 @@ export function oauthHubspotAccess(
       const status = typeof body?.status === 'string' ? body.status : `HTTP ${res.status}`;
       throw new SwitchyardError(
         'CRM_AUTH_FAILED',
-        `HubSpot refused the OAuth refresh token or client credentials (${status}): check SWITCHYARD_HUBSPOT_CLIENT_ID, `
-          + 'SWITCHYARD_HUBSPOT_CLIENT_SECRET and SWITCHYARD_HUBSPOT_REFRESH_TOKEN',
+        `HubSpot refused the OAuth refresh token or client credentials (${status}): check `
+          + 'SWITCHYARD_HUBSPOT_CLIENT_ID, SWITCHYARD_HUBSPOT_CLIENT_SECRET and SWITCHYARD_HUBSPOT_REFRESH_TOKEN',
         { details: { status: res.status, category: status } },
       );
     }
