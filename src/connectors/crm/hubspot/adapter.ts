@@ -71,7 +71,10 @@ export function createHubspotCrm(
 ): HubspotCrm {
   const map: HubspotPropertyMap = { ...DEFAULT_PROPERTIES, ...options.properties };
   if ((options.token === undefined) === (options.oauth === undefined))
-    throw new SwitchyardError('CONFIG_INVALID', 'HubSpot needs a private-app token or OAuth app credentials, not both');
+    throw new SwitchyardError(
+      'CONFIG_INVALID',
+      'HubSpot needs exactly one of a private-app token and OAuth app credentials',
+    );
   const access =
     options.oauth === undefined
       ? staticHubspotAccess(options.token as string)

@@ -8,6 +8,7 @@
  */
 import type { Clock } from '../../../clock/port.ts';
 import { SwitchyardError } from '../../../core/errors.ts';
+import { crmTokenRequest } from '../json-call.ts';
 
 export interface HubspotOAuth {
   clientId: string;
@@ -46,41 +47,29 @@ export function oauthHubspotAccess(
       client_secret: oauth.clientSecret,
       refresh_token: refreshToken,
     });
-    let res: Response;
-    let text: string;
-    try {
-      res = await doFetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
-        body: form.toString(),
-        signal: AbortSignal.timeout(deps.timeoutMs ?? 30_000),
-      });
-      text = await res.text();
-    } catch (cause) {
-      throw new SwitchyardError('CRM_UNAVAILABLE', 'HubSpot OAuth token endpoint unreachable', {
+    const { status, body } = await crmTokenRequest(doFetch, 'HubSpot OAuth', {
+      url,
+      form,
+      timeoutMs: deps.timeoutMs ?? 30_000,
+    });
+    if (status === 429)
+      throw new SwitchyardError('CRM_UNAVAILABLE', 'HubSpot OAuth token endpoint answered 429', {
         retryable: true,
-        cause,
+        details: { status },
       });
-    }
-    const body = parse(text);
-    if (res.status >= 500 || res.status === 429)
-      throw new SwitchyardError('CRM_UNAVAILABLE', `HubSpot OAuth token endpoint answered ${res.status}`, {
-        retryable: true,
-        details: { status: res.status },
-      });
-    const accessToken = body?.access_token;
-    const expiresIn = body?.expires_in;
-    if (res.status !== 200 || typeof accessToken !== 'string' || accessToken === '' || typeof expiresIn !== 'number') {
+    const accessToken = body.access_token;
+    const expiresIn = body.expires_in;
+    if (status !== 200 || typeof accessToken !== 'string' || accessToken === '' || typeof expiresIn !== 'number') {
       // HubSpot names the problem (BAD_REFRESH_TOKEN, BAD_CLIENT_ID, …); no secret is in what it says
-      const status = typeof body?.status === 'string' ? body.status : `HTTP ${res.status}`;
+      const reason = typeof body.status === 'string' ? body.status : `HTTP ${status}`;
       throw new SwitchyardError(
         'CRM_AUTH_FAILED',
-        `HubSpot refused the OAuth refresh token or client credentials (${status}): check `
+        `HubSpot refused the OAuth refresh token or client credentials (${reason}): check `
           + 'SWITCHYARD_HUBSPOT_CLIENT_ID, SWITCHYARD_HUBSPOT_CLIENT_SECRET and SWITCHYARD_HUBSPOT_REFRESH_TOKEN',
-        { details: { status: res.status, category: status } },
+        { details: { status, category: reason } },
       );
     }
-    if (typeof body?.refresh_token === 'string' && body.refresh_token !== '') refreshToken = body.refresh_token;
+    if (typeof body.refresh_token === 'string' && body.refresh_token !== '') refreshToken = body.refresh_token;
     held = {
       token: accessToken,
       renewAt: deps.clock.now().getTime() + Math.max(0, expiresIn * 1000 - RENEW_BEFORE_MS),
@@ -106,13 +95,4 @@ export function oauthHubspotAccess(
       return renewOnce();
     },
   };
-}
-
-function parse(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

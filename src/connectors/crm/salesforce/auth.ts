@@ -7,6 +7,7 @@
  */
 import { createSign } from 'node:crypto';
 import { SwitchyardError } from '../../../core/errors.ts';
+import { crmTokenRequest } from '../json-call.ts';
 
 export type SalesforceCredentials =
   | { flow: 'client-credentials'; clientId: string; clientSecret: string }
@@ -58,37 +59,15 @@ export async function requestToken(
     form.set('grant_type', 'urn:ietf:params:oauth:grant-type:jwt-bearer');
     form.set('assertion', jwtAssertion(credentials, loginUrl, now));
   }
-  let res: Response;
-  let text: string;
-  try {
-    res = await options.fetch(`${loginUrl}/services/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    text = await res.text();
-  } catch (err) {
-    throw new SwitchyardError('CRM_UNAVAILABLE', `Salesforce token endpoint failed: ${(err as Error).message}`, {
-      retryable: true,
-      cause: err,
-    });
-  }
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // a proxy's HTML error page: reported by status below
-  }
-  if (res.status >= 500)
-    throw new SwitchyardError('CRM_UNAVAILABLE', `Salesforce token endpoint answered ${res.status}`, {
-      retryable: true,
-      details: { status: res.status },
-    });
-  if (res.status !== 200 || typeof body.access_token !== 'string' || typeof body.instance_url !== 'string') {
+  const { status, body, text } = await crmTokenRequest(options.fetch, 'Salesforce', {
+    url: `${loginUrl}/services/oauth2/token`,
+    form,
+    timeoutMs: options.timeoutMs,
+  });
+  if (status !== 200 || typeof body.access_token !== 'string' || typeof body.instance_url !== 'string') {
     const why = typeof body.error_description === 'string' ? body.error_description : text.slice(0, 200);
     throw new SwitchyardError('CRM_AUTH_FAILED', `Salesforce refused the ${credentials.flow} grant: ${why}`, {
-      details: { status: res.status, error: typeof body.error === 'string' ? body.error : undefined },
+      details: { status, error: typeof body.error === 'string' ? body.error : undefined },
     });
   }
   return { accessToken: body.access_token, instanceUrl: body.instance_url.replace(/\/+$/, '') };
