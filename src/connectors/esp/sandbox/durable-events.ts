@@ -65,9 +65,12 @@ export function createDurableEvents(db: Db, delayMs: number, claimMs: number) {
   return {
     /** Stores accepted messages that have events to come (flags ≠ 0); returns the earliest due time (ms). */
     async add(recs: readonly SimulatedSend[]): Promise<number | undefined> {
+      let earliest: number | undefined;
       const rows = recs.flatMap((r) => {
         const stage = nextStage(r.flags, -1);
         if (stage === undefined) return [];
+        const due = stageDueAt(r.acceptedAt, stage, delayMs);
+        if (earliest === undefined || due < earliest) earliest = due;
         return [
           {
             pmid: r.providerMessageId,
@@ -78,13 +81,13 @@ export function createDurableEvents(db: Db, delayMs: number, claimMs: number) {
             flags: r.flags,
             url: r.url ?? null,
             stage,
-            due_at: new Date(stageDueAt(r.acceptedAt, stage, delayMs)).toISOString(),
+            due_at: new Date(due).toISOString(),
           },
         ];
       });
       if (rows.length === 0) return undefined;
       await db.query(INSERT, [JSON.stringify(rows)]);
-      return Math.min(...rows.map((r) => Date.parse(r.due_at)));
+      return earliest;
     },
     /** When the earliest stored row falls due (rows claimed by any process included), or null when none is left. */
     async nextDueAt(): Promise<Date | null> {
